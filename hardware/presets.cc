@@ -1,0 +1,137 @@
+#include "hardware/presets.h"
+
+namespace moesim::hardware {
+namespace {
+
+// NVIDIA H100 SXM5 datasheet: 989.4 TFLOP/s dense BF16, 1,978.9 dense FP8, 80 GB HBM3 at
+// 3.35 TB/s, NVLink4 900 GB/s total = 450 GB/s per direction.
+GpuSpec h100_sxm() {
+  return GpuSpec{.name = "H100-SXM5",
+                 .bf16_peak = TFLOPS(989.4),
+                 .fp8_peak = TFLOPS(1978.9),
+                 .hbm_capacity = GB(80),
+                 .hbm_bandwidth = TBps(3.35)};
+}
+
+// NVLink efficiency: nccl-tests maintainers report ~370 GB/s effective busBw of 450 GB/s line
+// rate on 8x H100 (nccl-tests issue #212), i.e. ~0.82.
+constexpr double kNvlinkEfficiency = 0.82;
+// InfiniBand NDR 400 Gb/s = 50 GB/s line; ~48-49 GB/s achievable per CX-7 NIC (nccl-tests #267).
+constexpr double kIbEfficiency = 0.97;
+
+ClusterSpec dgx(std::string name, GpuSpec gpu, Bandwidth nvlink_per_direction, double nvlink_eff,
+                Bandwidth nic_rate) {
+  ClusterSpec c;
+  c.preset = std::move(name);
+  c.nodes = 1;
+  c.gpus_per_node = 8;
+  c.gpu = std::move(gpu);
+  c.intra_node.fabric = IntraNodeFabric::kNvSwitch;
+  c.intra_node.group_size = 8;
+  c.intra_node.link = LinkSpec{nvlink_per_direction, nvlink_eff, Microseconds(2)};
+  c.intra_node.cross_group_link = c.intra_node.link;
+  c.nic.count = 8;
+  c.nic.link = LinkSpec{nic_rate, kIbEfficiency, Microseconds(3)};
+  return c;
+}
+
+ClusterSpec h100_dgx() { return dgx("h100-dgx", h100_sxm(), GBps(450), kNvlinkEfficiency, Gbps(400)); }
+
+// H200 SXM datasheet: same compute as H100, 141 GB HBM3e at 4.8 TB/s, NVLink 900 GB/s.
+ClusterSpec h200_dgx() {
+  GpuSpec g = h100_sxm();
+  g.name = "H200-SXM";
+  g.hbm_capacity = GB(141);
+  g.hbm_bandwidth = TBps(4.8);
+  return dgx("h200-dgx", g, GBps(450), kNvlinkEfficiency, Gbps(400));
+}
+
+// H800 SXM5: H100 compute and memory, NVLink cut to 400 GB/s total (200 per direction);
+// DeepSeek-V3 report §3.1 measures ~160 GB/s achievable, so efficiency 0.8. NICs: 400 Gb/s IB.
+ClusterSpec h800_dgx() {
+  GpuSpec g = h100_sxm();
+  g.name = "H800-SXM5";
+  return dgx("h800-dgx", g, GBps(200), 0.80, Gbps(400));
+}
+
+// NVIDIA A100 SXM4 80GB datasheet: 312 TFLOP/s dense BF16, no FP8, 2.039 TB/s HBM2e,
+// NVLink3 600 GB/s total. DGX A100 has 8 HDR 200 Gb/s compute NICs.
+ClusterSpec a100_dgx() {
+  GpuSpec g{.name = "A100-SXM4-80GB",
+            .bf16_peak = TFLOPS(312),
+            .fp8_peak = FlopRate(),
+            .hbm_capacity = GB(80),
+            .hbm_bandwidth = TBps(2.039)};
+  g.gemm_half_rows = 128;
+  return dgx("a100-dgx", g, GBps(300), kNvlinkEfficiency, Gbps(200));
+}
+
+// Ascend 910B server as in the LocMoE setup (arXiv 2401.13920): 8 NPUs, HCCS within two groups
+// of four, PCIe between the groups. NPU: ~320 TFLOP/s FP16 and 64 GB HBM2e at ~1.6 TB/s (vendor
+// and press figures); HCCS 30 GB/s per link, 3 links to the other NPUs of a group (Hot Chips 31,
+// Ascend 910: 3 x 240 Gb/s HCCS ports); PCIe 4.0 x16 (32 GB/s) across groups; 8 x 100 GbE RoCE.
+ClusterSpec ascend_910b() {
+  ClusterSpec c;
+  c.preset = "ascend-910b";
+  c.gpus_per_node = 8;
+  c.gpu = GpuSpec{.name = "Ascend-910B",
+                  .bf16_peak = TFLOPS(320),
+                  .fp8_peak = FlopRate(),
+                  .hbm_capacity = GB(64),
+                  .hbm_bandwidth = TBps(1.6)};
+  c.gpu.gemm_efficiency = 0.6;
+  c.intra_node.fabric = IntraNodeFabric::kHccs;
+  c.intra_node.group_size = 4;
+  c.intra_node.link = LinkSpec{GBps(90), 0.8, Microseconds(5)};
+  c.intra_node.cross_group_link = LinkSpec{GBps(32), 0.8, Microseconds(8)};
+  c.nic.count = 8;
+  c.nic.link = LinkSpec{Gbps(100), 0.9, Microseconds(8)};
+  return c;
+}
+
+struct Entry {
+  const char* name;
+  const char* description;
+  ClusterSpec (*make)();
+};
+
+constexpr Entry kPresets[] = {
+    {"h100-dgx", "8x H100 SXM5 on NVSwitch (450 GB/s per direction), 8x 400 Gb/s NDR, rail-optimized", h100_dgx},
+    {"h200-dgx", "8x H200 SXM (141 GB, 4.8 TB/s HBM3e) on NVSwitch, 8x 400 Gb/s NDR, rail-optimized", h200_dgx},
+    {"h800-dgx", "8x H800 SXM5, NVLink 200 GB/s per direction, 8x 400 Gb/s NDR, rail-optimized", h800_dgx},
+    {"a100-dgx", "8x A100 SXM4 80GB on NVSwitch (300 GB/s per direction), 8x 200 Gb/s HDR", a100_dgx},
+    {"ascend-910b", "8x Ascend 910B, HCCS in two groups of four, PCIe across groups, 8x 100 GbE RoCE", ascend_910b},
+};
+
+}  // namespace
+
+std::optional<ClusterSpec> cluster_preset(std::string_view name) {
+  for (const Entry& e : kPresets) {
+    if (name == e.name) return e.make();
+  }
+  return std::nullopt;
+}
+
+std::vector<PresetInfo> cluster_presets() {
+  std::vector<PresetInfo> out;
+  for (const Entry& e : kPresets) out.push_back({e.name, e.description});
+  return out;
+}
+
+const char* to_string(IntraNodeFabric f) {
+  switch (f) {
+    case IntraNodeFabric::kNvSwitch: return "nvswitch";
+    case IntraNodeFabric::kPcie: return "pcie";
+    case IntraNodeFabric::kHccs: return "hccs";
+  }
+  return "?";
+}
+
+const char* to_string(NetworkModel m) {
+  switch (m) {
+    case NetworkModel::kAnalytic: return "analytic";
+  }
+  return "?";
+}
+
+}  // namespace moesim::hardware

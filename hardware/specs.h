@@ -1,0 +1,83 @@
+// Plain descriptions of GPUs, links and clusters. Values only; the cost models live in sim/.
+#pragma once
+
+#include <string>
+
+#include "sim/engine/units.h"
+
+namespace moesim::hardware {
+
+// One accelerator. Peak rates are dense (no sparsity).
+struct GpuSpec {
+  std::string name;
+  FlopRate bf16_peak;
+  FlopRate fp8_peak;  // zero where the GPU has no FP8 tensor cores
+  Bytes hbm_capacity;
+  Bandwidth hbm_bandwidth;
+  // Achievable fraction of peak for large GEMMs, and the number of token rows at which a
+  // GEMM reaches half of that: efficiency(m) = gemm_efficiency * m / (m + gemm_half_rows).
+  double gemm_efficiency = 0.7;
+  double gemm_half_rows = 256;
+  // Achievable fraction of HBM bandwidth for streaming kernels.
+  double memory_efficiency = 0.85;
+  Duration kernel_launch = Microseconds(4);
+};
+
+// A link or port: line rate per direction, achievable fraction after protocol overhead, and
+// one-way latency (alpha).
+struct LinkSpec {
+  Bandwidth bandwidth;
+  double efficiency = 1.0;
+  Duration latency;
+  Bandwidth effective() const { return bandwidth * efficiency; }
+};
+
+enum class IntraNodeFabric { kNvSwitch, kPcie, kHccs };
+
+// GPUs of a node talk over the intra-node fabric. GPUs in the same group (all of them on
+// NVSwitch; four per group on HCCS as in Ascend 910 servers) use `link`, GPUs in different
+// groups of the same node use `cross_group_link` (PCIe between HCCS groups).
+struct IntraNodeSpec {
+  IntraNodeFabric fabric = IntraNodeFabric::kNvSwitch;
+  int group_size = 8;
+  LinkSpec link;
+  LinkSpec cross_group_link;
+};
+
+// NICs of a node; GPU i uses NIC i * count / gpus_per_node (rail-optimized wiring).
+struct NicSpec {
+  int count = 8;
+  LinkSpec link;
+};
+
+enum class NetworkModel { kAnalytic };
+
+// The inter-node fabric. Only the non-blocking rail-optimized two-tier fabric is modelled by
+// the analytic network; `switch_latency` is added per switch hop.
+struct FabricSpec {
+  int leaf_ports = 64;  // node-facing ports per rail leaf switch
+  Duration switch_latency = Nanoseconds(600);
+  NetworkModel model = NetworkModel::kAnalytic;
+};
+
+struct ClusterSpec {
+  std::string preset;
+  int nodes = 1;
+  int gpus_per_node = 8;
+  GpuSpec gpu;
+  IntraNodeSpec intra_node;
+  NicSpec nic;
+  FabricSpec fabric;
+
+  int gpu_count() const { return nodes * gpus_per_node; }
+  int node_of(int gpu_id) const { return gpu_id / gpus_per_node; }
+  int local_index(int gpu_id) const { return gpu_id % gpus_per_node; }
+  int intra_group_of(int gpu_id) const { return local_index(gpu_id) / intra_node.group_size; }
+  // Index of the NIC, within its node, that carries this GPU's inter-node traffic.
+  int nic_of(int gpu_id) const { return local_index(gpu_id) * nic.count / gpus_per_node; }
+};
+
+const char* to_string(IntraNodeFabric f);
+const char* to_string(NetworkModel m);
+
+}  // namespace moesim::hardware

@@ -1,0 +1,51 @@
+// Tokens each source rank sends to each expert, per MoE layer, for one training step.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace moesim::gating {
+
+class RoutingMatrix {
+ public:
+  RoutingMatrix() = default;
+  RoutingMatrix(int layers, int ranks, int experts) { resize(layers, ranks, experts); }
+
+  void resize(int layers, int ranks, int experts) {
+    layers_ = layers;
+    ranks_ = ranks;
+    experts_ = experts;
+    tokens_.assign(static_cast<size_t>(layers) * ranks * experts, 0);
+    dropped_.assign(static_cast<size_t>(layers) * ranks * experts, 0);
+  }
+
+  int layers() const { return layers_; }
+  int ranks() const { return ranks_; }
+  int experts() const { return experts_; }
+
+  // Token assignments from `rank` to each expert of MoE layer `layer` (after drops).
+  std::span<int32_t> row(int layer, int rank) { return {tokens_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
+  std::span<const int32_t> row(int layer, int rank) const { return {tokens_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
+  // Assignments from `rank` to each expert that were over capacity and dropped.
+  std::span<int32_t> dropped_row(int layer, int rank) { return {dropped_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
+  std::span<const int32_t> dropped_row(int layer, int rank) const { return {dropped_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
+
+  // Tokens each expert of `layer` receives from all ranks.
+  std::vector<int64_t> expert_loads(int layer) const {
+    std::vector<int64_t> loads(experts_, 0);
+    for (int r = 0; r < ranks_; ++r) {
+      auto x = row(layer, r);
+      for (int e = 0; e < experts_; ++e) loads[e] += x[e];
+    }
+    return loads;
+  }
+
+ private:
+  size_t offset(int layer, int rank) const { return (static_cast<size_t>(layer) * ranks_ + rank) * experts_; }
+  int layers_ = 0, ranks_ = 0, experts_ = 0;
+  std::vector<int32_t> tokens_;
+  std::vector<int32_t> dropped_;
+};
+
+}  // namespace moesim::gating

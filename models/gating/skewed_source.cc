@@ -1,0 +1,123 @@
+#include "models/gating/skewed_source.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <sstream>
+
+namespace moesim::gating {
+
+void cap_shares(std::vector<double>& shares, int top_k) {
+  const double cap = 1.0 / top_k;
+  // Water-filling: at most one pass per expert that hits the cap.
+  for (size_t pass = 0; pass < shares.size(); ++pass) {
+    double excess = 0, free_mass = 0;
+    for (double s : shares) {
+      if (s > cap) excess += s - cap;
+      else if (s < cap) free_mass += s;
+    }
+    if (excess <= 1e-15 || free_mass <= 0) break;
+    for (double& s : shares) {
+      if (s > cap) s = cap;
+      else if (s < cap) s += excess * s / free_mass;
+    }
+  }
+}
+
+SkewedSource::SkewedSource(const SkewedSourceParams& params) : p_(params), rng_(params.seed, "gating.skewed") {
+  base_log_.assign(p_.moe_layers, std::vector<double>(p_.experts, 0.0));
+  for (auto& layer : base_log_) {
+    std::vector<int> order(p_.experts);
+    std::iota(order.begin(), order.end(), 0);
+    for (int i = p_.experts - 1; i > 0; --i) std::swap(order[i], order[rng_.below(i + 1)]);
+    for (int rank = 0; rank < p_.experts; ++rank) {
+      double w = 1.0;
+      switch (p_.distribution) {
+        case SkewDistribution::kUniform: w = 1.0; break;
+        case SkewDistribution::kZipf: w = std::pow(rank + 1.0, -p_.zipf_s); break;
+        case SkewDistribution::kDirichlet: w = std::max(rng_.gamma(p_.dirichlet_alpha), 1e-300); break;
+      }
+      layer[order[rank]] = std::log(w);
+    }
+  }
+  log_ = base_log_;
+  shares_.assign(p_.moe_layers, std::vector<double>(p_.experts, 0.0));
+  update_shares();
+}
+
+void SkewedSource::update_shares() {
+  for (int l = 0; l < p_.moe_layers; ++l) {
+    const auto& x = log_[l];
+    auto& s = shares_[l];
+    const double top = *std::max_element(x.begin(), x.end());
+    double sum = 0;
+    for (int e = 0; e < p_.experts; ++e) sum += s[e] = std::exp(x[e] - top);
+    for (double& v : s) v /= sum;
+    cap_shares(s, p_.top_k);
+  }
+}
+
+void SkewedSource::next(int step, RoutingMatrix& out) {
+  if (step > 0) {
+    for (int l = 0; l < p_.moe_layers; ++l) {
+      for (int e = 0; e < p_.experts; ++e) {
+        double& x = log_[l][e];
+        x += p_.reversion * (base_log_[l][e] - x) + p_.drift * rng_.normal();
+      }
+    }
+    update_shares();
+  }
+  const double assignments = static_cast<double>(p_.tokens_per_rank) * p_.top_k;
+  scratch_.resize(p_.experts);
+  for (int l = 0; l < p_.moe_layers; ++l) {
+    const auto& share = shares_[l];
+    for (int r = 0; r < p_.ranks; ++r) {
+      // Multinomial counts by the normal approximation, clipped to [0, tokens].
+      double total = 0;
+      for (int e = 0; e < p_.experts; ++e) {
+        const double mean = assignments * share[e];
+        const double sd = std::sqrt(mean * std::max(0.0, 1.0 - share[e]));
+        const double v = std::clamp(mean + sd * rng_.normal(), 0.0, static_cast<double>(p_.tokens_per_rank));
+        scratch_[e] = v;
+        total += v;
+      }
+      // Scale to exactly `assignments` and round by largest remainder.
+      auto row = out.row(l, r);
+      int64_t given = 0;
+      remainders_.clear();
+      for (int e = 0; e < p_.experts; ++e) {
+        const double v = total > 0 ? scratch_[e] * assignments / total : assignments / p_.experts;
+        const double whole = std::min(std::floor(v), static_cast<double>(p_.tokens_per_rank));
+        row[e] = static_cast<int32_t>(whole);
+        given += row[e];
+        remainders_.emplace_back(v - whole, e);
+      }
+      int64_t missing = static_cast<int64_t>(assignments) - given;
+      std::stable_sort(remainders_.begin(), remainders_.end(),
+                       [](const auto& a, const auto& b) { return a.first > b.first; });
+      for (size_t i = 0; missing > 0; i = (i + 1) % remainders_.size()) {
+        const int e = remainders_[i].second;
+        if (row[e] < p_.tokens_per_rank) {
+          ++row[e];
+          --missing;
+        }
+      }
+      auto dropped = out.dropped_row(l, r);
+      std::fill(dropped.begin(), dropped.end(), 0);
+    }
+  }
+}
+
+std::string SkewedSource::describe() const {
+  std::ostringstream os;
+  os << "skewed synthetic gating (";
+  switch (p_.distribution) {
+    case SkewDistribution::kUniform: os << "uniform"; break;
+    case SkewDistribution::kZipf: os << "zipf s=" << p_.zipf_s; break;
+    case SkewDistribution::kDirichlet: os << "dirichlet alpha=" << p_.dirichlet_alpha; break;
+  }
+  os << ", drift " << p_.drift << ")";
+  return os.str();
+}
+
+}  // namespace moesim::gating

@@ -1,0 +1,57 @@
+// A synthetic routing source with a seeded, slowly drifting skew over experts.
+//
+// Each MoE layer has a base popularity over experts: Zipf(s) over a random permutation of the
+// experts, Dirichlet(alpha), or uniform. Log-popularities then drift every step as an
+// Ornstein-Uhlenbeck process around the base (`drift` = step noise, `reversion` = pull back), so
+// loads move but stay skewed. Each rank's tokens are split over experts with multinomial-sized
+// noise (normal approximation, rounded so each rank assigns exactly tokens x top_k).
+#pragma once
+
+#include <vector>
+
+#include "models/gating/source.h"
+#include "sim/engine/random.h"
+
+namespace moesim::gating {
+
+enum class SkewDistribution { kUniform, kZipf, kDirichlet };
+
+struct SkewedSourceParams {
+  int moe_layers = 1;
+  int ranks = 1;
+  int experts = 1;
+  int top_k = 1;
+  int64_t tokens_per_rank = 1;
+  SkewDistribution distribution = SkewDistribution::kZipf;
+  double zipf_s = 1.0;
+  double dirichlet_alpha = 1.0;
+  double drift = 0.02;
+  double reversion = 0.01;
+  uint64_t seed = 1;
+};
+
+class SkewedSource final : public Source {
+ public:
+  explicit SkewedSource(const SkewedSourceParams& params);
+  void next(int step, RoutingMatrix& out) override;
+  std::string describe() const override;
+
+  // The expected share of assignments per expert of `layer` at the current step (sums to 1).
+  const std::vector<double>& shares(int layer) const { return shares_[layer]; }
+
+ private:
+  void update_shares();
+  SkewedSourceParams p_;
+  Rng rng_;
+  std::vector<std::vector<double>> base_log_;  // [layer][expert]
+  std::vector<std::vector<double>> log_;       // [layer][expert]
+  std::vector<std::vector<double>> shares_;    // [layer][expert]
+  std::vector<double> scratch_;
+  std::vector<std::pair<double, int>> remainders_;
+};
+
+// Caps each share at 1/top_k (an expert gets a token at most once) and renormalises, giving the
+// excess to the others in proportion to their shares.
+void cap_shares(std::vector<double>& shares, int top_k);
+
+}  // namespace moesim::gating

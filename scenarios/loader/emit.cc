@@ -1,0 +1,109 @@
+#include <yaml-cpp/yaml.h>
+
+#include "scenarios/loader/loader.h"
+#include "scenarios/loader/quantity.h"
+
+namespace moesim::scenarios {
+namespace {
+
+void emit_link(YAML::Emitter& out, const char* prefix, const hardware::LinkSpec& l) {
+  const std::string p = prefix;
+  out << YAML::Key << p + "bandwidth" << YAML::Value << format_bandwidth(l.bandwidth);
+  out << YAML::Key << p + "efficiency" << YAML::Value << format_number(l.efficiency);
+  out << YAML::Key << p + "latency" << YAML::Value << format_duration(l.latency);
+}
+
+}  // namespace
+
+std::string resolved_yaml(const Scenario& s) {
+  using YAML::Key, YAML::Value, YAML::BeginMap, YAML::EndMap;
+  YAML::Emitter out;
+  out << BeginMap;
+  out << Key << "name" << Value << s.name;
+  out << Key << "seed" << Value << s.seed;
+  out << Key << "steps" << Value << s.steps;
+
+  const auto& c = s.cluster;
+  out << Key << "cluster" << Value << BeginMap;
+  out << Key << "preset" << Value << c.preset;
+  out << Key << "nodes" << Value << c.nodes;
+  out << Key << "gpus_per_node" << Value << c.gpus_per_node;
+  out << Key << "gpu" << Value << BeginMap;
+  out << Key << "name" << Value << c.gpu.name;
+  out << Key << "bf16_peak" << Value << format_flop_rate(c.gpu.bf16_peak);
+  out << Key << "fp8_peak" << Value << format_flop_rate(c.gpu.fp8_peak);
+  out << Key << "hbm_capacity" << Value << format_bytes(c.gpu.hbm_capacity);
+  out << Key << "hbm_bandwidth" << Value << format_bandwidth(c.gpu.hbm_bandwidth);
+  out << Key << "gemm_efficiency" << Value << format_number(c.gpu.gemm_efficiency);
+  out << Key << "gemm_half_rows" << Value << format_number(c.gpu.gemm_half_rows);
+  out << Key << "memory_efficiency" << Value << format_number(c.gpu.memory_efficiency);
+  out << Key << "kernel_launch" << Value << format_duration(c.gpu.kernel_launch);
+  out << EndMap;
+  out << Key << "intra_node" << Value << BeginMap;
+  out << Key << "fabric" << Value << hardware::to_string(c.intra_node.fabric);
+  out << Key << "group_size" << Value << c.intra_node.group_size;
+  emit_link(out, "", c.intra_node.link);
+  emit_link(out, "cross_group_", c.intra_node.cross_group_link);
+  out << EndMap;
+  out << Key << "nic" << Value << BeginMap;
+  out << Key << "count" << Value << c.nic.count;
+  emit_link(out, "", c.nic.link);
+  out << EndMap;
+  out << Key << "fabric" << Value << BeginMap;
+  out << Key << "leaf_ports" << Value << c.fabric.leaf_ports;
+  out << Key << "switch_latency" << Value << format_duration(c.fabric.switch_latency);
+  out << EndMap;
+  out << Key << "network" << Value << BeginMap << Key << "model" << Value << hardware::to_string(c.fabric.model) << EndMap;
+  out << EndMap;
+
+  const auto& m = s.model;
+  out << Key << "model" << Value << BeginMap;
+  out << Key << "preset" << Value << m.preset;
+  out << Key << "layers" << Value << m.layers;
+  out << Key << "first_moe_layer" << Value << m.first_moe_layer;
+  out << Key << "moe_every" << Value << m.moe_every;
+  out << Key << "hidden" << Value << m.hidden;
+  out << Key << "heads" << Value << m.heads;
+  out << Key << "kv_heads" << Value << m.kv_heads;
+  out << Key << "ffn_hidden" << Value << m.ffn_hidden;
+  out << Key << "expert_ffn_hidden" << Value << m.expert_ffn_hidden;
+  out << Key << "experts" << Value << m.experts;
+  out << Key << "shared_experts" << Value << m.shared_experts;
+  out << Key << "top_k" << Value << m.top_k;
+  out << Key << "vocab" << Value << m.vocab;
+  out << Key << "capacity_factor" << Value << format_number(m.capacity_factor);
+  out << Key << "dtype" << Value << models::to_string(m.dtype);
+  out << Key << "gated_ffn" << Value << m.gated_ffn;
+  out << Key << "grad_bytes_per_param" << Value << format_number(m.grad_bytes_per_param);
+  out << Key << "optimizer_bytes_per_param" << Value << format_number(m.optimizer_bytes_per_param);
+  out << EndMap;
+
+  out << Key << "parallelism" << Value << BeginMap << Key << "ep" << Value << s.parallelism.ep << Key << "dp" << Value
+      << s.parallelism.dp << EndMap;
+  out << Key << "training" << Value << BeginMap;
+  out << Key << "tokens_per_step" << Value << s.training.tokens_per_step;
+  out << Key << "seq_len" << Value << s.training.seq_len;
+  out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
+  out << EndMap;
+
+  out << Key << "gating" << Value << BeginMap;
+  out << Key << "source" << Value << "skewed";
+  out << Key << "distribution" << Value << to_string(s.gating.distribution);
+  out << Key << "zipf_s" << Value << format_number(s.gating.zipf_s);
+  out << Key << "dirichlet_alpha" << Value << format_number(s.gating.dirichlet_alpha);
+  out << Key << "drift" << Value << format_number(s.gating.drift);
+  out << Key << "reversion" << Value << format_number(s.gating.reversion);
+  out << EndMap;
+
+  out << Key << "policies" << Value << YAML::BeginSeq;
+  for (const auto& p : s.policies) {
+    out << YAML::Flow << BeginMap << Key << "label" << Value << p.label << Key << "placement" << Value
+        << to_string(p.placement) << Key << "layout" << Value << to_string(p.layout) << EndMap;
+  }
+  out << YAML::EndSeq;
+  out << Key << "output" << Value << BeginMap << Key << "dir" << Value << s.output_dir << EndMap;
+  out << EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace moesim::scenarios

@@ -1,0 +1,261 @@
+#include "scenarios/loader/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "hardware/presets.h"
+#include "models/presets.h"
+#include "scenarios/loader/validate.h"
+#include "scenarios/loader/yaml_reader.h"
+
+namespace moesim::scenarios {
+namespace {
+
+std::vector<std::string> names_of(const auto& presets) {
+  std::vector<std::string> out;
+  for (const auto& p : presets) out.push_back(p.name);
+  return out;
+}
+
+// Writes `value` at `path` (dot-separated; numbers index lists), creating mappings on the way.
+void apply_override(YAML::Node& root, const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw ScenarioError("--set " + text, "", "expected key.path=value, got '" + text + "'");
+  }
+  const std::string path = text.substr(0, eq);
+  YAML::Node value;
+  try {
+    value = YAML::Load(text.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    throw ScenarioError("--set " + text, path, "the value is not valid YAML: " + e.msg);
+  }
+  std::vector<std::string> keys;
+  for (size_t start = 0;;) {
+    const auto dot = path.find('.', start);
+    keys.push_back(path.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  YAML::Node cur;
+  cur.reset(root);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string& key = keys[i];
+    const bool last = i + 1 == keys.size();
+    if (key.empty()) throw ScenarioError("--set " + text, path, "empty key in key path");
+    if (cur.IsSequence()) {
+      size_t index = 0;
+      try {
+        index = std::stoul(key);
+      } catch (...) {
+        throw ScenarioError("--set " + text, path, "'" + key + "' indexes a list: expected a number");
+      }
+      if (index >= cur.size()) {
+        throw ScenarioError("--set " + text, path, "list index " + key + " is out of range (the list has " +
+                                                      std::to_string(cur.size()) + " entries)");
+      }
+      if (last) {
+        cur[index] = value;
+        return;
+      }
+      YAML::Node next = cur[index];
+      cur.reset(next);
+      continue;
+    }
+    if (!cur.IsMap()) cur = YAML::Node(YAML::NodeType::Map);
+    if (last) {
+      cur[key] = value;
+      return;
+    }
+    if (!cur[key] || !(cur[key].IsMap() || cur[key].IsSequence())) cur[key] = YAML::Node(YAML::NodeType::Map);
+    YAML::Node next = cur[key];
+    cur.reset(next);
+  }
+}
+
+void read_gpu(MapReader r, hardware::GpuSpec& g) {
+  g.name = r.get_string("name", g.name);
+  g.bf16_peak = r.get_flop_rate("bf16_peak", g.bf16_peak);
+  g.fp8_peak = r.get_flop_rate("fp8_peak", g.fp8_peak, /*allow_zero=*/true);
+  g.hbm_capacity = r.get_bytes("hbm_capacity", g.hbm_capacity);
+  g.hbm_bandwidth = r.get_bandwidth("hbm_bandwidth", g.hbm_bandwidth);
+  g.gemm_efficiency = r.get_double("gemm_efficiency", g.gemm_efficiency, 0, 1, false);
+  g.gemm_half_rows = r.get_double("gemm_half_rows", g.gemm_half_rows, 0, 1e9);
+  g.memory_efficiency = r.get_double("memory_efficiency", g.memory_efficiency, 0, 1, false);
+  g.kernel_launch = r.get_duration("kernel_launch", g.kernel_launch);
+  r.finish();
+}
+
+hardware::ClusterSpec read_cluster(MapReader r) {
+  const auto presets = names_of(hardware::cluster_presets());
+  const std::string preset = r.get_choice("preset", presets, std::nullopt);
+  hardware::ClusterSpec c = *hardware::cluster_preset(preset);
+  c.nodes = static_cast<int>(r.get_int("nodes", c.nodes, 1, 1 << 20));
+  c.gpus_per_node = static_cast<int>(r.get_int("gpus_per_node", c.gpus_per_node, 1, 1024));
+  read_gpu(r.child("gpu"), c.gpu);
+
+  MapReader intra = r.child("intra_node");
+  const std::string fabric = intra.get_choice("fabric", {"nvswitch", "pcie", "hccs"}, hardware::to_string(c.intra_node.fabric));
+  c.intra_node.fabric = fabric == "nvswitch" ? hardware::IntraNodeFabric::kNvSwitch
+                        : fabric == "pcie"   ? hardware::IntraNodeFabric::kPcie
+                                             : hardware::IntraNodeFabric::kHccs;
+  // NVSwitch joins all GPUs of a node unless told otherwise.
+  const int default_group = c.intra_node.fabric == hardware::IntraNodeFabric::kNvSwitch ? c.gpus_per_node
+                                                                                      : std::min(c.intra_node.group_size, c.gpus_per_node);
+  c.intra_node.group_size = static_cast<int>(intra.get_int("group_size", default_group, 1, 1024));
+  c.intra_node.link.bandwidth = intra.get_bandwidth("bandwidth", c.intra_node.link.bandwidth);
+  c.intra_node.link.efficiency = intra.get_double("efficiency", c.intra_node.link.efficiency, 0, 1, false);
+  c.intra_node.link.latency = intra.get_duration("latency", c.intra_node.link.latency);
+  c.intra_node.cross_group_link.bandwidth = intra.get_bandwidth("cross_group_bandwidth", c.intra_node.cross_group_link.bandwidth);
+  c.intra_node.cross_group_link.efficiency = intra.get_double("cross_group_efficiency", c.intra_node.cross_group_link.efficiency, 0, 1, false);
+  c.intra_node.cross_group_link.latency = intra.get_duration("cross_group_latency", c.intra_node.cross_group_link.latency);
+  intra.finish();
+
+  MapReader nic = r.child("nic");
+  c.nic.count = static_cast<int>(nic.get_int("count", c.nic.count, 1, 1024));
+  c.nic.link.bandwidth = nic.get_bandwidth("bandwidth", c.nic.link.bandwidth);
+  c.nic.link.efficiency = nic.get_double("efficiency", c.nic.link.efficiency, 0, 1, false);
+  c.nic.link.latency = nic.get_duration("latency", c.nic.link.latency);
+  nic.finish();
+
+  MapReader fabric_r = r.child("fabric");
+  c.fabric.leaf_ports = static_cast<int>(fabric_r.get_int("leaf_ports", c.fabric.leaf_ports, 1, 1 << 20));
+  c.fabric.switch_latency = fabric_r.get_duration("switch_latency", c.fabric.switch_latency);
+  fabric_r.finish();
+
+  MapReader network = r.child("network");
+  network.get_choice("model", {"analytic"}, "analytic");
+  network.finish();
+  r.finish();
+  return c;
+}
+
+models::MoeModel read_model(MapReader r) {
+  const std::string preset = r.get_choice("preset", names_of(models::model_presets()), std::nullopt);
+  models::MoeModel m = *models::model_preset(preset);
+  auto count = [&](const char* key, int& field, int min) { field = static_cast<int>(r.get_int(key, field, min, 1 << 24)); };
+  count("layers", m.layers, 1);
+  count("first_moe_layer", m.first_moe_layer, 0);
+  count("moe_every", m.moe_every, 1);
+  count("hidden", m.hidden, 1);
+  count("heads", m.heads, 1);
+  count("kv_heads", m.kv_heads, 1);
+  count("ffn_hidden", m.ffn_hidden, 1);
+  count("expert_ffn_hidden", m.expert_ffn_hidden, 1);
+  count("experts", m.experts, 1);
+  count("shared_experts", m.shared_experts, 0);
+  count("top_k", m.top_k, 1);
+  count("vocab", m.vocab, 1);
+  m.capacity_factor = r.get_double("capacity_factor", m.capacity_factor, 0, 1000, false);
+  m.dtype = r.get_choice("dtype", {"bf16", "fp8"}, models::to_string(m.dtype)) == "fp8" ? models::Dtype::kFp8 : models::Dtype::kBf16;
+  m.gated_ffn = r.get_bool("gated_ffn", m.gated_ffn);
+  m.grad_bytes_per_param = r.get_double("grad_bytes_per_param", m.grad_bytes_per_param, 0, 64);
+  m.optimizer_bytes_per_param = r.get_double("optimizer_bytes_per_param", m.optimizer_bytes_per_param, 0, 64);
+  r.finish();
+  return m;
+}
+
+GatingSpec read_gating(MapReader r) {
+  GatingSpec g;
+  r.get_choice("source", {"skewed"}, "skewed");
+  const std::string d = r.get_choice("distribution", {"zipf", "dirichlet", "uniform"}, "zipf");
+  g.distribution = d == "zipf" ? gating::SkewDistribution::kZipf
+                   : d == "dirichlet" ? gating::SkewDistribution::kDirichlet
+                                      : gating::SkewDistribution::kUniform;
+  g.zipf_s = r.get_double("zipf_s", g.zipf_s, 0, 10);
+  g.dirichlet_alpha = r.get_double("dirichlet_alpha", g.dirichlet_alpha, 0, 1e6, false);
+  g.drift = r.get_double("drift", g.drift, 0, 10);
+  g.reversion = r.get_double("reversion", g.reversion, 0, 1);
+  r.finish();
+  return g;
+}
+
+PolicySpec read_policy(MapReader r) {
+  PolicySpec p;
+  r.get_choice("placement", {"static"}, std::nullopt);
+  p.placement = PlacementKind::kStatic;
+  p.layout = r.get_choice("layout", {"contiguous", "round_robin"}, "contiguous") == "contiguous"
+                 ? policies::StaticLayout::kContiguous
+                 : policies::StaticLayout::kRoundRobin;
+  const std::string fallback = p.layout == policies::StaticLayout::kContiguous ? "static" : "static-rr";
+  p.label = r.get_string("label", fallback);
+  r.finish();
+  return p;
+}
+
+Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::string& default_name) {
+  if (!root || root.IsNull()) throw ScenarioError(sources.file(), "", "the scenario is empty: expected a mapping of keys");
+  MapReader r(sources, root, "");
+  Scenario s;
+  s.name = r.get_string("name", default_name);
+  s.seed = static_cast<uint64_t>(r.get_int("seed", 1, 0));
+  s.steps = static_cast<int>(r.get_int("steps", 100, 1, 10'000'000));
+  s.cluster = read_cluster(r.child("cluster"));
+  s.model = read_model(r.child("model"));
+
+  MapReader par = r.child("parallelism");
+  s.parallelism.dp = static_cast<int>(par.get_int("dp", s.cluster.gpu_count(), 1, 1 << 24));
+  s.parallelism.ep = static_cast<int>(par.get_int("ep", std::min(s.parallelism.dp, s.model.experts), 1, 1 << 24));
+  par.finish();
+
+  MapReader tr = r.child("training");
+  s.training.tokens_per_step = tr.get_int("tokens_per_step", s.training.tokens_per_step, 1);
+  s.training.seq_len = static_cast<int>(tr.get_int("seq_len", s.training.seq_len, 1, 1 << 24));
+  s.training.expert_execution = tr.get_choice("expert_execution", {"dropless", "capacity"}, "dropless") == "dropless"
+                                    ? ExpertExecution::kDropless
+                                    : ExpertExecution::kCapacity;
+  tr.finish();
+
+  s.gating = read_gating(r.child("gating"));
+  auto policy_readers = r.children("policies");
+  for (auto& p : policy_readers) s.policies.push_back(read_policy(std::move(p)));
+  if (s.policies.empty()) s.policies.push_back(PolicySpec{});
+
+  MapReader out = r.child("output");
+  s.output_dir = out.get_string("dir", "results/runs/" + s.name);
+  out.finish();
+  r.finish();
+  validate(s, sources);
+  return s;
+}
+
+Scenario load(const std::string& text, const std::string& origin, const std::string& default_name,
+              const std::vector<std::string>& overrides) {
+  SourceMap sources(origin);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ScenarioError(sources.location(e.mark), "", "YAML syntax error: " + e.msg);
+  }
+  if (root && !root.IsNull() && !root.IsMap()) {
+    throw ScenarioError(sources.location(root.Mark()), "", "expected a mapping of keys at the top level, got " + describe(root));
+  }
+  if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  for (const auto& o : overrides) {
+    apply_override(root, o);
+    sources.add_override(o.substr(0, o.find('=')), o);
+  }
+  Scenario s = read_scenario(root, sources, default_name);
+  s.source_file = origin;
+  return s;
+}
+
+}  // namespace
+
+Scenario load_scenario_file(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw ScenarioError(path, "", "cannot open the scenario file");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return load(buf.str(), path, std::filesystem::path(path).stem().string(), overrides);
+}
+
+Scenario load_scenario_text(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides) {
+  return load(text, origin, "scenario", overrides);
+}
+
+}  // namespace moesim::scenarios

@@ -1,0 +1,24 @@
+// Loads a scenario YAML file into a validated Scenario. The only code that knows YAML.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "scenarios/errors.h"
+#include "scenarios/scenario.h"
+
+namespace moesim::scenarios {
+
+// `overrides` are "key.path=value" strings (from --set), applied before validation; a value is
+// read as YAML, so "--set cluster.nodes=8" and "--set policies=[{placement: static}]" both work.
+// Throws ScenarioError for any bad input.
+Scenario load_scenario_file(const std::string& path, const std::vector<std::string>& overrides = {});
+// The same, from text; `origin` names it in messages.
+Scenario load_scenario_text(const std::string& text, const std::string& origin,
+                            const std::vector<std::string>& overrides = {});
+
+// The fully resolved scenario (presets expanded, every field explicit) as YAML that loads back
+// to the same Scenario.
+std::string resolved_yaml(const Scenario& scenario);
+
+}  // namespace moesim::scenarios

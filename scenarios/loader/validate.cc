@@ -1,0 +1,62 @@
+#include "scenarios/loader/validate.h"
+
+namespace moesim::scenarios {
+namespace {
+
+class Checker {
+ public:
+  explicit Checker(const SourceMap& sources) : sources_(sources) {}
+  void require(bool ok, const std::string& key, const std::string& message) const {
+    if (!ok) throw ScenarioError(sources_.location(key), key, message);
+  }
+
+ private:
+  const SourceMap& sources_;
+};
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+void validate(const Scenario& s, const SourceMap& sources) {
+  const Checker c(sources);
+  const auto& cl = s.cluster;
+  const auto& m = s.model;
+  const auto& p = s.parallelism;
+  const int gpus = cl.gpu_count();
+
+  c.require(cl.gpus_per_node % cl.intra_node.group_size == 0, "cluster.intra_node.group_size",
+            "expected a divisor of gpus_per_node (" + str(cl.gpus_per_node) + "), got " + str(cl.intra_node.group_size));
+  c.require(cl.nic.count <= cl.gpus_per_node && cl.gpus_per_node % cl.nic.count == 0, "cluster.nic.count",
+            "expected a divisor of gpus_per_node (" + str(cl.gpus_per_node) + "), got " + str(cl.nic.count));
+
+  c.require(m.first_moe_layer < m.layers, "model.first_moe_layer",
+            "expected a layer index below layers (" + str(m.layers) + "), got " + str(m.first_moe_layer));
+  c.require(m.hidden % m.heads == 0, "model.heads",
+            "expected a divisor of hidden (" + str(m.hidden) + "), got " + str(m.heads));
+  c.require(m.heads % m.kv_heads == 0, "model.kv_heads",
+            "expected a divisor of heads (" + str(m.heads) + "), got " + str(m.kv_heads));
+  c.require(m.top_k <= m.experts, "model.top_k",
+            "expected at most the number of experts (" + str(m.experts) + "), got " + str(m.top_k));
+  c.require(m.dtype != models::Dtype::kFp8 || cl.gpu.fp8_peak.per_second() > 0, "model.dtype",
+            "fp8 needs a GPU with FP8 tensor cores, but cluster.gpu.fp8_peak of " + cl.gpu.name + " is 0");
+
+  c.require(p.dp == gpus, "parallelism.dp",
+            "expected the GPU count, nodes x gpus_per_node = " + str(gpus) +
+                " (dense layers are data-parallel over every GPU; tensor/pipeline parallelism are not modelled), got " + str(p.dp));
+  c.require(p.dp % p.ep == 0, "parallelism.ep",
+            "expected a divisor of dp (" + str(p.dp) + ") so that EP groups tile the GPUs, got " + str(p.ep));
+  c.require(m.experts % p.ep == 0, "parallelism.ep",
+            "expected a divisor of model.experts (" + str(m.experts) + ") so that every GPU holds the same number of experts, got " + str(p.ep));
+
+  const int64_t sequences = s.training.tokens_per_step / s.training.seq_len;
+  c.require(s.training.tokens_per_step % s.training.seq_len == 0, "training.tokens_per_step",
+            "expected a multiple of seq_len (" + str(s.training.seq_len) + "), got " + str(s.training.tokens_per_step));
+  c.require(sequences % p.dp == 0, "training.tokens_per_step",
+            "expected whole sequences on every data-parallel rank: tokens_per_step / seq_len = " + str(sequences) +
+                " sequences is not a multiple of dp = " + str(p.dp));
+  c.require(s.training.tokens_per_rank(p) * m.top_k < (int64_t{1} << 31), "training.tokens_per_step",
+            "expected at most 2^31 token assignments per GPU per layer, got " + str(s.training.tokens_per_rank(p) * m.top_k));
+}
+
+}  // namespace moesim::scenarios

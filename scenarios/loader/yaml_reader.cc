@@ -1,0 +1,183 @@
+#include "scenarios/loader/yaml_reader.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "scenarios/loader/quantity.h"
+#include "scenarios/loader/suggest.h"
+
+namespace moesim::scenarios {
+
+std::string SourceMap::location(const std::string& path) const {
+  // An override of this key or of any enclosing key wins over the file position.
+  for (std::string p = path;;) {
+    if (auto it = overrides_.find(p); it != overrides_.end()) return "--set " + it->second;
+    const auto dot = p.rfind('.');
+    if (dot == std::string::npos) break;
+    p.resize(dot);
+  }
+  if (auto it = marks_.find(path); it != marks_.end()) return location(it->second);
+  return file_;
+}
+
+std::string SourceMap::location(const YAML::Mark& mark) const {
+  if (mark.is_null()) return file_;
+  return file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+std::string describe(const YAML::Node& node) {
+  if (!node || node.IsNull()) return "nothing";
+  if (node.IsMap()) return "a mapping";
+  if (node.IsSequence()) return "a list";
+  return "'" + node.Scalar() + "'";
+}
+
+MapReader::MapReader(SourceMap& sources, YAML::Node node, std::string path)
+    : sources_(sources), node_(std::move(node)), path_(std::move(path)) {
+  if (node_ && !node_.IsNull() && !node_.IsMap()) {
+    throw ScenarioError(sources_.location(path_), path_, "expected a mapping of keys, got " + describe(node_));
+  }
+  if (node_ && node_.IsMap()) {
+    for (const auto& kv : node_) {
+      sources_.remember(key_path(kv.first.as<std::string>()), kv.second.Mark().is_null() ? kv.first.Mark() : kv.second.Mark());
+    }
+  }
+}
+
+void MapReader::fail(const std::string& key, const std::string& message) const {
+  const std::string path = key_path(key);
+  throw ScenarioError(sources_.location(path), path, message);
+}
+
+std::optional<std::string> MapReader::scalar(const std::string& key, const std::string& expected) {
+  used_.insert(key);
+  const YAML::Node v = node_ ? node_[key] : YAML::Node();
+  if (!v || v.IsNull()) return std::nullopt;
+  if (!v.IsScalar()) fail(key, "expected " + expected + ", got " + describe(v));
+  return v.Scalar();
+}
+
+std::string MapReader::get_string(const std::string& key, std::optional<std::string> fallback) {
+  auto s = scalar(key, "a string");
+  if (s) return *s;
+  if (!fallback) fail(key, "is required (expected a string), got nothing");
+  return *fallback;
+}
+
+std::string MapReader::get_choice(const std::string& key, const std::vector<std::string>& choices,
+                                  std::optional<std::string> fallback) {
+  std::string list;
+  for (const auto& c : choices) list += (list.empty() ? "" : " | ") + c;
+  auto s = scalar(key, "one of " + list);
+  if (!s) {
+    if (!fallback) fail(key, "is required (expected one of " + list + "), got nothing");
+    return *fallback;
+  }
+  for (const auto& c : choices) {
+    if (*s == c) return c;
+  }
+  std::string msg = "expected one of " + list + ", got '" + *s + "'";
+  if (auto near = closest_match(*s, choices); !near.empty()) msg += " (did you mean '" + near + "'?)";
+  fail(key, msg);
+}
+
+int64_t MapReader::get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max) {
+  const std::string expected = min == 1 && max == INT64_MAX ? "a positive integer"
+                               : min == 0 && max == INT64_MAX ? "a non-negative integer"
+                               : max == INT64_MAX ? "an integer >= " + std::to_string(min)
+                               : "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  auto s = scalar(key, expected);
+  if (!s) return fallback;
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+  if (ec != std::errc() || end != s->data() + s->size() || v < min || v > max) {
+    fail(key, "expected " + expected + ", got '" + *s + "'");
+  }
+  return v;
+}
+
+double MapReader::get_double(const std::string& key, double fallback, double min, double max, bool min_inclusive) {
+  const std::string expected = "a number in " + std::string(min_inclusive ? "[" : "(") + format_number(min) + ", " +
+                               format_number(max) + "]";
+  auto s = scalar(key, expected);
+  if (!s) return fallback;
+  double v = 0;
+  auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+  const bool in_range = min_inclusive ? v >= min : v > min;
+  if (ec != std::errc() || end != s->data() + s->size() || !std::isfinite(v) || !in_range || v > max) {
+    fail(key, "expected " + expected + ", got '" + *s + "'");
+  }
+  return v;
+}
+
+bool MapReader::get_bool(const std::string& key, bool fallback) {
+  auto s = scalar(key, "true or false");
+  if (!s) return fallback;
+  if (*s == "true") return true;
+  if (*s == "false") return false;
+  fail(key, "expected true or false, got '" + *s + "'");
+}
+
+template <typename T>
+T MapReader::get_quantity(const std::string& key, T fallback, std::optional<T> (*parse)(std::string_view),
+                          const char* expected, bool allow_zero) {
+  auto s = scalar(key, expected);
+  if (!s) return fallback;
+  auto v = parse(*s);
+  const bool positive = v && (allow_zero ? !(*v < T()) : T() < *v);
+  if (!positive) fail(key, std::string("expected ") + expected + ", got '" + *s + "'");
+  return *v;
+}
+
+Bandwidth MapReader::get_bandwidth(const std::string& key, Bandwidth fallback) {
+  return get_quantity<Bandwidth>(key, fallback, parse_bandwidth, "a positive bandwidth like '450 GB/s' or '400 Gb/s'", false);
+}
+Bytes MapReader::get_bytes(const std::string& key, Bytes fallback) {
+  return get_quantity<Bytes>(key, fallback, parse_bytes, "a positive size like '80 GB' or '512 MiB'", false);
+}
+Duration MapReader::get_duration(const std::string& key, Duration fallback) {
+  return get_quantity<Duration>(key, fallback, parse_duration, "a non-negative duration like '2 us' or '600 ns'", true);
+}
+FlopRate MapReader::get_flop_rate(const std::string& key, FlopRate fallback, bool allow_zero) {
+  return get_quantity<FlopRate>(key, fallback, parse_flop_rate,
+                                allow_zero ? "a rate like '989.4 TFLOP/s' (0 TFLOP/s: unsupported)"
+                                           : "a positive rate like '989.4 TFLOP/s'",
+                                allow_zero);
+}
+
+MapReader MapReader::child(const std::string& key) {
+  used_.insert(key);
+  return MapReader(sources_, node_ ? node_[key] : YAML::Node(), key_path(key));
+}
+
+std::vector<MapReader> MapReader::children(const std::string& key) {
+  used_.insert(key);
+  std::vector<MapReader> out;
+  const YAML::Node list = node_ ? node_[key] : YAML::Node();
+  if (!list || list.IsNull()) return out;
+  if (!list.IsSequence()) fail(key, "expected a list, got " + describe(list));
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = key_path(key) + "." + std::to_string(i);
+    sources_.remember(path, list[i].Mark());
+    out.emplace_back(sources_, list[i], path);
+  }
+  return out;
+}
+
+void MapReader::finish() const {
+  if (!node_ || !node_.IsMap()) return;
+  std::vector<std::string> known(used_.begin(), used_.end());
+  for (const auto& kv : node_) {
+    const std::string key = kv.first.as<std::string>();
+    if (used_.count(key)) continue;
+    std::string msg = "unknown key";
+    if (auto near = closest_match(key, known); !near.empty()) msg += " (did you mean '" + near + "'?)";
+    else msg += " (expected one of: " + [&] { std::string l; for (auto& k : known) l += (l.empty() ? "" : ", ") + k; return l; }() + ")";
+    const std::string path = key_path(key);
+    std::string where = sources_.location(path);
+    if (where.rfind("--set ", 0) != 0) where = sources_.location(kv.first.Mark());
+    throw ScenarioError(where, path, msg);
+  }
+}
+
+}  // namespace moesim::scenarios

@@ -1,0 +1,79 @@
+// Reading typed values out of yaml-cpp nodes with key paths, source locations, range checks and
+// unknown-key detection. Internal to the loader.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "scenarios/errors.h"
+#include "sim/engine/units.h"
+
+namespace moesim::scenarios {
+
+// Where each key path came from: a file position, or the --set that wrote it.
+class SourceMap {
+ public:
+  explicit SourceMap(std::string file) : file_(std::move(file)) {}
+  void add_override(const std::string& path, const std::string& text) { overrides_[path] = text; }
+  void remember(const std::string& path, const YAML::Mark& mark) { marks_[path] = mark; }
+  std::string location(const std::string& path) const;
+  std::string location(const YAML::Mark& mark) const;
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  std::map<std::string, std::string> overrides_;
+  std::map<std::string, YAML::Mark> marks_;
+};
+
+// A mapping being read. Every key read is recorded; finish() rejects the rest.
+class MapReader {
+ public:
+  MapReader(SourceMap& sources, YAML::Node node, std::string path);
+
+  bool has(const std::string& key) const { return static_cast<bool>(node_[key]); }
+  [[noreturn]] void fail(const std::string& key, const std::string& message) const;
+
+  std::string get_string(const std::string& key, std::optional<std::string> fallback);
+  std::string get_choice(const std::string& key, const std::vector<std::string>& choices,
+                         std::optional<std::string> fallback);
+  int64_t get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max = INT64_MAX);
+  double get_double(const std::string& key, double fallback, double min, double max, bool min_inclusive = true);
+  bool get_bool(const std::string& key, bool fallback);
+  Bandwidth get_bandwidth(const std::string& key, Bandwidth fallback);
+  Bytes get_bytes(const std::string& key, Bytes fallback);
+  Duration get_duration(const std::string& key, Duration fallback);
+  FlopRate get_flop_rate(const std::string& key, FlopRate fallback, bool allow_zero = false);
+
+  // A nested mapping (empty when the key is absent).
+  MapReader child(const std::string& key);
+  // A sequence of mappings.
+  std::vector<MapReader> children(const std::string& key);
+
+  // Throws for keys that were never read, with a "did you mean" suggestion.
+  void finish() const;
+  std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+ private:
+  std::optional<std::string> scalar(const std::string& key, const std::string& expected);
+  template <typename T>
+  T get_quantity(const std::string& key, T fallback, std::optional<T> (*parse)(std::string_view),
+                 const char* expected, bool allow_zero);
+
+  SourceMap& sources_;
+  YAML::Node node_;
+  std::string path_;
+  std::set<std::string> used_;
+};
+
+// "a mapping", "a list", or the scalar in quotes: how a found value is described in errors.
+std::string describe(const YAML::Node& node);
+
+}  // namespace moesim::scenarios

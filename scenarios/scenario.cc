@@ -1,0 +1,22 @@
+#include "scenarios/scenario.h"
+
+namespace moesim::scenarios {
+
+const char* to_string(ExpertExecution e) { return e == ExpertExecution::kDropless ? "dropless" : "capacity"; }
+
+const char* to_string(gating::SkewDistribution d) {
+  switch (d) {
+    case gating::SkewDistribution::kUniform: return "uniform";
+    case gating::SkewDistribution::kZipf: return "zipf";
+    case gating::SkewDistribution::kDirichlet: return "dirichlet";
+  }
+  return "?";
+}
+
+const char* to_string(PlacementKind) { return "static"; }
+
+const char* to_string(policies::StaticLayout l) {
+  return l == policies::StaticLayout::kContiguous ? "contiguous" : "round_robin";
+}
+
+}  // namespace moesim::scenarios

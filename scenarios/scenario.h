@@ -1,0 +1,74 @@
+// A scenario as plain structs: what the loader produces and the runner consumes. No YAML here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hardware/specs.h"
+#include "models/gating/skewed_source.h"
+#include "models/moe_model.h"
+#include "policies/placement/static_placement.h"
+
+namespace moesim::scenarios {
+
+// Expert parallelism (EP) splits each MoE layer's experts over `ep` GPUs; data parallelism (DP)
+// replicates dense layers over `dp` GPUs. Tensor and pipeline parallelism are not modelled, so
+// dp is the GPU count, and each expert has dp / ep replicas (expert-data-parallel degree).
+struct ParallelismSpec {
+  int ep = 1;
+  int dp = 1;
+  int edp() const { return dp / ep; }
+};
+
+// capacity: GShard / DeepSpeed-MoE: tokens over capacity are dropped, buffers are padded to
+// capacity (all-to-all and expert GEMMs cost full capacity). dropless: MegaBlocks / Megatron
+// grouped GEMMs over exactly the routed tokens.
+enum class ExpertExecution { kDropless, kCapacity };
+
+struct TrainingSpec {
+  int64_t tokens_per_step = 524288;
+  int seq_len = 2048;
+  ExpertExecution expert_execution = ExpertExecution::kDropless;
+  int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.dp; }
+};
+
+enum class GatingSourceKind { kSkewed };
+
+struct GatingSpec {
+  GatingSourceKind source = GatingSourceKind::kSkewed;
+  gating::SkewDistribution distribution = gating::SkewDistribution::kZipf;
+  double zipf_s = 1.0;
+  double dirichlet_alpha = 1.0;
+  double drift = 0.02;
+  double reversion = 0.01;
+};
+
+enum class PlacementKind { kStatic };
+
+struct PolicySpec {
+  std::string label;  // shown in tables; defaults to the placement name
+  PlacementKind placement = PlacementKind::kStatic;
+  policies::StaticLayout layout = policies::StaticLayout::kContiguous;
+};
+
+struct Scenario {
+  std::string name;
+  std::string source_file;  // where it was loaded from (for messages), not part of the result
+  uint64_t seed = 1;
+  int steps = 100;
+  hardware::ClusterSpec cluster;
+  models::MoeModel model;
+  ParallelismSpec parallelism;
+  TrainingSpec training;
+  GatingSpec gating;
+  std::vector<PolicySpec> policies;
+  std::string output_dir;
+};
+
+const char* to_string(ExpertExecution e);
+const char* to_string(gating::SkewDistribution d);
+const char* to_string(PlacementKind p);
+const char* to_string(policies::StaticLayout l);
+
+}  // namespace moesim::scenarios

@@ -1,0 +1,210 @@
+// The moesim command line: `moesim run | validate | presets`. Only this folder knows
+// Boost.Program_options; bad input of any kind ends with one line on stderr and exit status 2.
+#include <boost/program_options.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "hardware/presets.h"
+#include "models/presets.h"
+#include "scenarios/loader/loader.h"
+#include "sim/results/atomic_file.h"
+#include "sim/results/summary_csv.h"
+#include "sim/results/table.h"
+#include "sim/runner.h"
+#include "sim/summary.h"
+
+namespace po = boost::program_options;
+using namespace moesim;
+
+namespace {
+
+constexpr int kBadInput = 2;
+
+// Bad command-line usage (unknown command, missing argument): exit status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+const char* kUsage =
+    "moesim: a discrete-event simulator of Mixture-of-Experts training clusters\n"
+    "\n"
+    "usage: moesim <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run SCENARIO        simulate a scenario and compare its placement policies\n"
+    "  validate SCENARIO   check a scenario without running it\n"
+    "  presets             list the cluster and model presets\n"
+    "\n"
+    "Run `moesim <command> --help` for the options of a command.\n";
+
+struct ScenarioArgs {
+  std::string path;
+  std::vector<std::string> overrides;
+};
+
+// Options shared by commands that take a scenario.
+po::options_description scenario_options() {
+  po::options_description o("scenario options");
+  o.add_options()("set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"),
+                  "override a scenario value before validation (repeatable), e.g. --set cluster.nodes=8");
+  return o;
+}
+
+po::variables_map parse(const std::vector<std::string>& args, const po::options_description& visible,
+                        const char* usage_line, bool& help) {
+  po::options_description all = visible;
+  all.add_options()("scenario", po::value<std::string>(), "scenario file");
+  po::positional_options_description positional;
+  positional.add("scenario", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  po::notify(vm);
+  help = vm.count("help") > 0;
+  if (help) std::cout << usage_line << "\n\n" << visible;
+  return vm;
+}
+
+ScenarioArgs scenario_args(const po::variables_map& vm, const char* command) {
+  if (!vm.count("scenario")) throw UsageError(std::string("`moesim ") + command + "` needs a scenario file (see --help)");
+  ScenarioArgs a{vm["scenario"].as<std::string>(), {}};
+  if (vm.count("set")) a.overrides = vm["set"].as<std::vector<std::string>>();
+  return a;
+}
+
+std::string describe(const scenarios::Scenario& s) {
+  const auto& c = s.cluster;
+  const auto& m = s.model;
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "%s: %d x %s (%d GPUs), %s (%d layers, %d MoE x %d experts, top-%d), EP %d x DP %d, %d steps, %s",
+                s.name.c_str(), c.nodes, c.preset.c_str(), c.gpu_count(), m.preset.c_str(), m.layers,
+                m.moe_layer_count(), m.experts, m.top_k, s.parallelism.ep, s.parallelism.dp, s.steps,
+                scenarios::to_string(s.training.expert_execution));
+  return buf;
+}
+
+// A progress bar on stderr, only when stderr is a terminal.
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)) {}
+  void operator()(int64_t done, int64_t total) {
+    if (!enabled_) return;
+    const int percent = static_cast<int>(100 * done / total);
+    if (percent == last_ && done != total) return;
+    last_ = percent;
+    const int filled = percent * 30 / 100;
+    std::fprintf(stderr, "\r  [%s%s] %3d%% (%lld/%lld steps)", std::string(filled, '#').c_str(),
+                 std::string(30 - filled, ' ').c_str(), percent, static_cast<long long>(done), static_cast<long long>(total));
+    if (done == total) std::fprintf(stderr, "\r%80s\r", "");
+  }
+
+ private:
+  bool enabled_;
+  int last_ = -1;
+};
+
+int cmd_run(const std::vector<std::string>& args) {
+  po::options_description o("moesim run options");
+  o.add_options()("help,h", "show this help")
+      ("steps", po::value<int>()->value_name("N"), "simulate N steps (same as --set steps=N)")
+      ("out", po::value<std::string>()->value_name("DIR"), "output directory (same as --set output.dir=DIR)")
+      ("quiet,q", "no progress bar");
+  o.add(scenario_options());
+  bool help = false;
+  const auto vm = parse(args, o, "usage: moesim run SCENARIO [--set key.path=value]... [--steps N] [--out DIR]", help);
+  if (help) return 0;
+  ScenarioArgs a = scenario_args(vm, "run");
+  if (vm.count("steps")) a.overrides.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
+  if (vm.count("out")) a.overrides.push_back("output.dir=" + vm["out"].as<std::string>());
+  const scenarios::Scenario s = scenarios::load_scenario_file(a.path, a.overrides);
+
+  // Fail on an unusable output directory before spending time on the run.
+  std::error_code ec;
+  std::filesystem::create_directories(s.output_dir, ec);
+  if (ec || !std::filesystem::is_directory(s.output_dir)) {
+    throw scenarios::ScenarioError("", "output.dir", "cannot create directory '" + s.output_dir + "': " + ec.message());
+  }
+
+  std::cout << "moesim run " << describe(s) << "\n\n";
+  Progress progress(!vm.count("quiet"));
+  const RunResult run = run_scenario(s, [&](int64_t done, int64_t total) { progress(done, total); });
+  const auto summary = summarize(s, run);
+  std::cout << results::summary_table(summary) << "\n";
+
+  const std::filesystem::path dir(s.output_dir);
+  try {
+    results::write_file_atomically((dir / "scenario.yaml").string(), scenarios::resolved_yaml(s));
+    results::write_file_atomically((dir / "summary.csv").string(), results::summary_csv(summary));
+  } catch (const std::runtime_error& e) {
+    throw scenarios::ScenarioError("", "output.dir", e.what());
+  }
+  std::cout << "wrote " << (dir / "summary.csv").string() << " and " << (dir / "scenario.yaml").string() << "\n";
+  return 0;
+}
+
+int cmd_validate(const std::vector<std::string>& args) {
+  po::options_description o("moesim validate options");
+  o.add_options()("help,h", "show this help")("print", "print the fully resolved scenario as YAML");
+  o.add(scenario_options());
+  bool help = false;
+  const auto vm = parse(args, o, "usage: moesim validate SCENARIO [--set key.path=value]... [--print]", help);
+  if (help) return 0;
+  const ScenarioArgs a = scenario_args(vm, "validate");
+  const scenarios::Scenario s = scenarios::load_scenario_file(a.path, a.overrides);
+  if (vm.count("print")) std::cout << scenarios::resolved_yaml(s);
+  else std::cout << "ok: " << describe(s) << "\n";
+  return 0;
+}
+
+int cmd_presets(const std::vector<std::string>& args) {
+  po::options_description o("moesim presets options");
+  o.add_options()("help,h", "show this help");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(o).run(), vm);
+  if (vm.count("help")) {
+    std::cout << "usage: moesim presets\n\n" << o;
+    return 0;
+  }
+  std::cout << "cluster presets (cluster.preset; one node each, scale with cluster.nodes):\n";
+  for (const auto& p : hardware::cluster_presets()) std::printf("  %-14s %s\n", p.name.c_str(), p.description.c_str());
+  std::cout << "\nmodel presets (model.preset):\n";
+  for (const auto& p : models::model_presets()) std::printf("  %-14s %s\n", p.name.c_str(), p.description.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (args.empty()) throw UsageError("missing command");
+    const std::string command = args.front();
+    args.erase(args.begin());
+    if (command == "-h" || command == "--help" || command == "help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (command == "run") return cmd_run(args);
+    if (command == "validate") return cmd_validate(args);
+    if (command == "presets") return cmd_presets(args);
+    throw UsageError("unknown command '" + command + "'");
+  } catch (const scenarios::ScenarioError& e) {
+    std::cerr << "moesim: error: " << e.what() << "\n";
+    return kBadInput;
+  } catch (const UsageError& e) {
+    std::cerr << "moesim: error: " << e.what() << "\n\n" << kUsage;
+    return kBadInput;
+  } catch (const po::error& e) {
+    std::cerr << "moesim: error: " << e.what() << " (see --help)\n";
+    return kBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "moesim: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

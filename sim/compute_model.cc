@@ -1,0 +1,46 @@
+#include "sim/compute_model.h"
+
+#include <algorithm>
+
+namespace moesim {
+
+double gemm_efficiency(const hardware::GpuSpec& gpu, double rows) {
+  if (rows <= 0) return 0;
+  return gpu.gemm_efficiency * rows / (rows + gpu.gemm_half_rows);
+}
+
+FlopRate peak_rate(const hardware::GpuSpec& gpu, models::Dtype dtype) {
+  return dtype == models::Dtype::kFp8 ? gpu.fp8_peak : gpu.bf16_peak;
+}
+
+namespace {
+double body_seconds(const hardware::GpuSpec& gpu, models::Dtype dtype, const KernelWork& w) {
+  if (w.flops.count() <= 0 && w.bytes.count() <= 0) return 0;
+  const double compute = w.flops.count() > 0
+                             ? w.flops.count() / (peak_rate(gpu, dtype).per_second() * gemm_efficiency(gpu, w.rows))
+                             : 0.0;
+  const double memory = w.bytes.count() / (gpu.hbm_bandwidth.bytes_per_second() * gpu.memory_efficiency);
+  return std::max(compute, memory);
+}
+}  // namespace
+
+Duration kernel_time(const hardware::GpuSpec& gpu, models::Dtype dtype, const KernelWork& work) {
+  return gpu.kernel_launch + Seconds(body_seconds(gpu, dtype, work));
+}
+
+Duration grouped_kernel_time(const hardware::GpuSpec& gpu, models::Dtype dtype, std::span<const KernelWork> groups) {
+  double seconds = 0;
+  bool any = false;
+  for (const KernelWork& w : groups) {
+    if (w.rows <= 0) continue;
+    seconds += body_seconds(gpu, dtype, w);
+    any = true;
+  }
+  return any ? gpu.kernel_launch + Seconds(seconds) : Duration();
+}
+
+Duration streaming_time(const hardware::GpuSpec& gpu, Bytes bytes) {
+  return gpu.kernel_launch + bytes / (gpu.hbm_bandwidth * gpu.memory_efficiency);
+}
+
+}  // namespace moesim

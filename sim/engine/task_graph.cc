@@ -1,0 +1,143 @@
+#include "sim/engine/task_graph.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace moesim::engine {
+
+TaskId TaskGraph::add_task(Duration duration, std::span<const ResourceId> resources,
+                           int32_t priority, uint32_t tag) {
+  assert(duration >= Duration());
+  const auto id = static_cast<TaskId>(durations_.size());
+  durations_.push_back(duration);
+  priorities_.push_back(priority);
+  tags_.push_back(tag);
+  for (ResourceId r : resources) {
+    assert(r < resource_count_);
+    resource_ids_.push_back(r);
+  }
+  resource_begin_.push_back(static_cast<uint32_t>(resource_ids_.size()));
+  return id;
+}
+
+void TaskGraph::add_dependency(TaskId before, TaskId after) {
+  assert(before < after && after < durations_.size());
+  edges_.emplace_back(before, after);
+}
+
+void TaskGraph::reset(uint32_t resource_count) {
+  resource_count_ = resource_count;
+  durations_.clear();
+  priorities_.clear();
+  tags_.clear();
+  resource_begin_.assign(1, 0);
+  resource_ids_.clear();
+  edges_.clear();
+}
+
+bool TaskGraphExecutor::later_in_line(const Waiting& a, const Waiting& b) {
+  if (a.ready != b.ready) return a.ready > b.ready;
+  if (a.priority != b.priority) return a.priority < b.priority;
+  return a.task > b.task;
+}
+
+void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out) {
+  const size_t n = graph.task_count();
+  const uint32_t resource_count = graph.resource_count();
+  out.tasks.assign(n, TaskTiming{});
+  out.resource_busy.assign(resource_count, Duration());
+  out.makespan = SimTime::Zero();
+
+  // Successor lists in compressed form, by counting sort on the predecessor.
+  pending_inputs_.assign(n, 0);
+  successor_begin_.assign(n + 1, 0);
+  for (const auto& [before, after] : graph.edges()) {
+    ++successor_begin_[before + 1];
+    ++pending_inputs_[after];
+  }
+  for (size_t i = 0; i < n; ++i) successor_begin_[i + 1] += successor_begin_[i];
+  successors_.resize(graph.edges().size());
+  fill_.assign(successor_begin_.begin(), successor_begin_.end() - 1);
+  for (const auto& [before, after] : graph.edges()) successors_[fill_[before]++] = after;
+
+  ready_time_.assign(n, SimTime::Zero());
+  lines_.resize(resource_count);
+  for (auto& line : lines_) line.clear();
+  resource_busy_.assign(resource_count, 0);
+  events_.clear();
+
+  const SimTime zero = SimTime::Zero();
+  touched_.clear();
+  for (TaskId t = 0; t < n; ++t) {
+    if (pending_inputs_[t] == 0) make_ready(graph, t, zero);
+  }
+  for (TaskId t = 0; t < n; ++t) {
+    if (pending_inputs_[t] == 0 && graph.resources(t).empty()) start(graph, t, zero, out);
+  }
+  for (ResourceId r = 0; r < resource_count; ++r) try_start(graph, r, zero, out);
+
+  while (auto event = events_.pop()) {
+    const SimTime now = event->time;
+    touched_.clear();
+    unconstrained_.clear();
+    // Apply every completion at this instant before starting anything.
+    for (bool more = true; more;) {
+      const TaskId done = event->payload;
+      for (ResourceId r : graph.resources(done)) {
+        resource_busy_[r] = 0;
+        touched_.push_back(r);
+      }
+      for (uint32_t s = successor_begin_[done]; s < successor_begin_[done + 1]; ++s) {
+        const TaskId next = successors_[s];
+        if (--pending_inputs_[next] == 0) {
+          make_ready(graph, next, now);
+          if (graph.resources(next).empty()) unconstrained_.push_back(next);
+        }
+      }
+      more = events_.next_time() == now;
+      if (more) event = events_.pop();
+    }
+    for (TaskId t : unconstrained_) start(graph, t, now, out);
+    std::sort(touched_.begin(), touched_.end());
+    touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+    for (size_t i = 0; i < touched_.size(); ++i) try_start(graph, touched_[i], now, out);
+  }
+}
+
+void TaskGraphExecutor::make_ready(const TaskGraph& graph, TaskId t, SimTime now) {
+  ready_time_[t] = now;
+  for (ResourceId r : graph.resources(t)) {
+    auto& line = lines_[r];
+    line.push_back(Waiting{now, graph.priority(t), t});
+    std::push_heap(line.begin(), line.end(), later_in_line);
+    touched_.push_back(r);
+  }
+}
+
+void TaskGraphExecutor::try_start(const TaskGraph& graph, ResourceId r, SimTime now,
+                                  Schedule& out) {
+  if (resource_busy_[r] || lines_[r].empty()) return;
+  const TaskId head = lines_[r].front().task;
+  for (ResourceId other : graph.resources(head)) {
+    if (resource_busy_[other] || lines_[other].front().task != head) return;
+  }
+  for (ResourceId other : graph.resources(head)) {
+    auto& line = lines_[other];
+    std::pop_heap(line.begin(), line.end(), later_in_line);
+    line.pop_back();
+  }
+  start(graph, head, now, out);
+}
+
+void TaskGraphExecutor::start(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out) {
+  const Duration d = graph.duration(t);
+  for (ResourceId r : graph.resources(t)) {
+    resource_busy_[r] = 1;
+    out.resource_busy[r] += d;
+  }
+  out.tasks[t] = TaskTiming{now, now + d};
+  if (out.tasks[t].end > out.makespan) out.makespan = out.tasks[t].end;
+  events_.push(now + d, t);
+}
+
+}  // namespace moesim::engine

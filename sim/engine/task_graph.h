@@ -1,0 +1,109 @@
+// A DAG of tasks on resources, and the discrete-event executor that schedules it.
+//
+// A task has a duration, the resources it occupies while it runs (none, one, or several:
+// a collective occupies every participant's communication stream at once) and the tasks it
+// waits for. A task is ready when all its predecessors have finished; it starts when it is
+// first in line on every one of its resources and all of them are free.
+//
+// Line order on a resource is (ready time, higher priority first, task id). Because that key
+// is one total order shared by all resources, the earliest waiting task is first in line on all
+// of its resources, so gang-scheduled tasks never deadlock. Events at the same instant are all
+// applied before any task starts, so priority decides among tasks that become ready together.
+//
+// The graph knows nothing of GPUs or MoE: resources and tasks are numbers, `tag` is the
+// caller's. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sim/engine/event_queue.h"
+#include "sim/engine/units.h"
+
+namespace moesim::engine {
+
+using TaskId = uint32_t;
+using ResourceId = uint32_t;
+
+class TaskGraph {
+ public:
+  explicit TaskGraph(uint32_t resource_count = 0) : resource_count_(resource_count) {}
+
+  uint32_t resource_count() const { return resource_count_; }
+  size_t task_count() const { return durations_.size(); }
+
+  // Adds a task; returns its id (ids are dense, in insertion order).
+  TaskId add_task(Duration duration, std::span<const ResourceId> resources, int32_t priority = 0,
+                  uint32_t tag = 0);
+  TaskId add_task(Duration duration, ResourceId resource, int32_t priority = 0, uint32_t tag = 0) {
+    return add_task(duration, std::span<const ResourceId>(&resource, 1), priority, tag);
+  }
+  // `after` starts only once `before` has finished. `before` must have been added first,
+  // which makes every graph acyclic by construction.
+  void add_dependency(TaskId before, TaskId after);
+
+  // Removes all tasks, keeping capacity, and sets the number of resources.
+  void reset(uint32_t resource_count);
+
+  Duration duration(TaskId t) const { return durations_[t]; }
+  uint32_t tag(TaskId t) const { return tags_[t]; }
+  int32_t priority(TaskId t) const { return priorities_[t]; }
+  std::span<const ResourceId> resources(TaskId t) const {
+    return {resource_ids_.data() + resource_begin_[t], resource_begin_[t + 1] - resource_begin_[t]};
+  }
+  const std::vector<std::pair<TaskId, TaskId>>& edges() const { return edges_; }
+
+ private:
+  uint32_t resource_count_;
+  std::vector<Duration> durations_;
+  std::vector<int32_t> priorities_;
+  std::vector<uint32_t> tags_;
+  std::vector<uint32_t> resource_begin_{0};
+  std::vector<ResourceId> resource_ids_;
+  std::vector<std::pair<TaskId, TaskId>> edges_;
+};
+
+struct TaskTiming {
+  SimTime start;
+  SimTime end;
+};
+
+// When every task ran, and how long each resource was busy.
+struct Schedule {
+  std::vector<TaskTiming> tasks;
+  std::vector<Duration> resource_busy;
+  SimTime makespan;
+};
+
+// Runs task graphs through the event queue. Keeps its buffers between calls, so one executor
+// per simulation avoids reallocating for every step.
+class TaskGraphExecutor {
+ public:
+  // Executes `graph` from time zero. Fills `out` (resized as needed).
+  void execute(const TaskGraph& graph, Schedule& out);
+
+ private:
+  struct Waiting {
+    SimTime ready;
+    int32_t priority;
+    TaskId task;
+  };
+  static bool later_in_line(const Waiting& a, const Waiting& b);
+  void make_ready(const TaskGraph& graph, TaskId t, SimTime now);
+  void try_start(const TaskGraph& graph, ResourceId r, SimTime now, Schedule& out);
+  void start(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out);
+
+  EventQueue<TaskId> events_;
+  std::vector<uint32_t> pending_inputs_;
+  std::vector<uint32_t> successor_begin_;
+  std::vector<TaskId> successors_;
+  std::vector<SimTime> ready_time_;
+  std::vector<std::vector<Waiting>> lines_;  // per resource, a heap
+  std::vector<uint8_t> resource_busy_;
+  std::vector<ResourceId> touched_;
+  std::vector<TaskId> unconstrained_;
+  std::vector<uint32_t> fill_;
+};
+
+}  // namespace moesim::engine

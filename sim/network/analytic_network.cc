@@ -1,0 +1,104 @@
+#include "sim/network/analytic_network.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <set>
+
+namespace moesim::network {
+
+AnalyticNetwork make_analytic_network(const hardware::ClusterSpec& c) {
+  const hardware::Topology topo = hardware::build_topology(c);
+  AnalyticNetwork net{c, c.intra_node.link.latency, c.intra_node.link.latency, Duration()};
+  const auto lat = [&](int a, int b) { return hardware::path_latency(topo, a, b).value_or(Duration()); };
+  if (c.gpus_per_node > 1) net.intra_group_latency = lat(0, 1);
+  if (c.gpus_per_node > c.intra_node.group_size) net.cross_group_latency = lat(0, c.intra_node.group_size);
+  // The farthest node from node 0 (another pod, if there are several).
+  if (c.nodes > 1) net.inter_node_latency = lat(0, (c.nodes - 1) * c.gpus_per_node);
+  return net;
+}
+
+AllToAllCost all_to_all_time(const AnalyticNetwork& net, const TrafficMatrix& t) {
+  const hardware::ClusterSpec& c = net.cluster;
+  const size_t n = t.size();
+  const auto& gpu = t.gpus();
+  AllToAllCost cost;
+  // Per participant: bytes to / from the same intra-node group and other groups of the node.
+  std::vector<double> same_send(n, 0), same_recv(n, 0), cross_send(n, 0), cross_recv(n, 0);
+  std::vector<double> nic_send(static_cast<size_t>(c.nodes) * c.nic.count, 0.0);  // by global NIC id
+  std::vector<double> nic_recv(nic_send.size(), 0.0);
+  bool any_same = false, any_cross = false, any_inter = false;
+  for (size_t s = 0; s < n; ++s) {
+    for (size_t d = 0; d < n; ++d) {
+      const double b = t.at(s, d);
+      if (s == d || b <= 0) continue;
+      const int gs = gpu[s], gd = gpu[d];
+      if (c.node_of(gs) != c.node_of(gd)) {
+        nic_send[c.node_of(gs) * c.nic.count + c.nic_of(gs)] += b;
+        nic_recv[c.node_of(gd) * c.nic.count + c.nic_of(gd)] += b;
+        cost.inter_node += Bytes(b);
+        any_inter = true;
+      } else if (c.intra_group_of(gs) == c.intra_group_of(gd)) {
+        same_send[s] += b;
+        same_recv[d] += b;
+        cost.intra_node += Bytes(b);
+        any_same = true;
+      } else {
+        cross_send[s] += b;
+        cross_recv[d] += b;
+        cost.intra_node += Bytes(b);
+        any_cross = true;
+      }
+    }
+  }
+  const double intra_bw = c.intra_node.link.effective().bytes_per_second();
+  const double cross_bw = c.intra_node.cross_group_link.effective().bytes_per_second();
+  const double nic_bw = c.nic.link.effective().bytes_per_second();
+  double slowest = 0;  // seconds
+  for (size_t i = 0; i < n; ++i) {
+    slowest = std::max({slowest, same_send[i] / intra_bw, same_recv[i] / intra_bw, cross_send[i] / cross_bw,
+                        cross_recv[i] / cross_bw});
+  }
+  for (size_t i = 0; i < nic_send.size(); ++i) slowest = std::max({slowest, nic_send[i] / nic_bw, nic_recv[i] / nic_bw});
+  Duration latency;
+  if (any_same) latency = Max(latency, net.intra_group_latency);
+  if (any_cross) latency = Max(latency, net.cross_group_latency);
+  if (any_inter) latency = Max(latency, net.inter_node_latency);
+  cost.time = Seconds(slowest) + latency;
+  return cost;
+}
+
+Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes) {
+  const hardware::ClusterSpec& c = net.cluster;
+  const size_t n = gpus.size();
+  if (n <= 1 || bytes.count() <= 0) return Duration();
+  std::map<int, int> per_node;               // node -> participants
+  std::map<int, std::set<int>> nics_in_use;  // node -> NICs of participants
+  std::set<int> groups;
+  for (int g : gpus) {
+    ++per_node[c.node_of(g)];
+    nics_in_use[c.node_of(g)].insert(c.nic_of(g));
+    groups.insert(c.node_of(g) * 1'000'000 + c.intra_group_of(g));
+  }
+  double bw;
+  Duration alpha;
+  if (per_node.size() == 1) {
+    const bool one_group = groups.size() == 1;
+    bw = (one_group ? c.intra_node.link : c.intra_node.cross_group_link).effective().bytes_per_second();
+    alpha = one_group ? net.intra_group_latency : net.cross_group_latency;
+  } else {
+    size_t rings = SIZE_MAX;
+    int most_per_node = 0;
+    for (const auto& [node, nics] : nics_in_use) rings = std::min(rings, nics.size());
+    for (const auto& [node, count] : per_node) most_per_node = std::max(most_per_node, count);
+    // Inside a node the ring hops over the intra-node link (the cross-group one if it spans groups).
+    const auto& hop = groups.size() > per_node.size() ? c.intra_node.cross_group_link : c.intra_node.link;
+    const double intra = most_per_node > 1 ? hop.effective().bytes_per_second() : std::numeric_limits<double>::infinity();
+    bw = std::min(intra, static_cast<double>(rings) * c.nic.link.effective().bytes_per_second());
+    alpha = net.inter_node_latency;
+  }
+  const double volume = 2.0 * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count();
+  return Seconds(volume / bw) + alpha * static_cast<int64_t>(2 * (n - 1));
+}
+
+}  // namespace moesim::network

@@ -1,0 +1,42 @@
+// Hierarchical alpha-beta cost of collectives: pure functions of the cluster and the traffic.
+//
+// All-to-all: every GPU's intra-node sends and receives are bounded by its intra-node link
+// (per direction, after protocol efficiency), split into its own group and other groups (HCCS);
+// every NIC's inter-node sends and receives by its bandwidth, summed over the GPUs that share it
+// (all-to-all cannot spread one GPU over several NICs). Intra- and inter-node transfers proceed
+// concurrently, so the time is that of the busiest port, plus the latency of the farthest class
+// of peer used. O(n^2) in the participants; exact for a non-blocking fabric.
+//
+// Ring all-reduce: 2(n-1)/n of the buffer crosses the ring's slowest link; NCCL runs one ring per
+// NIC in use, so across nodes the ring bandwidth is min(intra-node link, rings x NIC).
+#pragma once
+
+#include <span>
+
+#include "hardware/specs.h"
+#include "hardware/topology.h"
+#include "sim/network/traffic_matrix.h"
+
+namespace moesim::network {
+
+// The cluster with one-way latencies read off its topology graph.
+struct AnalyticNetwork {
+  hardware::ClusterSpec cluster;
+  Duration intra_group_latency;
+  Duration cross_group_latency;
+  Duration inter_node_latency;
+};
+AnalyticNetwork make_analytic_network(const hardware::ClusterSpec& cluster);
+
+struct AllToAllCost {
+  Duration time;
+  Bytes intra_node;  // bytes that stay inside a node (excluding a GPU's own tokens)
+  Bytes inter_node;  // bytes that cross the inter-node fabric
+};
+
+AllToAllCost all_to_all_time(const AnalyticNetwork& net, const TrafficMatrix& bytes);
+
+// Ring all-reduce of `bytes` (the buffer size on each participant) over `gpus`.
+Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes);
+
+}  // namespace moesim::network

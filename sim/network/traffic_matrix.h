@@ -1,0 +1,28 @@
+// Bytes each GPU sends to each GPU in one collective, over a subset of the cluster's GPUs.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "sim/engine/units.h"
+
+namespace moesim::network {
+
+class TrafficMatrix {
+ public:
+  TrafficMatrix() = default;
+  // `gpus[i]` is the cluster GPU id of participant i.
+  explicit TrafficMatrix(std::vector<int> gpus) : gpus_(std::move(gpus)), bytes_(gpus_.size() * gpus_.size(), 0.0) {}
+
+  size_t size() const { return gpus_.size(); }
+  const std::vector<int>& gpus() const { return gpus_; }
+  double& at(size_t src, size_t dst) { return bytes_[src * gpus_.size() + dst]; }
+  double at(size_t src, size_t dst) const { return bytes_[src * gpus_.size() + dst]; }
+  void fill(double v) { std::fill(bytes_.begin(), bytes_.end(), v); }
+
+ private:
+  std::vector<int> gpus_;
+  std::vector<double> bytes_;
+};
+
+}  // namespace moesim::network

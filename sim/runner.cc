@@ -1,0 +1,70 @@
+#include "sim/runner.h"
+
+#include <memory>
+
+#include "models/gating/capacity.h"
+#include "models/gating/skewed_source.h"
+#include "policies/placement/static_placement.h"
+
+namespace moesim {
+namespace {
+
+std::unique_ptr<gating::Source> make_source(const scenarios::Scenario& s) {
+  gating::SkewedSourceParams p;
+  p.moe_layers = s.model.moe_layer_count();
+  p.ranks = s.parallelism.dp;
+  p.experts = s.model.experts;
+  p.top_k = s.model.top_k;
+  p.tokens_per_rank = s.training.tokens_per_rank(s.parallelism);
+  p.distribution = s.gating.distribution;
+  p.zipf_s = s.gating.zipf_s;
+  p.dirichlet_alpha = s.gating.dirichlet_alpha;
+  p.drift = s.gating.drift;
+  p.reversion = s.gating.reversion;
+  p.seed = s.seed;
+  return std::make_unique<gating::SkewedSource>(p);
+}
+
+std::unique_ptr<policies::PlacementPolicy> make_policy(const scenarios::Scenario& s, const scenarios::PolicySpec& spec) {
+  const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
+  return std::make_unique<policies::StaticPolicy>(shape, spec.layout);
+}
+
+policies::ExpertLoads loads_of(const gating::RoutingMatrix& routing) {
+  policies::ExpertLoads loads(routing.layers());
+  for (int l = 0; l < routing.layers(); ++l) {
+    const auto counts = routing.expert_loads(l);
+    loads[l].assign(counts.begin(), counts.end());
+  }
+  return loads;
+}
+
+}  // namespace
+
+RunResult run_scenario(const scenarios::Scenario& s, const ProgressFn& progress) {
+  RunResult result;
+  const int64_t total = static_cast<int64_t>(s.steps) * static_cast<int64_t>(s.policies.size());
+  int64_t done = 0;
+  const bool capacity_mode = s.training.expert_execution == scenarios::ExpertExecution::kCapacity;
+  const int64_t capacity = gating::expert_capacity(s.model.capacity_factor, s.training.tokens_per_rank(s.parallelism),
+                                                   s.model.top_k, s.model.experts);
+  for (const auto& spec : s.policies) {
+    auto source = make_source(s);
+    auto policy = make_policy(s, spec);
+    StepSimulator simulator(s);
+    gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
+    PolicyRun run{spec.label, {}};
+    run.steps.reserve(s.steps);
+    for (int step = 0; step < s.steps; ++step) {
+      source->next(step, routing);
+      if (capacity_mode) gating::apply_capacity(routing, capacity);
+      run.steps.push_back(simulator.simulate(routing, policy->placement_for(step)));
+      policy->observe(step, loads_of(routing));
+      if (progress) progress(++done, total);
+    }
+    result.policies.push_back(std::move(run));
+  }
+  return result;
+}
+
+}  // namespace moesim

@@ -1,0 +1,29 @@
+// Runs every policy of a scenario over the same gating, step by step.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "scenarios/scenario.h"
+#include "sim/step_simulator.h"
+
+namespace moesim {
+
+struct PolicyRun {
+  std::string label;
+  std::vector<StepResult> steps;
+};
+
+struct RunResult {
+  std::vector<PolicyRun> policies;
+};
+
+// Called after every simulated step with (steps done, steps in total over all policies).
+using ProgressFn = std::function<void(int64_t done, int64_t total)>;
+
+// Deterministic: the same scenario gives the same result. Every policy sees the routing that the
+// same seed produces.
+RunResult run_scenario(const scenarios::Scenario& scenario, const ProgressFn& progress = nullptr);
+
+}  // namespace moesim

@@ -1,0 +1,260 @@
+#include "sim/step_simulator.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "models/gating/capacity.h"
+#include "sim/compute_model.h"
+
+namespace moesim {
+namespace {
+
+uint32_t tag(TaskKind kind, int layer) { return static_cast<uint32_t>(kind) | (static_cast<uint32_t>(layer) << 8); }
+
+KernelWork scaled(KernelWork w, double k) { return KernelWork{w.flops * k, w.bytes * k, w.rows}; }
+
+}  // namespace
+
+StepSimulator::StepSimulator(const scenarios::Scenario& s)
+    : scenario_(s),
+      network_(network::make_analytic_network(s.cluster)),
+      gpus_(s.cluster.gpu_count()),
+      ep_(s.parallelism.ep),
+      groups_(s.parallelism.dp / s.parallelism.ep),
+      tokens_per_rank_(s.training.tokens_per_rank(s.parallelism)) {
+  const auto& m = s.model;
+  const auto& gpu = s.cluster.gpu;
+  const auto params = models::param_counts(m);
+  const auto flops = models::token_flops(m, s.training.seq_len);
+  const double rows = static_cast<double>(tokens_per_rank_);
+  const double act = m.activation_bytes();
+  const double w = models::MoeModel::kWeightBytes;
+  const double h = m.hidden;
+
+  layer_to_moe_.assign(m.layers, -1);
+  int moe = 0;
+  for (int l = 0; l < m.layers; ++l) {
+    if (m.is_moe_layer(l)) layer_to_moe_[l] = moe++;
+  }
+
+  auto time = [&](Flops f, double weight_params, double activations_per_row) {
+    return kernel_time(gpu, m.dtype, KernelWork{f * rows, Bytes(weight_params * w + rows * activations_per_row * act), rows});
+  };
+  attention_fwd_ = time(flops.attention_projections + flops.attention_core, params.attention_per_layer, 6 * h);
+  dense_ffn_fwd_ = time(flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden);
+  gate_fwd_ = time(flops.gate, params.gate_per_moe_layer, h + m.experts);
+  shared_fwd_ = m.shared_experts > 0 ? time(flops.shared_experts, params.shared_per_moe_layer,
+                                            m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden))
+                                     : Duration();
+  // Forward and backward of the LM head (tied embedding): 3x the forward work.
+  lm_head_ = kernel_time(gpu, m.dtype, scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding * w + rows * (h + m.vocab) * act), rows}, 3));
+
+  // Adam reads weight, gradient, master weight and moments and writes all but the gradient.
+  const int experts_per_gpu = m.experts / ep_;
+  const double local_params = params.dense_total + static_cast<double>(experts_per_gpu) * m.moe_layer_count() * params.expert;
+  const double state_per_param = models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param;
+  optimizer_ = streaming_time(gpu, Bytes(local_params * (2 * state_per_param - m.grad_bytes_per_param)));
+
+  ep_groups_.resize(groups_);
+  for (int g = 0; g < groups_; ++g) {
+    for (int r = 0; r < ep_; ++r) ep_groups_[g].push_back(g * ep_ + r);
+  }
+  edp_groups_.resize(ep_);
+  for (int r = 0; r < ep_; ++r) {
+    for (int g = 0; g < groups_; ++g) edp_groups_[r].push_back(g * ep_ + r);
+  }
+  std::vector<int> all(gpus_);
+  std::iota(all.begin(), all.end(), 0);
+  dense_grad_all_reduce_.resize(m.layers);
+  for (int l = 0; l < m.layers; ++l) {
+    double p = params.attention_per_layer + (m.is_moe_layer(l) ? params.gate_per_moe_layer + params.shared_per_moe_layer
+                                                              : params.dense_ffn_per_layer);
+    if (l == 0) p += params.embedding;
+    dense_grad_all_reduce_[l] = network::ring_all_reduce_time(network_, all, Bytes(p * m.grad_bytes_per_param));
+  }
+  expert_grad_all_reduce_.resize(ep_);
+  const Bytes expert_grads(experts_per_gpu * params.expert * m.grad_bytes_per_param);
+  for (int r = 0; r < ep_; ++r) expert_grad_all_reduce_[r] = network::ring_all_reduce_time(network_, edp_groups_[r], expert_grads);
+
+  layers_.resize(moe);
+}
+
+void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const policies::LayerPlacement& placement,
+                                  int l, StepResult& result) {
+  const auto& m = scenario_.model;
+  const int experts = m.experts;
+  const bool capacity_mode = scenario_.training.expert_execution == scenarios::ExpertExecution::kCapacity;
+  const int64_t capacity = gating::expert_capacity(m.capacity_factor, tokens_per_rank_, m.top_k, experts);
+  const double token_bytes = m.hidden * m.activation_bytes();
+  LayerTraffic& t = layers_[l];
+  t.a2a_time.assign(groups_, Duration());
+  t.expert_rows.assign(static_cast<size_t>(gpus_) * experts, 0.0);
+  t.experts_forward.assign(gpus_, Duration());
+
+  for (int g = 0; g < groups_; ++g) {
+    network::TrafficMatrix traffic(ep_groups_[g]);
+    for (int i = 0; i < ep_; ++i) {
+      const int src = g * ep_ + i;
+      const auto row = routing.row(l, src);
+      for (int e = 0; e < experts; ++e) {
+        // With capacity, buffers are padded: every (source, expert) slot costs full capacity.
+        const double tokens = capacity_mode ? static_cast<double>(capacity) : row[e];
+        for (const auto& replica : placement.replicas[e]) {
+          const double share = tokens * replica.share;
+          traffic.at(i, replica.ep_rank) += share * token_bytes;
+          t.expert_rows[static_cast<size_t>(g * ep_ + replica.ep_rank) * experts + e] += share;
+        }
+      }
+    }
+    const network::AllToAllCost cost = network::all_to_all_time(network_, traffic);
+    t.a2a_time[g] = cost.time;
+    // Dispatch and combine, forward and backward, move the same bytes.
+    result.a2a_intra_node += cost.intra_node * 4;
+    result.a2a_inter_node += cost.inter_node * 4;
+  }
+  result.all_to_all_time += *std::max_element(t.a2a_time.begin(), t.a2a_time.end()) * 4;
+
+  const auto params = models::param_counts(m);
+  const double per_token_flops = models::token_flops(m, scenario_.training.seq_len).expert.count();
+  const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden) * m.activation_bytes();
+  std::vector<KernelWork> groups(experts);
+  double max_rows = 0, total_rows = 0;
+  for (int gpu = 0; gpu < gpus_; ++gpu) {
+    double gpu_rows = 0;
+    for (int e = 0; e < experts; ++e) {
+      const double rows = t.expert_rows[static_cast<size_t>(gpu) * experts + e];
+      groups[e] = KernelWork{Flops(rows * per_token_flops), Bytes(params.expert * models::MoeModel::kWeightBytes + rows * row_bytes), rows};
+      gpu_rows += rows;
+    }
+    t.experts_forward[gpu] = grouped_kernel_time(scenario_.cluster.gpu, m.dtype, groups);
+    max_rows = std::max(max_rows, gpu_rows);
+    total_rows += gpu_rows;
+  }
+  result.imbalance += total_rows > 0 ? max_rows / (total_rows / gpus_) : 1.0;
+}
+
+StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const policies::Placement& placement) {
+  StepResult result;
+  result.imbalance = 0;
+  for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
+    compute_layer(routing, placement.layers[l], l, result);
+    for (int r = 0; r < routing.ranks(); ++r) {
+      for (int32_t v : routing.row(l, r)) result.assignments += v;
+      for (int32_t v : routing.dropped_row(l, r)) {
+        result.assignments += v;
+        result.dropped += v;
+      }
+    }
+  }
+  result.imbalance = layers_.empty() ? 1.0 : result.imbalance / static_cast<double>(layers_.size());
+
+  build_graph();
+  executor_.execute(graph_, schedule_);
+  result.step_time = schedule_.makespan.since_start();
+  result.compute_busy.resize(gpus_);
+  for (int g = 0; g < gpus_; ++g) result.compute_busy[g] = schedule_.resource_busy[compute_stream(g)];
+  return result;
+}
+
+void StepSimulator::build_graph() {
+  using engine::TaskId;
+  const auto& m = scenario_.model;
+  constexpr int32_t kAllToAllPriority = 2, kAllReducePriority = 1;
+  graph_.reset(static_cast<uint32_t>(2 * gpus_));
+
+  // The task each GPU's next computation must wait for.
+  std::vector<TaskId> last(gpus_);
+  std::vector<bool> has_last(gpus_, false);
+  auto compute = [&](int gpu, Duration d, TaskKind kind, int layer) {
+    const TaskId t = graph_.add_task(d, compute_stream(gpu), 0, tag(kind, layer));
+    if (has_last[gpu]) graph_.add_dependency(last[gpu], t);
+    last[gpu] = t;
+    has_last[gpu] = true;
+    return t;
+  };
+  std::vector<engine::ResourceId> streams;
+  // A collective over `members`, after each member's last task; it becomes their last task.
+  auto collective = [&](const std::vector<int>& members, Duration d, TaskKind kind, int layer, int32_t priority,
+                        bool advances) {
+    streams.clear();
+    for (int g : members) streams.push_back(comm_stream(g));
+    const TaskId t = graph_.add_task(d, streams, priority, tag(kind, layer));
+    for (int g : members) {
+      if (has_last[g]) graph_.add_dependency(last[g], t);
+      if (advances) last[g] = t;
+    }
+    return t;
+  };
+  auto all_to_all = [&](int moe_layer, TaskKind kind, int layer) {
+    for (int g = 0; g < groups_; ++g) {
+      collective(ep_groups_[g], layers_[moe_layer].a2a_time[g], kind, layer, kAllToAllPriority, true);
+    }
+  };
+
+  for (int l = 0; l < m.layers; ++l) {
+    const int moe = layer_to_moe_[l];
+    for (int g = 0; g < gpus_; ++g) compute(g, attention_fwd_, TaskKind::kAttention, l);
+    if (moe < 0) {
+      for (int g = 0; g < gpus_; ++g) compute(g, dense_ffn_fwd_, TaskKind::kDenseFfn, l);
+      continue;
+    }
+    std::vector<TaskId> gate(gpus_);
+    for (int g = 0; g < gpus_; ++g) gate[g] = compute(g, gate_fwd_, TaskKind::kGate, l);
+    all_to_all(moe, TaskKind::kDispatch, l);
+    for (int g = 0; g < gpus_; ++g) {
+      // Shared experts need only the gate's input, so they run while the dispatch is in flight.
+      if (shared_fwd_ > Duration()) {
+        const TaskId s = graph_.add_task(shared_fwd_, compute_stream(g), 0, tag(TaskKind::kSharedExperts, l));
+        graph_.add_dependency(gate[g], s);
+        const TaskId e = compute(g, layers_[moe].experts_forward[g], TaskKind::kExperts, l);
+        graph_.add_dependency(s, e);
+      } else {
+        compute(g, layers_[moe].experts_forward[g], TaskKind::kExperts, l);
+      }
+    }
+    all_to_all(moe, TaskKind::kCombine, l);
+  }
+  for (int g = 0; g < gpus_; ++g) compute(g, lm_head_, TaskKind::kLmHead, m.layers);
+
+  std::vector<std::vector<TaskId>> grad_reduces(gpus_);
+  std::vector<int> all(gpus_);
+  std::iota(all.begin(), all.end(), 0);
+  for (int l = m.layers - 1; l >= 0; --l) {
+    const int moe = layer_to_moe_[l];
+    if (moe < 0) {
+      for (int g = 0; g < gpus_; ++g) compute(g, dense_ffn_fwd_ * 2, TaskKind::kDenseFfn, l);
+    } else {
+      all_to_all(moe, TaskKind::kCombine, l);
+      std::vector<TaskId> experts_bwd(gpus_);
+      for (int g = 0; g < gpus_; ++g) {
+        if (shared_fwd_ > Duration()) compute(g, shared_fwd_ * 2, TaskKind::kSharedExperts, l);
+        experts_bwd[g] = compute(g, layers_[moe].experts_forward[g] * 2, TaskKind::kExperts, l);
+      }
+      if (groups_ > 1) {
+        for (int r = 0; r < ep_; ++r) {
+          streams.clear();
+          for (int g : edp_groups_[r]) streams.push_back(comm_stream(g));
+          const TaskId ar = graph_.add_task(expert_grad_all_reduce_[r], streams, kAllReducePriority,
+                                            tag(TaskKind::kExpertGradAllReduce, l));
+          for (int g : edp_groups_[r]) {
+            graph_.add_dependency(experts_bwd[g], ar);
+            grad_reduces[g].push_back(ar);
+          }
+        }
+      }
+      all_to_all(moe, TaskKind::kDispatch, l);
+      for (int g = 0; g < gpus_; ++g) compute(g, gate_fwd_ * 2, TaskKind::kGate, l);
+    }
+    for (int g = 0; g < gpus_; ++g) compute(g, attention_fwd_ * 2, TaskKind::kAttention, l);
+    if (gpus_ > 1) {
+      const TaskId ar = collective(all, dense_grad_all_reduce_[l], TaskKind::kDenseGradAllReduce, l, kAllReducePriority, false);
+      for (int g = 0; g < gpus_; ++g) grad_reduces[g].push_back(ar);
+    }
+  }
+  for (int g = 0; g < gpus_; ++g) {
+    const TaskId opt = compute(g, optimizer_, TaskKind::kOptimizer, m.layers);
+    for (TaskId ar : grad_reduces[g]) graph_.add_dependency(ar, opt);
+  }
+}
+
+}  // namespace moesim

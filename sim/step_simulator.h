@@ -1,0 +1,86 @@
+// One synchronous training step as a task DAG on every GPU's compute and communication streams.
+//
+// For every layer, forward: attention -> (dense FFN | gate -> dispatch all-to-all -> expert FFN
+// on exactly the tokens each GPU's experts received -> combine all-to-all), shared experts
+// overlapping the dispatch; then the LM head; then backward in reverse (2x forward FLOPs), with
+// each layer's gradient all-reduce (dense parameters over all data-parallel GPUs, expert
+// parameters over the expert-data-parallel group) on the communication stream, overlapping the
+// rest of the backward pass; finally the optimizer step. The step time is the critical path.
+//
+// Step-invariant costs are computed once at construction. Not thread-safe.
+#pragma once
+
+#include <vector>
+
+#include "models/gating/routing_matrix.h"
+#include "policies/placement/placement.h"
+#include "scenarios/scenario.h"
+#include "sim/engine/task_graph.h"
+#include "sim/network/analytic_network.h"
+
+namespace moesim {
+
+// What a task in the step DAG is; stored in the task's tag with the layer (tag = kind | layer << 8).
+enum class TaskKind : uint8_t {
+  kAttention, kDenseFfn, kGate, kSharedExperts, kExperts, kDispatch, kCombine,
+  kLmHead, kDenseGradAllReduce, kExpertGradAllReduce, kOptimizer,
+};
+
+struct StepResult {
+  Duration step_time;
+  std::vector<Duration> compute_busy;  // per GPU
+  Duration all_to_all_time;            // sum over all-to-all phases of the slowest EP group
+  Bytes a2a_intra_node;
+  Bytes a2a_inter_node;
+  double imbalance = 1;                // mean over MoE layers of max/mean expert tokens per GPU
+  int64_t dropped = 0;                 // token assignments dropped over capacity
+  int64_t assignments = 0;             // token assignments routed (before drops)
+};
+
+class StepSimulator {
+ public:
+  explicit StepSimulator(const scenarios::Scenario& scenario);
+  StepSimulator(const StepSimulator&) = delete;
+  StepSimulator& operator=(const StepSimulator&) = delete;
+
+  // Simulates one step with this routing (capacity already applied where it applies) and placement.
+  StepResult simulate(const gating::RoutingMatrix& routing, const policies::Placement& placement);
+
+  // The DAG of the last simulated step and its schedule (for tests and the timeline).
+  const engine::TaskGraph& graph() const { return graph_; }
+  const engine::Schedule& schedule() const { return schedule_; }
+  int gpu_count() const { return gpus_; }
+
+  static engine::ResourceId compute_stream(int gpu) { return static_cast<engine::ResourceId>(2 * gpu); }
+  static engine::ResourceId comm_stream(int gpu) { return static_cast<engine::ResourceId>(2 * gpu + 1); }
+
+ private:
+  struct LayerTraffic {
+    std::vector<Duration> a2a_time;          // per EP group
+    std::vector<double> expert_rows;         // [gpu * experts + expert]: tokens processed
+    std::vector<Duration> experts_forward;   // per GPU
+  };
+  void compute_layer(const gating::RoutingMatrix& routing, const policies::LayerPlacement& placement, int moe_layer,
+                     StepResult& result);
+  void build_graph();
+
+  scenarios::Scenario scenario_;
+  network::AnalyticNetwork network_;
+  int gpus_, ep_, groups_;
+  int64_t tokens_per_rank_;
+  std::vector<int> layer_to_moe_;  // model layer -> MoE layer index, or -1
+
+  // Step-invariant kernel and collective times.
+  Duration attention_fwd_, dense_ffn_fwd_, gate_fwd_, shared_fwd_, lm_head_, optimizer_;
+  std::vector<Duration> dense_grad_all_reduce_;  // per layer (layer 0 also carries the embedding)
+  std::vector<Duration> expert_grad_all_reduce_;  // per EP rank
+  std::vector<std::vector<int>> ep_groups_;       // GPUs of each EP group
+  std::vector<std::vector<int>> edp_groups_;      // GPUs holding each EP rank's experts
+
+  std::vector<LayerTraffic> layers_;  // per MoE layer, for the step being simulated
+  engine::TaskGraph graph_;
+  engine::TaskGraphExecutor executor_;
+  engine::Schedule schedule_;
+};
+
+}  // namespace moesim

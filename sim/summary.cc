@@ -1,0 +1,48 @@
+#include "sim/summary.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace moesim {
+
+double quantile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(values.size())));
+  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
+}
+
+std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResult& run) {
+  std::vector<PolicySummary> out;
+  for (const auto& policy : run.policies) {
+    PolicySummary sum;
+    sum.label = policy.label;
+    const double n = static_cast<double>(policy.steps.size());
+    std::vector<double> ms;
+    double seconds = 0, util = 0, a2a = 0, dropped = 0, routed = 0;
+    for (const auto& st : policy.steps) {
+      ms.push_back(st.step_time / Milliseconds(1));
+      seconds += st.step_time.seconds();
+      double busy = 0;
+      for (Duration d : st.compute_busy) busy += d / st.step_time;
+      util += busy / static_cast<double>(st.compute_busy.size());
+      sum.imbalance += st.imbalance / n;
+      a2a += st.all_to_all_time.seconds();
+      sum.inter_node_a2a_gb += st.a2a_inter_node.count() / 1e9 / n;
+      sum.intra_node_a2a_gb += st.a2a_intra_node.count() / 1e9 / n;
+      dropped += static_cast<double>(st.dropped);
+      routed += static_cast<double>(st.assignments);
+    }
+    sum.step_ms_mean = seconds * 1e3 / n;
+    sum.step_ms_p50 = quantile(ms, 0.50);
+    sum.step_ms_p99 = quantile(ms, 0.99);
+    sum.tokens_per_second = static_cast<double>(s.training.tokens_per_step) * n / seconds;
+    sum.gpu_utilization = util / n;
+    sum.all_to_all_share = a2a / seconds;
+    sum.dropped_fraction = routed > 0 ? dropped / routed : 0;
+    out.push_back(sum);
+  }
+  return out;
+}
+
+}  // namespace moesim

@@ -1,0 +1,29 @@
+// Per-policy summary statistics of a run: what the table and summary.csv show.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "scenarios/scenario.h"
+#include "sim/runner.h"
+
+namespace moesim {
+
+struct PolicySummary {
+  std::string label;
+  double step_ms_mean = 0, step_ms_p50 = 0, step_ms_p99 = 0;
+  double tokens_per_second = 0;
+  double gpu_utilization = 0;      // mean over steps and GPUs of compute-busy / step time
+  double imbalance = 0;            // mean max/mean expert tokens per GPU
+  double all_to_all_share = 0;     // all-to-all time / step time
+  double inter_node_a2a_gb = 0;    // per step
+  double intra_node_a2a_gb = 0;    // per step
+  double dropped_fraction = 0;     // dropped / routed token assignments
+};
+
+std::vector<PolicySummary> summarize(const scenarios::Scenario& scenario, const RunResult& run);
+
+// The value at quantile q (0..1) of `values` by nearest rank; values are copied and sorted.
+double quantile(std::vector<double> values, double q);
+
+}  // namespace moesim
