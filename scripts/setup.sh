@@ -3,27 +3,7 @@
 # quickstart scenario. Safe to run again: installed packages are skipped, the build is incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-packages=(
-  build-essential cmake ninja-build pkg-config
-  libboost-graph-dev libboost-program-options-dev   # topologies, command line
-  libyaml-cpp-dev                                   # scenarios
-  libhdf5-dev                                       # traces and results (C and C++ API)
-  libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
-  python3 python3-h5py python3-matplotlib python3-numpy   # results/plot.py
-)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "installing: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
+./scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target moesim
 ./build/release/moesim run scenarios/quickstart.yaml "$@"

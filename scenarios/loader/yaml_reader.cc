@@ -82,10 +82,10 @@ std::string MapReader::get_choice(const std::string& key, const std::vector<std:
 }
 
 int64_t MapReader::get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max) {
-  const std::string expected = min == 1 && max == INT64_MAX ? "a positive integer"
-                               : min == 0 && max == INT64_MAX ? "a non-negative integer"
-                               : max == INT64_MAX ? "an integer >= " + std::to_string(min)
-                               : "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  const std::string at_most = max == INT64_MAX ? "" : " (at most " + std::to_string(max) + ")";
+  const std::string expected = min == 1   ? "a positive integer" + at_most
+                               : min == 0 ? "a non-negative integer" + at_most
+                                          : "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
   auto s = scalar(key, expected);
   if (!s) return fallback;
   int64_t v = 0;

@@ -1,0 +1,170 @@
+// End-to-end tests of the moesim binary: exit codes, messages, and the files a run writes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string out;  // stdout and stderr together
+  std::string err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("moesim-e2e-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result moesim(const std::string& args) {
+    const fs::path err = dir_ / "stderr.txt";
+    const std::string cmd = std::string(MOESIM_BINARY) + " " + args + " 2>" + err.string();
+    Result r;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    const int status = ::pclose(p);
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.err = slurp(err);
+    return r;
+  }
+
+  fs::path write(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+  static std::string quickstart() { return std::string(MOESIM_SOURCE_DIR) + "/scenarios/quickstart.yaml"; }
+  fs::path dir_;
+};
+
+TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
+  const fs::path out = dir_ / "run";
+  const Result r = moesim("run " + quickstart() + " --steps 20 --quiet --out " + out.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("step mean"), std::string::npos);
+  EXPECT_NE(r.out.find("static-rr"), std::string::npos);
+  const std::string csv = slurp(out / "summary.csv");
+  std::istringstream lines(csv);
+  std::string header, first, second, extra;
+  std::getline(lines, header);
+  std::getline(lines, first);
+  std::getline(lines, second);
+  EXPECT_FALSE(std::getline(lines, extra));
+  EXPECT_EQ(header,
+            "policy,step_ms_mean,step_ms_p50,step_ms_p99,tokens_per_s,gpu_util_mean,imbalance_max_mean,a2a_share,"
+            "a2a_inter_node_gb_per_step,a2a_intra_node_gb_per_step,dropped_fraction");
+  EXPECT_EQ(first.rfind("static,", 0), 0u);
+  EXPECT_EQ(second.rfind("static-rr,", 0), 0u);
+  // Columns are numbers in their ranges: 11 fields, positive step time, utilization in (0, 1].
+  std::vector<double> v;
+  std::istringstream fields(first.substr(first.find(',') + 1));
+  for (std::string f; std::getline(fields, f, ',');) v.push_back(std::stod(f));
+  ASSERT_EQ(v.size(), 10u);
+  EXPECT_GT(v[0], 0);
+  EXPECT_LE(v[1], v[2]);  // p50 <= p99
+  EXPECT_GT(v[4], 0);
+  EXPECT_LE(v[4], 1);
+  EXPECT_GE(v[5], 1);  // imbalance max/mean
+  EXPECT_GT(v[7], 0);  // 4 nodes: some all-to-all crosses nodes
+  EXPECT_TRUE(fs::exists(out / "scenario.yaml"));
+}
+
+TEST_F(Cli, SameScenarioAndSeedGiveByteIdenticalOutputs) {
+  const std::string args = "run " + quickstart() + " --steps 15 --quiet --out ";
+  ASSERT_EQ(moesim(args + (dir_ / "a").string()).status, 0);
+  ASSERT_EQ(moesim(args + (dir_ / "b").string()).status, 0);
+  ASSERT_EQ(moesim(args + (dir_ / "c").string() + " --set seed=2").status, 0);
+  EXPECT_EQ(slurp(dir_ / "a" / "summary.csv"), slurp(dir_ / "b" / "summary.csv"));
+  EXPECT_NE(slurp(dir_ / "a" / "summary.csv"), slurp(dir_ / "c" / "summary.csv"));
+}
+
+TEST_F(Cli, TheResolvedScenarioReproducesTheRun) {
+  ASSERT_EQ(moesim("run " + quickstart() + " --steps 10 --quiet --out " + (dir_ / "a").string()).status, 0);
+  const Result again = moesim("run " + (dir_ / "a" / "scenario.yaml").string() + " --quiet --out " + (dir_ / "b").string());
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(slurp(dir_ / "a" / "summary.csv"), slurp(dir_ / "b" / "summary.csv"));
+}
+
+TEST_F(Cli, BadScenarioExitsTwoWithOneLineAndWritesNothing) {
+  const fs::path bad = write("bad.yaml", "name: bad\ncluster:\n  preset: h100-dgx\n  nodes: -2\nmodel: {preset: gpt3-350m-moe}\n");
+  const fs::path out = dir_ / "out";
+  const std::string expected = "`cluster.nodes`: expected a positive integer (at most 1048576), got '-2' (" + bad.string() + ":4:10)";
+  for (const std::string& args : {"validate " + bad.string(), "run " + bad.string() + " --out " + out.string()}) {
+    const Result r = moesim(args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_NE(r.err.find(expected), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(Cli, SetOverridesAreValidatedLikeTheFile) {
+  const Result r = moesim("validate " + quickstart() + " --set parallelism.ep=48");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("`parallelism.ep`"), std::string::npos);
+  EXPECT_NE(r.err.find("--set parallelism.ep=48"), std::string::npos);
+  const Result ok = moesim("validate " + quickstart() + " --set cluster.nodes=8 --set parallelism.dp=64 --set parallelism.ep=64");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("64 GPUs"), std::string::npos);
+}
+
+TEST_F(Cli, ValidatePrintsTheResolvedScenario) {
+  const Result r = moesim("validate " + quickstart() + " --print");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("bf16_peak: 989.4 TFLOP/s"), std::string::npos);
+}
+
+TEST_F(Cli, MissingScenarioFileExitsTwo) {
+  const Result r = moesim("run " + (dir_ / "nope.yaml").string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("cannot open"), std::string::npos);
+}
+
+TEST_F(Cli, PresetsListsClustersAndModels) {
+  const Result r = moesim("presets");
+  ASSERT_EQ(r.status, 0);
+  for (const char* name : {"h100-dgx", "a100-dgx", "h800-dgx", "ascend-910b", "gpt3-125m-moe", "gpt3-350m-moe", "mixtral-8x7b", "deepseek-v3"}) {
+    EXPECT_NE(r.out.find(name), std::string::npos) << name;
+  }
+}
+
+TEST_F(Cli, HelpAndUsageErrors) {
+  EXPECT_EQ(moesim("--help").status, 0);
+  const Result run_help = moesim("run --help");
+  EXPECT_EQ(run_help.status, 0);
+  EXPECT_NE(run_help.out.find("--set"), std::string::npos);
+  EXPECT_EQ(moesim("validate --help").status, 0);
+  EXPECT_EQ(moesim("presets --help").status, 0);
+  EXPECT_EQ(moesim("").status, 2);
+  EXPECT_EQ(moesim("frobnicate").status, 2);
+  EXPECT_EQ(moesim("run").status, 2);
+  const Result bad_option = moesim("run " + quickstart() + " --stepz 3");
+  EXPECT_EQ(bad_option.status, 2);
+  EXPECT_NE(bad_option.err.find("stepz"), std::string::npos);
+  EXPECT_EQ(moesim("run " + quickstart() + " --steps x").status, 2);
+}
+
+}  // namespace

@@ -1,0 +1,139 @@
+#include "sim/engine/task_graph.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+
+namespace moesim::engine {
+namespace {
+
+Duration us(int64_t n) { return Microseconds(n); }
+int64_t start_us(const Schedule& s, TaskId t) { return s.tasks[t].start.since_start().picoseconds() / 1'000'000; }
+int64_t end_us(const Schedule& s, TaskId t) { return s.tasks[t].end.since_start().picoseconds() / 1'000'000; }
+
+TEST(TaskGraph, ChainRunsBackToBack) {
+  TaskGraph g(1);
+  const TaskId a = g.add_task(us(3), 0);
+  const TaskId b = g.add_task(us(4), 0);
+  g.add_dependency(a, b);
+  TaskGraphExecutor ex;
+  Schedule s;
+  ex.execute(g, s);
+  EXPECT_EQ(start_us(s, b), 3);
+  EXPECT_EQ(s.makespan.since_start(), us(7));
+  EXPECT_EQ(s.resource_busy[0], us(7));
+}
+
+TEST(TaskGraph, IndependentResourcesRunInParallel) {
+  TaskGraph g(2);
+  g.add_task(us(5), 0);
+  g.add_task(us(8), 1);
+  TaskGraphExecutor ex;
+  Schedule s;
+  ex.execute(g, s);
+  EXPECT_EQ(s.makespan.since_start(), us(8));
+}
+
+TEST(TaskGraph, OneResourceSerializesReadyTasksInIdOrder) {
+  TaskGraph g(1);
+  const TaskId a = g.add_task(us(2), 0);
+  const TaskId b = g.add_task(us(2), 0);
+  TaskGraphExecutor ex;
+  Schedule s;
+  ex.execute(g, s);
+  EXPECT_EQ(start_us(s, a), 0);
+  EXPECT_EQ(start_us(s, b), 2);
+}
+
+TEST(TaskGraph, HigherPriorityGoesFirstAmongTasksReadyTogether) {
+  TaskGraph g(2);
+  const TaskId gate = g.add_task(us(1), 0);
+  const TaskId low = g.add_task(us(10), 1, /*priority=*/1);
+  const TaskId high = g.add_task(us(10), 1, /*priority=*/2);
+  g.add_dependency(gate, low);
+  g.add_dependency(gate, high);
+  TaskGraphExecutor ex;
+  Schedule s;
+  ex.execute(g, s);
+  EXPECT_EQ(start_us(s, high), 1);
+  EXPECT_EQ(start_us(s, low), 11);
+}
+
+TEST(TaskGraph, CollectiveStartsWhenEveryParticipantIsReady) {
+  // Two GPUs: compute streams 0, 1; comm streams 2, 3. The collective waits for the slower GPU.
+  TaskGraph g(4);
+  const TaskId fast = g.add_task(us(2), 0);
+  const TaskId slow = g.add_task(us(9), 1);
+  const std::array<ResourceId, 2> comm{2, 3};
+  const TaskId all_to_all = g.add_task(us(4), comm);
+  g.add_dependency(fast, all_to_all);
+  g.add_dependency(slow, all_to_all);
+  const TaskId after = g.add_task(us(1), 0);
+  g.add_dependency(all_to_all, after);
+  TaskGraphExecutor ex;
+  Schedule s;
+  ex.execute(g, s);
+  EXPECT_EQ(start_us(s, all_to_all), 9);
+  EXPECT_EQ(end_us(s, after), 14);
+  EXPECT_EQ(s.resource_busy[2], us(4));
+  EXPECT_EQ(s.resource_busy[3], us(4));
+}
+
+TEST(TaskGraph, OverlappingCollectivesOnSharedStreamsDoNotDeadlock) {
+  // A on streams {0,1}, B on {1,2}, C on {2,0}: a cycle of shared resources, all ready at once.
+  TaskGraph g(3);
+  const std::array<ResourceId, 2> ab{0, 1}, bc{1, 2}, ca{2, 0};
+  const TaskId a = g.add_task(us(1), ab);
+  const TaskId b = g.add_task(us(1), bc);
+  const TaskId c = g.add_task(us(1), ca);
+  TaskGraphExecutor ex;
+  Schedule s;
+  ex.execute(g, s);
+  EXPECT_EQ(start_us(s, a), 0);
+  EXPECT_EQ(start_us(s, b), 1);
+  EXPECT_EQ(start_us(s, c), 2);
+}
+
+TEST(TaskGraph, ResourceFreeTasksOnlyWaitForInputs) {
+  TaskGraph g(1);
+  const TaskId a = g.add_task(us(5), 0);
+  const TaskId sync = g.add_task(us(2), std::span<const ResourceId>());
+  g.add_dependency(a, sync);
+  TaskGraphExecutor ex;
+  Schedule s;
+  ex.execute(g, s);
+  EXPECT_EQ(end_us(s, sync), 7);
+}
+
+TEST(TaskGraph, SameGraphGivesSameScheduleAndExecutorIsReusable) {
+  TaskGraph g(3);
+  std::vector<TaskId> ids;
+  for (int i = 0; i < 200; ++i) {
+    const std::array<ResourceId, 2> pair{static_cast<ResourceId>(i % 3), static_cast<ResourceId>((i + 1) % 3)};
+    ids.push_back(i % 4 == 0 ? g.add_task(us(i % 7 + 1), pair, i % 2) : g.add_task(us(i % 5 + 1), i % 3));
+    if (i >= 3) g.add_dependency(ids[i - 3], ids[i]);
+  }
+  TaskGraphExecutor ex;
+  Schedule first, second;
+  ex.execute(g, first);
+  ex.execute(g, second);
+  ASSERT_EQ(first.tasks.size(), second.tasks.size());
+  for (size_t i = 0; i < first.tasks.size(); ++i) {
+    EXPECT_EQ(first.tasks[i].start, second.tasks[i].start);
+    EXPECT_EQ(first.tasks[i].end, second.tasks[i].end);
+  }
+  // Dependencies and exclusivity hold.
+  for (const auto& [before, after] : g.edges()) EXPECT_LE(first.tasks[before].end, first.tasks[after].start);
+  for (TaskId x = 0; x < g.task_count(); ++x) {
+    for (TaskId y = x + 1; y < g.task_count(); ++y) {
+      bool shared = false;
+      for (auto rx : g.resources(x)) for (auto ry : g.resources(y)) shared |= rx == ry;
+      if (shared) {
+        EXPECT_TRUE(first.tasks[x].end <= first.tasks[y].start || first.tasks[y].end <= first.tasks[x].start);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace moesim::engine

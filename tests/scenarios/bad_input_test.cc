@@ -1,0 +1,99 @@
+// Every malformed scenario is rejected with one message that names where (file:line:col or the
+// --set), the key path, what was expected and what was found.
+#include <gtest/gtest.h>
+
+#include "scenarios/loader/loader.h"
+
+namespace moesim::scenarios {
+namespace {
+
+struct BadCase {
+  const char* name;
+  std::string yaml;
+  std::vector<std::string> overrides;
+  std::vector<std::string> expected_fragments;  // all must appear in the message
+};
+
+const std::string kGood =
+    "cluster: {preset: h100-dgx, nodes: 2}\n"
+    "model: {preset: gpt3-125m-moe}\n"
+    "parallelism: {ep: 16, dp: 16}\n"
+    "training: {tokens_per_step: 65536, seq_len: 2048}\n";
+
+std::vector<BadCase> cases() {
+  return {
+      {"NegativeNodes", "cluster:\n  preset: h100-dgx\n  nodes: -2\nmodel: {preset: gpt3-125m-moe}\n", {},
+       {"`cluster.nodes`", "expected a positive integer", "got '-2'", "bad.yaml:3:10"}},
+      {"NodesNotANumber", kGood, {"cluster.nodes=many"}, {"`cluster.nodes`", "got 'many'", "--set cluster.nodes=many"}},
+      {"UnknownTopLevelKey", kGood + "stepz: 3\n", {}, {"`stepz`", "unknown key", "did you mean 'steps'", "bad.yaml:5:1"}},
+      {"UnknownNestedKey", kGood + "gating: {distrbution: zipf}\n", {}, {"`gating.distrbution`", "did you mean 'distribution'"}},
+      {"UnknownKeyFromSet", kGood, {"cluster.nodez=4"}, {"`cluster.nodez`", "did you mean 'nodes'", "--set cluster.nodez=4"}},
+      {"UnknownClusterPreset", "cluster: {preset: h100}\nmodel: {preset: gpt3-125m-moe}\n", {},
+       {"`cluster.preset`", "h100-dgx", "got 'h100'", "did you mean"}},
+      {"UnknownModelPreset", "cluster: {preset: h100-dgx}\nmodel: {preset: gpt4}\n", {}, {"`model.preset`", "got 'gpt4'"}},
+      {"MissingClusterPreset", "cluster: {nodes: 2}\nmodel: {preset: gpt3-125m-moe}\n", {}, {"`cluster.preset`", "is required"}},
+      {"MissingModel", "cluster: {preset: h100-dgx}\n", {}, {"`model.preset`", "is required"}},
+      {"DpNotGpuCount", kGood, {"parallelism.dp=8"}, {"`parallelism.dp`", "expected the GPU count", "16", "got 8"}},
+      {"EpNotDividingDp", kGood, {"parallelism.ep=3"}, {"`parallelism.ep`", "divisor of dp", "got 3"}},
+      {"ExpertsNotDivisibleByEp", kGood, {"parallelism.ep=8", "model.experts=12"}, {"`parallelism.ep`", "model.experts (12)"}},
+      {"TopKAboveExperts", kGood, {"model.top_k=17"}, {"`model.top_k`", "at most the number of experts (16)", "got 17"}},
+      {"ZeroBandwidth", kGood, {"cluster.nic.bandwidth=0 Gb/s"}, {"`cluster.nic.bandwidth`", "positive bandwidth", "got '0 Gb/s'"}},
+      {"NegativeBandwidth", kGood + "", {"cluster.intra_node.bandwidth=-450 GB/s"}, {"`cluster.intra_node.bandwidth`", "got '-450 GB/s'"}},
+      {"BandwidthWithoutUnit", "cluster:\n  preset: h100-dgx\n  nodes: 2\n  nic: {bandwidth: 400}\nmodel: {preset: gpt3-125m-moe}\n", {},
+       {"`cluster.nic.bandwidth`", "like '450 GB/s'", "got '400'", "bad.yaml:4"}},
+      {"ZeroHidden", kGood, {"model.hidden=0"}, {"`model.hidden`", "positive integer", "got '0'"}},
+      {"EfficiencyAboveOne", kGood, {"cluster.nic.efficiency=1.5"}, {"`cluster.nic.efficiency`", "(0, 1]", "got '1.5'"}},
+      {"ZeroCapacityFactor", kGood, {"model.capacity_factor=0"}, {"`model.capacity_factor`", "got '0'"}},
+      {"BadDtype", kGood, {"model.dtype=fp4"}, {"`model.dtype`", "bf16 | fp8", "got 'fp4'"}},
+      {"Fp8OnA100", "cluster: {preset: a100-dgx}\nmodel: {preset: gpt3-125m-moe, dtype: fp8}\ntraining: {tokens_per_step: 16384}\n", {},
+       {"`model.dtype`", "FP8", "A100"}},
+      {"TokensNotWholeSequences", kGood, {"training.tokens_per_step=65537"}, {"`training.tokens_per_step`", "multiple of seq_len"}},
+      {"SequencesNotDivisibleByDp", kGood, {"training.tokens_per_step=2048"}, {"`training.tokens_per_step`", "not a multiple of dp = 16"}},
+      {"UnknownPolicy", kGood + "policies:\n  - {placement: magic}\n", {}, {"`policies.0.placement`", "got 'magic'", "bad.yaml:6:17"}},
+      {"PolicyMissingPlacement", kGood + "policies:\n  - {layout: contiguous}\n", {}, {"`policies.0.placement`", "is required"}},
+      {"PoliciesNotAList", kGood + "policies: static\n", {}, {"`policies`", "expected a list", "got 'static'"}},
+      {"ClusterNotAMapping", "cluster: h100-dgx\nmodel: {preset: gpt3-125m-moe}\n", {}, {"`cluster`", "expected a mapping", "got 'h100-dgx'"}},
+      {"StepsZero", kGood + "steps: 0\n", {}, {"`steps`", "positive integer", "got '0'"}},
+      {"FirstMoeLayerPastTheEnd", kGood, {"model.first_moe_layer=12"}, {"`model.first_moe_layer`", "below layers (12)"}},
+      {"HeadsNotDividingHidden", kGood, {"model.heads=7"}, {"`model.heads`", "divisor of hidden (768)"}},
+      {"GroupSizeNotDividingNode", kGood, {"cluster.intra_node.group_size=3"}, {"`cluster.intra_node.group_size`", "divisor of gpus_per_node"}},
+      {"LatencyNegative", kGood, {"cluster.nic.latency=-1 us"}, {"`cluster.nic.latency`", "non-negative duration"}},
+      {"YamlSyntax", "cluster: {preset: h100-dgx\nmodel: x\n", {}, {"YAML syntax error", "bad.yaml:"}},
+      {"TopLevelList", "- a\n- b\n", {}, {"expected a mapping", "bad.yaml:1:1"}},
+      {"SetWithoutEquals", kGood, {"cluster.nodes"}, {"expected key.path=value", "--set cluster.nodes"}},
+      {"SetListIndexOutOfRange", kGood + "policies: [{placement: static}]\n", {"policies.3.layout=contiguous"}, {"out of range", "1 entries"}},
+      {"BooleanNotBoolean", kGood, {"model.gated_ffn=maybe"}, {"`model.gated_ffn`", "true or false", "got 'maybe'"}},
+      {"EmptyScenario", "", {}, {"`cluster.preset`", "is required"}},
+  };
+}
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+class BadInput : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadInput, IsRejectedWithAClearMessage) {
+  const BadCase& c = GetParam();
+  try {
+    load_scenario_text(c.yaml, "bad.yaml", c.overrides);
+    FAIL() << "accepted bad input";
+  } catch (const ScenarioError& e) {
+    const std::string msg = e.what();
+    for (const auto& fragment : c.expected_fragments) EXPECT_NE(msg.find(fragment), std::string::npos) << "'" << fragment << "' not in: " << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Scenarios, BadInput, ::testing::ValuesIn(cases()),
+                         [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(BadInputFile, MissingFileIsNamed) {
+  try {
+    load_scenario_file("/nonexistent/x.yaml");
+    FAIL();
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/x.yaml"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace moesim::scenarios

@@ -1,0 +1,64 @@
+#include "scenarios/loader/loader.h"
+
+#include <gtest/gtest.h>
+
+namespace moesim::scenarios {
+namespace {
+
+const char* kMinimal = R"(
+name: t
+cluster: {preset: h100-dgx, nodes: 2}
+model: {preset: gpt3-125m-moe}
+parallelism: {ep: 16, dp: 16}
+training: {tokens_per_step: 65536, seq_len: 2048}
+)";
+
+TEST(Loader, PresetsExpandAndFieldsOverride) {
+  const Scenario s = load_scenario_text(std::string(kMinimal) + R"(
+policies:
+  - {placement: static, layout: round_robin, label: rr}
+)", "t.yaml", {"cluster.nic.bandwidth=200 Gb/s", "model.top_k=2"});
+  EXPECT_EQ(s.cluster.gpu_count(), 16);
+  EXPECT_DOUBLE_EQ(s.cluster.gpu.bf16_peak.per_second(), 989.4e12);
+  EXPECT_DOUBLE_EQ(s.cluster.nic.link.bandwidth.bytes_per_second(), 25e9);
+  EXPECT_EQ(s.model.top_k, 2);
+  EXPECT_EQ(s.model.experts, 16);
+  ASSERT_EQ(s.policies.size(), 1u);
+  EXPECT_EQ(s.policies[0].label, "rr");
+  EXPECT_EQ(s.policies[0].layout, policies::StaticLayout::kRoundRobin);
+  EXPECT_EQ(s.output_dir, "results/runs/t");
+}
+
+TEST(Loader, DefaultsFillTheRest) {
+  const Scenario s = load_scenario_text("cluster: {preset: a100-dgx}\nmodel: {preset: gpt3-125m-moe}\ntraining: {tokens_per_step: 16384}\n", "d.yaml");
+  EXPECT_EQ(s.parallelism.dp, 8);
+  EXPECT_EQ(s.parallelism.ep, 8);
+  EXPECT_EQ(s.policies.size(), 1u);
+  EXPECT_EQ(s.steps, 100);
+}
+
+TEST(Loader, SetCanIndexListsAndReplaceWholeValues) {
+  const Scenario s = load_scenario_text(std::string(kMinimal) + "policies: [{placement: static}, {placement: static}]\n", "t.yaml",
+                                        {"policies.1.layout=round_robin", "steps=7"});
+  EXPECT_EQ(s.policies[1].layout, policies::StaticLayout::kRoundRobin);
+  EXPECT_EQ(s.steps, 7);
+}
+
+TEST(Loader, ResolvedYamlLoadsBackToTheSameScenario) {
+  const Scenario s = load_scenario_text(std::string(kMinimal) + "gating: {distribution: dirichlet, dirichlet_alpha: 0.3}\n", "t.yaml",
+                                        {"cluster.intra_node.latency=1.5 us"});
+  const std::string yaml = resolved_yaml(s);
+  const Scenario again = load_scenario_text(yaml, "resolved.yaml");
+  EXPECT_EQ(resolved_yaml(again), yaml);
+  EXPECT_EQ(again.cluster.intra_node.link.latency, Nanoseconds(1500));
+  EXPECT_DOUBLE_EQ(again.gating.dirichlet_alpha, 0.3);
+}
+
+TEST(Loader, QuickstartIsValid) {
+  const Scenario s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/quickstart.yaml");
+  EXPECT_EQ(s.name, "quickstart");
+  EXPECT_EQ(s.cluster.gpu_count(), s.parallelism.dp);
+}
+
+}  // namespace
+}  // namespace moesim::scenarios

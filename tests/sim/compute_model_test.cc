@@ -1,0 +1,53 @@
+#include "sim/compute_model.h"
+
+#include <gtest/gtest.h>
+
+#include "hardware/presets.h"
+
+namespace moesim {
+namespace {
+
+const hardware::GpuSpec h100 = hardware::cluster_preset("h100-dgx")->gpu;
+
+TEST(ComputeModel, EfficiencyIsHalfAtHalfRows) {
+  EXPECT_DOUBLE_EQ(gemm_efficiency(h100, h100.gemm_half_rows), h100.gemm_efficiency / 2);
+  EXPECT_DOUBLE_EQ(gemm_efficiency(h100, 0), 0);
+  EXPECT_LT(gemm_efficiency(h100, 64), gemm_efficiency(h100, 4096));
+}
+
+TEST(ComputeModel, LargeGemmIsComputeBoundByHand) {
+  // 16384 x 1024 x 4096 BF16 GEMM: 2*16384*1024*4096 FLOPs at 989.4 TFLOP/s * 0.7 * 16384/16640.
+  const double rows = 16384;
+  const KernelWork w{Flops(2.0 * rows * 1024 * 4096), Bytes(2.0 * 1024 * 4096 + rows * (1024 + 4096) * 2), rows};
+  const double seconds = w.flops.count() / (989.4e12 * 0.7 * rows / (rows + 256));
+  EXPECT_EQ(kernel_time(h100, models::Dtype::kBf16, w), Microseconds(4) + Seconds(seconds));
+}
+
+TEST(ComputeModel, FewTokensAreNotFreeTheyReadTheWeights) {
+  // One token through a 1024x4096 expert: the weights (8 MiB in BF16) must still be read.
+  const KernelWork w{Flops(2.0 * 1024 * 4096), Bytes(2.0 * 1024 * 4096), 1};
+  const Duration t = kernel_time(h100, models::Dtype::kBf16, w);
+  EXPECT_GE(t, Microseconds(4) + Bytes(2.0 * 1024 * 4096) / (h100.hbm_bandwidth * h100.memory_efficiency));
+  // ...and per token it is far more expensive than a large batch.
+  const KernelWork big{Flops(2.0 * 1024 * 4096 * 8192), Bytes(2.0 * 1024 * 4096 + 8192 * 10240.0), 8192};
+  EXPECT_GT(t.seconds(), kernel_time(h100, models::Dtype::kBf16, big).seconds() / 8192 * 50);
+}
+
+TEST(ComputeModel, GroupedGemmPaysOneLaunchAndSkipsEmptyGroups) {
+  const KernelWork a{Flops(1e12), Bytes(1e6), 4096};
+  const KernelWork empty{Flops(0), Bytes(8e6), 0};
+  const std::vector<KernelWork> groups{a, empty, a};
+  const Duration one = kernel_time(h100, models::Dtype::kBf16, a) - h100.kernel_launch;
+  EXPECT_EQ(grouped_kernel_time(h100, models::Dtype::kBf16, groups), h100.kernel_launch + one * 2);
+  EXPECT_EQ(grouped_kernel_time(h100, models::Dtype::kBf16, std::vector<KernelWork>{empty}), Duration());
+}
+
+TEST(ComputeModel, Fp8UsesTheFp8Peak) {
+  const KernelWork w{Flops(1e13), Bytes(1), 1e6};
+  const Duration bf16 = kernel_time(h100, models::Dtype::kBf16, w) - h100.kernel_launch;
+  const Duration fp8 = kernel_time(h100, models::Dtype::kFp8, w) - h100.kernel_launch;
+  EXPECT_NEAR(bf16 / fp8, 1978.9 / 989.4, 1e-6);
+}
+
+}  // namespace
+}  // namespace moesim
