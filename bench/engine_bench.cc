@@ -1,0 +1,66 @@
+// Event-queue and task-DAG throughput.
+#include <benchmark/benchmark.h>
+
+#include <array>
+
+#include "sim/engine/event_queue.h"
+#include "sim/engine/random.h"
+#include "sim/engine/task_graph.h"
+
+namespace moesim::engine {
+namespace {
+
+// The hold model: a queue of `range(0)` pending events; each iteration pops the earliest and
+// schedules a new one a random delay later, as a simulation does. One item = one push + one pop.
+void BM_EventQueueHold(benchmark::State& state) {
+  const auto pending = static_cast<size_t>(state.range(0));
+  EventQueue<uint32_t> q;
+  q.reserve(pending + 1);
+  Rng rng(1, "bench");
+  std::vector<int64_t> delays(4096);
+  for (auto& d : delays) d = static_cast<int64_t>(rng.below(1'000'000));
+  for (size_t i = 0; i < pending; ++i) q.push(SimTime::Zero() + Picoseconds(delays[i % delays.size()]), static_cast<uint32_t>(i));
+  size_t i = 0;
+  for (auto _ : state) {
+    const auto e = q.pop();
+    q.push(e->time + Picoseconds(delays[++i & 4095]), e->payload);
+    benchmark::DoNotOptimize(e);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_EventQueueHold)->Arg(64)->Arg(1024)->Arg(16384)->Arg(262144);
+
+// A step-shaped DAG: `range(0)` GPUs, each a chain of 400 compute tasks, with a collective over
+// all GPUs' communication streams every 4 tasks. One item = one task executed.
+void BM_TaskGraphExecute(benchmark::State& state) {
+  const int gpus = static_cast<int>(state.range(0));
+  TaskGraph g(static_cast<uint32_t>(2 * gpus));
+  std::vector<TaskId> last(gpus);
+  std::vector<ResourceId> comm;
+  for (int gpu = 0; gpu < gpus; ++gpu) comm.push_back(static_cast<ResourceId>(2 * gpu + 1));
+  for (int step = 0; step < 400; ++step) {
+    for (int gpu = 0; gpu < gpus; ++gpu) {
+      const TaskId t = g.add_task(Microseconds(10 + (gpu * 7 + step) % 13), static_cast<ResourceId>(2 * gpu));
+      if (step > 0) g.add_dependency(last[gpu], t);
+      last[gpu] = t;
+    }
+    if (step % 4 == 3) {
+      const TaskId c = g.add_task(Microseconds(30), comm, 2);
+      for (int gpu = 0; gpu < gpus; ++gpu) {
+        g.add_dependency(last[gpu], c);
+        last[gpu] = c;
+      }
+    }
+  }
+  TaskGraphExecutor ex;
+  Schedule s;
+  for (auto _ : state) {
+    ex.execute(g, s);
+    benchmark::DoNotOptimize(s.makespan);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * g.task_count()));
+}
+BENCHMARK(BM_TaskGraphExecute)->Arg(32)->Arg(256);
+
+}  // namespace
+}  // namespace moesim::engine

@@ -1,0 +1,35 @@
+// One simulated training step of the quickstart scenario (32 GPUs, 12 MoE layers x 128 experts):
+// routing -> traffic -> all-to-all costs -> task DAG -> schedule.
+#include <benchmark/benchmark.h>
+
+#include "models/gating/skewed_source.h"
+#include "policies/placement/static_placement.h"
+#include "scenarios/loader/loader.h"
+#include "sim/step_simulator.h"
+
+namespace moesim {
+namespace {
+
+void BM_QuickstartStep(benchmark::State& state) {
+  const auto s = scenarios::load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/quickstart.yaml");
+  gating::SkewedSourceParams p;
+  p.moe_layers = s.model.moe_layer_count();
+  p.ranks = s.parallelism.dp;
+  p.experts = s.model.experts;
+  p.tokens_per_rank = s.training.tokens_per_rank(s.parallelism);
+  gating::SkewedSource source(p);
+  gating::RoutingMatrix routing(p.moe_layers, p.ranks, p.experts);
+  source.next(0, routing);
+  const auto placement = policies::static_placement({p.moe_layers, p.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
+  StepSimulator sim(s);
+  for (auto _ : state) {
+    const StepResult r = sim.simulate(routing, placement);
+    benchmark::DoNotOptimize(r.step_time);
+  }
+  state.counters["tasks"] = static_cast<double>(sim.graph().task_count());
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_QuickstartStep)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace moesim
