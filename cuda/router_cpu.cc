@@ -1,0 +1,93 @@
+#include <stdexcept>
+
+#include "cuda/router.h"
+
+namespace moesim::router {
+
+void check_problem(const RouterProblem& p) {
+  auto require = [](bool ok, const char* what) {
+    if (!ok) throw std::invalid_argument(std::string("router problem: ") + what);
+  };
+  require(p.tokens > 0 && p.ranks > 0 && p.tokens % p.ranks == 0, "tokens must be a positive multiple of ranks");
+  require(p.d_model > 0 && p.experts > 0 && p.topics > 0, "d_model, experts and topics must be positive");
+  require(p.top_k >= 1 && p.top_k <= p.experts && p.top_k <= 16, "top_k must be in [1, min(experts, 16)]");
+  require(p.gate && p.centers && p.topic_cdf, "gate, centers and topic_cdf are required");
+  require(p.capacity >= 0, "capacity must be non-negative");
+}
+
+void apply_capacity(const RouterProblem& p, RouterResult& out) {
+  out.dropped.assign(out.counts.size(), 0);
+  if (p.capacity <= 0) return;
+  for (size_t i = 0; i < out.counts.size(); ++i) {
+    if (out.counts[i] > p.capacity) {
+      out.dropped[i] = out.counts[i] - static_cast<int32_t>(p.capacity);
+      out.counts[i] = static_cast<int32_t>(p.capacity);
+    }
+  }
+}
+
+namespace {
+
+class CpuRouter final : public Router {
+ public:
+  void route(const RouterProblem& p, RouterResult& out, bool want_assignments) override {
+    check_problem(p);
+    const int d = p.d_model, e_count = p.experts, k = p.top_k;
+    gate_.resize(static_cast<size_t>(e_count) * d);
+    for (size_t i = 0; i < gate_.size(); ++i) gate_[i] = from_bf16_bits(to_bf16_bits(p.gate[i]));
+    x_.resize(d);
+    logits_.resize(e_count);
+    out.counts.assign(static_cast<size_t>(p.ranks) * e_count, 0);
+    if (want_assignments) out.assignments.assign(static_cast<size_t>(p.tokens) * k, 0);
+    const int per_rank = p.tokens / p.ranks;
+
+    for (int t = 0; t < p.tokens; ++t) {
+      const int topic = token_topic(p.key, static_cast<uint32_t>(t), p.topic_cdf, p.topics);
+      const float* center = p.centers + static_cast<size_t>(topic) * d;
+      for (int j = 0; j < d; j += 8) {
+        const Philox4 r = token_draw(p.key, static_cast<uint32_t>(t), noise_block(j));
+        for (int q = j; q < j + 8 && q < d; ++q) {
+          x_[q] = from_bf16_bits(to_bf16_bits(embedding_value(center[q], p.noise, uniform_noise(r, q))));
+        }
+      }
+      for (int e = 0; e < e_count; ++e) {
+        // Eight fixed partial sums: a deterministic order that the compiler can vectorize.
+        const float* w = gate_.data() + static_cast<size_t>(e) * d;
+        float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int j = 0;
+        for (; j + 8 <= d; j += 8)
+          for (int q = 0; q < 8; ++q) partial[q] += x_[j + q] * w[j + q];
+        for (; j < d; ++j) partial[j % 8] += x_[j] * w[j];
+        logits_[e] = ((partial[0] + partial[1]) + (partial[2] + partial[3])) +
+                     ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+      }
+      // Top-k by insertion; strict comparison keeps the lower index first on ties.
+      int best[16];
+      int found = 0;
+      for (int e = 0; e < e_count; ++e) {
+        int pos = found < k ? found : k;
+        while (pos > 0 && logits_[e] > logits_[best[pos - 1]]) --pos;
+        if (pos >= k) continue;
+        for (int q = (found < k ? found : k - 1); q > pos; --q) best[q] = best[q - 1];
+        best[pos] = e;
+        if (found < k) ++found;
+      }
+      int32_t* counts = out.counts.data() + static_cast<size_t>(t / per_rank) * e_count;
+      for (int q = 0; q < k; ++q) {
+        ++counts[best[q]];
+        if (want_assignments) out.assignments[static_cast<size_t>(t) * k + q] = best[q];
+      }
+    }
+    apply_capacity(p, out);
+  }
+  std::string name() const override { return "CPU reference"; }
+
+ private:
+  std::vector<float> gate_, x_, logits_;
+};
+
+}  // namespace
+
+std::unique_ptr<Router> make_cpu_router() { return std::make_unique<CpuRouter>(); }
+
+}  // namespace moesim::router

@@ -1,0 +1,176 @@
+#include "cuda/router.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "sim/engine/random.h"
+
+namespace moesim::router {
+namespace {
+
+// A routing problem with random gate weights and topic centers.
+struct Fixture {
+  std::vector<float> gate, centers, cdf;
+  RouterProblem p;
+  Fixture(int tokens, int ranks, int d, int experts, int top_k, int topics, float noise, uint64_t seed,
+          float center_scale = 1.0f) {
+    Rng rng(seed, "router-test");
+    gate.resize(static_cast<size_t>(experts) * d);
+    centers.resize(static_cast<size_t>(topics) * d);
+    for (auto& w : gate) w = static_cast<float>(rng.normal() / std::sqrt(d));
+    for (auto& c : centers) c = static_cast<float>(rng.normal() * center_scale);
+    cdf.resize(topics);
+    for (int t = 0; t < topics; ++t) cdf[t] = static_cast<float>(t + 1) / static_cast<float>(topics);
+    p = RouterProblem{tokens, ranks, d, experts, top_k, topics, gate.data(), centers.data(), cdf.data(), noise, 0,
+                      TokenKey{seed, 3, 1}};
+  }
+};
+
+// Straightforward reimplementation: logits in double from the same BF16 values, full sort.
+std::vector<std::pair<std::vector<int>, double>> naive(const RouterProblem& p) {
+  std::vector<std::pair<std::vector<int>, double>> out;  // (top-k, smallest gap at the k boundary or inside)
+  for (int t = 0; t < p.tokens; ++t) {
+    const int topic = token_topic(p.key, static_cast<uint32_t>(t), p.topic_cdf, p.topics);
+    std::vector<double> x(p.d_model);
+    for (int j = 0; j < p.d_model; ++j) {
+      const Philox4 block = token_draw(p.key, static_cast<uint32_t>(t), noise_block(j));
+      x[j] = from_bf16_bits(to_bf16_bits(p.centers[static_cast<size_t>(topic) * p.d_model + j] + p.noise * uniform_noise(block, j)));
+    }
+    std::vector<double> logit(p.experts, 0);
+    for (int e = 0; e < p.experts; ++e)
+      for (int j = 0; j < p.d_model; ++j) logit[e] += x[j] * from_bf16_bits(to_bf16_bits(p.gate[static_cast<size_t>(e) * p.d_model + j]));
+    std::vector<int> order(p.experts);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return logit[a] > logit[b]; });
+    double gap = 1e300;
+    for (int q = 0; q < p.top_k && q + 1 < p.experts; ++q) gap = std::min(gap, logit[order[q]] - logit[order[q + 1]]);
+    out.emplace_back(std::vector<int>(order.begin(), order.begin() + p.top_k), gap);
+  }
+  return out;
+}
+
+TEST(TokenEmbedding, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(to_bf16_bits(1.0f), 0x3F80);
+  EXPECT_EQ(to_bf16_bits(1.00390625f), 0x3F80);  // halfway, even stays
+  EXPECT_EQ(to_bf16_bits(1.01171875f), 0x3F82);  // halfway, odd rounds up
+  EXPECT_EQ(from_bf16_bits(0xC040), -3.0f);
+}
+
+TEST(TokenEmbedding, NoiseIsExactAndInRange) {
+  const Philox4 block{{0x80000000u, 0xFFFF0000u, 0x00000001u, 0u}};
+  EXPECT_EQ(uniform_noise(block, 0), -1.0f);         // low half of word 0
+  EXPECT_EQ(uniform_noise(block, 1), 0.0f);          // high half of word 0: 0x8000
+  EXPECT_EQ(uniform_noise(block, 3), 65535.0f / 32768.0f - 1.0f);
+  EXPECT_EQ(uniform_noise(block, 4), 1.0f / 32768.0f - 1.0f);
+  EXPECT_EQ(noise_block(15), 1u);
+}
+
+TEST(TokenEmbedding, TopicsFollowTheMixtureWeights) {
+  const std::vector<float> cdf{0.1f, 0.4f, 1.0f};
+  int hits[3] = {0, 0, 0};
+  const TokenKey key{9, 0, 0};
+  for (uint32_t t = 0; t < 60000; ++t) ++hits[token_topic(key, t, cdf.data(), 3)];
+  EXPECT_NEAR(hits[0] / 60000.0, 0.1, 0.01);
+  EXPECT_NEAR(hits[1] / 60000.0, 0.3, 0.01);
+  EXPECT_NEAR(hits[2] / 60000.0, 0.6, 0.01);
+}
+
+TEST(CpuRouter, MatchesANaiveImplementation) {
+  Fixture f(2000, 4, 48, 12, 3, 5, 0.5f, 11);
+  RouterResult r;
+  make_cpu_router()->route(f.p, r, true);
+  const auto expected = naive(f.p);
+  int compared = 0;
+  std::vector<int32_t> counts(4 * 12, 0);
+  for (int t = 0; t < f.p.tokens; ++t) {
+    for (int q = 0; q < 3; ++q) ++counts[(t / 500) * 12 + r.assignments[t * 3 + q]];
+    if (expected[t].second < 1e-4) continue;  // a float-vs-double near-tie: either order is right
+    ++compared;
+    for (int q = 0; q < 3; ++q) EXPECT_EQ(r.assignments[t * 3 + q], expected[t].first[q]) << "token " << t;
+  }
+  EXPECT_GT(compared, 1900);
+  EXPECT_EQ(r.counts, counts);
+  EXPECT_EQ(std::accumulate(r.counts.begin(), r.counts.end(), 0), 2000 * 3);
+}
+
+TEST(CpuRouter, TiesGoToTheLowerExpertIndex) {
+  Fixture f(300, 1, 16, 6, 2, 2, 0.3f, 5);
+  for (int j = 0; j < 16; ++j) f.gate[5 * 16 + j] = f.gate[2 * 16 + j];  // experts 2 and 5 identical
+  RouterResult r;
+  make_cpu_router()->route(f.p, r, true);
+  for (int t = 0; t < 300; ++t) {
+    const int a = r.assignments[t * 2], b = r.assignments[t * 2 + 1];
+    EXPECT_FALSE(a == 5 && b != 2) << "expert 5 chosen before its twin 2 at token " << t;
+    if (a == 2) {
+      EXPECT_EQ(b, 5);
+    }
+  }
+}
+
+TEST(CpuRouter, CapacityDropsTheExcessPerRankAndExpert) {
+  Fixture f(1024, 2, 32, 4, 1, 3, 0.5f, 21);
+  RouterResult unlimited, clipped;
+  make_cpu_router()->route(f.p, unlimited, false);
+  f.p.capacity = 100;
+  make_cpu_router()->route(f.p, clipped, false);
+  for (size_t i = 0; i < unlimited.counts.size(); ++i) {
+    EXPECT_EQ(clipped.counts[i], std::min(unlimited.counts[i], 100));
+    EXPECT_EQ(clipped.counts[i] + clipped.dropped[i], unlimited.counts[i]);
+  }
+}
+
+TEST(CpuRouter, SameKeySameTokensOtherStepOtherTokens) {
+  Fixture f(512, 1, 32, 8, 2, 4, 1.0f, 3);
+  RouterResult a, b, c;
+  auto router = make_cpu_router();
+  router->route(f.p, a, true);
+  router->route(f.p, b, true);
+  f.p.key.step += 1;
+  router->route(f.p, c, true);
+  EXPECT_EQ(a.assignments, b.assignments);
+  EXPECT_NE(a.assignments, c.assignments);
+}
+
+TEST(CpuRouter, RejectsInconsistentProblems) {
+  Fixture f(100, 3, 8, 4, 2, 1, 0.1f, 1);  // 100 tokens do not split over 3 ranks
+  RouterResult r;
+  EXPECT_THROW(make_cpu_router()->route(f.p, r, false), std::invalid_argument);
+}
+
+class GpuRouter : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    gpu_ = make_cuda_router();
+    if (!gpu_) GTEST_SKIP() << "no CUDA GPU here (or built without CUDA): CPU/GPU agreement not checked";
+  }
+  std::unique_ptr<Router> gpu_;
+};
+
+TEST_F(GpuRouter, IdenticalCountsOnWellSeparatedLogits) {
+  // Topic centers far apart relative to the noise, 8 experts: every token's ranking is clear.
+  Fixture f(1 << 16, 8, 256, 8, 2, 8, 0.05f, 2, 4.0f);
+  RouterResult cpu, gpu;
+  make_cpu_router()->route(f.p, cpu, false);
+  gpu_->route(f.p, gpu, false);
+  EXPECT_EQ(cpu.counts, gpu.counts);
+}
+
+TEST_F(GpuRouter, AgreesOnAtLeast999PerMilleOfAssignments) {
+  for (int experts : {16, 128, 256}) {
+    Fixture f(1 << 15, 4, 1024, experts, 2, 16, 1.0f, 7 + experts);
+    RouterResult cpu, gpu;
+    make_cpu_router()->route(f.p, cpu, true);
+    gpu_->route(f.p, gpu, true);
+    size_t same = 0;
+    for (size_t i = 0; i < cpu.assignments.size(); ++i) same += cpu.assignments[i] == gpu.assignments[i];
+    const double agreement = static_cast<double>(same) / static_cast<double>(cpu.assignments.size());
+    EXPECT_GE(agreement, 0.999) << experts << " experts";
+    std::printf("[ info ] %d experts: %.5f of assignments identical on %s\n", experts, agreement, gpu_->name().c_str());
+  }
+}
+
+}  // namespace
+}  // namespace moesim::router
