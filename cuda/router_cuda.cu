@@ -1,4 +1,4 @@
-// The CUDA router: one thread block routes 64 tokens against all experts.
+// The CUDA router: one thread block routes 128 tokens against all experts.
 //   1. each token's topic, then its embedding, generated in place (Philox) into shared memory as
 //      BF16, 64 dimensions at a time, while the matching slice of the gate weights is loaded;
 //   2. logits on the tensor cores (WMMA 16x16x16, BF16 in, FP32 accumulate);
@@ -17,12 +17,15 @@
 namespace moesim::router {
 namespace {
 
-constexpr int kTokensPerBlock = 64;
+constexpr int kTokensPerBlock = 128;
 constexpr int kChunk = 64;  // embedding dimensions per shared-memory tile
 constexpr int kThreads = 256;
 // Shared-memory rows are padded by 8 BF16 (16 bytes) so that WMMA's row loads spread over banks.
 constexpr int kStride = kChunk + 8;
+static_assert(kThreads * 32 == kTokensPerBlock * kChunk, "each thread generates 32 values of the X tile");
 constexpr int kMaxExperts = 256;
+// Topic centers of the current chunk are staged in shared memory when there are at most this many.
+constexpr int kMaxStagedTopics = 32;
 
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA router: ") + what + ": " + cudaGetErrorString(e));
@@ -62,12 +65,15 @@ template <int kColFrags>
 __global__ void __launch_bounds__(kThreads) route_kernel(KernelArgs a) {
   using namespace nvcuda;
   extern __shared__ __align__(16) unsigned char smem[];
-  // Phase 1-2 layout: X tile [64][kStride] then W tile [experts_padded][kStride] (BF16).
-  // Phase 3 reuses the same memory for the logits [64][experts_padded] (FP32).
+  // Phase 1-2 layout: X tile [tokens][kStride] then W tile [experts_padded][kStride] (BF16).
+  // Phase 3 reuses the same memory for the logits [experts_padded][tokens] (FP32).
   __nv_bfloat16* x_tile = reinterpret_cast<__nv_bfloat16*>(smem);
   __nv_bfloat16* w_tile = x_tile + kTokensPerBlock * kStride;
   float* logits = reinterpret_cast<float*>(smem);
   __shared__ int topic[kTokensPerBlock];
+  // Rows padded to kChunk + 1 floats: lanes reading one column of different topics hit different banks.
+  __shared__ float center_tile[kMaxStagedTopics][kChunk + 1];
+  const bool staged = a.topics <= kMaxStagedTopics;
   __shared__ int hist_rank[2];
   __shared__ int hist[2][kMaxExperts];
 
@@ -77,33 +83,46 @@ __global__ void __launch_bounds__(kThreads) route_kernel(KernelArgs a) {
     const int t = first + tid;
     topic[tid] = t < a.tokens ? token_topic(a.key, static_cast<uint32_t>(t), a.topic_cdf, a.topics) : 0;
   }
-  // A block of 64 tokens spans at most two ranks when tokens_per_rank >= 64, and the histogram
+  // A block of 128 tokens spans at most two ranks when tokens_per_rank >= 128, and the histogram
   // keeps one row per rank; smaller ranks go straight to global atomics.
   const bool local_hist = a.tokens_per_rank >= kTokensPerBlock;
   if (tid < 2) hist_rank[tid] = first / a.tokens_per_rank + tid;
   for (int i = tid; i < 2 * kMaxExperts; i += kThreads) (&hist[0][0])[i] = 0;
 
-  // Warp w computes rows 16*(w%4) .. +16 and half of the expert columns.
-  const int row0 = 16 * (warp % 4);
+  // Warp w computes rows 32*(w%4) .. +32 (two A fragments share every B fragment) and half of
+  // the expert columns.
+  const int row0 = 32 * (warp % 4);
   constexpr int col_frags = kColFrags;  // 16-wide fragments per half of the experts
   const int col0 = (warp / 4) * (a.experts_padded / 2);
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[kColFrags];
-  for (int f = 0; f < col_frags; ++f) wmma::fill_fragment(acc[f], 0.0f);
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][kColFrags];
+  for (int f = 0; f < col_frags; ++f) {
+    wmma::fill_fragment(acc[0][f], 0.0f);
+    wmma::fill_fragment(acc[1][f], 0.0f);
+  }
   __syncthreads();
 
   for (int base = 0; base < a.d_padded; base += kChunk) {
-    // Generate the X tile: each thread fills 16 dimensions of one token (2 Philox draws).
+    if (staged) {
+      for (int i = tid; i < a.topics * kChunk; i += kThreads) {
+        const int c = i / kChunk, j = base + i % kChunk;
+        center_tile[c][i % kChunk] = j < a.d ? a.centers[static_cast<long>(c) * a.d + j] : 0.0f;
+      }
+      __syncthreads();
+    }
+    // Generate the X tile: each thread fills 32 dimensions of one token (4 Philox draws);
+    // consecutive lanes take consecutive tokens.
     {
-      const int r = tid / 4, q0 = (tid % 4) * 16;
+      const int r = tid % kTokensPerBlock, q0 = (tid / kTokensPerBlock) * 32;
       const int t = first + r;
-      const float* center = a.centers + static_cast<long>(topic[r]) * a.d;
-      for (int q = q0; q < q0 + 16; q += 8) {
+      const float* center_global = a.centers + static_cast<long>(topic[r]) * a.d;
+      for (int q = q0; q < q0 + 32; q += 8) {
         const int j = base + q;
         const Philox4 draw = token_draw(a.key, static_cast<uint32_t>(t), noise_block(j));
         uint16_t bits[8];
         for (int i = 0; i < 8; ++i) {
           const bool real = t < a.tokens && j + i < a.d;
-          bits[i] = real ? to_bf16_bits(embedding_value(center[j + i], a.noise, uniform_noise(draw, j + i))) : 0;
+          const float center = !real ? 0.0f : staged ? center_tile[topic[r]][q + i] : center_global[j + i];
+          bits[i] = real ? to_bf16_bits(embedding_value(center, a.noise, uniform_noise(draw, j + i))) : 0;
         }
         *reinterpret_cast<uint4*>(x_tile + r * kStride + q) = *reinterpret_cast<const uint4*>(bits);
       }
@@ -116,30 +135,37 @@ __global__ void __launch_bounds__(kThreads) route_kernel(KernelArgs a) {
     }
     __syncthreads();
     for (int kk = 0; kk < kChunk; kk += 16) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> xa;
-      wmma::load_matrix_sync(xa, x_tile + row0 * kStride + kk, kStride);
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> xa[2];
+      wmma::load_matrix_sync(xa[0], x_tile + row0 * kStride + kk, kStride);
+      wmma::load_matrix_sync(xa[1], x_tile + (row0 + 16) * kStride + kk, kStride);
       for (int f = 0; f < col_frags; ++f) {
         // W is [expert][dim]: as the K x N matrix B it is column-major with leading dim kStride.
         wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> wb;
         wmma::load_matrix_sync(wb, w_tile + (col0 + 16 * f) * kStride + kk, kStride);
-        wmma::mma_sync(acc[f], xa, wb, acc[f]);
+        wmma::mma_sync(acc[0][f], xa[0], wb, acc[0][f]);
+        wmma::mma_sync(acc[1][f], xa[1], wb, acc[1][f]);
       }
     }
     __syncthreads();
   }
   for (int f = 0; f < col_frags; ++f) {
-    wmma::store_matrix_sync(logits + row0 * a.experts_padded + col0 + 16 * f, acc[f], a.experts_padded, wmma::mem_row_major);
+    // Column-major [expert][token]: in the top-k scan below, consecutive threads (tokens) read
+    // consecutive words, free of bank conflicts.
+    wmma::store_matrix_sync(logits + (col0 + 16 * f) * kTokensPerBlock + row0, acc[0][f], kTokensPerBlock, wmma::mem_col_major);
+    wmma::store_matrix_sync(logits + (col0 + 16 * f) * kTokensPerBlock + row0 + 16, acc[1][f], kTokensPerBlock,
+                            wmma::mem_col_major);
   }
   __syncthreads();
 
   if (tid < kTokensPerBlock && first + tid < a.tokens) {
     const int t = first + tid;
-    const float* l = logits + tid * a.experts_padded;
+    const float* l = logits + tid;  // logit of expert e at l[e * kTokensPerBlock]
     int best[16];
     int found = 0;
     for (int e = 0; e < a.experts; ++e) {
       int pos = found < a.top_k ? found : a.top_k;
-      while (pos > 0 && l[e] > l[best[pos - 1]]) --pos;
+      const float v = l[e * kTokensPerBlock];
+      while (pos > 0 && v > l[best[pos - 1] * kTokensPerBlock]) --pos;
       if (pos >= a.top_k) continue;
       for (int q = (found < a.top_k ? found : a.top_k - 1); q > pos; --q) best[q] = best[q - 1];
       best[pos] = e;
