@@ -7,23 +7,6 @@
 
 namespace moesim::gating {
 
-void cap_shares(std::vector<double>& shares, int top_k) {
-  const double cap = 1.0 / top_k;
-  // Water-filling: at most one pass per expert that hits the cap.
-  for (size_t pass = 0; pass < shares.size(); ++pass) {
-    double excess = 0, free_mass = 0;
-    for (double s : shares) {
-      if (s > cap) excess += s - cap;
-      else if (s < cap) free_mass += s;
-    }
-    if (excess <= 1e-15 || free_mass <= 0) break;
-    for (double& s : shares) {
-      if (s > cap) s = cap;
-      else if (s < cap) s += excess * s / free_mass;
-    }
-  }
-}
-
 SkewedSource::SkewedSource(const SkewedSourceParams& params) : p_(params), rng_(params.seed, "gating.skewed") {
   base_log_.assign(p_.moe_layers, std::vector<double>(p_.experts, 0.0));
   for (auto& layer : base_log_) {
@@ -67,41 +50,9 @@ void SkewedSource::next(int step, RoutingMatrix& out) {
     }
     update_shares();
   }
-  const double assignments = static_cast<double>(p_.tokens_per_rank) * p_.top_k;
-  scratch_.resize(p_.experts);
   for (int l = 0; l < p_.moe_layers; ++l) {
-    const auto& share = shares_[l];
     for (int r = 0; r < p_.ranks; ++r) {
-      // Multinomial counts by the normal approximation, clipped to [0, tokens].
-      double total = 0;
-      for (int e = 0; e < p_.experts; ++e) {
-        const double mean = assignments * share[e];
-        const double sd = std::sqrt(mean * std::max(0.0, 1.0 - share[e]));
-        const double v = std::clamp(mean + sd * rng_.normal(), 0.0, static_cast<double>(p_.tokens_per_rank));
-        scratch_[e] = v;
-        total += v;
-      }
-      // Scale to exactly `assignments` and round by largest remainder.
-      auto row = out.row(l, r);
-      int64_t given = 0;
-      remainders_.clear();
-      for (int e = 0; e < p_.experts; ++e) {
-        const double v = total > 0 ? scratch_[e] * assignments / total : assignments / p_.experts;
-        const double whole = std::min(std::floor(v), static_cast<double>(p_.tokens_per_rank));
-        row[e] = static_cast<int32_t>(whole);
-        given += row[e];
-        remainders_.emplace_back(v - whole, e);
-      }
-      int64_t missing = static_cast<int64_t>(assignments) - given;
-      std::stable_sort(remainders_.begin(), remainders_.end(),
-                       [](const auto& a, const auto& b) { return a.first > b.first; });
-      for (size_t i = 0; missing > 0; i = (i + 1) % remainders_.size()) {
-        const int e = remainders_[i].second;
-        if (row[e] < p_.tokens_per_rank) {
-          ++row[e];
-          --missing;
-        }
-      }
+      sampler_.sample(shares_[l], p_.tokens_per_rank, p_.top_k, rng_, out.row(l, r));
       auto dropped = out.dropped_row(l, r);
       std::fill(dropped.begin(), dropped.end(), 0);
     }

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "models/gating/rank_sampling.h"
 #include "models/gating/source.h"
 #include "sim/engine/random.h"
 
@@ -46,12 +47,7 @@ class SkewedSource final : public Source {
   std::vector<std::vector<double>> base_log_;  // [layer][expert]
   std::vector<std::vector<double>> log_;       // [layer][expert]
   std::vector<std::vector<double>> shares_;    // [layer][expert]
-  std::vector<double> scratch_;
-  std::vector<std::pair<double, int>> remainders_;
+  RankSampler sampler_;
 };
-
-// Caps each share at 1/top_k (an expert gets a token at most once) and renormalises, giving the
-// excess to the others in proportion to their shares.
-void cap_shares(std::vector<double>& shares, int top_k);
 
 }  // namespace moesim::gating

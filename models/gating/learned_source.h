@@ -1,0 +1,94 @@
+// Synthetic routing from a gate that learns.
+//
+// Each MoE layer has topic centers in a d-dimensional token space and a gate W (experts x d);
+// the topic mixture's weights drift slowly. Every step:
+//   1. a fixed set of probe tokens per layer, stratified by topic, is routed with the current W
+//      by the router (cuda/router.h: the GPU kernel when present, else the CPU reference),
+//      giving q(e | topic), the share of each topic's tokens that goes to each expert;
+//   2. expected shares are sum over topics of weight(topic) * q(e | topic), and every rank's
+//      tokens are split over experts around them with the noise of a multinomial draw of the
+//      real batch size (rank_sampling.h);
+//   3. W learns from a fresh minibatch of `learn_tokens` drawn from the current topic mix (its
+//      sampling noise is the gradient noise of real training, so it fades with the rate):
+//        W_e += lr * [pull * (m_e - W_e) - aux * E * (f_e - 1/E) * m_e]
+//      with m_e the mean of the tokens routed first to e (the mean token when e got none) and
+//      f_e its share: specialization toward its tokens, and the Switch auxiliary loss's push
+//      away from them when e is overloaded (toward them when underloaded).
+// The learning rate warms up linearly, then follows a cosine down to `min_lr_ratio` of its peak
+// at `decay_steps`. Shallow layers learn from noisier gradients: their minibatch shrinks by a
+// factor (1 + layer_volatility) from the last MoE layer to the first. Large steps early make
+// experts overshoot and trade tokens from step to step; as the rate decays the loads settle.
+// Nothing schedules the transition.
+//
+// Using the same probe tokens every step (common random numbers) keeps sampling noise out of
+// the load changes: loads move because the gate or the topic mix moved. The number of probes sets
+// how finely q(e | topic) is resolved, not the noise of the counts.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "cuda/router.h"
+#include "models/gating/rank_sampling.h"
+#include "models/gating/source.h"
+#include "sim/engine/random.h"
+
+namespace moesim::gating {
+
+struct LearnedSourceParams {
+  int moe_layers = 1;
+  int ranks = 1;
+  int experts = 2;
+  int top_k = 1;
+  int64_t tokens_per_rank = 1;
+  uint64_t seed = 1;
+  int d = 64;                     // token space dimension of the synthetic router
+  int topics = 32;
+  double topic_skew = 0.5;        // Zipf exponent of the initial topic weights
+  double topic_drift = 0.002;     // per-step noise of log topic weights
+  double noise = 0.5;             // half-width of per-dimension token noise (centers are N(0, 1))
+  double init_scale = 0.1;        // gate weights start as N(0, init_scale^2)
+  double lr = 0.5;                // peak learning rate
+  int warmup_steps = 100;
+  int decay_steps = 2000;         // cosine decay ends here (usually the run's length)
+  double min_lr_ratio = 0.1;
+  double pull = 1.0;              // specialization strength
+  double aux = 0.05;              // auxiliary load-balancing coefficient
+  double layer_volatility = 3.0;  // the first MoE layer learns from a (1 + v) times smaller minibatch
+  int probe_tokens = 2048;        // per layer, fixed: they measure the loads
+  int learn_tokens = 256;         // per layer and step, fresh: the minibatch the gate learns from
+};
+
+class LearnedSource final : public Source {
+ public:
+  // `router` may be null: make_router() is used.
+  explicit LearnedSource(const LearnedSourceParams& params, std::unique_ptr<router::Router> router = nullptr);
+  void next(int step, RoutingMatrix& out) override;
+  std::string describe() const override;
+
+  // Learning rate of MoE layer `layer` at `step`.
+  double learning_rate(int layer, int step) const;
+  // Half-width of the token noise of MoE layer `layer`.
+  float token_noise(int layer) const;
+  // Tokens MoE layer `layer` learns from at every step.
+  int learn_batch(int layer) const;
+
+ private:
+  void learn(int layer, int step);
+
+  LearnedSourceParams p_;
+  std::unique_ptr<router::Router> router_;
+  Rng rng_;
+  std::vector<std::vector<float>> gates_;    // [layer][experts * d]
+  std::vector<std::vector<float>> centers_;  // [layer][topics * d]
+  std::vector<double> topic_log_weights_, topic_weights_;
+  std::vector<float> uniform_cdf_;           // probes are stratified: every topic equally
+  std::vector<float> mix_cdf_;               // the current topic mixture
+  router::RouterResult routed_;
+  std::vector<int> probe_topic_;             // [probe]
+  std::vector<float> probe_x_;               // [layer][probe][d], BF16 values as the router saw them
+  std::vector<double> shares_, sums_, counts_;
+  RankSampler sampler_;
+};
+
+}  // namespace moesim::gating

@@ -1,0 +1,103 @@
+#include "models/gating/learned_source.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+namespace moesim::gating {
+namespace {
+
+// GPT-3 125M-like: 6 MoE layers of 16 experts, top-1 (the expert-load prediction paper's setup).
+LearnedSourceParams gpt3_125m_like() {
+  LearnedSourceParams p;
+  p.moe_layers = 6;
+  p.ranks = 4;
+  p.experts = 16;
+  p.top_k = 1;
+  p.tokens_per_rank = 16384;
+  p.decay_steps = 3000;
+  p.probe_tokens = 1024;
+  p.seed = 3;
+  return p;
+}
+
+// Load proportion of every expert of every layer at every step: [layer][step][expert].
+std::vector<std::vector<std::vector<double>>> proportions(LearnedSource& source, const LearnedSourceParams& p, int steps) {
+  RoutingMatrix m(p.moe_layers, p.ranks, p.experts);
+  std::vector<std::vector<std::vector<double>>> out(p.moe_layers);
+  for (int s = 0; s < steps; ++s) {
+    source.next(s, m);
+    for (int layer = 0; layer < p.moe_layers; ++layer) {
+      const auto loads = m.expert_loads(layer);
+      const double total = static_cast<double>(std::accumulate(loads.begin(), loads.end(), int64_t{0}));
+      std::vector<double> row;
+      for (int64_t v : loads) row.push_back(static_cast<double>(v) / total);
+      out[layer].push_back(row);
+    }
+  }
+  return out;
+}
+
+// The paper's statistic: per expert, the variance of its proportion over a sliding window;
+// averaged over experts and windows that lie within [from, to).
+double windowed_variance(const std::vector<std::vector<double>>& prop, int from, int to, int window) {
+  double sum = 0;
+  int count = 0;
+  for (int start = from; start + window <= to; start += window / 4) {
+    for (size_t e = 0; e < prop[0].size(); ++e) {
+      double mean = 0, sq = 0;
+      for (int s = start; s < start + window; ++s) mean += prop[s][e] / window;
+      for (int s = start; s < start + window; ++s) sq += (prop[s][e] - mean) * (prop[s][e] - mean) / window;
+      sum += sq;
+      ++count;
+    }
+  }
+  return sum / count;
+}
+
+TEST(LearnedSource, RowsSumToTokensTimesTopK) {
+  auto p = gpt3_125m_like();
+  p.top_k = 2;
+  LearnedSource source(p, router::make_cpu_router());
+  RoutingMatrix m(p.moe_layers, p.ranks, p.experts);
+  source.next(0, m);
+  for (int l = 0; l < p.moe_layers; ++l)
+    for (int r = 0; r < p.ranks; ++r) {
+      const auto row = m.row(l, r);
+      EXPECT_EQ(std::accumulate(row.begin(), row.end(), int64_t{0}), 2 * 16384);
+    }
+}
+
+TEST(LearnedSource, LoadsGoFromFluctuatingToStableShallowLayersMost) {
+  // The paper's statistic (window 100) falls by over an order of magnitude from the first to the
+  // last tenth of the run, in every layer, and the first MoE layer fluctuates most early on.
+  const auto p = gpt3_125m_like();
+  LearnedSource source(p, router::make_cpu_router());
+  const int steps = 3000;
+  const auto prop = proportions(source, p, steps);
+  std::vector<double> early(p.moe_layers);
+  for (int layer = 0; layer < p.moe_layers; ++layer) {
+    early[layer] = windowed_variance(prop[layer], 0, steps / 10, 100);
+    const double late = windowed_variance(prop[layer], steps - steps / 10, steps, 100);
+    std::printf("[ info ] MoE layer %d: sliding-window variance of load proportion, first tenth %.3g, last tenth %.3g (%.0fx)\n",
+                layer, early[layer], late, early[layer] / late);
+    EXPECT_GT(early[layer], 10 * late) << "layer " << layer;
+  }
+  EXPECT_GT(early.front(), early.back());
+}
+
+TEST(LearnedSource, SameSeedSameLoads) {
+  const auto p = gpt3_125m_like();
+  LearnedSource a(p, router::make_cpu_router()), b(p, router::make_cpu_router());
+  RoutingMatrix x(p.moe_layers, p.ranks, p.experts), y(p.moe_layers, p.ranks, p.experts);
+  for (int s = 0; s < 20; ++s) {
+    a.next(s, x);
+    b.next(s, y);
+  }
+  for (int l = 0; l < p.moe_layers; ++l)
+    for (int r = 0; r < p.ranks; ++r)
+      for (int e = 0; e < p.experts; ++e) EXPECT_EQ(x.row(l, r)[e], y.row(l, r)[e]);
+}
+
+}  // namespace
+}  // namespace moesim::gating
