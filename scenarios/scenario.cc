@@ -13,6 +13,8 @@ const char* to_string(gating::SkewDistribution d) {
   return "?";
 }
 
+const char* to_string(GatingSourceKind k) { return k == GatingSourceKind::kSkewed ? "skewed" : "learned"; }
+
 const char* to_string(PlacementKind) { return "static"; }
 
 const char* to_string(policies::StaticLayout l) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hardware/specs.h"
+#include "models/gating/learned_source.h"
 #include "models/gating/skewed_source.h"
 #include "models/moe_model.h"
 #include "policies/placement/static_placement.h"
@@ -33,10 +34,15 @@ struct TrainingSpec {
   int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.dp; }
 };
 
-enum class GatingSourceKind { kSkewed };
+// skewed: a seeded, drifting Zipf/Dirichlet skew (models/gating/skewed_source.h).
+// learned: a gate that learns, so loads go from fluctuating to stable (learned_source.h).
+enum class GatingSourceKind { kSkewed, kLearned };
 
 struct GatingSpec {
   GatingSourceKind source = GatingSourceKind::kSkewed;
+  // source: learned. Shape fields (layers, ranks, experts, top_k, tokens, seed) come from the
+  // rest of the scenario; the others are the generator's parameters.
+  gating::LearnedSourceParams learned;
   gating::SkewDistribution distribution = gating::SkewDistribution::kZipf;
   double zipf_s = 1.0;
   double dirichlet_alpha = 1.0;
@@ -68,6 +74,7 @@ struct Scenario {
 
 const char* to_string(ExpertExecution e);
 const char* to_string(gating::SkewDistribution d);
+const char* to_string(GatingSourceKind k);
 const char* to_string(PlacementKind p);
 const char* to_string(policies::StaticLayout l);
 

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "models/gating/capacity.h"
+#include "models/gating/learned_source.h"
 #include "models/gating/skewed_source.h"
 #include "policies/placement/static_placement.h"
 
@@ -10,6 +11,16 @@ namespace moesim {
 namespace {
 
 std::unique_ptr<gating::Source> make_source(const scenarios::Scenario& s) {
+  if (s.gating.source == scenarios::GatingSourceKind::kLearned) {
+    gating::LearnedSourceParams p = s.gating.learned;
+    p.moe_layers = s.model.moe_layer_count();
+    p.ranks = s.parallelism.dp;
+    p.experts = s.model.experts;
+    p.top_k = s.model.top_k;
+    p.tokens_per_rank = s.training.tokens_per_rank(s.parallelism);
+    p.seed = s.seed;
+    return std::make_unique<gating::LearnedSource>(p);
+  }
   gating::SkewedSourceParams p;
   p.moe_layers = s.model.moe_layer_count();
   p.ranks = s.parallelism.dp;
@@ -41,28 +52,37 @@ policies::ExpertLoads loads_of(const gating::RoutingMatrix& routing) {
 
 }  // namespace
 
+std::string gating_description(const scenarios::Scenario& s) { return make_source(s)->describe(); }
+
 RunResult run_scenario(const scenarios::Scenario& s, const ProgressFn& progress) {
-  RunResult result;
   const int64_t total = static_cast<int64_t>(s.steps) * static_cast<int64_t>(s.policies.size());
   int64_t done = 0;
   const bool capacity_mode = s.training.expert_execution == scenarios::ExpertExecution::kCapacity;
   const int64_t capacity = gating::expert_capacity(s.model.capacity_factor, s.training.tokens_per_rank(s.parallelism),
                                                    s.model.top_k, s.model.experts);
+  // Policies advance in lockstep: each step's routing is drawn once and every policy simulates it.
+  struct PolicyState {
+    std::unique_ptr<policies::PlacementPolicy> policy;
+    std::unique_ptr<StepSimulator> simulator;
+  };
+  std::vector<PolicyState> states;
+  RunResult result;
   for (const auto& spec : s.policies) {
-    auto source = make_source(s);
-    auto policy = make_policy(s, spec);
-    StepSimulator simulator(s);
-    gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
-    PolicyRun run{spec.label, {}};
-    run.steps.reserve(s.steps);
-    for (int step = 0; step < s.steps; ++step) {
-      source->next(step, routing);
-      if (capacity_mode) gating::apply_capacity(routing, capacity);
-      run.steps.push_back(simulator.simulate(routing, policy->placement_for(step)));
-      policy->observe(step, loads_of(routing));
+    states.push_back({make_policy(s, spec), std::make_unique<StepSimulator>(s)});
+    result.policies.push_back(PolicyRun{spec.label, {}});
+    result.policies.back().steps.reserve(s.steps);
+  }
+  auto source = make_source(s);
+  gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
+  for (int step = 0; step < s.steps; ++step) {
+    source->next(step, routing);
+    if (capacity_mode) gating::apply_capacity(routing, capacity);
+    const policies::ExpertLoads loads = loads_of(routing);
+    for (size_t i = 0; i < states.size(); ++i) {
+      result.policies[i].steps.push_back(states[i].simulator->simulate(routing, states[i].policy->placement_for(step)));
+      states[i].policy->observe(step, loads);
       if (progress) progress(++done, total);
     }
-    result.policies.push_back(std::move(run));
   }
   return result;
 }

@@ -22,6 +22,10 @@ struct RunResult {
 // Called after every simulated step with (steps done, steps in total over all policies).
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
+// One line saying where the scenario's routing comes from (and, for learned gating, which router
+// runs it: the CUDA kernel or the CPU reference).
+std::string gating_description(const scenarios::Scenario& scenario);
+
 // Deterministic: the same scenario gives the same result. Every policy sees the routing that the
 // same seed produces.
 RunResult run_scenario(const scenarios::Scenario& scenario, const ProgressFn& progress = nullptr);

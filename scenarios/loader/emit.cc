@@ -87,12 +87,27 @@ std::string resolved_yaml(const Scenario& s) {
   out << EndMap;
 
   out << Key << "gating" << Value << BeginMap;
-  out << Key << "source" << Value << "skewed";
-  out << Key << "distribution" << Value << to_string(s.gating.distribution);
-  out << Key << "zipf_s" << Value << format_number(s.gating.zipf_s);
-  out << Key << "dirichlet_alpha" << Value << format_number(s.gating.dirichlet_alpha);
-  out << Key << "drift" << Value << format_number(s.gating.drift);
-  out << Key << "reversion" << Value << format_number(s.gating.reversion);
+  out << Key << "source" << Value << to_string(s.gating.source);
+  if (s.gating.source == GatingSourceKind::kSkewed) {
+    out << Key << "distribution" << Value << to_string(s.gating.distribution);
+    out << Key << "zipf_s" << Value << format_number(s.gating.zipf_s);
+    out << Key << "dirichlet_alpha" << Value << format_number(s.gating.dirichlet_alpha);
+    out << Key << "drift" << Value << format_number(s.gating.drift);
+    out << Key << "reversion" << Value << format_number(s.gating.reversion);
+  } else {
+    const auto& l = s.gating.learned;
+    out << Key << "d" << Value << l.d << Key << "topics" << Value << l.topics;
+    out << Key << "topic_skew" << Value << format_number(l.topic_skew);
+    out << Key << "topic_drift" << Value << format_number(l.topic_drift);
+    out << Key << "noise" << Value << format_number(l.noise);
+    out << Key << "init_scale" << Value << format_number(l.init_scale);
+    out << Key << "lr" << Value << format_number(l.lr);
+    out << Key << "warmup_steps" << Value << l.warmup_steps << Key << "decay_steps" << Value << l.decay_steps;
+    out << Key << "min_lr_ratio" << Value << format_number(l.min_lr_ratio);
+    out << Key << "pull" << Value << format_number(l.pull) << Key << "aux" << Value << format_number(l.aux);
+    out << Key << "layer_volatility" << Value << format_number(l.layer_volatility);
+    out << Key << "probe_tokens" << Value << l.probe_tokens << Key << "learn_tokens" << Value << l.learn_tokens;
+  }
   out << EndMap;
 
   out << Key << "policies" << Value << YAML::BeginSeq;

@@ -158,17 +158,47 @@ models::MoeModel read_model(MapReader r) {
   return m;
 }
 
-GatingSpec read_gating(MapReader r) {
+const std::vector<std::string> kSkewedKeys = {"distribution", "zipf_s", "dirichlet_alpha", "drift", "reversion"};
+const std::vector<std::string> kLearnedKeys = {"d", "topics", "topic_skew", "topic_drift", "noise", "init_scale", "lr",
+                                               "warmup_steps", "decay_steps", "min_lr_ratio", "pull", "aux",
+                                               "layer_volatility", "probe_tokens", "learn_tokens"};
+
+GatingSpec read_gating(MapReader r, int steps) {
   GatingSpec g;
-  r.get_choice("source", {"skewed"}, "skewed");
-  const std::string d = r.get_choice("distribution", {"zipf", "dirichlet", "uniform"}, "zipf");
-  g.distribution = d == "zipf" ? gating::SkewDistribution::kZipf
-                   : d == "dirichlet" ? gating::SkewDistribution::kDirichlet
-                                      : gating::SkewDistribution::kUniform;
-  g.zipf_s = r.get_double("zipf_s", g.zipf_s, 0, 10);
-  g.dirichlet_alpha = r.get_double("dirichlet_alpha", g.dirichlet_alpha, 0, 1e6, false);
-  g.drift = r.get_double("drift", g.drift, 0, 10);
-  g.reversion = r.get_double("reversion", g.reversion, 0, 1);
+  const std::string source = r.get_choice("source", {"skewed", "learned"}, "skewed");
+  g.source = source == "skewed" ? GatingSourceKind::kSkewed : GatingSourceKind::kLearned;
+  // Each source has its own keys; naming the other's is a mistake worth a clear word.
+  for (const auto& key : g.source == GatingSourceKind::kSkewed ? kLearnedKeys : kSkewedKeys) {
+    if (r.has(key)) r.fail(key, "applies to gating.source " + std::string(source == "skewed" ? "learned" : "skewed") + ", not " + source);
+  }
+  if (g.source == GatingSourceKind::kSkewed) {
+    const std::string d = r.get_choice("distribution", {"zipf", "dirichlet", "uniform"}, "zipf");
+    g.distribution = d == "zipf" ? gating::SkewDistribution::kZipf
+                     : d == "dirichlet" ? gating::SkewDistribution::kDirichlet
+                                        : gating::SkewDistribution::kUniform;
+    g.zipf_s = r.get_double("zipf_s", g.zipf_s, 0, 10);
+    g.dirichlet_alpha = r.get_double("dirichlet_alpha", g.dirichlet_alpha, 0, 1e6, false);
+    g.drift = r.get_double("drift", g.drift, 0, 10);
+    g.reversion = r.get_double("reversion", g.reversion, 0, 1);
+  } else {
+    auto& l = g.learned;
+    l.decay_steps = steps;
+    l.d = static_cast<int>(r.get_int("d", l.d, 1, 4096));
+    l.topics = static_cast<int>(r.get_int("topics", l.topics, 1, 4096));
+    l.topic_skew = r.get_double("topic_skew", l.topic_skew, 0, 10);
+    l.topic_drift = r.get_double("topic_drift", l.topic_drift, 0, 10);
+    l.noise = r.get_double("noise", l.noise, 0, 100);
+    l.init_scale = r.get_double("init_scale", l.init_scale, 0, 100);
+    l.lr = r.get_double("lr", l.lr, 0, 100);
+    l.warmup_steps = static_cast<int>(r.get_int("warmup_steps", l.warmup_steps, 0, 100'000'000));
+    l.decay_steps = static_cast<int>(r.get_int("decay_steps", l.decay_steps, 1, 100'000'000));
+    l.min_lr_ratio = r.get_double("min_lr_ratio", l.min_lr_ratio, 0, 1);
+    l.pull = r.get_double("pull", l.pull, 0, 100);
+    l.aux = r.get_double("aux", l.aux, 0, 100);
+    l.layer_volatility = r.get_double("layer_volatility", l.layer_volatility, 0, 1000);
+    l.probe_tokens = static_cast<int>(r.get_int("probe_tokens", l.probe_tokens, 1, 1 << 24));
+    l.learn_tokens = static_cast<int>(r.get_int("learn_tokens", l.learn_tokens, 1, 1 << 24));
+  }
   r.finish();
   return g;
 }
@@ -209,7 +239,7 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
                                     : ExpertExecution::kCapacity;
   tr.finish();
 
-  s.gating = read_gating(r.child("gating"));
+  s.gating = read_gating(r.child("gating"), s.steps);
   auto policy_readers = r.children("policies");
   for (auto& p : policy_readers) s.policies.push_back(read_policy(std::move(p)));
   if (s.policies.empty()) s.policies.push_back(PolicySpec{});

@@ -131,7 +131,7 @@ int cmd_run(const std::vector<std::string>& args) {
     throw scenarios::ScenarioError("", "output.dir", "cannot create directory '" + s.output_dir + "': " + ec.message());
   }
 
-  std::cout << "moesim run " << describe(s) << "\n\n";
+  std::cout << "moesim run " << describe(s) << "\n" << "gating: " << gating_description(s) << "\n\n";
   Progress progress(!vm.count("quiet"));
   const RunResult run = run_scenario(s, [&](int64_t done, int64_t total) { progress(done, total); });
   const auto summary = summarize(s, run);

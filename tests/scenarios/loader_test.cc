@@ -62,3 +62,29 @@ TEST(Loader, QuickstartIsValid) {
 
 }  // namespace
 }  // namespace moesim::scenarios
+
+namespace moesim::scenarios {
+namespace {
+
+TEST(Loader, LearnedGatingKeysAndDefaults) {
+  const Scenario s = load_scenario_text(std::string(kMinimal) + "steps: 500\ngating: {source: learned, lr: 0.3, topics: 8}\n", "t.yaml");
+  EXPECT_EQ(s.gating.source, GatingSourceKind::kLearned);
+  EXPECT_DOUBLE_EQ(s.gating.learned.lr, 0.3);
+  EXPECT_EQ(s.gating.learned.topics, 8);
+  EXPECT_EQ(s.gating.learned.decay_steps, 500);  // the run's length unless given
+  const Scenario again = load_scenario_text(resolved_yaml(s), "resolved.yaml");
+  EXPECT_EQ(resolved_yaml(again), resolved_yaml(s));
+}
+
+TEST(Loader, KeysOfTheOtherGatingSourceAreRejected) {
+  try {
+    load_scenario_text(std::string(kMinimal) + "gating: {source: learned, zipf_s: 1.2}\n", "t.yaml");
+    FAIL();
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("`gating.zipf_s`: applies to gating.source skewed, not learned (t.yaml:7:35)"),
+              std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace moesim::scenarios
