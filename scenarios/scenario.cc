@@ -13,7 +13,14 @@ const char* to_string(gating::SkewDistribution d) {
   return "?";
 }
 
-const char* to_string(GatingSourceKind k) { return k == GatingSourceKind::kSkewed ? "skewed" : "learned"; }
+const char* to_string(GatingSourceKind k) {
+  switch (k) {
+    case GatingSourceKind::kSkewed: return "skewed";
+    case GatingSourceKind::kLearned: return "learned";
+    case GatingSourceKind::kTrace: return "trace";
+  }
+  return "?";
+}
 
 const char* to_string(PlacementKind) { return "static"; }
 

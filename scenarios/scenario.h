@@ -36,13 +36,15 @@ struct TrainingSpec {
 
 // skewed: a seeded, drifting Zipf/Dirichlet skew (models/gating/skewed_source.h).
 // learned: a gate that learns, so loads go from fluctuating to stable (learned_source.h).
-enum class GatingSourceKind { kSkewed, kLearned };
+// trace: replay of a recorded trace (models/gating/trace_source.h).
+enum class GatingSourceKind { kSkewed, kLearned, kTrace };
 
 struct GatingSpec {
   GatingSourceKind source = GatingSourceKind::kSkewed;
   // source: learned. Shape fields (layers, ranks, experts, top_k, tokens, seed) come from the
   // rest of the scenario; the others are the generator's parameters.
   gating::LearnedSourceParams learned;
+  std::string trace_path;  // source: trace
   gating::SkewDistribution distribution = gating::SkewDistribution::kZipf;
   double zipf_s = 1.0;
   double dirichlet_alpha = 1.0;

@@ -5,12 +5,16 @@
 #include "models/gating/capacity.h"
 #include "models/gating/learned_source.h"
 #include "models/gating/skewed_source.h"
+#include "models/gating/trace_source.h"
 #include "policies/placement/static_placement.h"
 
 namespace moesim {
-namespace {
-
-std::unique_ptr<gating::Source> make_source(const scenarios::Scenario& s) {
+std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& s) {
+  if (s.gating.source == scenarios::GatingSourceKind::kTrace) {
+    return std::make_unique<gating::TraceSource>(
+        s.gating.trace_path, gating::TraceShape{s.model.moe_layer_count(), s.parallelism.dp, s.model.experts, s.model.top_k,
+                                                s.training.tokens_per_rank(s.parallelism), s.steps});
+  }
   if (s.gating.source == scenarios::GatingSourceKind::kLearned) {
     gating::LearnedSourceParams p = s.gating.learned;
     p.moe_layers = s.model.moe_layer_count();
@@ -36,6 +40,8 @@ std::unique_ptr<gating::Source> make_source(const scenarios::Scenario& s) {
   return std::make_unique<gating::SkewedSource>(p);
 }
 
+namespace {
+
 std::unique_ptr<policies::PlacementPolicy> make_policy(const scenarios::Scenario& s, const scenarios::PolicySpec& spec) {
   const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
   return std::make_unique<policies::StaticPolicy>(shape, spec.layout);
@@ -52,7 +58,7 @@ policies::ExpertLoads loads_of(const gating::RoutingMatrix& routing) {
 
 }  // namespace
 
-std::string gating_description(const scenarios::Scenario& s) { return make_source(s)->describe(); }
+std::string gating_description(const scenarios::Scenario& s) { return make_gating_source(s)->describe(); }
 
 RunResult run_scenario(const scenarios::Scenario& s, const ProgressFn& progress) {
   const int64_t total = static_cast<int64_t>(s.steps) * static_cast<int64_t>(s.policies.size());
@@ -72,7 +78,7 @@ RunResult run_scenario(const scenarios::Scenario& s, const ProgressFn& progress)
     result.policies.push_back(PolicyRun{spec.label, {}});
     result.policies.back().steps.reserve(s.steps);
   }
-  auto source = make_source(s);
+  auto source = make_gating_source(s);
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
   for (int step = 0; step < s.steps; ++step) {
     source->next(step, routing);

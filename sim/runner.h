@@ -2,9 +2,11 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "models/gating/source.h"
 #include "scenarios/scenario.h"
 #include "sim/step_simulator.h"
 
@@ -21,6 +23,9 @@ struct RunResult {
 
 // Called after every simulated step with (steps done, steps in total over all policies).
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
+
+// The scenario's gating source (skewed, learned or trace replay).
+std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& scenario);
 
 // One line saying where the scenario's routing comes from (and, for learned gating, which router
 // runs it: the CUDA kernel or the CPU reference).

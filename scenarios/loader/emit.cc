@@ -88,7 +88,9 @@ std::string resolved_yaml(const Scenario& s) {
 
   out << Key << "gating" << Value << BeginMap;
   out << Key << "source" << Value << to_string(s.gating.source);
-  if (s.gating.source == GatingSourceKind::kSkewed) {
+  if (s.gating.source == GatingSourceKind::kTrace) {
+    out << Key << "path" << Value << s.gating.trace_path;
+  } else if (s.gating.source == GatingSourceKind::kSkewed) {
     out << Key << "distribution" << Value << to_string(s.gating.distribution);
     out << Key << "zipf_s" << Value << format_number(s.gating.zipf_s);
     out << Key << "dirichlet_alpha" << Value << format_number(s.gating.dirichlet_alpha);

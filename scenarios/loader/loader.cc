@@ -162,16 +162,24 @@ const std::vector<std::string> kSkewedKeys = {"distribution", "zipf_s", "dirichl
 const std::vector<std::string> kLearnedKeys = {"d", "topics", "topic_skew", "topic_drift", "noise", "init_scale", "lr",
                                                "warmup_steps", "decay_steps", "min_lr_ratio", "pull", "aux",
                                                "layer_volatility", "probe_tokens", "learn_tokens"};
+const std::vector<std::string> kTraceKeys = {"path"};
 
 GatingSpec read_gating(MapReader r, int steps) {
   GatingSpec g;
-  const std::string source = r.get_choice("source", {"skewed", "learned"}, "skewed");
-  g.source = source == "skewed" ? GatingSourceKind::kSkewed : GatingSourceKind::kLearned;
-  // Each source has its own keys; naming the other's is a mistake worth a clear word.
-  for (const auto& key : g.source == GatingSourceKind::kSkewed ? kLearnedKeys : kSkewedKeys) {
-    if (r.has(key)) r.fail(key, "applies to gating.source " + std::string(source == "skewed" ? "learned" : "skewed") + ", not " + source);
+  const std::string source = r.get_choice("source", {"skewed", "learned", "trace"}, "skewed");
+  g.source = source == "skewed" ? GatingSourceKind::kSkewed : source == "learned" ? GatingSourceKind::kLearned : GatingSourceKind::kTrace;
+  // Each source has its own keys; naming another's is a mistake worth a clear word.
+  const std::vector<std::pair<const std::vector<std::string>*, const char*>> owners = {
+      {&kSkewedKeys, "skewed"}, {&kLearnedKeys, "learned"}, {&kTraceKeys, "trace"}};
+  for (const auto& [keys, owner] : owners) {
+    if (owner == source) continue;
+    for (const auto& key : *keys) {
+      if (r.has(key)) r.fail(key, "applies to gating.source " + std::string(owner) + ", not " + source);
+    }
   }
-  if (g.source == GatingSourceKind::kSkewed) {
+  if (g.source == GatingSourceKind::kTrace) {
+    g.trace_path = r.get_string("path", std::nullopt);
+  } else if (g.source == GatingSourceKind::kSkewed) {
     const std::string d = r.get_choice("distribution", {"zipf", "dirichlet", "uniform"}, "zipf");
     g.distribution = d == "zipf" ? gating::SkewDistribution::kZipf
                      : d == "dirichlet" ? gating::SkewDistribution::kDirichlet

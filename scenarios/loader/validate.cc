@@ -1,5 +1,7 @@
 #include "scenarios/loader/validate.h"
 
+#include "models/gating/trace_source.h"
+
 namespace moesim::scenarios {
 namespace {
 
@@ -55,6 +57,16 @@ void validate(const Scenario& s, const SourceMap& sources) {
   c.require(sequences % p.dp == 0, "training.tokens_per_step",
             "expected whole sequences on every data-parallel rank: tokens_per_step / seq_len = " + str(sequences) +
                 " sequences is not a multiple of dp = " + str(p.dp));
+  if (s.gating.source == GatingSourceKind::kTrace) {
+    // Open the trace now, so that a bad one is reported before anything runs.
+    try {
+      const gating::TraceReader reader(s.gating.trace_path);
+      gating::check_trace_fits(s.gating.trace_path, reader.info(),
+                               {m.moe_layer_count(), p.dp, m.experts, m.top_k, s.training.tokens_per_rank(p), s.steps});
+    } catch (const gating::TraceError& e) {
+      c.require(false, "gating.path", std::string("bad trace: ") + e.what());
+    }
+  }
   c.require(s.training.tokens_per_rank(p) * m.top_k < (int64_t{1} << 31), "training.tokens_per_step",
             "expected at most 2^31 token assignments per GPU per layer, got " + str(s.training.tokens_per_rank(p) * m.top_k));
 }

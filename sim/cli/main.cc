@@ -11,8 +11,11 @@
 #include <unistd.h>
 
 #include "hardware/presets.h"
+#include "models/gating/trace_h5.h"
 #include "models/presets.h"
 #include "scenarios/loader/loader.h"
+#include "sim/cli/trace_commands.h"
+#include "sim/cli/usage_error.h"
 #include "sim/results/atomic_file.h"
 #include "sim/results/summary_csv.h"
 #include "sim/results/table.h"
@@ -26,10 +29,7 @@ namespace {
 
 constexpr int kBadInput = 2;
 
-// Bad command-line usage (unknown command, missing argument): exit status 2.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using cli::UsageError;
 
 const char* kUsage =
     "moesim: a discrete-event simulator of Mixture-of-Experts training clusters\n"
@@ -40,6 +40,7 @@ const char* kUsage =
     "  run SCENARIO        simulate a scenario and compare its placement policies\n"
     "  validate SCENARIO   check a scenario without running it\n"
     "  presets             list the cluster and model presets\n"
+    "  trace ...           record (generate), inspect (info) and convert routing traces\n"
     "\n"
     "Run `moesim <command> --help` for the options of a command.\n";
 
@@ -193,8 +194,12 @@ int main(int argc, char** argv) {
     if (command == "run") return cmd_run(args);
     if (command == "validate") return cmd_validate(args);
     if (command == "presets") return cmd_presets(args);
+    if (command == "trace") return cli::cmd_trace(args);
     throw UsageError("unknown command '" + command + "'");
   } catch (const scenarios::ScenarioError& e) {
+    std::cerr << "moesim: error: " << e.what() << "\n";
+    return kBadInput;
+  } catch (const gating::TraceError& e) {
     std::cerr << "moesim: error: " << e.what() << "\n";
     return kBadInput;
   } catch (const UsageError& e) {

@@ -168,3 +168,60 @@ TEST_F(Cli, HelpAndUsageErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Cli, TraceReplayReproducesTheGeneratingRun) {
+  const std::string trace = (dir_ / "q.h5").string();
+  const Result gen = moesim("trace generate " + quickstart() + " --steps 12 --out " + trace);
+  ASSERT_EQ(gen.status, 0) << gen.err;
+  EXPECT_NE(gen.out.find("first tenth"), std::string::npos);
+  ASSERT_EQ(moesim("run " + quickstart() + " --steps 12 -q --out " + (dir_ / "a").string()).status, 0);
+  const Result replay = moesim("run " + quickstart() + " --steps 12 -q --out " + (dir_ / "b").string() +
+                               " --set 'gating={source: trace, path: " + trace + "}'");
+  ASSERT_EQ(replay.status, 0) << replay.err;
+  EXPECT_NE(replay.out.find("exact, per-rank counts"), std::string::npos);
+  EXPECT_EQ(slurp(dir_ / "a" / "summary.csv"), slurp(dir_ / "b" / "summary.csv"));
+  const Result info = moesim("trace info " + trace);
+  EXPECT_EQ(info.status, 0);
+  EXPECT_NE(info.out.find("12 steps x 12 MoE layers x 128 experts"), std::string::npos) << info.out;
+}
+
+TEST_F(Cli, BadTracesExitTwoNamingFileAndDataset) {
+  const std::string trace = (dir_ / "q.h5").string();
+  ASSERT_EQ(moesim("trace generate " + quickstart() + " --steps 5 --out " + trace).status, 0);
+  const Result too_short = moesim("run " + quickstart() + " --steps 6 --out " + (dir_ / "o").string() +
+                                  " --set 'gating={source: trace, path: " + trace + "}'");
+  EXPECT_EQ(too_short.status, 2);
+  EXPECT_NE(too_short.err.find(trace + ":/rank_counts: has 5 steps, the scenario asks for 6"), std::string::npos) << too_short.err;
+  EXPECT_FALSE(fs::exists(dir_ / "o"));
+  const Result wrong_model = moesim("validate " + quickstart() + " --set model.experts=64 --set 'gating={source: trace, path: " + trace + "}'");
+  EXPECT_EQ(wrong_model.status, 2);
+  EXPECT_NE(wrong_model.err.find("has 128 experts per layer, the model has 64"), std::string::npos) << wrong_model.err;
+  const Result missing = moesim("trace info " + (dir_ / "none.h5").string());
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("none.h5: no such file"), std::string::npos);
+  const fs::path csv = write("bad.csv", "step,layer,expert,tokens\n0,0,0,nan\n");
+  const Result bad_csv = moesim("trace convert " + csv.string() + " " + (dir_ / "c.h5").string());
+  EXPECT_EQ(bad_csv.status, 2);
+  EXPECT_NE(bad_csv.err.find("bad.csv:line 2"), std::string::npos) << bad_csv.err;
+  EXPECT_FALSE(fs::exists(dir_ / "c.h5"));
+}
+
+TEST_F(Cli, ConvertedCsvTracesReplayByShare) {
+  std::string csv = "step,layer,expert,tokens\n";
+  for (int step = 0; step < 4; ++step)
+    for (int layer = 0; layer < 6; ++layer)
+      for (int expert = 0; expert < 16; ++expert) csv += std::to_string(step) + "," + std::to_string(layer) + "," +
+                                                         std::to_string(expert) + "," + std::to_string(100 + expert * 10) + "\n";
+  const fs::path in = write("t.csv", csv);
+  const std::string h5 = (dir_ / "t.h5").string();
+  ASSERT_EQ(moesim("trace convert " + in.string() + " " + h5).status, 0);
+  const std::string scenario = std::string(MOESIM_SOURCE_DIR) + "/scenarios/learned_gpt3_125m.yaml";
+  const Result r = moesim("run " + scenario + " --steps 4 -q --out " + (dir_ / "r").string() +
+                          " --set 'gating={source: trace, path: " + h5 + "}'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("per-expert totals"), std::string::npos);
+}
+
+}  // namespace

@@ -1,4 +1,5 @@
 #include "models/gating/learned_source.h"
+#include "models/gating/load_statistics.h"
 
 #include <gtest/gtest.h>
 
@@ -36,23 +37,6 @@ std::vector<std::vector<std::vector<double>>> proportions(LearnedSource& source,
     }
   }
   return out;
-}
-
-// The paper's statistic: per expert, the variance of its proportion over a sliding window;
-// averaged over experts and windows that lie within [from, to).
-double windowed_variance(const std::vector<std::vector<double>>& prop, int from, int to, int window) {
-  double sum = 0;
-  int count = 0;
-  for (int start = from; start + window <= to; start += window / 4) {
-    for (size_t e = 0; e < prop[0].size(); ++e) {
-      double mean = 0, sq = 0;
-      for (int s = start; s < start + window; ++s) mean += prop[s][e] / window;
-      for (int s = start; s < start + window; ++s) sq += (prop[s][e] - mean) * (prop[s][e] - mean) / window;
-      sum += sq;
-      ++count;
-    }
-  }
-  return sum / count;
 }
 
 TEST(LearnedSource, RowsSumToTokensTimesTopK) {

@@ -1,0 +1,270 @@
+#include "models/gating/trace_h5.h"
+
+#include <H5Cpp.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+
+namespace moesim::gating {
+namespace {
+
+constexpr const char* kRankCounts = "rank_counts";
+constexpr const char* kExpertCounts = "expert_counts";
+
+struct QuietHdf5 {
+  QuietHdf5() { H5::Exception::dontPrint(); }
+};
+const QuietHdf5 quiet;
+
+void write_attr(H5::H5File& f, const char* name, int64_t v) {
+  f.createAttribute(name, H5::PredType::NATIVE_INT64, H5::DataSpace()).write(H5::PredType::NATIVE_INT64, &v);
+}
+void write_attr(H5::H5File& f, const char* name, const std::string& v) {
+  const H5::StrType type(H5::PredType::C_S1, v.empty() ? 1 : v.size());
+  f.createAttribute(name, type, H5::DataSpace()).write(type, v.empty() ? std::string(" ") : v);
+}
+
+std::optional<int64_t> read_int_attr(const H5::H5File& f, const char* name) {
+  if (!f.attrExists(name)) return std::nullopt;
+  int64_t v = 0;
+  f.openAttribute(name).read(H5::PredType::NATIVE_INT64, &v);
+  return v;
+}
+std::string read_str_attr(const H5::H5File& f, const char* name) {
+  if (!f.attrExists(name)) return "";
+  const H5::Attribute a = f.openAttribute(name);
+  std::string v;
+  a.read(a.getStrType(), v);
+  return v == " " ? "" : v;
+}
+
+// An extendible int32 dataset whose first dimension is the step, one step per chunk.
+H5::DataSet create_steps(H5::H5File& f, const char* name, std::vector<hsize_t> step_shape) {
+  std::vector<hsize_t> dims{0}, max{H5S_UNLIMITED}, chunk{1};
+  for (hsize_t d : step_shape) {
+    dims.push_back(d);
+    max.push_back(d);
+    chunk.push_back(d);
+  }
+  H5::DSetCreatPropList props;
+  props.setChunk(static_cast<int>(chunk.size()), chunk.data());
+  props.setDeflate(4);
+  return f.createDataSet(name, H5::PredType::NATIVE_INT32, H5::DataSpace(static_cast<int>(dims.size()), dims.data(), max.data()), props);
+}
+
+void append_step(H5::DataSet& ds, int step, const int32_t* data) {
+  H5::DataSpace space = ds.getSpace();
+  std::vector<hsize_t> dims(space.getSimpleExtentNdims());
+  space.getSimpleExtentDims(dims.data());
+  dims[0] = static_cast<hsize_t>(step) + 1;
+  ds.extend(dims.data());
+  space = ds.getSpace();
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[0] = static_cast<hsize_t>(step);
+  count[0] = 1;
+  space.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
+  const H5::DataSpace mem(static_cast<int>(count.size()), count.data());
+  ds.write(data, H5::PredType::NATIVE_INT32, mem, space);
+}
+
+}  // namespace
+
+struct TraceWriter::Impl {
+  std::string path, temporary;
+  TraceInfo info;
+  H5::H5File file;
+  H5::DataSet ranks, totals;
+  int steps = 0;
+  bool finished = false;
+  std::vector<int32_t> scratch;
+};
+
+TraceWriter::TraceWriter(const std::string& path, const TraceInfo& info) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
+  impl_->temporary = path + ".tmp";
+  impl_->info = info;
+  try {
+    impl_->file = H5::H5File(impl_->temporary, H5F_ACC_TRUNC);
+    if (info.ranks > 0) {
+      impl_->ranks = create_steps(impl_->file, kRankCounts,
+                                  {hsize_t(info.moe_layers), hsize_t(info.ranks), hsize_t(info.experts)});
+    }
+    impl_->totals = create_steps(impl_->file, kExpertCounts, {hsize_t(info.moe_layers), hsize_t(info.experts)});
+    write_attr(impl_->file, "format", std::string("moesim-trace"));
+    write_attr(impl_->file, "version", int64_t{1});
+    write_attr(impl_->file, "model", info.model);
+    write_attr(impl_->file, "top_k", int64_t{info.top_k});
+    write_attr(impl_->file, "tokens_per_step", info.tokens_per_step);
+    write_attr(impl_->file, "seed", static_cast<int64_t>(info.seed));
+    write_attr(impl_->file, "generator", info.generator);
+    write_attr(impl_->file, "scenario", info.scenario);
+  } catch (const H5::Exception& e) {
+    std::remove(impl_->temporary.c_str());
+    throw TraceError(path, "", "cannot create the trace (" + e.getDetailMsg() + ")");
+  }
+}
+
+TraceWriter::~TraceWriter() {
+  if (impl_ && !impl_->finished) {
+    try {
+      impl_->file.close();
+    } catch (...) {
+    }
+    std::remove(impl_->temporary.c_str());
+  }
+}
+
+void TraceWriter::write_step(const RoutingMatrix& routing) {
+  auto& t = *impl_;
+  t.scratch.assign(static_cast<size_t>(t.info.moe_layers) * t.info.experts, 0);
+  for (int l = 0; l < t.info.moe_layers; ++l) {
+    const auto loads = routing.expert_loads(l);
+    for (int e = 0; e < t.info.experts; ++e) t.scratch[static_cast<size_t>(l) * t.info.experts + e] = static_cast<int32_t>(loads[e]);
+  }
+  if (t.info.ranks > 0) {
+    std::vector<int32_t> all;
+    all.reserve(static_cast<size_t>(t.info.moe_layers) * t.info.ranks * t.info.experts);
+    for (int l = 0; l < t.info.moe_layers; ++l)
+      for (int r = 0; r < t.info.ranks; ++r) {
+        const auto row = routing.row(l, r);
+        all.insert(all.end(), row.begin(), row.end());
+      }
+    append_step(t.ranks, t.steps, all.data());
+  }
+  append_step(t.totals, t.steps, t.scratch.data());
+  ++t.steps;
+}
+
+void TraceWriter::write_step_totals(const std::vector<int32_t>& totals) {
+  if (impl_->info.ranks > 0) throw std::logic_error("TraceWriter: a trace with per-rank counts is written with write_step");
+  append_step(impl_->totals, impl_->steps++, totals.data());
+}
+
+void TraceWriter::finish() {
+  auto& t = *impl_;
+  try {
+    t.ranks.close();
+    t.totals.close();
+    t.file.close();
+  } catch (const H5::Exception& e) {
+    throw TraceError(t.path, "", "cannot write the trace (" + e.getDetailMsg() + ")");
+  }
+  std::error_code ec;
+  std::filesystem::rename(t.temporary, t.path, ec);
+  if (ec) throw TraceError(t.path, "", "cannot write the trace (" + ec.message() + ")");
+  t.finished = true;
+}
+
+struct TraceReader::Impl {
+  std::string path;
+  TraceInfo info;
+  H5::H5File file;
+  H5::DataSet ranks, totals;
+  bool has_ranks = false;
+};
+
+namespace {
+
+// Checks that a counts dataset is an integer array of rank `dims`; returns its shape.
+std::vector<hsize_t> shape_of(const std::string& path, const H5::DataSet& ds, const char* name, int dims) {
+  if (ds.getTypeClass() != H5T_INTEGER) throw TraceError(path, name, "expected integer token counts, got a non-integer dataset");
+  const H5::DataSpace space = ds.getSpace();
+  if (space.getSimpleExtentNdims() != dims) {
+    throw TraceError(path, name, "expected " + std::to_string(dims) + " dimensions, got " + std::to_string(space.getSimpleExtentNdims()));
+  }
+  std::vector<hsize_t> shape(dims);
+  space.getSimpleExtentDims(shape.data());
+  return shape;
+}
+
+}  // namespace
+
+TraceReader::TraceReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  auto& t = *impl_;
+  t.path = path;
+  if (!std::filesystem::exists(path)) throw TraceError(path, "", "no such file");
+  try {
+    if (!H5::H5File::isHdf5(path)) throw TraceError(path, "", "not an HDF5 file");
+    t.file = H5::H5File(path, H5F_ACC_RDONLY);
+    t.has_ranks = t.file.nameExists(kRankCounts);
+    if (!t.has_ranks && !t.file.nameExists(kExpertCounts)) {
+      throw TraceError(path, "", "expected a dataset /rank_counts or /expert_counts, found neither");
+    }
+    if (t.has_ranks) {
+      t.ranks = t.file.openDataSet(kRankCounts);
+      const auto s = shape_of(path, t.ranks, "/rank_counts", 4);
+      t.info.steps = static_cast<int>(s[0]);
+      t.info.moe_layers = static_cast<int>(s[1]);
+      t.info.ranks = static_cast<int>(s[2]);
+      t.info.experts = static_cast<int>(s[3]);
+    }
+    if (t.file.nameExists(kExpertCounts)) {
+      t.totals = t.file.openDataSet(kExpertCounts);
+      const auto s = shape_of(path, t.totals, "/expert_counts", 3);
+      if (t.has_ranks && (static_cast<int>(s[0]) != t.info.steps || static_cast<int>(s[1]) != t.info.moe_layers ||
+                          static_cast<int>(s[2]) != t.info.experts)) {
+        throw TraceError(path, "/expert_counts", "shape does not match /rank_counts");
+      }
+      t.info.steps = static_cast<int>(s[0]);
+      t.info.moe_layers = static_cast<int>(s[1]);
+      t.info.experts = static_cast<int>(s[2]);
+    }
+    t.info.top_k = static_cast<int>(read_int_attr(t.file, "top_k").value_or(0));
+    t.info.tokens_per_step = read_int_attr(t.file, "tokens_per_step").value_or(0);
+    t.info.seed = static_cast<uint64_t>(read_int_attr(t.file, "seed").value_or(0));
+    t.info.model = read_str_attr(t.file, "model");
+    t.info.generator = read_str_attr(t.file, "generator");
+    t.info.scenario = read_str_attr(t.file, "scenario");
+  } catch (const H5::Exception& e) {
+    throw TraceError(path, "", "cannot read the trace (" + e.getDetailMsg() + ")");
+  }
+  if (t.info.steps <= 0 || t.info.moe_layers <= 0 || t.info.experts <= 0) throw TraceError(path, "", "the trace is empty");
+}
+
+TraceReader::~TraceReader() = default;
+
+const TraceInfo& TraceReader::info() const { return impl_->info; }
+
+namespace {
+
+void read_step(const std::string& path, const H5::DataSet& ds, const char* name, int step, int32_t* out) {
+  H5::DataSpace space = ds.getSpace();
+  std::vector<hsize_t> dims(space.getSimpleExtentNdims());
+  space.getSimpleExtentDims(dims.data());
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[0] = static_cast<hsize_t>(step);
+  count[0] = 1;
+  space.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
+  const H5::DataSpace mem(static_cast<int>(count.size()), count.data());
+  ds.read(out, H5::PredType::NATIVE_INT32, mem, space);
+  hsize_t n = 1;
+  for (size_t i = 1; i < count.size(); ++i) n *= count[i];
+  for (hsize_t i = 0; i < n; ++i) {
+    if (out[i] < 0) throw TraceError(path, name, "negative token count " + std::to_string(out[i]) + " at step " + std::to_string(step));
+  }
+}
+
+}  // namespace
+
+void TraceReader::read_rank_counts(int step, RoutingMatrix& out) const {
+  const auto& t = *impl_;
+  try {
+    read_step(t.path, t.ranks, "/rank_counts", step, out.row(0, 0).data());
+  } catch (const H5::Exception& e) {
+    throw TraceError(t.path, "/rank_counts", "cannot read step " + std::to_string(step) + " (" + e.getDetailMsg() + ")");
+  }
+}
+
+std::vector<int64_t> TraceReader::read_expert_counts(int step) const {
+  const auto& t = *impl_;
+  std::vector<int32_t> raw(static_cast<size_t>(t.info.moe_layers) * t.info.experts);
+  try {
+    read_step(t.path, t.totals, "/expert_counts", step, raw.data());
+  } catch (const H5::Exception& e) {
+    throw TraceError(t.path, "/expert_counts", "cannot read step " + std::to_string(step) + " (" + e.getDetailMsg() + ")");
+  }
+  return std::vector<int64_t>(raw.begin(), raw.end());
+}
+
+}  // namespace moesim::gating

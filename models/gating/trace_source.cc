@@ -1,0 +1,80 @@
+#include "models/gating/trace_source.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace moesim::gating {
+
+namespace {
+bool exact_replay(const TraceInfo& info, const TraceShape& shape) { return info.ranks > 0 && info.ranks == shape.ranks; }
+}  // namespace
+
+void check_trace_fits(const std::string& path, const TraceInfo& info, const TraceShape& s) {
+  const std::string dataset = info.ranks > 0 ? "/rank_counts" : "/expert_counts";
+  auto require = [&](bool ok, const std::string& message) {
+    if (!ok) throw TraceError(path, dataset, message);
+  };
+  require(info.moe_layers == s.moe_layers, "has " + std::to_string(info.moe_layers) + " MoE layers, the model has " +
+                                               std::to_string(s.moe_layers));
+  require(info.experts == s.experts, "has " + std::to_string(info.experts) + " experts per layer, the model has " +
+                                         std::to_string(s.experts));
+  require(info.steps >= s.steps, "has " + std::to_string(info.steps) + " steps, the scenario asks for " + std::to_string(s.steps));
+  if (exact_replay(info, s) && info.tokens_per_step > 0) {
+    require(info.tokens_per_step == s.tokens_per_rank * s.ranks,
+            "was recorded with tokens_per_step " + std::to_string(info.tokens_per_step) + ", the scenario has " +
+                std::to_string(s.tokens_per_rank * s.ranks));
+  }
+  if (info.ranks > 0 && info.ranks != s.ranks && !info.scenario.empty()) {
+    // Per-rank counts for another DP degree cannot be replayed exactly; totals still can be.
+    require(false, "has per-rank counts for " + std::to_string(info.ranks) + " ranks, the scenario has dp = " +
+                       std::to_string(s.ranks));
+  }
+}
+
+TraceSource::TraceSource(const std::string& path, const TraceShape& shape)
+    : path_(path), shape_(shape), reader_(path), exact_(exact_replay(reader_.info(), shape)) {
+  check_trace_fits(path, reader_.info(), shape);
+}
+
+void TraceSource::next(int step, RoutingMatrix& out) {
+  for (int l = 0; l < shape_.moe_layers; ++l)
+    for (int r = 0; r < shape_.ranks; ++r) std::fill(out.dropped_row(l, r).begin(), out.dropped_row(l, r).end(), 0);
+  if (exact_) {
+    reader_.read_rank_counts(step, out);
+    return;
+  }
+  const std::vector<int64_t> totals = reader_.read_expert_counts(step);
+  const int64_t assignments = shape_.tokens_per_rank * shape_.top_k;
+  for (int l = 0; l < shape_.moe_layers; ++l) {
+    const auto first = totals.begin() + static_cast<std::ptrdiff_t>(l) * shape_.experts;
+    double sum = 0;
+    for (auto it = first; it != first + shape_.experts; ++it) sum += static_cast<double>(*it);
+    if (sum <= 0) throw TraceError(path_, "/expert_counts", "MoE layer " + std::to_string(l) + " has no tokens at step " + std::to_string(step));
+    shares_.assign(shape_.experts, 0.0);
+    for (int e = 0; e < shape_.experts; ++e) shares_[e] = static_cast<double>(first[e]) / sum;
+    cap_shares(shares_, shape_.top_k);
+    for (int r = 0; r < shape_.ranks; ++r) {
+      auto row = out.row(l, r);
+      int64_t given = 0;
+      remainders_.clear();
+      for (int e = 0; e < shape_.experts; ++e) {
+        const double v = static_cast<double>(assignments) * shares_[e];
+        row[e] = static_cast<int32_t>(std::floor(v));
+        given += row[e];
+        // Rotate ties by rank so that leftover tokens do not always land on the same experts.
+        remainders_.emplace_back(v - row[e], (e + r) % shape_.experts);
+      }
+      std::stable_sort(remainders_.begin(), remainders_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+      for (size_t i = 0; given < assignments; ++i, ++given) {
+        const int e = (remainders_[i % remainders_.size()].second - r % shape_.experts + shape_.experts) % shape_.experts;
+        ++row[e];
+      }
+    }
+  }
+}
+
+std::string TraceSource::describe() const {
+  return "trace replay of " + path_ + (exact_ ? " (exact, per-rank counts)" : " (per-expert totals, split over ranks)");
+}
+
+}  // namespace moesim::gating
