@@ -37,14 +37,14 @@ LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<
         const router::Philox4 block = router::token_draw(key, static_cast<uint32_t>(t), router::noise_block(j));
         for (int q = j; q < j + 8 && q < d; ++q) {
           x[q] = router::from_bf16_bits(router::to_bf16_bits(router::embedding_value(
-              centers_[l][static_cast<size_t>(topic) * d + q], token_noise(l), router::uniform_noise(block, q))));
+              centers_[l][static_cast<size_t>(topic) * d + q], static_cast<float>(p_.noise), router::uniform_noise(block, q))));
         }
       }
     }
   }
 }
 
-double LearnedSource::learning_rate(int layer, int step) const {
+double LearnedSource::learning_rate(int step) const {
   const double s = step + 1.0, warmup = std::max(1, p_.warmup_steps);
   double schedule;
   if (s < warmup) {
@@ -53,11 +53,8 @@ double LearnedSource::learning_rate(int layer, int step) const {
     const double progress = std::min(1.0, (s - warmup) / std::max(1.0, p_.decay_steps - warmup));
     schedule = p_.min_lr_ratio + (1.0 - p_.min_lr_ratio) * 0.5 * (1.0 + std::cos(M_PI * progress));
   }
-  (void)layer;
   return p_.lr * schedule;
 }
-
-float LearnedSource::token_noise(int) const { return static_cast<float>(p_.noise); }
 
 int LearnedSource::learn_batch(int layer) const {
   const double depth = p_.moe_layers > 1 ? 1.0 - static_cast<double>(layer) / (p_.moe_layers - 1) : 1.0;
@@ -75,7 +72,7 @@ void LearnedSource::next(int step, RoutingMatrix& out) {
 
   for (int l = 0; l < p_.moe_layers; ++l) {
     const router::RouterProblem probes{p_.probe_tokens, 1, p_.d, p_.experts, p_.top_k, p_.topics, gates_[l].data(),
-                                       centers_[l].data(), uniform_cdf_.data(), token_noise(l), 0,
+                                       centers_[l].data(), uniform_cdf_.data(), static_cast<float>(p_.noise), 0,
                                        router::TokenKey{p_.seed, 0, static_cast<uint32_t>(l)}};
     router_->route(probes, routed_, /*want_assignments=*/true);
     // Expected shares: each probe stands for its topic's weight, spread over its probes.
@@ -112,7 +109,7 @@ void LearnedSource::learn(int layer, int step) {
   mix_cdf_.back() = 1.0f;
   const router::TokenKey key{p_.seed ^ 0x9E3779B97F4A7C15ull, static_cast<uint32_t>(step), static_cast<uint32_t>(layer)};
   const router::RouterProblem batch{n, 1, d, experts, p_.top_k, p_.topics, gates_[layer].data(), centers_[layer].data(),
-                                    mix_cdf_.data(), token_noise(layer), 0, key};
+                                    mix_cdf_.data(), static_cast<float>(p_.noise), 0, key};
   router_->route(batch, routed_, /*want_assignments=*/true);
 
   sums_.assign(static_cast<size_t>(experts + 1) * d, 0.0);  // last row: the mean token
@@ -125,7 +122,7 @@ void LearnedSource::learn(int layer, int step) {
       const router::Philox4 block = router::token_draw(key, static_cast<uint32_t>(t), router::noise_block(j));
       for (int q = j; q < j + 8 && q < d; ++q) {
         x[q] = router::from_bf16_bits(router::to_bf16_bits(router::embedding_value(
-            centers_[layer][static_cast<size_t>(topic) * d + q], token_noise(layer), router::uniform_noise(block, q))));
+            centers_[layer][static_cast<size_t>(topic) * d + q], static_cast<float>(p_.noise), router::uniform_noise(block, q))));
       }
     }
     const int first = routed_.assignments[static_cast<size_t>(t) * p_.top_k];
@@ -135,7 +132,7 @@ void LearnedSource::learn(int layer, int step) {
       for (int j = 0; j < d; ++j) sums_[static_cast<size_t>(row) * d + j] += x[j];
     }
   }
-  const double lr = learning_rate(layer, step);
+  const double lr = learning_rate(step);
   auto& w = gates_[layer];
   for (int e = 0; e < experts; ++e) {
     const int row = counts_[e] > 0 ? e : experts;  // an expert with no tokens looks at the mean token

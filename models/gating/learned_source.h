@@ -66,10 +66,8 @@ class LearnedSource final : public Source {
   void next(int step, RoutingMatrix& out) override;
   std::string describe() const override;
 
-  // Learning rate of MoE layer `layer` at `step`.
-  double learning_rate(int layer, int step) const;
-  // Half-width of the token noise of MoE layer `layer`.
-  float token_noise(int layer) const;
+  // Learning rate at `step` (warm-up, then cosine decay).
+  double learning_rate(int step) const;
   // Tokens MoE layer `layer` learns from at every step.
   int learn_batch(int layer) const;
 
