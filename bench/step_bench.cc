@@ -13,14 +13,14 @@ namespace {
 void BM_QuickstartStep(benchmark::State& state) {
   const auto s = scenarios::load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/quickstart.yaml");
   gating::SkewedSourceParams p;
-  p.moe_layers = s.model.moe_layer_count();
-  p.ranks = s.parallelism.dp;
-  p.experts = s.model.experts;
-  p.tokens_per_rank = s.training.tokens_per_rank(s.parallelism);
+  p.shape.moe_layers = s.model.moe_layer_count();
+  p.shape.ranks = s.parallelism.dp;
+  p.shape.experts = s.model.experts;
+  p.shape.tokens_per_rank = s.training.tokens_per_rank(s.parallelism);
   gating::SkewedSource source(p);
-  gating::RoutingMatrix routing(p.moe_layers, p.ranks, p.experts);
+  gating::RoutingMatrix routing(p.shape.moe_layers, p.shape.ranks, p.shape.experts);
   source.next(0, routing);
-  const auto placement = policies::static_placement({p.moe_layers, p.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
+  const auto placement = policies::static_placement({p.shape.moe_layers, p.shape.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
   StepSimulator sim(s);
   for (auto _ : state) {
     const StepResult r = sim.simulate(routing, placement);

@@ -9,28 +9,22 @@
 #include "policies/placement/static_placement.h"
 
 namespace moesim {
+gating::GatingShape gating_shape(const scenarios::Scenario& s) {
+  return {s.model.moe_layer_count(), s.parallelism.dp, s.model.experts, s.model.top_k, s.training.tokens_per_rank(s.parallelism)};
+}
+
 std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& s) {
   if (s.gating.source == scenarios::GatingSourceKind::kTrace) {
-    return std::make_unique<gating::TraceSource>(
-        s.gating.trace_path, gating::TraceShape{s.model.moe_layer_count(), s.parallelism.dp, s.model.experts, s.model.top_k,
-                                                s.training.tokens_per_rank(s.parallelism), s.steps});
+    return std::make_unique<gating::TraceSource>(s.gating.trace_path, gating_shape(s), s.steps);
   }
   if (s.gating.source == scenarios::GatingSourceKind::kLearned) {
     gating::LearnedSourceParams p = s.gating.learned;
-    p.moe_layers = s.model.moe_layer_count();
-    p.ranks = s.parallelism.dp;
-    p.experts = s.model.experts;
-    p.top_k = s.model.top_k;
-    p.tokens_per_rank = s.training.tokens_per_rank(s.parallelism);
+    p.shape = gating_shape(s);
     p.seed = s.seed;
     return std::make_unique<gating::LearnedSource>(p);
   }
   gating::SkewedSourceParams p;
-  p.moe_layers = s.model.moe_layer_count();
-  p.ranks = s.parallelism.dp;
-  p.experts = s.model.experts;
-  p.top_k = s.model.top_k;
-  p.tokens_per_rank = s.training.tokens_per_rank(s.parallelism);
+  p.shape = gating_shape(s);
   p.distribution = s.gating.distribution;
   p.zipf_s = s.gating.zipf_s;
   p.dirichlet_alpha = s.gating.dirichlet_alpha;

@@ -24,6 +24,9 @@ struct RunResult {
 // Called after every simulated step with (steps done, steps in total over all policies).
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
+// The routing shape of a scenario: its MoE layers, data-parallel ranks, experts, top-k, tokens.
+gating::GatingShape gating_shape(const scenarios::Scenario& scenario);
+
 // The scenario's gating source (skewed, learned or trace replay).
 std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& scenario);
 

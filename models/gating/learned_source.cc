@@ -9,8 +9,8 @@ namespace moesim::gating {
 LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<router::Router> router)
     : p_(params), router_(router ? std::move(router) : router::make_router()), rng_(params.seed, "gating.learned") {
   const int d = p_.d;
-  for (int l = 0; l < p_.moe_layers; ++l) {
-    std::vector<float> w(static_cast<size_t>(p_.experts) * d), c(static_cast<size_t>(p_.topics) * d);
+  for (int l = 0; l < p_.shape.moe_layers; ++l) {
+    std::vector<float> w(static_cast<size_t>(p_.shape.experts) * d), c(static_cast<size_t>(p_.topics) * d);
     for (auto& v : w) v = static_cast<float>(p_.init_scale * rng_.normal());
     for (auto& v : c) v = static_cast<float>(rng_.normal());
     gates_.push_back(std::move(w));
@@ -25,9 +25,9 @@ LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<
   mix_cdf_.resize(p_.topics);
 
   // The probes: drawn once per layer (step 0 of their own key), as the router will draw them.
-  probe_topic_.resize(static_cast<size_t>(p_.moe_layers) * p_.probe_tokens);
-  probe_x_.resize(static_cast<size_t>(p_.moe_layers) * p_.probe_tokens * d);
-  for (int l = 0; l < p_.moe_layers; ++l) {
+  probe_topic_.resize(static_cast<size_t>(p_.shape.moe_layers) * p_.probe_tokens);
+  probe_x_.resize(static_cast<size_t>(p_.shape.moe_layers) * p_.probe_tokens * d);
+  for (int l = 0; l < p_.shape.moe_layers; ++l) {
     const router::TokenKey key{p_.seed, 0, static_cast<uint32_t>(l)};
     for (int t = 0; t < p_.probe_tokens; ++t) {
       const int topic = router::token_topic(key, static_cast<uint32_t>(t), uniform_cdf_.data(), p_.topics);
@@ -57,7 +57,7 @@ double LearnedSource::learning_rate(int step) const {
 }
 
 int LearnedSource::learn_batch(int layer) const {
-  const double depth = p_.moe_layers > 1 ? 1.0 - static_cast<double>(layer) / (p_.moe_layers - 1) : 1.0;
+  const double depth = p_.shape.moe_layers > 1 ? 1.0 - static_cast<double>(layer) / (p_.shape.moe_layers - 1) : 1.0;
   return std::max(1, static_cast<int>(std::lround(p_.learn_tokens / (1.0 + p_.layer_volatility * depth))));
 }
 
@@ -70,26 +70,26 @@ void LearnedSource::next(int step, RoutingMatrix& out) {
   for (int t = 0; t < p_.topics; ++t) sum += topic_weights_[t] = std::exp(topic_log_weights_[t] - top);
   for (double& w : topic_weights_) w /= sum;
 
-  for (int l = 0; l < p_.moe_layers; ++l) {
-    const router::RouterProblem probes{p_.probe_tokens, 1, p_.d, p_.experts, p_.top_k, p_.topics, gates_[l].data(),
+  for (int l = 0; l < p_.shape.moe_layers; ++l) {
+    const router::RouterProblem probes{p_.probe_tokens, 1, p_.d, p_.shape.experts, p_.shape.top_k, p_.topics, gates_[l].data(),
                                        centers_[l].data(), uniform_cdf_.data(), static_cast<float>(p_.noise), 0,
                                        router::TokenKey{p_.seed, 0, static_cast<uint32_t>(l)}};
     router_->route(probes, routed_, /*want_assignments=*/true);
     // Expected shares: each probe stands for its topic's weight, spread over its probes.
     std::vector<double> per_topic(p_.topics, 0.0);
     for (int t = 0; t < p_.probe_tokens; ++t) per_topic[probe_topic_[static_cast<size_t>(l) * p_.probe_tokens + t]] += 1;
-    shares_.assign(p_.experts, 0.0);
+    shares_.assign(p_.shape.experts, 0.0);
     for (int t = 0; t < p_.probe_tokens; ++t) {
       const int topic = probe_topic_[static_cast<size_t>(l) * p_.probe_tokens + t];
-      const double weight = topic_weights_[topic] / per_topic[topic] / p_.top_k;
-      for (int q = 0; q < p_.top_k; ++q) shares_[routed_.assignments[static_cast<size_t>(t) * p_.top_k + q]] += weight;
+      const double weight = topic_weights_[topic] / per_topic[topic] / p_.shape.top_k;
+      for (int q = 0; q < p_.shape.top_k; ++q) shares_[routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k + q]] += weight;
     }
     double total = 0;
     for (double s : shares_) total += s;  // < 1 only if a topic has no probe
     for (double& s : shares_) s /= total;
-    cap_shares(shares_, p_.top_k);
-    for (int r = 0; r < p_.ranks; ++r) {
-      sampler_.sample(shares_, p_.tokens_per_rank, p_.top_k, rng_, out.row(l, r));
+    cap_shares(shares_, p_.shape.top_k);
+    for (int r = 0; r < p_.shape.ranks; ++r) {
+      sampler_.sample(shares_, p_.shape.tokens_per_rank, p_.shape.top_k, rng_, out.row(l, r));
       auto dropped = out.dropped_row(l, r);
       std::fill(dropped.begin(), dropped.end(), 0);
     }
@@ -100,7 +100,7 @@ void LearnedSource::next(int step, RoutingMatrix& out) {
 void LearnedSource::learn(int layer, int step) {
   // A fresh minibatch from the current topic mix (its own key): the gradient noise of real
   // training, which shrinks with the learning rate.
-  const int d = p_.d, experts = p_.experts, n = learn_batch(layer);
+  const int d = p_.d, experts = p_.shape.experts, n = learn_batch(layer);
   double acc = 0;
   for (int t = 0; t < p_.topics; ++t) {
     acc += topic_weights_[t];
@@ -108,7 +108,7 @@ void LearnedSource::learn(int layer, int step) {
   }
   mix_cdf_.back() = 1.0f;
   const router::TokenKey key{p_.seed ^ 0x9E3779B97F4A7C15ull, static_cast<uint32_t>(step), static_cast<uint32_t>(layer)};
-  const router::RouterProblem batch{n, 1, d, experts, p_.top_k, p_.topics, gates_[layer].data(), centers_[layer].data(),
+  const router::RouterProblem batch{n, 1, d, experts, p_.shape.top_k, p_.topics, gates_[layer].data(), centers_[layer].data(),
                                     mix_cdf_.data(), static_cast<float>(p_.noise), 0, key};
   router_->route(batch, routed_, /*want_assignments=*/true);
 
@@ -125,8 +125,8 @@ void LearnedSource::learn(int layer, int step) {
             centers_[layer][static_cast<size_t>(topic) * d + q], static_cast<float>(p_.noise), router::uniform_noise(block, q))));
       }
     }
-    const int first = routed_.assignments[static_cast<size_t>(t) * p_.top_k];
-    for (int q = 0; q < p_.top_k; ++q) share[routed_.assignments[static_cast<size_t>(t) * p_.top_k + q]] += 1.0 / (n * p_.top_k);
+    const int first = routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k];
+    for (int q = 0; q < p_.shape.top_k; ++q) share[routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k + q]] += 1.0 / (n * p_.shape.top_k);
     for (int row : {first, experts}) {
       counts_[row] += 1;
       for (int j = 0; j < d; ++j) sums_[static_cast<size_t>(row) * d + j] += x[j];

@@ -36,11 +36,7 @@
 namespace moesim::gating {
 
 struct LearnedSourceParams {
-  int moe_layers = 1;
-  int ranks = 1;
-  int experts = 2;
-  int top_k = 1;
-  int64_t tokens_per_rank = 1;
+  GatingShape shape;
   uint64_t seed = 1;
   int d = 64;                     // token space dimension of the synthetic router
   int topics = 32;

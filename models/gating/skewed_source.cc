@@ -8,12 +8,12 @@
 namespace moesim::gating {
 
 SkewedSource::SkewedSource(const SkewedSourceParams& params) : p_(params), rng_(params.seed, "gating.skewed") {
-  base_log_.assign(p_.moe_layers, std::vector<double>(p_.experts, 0.0));
+  base_log_.assign(p_.shape.moe_layers, std::vector<double>(p_.shape.experts, 0.0));
   for (auto& layer : base_log_) {
-    std::vector<int> order(p_.experts);
+    std::vector<int> order(p_.shape.experts);
     std::iota(order.begin(), order.end(), 0);
-    for (int i = p_.experts - 1; i > 0; --i) std::swap(order[i], order[rng_.below(i + 1)]);
-    for (int rank = 0; rank < p_.experts; ++rank) {
+    for (int i = p_.shape.experts - 1; i > 0; --i) std::swap(order[i], order[rng_.below(i + 1)]);
+    for (int rank = 0; rank < p_.shape.experts; ++rank) {
       double w = 1.0;
       switch (p_.distribution) {
         case SkewDistribution::kUniform: w = 1.0; break;
@@ -24,35 +24,35 @@ SkewedSource::SkewedSource(const SkewedSourceParams& params) : p_(params), rng_(
     }
   }
   log_ = base_log_;
-  shares_.assign(p_.moe_layers, std::vector<double>(p_.experts, 0.0));
+  shares_.assign(p_.shape.moe_layers, std::vector<double>(p_.shape.experts, 0.0));
   update_shares();
 }
 
 void SkewedSource::update_shares() {
-  for (int l = 0; l < p_.moe_layers; ++l) {
+  for (int l = 0; l < p_.shape.moe_layers; ++l) {
     const auto& x = log_[l];
     auto& s = shares_[l];
     const double top = *std::max_element(x.begin(), x.end());
     double sum = 0;
-    for (int e = 0; e < p_.experts; ++e) sum += s[e] = std::exp(x[e] - top);
+    for (int e = 0; e < p_.shape.experts; ++e) sum += s[e] = std::exp(x[e] - top);
     for (double& v : s) v /= sum;
-    cap_shares(s, p_.top_k);
+    cap_shares(s, p_.shape.top_k);
   }
 }
 
 void SkewedSource::next(int step, RoutingMatrix& out) {
   if (step > 0) {
-    for (int l = 0; l < p_.moe_layers; ++l) {
-      for (int e = 0; e < p_.experts; ++e) {
+    for (int l = 0; l < p_.shape.moe_layers; ++l) {
+      for (int e = 0; e < p_.shape.experts; ++e) {
         double& x = log_[l][e];
         x += p_.reversion * (base_log_[l][e] - x) + p_.drift * rng_.normal();
       }
     }
     update_shares();
   }
-  for (int l = 0; l < p_.moe_layers; ++l) {
-    for (int r = 0; r < p_.ranks; ++r) {
-      sampler_.sample(shares_[l], p_.tokens_per_rank, p_.top_k, rng_, out.row(l, r));
+  for (int l = 0; l < p_.shape.moe_layers; ++l) {
+    for (int r = 0; r < p_.shape.ranks; ++r) {
+      sampler_.sample(shares_[l], p_.shape.tokens_per_rank, p_.shape.top_k, rng_, out.row(l, r));
       auto dropped = out.dropped_row(l, r);
       std::fill(dropped.begin(), dropped.end(), 0);
     }

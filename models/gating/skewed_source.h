@@ -18,11 +18,7 @@ namespace moesim::gating {
 enum class SkewDistribution { kUniform, kZipf, kDirichlet };
 
 struct SkewedSourceParams {
-  int moe_layers = 1;
-  int ranks = 1;
-  int experts = 1;
-  int top_k = 1;
-  int64_t tokens_per_rank = 1;
+  GatingShape shape;
   SkewDistribution distribution = SkewDistribution::kZipf;
   double zipf_s = 1.0;
   double dirichlet_alpha = 1.0;

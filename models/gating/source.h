@@ -2,11 +2,22 @@
 // later the learned-gate generator and trace replay.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "models/gating/routing_matrix.h"
 
 namespace moesim::gating {
+
+// The shape of the routing a source produces: [moe_layers][ranks][experts] assignments, each
+// rank routing tokens_per_rank tokens to top_k experts.
+struct GatingShape {
+  int moe_layers = 1;
+  int ranks = 1;
+  int experts = 1;
+  int top_k = 1;
+  int64_t tokens_per_rank = 1;
+};
 
 // Produces the routing of successive training steps. Steps are requested in order 0, 1, 2, ...
 // Not thread-safe; one instance per run.

@@ -53,19 +53,32 @@ H5::DataSet create_steps(H5::H5File& f, const char* name, std::vector<hsize_t> s
   return f.createDataSet(name, H5::PredType::NATIVE_INT32, H5::DataSpace(static_cast<int>(dims.size()), dims.data(), max.data()), props);
 }
 
+// The file space of `ds` with step `step` selected, and a memory space for one step.
+struct StepSelection {
+  H5::DataSpace file, memory;
+  hsize_t values = 1;  // per step
+};
+StepSelection select_step(const H5::DataSet& ds, int step) {
+  StepSelection sel{ds.getSpace(), H5::DataSpace(), 1};
+  std::vector<hsize_t> dims(sel.file.getSimpleExtentNdims());
+  sel.file.getSimpleExtentDims(dims.data());
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[0] = static_cast<hsize_t>(step);
+  count[0] = 1;
+  sel.file.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
+  sel.memory = H5::DataSpace(static_cast<int>(count.size()), count.data());
+  for (size_t i = 1; i < count.size(); ++i) sel.values *= count[i];
+  return sel;
+}
+
 void append_step(H5::DataSet& ds, int step, const int32_t* data) {
-  H5::DataSpace space = ds.getSpace();
+  const H5::DataSpace space = ds.getSpace();
   std::vector<hsize_t> dims(space.getSimpleExtentNdims());
   space.getSimpleExtentDims(dims.data());
   dims[0] = static_cast<hsize_t>(step) + 1;
   ds.extend(dims.data());
-  space = ds.getSpace();
-  std::vector<hsize_t> start(dims.size(), 0), count = dims;
-  start[0] = static_cast<hsize_t>(step);
-  count[0] = 1;
-  space.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
-  const H5::DataSpace mem(static_cast<int>(count.size()), count.data());
-  ds.write(data, H5::PredType::NATIVE_INT32, mem, space);
+  const StepSelection sel = select_step(ds, step);
+  ds.write(data, H5::PredType::NATIVE_INT32, sel.memory, sel.file);
 }
 
 }  // namespace
@@ -229,18 +242,9 @@ const TraceInfo& TraceReader::info() const { return impl_->info; }
 namespace {
 
 void read_step(const std::string& path, const H5::DataSet& ds, const char* name, int step, int32_t* out) {
-  H5::DataSpace space = ds.getSpace();
-  std::vector<hsize_t> dims(space.getSimpleExtentNdims());
-  space.getSimpleExtentDims(dims.data());
-  std::vector<hsize_t> start(dims.size(), 0), count = dims;
-  start[0] = static_cast<hsize_t>(step);
-  count[0] = 1;
-  space.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
-  const H5::DataSpace mem(static_cast<int>(count.size()), count.data());
-  ds.read(out, H5::PredType::NATIVE_INT32, mem, space);
-  hsize_t n = 1;
-  for (size_t i = 1; i < count.size(); ++i) n *= count[i];
-  for (hsize_t i = 0; i < n; ++i) {
+  const StepSelection sel = select_step(ds, step);
+  ds.read(out, H5::PredType::NATIVE_INT32, sel.memory, sel.file);
+  for (hsize_t i = 0; i < sel.values; ++i) {
     if (out[i] < 0) throw TraceError(path, name, "negative token count " + std::to_string(out[i]) + " at step " + std::to_string(step));
   }
 }

@@ -6,10 +6,10 @@
 namespace moesim::gating {
 
 namespace {
-bool exact_replay(const TraceInfo& info, const TraceShape& shape) { return info.ranks > 0 && info.ranks == shape.ranks; }
+bool exact_replay(const TraceInfo& info, const GatingShape& shape) { return info.ranks > 0 && info.ranks == shape.ranks; }
 }  // namespace
 
-void check_trace_fits(const std::string& path, const TraceInfo& info, const TraceShape& s) {
+void check_trace_fits(const std::string& path, const TraceInfo& info, const GatingShape& s, int steps) {
   const std::string dataset = info.ranks > 0 ? "/rank_counts" : "/expert_counts";
   auto require = [&](bool ok, const std::string& message) {
     if (!ok) throw TraceError(path, dataset, message);
@@ -18,7 +18,7 @@ void check_trace_fits(const std::string& path, const TraceInfo& info, const Trac
                                                std::to_string(s.moe_layers));
   require(info.experts == s.experts, "has " + std::to_string(info.experts) + " experts per layer, the model has " +
                                          std::to_string(s.experts));
-  require(info.steps >= s.steps, "has " + std::to_string(info.steps) + " steps, the scenario asks for " + std::to_string(s.steps));
+  require(info.steps >= steps, "has " + std::to_string(info.steps) + " steps, the scenario asks for " + std::to_string(steps));
   if (exact_replay(info, s) && info.tokens_per_step > 0) {
     require(info.tokens_per_step == s.tokens_per_rank * s.ranks,
             "was recorded with tokens_per_step " + std::to_string(info.tokens_per_step) + ", the scenario has " +
@@ -31,9 +31,9 @@ void check_trace_fits(const std::string& path, const TraceInfo& info, const Trac
   }
 }
 
-TraceSource::TraceSource(const std::string& path, const TraceShape& shape)
+TraceSource::TraceSource(const std::string& path, const GatingShape& shape, int steps)
     : path_(path), shape_(shape), reader_(path), exact_(exact_replay(reader_.info(), shape)) {
-  check_trace_fits(path, reader_.info(), shape);
+  check_trace_fits(path, reader_.info(), shape, steps);
 }
 
 void TraceSource::next(int step, RoutingMatrix& out) {

@@ -12,27 +12,18 @@
 
 namespace moesim::gating {
 
-struct TraceShape {
-  int moe_layers = 1;
-  int ranks = 1;
-  int experts = 1;
-  int top_k = 1;
-  int64_t tokens_per_rank = 1;
-  int steps = 1;
-};
-
-// Throws TraceError (naming file and dataset) when the trace cannot drive `shape`.
-void check_trace_fits(const std::string& path, const TraceInfo& info, const TraceShape& shape);
+// Throws TraceError (naming file and dataset) when the trace cannot drive `steps` steps of `shape`.
+void check_trace_fits(const std::string& path, const TraceInfo& info, const GatingShape& shape, int steps);
 
 class TraceSource final : public Source {
  public:
-  TraceSource(const std::string& path, const TraceShape& shape);
+  TraceSource(const std::string& path, const GatingShape& shape, int steps);
   void next(int step, RoutingMatrix& out) override;
   std::string describe() const override;
 
  private:
   std::string path_;
-  TraceShape shape_;
+  GatingShape shape_;
   TraceReader reader_;
   bool exact_;
   std::vector<double> shares_;

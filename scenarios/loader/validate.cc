@@ -62,7 +62,7 @@ void validate(const Scenario& s, const SourceMap& sources) {
     try {
       const gating::TraceReader reader(s.gating.trace_path);
       gating::check_trace_fits(s.gating.trace_path, reader.info(),
-                               {m.moe_layer_count(), p.dp, m.experts, m.top_k, s.training.tokens_per_rank(p), s.steps});
+                               {m.moe_layer_count(), p.dp, m.experts, m.top_k, s.training.tokens_per_rank(p)}, s.steps);
     } catch (const gating::TraceError& e) {
       c.require(false, "gating.path", std::string("bad trace: ") + e.what());
     }

@@ -11,11 +11,11 @@ namespace {
 // GPT-3 125M-like: 6 MoE layers of 16 experts, top-1 (the expert-load prediction paper's setup).
 LearnedSourceParams gpt3_125m_like() {
   LearnedSourceParams p;
-  p.moe_layers = 6;
-  p.ranks = 4;
-  p.experts = 16;
-  p.top_k = 1;
-  p.tokens_per_rank = 16384;
+  p.shape.moe_layers = 6;
+  p.shape.ranks = 4;
+  p.shape.experts = 16;
+  p.shape.top_k = 1;
+  p.shape.tokens_per_rank = 16384;
   p.decay_steps = 3000;
   p.probe_tokens = 1024;
   p.seed = 3;
@@ -24,11 +24,11 @@ LearnedSourceParams gpt3_125m_like() {
 
 // Load proportion of every expert of every layer at every step: [layer][step][expert].
 std::vector<std::vector<std::vector<double>>> proportions(LearnedSource& source, const LearnedSourceParams& p, int steps) {
-  RoutingMatrix m(p.moe_layers, p.ranks, p.experts);
-  std::vector<std::vector<std::vector<double>>> out(p.moe_layers);
+  RoutingMatrix m(p.shape.moe_layers, p.shape.ranks, p.shape.experts);
+  std::vector<std::vector<std::vector<double>>> out(p.shape.moe_layers);
   for (int s = 0; s < steps; ++s) {
     source.next(s, m);
-    for (int layer = 0; layer < p.moe_layers; ++layer) {
+    for (int layer = 0; layer < p.shape.moe_layers; ++layer) {
       const auto loads = m.expert_loads(layer);
       const double total = static_cast<double>(std::accumulate(loads.begin(), loads.end(), int64_t{0}));
       std::vector<double> row;
@@ -41,12 +41,12 @@ std::vector<std::vector<std::vector<double>>> proportions(LearnedSource& source,
 
 TEST(LearnedSource, RowsSumToTokensTimesTopK) {
   auto p = gpt3_125m_like();
-  p.top_k = 2;
+  p.shape.top_k = 2;
   LearnedSource source(p, router::make_cpu_router());
-  RoutingMatrix m(p.moe_layers, p.ranks, p.experts);
+  RoutingMatrix m(p.shape.moe_layers, p.shape.ranks, p.shape.experts);
   source.next(0, m);
-  for (int l = 0; l < p.moe_layers; ++l)
-    for (int r = 0; r < p.ranks; ++r) {
+  for (int l = 0; l < p.shape.moe_layers; ++l)
+    for (int r = 0; r < p.shape.ranks; ++r) {
       const auto row = m.row(l, r);
       EXPECT_EQ(std::accumulate(row.begin(), row.end(), int64_t{0}), 2 * 16384);
     }
@@ -59,8 +59,8 @@ TEST(LearnedSource, LoadsGoFromFluctuatingToStableShallowLayersMost) {
   LearnedSource source(p, router::make_cpu_router());
   const int steps = 3000;
   const auto prop = proportions(source, p, steps);
-  std::vector<double> early(p.moe_layers);
-  for (int layer = 0; layer < p.moe_layers; ++layer) {
+  std::vector<double> early(p.shape.moe_layers);
+  for (int layer = 0; layer < p.shape.moe_layers; ++layer) {
     early[layer] = windowed_variance(prop[layer], 0, steps / 10, 100);
     const double late = windowed_variance(prop[layer], steps - steps / 10, steps, 100);
     std::printf("[ info ] MoE layer %d: sliding-window variance of load proportion, first tenth %.3g, last tenth %.3g (%.0fx)\n",
@@ -73,14 +73,14 @@ TEST(LearnedSource, LoadsGoFromFluctuatingToStableShallowLayersMost) {
 TEST(LearnedSource, SameSeedSameLoads) {
   const auto p = gpt3_125m_like();
   LearnedSource a(p, router::make_cpu_router()), b(p, router::make_cpu_router());
-  RoutingMatrix x(p.moe_layers, p.ranks, p.experts), y(p.moe_layers, p.ranks, p.experts);
+  RoutingMatrix x(p.shape.moe_layers, p.shape.ranks, p.shape.experts), y(p.shape.moe_layers, p.shape.ranks, p.shape.experts);
   for (int s = 0; s < 20; ++s) {
     a.next(s, x);
     b.next(s, y);
   }
-  for (int l = 0; l < p.moe_layers; ++l)
-    for (int r = 0; r < p.ranks; ++r)
-      for (int e = 0; e < p.experts; ++e) EXPECT_EQ(x.row(l, r)[e], y.row(l, r)[e]);
+  for (int l = 0; l < p.shape.moe_layers; ++l)
+    for (int r = 0; r < p.shape.ranks; ++r)
+      for (int e = 0; e < p.shape.experts; ++e) EXPECT_EQ(x.row(l, r)[e], y.row(l, r)[e]);
 }
 
 }  // namespace

@@ -35,11 +35,11 @@ double measured_max_over_mean(const std::string& model, const std::string& domai
 // Mean over the last 100 of 1500 steps of the generator's max/mean expert load.
 double generated_max_over_mean(int experts, int top_k, double aux, double topic_skew) {
   LearnedSourceParams p;
-  p.moe_layers = 1;
-  p.ranks = 8;
-  p.experts = experts;
-  p.top_k = top_k;
-  p.tokens_per_rank = 4096;
+  p.shape.moe_layers = 1;
+  p.shape.ranks = 8;
+  p.shape.experts = experts;
+  p.shape.top_k = top_k;
+  p.shape.tokens_per_rank = 4096;
   p.seed = 11;
   p.decay_steps = 1500;
   p.aux = aux;

@@ -9,11 +9,11 @@ namespace {
 
 SkewedSourceParams params(SkewDistribution d) {
   SkewedSourceParams p;
-  p.moe_layers = 3;
-  p.ranks = 4;
-  p.experts = 16;
-  p.top_k = 2;
-  p.tokens_per_rank = 1000;
+  p.shape.moe_layers = 3;
+  p.shape.ranks = 4;
+  p.shape.experts = 16;
+  p.shape.top_k = 2;
+  p.shape.tokens_per_rank = 1000;
   p.distribution = d;
   p.seed = 7;
   return p;
@@ -60,7 +60,7 @@ TEST(SkewedSource, SameSeedSameRoutingOtherSeedOtherRouting) {
 
 TEST(SkewedSource, ZipfSkewMakesTheHottestExpertCarryTheZipfShare) {
   auto p = params(SkewDistribution::kZipf);
-  p.top_k = 1;
+  p.shape.top_k = 1;
   p.drift = 0;
   SkewedSource src(p);
   double harmonic = 0;
@@ -71,7 +71,7 @@ TEST(SkewedSource, ZipfSkewMakesTheHottestExpertCarryTheZipfShare) {
 
 TEST(SkewedSource, UniformIsBalancedWithinSamplingNoise) {
   auto p = params(SkewDistribution::kUniform);
-  p.tokens_per_rank = 100000;
+  p.shape.tokens_per_rank = 100000;
   SkewedSource src(p);
   RoutingMatrix m(3, 4, 16);
   src.next(0, m);

@@ -39,10 +39,10 @@ TraceInfo small_info(int steps) {
 
 TEST_F(Trace, WrittenRoutingReadsBackExactly) {
   SkewedSourceParams p;
-  p.moe_layers = 2;
-  p.ranks = 3;
-  p.experts = 4;
-  p.tokens_per_rank = 100;
+  p.shape.moe_layers = 2;
+  p.shape.ranks = 3;
+  p.shape.experts = 4;
+  p.shape.tokens_per_rank = 100;
   SkewedSource source(p);
   std::vector<RoutingMatrix> steps;
   TraceWriter writer(path("t.h5"), small_info(5));
@@ -58,7 +58,7 @@ TEST_F(Trace, WrittenRoutingReadsBackExactly) {
   EXPECT_EQ(reader.info().steps, 5);
   EXPECT_EQ(reader.info().ranks, 3);
   EXPECT_EQ(reader.info().model, "test");
-  TraceSource replay(path("t.h5"), TraceShape{2, 3, 4, 1, 100, 5});
+  TraceSource replay(path("t.h5"), GatingShape{2, 3, 4, 1, 100}, 5);
   for (int s = 0; s < 5; ++s) {
     RoutingMatrix m(2, 3, 4);
     replay.next(s, m);
@@ -86,7 +86,7 @@ TEST_F(Trace, TotalsOnlyTracesAreSplitOverRanksByShare) {
   TraceWriter writer(path("totals.h5"), info);
   writer.write_step_totals({30, 10, 0, 60, 25, 25, 25, 25});
   writer.finish();
-  TraceSource replay(path("totals.h5"), TraceShape{2, 2, 4, 1, 1000, 1});
+  TraceSource replay(path("totals.h5"), GatingShape{2, 2, 4, 1, 1000}, 1);
   RoutingMatrix m(2, 2, 4);
   replay.next(0, m);
   for (int r = 0; r < 2; ++r) {
@@ -104,18 +104,18 @@ TEST_F(Trace, MismatchesNameFileAndDataset) {
   writer.write_step_totals(std::vector<int32_t>(8, 1));
   writer.write_step_totals(std::vector<int32_t>(8, 1));
   writer.finish();
-  auto expect_error = [&](const TraceShape& shape, const std::string& fragment) {
+  auto expect_error = [&](const GatingShape& shape, int steps, const std::string& fragment) {
     try {
-      TraceSource source(path("t.h5"), shape);
+      TraceSource source(path("t.h5"), shape, steps);
       FAIL() << "accepted " << fragment;
     } catch (const TraceError& e) {
       EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find(path("t.h5")), std::string::npos) << e.what();
     }
   };
-  expect_error(TraceShape{2, 3, 4, 1, 100, 3}, "has 2 steps, the scenario asks for 3");
-  expect_error(TraceShape{5, 3, 4, 1, 100, 1}, "has 2 MoE layers, the model has 5");
-  expect_error(TraceShape{2, 3, 8, 1, 100, 1}, "has 4 experts per layer, the model has 8");
+  expect_error(GatingShape{2, 3, 4, 1, 100}, 3, "has 2 steps, the scenario asks for 3");
+  expect_error(GatingShape{5, 3, 4, 1, 100}, 1, "has 2 MoE layers, the model has 5");
+  expect_error(GatingShape{2, 3, 8, 1, 100}, 1, "has 4 experts per layer, the model has 8");
   EXPECT_THROW(TraceReader(path("missing.h5")), TraceError);
 }
 
