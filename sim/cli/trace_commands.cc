@@ -74,14 +74,21 @@ void print_trace(const std::string& path) {
   if (!info.generator.empty()) std::printf("  generator  %s\n", info.generator.c_str());
 
   const auto prop = proportions(reader);
-  const int tenth = std::max(1, info.steps / 10);
+  // Windows of 100 steps need at least 1,000 steps to fit in a tenth; shorter traces use
+  // windows of a tenth, and below 50 steps the statistic says nothing.
+  const int tenth = info.steps / 10;
   const int window = std::min(100, tenth);
-  std::printf("\n  variance of load proportion in windows of %d steps (the prediction paper's statistic):\n", window);
-  std::printf("    MoE layer   first tenth    last tenth   first/last\n");
-  for (int l = 0; l < info.moe_layers; ++l) {
-    const double early = gating::windowed_variance(prop[l], 0, tenth, window);
-    const double late = gating::windowed_variance(prop[l], info.steps - tenth, info.steps, window);
-    std::printf("    %9d   %11.3g   %11.3g   %9.1fx\n", l, early, late, late > 0 ? early / late : 0.0);
+  if (info.steps < 50) {
+    std::printf("\n  (%d steps: too few for the phase statistics, which compare the first and last tenth)\n", info.steps);
+  } else {
+    std::printf("\n  variance of load proportion in windows of %d steps (the prediction paper's statistic):\n", window);
+    std::printf("    MoE layer   first tenth    last tenth   first/last\n");
+    for (int l = 0; l < info.moe_layers; ++l) {
+      const double early = gating::windowed_variance(prop[l], 0, tenth, window);
+      const double late = gating::windowed_variance(prop[l], info.steps - tenth, info.steps, window);
+      if (late > 0) std::printf("    %9d   %11.3g   %11.3g   %9.1fx\n", l, early, late, early / late);
+      else std::printf("    %9d   %11.3g   %11.3g         n/a\n", l, early, late);
+    }
   }
 
   // The four experts of layer 0 with the largest mean share.

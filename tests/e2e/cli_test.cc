@@ -173,18 +173,18 @@ namespace {
 
 TEST_F(Cli, TraceReplayReproducesTheGeneratingRun) {
   const std::string trace = (dir_ / "q.h5").string();
-  const Result gen = moesim("trace generate " + quickstart() + " --steps 12 --out " + trace);
+  const Result gen = moesim("trace generate " + quickstart() + " --steps 60 --out " + trace);
   ASSERT_EQ(gen.status, 0) << gen.err;
   EXPECT_NE(gen.out.find("first tenth"), std::string::npos);
-  ASSERT_EQ(moesim("run " + quickstart() + " --steps 12 -q --out " + (dir_ / "a").string()).status, 0);
-  const Result replay = moesim("run " + quickstart() + " --steps 12 -q --out " + (dir_ / "b").string() +
+  ASSERT_EQ(moesim("run " + quickstart() + " --steps 60 -q --out " + (dir_ / "a").string()).status, 0);
+  const Result replay = moesim("run " + quickstart() + " --steps 60 -q --out " + (dir_ / "b").string() +
                                " --set 'gating={source: trace, path: " + trace + "}'");
   ASSERT_EQ(replay.status, 0) << replay.err;
   EXPECT_NE(replay.out.find("exact, per-rank counts"), std::string::npos);
   EXPECT_EQ(slurp(dir_ / "a" / "summary.csv"), slurp(dir_ / "b" / "summary.csv"));
   const Result info = moesim("trace info " + trace);
   EXPECT_EQ(info.status, 0);
-  EXPECT_NE(info.out.find("12 steps x 12 MoE layers x 128 experts"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("60 steps x 12 MoE layers x 128 experts"), std::string::npos) << info.out;
 }
 
 TEST_F(Cli, BadTracesExitTwoNamingFileAndDataset) {
