@@ -31,6 +31,8 @@ StepSimulator::StepSimulator(const scenarios::Scenario& s)
   const double w = models::MoeModel::kWeightBytes;
   const double h = m.hidden;
 
+  expert_params_ = params.expert;
+  expert_flops_per_token_ = flops.expert.count();
   layer_to_moe_.assign(m.layers, -1);
   int moe = 0;
   for (int l = 0; l < m.layers; ++l) {
@@ -114,8 +116,6 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
   }
   result.all_to_all_time += *std::max_element(t.a2a_time.begin(), t.a2a_time.end()) * 4;
 
-  const auto params = models::param_counts(m);
-  const double per_token_flops = models::token_flops(m, scenario_.training.seq_len).expert.count();
   const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden) * m.activation_bytes();
   std::vector<KernelWork> groups(experts);
   double max_rows = 0, total_rows = 0;
@@ -123,7 +123,7 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
     double gpu_rows = 0;
     for (int e = 0; e < experts; ++e) {
       const double rows = t.expert_rows[static_cast<size_t>(gpu) * experts + e];
-      groups[e] = KernelWork{Flops(rows * per_token_flops), Bytes(params.expert * models::MoeModel::kWeightBytes + rows * row_bytes), rows};
+      groups[e] = KernelWork{Flops(rows * expert_flops_per_token_), Bytes(expert_params_ * models::MoeModel::kWeightBytes + rows * row_bytes), rows};
       gpu_rows += rows;
     }
     t.experts_forward[gpu] = grouped_kernel_time(scenario_.cluster.gpu, m.dtype, groups);

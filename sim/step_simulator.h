@@ -70,6 +70,8 @@ class StepSimulator {
   int64_t tokens_per_rank_;
   std::vector<int> layer_to_moe_;  // model layer -> MoE layer index, or -1
 
+  // Per routed expert: weight parameters and forward FLOPs per token.
+  double expert_params_ = 0, expert_flops_per_token_ = 0;
   // Step-invariant kernel and collective times.
   Duration attention_fwd_, dense_ffn_fwd_, gate_fwd_, shared_fwd_, lm_head_, optimizer_;
   std::vector<Duration> dense_grad_all_reduce_;  // per layer (layer 0 also carries the embedding)

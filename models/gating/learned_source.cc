@@ -26,12 +26,14 @@ LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<
 
   // The probes: drawn once per layer (step 0 of their own key), as the router will draw them.
   probe_topic_.resize(static_cast<size_t>(p_.shape.moe_layers) * p_.probe_tokens);
+  probes_per_topic_.assign(static_cast<size_t>(p_.shape.moe_layers) * p_.topics, 0.0);
   probe_x_.resize(static_cast<size_t>(p_.shape.moe_layers) * p_.probe_tokens * d);
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
     const router::TokenKey key{p_.seed, 0, static_cast<uint32_t>(l)};
     for (int t = 0; t < p_.probe_tokens; ++t) {
       const int topic = router::token_topic(key, static_cast<uint32_t>(t), uniform_cdf_.data(), p_.topics);
       probe_topic_[static_cast<size_t>(l) * p_.probe_tokens + t] = topic;
+      probes_per_topic_[static_cast<size_t>(l) * p_.topics + topic] += 1;
       float* x = probe_x_.data() + (static_cast<size_t>(l) * p_.probe_tokens + t) * d;
       for (int j = 0; j < d; j += 8) {
         const router::Philox4 block = router::token_draw(key, static_cast<uint32_t>(t), router::noise_block(j));
@@ -76,8 +78,7 @@ void LearnedSource::next(int step, RoutingMatrix& out) {
                                        router::TokenKey{p_.seed, 0, static_cast<uint32_t>(l)}};
     router_->route(probes, routed_, /*want_assignments=*/true);
     // Expected shares: each probe stands for its topic's weight, spread over its probes.
-    std::vector<double> per_topic(p_.topics, 0.0);
-    for (int t = 0; t < p_.probe_tokens; ++t) per_topic[probe_topic_[static_cast<size_t>(l) * p_.probe_tokens + t]] += 1;
+    const double* per_topic = probes_per_topic_.data() + static_cast<size_t>(l) * p_.topics;
     shares_.assign(p_.shape.experts, 0.0);
     for (int t = 0; t < p_.probe_tokens; ++t) {
       const int topic = probe_topic_[static_cast<size_t>(l) * p_.probe_tokens + t];

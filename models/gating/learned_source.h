@@ -79,7 +79,8 @@ class LearnedSource final : public Source {
   std::vector<float> uniform_cdf_;           // probes are stratified: every topic equally
   std::vector<float> mix_cdf_;               // the current topic mixture
   router::RouterResult routed_;
-  std::vector<int> probe_topic_;             // [probe]
+  std::vector<int> probe_topic_;             // [layer][probe]
+  std::vector<double> probes_per_topic_;     // [layer][topic]
   std::vector<float> probe_x_;               // [layer][probe][d], BF16 values as the router saw them
   std::vector<double> shares_, sums_, counts_;
   RankSampler sampler_;
