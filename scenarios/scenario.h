@@ -41,15 +41,10 @@ enum class GatingSourceKind { kSkewed, kLearned, kTrace };
 
 struct GatingSpec {
   GatingSourceKind source = GatingSourceKind::kSkewed;
-  // source: learned. Shape fields (layers, ranks, experts, top_k, tokens, seed) come from the
-  // rest of the scenario; the others are the generator's parameters.
-  gating::LearnedSourceParams learned;
-  std::string trace_path;  // source: trace
-  gating::SkewDistribution distribution = gating::SkewDistribution::kZipf;
-  double zipf_s = 1.0;
-  double dirichlet_alpha = 1.0;
-  double drift = 0.02;
-  double reversion = 0.01;
+  // The generators' parameters. Their shape and seed come from the rest of the scenario.
+  gating::SkewedSourceParams skewed;    // source: skewed
+  gating::LearnedSourceParams learned;  // source: learned
+  std::string trace_path;               // source: trace
 };
 
 enum class PlacementKind { kStatic };

@@ -23,13 +23,8 @@ std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& s)
     p.seed = s.seed;
     return std::make_unique<gating::LearnedSource>(p);
   }
-  gating::SkewedSourceParams p;
+  gating::SkewedSourceParams p = s.gating.skewed;
   p.shape = gating_shape(s);
-  p.distribution = s.gating.distribution;
-  p.zipf_s = s.gating.zipf_s;
-  p.dirichlet_alpha = s.gating.dirichlet_alpha;
-  p.drift = s.gating.drift;
-  p.reversion = s.gating.reversion;
   p.seed = s.seed;
   return std::make_unique<gating::SkewedSource>(p);
 }
@@ -52,9 +47,7 @@ policies::ExpertLoads loads_of(const gating::RoutingMatrix& routing) {
 
 }  // namespace
 
-std::string gating_description(const scenarios::Scenario& s) { return make_gating_source(s)->describe(); }
-
-RunResult run_scenario(const scenarios::Scenario& s, const ProgressFn& progress) {
+RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, const ProgressFn& progress) {
   const int64_t total = static_cast<int64_t>(s.steps) * static_cast<int64_t>(s.policies.size());
   int64_t done = 0;
   const bool capacity_mode = s.training.expert_execution == scenarios::ExpertExecution::kCapacity;
@@ -72,10 +65,9 @@ RunResult run_scenario(const scenarios::Scenario& s, const ProgressFn& progress)
     result.policies.push_back(PolicyRun{spec.label, {}});
     result.policies.back().steps.reserve(s.steps);
   }
-  auto source = make_gating_source(s);
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
   for (int step = 0; step < s.steps; ++step) {
-    source->next(step, routing);
+    source.next(step, routing);
     if (capacity_mode) gating::apply_capacity(routing, capacity);
     const policies::ExpertLoads loads = loads_of(routing);
     for (size_t i = 0; i < states.size(); ++i) {

@@ -30,12 +30,9 @@ gating::GatingShape gating_shape(const scenarios::Scenario& scenario);
 // The scenario's gating source (skewed, learned or trace replay).
 std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& scenario);
 
-// One line saying where the scenario's routing comes from (and, for learned gating, which router
-// runs it: the CUDA kernel or the CPU reference).
-std::string gating_description(const scenarios::Scenario& scenario);
-
 // Deterministic: the same scenario gives the same result. Every policy sees the routing that the
 // same seed produces.
-RunResult run_scenario(const scenarios::Scenario& scenario, const ProgressFn& progress = nullptr);
+// `source` is the scenario's, fresh from make_gating_source(scenario): it is advanced from step 0.
+RunResult run_scenario(const scenarios::Scenario& scenario, gating::Source& source, const ProgressFn& progress = nullptr);
 
 }  // namespace moesim

@@ -91,11 +91,11 @@ std::string resolved_yaml(const Scenario& s) {
   if (s.gating.source == GatingSourceKind::kTrace) {
     out << Key << "path" << Value << s.gating.trace_path;
   } else if (s.gating.source == GatingSourceKind::kSkewed) {
-    out << Key << "distribution" << Value << to_string(s.gating.distribution);
-    out << Key << "zipf_s" << Value << format_number(s.gating.zipf_s);
-    out << Key << "dirichlet_alpha" << Value << format_number(s.gating.dirichlet_alpha);
-    out << Key << "drift" << Value << format_number(s.gating.drift);
-    out << Key << "reversion" << Value << format_number(s.gating.reversion);
+    out << Key << "distribution" << Value << to_string(s.gating.skewed.distribution);
+    out << Key << "zipf_s" << Value << format_number(s.gating.skewed.zipf_s);
+    out << Key << "dirichlet_alpha" << Value << format_number(s.gating.skewed.dirichlet_alpha);
+    out << Key << "drift" << Value << format_number(s.gating.skewed.drift);
+    out << Key << "reversion" << Value << format_number(s.gating.skewed.reversion);
   } else {
     const auto& l = s.gating.learned;
     out << Key << "d" << Value << l.d << Key << "topics" << Value << l.topics;

@@ -181,13 +181,13 @@ GatingSpec read_gating(MapReader r, int steps) {
     g.trace_path = r.get_string("path", std::nullopt);
   } else if (g.source == GatingSourceKind::kSkewed) {
     const std::string d = r.get_choice("distribution", {"zipf", "dirichlet", "uniform"}, "zipf");
-    g.distribution = d == "zipf" ? gating::SkewDistribution::kZipf
+    g.skewed.distribution = d == "zipf" ? gating::SkewDistribution::kZipf
                      : d == "dirichlet" ? gating::SkewDistribution::kDirichlet
                                         : gating::SkewDistribution::kUniform;
-    g.zipf_s = r.get_double("zipf_s", g.zipf_s, 0, 10);
-    g.dirichlet_alpha = r.get_double("dirichlet_alpha", g.dirichlet_alpha, 0, 1e6, false);
-    g.drift = r.get_double("drift", g.drift, 0, 10);
-    g.reversion = r.get_double("reversion", g.reversion, 0, 1);
+    g.skewed.zipf_s = r.get_double("zipf_s", g.skewed.zipf_s, 0, 10);
+    g.skewed.dirichlet_alpha = r.get_double("dirichlet_alpha", g.skewed.dirichlet_alpha, 0, 1e6, false);
+    g.skewed.drift = r.get_double("drift", g.skewed.drift, 0, 10);
+    g.skewed.reversion = r.get_double("reversion", g.skewed.reversion, 0, 1);
   } else {
     auto& l = g.learned;
     l.decay_steps = steps;

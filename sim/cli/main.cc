@@ -132,9 +132,10 @@ int cmd_run(const std::vector<std::string>& args) {
     throw scenarios::ScenarioError("", "output.dir", "cannot create directory '" + s.output_dir + "': " + ec.message());
   }
 
-  std::cout << "moesim run " << describe(s) << "\n" << "gating: " << gating_description(s) << "\n\n";
+  const auto source = make_gating_source(s);
+  std::cout << "moesim run " << describe(s) << "\n" << "gating: " << source->describe() << "\n\n";
   Progress progress(!vm.count("quiet"));
-  const RunResult run = run_scenario(s, [&](int64_t done, int64_t total) { progress(done, total); });
+  const RunResult run = run_scenario(s, *source, [&](int64_t done, int64_t total) { progress(done, total); });
   const auto summary = summarize(s, run);
   std::cout << results::summary_table(summary) << "\n";
 

@@ -51,7 +51,7 @@ TEST(Loader, ResolvedYamlLoadsBackToTheSameScenario) {
   const Scenario again = load_scenario_text(yaml, "resolved.yaml");
   EXPECT_EQ(resolved_yaml(again), yaml);
   EXPECT_EQ(again.cluster.intra_node.link.latency, Nanoseconds(1500));
-  EXPECT_DOUBLE_EQ(again.gating.dirichlet_alpha, 0.3);
+  EXPECT_DOUBLE_EQ(again.gating.skewed.dirichlet_alpha, 0.3);
 }
 
 TEST(Loader, QuickstartIsValid) {
