@@ -7,6 +7,7 @@
 
 #include "hardware/specs.h"
 #include "models/gating/learned_source.h"
+#include "models/gating/routing_mode.h"
 #include "models/gating/skewed_source.h"
 #include "models/moe_model.h"
 #include "policies/placement/static_placement.h"
@@ -45,6 +46,7 @@ struct GatingSpec {
   gating::SkewedSourceParams skewed;    // source: skewed
   gating::LearnedSourceParams learned;  // source: learned
   std::string trace_path;               // source: trace
+  gating::RoutingSpec routing;          // how the synthetic sources route (trace: as recorded)
 };
 
 enum class PlacementKind { kStatic };

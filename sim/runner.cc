@@ -1,5 +1,6 @@
 #include "sim/runner.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "models/gating/capacity.h"
@@ -21,22 +22,39 @@ std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& s)
     gating::LearnedSourceParams p = s.gating.learned;
     p.shape = gating_shape(s);
     p.seed = s.seed;
+    p.routing = s.gating.routing;
+    p.capacity_factor = s.model.capacity_factor;
     return std::make_unique<gating::LearnedSource>(p);
   }
   gating::SkewedSourceParams p = s.gating.skewed;
   p.shape = gating_shape(s);
   p.seed = s.seed;
+  p.routing = s.gating.routing.mode;
   return std::make_unique<gating::SkewedSource>(p);
 }
 
-namespace {
+gating::RoutingView routing_view(const scenarios::Scenario& s, const policies::Placement& placement) {
+  gating::RoutingView view;
+  view.ep = s.parallelism.ep;
+  for (int r = 0; r < s.parallelism.dp; ++r) view.node_of_rank.push_back(s.cluster.node_of(r));
+  for (const auto& layer : placement.layers) {
+    auto& hosts = view.hosts.emplace_back();
+    for (const auto& replicas : layer.replicas) {
+      std::vector<policies::Replica> sorted = replicas;
+      std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.share > b.share; });
+      auto& h = hosts.emplace_back();
+      for (const auto& replica : sorted) h.push_back(replica.ep_rank);
+    }
+  }
+  return view;
+}
 
-std::unique_ptr<policies::PlacementPolicy> make_policy(const scenarios::Scenario& s, const scenarios::PolicySpec& spec) {
+std::unique_ptr<policies::PlacementPolicy> make_placement_policy(const scenarios::Scenario& s, const scenarios::PolicySpec& spec) {
   const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
   return std::make_unique<policies::StaticPolicy>(shape, spec.layout);
 }
 
-policies::ExpertLoads loads_of(const gating::RoutingMatrix& routing) {
+policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing) {
   policies::ExpertLoads loads(routing.layers());
   for (int l = 0; l < routing.layers(); ++l) {
     const auto counts = routing.expert_loads(l);
@@ -44,8 +62,6 @@ policies::ExpertLoads loads_of(const gating::RoutingMatrix& routing) {
   }
   return loads;
 }
-
-}  // namespace
 
 RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, const ProgressFn& progress) {
   const int64_t total = static_cast<int64_t>(s.steps) * static_cast<int64_t>(s.policies.size());
@@ -61,18 +77,25 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   std::vector<PolicyState> states;
   RunResult result;
   for (const auto& spec : s.policies) {
-    states.push_back({make_policy(s, spec), std::make_unique<StepSimulator>(s)});
+    states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s)});
     result.policies.push_back(PolicyRun{spec.label, {}});
     result.policies.back().steps.reserve(s.steps);
   }
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
+  const bool per_placement = source.placement_aware();
   for (int step = 0; step < s.steps; ++step) {
-    source.next(step, routing);
-    if (capacity_mode) gating::apply_capacity(routing, capacity);
-    const policies::ExpertLoads loads = loads_of(routing);
+    if (!per_placement) {
+      source.route(step, gating::RoutingView{}, routing);
+      if (capacity_mode) gating::apply_capacity(routing, capacity);
+    }
     for (size_t i = 0; i < states.size(); ++i) {
-      result.policies[i].steps.push_back(states[i].simulator->simulate(routing, states[i].policy->placement_for(step)));
-      states[i].policy->observe(step, loads);
+      const policies::Placement& placement = states[i].policy->placement_for(step);
+      if (per_placement) {
+        source.route(step, routing_view(s, placement), routing);
+        if (capacity_mode) gating::apply_capacity(routing, capacity);
+      }
+      result.policies[i].steps.push_back(states[i].simulator->simulate(routing, placement));
+      states[i].policy->observe(step, expert_loads(routing));
       if (progress) progress(++done, total);
     }
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "models/gating/source.h"
+#include "policies/placement/placement.h"
 #include "scenarios/scenario.h"
 #include "sim/step_simulator.h"
 
@@ -30,8 +31,18 @@ gating::GatingShape gating_shape(const scenarios::Scenario& scenario);
 // The scenario's gating source (skewed, learned or trace replay).
 std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& scenario);
 
-// Deterministic: the same scenario gives the same result. Every policy sees the routing that the
-// same seed produces.
+// The placement policy a policy spec describes.
+std::unique_ptr<policies::PlacementPolicy> make_placement_policy(const scenarios::Scenario& scenario, const scenarios::PolicySpec& spec);
+
+// Tokens per expert per MoE layer, summed over source ranks.
+policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing);
+
+// What placement-aware routing sees of `placement` on the scenario's cluster.
+gating::RoutingView routing_view(const scenarios::Scenario& scenario, const policies::Placement& placement);
+
+// Deterministic: the same scenario gives the same result. Every policy sees the tokens that the
+// same seed produces; under placement-aware routing (locmoe) each is routed under its own
+// placement.
 // `source` is the scenario's, fresh from make_gating_source(scenario): it is advanced from step 0.
 RunResult run_scenario(const scenarios::Scenario& scenario, gating::Source& source, const ProgressFn& progress = nullptr);
 

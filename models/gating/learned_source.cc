@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <sstream>
+#include <stdexcept>
+
+#include "models/gating/capacity.h"
 
 namespace moesim::gating {
 
@@ -23,6 +27,23 @@ LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<
   uniform_cdf_.back() = 1.0f;
   topic_weights_.resize(p_.topics);
   mix_cdf_.resize(p_.topics);
+
+  const int layers = p_.shape.moe_layers, experts = p_.shape.experts;
+  const bool constrained = p_.routing.mode == RoutingMode::kLocMoe || p_.routing.mode == RoutingMode::kC2R;
+  candidates_ = constrained ? std::min(experts, 16) : p_.shape.top_k;
+  if (p_.routing.mode == RoutingMode::kLocMoe && p_.shape.top_k != 1) throw std::invalid_argument("locmoe routing is top-1");
+  if (p_.routing.mode == RoutingMode::kC2R && (p_.routing.c2r.group_size < p_.shape.top_k || p_.routing.c2r.group_size > experts))
+    throw std::invalid_argument("c2r group_size must be in [top_k, experts]");
+  probe_candidates_.resize(layers);
+  chosen_.resize(layers);
+  layer_shares_.assign(layers, std::vector<double>(experts, 1.0 / experts));
+  collaborators_.resize(layers);
+  if (p_.routing.mode == RoutingMode::kC2R && p_.routing.c2r.groups == C2RGroups::kFixed) {
+    for (auto& c : collaborators_) c = block_collaborators(experts, p_.routing.c2r.group_size);
+  }
+  if (p_.routing.mode == RoutingMode::kC2R && p_.routing.c2r.groups == C2RGroups::kMeasured) {
+    coactivation_.assign(layers, CoactivationCounter(experts));
+  }
 
   // The probes: drawn once per layer (step 0 of their own key), as the router will draw them.
   probe_topic_.resize(static_cast<size_t>(p_.shape.moe_layers) * p_.probe_tokens);
@@ -63,7 +84,8 @@ int LearnedSource::learn_batch(int layer) const {
   return std::max(1, static_cast<int>(std::lround(p_.learn_tokens / (1.0 + p_.layer_volatility * depth))));
 }
 
-void LearnedSource::next(int step, RoutingMatrix& out) {
+void LearnedSource::advance(int step) {
+  step_ = step;
   if (step > 0) {
     for (double& w : topic_log_weights_) w += p_.topic_drift * rng_.normal();
   }
@@ -72,29 +94,161 @@ void LearnedSource::next(int step, RoutingMatrix& out) {
   for (int t = 0; t < p_.topics; ++t) sum += topic_weights_[t] = std::exp(topic_log_weights_[t] - top);
   for (double& w : topic_weights_) w /= sum;
 
+  const bool measuring = p_.routing.mode == RoutingMode::kC2R && p_.routing.c2r.groups == C2RGroups::kMeasured;
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
-    const router::RouterProblem probes{p_.probe_tokens, 1, p_.d, p_.shape.experts, p_.shape.top_k, p_.topics, gates_[l].data(),
-                                       centers_[l].data(), uniform_cdf_.data(), static_cast<float>(p_.noise), 0,
-                                       router::TokenKey{p_.seed, 0, static_cast<uint32_t>(l)}};
-    router_->route(probes, routed_, /*want_assignments=*/true);
-    // Expected shares: each probe stands for its topic's weight, spread over its probes.
-    const double* per_topic = probes_per_topic_.data() + static_cast<size_t>(l) * p_.topics;
-    shares_.assign(p_.shape.experts, 0.0);
-    for (int t = 0; t < p_.probe_tokens; ++t) {
-      const int topic = probe_topic_[static_cast<size_t>(l) * p_.probe_tokens + t];
-      const double weight = topic_weights_[topic] / per_topic[topic] / p_.shape.top_k;
-      for (int q = 0; q < p_.shape.top_k; ++q) shares_[routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k + q]] += weight;
+    if (p_.routing.mode == RoutingMode::kHash) {
+      layer_shares_[l].assign(p_.shape.experts, 1.0 / p_.shape.experts);  // the gate plays no part
+      continue;
     }
-    double total = 0;
-    for (double s : shares_) total += s;  // < 1 only if a topic has no probe
-    for (double& s : shares_) s /= total;
-    cap_shares(shares_, p_.shape.top_k);
+    if (measuring && step == p_.routing.c2r.warmup_steps) collaborators_[l] = coactivation_[l].collaborators(p_.routing.c2r.group_size - 1);
+    route_probes(l);
+    learn(l, step);
+  }
+}
+
+double LearnedSource::probe_weight(int layer, int probe) const {
+  const int topic = probe_topic_[static_cast<size_t>(layer) * p_.probe_tokens + probe];
+  return topic_weights_[topic] / probes_per_topic_[static_cast<size_t>(layer) * p_.topics + topic];
+}
+
+void LearnedSource::route_probes(int l) {
+  const int k = p_.shape.top_k;
+  const router::RouterProblem probes{p_.probe_tokens, 1, p_.d, p_.shape.experts, candidates_, p_.topics, gates_[l].data(),
+                                     centers_[l].data(), uniform_cdf_.data(), static_cast<float>(p_.noise), 0,
+                                     router::TokenKey{p_.seed, 0, static_cast<uint32_t>(l)}};
+  router_->route(probes, routed_, /*want_assignments=*/true);
+  probe_candidates_[l].swap(routed_.assignments);
+  if (p_.routing.mode == RoutingMode::kLocMoe) return;  // chosen per sender node, in fill()
+
+  // Each probe's k experts: its best (topk, and c2r until the collaborators are known) or its best
+  // and then its best collaborators (c2r).
+  const bool constrained = p_.routing.mode == RoutingMode::kC2R && !collaborators_[l].empty();
+  const bool measuring = p_.routing.mode == RoutingMode::kC2R && p_.routing.c2r.groups == C2RGroups::kMeasured &&
+                         step_ < p_.routing.c2r.warmup_steps;
+  auto& chosen = chosen_[l];
+  chosen.resize(static_cast<size_t>(p_.probe_tokens) * k);
+  auto& shares = layer_shares_[l];
+  shares.assign(p_.shape.experts, 0.0);
+  double total = 0;
+  for (int t = 0; t < p_.probe_tokens; ++t) {
+    const std::span<const int32_t> candidates(probe_candidates_[l].data() + static_cast<size_t>(t) * candidates_, candidates_);
+    const std::span<int32_t> pick(chosen.data() + static_cast<size_t>(t) * k, k);
+    if (constrained) c2r_choose(candidates, collaborators_[l][candidates[0]], pick);
+    else std::copy_n(candidates.begin(), k, pick.begin());
+    const double weight = probe_weight(l, t);
+    if (measuring) coactivation_[l].add(pick, weight);
+    for (int32_t e : pick) shares[e] += weight / k;
+    total += weight;
+  }
+  for (double& v : shares) v /= total;  // total < 1 only if a topic has no probe
+  cap_shares(shares, k);
+}
+
+void LearnedSource::locmoe_shares(int l, std::span<const uint8_t> local, std::vector<double>& shares) const {
+  // Top-1. A probe whose best expert is remote moves a share `locality` of its weight to its best
+  // local candidate, as far as that expert's capacity (per sender rank) allows: a local expert
+  // already over capacity with its own tokens takes none, one with room takes moved tokens up to
+  // capacity, in proportion.
+  const double locality = p_.routing.locmoe.locality;
+  const double capacity = static_cast<double>(expert_capacity(p_.capacity_factor, p_.shape.tokens_per_rank, 1, p_.shape.experts)) /
+                          static_cast<double>(p_.shape.tokens_per_rank);
+  const int experts = p_.shape.experts;
+  std::vector<double> base(experts, 0.0), moved(experts, 0.0);
+  std::vector<int> target(p_.probe_tokens, -1);
+  double total = 0;
+  for (int t = 0; t < p_.probe_tokens; ++t) {
+    const std::span<const int32_t> candidates(probe_candidates_[l].data() + static_cast<size_t>(t) * candidates_, candidates_);
+    const double weight = probe_weight(l, t);
+    total += weight;
+    const int best = candidates[0];
+    target[t] = local[best] ? -1 : best_local(candidates, local);
+    base[best] += target[t] < 0 ? weight : (1.0 - locality) * weight;
+    if (target[t] >= 0) moved[target[t]] += locality * weight;
+  }
+  shares = base;
+  for (int t = 0; t < p_.probe_tokens; ++t) {
+    const int to = target[t];
+    if (to < 0 || moved[to] <= 0) continue;
+    const double room = std::clamp((capacity * total - base[to]) / moved[to], 0.0, 1.0);
+    const double weight = locality * probe_weight(l, t);
+    shares[to] += weight * room;
+    shares[probe_candidates_[l][static_cast<size_t>(t) * candidates_]] += weight * (1.0 - room);
+  }
+  for (double& v : shares) v /= total;
+}
+
+void LearnedSource::fill_sends(int l, const RoutingView& view, RoutingMatrix& out) const {
+  const int k = p_.shape.top_k, ep = view.ep;
+  if (k == 1) {  // a token has one destination: sends are the counts per host
     for (int r = 0; r < p_.shape.ranks; ++r) {
-      sampler_.sample(shares_, p_.shape.tokens_per_rank, p_.shape.top_k, rng_, out.row(l, r));
+      auto sends = out.sends_row(l, r);
+      std::fill(sends.begin(), sends.end(), 0);
+      const auto row = out.row(l, r);
+      for (int e = 0; e < p_.shape.experts; ++e) sends[view.host(l, e)] += row[e];
+    }
+    return;
+  }
+  // The share of tokens that visit each EP rank at least once.
+  std::vector<double> visits(ep, 0.0);
+  if (p_.routing.mode == RoutingMode::kHash) {
+    // k distinct experts uniformly at random: P(none of them on j) = C(E - n_j, k) / C(E, k).
+    std::vector<int> hosted(ep, 0);
+    for (int e = 0; e < p_.shape.experts; ++e) ++hosted[view.host(l, e)];
+    for (int j = 0; j < ep; ++j) {
+      double none = 1;
+      for (int i = 0; i < k; ++i) none *= std::max(0.0, static_cast<double>(p_.shape.experts - hosted[j] - i)) / (p_.shape.experts - i);
+      visits[j] = 1.0 - none;
+    }
+  } else {
+    std::vector<int> seen(ep, -1);
+    double total = 0;
+    for (int t = 0; t < p_.probe_tokens; ++t) {
+      const double weight = probe_weight(l, t);
+      total += weight;
+      for (int q = 0; q < k; ++q) {
+        const int j = view.host(l, chosen_[l][static_cast<size_t>(t) * k + q]);
+        if (seen[j] != t) visits[j] += weight;
+        seen[j] = t;
+      }
+    }
+    for (double& v : visits) v /= total;
+  }
+  for (int r = 0; r < p_.shape.ranks; ++r) {
+    auto sends = out.sends_row(l, r);
+    for (int j = 0; j < ep; ++j) sends[j] = static_cast<int32_t>(std::lround(visits[j] * static_cast<double>(p_.shape.tokens_per_rank)));
+  }
+}
+
+void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
+  if (placement_aware() && !view.has_placement()) throw std::invalid_argument("locmoe routing needs the placement");
+  // The same draws for every placement of a step: policies compared see the same noise.
+  Rng rng(p_.seed, "gating.learned.sampling", static_cast<uint64_t>(step_));
+  if (view.has_placement()) out.resize_sends(view.ep);
+  else out.clear_sends();
+  std::vector<double> shares;
+  std::map<std::pair<int, int>, std::vector<double>> node_shares;  // locmoe: (EP group, node) -> shares
+  std::vector<uint8_t> local(p_.shape.experts);
+  for (int l = 0; l < p_.shape.moe_layers; ++l) {
+    node_shares.clear();
+    for (int r = 0; r < p_.shape.ranks; ++r) {
+      const std::vector<double>* rank_shares = &layer_shares_[l];
+      if (p_.routing.mode == RoutingMode::kLocMoe) {
+        const int group = r / view.ep, node = view.node_of_rank[r];
+        auto [it, added] = node_shares.try_emplace({group, node});
+        if (added) {
+          for (int e = 0; e < p_.shape.experts; ++e) {
+            local[e] = 0;
+            for (int h : view.hosts[l][e]) local[e] |= view.node_of_rank[group * view.ep + h] == node;
+          }
+          locmoe_shares(l, local, it->second);
+        }
+        rank_shares = &it->second;
+      }
+      sampler_.sample(*rank_shares, p_.shape.tokens_per_rank, p_.shape.top_k, rng, out.row(l, r));
       auto dropped = out.dropped_row(l, r);
       std::fill(dropped.begin(), dropped.end(), 0);
     }
-    learn(l, step);
+    if (view.has_placement()) fill_sends(l, view, out);
   }
 }
 
@@ -149,8 +303,15 @@ void LearnedSource::learn(int layer, int step) {
 
 std::string LearnedSource::describe() const {
   std::ostringstream os;
-  os << "learned-gate synthetic gating (router: " << router_->name() << "; d " << p_.d << ", " << p_.topics << " topics, "
-     << p_.probe_tokens << " probe tokens per layer)";
+  os << "learned-gate synthetic gating, " << to_string(p_.routing.mode) << " routing";
+  if (p_.routing.mode == RoutingMode::kLocMoe) os << " (locality " << p_.routing.locmoe.locality << ")";
+  if (p_.routing.mode == RoutingMode::kC2R) {
+    os << " (" << to_string(p_.routing.c2r.groups) << " groups of " << p_.routing.c2r.group_size;
+    if (p_.routing.c2r.groups == C2RGroups::kMeasured) os << " after " << p_.routing.c2r.warmup_steps << " warm-up steps";
+    os << ")";
+  }
+  os << " (router: " << router_->name() << "; d " << p_.d << ", " << p_.topics << " topics, " << p_.probe_tokens
+     << " probe tokens per layer)";
   return os.str();
 }
 

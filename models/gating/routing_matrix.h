@@ -18,6 +18,29 @@ class RoutingMatrix {
     experts_ = experts;
     tokens_.assign(static_cast<size_t>(layers) * ranks * experts, 0);
     dropped_.assign(static_cast<size_t>(layers) * ranks * experts, 0);
+    sends_ep_ = 0;
+    sends_.clear();
+  }
+
+  // Tokens each rank sends to each peer of its expert-parallel group, counting a token once per
+  // destination however many of its experts live there (what a deduplicating all-to-all moves).
+  // Only sources that see single tokens know it (the learned gate, given a placement); it is
+  // absent otherwise.
+  bool has_sends() const { return sends_ep_ > 0; }
+  int sends_ep() const { return sends_ep_; }
+  void resize_sends(int ep) {
+    sends_ep_ = ep;
+    sends_.assign(static_cast<size_t>(layers_) * ranks_ * ep, 0);
+  }
+  void clear_sends() {
+    sends_ep_ = 0;
+    sends_.clear();
+  }
+  std::span<int32_t> sends_row(int layer, int rank) {
+    return {sends_.data() + (static_cast<size_t>(layer) * ranks_ + rank) * sends_ep_, static_cast<size_t>(sends_ep_)};
+  }
+  std::span<const int32_t> sends_row(int layer, int rank) const {
+    return {sends_.data() + (static_cast<size_t>(layer) * ranks_ + rank) * sends_ep_, static_cast<size_t>(sends_ep_)};
   }
 
   int layers() const { return layers_; }
@@ -43,9 +66,10 @@ class RoutingMatrix {
 
  private:
   size_t offset(int layer, int rank) const { return (static_cast<size_t>(layer) * ranks_ + rank) * experts_; }
-  int layers_ = 0, ranks_ = 0, experts_ = 0;
+  int layers_ = 0, ranks_ = 0, experts_ = 0, sends_ep_ = 0;
   std::vector<int32_t> tokens_;
   std::vector<int32_t> dropped_;
+  std::vector<int32_t> sends_;  // [layer][rank][ep peer]
 };
 
 }  // namespace moesim::gating

@@ -7,7 +7,8 @@
 
 namespace moesim::gating {
 
-SkewedSource::SkewedSource(const SkewedSourceParams& params) : p_(params), rng_(params.seed, "gating.skewed") {
+SkewedSource::SkewedSource(const SkewedSourceParams& params)
+    : p_(params), rng_(params.seed, "gating.skewed"), routing_(p_.shape.moe_layers, p_.shape.ranks, p_.shape.experts) {
   base_log_.assign(p_.shape.moe_layers, std::vector<double>(p_.shape.experts, 0.0));
   for (auto& layer : base_log_) {
     std::vector<int> order(p_.shape.experts);
@@ -40,7 +41,7 @@ void SkewedSource::update_shares() {
   }
 }
 
-void SkewedSource::next(int step, RoutingMatrix& out) {
+void SkewedSource::advance(int step) {
   if (step > 0) {
     for (int l = 0; l < p_.shape.moe_layers; ++l) {
       for (int e = 0; e < p_.shape.experts; ++e) {
@@ -50,14 +51,15 @@ void SkewedSource::next(int step, RoutingMatrix& out) {
     }
     update_shares();
   }
+  const std::vector<double> uniform(p_.shape.experts, 1.0 / p_.shape.experts);
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
-    for (int r = 0; r < p_.shape.ranks; ++r) {
-      sampler_.sample(shares_[l], p_.shape.tokens_per_rank, p_.shape.top_k, rng_, out.row(l, r));
-      auto dropped = out.dropped_row(l, r);
-      std::fill(dropped.begin(), dropped.end(), 0);
-    }
+    // A hash router ignores popularity: every expert is equally likely.
+    const auto& shares = p_.routing == RoutingMode::kHash ? uniform : shares_[l];
+    for (int r = 0; r < p_.shape.ranks; ++r) sampler_.sample(shares, p_.shape.tokens_per_rank, p_.shape.top_k, rng_, routing_.row(l, r));
   }
 }
+
+void SkewedSource::fill(const RoutingView&, RoutingMatrix& out) { out = routing_; }
 
 std::string SkewedSource::describe() const {
   std::ostringstream os;
@@ -67,7 +69,7 @@ std::string SkewedSource::describe() const {
     case SkewDistribution::kZipf: os << "zipf s=" << p_.zipf_s; break;
     case SkewDistribution::kDirichlet: os << "dirichlet alpha=" << p_.dirichlet_alpha; break;
   }
-  os << ", drift " << p_.drift << ")";
+  os << ", drift " << p_.drift << ", " << to_string(p_.routing) << " routing)";
   return os.str();
 }
 

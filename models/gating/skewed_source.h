@@ -4,12 +4,14 @@
 // experts, Dirichlet(alpha), or uniform. Log-popularities then drift every step as an
 // Ornstein-Uhlenbeck process around the base (`drift` = step noise, `reversion` = pull back), so
 // loads move but stay skewed. Each rank's tokens are split over experts with multinomial-sized
-// noise (normal approximation, rounded so each rank assigns exactly tokens x top_k).
+// noise (normal approximation, rounded so each rank assigns exactly tokens x top_k). Routing
+// modes: topk, or hash (uniform over experts, whatever the popularity).
 #pragma once
 
 #include <vector>
 
 #include "models/gating/rank_sampling.h"
+#include "models/gating/routing_mode.h"
 #include "models/gating/source.h"
 #include "sim/engine/random.h"
 
@@ -25,16 +27,20 @@ struct SkewedSourceParams {
   double drift = 0.02;
   double reversion = 0.01;
   uint64_t seed = 1;
+  RoutingMode routing = RoutingMode::kTopK;  // topk or hash (the others need gate scores)
 };
 
 class SkewedSource final : public Source {
  public:
   explicit SkewedSource(const SkewedSourceParams& params);
-  void next(int step, RoutingMatrix& out) override;
   std::string describe() const override;
 
   // The expected share of assignments per expert of `layer` at the current step (sums to 1).
   const std::vector<double>& shares(int layer) const { return shares_[layer]; }
+
+ protected:
+  void advance(int step) override;
+  void fill(const RoutingView& view, RoutingMatrix& out) override;
 
  private:
   void update_shares();
@@ -44,6 +50,7 @@ class SkewedSource final : public Source {
   std::vector<std::vector<double>> log_;       // [layer][expert]
   std::vector<std::vector<double>> shares_;    // [layer][expert]
   RankSampler sampler_;
+  RoutingMatrix routing_;  // the current step's
 };
 
 }  // namespace moesim::gating

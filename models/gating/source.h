@@ -1,11 +1,11 @@
-// Where per-step routing comes from. Implementations: the skewed synthetic source (here), and
-// later the learned-gate generator and trace replay.
+// Where per-step routing comes from: the skewed synthetic source, the learned gate, trace replay.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "models/gating/routing_matrix.h"
+#include "models/gating/routing_view.h"
 
 namespace moesim::gating {
 
@@ -19,15 +19,41 @@ struct GatingShape {
   int64_t tokens_per_rank = 1;
 };
 
-// Produces the routing of successive training steps. Steps are requested in order 0, 1, 2, ...
-// Not thread-safe; one instance per run.
+// Produces the routing of successive training steps. Not thread-safe; one instance per run.
+//
+// Some routing modes depend on where experts live (LocMoE prefers experts on the sender's node),
+// so routing is asked for per placement: route() may be called several times for one step, once
+// per placement compared, and every call routes the same tokens. What a source learns from a
+// step does not depend on the placement it was routed under.
 class Source {
  public:
   virtual ~Source() = default;
-  // Fills `out` (already sized [moe layers][ranks][experts]) with the routing of `step`, before
-  // capacity clipping: `dropped` is left zero; the step builder applies capacity.
-  virtual void next(int step, RoutingMatrix& out) = 0;
+
+  // Fills `out` (already sized [moe layers][ranks][experts]) with the routing of `step` under
+  // `view`, before capacity clipping (`dropped` is left zero; the runner applies capacity).
+  // Steps are asked for in order 0, 1, 2, ..., each one or more times.
+  void route(int step, const RoutingView& view, RoutingMatrix& out) {
+    if (step != current_step_) {
+      advance(step);
+      current_step_ = step;
+    }
+    fill(view, out);
+  }
+  // The routing of `step` without a placement (sources for which placement_aware() is false).
+  void next(int step, RoutingMatrix& out) { route(step, RoutingView{}, out); }
+
+  // Whether the routing depends on the view; if not, one route() per step serves every placement.
+  virtual bool placement_aware() const { return false; }
   virtual std::string describe() const = 0;
+
+ protected:
+  // Moves to `step`: everything that does not depend on placement.
+  virtual void advance(int step) = 0;
+  // The current step's routing under `view`.
+  virtual void fill(const RoutingView& view, RoutingMatrix& out) = 0;
+
+ private:
+  int current_step_ = -1;
 };
 
 }  // namespace moesim::gating

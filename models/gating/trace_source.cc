@@ -32,13 +32,15 @@ void check_trace_fits(const std::string& path, const TraceInfo& info, const Gati
 }
 
 TraceSource::TraceSource(const std::string& path, const GatingShape& shape, int steps)
-    : path_(path), shape_(shape), reader_(path), exact_(exact_replay(reader_.info(), shape)) {
+    : path_(path), shape_(shape), reader_(path), exact_(exact_replay(reader_.info(), shape)),
+      routing_(shape.moe_layers, shape.ranks, shape.experts) {
   check_trace_fits(path, reader_.info(), shape, steps);
 }
 
-void TraceSource::next(int step, RoutingMatrix& out) {
-  for (int l = 0; l < shape_.moe_layers; ++l)
-    for (int r = 0; r < shape_.ranks; ++r) std::fill(out.dropped_row(l, r).begin(), out.dropped_row(l, r).end(), 0);
+void TraceSource::fill(const RoutingView&, RoutingMatrix& out) { out = routing_; }
+
+void TraceSource::advance(int step) {
+  RoutingMatrix& out = routing_;
   if (exact_) {
     reader_.read_rank_counts(step, out);
     return;

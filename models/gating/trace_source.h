@@ -18,8 +18,11 @@ void check_trace_fits(const std::string& path, const TraceInfo& info, const Gati
 class TraceSource final : public Source {
  public:
   TraceSource(const std::string& path, const GatingShape& shape, int steps);
-  void next(int step, RoutingMatrix& out) override;
   std::string describe() const override;
+
+ protected:
+  void advance(int step) override;
+  void fill(const RoutingView& view, RoutingMatrix& out) override;
 
  private:
   std::string path_;
@@ -28,6 +31,7 @@ class TraceSource final : public Source {
   bool exact_;
   std::vector<double> shares_;
   std::vector<std::pair<double, int>> remainders_;
+  RoutingMatrix routing_;  // the current step's
 };
 
 }  // namespace moesim::gating

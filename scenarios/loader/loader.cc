@@ -164,6 +164,33 @@ const std::vector<std::string> kLearnedKeys = {"d", "topics", "topic_skew", "top
                                                "layer_volatility", "probe_tokens", "learn_tokens"};
 const std::vector<std::string> kTraceKeys = {"path"};
 
+gating::RoutingSpec read_routing(MapReader& gating) {
+  gating::RoutingSpec spec;
+  const std::string mode = gating.get_choice("routing", {"topk", "hash", "locmoe", "c2r"}, "topk");
+  spec.mode = mode == "topk" ? gating::RoutingMode::kTopK
+            : mode == "hash" ? gating::RoutingMode::kHash
+            : mode == "locmoe" ? gating::RoutingMode::kLocMoe
+                               : gating::RoutingMode::kC2R;
+  for (const char* owner : {"locmoe", "c2r"}) {
+    if (owner != mode && gating.has(owner)) gating.fail(owner, "applies to gating.routing " + std::string(owner) + ", not " + mode);
+  }
+  if (spec.mode == gating::RoutingMode::kLocMoe) {
+    MapReader r = gating.child("locmoe");
+    spec.locmoe.locality = r.get_double("locality", spec.locmoe.locality, 0, 1);
+    spec.locmoe.angular_deviation = r.get_double("angular_deviation", spec.locmoe.angular_deviation, 0, 1, false);
+    r.finish();
+  }
+  if (spec.mode == gating::RoutingMode::kC2R) {
+    MapReader r = gating.child("c2r");
+    spec.c2r.groups = r.get_choice("groups", {"measured", "fixed"}, "measured") == "measured" ? gating::C2RGroups::kMeasured
+                                                                                              : gating::C2RGroups::kFixed;
+    spec.c2r.group_size = static_cast<int>(r.get_int("group_size", 0, 1, 4096));
+    spec.c2r.warmup_steps = static_cast<int>(r.get_int("warmup_steps", spec.c2r.warmup_steps, 1, 100'000'000));
+    r.finish();
+  }
+  return spec;
+}
+
 GatingSpec read_gating(MapReader r, int steps) {
   GatingSpec g;
   const std::string source = r.get_choice("source", {"skewed", "learned", "trace"}, "skewed");
@@ -177,6 +204,7 @@ GatingSpec read_gating(MapReader r, int steps) {
       if (r.has(key)) r.fail(key, "applies to gating.source " + std::string(owner) + ", not " + source);
     }
   }
+  g.routing = read_routing(r);
   if (g.source == GatingSourceKind::kTrace) {
     g.trace_path = r.get_string("path", std::nullopt);
   } else if (g.source == GatingSourceKind::kSkewed) {
@@ -256,6 +284,8 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   s.output_dir = out.get_string("dir", "results/runs/" + s.name);
   out.finish();
   r.finish();
+  auto& c2r = s.gating.routing.c2r;
+  if (c2r.group_size == 0 && s.parallelism.ep > 0) c2r.group_size = std::max(1, s.model.experts / s.parallelism.ep);
   validate(s, sources);
   return s;
 }

@@ -145,12 +145,18 @@ int generate(const std::vector<std::string>& args) {
   info.scenario = scenarios::resolved_yaml(s);
   gating::TraceWriter writer(out, info);
   gating::RoutingMatrix routing(info.moe_layers, info.ranks, info.experts);
+  // Placement-aware routing is recorded under the scenario's first policy.
+  auto policy = make_placement_policy(s, s.policies.front());
   for (int step = 0; step < s.steps; ++step) {
-    source->next(step, routing);
+    const auto& placement = policy->placement_for(step);
+    source->route(step, source->placement_aware() ? routing_view(s, placement) : gating::RoutingView{}, routing);
     writer.write_step(routing);
+    policy->observe(step, expert_loads(routing));
   }
   writer.finish();
-  std::printf("recorded %d steps of %s\n\n", s.steps, info.generator.c_str());
+  std::printf("recorded %d steps of %s\n", s.steps, info.generator.c_str());
+  if (source->placement_aware()) std::printf("routed under the placement of policy `%s`\n", s.policies.front().label.c_str());
+  std::printf("\n");
   print_trace(out);
   return 0;
 }

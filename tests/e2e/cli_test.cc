@@ -232,7 +232,7 @@ TEST_F(Cli, LearnedGatingRunSaysWhichRouterItUses) {
   const std::string scenario = std::string(MOESIM_SOURCE_DIR) + "/scenarios/learned_gpt3_125m.yaml";
   const Result r = moesim("run " + scenario + " --steps 30 -q --out " + (dir_ / "l").string());
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("gating: learned-gate synthetic gating (router: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gating: learned-gate synthetic gating, topk routing (router: "), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(dir_ / "l" / "summary.csv"));
 }
 
