@@ -35,6 +35,15 @@ struct TrainingSpec {
   int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.dp; }
 };
 
+// How many times the dispatch all-to-all sends a token: none: once per expert it chose; gpu:
+// once per destination GPU however many of its experts live there (the zero-redundancy
+// all-to-all used with collaboration-constrained routing).
+enum class Dedup { kNone, kGpu };
+
+struct DispatchSpec {
+  Dedup dedup = Dedup::kNone;
+};
+
 // skewed: a seeded, drifting Zipf/Dirichlet skew (models/gating/skewed_source.h).
 // learned: a gate that learns, so loads go from fluctuating to stable (learned_source.h).
 // trace: replay of a recorded trace (models/gating/trace_source.h).
@@ -66,12 +75,14 @@ struct Scenario {
   models::MoeModel model;
   ParallelismSpec parallelism;
   TrainingSpec training;
+  DispatchSpec dispatch;
   GatingSpec gating;
   std::vector<PolicySpec> policies;
   std::string output_dir;
 };
 
 const char* to_string(ExpertExecution e);
+const char* to_string(Dedup d);
 const char* to_string(gating::SkewDistribution d);
 const char* to_string(GatingSourceKind k);
 const char* to_string(PlacementKind p);

@@ -82,7 +82,8 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
     result.policies.back().steps.reserve(s.steps);
   }
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
-  const bool per_placement = source.placement_aware();
+  // Per-token destinations (RoutingMatrix::sends) depend on the placement too.
+  const bool per_placement = source.placement_aware() || s.dispatch.dedup != scenarios::Dedup::kNone;
   for (int step = 0; step < s.steps; ++step) {
     if (!per_placement) {
       source.route(step, gating::RoutingView{}, routing);

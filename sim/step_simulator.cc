@@ -88,6 +88,7 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
   const bool capacity_mode = scenario_.training.expert_execution == scenarios::ExpertExecution::kCapacity;
   const int64_t capacity = gating::expert_capacity(m.capacity_factor, tokens_per_rank_, m.top_k, experts);
   const double token_bytes = m.hidden * m.activation_bytes();
+  const bool dedup = scenario_.dispatch.dedup == scenarios::Dedup::kGpu;
   LayerTraffic& t = layers_[l];
   t.a2a_time.assign(groups_, Duration());
   t.expert_rows.assign(static_cast<size_t>(gpus_) * experts, 0.0);
@@ -106,6 +107,12 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
           traffic.at(i, replica.ep_rank) += share * token_bytes;
           t.expert_rows[static_cast<size_t>(g * ep_ + replica.ep_rank) * experts + e] += share;
         }
+      }
+      if (dedup && routing.has_sends()) {
+        // A token goes once to each GPU that holds any of its experts (with top-1, or without
+        // per-token data, the expert counts already are that).
+        const auto sends = routing.sends_row(l, src);
+        for (int j = 0; j < ep_; ++j) traffic.at(i, j) = sends[j] * token_bytes;
       }
     }
     const network::AllToAllCost cost = network::all_to_all_time(network_, traffic);

@@ -53,8 +53,9 @@ void CoactivationCounter::add(std::span<const int32_t> experts, double weight) {
 
 std::vector<std::vector<int32_t>> CoactivationCounter::collaborators(int count) const {
   std::vector<std::vector<int32_t>> out(experts_);
-  std::vector<int32_t> order(experts_);
+  std::vector<int32_t> order;
   for (int e = 0; e < experts_; ++e) {
+    order.resize(experts_);
     std::iota(order.begin(), order.end(), 0);
     order.erase(order.begin() + e);
     const double* row = counts_.data() + static_cast<size_t>(e) * experts_;

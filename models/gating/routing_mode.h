@@ -28,7 +28,7 @@ enum class C2RGroups { kMeasured, kFixed };
 
 struct C2RParams {
   C2RGroups groups = C2RGroups::kMeasured;
-  int group_size = 0;      // an expert and its collaborators; 0: experts per EP rank
+  int group_size = 0;      // an expert and its collaborators; 0: experts per EP rank, at least top_k
   int warmup_steps = 100;  // measured groups: co-activation is counted over these first steps
 };
 

@@ -86,6 +86,8 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
   out << EndMap;
 
+  out << Key << "dispatch" << Value << BeginMap << Key << "dedup" << Value << to_string(s.dispatch.dedup) << EndMap;
+
   out << Key << "gating" << Value << BeginMap;
   out << Key << "source" << Value << to_string(s.gating.source);
   const auto& routing = s.gating.routing;

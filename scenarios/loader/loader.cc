@@ -171,16 +171,15 @@ gating::RoutingSpec read_routing(MapReader& gating) {
             : mode == "hash" ? gating::RoutingMode::kHash
             : mode == "locmoe" ? gating::RoutingMode::kLocMoe
                                : gating::RoutingMode::kC2R;
-  for (const char* owner : {"locmoe", "c2r"}) {
-    if (owner != mode && gating.has(owner)) gating.fail(owner, "applies to gating.routing " + std::string(owner) + ", not " + mode);
-  }
-  if (spec.mode == gating::RoutingMode::kLocMoe) {
+  // Both modes' settings may be present whatever the mode, so that `--set gating.routing=topk`
+  // runs a what-if on the same file; only the active mode's are used.
+  {
     MapReader r = gating.child("locmoe");
     spec.locmoe.locality = r.get_double("locality", spec.locmoe.locality, 0, 1);
     spec.locmoe.angular_deviation = r.get_double("angular_deviation", spec.locmoe.angular_deviation, 0, 1, false);
     r.finish();
   }
-  if (spec.mode == gating::RoutingMode::kC2R) {
+  {
     MapReader r = gating.child("c2r");
     spec.c2r.groups = r.get_choice("groups", {"measured", "fixed"}, "measured") == "measured" ? gating::C2RGroups::kMeasured
                                                                                               : gating::C2RGroups::kFixed;
@@ -275,6 +274,10 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
                                     : ExpertExecution::kCapacity;
   tr.finish();
 
+  MapReader dispatch = r.child("dispatch");
+  s.dispatch.dedup = dispatch.get_choice("dedup", {"none", "gpu"}, "none") == "none" ? Dedup::kNone : Dedup::kGpu;
+  dispatch.finish();
+
   s.gating = read_gating(r.child("gating"), s.steps);
   auto policy_readers = r.children("policies");
   for (auto& p : policy_readers) s.policies.push_back(read_policy(std::move(p)));
@@ -285,7 +288,7 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   out.finish();
   r.finish();
   auto& c2r = s.gating.routing.c2r;
-  if (c2r.group_size == 0 && s.parallelism.ep > 0) c2r.group_size = std::max(1, s.model.experts / s.parallelism.ep);
+  if (c2r.group_size == 0) c2r.group_size = std::max(s.model.top_k, s.model.experts / s.parallelism.ep);
   validate(s, sources);
   return s;
 }

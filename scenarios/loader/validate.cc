@@ -103,6 +103,7 @@ void validate(const Scenario& s, const SourceMap& sources) {
   c.require(sequences % p.dp == 0, "training.tokens_per_step",
             "expected whole sequences on every data-parallel rank: tokens_per_step / seq_len = " + str(sequences) +
                 " sequences is not a multiple of dp = " + str(p.dp));
+  validate_routing(s, c);
   if (s.gating.source == GatingSourceKind::kTrace) {
     // Open the trace now, so that a bad one is reported before anything runs.
     try {
@@ -113,7 +114,14 @@ void validate(const Scenario& s, const SourceMap& sources) {
       c.require(false, "gating.path", std::string("bad trace: ") + e.what());
     }
   }
-  validate_routing(s, c);
+  if (s.dispatch.dedup == Dedup::kGpu) {
+    c.require(s.training.expert_execution == ExpertExecution::kDropless, "dispatch.dedup",
+              "expected none with training.expert_execution capacity (padded buffers move full capacity), got gpu");
+    c.require(m.top_k == 1 || s.gating.source == GatingSourceKind::kLearned, "dispatch.dedup",
+              "expected none with gating.source " + std::string(to_string(s.gating.source)) +
+                  ": deduplicating needs to know which experts each token chose together, which only gating.source learned "
+                  "tracks (or top_k 1), got gpu");
+  }
   c.require(s.training.tokens_per_rank(p) * m.top_k < (int64_t{1} << 31), "training.tokens_per_step",
             "expected at most 2^31 token assignments per GPU per layer, got " + str(s.training.tokens_per_rank(p) * m.top_k));
 }

@@ -1,0 +1,208 @@
+// The routing modes of the learned gate, on a small cluster: 8 ranks on 2 nodes, one EP group,
+// 16 experts placed contiguously (expert e on EP rank e / 2).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "models/gating/learned_source.h"
+
+namespace moesim::gating {
+namespace {
+
+LearnedSourceParams small(RoutingMode mode, int top_k) {
+  LearnedSourceParams p;
+  p.shape = GatingShape{2, 8, 16, top_k, 4096};
+  p.decay_steps = 200;
+  p.probe_tokens = 1024;
+  p.seed = 11;
+  p.routing.mode = mode;
+  p.capacity_factor = 1.25;
+  return p;
+}
+
+RoutingView contiguous_view(const GatingShape& shape) {
+  RoutingView v;
+  v.ep = shape.ranks;
+  for (int r = 0; r < shape.ranks; ++r) v.node_of_rank.push_back(r / 4);
+  const int per_rank = shape.experts / shape.ranks;
+  v.hosts.assign(shape.moe_layers, std::vector<std::vector<int>>(shape.experts));
+  for (auto& layer : v.hosts)
+    for (int e = 0; e < shape.experts; ++e) layer[e] = {e / per_rank};
+  return v;
+}
+
+double max_over_mean(const RoutingMatrix& m, int layer) {
+  const auto loads = m.expert_loads(layer);
+  const double mean = static_cast<double>(std::accumulate(loads.begin(), loads.end(), int64_t{0})) / static_cast<double>(loads.size());
+  return static_cast<double>(*std::max_element(loads.begin(), loads.end())) / mean;
+}
+
+// The share of token assignments that stay on the sender's node.
+double local_fraction(const RoutingMatrix& m, const RoutingView& v) {
+  double local = 0, all = 0;
+  for (int l = 0; l < m.layers(); ++l)
+    for (int r = 0; r < m.ranks(); ++r) {
+      const auto row = m.row(l, r);
+      for (int e = 0; e < m.experts(); ++e) {
+        all += row[e];
+        if (v.node_of_rank[v.host(l, e)] == v.node_of_rank[r]) local += row[e];
+      }
+    }
+  return local / all;
+}
+
+// Destinations per token: how many EP ranks a token visits, on average.
+double destinations_per_token(const RoutingMatrix& m, int64_t tokens_per_rank) {
+  double sends = 0;
+  for (int l = 0; l < m.layers(); ++l)
+    for (int r = 0; r < m.ranks(); ++r)
+      for (int32_t s : m.sends_row(l, r)) sends += s;
+  return sends / (static_cast<double>(tokens_per_rank) * m.layers() * m.ranks());
+}
+
+RoutingMatrix run(LearnedSource& source, const RoutingView& view, int steps) {
+  RoutingMatrix m(2, 8, 16);
+  for (int s = 0; s < steps; ++s) source.route(s, view, m);
+  return m;
+}
+
+TEST(HashRouting, IsBalancedWhateverTheGate) {
+  LearnedSource hash(small(RoutingMode::kHash, 1), router::make_cpu_router());
+  LearnedSource topk(small(RoutingMode::kTopK, 1), router::make_cpu_router());
+  const RoutingView view = contiguous_view(small(RoutingMode::kHash, 1).shape);
+  const RoutingMatrix h = run(hash, view, 5), t = run(topk, view, 5);
+  for (int l = 0; l < 2; ++l) {
+    EXPECT_LT(max_over_mean(h, l), 1.05);  // multinomial noise of 32,768 tokens only
+    EXPECT_GT(max_over_mean(t, l), 1.3);   // the untrained gate is skewed
+  }
+}
+
+TEST(LocMoeRouting, WithoutLocalityIsTopK) {
+  auto p = small(RoutingMode::kLocMoe, 1);
+  p.routing.locmoe.locality = 0;
+  LearnedSource loc(p, router::make_cpu_router());
+  LearnedSource topk(small(RoutingMode::kTopK, 1), router::make_cpu_router());
+  const RoutingView view = contiguous_view(p.shape);
+  RoutingMatrix a(2, 8, 16), b(2, 8, 16);
+  for (int s = 0; s < 20; ++s) {
+    loc.route(s, view, a);
+    topk.route(s, view, b);
+    for (int l = 0; l < 2; ++l)
+      for (int r = 0; r < 8; ++r) ASSERT_TRUE(std::ranges::equal(a.row(l, r), b.row(l, r))) << "step " << s;
+  }
+}
+
+TEST(LocMoeRouting, LocalityKeepsTokensOnTheirNode) {
+  const RoutingView view = contiguous_view(small(RoutingMode::kLocMoe, 1).shape);
+  std::vector<double> local;
+  for (double locality : {0.0, 0.5, 1.0}) {
+    auto p = small(RoutingMode::kLocMoe, 1);
+    p.routing.locmoe.locality = locality;
+    p.capacity_factor = 100;  // no capacity limit on the shift
+    LearnedSource source(p, router::make_cpu_router());
+    local.push_back(local_fraction(run(source, view, 50), view));
+  }
+  EXPECT_NEAR(local[0], 0.5, 0.15);   // two nodes, no preference
+  EXPECT_GT(local[1], local[0] + 0.15);
+  EXPECT_GT(local[2], 0.99);          // every token has a local expert among its 16 candidates
+}
+
+TEST(LocMoeRouting, CapacityBoundsTheShift) {
+  const RoutingView view = contiguous_view(small(RoutingMode::kLocMoe, 1).shape);
+  std::vector<double> local;
+  for (double capacity_factor : {100.0, 1.0}) {
+    auto p = small(RoutingMode::kLocMoe, 1);
+    p.routing.locmoe.locality = 1;
+    p.capacity_factor = capacity_factor;
+    LearnedSource source(p, router::make_cpu_router());
+    const RoutingMatrix m = run(source, view, 50);
+    local.push_back(local_fraction(m, view));
+    if (capacity_factor == 1.0) {
+      // Moved tokens fill a local expert up to its capacity (2,048 per rank here) and no further;
+      // sampling noise aside, no local expert ends far above it.
+      for (int l = 0; l < 2; ++l)
+        for (int r = 0; r < 8; ++r)
+          for (int e = 0; e < 16; ++e)
+            if (view.node_of_rank[view.host(l, e)] == view.node_of_rank[r]) EXPECT_LT(m.row(l, r)[e], 2048 * 1.1);
+    }
+  }
+  EXPECT_LT(local[1], local[0] - 0.05);
+}
+
+TEST(LocMoeRouting, NeedsThePlacement) {
+  LearnedSource source(small(RoutingMode::kLocMoe, 1), router::make_cpu_router());
+  EXPECT_TRUE(source.placement_aware());
+  RoutingMatrix m(2, 8, 16);
+  EXPECT_THROW(source.next(0, m), std::invalid_argument);
+}
+
+TEST(LocMoeRouting, EveryPlacementOfAStepSeesTheSameTokens) {
+  // Routed twice under one placement within a step: the same counts.
+  LearnedSource source(small(RoutingMode::kLocMoe, 1), router::make_cpu_router());
+  const RoutingView view = contiguous_view(small(RoutingMode::kLocMoe, 1).shape);
+  RoutingMatrix a(2, 8, 16), b(2, 8, 16);
+  source.route(0, view, a);
+  source.route(0, view, b);
+  for (int r = 0; r < 8; ++r) EXPECT_TRUE(std::ranges::equal(a.row(1, r), b.row(1, r)));
+}
+
+TEST(C2RRouting, GroupsPlacedTogetherCutDestinationsPerToken) {
+  // Fixed groups of two consecutive experts: exactly the pairs that share a GPU here.
+  auto p = small(RoutingMode::kC2R, 2);
+  p.routing.c2r.groups = C2RGroups::kFixed;
+  p.routing.c2r.group_size = 2;
+  LearnedSource c2r(p, router::make_cpu_router());
+  LearnedSource topk(small(RoutingMode::kTopK, 2), router::make_cpu_router());
+  const RoutingView view = contiguous_view(p.shape);
+  const double constrained = destinations_per_token(run(c2r, view, 30), 4096);
+  const double free = destinations_per_token(run(topk, view, 30), 4096);
+  EXPECT_NEAR(constrained, 1.0, 1e-3);
+  EXPECT_GT(free, 1.5);
+}
+
+TEST(C2RRouting, MeasuredGroupsApplyAfterTheWarmUp) {
+  auto p = small(RoutingMode::kC2R, 2);
+  p.routing.c2r.group_size = 3;
+  p.routing.c2r.warmup_steps = 10;
+  LearnedSource c2r(p, router::make_cpu_router());
+  LearnedSource topk(small(RoutingMode::kTopK, 2), router::make_cpu_router());
+  const RoutingView view = contiguous_view(p.shape);
+  RoutingMatrix a(2, 8, 16), b(2, 8, 16);
+  bool differs_after = false;
+  for (int s = 0; s < 20; ++s) {
+    c2r.route(s, view, a);
+    topk.route(s, view, b);
+    bool same = true;
+    for (int l = 0; l < 2; ++l)
+      for (int r = 0; r < 8; ++r) {
+        same = same && std::ranges::equal(a.row(l, r), b.row(l, r));
+        EXPECT_EQ(std::accumulate(a.row(l, r).begin(), a.row(l, r).end(), int64_t{0}), 2 * 4096);
+      }
+    if (s < 10) EXPECT_TRUE(same) << "step " << s << ": the warm-up routes freely";
+    else differs_after = differs_after || !same;
+  }
+  EXPECT_TRUE(differs_after);
+}
+
+TEST(Sends, TopOneSendsAreTheCountsPerHost) {
+  LearnedSource source(small(RoutingMode::kTopK, 1), router::make_cpu_router());
+  const RoutingView view = contiguous_view(small(RoutingMode::kTopK, 1).shape);
+  const RoutingMatrix m = run(source, view, 1);
+  ASSERT_TRUE(m.has_sends());
+  for (int r = 0; r < 8; ++r) {
+    const auto row = m.row(0, r);
+    EXPECT_EQ(m.sends_row(0, r)[3], row[6] + row[7]);
+  }
+  EXPECT_DOUBLE_EQ(destinations_per_token(m, 4096), 1.0);
+}
+
+TEST(Sends, HashVisitsFollowTheHypergeometricOdds) {
+  // Two distinct experts of 16, two per EP rank: P(a rank is visited) = 1 - C(14, 2) / C(16, 2).
+  LearnedSource source(small(RoutingMode::kHash, 2), router::make_cpu_router());
+  const RoutingMatrix m = run(source, contiguous_view(small(RoutingMode::kHash, 2).shape), 1);
+  EXPECT_NEAR(destinations_per_token(m, 4096), 8 * (1 - 91.0 / 120.0), 1e-3);
+}
+
+}  // namespace
+}  // namespace moesim::gating
