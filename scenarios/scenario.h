@@ -50,7 +50,7 @@ struct DispatchSpec {
 enum class GatingSourceKind { kSkewed, kLearned, kTrace };
 
 struct GatingSpec {
-  GatingSourceKind source = GatingSourceKind::kSkewed;
+  GatingSourceKind source = GatingSourceKind::kLearned;
   // The generators' parameters. Their shape and seed come from the rest of the scenario.
   gating::SkewedSourceParams skewed;    // source: skewed
   gating::LearnedSourceParams learned;  // source: learned

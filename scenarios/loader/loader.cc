@@ -192,7 +192,7 @@ gating::RoutingSpec read_routing(MapReader& gating) {
 
 GatingSpec read_gating(MapReader r, int steps) {
   GatingSpec g;
-  const std::string source = r.get_choice("source", {"skewed", "learned", "trace"}, "skewed");
+  const std::string source = r.get_choice("source", {"learned", "skewed", "trace"}, "learned");
   g.source = source == "skewed" ? GatingSourceKind::kSkewed : source == "learned" ? GatingSourceKind::kLearned : GatingSourceKind::kTrace;
   // Each source has its own keys; naming another's is a mistake worth a clear word.
   const std::vector<std::pair<const std::vector<std::string>*, const char*>> owners = {

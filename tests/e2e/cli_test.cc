@@ -224,6 +224,31 @@ TEST_F(Cli, ConvertedCsvTracesReplayByShare) {
   EXPECT_NE(r.out.find("per-expert totals"), std::string::npos);
 }
 
+TEST_F(Cli, EveryRoutingModeHasAScenarioThatRuns) {
+  for (const std::string mode : {"topk", "hash", "locmoe", "c2r"}) {
+    const std::string scenario = std::string(MOESIM_SOURCE_DIR) + "/scenarios/routing_" + mode + ".yaml";
+    const Result r = moesim("run " + scenario + " --steps 12 -q --out " + (dir_ / mode).string());
+    ASSERT_EQ(r.status, 0) << mode << ": " << r.err;
+    EXPECT_NE(r.out.find(mode + " routing"), std::string::npos) << r.out;
+    EXPECT_TRUE(fs::exists(dir_ / mode / "summary.csv"));
+  }
+}
+
+TEST_F(Cli, LocMoeTraceReplaysTheRoutingItRecorded) {
+  // Placement-aware routing is recorded under the first policy's placement; replaying it under
+  // that placement gives the same run.
+  const std::string scenario = std::string(MOESIM_SOURCE_DIR) + "/scenarios/routing_locmoe.yaml";
+  const std::string trace = (dir_ / "l.h5").string();
+  const Result gen = moesim("trace generate " + scenario + " --steps 20 --out " + trace);
+  ASSERT_EQ(gen.status, 0) << gen.err;
+  EXPECT_NE(gen.out.find("routed under the placement of policy `static`"), std::string::npos) << gen.out;
+  ASSERT_EQ(moesim("run " + scenario + " --steps 20 -q --out " + (dir_ / "a").string()).status, 0);
+  const Result replay = moesim("run " + scenario + " --steps 20 -q --out " + (dir_ / "b").string() +
+                               " --set 'gating={source: trace, path: " + trace + "}'");
+  ASSERT_EQ(replay.status, 0) << replay.err;
+  EXPECT_EQ(slurp(dir_ / "a" / "summary.csv"), slurp(dir_ / "b" / "summary.csv"));
+}
+
 }  // namespace
 
 namespace {

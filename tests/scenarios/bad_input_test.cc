@@ -26,7 +26,7 @@ std::vector<BadCase> cases() {
        {"`cluster.nodes`", "expected a positive integer", "got '-2'", "bad.yaml:3:10"}},
       {"NodesNotANumber", kGood, {"cluster.nodes=many"}, {"`cluster.nodes`", "got 'many'", "--set cluster.nodes=many"}},
       {"UnknownTopLevelKey", kGood + "stepz: 3\n", {}, {"`stepz`", "unknown key", "did you mean 'steps'", "bad.yaml:5:1"}},
-      {"UnknownNestedKey", kGood + "gating: {distrbution: zipf}\n", {}, {"`gating.distrbution`", "did you mean 'distribution'"}},
+      {"UnknownNestedKey", kGood + "gating: {source: skewed, distrbution: zipf}\n", {}, {"`gating.distrbution`", "did you mean 'distribution'"}},
       {"UnknownKeyFromSet", kGood, {"cluster.nodez=4"}, {"`cluster.nodez`", "did you mean 'nodes'", "--set cluster.nodez=4"}},
       {"UnknownClusterPreset", "cluster: {preset: h100}\nmodel: {preset: gpt3-125m-moe}\n", {},
        {"`cluster.preset`", "h100-dgx", "got 'h100'", "did you mean"}},
@@ -65,7 +65,7 @@ std::vector<BadCase> cases() {
       {"BooleanNotBoolean", kGood, {"model.gated_ffn=maybe"}, {"`model.gated_ffn`", "true or false", "got 'maybe'"}},
       {"EmptyScenario", "", {}, {"`cluster.preset`", "is required"}},
       {"UnknownRouting", kGood, {"gating.routing=top2"}, {"`gating.routing`", "topk | hash | locmoe | c2r", "got 'top2'"}},
-      {"LocMoeOnSkewedSource", kGood, {"gating.routing=locmoe"},
+      {"LocMoeOnSkewedSource", kGood + "gating: {source: skewed}\n", {"gating.routing=locmoe"},
        {"`gating.routing`", "expected topk or hash with gating.source skewed", "got locmoe"}},
       {"RoutingOnTrace", kGood + "gating: {source: trace, path: t.h5, routing: hash}\n", {},
        {"`gating.routing`", "expected topk with gating.source trace", "got hash"}},
@@ -85,7 +85,7 @@ std::vector<BadCase> cases() {
        {"model.top_k=2"}, {"`gating.c2r.warmup_steps`", "fewer than steps (50)", "got 50"}},
       {"DedupWithCapacity", kGood + "dispatch: {dedup: gpu}\n", {"training.expert_execution=capacity"},
        {"`dispatch.dedup`", "expected none with training.expert_execution capacity"}},
-      {"DedupWithoutTokens", kGood + "dispatch: {dedup: gpu}\n", {"model.top_k=2"},
+      {"DedupWithoutTokens", kGood + "dispatch: {dedup: gpu}\ngating: {source: skewed}\n", {"model.top_k=2"},
        {"`dispatch.dedup`", "expected none with gating.source skewed", "got gpu"}},
   };
 }

@@ -45,13 +45,38 @@ TEST(Loader, SetCanIndexListsAndReplaceWholeValues) {
 }
 
 TEST(Loader, ResolvedYamlLoadsBackToTheSameScenario) {
-  const Scenario s = load_scenario_text(std::string(kMinimal) + "gating: {distribution: dirichlet, dirichlet_alpha: 0.3}\n", "t.yaml",
+  const Scenario s = load_scenario_text(std::string(kMinimal) + "gating: {source: skewed, distribution: dirichlet, dirichlet_alpha: 0.3}\n", "t.yaml",
                                         {"cluster.intra_node.latency=1.5 us"});
   const std::string yaml = resolved_yaml(s);
   const Scenario again = load_scenario_text(yaml, "resolved.yaml");
   EXPECT_EQ(resolved_yaml(again), yaml);
   EXPECT_EQ(again.cluster.intra_node.link.latency, Nanoseconds(1500));
   EXPECT_DOUBLE_EQ(again.gating.skewed.dirichlet_alpha, 0.3);
+}
+
+TEST(Loader, RoutingSettingsRoundTrip) {
+  for (const char* routing : {"locmoe", "c2r"}) {
+    const Scenario s = load_scenario_text(std::string(kMinimal) + "steps: 300\n", "t.yaml",
+                                          {std::string("gating.routing=") + routing, "model.top_k=" + std::string(routing == std::string("c2r") ? "2" : "1"),
+                                           "gating.locmoe.locality=0.25", "gating.c2r.groups=fixed", "gating.c2r.group_size=4"});
+    const std::string yaml = resolved_yaml(s);
+    const Scenario again = load_scenario_text(yaml, "resolved.yaml");
+    EXPECT_EQ(resolved_yaml(again), yaml);
+    EXPECT_EQ(again.gating.routing.mode, s.gating.routing.mode);
+  }
+  const Scenario loc = load_scenario_text(std::string(kMinimal), "t.yaml", {"gating.routing=locmoe", "gating.locmoe.locality=0.25"});
+  EXPECT_DOUBLE_EQ(load_scenario_text(resolved_yaml(loc), "r.yaml").gating.routing.locmoe.locality, 0.25);
+}
+
+TEST(Loader, GatingDefaultsToTheLearnedGateWithTopK) {
+  const Scenario s = load_scenario_text(std::string(kMinimal), "t.yaml");
+  EXPECT_EQ(s.gating.source, GatingSourceKind::kLearned);
+  EXPECT_EQ(s.gating.routing.mode, gating::RoutingMode::kTopK);
+}
+
+TEST(Loader, C2RGroupSizeDefaultsToExpertsPerGpuAtLeastTopK) {
+  const Scenario s = load_scenario_text(std::string(kMinimal) + "steps: 300\n", "t.yaml", {"gating.routing=c2r", "model.top_k=2"});
+  EXPECT_EQ(s.gating.routing.c2r.group_size, std::max(2, s.model.experts / s.parallelism.ep));
 }
 
 TEST(Loader, QuickstartIsValid) {
