@@ -1,0 +1,49 @@
+#include "policies/predictors/phase.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace moesim::policies {
+
+std::vector<LayerPhase> detect_phases(const std::vector<std::vector<float>>& proportions, const SeriesShape& shape,
+                                      const PhaseOptions& options) {
+  if (options.window < 2) throw std::invalid_argument("phase window must be at least 2 steps");
+  const int steps = static_cast<int>(proportions.size()), w = options.window;
+  std::vector<LayerPhase> phases(shape.layers);
+  std::vector<double> sum(shape.series(), 0.0), squares(shape.series(), 0.0);
+  for (auto& phase : phases) phase.variance.assign(steps, 0.0);
+  for (int t = 0; t < steps; ++t) {
+    for (int s = 0; s < shape.series(); ++s) {
+      const double x = proportions[t][s];
+      sum[s] += x;
+      squares[s] += x * x;
+      if (t >= w) {
+        const double old = proportions[t - w][s];
+        sum[s] -= old;
+        squares[s] -= old * old;
+      }
+    }
+    if (t < w - 1) continue;
+    for (int l = 0; l < shape.layers; ++l) {
+      double v = 0;
+      for (int e = 0; e < shape.experts; ++e) {
+        const int s = l * shape.experts + e;
+        const double mean = sum[s] / w;
+        v += std::max(0.0, squares[s] / w - mean * mean);
+      }
+      phases[l].variance[t] = v / shape.experts;
+    }
+  }
+  for (auto& phase : phases) {
+    if (steps < w) continue;
+    phase.peak = *std::max_element(phase.variance.begin() + (w - 1), phase.variance.end());
+    // Walk back from the end while the windows stay calm.
+    const double calm = options.threshold * phase.peak;
+    int from = steps;
+    while (from > w - 1 && phase.variance[from - 1] <= calm) --from;
+    phase.stable_from = from < steps && phase.peak > 0 ? from : (phase.peak == 0 ? w - 1 : -1);
+  }
+  return phases;
+}
+
+}  // namespace moesim::policies
