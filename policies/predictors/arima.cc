@@ -72,7 +72,7 @@ ArmaFit fit_arma(std::span<const double> y, int p, int q) {
   // Stage 1: a long autoregression, of order m, for the innovations.
   const int m = q > 0 ? std::max(p + q, std::min(20, n / 10)) : p;
   const int k = 1 + p + q;
-  if (n < m + q + 3 * k) return fit;
+  if (n < m + q + 10 * k) return fit;  // too few points for k coefficients: the mean only
   std::vector<double> innovations(n, 0.0);
   if (q > 0) {
     const auto ar = regress(y, m, m, {}, 0);
@@ -87,6 +87,18 @@ ArmaFit fit_arma(std::span<const double> y, int p, int q) {
   fit.constant = b[0];
   for (int i = 0; i < p; ++i) fit.phi[i] = b[1 + i];
   for (int j = 0; j < q; ++j) fit.theta[j] = b[1 + p + j];
+  // Stationarity and invertibility guard: a sum of absolute coefficients below 1 is sufficient
+  // for both, so a fit beyond it (noise fitted on a short window) is shrunk back inside, and a
+  // 2,000-step forecast cannot explode.
+  auto shrink = [](std::vector<double>& c) {
+    double sum = 0;
+    for (double v : c) sum += std::abs(v);
+    if (sum >= 0.99) {
+      for (double& v : c) v *= 0.99 / sum;
+    }
+  };
+  shrink(fit.phi);
+  shrink(fit.theta);
   return fit;
 }
 

@@ -23,8 +23,9 @@ struct ArmaFit {
   std::vector<double> theta;  // MA coefficients, lag 1 first
 };
 
-// Fits ARMA(p, q) to `y` (already differenced) by Hannan-Rissanen. Too short a series gives the
-// zero model (the constant is the mean).
+// Fits ARMA(p, q) to `y` (already differenced) by Hannan-Rissanen. Too short a series (under
+// about 10 points per coefficient) gives the mean only. Coefficient sets whose absolute values sum
+// to 1 or more are scaled to 0.99, which keeps the model stationary and invertible.
 ArmaFit fit_arma(std::span<const double> y, int p, int q);
 
 // The innovations of `fit` over `y` (zero before enough lags exist).

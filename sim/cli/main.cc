@@ -15,6 +15,8 @@
 #include "models/presets.h"
 #include "scenarios/loader/loader.h"
 #include "sim/cli/trace_commands.h"
+#include "sim/cli/predict_command.h"
+#include "sim/cli/progress.h"
 #include "sim/cli/usage_error.h"
 #include "sim/results/atomic_file.h"
 #include "sim/results/summary_csv.h"
@@ -29,6 +31,7 @@ namespace {
 
 constexpr int kBadInput = 2;
 
+using cli::Progress;
 using cli::UsageError;
 
 const char* kUsage =
@@ -41,6 +44,7 @@ const char* kUsage =
     "  validate SCENARIO   check a scenario without running it\n"
     "  presets             list the cluster and model presets\n"
     "  trace ...           record (generate), inspect (info) and convert routing traces\n"
+    "  predict TRACE       score the expert-load predictors on a trace\n"
     "\n"
     "Run `moesim <command> --help` for the options of a command.\n";
 
@@ -90,26 +94,6 @@ std::string describe(const scenarios::Scenario& s) {
   return buf;
 }
 
-// A progress bar on stderr, only when stderr is a terminal.
-class Progress {
- public:
-  explicit Progress(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)) {}
-  void operator()(int64_t done, int64_t total) {
-    if (!enabled_) return;
-    const int percent = static_cast<int>(100 * done / total);
-    if (percent == last_ && done != total) return;
-    last_ = percent;
-    const int filled = percent * 30 / 100;
-    std::fprintf(stderr, "\r  [%s%s] %3d%% (%lld/%lld steps)", std::string(filled, '#').c_str(),
-                 std::string(30 - filled, ' ').c_str(), percent, static_cast<long long>(done), static_cast<long long>(total));
-    if (done == total) std::fprintf(stderr, "\r%80s\r", "");
-  }
-
- private:
-  bool enabled_;
-  int last_ = -1;
-};
-
 int cmd_run(const std::vector<std::string>& args) {
   po::options_description o("moesim run options");
   o.add_options()("help,h", "show this help")
@@ -134,7 +118,7 @@ int cmd_run(const std::vector<std::string>& args) {
 
   const auto source = make_gating_source(s);
   std::cout << "moesim run " << describe(s) << "\n" << "gating: " << source->describe() << "\n\n";
-  Progress progress(!vm.count("quiet"));
+  Progress progress(!vm.count("quiet"), "steps");
   const RunResult run = run_scenario(s, *source, [&](int64_t done, int64_t total) { progress(done, total); });
   const auto summary = summarize(s, run);
   std::cout << results::summary_table(summary) << "\n";
@@ -196,6 +180,7 @@ int main(int argc, char** argv) {
     if (command == "validate") return cmd_validate(args);
     if (command == "presets") return cmd_presets(args);
     if (command == "trace") return cli::cmd_trace(args);
+    if (command == "predict") return cli::cmd_predict(args);
     throw UsageError("unknown command '" + command + "'");
   } catch (const scenarios::ScenarioError& e) {
     std::cerr << "moesim: error: " << e.what() << "\n";

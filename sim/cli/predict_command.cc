@@ -1,0 +1,183 @@
+#include "sim/cli/predict_command.h"
+
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "models/gating/trace_proportions.h"
+#include "policies/predictors/factory.h"
+#include "sim/cli/progress.h"
+#include "sim/cli/usage_error.h"
+#include "sim/results/atomic_file.h"
+#include "sim/results/prediction_csv.h"
+
+namespace po = boost::program_options;
+
+namespace moesim::cli {
+namespace {
+
+const char* kUsage =
+    "usage: moesim predict TRACE.h5 [--predictors sw_avg,arima,...] [--horizons 1,100,1000] [--csv FILE]\n"
+    "Forecasts every expert's load proportion from the trace's history, with the forecast origin\n"
+    "sliding along training, and prints the mean absolute error in percentage points, in the\n"
+    "transient and the stable phase (as in arXiv 2404.16914).\n";
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::vector<int> parse_horizons(const std::string& list) {
+  std::vector<int> out;
+  for (const auto& item : split(list)) {
+    size_t used = 0;
+    long v = 0;
+    try {
+      v = std::stol(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || v < 1 || v > 10'000'000) throw UsageError("--horizons: expected positive step counts, got '" + item + "'");
+    out.push_back(static_cast<int>(v));
+  }
+  if (out.empty()) throw UsageError("--horizons: expected at least one horizon");
+  return out;
+}
+
+std::string pp(double v) {
+  if (std::isnan(v)) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+std::string label(const std::string& predictor) { return predictor == "oracle" ? "oracle (upper bound)" : predictor; }
+
+}  // namespace
+
+int cmd_predict(const std::vector<std::string>& args) {
+  po::options_description o("moesim predict options");
+  o.add_options()("help,h", "show this help")
+      ("predictors", po::value<std::string>()->default_value("last_value,sw_avg,ema,holt,arima,oracle"),
+       "comma-separated: last_value, sw_avg, ema, holt, arima, oracle (the upper bound: reads the future)")
+      ("horizons", po::value<std::string>()->default_value("1,100,1000"), "comma-separated steps ahead")
+      ("stride", po::value<int>()->default_value(100), "steps between forecast origins")
+      ("window", po::value<int>()->default_value(100), "sw_avg window, in steps")
+      ("arima", po::value<std::string>()->default_value("5,1,5"), "ARIMA order p,d,q")
+      ("phase-window", po::value<int>()->default_value(100), "window of the phase detector's variance")
+      ("phase-threshold", po::value<double>()->default_value(0.1),
+       "stable once the windowed variance stays below this share of its peak")
+      ("csv", po::value<std::string>(), "write every origin's error per layer (for plots) to this CSV")
+      ("quiet,q", "no progress bar");
+  po::options_description all;
+  all.add(o).add_options()("trace", po::value<std::string>());
+  po::positional_options_description positional;
+  positional.add("trace", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  if (vm.count("help")) {
+    std::cout << kUsage << "\n" << o;
+    return 0;
+  }
+  if (!vm.count("trace")) throw UsageError("`moesim predict` needs a trace file");
+  const auto names = split(vm["predictors"].as<std::string>());
+  if (names.empty()) throw UsageError("--predictors: expected at least one predictor");
+  const auto horizons = parse_horizons(vm["horizons"].as<std::string>());
+  policies::PredictorSettings settings;
+  settings.window = vm["window"].as<int>();
+  {
+    const auto pdq = split(vm["arima"].as<std::string>());
+    int values[3];
+    bool ok = pdq.size() == 3;
+    for (size_t i = 0; ok && i < 3; ++i) {
+      size_t used = 0;
+      try {
+        values[i] = std::stoi(pdq[i], &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      ok = used == pdq[i].size() && values[i] >= 0 && values[i] <= 20;
+    }
+    if (!ok || values[1] > 2) throw UsageError("--arima: expected p,d,q with p, q in 0..20 and d in 0..2, got '" + vm["arima"].as<std::string>() + "'");
+    settings.arima = policies::ArimaOrder{values[0], values[1], values[2]};
+  }
+  const int stride = vm["stride"].as<int>(), window = settings.window, phase_window = vm["phase-window"].as<int>();
+  if (stride < 1) throw UsageError("--stride: expected a positive step count, got " + std::to_string(stride));
+  if (window < 1) throw UsageError("--window: expected a positive step count, got " + std::to_string(window));
+  if (phase_window < 2) throw UsageError("--phase-window: expected at least 2 steps, got " + std::to_string(phase_window));
+  const double threshold = vm["phase-threshold"].as<double>();
+  if (!(threshold > 0 && threshold < 1)) throw UsageError("--phase-threshold: expected a share in (0, 1), got " + std::to_string(threshold));
+
+  const std::string path = vm["trace"].as<std::string>();
+  const gating::TraceProportions trace = gating::load_proportions(path);
+  const policies::SeriesShape shape{trace.info.moe_layers, trace.info.experts};
+  const int steps = trace.info.steps;
+  const int longest = *std::max_element(horizons.begin(), horizons.end());
+  // The first forecast comes after a full window of history.
+  const int first_origin = std::max(window, phase_window) - 1;
+  if (steps < first_origin + 1 + longest) {
+    throw UsageError(path + " has " + std::to_string(steps) + " steps: a window of " + std::to_string(first_origin + 1) +
+                     " steps of history and the longest horizon, " + std::to_string(longest) + " steps, need " +
+                     std::to_string(first_origin + 1 + longest));
+  }
+  std::vector<std::unique_ptr<policies::Predictor>> predictors;
+  for (const auto& name : names) {
+    try {
+      predictors.push_back(policies::make_predictor(name, shape, settings, trace.steps));
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--predictors: ") + e.what());
+    }
+  }
+
+  const auto phases = policies::detect_phases(trace.steps, shape, {phase_window, threshold});
+  std::printf("moesim predict %s: %d steps x %d MoE layers x %d experts, forecast origins every %d steps from step %d\n",
+              path.c_str(), steps, shape.layers, shape.experts, stride, first_origin);
+  std::printf("phases (variance of load proportion over %d-step windows; stable once it stays below %.0f %% of its peak):\n",
+              phase_window, 100 * threshold);
+  for (int l = 0; l < shape.layers; ++l) {
+    if (phases[l].stable_from >= 0) std::printf("  MoE layer %2d  stable from step %d\n", l, phases[l].stable_from);
+    else std::printf("  MoE layer %2d  never settles\n", l);
+  }
+
+  policies::EvaluationOptions options{horizons, stride, first_origin};
+  std::vector<results::PredictorEvaluation> evaluations;
+  for (size_t i = 0; i < predictors.size(); ++i) {
+    Progress progress(!vm.count("quiet"), "origins, " + names[i]);
+    evaluations.push_back({names[i], policies::evaluate(*predictors[i], trace.steps, shape, phases, options,
+                                                         [&](int done, int total) { progress(done, total); })});
+  }
+
+  std::printf("\nmean absolute error of the predicted load proportion, percentage points:\n");
+  std::printf("  %-22s %8s %10s %10s %10s\n", "predictor", "horizon", "transient", "stable", "all");
+  for (const auto& e : evaluations) {
+    for (const auto& h : e.evaluation.horizons) {
+      std::printf("  %-22s %8d %10s %10s %10s\n", label(e.predictor).c_str(), h.horizon, pp(h.transient).c_str(),
+                  pp(h.stable).c_str(), pp(h.overall).c_str());
+    }
+  }
+  std::printf("\nper MoE layer, horizon %d (all origins):\n  %-22s", longest, "predictor");
+  for (int l = 0; l < shape.layers; ++l) std::printf(" %7s%-2d", "layer ", l);
+  std::printf("\n");
+  for (const auto& e : evaluations) {
+    const auto& h = *std::find_if(e.evaluation.horizons.begin(), e.evaluation.horizons.end(), [&](const auto& x) { return x.horizon == longest; });
+    std::printf("  %-22s", label(e.predictor).c_str());
+    for (double v : h.per_layer) std::printf(" %9s", pp(v).c_str());
+    std::printf("\n");
+  }
+  if (vm.count("csv")) {
+    const std::string csv = vm["csv"].as<std::string>();
+    results::write_file_atomically(csv, results::prediction_errors_csv(evaluations, phases));
+    std::printf("\nwrote %s\n", csv.c_str());
+  }
+  return 0;
+}
+
+}  // namespace moesim::cli
