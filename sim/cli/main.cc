@@ -194,6 +194,9 @@ int main(int argc, char** argv) {
   } catch (const po::error& e) {
     std::cerr << "moesim: error: " << e.what() << " (see --help)\n";
     return kBadInput;
+  } catch (const cli::OptionError& e) {
+    std::cerr << "moesim: error: " << e.what() << "\n";
+    return kBadInput;
   } catch (const std::exception& e) {
     std::cerr << "moesim: internal error: " << e.what() << "\n";
     return 1;

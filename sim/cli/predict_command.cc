@@ -45,10 +45,10 @@ std::vector<int> parse_horizons(const std::string& list) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != item.size() || v < 1 || v > 10'000'000) throw UsageError("--horizons: expected positive step counts, got '" + item + "'");
+    if (used != item.size() || v < 1 || v > 10'000'000) throw OptionError("--horizons: expected positive step counts, got '" + item + "'");
     out.push_back(static_cast<int>(v));
   }
-  if (out.empty()) throw UsageError("--horizons: expected at least one horizon");
+  if (out.empty()) throw OptionError("--horizons: expected at least one horizon");
   return out;
 }
 
@@ -89,7 +89,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   }
   if (!vm.count("trace")) throw UsageError("`moesim predict` needs a trace file");
   const auto names = split(vm["predictors"].as<std::string>());
-  if (names.empty()) throw UsageError("--predictors: expected at least one predictor");
+  if (names.empty()) throw OptionError("--predictors: expected at least one predictor");
   const auto horizons = parse_horizons(vm["horizons"].as<std::string>());
   policies::PredictorSettings settings;
   settings.window = vm["window"].as<int>();
@@ -106,15 +106,15 @@ int cmd_predict(const std::vector<std::string>& args) {
       }
       ok = used == pdq[i].size() && values[i] >= 0 && values[i] <= 20;
     }
-    if (!ok || values[1] > 2) throw UsageError("--arima: expected p,d,q with p, q in 0..20 and d in 0..2, got '" + vm["arima"].as<std::string>() + "'");
+    if (!ok || values[1] > 2) throw OptionError("--arima: expected p,d,q with p, q in 0..20 and d in 0..2, got '" + vm["arima"].as<std::string>() + "'");
     settings.arima = policies::ArimaOrder{values[0], values[1], values[2]};
   }
   const int stride = vm["stride"].as<int>(), window = settings.window, phase_window = vm["phase-window"].as<int>();
-  if (stride < 1) throw UsageError("--stride: expected a positive step count, got " + std::to_string(stride));
-  if (window < 1) throw UsageError("--window: expected a positive step count, got " + std::to_string(window));
-  if (phase_window < 2) throw UsageError("--phase-window: expected at least 2 steps, got " + std::to_string(phase_window));
+  if (stride < 1) throw OptionError("--stride: expected a positive step count, got " + std::to_string(stride));
+  if (window < 1) throw OptionError("--window: expected a positive step count, got " + std::to_string(window));
+  if (phase_window < 2) throw OptionError("--phase-window: expected at least 2 steps, got " + std::to_string(phase_window));
   const double threshold = vm["phase-threshold"].as<double>();
-  if (!(threshold > 0 && threshold < 1)) throw UsageError("--phase-threshold: expected a share in (0, 1), got " + std::to_string(threshold));
+  if (!(threshold > 0 && threshold < 1)) throw OptionError("--phase-threshold: expected a share in (0, 1), got " + std::to_string(threshold));
 
   const std::string path = vm["trace"].as<std::string>();
   const gating::TraceProportions trace = gating::load_proportions(path);
@@ -124,7 +124,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   // The first forecast comes after a full window of history.
   const int first_origin = std::max(window, phase_window) - 1;
   if (steps < first_origin + 1 + longest) {
-    throw UsageError(path + " has " + std::to_string(steps) + " steps: a window of " + std::to_string(first_origin + 1) +
+    throw OptionError(path + " has " + std::to_string(steps) + " steps: a window of " + std::to_string(first_origin + 1) +
                      " steps of history and the longest horizon, " + std::to_string(longest) + " steps, need " +
                      std::to_string(first_origin + 1 + longest));
   }
@@ -133,7 +133,7 @@ int cmd_predict(const std::vector<std::string>& args) {
     try {
       predictors.push_back(policies::make_predictor(name, shape, settings, trace.steps));
     } catch (const std::invalid_argument& e) {
-      throw UsageError(std::string("--predictors: ") + e.what());
+      throw OptionError(std::string("--predictors: ") + e.what());
     }
   }
 

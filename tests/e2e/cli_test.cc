@@ -1,5 +1,7 @@
 // End-to-end tests of the moesim binary: exit codes, messages, and the files a run writes.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -259,6 +261,31 @@ TEST_F(Cli, LearnedGatingRunSaysWhichRouterItUses) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("gating: learned-gate synthetic gating, topk routing (router: "), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(dir_ / "l" / "summary.csv"));
+}
+
+TEST_F(Cli, PredictScoresPredictorsOnATrace) {
+  const std::string scenario = std::string(MOESIM_SOURCE_DIR) + "/scenarios/learned_gpt3_125m.yaml";
+  const std::string trace = (dir_ / "t.h5").string();
+  ASSERT_EQ(moesim("trace generate " + scenario + " --steps 400 --out " + trace).status, 0);
+  const std::string csv = (dir_ / "errors.csv").string();
+  const Result r = moesim("predict " + trace + " --horizons 1,50 --stride 25 --csv " + csv);
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* expected : {"transient", "stable", "sw_avg", "arima", "oracle (upper bound)", "MoE layer  5", "horizon 50"})
+    EXPECT_NE(r.out.find(expected), std::string::npos) << expected << " in " << r.out;
+  EXPECT_EQ(slurp(csv).rfind("predictor,horizon,origin,layer,phase,error_pp\n", 0), 0u);
+
+  // Bad input: exit 2, one line, nothing written.
+  const std::string none = (dir_ / "none.csv").string();
+  for (const std::string args : {"--horizons 1,400", "--predictors sw_avg,prophet", "--horizons 0", "--horizons 1,x"}) {
+    const Result bad = moesim("predict " + trace + " " + args + " --csv " + none);
+    EXPECT_EQ(bad.status, 2) << args;
+    EXPECT_NE(bad.err.find("moesim: error: "), std::string::npos) << args << ": " << bad.err;
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+    EXPECT_FALSE(fs::exists(none));
+  }
+  const Result missing = moesim("predict " + (dir_ / "nope.h5").string());
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("nope.h5"), std::string::npos) << missing.err;
 }
 
 }  // namespace
