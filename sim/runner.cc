@@ -84,19 +84,19 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
   // Per-token destinations (RoutingMatrix::sends) depend on the placement too.
   const bool per_placement = source.placement_aware() || s.dispatch.dedup != scenarios::Dedup::kNone;
+  policies::ExpertLoads loads;
+  auto route = [&](int step, const gating::RoutingView& view) {
+    source.route(step, view, routing);
+    if (capacity_mode) gating::apply_capacity(routing, capacity);
+    loads = expert_loads(routing);
+  };
   for (int step = 0; step < s.steps; ++step) {
-    if (!per_placement) {
-      source.route(step, gating::RoutingView{}, routing);
-      if (capacity_mode) gating::apply_capacity(routing, capacity);
-    }
+    if (!per_placement) route(step, gating::RoutingView{});
     for (size_t i = 0; i < states.size(); ++i) {
       const policies::Placement& placement = states[i].policy->placement_for(step);
-      if (per_placement) {
-        source.route(step, routing_view(s, placement), routing);
-        if (capacity_mode) gating::apply_capacity(routing, capacity);
-      }
+      if (per_placement) route(step, routing_view(s, placement));
       result.policies[i].steps.push_back(states[i].simulator->simulate(routing, placement));
-      states[i].policy->observe(step, expert_loads(routing));
+      states[i].policy->observe(step, loads);
       if (progress) progress(++done, total);
     }
   }

@@ -85,7 +85,6 @@ int LearnedSource::learn_batch(int layer) const {
 }
 
 void LearnedSource::advance(int step) {
-  step_ = step;
   if (step > 0) {
     for (double& w : topic_log_weights_) w += p_.topic_drift * rng_.normal();
   }
@@ -124,7 +123,7 @@ void LearnedSource::route_probes(int l) {
   // and then its best collaborators (c2r).
   const bool constrained = p_.routing.mode == RoutingMode::kC2R && !collaborators_[l].empty();
   const bool measuring = p_.routing.mode == RoutingMode::kC2R && p_.routing.c2r.groups == C2RGroups::kMeasured &&
-                         step_ < p_.routing.c2r.warmup_steps;
+                         current_step() < p_.routing.c2r.warmup_steps;
   auto& chosen = chosen_[l];
   chosen.resize(static_cast<size_t>(p_.probe_tokens) * k);
   auto& shares = layer_shares_[l];
@@ -222,7 +221,7 @@ void LearnedSource::fill_sends(int l, const RoutingView& view, RoutingMatrix& ou
 void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
   if (placement_aware() && !view.has_placement()) throw std::invalid_argument("locmoe routing needs the placement");
   // The same draws for every placement of a step: policies compared see the same noise.
-  Rng rng(p_.seed, "gating.learned.sampling", static_cast<uint64_t>(step_));
+  Rng rng(p_.seed, "gating.learned.sampling", static_cast<uint64_t>(current_step()));
   if (view.has_placement()) out.resize_sends(view.ep);
   else out.clear_sends();
   std::vector<double> shares;

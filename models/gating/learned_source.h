@@ -106,7 +106,6 @@ class LearnedSource final : public Source {
   std::vector<std::vector<double>> layer_shares_;       // [layer][expert] (topk, c2r, hash)
   std::vector<CoactivationCounter> coactivation_;       // [layer] (c2r, measured groups)
   std::vector<std::vector<std::vector<int32_t>>> collaborators_;  // [layer][expert] (c2r)
-  int step_ = 0;
   std::vector<int> probe_topic_;             // [layer][probe]
   std::vector<double> probes_per_topic_;     // [layer][topic]
   std::vector<float> probe_x_;               // [layer][probe][d], BF16 values as the router saw them

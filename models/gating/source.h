@@ -34,8 +34,8 @@ class Source {
   // Steps are asked for in order 0, 1, 2, ..., each one or more times.
   void route(int step, const RoutingView& view, RoutingMatrix& out) {
     if (step != current_step_) {
-      advance(step);
       current_step_ = step;
+      advance(step);
     }
     fill(view, out);
   }
@@ -47,6 +47,8 @@ class Source {
   virtual std::string describe() const = 0;
 
  protected:
+  // The step being routed (set before advance() is called).
+  int current_step() const { return current_step_; }
   // Moves to `step`: everything that does not depend on placement.
   virtual void advance(int step) = 0;
   // The current step's routing under `view`.

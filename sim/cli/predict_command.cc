@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "models/gating/trace_proportions.h"
@@ -35,7 +36,8 @@ std::vector<std::string> split(const std::string& list) {
   return out;
 }
 
-std::vector<int> parse_horizons(const std::string& list) {
+// The comma-separated integers of `list`, or nothing when an item is not an integer in [min, max].
+std::optional<std::vector<int>> parse_ints(const std::string& list, long min, long max) {
   std::vector<int> out;
   for (const auto& item : split(list)) {
     size_t used = 0;
@@ -43,13 +45,19 @@ std::vector<int> parse_horizons(const std::string& list) {
     try {
       v = std::stol(item, &used);
     } catch (const std::exception&) {
-      used = 0;
+      return std::nullopt;
     }
-    if (used != item.size() || v < 1 || v > 10'000'000) throw OptionError("--horizons: expected positive step counts, got '" + item + "'");
+    if (used != item.size() || v < min || v > max) return std::nullopt;
     out.push_back(static_cast<int>(v));
   }
-  if (out.empty()) throw OptionError("--horizons: expected at least one horizon");
   return out;
+}
+
+std::vector<int> parse_horizons(const std::string& list) {
+  const auto horizons = parse_ints(list, 1, 10'000'000);
+  if (!horizons) throw OptionError("--horizons: expected positive step counts, got '" + list + "'");
+  if (horizons->empty()) throw OptionError("--horizons: expected at least one horizon");
+  return *horizons;
 }
 
 std::string pp(double v) {
@@ -93,22 +101,12 @@ int cmd_predict(const std::vector<std::string>& args) {
   const auto horizons = parse_horizons(vm["horizons"].as<std::string>());
   policies::PredictorSettings settings;
   settings.window = vm["window"].as<int>();
-  {
-    const auto pdq = split(vm["arima"].as<std::string>());
-    int values[3];
-    bool ok = pdq.size() == 3;
-    for (size_t i = 0; ok && i < 3; ++i) {
-      size_t used = 0;
-      try {
-        values[i] = std::stoi(pdq[i], &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      ok = used == pdq[i].size() && values[i] >= 0 && values[i] <= 20;
-    }
-    if (!ok || values[1] > 2) throw OptionError("--arima: expected p,d,q with p, q in 0..20 and d in 0..2, got '" + vm["arima"].as<std::string>() + "'");
-    settings.arima = policies::ArimaOrder{values[0], values[1], values[2]};
+  const std::string arima = vm["arima"].as<std::string>();
+  const auto pdq = parse_ints(arima, 0, 20);
+  if (!pdq || pdq->size() != 3 || (*pdq)[1] > 2) {
+    throw OptionError("--arima: expected p,d,q with p, q in 0..20 and d in 0..2, got '" + arima + "'");
   }
+  settings.arima = policies::ArimaOrder{(*pdq)[0], (*pdq)[1], (*pdq)[2]};
   const int stride = vm["stride"].as<int>(), window = settings.window, phase_window = vm["phase-window"].as<int>();
   if (stride < 1) throw OptionError("--stride: expected a positive step count, got " + std::to_string(stride));
   if (window < 1) throw OptionError("--window: expected a positive step count, got " + std::to_string(window));

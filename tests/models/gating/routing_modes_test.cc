@@ -124,7 +124,9 @@ TEST(LocMoeRouting, CapacityBoundsTheShift) {
       for (int l = 0; l < 2; ++l)
         for (int r = 0; r < 8; ++r)
           for (int e = 0; e < 16; ++e)
-            if (view.node_of_rank[view.host(l, e)] == view.node_of_rank[r]) EXPECT_LT(m.row(l, r)[e], 2048 * 1.1);
+            if (view.node_of_rank[view.host(l, e)] == view.node_of_rank[r]) {
+              EXPECT_LT(m.row(l, r)[e], 2048 * 1.1);
+            }
     }
   }
   EXPECT_LT(local[1], local[0] - 0.05);
