@@ -6,6 +6,7 @@ packages=(
   libboost-graph-dev libboost-program-options-dev   # topologies, command line
   libyaml-cpp-dev                                   # scenarios
   libhdf5-dev                                       # traces and results (C and C++ API)
+  libeigen3-dev                                     # the LSTM load predictor's matrix algebra
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
   python3 python3-h5py python3-matplotlib python3-numpy   # results/plot.py
 )

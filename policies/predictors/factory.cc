@@ -8,7 +8,7 @@
 namespace moesim::policies {
 
 const std::vector<std::string>& predictor_names() {
-  static const std::vector<std::string> names = {"last_value", "sw_avg", "ema", "holt", "arima", "oracle"};
+  static const std::vector<std::string> names = {"last_value", "sw_avg", "ema", "holt", "arima", "lstm", "oracle"};
   return names;
 }
 
@@ -19,6 +19,10 @@ std::unique_ptr<Predictor> make_predictor(const std::string& name, const SeriesS
   if (name == "ema") return std::make_unique<EmaPredictor>(shape, settings.ema_alpha);
   if (name == "holt") return std::make_unique<HoltPredictor>(shape, settings.holt_alpha, settings.holt_beta);
   if (name == "arima") return std::make_unique<ArimaPredictor>(shape, settings.arima, settings.arima_fit_window, settings.arima_refit_every);
+  if (name == "lstm") {
+    if (!settings.lstm) throw std::invalid_argument("lstm needs a network trained on another run's trace");
+    return std::make_unique<LstmPredictor>(shape, settings.lstm);
+  }
   if (name == "oracle") return std::make_unique<OraclePredictor>(shape, future);
   std::string known;
   for (const auto& n : predictor_names()) known += (known.empty() ? "" : ", ") + n;

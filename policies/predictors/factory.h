@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "policies/predictors/arima.h"
+#include "policies/predictors/lstm.h"
 #include "policies/predictors/predictor.h"
 
 namespace moesim::policies {
@@ -18,12 +19,13 @@ struct PredictorSettings {
   ArimaOrder arima;           // arima: (5, 1, 5)
   int arima_fit_window = 500;
   int arima_refit_every = 500;
+  std::shared_ptr<const TrainedLstm> lstm;  // lstm: trained on another trace (train_lstm)
 };
 
 // The names make_predictor() knows, in the order tables show them.
 const std::vector<std::string>& predictor_names();
 
-// Throws std::invalid_argument for an unknown name. `future` ([step][series]) is read only by the
+// Throws std::invalid_argument for an unknown name, or for lstm without a trained network. `future` ([step][series]) is read only by the
 // oracle; it must outlive the predictor.
 std::unique_ptr<Predictor> make_predictor(const std::string& name, const SeriesShape& shape, const PredictorSettings& settings,
                                           const std::vector<std::vector<float>>& future);

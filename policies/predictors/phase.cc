@@ -37,10 +37,25 @@ std::vector<LayerPhase> detect_phases(const std::vector<std::vector<float>>& pro
   for (auto& phase : phases) {
     if (steps < w) continue;
     phase.peak = *std::max_element(phase.variance.begin() + (w - 1), phase.variance.end());
-    // Walk back from the end while the windows stay calm.
+    // Walk back from the end through calm windows. One burst of loads lifts the windowed variance
+    // for at most `window` consecutive windows, so an excursion above the calm level that spans
+    // no more than that is a burst within the stable phase. Calm dips shorter than a window do
+    // not end an excursion: intermittent fluctuation is still the transient.
     const double calm = options.threshold * phase.peak;
-    int from = steps;
-    while (from > w - 1 && phase.variance[from - 1] <= calm) --from;
+    int from = steps, excursion_end = -1, calm_run = 0;
+    for (int t = steps - 1; t >= w - 1; --t) {
+      if (phase.variance[t] <= calm) {
+        ++calm_run;
+        if (excursion_end < 0 || calm_run >= w) {
+          excursion_end = -1;
+          from = t;
+        }
+      } else {
+        calm_run = 0;
+        if (excursion_end < 0) excursion_end = t;
+        if (excursion_end - t + 1 > w) break;
+      }
+    }
     phase.stable_from = from < steps && phase.peak > 0 ? from : (phase.peak == 0 ? w - 1 : -1);
   }
   return phases;

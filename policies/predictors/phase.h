@@ -14,7 +14,10 @@ struct PhaseOptions {
 };
 
 struct LayerPhase {
-  int stable_from = -1;            // first step from which every window ending there is calm; -1: never
+  // First step from which every window ending there is calm, but for bursts: excursions above
+  // the calm level spanning at most `window` windows (what one step's burst does to windowed
+  // statistics) between calm stretches of at least `window`. -1: never.
+  int stable_from = -1;
   std::vector<double> variance;    // [step]: mean over experts of the variance over the window ending there (0 before)
   double peak = 0;
 };

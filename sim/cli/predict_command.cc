@@ -22,7 +22,8 @@ namespace moesim::cli {
 namespace {
 
 const char* kUsage =
-    "usage: moesim predict TRACE.h5 [--predictors sw_avg,arima,...] [--horizons 1,100,1000] [--csv FILE]\n"
+    "usage: moesim predict TRACE.h5 [--predictors sw_avg,arima,lstm,...] [--horizons 1,100,1000]\n"
+    "                      [--train OTHER_TRACE.h5] [--csv FILE]\n"
     "Forecasts every expert's load proportion from the trace's history, with the forecast origin\n"
     "sliding along training, and prints the mean absolute error in percentage points, in the\n"
     "transient and the stable phase (as in arXiv 2404.16914).\n";
@@ -67,6 +68,34 @@ std::string pp(double v) {
   return buf;
 }
 
+// Trains the lstm on the --train trace, and says how training went.
+std::shared_ptr<const policies::TrainedLstm> train(const po::variables_map& vm, bool show_progress) {
+  policies::LstmTraining training;
+  training.hidden = vm["lstm-hidden"].as<int>();
+  training.iterations = vm["lstm-iterations"].as<int>();
+  if (training.hidden < 1 || training.hidden > 1024) {
+    throw OptionError("--lstm-hidden: expected 1 to 1024 units, got " + std::to_string(training.hidden));
+  }
+  if (training.iterations < 1) throw OptionError("--lstm-iterations: expected a positive count, got " + std::to_string(training.iterations));
+  const std::string path = vm["train"].as<std::string>();
+  const gating::TraceProportions trace = gating::load_proportions(path);
+  const policies::SeriesShape shape{trace.info.moe_layers, trace.info.experts};
+  std::shared_ptr<const policies::TrainedLstm> model;
+  {
+    Progress progress(show_progress, "Adam steps, lstm");
+    try {
+      model = policies::train_lstm(trace.steps, shape, training, [&](int done, int total) { progress(done, total); });
+    } catch (const std::invalid_argument& e) {
+      throw OptionError("--train " + path + ": " + e.what());
+    }
+  }
+  std::printf("\nlstm: %d hidden units, trained on %s (%d steps x %d MoE layers x %d experts) for %d Adam steps;\n"
+              "      loss on held windows %.4g untrained (= last value), %.4g trained\n",
+              training.hidden, path.c_str(), trace.info.steps, shape.layers, shape.experts, training.iterations, model->loss_before,
+              model->loss_after);
+  return model;
+}
+
 std::string label(const std::string& predictor) { return predictor == "oracle" ? "oracle (upper bound)" : predictor; }
 
 }  // namespace
@@ -75,11 +104,15 @@ int cmd_predict(const std::vector<std::string>& args) {
   po::options_description o("moesim predict options");
   o.add_options()("help,h", "show this help")
       ("predictors", po::value<std::string>()->default_value("last_value,sw_avg,ema,holt,arima,oracle"),
-       "comma-separated: last_value, sw_avg, ema, holt, arima, oracle (the upper bound: reads the future)")
+       "comma-separated: last_value, sw_avg, ema, holt, arima, lstm, oracle (the upper bound: reads the future); "
+       "lstm joins the default list when --train is given")
       ("horizons", po::value<std::string>()->default_value("1,100,1000"), "comma-separated steps ahead")
       ("stride", po::value<int>()->default_value(100), "steps between forecast origins")
       ("window", po::value<int>()->default_value(100), "sw_avg window, in steps")
       ("arima", po::value<std::string>()->default_value("5,1,5"), "ARIMA order p,d,q")
+      ("train", po::value<std::string>(), "trace of another run that the lstm learns from")
+      ("lstm-hidden", po::value<int>()->default_value(16), "lstm hidden units")
+      ("lstm-iterations", po::value<int>()->default_value(1000), "lstm training: Adam steps")
       ("phase-window", po::value<int>()->default_value(100), "window of the phase detector's variance")
       ("phase-threshold", po::value<double>()->default_value(0.1),
        "stable once the windowed variance stays below this share of its peak")
@@ -96,8 +129,13 @@ int cmd_predict(const std::vector<std::string>& args) {
     return 0;
   }
   if (!vm.count("trace")) throw UsageError("`moesim predict` needs a trace file");
-  const auto names = split(vm["predictors"].as<std::string>());
+  auto names = split(vm["predictors"].as<std::string>());
   if (names.empty()) throw OptionError("--predictors: expected at least one predictor");
+  if (vm["predictors"].defaulted() && vm.count("train")) names.insert(std::find(names.begin(), names.end(), "oracle"), "lstm");
+  const bool lstm = std::find(names.begin(), names.end(), "lstm") != names.end();
+  if (lstm && !vm.count("train")) {
+    throw OptionError("--predictors: lstm needs --train OTHER_TRACE.h5, a trace of another run to learn from");
+  }
   const auto horizons = parse_horizons(vm["horizons"].as<std::string>());
   policies::PredictorSettings settings;
   settings.window = vm["window"].as<int>();
@@ -126,12 +164,12 @@ int cmd_predict(const std::vector<std::string>& args) {
                      " steps of history and the longest horizon, " + std::to_string(longest) + " steps, need " +
                      std::to_string(first_origin + 1 + longest));
   }
-  std::vector<std::unique_ptr<policies::Predictor>> predictors;
+  const auto& known = policies::predictor_names();
   for (const auto& name : names) {
-    try {
-      predictors.push_back(policies::make_predictor(name, shape, settings, trace.steps));
-    } catch (const std::invalid_argument& e) {
-      throw OptionError(std::string("--predictors: ") + e.what());
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw OptionError("--predictors: unknown predictor '" + name + "' (expected one of: " + list + ")");
     }
   }
 
@@ -145,11 +183,13 @@ int cmd_predict(const std::vector<std::string>& args) {
     else std::printf("  MoE layer %2d  never settles\n", l);
   }
 
+  if (lstm) settings.lstm = train(vm, !vm.count("quiet"));
   policies::EvaluationOptions options{horizons, stride, first_origin};
   std::vector<results::PredictorEvaluation> evaluations;
-  for (size_t i = 0; i < predictors.size(); ++i) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto predictor = policies::make_predictor(names[i], shape, settings, trace.steps);
     Progress progress(!vm.count("quiet"), "origins, " + names[i]);
-    evaluations.push_back({names[i], policies::evaluate(*predictors[i], trace.steps, shape, phases, options,
+    evaluations.push_back({names[i], policies::evaluate(*predictor, trace.steps, shape, phases, options,
                                                          [&](int done, int total) { progress(done, total); })});
   }
 

@@ -1,65 +1,11 @@
 // End-to-end tests of the moesim binary: exit codes, messages, and the files a run writes.
-#include <gtest/gtest.h>
-
 #include <algorithm>
-#include <sys/wait.h>
-
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
-namespace fs = std::filesystem;
+#include "tests/e2e/cli.h"
 
+namespace moesim::e2e {
 namespace {
-
-struct Result {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-  std::string err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("moesim-e2e-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  Result moesim(const std::string& args) {
-    const fs::path err = dir_ / "stderr.txt";
-    const std::string cmd = std::string(MOESIM_BINARY) + " " + args + " 2>" + err.string();
-    Result r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int status = ::pclose(p);
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.err = slurp(err);
-    return r;
-  }
-
-  fs::path write(const std::string& name, const std::string& text) {
-    const fs::path p = dir_ / name;
-    std::ofstream(p) << text;
-    return p;
-  }
-
-  static std::string quickstart() { return std::string(MOESIM_SOURCE_DIR) + "/scenarios/quickstart.yaml"; }
-  fs::path dir_;
-};
 
 TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
   const fs::path out = dir_ / "run";
@@ -263,29 +209,5 @@ TEST_F(Cli, LearnedGatingRunSaysWhichRouterItUses) {
   EXPECT_TRUE(fs::exists(dir_ / "l" / "summary.csv"));
 }
 
-TEST_F(Cli, PredictScoresPredictorsOnATrace) {
-  const std::string scenario = std::string(MOESIM_SOURCE_DIR) + "/scenarios/learned_gpt3_125m.yaml";
-  const std::string trace = (dir_ / "t.h5").string();
-  ASSERT_EQ(moesim("trace generate " + scenario + " --steps 400 --out " + trace).status, 0);
-  const std::string csv = (dir_ / "errors.csv").string();
-  const Result r = moesim("predict " + trace + " --horizons 1,50 --stride 25 --csv " + csv);
-  ASSERT_EQ(r.status, 0) << r.err;
-  for (const char* expected : {"transient", "stable", "sw_avg", "arima", "oracle (upper bound)", "MoE layer  5", "horizon 50"})
-    EXPECT_NE(r.out.find(expected), std::string::npos) << expected << " in " << r.out;
-  EXPECT_EQ(slurp(csv).rfind("predictor,horizon,origin,layer,phase,error_pp\n", 0), 0u);
-
-  // Bad input: exit 2, one line, nothing written.
-  const std::string none = (dir_ / "none.csv").string();
-  for (const std::string args : {"--horizons 1,400", "--predictors sw_avg,prophet", "--horizons 0", "--horizons 1,x"}) {
-    const Result bad = moesim("predict " + trace + " " + args + " --csv " + none);
-    EXPECT_EQ(bad.status, 2) << args;
-    EXPECT_NE(bad.err.find("moesim: error: "), std::string::npos) << args << ": " << bad.err;
-    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
-    EXPECT_FALSE(fs::exists(none));
-  }
-  const Result missing = moesim("predict " + (dir_ / "nope.h5").string());
-  EXPECT_EQ(missing.status, 2);
-  EXPECT_NE(missing.err.find("nope.h5"), std::string::npos) << missing.err;
-}
-
 }  // namespace
+}  // namespace moesim::e2e
