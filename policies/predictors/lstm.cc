@@ -1,6 +1,5 @@
 #include "policies/predictors/lstm.h"
 
-#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>

@@ -1,6 +1,7 @@
 #include "policies/predictors/lstm_network.h"
 
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "sim/engine/random.h"

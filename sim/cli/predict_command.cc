@@ -68,8 +68,13 @@ std::string pp(double v) {
   return buf;
 }
 
-// Trains the lstm on the --train trace, and says how training went.
-std::shared_ptr<const policies::TrainedLstm> train(const po::variables_map& vm, bool show_progress) {
+struct TrainedOn {
+  std::shared_ptr<const policies::TrainedLstm> model;
+  std::string report;  // how training went, for the table's header
+};
+
+// Trains the lstm on the --train trace.
+TrainedOn train(const po::variables_map& vm, bool show_progress) {
   policies::LstmTraining training;
   training.hidden = vm["lstm-hidden"].as<int>();
   training.iterations = vm["lstm-iterations"].as<int>();
@@ -89,11 +94,14 @@ std::shared_ptr<const policies::TrainedLstm> train(const po::variables_map& vm, 
       throw OptionError("--train " + path + ": " + e.what());
     }
   }
-  std::printf("\nlstm: %d hidden units, trained on %s (%d steps x %d MoE layers x %d experts) for %d Adam steps;\n"
-              "      loss on held windows %.4g untrained (= last value), %.4g trained\n",
-              training.hidden, path.c_str(), trace.info.steps, shape.layers, shape.experts, training.iterations, model->loss_before,
-              model->loss_after);
-  return model;
+  const char* format =
+      "lstm: %d hidden units, trained on %s (%d steps x %d MoE layers x %d experts) for %d Adam steps;\n"
+      "      loss on held windows %.4g untrained (= last value), %.4g trained\n";
+  std::string report(512 + path.size(), '\0');
+  report.resize(static_cast<size_t>(std::snprintf(report.data(), report.size(), format, training.hidden, path.c_str(), trace.info.steps,
+                                                  shape.layers, shape.experts, training.iterations, model->loss_before,
+                                                  model->loss_after)));
+  return {model, report};
 }
 
 std::string label(const std::string& predictor) { return predictor == "oracle" ? "oracle (upper bound)" : predictor; }
@@ -173,6 +181,10 @@ int cmd_predict(const std::vector<std::string>& args) {
     }
   }
 
+  // Trained before anything is printed: a bad training trace is an error with no partial table.
+  TrainedOn trained;
+  if (lstm) settings.lstm = (trained = train(vm, !vm.count("quiet"))).model;
+
   const auto phases = policies::detect_phases(trace.steps, shape, {phase_window, threshold});
   std::printf("moesim predict %s: %d steps x %d MoE layers x %d experts, forecast origins every %d steps from step %d\n",
               path.c_str(), steps, shape.layers, shape.experts, stride, first_origin);
@@ -183,7 +195,7 @@ int cmd_predict(const std::vector<std::string>& args) {
     else std::printf("  MoE layer %2d  never settles\n", l);
   }
 
-  if (lstm) settings.lstm = train(vm, !vm.count("quiet"));
+  if (lstm) std::printf("\n%s", trained.report.c_str());
   policies::EvaluationOptions options{horizons, stride, first_origin};
   std::vector<results::PredictorEvaluation> evaluations;
   for (size_t i = 0; i < names.size(); ++i) {
