@@ -24,7 +24,16 @@ const char* to_string(GatingSourceKind k) {
   return "?";
 }
 
-const char* to_string(PlacementKind) { return "static"; }
+const char* to_string(PlacementKind p) {
+  switch (p) {
+    case PlacementKind::kStatic: return "static";
+    case PlacementKind::kPredictive: return "predictive";
+    case PlacementKind::kOracle: return "oracle";
+  }
+  return "?";
+}
+
+const char* to_string(MigrationMode m) { return m == MigrationMode::kBlocking ? "blocking" : "overlapped"; }
 
 const char* to_string(policies::StaticLayout l) {
   return l == policies::StaticLayout::kContiguous ? "contiguous" : "round_robin";

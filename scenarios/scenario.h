@@ -10,6 +10,7 @@
 #include "models/gating/routing_mode.h"
 #include "models/gating/skewed_source.h"
 #include "models/moe_model.h"
+#include "policies/placement/predictive_policy.h"
 #include "policies/placement/static_placement.h"
 
 namespace moesim::scenarios {
@@ -58,12 +59,21 @@ struct GatingSpec {
   gating::RoutingSpec routing;          // how the synthetic sources route (trace: as recorded)
 };
 
-enum class PlacementKind { kStatic };
+// static: never moves. predictive: packs from a predictor's forecast. oracle: packs from the true
+// coming loads (the upper bound).
+enum class PlacementKind { kStatic, kPredictive, kOracle };
+
+// How a re-placement's expert state reaches its new GPUs: before the step starts (blocking), or
+// alongside the step's first layers, needed only by the first MoE layer's experts (overlapped).
+enum class MigrationMode { kBlocking, kOverlapped };
 
 struct PolicySpec {
   std::string label;  // shown in tables; defaults to the placement name
   PlacementKind placement = PlacementKind::kStatic;
-  policies::StaticLayout layout = policies::StaticLayout::kContiguous;
+  policies::StaticLayout layout = policies::StaticLayout::kContiguous;  // static, and where the others start
+  std::string predictor = "sw_avg";                                     // predictive
+  policies::PredictiveSettings predictive;                              // predictive, oracle
+  MigrationMode migration = MigrationMode::kOverlapped;
 };
 
 struct Scenario {
@@ -86,6 +96,7 @@ const char* to_string(Dedup d);
 const char* to_string(gating::SkewDistribution d);
 const char* to_string(GatingSourceKind k);
 const char* to_string(PlacementKind p);
+const char* to_string(MigrationMode m);
 const char* to_string(policies::StaticLayout l);
 
 }  // namespace moesim::scenarios

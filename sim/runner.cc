@@ -7,7 +7,9 @@
 #include "models/gating/learned_source.h"
 #include "models/gating/skewed_source.h"
 #include "models/gating/trace_source.h"
+#include "policies/placement/predictive_policy.h"
 #include "policies/placement/static_placement.h"
+#include "policies/predictors/factory.h"
 
 namespace moesim {
 gating::GatingShape gating_shape(const scenarios::Scenario& s) {
@@ -51,7 +53,14 @@ gating::RoutingView routing_view(const scenarios::Scenario& s, const policies::P
 
 std::unique_ptr<policies::PlacementPolicy> make_placement_policy(const scenarios::Scenario& s, const scenarios::PolicySpec& spec) {
   const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
-  return std::make_unique<policies::StaticPolicy>(shape, spec.layout);
+  if (spec.placement == scenarios::PlacementKind::kStatic) return std::make_unique<policies::StaticPolicy>(shape, spec.layout);
+  std::unique_ptr<policies::Predictor> predictor;
+  if (spec.placement == scenarios::PlacementKind::kPredictive) {
+    policies::PredictorSettings settings;
+    predictor = policies::make_predictor(spec.predictor, {shape.moe_layers, shape.experts}, settings, {});
+  }
+  return std::make_unique<policies::PredictivePolicy>(shape, policies::static_placement(shape, spec.layout), std::move(predictor),
+                                                      spec.predictive);
 }
 
 policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing) {
@@ -76,8 +85,10 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   };
   std::vector<PolicyState> states;
   RunResult result;
+  int lookahead = 0;
   for (const auto& spec : s.policies) {
-    states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s)});
+    states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s, spec.migration)});
+    lookahead = std::max(lookahead, states.back().policy->lookahead());
     result.policies.push_back(PolicyRun{spec.label, {}});
     result.policies.back().steps.reserve(s.steps);
   }
@@ -90,7 +101,21 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
     if (capacity_mode) gating::apply_capacity(routing, capacity);
     loads = expert_loads(routing);
   };
+  // The oracle's view of the coming steps: a second source with the same seed, run ahead. Under
+  // placement-aware routing it routes as if nothing were placed.
+  std::unique_ptr<gating::Source> ahead;
+  gating::RoutingMatrix ahead_routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
+  int foreseen = 0;
+  if (lookahead > 0) ahead = make_gating_source(s);
   for (int step = 0; step < s.steps; ++step) {
+    for (; ahead && foreseen < std::min(s.steps, step + lookahead); ++foreseen) {
+      ahead->route(foreseen, gating::RoutingView{}, ahead_routing);
+      if (capacity_mode) gating::apply_capacity(ahead_routing, capacity);
+      const auto future = expert_loads(ahead_routing);
+      for (auto& state : states) {
+        if (state.policy->lookahead() > 0) state.policy->foresee(foreseen, future);
+      }
+    }
     if (!per_placement) route(step, gating::RoutingView{});
     for (size_t i = 0; i < states.size(); ++i) {
       const policies::Placement& placement = states[i].policy->placement_for(step);

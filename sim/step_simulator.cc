@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "models/gating/capacity.h"
+#include "policies/placement/migration.h"
 #include "sim/compute_model.h"
 
 namespace moesim {
@@ -15,13 +16,14 @@ KernelWork scaled(KernelWork w, double k) { return KernelWork{w.flops * k, w.byt
 
 }  // namespace
 
-StepSimulator::StepSimulator(const scenarios::Scenario& s)
+StepSimulator::StepSimulator(const scenarios::Scenario& s, scenarios::MigrationMode migration)
     : scenario_(s),
       network_(network::make_analytic_network(s.cluster)),
       gpus_(s.cluster.gpu_count()),
       ep_(s.parallelism.ep),
       groups_(s.parallelism.dp / s.parallelism.ep),
-      tokens_per_rank_(s.training.tokens_per_rank(s.parallelism)) {
+      tokens_per_rank_(s.training.tokens_per_rank(s.parallelism)),
+      migration_mode_(migration) {
   const auto& m = s.model;
   const auto& gpu = s.cluster.gpu;
   const auto params = models::param_counts(m);
@@ -56,6 +58,7 @@ StepSimulator::StepSimulator(const scenarios::Scenario& s)
   const double local_params = params.dense_total + static_cast<double>(experts_per_gpu) * m.moe_layer_count() * params.expert;
   const double state_per_param = models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param;
   optimizer_ = streaming_time(gpu, Bytes(local_params * (2 * state_per_param - m.grad_bytes_per_param)));
+  expert_state_bytes_ = params.expert * state_per_param;
 
   ep_groups_.resize(groups_);
   for (int g = 0; g < groups_; ++g) {
@@ -154,6 +157,7 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
     }
   }
   result.imbalance = layers_.empty() ? 1.0 : result.imbalance / static_cast<double>(layers_.size());
+  migrate(placement, result);
 
   build_graph();
   executor_.execute(graph_, schedule_);
@@ -161,6 +165,21 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   result.compute_busy.resize(gpus_);
   for (int g = 0; g < gpus_; ++g) result.compute_busy[g] = schedule_.resource_busy[compute_stream(g)];
   return result;
+}
+
+void StepSimulator::migrate(const policies::Placement& placement, StepResult& result) {
+  migration_time_.assign(groups_, Duration());
+  if (previous_ && *previous_ == placement) return;
+  const auto moves = previous_ ? policies::plan_migration(*previous_, placement) : std::vector<policies::ExpertMove>{};
+  previous_ = placement;
+  if (moves.empty()) return;
+  for (int g = 0; g < groups_; ++g) {
+    network::TrafficMatrix traffic(ep_groups_[g]);
+    for (const auto& move : moves) traffic.at(move.from_rank, move.to_rank) += expert_state_bytes_;
+    migration_time_[g] = network::all_to_all_time(network_, traffic).time;
+    result.migration_bytes += Bytes(expert_state_bytes_ * static_cast<double>(moves.size()));
+  }
+  result.migration_time = *std::max_element(migration_time_.begin(), migration_time_.end());
 }
 
 void StepSimulator::build_graph() {
@@ -192,6 +211,19 @@ void StepSimulator::build_graph() {
     }
     return t;
   };
+  // Blocking: the step starts once the experts have arrived. Overlapped: the move shares the
+  // communication streams with the first layers; the first MoE layer's experts wait for it.
+  const bool blocking = migration_mode_ == scenarios::MigrationMode::kBlocking;
+  std::vector<TaskId> migration(groups_);
+  std::vector<bool> migrating(groups_, false);
+  for (int g = 0; g < groups_; ++g) {
+    if (migration_time_[g] <= Duration()) continue;
+    migration[g] = collective(ep_groups_[g], migration_time_[g], TaskKind::kMigration, 0, kAllToAllPriority, blocking);
+    migrating[g] = true;
+  }
+  auto wait_for_migration = [&](int gpu, TaskId experts) {
+    if (!blocking && migrating[gpu / ep_]) graph_.add_dependency(migration[gpu / ep_], experts);
+  };
   auto all_to_all = [&](int moe_layer, TaskKind kind, int layer) {
     for (int g = 0; g < groups_; ++g) {
       collective(ep_groups_[g], layers_[moe_layer].a2a_time[g], kind, layer, kAllToAllPriority, true);
@@ -215,8 +247,10 @@ void StepSimulator::build_graph() {
         graph_.add_dependency(gate[g], s);
         const TaskId e = compute(g, layers_[moe].experts_forward[g], TaskKind::kExperts, l);
         graph_.add_dependency(s, e);
+        if (moe == 0) wait_for_migration(g, e);
       } else {
-        compute(g, layers_[moe].experts_forward[g], TaskKind::kExperts, l);
+        const TaskId e = compute(g, layers_[moe].experts_forward[g], TaskKind::kExperts, l);
+        if (moe == 0) wait_for_migration(g, e);
       }
     }
     all_to_all(moe, TaskKind::kCombine, l);

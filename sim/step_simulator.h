@@ -10,6 +10,7 @@
 // Step-invariant costs are computed once at construction. Not thread-safe.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "models/gating/routing_matrix.h"
@@ -23,7 +24,7 @@ namespace moesim {
 // What a task in the step DAG is; stored in the task's tag with the layer (tag = kind | layer << 8).
 enum class TaskKind : uint8_t {
   kAttention, kDenseFfn, kGate, kSharedExperts, kExperts, kDispatch, kCombine,
-  kLmHead, kDenseGradAllReduce, kExpertGradAllReduce, kOptimizer,
+  kLmHead, kDenseGradAllReduce, kExpertGradAllReduce, kOptimizer, kMigration,
 };
 
 struct StepResult {
@@ -35,15 +36,21 @@ struct StepResult {
   double imbalance = 1;                // mean over MoE layers of max/mean expert tokens per GPU
   int64_t dropped = 0;                 // token assignments dropped over capacity
   int64_t assignments = 0;             // token assignments routed (before drops)
+  Bytes migration_bytes;               // expert state moved for this step's placement, all EP groups
+  Duration migration_time;             // the slowest EP group's migration
 };
 
 class StepSimulator {
  public:
-  explicit StepSimulator(const scenarios::Scenario& scenario);
+  explicit StepSimulator(const scenarios::Scenario& scenario,
+                         scenarios::MigrationMode migration = scenarios::MigrationMode::kOverlapped);
   StepSimulator(const StepSimulator&) = delete;
   StepSimulator& operator=(const StepSimulator&) = delete;
 
   // Simulates one step with this routing (capacity already applied where it applies) and placement.
+  // When the placement differs from the previous step's, the step first migrates expert state
+  // (policies/placement/migration.h): parameters, gradients and optimizer state of every moved
+  // expert, as traffic in every EP group. The first step's placement is where training starts.
   StepResult simulate(const gating::RoutingMatrix& routing, const policies::Placement& placement);
 
   // The DAG of the last simulated step and its schedule (for tests and the timeline).
@@ -62,6 +69,7 @@ class StepSimulator {
   };
   void compute_layer(const gating::RoutingMatrix& routing, const policies::LayerPlacement& placement, int moe_layer,
                      StepResult& result);
+  void migrate(const policies::Placement& placement, StepResult& result);
   void build_graph();
 
   scenarios::Scenario scenario_;
@@ -78,6 +86,11 @@ class StepSimulator {
   std::vector<Duration> expert_grad_all_reduce_;  // per EP rank
   std::vector<std::vector<int>> ep_groups_;       // GPUs of each EP group
   std::vector<std::vector<int>> edp_groups_;      // GPUs holding each EP rank's experts
+
+  scenarios::MigrationMode migration_mode_;
+  double expert_state_bytes_ = 0;          // per routed expert: weights, gradients, optimizer state
+  std::optional<policies::Placement> previous_;
+  std::vector<Duration> migration_time_;   // per EP group, for the step being simulated
 
   std::vector<LayerTraffic> layers_;  // per MoE layer, for the step being simulated
   engine::TaskGraph graph_;

@@ -30,6 +30,8 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
       a2a += st.all_to_all_time.seconds();
       sum.inter_node_a2a_gb += st.a2a_inter_node.count() / 1e9 / n;
       sum.intra_node_a2a_gb += st.a2a_intra_node.count() / 1e9 / n;
+      sum.migration_gb += st.migration_bytes.count() / 1e9 / n;
+      sum.migration_ms += st.migration_time / Milliseconds(1) / n;
       dropped += static_cast<double>(st.dropped);
       routed += static_cast<double>(st.assignments);
     }
@@ -41,6 +43,12 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
     sum.all_to_all_share = a2a / seconds;
     sum.dropped_fraction = routed > 0 ? dropped / routed : 0;
     out.push_back(sum);
+  }
+  const auto baseline = std::find_if(s.policies.begin(), s.policies.end(),
+                                     [](const auto& p) { return p.placement == scenarios::PlacementKind::kStatic; });
+  if (baseline != s.policies.end() && out.size() == s.policies.size()) {
+    const double reference = out[static_cast<size_t>(baseline - s.policies.begin())].step_ms_mean;
+    for (auto& sum : out) sum.speedup = sum.step_ms_mean > 0 ? reference / sum.step_ms_mean : 0;
   }
   return out;
 }

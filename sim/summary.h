@@ -19,6 +19,9 @@ struct PolicySummary {
   double inter_node_a2a_gb = 0;    // per step
   double intra_node_a2a_gb = 0;    // per step
   double dropped_fraction = 0;     // dropped / routed token assignments
+  double speedup = 0;              // the first static policy's mean step time over this one's; 0 without one
+  double migration_gb = 0;         // per step
+  double migration_ms = 0;         // per step
 };
 
 std::vector<PolicySummary> summarize(const scenarios::Scenario& scenario, const RunResult& run);

@@ -12,14 +12,17 @@ namespace moesim::policies {
 struct Replica {
   int ep_rank = 0;
   double share = 1.0;  // fraction of the expert's tokens this replica processes
+  bool operator==(const Replica&) const = default;
 };
 
 struct LayerPlacement {
   std::vector<std::vector<Replica>> replicas;  // [expert]
+  bool operator==(const LayerPlacement&) const = default;
 };
 
 struct Placement {
   std::vector<LayerPlacement> layers;  // [moe layer]
+  bool operator==(const Placement&) const = default;
 };
 
 // Tokens per expert per MoE layer, summed over ranks: [moe layer][expert].
@@ -41,6 +44,15 @@ class PlacementPolicy {
   virtual const Placement& placement_for(int step) = 0;
   // The expert loads that step `step` produced.
   virtual void observe(int step, const ExpertLoads& loads) = 0;
+
+  // Only for the oracle, the upper bound: how many steps ahead it must see. The runner then calls
+  // foresee() with the loads of steps t .. t + lookahead() - 1 before placement_for(t).
+  virtual int lookahead() const { return 0; }
+  virtual void foresee(int /*step*/, const ExpertLoads& /*loads*/) {}
 };
+
+// Each layer's loads as proportions of the layer's total (uniform for a layer with no tokens),
+// flattened layer by layer: what the predictors take.
+std::vector<float> load_proportions(const ExpertLoads& loads);
 
 }  // namespace moesim::policies

@@ -128,7 +128,14 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "policies" << Value << YAML::BeginSeq;
   for (const auto& p : s.policies) {
     out << YAML::Flow << BeginMap << Key << "label" << Value << p.label << Key << "placement" << Value
-        << to_string(p.placement) << Key << "layout" << Value << to_string(p.layout) << EndMap;
+        << to_string(p.placement) << Key << "layout" << Value << to_string(p.layout);
+    if (p.placement != PlacementKind::kStatic) {
+      if (p.placement == PlacementKind::kPredictive) out << Key << "predictor" << Value << p.predictor;
+      out << Key << "rebalance_every" << Value << p.predictive.rebalance_every << Key << "horizon" << Value << p.predictive.horizon
+          << Key << "warmup" << Value << p.predictive.warmup << Key << "min_gain" << Value << p.predictive.min_gain << Key
+          << "migration" << Value << to_string(p.migration);
+    }
+    out << EndMap;
   }
   out << YAML::EndSeq;
   out << Key << "output" << Value << BeginMap << Key << "dir" << Value << s.output_dir << EndMap;

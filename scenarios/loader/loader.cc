@@ -240,12 +240,27 @@ GatingSpec read_gating(MapReader r, int steps) {
 
 PolicySpec read_policy(MapReader r) {
   PolicySpec p;
-  r.get_choice("placement", {"static"}, std::nullopt);
-  p.placement = PlacementKind::kStatic;
+  const std::string placement = r.get_choice("placement", {"static", "predictive", "oracle"}, std::nullopt);
+  p.placement = placement == "static" ? PlacementKind::kStatic : placement == "predictive" ? PlacementKind::kPredictive : PlacementKind::kOracle;
   p.layout = r.get_choice("layout", {"contiguous", "round_robin"}, "contiguous") == "contiguous"
                  ? policies::StaticLayout::kContiguous
                  : policies::StaticLayout::kRoundRobin;
-  const std::string fallback = p.layout == policies::StaticLayout::kContiguous ? "static" : "static-rr";
+  std::string fallback = placement;
+  if (p.placement == PlacementKind::kStatic && p.layout == policies::StaticLayout::kRoundRobin) fallback = "static-rr";
+  if (p.placement != PlacementKind::kStatic) {
+    auto& q = p.predictive;
+    if (p.placement == PlacementKind::kPredictive) {
+      // lstm needs a training trace, and the oracle is a placement of its own.
+      p.predictor = r.get_choice("predictor", {"last_value", "sw_avg", "ema", "holt", "arima"}, p.predictor);
+      fallback = "predictive-" + p.predictor;
+    }
+    q.rebalance_every = static_cast<int>(r.get_int("rebalance_every", q.rebalance_every, 1, 100'000'000));
+    q.horizon = static_cast<int>(r.get_int("horizon", q.horizon, 1, 1'000'000));
+    q.warmup = static_cast<int>(r.get_int("warmup", q.warmup, 1, 100'000'000));
+    q.min_gain = r.get_double("min_gain", q.min_gain, 0, 1);
+    p.migration = r.get_choice("migration", {"blocking", "overlapped"}, "overlapped") == "blocking" ? MigrationMode::kBlocking
+                                                                                                  : MigrationMode::kOverlapped;
+  }
   p.label = r.get_string("label", fallback);
   r.finish();
   return p;

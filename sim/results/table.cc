@@ -21,8 +21,8 @@ std::string tokens_rate(double v) {
 }  // namespace
 
 std::string summary_table(const std::vector<PolicySummary>& rows) {
-  const std::vector<std::string> header = {"policy", "step mean", "p50", "p99", "tokens/s", "GPU util",
-                                           "imbalance", "a2a share", "a2a inter-node", "dropped"};
+  const std::vector<std::string> header = {"policy", "step mean", "vs static", "p50", "p99", "tokens/s", "GPU util",
+                                           "imbalance", "a2a share", "a2a inter-node", "migration", "dropped"};
   std::vector<std::vector<std::string>> cells;
   size_t best = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -31,10 +31,10 @@ std::string summary_table(const std::vector<PolicySummary>& rows) {
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     cells.push_back({(rows.size() > 1 && i == best ? "* " : "  ") + r.label, fmt("%.2f ms", r.step_ms_mean),
-                     fmt("%.2f ms", r.step_ms_p50), fmt("%.2f ms", r.step_ms_p99), tokens_rate(r.tokens_per_second),
+                     r.speedup > 0 ? fmt("%.3fx", r.speedup) : "-", fmt("%.2f ms", r.step_ms_p50), fmt("%.2f ms", r.step_ms_p99), tokens_rate(r.tokens_per_second),
                      fmt("%.1f %%", 100 * r.gpu_utilization), fmt("%.2f", r.imbalance),
                      fmt("%.1f %%", 100 * r.all_to_all_share), fmt("%.2f GB/step", r.inter_node_a2a_gb),
-                     fmt("%.2f %%", 100 * r.dropped_fraction)});
+                     fmt("%.3f ms/step", r.migration_ms), fmt("%.2f %%", 100 * r.dropped_fraction)});
   }
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) {

@@ -1,0 +1,87 @@
+#include "policies/placement/predictive_policy.h"
+
+#include <stdexcept>
+
+#include "policies/placement/packing.h"
+
+namespace moesim::policies {
+
+std::vector<float> load_proportions(const ExpertLoads& loads) {
+  std::vector<float> out;
+  for (const auto& layer : loads) {
+    double total = 0;
+    for (double v : layer) total += v;
+    for (double v : layer) out.push_back(static_cast<float>(total > 0 ? v / total : 1.0 / static_cast<double>(layer.size())));
+  }
+  return out;
+}
+
+PredictivePolicy::PredictivePolicy(const PlacementShape& shape, Placement initial, std::unique_ptr<Predictor> predictor,
+                                   const PredictiveSettings& settings)
+    : shape_(shape), placement_(std::move(initial)), predictor_(std::move(predictor)), settings_(settings) {
+  if (settings.rebalance_every < 1 || settings.horizon < 1 || settings.warmup < 1) {
+    throw std::invalid_argument("predictive placement: rebalance_every, horizon and warmup must be positive");
+  }
+  if (shape.experts % shape.ep != 0) throw std::invalid_argument("predictive placement: experts must fill the EP ranks evenly");
+  for (const auto& layer : placement_.layers) {
+    auto& ranks = rank_of_.emplace_back();
+    for (const auto& replicas : layer.replicas) ranks.push_back(replicas.front().ep_rank);
+  }
+}
+
+std::string PredictivePolicy::name() const { return predictor_ ? "predictive-" + predictor_->name() : "oracle"; }
+
+void PredictivePolicy::observe(int, const ExpertLoads& loads) {
+  ++observed_;
+  if (predictor_) predictor_->observe(load_proportions(loads));
+}
+
+void PredictivePolicy::foresee(int step, const ExpertLoads& loads) {
+  if (future_.empty()) future_first_ = step;
+  future_.push_back(load_proportions(loads));
+}
+
+std::vector<double> PredictivePolicy::expected(int step) {
+  const int series = shape_.moe_layers * shape_.experts, h = settings_.horizon;
+  std::vector<double> mean(series, 0.0);
+  if (predictor_) {
+    forecast_.resize(static_cast<size_t>(h) * series);
+    predictor_->forecast(h, forecast_);
+    for (int k = 0; k < h; ++k) {
+      for (int s = 0; s < series; ++s) mean[s] += static_cast<double>(forecast_[static_cast<size_t>(k) * series + s]) / h;
+    }
+    return mean;
+  }
+  while (!future_.empty() && future_first_ < step) {
+    future_.pop_front();
+    ++future_first_;
+  }
+  const int seen = std::min<int>(h, static_cast<int>(future_.size()));
+  for (int k = 0; k < seen; ++k) {
+    for (int s = 0; s < series; ++s) mean[s] += static_cast<double>(future_[k][s]) / seen;
+  }
+  return mean;
+}
+
+void PredictivePolicy::plan(int step) {
+  const std::vector<double> mean = expected(step);
+  const int slots = shape_.experts / shape_.ep;
+  for (int l = 0; l < shape_.moe_layers; ++l) {
+    const std::span<const double> loads(mean.data() + static_cast<size_t>(l) * shape_.experts, shape_.experts);
+    std::vector<int> packed = pack_experts(loads, shape_.ep, slots, rank_of_[l]);
+    if (max_rank_load(loads, packed, shape_.ep) > (1 - settings_.min_gain) * max_rank_load(loads, rank_of_[l], shape_.ep)) continue;
+    rank_of_[l] = std::move(packed);
+    for (int e = 0; e < shape_.experts; ++e) placement_.layers[l].replicas[e] = {Replica{rank_of_[l][e], 1.0}};
+  }
+}
+
+const Placement& PredictivePolicy::placement_for(int step) {
+  const bool due = last_plan_ < 0 ? observed_ >= settings_.warmup : step - last_plan_ >= settings_.rebalance_every;
+  if (due && (predictor_ ? observed_ > 0 : !future_.empty())) {
+    plan(step);
+    last_plan_ = step;
+  }
+  return placement_;
+}
+
+}  // namespace moesim::policies

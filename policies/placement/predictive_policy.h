@@ -1,0 +1,55 @@
+// Placement from forecasts: every `rebalance_every` steps (after `warmup` observed steps), each
+// MoE layer's experts are packed onto the EP ranks (packing.h) by their mean forecast load over
+// the next `horizon` steps. A plan is adopted only when it lowers the forecast maximum rank load
+// by at least `min_gain`: near-uniform loads would otherwise reshuffle experts for nothing.
+//
+// With a predictor it is the `predictive` policy. Without one it is the `oracle`: the runner shows
+// it the true loads of the coming steps (lookahead), so it places as well as any forecast can,
+// and is the upper bound, not something a real system can do.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "policies/placement/placement.h"
+#include "policies/predictors/predictor.h"
+
+namespace moesim::policies {
+
+struct PredictiveSettings {
+  int rebalance_every = 500;
+  int horizon = 100;
+  int warmup = 100;
+  double min_gain = 0.02;
+};
+
+class PredictivePolicy final : public PlacementPolicy {
+ public:
+  // `initial`: the placement until the first plan (static contiguous, usually). `predictor` null:
+  // the oracle.
+  PredictivePolicy(const PlacementShape& shape, Placement initial, std::unique_ptr<Predictor> predictor,
+                   const PredictiveSettings& settings);
+  std::string name() const override;
+  const Placement& placement_for(int step) override;
+  void observe(int step, const ExpertLoads& loads) override;
+  int lookahead() const override { return predictor_ ? 0 : settings_.horizon; }
+  void foresee(int step, const ExpertLoads& loads) override;
+
+ private:
+  // Mean forecast proportions over the horizon after `step - 1`, [series].
+  std::vector<double> expected(int step);
+  void plan(int step);
+
+  PlacementShape shape_;
+  Placement placement_;
+  std::vector<std::vector<int>> rank_of_;  // [layer][expert]
+  std::unique_ptr<Predictor> predictor_;
+  PredictiveSettings settings_;
+  int observed_ = 0, last_plan_ = -1;
+  std::deque<std::vector<float>> future_;  // oracle: proportions of steps future_first_ ...
+  int future_first_ = 0;
+  std::vector<float> forecast_;
+};
+
+}  // namespace moesim::policies
