@@ -207,7 +207,10 @@ void StepSimulator::build_graph() {
     const TaskId t = graph_.add_task(d, streams, priority, tag(kind, layer));
     for (int g : members) {
       if (has_last[g]) graph_.add_dependency(last[g], t);
-      if (advances) last[g] = t;
+      if (advances) {
+        last[g] = t;
+        has_last[g] = true;
+      }
     }
     return t;
   };

@@ -1,0 +1,89 @@
+// Placement policies through whole runs: what they buy over static placement, and what moving
+// experts costs.
+#include <gtest/gtest.h>
+
+#include "models/moe_model.h"
+#include "policies/placement/static_placement.h"
+#include "scenarios/loader/loader.h"
+#include "sim/runner.h"
+#include "sim/step_simulator.h"
+#include "sim/summary.h"
+
+namespace moesim {
+namespace {
+
+// Two H100 servers, 128 experts over 16 GPUs; stationary loads (no drift).
+const std::string kCluster =
+    "seed: 3\n"
+    "steps: 400\n"
+    "cluster: {preset: h100-dgx, nodes: 2}\n"
+    "model: {preset: gpt3-350m-moe}\n"
+    "parallelism: {ep: 16, dp: 16}\n"
+    "training: {tokens_per_step: 262144, seq_len: 2048}\n"
+    "policies:\n"
+    "  - {placement: static}\n"
+    "  - {placement: predictive, predictor: sw_avg, rebalance_every: 100, horizon: 50}\n"
+    "  - {placement: predictive, predictor: ema, rebalance_every: 100, horizon: 50}\n"
+    "  - {placement: oracle, rebalance_every: 100, horizon: 50}\n";
+
+std::vector<PolicySummary> run(const std::string& gating) {
+  const auto s = scenarios::load_scenario_text(kCluster + gating, "test.yaml", {});
+  auto source = make_gating_source(s);
+  return summarize(s, run_scenario(s, *source));
+}
+
+TEST(PlacementRuns, UniformLoadsLeaveEveryPolicyAsStatic) {
+  const auto r = run("gating: {source: skewed, distribution: uniform, drift: 0}\n");
+  for (const auto& p : r) {
+    EXPECT_NEAR(p.step_ms_mean, r[0].step_ms_mean, 0.01 * r[0].step_ms_mean) << p.label;
+    EXPECT_EQ(p.migration_gb, 0.0) << p.label;  // no plan beats the current one by enough to move
+  }
+}
+
+TEST(PlacementRuns, SkewedStationaryLoads) {
+  const auto r = run("gating: {source: skewed, distribution: zipf, zipf_s: 0.6, drift: 0}\n");
+  const double fixed = r[0].step_ms_mean, sw_avg = r[1].step_ms_mean, ema = r[2].step_ms_mean, oracle = r[3].step_ms_mean;
+  EXPECT_LT(sw_avg, fixed);
+  EXPECT_LT(ema, fixed);
+  EXPECT_LE(oracle, sw_avg * 1.001);  // the oracle sees what sw_avg can only estimate
+  EXPECT_GE(fixed - sw_avg, 0.5 * (fixed - oracle)) << "static " << fixed << ", sw_avg " << sw_avg << ", oracle " << oracle;
+  EXPECT_GT(r[1].migration_gb, 0.0);
+  EXPECT_EQ(r[0].migration_gb, 0.0);
+  EXPECT_GT(r[1].speedup, 1.0);
+}
+
+TEST(Migration, TimeIsTheBytesOverTheBottleneckLink) {
+  // One GPU per server, NICs of 400 Gb/s at full efficiency and no latency: swapping one expert
+  // each way sends one expert's state over each NIC, in each direction at once.
+  const auto s = scenarios::load_scenario_text(
+      "cluster: {preset: h100-dgx, nodes: 2, gpus_per_node: 1, nic: {count: 1, bandwidth: 400 Gb/s, efficiency: 1.0, latency: 0 us},"
+      " fabric: {switch_latency: 0 ns}}\n"
+      "model: {preset: gpt3-125m-moe}\n"
+      "parallelism: {ep: 2, dp: 2}\n"
+      "training: {tokens_per_step: 8192, seq_len: 2048}\n",
+      "test.yaml", {});
+  const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, 2};
+  policies::Placement before = policies::static_placement(shape, policies::StaticLayout::kContiguous), after = before;
+  std::swap(after.layers[0].replicas[0], after.layers[0].replicas[8]);  // expert 0 to rank 1, expert 8 to rank 0
+  gating::RoutingMatrix routing(shape.moe_layers, 2, shape.experts);
+  StepSimulator sim(s, scenarios::MigrationMode::kBlocking);
+  const StepResult first = sim.simulate(routing, before), same = sim.simulate(routing, before), moved = sim.simulate(routing, after);
+  EXPECT_EQ(first.migration_bytes, Bytes(0));
+  EXPECT_EQ(same.migration_bytes, Bytes(0));
+
+  const double state_bytes = models::param_counts(s.model).expert *
+                             (models::MoeModel::kWeightBytes + s.model.grad_bytes_per_param + s.model.optimizer_bytes_per_param);
+  EXPECT_DOUBLE_EQ(moved.migration_bytes.count(), 2 * state_bytes);
+  EXPECT_NEAR(moved.migration_time.seconds(), state_bytes / (400e9 / 8), 1e-9);
+  // Blocking: the step waits for it.
+  EXPECT_NEAR((moved.step_time - same.step_time).seconds(), moved.migration_time.seconds(), 1e-6);
+  // Overlapped: the first layers run meanwhile, so the step pays less, but the experts still wait.
+  StepSimulator overlapped(s, scenarios::MigrationMode::kOverlapped);
+  overlapped.simulate(routing, before);
+  const Duration still = overlapped.simulate(routing, before).step_time, paid = overlapped.simulate(routing, after).step_time - still;
+  EXPECT_LT(paid, moved.migration_time);
+  EXPECT_GT(paid, moved.migration_time * 0.5);
+}
+
+}  // namespace
+}  // namespace moesim
