@@ -28,6 +28,7 @@ const char* to_string(PlacementKind p) {
   switch (p) {
     case PlacementKind::kStatic: return "static";
     case PlacementKind::kPredictive: return "predictive";
+    case PlacementKind::kReplicated: return "replicated";
     case PlacementKind::kOracle: return "oracle";
   }
   return "?";

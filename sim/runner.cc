@@ -55,12 +55,16 @@ std::unique_ptr<policies::PlacementPolicy> make_placement_policy(const scenarios
   const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
   if (spec.placement == scenarios::PlacementKind::kStatic) return std::make_unique<policies::StaticPolicy>(shape, spec.layout);
   std::unique_ptr<policies::Predictor> predictor;
-  if (spec.placement == scenarios::PlacementKind::kPredictive) {
-    policies::PredictorSettings settings;
-    predictor = policies::make_predictor(spec.predictor, {shape.moe_layers, shape.experts}, settings, {});
+  if (spec.placement != scenarios::PlacementKind::kOracle) {
+    predictor = policies::make_predictor(spec.predictor, {shape.moe_layers, shape.experts}, policies::PredictorSettings{}, {});
+  }
+  std::optional<policies::ReplicationShape> replication;
+  if (spec.placement == scenarios::PlacementKind::kReplicated) {
+    replication = policies::ReplicationShape{shape.ep, std::min(shape.ep, s.cluster.gpus_per_node), shape.experts / shape.ep + spec.spare_slots,
+                                             spec.replicas};
   }
   return std::make_unique<policies::PredictivePolicy>(shape, policies::static_placement(shape, spec.layout), std::move(predictor),
-                                                      spec.predictive);
+                                                      spec.predictive, replication);
 }
 
 policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing) {
@@ -87,7 +91,7 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   RunResult result;
   int lookahead = 0;
   for (const auto& spec : s.policies) {
-    states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s, spec.migration)});
+    states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s, spec.migration, spec.spare_slots)});
     lookahead = std::max(lookahead, states.back().policy->lookahead());
     result.policies.push_back(PolicyRun{spec.label, {}});
     result.policies.back().steps.reserve(s.steps);

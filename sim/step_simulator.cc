@@ -16,7 +16,7 @@ KernelWork scaled(KernelWork w, double k) { return KernelWork{w.flops * k, w.byt
 
 }  // namespace
 
-StepSimulator::StepSimulator(const scenarios::Scenario& s, scenarios::MigrationMode migration)
+StepSimulator::StepSimulator(const scenarios::Scenario& s, scenarios::MigrationMode migration, int spare_slots)
     : scenario_(s),
       network_(network::make_analytic_network(s.cluster)),
       gpus_(s.cluster.gpu_count()),
@@ -54,7 +54,7 @@ StepSimulator::StepSimulator(const scenarios::Scenario& s, scenarios::MigrationM
   lm_head_ = kernel_time(gpu, m.dtype, scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding * w + rows * (h + m.vocab) * act), rows}, 3));
 
   // Adam reads weight, gradient, master weight and moments and writes all but the gradient.
-  const int experts_per_gpu = m.experts / ep_;
+  const int experts_per_gpu = m.experts / ep_ + spare_slots;
   const double local_params = params.dense_total + static_cast<double>(experts_per_gpu) * m.moe_layer_count() * params.expert;
   const double state_per_param = models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param;
   optimizer_ = streaming_time(gpu, Bytes(local_params * (2 * state_per_param - m.grad_bytes_per_param)));

@@ -42,8 +42,10 @@ struct StepResult {
 
 class StepSimulator {
  public:
+  // `spare_slots`: expert slots per GPU beyond experts / ep, whose weights also take optimizer
+  // steps and gradient all-reduces.
   explicit StepSimulator(const scenarios::Scenario& scenario,
-                         scenarios::MigrationMode migration = scenarios::MigrationMode::kOverlapped);
+                         scenarios::MigrationMode migration = scenarios::MigrationMode::kOverlapped, int spare_slots = 0);
   StepSimulator(const StepSimulator&) = delete;
   StepSimulator& operator=(const StepSimulator&) = delete;
 

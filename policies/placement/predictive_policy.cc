@@ -17,19 +17,18 @@ std::vector<float> load_proportions(const ExpertLoads& loads) {
 }
 
 PredictivePolicy::PredictivePolicy(const PlacementShape& shape, Placement initial, std::unique_ptr<Predictor> predictor,
-                                   const PredictiveSettings& settings)
-    : shape_(shape), placement_(std::move(initial)), predictor_(std::move(predictor)), settings_(settings) {
+                                   const PredictiveSettings& settings, std::optional<ReplicationShape> replication)
+    : shape_(shape), placement_(std::move(initial)), predictor_(std::move(predictor)), settings_(settings), replication_(replication) {
   if (settings.rebalance_every < 1 || settings.horizon < 1 || settings.warmup < 1) {
     throw std::invalid_argument("predictive placement: rebalance_every, horizon and warmup must be positive");
   }
   if (shape.experts % shape.ep != 0) throw std::invalid_argument("predictive placement: experts must fill the EP ranks evenly");
-  for (const auto& layer : placement_.layers) {
-    auto& ranks = rank_of_.emplace_back();
-    for (const auto& replicas : layer.replicas) ranks.push_back(replicas.front().ep_rank);
-  }
 }
 
-std::string PredictivePolicy::name() const { return predictor_ ? "predictive-" + predictor_->name() : "oracle"; }
+std::string PredictivePolicy::name() const {
+  if (!predictor_) return "oracle";
+  return (replication_ ? "replicated-" : "predictive-") + predictor_->name();
+}
 
 void PredictivePolicy::observe(int, const ExpertLoads& loads) {
   ++observed_;
@@ -68,10 +67,18 @@ void PredictivePolicy::plan(int step) {
   const int slots = shape_.experts / shape_.ep;
   for (int l = 0; l < shape_.moe_layers; ++l) {
     const std::span<const double> loads(mean.data() + static_cast<size_t>(l) * shape_.experts, shape_.experts);
-    std::vector<int> packed = pack_experts(loads, shape_.ep, slots, rank_of_[l]);
-    if (max_rank_load(loads, packed, shape_.ep) > (1 - settings_.min_gain) * max_rank_load(loads, rank_of_[l], shape_.ep)) continue;
-    rank_of_[l] = std::move(packed);
-    for (int e = 0; e < shape_.experts; ++e) placement_.layers[l].replicas[e] = {Replica{rank_of_[l][e], 1.0}};
+    LayerPlacement& current = placement_.layers[l];
+    LayerPlacement candidate;
+    if (replication_) {
+      candidate = replicate_layer(loads, *replication_);
+    } else {
+      std::vector<int> rank_of;
+      for (const auto& replicas : current.replicas) rank_of.push_back(replicas.front().ep_rank);
+      for (int rank : pack_experts(loads, shape_.ep, slots, rank_of)) candidate.replicas.push_back({Replica{rank, 1.0}});
+    }
+    if (max_rank_load(loads, candidate, shape_.ep) <= (1 - settings_.min_gain) * max_rank_load(loads, current, shape_.ep)) {
+      current = std::move(candidate);
+    }
   }
 }
 

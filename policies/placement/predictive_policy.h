@@ -3,16 +3,19 @@
 // the next `horizon` steps. A plan is adopted only when it lowers the forecast maximum rank load
 // by at least `min_gain`: near-uniform loads would otherwise reshuffle experts for nothing.
 //
-// With a predictor it is the `predictive` policy. Without one it is the `oracle`: the runner shows
-// it the true loads of the coming steps (lookahead), so it places as well as any forecast can,
-// and is the upper bound, not something a real system can do.
+// With a predictor it is the `predictive` policy; given a replication shape, the `replicated` one,
+// which plans each layer as DeepSeek's EPLB does (replication.h). Without a predictor it is the
+// `oracle`: the runner shows it the true loads of the coming steps (lookahead), so it places as
+// well as any forecast can, and is the upper bound, not something a real system can do.
 #pragma once
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "policies/placement/placement.h"
+#include "policies/placement/replication.h"
 #include "policies/predictors/predictor.h"
 
 namespace moesim::policies {
@@ -29,7 +32,7 @@ class PredictivePolicy final : public PlacementPolicy {
   // `initial`: the placement until the first plan (static contiguous, usually). `predictor` null:
   // the oracle.
   PredictivePolicy(const PlacementShape& shape, Placement initial, std::unique_ptr<Predictor> predictor,
-                   const PredictiveSettings& settings);
+                   const PredictiveSettings& settings, std::optional<ReplicationShape> replication = std::nullopt);
   std::string name() const override;
   const Placement& placement_for(int step) override;
   void observe(int step, const ExpertLoads& loads) override;
@@ -43,9 +46,9 @@ class PredictivePolicy final : public PlacementPolicy {
 
   PlacementShape shape_;
   Placement placement_;
-  std::vector<std::vector<int>> rank_of_;  // [layer][expert]
   std::unique_ptr<Predictor> predictor_;
   PredictiveSettings settings_;
+  std::optional<ReplicationShape> replication_;
   int observed_ = 0, last_plan_ = -1;
   std::deque<std::vector<float>> future_;  // oracle: proportions of steps future_first_ ...
   int future_first_ = 0;

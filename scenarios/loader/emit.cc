@@ -129,8 +129,10 @@ std::string resolved_yaml(const Scenario& s) {
   for (const auto& p : s.policies) {
     out << YAML::Flow << BeginMap << Key << "label" << Value << p.label << Key << "placement" << Value
         << to_string(p.placement) << Key << "layout" << Value << to_string(p.layout);
+    if (p.spare_slots > 0) out << Key << "spare_slots" << Value << p.spare_slots;
+    if (p.placement == PlacementKind::kReplicated) out << Key << "replicas" << Value << p.replicas;
     if (p.placement != PlacementKind::kStatic) {
-      if (p.placement == PlacementKind::kPredictive) out << Key << "predictor" << Value << p.predictor;
+      if (p.placement != PlacementKind::kOracle) out << Key << "predictor" << Value << p.predictor;
       out << Key << "rebalance_every" << Value << p.predictive.rebalance_every << Key << "horizon" << Value << p.predictive.horizon
           << Key << "warmup" << Value << p.predictive.warmup << Key << "min_gain" << Value << p.predictive.min_gain << Key
           << "migration" << Value << to_string(p.migration);

@@ -238,10 +238,13 @@ GatingSpec read_gating(MapReader r, int steps) {
   return g;
 }
 
-PolicySpec read_policy(MapReader r) {
+PolicySpec read_policy(MapReader r, int ep) {
   PolicySpec p;
-  const std::string placement = r.get_choice("placement", {"static", "predictive", "oracle"}, std::nullopt);
-  p.placement = placement == "static" ? PlacementKind::kStatic : placement == "predictive" ? PlacementKind::kPredictive : PlacementKind::kOracle;
+  const std::string placement = r.get_choice("placement", {"static", "predictive", "replicated", "oracle"}, std::nullopt);
+  p.placement = placement == "static"       ? PlacementKind::kStatic
+                : placement == "predictive" ? PlacementKind::kPredictive
+                : placement == "replicated" ? PlacementKind::kReplicated
+                                            : PlacementKind::kOracle;
   p.layout = r.get_choice("layout", {"contiguous", "round_robin"}, "contiguous") == "contiguous"
                  ? policies::StaticLayout::kContiguous
                  : policies::StaticLayout::kRoundRobin;
@@ -249,10 +252,10 @@ PolicySpec read_policy(MapReader r) {
   if (p.placement == PlacementKind::kStatic && p.layout == policies::StaticLayout::kRoundRobin) fallback = "static-rr";
   if (p.placement != PlacementKind::kStatic) {
     auto& q = p.predictive;
-    if (p.placement == PlacementKind::kPredictive) {
+    if (p.placement == PlacementKind::kPredictive || p.placement == PlacementKind::kReplicated) {
       // lstm needs a training trace, and the oracle is a placement of its own.
       p.predictor = r.get_choice("predictor", {"last_value", "sw_avg", "ema", "holt", "arima"}, p.predictor);
-      fallback = "predictive-" + p.predictor;
+      if (p.placement == PlacementKind::kPredictive) fallback = "predictive-" + p.predictor;
     }
     q.rebalance_every = static_cast<int>(r.get_int("rebalance_every", q.rebalance_every, 1, 100'000'000));
     q.horizon = static_cast<int>(r.get_int("horizon", q.horizon, 1, 1'000'000));
@@ -260,6 +263,11 @@ PolicySpec read_policy(MapReader r) {
     q.min_gain = r.get_double("min_gain", q.min_gain, 0, 1);
     p.migration = r.get_choice("migration", {"blocking", "overlapped"}, "overlapped") == "blocking" ? MigrationMode::kBlocking
                                                                                                   : MigrationMode::kOverlapped;
+  }
+  const int default_spare = p.placement == PlacementKind::kReplicated ? 1 : 0;
+  p.spare_slots = static_cast<int>(r.get_int("spare_slots", default_spare, 0, 4096));
+  if (p.placement == PlacementKind::kReplicated) {
+    p.replicas = static_cast<int>(r.get_int("replicas", static_cast<int64_t>(ep) * p.spare_slots, 0, 1 << 20));
   }
   p.label = r.get_string("label", fallback);
   r.finish();
@@ -295,7 +303,7 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
 
   s.gating = read_gating(r.child("gating"), s.steps);
   auto policy_readers = r.children("policies");
-  for (auto& p : policy_readers) s.policies.push_back(read_policy(std::move(p)));
+  for (auto& p : policy_readers) s.policies.push_back(read_policy(std::move(p), s.parallelism.ep));
   if (s.policies.empty()) s.policies.push_back(PolicySpec{});
 
   MapReader out = r.child("output");

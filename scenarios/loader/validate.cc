@@ -1,6 +1,8 @@
 #include "scenarios/loader/validate.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "models/gating/capacity.h"
@@ -64,6 +66,42 @@ void validate_routing(const Scenario& s, const Checker& c) {
   }
 }
 
+std::string gb(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
+  return buf;
+}
+
+// Spare slots and replicas, and whether each GPU's share of the model fits in its memory.
+void validate_policies(const Scenario& s, const Checker& c) {
+  const auto& m = s.model;
+  const int ep = s.parallelism.ep;
+  const auto params = models::param_counts(m);
+  const double state = models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param;
+  const int ranks_per_node = std::min(ep, s.cluster.gpus_per_node);
+  for (size_t i = 0; i < s.policies.size(); ++i) {
+    const PolicySpec& p = s.policies[i];
+    const std::string key = "policies." + std::to_string(i) + ".";
+    if (p.placement == PlacementKind::kReplicated) {
+      c.require(p.replicas <= ep * p.spare_slots, key + "replicas",
+                "expected at most the spare slots of an EP group, ep x spare_slots = " + str(ep) + " x " + str(p.spare_slots) + " = " +
+                    str(ep * p.spare_slots) + ", got " + str(p.replicas));
+      const int nodes = ep / ranks_per_node;
+      c.require(ep % ranks_per_node == 0 && m.experts % nodes == 0, key + "placement",
+                "replicated keeps each expert's replicas in one node, so model.experts (" + str(m.experts) +
+                    ") must split evenly over the " + str(nodes) + " nodes of an EP group, got replicated");
+    }
+    // Weights, gradients and optimizer state; activations are not counted.
+    const int slots = m.experts / ep + p.spare_slots;
+    const double need = (params.dense_total + static_cast<double>(slots) * m.moe_layer_count() * params.expert) * state;
+    c.require(need <= s.cluster.gpu.hbm_capacity.count(), key + (p.spare_slots > 0 ? "spare_slots" : "placement"),
+              "expected a placement that fits in GPU memory: " + str(slots) + " expert slots x " + str(m.moe_layer_count()) +
+                  " MoE layers plus the dense layers need " + gb(need) + " per GPU for weights, gradients and optimizer state, more than " +
+                  s.cluster.gpu.name + "'s " + gb(s.cluster.gpu.hbm_capacity.count()) + ", got " + std::string(to_string(p.placement)) +
+                  (p.spare_slots > 0 ? " with " + str(p.spare_slots) + " spare slots" : ""));
+  }
+}
+
 }  // namespace
 
 void validate(const Scenario& s, const SourceMap& sources) {
@@ -104,6 +142,7 @@ void validate(const Scenario& s, const SourceMap& sources) {
             "expected whole sequences on every data-parallel rank: tokens_per_step / seq_len = " + str(sequences) +
                 " sequences is not a multiple of dp = " + str(p.dp));
   validate_routing(s, c);
+  validate_policies(s, c);
   if (s.gating.source == GatingSourceKind::kTrace) {
     // Open the trace now, so that a bad one is reported before anything runs.
     try {

@@ -1,12 +1,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 
 #include "policies/placement/migration.h"
 #include "policies/placement/packing.h"
 #include "policies/placement/predictive_policy.h"
 #include "policies/placement/static_placement.h"
+#include "policies/placement/replication.h"
 #include "policies/predictors/smoothing.h"
+#include "sim/engine/random.h"
 
 namespace moesim::policies {
 namespace {
@@ -88,6 +92,100 @@ TEST(PredictivePolicy, OraclePlacesFromTheLoadsItIsShown) {
   std::vector<int> rank_of;
   for (const auto& replicas : oracle.placement_for(1).layers[0].replicas) rank_of.push_back(replicas[0].ep_rank);
   EXPECT_DOUBLE_EQ(max_rank_load(std::vector<double>{8, 7, 6, 5, 4, 3, 2, 1}, rank_of, 2), 18.0);
+}
+
+}  // namespace
+}  // namespace moesim::policies
+
+namespace moesim::policies {
+namespace {
+
+std::vector<double> random_loads(int experts, uint64_t seed) {
+  Rng rng(seed, "test.loads");
+  std::vector<double> loads(experts);
+  for (auto& l : loads) l = std::exp(1.5 * rng.normal());  // log-normal: a few hot experts
+  return loads;
+}
+
+TEST(Replication, SharesOfEveryExpertSumToOne) {
+  const auto loads = random_loads(64, 1);
+  const LayerPlacement p = replicate_layer(loads, ReplicationShape{16, 8, 5, 16});
+  int replicas = 0;
+  std::vector<int> used(16, 0);
+  for (const auto& expert : p.replicas) {
+    double share = 0;
+    for (const Replica& r : expert) {
+      share += r.share;
+      ++used[r.ep_rank];
+      // Replicas stay on the node that holds the expert.
+      EXPECT_EQ(r.ep_rank / 8, expert.front().ep_rank / 8);
+    }
+    EXPECT_NEAR(share, 1.0, 1e-12);
+    replicas += static_cast<int>(expert.size());
+  }
+  EXPECT_LE(replicas, 64 + 16);
+  for (int u : used) EXPECT_LE(u, 5);
+}
+
+// DeepSeek's EPLB as published, written out plainly: replicate_experts gives each extra slot to
+// the expert with the most load per replica; balanced_packing sorts the replicas by load and
+// puts each on the least loaded rank that still has a free slot. Hierarchical: first the experts
+// (groups of one) onto nodes with the same packing.
+double eplb_reference_max(const std::vector<double>& loads, int ranks, int ranks_per_node, int slots, int replicas) {
+  const int experts = static_cast<int>(loads.size()), nodes = ranks / ranks_per_node;
+  auto packing = [](const std::vector<double>& items, int packs, int per_pack) {
+    std::vector<int> order(items.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return items[a] > items[b]; });
+    std::vector<double> weight(packs, 0.0);
+    std::vector<int> count(packs, 0), pack_of(items.size());
+    for (int i : order) {
+      int best = -1;
+      for (int p = 0; p < packs; ++p) {
+        if (count[p] < per_pack && (best < 0 || weight[p] < weight[best])) best = p;
+      }
+      pack_of[i] = best;
+      weight[best] += items[i];
+      ++count[best];
+    }
+    return std::make_pair(pack_of, *std::max_element(weight.begin(), weight.end()));
+  };
+  const auto node_of = packing(loads, nodes, experts / nodes).first;
+  double worst = 0;
+  for (int n = 0; n < nodes; ++n) {
+    std::vector<double> members;
+    for (int e = 0; e < experts; ++e) {
+      if (node_of[e] == n) members.push_back(loads[e]);
+    }
+    std::vector<int> count(members.size(), 1);
+    for (int k = 0; k < replicas / nodes; ++k) {
+      size_t best = 0;
+      for (size_t i = 1; i < members.size(); ++i) {
+        if (members[i] / count[i] > members[best] / count[best]) best = i;
+      }
+      ++count[best];
+    }
+    std::vector<double> items;
+    for (size_t i = 0; i < members.size(); ++i) {
+      for (int c = 0; c < count[i]; ++c) items.push_back(members[i] / count[i]);
+    }
+    items.resize(static_cast<size_t>(ranks_per_node) * slots, 0.0);
+    worst = std::max(worst, packing(items, ranks_per_node, slots).second);
+  }
+  return worst;
+}
+
+TEST(Replication, NoWorseThanDeepSeekEplb) {
+  // Ten fixed random layers of 64 log-normal loads, on one node of 8 ranks and on two nodes of 8.
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    const auto loads = random_loads(64, seed);
+    for (int ranks_per_node : {8, 4}) {
+      const ReplicationShape shape{8, ranks_per_node, 9, 8};
+      const double ours = max_rank_load(loads, replicate_layer(loads, shape), 8);
+      const double reference = eplb_reference_max(loads, 8, ranks_per_node, 9, 8);
+      EXPECT_LE(ours, reference * (1 + 1e-12)) << "seed " << seed << ", " << ranks_per_node << " ranks per node";
+    }
+  }
 }
 
 }  // namespace
