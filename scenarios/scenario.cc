@@ -29,6 +29,7 @@ const char* to_string(PlacementKind p) {
     case PlacementKind::kStatic: return "static";
     case PlacementKind::kPredictive: return "predictive";
     case PlacementKind::kReplicated: return "replicated";
+    case PlacementKind::kPhaseAware: return "phase_aware";
     case PlacementKind::kOracle: return "oracle";
   }
   return "?";

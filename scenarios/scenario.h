@@ -61,8 +61,9 @@ struct GatingSpec {
 
 // static: never moves. predictive: packs from a predictor's forecast. replicated: adds replicas of
 // hot experts in spare slots, hierarchically (EPLB). oracle: packs from the true coming loads (the
-// upper bound).
-enum class PlacementKind { kStatic, kPredictive, kReplicated, kOracle };
+// upper bound). phase_aware: replicas planned with headroom while a layer is transient, from the
+// forecast once it is stable.
+enum class PlacementKind { kStatic, kPredictive, kReplicated, kPhaseAware, kOracle };
 
 // How a re-placement's expert state reaches its new GPUs: before the step starts (blocking), or
 // alongside the step's first layers, needed only by the first MoE layer's experts (overlapped).
@@ -72,11 +73,11 @@ struct PolicySpec {
   std::string label;  // shown in tables; defaults to the placement name
   PlacementKind placement = PlacementKind::kStatic;
   policies::StaticLayout layout = policies::StaticLayout::kContiguous;  // static, and where the others start
-  std::string predictor = "sw_avg";                                     // predictive, replicated
+  std::string predictor = "sw_avg";                                     // all but static and oracle
   policies::PredictiveSettings predictive;                              // predictive, oracle
   MigrationMode migration = MigrationMode::kOverlapped;
-  int spare_slots = 0;  // expert slots per GPU beyond experts / ep (replicated: 1 unless set)
-  int replicas = 0;     // replicated: extra replicas per MoE layer (all spare slots unless set)
+  int spare_slots = 0;  // expert slots per GPU beyond experts / ep (replicated, phase_aware: 1 unless set)
+  int replicas = 0;     // replicated, phase_aware: extra replicas per MoE layer (all spare slots unless set)
 };
 
 struct Scenario {

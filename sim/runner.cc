@@ -59,7 +59,7 @@ std::unique_ptr<policies::PlacementPolicy> make_placement_policy(const scenarios
     predictor = policies::make_predictor(spec.predictor, {shape.moe_layers, shape.experts}, policies::PredictorSettings{}, {});
   }
   std::optional<policies::ReplicationShape> replication;
-  if (spec.placement == scenarios::PlacementKind::kReplicated) {
+  if (spec.placement == scenarios::PlacementKind::kReplicated || spec.placement == scenarios::PlacementKind::kPhaseAware) {
     replication = policies::ReplicationShape{shape.ep, std::min(shape.ep, s.cluster.gpus_per_node), shape.experts / shape.ep + spec.spare_slots,
                                              spec.replicas};
   }

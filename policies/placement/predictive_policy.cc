@@ -23,16 +23,23 @@ PredictivePolicy::PredictivePolicy(const PlacementShape& shape, Placement initia
     throw std::invalid_argument("predictive placement: rebalance_every, horizon and warmup must be positive");
   }
   if (shape.experts % shape.ep != 0) throw std::invalid_argument("predictive placement: experts must fill the EP ranks evenly");
+  if (settings.phase_aware) {
+    if (!replication_ || !predictor_) throw std::invalid_argument("phase-aware placement needs a predictor and spare slots");
+    phases_.emplace(SeriesShape{shape.moe_layers, shape.experts}, settings.phase_window, settings.phase_threshold);
+  }
 }
 
 std::string PredictivePolicy::name() const {
   if (!predictor_) return "oracle";
+  if (phases_) return "phase_aware-" + predictor_->name();
   return (replication_ ? "replicated-" : "predictive-") + predictor_->name();
 }
 
 void PredictivePolicy::observe(int, const ExpertLoads& loads) {
   ++observed_;
-  if (predictor_) predictor_->observe(load_proportions(loads));
+  const auto proportions = load_proportions(loads);
+  if (predictor_) predictor_->observe(proportions);
+  if (phases_) phases_->observe(proportions);
 }
 
 void PredictivePolicy::foresee(int step, const ExpertLoads& loads) {
@@ -64,9 +71,12 @@ std::vector<double> PredictivePolicy::expected(int step) {
 
 void PredictivePolicy::plan(int step) {
   const std::vector<double> mean = expected(step);
+  const std::vector<double> headroom = phases_ ? phases_->headroom(2.0) : std::vector<double>{};
   const int slots = shape_.experts / shape_.ep;
   for (int l = 0; l < shape_.moe_layers; ++l) {
-    const std::span<const double> loads(mean.data() + static_cast<size_t>(l) * shape_.experts, shape_.experts);
+    const size_t first = static_cast<size_t>(l) * shape_.experts;
+    const bool volatile_layer = phases_ && !phases_->stable(l);
+    const std::span<const double> loads((volatile_layer ? headroom : mean).data() + first, shape_.experts);
     LayerPlacement& current = placement_.layers[l];
     LayerPlacement candidate;
     if (replication_) {

@@ -4,7 +4,11 @@
 // by at least `min_gain`: near-uniform loads would otherwise reshuffle experts for nothing.
 //
 // With a predictor it is the `predictive` policy; given a replication shape, the `replicated` one,
-// which plans each layer as DeepSeek's EPLB does (replication.h). Without a predictor it is the
+// which plans each layer as DeepSeek's EPLB does (replication.h). Given both a replication shape
+// and phase_aware, it is `phase_aware`, what the prediction paper proposes: a layer still in its
+// transient phase (online_phase.h) reserves headroom: its replicas are planned from each
+// expert's mean load plus two standard deviations over the phase window, so volatile experts get
+// them; a stable layer is planned from the forecast. Without a predictor it is the
 // `oracle`: the runner shows it the true loads of the coming steps (lookahead), so it places as
 // well as any forecast can, and is the upper bound, not something a real system can do.
 #pragma once
@@ -16,6 +20,7 @@
 
 #include "policies/placement/placement.h"
 #include "policies/placement/replication.h"
+#include "policies/predictors/online_phase.h"
 #include "policies/predictors/predictor.h"
 
 namespace moesim::policies {
@@ -25,6 +30,9 @@ struct PredictiveSettings {
   int horizon = 100;
   int warmup = 100;
   double min_gain = 0.02;
+  bool phase_aware = false;
+  int phase_window = 100;
+  double phase_threshold = 0.1;
 };
 
 class PredictivePolicy final : public PlacementPolicy {
@@ -49,6 +57,7 @@ class PredictivePolicy final : public PlacementPolicy {
   std::unique_ptr<Predictor> predictor_;
   PredictiveSettings settings_;
   std::optional<ReplicationShape> replication_;
+  std::optional<OnlinePhases> phases_;
   int observed_ = 0, last_plan_ = -1;
   std::deque<std::vector<float>> future_;  // oracle: proportions of steps future_first_ ...
   int future_first_ = 0;

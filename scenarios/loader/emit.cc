@@ -130,7 +130,13 @@ std::string resolved_yaml(const Scenario& s) {
     out << YAML::Flow << BeginMap << Key << "label" << Value << p.label << Key << "placement" << Value
         << to_string(p.placement) << Key << "layout" << Value << to_string(p.layout);
     if (p.spare_slots > 0) out << Key << "spare_slots" << Value << p.spare_slots;
-    if (p.placement == PlacementKind::kReplicated) out << Key << "replicas" << Value << p.replicas;
+    if (p.placement == PlacementKind::kReplicated || p.placement == PlacementKind::kPhaseAware) {
+      out << Key << "replicas" << Value << p.replicas;
+    }
+    if (p.placement == PlacementKind::kPhaseAware) {
+      out << Key << "phase_window" << Value << p.predictive.phase_window << Key << "phase_threshold" << Value
+          << p.predictive.phase_threshold;
+    }
     if (p.placement != PlacementKind::kStatic) {
       if (p.placement != PlacementKind::kOracle) out << Key << "predictor" << Value << p.predictor;
       out << Key << "rebalance_every" << Value << p.predictive.rebalance_every << Key << "horizon" << Value << p.predictive.horizon

@@ -240,11 +240,14 @@ GatingSpec read_gating(MapReader r, int steps) {
 
 PolicySpec read_policy(MapReader r, int ep) {
   PolicySpec p;
-  const std::string placement = r.get_choice("placement", {"static", "predictive", "replicated", "oracle"}, std::nullopt);
-  p.placement = placement == "static"       ? PlacementKind::kStatic
-                : placement == "predictive" ? PlacementKind::kPredictive
-                : placement == "replicated" ? PlacementKind::kReplicated
-                                            : PlacementKind::kOracle;
+  const std::string placement =
+      r.get_choice("placement", {"static", "predictive", "replicated", "phase_aware", "oracle"}, std::nullopt);
+  p.placement = placement == "static"        ? PlacementKind::kStatic
+                : placement == "predictive"  ? PlacementKind::kPredictive
+                : placement == "replicated"  ? PlacementKind::kReplicated
+                : placement == "phase_aware" ? PlacementKind::kPhaseAware
+                                             : PlacementKind::kOracle;
+  const bool replicates = p.placement == PlacementKind::kReplicated || p.placement == PlacementKind::kPhaseAware;
   p.layout = r.get_choice("layout", {"contiguous", "round_robin"}, "contiguous") == "contiguous"
                  ? policies::StaticLayout::kContiguous
                  : policies::StaticLayout::kRoundRobin;
@@ -252,7 +255,7 @@ PolicySpec read_policy(MapReader r, int ep) {
   if (p.placement == PlacementKind::kStatic && p.layout == policies::StaticLayout::kRoundRobin) fallback = "static-rr";
   if (p.placement != PlacementKind::kStatic) {
     auto& q = p.predictive;
-    if (p.placement == PlacementKind::kPredictive || p.placement == PlacementKind::kReplicated) {
+    if (p.placement != PlacementKind::kOracle) {
       // lstm needs a training trace, and the oracle is a placement of its own.
       p.predictor = r.get_choice("predictor", {"last_value", "sw_avg", "ema", "holt", "arima"}, p.predictor);
       if (p.placement == PlacementKind::kPredictive) fallback = "predictive-" + p.predictor;
@@ -261,12 +264,16 @@ PolicySpec read_policy(MapReader r, int ep) {
     q.horizon = static_cast<int>(r.get_int("horizon", q.horizon, 1, 1'000'000));
     q.warmup = static_cast<int>(r.get_int("warmup", q.warmup, 1, 100'000'000));
     q.min_gain = r.get_double("min_gain", q.min_gain, 0, 1);
+    if (p.placement == PlacementKind::kPhaseAware) {
+      q.phase_aware = true;
+      q.phase_window = static_cast<int>(r.get_int("phase_window", q.phase_window, 2, 1'000'000));
+      q.phase_threshold = r.get_double("phase_threshold", q.phase_threshold, 0, 1, false);
+    }
     p.migration = r.get_choice("migration", {"blocking", "overlapped"}, "overlapped") == "blocking" ? MigrationMode::kBlocking
                                                                                                   : MigrationMode::kOverlapped;
   }
-  const int default_spare = p.placement == PlacementKind::kReplicated ? 1 : 0;
-  p.spare_slots = static_cast<int>(r.get_int("spare_slots", default_spare, 0, 4096));
-  if (p.placement == PlacementKind::kReplicated) {
+  p.spare_slots = static_cast<int>(r.get_int("spare_slots", replicates ? 1 : 0, 0, 4096));
+  if (replicates) {
     p.replicas = static_cast<int>(r.get_int("replicas", static_cast<int64_t>(ep) * p.spare_slots, 0, 1 << 20));
   }
   p.label = r.get_string("label", fallback);

@@ -82,14 +82,14 @@ void validate_policies(const Scenario& s, const Checker& c) {
   for (size_t i = 0; i < s.policies.size(); ++i) {
     const PolicySpec& p = s.policies[i];
     const std::string key = "policies." + std::to_string(i) + ".";
-    if (p.placement == PlacementKind::kReplicated) {
+    if (p.placement == PlacementKind::kReplicated || p.placement == PlacementKind::kPhaseAware) {
       c.require(p.replicas <= ep * p.spare_slots, key + "replicas",
                 "expected at most the spare slots of an EP group, ep x spare_slots = " + str(ep) + " x " + str(p.spare_slots) + " = " +
                     str(ep * p.spare_slots) + ", got " + str(p.replicas));
       const int nodes = ep / ranks_per_node;
       c.require(ep % ranks_per_node == 0 && m.experts % nodes == 0, key + "placement",
                 "replicated keeps each expert's replicas in one node, so model.experts (" + str(m.experts) +
-                    ") must split evenly over the " + str(nodes) + " nodes of an EP group, got replicated");
+                    ") must split evenly over the " + str(nodes) + " nodes of an EP group, got " + to_string(p.placement));
     }
     // Weights, gradients and optimizer state; activations are not counted.
     const int slots = m.experts / ep + p.spare_slots;

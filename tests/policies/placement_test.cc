@@ -9,6 +9,7 @@
 #include "policies/placement/predictive_policy.h"
 #include "policies/placement/static_placement.h"
 #include "policies/placement/replication.h"
+#include "policies/predictors/online_phase.h"
 #include "policies/predictors/smoothing.h"
 #include "sim/engine/random.h"
 
@@ -186,6 +187,49 @@ TEST(Replication, NoWorseThanDeepSeekEplb) {
       EXPECT_LE(ours, reference * (1 + 1e-12)) << "seed " << seed << ", " << ranks_per_node << " ranks per node";
     }
   }
+}
+
+}  // namespace
+}  // namespace moesim::policies
+
+namespace moesim::policies {
+namespace {
+
+TEST(OnlinePhases, TurnsStableAWindowAfterFluctuationsDie) {
+  OnlinePhases phases(SeriesShape{1, 2}, 50, 0.1);
+  Rng rng(2, "test.online");
+  for (int t = 0; t < 600; ++t) {
+    const float a = static_cast<float>(0.5 + (t < 300 ? 0.2 : 0.002) * (rng.uniform() - 0.5));
+    phases.observe(std::vector<float>{a, 1 - a});
+    if (t == 299 || t == 340) {
+      EXPECT_FALSE(phases.stable(0)) << t;  // calm windows begin near 350
+    }
+    if (t == 599) {
+      EXPECT_TRUE(phases.stable(0));
+    }
+  }
+}
+
+TEST(PhaseAwarePolicy, ReservesReplicasForVolatileExperts) {
+  // Expert 0 carries 25 tokens, expert 1 swings between 0 and 40 (20 on average), the others 10.
+  // Planned from means, the one extra replica goes to expert 0; with two standard deviations of
+  // headroom (expert 1: 60), to expert 1.
+  const PlacementShape shape{1, 8, 4};
+  auto replicas_of = [&](bool phase_aware) {
+    PredictiveSettings settings{100, 10, 20, 0.0};
+    settings.phase_aware = phase_aware;
+    settings.phase_window = 10;
+    PredictivePolicy policy(shape, static_placement(shape, StaticLayout::kContiguous),
+                            std::make_unique<SlidingWindowPredictor>(SeriesShape{1, 8}, 20), settings, ReplicationShape{4, 4, 3, 1});
+    for (int step = 0; step < 20; ++step) {
+      policy.placement_for(step);
+      policy.observe(step, {{25, step % 2 ? 40.0 : 0.0, 10, 10, 10, 10, 10, 10}});
+    }
+    const auto& p = policy.placement_for(20).layers[0];
+    return std::make_pair(p.replicas[0].size(), p.replicas[1].size());
+  };
+  EXPECT_EQ(replicas_of(false), std::make_pair(size_t{2}, size_t{1}));
+  EXPECT_EQ(replicas_of(true), std::make_pair(size_t{1}, size_t{2}));
 }
 
 }  // namespace
