@@ -12,20 +12,23 @@ TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
   const Result r = moesim("run " + quickstart() + " --steps 20 --quiet --out " + out.string());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("step mean"), std::string::npos);
-  EXPECT_NE(r.out.find("static-rr"), std::string::npos);
+  for (const char* policy : {"predictive-sw_avg", "predictive-last_value", "replicated", "phase_aware", "oracle"}) {
+    EXPECT_NE(r.out.find(policy), std::string::npos) << policy;
+  }
   const std::string csv = slurp(out / "summary.csv");
   std::istringstream lines(csv);
   std::string header, first, second, extra;
   std::getline(lines, header);
   std::getline(lines, first);
   std::getline(lines, second);
+  for (int row = 3; row <= 6; ++row) EXPECT_TRUE(std::getline(lines, extra)) << "row " << row;
   EXPECT_FALSE(std::getline(lines, extra));
   EXPECT_EQ(header,
             "policy,step_ms_mean,step_ms_p50,step_ms_p99,tokens_per_s,gpu_util_mean,imbalance_max_mean,a2a_share,"
             "a2a_inter_node_gb_per_step,a2a_intra_node_gb_per_step,dropped_fraction,speedup_vs_static,migration_gb_per_step,"
             "migration_ms_per_step");
   EXPECT_EQ(first.rfind("static,", 0), 0u);
-  EXPECT_EQ(second.rfind("static-rr,", 0), 0u);
+  EXPECT_EQ(second.rfind("predictive-sw_avg,", 0), 0u);
   // Columns are numbers in their ranges: 14 fields, positive step time, utilization in (0, 1].
   std::vector<double> v;
   std::istringstream fields(first.substr(first.find(',') + 1));
