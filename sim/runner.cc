@@ -93,7 +93,7 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   for (const auto& spec : s.policies) {
     states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s, spec.migration, spec.spare_slots)});
     lookahead = std::max(lookahead, states.back().policy->lookahead());
-    result.policies.push_back(PolicyRun{spec.label, {}});
+    result.policies.push_back(PolicyRun{spec.label, {}, std::nullopt});
     result.policies.back().steps.reserve(s.steps);
   }
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
@@ -129,6 +129,7 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
       if (progress) progress(++done, total);
     }
   }
+  for (size_t i = 0; i < states.size(); ++i) result.policies[i].forecast_error_pp = states[i].policy->forecast_error_pp();
   return result;
 }
 

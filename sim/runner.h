@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ namespace moesim {
 struct PolicyRun {
   std::string label;
   std::vector<StepResult> steps;
+  std::optional<double> forecast_error_pp;  // PlacementPolicy::forecast_error_pp() at the end
 };
 
 struct RunResult {

@@ -17,6 +17,7 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
   for (const auto& policy : run.policies) {
     PolicySummary sum;
     sum.label = policy.label;
+    sum.forecast_error_pp = policy.forecast_error_pp;
     const double n = static_cast<double>(policy.steps.size());
     std::vector<double> ms;
     double seconds = 0, util = 0, a2a = 0, dropped = 0, routed = 0;

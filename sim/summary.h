@@ -1,6 +1,7 @@
 // Per-policy summary statistics of a run: what the table and summary.csv show.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct PolicySummary {
   double speedup = 0;              // the first static policy's mean step time over this one's; 0 without one
   double migration_gb = 0;         // per step
   double migration_ms = 0;         // per step
+  std::optional<double> forecast_error_pp;  // of the forecasts the policy planned from
 };
 
 std::vector<PolicySummary> summarize(const scenarios::Scenario& scenario, const RunResult& run);

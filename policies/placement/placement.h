@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,11 @@ class PlacementPolicy {
   // foresee() with the loads of steps t .. t + lookahead() - 1 before placement_for(t).
   virtual int lookahead() const { return 0; }
   virtual void foresee(int /*step*/, const ExpertLoads& /*loads*/) {}
+
+  // For policies that plan from forecasts: the mean absolute error, in percentage points of load
+  // proportion, of the forecasts their plans used against the loads that followed (as moesim
+  // predict scores them); nothing when the policy forecasts nothing or no plan was scored yet.
+  virtual std::optional<double> forecast_error_pp() const { return std::nullopt; }
 };
 
 // Each layer's loads as proportions of the layer's total (uniform for a layer with no tokens),

@@ -1,5 +1,6 @@
 #include "policies/placement/predictive_policy.h"
 
+#include <cmath>
 #include <stdexcept>
 
 #include "policies/placement/packing.h"
@@ -38,6 +39,12 @@ std::string PredictivePolicy::name() const {
 void PredictivePolicy::observe(int, const ExpertLoads& loads) {
   ++observed_;
   const auto proportions = load_proportions(loads);
+  if (!scored_.empty()) {
+    double error = 0;
+    for (size_t s = 0; s < scored_.size(); ++s) error += std::abs(scored_[s] - proportions[s]);
+    score_sum_ += error / static_cast<double>(scored_.size());
+    if (++scored_steps_ == settings_.horizon) close_score();
+  }
   if (predictor_) predictor_->observe(proportions);
   if (phases_) phases_->observe(proportions);
 }
@@ -69,8 +76,25 @@ std::vector<double> PredictivePolicy::expected(int step) {
   return mean;
 }
 
+void PredictivePolicy::close_score() {
+  if (scored_steps_ > 0) {
+    error_sum_ += 100.0 * score_sum_ / scored_steps_;
+    ++errors_;
+  }
+  scored_.clear();
+  scored_steps_ = 0;
+  score_sum_ = 0;
+}
+
+std::optional<double> PredictivePolicy::forecast_error_pp() const {
+  if (errors_ == 0) return std::nullopt;
+  return error_sum_ / errors_;
+}
+
 void PredictivePolicy::plan(int step) {
   const std::vector<double> mean = expected(step);
+  close_score();
+  scored_ = mean;
   const std::vector<double> headroom = phases_ ? phases_->headroom(2.0) : std::vector<double>{};
   const int slots = shape_.experts / shape_.ep;
   for (int l = 0; l < shape_.moe_layers; ++l) {

@@ -46,6 +46,7 @@ class PredictivePolicy final : public PlacementPolicy {
   void observe(int step, const ExpertLoads& loads) override;
   int lookahead() const override { return predictor_ ? 0 : settings_.horizon; }
   void foresee(int step, const ExpertLoads& loads) override;
+  std::optional<double> forecast_error_pp() const override;
 
  private:
   // Mean forecast proportions over the horizon after `step - 1`, [series].
@@ -62,6 +63,14 @@ class PredictivePolicy final : public PlacementPolicy {
   std::deque<std::vector<float>> future_;  // oracle: proportions of steps future_first_ ...
   int future_first_ = 0;
   std::vector<float> forecast_;
+
+  // Scoring the forecast of the last plan against the steps that follow it.
+  void close_score();
+  std::vector<double> scored_;  // [series]: the forecast being scored
+  int scored_steps_ = 0;
+  double score_sum_ = 0;        // sum over scored steps of the mean absolute error
+  double error_sum_ = 0;        // over closed plans, percentage points
+  int errors_ = 0;
 };
 
 }  // namespace moesim::policies

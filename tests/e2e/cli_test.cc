@@ -26,7 +26,7 @@ TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
   EXPECT_EQ(header,
             "policy,step_ms_mean,step_ms_p50,step_ms_p99,tokens_per_s,gpu_util_mean,imbalance_max_mean,a2a_share,"
             "a2a_inter_node_gb_per_step,a2a_intra_node_gb_per_step,dropped_fraction,speedup_vs_static,migration_gb_per_step,"
-            "migration_ms_per_step");
+            "migration_ms_per_step,forecast_error_pp");
   EXPECT_EQ(first.rfind("static,", 0), 0u);
   EXPECT_EQ(second.rfind("predictive-sw_avg,", 0), 0u);
   // Columns are numbers in their ranges: 14 fields, positive step time, utilization in (0, 1].
@@ -34,6 +34,7 @@ TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
   std::istringstream fields(first.substr(first.find(',') + 1));
   for (std::string f; std::getline(fields, f, ',');) v.push_back(std::stod(f));
   ASSERT_EQ(v.size(), 13u);
+  EXPECT_EQ(first.back(), ',');  // static forecasts nothing: its forecast error is empty
   EXPECT_GT(v[0], 0);
   EXPECT_LE(v[1], v[2]);  // p50 <= p99
   EXPECT_GT(v[4], 0);

@@ -50,6 +50,11 @@ TEST(PlacementRuns, SkewedStationaryLoads) {
   EXPECT_GT(r[1].migration_gb, 0.0);
   EXPECT_EQ(r[0].migration_gb, 0.0);
   EXPECT_GT(r[1].speedup, 1.0);
+  // Forecasts are scored against the loads that followed; static makes none.
+  EXPECT_FALSE(r[0].forecast_error_pp.has_value());
+  ASSERT_TRUE(r[1].forecast_error_pp.has_value());
+  EXPECT_GT(*r[1].forecast_error_pp, 0.0);
+  EXPECT_LT(*r[1].forecast_error_pp, 0.5);  // stationary loads: sw_avg is close
 }
 
 TEST(Migration, TimeIsTheBytesOverTheBottleneckLink) {
