@@ -92,6 +92,7 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   int lookahead = 0;
   for (const auto& spec : s.policies) {
     states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s, spec.migration, spec.spare_slots)});
+    states.back().policy->set_costs(states.back().simulator->placement_costs());
     lookahead = std::max(lookahead, states.back().policy->lookahead());
     result.policies.push_back(PolicyRun{spec.label, {}, std::nullopt});
     result.policies.back().steps.reserve(s.steps);

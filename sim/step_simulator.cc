@@ -167,6 +167,20 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   return result;
 }
 
+policies::PlacementCosts StepSimulator::placement_costs() const {
+  const auto& m = scenario_.model;
+  const double rows = static_cast<double>(tokens_per_rank_) * ep_ * m.top_k;
+  const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden) * m.activation_bytes();
+  const Duration compute = kernel_time(scenario_.cluster.gpu, m.dtype,
+                                       KernelWork{Flops(rows * expert_flops_per_token_),
+                                                  Bytes(expert_params_ * models::MoeModel::kWeightBytes + rows * row_bytes), rows});
+  const auto& c = scenario_.cluster;
+  const bool crosses_nodes = ep_ > c.gpus_per_node;
+  const double link = (crosses_nodes ? c.nic.link : c.intra_node.link).effective().bytes_per_second();
+  const double a2a = 4 * rows * m.hidden * m.activation_bytes() / link;
+  return {3 * compute.seconds() + a2a, expert_state_bytes_ / link};
+}
+
 void StepSimulator::migrate(const policies::Placement& placement, StepResult& result) {
   migration_time_.assign(groups_, Duration());
   if (previous_ && *previous_ == placement) return;

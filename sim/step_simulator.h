@@ -55,6 +55,11 @@ class StepSimulator {
   // expert, as traffic in every EP group. The first step's placement is where training starts.
   StepResult simulate(const gating::RoutingMatrix& routing, const policies::Placement& placement);
 
+  // Linear estimates for policies that weigh gains against moves: the busiest rank's expert
+  // compute (forward and backward) and all-to-all time for a whole layer's tokens of an EP group,
+  // and the time to move one expert's state over the slowest link between two of its GPUs.
+  policies::PlacementCosts placement_costs() const;
+
   // The DAG of the last simulated step and its schedule (for tests and the timeline).
   const engine::TaskGraph& graph() const { return graph_; }
   const engine::Schedule& schedule() const { return schedule_; }

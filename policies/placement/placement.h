@@ -35,6 +35,12 @@ struct PlacementShape {
   int ep = 1;
 };
 
+// Rough linear costs of a placement, for policies that weigh a plan's gain against its moves.
+struct PlacementCosts {
+  double seconds_per_share = 0;  // per step: the busiest rank's time per unit of a layer's load share
+  double seconds_per_move = 0;   // moving one expert's state between two GPUs of different nodes
+};
+
 // Decides the placement of every step. Sees loads of finished steps only (through observe).
 // Not thread-safe; one instance per (policy, run).
 class PlacementPolicy {
@@ -55,6 +61,8 @@ class PlacementPolicy {
   // proportion, of the forecasts their plans used against the loads that followed (as moesim
   // predict scores them); nothing when the policy forecasts nothing or no plan was scored yet.
   virtual std::optional<double> forecast_error_pp() const { return std::nullopt; }
+  // The runner's estimate of step-time costs, given once before the first step.
+  virtual void set_costs(const PlacementCosts& /*costs*/) {}
 };
 
 // Each layer's loads as proportions of the layer's total (uniform for a layer with no tokens),

@@ -1,8 +1,10 @@
 #include "policies/placement/predictive_policy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
+#include "policies/placement/migration.h"
 #include "policies/placement/packing.h"
 
 namespace moesim::policies {
@@ -97,11 +99,13 @@ void PredictivePolicy::plan(int step) {
   scored_ = mean;
   const std::vector<double> headroom = phases_ ? phases_->headroom(2.0) : std::vector<double>{};
   const int slots = shape_.experts / shape_.ep;
+  Placement next = placement_;
+  double gain = 0;  // forecast seconds per step
   for (int l = 0; l < shape_.moe_layers; ++l) {
     const size_t first = static_cast<size_t>(l) * shape_.experts;
     const bool volatile_layer = phases_ && !phases_->stable(l);
     const std::span<const double> loads((volatile_layer ? headroom : mean).data() + first, shape_.experts);
-    LayerPlacement& current = placement_.layers[l];
+    LayerPlacement& current = next.layers[l];
     LayerPlacement candidate;
     if (replication_) {
       candidate = replicate_layer(loads, *replication_);
@@ -110,10 +114,20 @@ void PredictivePolicy::plan(int step) {
       for (const auto& replicas : current.replicas) rank_of.push_back(replicas.front().ep_rank);
       for (int rank : pack_experts(loads, shape_.ep, slots, rank_of)) candidate.replicas.push_back({Replica{rank, 1.0}});
     }
-    if (max_rank_load(loads, candidate, shape_.ep) <= (1 - settings_.min_gain) * max_rank_load(loads, current, shape_.ep)) {
+    const double before = max_rank_load(loads, current, shape_.ep), after = max_rank_load(loads, candidate, shape_.ep);
+    if (after <= (1 - settings_.min_gain) * before) {
+      gain += (before - after) * costs_.seconds_per_share;
       current = std::move(candidate);
     }
   }
+  if (settings_.trigger == Trigger::kGain) {
+    // Moves into one rank queue on its links; ranks receive in parallel.
+    std::vector<int> arriving(shape_.ep, 0);
+    for (const auto& move : plan_migration(placement_, next)) ++arriving[move.to_rank];
+    const double cost = *std::max_element(arriving.begin(), arriving.end()) * costs_.seconds_per_move;
+    if (gain * settings_.horizon <= cost) return;
+  }
+  placement_ = std::move(next);
 }
 
 const Placement& PredictivePolicy::placement_for(int step) {

@@ -25,6 +25,11 @@
 
 namespace moesim::policies {
 
+// interval: plan every `rebalance_every` steps. gain: consider a plan as often, but adopt it only
+// when its forecast step-time gain over the horizon exceeds the time its moves take (estimated
+// with PlacementCosts).
+enum class Trigger { kInterval, kGain };
+
 struct PredictiveSettings {
   int rebalance_every = 500;
   int horizon = 100;
@@ -33,6 +38,7 @@ struct PredictiveSettings {
   bool phase_aware = false;
   int phase_window = 100;
   double phase_threshold = 0.1;
+  Trigger trigger = Trigger::kInterval;
 };
 
 class PredictivePolicy final : public PlacementPolicy {
@@ -47,6 +53,7 @@ class PredictivePolicy final : public PlacementPolicy {
   int lookahead() const override { return predictor_ ? 0 : settings_.horizon; }
   void foresee(int step, const ExpertLoads& loads) override;
   std::optional<double> forecast_error_pp() const override;
+  void set_costs(const PlacementCosts& costs) override { costs_ = costs; }
 
  private:
   // Mean forecast proportions over the horizon after `step - 1`, [series].
@@ -59,6 +66,7 @@ class PredictivePolicy final : public PlacementPolicy {
   PredictiveSettings settings_;
   std::optional<ReplicationShape> replication_;
   std::optional<OnlinePhases> phases_;
+  PlacementCosts costs_;
   int observed_ = 0, last_plan_ = -1;
   std::deque<std::vector<float>> future_;  // oracle: proportions of steps future_first_ ...
   int future_first_ = 0;

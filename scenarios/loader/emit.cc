@@ -139,6 +139,7 @@ std::string resolved_yaml(const Scenario& s) {
     }
     if (p.placement != PlacementKind::kStatic) {
       if (p.placement != PlacementKind::kOracle) out << Key << "predictor" << Value << p.predictor;
+      out << Key << "trigger" << Value << (p.predictive.trigger == policies::Trigger::kGain ? "gain" : "interval");
       out << Key << "rebalance_every" << Value << p.predictive.rebalance_every << Key << "horizon" << Value << p.predictive.horizon
           << Key << "warmup" << Value << p.predictive.warmup << Key << "min_gain" << Value << p.predictive.min_gain << Key
           << "migration" << Value << to_string(p.migration);

@@ -260,6 +260,7 @@ PolicySpec read_policy(MapReader r, int ep) {
       p.predictor = r.get_choice("predictor", {"last_value", "sw_avg", "ema", "holt", "arima"}, p.predictor);
       if (p.placement == PlacementKind::kPredictive) fallback = "predictive-" + p.predictor;
     }
+    q.trigger = r.get_choice("trigger", {"interval", "gain"}, "interval") == "gain" ? policies::Trigger::kGain : policies::Trigger::kInterval;
     q.rebalance_every = static_cast<int>(r.get_int("rebalance_every", q.rebalance_every, 1, 100'000'000));
     q.horizon = static_cast<int>(r.get_int("horizon", q.horizon, 1, 1'000'000));
     q.warmup = static_cast<int>(r.get_int("warmup", q.warmup, 1, 100'000'000));

@@ -234,3 +234,33 @@ TEST(PhaseAwarePolicy, ReservesReplicasForVolatileExperts) {
 
 }  // namespace
 }  // namespace moesim::policies
+
+namespace moesim::policies {
+namespace {
+
+// Expert loads that a plan can halve the busiest rank of; whether it is adopted depends on what
+// moving costs.
+bool adopts_under_gain_trigger(double seconds_per_move) {
+  const PlacementShape shape{1, 8, 2};
+  PredictiveSettings settings{100, 10, 3, 0.02};
+  settings.trigger = Trigger::kGain;
+  PredictivePolicy policy(shape, static_placement(shape, StaticLayout::kContiguous), std::make_unique<LastValuePredictor>(SeriesShape{1, 8}),
+                          settings);
+  policy.set_costs(PlacementCosts{1.0, seconds_per_move});  // one second per whole layer share
+  const Placement initial = policy.placement_for(0);
+  for (int step = 0; step < 3; ++step) {
+    policy.placement_for(step);
+    policy.observe(step, {{8, 7, 6, 5, 4, 3, 2, 1}});
+  }
+  return !(policy.placement_for(3) == initial);
+}
+
+TEST(GainTrigger, MovesOnlyWhenTheForecastGainPaysForTheMoves) {
+  // Contiguous: 26 of 36 tokens (0.722) on rank 0; packed: 18 (0.5). Gain over the 10-step
+  // horizon: 2.22 s. Two experts arrive on each rank.
+  EXPECT_TRUE(adopts_under_gain_trigger(1.0));   // costs 2 s
+  EXPECT_FALSE(adopts_under_gain_trigger(1.2));  // costs 2.4 s
+}
+
+}  // namespace
+}  // namespace moesim::policies
