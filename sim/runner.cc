@@ -94,7 +94,7 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
     states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s, spec.migration, spec.spare_slots)});
     states.back().policy->set_costs(states.back().simulator->placement_costs());
     lookahead = std::max(lookahead, states.back().policy->lookahead());
-    result.policies.push_back(PolicyRun{spec.label, {}, std::nullopt});
+    result.policies.push_back(PolicyRun{spec.label, {}, std::nullopt, {}});
     result.policies.back().steps.reserve(s.steps);
   }
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
@@ -124,6 +124,8 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
     if (!per_placement) route(step, gating::RoutingView{});
     for (size_t i = 0; i < states.size(); ++i) {
       const policies::Placement& placement = states[i].policy->placement_for(step);
+      auto& placements = result.policies[i].placements;
+      if (placements.empty() || !(placements.back().second == placement)) placements.emplace_back(step, placement);
       if (per_placement) route(step, routing_view(s, placement));
       result.policies[i].steps.push_back(states[i].simulator->simulate(routing, placement));
       states[i].policy->observe(step, loads);

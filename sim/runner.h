@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "models/gating/source.h"
@@ -18,6 +19,8 @@ struct PolicyRun {
   std::string label;
   std::vector<StepResult> steps;
   std::optional<double> forecast_error_pp;  // PlacementPolicy::forecast_error_pp() at the end
+  // The placement of step 0 and every later one that differs from the step before.
+  std::vector<std::pair<int, policies::Placement>> placements;
 };
 
 struct RunResult {

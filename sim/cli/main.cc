@@ -19,6 +19,7 @@
 #include "sim/cli/progress.h"
 #include "sim/cli/usage_error.h"
 #include "sim/results/atomic_file.h"
+#include "sim/results/run_h5.h"
 #include "sim/results/summary_csv.h"
 #include "sim/results/table.h"
 #include "sim/runner.h"
@@ -127,10 +128,12 @@ int cmd_run(const std::vector<std::string>& args) {
   try {
     results::write_file_atomically((dir / "scenario.yaml").string(), scenarios::resolved_yaml(s));
     results::write_file_atomically((dir / "summary.csv").string(), results::summary_csv(summary));
+    results::write_run_h5((dir / "run.h5").string(), s, run);
   } catch (const std::runtime_error& e) {
     throw scenarios::ScenarioError("", "output.dir", e.what());
   }
-  std::cout << "wrote " << (dir / "summary.csv").string() << " and " << (dir / "scenario.yaml").string() << "\n";
+  std::cout << "wrote " << (dir / "summary.csv").string() << ", " << (dir / "run.h5").string() << " and "
+            << (dir / "scenario.yaml").string() << "\n";
   return 0;
 }
 

@@ -53,6 +53,8 @@ TEST_F(Cli, SameScenarioAndSeedGiveByteIdenticalOutputs) {
   ASSERT_EQ(moesim(args + (dir_ / "c").string() + " --set seed=2").status, 0);
   EXPECT_EQ(slurp(dir_ / "a" / "summary.csv"), slurp(dir_ / "b" / "summary.csv"));
   EXPECT_NE(slurp(dir_ / "a" / "summary.csv"), slurp(dir_ / "c" / "summary.csv"));
+  EXPECT_EQ(slurp(dir_ / "a" / "run.h5"), slurp(dir_ / "b" / "run.h5"));
+  EXPECT_NE(slurp(dir_ / "a" / "run.h5"), slurp(dir_ / "c" / "run.h5"));
 }
 
 TEST_F(Cli, TheResolvedScenarioReproducesTheRun) {

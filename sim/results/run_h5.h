@@ -1,0 +1,15 @@
+// run.h5: the per-step series of a run, for plots and analysis (layout in README, "run.h5").
+// Written whole or not at all. Object timestamps are off, so the same run gives the same bytes.
+#pragma once
+
+#include <string>
+
+#include "scenarios/scenario.h"
+#include "sim/runner.h"
+
+namespace moesim::results {
+
+// Throws std::runtime_error naming the path when the file cannot be written.
+void write_run_h5(const std::string& path, const scenarios::Scenario& scenario, const RunResult& run);
+
+}  // namespace moesim::results

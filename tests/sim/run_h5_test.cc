@@ -1,0 +1,73 @@
+// run.h5 holds what the run simulated, step by step, and the placements when they changed.
+#include <gtest/gtest.h>
+
+#include <H5Cpp.h>
+
+#include <filesystem>
+
+#include "scenarios/loader/loader.h"
+#include "sim/results/run_h5.h"
+#include "sim/runner.h"
+
+namespace moesim {
+namespace {
+
+template <typename T>
+std::vector<T> read(const H5::Group& g, const char* name, const H5::PredType& type, std::vector<hsize_t>& dims) {
+  const H5::DataSet ds = g.openDataSet(name);
+  const H5::DataSpace space = ds.getSpace();
+  dims.resize(space.getSimpleExtentNdims());
+  space.getSimpleExtentDims(dims.data());
+  std::vector<T> values(space.getSimpleExtentNpoints());
+  ds.read(values.data(), type);
+  return values;
+}
+
+TEST(RunH5, HoldsStepSeriesAndPlacementChanges) {
+  const auto s = scenarios::load_scenario_text(
+      "steps: 30\n"
+      "cluster: {preset: h100-dgx, nodes: 1, gpus_per_node: 4, nic: {count: 4}}\n"
+      "model: {preset: gpt3-125m-moe}\n"
+      "parallelism: {ep: 4, dp: 4}\n"
+      "training: {tokens_per_step: 65536, seq_len: 2048}\n"
+      "gating: {source: skewed, zipf_s: 1.2, drift: 0}\n"
+      "policies:\n"
+      "  - {placement: static}\n"
+      "  - {placement: replicated, rebalance_every: 10, horizon: 5, warmup: 5}\n",
+      "t.yaml", {});
+  auto source = make_gating_source(s);
+  const RunResult run = run_scenario(s, *source);
+  const auto path = (std::filesystem::temp_directory_path() / ("run_h5_test_" + std::to_string(::getpid()) + ".h5")).string();
+  results::write_run_h5(path, s, run);
+
+  H5::H5File file(path, H5F_ACC_RDONLY);
+  std::vector<hsize_t> dims;
+  const H5::Group fixed = file.openGroup("policies/0"), moving = file.openGroup("policies/1");
+  const auto step_ms = read<double>(fixed, "step_ms", H5::PredType::NATIVE_DOUBLE, dims);
+  ASSERT_EQ(dims, std::vector<hsize_t>{30});
+  EXPECT_DOUBLE_EQ(step_ms[7], run.policies[0].steps[7].step_time / Milliseconds(1));
+  read<double>(fixed, "gpu_busy_ms", H5::PredType::NATIVE_DOUBLE, dims);
+  EXPECT_EQ(dims, (std::vector<hsize_t>{30, 4}));
+  EXPECT_EQ(read<int32_t>(fixed, "placement_steps", H5::PredType::NATIVE_INT32, dims), std::vector<int32_t>{0});
+
+  // Replicated re-planned at steps 5, 15 and 25 (or kept a plan): every change is recorded, and
+  // each expert's shares sum to 1.
+  const auto steps = read<int32_t>(moving, "placement_steps", H5::PredType::NATIVE_INT32, dims);
+  EXPECT_EQ(steps.size(), run.policies[1].placements.size());
+  ASSERT_GE(steps.size(), 2u);
+  EXPECT_EQ(steps[1], 5);
+  const auto share = read<float>(moving, "placement_share", H5::PredType::NATIVE_FLOAT, dims);
+  ASSERT_EQ(dims, (std::vector<hsize_t>{steps.size(), 6, 16, 4}));
+  for (size_t expert = 0; expert < steps.size() * 6 * 16; ++expert) {
+    float sum = 0;
+    for (int r = 0; r < 4; ++r) sum += share[expert * 4 + r];
+    EXPECT_NEAR(sum, 1.0f, 1e-6f);
+  }
+  const auto migration = read<double>(moving, "migration_gb", H5::PredType::NATIVE_DOUBLE, dims);
+  EXPECT_GT(migration[5], 0.0);
+  EXPECT_EQ(migration[4], 0.0);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace moesim
