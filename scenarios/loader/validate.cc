@@ -91,14 +91,17 @@ void validate_policies(const Scenario& s, const Checker& c) {
                 "replicated keeps each expert's replicas in one node, so model.experts (" + str(m.experts) +
                     ") must split evenly over the " + str(nodes) + " nodes of an EP group, got " + to_string(p.placement));
     }
-    // Weights, gradients and optimizer state; activations are not counted.
+    // The expert slots' weights, gradients and optimizer state. Dense layers and activations are
+    // not counted: real runs shard them (tensor or pipeline parallelism, ZeRO), which the
+    // simulator does not model.
     const int slots = m.experts / ep + p.spare_slots;
-    const double need = (params.dense_total + static_cast<double>(slots) * m.moe_layer_count() * params.expert) * state;
+    const double need = static_cast<double>(slots) * m.moe_layer_count() * params.expert * state;
     c.require(need <= s.cluster.gpu.hbm_capacity.count(), key + (p.spare_slots > 0 ? "spare_slots" : "placement"),
-              "expected a placement that fits in GPU memory: " + str(slots) + " expert slots x " + str(m.moe_layer_count()) +
-                  " MoE layers plus the dense layers need " + gb(need) + " per GPU for weights, gradients and optimizer state, more than " +
-                  s.cluster.gpu.name + "'s " + gb(s.cluster.gpu.hbm_capacity.count()) + ", got " + std::string(to_string(p.placement)) +
-                  (p.spare_slots > 0 ? " with " + str(p.spare_slots) + " spare slots" : ""));
+              "expected expert slots that fit in GPU memory: " + str(slots) + " expert slots x " + str(m.moe_layer_count()) +
+                  " MoE layers need " + gb(need) + " per GPU for weights, gradients and optimizer state, more than " + s.cluster.gpu.name +
+                  "'s " + gb(s.cluster.gpu.hbm_capacity.count()) +
+                  " (use more GPUs for expert parallelism, or lower model.optimizer_bytes_per_param for sharded optimizer state), got " +
+                  std::string(to_string(p.placement)) + (p.spare_slots > 0 ? " with " + str(p.spare_slots) + " spare slots" : ""));
   }
 }
 
