@@ -62,7 +62,7 @@ std::vector<BadCase> cases() {
       {"MoreReplicasThanSpareSlots", kGood + "policies:\n  - {placement: replicated, spare_slots: 1, replicas: 17}\n", {},
        {"`policies.0.replicas`", "at most the spare slots", "16 x 1 = 16", "got 17"}},
       {"PlacementBeyondGpuMemory", kGood + "policies:\n  - {placement: replicated, spare_slots: 4000}\n", {},
-       {"`policies.0.spare_slots`", "fit in GPU memory", "4001 expert slots", "80.0 GB", "with 4000 spare slots"}},
+       {"`policies.0.spare_slots`", "fit in GPU memory", "4001 expert slots", "80.0 GB", "optimizer_bytes_per_param", "with 4000 spare slots"}},
       {"PolicyMissingPlacement", kGood + "policies:\n  - {layout: contiguous}\n", {}, {"`policies.0.placement`", "is required"}},
       {"PoliciesNotAList", kGood + "policies: static\n", {}, {"`policies`", "expected a list", "got 'static'"}},
       {"ClusterNotAMapping", "cluster: h100-dgx\nmodel: {preset: gpt3-125m-moe}\n", {}, {"`cluster`", "expected a mapping", "got 'h100-dgx'"}},
