@@ -124,10 +124,9 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
     if (!per_placement) route(step, gating::RoutingView{});
     for (size_t i = 0; i < states.size(); ++i) {
       const policies::Placement& placement = states[i].policy->placement_for(step);
-      auto& placements = result.policies[i].placements;
-      if (placements.empty() || !(placements.back().second == placement)) placements.emplace_back(step, placement);
       if (per_placement) route(step, routing_view(s, placement));
       result.policies[i].steps.push_back(states[i].simulator->simulate(routing, placement));
+      if (states[i].simulator->placement_changed()) result.policies[i].placements.emplace_back(step, placement);
       states[i].policy->observe(step, loads);
       if (progress) progress(++done, total);
     }

@@ -183,7 +183,8 @@ policies::PlacementCosts StepSimulator::placement_costs() const {
 
 void StepSimulator::migrate(const policies::Placement& placement, StepResult& result) {
   migration_time_.assign(groups_, Duration());
-  if (previous_ && *previous_ == placement) return;
+  placement_changed_ = !previous_ || !(*previous_ == placement);
+  if (!placement_changed_) return;
   const auto moves = previous_ ? policies::plan_migration(*previous_, placement) : std::vector<policies::ExpertMove>{};
   previous_ = placement;
   if (moves.empty()) return;

@@ -60,6 +60,10 @@ class StepSimulator {
   // and the time to move one expert's state over the slowest link between two of its GPUs.
   policies::PlacementCosts placement_costs() const;
 
+  // Whether the last simulated step's placement differed from the step before (true for the
+  // first step).
+  bool placement_changed() const { return placement_changed_; }
+
   // The DAG of the last simulated step and its schedule (for tests and the timeline).
   const engine::TaskGraph& graph() const { return graph_; }
   const engine::Schedule& schedule() const { return schedule_; }
@@ -97,6 +101,7 @@ class StepSimulator {
   scenarios::MigrationMode migration_mode_;
   double expert_state_bytes_ = 0;          // per routed expert: weights, gradients, optimizer state
   std::optional<policies::Placement> previous_;
+  bool placement_changed_ = false;
   std::vector<Duration> migration_time_;   // per EP group, for the step being simulated
 
   std::vector<LayerTraffic> layers_;  // per MoE layer, for the step being simulated

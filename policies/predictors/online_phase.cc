@@ -8,7 +8,7 @@ namespace moesim::policies {
 
 OnlinePhases::OnlinePhases(const SeriesShape& shape, int window, double threshold)
     : shape_(shape), window_(window), threshold_(threshold), ring_(window), sum_(shape.series(), 0.0),
-      squares_(shape.series(), 0.0), peak_(shape.layers, 0.0), calm_run_(shape.layers, 0) {
+      squares_(shape.series(), 0.0), variance_(shape.layers, 0.0), peak_(shape.layers, 0.0), calm_run_(shape.layers, 0) {
   if (window < 2) throw std::invalid_argument("phase window must be at least 2 steps");
 }
 
@@ -16,12 +16,14 @@ void OnlinePhases::observe(std::span<const float> p) {
   auto& slot = ring_[next_];
   const bool full = seen_ >= window_;
   for (int s = 0; s < shape_.series(); ++s) {
+    const double x = p[s];
+    sum_[s] += x;
+    squares_[s] += x * x;
     if (full) {
-      sum_[s] -= slot[s];
-      squares_[s] -= static_cast<double>(slot[s]) * slot[s];
+      const double old = slot[s];
+      sum_[s] -= old;
+      squares_[s] -= old * old;
     }
-    sum_[s] += p[s];
-    squares_[s] += static_cast<double>(p[s]) * p[s];
   }
   slot.assign(p.begin(), p.end());
   next_ = (next_ + 1) % window_;
@@ -34,9 +36,9 @@ void OnlinePhases::observe(std::span<const float> p) {
       const double mean = sum_[s] / window_;
       variance += std::max(0.0, squares_[s] / window_ - mean * mean);
     }
-    variance /= shape_.experts;
-    peak_[l] = std::max(peak_[l], variance);
-    calm_run_[l] = variance <= threshold_ * peak_[l] ? calm_run_[l] + 1 : 0;
+    variance_[l] = variance / shape_.experts;
+    peak_[l] = std::max(peak_[l], variance_[l]);
+    calm_run_[l] = variance_[l] <= threshold_ * peak_[l] ? calm_run_[l] + 1 : 0;
   }
 }
 

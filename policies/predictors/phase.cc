@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "policies/predictors/online_phase.h"
+
 namespace moesim::policies {
 
 std::vector<LayerPhase> detect_phases(const std::vector<std::vector<float>>& proportions, const SeriesShape& shape,
@@ -10,29 +12,12 @@ std::vector<LayerPhase> detect_phases(const std::vector<std::vector<float>>& pro
   if (options.window < 2) throw std::invalid_argument("phase window must be at least 2 steps");
   const int steps = static_cast<int>(proportions.size()), w = options.window;
   std::vector<LayerPhase> phases(shape.layers);
-  std::vector<double> sum(shape.series(), 0.0), squares(shape.series(), 0.0);
   for (auto& phase : phases) phase.variance.assign(steps, 0.0);
+  OnlinePhases online(shape, w, options.threshold);
   for (int t = 0; t < steps; ++t) {
-    for (int s = 0; s < shape.series(); ++s) {
-      const double x = proportions[t][s];
-      sum[s] += x;
-      squares[s] += x * x;
-      if (t >= w) {
-        const double old = proportions[t - w][s];
-        sum[s] -= old;
-        squares[s] -= old * old;
-      }
-    }
+    online.observe(proportions[t]);
     if (t < w - 1) continue;
-    for (int l = 0; l < shape.layers; ++l) {
-      double v = 0;
-      for (int e = 0; e < shape.experts; ++e) {
-        const int s = l * shape.experts + e;
-        const double mean = sum[s] / w;
-        v += std::max(0.0, squares[s] / w - mean * mean);
-      }
-      phases[l].variance[t] = v / shape.experts;
-    }
+    for (int l = 0; l < shape.layers; ++l) phases[l].variance[t] = online.variance(l);
   }
   for (auto& phase : phases) {
     if (steps < w) continue;

@@ -14,6 +14,7 @@
 #include "models/gating/trace_h5.h"
 #include "models/presets.h"
 #include "scenarios/loader/loader.h"
+#include "sim/cli/command_line.h"
 #include "sim/cli/trace_commands.h"
 #include "sim/cli/predict_command.h"
 #include "sim/cli/progress.h"
@@ -64,13 +65,7 @@ po::options_description scenario_options() {
 
 po::variables_map parse(const std::vector<std::string>& args, const po::options_description& visible,
                         const char* usage_line, bool& help) {
-  po::options_description all = visible;
-  all.add_options()("scenario", po::value<std::string>(), "scenario file");
-  po::positional_options_description positional;
-  positional.add("scenario", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-  po::notify(vm);
+  const po::variables_map vm = cli::parse_with_file(args, visible, "scenario");
   help = vm.count("help") > 0;
   if (help) std::cout << usage_line << "\n\n" << visible;
   return vm;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "models/gating/trace_proportions.h"
+#include "sim/cli/command_line.h"
 #include "policies/predictors/factory.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/usage_error.h"
@@ -126,12 +127,7 @@ int cmd_predict(const std::vector<std::string>& args) {
        "stable once the windowed variance stays below this share of its peak")
       ("csv", po::value<std::string>(), "write every origin's error per layer (for plots) to this CSV")
       ("quiet,q", "no progress bar");
-  po::options_description all;
-  all.add(o).add_options()("trace", po::value<std::string>());
-  po::positional_options_description positional;
-  positional.add("trace", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  const po::variables_map vm = parse_with_file(args, o, "trace");
   if (vm.count("help")) {
     std::cout << kUsage << "\n" << o;
     return 0;

@@ -12,6 +12,7 @@
 #include "models/gating/trace_csv.h"
 #include "models/gating/trace_h5.h"
 #include "scenarios/loader/loader.h"
+#include "sim/cli/command_line.h"
 #include "sim/cli/usage_error.h"
 #include "sim/runner.h"
 
@@ -114,12 +115,7 @@ int generate(const std::vector<std::string>& args) {
   o.add_options()("help,h", "show this help")("out", po::value<std::string>()->value_name("FILE.h5"), "trace to write (required)")
       ("steps", po::value<int>()->value_name("N"), "record N steps (same as --set steps=N)")
       ("set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"), "override a scenario value");
-  po::options_description all = o;
-  all.add_options()("scenario", po::value<std::string>());
-  po::positional_options_description positional;
-  positional.add("scenario", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  const po::variables_map vm = parse_with_file(args, o, "scenario");
   if (vm.count("help")) {
     std::cout << kTraceUsage << "\n" << o;
     return 0;
