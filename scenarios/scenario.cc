@@ -31,6 +31,7 @@ const char* to_string(PlacementKind p) {
     case PlacementKind::kReplicated: return "replicated";
     case PlacementKind::kPhaseAware: return "phase_aware";
     case PlacementKind::kOracle: return "oracle";
+    case PlacementKind::kAffinity: return "affinity";
   }
   return "?";
 }

@@ -62,8 +62,9 @@ struct GatingSpec {
 // static: never moves. predictive: packs from a predictor's forecast. replicated: adds replicas of
 // hot experts in spare slots, hierarchically (EPLB). oracle: packs from the true coming loads (the
 // upper bound). phase_aware: replicas planned with headroom while a layer is transient, from the
-// forecast once it is stable.
-enum class PlacementKind { kStatic, kPredictive, kReplicated, kPhaseAware, kOracle };
+// forecast once it is stable. affinity: experts that tokens choose together share a GPU (or a
+// node), within a load bound.
+enum class PlacementKind { kStatic, kPredictive, kReplicated, kPhaseAware, kOracle, kAffinity };
 
 // How a re-placement's expert state reaches its new GPUs: before the step starts (blocking), or
 // alongside the step's first layers, needed only by the first MoE layer's experts (overlapped).
@@ -78,6 +79,7 @@ struct PolicySpec {
   MigrationMode migration = MigrationMode::kOverlapped;
   int spare_slots = 0;  // expert slots per GPU beyond experts / ep (replicated, phase_aware: 1 unless set)
   int replicas = 0;     // replicated, phase_aware: extra replicas per MoE layer (all spare slots unless set)
+  double max_imbalance = 1.1;  // affinity: bound on the busiest GPU's forecast load over the mean
 };
 
 struct Scenario {

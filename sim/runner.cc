@@ -63,8 +63,12 @@ std::unique_ptr<policies::PlacementPolicy> make_placement_policy(const scenarios
     replication = policies::ReplicationShape{shape.ep, std::min(shape.ep, s.cluster.gpus_per_node), shape.experts / shape.ep + spec.spare_slots,
                                              spec.replicas};
   }
+  std::optional<policies::AffinityShape> affinity;
+  if (spec.placement == scenarios::PlacementKind::kAffinity) {
+    affinity = policies::AffinityShape{shape.ep, std::min(shape.ep, s.cluster.gpus_per_node), spec.max_imbalance};
+  }
   return std::make_unique<policies::PredictivePolicy>(shape, policies::static_placement(shape, spec.layout), std::move(predictor),
-                                                      spec.predictive, replication);
+                                                      spec.predictive, replication, affinity);
 }
 
 policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing) {
@@ -98,6 +102,9 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
     result.policies.back().steps.reserve(s.steps);
   }
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
+  if (std::any_of(states.begin(), states.end(), [](const PolicyState& state) { return state.policy->wants_coactivation(); })) {
+    routing.enable_coactivation();
+  }
   // Per-token destinations (RoutingMatrix::sends) depend on the placement too.
   const bool per_placement = source.placement_aware() || s.dispatch.dedup != scenarios::Dedup::kNone;
   policies::ExpertLoads loads;
@@ -128,6 +135,7 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
       result.policies[i].steps.push_back(states[i].simulator->simulate(routing, placement));
       if (states[i].simulator->placement_changed()) result.policies[i].placements.emplace_back(step, placement);
       states[i].policy->observe(step, loads);
+      if (states[i].policy->wants_coactivation()) states[i].policy->observe_coactivation(step, routing.coactivation());
       if (progress) progress(++done, total);
     }
   }

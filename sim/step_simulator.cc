@@ -177,8 +177,11 @@ policies::PlacementCosts StepSimulator::placement_costs() const {
   const auto& c = scenario_.cluster;
   const bool crosses_nodes = ep_ > c.gpus_per_node;
   const double link = (crosses_nodes ? c.nic.link : c.intra_node.link).effective().bytes_per_second();
-  const double a2a = 4 * rows * m.hidden * m.activation_bytes() / link;
-  return {3 * compute.seconds() + a2a, expert_state_bytes_ / link};
+  const double token_bytes = m.hidden * m.activation_bytes();
+  const double a2a = 4 * rows * token_bytes / link;
+  // A token whose experts share a GPU is sent there once, in each of the four all-to-alls.
+  const double kept = 4 * static_cast<double>(tokens_per_rank_) * token_bytes / link;
+  return {3 * compute.seconds() + a2a, expert_state_bytes_ / link, kept};
 }
 
 void StepSimulator::migrate(const policies::Placement& placement, StepResult& result) {

@@ -57,7 +57,8 @@ class StepSimulator {
 
   // Linear estimates for policies that weigh gains against moves: the busiest rank's expert
   // compute (forward and backward) and all-to-all time for a whole layer's tokens of an EP group,
-  // and the time to move one expert's state over the slowest link between two of its GPUs.
+  // the time to move one expert's state over the slowest link between two of its GPUs, and the
+  // all-to-all time saved when a layer's tokens send one copy fewer.
   policies::PlacementCosts placement_costs() const;
 
   // Whether the last simulated step's placement differed from the step before (true for the

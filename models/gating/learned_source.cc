@@ -218,6 +218,39 @@ void LearnedSource::fill_sends(int l, const RoutingView& view, RoutingMatrix& ou
   }
 }
 
+void LearnedSource::fill_coactivation(RoutingMatrix& out) {
+  const int experts = p_.shape.experts, k = p_.shape.top_k;
+  const size_t per_layer = static_cast<size_t>(experts) * experts;
+  if (pair_shares_step_ != current_step()) {
+    pair_shares_step_ = current_step();
+    pair_shares_.assign(per_layer * p_.shape.moe_layers, 0.0);
+    for (int l = 0; l < p_.shape.moe_layers && k > 1; ++l) {
+      double* pairs = pair_shares_.data() + l * per_layer;
+      if (p_.routing.mode == RoutingMode::kHash) {
+        // k distinct experts uniformly at random: every pair equally likely.
+        const double share = static_cast<double>(k) * (k - 1) / (static_cast<double>(experts) * (experts - 1));
+        for (int e = 0; e < experts; ++e) {
+          for (int f = 0; f < experts; ++f) pairs[static_cast<size_t>(e) * experts + f] = e == f ? 0.0 : share;
+        }
+        continue;
+      }
+      double total = 0;
+      for (int t = 0; t < p_.probe_tokens; ++t) {
+        const double weight = probe_weight(l, t);
+        total += weight;
+        const int32_t* pick = chosen_[l].data() + static_cast<size_t>(t) * k;
+        for (int a = 0; a < k; ++a) {
+          for (int b = 0; b < k; ++b) {
+            if (a != b) pairs[static_cast<size_t>(pick[a]) * experts + pick[b]] += weight;
+          }
+        }
+      }
+      for (size_t i = 0; i < per_layer; ++i) pairs[i] /= total;
+    }
+  }
+  std::copy(pair_shares_.begin(), pair_shares_.end(), out.coactivation().begin());
+}
+
 void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
   if (placement_aware() && !view.has_placement()) throw std::invalid_argument("locmoe routing needs the placement");
   // The same draws for every placement of a step: policies compared see the same noise.
@@ -249,6 +282,7 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
     }
     if (view.has_placement()) fill_sends(l, view, out);
   }
+  if (out.has_coactivation()) fill_coactivation(out);
 }
 
 void LearnedSource::learn(int layer, int step) {

@@ -89,6 +89,8 @@ class LearnedSource final : public Source {
   void locmoe_shares(int layer, std::span<const uint8_t> local, std::vector<double>& shares) const;
   // Fills out's sends (tokens once per destination EP rank) for `layer`.
   void fill_sends(int layer, const RoutingView& view, RoutingMatrix& out) const;
+  // Fills out's co-activation from the probes' choices (computed once per step).
+  void fill_coactivation(RoutingMatrix& out);
   double probe_weight(int layer, int probe) const;
 
   LearnedSourceParams p_;
@@ -110,6 +112,8 @@ class LearnedSource final : public Source {
   std::vector<double> probes_per_topic_;     // [layer][topic]
   std::vector<float> probe_x_;               // [layer][probe][d], BF16 values as the router saw them
   std::vector<double> shares_, sums_, counts_;
+  std::vector<double> pair_shares_;          // [layer][expert][expert], of step pair_shares_step_
+  int pair_shares_step_ = -1;
   RankSampler sampler_;
 };
 

@@ -20,6 +20,7 @@ class RoutingMatrix {
     dropped_.assign(static_cast<size_t>(layers) * ranks * experts, 0);
     sends_ep_ = 0;
     sends_.clear();
+    pair_shares_.clear();
   }
 
   // Tokens each rank sends to each peer of its expert-parallel group, counting a token once per
@@ -42,6 +43,15 @@ class RoutingMatrix {
   std::span<const int32_t> sends_row(int layer, int rank) const {
     return {sends_.data() + (static_cast<size_t>(layer) * ranks_ + rank) * sends_ep_, static_cast<size_t>(sends_ep_)};
   }
+
+  // The share of each layer's tokens that chose both of two experts,
+  // [(layer * experts + e) * experts + f] (symmetric, zero diagonal): what co-activation-aware
+  // placement reads. Kept only once asked for (enable_coactivation), and filled only by sources
+  // that see single tokens (the learned gate); zero otherwise.
+  bool has_coactivation() const { return !pair_shares_.empty(); }
+  void enable_coactivation() { pair_shares_.assign(static_cast<size_t>(layers_) * experts_ * experts_, 0.0); }
+  std::span<double> coactivation() { return pair_shares_; }
+  std::span<const double> coactivation() const { return pair_shares_; }
 
   int layers() const { return layers_; }
   int ranks() const { return ranks_; }
@@ -70,6 +80,7 @@ class RoutingMatrix {
   std::vector<int32_t> tokens_;
   std::vector<int32_t> dropped_;
   std::vector<int32_t> sends_;  // [layer][rank][ep peer]
+  std::vector<double> pair_shares_;
 };
 
 }  // namespace moesim::gating

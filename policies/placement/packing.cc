@@ -65,29 +65,6 @@ void refine(std::span<const double> loads, int ranks, std::vector<int>& rank_of)
   }
 }
 
-// Renames the new ranks so that each takes the old rank it shares the most experts with
-// (greedily, largest overlaps first).
-void relabel(std::vector<int>& rank_of, std::span<const int> current, int ranks) {
-  std::vector<std::vector<int>> overlap(ranks, std::vector<int>(ranks, 0));
-  for (size_t e = 0; e < rank_of.size(); ++e) ++overlap[rank_of[e]][current[e]];
-  struct Pair {
-    int count, fresh, old;
-  };
-  std::vector<Pair> pairs;
-  for (int n = 0; n < ranks; ++n) {
-    for (int o = 0; o < ranks; ++o) pairs.push_back({overlap[n][o], n, o});
-  }
-  std::stable_sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.count > b.count; });
-  std::vector<int> name(ranks, -1);
-  std::vector<bool> taken(ranks, false);
-  for (const Pair& p : pairs) {
-    if (name[p.fresh] >= 0 || taken[p.old]) continue;
-    name[p.fresh] = p.old;
-    taken[p.old] = true;
-  }
-  for (int& r : rank_of) r = name[r];
-}
-
 }  // namespace
 
 std::vector<int> pack_experts(std::span<const double> loads, int ranks, int slots, std::span<const int> current) {
@@ -96,8 +73,31 @@ std::vector<int> pack_experts(std::span<const double> loads, int ranks, int slot
   }
   std::vector<int> rank_of = longest_first(loads, ranks, slots);
   refine(loads, ranks, rank_of);
-  if (!current.empty()) relabel(rank_of, current, ranks);
+  if (!current.empty()) relabel_parts(rank_of, current, ranks);
   return rank_of;
+}
+
+void relabel_parts(std::vector<int>& part_of, std::span<const int> current, int parts) {
+  std::vector<std::vector<int>> overlap(parts, std::vector<int>(parts, 0));
+  for (size_t e = 0; e < part_of.size(); ++e) {
+    if (current[e] >= 0 && current[e] < parts) ++overlap[part_of[e]][current[e]];
+  }
+  struct Pair {
+    int count, fresh, old;
+  };
+  std::vector<Pair> pairs;
+  for (int n = 0; n < parts; ++n) {
+    for (int o = 0; o < parts; ++o) pairs.push_back({overlap[n][o], n, o});
+  }
+  std::stable_sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.count > b.count; });
+  std::vector<int> name(parts, -1);
+  std::vector<bool> taken(parts, false);
+  for (const Pair& p : pairs) {
+    if (name[p.fresh] >= 0 || taken[p.old]) continue;
+    name[p.fresh] = p.old;
+    taken[p.old] = true;
+  }
+  for (int& p : part_of) p = name[p];
 }
 
 }  // namespace moesim::policies

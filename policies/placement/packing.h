@@ -14,6 +14,11 @@ namespace moesim::policies {
 // Requires loads.size() == ranks * slots. Returns the rank of every expert.
 std::vector<int> pack_experts(std::span<const double> loads, int ranks, int slots, std::span<const int> current);
 
+// Renames the parts of `part_of` (each in [0, parts)) so that each takes the part of `current` it
+// shares the most items with, greedily, largest overlaps first. Items whose current part is
+// outside [0, parts) do not count.
+void relabel_parts(std::vector<int>& part_of, std::span<const int> current, int parts);
+
 // The largest total load on one rank.
 double max_rank_load(std::span<const double> loads, std::span<const int> rank_of, int ranks);
 

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct PlacementShape {
 struct PlacementCosts {
   double seconds_per_share = 0;  // per step: the busiest rank's time per unit of a layer's load share
   double seconds_per_move = 0;   // moving one expert's state between two GPUs of different nodes
+  // per step: the busiest rank's all-to-all time per unit of a layer's token share whose
+  // co-activated experts share a GPU (sent once instead of twice under a deduplicating dispatch)
+  double seconds_per_kept_share = 0;
 };
 
 // Decides the placement of every step. Sees loads of finished steps only (through observe).
@@ -61,6 +65,11 @@ class PlacementPolicy {
   // proportion, of the forecasts their plans used against the loads that followed (as moesim
   // predict scores them); nothing when the policy forecasts nothing or no plan was scored yet.
   virtual std::optional<double> forecast_error_pp() const { return std::nullopt; }
+  // Only for policies that place by co-activation: whether they want it, and, when they do, each
+  // step's after observe(): pair_shares[(layer * experts + e) * experts + f] is the share of the
+  // layer's tokens that chose both e and f.
+  virtual bool wants_coactivation() const { return false; }
+  virtual void observe_coactivation(int /*step*/, std::span<const double> /*pair_shares*/) {}
   // The runner's estimate of step-time costs, given once before the first step.
   virtual void set_costs(const PlacementCosts& /*costs*/) {}
 };

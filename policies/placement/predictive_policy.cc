@@ -20,12 +20,20 @@ std::vector<float> load_proportions(const ExpertLoads& loads) {
 }
 
 PredictivePolicy::PredictivePolicy(const PlacementShape& shape, Placement initial, std::unique_ptr<Predictor> predictor,
-                                   const PredictiveSettings& settings, std::optional<ReplicationShape> replication)
-    : shape_(shape), placement_(std::move(initial)), predictor_(std::move(predictor)), settings_(settings), replication_(replication) {
+                                   const PredictiveSettings& settings, std::optional<ReplicationShape> replication,
+                                   std::optional<AffinityShape> affinity)
+    : shape_(shape),
+      placement_(std::move(initial)),
+      predictor_(std::move(predictor)),
+      settings_(settings),
+      replication_(replication),
+      affinity_(affinity) {
   if (settings.rebalance_every < 1 || settings.horizon < 1 || settings.warmup < 1) {
     throw std::invalid_argument("predictive placement: rebalance_every, horizon and warmup must be positive");
   }
   if (shape.experts % shape.ep != 0) throw std::invalid_argument("predictive placement: experts must fill the EP ranks evenly");
+  if (replication_ && affinity_) throw std::invalid_argument("predictive placement: replication and affinity are different policies");
+  if (affinity_ && !predictor_) throw std::invalid_argument("affinity placement needs a predictor");
   if (settings.phase_aware) {
     if (!replication_ || !predictor_) throw std::invalid_argument("phase-aware placement needs a predictor and spare slots");
     phases_.emplace(SeriesShape{shape.moe_layers, shape.experts}, settings.phase_window, settings.phase_threshold);
@@ -35,6 +43,7 @@ PredictivePolicy::PredictivePolicy(const PlacementShape& shape, Placement initia
 std::string PredictivePolicy::name() const {
   if (!predictor_) return "oracle";
   if (phases_) return "phase_aware-" + predictor_->name();
+  if (affinity_) return "affinity-" + predictor_->name();
   return (replication_ ? "replicated-" : "predictive-") + predictor_->name();
 }
 
@@ -49,6 +58,14 @@ void PredictivePolicy::observe(int, const ExpertLoads& loads) {
   }
   if (predictor_) predictor_->observe(proportions);
   if (phases_) phases_->observe(proportions);
+}
+
+void PredictivePolicy::observe_coactivation(int, std::span<const double> pair_shares) {
+  const size_t size = static_cast<size_t>(shape_.moe_layers) * shape_.experts * shape_.experts;
+  if (pair_shares.size() != size) throw std::invalid_argument("affinity placement: co-activation of the wrong shape");
+  if (pair_sum_.empty()) pair_sum_.assign(size, 0.0);
+  for (size_t i = 0; i < size; ++i) pair_sum_[i] += pair_shares[i];
+  ++pair_steps_;
 }
 
 void PredictivePolicy::foresee(int step, const ExpertLoads& loads) {
@@ -99,6 +116,10 @@ void PredictivePolicy::plan(int step) {
   scored_ = mean;
   const std::vector<double> headroom = phases_ ? phases_->headroom(2.0) : std::vector<double>{};
   const int slots = shape_.experts / shape_.ep;
+  const size_t pairs_per_layer = static_cast<size_t>(shape_.experts) * shape_.experts;
+  if (affinity_ && pair_steps_ > 0) {
+    for (double& v : pair_sum_) v /= pair_steps_;
+  }
   Placement next = placement_;
   double gain = 0;  // forecast seconds per step
   for (int l = 0; l < shape_.moe_layers; ++l) {
@@ -106,20 +127,33 @@ void PredictivePolicy::plan(int step) {
     const bool volatile_layer = phases_ && !phases_->stable(l);
     const std::span<const double> loads((volatile_layer ? headroom : mean).data() + first, shape_.experts);
     LayerPlacement& current = next.layers[l];
+    std::vector<int> rank_of;
+    for (const auto& replicas : current.replicas) rank_of.push_back(replicas.front().ep_rank);
     LayerPlacement candidate;
+    double kept_gain = 0;  // share of the layer's tokens whose expert pair joins one GPU
+    bool adopt = false;
     if (replication_) {
       candidate = replicate_layer(loads, *replication_);
+    } else if (affinity_) {
+      const CoactivationGraph graph =
+          pair_sum_.empty() ? CoactivationGraph(shape_.experts)
+                            : coactivation_graph(std::span<const double>(pair_sum_).subspan(l * pairs_per_layer, pairs_per_layer), shape_.experts);
+      const std::vector<int> planned = affinity_pack(loads, graph, *affinity_, rank_of);
+      for (int rank : planned) candidate.replicas.push_back({Replica{rank, 1.0}});
+      kept_gain = kept_coactivation(graph, planned) - kept_coactivation(graph, rank_of);
+      adopt = kept_gain >= settings_.min_gain * total_coactivation(graph) && kept_gain > 0;
     } else {
-      std::vector<int> rank_of;
-      for (const auto& replicas : current.replicas) rank_of.push_back(replicas.front().ep_rank);
       for (int rank : pack_experts(loads, shape_.ep, slots, rank_of)) candidate.replicas.push_back({Replica{rank, 1.0}});
     }
     const double before = max_rank_load(loads, current, shape_.ep), after = max_rank_load(loads, candidate, shape_.ep);
-    if (after <= (1 - settings_.min_gain) * before) {
-      gain += (before - after) * costs_.seconds_per_share;
+    adopt = adopt || after <= (1 - settings_.min_gain) * before;
+    if (adopt && candidate != current) {
+      gain += (before - after) * costs_.seconds_per_share + kept_gain * costs_.seconds_per_kept_share;
       current = std::move(candidate);
     }
   }
+  pair_sum_.clear();
+  pair_steps_ = 0;
   if (settings_.trigger == Trigger::kGain) {
     // Moves into one rank queue on its links; ranks receive in parallel.
     std::vector<int> arriving(shape_.ep, 0);

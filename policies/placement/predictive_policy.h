@@ -8,7 +8,9 @@
 // and phase_aware, it is `phase_aware`, what the prediction paper proposes: a layer still in its
 // transient phase (online_phase.h) reserves headroom: its replicas are planned from each
 // expert's mean load plus two standard deviations over the phase window, so volatile experts get
-// them; a stable layer is planned from the forecast. Without a predictor it is the
+// them; a stable layer is planned from the forecast. Given an affinity shape, it is `affinity`:
+// each layer is planned by affinity_pack (affinity.h) from the forecast and the co-activation
+// observed since the previous plan. Without a predictor it is the
 // `oracle`: the runner shows it the true loads of the coming steps (lookahead), so it places as
 // well as any forecast can, and is the upper bound, not something a real system can do.
 #pragma once
@@ -18,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "policies/placement/affinity.h"
 #include "policies/placement/placement.h"
 #include "policies/placement/replication.h"
 #include "policies/predictors/online_phase.h"
@@ -44,9 +47,10 @@ struct PredictiveSettings {
 class PredictivePolicy final : public PlacementPolicy {
  public:
   // `initial`: the placement until the first plan (static contiguous, usually). `predictor` null:
-  // the oracle.
+  // the oracle. At most one of `replication` and `affinity`.
   PredictivePolicy(const PlacementShape& shape, Placement initial, std::unique_ptr<Predictor> predictor,
-                   const PredictiveSettings& settings, std::optional<ReplicationShape> replication = std::nullopt);
+                   const PredictiveSettings& settings, std::optional<ReplicationShape> replication = std::nullopt,
+                   std::optional<AffinityShape> affinity = std::nullopt);
   std::string name() const override;
   const Placement& placement_for(int step) override;
   void observe(int step, const ExpertLoads& loads) override;
@@ -54,6 +58,8 @@ class PredictivePolicy final : public PlacementPolicy {
   void foresee(int step, const ExpertLoads& loads) override;
   std::optional<double> forecast_error_pp() const override;
   void set_costs(const PlacementCosts& costs) override { costs_ = costs; }
+  bool wants_coactivation() const override { return affinity_.has_value(); }
+  void observe_coactivation(int step, std::span<const double> pair_shares) override;
 
  private:
   // Mean forecast proportions over the horizon after `step - 1`, [series].
@@ -65,6 +71,9 @@ class PredictivePolicy final : public PlacementPolicy {
   std::unique_ptr<Predictor> predictor_;
   PredictiveSettings settings_;
   std::optional<ReplicationShape> replication_;
+  std::optional<AffinityShape> affinity_;
+  std::vector<double> pair_sum_;  // affinity: co-activation summed over the steps since the last plan
+  int pair_steps_ = 0;
   std::optional<OnlinePhases> phases_;
   PlacementCosts costs_;
   int observed_ = 0, last_plan_ = -1;

@@ -133,6 +133,7 @@ std::string resolved_yaml(const Scenario& s) {
     if (p.placement == PlacementKind::kReplicated || p.placement == PlacementKind::kPhaseAware) {
       out << Key << "replicas" << Value << p.replicas;
     }
+    if (p.placement == PlacementKind::kAffinity) out << Key << "max_imbalance" << Value << format_number(p.max_imbalance);
     if (p.placement == PlacementKind::kPhaseAware) {
       out << Key << "phase_window" << Value << p.predictive.phase_window << Key << "phase_threshold" << Value
           << p.predictive.phase_threshold;

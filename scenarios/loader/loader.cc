@@ -241,11 +241,12 @@ GatingSpec read_gating(MapReader r, int steps) {
 PolicySpec read_policy(MapReader r, int ep) {
   PolicySpec p;
   const std::string placement =
-      r.get_choice("placement", {"static", "predictive", "replicated", "phase_aware", "oracle"}, std::nullopt);
+      r.get_choice("placement", {"static", "predictive", "replicated", "phase_aware", "affinity", "oracle"}, std::nullopt);
   p.placement = placement == "static"        ? PlacementKind::kStatic
                 : placement == "predictive"  ? PlacementKind::kPredictive
                 : placement == "replicated"  ? PlacementKind::kReplicated
                 : placement == "phase_aware" ? PlacementKind::kPhaseAware
+                : placement == "affinity"    ? PlacementKind::kAffinity
                                              : PlacementKind::kOracle;
   const bool replicates = p.placement == PlacementKind::kReplicated || p.placement == PlacementKind::kPhaseAware;
   p.layout = r.get_choice("layout", {"contiguous", "round_robin"}, "contiguous") == "contiguous"
@@ -270,6 +271,7 @@ PolicySpec read_policy(MapReader r, int ep) {
       q.phase_window = static_cast<int>(r.get_int("phase_window", q.phase_window, 2, 1'000'000));
       q.phase_threshold = r.get_double("phase_threshold", q.phase_threshold, 0, 1, false);
     }
+    if (p.placement == PlacementKind::kAffinity) p.max_imbalance = r.get_double("max_imbalance", p.max_imbalance, 1, 1000);
     p.migration = r.get_choice("migration", {"blocking", "overlapped"}, "overlapped") == "blocking" ? MigrationMode::kBlocking
                                                                                                   : MigrationMode::kOverlapped;
   }

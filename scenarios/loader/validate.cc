@@ -82,14 +82,23 @@ void validate_policies(const Scenario& s, const Checker& c) {
   for (size_t i = 0; i < s.policies.size(); ++i) {
     const PolicySpec& p = s.policies[i];
     const std::string key = "policies." + std::to_string(i) + ".";
-    if (p.placement == PlacementKind::kReplicated || p.placement == PlacementKind::kPhaseAware) {
+    const bool replicates = p.placement == PlacementKind::kReplicated || p.placement == PlacementKind::kPhaseAware;
+    if (replicates) {
       c.require(p.replicas <= ep * p.spare_slots, key + "replicas",
                 "expected at most the spare slots of an EP group, ep x spare_slots = " + str(ep) + " x " + str(p.spare_slots) + " = " +
                     str(ep * p.spare_slots) + ", got " + str(p.replicas));
+    }
+    if (replicates || p.placement == PlacementKind::kAffinity) {
       const int nodes = ep / ranks_per_node;
       c.require(ep % ranks_per_node == 0 && m.experts % nodes == 0, key + "placement",
-                "replicated keeps each expert's replicas in one node, so model.experts (" + str(m.experts) +
+                std::string(to_string(p.placement)) + " places experts node by node, so model.experts (" + str(m.experts) +
                     ") must split evenly over the " + str(nodes) + " nodes of an EP group, got " + to_string(p.placement));
+    }
+    if (p.placement == PlacementKind::kAffinity) {
+      c.require(m.top_k >= 2 && s.dispatch.dedup == Dedup::kGpu, key + "placement",
+                "affinity puts experts that tokens choose together on one GPU, which saves all-to-all bytes only when tokens "
+                "choose several experts and go once to each GPU: expected model.top_k >= 2 and dispatch.dedup gpu, got top_k " +
+                    str(m.top_k) + " and dedup " + to_string(s.dispatch.dedup));
     }
     // The expert slots' weights, gradients and optimizer state. Dense layers and activations are
     // not counted: real runs shard them (tensor or pipeline parallelism, ZeRO), which the

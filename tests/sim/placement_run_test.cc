@@ -57,6 +57,48 @@ TEST(PlacementRuns, SkewedStationaryLoads) {
   EXPECT_LT(*r[1].forecast_error_pp, 0.5);  // stationary loads: sw_avg is close
 }
 
+// Top-2 routing by the learned gate, with a dispatch that sends a token once to each GPU holding
+// any of its experts; two servers, 128 experts over 16 GPUs.
+std::vector<PolicySummary> run_top_two(const std::string& routing) {
+  const auto s = scenarios::load_scenario_text(
+      "seed: 3\n"
+      "steps: 200\n"
+      "cluster: {preset: h100-dgx, nodes: 2}\n"
+      "model: {preset: gpt3-350m-moe, top_k: 2}\n"
+      "parallelism: {ep: 16, dp: 16}\n"
+      "training: {tokens_per_step: 262144, seq_len: 2048}\n"
+      "dispatch: {dedup: gpu}\n"
+      "gating: {source: learned, routing: " + routing + ", probe_tokens: 512, topics: 256, learn_tokens: 1024}\n"
+      "policies:\n"
+      "  - {placement: static}\n"
+      "  - {placement: predictive, predictor: sw_avg, rebalance_every: 50, horizon: 50, warmup: 50}\n"
+      "  - {placement: affinity, predictor: sw_avg, rebalance_every: 50, horizon: 50, warmup: 50}\n",
+      "test.yaml", {});
+  auto source = make_gating_source(s);
+  return summarize(s, run_scenario(s, *source));
+}
+
+double a2a_gb(const PolicySummary& p) { return p.intra_node_a2a_gb + p.inter_node_a2a_gb; }
+
+TEST(PlacementRuns, AffinityCutsAllToAllBytesUnderDeduplication) {
+  const auto r = run_top_two("topk");
+  const auto &fixed = r[0], &predictive = r[1], &affinity = r[2];
+  // Tokens whose two experts share a GPU travel once: fewer bytes than either other placement,
+  // which ignore co-activation, at a load balance close to predictive's.
+  EXPECT_LT(a2a_gb(affinity), 0.95 * a2a_gb(predictive)) << a2a_gb(affinity) << " vs " << a2a_gb(predictive);
+  EXPECT_LT(a2a_gb(affinity), 0.95 * a2a_gb(fixed));
+  EXPECT_LT(affinity.imbalance, fixed.imbalance);
+  EXPECT_LT(affinity.step_ms_mean, fixed.step_ms_mean);
+  EXPECT_GT(affinity.migration_gb, 0.0);
+}
+
+TEST(PlacementRuns, UniformCoactivationLeavesAffinityAsStatic) {
+  // Hash routing: every expert as loaded, every pair as likely, as any other.
+  const auto r = run_top_two("hash");
+  EXPECT_EQ(r[2].migration_gb, 0.0);
+  EXPECT_NEAR(r[2].step_ms_mean, r[0].step_ms_mean, 0.01 * r[0].step_ms_mean);
+}
+
 TEST(Migration, TimeIsTheBytesOverTheBottleneckLink) {
   // One GPU per server, NICs of 400 Gb/s at full efficiency and no latency: swapping one expert
   // each way sends one expert's state over each NIC, in each direction at once.

@@ -206,5 +206,67 @@ TEST(Sends, HashVisitsFollowTheHypergeometricOdds) {
   EXPECT_NEAR(destinations_per_token(m, 4096), 8 * (1 - 91.0 / 120.0), 1e-3);
 }
 
+// The share of a layer's tokens whose expert pair shares an EP rank, from the co-activation.
+double kept_on_one_rank(const RoutingMatrix& m, const RoutingView& v, int layer) {
+  const int experts = m.experts();
+  const auto pairs = m.coactivation().subspan(static_cast<size_t>(layer) * experts * experts, static_cast<size_t>(experts) * experts);
+  double kept = 0;
+  for (int e = 0; e < experts; ++e) {
+    for (int f = e + 1; f < experts; ++f) {
+      if (v.host(layer, e) == v.host(layer, f)) kept += pairs[static_cast<size_t>(e) * experts + f];
+    }
+  }
+  return kept;
+}
+
+TEST(Coactivation, IsSymmetricAndEveryTokenHasOnePair) {
+  LearnedSource source(small(RoutingMode::kTopK, 2), router::make_cpu_router());
+  RoutingMatrix m(2, 8, 16);
+  m.enable_coactivation();
+  for (int s = 0; s < 3; ++s) source.route(s, contiguous_view(small(RoutingMode::kTopK, 2).shape), m);
+  for (int l = 0; l < 2; ++l) {
+    double sum = 0;
+    for (int e = 0; e < 16; ++e) {
+      for (int f = 0; f < 16; ++f) {
+        const double share = m.coactivation()[(static_cast<size_t>(l) * 16 + e) * 16 + f];
+        EXPECT_EQ(share, m.coactivation()[(static_cast<size_t>(l) * 16 + f) * 16 + e]);
+        if (e == f) {
+          EXPECT_EQ(share, 0.0);
+        }
+        sum += share;
+      }
+    }
+    EXPECT_NEAR(sum, 2.0, 1e-9);  // top-2: one pair per token, counted both ways
+  }
+}
+
+TEST(Coactivation, AccountsForTheSendsThatDeduplicationSaves) {
+  // Under top-2, a token visits two EP ranks unless its pair shares one: the destinations per
+  // token are 2 minus the co-activation kept on one rank, for any placement.
+  LearnedSource source(small(RoutingMode::kTopK, 2), router::make_cpu_router());
+  RoutingView view = contiguous_view(small(RoutingMode::kTopK, 2).shape);
+  for (auto& layer : view.hosts) {
+    for (int e = 0; e < 16; ++e) layer[e] = {(e * 5) % 8};  // another placement, two experts per rank
+  }
+  RoutingMatrix m(2, 8, 16);
+  m.enable_coactivation();
+  for (int s = 0; s < 4; ++s) {
+    source.route(s, view, m);
+    double kept = 0;
+    for (int l = 0; l < 2; ++l) kept += kept_on_one_rank(m, view, l) / 2;
+    EXPECT_GT(kept, 0.0);
+    EXPECT_NEAR(destinations_per_token(m, 4096), 2 - kept, 8.0 / 4096);  // sends are rounded per rank
+  }
+}
+
+TEST(Coactivation, HashPairsAreUniform) {
+  LearnedSource source(small(RoutingMode::kHash, 2), router::make_cpu_router());
+  RoutingMatrix m(2, 8, 16);
+  m.enable_coactivation();
+  source.route(0, contiguous_view(small(RoutingMode::kHash, 2).shape), m);
+  EXPECT_DOUBLE_EQ(m.coactivation()[1], 2.0 / (16 * 15));
+  EXPECT_EQ(m.coactivation()[0], 0.0);
+}
+
 }  // namespace
 }  // namespace moesim::gating
