@@ -20,13 +20,17 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
     sum.forecast_error_pp = policy.forecast_error_pp;
     const double n = static_cast<double>(policy.steps.size());
     std::vector<double> ms;
-    double seconds = 0, util = 0, a2a = 0, dropped = 0, routed = 0;
+    double seconds = 0, util = 0, util_min = 0, a2a = 0, dropped = 0, routed = 0;
     for (const auto& st : policy.steps) {
       ms.push_back(st.step_time / Milliseconds(1));
       seconds += st.step_time.seconds();
-      double busy = 0;
-      for (Duration d : st.compute_busy) busy += d / st.step_time;
+      double busy = 0, least = 1;
+      for (Duration d : st.compute_busy) {
+        busy += d / st.step_time;
+        least = std::min(least, d / st.step_time);
+      }
       util += busy / static_cast<double>(st.compute_busy.size());
+      util_min += least;
       sum.imbalance += st.imbalance / n;
       a2a += st.all_to_all_time.seconds();
       sum.inter_node_a2a_gb += st.a2a_inter_node.count() / 1e9 / n;
@@ -41,6 +45,7 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
     sum.step_ms_p99 = quantile(ms, 0.99);
     sum.tokens_per_second = static_cast<double>(s.training.tokens_per_step) * n / seconds;
     sum.gpu_utilization = util / n;
+    sum.gpu_utilization_min = util_min / n;
     sum.all_to_all_share = a2a / seconds;
     sum.dropped_fraction = routed > 0 ? dropped / routed : 0;
     out.push_back(sum);

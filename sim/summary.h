@@ -15,6 +15,7 @@ struct PolicySummary {
   double step_ms_mean = 0, step_ms_p50 = 0, step_ms_p99 = 0;
   double tokens_per_second = 0;
   double gpu_utilization = 0;      // mean over steps and GPUs of compute-busy / step time
+  double gpu_utilization_min = 0;  // mean over steps of the least busy GPU's compute-busy / step time
   double imbalance = 0;            // mean max/mean expert tokens per GPU
   double all_to_all_share = 0;     // all-to-all time / step time
   double inter_node_a2a_gb = 0;    // per step

@@ -38,7 +38,14 @@ std::vector<int> affinity_pack(std::span<const double> loads, const Coactivation
   std::iota(all.begin(), all.end(), 0);
   std::vector<int> part_of = pack_experts(loads, ranks, experts / ranks, {});
   const double mean = std::accumulate(loads.begin(), loads.end(), 0.0) / ranks;
-  kernighan_lin(graph, all, loads, ranks, std::max(shape.max_imbalance * mean, max_rank_load(loads, part_of, ranks)), part_of);
+  const double bound = std::max(shape.max_imbalance * mean, max_rank_load(loads, part_of, ranks));
+  kernighan_lin(graph, all, loads, ranks, bound, part_of);
+  // Refining the current placement, when it is within the bound, may keep more (and moves less).
+  if (!current.empty() && max_rank_load(loads, current, ranks) <= bound) {
+    std::vector<int> refined(current.begin(), current.end());
+    kernighan_lin(graph, all, loads, ranks, bound, refined);
+    if (kept_coactivation(graph, refined) >= kept_coactivation(graph, part_of)) part_of = std::move(refined);
+  }
 
   // 2. Ranks to nodes.
   std::vector<int> parts(ranks), node_of_part(ranks);

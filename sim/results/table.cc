@@ -21,8 +21,9 @@ std::string tokens_rate(double v) {
 }  // namespace
 
 std::string summary_table(const std::vector<PolicySummary>& rows) {
-  const std::vector<std::string> header = {"policy", "step mean", "vs static", "p50", "p99", "tokens/s", "GPU util",
-                                           "imbalance", "a2a share", "a2a inter-node", "migration", "forecast err", "dropped"};
+  const std::vector<std::string> header = {"policy",    "step mean", "vs static", "p50",       "p99",
+                                           "tokens/s",  "GPU util",  "min util",  "imbalance", "a2a share",
+                                           "a2a intra", "a2a inter", "migration", "forecast err", "dropped"};
   std::vector<std::vector<std::string>> cells;
   size_t best = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -32,8 +33,8 @@ std::string summary_table(const std::vector<PolicySummary>& rows) {
     const auto& r = rows[i];
     cells.push_back({(rows.size() > 1 && i == best ? "* " : "  ") + r.label, fmt("%.2f ms", r.step_ms_mean),
                      r.speedup > 0 ? fmt("%.3fx", r.speedup) : "-", fmt("%.2f ms", r.step_ms_p50), fmt("%.2f ms", r.step_ms_p99), tokens_rate(r.tokens_per_second),
-                     fmt("%.1f %%", 100 * r.gpu_utilization), fmt("%.2f", r.imbalance),
-                     fmt("%.1f %%", 100 * r.all_to_all_share), fmt("%.2f GB/step", r.inter_node_a2a_gb),
+                     fmt("%.1f %%", 100 * r.gpu_utilization), fmt("%.1f %%", 100 * r.gpu_utilization_min), fmt("%.2f", r.imbalance),
+                     fmt("%.1f %%", 100 * r.all_to_all_share), fmt("%.2f GB/step", r.intra_node_a2a_gb), fmt("%.2f GB/step", r.inter_node_a2a_gb),
                      fmt("%.3f ms/step", r.migration_ms),
                      r.forecast_error_pp ? fmt("%.3f pp", *r.forecast_error_pp) : "-", fmt("%.2f %%", 100 * r.dropped_fraction)});
   }

@@ -24,25 +24,27 @@ TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
   for (int row = 3; row <= 6; ++row) EXPECT_TRUE(std::getline(lines, extra)) << "row " << row;
   EXPECT_FALSE(std::getline(lines, extra));
   EXPECT_EQ(header,
-            "policy,step_ms_mean,step_ms_p50,step_ms_p99,tokens_per_s,gpu_util_mean,imbalance_max_mean,a2a_share,"
+            "policy,step_ms_mean,step_ms_p50,step_ms_p99,tokens_per_s,gpu_util_mean,gpu_util_min,imbalance_max_mean,a2a_share,"
             "a2a_inter_node_gb_per_step,a2a_intra_node_gb_per_step,dropped_fraction,speedup_vs_static,migration_gb_per_step,"
             "migration_ms_per_step,forecast_error_pp");
   EXPECT_EQ(first.rfind("static,", 0), 0u);
   EXPECT_EQ(second.rfind("predictive-sw_avg,", 0), 0u);
-  // Columns are numbers in their ranges: 14 fields, positive step time, utilization in (0, 1].
+  // Columns are numbers in their ranges: 15 fields, positive step time, utilization in (0, 1].
   std::vector<double> v;
   std::istringstream fields(first.substr(first.find(',') + 1));
   for (std::string f; std::getline(fields, f, ',');) v.push_back(std::stod(f));
-  ASSERT_EQ(v.size(), 13u);
+  ASSERT_EQ(v.size(), 14u);
   EXPECT_EQ(first.back(), ',');  // static forecasts nothing: its forecast error is empty
   EXPECT_GT(v[0], 0);
   EXPECT_LE(v[1], v[2]);  // p50 <= p99
   EXPECT_GT(v[4], 0);
   EXPECT_LE(v[4], 1);
-  EXPECT_GE(v[5], 1);  // imbalance max/mean
-  EXPECT_GT(v[7], 0);  // 4 nodes: some all-to-all crosses nodes
-  EXPECT_EQ(v[10], 1.0);  // static is its own baseline
-  EXPECT_EQ(v[11], 0.0);  // and never migrates
+  EXPECT_GT(v[5], 0);
+  EXPECT_LE(v[5], v[4]);  // the least busy GPU is at most as busy as the mean
+  EXPECT_GE(v[6], 1);  // imbalance max/mean
+  EXPECT_GT(v[8], 0);  // 4 nodes: some all-to-all crosses nodes
+  EXPECT_EQ(v[11], 1.0);  // static is its own baseline
+  EXPECT_EQ(v[12], 0.0);  // and never migrates
   EXPECT_TRUE(fs::exists(out / "scenario.yaml"));
 }
 

@@ -37,6 +37,7 @@ TEST(Summary, RatesAndSharesFromStepRecords) {
   EXPECT_DOUBLE_EQ(sum.step_ms_mean, 15);
   EXPECT_DOUBLE_EQ(sum.tokens_per_second, 2000 / 0.030);
   EXPECT_DOUBLE_EQ(sum.gpu_utilization, 0.75);
+  EXPECT_DOUBLE_EQ(sum.gpu_utilization_min, 0.5);  // the less busy GPU
   EXPECT_DOUBLE_EQ(sum.all_to_all_share, 0.3);
   EXPECT_DOUBLE_EQ(sum.imbalance, 1.5);
   EXPECT_DOUBLE_EQ(sum.dropped_fraction, 0.1);
