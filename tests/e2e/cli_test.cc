@@ -193,6 +193,18 @@ TEST_F(Cli, EveryRoutingModeHasAScenarioThatRuns) {
   }
 }
 
+TEST_F(Cli, AffinityScenarioRuns) {
+  const std::string scenario = std::string(MOESIM_SOURCE_DIR) + "/scenarios/affinity_top2.yaml";
+  const Result r = moesim("run " + scenario + " --steps 40 --set policies.2.warmup=10 --set policies.2.rebalance_every=10 --out " +
+                          (dir_ / "affinity").string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(" affinity "), std::string::npos) << r.out;
+  const std::string csv = slurp(dir_ / "affinity" / "summary.csv");
+  const auto row = csv.find("\naffinity,");
+  ASSERT_NE(row, std::string::npos) << csv;
+  EXPECT_NE(slurp(dir_ / "affinity" / "scenario.yaml").find("max_imbalance: 1.1"), std::string::npos);
+}
+
 TEST_F(Cli, LocMoeTraceReplaysTheRoutingItRecorded) {
   // Placement-aware routing is recorded under the first policy's placement; replaying it under
   // that placement gives the same run.

@@ -54,6 +54,18 @@ TEST(Loader, ResolvedYamlLoadsBackToTheSameScenario) {
   EXPECT_DOUBLE_EQ(again.gating.skewed.dirichlet_alpha, 0.3);
 }
 
+TEST(Loader, AffinityPolicyRoundTrips) {
+  const Scenario s = load_scenario_text(std::string(kMinimal) + "dispatch: {dedup: gpu}\npolicies:\n  - {placement: affinity, max_imbalance: 1.3}\n",
+                                        "t.yaml", {"model.top_k=2"});
+  ASSERT_EQ(s.policies.size(), 1u);
+  EXPECT_EQ(s.policies[0].placement, PlacementKind::kAffinity);
+  EXPECT_EQ(s.policies[0].label, "affinity");
+  EXPECT_EQ(s.policies[0].predictor, "sw_avg");
+  const Scenario again = load_scenario_text(resolved_yaml(s), "resolved.yaml");
+  EXPECT_EQ(again.policies[0].placement, PlacementKind::kAffinity);
+  EXPECT_DOUBLE_EQ(again.policies[0].max_imbalance, 1.3);
+}
+
 TEST(Loader, RoutingSettingsRoundTrip) {
   for (const char* routing : {"locmoe", "c2r"}) {
     const Scenario s = load_scenario_text(std::string(kMinimal) + "steps: 300\n", "t.yaml",
