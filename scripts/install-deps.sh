@@ -7,6 +7,7 @@ packages=(
   libyaml-cpp-dev                                   # scenarios
   libhdf5-dev                                       # traces and results (C and C++ API)
   libeigen3-dev                                     # the LSTM load predictor's matrix algebra
+  nlohmann-json3-dev                                # timeline.json
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
   python3 python3-h5py python3-matplotlib python3-numpy   # results/plot.py
 )

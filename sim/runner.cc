@@ -80,7 +80,8 @@ policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing) {
   return loads;
 }
 
-RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, const ProgressFn& progress) {
+RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, const ProgressFn& progress,
+                       std::optional<TimelineSteps> timeline) {
   const int64_t total = static_cast<int64_t>(s.steps) * static_cast<int64_t>(s.policies.size());
   int64_t done = 0;
   const bool capacity_mode = s.training.expert_execution == scenarios::ExpertExecution::kCapacity;
@@ -90,15 +91,16 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   struct PolicyState {
     std::unique_ptr<policies::PlacementPolicy> policy;
     std::unique_ptr<StepSimulator> simulator;
+    Duration elapsed;  // simulated time before the current step
   };
   std::vector<PolicyState> states;
   RunResult result;
   int lookahead = 0;
   for (const auto& spec : s.policies) {
-    states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s, spec.migration, spec.spare_slots)});
+    states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s, spec.migration, spec.spare_slots), Duration()});
     states.back().policy->set_costs(states.back().simulator->placement_costs());
     lookahead = std::max(lookahead, states.back().policy->lookahead());
-    result.policies.push_back(PolicyRun{spec.label, {}, std::nullopt, {}});
+    result.policies.push_back(PolicyRun{spec.label, {}, std::nullopt, {}, {}});
     result.policies.back().steps.reserve(s.steps);
   }
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
@@ -133,6 +135,10 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
       const policies::Placement& placement = states[i].policy->placement_for(step);
       if (per_placement) route(step, routing_view(s, placement));
       result.policies[i].steps.push_back(states[i].simulator->simulate(routing, placement));
+      if (timeline && step >= timeline->first && step <= timeline->last) {
+        states[i].simulator->append_timeline(step, states[i].elapsed, result.policies[i].timeline);
+      }
+      states[i].elapsed += result.policies[i].steps.back().step_time;
       if (states[i].simulator->placement_changed()) result.policies[i].placements.emplace_back(step, placement);
       states[i].policy->observe(step, loads);
       if (states[i].policy->wants_coactivation()) states[i].policy->observe_coactivation(step, routing.coactivation());

@@ -21,6 +21,14 @@ struct PolicyRun {
   std::optional<double> forecast_error_pp;  // PlacementPolicy::forecast_error_pp() at the end
   // The placement of step 0 and every later one that differs from the step before.
   std::vector<std::pair<int, policies::Placement>> placements;
+  // The tasks of the steps asked for with TimelineSteps, in step order, timed from the run's start.
+  std::vector<TimelineSpan> timeline;
+};
+
+// The steps, first to last inclusive, whose tasks a run keeps for the timeline.
+struct TimelineSteps {
+  int first = 0;
+  int last = 0;
 };
 
 struct RunResult {
@@ -49,6 +57,7 @@ gating::RoutingView routing_view(const scenarios::Scenario& scenario, const poli
 // same seed produces; under placement-aware routing (locmoe) each is routed under its own
 // placement.
 // `source` is the scenario's, fresh from make_gating_source(scenario): it is advanced from step 0.
-RunResult run_scenario(const scenarios::Scenario& scenario, gating::Source& source, const ProgressFn& progress = nullptr);
+RunResult run_scenario(const scenarios::Scenario& scenario, gating::Source& source, const ProgressFn& progress = nullptr,
+                       std::optional<TimelineSteps> timeline = std::nullopt);
 
 }  // namespace moesim

@@ -11,10 +11,30 @@ namespace moesim {
 namespace {
 
 uint32_t tag(TaskKind kind, int layer) { return static_cast<uint32_t>(kind) | (static_cast<uint32_t>(layer) << 8); }
+TaskKind tag_kind(uint32_t tag) { return static_cast<TaskKind>(tag & 0xff); }
+int tag_layer(uint32_t tag) { return static_cast<int>(tag >> 8); }
 
 KernelWork scaled(KernelWork w, double k) { return KernelWork{w.flops * k, w.bytes * k, w.rows}; }
 
 }  // namespace
+
+const char* to_string(TaskKind kind) {
+  switch (kind) {
+    case TaskKind::kAttention: return "attention";
+    case TaskKind::kDenseFfn: return "dense FFN";
+    case TaskKind::kGate: return "gate";
+    case TaskKind::kSharedExperts: return "shared experts";
+    case TaskKind::kExperts: return "experts";
+    case TaskKind::kDispatch: return "dispatch";
+    case TaskKind::kCombine: return "combine";
+    case TaskKind::kLmHead: return "LM head";
+    case TaskKind::kDenseGradAllReduce: return "dense grad all-reduce";
+    case TaskKind::kExpertGradAllReduce: return "expert grad all-reduce";
+    case TaskKind::kOptimizer: return "optimizer";
+    case TaskKind::kMigration: return "migration";
+  }
+  return "?";
+}
 
 StepSimulator::StepSimulator(const scenarios::Scenario& s, scenarios::MigrationMode migration, int spare_slots)
     : scenario_(s),
@@ -71,14 +91,17 @@ StepSimulator::StepSimulator(const scenarios::Scenario& s, scenarios::MigrationM
   std::vector<int> all(gpus_);
   std::iota(all.begin(), all.end(), 0);
   dense_grad_all_reduce_.resize(m.layers);
+  dense_grad_bytes_.resize(m.layers);
   for (int l = 0; l < m.layers; ++l) {
     double p = params.attention_per_layer + (m.is_moe_layer(l) ? params.gate_per_moe_layer + params.shared_per_moe_layer
                                                               : params.dense_ffn_per_layer);
     if (l == 0) p += params.embedding;
-    dense_grad_all_reduce_[l] = network::ring_all_reduce_time(network_, all, Bytes(p * m.grad_bytes_per_param));
+    dense_grad_bytes_[l] = p * m.grad_bytes_per_param;
+    dense_grad_all_reduce_[l] = network::ring_all_reduce_time(network_, all, Bytes(dense_grad_bytes_[l]));
   }
   expert_grad_all_reduce_.resize(ep_);
-  const Bytes expert_grads(experts_per_gpu * params.expert * m.grad_bytes_per_param);
+  expert_grad_bytes_ = experts_per_gpu * params.expert * m.grad_bytes_per_param;
+  const Bytes expert_grads(expert_grad_bytes_);
   for (int r = 0; r < ep_; ++r) expert_grad_all_reduce_[r] = network::ring_all_reduce_time(network_, edp_groups_[r], expert_grads);
 
   layers_.resize(moe);
@@ -96,6 +119,8 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
   t.a2a_time.assign(groups_, Duration());
   t.expert_rows.assign(static_cast<size_t>(gpus_) * experts, 0.0);
   t.experts_forward.assign(gpus_, Duration());
+  t.rows.assign(gpus_, 0.0);
+  t.sent.assign(gpus_, 0.0);
 
   for (int g = 0; g < groups_; ++g) {
     network::TrafficMatrix traffic(ep_groups_[g]);
@@ -118,6 +143,9 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
         for (int j = 0; j < ep_; ++j) traffic.at(i, j) = sends[j] * token_bytes;
       }
     }
+    for (int i = 0; i < ep_; ++i) {
+      for (int j = 0; j < ep_; ++j) t.sent[g * ep_ + i] += i == j ? 0.0 : traffic.at(i, j);
+    }
     const network::AllToAllCost cost = network::all_to_all_time(network_, traffic);
     t.a2a_time[g] = cost.time;
     // Dispatch and combine, forward and backward, move the same bytes.
@@ -137,6 +165,7 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
       gpu_rows += rows;
     }
     t.experts_forward[gpu] = grouped_kernel_time(scenario_.cluster.gpu, m.dtype, groups);
+    t.rows[gpu] = gpu_rows;
     max_rows = std::max(max_rows, gpu_rows);
     total_rows += gpu_rows;
   }
@@ -186,6 +215,7 @@ policies::PlacementCosts StepSimulator::placement_costs() const {
 
 void StepSimulator::migrate(const policies::Placement& placement, StepResult& result) {
   migration_time_.assign(groups_, Duration());
+  migration_sent_.assign(gpus_, 0.0);
   placement_changed_ = !previous_ || !(*previous_ == placement);
   if (!placement_changed_) return;
   const auto moves = previous_ ? policies::plan_migration(*previous_, placement) : std::vector<policies::ExpertMove>{};
@@ -193,7 +223,10 @@ void StepSimulator::migrate(const policies::Placement& placement, StepResult& re
   if (moves.empty()) return;
   for (int g = 0; g < groups_; ++g) {
     network::TrafficMatrix traffic(ep_groups_[g]);
-    for (const auto& move : moves) traffic.at(move.from_rank, move.to_rank) += expert_state_bytes_;
+    for (const auto& move : moves) {
+      traffic.at(move.from_rank, move.to_rank) += expert_state_bytes_;
+      migration_sent_[g * ep_ + move.from_rank] += expert_state_bytes_;
+    }
     migration_time_[g] = network::all_to_all_time(network_, traffic).time;
     result.migration_bytes += Bytes(expert_state_bytes_ * static_cast<double>(moves.size()));
   }
@@ -277,6 +310,7 @@ void StepSimulator::build_graph() {
     all_to_all(moe, TaskKind::kCombine, l);
   }
   for (int g = 0; g < gpus_; ++g) compute(g, lm_head_, TaskKind::kLmHead, m.layers);
+  first_backward_ = static_cast<TaskId>(graph_.task_count());
 
   std::vector<std::vector<TaskId>> grad_reduces(gpus_);
   std::vector<int> all(gpus_);
@@ -316,6 +350,41 @@ void StepSimulator::build_graph() {
   for (int g = 0; g < gpus_; ++g) {
     const TaskId opt = compute(g, optimizer_, TaskKind::kOptimizer, m.layers);
     for (TaskId ar : grad_reduces[g]) graph_.add_dependency(ar, opt);
+  }
+}
+
+void StepSimulator::append_timeline(int step, Duration offset, std::vector<TimelineSpan>& out) const {
+  const double token_bytes = scenario_.model.hidden * scenario_.model.activation_bytes();
+  for (engine::TaskId t = 0; t < graph_.task_count(); ++t) {
+    const TaskKind kind = tag_kind(graph_.tag(t));
+    const int layer = tag_layer(graph_.tag(t));
+    const auto& timing = schedule_.tasks[t];
+    for (engine::ResourceId r : graph_.resources(t)) {
+      TimelineSpan span;
+      span.step = step;
+      span.gpu = static_cast<int>(r / 2);
+      span.comm = r % 2 == 1;
+      span.backward = t >= first_backward_;
+      span.kind = kind;
+      span.layer = layer;
+      span.start = offset + timing.start.since_start();
+      span.duration = timing.end - timing.start;
+      const int moe = layer < static_cast<int>(layer_to_moe_.size()) ? layer_to_moe_[layer] : -1;
+      switch (kind) {
+        case TaskKind::kDispatch:
+        case TaskKind::kCombine:
+          span.bytes = layers_[moe].sent[span.gpu];
+          span.tokens = span.bytes / token_bytes;
+          break;
+        case TaskKind::kExperts: span.tokens = layers_[moe].rows[span.gpu]; break;
+        case TaskKind::kDenseGradAllReduce: span.bytes = dense_grad_bytes_[layer]; break;
+        case TaskKind::kExpertGradAllReduce: span.bytes = expert_grad_bytes_; break;
+        case TaskKind::kMigration: span.bytes = migration_sent_[span.gpu]; break;
+        case TaskKind::kOptimizer: break;
+        default: span.tokens = static_cast<double>(tokens_per_rank_);
+      }
+      out.push_back(span);
+    }
   }
 }
 

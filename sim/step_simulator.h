@@ -27,6 +27,24 @@ enum class TaskKind : uint8_t {
   kLmHead, kDenseGradAllReduce, kExpertGradAllReduce, kOptimizer, kMigration,
 };
 
+// The name of a task kind, as timelines show it.
+const char* to_string(TaskKind kind);
+
+// One task of a simulated step on one GPU stream: a timeline entry. A collective gives one span
+// per GPU it occupies.
+struct TimelineSpan {
+  int step = 0;
+  int gpu = 0;
+  bool comm = false;      // on the communication stream (else the compute stream)
+  bool backward = false;  // in the backward pass (the optimizer step counts as backward)
+  TaskKind kind = TaskKind::kAttention;
+  int layer = 0;          // model layer; the LM head and the optimizer step: the layer count
+  Duration start;         // from the start of the run
+  Duration duration;
+  double tokens = 0;      // token rows this GPU computes on, or sends in an all-to-all
+  double bytes = 0;       // bytes this GPU sends (all-to-all, migration) or reduces (all-reduce)
+};
+
 struct StepResult {
   Duration step_time;
   std::vector<Duration> compute_busy;  // per GPU
@@ -65,6 +83,10 @@ class StepSimulator {
   // first step).
   bool placement_changed() const { return placement_changed_; }
 
+  // Appends the last simulated step's tasks, one span per GPU stream they occupy, with `offset`
+  // added to their times (where the step starts within the run).
+  void append_timeline(int step, Duration offset, std::vector<TimelineSpan>& out) const;
+
   // The DAG of the last simulated step and its schedule (for tests and the timeline).
   const engine::TaskGraph& graph() const { return graph_; }
   const engine::Schedule& schedule() const { return schedule_; }
@@ -78,6 +100,8 @@ class StepSimulator {
     std::vector<Duration> a2a_time;          // per EP group
     std::vector<double> expert_rows;         // [gpu * experts + expert]: tokens processed
     std::vector<Duration> experts_forward;   // per GPU
+    std::vector<double> rows;                // per GPU: token rows its experts process
+    std::vector<double> sent;                // per GPU: bytes it sends to other GPUs per all-to-all
   };
   void compute_layer(const gating::RoutingMatrix& routing, const policies::LayerPlacement& placement, int moe_layer,
                      StepResult& result);
@@ -95,6 +119,8 @@ class StepSimulator {
   // Step-invariant kernel and collective times.
   Duration attention_fwd_, dense_ffn_fwd_, gate_fwd_, shared_fwd_, lm_head_, optimizer_;
   std::vector<Duration> dense_grad_all_reduce_;  // per layer (layer 0 also carries the embedding)
+  std::vector<double> dense_grad_bytes_;          // per layer
+  double expert_grad_bytes_ = 0;                  // per GPU
   std::vector<Duration> expert_grad_all_reduce_;  // per EP rank
   std::vector<std::vector<int>> ep_groups_;       // GPUs of each EP group
   std::vector<std::vector<int>> edp_groups_;      // GPUs holding each EP rank's experts
@@ -104,9 +130,11 @@ class StepSimulator {
   std::optional<policies::Placement> previous_;
   bool placement_changed_ = false;
   std::vector<Duration> migration_time_;   // per EP group, for the step being simulated
+  std::vector<double> migration_sent_;     // per GPU, bytes of expert state it sends
 
   std::vector<LayerTraffic> layers_;  // per MoE layer, for the step being simulated
   engine::TaskGraph graph_;
+  engine::TaskId first_backward_ = 0;  // tasks from this id on belong to the backward pass
   engine::TaskGraphExecutor executor_;
   engine::Schedule schedule_;
 };

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "sim/results/run_h5.h"
 #include "sim/results/summary_csv.h"
 #include "sim/results/table.h"
+#include "sim/results/timeline_json.h"
 #include "sim/runner.h"
 #include "sim/summary.h"
 
@@ -90,15 +92,45 @@ std::string describe(const scenarios::Scenario& s) {
   return buf;
 }
 
+// A step or FIRST:LAST, within the run's steps.
+TimelineSteps timeline_steps(const std::string& text, int steps) {
+  const auto bad = [&](const std::string& why) {
+    return cli::OptionError("--timeline-steps " + text + ": " + why + " (expected a step or FIRST:LAST, counted from 0)");
+  };
+  const auto step = [&](const std::string& part) {
+    size_t used = 0;
+    int v = -1;
+    try {
+      v = std::stoi(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != part.size()) throw bad("'" + part + "' is not a step number");
+    if (v < 0 || v >= steps) throw bad("step " + part + " is outside the run's steps 0.." + std::to_string(steps - 1));
+    return v;
+  };
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) {
+    const int v = step(text);
+    return {v, v};
+  }
+  const TimelineSteps range{step(text.substr(0, colon)), step(text.substr(colon + 1))};
+  if (range.first > range.last) throw bad("the first step comes after the last");
+  return range;
+}
+
 int cmd_run(const std::vector<std::string>& args) {
   po::options_description o("moesim run options");
   o.add_options()("help,h", "show this help")
       ("steps", po::value<int>()->value_name("N"), "simulate N steps (same as --set steps=N)")
       ("out", po::value<std::string>()->value_name("DIR"), "output directory (same as --set output.dir=DIR)")
-      ("quiet,q", "no progress bar");
+      ("quiet,q", "no progress bar")
+      ("timeline", "also write timeline.json (Chrome trace events, for Perfetto) with every task of the last step")
+      ("timeline-steps", po::value<std::string>()->value_name("STEPS"),
+       "the steps of the timeline instead: a step or FIRST:LAST, counted from 0 (implies --timeline)");
   o.add(scenario_options());
   bool help = false;
-  const auto vm = parse(args, o, "usage: moesim run SCENARIO [--set key.path=value]... [--steps N] [--out DIR]", help);
+  const auto vm = parse(args, o, "usage: moesim run SCENARIO [--set key.path=value]... [--steps N] [--out DIR] [--timeline] [--timeline-steps STEPS]", help);
   if (help) return 0;
   ScenarioArgs a = scenario_args(vm, "run");
   if (vm.count("steps")) a.overrides.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
@@ -112,10 +144,14 @@ int cmd_run(const std::vector<std::string>& args) {
     throw scenarios::ScenarioError("", "output.dir", "cannot create directory '" + s.output_dir + "': " + ec.message());
   }
 
+  std::optional<TimelineSteps> timeline;
+  if (vm.count("timeline-steps")) timeline = timeline_steps(vm["timeline-steps"].as<std::string>(), s.steps);
+  else if (vm.count("timeline")) timeline = TimelineSteps{s.steps - 1, s.steps - 1};
+
   const auto source = make_gating_source(s);
   std::cout << "moesim run " << describe(s) << "\n" << "gating: " << source->describe() << "\n\n";
   Progress progress(!vm.count("quiet"), "steps");
-  const RunResult run = run_scenario(s, *source, [&](int64_t done, int64_t total) { progress(done, total); });
+  const RunResult run = run_scenario(s, *source, [&](int64_t done, int64_t total) { progress(done, total); }, timeline);
   const auto summary = summarize(s, run);
   std::cout << results::summary_table(summary) << "\n";
 
@@ -124,11 +160,13 @@ int cmd_run(const std::vector<std::string>& args) {
     results::write_file_atomically((dir / "scenario.yaml").string(), scenarios::resolved_yaml(s));
     results::write_file_atomically((dir / "summary.csv").string(), results::summary_csv(summary));
     results::write_run_h5((dir / "run.h5").string(), s, run);
+    if (timeline) results::write_file_atomically((dir / "timeline.json").string(), results::timeline_json(s, run));
   } catch (const std::runtime_error& e) {
     throw scenarios::ScenarioError("", "output.dir", e.what());
   }
-  std::cout << "wrote " << (dir / "summary.csv").string() << ", " << (dir / "run.h5").string() << " and "
-            << (dir / "scenario.yaml").string() << "\n";
+  std::cout << "wrote " << (dir / "summary.csv").string() << ", " << (dir / "run.h5").string()
+            << (timeline ? ", " + (dir / "timeline.json").string() : std::string()) << " and " << (dir / "scenario.yaml").string()
+            << "\n";
   return 0;
 }
 

@@ -80,6 +80,40 @@ TEST(StepSimulator, TasksNeverOverlapOnAStreamAndRespectDependencies) {
           }
 }
 
+TEST(StepSimulator, TimelineSpansEveryTaskOnEveryStreamItOccupies) {
+  // Every token goes to expert 0 on GPU 0: GPU 1 sends all its tokens, GPU 0 computes on all.
+  const auto s = tiny();
+  StepSimulator sim(s);
+  const StepResult r = sim.simulate(routing(1, 2, 2, {4096, 0}), contiguous(s));
+  std::vector<TimelineSpan> spans;
+  sim.append_timeline(7, Milliseconds(5), spans);
+  EXPECT_EQ(spans.size(), 8u * 2 + 5 * 2);  // compute tasks once, collectives on both GPUs
+  Duration busy0, busy1;
+  int backward = 0;
+  for (const auto& span : spans) {
+    EXPECT_EQ(span.step, 7);
+    EXPECT_GE(span.start, Milliseconds(5));
+    EXPECT_LE(span.start + span.duration, Milliseconds(5) + r.step_time);
+    if (!span.comm) (span.gpu == 0 ? busy0 : busy1) += span.duration;
+    if (span.kind == TaskKind::kExperts) {
+      EXPECT_DOUBLE_EQ(span.tokens, span.gpu == 0 ? 8192 : 0);
+    }
+    if (span.kind == TaskKind::kDispatch) {
+      EXPECT_DOUBLE_EQ(span.bytes, span.gpu == 1 ? 4096 * 768 * 2.0 : 0);
+    }
+    if (span.kind == TaskKind::kLmHead) {
+      EXPECT_FALSE(span.backward);
+    }
+    if (span.kind == TaskKind::kDenseGradAllReduce || span.kind == TaskKind::kOptimizer) {
+      EXPECT_TRUE(span.backward);
+    }
+    backward += span.backward;
+  }
+  EXPECT_EQ(backward, (4 + 3) * 2);  // experts, gate, attention, optimizer; combine, dispatch, all-reduce
+  EXPECT_EQ(busy0, r.compute_busy[0]);
+  EXPECT_EQ(busy1, r.compute_busy[1]);
+}
+
 TEST(StepSimulator, SkewMakesTheLoadedGpuTheStraggler) {
   const auto s = tiny();
   StepSimulator sim(s);

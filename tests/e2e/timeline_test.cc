@@ -1,0 +1,75 @@
+// moesim run --timeline: Chrome trace events that Perfetto opens, one track per GPU stream.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "tests/e2e/cli.h"
+
+namespace moesim::e2e {
+namespace {
+
+using nlohmann::json;
+
+TEST_F(Cli, TimelineIsTraceEventsThatNeverOverlapOnATrack) {
+  const Result r = moesim("run " + quickstart() + " --steps 3 --timeline-steps 1:2 -q --out " + dir_.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("timeline.json"), std::string::npos) << r.out;
+  const json doc = json::parse(slurp(dir_ / "timeline.json"));  // throws, failing the test, if it does not parse
+  ASSERT_TRUE(doc.at("traceEvents").is_array());
+
+  std::set<std::string> names, policies;
+  std::set<int> steps;
+  std::map<std::pair<int, int>, std::vector<std::pair<double, double>>> tracks;  // (pid, tid) -> (start, end)
+  for (const json& e : doc["traceEvents"]) {
+    if (e.at("ph") == "M") {
+      if (e.at("name") == "process_name") policies.insert(e.at("args").at("name").get<std::string>());
+      continue;
+    }
+    ASSERT_EQ(e.at("ph"), "X");
+    const double ts = e.at("ts").get<double>(), dur = e.at("dur").get<double>();
+    EXPECT_GE(dur, 0.0);
+    tracks[{e.at("pid").get<int>(), e.at("tid").get<int>()}].emplace_back(ts, ts + dur);
+    names.insert(e.at("name").get<std::string>());
+    steps.insert(e.at("args").at("step").get<int>());
+    EXPECT_TRUE(e.at("args").contains("layer"));
+  }
+  EXPECT_EQ(policies.size(), 6u);  // the quickstart's policies
+  EXPECT_EQ(steps, (std::set<int>{1, 2}));
+  for (const char* kind : {"attention", "gate", "dispatch", "experts", "combine", "LM head", "experts bwd", "dispatch bwd",
+                           "dense grad all-reduce bwd", "optimizer"}) {
+    EXPECT_TRUE(names.count(kind)) << kind;
+  }
+  EXPECT_EQ(tracks.size(), 6u * 32 * 2);  // every policy, every GPU, compute and communication
+  for (auto& [track, spans] : tracks) {
+    std::sort(spans.begin(), spans.end());
+    for (size_t i = 1; i < spans.size(); ++i) {
+      // Microseconds printed to double precision: allow a picosecond of rounding.
+      ASSERT_LE(spans[i - 1].second, spans[i].first + 1e-6) << "pid " << track.first << " tid " << track.second << " span " << i;
+    }
+  }
+}
+
+TEST_F(Cli, PlainTimelineIsTheLastStep) {
+  const Result r = moesim("run --timeline " + quickstart() + " --steps 2 -q --out " + dir_.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::set<int> steps;
+  const json doc = json::parse(slurp(dir_ / "timeline.json"));
+  for (const json& e : doc.at("traceEvents")) {
+    if (e.at("ph") == "X") steps.insert(e.at("args").at("step").get<int>());
+  }
+  EXPECT_EQ(steps, std::set<int>{1});
+}
+
+TEST_F(Cli, TimelineStepsOutsideTheRunExitTwo) {
+  for (const std::string steps : {"3", "2:1", "x", "1:", "last"}) {
+    const Result r = moesim("run " + quickstart() + " --steps 3 --timeline-steps " + steps + " -q --out " + (dir_ / "out").string());
+    EXPECT_EQ(r.status, 2) << steps;
+    EXPECT_NE(r.err.find("--timeline-steps " + steps), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(dir_ / "out" / "summary.csv")) << steps;
+  }
+}
+
+}  // namespace
+}  // namespace moesim::e2e
