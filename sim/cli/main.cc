@@ -137,16 +137,16 @@ int cmd_run(const std::vector<std::string>& args) {
   if (vm.count("out")) a.overrides.push_back("output.dir=" + vm["out"].as<std::string>());
   const scenarios::Scenario s = scenarios::load_scenario_file(a.path, a.overrides);
 
+  std::optional<TimelineSteps> timeline;
+  if (vm.count("timeline-steps")) timeline = timeline_steps(vm["timeline-steps"].as<std::string>(), s.steps);
+  else if (vm.count("timeline")) timeline = TimelineSteps{s.steps - 1, s.steps - 1};
+
   // Fail on an unusable output directory before spending time on the run.
   std::error_code ec;
   std::filesystem::create_directories(s.output_dir, ec);
   if (ec || !std::filesystem::is_directory(s.output_dir)) {
     throw scenarios::ScenarioError("", "output.dir", "cannot create directory '" + s.output_dir + "': " + ec.message());
   }
-
-  std::optional<TimelineSteps> timeline;
-  if (vm.count("timeline-steps")) timeline = timeline_steps(vm["timeline-steps"].as<std::string>(), s.steps);
-  else if (vm.count("timeline")) timeline = TimelineSteps{s.steps - 1, s.steps - 1};
 
   const auto source = make_gating_source(s);
   std::cout << "moesim run " << describe(s) << "\n" << "gating: " << source->describe() << "\n\n";
