@@ -356,28 +356,25 @@ void StepSimulator::build_graph() {
 void StepSimulator::append_timeline(int step, Duration offset, std::vector<TimelineSpan>& out) const {
   const double token_bytes = scenario_.model.hidden * scenario_.model.activation_bytes();
   for (engine::TaskId t = 0; t < graph_.task_count(); ++t) {
-    const TaskKind kind = tag_kind(graph_.tag(t));
-    const int layer = tag_layer(graph_.tag(t));
-    const auto& timing = schedule_.tasks[t];
+    TimelineSpan span;
+    span.step = step;
+    span.backward = t >= first_backward_;
+    span.kind = tag_kind(graph_.tag(t));
+    span.layer = tag_layer(graph_.tag(t));
+    span.start = offset + schedule_.tasks[t].start.since_start();
+    span.duration = schedule_.tasks[t].end - schedule_.tasks[t].start;
+    const int moe = span.layer < static_cast<int>(layer_to_moe_.size()) ? layer_to_moe_[span.layer] : -1;
     for (engine::ResourceId r : graph_.resources(t)) {
-      TimelineSpan span;
-      span.step = step;
       span.gpu = static_cast<int>(r / 2);
       span.comm = r % 2 == 1;
-      span.backward = t >= first_backward_;
-      span.kind = kind;
-      span.layer = layer;
-      span.start = offset + timing.start.since_start();
-      span.duration = timing.end - timing.start;
-      const int moe = layer < static_cast<int>(layer_to_moe_.size()) ? layer_to_moe_[layer] : -1;
-      switch (kind) {
+      switch (span.kind) {
         case TaskKind::kDispatch:
         case TaskKind::kCombine:
           span.bytes = layers_[moe].sent[span.gpu];
           span.tokens = span.bytes / token_bytes;
           break;
         case TaskKind::kExperts: span.tokens = layers_[moe].rows[span.gpu]; break;
-        case TaskKind::kDenseGradAllReduce: span.bytes = dense_grad_bytes_[layer]; break;
+        case TaskKind::kDenseGradAllReduce: span.bytes = dense_grad_bytes_[span.layer]; break;
         case TaskKind::kExpertGradAllReduce: span.bytes = expert_grad_bytes_; break;
         case TaskKind::kMigration: span.bytes = migration_sent_[span.gpu]; break;
         case TaskKind::kOptimizer: break;
