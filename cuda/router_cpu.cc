@@ -28,6 +28,16 @@ void apply_capacity(const RouterProblem& p, RouterResult& out) {
 
 namespace {
 
+// Eight fixed partial sums: a deterministic order that the compiler can vectorize.
+float dot(const float* x, const float* w, int d) {
+  float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int j = 0;
+  for (; j + 8 <= d; j += 8)
+    for (int q = 0; q < 8; ++q) partial[q] += x[j + q] * w[j + q];
+  for (; j < d; ++j) partial[j % 8] += x[j] * w[j];
+  return ((partial[0] + partial[1]) + (partial[2] + partial[3])) + ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+}
+
 class CpuRouter final : public Router {
  public:
   void route(const RouterProblem& p, RouterResult& out, bool want_assignments) override {
@@ -35,7 +45,12 @@ class CpuRouter final : public Router {
     const int d = p.d_model, e_count = p.experts, k = p.top_k;
     gate_.resize(static_cast<size_t>(e_count) * d);
     for (size_t i = 0; i < gate_.size(); ++i) gate_[i] = from_bf16_bits(to_bf16_bits(p.gate[i]));
-    x_.resize(d);
+    center_logits_.resize(static_cast<size_t>(p.topics) * e_count);
+    for (int c = 0; c < p.topics; ++c)
+      for (int e = 0; e < e_count; ++e)
+        center_logits_[static_cast<size_t>(c) * e_count + e] =
+            dot(p.centers + static_cast<size_t>(c) * d, gate_.data() + static_cast<size_t>(e) * d, d);
+    u_.resize(d);
     logits_.resize(e_count);
     out.counts.assign(static_cast<size_t>(p.ranks) * e_count, 0);
     if (want_assignments) out.assignments.assign(static_cast<size_t>(p.tokens) * k, 0);
@@ -43,24 +58,10 @@ class CpuRouter final : public Router {
 
     for (int t = 0; t < p.tokens; ++t) {
       const int topic = token_topic(p.key, static_cast<uint32_t>(t), p.topic_cdf, p.topics);
-      const float* center = p.centers + static_cast<size_t>(topic) * d;
-      for (int j = 0; j < d; j += 8) {
-        const Philox4 r = token_draw(p.key, static_cast<uint32_t>(t), noise_block(j));
-        for (int q = j; q < j + 8 && q < d; ++q) {
-          x_[q] = from_bf16_bits(to_bf16_bits(embedding_value(center[q], p.noise, uniform_noise(r, q))));
-        }
-      }
-      for (int e = 0; e < e_count; ++e) {
-        // Eight fixed partial sums: a deterministic order that the compiler can vectorize.
-        const float* w = gate_.data() + static_cast<size_t>(e) * d;
-        float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int j = 0;
-        for (; j + 8 <= d; j += 8)
-          for (int q = 0; q < 8; ++q) partial[q] += x_[j + q] * w[j + q];
-        for (; j < d; ++j) partial[j % 8] += x_[j] * w[j];
-        logits_[e] = ((partial[0] + partial[1]) + (partial[2] + partial[3])) +
-                     ((partial[4] + partial[5]) + (partial[6] + partial[7]));
-      }
+      token_noise(p.key, static_cast<uint32_t>(t), d, u_.data());
+      const float* center_part = center_logits_.data() + static_cast<size_t>(topic) * e_count;
+      for (int e = 0; e < e_count; ++e)
+        logits_[e] = combine_logit(center_part[e], p.noise, dot(u_.data(), gate_.data() + static_cast<size_t>(e) * d, d));
       // Top-k by insertion; strict comparison keeps the lower index first on ties.
       int best[16];
       int found = 0;
@@ -83,7 +84,7 @@ class CpuRouter final : public Router {
   std::string name() const override { return "CPU reference"; }
 
  private:
-  std::vector<float> gate_, x_, logits_;
+  std::vector<float> gate_, center_logits_, u_, logits_;
 };
 
 }  // namespace

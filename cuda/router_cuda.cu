@@ -1,13 +1,16 @@
-// The CUDA router: one thread block routes 128 tokens against all experts.
-//   1. each token's topic, then its embedding, generated in place (Philox) into shared memory as
-//      BF16, 64 dimensions at a time, while the matching slice of the gate weights is loaded;
-//   2. logits on the tensor cores (WMMA 16x16x16, BF16 in, FP32 accumulate);
-//   3. top-k per token (lower index wins ties) and a shared-memory histogram per source rank,
-//      flushed to global memory with one atomic per (rank, expert) touched.
-// The gate weights are converted to BF16 once per call; tokens never touch global memory.
+// The CUDA router. Each warp routes 16 * kMTiles tokens against all experts (at most 256) with
+// the tensor cores' mma.m16n8k16 (BF16 in, FP32 accumulate):
+//   - tokens live in registers only: every lane draws the Philox blocks of exactly the A-operand
+//     elements it holds, and one mask turns a 32-bit Philox word into two BF16 operand registers
+//     (token_embedding.h lays the bits out for this);
+//   - the BF16 gate streams through shared memory 64 dimensions at a time, double-buffered with
+//     cp.async and shared by the block's warps, read into B fragments with ldmatrix;
+//   - the topic centers never reach the tensor cores: logit = center part (one small product per
+//     topic and expert, computed once per call) + noise * accumulator;
+//   - top-k over the four lanes that hold a token's row (shuffles; the lower index wins ties),
+//     then a shared-memory histogram per source rank, flushed with one atomic per (rank, expert).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
-#include <mma.h>
 
 #include <cstdio>
 #include <stdexcept>
@@ -17,15 +20,12 @@
 namespace moesim::router {
 namespace {
 
-constexpr int kTokensPerBlock = 128;
-constexpr int kChunk = 64;  // embedding dimensions per shared-memory tile
-constexpr int kThreads = 256;
-// Shared-memory rows are padded by 8 BF16 (16 bytes) so that WMMA's row loads spread over banks.
+constexpr int kWarps = 8;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kChunk = kNoiseChunk;  // gate dimensions per shared-memory stage
+// Gate rows padded by 8 BF16 (16 bytes): the 8 rows of an ldmatrix fall on different banks.
 constexpr int kStride = kChunk + 8;
-static_assert(kThreads * 32 == kTokensPerBlock * kChunk, "each thread generates 32 values of the X tile");
 constexpr int kMaxExperts = 256;
-// Topic centers of the current chunk are staged in shared memory when there are at most this many.
-constexpr int kMaxStagedTopics = 32;
 
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA router: ") + what + ": " + cudaGetErrorString(e));
@@ -33,8 +33,8 @@ void check(cudaError_t e, const char* what) {
 
 int round_up(int v, int m) { return (v + m - 1) / m * m; }
 
-// Experts are padded to 32, 64, 128 or 256 so that each warp holds a compile-time number of
-// accumulator fragments (kept in registers).
+// Experts padded to 32, 64, 128 or 256: each lane then holds a compile-time number of
+// accumulators, kept in registers.
 int padded_experts(int e) {
   int p = 32;
   while (p < e) p *= 2;
@@ -50,148 +50,260 @@ __global__ void to_bf16_padded(const float* in, __nv_bfloat16* out, int rows, in
   out[i] = *reinterpret_cast<const __nv_bfloat16*>(&bits);
 }
 
+// center·W[e] for every topic and expert: one warp each; out is [topics][experts_padded].
+__global__ void center_logits_kernel(const float* centers, const __nv_bfloat16* gate, float* out, int topics, int experts,
+                                     int experts_padded, int d, int d_padded) {
+  const int w = static_cast<int>((blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x) / 32), lane = threadIdx.x % 32;
+  if (w >= topics * experts) return;
+  const int c = w / experts, e = w % experts;
+  float s = 0.0f;
+  for (int j = lane; j < d; j += 32) s += centers[static_cast<long>(c) * d + j] * __bfloat162float(gate[static_cast<long>(e) * d_padded + j]);
+  for (int off = 16; off > 0; off /= 2) s += __shfl_xor_sync(0xFFFFFFFFu, s, off);
+  if (lane == 0) out[static_cast<long>(c) * experts_padded + e] = s;
+}
+
 struct KernelArgs {
-  const __nv_bfloat16* gate;  // [experts_padded][d_padded]
-  const float* centers;       // [topics][d]
+  const __nv_bfloat16* gate;   // [experts_padded][d_padded], zero padded
+  const float* center_logits;  // [topics][experts_padded]: rows 8-byte aligned for float2 loads
   const float* topic_cdf;
-  int tokens, tokens_per_rank, d, d_padded, experts, experts_padded, top_k, topics;
+  int tokens, tokens_per_rank, d_padded, experts, experts_padded, top_k, topics;
   float noise;
   TokenKey key;
   int32_t* counts;       // [ranks][experts]
   int32_t* assignments;  // [tokens][top_k] or null
 };
 
-template <int kColFrags>
-__global__ void __launch_bounds__(kThreads) route_kernel(KernelArgs a) {
-  using namespace nvcuda;
+__device__ __forceinline__ void cp_async16(void* smem, const void* global) {
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(global));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) {
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+
+__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two noise variates (2k - 127) / 128 as a BF16 pair, from the 7-bit fields at bits 0 and 16.
+__device__ __forceinline__ uint32_t noise_pair(uint32_t fields) {
+  uint32_t x = (fields & 0x007F007Fu) | 0x43004300u;  // BF16 128 + k, exact
+  __nv_bfloat162 v = *reinterpret_cast<__nv_bfloat162*>(&x);
+  const uint32_t scale = 0x3C803C80u, minus_two = 0xC000C000u, minus_127_128 = 0xBF7EBF7Eu;  // 1/64, -2, -127/128
+  v = __hfma2(v, *reinterpret_cast<const __nv_bfloat162*>(&scale), *reinterpret_cast<const __nv_bfloat162*>(&minus_two));  // k / 64
+  v = __hadd2(v, *reinterpret_cast<const __nv_bfloat162*>(&minus_127_128));
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+// A block routes a contiguous range of tiles of kTokensPerBlock tokens, so that it touches few
+// source ranks: its histogram keeps the first two in shared memory and reaches global memory once
+// per (rank, expert) at the end. (One flush per tile made the global atomics, all on the same
+// ranks × experts counters, cost as much as the routing.)
+// Two blocks per SM (at most 128 registers) measured fastest on an H100 at 128 experts; 256
+// experts need more registers for their accumulators than that leaves.
+template <int kNTiles>
+constexpr int min_blocks_per_sm() { return kNTiles == 32 ? 1 : 2; }
+
+template <int kNTiles, int kMTiles>
+__global__ void __launch_bounds__(kThreads, min_blocks_per_sm<kNTiles>()) route_kernel(KernelArgs a, int tiles_per_block) {
+  constexpr int kExperts = 8 * kNTiles;
+  constexpr int kTokensPerBlock = kWarps * 16 * kMTiles;
   extern __shared__ __align__(16) unsigned char smem[];
-  // Phase 1-2 layout: X tile [tokens][kStride] then W tile [experts_padded][kStride] (BF16).
-  // Phase 3 reuses the same memory for the logits [experts_padded][tokens] (FP32).
-  __nv_bfloat16* x_tile = reinterpret_cast<__nv_bfloat16*>(smem);
-  __nv_bfloat16* w_tile = x_tile + kTokensPerBlock * kStride;
-  float* logits = reinterpret_cast<float*>(smem);
-  __shared__ int topic[kTokensPerBlock];
-  // Rows padded to kChunk + 1 floats: lanes reading one column of different topics hit different banks.
-  __shared__ float center_tile[kMaxStagedTopics][kChunk + 1];
-  const bool staged = a.topics <= kMaxStagedTopics;
-  __shared__ int hist_rank[2];
+  __nv_bfloat16* w_tiles = reinterpret_cast<__nv_bfloat16*>(smem);  // [2][kExperts][kStride]
   __shared__ int hist[2][kMaxExperts];
 
-  const int first = blockIdx.x * kTokensPerBlock;
-  const int tid = threadIdx.x, warp = tid / 32;
-  if (tid < kTokensPerBlock) {
-    const int t = first + tid;
-    topic[tid] = t < a.tokens ? token_topic(a.key, static_cast<uint32_t>(t), a.topic_cdf, a.topics) : 0;
-  }
-  // A block of 128 tokens spans at most two ranks when tokens_per_rank >= 128, and the histogram
-  // keeps one row per rank; smaller ranks go straight to global atomics.
-  const bool local_hist = a.tokens_per_rank >= kTokensPerBlock;
-  if (tid < 2) hist_rank[tid] = first / a.tokens_per_rank + tid;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, s = lane % 4;
+  const int first_tile = blockIdx.x * tiles_per_block;
+  const int tile_end = min(first_tile + tiles_per_block, (a.tokens + kTokensPerBlock - 1) / kTokensPerBlock);
+  const int first_rank = first_tile * kTokensPerBlock / a.tokens_per_rank;
   for (int i = tid; i < 2 * kMaxExperts; i += kThreads) (&hist[0][0])[i] = 0;
 
-  // Warp w computes rows 32*(w%4) .. +32 (two A fragments share every B fragment) and half of
-  // the expert columns.
-  const int row0 = 32 * (warp % 4);
-  constexpr int col_frags = kColFrags;  // 16-wide fragments per half of the experts
-  const int col0 = (warp / 4) * (a.experts_padded / 2);
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][kColFrags];
-  for (int f = 0; f < col_frags; ++f) {
-    wmma::fill_fragment(acc[0][f], 0.0f);
-    wmma::fill_fragment(acc[1][f], 0.0f);
-  }
-  __syncthreads();
+  auto load_chunk = [&](int chunk) {
+    const __nv_bfloat16* src = a.gate + chunk * kChunk;
+    __nv_bfloat16* dst = w_tiles + (chunk % 2) * kExperts * kStride;
+    for (int i = tid; i < kExperts * (kChunk / 8); i += kThreads) {
+      const int e = i / (kChunk / 8), part = (i % (kChunk / 8)) * 8;
+      cp_async16(dst + e * kStride + part, src + static_cast<long>(e) * a.d_padded + part);
+    }
+    cp_async_commit();
+  };
+  const int chunks = a.d_padded / kChunk;
 
-  for (int base = 0; base < a.d_padded; base += kChunk) {
-    if (staged) {
-      for (int i = tid; i < a.topics * kChunk; i += kThreads) {
-        const int c = i / kChunk, j = base + i % kChunk;
-        center_tile[c][i % kChunk] = j < a.d ? a.centers[static_cast<long>(c) * a.d + j] : 0.0f;
+  for (int tile = first_tile; tile < tile_end; ++tile) {
+    const int warp_first = tile * kTokensPerBlock + warp * 16 * kMTiles;
+    // Rows g and g + 8 of each m-tile: one Philox block each covers this lane's 16 elements of
+    // a chunk, word q feeding k-step q. The next chunk's blocks are drawn while this chunk's
+    // products run, so that the integer pipes and the tensor cores work side by side.
+    auto draw_chunk = [&](int chunk, uint32_t (&words)[kMTiles][2][4]) {
+#pragma unroll
+      for (int m = 0; m < kMTiles; ++m)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const Philox4 draw =
+              token_draw(a.key, static_cast<uint32_t>(warp_first + 16 * m + 8 * h + g), static_cast<uint32_t>(4 * chunk + s));
+#pragma unroll
+          for (int q = 0; q < 4; ++q) words[m][h][q] = draw.v[q];
+        }
+    };
+    float acc[kMTiles][kNTiles][4];
+#pragma unroll
+    for (int m = 0; m < kMTiles; ++m)
+#pragma unroll
+      for (int n = 0; n < kNTiles; ++n)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) acc[m][n][i] = 0.0f;
+
+    // Topics now: their dependent loads then hide behind the products.
+    int topic[kMTiles][2];
+#pragma unroll
+    for (int m = 0; m < kMTiles; ++m)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int t = warp_first + 16 * m + 8 * h + g;
+        topic[m][h] = t < a.tokens ? token_topic(a.key, static_cast<uint32_t>(t), a.topic_cdf, a.topics) : 0;
+      }
+    uint32_t words[kMTiles][2][4], next[kMTiles][2][4];
+    load_chunk(0);
+    draw_chunk(0, next);
+    for (int c = 0; c < chunks; ++c) {
+#pragma unroll
+      for (int m = 0; m < kMTiles; ++m)
+#pragma unroll
+        for (int i = 0; i < 8; ++i) words[m][i / 4][i % 4] = next[m][i / 4][i % 4];
+      if (c + 1 < chunks) {
+        load_chunk(c + 1);
+        cp_async_wait<1>();
+      } else {
+        cp_async_wait<0>();
       }
       __syncthreads();
-    }
-    // Generate the X tile: each thread fills 32 dimensions of one token (4 Philox draws);
-    // consecutive lanes take consecutive tokens.
-    {
-      const int r = tid % kTokensPerBlock, q0 = (tid / kTokensPerBlock) * 32;
-      const int t = first + r;
-      const float* center_global = a.centers + static_cast<long>(topic[r]) * a.d;
-      for (int q = q0; q < q0 + 32; q += 8) {
-        const int j = base + q;
-        const Philox4 draw = token_draw(a.key, static_cast<uint32_t>(t), noise_block(j));
-        uint16_t bits[8];
-        for (int i = 0; i < 8; ++i) {
-          const bool real = t < a.tokens && j + i < a.d;
-          const float center = !real ? 0.0f : staged ? center_tile[topic[r]][q + i] : center_global[j + i];
-          bits[i] = real ? to_bf16_bits(embedding_value(center, a.noise, uniform_noise(draw, j + i))) : 0;
+      draw_chunk(c + 1, next);  // past the last chunk: drawn and unused, which keeps one basic block
+      const __nv_bfloat16* w = w_tiles + (c % 2) * kExperts * kStride;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        uint32_t frag[kMTiles][4];
+#pragma unroll
+        for (int m = 0; m < kMTiles; ++m) {
+          frag[m][0] = noise_pair(words[m][0][q]);       // row g,     columns 2s, 2s + 1
+          frag[m][1] = noise_pair(words[m][1][q]);       // row g + 8
+          frag[m][2] = noise_pair(words[m][0][q] >> 8);  // row g,     columns 2s + 8, 2s + 9
+          frag[m][3] = noise_pair(words[m][1][q] >> 8);  // row g + 8
         }
-        *reinterpret_cast<uint4*>(x_tile + r * kStride + q) = *reinterpret_cast<const uint4*>(bits);
+#pragma unroll
+        for (int np = 0; np < kNTiles / 2; ++np) {
+          uint32_t b[4];
+          ldmatrix_x4(b, w + (16 * np + 8 * (lane / 16) + lane % 8) * kStride + 16 * q + 8 * ((lane / 8) % 2));
+#pragma unroll
+          for (int m = 0; m < kMTiles; ++m) {
+            mma_bf16(acc[m][2 * np], frag[m], b[0], b[1]);
+            mma_bf16(acc[m][2 * np + 1], frag[m], b[2], b[3]);
+          }
+        }
       }
+      __syncthreads();  // the next load overwrites this buffer
     }
-    // Load the W tile [experts_padded][kChunk], 8 BF16 (16 bytes) per load.
-    for (int i = tid; i < a.experts_padded * (kChunk / 8); i += kThreads) {
-      const int e = i / (kChunk / 8), c = (i % (kChunk / 8)) * 8;
-      *reinterpret_cast<uint4*>(w_tile + e * kStride + c) =
-          *reinterpret_cast<const uint4*>(a.gate + static_cast<long>(e) * a.d_padded + base + c);
-    }
-    __syncthreads();
-    for (int kk = 0; kk < kChunk; kk += 16) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> xa[2];
-      wmma::load_matrix_sync(xa[0], x_tile + row0 * kStride + kk, kStride);
-      wmma::load_matrix_sync(xa[1], x_tile + (row0 + 16) * kStride + kk, kStride);
-      for (int f = 0; f < col_frags; ++f) {
-        // W is [expert][dim]: as the K x N matrix B it is column-major with leading dim kStride.
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> wb;
-        wmma::load_matrix_sync(wb, w_tile + (col0 + 16 * f) * kStride + kk, kStride);
-        wmma::mma_sync(acc[0][f], xa[0], wb, acc[0][f]);
-        wmma::mma_sync(acc[1][f], xa[1], wb, acc[1][f]);
-      }
-    }
-    __syncthreads();
-  }
-  for (int f = 0; f < col_frags; ++f) {
-    // Column-major [expert][token]: in the top-k scan below, consecutive threads (tokens) read
-    // consecutive words, free of bank conflicts.
-    wmma::store_matrix_sync(logits + (col0 + 16 * f) * kTokensPerBlock + row0, acc[0][f], kTokensPerBlock, wmma::mem_col_major);
-    wmma::store_matrix_sync(logits + (col0 + 16 * f) * kTokensPerBlock + row0 + 16, acc[1][f], kTokensPerBlock,
-                            wmma::mem_col_major);
-  }
-  __syncthreads();
 
-  if (tid < kTokensPerBlock && first + tid < a.tokens) {
-    const int t = first + tid;
-    const float* l = logits + tid;  // logit of expert e at l[e * kTokensPerBlock]
-    int best[16];
-    int found = 0;
-    for (int e = 0; e < a.experts; ++e) {
-      int pos = found < a.top_k ? found : a.top_k;
-      const float v = l[e * kTokensPerBlock];
-      while (pos > 0 && v > l[best[pos - 1] * kTokensPerBlock]) --pos;
-      if (pos >= a.top_k) continue;
-      for (int q = (found < a.top_k ? found : a.top_k - 1); q > pos; --q) best[q] = best[q - 1];
-      best[pos] = e;
-      if (found < a.top_k) ++found;
-    }
-    const int rank = t / a.tokens_per_rank;
-    for (int q = 0; q < a.top_k; ++q) {
-      if (local_hist) atomicAdd(&hist[rank - hist_rank[0]][best[q]], 1);
-      else atomicAdd(&a.counts[static_cast<long>(rank) * a.experts + best[q]], 1);
-      if (a.assignments) a.assignments[static_cast<long>(t) * a.top_k + q] = best[q];
-    }
+    // Lane (g, s) holds experts 8n + 2s + {0, 1} of rows g and g + 8.
+#pragma unroll
+    for (int m = 0; m < kMTiles; ++m)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int t = warp_first + 16 * m + 8 * h + g;
+        const bool real = t < a.tokens;
+        const int rank = t / a.tokens_per_rank;
+        const float* center_part = a.center_logits + static_cast<long>(topic[m][h]) * a.experts_padded;
+        // Local slot i = 2n + b holds expert 8n + 2s + b; padding slots hold -inf (logits are
+        // finite), chosen ones are marked in `taken` (v stays read-only, so it stays in registers).
+        constexpr int kSlots = 2 * kNTiles;
+        float v[kSlots];
+#pragma unroll
+        for (int n = 0; n < kNTiles; ++n) {
+          const int e = 8 * n + 2 * s;  // even, and experts is even or e + 1 is padding
+          const float2 center = e + 1 < a.experts ? __ldg(reinterpret_cast<const float2*>(center_part + e))
+                                                  : make_float2(e < a.experts ? __ldg(center_part + e) : 0.0f, 0.0f);
+          v[2 * n] = e < a.experts ? combine_logit(center.x, a.noise, acc[m][n][2 * h]) : -INFINITY;
+          v[2 * n + 1] = e + 1 < a.experts ? combine_logit(center.y, a.noise, acc[m][n][2 * h + 1]) : -INFINITY;
+        }
+        unsigned long long taken = 0;
+        for (int r = 0; r < a.top_k; ++r) {
+          // The lane's best slot by a tree (short dependency chains); on ties the left, lower
+          // expert wins.
+          float best[kSlots / 2];
+          int slot[kSlots / 2];
+#pragma unroll
+          for (int i = 0; i < kSlots / 2; ++i) {
+            const float left_v = (taken >> (2 * i)) & 1ull ? -INFINITY : v[2 * i];
+            const float right_v = (taken >> (2 * i + 1)) & 1ull ? -INFINITY : v[2 * i + 1];
+            const bool right = right_v > left_v;
+            best[i] = right ? right_v : left_v;
+            slot[i] = right ? 2 * i + 1 : 2 * i;
+          }
+          constexpr int kLevels = kNTiles == 4 ? 2 : kNTiles == 8 ? 3 : kNTiles == 16 ? 4 : 5;  // log2(kSlots / 2)
+#pragma unroll
+          for (int level = 1; level <= kLevels; ++level)
+#pragma unroll
+            for (int i = 0; i < (kSlots / 2) >> level; ++i) {
+              const bool right = best[2 * i + 1] > best[2 * i];
+              best[i] = right ? best[2 * i + 1] : best[2 * i];
+              slot[i] = right ? slot[2 * i + 1] : slot[2 * i];
+            }
+          // Then the best of the four lanes that share the row.
+          const int mine = 8 * (slot[0] / 2) + 2 * s + slot[0] % 2;
+          float top = best[0];
+          int expert = mine;
+#pragma unroll
+          for (int off = 1; off <= 2; off *= 2) {
+            const float other = __shfl_xor_sync(0xFFFFFFFFu, top, off);
+            const int other_expert = __shfl_xor_sync(0xFFFFFFFFu, expert, off);
+            if (other > top || (other == top && other_expert < expert)) {
+              top = other;
+              expert = other_expert;
+            }
+          }
+          if (expert == mine) taken |= 1ull << slot[0];
+          if (s == 0 && real) {
+            if (rank - first_rank < 2) atomicAdd(&hist[rank - first_rank][expert], 1);
+            else atomicAdd(&a.counts[static_cast<long>(rank) * a.experts + expert], 1);
+            if (a.assignments) a.assignments[static_cast<long>(t) * a.top_k + r] = expert;
+          }
+        }
+      }
   }
-  if (!local_hist) return;
   __syncthreads();
-  const int ranks = (a.tokens + a.tokens_per_rank - 1) / a.tokens_per_rank;
+  const int ranks = a.tokens / a.tokens_per_rank;
   for (int i = tid; i < 2 * a.experts; i += kThreads) {
-    const int h = i / a.experts, e = i % a.experts;
-    if (hist[h][e] && hist_rank[h] < ranks) atomicAdd(&a.counts[static_cast<long>(hist_rank[h]) * a.experts + e], hist[h][e]);
+    const int row = i / a.experts, e = i % a.experts;
+    if (hist[row][e] && first_rank + row < ranks) atomicAdd(&a.counts[static_cast<long>(first_rank + row) * a.experts + e], hist[row][e]);
   }
 }
 
-template <int kColFrags>
-void launch(const KernelArgs& a, unsigned blocks, size_t smem) {
-  check(cudaFuncSetAttribute(route_kernel<kColFrags>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+template <int kNTiles, int kMTiles>
+void launch(const KernelArgs& a) {
+  constexpr int kTokensPerBlock = kWarps * 16 * kMTiles;
+  const size_t smem = sizeof(__nv_bfloat16) * 2 * 8 * kNTiles * kStride;
+  check(cudaFuncSetAttribute(route_kernel<kNTiles, kMTiles>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
         "shared memory attribute");
-  route_kernel<kColFrags><<<blocks, kThreads, smem>>>(a);
+  // As many blocks as fit on the GPU at once, each taking an equal share of the tiles.
+  int device = 0, sms = 0, per_sm = 0;
+  check(cudaGetDevice(&device), "device");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, route_kernel<kNTiles, kMTiles>, kThreads, smem), "occupancy");
+  const int tiles = (a.tokens + kTokensPerBlock - 1) / kTokensPerBlock;
+  const int resident = sms * (per_sm > 0 ? per_sm : 1);
+  const int tiles_per_block = (tiles + resident - 1) / resident;
+  const unsigned blocks = static_cast<unsigned>((tiles + tiles_per_block - 1) / tiles_per_block);
+  route_kernel<kNTiles, kMTiles><<<blocks, kThreads, smem>>>(a, tiles_per_block);
 }
 
 template <typename T>
@@ -216,6 +328,7 @@ class CudaRouter final : public Router {
     gate_f_.reserve(static_cast<size_t>(p.experts) * p.d_model);
     gate_.reserve(static_cast<size_t>(experts_padded) * d_padded);
     centers_.reserve(static_cast<size_t>(p.topics) * p.d_model);
+    center_logits_.reserve(static_cast<size_t>(p.topics) * experts_padded);
     cdf_.reserve(p.topics);
     const size_t cells = static_cast<size_t>(p.ranks) * p.experts;
     counts_.reserve(cells);
@@ -226,18 +339,17 @@ class CudaRouter final : public Router {
     check(cudaMemset(counts_.ptr, 0, sizeof(int32_t) * cells), "clear counts");
     const long padded = static_cast<long>(experts_padded) * d_padded;
     to_bf16_padded<<<static_cast<unsigned>((padded + 255) / 256), 256>>>(gate_f_.ptr, gate_.ptr, p.experts, p.d_model, experts_padded, d_padded);
+    const long center_threads = 32L * p.topics * p.experts;
+    center_logits_kernel<<<static_cast<unsigned>((center_threads + 255) / 256), 256>>>(centers_.ptr, gate_.ptr, center_logits_.ptr,
+                                                                                         p.topics, p.experts, experts_padded, p.d_model, d_padded);
 
-    KernelArgs a{gate_.ptr, centers_.ptr, cdf_.ptr, p.tokens, p.tokens / p.ranks, p.d_model, d_padded, p.experts,
-                 experts_padded, p.top_k, p.topics, p.noise, p.key, counts_.ptr, want_assignments ? assignments_.ptr : nullptr};
-    const size_t tiles = sizeof(__nv_bfloat16) * (kTokensPerBlock + experts_padded) * kStride;
-    const size_t logit_bytes = sizeof(float) * kTokensPerBlock * experts_padded;
-    const size_t smem = tiles > logit_bytes ? tiles : logit_bytes;
-    const unsigned blocks = static_cast<unsigned>((p.tokens + kTokensPerBlock - 1) / kTokensPerBlock);
+    const KernelArgs a{gate_.ptr, center_logits_.ptr, cdf_.ptr, p.tokens, p.tokens / p.ranks, d_padded, p.experts, experts_padded, p.top_k,
+                       p.topics, p.noise, p.key, counts_.ptr, want_assignments ? assignments_.ptr : nullptr};
     switch (experts_padded) {
-      case 32: launch<1>(a, blocks, smem); break;
-      case 64: launch<2>(a, blocks, smem); break;
-      case 128: launch<4>(a, blocks, smem); break;
-      default: launch<8>(a, blocks, smem); break;
+      case 32: launch<4, 2>(a); break;
+      case 64: launch<8, 2>(a); break;
+      case 128: launch<16, 1>(a); break;
+      default: launch<32, 1>(a); break;
     }
     check(cudaGetLastError(), "launch");
     out.counts.resize(cells);
@@ -256,7 +368,7 @@ class CudaRouter final : public Router {
   }
 
  private:
-  DeviceBuffer<float> gate_f_, centers_, cdf_;
+  DeviceBuffer<float> gate_f_, centers_, center_logits_, cdf_;
   DeviceBuffer<__nv_bfloat16> gate_;
   DeviceBuffer<int32_t> counts_, assignments_;
 };

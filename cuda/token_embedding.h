@@ -1,10 +1,16 @@
 // Synthetic token embeddings, generated in place from Philox so that every side (CPU reference,
 // CUDA kernel) draws identical tokens for the same (seed, step, layer, token):
 //   topic   ~ the topic mixture's CDF, from one 24-bit uniform
-//   x[j]    = center[topic][j] + noise * u,  u = h / 32768 - 1, h the j-th 16-bit half of the
-//             token's Philox stream (block j / 8): uniform on [-1, 1), exact in float
-// then rounded to BF16, the precision both sides multiply in. Every step is exact or a single
-// correctly rounded IEEE operation, so host and device agree bit for bit.
+//   x[j]    = center[topic][j] + noise * u[j],  u[j] = (2k - 127) / 128 with k a 7-bit field of
+//             the token's Philox stream: uniform on 128 levels in (-1, 1), mean 0, exact in BF16
+// The router multiplies u exactly in BF16 and adds the center's part of the logit separately:
+//   logit[e] = center[topic]·W[e] + noise * (u·W[e])
+// so the tensor cores never see the center, and one Philox block gives 16 dimensions.
+//
+// Which bits feed which dimension mirrors the register layout of the A operand of the tensor
+// cores' m16n8k16 BF16 product, so that the kernel turns each 32-bit Philox word into two operand
+// registers with one mask: dimension j = 64c + 16q + 8h + 2s + o (c: chunk, q: Philox word,
+// h, o in {0, 1}, s in 0..3) reads bits [8h + 16o, +7) of word q of block 4c + s.
 #pragma once
 
 #include <cstdint>
@@ -24,21 +30,59 @@ MOESIM_HD Philox4 token_draw(const TokenKey& key, uint32_t token, uint32_t block
                        static_cast<uint32_t>(key.seed >> 32));
 }
 
-// The topic of `token`: the first index whose cumulative weight exceeds a uniform draw.
+// The topic of `token`: the first index whose cumulative weight exceeds a uniform draw (the last
+// topic if none does), by binary search over the non-decreasing CDF.
 MOESIM_HD int token_topic(const TokenKey& key, uint32_t token, const float* topic_cdf, int topics) {
   const float u = static_cast<float>(token_draw(key, token, 0xFFFFFFFFu).v[0] >> 8) * (1.0f / 16777216.0f);
-  int t = 0;
-  while (t < topics - 1 && !(u < topic_cdf[t])) ++t;
-  return t;
+  int lo = 0, hi = topics - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    if (u < topic_cdf[mid]) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
-// Dimension j of a token uses Philox block j / 8, word (j % 8) / 2, low half for even j.
-MOESIM_HD uint32_t noise_block(int j) { return static_cast<uint32_t>(j / 8); }
-// The uniform variate on [-1, 1) of dimension j, from that dimension's Philox block: exact in float.
-MOESIM_HD float uniform_noise(const Philox4& block, int j) {
-  const uint32_t w = block.v[(j % 8) / 2];
-  const uint32_t h = (j % 2) ? (w >> 16) : (w & 0xFFFFu);
-  return static_cast<float>(h) * (1.0f / 32768.0f) - 1.0f;
+constexpr int kNoiseChunk = 64;        // dimensions per 4 Philox blocks
+constexpr int kNoisePerBlock = 16;     // dimensions per Philox block
+
+struct NoiseSource {
+  uint32_t block;  // Philox block of the token's stream
+  int word;        // 32-bit word of that block
+  int shift;       // the 7-bit field starts at this bit
+};
+
+MOESIM_HD NoiseSource noise_source(int j) {
+  const int c = j / kNoiseChunk, i = j % kNoiseChunk, q = i / 16, r = i % 16;
+  const int h = r / 8, s = (r % 8) / 2, o = r % 2;
+  return NoiseSource{static_cast<uint32_t>(4 * c + s), q, 8 * h + 16 * o};
+}
+
+// The noise variate of a 7-bit field: (2k - 127) / 128, exact in float and in BF16.
+MOESIM_HD float noise_variate(uint32_t word, int shift) {
+  const int k = static_cast<int>((word >> shift) & 0x7Fu);
+  return static_cast<float>(2 * k - 127) * (1.0f / 128.0f);
+}
+
+// u[0..d) of `token`: block by block, each Philox block filling its 16 dimensions.
+inline void token_noise(const TokenKey& key, uint32_t token, int d, float* u) {
+  for (int c = 0; c * kNoiseChunk < d; ++c) {
+    for (int s = 0; s < 4; ++s) {
+      const Philox4 draw = token_draw(key, token, static_cast<uint32_t>(4 * c + s));
+      for (int q = 0; q < 4; ++q)
+        for (int h = 0; h < 2; ++h)
+          for (int o = 0; o < 2; ++o) {
+            const int j = kNoiseChunk * c + 16 * q + 8 * h + 2 * s + o;
+            if (j < d) u[j] = noise_variate(draw.v[q], 8 * h + 16 * o);
+          }
+    }
+  }
+}
+
+// The embedding itself, for code that learns from tokens: x = center + noise * u.
+inline void token_embedding(const TokenKey& key, uint32_t token, int d, const float* center, float noise, float* x) {
+  token_noise(key, token, d, x);
+  for (int j = 0; j < d; ++j) x[j] = center[j] + noise * x[j];
 }
 
 // Round to nearest even BF16, returned as the 16-bit pattern.
@@ -57,13 +101,12 @@ MOESIM_HD float from_bf16_bits(uint16_t b) {
   return f;
 }
 
-// Embedding value of a dimension with center value `center` and noise variate `u`, before BF16
-// rounding.
-MOESIM_HD float embedding_value(float center, float noise, float u) {
+// The logit from its two parts, with one rounding per operation on both sides.
+MOESIM_HD float combine_logit(float center_part, float noise, float noise_part) {
 #if defined(__CUDA_ARCH__)
-  return __fadd_rn(center, __fmul_rn(noise, u));  // no FMA contraction
+  return __fadd_rn(center_part, __fmul_rn(noise, noise_part));  // no FMA contraction
 #else
-  return center + noise * u;  // the host build uses -ffp-contract=off
+  return center_part + noise * noise_part;  // the host build uses -ffp-contract=off
 #endif
 }
 

@@ -56,13 +56,8 @@ LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<
       probe_topic_[static_cast<size_t>(l) * p_.probe_tokens + t] = topic;
       probes_per_topic_[static_cast<size_t>(l) * p_.topics + topic] += 1;
       float* x = probe_x_.data() + (static_cast<size_t>(l) * p_.probe_tokens + t) * d;
-      for (int j = 0; j < d; j += 8) {
-        const router::Philox4 block = router::token_draw(key, static_cast<uint32_t>(t), router::noise_block(j));
-        for (int q = j; q < j + 8 && q < d; ++q) {
-          x[q] = router::from_bf16_bits(router::to_bf16_bits(router::embedding_value(
-              centers_[l][static_cast<size_t>(topic) * d + q], static_cast<float>(p_.noise), router::uniform_noise(block, q))));
-        }
-      }
+      router::token_embedding(key, static_cast<uint32_t>(t), d, centers_[l].data() + static_cast<size_t>(topic) * d,
+                              static_cast<float>(p_.noise), x);
     }
   }
 }
@@ -306,13 +301,8 @@ void LearnedSource::learn(int layer, int step) {
   std::vector<float> x(d);
   for (int t = 0; t < n; ++t) {
     const int topic = router::token_topic(key, static_cast<uint32_t>(t), mix_cdf_.data(), p_.topics);
-    for (int j = 0; j < d; j += 8) {
-      const router::Philox4 block = router::token_draw(key, static_cast<uint32_t>(t), router::noise_block(j));
-      for (int q = j; q < j + 8 && q < d; ++q) {
-        x[q] = router::from_bf16_bits(router::to_bf16_bits(router::embedding_value(
-            centers_[layer][static_cast<size_t>(topic) * d + q], static_cast<float>(p_.noise), router::uniform_noise(block, q))));
-      }
-    }
+    router::token_embedding(key, static_cast<uint32_t>(t), d, centers_[layer].data() + static_cast<size_t>(topic) * d,
+                            static_cast<float>(p_.noise), x.data());
     const int first = routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k];
     for (int q = 0; q < p_.shape.top_k; ++q) share[routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k + q]] += 1.0 / (n * p_.shape.top_k);
     for (int row : {first, experts}) {

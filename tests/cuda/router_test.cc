@@ -29,15 +29,17 @@ struct Fixture {
   }
 };
 
-// Straightforward reimplementation: logits in double from the same BF16 values, full sort.
+// Straightforward reimplementation: logits in double from the embedding x = center + noise * u
+// and the BF16 gate, each dimension's noise looked up on its own, full sort.
 std::vector<std::pair<std::vector<int>, double>> naive(const RouterProblem& p) {
   std::vector<std::pair<std::vector<int>, double>> out;  // (top-k, smallest gap at the k boundary or inside)
   for (int t = 0; t < p.tokens; ++t) {
     const int topic = token_topic(p.key, static_cast<uint32_t>(t), p.topic_cdf, p.topics);
     std::vector<double> x(p.d_model);
     for (int j = 0; j < p.d_model; ++j) {
-      const Philox4 block = token_draw(p.key, static_cast<uint32_t>(t), noise_block(j));
-      x[j] = from_bf16_bits(to_bf16_bits(p.centers[static_cast<size_t>(topic) * p.d_model + j] + p.noise * uniform_noise(block, j)));
+      const NoiseSource n = noise_source(j);
+      const double u = noise_variate(token_draw(p.key, static_cast<uint32_t>(t), n.block).v[n.word], n.shift);
+      x[j] = p.centers[static_cast<size_t>(topic) * p.d_model + j] + static_cast<double>(p.noise) * u;
     }
     std::vector<double> logit(p.experts, 0);
     for (int e = 0; e < p.experts; ++e)
@@ -59,13 +61,53 @@ TEST(TokenEmbedding, Bf16RoundsToNearestEven) {
   EXPECT_EQ(from_bf16_bits(0xC040), -3.0f);
 }
 
-TEST(TokenEmbedding, NoiseIsExactAndInRange) {
-  const Philox4 block{{0x80000000u, 0xFFFF0000u, 0x00000001u, 0u}};
-  EXPECT_EQ(uniform_noise(block, 0), -1.0f);         // low half of word 0
-  EXPECT_EQ(uniform_noise(block, 1), 0.0f);          // high half of word 0: 0x8000
-  EXPECT_EQ(uniform_noise(block, 3), 65535.0f / 32768.0f - 1.0f);
-  EXPECT_EQ(uniform_noise(block, 4), 1.0f / 32768.0f - 1.0f);
-  EXPECT_EQ(noise_block(15), 1u);
+TEST(TokenEmbedding, NoiseIsSevenBitsCenteredAndExactInBf16) {
+  EXPECT_EQ(noise_variate(0u, 0), -127.0f / 128.0f);
+  EXPECT_EQ(noise_variate(0x7Fu, 0), 127.0f / 128.0f);
+  EXPECT_EQ(noise_variate(0xFFFFFF80u, 0), -127.0f / 128.0f);  // only the 7-bit field counts
+  EXPECT_EQ(noise_variate(0x3Fu << 16, 16), -1.0f / 128.0f);
+  EXPECT_EQ(noise_variate(0x40u << 24, 24), 1.0f / 128.0f);
+  for (uint32_t k = 0; k < 128; ++k) {
+    const float u = noise_variate(k, 0);
+    EXPECT_EQ(from_bf16_bits(to_bf16_bits(u)), u) << k;  // the tensor cores see it exactly
+  }
+}
+
+// The layout the kernel relies on: dimension 64c + 16q + 8h + 2s + o reads bits [8h + 16o, +7)
+// of word q of block 4c + s, and every field of a chunk's 4 blocks feeds one dimension.
+TEST(TokenEmbedding, NoiseFieldsFollowTheTensorCoreOperandLayout) {
+  EXPECT_EQ(noise_source(0).block, 0u);
+  EXPECT_EQ(noise_source(1).shift, 16);
+  EXPECT_EQ(noise_source(2).block, 1u);
+  EXPECT_EQ(noise_source(8).shift, 8);
+  EXPECT_EQ(noise_source(9).shift, 24);
+  EXPECT_EQ(noise_source(16).word, 1);
+  EXPECT_EQ(noise_source(64).block, 4u);
+  EXPECT_EQ(noise_source(64 + 16 * 3 + 8 + 2 * 3 + 1).block, 7u);
+  std::vector<int> uses(2 * 16 * 4, 0);  // [block][word][field] over two chunks
+  for (int j = 0; j < 128; ++j) {
+    const NoiseSource n = noise_source(j);
+    ++uses[(n.block * 4 + n.word) * 4 + n.shift / 8];
+  }
+  EXPECT_EQ(std::count(uses.begin(), uses.end(), 1), 128);
+}
+
+TEST(TokenEmbedding, TokenNoiseIsUniformWithMeanZeroAndVarianceAThird) {
+  const TokenKey key{5, 2, 1};
+  const int d = 100;  // not a multiple of the chunk: the tail is drawn too
+  std::vector<float> u(d);
+  double sum = 0, squares = 0;
+  for (uint32_t t = 0; t < 2000; ++t) {
+    token_noise(key, t, d, u.data());
+    for (int j = 0; j < d; ++j) {
+      const NoiseSource n = noise_source(j);
+      ASSERT_EQ(u[j], noise_variate(token_draw(key, t, n.block).v[n.word], n.shift));
+      sum += u[j];
+      squares += u[j] * u[j];
+    }
+  }
+  EXPECT_NEAR(sum / (2000.0 * d), 0.0, 0.005);
+  EXPECT_NEAR(squares / (2000.0 * d), 5461.0 / 16384.0, 0.005);  // E[(2k - 127)^2] / 128^2
 }
 
 TEST(TokenEmbedding, TopicsFollowTheMixtureWeights) {
