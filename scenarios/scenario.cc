@@ -4,7 +4,7 @@ namespace moesim::scenarios {
 
 const char* to_string(ExpertExecution e) { return e == ExpertExecution::kDropless ? "dropless" : "capacity"; }
 
-const char* to_string(Dedup d) { return d == Dedup::kNone ? "none" : "gpu"; }
+const char* to_string(Dedup d) { return d == Dedup::kNone ? "none" : d == Dedup::kGpu ? "gpu" : "node"; }
 
 const char* to_string(gating::SkewDistribution d) {
   switch (d) {

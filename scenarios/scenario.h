@@ -38,8 +38,10 @@ struct TrainingSpec {
 
 // How many times the dispatch all-to-all sends a token: none: once per expert it chose; gpu:
 // once per destination GPU however many of its experts live there (the zero-redundancy
-// all-to-all used with collaboration-constrained routing).
-enum class Dedup { kNone, kGpu };
+// all-to-all used with collaboration-constrained routing); node: once per destination node over
+// the network, to the GPU there with the sender's local index, which forwards it over NVLink to
+// each GPU of that node holding its experts (DeepEP's inter-node dispatch).
+enum class Dedup { kNone, kGpu, kNode };
 
 struct DispatchSpec {
   Dedup dedup = Dedup::kNone;

@@ -114,7 +114,7 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
   const bool capacity_mode = scenario_.training.expert_execution == scenarios::ExpertExecution::kCapacity;
   const int64_t capacity = gating::expert_capacity(m.capacity_factor, tokens_per_rank_, m.top_k, experts);
   const double token_bytes = m.hidden * m.activation_bytes();
-  const bool dedup = scenario_.dispatch.dedup == scenarios::Dedup::kGpu;
+  const scenarios::Dedup dedup = scenario_.dispatch.dedup;
   LayerTraffic& t = layers_[l];
   t.a2a_time.assign(groups_, Duration());
   t.expert_rows.assign(static_cast<size_t>(gpus_) * experts, 0.0);
@@ -136,13 +136,14 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
           t.expert_rows[static_cast<size_t>(g * ep_ + replica.ep_rank) * experts + e] += share;
         }
       }
-      if (dedup && routing.has_sends()) {
+      if (dedup != scenarios::Dedup::kNone && routing.has_sends()) {
         // A token goes once to each GPU that holds any of its experts (with top-1, or without
         // per-token data, the expert counts already are that).
         const auto sends = routing.sends_row(l, src);
         for (int j = 0; j < ep_; ++j) traffic.at(i, j) = sends[j] * token_bytes;
       }
     }
+    if (dedup == scenarios::Dedup::kNode && routing.has_sends()) node_dedup(routing, l, g, token_bytes, traffic);
     for (int i = 0; i < ep_; ++i) {
       for (int j = 0; j < ep_; ++j) t.sent[g * ep_ + i] += i == j ? 0.0 : traffic.at(i, j);
     }
@@ -170,6 +171,38 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
     total_rows += gpu_rows;
   }
   result.imbalance += total_rows > 0 ? max_rows / (total_rows / gpus_) : 1.0;
+}
+
+void StepSimulator::node_dedup(const gating::RoutingMatrix& routing, int l, int g, double token_bytes,
+                               network::TrafficMatrix& traffic) const {
+  // Per-GPU sends to other nodes become one network send per node, to the GPU there with the
+  // sender's local index (or the node's first EP rank), which forwards over NVLink to each GPU of
+  // its node that holds the token's experts. Sends inside the sender's node stay per GPU.
+  const auto& cluster = scenario_.cluster;
+  const auto& gpus = ep_groups_[g];
+  std::vector<double> forward(static_cast<size_t>(ep_) * ep_, 0.0);  // [entry][destination]
+  for (int i = 0; i < ep_; ++i) {
+    const int src = g * ep_ + i;
+    const auto sends = routing.sends_row(l, src);
+    const auto node_sends = routing.node_sends_row(l, src);
+    const int node = cluster.node_of(gpus[i]), local = cluster.local_index(gpus[i]);
+    std::vector<int> entry_of_node(cluster.nodes, -1);
+    for (int j = 0; j < ep_; ++j) {
+      const int n = cluster.node_of(gpus[j]);
+      if (n == node) continue;
+      if (entry_of_node[n] < 0 || cluster.local_index(gpus[j]) == local) entry_of_node[n] = j;
+    }
+    for (int j = 0; j < ep_; ++j) {
+      const int n = cluster.node_of(gpus[j]);
+      if (n == node) continue;
+      traffic.at(i, j) = 0;
+      const int entry = entry_of_node[n];
+      if (j == entry) traffic.at(i, entry) += node_sends[j] * token_bytes;
+      else forward[static_cast<size_t>(entry) * ep_ + j] += sends[j] * token_bytes;
+    }
+  }
+  for (int e = 0; e < ep_; ++e)
+    for (int j = 0; j < ep_; ++j) traffic.at(e, j) += forward[static_cast<size_t>(e) * ep_ + j];
 }
 
 StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const policies::Placement& placement) {

@@ -103,6 +103,8 @@ class StepSimulator {
     std::vector<double> rows;                // per GPU: token rows its experts process
     std::vector<double> sent;                // per GPU: bytes it sends to other GPUs per all-to-all
   };
+  // Rewrites EP group g's dispatch traffic for dispatch.dedup node (see scenarios::Dedup).
+  void node_dedup(const gating::RoutingMatrix& routing, int moe_layer, int g, double token_bytes, network::TrafficMatrix& traffic) const;
   void compute_layer(const gating::RoutingMatrix& routing, const policies::LayerPlacement& placement, int moe_layer,
                      StepResult& result);
   void migrate(const policies::Placement& placement, StepResult& result);

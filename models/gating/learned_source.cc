@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 
@@ -171,45 +172,72 @@ void LearnedSource::locmoe_shares(int l, std::span<const uint8_t> local, std::ve
   for (double& v : shares) v /= total;
 }
 
+std::vector<double> LearnedSource::visit_shares(int l, const RoutingView& view, const std::vector<int>& bucket, int buckets) const {
+  const int k = p_.shape.top_k;
+  std::vector<double> visits(buckets, 0.0);
+  if (p_.routing.mode == RoutingMode::kHash) {
+    // k distinct experts uniformly at random: P(none of them in b) = C(E - n_b, k) / C(E, k).
+    std::vector<int> hosted(buckets, 0);
+    for (int e = 0; e < p_.shape.experts; ++e) ++hosted[bucket[view.host(l, e)]];
+    for (int b = 0; b < buckets; ++b) {
+      double none = 1;
+      for (int i = 0; i < k; ++i) none *= std::max(0.0, static_cast<double>(p_.shape.experts - hosted[b] - i)) / (p_.shape.experts - i);
+      visits[b] = 1.0 - none;
+    }
+    return visits;
+  }
+  std::vector<int> seen(buckets, -1);
+  double total = 0;
+  for (int t = 0; t < p_.probe_tokens; ++t) {
+    const double weight = probe_weight(l, t);
+    total += weight;
+    for (int q = 0; q < k; ++q) {
+      const int b = bucket[view.host(l, chosen_[l][static_cast<size_t>(t) * k + q])];
+      if (seen[b] != t) visits[b] += weight;
+      seen[b] = t;
+    }
+  }
+  for (double& v : visits) v /= total;
+  return visits;
+}
+
 void LearnedSource::fill_sends(int l, const RoutingView& view, RoutingMatrix& out) const {
   const int k = p_.shape.top_k, ep = view.ep;
-  if (k == 1) {  // a token has one destination: sends are the counts per host
-    for (int r = 0; r < p_.shape.ranks; ++r) {
-      auto sends = out.sends_row(l, r);
+  std::vector<int> gpu_bucket(ep);
+  std::iota(gpu_bucket.begin(), gpu_bucket.end(), 0);
+  const std::vector<double> gpu_visits = k > 1 ? visit_shares(l, view, gpu_bucket, ep) : std::vector<double>();
+  // EP ranks grouped by node, nodes numbered by first appearance in the EP group; groups laid
+  // out alike share the node shares.
+  std::vector<int> node_bucket, previous;
+  std::vector<double> node_visits;
+  for (int r = 0; r < p_.shape.ranks; ++r) {
+    const int base = r / ep * ep;
+    node_bucket.assign(ep, -1);
+    int nodes = 0;
+    for (int j = 0; j < ep; ++j) {
+      for (int i = 0; i < j && node_bucket[j] < 0; ++i)
+        if (view.node_of_rank[base + i] == view.node_of_rank[base + j]) node_bucket[j] = node_bucket[i];
+      if (node_bucket[j] < 0) node_bucket[j] = nodes++;
+    }
+    if (k > 1 && node_bucket != previous) node_visits = visit_shares(l, view, node_bucket, nodes);
+    previous = node_bucket;
+
+    auto sends = out.sends_row(l, r);
+    auto node_sends = out.node_sends_row(l, r);
+    const double tokens = static_cast<double>(p_.shape.tokens_per_rank);
+    if (k == 1) {  // a token has one destination: sends are the counts per host
       std::fill(sends.begin(), sends.end(), 0);
       const auto row = out.row(l, r);
       for (int e = 0; e < p_.shape.experts; ++e) sends[view.host(l, e)] += row[e];
+      std::vector<int32_t> per_node(nodes, 0);
+      for (int j = 0; j < ep; ++j) per_node[node_bucket[j]] += sends[j];
+      for (int j = 0; j < ep; ++j) node_sends[j] = per_node[node_bucket[j]];
+      continue;
     }
-    return;
-  }
-  // The share of tokens that visit each EP rank at least once.
-  std::vector<double> visits(ep, 0.0);
-  if (p_.routing.mode == RoutingMode::kHash) {
-    // k distinct experts uniformly at random: P(none of them on j) = C(E - n_j, k) / C(E, k).
-    std::vector<int> hosted(ep, 0);
-    for (int e = 0; e < p_.shape.experts; ++e) ++hosted[view.host(l, e)];
     for (int j = 0; j < ep; ++j) {
-      double none = 1;
-      for (int i = 0; i < k; ++i) none *= std::max(0.0, static_cast<double>(p_.shape.experts - hosted[j] - i)) / (p_.shape.experts - i);
-      visits[j] = 1.0 - none;
+      sends[j] = static_cast<int32_t>(std::lround(gpu_visits[j] * tokens));
+      node_sends[j] = static_cast<int32_t>(std::lround(node_visits[node_bucket[j]] * tokens));
     }
-  } else {
-    std::vector<int> seen(ep, -1);
-    double total = 0;
-    for (int t = 0; t < p_.probe_tokens; ++t) {
-      const double weight = probe_weight(l, t);
-      total += weight;
-      for (int q = 0; q < k; ++q) {
-        const int j = view.host(l, chosen_[l][static_cast<size_t>(t) * k + q]);
-        if (seen[j] != t) visits[j] += weight;
-        seen[j] = t;
-      }
-    }
-    for (double& v : visits) v /= total;
-  }
-  for (int r = 0; r < p_.shape.ranks; ++r) {
-    auto sends = out.sends_row(l, r);
-    for (int j = 0; j < ep; ++j) sends[j] = static_cast<int32_t>(std::lround(visits[j] * static_cast<double>(p_.shape.tokens_per_rank)));
   }
 }
 

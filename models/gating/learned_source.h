@@ -88,6 +88,9 @@ class LearnedSource final : public Source {
   // Expert shares of the sender ranks whose local experts are `local`, under locmoe.
   void locmoe_shares(int layer, std::span<const uint8_t> local, std::vector<double>& shares) const;
   // Fills out's sends (tokens once per destination EP rank) for `layer`.
+  // The share of the layer's tokens that visit each bucket of EP ranks (a GPU, a node) at least
+  // once; bucket[j] is EP rank j's bucket. For top_k > 1.
+  std::vector<double> visit_shares(int layer, const RoutingView& view, const std::vector<int>& bucket, int buckets) const;
   void fill_sends(int layer, const RoutingView& view, RoutingMatrix& out) const;
   // Fills out's co-activation from the probes' choices (computed once per step).
   void fill_coactivation(RoutingMatrix& out);

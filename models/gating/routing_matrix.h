@@ -20,6 +20,7 @@ class RoutingMatrix {
     dropped_.assign(static_cast<size_t>(layers) * ranks * experts, 0);
     sends_ep_ = 0;
     sends_.clear();
+    node_sends_.clear();
     pair_shares_.clear();
   }
 
@@ -32,16 +33,26 @@ class RoutingMatrix {
   void resize_sends(int ep) {
     sends_ep_ = ep;
     sends_.assign(static_cast<size_t>(layers_) * ranks_ * ep, 0);
+    node_sends_.assign(sends_.size(), 0);
   }
   void clear_sends() {
     sends_ep_ = 0;
     sends_.clear();
+    node_sends_.clear();
   }
   std::span<int32_t> sends_row(int layer, int rank) {
     return {sends_.data() + (static_cast<size_t>(layer) * ranks_ + rank) * sends_ep_, static_cast<size_t>(sends_ep_)};
   }
   std::span<const int32_t> sends_row(int layer, int rank) const {
     return {sends_.data() + (static_cast<size_t>(layer) * ranks_ + rank) * sends_ep_, static_cast<size_t>(sends_ep_)};
+  }
+  // Likewise once per destination node: entry j counts the tokens of `rank` that visit the node of
+  // EP rank j at least once (the same for every j on one node). Present with sends_row.
+  std::span<int32_t> node_sends_row(int layer, int rank) {
+    return {node_sends_.data() + (static_cast<size_t>(layer) * ranks_ + rank) * sends_ep_, static_cast<size_t>(sends_ep_)};
+  }
+  std::span<const int32_t> node_sends_row(int layer, int rank) const {
+    return {node_sends_.data() + (static_cast<size_t>(layer) * ranks_ + rank) * sends_ep_, static_cast<size_t>(sends_ep_)};
   }
 
   // The share of each layer's tokens that chose both of two experts,
@@ -78,6 +89,7 @@ class RoutingMatrix {
   size_t offset(int layer, int rank) const { return (static_cast<size_t>(layer) * ranks_ + rank) * experts_; }
   int layers_ = 0, ranks_ = 0, experts_ = 0, sends_ep_ = 0;
   std::vector<int32_t> tokens_;
+  std::vector<int32_t> node_sends_;
   std::vector<int32_t> dropped_;
   std::vector<int32_t> sends_;  // [layer][rank][ep peer]
   std::vector<double> pair_shares_;

@@ -308,7 +308,8 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   tr.finish();
 
   MapReader dispatch = r.child("dispatch");
-  s.dispatch.dedup = dispatch.get_choice("dedup", {"none", "gpu"}, "none") == "none" ? Dedup::kNone : Dedup::kGpu;
+  const std::string dedup = dispatch.get_choice("dedup", {"none", "gpu", "node"}, "none");
+  s.dispatch.dedup = dedup == "none" ? Dedup::kNone : dedup == "gpu" ? Dedup::kGpu : Dedup::kNode;
   dispatch.finish();
 
   s.gating = read_gating(r.child("gating"), s.steps);

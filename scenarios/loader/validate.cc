@@ -95,9 +95,9 @@ void validate_policies(const Scenario& s, const Checker& c) {
                     ") must split evenly over the " + str(nodes) + " nodes of an EP group, got " + to_string(p.placement));
     }
     if (p.placement == PlacementKind::kAffinity) {
-      c.require(m.top_k >= 2 && s.dispatch.dedup == Dedup::kGpu, key + "placement",
+      c.require(m.top_k >= 2 && s.dispatch.dedup != Dedup::kNone, key + "placement",
                 "affinity puts experts that tokens choose together on one GPU, which saves all-to-all bytes only when tokens "
-                "choose several experts and go once to each GPU: expected model.top_k >= 2 and dispatch.dedup gpu, got top_k " +
+                "choose several experts and go once to each GPU: expected model.top_k >= 2 and dispatch.dedup gpu or node, got top_k " +
                     str(m.top_k) + " and dedup " + to_string(s.dispatch.dedup));
     }
     // The expert slots' weights, gradients and optimizer state. Dense layers and activations are
@@ -165,13 +165,14 @@ void validate(const Scenario& s, const SourceMap& sources) {
       c.require(false, "gating.path", std::string("bad trace: ") + e.what());
     }
   }
-  if (s.dispatch.dedup == Dedup::kGpu) {
+  if (s.dispatch.dedup != Dedup::kNone) {
+    const std::string got = std::string("got ") + to_string(s.dispatch.dedup);
     c.require(s.training.expert_execution == ExpertExecution::kDropless, "dispatch.dedup",
-              "expected none with training.expert_execution capacity (padded buffers move full capacity), got gpu");
+              "expected none with training.expert_execution capacity (padded buffers move full capacity), " + got);
     c.require(m.top_k == 1 || s.gating.source == GatingSourceKind::kLearned, "dispatch.dedup",
               "expected none with gating.source " + std::string(to_string(s.gating.source)) +
                   ": deduplicating needs to know which experts each token chose together, which only gating.source learned "
-                  "tracks (or top_k 1), got gpu");
+                  "tracks (or top_k 1), " + got);
   }
   c.require(s.training.tokens_per_rank(p) * m.top_k < (int64_t{1} << 31), "training.tokens_per_step",
             "expected at most 2^31 token assignments per GPU per layer, got " + str(s.training.tokens_per_rank(p) * m.top_k));

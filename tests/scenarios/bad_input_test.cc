@@ -64,7 +64,7 @@ std::vector<BadCase> cases() {
       {"PlacementBeyondGpuMemory", kGood + "policies:\n  - {placement: replicated, spare_slots: 4000}\n", {},
        {"`policies.0.spare_slots`", "fit in GPU memory", "4001 expert slots", "80.0 GB", "optimizer_bytes_per_param", "with 4000 spare slots"}},
       {"AffinityWithoutDeduplication", kGood + "policies:\n  - {placement: affinity}\n", {"model.top_k=2"},
-       {"`policies.0.placement`", "dispatch.dedup gpu", "got top_k 2 and dedup none"}},
+       {"`policies.0.placement`", "dispatch.dedup gpu or node", "got top_k 2 and dedup none"}},
       {"AffinityWithTopOne", kGood + "dispatch: {dedup: gpu}\npolicies:\n  - {placement: affinity}\n", {},
        {"`policies.0.placement`", "model.top_k >= 2", "got top_k 1 and dedup gpu"}},
       {"AffinityImbalanceBelowOne", kGood + "policies:\n  - {placement: affinity, max_imbalance: 0.9}\n", {},

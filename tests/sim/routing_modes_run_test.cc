@@ -63,5 +63,37 @@ TEST(RoutingModes, C2RGroupsOnOneGpuCutBytesOnlyWithDedup) {
   EXPECT_NEAR(c2r_dedup, 0.5 * topk, 0.01 * topk);  // every token's two experts share a GPU
 }
 
+TEST(RoutingModes, NodeDedupSendsATokenOnceToANodeWhoseGpusHoldItsExperts) {
+  // Under the round-robin layout (policy 1) C2R's fixed pairs sit on two GPUs of one node:
+  // deduplicating per GPU saves nothing there, per node halves the network bytes.
+  const std::vector<std::string> shape = {"model.experts=32", "model.top_k=2", "gating.routing=c2r", "gating.c2r.groups=fixed",
+                                          "gating.c2r.group_size=2"};
+  auto with = [&](const std::string& dedup) {
+    auto overrides = shape;
+    overrides.push_back("dispatch.dedup=" + dedup);
+    return run(overrides)[1];
+  };
+  const auto none = with("none"), gpu = with("gpu"), node = with("node");
+  EXPECT_NEAR(gpu.inter_node_a2a_gb, none.inter_node_a2a_gb, 0.01 * none.inter_node_a2a_gb);
+  EXPECT_NEAR(node.inter_node_a2a_gb, 0.5 * gpu.inter_node_a2a_gb, 0.01 * gpu.inter_node_a2a_gb);
+  // The second copy now crosses NVLink from the receiving GPU instead of the network.
+  EXPECT_GT(node.intra_node_a2a_gb, gpu.intra_node_a2a_gb);
+  EXPECT_LT(node.step_ms_mean, gpu.step_ms_mean);
+}
+
+TEST(RoutingModes, NodeDedupNeverSendsMoreOverTheNetworkThanGpuDedup) {
+  for (const char* routing : {"topk", "hash"}) {
+    const std::vector<std::string> shape = {"model.experts=32", "model.top_k=2", std::string("gating.routing=") + routing};
+    auto gpu = shape, node = shape;
+    gpu.push_back("dispatch.dedup=gpu");
+    node.push_back("dispatch.dedup=node");
+    const auto by_gpu = run(gpu), by_node = run(node);
+    for (size_t p = 0; p < by_gpu.size(); ++p) {
+      EXPECT_LT(by_node[p].inter_node_a2a_gb, by_gpu[p].inter_node_a2a_gb) << routing << " " << by_gpu[p].label;
+      EXPECT_GT(by_node[p].inter_node_a2a_gb, 0.5 * by_gpu[p].inter_node_a2a_gb) << routing << " " << by_gpu[p].label;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace moesim
