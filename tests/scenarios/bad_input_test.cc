@@ -108,6 +108,9 @@ std::vector<BadCase> cases() {
        {"`dispatch.dedup`", "expected none with training.expert_execution capacity"}},
       {"DedupWithoutTokens", kGood + "dispatch: {dedup: gpu}\ngating: {source: skewed}\n", {"model.top_k=2"},
        {"`dispatch.dedup`", "expected none with gating.source skewed", "got gpu"}},
+      {"NodeDedupWithCapacity", kGood + "dispatch: {dedup: node}\n", {"training.expert_execution=capacity"},
+       {"`dispatch.dedup`", "expected none with training.expert_execution capacity", "got node"}},
+      {"UnknownDedup", kGood + "dispatch: {dedup: rack}\n", {}, {"`dispatch.dedup`", "none | gpu | node", "got 'rack'"}},
   };
 }
 
