@@ -1,8 +1,8 @@
 // The CUDA router. Each warp routes 16 * kMTiles tokens against all experts (at most 256) with
 // the tensor cores' mma.m16n8k16 (BF16 in, FP32 accumulate):
 //   - tokens live in registers only: every lane draws the Philox blocks of exactly the A-operand
-//     elements it holds, and one mask turns a 32-bit Philox word into two BF16 operand registers
-//     (token_embedding.h lays the bits out for this);
+//     elements it holds, and a mask plus two BF16 instructions turn each half of a 32-bit Philox
+//     word into an operand register (token_embedding.h lays the bits out for this);
 //   - the BF16 gate streams through shared memory 64 dimensions at a time, double-buffered with
 //     cp.async and shared by the block's warps, read into B fragments with ldmatrix;
 //   - the topic centers never reach the tensor cores: logit = center part (one small product per
