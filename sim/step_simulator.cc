@@ -181,12 +181,13 @@ void StepSimulator::node_dedup(const gating::RoutingMatrix& routing, int l, int 
   const auto& cluster = scenario_.cluster;
   const auto& gpus = ep_groups_[g];
   std::vector<double> forward(static_cast<size_t>(ep_) * ep_, 0.0);  // [entry][destination]
+  std::vector<int> entry_of_node(cluster.nodes, -1);
   for (int i = 0; i < ep_; ++i) {
     const int src = g * ep_ + i;
     const auto sends = routing.sends_row(l, src);
     const auto node_sends = routing.node_sends_row(l, src);
     const int node = cluster.node_of(gpus[i]), local = cluster.local_index(gpus[i]);
-    std::vector<int> entry_of_node(cluster.nodes, -1);
+    for (int gpu : gpus) entry_of_node[cluster.node_of(gpu)] = -1;  // only the group's nodes, not all
     for (int j = 0; j < ep_; ++j) {
       const int n = cluster.node_of(gpus[j]);
       if (n == node) continue;

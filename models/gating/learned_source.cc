@@ -210,17 +210,19 @@ void LearnedSource::fill_sends(int l, const RoutingView& view, RoutingMatrix& ou
   // out alike share the node shares.
   std::vector<int> node_bucket, previous;
   std::vector<double> node_visits;
+  int nodes = 0;
   for (int r = 0; r < p_.shape.ranks; ++r) {
-    const int base = r / ep * ep;
-    node_bucket.assign(ep, -1);
-    int nodes = 0;
-    for (int j = 0; j < ep; ++j) {
-      for (int i = 0; i < j && node_bucket[j] < 0; ++i)
-        if (view.node_of_rank[base + i] == view.node_of_rank[base + j]) node_bucket[j] = node_bucket[i];
-      if (node_bucket[j] < 0) node_bucket[j] = nodes++;
+    if (r % ep == 0) {  // a new EP group
+      node_bucket.assign(ep, -1);
+      nodes = 0;
+      for (int j = 0; j < ep; ++j) {
+        for (int i = 0; i < j && node_bucket[j] < 0; ++i)
+          if (view.node_of_rank[r + i] == view.node_of_rank[r + j]) node_bucket[j] = node_bucket[i];
+        if (node_bucket[j] < 0) node_bucket[j] = nodes++;
+      }
+      if (k > 1 && node_bucket != previous) node_visits = visit_shares(l, view, node_bucket, nodes);
+      previous = node_bucket;
     }
-    if (k > 1 && node_bucket != previous) node_visits = visit_shares(l, view, node_bucket, nodes);
-    previous = node_bucket;
 
     auto sends = out.sends_row(l, r);
     auto node_sends = out.node_sends_row(l, r);
