@@ -107,7 +107,10 @@ constexpr Entry kPresets[] = {
 
 std::optional<ClusterSpec> cluster_preset(std::string_view name) {
   for (const Entry& e : kPresets) {
-    if (name == e.name) return e.make();
+    if (name != e.name) continue;
+    ClusterSpec c = e.make();
+    c.fabric.spines = c.nic.count;  // a non-blocking spine layer needs as many spines as a leaf has rails
+    return c;
   }
   return std::nullopt;
 }
@@ -127,9 +130,28 @@ const char* to_string(IntraNodeFabric f) {
   return "?";
 }
 
+const char* to_string(FabricKind k) {
+  switch (k) {
+    case FabricKind::kRailOptimized: return "rail_optimized";
+    case FabricKind::kFatTree: return "fat_tree";
+    case FabricKind::kMultiPlane: return "multi_plane";
+  }
+  return "?";
+}
+
 const char* to_string(NetworkModel m) {
   switch (m) {
     case NetworkModel::kAnalytic: return "analytic";
+    case NetworkModel::kFlow: return "flow";
+  }
+  return "?";
+}
+
+const char* to_string(AllToAllAlgorithm a) {
+  switch (a) {
+    case AllToAllAlgorithm::kFlat: return "flat";
+    case AllToAllAlgorithm::kHierarchical: return "hierarchical";
+    case AllToAllAlgorithm::kPairwise: return "pairwise";
   }
   return "?";
 }

@@ -50,24 +50,51 @@ struct NicSpec {
   LinkSpec link;
 };
 
-enum class NetworkModel { kAnalytic };
+// How nodes' NICs reach each other.
+//   rail_optimized: NIC i of every node of a pod on rail leaf i; all leaves joined by spines.
+//   fat_tree: all NICs of a node on one top-of-rack leaf; leaves joined by spines.
+//   multi_plane: rail i is a plane of its own (its own leaves and spines); traffic between rails
+//     crosses over NVLink to the GPU on the destination's rail (as in DeepSeek's multi-plane
+//     fat-tree).
+enum class FabricKind { kRailOptimized, kFatTree, kMultiPlane };
 
-// The inter-node fabric. Only the non-blocking rail-optimized two-tier fabric is modelled by
-// the analytic network; `switch_latency` is added per switch hop.
+// Two-tier leaf/spine fabric. A leaf's uplinks carry 1/oversubscription of what its node-facing
+// ports can; `switch_latency` is added per switch hop.
 struct FabricSpec {
-  int leaf_ports = 64;  // node-facing ports per rail leaf switch
+  FabricKind kind = FabricKind::kRailOptimized;
+  int leaf_ports = 64;            // node-facing ports per leaf switch
+  double oversubscription = 1.0;  // leaf downlink : uplink bandwidth, at least 1
+  int spines = 8;                 // per plane (multi_plane) or in all; 0 leaves leaves unjoined
   Duration switch_latency = Nanoseconds(600);
+
+  // Nodes under one leaf: a port per node on a rail leaf, a port per NIC on a top-of-rack leaf.
+  int nodes_per_leaf(int nics_per_node) const {
+    return kind == FabricKind::kFatTree ? leaf_ports / nics_per_node : leaf_ports;
+  }
+};
+
+// analytic: hierarchical alpha-beta per collective (sim/network/analytic_network.h).
+// flow: collectives as flows over the topology's routes, max-min fair (sim/network/flow_network.h).
+enum class NetworkModel { kAnalytic, kFlow };
+
+// How an all-to-all moves its bytes (sim/network/all_to_all.h).
+enum class AllToAllAlgorithm { kFlat, kHierarchical, kPairwise };
+
+struct NetworkSpec {
   NetworkModel model = NetworkModel::kAnalytic;
+  AllToAllAlgorithm all_to_all = AllToAllAlgorithm::kFlat;
 };
 
 struct ClusterSpec {
   std::string preset;
   int nodes = 1;
   int gpus_per_node = 8;
+  int64_t gpus = 0;  // the GPU count a scenario asked for, if it gave one; gpu_count() is the truth
   GpuSpec gpu;
   IntraNodeSpec intra_node;
   NicSpec nic;
   FabricSpec fabric;
+  NetworkSpec network;
 
   int gpu_count() const { return nodes * gpus_per_node; }
   int node_of(int gpu_id) const { return gpu_id / gpus_per_node; }
@@ -78,6 +105,8 @@ struct ClusterSpec {
 };
 
 const char* to_string(IntraNodeFabric f);
+const char* to_string(FabricKind k);
 const char* to_string(NetworkModel m);
+const char* to_string(AllToAllAlgorithm a);
 
 }  // namespace moesim::hardware

@@ -2,42 +2,63 @@
 
 #include <boost/graph/connected_components.hpp>
 #include <boost/graph/dijkstra_shortest_paths.hpp>
+#include <boost/graph/graphviz.hpp>
+#include <boost/graph/push_relabel_max_flow.hpp>
 #include <boost/property_map/transform_value_property_map.hpp>
+#include <cmath>
+#include <iomanip>
+#include <sstream>
 
 namespace moesim::hardware {
 namespace {
 
-TopologyVertex add_vertex(TopologyGraph& g, VertexKind kind, int index) {
-  return boost::add_vertex(VertexProps{kind, index}, g);
-}
+class Builder {
+ public:
+  explicit Builder(TopologyGraph& g) : g_(g) {}
+  TopologyVertex vertex(VertexKind kind, int index) { return boost::add_vertex(VertexProps{kind, index}, g_); }
+  void link(TopologyVertex a, TopologyVertex b, Bandwidth bw, double efficiency, Duration latency) {
+    boost::add_edge(a, b, EdgeProps{bw, efficiency, latency, next_id_++}, g_);
+  }
 
-void add_link(TopologyGraph& g, TopologyVertex a, TopologyVertex b, Bandwidth bw, Duration lat) {
-  boost::add_edge(a, b, EdgeProps{bw, lat}, g);
-}
+ private:
+  TopologyGraph& g_;
+  int next_id_ = 0;
+};
+
+Duration half(Duration d) { return Duration::FromPicoseconds(d.picoseconds() / 2); }
 
 }  // namespace
 
 Topology build_topology(const ClusterSpec& spec) {
   Topology t;
-  TopologyGraph& g = t.graph;
+  Builder b(t.graph);
+  const FabricSpec& fabric = spec.fabric;
+  const int rails = spec.nic.count;
   const int groups_per_node = (spec.gpus_per_node + spec.intra_node.group_size - 1) / spec.intra_node.group_size;
-  const int pods = (spec.nodes + spec.fabric.leaf_ports - 1) / spec.fabric.leaf_ports;
-  const Duration half_nic = Duration::FromPicoseconds(spec.nic.link.latency.picoseconds() / 2);
-  const Duration half_intra = Duration::FromPicoseconds(spec.intra_node.link.latency.picoseconds() / 2);
-  const Duration half_cross = Duration::FromPicoseconds(spec.intra_node.cross_group_link.latency.picoseconds() / 2);
+  const int per_leaf = std::max(1, fabric.nodes_per_leaf(rails));
+  const bool top_of_rack = fabric.kind == FabricKind::kFatTree;
+  const int pods = (spec.nodes + per_leaf - 1) / per_leaf;
+  const LinkSpec& nic = spec.nic.link;
 
-  std::vector<TopologyVertex> leaves;  // [pod * rails + rail]
-  for (int pod = 0; pod < pods; ++pod) {
-    for (int rail = 0; rail < spec.nic.count; ++rail) {
-      leaves.push_back(add_vertex(g, VertexKind::kLeaf, pod * spec.nic.count + rail));
-    }
-  }
-  if (pods > 1) {
-    // Non-blocking: each leaf's uplinks carry what its node-facing ports can.
-    const Bandwidth uplink = spec.nic.link.bandwidth * (static_cast<double>(spec.fabric.leaf_ports) / spec.nic.count);
-    for (int rail = 0; rail < spec.nic.count; ++rail) {
-      const TopologyVertex spine = add_vertex(g, VertexKind::kSpine, rail);
-      for (TopologyVertex leaf : leaves) add_link(g, leaf, spine, uplink, spec.fabric.switch_latency);
+  // Leaves: one per pod (top-of-rack) or one per pod and rail; planes: leaves that share spines.
+  const int leaves_per_pod = top_of_rack ? 1 : rails;
+  std::vector<TopologyVertex> leaves;  // [pod * leaves_per_pod + rail]
+  for (int i = 0; i < pods * leaves_per_pod; ++i) leaves.push_back(b.vertex(VertexKind::kLeaf, i));
+  const bool plane_per_rail = fabric.kind == FabricKind::kMultiPlane;
+  const int planes = plane_per_rail ? rails : 1;
+  const int leaves_per_plane = static_cast<int>(leaves.size()) / planes;
+  if (spec.nodes > 1 && leaves_per_plane > 1) {
+    const Bandwidth downlink = nic.bandwidth * static_cast<double>(fabric.leaf_ports);
+    const Bandwidth uplink = downlink * (1.0 / (fabric.oversubscription * std::max(1, fabric.spines)));
+    int spine_index = 0;
+    for (int plane = 0; plane < planes; ++plane) {
+      for (int s = 0; s < fabric.spines; ++s) {
+        const TopologyVertex spine = b.vertex(VertexKind::kSpine, spine_index++);
+        for (int i = 0; i < static_cast<int>(leaves.size()); ++i) {
+          const int leaf_plane = plane_per_rail ? i % rails : 0;
+          if (leaf_plane == plane) b.link(leaves[i], spine, uplink, nic.efficiency, fabric.switch_latency);
+        }
+      }
     }
   }
 
@@ -45,27 +66,30 @@ Topology build_topology(const ClusterSpec& spec) {
   for (int node = 0; node < spec.nodes; ++node) {
     std::vector<TopologyVertex> hubs;
     for (int group = 0; group < groups_per_node; ++group) {
-      hubs.push_back(add_vertex(g, VertexKind::kIntraSwitch, node * groups_per_node + group));
+      hubs.push_back(b.vertex(VertexKind::kIntraSwitch, node * groups_per_node + group));
     }
+    const LinkSpec& cross = spec.intra_node.cross_group_link;
     if (groups_per_node > 1) {
-      const TopologyVertex pcie = add_vertex(g, VertexKind::kPcieSwitch, node);
+      const TopologyVertex pcie = b.vertex(VertexKind::kPcieSwitch, node);
       for (TopologyVertex hub : hubs) {
-        add_link(g, hub, pcie, spec.intra_node.cross_group_link.bandwidth * spec.intra_node.group_size, half_cross);
+        b.link(hub, pcie, cross.bandwidth * spec.intra_node.group_size, cross.efficiency, half(cross.latency));
       }
     }
     std::vector<TopologyVertex> nics;
-    const int pod = node / spec.fabric.leaf_ports;
-    for (int n = 0; n < spec.nic.count; ++n) {
-      const TopologyVertex nic = add_vertex(g, VertexKind::kNic, node * spec.nic.count + n);
-      add_link(g, nic, leaves[pod * spec.nic.count + n], spec.nic.link.bandwidth, half_nic + spec.fabric.switch_latency);
-      nics.push_back(nic);
+    const int pod = node / per_leaf;
+    for (int n = 0; n < rails; ++n) {
+      const TopologyVertex v = b.vertex(VertexKind::kNic, node * rails + n);
+      const TopologyVertex leaf = leaves[pod * leaves_per_pod + (top_of_rack ? 0 : n)];
+      b.link(v, leaf, nic.bandwidth, nic.efficiency, half(nic.latency) + fabric.switch_latency);
+      nics.push_back(v);
     }
+    const LinkSpec& intra = spec.intra_node.link;
     for (int local = 0; local < spec.gpus_per_node; ++local) {
       const int gpu = node * spec.gpus_per_node + local;
-      const TopologyVertex v = add_vertex(g, VertexKind::kGpu, gpu);
+      const TopologyVertex v = b.vertex(VertexKind::kGpu, gpu);
       t.gpu_vertex[gpu] = v;
-      add_link(g, v, hubs[spec.intra_group_of(gpu)], spec.intra_node.link.bandwidth, half_intra);
-      add_link(g, v, nics[spec.nic_of(gpu)], spec.nic.link.bandwidth, half_nic);
+      b.link(v, hubs[spec.intra_group_of(gpu)], intra.bandwidth, intra.efficiency, half(intra.latency));
+      b.link(v, nics[spec.nic_of(gpu)], nic.bandwidth, nic.efficiency, half(nic.latency));
     }
   }
   return t;
@@ -103,6 +127,68 @@ std::optional<Duration> path_latency(const Topology& t, int gpu_a, int gpu_b) {
   const int64_t d = dist[t.gpu_vertex.at(gpu_b)];
   if (d == std::numeric_limits<int64_t>::max()) return std::nullopt;
   return Duration::FromPicoseconds(d);
+}
+
+Bandwidth bisection_bandwidth(const Topology& t) {
+  // Max-flow wants a directed graph with a reverse arc per arc; capacities in bytes/s as integers.
+  using Traits = boost::adjacency_list_traits<boost::vecS, boost::vecS, boost::directedS>;
+  using FlowGraph = boost::adjacency_list<
+      boost::vecS, boost::vecS, boost::directedS, boost::no_property,
+      boost::property<boost::edge_capacity_t, int64_t,
+                      boost::property<boost::edge_residual_capacity_t, int64_t,
+                                      boost::property<boost::edge_reverse_t, Traits::edge_descriptor>>>>;
+  const size_t gpus = t.gpu_vertex.size();
+  if (gpus < 2) return Bandwidth();
+  const size_t n = boost::num_vertices(t.graph);
+  FlowGraph f(n + 2);
+  auto capacity = boost::get(boost::edge_capacity, f);
+  auto reverse = boost::get(boost::edge_reverse, f);
+  auto arc = [&](size_t a, size_t b, int64_t cap) {
+    const auto e = boost::add_edge(a, b, f).first;
+    const auto r = boost::add_edge(b, a, f).first;
+    capacity[e] = cap;
+    capacity[r] = 0;
+    reverse[e] = r;
+    reverse[r] = e;
+  };
+  int64_t total = 0;
+  for (auto e : boost::make_iterator_range(boost::edges(t.graph))) {
+    const auto cap = static_cast<int64_t>(std::llround(t.graph[e].bandwidth.bytes_per_second()));
+    arc(boost::source(e, t.graph), boost::target(e, t.graph), cap);
+    arc(boost::target(e, t.graph), boost::source(e, t.graph), cap);
+    total += cap;
+  }
+  const size_t source = n, sink = n + 1;
+  for (size_t g = 0; g < gpus; ++g) arc(g < gpus / 2 ? source : t.gpu_vertex[g], g < gpus / 2 ? t.gpu_vertex[g] : sink, total);
+  const int64_t flow = boost::push_relabel_max_flow(f, source, sink);
+  return Bandwidth::BytesPerSecond(static_cast<double>(flow));
+}
+
+const char* to_string(VertexKind kind) {
+  switch (kind) {
+    case VertexKind::kGpu: return "gpu";
+    case VertexKind::kIntraSwitch: return "intra";
+    case VertexKind::kPcieSwitch: return "pcie";
+    case VertexKind::kNic: return "nic";
+    case VertexKind::kLeaf: return "leaf";
+    case VertexKind::kSpine: return "spine";
+  }
+  return "?";
+}
+
+void write_dot(const Topology& t, std::ostream& out) {
+  const auto& g = t.graph;
+  boost::write_graphviz(
+      out, g,
+      [&](std::ostream& o, TopologyVertex v) {
+        o << "[label=\"" << to_string(g[v].kind) << g[v].index << "\", shape="
+          << (g[v].kind == VertexKind::kGpu ? "box" : "ellipse") << "]";
+      },
+      [&](std::ostream& o, auto e) {
+        std::ostringstream label;
+        label << std::setprecision(4) << g[e].bandwidth.bytes_per_second() / 1e9 << " GB/s";
+        o << "[label=\"" << label.str() << "\"]";
+      });
 }
 
 }  // namespace moesim::hardware

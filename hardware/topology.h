@@ -1,11 +1,12 @@
 // The cluster as a Boost.Graph graph: GPUs, intra-node fabric switches (NVSwitch, HCCS group
-// hubs, the PCIe switch that joins HCCS groups), NICs, rail leaf switches and spines. Edges carry
-// bandwidth per direction and latency. Built from a ClusterSpec; routes and latencies are read off
-// the graph rather than assumed.
+// hubs, the PCIe switch that joins HCCS groups), NICs, leaf switches and spines. Edges carry
+// line rate per direction, protocol efficiency and latency. Built from a ClusterSpec; routes,
+// latencies and bisection bandwidth are read off the graph rather than assumed.
 #pragma once
 
 #include <boost/graph/adjacency_list.hpp>
 #include <optional>
+#include <ostream>
 #include <vector>
 
 #include "hardware/specs.h"
@@ -20,8 +21,11 @@ struct VertexProps {
 };
 
 struct EdgeProps {
-  Bandwidth bandwidth;
+  Bandwidth bandwidth;  // line rate per direction
+  double efficiency = 1;
   Duration latency;
+  int id = 0;  // dense, in insertion order
+  Bandwidth effective() const { return bandwidth * efficiency; }
 };
 
 using TopologyGraph =
@@ -39,11 +43,22 @@ struct TopologySummary {
   bool connected = false;
 };
 
-// Builds the graph for `spec`. Nodes are grouped into pods of `fabric.leaf_ports` nodes; each
-// pod has one leaf per rail, and pods are joined by non-blocking spines (one per rail).
+// Builds the graph for `spec` (see FabricKind for the wiring). A fabric whose leaves have no
+// spine to meet at (fabric.spines 0) comes out disconnected; summarize() says so.
 Topology build_topology(const ClusterSpec& spec);
 TopologySummary summarize(const Topology& topology);
+
 // One-way latency of the lowest-latency path between two GPUs; empty if none exists.
 std::optional<Duration> path_latency(const Topology& topology, int gpu_a, int gpu_b);
+
+// Line-rate bandwidth per direction between the first and the second half of the GPUs by id (two
+// halves of the nodes where their count is even): the maximum flow between the halves, so it
+// counts every path, including forwarding through GPUs over NVLink.
+Bandwidth bisection_bandwidth(const Topology& topology);
+
+// Graphviz DOT: vertices named by kind and index, edges labelled with their line rate.
+void write_dot(const Topology& topology, std::ostream& out);
+
+const char* to_string(VertexKind kind);
 
 }  // namespace moesim::hardware

@@ -50,10 +50,16 @@ std::string resolved_yaml(const Scenario& s) {
   emit_link(out, "", c.nic.link);
   out << EndMap;
   out << Key << "fabric" << Value << BeginMap;
+  out << Key << "kind" << Value << hardware::to_string(c.fabric.kind);
   out << Key << "leaf_ports" << Value << c.fabric.leaf_ports;
+  out << Key << "oversubscription" << Value << format_number(c.fabric.oversubscription);
+  out << Key << "spines" << Value << c.fabric.spines;
   out << Key << "switch_latency" << Value << format_duration(c.fabric.switch_latency);
   out << EndMap;
-  out << Key << "network" << Value << BeginMap << Key << "model" << Value << hardware::to_string(c.fabric.model) << EndMap;
+  out << Key << "network" << Value << BeginMap;
+  out << Key << "model" << Value << hardware::to_string(c.network.model);
+  out << Key << "all_to_all" << Value << hardware::to_string(c.network.all_to_all);
+  out << EndMap;
   out << EndMap;
 
   const auto& m = s.model;

@@ -93,8 +93,12 @@ hardware::ClusterSpec read_cluster(MapReader r) {
   const auto presets = names_of(hardware::cluster_presets());
   const std::string preset = r.get_choice("preset", presets, std::nullopt);
   hardware::ClusterSpec c = *hardware::cluster_preset(preset);
-  c.nodes = static_cast<int>(r.get_int("nodes", c.nodes, 1, 1 << 20));
   c.gpus_per_node = static_cast<int>(r.get_int("gpus_per_node", c.gpus_per_node, 1, 1024));
+  // A planner may give the GPU count instead of (or as well as) the node count; validate() checks
+  // that the two agree.
+  c.gpus = r.get_int("gpus", 0, 1, 1 << 26);
+  const int64_t default_nodes = c.gpus > 0 ? std::max<int64_t>(1, c.gpus / c.gpus_per_node) : c.nodes;
+  c.nodes = static_cast<int>(r.get_int("nodes", default_nodes, 1, 1 << 20));
   read_gpu(r.child("gpu"), c.gpu);
 
   MapReader intra = r.child("intra_node");
@@ -122,12 +126,25 @@ hardware::ClusterSpec read_cluster(MapReader r) {
   nic.finish();
 
   MapReader fabric_r = r.child("fabric");
+  const std::string kind = fabric_r.get_choice("kind", {"rail_optimized", "fat_tree", "multi_plane"}, hardware::to_string(c.fabric.kind));
+  c.fabric.kind = kind == "rail_optimized" ? hardware::FabricKind::kRailOptimized
+                  : kind == "fat_tree"     ? hardware::FabricKind::kFatTree
+                                           : hardware::FabricKind::kMultiPlane;
   c.fabric.leaf_ports = static_cast<int>(fabric_r.get_int("leaf_ports", c.fabric.leaf_ports, 1, 1 << 20));
+  c.fabric.oversubscription = fabric_r.get_double("oversubscription", c.fabric.oversubscription, 1, 1e6);
+  // A spine per rail, or one per plane where every rail is a plane of its own.
+  const int default_spines = c.fabric.kind == hardware::FabricKind::kMultiPlane ? 1 : c.nic.count;
+  c.fabric.spines = static_cast<int>(fabric_r.get_int("spines", default_spines, 0, 1 << 16));
   c.fabric.switch_latency = fabric_r.get_duration("switch_latency", c.fabric.switch_latency);
   fabric_r.finish();
 
   MapReader network = r.child("network");
-  network.get_choice("model", {"analytic"}, "analytic");
+  const std::string model = network.get_choice("model", {"analytic", "flow"}, hardware::to_string(c.network.model));
+  c.network.model = model == "flow" ? hardware::NetworkModel::kFlow : hardware::NetworkModel::kAnalytic;
+  const std::string a2a = network.get_choice("all_to_all", {"flat", "hierarchical", "pairwise"}, hardware::to_string(c.network.all_to_all));
+  c.network.all_to_all = a2a == "flat"           ? hardware::AllToAllAlgorithm::kFlat
+                         : a2a == "hierarchical" ? hardware::AllToAllAlgorithm::kHierarchical
+                                                 : hardware::AllToAllAlgorithm::kPairwise;
   network.finish();
   r.finish();
   return c;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "hardware/topology.h"
 #include "models/gating/capacity.h"
 #include "models/gating/routing_mode.h"
 #include "models/gating/trace_source.h"
@@ -24,6 +25,19 @@ class Checker {
 };
 
 std::string str(int64_t v) { return std::to_string(v); }
+
+void validate_fabric(const hardware::ClusterSpec& cl, const Checker& c) {
+  const auto& f = cl.fabric;
+  c.require(f.kind != hardware::FabricKind::kFatTree || f.leaf_ports >= cl.nic.count, "cluster.fabric.leaf_ports",
+            "expected at least nic.count (" + str(cl.nic.count) +
+                ") ports, so that a node's NICs fit on its top-of-rack leaf, got " + str(f.leaf_ports));
+  if (cl.nodes == 1) return;
+  const hardware::TopologySummary summary = hardware::summarize(hardware::build_topology(cl));
+  c.require(summary.connected, "cluster.fabric.spines",
+            "expected a connected topology, but its " + str(summary.leaves) + " leaf switches are joined by " +
+                str(summary.spines) + " spines (" + str(f.spines) + " per " +
+                (f.kind == hardware::FabricKind::kMultiPlane ? "plane" : "fabric") + "), so some GPUs cannot reach others");
+}
 
 void validate_routing(const Scenario& s, const Checker& c) {
   const auto& routing = s.gating.routing;
@@ -123,10 +137,14 @@ void validate(const Scenario& s, const SourceMap& sources) {
   const auto& p = s.parallelism;
   const int gpus = cl.gpu_count();
 
+  c.require(cl.gpus == 0 || cl.gpus == gpus, "cluster.gpus",
+            "expected nodes x gpus_per_node = " + str(cl.nodes) + " x " + str(cl.gpus_per_node) + " = " + str(gpus) +
+                " (the topology's GPU count), got " + str(cl.gpus));
   c.require(cl.gpus_per_node % cl.intra_node.group_size == 0, "cluster.intra_node.group_size",
             "expected a divisor of gpus_per_node (" + str(cl.gpus_per_node) + "), got " + str(cl.intra_node.group_size));
   c.require(cl.nic.count <= cl.gpus_per_node && cl.gpus_per_node % cl.nic.count == 0, "cluster.nic.count",
             "expected a divisor of gpus_per_node (" + str(cl.gpus_per_node) + "), got " + str(cl.nic.count));
+  validate_fabric(cl, c);
 
   c.require(m.first_moe_layer < m.layers, "model.first_moe_layer",
             "expected a layer index below layers (" + str(m.layers) + "), got " + str(m.first_moe_layer));

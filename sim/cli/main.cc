@@ -1,4 +1,4 @@
-// The moesim command line: `moesim run | validate | presets`. Only this folder knows
+// The moesim command line: `moesim run | validate | presets | topo | trace | predict`. Only this folder knows
 // Boost.Program_options; bad input of any kind ends with one line on stderr and exit status 2.
 #include <boost/program_options.hpp>
 
@@ -19,6 +19,8 @@
 #include "sim/cli/trace_commands.h"
 #include "sim/cli/predict_command.h"
 #include "sim/cli/progress.h"
+#include "sim/cli/scenario_args.h"
+#include "sim/cli/topo_command.h"
 #include "sim/cli/usage_error.h"
 #include "sim/results/atomic_file.h"
 #include "sim/results/run_h5.h"
@@ -36,7 +38,11 @@ namespace {
 constexpr int kBadInput = 2;
 
 using cli::Progress;
+using cli::ScenarioArgs;
 using cli::UsageError;
+using cli::parse;
+using cli::scenario_args;
+using cli::scenario_options;
 
 const char* kUsage =
     "moesim: a discrete-event simulator of Mixture-of-Experts training clusters\n"
@@ -47,38 +53,11 @@ const char* kUsage =
     "  run SCENARIO        simulate a scenario and compare its placement policies\n"
     "  validate SCENARIO   check a scenario without running it\n"
     "  presets             list the cluster and model presets\n"
+    "  topo SCENARIO       summarize a scenario's cluster topology (and write it as Graphviz DOT)\n"
     "  trace ...           record (generate), inspect (info) and convert routing traces\n"
     "  predict TRACE       score the expert-load predictors on a trace\n"
     "\n"
     "Run `moesim <command> --help` for the options of a command.\n";
-
-struct ScenarioArgs {
-  std::string path;
-  std::vector<std::string> overrides;
-};
-
-// Options shared by commands that take a scenario.
-po::options_description scenario_options() {
-  po::options_description o("scenario options");
-  o.add_options()("set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"),
-                  "override a scenario value before validation (repeatable), e.g. --set cluster.nodes=8");
-  return o;
-}
-
-po::variables_map parse(const std::vector<std::string>& args, const po::options_description& visible,
-                        const char* usage_line, bool& help) {
-  const po::variables_map vm = cli::parse_with_file(args, visible, "scenario");
-  help = vm.count("help") > 0;
-  if (help) std::cout << usage_line << "\n\n" << visible;
-  return vm;
-}
-
-ScenarioArgs scenario_args(const po::variables_map& vm, const char* command) {
-  if (!vm.count("scenario")) throw UsageError(std::string("`moesim ") + command + "` needs a scenario file (see --help)");
-  ScenarioArgs a{vm["scenario"].as<std::string>(), {}};
-  if (vm.count("set")) a.overrides = vm["set"].as<std::vector<std::string>>();
-  return a;
-}
 
 std::string describe(const scenarios::Scenario& s) {
   const auto& c = s.cluster;
@@ -215,6 +194,7 @@ int main(int argc, char** argv) {
     if (command == "run") return cmd_run(args);
     if (command == "validate") return cmd_validate(args);
     if (command == "presets") return cmd_presets(args);
+    if (command == "topo") return cli::cmd_topo(args);
     if (command == "trace") return cli::cmd_trace(args);
     if (command == "predict") return cli::cmd_predict(args);
     throw UsageError("unknown command '" + command + "'");

@@ -110,6 +110,23 @@ TEST_F(Cli, PresetsListsClustersAndModels) {
   }
 }
 
+TEST_F(Cli, TopoSummarizesTheFabricAndWritesDot) {
+  const std::string dot = (dir_ / "t.dot").string();
+  const Result r = moesim("topo " + quickstart() + " --set cluster.fabric.kind=fat_tree --set cluster.fabric.oversubscription=2 "
+                          "--set cluster.fabric.leaf_ports=16 --dot " + dot);
+  ASSERT_EQ(r.status, 0) << r.err;
+  // Four nodes, two per top-of-rack leaf: 16 NICs of 50 GB/s face the other half, halved by 2:1.
+  EXPECT_NE(r.out.find("fat_tree"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 leaves, 8 spines"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bisection     400.0 GB/s per direction"), std::string::npos) << r.out;
+  EXPECT_EQ(slurp(dot).rfind("graph G {", 0), 0u);
+  const Result bad = moesim("topo " + quickstart() + " --set cluster.fabric.leaf_ports=1 --set cluster.fabric.spines=0 --dot " +
+                            (dir_ / "bad.dot").string());
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("cluster.fabric.spines"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(dir_ / "bad.dot"));
+}
+
 TEST_F(Cli, HelpAndUsageErrors) {
   EXPECT_EQ(moesim("--help").status, 0);
   const Result run_help = moesim("run --help");
@@ -117,6 +134,8 @@ TEST_F(Cli, HelpAndUsageErrors) {
   EXPECT_NE(run_help.out.find("--set"), std::string::npos);
   EXPECT_EQ(moesim("validate --help").status, 0);
   EXPECT_EQ(moesim("presets --help").status, 0);
+  EXPECT_EQ(moesim("topo --help").status, 0);
+  EXPECT_EQ(moesim("topo").status, 2);
   EXPECT_EQ(moesim("").status, 2);
   EXPECT_EQ(moesim("frobnicate").status, 2);
   EXPECT_EQ(moesim("run").status, 2);

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+#include <sstream>
+
 #include "hardware/presets.h"
+#include "hardware/routing.h"
 
 namespace moesim::hardware {
 namespace {
@@ -19,8 +24,8 @@ TEST(Topology, DgxPodHasGpusSwitchesNicsAndRails) {
   EXPECT_EQ(s.intra_switches, 4);
   EXPECT_EQ(s.nics, 32);
   EXPECT_EQ(s.leaves, 8);  // one rail switch per NIC index
-  EXPECT_EQ(s.spines, 0);  // one pod needs no spine
-  EXPECT_EQ(s.links, 32 * 2 + 32);
+  EXPECT_EQ(s.spines, 8);  // rails meet at the spines
+  EXPECT_EQ(s.links, 32 * 2 + 32 + 8 * 8);
   EXPECT_TRUE(s.connected);
 }
 
@@ -43,6 +48,103 @@ TEST(Topology, LatenciesFollowThePath) {
   c.fabric.leaf_ports = 2;
   const Topology pods = build_topology(c);
   EXPECT_EQ(*path_latency(pods, 0, 24), c.nic.link.latency * 2 + c.fabric.switch_latency * 4);
+}
+
+TEST(Topology, TopOfRackFatTreeHasALeafPerRackOfNodes) {
+  ClusterSpec c = h100(8);
+  c.fabric.kind = FabricKind::kFatTree;
+  c.fabric.leaf_ports = 32;  // four nodes of eight NICs per leaf
+  const TopologySummary s = summarize(build_topology(c));
+  EXPECT_EQ(s.leaves, 2);
+  EXPECT_EQ(s.spines, 8);
+  EXPECT_TRUE(s.connected);
+}
+
+TEST(Topology, BisectionOfANonBlockingFatTreeIsHalfTheNics) {
+  ClusterSpec c = h100(8);
+  c.fabric.kind = FabricKind::kFatTree;
+  c.fabric.leaf_ports = 32;
+  // Nodes 0-3 on one leaf, 4-7 on the other: 32 NICs of 50 GB/s face the other half.
+  EXPECT_NEAR(bisection_bandwidth(build_topology(c)).bytes_per_second(), 32 * 50e9, 1e6);
+  c.fabric.oversubscription = 2;
+  EXPECT_NEAR(bisection_bandwidth(build_topology(c)).bytes_per_second(), 16 * 50e9, 1e6);
+}
+
+TEST(Topology, BisectionOfOneNodeIsItsNvlinkHalf) {
+  EXPECT_NEAR(bisection_bandwidth(build_topology(h100(1))).bytes_per_second(), 4 * 450e9, 1e6);
+}
+
+TEST(Topology, MultiPlaneKeepsRailsApart) {
+  ClusterSpec c = h100(4);
+  c.fabric.kind = FabricKind::kMultiPlane;
+  c.fabric.leaf_ports = 2;  // two pods, so each plane needs its spine
+  c.fabric.spines = 1;
+  const Topology t = build_topology(c);
+  const TopologySummary s = summarize(t);
+  EXPECT_EQ(s.leaves, 16);
+  EXPECT_EQ(s.spines, 8);  // one per plane
+  EXPECT_TRUE(s.connected);
+  // Rail 0 to rail 1 on another pod: forward over NVLink to the GPU on rail 1, then plane 1.
+  Router router(t);
+  const auto route = router.route(0, 3 * 8 + 1);
+  bool via_gpu1 = false;
+  for (LinkId l : route) {
+    for (auto e : boost::make_iterator_range(boost::edges(t.graph))) {
+      if (t.graph[e].id != static_cast<int>(l / 2)) continue;
+      via_gpu1 |= t.graph[boost::source(e, t.graph)].kind == VertexKind::kGpu && t.graph[boost::source(e, t.graph)].index == 1;
+      via_gpu1 |= t.graph[boost::target(e, t.graph)].kind == VertexKind::kGpu && t.graph[boost::target(e, t.graph)].index == 1;
+    }
+  }
+  EXPECT_TRUE(via_gpu1);
+}
+
+TEST(Topology, WithoutSpinesLeavesAreCutOff) {
+  ClusterSpec c = h100(4);
+  c.fabric.spines = 0;
+  EXPECT_TRUE(summarize(build_topology(c)).connected);  // one pod: rails meet by NVLink forwarding
+  c.fabric.leaf_ports = 2;
+  EXPECT_FALSE(summarize(build_topology(c)).connected);
+}
+
+TEST(Topology, DotNamesEveryVertexAndLabelsLinks) {
+  std::ostringstream dot;
+  const Topology t = build_topology(*cluster_preset("ascend-910b"));
+  write_dot(t, dot);
+  const std::string s = dot.str();
+  EXPECT_EQ(s.rfind("graph G {", 0), 0u);
+  EXPECT_NE(s.find("label=\"gpu7\""), std::string::npos);
+  EXPECT_NE(s.find("label=\"pcie0\""), std::string::npos);
+  EXPECT_NE(s.find("GB/s"), std::string::npos);
+  EXPECT_EQ(static_cast<size_t>(std::count(s.begin(), s.end(), '\n')), 2 + boost::num_vertices(t.graph) + boost::num_edges(t.graph));
+}
+
+TEST(Router, RoutesFollowLowestLatencyAndHashOverSpines) {
+  ClusterSpec c = h100(4);
+  c.fabric.leaf_ports = 2;
+  const Topology t = build_topology(c);
+  Router router(t);
+  EXPECT_TRUE(router.route(3, 3).empty());
+  EXPECT_EQ(router.route(0, 1).size(), 2u);   // GPU -> NVSwitch -> GPU
+  EXPECT_EQ(router.route(0, 8).size(), 4u);   // same pod, same rail: GPU -> NIC -> leaf -> NIC -> GPU
+  EXPECT_EQ(router.route(0, 24).size(), 6u);  // other pod: up to a spine and down
+  // Opposite directions use the two directions of the same links.
+  const auto there = router.route(0, 24);
+  const std::vector<LinkId> forward(there.begin(), there.end());
+  const auto back = router.route(24, 0);
+  ASSERT_EQ(back.size(), forward.size());
+  // ECMP: pairs across pods spread over all eight spines (the leaf-to-spine link is the third hop).
+  std::set<LinkId> uplinks;
+  for (int a = 0; a < 16; ++a)
+    for (int b = 16; b < 32; ++b) uplinks.insert(router.route(a, b)[2]);
+  // 32 pairs per leaf hashed over its 8 uplinks leave few unused (hashing everything onto one
+  // spine would give 8).
+  EXPECT_GE(uplinks.size(), 7u * 8u);
+  // Deterministic: the same pair takes the same path in a fresh router.
+  Router again(t);
+  const auto r1 = again.route(5, 30);
+  const auto r2 = router.route(5, 30);
+  EXPECT_TRUE(std::equal(r1.begin(), r1.end(), r2.begin(), r2.end()));
+  for (LinkId l : router.route(0, 8)) EXPECT_GT(router.capacity(l), 0);
 }
 
 TEST(Topology, HccsGroupsAreJoinedOverPcie) {

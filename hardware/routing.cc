@@ -1,0 +1,78 @@
+#include "hardware/routing.h"
+
+#include <boost/graph/dijkstra_shortest_paths.hpp>
+#include <boost/property_map/transform_value_property_map.hpp>
+#include <limits>
+
+namespace moesim::hardware {
+namespace {
+
+constexpr int64_t kUnreachable = std::numeric_limits<int64_t>::max();
+
+uint64_t mix(uint64_t x) {  // splitmix64 finalizer
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+Router::Router(const Topology& topology) : topology_(topology) {
+  const auto& g = topology.graph;
+  capacity_.resize(2 * boost::num_edges(g));
+  for (auto e : boost::make_iterator_range(boost::edges(g))) {
+    capacity_[2 * g[e].id] = capacity_[2 * g[e].id + 1] = g[e].effective().bytes_per_second();
+  }
+  distance_.resize(topology.gpu_vertex.size());
+}
+
+const std::vector<int64_t>& Router::distances_to(int gpu) {
+  auto& dist = distance_[gpu];
+  if (!dist.empty()) return dist;
+  const auto& g = topology_.graph;
+  dist.resize(boost::num_vertices(g));
+  boost::dijkstra_shortest_paths(
+      g, topology_.gpu_vertex[gpu],
+      boost::distance_map(dist.data())
+          .weight_map(boost::make_transform_value_property_map([](const EdgeProps& e) { return e.latency.picoseconds(); },
+                                                              boost::get(boost::edge_bundle, g)))
+          .distance_inf(kUnreachable));
+  return dist;
+}
+
+std::span<const LinkId> Router::route(int a, int b) {
+  const size_t gpus = topology_.gpu_vertex.size();
+  if (route_begin_.empty()) {
+    route_begin_.assign(gpus * gpus, 0);
+    route_length_.assign(gpus * gpus, 0);
+  }
+  const size_t pair = static_cast<size_t>(a) * gpus + b;
+  if (route_begin_[pair] == 0) {
+    route_begin_[pair] = static_cast<uint32_t>(route_links_.size()) + 1;
+    const auto& g = topology_.graph;
+    const auto& dist = distances_to(b);
+    auto v = topology_.gpu_vertex[a];
+    const auto target = topology_.gpu_vertex[b];
+    if (dist[v] != kUnreachable) {
+      const uint64_t flow_hash = mix(pair);
+      std::vector<std::pair<TopologyVertex, LinkId>> next;  // equal-cost next hops
+      while (v != target) {
+        next.clear();
+        for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
+          const auto u = boost::target(e, g);
+          if (dist[u] != kUnreachable && dist[u] + g[e].latency.picoseconds() == dist[v]) {
+            next.emplace_back(u, 2 * static_cast<LinkId>(g[e].id) + (v < u ? 0 : 1));
+          }
+        }
+        const auto& hop = next[mix(flow_hash ^ v) % next.size()];
+        route_links_.push_back(hop.second);
+        v = hop.first;
+      }
+    }
+    route_length_[pair] = static_cast<uint16_t>(route_links_.size() + 1 - route_begin_[pair]);
+  }
+  return {route_links_.data() + route_begin_[pair] - 1, route_length_[pair]};
+}
+
+}  // namespace moesim::hardware
