@@ -139,6 +139,14 @@ const char* to_string(FabricKind k) {
   return "?";
 }
 
+const char* to_string(FabricRouting r) {
+  switch (r) {
+    case FabricRouting::kEcmp: return "ecmp";
+    case FabricRouting::kAdaptive: return "adaptive";
+  }
+  return "?";
+}
+
 const char* to_string(NetworkModel m) {
   switch (m) {
     case NetworkModel::kAnalytic: return "analytic";

@@ -2,6 +2,7 @@
 
 #include <boost/graph/dijkstra_shortest_paths.hpp>
 #include <boost/property_map/transform_value_property_map.hpp>
+#include <algorithm>
 #include <limits>
 
 namespace moesim::hardware {
@@ -18,7 +19,7 @@ uint64_t mix(uint64_t x) {  // splitmix64 finalizer
 
 }  // namespace
 
-Router::Router(const Topology& topology) : topology_(topology) {
+Router::Router(const Topology& topology, FabricRouting routing) : topology_(topology), routing_(routing) {
   const auto& g = topology.graph;
   capacity_.resize(2 * boost::num_edges(g));
   for (auto e : boost::make_iterator_range(boost::edges(g))) {
@@ -41,7 +42,7 @@ const std::vector<int64_t>& Router::distances_to(int gpu) {
   return dist;
 }
 
-std::span<const LinkId> Router::route(int a, int b) {
+std::span<const RouteHop> Router::route(int a, int b) {
   const size_t gpus = topology_.gpu_vertex.size();
   if (route_begin_.empty()) {
     route_begin_.assign(gpus * gpus, 0);
@@ -52,25 +53,48 @@ std::span<const LinkId> Router::route(int a, int b) {
     route_begin_[pair] = static_cast<uint32_t>(route_links_.size()) + 1;
     const auto& g = topology_.graph;
     const auto& dist = distances_to(b);
-    auto v = topology_.gpu_vertex[a];
-    const auto target = topology_.gpu_vertex[b];
-    if (dist[v] != kUnreachable) {
+    const auto source = topology_.gpu_vertex[a], target = topology_.gpu_vertex[b];
+    if (a != b && dist[source] != kUnreachable) {
       const uint64_t flow_hash = mix(pair);
+      // The shortest-path DAG, walked from the farthest vertex down, so that all of a vertex's
+      // share has arrived before it is passed on.
+      std::vector<std::pair<int64_t, TopologyVertex>> queue{{dist[source], source}};
+      std::vector<std::pair<TopologyVertex, double>> share{{source, 1.0}};
       std::vector<std::pair<TopologyVertex, LinkId>> next;  // equal-cost next hops
-      while (v != target) {
+      while (!queue.empty()) {
+        std::pop_heap(queue.begin(), queue.end());
+        const TopologyVertex v = queue.back().second;
+        queue.pop_back();
+        if (v == target) continue;
+        double mass = 0;
+        for (const auto& [u, m] : share) mass += u == v ? m : 0;
         next.clear();
+        bool forwards = false;
         for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
           const auto u = boost::target(e, g);
-          if (dist[u] != kUnreachable && dist[u] + g[e].latency.picoseconds() == dist[v]) {
-            next.emplace_back(u, 2 * static_cast<LinkId>(g[e].id) + (v < u ? 0 : 1));
+          if (dist[u] == kUnreachable || dist[u] + g[e].latency.picoseconds() != dist[v]) continue;
+          next.emplace_back(u, 2 * static_cast<LinkId>(g[e].id) + (v < u ? 0 : 1));
+          forwards |= g[v].kind == VertexKind::kGpu && g[u].kind == VertexKind::kIntraSwitch;
+        }
+        if (forwards) {
+          std::erase_if(next, [&](const auto& hop) { return g[hop.first].kind != VertexKind::kIntraSwitch; });
+        }
+        if (routing_ == FabricRouting::kEcmp) next = {next[mix(flow_hash ^ v) % next.size()]};
+        const double each = mass / static_cast<double>(next.size());
+        for (const auto& [u, link] : next) {
+          route_links_.push_back({link, each});
+          auto it = std::find_if(share.begin(), share.end(), [&](const auto& s) { return s.first == u; });
+          if (it == share.end()) {
+            share.emplace_back(u, each);
+            queue.emplace_back(dist[u], u);
+            std::push_heap(queue.begin(), queue.end());
+          } else {
+            it->second += each;
           }
         }
-        const auto& hop = next[mix(flow_hash ^ v) % next.size()];
-        route_links_.push_back(hop.second);
-        v = hop.first;
       }
     }
-    route_length_[pair] = static_cast<uint16_t>(route_links_.size() + 1 - route_begin_[pair]);
+    route_length_[pair] = static_cast<uint32_t>(route_links_.size() + 1 - route_begin_[pair]);
   }
   return {route_links_.data() + route_begin_[pair] - 1, route_length_[pair]};
 }

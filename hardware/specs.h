@@ -58,6 +58,11 @@ struct NicSpec {
 //     fat-tree).
 enum class FabricKind { kRailOptimized, kFatTree, kMultiPlane };
 
+// How switches pick among equal-cost paths. ecmp: one path per (source, destination) pair by
+// hashing, so pairs can collide on a link; adaptive: each pair's bytes spread evenly over all of
+// them (adaptive routing / packet spraying, as InfiniBand AR and Spectrum-X do).
+enum class FabricRouting { kEcmp, kAdaptive };
+
 // Two-tier leaf/spine fabric. A leaf's uplinks carry 1/oversubscription of what its node-facing
 // ports can; `switch_latency` is added per switch hop.
 struct FabricSpec {
@@ -65,6 +70,7 @@ struct FabricSpec {
   int leaf_ports = 64;            // node-facing ports per leaf switch
   double oversubscription = 1.0;  // leaf downlink : uplink bandwidth, at least 1
   int spines = 8;                 // per plane (multi_plane) or in all; 0 leaves leaves unjoined
+  FabricRouting routing = FabricRouting::kEcmp;
   Duration switch_latency = Nanoseconds(600);
 
   // Nodes under one leaf: a port per node on a rail leaf, a port per NIC on a top-of-rack leaf.
@@ -106,6 +112,7 @@ struct ClusterSpec {
 
 const char* to_string(IntraNodeFabric f);
 const char* to_string(FabricKind k);
+const char* to_string(FabricRouting r);
 const char* to_string(NetworkModel m);
 const char* to_string(AllToAllAlgorithm a);
 

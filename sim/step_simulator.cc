@@ -104,6 +104,22 @@ StepSimulator::StepSimulator(const scenarios::Scenario& s, scenarios::MigrationM
   const Bytes expert_grads(expert_grad_bytes_);
   for (int r = 0; r < ep_; ++r) expert_grad_all_reduce_[r] = network::ring_all_reduce_time(network_, edp_groups_[r], expert_grads);
 
+  if (s.cluster.network.model == hardware::NetworkModel::kFlow) {
+    topology_ = std::make_unique<hardware::Topology>(hardware::build_topology(s.cluster));
+    router_ = std::make_unique<hardware::Router>(*topology_, s.cluster.fabric.routing);
+    std::vector<double> capacity(router_->link_count());
+    for (hardware::LinkId l = 0; l < capacity.size(); ++l) capacity[l] = router_->capacity(l);
+    flows_ = std::make_unique<network::FlowNetwork>(std::move(capacity));
+    dense_grad_latency_ = network::ring_all_reduce_latency(network_, all);
+    for (int l = 0; l < m.layers; ++l) {
+      dense_grad_demand_.push_back(network::ring_all_reduce_demand(*router_, s.cluster, all, Bytes(dense_grad_bytes_[l]), route_scratch_));
+    }
+    for (int r = 0; r < ep_; ++r) {
+      expert_grad_demand_.push_back(network::ring_all_reduce_demand(*router_, s.cluster, edp_groups_[r], expert_grads, route_scratch_));
+      expert_grad_latency_.push_back(network::ring_all_reduce_latency(network_, edp_groups_[r]));
+    }
+  }
+
   layers_.resize(moe);
 }
 
@@ -117,6 +133,8 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
   const scenarios::Dedup dedup = scenario_.dispatch.dedup;
   LayerTraffic& t = layers_[l];
   t.a2a_time.assign(groups_, Duration());
+  t.a2a_latency.assign(groups_, Duration());
+  t.a2a_demand.resize(flows_ ? groups_ : 0);
   t.expert_rows.assign(static_cast<size_t>(gpus_) * experts, 0.0);
   t.experts_forward.assign(gpus_, Duration());
   t.rows.assign(gpus_, 0.0);
@@ -149,11 +167,12 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
     }
     const network::AllToAllCost cost = network::all_to_all_time(network_, traffic);
     t.a2a_time[g] = cost.time;
+    t.a2a_latency[g] = cost.latency;
+    if (flows_) t.a2a_demand[g] = demand(traffic);
     // Dispatch and combine, forward and backward, move the same bytes.
     result.a2a_intra_node += cost.intra_node * 4;
     result.a2a_inter_node += cost.inter_node * 4;
   }
-  result.all_to_all_time += *std::max_element(t.a2a_time.begin(), t.a2a_time.end()) * 4;
 
   const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden) * m.activation_bytes();
   std::vector<KernelWork> groups(experts);
@@ -223,8 +242,15 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   migrate(placement, result);
 
   build_graph();
-  executor_.execute(graph_, schedule_);
+  executor_.execute(graph_, schedule_, flows_.get());
   result.step_time = schedule_.makespan.since_start();
+  const auto took = [&](engine::TaskId task) { return schedule_.tasks[task].end - schedule_.tasks[task].start; };
+  for (const auto& phase : a2a_phases_) {
+    Duration slowest;
+    for (engine::TaskId task : phase) slowest = Max(slowest, took(task));
+    result.all_to_all_time += slowest;
+  }
+  for (engine::TaskId task : migration_tasks_) result.migration_time = Max(result.migration_time, took(task));
   result.compute_busy.resize(gpus_);
   for (int g = 0; g < gpus_; ++g) result.compute_busy[g] = schedule_.resource_busy[compute_stream(g)];
   return result;
@@ -247,8 +273,14 @@ policies::PlacementCosts StepSimulator::placement_costs() const {
   return {3 * compute.seconds() + a2a, expert_state_bytes_ / link, kept};
 }
 
+network::FlowDemand StepSimulator::demand(const network::TrafficMatrix& traffic) {
+  return network::route_traffic(*router_, traffic, route_scratch_);
+}
+
 void StepSimulator::migrate(const policies::Placement& placement, StepResult& result) {
   migration_time_.assign(groups_, Duration());
+  migration_latency_.assign(groups_, Duration());
+  migration_demand_.resize(flows_ ? groups_ : 0);
   migration_sent_.assign(gpus_, 0.0);
   placement_changed_ = !previous_ || !(*previous_ == placement);
   if (!placement_changed_) return;
@@ -261,10 +293,12 @@ void StepSimulator::migrate(const policies::Placement& placement, StepResult& re
       traffic.at(move.from_rank, move.to_rank) += expert_state_bytes_;
       migration_sent_[g * ep_ + move.from_rank] += expert_state_bytes_;
     }
-    migration_time_[g] = network::all_to_all_time(network_, traffic).time;
+    const network::AllToAllCost cost = network::all_to_all_time(network_, traffic);
+    migration_time_[g] = cost.time;
+    migration_latency_[g] = cost.latency;
+    if (flows_) migration_demand_[g] = demand(traffic);
     result.migration_bytes += Bytes(expert_state_bytes_ * static_cast<double>(moves.size()));
   }
-  result.migration_time = *std::max_element(migration_time_.begin(), migration_time_.end());
 }
 
 void StepSimulator::build_graph() {
@@ -272,6 +306,9 @@ void StepSimulator::build_graph() {
   const auto& m = scenario_.model;
   constexpr int32_t kAllToAllPriority = 2, kAllReducePriority = 1;
   graph_.reset(static_cast<uint32_t>(2 * gpus_));
+  a2a_phases_.clear();
+  migration_tasks_.clear();
+  if (flows_) flows_->reset();
 
   // The task each GPU's next computation must wait for.
   std::vector<TaskId> last(gpus_);
@@ -284,12 +321,21 @@ void StepSimulator::build_graph() {
     return t;
   };
   std::vector<engine::ResourceId> streams;
+  // A collective on the members' communication streams: `time` long with the analytic model;
+  // with the flow model, `demand` on the network's links, then `latency`.
+  auto add_collective = [&](Duration time, Duration latency, const network::FlowDemand* demand, int32_t priority,
+                            uint32_t task_tag) {
+    if (!flows_) return graph_.add_task(time, streams, priority, task_tag);
+    const TaskId t = graph_.add_shared_task(latency, streams, priority, task_tag);
+    flows_->set_demand(t, demand);
+    return t;
+  };
   // A collective over `members`, after each member's last task; it becomes their last task.
-  auto collective = [&](const std::vector<int>& members, Duration d, TaskKind kind, int layer, int32_t priority,
-                        bool advances) {
+  auto collective = [&](const std::vector<int>& members, Duration time, Duration latency, const network::FlowDemand* demand,
+                        TaskKind kind, int layer, int32_t priority, bool advances) {
     streams.clear();
     for (int g : members) streams.push_back(comm_stream(g));
-    const TaskId t = graph_.add_task(d, streams, priority, tag(kind, layer));
+    const TaskId t = add_collective(time, latency, demand, priority, tag(kind, layer));
     for (int g : members) {
       if (has_last[g]) graph_.add_dependency(last[g], t);
       if (advances) {
@@ -306,15 +352,20 @@ void StepSimulator::build_graph() {
   std::vector<bool> migrating(groups_, false);
   for (int g = 0; g < groups_; ++g) {
     if (migration_time_[g] <= Duration()) continue;
-    migration[g] = collective(ep_groups_[g], migration_time_[g], TaskKind::kMigration, 0, kAllToAllPriority, blocking);
+    migration[g] = collective(ep_groups_[g], migration_time_[g], migration_latency_[g],
+                              flows_ ? &migration_demand_[g] : nullptr, TaskKind::kMigration, 0, kAllToAllPriority, blocking);
+    migration_tasks_.push_back(migration[g]);
     migrating[g] = true;
   }
   auto wait_for_migration = [&](int gpu, TaskId experts) {
     if (!blocking && migrating[gpu / ep_]) graph_.add_dependency(migration[gpu / ep_], experts);
   };
   auto all_to_all = [&](int moe_layer, TaskKind kind, int layer) {
+    const LayerTraffic& t = layers_[moe_layer];
+    auto& phase = a2a_phases_.emplace_back();
     for (int g = 0; g < groups_; ++g) {
-      collective(ep_groups_[g], layers_[moe_layer].a2a_time[g], kind, layer, kAllToAllPriority, true);
+      phase.push_back(collective(ep_groups_[g], t.a2a_time[g], t.a2a_latency[g], flows_ ? &t.a2a_demand[g] : nullptr,
+                                 kind, layer, kAllToAllPriority, true));
     }
   };
 
@@ -364,8 +415,9 @@ void StepSimulator::build_graph() {
         for (int r = 0; r < ep_; ++r) {
           streams.clear();
           for (int g : edp_groups_[r]) streams.push_back(comm_stream(g));
-          const TaskId ar = graph_.add_task(expert_grad_all_reduce_[r], streams, kAllReducePriority,
-                                            tag(TaskKind::kExpertGradAllReduce, l));
+          const TaskId ar = add_collective(expert_grad_all_reduce_[r], flows_ ? expert_grad_latency_[r] : Duration(),
+                                           flows_ ? &expert_grad_demand_[r] : nullptr, kAllReducePriority,
+                                           tag(TaskKind::kExpertGradAllReduce, l));
           for (int g : edp_groups_[r]) {
             graph_.add_dependency(experts_bwd[g], ar);
             grad_reduces[g].push_back(ar);
@@ -377,7 +429,8 @@ void StepSimulator::build_graph() {
     }
     for (int g = 0; g < gpus_; ++g) compute(g, attention_fwd_ * 2, TaskKind::kAttention, l);
     if (gpus_ > 1) {
-      const TaskId ar = collective(all, dense_grad_all_reduce_[l], TaskKind::kDenseGradAllReduce, l, kAllReducePriority, false);
+      const TaskId ar = collective(all, dense_grad_all_reduce_[l], dense_grad_latency_, flows_ ? &dense_grad_demand_[l] : nullptr,
+                                   TaskKind::kDenseGradAllReduce, l, kAllReducePriority, false);
       for (int g = 0; g < gpus_; ++g) grad_reduces[g].push_back(ar);
     }
   }

@@ -10,6 +10,7 @@
 // Step-invariant costs are computed once at construction. Not thread-safe.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "scenarios/scenario.h"
 #include "sim/engine/task_graph.h"
 #include "sim/network/analytic_network.h"
+#include "sim/network/flow_network.h"
 
 namespace moesim {
 
@@ -98,6 +100,8 @@ class StepSimulator {
  private:
   struct LayerTraffic {
     std::vector<Duration> a2a_time;          // per EP group
+    std::vector<Duration> a2a_latency;       // per EP group
+    std::vector<network::FlowDemand> a2a_demand;  // per EP group, with the flow model
     std::vector<double> expert_rows;         // [gpu * experts + expert]: tokens processed
     std::vector<Duration> experts_forward;   // per GPU
     std::vector<double> rows;                // per GPU: token rows its experts process
@@ -109,6 +113,8 @@ class StepSimulator {
                      StepResult& result);
   void migrate(const policies::Placement& placement, StepResult& result);
   void build_graph();
+  // With the flow model: what a collective's traffic puts on each link.
+  network::FlowDemand demand(const network::TrafficMatrix& traffic);
 
   scenarios::Scenario scenario_;
   network::AnalyticNetwork network_;
@@ -134,7 +140,21 @@ class StepSimulator {
   std::vector<Duration> migration_time_;   // per EP group, for the step being simulated
   std::vector<double> migration_sent_;     // per GPU, bytes of expert state it sends
 
+  // The flow-level network, with cluster.network.model flow; null with the analytic model.
+  std::unique_ptr<hardware::Topology> topology_;
+  std::unique_ptr<hardware::Router> router_;
+  std::unique_ptr<network::FlowNetwork> flows_;
+  std::vector<double> route_scratch_;
+  std::vector<network::FlowDemand> dense_grad_demand_;   // per layer
+  Duration dense_grad_latency_;
+  std::vector<network::FlowDemand> expert_grad_demand_;  // per EP rank
+  std::vector<Duration> expert_grad_latency_;            // per EP rank
+  std::vector<network::FlowDemand> migration_demand_;    // per EP group
+  std::vector<Duration> migration_latency_;              // per EP group
+
   std::vector<LayerTraffic> layers_;  // per MoE layer, for the step being simulated
+  std::vector<std::vector<engine::TaskId>> a2a_phases_;  // each all-to-all phase's tasks, one per EP group
+  std::vector<engine::TaskId> migration_tasks_;
   engine::TaskGraph graph_;
   engine::TaskId first_backward_ = 0;  // tasks from this id on belong to the backward pass
   engine::TaskGraphExecutor executor_;

@@ -55,6 +55,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "oversubscription" << Value << format_number(c.fabric.oversubscription);
   out << Key << "spines" << Value << c.fabric.spines;
   out << Key << "switch_latency" << Value << format_duration(c.fabric.switch_latency);
+  out << Key << "routing" << Value << hardware::to_string(c.fabric.routing);
   out << EndMap;
   out << Key << "network" << Value << BeginMap;
   out << Key << "model" << Value << hardware::to_string(c.network.model);

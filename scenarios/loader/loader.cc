@@ -136,6 +136,9 @@ hardware::ClusterSpec read_cluster(MapReader r) {
   const int default_spines = c.fabric.kind == hardware::FabricKind::kMultiPlane ? 1 : c.nic.count;
   c.fabric.spines = static_cast<int>(fabric_r.get_int("spines", default_spines, 0, 1 << 16));
   c.fabric.switch_latency = fabric_r.get_duration("switch_latency", c.fabric.switch_latency);
+  c.fabric.routing = fabric_r.get_choice("routing", {"ecmp", "adaptive"}, hardware::to_string(c.fabric.routing)) == "ecmp"
+                         ? hardware::FabricRouting::kEcmp
+                         : hardware::FabricRouting::kAdaptive;
   fabric_r.finish();
 
   MapReader network = r.child("network");

@@ -10,6 +10,7 @@ TaskId TaskGraph::add_task(Duration duration, std::span<const ResourceId> resour
   assert(duration >= Duration());
   const auto id = static_cast<TaskId>(durations_.size());
   durations_.push_back(duration);
+  shared_.push_back(0);
   priorities_.push_back(priority);
   tags_.push_back(tag);
   for (ResourceId r : resources) {
@@ -17,6 +18,12 @@ TaskId TaskGraph::add_task(Duration duration, std::span<const ResourceId> resour
     resource_ids_.push_back(r);
   }
   resource_begin_.push_back(static_cast<uint32_t>(resource_ids_.size()));
+  return id;
+}
+
+TaskId TaskGraph::add_shared_task(Duration tail, std::span<const ResourceId> resources, int32_t priority, uint32_t tag) {
+  const TaskId id = add_task(tail, resources, priority, tag);
+  shared_[id] = 1;
   return id;
 }
 
@@ -28,6 +35,7 @@ void TaskGraph::add_dependency(TaskId before, TaskId after) {
 void TaskGraph::reset(uint32_t resource_count) {
   resource_count_ = resource_count;
   durations_.clear();
+  shared_.clear();
   priorities_.clear();
   tags_.clear();
   resource_begin_.assign(1, 0);
@@ -41,7 +49,8 @@ bool TaskGraphExecutor::later_in_line(const Waiting& a, const Waiting& b) {
   return a.task > b.task;
 }
 
-void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out) {
+void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCapacity* shared) {
+  shared_ = shared;
   const size_t n = graph.task_count();
   const uint32_t resource_count = graph.resource_count();
   out.tasks.assign(n, TaskTiming{});
@@ -76,13 +85,23 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out) {
   }
   for (ResourceId r = 0; r < resource_count; ++r) try_start(graph, r, zero, out);
 
-  while (auto event = events_.pop()) {
+  while (true) {
+    // Shared work done before the next event goes on with its tail.
+    while (shared_) {
+      const auto done = shared_->next_finish();
+      if (!done || (!events_.empty() && *events_.next_time() < *done)) break;
+      const TaskId t = shared_->finish(*done);
+      events_.push(*done + graph.duration(t), t);
+    }
+    auto event = events_.pop();
+    if (!event) break;
     const SimTime now = event->time;
     touched_.clear();
     unconstrained_.clear();
     // Apply every completion at this instant before starting anything.
     for (bool more = true; more;) {
       const TaskId done = event->payload;
+      if (graph.shared(done)) finish_shared(graph, done, now, out);
       for (ResourceId r : graph.resources(done)) {
         resource_busy_[r] = 0;
         touched_.push_back(r);
@@ -129,7 +148,20 @@ void TaskGraphExecutor::try_start(const TaskGraph& graph, ResourceId r, SimTime 
   start(graph, head, now, out);
 }
 
+void TaskGraphExecutor::finish_shared(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out) {
+  out.tasks[t].end = now;
+  for (ResourceId r : graph.resources(t)) out.resource_busy[r] += now - out.tasks[t].start;
+  if (now > out.makespan) out.makespan = now;
+}
+
 void TaskGraphExecutor::start(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out) {
+  if (graph.shared(t)) {
+    assert(shared_ && "a graph with shared tasks needs a SharedCapacity");
+    for (ResourceId r : graph.resources(t)) resource_busy_[r] = 1;
+    out.tasks[t] = TaskTiming{now, now};
+    shared_->start(t, now);
+    return;
+  }
   const Duration d = graph.duration(t);
   for (ResourceId r : graph.resources(t)) {
     resource_busy_[r] = 1;

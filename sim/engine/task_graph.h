@@ -10,11 +10,16 @@
 // of its resources, so gang-scheduled tasks never deadlock. Events at the same instant are all
 // applied before any task starts, so priority decides among tasks that become ready together.
 //
+// A shared task's work runs at a rate that depends on what else runs at the same time (a fluid
+// model, e.g. flows sharing network links): a SharedCapacity says when its work is done; its own
+// duration is a fixed tail after that (e.g. latency). It holds its resources throughout.
+//
 // The graph knows nothing of GPUs or MoE: resources and tasks are numbers, `tag` is the
 // caller's. Not thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -39,6 +44,8 @@ class TaskGraph {
   TaskId add_task(Duration duration, ResourceId resource, int32_t priority = 0, uint32_t tag = 0) {
     return add_task(duration, std::span<const ResourceId>(&resource, 1), priority, tag);
   }
+  // A shared task: its work is timed by the SharedCapacity passed to the executor, then `tail`.
+  TaskId add_shared_task(Duration tail, std::span<const ResourceId> resources, int32_t priority = 0, uint32_t tag = 0);
   // `after` starts only once `before` has finished. `before` must have been added first,
   // which makes every graph acyclic by construction.
   void add_dependency(TaskId before, TaskId after);
@@ -47,6 +54,7 @@ class TaskGraph {
   void reset(uint32_t resource_count);
 
   Duration duration(TaskId t) const { return durations_[t]; }
+  bool shared(TaskId t) const { return shared_[t] != 0; }
   uint32_t tag(TaskId t) const { return tags_[t]; }
   int32_t priority(TaskId t) const { return priorities_[t]; }
   std::span<const ResourceId> resources(TaskId t) const {
@@ -57,11 +65,25 @@ class TaskGraph {
  private:
   uint32_t resource_count_;
   std::vector<Duration> durations_;
+  std::vector<uint8_t> shared_;
   std::vector<int32_t> priorities_;
   std::vector<uint32_t> tags_;
   std::vector<uint32_t> resource_begin_{0};
   std::vector<ResourceId> resource_ids_;
   std::vector<std::pair<TaskId, TaskId>> edges_;
+};
+
+// Work of shared tasks that progresses at rates set by what runs concurrently. The executor
+// calls start() when a shared task starts; finish() when next_finish() is the earliest event.
+class SharedCapacity {
+ public:
+  virtual ~SharedCapacity() = default;
+  // Task `t` starts its work at `now` (not before any earlier call's `now`).
+  virtual void start(TaskId t, SimTime now) = 0;
+  // When the first running task's work is done at the current rates; empty if none runs.
+  virtual std::optional<SimTime> next_finish() const = 0;
+  // Advances to `now`, which is next_finish(), and removes and returns the task done then.
+  virtual TaskId finish(SimTime now) = 0;
 };
 
 struct TaskTiming {
@@ -80,8 +102,9 @@ struct Schedule {
 // per simulation avoids reallocating for every step.
 class TaskGraphExecutor {
  public:
-  // Executes `graph` from time zero. Fills `out` (resized as needed).
-  void execute(const TaskGraph& graph, Schedule& out);
+  // Executes `graph` from time zero. Fills `out` (resized as needed). `shared` times the work of
+  // shared tasks; it must be given if the graph has any.
+  void execute(const TaskGraph& graph, Schedule& out, SharedCapacity* shared = nullptr);
 
  private:
   struct Waiting {
@@ -93,6 +116,9 @@ class TaskGraphExecutor {
   void make_ready(const TaskGraph& graph, TaskId t, SimTime now);
   void try_start(const TaskGraph& graph, ResourceId r, SimTime now, Schedule& out);
   void start(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out);
+  void finish_shared(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out);
+
+  SharedCapacity* shared_ = nullptr;
 
   EventQueue<TaskId> events_;
   std::vector<uint32_t> pending_inputs_;

@@ -64,14 +64,20 @@ AllToAllCost all_to_all_time(const AnalyticNetwork& net, const TrafficMatrix& t)
   if (any_same) latency = Max(latency, net.intra_group_latency);
   if (any_cross) latency = Max(latency, net.cross_group_latency);
   if (any_inter) latency = Max(latency, net.inter_node_latency);
+  cost.latency = latency;
   cost.time = Seconds(slowest) + latency;
   return cost;
 }
 
-Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes) {
+namespace {
+
+struct Ring {
+  double bandwidth = 0;  // bytes per second
+  Duration alpha;        // per hop
+};
+
+Ring ring_over(const AnalyticNetwork& net, std::span<const int> gpus) {
   const hardware::ClusterSpec& c = net.cluster;
-  const size_t n = gpus.size();
-  if (n <= 1 || bytes.count() <= 0) return Duration();
   std::map<int, int> per_node;               // node -> participants
   std::map<int, std::set<int>> nics_in_use;  // node -> NICs of participants
   std::set<int> groups;
@@ -80,25 +86,35 @@ Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> g
     nics_in_use[c.node_of(g)].insert(c.nic_of(g));
     groups.insert(c.node_of(g) * 1'000'000 + c.intra_group_of(g));
   }
-  double bw;
-  Duration alpha;
   if (per_node.size() == 1) {
     const bool one_group = groups.size() == 1;
-    bw = (one_group ? c.intra_node.link : c.intra_node.cross_group_link).effective().bytes_per_second();
-    alpha = one_group ? net.intra_group_latency : net.cross_group_latency;
-  } else {
-    size_t rings = SIZE_MAX;
-    int most_per_node = 0;
-    for (const auto& [node, nics] : nics_in_use) rings = std::min(rings, nics.size());
-    for (const auto& [node, count] : per_node) most_per_node = std::max(most_per_node, count);
-    // Inside a node the ring hops over the intra-node link (the cross-group one if it spans groups).
-    const auto& hop = groups.size() > per_node.size() ? c.intra_node.cross_group_link : c.intra_node.link;
-    const double intra = most_per_node > 1 ? hop.effective().bytes_per_second() : std::numeric_limits<double>::infinity();
-    bw = std::min(intra, static_cast<double>(rings) * c.nic.link.effective().bytes_per_second());
-    alpha = net.inter_node_latency;
+    return {(one_group ? c.intra_node.link : c.intra_node.cross_group_link).effective().bytes_per_second(),
+            one_group ? net.intra_group_latency : net.cross_group_latency};
   }
+  size_t rings = SIZE_MAX;
+  int most_per_node = 0;
+  for (const auto& [node, nics] : nics_in_use) rings = std::min(rings, nics.size());
+  for (const auto& [node, count] : per_node) most_per_node = std::max(most_per_node, count);
+  // Inside a node the ring hops over the intra-node link (the cross-group one if it spans groups).
+  const auto& hop = groups.size() > per_node.size() ? c.intra_node.cross_group_link : c.intra_node.link;
+  const double intra = most_per_node > 1 ? hop.effective().bytes_per_second() : std::numeric_limits<double>::infinity();
+  return {std::min(intra, static_cast<double>(rings) * c.nic.link.effective().bytes_per_second()), net.inter_node_latency};
+}
+
+}  // namespace
+
+Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes) {
+  const size_t n = gpus.size();
+  if (n <= 1 || bytes.count() <= 0) return Duration();
+  const Ring ring = ring_over(net, gpus);
   const double volume = 2.0 * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count();
-  return Seconds(volume / bw) + alpha * static_cast<int64_t>(2 * (n - 1));
+  return Seconds(volume / ring.bandwidth) + ring.alpha * static_cast<int64_t>(2 * (n - 1));
+}
+
+Duration ring_all_reduce_latency(const AnalyticNetwork& net, std::span<const int> gpus) {
+  const size_t n = gpus.size();
+  if (n <= 1) return Duration();
+  return ring_over(net, gpus).alpha * static_cast<int64_t>(2 * (n - 1));
 }
 
 }  // namespace moesim::network

@@ -29,7 +29,8 @@ struct AnalyticNetwork {
 AnalyticNetwork make_analytic_network(const hardware::ClusterSpec& cluster);
 
 struct AllToAllCost {
-  Duration time;
+  Duration time;     // transfer at the busiest port, plus latency
+  Duration latency;  // that of the farthest class of peer used
   Bytes intra_node;  // bytes that stay inside a node (excluding a GPU's own tokens)
   Bytes inter_node;  // bytes that cross the inter-node fabric
 };
@@ -38,5 +39,7 @@ AllToAllCost all_to_all_time(const AnalyticNetwork& net, const TrafficMatrix& by
 
 // Ring all-reduce of `bytes` (the buffer size on each participant) over `gpus`.
 Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes);
+// Its latency part: 2(n-1) hops of the ring's slowest class of link.
+Duration ring_all_reduce_latency(const AnalyticNetwork& net, std::span<const int> gpus);
 
 }  // namespace moesim::network

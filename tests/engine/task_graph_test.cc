@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <vector>
 
 namespace moesim::engine {
 namespace {
@@ -133,6 +135,64 @@ TEST(TaskGraph, SameGraphGivesSameScheduleAndExecutorIsReusable) {
       }
     }
   }
+}
+
+// Processor sharing of one pipe of 1 unit of work per microsecond: the simplest fluid model.
+class SharedPipe : public SharedCapacity {
+ public:
+  explicit SharedPipe(std::vector<double> work) : work_(std::move(work)) {}
+  void start(TaskId t, SimTime now) override {
+    advance(now);
+    running_.push_back({t, work_[t]});
+  }
+  std::optional<SimTime> next_finish() const override {
+    if (running_.empty()) return std::nullopt;
+    double least = running_.front().second;
+    for (const auto& r : running_) least = std::min(least, r.second);
+    return now_ + Microseconds(static_cast<int64_t>(least * static_cast<double>(running_.size()) + 0.5));
+  }
+  TaskId finish(SimTime now) override {
+    advance(now);
+    auto first = std::min_element(running_.begin(), running_.end(), [](auto& a, auto& b) { return a.second < b.second; });
+    const TaskId t = first->first;
+    running_.erase(first);
+    return t;
+  }
+
+ private:
+  void advance(SimTime now) {
+    const double done = (now - now_).seconds() * 1e6 / static_cast<double>(std::max<size_t>(1, running_.size()));
+    for (auto& r : running_) r.second -= done;
+    now_ = now;
+  }
+  std::vector<double> work_;
+  std::vector<std::pair<TaskId, double>> running_;
+  SimTime now_ = SimTime::Zero();
+};
+
+TEST(TaskGraph, SharedTasksSplitTheCapacityAndThenRunTheirTail) {
+  TaskGraph g(3);
+  const TaskId a = g.add_shared_task(us(1), std::array<ResourceId, 1>{0});
+  const TaskId b = g.add_shared_task(us(0), std::array<ResourceId, 1>{1});
+  const TaskId before_c = g.add_task(us(2), 2);
+  const TaskId c = g.add_shared_task(us(0), std::array<ResourceId, 1>{2});
+  g.add_dependency(before_c, c);
+  const TaskId after_a = g.add_task(us(1), 0);
+  g.add_dependency(a, after_a);
+  // a: 4 units, b: 6, c: 1 from t=2. Until 2, a and b share (1 done each); then three share: c
+  // done at 5 (a: 2 left, b: 4 left); then two share: a done at 9 and its tail ends at 10; b has 2
+  // left at 9 and runs alone to 11.
+  SharedPipe pipe({4, 6, 0, 1, 0});
+  TaskGraphExecutor ex;
+  Schedule s;
+  ex.execute(g, s, &pipe);
+  EXPECT_EQ(end_us(s, c), 5);
+  EXPECT_EQ(end_us(s, a), 10);
+  EXPECT_EQ(end_us(s, b), 11);
+  EXPECT_EQ(start_us(s, after_a), 10);
+  EXPECT_EQ(s.resource_busy[0], us(11));  // a from 0 to 10, then after_a
+  EXPECT_EQ(s.resource_busy[2], us(5));   // before_c, then c from 2 to 5
+  EXPECT_EQ(s.makespan.since_start(), us(11));
 }
 
 }  // namespace

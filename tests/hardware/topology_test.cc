@@ -88,7 +88,8 @@ TEST(Topology, MultiPlaneKeepsRailsApart) {
   Router router(t);
   const auto route = router.route(0, 3 * 8 + 1);
   bool via_gpu1 = false;
-  for (LinkId l : route) {
+  for (const RouteHop& hop : route) {
+    const LinkId l = hop.link;
     for (auto e : boost::make_iterator_range(boost::edges(t.graph))) {
       if (t.graph[e].id != static_cast<int>(l / 2)) continue;
       via_gpu1 |= t.graph[boost::source(e, t.graph)].kind == VertexKind::kGpu && t.graph[boost::source(e, t.graph)].index == 1;
@@ -128,23 +129,48 @@ TEST(Router, RoutesFollowLowestLatencyAndHashOverSpines) {
   EXPECT_EQ(router.route(0, 8).size(), 4u);   // same pod, same rail: GPU -> NIC -> leaf -> NIC -> GPU
   EXPECT_EQ(router.route(0, 24).size(), 6u);  // other pod: up to a spine and down
   // Opposite directions use the two directions of the same links.
-  const auto there = router.route(0, 24);
-  const std::vector<LinkId> forward(there.begin(), there.end());
-  const auto back = router.route(24, 0);
-  ASSERT_EQ(back.size(), forward.size());
+  std::set<LinkId> there, back;
+  for (const RouteHop& hop : router.route(0, 24)) there.insert(hop.link / 2);
+  for (const RouteHop& hop : router.route(24, 0)) back.insert(hop.link / 2);
+  EXPECT_EQ(there.size(), 6u);
   // ECMP: pairs across pods spread over all eight spines (the leaf-to-spine link is the third hop).
   std::set<LinkId> uplinks;
   for (int a = 0; a < 16; ++a)
-    for (int b = 16; b < 32; ++b) uplinks.insert(router.route(a, b)[2]);
+    for (int b = 16; b < 32; ++b) uplinks.insert(router.route(a, b)[2].link);
   // 32 pairs per leaf hashed over its 8 uplinks leave few unused (hashing everything onto one
   // spine would give 8).
   EXPECT_GE(uplinks.size(), 7u * 8u);
   // Deterministic: the same pair takes the same path in a fresh router.
   Router again(t);
-  const auto r1 = again.route(5, 30);
-  const auto r2 = router.route(5, 30);
-  EXPECT_TRUE(std::equal(r1.begin(), r1.end(), r2.begin(), r2.end()));
-  for (LinkId l : router.route(0, 8)) EXPECT_GT(router.capacity(l), 0);
+  std::vector<LinkId> r1, r2;
+  for (const RouteHop& hop : again.route(5, 30)) r1.push_back(hop.link);
+  for (const RouteHop& hop : router.route(5, 30)) r2.push_back(hop.link);
+  EXPECT_EQ(r1, r2);
+  for (const RouteHop& hop : router.route(0, 8)) {
+    EXPECT_GT(router.capacity(hop.link), 0);
+    EXPECT_EQ(hop.share, 1.0);
+  }
+}
+
+TEST(Router, AdaptiveRoutingSpreadsAPairOverEverySpine) {
+  ClusterSpec c = h100(4);
+  c.fabric.leaf_ports = 2;
+  const Topology t = build_topology(c);
+  Router router(t, FabricRouting::kAdaptive);
+  const auto route = router.route(0, 24);
+  // GPU -> NIC -> leaf, then 1/8 to each of 8 spines, 1/8 from each down to the far leaf, -> NIC -> GPU.
+  ASSERT_EQ(route.size(), 2u + 8u + 8u + 2u);
+  double up = 0;
+  int eighths = 0;
+  for (const RouteHop& hop : route) {
+    if (hop.share < 1) {
+      EXPECT_DOUBLE_EQ(hop.share, 0.125);
+      ++eighths;
+      up += hop.share;
+    }
+  }
+  EXPECT_EQ(eighths, 16);
+  EXPECT_DOUBLE_EQ(up, 2.0);
 }
 
 TEST(Topology, HccsGroupsAreJoinedOverPcie) {

@@ -1,0 +1,177 @@
+#include "sim/network/flow_network.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+#include <map>
+
+namespace moesim::network {
+namespace {
+
+// Collects the nonzero entries of `scratch` (by link) into a demand and zeroes them.
+FlowDemand compact(std::vector<double>& scratch, std::vector<hardware::LinkId>& touched) {
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  FlowDemand d;
+  d.links.reserve(touched.size());
+  for (hardware::LinkId l : touched) {
+    if (scratch[l] > 0) d.links.emplace_back(l, scratch[l]);
+    scratch[l] = 0;
+  }
+  return d;
+}
+
+void add_route(hardware::Router& router, int a, int b, double bytes, std::vector<double>& scratch,
+               std::vector<hardware::LinkId>& touched) {
+  for (const hardware::RouteHop& hop : router.route(a, b)) {
+    scratch[hop.link] += bytes * hop.share;
+    touched.push_back(hop.link);
+  }
+}
+
+}  // namespace
+
+FlowDemand route_traffic(hardware::Router& router, const TrafficMatrix& traffic, std::vector<double>& scratch) {
+  scratch.resize(router.link_count(), 0.0);
+  std::vector<hardware::LinkId> touched;
+  const auto& gpus = traffic.gpus();
+  for (size_t s = 0; s < traffic.size(); ++s) {
+    for (size_t d = 0; d < traffic.size(); ++d) {
+      const double b = traffic.at(s, d);
+      if (s != d && b > 0) add_route(router, gpus[s], gpus[d], b, scratch, touched);
+    }
+  }
+  return compact(scratch, touched);
+}
+
+FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardware::ClusterSpec& cluster, std::span<const int> gpus,
+                                  Bytes bytes, std::vector<double>& scratch) {
+  scratch.resize(router.link_count(), 0.0);
+  std::vector<hardware::LinkId> touched;
+  const size_t n = gpus.size();
+  if (n <= 1 || bytes.count() <= 0) return {};
+  std::map<int, std::vector<int>> by_node;  // node -> its participants, in the order given
+  for (int g : gpus) by_node[cluster.node_of(g)].push_back(g);
+  size_t rings = SIZE_MAX;
+  for (const auto& [node, members] : by_node) {
+    std::vector<int> nics;
+    for (int g : members) nics.push_back(cluster.nic_of(g));
+    std::sort(nics.begin(), nics.end());
+    rings = std::min(rings, static_cast<size_t>(std::unique(nics.begin(), nics.end()) - nics.begin()));
+  }
+  if (by_node.size() == 1) rings = 1;
+  const double per_hop = 2.0 * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count() / static_cast<double>(rings);
+  // Ring k enters each node at a different participant, so that rings leave nodes from different
+  // GPUs (and so NICs).
+  for (size_t k = 0; k < rings; ++k) {
+    std::vector<int> order;
+    size_t node_index = 0;
+    for (const auto& [node, members] : by_node) {
+      const size_t c = members.size();
+      const size_t first = (k * c / rings + node_index++) % c;
+      for (size_t i = 0; i < c; ++i) order.push_back(members[(first + i) % c]);
+    }
+    for (size_t i = 0; i < n; ++i) add_route(router, order[i], order[(i + 1) % n], per_hop, scratch, touched);
+  }
+  return compact(scratch, touched);
+}
+
+FlowNetwork::FlowNetwork(std::vector<double> capacity)
+    : capacity_(std::move(capacity)), residual_(capacity_.size(), 0.0), weight_(capacity_.size(), 0.0) {}
+
+void FlowNetwork::reset() {
+  demand_.clear();
+  flows_.clear();
+  now_ = SimTime::Zero();
+  next_finish_.reset();
+}
+
+void FlowNetwork::set_demand(engine::TaskId t, const FlowDemand* demand) {
+  if (demand_.size() <= t) demand_.resize(t + 1, nullptr);
+  demand_[t] = demand;
+}
+
+void FlowNetwork::start(engine::TaskId t, SimTime now) {
+  advance(now);
+  Flow f{t, t < demand_.size() ? demand_[t] : nullptr};
+  if (f.demand) {
+    for (const auto& [link, bytes] : f.demand->links) f.busiest = std::max(f.busiest, bytes);
+  }
+  if (f.busiest <= 0) f.remaining = 0;
+  flows_.push_back(f);
+  allocate();
+}
+
+engine::TaskId FlowNetwork::finish(SimTime now) {
+  assert(next_finish_ && now == *next_finish_);
+  advance(now);
+  const engine::TaskId t = flows_[next_index_].task;
+  flows_.erase(flows_.begin() + static_cast<std::ptrdiff_t>(next_index_));
+  allocate();
+  return t;
+}
+
+void FlowNetwork::advance(SimTime now) {
+  const double dt = (now - now_).seconds();
+  if (dt > 0) {
+    for (Flow& f : flows_) f.remaining = std::max(0.0, f.remaining - f.rate * dt);
+  }
+  now_ = now;
+}
+
+void FlowNetwork::allocate() {
+  // Progressive filling on each flow's bandwidth at its busiest link: a flow at level x puts
+  // x * bytes_l / busiest on link l.
+  used_.clear();
+  size_t unfrozen = 0;
+  frozen_.assign(flows_.size(), 0);
+  std::vector<double> level(flows_.size(), 0.0);
+  for (size_t i = 0; i < flows_.size(); ++i) {
+    const Flow& f = flows_[i];
+    if (f.remaining <= 0) {
+      frozen_[i] = 1;
+      continue;
+    }
+    ++unfrozen;
+    for (const auto& [link, bytes] : f.demand->links) {
+      if (weight_[link] == 0) {
+        used_.push_back(link);
+        residual_[link] = capacity_[link];
+      }
+      weight_[link] += bytes / f.busiest;
+    }
+  }
+  while (unfrozen > 0) {
+    double step = std::numeric_limits<double>::infinity();
+    for (hardware::LinkId l : used_) {
+      if (weight_[l] > 1e-12) step = std::min(step, residual_[l] / weight_[l]);
+    }
+    assert(std::isfinite(step));
+    for (hardware::LinkId l : used_) residual_[l] -= step * weight_[l];
+    for (size_t i = 0; i < flows_.size(); ++i) {
+      if (frozen_[i]) continue;
+      level[i] += step;
+      bool full = false;
+      for (const auto& [link, bytes] : flows_[i].demand->links) full |= residual_[link] <= capacity_[link] * 1e-12;
+      if (!full) continue;
+      frozen_[i] = 1;
+      --unfrozen;
+      for (const auto& [link, bytes] : flows_[i].demand->links) weight_[link] -= bytes / flows_[i].busiest;
+    }
+  }
+  for (hardware::LinkId l : used_) weight_[l] = 0;
+
+  next_finish_.reset();
+  for (size_t i = 0; i < flows_.size(); ++i) {
+    Flow& f = flows_[i];
+    f.rate = f.remaining > 0 ? level[i] / f.busiest : 0;
+    const SimTime done = f.remaining > 0 ? now_ + Seconds(f.remaining / f.rate) : now_;
+    if (!next_finish_ || done < *next_finish_) {
+      next_finish_ = done;
+      next_index_ = i;
+    }
+  }
+}
+
+}  // namespace moesim::network

@@ -1,0 +1,85 @@
+// The flow-level network: collectives as flows over the topology's routes, sharing link
+// bandwidth max-min fairly, inside the discrete-event engine (an engine::SharedCapacity).
+//
+// A flow is one collective's transfers taken together (every (source, destination) pair of an
+// all-to-all, every hop of a ring): its demand is the bytes it puts on each directed link, from
+// routing each pair over the topology (hardware::Router, ECMP). Its transfers progress together,
+// so it is done when its busiest link has carried its bytes at the rate it gets. Rates come from
+// progressive filling: every unfrozen flow's bandwidth on its own busiest link rises equally
+// until some link is full; flows crossing a full link freeze; repeat. They are recomputed
+// whenever a flow starts or finishes, so collectives that overlap in time (all-to-alls of several
+// expert-parallel groups, gradient all-reduces, expert migration) slow each other down where
+// they share a link, and an oversubscribed spine shows up as a bottleneck of its own.
+//
+// On its own, a flow takes max over links of bytes / capacity: on a non-blocking fabric that is
+// the analytic model's busiest port. Not modelled inside a flow: unfairness between its own
+// transfers (a skewed all-to-all finishes with its busiest port, as in the analytic model).
+//
+// Cost: routing a collective of P pairs over h hops is O(P h); each recomputation is
+// O(I x R) for I (flow, link) incidences and R <= flows rounds of filling.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "hardware/routing.h"
+#include "sim/engine/task_graph.h"
+#include "sim/network/traffic_matrix.h"
+
+namespace moesim::network {
+
+// Bytes a flow puts on each link it uses, by link id.
+struct FlowDemand {
+  std::vector<std::pair<hardware::LinkId, double>> links;
+  bool empty() const { return links.empty(); }
+};
+
+// Routes every pair of `traffic` and sums the bytes per link. `scratch` is reused between calls
+// (sized to the router's link count).
+FlowDemand route_traffic(hardware::Router& router, const TrafficMatrix& traffic, std::vector<double>& scratch);
+
+// Ring all-reduce of `bytes` per participant over `gpus` as NCCL runs it: one ring per NIC in
+// use in a node, each carrying its share; every hop moves 2(n-1)/n of its ring's share.
+FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardware::ClusterSpec& cluster,
+                                  std::span<const int> gpus, Bytes bytes, std::vector<double>& scratch);
+
+class FlowNetwork : public engine::SharedCapacity {
+ public:
+  // Bytes per second each link carries.
+  explicit FlowNetwork(std::vector<double> capacity);
+
+  // Forgets all flows and demands and returns to time zero.
+  void reset();
+  // What task `t` sends when it starts; must outlive the run. A task without one sends nothing.
+  void set_demand(engine::TaskId t, const FlowDemand* demand);
+
+  void start(engine::TaskId t, SimTime now) override;
+  std::optional<SimTime> next_finish() const override { return next_finish_; }
+  engine::TaskId finish(SimTime now) override;
+
+ private:
+  struct Flow {
+    engine::TaskId task;
+    const FlowDemand* demand;
+    double busiest = 0;    // bytes on its busiest link
+    double remaining = 1;  // fraction of its bytes still to send
+    double rate = 0;       // fraction per second
+  };
+  void advance(SimTime now);
+  void allocate();
+
+  std::vector<double> capacity_;
+  std::vector<const FlowDemand*> demand_;  // by task
+  std::vector<Flow> flows_;
+  SimTime now_ = SimTime::Zero();
+  std::optional<SimTime> next_finish_;
+  size_t next_index_ = 0;
+  // Scratch for allocate().
+  std::vector<double> residual_, weight_;
+  std::vector<uint8_t> frozen_;
+  std::vector<hardware::LinkId> used_;
+};
+
+}  // namespace moesim::network

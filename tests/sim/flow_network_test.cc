@@ -1,0 +1,224 @@
+// The flow-level network against hand-computed cases, against the analytic model where that is
+// exact, and where it is not (oversubscribed fabrics, collectives that overlap).
+#include "sim/network/flow_network.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <numeric>
+
+#include "hardware/presets.h"
+#include "models/gating/routing_matrix.h"
+#include "policies/placement/static_placement.h"
+#include "scenarios/loader/loader.h"
+#include "sim/network/analytic_network.h"
+#include "sim/step_simulator.h"
+
+namespace moesim::network {
+namespace {
+
+using engine::ResourceId;
+using engine::TaskId;
+
+hardware::ClusterSpec h100(int nodes) {
+  hardware::ClusterSpec c = *hardware::cluster_preset("h100-dgx");
+  c.nodes = nodes;
+  return c;
+}
+
+TrafficMatrix uniform(int gpus, double bytes_to_each_peer) {
+  std::vector<int> ids(gpus);
+  std::iota(ids.begin(), ids.end(), 0);
+  TrafficMatrix t(ids);
+  for (int s = 0; s < gpus; ++s)
+    for (int d = 0; d < gpus; ++d) t.at(s, d) = s == d ? 0 : bytes_to_each_peer;
+  return t;
+}
+
+// Runs each traffic matrix as one shared task (all starting at zero, each on its own resource)
+// through the engine with the flow network; returns when each finished its transfer.
+std::vector<Duration> run_flows(const hardware::ClusterSpec& c, const std::vector<TrafficMatrix>& traffic) {
+  const hardware::Topology topology = hardware::build_topology(c);
+  hardware::Router router(topology, c.fabric.routing);
+  std::vector<double> capacity(router.link_count()), scratch;
+  for (hardware::LinkId l = 0; l < capacity.size(); ++l) capacity[l] = router.capacity(l);
+  FlowNetwork net(capacity);
+  std::vector<FlowDemand> demands;
+  for (const auto& t : traffic) demands.push_back(route_traffic(router, t, scratch));
+  engine::TaskGraph graph(static_cast<uint32_t>(traffic.size()));
+  for (size_t i = 0; i < traffic.size(); ++i) {
+    const TaskId t = graph.add_shared_task(Duration(), std::array<ResourceId, 1>{static_cast<ResourceId>(i)});
+    net.set_demand(t, &demands[i]);
+  }
+  engine::TaskGraphExecutor executor;
+  engine::Schedule schedule;
+  executor.execute(graph, schedule, &net);
+  std::vector<Duration> out;
+  for (const auto& task : schedule.tasks) out.push_back(task.end.since_start());
+  return out;
+}
+
+TEST(FlowNetwork, FlowsOnOneLinkShareItAndSpeedUpWhenOneEnds) {
+  // One link of 10 bytes/us: flows of 10 and 30 bytes start together. Both get 5 bytes/us until
+  // the small one ends at 2 us; the large one then has 20 left at the full rate: done at 4 us.
+  FlowNetwork net({10e6});
+  const FlowDemand small{{{0, 10}}}, large{{{0, 30}}};
+  net.set_demand(0, &small);
+  net.set_demand(1, &large);
+  net.start(0, SimTime::Zero());
+  net.start(1, SimTime::Zero());
+  ASSERT_TRUE(net.next_finish());
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(2));
+  EXPECT_EQ(net.finish(*net.next_finish()), 0u);
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(4));
+  EXPECT_EQ(net.finish(*net.next_finish()), 1u);
+  EXPECT_FALSE(net.next_finish());
+}
+
+TEST(FlowNetwork, MaxMinFairnessGivesTheUnconstrainedFlowTheRest) {
+  // Links 0 (10/us) and 1 (4/us). Flow a uses both, flow b only link 0. Link 1 caps a at 4/us,
+  // so b gets the remaining 6/us of link 0 (max-min fair, not an equal split).
+  FlowNetwork net({10e6, 4e6});
+  const FlowDemand a{{{0, 40}, {1, 40}}}, b{{{0, 60}}};
+  net.set_demand(0, &a);
+  net.set_demand(1, &b);
+  net.start(0, SimTime::Zero());
+  net.start(1, SimTime::Zero());
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(10));  // both: 40 / 4 = 60 / 6 = 10 us
+}
+
+TEST(FlowNetwork, AgreesWithTheAnalyticModelOnNonBlockingFabricsUnderUniformTraffic) {
+  // Where the analytic model is exact: the busiest port decides. Within 5 %. Adaptive routing,
+  // so that a non-blocking fabric is non-blocking (see the next test for ECMP).
+  struct Case {
+    int nodes;
+    int leaf_ports;
+    hardware::FabricKind kind;
+  };
+  for (const Case k : {Case{1, 64, hardware::FabricKind::kRailOptimized}, Case{4, 64, hardware::FabricKind::kRailOptimized},
+                       Case{4, 2, hardware::FabricKind::kRailOptimized}, Case{8, 16, hardware::FabricKind::kFatTree},
+                       Case{4, 2, hardware::FabricKind::kMultiPlane}}) {
+    hardware::ClusterSpec c = h100(k.nodes);
+    c.fabric.leaf_ports = k.leaf_ports;
+    c.fabric.kind = k.kind;
+    c.fabric.routing = hardware::FabricRouting::kAdaptive;
+    const TrafficMatrix t = uniform(c.gpu_count(), 64e6);
+    const AllToAllCost analytic = all_to_all_time(make_analytic_network(c), t);
+    const Duration flow = run_flows(c, {t})[0] + analytic.latency;
+    EXPECT_NEAR(flow.seconds() / analytic.time.seconds(), 1.0, 0.05)
+        << k.nodes << " nodes, " << hardware::to_string(k.kind) << ", " << k.leaf_ports << " ports per leaf";
+  }
+}
+
+TEST(FlowNetwork, EcmpHashCollisionsCostBandwidthThatAdaptiveRoutingKeeps) {
+  // 8 nodes, two per top-of-rack leaf, 1:1: with adaptive routing the NICs are the limit; with
+  // ECMP the 768 pairs leaving a leaf hash unevenly over its 8 uplinks, and the fullest decides.
+  hardware::ClusterSpec c = h100(8);
+  c.fabric.kind = hardware::FabricKind::kFatTree;
+  c.fabric.leaf_ports = 16;
+  const TrafficMatrix t = uniform(64, 64e6);
+  c.fabric.routing = hardware::FabricRouting::kAdaptive;
+  const double adaptive = run_flows(c, {t})[0].seconds();
+  c.fabric.routing = hardware::FabricRouting::kEcmp;
+  const double ecmp = run_flows(c, {t})[0].seconds();
+  EXPECT_GT(ecmp, 1.03 * adaptive);
+  EXPECT_LT(ecmp, 1.5 * adaptive);
+}
+
+TEST(FlowNetwork, OversubscribedFatTreeIsSlowerThanTheAnalyticModelSays) {
+  // 4 nodes, two per top-of-rack leaf (16 NIC ports each), uplinks 4:1 oversubscribed: a leaf's
+  // 16 x 50 GB/s of NICs share 200 GB/s of uplinks. Half of every GPU's peers sit under the other
+  // leaf: 16 GPUs x 16 peers x b cross each leaf's uplinks, against 24 x b through each NIC.
+  hardware::ClusterSpec c = h100(4);
+  c.fabric.kind = hardware::FabricKind::kFatTree;
+  c.fabric.leaf_ports = 16;
+  c.fabric.oversubscription = 4;
+  c.fabric.routing = hardware::FabricRouting::kAdaptive;
+  const double b = 64e6;
+  const TrafficMatrix t = uniform(32, b);
+  const AllToAllCost analytic = all_to_all_time(make_analytic_network(c), t);
+  const double eff = c.nic.link.efficiency;
+  const double uplink_bound = 16 * 16 * b / (200e9 * eff);
+  const double flow = run_flows(c, {t})[0].seconds();
+  EXPECT_NEAR(analytic.time.seconds() - analytic.latency.seconds(), 24 * b / (50e9 * eff), 1e-9);
+  EXPECT_NEAR(flow / uplink_bound, 1.0, 0.01);
+  EXPECT_GT(flow, 2.5 * analytic.time.seconds());  // 2.7x the analytic estimate
+}
+
+TEST(FlowNetwork, ConcurrentCollectivesContendForAnOversubscribedSpine) {
+  // Two all-to-alls, each between one node under leaf 0 and one under leaf 1, through the same
+  // 4:1 uplinks: together each takes twice as long as alone.
+  hardware::ClusterSpec c = h100(4);
+  c.fabric.kind = hardware::FabricKind::kFatTree;
+  c.fabric.leaf_ports = 16;
+  c.fabric.oversubscription = 4;
+  c.fabric.routing = hardware::FabricRouting::kAdaptive;
+  auto pair = [](int node_a, int node_b) {
+    std::vector<int> ids;
+    for (int node : {node_a, node_b})
+      for (int i = 0; i < 8; ++i) ids.push_back(node * 8 + i);
+    TrafficMatrix t(ids);
+    for (size_t s = 0; s < 16; ++s)
+      for (size_t d = 0; d < 16; ++d) t.at(s, d) = s == d ? 0 : 64e6;
+    return t;
+  };
+  const Duration alone = run_flows(c, {pair(0, 2)})[0];
+  const auto together = run_flows(c, {pair(0, 2), pair(1, 3)});
+  EXPECT_NEAR(together[0].seconds() / alone.seconds(), 2.0, 0.02);
+  EXPECT_NEAR(together[1].seconds() / alone.seconds(), 2.0, 0.02);
+  // Without oversubscription the NICs are the limit and the two do not interfere.
+  c.fabric.oversubscription = 1;
+  const Duration alone_fast = run_flows(c, {pair(0, 2)})[0];
+  EXPECT_NEAR(run_flows(c, {pair(0, 2), pair(1, 3)})[0].seconds() / alone_fast.seconds(), 1.0, 0.1);
+}
+
+TEST(FlowNetwork, RingAllReduceMatchesTheAnalyticRing) {
+  const hardware::ClusterSpec c = h100(4);
+  const hardware::Topology topology = hardware::build_topology(c);
+  hardware::Router router(topology, c.fabric.routing);
+  std::vector<double> scratch;
+  std::vector<int> all(32);
+  std::iota(all.begin(), all.end(), 0);
+  const FlowDemand d = ring_all_reduce_demand(router, c, all, Bytes(1e9), scratch);
+  double slowest = 0;
+  for (const auto& [link, bytes] : d.links) slowest = std::max(slowest, bytes / router.capacity(link));
+  const AnalyticNetwork net = make_analytic_network(c);
+  const Duration analytic = ring_all_reduce_time(net, all, Bytes(1e9)) - ring_all_reduce_latency(net, all);
+  EXPECT_NEAR(slowest / analytic.seconds(), 1.0, 0.05);
+}
+
+scenarios::Scenario four_nodes(const std::vector<std::string>& overrides) {
+  return scenarios::load_scenario_text(R"(
+cluster: {preset: h100-dgx, nodes: 4, fabric: {kind: fat_tree, leaf_ports: 8, routing: adaptive}}
+model: {preset: gpt3-125m-moe, layers: 4}
+parallelism: {ep: 16, dp: 32}
+training: {tokens_per_step: 262144, seq_len: 2048}
+)", "four-nodes.yaml", overrides);
+}
+
+TEST(FlowNetwork, StepUnderTheFlowModelMatchesAnalyticWhenNonBlockingAndSlowsWhenOversubscribed) {
+  gating::RoutingMatrix routing(2, 32, 16);
+  for (int l = 0; l < 2; ++l)
+    for (int r = 0; r < 32; ++r)
+      for (int e = 0; e < 16; ++e) routing.row(l, r)[e] = 512;
+  auto step = [&](const std::vector<std::string>& overrides) {
+    const scenarios::Scenario s = four_nodes(overrides);
+    StepSimulator sim(s);
+    const auto placement = policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep},
+                                                      policies::StaticLayout::kContiguous);
+    return sim.simulate(routing, placement);
+  };
+  const StepResult analytic = step({});
+  const StepResult flow = step({"cluster.network.model=flow"});
+  EXPECT_NEAR(flow.step_time.seconds() / analytic.step_time.seconds(), 1.0, 0.05);
+  EXPECT_NEAR(flow.all_to_all_time.seconds() / analytic.all_to_all_time.seconds(), 1.0, 0.05);
+  // One node per leaf, so every EP group's all-to-all crosses the 4:1 spine.
+  const StepResult oversubscribed = step({"cluster.network.model=flow", "cluster.fabric.oversubscription=4"});
+  EXPECT_GT(oversubscribed.all_to_all_time.seconds(), 1.5 * flow.all_to_all_time.seconds());
+  EXPECT_GT(oversubscribed.step_time, flow.step_time);
+  // The analytic model cannot see the oversubscription.
+  EXPECT_EQ(step({"cluster.fabric.oversubscription=4"}).step_time, analytic.step_time);
+}
+
+}  // namespace
+}  // namespace moesim::network
