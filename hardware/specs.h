@@ -89,6 +89,10 @@ enum class AllToAllAlgorithm { kFlat, kHierarchical, kPairwise };
 struct NetworkSpec {
   NetworkModel model = NetworkModel::kAnalytic;
   AllToAllAlgorithm all_to_all = AllToAllAlgorithm::kFlat;
+  // What each further peer a GPU sends to in one all-to-all step adds (posting a send, its
+  // handshake): the term that makes flat all-to-alls of many small messages slow. Not calibrated
+  // against a measurement (see README, Calibration).
+  Duration message_overhead = Microseconds(1);
 };
 
 struct ClusterSpec {

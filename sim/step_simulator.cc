@@ -6,6 +6,7 @@
 #include "models/gating/capacity.h"
 #include "policies/placement/migration.h"
 #include "sim/compute_model.h"
+#include "sim/network/all_to_all.h"
 
 namespace moesim {
 namespace {
@@ -110,13 +111,13 @@ StepSimulator::StepSimulator(const scenarios::Scenario& s, scenarios::MigrationM
     std::vector<double> capacity(router_->link_count());
     for (hardware::LinkId l = 0; l < capacity.size(); ++l) capacity[l] = router_->capacity(l);
     flows_ = std::make_unique<network::FlowNetwork>(std::move(capacity));
-    dense_grad_latency_ = network::ring_all_reduce_latency(network_, all);
     for (int l = 0; l < m.layers; ++l) {
-      dense_grad_demand_.push_back(network::ring_all_reduce_demand(*router_, s.cluster, all, Bytes(dense_grad_bytes_[l]), route_scratch_));
+      dense_grad_flows_.push_back({{network::ring_all_reduce_demand(*router_, s.cluster, all, Bytes(dense_grad_bytes_[l]), route_scratch_)},
+                                   {network::ring_all_reduce_latency(network_, all)}});
     }
     for (int r = 0; r < ep_; ++r) {
-      expert_grad_demand_.push_back(network::ring_all_reduce_demand(*router_, s.cluster, edp_groups_[r], expert_grads, route_scratch_));
-      expert_grad_latency_.push_back(network::ring_all_reduce_latency(network_, edp_groups_[r]));
+      expert_grad_flows_.push_back({{network::ring_all_reduce_demand(*router_, s.cluster, edp_groups_[r], expert_grads, route_scratch_)},
+                                    {network::ring_all_reduce_latency(network_, edp_groups_[r])}});
     }
   }
 
@@ -133,8 +134,7 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
   const scenarios::Dedup dedup = scenario_.dispatch.dedup;
   LayerTraffic& t = layers_[l];
   t.a2a_time.assign(groups_, Duration());
-  t.a2a_latency.assign(groups_, Duration());
-  t.a2a_demand.resize(flows_ ? groups_ : 0);
+  t.a2a_flows.resize(flows_ ? groups_ : 0);
   t.expert_rows.assign(static_cast<size_t>(gpus_) * experts, 0.0);
   t.experts_forward.assign(gpus_, Duration());
   t.rows.assign(gpus_, 0.0);
@@ -165,10 +165,9 @@ void StepSimulator::compute_layer(const gating::RoutingMatrix& routing, const po
     for (int i = 0; i < ep_; ++i) {
       for (int j = 0; j < ep_; ++j) t.sent[g * ep_ + i] += i == j ? 0.0 : traffic.at(i, j);
     }
-    const network::AllToAllCost cost = network::all_to_all_time(network_, traffic);
+    const network::AllToAllCost cost = network::all_to_all_cost(network_, traffic);
     t.a2a_time[g] = cost.time;
-    t.a2a_latency[g] = cost.latency;
-    if (flows_) t.a2a_demand[g] = demand(traffic);
+    if (flows_) t.a2a_flows[g] = flow_phases(traffic);
     // Dispatch and combine, forward and backward, move the same bytes.
     result.a2a_intra_node += cost.intra_node * 4;
     result.a2a_inter_node += cost.inter_node * 4;
@@ -244,13 +243,15 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   build_graph();
   executor_.execute(graph_, schedule_, flows_.get());
   result.step_time = schedule_.makespan.since_start();
-  const auto took = [&](engine::TaskId task) { return schedule_.tasks[task].end - schedule_.tasks[task].start; };
-  for (const auto& phase : a2a_phases_) {
+  const auto took = [&](std::pair<engine::TaskId, engine::TaskId> tasks) {
+    return schedule_.tasks[tasks.second].end - schedule_.tasks[tasks.first].start;
+  };
+  for (const auto& groups : a2a_tasks_) {
     Duration slowest;
-    for (engine::TaskId task : phase) slowest = Max(slowest, took(task));
+    for (const auto& tasks : groups) slowest = Max(slowest, took(tasks));
     result.all_to_all_time += slowest;
   }
-  for (engine::TaskId task : migration_tasks_) result.migration_time = Max(result.migration_time, took(task));
+  for (const auto& tasks : migration_tasks_) result.migration_time = Max(result.migration_time, took(tasks));
   result.compute_busy.resize(gpus_);
   for (int g = 0; g < gpus_; ++g) result.compute_busy[g] = schedule_.resource_busy[compute_stream(g)];
   return result;
@@ -273,14 +274,22 @@ policies::PlacementCosts StepSimulator::placement_costs() const {
   return {3 * compute.seconds() + a2a, expert_state_bytes_ / link, kept};
 }
 
-network::FlowDemand StepSimulator::demand(const network::TrafficMatrix& traffic) {
-  return network::route_traffic(*router_, traffic, route_scratch_);
+StepSimulator::FlowPhases StepSimulator::flow_phases(const network::TrafficMatrix& traffic, bool algorithm) {
+  const auto& c = scenario_.cluster;
+  FlowPhases out;
+  const auto phases = algorithm ? network::all_to_all_phases(c.network.all_to_all, c, traffic)
+                                : std::vector<network::TrafficMatrix>{traffic};
+  for (const auto& phase : phases) {
+    const network::AllToAllCost cost = network::all_to_all_time(network_, phase);
+    out.demand.push_back(network::route_traffic(*router_, phase, route_scratch_));
+    out.tail.push_back(cost.latency + (algorithm && cost.messages > 1 ? c.network.message_overhead * (cost.messages - 1) : Duration()));
+  }
+  return out;
 }
 
 void StepSimulator::migrate(const policies::Placement& placement, StepResult& result) {
   migration_time_.assign(groups_, Duration());
-  migration_latency_.assign(groups_, Duration());
-  migration_demand_.resize(flows_ ? groups_ : 0);
+  migration_flows_.resize(flows_ ? groups_ : 0);
   migration_sent_.assign(gpus_, 0.0);
   placement_changed_ = !previous_ || !(*previous_ == placement);
   if (!placement_changed_) return;
@@ -295,8 +304,7 @@ void StepSimulator::migrate(const policies::Placement& placement, StepResult& re
     }
     const network::AllToAllCost cost = network::all_to_all_time(network_, traffic);
     migration_time_[g] = cost.time;
-    migration_latency_[g] = cost.latency;
-    if (flows_) migration_demand_[g] = demand(traffic);
+    if (flows_) migration_flows_[g] = flow_phases(traffic, /*algorithm=*/false);
     result.migration_bytes += Bytes(expert_state_bytes_ * static_cast<double>(moves.size()));
   }
 }
@@ -306,7 +314,7 @@ void StepSimulator::build_graph() {
   const auto& m = scenario_.model;
   constexpr int32_t kAllToAllPriority = 2, kAllReducePriority = 1;
   graph_.reset(static_cast<uint32_t>(2 * gpus_));
-  a2a_phases_.clear();
+  a2a_tasks_.clear();
   migration_tasks_.clear();
   if (flows_) flows_->reset();
 
@@ -321,29 +329,33 @@ void StepSimulator::build_graph() {
     return t;
   };
   std::vector<engine::ResourceId> streams;
-  // A collective on the members' communication streams: `time` long with the analytic model;
-  // with the flow model, `demand` on the network's links, then `latency`.
-  auto add_collective = [&](Duration time, Duration latency, const network::FlowDemand* demand, int32_t priority,
-                            uint32_t task_tag) {
-    if (!flows_) return graph_.add_task(time, streams, priority, task_tag);
-    const TaskId t = graph_.add_shared_task(latency, streams, priority, task_tag);
-    flows_->set_demand(t, demand);
-    return t;
-  };
-  // A collective over `members`, after each member's last task; it becomes their last task.
-  auto collective = [&](const std::vector<int>& members, Duration time, Duration latency, const network::FlowDemand* demand,
-                        TaskKind kind, int layer, int32_t priority, bool advances) {
+  // A collective on the members' communication streams, after each member's last task: `time`
+  // long with the analytic model; with the flow model, a chain of `flows` phases. Returns its first
+  // and last task; the last becomes the members' last task if it `advances` them.
+  auto collective = [&](const std::vector<int>& members, Duration time, const FlowPhases* flows, TaskKind kind, int layer,
+                        int32_t priority, bool advances) {
     streams.clear();
     for (int g : members) streams.push_back(comm_stream(g));
-    const TaskId t = add_collective(time, latency, demand, priority, tag(kind, layer));
+    TaskId first = 0, t = 0;
+    if (!flows_) {
+      first = t = graph_.add_task(time, streams, priority, tag(kind, layer));
+    } else {
+      for (size_t p = 0; p < flows->demand.size(); ++p) {
+        const TaskId next = graph_.add_shared_task(flows->tail[p], streams, priority, tag(kind, layer));
+        flows_->set_demand(next, &flows->demand[p]);
+        if (p == 0) first = next;
+        else graph_.add_dependency(t, next);
+        t = next;
+      }
+    }
     for (int g : members) {
-      if (has_last[g]) graph_.add_dependency(last[g], t);
+      if (has_last[g]) graph_.add_dependency(last[g], first);
       if (advances) {
         last[g] = t;
         has_last[g] = true;
       }
     }
-    return t;
+    return std::make_pair(first, t);
   };
   // Blocking: the step starts once the experts have arrived. Overlapped: the move shares the
   // communication streams with the first layers; the first MoE layer's experts wait for it.
@@ -352,9 +364,10 @@ void StepSimulator::build_graph() {
   std::vector<bool> migrating(groups_, false);
   for (int g = 0; g < groups_; ++g) {
     if (migration_time_[g] <= Duration()) continue;
-    migration[g] = collective(ep_groups_[g], migration_time_[g], migration_latency_[g],
-                              flows_ ? &migration_demand_[g] : nullptr, TaskKind::kMigration, 0, kAllToAllPriority, blocking);
-    migration_tasks_.push_back(migration[g]);
+    const auto tasks = collective(ep_groups_[g], migration_time_[g], flows_ ? &migration_flows_[g] : nullptr,
+                                  TaskKind::kMigration, 0, kAllToAllPriority, blocking);
+    migration[g] = tasks.second;
+    migration_tasks_.push_back(tasks);
     migrating[g] = true;
   }
   auto wait_for_migration = [&](int gpu, TaskId experts) {
@@ -362,10 +375,9 @@ void StepSimulator::build_graph() {
   };
   auto all_to_all = [&](int moe_layer, TaskKind kind, int layer) {
     const LayerTraffic& t = layers_[moe_layer];
-    auto& phase = a2a_phases_.emplace_back();
+    auto& tasks = a2a_tasks_.emplace_back();
     for (int g = 0; g < groups_; ++g) {
-      phase.push_back(collective(ep_groups_[g], t.a2a_time[g], t.a2a_latency[g], flows_ ? &t.a2a_demand[g] : nullptr,
-                                 kind, layer, kAllToAllPriority, true));
+      tasks.push_back(collective(ep_groups_[g], t.a2a_time[g], flows_ ? &t.a2a_flows[g] : nullptr, kind, layer, kAllToAllPriority, true));
     }
   };
 
@@ -415,13 +427,10 @@ void StepSimulator::build_graph() {
         for (int r = 0; r < ep_; ++r) {
           streams.clear();
           for (int g : edp_groups_[r]) streams.push_back(comm_stream(g));
-          const TaskId ar = add_collective(expert_grad_all_reduce_[r], flows_ ? expert_grad_latency_[r] : Duration(),
-                                           flows_ ? &expert_grad_demand_[r] : nullptr, kAllReducePriority,
-                                           tag(TaskKind::kExpertGradAllReduce, l));
-          for (int g : edp_groups_[r]) {
-            graph_.add_dependency(experts_bwd[g], ar);
-            grad_reduces[g].push_back(ar);
-          }
+          // Each member's last task is its expert backward; the all-reduce overlaps what follows.
+          const TaskId ar = collective(edp_groups_[r], expert_grad_all_reduce_[r], flows_ ? &expert_grad_flows_[r] : nullptr,
+                                       TaskKind::kExpertGradAllReduce, l, kAllReducePriority, false).second;
+          for (int g : edp_groups_[r]) grad_reduces[g].push_back(ar);
         }
       }
       all_to_all(moe, TaskKind::kDispatch, l);
@@ -429,8 +438,8 @@ void StepSimulator::build_graph() {
     }
     for (int g = 0; g < gpus_; ++g) compute(g, attention_fwd_ * 2, TaskKind::kAttention, l);
     if (gpus_ > 1) {
-      const TaskId ar = collective(all, dense_grad_all_reduce_[l], dense_grad_latency_, flows_ ? &dense_grad_demand_[l] : nullptr,
-                                   TaskKind::kDenseGradAllReduce, l, kAllReducePriority, false);
+      const TaskId ar = collective(all, dense_grad_all_reduce_[l], flows_ ? &dense_grad_flows_[l] : nullptr,
+                                   TaskKind::kDenseGradAllReduce, l, kAllReducePriority, false).second;
       for (int g = 0; g < gpus_; ++g) grad_reduces[g].push_back(ar);
     }
   }

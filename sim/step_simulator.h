@@ -98,10 +98,15 @@ class StepSimulator {
   static engine::ResourceId comm_stream(int gpu) { return static_cast<engine::ResourceId>(2 * gpu + 1); }
 
  private:
+  // A collective under the flow model: phases run one after another, each its demand on the
+  // links and then a fixed tail (latency, message overhead).
+  struct FlowPhases {
+    std::vector<network::FlowDemand> demand;
+    std::vector<Duration> tail;
+  };
   struct LayerTraffic {
     std::vector<Duration> a2a_time;          // per EP group
-    std::vector<Duration> a2a_latency;       // per EP group
-    std::vector<network::FlowDemand> a2a_demand;  // per EP group, with the flow model
+    std::vector<FlowPhases> a2a_flows;       // per EP group, with the flow model
     std::vector<double> expert_rows;         // [gpu * experts + expert]: tokens processed
     std::vector<Duration> experts_forward;   // per GPU
     std::vector<double> rows;                // per GPU: token rows its experts process
@@ -113,8 +118,8 @@ class StepSimulator {
                      StepResult& result);
   void migrate(const policies::Placement& placement, StepResult& result);
   void build_graph();
-  // With the flow model: what a collective's traffic puts on each link.
-  network::FlowDemand demand(const network::TrafficMatrix& traffic);
+  // With the flow model: the phases of an all-to-all of `traffic` under the cluster's algorithm.
+  FlowPhases flow_phases(const network::TrafficMatrix& traffic, bool algorithm = true);
 
   scenarios::Scenario scenario_;
   network::AnalyticNetwork network_;
@@ -145,16 +150,14 @@ class StepSimulator {
   std::unique_ptr<hardware::Router> router_;
   std::unique_ptr<network::FlowNetwork> flows_;
   std::vector<double> route_scratch_;
-  std::vector<network::FlowDemand> dense_grad_demand_;   // per layer
-  Duration dense_grad_latency_;
-  std::vector<network::FlowDemand> expert_grad_demand_;  // per EP rank
-  std::vector<Duration> expert_grad_latency_;            // per EP rank
-  std::vector<network::FlowDemand> migration_demand_;    // per EP group
-  std::vector<Duration> migration_latency_;              // per EP group
+  std::vector<FlowPhases> dense_grad_flows_;   // per layer
+  std::vector<FlowPhases> expert_grad_flows_;  // per EP rank
+  std::vector<FlowPhases> migration_flows_;    // per EP group
 
   std::vector<LayerTraffic> layers_;  // per MoE layer, for the step being simulated
-  std::vector<std::vector<engine::TaskId>> a2a_phases_;  // each all-to-all phase's tasks, one per EP group
-  std::vector<engine::TaskId> migration_tasks_;
+  // Each all-to-all's first and last task per EP group (several with a multi-phase algorithm).
+  std::vector<std::vector<std::pair<engine::TaskId, engine::TaskId>>> a2a_tasks_;
+  std::vector<std::pair<engine::TaskId, engine::TaskId>> migration_tasks_;
   engine::TaskGraph graph_;
   engine::TaskId first_backward_ = 0;  // tasks from this id on belong to the backward pass
   engine::TaskGraphExecutor executor_;

@@ -60,6 +60,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "network" << Value << BeginMap;
   out << Key << "model" << Value << hardware::to_string(c.network.model);
   out << Key << "all_to_all" << Value << hardware::to_string(c.network.all_to_all);
+  out << Key << "message_overhead" << Value << format_duration(c.network.message_overhead);
   out << EndMap;
   out << EndMap;
 

@@ -148,6 +148,7 @@ hardware::ClusterSpec read_cluster(MapReader r) {
   c.network.all_to_all = a2a == "flat"           ? hardware::AllToAllAlgorithm::kFlat
                          : a2a == "hierarchical" ? hardware::AllToAllAlgorithm::kHierarchical
                                                  : hardware::AllToAllAlgorithm::kPairwise;
+  c.network.message_overhead = network.get_duration("message_overhead", c.network.message_overhead);
   network.finish();
   r.finish();
   return c;

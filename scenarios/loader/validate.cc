@@ -31,6 +31,10 @@ void validate_fabric(const hardware::ClusterSpec& cl, const Checker& c) {
   c.require(f.kind != hardware::FabricKind::kFatTree || f.leaf_ports >= cl.nic.count, "cluster.fabric.leaf_ports",
             "expected at least nic.count (" + str(cl.nic.count) +
                 ") ports, so that a node's NICs fit on its top-of-rack leaf, got " + str(f.leaf_ports));
+  c.require(cl.network.model != hardware::NetworkModel::kFlow || cl.network.all_to_all != hardware::AllToAllAlgorithm::kPairwise,
+            "cluster.network.all_to_all",
+            "expected flat or hierarchical with network.model flow (pairwise runs n-1 rounds, which only the analytic "
+            "model costs), got pairwise");
   if (cl.nodes == 1) return;
   const hardware::TopologySummary summary = hardware::summarize(hardware::build_topology(cl));
   c.require(summary.connected, "cluster.fabric.spines",

@@ -19,36 +19,46 @@ AnalyticNetwork make_analytic_network(const hardware::ClusterSpec& c) {
 }
 
 AllToAllCost all_to_all_time(const AnalyticNetwork& net, const TrafficMatrix& t) {
+  std::vector<Transfer> transfers;
+  for (size_t s = 0; s < t.size(); ++s) {
+    for (size_t d = 0; d < t.size(); ++d) {
+      if (s != d && t.at(s, d) > 0) transfers.push_back({static_cast<uint32_t>(s), static_cast<uint32_t>(d), t.at(s, d)});
+    }
+  }
+  return transfers_time(net, t.gpus(), transfers);
+}
+
+AllToAllCost transfers_time(const AnalyticNetwork& net, std::span<const int> gpu, std::span<const Transfer> transfers) {
   const hardware::ClusterSpec& c = net.cluster;
-  const size_t n = t.size();
-  const auto& gpu = t.gpus();
+  const size_t n = gpu.size();
   AllToAllCost cost;
   // Per participant: bytes to / from the same intra-node group and other groups of the node.
   std::vector<double> same_send(n, 0), same_recv(n, 0), cross_send(n, 0), cross_recv(n, 0);
+  std::vector<int> messages(n, 0);
   std::vector<double> nic_send(static_cast<size_t>(c.nodes) * c.nic.count, 0.0);  // by global NIC id
   std::vector<double> nic_recv(nic_send.size(), 0.0);
   bool any_same = false, any_cross = false, any_inter = false;
-  for (size_t s = 0; s < n; ++s) {
-    for (size_t d = 0; d < n; ++d) {
-      const double b = t.at(s, d);
-      if (s == d || b <= 0) continue;
-      const int gs = gpu[s], gd = gpu[d];
-      if (c.node_of(gs) != c.node_of(gd)) {
-        nic_send[c.node_of(gs) * c.nic.count + c.nic_of(gs)] += b;
-        nic_recv[c.node_of(gd) * c.nic.count + c.nic_of(gd)] += b;
-        cost.inter_node += Bytes(b);
-        any_inter = true;
-      } else if (c.intra_group_of(gs) == c.intra_group_of(gd)) {
-        same_send[s] += b;
-        same_recv[d] += b;
-        cost.intra_node += Bytes(b);
-        any_same = true;
-      } else {
-        cross_send[s] += b;
-        cross_recv[d] += b;
-        cost.intra_node += Bytes(b);
-        any_cross = true;
-      }
+  for (const Transfer& tr : transfers) {
+    const size_t s = tr.src, d = tr.dst;
+    const double b = tr.bytes;
+    if (s == d || b <= 0) continue;
+    cost.messages = std::max(cost.messages, ++messages[s]);
+    const int gs = gpu[s], gd = gpu[d];
+    if (c.node_of(gs) != c.node_of(gd)) {
+      nic_send[c.node_of(gs) * c.nic.count + c.nic_of(gs)] += b;
+      nic_recv[c.node_of(gd) * c.nic.count + c.nic_of(gd)] += b;
+      cost.inter_node += Bytes(b);
+      any_inter = true;
+    } else if (c.intra_group_of(gs) == c.intra_group_of(gd)) {
+      same_send[s] += b;
+      same_recv[d] += b;
+      cost.intra_node += Bytes(b);
+      any_same = true;
+    } else {
+      cross_send[s] += b;
+      cross_recv[d] += b;
+      cost.intra_node += Bytes(b);
+      any_cross = true;
     }
   }
   const double intra_bw = c.intra_node.link.effective().bytes_per_second();

@@ -31,11 +31,19 @@ AnalyticNetwork make_analytic_network(const hardware::ClusterSpec& cluster);
 struct AllToAllCost {
   Duration time;     // transfer at the busiest port, plus latency
   Duration latency;  // that of the farthest class of peer used
+  int messages = 0;  // the most peers one participant sends to
   Bytes intra_node;  // bytes that stay inside a node (excluding a GPU's own tokens)
   Bytes inter_node;  // bytes that cross the inter-node fabric
 };
 
 AllToAllCost all_to_all_time(const AnalyticNetwork& net, const TrafficMatrix& bytes);
+
+// The same for a sparse list of transfers between participants `gpus` (by index), all at once.
+struct Transfer {
+  uint32_t src, dst;
+  double bytes;
+};
+AllToAllCost transfers_time(const AnalyticNetwork& net, std::span<const int> gpus, std::span<const Transfer> transfers);
 
 // Ring all-reduce of `bytes` (the buffer size on each participant) over `gpus`.
 Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes);

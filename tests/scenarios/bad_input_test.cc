@@ -123,6 +123,8 @@ std::vector<BadCase> cases() {
       {"TopOfRackTooSmall", kGood, {"cluster.fabric.kind=fat_tree", "cluster.fabric.leaf_ports=4"},
        {"`cluster.fabric.leaf_ports`", "expected at least nic.count (8)", "got 4"}},
       {"UnknownNetworkModel", kGood, {"cluster.network.model=packet"}, {"`cluster.network.model`", "analytic | flow", "got 'packet'"}},
+      {"PairwiseUnderTheFlowModel", kGood, {"cluster.network.model=flow", "cluster.network.all_to_all=pairwise"},
+       {"`cluster.network.all_to_all`", "expected flat or hierarchical with network.model flow", "got pairwise"}},
       {"UnknownDedup", kGood + "dispatch: {dedup: rack}\n", {}, {"`dispatch.dedup`", "none | gpu | node", "got 'rack'"}},
   };
 }

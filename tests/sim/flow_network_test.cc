@@ -212,6 +212,11 @@ TEST(FlowNetwork, StepUnderTheFlowModelMatchesAnalyticWhenNonBlockingAndSlowsWhe
   const StepResult flow = step({"cluster.network.model=flow"});
   EXPECT_NEAR(flow.step_time.seconds() / analytic.step_time.seconds(), 1.0, 0.05);
   EXPECT_NEAR(flow.all_to_all_time.seconds() / analytic.all_to_all_time.seconds(), 1.0, 0.05);
+  // The hierarchical all-to-all runs as two phases under both models.
+  const StepResult analytic_2dh = step({"cluster.network.all_to_all=hierarchical"});
+  const StepResult flow_2dh = step({"cluster.network.model=flow", "cluster.network.all_to_all=hierarchical"});
+  EXPECT_NE(analytic_2dh.all_to_all_time, analytic.all_to_all_time);
+  EXPECT_NEAR(flow_2dh.all_to_all_time.seconds() / analytic_2dh.all_to_all_time.seconds(), 1.0, 0.05);
   // One node per leaf, so every EP group's all-to-all crosses the 4:1 spine.
   const StepResult oversubscribed = step({"cluster.network.model=flow", "cluster.fabric.oversubscription=4"});
   EXPECT_GT(oversubscribed.all_to_all_time.seconds(), 1.5 * flow.all_to_all_time.seconds());

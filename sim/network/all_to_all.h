@@ -1,0 +1,31 @@
+// All-to-all algorithms (cluster.network.all_to_all), as phases run one after the other:
+//   flat: every GPU sends to every peer directly, at once (NCCL's grouped send/receive);
+//   hierarchical: the 2DH scheme of Tutel (arXiv 2206.03382): first an intra-node exchange over
+//     NVLink that leaves with each GPU everything its node sends to GPUs of its local index, then
+//     an exchange between those peers across nodes, with one message per peer node instead of one
+//     per peer GPU;
+//   pairwise: n-1 rounds, in round k participant i sends to participant i+k (mod n).
+// Each phase costs its busiest port and latency (analytic_network.h), plus the message overhead
+// for every peer beyond the first that its busiest sender posts to. Fewer, larger messages are
+// what hierarchical buys with the NVLink bytes of its first phase; which wins depends on scale
+// and message size (README, All-to-all algorithms).
+#pragma once
+
+#include <vector>
+
+#include "hardware/specs.h"
+#include "sim/network/analytic_network.h"
+#include "sim/network/traffic_matrix.h"
+
+namespace moesim::network {
+
+// The phases of flat (the traffic itself) or hierarchical. Pairwise has n-1 permutations; its
+// cost comes from all_to_all_cost directly.
+std::vector<TrafficMatrix> all_to_all_phases(hardware::AllToAllAlgorithm algorithm, const hardware::ClusterSpec& cluster,
+                                             const TrafficMatrix& traffic);
+
+// The analytic cost of `traffic` under the cluster's all-to-all algorithm: the phases' times
+// summed, bytes summed over phases (hierarchical moves some twice).
+AllToAllCost all_to_all_cost(const AnalyticNetwork& net, const TrafficMatrix& traffic);
+
+}  // namespace moesim::network
