@@ -243,15 +243,13 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   build_graph();
   executor_.execute(graph_, schedule_, flows_.get());
   result.step_time = schedule_.makespan.since_start();
-  const auto took = [&](std::pair<engine::TaskId, engine::TaskId> tasks) {
-    return schedule_.tasks[tasks.second].end - schedule_.tasks[tasks.first].start;
-  };
+  const auto took = [&](engine::TaskId task) { return schedule_.tasks[task].end - schedule_.tasks[task].start; };
   for (const auto& groups : a2a_tasks_) {
     Duration slowest;
-    for (const auto& tasks : groups) slowest = Max(slowest, took(tasks));
+    for (engine::TaskId task : groups) slowest = Max(slowest, took(task));
     result.all_to_all_time += slowest;
   }
-  for (const auto& tasks : migration_tasks_) result.migration_time = Max(result.migration_time, took(tasks));
+  for (engine::TaskId task : migration_tasks_) result.migration_time = Max(result.migration_time, took(task));
   result.compute_busy.resize(gpus_);
   for (int g = 0; g < gpus_; ++g) result.compute_busy[g] = schedule_.resource_busy[compute_stream(g)];
   return result;
@@ -330,32 +328,29 @@ void StepSimulator::build_graph() {
   };
   std::vector<engine::ResourceId> streams;
   // A collective on the members' communication streams, after each member's last task: `time`
-  // long with the analytic model; with the flow model, a chain of `flows` phases. Returns its first
-  // and last task; the last becomes the members' last task if it `advances` them.
+  // long with the analytic model; with the flow model, `flows`' phases back to back, then their
+  // latencies. It becomes the members' last task if it `advances` them.
   auto collective = [&](const std::vector<int>& members, Duration time, const FlowPhases* flows, TaskKind kind, int layer,
                         int32_t priority, bool advances) {
     streams.clear();
     for (int g : members) streams.push_back(comm_stream(g));
-    TaskId first = 0, t = 0;
+    TaskId t = 0;
     if (!flows_) {
-      first = t = graph_.add_task(time, streams, priority, tag(kind, layer));
+      t = graph_.add_task(time, streams, priority, tag(kind, layer));
     } else {
-      for (size_t p = 0; p < flows->demand.size(); ++p) {
-        const TaskId next = graph_.add_shared_task(flows->tail[p], streams, priority, tag(kind, layer));
-        flows_->set_demand(next, &flows->demand[p]);
-        if (p == 0) first = next;
-        else graph_.add_dependency(t, next);
-        t = next;
-      }
+      Duration tail;
+      for (Duration d : flows->tail) tail += d;
+      t = graph_.add_shared_task(tail, streams, priority, tag(kind, layer));
+      flows_->set_demand(t, flows->demand);
     }
     for (int g : members) {
-      if (has_last[g]) graph_.add_dependency(last[g], first);
+      if (has_last[g]) graph_.add_dependency(last[g], t);
       if (advances) {
         last[g] = t;
         has_last[g] = true;
       }
     }
-    return std::make_pair(first, t);
+    return t;
   };
   // Blocking: the step starts once the experts have arrived. Overlapped: the move shares the
   // communication streams with the first layers; the first MoE layer's experts wait for it.
@@ -364,10 +359,9 @@ void StepSimulator::build_graph() {
   std::vector<bool> migrating(groups_, false);
   for (int g = 0; g < groups_; ++g) {
     if (migration_time_[g] <= Duration()) continue;
-    const auto tasks = collective(ep_groups_[g], migration_time_[g], flows_ ? &migration_flows_[g] : nullptr,
+    migration[g] = collective(ep_groups_[g], migration_time_[g], flows_ ? &migration_flows_[g] : nullptr,
                                   TaskKind::kMigration, 0, kAllToAllPriority, blocking);
-    migration[g] = tasks.second;
-    migration_tasks_.push_back(tasks);
+    migration_tasks_.push_back(migration[g]);
     migrating[g] = true;
   }
   auto wait_for_migration = [&](int gpu, TaskId experts) {
@@ -429,7 +423,7 @@ void StepSimulator::build_graph() {
           for (int g : edp_groups_[r]) streams.push_back(comm_stream(g));
           // Each member's last task is its expert backward; the all-reduce overlaps what follows.
           const TaskId ar = collective(edp_groups_[r], expert_grad_all_reduce_[r], flows_ ? &expert_grad_flows_[r] : nullptr,
-                                       TaskKind::kExpertGradAllReduce, l, kAllReducePriority, false).second;
+                                       TaskKind::kExpertGradAllReduce, l, kAllReducePriority, false);
           for (int g : edp_groups_[r]) grad_reduces[g].push_back(ar);
         }
       }
@@ -439,7 +433,7 @@ void StepSimulator::build_graph() {
     for (int g = 0; g < gpus_; ++g) compute(g, attention_fwd_ * 2, TaskKind::kAttention, l);
     if (gpus_ > 1) {
       const TaskId ar = collective(all, dense_grad_all_reduce_[l], flows_ ? &dense_grad_flows_[l] : nullptr,
-                                   TaskKind::kDenseGradAllReduce, l, kAllReducePriority, false).second;
+                                   TaskKind::kDenseGradAllReduce, l, kAllReducePriority, false);
       for (int g = 0; g < gpus_; ++g) grad_reduces[g].push_back(ar);
     }
   }

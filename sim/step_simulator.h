@@ -155,9 +155,8 @@ class StepSimulator {
   std::vector<FlowPhases> migration_flows_;    // per EP group
 
   std::vector<LayerTraffic> layers_;  // per MoE layer, for the step being simulated
-  // Each all-to-all's first and last task per EP group (several with a multi-phase algorithm).
-  std::vector<std::vector<std::pair<engine::TaskId, engine::TaskId>>> a2a_tasks_;
-  std::vector<std::pair<engine::TaskId, engine::TaskId>> migration_tasks_;
+  std::vector<std::vector<engine::TaskId>> a2a_tasks_;  // each all-to-all's task per EP group
+  std::vector<engine::TaskId> migration_tasks_;
   engine::TaskGraph graph_;
   engine::TaskId first_backward_ = 0;  // tasks from this id on belong to the backward pass
   engine::TaskGraphExecutor executor_;

@@ -90,8 +90,7 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
     while (shared_) {
       const auto done = shared_->next_finish();
       if (!done || (!events_.empty() && *events_.next_time() < *done)) break;
-      const TaskId t = shared_->finish(*done);
-      events_.push(*done + graph.duration(t), t);
+      if (const auto t = shared_->finish(*done)) events_.push(*done + graph.duration(*t), *t);
     }
     auto event = events_.pop();
     if (!event) break;

@@ -82,8 +82,9 @@ class SharedCapacity {
   virtual void start(TaskId t, SimTime now) = 0;
   // When the first running task's work is done at the current rates; empty if none runs.
   virtual std::optional<SimTime> next_finish() const = 0;
-  // Advances to `now`, which is next_finish(), and removes and returns the task done then.
-  virtual TaskId finish(SimTime now) = 0;
+  // Advances to `now`, which is next_finish(). Returns the task whose work is done then, if
+  // that is what happened (the model may have events of its own, such as a task's next phase).
+  virtual std::optional<TaskId> finish(SimTime now) = 0;
 };
 
 struct TaskTiming {

@@ -87,29 +87,47 @@ void FlowNetwork::reset() {
   next_finish_.reset();
 }
 
-void FlowNetwork::set_demand(engine::TaskId t, const FlowDemand* demand) {
-  if (demand_.size() <= t) demand_.resize(t + 1, nullptr);
-  demand_[t] = demand;
+void FlowNetwork::set_demand(engine::TaskId t, std::span<const FlowDemand> phases) {
+  if (demand_.size() <= t) demand_.resize(t + 1);
+  demand_[t] = phases;
+}
+
+bool FlowNetwork::next_phase(Flow& f) {
+  for (; f.phase < f.phases.size(); ++f.phase) {
+    f.demand = &f.phases[f.phase];
+    f.busiest = 0;
+    for (const auto& [link, bytes] : f.demand->links) f.busiest = std::max(f.busiest, bytes);
+    if (f.busiest > 0) {
+      f.remaining = 1;
+      return true;
+    }
+  }
+  f.remaining = 0;
+  return false;
 }
 
 void FlowNetwork::start(engine::TaskId t, SimTime now) {
   advance(now);
-  Flow f{t, t < demand_.size() ? demand_[t] : nullptr};
-  if (f.demand) {
-    for (const auto& [link, bytes] : f.demand->links) f.busiest = std::max(f.busiest, bytes);
-  }
-  if (f.busiest <= 0) f.remaining = 0;
+  Flow f{t, t < demand_.size() ? demand_[t] : std::span<const FlowDemand>()};
+  next_phase(f);
   flows_.push_back(f);
   allocate();
 }
 
-engine::TaskId FlowNetwork::finish(SimTime now) {
+std::optional<engine::TaskId> FlowNetwork::finish(SimTime now) {
   assert(next_finish_ && now == *next_finish_);
   advance(now);
-  const engine::TaskId t = flows_[next_index_].task;
-  flows_.erase(flows_.begin() + static_cast<std::ptrdiff_t>(next_index_));
+  Flow& f = flows_[next_index_];
+  // The phases of a collective follow each other without a gap; their latencies come as the
+  // task's tail.
+  ++f.phase;
+  std::optional<engine::TaskId> done;
+  if (!next_phase(f)) {
+    done = f.task;
+    flows_.erase(flows_.begin() + static_cast<std::ptrdiff_t>(next_index_));
+  }
   allocate();
-  return t;
+  return done;
 }
 
 void FlowNetwork::advance(SimTime now) {

@@ -52,26 +52,31 @@ class FlowNetwork : public engine::SharedCapacity {
 
   // Forgets all flows and demands and returns to time zero.
   void reset();
-  // What task `t` sends when it starts; must outlive the run. A task without one sends nothing.
-  void set_demand(engine::TaskId t, const FlowDemand* demand);
+  // What task `t` sends when it starts: phases that run one after the other; they must outlive
+  // the run. A task without any sends nothing.
+  void set_demand(engine::TaskId t, std::span<const FlowDemand> phases);
 
   void start(engine::TaskId t, SimTime now) override;
   std::optional<SimTime> next_finish() const override { return next_finish_; }
-  engine::TaskId finish(SimTime now) override;
+  std::optional<engine::TaskId> finish(SimTime now) override;
 
  private:
   struct Flow {
     engine::TaskId task;
-    const FlowDemand* demand;
+    std::span<const FlowDemand> phases;
+    size_t phase = 0;
+    const FlowDemand* demand = nullptr;  // the phase's
     double busiest = 0;    // bytes on its busiest link
     double remaining = 1;  // fraction of its bytes still to send
     double rate = 0;       // fraction per second
   };
   void advance(SimTime now);
   void allocate();
+  // Moves `f` to its next phase that sends anything; false if none is left.
+  static bool next_phase(Flow& f);
 
   std::vector<double> capacity_;
-  std::vector<const FlowDemand*> demand_;  // by task
+  std::vector<std::span<const FlowDemand>> demand_;  // by task
   std::vector<Flow> flows_;
   SimTime now_ = SimTime::Zero();
   std::optional<SimTime> next_finish_;

@@ -151,7 +151,7 @@ class SharedPipe : public SharedCapacity {
     for (const auto& r : running_) least = std::min(least, r.second);
     return now_ + Microseconds(static_cast<int64_t>(least * static_cast<double>(running_.size()) + 0.5));
   }
-  TaskId finish(SimTime now) override {
+  std::optional<TaskId> finish(SimTime now) override {
     advance(now);
     auto first = std::min_element(running_.begin(), running_.end(), [](auto& a, auto& b) { return a.second < b.second; });
     const TaskId t = first->first;

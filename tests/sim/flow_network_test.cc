@@ -48,7 +48,7 @@ std::vector<Duration> run_flows(const hardware::ClusterSpec& c, const std::vecto
   engine::TaskGraph graph(static_cast<uint32_t>(traffic.size()));
   for (size_t i = 0; i < traffic.size(); ++i) {
     const TaskId t = graph.add_shared_task(Duration(), std::array<ResourceId, 1>{static_cast<ResourceId>(i)});
-    net.set_demand(t, &demands[i]);
+    net.set_demand(t, std::span<const FlowDemand>(&demands[i], 1));
   }
   engine::TaskGraphExecutor executor;
   engine::Schedule schedule;
@@ -63,16 +63,28 @@ TEST(FlowNetwork, FlowsOnOneLinkShareItAndSpeedUpWhenOneEnds) {
   // the small one ends at 2 us; the large one then has 20 left at the full rate: done at 4 us.
   FlowNetwork net({10e6});
   const FlowDemand small{{{0, 10}}}, large{{{0, 30}}};
-  net.set_demand(0, &small);
-  net.set_demand(1, &large);
+  net.set_demand(0, std::span<const FlowDemand>(&small, 1));
+  net.set_demand(1, std::span<const FlowDemand>(&large, 1));
   net.start(0, SimTime::Zero());
   net.start(1, SimTime::Zero());
   ASSERT_TRUE(net.next_finish());
   EXPECT_EQ(net.next_finish()->since_start(), Microseconds(2));
-  EXPECT_EQ(net.finish(*net.next_finish()), 0u);
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(0));
   EXPECT_EQ(net.next_finish()->since_start(), Microseconds(4));
-  EXPECT_EQ(net.finish(*net.next_finish()), 1u);
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(1));
   EXPECT_FALSE(net.next_finish());
+}
+
+TEST(FlowNetwork, PhasesRunOneAfterTheOther) {
+  // Phase one: 10 bytes on link 0; phase two: 20 bytes on link 1 (both 10 bytes/us).
+  FlowNetwork net({10e6, 10e6});
+  const std::vector<FlowDemand> phases{{{{0, 10}}}, {{{1, 20}}}};
+  net.set_demand(0, phases);
+  net.start(0, SimTime::Zero());
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(1));
+  EXPECT_EQ(net.finish(*net.next_finish()), std::nullopt);  // on to phase two
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(3));
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(0));
 }
 
 TEST(FlowNetwork, MaxMinFairnessGivesTheUnconstrainedFlowTheRest) {
@@ -80,8 +92,8 @@ TEST(FlowNetwork, MaxMinFairnessGivesTheUnconstrainedFlowTheRest) {
   // so b gets the remaining 6/us of link 0 (max-min fair, not an equal split).
   FlowNetwork net({10e6, 4e6});
   const FlowDemand a{{{0, 40}, {1, 40}}}, b{{{0, 60}}};
-  net.set_demand(0, &a);
-  net.set_demand(1, &b);
+  net.set_demand(0, std::span<const FlowDemand>(&a, 1));
+  net.set_demand(1, std::span<const FlowDemand>(&b, 1));
   net.start(0, SimTime::Zero());
   net.start(1, SimTime::Zero());
   EXPECT_EQ(net.next_finish()->since_start(), Microseconds(10));  // both: 40 / 4 = 60 / 6 = 10 us
