@@ -9,14 +9,13 @@
 namespace moesim::network {
 namespace {
 
-// Collects the nonzero entries of `scratch` (by link) into a demand and zeroes them.
+// Collects the entries of `scratch` at `touched` (by link) into a demand and zeroes them.
 FlowDemand compact(std::vector<double>& scratch, std::vector<hardware::LinkId>& touched) {
-  std::sort(touched.begin(), touched.end());
-  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  std::sort(touched.begin(), touched.end());  // each link once: pushed when first touched
   FlowDemand d;
   d.links.reserve(touched.size());
   for (hardware::LinkId l : touched) {
-    if (scratch[l] > 0) d.links.emplace_back(l, scratch[l]);
+    d.links.emplace_back(l, scratch[l]);
     scratch[l] = 0;
   }
   return d;
@@ -25,8 +24,8 @@ FlowDemand compact(std::vector<double>& scratch, std::vector<hardware::LinkId>& 
 void add_route(hardware::Router& router, int a, int b, double bytes, std::vector<double>& scratch,
                std::vector<hardware::LinkId>& touched) {
   for (const hardware::RouteHop& hop : router.route(a, b)) {
+    if (scratch[hop.link] == 0) touched.push_back(hop.link);
     scratch[hop.link] += bytes * hop.share;
-    touched.push_back(hop.link);
   }
 }
 
