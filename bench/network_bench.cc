@@ -7,8 +7,10 @@
 #include <string>
 
 #include "models/gating/skewed_source.h"
+#include "hardware/presets.h"
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
+#include "sim/network/all_to_all.h"
 #include "sim/step_simulator.h"
 
 namespace moesim {
@@ -72,6 +74,31 @@ void BM_A2aHeavy256_Analytic(benchmark::State& state) { run_step(state, kA2aHeav
 void BM_A2aHeavy256_Flow(benchmark::State& state) { run_step(state, kA2aHeavy256, "flow"); }
 void BM_Analytic8192(benchmark::State& state) { run_step(state, kAnalytic8192, "analytic"); }
 void BM_DeepSeekV3_2048_Analytic(benchmark::State& state) { run_step(state, kDeepSeekV3, "analytic"); }
+
+// One uniform all-to-all under each algorithm (analytic, 1 us per extra peer message): the
+// counter sim_us is the simulated time, for the README's table of which algorithm wins where.
+void BM_AllToAllAlgorithm(benchmark::State& state) {
+  hardware::ClusterSpec c = *hardware::cluster_preset("h100-dgx");
+  c.nodes = static_cast<int>(state.range(0));
+  c.network.all_to_all = static_cast<hardware::AllToAllAlgorithm>(state.range(2));
+  c.network.message_overhead = Microseconds(1);
+  const int n = c.gpu_count();
+  std::vector<int> ids(n);
+  for (int i = 0; i < n; ++i) ids[i] = i;
+  network::TrafficMatrix t(ids);
+  for (int s = 0; s < n; ++s)
+    for (int d = 0; d < n; ++d) t.at(s, d) = s == d ? 0 : static_cast<double>(state.range(1));
+  const network::AnalyticNetwork net = network::make_analytic_network(c);
+  Duration time;
+  for (auto _ : state) {
+    time = network::all_to_all_cost(net, t).time;
+    benchmark::DoNotOptimize(time);
+  }
+  state.counters["sim_us"] = time.seconds() * 1e6;
+}
+BENCHMARK(BM_AllToAllAlgorithm)
+    ->ArgsProduct({{1, 4, 16, 64}, {4 << 10, 256 << 10, 4 << 20}, {0, 1, 2}})
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK(BM_A2aHeavy256_Analytic)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_A2aHeavy256_Flow)->Unit(benchmark::kMillisecond);

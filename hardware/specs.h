@@ -90,9 +90,9 @@ struct NetworkSpec {
   NetworkModel model = NetworkModel::kAnalytic;
   AllToAllAlgorithm all_to_all = AllToAllAlgorithm::kFlat;
   // What each further peer a GPU sends to in one all-to-all step adds (posting a send, its
-  // handshake): the term that makes flat all-to-alls of many small messages slow. Not calibrated
-  // against a measurement (see README, Calibration).
-  Duration message_overhead = Microseconds(1);
+  // handshake): the term that makes flat all-to-alls of many small messages slow. No published
+  // figure calibrates it, so it is off unless a scenario sets it (README, Calibration).
+  Duration message_overhead;
 };
 
 struct ClusterSpec {
