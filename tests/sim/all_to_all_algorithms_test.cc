@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "hardware/presets.h"
+#include "tests/sim/uniform_traffic.h"
 
 namespace moesim::network {
 namespace {
@@ -20,15 +21,6 @@ hardware::ClusterSpec h100(int nodes, AllToAllAlgorithm algorithm) {
   return c;
 }
 
-TrafficMatrix uniform(int gpus, double bytes_to_each_peer) {
-  std::vector<int> ids(gpus);
-  std::iota(ids.begin(), ids.end(), 0);
-  TrafficMatrix t(ids);
-  for (int s = 0; s < gpus; ++s)
-    for (int d = 0; d < gpus; ++d) t.at(s, d) = s == d ? 0 : bytes_to_each_peer;
-  return t;
-}
-
 double total(const TrafficMatrix& t) {
   double sum = 0;
   for (size_t s = 0; s < t.size(); ++s)
@@ -38,7 +30,7 @@ double total(const TrafficMatrix& t) {
 
 TEST(AllToAllAlgorithms, HierarchicalGathersInsideNodesThenExchangesBetweenPeers) {
   const auto c = h100(4, AllToAllAlgorithm::kHierarchical);
-  const TrafficMatrix t = uniform(32, 1e6);
+  const TrafficMatrix t = uniform_traffic(32, 1e6);
   const auto phases = all_to_all_phases(c.network.all_to_all, c, t);
   ASSERT_EQ(phases.size(), 2u);
   const TrafficMatrix& gather = phases[0];
@@ -65,7 +57,7 @@ TEST(AllToAllAlgorithms, HierarchicalGathersInsideNodesThenExchangesBetweenPeers
 
 TEST(AllToAllAlgorithms, FlatPaysAMessageOverheadPerPeer) {
   auto c = h100(4, AllToAllAlgorithm::kFlat);
-  const TrafficMatrix t = uniform(32, 1e6);
+  const TrafficMatrix t = uniform_traffic(32, 1e6);
   const AllToAllCost bare = all_to_all_time(make_analytic_network(c), t);
   EXPECT_EQ(bare.messages, 31);
   EXPECT_EQ(all_to_all_cost(make_analytic_network(c), t).time, bare.time + c.network.message_overhead * 30);
@@ -87,13 +79,13 @@ TEST(AllToAllAlgorithms, PairwiseSumsItsRounds) {
   node.intra_node.group_size = 4;
   const auto node_net = make_analytic_network(node);
   const double per_round = 1e9 / node.intra_node.link.effective().bytes_per_second();
-  EXPECT_EQ(all_to_all_cost(node_net, uniform(4, 1e9)).time, (Seconds(per_round) + node_net.intra_group_latency) * 3);
+  EXPECT_EQ(all_to_all_cost(node_net, uniform_traffic(4, 1e9)).time, (Seconds(per_round) + node_net.intra_group_latency) * 3);
 }
 
 TEST(AllToAllAlgorithms, HierarchicalWinsWithSmallMessagesAtScaleAndFlatWithLargeOnesOnFewNodes) {
   auto time = [](int nodes, double bytes, AllToAllAlgorithm a) {
     const auto c = h100(nodes, a);
-    return all_to_all_cost(make_analytic_network(c), uniform(c.gpu_count(), bytes)).time;
+    return all_to_all_cost(make_analytic_network(c), uniform_traffic(c.gpu_count(), bytes)).time;
   };
   // 64 nodes, 4 KB per pair: flat posts 511 messages per GPU, hierarchical 7 + 63.
   EXPECT_LT(time(64, 4096, AllToAllAlgorithm::kHierarchical), time(64, 4096, AllToAllAlgorithm::kFlat));

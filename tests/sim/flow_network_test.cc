@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "hardware/presets.h"
+#include "tests/sim/uniform_traffic.h"
 #include "models/gating/routing_matrix.h"
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
@@ -24,15 +25,6 @@ hardware::ClusterSpec h100(int nodes) {
   hardware::ClusterSpec c = *hardware::cluster_preset("h100-dgx");
   c.nodes = nodes;
   return c;
-}
-
-TrafficMatrix uniform(int gpus, double bytes_to_each_peer) {
-  std::vector<int> ids(gpus);
-  std::iota(ids.begin(), ids.end(), 0);
-  TrafficMatrix t(ids);
-  for (int s = 0; s < gpus; ++s)
-    for (int d = 0; d < gpus; ++d) t.at(s, d) = s == d ? 0 : bytes_to_each_peer;
-  return t;
 }
 
 // Runs each traffic matrix as one shared task (all starting at zero, each on its own resource)
@@ -114,7 +106,7 @@ TEST(FlowNetwork, AgreesWithTheAnalyticModelOnNonBlockingFabricsUnderUniformTraf
     c.fabric.leaf_ports = k.leaf_ports;
     c.fabric.kind = k.kind;
     c.fabric.routing = hardware::FabricRouting::kAdaptive;
-    const TrafficMatrix t = uniform(c.gpu_count(), 64e6);
+    const TrafficMatrix t = uniform_traffic(c.gpu_count(), 64e6);
     const AllToAllCost analytic = all_to_all_time(make_analytic_network(c), t);
     const Duration flow = run_flows(c, {t})[0] + analytic.latency;
     EXPECT_NEAR(flow.seconds() / analytic.time.seconds(), 1.0, 0.05)
@@ -128,7 +120,7 @@ TEST(FlowNetwork, EcmpHashCollisionsCostBandwidthThatAdaptiveRoutingKeeps) {
   hardware::ClusterSpec c = h100(8);
   c.fabric.kind = hardware::FabricKind::kFatTree;
   c.fabric.leaf_ports = 16;
-  const TrafficMatrix t = uniform(64, 64e6);
+  const TrafficMatrix t = uniform_traffic(64, 64e6);
   c.fabric.routing = hardware::FabricRouting::kAdaptive;
   const double adaptive = run_flows(c, {t})[0].seconds();
   c.fabric.routing = hardware::FabricRouting::kEcmp;
@@ -147,7 +139,7 @@ TEST(FlowNetwork, OversubscribedFatTreeIsSlowerThanTheAnalyticModelSays) {
   c.fabric.oversubscription = 4;
   c.fabric.routing = hardware::FabricRouting::kAdaptive;
   const double b = 64e6;
-  const TrafficMatrix t = uniform(32, b);
+  const TrafficMatrix t = uniform_traffic(32, b);
   const AllToAllCost analytic = all_to_all_time(make_analytic_network(c), t);
   const double eff = c.nic.link.efficiency;
   const double uplink_bound = 16 * 16 * b / (200e9 * eff);
