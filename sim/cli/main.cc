@@ -174,6 +174,11 @@ int cmd_presets(const std::vector<std::string>& args) {
   }
   std::cout << "cluster presets (cluster.preset; one node each, scale with cluster.nodes):\n";
   for (const auto& p : hardware::cluster_presets()) std::printf("  %-14s %s\n", p.name.c_str(), p.description.c_str());
+  std::cout << "\nfabrics (cluster.fabric.kind; see `moesim topo SCENARIO`):\n"
+               "  rail_optimized NIC i of every node on rail leaf i, leaves joined by spines (DGX SuperPOD style)\n"
+               "  fat_tree       all NICs of a node on one top-of-rack leaf; two-tier leaf/spine, cluster.fabric.oversubscription\n"
+               "  multi_plane    every rail its own leaves and spines; cross-rail traffic forwarded over NVLink\n"
+               "  intra-node fabrics (cluster.intra_node.fabric): nvswitch, pcie, hccs (groups of cluster.intra_node.group_size)\n";
   std::cout << "\nmodel presets (model.preset):\n";
   for (const auto& p : models::model_presets()) std::printf("  %-14s %s\n", p.name.c_str(), p.description.c_str());
   return 0;

@@ -105,7 +105,8 @@ TEST_F(Cli, MissingScenarioFileExitsTwo) {
 TEST_F(Cli, PresetsListsClustersAndModels) {
   const Result r = moesim("presets");
   ASSERT_EQ(r.status, 0);
-  for (const char* name : {"h100-dgx", "a100-dgx", "h800-dgx", "ascend-910b", "gpt3-125m-moe", "gpt3-350m-moe", "mixtral-8x7b", "deepseek-v3"}) {
+  for (const char* name : {"h100-dgx", "a100-dgx", "h800-dgx", "ascend-910b", "gpt3-125m-moe", "gpt3-350m-moe", "mixtral-8x7b", "deepseek-v3",
+                           "rail_optimized", "fat_tree", "multi_plane", "hccs"}) {
     EXPECT_NE(r.out.find(name), std::string::npos) << name;
   }
 }
