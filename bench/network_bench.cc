@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "models/gating/skewed_source.h"
+#include "bench/skewed_routing.h"
 #include "hardware/presets.h"
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
@@ -46,17 +46,9 @@ training: {tokens_per_step: 8388608, seq_len: 4096}
 
 void run_step(benchmark::State& state, const char* yaml, const std::string& model) {
   const auto s = scenarios::load_scenario_text(yaml, "bench.yaml", {"cluster.network.model=" + model});
-  gating::SkewedSourceParams p;
-  p.shape.moe_layers = s.model.moe_layer_count();
-  p.shape.ranks = s.parallelism.dp;
-  p.shape.experts = s.model.experts;
-  p.shape.top_k = s.model.top_k;
-  p.shape.tokens_per_rank = s.training.tokens_per_rank(s.parallelism);
-  gating::SkewedSource source(p);
-  gating::RoutingMatrix routing(p.shape.moe_layers, p.shape.ranks, p.shape.experts);
-  source.next(0, routing);
+  const gating::RoutingMatrix routing = bench::skewed_routing(s);
   const auto placement =
-      policies::static_placement({p.shape.moe_layers, p.shape.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
+      policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
   StepSimulator sim(s);
   // Steady state: the first step also pays for first-touching every buffer.
   StepResult r = sim.simulate(routing, placement);

@@ -2,8 +2,8 @@
 // routing -> traffic -> all-to-all costs -> task DAG -> schedule.
 #include <benchmark/benchmark.h>
 
-#include "models/gating/skewed_source.h"
 #include "policies/placement/static_placement.h"
+#include "bench/skewed_routing.h"
 #include "scenarios/loader/loader.h"
 #include "sim/step_simulator.h"
 
@@ -12,15 +12,8 @@ namespace {
 
 void BM_QuickstartStep(benchmark::State& state) {
   const auto s = scenarios::load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/quickstart.yaml");
-  gating::SkewedSourceParams p;
-  p.shape.moe_layers = s.model.moe_layer_count();
-  p.shape.ranks = s.parallelism.dp;
-  p.shape.experts = s.model.experts;
-  p.shape.tokens_per_rank = s.training.tokens_per_rank(s.parallelism);
-  gating::SkewedSource source(p);
-  gating::RoutingMatrix routing(p.shape.moe_layers, p.shape.ranks, p.shape.experts);
-  source.next(0, routing);
-  const auto placement = policies::static_placement({p.shape.moe_layers, p.shape.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
+  const gating::RoutingMatrix routing = bench::skewed_routing(s);
+  const auto placement = policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
   StepSimulator sim(s);
   for (auto _ : state) {
     const StepResult r = sim.simulate(routing, placement);

@@ -1,14 +1,9 @@
 #include "hardware/routing.h"
 
-#include <boost/graph/dijkstra_shortest_paths.hpp>
-#include <boost/property_map/transform_value_property_map.hpp>
 #include <algorithm>
-#include <limits>
 
 namespace moesim::hardware {
 namespace {
-
-constexpr int64_t kUnreachable = std::numeric_limits<int64_t>::max();
 
 uint64_t mix(uint64_t x) {  // splitmix64 finalizer
   x += 0x9e3779b97f4a7c15ULL;
@@ -29,16 +24,9 @@ Router::Router(const Topology& topology, FabricRouting routing) : topology_(topo
 }
 
 const std::vector<int64_t>& Router::distances_to(int gpu) {
+  // The graph is undirected: latencies from the destination are latencies to it.
   auto& dist = distance_[gpu];
-  if (!dist.empty()) return dist;
-  const auto& g = topology_.graph;
-  dist.resize(boost::num_vertices(g));
-  boost::dijkstra_shortest_paths(
-      g, topology_.gpu_vertex[gpu],
-      boost::distance_map(dist.data())
-          .weight_map(boost::make_transform_value_property_map([](const EdgeProps& e) { return e.latency.picoseconds(); },
-                                                              boost::get(boost::edge_bundle, g)))
-          .distance_inf(kUnreachable));
+  if (dist.empty()) dist = latencies_from(topology_, gpu);
   return dist;
 }
 

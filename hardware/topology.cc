@@ -114,18 +114,21 @@ TopologySummary summarize(const Topology& t) {
   return s;
 }
 
-std::optional<Duration> path_latency(const Topology& t, int gpu_a, int gpu_b) {
-  const auto n = boost::num_vertices(t.graph);
-  std::vector<int64_t> dist(n);
+std::vector<int64_t> latencies_from(const Topology& t, int gpu) {
+  std::vector<int64_t> dist(boost::num_vertices(t.graph));
   boost::dijkstra_shortest_paths(
-      t.graph, t.gpu_vertex.at(gpu_a),
+      t.graph, t.gpu_vertex.at(gpu),
       boost::distance_map(dist.data())
           .weight_map(boost::make_transform_value_property_map(
               [](const EdgeProps& e) { return e.latency.picoseconds(); },
               boost::get(boost::edge_bundle, t.graph)))
-          .distance_inf(std::numeric_limits<int64_t>::max()));
-  const int64_t d = dist[t.gpu_vertex.at(gpu_b)];
-  if (d == std::numeric_limits<int64_t>::max()) return std::nullopt;
+          .distance_inf(kUnreachable));
+  return dist;
+}
+
+std::optional<Duration> path_latency(const Topology& t, int gpu_a, int gpu_b) {
+  const int64_t d = latencies_from(t, gpu_a)[t.gpu_vertex.at(gpu_b)];
+  if (d == kUnreachable) return std::nullopt;
   return Duration::FromPicoseconds(d);
 }
 

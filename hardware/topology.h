@@ -5,6 +5,8 @@
 #pragma once
 
 #include <boost/graph/adjacency_list.hpp>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <ostream>
 #include <vector>
@@ -47,6 +49,11 @@ struct TopologySummary {
 // spine to meet at (fabric.spines 0) comes out disconnected; summarize() says so.
 Topology build_topology(const ClusterSpec& spec);
 TopologySummary summarize(const Topology& topology);
+
+// One-way latency in picoseconds of the lowest-latency path from GPU `gpu` to every vertex;
+// kUnreachable where there is none.
+inline constexpr int64_t kUnreachable = std::numeric_limits<int64_t>::max();
+std::vector<int64_t> latencies_from(const Topology& topology, int gpu);
 
 // One-way latency of the lowest-latency path between two GPUs; empty if none exists.
 std::optional<Duration> path_latency(const Topology& topology, int gpu_a, int gpu_b);

@@ -280,7 +280,7 @@ StepSimulator::FlowPhases StepSimulator::flow_phases(const network::TrafficMatri
   for (const auto& phase : phases) {
     const network::AllToAllCost cost = network::all_to_all_time(network_, phase);
     out.demand.push_back(network::route_traffic(*router_, phase, route_scratch_));
-    out.tail.push_back(cost.latency + (algorithm && cost.messages > 1 ? c.network.message_overhead * (cost.messages - 1) : Duration()));
+    out.tail.push_back(algorithm ? network::fixed_cost(cost, c.network.message_overhead) : cost.latency);
   }
   return out;
 }

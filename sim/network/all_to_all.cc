@@ -14,7 +14,7 @@ std::map<std::pair<int, int>, int> index_by_position(const hardware::ClusterSpec
 }
 
 AllToAllCost with_overhead(AllToAllCost cost, Duration message_overhead) {
-  if (cost.messages > 1) cost.time += message_overhead * static_cast<int64_t>(cost.messages - 1);
+  cost.time += fixed_cost(cost, message_overhead) - cost.latency;
   return cost;
 }
 
@@ -27,6 +27,10 @@ void add(AllToAllCost& total, const AllToAllCost& phase) {
 }
 
 }  // namespace
+
+Duration fixed_cost(const AllToAllCost& phase, Duration message_overhead) {
+  return phase.latency + (phase.messages > 1 ? message_overhead * static_cast<int64_t>(phase.messages - 1) : Duration());
+}
 
 std::vector<TrafficMatrix> all_to_all_phases(hardware::AllToAllAlgorithm algorithm, const hardware::ClusterSpec& c,
                                              const TrafficMatrix& traffic) {

@@ -24,6 +24,10 @@ namespace moesim::network {
 std::vector<TrafficMatrix> all_to_all_phases(hardware::AllToAllAlgorithm algorithm, const hardware::ClusterSpec& cluster,
                                              const TrafficMatrix& traffic);
 
+// What a phase costs beyond moving its bytes: its latency, and the message overhead for every
+// peer beyond the first that its busiest sender posts to.
+Duration fixed_cost(const AllToAllCost& phase, Duration message_overhead);
+
 // The analytic cost of `traffic` under the cluster's all-to-all algorithm: the phases' times
 // summed, bytes summed over phases (hierarchical moves some twice).
 AllToAllCost all_to_all_cost(const AnalyticNetwork& net, const TrafficMatrix& traffic);

@@ -79,6 +79,15 @@ AllToAllCost transfers_time(const AnalyticNetwork& net, std::span<const int> gpu
   return cost;
 }
 
+size_t ring_count(const hardware::ClusterSpec& c, std::span<const int> gpus) {
+  std::map<int, std::set<int>> nics_in_use;  // node -> NICs of participants
+  for (int g : gpus) nics_in_use[c.node_of(g)].insert(c.nic_of(g));
+  if (nics_in_use.size() <= 1) return 1;
+  size_t rings = SIZE_MAX;
+  for (const auto& [node, nics] : nics_in_use) rings = std::min(rings, nics.size());
+  return rings;
+}
+
 namespace {
 
 struct Ring {
@@ -88,12 +97,10 @@ struct Ring {
 
 Ring ring_over(const AnalyticNetwork& net, std::span<const int> gpus) {
   const hardware::ClusterSpec& c = net.cluster;
-  std::map<int, int> per_node;               // node -> participants
-  std::map<int, std::set<int>> nics_in_use;  // node -> NICs of participants
+  std::map<int, int> per_node;  // node -> participants
   std::set<int> groups;
   for (int g : gpus) {
     ++per_node[c.node_of(g)];
-    nics_in_use[c.node_of(g)].insert(c.nic_of(g));
     groups.insert(c.node_of(g) * 1'000'000 + c.intra_group_of(g));
   }
   if (per_node.size() == 1) {
@@ -101,9 +108,8 @@ Ring ring_over(const AnalyticNetwork& net, std::span<const int> gpus) {
     return {(one_group ? c.intra_node.link : c.intra_node.cross_group_link).effective().bytes_per_second(),
             one_group ? net.intra_group_latency : net.cross_group_latency};
   }
-  size_t rings = SIZE_MAX;
+  const size_t rings = ring_count(c, gpus);
   int most_per_node = 0;
-  for (const auto& [node, nics] : nics_in_use) rings = std::min(rings, nics.size());
   for (const auto& [node, count] : per_node) most_per_node = std::max(most_per_node, count);
   // Inside a node the ring hops over the intra-node link (the cross-group one if it spans groups).
   const auto& hop = groups.size() > per_node.size() ? c.intra_node.cross_group_link : c.intra_node.link;

@@ -45,6 +45,10 @@ struct Transfer {
 };
 AllToAllCost transfers_time(const AnalyticNetwork& net, std::span<const int> gpus, std::span<const Transfer> transfers);
 
+// Rings NCCL runs for a ring collective over `gpus`: one per NIC in use in every node (the
+// fewest any node has), one within a node.
+size_t ring_count(const hardware::ClusterSpec& cluster, std::span<const int> gpus);
+
 // Ring all-reduce of `bytes` (the buffer size on each participant) over `gpus`.
 Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes);
 // Its latency part: 2(n-1) hops of the ring's slowest class of link.

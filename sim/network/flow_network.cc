@@ -6,6 +6,8 @@
 #include <limits>
 #include <map>
 
+#include "sim/network/analytic_network.h"
+
 namespace moesim::network {
 namespace {
 
@@ -52,14 +54,7 @@ FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardware::Clus
   if (n <= 1 || bytes.count() <= 0) return {};
   std::map<int, std::vector<int>> by_node;  // node -> its participants, in the order given
   for (int g : gpus) by_node[cluster.node_of(g)].push_back(g);
-  size_t rings = SIZE_MAX;
-  for (const auto& [node, members] : by_node) {
-    std::vector<int> nics;
-    for (int g : members) nics.push_back(cluster.nic_of(g));
-    std::sort(nics.begin(), nics.end());
-    rings = std::min(rings, static_cast<size_t>(std::unique(nics.begin(), nics.end()) - nics.begin()));
-  }
-  if (by_node.size() == 1) rings = 1;
+  const size_t rings = ring_count(cluster, gpus);
   const double per_hop = 2.0 * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count() / static_cast<double>(rings);
   // Ring k enters each node at a different participant, so that rings leave nodes from different
   // GPUs (and so NICs).
@@ -93,9 +88,8 @@ void FlowNetwork::set_demand(engine::TaskId t, std::span<const FlowDemand> phase
 
 bool FlowNetwork::next_phase(Flow& f) {
   for (; f.phase < f.phases.size(); ++f.phase) {
-    f.demand = &f.phases[f.phase];
     f.busiest = 0;
-    for (const auto& [link, bytes] : f.demand->links) f.busiest = std::max(f.busiest, bytes);
+    for (const auto& [link, bytes] : f.links()) f.busiest = std::max(f.busiest, bytes);
     if (f.busiest > 0) {
       f.remaining = 1;
       return true;
@@ -143,7 +137,7 @@ void FlowNetwork::allocate() {
   used_.clear();
   size_t unfrozen = 0;
   frozen_.assign(flows_.size(), 0);
-  std::vector<double> level(flows_.size(), 0.0);
+  level_.assign(flows_.size(), 0.0);
   for (size_t i = 0; i < flows_.size(); ++i) {
     const Flow& f = flows_[i];
     if (f.remaining <= 0) {
@@ -151,7 +145,7 @@ void FlowNetwork::allocate() {
       continue;
     }
     ++unfrozen;
-    for (const auto& [link, bytes] : f.demand->links) {
+    for (const auto& [link, bytes] : f.links()) {
       if (weight_[link] == 0) {
         used_.push_back(link);
         residual_[link] = capacity_[link];
@@ -168,13 +162,13 @@ void FlowNetwork::allocate() {
     for (hardware::LinkId l : used_) residual_[l] -= step * weight_[l];
     for (size_t i = 0; i < flows_.size(); ++i) {
       if (frozen_[i]) continue;
-      level[i] += step;
+      level_[i] += step;
       bool full = false;
-      for (const auto& [link, bytes] : flows_[i].demand->links) full |= residual_[link] <= capacity_[link] * 1e-12;
+      for (const auto& [link, bytes] : flows_[i].links()) full |= residual_[link] <= capacity_[link] * 1e-12;
       if (!full) continue;
       frozen_[i] = 1;
       --unfrozen;
-      for (const auto& [link, bytes] : flows_[i].demand->links) weight_[link] -= bytes / flows_[i].busiest;
+      for (const auto& [link, bytes] : flows_[i].links()) weight_[link] -= bytes / flows_[i].busiest;
     }
   }
   for (hardware::LinkId l : used_) weight_[l] = 0;
@@ -182,7 +176,7 @@ void FlowNetwork::allocate() {
   next_finish_.reset();
   for (size_t i = 0; i < flows_.size(); ++i) {
     Flow& f = flows_[i];
-    f.rate = f.remaining > 0 ? level[i] / f.busiest : 0;
+    f.rate = f.remaining > 0 ? level_[i] / f.busiest : 0;
     const SimTime done = f.remaining > 0 ? now_ + Seconds(f.remaining / f.rate) : now_;
     if (!next_finish_ || done < *next_finish_) {
       next_finish_ = done;

@@ -65,8 +65,8 @@ class FlowNetwork : public engine::SharedCapacity {
     engine::TaskId task;
     std::span<const FlowDemand> phases;
     size_t phase = 0;
-    const FlowDemand* demand = nullptr;  // the phase's
-    double busiest = 0;    // bytes on its busiest link
+    double busiest = 0;    // bytes on the phase's busiest link
+    const std::vector<std::pair<hardware::LinkId, double>>& links() const { return phases[phase].links; }
     double remaining = 1;  // fraction of its bytes still to send
     double rate = 0;       // fraction per second
   };
@@ -82,7 +82,7 @@ class FlowNetwork : public engine::SharedCapacity {
   std::optional<SimTime> next_finish_;
   size_t next_index_ = 0;
   // Scratch for allocate().
-  std::vector<double> residual_, weight_;
+  std::vector<double> residual_, weight_, level_;
   std::vector<uint8_t> frozen_;
   std::vector<hardware::LinkId> used_;
 };
