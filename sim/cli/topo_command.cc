@@ -43,9 +43,19 @@ int cmd_topo(const std::vector<std::string>& args) {
   const hardware::Topology topology = hardware::build_topology(c);
   const hardware::TopologySummary t = hardware::summarize(topology);
 
+  if (vm.count("dot")) {
+    const std::string path = vm["dot"].as<std::string>();
+    std::ostringstream dot;
+    hardware::write_dot(topology, dot);
+    try {
+      results::write_file_atomically(path, dot.str());
+    } catch (const std::runtime_error& e) {
+      throw OptionError(std::string("--dot: ") + e.what());
+    }
+  }
   std::printf("topology of %s: %d x %s, %d GPUs\n", s.name.c_str(), c.nodes, c.preset.c_str(), c.gpu_count());
-  std::printf("  fabric        %s, %d node-facing ports per leaf, %d spines%s, oversubscription %g:1\n",
-              hardware::to_string(c.fabric.kind), c.fabric.leaf_ports, c.fabric.spines,
+  std::printf("  fabric        %s, %d node-facing ports per leaf, %d spine%s%s, oversubscription %g:1\n",
+              hardware::to_string(c.fabric.kind), c.fabric.leaf_ports, c.fabric.spines, c.fabric.spines == 1 ? "" : "s",
               c.fabric.kind == hardware::FabricKind::kMultiPlane ? " per plane" : "", c.fabric.oversubscription);
   std::printf("  switches      %d intra-node (%s), %d PCIe, %d leaves, %d spines\n", t.intra_switches,
               hardware::to_string(c.intra_node.fabric), t.pcie_switches, t.leaves, t.spines);
@@ -61,17 +71,7 @@ int cmd_topo(const std::vector<std::string>& args) {
   }
   std::printf("  network       %s model, %s all-to-all\n", hardware::to_string(c.network.model),
               hardware::to_string(c.network.all_to_all));
-  if (vm.count("dot")) {
-    const std::string path = vm["dot"].as<std::string>();
-    std::ostringstream dot;
-    hardware::write_dot(topology, dot);
-    try {
-      results::write_file_atomically(path, dot.str());
-    } catch (const std::runtime_error& e) {
-      throw OptionError(std::string("--dot: ") + e.what());
-    }
-    std::printf("wrote %s\n", path.c_str());
-  }
+  if (vm.count("dot")) std::printf("wrote %s\n", vm["dot"].as<std::string>().c_str());
   return 0;
 }
 
