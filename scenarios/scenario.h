@@ -84,6 +84,11 @@ struct PolicySpec {
   double max_imbalance = 1.1;  // affinity: bound on the busiest GPU's forecast load over the mean
 };
 
+// What the cluster costs to rent, for the cost per million tokens; 0 when not given.
+struct CostSpec {
+  double gpu_hour = 0;  // price of one GPU for one hour, in the planner's currency
+};
+
 struct Scenario {
   std::string name;
   std::string source_file;  // where it was loaded from (for messages), not part of the result
@@ -96,6 +101,7 @@ struct Scenario {
   DispatchSpec dispatch;
   GatingSpec gating;
   std::vector<PolicySpec> policies;
+  CostSpec cost;
   std::string output_dir;
 };
 

@@ -100,7 +100,7 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
     states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s, spec.migration, spec.spare_slots), Duration()});
     states.back().policy->set_costs(states.back().simulator->placement_costs());
     lookahead = std::max(lookahead, states.back().policy->lookahead());
-    result.policies.push_back(PolicyRun{spec.label, {}, std::nullopt, {}, {}});
+    result.policies.emplace_back().label = spec.label;
     result.policies.back().steps.reserve(s.steps);
   }
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
@@ -110,10 +110,13 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   // Per-token destinations (RoutingMatrix::sends) depend on the placement too.
   const bool per_placement = source.placement_aware() || s.dispatch.dedup != scenarios::Dedup::kNone;
   policies::ExpertLoads loads;
-  auto route = [&](int step, const gating::RoutingView& view) {
+  auto route = [&](int step, const gating::RoutingView& view, std::vector<int32_t>& record) {
     source.route(step, view, routing);
     if (capacity_mode) gating::apply_capacity(routing, capacity);
     loads = expert_loads(routing);
+    for (const auto& layer : loads) {
+      for (double tokens : layer) record.push_back(static_cast<int32_t>(tokens));
+    }
   };
   // The oracle's view of the coming steps: a second source with the same seed, run ahead. Under
   // placement-aware routing it routes as if nothing were placed.
@@ -130,10 +133,10 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
         if (state.policy->lookahead() > 0) state.policy->foresee(foreseen, future);
       }
     }
-    if (!per_placement) route(step, gating::RoutingView{});
+    if (!per_placement) route(step, gating::RoutingView{}, result.expert_loads);
     for (size_t i = 0; i < states.size(); ++i) {
       const policies::Placement& placement = states[i].policy->placement_for(step);
-      if (per_placement) route(step, routing_view(s, placement));
+      if (per_placement) route(step, routing_view(s, placement), result.policies[i].expert_loads);
       result.policies[i].steps.push_back(states[i].simulator->simulate(routing, placement));
       if (timeline && step >= timeline->first && step <= timeline->last) {
         states[i].simulator->append_timeline(step, states[i].elapsed, result.policies[i].timeline);
@@ -145,7 +148,10 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
       if (progress) progress(++done, total);
     }
   }
-  for (size_t i = 0; i < states.size(); ++i) result.policies[i].forecast_error_pp = states[i].policy->forecast_error_pp();
+  for (size_t i = 0; i < states.size(); ++i) {
+    result.policies[i].forecast_error_pp = states[i].policy->forecast_error_pp();
+    result.policies[i].forecast_scores = states[i].policy->forecast_scores();
+  }
   return result;
 }
 

@@ -19,6 +19,10 @@ struct PolicyRun {
   std::string label;
   std::vector<StepResult> steps;
   std::optional<double> forecast_error_pp;  // PlacementPolicy::forecast_error_pp() at the end
+  std::vector<policies::ForecastScore> forecast_scores;  // and per plan
+  // Tokens per expert, [step][MoE layer][expert], when routing depends on the placement (so
+  // differs between policies); empty otherwise, when RunResult::expert_loads holds them.
+  std::vector<int32_t> expert_loads;
   // The placement of step 0 and every later one that differs from the step before.
   std::vector<std::pair<int, policies::Placement>> placements;
   // The tasks of the steps asked for with TimelineSteps, in step order, timed from the run's start.
@@ -33,6 +37,9 @@ struct TimelineSteps {
 
 struct RunResult {
   std::vector<PolicyRun> policies;
+  // Tokens per expert, [step][MoE layer][expert], that every policy saw; empty when routing
+  // depends on the placement (PolicyRun::expert_loads).
+  std::vector<int32_t> expert_loads;
 };
 
 // Called after every simulated step with (steps done, steps in total over all policies).

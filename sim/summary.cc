@@ -48,6 +48,7 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
     sum.gpu_utilization_min = util_min / n;
     sum.all_to_all_share = a2a / seconds;
     sum.dropped_fraction = routed > 0 ? dropped / routed : 0;
+    if (s.cost.gpu_hour > 0) sum.cost_per_mtok = s.cluster.gpu_count() * s.cost.gpu_hour / 3600 / sum.tokens_per_second * 1e6;
     out.push_back(sum);
   }
   const auto baseline = std::find_if(s.policies.begin(), s.policies.end(),

@@ -25,6 +25,7 @@ struct PolicySummary {
   double migration_gb = 0;         // per step
   double migration_ms = 0;         // per step
   std::optional<double> forecast_error_pp;  // of the forecasts the policy planned from
+  std::optional<double> cost_per_mtok;      // GPU rent per million tokens, when the scenario gives cost.gpu_hour
 };
 
 std::vector<PolicySummary> summarize(const scenarios::Scenario& scenario, const RunResult& run);

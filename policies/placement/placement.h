@@ -47,6 +47,13 @@ struct PlacementCosts {
 
 // Decides the placement of every step. Sees loads of finished steps only (through observe).
 // Not thread-safe; one instance per (policy, run).
+// How one plan's forecast compared with the loads of the steps that followed it.
+struct ForecastScore {
+  int first_step = 0;   // the first step the plan placed
+  int steps = 0;        // steps scored (the horizon, or fewer at the end of the run)
+  double error_pp = 0;  // mean absolute error of load proportions, percentage points
+};
+
 class PlacementPolicy {
  public:
   virtual ~PlacementPolicy() = default;
@@ -65,6 +72,8 @@ class PlacementPolicy {
   // proportion, of the forecasts their plans used against the loads that followed (as moesim
   // predict scores them); nothing when the policy forecasts nothing or no plan was scored yet.
   virtual std::optional<double> forecast_error_pp() const { return std::nullopt; }
+  // The same per plan, in plan order: forecast_error_pp() is their mean.
+  virtual std::vector<ForecastScore> forecast_scores() const { return {}; }
   // Only for policies that place by co-activation: whether they want it, and, when they do, each
   // step's after observe(): pair_shares[(layer * experts + e) * experts + f] is the share of the
   // layer's tokens that chose both e and f.

@@ -96,24 +96,24 @@ std::vector<double> PredictivePolicy::expected(int step) {
 }
 
 void PredictivePolicy::close_score() {
-  if (scored_steps_ > 0) {
-    error_sum_ += 100.0 * score_sum_ / scored_steps_;
-    ++errors_;
-  }
+  if (scored_steps_ > 0) scores_.push_back({scored_from_, scored_steps_, 100.0 * score_sum_ / scored_steps_});
   scored_.clear();
   scored_steps_ = 0;
   score_sum_ = 0;
 }
 
 std::optional<double> PredictivePolicy::forecast_error_pp() const {
-  if (errors_ == 0) return std::nullopt;
-  return error_sum_ / errors_;
+  if (scores_.empty()) return std::nullopt;
+  double sum = 0;
+  for (const auto& s : scores_) sum += s.error_pp;
+  return sum / static_cast<double>(scores_.size());
 }
 
 void PredictivePolicy::plan(int step) {
   const std::vector<double> mean = expected(step);
   close_score();
   scored_ = mean;
+  scored_from_ = step;
   const std::vector<double> headroom = phases_ ? phases_->headroom(2.0) : std::vector<double>{};
   const int slots = shape_.experts / shape_.ep;
   const size_t pairs_per_layer = static_cast<size_t>(shape_.experts) * shape_.experts;

@@ -57,6 +57,7 @@ class PredictivePolicy final : public PlacementPolicy {
   int lookahead() const override { return predictor_ ? 0 : settings_.horizon; }
   void foresee(int step, const ExpertLoads& loads) override;
   std::optional<double> forecast_error_pp() const override;
+  std::vector<ForecastScore> forecast_scores() const override { return scores_; }
   void set_costs(const PlacementCosts& costs) override { costs_ = costs; }
   bool wants_coactivation() const override { return affinity_.has_value(); }
   void observe_coactivation(int step, std::span<const double> pair_shares) override;
@@ -85,9 +86,9 @@ class PredictivePolicy final : public PlacementPolicy {
   void close_score();
   std::vector<double> scored_;  // [series]: the forecast being scored
   int scored_steps_ = 0;
+  int scored_from_ = 0;         // the plan's first step
   double score_sum_ = 0;        // sum over scored steps of the mean absolute error
-  double error_sum_ = 0;        // over closed plans, percentage points
-  int errors_ = 0;
+  std::vector<ForecastScore> scores_;
 };
 
 }  // namespace moesim::policies

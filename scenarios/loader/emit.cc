@@ -156,6 +156,7 @@ std::string resolved_yaml(const Scenario& s) {
     out << EndMap;
   }
   out << YAML::EndSeq;
+  if (s.cost.gpu_hour > 0) out << Key << "cost" << Value << BeginMap << Key << "gpu_hour" << Value << format_number(s.cost.gpu_hour) << EndMap;
   out << Key << "output" << Value << BeginMap << Key << "dir" << Value << s.output_dir << EndMap;
   out << EndMap;
   return std::string(out.c_str()) + "\n";

@@ -21,17 +21,17 @@ std::vector<std::string> names_of(const auto& presets) {
 }
 
 // Writes `value` at `path` (dot-separated; numbers index lists), creating mappings on the way.
-void apply_override(YAML::Node& root, const std::string& text) {
+void apply_override(YAML::Node& root, const std::string& text, const std::string& where) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0) {
-    throw ScenarioError("--set " + text, "", "expected key.path=value, got '" + text + "'");
+    throw ScenarioError(where, "", "expected key.path=value, got '" + text + "'");
   }
   const std::string path = text.substr(0, eq);
   YAML::Node value;
   try {
     value = YAML::Load(text.substr(eq + 1));
   } catch (const YAML::Exception& e) {
-    throw ScenarioError("--set " + text, path, "the value is not valid YAML: " + e.msg);
+    throw ScenarioError(where, path, "the value is not valid YAML: " + e.msg);
   }
   std::vector<std::string> keys;
   for (size_t start = 0;;) {
@@ -45,16 +45,16 @@ void apply_override(YAML::Node& root, const std::string& text) {
   for (size_t i = 0; i < keys.size(); ++i) {
     const std::string& key = keys[i];
     const bool last = i + 1 == keys.size();
-    if (key.empty()) throw ScenarioError("--set " + text, path, "empty key in key path");
+    if (key.empty()) throw ScenarioError(where, path, "empty key in key path");
     if (cur.IsSequence()) {
       size_t index = 0;
       try {
         index = std::stoul(key);
       } catch (...) {
-        throw ScenarioError("--set " + text, path, "'" + key + "' indexes a list: expected a number");
+        throw ScenarioError(where, path, "'" + key + "' indexes a list: expected a number");
       }
       if (index >= cur.size()) {
-        throw ScenarioError("--set " + text, path, "list index " + key + " is out of range (the list has " +
+        throw ScenarioError(where, path, "list index " + key + " is out of range (the list has " +
                                                       std::to_string(cur.size()) + " entries)");
       }
       if (last) {
@@ -338,6 +338,10 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   for (auto& p : policy_readers) s.policies.push_back(read_policy(std::move(p), s.parallelism.ep));
   if (s.policies.empty()) s.policies.push_back(PolicySpec{});
 
+  MapReader cost = r.child("cost");
+  s.cost.gpu_hour = cost.get_double("gpu_hour", 0, 0, 1e6);
+  cost.finish();
+
   MapReader out = r.child("output");
   s.output_dir = out.get_string("dir", "results/runs/" + s.name);
   out.finish();
@@ -349,7 +353,7 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
 }
 
 Scenario load(const std::string& text, const std::string& origin, const std::string& default_name,
-              const std::vector<std::string>& overrides) {
+              const std::vector<Override>& overrides) {
   SourceMap sources(origin);
   YAML::Node root;
   try {
@@ -362,17 +366,24 @@ Scenario load(const std::string& text, const std::string& origin, const std::str
   }
   if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   for (const auto& o : overrides) {
-    apply_override(root, o);
-    sources.add_override(o.substr(0, o.find('=')), o);
+    const std::string where = o.origin.empty() ? "--set " + o.text : o.origin;
+    apply_override(root, o.text, where);
+    sources.add_override(o.text.substr(0, o.text.find('=')), where);
   }
   Scenario s = read_scenario(root, sources, default_name);
   s.source_file = origin;
   return s;
 }
 
+std::vector<Override> from_set(const std::vector<std::string>& overrides) {
+  std::vector<Override> out;
+  for (const auto& o : overrides) out.push_back({o, ""});
+  return out;
+}
+
 }  // namespace
 
-Scenario load_scenario_file(const std::string& path, const std::vector<std::string>& overrides) {
+Scenario load_scenario_file(const std::string& path, const std::vector<Override>& overrides) {
   std::ifstream in(path);
   if (!in) throw ScenarioError(path, "", "cannot open the scenario file");
   std::stringstream buf;
@@ -380,8 +391,12 @@ Scenario load_scenario_file(const std::string& path, const std::vector<std::stri
   return load(buf.str(), path, std::filesystem::path(path).stem().string(), overrides);
 }
 
+Scenario load_scenario_file(const std::string& path, const std::vector<std::string>& overrides) {
+  return load_scenario_file(path, from_set(overrides));
+}
+
 Scenario load_scenario_text(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides) {
-  return load(text, origin, "scenario", overrides);
+  return load(text, origin, "scenario", from_set(overrides));
 }
 
 }  // namespace moesim::scenarios

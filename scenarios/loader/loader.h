@@ -13,6 +13,13 @@ namespace moesim::scenarios {
 // read as YAML, so "--set cluster.nodes=8" and "--set policies=[{placement: static}]" both work.
 // Throws ScenarioError for any bad input.
 Scenario load_scenario_file(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// A "key.path=value" override and where it came from, which errors about that key name.
+struct Override {
+  std::string text;
+  std::string origin;  // e.g. "sweep.yaml:7:18"; "--set TEXT" when empty
+};
+Scenario load_scenario_file(const std::string& path, const std::vector<Override>& overrides);
 // The same, from text; `origin` names it in messages.
 Scenario load_scenario_text(const std::string& text, const std::string& origin,
                             const std::vector<std::string>& overrides = {});

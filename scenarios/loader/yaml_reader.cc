@@ -11,7 +11,7 @@ namespace moesim::scenarios {
 std::string SourceMap::location(const std::string& path) const {
   // An override of this key or of any enclosing key wins over the file position.
   for (std::string p = path;;) {
-    if (auto it = overrides_.find(p); it != overrides_.end()) return "--set " + it->second;
+    if (auto it = overrides_.find(p); it != overrides_.end()) return it->second;
     const auto dot = p.rfind('.');
     if (dot == std::string::npos) break;
     p.resize(dot);

@@ -17,11 +17,11 @@
 
 namespace moesim::scenarios {
 
-// Where each key path came from: a file position, or the --set that wrote it.
+// Where each key path came from: a file position, or the override (--set, sweep axis) that wrote it.
 class SourceMap {
  public:
   explicit SourceMap(std::string file) : file_(std::move(file)) {}
-  void add_override(const std::string& path, const std::string& text) { overrides_[path] = text; }
+  void add_override(const std::string& path, const std::string& location) { overrides_[path] = location; }
   void remember(const std::string& path, const YAML::Mark& mark) { marks_[path] = mark; }
   std::string location(const std::string& path) const;
   std::string location(const YAML::Mark& mark) const;

@@ -22,11 +22,8 @@
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/topo_command.h"
 #include "sim/cli/usage_error.h"
-#include "sim/results/atomic_file.h"
-#include "sim/results/run_h5.h"
-#include "sim/results/summary_csv.h"
+#include "sim/results/run_outputs.h"
 #include "sim/results/table.h"
-#include "sim/results/timeline_json.h"
 #include "sim/runner.h"
 #include "sim/summary.h"
 
@@ -134,18 +131,15 @@ int cmd_run(const std::vector<std::string>& args) {
   const auto summary = summarize(s, run);
   std::cout << results::summary_table(summary) << "\n";
 
-  const std::filesystem::path dir(s.output_dir);
+  std::vector<std::string> written;
   try {
-    results::write_file_atomically((dir / "scenario.yaml").string(), scenarios::resolved_yaml(s));
-    results::write_file_atomically((dir / "summary.csv").string(), results::summary_csv(summary));
-    results::write_run_h5((dir / "run.h5").string(), s, run);
-    if (timeline) results::write_file_atomically((dir / "timeline.json").string(), results::timeline_json(s, run));
+    written = results::write_run_outputs(s, scenarios::resolved_yaml(s), summary, run, timeline.has_value());
   } catch (const std::runtime_error& e) {
     throw scenarios::ScenarioError("", "output.dir", e.what());
   }
-  std::cout << "wrote " << (dir / "summary.csv").string() << ", " << (dir / "run.h5").string()
-            << (timeline ? ", " + (dir / "timeline.json").string() : std::string()) << " and " << (dir / "scenario.yaml").string()
-            << "\n";
+  std::cout << "wrote";
+  for (size_t i = 0; i < written.size(); ++i) std::cout << (i == 0 ? " " : i + 1 == written.size() ? " and " : ", ") << written[i];
+  std::cout << "\n";
   return 0;
 }
 

@@ -2,18 +2,16 @@
 
 #include <H5Cpp.h>
 
-#include <cstdio>
-#include <filesystem>
-#include <stdexcept>
 #include <vector>
+
+#include "sim/results/h5_file.h"
 
 namespace moesim::results {
 namespace {
 
 // Without timestamps. Placements (4 dimensions, mostly zeros) are compressed, one change per chunk.
 H5::DSetCreatPropList properties(const std::vector<hsize_t>& dims) {
-  H5::DSetCreatPropList props;
-  H5Pset_obj_track_times(props.getId(), false);
+  H5::DSetCreatPropList props = untimed_properties();
   if (dims.size() >= 3 && dims[0] > 0) {
     std::vector<hsize_t> chunk = dims;
     chunk[0] = 1;
@@ -29,33 +27,54 @@ void write(H5::Group& g, const char* name, const std::vector<T>& values, std::ve
   if (!values.empty()) ds.write(values.data(), type);
 }
 
-void attribute(H5::H5Object& o, const char* name, const std::string& v) {
-  const H5::StrType type(H5::PredType::C_S1, v.empty() ? 1 : v.size());
-  o.createAttribute(name, type, H5::DataSpace()).write(type, v.empty() ? std::string(" ") : v);
-}
-
-void attribute(H5::H5Object& o, const char* name, int64_t v) {
-  o.createAttribute(name, H5::PredType::NATIVE_INT64, H5::DataSpace()).write(H5::PredType::NATIVE_INT64, &v);
+void write_loads(H5::Group& g, const scenarios::Scenario& s, const std::vector<int32_t>& loads) {
+  const auto layers = static_cast<hsize_t>(s.model.moe_layer_count()), experts = static_cast<hsize_t>(s.model.experts);
+  write(g, "expert_loads", loads, {loads.size() / (layers * experts), layers, experts}, H5::PredType::NATIVE_INT32);
 }
 
 void write_policy(H5::Group& g, const scenarios::Scenario& s, const PolicyRun& p) {
-  attribute(g, "label", p.label);
+  text_attribute(g, "label", p.label);
   const hsize_t steps = p.steps.size();
   const int gpus = s.cluster.gpu_count();
-  std::vector<double> step_ms, busy_ms, imbalance, migration_gb, migration_ms;
+  std::vector<double> step_ms, busy_ms, imbalance, migration_gb, migration_ms, a2a_ms, a2a_intra_gb, a2a_inter_gb;
+  std::vector<int64_t> dropped, assignments;
   for (const StepResult& r : p.steps) {
     step_ms.push_back(r.step_time / Milliseconds(1));
     for (Duration d : r.compute_busy) busy_ms.push_back(d / Milliseconds(1));
     imbalance.push_back(r.imbalance);
     migration_gb.push_back(r.migration_bytes.count() / 1e9);
     migration_ms.push_back(r.migration_time / Milliseconds(1));
+    a2a_ms.push_back(r.all_to_all_time / Milliseconds(1));
+    a2a_intra_gb.push_back(r.a2a_intra_node.count() / 1e9);
+    a2a_inter_gb.push_back(r.a2a_inter_node.count() / 1e9);
+    dropped.push_back(r.dropped);
+    assignments.push_back(r.assignments);
   }
   const auto f64 = H5::PredType::NATIVE_DOUBLE;
+  const auto i64 = H5::PredType::NATIVE_INT64;
   write(g, "step_ms", step_ms, {steps}, f64);
   write(g, "gpu_busy_ms", busy_ms, {steps, hsize_t(gpus)}, f64);
   write(g, "imbalance", imbalance, {steps}, f64);
+  write(g, "all_to_all_ms", a2a_ms, {steps}, f64);
+  write(g, "a2a_intra_node_gb", a2a_intra_gb, {steps}, f64);
+  write(g, "a2a_inter_node_gb", a2a_inter_gb, {steps}, f64);
+  write(g, "dropped", dropped, {steps}, i64);
+  write(g, "assignments", assignments, {steps}, i64);
   write(g, "migration_gb", migration_gb, {steps}, f64);
   write(g, "migration_ms", migration_ms, {steps}, f64);
+
+  std::vector<int32_t> plan_step, plan_steps;
+  std::vector<double> plan_error;
+  for (const auto& f : p.forecast_scores) {
+    plan_step.push_back(f.first_step);
+    plan_steps.push_back(f.steps);
+    plan_error.push_back(f.error_pp);
+  }
+  const hsize_t plans = plan_step.size();
+  write(g, "forecast_first_step", plan_step, {plans}, H5::PredType::NATIVE_INT32);
+  write(g, "forecast_steps", plan_steps, {plans}, H5::PredType::NATIVE_INT32);
+  write(g, "forecast_error_pp", plan_error, {plans}, f64);
+  if (!p.expert_loads.empty()) write_loads(g, s, p.expert_loads);
 
   // Placements when they change: the step, and each (layer, expert, EP rank)'s token share.
   const int layers = s.model.moe_layer_count(), experts = s.model.experts, ep = s.parallelism.ep;
@@ -78,38 +97,27 @@ void write_policy(H5::Group& g, const scenarios::Scenario& s, const PolicyRun& p
   write(g, "placement_share", share, {changes, hsize_t(layers), hsize_t(experts), hsize_t(ep)}, H5::PredType::NATIVE_FLOAT);
 }
 
-struct QuietHdf5 {
-  QuietHdf5() { H5::Exception::dontPrint(); }
-};
-
 }  // namespace
 
-void write_run_h5(const std::string& path, const scenarios::Scenario& s, const RunResult& run) {
-  static const QuietHdf5 quiet;
-  const std::string temporary = path + ".tmp";
-  try {
-    H5::FileCreatPropList create;
-    H5::H5File file(temporary, H5F_ACC_TRUNC, create);
+void write_run_h5(const std::string& path, const scenarios::Scenario& s, const RunResult& run, const std::string& resolved_yaml) {
+  write_h5_atomically(path, [&](H5::H5File& file) {
     H5::Group root = file.openGroup("/");
-    attribute(root, "format", std::string("moesim-run"));
-    attribute(root, "version", int64_t{1});
-    attribute(root, "scenario", s.name);
-    attribute(root, "seed", static_cast<int64_t>(s.seed));
+    text_attribute(root, "format", std::string("moesim-run"));
+    int_attribute(root, "version", 2);
+    text_attribute(root, "moesim_version", std::string(MOESIM_VERSION));
+    text_attribute(root, "scenario", s.name);
+    text_attribute(root, "scenario_yaml", resolved_yaml);
+    int_attribute(root, "seed", static_cast<int64_t>(s.seed));
+    int_attribute(root, "gpus", static_cast<int64_t>(s.cluster.gpu_count()));
+    int_attribute(root, "gpus_per_node", static_cast<int64_t>(s.cluster.gpus_per_node));
+    int_attribute(root, "tokens_per_step", s.training.tokens_per_step);
+    if (!run.expert_loads.empty()) write_loads(root, s, run.expert_loads);
     H5::Group policies = file.createGroup("policies");
     for (size_t i = 0; i < run.policies.size(); ++i) {
       H5::Group g = policies.createGroup(std::to_string(i));
       write_policy(g, s, run.policies[i]);
     }
-  } catch (const H5::Exception& e) {
-    std::remove(temporary.c_str());
-    throw std::runtime_error("cannot write " + path + " (" + e.getDetailMsg() + ")");
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) {
-    std::remove(temporary.c_str());
-    throw std::runtime_error("cannot write " + path + " (" + ec.message() + ")");
-  }
+  });
 }
 
 }  // namespace moesim::results

@@ -1,4 +1,4 @@
-// run.h5: the per-step series of a run, for plots and analysis (layout in README, "run.h5").
+// run.h5: the per-step series of a run, for plots and analysis (layout in results/README.md).
 // Written whole or not at all. Object timestamps are off, so the same run gives the same bytes.
 #pragma once
 
@@ -9,7 +9,8 @@
 
 namespace moesim::results {
 
-// Throws std::runtime_error naming the path when the file cannot be written.
-void write_run_h5(const std::string& path, const scenarios::Scenario& scenario, const RunResult& run);
+// `resolved_yaml` is stored with it (attribute scenario_yaml). Throws std::runtime_error naming the
+// path when the file cannot be written.
+void write_run_h5(const std::string& path, const scenarios::Scenario& scenario, const RunResult& run, const std::string& resolved_yaml);
 
 }  // namespace moesim::results

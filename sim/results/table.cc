@@ -21,9 +21,12 @@ std::string tokens_rate(double v) {
 }  // namespace
 
 std::string summary_table(const std::vector<PolicySummary>& rows) {
-  const std::vector<std::string> header = {"policy",    "step mean", "vs static", "p50",       "p99",
+  std::vector<std::string> header = {"policy",    "step mean", "vs static", "p50",       "p99",
                                            "tokens/s",  "GPU util",  "min util",  "imbalance", "a2a share",
                                            "a2a intra", "a2a inter", "migration", "forecast err", "dropped"};
+  // The price column only when the scenario gives one (cost.gpu_hour).
+  const bool priced = std::any_of(rows.begin(), rows.end(), [](const PolicySummary& r) { return r.cost_per_mtok.has_value(); });
+  if (priced) header.push_back("cost/M tok");
   std::vector<std::vector<std::string>> cells;
   size_t best = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -37,6 +40,7 @@ std::string summary_table(const std::vector<PolicySummary>& rows) {
                      fmt("%.1f %%", 100 * r.all_to_all_share), fmt("%.2f GB/step", r.intra_node_a2a_gb), fmt("%.2f GB/step", r.inter_node_a2a_gb),
                      fmt("%.3f ms/step", r.migration_ms),
                      r.forecast_error_pp ? fmt("%.3f pp", *r.forecast_error_pp) : "-", fmt("%.2f %%", 100 * r.dropped_fraction)});
+    if (priced) cells.back().push_back(r.cost_per_mtok ? fmt("%.4f", *r.cost_per_mtok) : "-");
   }
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) {

@@ -38,7 +38,7 @@ TEST(RunH5, HoldsStepSeriesAndPlacementChanges) {
   auto source = make_gating_source(s);
   const RunResult run = run_scenario(s, *source);
   const auto path = (std::filesystem::temp_directory_path() / ("run_h5_test_" + std::to_string(::getpid()) + ".h5")).string();
-  results::write_run_h5(path, s, run);
+  results::write_run_h5(path, s, run, "resolved: yaml\n");
 
   H5::H5File file(path, H5F_ACC_RDONLY);
   std::vector<hsize_t> dims;
@@ -66,6 +66,28 @@ TEST(RunH5, HoldsStepSeriesAndPlacementChanges) {
   const auto migration = read<double>(moving, "migration_gb", H5::PredType::NATIVE_DOUBLE, dims);
   EXPECT_GT(migration[5], 0.0);
   EXPECT_EQ(migration[4], 0.0);
+
+  // The loads every policy saw: each step's tokens per expert sum to tokens x top-k per layer.
+  const auto loads = read<int32_t>(file.openGroup("/"), "expert_loads", H5::PredType::NATIVE_INT32, dims);
+  ASSERT_EQ(dims, (std::vector<hsize_t>{30, 6, 16}));
+  for (size_t layer = 0; layer < 30 * 6; ++layer) {
+    int64_t sum = 0;
+    for (int e = 0; e < 16; ++e) sum += loads[layer * 16 + e];
+    EXPECT_EQ(sum, 65536 * s.model.top_k);
+  }
+  const auto a2a = read<double>(fixed, "a2a_inter_node_gb", H5::PredType::NATIVE_DOUBLE, dims);
+  EXPECT_DOUBLE_EQ(a2a[3], run.policies[0].steps[3].a2a_inter_node.count() / 1e9);
+  // One forecast score per closed plan; static plans nothing.
+  EXPECT_EQ(read<double>(fixed, "forecast_error_pp", H5::PredType::NATIVE_DOUBLE, dims).size(), 0u);
+  const auto errors = read<double>(moving, "forecast_error_pp", H5::PredType::NATIVE_DOUBLE, dims);
+  EXPECT_EQ(errors.size(), run.policies[1].forecast_scores.size());
+  ASSERT_FALSE(errors.empty());
+  EXPECT_EQ(read<int32_t>(moving, "forecast_first_step", H5::PredType::NATIVE_INT32, dims)[0], 5);
+
+  std::string yaml;
+  const H5::Attribute attr = file.openGroup("/").openAttribute("scenario_yaml");
+  attr.read(attr.getStrType(), yaml);
+  EXPECT_EQ(yaml, "resolved: yaml\n");
   std::filesystem::remove(path);
 }
 

@@ -21,7 +21,8 @@ TEST(Summary, RatesAndSharesFromStepRecords) {
   scenarios::Scenario s;
   s.training.tokens_per_step = 1000;
   RunResult run;
-  PolicyRun p{"x", {}, std::nullopt, {}, {}};
+  PolicyRun p;
+  p.label = "x";
   for (int i = 1; i <= 2; ++i) {
     StepResult r;
     r.step_time = Milliseconds(10 * i);          // 10 ms, 20 ms

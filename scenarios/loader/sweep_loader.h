@@ -1,0 +1,17 @@
+// Loads a sweep file: a base scenario plus `set`, `grid` and `zip` overrides, expanded into points
+// that are each loaded and validated, so that any bad point is reported before anything runs.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "scenarios/errors.h"
+#include "scenarios/sweep.h"
+
+namespace moesim::scenarios {
+
+// `output_dir` replaces the file's output.dir. Points go to OUTPUT_DIR/points/NNNN. Throws
+// ScenarioError for any bad input, naming the sweep file's line for a bad axis value.
+Sweep load_sweep_file(const std::string& path, const std::optional<std::string>& output_dir = std::nullopt);
+
+}  // namespace moesim::scenarios
