@@ -8,14 +8,18 @@
 
 namespace moesim::scenarios {
 
-std::string SourceMap::location(const std::string& path) const {
-  // An override of this key or of any enclosing key wins over the file position.
+const std::string* SourceMap::override_of(const std::string& path) const {
+  // An override of this key or of any enclosing key.
   for (std::string p = path;;) {
-    if (auto it = overrides_.find(p); it != overrides_.end()) return it->second;
+    if (auto it = overrides_.find(p); it != overrides_.end()) return &it->second;
     const auto dot = p.rfind('.');
-    if (dot == std::string::npos) break;
+    if (dot == std::string::npos) return nullptr;
     p.resize(dot);
   }
+}
+
+std::string SourceMap::location(const std::string& path) const {
+  if (const std::string* where = override_of(path)) return *where;
   if (auto it = marks_.find(path); it != marks_.end()) return location(it->second);
   return file_;
 }
@@ -174,9 +178,7 @@ void MapReader::finish() const {
     if (auto near = closest_match(key, known); !near.empty()) msg += " (did you mean '" + near + "'?)";
     else msg += " (expected one of: " + [&] { std::string l; for (auto& k : known) l += (l.empty() ? "" : ", ") + k; return l; }() + ")";
     const std::string path = key_path(key);
-    std::string where = sources_.location(path);
-    if (where.rfind("--set ", 0) != 0) where = sources_.location(kv.first.Mark());
-    throw ScenarioError(where, path, msg);
+    throw ScenarioError(sources_.overridden(path) ? sources_.location(path) : sources_.location(kv.first.Mark()), path, msg);
   }
 }
 

@@ -23,11 +23,14 @@ class SourceMap {
   explicit SourceMap(std::string file) : file_(std::move(file)) {}
   void add_override(const std::string& path, const std::string& location) { overrides_[path] = location; }
   void remember(const std::string& path, const YAML::Mark& mark) { marks_[path] = mark; }
+  // An override of the key (or of a mapping holding it) wins over its file position.
   std::string location(const std::string& path) const;
+  bool overridden(const std::string& path) const { return override_of(path) != nullptr; }
   std::string location(const YAML::Mark& mark) const;
   const std::string& file() const { return file_; }
 
  private:
+  const std::string* override_of(const std::string& path) const;
   std::string file_;
   std::map<std::string, std::string> overrides_;
   std::map<std::string, YAML::Mark> marks_;

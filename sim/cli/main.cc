@@ -1,4 +1,4 @@
-// The moesim command line: `moesim run | validate | presets | topo | trace | predict`. Only this folder knows
+// The moesim command line: `moesim run | sweep | validate | presets | topo | trace | predict`. Only this folder knows
 // Boost.Program_options; bad input of any kind ends with one line on stderr and exit status 2.
 #include <boost/program_options.hpp>
 
@@ -20,6 +20,7 @@
 #include "sim/cli/predict_command.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/scenario_args.h"
+#include "sim/cli/sweep_command.h"
 #include "sim/cli/topo_command.h"
 #include "sim/cli/usage_error.h"
 #include "sim/results/run_outputs.h"
@@ -48,6 +49,7 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  run SCENARIO        simulate a scenario and compare its placement policies\n"
+    "  sweep SWEEP         run a grid of scenario variations on all cores (or MPI ranks), resumable\n"
     "  validate SCENARIO   check a scenario without running it\n"
     "  presets             list the cluster and model presets\n"
     "  topo SCENARIO       summarize a scenario's cluster topology (and write it as Graphviz DOT)\n"
@@ -194,6 +196,7 @@ int main(int argc, char** argv) {
     if (command == "validate") return cmd_validate(args);
     if (command == "presets") return cmd_presets(args);
     if (command == "topo") return cli::cmd_topo(args);
+    if (command == "sweep") return cli::cmd_sweep(args);
     if (command == "trace") return cli::cmd_trace(args);
     if (command == "predict") return cli::cmd_predict(args);
     throw UsageError("unknown command '" + command + "'");

@@ -4,65 +4,105 @@
 #include <cstdio>
 
 namespace moesim::results {
-namespace {
 
-std::string fmt(const char* f, double v) {
+std::string format(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
 }
 
 std::string tokens_rate(double v) {
-  if (v >= 1e6) return fmt("%.2f M", v / 1e6);
-  if (v >= 1e3) return fmt("%.1f k", v / 1e3);
-  return fmt("%.0f", v);
+  if (v >= 1e6) return format("%.2f M", v / 1e6);
+  if (v >= 1e3) return format("%.1f k", v / 1e3);
+  return format("%.0f", v);
 }
 
-}  // namespace
-
-std::string summary_table(const std::vector<PolicySummary>& rows) {
-  std::vector<std::string> header = {"policy",    "step mean", "vs static", "p50",       "p99",
-                                           "tokens/s",  "GPU util",  "min util",  "imbalance", "a2a share",
-                                           "a2a intra", "a2a inter", "migration", "forecast err", "dropped"};
-  // The price column only when the scenario gives one (cost.gpu_hour).
-  const bool priced = std::any_of(rows.begin(), rows.end(), [](const PolicySummary& r) { return r.cost_per_mtok.has_value(); });
-  if (priced) header.push_back("cost/M tok");
-  std::vector<std::vector<std::string>> cells;
-  size_t best = 0;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i].step_ms_mean < rows[best].step_ms_mean) best = i;
-  }
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const auto& r = rows[i];
-    cells.push_back({(rows.size() > 1 && i == best ? "* " : "  ") + r.label, fmt("%.2f ms", r.step_ms_mean),
-                     r.speedup > 0 ? fmt("%.3fx", r.speedup) : "-", fmt("%.2f ms", r.step_ms_p50), fmt("%.2f ms", r.step_ms_p99), tokens_rate(r.tokens_per_second),
-                     fmt("%.1f %%", 100 * r.gpu_utilization), fmt("%.1f %%", 100 * r.gpu_utilization_min), fmt("%.2f", r.imbalance),
-                     fmt("%.1f %%", 100 * r.all_to_all_share), fmt("%.2f GB/step", r.intra_node_a2a_gb), fmt("%.2f GB/step", r.inter_node_a2a_gb),
-                     fmt("%.3f ms/step", r.migration_ms),
-                     r.forecast_error_pp ? fmt("%.3f pp", *r.forecast_error_pp) : "-", fmt("%.2f %%", 100 * r.dropped_fraction)});
-    if (priced) cells.back().push_back(r.cost_per_mtok ? fmt("%.4f", *r.cost_per_mtok) : "-");
-  }
+std::string aligned_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows, size_t left) {
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) {
-    width[c] = header[c].size() + (c == 0 ? 2 : 0);
-    for (const auto& row : cells) width[c] = std::max(width[c], row[c].size());
+    width[c] = header[c].size();
+    for (const auto& row : rows) width[c] = std::max(width[c], row[c].size());
   }
   auto line = [&](const std::vector<std::string>& row) {
     std::string s;
     for (size_t c = 0; c < row.size(); ++c) {
       const std::string pad(width[c] - row[c].size(), ' ');
-      s += c == 0 ? row[c] + pad : "  " + pad + row[c];  // first column left, numbers right
+      if (c > 0) s += "  ";
+      s += c < left ? row[c] + pad : pad + row[c];
     }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
     return s + "\n";
   };
-  std::vector<std::string> head = header;
-  head[0] = "  " + head[0];
-  std::string out = line(head);
   size_t total = 0;
   for (size_t w : width) total += w + 2;
-  out += std::string(total - 2, '-') + "\n";
-  for (const auto& row : cells) out += line(row);
+  std::string out = line(header) + std::string(total - 2, '-') + "\n";
+  for (const auto& row : rows) out += line(row);
+  return out;
+}
+
+std::string summary_table(const std::vector<PolicySummary>& rows) {
+  std::vector<std::string> header = {"  policy",  "step mean", "vs static", "p50",       "p99",
+                                     "tokens/s",  "GPU util",  "min util",  "imbalance", "a2a share",
+                                     "a2a intra", "a2a inter", "migration", "forecast err", "dropped"};
+  // The price column only when the scenario gives one (cost.gpu_hour).
+  const bool priced = std::any_of(rows.begin(), rows.end(), [](const PolicySummary& r) { return r.cost_per_mtok.has_value(); });
+  if (priced) header.push_back("cost/M tok");
+  size_t best = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].step_ms_mean < rows[best].step_ms_mean) best = i;
+  }
+  std::vector<std::vector<std::string>> cells;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    cells.push_back({(rows.size() > 1 && i == best ? "* " : "  ") + r.label, format("%.2f ms", r.step_ms_mean),
+                     r.speedup > 0 ? format("%.3fx", r.speedup) : "-", format("%.2f ms", r.step_ms_p50),
+                     format("%.2f ms", r.step_ms_p99), tokens_rate(r.tokens_per_second), format("%.1f %%", 100 * r.gpu_utilization),
+                     format("%.1f %%", 100 * r.gpu_utilization_min), format("%.2f", r.imbalance), format("%.1f %%", 100 * r.all_to_all_share),
+                     format("%.2f GB/step", r.intra_node_a2a_gb), format("%.2f GB/step", r.inter_node_a2a_gb),
+                     format("%.3f ms/step", r.migration_ms), r.forecast_error_pp ? format("%.3f pp", *r.forecast_error_pp) : "-",
+                     format("%.2f %%", 100 * r.dropped_fraction)});
+    if (priced) cells.back().push_back(r.cost_per_mtok ? format("%.4f", *r.cost_per_mtok) : "-");
+  }
+  std::string out = aligned_table(header, cells);
   if (rows.size() > 1) out += "* fastest mean step time\n";
+  return out;
+}
+
+std::string sweep_table(const SweepTable& t, size_t max_rows) {
+  std::vector<std::string> header = {"point"};
+  header.insert(header.end(), t.axes.begin(), t.axes.end());
+  for (const char* h : {"  policy", "step mean", "vs static", "tokens/s", "GPU util", "imbalance", "a2a share", "a2a inter"}) {
+    header.push_back(h);
+  }
+  const bool priced = std::any_of(t.points.begin(), t.points.end(), [](const SweepPointSummary& p) {
+    return std::any_of(p.policies.begin(), p.policies.end(), [](const PolicySummary& r) { return r.cost_per_mtok.has_value(); });
+  });
+  if (priced) header.push_back("cost/M tok");
+  std::vector<std::vector<std::string>> cells;
+  size_t total = 0;
+  for (const auto& p : t.points) {
+    size_t best = 0;
+    for (size_t i = 0; i < p.policies.size(); ++i) {
+      if (p.policies[i].step_ms_mean < p.policies[best].step_ms_mean) best = i;
+    }
+    for (size_t i = 0; i < p.policies.size(); ++i, ++total) {
+      if (cells.size() == max_rows) continue;
+      const auto& r = p.policies[i];
+      std::vector<std::string> row = {std::to_string(p.point)};
+      row.insert(row.end(), p.values.begin(), p.values.end());
+      for (std::string cell : {(p.policies.size() > 1 && i == best ? "* " : "  ") + r.label, format("%.2f ms", r.step_ms_mean),
+                               r.speedup > 0 ? format("%.3fx", r.speedup) : std::string("-"), tokens_rate(r.tokens_per_second),
+                               format("%.1f %%", 100 * r.gpu_utilization), format("%.2f", r.imbalance),
+                               format("%.1f %%", 100 * r.all_to_all_share), format("%.2f GB/step", r.inter_node_a2a_gb)}) {
+        row.push_back(std::move(cell));
+      }
+      if (priced) row.push_back(r.cost_per_mtok ? format("%.4f", *r.cost_per_mtok) : "-");
+      cells.push_back(std::move(row));
+    }
+  }
+  std::string out = aligned_table(header, cells, 2 + t.axes.size());
+  if (total > cells.size()) out += "... " + std::to_string(total - cells.size()) + " more rows in sweep.csv\n";
+  out += "* the point's fastest mean step time\n";
   return out;
 }
 

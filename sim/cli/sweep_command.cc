@@ -1,0 +1,195 @@
+#include "sim/cli/sweep_command.h"
+
+#include <boost/program_options.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "scenarios/loader/sweep_loader.h"
+#include "sim/cli/command_line.h"
+#include "sim/cli/process_group.h"
+#include "sim/cli/progress.h"
+#include "sim/cli/usage_error.h"
+#include "sim/results/atomic_file.h"
+#include "sim/results/run_outputs.h"
+#include "sim/results/table.h"
+#include "sim/sweep.h"
+
+namespace po = boost::program_options;
+
+namespace moesim::cli {
+namespace {
+
+constexpr const char* kUsage = "usage: moesim sweep SWEEP.yaml [--jobs N] [--out DIR] [--shard I/N] [--list] [--quiet]";
+
+struct Shard {
+  int index = 0;  // 0-based
+  int count = 1;
+};
+
+// I/N with 1 <= I <= N.
+Shard parse_shard(const std::string& text) {
+  const auto bad = [&] { return OptionError("--shard " + text + ": expected I/N with 1 <= I <= N, e.g. --shard 2/8"); };
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) throw bad();
+  int i = 0, n = 0;
+  try {
+    size_t used_i = 0, used_n = 0;
+    i = std::stoi(text.substr(0, slash), &used_i);
+    n = std::stoi(text.substr(slash + 1), &used_n);
+    if (used_i != slash || used_n != text.size() - slash - 1) throw bad();
+  } catch (const std::logic_error&) {
+    throw bad();
+  }
+  if (n < 1 || i < 1 || i > n) throw bad();
+  return {i - 1, n};
+}
+
+// Creates the directory and proves it writable, before any point runs.
+void check_output_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string probe = (std::filesystem::path(dir) / ".moesim-write-test").string();
+  if (!ec && std::ofstream(probe)) {
+    std::filesystem::remove(probe, ec);
+    return;
+  }
+  throw scenarios::ScenarioError("", "output.dir", "cannot write to directory '" + dir + "'" + (ec ? ": " + ec.message() : std::string()));
+}
+
+std::string points(int n) { return std::to_string(n) + (n == 1 ? " point" : " points"); }
+
+std::string axes_line(const scenarios::Sweep& sweep) {
+  std::string out;
+  for (const auto& a : sweep.axes) {
+    out += (out.empty() ? "" : ", ") + a.key + " (" + std::to_string(a.values.size()) + ")";
+  }
+  return out;
+}
+
+// Point summaries as one message for MPI: "INDEX BYTES\n" then the bytes, repeated.
+std::string pack(const std::map<int, std::string>& summaries) {
+  std::string out;
+  for (const auto& [index, text] : summaries) out += std::to_string(index) + " " + std::to_string(text.size()) + "\n" + text;
+  return out;
+}
+
+void unpack(const std::string& message, std::map<int, std::string>& into) {
+  for (size_t at = 0; at < message.size();) {
+    const size_t line_end = message.find('\n', at);
+    const std::string head = message.substr(at, line_end - at);
+    const size_t space = head.find(' ');
+    const size_t bytes = std::stoul(head.substr(space + 1));
+    into[std::stoi(head.substr(0, space))] = message.substr(line_end + 1, bytes);
+    at = line_end + 1 + bytes;
+  }
+}
+
+void list_points(const scenarios::Sweep& sweep) {
+  std::vector<std::string> header = {"point"};
+  for (const auto& a : sweep.axes) header.push_back(a.key);
+  header.push_back("output");
+  header.push_back("status");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& p : sweep.points) {
+    std::vector<std::string> row = {std::to_string(p.index)};
+    row.insert(row.end(), p.values.begin(), p.values.end());
+    row.push_back(p.scenario.output_dir);
+    row.push_back(point_done(p) ? "done" : "to run");
+    rows.push_back(std::move(row));
+  }
+  std::cout << results::aligned_table(header, rows, header.size());
+}
+
+int run(const po::variables_map& vm, const ProcessGroup& group) {
+  const auto path = vm["sweep"].as<std::string>();
+  std::optional<std::string> out;
+  if (vm.count("out")) out = vm["out"].as<std::string>();
+  const Shard shard = vm.count("shard") ? parse_shard(vm["shard"].as<std::string>()) : Shard{};
+  const int jobs = vm.count("jobs") ? vm["jobs"].as<int>() : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (jobs < 1) throw OptionError("--jobs " + std::to_string(jobs) + ": expected at least 1");
+
+  const scenarios::Sweep sweep = scenarios::load_sweep_file(path, out);
+  if (vm.count("list")) {
+    if (group.rank() == 0) list_points(sweep);
+    return 0;
+  }
+  check_output_dir(sweep.output_dir);
+  const int count = static_cast<int>(sweep.points.size());
+  const auto mine = assigned_points(count, shard.index, shard.count, group.rank(), group.size());
+  const bool lead = group.rank() == 0;
+  if (lead) {
+    std::cout << "moesim sweep " << sweep.name << ": " << points(count) << " over " << axes_line(sweep) << ", base " << sweep.base << "\n";
+    if (shard.count > 1) std::cout << "shard " << shard.index + 1 << "/" << shard.count << ", ";
+    if (group.size() > 1) std::cout << "rank 0 of " << group.size() << ", ";
+    const int threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), std::max<size_t>(1, mine.size())));
+    std::cout << "running " << points(static_cast<int>(mine.size())) << " here on " << threads << (threads == 1 ? " thread" : " threads")
+              << "\n\n" << std::flush;
+  }
+
+  Progress progress(lead && !vm.count("quiet"), "points");
+  const SweepRunStats stats = run_sweep_points(sweep, mine, jobs, [&](int done, int total) { progress(done, total); });
+
+  // Rank 0 gathers every rank's points' summaries; points of other shards are read from disk.
+  std::vector<int> all(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) all[static_cast<size_t>(i)] = i;
+  std::map<int, std::string> summaries = point_summaries(sweep, shard.count > 1 ? all : mine);
+  const auto gathered = group.gather(pack(summaries));
+  if (!lead) return 0;
+  for (const auto& message : gathered) unpack(message, summaries);
+
+  std::cout << (group.size() > 1 ? "rank 0 " : "") << "ran " << points(stats.ran) << ", skipped " << stats.skipped << " already done\n";
+  if (static_cast<int>(summaries.size()) < count) {
+    std::cout << summaries.size() << " of " << count << " points have results; once every shard has run, `moesim sweep " << path
+              << (out ? " --out " + *out : std::string()) << "` writes sweep.csv and sweep.h5\n";
+    return 0;
+  }
+  const results::SweepTable table = sweep_table(sweep, summaries);
+  const std::filesystem::path dir(sweep.output_dir);
+  try {
+    results::write_file_atomically((dir / "sweep.csv").string(), results::sweep_csv(table));
+    results::write_sweep_h5((dir / "sweep.h5").string(), table);
+  } catch (const std::runtime_error& e) {
+    throw scenarios::ScenarioError("", "output.dir", e.what());
+  }
+  std::cout << "\n" << results::sweep_table(table) << "\nwrote " << (dir / "sweep.csv").string() << ", " << (dir / "sweep.h5").string()
+            << " and a directory per point under " << (dir / "points").string() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int cmd_sweep(const std::vector<std::string>& args) {
+  po::options_description o("moesim sweep options");
+  o.add_options()("help,h", "show this help")
+      ("jobs,j", po::value<int>()->value_name("N"), "points run at once on this machine (default: all cores)")
+      ("out", po::value<std::string>()->value_name("DIR"), "output directory (instead of the sweep's output.dir)")
+      ("shard", po::value<std::string>()->value_name("I/N"),
+       "run only every N-th point from the I-th (1 <= I <= N), e.g. one job of a Slurm array")
+      ("list", "list the points and whether each is done, and run nothing")
+      ("quiet,q", "no progress bar");
+  const auto vm = parse_with_file(args, o, "sweep");
+  if (vm.count("help")) {
+    std::cout << kUsage << "\n\n"
+              << "Runs every point of a sweep file (a base scenario with grid and zip axes of overrides) and writes\n"
+                 "OUT/points/NNNN/ (what `moesim run` writes), OUT/sweep.csv and OUT/sweep.h5. Points already done are\n"
+                 "skipped, so an interrupted sweep resumes. Under mpirun the ranks share the points.\n\n"
+              << o;
+    return 0;
+  }
+  if (!vm.count("sweep")) throw UsageError("`moesim sweep` needs a sweep file (see --help)");
+  const ProcessGroup group;
+  if (group.size() == 1) return run(vm, group);
+  // One rank's error must end the job: the others would wait for it forever.
+  try {
+    return run(vm, group);
+  } catch (const std::exception& e) {
+    std::cerr << "moesim: error (rank " << group.rank() << "): " << e.what() << "\n";
+    group.abort(dynamic_cast<const scenarios::ScenarioError*>(&e) || dynamic_cast<const OptionError*>(&e) ? 2 : 1);
+  }
+}
+
+}  // namespace moesim::cli
