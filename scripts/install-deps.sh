@@ -8,6 +8,7 @@ packages=(
   libhdf5-dev                                       # traces and results (C and C++ API)
   libeigen3-dev                                     # the LSTM load predictor's matrix algebra
   nlohmann-json3-dev                                # timeline.json
+  libopenmpi-dev openmpi-bin                        # sweeps over MPI ranks (optional at build time)
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
   python3 python3-h5py python3-matplotlib python3-numpy   # results/plot.py
 )
