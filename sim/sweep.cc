@@ -1,14 +1,12 @@
 #include "sim/sweep.h"
 
-#include <atomic>
-#include <exception>
 #include <filesystem>
 #include <mutex>
-#include <thread>
 
 #include "scenarios/loader/loader.h"
 #include "sim/results/run_outputs.h"
 #include "sim/results/summary_csv.h"
+#include "sim/parallel.h"
 #include "sim/runner.h"
 #include "sim/summary.h"
 
@@ -50,35 +48,15 @@ bool point_done(const scenarios::SweepPoint& point) {
 SweepRunStats run_sweep_points(const scenarios::Sweep& sweep, const std::vector<int>& points, int jobs,
                                const SweepProgressFn& progress) {
   SweepRunStats stats;
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex lock;  // guards stats, error and progress
-  int finished = 0;
-  const auto worker = [&] {
-    for (size_t i; !failed && (i = next++) < points.size();) {
-      const auto& point = sweep.points.at(static_cast<size_t>(points[i]));
-      bool skipped = false;
-      try {
-        skipped = point_done(point);
-        if (!skipped) run_point(point);
-      } catch (...) {
-        const std::lock_guard<std::mutex> guard(lock);
-        if (!error) error = std::current_exception();
-        failed = true;
-        return;
-      }
-      const std::lock_guard<std::mutex> guard(lock);
-      ++(skipped ? stats.skipped : stats.ran);
-      if (progress) progress(++finished, static_cast<int>(points.size()));
-    }
-  };
-  {
-    std::vector<std::jthread> pool;
-    const int threads = std::max(1, std::min<int>(jobs, static_cast<int>(points.size())));
-    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
-  }
-  if (error) std::rethrow_exception(error);
+  std::mutex lock;  // guards stats and progress
+  parallel_for(points.size(), jobs, [&](size_t i) {
+    const auto& point = sweep.points.at(static_cast<size_t>(points[i]));
+    const bool skipped = point_done(point);
+    if (!skipped) run_point(point);
+    const std::lock_guard<std::mutex> guard(lock);
+    ++(skipped ? stats.skipped : stats.ran);
+    if (progress) progress(stats.ran + stats.skipped, static_cast<int>(points.size()));
+  });
   return stats;
 }
 

@@ -17,6 +17,7 @@ struct GatingShape {
   int experts = 1;
   int top_k = 1;
   int64_t tokens_per_rank = 1;
+  bool operator==(const GatingShape&) const = default;
 };
 
 // Produces the routing of successive training steps. Not thread-safe; one instance per run.

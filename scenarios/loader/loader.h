@@ -28,4 +28,8 @@ Scenario load_scenario_text(const std::string& text, const std::string& origin,
 // to the same Scenario.
 std::string resolved_yaml(const Scenario& scenario);
 
+// What differs between two scenarios, one "key.path: A -> B" per value, in key order; the name,
+// seed and output directory are left out.
+std::vector<std::string> differences(const Scenario& a, const Scenario& b);
+
 }  // namespace moesim::scenarios

@@ -1,4 +1,4 @@
-// The moesim command line: `moesim run | sweep | validate | presets | topo | trace | predict`. Only this folder knows
+// The moesim command line: `moesim run | sweep | compare | validate | presets | topo | trace | predict`. Only this folder knows
 // Boost.Program_options; bad input of any kind ends with one line on stderr and exit status 2.
 #include <boost/program_options.hpp>
 
@@ -16,6 +16,7 @@
 #include "models/presets.h"
 #include "scenarios/loader/loader.h"
 #include "sim/cli/command_line.h"
+#include "sim/cli/compare_command.h"
 #include "sim/cli/trace_commands.h"
 #include "sim/cli/predict_command.h"
 #include "sim/cli/progress.h"
@@ -50,6 +51,7 @@ const char* kUsage =
     "commands:\n"
     "  run SCENARIO        simulate a scenario and compare its placement policies\n"
     "  sweep SWEEP         run a grid of scenario variations on all cores (or MPI ranks), resumable\n"
+    "  compare BASE [VAR]  what-if: BASE against a variant (a file or --set), with deltas beyond seed noise\n"
     "  validate SCENARIO   check a scenario without running it\n"
     "  presets             list the cluster and model presets\n"
     "  topo SCENARIO       summarize a scenario's cluster topology (and write it as Graphviz DOT)\n"
@@ -197,6 +199,7 @@ int main(int argc, char** argv) {
     if (command == "presets") return cmd_presets(args);
     if (command == "topo") return cli::cmd_topo(args);
     if (command == "sweep") return cli::cmd_sweep(args);
+    if (command == "compare") return cli::cmd_compare(args);
     if (command == "trace") return cli::cmd_trace(args);
     if (command == "predict") return cli::cmd_predict(args);
     throw UsageError("unknown command '" + command + "'");

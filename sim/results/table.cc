@@ -1,6 +1,7 @@
 #include "sim/results/table.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace moesim::results {
@@ -17,7 +18,8 @@ std::string tokens_rate(double v) {
   return format("%.0f", v);
 }
 
-std::string aligned_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows, size_t left) {
+std::string aligned_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows, size_t left,
+                          size_t right_end) {
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) {
     width[c] = header[c].size();
@@ -28,7 +30,7 @@ std::string aligned_table(const std::vector<std::string>& header, const std::vec
     for (size_t c = 0; c < row.size(); ++c) {
       const std::string pad(width[c] - row[c].size(), ' ');
       if (c > 0) s += "  ";
-      s += c < left ? row[c] + pad : pad + row[c];
+      s += c < left || c >= right_end ? row[c] + pad : pad + row[c];
     }
     while (!s.empty() && s.back() == ' ') s.pop_back();
     return s + "\n";
@@ -103,6 +105,49 @@ std::string sweep_table(const SweepTable& t, size_t max_rows) {
   std::string out = aligned_table(header, cells, 2 + t.axes.size());
   if (total > cells.size()) out += "... " + std::to_string(total - cells.size()) + " more rows in sweep.csv\n";
   out += "* the point's fastest mean step time\n";
+  return out;
+}
+
+namespace {
+
+std::string value(MetricUnit unit, double v) {
+  switch (unit) {
+    case MetricUnit::kMilliseconds: return format("%.2f ms", v);
+    case MetricUnit::kTokensPerSecond: return tokens_rate(v);
+    case MetricUnit::kFraction: return format("%.1f %%", 100 * v);
+    case MetricUnit::kRatio: return format("%.3f", v);
+    case MetricUnit::kGigabytes: return format("%.2f GB/step", v);
+    case MetricUnit::kMoney: return format("%.4f", v);
+  }
+  return format("%g", v);
+}
+
+// Differences of fractions in percentage points; the others in the metric's unit, signed.
+std::string difference(MetricUnit unit, double d) {
+  const char* sign = d > 0 ? "+" : d < 0 ? "-" : "";
+  if (unit == MetricUnit::kFraction) return sign + format("%.1f pp", 100 * std::abs(d));
+  return sign + value(unit, std::abs(d));
+}
+
+}  // namespace
+
+std::string compare_table(const std::vector<PolicyComparison>& policies) {
+  std::string out;
+  for (const auto& p : policies) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& m : p.metrics) {
+      std::string verdict = "- (one seed)";
+      if (m.noise) {
+        const bool better = m.lower_is_better ? m.delta < 0 : m.delta > 0;
+        verdict = m.significant() ? (better ? "yes, better" : "yes, worse") : "no";
+        verdict += " (noise " + (m.unit == MetricUnit::kFraction ? format("%.1f pp", 100 * *m.noise) : value(m.unit, *m.noise)) + ")";
+      }
+      rows.push_back({"  " + m.metric, value(m.unit, m.base.mean), value(m.unit, m.variant.mean), difference(m.unit, m.delta),
+                      m.base.mean != 0 ? format("%+.1f %%", 100 * m.relative) : "-", verdict});
+    }
+    out += p.label + "\n" + aligned_table({"  metric", "base", "variant", "delta", "relative", "beyond seed noise"}, rows, 1, 5);
+    out += "\n";
+  }
   return out;
 }
 

@@ -1,0 +1,41 @@
+// Running independent pieces of work on a pool of threads.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace moesim {
+
+// Calls work(i) for i in [0, count) on up to `jobs` threads, each index once, in no fixed order.
+// After a call throws, no new index starts; the first exception is rethrown once the running
+// calls finish.
+inline void parallel_for(size_t count, int jobs, const std::function<void(size_t)>& work) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex lock;
+  const auto worker = [&] {
+    for (size_t i; !failed && (i = next++) < count;) {
+      try {
+        work(i);
+      } catch (...) {
+        const std::lock_guard<std::mutex> guard(lock);
+        if (!error) error = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    const size_t threads = std::clamp<size_t>(static_cast<size_t>(std::max(jobs, 1)), 1, std::max<size_t>(count, 1));
+    for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace moesim
