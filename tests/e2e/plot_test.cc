@@ -1,0 +1,58 @@
+// results/plot.py on a run and on a sweep: it reads what moesim writes and draws every figure.
+#include "tests/e2e/cli.h"
+
+namespace moesim::e2e {
+namespace {
+
+// plot.py's interpreter: Debian's python3 with python3-h5py and python3-matplotlib.
+bool python_has_plot_modules() {
+  return std::system("/usr/bin/python3 -c 'import h5py, matplotlib, numpy' >/dev/null 2>&1") == 0;
+}
+
+bool is_png(const fs::path& p) { return slurp(p).rfind("\x89PNG\r\n", 0) == 0; }
+
+constexpr const char* kBase = R"(name: tiny
+steps: 40
+cluster: {preset: h100-dgx, nodes: 2, gpus_per_node: 4, nic: {count: 4}}
+model: {preset: gpt3-125m-moe}
+training: {tokens_per_step: 65536}
+gating: {source: learned, probe_tokens: 256, learn_tokens: 256}
+policies:
+  - {placement: static}
+  - {placement: predictive, rebalance_every: 10, horizon: 5, warmup: 5}
+)";
+
+TEST_F(Cli, PlotDrawsEveryFigureOfARunAndOfASweep) {
+  if (!python_has_plot_modules()) GTEST_SKIP() << "/usr/bin/python3 lacks h5py, matplotlib or numpy (scripts/install-deps.sh installs them)";
+  const std::string plot = "/usr/bin/python3 " + std::string(MOESIM_SOURCE_DIR) + "/results/plot.py ";
+  const fs::path base = write("base.yaml", kBase);
+  const fs::path run = dir_ / "run";
+  ASSERT_EQ(moesim("run " + base.string() + " --quiet --out " + run.string()).status, 0);
+  ASSERT_EQ(std::system((plot + run.string() + " --layer 5 >/dev/null").c_str()), 0);
+  for (const char* png : {"step_time.png", "gpu_utilization.png", "expert_load.png", "forecast_error.png"}) {
+    EXPECT_TRUE(is_png(run / png)) << png;
+  }
+  EXPECT_NE(std::system((plot + run.string() + " --layer 6 >/dev/null 2>&1").c_str()), 0);  // 6 MoE layers: 0..5
+
+  const fs::path sweep = write("sweep.yaml", "base: base.yaml\ngrid:\n  cluster.nodes: [1, 2]\n  gating.routing: [topk, hash]\n");
+  const fs::path out = dir_ / "sweep";
+  ASSERT_EQ(moesim("sweep " + sweep.string() + " --quiet --out " + out.string()).status, 0);
+  ASSERT_EQ(std::system((plot + out.string() + " >/dev/null").c_str()), 0);
+  EXPECT_TRUE(is_png(out / "sweep_cluster.nodes.png"));
+  EXPECT_TRUE(is_png(out / "sweep_gating.routing.png"));
+  EXPECT_NE(std::system((plot + dir_.string() + " >/dev/null 2>&1").c_str()), 0);  // neither run.h5 nor sweep.h5
+}
+
+TEST_F(Cli, TheWhatIfQuestionsRunAsWritten) {
+  // The variants of scenarios/whatif/README.md, on a few steps and one seed.
+  const std::string base = std::string(MOESIM_SOURCE_DIR) + "/scenarios/whatif/planner_base.yaml";
+  for (const char* variant : {"--set cluster.nodes=16 --set parallelism.dp=128", "--set 'cluster.nic.bandwidth=800 Gb/s'",
+                              "--set cluster.fabric.oversubscription=2", "--set cluster.preset=h200-dgx", "--set model.experts=256"}) {
+    const Result r = moesim("compare " + base + " " + variant + " --steps 2 --seeds 1 --quiet");
+    EXPECT_EQ(r.status, 0) << variant << "\n" << r.err;
+    EXPECT_NE(r.out.find("cost per M tokens"), std::string::npos) << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace moesim::e2e
