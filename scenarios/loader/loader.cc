@@ -365,6 +365,7 @@ Scenario load(const std::string& text, const std::string& origin, const std::str
     throw ScenarioError(sources.location(root.Mark()), "", "expected a mapping of keys at the top level, got " + describe(root));
   }
   if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  reject_duplicate_keys(root, sources);
   for (const auto& o : overrides) {
     const std::string where = o.origin.empty() ? "--set " + o.text : o.origin;
     apply_override(root, o.text, where);

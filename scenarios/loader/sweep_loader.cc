@@ -84,6 +84,7 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
     throw ScenarioError(sources.location(e.mark), "", "YAML syntax error: " + e.msg);
   }
   if (!root.IsMap()) throw ScenarioError(sources.location(root.Mark()), "", "expected a mapping of keys at the top level, got " + describe(root));
+  reject_duplicate_keys(root, sources);
   for (const auto& entry : root) {
     const std::string key = entry.first.Scalar();
     if (std::find(kSweepKeys.begin(), kSweepKeys.end(), key) != kSweepKeys.end()) continue;

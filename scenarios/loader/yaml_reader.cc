@@ -29,6 +29,21 @@ std::string SourceMap::location(const YAML::Mark& mark) const {
   return file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
 }
 
+void reject_duplicate_keys(const YAML::Node& node, const SourceMap& sources, const std::string& path) {
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) reject_duplicate_keys(node[i], sources, path + (path.empty() ? "" : ".") + std::to_string(i));
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::set<std::string> seen;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.Scalar();
+    const std::string key_path = path.empty() ? key : path + "." + key;
+    if (!seen.insert(key).second) throw ScenarioError(sources.location(kv.first.Mark()), key_path, "written twice in the same mapping");
+    reject_duplicate_keys(kv.second, sources, key_path);
+  }
+}
+
 std::string describe(const YAML::Node& node) {
   if (!node || node.IsNull()) return "nothing";
   if (node.IsMap()) return "a mapping";

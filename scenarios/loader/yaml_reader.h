@@ -76,6 +76,10 @@ class MapReader {
   std::set<std::string> used_;
 };
 
+// Throws for a key written twice in one mapping, anywhere in `node`: YAML forbids it, and
+// yaml-cpp would silently keep one of the two.
+void reject_duplicate_keys(const YAML::Node& node, const SourceMap& sources, const std::string& path = "");
+
 // "a mapping", "a list", or the scalar in quotes: how a found value is described in errors.
 std::string describe(const YAML::Node& node);
 
