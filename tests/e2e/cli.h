@@ -30,6 +30,18 @@ inline std::string slurp(const fs::path& p) {
   return s.str();
 }
 
+// A small cluster and model with two policies: a run of it takes a fraction of a second.
+constexpr const char* kTinyScenario = R"(name: tiny
+steps: 40
+cluster: {preset: h100-dgx, nodes: 2, gpus_per_node: 4, nic: {count: 4}}
+model: {preset: gpt3-125m-moe}
+training: {tokens_per_step: 65536}
+gating: {source: skewed}
+policies:
+  - {placement: static}
+  - {placement: predictive, rebalance_every: 10, horizon: 5, warmup: 5}
+)";
+
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -4,17 +4,7 @@
 namespace moesim::e2e {
 namespace {
 
-constexpr const char* kBase = R"(name: tiny
-steps: 30
-cluster: {preset: h100-dgx, nodes: 2, gpus_per_node: 4, nic: {count: 4}}
-model: {preset: gpt3-125m-moe}
-training: {tokens_per_step: 65536}
-gating: {source: skewed}
-policies:
-  - {placement: static}
-  - {placement: predictive, rebalance_every: 10, horizon: 5, warmup: 5}
-cost: {gpu_hour: 2.5}
-)";
+const std::string kBase = std::string(kTinyScenario) + "cost: {gpu_hour: 2.5}\n";
 
 TEST_F(Cli, CompareShowsEachPolicysMetricsSideBySideWithDeltas) {
   const fs::path base = write("base.yaml", kBase);

@@ -11,21 +11,11 @@ bool python_has_plot_modules() {
 
 bool is_png(const fs::path& p) { return slurp(p).rfind("\x89PNG\r\n", 0) == 0; }
 
-constexpr const char* kBase = R"(name: tiny
-steps: 40
-cluster: {preset: h100-dgx, nodes: 2, gpus_per_node: 4, nic: {count: 4}}
-model: {preset: gpt3-125m-moe}
-training: {tokens_per_step: 65536}
-gating: {source: learned, probe_tokens: 256, learn_tokens: 256}
-policies:
-  - {placement: static}
-  - {placement: predictive, rebalance_every: 10, horizon: 5, warmup: 5}
-)";
 
 TEST_F(Cli, PlotDrawsEveryFigureOfARunAndOfASweep) {
   if (!python_has_plot_modules()) GTEST_SKIP() << "/usr/bin/python3 lacks h5py, matplotlib or numpy (scripts/install-deps.sh installs them)";
   const std::string plot = "/usr/bin/python3 " + std::string(MOESIM_SOURCE_DIR) + "/results/plot.py ";
-  const fs::path base = write("base.yaml", kBase);
+  const fs::path base = write("base.yaml", kTinyScenario);
   const fs::path run = dir_ / "run";
   ASSERT_EQ(moesim("run " + base.string() + " --quiet --out " + run.string()).status, 0);
   ASSERT_EQ(std::system((plot + run.string() + " --layer 5 >/dev/null").c_str()), 0);

@@ -13,17 +13,7 @@ extern char** environ;
 namespace moesim::e2e {
 namespace {
 
-// A small cluster and model: a point takes a fraction of a second.
-constexpr const char* kBase = R"(name: tiny
-steps: 40
-cluster: {preset: h100-dgx, nodes: 2, gpus_per_node: 4, nic: {count: 4}}
-model: {preset: gpt3-125m-moe}
-training: {tokens_per_step: 65536}
-gating: {source: skewed}
-policies:
-  - {placement: static}
-  - {placement: predictive, rebalance_every: 10, horizon: 5, warmup: 5}
-)";
+constexpr const char* kBase = kTinyScenario;
 
 class Sweep : public Cli {
  protected:
