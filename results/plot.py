@@ -152,6 +152,8 @@ def plot_forecast_error(run, directory, written):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     save(fig, directory, "forecast_error.png", written)
+    if os.path.exists(csv_path):
+        written[-1] += " (against the horizon, from prediction_errors.csv)"
 
 
 def plot_run(directory, layer):

@@ -23,6 +23,13 @@ TEST_F(Cli, PlotDrawsEveryFigureOfARunAndOfASweep) {
     EXPECT_TRUE(is_png(run / png)) << png;
   }
   EXPECT_NE(std::system((plot + run.string() + " --layer 6 >/dev/null 2>&1").c_str()), 0);  // 6 MoE layers: 0..5
+  // With moesim predict's CSV beside run.h5, the forecast figure is error against horizon.
+  const std::string trace = (dir_ / "trace.h5").string();
+  ASSERT_EQ(moesim("trace generate " + base.string() + " --steps 130 --out " + trace).status, 0);
+  ASSERT_EQ(moesim("predict " + trace + " --predictors sw_avg,last_value --horizons 1,10 --csv " + (run / "prediction_errors.csv").string()).status, 0);
+  const std::string printed = (dir_ / "plot.txt").string();
+  ASSERT_EQ(std::system((plot + run.string() + " >" + printed).c_str()), 0);
+  EXPECT_NE(slurp(printed).find("forecast_error.png (against the horizon, from prediction_errors.csv)"), std::string::npos) << slurp(printed);
 
   const fs::path sweep = write("sweep.yaml", "base: base.yaml\ngrid:\n  cluster.nodes: [1, 2]\n  gating.routing: [topk, hash]\n");
   const fs::path out = dir_ / "sweep";
