@@ -124,12 +124,19 @@ TEST_F(Sweep, TwoMpiRanksGiveTheSingleProcessCsv) {
 #ifndef MOESIM_MPIEXEC
   GTEST_SKIP() << "moesim was built without MPI (install libopenmpi-dev and rebuild)";
 #else
+  // Open MPI refuses root unless told, and CI containers run as root. Under the asan preset, leak
+  // checks are off for the ranks only: Open MPI keeps what its initialization allocates (and its
+  // plugins are unloaded before LeakSanitizer could name them); the single-process sweep tests
+  // check moesim's own code for leaks.
+  const std::string launcher = std::string("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" ") +
+                               MOESIM_MPIEXEC + " -n 2 --oversubscribe ";
+  const fs::path err = dir_ / "mpi-stderr.txt";
+  if (std::system((launcher + "true >/dev/null 2>" + err.string()).c_str()) != 0) {
+    GTEST_SKIP() << "mpirun cannot start 2 ranks on this machine:\n" << slurp(err);
+  }
   const fs::path sweep = sweep_file("grid:\n  seed: [1, 2, 3]\n  cluster.nodes: [1, 2]\n");
   ASSERT_EQ(moesim("sweep " + sweep.string() + " --jobs 1 --out " + (dir_ / "single").string()).status, 0);
-  // Open MPI refuses root unless told, and CI containers run as root.
-  const std::string mpirun = std::string("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ") + MOESIM_MPIEXEC +
-                             " -n 2 --oversubscribe " + MOESIM_BINARY;
-  const fs::path err = dir_ / "mpi-stderr.txt";
+  const std::string mpirun = launcher + MOESIM_BINARY;
   const std::string cmd = mpirun + " sweep " + sweep.string() + " --jobs 1 --out " + (dir_ / "mpi").string() + " >" +
                           (dir_ / "mpi-stdout.txt").string() + " 2>" + err.string();
   ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(err);
