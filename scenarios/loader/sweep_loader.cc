@@ -73,7 +73,16 @@ std::string scalar(const YAML::Node& root, const char* key, const SourceMap& sou
 
 }  // namespace
 
-Sweep load_sweep_file(const std::string& path, const std::optional<std::string>& output_dir) {
+bool is_sweep_file(const std::string& path) {
+  try {
+    const YAML::Node root = YAML::LoadFile(path);
+    return root.IsMap() && root["base"];
+  } catch (const YAML::Exception&) {
+    return false;  // the scenario loader reports what is wrong with it
+  }
+}
+
+Sweep load_sweep_file(const std::string& path, const std::optional<std::string>& output_dir, const std::vector<std::string>& overrides) {
   SourceMap sources(path);
   YAML::Node root;
   try {
@@ -111,7 +120,8 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
   }
   sweep.output_dir = output_dir.value_or(out_dir);
 
-  const std::vector<Override> fixed = read_set(root, sources);
+  std::vector<Override> fixed = read_set(root, sources);
+  for (const auto& o : overrides) fixed.push_back({o, ""});
   std::vector<Axis> grid = read_axes(root, "grid", sources);
   std::vector<Axis> zip = read_axes(root, "zip", sources);
   if (grid.empty() && zip.empty()) throw ScenarioError(path, "grid", "a sweep needs at least one axis, under grid or zip");

@@ -4,14 +4,20 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "scenarios/errors.h"
 #include "scenarios/sweep.h"
 
 namespace moesim::scenarios {
 
-// `output_dir` replaces the file's output.dir. Points go to OUTPUT_DIR/points/NNNN. Throws
-// ScenarioError for any bad input, naming the sweep file's line for a bad axis value.
-Sweep load_sweep_file(const std::string& path, const std::optional<std::string>& output_dir = std::nullopt);
+// `output_dir` replaces the file's output.dir. Points go to OUTPUT_DIR/points/NNNN. `overrides`
+// ("key.path=value", from --set) apply to every point, after the file's `set` and before its
+// axes. Throws ScenarioError for any bad input, naming the sweep file's line for a bad axis value.
+Sweep load_sweep_file(const std::string& path, const std::optional<std::string>& output_dir = std::nullopt,
+                      const std::vector<std::string>& overrides = {});
+
+// Whether the file is a sweep file (it names a `base` scenario) rather than a scenario.
+bool is_sweep_file(const std::string& path);
 
 }  // namespace moesim::scenarios

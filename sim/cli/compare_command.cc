@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "scenarios/loader/loader.h"
+#include "scenarios/loader/sweep_loader.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/usage_error.h"
 #include "sim/compare.h"
@@ -21,11 +22,22 @@ namespace moesim::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: moesim compare BASE.yaml [VARIANT.yaml] [--set key.path=value]... [--seeds N] [--steps N] [--jobs N]";
+    "usage: moesim compare BASE.yaml [VARIANT.yaml] [--set key.path=value]... [--seeds N] [--steps N] [--jobs N]\n"
+    "       moesim compare WHATIF.yaml [--seeds N] [--steps N] [--jobs N]";
 
 std::string title(const scenarios::Scenario& s) {
   return s.name + " (" + std::to_string(s.cluster.nodes) + " x " + s.cluster.preset + ", " + std::to_string(s.cluster.gpu_count()) +
          " GPUs, " + s.model.preset + " with " + std::to_string(s.model.experts) + " experts)";
+}
+
+// A what-if file: a sweep file of exactly two points, the base and the variant.
+std::pair<scenarios::Scenario, scenarios::Scenario> what_if(const std::string& path, const std::vector<std::string>& overrides) {
+  const scenarios::Sweep sweep = scenarios::load_sweep_file(path, std::nullopt, overrides);
+  if (sweep.points.size() != 2) {
+    throw scenarios::ScenarioError(path, "grid", "a what-if file varies its base in two points (e.g. one axis of two values); this one has " +
+                                                     std::to_string(sweep.points.size()));
+  }
+  return {sweep.points[0].scenario, sweep.points[1].scenario};
 }
 
 std::vector<PolicySummary> simulate(const scenarios::Scenario& s) {
@@ -56,14 +68,18 @@ int cmd_compare(const std::vector<std::string>& args) {
     std::cout << kUsage << "\n\n"
               << "Runs BASE and a variant of it on the same seeds (so the same gating wherever the variant keeps its\n"
                  "shape) and prints, per placement policy, each metric side by side with its difference and whether\n"
-                 "that difference is larger than the run-to-run variation across seeds.\n\n"
+                 "that difference is larger than the run-to-run variation across seeds. A what-if file is a sweep file\n"
+                 "(scenarios/whatif/) of two points: the first is the base, the second the variant.\n\n"
               << o;
     return 0;
   }
   const auto files = vm.count("files") ? vm["files"].as<std::vector<std::string>>() : std::vector<std::string>{};
   const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (files.empty()) throw UsageError("`moesim compare` needs a base scenario (see --help)");
-  if (files.size() == 1 && sets.empty()) throw UsageError("`moesim compare` needs a variant: VARIANT.yaml or --set key.path=value");
+  const bool question = files.size() == 1 && sets.empty() && scenarios::is_sweep_file(files[0]);
+  if (files.size() == 1 && sets.empty() && !question) {
+    throw UsageError("`moesim compare` needs a variant: VARIANT.yaml, --set key.path=value, or a what-if file");
+  }
   const int seeds = vm["seeds"].as<int>();
   if (seeds < 1 || seeds > 1000) throw OptionError("--seeds " + std::to_string(seeds) + ": expected 1 to 1000");
   const int jobs = vm.count("jobs") ? vm["jobs"].as<int>() : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -73,9 +89,9 @@ int cmd_compare(const std::vector<std::string>& args) {
   if (vm.count("steps")) common.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
   std::vector<std::string> variant_overrides = common;
   variant_overrides.insert(variant_overrides.end(), sets.begin(), sets.end());
-  const std::string& variant_file = files.size() > 1 ? files[1] : files[0];
-  const scenarios::Scenario base = scenarios::load_scenario_file(files[0], common);
-  const scenarios::Scenario variant = scenarios::load_scenario_file(variant_file, variant_overrides);
+  const auto [base, variant] = question ? what_if(files[0], common)
+                                        : std::pair{scenarios::load_scenario_file(files[0], common),
+                                                    scenarios::load_scenario_file(files.size() > 1 ? files[1] : files[0], variant_overrides)};
 
   // Side by side: [0, seeds) the base's runs, [seeds, 2 seeds) the variant's, seed by seed.
   std::vector<scenarios::Scenario> runs;

@@ -23,7 +23,8 @@ namespace po = boost::program_options;
 namespace moesim::cli {
 namespace {
 
-constexpr const char* kUsage = "usage: moesim sweep SWEEP.yaml [--jobs N] [--out DIR] [--shard I/N] [--list] [--quiet]";
+constexpr const char* kUsage =
+    "usage: moesim sweep SWEEP.yaml [--jobs N] [--out DIR] [--shard I/N] [--set key.path=value]... [--list] [--quiet]";
 
 struct Shard {
   int index = 0;  // 0-based
@@ -112,7 +113,8 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
   const int jobs = vm.count("jobs") ? vm["jobs"].as<int>() : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (jobs < 1) throw OptionError("--jobs " + std::to_string(jobs) + ": expected at least 1");
 
-  const scenarios::Sweep sweep = scenarios::load_sweep_file(path, out);
+  const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const scenarios::Sweep sweep = scenarios::load_sweep_file(path, out, sets);
   if (vm.count("list")) {
     if (group.rank() == 0) list_points(sweep);
     return 0;
@@ -169,6 +171,8 @@ int cmd_sweep(const std::vector<std::string>& args) {
       ("out", po::value<std::string>()->value_name("DIR"), "output directory (instead of the sweep's output.dir)")
       ("shard", po::value<std::string>()->value_name("I/N"),
        "run only every N-th point from the I-th (1 <= I <= N), e.g. one job of a Slurm array")
+      ("set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"),
+       "override a value of every point (repeatable), e.g. --set steps=50")
       ("list", "list the points and whether each is done, and run nothing")
       ("quiet,q", "no progress bar");
   const auto vm = parse_with_file(args, o, "sweep");

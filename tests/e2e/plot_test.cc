@@ -41,14 +41,24 @@ TEST_F(Cli, PlotDrawsEveryFigureOfARunAndOfASweep) {
 }
 
 TEST_F(Cli, TheWhatIfQuestionsRunAsWritten) {
-  // The variants of scenarios/whatif/README.md, on a few steps and one seed.
-  const std::string base = std::string(MOESIM_SOURCE_DIR) + "/scenarios/whatif/planner_base.yaml";
-  for (const char* variant : {"--set cluster.nodes=16 --set parallelism.dp=128", "--set 'cluster.nic.bandwidth=800 Gb/s'",
-                              "--set cluster.fabric.oversubscription=2", "--set cluster.preset=h200-dgx", "--set model.experts=256"}) {
-    const Result r = moesim("compare " + base + " " + variant + " --steps 2 --seeds 1 --quiet");
-    EXPECT_EQ(r.status, 0) << variant << "\n" << r.err;
+  // scenarios/whatif/'s questions, on a few steps and one seed: each compares two points.
+  const std::string dir = std::string(MOESIM_SOURCE_DIR) + "/scenarios/whatif/";
+  for (const char* question : {"nodes_8_vs_16", "nic_400g_vs_800g", "oversubscription_1_vs_2", "h100_vs_h200", "experts_64_vs_256"}) {
+    const Result r = moesim("compare " + dir + question + ".yaml --steps 2 --seeds 1 --quiet");
+    EXPECT_EQ(r.status, 0) << question << "\n" << r.err;
+    EXPECT_NE(r.out.find("differs in "), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("differs in nothing"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("cost per M tokens"), std::string::npos) << r.out;
   }
+  // The same question as BASE --set.
+  const Result set = moesim("compare " + dir + "planner_base.yaml --set cluster.fabric.oversubscription=2 --steps 2 --seeds 1 --quiet");
+  EXPECT_EQ(set.status, 0) << set.err;
+  EXPECT_NE(set.out.find("cluster.fabric.oversubscription: 1 -> 2"), std::string::npos) << set.out;
+  // A what-if file has exactly two points.
+  write("planner_base.yaml", slurp(dir + "planner_base.yaml"));
+  const Result three = moesim("compare " + write("three.yaml", "base: planner_base.yaml\ngrid: {seed: [1, 2, 3]}\n").string());
+  EXPECT_EQ(three.status, 2);
+  EXPECT_NE(three.err.find("a what-if file varies its base in two points"), std::string::npos) << three.err;
 }
 
 }  // namespace

@@ -53,6 +53,11 @@ TEST_F(Sweep, WritesAPointDirectoryEachAndCombinedCsvAndH5) {
   ASSERT_EQ(again.status, 0) << again.err;
   EXPECT_NE(again.out.find("ran 0 points, skipped 8 already done"), std::string::npos) << again.out;
   EXPECT_EQ(slurp(out / "sweep.csv"), csv);
+  // --set applies to every point: every point's scenario changes, so every point runs again.
+  const Result set = moesim("sweep " + sweep.string() + " --set steps=20 --out " + (dir_ / "set").string());
+  ASSERT_EQ(set.status, 0) << set.err;
+  EXPECT_NE(slurp(dir_ / "set" / "points" / "0003" / "scenario.yaml").find("steps: 20"), std::string::npos);
+  EXPECT_EQ(moesim("sweep " + sweep.string() + " --set seed=3 --out " + (dir_ / "set").string()).status, 2);  // seed is swept
   // A point whose scenario changed is run again.
   write("base.yaml", std::string(kBase) + "output: {dir: elsewhere}\n");
   EXPECT_NE(moesim("sweep " + sweep.string() + " --out " + out.string()).out.find("ran 0 points, skipped 8"), std::string::npos);
