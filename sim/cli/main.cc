@@ -133,7 +133,7 @@ int cmd_run(const std::vector<std::string>& args) {
   Progress progress(!vm.count("quiet"), "steps");
   const RunResult run = run_scenario(s, *source, [&](int64_t done, int64_t total) { progress(done, total); }, timeline);
   const auto summary = summarize(s, run);
-  std::cout << results::summary_table(summary) << "\n";
+  std::cout << results::summary_table(summary, cli::emphasis()) << "\n";
 
   std::vector<std::string> written;
   try {

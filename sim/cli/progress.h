@@ -1,16 +1,19 @@
-// A progress bar on stderr, only when stderr is a terminal: long work shows progress there and
-// stays quiet in CI and pipes. Shows the time elapsed and, once something is done, the time left
-// at the rate so far.
+// What long work shows on a terminal and never in CI or pipes: a progress bar on stderr with the
+// time elapsed and, once something is done, the time left at the rate so far; bold best rows.
 #pragma once
 
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 
 namespace moesim::cli {
+
+// Whether to print the best rows of tables in bold: on a terminal, unless NO_COLOR is set.
+inline bool emphasis() { return ::isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr; }
 
 class Progress {
  public:

@@ -157,7 +157,7 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
   } catch (const std::runtime_error& e) {
     throw scenarios::ScenarioError("", "output.dir", e.what());
   }
-  std::cout << "\n" << results::sweep_table(table) << "\nwrote " << (dir / "sweep.csv").string() << ", " << (dir / "sweep.h5").string()
+  std::cout << "\n" << results::sweep_table(table, emphasis()) << "\nwrote " << (dir / "sweep.csv").string() << ", " << (dir / "sweep.h5").string()
             << " and a directory per point under " << (dir / "points").string() << "\n";
   return 0;
 }

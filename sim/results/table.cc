@@ -19,7 +19,7 @@ std::string tokens_rate(double v) {
 }
 
 std::string aligned_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows, size_t left,
-                          size_t right_end) {
+                          size_t right_end, const std::vector<size_t>& bold) {
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) {
     width[c] = header[c].size();
@@ -38,11 +38,14 @@ std::string aligned_table(const std::vector<std::string>& header, const std::vec
   size_t total = 0;
   for (size_t w : width) total += w + 2;
   std::string out = line(header) + std::string(total - 2, '-') + "\n";
-  for (const auto& row : rows) out += line(row);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const std::string text = line(rows[r]);
+    out += std::find(bold.begin(), bold.end(), r) == bold.end() ? text : "\033[1m" + text.substr(0, text.size() - 1) + "\033[0m\n";
+  }
   return out;
 }
 
-std::string summary_table(const std::vector<PolicySummary>& rows) {
+std::string summary_table(const std::vector<PolicySummary>& rows, bool bold) {
   std::vector<std::string> header = {"  policy",  "step mean", "vs static", "p50",       "p99",
                                      "tokens/s",  "GPU util",  "min util",  "imbalance", "a2a share",
                                      "a2a intra", "a2a inter", "migration", "forecast err", "dropped"};
@@ -65,12 +68,12 @@ std::string summary_table(const std::vector<PolicySummary>& rows) {
                      format("%.2f %%", 100 * r.dropped_fraction)});
     if (priced) cells.back().push_back(r.cost_per_mtok ? format("%.4f", *r.cost_per_mtok) : "-");
   }
-  std::string out = aligned_table(header, cells);
+  std::string out = aligned_table(header, cells, 1, SIZE_MAX, bold && rows.size() > 1 ? std::vector<size_t>{best} : std::vector<size_t>{});
   if (rows.size() > 1) out += "* fastest mean step time\n";
   return out;
 }
 
-std::string sweep_table(const SweepTable& t, size_t max_rows) {
+std::string sweep_table(const SweepTable& t, bool bold, size_t max_rows) {
   std::vector<std::string> header = {"point"};
   header.insert(header.end(), t.axes.begin(), t.axes.end());
   for (const char* h : {"  policy", "step mean", "vs static", "tokens/s", "GPU util", "imbalance", "a2a share", "a2a inter"}) {
@@ -81,6 +84,7 @@ std::string sweep_table(const SweepTable& t, size_t max_rows) {
   });
   if (priced) header.push_back("cost/M tok");
   std::vector<std::vector<std::string>> cells;
+  std::vector<size_t> fastest;
   size_t total = 0;
   for (const auto& p : t.points) {
     size_t best = 0;
@@ -99,11 +103,12 @@ std::string sweep_table(const SweepTable& t, size_t max_rows) {
         row.push_back(std::move(cell));
       }
       if (priced) row.push_back(r.cost_per_mtok ? format("%.4f", *r.cost_per_mtok) : "-");
+      if (bold && p.policies.size() > 1 && i == best) fastest.push_back(cells.size());
       cells.push_back(std::move(row));
     }
   }
-  std::string out = aligned_table(header, cells, 2 + t.axes.size());
-  if (total > cells.size()) out += "... " + std::to_string(total - cells.size()) + " more rows in sweep.csv\n";
+  std::string out = aligned_table(header, cells, 2 + t.axes.size(), SIZE_MAX, fastest);
+  if (const size_t more = total - cells.size(); more > 0) out += "... " + std::to_string(more) + (more == 1 ? " more row" : " more rows") + " in sweep.csv\n";
   out += "* the point's fastest mean step time\n";
   return out;
 }

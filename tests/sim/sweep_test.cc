@@ -5,6 +5,7 @@
 
 #include "sim/results/summary_csv.h"
 #include "sim/results/sweep_outputs.h"
+#include "sim/results/table.h"
 #include "sim/sweep.h"
 
 namespace moesim {
@@ -58,6 +59,26 @@ TEST(SweepCsv, PutsThePointAndItsAxisValuesBeforeEachPolicyRow) {
   const std::string csv = results::sweep_csv(t);
   const std::string row = "3,8,\"[{placement: static}, {placement: oracle}]\"," + results::summary_csv_row(s) + "\n";
   EXPECT_EQ(csv, "point,cluster.nodes,policies," + results::summary_csv_header() + "\n" + row + row);
+}
+
+TEST(Tables, AlignColumnsMarkTheFastestAndEmboldenItOnlyWhenAsked) {
+  PolicySummary slow, fast;
+  slow.label = "static";
+  slow.step_ms_mean = 120;
+  fast.label = "predictive-sw_avg";
+  fast.step_ms_mean = 99.5;
+  const std::string plain = results::summary_table({slow, fast});
+  EXPECT_EQ(plain.find("\033["), std::string::npos);
+  EXPECT_NE(plain.find("\n  static             120.00 ms"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("\n* predictive-sw_avg   99.50 ms"), std::string::npos) << plain;
+  const std::string bold = results::summary_table({slow, fast}, true);
+  EXPECT_NE(bold.find("\n\033[1m* predictive-sw_avg   99.50 ms"), std::string::npos) << bold;
+  EXPECT_EQ(bold.find("\033[1m  static"), std::string::npos);
+
+  results::SweepTable t{"x", {"seed"}, {{0, {"1"}, {slow, fast}}, {1, {"2"}, {fast, slow}}}};
+  const std::string sweep = results::sweep_table(t, false, 3);
+  EXPECT_NE(sweep.find("0      1     * predictive-sw_avg"), std::string::npos) << sweep;
+  EXPECT_NE(sweep.find("... 1 more row in sweep.csv"), std::string::npos) << sweep;
 }
 
 }  // namespace
