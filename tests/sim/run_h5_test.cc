@@ -3,10 +3,12 @@
 
 #include <H5Cpp.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "scenarios/loader/loader.h"
 #include "sim/results/run_h5.h"
+#include "sim/results/sweep_outputs.h"
 #include "sim/runner.h"
 
 namespace moesim {
@@ -88,6 +90,43 @@ TEST(RunH5, HoldsStepSeriesAndPlacementChanges) {
   const H5::Attribute attr = file.openGroup("/").openAttribute("scenario_yaml");
   attr.read(attr.getStrType(), yaml);
   EXPECT_EQ(yaml, "resolved: yaml\n");
+  std::filesystem::remove(path);
+}
+
+std::vector<std::string> read_strings(const H5::Group& g, const std::string& name) {
+  const H5::DataSet ds = g.openDataSet(name);
+  hsize_t n = 0;
+  ds.getSpace().getSimpleExtentDims(&n);
+  std::vector<char*> raw(n);
+  const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+  if (n > 0) ds.read(raw.data(), type);
+  std::vector<std::string> out(raw.begin(), raw.end());
+  H5Dvlen_reclaim(type.getId(), ds.getSpace().getId(), H5P_DEFAULT, raw.data());
+  return out;
+}
+
+TEST(SweepH5, HoldsTheSweepCsvByColumn) {
+  PolicySummary a, b;
+  a.label = "static";
+  a.step_ms_mean = 10;
+  b.label = "oracle";
+  b.step_ms_mean = 8;
+  b.forecast_error_pp = 0.5;
+  const results::SweepTable t{"s", {"cluster.nodes", "policies"}, {{0, {"4", "[a]"}, {a, b}}, {1, {"8", "[a]"}, {a}}}};
+  const auto path = (std::filesystem::temp_directory_path() / ("sweep_h5_test_" + std::to_string(::getpid()) + ".h5")).string();
+  results::write_sweep_h5(path, t);
+  H5::H5File file(path, H5F_ACC_RDONLY);
+  const H5::Group root = file.openGroup("/");
+  std::vector<hsize_t> dims;
+  EXPECT_EQ(read_strings(root, "axes"), (std::vector<std::string>{"cluster.nodes", "policies"}));
+  EXPECT_EQ(read<int32_t>(root, "point", H5::PredType::NATIVE_INT32, dims), (std::vector<int32_t>{0, 0, 1}));
+  EXPECT_EQ(read_strings(root, "policy"), (std::vector<std::string>{"static", "oracle", "static"}));
+  EXPECT_EQ(read_strings(file.openGroup("axis"), "cluster.nodes"), (std::vector<std::string>{"4", "4", "8"}));
+  const H5::Group metrics = file.openGroup("metrics");
+  EXPECT_EQ(read<double>(metrics, "step_ms_mean", H5::PredType::NATIVE_DOUBLE, dims), (std::vector<double>{10, 8, 10}));
+  const auto error = read<double>(metrics, "forecast_error_pp", H5::PredType::NATIVE_DOUBLE, dims);
+  EXPECT_TRUE(std::isnan(error[0]));
+  EXPECT_EQ(error[1], 0.5);
   std::filesystem::remove(path);
 }
 
