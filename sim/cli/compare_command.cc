@@ -2,6 +2,9 @@
 
 #include <boost/program_options.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -12,6 +15,8 @@
 #include "sim/cli/usage_error.h"
 #include "sim/compare.h"
 #include "sim/parallel.h"
+#include "sim/results/atomic_file.h"
+#include "sim/results/compare_csv.h"
 #include "sim/results/table.h"
 #include "sim/runner.h"
 #include "sim/summary.h"
@@ -22,8 +27,8 @@ namespace moesim::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: moesim compare BASE.yaml [VARIANT.yaml] [--set key.path=value]... [--seeds N] [--steps N] [--jobs N]\n"
-    "       moesim compare WHATIF.yaml [--seeds N] [--steps N] [--jobs N]";
+    "usage: moesim compare BASE.yaml [VARIANT.yaml] [--set key.path=value]... [--seeds N] [--steps N] [--jobs N] [--csv FILE]\n"
+    "       moesim compare WHATIF.yaml [--seeds N] [--steps N] [--jobs N] [--csv FILE]";
 
 std::string title(const scenarios::Scenario& s) {
   return s.name + " (" + std::to_string(s.cluster.nodes) + " x " + s.cluster.preset + ", " + std::to_string(s.cluster.gpu_count()) +
@@ -56,6 +61,7 @@ int cmd_compare(const std::vector<std::string>& args) {
        "run each side with N seeds (the scenario's seed and the N-1 after it) to tell differences from noise")
       ("steps", po::value<int>()->value_name("N"), "simulate N steps on both sides (same as --set steps=N on both)")
       ("jobs,j", po::value<int>()->value_name("N"), "runs at once (default: all cores)")
+      ("csv", po::value<std::string>()->value_name("FILE"), "also write the comparison, one row per policy and metric, to FILE")
       ("quiet,q", "no progress bar");
   po::options_description all = o;
   all.add_options()("files", po::value<std::vector<std::string>>());
@@ -84,6 +90,15 @@ int cmd_compare(const std::vector<std::string>& args) {
   if (seeds < 1 || seeds > 1000) throw OptionError("--seeds " + std::to_string(seeds) + ": expected 1 to 1000");
   const int jobs = vm.count("jobs") ? vm["jobs"].as<int>() : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (jobs < 1) throw OptionError("--jobs " + std::to_string(jobs) + ": expected at least 1");
+
+  // A --csv that cannot be written fails before anything runs.
+  if (vm.count("csv")) {
+    const std::filesystem::path csv(vm["csv"].as<std::string>());
+    const std::filesystem::path dir = csv.parent_path().empty() ? "." : csv.parent_path();
+    if (!std::filesystem::is_directory(dir) || ::access(dir.c_str(), W_OK) != 0) {
+      throw OptionError("--csv " + csv.string() + ": cannot write into '" + dir.string() + "'");
+    }
+  }
 
   std::vector<std::string> common;
   if (vm.count("steps")) common.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
@@ -125,6 +140,13 @@ int cmd_compare(const std::vector<std::string>& args) {
   const std::vector<std::vector<PolicySummary>> variant_runs(summaries.begin() + seeds, summaries.end());
   std::vector<std::string> unmatched;
   const auto comparison = compare_runs(base_runs, variant_runs, &unmatched);
+  if (vm.count("csv")) {
+    try {
+      results::write_file_atomically(vm["csv"].as<std::string>(), results::compare_csv(comparison));
+    } catch (const std::runtime_error& e) {
+      throw OptionError(std::string("--csv: ") + e.what());
+    }
+  }
   std::cout << results::compare_table(comparison);
   if (!unmatched.empty()) {
     std::cout << "not compared (no policy of that label on the other side):";
@@ -133,6 +155,7 @@ int cmd_compare(const std::vector<std::string>& args) {
   }
   std::cout << "delta = variant - base; a difference is beyond seed noise when it exceeds twice the standard error of\n"
                "the difference of the means over the seeds (about 95 % confidence)\n";
+  if (vm.count("csv")) std::cout << "wrote " << vm["csv"].as<std::string>() << "\n";
   return 0;
 }
 

@@ -8,7 +8,8 @@ const std::string kBase = std::string(kTinyScenario) + "cost: {gpu_hour: 2.5}\n"
 
 TEST_F(Cli, CompareShowsEachPolicysMetricsSideBySideWithDeltas) {
   const fs::path base = write("base.yaml", kBase);
-  const Result r = moesim("compare " + base.string() + " --set gating.routing=hash --seeds 2 --quiet");
+  const fs::path csv = dir_ / "compare.csv";
+  const Result r = moesim("compare " + base.string() + " --set gating.routing=hash --seeds 2 --quiet --csv " + csv.string());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("2 seeds from 1 on each side"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("differs in 1 value:\n    gating.routing: topk -> hash"), std::string::npos) << r.out;
@@ -20,6 +21,13 @@ TEST_F(Cli, CompareShowsEachPolicysMetricsSideBySideWithDeltas) {
   const size_t step = r.out.find("  step time ");
   const std::string row = r.out.substr(step, r.out.find('\n', step) - step);
   EXPECT_NE(row.find("yes, better"), std::string::npos) << row;
+  // The same comparison as CSV, one row per policy and metric.
+  const std::string table = slurp(csv);
+  EXPECT_EQ(table.rfind("policy,metric,seeds,base_mean,base_sd,variant_mean,variant_sd,delta,relative,noise,beyond_noise\nstatic,step time,2,", 0), 0u) << table;
+  const size_t at = table.find("\nstatic,step time,");
+  const std::string step_row = table.substr(at + 1, table.find('\n', at + 1) - at - 1);
+  EXPECT_EQ(step_row.substr(step_row.rfind(',')), ",yes") << step_row;
+  EXPECT_NE(table.find("\npredictive-sw_avg,cost per M tokens,2,"), std::string::npos) << table;
 
   // A variant file; the same scenario on both sides differs in nothing.
   const fs::path same = write("same.yaml", kBase);
@@ -35,6 +43,10 @@ TEST_F(Cli, CompareRejectsBadInputWithExitTwo) {
   EXPECT_EQ(moesim("compare").status, 2);
   EXPECT_EQ(moesim("compare " + base.string() + " --set cluster.nodez=3").status, 2);
   EXPECT_EQ(moesim("compare " + base.string() + " --set steps=3 --seeds 0").status, 2);
+  const Result csv = moesim("compare " + base.string() + " --set steps=3 --csv " + (dir_ / "no" / "such" / "c.csv").string());
+  EXPECT_EQ(csv.status, 2);
+  EXPECT_NE(csv.err.find("--csv " + (dir_ / "no" / "such" / "c.csv").string() + ": cannot write into"), std::string::npos) << csv.err;
+  EXPECT_EQ(csv.out, "");
   const Result r = moesim("compare " + base.string() + " " + (dir_ / "missing.yaml").string());
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("cannot open the scenario file"), std::string::npos) << r.err;
