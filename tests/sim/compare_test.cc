@@ -5,13 +5,13 @@
 
 #include <cmath>
 
+#include "tests/sim/policy_summary.h"
+
 namespace moesim {
 namespace {
 
 std::vector<PolicySummary> run(double step_ms, const char* label = "static") {
-  PolicySummary s;
-  s.label = label;
-  s.step_ms_mean = step_ms;
+  PolicySummary s = test::policy_summary(label, step_ms);
   s.tokens_per_second = 1e6 / step_ms;
   return {s};
 }

@@ -10,6 +10,7 @@
 #include "sim/results/run_h5.h"
 #include "sim/results/sweep_outputs.h"
 #include "sim/runner.h"
+#include "tests/sim/policy_summary.h"
 
 namespace moesim {
 namespace {
@@ -106,11 +107,8 @@ std::vector<std::string> read_strings(const H5::Group& g, const std::string& nam
 }
 
 TEST(SweepH5, HoldsTheSweepCsvByColumn) {
-  PolicySummary a, b;
-  a.label = "static";
-  a.step_ms_mean = 10;
-  b.label = "oracle";
-  b.step_ms_mean = 8;
+  const PolicySummary a = test::policy_summary("static", 10);
+  PolicySummary b = test::policy_summary("oracle", 8);
   b.forecast_error_pp = 0.5;
   const results::SweepTable t{"s", {"cluster.nodes", "policies"}, {{0, {"4", "[a]"}, {a, b}}, {1, {"8", "[a]"}, {a}}}};
   const auto path = (std::filesystem::temp_directory_path() / ("sweep_h5_test_" + std::to_string(::getpid()) + ".h5")).string();

@@ -7,6 +7,7 @@
 #include "sim/results/sweep_outputs.h"
 #include "sim/results/table.h"
 #include "sim/sweep.h"
+#include "tests/sim/policy_summary.h"
 
 namespace moesim {
 namespace {
@@ -62,11 +63,7 @@ TEST(SweepCsv, PutsThePointAndItsAxisValuesBeforeEachPolicyRow) {
 }
 
 TEST(Tables, AlignColumnsMarkTheFastestAndEmboldenItOnlyWhenAsked) {
-  PolicySummary slow, fast;
-  slow.label = "static";
-  slow.step_ms_mean = 120;
-  fast.label = "predictive-sw_avg";
-  fast.step_ms_mean = 99.5;
+  const PolicySummary slow = test::policy_summary("static", 120), fast = test::policy_summary("predictive-sw_avg", 99.5);
   const std::string plain = results::summary_table({slow, fast});
   EXPECT_EQ(plain.find("\033["), std::string::npos);
   EXPECT_NE(plain.find("\n  static             120.00 ms"), std::string::npos) << plain;
