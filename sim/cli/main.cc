@@ -3,7 +3,6 @@
 #include <boost/program_options.hpp>
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -40,6 +39,7 @@ using cli::Progress;
 using cli::ScenarioArgs;
 using cli::UsageError;
 using cli::parse;
+using cli::require_output_dir;
 using cli::scenario_args;
 using cli::scenario_options;
 
@@ -121,12 +121,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (vm.count("timeline-steps")) timeline = timeline_steps(vm["timeline-steps"].as<std::string>(), s.steps);
   else if (vm.count("timeline")) timeline = TimelineSteps{s.steps - 1, s.steps - 1};
 
-  // Fail on an unusable output directory before spending time on the run.
-  std::error_code ec;
-  std::filesystem::create_directories(s.output_dir, ec);
-  if (ec || !std::filesystem::is_directory(s.output_dir)) {
-    throw scenarios::ScenarioError("", "output.dir", "cannot create directory '" + s.output_dir + "': " + ec.message());
-  }
+  require_output_dir(s.output_dir);
 
   const auto source = make_gating_source(s);
   std::cout << "moesim run " << describe(s) << "\n" << "gating: " << source->describe() << "\n\n";

@@ -1,6 +1,10 @@
 #include "sim/cli/scenario_args.h"
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+
+#include "scenarios/errors.h"
 
 #include "sim/cli/command_line.h"
 #include "sim/cli/usage_error.h"
@@ -29,6 +33,17 @@ ScenarioArgs scenario_args(const po::variables_map& vm, const char* command) {
   ScenarioArgs a{vm["scenario"].as<std::string>(), {}};
   if (vm.count("set")) a.overrides = vm["set"].as<std::vector<std::string>>();
   return a;
+}
+
+void require_output_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string probe = (std::filesystem::path(dir) / ".moesim-write-test").string();
+  if (!ec && std::ofstream(probe)) {
+    std::filesystem::remove(probe, ec);
+    return;
+  }
+  throw scenarios::ScenarioError("", "output.dir", "cannot write to directory '" + dir + "'" + (ec ? ": " + ec.message() : std::string()));
 }
 
 }  // namespace moesim::cli

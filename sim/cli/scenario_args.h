@@ -25,4 +25,8 @@ boost::program_options::variables_map parse(const std::vector<std::string>& args
 // The scenario file and overrides; a UsageError naming `command` if no file was given.
 ScenarioArgs scenario_args(const boost::program_options::variables_map& vm, const char* command);
 
+// Creates the output directory and proves it writable, so that a run fails before it spends
+// any time; a ScenarioError on output.dir otherwise.
+void require_output_dir(const std::string& dir);
+
 }  // namespace moesim::cli

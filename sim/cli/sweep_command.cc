@@ -3,7 +3,6 @@
 #include <boost/program_options.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -12,6 +11,7 @@
 #include "sim/cli/command_line.h"
 #include "sim/cli/process_group.h"
 #include "sim/cli/progress.h"
+#include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
 #include "sim/results/atomic_file.h"
 #include "sim/results/run_outputs.h"
@@ -47,18 +47,6 @@ Shard parse_shard(const std::string& text) {
   }
   if (n < 1 || i < 1 || i > n) throw bad();
   return {i - 1, n};
-}
-
-// Creates the directory and proves it writable, before any point runs.
-void check_output_dir(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  const std::string probe = (std::filesystem::path(dir) / ".moesim-write-test").string();
-  if (!ec && std::ofstream(probe)) {
-    std::filesystem::remove(probe, ec);
-    return;
-  }
-  throw scenarios::ScenarioError("", "output.dir", "cannot write to directory '" + dir + "'" + (ec ? ": " + ec.message() : std::string()));
 }
 
 std::string points(int n) { return std::to_string(n) + (n == 1 ? " point" : " points"); }
@@ -119,7 +107,7 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
     if (group.rank() == 0) list_points(sweep);
     return 0;
   }
-  check_output_dir(sweep.output_dir);
+  require_output_dir(sweep.output_dir);
   const int count = static_cast<int>(sweep.points.size());
   const auto mine = assigned_points(count, shard.index, shard.count, group.rank(), group.size());
   const bool lead = group.rank() == 0;

@@ -27,6 +27,16 @@ hardware::ClusterSpec h100(int nodes) {
   return c;
 }
 
+// Two nodes per top-of-rack leaf (16 NIC ports), bytes spread over every uplink.
+hardware::ClusterSpec fat_tree(int nodes, double oversubscription) {
+  hardware::ClusterSpec c = h100(nodes);
+  c.fabric.kind = hardware::FabricKind::kFatTree;
+  c.fabric.leaf_ports = 16;
+  c.fabric.oversubscription = oversubscription;
+  c.fabric.routing = hardware::FabricRouting::kAdaptive;
+  return c;
+}
+
 // Runs each traffic matrix as one shared task (all starting at zero, each on its own resource)
 // through the engine with the flow network; returns when each finished its transfer.
 std::vector<Duration> run_flows(const hardware::ClusterSpec& c, const std::vector<TrafficMatrix>& traffic) {
@@ -117,11 +127,8 @@ TEST(FlowNetwork, AgreesWithTheAnalyticModelOnNonBlockingFabricsUnderUniformTraf
 TEST(FlowNetwork, EcmpHashCollisionsCostBandwidthThatAdaptiveRoutingKeeps) {
   // 8 nodes, two per top-of-rack leaf, 1:1: with adaptive routing the NICs are the limit; with
   // ECMP the 768 pairs leaving a leaf hash unevenly over its 8 uplinks, and the fullest decides.
-  hardware::ClusterSpec c = h100(8);
-  c.fabric.kind = hardware::FabricKind::kFatTree;
-  c.fabric.leaf_ports = 16;
+  hardware::ClusterSpec c = fat_tree(8, 1);
   const TrafficMatrix t = uniform_traffic(64, 64e6);
-  c.fabric.routing = hardware::FabricRouting::kAdaptive;
   const double adaptive = run_flows(c, {t})[0].seconds();
   c.fabric.routing = hardware::FabricRouting::kEcmp;
   const double ecmp = run_flows(c, {t})[0].seconds();
@@ -133,11 +140,7 @@ TEST(FlowNetwork, OversubscribedFatTreeIsSlowerThanTheAnalyticModelSays) {
   // 4 nodes, two per top-of-rack leaf (16 NIC ports each), uplinks 4:1 oversubscribed: a leaf's
   // 16 x 50 GB/s of NICs share 200 GB/s of uplinks. Half of every GPU's peers sit under the other
   // leaf: 16 GPUs x 16 peers x b cross each leaf's uplinks, against 24 x b through each NIC.
-  hardware::ClusterSpec c = h100(4);
-  c.fabric.kind = hardware::FabricKind::kFatTree;
-  c.fabric.leaf_ports = 16;
-  c.fabric.oversubscription = 4;
-  c.fabric.routing = hardware::FabricRouting::kAdaptive;
+  const hardware::ClusterSpec c = fat_tree(4, 4);
   const double b = 64e6;
   const TrafficMatrix t = uniform_traffic(32, b);
   const AllToAllCost analytic = all_to_all_time(make_analytic_network(c), t);
@@ -152,11 +155,7 @@ TEST(FlowNetwork, OversubscribedFatTreeIsSlowerThanTheAnalyticModelSays) {
 TEST(FlowNetwork, ConcurrentCollectivesContendForAnOversubscribedSpine) {
   // Two all-to-alls, each between one node under leaf 0 and one under leaf 1, through the same
   // 4:1 uplinks: together each takes twice as long as alone.
-  hardware::ClusterSpec c = h100(4);
-  c.fabric.kind = hardware::FabricKind::kFatTree;
-  c.fabric.leaf_ports = 16;
-  c.fabric.oversubscription = 4;
-  c.fabric.routing = hardware::FabricRouting::kAdaptive;
+  hardware::ClusterSpec c = fat_tree(4, 4);
   auto pair = [](int node_a, int node_b) {
     std::vector<int> ids;
     for (int node : {node_a, node_b})
