@@ -161,15 +161,15 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
 
     SweepPoint point;
     point.index = static_cast<int>(index);
-    std::vector<Override> overrides = fixed;
+    std::vector<Override> point_overrides = fixed;
     for (size_t a = 0; a < axes.size(); ++a) {
       point.values.push_back(axes[a].axis.values[at[a]]);
-      overrides.push_back({axes[a].axis.key + "=" + axes[a].axis.values[at[a]], axes[a].origins[at[a]] + ", point " + std::to_string(index)});
+      point_overrides.push_back({axes[a].axis.key + "=" + axes[a].axis.values[at[a]], axes[a].origins[at[a]] + ", point " + std::to_string(index)});
     }
     char dir[32];
     std::snprintf(dir, sizeof dir, "%04zu", index);
-    overrides.push_back({"output.dir=" + (std::filesystem::path(sweep.output_dir) / "points" / dir).string(), "the sweep's output.dir"});
-    point.scenario = load_scenario_file(sweep.base, overrides);
+    point_overrides.push_back({"output.dir=" + (std::filesystem::path(sweep.output_dir) / "points" / dir).string(), "the sweep's output.dir"});
+    point.scenario = load_scenario_file(sweep.base, point_overrides);
     sweep.points.push_back(std::move(point));
   }
   return sweep;
