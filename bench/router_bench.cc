@@ -1,5 +1,6 @@
 // Tokens routed per second for d_model 1024, 128 experts, top-2 (one layer-step per iteration):
-// token generation, logits, top-k and counts. The GPU case includes the per-call gate upload.
+// token generation, logits, top-k and counts. The GPU cases include the per-call gate upload; one
+// per CUDA kernel (mma.sync on any GPU since Ampere, wgmma on Hopper).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -43,7 +44,7 @@ void BM_RouterCpu(benchmark::State& state) {
 BENCHMARK(BM_RouterCpu)->Arg(8192)->Unit(benchmark::kMillisecond);
 
 void BM_RouterGpu(benchmark::State& state) {
-  auto router = make_cuda_router();
+  auto router = make_cuda_router(CudaKernel::mma_sync);
   if (!router) {
     state.SkipWithError("no CUDA GPU (or built without CUDA)");
     return;
@@ -51,6 +52,16 @@ void BM_RouterGpu(benchmark::State& state) {
   run(state, *router, static_cast<int>(state.range(0)));
 }
 BENCHMARK(BM_RouterGpu)->Arg(1 << 20)->Arg(1 << 23)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_RouterGpuWgmma(benchmark::State& state) {
+  auto router = make_cuda_router(CudaKernel::wgmma);
+  if (!router) {
+    state.SkipWithError("no Hopper GPU (compute capability 9.0), or built without CUDA");
+    return;
+  }
+  run(state, *router, static_cast<int>(state.range(0)));
+}
+BENCHMARK(BM_RouterGpuWgmma)->Arg(1 << 20)->Arg(1 << 23)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace moesim::router

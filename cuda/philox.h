@@ -5,11 +5,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define MOESIM_HD __host__ __device__ __forceinline__
-#else
-#define MOESIM_HD inline
-#endif
+#include "cuda/host_device.h"
 
 namespace moesim::router {
 

@@ -46,9 +46,16 @@ class Router {
   virtual std::string name() const = 0;
 };
 
+// The CUDA router's kernels. mma_sync runs on every GPU since Ampere. wgmma (Hopper's warp-group
+// MMA) runs only on compute capability 9.0 and serves 65 to 128 experts; other expert counts
+// fall back to mma_sync. wgmma has not been run on a GPU yet (cuda/README.md), so nothing
+// chooses it by default.
+enum class CudaKernel { mma_sync, wgmma };
+
 std::unique_ptr<Router> make_cpu_router();
-// The CUDA router; null when moesim was built without CUDA or no GPU is present.
-std::unique_ptr<Router> make_cuda_router();
+// The CUDA router; null when moesim was built without CUDA, no GPU is present, or the GPU cannot
+// run `kernel`.
+std::unique_ptr<Router> make_cuda_router(CudaKernel kernel = CudaKernel::mma_sync);
 // The CUDA router when it can run, else the CPU reference.
 std::unique_ptr<Router> make_router();
 

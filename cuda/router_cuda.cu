@@ -9,26 +9,18 @@
 //     topic and expert, computed once per call) + noise * accumulator;
 //   - top-k over the four lanes that hold a token's row (shuffles; the lower index wins ties),
 //     then a shared-memory histogram per source rank, flushed with one atomic per (rank, expert).
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
-
-#include <stdexcept>
-
-#include "cuda/router.h"
+#include "cuda/router_kernel.cuh"
 
 namespace moesim::router {
 namespace {
+
+using namespace kernel;
 
 constexpr int kWarps = 8;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kChunk = kNoiseChunk;  // gate dimensions per shared-memory stage
 // Gate rows padded by 8 BF16 (16 bytes): the 8 rows of an ldmatrix fall on different banks.
 constexpr int kStride = kChunk + 8;
-constexpr int kMaxExperts = 256;
-
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA router: ") + what + ": " + cudaGetErrorString(e));
-}
 
 int round_up(int v, int m) { return (v + m - 1) / m * m; }
 
@@ -61,27 +53,6 @@ __global__ void center_logits_kernel(const float* centers, const __nv_bfloat16* 
   if (lane == 0) out[static_cast<long>(c) * experts_padded + e] = s;
 }
 
-struct KernelArgs {
-  const __nv_bfloat16* gate;   // [experts_padded][d_padded], zero padded
-  const float* center_logits;  // [topics][experts_padded]: rows 8-byte aligned for float2 loads
-  const float* topic_cdf;
-  int tokens, tokens_per_rank, d_padded, experts, experts_padded, top_k, topics;
-  float noise;
-  TokenKey key;
-  int32_t* counts;       // [ranks][experts]
-  int32_t* assignments;  // [tokens][top_k] or null
-};
-
-__device__ __forceinline__ void cp_async16(void* smem, const void* global) {
-  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(global));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int kPending>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
-}
-
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) {
   const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -93,16 +64,6 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], 
   asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// Two noise variates (2k - 127) / 128 as a BF16 pair, from the 7-bit fields at bits 0 and 16.
-__device__ __forceinline__ uint32_t noise_pair(uint32_t fields) {
-  uint32_t x = (fields & 0x007F007Fu) | 0x43004300u;  // BF16 128 + k, exact
-  __nv_bfloat162 v = *reinterpret_cast<__nv_bfloat162*>(&x);
-  const uint32_t scale = 0x3C803C80u, minus_two = 0xC000C000u, minus_127_128 = 0xBF7EBF7Eu;  // 1/64, -2, -127/128
-  v = __hfma2(v, *reinterpret_cast<const __nv_bfloat162*>(&scale), *reinterpret_cast<const __nv_bfloat162*>(&minus_two));  // k / 64
-  v = __hadd2(v, *reinterpret_cast<const __nv_bfloat162*>(&minus_127_128));
-  return *reinterpret_cast<uint32_t*>(&v);
 }
 
 // A block routes a contiguous range of tiles of kTokensPerBlock tokens, so that it touches few
@@ -120,7 +81,7 @@ __global__ void __launch_bounds__(kThreads, min_blocks_per_sm<kNTiles>()) route_
   constexpr int kTokensPerBlock = kWarps * 16 * kMTiles;
   extern __shared__ __align__(16) unsigned char smem[];
   __nv_bfloat16* w_tiles = reinterpret_cast<__nv_bfloat16*>(smem);  // [2][kExperts][kStride]
-  __shared__ int hist[2][kMaxExperts];
+  __shared__ BlockHistogram hist;
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, s = lane % 4;
   const int first_tile = blockIdx.x * tiles_per_block;
@@ -193,12 +154,7 @@ __global__ void __launch_bounds__(kThreads, min_blocks_per_sm<kNTiles>()) route_
       for (int q = 0; q < 4; ++q) {
         uint32_t frag[kMTiles][4];
 #pragma unroll
-        for (int m = 0; m < kMTiles; ++m) {
-          frag[m][0] = noise_pair(words[m][0][q]);       // row g,     columns 2s, 2s + 1
-          frag[m][1] = noise_pair(words[m][1][q]);       // row g + 8
-          frag[m][2] = noise_pair(words[m][0][q] >> 8);  // row g,     columns 2s + 8, 2s + 9
-          frag[m][3] = noise_pair(words[m][1][q] >> 8);  // row g + 8
-        }
+        for (int m = 0; m < kMTiles; ++m) noise_operand(frag[m], words[m][0][q], words[m][1][q]);
 #pragma unroll
         for (int np = 0; np < kNTiles / 2; ++np) {
           uint32_t b[4];
@@ -213,78 +169,13 @@ __global__ void __launch_bounds__(kThreads, min_blocks_per_sm<kNTiles>()) route_
       __syncthreads();  // the next load overwrites this buffer
     }
 
-    // Lane (g, s) holds experts 8n + 2s + {0, 1} of rows g and g + 8.
 #pragma unroll
     for (int m = 0; m < kMTiles; ++m)
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int t = warp_first + 16 * m + 8 * h + g;
-        const bool real = t < a.tokens;
-        const int rank = t / a.tokens_per_rank;
-        const float* center_part = a.center_logits + static_cast<long>(topic[m][h]) * a.experts_padded;
-        // Local slot i = 2n + b holds expert 8n + 2s + b; padding slots hold -inf (logits are
-        // finite), chosen ones are marked in `taken` (v stays read-only, so it stays in registers).
-        constexpr int kSlots = 2 * kNTiles;
-        float v[kSlots];
-#pragma unroll
-        for (int n = 0; n < kNTiles; ++n) {
-          const int e = 8 * n + 2 * s;  // even, and experts is even or e + 1 is padding
-          const float2 center = e + 1 < a.experts ? __ldg(reinterpret_cast<const float2*>(center_part + e))
-                                                  : make_float2(e < a.experts ? __ldg(center_part + e) : 0.0f, 0.0f);
-          v[2 * n] = e < a.experts ? combine_logit(center.x, a.noise, acc[m][n][2 * h]) : -INFINITY;
-          v[2 * n + 1] = e + 1 < a.experts ? combine_logit(center.y, a.noise, acc[m][n][2 * h + 1]) : -INFINITY;
-        }
-        unsigned long long taken = 0;
-        for (int r = 0; r < a.top_k; ++r) {
-          // The lane's best slot by a tree (short dependency chains); on ties the left, lower
-          // expert wins.
-          float best[kSlots / 2];
-          int slot[kSlots / 2];
-#pragma unroll
-          for (int i = 0; i < kSlots / 2; ++i) {
-            const float left_v = (taken >> (2 * i)) & 1ull ? -INFINITY : v[2 * i];
-            const float right_v = (taken >> (2 * i + 1)) & 1ull ? -INFINITY : v[2 * i + 1];
-            const bool right = right_v > left_v;
-            best[i] = right ? right_v : left_v;
-            slot[i] = right ? 2 * i + 1 : 2 * i;
-          }
-          constexpr int kLevels = kNTiles == 4 ? 2 : kNTiles == 8 ? 3 : kNTiles == 16 ? 4 : 5;  // log2(kSlots / 2)
-#pragma unroll
-          for (int level = 1; level <= kLevels; ++level)
-#pragma unroll
-            for (int i = 0; i < (kSlots / 2) >> level; ++i) {
-              const bool right = best[2 * i + 1] > best[2 * i];
-              best[i] = right ? best[2 * i + 1] : best[2 * i];
-              slot[i] = right ? slot[2 * i + 1] : slot[2 * i];
-            }
-          // Then the best of the four lanes that share the row.
-          const int mine = 8 * (slot[0] / 2) + 2 * s + slot[0] % 2;
-          float top = best[0];
-          int expert = mine;
-#pragma unroll
-          for (int off = 1; off <= 2; off *= 2) {
-            const float other = __shfl_xor_sync(0xFFFFFFFFu, top, off);
-            const int other_expert = __shfl_xor_sync(0xFFFFFFFFu, expert, off);
-            if (other > top || (other == top && other_expert < expert)) {
-              top = other;
-              expert = other_expert;
-            }
-          }
-          if (expert == mine) taken |= 1ull << slot[0];
-          if (s == 0 && real) {
-            if (rank - first_rank < 2) atomicAdd(&hist[rank - first_rank][expert], 1);
-            else atomicAdd(&a.counts[static_cast<long>(rank) * a.experts + expert], 1);
-            if (a.assignments) a.assignments[static_cast<long>(t) * a.top_k + r] = expert;
-          }
-        }
-      }
+      for (int h = 0; h < 2; ++h) count_top_k<kNTiles>(a, acc[m], h, warp_first + 16 * m + 8 * h + g, topic[m][h], s, first_rank, hist);
   }
   __syncthreads();
-  const int ranks = a.tokens / a.tokens_per_rank;
-  for (int i = tid; i < 2 * a.experts; i += kThreads) {
-    const int row = i / a.experts, e = i % a.experts;
-    if (hist[row][e] && first_rank + row < ranks) atomicAdd(&a.counts[static_cast<long>(first_rank + row) * a.experts + e], hist[row][e]);
-  }
+  flush_histogram(a, hist, first_rank, tid, kThreads);
 }
 
 template <int kNTiles, int kMTiles>
@@ -293,16 +184,8 @@ void launch(const KernelArgs& a) {
   const size_t smem = sizeof(__nv_bfloat16) * 2 * 8 * kNTiles * kStride;
   check(cudaFuncSetAttribute(route_kernel<kNTiles, kMTiles>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
         "shared memory attribute");
-  // As many blocks as fit on the GPU at once, each taking an equal share of the tiles.
-  int device = 0, sms = 0, per_sm = 0;
-  check(cudaGetDevice(&device), "device");
-  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
-  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, route_kernel<kNTiles, kMTiles>, kThreads, smem), "occupancy");
-  const int tiles = (a.tokens + kTokensPerBlock - 1) / kTokensPerBlock;
-  const int resident = sms * (per_sm > 0 ? per_sm : 1);
-  const int tiles_per_block = (tiles + resident - 1) / resident;
-  const unsigned blocks = static_cast<unsigned>((tiles + tiles_per_block - 1) / tiles_per_block);
-  route_kernel<kNTiles, kMTiles><<<blocks, kThreads, smem>>>(a, tiles_per_block);
+  const Grid grid = persistent_grid(route_kernel<kNTiles, kMTiles>, kThreads, smem, (a.tokens + kTokensPerBlock - 1) / kTokensPerBlock);
+  route_kernel<kNTiles, kMTiles><<<grid.blocks, kThreads, smem>>>(a, grid.tiles_per_block);
 }
 
 template <typename T>
@@ -320,6 +203,7 @@ struct DeviceBuffer {
 
 class CudaRouter final : public Router {
  public:
+  explicit CudaRouter(CudaKernel kernel) : kernel_(kernel) {}
   void route(const RouterProblem& p, RouterResult& out, bool want_assignments) override {
     check_problem(p);
     if (p.experts > kMaxExperts) throw std::invalid_argument("CUDA router: at most 256 experts");
@@ -344,7 +228,10 @@ class CudaRouter final : public Router {
 
     const KernelArgs a{gate_.ptr, center_logits_.ptr, cdf_.ptr, p.tokens, p.tokens / p.ranks, d_padded, p.experts, experts_padded, p.top_k,
                        p.topics, p.noise, p.key, counts_.ptr, want_assignments ? assignments_.ptr : nullptr};
-    switch (experts_padded) {
+    if (kernel_ == CudaKernel::wgmma && experts_padded == 128) {
+      gate_tiled_.reserve(wgmma_gate_elems(d_padded));
+      launch_wgmma(a, gate_tiled_.ptr);
+    } else switch (experts_padded) {
       case 32: launch<4, 2>(a); break;
       case 64: launch<8, 2>(a); break;
       case 128: launch<16, 1>(a); break;
@@ -363,24 +250,26 @@ class CudaRouter final : public Router {
   std::string name() const override {
     cudaDeviceProp prop{};
     cudaGetDeviceProperties(&prop, 0);
-    return std::string("CUDA kernel on ") + prop.name;
+    return std::string(kernel_ == CudaKernel::wgmma ? "CUDA wgmma kernel on " : "CUDA kernel on ") + prop.name;
   }
 
  private:
+  CudaKernel kernel_;
   DeviceBuffer<float> gate_f_, centers_, center_logits_, cdf_;
-  DeviceBuffer<__nv_bfloat16> gate_;
+  DeviceBuffer<__nv_bfloat16> gate_, gate_tiled_;
   DeviceBuffer<int32_t> counts_, assignments_;
 };
 
 }  // namespace
 
-std::unique_ptr<Router> make_cuda_router() {
+std::unique_ptr<Router> make_cuda_router(CudaKernel kernel) {
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     cudaGetLastError();  // clear the sticky "no device" error
     return nullptr;
   }
-  return std::make_unique<CudaRouter>();
+  if (kernel == CudaKernel::wgmma && !wgmma_available(0)) return nullptr;
+  return std::make_unique<CudaRouter>(kernel);
 }
 
 }  // namespace moesim::router

@@ -5,7 +5,7 @@
 namespace moesim::router {
 
 #if !defined(MOESIM_HAVE_CUDA)
-std::unique_ptr<Router> make_cuda_router() { return nullptr; }
+std::unique_ptr<Router> make_cuda_router(CudaKernel) { return nullptr; }
 #endif
 
 std::unique_ptr<Router> make_router() {

@@ -9,6 +9,10 @@
 #include "sim/engine/random.h"
 
 namespace moesim::router {
+
+// Test names and ctest's listing show the kernel by name (gtest finds this by argument lookup).
+void PrintTo(CudaKernel kernel, std::ostream* os) { *os << (kernel == CudaKernel::wgmma ? "wgmma" : "mma_sync"); }
+
 namespace {
 
 // A routing problem with random gate weights and topic centers.
@@ -182,37 +186,49 @@ TEST(CpuRouter, RejectsInconsistentProblems) {
   EXPECT_THROW(make_cpu_router()->route(f.p, r, false), std::invalid_argument);
 }
 
-class GpuRouter : public ::testing::Test {
+// Each CUDA kernel against the CPU reference, where this GPU can run it.
+class GpuRouter : public ::testing::TestWithParam<CudaKernel> {
  protected:
   void SetUp() override {
-    gpu_ = make_cuda_router();
-    if (!gpu_) GTEST_SKIP() << "no CUDA GPU here (or built without CUDA): CPU/GPU agreement not checked";
+    gpu_ = make_cuda_router(GetParam());
+    if (!gpu_) {
+      if (GetParam() == CudaKernel::wgmma)
+        GTEST_SKIP() << "no Hopper (compute capability 9.0) GPU here: the wgmma kernel's agreement with the CPU is not checked";
+      GTEST_SKIP() << "no CUDA GPU here (or built without CUDA): CPU/GPU agreement not checked";
+    }
   }
   std::unique_ptr<Router> gpu_;
 };
 
-TEST_F(GpuRouter, IdenticalCountsOnWellSeparatedLogits) {
-  // Topic centers far apart relative to the noise, 8 experts: every token's ranking is clear.
-  Fixture f(1 << 16, 8, 256, 8, 2, 8, 0.05f, 2, 4.0f);
-  RouterResult cpu, gpu;
-  make_cpu_router()->route(f.p, cpu, false);
-  gpu_->route(f.p, gpu, false);
-  EXPECT_EQ(cpu.counts, gpu.counts);
+TEST_P(GpuRouter, IdenticalCountsOnWellSeparatedLogits) {
+  // Topic centers far apart relative to the noise: every token's ranking is clear. 8 experts,
+  // and 100 (padded to 128: the wgmma kernel's shape).
+  for (int experts : {8, 100}) {
+    Fixture f(1 << 16, 8, 256, experts, 2, 8, 0.05f, 2, 4.0f);
+    RouterResult cpu, gpu;
+    make_cpu_router()->route(f.p, cpu, false);
+    gpu_->route(f.p, gpu, false);
+    EXPECT_EQ(cpu.counts, gpu.counts) << experts << " experts";
+  }
 }
 
-TEST_F(GpuRouter, AgreesOnAtLeast999PerMilleOfAssignments) {
-  for (int experts : {16, 128, 256}) {
-    Fixture f(1 << 15, 4, 1024, experts, 2, 16, 1.0f, 7 + experts);
+TEST_P(GpuRouter, AgreesOnAtLeast999PerMilleOfAssignments) {
+  // d_model 960 is 15 chunks of 64 dimensions (the wgmma kernel pads to an even count).
+  for (auto [experts, d] : {std::pair{16, 1024}, {100, 960}, {128, 1024}, {256, 1024}}) {
+    Fixture f(1 << 15, 4, d, experts, 2, 16, 1.0f, 7 + experts);
     RouterResult cpu, gpu;
     make_cpu_router()->route(f.p, cpu, true);
     gpu_->route(f.p, gpu, true);
     size_t same = 0;
     for (size_t i = 0; i < cpu.assignments.size(); ++i) same += cpu.assignments[i] == gpu.assignments[i];
     const double agreement = static_cast<double>(same) / static_cast<double>(cpu.assignments.size());
-    EXPECT_GE(agreement, 0.999) << experts << " experts";
-    std::printf("[ info ] %d experts: %.5f of assignments identical on %s\n", experts, agreement, gpu_->name().c_str());
+    EXPECT_GE(agreement, 0.999) << experts << " experts, d " << d;
+    std::printf("[ info ] %d experts, d %d: %.5f of assignments identical on %s\n", experts, d, agreement, gpu_->name().c_str());
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Kernels, GpuRouter, ::testing::Values(CudaKernel::mma_sync, CudaKernel::wgmma),
+                         [](const ::testing::TestParamInfo<CudaKernel>& kernel) { return ::testing::PrintToString(kernel.param); });
 
 }  // namespace
 }  // namespace moesim::router
