@@ -13,49 +13,39 @@
 // Everything after the products (top-k, histogram) is router_kernel.cuh's, shared with the
 // mma.sync kernel: wgmma's accumulator layout is m16n8's, repeated over the 16 n-tiles.
 #include "cuda/router_kernel.cuh"
+#include "cuda/wgmma_layout.h"
 
 namespace moesim::router::kernel {
 namespace {
 
-constexpr int kExperts = 128;  // wgmma N
+using wgmma_layout::kExperts;
+using wgmma_layout::kStageElems;
+using wgmma_layout::kStepElems;
 constexpr int kWarpGroups = 3;
 constexpr int kThreads = 128 * kWarpGroups;
 constexpr int kTileTokens = 64 * kWarpGroups;
-constexpr int kStages = 4;
-constexpr int kStageElems = kExperts * kNoiseChunk;  // 8,192 BF16: 16 KiB
+constexpr int kStages = 4;  // of wgmma_layout::kStageElems BF16 (16 KiB) each
+static_assert(wgmma_layout::kStageDims == kNoiseChunk, "a stage holds one chunk of the token's noise");
 
-// The gate in the stage layout (described with the descriptor below), chunk after chunk:
-// [chunks][8][128][8], zero padded. `gate` is the mma.sync path's row-major BF16 gate
-// [128][d_padded].
+// The gate in the stage layout (wgmma_layout.h), chunk after chunk, zero padded: one thread per
+// element of the mma.sync path's row-major BF16 gate [128][chunks · 64].
 __global__ void tile_gate_kernel(const __nv_bfloat16* gate, __nv_bfloat16* tiled, int d_padded, int chunks) {
   const long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x;
-  if (i >= static_cast<long>(chunks) * kStageElems) return;
-  const int x = static_cast<int>(i % 8), e = static_cast<int>((i / 8) % kExperts), kb = static_cast<int>((i / (8 * kExperts)) % 8);
-  const int chunk = static_cast<int>(i / kStageElems), j = chunk * kNoiseChunk + kb * 8 + x;
-  tiled[i] = j < d_padded ? gate[static_cast<long>(e) * d_padded + j] : __float2bfloat16(0.0f);
+  const int dims = chunks * kNoiseChunk;
+  if (i >= static_cast<long>(kExperts) * dims) return;
+  const int e = static_cast<int>(i / dims), j = static_cast<int>(i % dims), chunk = j / kNoiseChunk;
+  tiled[static_cast<long>(chunk) * kStageElems + wgmma_layout::stage_offset(e, j % kNoiseChunk)] =
+      j < d_padded ? gate[static_cast<long>(e) * d_padded + j] : __float2bfloat16(0.0f);
 }
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
 constexpr int kNTiles = kExperts / 8;
 
-// Stage layout, K-major without swizzle (the canonical "interleave" layout): 8 experts × 8
-// dimensions make a core matrix of 128 contiguous bytes (one expert's 16 bytes per row). Core
-// matrices are ordered [dimension group kb][expert group], so element (e, j) of a stage sits at
-//   (kb · 128 + e) · 8 + j % 8,  kb = j / 8
-// For the k16 step q (kb = 2q, 2q + 1) the descriptor starts at kb = 2q; the next core matrix
-// along K (leading byte offset) is 128 experts × 16 bytes away, the next along N (stride byte
-// offset) 128 bytes away.
-constexpr int kLeadingBytes = kExperts * 16;
-constexpr int kStrideBytes = 128;
-constexpr int kStepElems = 2 * kExperts * 8;  // one k16 step: two dimension groups
-
-// Shared-memory matrix descriptor: start address, leading and stride byte offsets (all in 16-byte
-// units), base offset 0 and layout type 0 (no swizzle).
+// Shared-memory matrix descriptor of the B operand at `smem` (16-byte units; wgmma_layout.h).
 __device__ __forceinline__ uint64_t matrix_descriptor(const void* smem) {
   const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  return static_cast<uint64_t>((address & 0x3FFFFu) >> 4) | (static_cast<uint64_t>(kLeadingBytes >> 4) << 16) |
-         (static_cast<uint64_t>(kStrideBytes >> 4) << 32);
+  return static_cast<uint64_t>((address & 0x3FFFFu) >> 4) | wgmma_layout::kDescriptorOffsets;
 }
 
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
