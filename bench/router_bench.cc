@@ -43,25 +43,17 @@ void BM_RouterCpu(benchmark::State& state) {
 }
 BENCHMARK(BM_RouterCpu)->Arg(8192)->Unit(benchmark::kMillisecond);
 
-void BM_RouterGpu(benchmark::State& state) {
-  auto router = make_cuda_router(CudaKernel::mma_sync);
+void BM_RouterGpu(benchmark::State& state, CudaKernel kernel) {
+  auto router = make_cuda_router(kernel);
   if (!router) {
-    state.SkipWithError("no CUDA GPU (or built without CUDA)");
+    state.SkipWithError(kernel == CudaKernel::wgmma ? "no Hopper GPU (compute capability 9.0), or built without CUDA"
+                                                    : "no CUDA GPU (or built without CUDA)");
     return;
   }
   run(state, *router, static_cast<int>(state.range(0)));
 }
-BENCHMARK(BM_RouterGpu)->Arg(1 << 20)->Arg(1 << 23)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-void BM_RouterGpuWgmma(benchmark::State& state) {
-  auto router = make_cuda_router(CudaKernel::wgmma);
-  if (!router) {
-    state.SkipWithError("no Hopper GPU (compute capability 9.0), or built without CUDA");
-    return;
-  }
-  run(state, *router, static_cast<int>(state.range(0)));
-}
-BENCHMARK(BM_RouterGpuWgmma)->Arg(1 << 20)->Arg(1 << 23)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_RouterGpu, mma_sync, CudaKernel::mma_sync)->Arg(1 << 20)->Arg(1 << 23)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_RouterGpu, wgmma, CudaKernel::wgmma)->Arg(1 << 20)->Arg(1 << 23)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace moesim::router
