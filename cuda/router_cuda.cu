@@ -1,5 +1,7 @@
-// The CUDA router. Each warp routes 16 * kMTiles tokens against all experts (at most 256) with
-// the tensor cores' mma.m16n8k16 (BF16 in, FP32 accumulate):
+// The CUDA router (make_cuda_router(): uploads, the center logits, the choice of kernel) and its
+// portable kernel. Each warp routes 16 * kMTiles tokens against all experts (at most 256) with the
+// tensor cores' mma.m16n8k16 (BF16 in, FP32 accumulate); router_wgmma.cu is the Hopper kernel,
+// router_kernel.cuh what both share:
 //   - tokens live in registers only: every lane draws the Philox blocks of exactly the A-operand
 //     elements it holds, and a mask plus two BF16 instructions turn each half of a 32-bit Philox
 //     word into an operand register (token_embedding.h lays the bits out for this);
