@@ -81,7 +81,7 @@ policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing) {
 }
 
 RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, const ProgressFn& progress,
-                       std::optional<TimelineSteps> timeline) {
+                       std::optional<TimelineSteps> timeline, const TimelineSink& sink) {
   const int64_t total = static_cast<int64_t>(s.steps) * static_cast<int64_t>(s.policies.size());
   int64_t done = 0;
   const bool capacity_mode = s.training.expert_execution == scenarios::ExpertExecution::kCapacity;
@@ -124,6 +124,7 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   gating::RoutingMatrix ahead_routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
   int foreseen = 0;
   if (lookahead > 0) ahead = make_gating_source(s);
+  std::vector<TimelineSpan> spans;
   for (int step = 0; step < s.steps; ++step) {
     for (; ahead && foreseen < std::min(s.steps, step + lookahead); ++foreseen) {
       ahead->route(foreseen, gating::RoutingView{}, ahead_routing);
@@ -138,8 +139,10 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
       const policies::Placement& placement = states[i].policy->placement_for(step);
       if (per_placement) route(step, routing_view(s, placement), result.policies[i].expert_loads);
       result.policies[i].steps.push_back(states[i].simulator->simulate(routing, placement));
-      if (timeline && step >= timeline->first && step <= timeline->last) {
-        states[i].simulator->append_timeline(step, states[i].elapsed, result.policies[i].timeline);
+      if (sink && timeline && step >= timeline->first && step <= timeline->last) {
+        spans.clear();
+        states[i].simulator->append_timeline(step, states[i].elapsed, spans);
+        sink(static_cast<int>(i), spans);
       }
       states[i].elapsed += result.policies[i].steps.back().step_time;
       if (states[i].simulator->placement_changed()) result.policies[i].placements.emplace_back(step, placement);

@@ -25,15 +25,17 @@ struct PolicyRun {
   std::vector<int32_t> expert_loads;
   // The placement of step 0 and every later one that differs from the step before.
   std::vector<std::pair<int, policies::Placement>> placements;
-  // The tasks of the steps asked for with TimelineSteps, in step order, timed from the run's start.
-  std::vector<TimelineSpan> timeline;
 };
 
-// The steps, first to last inclusive, whose tasks a run keeps for the timeline.
+// The steps, first to last inclusive, whose tasks a run hands to a TimelineSink.
 struct TimelineSteps {
   int first = 0;
   int last = 0;
 };
+
+// Receives the tasks of one step of one policy (its index in the scenario), timed from the run's
+// start, as soon as the step is simulated: nothing of the timeline is kept in memory.
+using TimelineSink = std::function<void(int policy, const std::vector<TimelineSpan>& spans)>;
 
 struct RunResult {
   std::vector<PolicyRun> policies;
@@ -64,7 +66,8 @@ gating::RoutingView routing_view(const scenarios::Scenario& scenario, const poli
 // same seed produces; under placement-aware routing (locmoe) each is routed under its own
 // placement.
 // `source` is the scenario's, fresh from make_gating_source(scenario): it is advanced from step 0.
+// With `timeline`, the tasks of its steps go to `sink`.
 RunResult run_scenario(const scenarios::Scenario& scenario, gating::Source& source, const ProgressFn& progress = nullptr,
-                       std::optional<TimelineSteps> timeline = std::nullopt);
+                       std::optional<TimelineSteps> timeline = std::nullopt, const TimelineSink& sink = nullptr);
 
 }  // namespace moesim

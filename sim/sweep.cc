@@ -13,21 +13,27 @@
 namespace moesim {
 namespace {
 
-// What a run killed mid-write leaves: temporaries that the rename never replaced.
-void remove_temporaries(const std::filesystem::path& dir) {
+// A point's directory is moesim's own: a real directory, never a link into the user's tree.
+void require_point_directory(const std::string& dir) {
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.path().filename().string().find(".tmp") != std::string::npos) std::filesystem::remove(entry.path(), ec);
+  const auto status = std::filesystem::symlink_status(dir, ec);
+  if (std::filesystem::exists(status) && !std::filesystem::is_directory(status)) {
+    throw files::FileError("cannot use '" + dir + "' for a sweep point: it is " +
+                           (std::filesystem::is_symlink(status) ? "a symbolic link" : "not a directory") +
+                           "; moesim writes a point only into a directory of its own (move it away)");
   }
 }
 
-void run_point(const scenarios::SweepPoint& point) {
+// Returns false when another process finished the point while this one waited for its lock.
+bool run_point(const scenarios::SweepPoint& point) {
   const scenarios::Scenario& s = point.scenario;
-  std::filesystem::create_directories(s.output_dir);
-  remove_temporaries(s.output_dir);
+  require_point_directory(s.output_dir);
+  results::RunOutputs outputs(s, false, files::DirectoryLock::Wait::kYes);
+  if (point_done(point)) return false;
   const auto source = make_gating_source(s);
   const RunResult run = run_scenario(s, *source);
-  results::write_run_outputs(s, scenarios::resolved_yaml(s), summarize(s, run), run, false);
+  outputs.commit(scenarios::resolved_yaml(s), summarize(s, run), run);
+  return true;
 }
 
 }  // namespace
@@ -51,8 +57,7 @@ SweepRunStats run_sweep_points(const scenarios::Sweep& sweep, const std::vector<
   std::mutex lock;  // guards stats and progress
   parallel_for(points.size(), jobs, [&](size_t i) {
     const auto& point = sweep.points.at(static_cast<size_t>(points[i]));
-    const bool skipped = point_done(point);
-    if (!skipped) run_point(point);
+    const bool skipped = point_done(point) || !run_point(point);
     const std::lock_guard<std::mutex> guard(lock);
     ++(skipped ? stats.skipped : stats.ran);
     if (progress) progress(stats.ran + stats.skipped, static_cast<int>(points.size()));

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <optional>
 
+#include "sim/files/output_file.h"
+
 namespace moesim::gating {
 namespace {
 
@@ -84,7 +86,9 @@ void append_step(H5::DataSet& ds, int step, const int32_t* data) {
 }  // namespace
 
 struct TraceWriter::Impl {
-  std::string path, temporary;
+  explicit Impl(const std::string& target) : path(target), temporary(target) {}
+  std::string path;
+  files::Temporary temporary;
   TraceInfo info;
   H5::H5File file;
   H5::DataSet ranks, totals;
@@ -93,12 +97,16 @@ struct TraceWriter::Impl {
   std::vector<int32_t> scratch;
 };
 
-TraceWriter::TraceWriter(const std::string& path, const TraceInfo& info) : impl_(std::make_unique<Impl>()) {
-  impl_->path = path;
-  impl_->temporary = path + ".tmp";
+TraceWriter::TraceWriter(const std::string& path, const TraceInfo& info) {
+  try {
+    files::check_target(path, files::Target::kFile);
+    impl_ = std::make_unique<Impl>(path);
+  } catch (const files::FileError& e) {
+    throw TraceError(path, "", e.what());
+  }
   impl_->info = info;
   try {
-    impl_->file = H5::H5File(impl_->temporary, H5F_ACC_TRUNC);
+    impl_->file = H5::H5File(impl_->temporary.path(), H5F_ACC_TRUNC);
     if (info.ranks > 0) {
       impl_->ranks = create_steps(impl_->file, kRankCounts,
                                   {hsize_t(info.moe_layers), hsize_t(info.ranks), hsize_t(info.experts)});
@@ -113,7 +121,6 @@ TraceWriter::TraceWriter(const std::string& path, const TraceInfo& info) : impl_
     write_attr(impl_->file, "generator", info.generator);
     write_attr(impl_->file, "scenario", info.scenario);
   } catch (const H5::Exception& e) {
-    std::remove(impl_->temporary.c_str());
     throw TraceError(path, "", "cannot create the trace (" + e.getDetailMsg() + ")");
   }
 }
@@ -124,7 +131,6 @@ TraceWriter::~TraceWriter() {
       impl_->file.close();
     } catch (...) {
     }
-    std::remove(impl_->temporary.c_str());
   }
 }
 
@@ -163,9 +169,11 @@ void TraceWriter::finish() {
   } catch (const H5::Exception& e) {
     throw TraceError(t.path, "", "cannot write the trace (" + e.getDetailMsg() + ")");
   }
-  std::error_code ec;
-  std::filesystem::rename(t.temporary, t.path, ec);
-  if (ec) throw TraceError(t.path, "", "cannot write the trace (" + ec.message() + ")");
+  try {
+    t.temporary.commit();
+  } catch (const files::FileError& e) {
+    throw TraceError(t.path, "", e.what());
+  }
   t.finished = true;
 }
 

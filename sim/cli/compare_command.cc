@@ -2,8 +2,6 @@
 
 #include <boost/program_options.hpp>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <iostream>
 #include <mutex>
@@ -12,10 +10,11 @@
 #include "scenarios/loader/loader.h"
 #include "scenarios/loader/sweep_loader.h"
 #include "sim/cli/progress.h"
+#include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
 #include "sim/compare.h"
 #include "sim/parallel.h"
-#include "sim/results/atomic_file.h"
+#include "sim/files/output_file.h"
 #include "sim/results/compare_csv.h"
 #include "sim/results/table.h"
 #include "sim/runner.h"
@@ -92,13 +91,7 @@ int cmd_compare(const std::vector<std::string>& args) {
   if (jobs < 1) throw OptionError("--jobs " + std::to_string(jobs) + ": expected at least 1");
 
   // A --csv that cannot be written fails before anything runs.
-  if (vm.count("csv")) {
-    const std::filesystem::path csv(vm["csv"].as<std::string>());
-    const std::filesystem::path dir = csv.parent_path().empty() ? "." : csv.parent_path();
-    if (!std::filesystem::is_directory(dir) || ::access(dir.c_str(), W_OK) != 0) {
-      throw OptionError("--csv " + csv.string() + ": cannot write into '" + dir.string() + "'");
-    }
-  }
+  if (vm.count("csv")) require_output_file("--csv", vm["csv"].as<std::string>(), files::Target::kStream, files);
 
   std::vector<std::string> common;
   if (vm.count("steps")) common.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
@@ -142,8 +135,8 @@ int cmd_compare(const std::vector<std::string>& args) {
   const auto comparison = compare_runs(base_runs, variant_runs, &unmatched);
   if (vm.count("csv")) {
     try {
-      results::write_file_atomically(vm["csv"].as<std::string>(), results::compare_csv(comparison));
-    } catch (const std::runtime_error& e) {
+      files::write_file_atomically(vm["csv"].as<std::string>(), results::compare_csv(comparison), files::Target::kStream);
+    } catch (const files::FileError& e) {
       throw OptionError(std::string("--csv: ") + e.what());
     }
   }

@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -23,6 +24,8 @@
 #include "sim/cli/sweep_command.h"
 #include "sim/cli/topo_command.h"
 #include "sim/cli/usage_error.h"
+#include "sim/files/cleanup.h"
+#include "sim/files/output_file.h"
 #include "sim/results/run_outputs.h"
 #include "sim/results/table.h"
 #include "sim/runner.h"
@@ -39,7 +42,6 @@ using cli::Progress;
 using cli::ScenarioArgs;
 using cli::UsageError;
 using cli::parse;
-using cli::require_output_dir;
 using cli::scenario_args;
 using cli::scenario_options;
 
@@ -121,21 +123,23 @@ int cmd_run(const std::vector<std::string>& args) {
   if (vm.count("timeline-steps")) timeline = timeline_steps(vm["timeline-steps"].as<std::string>(), s.steps);
   else if (vm.count("timeline")) timeline = TimelineSteps{s.steps - 1, s.steps - 1};
 
-  require_output_dir(s.output_dir);
+  std::vector<std::string> inputs = {a.path};
+  if (s.gating.source == scenarios::GatingSourceKind::kTrace) inputs.push_back(s.gating.trace_path);
+  for (const char* name : {"summary.csv", "run.h5", "timeline.json", "scenario.yaml"}) {
+    files::require_not_input((std::filesystem::path(s.output_dir) / name).string(), inputs);
+  }
+  results::RunOutputs outputs(s, timeline.has_value(), files::DirectoryLock::Wait::kNo);
 
   const auto source = make_gating_source(s);
   std::cout << "moesim run " << describe(s) << "\n" << "gating: " << source->describe() << "\n\n";
   Progress progress(!vm.count("quiet"), "steps");
-  const RunResult run = run_scenario(s, *source, [&](int64_t done, int64_t total) { progress(done, total); }, timeline);
+  TimelineSink sink;
+  if (auto* writer = outputs.timeline()) sink = [writer](int policy, const std::vector<TimelineSpan>& spans) { writer->add(policy, spans); };
+  const RunResult run = run_scenario(s, *source, [&](int64_t done, int64_t total) { progress(done, total); }, timeline, sink);
   const auto summary = summarize(s, run);
   std::cout << results::summary_table(summary, cli::emphasis()) << "\n";
 
-  std::vector<std::string> written;
-  try {
-    written = results::write_run_outputs(s, scenarios::resolved_yaml(s), summary, run, timeline.has_value());
-  } catch (const std::runtime_error& e) {
-    throw scenarios::ScenarioError("", "output.dir", e.what());
-  }
+  const std::vector<std::string> written = outputs.commit(scenarios::resolved_yaml(s), summary, run);
   std::cout << "wrote";
   for (size_t i = 0; i < written.size(); ++i) std::cout << (i == 0 ? " " : i + 1 == written.size() ? " and " : ", ") << written[i];
   std::cout << "\n";
@@ -181,6 +185,8 @@ int cmd_presets(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // SIGINT/SIGTERM remove this process's temporaries and exit with 130/143.
+  files::install_signal_cleanup();
   try {
     if (args.empty()) throw UsageError("missing command");
     const std::string command = args.front();
@@ -202,6 +208,9 @@ int main(int argc, char** argv) {
     std::cerr << "moesim: error: " << e.what() << "\n";
     return kBadInput;
   } catch (const gating::TraceError& e) {
+    std::cerr << "moesim: error: " << e.what() << "\n";
+    return kBadInput;
+  } catch (const files::FileError& e) {
     std::cerr << "moesim: error: " << e.what() << "\n";
     return kBadInput;
   } catch (const UsageError& e) {

@@ -13,8 +13,9 @@
 #include "sim/cli/command_line.h"
 #include "policies/predictors/factory.h"
 #include "sim/cli/progress.h"
+#include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
-#include "sim/results/atomic_file.h"
+#include "sim/files/output_file.h"
 #include "sim/results/prediction_csv.h"
 
 namespace po = boost::program_options;
@@ -157,6 +158,12 @@ int cmd_predict(const std::vector<std::string>& args) {
   if (!(threshold > 0 && threshold < 1)) throw OptionError("--phase-threshold: expected a share in (0, 1), got " + std::to_string(threshold));
 
   const std::string path = vm["trace"].as<std::string>();
+  // Every output is checked before the work that would fill it.
+  if (vm.count("csv")) {
+    std::vector<std::string> inputs = {path};
+    if (vm.count("train")) inputs.push_back(vm["train"].as<std::string>());
+    require_output_file("--csv", vm["csv"].as<std::string>(), files::Target::kStream, inputs);
+  }
   const gating::TraceProportions trace = gating::load_proportions(path);
   const policies::SeriesShape shape{trace.info.moe_layers, trace.info.experts};
   const int steps = trace.info.steps;
@@ -220,7 +227,11 @@ int cmd_predict(const std::vector<std::string>& args) {
   }
   if (vm.count("csv")) {
     const std::string csv = vm["csv"].as<std::string>();
-    results::write_file_atomically(csv, results::prediction_errors_csv(evaluations, phases));
+    try {
+      files::write_file_atomically(csv, results::prediction_errors_csv(evaluations, phases), files::Target::kStream);
+    } catch (const files::FileError& e) {
+      throw OptionError(std::string("--csv: ") + e.what());
+    }
     std::printf("\nwrote %s\n", csv.c_str());
   }
   return 0;

@@ -1,7 +1,6 @@
 #include "sim/cli/scenario_args.h"
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "scenarios/errors.h"
@@ -38,12 +37,25 @@ ScenarioArgs scenario_args(const po::variables_map& vm, const char* command) {
 void require_output_dir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  const std::string probe = (std::filesystem::path(dir) / ".moesim-write-test").string();
-  if (!ec && std::ofstream(probe)) {
-    std::filesystem::remove(probe, ec);
-    return;
+  if (!std::filesystem::is_directory(dir)) {
+    throw scenarios::ScenarioError("", "output.dir", "cannot use '" + dir + "' as a directory: " +
+                                                        (ec ? ec.message() : std::string("it exists and is not a directory")));
   }
-  throw scenarios::ScenarioError("", "output.dir", "cannot write to directory '" + dir + "'" + (ec ? ": " + ec.message() : std::string()));
+  try {
+    const files::Temporary probe((std::filesystem::path(dir) / "probe").string());
+  } catch (const files::FileError& e) {
+    throw scenarios::ScenarioError("", "output.dir", "cannot write to directory '" + dir + "': " + e.what());
+  }
+}
+
+void require_output_file(const std::string& option, const std::string& path, files::Target target,
+                         const std::vector<std::string>& inputs) {
+  try {
+    files::require_not_input(path, inputs);
+    files::require_writable(path, target);
+  } catch (const files::FileError& e) {
+    throw OptionError(option + ": " + e.what());
+  }
 }
 
 }  // namespace moesim::cli

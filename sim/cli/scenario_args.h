@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/files/output_file.h"
+
 namespace moesim::cli {
 
 struct ScenarioArgs {
@@ -25,8 +27,14 @@ boost::program_options::variables_map parse(const std::vector<std::string>& args
 // The scenario file and overrides; a UsageError naming `command` if no file was given.
 ScenarioArgs scenario_args(const boost::program_options::variables_map& vm, const char* command);
 
-// Creates the output directory and proves it writable, so that a run fails before it spends
-// any time; a ScenarioError on output.dir otherwise.
+// Creates the output directory and proves it writable (with a temporary of moesim's own), so
+// that a command fails before it spends any time; a ScenarioError on output.dir otherwise.
 void require_output_dir(const std::string& dir);
+
+// An output file named by an option (`option` is "--csv", "--dot", "--out", ...), checked before
+// any work: it is none of `inputs`, and it can be written as `target` allows
+// (sim/files/output_file.h). Throws OptionError naming the option.
+void require_output_file(const std::string& option, const std::string& path, files::Target target,
+                         const std::vector<std::string>& inputs);
 
 }  // namespace moesim::cli

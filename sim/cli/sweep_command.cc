@@ -13,7 +13,7 @@
 #include "sim/cli/progress.h"
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
-#include "sim/results/atomic_file.h"
+#include "sim/files/output_file.h"
 #include "sim/results/run_outputs.h"
 #include "sim/results/table.h"
 #include "sim/sweep.h"
@@ -140,9 +140,9 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
   const results::SweepTable table = sweep_table(sweep, summaries);
   const std::filesystem::path dir(sweep.output_dir);
   try {
-    results::write_file_atomically((dir / "sweep.csv").string(), results::sweep_csv(table));
+    files::write_file_atomically((dir / "sweep.csv").string(), results::sweep_csv(table));
     results::write_sweep_h5((dir / "sweep.h5").string(), table);
-  } catch (const std::runtime_error& e) {
+  } catch (const files::FileError& e) {
     throw scenarios::ScenarioError("", "output.dir", e.what());
   }
   std::cout << "\n" << results::sweep_table(table, emphasis()) << "\nwrote " << (dir / "sweep.csv").string() << ", " << (dir / "sweep.h5").string()

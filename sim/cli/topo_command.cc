@@ -8,7 +8,7 @@
 #include "scenarios/loader/loader.h"
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
-#include "sim/results/atomic_file.h"
+#include "sim/files/output_file.h"
 
 namespace po = boost::program_options;
 
@@ -39,6 +39,7 @@ int cmd_topo(const std::vector<std::string>& args) {
   if (help) return 0;
   const ScenarioArgs a = scenario_args(vm, "topo");
   const scenarios::Scenario s = scenarios::load_scenario_file(a.path, a.overrides);
+  if (vm.count("dot")) require_output_file("--dot", vm["dot"].as<std::string>(), files::Target::kStream, {a.path});
   const hardware::ClusterSpec& c = s.cluster;
   const hardware::Topology topology = hardware::build_topology(c);
   const hardware::TopologySummary t = hardware::summarize(topology);
@@ -48,8 +49,8 @@ int cmd_topo(const std::vector<std::string>& args) {
     std::ostringstream dot;
     hardware::write_dot(topology, dot);
     try {
-      results::write_file_atomically(path, dot.str());
-    } catch (const std::runtime_error& e) {
+      files::write_file_atomically(path, dot.str(), files::Target::kStream);
+    } catch (const files::FileError& e) {
       throw OptionError(std::string("--dot: ") + e.what());
     }
   }

@@ -13,6 +13,7 @@
 #include "models/gating/trace_h5.h"
 #include "scenarios/loader/loader.h"
 #include "sim/cli/command_line.h"
+#include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
 #include "sim/runner.h"
 
@@ -126,6 +127,9 @@ int generate(const std::vector<std::string>& args) {
   if (vm.count("steps")) overrides.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
   const scenarios::Scenario s = scenarios::load_scenario_file(vm["scenario"].as<std::string>(), overrides);
   const std::string out = vm["out"].as<std::string>();
+  std::vector<std::string> inputs = {vm["scenario"].as<std::string>()};
+  if (s.gating.source == scenarios::GatingSourceKind::kTrace) inputs.push_back(s.gating.trace_path);
+  require_output_file("--out", out, files::Target::kFile, inputs);
 
   auto source = make_gating_source(s);
   gating::TraceInfo info;
@@ -178,6 +182,7 @@ int cmd_trace(const std::vector<std::string>& args) {
   if (verb == "convert") {
     if (help) return std::cout << kTraceUsage, 0;
     if (rest.size() != 2) throw UsageError("`moesim trace convert` takes IN.csv and OUT.h5");
+    require_output_file("OUT.h5", rest[1], files::Target::kFile, {rest[0]});
     gating::convert_csv_trace(rest[0], rest[1]);
     std::printf("converted %s to %s\n\n", rest[0].c_str(), rest[1].c_str());
     print_trace(rest[1]);

@@ -1,30 +1,27 @@
 #include "sim/results/h5_file.h"
 
-#include <cstdio>
-#include <filesystem>
 #include <stdexcept>
 
 namespace moesim::results {
 
 void write_h5_atomically(const std::string& path, const std::function<void(H5::H5File&)>& fill) {
+  files::check_target(path, files::Target::kFile);
+  files::Temporary temporary(path);
+  fill_h5(temporary, fill);
+  temporary.commit();
+}
+
+void fill_h5(const files::Temporary& temporary, const std::function<void(H5::H5File&)>& fill) {
   static const bool quiet = [] {
     H5::Exception::dontPrint();
     return true;
   }();
   (void)quiet;
-  const std::string temporary = path + ".tmp";
   try {
-    H5::H5File file(temporary, H5F_ACC_TRUNC);
+    H5::H5File file(temporary.path(), H5F_ACC_TRUNC);
     fill(file);
   } catch (const H5::Exception& e) {
-    std::remove(temporary.c_str());
-    throw std::runtime_error("cannot write " + path + " (" + e.getDetailMsg() + ")");
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) {
-    std::remove(temporary.c_str());
-    throw std::runtime_error("cannot write " + path + " (" + ec.message() + ")");
+    throw files::FileError("cannot write '" + temporary.target() + "' (" + e.getDetailMsg() + ")");
   }
 }
 

@@ -7,11 +7,17 @@
 #include <functional>
 #include <string>
 
+#include "sim/files/output_file.h"
+
 namespace moesim::results {
 
-// Fills a new file at PATH.tmp, then renames it to `path`. Throws std::runtime_error naming `path`
-// (and removes the temporary) when any of it fails. HDF5 prints nothing on its own.
+// Fills a new file at a unique temporary (sim/files/output_file.h), then renames it to `path`.
+// Throws files::FileError naming `path` (and removes the temporary) when any of it fails. HDF5
+// prints nothing on its own.
 void write_h5_atomically(const std::string& path, const std::function<void(H5::H5File&)>& fill);
+
+// Fills `temporary` as a new HDF5 file, for a caller that commits it with others.
+void fill_h5(const files::Temporary& temporary, const std::function<void(H5::H5File&)>& fill);
 
 // Dataset properties without object timestamps.
 H5::DSetCreatPropList untimed_properties();

@@ -100,24 +100,26 @@ void write_policy(H5::Group& g, const scenarios::Scenario& s, const PolicyRun& p
 }  // namespace
 
 void write_run_h5(const std::string& path, const scenarios::Scenario& s, const RunResult& run, const std::string& resolved_yaml) {
-  write_h5_atomically(path, [&](H5::H5File& file) {
-    H5::Group root = file.openGroup("/");
-    text_attribute(root, "format", std::string("moesim-run"));
-    int_attribute(root, "version", 2);
-    text_attribute(root, "moesim_version", std::string(MOESIM_VERSION));
-    text_attribute(root, "scenario", s.name);
-    text_attribute(root, "scenario_yaml", resolved_yaml);
-    int_attribute(root, "seed", static_cast<int64_t>(s.seed));
-    int_attribute(root, "gpus", static_cast<int64_t>(s.cluster.gpu_count()));
-    int_attribute(root, "gpus_per_node", static_cast<int64_t>(s.cluster.gpus_per_node));
-    int_attribute(root, "tokens_per_step", s.training.tokens_per_step);
-    if (!run.expert_loads.empty()) write_loads(root, s, run.expert_loads);
-    H5::Group policies = file.createGroup("policies");
-    for (size_t i = 0; i < run.policies.size(); ++i) {
-      H5::Group g = policies.createGroup(std::to_string(i));
-      write_policy(g, s, run.policies[i]);
-    }
-  });
+  write_h5_atomically(path, [&](H5::H5File& file) { fill_run_h5(file, s, run, resolved_yaml); });
+}
+
+void fill_run_h5(H5::H5File& file, const scenarios::Scenario& s, const RunResult& run, const std::string& resolved_yaml) {
+  H5::Group root = file.openGroup("/");
+  text_attribute(root, "format", std::string("moesim-run"));
+  int_attribute(root, "version", 2);
+  text_attribute(root, "moesim_version", std::string(MOESIM_VERSION));
+  text_attribute(root, "scenario", s.name);
+  text_attribute(root, "scenario_yaml", resolved_yaml);
+  int_attribute(root, "seed", static_cast<int64_t>(s.seed));
+  int_attribute(root, "gpus", static_cast<int64_t>(s.cluster.gpu_count()));
+  int_attribute(root, "gpus_per_node", static_cast<int64_t>(s.cluster.gpus_per_node));
+  int_attribute(root, "tokens_per_step", s.training.tokens_per_step);
+  if (!run.expert_loads.empty()) write_loads(root, s, run.expert_loads);
+  H5::Group policies = file.createGroup("policies");
+  for (size_t i = 0; i < run.policies.size(); ++i) {
+    H5::Group g = policies.createGroup(std::to_string(i));
+    write_policy(g, s, run.policies[i]);
+  }
 }
 
 }  // namespace moesim::results

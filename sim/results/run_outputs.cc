@@ -4,25 +4,73 @@
 #include <fstream>
 #include <sstream>
 
-#include "sim/results/atomic_file.h"
+#include "sim/files/cleanup.h"
+#include "sim/results/h5_file.h"
 #include "sim/results/run_h5.h"
 #include "sim/results/summary_csv.h"
-#include "sim/results/timeline_json.h"
 
 namespace moesim::results {
+namespace {
 
-std::vector<std::string> write_run_outputs(const scenarios::Scenario& s, const std::string& resolved_yaml,
-                                           const std::vector<PolicySummary>& summary, const RunResult& run, bool timeline) {
-  const std::filesystem::path dir(s.output_dir);
-  std::vector<std::string> written = {(dir / "summary.csv").string(), (dir / "run.h5").string()};
-  write_file_atomically(written[0], summary_csv(summary));
-  write_run_h5(written[1], s, run, resolved_yaml);
-  if (timeline) {
-    written.push_back((dir / "timeline.json").string());
-    write_file_atomically(written.back(), timeline_json(s, run));
+constexpr const char* kSummary = "summary.csv";
+constexpr const char* kRunH5 = "run.h5";
+constexpr const char* kTimeline = "timeline.json";
+constexpr const char* kScenario = "scenario.yaml";
+
+// Creates `dir` (and its parents); a FileError when that is impossible or it is not a directory.
+std::string created_directory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (!std::filesystem::is_directory(dir)) {
+    throw files::FileError("cannot use '" + dir + "' as the output directory: " +
+                           (ec ? ec.message() : std::string("it exists and is not a directory")));
   }
-  written.push_back((dir / "scenario.yaml").string());
-  write_file_atomically(written.back(), resolved_yaml);
+  return dir;
+}
+
+}  // namespace
+
+RunOutputs::RunOutputs(const scenarios::Scenario& s, bool timeline, files::DirectoryLock::Wait wait)
+    : scenario_(s), dir_(created_directory(s.output_dir)), lock_(dir_, wait) {
+  files::remove_moesim_temporaries(dir_);
+  const std::filesystem::path d(dir_);
+  for (const char* name : {kSummary, kRunH5, kTimeline, kScenario}) {
+    files::require_writable((d / name).string(), files::Target::kFile);
+  }
+  if (timeline) {
+    timeline_file_ = std::make_unique<files::Temporary>((d / kTimeline).string());
+    timeline_ = std::make_unique<TimelineWriter>(timeline_file_->path(), s);
+  }
+}
+
+std::vector<std::string> RunOutputs::commit(const std::string& resolved_yaml, const std::vector<PolicySummary>& summary,
+                                            const RunResult& run) {
+  const std::filesystem::path d(dir_);
+  std::vector<std::unique_ptr<files::Temporary>> staged;
+  const auto stage = [&](const char* name) -> files::Temporary& {
+    return *staged.emplace_back(std::make_unique<files::Temporary>((d / name).string()));
+  };
+  const auto write_text = [](const files::Temporary& t, const std::string& text) {
+    std::ofstream out(t.path(), std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) throw files::FileError("cannot write '" + t.target() + "'");
+  };
+  write_text(stage(kSummary), summary_csv(summary));
+  fill_h5(stage(kRunH5), [&](H5::H5File& file) { fill_run_h5(file, scenario_, run, resolved_yaml); });
+  if (timeline_) timeline_->finish();
+  write_text(stage(kScenario), resolved_yaml);
+
+  std::vector<std::string> written;
+  const files::CommitGuard guard;
+  const auto publish = [&](files::Temporary& t) {
+    t.commit();
+    written.push_back(t.target());
+  };
+  publish(*staged[0]);
+  publish(*staged[1]);
+  if (timeline_file_) publish(*timeline_file_);
+  publish(*staged[2]);
   return written;
 }
 
@@ -37,8 +85,8 @@ std::optional<std::string> read_text_file(const std::string& path) {
 bool has_run_outputs(const std::string& dir, const std::string& resolved_yaml) {
   const std::filesystem::path d(dir);
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(d / "summary.csv", ec) || !std::filesystem::is_regular_file(d / "run.h5", ec)) return false;
-  return read_text_file((d / "scenario.yaml").string()) == resolved_yaml;
+  if (!std::filesystem::is_regular_file(d / kSummary, ec) || !std::filesystem::is_regular_file(d / kRunH5, ec)) return false;
+  return read_text_file((d / kScenario).string()) == resolved_yaml;
 }
 
 }  // namespace moesim::results

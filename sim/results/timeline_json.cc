@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/files/output_file.h"
+
 namespace moesim::results {
 namespace {
 
@@ -23,38 +25,54 @@ json metadata(const char* name, int pid, std::optional<int> tid, json args) {
 
 }  // namespace
 
-std::string timeline_json(const scenarios::Scenario& s, const RunResult& run) {
-  json events = json::array();
+TimelineWriter::TimelineWriter(const std::string& path, const scenarios::Scenario& s)
+    : path_(path), out_(path, std::ios::binary | std::ios::trunc), scenario_name_(s.name), seed_(s.seed) {
+  if (!out_) throw files::FileError("cannot write '" + path + "'");
+  out_ << "{\"traceEvents\":[";
   const int gpus = s.cluster.gpu_count();
-  for (size_t p = 0; p < run.policies.size(); ++p) {
+  for (size_t p = 0; p < s.policies.size(); ++p) {
     const int pid = static_cast<int>(p);
-    events.push_back(metadata("process_name", pid, std::nullopt, {{"name", run.policies[p].label}}));
-    events.push_back(metadata("process_sort_index", pid, std::nullopt, {{"sort_index", pid}}));
+    event(metadata("process_name", pid, std::nullopt, {{"name", s.policies[p].label}}).dump());
+    event(metadata("process_sort_index", pid, std::nullopt, {{"sort_index", pid}}).dump());
     for (int g = 0; g < gpus; ++g) {
       for (bool comm : {false, true}) {
         const int tid = thread_id(g, comm);
-        events.push_back(metadata("thread_name", pid, tid, {{"name", "GPU " + std::to_string(g) + (comm ? " comm" : " compute")}}));
-        events.push_back(metadata("thread_sort_index", pid, tid, {{"sort_index", tid}}));
+        event(metadata("thread_name", pid, tid, {{"name", "GPU " + std::to_string(g) + (comm ? " comm" : " compute")}}).dump());
+        event(metadata("thread_sort_index", pid, tid, {{"sort_index", tid}}).dump());
       }
     }
-    for (const TimelineSpan& span : run.policies[p].timeline) {
-      json args = {{"step", span.step}, {"layer", span.layer}, {"pass", span.backward ? "backward" : "forward"}};
-      if (span.tokens > 0) args["tokens"] = span.tokens;
-      if (span.bytes > 0) args["bytes"] = span.bytes;
-      events.push_back({{"name", std::string(to_string(span.kind)) + (span.backward && span.kind != TaskKind::kOptimizer ? " bwd" : "")},
-                        {"cat", span.comm ? "communication" : "compute"},
-                        {"ph", "X"},
-                        {"pid", pid},
-                        {"tid", thread_id(span.gpu, span.comm)},
-                        {"ts", microseconds(span.start)},
-                        {"dur", microseconds(span.duration)},
-                        {"args", std::move(args)}});
-    }
   }
-  const json doc = {{"traceEvents", std::move(events)},
-                    {"displayTimeUnit", "ms"},
-                    {"otherData", {{"generator", "moesim"}, {"scenario", s.name}, {"seed", s.seed}}}};
-  return doc.dump() + "\n";
+}
+
+void TimelineWriter::event(const std::string& text) {
+  if (!first_) out_ << ',';
+  first_ = false;
+  out_ << text;
+}
+
+void TimelineWriter::add(int policy, const std::vector<TimelineSpan>& spans) {
+  for (const TimelineSpan& span : spans) {
+    json args = {{"step", span.step}, {"layer", span.layer}, {"pass", span.backward ? "backward" : "forward"}};
+    if (span.tokens > 0) args["tokens"] = span.tokens;
+    if (span.bytes > 0) args["bytes"] = span.bytes;
+    event(json{{"name", std::string(to_string(span.kind)) + (span.backward && span.kind != TaskKind::kOptimizer ? " bwd" : "")},
+               {"cat", span.comm ? "communication" : "compute"},
+               {"ph", "X"},
+               {"pid", policy},
+               {"tid", thread_id(span.gpu, span.comm)},
+               {"ts", microseconds(span.start)},
+               {"dur", microseconds(span.duration)},
+               {"args", std::move(args)}}
+              .dump());
+  }
+  if (!out_) throw files::FileError("cannot write '" + path_ + "'");
+}
+
+void TimelineWriter::finish() {
+  const json other = {{"generator", "moesim"}, {"scenario", scenario_name_}, {"seed", seed_}};
+  out_ << "],\"displayTimeUnit\":\"ms\",\"otherData\":" << other.dump() << "}\n";
+  out_.close();
+  if (!out_) throw files::FileError("cannot write '" + path_ + "'");
 }
 
 }  // namespace moesim::results

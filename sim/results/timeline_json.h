@@ -3,15 +3,40 @@
 // (compute and communication); every task is a complete event ("ph": "X") named by its kind, with
 // its step, layer, pass, tokens and bytes as arguments. Times are microseconds from the start of
 // the run. The layout is documented in README.md.
+//
+// Streamed: events go to the file as the run produces them, so memory does not grow with the
+// number of steps recorded.
 #pragma once
 
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "scenarios/scenario.h"
-#include "sim/runner.h"
+#include "sim/step_simulator.h"
 
 namespace moesim::results {
 
-std::string timeline_json(const scenarios::Scenario& scenario, const RunResult& run);
+class TimelineWriter {
+ public:
+  // Starts the document at `path` (a file moesim created) with the names of every policy's
+  // process and GPU threads. Throws files::FileError when it cannot be written.
+  TimelineWriter(const std::string& path, const scenarios::Scenario& scenario);
+
+  // The spans of one step of policy `policy` (the scenario's order).
+  void add(int policy, const std::vector<TimelineSpan>& spans);
+
+  // Closes the document; files::FileError when any of it failed to reach the file.
+  void finish();
+
+ private:
+  void event(const std::string& json);
+
+  std::string path_;
+  std::ofstream out_;
+  bool first_ = true;
+  std::string scenario_name_;
+  uint64_t seed_ = 0;
+};
 
 }  // namespace moesim::results

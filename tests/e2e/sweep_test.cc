@@ -179,7 +179,7 @@ TEST_F(Sweep, BadSweepsExitTwoBeforeAnyPointRuns) {
   const fs::path sweep = sweep_file("grid: {seed: [1, 2]}\n");
   const Result r = moesim("sweep " + sweep.string() + " --out " + (dir_ / "file" / "out").string());
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("`output.dir`: cannot write to directory '" + (dir_ / "file" / "out").string() + "'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("`output.dir`: cannot use '" + (dir_ / "file" / "out").string() + "' as a directory"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(moesim("sweep " + sweep.string() + " --shard 3/2").status, 2);
   EXPECT_EQ(moesim("sweep " + (dir_ / "missing.yaml").string()).status, 2);

@@ -1,0 +1,29 @@
+// What moesim removes when SIGINT or SIGTERM stops it: the temporaries this process created and
+// has not yet renamed into place. The handler removes exactly those, then exits with status
+// 128 + the signal (130, 143). A commit (the renames that publish a result set) is never cut in
+// half: a signal that arrives during one is acted on when the last running commit ends.
+#pragma once
+
+#include <string>
+
+namespace moesim::files {
+
+// Installs the SIGINT/SIGTERM handler once per process; later calls do nothing.
+void install_signal_cleanup();
+
+// Registers `path` for removal on a signal until forget_temporary(path). Throws
+// std::runtime_error when too many temporaries are live at once (a bug: each run holds a few).
+void register_temporary(const std::string& path);
+void forget_temporary(const std::string& path);
+
+// Defers SIGINT/SIGTERM for its lifetime (other threads keep running; the signal is acted on
+// when the last guard ends).
+class CommitGuard {
+ public:
+  CommitGuard();
+  ~CommitGuard();
+  CommitGuard(const CommitGuard&) = delete;
+  CommitGuard& operator=(const CommitGuard&) = delete;
+};
+
+}  // namespace moesim::files
