@@ -119,15 +119,23 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
     }
   };
   // The oracle's view of the coming steps: a second source with the same seed, run ahead. Under
-  // placement-aware routing it routes as if nothing were placed.
+  // placement-aware routing it routes under the static contiguous placement: the routing under
+  // the oracle's own placement would need its plan before it makes it.
   std::unique_ptr<gating::Source> ahead;
   gating::RoutingMatrix ahead_routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
   int foreseen = 0;
-  if (lookahead > 0) ahead = make_gating_source(s);
+  gating::RoutingView ahead_view;
+  if (lookahead > 0) {
+    ahead = make_gating_source(s);
+    if (ahead->placement_aware()) {
+      const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
+      ahead_view = routing_view(s, policies::static_placement(shape, policies::StaticLayout::kContiguous));
+    }
+  }
   std::vector<TimelineSpan> spans;
   for (int step = 0; step < s.steps; ++step) {
     for (; ahead && foreseen < std::min(s.steps, step + lookahead); ++foreseen) {
-      ahead->route(foreseen, gating::RoutingView{}, ahead_routing);
+      ahead->route(foreseen, ahead_view, ahead_routing);
       if (capacity_mode) gating::apply_capacity(ahead_routing, capacity);
       const auto future = expert_loads(ahead_routing);
       for (auto& state : states) {

@@ -61,16 +61,18 @@ std::vector<std::string> RunOutputs::commit(const std::string& resolved_yaml, co
   if (timeline_) timeline_->finish();
   write_text(stage(kScenario), resolved_yaml);
 
+  // Every target is checked before the first rename, so a failure publishes nothing.
+  std::vector<files::Temporary*> order = {staged[0].get(), staged[1].get()};
+  if (timeline_file_) order.push_back(timeline_file_.get());
+  order.push_back(staged[2].get());
+  for (const files::Temporary* t : order) files::check_target(t->target(), files::Target::kFile);
+
   std::vector<std::string> written;
   const files::CommitGuard guard;
-  const auto publish = [&](files::Temporary& t) {
-    t.commit();
-    written.push_back(t.target());
-  };
-  publish(*staged[0]);
-  publish(*staged[1]);
-  if (timeline_file_) publish(*timeline_file_);
-  publish(*staged[2]);
+  for (files::Temporary* t : order) {
+    t->commit();
+    written.push_back(t->target());
+  }
   return written;
 }
 

@@ -217,6 +217,16 @@ TEST_F(Cli, EveryRoutingModeHasAScenarioThatRuns) {
   }
 }
 
+// The quickstart runs an oracle, whose look-ahead source must route under every mode too.
+TEST_F(Cli, QuickstartRunsUnderEveryRoutingMode) {
+  for (const std::string mode : {"topk", "hash", "locmoe", "c2r"}) {
+    const std::string top_k = mode == "c2r" ? " --set model.top_k=2" : "";
+    const Result r = moesim("run " + quickstart() + " --set gating.routing=" + mode + top_k + " --steps 3 -q --out " + (dir_ / mode).string());
+    ASSERT_EQ(r.status, 0) << mode << ": " << r.err;
+    EXPECT_NE(r.out.find("oracle"), std::string::npos) << r.out;
+  }
+}
+
 TEST_F(Cli, AffinityScenarioRuns) {
   const std::string scenario = std::string(MOESIM_SOURCE_DIR) + "/scenarios/affinity_top2.yaml";
   const Result r = moesim("run " + scenario + " --steps 40 --set policies.2.warmup=10 --set policies.2.rebalance_every=10 --out " +
