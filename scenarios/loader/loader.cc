@@ -27,12 +27,17 @@ void apply_override(YAML::Node& root, const std::string& text, const std::string
     throw ScenarioError(where, "", "expected key.path=value, got '" + text + "'");
   }
   const std::string path = text.substr(0, eq);
+  const std::string value_text = text.substr(eq + 1);
+  if (value_text.find_first_not_of(" \t") == std::string::npos) {
+    throw ScenarioError(where, path, "the value is empty (expected key.path=value)");
+  }
   YAML::Node value;
   try {
-    value = YAML::Load(text.substr(eq + 1));
+    value = YAML::Load(value_text);
   } catch (const YAML::Exception& e) {
     throw ScenarioError(where, path, "the value is not valid YAML: " + e.msg);
   }
+  check_document(value, SourceMap(where), path);
   std::vector<std::string> keys;
   for (size_t start = 0;;) {
     const auto dot = path.find('.', start);
@@ -365,6 +370,7 @@ Scenario load(const std::string& text, const std::string& origin, const std::str
     throw ScenarioError(sources.location(root.Mark()), "", "expected a mapping of keys at the top level, got " + describe(root));
   }
   if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  check_document(root, sources);
   reject_duplicate_keys(root, sources);
   for (const auto& o : overrides) {
     const std::string where = o.origin.empty() ? "--set " + o.text : o.origin;
@@ -385,11 +391,7 @@ std::vector<Override> from_set(const std::vector<std::string>& overrides) {
 }  // namespace
 
 Scenario load_scenario_file(const std::string& path, const std::vector<Override>& overrides) {
-  std::ifstream in(path);
-  if (!in) throw ScenarioError(path, "", "cannot open the scenario file");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return load(buf.str(), path, std::filesystem::path(path).stem().string(), overrides);
+  return load(read_document(path, "scenario file"), path, std::filesystem::path(path).stem().string(), overrides);
 }
 
 Scenario load_scenario_file(const std::string& path, const std::vector<std::string>& overrides) {

@@ -75,9 +75,9 @@ std::string scalar(const YAML::Node& root, const char* key, const SourceMap& sou
 
 bool is_sweep_file(const std::string& path) {
   try {
-    const YAML::Node root = YAML::LoadFile(path);
+    const YAML::Node root = YAML::Load(read_document(path, "scenario file"));
     return root.IsMap() && root["base"];
-  } catch (const YAML::Exception&) {
+  } catch (const std::exception&) {
     return false;  // the scenario loader reports what is wrong with it
   }
 }
@@ -85,14 +85,14 @@ bool is_sweep_file(const std::string& path) {
 Sweep load_sweep_file(const std::string& path, const std::optional<std::string>& output_dir, const std::vector<std::string>& overrides) {
   SourceMap sources(path);
   YAML::Node root;
+  const std::string text = read_document(path, "sweep file");
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw ScenarioError(path, "", "cannot open the sweep file");
+    root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw ScenarioError(sources.location(e.mark), "", "YAML syntax error: " + e.msg);
   }
   if (!root.IsMap()) throw ScenarioError(sources.location(root.Mark()), "", "expected a mapping of keys at the top level, got " + describe(root));
+  check_document(root, sources);
   reject_duplicate_keys(root, sources);
   for (const auto& entry : root) {
     const std::string key = entry.first.Scalar();

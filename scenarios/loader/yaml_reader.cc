@@ -1,7 +1,11 @@
 #include "scenarios/loader/yaml_reader.h"
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "scenarios/loader/quantity.h"
 #include "scenarios/loader/suggest.h"
@@ -13,9 +17,12 @@ const std::string* SourceMap::override_of(const std::string& path) const {
   for (std::string p = path;;) {
     if (auto it = overrides_.find(p); it != overrides_.end()) return &it->second;
     const auto dot = p.rfind('.');
-    if (dot == std::string::npos) return nullptr;
+    if (dot == std::string::npos) break;
     p.resize(dot);
   }
+  // An override of a key inside it, which created the mapping (`--set a.b.c=1` makes `a`).
+  if (auto it = overrides_.lower_bound(path + "."); it != overrides_.end() && it->first.rfind(path + ".", 0) == 0) return &it->second;
+  return nullptr;
 }
 
 std::string SourceMap::location(const std::string& path) const {
@@ -27,6 +34,52 @@ std::string SourceMap::location(const std::string& path) const {
 std::string SourceMap::location(const YAML::Mark& mark) const {
   if (mark.is_null()) return file_;
   return file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+std::string read_document(const std::string& path, const std::string& what) {
+  constexpr size_t kLimit = size_t{16} << 20;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw ScenarioError(path, "", "is a directory, expected a " + what);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ScenarioError(path, "", "cannot open the " + what + (errno ? std::string(": ") + std::strerror(errno) : ""));
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+    if (text.size() > kLimit) throw ScenarioError(path, "", "is larger than 16 MiB: not a " + what);
+  }
+  if (in.bad()) throw ScenarioError(path, "", "cannot read the " + what);
+  return text;
+}
+
+void check_document(const YAML::Node& root, const SourceMap& sources, const std::string& root_path) {
+  struct Pending {
+    YAML::Node node;
+    std::string path;
+  };
+  std::vector<Pending> stack = {{root, root_path}};
+  int64_t values = 0;
+  const auto join = [](const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; };
+  while (!stack.empty()) {
+    const Pending p = std::move(stack.back());
+    stack.pop_back();
+    if (++values > kMaxDocumentValues) {
+      throw ScenarioError(sources.location(p.node.Mark()), p.path,
+                          "the document holds more than " + std::to_string(kMaxDocumentValues) +
+                              " values once its aliases are expanded (a scenario holds a few hundred); refusing to read it");
+    }
+    if (p.node.IsSequence()) {
+      for (size_t i = 0; i < p.node.size(); ++i) stack.push_back({p.node[i], join(p.path, std::to_string(i))});
+    } else if (p.node.IsMap()) {
+      for (const auto& kv : p.node) {
+        if (!kv.first.IsScalar()) {
+          throw ScenarioError(sources.location(kv.first.Mark()), p.path,
+                              "expected a plain key (a name), got " + describe(kv.first) + " as a key");
+        }
+        stack.push_back({kv.second, join(p.path, kv.first.Scalar())});
+      }
+    }
+  }
 }
 
 void reject_duplicate_keys(const YAML::Node& node, const SourceMap& sources, const std::string& path) {

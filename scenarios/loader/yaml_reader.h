@@ -76,6 +76,19 @@ class MapReader {
   std::set<std::string> used_;
 };
 
+// The text of a scenario or sweep file (`what` names it in errors), at most 16 MiB: a directory,
+// an unreadable file or an endless one (/dev/zero) is a ScenarioError saying so.
+std::string read_document(const std::string& path, const std::string& what);
+
+// At most this many values (scalars, lists, mappings), counted with aliases expanded, in a
+// scenario or sweep document: a real one holds a few hundred.
+constexpr int64_t kMaxDocumentValues = 100000;
+
+// Throws, before anything walks `node`, for a document that expands beyond kMaxDocumentValues
+// (an alias bomb: aliases share nodes, so a walk would visit each one once per reference) and for
+// a mapping key that is not a plain scalar. `path` names the node in errors.
+void check_document(const YAML::Node& node, const SourceMap& sources, const std::string& path = "");
+
 // Throws for a key written twice in one mapping, anywhere in `node`: YAML forbids it, and
 // yaml-cpp would silently keep one of the two.
 void reject_duplicate_keys(const YAML::Node& node, const SourceMap& sources, const std::string& path = "");

@@ -33,6 +33,24 @@ std::vector<BadCase> cases() {
        {"`cluster.nodes`", "written twice", "bad.yaml:1:39"}},
       {"NegativeGpuHourPrice", kGood + "cost: {gpu_hour: -1}\n", {}, {"`cost.gpu_hour`", "got '-1'"}},
       {"UnknownKeyFromSet", kGood, {"cluster.nodez=4"}, {"`cluster.nodez`", "did you mean 'nodes'", "--set cluster.nodez=4"}},
+      // A --set that creates a mapping is where an unknown key inside it came from.
+      {"UnknownMappingMadeBySet", kGood, {"a.b.c=1"}, {"`a`", "unknown key", "--set a.b.c=1"}},
+      {"EmptySetValue", kGood, {"steps="}, {"`steps`", "the value is empty", "--set steps="}},
+      {"BlankSetValue", kGood, {"cluster.nodes=  "}, {"`cluster.nodes`", "the value is empty"}},
+      {"MappingAsKey", kGood + "{a: 1}: 2\n", {}, {"expected a plain key", "got a mapping as a key", "bad.yaml:5:1"}},
+      {"ListAsNestedKey", "cluster: {preset: h100-dgx, [1, 2]: 3}\nmodel: {preset: gpt3-125m-moe}\n", {}, {"`cluster`", "got a list as a key"}},
+      {"MappingAsKeyInSet", kGood, {"steps={a: 1}: 2"}, {"`steps`", "--set steps={a: 1}: 2"}},
+      {"AliasBomb",
+       [] {
+         std::string y = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+         for (int i = 1; i < 9; ++i) {
+           y += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+           for (int k = 0; k < 10; ++k) y += (k ? ", *a" : "*a") + std::to_string(i - 1);
+           y += "]\n";
+         }
+         return kGood + y;
+       }(),
+       {}, {"more than 100000 values once its aliases are expanded"}},
       {"UnknownClusterPreset", "cluster: {preset: h100}\nmodel: {preset: gpt3-125m-moe}\n", {},
        {"`cluster.preset`", "h100-dgx", "got 'h100'", "did you mean"}},
       {"UnknownModelPreset", "cluster: {preset: h100-dgx}\nmodel: {preset: gpt4}\n", {}, {"`model.preset`", "got 'gpt4'"}},
@@ -159,6 +177,18 @@ TEST(BadInputFile, MissingFileIsNamed) {
     FAIL();
   } catch (const ScenarioError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/x.yaml"), std::string::npos);
+  }
+}
+
+TEST(BadInputFile, ADirectoryOrAnEndlessFileSaysSo) {
+  for (const auto& [path, fragment] : {std::pair{"/tmp", "is a directory, expected a scenario file"},
+                                       std::pair{"/dev/zero", "larger than 16 MiB"}}) {
+    try {
+      load_scenario_file(path);
+      FAIL() << path;
+    } catch (const ScenarioError& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
   }
 }
 
