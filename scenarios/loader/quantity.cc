@@ -46,7 +46,7 @@ std::optional<Bytes> parse_bytes(std::string_view text) {
 
 std::optional<Duration> parse_duration(std::string_view text) {
   auto v = parse_scaled(text, {{"ps", 1e-12}, {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1}});
-  if (!v) return std::nullopt;
+  if (!v || !(std::abs(*v) < 9e6)) return std::nullopt;  // beyond the clock: not a duration it can hold
   return Duration::FromSeconds(*v);
 }
 

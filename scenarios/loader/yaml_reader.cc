@@ -192,29 +192,34 @@ bool MapReader::get_bool(const std::string& key, bool fallback) {
 
 template <typename T>
 T MapReader::get_quantity(const std::string& key, T fallback, std::optional<T> (*parse)(std::string_view),
-                          const char* expected, bool allow_zero) {
+                          const std::string& expected, T min, T max, bool allow_zero) {
   auto s = scalar(key, expected);
   if (!s) return fallback;
   auto v = parse(*s);
-  const bool positive = v && (allow_zero ? !(*v < T()) : T() < *v);
-  if (!positive) fail(key, std::string("expected ") + expected + ", got '" + *s + "'");
+  const bool in_range = v && ((allow_zero && *v == T()) || (!(*v < min) && !(max < *v)));
+  if (!in_range) fail(key, "expected " + expected + ", got '" + *s + "'");
   return *v;
 }
 
+// The ranges are what is physically meaningful for any hardware a cluster planner would model,
+// with room on both sides; outside them the model's arithmetic (picosecond clock, doubles) breaks
+// before the answer means anything.
 Bandwidth MapReader::get_bandwidth(const std::string& key, Bandwidth fallback) {
-  return get_quantity<Bandwidth>(key, fallback, parse_bandwidth, "a positive bandwidth like '450 GB/s' or '400 Gb/s'", false);
+  return get_quantity<Bandwidth>(key, fallback, parse_bandwidth, "a bandwidth from 1 MB/s to 1 PB/s like '450 GB/s' or '400 Gb/s'",
+                                 Bandwidth::BytesPerSecond(1e6), Bandwidth::BytesPerSecond(1e15), false);
 }
 Bytes MapReader::get_bytes(const std::string& key, Bytes fallback) {
-  return get_quantity<Bytes>(key, fallback, parse_bytes, "a positive size like '80 GB' or '512 MiB'", false);
+  return get_quantity<Bytes>(key, fallback, parse_bytes, "a size from 1 B to 1 PB like '80 GB' or '512 MiB'", Bytes(1), Bytes(1e15), false);
 }
 Duration MapReader::get_duration(const std::string& key, Duration fallback) {
-  return get_quantity<Duration>(key, fallback, parse_duration, "a non-negative duration like '2 us' or '600 ns'", true);
+  return get_quantity<Duration>(key, fallback, parse_duration, "a duration from 0 to 1 s like '2 us' or '600 ns'",
+                                Duration(), Duration::FromSeconds(1), true);
 }
 FlopRate MapReader::get_flop_rate(const std::string& key, FlopRate fallback, bool allow_zero) {
   return get_quantity<FlopRate>(key, fallback, parse_flop_rate,
-                                allow_zero ? "a rate like '989.4 TFLOP/s' (0 TFLOP/s: unsupported)"
-                                           : "a positive rate like '989.4 TFLOP/s'",
-                                allow_zero);
+                                std::string("a rate from 1 GFLOP/s to 1 EFLOP/s like '989.4 TFLOP/s'") +
+                                    (allow_zero ? " (0 TFLOP/s: unsupported)" : ""),
+                                FlopRate::PerSecond(1e9), FlopRate::PerSecond(1e18), allow_zero);
 }
 
 MapReader MapReader::child(const std::string& key) {

@@ -68,7 +68,7 @@ class MapReader {
   std::optional<std::string> scalar(const std::string& key, const std::string& expected);
   template <typename T>
   T get_quantity(const std::string& key, T fallback, std::optional<T> (*parse)(std::string_view),
-                 const char* expected, bool allow_zero);
+                 const std::string& expected, T min, T max, bool allow_zero);
 
   SourceMap& sources_;
   YAML::Node node_;

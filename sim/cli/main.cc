@@ -213,6 +213,10 @@ int main(int argc, char** argv) {
   } catch (const files::FileError& e) {
     std::cerr << "moesim: error: " << e.what() << "\n";
     return kBadInput;
+  } catch (const ClockOverflow& e) {
+    std::cerr << "moesim: error: " << e.what()
+              << ": the scenario's bandwidths, rates and sizes make one simulated task longer than that (is one far too small?)\n";
+    return kBadInput;
   } catch (const UsageError& e) {
     std::cerr << "moesim: error: " << e.what() << "\n\n" << kUsage;
     return kBadInput;

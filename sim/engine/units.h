@@ -10,8 +10,15 @@
 #include <concepts>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 
 namespace moesim {
+
+// A simulated duration beyond the clock's ±106 days: inputs that drive the model outside what it
+// can represent (a bandwidth or rate far too small). An error, never a wrap or a saturation.
+struct ClockOverflow : std::overflow_error {
+  ClockOverflow() : std::overflow_error("a simulated duration exceeds the clock's range of 106 days") {}
+};
 
 // A span of simulated time. Built by the unit factories below, read out by dividing by a unit:
 // `double ms = d / Milliseconds(1);`
@@ -19,22 +26,33 @@ class Duration {
  public:
   constexpr Duration() = default;
   static constexpr Duration FromPicoseconds(int64_t ps) { return Duration(ps); }
-  // Rounds to the nearest picosecond; saturates instead of overflowing.
+  // Rounds to the nearest picosecond; ClockOverflow beyond the clock's range (or for NaN).
   static Duration FromSeconds(double s) {
     const double ps = std::round(s * 1e12);
-    if (ps >= 9.2e18) return Duration(std::numeric_limits<int64_t>::max());
-    if (ps <= -9.2e18) return Duration(std::numeric_limits<int64_t>::min());
+    if (!(ps < 9.2e18 && ps > -9.2e18)) throw ClockOverflow();
     return Duration(static_cast<int64_t>(ps));
   }
   constexpr int64_t picoseconds() const { return ps_; }
   double seconds() const { return static_cast<double>(ps_) * 1e-12; }
 
-  constexpr Duration operator+(Duration o) const { return Duration(ps_ + o.ps_); }
-  constexpr Duration operator-(Duration o) const { return Duration(ps_ - o.ps_); }
-  constexpr Duration& operator+=(Duration o) { ps_ += o.ps_; return *this; }
-  constexpr Duration& operator-=(Duration o) { ps_ -= o.ps_; return *this; }
+  constexpr Duration operator+(Duration o) const {
+    int64_t ps = 0;
+    if (__builtin_add_overflow(ps_, o.ps_, &ps)) throw ClockOverflow();
+    return Duration(ps);
+  }
+  constexpr Duration operator-(Duration o) const {
+    int64_t ps = 0;
+    if (__builtin_sub_overflow(ps_, o.ps_, &ps)) throw ClockOverflow();
+    return Duration(ps);
+  }
+  constexpr Duration& operator+=(Duration o) { return *this = *this + o; }
+  constexpr Duration& operator-=(Duration o) { return *this = *this - o; }
   template <std::integral I>
-  constexpr Duration operator*(I k) const { return Duration(ps_ * static_cast<int64_t>(k)); }
+  constexpr Duration operator*(I k) const {
+    int64_t ps = 0;
+    if (__builtin_mul_overflow(ps_, static_cast<int64_t>(k), &ps)) throw ClockOverflow();
+    return Duration(ps);
+  }
   Duration operator*(double k) const { return FromSeconds(seconds() * k); }
   constexpr double operator/(Duration o) const {
     return static_cast<double>(ps_) / static_cast<double>(o.ps_);

@@ -220,7 +220,7 @@ TEST_F(Cli, EveryRoutingModeHasAScenarioThatRuns) {
 // The quickstart runs an oracle, whose look-ahead source must route under every mode too.
 TEST_F(Cli, QuickstartRunsUnderEveryRoutingMode) {
   for (const std::string mode : {"topk", "hash", "locmoe", "c2r"}) {
-    const std::string top_k = mode == "c2r" ? " --set model.top_k=2" : "";
+    const std::string top_k = mode == "c2r" ? " --set model.top_k=2 --set gating.c2r.warmup_steps=2" : "";
     const Result r = moesim("run " + quickstart() + " --set gating.routing=" + mode + top_k + " --steps 3 -q --out " + (dir_ / mode).string());
     ASSERT_EQ(r.status, 0) << mode << ": " << r.err;
     EXPECT_NE(r.out.find("oracle"), std::string::npos) << r.out;

@@ -26,8 +26,17 @@ TEST(Units, TimePointsAndSpans) {
   EXPECT_LT(a, b);
 }
 
-TEST(Units, DurationFromHugeSecondsSaturates) {
-  EXPECT_EQ(Seconds(1e30).picoseconds(), std::numeric_limits<int64_t>::max());
+// Beyond the clock's range is an error, never a wrap or a silent saturation.
+TEST(Units, DurationsBeyondTheClockAreErrors) {
+  EXPECT_THROW(Seconds(1e30), ClockOverflow);
+  EXPECT_THROW(Seconds(std::nan("")), ClockOverflow);
+  EXPECT_THROW(Bytes(1e15) / Bandwidth::BytesPerSecond(1), ClockOverflow);
+  const Duration big = Seconds(9e6);
+  EXPECT_THROW(big + big, ClockOverflow);
+  EXPECT_THROW(Duration() - big - big, ClockOverflow);
+  EXPECT_THROW(big * 2, ClockOverflow);
+  EXPECT_THROW(SimTime::Zero() + big + big, ClockOverflow);
+  EXPECT_EQ((big + Seconds(1)).seconds(), 9e6 + 1);
 }
 
 }  // namespace
