@@ -41,9 +41,17 @@ std::string read_str_attr(const H5::H5File& f, const char* name) {
   return v == " " ? "" : v;
 }
 
-// An extendible int32 dataset whose first dimension is the step, one step per chunk.
+// Steps per chunk: chunks of about 256 KiB, so that a trace of many small steps is neither a
+// chunk per step on disk nor a write call per step.
+hsize_t chunk_steps(const std::vector<hsize_t>& step_shape) {
+  hsize_t per_step = 1;
+  for (hsize_t d : step_shape) per_step *= d;
+  return std::max<hsize_t>(1, 65536 / std::max<hsize_t>(1, per_step));
+}
+
+// An extendible int32 dataset whose first dimension is the step.
 H5::DataSet create_steps(H5::H5File& f, const char* name, std::vector<hsize_t> step_shape) {
-  std::vector<hsize_t> dims{0}, max{H5S_UNLIMITED}, chunk{1};
+  std::vector<hsize_t> dims{0}, max{H5S_UNLIMITED}, chunk{chunk_steps(step_shape)};
   for (hsize_t d : step_shape) {
     dims.push_back(d);
     max.push_back(d);
@@ -73,15 +81,44 @@ StepSelection select_step(const H5::DataSet& ds, int step) {
   return sel;
 }
 
-void append_step(H5::DataSet& ds, int step, const int32_t* data) {
-  const H5::DataSpace space = ds.getSpace();
-  std::vector<hsize_t> dims(space.getSimpleExtentNdims());
-  space.getSimpleExtentDims(dims.data());
-  dims[0] = static_cast<hsize_t>(step) + 1;
-  ds.extend(dims.data());
-  const StepSelection sel = select_step(ds, step);
-  ds.write(data, H5::PredType::NATIVE_INT32, sel.memory, sel.file);
-}
+// Steps appended to a dataset a chunk at a time.
+class StepAppender {
+ public:
+  StepAppender() = default;
+  StepAppender(H5::DataSet ds, std::vector<hsize_t> step_shape) : ds_(std::move(ds)), batch_(chunk_steps(step_shape)) {
+    for (hsize_t d : step_shape) per_step_ *= d;
+  }
+  void add(const int32_t* step) {
+    pending_.insert(pending_.end(), step, step + per_step_);
+    if (pending_.size() == per_step_ * batch_) flush();
+  }
+  void flush() {
+    if (pending_.empty()) return;
+    const H5::DataSpace space = ds_.getSpace();
+    std::vector<hsize_t> dims(static_cast<size_t>(space.getSimpleExtentNdims()));
+    space.getSimpleExtentDims(dims.data());
+    const hsize_t first = dims[0], count = pending_.size() / per_step_;
+    dims[0] = first + count;
+    ds_.extend(dims.data());
+    H5::DataSpace file = ds_.getSpace();
+    std::vector<hsize_t> start(dims.size(), 0), extent = dims;
+    start[0] = first;
+    extent[0] = count;
+    file.selectHyperslab(H5S_SELECT_SET, extent.data(), start.data());
+    ds_.write(pending_.data(), H5::PredType::NATIVE_INT32, H5::DataSpace(static_cast<int>(extent.size()), extent.data()), file);
+    pending_.clear();
+  }
+  void close() {
+    flush();
+    ds_.close();
+  }
+
+ private:
+  H5::DataSet ds_;
+  size_t per_step_ = 1;
+  hsize_t batch_ = 1;
+  std::vector<int32_t> pending_;
+};
 
 }  // namespace
 
@@ -91,7 +128,7 @@ struct TraceWriter::Impl {
   files::Temporary temporary;
   TraceInfo info;
   H5::H5File file;
-  H5::DataSet ranks, totals;
+  StepAppender ranks, totals;
   int steps = 0;
   bool finished = false;
   std::vector<int32_t> scratch;
@@ -108,10 +145,11 @@ TraceWriter::TraceWriter(const std::string& path, const TraceInfo& info) {
   try {
     impl_->file = H5::H5File(impl_->temporary.path(), H5F_ACC_TRUNC);
     if (info.ranks > 0) {
-      impl_->ranks = create_steps(impl_->file, kRankCounts,
-                                  {hsize_t(info.moe_layers), hsize_t(info.ranks), hsize_t(info.experts)});
+      const std::vector<hsize_t> shape = {hsize_t(info.moe_layers), hsize_t(info.ranks), hsize_t(info.experts)};
+      impl_->ranks = StepAppender(create_steps(impl_->file, kRankCounts, shape), shape);
     }
-    impl_->totals = create_steps(impl_->file, kExpertCounts, {hsize_t(info.moe_layers), hsize_t(info.experts)});
+    const std::vector<hsize_t> shape = {hsize_t(info.moe_layers), hsize_t(info.experts)};
+    impl_->totals = StepAppender(create_steps(impl_->file, kExpertCounts, shape), shape);
     write_attr(impl_->file, "format", std::string("moesim-trace"));
     write_attr(impl_->file, "version", int64_t{1});
     write_attr(impl_->file, "model", info.model);
@@ -141,29 +179,38 @@ void TraceWriter::write_step(const RoutingMatrix& routing) {
     const auto loads = routing.expert_loads(l);
     for (int e = 0; e < t.info.experts; ++e) t.scratch[static_cast<size_t>(l) * t.info.experts + e] = static_cast<int32_t>(loads[e]);
   }
+  std::vector<int32_t> all;
   if (t.info.ranks > 0) {
-    std::vector<int32_t> all;
     all.reserve(static_cast<size_t>(t.info.moe_layers) * t.info.ranks * t.info.experts);
     for (int l = 0; l < t.info.moe_layers; ++l)
       for (int r = 0; r < t.info.ranks; ++r) {
         const auto row = routing.row(l, r);
         all.insert(all.end(), row.begin(), row.end());
       }
-    append_step(t.ranks, t.steps, all.data());
   }
-  append_step(t.totals, t.steps, t.scratch.data());
+  try {
+    if (t.info.ranks > 0) t.ranks.add(all.data());
+    t.totals.add(t.scratch.data());
+  } catch (const H5::Exception& e) {
+    throw TraceError(t.path, "", "cannot write the trace (" + e.getDetailMsg() + ")");
+  }
   ++t.steps;
 }
 
 void TraceWriter::write_step_totals(const std::vector<int32_t>& totals) {
   if (impl_->info.ranks > 0) throw std::logic_error("TraceWriter: a trace with per-rank counts is written with write_step");
-  append_step(impl_->totals, impl_->steps++, totals.data());
+  try {
+    impl_->totals.add(totals.data());
+  } catch (const H5::Exception& e) {
+    throw TraceError(impl_->path, "", "cannot write the trace (" + e.getDetailMsg() + ")");
+  }
+  ++impl_->steps;
 }
 
 void TraceWriter::finish() {
   auto& t = *impl_;
   try {
-    t.ranks.close();
+    if (t.info.ranks > 0) t.ranks.close();
     t.totals.close();
     t.file.close();
   } catch (const H5::Exception& e) {
@@ -177,25 +224,56 @@ void TraceWriter::finish() {
   t.finished = true;
 }
 
+namespace {
+// Steps are read a block at a time: a read per step costs more than the step's bytes.
+struct StepBlock {
+  int first = 0, steps = 0;
+  std::vector<int64_t> values;  // as stored, before their range check
+};
+}  // namespace
+
 struct TraceReader::Impl {
   std::string path;
   TraceInfo info;
   H5::H5File file;
   H5::DataSet ranks, totals;
   bool has_ranks = false;
+  mutable StepBlock ranks_block, totals_block;
 };
 
 namespace {
 
-// Checks that a counts dataset is an integer array of rank `dims`; returns its shape.
-std::vector<hsize_t> shape_of(const std::string& path, const H5::DataSet& ds, const char* name, int dims) {
+// The largest extents a trace may declare: what the scenario loader accepts, so that a header
+// (which costs a few bytes to write) cannot ask for more than a real run could use.
+constexpr hsize_t kMaxSteps = hsize_t{1} << 24;
+constexpr hsize_t kMaxLayers = 4096;
+constexpr hsize_t kMaxRanks = hsize_t{1} << 24;
+constexpr hsize_t kMaxExperts = 65536;
+constexpr hsize_t kMaxValuesPerStep = hsize_t{1} << 30;
+
+// Checks that a counts dataset is an integer array of rank `dims` within the extents above;
+// returns its shape.
+std::vector<hsize_t> shape_of(const std::string& path, const H5::DataSet& ds, const char* name, std::vector<const char*> axes) {
   if (ds.getTypeClass() != H5T_INTEGER) throw TraceError(path, name, "expected integer token counts, got a non-integer dataset");
   const H5::DataSpace space = ds.getSpace();
-  if (space.getSimpleExtentNdims() != dims) {
+  const int dims = static_cast<int>(axes.size());
+  if (!space.isSimple() || space.getSimpleExtentNdims() != dims) {
     throw TraceError(path, name, "expected " + std::to_string(dims) + " dimensions, got " + std::to_string(space.getSimpleExtentNdims()));
   }
-  std::vector<hsize_t> shape(dims);
+  std::vector<hsize_t> shape(static_cast<size_t>(dims));
   space.getSimpleExtentDims(shape.data());
+  hsize_t per_step = 1;
+  for (int i = 0; i < dims; ++i) {
+    const std::string axis = axes[static_cast<size_t>(i)];
+    const hsize_t limit = axis == "steps" ? kMaxSteps : axis == "layers" ? kMaxLayers : axis == "ranks" ? kMaxRanks : kMaxExperts;
+    if (shape[i] > limit) {
+      throw TraceError(path, name, "declares " + std::to_string(shape[i]) + " " + axis + ", more than the " + std::to_string(limit) + " a trace may hold");
+    }
+    if (i > 0) per_step *= shape[i];
+  }
+  if (per_step > kMaxValuesPerStep) {
+    throw TraceError(path, name, "declares " + std::to_string(per_step) + " counts per step, more than " + std::to_string(kMaxValuesPerStep));
+  }
   return shape;
 }
 
@@ -205,6 +283,7 @@ TraceReader::TraceReader(const std::string& path) : impl_(std::make_unique<Impl>
   auto& t = *impl_;
   t.path = path;
   if (!std::filesystem::exists(path)) throw TraceError(path, "", "no such file");
+  if (std::filesystem::is_directory(path)) throw TraceError(path, "", "is a directory, expected an HDF5 trace file");
   try {
     if (!H5::H5File::isHdf5(path)) throw TraceError(path, "", "not an HDF5 file");
     t.file = H5::H5File(path, H5F_ACC_RDONLY);
@@ -214,7 +293,7 @@ TraceReader::TraceReader(const std::string& path) : impl_(std::make_unique<Impl>
     }
     if (t.has_ranks) {
       t.ranks = t.file.openDataSet(kRankCounts);
-      const auto s = shape_of(path, t.ranks, "/rank_counts", 4);
+      const auto s = shape_of(path, t.ranks, "/rank_counts", {"steps", "layers", "ranks", "experts"});
       t.info.steps = static_cast<int>(s[0]);
       t.info.moe_layers = static_cast<int>(s[1]);
       t.info.ranks = static_cast<int>(s[2]);
@@ -222,7 +301,7 @@ TraceReader::TraceReader(const std::string& path) : impl_(std::make_unique<Impl>
     }
     if (t.file.nameExists(kExpertCounts)) {
       t.totals = t.file.openDataSet(kExpertCounts);
-      const auto s = shape_of(path, t.totals, "/expert_counts", 3);
+      const auto s = shape_of(path, t.totals, "/expert_counts", {"steps", "layers", "experts"});
       if (t.has_ranks && (static_cast<int>(s[0]) != t.info.steps || static_cast<int>(s[1]) != t.info.moe_layers ||
                           static_cast<int>(s[2]) != t.info.experts)) {
         throw TraceError(path, "/expert_counts", "shape does not match /rank_counts");
@@ -231,8 +310,13 @@ TraceReader::TraceReader(const std::string& path) : impl_(std::make_unique<Impl>
       t.info.moe_layers = static_cast<int>(s[1]);
       t.info.experts = static_cast<int>(s[2]);
     }
-    t.info.top_k = static_cast<int>(read_int_attr(t.file, "top_k").value_or(0));
+    const int64_t top_k = read_int_attr(t.file, "top_k").value_or(0);
+    if (top_k < 0 || top_k > t.info.experts) {
+      throw TraceError(path, "top_k", "expected 0 (unknown) to the " + std::to_string(t.info.experts) + " experts, got " + std::to_string(top_k));
+    }
+    t.info.top_k = static_cast<int>(top_k);
     t.info.tokens_per_step = read_int_attr(t.file, "tokens_per_step").value_or(0);
+    if (t.info.tokens_per_step < 0) throw TraceError(path, "tokens_per_step", "expected 0 (unknown) or more, got " + std::to_string(t.info.tokens_per_step));
     t.info.seed = static_cast<uint64_t>(read_int_attr(t.file, "seed").value_or(0));
     t.info.model = read_str_attr(t.file, "model");
     t.info.generator = read_str_attr(t.file, "generator");
@@ -249,11 +333,37 @@ const TraceInfo& TraceReader::info() const { return impl_->info; }
 
 namespace {
 
-void read_step(const std::string& path, const H5::DataSet& ds, const char* name, int step, int32_t* out) {
-  const StepSelection sel = select_step(ds, step);
-  ds.read(out, H5::PredType::NATIVE_INT32, sel.memory, sel.file);
-  for (hsize_t i = 0; i < sel.values; ++i) {
-    if (out[i] < 0) throw TraceError(path, name, "negative token count " + std::to_string(out[i]) + " at step " + std::to_string(step));
+// Read as 64-bit, whatever the stored integer type, so that no count is clipped on the way:
+// each must be a count a 32-bit routing matrix holds.
+void read_step(const std::string& path, const H5::DataSet& ds, const char* name, int step, int total_steps,
+               StepBlock& block, int32_t* out) {
+  const StepSelection one = select_step(ds, step);
+  const size_t per_step = one.values;
+  if (step < block.first || step >= block.first + block.steps) {
+    block.first = step;
+    block.steps = static_cast<int>(std::min<size_t>(static_cast<size_t>(total_steps - step), std::max<size_t>(1, (size_t{1} << 20) / per_step)));
+    H5::DataSpace file = ds.getSpace();
+    std::vector<hsize_t> dims(static_cast<size_t>(file.getSimpleExtentNdims()));
+    file.getSimpleExtentDims(dims.data());
+    std::vector<hsize_t> start(dims.size(), 0), count = dims;
+    start[0] = static_cast<hsize_t>(step);
+    count[0] = static_cast<hsize_t>(block.steps);
+    file.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
+    block.values.resize(per_step * static_cast<size_t>(block.steps));
+    try {
+      ds.read(block.values.data(), H5::PredType::NATIVE_INT64, H5::DataSpace(static_cast<int>(count.size()), count.data()), file);
+    } catch (...) {
+      block.steps = 0;
+      throw;
+    }
+  }
+  const int64_t* values = block.values.data() + per_step * static_cast<size_t>(step - block.first);
+  for (size_t i = 0; i < per_step; ++i) {
+    if (values[i] < 0 || values[i] > INT32_MAX) {
+      throw TraceError(path, name, "token count " + std::to_string(values[i]) + " at step " + std::to_string(step) +
+                                       " is outside 0.." + std::to_string(INT32_MAX));
+    }
+    out[i] = static_cast<int32_t>(values[i]);
   }
 }
 
@@ -262,7 +372,7 @@ void read_step(const std::string& path, const H5::DataSet& ds, const char* name,
 void TraceReader::read_rank_counts(int step, RoutingMatrix& out) const {
   const auto& t = *impl_;
   try {
-    read_step(t.path, t.ranks, "/rank_counts", step, out.row(0, 0).data());
+    read_step(t.path, t.ranks, "/rank_counts", step, t.info.steps, t.ranks_block, out.row(0, 0).data());
   } catch (const H5::Exception& e) {
     throw TraceError(t.path, "/rank_counts", "cannot read step " + std::to_string(step) + " (" + e.getDetailMsg() + ")");
   }
@@ -272,7 +382,7 @@ std::vector<int64_t> TraceReader::read_expert_counts(int step) const {
   const auto& t = *impl_;
   std::vector<int32_t> raw(static_cast<size_t>(t.info.moe_layers) * t.info.experts);
   try {
-    read_step(t.path, t.totals, "/expert_counts", step, raw.data());
+    read_step(t.path, t.totals, "/expert_counts", step, t.info.steps, t.totals_block, raw.data());
   } catch (const H5::Exception& e) {
     throw TraceError(t.path, "/expert_counts", "cannot read step " + std::to_string(step) + " (" + e.getDetailMsg() + ")");
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 namespace moesim::gating {
 
@@ -19,6 +20,8 @@ void check_trace_fits(const std::string& path, const TraceInfo& info, const Gati
   require(info.experts == s.experts, "has " + std::to_string(info.experts) + " experts per layer, the model has " +
                                          std::to_string(s.experts));
   require(info.steps >= steps, "has " + std::to_string(info.steps) + " steps, the scenario asks for " + std::to_string(steps));
+  require(info.top_k == 0 || info.top_k == s.top_k,
+          "was recorded with top_k " + std::to_string(info.top_k) + ", the scenario has model.top_k " + std::to_string(s.top_k));
   if (exact_replay(info, s) && info.tokens_per_step > 0) {
     require(info.tokens_per_step == s.tokens_per_rank * s.ranks,
             "was recorded with tokens_per_step " + std::to_string(info.tokens_per_step) + ", the scenario has " +
@@ -43,6 +46,21 @@ void TraceSource::advance(int step) {
   RoutingMatrix& out = routing_;
   if (exact_) {
     reader_.read_rank_counts(step, out);
+    // Every token of a rank makes top_k assignments: anything else is not this scenario's gating.
+    const int64_t expected = shape_.tokens_per_rank * shape_.top_k;
+    for (int l = 0; l < shape_.moe_layers; ++l) {
+      for (int r = 0; r < shape_.ranks; ++r) {
+        const auto row = out.row(l, r);
+        const int64_t sum = std::accumulate(row.begin(), row.end(), int64_t{0});
+        if (sum != expected) {
+          throw TraceError(path_, "/rank_counts", "step " + std::to_string(step) + ", MoE layer " + std::to_string(l) + ", rank " +
+                                                      std::to_string(r) + " routes " + std::to_string(sum) +
+                                                      " token assignments; the scenario routes " + std::to_string(shape_.tokens_per_rank) +
+                                                      " tokens per rank x top_k " + std::to_string(shape_.top_k) + " = " +
+                                                      std::to_string(expected));
+        }
+      }
+    }
     return;
   }
   const std::vector<int64_t> totals = reader_.read_expert_counts(step);

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <H5Cpp.h>
+
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "models/gating/skewed_source.h"
 #include "models/gating/trace_csv.h"
@@ -76,8 +79,7 @@ TEST_F(Trace, AnUnfinishedWriterLeavesNoFile) {
     TraceWriter writer(path("partial.h5"), info);
     writer.write_step_totals(std::vector<int32_t>(8, 1));
   }
-  EXPECT_FALSE(fs::exists(path("partial.h5")));
-  EXPECT_FALSE(fs::exists(path("partial.h5.tmp")));
+  EXPECT_TRUE(fs::is_empty(dir_));  // neither the trace nor its temporary
 }
 
 TEST_F(Trace, TotalsOnlyTracesAreSplitOverRanksByShare) {
@@ -119,6 +121,80 @@ TEST_F(Trace, MismatchesNameFileAndDataset) {
   EXPECT_THROW(TraceReader(path("missing.h5")), TraceError);
 }
 
+// A dataset written by another tool: `dims` declared (chunked, so nothing need be stored), one
+// 64-bit value written at the start when `first` is given.
+void write_raw_trace(const std::string& file, const char* name, std::vector<hsize_t> dims, std::optional<int64_t> first) {
+  H5::H5File f(file, H5F_ACC_TRUNC);
+  std::vector<hsize_t> chunk(dims.size(), 1);
+  H5::DSetCreatPropList props;
+  props.setChunk(static_cast<int>(chunk.size()), chunk.data());
+  const H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+  H5::DataSet ds = f.createDataSet(name, H5::PredType::NATIVE_INT64, space, props);
+  if (first) {
+    H5::DataSpace file_space = ds.getSpace();
+    std::vector<hsize_t> start(dims.size(), 0);
+    file_space.selectHyperslab(H5S_SELECT_SET, chunk.data(), start.data());
+    ds.write(&*first, H5::PredType::NATIVE_INT64, H5::DataSpace(static_cast<int>(chunk.size()), chunk.data()), file_space);
+  }
+}
+
+TEST_F(Trace, HostileHeadersAndCountsAreRefusedNotClippedOrAllocated) {
+  // A count beyond 32 bits: an error naming it, never a clipped value.
+  write_raw_trace(path("wide.h5"), "/expert_counts", {1, 1, 2}, int64_t{1} << 33);
+  const TraceReader wide(path("wide.h5"));
+  try {
+    wide.read_expert_counts(0);
+    FAIL() << "a 2^33 count was read";
+  } catch (const TraceError& e) {
+    EXPECT_NE(std::string(e.what()).find("token count 8589934592 at step 0 is outside"), std::string::npos) << e.what();
+  }
+  // A tiny file declaring a huge shape: refused from its header, before anything is allocated.
+  write_raw_trace(path("huge.h5"), "/expert_counts", {hsize_t{1} << 40, 1, 1}, std::nullopt);
+  EXPECT_LT(fs::file_size(path("huge.h5")), 8192u);
+  try {
+    TraceReader reader(path("huge.h5"));
+    FAIL() << "a 2^40-step header was accepted";
+  } catch (const TraceError& e) {
+    EXPECT_NE(std::string(e.what()).find("declares 1099511627776 steps"), std::string::npos) << e.what();
+  }
+  write_raw_trace(path("wide_step.h5"), "/rank_counts", {1, 4096, 1 << 20, 65536}, std::nullopt);
+  EXPECT_THROW(TraceReader(path("wide_step.h5")), TraceError);
+  EXPECT_THROW(TraceReader(dir_.string()), TraceError);
+}
+
+TEST_F(Trace, ExactReplayChecksTopKAndEveryStepsTotals) {
+  const auto record = [&](const char* name, int top_k, int32_t count) {
+    TraceInfo info = small_info(1);
+    info.top_k = top_k;
+    TraceWriter writer(path(name), info);
+    RoutingMatrix m(2, 3, 4);
+    for (int l = 0; l < 2; ++l)
+      for (int r = 0; r < 3; ++r) m.row(l, r)[0] = count;
+    writer.write_step(m);
+    writer.finish();
+  };
+  const auto error_of = [&](const char* name, const GatingShape& shape) -> std::string {
+    try {
+      TraceSource source(path(name), shape, 1);
+      RoutingMatrix m(2, 3, 4);
+      source.next(0, m);
+    } catch (const TraceError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  record("top2.h5", 2, 200);
+  EXPECT_NE(error_of("top2.h5", GatingShape{2, 3, 4, 1, 100}).find("was recorded with top_k 2, the scenario has model.top_k 1"),
+            std::string::npos);
+  EXPECT_EQ(error_of("top2.h5", GatingShape{2, 3, 4, 2, 100}), "");
+  record("zeros.h5", 1, 0);
+  EXPECT_NE(error_of("zeros.h5", GatingShape{2, 3, 4, 1, 100}).find("step 0, MoE layer 0, rank 0 routes 0 token assignments"),
+            std::string::npos);
+  record("max.h5", 1, INT32_MAX);
+  EXPECT_NE(error_of("max.h5", GatingShape{2, 3, 4, 1, 100}).find("routes 2147483647 token assignments; the scenario routes 100"),
+            std::string::npos);
+}
+
 TEST_F(Trace, CsvConvertsAndBadCsvWritesNothing) {
   std::ofstream(path("ok.csv")) << "step,layer,expert,tokens\n0,0,0,5\n0,0,1,7\n1,0,1,3\n";
   convert_csv_trace(path("ok.csv"), path("ok.h5"));
@@ -134,6 +210,23 @@ TEST_F(Trace, CsvConvertsAndBadCsvWritesNothing) {
     EXPECT_THROW(convert_csv_trace(path("bad.csv"), path("bad.h5")), TraceError) << bad;
     EXPECT_FALSE(fs::exists(path("bad.h5")));
   }
+  // An endless line (a binary file, /dev/zero) is refused at its 4,097th character.
+  std::ofstream(path("binary.csv")) << std::string(5000, '\0');
+  try {
+    convert_csv_trace(path("binary.csv"), path("bad.h5"));
+    FAIL();
+  } catch (const TraceError& e) {
+    EXPECT_NE(std::string(e.what()).find("line 1: longer than 4096 characters"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(convert_csv_trace(dir_.string(), path("bad.h5")), TraceError);
+  // A few bytes naming a far step make a small file, fast: steps are chunked, not one per write.
+  std::ofstream(path("far.csv")) << "step,layer,expert,tokens\n200000,0,0,1\n";
+  convert_csv_trace(path("far.csv"), path("far.h5"));
+  EXPECT_LT(fs::file_size(path("far.h5")), 65536u);
+  const TraceReader far(path("far.h5"));
+  EXPECT_EQ(far.info().steps, 200001);
+  EXPECT_EQ(far.read_expert_counts(200000), (std::vector<int64_t>{1}));
+  EXPECT_EQ(far.read_expert_counts(7), (std::vector<int64_t>{0}));
 }
 
 }  // namespace
