@@ -29,6 +29,24 @@ Duration half(Duration d) { return Duration::FromPicoseconds(d.picoseconds() / 2
 
 }  // namespace
 
+FabricLayout fabric_layout(const ClusterSpec& spec) {
+  const FabricSpec& fabric = spec.fabric;
+  const int64_t rails = spec.nic.count;
+  const int64_t per_leaf = std::max(1, fabric.nodes_per_leaf(spec.nic.count));
+  const int64_t pods = (spec.nodes + per_leaf - 1) / per_leaf;
+  FabricLayout l;
+  // Leaves: one per pod (top-of-rack) or one per pod and rail; planes: leaves that share spines.
+  l.leaves = pods * (fabric.kind == FabricKind::kFatTree ? 1 : rails);
+  l.planes = fabric.kind == FabricKind::kMultiPlane ? rails : 1;
+  l.leaves_per_plane = l.leaves / l.planes;
+  if (spec.nodes > 1 && l.leaves_per_plane > 1) {
+    l.spines = l.planes * fabric.spines;
+    l.uplinks = l.spines * l.leaves_per_plane;
+    l.connected = fabric.spines > 0;
+  }
+  return l;
+}
+
 Topology build_topology(const ClusterSpec& spec) {
   Topology t;
   Builder b(t.graph);
@@ -37,17 +55,15 @@ Topology build_topology(const ClusterSpec& spec) {
   const int groups_per_node = (spec.gpus_per_node + spec.intra_node.group_size - 1) / spec.intra_node.group_size;
   const int per_leaf = std::max(1, fabric.nodes_per_leaf(rails));
   const bool top_of_rack = fabric.kind == FabricKind::kFatTree;
-  const int pods = (spec.nodes + per_leaf - 1) / per_leaf;
   const LinkSpec& nic = spec.nic.link;
+  const FabricLayout layout = fabric_layout(spec);
 
-  // Leaves: one per pod (top-of-rack) or one per pod and rail; planes: leaves that share spines.
   const int leaves_per_pod = top_of_rack ? 1 : rails;
   std::vector<TopologyVertex> leaves;  // [pod * leaves_per_pod + rail]
-  for (int i = 0; i < pods * leaves_per_pod; ++i) leaves.push_back(b.vertex(VertexKind::kLeaf, i));
+  for (int64_t i = 0; i < layout.leaves; ++i) leaves.push_back(b.vertex(VertexKind::kLeaf, static_cast<int>(i)));
   const bool plane_per_rail = fabric.kind == FabricKind::kMultiPlane;
-  const int planes = plane_per_rail ? rails : 1;
-  const int leaves_per_plane = static_cast<int>(leaves.size()) / planes;
-  if (spec.nodes > 1 && leaves_per_plane > 1) {
+  const int planes = static_cast<int>(layout.planes);
+  if (layout.spines > 0) {
     const Bandwidth downlink = nic.bandwidth * static_cast<double>(fabric.leaf_ports);
     const Bandwidth uplink = downlink * (1.0 / (fabric.oversubscription * std::max(1, fabric.spines)));
     int spine_index = 0;

@@ -146,8 +146,20 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
 
   // Points: the grid's cartesian product, grid axes in file order with the last varying fastest,
   // times the zip axes' common positions.
-  size_t count = zip.empty() ? 1 : zip[0].axis.values.size();
-  for (const auto& a : grid) count *= a.axis.values.size();
+  // Counted in double: 16 axes of 16 values overflow 64 bits.
+  double points = zip.empty() ? 1 : static_cast<double>(zip[0].axis.values.size());
+  std::string factors = zip.empty() ? "" : std::to_string(zip[0].axis.values.size()) + " zip positions";
+  for (const auto& a : grid) {
+    points *= static_cast<double>(a.axis.values.size());
+    factors += (factors.empty() ? "" : " x ") + std::to_string(a.axis.values.size());
+  }
+  if (points > kMaxSweepPoints) {
+    char n[32];
+    std::snprintf(n, sizeof n, "%.4g", points);
+    throw ScenarioError(path, "grid", "has " + std::string(n) + " points (" + factors + "), more than the " + std::to_string(kMaxSweepPoints) +
+                                          " one sweep may hold; split it into several sweep files");
+  }
+  const size_t count = static_cast<size_t>(points);
   for (size_t index = 0; index < count; ++index) {
     std::vector<size_t> at(axes.size());
     size_t rest = index;

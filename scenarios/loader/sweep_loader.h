@@ -11,6 +11,9 @@
 
 namespace moesim::scenarios {
 
+// Every point is loaded and kept before anything runs; beyond this many, a sweep is refused.
+constexpr int kMaxSweepPoints = 100000;
+
 // `output_dir` replaces the file's output.dir. Points go to OUTPUT_DIR/points/NNNN. `overrides`
 // ("key.path=value", from --set) apply to every point, after the file's `set` and before its
 // axes. Throws ScenarioError for any bad input, naming the sweep file's line for a bad axis value.

@@ -35,11 +35,11 @@ void validate_fabric(const hardware::ClusterSpec& cl, const Checker& c) {
             "cluster.network.all_to_all",
             "expected flat or hierarchical with network.model flow (pairwise runs n-1 rounds, which only the analytic "
             "model costs), got pairwise");
-  if (cl.nodes == 1) return;
-  const hardware::TopologySummary summary = hardware::summarize(hardware::build_topology(cl));
-  c.require(summary.connected, "cluster.fabric.spines",
-            "expected a connected topology, but its " + str(summary.leaves) + " leaf switches are joined by " +
-                str(summary.spines) + " spines (" + str(f.spines) + " per " +
+  // Counted, not built: the topology of a scenario too large to run must not be allocated here.
+  const hardware::FabricLayout layout = hardware::fabric_layout(cl);
+  c.require(layout.connected, "cluster.fabric.spines",
+            "expected a connected topology, but its " + str(layout.leaves) + " leaf switches are joined by " +
+                str(layout.spines) + " spines (" + str(f.spines) + " per " +
                 (f.kind == hardware::FabricKind::kMultiPlane ? "plane" : "fabric") + "), so some GPUs cannot reach others");
 }
 

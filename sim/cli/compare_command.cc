@@ -62,6 +62,7 @@ int cmd_compare(const std::vector<std::string>& args) {
       ("jobs,j", po::value<int>()->value_name("N"), "runs at once (default: all cores)")
       ("csv", po::value<std::string>()->value_name("FILE"), "also write the comparison, one row per policy and metric, to FILE")
       ("quiet,q", "no progress bar");
+  o.add(memory_options());
   po::options_description all = o;
   all.add_options()("files", po::value<std::vector<std::string>>());
   po::positional_options_description positional;
@@ -100,6 +101,11 @@ int cmd_compare(const std::vector<std::string>& args) {
   const auto [base, variant] = question ? what_if(files[0], common)
                                         : std::pair{scenarios::load_scenario_file(files[0], common),
                                                     scenarios::load_scenario_file(files.size() > 1 ? files[1] : files[0], variant_overrides)};
+
+  const double base_bytes = total_bytes(estimate_run_memory(base)), variant_bytes = total_bytes(estimate_run_memory(variant));
+  const int at_once = std::min(jobs, 2 * seeds);
+  require_memory(estimate_run_memory(base_bytes >= variant_bytes ? base : variant), at_once, memory_limit(vm),
+                 base_bytes >= variant_bytes ? "the base" : "the variant");
 
   // Side by side: [0, seeds) the base's runs, [seeds, 2 seeds) the variant's, seed by seed.
   std::vector<scenarios::Scenario> runs;

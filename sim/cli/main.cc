@@ -28,6 +28,7 @@
 #include "sim/files/output_file.h"
 #include "sim/results/run_outputs.h"
 #include "sim/results/table.h"
+#include "sim/resources.h"
 #include "sim/runner.h"
 #include "sim/summary.h"
 
@@ -110,7 +111,7 @@ int cmd_run(const std::vector<std::string>& args) {
       ("timeline", "also write timeline.json (Chrome trace events, for Perfetto) with every task of the last step")
       ("timeline-steps", po::value<std::string>()->value_name("STEPS"),
        "the steps of the timeline instead: a step or FIRST:LAST, counted from 0 (implies --timeline)");
-  o.add(scenario_options());
+  o.add(scenario_options()).add(cli::memory_options());
   bool help = false;
   const auto vm = parse(args, o, "usage: moesim run SCENARIO [--set key.path=value]... [--steps N] [--out DIR] [--timeline] [--timeline-steps STEPS]", help);
   if (help) return 0;
@@ -118,6 +119,8 @@ int cmd_run(const std::vector<std::string>& args) {
   if (vm.count("steps")) a.overrides.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
   if (vm.count("out")) a.overrides.push_back("output.dir=" + vm["out"].as<std::string>());
   const scenarios::Scenario s = scenarios::load_scenario_file(a.path, a.overrides);
+
+  require_memory(estimate_run_memory(s), 1, cli::memory_limit(vm), "the run");
 
   std::optional<TimelineSteps> timeline;
   if (vm.count("timeline-steps")) timeline = timeline_steps(vm["timeline-steps"].as<std::string>(), s.steps);
@@ -149,14 +152,16 @@ int cmd_run(const std::vector<std::string>& args) {
 int cmd_validate(const std::vector<std::string>& args) {
   po::options_description o("moesim validate options");
   o.add_options()("help,h", "show this help")("print", "print the fully resolved scenario as YAML");
-  o.add(scenario_options());
+  o.add(scenario_options()).add(cli::memory_options());
   bool help = false;
   const auto vm = parse(args, o, "usage: moesim validate SCENARIO [--set key.path=value]... [--print]", help);
   if (help) return 0;
   const ScenarioArgs a = scenario_args(vm, "validate");
   const scenarios::Scenario s = scenarios::load_scenario_file(a.path, a.overrides);
+  const auto memory = estimate_run_memory(s);
+  require_memory(memory, 1, cli::memory_limit(vm), "the run");
   if (vm.count("print")) std::cout << scenarios::resolved_yaml(s);
-  else std::cout << "ok: " << describe(s) << "\n";
+  else std::cout << "ok: " << describe(s) << "\n    a run needs about " << format_bytes(total_bytes(memory)) << " of memory\n";
   return 0;
 }
 
@@ -211,6 +216,9 @@ int main(int argc, char** argv) {
     std::cerr << "moesim: error: " << e.what() << "\n";
     return kBadInput;
   } catch (const files::FileError& e) {
+    std::cerr << "moesim: error: " << e.what() << "\n";
+    return kBadInput;
+  } catch (const ResourceError& e) {
     std::cerr << "moesim: error: " << e.what() << "\n";
     return kBadInput;
   } catch (const ClockOverflow& e) {

@@ -75,6 +75,17 @@ struct TrainedOn {
   std::string report;  // how training went, for the table's header
 };
 
+// A trace's load shares, held whole as floats, plus the predictors' histories and forecasts
+// (about twice as much again): refused from the header before any of it is read.
+void require_trace_memory(const std::string& path, const MemoryLimit& limit) {
+  const gating::TraceInfo info = gating::TraceReader(path).info();
+  const double bytes = 3.0 * info.steps * info.moe_layers * info.experts * sizeof(float);
+  require_memory({{bytes, "load shares, " + std::to_string(info.steps) + " steps x " + std::to_string(info.moe_layers) + " MoE layers x " +
+                              std::to_string(info.experts) + " experts",
+                   "the trace's steps"}},
+                 1, limit, "predicting on " + path);
+}
+
 // Trains the lstm on the --train trace.
 TrainedOn train(const po::variables_map& vm, bool show_progress) {
   policies::LstmTraining training;
@@ -85,6 +96,7 @@ TrainedOn train(const po::variables_map& vm, bool show_progress) {
   }
   if (training.iterations < 1) throw OptionError("--lstm-iterations: expected a positive count, got " + std::to_string(training.iterations));
   const std::string path = vm["train"].as<std::string>();
+  require_trace_memory(path, memory_limit(vm));
   const gating::TraceProportions trace = gating::load_proportions(path);
   const policies::SeriesShape shape{trace.info.moe_layers, trace.info.experts};
   std::shared_ptr<const policies::TrainedLstm> model;
@@ -128,6 +140,7 @@ int cmd_predict(const std::vector<std::string>& args) {
        "stable once the windowed variance stays below this share of its peak")
       ("csv", po::value<std::string>(), "write every origin's error per layer (for plots) to this CSV")
       ("quiet,q", "no progress bar");
+  o.add(memory_options());
   const po::variables_map vm = parse_with_file(args, o, "trace");
   if (vm.count("help")) {
     std::cout << kUsage << "\n" << o;
@@ -164,6 +177,7 @@ int cmd_predict(const std::vector<std::string>& args) {
     if (vm.count("train")) inputs.push_back(vm["train"].as<std::string>());
     require_output_file("--csv", vm["csv"].as<std::string>(), files::Target::kStream, inputs);
   }
+  require_trace_memory(path, memory_limit(vm));
   const gating::TraceProportions trace = gating::load_proportions(path);
   const policies::SeriesShape shape{trace.info.moe_layers, trace.info.experts};
   const int steps = trace.info.steps;

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "scenarios/errors.h"
+#include "scenarios/loader/quantity.h"
 
 #include "sim/cli/command_line.h"
 #include "sim/cli/usage_error.h"
@@ -17,6 +18,21 @@ po::options_description scenario_options() {
   o.add_options()("set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"),
                   "override a scenario value before validation (repeatable), e.g. --set cluster.nodes=8");
   return o;
+}
+
+po::options_description memory_options() {
+  po::options_description o("resource options");
+  o.add_options()("max-memory", po::value<std::string>()->value_name("SIZE"),
+                  "refuse work estimated to need more memory than SIZE, e.g. 16GB (default: the machine's physical memory)");
+  return o;
+}
+
+MemoryLimit memory_limit(const po::variables_map& vm) {
+  if (!vm.count("max-memory")) return physical_memory_limit();
+  const std::string text = vm["max-memory"].as<std::string>();
+  const auto bytes = scenarios::parse_bytes(text);
+  if (!bytes || !(bytes->count() > 0)) throw OptionError("--max-memory " + text + ": expected a size like '16 GB' or '512 MiB'");
+  return {bytes->count(), "--max-memory " + text};
 }
 
 po::variables_map parse(const std::vector<std::string>& args, const po::options_description& visible,

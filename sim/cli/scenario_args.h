@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/files/output_file.h"
+#include "sim/resources.h"
 
 namespace moesim::cli {
 
@@ -17,6 +18,10 @@ struct ScenarioArgs {
 
 // The --set option.
 boost::program_options::options_description scenario_options();
+
+// The --max-memory option, and the limit it gives (the machine's physical memory without it).
+boost::program_options::options_description memory_options();
+MemoryLimit memory_limit(const boost::program_options::variables_map& vm);
 
 // Parses `args` with the scenario file as the positional argument; prints `usage_line` and the
 // options and sets `help` when --help was given.

@@ -110,6 +110,15 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
   require_output_dir(sweep.output_dir);
   const int count = static_cast<int>(sweep.points.size());
   const auto mine = assigned_points(count, shard.index, shard.count, group.rank(), group.size());
+  // The largest point, as many times as points run at once.
+  std::vector<MemoryPart> largest;
+  int largest_index = 0;
+  for (int i : mine) {
+    auto parts = estimate_run_memory(sweep.points[static_cast<size_t>(i)].scenario);
+    if (total_bytes(parts) > total_bytes(largest)) largest = std::move(parts), largest_index = i;
+  }
+  const int at_once = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), mine.size()));
+  require_memory(largest, std::max(1, at_once), memory_limit(vm), "sweep point " + std::to_string(largest_index));
   const bool lead = group.rank() == 0;
   if (lead) {
     std::cout << "moesim sweep " << sweep.name << ": " << points(count) << " over " << axes_line(sweep) << ", base " << sweep.base << "\n";
@@ -163,6 +172,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
        "override a value of every point (repeatable), e.g. --set steps=50")
       ("list", "list the points and whether each is done, and run nothing")
       ("quiet,q", "no progress bar");
+  o.add(memory_options());
   const auto vm = parse_with_file(args, o, "sweep");
   if (vm.count("help")) {
     std::cout << kUsage << "\n\n"

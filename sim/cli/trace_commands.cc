@@ -116,6 +116,7 @@ int generate(const std::vector<std::string>& args) {
   o.add_options()("help,h", "show this help")("out", po::value<std::string>()->value_name("FILE.h5"), "trace to write (required)")
       ("steps", po::value<int>()->value_name("N"), "record N steps (same as --set steps=N)")
       ("set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"), "override a scenario value");
+  o.add(memory_options());
   const po::variables_map vm = parse_with_file(args, o, "scenario");
   if (vm.count("help")) {
     std::cout << kTraceUsage << "\n" << o;
@@ -130,6 +131,7 @@ int generate(const std::vector<std::string>& args) {
   std::vector<std::string> inputs = {vm["scenario"].as<std::string>()};
   if (s.gating.source == scenarios::GatingSourceKind::kTrace) inputs.push_back(s.gating.trace_path);
   require_output_file("--out", out, files::Target::kFile, inputs);
+  require_memory(estimate_run_memory(s), 1, memory_limit(vm), "recording the trace");
 
   auto source = make_gating_source(s);
   gating::TraceInfo info;

@@ -1,0 +1,104 @@
+#include "sim/resources.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <unistd.h>
+
+#include "hardware/topology.h"
+
+namespace moesim {
+namespace {
+
+std::string times(std::initializer_list<std::pair<double, const char*>> factors) {
+  std::string out;
+  for (const auto& [n, name] : factors) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s%.0f %s", out.empty() ? "" : " x ", n, name);
+    out += buf;
+  }
+  return out;
+}
+
+bool has_oracle(const scenarios::Scenario& s) {
+  return std::any_of(s.policies.begin(), s.policies.end(),
+                     [](const scenarios::PolicySpec& p) { return p.placement == scenarios::PlacementKind::kOracle; });
+}
+
+}  // namespace
+
+MemoryLimit physical_memory_limit() {
+  const double pages = static_cast<double>(::sysconf(_SC_PHYS_PAGES));
+  const double page = static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  return {pages > 0 && page > 0 ? pages * page : 1e18, "the machine's physical memory"};
+}
+
+std::vector<MemoryPart> estimate_run_memory(const scenarios::Scenario& s) {
+  const double gpus = s.cluster.gpu_count(), ranks = s.parallelism.dp, experts = s.model.experts;
+  const double moe_layers = s.model.moe_layer_count(), layers = s.model.layers, steps = s.steps;
+  const double policies = static_cast<double>(s.policies.size());
+  // The oracle runs a second gating source ahead of the first.
+  const double sources = has_oracle(s) ? 2 : 1;
+  std::vector<MemoryPart> parts;
+  // Token counts, per-peer sends and drops: three int32 per (layer, rank, expert).
+  parts.push_back({sources * moe_layers * ranks * experts * 12,
+                   "routing matrices, " + times({{moe_layers, "MoE layers"}, {ranks, "ranks"}, {experts, "experts"}}), "cluster.nodes"});
+  // Each policy's step model: rows per (GPU, expert) of every MoE layer, and the task graph (about
+  // 16 tasks per GPU and layer, 64 bytes each, with their schedule).
+  parts.push_back({policies * gpus * (moe_layers * experts * 8 + layers * 16 * 64),
+                   "step model, " + times({{policies, "policies"}, {gpus, "GPUs"}, {moe_layers, "MoE layers"}, {experts, "experts"}}),
+                   "cluster.nodes"});
+  // Per step and policy: each GPU's busy time, and the expert loads.
+  parts.push_back({policies * steps * (gpus * 8 + moe_layers * experts * 4),
+                   "per-step results, " + times({{policies, "policies"}, {steps, "steps"}, {gpus, "GPUs"}}), "steps"});
+  if (s.gating.source == scenarios::GatingSourceKind::kLearned) {
+    const auto& l = s.gating.learned;
+    // Each probe keeps its embedding and candidates per layer; a routing call scores every probe.
+    const double per_probe = l.d * 4.0 + 32 + experts * 4;
+    parts.push_back({sources * moe_layers * (l.probe_tokens * per_probe + (l.topics + experts) * l.d * 4.0 + experts * experts * 8),
+                     "learned gate, " + times({{sources, "sources"}, {moe_layers, "MoE layers"}, {static_cast<double>(l.probe_tokens), "probe tokens"}}),
+                     "gating.probe_tokens"});
+  }
+  // The topology graph: a vertex per GPU, NIC and switch, about 256 bytes per link.
+  const hardware::FabricLayout fabric = hardware::fabric_layout(s.cluster);
+  const double uplinks = static_cast<double>(fabric.uplinks);
+  parts.push_back({256 * (gpus * 4 + uplinks),
+                   "topology, " + times({{gpus, "GPUs"}, {static_cast<double>(fabric.spines), "spines"}, {uplinks, "leaf-spine links"}}),
+                   uplinks > gpus * 4 ? "cluster.fabric.spines" : "cluster.nodes"});
+  if (s.cluster.network.model == hardware::NetworkModel::kFlow) {
+    // Routes between every pair of GPUs, a few links each.
+    parts.push_back({gpus * gpus * 16, "flow model routes, " + times({{gpus, "GPUs"}, {gpus, "GPUs"}}), "cluster.network.model"});
+  }
+  std::sort(parts.begin(), parts.end(), [](const MemoryPart& a, const MemoryPart& b) { return a.bytes > b.bytes; });
+  return parts;
+}
+
+double total_bytes(const std::vector<MemoryPart>& parts) {
+  double sum = 0;
+  for (const auto& p : parts) sum += p.bytes;
+  return sum;
+}
+
+void require_memory(const std::vector<MemoryPart>& parts, int copies, const MemoryLimit& limit, const std::string& subject) {
+  const double need = total_bytes(parts) * copies;
+  if (need <= limit.bytes || parts.empty()) return;
+  const MemoryPart& largest = parts.front();
+  throw ResourceError(subject + " needs about " + format_bytes(need) + " of memory" +
+                      (copies > 1 ? " (" + std::to_string(copies) + " runs at once)" : std::string()) + ", more than the " +
+                      format_bytes(limit.bytes) + " of " + limit.source + "; most of it is the " + largest.what + ", " +
+                      format_bytes(largest.bytes) + " (driven by `" + largest.key + "`)");
+}
+
+std::string format_bytes(double bytes) {
+  static const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  int u = 0;
+  while (bytes >= 1000 && u < 6) {
+    bytes /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, bytes >= 100 || u == 0 ? "%.0f %s" : bytes >= 10 ? "%.1f %s" : "%.2f %s", bytes, units[u]);
+  return buf;
+}
+
+}  // namespace moesim
