@@ -71,7 +71,7 @@ std::span<const RouteHop> Router::route(int a, int b) {
         const double each = mass / static_cast<double>(next.size());
         for (const auto& [u, link] : next) {
           route_links_.push_back({link, each});
-          auto it = std::find_if(share.begin(), share.end(), [&](const auto& s) { return s.first == u; });
+          auto it = std::find_if(share.begin(), share.end(), [u = u](const auto& s) { return s.first == u; });
           if (it == share.end()) {
             share.emplace_back(u, each);
             queue.emplace_back(dist[u], u);

@@ -18,7 +18,10 @@ void fill_h5(const files::Temporary& temporary, const std::function<void(H5::H5F
   }();
   (void)quiet;
   try {
-    H5::H5File file(temporary.path(), H5F_ACC_TRUNC);
+    // The latest file format, whose metadata carries checksums (as moesim's traces do).
+    H5::FileAccPropList access;
+    access.setLibverBounds(H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    H5::H5File file(temporary.path(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, access);
     fill(file);
   } catch (const H5::Exception& e) {
     throw files::FileError("cannot write '" + temporary.target() + "' (" + e.getDetailMsg() + ")");

@@ -266,5 +266,18 @@ TEST_F(Cli, LearnedGatingRunSaysWhichRouterItUses) {
   EXPECT_TRUE(fs::exists(dir_ / "l" / "summary.csv"));
 }
 
+// What fuzzing found (tests/fuzz/regressions): each one a clean error, never a crash or a leak.
+TEST_F(Cli, FuzzFindingsAreOneLineErrors) {
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(std::string(MOESIM_SOURCE_DIR) + "/tests/fuzz/regressions")) {
+    ++files;
+    const Result r = moesim("trace info " + entry.path().string());
+    EXPECT_EQ(r.status, 2) << entry.path() << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(entry.path().string()), std::string::npos) << r.err;
+  }
+  EXPECT_GE(files, 4);
+}
+
 }  // namespace
 }  // namespace moesim::e2e

@@ -123,8 +123,11 @@ TEST_F(Trace, MismatchesNameFileAndDataset) {
 
 // A dataset written by another tool: `dims` declared (chunked, so nothing need be stored), one
 // 64-bit value written at the start when `first` is given.
-void write_raw_trace(const std::string& file, const char* name, std::vector<hsize_t> dims, std::optional<int64_t> first) {
-  H5::H5File f(file, H5F_ACC_TRUNC);
+void write_raw_trace(const std::string& file, const char* name, std::vector<hsize_t> dims, std::optional<int64_t> first,
+                     H5F_libver_t format = H5F_LIBVER_LATEST) {
+  H5::FileAccPropList access;
+  access.setLibverBounds(format, H5F_LIBVER_LATEST);
+  H5::H5File f(file, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, access);
   std::vector<hsize_t> chunk(dims.size(), 1);
   H5::DSetCreatPropList props;
   props.setChunk(static_cast<int>(chunk.size()), chunk.data());
@@ -160,6 +163,15 @@ TEST_F(Trace, HostileHeadersAndCountsAreRefusedNotClippedOrAllocated) {
   write_raw_trace(path("wide_step.h5"), "/rank_counts", {1, 4096, 1 << 20, 65536}, std::nullopt);
   EXPECT_THROW(TraceReader(path("wide_step.h5")), TraceError);
   EXPECT_THROW(TraceReader(dir_.string()), TraceError);
+  // HDF5's earliest format has no checksums: libhdf5 would parse damage as data (fuzzing found
+  // reads past buffers in it), so such a file is refused with how to rewrite it.
+  write_raw_trace(path("earliest.h5"), "/expert_counts", {1, 1, 2}, 5, H5F_LIBVER_EARLIEST);
+  try {
+    TraceReader reader(path("earliest.h5"));
+    FAIL() << "an unchecksummed file was opened";
+  } catch (const TraceError& e) {
+    EXPECT_NE(std::string(e.what()).find("h5repack --latest"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(Trace, ExactReplayChecksTopKAndEveryStepsTotals) {
