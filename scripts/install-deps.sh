@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev                                # timeline.json
   libopenmpi-dev openmpi-bin                        # sweeps over MPI ranks (optional at build time)
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
+  clang libclang-rt-14-dev                          # libFuzzer targets (scripts/fuzz.sh)
   python3 python3-h5py python3-matplotlib python3-numpy   # results/plot.py
 )
 missing=()

@@ -15,6 +15,8 @@ namespace {
 // A line of at most kMaxLine characters: a longer one (a binary file, /dev/zero) is not a CSV
 // trace, and is reported as soon as it is seen rather than after reading it whole.
 constexpr size_t kMaxLine = 4096;
+constexpr double kMaxCountsPerStep = double(1 << 26);
+constexpr double kMaxCounts = 4294967296.0;
 
 bool read_line(std::istream& in, std::string& line, const std::string& path, int number) {
   line.clear();
@@ -67,6 +69,15 @@ void convert_csv_trace(const std::string& csv_path, const std::string& h5_path) 
     experts = std::max(experts, static_cast<int>(v[2]) + 1);
   }
   if (cells.empty()) throw TraceError(csv_path, "", "no counts after the header");
+  // The trace is dense: a few lines naming a far step, layer and expert describe every count up
+  // to them. Bounded before anything is allocated or written.
+  const double per_step = static_cast<double>(layers) * experts, total = per_step * steps;
+  if (per_step > kMaxCountsPerStep || total > kMaxCounts) {
+    throw TraceError(csv_path, "", "its largest step, layer and expert (" + std::to_string(steps - 1) + ", " + std::to_string(layers - 1) +
+                                       ", " + std::to_string(experts - 1) + ") make a dense trace of " + std::to_string(steps) + " x " +
+                                       std::to_string(layers) + " x " + std::to_string(experts) +
+                                       " counts, more than a CSV trace may describe (2^26 per step, 2^32 in all)");
+  }
   TraceInfo info;
   info.steps = steps;
   info.moe_layers = layers;

@@ -34,6 +34,14 @@ TEST_F(Cli, PredictScoresPredictorsOnATrace) {
   const Result missing = moesim("predict " + (dir_ / "nope.h5").string());
   EXPECT_EQ(missing.status, 2);
   EXPECT_NE(missing.err.find("nope.h5"), std::string::npos) << missing.err;
+  // Every output is checked before the work: nothing printed, then a one-line error.
+  for (const std::string& csv_target : {(dir_ / "no" / "such" / "e.csv").string(), trace, std::string("/dev/full/x")}) {
+    const Result early = moesim("predict " + trace + " --horizons 1,50 --stride 25 --csv " + csv_target);
+    EXPECT_EQ(early.status, 2) << csv_target;
+    EXPECT_EQ(early.out, "") << csv_target;
+    EXPECT_NE(early.err.find("--csv: "), std::string::npos) << early.err;
+  }
+  EXPECT_TRUE(fs::is_regular_file(trace));
 }
 
 // Mean error per (predictor, horizon, phase) from predict's CSV.

@@ -1,6 +1,8 @@
 // moesim run --timeline: Chrome trace events that Perfetto opens, one track per GPU stream.
 #include <nlohmann/json.hpp>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -69,6 +71,24 @@ TEST_F(Cli, TimelineStepsOutsideTheRunExitTwo) {
     EXPECT_NE(r.err.find("--timeline-steps " + steps), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(dir_ / "out")) << steps;  // checked before anything is written
   }
+}
+
+// The timeline is streamed: recording every step of a run takes no more memory than recording
+// a few (it used to buffer the JSON, gigabytes for the quickstart's 300 steps).
+TEST_F(Cli, TimelineMemoryDoesNotGrowWithTheStepsRecorded) {
+  const fs::path tiny = write("tiny.yaml", kTinyScenario);
+  const auto peak_of = [&](const std::string& steps) {
+    const pid_t pid = spawn({"run", tiny.string(), "-q", "--set", "steps=400", "--timeline-steps", steps, "--out", (dir_ / steps).string()});
+    int status = 0;
+    struct rusage usage {};
+    ::wait4(pid, &status, 0, &usage);
+    EXPECT_EQ(WEXITSTATUS(status), 0) << steps;
+    return static_cast<double>(usage.ru_maxrss) * 1024;
+  };
+  const double few = peak_of("0:3"), all = peak_of("0:399");
+  EXPECT_GT(fs::file_size(dir_ / "0:399" / "timeline.json"), 50 * fs::file_size(dir_ / "0:3" / "timeline.json"));
+  EXPECT_LT(all, few + 8e6) << "peak RSS " << few << " B for 4 steps, " << all << " B for 400";
+  json::parse(slurp(dir_ / "0:399" / "timeline.json"));  // still one valid document
 }
 
 }  // namespace
