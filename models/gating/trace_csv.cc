@@ -1,6 +1,8 @@
 #include "models/gating/trace_csv.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -15,8 +17,11 @@ namespace {
 // A line of at most kMaxLine characters: a longer one (a binary file, /dev/zero) is not a CSV
 // trace, and is reported as soon as it is seen rather than after reading it whole.
 constexpr size_t kMaxLine = 4096;
-constexpr double kMaxCountsPerStep = double(1 << 26);
-constexpr double kMaxCounts = 4294967296.0;
+// Omitted counts are zeros, so a few lines can describe a vast dense trace, which would take
+// minutes and gigabytes to write: a CSV may describe at most 1,024 counts per line it gives (a
+// real trace gives most of its counts) or 2^22 in all, whichever is more.
+constexpr double kCountsPerLine = 1024;
+constexpr double kMinCountLimit = double(1 << 22);
 
 bool read_line(std::istream& in, std::string& line, const std::string& path, int number) {
   line.clear();
@@ -45,6 +50,7 @@ void convert_csv_trace(const std::string& csv_path, const std::string& h5_path) 
   }
   std::map<std::tuple<int, int, int>, int64_t> cells;
   int steps = 0, layers = 0, experts = 0;
+  int64_t lines = 0;
   for (int number = 2; read_line(in, line, csv_path, number); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
@@ -64,19 +70,23 @@ void convert_csv_trace(const std::string& csv_path, const std::string& h5_path) 
       throw TraceError(csv_path, "line " + std::to_string(number), "expected non-negative values in range, got '" + line + "'");
     }
     cells[{static_cast<int>(v[0]), static_cast<int>(v[1]), static_cast<int>(v[2])}] += v[3];
+    ++lines;
     steps = std::max(steps, static_cast<int>(v[0]) + 1);
     layers = std::max(layers, static_cast<int>(v[1]) + 1);
     experts = std::max(experts, static_cast<int>(v[2]) + 1);
   }
   if (cells.empty()) throw TraceError(csv_path, "", "no counts after the header");
-  // The trace is dense: a few lines naming a far step, layer and expert describe every count up
-  // to them. Bounded before anything is allocated or written.
-  const double per_step = static_cast<double>(layers) * experts, total = per_step * steps;
-  if (per_step > kMaxCountsPerStep || total > kMaxCounts) {
+  // Bounded before anything is allocated or written.
+  const double total = static_cast<double>(steps) * layers * experts;
+  const double limit = std::max(kMinCountLimit, kCountsPerLine * static_cast<double>(lines));
+  if (total > limit) {
+    char described[64];
+    std::snprintf(described, sizeof described, "%.0f", total);
     throw TraceError(csv_path, "", "its largest step, layer and expert (" + std::to_string(steps - 1) + ", " + std::to_string(layers - 1) +
-                                       ", " + std::to_string(experts - 1) + ") make a dense trace of " + std::to_string(steps) + " x " +
-                                       std::to_string(layers) + " x " + std::to_string(experts) +
-                                       " counts, more than a CSV trace may describe (2^26 per step, 2^32 in all)");
+                                       ", " + std::to_string(experts - 1) + ") describe a dense trace of " + described +
+                                       " counts from " + std::to_string(lines) + (lines == 1 ? " line" : " lines") +
+                                       ": omitted counts are zeros, and a CSV may describe at most 1024 counts per line it gives "
+                                       "(or 4194304 in all); give the counts of the steps, layers and experts you mean");
   }
   TraceInfo info;
   info.steps = steps;

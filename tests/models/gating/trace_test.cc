@@ -232,6 +232,17 @@ TEST_F(Trace, CsvConvertsAndBadCsvWritesNothing) {
   }
   EXPECT_THROW(convert_csv_trace(dir_.string(), path("bad.h5")), TraceError);
   // A few bytes naming a far step make a small file, fast: steps are chunked, not one per write.
+  // Naming a step, layer and expert that far describes more zeros than a CSV may.
+  for (const char* far : {"step,layer,expert,tokens\n16777216,0,0,1\n", "step,layer,expert,tokens\n8615,8,8610,3\n"}) {
+    std::ofstream(path("vast.csv")) << far;
+    try {
+      convert_csv_trace(path("vast.csv"), path("bad.h5"));
+      FAIL() << far;
+    } catch (const TraceError& e) {
+      EXPECT_NE(std::string(e.what()).find("omitted counts are zeros"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(path("bad.h5")));
+  }
   std::ofstream(path("far.csv")) << "step,layer,expert,tokens\n200000,0,0,1\n";
   convert_csv_trace(path("far.csv"), path("far.h5"));
   EXPECT_LT(fs::file_size(path("far.h5")), 65536u);
