@@ -4,7 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
-#include <regex>
+#include <string_view>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -30,15 +30,26 @@ const char* kind_name(mode_t mode) {
   return "not a regular file";
 }
 
+// Whether every character of s[from, to) is one of `allowed`.
+bool all_of(const std::string& s, size_t from, size_t to, std::string_view allowed) {
+  for (size_t i = from; i < to; ++i) {
+    if (allowed.find(s[i]) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
 // The descriptor a path names when it is one of this process's own: /dev/stdout, /dev/stderr,
 // /dev/fd/N, /proc/self/fd/N. Writing there means writing to that descriptor, not reopening the
 // file behind it (which would start at offset 0 under the shell's redirection).
 int own_descriptor(const std::string& path) {
   if (path == "/dev/stdout") return STDOUT_FILENO;
   if (path == "/dev/stderr") return STDERR_FILENO;
-  static const std::regex fd_path(R"(/(dev|proc/self)/fd/([0-9]{1,6}))");
-  std::smatch m;
-  if (std::regex_match(path, m, fd_path)) return std::stoi(m[2].str());
+  for (const std::string_view prefix : {"/dev/fd/", "/proc/self/fd/"}) {
+    if (path.size() > prefix.size() && path.size() <= prefix.size() + 6 && path.compare(0, prefix.size(), prefix) == 0 &&
+        all_of(path, prefix.size(), path.size(), "0123456789")) {
+      return std::stoi(path.substr(prefix.size()));
+    }
+  }
   return -1;
 }
 
@@ -168,9 +179,18 @@ void Temporary::commit() {
   forget_temporary(path_);
 }
 
-bool is_moesim_temporary(const std::string& filename) {
-  static const std::regex pattern(R"(\..+\.moesim-[0-9]+-[0-9a-f]{16}\.tmp)");
-  return std::regex_match(filename, pattern);
+bool is_moesim_temporary(const std::string& name) {
+  // .NAME.moesim-PID-RANDOM.tmp: NAME not empty, PID decimal, RANDOM 16 lowercase hex digits.
+  constexpr std::string_view kMark = ".moesim-", kEnd = ".tmp";
+  constexpr size_t kRandom = 16;
+  if (name.size() < 1 + 1 + kMark.size() + 1 + 1 + kRandom + kEnd.size() || name[0] != '.') return false;
+  if (name.compare(name.size() - kEnd.size(), kEnd.size(), kEnd) != 0) return false;
+  const size_t random_at = name.size() - kEnd.size() - kRandom;
+  if (name[random_at - 1] != '-' || !all_of(name, random_at, random_at + kRandom, "0123456789abcdef")) return false;
+  const size_t mark_at = name.rfind(kMark, random_at - 1);
+  if (mark_at == std::string::npos || mark_at < 2) return false;
+  const size_t pid_at = mark_at + kMark.size();
+  return pid_at < random_at - 1 && all_of(name, pid_at, random_at - 1, "0123456789");
 }
 
 int remove_moesim_temporaries(const std::string& dir) {

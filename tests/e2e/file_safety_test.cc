@@ -45,7 +45,7 @@ TEST_F(FileSafety, ConvertRefusesToWriteOverItsInput) {
   const fs::path csv = write("t.csv", "step,layer,expert,tokens\n0,0,0,5\n0,0,1,3\n");
   const std::string before = slurp(csv);
   fs::create_symlink(csv, dir_ / "link.h5");
-  for (const std::string out : {csv.string(), (dir_ / "link.h5").string(), (dir_ / "." / "t.csv").string()}) {
+  for (const std::string& out : {csv.string(), (dir_ / "link.h5").string(), (dir_ / "." / "t.csv").string()}) {
     const Result r = moesim("trace convert " + csv.string() + " " + out);
     EXPECT_EQ(r.status, 2) << out;
     EXPECT_NE(r.err.find("is also an input"), std::string::npos) << r.err;
@@ -98,7 +98,7 @@ TEST_F(FileSafety, SpecialTargetsAreWrittenThroughOrRefusedNeverReplaced) {
   EXPECT_TRUE(fs::is_fifo(dir_ / "run" / "summary.csv"));
   // A file where a directory is expected: a user error (exit 2), not an internal one.
   write("plain", "user");
-  for (const std::string command : {"run " + tiny.string() + " --steps 2 -q --out " + (dir_ / "plain" / "sub").string(),
+  for (const std::string& command : {"run " + tiny.string() + " --steps 2 -q --out " + (dir_ / "plain" / "sub").string(),
                                     "run " + tiny.string() + " --steps 2 -q --out " + (dir_ / "plain").string()}) {
     const Result r = moesim(command);
     EXPECT_EQ(r.status, 2) << command << "\n" << r.err;

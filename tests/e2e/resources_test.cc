@@ -2,7 +2,7 @@
 // line naming the key that drives it; and the estimates bound what a run really uses.
 #include <sys/resource.h>
 
-#include <regex>
+#include <sstream>
 
 #include "tests/e2e/cli.h"
 
@@ -11,11 +11,13 @@ namespace {
 
 // The estimate `moesim validate` prints, in bytes.
 double estimate_of(const std::string& validate_out) {
-  std::smatch m;
-  static const std::regex line(R"(needs about ([0-9.]+) (kB|MB|GB|TB) of memory)");
-  if (!std::regex_search(validate_out, m, line)) return -1;
-  const std::string unit = m[2];
-  return std::stod(m[1]) * (unit == "kB" ? 1e3 : unit == "MB" ? 1e6 : unit == "GB" ? 1e9 : 1e12);
+  const size_t at = validate_out.find("needs about ");
+  if (at == std::string::npos) return -1;
+  std::istringstream words(validate_out.substr(at + 12));
+  double value = 0;
+  std::string unit;
+  if (!(words >> value >> unit)) return -1;
+  return value * (unit == "kB" ? 1e3 : unit == "MB" ? 1e6 : unit == "GB" ? 1e9 : unit == "TB" ? 1e12 : 1);
 }
 
 TEST_F(Cli, ScenariosTooLargeForMemoryAreRefusedNamingTheKey) {
@@ -67,7 +69,7 @@ TEST_F(Cli, SweepGridsBeyondTheLimitAreRefusedNotOverflowed) {
 // Each estimate is at least what the run uses and at most a few times as much.
 TEST_F(Cli, EstimatesBoundTheMeasuredPeak) {
   const std::string q = quickstart();
-  for (const std::string sets : {std::string("--set steps=20"), std::string("--set steps=2 --set gating.probe_tokens=32768"),
+  for (const std::string& sets : {std::string("--set steps=20"), std::string("--set steps=2 --set gating.probe_tokens=32768"),
                                  std::string("--set steps=2 --set cluster.fabric.spines=16384"),
                                  std::string("--set steps=2 --set cluster.nodes=64 --set parallelism.dp=512 --set parallelism.ep=128 "
                                              "--set training.tokens_per_step=1048576")}) {
