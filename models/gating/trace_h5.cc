@@ -86,6 +86,7 @@ H5::DataSet create_steps(H5::H5File& f, const char* name, std::vector<hsize_t> s
   props.setChunk(static_cast<int>(chunk.size()), chunk.data());
   props.setDeflate(4);
   props.setFletcher32();  // a damaged chunk is an error, not wrong counts
+  H5Pset_obj_track_times(props.getId(), false);  // the same gating gives the same bytes
   return f.createDataSet(name, H5::PredType::NATIVE_INT32, H5::DataSpace(static_cast<int>(dims.size()), dims.data(), max.data()), props);
 }
 
@@ -169,7 +170,9 @@ TraceWriter::TraceWriter(const std::string& path, const TraceInfo& info) {
   }
   impl_->info = info;
   try {
-    impl_->file = H5::H5File(impl_->temporary.path(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, checksummed_format());
+    H5::FileCreatPropList creation;
+    H5Pset_obj_track_times(creation.getId(), false);
+    impl_->file = H5::H5File(impl_->temporary.path(), H5F_ACC_TRUNC, creation, checksummed_format());
     if (info.ranks > 0) {
       const std::vector<hsize_t> shape = {hsize_t(info.moe_layers), hsize_t(info.ranks), hsize_t(info.experts)};
       impl_->ranks = StepAppender(create_steps(impl_->file, kRankCounts, shape), shape);

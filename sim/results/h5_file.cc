@@ -21,11 +21,24 @@ void fill_h5(const files::Temporary& temporary, const std::function<void(H5::H5F
     // The latest file format, whose metadata carries checksums (as moesim's traces do).
     H5::FileAccPropList access;
     access.setLibverBounds(H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
-    H5::H5File file(temporary.path(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, access);
+    H5::FileCreatPropList creation;  // the root group without timestamps
+    H5Pset_obj_track_times(creation.getId(), false);
+    H5::H5File file(temporary.path(), H5F_ACC_TRUNC, creation, access);
     fill(file);
   } catch (const H5::Exception& e) {
     throw files::FileError("cannot write '" + temporary.target() + "' (" + e.getDetailMsg() + ")");
   }
+}
+
+H5::Group untimed_group(H5::Group& parent, const std::string& name) {
+  const hid_t properties = H5Pcreate(H5P_GROUP_CREATE);
+  H5Pset_obj_track_times(properties, false);
+  const hid_t id = H5Gcreate2(parent.getId(), name.c_str(), H5P_DEFAULT, properties, H5P_DEFAULT);
+  H5Pclose(properties);
+  if (id < 0) throw H5::GroupIException("untimed_group", "cannot create group " + name);
+  H5::Group group(id);
+  H5Gclose(id);  // the Group holds its own reference
+  return group;
 }
 
 H5::DSetCreatPropList untimed_properties() {

@@ -22,6 +22,10 @@ void fill_h5(const files::Temporary& temporary, const std::function<void(H5::H5F
 // Dataset properties without object timestamps.
 H5::DSetCreatPropList untimed_properties();
 
+// A new group without object timestamps (the latest file format stores them in every object
+// header, so the same run would otherwise give different bytes).
+H5::Group untimed_group(H5::Group& parent, const std::string& name);
+
 void text_attribute(H5::H5Object& o, const char* name, const std::string& value);
 void int_attribute(H5::H5Object& o, const char* name, int64_t value);
 

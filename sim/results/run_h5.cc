@@ -115,9 +115,9 @@ void fill_run_h5(H5::H5File& file, const scenarios::Scenario& s, const RunResult
   int_attribute(root, "gpus_per_node", static_cast<int64_t>(s.cluster.gpus_per_node));
   int_attribute(root, "tokens_per_step", s.training.tokens_per_step);
   if (!run.expert_loads.empty()) write_loads(root, s, run.expert_loads);
-  H5::Group policies = file.createGroup("policies");
+  H5::Group policies = untimed_group(root, "policies");
   for (size_t i = 0; i < run.policies.size(); ++i) {
-    H5::Group g = policies.createGroup(std::to_string(i));
+    H5::Group g = untimed_group(policies, std::to_string(i));
     write_policy(g, s, run.policies[i]);
   }
 }

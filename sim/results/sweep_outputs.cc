@@ -61,11 +61,11 @@ void write_table(H5::H5File& file, const SweepTable& t) {
   }
   numbers(root, "point", point, H5::PredType::NATIVE_INT32);
   strings(root, "policy", policy);
-  H5::Group axes = file.createGroup("axis");
+  H5::Group axes = untimed_group(root, "axis");
   for (size_t a = 0; a < t.axes.size(); ++a) strings(axes, t.axes[a], axis_values[a]);
 
   // The metrics under summary.csv's column names; NaN where a policy has no value.
-  H5::Group metrics = file.createGroup("metrics");
+  H5::Group metrics = untimed_group(root, "metrics");
   const auto column = [&](const char* name, const std::function<double(const PolicySummary&)>& get) {
     std::vector<double> v;
     for (const auto* r : rows) v.push_back(get(*r));
