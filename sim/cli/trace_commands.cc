@@ -184,7 +184,7 @@ int cmd_trace(const std::vector<std::string>& args) {
   if (verb == "convert") {
     if (help) return std::cout << kTraceUsage, 0;
     if (rest.size() != 2) throw UsageError("`moesim trace convert` takes IN.csv and OUT.h5");
-    require_output_file("OUT.h5", rest[1], files::Target::kFile, {rest[0]});
+    require_output_file("trace convert OUT.h5", rest[1], files::Target::kFile, {rest[0]});
     gating::convert_csv_trace(rest[0], rest[1]);
     std::printf("converted %s to %s\n\n", rest[0].c_str(), rest[1].c_str());
     print_trace(rest[1]);
