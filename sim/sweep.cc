@@ -28,7 +28,7 @@ void require_point_directory(const std::string& dir) {
 bool run_point(const scenarios::SweepPoint& point) {
   const scenarios::Scenario& s = point.scenario;
   require_point_directory(s.output_dir);
-  results::RunOutputs outputs(s, false, files::DirectoryLock::Wait::kYes);
+  results::RunOutputs outputs(s, 0, files::DirectoryLock::Wait::kYes);
   if (point_done(point)) return false;
   const auto source = make_gating_source(s);
   const RunResult run = run_scenario(s, *source);

@@ -3,6 +3,7 @@
 #include <H5Cpp.h>
 
 #include <algorithm>
+#include <utility>
 #include <cstdio>
 #include <fstream>
 #include <filesystem>
@@ -109,11 +110,25 @@ StepSelection select_step(const H5::DataSet& ds, int step) {
 }
 
 // Steps appended to a dataset a chunk at a time.
+// Holds the dataset by its C handle: the C++ wrapper's destructor prints to stderr when a close
+// fails (a full disk), and an abandoned trace's close is expected to fail quietly.
 class StepAppender {
  public:
   StepAppender() = default;
-  StepAppender(H5::DataSet ds, std::vector<hsize_t> step_shape) : ds_(std::move(ds)), batch_(chunk_steps(step_shape)) {
+  StepAppender(const H5::DataSet& ds, std::vector<hsize_t> step_shape) : ds_(ds.getId()), batch_(chunk_steps(step_shape)) {
+    H5Iinc_ref(ds_);
     for (hsize_t d : step_shape) per_step_ *= d;
+  }
+  StepAppender(const StepAppender&) = delete;
+  StepAppender& operator=(StepAppender&& other) noexcept {
+    std::swap(ds_, other.ds_);
+    per_step_ = other.per_step_;
+    batch_ = other.batch_;
+    pending_.swap(other.pending_);
+    return *this;
+  }
+  ~StepAppender() {
+    if (ds_ >= 0) H5Dclose(ds_);
   }
   void add(const int32_t* step) {
     pending_.insert(pending_.end(), step, step + per_step_);
@@ -121,27 +136,29 @@ class StepAppender {
   }
   void flush() {
     if (pending_.empty()) return;
-    const H5::DataSpace space = ds_.getSpace();
+    H5::DataSet ds(ds_);  // a reference of its own, for the C++ API's calls
+    const H5::DataSpace space = ds.getSpace();
     std::vector<hsize_t> dims(static_cast<size_t>(space.getSimpleExtentNdims()));
     space.getSimpleExtentDims(dims.data());
     const hsize_t first = dims[0], count = pending_.size() / per_step_;
     dims[0] = first + count;
-    ds_.extend(dims.data());
-    H5::DataSpace file = ds_.getSpace();
+    ds.extend(dims.data());
+    H5::DataSpace file = ds.getSpace();
     std::vector<hsize_t> start(dims.size(), 0), extent = dims;
     start[0] = first;
     extent[0] = count;
     file.selectHyperslab(H5S_SELECT_SET, extent.data(), start.data());
-    ds_.write(pending_.data(), H5::PredType::NATIVE_INT32, H5::DataSpace(static_cast<int>(extent.size()), extent.data()), file);
+    ds.write(pending_.data(), H5::PredType::NATIVE_INT32, H5::DataSpace(static_cast<int>(extent.size()), extent.data()), file);
     pending_.clear();
   }
   void close() {
     flush();
-    ds_.close();
+    const hid_t id = std::exchange(ds_, H5I_INVALID_HID);
+    if (H5Dclose(id) < 0) throw H5::DataSetIException("StepAppender::close", "H5Dclose failed");
   }
 
  private:
-  H5::DataSet ds_;
+  hid_t ds_ = H5I_INVALID_HID;
   size_t per_step_ = 1;
   hsize_t batch_ = 1;
   std::vector<int32_t> pending_;

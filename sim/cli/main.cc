@@ -131,7 +131,7 @@ int cmd_run(const std::vector<std::string>& args) {
   for (const char* name : {"summary.csv", "run.h5", "timeline.json", "scenario.yaml"}) {
     files::require_not_input((std::filesystem::path(s.output_dir) / name).string(), inputs);
   }
-  results::RunOutputs outputs(s, timeline.has_value(), files::DirectoryLock::Wait::kNo);
+  results::RunOutputs outputs(s, timeline ? timeline->last - timeline->first + 1 : 0, files::DirectoryLock::Wait::kNo);
 
   const auto source = make_gating_source(s);
   std::cout << "moesim run " << describe(s) << "\n" << "gating: " << source->describe() << "\n\n";

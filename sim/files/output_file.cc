@@ -168,6 +168,18 @@ Temporary::~Temporary() {
   forget_temporary(path_);
 }
 
+void Temporary::write(const std::string& contents) const {
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) throw FileError("cannot write " + in_quotes(target_) + ": " + error_text(errno));
+  try {
+    write_all(fd, contents, target_);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0) throw FileError("cannot write " + in_quotes(target_) + ": " + error_text(errno));
+}
+
 void Temporary::commit() {
   if (check_target(target_, Target::kFile) != TargetKind::kReplace) {
     throw FileError("cannot write " + in_quotes(target_) + ": no longer a regular file");
@@ -219,15 +231,7 @@ void write_file_atomically(const std::string& path, const std::string& contents,
     return;
   }
   Temporary temporary(path);
-  const int fd = ::open(temporary.path().c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) throw FileError("cannot write " + in_quotes(path) + ": " + error_text(errno));
-  try {
-    write_all(fd, contents, path);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  if (::close(fd) != 0) throw FileError("cannot write " + in_quotes(path) + ": " + error_text(errno));
+  temporary.write(contents);
   temporary.commit();
 }
 

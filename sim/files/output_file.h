@@ -52,6 +52,8 @@ class Temporary {
 
   const std::string& path() const { return path_; }
   const std::string& target() const { return target_; }
+  // Fills the temporary with `contents`; FileError naming the target when the disk refuses.
+  void write(const std::string& contents) const;
   // Renames the temporary over the target, which must still be missing or a regular file.
   void commit();
 

@@ -30,16 +30,16 @@ std::string created_directory(const std::string& dir) {
 
 }  // namespace
 
-RunOutputs::RunOutputs(const scenarios::Scenario& s, bool timeline, files::DirectoryLock::Wait wait)
+RunOutputs::RunOutputs(const scenarios::Scenario& s, int timeline_steps, files::DirectoryLock::Wait wait)
     : scenario_(s), dir_(created_directory(s.output_dir)), lock_(dir_, wait) {
   files::remove_moesim_temporaries(dir_);
   const std::filesystem::path d(dir_);
   for (const char* name : {kSummary, kRunH5, kTimeline, kScenario}) {
     files::require_writable((d / name).string(), files::Target::kFile);
   }
-  if (timeline) {
+  if (timeline_steps > 0) {
     timeline_file_ = std::make_unique<files::Temporary>((d / kTimeline).string());
-    timeline_ = std::make_unique<TimelineWriter>(timeline_file_->path(), s);
+    timeline_ = std::make_unique<TimelineWriter>(timeline_file_->path(), s, timeline_steps);
   }
 }
 

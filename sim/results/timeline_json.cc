@@ -4,7 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/statvfs.h>
+
 #include "sim/files/output_file.h"
+#include "sim/resources.h"
 
 namespace moesim::results {
 namespace {
@@ -25,8 +28,12 @@ json metadata(const char* name, int pid, std::optional<int> tid, json args) {
 
 }  // namespace
 
-TimelineWriter::TimelineWriter(const std::string& path, const scenarios::Scenario& s)
-    : path_(path), out_(path, std::ios::binary | std::ios::trunc), scenario_name_(s.name), seed_(s.seed) {
+TimelineWriter::TimelineWriter(const std::string& path, const scenarios::Scenario& s, int steps)
+    : path_(path),
+      out_(path, std::ios::binary | std::ios::trunc),
+      scenario_name_(s.name),
+      seed_(s.seed),
+      steps_to_record_(static_cast<int64_t>(steps) * static_cast<int64_t>(s.policies.size())) {
   if (!out_) throw files::FileError("cannot write '" + path + "'");
   out_ << "{\"traceEvents\":[";
   const int gpus = s.cluster.gpu_count();
@@ -51,6 +58,7 @@ void TimelineWriter::event(const std::string& text) {
 }
 
 void TimelineWriter::add(int policy, const std::vector<TimelineSpan>& spans) {
+  const std::streamoff before = out_.tellp();
   for (const TimelineSpan& span : spans) {
     json args = {{"step", span.step}, {"layer", span.layer}, {"pass", span.backward ? "backward" : "forward"}};
     if (span.tokens > 0) args["tokens"] = span.tokens;
@@ -66,6 +74,17 @@ void TimelineWriter::add(int policy, const std::vector<TimelineSpan>& spans) {
               .dump());
   }
   if (!out_) throw files::FileError("cannot write '" + path_ + "'");
+  if (added_++ == 0) {
+    const double need = static_cast<double>(out_.tellp() - before) * static_cast<double>(steps_to_record_);
+    struct statvfs fs {};
+    if (::statvfs(path_.c_str(), &fs) == 0) {
+      const double free_bytes = static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
+      if (need > free_bytes) {
+        throw files::FileError("the timeline of " + std::to_string(steps_to_record_) + " policy-steps needs about " + format_bytes(need) +
+                               " and its file system has " + format_bytes(free_bytes) + " free: record fewer steps (--timeline-steps)");
+      }
+    }
+  }
 }
 
 void TimelineWriter::finish() {

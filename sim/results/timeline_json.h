@@ -20,10 +20,13 @@ namespace moesim::results {
 class TimelineWriter {
  public:
   // Starts the document at `path` (a file moesim created) with the names of every policy's
-  // process and GPU threads. Throws files::FileError when it cannot be written.
-  TimelineWriter(const std::string& path, const scenarios::Scenario& scenario);
+  // process and GPU threads; `steps` is how many steps it will record. Throws files::FileError
+  // when it cannot be written.
+  TimelineWriter(const std::string& path, const scenarios::Scenario& scenario, int steps);
 
-  // The spans of one step of policy `policy` (the scenario's order).
+  // The spans of one step of policy `policy` (the scenario's order). After the first step, the
+  // whole timeline's size is estimated from it: files::FileError when the file system has less
+  // free space than that, before the run spends its time filling the disk.
   void add(int policy, const std::vector<TimelineSpan>& spans);
 
   // Closes the document; files::FileError when any of it failed to reach the file.
@@ -37,6 +40,8 @@ class TimelineWriter {
   bool first_ = true;
   std::string scenario_name_;
   uint64_t seed_ = 0;
+  int64_t steps_to_record_ = 0;  // steps x policies
+  int64_t added_ = 0;
 };
 
 }  // namespace moesim::results

@@ -179,5 +179,45 @@ TEST_F(FileSafety, ASecondRunOnABusyDirectoryRefusesAndASecondSweepWaitsItsTurn)
   EXPECT_FALSE(has_temporary(shared));
 }
 
+// A small file system of the test's own (tmpfs), or a skip where mounting is not allowed.
+class SmallDisk : public FileSafety {
+ protected:
+  bool mount_small(const std::string& size) {
+    disk_ = dir_ / "disk";
+    fs::create_directories(disk_);
+    mounted_ = std::system(("mount -t tmpfs -o size=" + size + " tmpfs " + disk_.string() + " 2>/dev/null").c_str()) == 0;
+    return mounted_;
+  }
+  void TearDown() override {
+    if (mounted_) EXPECT_EQ(std::system(("umount " + disk_.string()).c_str()), 0);
+    FileSafety::TearDown();
+  }
+  fs::path disk_;
+  bool mounted_ = false;
+};
+
+TEST_F(SmallDisk, AFullDiskIsAOneLineErrorAndLeavesNothingHalfWritten) {
+  if (!mount_small("256k")) GTEST_SKIP() << "cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)";
+  const fs::path tiny = write("tiny.yaml", kTinyScenario);
+  // The timeline would fill the disk: refused after its first step, from that step's size.
+  const Result timeline = moesim("run " + tiny.string() + " -q --timeline-steps 0:39 --out " + (disk_ / "t").string());
+  EXPECT_EQ(timeline.status, 2) << timeline.err;
+  EXPECT_NE(timeline.err.find("record fewer steps"), std::string::npos) << timeline.err;
+  // The results themselves do not fit: ENOSPC while staging, nothing published.
+  write("long.yaml", std::string(kTinyScenario).replace(std::string(kTinyScenario).find("steps: 40"), 9, "steps: 20000"));
+  const Result full = moesim("run " + (dir_ / "long.yaml").string() + " -q --out " + (disk_ / "r").string());
+  EXPECT_EQ(full.status, 2) << full.err;
+  EXPECT_EQ(std::count(full.err.begin(), full.err.end(), '\n'), 1) << full.err;
+  EXPECT_EQ(full.err.find("internal error"), std::string::npos) << full.err;
+  EXPECT_FALSE(has_temporary(disk_));
+  EXPECT_EQ(names(disk_ / "r"), (std::set<std::string>{".moesim.lock"}));
+  // A trace streamed to disk until the disk is full: one line, no partial trace.
+  const Result trace = moesim("trace generate " + (dir_ / "long.yaml").string() + " --out " + (disk_ / "t.h5").string());
+  EXPECT_EQ(trace.status, 2) << trace.err;
+  EXPECT_EQ(std::count(trace.err.begin(), trace.err.end(), '\n'), 1) << trace.err;
+  EXPECT_FALSE(fs::exists(disk_ / "t.h5"));
+  EXPECT_FALSE(has_temporary(disk_));
+}
+
 }  // namespace
 }  // namespace moesim::e2e
