@@ -274,6 +274,7 @@ namespace {
 // Steps are read a block at a time: a read per step costs more than the step's bytes.
 struct StepBlock {
   int first = 0, steps = 0;
+  size_t per_step = 0;          // counts per step, from the dataset's extent (0: not read yet)
   std::vector<int64_t> values;  // as stored, before their range check
 };
 }  // namespace
@@ -391,8 +392,8 @@ namespace {
 // each must be a count a 32-bit routing matrix holds.
 void read_step(const std::string& path, const H5::DataSet& ds, const char* name, int step, int total_steps,
                StepBlock& block, int32_t* out) {
-  const StepSelection one = select_step(ds, step);
-  const size_t per_step = one.values;
+  if (block.per_step == 0) block.per_step = select_step(ds, step).values;
+  const size_t per_step = block.per_step;
   if (step < block.first || step >= block.first + block.steps) {
     block.first = step;
     block.steps = static_cast<int>(std::min<size_t>(static_cast<size_t>(total_steps - step), std::max<size_t>(1, (size_t{1} << 20) / per_step)));
