@@ -189,7 +189,9 @@ class SmallDisk : public FileSafety {
     return mounted_;
   }
   void TearDown() override {
-    if (mounted_) EXPECT_EQ(std::system(("umount " + disk_.string()).c_str()), 0);
+    if (mounted_) {
+      EXPECT_EQ(std::system(("umount " + disk_.string()).c_str()), 0);
+    }
     FileSafety::TearDown();
   }
   fs::path disk_;
