@@ -104,9 +104,10 @@ TargetKind check_target(const std::string& path, Target allowed) {
   struct stat target {};
   const bool resolves = ::stat(path.c_str(), &target) == 0;
   const bool stream = resolves && (S_ISFIFO(target.st_mode) || S_ISCHR(target.st_mode));
-  if (stream || own_descriptor(path) >= 0) {
+  if (const int own = own_descriptor(path); stream || own >= 0) {
     if (allowed == Target::kStream) return TargetKind::kWriteThrough;
-    throw FileError("cannot write " + in_quotes(path) + ": it is " + (resolves ? kind_name(target.st_mode) : "a descriptor") +
+    throw FileError("cannot write " + in_quotes(path) + ": it is " +
+                    (own >= 0 ? "this process's descriptor " + std::to_string(own) : std::string(kind_name(target.st_mode))) +
                     "; this output is written whole by replacing a regular file");
   }
   if (S_ISLNK(link.st_mode)) {
