@@ -102,10 +102,10 @@ int cmd_compare(const std::vector<std::string>& args) {
                                         : std::pair{scenarios::load_scenario_file(files[0], common),
                                                     scenarios::load_scenario_file(files.size() > 1 ? files[1] : files[0], variant_overrides)};
 
-  const double base_bytes = total_bytes(estimate_run_memory(base)), variant_bytes = total_bytes(estimate_run_memory(variant));
-  const int at_once = std::min(jobs, 2 * seeds);
-  require_memory(estimate_run_memory(base_bytes >= variant_bytes ? base : variant), at_once, memory_limit(vm),
-                 base_bytes >= variant_bytes ? "the base" : "the variant");
+  const auto base_memory = estimate_run_memory(base), variant_memory = estimate_run_memory(variant);
+  const bool base_larger = total_bytes(base_memory) >= total_bytes(variant_memory);
+  require_memory(base_larger ? base_memory : variant_memory, std::min(jobs, 2 * seeds), memory_limit(vm),
+                 base_larger ? "the base" : "the variant");
 
   // Side by side: [0, seeds) the base's runs, [seeds, 2 seeds) the variant's, seed by seed.
   std::vector<scenarios::Scenario> runs;

@@ -3,7 +3,6 @@
 #include <boost/program_options.hpp>
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -126,12 +125,8 @@ int cmd_run(const std::vector<std::string>& args) {
   if (vm.count("timeline-steps")) timeline = timeline_steps(vm["timeline-steps"].as<std::string>(), s.steps);
   else if (vm.count("timeline")) timeline = TimelineSteps{s.steps - 1, s.steps - 1};
 
-  std::vector<std::string> inputs = {a.path};
-  if (s.gating.source == scenarios::GatingSourceKind::kTrace) inputs.push_back(s.gating.trace_path);
-  for (const char* name : {"summary.csv", "run.h5", "timeline.json", "scenario.yaml"}) {
-    files::require_not_input((std::filesystem::path(s.output_dir) / name).string(), inputs);
-  }
-  results::RunOutputs outputs(s, timeline ? timeline->last - timeline->first + 1 : 0, files::DirectoryLock::Wait::kNo);
+  results::RunOutputs outputs(s, timeline ? timeline->last - timeline->first + 1 : 0, files::DirectoryLock::Wait::kNo,
+                              cli::scenario_inputs(a.path, s));
 
   const auto source = make_gating_source(s);
   std::cout << "moesim run " << describe(s) << "\n" << "gating: " << source->describe() << "\n\n";

@@ -50,6 +50,12 @@ ScenarioArgs scenario_args(const po::variables_map& vm, const char* command) {
   return a;
 }
 
+std::vector<std::string> scenario_inputs(const std::string& path, const scenarios::Scenario& s) {
+  std::vector<std::string> inputs = {path};
+  if (s.gating.source == scenarios::GatingSourceKind::kTrace) inputs.push_back(s.gating.trace_path);
+  return inputs;
+}
+
 void require_output_dir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

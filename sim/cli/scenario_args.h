@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "scenarios/scenario.h"
 #include "sim/files/output_file.h"
 #include "sim/resources.h"
 
@@ -31,6 +32,9 @@ boost::program_options::variables_map parse(const std::vector<std::string>& args
 
 // The scenario file and overrides; a UsageError naming `command` if no file was given.
 ScenarioArgs scenario_args(const boost::program_options::variables_map& vm, const char* command);
+
+// The files a command reading scenario `scenario` from `path` reads: the file, and its trace.
+std::vector<std::string> scenario_inputs(const std::string& path, const scenarios::Scenario& scenario);
 
 // Creates the output directory and proves it writable (with a temporary of moesim's own), so
 // that a command fails before it spends any time; a ScenarioError on output.dir otherwise.

@@ -128,9 +128,7 @@ int generate(const std::vector<std::string>& args) {
   if (vm.count("steps")) overrides.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
   const scenarios::Scenario s = scenarios::load_scenario_file(vm["scenario"].as<std::string>(), overrides);
   const std::string out = vm["out"].as<std::string>();
-  std::vector<std::string> inputs = {vm["scenario"].as<std::string>()};
-  if (s.gating.source == scenarios::GatingSourceKind::kTrace) inputs.push_back(s.gating.trace_path);
-  require_output_file("--out", out, files::Target::kFile, inputs);
+  require_output_file("--out", out, files::Target::kFile, scenario_inputs(vm["scenario"].as<std::string>(), s));
   require_memory(estimate_run_memory(s), 1, memory_limit(vm), "recording the trace");
 
   auto source = make_gating_source(s);

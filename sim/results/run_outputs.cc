@@ -30,11 +30,13 @@ std::string created_directory(const std::string& dir) {
 
 }  // namespace
 
-RunOutputs::RunOutputs(const scenarios::Scenario& s, int timeline_steps, files::DirectoryLock::Wait wait)
+RunOutputs::RunOutputs(const scenarios::Scenario& s, int timeline_steps, files::DirectoryLock::Wait wait,
+                       const std::vector<std::string>& inputs)
     : scenario_(s), dir_(created_directory(s.output_dir)), lock_(dir_, wait) {
   files::remove_moesim_temporaries(dir_);
   const std::filesystem::path d(dir_);
   for (const char* name : {kSummary, kRunH5, kTimeline, kScenario}) {
+    files::require_not_input((d / name).string(), inputs);
     files::require_writable((d / name).string(), files::Target::kFile);
   }
   if (timeline_steps > 0) {
@@ -50,16 +52,10 @@ std::vector<std::string> RunOutputs::commit(const std::string& resolved_yaml, co
   const auto stage = [&](const char* name) -> files::Temporary& {
     return *staged.emplace_back(std::make_unique<files::Temporary>((d / name).string()));
   };
-  const auto write_text = [](const files::Temporary& t, const std::string& text) {
-    std::ofstream out(t.path(), std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) throw files::FileError("cannot write '" + t.target() + "'");
-  };
-  write_text(stage(kSummary), summary_csv(summary));
+  stage(kSummary).write(summary_csv(summary));
   fill_h5(stage(kRunH5), [&](H5::H5File& file) { fill_run_h5(file, scenario_, run, resolved_yaml); });
   if (timeline_) timeline_->finish();
-  write_text(stage(kScenario), resolved_yaml);
+  stage(kScenario).write(resolved_yaml);
 
   // Every target is checked before the first rename, so a failure publishes nothing.
   std::vector<files::Temporary*> order = {staged[0].get(), staged[1].get()};

@@ -23,9 +23,11 @@ class RunOutputs {
  public:
   // Creates and locks the scenario's output directory (files::FileError "in use" with
   // Wait::kNo when another moesim process holds it), removes temporaries that killed runs left
-  // there, checks that each result file is missing or a regular file, and with `timeline_steps`
+  // there, checks that each result file is none of `inputs` and missing or a regular file, and
+  // with `timeline_steps`
   // above 0 starts timeline.json's temporary for that many steps. Throws files::FileError before any time is spent.
-  RunOutputs(const scenarios::Scenario& scenario, int timeline_steps, files::DirectoryLock::Wait wait);
+  RunOutputs(const scenarios::Scenario& scenario, int timeline_steps, files::DirectoryLock::Wait wait,
+             const std::vector<std::string>& inputs = {});
 
   // The timeline being streamed, or nullptr.
   TimelineWriter* timeline() { return timeline_.get(); }

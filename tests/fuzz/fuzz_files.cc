@@ -7,17 +7,21 @@
 
 namespace moesim::fuzz {
 
+namespace {
+std::filesystem::path made;  // by mkdtemp: new, so removing it at exit removes nothing of anyone else's
+}  // namespace
+
 const std::filesystem::path& scratch() {
-  static const std::filesystem::path dir = [] {
-    auto d = std::filesystem::temp_directory_path() / ("moesim-fuzz-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
+  if (made.empty()) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "moesim-fuzz-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
+    made = pattern;
     std::atexit([] {
       std::error_code ec;
-      std::filesystem::remove_all(std::filesystem::temp_directory_path() / ("moesim-fuzz-" + std::to_string(::getpid())), ec);
+      std::filesystem::remove_all(made, ec);
     });
-    return d;
-  }();
-  return dir;
+  }
+  return made;
 }
 
 void write_file(const std::filesystem::path& path, const void* bytes, size_t size) {

@@ -7,7 +7,7 @@
 
 namespace moesim::fuzz {
 
-// A directory for this process, removed at exit.
+// A new directory for this process (mkdtemp), removed at exit.
 const std::filesystem::path& scratch();
 
 // Writes `bytes` to `path`.
