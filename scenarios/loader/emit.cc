@@ -138,20 +138,22 @@ std::string resolved_yaml(const Scenario& s) {
     out << YAML::Flow << BeginMap << Key << "label" << Value << p.label << Key << "placement" << Value
         << to_string(p.placement) << Key << "layout" << Value << to_string(p.layout);
     if (p.spare_slots > 0) out << Key << "spare_slots" << Value << p.spare_slots;
+    if (p.placement != PlacementKind::kStatic && p.placement != PlacementKind::kOracle) {
+      out << Key << "predictor" << Value << p.predictor;
+    }
     if (p.placement == PlacementKind::kReplicated || p.placement == PlacementKind::kPhaseAware) {
       out << Key << "replicas" << Value << p.replicas;
     }
     if (p.placement == PlacementKind::kAffinity) out << Key << "max_imbalance" << Value << format_number(p.max_imbalance);
     if (p.placement == PlacementKind::kPhaseAware) {
       out << Key << "phase_window" << Value << p.predictive.phase_window << Key << "phase_threshold" << Value
-          << p.predictive.phase_threshold;
+          << format_number(p.predictive.phase_threshold);
     }
     if (p.placement != PlacementKind::kStatic) {
-      if (p.placement != PlacementKind::kOracle) out << Key << "predictor" << Value << p.predictor;
       out << Key << "trigger" << Value << (p.predictive.trigger == policies::Trigger::kGain ? "gain" : "interval");
       out << Key << "rebalance_every" << Value << p.predictive.rebalance_every << Key << "horizon" << Value << p.predictive.horizon
-          << Key << "warmup" << Value << p.predictive.warmup << Key << "min_gain" << Value << p.predictive.min_gain << Key
-          << "migration" << Value << to_string(p.migration);
+          << Key << "warmup" << Value << p.predictive.warmup << Key << "min_gain" << Value << format_number(p.predictive.min_gain)
+          << Key << "migration" << Value << to_string(p.migration);
     }
     out << EndMap;
   }

@@ -136,7 +136,7 @@ int cmd_predict(const std::vector<std::string>& args) {
       ("lstm-hidden", po::value<int>()->default_value(16), "lstm hidden units")
       ("lstm-iterations", po::value<int>()->default_value(1000), "lstm training: Adam steps")
       ("phase-window", po::value<int>()->default_value(100), "window of the phase detector's variance")
-      ("phase-threshold", po::value<double>()->default_value(0.1),
+      ("phase-threshold", po::value<double>()->default_value(0.1, "0.1"),
        "stable once the windowed variance stays below this share of its peak")
       ("csv", po::value<std::string>(), "write every origin's error per layer (for plots) to this CSV")
       ("quiet,q", "no progress bar");
