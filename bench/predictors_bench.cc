@@ -8,7 +8,7 @@
 
 #include "policies/predictors/arima.h"
 #include "policies/predictors/evaluation.h"
-#include "policies/predictors/factory.h"
+#include "policies/predictors/registry.h"
 #include "policies/predictors/lstm.h"
 #include "sim/engine/random.h"
 
@@ -45,7 +45,7 @@ void BM_Evaluate10kSteps(benchmark::State& state, const char* name) {
   const Trace& t = trace();
   const std::vector<LayerPhase> phases(kShape.layers);
   for (auto _ : state) {
-    auto predictor = make_predictor(name, kShape, PredictorSettings{}, t);
+    auto predictor = make_predictor(name, kShape, PredictorInputs{&t, nullptr});
     const Evaluation e = evaluate(*predictor, t, kShape, phases, EvaluationOptions{{1, 100, 1000}, 100, 99});
     benchmark::DoNotOptimize(e.horizons[0].overall);
   }

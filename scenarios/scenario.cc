@@ -1,5 +1,7 @@
 #include "scenarios/scenario.h"
 
+#include "policies/placement/registry.h"
+
 namespace moesim::scenarios {
 
 const char* to_string(ExpertExecution e) { return e == ExpertExecution::kDropless ? "dropless" : "capacity"; }
@@ -24,17 +26,7 @@ const char* to_string(GatingSourceKind k) {
   return "?";
 }
 
-const char* to_string(PlacementKind p) {
-  switch (p) {
-    case PlacementKind::kStatic: return "static";
-    case PlacementKind::kPredictive: return "predictive";
-    case PlacementKind::kReplicated: return "replicated";
-    case PlacementKind::kPhaseAware: return "phase_aware";
-    case PlacementKind::kOracle: return "oracle";
-    case PlacementKind::kAffinity: return "affinity";
-  }
-  return "?";
-}
+std::string_view PolicySpec::placement_name() const { return placement->name(); }
 
 const char* to_string(MigrationMode m) { return m == MigrationMode::kBlocking ? "blocking" : "overlapped"; }
 

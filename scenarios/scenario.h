@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hardware/specs.h"
@@ -10,8 +12,12 @@
 #include "models/gating/routing_mode.h"
 #include "models/gating/skewed_source.h"
 #include "models/moe_model.h"
-#include "policies/placement/predictive_policy.h"
-#include "policies/placement/static_placement.h"
+
+namespace moesim::policies {
+class PlacementConfig;  // policies/placement/registry.h
+class PredictorConfig;  // policies/predictors/registry.h
+enum class StaticLayout;
+}  // namespace moesim::policies
 
 namespace moesim::scenarios {
 
@@ -61,27 +67,22 @@ struct GatingSpec {
   gating::RoutingSpec routing;          // how the synthetic sources route (trace: as recorded)
 };
 
-// static: never moves. predictive: packs from a predictor's forecast. replicated: adds replicas of
-// hot experts in spare slots, hierarchically (EPLB). oracle: packs from the true coming loads (the
-// upper bound). phase_aware: replicas planned with headroom while a layer is transient, from the
-// forecast once it is stable. affinity: experts that tokens choose together share a GPU (or a
-// node), within a load bound.
-enum class PlacementKind { kStatic, kPredictive, kReplicated, kPhaseAware, kOracle, kAffinity };
-
 // How a re-placement's expert state reaches its new GPUs: before the step starts (blocking), or
 // alongside the step's first layers, needed only by the first MoE layer's experts (overlapped).
 enum class MigrationMode { kBlocking, kOverlapped };
 
+// One placement policy to compare: a registry entry (policies/placement/registry.h: static,
+// predictive, replicated, phase_aware, affinity, oracle) with its own settings, and the keys all
+// policies share.
 struct PolicySpec {
-  std::string label;  // shown in tables; defaults to the placement name
-  PlacementKind placement = PlacementKind::kStatic;
-  policies::StaticLayout layout = policies::StaticLayout::kContiguous;  // static, and where the others start
-  std::string predictor = "sw_avg";                                     // all but static and oracle
-  policies::PredictiveSettings predictive;                              // predictive, oracle
+  std::string label;  // shown in tables; the entry's label unless given
+  std::shared_ptr<const policies::PlacementConfig> placement;
+  policies::StaticLayout layout{};  // static: where experts stay; the others: where they start
+  std::shared_ptr<const policies::PredictorConfig> predictor;  // the policies that forecast
   MigrationMode migration = MigrationMode::kOverlapped;
   int spare_slots = 0;  // expert slots per GPU beyond experts / ep (replicated, phase_aware: 1 unless set)
-  int replicas = 0;     // replicated, phase_aware: extra replicas per MoE layer (all spare slots unless set)
-  double max_imbalance = 1.1;  // affinity: bound on the busiest GPU's forecast load over the mean
+  // The entry's name ("static", "oracle" ...).
+  std::string_view placement_name() const;
 };
 
 // What the cluster costs to rent, for the cost per million tokens; 0 when not given.
@@ -109,7 +110,6 @@ const char* to_string(ExpertExecution e);
 const char* to_string(Dedup d);
 const char* to_string(gating::SkewDistribution d);
 const char* to_string(GatingSourceKind k);
-const char* to_string(PlacementKind p);
 const char* to_string(MigrationMode m);
 const char* to_string(policies::StaticLayout l);
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "hardware/topology.h"
+#include "policies/placement/registry.h"
 
 namespace moesim {
 namespace {
@@ -22,7 +23,7 @@ std::string times(std::initializer_list<std::pair<double, const char*>> factors)
 
 bool has_oracle(const scenarios::Scenario& s) {
   return std::any_of(s.policies.begin(), s.policies.end(),
-                     [](const scenarios::PolicySpec& p) { return p.placement == scenarios::PlacementKind::kOracle; });
+                     [](const scenarios::PolicySpec& p) { return policies::find_placement(p.placement_name())->reads_future; });
 }
 
 }  // namespace

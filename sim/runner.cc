@@ -7,9 +7,7 @@
 #include "models/gating/learned_source.h"
 #include "models/gating/skewed_source.h"
 #include "models/gating/trace_source.h"
-#include "policies/placement/predictive_policy.h"
-#include "policies/placement/static_placement.h"
-#include "policies/predictors/factory.h"
+#include "policies/placement/registry.h"
 
 namespace moesim {
 gating::GatingShape gating_shape(const scenarios::Scenario& s) {
@@ -53,22 +51,7 @@ gating::RoutingView routing_view(const scenarios::Scenario& s, const policies::P
 
 std::unique_ptr<policies::PlacementPolicy> make_placement_policy(const scenarios::Scenario& s, const scenarios::PolicySpec& spec) {
   const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
-  if (spec.placement == scenarios::PlacementKind::kStatic) return std::make_unique<policies::StaticPolicy>(shape, spec.layout);
-  std::unique_ptr<policies::Predictor> predictor;
-  if (spec.placement != scenarios::PlacementKind::kOracle) {
-    predictor = policies::make_predictor(spec.predictor, {shape.moe_layers, shape.experts}, policies::PredictorSettings{}, {});
-  }
-  std::optional<policies::ReplicationShape> replication;
-  if (spec.placement == scenarios::PlacementKind::kReplicated || spec.placement == scenarios::PlacementKind::kPhaseAware) {
-    replication = policies::ReplicationShape{shape.ep, std::min(shape.ep, s.cluster.gpus_per_node), shape.experts / shape.ep + spec.spare_slots,
-                                             spec.replicas};
-  }
-  std::optional<policies::AffinityShape> affinity;
-  if (spec.placement == scenarios::PlacementKind::kAffinity) {
-    affinity = policies::AffinityShape{shape.ep, std::min(shape.ep, s.cluster.gpus_per_node), spec.max_imbalance};
-  }
-  return std::make_unique<policies::PredictivePolicy>(shape, policies::static_placement(shape, spec.layout), std::move(predictor),
-                                                      spec.predictive, replication, affinity);
+  return spec.placement->make({shape, std::min(shape.ep, s.cluster.gpus_per_node), spec.layout, spec.spare_slots, spec.predictor.get()});
 }
 
 policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing) {
@@ -99,12 +82,12 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   for (const auto& spec : s.policies) {
     states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s, spec.migration, spec.spare_slots), Duration()});
     states.back().policy->set_costs(states.back().simulator->placement_costs());
-    lookahead = std::max(lookahead, states.back().policy->lookahead());
+    lookahead = std::max(lookahead, states.back().policy->observations().lookahead);
     result.policies.emplace_back().label = spec.label;
     result.policies.back().steps.reserve(s.steps);
   }
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
-  if (std::any_of(states.begin(), states.end(), [](const PolicyState& state) { return state.policy->wants_coactivation(); })) {
+  if (std::any_of(states.begin(), states.end(), [](const PolicyState& state) { return state.policy->observations().coactivation; })) {
     routing.enable_coactivation();
   }
   // Per-token destinations (RoutingMatrix::sends) depend on the placement too.
@@ -139,7 +122,7 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
       if (capacity_mode) gating::apply_capacity(ahead_routing, capacity);
       const auto future = expert_loads(ahead_routing);
       for (auto& state : states) {
-        if (state.policy->lookahead() > 0) state.policy->foresee(foreseen, future);
+        if (state.policy->observations().lookahead > 0) state.policy->foresee({foreseen, future});
       }
     }
     if (!per_placement) route(step, gating::RoutingView{}, result.expert_loads);
@@ -154,8 +137,8 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
       }
       states[i].elapsed += result.policies[i].steps.back().step_time;
       if (states[i].simulator->placement_changed()) result.policies[i].placements.emplace_back(step, placement);
-      states[i].policy->observe(step, loads);
-      if (states[i].policy->wants_coactivation()) states[i].policy->observe_coactivation(step, routing.coactivation());
+      const bool coactivation = states[i].policy->observations().coactivation;
+      states[i].policy->observe({step, loads, coactivation ? routing.coactivation() : std::span<const double>()});
       if (progress) progress(++done, total);
     }
   }

@@ -45,8 +45,6 @@ struct PlacementCosts {
   double seconds_per_kept_share = 0;
 };
 
-// Decides the placement of every step. Sees loads of finished steps only (through observe).
-// Not thread-safe; one instance per (policy, run).
 // How one plan's forecast compared with the loads of the steps that followed it.
 struct ForecastScore {
   int first_step = 0;   // the first step the plan placed
@@ -54,19 +52,37 @@ struct ForecastScore {
   double error_pp = 0;  // mean absolute error of load proportions, percentage points
 };
 
+// What a policy asks the runner to show it besides each finished step's loads.
+struct Observations {
+  bool coactivation = false;  // each step's expert co-activation (StepLoads::coactivation)
+  // The loads of this many coming steps, before it places the first of them: only the oracle,
+  // the upper bound, asks, and no real system could answer.
+  int lookahead = 0;
+};
+
+// One step as the runner shows it.
+struct StepLoads {
+  int step = 0;
+  const ExpertLoads& loads;
+  // When asked for: coactivation[(layer * experts + e) * experts + f] is the share of the layer's
+  // tokens that chose both e and f. Empty otherwise.
+  std::span<const double> coactivation = {};
+};
+
+// Decides the placement of every step from the steps it has seen. Not thread-safe; one instance
+// per (policy, run).
 class PlacementPolicy {
  public:
   virtual ~PlacementPolicy() = default;
   virtual std::string name() const = 0;
+  virtual Observations observations() const { return {}; }
   // The placement for `step`; steps are asked for in order.
   virtual const Placement& placement_for(int step) = 0;
-  // The expert loads that step `step` produced.
-  virtual void observe(int step, const ExpertLoads& loads) = 0;
-
-  // Only for the oracle, the upper bound: how many steps ahead it must see. The runner then calls
-  // foresee() with the loads of steps t .. t + lookahead() - 1 before placement_for(t).
-  virtual int lookahead() const { return 0; }
-  virtual void foresee(int /*step*/, const ExpertLoads& /*loads*/) {}
+  // A finished step.
+  virtual void observe(const StepLoads& finished) = 0;
+  // A coming step, when observations().lookahead > 0: steps t .. t + lookahead - 1 before
+  // placement_for(t).
+  virtual void foresee(const StepLoads& /*coming*/) {}
 
   // For policies that plan from forecasts: the mean absolute error, in percentage points of load
   // proportion, of the forecasts their plans used against the loads that followed (as moesim
@@ -74,14 +90,16 @@ class PlacementPolicy {
   virtual std::optional<double> forecast_error_pp() const { return std::nullopt; }
   // The same per plan, in plan order: forecast_error_pp() is their mean.
   virtual std::vector<ForecastScore> forecast_scores() const { return {}; }
-  // Only for policies that place by co-activation: whether they want it, and, when they do, each
-  // step's after observe(): pair_shares[(layer * experts + e) * experts + f] is the share of the
-  // layer's tokens that chose both e and f.
-  virtual bool wants_coactivation() const { return false; }
-  virtual void observe_coactivation(int /*step*/, std::span<const double> /*pair_shares*/) {}
   // The runner's estimate of step-time costs, given once before the first step.
   virtual void set_costs(const PlacementCosts& /*costs*/) {}
 };
+
+// Where a placement starts (and where static placement stays):
+//   contiguous:  expert e on rank e / (experts / ep)   (Megatron, DeepSpeed default)
+//   round_robin: expert e on rank e % ep
+enum class StaticLayout { kContiguous, kRoundRobin };
+
+Placement static_placement(const PlacementShape& shape, StaticLayout layout);
 
 // Each layer's loads as proportions of the layer's total (uniform for a layer with no tokens),
 // flattened layer by layer: what the predictors take.

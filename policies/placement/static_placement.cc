@@ -1,5 +1,7 @@
 #include "policies/placement/static_placement.h"
 
+#include "policies/placement/registry.h"
+
 namespace moesim::policies {
 
 Placement static_placement(const PlacementShape& shape, StaticLayout layout) {
@@ -18,6 +20,24 @@ Placement static_placement(const PlacementShape& shape, StaticLayout layout) {
 
 std::string StaticPolicy::name() const {
   return layout_ == StaticLayout::kContiguous ? "static" : "static (round-robin)";
+}
+
+const PlacementEntry& placement_entry_static() {
+  using Config = PlacementConfigOf<params::NoParams>;
+  static const PlacementEntry entry{
+      .name = "static",
+      .summary = "experts stay where the layout puts them (the baseline)",
+      .defaults = [](const PlacementDefaults&) -> std::unique_ptr<PlacementConfig> {
+        return std::make_unique<Config>("static", params::NoParams{}, nullptr,
+                                        [](const params::NoParams&, const PlacementContext& c) -> std::unique_ptr<PlacementPolicy> {
+                                          return std::make_unique<StaticPolicy>(c.shape, c.layout);
+                                        });
+      },
+      .label = [](StaticLayout layout, std::string_view) {
+        return std::string(layout == StaticLayout::kRoundRobin ? "static-rr" : "static");
+      },
+  };
+  return entry;
 }
 
 }  // namespace moesim::policies

@@ -1,15 +1,9 @@
-// The baseline: experts are assigned once and never move.
-//   contiguous:  expert e on rank e / (experts / ep)   (Megatron, DeepSpeed default)
-//   round_robin: expert e on rank e % ep
+// The baseline: experts are assigned once (static_placement, placement.h) and never move.
 #pragma once
 
 #include "policies/placement/placement.h"
 
 namespace moesim::policies {
-
-enum class StaticLayout { kContiguous, kRoundRobin };
-
-Placement static_placement(const PlacementShape& shape, StaticLayout layout);
 
 class StaticPolicy final : public PlacementPolicy {
  public:
@@ -17,7 +11,7 @@ class StaticPolicy final : public PlacementPolicy {
       : placement_(static_placement(shape, layout)), layout_(layout) {}
   std::string name() const override;
   const Placement& placement_for(int) override { return placement_; }
-  void observe(int, const ExpertLoads&) override {}
+  void observe(const StepLoads&) override {}
 
  private:
   Placement placement_;

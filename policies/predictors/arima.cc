@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "policies/predictors/registry.h"
+
 namespace moesim::policies {
 namespace {
 
@@ -177,6 +179,32 @@ void ArimaPredictor::forecast(int horizon, std::span<float> out) {
     }
   }
   normalize_layers(out.first(static_cast<size_t>(horizon) * series), shape_);
+}
+
+namespace {
+
+struct ArimaParams {
+  int p = 5, d = 1, q = 5;
+  int fit_window = 500;
+  int refit_every = 500;
+  void describe(params::Visitor& v) {
+    v.count("p", p, 0, 20, "autoregressive lags");
+    v.count("d", d, 0, 2, "differences");
+    v.count("q", q, 0, 20, "moving-average lags");
+    v.count("fit_window", fit_window, 1, 1'000'000, "steps each fit uses");
+    v.count("refit_every", refit_every, 1, 1'000'000, "steps between fits");
+  }
+};
+
+}  // namespace
+
+const PredictorEntry& predictor_entry_arima() {
+  static const PredictorEntry entry = predictor_entry<ArimaParams>(
+      "arima", "the paper's ARIMA(p, d, q), fitted by Hannan-Rissanen",
+      [](const ArimaParams& a, const SeriesShape& shape, const PredictorInputs&) -> std::unique_ptr<Predictor> {
+        return std::make_unique<ArimaPredictor>(shape, ArimaOrder{a.p, a.d, a.q}, a.fit_window, a.refit_every);
+      });
+  return entry;
 }
 
 }  // namespace moesim::policies

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "policies/predictors/registry.h"
 #include "sim/engine/random.h"
 
 namespace moesim::policies {
@@ -105,6 +106,17 @@ void LstmPredictor::forecast(int horizon, std::span<float> out) {
     normalize_layers(row, shape_);
     if (h + 1 < horizon) next = net.step(state, scaled(row));
   }
+}
+
+const PredictorEntry& predictor_entry_lstm() {
+  static const PredictorEntry entry = predictor_entry<params::NoParams>(
+      "lstm", "the paper's LSTM, trained on another run's trace (moesim predict --train)",
+      [](const params::NoParams&, const SeriesShape& shape, const PredictorInputs& inputs) -> std::unique_ptr<Predictor> {
+        if (!inputs.lstm) throw std::invalid_argument("lstm needs a network trained on another run's trace");
+        return std::make_unique<LstmPredictor>(shape, inputs.lstm);
+      },
+      /*in_scenarios=*/false);
+  return entry;
 }
 
 }  // namespace moesim::policies

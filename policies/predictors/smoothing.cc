@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "policies/predictors/registry.h"
+
 namespace moesim::policies {
 
 void normalize_layers(std::span<float> steps, const SeriesShape& shape) {
@@ -110,6 +112,65 @@ void HoltPredictor::forecast(int horizon, std::span<float> out) {
   for (int h = 1; h <= horizon; ++h)
     for (size_t s = 0; s < series; ++s) out[static_cast<size_t>(h - 1) * series + s] = static_cast<float>(level_[s] + h * trend_[s]);
   normalize_layers(out.first(static_cast<size_t>(horizon) * series), shape_);
+}
+
+namespace {
+
+struct WindowParams {
+  int window = 100;
+  void describe(params::Visitor& v) { v.count("window", window, 1, 1'000'000, "steps averaged"); }
+};
+
+struct EmaParams {
+  double alpha = 0.05;
+  void describe(params::Visitor& v) { v.real("alpha", alpha, {0, 1, false}, "weight of the newest step"); }
+};
+
+struct HoltParams {
+  double alpha = 0.05;
+  double beta = 0.005;
+  void describe(params::Visitor& v) {
+    v.real("alpha", alpha, {0, 1, false}, "level: weight of the newest step");
+    v.real("beta", beta, {0, 1}, "trend: weight of the newest change of level");
+  }
+};
+
+}  // namespace
+
+const PredictorEntry& predictor_entry_last_value() {
+  static const PredictorEntry entry = predictor_entry<params::NoParams>(
+      "last_value", "the last observed step, repeated",
+      [](const params::NoParams&, const SeriesShape& shape, const PredictorInputs&) -> std::unique_ptr<Predictor> {
+        return std::make_unique<LastValuePredictor>(shape);
+      });
+  return entry;
+}
+
+const PredictorEntry& predictor_entry_sw_avg() {
+  static const PredictorEntry entry = predictor_entry<WindowParams>(
+      "sw_avg", "the paper's sliding-window average of the last `window` steps",
+      [](const WindowParams& p, const SeriesShape& shape, const PredictorInputs&) -> std::unique_ptr<Predictor> {
+        return std::make_unique<SlidingWindowPredictor>(shape, p.window);
+      });
+  return entry;
+}
+
+const PredictorEntry& predictor_entry_ema() {
+  static const PredictorEntry entry = predictor_entry<EmaParams>(
+      "ema", "exponential smoothing: a flat forecast of the smoothed level",
+      [](const EmaParams& p, const SeriesShape& shape, const PredictorInputs&) -> std::unique_ptr<Predictor> {
+        return std::make_unique<EmaPredictor>(shape, p.alpha);
+      });
+  return entry;
+}
+
+const PredictorEntry& predictor_entry_holt() {
+  static const PredictorEntry entry = predictor_entry<HoltParams>(
+      "holt", "Holt's linear trend: level plus steps ahead times trend",
+      [](const HoltParams& p, const SeriesShape& shape, const PredictorInputs&) -> std::unique_ptr<Predictor> {
+        return std::make_unique<HoltPredictor>(shape, p.alpha, p.beta);
+      });
+  return entry;
 }
 
 }  // namespace moesim::policies

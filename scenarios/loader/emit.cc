@@ -1,6 +1,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "scenarios/loader/loader.h"
+#include "scenarios/loader/policy_keys.h"
 #include "scenarios/loader/quantity.h"
 
 namespace moesim::scenarios {
@@ -134,29 +135,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << EndMap;
 
   out << Key << "policies" << Value << YAML::BeginSeq;
-  for (const auto& p : s.policies) {
-    out << YAML::Flow << BeginMap << Key << "label" << Value << p.label << Key << "placement" << Value
-        << to_string(p.placement) << Key << "layout" << Value << to_string(p.layout);
-    if (p.spare_slots > 0) out << Key << "spare_slots" << Value << p.spare_slots;
-    if (p.placement != PlacementKind::kStatic && p.placement != PlacementKind::kOracle) {
-      out << Key << "predictor" << Value << p.predictor;
-    }
-    if (p.placement == PlacementKind::kReplicated || p.placement == PlacementKind::kPhaseAware) {
-      out << Key << "replicas" << Value << p.replicas;
-    }
-    if (p.placement == PlacementKind::kAffinity) out << Key << "max_imbalance" << Value << format_number(p.max_imbalance);
-    if (p.placement == PlacementKind::kPhaseAware) {
-      out << Key << "phase_window" << Value << p.predictive.phase_window << Key << "phase_threshold" << Value
-          << format_number(p.predictive.phase_threshold);
-    }
-    if (p.placement != PlacementKind::kStatic) {
-      out << Key << "trigger" << Value << (p.predictive.trigger == policies::Trigger::kGain ? "gain" : "interval");
-      out << Key << "rebalance_every" << Value << p.predictive.rebalance_every << Key << "horizon" << Value << p.predictive.horizon
-          << Key << "warmup" << Value << p.predictive.warmup << Key << "min_gain" << Value << format_number(p.predictive.min_gain)
-          << Key << "migration" << Value << to_string(p.migration);
-    }
-    out << EndMap;
-  }
+  for (const auto& p : s.policies) emit_policy(out, p);
   out << YAML::EndSeq;
   if (s.cost.gpu_hour > 0) out << Key << "cost" << Value << BeginMap << Key << "gpu_hour" << Value << format_number(s.cost.gpu_hour) << EndMap;
   out << Key << "output" << Value << BeginMap << Key << "dir" << Value << s.output_dir << EndMap;

@@ -8,6 +8,7 @@
 
 #include "hardware/presets.h"
 #include "models/presets.h"
+#include "scenarios/loader/policy_keys.h"
 #include "scenarios/loader/validate.h"
 #include "scenarios/loader/yaml_reader.h"
 
@@ -264,52 +265,6 @@ GatingSpec read_gating(MapReader r, int steps) {
   return g;
 }
 
-PolicySpec read_policy(MapReader r, int ep) {
-  PolicySpec p;
-  const std::string placement =
-      r.get_choice("placement", {"static", "predictive", "replicated", "phase_aware", "affinity", "oracle"}, std::nullopt);
-  p.placement = placement == "static"        ? PlacementKind::kStatic
-                : placement == "predictive"  ? PlacementKind::kPredictive
-                : placement == "replicated"  ? PlacementKind::kReplicated
-                : placement == "phase_aware" ? PlacementKind::kPhaseAware
-                : placement == "affinity"    ? PlacementKind::kAffinity
-                                             : PlacementKind::kOracle;
-  const bool replicates = p.placement == PlacementKind::kReplicated || p.placement == PlacementKind::kPhaseAware;
-  p.layout = r.get_choice("layout", {"contiguous", "round_robin"}, "contiguous") == "contiguous"
-                 ? policies::StaticLayout::kContiguous
-                 : policies::StaticLayout::kRoundRobin;
-  std::string fallback = placement;
-  if (p.placement == PlacementKind::kStatic && p.layout == policies::StaticLayout::kRoundRobin) fallback = "static-rr";
-  if (p.placement != PlacementKind::kStatic) {
-    auto& q = p.predictive;
-    if (p.placement != PlacementKind::kOracle) {
-      // lstm needs a training trace, and the oracle is a placement of its own.
-      p.predictor = r.get_choice("predictor", {"last_value", "sw_avg", "ema", "holt", "arima"}, p.predictor);
-      if (p.placement == PlacementKind::kPredictive) fallback = "predictive-" + p.predictor;
-    }
-    q.trigger = r.get_choice("trigger", {"interval", "gain"}, "interval") == "gain" ? policies::Trigger::kGain : policies::Trigger::kInterval;
-    q.rebalance_every = static_cast<int>(r.get_int("rebalance_every", q.rebalance_every, 1, 100'000'000));
-    q.horizon = static_cast<int>(r.get_int("horizon", q.horizon, 1, 1'000'000));
-    q.warmup = static_cast<int>(r.get_int("warmup", q.warmup, 1, 100'000'000));
-    q.min_gain = r.get_double("min_gain", q.min_gain, 0, 1);
-    if (p.placement == PlacementKind::kPhaseAware) {
-      q.phase_aware = true;
-      q.phase_window = static_cast<int>(r.get_int("phase_window", q.phase_window, 2, 1'000'000));
-      q.phase_threshold = r.get_double("phase_threshold", q.phase_threshold, 0, 1, false);
-    }
-    if (p.placement == PlacementKind::kAffinity) p.max_imbalance = r.get_double("max_imbalance", p.max_imbalance, 1, 1000);
-    p.migration = r.get_choice("migration", {"blocking", "overlapped"}, "overlapped") == "blocking" ? MigrationMode::kBlocking
-                                                                                                  : MigrationMode::kOverlapped;
-  }
-  p.spare_slots = static_cast<int>(r.get_int("spare_slots", replicates ? 1 : 0, 0, 4096));
-  if (replicates) {
-    p.replicas = static_cast<int>(r.get_int("replicas", static_cast<int64_t>(ep) * p.spare_slots, 0, 1 << 20));
-  }
-  p.label = r.get_string("label", fallback);
-  r.finish();
-  return p;
-}
-
 Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::string& default_name) {
   if (!root || root.IsNull()) throw ScenarioError(sources.file(), "", "the scenario is empty: expected a mapping of keys");
   MapReader r(sources, root, "");
@@ -341,7 +296,7 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   s.gating = read_gating(r.child("gating"), s.steps);
   auto policy_readers = r.children("policies");
   for (auto& p : policy_readers) s.policies.push_back(read_policy(std::move(p), s.parallelism.ep));
-  if (s.policies.empty()) s.policies.push_back(PolicySpec{});
+  if (s.policies.empty()) s.policies.push_back(default_policy());
 
   MapReader cost = r.child("cost");
   s.cost.gpu_hour = cost.get_double("gpu_hour", 0, 0, 1e6);

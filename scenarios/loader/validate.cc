@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "hardware/topology.h"
+#include "policies/placement/registry.h"
 #include "models/gating/capacity.h"
 #include "models/gating/routing_mode.h"
 #include "models/gating/trace_source.h"
@@ -100,24 +101,8 @@ void validate_policies(const Scenario& s, const Checker& c) {
   for (size_t i = 0; i < s.policies.size(); ++i) {
     const PolicySpec& p = s.policies[i];
     const std::string key = "policies." + std::to_string(i) + ".";
-    const bool replicates = p.placement == PlacementKind::kReplicated || p.placement == PlacementKind::kPhaseAware;
-    if (replicates) {
-      c.require(p.replicas <= ep * p.spare_slots, key + "replicas",
-                "expected at most the spare slots of an EP group, ep x spare_slots = " + str(ep) + " x " + str(p.spare_slots) + " = " +
-                    str(ep * p.spare_slots) + ", got " + str(p.replicas));
-    }
-    if (replicates || p.placement == PlacementKind::kAffinity) {
-      const int nodes = ep / ranks_per_node;
-      c.require(ep % ranks_per_node == 0 && m.experts % nodes == 0, key + "placement",
-                std::string(to_string(p.placement)) + " places experts node by node, so model.experts (" + str(m.experts) +
-                    ") must split evenly over the " + str(nodes) + " nodes of an EP group, got " + to_string(p.placement));
-    }
-    if (p.placement == PlacementKind::kAffinity) {
-      c.require(m.top_k >= 2 && s.dispatch.dedup != Dedup::kNone, key + "placement",
-                "affinity puts experts that tokens choose together on one GPU, which saves all-to-all bytes only when tokens "
-                "choose several experts and go once to each GPU: expected model.top_k >= 2 and dispatch.dedup gpu or node, got top_k " +
-                    str(m.top_k) + " and dedup " + to_string(s.dispatch.dedup));
-    }
+    const policies::PlacementFacts facts{ep, ranks_per_node, m.experts, m.top_k, p.spare_slots, to_string(s.dispatch.dedup)};
+    if (const auto problem = p.placement->check(facts)) c.require(false, key + problem->key, problem->message);
     // The expert slots' weights, gradients and optimizer state. Dense layers and activations are
     // not counted: real runs shard them (tensor or pipeline parallelism, ZeRO), which the
     // simulator does not model.
@@ -128,7 +113,7 @@ void validate_policies(const Scenario& s, const Checker& c) {
                   " MoE layers need " + gb(need) + " per GPU for weights, gradients and optimizer state, more than " + s.cluster.gpu.name +
                   "'s " + gb(s.cluster.gpu.hbm_capacity.count()) +
                   " (use more GPUs for expert parallelism, or lower model.optimizer_bytes_per_param for sharded optimizer state), got " +
-                  std::string(to_string(p.placement)) + (p.spare_slots > 0 ? " with " + str(p.spare_slots) + " spare slots" : ""));
+                  std::string(p.placement_name()) + (p.spare_slots > 0 ? " with " + str(p.spare_slots) + " spare slots" : ""));
   }
 }
 

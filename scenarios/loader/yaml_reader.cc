@@ -255,4 +255,17 @@ void MapReader::finish() const {
   }
 }
 
+void ParamsReader::count(std::string_view key, int& value, int64_t min, int64_t max, std::string_view) {
+  value = static_cast<int>(reader_.get_int(std::string(key), value, min, max));
+}
+
+void ParamsReader::real(std::string_view key, double& value, params::Range range, std::string_view) {
+  value = reader_.get_double(std::string(key), value, range.min, range.max, range.min_inclusive);
+}
+
+void ParamsReader::choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
+                          std::string_view) {
+  value = reader_.get_choice(std::string(key), std::vector<std::string>(choices.begin(), choices.end()), value);
+}
+
 }  // namespace moesim::scenarios

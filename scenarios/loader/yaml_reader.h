@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "scenarios/errors.h"
+#include "sim/base/params.h"
 #include "sim/engine/units.h"
 
 namespace moesim::scenarios {
@@ -42,6 +43,7 @@ class MapReader {
   MapReader(SourceMap& sources, YAML::Node node, std::string path);
 
   bool has(const std::string& key) const { return static_cast<bool>(node_[key]); }
+  bool is_map(const std::string& key) const { return node_[key] && node_[key].IsMap(); }
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;
 
   std::string get_string(const std::string& key, std::optional<std::string> fallback);
@@ -74,6 +76,20 @@ class MapReader {
   YAML::Node node_;
   std::string path_;
   std::set<std::string> used_;
+};
+
+// Reads the keys a Params struct describes (sim/base/params.h) from a mapping; a key that is absent
+// keeps its value.
+class ParamsReader final : public params::Visitor {
+ public:
+  explicit ParamsReader(MapReader& reader) : reader_(reader) {}
+  void count(std::string_view key, int& value, int64_t min, int64_t max, std::string_view doc) override;
+  void real(std::string_view key, double& value, params::Range range, std::string_view doc) override;
+  void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
+              std::string_view doc) override;
+
+ private:
+  MapReader& reader_;
 };
 
 // The text of a scenario or sweep file (`what` names it in errors), at most 16 MiB: a directory,

@@ -10,8 +10,9 @@
 #include <sstream>
 
 #include "models/gating/trace_proportions.h"
+#include "policies/predictors/lstm.h"
+#include "policies/predictors/registry.h"
 #include "sim/cli/command_line.h"
-#include "policies/predictors/factory.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
@@ -120,18 +121,86 @@ TrainedOn train(const po::variables_map& vm, bool show_progress) {
 
 std::string label(const std::string& predictor) { return predictor == "oracle" ? "oracle (upper bound)" : predictor; }
 
+std::string joined_names() {
+  std::string list;
+  for (const auto& name : policies::predictor_names()) list += (list.empty() ? "" : ", ") + name;
+  return list;
+}
+
+// Every predictor with its settings, for --help: from the registry, so never out of date.
+std::string predictor_listing() {
+  std::ostringstream out;
+  out << "predictors (--param NAME.KEY=VALUE sets a key):\n";
+  for (const policies::PredictorEntry* entry : policies::predictor_entries()) {
+    out << "  " << entry->name << ": " << entry->summary << "\n";
+    auto config = entry->defaults();
+    for (const auto& doc : params::docs_of(*config)) {
+      out << "      " << entry->name << "." << doc.key << " (" << doc.accepts << ", default " << doc.default_value << "): " << doc.doc
+          << "\n";
+    }
+  }
+  return out.str();
+}
+
+// The configuration of each named predictor: its defaults, then --window, --arima and --param.
+std::vector<std::unique_ptr<policies::PredictorConfig>> predictor_configs(const std::vector<std::string>& names,
+                                                                          const po::variables_map& vm) {
+  std::vector<std::unique_ptr<policies::PredictorConfig>> configs;
+  for (const auto& name : names) {
+    if (!policies::find_predictor(name)) {
+      throw OptionError("--predictors: unknown predictor '" + name + "' (expected one of: " + joined_names() + ")");
+    }
+    configs.push_back(policies::default_predictor(name));
+  }
+  auto set = [&](const std::string& option, const std::string& name, const std::string& key, const std::string& value) {
+    bool named = false;
+    for (auto& config : configs) {
+      if (config->name() != name) continue;
+      named = true;
+      try {
+        if (!params::assign(*config, key, value)) throw std::invalid_argument(name + " has no setting '" + key + "'");
+      } catch (const std::invalid_argument& e) {
+        throw OptionError(option + ": " + name + "." + key + ": " + e.what());
+      }
+    }
+    return named;
+  };
+  const std::string window = std::to_string(vm["window"].as<int>());
+  for (const char* name : {"sw_avg", "median"}) set("--window", name, "window", window);
+  const std::string arima = vm["arima"].as<std::string>();
+  const auto pdq = parse_ints(arima, 0, 20);
+  if (!pdq || pdq->size() != 3 || (*pdq)[1] > 2) {
+    throw OptionError("--arima: expected p,d,q with p, q in 0..20 and d in 0..2, got '" + arima + "'");
+  }
+  for (int i = 0; i < 3; ++i) set("--arima", "arima", std::string(1, "pdq"[i]), std::to_string((*pdq)[i]));
+  if (vm.count("param")) {
+    for (const auto& text : vm["param"].as<std::vector<std::string>>()) {
+      const auto dot = text.find('.'), eq = text.find('=');
+      if (dot == std::string::npos || eq == std::string::npos || dot > eq) {
+        throw OptionError("--param: expected NAME.KEY=VALUE, got '" + text + "'");
+      }
+      const std::string name = text.substr(0, dot);
+      if (!set("--param", name, text.substr(dot + 1, eq - dot - 1), text.substr(eq + 1))) {
+        throw OptionError("--param: " + name + " is not among --predictors (" + vm["predictors"].as<std::string>() + ")");
+      }
+    }
+  }
+  return configs;
+}
+
 }  // namespace
 
 int cmd_predict(const std::vector<std::string>& args) {
   po::options_description o("moesim predict options");
   o.add_options()("help,h", "show this help")
       ("predictors", po::value<std::string>()->default_value("last_value,sw_avg,ema,holt,arima,oracle"),
-       "comma-separated: last_value, sw_avg, ema, holt, arima, lstm, oracle (the upper bound: reads the future); "
-       "lstm joins the default list when --train is given")
+       ("comma-separated, of: " + joined_names() + " (oracle is the upper bound: it reads the future); "
+        "lstm joins the default list when --train is given").c_str())
       ("horizons", po::value<std::string>()->default_value("1,100,1000"), "comma-separated steps ahead")
       ("stride", po::value<int>()->default_value(100), "steps between forecast origins")
-      ("window", po::value<int>()->default_value(100), "sw_avg window, in steps")
+      ("window", po::value<int>()->default_value(100), "window of sw_avg and median, in steps")
       ("arima", po::value<std::string>()->default_value("5,1,5"), "ARIMA order p,d,q")
+      ("param", po::value<std::vector<std::string>>()->composing(), "a predictor's setting, NAME.KEY=VALUE (repeatable), e.g. ema.alpha=0.1")
       ("train", po::value<std::string>(), "trace of another run that the lstm learns from")
       ("lstm-hidden", po::value<int>()->default_value(16), "lstm hidden units")
       ("lstm-iterations", po::value<int>()->default_value(1000), "lstm training: Adam steps")
@@ -143,7 +212,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   o.add(memory_options());
   const po::variables_map vm = parse_with_file(args, o, "trace");
   if (vm.count("help")) {
-    std::cout << kUsage << "\n" << o;
+    std::cout << kUsage << "\n" << o << "\n" << predictor_listing();
     return 0;
   }
   if (!vm.count("trace")) throw UsageError("`moesim predict` needs a trace file");
@@ -155,15 +224,7 @@ int cmd_predict(const std::vector<std::string>& args) {
     throw OptionError("--predictors: lstm needs --train OTHER_TRACE.h5, a trace of another run to learn from");
   }
   const auto horizons = parse_horizons(vm["horizons"].as<std::string>());
-  policies::PredictorSettings settings;
-  settings.window = vm["window"].as<int>();
-  const std::string arima = vm["arima"].as<std::string>();
-  const auto pdq = parse_ints(arima, 0, 20);
-  if (!pdq || pdq->size() != 3 || (*pdq)[1] > 2) {
-    throw OptionError("--arima: expected p,d,q with p, q in 0..20 and d in 0..2, got '" + arima + "'");
-  }
-  settings.arima = policies::ArimaOrder{(*pdq)[0], (*pdq)[1], (*pdq)[2]};
-  const int stride = vm["stride"].as<int>(), window = settings.window, phase_window = vm["phase-window"].as<int>();
+  const int stride = vm["stride"].as<int>(), window = vm["window"].as<int>(), phase_window = vm["phase-window"].as<int>();
   if (stride < 1) throw OptionError("--stride: expected a positive step count, got " + std::to_string(stride));
   if (window < 1) throw OptionError("--window: expected a positive step count, got " + std::to_string(window));
   if (phase_window < 2) throw OptionError("--phase-window: expected at least 2 steps, got " + std::to_string(phase_window));
@@ -189,18 +250,12 @@ int cmd_predict(const std::vector<std::string>& args) {
                      " steps of history and the longest horizon, " + std::to_string(longest) + " steps, need " +
                      std::to_string(first_origin + 1 + longest));
   }
-  const auto& known = policies::predictor_names();
-  for (const auto& name : names) {
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw OptionError("--predictors: unknown predictor '" + name + "' (expected one of: " + list + ")");
-    }
-  }
+  const auto configs = predictor_configs(names, vm);
 
   // Trained before anything is printed: a bad training trace is an error with no partial table.
   TrainedOn trained;
-  if (lstm) settings.lstm = (trained = train(vm, !vm.count("quiet"))).model;
+  policies::PredictorInputs inputs{&trace.steps, nullptr};
+  if (lstm) inputs.lstm = (trained = train(vm, !vm.count("quiet"))).model;
 
   const auto phases = policies::detect_phases(trace.steps, shape, {phase_window, threshold});
   std::printf("moesim predict %s: %d steps x %d MoE layers x %d experts, forecast origins every %d steps from step %d\n",
@@ -216,7 +271,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   policies::EvaluationOptions options{horizons, stride, first_origin};
   std::vector<results::PredictorEvaluation> evaluations;
   for (size_t i = 0; i < names.size(); ++i) {
-    const auto predictor = policies::make_predictor(names[i], shape, settings, trace.steps);
+    const auto predictor = configs[i]->make(shape, inputs);
     Progress progress(!vm.count("quiet"), "origins, " + names[i]);
     evaluations.push_back({names[i], policies::evaluate(*predictor, trace.steps, shape, phases, options,
                                                          [&](int done, int total) { progress(done, total); })});

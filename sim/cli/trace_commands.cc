@@ -147,11 +147,13 @@ int generate(const std::vector<std::string>& args) {
   gating::RoutingMatrix routing(info.moe_layers, info.ranks, info.experts);
   // Placement-aware routing is recorded under the scenario's first policy.
   auto policy = make_placement_policy(s, s.policies.front());
+  const bool coactivation = policy->observations().coactivation;
+  if (coactivation) routing.enable_coactivation();
   for (int step = 0; step < s.steps; ++step) {
     const auto& placement = policy->placement_for(step);
     source->route(step, source->placement_aware() ? routing_view(s, placement) : gating::RoutingView{}, routing);
     writer.write_step(routing);
-    policy->observe(step, expert_loads(routing));
+    policy->observe({step, expert_loads(routing), coactivation ? routing.coactivation() : std::span<const double>()});
   }
   writer.finish();
   std::printf("recorded %d steps of %s\n", s.steps, info.generator.c_str());

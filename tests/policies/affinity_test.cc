@@ -8,7 +8,7 @@
 #include "policies/placement/affinity.h"
 #include "policies/placement/graph_partition.h"
 #include "policies/placement/packing.h"
-#include "policies/placement/predictive_policy.h"
+#include "policies/placement/affinity_policy.h"
 #include "policies/placement/static_placement.h"
 #include "policies/predictors/smoothing.h"
 #include "sim/engine/random.h"
@@ -130,28 +130,26 @@ TEST(Affinity, ReplanningWhatIsInPlaceMovesNothing) {
 // One layer of 8 experts on 4 ranks, uniform loads.
 const PlacementShape kShape{1, 8, 4};
 
-PredictivePolicy affinity_policy() {
-  PredictiveSettings settings;
+AffinityPolicy affinity_policy() {
+  PlanningParams settings;
   settings.rebalance_every = 10;
   settings.warmup = 5;
   settings.horizon = 5;
-  return PredictivePolicy(kShape, static_placement(kShape, StaticLayout::kContiguous),
-                          std::make_unique<SlidingWindowPredictor>(SeriesShape{1, 8}, 5), settings, std::nullopt,
-                          AffinityShape{4, 2, 1.1});
+  return AffinityPolicy(kShape, static_placement(kShape, StaticLayout::kContiguous), settings,
+                        std::make_unique<SlidingWindowPredictor>(SeriesShape{1, 8}, 5), AffinityShape{4, 2, 1.1});
 }
 
-void feed(PredictivePolicy& policy, int steps, const std::vector<double>& pair_shares) {
+void feed(AffinityPolicy& policy, int steps, const std::vector<double>& pair_shares) {
   const ExpertLoads loads = {std::vector<double>(8, 100.0)};
   for (int step = 0; step < steps; ++step) {
     policy.placement_for(step);
-    policy.observe(step, loads);
-    policy.observe_coactivation(step, pair_shares);
+    policy.observe({step, loads, pair_shares});
   }
 }
 
 TEST(AffinityPolicy, PlacesTheObservedPairsTogether) {
   auto policy = affinity_policy();
-  EXPECT_TRUE(policy.wants_coactivation());
+  EXPECT_TRUE(policy.observations().coactivation);
   EXPECT_EQ(policy.name(), "affinity-sw_avg");
   feed(policy, 5, pairs(8, {{0, 5, 0.25}, {1, 6, 0.25}, {2, 7, 0.25}, {3, 4, 0.25}}));
   const auto& layer = policy.placement_for(5).layers[0];

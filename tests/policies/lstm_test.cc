@@ -4,7 +4,7 @@
 #include <numbers>
 
 #include "policies/predictors/evaluation.h"
-#include "policies/predictors/factory.h"
+#include "policies/predictors/registry.h"
 #include "policies/predictors/lstm.h"
 #include "policies/predictors/phase.h"
 #include "sim/engine/random.h"
@@ -73,9 +73,9 @@ Trace cycling(int steps, double phase, uint64_t seed) {
   return trace;
 }
 
-double error_at(const std::string& name, const Trace& trace, int horizon, const PredictorSettings& settings) {
+double error_at(const std::string& name, const Trace& trace, int horizon, std::shared_ptr<const TrainedLstm> lstm) {
   const SeriesShape shape{1, 4};
-  auto predictor = make_predictor(name, shape, settings, trace);
+  auto predictor = make_predictor(name, shape, PredictorInputs{&trace, std::move(lstm)});
   const auto phases = detect_phases(trace, shape, PhaseOptions{10, 0.1});
   return evaluate(*predictor, trace, shape, phases, EvaluationOptions{{horizon}, 5, 40}).horizons[0].overall;
 }
@@ -91,11 +91,10 @@ LstmTraining small_training() {
 }
 
 TEST(Lstm, LearnsACycleOnOneRunAndForecastsAnother) {
-  PredictorSettings settings;
-  settings.lstm = train_lstm(cycling(600, 0.0, 1), SeriesShape{1, 4}, small_training());
-  EXPECT_LT(settings.lstm->loss_after, 0.5 * settings.lstm->loss_before);
+  const auto network = train_lstm(cycling(600, 0.0, 1), SeriesShape{1, 4}, small_training());
+  EXPECT_LT(network->loss_after, 0.5 * network->loss_before);
   const Trace test = cycling(300, 1.0, 2);  // another run: other noise, another phase
-  const double lstm = error_at("lstm", test, 6, settings), last_value = error_at("last_value", test, 6, settings);
+  const double lstm = error_at("lstm", test, 6, network), last_value = error_at("last_value", test, 6, network);
   // Half a cycle ahead, the last value is as wrong as it can be; the cycle is learnable.
   EXPECT_LT(lstm, 0.5 * last_value) << "lstm " << lstm << " pp, last_value " << last_value << " pp";
 }
@@ -138,14 +137,13 @@ TEST(Lstm, ForecastsAModelOfAnotherShapeWithLayersSummingToOne) {
 
 TEST(Lstm, ConstantSeriesAreForecastClosely) {
   Trace constant(300, std::vector<float>{0.4f, 0.3f, 0.2f, 0.1f});
-  PredictorSettings settings;
-  settings.lstm = train_lstm(constant, SeriesShape{1, 4}, small_training());
-  EXPECT_LT(error_at("lstm", constant, 50, settings), 0.1);  // percentage points
+  const auto lstm = train_lstm(constant, SeriesShape{1, 4}, small_training());
+  EXPECT_LT(error_at("lstm", constant, 50, lstm), 0.1);  // percentage points
 }
 
 TEST(Lstm, RejectsWhatCannotTrainIt) {
   EXPECT_THROW(train_lstm(cycling(20, 0.0, 1), SeriesShape{1, 4}, small_training()), std::invalid_argument);
-  EXPECT_THROW(make_predictor("lstm", SeriesShape{1, 4}, {}, {}), std::invalid_argument);
+  EXPECT_THROW(make_predictor("lstm", SeriesShape{1, 4}), std::invalid_argument);
 }
 
 }  // namespace

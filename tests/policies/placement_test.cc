@@ -6,7 +6,9 @@
 
 #include "policies/placement/migration.h"
 #include "policies/placement/packing.h"
+#include "policies/placement/oracle_policy.h"
 #include "policies/placement/predictive_policy.h"
+#include "policies/placement/replicated_policy.h"
 #include "policies/placement/static_placement.h"
 #include "policies/placement/replication.h"
 #include "policies/predictors/online_phase.h"
@@ -60,22 +62,22 @@ TEST(Migration, MovesOnlyWhatChangedHost) {
 const PlacementShape kShape{1, 8, 2};
 
 TEST(PredictivePolicy, UniformLoadsNeverMoveExperts) {
-  PredictivePolicy policy(kShape, static_placement(kShape, StaticLayout::kContiguous), std::make_unique<SlidingWindowPredictor>(SeriesShape{1, 8}, 10),
-                          PredictiveSettings{5, 10, 5, 0.02});
+  PredictivePolicy policy(kShape, static_placement(kShape, StaticLayout::kContiguous), PlanningParams{5, 10, 5, 0.02},
+                          std::make_unique<SlidingWindowPredictor>(SeriesShape{1, 8}, 10));
   const Placement initial = policy.placement_for(0);
   for (int step = 0; step < 50; ++step) {
     EXPECT_EQ(policy.placement_for(step), initial) << step;
-    policy.observe(step, {{100, 101, 99, 100, 100, 100, 101, 99}});
+    policy.observe({step, ExpertLoads{{100, 101, 99, 100, 100, 100, 101, 99}}});
   }
 }
 
 TEST(PredictivePolicy, PacksFromTheForecastAfterWarmUp) {
-  PredictivePolicy policy(kShape, static_placement(kShape, StaticLayout::kContiguous), std::make_unique<LastValuePredictor>(SeriesShape{1, 8}),
-                          PredictiveSettings{100, 10, 3, 0.02});
+  PredictivePolicy policy(kShape, static_placement(kShape, StaticLayout::kContiguous), PlanningParams{100, 10, 3, 0.02},
+                          std::make_unique<LastValuePredictor>(SeriesShape{1, 8}));
   const ExpertLoads hot_first_half = {{8, 7, 6, 5, 4, 3, 2, 1}};  // contiguous: 26 against 10
   for (int step = 0; step < 3; ++step) {
     policy.placement_for(step);
-    policy.observe(step, hot_first_half);
+    policy.observe({step, hot_first_half});
   }
   const auto& p = policy.placement_for(3);
   std::vector<int> rank_of;
@@ -84,12 +86,13 @@ TEST(PredictivePolicy, PacksFromTheForecastAfterWarmUp) {
 }
 
 TEST(PredictivePolicy, OraclePlacesFromTheLoadsItIsShown) {
-  PredictivePolicy oracle(kShape, static_placement(kShape, StaticLayout::kContiguous), nullptr, PredictiveSettings{100, 2, 1, 0.02});
-  EXPECT_EQ(oracle.lookahead(), 2);
+  OraclePolicy oracle(kShape, static_placement(kShape, StaticLayout::kContiguous), PlanningParams{100, 2, 1, 0.02});
+  EXPECT_EQ(oracle.observations().lookahead, 2);
   EXPECT_EQ(oracle.name(), "oracle");
-  oracle.observe(0, {{1, 1, 1, 1, 1, 1, 1, 1}});
-  oracle.foresee(1, {{8, 7, 6, 5, 4, 3, 2, 1}});
-  oracle.foresee(2, {{8, 7, 6, 5, 4, 3, 2, 1}});
+  const ExpertLoads uniform = {{1, 1, 1, 1, 1, 1, 1, 1}}, skewed = {{8, 7, 6, 5, 4, 3, 2, 1}};
+  oracle.observe({0, uniform});
+  oracle.foresee({1, skewed});
+  oracle.foresee({2, skewed});
   std::vector<int> rank_of;
   for (const auto& replicas : oracle.placement_for(1).layers[0].replicas) rank_of.push_back(replicas[0].ep_rank);
   EXPECT_DOUBLE_EQ(max_rank_load(std::vector<double>{8, 7, 6, 5, 4, 3, 2, 1}, rank_of, 2), 18.0);
@@ -216,14 +219,17 @@ TEST(PhaseAwarePolicy, ReservesReplicasForVolatileExperts) {
   // headroom (expert 1: 60), to expert 1.
   const PlacementShape shape{1, 8, 4};
   auto replicas_of = [&](bool phase_aware) {
-    PredictiveSettings settings{100, 10, 20, 0.0};
-    settings.phase_aware = phase_aware;
-    settings.phase_window = 10;
-    PredictivePolicy policy(shape, static_placement(shape, StaticLayout::kContiguous),
-                            std::make_unique<SlidingWindowPredictor>(SeriesShape{1, 8}, 20), settings, ReplicationShape{4, 4, 3, 1});
+    const PlanningParams settings{100, 10, 20, 0.0};
+    const Placement initial = static_placement(shape, StaticLayout::kContiguous);
+    auto predictor = std::make_unique<SlidingWindowPredictor>(SeriesShape{1, 8}, 20);
+    const ReplicationShape replication{4, 4, 3, 1};
+    std::unique_ptr<PlacementPolicy> owned =
+        phase_aware ? std::make_unique<PhaseAwarePolicy>(shape, initial, settings, std::move(predictor), replication, 10, 0.1)
+                    : std::unique_ptr<PlacementPolicy>(std::make_unique<ReplicatedPolicy>(shape, initial, settings, std::move(predictor), replication));
+    PlacementPolicy& policy = *owned;
     for (int step = 0; step < 20; ++step) {
       policy.placement_for(step);
-      policy.observe(step, {{25, step % 2 ? 40.0 : 0.0, 10, 10, 10, 10, 10, 10}});
+      policy.observe({step, ExpertLoads{{25, step % 2 ? 40.0 : 0.0, 10, 10, 10, 10, 10, 10}}});
     }
     const auto& p = policy.placement_for(20).layers[0];
     return std::make_pair(p.replicas[0].size(), p.replicas[1].size());
@@ -242,15 +248,15 @@ namespace {
 // moving costs.
 bool adopts_under_gain_trigger(double seconds_per_move) {
   const PlacementShape shape{1, 8, 2};
-  PredictiveSettings settings{100, 10, 3, 0.02};
+  PlanningParams settings{100, 10, 3, 0.02};
   settings.trigger = Trigger::kGain;
-  PredictivePolicy policy(shape, static_placement(shape, StaticLayout::kContiguous), std::make_unique<LastValuePredictor>(SeriesShape{1, 8}),
-                          settings);
+  PredictivePolicy policy(shape, static_placement(shape, StaticLayout::kContiguous), settings,
+                          std::make_unique<LastValuePredictor>(SeriesShape{1, 8}));
   policy.set_costs(PlacementCosts{1.0, seconds_per_move});  // one second per whole layer share
   const Placement initial = policy.placement_for(0);
   for (int step = 0; step < 3; ++step) {
     policy.placement_for(step);
-    policy.observe(step, {{8, 7, 6, 5, 4, 3, 2, 1}});
+    policy.observe({step, ExpertLoads{{8, 7, 6, 5, 4, 3, 2, 1}}});
   }
   return !(policy.placement_for(3) == initial);
 }

@@ -5,7 +5,8 @@
 
 #include "policies/predictors/arima.h"
 #include "policies/predictors/evaluation.h"
-#include "policies/predictors/factory.h"
+#include "policies/predictors/median.h"
+#include "policies/predictors/registry.h"
 #include "policies/predictors/phase.h"
 #include "policies/predictors/smoothing.h"
 #include "sim/engine/random.h"
@@ -28,8 +29,9 @@ Trace two_by_two(int steps, F f) {
 
 const SeriesShape kTwoByTwo{2, 2};
 
-Evaluation score(const std::string& name, const Trace& trace, std::vector<int> horizons, PredictorSettings settings = {}) {
-  auto predictor = make_predictor(name, kTwoByTwo, settings, trace);
+Evaluation score(const std::string& name, const Trace& trace, std::vector<int> horizons,
+                 const std::vector<params::KeyValue>& settings = {}) {
+  auto predictor = make_predictor(name, kTwoByTwo, PredictorInputs{&trace, nullptr}, settings);
   const auto phases = detect_phases(trace, kTwoByTwo, PhaseOptions{10, 0.1});
   EvaluationOptions options;
   options.horizons = std::move(horizons);
@@ -63,6 +65,37 @@ TEST(Predictors, SlidingWindowAppendsItsPredictions) {
   EXPECT_FLOAT_EQ(out[2], 22.0f / 9);        // (3 + 2 + 7/3) / 3
 }
 
+TEST(Predictors, MedianIgnoresABurstAndAveragesAnEvenWindow) {
+  MedianPredictor odd(SeriesShape{1, 2}, 5);
+  for (float v : {0.5f, 0.5f, 0.9f, 0.5f, 0.5f}) odd.observe(std::vector<float>{v, 1 - v});
+  std::vector<float> out(4);
+  odd.forecast(2, out);
+  EXPECT_FLOAT_EQ(out[0], 0.5f);  // the mean would be 0.58
+  EXPECT_FLOAT_EQ(out[2], 0.5f);  // flat
+  MedianPredictor even(SeriesShape{1, 2}, 4);
+  for (float v : {0.9f, 0.2f, 0.3f, 0.4f, 0.5f}) even.observe(std::vector<float>{v, 1 - v});
+  even.forecast(1, out);
+  EXPECT_FLOAT_EQ(out[0], 0.35f);  // (0.3 + 0.4) / 2 of the last four
+  EXPECT_FLOAT_EQ(out[1], 0.65f);
+}
+
+TEST(PredictorRegistry, EveryEntryListsItsKeysAndTakesThemBack) {
+  std::vector<std::string> seen;
+  for (const PredictorEntry* entry : predictor_entries()) {
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), std::string(entry->name)), 0) << entry->name << " is registered twice";
+    seen.emplace_back(entry->name);
+    auto config = entry->defaults();
+    EXPECT_EQ(config->name(), entry->name);
+    // Each key's default, assigned back as text, leaves the settings as they were.
+    const auto values = config->values();
+    for (const auto& [key, value] : values) EXPECT_TRUE(params::assign(*config, key, value)) << entry->name << "." << key;
+    EXPECT_EQ(config->values(), values) << entry->name;
+    EXPECT_EQ(params::docs_of(*config).size(), values.size()) << entry->name;
+    EXPECT_FALSE(params::assign(*config, "no_such_key", "1")) << entry->name;
+  }
+  EXPECT_EQ(seen.size(), predictor_names().size());
+}
+
 TEST(Predictors, OracleReadsTheFuture) {
   const Trace trace = two_by_two(200, [](int s) { return 0.5 + 0.3 * std::sin(s * 0.7); });
   EXPECT_NEAR(score("oracle", trace, {1, 40}).horizons[1].overall, 0.0, 1e-9);
@@ -71,7 +104,10 @@ TEST(Predictors, OracleReadsTheFuture) {
 
 TEST(Predictors, UnknownNameIsRejected) {
   const Trace trace = two_by_two(10, [](int) { return 0.5; });
-  EXPECT_THROW(make_predictor("prophet", kTwoByTwo, {}, trace), std::invalid_argument);
+  EXPECT_THROW(make_predictor("prophet", kTwoByTwo, PredictorInputs{&trace, nullptr}), std::invalid_argument);
+  EXPECT_THROW(make_predictor("sw_avg", kTwoByTwo, {}, {{"alpha", "0.5"}}), std::invalid_argument);
+  EXPECT_THROW(make_predictor("sw_avg", kTwoByTwo, {}, {{"window", "0"}}), std::invalid_argument);
+  EXPECT_THROW(make_predictor("oracle", kTwoByTwo), std::invalid_argument);
 }
 
 std::vector<double> simulate_arma(double c, std::vector<double> phi, std::vector<double> theta, int n, uint64_t seed) {
@@ -109,9 +145,7 @@ TEST(Arima, ForecastsAnArProcessBetterThanLastValue) {
   // pull back to the mean, last_value does not.
   const auto y = simulate_arma(0.0, {0.3}, {}, 3000, 3);
   const Trace trace = two_by_two(3000, [&](int s) { return 0.5 + 0.02 * y[s]; });
-  PredictorSettings settings;
-  settings.arima = ArimaOrder{1, 0, 0};
-  const double arima = score("arima", trace, {5}, settings).horizons[0].overall;
+  const double arima = score("arima", trace, {5}, {{"p", "1"}, {"d", "0"}, {"q", "0"}}).horizons[0].overall;
   const double last = score("last_value", trace, {5}).horizons[0].overall;
   EXPECT_LT(arima, 0.85 * last);
 }

@@ -25,7 +25,8 @@ TEST(StaticPlacement, RoundRobin) {
 TEST(StaticPolicy, NeverMoves) {
   StaticPolicy policy({1, 8, 4}, StaticLayout::kContiguous);
   const Placement first = policy.placement_for(0);
-  policy.observe(0, ExpertLoads{{100, 0, 0, 0, 0, 0, 0, 0}});
+  const ExpertLoads loads{{100, 0, 0, 0, 0, 0, 0, 0}};
+  policy.observe({0, loads});
   const Placement& later = policy.placement_for(1);
   for (int e = 0; e < 8; ++e) EXPECT_EQ(later.layers[0].replicas[e][0].ep_rank, first.layers[0].replicas[e][0].ep_rank);
 }

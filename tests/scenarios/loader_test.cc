@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "policies/placement/placement.h"
+#include "policies/placement/registry.h"
+#include "policies/predictors/registry.h"
+
 namespace moesim::scenarios {
 namespace {
 
@@ -54,16 +58,52 @@ TEST(Loader, ResolvedYamlLoadsBackToTheSameScenario) {
   EXPECT_DOUBLE_EQ(again.gating.skewed.dirichlet_alpha, 0.3);
 }
 
+// The value of `key` among a registry entry's settings.
+std::string value_of(const std::vector<params::KeyValue>& values, const std::string& key) {
+  for (const auto& v : values) {
+    if (v.key == key) return v.value;
+  }
+  return "(absent)";
+}
+
 TEST(Loader, AffinityPolicyRoundTrips) {
   const Scenario s = load_scenario_text(std::string(kMinimal) + "dispatch: {dedup: gpu}\npolicies:\n  - {placement: affinity, max_imbalance: 1.3}\n",
                                         "t.yaml", {"model.top_k=2"});
   ASSERT_EQ(s.policies.size(), 1u);
-  EXPECT_EQ(s.policies[0].placement, PlacementKind::kAffinity);
+  EXPECT_EQ(s.policies[0].placement_name(), "affinity");
   EXPECT_EQ(s.policies[0].label, "affinity");
-  EXPECT_EQ(s.policies[0].predictor, "sw_avg");
+  EXPECT_EQ(s.policies[0].predictor->name(), "sw_avg");
   const Scenario again = load_scenario_text(resolved_yaml(s), "resolved.yaml");
-  EXPECT_EQ(again.policies[0].placement, PlacementKind::kAffinity);
-  EXPECT_DOUBLE_EQ(again.policies[0].max_imbalance, 1.3);
+  EXPECT_EQ(again.policies[0].placement_name(), "affinity");
+  EXPECT_EQ(value_of(again.policies[0].placement->values(), "max_imbalance"), "1.3");
+}
+
+TEST(Loader, APredictorsSettingsAreScenarioKeys) {
+  const Scenario s = load_scenario_text(std::string(kMinimal) + R"(
+policies:
+  - {placement: predictive, predictor: {name: sw_avg, window: 200}}
+  - {placement: replicated, predictor: {name: ema, alpha: 0.2}, horizon: 50}
+  - {placement: predictive, predictor: median}
+)", "t.yaml");
+  ASSERT_EQ(s.policies.size(), 3u);
+  EXPECT_EQ(s.policies[0].label, "predictive-sw_avg");
+  EXPECT_EQ(value_of(s.policies[0].predictor->values(), "window"), "200");
+  EXPECT_EQ(value_of(s.policies[1].predictor->values(), "alpha"), "0.2");
+  EXPECT_EQ(value_of(s.policies[1].placement->values(), "horizon"), "50");
+  EXPECT_EQ(value_of(s.policies[2].predictor->values(), "window"), "100");
+  // Settings away from their defaults are written out; a predictor at its defaults is its name.
+  const std::string yaml = resolved_yaml(s);
+  EXPECT_NE(yaml.find("predictor: {name: sw_avg, window: 200}"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("predictor: median,"), std::string::npos) << yaml;
+  const Scenario again = load_scenario_text(yaml, "resolved.yaml");
+  EXPECT_EQ(resolved_yaml(again), yaml);
+  EXPECT_EQ(value_of(again.policies[1].predictor->values(), "alpha"), "0.2");
+}
+
+TEST(Loader, APredictorsSettingsCanBeSetFromTheCommandLine) {
+  const Scenario s = load_scenario_text(std::string(kMinimal) + "policies: [{placement: predictive, predictor: {name: holt}}]\n", "t.yaml",
+                                        {"policies.0.predictor.beta=0.01"});
+  EXPECT_EQ(value_of(s.policies[0].predictor->values(), "beta"), "0.01");
 }
 
 TEST(Loader, RoutingSettingsRoundTrip) {

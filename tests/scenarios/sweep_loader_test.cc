@@ -44,8 +44,8 @@ TEST_F(SweepLoader, GridTimesZipWithTheLastGridAxisFastestAndZipInnermost) {
   EXPECT_EQ(p.scenario.seed, 6u);
   EXPECT_EQ(p.scenario.steps, 7);
   EXPECT_EQ(p.scenario.gating.routing.mode, gating::RoutingMode::kHash);
-  EXPECT_EQ(p.scenario.policies.at(0).placement, PlacementKind::kStatic);
-  EXPECT_EQ(s.points[4].scenario.policies.at(0).placement, PlacementKind::kOracle);
+  EXPECT_EQ(p.scenario.policies.at(0).placement_name(), "static");
+  EXPECT_EQ(s.points[4].scenario.policies.at(0).placement_name(), "oracle");
   EXPECT_EQ(p.scenario.output_dir, (dir_ / "out" / "points" / "0007").string());
   EXPECT_EQ(load_sweep_file(sweep("base: sub/base.yaml\ngrid: {seed: [1]}\n")).output_dir, "results/runs/s");
 }

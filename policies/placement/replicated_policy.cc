@@ -1,0 +1,102 @@
+#include "policies/placement/replicated_policy.h"
+
+#include <algorithm>
+
+#include "policies/placement/registry.h"
+
+namespace moesim::policies {
+
+void ReplicatedParams::describe(params::Visitor& v) {
+  v.count("replicas", replicas, 0, 1 << 20, "extra replicas per MoE layer (default: every spare slot of the EP group)");
+  planning.describe(v);
+}
+
+void PhaseAwareParams::describe(params::Visitor& v) {
+  v.count("replicas", replicated.replicas, 0, 1 << 20, "extra replicas per MoE layer (default: every spare slot of the EP group)");
+  v.count("phase_window", phase_window, 2, 1'000'000, "steps of the phase detector's variance");
+  v.real("phase_threshold", phase_threshold, {0, 1, false}, "a layer is stable once its variance stays below this share of its peak");
+  replicated.planning.describe(v);
+}
+
+ReplicatedPolicy::ReplicatedPolicy(const PlacementShape& shape, Placement initial, const PlanningParams& params,
+                                   std::unique_ptr<Predictor> predictor, const ReplicationShape& replication)
+    : ForecastingPolicy(shape, std::move(initial), params, std::move(predictor)), replication_(replication) {}
+
+PhaseAwarePolicy::PhaseAwarePolicy(const PlacementShape& shape, Placement initial, const PlanningParams& params,
+                                   std::unique_ptr<Predictor> predictor, const ReplicationShape& replication, int phase_window,
+                                   double phase_threshold)
+    : ReplicatedPolicy(shape, std::move(initial), params, std::move(predictor), replication),
+      phases_(SeriesShape{shape.moe_layers, shape.experts}, phase_window, phase_threshold) {}
+
+void PhaseAwarePolicy::learn(const StepLoads& finished, std::span<const float> proportions) {
+  ReplicatedPolicy::learn(finished, proportions);
+  phases_.observe(proportions);
+}
+
+std::span<const double> PhaseAwarePolicy::planning_loads(int layer, const std::vector<double>& expected) const {
+  return ReplicatedPolicy::planning_loads(layer, phases_.stable(layer) ? expected : headroom_);
+}
+
+namespace {
+
+ReplicationShape replication_shape(int replicas, const PlacementContext& c) {
+  return {c.shape.ep, c.ranks_per_node, c.shape.experts / c.shape.ep + c.spare_slots, replicas};
+}
+
+std::optional<PlacementProblem> check_replicas(std::string_view policy, int replicas, const PlacementFacts& f) {
+  if (replicas > f.ep * f.spare_slots) {
+    return PlacementProblem{"replicas", "expected at most the spare slots of an EP group, ep x spare_slots = " + std::to_string(f.ep) +
+                                            " x " + std::to_string(f.spare_slots) + " = " + std::to_string(f.ep * f.spare_slots) +
+                                            ", got " + std::to_string(replicas)};
+  }
+  return check_node_by_node(policy, f);
+}
+
+}  // namespace
+
+const PlacementEntry& placement_entry_replicated() {
+  using Config = PlacementConfigOf<ReplicatedParams>;
+  static const PlacementEntry entry{
+      .name = "replicated",
+      .summary = "replicas of hot experts in spare slots, planned node by node as EPLB does",
+      .forecasts = true,
+      .moves = true,
+      .default_spare_slots = 1,
+      .defaults = [](const PlacementDefaults& d) -> std::unique_ptr<PlacementConfig> {
+        return std::make_unique<Config>(
+            "replicated", ReplicatedParams{d.ep * d.spare_slots, {}},
+            [](const ReplicatedParams& p, const PlacementFacts& f) { return check_replicas("replicated", p.replicas, f); },
+            [](const ReplicatedParams& p, const PlacementContext& c) -> std::unique_ptr<PlacementPolicy> {
+              return std::make_unique<ReplicatedPolicy>(c.shape, static_placement(c.shape, c.layout), p.planning,
+                                                        make_context_predictor(c.predictor, c.shape), replication_shape(p.replicas, c));
+            });
+      },
+      .label = [](StaticLayout, std::string_view) { return std::string("replicated"); },
+  };
+  return entry;
+}
+
+const PlacementEntry& placement_entry_phase_aware() {
+  using Config = PlacementConfigOf<PhaseAwareParams>;
+  static const PlacementEntry entry{
+      .name = "phase_aware",
+      .summary = "replicated, with headroom for the layers still in their transient phase",
+      .forecasts = true,
+      .moves = true,
+      .default_spare_slots = 1,
+      .defaults = [](const PlacementDefaults& d) -> std::unique_ptr<PlacementConfig> {
+        return std::make_unique<Config>(
+            "phase_aware", PhaseAwareParams{{d.ep * d.spare_slots, {}}},
+            [](const PhaseAwareParams& p, const PlacementFacts& f) { return check_replicas("phase_aware", p.replicated.replicas, f); },
+            [](const PhaseAwareParams& p, const PlacementContext& c) -> std::unique_ptr<PlacementPolicy> {
+              return std::make_unique<PhaseAwarePolicy>(c.shape, static_placement(c.shape, c.layout), p.replicated.planning,
+                                                        make_context_predictor(c.predictor, c.shape),
+                                                        replication_shape(p.replicated.replicas, c), p.phase_window, p.phase_threshold);
+            });
+      },
+      .label = [](StaticLayout, std::string_view) { return std::string("phase_aware"); },
+  };
+  return entry;
+}
+
+}  // namespace moesim::policies
