@@ -9,7 +9,7 @@
 
 #include "hardware/specs.h"
 #include "models/gating/learned_source.h"
-#include "models/gating/routing_mode.h"
+#include "models/gating/routing/routing_rule.h"
 #include "models/gating/skewed_source.h"
 #include "models/moe_model.h"
 
@@ -64,7 +64,8 @@ struct GatingSpec {
   gating::SkewedSourceParams skewed;    // source: skewed
   gating::LearnedSourceParams learned;  // source: learned
   std::string trace_path;               // source: trace
-  gating::RoutingSpec routing;          // how the synthetic sources route (trace: as recorded)
+  // How the synthetic sources route (trace: as recorded): a routing registry entry with its settings.
+  std::shared_ptr<const gating::RoutingConfig> routing = gating::default_routing();
 };
 
 // How a re-placement's expert state reaches its new GPUs: before the step starts (blocking), or

@@ -29,7 +29,7 @@ std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& s)
   gating::SkewedSourceParams p = s.gating.skewed;
   p.shape = gating_shape(s);
   p.seed = s.seed;
-  p.routing = s.gating.routing.mode;
+  p.routing = s.gating.routing;
   return std::make_unique<gating::SkewedSource>(p);
 }
 

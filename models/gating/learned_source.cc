@@ -12,7 +12,10 @@
 namespace moesim::gating {
 
 LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<router::Router> router)
-    : p_(params), router_(router ? std::move(router) : router::make_router()), rng_(params.seed, "gating.learned") {
+    : p_(params),
+      router_(router ? std::move(router) : router::make_router()),
+      rng_(params.seed, "gating.learned"),
+      rule_(params.routing->make({params.shape, params.capacity_factor})) {
   const int d = p_.d;
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
     std::vector<float> w(static_cast<size_t>(p_.shape.experts) * d), c(static_cast<size_t>(p_.topics) * d);
@@ -30,21 +33,10 @@ LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<
   mix_cdf_.resize(p_.topics);
 
   const int layers = p_.shape.moe_layers, experts = p_.shape.experts;
-  const bool constrained = p_.routing.mode == RoutingMode::kLocMoe || p_.routing.mode == RoutingMode::kC2R;
-  candidates_ = constrained ? std::min(experts, 16) : p_.shape.top_k;
-  if (p_.routing.mode == RoutingMode::kLocMoe && p_.shape.top_k != 1) throw std::invalid_argument("locmoe routing is top-1");
-  if (p_.routing.mode == RoutingMode::kC2R && (p_.routing.c2r.group_size < p_.shape.top_k || p_.routing.c2r.group_size > experts))
-    throw std::invalid_argument("c2r group_size must be in [top_k, experts]");
+  candidates_ = rule_->candidates();
   probe_candidates_.resize(layers);
   chosen_.resize(layers);
   layer_shares_.assign(layers, std::vector<double>(experts, 1.0 / experts));
-  collaborators_.resize(layers);
-  if (p_.routing.mode == RoutingMode::kC2R && p_.routing.c2r.groups == C2RGroups::kFixed) {
-    for (auto& c : collaborators_) c = block_collaborators(experts, p_.routing.c2r.group_size);
-  }
-  if (p_.routing.mode == RoutingMode::kC2R && p_.routing.c2r.groups == C2RGroups::kMeasured) {
-    coactivation_.assign(layers, CoactivationCounter(experts));
-  }
 
   // The probes: drawn once per layer (step 0 of their own key), as the router will draw them.
   probe_topic_.resize(static_cast<size_t>(p_.shape.moe_layers) * p_.probe_tokens);
@@ -89,13 +81,11 @@ void LearnedSource::advance(int step) {
   for (int t = 0; t < p_.topics; ++t) sum += topic_weights_[t] = std::exp(topic_log_weights_[t] - top);
   for (double& w : topic_weights_) w /= sum;
 
-  const bool measuring = p_.routing.mode == RoutingMode::kC2R && p_.routing.c2r.groups == C2RGroups::kMeasured;
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
-    if (p_.routing.mode == RoutingMode::kHash) {
+    if (!rule_->gated()) {
       layer_shares_[l].assign(p_.shape.experts, 1.0 / p_.shape.experts);  // the gate plays no part
       continue;
     }
-    if (measuring && step == p_.routing.c2r.warmup_steps) collaborators_[l] = coactivation_[l].collaborators(p_.routing.c2r.group_size - 1);
     route_probes(l);
     learn(l, step);
   }
@@ -113,69 +103,21 @@ void LearnedSource::route_probes(int l) {
                                      router::TokenKey{p_.seed, 0, static_cast<uint32_t>(l)}};
   router_->route(probes, routed_, /*want_assignments=*/true);
   probe_candidates_[l].swap(routed_.assignments);
-  if (p_.routing.mode == RoutingMode::kLocMoe) return;  // chosen per sender node, in fill()
-
-  // Each probe's k experts: its best (topk, and c2r until the collaborators are known) or its best
-  // and then its best collaborators (c2r).
-  const bool constrained = p_.routing.mode == RoutingMode::kC2R && !collaborators_[l].empty();
-  const bool measuring = p_.routing.mode == RoutingMode::kC2R && p_.routing.c2r.groups == C2RGroups::kMeasured &&
-                         current_step() < p_.routing.c2r.warmup_steps;
-  auto& chosen = chosen_[l];
-  chosen.resize(static_cast<size_t>(p_.probe_tokens) * k);
-  auto& shares = layer_shares_[l];
-  shares.assign(p_.shape.experts, 0.0);
-  double total = 0;
-  for (int t = 0; t < p_.probe_tokens; ++t) {
-    const std::span<const int32_t> candidates(probe_candidates_[l].data() + static_cast<size_t>(t) * candidates_, candidates_);
-    const std::span<int32_t> pick(chosen.data() + static_cast<size_t>(t) * k, k);
-    if (constrained) c2r_choose(candidates, collaborators_[l][candidates[0]], pick);
-    else std::copy_n(candidates.begin(), k, pick.begin());
-    const double weight = probe_weight(l, t);
-    if (measuring) coactivation_[l].add(pick, weight);
-    for (int32_t e : pick) shares[e] += weight / k;
-    total += weight;
-  }
-  for (double& v : shares) v /= total;  // total < 1 only if a topic has no probe
-  cap_shares(shares, k);
+  if (rule_->placement_aware()) return;  // chosen per sender node, in fill()
+  chosen_[l].resize(static_cast<size_t>(p_.probe_tokens) * p_.shape.top_k);
+  rule_->choose(ranked_probes(l), chosen_[l], layer_shares_[l]);
 }
 
-void LearnedSource::locmoe_shares(int l, std::span<const uint8_t> local, std::vector<double>& shares) const {
-  // Top-1. A probe whose best expert is remote moves a share `locality` of its weight to its best
-  // local candidate, as far as that expert's capacity (per sender rank) allows: a local expert
-  // already over capacity with its own tokens takes none, one with room takes moved tokens up to
-  // capacity, in proportion.
-  const double locality = p_.routing.locmoe.locality;
-  const double capacity = static_cast<double>(expert_capacity(p_.capacity_factor, p_.shape.tokens_per_rank, 1, p_.shape.experts)) /
-                          static_cast<double>(p_.shape.tokens_per_rank);
-  const int experts = p_.shape.experts;
-  std::vector<double> base(experts, 0.0), moved(experts, 0.0);
-  std::vector<int> target(p_.probe_tokens, -1);
-  double total = 0;
-  for (int t = 0; t < p_.probe_tokens; ++t) {
-    const std::span<const int32_t> candidates(probe_candidates_[l].data() + static_cast<size_t>(t) * candidates_, candidates_);
-    const double weight = probe_weight(l, t);
-    total += weight;
-    const int best = candidates[0];
-    target[t] = local[best] ? -1 : best_local(candidates, local);
-    base[best] += target[t] < 0 ? weight : (1.0 - locality) * weight;
-    if (target[t] >= 0) moved[target[t]] += locality * weight;
-  }
-  shares = base;
-  for (int t = 0; t < p_.probe_tokens; ++t) {
-    const int to = target[t];
-    if (to < 0 || moved[to] <= 0) continue;
-    const double room = std::clamp((capacity * total - base[to]) / moved[to], 0.0, 1.0);
-    const double weight = locality * probe_weight(l, t);
-    shares[to] += weight * room;
-    shares[probe_candidates_[l][static_cast<size_t>(t) * candidates_]] += weight * (1.0 - room);
-  }
-  for (double& v : shares) v /= total;
+RankedProbes LearnedSource::ranked_probes(int l) {
+  probe_weights_.resize(p_.probe_tokens);
+  for (int t = 0; t < p_.probe_tokens; ++t) probe_weights_[t] = probe_weight(l, t);
+  return {l, current_step(), candidates_, probe_candidates_[l], probe_weights_};
 }
 
 std::vector<double> LearnedSource::visit_shares(int l, const RoutingView& view, const std::vector<int>& bucket, int buckets) const {
   const int k = p_.shape.top_k;
   std::vector<double> visits(buckets, 0.0);
-  if (p_.routing.mode == RoutingMode::kHash) {
+  if (!rule_->gated()) {
     // k distinct experts uniformly at random: P(none of them in b) = C(E - n_b, k) / C(E, k).
     std::vector<int> hosted(buckets, 0);
     for (int e = 0; e < p_.shape.experts; ++e) ++hosted[bucket[view.host(l, e)]];
@@ -251,7 +193,7 @@ void LearnedSource::fill_coactivation(RoutingMatrix& out) {
     pair_shares_.assign(per_layer * p_.shape.moe_layers, 0.0);
     for (int l = 0; l < p_.shape.moe_layers && k > 1; ++l) {
       double* pairs = pair_shares_.data() + l * per_layer;
-      if (p_.routing.mode == RoutingMode::kHash) {
+      if (!rule_->gated()) {
         // k distinct experts uniformly at random: every pair equally likely.
         const double share = static_cast<double>(k) * (k - 1) / (static_cast<double>(experts) * (experts - 1));
         for (int e = 0; e < experts; ++e) {
@@ -277,7 +219,7 @@ void LearnedSource::fill_coactivation(RoutingMatrix& out) {
 }
 
 void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
-  if (placement_aware() && !view.has_placement()) throw std::invalid_argument("locmoe routing needs the placement");
+  if (placement_aware() && !view.has_placement()) throw std::invalid_argument(rule_->describe() + " needs the placement");
   // The same draws for every placement of a step: policies compared see the same noise.
   Rng rng(p_.seed, "gating.learned.sampling", static_cast<uint64_t>(current_step()));
   if (view.has_placement()) out.resize_sends(view.ep);
@@ -289,7 +231,7 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
     node_shares.clear();
     for (int r = 0; r < p_.shape.ranks; ++r) {
       const std::vector<double>* rank_shares = &layer_shares_[l];
-      if (p_.routing.mode == RoutingMode::kLocMoe) {
+      if (rule_->placement_aware()) {
         const int group = r / view.ep, node = view.node_of_rank[r];
         auto [it, added] = node_shares.try_emplace({group, node});
         if (added) {
@@ -297,7 +239,7 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
             local[e] = 0;
             for (int h : view.hosts[l][e]) local[e] |= view.node_of_rank[group * view.ep + h] == node;
           }
-          locmoe_shares(l, local, it->second);
+          rule_->local_shares(ranked_probes(l), local, it->second);
         }
         rank_shares = &it->second;
       }
@@ -356,13 +298,7 @@ void LearnedSource::learn(int layer, int step) {
 
 std::string LearnedSource::describe() const {
   std::ostringstream os;
-  os << "learned-gate synthetic gating, " << to_string(p_.routing.mode) << " routing";
-  if (p_.routing.mode == RoutingMode::kLocMoe) os << " (locality " << p_.routing.locmoe.locality << ")";
-  if (p_.routing.mode == RoutingMode::kC2R) {
-    os << " (" << to_string(p_.routing.c2r.groups) << " groups of " << p_.routing.c2r.group_size;
-    if (p_.routing.c2r.groups == C2RGroups::kMeasured) os << " after " << p_.routing.c2r.warmup_steps << " warm-up steps";
-    os << ")";
-  }
+  os << "learned-gate synthetic gating, " << rule_->describe();
   os << " (router: " << router_->name() << "; d " << p_.d << ", " << p_.topics << " topics, " << p_.probe_tokens
      << " probe tokens per layer)";
   return os.str();

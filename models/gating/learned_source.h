@@ -24,7 +24,7 @@
 // the load changes: loads move because the gate or the topic mix moved. The number of probes sets
 // how finely q(e | topic) is resolved, not the noise of the counts.
 //
-// Routing modes (routing_mode.h) act on each probe's candidates, its best-scoring experts (up to
+// Routing rules (routing/routing_rule.h) act on each probe's candidates, its best-scoring experts (up to
 // 16): topk takes the first k; c2r takes the first, then the best among its collaborators;
 // locmoe moves a share of the probes whose best expert is remote to their best candidate on the
 // sender's node (none among the 16: the token stays remote). The gate learns from its own top-k
@@ -38,7 +38,7 @@
 #include "cuda/router.h"
 #include "models/gating/expert_choice.h"
 #include "models/gating/rank_sampling.h"
-#include "models/gating/routing_mode.h"
+#include "models/gating/routing/routing_rule.h"
 #include "models/gating/source.h"
 #include "sim/engine/random.h"
 
@@ -62,7 +62,7 @@ struct LearnedSourceParams {
   double layer_volatility = 3.0;  // the first MoE layer learns from a (1 + v) times smaller minibatch
   int probe_tokens = 2048;        // per layer, fixed: they measure the loads
   int learn_tokens = 256;         // per layer and step, fresh: the minibatch the gate learns from
-  RoutingSpec routing;
+  std::shared_ptr<const RoutingConfig> routing = default_routing();  // routing/routing_rule.h
   double capacity_factor = 1.0;   // locmoe: a local expert takes moved tokens up to its capacity
 };
 
@@ -70,7 +70,7 @@ class LearnedSource final : public Source {
  public:
   // `router` may be null: make_router() is used.
   explicit LearnedSource(const LearnedSourceParams& params, std::unique_ptr<router::Router> router = nullptr);
-  bool placement_aware() const override { return p_.routing.mode == RoutingMode::kLocMoe; }
+  bool placement_aware() const override { return rule_->placement_aware(); }
   std::string describe() const override;
 
   // Learning rate at `step` (warm-up, then cosine decay).
@@ -85,8 +85,8 @@ class LearnedSource final : public Source {
  private:
   void route_probes(int layer);
   void learn(int layer, int step);
-  // Expert shares of the sender ranks whose local experts are `local`, under locmoe.
-  void locmoe_shares(int layer, std::span<const uint8_t> local, std::vector<double>& shares) const;
+  // The layer's probes as the router last ranked them, with their weights at the current step.
+  RankedProbes ranked_probes(int layer);
   // Fills out's sends (tokens once per destination EP rank) for `layer`.
   // The share of the layer's tokens that visit each bucket of EP ranks (a GPU, a node) at least
   // once; bucket[j] is EP rank j's bucket. For top_k > 1.
@@ -104,13 +104,13 @@ class LearnedSource final : public Source {
   std::vector<double> topic_log_weights_, topic_weights_;
   std::vector<float> uniform_cdf_;           // probes are stratified: every topic equally
   std::vector<float> mix_cdf_;               // the current topic mixture
+  std::unique_ptr<RoutingRule> rule_;
   router::RouterResult routed_;
   int candidates_ = 1;                       // per probe: top_k, or 16 for the constrained modes
   std::vector<std::vector<int32_t>> probe_candidates_;  // [layer][probe][candidates_], best first
-  std::vector<std::vector<int32_t>> chosen_;            // [layer][probe][top_k] (topk, c2r)
-  std::vector<std::vector<double>> layer_shares_;       // [layer][expert] (topk, c2r, hash)
-  std::vector<CoactivationCounter> coactivation_;       // [layer] (c2r, measured groups)
-  std::vector<std::vector<std::vector<int32_t>>> collaborators_;  // [layer][expert] (c2r)
+  std::vector<std::vector<int32_t>> chosen_;            // [layer][probe][top_k] (all but placement-aware rules)
+  std::vector<std::vector<double>> layer_shares_;       // [layer][expert] (all but placement-aware rules)
+  std::vector<double> probe_weights_;                   // [probe] of the layer being routed
   std::vector<int> probe_topic_;             // [layer][probe]
   std::vector<double> probes_per_topic_;     // [layer][topic]
   std::vector<float> probe_x_;               // [layer][probe][d], BF16 values as the router saw them

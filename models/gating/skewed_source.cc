@@ -4,11 +4,16 @@
 #include <cmath>
 #include <numeric>
 #include <sstream>
+#include <stdexcept>
 
 namespace moesim::gating {
 
 SkewedSource::SkewedSource(const SkewedSourceParams& params)
     : p_(params), rng_(params.seed, "gating.skewed"), routing_(p_.shape.moe_layers, p_.shape.ranks, p_.shape.experts) {
+  if (find_routing(p_.routing->name())->per_token) {
+    throw std::invalid_argument(std::string(p_.routing->name()) + " routing acts on gate scores, which the skewed source does not have");
+  }
+  gated_ = p_.routing->make({p_.shape, 1.0})->gated();
   base_log_.assign(p_.shape.moe_layers, std::vector<double>(p_.shape.experts, 0.0));
   for (auto& layer : base_log_) {
     std::vector<int> order(p_.shape.experts);
@@ -54,7 +59,7 @@ void SkewedSource::advance(int step) {
   const std::vector<double> uniform(p_.shape.experts, 1.0 / p_.shape.experts);
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
     // A hash router ignores popularity: every expert is equally likely.
-    const auto& shares = p_.routing == RoutingMode::kHash ? uniform : shares_[l];
+    const auto& shares = gated_ ? shares_[l] : uniform;
     for (int r = 0; r < p_.shape.ranks; ++r) sampler_.sample(shares, p_.shape.tokens_per_rank, p_.shape.top_k, rng_, routing_.row(l, r));
   }
 }
@@ -69,7 +74,7 @@ std::string SkewedSource::describe() const {
     case SkewDistribution::kZipf: os << "zipf s=" << p_.zipf_s; break;
     case SkewDistribution::kDirichlet: os << "dirichlet alpha=" << p_.dirichlet_alpha; break;
   }
-  os << ", drift " << p_.drift << ", " << to_string(p_.routing) << " routing)";
+  os << ", drift " << p_.drift << ", " << p_.routing->name() << " routing)";
   return os.str();
 }
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "models/gating/rank_sampling.h"
-#include "models/gating/routing_mode.h"
+#include "models/gating/routing/routing_rule.h"
 #include "models/gating/source.h"
 #include "sim/engine/random.h"
 
@@ -27,7 +27,9 @@ struct SkewedSourceParams {
   double drift = 0.02;
   double reversion = 0.01;
   uint64_t seed = 1;
-  RoutingMode routing = RoutingMode::kTopK;  // topk or hash (the others need gate scores)
+  // topk or hash: the rules that act on each token's gate scores need a gate, which this source
+  // does not have.
+  std::shared_ptr<const RoutingConfig> routing = default_routing();
 };
 
 class SkewedSource final : public Source {
@@ -45,6 +47,7 @@ class SkewedSource final : public Source {
  private:
   void update_shares();
   SkewedSourceParams p_;
+  bool gated_ = true;  // false: hash routing, uniform shares whatever the skew
   Rng rng_;
   std::vector<std::vector<double>> base_log_;  // [layer][expert]
   std::vector<std::vector<double>> log_;       // [layer][expert]

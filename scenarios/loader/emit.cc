@@ -99,16 +99,12 @@ std::string resolved_yaml(const Scenario& s) {
 
   out << Key << "gating" << Value << BeginMap;
   out << Key << "source" << Value << to_string(s.gating.source);
-  const auto& routing = s.gating.routing;
-  out << Key << "routing" << Value << gating::to_string(routing.mode);
-  if (routing.mode == gating::RoutingMode::kLocMoe) {
-    out << Key << "locmoe" << Value << YAML::Flow << BeginMap << Key << "locality" << Value << format_number(routing.locmoe.locality)
-        << Key << "angular_deviation" << Value << format_number(routing.locmoe.angular_deviation) << EndMap;
-  }
-  if (routing.mode == gating::RoutingMode::kC2R) {
-    out << Key << "c2r" << Value << YAML::Flow << BeginMap << Key << "groups" << Value << gating::to_string(routing.c2r.groups)
-        << Key << "group_size" << Value << routing.c2r.group_size << Key << "warmup_steps" << Value << routing.c2r.warmup_steps
-        << EndMap;
+  const auto& routing = *s.gating.routing;
+  out << Key << "routing" << Value << std::string(routing.name());
+  if (const auto values = routing.values(); !values.empty()) {
+    out << Key << std::string(routing.name()) << Value << YAML::Flow << BeginMap;
+    for (const auto& [key, value] : values) out << Key << key << Value << value;
+    out << EndMap;
   }
   if (s.gating.source == GatingSourceKind::kTrace) {
     out << Key << "path" << Value << s.gating.trace_path;

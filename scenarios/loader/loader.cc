@@ -191,33 +191,27 @@ const std::vector<std::string> kLearnedKeys = {"d", "topics", "topic_skew", "top
                                                "layer_volatility", "probe_tokens", "learn_tokens"};
 const std::vector<std::string> kTraceKeys = {"path"};
 
-gating::RoutingSpec read_routing(MapReader& gating) {
-  gating::RoutingSpec spec;
-  const std::string mode = gating.get_choice("routing", {"topk", "hash", "locmoe", "c2r"}, "topk");
-  spec.mode = mode == "topk" ? gating::RoutingMode::kTopK
-            : mode == "hash" ? gating::RoutingMode::kHash
-            : mode == "locmoe" ? gating::RoutingMode::kLocMoe
-                               : gating::RoutingMode::kC2R;
-  // Both modes' settings may be present whatever the mode, so that `--set gating.routing=topk`
-  // runs a what-if on the same file; only the active mode's are used.
-  {
-    MapReader r = gating.child("locmoe");
-    spec.locmoe.locality = r.get_double("locality", spec.locmoe.locality, 0, 1);
-    spec.locmoe.angular_deviation = r.get_double("angular_deviation", spec.locmoe.angular_deviation, 0, 1, false);
-    r.finish();
+// gating.routing names a mode; gating.<mode> holds its settings. Every mode's settings may be
+// present whatever the mode, so that `--set gating.routing=topk` runs a what-if on the same file;
+// all are checked, only the active mode's are used.
+std::shared_ptr<const gating::RoutingConfig> read_routing(MapReader& gating, const gating::RoutingDefaults& defaults) {
+  const std::string mode = gating.get_choice("routing", gating::routing_names(), "topk");
+  std::shared_ptr<const gating::RoutingConfig> active;
+  for (const gating::RoutingEntry* entry : gating::routing_entries()) {
+    auto config = entry->defaults(defaults);
+    const std::string name(entry->name);
+    if (!config->values().empty()) {
+      MapReader r = gating.child(name);
+      ParamsReader keys(r);
+      config->describe(keys);
+      r.finish();
+    }
+    if (name == mode) active = std::move(config);
   }
-  {
-    MapReader r = gating.child("c2r");
-    spec.c2r.groups = r.get_choice("groups", {"measured", "fixed"}, "measured") == "measured" ? gating::C2RGroups::kMeasured
-                                                                                              : gating::C2RGroups::kFixed;
-    spec.c2r.group_size = static_cast<int>(r.get_int("group_size", 0, 1, 4096));
-    spec.c2r.warmup_steps = static_cast<int>(r.get_int("warmup_steps", spec.c2r.warmup_steps, 1, 100'000'000));
-    r.finish();
-  }
-  return spec;
+  return active;
 }
 
-GatingSpec read_gating(MapReader r, int steps) {
+GatingSpec read_gating(MapReader r, int steps, const gating::RoutingDefaults& routing) {
   GatingSpec g;
   const std::string source = r.get_choice("source", {"learned", "skewed", "trace"}, "learned");
   g.source = source == "skewed" ? GatingSourceKind::kSkewed : source == "learned" ? GatingSourceKind::kLearned : GatingSourceKind::kTrace;
@@ -230,7 +224,7 @@ GatingSpec read_gating(MapReader r, int steps) {
       if (r.has(key)) r.fail(key, "applies to gating.source " + std::string(owner) + ", not " + source);
     }
   }
-  g.routing = read_routing(r);
+  g.routing = read_routing(r, routing);
   if (g.source == GatingSourceKind::kTrace) {
     g.trace_path = r.get_string("path", std::nullopt);
   } else if (g.source == GatingSourceKind::kSkewed) {
@@ -293,7 +287,7 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   s.dispatch.dedup = dedup == "none" ? Dedup::kNone : dedup == "gpu" ? Dedup::kGpu : Dedup::kNode;
   dispatch.finish();
 
-  s.gating = read_gating(r.child("gating"), s.steps);
+  s.gating = read_gating(r.child("gating"), s.steps, {s.model.top_k, s.model.experts, s.parallelism.ep});
   auto policy_readers = r.children("policies");
   for (auto& p : policy_readers) s.policies.push_back(read_policy(std::move(p), s.parallelism.ep));
   if (s.policies.empty()) s.policies.push_back(default_policy());
@@ -306,8 +300,6 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   s.output_dir = out.get_string("dir", "results/runs/" + s.name);
   out.finish();
   r.finish();
-  auto& c2r = s.gating.routing.c2r;
-  if (c2r.group_size == 0) c2r.group_size = std::max(s.model.top_k, s.model.experts / s.parallelism.ep);
   validate(s, sources);
   return s;
 }

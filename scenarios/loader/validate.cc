@@ -8,7 +8,7 @@
 #include "hardware/topology.h"
 #include "policies/placement/registry.h"
 #include "models/gating/capacity.h"
-#include "models/gating/routing_mode.h"
+#include "models/gating/routing/routing_rule.h"
 #include "models/gating/trace_source.h"
 
 namespace moesim::scenarios {
@@ -45,44 +45,25 @@ void validate_fabric(const hardware::ClusterSpec& cl, const Checker& c) {
 }
 
 void validate_routing(const Scenario& s, const Checker& c) {
-  const auto& routing = s.gating.routing;
+  const auto& routing = *s.gating.routing;
   const auto& m = s.model;
-  const std::string mode = gating::to_string(routing.mode);
+  const std::string mode(routing.name());
   if (s.gating.source == GatingSourceKind::kTrace) {
-    c.require(routing.mode == gating::RoutingMode::kTopK, "gating.routing",
-              "expected topk with gating.source trace (a trace replays the routing it recorded), got " + mode);
+    c.require(mode == "topk", "gating.routing", "expected topk with gating.source trace (a trace replays the routing it recorded), got " + mode);
   }
   if (s.gating.source == GatingSourceKind::kSkewed) {
-    c.require(routing.mode == gating::RoutingMode::kTopK || routing.mode == gating::RoutingMode::kHash, "gating.routing",
-              "expected topk or hash with gating.source skewed (locmoe and c2r act on per-token gate scores, which only "
-              "gating.source learned has), got " + mode);
-  }
-  if (routing.mode == gating::RoutingMode::kLocMoe) {
-    c.require(m.top_k == 1, "model.top_k", "expected 1 with gating.routing locmoe (LocMoE is a top-1 router), got " + str(m.top_k));
-    const double minimum = gating::locmoe_min_capacity(m.hidden, m.experts, routing.locmoe.angular_deviation);
-    const int64_t capacity = gating::expert_capacity(m.capacity_factor, s.training.tokens_per_rank(s.parallelism), 1, m.experts);
-    std::ostringstream message;
-    message << "expected an expert capacity of at least " << std::ceil(minimum)
-            << " tokens, LocMoE's minimum for hidden " << m.hidden << ", " << m.experts << " experts and angular deviation "
-            << routing.locmoe.angular_deviation << ", got " << m.capacity_factor << " (" << capacity << " tokens per rank and expert)";
-    c.require(static_cast<double>(capacity) >= std::ceil(minimum), "model.capacity_factor", message.str());
-  }
-  if (routing.mode == gating::RoutingMode::kC2R) {
-    const auto& c2r = routing.c2r;
-    c.require(m.top_k >= 2, "model.top_k",
-              "expected at least 2 with gating.routing c2r (it constrains the experts after the first), got " + str(m.top_k));
-    c.require(c2r.group_size >= m.top_k && c2r.group_size <= m.experts, "gating.c2r.group_size",
-              "expected between model.top_k (" + str(m.top_k) + ") and model.experts (" + str(m.experts) +
-                  "): an expert's group must hold all of a token's experts, got " + str(c2r.group_size));
-    if (c2r.groups == gating::C2RGroups::kFixed) {
-      c.require(m.experts % c2r.group_size == 0, "gating.c2r.group_size",
-                "expected a divisor of model.experts (" + str(m.experts) + ") with fixed groups, got " + str(c2r.group_size));
-    } else {
-      c.require(c2r.warmup_steps < s.steps, "gating.c2r.warmup_steps",
-                "expected fewer than steps (" + str(s.steps) + "): groups are measured over the warm-up and used after it, got " +
-                    str(c2r.warmup_steps));
+    std::string gateless, per_token;
+    for (const gating::RoutingEntry* entry : gating::routing_entries()) {
+      std::string& list = entry->per_token ? per_token : gateless;
+      list += (list.empty() ? "" : " or ") + std::string(entry->name);
     }
+    c.require(!gating::find_routing(mode)->per_token, "gating.routing",
+              "expected " + gateless + " with gating.source skewed (" + per_token +
+                  " act on per-token gate scores, which only gating.source learned has), got " + mode);
   }
+  const int64_t capacity = gating::expert_capacity(m.capacity_factor, s.training.tokens_per_rank(s.parallelism), 1, m.experts);
+  const gating::RoutingFacts facts{m.top_k, m.experts, m.hidden, m.capacity_factor, capacity, s.steps};
+  if (const auto problem = routing.check(facts)) c.require(false, problem->key, problem->message);
 }
 
 std::string gb(double bytes) {

@@ -166,7 +166,7 @@ std::vector<std::unique_ptr<policies::PredictorConfig>> predictor_configs(const 
     return named;
   };
   const std::string window = std::to_string(vm["window"].as<int>());
-  for (const char* name : {"sw_avg", "median"}) set("--window", name, "window", window);
+  for (auto& config : configs) params::assign(*config, "window", window);  // every predictor with a window
   const std::string arima = vm["arima"].as<std::string>();
   const auto pdq = parse_ints(arima, 0, 20);
   if (!pdq || pdq->size() != 3 || (*pdq)[1] > 2) {

@@ -43,7 +43,7 @@ TEST_F(SweepLoader, GridTimesZipWithTheLastGridAxisFastestAndZipInnermost) {
   EXPECT_EQ(p.scenario.cluster.nodes, 2);
   EXPECT_EQ(p.scenario.seed, 6u);
   EXPECT_EQ(p.scenario.steps, 7);
-  EXPECT_EQ(p.scenario.gating.routing.mode, gating::RoutingMode::kHash);
+  EXPECT_EQ(p.scenario.gating.routing->name(), "hash");
   EXPECT_EQ(p.scenario.policies.at(0).placement_name(), "static");
   EXPECT_EQ(s.points[4].scenario.policies.at(0).placement_name(), "oracle");
   EXPECT_EQ(p.scenario.output_dir, (dir_ / "out" / "points" / "0007").string());

@@ -1,5 +1,5 @@
 #include "models/gating/expert_choice.h"
-#include "models/gating/routing_mode.h"
+#include "models/gating/routing/locmoe.h"
 
 #include <gtest/gtest.h>
 

@@ -10,13 +10,20 @@
 namespace moesim::gating {
 namespace {
 
-LearnedSourceParams small(RoutingMode mode, int top_k) {
+// A routing mode from the registry at its defaults, with `settings` ({key, value}) over them.
+std::shared_ptr<const RoutingConfig> mode(const std::string& name, const std::vector<params::KeyValue>& settings = {}) {
+  auto config = find_routing(name)->defaults({});
+  for (const auto& [key, value] : settings) EXPECT_TRUE(params::assign(*config, key, value)) << name << "." << key;
+  return config;
+}
+
+LearnedSourceParams small(std::shared_ptr<const RoutingConfig> routing, int top_k) {
   LearnedSourceParams p;
   p.shape = GatingShape{2, 8, 16, top_k, 4096};
   p.decay_steps = 200;
   p.probe_tokens = 1024;
   p.seed = 11;
-  p.routing.mode = mode;
+  p.routing = std::move(routing);
   p.capacity_factor = 1.25;
   return p;
 }
@@ -68,9 +75,9 @@ RoutingMatrix run(LearnedSource& source, const RoutingView& view, int steps) {
 }
 
 TEST(HashRouting, IsBalancedWhateverTheGate) {
-  LearnedSource hash(small(RoutingMode::kHash, 1), router::make_cpu_router());
-  LearnedSource topk(small(RoutingMode::kTopK, 1), router::make_cpu_router());
-  const RoutingView view = contiguous_view(small(RoutingMode::kHash, 1).shape);
+  LearnedSource hash(small(mode("hash"), 1), router::make_cpu_router());
+  LearnedSource topk(small(mode("topk"), 1), router::make_cpu_router());
+  const RoutingView view = contiguous_view(small(mode("hash"), 1).shape);
   const RoutingMatrix h = run(hash, view, 5), t = run(topk, view, 5);
   for (int l = 0; l < 2; ++l) {
     EXPECT_LT(max_over_mean(h, l), 1.05);  // multinomial noise of 32,768 tokens only
@@ -79,10 +86,9 @@ TEST(HashRouting, IsBalancedWhateverTheGate) {
 }
 
 TEST(LocMoeRouting, WithoutLocalityIsTopK) {
-  auto p = small(RoutingMode::kLocMoe, 1);
-  p.routing.locmoe.locality = 0;
+  auto p = small(mode("locmoe", {{"locality", "0"}}), 1);
   LearnedSource loc(p, router::make_cpu_router());
-  LearnedSource topk(small(RoutingMode::kTopK, 1), router::make_cpu_router());
+  LearnedSource topk(small(mode("topk"), 1), router::make_cpu_router());
   const RoutingView view = contiguous_view(p.shape);
   RoutingMatrix a(2, 8, 16), b(2, 8, 16);
   for (int s = 0; s < 20; ++s) {
@@ -94,11 +100,10 @@ TEST(LocMoeRouting, WithoutLocalityIsTopK) {
 }
 
 TEST(LocMoeRouting, LocalityKeepsTokensOnTheirNode) {
-  const RoutingView view = contiguous_view(small(RoutingMode::kLocMoe, 1).shape);
+  const RoutingView view = contiguous_view(small(mode("locmoe"), 1).shape);
   std::vector<double> local;
   for (double locality : {0.0, 0.5, 1.0}) {
-    auto p = small(RoutingMode::kLocMoe, 1);
-    p.routing.locmoe.locality = locality;
+    auto p = small(mode("locmoe", {{"locality", params::format_number(locality)}}), 1);
     p.capacity_factor = 100;  // no capacity limit on the shift
     LearnedSource source(p, router::make_cpu_router());
     local.push_back(local_fraction(run(source, view, 50), view));
@@ -109,11 +114,10 @@ TEST(LocMoeRouting, LocalityKeepsTokensOnTheirNode) {
 }
 
 TEST(LocMoeRouting, CapacityBoundsTheShift) {
-  const RoutingView view = contiguous_view(small(RoutingMode::kLocMoe, 1).shape);
+  const RoutingView view = contiguous_view(small(mode("locmoe"), 1).shape);
   std::vector<double> local;
   for (double capacity_factor : {100.0, 1.0}) {
-    auto p = small(RoutingMode::kLocMoe, 1);
-    p.routing.locmoe.locality = 1;
+    auto p = small(mode("locmoe", {{"locality", "1"}}), 1);
     p.capacity_factor = capacity_factor;
     LearnedSource source(p, router::make_cpu_router());
     const RoutingMatrix m = run(source, view, 50);
@@ -133,7 +137,7 @@ TEST(LocMoeRouting, CapacityBoundsTheShift) {
 }
 
 TEST(LocMoeRouting, NeedsThePlacement) {
-  LearnedSource source(small(RoutingMode::kLocMoe, 1), router::make_cpu_router());
+  LearnedSource source(small(mode("locmoe"), 1), router::make_cpu_router());
   EXPECT_TRUE(source.placement_aware());
   RoutingMatrix m(2, 8, 16);
   EXPECT_THROW(source.next(0, m), std::invalid_argument);
@@ -141,8 +145,8 @@ TEST(LocMoeRouting, NeedsThePlacement) {
 
 TEST(LocMoeRouting, EveryPlacementOfAStepSeesTheSameTokens) {
   // Routed twice under one placement within a step: the same counts.
-  LearnedSource source(small(RoutingMode::kLocMoe, 1), router::make_cpu_router());
-  const RoutingView view = contiguous_view(small(RoutingMode::kLocMoe, 1).shape);
+  LearnedSource source(small(mode("locmoe"), 1), router::make_cpu_router());
+  const RoutingView view = contiguous_view(small(mode("locmoe"), 1).shape);
   RoutingMatrix a(2, 8, 16), b(2, 8, 16);
   source.route(0, view, a);
   source.route(0, view, b);
@@ -151,11 +155,9 @@ TEST(LocMoeRouting, EveryPlacementOfAStepSeesTheSameTokens) {
 
 TEST(C2RRouting, GroupsPlacedTogetherCutDestinationsPerToken) {
   // Fixed groups of two consecutive experts: exactly the pairs that share a GPU here.
-  auto p = small(RoutingMode::kC2R, 2);
-  p.routing.c2r.groups = C2RGroups::kFixed;
-  p.routing.c2r.group_size = 2;
+  auto p = small(mode("c2r", {{"groups", "fixed"}, {"group_size", "2"}}), 2);
   LearnedSource c2r(p, router::make_cpu_router());
-  LearnedSource topk(small(RoutingMode::kTopK, 2), router::make_cpu_router());
+  LearnedSource topk(small(mode("topk"), 2), router::make_cpu_router());
   const RoutingView view = contiguous_view(p.shape);
   const double constrained = destinations_per_token(run(c2r, view, 30), 4096);
   const double free = destinations_per_token(run(topk, view, 30), 4096);
@@ -164,11 +166,9 @@ TEST(C2RRouting, GroupsPlacedTogetherCutDestinationsPerToken) {
 }
 
 TEST(C2RRouting, MeasuredGroupsApplyAfterTheWarmUp) {
-  auto p = small(RoutingMode::kC2R, 2);
-  p.routing.c2r.group_size = 3;
-  p.routing.c2r.warmup_steps = 10;
+  auto p = small(mode("c2r", {{"group_size", "3"}, {"warmup_steps", "10"}}), 2);
   LearnedSource c2r(p, router::make_cpu_router());
-  LearnedSource topk(small(RoutingMode::kTopK, 2), router::make_cpu_router());
+  LearnedSource topk(small(mode("topk"), 2), router::make_cpu_router());
   const RoutingView view = contiguous_view(p.shape);
   RoutingMatrix a(2, 8, 16), b(2, 8, 16);
   bool differs_after = false;
@@ -188,8 +188,8 @@ TEST(C2RRouting, MeasuredGroupsApplyAfterTheWarmUp) {
 }
 
 TEST(Sends, TopOneSendsAreTheCountsPerHost) {
-  LearnedSource source(small(RoutingMode::kTopK, 1), router::make_cpu_router());
-  const RoutingView view = contiguous_view(small(RoutingMode::kTopK, 1).shape);
+  LearnedSource source(small(mode("topk"), 1), router::make_cpu_router());
+  const RoutingView view = contiguous_view(small(mode("topk"), 1).shape);
   const RoutingMatrix m = run(source, view, 1);
   ASSERT_TRUE(m.has_sends());
   for (int r = 0; r < 8; ++r) {
@@ -201,8 +201,8 @@ TEST(Sends, TopOneSendsAreTheCountsPerHost) {
 
 TEST(Sends, HashVisitsFollowTheHypergeometricOdds) {
   // Two distinct experts of 16, two per EP rank: P(a rank is visited) = 1 - C(14, 2) / C(16, 2).
-  LearnedSource source(small(RoutingMode::kHash, 2), router::make_cpu_router());
-  const RoutingMatrix m = run(source, contiguous_view(small(RoutingMode::kHash, 2).shape), 1);
+  LearnedSource source(small(mode("hash"), 2), router::make_cpu_router());
+  const RoutingMatrix m = run(source, contiguous_view(small(mode("hash"), 2).shape), 1);
   EXPECT_NEAR(destinations_per_token(m, 4096), 8 * (1 - 91.0 / 120.0), 1e-3);
 }
 
@@ -220,10 +220,10 @@ double kept_on_one_rank(const RoutingMatrix& m, const RoutingView& v, int layer)
 }
 
 TEST(Coactivation, IsSymmetricAndEveryTokenHasOnePair) {
-  LearnedSource source(small(RoutingMode::kTopK, 2), router::make_cpu_router());
+  LearnedSource source(small(mode("topk"), 2), router::make_cpu_router());
   RoutingMatrix m(2, 8, 16);
   m.enable_coactivation();
-  for (int s = 0; s < 3; ++s) source.route(s, contiguous_view(small(RoutingMode::kTopK, 2).shape), m);
+  for (int s = 0; s < 3; ++s) source.route(s, contiguous_view(small(mode("topk"), 2).shape), m);
   for (int l = 0; l < 2; ++l) {
     double sum = 0;
     for (int e = 0; e < 16; ++e) {
@@ -243,8 +243,8 @@ TEST(Coactivation, IsSymmetricAndEveryTokenHasOnePair) {
 TEST(Coactivation, AccountsForTheSendsThatDeduplicationSaves) {
   // Under top-2, a token visits two EP ranks unless its pair shares one: the destinations per
   // token are 2 minus the co-activation kept on one rank, for any placement.
-  LearnedSource source(small(RoutingMode::kTopK, 2), router::make_cpu_router());
-  RoutingView view = contiguous_view(small(RoutingMode::kTopK, 2).shape);
+  LearnedSource source(small(mode("topk"), 2), router::make_cpu_router());
+  RoutingView view = contiguous_view(small(mode("topk"), 2).shape);
   for (auto& layer : view.hosts) {
     for (int e = 0; e < 16; ++e) layer[e] = {(e * 5) % 8};  // another placement, two experts per rank
   }
@@ -260,10 +260,10 @@ TEST(Coactivation, AccountsForTheSendsThatDeduplicationSaves) {
 }
 
 TEST(Coactivation, HashPairsAreUniform) {
-  LearnedSource source(small(RoutingMode::kHash, 2), router::make_cpu_router());
+  LearnedSource source(small(mode("hash"), 2), router::make_cpu_router());
   RoutingMatrix m(2, 8, 16);
   m.enable_coactivation();
-  source.route(0, contiguous_view(small(RoutingMode::kHash, 2).shape), m);
+  source.route(0, contiguous_view(small(mode("hash"), 2).shape), m);
   EXPECT_DOUBLE_EQ(m.coactivation()[1], 2.0 / (16 * 15));
   EXPECT_EQ(m.coactivation()[0], 0.0);
 }
