@@ -8,24 +8,6 @@ const char* to_string(ExpertExecution e) { return e == ExpertExecution::kDroples
 
 const char* to_string(Dedup d) { return d == Dedup::kNone ? "none" : d == Dedup::kGpu ? "gpu" : "node"; }
 
-const char* to_string(gating::SkewDistribution d) {
-  switch (d) {
-    case gating::SkewDistribution::kUniform: return "uniform";
-    case gating::SkewDistribution::kZipf: return "zipf";
-    case gating::SkewDistribution::kDirichlet: return "dirichlet";
-  }
-  return "?";
-}
-
-const char* to_string(GatingSourceKind k) {
-  switch (k) {
-    case GatingSourceKind::kSkewed: return "skewed";
-    case GatingSourceKind::kLearned: return "learned";
-    case GatingSourceKind::kTrace: return "trace";
-  }
-  return "?";
-}
-
 std::string_view PolicySpec::placement_name() const { return placement->name(); }
 
 const char* to_string(MigrationMode m) { return m == MigrationMode::kBlocking ? "blocking" : "overlapped"; }

@@ -8,10 +8,12 @@
 #include <vector>
 
 #include "hardware/specs.h"
-#include "models/gating/learned_source.h"
-#include "models/gating/routing/routing_rule.h"
-#include "models/gating/skewed_source.h"
 #include "models/moe_model.h"
+
+namespace moesim::gating {
+class SourceConfig;   // models/gating/source_registry.h
+class RoutingConfig;  // models/gating/routing/routing_rule.h
+}  // namespace moesim::gating
 
 namespace moesim::policies {
 class PlacementConfig;  // policies/placement/registry.h
@@ -53,19 +55,12 @@ struct DispatchSpec {
   Dedup dedup = Dedup::kNone;
 };
 
-// skewed: a seeded, drifting Zipf/Dirichlet skew (models/gating/skewed_source.h).
-// learned: a gate that learns, so loads go from fluctuating to stable (learned_source.h).
-// trace: replay of a recorded trace (models/gating/trace_source.h).
-enum class GatingSourceKind { kSkewed, kLearned, kTrace };
-
+// Where each step's routing comes from and how tokens choose experts: registry entries with their
+// settings (gating.source: models/gating/source_registry.h; gating.routing:
+// models/gating/routing/routing_rule.h). Their shape and seed come from the rest of the scenario.
 struct GatingSpec {
-  GatingSourceKind source = GatingSourceKind::kLearned;
-  // The generators' parameters. Their shape and seed come from the rest of the scenario.
-  gating::SkewedSourceParams skewed;    // source: skewed
-  gating::LearnedSourceParams learned;  // source: learned
-  std::string trace_path;               // source: trace
-  // How the synthetic sources route (trace: as recorded): a routing registry entry with its settings.
-  std::shared_ptr<const gating::RoutingConfig> routing = gating::default_routing();
+  std::shared_ptr<const gating::SourceConfig> source;
+  std::shared_ptr<const gating::RoutingConfig> routing;  // how the synthetic sources route (trace: as recorded)
 };
 
 // How a re-placement's expert state reaches its new GPUs: before the step starts (blocking), or
@@ -109,8 +104,6 @@ struct Scenario {
 
 const char* to_string(ExpertExecution e);
 const char* to_string(Dedup d);
-const char* to_string(gating::SkewDistribution d);
-const char* to_string(GatingSourceKind k);
 const char* to_string(MigrationMode m);
 const char* to_string(policies::StaticLayout l);
 

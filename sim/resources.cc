@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include "hardware/topology.h"
+#include "models/gating/source_registry.h"
 #include "policies/placement/registry.h"
+#include "sim/runner.h"
 
 namespace moesim {
 namespace {
@@ -52,14 +54,7 @@ std::vector<MemoryPart> estimate_run_memory(const scenarios::Scenario& s) {
   // Per step and policy: each GPU's busy time, and the expert loads.
   parts.push_back({policies * steps * (gpus * 8 + moe_layers * experts * 4),
                    "per-step results, " + times({{policies, "policies"}, {steps, "steps"}, {gpus, "GPUs"}}), "steps"});
-  if (s.gating.source == scenarios::GatingSourceKind::kLearned) {
-    const auto& l = s.gating.learned;
-    // Each probe keeps its embedding and candidates per layer; a routing call scores every probe.
-    const double per_probe = l.d * 4.0 + 32 + experts * 4;
-    parts.push_back({sources * moe_layers * (l.probe_tokens * per_probe + (l.topics + experts) * l.d * 4.0 + experts * experts * 8),
-                     "learned gate, " + times({{sources, "sources"}, {moe_layers, "MoE layers"}, {static_cast<double>(l.probe_tokens), "probe tokens"}}),
-                     "gating.probe_tokens"});
-  }
+  if (const auto source = s.gating.source->memory(source_context(s), sources)) parts.push_back({source->bytes, source->what, source->key});
   // The topology graph: a vertex per GPU, NIC and switch, about 256 bytes per link.
   const hardware::FabricLayout fabric = hardware::fabric_layout(s.cluster);
   const double uplinks = static_cast<double>(fabric.uplinks);

@@ -4,9 +4,7 @@
 #include <memory>
 
 #include "models/gating/capacity.h"
-#include "models/gating/learned_source.h"
-#include "models/gating/skewed_source.h"
-#include "models/gating/trace_source.h"
+#include "models/gating/source_registry.h"
 #include "policies/placement/registry.h"
 
 namespace moesim {
@@ -14,24 +12,11 @@ gating::GatingShape gating_shape(const scenarios::Scenario& s) {
   return {s.model.moe_layer_count(), s.parallelism.dp, s.model.experts, s.model.top_k, s.training.tokens_per_rank(s.parallelism)};
 }
 
-std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& s) {
-  if (s.gating.source == scenarios::GatingSourceKind::kTrace) {
-    return std::make_unique<gating::TraceSource>(s.gating.trace_path, gating_shape(s), s.steps);
-  }
-  if (s.gating.source == scenarios::GatingSourceKind::kLearned) {
-    gating::LearnedSourceParams p = s.gating.learned;
-    p.shape = gating_shape(s);
-    p.seed = s.seed;
-    p.routing = s.gating.routing;
-    p.capacity_factor = s.model.capacity_factor;
-    return std::make_unique<gating::LearnedSource>(p);
-  }
-  gating::SkewedSourceParams p = s.gating.skewed;
-  p.shape = gating_shape(s);
-  p.seed = s.seed;
-  p.routing = s.gating.routing;
-  return std::make_unique<gating::SkewedSource>(p);
+gating::SourceContext source_context(const scenarios::Scenario& s) {
+  return {gating_shape(s), s.seed, s.steps, s.gating.routing, s.model.capacity_factor};
 }
+
+std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& s) { return s.gating.source->make(source_context(s)); }
 
 gating::RoutingView routing_view(const scenarios::Scenario& s, const policies::Placement& placement) {
   gating::RoutingView view;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "models/gating/source.h"
+#include "models/gating/source_registry.h"
 #include "policies/placement/placement.h"
 #include "scenarios/scenario.h"
 #include "sim/step_simulator.h"
@@ -49,6 +50,9 @@ using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
 // The routing shape of a scenario: its MoE layers, data-parallel ranks, experts, top-k, tokens.
 gating::GatingShape gating_shape(const scenarios::Scenario& scenario);
+
+// What the scenario's gating source is made for: its shape, seed, steps and routing.
+gating::SourceContext source_context(const scenarios::Scenario& scenario);
 
 // The scenario's gating source (skewed, learned or trace replay).
 std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& scenario);

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
 
+#include "models/gating/source_registry.h"
 #include "models/gating/capacity.h"
 
 namespace moesim::gating {
@@ -302,6 +304,62 @@ std::string LearnedSource::describe() const {
   os << " (router: " << router_->name() << "; d " << p_.d << ", " << p_.topics << " topics, " << p_.probe_tokens
      << " probe tokens per layer)";
   return os.str();
+}
+
+void LearnedSourceParams::describe(params::Visitor& v) {
+  v.count("d", d, 1, 4096, "dimension of the token space");
+  v.count("topics", topics, 1, 4096, "topics tokens are drawn from");
+  v.real("topic_skew", topic_skew, {0, 10}, "Zipf exponent of the initial topic weights");
+  v.real("topic_drift", topic_drift, {0, 10}, "per-step noise of log topic weights");
+  v.real("noise", noise, {0, 100}, "half-width of a token's noise around its topic's centre");
+  v.real("init_scale", init_scale, {0, 100}, "standard deviation of the initial gate weights");
+  v.real("lr", lr, {0, 100}, "peak learning rate of the gate");
+  v.count("warmup_steps", warmup_steps, 0, 100'000'000, "steps of learning-rate warm-up");
+  v.count("decay_steps", decay_steps, 1, 100'000'000, "the cosine decay ends here (default: steps)");
+  v.real("min_lr_ratio", min_lr_ratio, {0, 1}, "the learning rate at the end of the decay, over its peak");
+  v.real("pull", pull, {0, 100}, "how strongly an expert's gate moves toward its tokens (specialization)");
+  v.real("aux", aux, {0, 100}, "auxiliary load-balancing coefficient");
+  v.real("layer_volatility", layer_volatility, {0, 1000}, "the first MoE layer learns from a (1 + v) times smaller minibatch");
+  v.count("probe_tokens", probe_tokens, 1, 1 << 24, "fixed tokens per layer that measure the loads");
+  v.count("learn_tokens", learn_tokens, 1, 1 << 24, "fresh tokens per layer and step that the gate learns from");
+}
+
+namespace {
+
+std::unique_ptr<Source> make_learned(const LearnedSourceParams& p, const SourceContext& c) {
+  LearnedSourceParams params = p;
+  params.shape = c.shape;
+  params.seed = c.seed;
+  params.routing = c.routing;
+  params.capacity_factor = c.capacity_factor;
+  return std::make_unique<LearnedSource>(params);
+}
+
+std::optional<SourceMemory> learned_memory(const LearnedSourceParams& p, const SourceContext& c, double copies) {
+  // Each probe keeps its embedding and candidates per layer; a routing call scores every probe.
+  const double experts = c.shape.experts, layers = c.shape.moe_layers;
+  const double per_probe = p.d * 4.0 + 32 + experts * 4;
+  char what[160];
+  std::snprintf(what, sizeof what, "learned gate, %.0f sources x %.0f MoE layers x %d probe tokens", copies, layers, p.probe_tokens);
+  return SourceMemory{copies * layers * (p.probe_tokens * per_probe + (p.topics + experts) * p.d * 4.0 + experts * experts * 8), what,
+                      "gating.probe_tokens"};
+}
+
+}  // namespace
+
+const SourceEntry& source_entry_learned() {
+  using Config = SourceConfigOf<LearnedSourceParams>;
+  static const SourceEntry entry{
+      .name = "learned",
+      .summary = "a gate that learns: loads go from fluctuating to stable",
+      .gate_scores = true,
+      .defaults = [](const SourceDefaults& d) -> std::unique_ptr<SourceConfig> {
+        LearnedSourceParams params;
+        params.decay_steps = d.steps;
+        return std::make_unique<Config>("learned", params, Config::Hooks{.make = make_learned, .memory = learned_memory});
+      },
+  };
+  return entry;
 }
 
 }  // namespace moesim::gating

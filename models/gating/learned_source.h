@@ -64,6 +64,7 @@ struct LearnedSourceParams {
   int learn_tokens = 256;         // per layer and step, fresh: the minibatch the gate learns from
   std::shared_ptr<const RoutingConfig> routing = default_routing();  // routing/routing_rule.h
   double capacity_factor = 1.0;   // locmoe: a local expert takes moved tokens up to its capacity
+  void describe(params::Visitor& v);  // the keys under gating: (source: learned)
 };
 
 class LearnedSource final : public Source {

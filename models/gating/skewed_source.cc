@@ -1,5 +1,6 @@
 #include "models/gating/skewed_source.h"
 
+#include "models/gating/source_registry.h"
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -76,6 +77,33 @@ std::string SkewedSource::describe() const {
   }
   os << ", drift " << p_.drift << ", " << p_.routing->name() << " routing)";
   return os.str();
+}
+
+void SkewedSourceParams::describe(params::Visitor& v) {
+  params::enumeration(v, "distribution", distribution, kSkewDistributionNames, "the popularity of experts");
+  v.real("zipf_s", zipf_s, {0, 10}, "zipf: the exponent");
+  v.real("dirichlet_alpha", dirichlet_alpha, {0, 1e6, false}, "dirichlet: the concentration");
+  v.real("drift", drift, {0, 10}, "per-step noise of log popularity");
+  v.real("reversion", reversion, {0, 1}, "per-step pull of log popularity back to its start");
+}
+
+const SourceEntry& source_entry_skewed() {
+  using Config = SourceConfigOf<SkewedSourceParams>;
+  static const SourceEntry entry{
+      .name = "skewed",
+      .summary = "a seeded Zipf or Dirichlet popularity per layer, drifting",
+      .defaults = [](const SourceDefaults&) -> std::unique_ptr<SourceConfig> {
+        return std::make_unique<Config>("skewed", SkewedSourceParams{},
+                                        Config::Hooks{.make = [](const SkewedSourceParams& p, const SourceContext& c) -> std::unique_ptr<Source> {
+                                          SkewedSourceParams params = p;
+                                          params.shape = c.shape;
+                                          params.seed = c.seed;
+                                          params.routing = c.routing;
+                                          return std::make_unique<SkewedSource>(params);
+                                        }});
+      },
+  };
+  return entry;
 }
 
 }  // namespace moesim::gating

@@ -17,7 +17,8 @@
 
 namespace moesim::gating {
 
-enum class SkewDistribution { kUniform, kZipf, kDirichlet };
+enum class SkewDistribution { kZipf, kDirichlet, kUniform };
+inline constexpr std::string_view kSkewDistributionNames[] = {"zipf", "dirichlet", "uniform"};
 
 struct SkewedSourceParams {
   GatingShape shape;
@@ -30,6 +31,7 @@ struct SkewedSourceParams {
   // topk or hash: the rules that act on each token's gate scores need a gate, which this source
   // does not have.
   std::shared_ptr<const RoutingConfig> routing = default_routing();
+  void describe(params::Visitor& v);  // the keys under gating: (source: skewed)
 };
 
 class SkewedSource final : public Source {

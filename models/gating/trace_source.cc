@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "models/gating/source_registry.h"
+
 namespace moesim::gating {
 
 namespace {
@@ -95,6 +97,45 @@ void TraceSource::advance(int step) {
 
 std::string TraceSource::describe() const {
   return "trace replay of " + path_ + (exact_ ? " (exact, per-rank counts)" : " (per-expert totals, split over ranks)");
+}
+
+namespace {
+
+struct TraceParams {
+  std::string path;
+  void describe(params::Visitor& v) { v.text("path", path, "the trace to replay (HDF5 or CSV, models/gating/README.md)"); }
+};
+
+// Opens the trace now, so that a bad one is reported before anything runs.
+std::optional<SourceProblem> check_trace(const TraceParams& p, const SourceContext& c) {
+  try {
+    const TraceReader reader(p.path);
+    check_trace_fits(p.path, reader.info(), c.shape, c.steps);
+  } catch (const TraceError& e) {
+    return SourceProblem{"path", std::string("bad trace: ") + e.what()};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+const SourceEntry& source_entry_trace() {
+  using Config = SourceConfigOf<TraceParams>;
+  static const SourceEntry entry{
+      .name = "trace",
+      .summary = "replay of a recorded trace",
+      .replays = true,
+      .defaults = [](const SourceDefaults&) -> std::unique_ptr<SourceConfig> {
+        return std::make_unique<Config>(
+            "trace", TraceParams{},
+            Config::Hooks{.make = [](const TraceParams& p, const SourceContext& c) -> std::unique_ptr<Source> {
+                            return std::make_unique<TraceSource>(p.path, c.shape, c.steps);
+                          },
+                          .check = check_trace,
+                          .inputs = [](const TraceParams& p) { return std::vector<std::string>{p.path}; }});
+      },
+  };
+  return entry;
 }
 
 }  // namespace moesim::gating

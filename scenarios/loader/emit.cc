@@ -1,6 +1,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "scenarios/loader/loader.h"
+#include "models/gating/routing/routing_rule.h"
+#include "models/gating/source_registry.h"
 #include "scenarios/loader/policy_keys.h"
 #include "scenarios/loader/quantity.h"
 
@@ -98,7 +100,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "dispatch" << Value << BeginMap << Key << "dedup" << Value << to_string(s.dispatch.dedup) << EndMap;
 
   out << Key << "gating" << Value << BeginMap;
-  out << Key << "source" << Value << to_string(s.gating.source);
+  out << Key << "source" << Value << std::string(s.gating.source->name());
   const auto& routing = *s.gating.routing;
   out << Key << "routing" << Value << std::string(routing.name());
   if (const auto values = routing.values(); !values.empty()) {
@@ -106,28 +108,7 @@ std::string resolved_yaml(const Scenario& s) {
     for (const auto& [key, value] : values) out << Key << key << Value << value;
     out << EndMap;
   }
-  if (s.gating.source == GatingSourceKind::kTrace) {
-    out << Key << "path" << Value << s.gating.trace_path;
-  } else if (s.gating.source == GatingSourceKind::kSkewed) {
-    out << Key << "distribution" << Value << to_string(s.gating.skewed.distribution);
-    out << Key << "zipf_s" << Value << format_number(s.gating.skewed.zipf_s);
-    out << Key << "dirichlet_alpha" << Value << format_number(s.gating.skewed.dirichlet_alpha);
-    out << Key << "drift" << Value << format_number(s.gating.skewed.drift);
-    out << Key << "reversion" << Value << format_number(s.gating.skewed.reversion);
-  } else {
-    const auto& l = s.gating.learned;
-    out << Key << "d" << Value << l.d << Key << "topics" << Value << l.topics;
-    out << Key << "topic_skew" << Value << format_number(l.topic_skew);
-    out << Key << "topic_drift" << Value << format_number(l.topic_drift);
-    out << Key << "noise" << Value << format_number(l.noise);
-    out << Key << "init_scale" << Value << format_number(l.init_scale);
-    out << Key << "lr" << Value << format_number(l.lr);
-    out << Key << "warmup_steps" << Value << l.warmup_steps << Key << "decay_steps" << Value << l.decay_steps;
-    out << Key << "min_lr_ratio" << Value << format_number(l.min_lr_ratio);
-    out << Key << "pull" << Value << format_number(l.pull) << Key << "aux" << Value << format_number(l.aux);
-    out << Key << "layer_volatility" << Value << format_number(l.layer_volatility);
-    out << Key << "probe_tokens" << Value << l.probe_tokens << Key << "learn_tokens" << Value << l.learn_tokens;
-  }
+  for (const auto& [key, value] : s.gating.source->values()) out << Key << key << Value << value;
   out << EndMap;
 
   out << Key << "policies" << Value << YAML::BeginSeq;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "hardware/presets.h"
+#include "models/gating/source_registry.h"
 #include "models/presets.h"
 #include "scenarios/loader/policy_keys.h"
 #include "scenarios/loader/validate.h"
@@ -185,12 +186,6 @@ models::MoeModel read_model(MapReader r) {
   return m;
 }
 
-const std::vector<std::string> kSkewedKeys = {"distribution", "zipf_s", "dirichlet_alpha", "drift", "reversion"};
-const std::vector<std::string> kLearnedKeys = {"d", "topics", "topic_skew", "topic_drift", "noise", "init_scale", "lr",
-                                               "warmup_steps", "decay_steps", "min_lr_ratio", "pull", "aux",
-                                               "layer_volatility", "probe_tokens", "learn_tokens"};
-const std::vector<std::string> kTraceKeys = {"path"};
-
 // gating.routing names a mode; gating.<mode> holds its settings. Every mode's settings may be
 // present whatever the mode, so that `--set gating.routing=topk` runs a what-if on the same file;
 // all are checked, only the active mode's are used.
@@ -211,50 +206,23 @@ std::shared_ptr<const gating::RoutingConfig> read_routing(MapReader& gating, con
   return active;
 }
 
+// gating.source names a source; its own keys sit beside it, under gating:.
 GatingSpec read_gating(MapReader r, int steps, const gating::RoutingDefaults& routing) {
   GatingSpec g;
-  const std::string source = r.get_choice("source", {"learned", "skewed", "trace"}, "learned");
-  g.source = source == "skewed" ? GatingSourceKind::kSkewed : source == "learned" ? GatingSourceKind::kLearned : GatingSourceKind::kTrace;
+  const std::string source = r.get_choice("source", gating::source_names(), "learned");
   // Each source has its own keys; naming another's is a mistake worth a clear word.
-  const std::vector<std::pair<const std::vector<std::string>*, const char*>> owners = {
-      {&kSkewedKeys, "skewed"}, {&kLearnedKeys, "learned"}, {&kTraceKeys, "trace"}};
-  for (const auto& [keys, owner] : owners) {
-    if (owner == source) continue;
-    for (const auto& key : *keys) {
-      if (r.has(key)) r.fail(key, "applies to gating.source " + std::string(owner) + ", not " + source);
+  for (const gating::SourceEntry* entry : gating::source_entries()) {
+    if (entry->name == source) continue;
+    auto other = entry->defaults({steps});
+    for (const auto& doc : params::docs_of(*other)) {
+      if (r.has(doc.key)) r.fail(doc.key, "applies to gating.source " + std::string(entry->name) + ", not " + source);
     }
   }
   g.routing = read_routing(r, routing);
-  if (g.source == GatingSourceKind::kTrace) {
-    g.trace_path = r.get_string("path", std::nullopt);
-  } else if (g.source == GatingSourceKind::kSkewed) {
-    const std::string d = r.get_choice("distribution", {"zipf", "dirichlet", "uniform"}, "zipf");
-    g.skewed.distribution = d == "zipf" ? gating::SkewDistribution::kZipf
-                     : d == "dirichlet" ? gating::SkewDistribution::kDirichlet
-                                        : gating::SkewDistribution::kUniform;
-    g.skewed.zipf_s = r.get_double("zipf_s", g.skewed.zipf_s, 0, 10);
-    g.skewed.dirichlet_alpha = r.get_double("dirichlet_alpha", g.skewed.dirichlet_alpha, 0, 1e6, false);
-    g.skewed.drift = r.get_double("drift", g.skewed.drift, 0, 10);
-    g.skewed.reversion = r.get_double("reversion", g.skewed.reversion, 0, 1);
-  } else {
-    auto& l = g.learned;
-    l.decay_steps = steps;
-    l.d = static_cast<int>(r.get_int("d", l.d, 1, 4096));
-    l.topics = static_cast<int>(r.get_int("topics", l.topics, 1, 4096));
-    l.topic_skew = r.get_double("topic_skew", l.topic_skew, 0, 10);
-    l.topic_drift = r.get_double("topic_drift", l.topic_drift, 0, 10);
-    l.noise = r.get_double("noise", l.noise, 0, 100);
-    l.init_scale = r.get_double("init_scale", l.init_scale, 0, 100);
-    l.lr = r.get_double("lr", l.lr, 0, 100);
-    l.warmup_steps = static_cast<int>(r.get_int("warmup_steps", l.warmup_steps, 0, 100'000'000));
-    l.decay_steps = static_cast<int>(r.get_int("decay_steps", l.decay_steps, 1, 100'000'000));
-    l.min_lr_ratio = r.get_double("min_lr_ratio", l.min_lr_ratio, 0, 1);
-    l.pull = r.get_double("pull", l.pull, 0, 100);
-    l.aux = r.get_double("aux", l.aux, 0, 100);
-    l.layer_volatility = r.get_double("layer_volatility", l.layer_volatility, 0, 1000);
-    l.probe_tokens = static_cast<int>(r.get_int("probe_tokens", l.probe_tokens, 1, 1 << 24));
-    l.learn_tokens = static_cast<int>(r.get_int("learn_tokens", l.learn_tokens, 1, 1 << 24));
-  }
+  auto config = gating::find_source(source)->defaults({steps});
+  ParamsReader keys(r);
+  config->describe(keys);
+  g.source = std::move(config);
   r.finish();
   return g;
 }

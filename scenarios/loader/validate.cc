@@ -9,7 +9,7 @@
 #include "policies/placement/registry.h"
 #include "models/gating/capacity.h"
 #include "models/gating/routing/routing_rule.h"
-#include "models/gating/trace_source.h"
+#include "models/gating/source_registry.h"
 
 namespace moesim::scenarios {
 namespace {
@@ -48,17 +48,20 @@ void validate_routing(const Scenario& s, const Checker& c) {
   const auto& routing = *s.gating.routing;
   const auto& m = s.model;
   const std::string mode(routing.name());
-  if (s.gating.source == GatingSourceKind::kTrace) {
-    c.require(mode == "topk", "gating.routing", "expected topk with gating.source trace (a trace replays the routing it recorded), got " + mode);
+  const gating::SourceEntry& source = *gating::find_source(s.gating.source->name());
+  const std::string source_name(source.name);
+  if (source.replays) {
+    c.require(mode == "topk", "gating.routing",
+              "expected topk with gating.source " + source_name + " (a trace replays the routing it recorded), got " + mode);
   }
-  if (s.gating.source == GatingSourceKind::kSkewed) {
+  if (!source.gate_scores && !source.replays) {
     std::string gateless, per_token;
     for (const gating::RoutingEntry* entry : gating::routing_entries()) {
       std::string& list = entry->per_token ? per_token : gateless;
       list += (list.empty() ? "" : " or ") + std::string(entry->name);
     }
     c.require(!gating::find_routing(mode)->per_token, "gating.routing",
-              "expected " + gateless + " with gating.source skewed (" + per_token +
+              "expected " + gateless + " with gating.source " + source_name + " (" + per_token +
                   " act on per-token gate scores, which only gating.source learned has), got " + mode);
   }
   const int64_t capacity = gating::expert_capacity(m.capacity_factor, s.training.tokens_per_rank(s.parallelism), 1, m.experts);
@@ -143,22 +146,16 @@ void validate(const Scenario& s, const SourceMap& sources) {
                 " sequences is not a multiple of dp = " + str(p.dp));
   validate_routing(s, c);
   validate_policies(s, c);
-  if (s.gating.source == GatingSourceKind::kTrace) {
-    // Open the trace now, so that a bad one is reported before anything runs.
-    try {
-      const gating::TraceReader reader(s.gating.trace_path);
-      gating::check_trace_fits(s.gating.trace_path, reader.info(),
-                               {m.moe_layer_count(), p.dp, m.experts, m.top_k, s.training.tokens_per_rank(p)}, s.steps);
-    } catch (const gating::TraceError& e) {
-      c.require(false, "gating.path", std::string("bad trace: ") + e.what());
-    }
-  }
+  const gating::SourceContext context{{m.moe_layer_count(), p.dp, m.experts, m.top_k, s.training.tokens_per_rank(p)}, s.seed, s.steps,
+                                      s.gating.routing, m.capacity_factor};
+  if (const auto problem = s.gating.source->check(context)) c.require(false, "gating." + problem->key, problem->message);
   if (s.dispatch.dedup != Dedup::kNone) {
     const std::string got = std::string("got ") + to_string(s.dispatch.dedup);
     c.require(s.training.expert_execution == ExpertExecution::kDropless, "dispatch.dedup",
               "expected none with training.expert_execution capacity (padded buffers move full capacity), " + got);
-    c.require(m.top_k == 1 || s.gating.source == GatingSourceKind::kLearned, "dispatch.dedup",
-              "expected none with gating.source " + std::string(to_string(s.gating.source)) +
+    const gating::SourceEntry& source = *gating::find_source(s.gating.source->name());
+    c.require(m.top_k == 1 || source.gate_scores, "dispatch.dedup",
+              "expected none with gating.source " + std::string(source.name) +
                   ": deduplicating needs to know which experts each token chose together, which only gating.source learned "
                   "tracks (or top_k 1), " + got);
   }

@@ -263,6 +263,10 @@ void ParamsReader::real(std::string_view key, double& value, params::Range range
   value = reader_.get_double(std::string(key), value, range.min, range.max, range.min_inclusive);
 }
 
+void ParamsReader::text(std::string_view key, std::string& value, std::string_view) {
+  value = reader_.get_string(std::string(key), value.empty() ? std::nullopt : std::optional<std::string>(value));
+}
+
 void ParamsReader::choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
                           std::string_view) {
   value = reader_.get_choice(std::string(key), std::vector<std::string>(choices.begin(), choices.end()), value);

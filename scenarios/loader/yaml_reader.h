@@ -85,6 +85,7 @@ class ParamsReader final : public params::Visitor {
   explicit ParamsReader(MapReader& reader) : reader_(reader) {}
   void count(std::string_view key, int& value, int64_t min, int64_t max, std::string_view doc) override;
   void real(std::string_view key, double& value, params::Range range, std::string_view doc) override;
+  void text(std::string_view key, std::string& value, std::string_view doc) override;
   void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
               std::string_view doc) override;
 

@@ -36,6 +36,10 @@ void ValueWriter::real(std::string_view key, double& value, Range, std::string_v
   values.push_back({std::string(key), format_number(value)});
 }
 
+void ValueWriter::text(std::string_view key, std::string& value, std::string_view) {
+  values.push_back({std::string(key), value});
+}
+
 void ValueWriter::choice(std::string_view key, std::string& value, std::span<const std::string_view>, std::string_view) {
   values.push_back({std::string(key), value});
 }
@@ -46,6 +50,10 @@ void DocWriter::count(std::string_view key, int& value, int64_t min, int64_t max
 
 void DocWriter::real(std::string_view key, double& value, Range range, std::string_view doc) {
   docs.push_back({std::string(key), interval(range), format_number(value), std::string(doc)});
+}
+
+void DocWriter::text(std::string_view key, std::string& value, std::string_view doc) {
+  docs.push_back({std::string(key), "text", value.empty() ? "(required)" : value, std::string(doc)});
 }
 
 void DocWriter::choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
@@ -75,6 +83,12 @@ void Assigner::real(std::string_view key, double& value, Range range, std::strin
     throw std::invalid_argument("expected a number in " + interval(range) + ", got '" + std::string(text_) + "'");
   }
   value = parsed;
+}
+
+void Assigner::text(std::string_view key, std::string& value, std::string_view) {
+  if (key != key_) return;
+  found = true;
+  value = std::string(text_);
 }
 
 void Assigner::choice(std::string_view key, std::string& value, std::span<const std::string_view> choices, std::string_view) {

@@ -34,6 +34,8 @@ class Visitor {
   virtual void count(std::string_view key, int& value, int64_t min, int64_t max, std::string_view doc) = 0;
   // A real number in `range`.
   virtual void real(std::string_view key, double& value, Range range, std::string_view doc) = 0;
+  // Free text; an empty default means the key is required.
+  virtual void text(std::string_view key, std::string& value, std::string_view doc) = 0;
   // One of `choices`.
   virtual void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
                       std::string_view doc) = 0;
@@ -91,6 +93,7 @@ std::string format_number(double v);
 class ValueWriter final : public Visitor {
  public:
   void count(std::string_view key, int& value, int64_t, int64_t, std::string_view) override;
+  void text(std::string_view key, std::string& value, std::string_view) override;
   void real(std::string_view key, double& value, Range, std::string_view) override;
   void choice(std::string_view key, std::string& value, std::span<const std::string_view>, std::string_view) override;
   std::vector<KeyValue> values;
@@ -99,6 +102,7 @@ class ValueWriter final : public Visitor {
 class DocWriter final : public Visitor {
  public:
   void count(std::string_view key, int& value, int64_t min, int64_t max, std::string_view doc) override;
+  void text(std::string_view key, std::string& value, std::string_view doc) override;
   void real(std::string_view key, double& value, Range range, std::string_view doc) override;
   void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
               std::string_view doc) override;
@@ -110,6 +114,7 @@ class Assigner final : public Visitor {
   Assigner(std::string_view key, std::string_view text) : key_(key), text_(text) {}
   void count(std::string_view key, int& value, int64_t min, int64_t max, std::string_view) override;
   void real(std::string_view key, double& value, Range range, std::string_view) override;
+  void text(std::string_view key, std::string& value, std::string_view) override;
   void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
               std::string_view) override;
   bool found = false;

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "models/gating/source_registry.h"
 #include "scenarios/errors.h"
 #include "scenarios/loader/quantity.h"
 
@@ -52,7 +53,7 @@ ScenarioArgs scenario_args(const po::variables_map& vm, const char* command) {
 
 std::vector<std::string> scenario_inputs(const std::string& path, const scenarios::Scenario& s) {
   std::vector<std::string> inputs = {path};
-  if (s.gating.source == scenarios::GatingSourceKind::kTrace) inputs.push_back(s.gating.trace_path);
+  for (const auto& file : s.gating.source->input_files()) inputs.push_back(file);
   return inputs;
 }
 

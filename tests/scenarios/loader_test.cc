@@ -4,6 +4,8 @@
 
 #include "policies/placement/placement.h"
 #include "policies/placement/registry.h"
+#include "models/gating/routing/routing_rule.h"
+#include "models/gating/source_registry.h"
 #include "policies/predictors/registry.h"
 
 namespace moesim::scenarios {
@@ -16,6 +18,14 @@ model: {preset: gpt3-125m-moe}
 parallelism: {ep: 16, dp: 16}
 training: {tokens_per_step: 65536, seq_len: 2048}
 )";
+
+// The value of `key` among a registry entry's settings.
+std::string value_of(const std::vector<params::KeyValue>& values, const std::string& key) {
+  for (const auto& v : values) {
+    if (v.key == key) return v.value;
+  }
+  return "(absent)";
+}
 
 TEST(Loader, PresetsExpandAndFieldsOverride) {
   const Scenario s = load_scenario_text(std::string(kMinimal) + R"(
@@ -55,15 +65,8 @@ TEST(Loader, ResolvedYamlLoadsBackToTheSameScenario) {
   const Scenario again = load_scenario_text(yaml, "resolved.yaml");
   EXPECT_EQ(resolved_yaml(again), yaml);
   EXPECT_EQ(again.cluster.intra_node.link.latency, Nanoseconds(1500));
-  EXPECT_DOUBLE_EQ(again.gating.skewed.dirichlet_alpha, 0.3);
-}
-
-// The value of `key` among a registry entry's settings.
-std::string value_of(const std::vector<params::KeyValue>& values, const std::string& key) {
-  for (const auto& v : values) {
-    if (v.key == key) return v.value;
-  }
-  return "(absent)";
+  EXPECT_EQ(again.gating.source->name(), "skewed");
+  EXPECT_EQ(value_of(again.gating.source->values(), "dirichlet_alpha"), "0.3");
 }
 
 TEST(Loader, AffinityPolicyRoundTrips) {
@@ -122,7 +125,7 @@ TEST(Loader, RoutingSettingsRoundTrip) {
 
 TEST(Loader, GatingDefaultsToTheLearnedGateWithTopK) {
   const Scenario s = load_scenario_text(std::string(kMinimal), "t.yaml");
-  EXPECT_EQ(s.gating.source, GatingSourceKind::kLearned);
+  EXPECT_EQ(s.gating.source->name(), "learned");
   EXPECT_EQ(s.gating.routing->name(), "topk");
 }
 
@@ -145,10 +148,11 @@ namespace {
 
 TEST(Loader, LearnedGatingKeysAndDefaults) {
   const Scenario s = load_scenario_text(std::string(kMinimal) + "steps: 500\ngating: {source: learned, lr: 0.3, topics: 8}\n", "t.yaml");
-  EXPECT_EQ(s.gating.source, GatingSourceKind::kLearned);
-  EXPECT_DOUBLE_EQ(s.gating.learned.lr, 0.3);
-  EXPECT_EQ(s.gating.learned.topics, 8);
-  EXPECT_EQ(s.gating.learned.decay_steps, 500);  // the run's length unless given
+  EXPECT_EQ(s.gating.source->name(), "learned");
+  const auto values = s.gating.source->values();
+  EXPECT_EQ(value_of(values, "lr"), "0.3");
+  EXPECT_EQ(value_of(values, "topics"), "8");
+  EXPECT_EQ(value_of(values, "decay_steps"), "500");  // the run's length unless given
   const Scenario again = load_scenario_text(resolved_yaml(s), "resolved.yaml");
   EXPECT_EQ(resolved_yaml(again), resolved_yaml(s));
 }

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "models/gating/routing/routing_rule.h"
+
 #include <unistd.h>
 
 namespace moesim::scenarios {
