@@ -11,7 +11,8 @@
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
 #include "sim/network/all_to_all.h"
-#include "sim/step_simulator.h"
+#include "sim/runner.h"
+#include "sim/step/step_simulator.h"
 
 namespace moesim {
 namespace {
@@ -49,7 +50,7 @@ void run_step(benchmark::State& state, const char* yaml, const std::string& mode
   const gating::RoutingMatrix routing = bench::skewed_routing(s);
   const auto placement =
       policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
-  StepSimulator sim(s);
+  StepSimulator sim(step_config(s));
   // Steady state: the first step also pays for first-touching every buffer.
   StepResult r = sim.simulate(routing, placement);
   for (auto _ : state) {

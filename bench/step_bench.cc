@@ -5,7 +5,8 @@
 #include "policies/placement/static_placement.h"
 #include "bench/skewed_routing.h"
 #include "scenarios/loader/loader.h"
-#include "sim/step_simulator.h"
+#include "sim/runner.h"
+#include "sim/step/step_simulator.h"
 
 namespace moesim {
 namespace {
@@ -14,7 +15,7 @@ void BM_QuickstartStep(benchmark::State& state) {
   const auto s = scenarios::load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/quickstart.yaml");
   const gating::RoutingMatrix routing = bench::skewed_routing(s);
   const auto placement = policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
-  StepSimulator sim(s);
+  StepSimulator sim(step_config(s));
   for (auto _ : state) {
     const StepResult r = sim.simulate(routing, placement);
     benchmark::DoNotOptimize(r.step_time);

@@ -9,6 +9,7 @@
 
 #include "hardware/specs.h"
 #include "models/moe_model.h"
+#include "sim/step/step_config.h"
 
 namespace moesim::gating {
 class SourceConfig;   // models/gating/source_registry.h
@@ -32,10 +33,10 @@ struct ParallelismSpec {
   int edp() const { return dp / ep; }
 };
 
-// capacity: GShard / DeepSpeed-MoE: tokens over capacity are dropped, buffers are padded to
-// capacity (all-to-all and expert GEMMs cost full capacity). dropless: MegaBlocks / Megatron
-// grouped GEMMs over exactly the routed tokens.
-enum class ExpertExecution { kDropless, kCapacity };
+// The step model's vocabulary (sim/step/step_config.h), named here as the scenario names it.
+using moesim::Dedup;
+using moesim::ExpertExecution;
+using moesim::MigrationMode;
 
 struct TrainingSpec {
   int64_t tokens_per_step = 524288;
@@ -43,13 +44,6 @@ struct TrainingSpec {
   ExpertExecution expert_execution = ExpertExecution::kDropless;
   int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.dp; }
 };
-
-// How many times the dispatch all-to-all sends a token: none: once per expert it chose; gpu:
-// once per destination GPU however many of its experts live there (the zero-redundancy
-// all-to-all used with collaboration-constrained routing); node: once per destination node over
-// the network, to the GPU there with the sender's local index, which forwards it over NVLink to
-// each GPU of that node holding its experts (DeepEP's inter-node dispatch).
-enum class Dedup { kNone, kGpu, kNode };
 
 struct DispatchSpec {
   Dedup dedup = Dedup::kNone;
@@ -62,10 +56,6 @@ struct GatingSpec {
   std::shared_ptr<const gating::SourceConfig> source;
   std::shared_ptr<const gating::RoutingConfig> routing;  // how the synthetic sources route (trace: as recorded)
 };
-
-// How a re-placement's expert state reaches its new GPUs: before the step starts (blocking), or
-// alongside the step's first layers, needed only by the first MoE layer's experts (overlapped).
-enum class MigrationMode { kBlocking, kOverlapped };
 
 // One placement policy to compare: a registry entry (policies/placement/registry.h: static,
 // predictive, replicated, phase_aware, affinity, oracle) with its own settings, and the keys all

@@ -12,6 +12,11 @@ gating::GatingShape gating_shape(const scenarios::Scenario& s) {
   return {s.model.moe_layer_count(), s.parallelism.dp, s.model.experts, s.model.top_k, s.training.tokens_per_rank(s.parallelism)};
 }
 
+StepConfig step_config(const scenarios::Scenario& s, MigrationMode migration, int spare_slots) {
+  return {s.cluster, s.model, s.parallelism.ep, s.parallelism.dp, s.training.tokens_per_rank(s.parallelism), s.training.seq_len,
+          s.training.expert_execution, s.dispatch.dedup, migration, spare_slots};
+}
+
 gating::SourceContext source_context(const scenarios::Scenario& s) {
   return {gating_shape(s), s.seed, s.steps, s.gating.routing, s.model.capacity_factor};
 }
@@ -65,7 +70,7 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   RunResult result;
   int lookahead = 0;
   for (const auto& spec : s.policies) {
-    states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(s, spec.migration, spec.spare_slots), Duration()});
+    states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(step_config(s, spec.migration, spec.spare_slots)), Duration()});
     states.back().policy->set_costs(states.back().simulator->placement_costs());
     lookahead = std::max(lookahead, states.back().policy->observations().lookahead);
     result.policies.emplace_back().label = spec.label;

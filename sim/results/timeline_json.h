@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "scenarios/scenario.h"
-#include "sim/step_simulator.h"
+#include "sim/step/step_simulator.h"
 
 namespace moesim::results {
 

@@ -13,7 +13,8 @@
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
 #include "sim/network/analytic_network.h"
-#include "sim/step_simulator.h"
+#include "sim/runner.h"
+#include "sim/step/step_simulator.h"
 
 namespace moesim::network {
 namespace {
@@ -206,7 +207,7 @@ TEST(FlowNetwork, StepUnderTheFlowModelMatchesAnalyticWhenNonBlockingAndSlowsWhe
       for (int e = 0; e < 16; ++e) routing.row(l, r)[e] = 512;
   auto step = [&](const std::vector<std::string>& overrides) {
     const scenarios::Scenario s = four_nodes(overrides);
-    StepSimulator sim(s);
+    StepSimulator sim(step_config(s));
     const auto placement = policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep},
                                                       policies::StaticLayout::kContiguous);
     return sim.simulate(routing, placement);

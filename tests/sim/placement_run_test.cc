@@ -6,7 +6,7 @@
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
 #include "sim/runner.h"
-#include "sim/step_simulator.h"
+#include "sim/step/step_simulator.h"
 #include "sim/summary.h"
 
 namespace moesim {
@@ -113,7 +113,7 @@ TEST(Migration, TimeIsTheBytesOverTheBottleneckLink) {
   policies::Placement before = policies::static_placement(shape, policies::StaticLayout::kContiguous), after = before;
   std::swap(after.layers[0].replicas[0], after.layers[0].replicas[8]);  // expert 0 to rank 1, expert 8 to rank 0
   gating::RoutingMatrix routing(shape.moe_layers, 2, shape.experts);
-  StepSimulator sim(s, scenarios::MigrationMode::kBlocking);
+  StepSimulator sim(step_config(s, MigrationMode::kBlocking));
   const StepResult first = sim.simulate(routing, before), same = sim.simulate(routing, before), moved = sim.simulate(routing, after);
   EXPECT_EQ(first.migration_bytes, Bytes(0));
   EXPECT_EQ(same.migration_bytes, Bytes(0));
@@ -125,7 +125,7 @@ TEST(Migration, TimeIsTheBytesOverTheBottleneckLink) {
   // Blocking: the step waits for it.
   EXPECT_NEAR((moved.step_time - same.step_time).seconds(), moved.migration_time.seconds(), 1e-6);
   // Overlapped: the first layers run meanwhile, so the step pays less, but the experts still wait.
-  StepSimulator overlapped(s, scenarios::MigrationMode::kOverlapped);
+  StepSimulator overlapped(step_config(s, MigrationMode::kOverlapped));
   overlapped.simulate(routing, before);
   const Duration still = overlapped.simulate(routing, before).step_time, paid = overlapped.simulate(routing, after).step_time - still;
   EXPECT_LT(paid, moved.migration_time);

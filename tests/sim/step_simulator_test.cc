@@ -1,4 +1,5 @@
-#include "sim/step_simulator.h"
+#include "sim/runner.h"
+#include "sim/step/step_simulator.h"
 
 #include <gtest/gtest.h>
 
@@ -41,7 +42,7 @@ TEST(StepSimulator, CriticalPathOfTheLoadedGpuOnATinyCluster) {
   // work), so the step is GPU 0's compute, every all-to-all and the gradient all-reduce
   // back to back.
   const auto s = tiny();
-  StepSimulator sim(s);
+  StepSimulator sim(step_config(s));
   const StepResult r = sim.simulate(routing(1, 2, 2, {4096, 0}), contiguous(s));
   const auto& g = sim.graph();
   Duration gpu0_compute, collectives;
@@ -66,7 +67,7 @@ TEST(StepSimulator, CriticalPathOfTheLoadedGpuOnATinyCluster) {
 
 TEST(StepSimulator, TasksNeverOverlapOnAStreamAndRespectDependencies) {
   const auto s = tiny();
-  StepSimulator sim(s);
+  StepSimulator sim(step_config(s));
   sim.simulate(routing(1, 2, 2, {3000, 1096}), contiguous(s));
   const auto& g = sim.graph();
   const auto& sch = sim.schedule();
@@ -83,7 +84,7 @@ TEST(StepSimulator, TasksNeverOverlapOnAStreamAndRespectDependencies) {
 TEST(StepSimulator, TimelineSpansEveryTaskOnEveryStreamItOccupies) {
   // Every token goes to expert 0 on GPU 0: GPU 1 sends all its tokens, GPU 0 computes on all.
   const auto s = tiny();
-  StepSimulator sim(s);
+  StepSimulator sim(step_config(s));
   const StepResult r = sim.simulate(routing(1, 2, 2, {4096, 0}), contiguous(s));
   std::vector<TimelineSpan> spans;
   sim.append_timeline(7, Milliseconds(5), spans);
@@ -116,7 +117,7 @@ TEST(StepSimulator, TimelineSpansEveryTaskOnEveryStreamItOccupies) {
 
 TEST(StepSimulator, SkewMakesTheLoadedGpuTheStraggler) {
   const auto s = tiny();
-  StepSimulator sim(s);
+  StepSimulator sim(step_config(s));
   const StepResult balanced = sim.simulate(routing(1, 2, 2, {2048, 2048}), contiguous(s));
   const StepResult skewed = sim.simulate(routing(1, 2, 2, {3500, 596}), contiguous(s));
   EXPECT_GT(skewed.step_time, balanced.step_time);
@@ -127,7 +128,7 @@ TEST(StepSimulator, SkewMakesTheLoadedGpuTheStraggler) {
 TEST(StepSimulator, CapacityModePadsSoSkewOnlyDropsTokens) {
   const auto s = tiny({"training.expert_execution=capacity"});
   ASSERT_EQ(s.training.expert_execution, scenarios::ExpertExecution::kCapacity);
-  StepSimulator sim(s);
+  StepSimulator sim(step_config(s));
   auto balanced = routing(1, 2, 2, {2048, 2048});
   auto skewed = routing(1, 2, 2, {3500, 596});
   const int64_t capacity = gating::expert_capacity(s.model.capacity_factor, 4096, 1, 2);  // 2560
@@ -147,7 +148,7 @@ model: {preset: gpt3-125m-moe}
 parallelism: {ep: 8, dp: 16}
 training: {tokens_per_step: 65536, seq_len: 2048}
 )", "two-nodes.yaml");
-  StepSimulator a(s), b(s);
+  StepSimulator a(step_config(s)), b(step_config(s));
   auto r = routing(6, 16, 16, {512, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256});
   const StepResult x = a.simulate(r, contiguous(s));
   const StepResult y = b.simulate(r, contiguous(s));

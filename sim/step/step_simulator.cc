@@ -1,0 +1,42 @@
+#include "sim/step/step_simulator.h"
+
+#include "policies/placement/migration.h"
+
+namespace moesim {
+
+StepSimulator::StepSimulator(const StepConfig& config)
+    : config_(config), network_(network::make_network_model(config.cluster)), costs_(step_costs(config_, *network_)) {
+  layers_.resize(config.model.moe_layer_count());
+}
+
+StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const policies::Placement& placement) {
+  StepResult result;
+  result.imbalance = 0;
+  for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
+    layer_traffic(config_, costs_, *network_, routing, placement.layers[l], l, layers_[l], result);
+    for (int r = 0; r < routing.ranks(); ++r) {
+      for (int32_t v : routing.row(l, r)) result.assignments += v;
+      for (int32_t v : routing.dropped_row(l, r)) {
+        result.assignments += v;
+        result.dropped += v;
+      }
+    }
+  }
+  result.imbalance = layers_.empty() ? 1.0 : result.imbalance / static_cast<double>(layers_.size());
+
+  placement_changed_ = !previous_ || !(*previous_ == placement);
+  std::vector<policies::ExpertMove> moves;
+  if (placement_changed_) {
+    if (previous_) moves = policies::plan_migration(*previous_, placement);
+    previous_ = placement;
+  }
+  migration_traffic(costs_, *network_, moves, migration_, result);
+
+  engine::SharedCapacity* shared = network_->begin_step();
+  tasks_ = build_step_dag(config_, costs_, layers_, migration_, *network_, graph_);
+  executor_.execute(graph_, schedule_, shared);
+  record_times(executed(), result);
+  return result;
+}
+
+}  // namespace moesim

@@ -1,0 +1,137 @@
+#include "sim/step/traffic.h"
+
+#include <algorithm>
+
+#include "models/gating/capacity.h"
+#include "sim/compute_model.h"
+#include "sim/step/step_metrics.h"
+
+namespace moesim {
+namespace {
+
+// Rewrites EP group g's dispatch traffic for dispatch.dedup node (see Dedup): per-GPU sends to
+// other nodes become one network send per node, to the GPU there with the sender's local index
+// (or the node's first EP rank), which forwards over NVLink to each GPU of its node that holds the
+// token's experts. Sends inside the sender's node stay per GPU.
+void node_dedup(const StepConfig& config, const std::vector<int>& gpus, const gating::RoutingMatrix& routing, int l, int g,
+                double token_bytes, network::TrafficMatrix& traffic) {
+  const auto& cluster = config.cluster;
+  const int ep = config.ep;
+  std::vector<double> forward(static_cast<size_t>(ep) * ep, 0.0);  // [entry][destination]
+  std::vector<int> entry_of_node(cluster.nodes, -1);
+  for (int i = 0; i < ep; ++i) {
+    const int src = g * ep + i;
+    const auto sends = routing.sends_row(l, src);
+    const auto node_sends = routing.node_sends_row(l, src);
+    const int node = cluster.node_of(gpus[i]), local = cluster.local_index(gpus[i]);
+    for (int gpu : gpus) entry_of_node[cluster.node_of(gpu)] = -1;  // only the group's nodes, not all
+    for (int j = 0; j < ep; ++j) {
+      const int n = cluster.node_of(gpus[j]);
+      if (n == node) continue;
+      if (entry_of_node[n] < 0 || cluster.local_index(gpus[j]) == local) entry_of_node[n] = j;
+    }
+    for (int j = 0; j < ep; ++j) {
+      const int n = cluster.node_of(gpus[j]);
+      if (n == node) continue;
+      traffic.at(i, j) = 0;
+      const int entry = entry_of_node[n];
+      if (j == entry) traffic.at(i, entry) += node_sends[j] * token_bytes;
+      else forward[static_cast<size_t>(entry) * ep + j] += sends[j] * token_bytes;
+    }
+  }
+  for (int e = 0; e < ep; ++e)
+    for (int j = 0; j < ep; ++j) traffic.at(e, j) += forward[static_cast<size_t>(e) * ep + j];
+}
+
+// EP group g's dispatch traffic, and the tokens its GPUs' experts process.
+network::TrafficMatrix group_traffic(const StepConfig& config, const StepCosts& costs, const gating::RoutingMatrix& routing,
+                                     const policies::LayerPlacement& placement, int l, int g, LayerTraffic& t) {
+  const auto& m = config.model;
+  const int experts = m.experts, ep = config.ep;
+  const bool capacity_mode = config.expert_execution == ExpertExecution::kCapacity;
+  const int64_t capacity = gating::expert_capacity(m.capacity_factor, config.tokens_per_rank, m.top_k, experts);
+  const double token_bytes = m.hidden * m.activation_bytes();
+  network::TrafficMatrix traffic(costs.ep_groups[g]);
+  for (int i = 0; i < ep; ++i) {
+    const int src = g * ep + i;
+    const auto row = routing.row(l, src);
+    for (int e = 0; e < experts; ++e) {
+      // With capacity, buffers are padded: every (source, expert) slot costs full capacity.
+      const double tokens = capacity_mode ? static_cast<double>(capacity) : row[e];
+      for (const auto& replica : placement.replicas[e]) {
+        const double share = tokens * replica.share;
+        traffic.at(i, replica.ep_rank) += share * token_bytes;
+        t.expert_rows[static_cast<size_t>(g * ep + replica.ep_rank) * experts + e] += share;
+      }
+    }
+    if (config.dedup != Dedup::kNone && routing.has_sends()) {
+      // A token goes once to each GPU that holds any of its experts (with top-1, or without
+      // per-token data, the expert counts already are that).
+      const auto sends = routing.sends_row(l, src);
+      for (int j = 0; j < ep; ++j) traffic.at(i, j) = sends[j] * token_bytes;
+    }
+  }
+  if (config.dedup == Dedup::kNode && routing.has_sends()) node_dedup(config, costs.ep_groups[g], routing, l, g, token_bytes, traffic);
+  return traffic;
+}
+
+}  // namespace
+
+void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network,
+                   const gating::RoutingMatrix& routing, const policies::LayerPlacement& placement, int l, LayerTraffic& t,
+                   StepResult& result) {
+  const auto& m = config.model;
+  const int experts = m.experts, gpus = costs.gpus, ep = config.ep;
+  t.a2a.resize(costs.groups);
+  t.expert_rows.assign(static_cast<size_t>(gpus) * experts, 0.0);
+  t.experts_forward.assign(gpus, Duration());
+  t.rows.assign(gpus, 0.0);
+  t.sent.assign(gpus, 0.0);
+
+  for (int g = 0; g < costs.groups; ++g) {
+    const network::TrafficMatrix traffic = group_traffic(config, costs, routing, placement, l, g, t);
+    for (int i = 0; i < ep; ++i) {
+      for (int j = 0; j < ep; ++j) t.sent[g * ep + i] += i == j ? 0.0 : traffic.at(i, j);
+    }
+    t.a2a[g] = network.all_to_all(traffic);
+    // Dispatch and combine, forward and backward, move the same bytes.
+    result.a2a_intra_node += t.a2a[g].intra_node * 4;
+    result.a2a_inter_node += t.a2a[g].inter_node * 4;
+  }
+
+  const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden) * m.activation_bytes();
+  std::vector<KernelWork> groups(experts);
+  double max_rows = 0, total_rows = 0;
+  for (int gpu = 0; gpu < gpus; ++gpu) {
+    double gpu_rows = 0;
+    for (int e = 0; e < experts; ++e) {
+      const double rows = t.expert_rows[static_cast<size_t>(gpu) * experts + e];
+      groups[e] = KernelWork{Flops(rows * costs.expert_flops_per_token),
+                             Bytes(costs.expert_params * models::MoeModel::kWeightBytes + rows * row_bytes), rows};
+      gpu_rows += rows;
+    }
+    t.experts_forward[gpu] = grouped_kernel_time(config.cluster.gpu, m.dtype, groups);
+    t.rows[gpu] = gpu_rows;
+    max_rows = std::max(max_rows, gpu_rows);
+    total_rows += gpu_rows;
+  }
+  result.imbalance += total_rows > 0 ? max_rows / (total_rows / gpus) : 1.0;
+}
+
+void migration_traffic(const StepCosts& costs, network::NetworkModel& network, const std::vector<policies::ExpertMove>& moves,
+                       MigrationTraffic& out, StepResult& result) {
+  out.groups.assign(costs.groups, network::CollectiveCost{});
+  out.sent.assign(costs.gpus, 0.0);
+  if (moves.empty()) return;
+  for (int g = 0; g < costs.groups; ++g) {
+    network::TrafficMatrix traffic(costs.ep_groups[g]);
+    for (const auto& move : moves) {
+      traffic.at(move.from_rank, move.to_rank) += costs.expert_state_bytes;
+      out.sent[g * costs.ep + move.from_rank] += costs.expert_state_bytes;
+    }
+    out.groups[g] = network.transfers(traffic);
+    result.migration_bytes += Bytes(costs.expert_state_bytes * static_cast<double>(moves.size()));
+  }
+}
+
+}  // namespace moesim
