@@ -4,7 +4,7 @@
 #include <array>
 
 #include "sim/engine/event_queue.h"
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 #include "sim/engine/task_graph.h"
 
 namespace moesim::engine {

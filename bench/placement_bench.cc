@@ -7,7 +7,7 @@
 #include "policies/placement/affinity.h"
 #include "policies/placement/packing.h"
 #include "policies/placement/replication.h"
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::policies {
 namespace {

@@ -10,7 +10,7 @@
 #include "policies/predictors/evaluation.h"
 #include "policies/predictors/registry.h"
 #include "policies/predictors/lstm.h"
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::policies {
 namespace {

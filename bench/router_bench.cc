@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "cuda/router.h"
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::router {
 namespace {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "scenarios/loader/sweep_loader.h"
+#include "results/sweep_points.h"
 #include "sim/sweep.h"
 
 namespace moesim {
@@ -28,7 +29,7 @@ void BM_SweepPoints(benchmark::State& state) {
     state.PauseTiming();
     std::filesystem::remove_all(dir / "out");  // nothing to resume: every point runs
     state.ResumeTiming();
-    const SweepRunStats stats = run_sweep_points(sweep, points, jobs);
+    const SweepRunStats stats = run_sweep_points(sweep, points, jobs, results::directory_point_runner());
     benchmark::DoNotOptimize(stats.ran);
   }
   std::filesystem::remove_all(dir);

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "sim/engine/units.h"
+#include "sim/base/units.h"
 
 namespace moesim::hardware {
 

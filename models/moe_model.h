@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/engine/units.h"
+#include "sim/base/units.h"
 
 namespace moesim::models {
 

@@ -19,6 +19,7 @@ struct SweepPoint {
   int index = 0;
   std::vector<std::string> values;  // one per axis of Sweep::axes
   Scenario scenario;                // validated; output_dir is the point's own directory
+  std::string resolved_yaml;        // the scenario as its scenario.yaml holds it
 };
 
 struct Sweep {

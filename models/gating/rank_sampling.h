@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::gating {
 

@@ -13,7 +13,7 @@
 #include "models/gating/rank_sampling.h"
 #include "models/gating/routing/routing_rule.h"
 #include "models/gating/source.h"
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::gating {
 

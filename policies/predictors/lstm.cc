@@ -5,7 +5,7 @@
 #include <string>
 
 #include "policies/predictors/registry.h"
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::policies {
 namespace {

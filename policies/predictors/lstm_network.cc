@@ -4,7 +4,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::policies {
 namespace {

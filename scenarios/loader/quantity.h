@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "sim/engine/units.h"
+#include "sim/base/units.h"
 
 namespace moesim::scenarios {
 

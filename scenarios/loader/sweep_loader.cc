@@ -182,6 +182,7 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
     std::snprintf(dir, sizeof dir, "%04zu", index);
     point_overrides.push_back({"output.dir=" + (std::filesystem::path(sweep.output_dir) / "points" / dir).string(), "the sweep's output.dir"});
     point.scenario = load_scenario_file(sweep.base, point_overrides);
+    point.resolved_yaml = resolved_yaml(point.scenario);
     sweep.points.push_back(std::move(point));
   }
   return sweep;

@@ -14,7 +14,7 @@
 
 #include "scenarios/errors.h"
 #include "sim/base/params.h"
-#include "sim/engine/units.h"
+#include "sim/base/units.h"
 
 namespace moesim::scenarios {
 

@@ -15,8 +15,8 @@
 #include "sim/compare.h"
 #include "sim/parallel.h"
 #include "sim/files/output_file.h"
-#include "sim/results/compare_csv.h"
-#include "sim/results/table.h"
+#include "results/compare_csv.h"
+#include "results/table.h"
 #include "sim/runner.h"
 #include "sim/summary.h"
 

@@ -17,7 +17,7 @@
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
 #include "sim/files/output_file.h"
-#include "sim/results/prediction_csv.h"
+#include "results/prediction_csv.h"
 
 namespace po = boost::program_options;
 

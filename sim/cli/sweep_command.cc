@@ -14,8 +14,9 @@
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
 #include "sim/files/output_file.h"
-#include "sim/results/run_outputs.h"
-#include "sim/results/table.h"
+#include "results/run_outputs.h"
+#include "results/sweep_points.h"
+#include "results/table.h"
 #include "sim/sweep.h"
 
 namespace po = boost::program_options;
@@ -87,7 +88,7 @@ void list_points(const scenarios::Sweep& sweep) {
     std::vector<std::string> row = {std::to_string(p.index)};
     row.insert(row.end(), p.values.begin(), p.values.end());
     row.push_back(p.scenario.output_dir);
-    row.push_back(point_done(p) ? "done" : "to run");
+    row.push_back(results::point_done(p) ? "done" : "to run");
     rows.push_back(std::move(row));
   }
   std::cout << results::aligned_table(header, rows, header.size());
@@ -130,12 +131,12 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
   }
 
   Progress progress(lead && !vm.count("quiet"), "points");
-  const SweepRunStats stats = run_sweep_points(sweep, mine, jobs, [&](int done, int total) { progress(done, total); });
+  const SweepRunStats stats = run_sweep_points(sweep, mine, jobs, results::directory_point_runner(), [&](int done, int total) { progress(done, total); });
 
   // Rank 0 gathers every rank's points' summaries; points of other shards are read from disk.
   std::vector<int> all(static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) all[static_cast<size_t>(i)] = i;
-  std::map<int, std::string> summaries = point_summaries(sweep, shard.count > 1 ? all : mine);
+  std::map<int, std::string> summaries = results::point_summaries(sweep, shard.count > 1 ? all : mine);
   const auto gathered = group.gather(pack(summaries));
   if (!lead) return 0;
   for (const auto& message : gathered) unpack(message, summaries);
@@ -146,7 +147,7 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
               << (out ? " --out " + *out : std::string()) << "` writes sweep.csv and sweep.h5\n";
     return 0;
   }
-  const results::SweepTable table = sweep_table(sweep, summaries);
+  const results::SweepTable table = results::combined_table(sweep, summaries);
   const std::filesystem::path dir(sweep.output_dir);
   try {
     files::write_file_atomically((dir / "sweep.csv").string(), results::sweep_csv(table));

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "sim/engine/units.h"
+#include "sim/base/units.h"
 
 namespace moesim::engine {
 

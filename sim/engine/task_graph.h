@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "sim/engine/event_queue.h"
-#include "sim/engine/units.h"
+#include "sim/base/units.h"
 
 namespace moesim::engine {
 

@@ -4,7 +4,7 @@
 #include <span>
 #include <vector>
 
-#include "sim/engine/units.h"
+#include "sim/base/units.h"
 
 namespace moesim::network {
 

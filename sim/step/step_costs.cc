@@ -2,7 +2,7 @@
 
 #include <numeric>
 
-#include "sim/compute_model.h"
+#include "sim/step/compute_model.h"
 
 namespace moesim {
 namespace {

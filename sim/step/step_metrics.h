@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "sim/engine/units.h"
+#include "sim/base/units.h"
 #include "sim/step/executed_step.h"
 
 namespace moesim {

@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "sim/engine/units.h"
+#include "sim/base/units.h"
 #include "sim/step/executed_step.h"
 #include "sim/step/task_kind.h"
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "models/gating/capacity.h"
-#include "sim/compute_model.h"
+#include "sim/step/compute_model.h"
 #include "sim/step/step_metrics.h"
 
 namespace moesim {

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::router {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::router {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::engine {
 namespace {

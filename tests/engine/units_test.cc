@@ -1,4 +1,4 @@
-#include "sim/engine/units.h"
+#include "sim/base/units.h"
 
 #include <gtest/gtest.h>
 

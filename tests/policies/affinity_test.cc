@@ -11,7 +11,7 @@
 #include "policies/placement/affinity_policy.h"
 #include "policies/placement/static_placement.h"
 #include "policies/predictors/smoothing.h"
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::policies {
 namespace {

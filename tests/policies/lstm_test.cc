@@ -7,7 +7,7 @@
 #include "policies/predictors/registry.h"
 #include "policies/predictors/lstm.h"
 #include "policies/predictors/phase.h"
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::policies {
 namespace {

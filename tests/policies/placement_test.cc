@@ -13,7 +13,7 @@
 #include "policies/placement/replication.h"
 #include "policies/predictors/online_phase.h"
 #include "policies/predictors/smoothing.h"
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::policies {
 namespace {

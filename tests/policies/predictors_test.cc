@@ -9,7 +9,7 @@
 #include "policies/predictors/registry.h"
 #include "policies/predictors/phase.h"
 #include "policies/predictors/smoothing.h"
-#include "sim/engine/random.h"
+#include "sim/base/random.h"
 
 namespace moesim::policies {
 namespace {

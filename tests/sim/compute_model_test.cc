@@ -1,4 +1,4 @@
-#include "sim/compute_model.h"
+#include "sim/step/compute_model.h"
 
 #include <gtest/gtest.h>
 

@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "scenarios/loader/loader.h"
-#include "sim/results/run_h5.h"
-#include "sim/results/sweep_outputs.h"
+#include "results/run_h5.h"
+#include "results/sweep_outputs.h"
 #include "sim/runner.h"
 #include "tests/sim/policy_summary.h"
 

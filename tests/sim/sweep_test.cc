@@ -3,9 +3,9 @@
 
 #include <set>
 
-#include "sim/results/summary_csv.h"
-#include "sim/results/sweep_outputs.h"
-#include "sim/results/table.h"
+#include "results/summary_csv.h"
+#include "results/sweep_outputs.h"
+#include "results/table.h"
 #include "sim/sweep.h"
 #include "tests/sim/policy_summary.h"
 

@@ -1,4 +1,4 @@
-#include "sim/results/timeline_json.h"
+#include "results/timeline_json.h"
 
 #include <optional>
 

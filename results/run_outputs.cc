@@ -1,13 +1,13 @@
-#include "sim/results/run_outputs.h"
+#include "results/run_outputs.h"
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "sim/files/cleanup.h"
-#include "sim/results/h5_file.h"
-#include "sim/results/run_h5.h"
-#include "sim/results/summary_csv.h"
+#include "results/h5_file.h"
+#include "results/run_h5.h"
+#include "results/summary_csv.h"
 
 namespace moesim::results {
 namespace {

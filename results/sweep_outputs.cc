@@ -1,12 +1,12 @@
-#include "sim/results/sweep_outputs.h"
+#include "results/sweep_outputs.h"
 
 #include <H5Cpp.h>
 
 #include <cmath>
 #include <functional>
 
-#include "sim/results/h5_file.h"
-#include "sim/results/summary_csv.h"
+#include "results/h5_file.h"
+#include "results/summary_csv.h"
 
 namespace moesim::results {
 

@@ -1,4 +1,4 @@
-#include "sim/results/table.h"
+#include "results/table.h"
 
 #include <algorithm>
 #include <cmath>

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "sim/compare.h"
-#include "sim/results/sweep_outputs.h"
+#include "results/sweep_outputs.h"
 #include "sim/summary.h"
 
 namespace moesim::results {

@@ -1,4 +1,4 @@
-#include "sim/results/h5_file.h"
+#include "results/h5_file.h"
 
 #include <algorithm>
 #include <cstdint>

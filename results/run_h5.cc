@@ -1,10 +1,10 @@
-#include "sim/results/run_h5.h"
+#include "results/run_h5.h"
 
 #include <H5Cpp.h>
 
 #include <vector>
 
-#include "sim/results/h5_file.h"
+#include "results/h5_file.h"
 
 namespace moesim::results {
 namespace {

@@ -1,4 +1,4 @@
-#include "sim/results/prediction_csv.h"
+#include "results/prediction_csv.h"
 
 #include <cstdio>
 

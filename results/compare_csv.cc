@@ -1,8 +1,8 @@
-#include "sim/results/compare_csv.h"
+#include "results/compare_csv.h"
 
 #include <cstdio>
 
-#include "sim/results/summary_csv.h"
+#include "results/summary_csv.h"
 
 namespace moesim::results {
 namespace {

@@ -1,4 +1,4 @@
-#include "sim/results/summary_csv.h"
+#include "results/summary_csv.h"
 
 #include <cstdio>
 #include <cstdlib>

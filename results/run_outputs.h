@@ -13,7 +13,7 @@
 #include "scenarios/scenario.h"
 #include "sim/files/directory_lock.h"
 #include "sim/files/output_file.h"
-#include "sim/results/timeline_json.h"
+#include "results/timeline_json.h"
 #include "sim/runner.h"
 #include "sim/summary.h"
 
