@@ -3,8 +3,8 @@
 
 #include <array>
 
-#include "sim/engine/event_queue.h"
 #include "sim/base/random.h"
+#include "sim/engine/event_queue.h"
 #include "sim/engine/task_graph.h"
 
 namespace moesim::engine {

@@ -89,9 +89,7 @@ void BM_AllToAllAlgorithm(benchmark::State& state) {
   }
   state.counters["sim_us"] = time.seconds() * 1e6;
 }
-BENCHMARK(BM_AllToAllAlgorithm)
-    ->ArgsProduct({{1, 4, 16, 64}, {4 << 10, 256 << 10, 4 << 20}, {0, 1, 2}})
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AllToAllAlgorithm)->ArgsProduct({{1, 4, 16, 64}, {4 << 10, 256 << 10, 4 << 20}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
 
 BENCHMARK(BM_A2aHeavy256_Analytic)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_A2aHeavy256_Flow)->Unit(benchmark::kMillisecond);

@@ -8,8 +8,8 @@
 
 #include "policies/predictors/arima.h"
 #include "policies/predictors/evaluation.h"
-#include "policies/predictors/registry.h"
 #include "policies/predictors/lstm.h"
+#include "policies/predictors/registry.h"
 #include "sim/base/random.h"
 
 namespace moesim::policies {

@@ -2,8 +2,8 @@
 // routing -> traffic -> all-to-all costs -> task DAG -> schedule.
 #include <benchmark/benchmark.h>
 
-#include "policies/placement/static_placement.h"
 #include "bench/skewed_routing.h"
+#include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
 #include "sim/runner.h"
 #include "sim/step/step_simulator.h"
@@ -14,7 +14,8 @@ namespace {
 void BM_QuickstartStep(benchmark::State& state) {
   const auto s = scenarios::load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/quickstart.yaml");
   const gating::RoutingMatrix routing = bench::skewed_routing(s);
-  const auto placement = policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
+  const auto placement =
+      policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
   StepSimulator sim(step_config(s));
   for (auto _ : state) {
     const StepResult r = sim.simulate(routing, placement);

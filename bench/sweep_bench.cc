@@ -8,8 +8,8 @@
 
 #include <unistd.h>
 
-#include "scenarios/loader/sweep_loader.h"
 #include "results/sweep_points.h"
+#include "scenarios/loader/sweep_loader.h"
 #include "sim/sweep.h"
 
 namespace moesim {

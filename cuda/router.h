@@ -17,8 +17,8 @@
 namespace moesim::router {
 
 struct RouterProblem {
-  int tokens = 0;       // tokens of this layer and step, over all ranks; token t is on rank t / (tokens / ranks)
-  int ranks = 1;        // must divide tokens
+  int tokens = 0;  // tokens of this layer and step, over all ranks; token t is on rank t / (tokens / ranks)
+  int ranks = 1;   // must divide tokens
   int d_model = 0;
   int experts = 0;
   int top_k = 1;

@@ -50,16 +50,15 @@ __global__ void center_logits_kernel(const float* centers, const __nv_bfloat16* 
   if (w >= topics * experts) return;
   const int c = w / experts, e = w % experts;
   float s = 0.0f;
-  for (int j = lane; j < d; j += 32) s += centers[static_cast<long>(c) * d + j] * __bfloat162float(gate[static_cast<long>(e) * d_padded + j]);
+  for (int j = lane; j < d; j += 32)
+    s += centers[static_cast<long>(c) * d + j] * __bfloat162float(gate[static_cast<long>(e) * d_padded + j]);
   for (int off = 16; off > 0; off /= 2) s += __shfl_xor_sync(0xFFFFFFFFu, s, off);
   if (lane == 0) out[static_cast<long>(c) * experts_padded + e] = s;
 }
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) {
   const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(a));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
 }
 
 __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
@@ -75,7 +74,9 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], 
 // Two blocks per SM (at most 128 registers) measured fastest on an H100 at 128 experts; 256
 // experts need more registers for their accumulators than that leaves.
 template <int kNTiles>
-constexpr int min_blocks_per_sm() { return kNTiles == 32 ? 1 : 2; }
+constexpr int min_blocks_per_sm() {
+  return kNTiles == 32 ? 1 : 2;
+}
 
 template <int kNTiles, int kMTiles>
 __global__ void __launch_bounds__(kThreads, min_blocks_per_sm<kNTiles>()) route_kernel(KernelArgs a, int tiles_per_block) {
@@ -107,7 +108,7 @@ __global__ void __launch_bounds__(kThreads, min_blocks_per_sm<kNTiles>()) route_
     // Rows g and g + 8 of each m-tile: one Philox block each covers this lane's 16 elements of
     // a chunk, word q feeding k-step q. The next chunk's blocks are drawn while this chunk's
     // products run, so that the integer pipes and the tensor cores work side by side.
-    auto draw_chunk = [&](int chunk, uint32_t (&words)[kMTiles][2][4]) {
+    auto draw_chunk = [&](int chunk, uint32_t(&words)[kMTiles][2][4]) {
 #pragma unroll
       for (int m = 0; m < kMTiles; ++m)
 #pragma unroll
@@ -200,7 +201,9 @@ struct DeviceBuffer {
     check(cudaMalloc(&ptr, n * sizeof(T)), "cudaMalloc");
     size = n;
   }
-  ~DeviceBuffer() { if (ptr) cudaFree(ptr); }
+  ~DeviceBuffer() {
+    if (ptr) cudaFree(ptr);
+  }
 };
 
 class CudaRouter final : public Router {
@@ -223,22 +226,36 @@ class CudaRouter final : public Router {
     check(cudaMemcpy(cdf_.ptr, p.topic_cdf, sizeof(float) * p.topics, cudaMemcpyHostToDevice), "copy topic cdf");
     check(cudaMemset(counts_.ptr, 0, sizeof(int32_t) * cells), "clear counts");
     const long padded = static_cast<long>(experts_padded) * d_padded;
-    to_bf16_padded<<<static_cast<unsigned>((padded + 255) / 256), 256>>>(gate_f_.ptr, gate_.ptr, p.experts, p.d_model, experts_padded, d_padded);
+    to_bf16_padded<<<static_cast<unsigned>((padded + 255) / 256), 256>>>(gate_f_.ptr, gate_.ptr, p.experts, p.d_model, experts_padded,
+                                                                         d_padded);
     const long center_threads = 32L * p.topics * p.experts;
-    center_logits_kernel<<<static_cast<unsigned>((center_threads + 255) / 256), 256>>>(centers_.ptr, gate_.ptr, center_logits_.ptr,
-                                                                                         p.topics, p.experts, experts_padded, p.d_model, d_padded);
+    center_logits_kernel<<<static_cast<unsigned>((center_threads + 255) / 256), 256>>>(
+        centers_.ptr, gate_.ptr, center_logits_.ptr, p.topics, p.experts, experts_padded, p.d_model, d_padded);
 
-    const KernelArgs a{gate_.ptr, center_logits_.ptr, cdf_.ptr, p.tokens, p.tokens / p.ranks, d_padded, p.experts, experts_padded, p.top_k,
-                       p.topics, p.noise, p.key, counts_.ptr, want_assignments ? assignments_.ptr : nullptr};
+    const KernelArgs a{gate_.ptr,
+                       center_logits_.ptr,
+                       cdf_.ptr,
+                       p.tokens,
+                       p.tokens / p.ranks,
+                       d_padded,
+                       p.experts,
+                       experts_padded,
+                       p.top_k,
+                       p.topics,
+                       p.noise,
+                       p.key,
+                       counts_.ptr,
+                       want_assignments ? assignments_.ptr : nullptr};
     if (kernel_ == CudaKernel::wgmma && experts_padded == 128) {
       gate_tiled_.reserve(wgmma_gate_elems(d_padded));
       launch_wgmma(a, gate_tiled_.ptr);
-    } else switch (experts_padded) {
-      case 32: launch<4, 2>(a); break;
-      case 64: launch<8, 2>(a); break;
-      case 128: launch<16, 1>(a); break;
-      default: launch<32, 1>(a); break;
-    }
+    } else
+      switch (experts_padded) {
+        case 32: launch<4, 2>(a); break;
+        case 64: launch<8, 2>(a); break;
+        case 128: launch<16, 1>(a); break;
+        default: launch<32, 1>(a); break;
+      }
     check(cudaGetLastError(), "launch");
     out.counts.resize(cells);
     check(cudaMemcpy(out.counts.data(), counts_.ptr, sizeof(int32_t) * cells, cudaMemcpyDeviceToHost), "copy counts");

@@ -104,8 +104,10 @@ __device__ __forceinline__ void count_top_k(const KernelArgs& a, const float (&a
     }
     if (expert == mine) taken |= 1ull << best;
     if (s == 0 && real) {
-      if (rank - first_rank < 2) atomicAdd(&hist[rank - first_rank][expert], 1);
-      else atomicAdd(&a.counts[static_cast<long>(rank) * a.experts + expert], 1);
+      if (rank - first_rank < 2)
+        atomicAdd(&hist[rank - first_rank][expert], 1);
+      else
+        atomicAdd(&a.counts[static_cast<long>(rank) * a.experts + expert], 1);
       if (a.assignments) a.assignments[static_cast<long>(t) * a.top_k + r] = expert;
     }
   }

@@ -79,10 +79,10 @@ __device__ __forceinline__ void wgmma_m64n128k16(float (&acc)[kNTiles][4], const
         "+f"(acc[5][1]), "+f"(acc[5][2]), "+f"(acc[5][3]), "+f"(acc[6][0]), "+f"(acc[6][1]), "+f"(acc[6][2]), "+f"(acc[6][3]),
         "+f"(acc[7][0]), "+f"(acc[7][1]), "+f"(acc[7][2]), "+f"(acc[7][3]), "+f"(acc[8][0]), "+f"(acc[8][1]), "+f"(acc[8][2]),
         "+f"(acc[8][3]), "+f"(acc[9][0]), "+f"(acc[9][1]), "+f"(acc[9][2]), "+f"(acc[9][3]), "+f"(acc[10][0]), "+f"(acc[10][1]),
-        "+f"(acc[10][2]), "+f"(acc[10][3]), "+f"(acc[11][0]), "+f"(acc[11][1]), "+f"(acc[11][2]), "+f"(acc[11][3]),
-        "+f"(acc[12][0]), "+f"(acc[12][1]), "+f"(acc[12][2]), "+f"(acc[12][3]), "+f"(acc[13][0]), "+f"(acc[13][1]),
-        "+f"(acc[13][2]), "+f"(acc[13][3]), "+f"(acc[14][0]), "+f"(acc[14][1]), "+f"(acc[14][2]), "+f"(acc[14][3]),
-        "+f"(acc[15][0]), "+f"(acc[15][1]), "+f"(acc[15][2]), "+f"(acc[15][3])
+        "+f"(acc[10][2]), "+f"(acc[10][3]), "+f"(acc[11][0]), "+f"(acc[11][1]), "+f"(acc[11][2]), "+f"(acc[11][3]), "+f"(acc[12][0]),
+        "+f"(acc[12][1]), "+f"(acc[12][2]), "+f"(acc[12][3]), "+f"(acc[13][0]), "+f"(acc[13][1]), "+f"(acc[13][2]), "+f"(acc[13][3]),
+        "+f"(acc[14][0]), "+f"(acc[14][1]), "+f"(acc[14][2]), "+f"(acc[14][3]), "+f"(acc[15][0]), "+f"(acc[15][1]), "+f"(acc[15][2]),
+        "+f"(acc[15][3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
 
@@ -94,7 +94,8 @@ int wgmma_chunks(int d_padded) { return (d_padded + 2 * kNoiseChunk - 1) / (2 * 
 // Operands of one 64-dimension chunk: four k16 steps.
 using ChunkOperands = uint32_t[4][4];
 
-__global__ void __launch_bounds__(kThreads, 1) route_kernel_wgmma(KernelArgs a, const __nv_bfloat16* gate_tiled, int chunks, int tiles_per_block) {
+__global__ void __launch_bounds__(kThreads, 1)
+    route_kernel_wgmma(KernelArgs a, const __nv_bfloat16* gate_tiled, int chunks, int tiles_per_block) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ __align__(128) unsigned char smem[];
   __nv_bfloat16* stages = reinterpret_cast<__nv_bfloat16*>(smem);  // [kStages][kStageElems]
@@ -157,7 +158,7 @@ __global__ void __launch_bounds__(kThreads, 1) route_kernel_wgmma(KernelArgs a, 
 #pragma unroll
       for (int q = 0; q < 4; ++q) wgmma_m64n128k16(acc, ops[q], matrix_descriptor(stage + q * kStepElems));
       wgmma_commit();
-      wgmma_wait<1>();  // chunk c - 1's products are done: `next` may be overwritten
+      wgmma_wait<1>();    // chunk c - 1's products are done: `next` may be overwritten
       draw(c + 1, next);  // past the last chunk: drawn and unused, which keeps one basic block
     };
     for (int c = 0; c < chunks; c += 2) {  // chunks is even: the operand sets alternate

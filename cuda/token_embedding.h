@@ -37,14 +37,16 @@ MOESIM_HD int token_topic(const TokenKey& key, uint32_t token, const float* topi
   int lo = 0, hi = topics - 1;
   while (lo < hi) {
     const int mid = (lo + hi) / 2;
-    if (u < topic_cdf[mid]) hi = mid;
-    else lo = mid + 1;
+    if (u < topic_cdf[mid])
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   return lo;
 }
 
-constexpr int kNoiseChunk = 64;        // dimensions per 4 Philox blocks
-constexpr int kNoisePerBlock = 16;     // dimensions per Philox block
+constexpr int kNoiseChunk = 64;     // dimensions per 4 Philox blocks
+constexpr int kNoisePerBlock = 16;  // dimensions per Philox block
 
 struct NoiseSource {
   uint32_t block;  // Philox block of the token's stream

@@ -17,8 +17,8 @@
 
 namespace moesim::router::wgmma_layout {
 
-constexpr int kExperts = 128;             // wgmma N
-constexpr int kStageDims = 64;            // dimensions per stage
+constexpr int kExperts = 128;   // wgmma N
+constexpr int kStageDims = 64;  // dimensions per stage
 constexpr int kStageElems = kExperts * kStageDims;
 constexpr int kStepElems = 2 * kExperts * 8;  // one k16 step: two dimension groups
 constexpr int kLeadingBytes = kExperts * 16;

@@ -6,11 +6,8 @@ namespace {
 // NVIDIA H100 SXM5 datasheet: 989.4 TFLOP/s dense BF16, 1,978.9 dense FP8, 80 GB HBM3 at
 // 3.35 TB/s, NVLink4 900 GB/s total = 450 GB/s per direction.
 GpuSpec h100_sxm() {
-  return GpuSpec{.name = "H100-SXM5",
-                 .bf16_peak = TFLOPS(989.4),
-                 .fp8_peak = TFLOPS(1978.9),
-                 .hbm_capacity = GB(80),
-                 .hbm_bandwidth = TBps(3.35)};
+  return GpuSpec{
+      .name = "H100-SXM5", .bf16_peak = TFLOPS(989.4), .fp8_peak = TFLOPS(1978.9), .hbm_capacity = GB(80), .hbm_bandwidth = TBps(3.35)};
 }
 
 // NVLink efficiency: nccl-tests maintainers report ~370 GB/s effective busBw of 450 GB/s line
@@ -19,8 +16,7 @@ constexpr double kNvlinkEfficiency = 0.82;
 // InfiniBand NDR 400 Gb/s = 50 GB/s line; ~48-49 GB/s achievable per CX-7 NIC (nccl-tests #267).
 constexpr double kIbEfficiency = 0.97;
 
-ClusterSpec dgx(std::string name, GpuSpec gpu, Bandwidth nvlink_per_direction, double nvlink_eff,
-                Bandwidth nic_rate) {
+ClusterSpec dgx(std::string name, GpuSpec gpu, Bandwidth nvlink_per_direction, double nvlink_eff, Bandwidth nic_rate) {
   ClusterSpec c;
   c.preset = std::move(name);
   c.nodes = 1;
@@ -57,11 +53,8 @@ ClusterSpec h800_dgx() {
 // NVIDIA A100 SXM4 80GB datasheet: 312 TFLOP/s dense BF16, no FP8, 2.039 TB/s HBM2e,
 // NVLink3 600 GB/s total. DGX A100 has 8 HDR 200 Gb/s compute NICs.
 ClusterSpec a100_dgx() {
-  GpuSpec g{.name = "A100-SXM4-80GB",
-            .bf16_peak = TFLOPS(312),
-            .fp8_peak = FlopRate(),
-            .hbm_capacity = GB(80),
-            .hbm_bandwidth = TBps(2.039)};
+  GpuSpec g{
+      .name = "A100-SXM4-80GB", .bf16_peak = TFLOPS(312), .fp8_peak = FlopRate(), .hbm_capacity = GB(80), .hbm_bandwidth = TBps(2.039)};
   g.gemm_half_rows = 128;
   return dgx("a100-dgx", g, GBps(300), kNvlinkEfficiency, Gbps(200));
 }
@@ -74,11 +67,8 @@ ClusterSpec ascend_910b() {
   ClusterSpec c;
   c.preset = "ascend-910b";
   c.gpus_per_node = 8;
-  c.gpu = GpuSpec{.name = "Ascend-910B",
-                  .bf16_peak = TFLOPS(320),
-                  .fp8_peak = FlopRate(),
-                  .hbm_capacity = GB(64),
-                  .hbm_bandwidth = TBps(1.6)};
+  c.gpu =
+      GpuSpec{.name = "Ascend-910B", .bf16_peak = TFLOPS(320), .fp8_peak = FlopRate(), .hbm_capacity = GB(64), .hbm_bandwidth = TBps(1.6)};
   c.gpu.gemm_efficiency = 0.6;
   c.intra_node.fabric = IntraNodeFabric::kHccs;
   c.intra_node.group_size = 4;

@@ -74,9 +74,7 @@ struct FabricSpec {
   Duration switch_latency = Nanoseconds(600);
 
   // Nodes under one leaf: a port per node on a rail leaf, a port per NIC on a top-of-rack leaf.
-  int nodes_per_leaf(int nics_per_node) const {
-    return kind == FabricKind::kFatTree ? leaf_ports / nics_per_node : leaf_ports;
-  }
+  int nodes_per_leaf(int nics_per_node) const { return kind == FabricKind::kFatTree ? leaf_ports / nics_per_node : leaf_ports; }
 };
 
 // analytic: hierarchical alpha-beta per collective (sim/network/analytic_network.h).

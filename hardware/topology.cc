@@ -125,8 +125,7 @@ TopologySummary summarize(const Topology& t) {
   }
   s.links = static_cast<int>(boost::num_edges(t.graph));
   std::vector<int> component(boost::num_vertices(t.graph));
-  s.connected = boost::num_vertices(t.graph) > 0 &&
-                boost::connected_components(t.graph, component.data()) == 1;
+  s.connected = boost::num_vertices(t.graph) > 0 && boost::connected_components(t.graph, component.data()) == 1;
   return s;
 }
 
@@ -135,9 +134,8 @@ std::vector<int64_t> latencies_from(const Topology& t, int gpu) {
   boost::dijkstra_shortest_paths(
       t.graph, t.gpu_vertex.at(gpu),
       boost::distance_map(dist.data())
-          .weight_map(boost::make_transform_value_property_map(
-              [](const EdgeProps& e) { return e.latency.picoseconds(); },
-              boost::get(boost::edge_bundle, t.graph)))
+          .weight_map(boost::make_transform_value_property_map([](const EdgeProps& e) { return e.latency.picoseconds(); },
+                                                               boost::get(boost::edge_bundle, t.graph)))
           .distance_inf(kUnreachable));
   return dist;
 }
@@ -151,11 +149,11 @@ std::optional<Duration> path_latency(const Topology& t, int gpu_a, int gpu_b) {
 Bandwidth bisection_bandwidth(const Topology& t) {
   // Max-flow wants a directed graph with a reverse arc per arc; capacities in bytes/s as integers.
   using Traits = boost::adjacency_list_traits<boost::vecS, boost::vecS, boost::directedS>;
-  using FlowGraph = boost::adjacency_list<
-      boost::vecS, boost::vecS, boost::directedS, boost::no_property,
-      boost::property<boost::edge_capacity_t, int64_t,
-                      boost::property<boost::edge_residual_capacity_t, int64_t,
-                                      boost::property<boost::edge_reverse_t, Traits::edge_descriptor>>>>;
+  using FlowGraph =
+      boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, boost::no_property,
+                            boost::property<boost::edge_capacity_t, int64_t,
+                                            boost::property<boost::edge_residual_capacity_t, int64_t,
+                                                            boost::property<boost::edge_reverse_t, Traits::edge_descriptor>>>>;
   const size_t gpus = t.gpu_vertex.size();
   if (gpus < 2) return Bandwidth();
   const size_t n = boost::num_vertices(t.graph);
@@ -200,8 +198,8 @@ void write_dot(const Topology& t, std::ostream& out) {
   boost::write_graphviz(
       out, g,
       [&](std::ostream& o, TopologyVertex v) {
-        o << "[label=\"" << to_string(g[v].kind) << g[v].index << "\", shape="
-          << (g[v].kind == VertexKind::kGpu ? "box" : "ellipse") << "]";
+        o << "[label=\"" << to_string(g[v].kind) << g[v].index << "\", shape=" << (g[v].kind == VertexKind::kGpu ? "box" : "ellipse")
+          << "]";
       },
       [&](std::ostream& o, auto e) {
         std::ostringstream label;

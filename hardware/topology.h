@@ -30,8 +30,7 @@ struct EdgeProps {
   Bandwidth effective() const { return bandwidth * efficiency; }
 };
 
-using TopologyGraph =
-    boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS, VertexProps, EdgeProps>;
+using TopologyGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS, VertexProps, EdgeProps>;
 using TopologyVertex = boost::graph_traits<TopologyGraph>::vertex_descriptor;
 
 struct Topology {
@@ -48,11 +47,11 @@ struct TopologySummary {
 // The switch layer build_topology wires for `spec`, counted without building it (so that a
 // scenario can be checked and its memory estimated before anything is allocated).
 struct FabricLayout {
-  int64_t leaves = 0;            // one per pod (fat-tree) or per pod and rail
-  int64_t planes = 1;            // groups of leaves that share spines (multi-plane: one per rail)
+  int64_t leaves = 0;  // one per pod (fat-tree) or per pod and rail
+  int64_t planes = 1;  // groups of leaves that share spines (multi-plane: one per rail)
   int64_t leaves_per_plane = 0;
-  int64_t spines = 0;            // all planes together; 0 when the leaves need none (one node, one leaf)
-  int64_t uplinks = 0;           // leaf-spine links
+  int64_t spines = 0;   // all planes together; 0 when the leaves need none (one node, one leaf)
+  int64_t uplinks = 0;  // leaf-spine links
   // Whether every leaf can reach every other: false when leaves must meet at spines and there are none.
   bool connected = true;
 };

@@ -41,8 +41,8 @@ ParamCounts param_counts(const MoeModel& m) {
   p.embedding = static_cast<double>(m.vocab) * h;
   const int moe = m.moe_layer_count();
   const int dense = m.layers - moe;
-  p.dense_total = m.layers * p.attention_per_layer + dense * p.dense_ffn_per_layer +
-                  moe * (p.gate_per_moe_layer + p.shared_per_moe_layer) + p.embedding;
+  p.dense_total = m.layers * p.attention_per_layer + dense * p.dense_ffn_per_layer + moe * (p.gate_per_moe_layer + p.shared_per_moe_layer) +
+                  p.embedding;
   p.total = p.dense_total + moe * m.experts * p.expert;
   return p;
 }

@@ -30,16 +30,14 @@ struct MoeModel {
   int top_k = 1;
   int vocab = 50257;
   double capacity_factor = 1.25;
-  Dtype dtype = Dtype::kBf16;    // activations and GEMM precision
-  bool gated_ffn = false;        // SwiGLU: three weight matrices instead of two
+  Dtype dtype = Dtype::kBf16;  // activations and GEMM precision
+  bool gated_ffn = false;      // SwiGLU: three weight matrices instead of two
   // Bytes per parameter besides the BF16 weight itself: a BF16 gradient (2) + FP32 master
   // weight and two Adam moments (12).
   double grad_bytes_per_param = 2;
   double optimizer_bytes_per_param = 12;
 
-  bool is_moe_layer(int layer) const {
-    return layer >= first_moe_layer && (layer - first_moe_layer) % moe_every == 0;
-  }
+  bool is_moe_layer(int layer) const { return layer >= first_moe_layer && (layer - first_moe_layer) % moe_every == 0; }
   int moe_layer_count() const;
   std::vector<int> moe_layer_indices() const;
   int ffn_matrices() const { return gated_ffn ? 3 : 2; }

@@ -9,10 +9,17 @@ namespace {
 MoeModel gpt3_125m_moe() {
   MoeModel m;
   m.preset = "gpt3-125m-moe";
-  m.layers = 12; m.first_moe_layer = 1; m.moe_every = 2;
-  m.hidden = 768; m.heads = 12; m.kv_heads = 12;
-  m.ffn_hidden = 3072; m.expert_ffn_hidden = 3072;
-  m.experts = 16; m.top_k = 1; m.vocab = 50257;
+  m.layers = 12;
+  m.first_moe_layer = 1;
+  m.moe_every = 2;
+  m.hidden = 768;
+  m.heads = 12;
+  m.kv_heads = 12;
+  m.ffn_hidden = 3072;
+  m.expert_ffn_hidden = 3072;
+  m.experts = 16;
+  m.top_k = 1;
+  m.vocab = 50257;
   return m;
 }
 
@@ -20,8 +27,11 @@ MoeModel gpt3_350m_moe() {
   MoeModel m = gpt3_125m_moe();
   m.preset = "gpt3-350m-moe";
   m.layers = 24;
-  m.hidden = 1024; m.heads = 16; m.kv_heads = 16;
-  m.ffn_hidden = 4096; m.expert_ffn_hidden = 4096;
+  m.hidden = 1024;
+  m.heads = 16;
+  m.kv_heads = 16;
+  m.ffn_hidden = 4096;
+  m.expert_ffn_hidden = 4096;
   m.experts = 128;
   return m;
 }
@@ -31,10 +41,17 @@ MoeModel gpt3_350m_moe() {
 MoeModel mixtral_8x7b() {
   MoeModel m;
   m.preset = "mixtral-8x7b";
-  m.layers = 32; m.first_moe_layer = 0; m.moe_every = 1;
-  m.hidden = 4096; m.heads = 32; m.kv_heads = 8;
-  m.ffn_hidden = 14336; m.expert_ffn_hidden = 14336;
-  m.experts = 8; m.top_k = 2; m.vocab = 32000;
+  m.layers = 32;
+  m.first_moe_layer = 0;
+  m.moe_every = 1;
+  m.hidden = 4096;
+  m.heads = 32;
+  m.kv_heads = 8;
+  m.ffn_hidden = 14336;
+  m.expert_ffn_hidden = 14336;
+  m.experts = 8;
+  m.top_k = 2;
+  m.vocab = 32000;
   m.gated_ffn = true;
   return m;
 }
@@ -44,10 +61,18 @@ MoeModel mixtral_8x7b() {
 MoeModel deepseek_v3() {
   MoeModel m;
   m.preset = "deepseek-v3";
-  m.layers = 61; m.first_moe_layer = 3; m.moe_every = 1;
-  m.hidden = 7168; m.heads = 128; m.kv_heads = 128;
-  m.ffn_hidden = 18432; m.expert_ffn_hidden = 2048;
-  m.experts = 256; m.shared_experts = 1; m.top_k = 8; m.vocab = 129280;
+  m.layers = 61;
+  m.first_moe_layer = 3;
+  m.moe_every = 1;
+  m.hidden = 7168;
+  m.heads = 128;
+  m.kv_heads = 128;
+  m.ffn_hidden = 18432;
+  m.expert_ffn_hidden = 2048;
+  m.experts = 256;
+  m.shared_experts = 1;
+  m.top_k = 8;
+  m.vocab = 129280;
   m.gated_ffn = true;
   m.dtype = Dtype::kFp8;
   return m;

@@ -20,9 +20,8 @@ std::string compare_csv(const std::vector<PolicyComparison>& policies) {
   for (const auto& p : policies) {
     for (const auto& m : p.metrics) {
       out += csv_field(p.label) + "," + csv_field(m.metric) + "," + std::to_string(m.base.seeds) + "," + num(m.base.mean) + "," +
-             num(m.base.stddev) + "," + num(m.variant.mean) + "," + num(m.variant.stddev) + "," + num(m.delta) + "," +
-             num(m.relative) + "," + (m.noise ? num(*m.noise) : std::string()) + "," +
-             (m.noise ? (m.significant() ? "yes" : "no") : std::string()) + "\n";
+             num(m.base.stddev) + "," + num(m.variant.mean) + "," + num(m.variant.stddev) + "," + num(m.delta) + "," + num(m.relative) +
+             "," + (m.noise ? num(*m.noise) : std::string()) + "," + (m.noise ? (m.significant() ? "yes" : "no") : std::string()) + "\n";
     }
   }
   return out;

@@ -84,7 +84,8 @@ void fill_h5(const files::Temporary& temporary, const std::function<void(H5::H5F
     const ssize_t size = H5Fget_file_image(file.getId(), nullptr, 0);
     if (size < 0) throw H5::FileIException("fill_h5", "cannot take the file's image");
     image.resize(static_cast<size_t>(size));
-    if (H5Fget_file_image(file.getId(), image.data(), image.size()) != size) throw H5::FileIException("fill_h5", "cannot take the file's image");
+    if (H5Fget_file_image(file.getId(), image.data(), image.size()) != size)
+      throw H5::FileIException("fill_h5", "cannot take the file's image");
   } catch (const H5::Exception& e) {
     throw files::FileError("cannot write '" + temporary.target() + "' (" + e.getDetailMsg() + ")");
   }

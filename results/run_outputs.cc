@@ -4,10 +4,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "sim/files/cleanup.h"
 #include "results/h5_file.h"
 #include "results/run_h5.h"
 #include "results/summary_csv.h"
+#include "sim/files/cleanup.h"
 
 namespace moesim::results {
 namespace {
@@ -22,8 +22,8 @@ std::string created_directory(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (!std::filesystem::is_directory(dir)) {
-    throw files::FileError("cannot use '" + dir + "' as the output directory: " +
-                           (ec ? ec.message() : std::string("it exists and is not a directory")));
+    throw files::FileError("cannot use '" + dir +
+                           "' as the output directory: " + (ec ? ec.message() : std::string("it exists and is not a directory")));
   }
   return dir;
 }

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "results/timeline_json.h"
 #include "scenarios/scenario.h"
 #include "sim/files/directory_lock.h"
 #include "sim/files/output_file.h"
-#include "results/timeline_json.h"
 #include "sim/runner.h"
 #include "sim/summary.h"
 
@@ -35,8 +35,7 @@ class RunOutputs {
   // Stages summary.csv and run.h5, finishes the timeline, then publishes them all. Returns the
   // paths written, scenario.yaml last. files::FileError naming a file that cannot be written;
   // nothing is published then.
-  std::vector<std::string> commit(const std::string& resolved_yaml, const std::vector<PolicySummary>& summary,
-                                  const RunResult& run);
+  std::vector<std::string> commit(const std::string& resolved_yaml, const std::vector<PolicySummary>& summary, const RunResult& run);
 
  private:
   const scenarios::Scenario& scenario_;

@@ -29,9 +29,12 @@ std::vector<std::string> fields(const std::string& line) {
   for (size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
     if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
-      else if (c == '"') quoted = false;
-      else out.back() += c;
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        out.back() += '"', ++i;
+      else if (c == '"')
+        quoted = false;
+      else
+        out.back() += c;
     } else if (c == '"') {
       quoted = true;
     } else if (c == ',') {
@@ -56,11 +59,10 @@ std::string summary_csv_header() { return kHeader; }
 
 std::string summary_csv_row(const PolicySummary& r) {
   return csv_field(r.label) + "," + num(r.step_ms_mean, 4) + "," + num(r.step_ms_p50, 4) + "," + num(r.step_ms_p99, 4) + "," +
-         num(r.tokens_per_second, 1) + "," + num(r.gpu_utilization, 6) + "," + num(r.gpu_utilization_min, 6) + "," +
-         num(r.imbalance, 6) + "," + num(r.all_to_all_share, 6) + "," + num(r.inter_node_a2a_gb, 6) + "," +
-         num(r.intra_node_a2a_gb, 6) + "," + num(r.dropped_fraction, 6) + "," + num(r.speedup, 6) + "," +
-         num(r.migration_gb, 6) + "," + num(r.migration_ms, 6) + "," + optional_num(r.forecast_error_pp, 6) + "," +
-         optional_num(r.cost_per_mtok, 6);
+         num(r.tokens_per_second, 1) + "," + num(r.gpu_utilization, 6) + "," + num(r.gpu_utilization_min, 6) + "," + num(r.imbalance, 6) +
+         "," + num(r.all_to_all_share, 6) + "," + num(r.inter_node_a2a_gb, 6) + "," + num(r.intra_node_a2a_gb, 6) + "," +
+         num(r.dropped_fraction, 6) + "," + num(r.speedup, 6) + "," + num(r.migration_gb, 6) + "," + num(r.migration_ms, 6) + "," +
+         optional_num(r.forecast_error_pp, 6) + "," + optional_num(r.cost_per_mtok, 6);
 }
 
 std::string summary_csv(const std::vector<PolicySummary>& rows) {

@@ -57,7 +57,8 @@ SweepTable combined_table(const scenarios::Sweep& sweep, const std::map<int, std
   for (const auto& axis : sweep.axes) table.axes.push_back(axis.key);
   for (const auto& point : sweep.points) {
     const auto it = summaries.find(point.index);
-    if (it == summaries.end()) throw std::runtime_error("point " + std::to_string(point.index) + " has no result in " + point.scenario.output_dir);
+    if (it == summaries.end())
+      throw std::runtime_error("point " + std::to_string(point.index) + " has no result in " + point.scenario.output_dir);
     try {
       table.points.push_back({point.index, point.values, parse_summary_csv(it->second)});
     } catch (const std::runtime_error& e) {

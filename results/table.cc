@@ -46,8 +46,8 @@ std::string aligned_table(const std::vector<std::string>& header, const std::vec
 }
 
 std::string summary_table(const std::vector<PolicySummary>& rows, bool bold) {
-  std::vector<std::string> header = {"  policy",  "step mean", "vs static", "p50",       "p99",
-                                     "tokens/s",  "GPU util",  "min util",  "imbalance", "a2a share",
+  std::vector<std::string> header = {"  policy",  "step mean", "vs static", "p50",          "p99",
+                                     "tokens/s",  "GPU util",  "min util",  "imbalance",    "a2a share",
                                      "a2a intra", "a2a inter", "migration", "forecast err", "dropped"};
   // The price column only when the scenario gives one (cost.gpu_hour).
   const bool priced = std::any_of(rows.begin(), rows.end(), [](const PolicySummary& r) { return r.cost_per_mtok.has_value(); });
@@ -60,12 +60,12 @@ std::string summary_table(const std::vector<PolicySummary>& rows, bool bold) {
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     cells.push_back({(rows.size() > 1 && i == best ? "* " : "  ") + r.label, format("%.2f ms", r.step_ms_mean),
-                     r.speedup > 0 ? format("%.3fx", r.speedup) : "-", format("%.2f ms", r.step_ms_p50),
-                     format("%.2f ms", r.step_ms_p99), tokens_rate(r.tokens_per_second), format("%.1f %%", 100 * r.gpu_utilization),
-                     format("%.1f %%", 100 * r.gpu_utilization_min), format("%.2f", r.imbalance), format("%.1f %%", 100 * r.all_to_all_share),
-                     format("%.2f GB/step", r.intra_node_a2a_gb), format("%.2f GB/step", r.inter_node_a2a_gb),
-                     format("%.3f ms/step", r.migration_ms), r.forecast_error_pp ? format("%.3f pp", *r.forecast_error_pp) : "-",
-                     format("%.2f %%", 100 * r.dropped_fraction)});
+                     r.speedup > 0 ? format("%.3fx", r.speedup) : "-", format("%.2f ms", r.step_ms_p50), format("%.2f ms", r.step_ms_p99),
+                     tokens_rate(r.tokens_per_second), format("%.1f %%", 100 * r.gpu_utilization),
+                     format("%.1f %%", 100 * r.gpu_utilization_min), format("%.2f", r.imbalance),
+                     format("%.1f %%", 100 * r.all_to_all_share), format("%.2f GB/step", r.intra_node_a2a_gb),
+                     format("%.2f GB/step", r.inter_node_a2a_gb), format("%.3f ms/step", r.migration_ms),
+                     r.forecast_error_pp ? format("%.3f pp", *r.forecast_error_pp) : "-", format("%.2f %%", 100 * r.dropped_fraction)});
     if (priced) cells.back().push_back(r.cost_per_mtok ? format("%.4f", *r.cost_per_mtok) : "-");
   }
   std::string out = aligned_table(header, cells, 1, SIZE_MAX, bold && rows.size() > 1 ? std::vector<size_t>{best} : std::vector<size_t>{});
@@ -108,7 +108,8 @@ std::string sweep_table(const SweepTable& t, bool bold, size_t max_rows) {
     }
   }
   std::string out = aligned_table(header, cells, 2 + t.axes.size(), SIZE_MAX, fastest);
-  if (const size_t more = total - cells.size(); more > 0) out += "... " + std::to_string(more) + (more == 1 ? " more row" : " more rows") + " in sweep.csv\n";
+  if (const size_t more = total - cells.size(); more > 0)
+    out += "... " + std::to_string(more) + (more == 1 ? " more row" : " more rows") + " in sweep.csv\n";
   out += "* the point's fastest mean step time\n";
   return out;
 }

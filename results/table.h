@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/compare.h"
 #include "results/sweep_outputs.h"
+#include "sim/compare.h"
 #include "sim/summary.h"
 
 namespace moesim::results {

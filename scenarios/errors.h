@@ -10,9 +10,7 @@ namespace moesim::scenarios {
 class ScenarioError : public std::runtime_error {
  public:
   ScenarioError(std::string location, std::string key_path, std::string message)
-      : std::runtime_error(format(location, key_path, message)),
-        location_(std::move(location)),
-        key_path_(std::move(key_path)) {}
+      : std::runtime_error(format(location, key_path, message)), location_(std::move(location)), key_path_(std::move(key_path)) {}
   const std::string& location() const { return location_; }
   const std::string& key_path() const { return key_path_; }
 

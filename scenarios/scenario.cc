@@ -12,8 +12,6 @@ std::string_view PolicySpec::placement_name() const { return placement->name(); 
 
 const char* to_string(MigrationMode m) { return m == MigrationMode::kBlocking ? "blocking" : "overlapped"; }
 
-const char* to_string(policies::StaticLayout l) {
-  return l == policies::StaticLayout::kContiguous ? "contiguous" : "round_robin";
-}
+const char* to_string(policies::StaticLayout l) { return l == policies::StaticLayout::kContiguous ? "contiguous" : "round_robin"; }
 
 }  // namespace moesim::scenarios

@@ -63,7 +63,7 @@ struct GatingSpec {
 struct PolicySpec {
   std::string label;  // shown in tables; the entry's label unless given
   std::shared_ptr<const policies::PlacementConfig> placement;
-  policies::StaticLayout layout{};  // static: where experts stay; the others: where they start
+  policies::StaticLayout layout{};                             // static: where experts stay; the others: where they start
   std::shared_ptr<const policies::PredictorConfig> predictor;  // the policies that forecast
   MigrationMode migration = MigrationMode::kOverlapped;
   int spare_slots = 0;  // expert slots per GPU beyond experts / ep (replicated, phase_aware: 1 unless set)

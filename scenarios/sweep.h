@@ -25,9 +25,9 @@ struct SweepPoint {
 struct Sweep {
   std::string name;
   std::string source_file;
-  std::string base;               // the base scenario's path
-  std::vector<SweepAxis> axes;    // grid axes in file order, then zip axes
-  std::vector<SweepPoint> points; // grid axes vary slowest first, the zip axes together fastest
+  std::string base;                // the base scenario's path
+  std::vector<SweepAxis> axes;     // grid axes in file order, then zip axes
+  std::vector<SweepPoint> points;  // grid axes vary slowest first, the zip axes together fastest
   std::string output_dir;
 };
 

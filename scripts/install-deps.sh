@@ -11,6 +11,7 @@ packages=(
   libopenmpi-dev openmpi-bin                        # sweeps over MPI ranks (optional at build time)
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
   clang libclang-rt-14-dev                          # libFuzzer targets (scripts/fuzz.sh)
+  clang-format clang-tidy                           # scripts/format.sh, scripts/check-size.sh
   python3 python3-h5py python3-matplotlib python3-numpy   # results/plot.py
 )
 missing=()

@@ -58,8 +58,7 @@ SeedStats seed_stats(const std::vector<double>& values) {
 }
 
 std::vector<PolicyComparison> compare_runs(const std::vector<std::vector<PolicySummary>>& base,
-                                           const std::vector<std::vector<PolicySummary>>& variant,
-                                           std::vector<std::string>* unmatched) {
+                                           const std::vector<std::vector<PolicySummary>>& variant, std::vector<std::string>* unmatched) {
   std::vector<PolicyComparison> out;
   if (base.empty() || variant.empty()) return out;
   for (const auto& policy : base.front()) {
@@ -83,7 +82,8 @@ std::vector<PolicyComparison> compare_runs(const std::vector<std::vector<PolicyS
       mc.delta = mc.variant.mean - mc.base.mean;
       mc.relative = mc.base.mean != 0 ? mc.delta / mc.base.mean : 0;
       if (mc.base.seeds >= 2 && mc.variant.seeds >= 2) {
-        mc.noise = 2 * std::sqrt(mc.base.stddev * mc.base.stddev / mc.base.seeds + mc.variant.stddev * mc.variant.stddev / mc.variant.seeds);
+        mc.noise =
+            2 * std::sqrt(mc.base.stddev * mc.base.stddev / mc.base.seeds + mc.variant.stddev * mc.variant.stddev / mc.variant.seeds);
       }
       c.metrics.push_back(mc);
     }

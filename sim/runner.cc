@@ -13,8 +13,16 @@ gating::GatingShape gating_shape(const scenarios::Scenario& s) {
 }
 
 StepConfig step_config(const scenarios::Scenario& s, MigrationMode migration, int spare_slots) {
-  return {s.cluster, s.model, s.parallelism.ep, s.parallelism.dp, s.training.tokens_per_rank(s.parallelism), s.training.seq_len,
-          s.training.expert_execution, s.dispatch.dedup, migration, spare_slots};
+  return {s.cluster,
+          s.model,
+          s.parallelism.ep,
+          s.parallelism.dp,
+          s.training.tokens_per_rank(s.parallelism),
+          s.training.seq_len,
+          s.training.expert_execution,
+          s.dispatch.dedup,
+          migration,
+          spare_slots};
 }
 
 gating::SourceContext source_context(const scenarios::Scenario& s) {
@@ -58,8 +66,8 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   const int64_t total = static_cast<int64_t>(s.steps) * static_cast<int64_t>(s.policies.size());
   int64_t done = 0;
   const bool capacity_mode = s.training.expert_execution == scenarios::ExpertExecution::kCapacity;
-  const int64_t capacity = gating::expert_capacity(s.model.capacity_factor, s.training.tokens_per_rank(s.parallelism),
-                                                   s.model.top_k, s.model.experts);
+  const int64_t capacity =
+      gating::expert_capacity(s.model.capacity_factor, s.training.tokens_per_rank(s.parallelism), s.model.top_k, s.model.experts);
   // Policies advance in lockstep: each step's routing is drawn once and every policy simulates it.
   struct PolicyState {
     std::unique_ptr<policies::PlacementPolicy> policy;
@@ -70,7 +78,8 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   RunResult result;
   int lookahead = 0;
   for (const auto& spec : s.policies) {
-    states.push_back({make_placement_policy(s, spec), std::make_unique<StepSimulator>(step_config(s, spec.migration, spec.spare_slots)), Duration()});
+    states.push_back(
+        {make_placement_policy(s, spec), std::make_unique<StepSimulator>(step_config(s, spec.migration, spec.spare_slots)), Duration()});
     states.back().policy->set_costs(states.back().simulator->placement_costs());
     lookahead = std::max(lookahead, states.back().policy->observations().lookahead);
     result.policies.emplace_back().label = spec.label;

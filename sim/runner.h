@@ -19,7 +19,7 @@ namespace moesim {
 struct PolicyRun {
   std::string label;
   std::vector<StepResult> steps;
-  std::optional<double> forecast_error_pp;  // PlacementPolicy::forecast_error_pp() at the end
+  std::optional<double> forecast_error_pp;               // PlacementPolicy::forecast_error_pp() at the end
   std::vector<policies::ForecastScore> forecast_scores;  // and per plan
   // Tokens per expert, [step][MoE layer][expert], when routing depends on the placement (so
   // differs between policies); empty otherwise, when RunResult::expert_loads holds them.
@@ -53,8 +53,7 @@ gating::GatingShape gating_shape(const scenarios::Scenario& scenario);
 
 // What the step model needs of the scenario, for a policy that moves experts as `migration` says
 // and has `spare_slots` extra expert slots per GPU.
-StepConfig step_config(const scenarios::Scenario& scenario, MigrationMode migration = MigrationMode::kOverlapped,
-                       int spare_slots = 0);
+StepConfig step_config(const scenarios::Scenario& scenario, MigrationMode migration = MigrationMode::kOverlapped, int spare_slots = 0);
 
 // What the scenario's gating source is made for: its shape, seed, steps and routing.
 gating::SourceContext source_context(const scenarios::Scenario& scenario);

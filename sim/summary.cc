@@ -51,8 +51,7 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
     if (s.cost.gpu_hour > 0) sum.cost_per_mtok = s.cluster.gpu_count() * s.cost.gpu_hour / 3600 / sum.tokens_per_second * 1e6;
     out.push_back(sum);
   }
-  const auto baseline = std::find_if(s.policies.begin(), s.policies.end(),
-                                     [](const auto& p) { return p.placement_name() == "static"; });
+  const auto baseline = std::find_if(s.policies.begin(), s.policies.end(), [](const auto& p) { return p.placement_name() == "static"; });
   if (baseline != s.policies.end() && out.size() == s.policies.size()) {
     const double reference = out[static_cast<size_t>(baseline - s.policies.begin())].step_ms_mean;
     for (auto& sum : out) sum.speedup = sum.step_ms_mean > 0 ? reference / sum.step_ms_mean : 0;

@@ -14,16 +14,16 @@ struct PolicySummary {
   std::string label;
   double step_ms_mean = 0, step_ms_p50 = 0, step_ms_p99 = 0;
   double tokens_per_second = 0;
-  double gpu_utilization = 0;      // mean over steps and GPUs of compute-busy / step time
-  double gpu_utilization_min = 0;  // mean over steps of the least busy GPU's compute-busy / step time
-  double imbalance = 0;            // mean max/mean expert tokens per GPU
-  double all_to_all_share = 0;     // all-to-all time / step time
-  double inter_node_a2a_gb = 0;    // per step
-  double intra_node_a2a_gb = 0;    // per step
-  double dropped_fraction = 0;     // dropped / routed token assignments
-  double speedup = 0;              // the first static policy's mean step time over this one's; 0 without one
-  double migration_gb = 0;         // per step
-  double migration_ms = 0;         // per step
+  double gpu_utilization = 0;               // mean over steps and GPUs of compute-busy / step time
+  double gpu_utilization_min = 0;           // mean over steps of the least busy GPU's compute-busy / step time
+  double imbalance = 0;                     // mean max/mean expert tokens per GPU
+  double all_to_all_share = 0;              // all-to-all time / step time
+  double inter_node_a2a_gb = 0;             // per step
+  double intra_node_a2a_gb = 0;             // per step
+  double dropped_fraction = 0;              // dropped / routed token assignments
+  double speedup = 0;                       // the first static policy's mean step time over this one's; 0 without one
+  double migration_gb = 0;                  // per step
+  double migration_ms = 0;                  // per step
   std::optional<double> forecast_error_pp;  // of the forecasts the policy planned from
   std::optional<double> cost_per_mtok;      // GPU rent per million tokens, when the scenario gives cost.gpu_hour
 };

@@ -13,7 +13,10 @@ void c2r_choose(std::span<const int32_t> candidates, std::span<const int32_t> co
   chosen[0] = candidates[0];
   size_t found = 1;
   auto collaborates = [&](int32_t e) { return std::find(collaborators.begin(), collaborators.end(), e) != collaborators.end(); };
-  auto taken = [&](int32_t e) { return std::find(chosen.begin(), chosen.begin() + static_cast<std::ptrdiff_t>(found), e) != chosen.begin() + static_cast<std::ptrdiff_t>(found); };
+  auto taken = [&](int32_t e) {
+    return std::find(chosen.begin(), chosen.begin() + static_cast<std::ptrdiff_t>(found), e) !=
+           chosen.begin() + static_cast<std::ptrdiff_t>(found);
+  };
   for (size_t i = 1; i < candidates.size() && found < k; ++i) {
     if (collaborates(candidates[i])) chosen[found++] = candidates[i];
   }
@@ -40,8 +43,7 @@ std::vector<std::vector<int32_t>> block_collaborators(int experts, int group_siz
   return out;
 }
 
-CoactivationCounter::CoactivationCounter(int experts)
-    : experts_(experts), counts_(static_cast<size_t>(experts) * experts, 0.0) {}
+CoactivationCounter::CoactivationCounter(int experts) : experts_(experts), counts_(static_cast<size_t>(experts) * experts, 0.0) {}
 
 void CoactivationCounter::add(std::span<const int32_t> experts, double weight) {
   for (int32_t a : experts) {

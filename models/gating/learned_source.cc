@@ -8,8 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "models/gating/source_registry.h"
 #include "models/gating/capacity.h"
+#include "models/gating/source_registry.h"
 
 namespace moesim::gating {
 
@@ -99,9 +99,17 @@ double LearnedSource::probe_weight(int layer, int probe) const {
 }
 
 void LearnedSource::route_probes(int l) {
-  const int k = p_.shape.top_k;
-  const router::RouterProblem probes{p_.probe_tokens, 1, p_.d, p_.shape.experts, candidates_, p_.topics, gates_[l].data(),
-                                     centers_[l].data(), uniform_cdf_.data(), static_cast<float>(p_.noise), 0,
+  const router::RouterProblem probes{p_.probe_tokens,
+                                     1,
+                                     p_.d,
+                                     p_.shape.experts,
+                                     candidates_,
+                                     p_.topics,
+                                     gates_[l].data(),
+                                     centers_[l].data(),
+                                     uniform_cdf_.data(),
+                                     static_cast<float>(p_.noise),
+                                     0,
                                      router::TokenKey{p_.seed, 0, static_cast<uint32_t>(l)}};
   router_->route(probes, routed_, /*want_assignments=*/true);
   probe_candidates_[l].swap(routed_.assignments);
@@ -224,8 +232,10 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
   if (placement_aware() && !view.has_placement()) throw std::invalid_argument(rule_->describe() + " needs the placement");
   // The same draws for every placement of a step: policies compared see the same noise.
   Rng rng(p_.seed, "gating.learned.sampling", static_cast<uint64_t>(current_step()));
-  if (view.has_placement()) out.resize_sends(view.ep);
-  else out.clear_sends();
+  if (view.has_placement())
+    out.resize_sends(view.ep);
+  else
+    out.clear_sends();
   std::vector<double> shares;
   std::map<std::pair<int, int>, std::vector<double>> node_shares;  // locmoe: (EP group, node) -> shares
   std::vector<uint8_t> local(p_.shape.experts);
@@ -265,8 +275,18 @@ void LearnedSource::learn(int layer, int step) {
   }
   mix_cdf_.back() = 1.0f;
   const router::TokenKey key{p_.seed ^ 0x9E3779B97F4A7C15ull, static_cast<uint32_t>(step), static_cast<uint32_t>(layer)};
-  const router::RouterProblem batch{n, 1, d, experts, p_.shape.top_k, p_.topics, gates_[layer].data(), centers_[layer].data(),
-                                    mix_cdf_.data(), static_cast<float>(p_.noise), 0, key};
+  const router::RouterProblem batch{n,
+                                    1,
+                                    d,
+                                    experts,
+                                    p_.shape.top_k,
+                                    p_.topics,
+                                    gates_[layer].data(),
+                                    centers_[layer].data(),
+                                    mix_cdf_.data(),
+                                    static_cast<float>(p_.noise),
+                                    0,
+                                    key};
   router_->route(batch, routed_, /*want_assignments=*/true);
 
   sums_.assign(static_cast<size_t>(experts + 1) * d, 0.0);  // last row: the mean token
@@ -278,7 +298,8 @@ void LearnedSource::learn(int layer, int step) {
     router::token_embedding(key, static_cast<uint32_t>(t), d, centers_[layer].data() + static_cast<size_t>(topic) * d,
                             static_cast<float>(p_.noise), x.data());
     const int first = routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k];
-    for (int q = 0; q < p_.shape.top_k; ++q) share[routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k + q]] += 1.0 / (n * p_.shape.top_k);
+    for (int q = 0; q < p_.shape.top_k; ++q)
+      share[routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k + q]] += 1.0 / (n * p_.shape.top_k);
     for (int row : {first, experts}) {
       counts_[row] += 1;
       for (int j = 0; j < d; ++j) sums_[static_cast<size_t>(row) * d + j] += x[j];

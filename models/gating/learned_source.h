@@ -47,24 +47,24 @@ namespace moesim::gating {
 struct LearnedSourceParams {
   GatingShape shape;
   uint64_t seed = 1;
-  int d = 64;                     // token space dimension of the synthetic router
+  int d = 64;  // token space dimension of the synthetic router
   int topics = 32;
-  double topic_skew = 0.5;        // Zipf exponent of the initial topic weights
-  double topic_drift = 0.002;     // per-step noise of log topic weights
-  double noise = 0.5;             // half-width of per-dimension token noise (centers are N(0, 1))
-  double init_scale = 0.1;        // gate weights start as N(0, init_scale^2)
-  double lr = 0.5;                // peak learning rate
+  double topic_skew = 0.5;     // Zipf exponent of the initial topic weights
+  double topic_drift = 0.002;  // per-step noise of log topic weights
+  double noise = 0.5;          // half-width of per-dimension token noise (centers are N(0, 1))
+  double init_scale = 0.1;     // gate weights start as N(0, init_scale^2)
+  double lr = 0.5;             // peak learning rate
   int warmup_steps = 100;
-  int decay_steps = 2000;         // cosine decay ends here (usually the run's length)
+  int decay_steps = 2000;  // cosine decay ends here (usually the run's length)
   double min_lr_ratio = 0.1;
-  double pull = 1.0;              // specialization strength
-  double aux = 0.05;              // auxiliary load-balancing coefficient
-  double layer_volatility = 3.0;  // the first MoE layer learns from a (1 + v) times smaller minibatch
-  int probe_tokens = 2048;        // per layer, fixed: they measure the loads
-  int learn_tokens = 256;         // per layer and step, fresh: the minibatch the gate learns from
+  double pull = 1.0;                                                 // specialization strength
+  double aux = 0.05;                                                 // auxiliary load-balancing coefficient
+  double layer_volatility = 3.0;                                     // the first MoE layer learns from a (1 + v) times smaller minibatch
+  int probe_tokens = 2048;                                           // per layer, fixed: they measure the loads
+  int learn_tokens = 256;                                            // per layer and step, fresh: the minibatch the gate learns from
   std::shared_ptr<const RoutingConfig> routing = default_routing();  // routing/routing_rule.h
-  double capacity_factor = 1.0;   // locmoe: a local expert takes moved tokens up to its capacity
-  void describe(params::Visitor& v);  // the keys under gating: (source: learned)
+  double capacity_factor = 1.0;                                      // locmoe: a local expert takes moved tokens up to its capacity
+  void describe(params::Visitor& v);                                 // the keys under gating: (source: learned)
 };
 
 class LearnedSource final : public Source {
@@ -103,20 +103,20 @@ class LearnedSource final : public Source {
   std::vector<std::vector<float>> gates_;    // [layer][experts * d]
   std::vector<std::vector<float>> centers_;  // [layer][topics * d]
   std::vector<double> topic_log_weights_, topic_weights_;
-  std::vector<float> uniform_cdf_;           // probes are stratified: every topic equally
-  std::vector<float> mix_cdf_;               // the current topic mixture
+  std::vector<float> uniform_cdf_;  // probes are stratified: every topic equally
+  std::vector<float> mix_cdf_;      // the current topic mixture
   std::unique_ptr<RoutingRule> rule_;
   router::RouterResult routed_;
-  int candidates_ = 1;                       // per probe: top_k, or 16 for the constrained modes
+  int candidates_ = 1;                                  // per probe: top_k, or 16 for the constrained modes
   std::vector<std::vector<int32_t>> probe_candidates_;  // [layer][probe][candidates_], best first
   std::vector<std::vector<int32_t>> chosen_;            // [layer][probe][top_k] (all but placement-aware rules)
   std::vector<std::vector<double>> layer_shares_;       // [layer][expert] (all but placement-aware rules)
   std::vector<double> probe_weights_;                   // [probe] of the layer being routed
-  std::vector<int> probe_topic_;             // [layer][probe]
-  std::vector<double> probes_per_topic_;     // [layer][topic]
-  std::vector<float> probe_x_;               // [layer][probe][d], BF16 values as the router saw them
+  std::vector<int> probe_topic_;                        // [layer][probe]
+  std::vector<double> probes_per_topic_;                // [layer][topic]
+  std::vector<float> probe_x_;                          // [layer][probe][d], BF16 values as the router saw them
   std::vector<double> shares_, sums_, counts_;
-  std::vector<double> pair_shares_;          // [layer][expert][expert], of step pair_shares_step_
+  std::vector<double> pair_shares_;  // [layer][expert][expert], of step pair_shares_step_
   int pair_shares_step_ = -1;
   RankSampler sampler_;
 };

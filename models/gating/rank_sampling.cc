@@ -11,13 +11,17 @@ void cap_shares(std::vector<double>& shares, int top_k) {
   for (size_t pass = 0; pass < shares.size(); ++pass) {
     double excess = 0, free_mass = 0;
     for (double s : shares) {
-      if (s > cap) excess += s - cap;
-      else if (s < cap) free_mass += s;
+      if (s > cap)
+        excess += s - cap;
+      else if (s < cap)
+        free_mass += s;
     }
     if (excess <= 1e-15 || free_mass <= 0) break;
     for (double& s : shares) {
-      if (s > cap) s = cap;
-      else if (s < cap) s += excess * s / free_mass;
+      if (s > cap)
+        s = cap;
+      else if (s < cap)
+        s += excess * s / free_mass;
     }
   }
 }

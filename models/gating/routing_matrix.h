@@ -73,7 +73,9 @@ class RoutingMatrix {
   std::span<const int32_t> row(int layer, int rank) const { return {tokens_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
   // Assignments from `rank` to each expert that were over capacity and dropped.
   std::span<int32_t> dropped_row(int layer, int rank) { return {dropped_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
-  std::span<const int32_t> dropped_row(int layer, int rank) const { return {dropped_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
+  std::span<const int32_t> dropped_row(int layer, int rank) const {
+    return {dropped_.data() + offset(layer, rank), static_cast<size_t>(experts_)};
+  }
 
   // Tokens each expert of `layer` receives from all ranks.
   std::vector<int64_t> expert_loads(int layer) const {

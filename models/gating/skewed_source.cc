@@ -1,11 +1,11 @@
 #include "models/gating/skewed_source.h"
 
-#include "models/gating/source_registry.h"
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
+#include "models/gating/source_registry.h"
 
 namespace moesim::gating {
 
@@ -93,14 +93,15 @@ const SourceEntry& source_entry_skewed() {
       .name = "skewed",
       .summary = "a seeded Zipf or Dirichlet popularity per layer, drifting",
       .defaults = [](const SourceDefaults&) -> std::unique_ptr<SourceConfig> {
-        return std::make_unique<Config>("skewed", SkewedSourceParams{},
-                                        Config::Hooks{.make = [](const SkewedSourceParams& p, const SourceContext& c) -> std::unique_ptr<Source> {
-                                          SkewedSourceParams params = p;
-                                          params.shape = c.shape;
-                                          params.seed = c.seed;
-                                          params.routing = c.routing;
-                                          return std::make_unique<SkewedSource>(params);
-                                        }});
+        return std::make_unique<Config>(
+            "skewed", SkewedSourceParams{},
+            Config::Hooks{.make = [](const SkewedSourceParams& p, const SourceContext& c) -> std::unique_ptr<Source> {
+              SkewedSourceParams params = p;
+              params.shape = c.shape;
+              params.seed = c.seed;
+              params.routing = c.routing;
+              return std::make_unique<SkewedSource>(params);
+            }});
       },
   };
   return entry;

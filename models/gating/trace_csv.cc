@@ -43,7 +43,8 @@ void convert_csv_trace(const std::string& csv_path, const std::string& h5_path) 
   std::ifstream in(csv_path, std::ios::binary);
   if (!in) throw TraceError(csv_path, "", "cannot open the file");
   std::string line;
-  if (!read_line(in, line, csv_path, 1)) throw TraceError(csv_path, "line 1", "the file is empty: expected the header step,layer,expert,tokens");
+  if (!read_line(in, line, csv_path, 1))
+    throw TraceError(csv_path, "line 1", "the file is empty: expected the header step,layer,expert,tokens");
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (line != "step,layer,expert,tokens") {
     throw TraceError(csv_path, "line 1", "expected the header step,layer,expert,tokens, got '" + line + "'");
@@ -61,8 +62,7 @@ void convert_csv_trace(const std::string& csv_path, const std::string& h5_path) 
       auto [next, ec] = std::from_chars(p, end, v[i]);
       const bool separator_ok = i < 3 ? (next < end && *next == ',') : next == end;
       if (ec != std::errc() || !separator_ok) {
-        throw TraceError(csv_path, "line " + std::to_string(number),
-                         "expected four integers step,layer,expert,tokens, got '" + line + "'");
+        throw TraceError(csv_path, "line " + std::to_string(number), "expected four integers step,layer,expert,tokens, got '" + line + "'");
       }
       p = next + 1;
     }
@@ -82,11 +82,12 @@ void convert_csv_trace(const std::string& csv_path, const std::string& h5_path) 
   if (total > limit) {
     char described[64];
     std::snprintf(described, sizeof described, "%.0f", total);
-    throw TraceError(csv_path, "", "its largest step, layer and expert (" + std::to_string(steps - 1) + ", " + std::to_string(layers - 1) +
-                                       ", " + std::to_string(experts - 1) + ") describe a dense trace of " + described +
-                                       " counts from " + std::to_string(lines) + (lines == 1 ? " line" : " lines") +
-                                       ": omitted counts are zeros, and a CSV may describe at most 1024 counts per line it gives "
-                                       "(or 4194304 in all); give the counts of the steps, layers and experts you mean");
+    throw TraceError(csv_path, "",
+                     "its largest step, layer and expert (" + std::to_string(steps - 1) + ", " + std::to_string(layers - 1) + ", " +
+                         std::to_string(experts - 1) + ") describe a dense trace of " + described + " counts from " +
+                         std::to_string(lines) + (lines == 1 ? " line" : " lines") +
+                         ": omitted counts are zeros, and a CSV may describe at most 1024 counts per line it gives "
+                         "(or 4194304 in all); give the counts of the steps, layers and experts you mean");
   }
   TraceInfo info;
   info.steps = steps;

@@ -3,11 +3,11 @@
 #include <H5Cpp.h>
 
 #include <algorithm>
-#include <utility>
 #include <cstdio>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <utility>
 
 #include "sim/files/output_file.h"
 
@@ -86,7 +86,7 @@ H5::DataSet create_steps(H5::H5File& f, const char* name, std::vector<hsize_t> s
   H5::DSetCreatPropList props;
   props.setChunk(static_cast<int>(chunk.size()), chunk.data());
   props.setDeflate(4);
-  props.setFletcher32();  // a damaged chunk is an error, not wrong counts
+  props.setFletcher32();                         // a damaged chunk is an error, not wrong counts
   H5Pset_obj_track_times(props.getId(), false);  // the same gating gives the same bytes
   return f.createDataSet(name, H5::PredType::NATIVE_INT32, H5::DataSpace(static_cast<int>(dims.size()), dims.data(), max.data()), props);
 }
@@ -213,8 +213,7 @@ TraceWriter::~TraceWriter() {
   if (impl_ && !impl_->finished) {
     try {
       impl_->file.close();
-    } catch (...) {
-    }
+    } catch (...) {}
   }
 }
 
@@ -314,12 +313,15 @@ std::vector<hsize_t> shape_of(const std::string& path, const H5::DataSet& ds, co
     const std::string axis = axes[static_cast<size_t>(i)];
     const hsize_t limit = axis == "steps" ? kMaxSteps : axis == "layers" ? kMaxLayers : axis == "ranks" ? kMaxRanks : kMaxExperts;
     if (shape[i] > limit) {
-      throw TraceError(path, name, "declares " + std::to_string(shape[i]) + " " + axis + ", more than the " + std::to_string(limit) + " a trace may hold");
+      throw TraceError(
+          path, name,
+          "declares " + std::to_string(shape[i]) + " " + axis + ", more than the " + std::to_string(limit) + " a trace may hold");
     }
     if (i > 0) per_step *= shape[i];
   }
   if (per_step > kMaxValuesPerStep) {
-    throw TraceError(path, name, "declares " + std::to_string(per_step) + " counts per step, more than " + std::to_string(kMaxValuesPerStep));
+    throw TraceError(path, name,
+                     "declares " + std::to_string(per_step) + " counts per step, more than " + std::to_string(kMaxValuesPerStep));
   }
   return shape;
 }
@@ -337,9 +339,10 @@ TraceReader::TraceReader(const std::string& path) : impl_(std::make_unique<Impl>
     // libhdf5 1.10 is not safe on damaged metadata it cannot check (found by fuzzing: reads past
     // buffers, leaks): only files whose metadata carries checksums are opened.
     if (superblock < 2) {
-      throw TraceError(path, "", "written in HDF5's earliest file format (superblock version " + std::to_string(superblock) +
-                                     "), whose metadata carries no checksums, so a damaged file cannot be told from a good one; "
-                                     "rewrite it with `h5repack --latest IN OUT` (hdf5-tools), or write it with h5py's libver='latest'");
+      throw TraceError(path, "",
+                       "written in HDF5's earliest file format (superblock version " + std::to_string(superblock) +
+                           "), whose metadata carries no checksums, so a damaged file cannot be told from a good one; "
+                           "rewrite it with `h5repack --latest IN OUT` (hdf5-tools), or write it with h5py's libver='latest'");
     }
     t.file = H5::H5File(path, H5F_ACC_RDONLY);
     t.has_ranks = t.file.nameExists(kRankCounts);
@@ -367,11 +370,13 @@ TraceReader::TraceReader(const std::string& path) : impl_(std::make_unique<Impl>
     }
     const int64_t top_k = read_int_attr(t.file, "top_k").value_or(0);
     if (top_k < 0 || top_k > t.info.experts) {
-      throw TraceError(path, "top_k", "expected 0 (unknown) to the " + std::to_string(t.info.experts) + " experts, got " + std::to_string(top_k));
+      throw TraceError(path, "top_k",
+                       "expected 0 (unknown) to the " + std::to_string(t.info.experts) + " experts, got " + std::to_string(top_k));
     }
     t.info.top_k = static_cast<int>(top_k);
     t.info.tokens_per_step = read_int_attr(t.file, "tokens_per_step").value_or(0);
-    if (t.info.tokens_per_step < 0) throw TraceError(path, "tokens_per_step", "expected 0 (unknown) or more, got " + std::to_string(t.info.tokens_per_step));
+    if (t.info.tokens_per_step < 0)
+      throw TraceError(path, "tokens_per_step", "expected 0 (unknown) or more, got " + std::to_string(t.info.tokens_per_step));
     t.info.seed = static_cast<uint64_t>(read_int_attr(t.file, "seed").value_or(0));
     t.info.model = read_str_attr(t.file, "model");
     t.info.generator = read_str_attr(t.file, "generator");
@@ -390,13 +395,14 @@ namespace {
 
 // Read as 64-bit, whatever the stored integer type, so that no count is clipped on the way:
 // each must be a count a 32-bit routing matrix holds.
-void read_step(const std::string& path, const H5::DataSet& ds, const char* name, int step, int total_steps,
-               StepBlock& block, int32_t* out) {
+void read_step(const std::string& path, const H5::DataSet& ds, const char* name, int step, int total_steps, StepBlock& block,
+               int32_t* out) {
   if (block.per_step == 0) block.per_step = select_step(ds, step).values;
   const size_t per_step = block.per_step;
   if (step < block.first || step >= block.first + block.steps) {
     block.first = step;
-    block.steps = static_cast<int>(std::min<size_t>(static_cast<size_t>(total_steps - step), std::max<size_t>(1, (size_t{1} << 20) / per_step)));
+    block.steps =
+        static_cast<int>(std::min<size_t>(static_cast<size_t>(total_steps - step), std::max<size_t>(1, (size_t{1} << 20) / per_step)));
     H5::DataSpace file = ds.getSpace();
     std::vector<hsize_t> dims(static_cast<size_t>(file.getSimpleExtentNdims()));
     file.getSimpleExtentDims(dims.data());
@@ -415,8 +421,9 @@ void read_step(const std::string& path, const H5::DataSet& ds, const char* name,
   const int64_t* values = block.values.data() + per_step * static_cast<size_t>(step - block.first);
   for (size_t i = 0; i < per_step; ++i) {
     if (values[i] < 0 || values[i] > INT32_MAX) {
-      throw TraceError(path, name, "token count " + std::to_string(values[i]) + " at step " + std::to_string(step) +
-                                       " is outside 0.." + std::to_string(INT32_MAX));
+      throw TraceError(
+          path, name,
+          "token count " + std::to_string(values[i]) + " at step " + std::to_string(step) + " is outside 0.." + std::to_string(INT32_MAX));
     }
     out[i] = static_cast<int32_t>(values[i]);
   }

@@ -29,8 +29,8 @@ struct TraceInfo {
   int steps = 0;
   int moe_layers = 0;
   int experts = 0;
-  int ranks = 0;  // 0: no per-rank counts
-  int top_k = 0;  // 0: unknown
+  int ranks = 0;                // 0: no per-rank counts
+  int top_k = 0;                // 0: unknown
   int64_t tokens_per_step = 0;  // 0: unknown
   uint64_t seed = 0;
   std::string model, generator, scenario;

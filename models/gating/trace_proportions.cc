@@ -20,7 +20,8 @@ TraceProportions load_proportions(const std::string& path) {
       if (total <= 0) {
         throw TraceError(path, "/expert_counts", "MoE layer " + std::to_string(l) + " has no tokens at step " + std::to_string(s));
       }
-      for (int e = 0; e < info.experts; ++e) row[static_cast<size_t>(l) * info.experts + e] = static_cast<float>(static_cast<double>(first[e]) / total);
+      for (int e = 0; e < info.experts; ++e)
+        row[static_cast<size_t>(l) * info.experts + e] = static_cast<float>(static_cast<double>(first[e]) / total);
     }
   }
   return result;

@@ -17,27 +17,29 @@ void check_trace_fits(const std::string& path, const TraceInfo& info, const Gati
   auto require = [&](bool ok, const std::string& message) {
     if (!ok) throw TraceError(path, dataset, message);
   };
-  require(info.moe_layers == s.moe_layers, "has " + std::to_string(info.moe_layers) + " MoE layers, the model has " +
-                                               std::to_string(s.moe_layers));
-  require(info.experts == s.experts, "has " + std::to_string(info.experts) + " experts per layer, the model has " +
-                                         std::to_string(s.experts));
+  require(info.moe_layers == s.moe_layers,
+          "has " + std::to_string(info.moe_layers) + " MoE layers, the model has " + std::to_string(s.moe_layers));
+  require(info.experts == s.experts,
+          "has " + std::to_string(info.experts) + " experts per layer, the model has " + std::to_string(s.experts));
   require(info.steps >= steps, "has " + std::to_string(info.steps) + " steps, the scenario asks for " + std::to_string(steps));
   require(info.top_k == 0 || info.top_k == s.top_k,
           "was recorded with top_k " + std::to_string(info.top_k) + ", the scenario has model.top_k " + std::to_string(s.top_k));
   if (exact_replay(info, s) && info.tokens_per_step > 0) {
-    require(info.tokens_per_step == s.tokens_per_rank * s.ranks,
-            "was recorded with tokens_per_step " + std::to_string(info.tokens_per_step) + ", the scenario has " +
-                std::to_string(s.tokens_per_rank * s.ranks));
+    require(info.tokens_per_step == s.tokens_per_rank * s.ranks, "was recorded with tokens_per_step " +
+                                                                     std::to_string(info.tokens_per_step) + ", the scenario has " +
+                                                                     std::to_string(s.tokens_per_rank * s.ranks));
   }
   if (info.ranks > 0 && info.ranks != s.ranks && !info.scenario.empty()) {
     // Per-rank counts for another DP degree cannot be replayed exactly; totals still can be.
-    require(false, "has per-rank counts for " + std::to_string(info.ranks) + " ranks, the scenario has dp = " +
-                       std::to_string(s.ranks));
+    require(false, "has per-rank counts for " + std::to_string(info.ranks) + " ranks, the scenario has dp = " + std::to_string(s.ranks));
   }
 }
 
 TraceSource::TraceSource(const std::string& path, const GatingShape& shape, int steps)
-    : path_(path), shape_(shape), reader_(path), exact_(exact_replay(reader_.info(), shape)),
+    : path_(path),
+      shape_(shape),
+      reader_(path),
+      exact_(exact_replay(reader_.info(), shape)),
       routing_(shape.moe_layers, shape.ranks, shape.experts) {
   check_trace_fits(path, reader_.info(), shape, steps);
 }
@@ -55,11 +57,11 @@ void TraceSource::advance(int step) {
         const auto row = out.row(l, r);
         const int64_t sum = std::accumulate(row.begin(), row.end(), int64_t{0});
         if (sum != expected) {
-          throw TraceError(path_, "/rank_counts", "step " + std::to_string(step) + ", MoE layer " + std::to_string(l) + ", rank " +
-                                                      std::to_string(r) + " routes " + std::to_string(sum) +
-                                                      " token assignments; the scenario routes " + std::to_string(shape_.tokens_per_rank) +
-                                                      " tokens per rank x top_k " + std::to_string(shape_.top_k) + " = " +
-                                                      std::to_string(expected));
+          throw TraceError(path_, "/rank_counts",
+                           "step " + std::to_string(step) + ", MoE layer " + std::to_string(l) + ", rank " + std::to_string(r) +
+                               " routes " + std::to_string(sum) + " token assignments; the scenario routes " +
+                               std::to_string(shape_.tokens_per_rank) + " tokens per rank x top_k " + std::to_string(shape_.top_k) + " = " +
+                               std::to_string(expected));
         }
       }
     }
@@ -71,7 +73,8 @@ void TraceSource::advance(int step) {
     const auto first = totals.begin() + static_cast<std::ptrdiff_t>(l) * shape_.experts;
     double sum = 0;
     for (auto it = first; it != first + shape_.experts; ++it) sum += static_cast<double>(*it);
-    if (sum <= 0) throw TraceError(path_, "/expert_counts", "MoE layer " + std::to_string(l) + " has no tokens at step " + std::to_string(step));
+    if (sum <= 0)
+      throw TraceError(path_, "/expert_counts", "MoE layer " + std::to_string(l) + " has no tokens at step " + std::to_string(step));
     shares_.assign(shape_.experts, 0.0);
     for (int e = 0; e < shape_.experts; ++e) shares_[e] = static_cast<double>(first[e]) / sum;
     cap_shares(shares_, shape_.top_k);
@@ -126,13 +129,12 @@ const SourceEntry& source_entry_trace() {
       .summary = "replay of a recorded trace",
       .replays = true,
       .defaults = [](const SourceDefaults&) -> std::unique_ptr<SourceConfig> {
-        return std::make_unique<Config>(
-            "trace", TraceParams{},
-            Config::Hooks{.make = [](const TraceParams& p, const SourceContext& c) -> std::unique_ptr<Source> {
-                            return std::make_unique<TraceSource>(p.path, c.shape, c.steps);
-                          },
-                          .check = check_trace,
-                          .inputs = [](const TraceParams& p) { return std::vector<std::string>{p.path}; }});
+        return std::make_unique<Config>("trace", TraceParams{},
+                                        Config::Hooks{.make = [](const TraceParams& p, const SourceContext& c) -> std::unique_ptr<Source> {
+                                                        return std::make_unique<TraceSource>(p.path, c.shape, c.steps);
+                                                      },
+                                                      .check = check_trace,
+                                                      .inputs = [](const TraceParams& p) { return std::vector<std::string>{p.path}; }});
       },
   };
   return entry;

@@ -1,10 +1,9 @@
 // Placing experts that tokens choose together on the same GPU, so that a deduplicating dispatch
 // sends such a token there once, and GPUs whose experts are chosen together on the same node:
 //   1. the experts are split over the EP ranks, E / ep each (the current placement must hold as
-//      many on every rank): a balanced packing by load (packing.h), refined by Kernighan-Lin on the co-activation graph (graph_partition.h) so
-//      that no rank's load exceeds max_imbalance x the mean (or what the balanced packing gives,
-//      when that is more); the current placement, when within that bound, is refined too, and
-//      the split that keeps more co-activation wins;
+//      many on every rank): a balanced packing by load (packing.h), refined by Kernighan-Lin on the co-activation graph (graph_partition.h)
+//      so that no rank's load exceeds max_imbalance x the mean (or what the balanced packing gives, when that is more); the current
+//      placement, when within that bound, is refined too, and the split that keeps more co-activation wins;
 //   2. when the EP group spans nodes, the ranks' expert sets are split over its nodes the same
 //      way, on the graph of co-activation between them (node loads are sums of bounded GPU
 //      loads, so no further bound);

@@ -72,13 +72,13 @@ const PlacementEntry& placement_entry_affinity() {
       .forecasts = true,
       .moves = true,
       .defaults = [](const PlacementDefaults&) -> std::unique_ptr<PlacementConfig> {
-        return std::make_unique<Config>(
-            "affinity", AffinityParams{}, check_affinity,
-            [](const AffinityParams& p, const PlacementContext& c) -> std::unique_ptr<PlacementPolicy> {
-              return std::make_unique<AffinityPolicy>(c.shape, static_placement(c.shape, c.layout), p.planning,
-                                                      make_context_predictor(c.predictor, c.shape),
-                                                      AffinityShape{c.shape.ep, c.ranks_per_node, p.max_imbalance});
-            });
+        return std::make_unique<Config>("affinity", AffinityParams{}, check_affinity,
+                                        [](const AffinityParams& p, const PlacementContext& c) -> std::unique_ptr<PlacementPolicy> {
+                                          return std::make_unique<AffinityPolicy>(
+                                              c.shape, static_placement(c.shape, c.layout), p.planning,
+                                              make_context_predictor(c.predictor, c.shape),
+                                              AffinityShape{c.shape.ep, c.ranks_per_node, p.max_imbalance});
+                                        });
       },
       .label = [](StaticLayout, std::string_view) { return std::string("affinity"); },
   };

@@ -18,8 +18,8 @@ struct AffinityParams {
 
 class AffinityPolicy final : public ForecastingPolicy {
  public:
-  AffinityPolicy(const PlacementShape& shape, Placement initial, const PlanningParams& params,
-                 std::unique_ptr<Predictor> predictor, const AffinityShape& affinity);
+  AffinityPolicy(const PlacementShape& shape, Placement initial, const PlanningParams& params, std::unique_ptr<Predictor> predictor,
+                 const AffinityShape& affinity);
   Observations observations() const override { return {.coactivation = true}; }
 
  private:

@@ -6,7 +6,8 @@
 namespace moesim::policies {
 
 CoactivationGraph coactivation_graph(std::span<const double> pair_shares, int experts) {
-  if (pair_shares.size() != static_cast<size_t>(experts) * experts) throw std::invalid_argument("coactivation_graph: needs experts^2 shares");
+  if (pair_shares.size() != static_cast<size_t>(experts) * experts)
+    throw std::invalid_argument("coactivation_graph: needs experts^2 shares");
   CoactivationGraph graph(experts);
   for (int e = 0; e < experts; ++e) {
     for (int f = e + 1; f < experts; ++f) {
@@ -41,8 +42,13 @@ class Refinement {
  public:
   Refinement(const CoactivationGraph& graph, std::span<const int> vertices, std::span<const double> loads, int parts,
              std::vector<int>& part)
-      : n_(static_cast<int>(vertices.size())), parts_(parts), loads_(loads), part_(part),
-        weight_(static_cast<size_t>(n_) * n_, 0.0), connection_(static_cast<size_t>(n_) * parts, 0.0), part_load_(parts, 0.0) {
+      : n_(static_cast<int>(vertices.size())),
+        parts_(parts),
+        loads_(loads),
+        part_(part),
+        weight_(static_cast<size_t>(n_) * n_, 0.0),
+        connection_(static_cast<size_t>(n_) * parts, 0.0),
+        part_load_(parts, 0.0) {
     // A dense copy of the subgraph: the passes look up every pair many times.
     const auto weight = boost::get(boost::edge_weight, graph);
     for (int i = 0; i < n_; ++i) {

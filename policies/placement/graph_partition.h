@@ -17,8 +17,7 @@ namespace moesim::policies {
 
 // Vertices are experts; the weight of edge {e, f} is the share of the layer's tokens that chose
 // both e and f. Dense: with top-k routing most pairs of a layer's experts meet at least once.
-using CoactivationGraph =
-    boost::adjacency_matrix<boost::undirectedS, boost::no_property, boost::property<boost::edge_weight_t, double>>;
+using CoactivationGraph = boost::adjacency_matrix<boost::undirectedS, boost::no_property, boost::property<boost::edge_weight_t, double>>;
 
 // `pair_shares[e * experts + f]`: symmetric; zero (and the diagonal) gives no edge.
 CoactivationGraph coactivation_graph(std::span<const double> pair_shares, int experts);

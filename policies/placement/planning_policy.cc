@@ -33,7 +33,8 @@ std::vector<float> load_proportions(const ExpertLoads& loads) {
 
 LayerPlacement packed_layer(std::span<const double> loads, const LayerPlacement& current, const PlacementShape& shape) {
   LayerPlacement layer;
-  for (int rank : pack_experts(loads, shape.ep, shape.experts / shape.ep, first_ranks(current))) layer.replicas.push_back({Replica{rank, 1.0}});
+  for (int rank : pack_experts(loads, shape.ep, shape.experts / shape.ep, first_ranks(current)))
+    layer.replicas.push_back({Replica{rank, 1.0}});
   return layer;
 }
 

@@ -83,16 +83,15 @@ class PlanningPolicy : public PlacementPolicy {
   // Scoring the expectation of the last plan against the steps that follow it.
   std::vector<double> scored_;  // [series]: the expectation being scored
   int scored_steps_ = 0;
-  int scored_from_ = 0;         // the plan's first step
-  double score_sum_ = 0;        // sum over scored steps of the mean absolute error
+  int scored_from_ = 0;   // the plan's first step
+  double score_sum_ = 0;  // sum over scored steps of the mean absolute error
   std::vector<ForecastScore> scores_;
 };
 
 // A planning policy that expects what a predictor forecasts (all but the oracle).
 class ForecastingPolicy : public PlanningPolicy {
  public:
-  ForecastingPolicy(const PlacementShape& shape, Placement initial, const PlanningParams& params,
-                    std::unique_ptr<Predictor> predictor);
+  ForecastingPolicy(const PlacementShape& shape, Placement initial, const PlanningParams& params, std::unique_ptr<Predictor> predictor);
   std::string name() const override;
 
  protected:

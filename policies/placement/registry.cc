@@ -20,8 +20,7 @@ std::optional<PlacementProblem> check_node_by_node(std::string_view policy, cons
   if (facts.ep % facts.ranks_per_node == 0 && facts.experts % nodes == 0) return std::nullopt;
   const std::string name(policy);
   return PlacementProblem{"placement", name + " places experts node by node, so model.experts (" + std::to_string(facts.experts) +
-                                           ") must split evenly over the " + std::to_string(nodes) +
-                                           " nodes of an EP group, got " + name};
+                                           ") must split evenly over the " + std::to_string(nodes) + " nodes of an EP group, got " + name};
 }
 
 }  // namespace moesim::policies

@@ -23,7 +23,7 @@ class PredictorConfig;
 // What a policy is made from besides its own settings.
 struct PlacementContext {
   PlacementShape shape;
-  int ranks_per_node = 1;  // EP ranks on one node (ep when an EP group fits in a node)
+  int ranks_per_node = 1;                           // EP ranks on one node (ep when an EP group fits in a node)
   StaticLayout layout = StaticLayout::kContiguous;  // static: where experts stay; the others: where they start
   int spare_slots = 0;                              // expert slots per rank beyond experts / ep
   const PredictorConfig* predictor = nullptr;       // the policies that forecast
@@ -66,9 +66,9 @@ struct PlacementDefaults {
 
 struct PlacementEntry {
   std::string_view name;
-  std::string_view summary;  // one line, for listings
-  bool forecasts = false;    // takes a `predictor`
-  bool moves = false;        // re-places experts during the run: takes `migration`
+  std::string_view summary;   // one line, for listings
+  bool forecasts = false;     // takes a `predictor`
+  bool moves = false;         // re-places experts during the run: takes `migration`
   bool reads_future = false;  // the oracle: a second gating source runs ahead of the run
   int default_spare_slots = 0;
   std::function<std::unique_ptr<PlacementConfig>(const PlacementDefaults&)> defaults;
@@ -91,8 +91,8 @@ class PlacementConfigOf final : public PlacementConfig {
  public:
   using Check = std::optional<PlacementProblem> (*)(const Params&, const PlacementFacts&);
   using Make = std::unique_ptr<PlacementPolicy> (*)(const Params&, const PlacementContext&);
-  PlacementConfigOf(std::string_view name, Params params, Check check, Make make)
-      : name_(name), params_(params), check_(check), make_(make) {}
+  PlacementConfigOf(std::string_view name, Params params, Check checker, Make maker)
+      : name_(name), params_(params), check_(checker), make_(maker) {}
   std::string_view name() const override { return name_; }
   void describe(params::Visitor& v) override { params_.describe(v); }
   std::vector<params::KeyValue> values() const override { return params::values_of(params_); }

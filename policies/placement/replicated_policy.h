@@ -28,14 +28,12 @@ struct PhaseAwareParams {
 
 class ReplicatedPolicy : public ForecastingPolicy {
  public:
-  ReplicatedPolicy(const PlacementShape& shape, Placement initial, const PlanningParams& params,
-                   std::unique_ptr<Predictor> predictor, const ReplicationShape& replication);
+  ReplicatedPolicy(const PlacementShape& shape, Placement initial, const PlanningParams& params, std::unique_ptr<Predictor> predictor,
+                   const ReplicationShape& replication);
 
  protected:
   std::string kind() const override { return "replicated"; }
-  Proposal propose(int, std::span<const double> loads, const LayerPlacement&) override {
-    return {replicate_layer(loads, replication_)};
-  }
+  Proposal propose(int, std::span<const double> loads, const LayerPlacement&) override { return {replicate_layer(loads, replication_)}; }
 
  private:
   ReplicationShape replication_;
@@ -43,9 +41,8 @@ class ReplicatedPolicy : public ForecastingPolicy {
 
 class PhaseAwarePolicy final : public ReplicatedPolicy {
  public:
-  PhaseAwarePolicy(const PlacementShape& shape, Placement initial, const PlanningParams& params,
-                   std::unique_ptr<Predictor> predictor, const ReplicationShape& replication, int phase_window,
-                   double phase_threshold);
+  PhaseAwarePolicy(const PlacementShape& shape, Placement initial, const PlanningParams& params, std::unique_ptr<Predictor> predictor,
+                   const ReplicationShape& replication, int phase_window, double phase_threshold);
 
  private:
   std::string kind() const override { return "phase_aware"; }

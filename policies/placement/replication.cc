@@ -66,8 +66,10 @@ LayerPlacement replicate_layer(std::span<const double> loads, const ReplicationS
       const int rank = n * shape.ranks_per_node + rank_of[i];
       const double share = 1.0 / count[std::find(members.begin(), members.end(), item_expert[i]) - members.begin()];
       const auto same = std::find_if(replicas.begin(), replicas.end(), [&](const Replica& r) { return r.ep_rank == rank; });
-      if (same != replicas.end()) same->share += share;
-      else replicas.push_back({rank, share});
+      if (same != replicas.end())
+        same->share += share;
+      else
+        replicas.push_back({rank, share});
     }
   }
   for (auto& replicas : placement.replicas) {

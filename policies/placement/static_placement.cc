@@ -18,9 +18,7 @@ Placement static_placement(const PlacementShape& shape, StaticLayout layout) {
   return p;
 }
 
-std::string StaticPolicy::name() const {
-  return layout_ == StaticLayout::kContiguous ? "static" : "static (round-robin)";
-}
+std::string StaticPolicy::name() const { return layout_ == StaticLayout::kContiguous ? "static" : "static (round-robin)"; }
 
 const PlacementEntry& placement_entry_static() {
   using Config = PlacementConfigOf<params::NoParams>;
@@ -33,9 +31,8 @@ const PlacementEntry& placement_entry_static() {
                                           return std::make_unique<StaticPolicy>(c.shape, c.layout);
                                         });
       },
-      .label = [](StaticLayout layout, std::string_view) {
-        return std::string(layout == StaticLayout::kRoundRobin ? "static-rr" : "static");
-      },
+      .label = [](StaticLayout layout,
+                  std::string_view) { return std::string(layout == StaticLayout::kRoundRobin ? "static-rr" : "static"); },
   };
   return entry;
 }

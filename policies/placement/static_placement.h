@@ -7,8 +7,7 @@ namespace moesim::policies {
 
 class StaticPolicy final : public PlacementPolicy {
  public:
-  StaticPolicy(const PlacementShape& shape, StaticLayout layout)
-      : placement_(static_placement(shape, layout)), layout_(layout) {}
+  StaticPolicy(const PlacementShape& shape, StaticLayout layout) : placement_(static_placement(shape, layout)), layout_(layout) {}
   std::string name() const override;
   const Placement& placement_for(int) override { return placement_; }
   void observe(const StepLoads&) override {}

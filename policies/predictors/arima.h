@@ -45,7 +45,7 @@ class ArimaPredictor final : public Predictor {
   int fit_window_, refit_every_;
   std::deque<std::vector<float>> history_;  // the last fit_window steps
   int seen_ = 0, fitted_at_ = -1;
-  std::vector<ArmaFit> fits_;               // [series]
+  std::vector<ArmaFit> fits_;  // [series]
 };
 
 }  // namespace moesim::policies

@@ -13,8 +13,7 @@ namespace {
 // Adam (Kingma & Ba), with its usual constants.
 class Adam {
  public:
-  Adam(Eigen::Index size, double learning_rate)
-      : rate_(learning_rate), m_(Eigen::VectorXd::Zero(size)), v_(Eigen::VectorXd::Zero(size)) {}
+  Adam(Eigen::Index size, double learning_rate) : rate_(learning_rate), m_(Eigen::VectorXd::Zero(size)), v_(Eigen::VectorXd::Zero(size)) {}
   void step(Eigen::VectorXf& parameters, const Eigen::VectorXd& gradient) {
     constexpr double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
     ++t_;
@@ -76,8 +75,7 @@ std::shared_ptr<const TrainedLstm> train_lstm(const std::vector<std::vector<floa
   return model;
 }
 
-LstmPredictor::LstmPredictor(const SeriesShape& shape, std::shared_ptr<const TrainedLstm> model)
-    : shape_(shape), model_(std::move(model)) {
+LstmPredictor::LstmPredictor(const SeriesShape& shape, std::shared_ptr<const TrainedLstm> model) : shape_(shape), model_(std::move(model)) {
   if (!model_) throw std::invalid_argument("lstm: needs a trained network");
 }
 

@@ -26,11 +26,11 @@ namespace moesim::policies {
 
 struct LstmTraining {
   int hidden = 16;
-  int unroll = 32;              // steps per training sequence, and of history per forecast
-  int iterations = 1000;        // Adam steps
-  int batch = 128;              // series windows per Adam step
+  int unroll = 32;        // steps per training sequence, and of history per forecast
+  int iterations = 1000;  // Adam steps
+  int batch = 128;        // series windows per Adam step
   double learning_rate = 5e-3;
-  double clip = 1.0;            // the gradient's norm is scaled down to at most this
+  double clip = 1.0;  // the gradient's norm is scaled down to at most this
   uint64_t seed = 1;
 };
 
@@ -47,8 +47,7 @@ struct TrainedLstm {
 // stream "predictors.lstm.training". Throws std::invalid_argument when the trace has no more
 // than `unroll` steps. `progress` gets (Adam steps done, in total).
 std::shared_ptr<const TrainedLstm> train_lstm(const std::vector<std::vector<float>>& proportions, const SeriesShape& shape,
-                                              const LstmTraining& training,
-                                              const std::function<void(int, int)>& progress = nullptr);
+                                              const LstmTraining& training, const std::function<void(int, int)>& progress = nullptr);
 
 class LstmPredictor final : public Predictor {
  public:

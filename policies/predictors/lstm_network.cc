@@ -19,8 +19,7 @@ struct Blocks {
   using Map = Eigen::Map<std::conditional_t<std::is_const_v<std::remove_pointer_t<Pointer>>, const T, T>>;
 
   Blocks(Pointer p, int h)
-      : wx(p, 4 * h), u(p + 4 * h, 4 * h, h), b(p + 4 * h + 4 * h * h, 4 * h), v(p + 8 * h + 4 * h * h, h),
-        c(p[9 * h + 4 * h * h]) {}
+      : wx(p, 4 * h), u(p + 4 * h, 4 * h, h), b(p + 4 * h + 4 * h * h, 4 * h), v(p + 8 * h + 4 * h * h, h), c(p[9 * h + 4 * h * h]) {}
   Map<Column> wx;
   Map<Matrix> u;
   Map<Column> b;
@@ -110,8 +109,7 @@ Scalar LstmNetwork<Scalar>::loss_and_gradient(const Matrix& sequence, Vector& gr
     g.c += dy.sum();
     const Matrix dh = p.v.transpose() * dy + dh_next;
     const auto& z = gates[t];
-    const auto i = z.topRows(h).array(), f = z.middleRows(h, h).array(), cand = z.middleRows(2 * h, h).array(),
-               o = z.bottomRows(h).array();
+    const auto i = z.topRows(h).array(), f = z.middleRows(h, h).array(), cand = z.middleRows(2 * h, h).array(), o = z.bottomRows(h).array();
     const auto tanh_c = cell[t + 1].array().tanh();
     const Matrix dc = (dh.array() * o * (1 - tanh_c.square())).matrix() + dc_next;
     dz.topRows(h) = dc.array() * cand * i * (1 - i);

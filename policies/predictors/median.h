@@ -22,7 +22,7 @@ class MedianPredictor final : public Predictor {
   int window_;
   std::vector<std::vector<float>> ring_;  // the last `window` steps, oldest at next_ once full
   int seen_ = 0, next_ = 0;
-  std::vector<float> buffer_;             // one series' window while forecasting
+  std::vector<float> buffer_;  // one series' window while forecasting
 };
 
 }  // namespace moesim::policies

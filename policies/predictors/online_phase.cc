@@ -7,8 +7,15 @@
 namespace moesim::policies {
 
 OnlinePhases::OnlinePhases(const SeriesShape& shape, int window, double threshold)
-    : shape_(shape), window_(window), threshold_(threshold), ring_(window), sum_(shape.series(), 0.0),
-      squares_(shape.series(), 0.0), variance_(shape.layers, 0.0), peak_(shape.layers, 0.0), calm_run_(shape.layers, 0) {
+    : shape_(shape),
+      window_(window),
+      threshold_(threshold),
+      ring_(window),
+      sum_(shape.series(), 0.0),
+      squares_(shape.series(), 0.0),
+      variance_(shape.layers, 0.0),
+      peak_(shape.layers, 0.0),
+      calm_run_(shape.layers, 0) {
   if (window < 2) throw std::invalid_argument("phase window must be at least 2 steps");
 }
 

@@ -29,9 +29,9 @@ class OnlinePhases {
   double threshold_;
   std::vector<std::vector<float>> ring_;  // the last `window` steps
   int seen_ = 0, next_ = 0;
-  std::vector<double> sum_, squares_;     // per series, over the ring
-  std::vector<double> variance_, peak_;   // per layer
-  std::vector<int> calm_run_;             // per layer: windows in a row below the threshold
+  std::vector<double> sum_, squares_;    // per series, over the ring
+  std::vector<double> variance_, peak_;  // per layer
+  std::vector<int> calm_run_;            // per layer: windows in a row below the threshold
 };
 
 }  // namespace moesim::policies

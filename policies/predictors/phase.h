@@ -18,7 +18,7 @@ struct LayerPhase {
   // the calm level spanning at most `window` windows (what one step's burst does to windowed
   // statistics) between calm stretches of at least `window`. -1: never.
   int stable_from = -1;
-  std::vector<double> variance;    // [step]: mean over experts of the variance over the window ending there (0 before)
+  std::vector<double> variance;  // [step]: mean over experts of the variance over the window ending there (0 before)
   double peak = 0;
 };
 

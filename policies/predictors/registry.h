@@ -72,7 +72,7 @@ template <typename Params>
 class PredictorConfigOf final : public PredictorConfig {
  public:
   using Make = std::unique_ptr<Predictor> (*)(const Params&, const SeriesShape&, const PredictorInputs&);
-  PredictorConfigOf(std::string_view name, Make make, Params params = {}) : name_(name), make_(make), params_(params) {}
+  PredictorConfigOf(std::string_view name, Make maker, Params params = {}) : name_(name), make_(maker), params_(params) {}
   std::string_view name() const override { return name_; }
   void describe(params::Visitor& v) override { params_.describe(v); }
   std::vector<params::KeyValue> values() const override { return params::values_of(params_); }
@@ -89,8 +89,8 @@ class PredictorConfigOf final : public PredictorConfig {
 
 // The entry of a predictor whose settings are `Params`.
 template <typename Params>
-PredictorEntry predictor_entry(std::string_view name, std::string_view summary,
-                               typename PredictorConfigOf<Params>::Make make, bool in_scenarios = true) {
+PredictorEntry predictor_entry(std::string_view name, std::string_view summary, typename PredictorConfigOf<Params>::Make make,
+                               bool in_scenarios = true) {
   return {name, summary, in_scenarios, [name, make] { return std::make_unique<PredictorConfigOf<Params>>(name, make); }};
 }
 

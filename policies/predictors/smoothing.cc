@@ -34,8 +34,7 @@ void LastValuePredictor::forecast(int horizon, std::span<float> out) {
   for (int h = 0; h < horizon; ++h) std::copy(last_.begin(), last_.end(), out.begin() + static_cast<ptrdiff_t>(h) * shape_.series());
 }
 
-SlidingWindowPredictor::SlidingWindowPredictor(const SeriesShape& shape, int window)
-    : shape_(shape), window_(window), ring_(window) {
+SlidingWindowPredictor::SlidingWindowPredictor(const SeriesShape& shape, int window) : shape_(shape), window_(window), ring_(window) {
   if (window < 1) throw std::invalid_argument("sw_avg: window must be positive");
 }
 
@@ -156,20 +155,20 @@ const PredictorEntry& predictor_entry_sw_avg() {
 }
 
 const PredictorEntry& predictor_entry_ema() {
-  static const PredictorEntry entry = predictor_entry<EmaParams>(
-      "ema", "exponential smoothing: a flat forecast of the smoothed level",
-      [](const EmaParams& p, const SeriesShape& shape, const PredictorInputs&) -> std::unique_ptr<Predictor> {
-        return std::make_unique<EmaPredictor>(shape, p.alpha);
-      });
+  static const PredictorEntry entry =
+      predictor_entry<EmaParams>("ema", "exponential smoothing: a flat forecast of the smoothed level",
+                                 [](const EmaParams& p, const SeriesShape& shape, const PredictorInputs&) -> std::unique_ptr<Predictor> {
+                                   return std::make_unique<EmaPredictor>(shape, p.alpha);
+                                 });
   return entry;
 }
 
 const PredictorEntry& predictor_entry_holt() {
-  static const PredictorEntry entry = predictor_entry<HoltParams>(
-      "holt", "Holt's linear trend: level plus steps ahead times trend",
-      [](const HoltParams& p, const SeriesShape& shape, const PredictorInputs&) -> std::unique_ptr<Predictor> {
-        return std::make_unique<HoltPredictor>(shape, p.alpha, p.beta);
-      });
+  static const PredictorEntry entry =
+      predictor_entry<HoltParams>("holt", "Holt's linear trend: level plus steps ahead times trend",
+                                  [](const HoltParams& p, const SeriesShape& shape, const PredictorInputs&) -> std::unique_ptr<Predictor> {
+                                    return std::make_unique<HoltPredictor>(shape, p.alpha, p.beta);
+                                  });
   return entry;
 }
 

@@ -35,7 +35,7 @@ class SlidingWindowPredictor final : public Predictor {
   int window_;
   std::vector<std::vector<float>> ring_;  // the last `window` steps, oldest at next_
   int seen_ = 0, next_ = 0;
-  std::vector<double> buffer_;            // one series' window while forecasting
+  std::vector<double> buffer_;  // one series' window while forecasting
 };
 
 // Exponential smoothing: level += alpha * (x - level); the forecast is flat.

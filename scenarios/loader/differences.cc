@@ -30,8 +30,10 @@ std::vector<std::string> differences(const Scenario& a, const Scenario& b) {
   for (const auto& [key, value] : left) {
     const auto it = right.find(key);
     if (!shown(key)) continue;
-    if (it == right.end()) out.push_back(key + ": " + value + " -> (none)");
-    else if (it->second != value) out.push_back(key + ": " + value + " -> " + it->second);
+    if (it == right.end())
+      out.push_back(key + ": " + value + " -> (none)");
+    else if (it->second != value)
+      out.push_back(key + ": " + value + " -> " + it->second);
   }
   for (const auto& [key, value] : right) {
     if (shown(key) && !left.count(key)) out.push_back(key + ": (none) -> " + value);

@@ -1,8 +1,8 @@
 #include <yaml-cpp/yaml.h>
 
-#include "scenarios/loader/loader.h"
 #include "models/gating/routing/routing_rule.h"
 #include "models/gating/source_registry.h"
+#include "scenarios/loader/loader.h"
 #include "scenarios/loader/policy_keys.h"
 #include "scenarios/loader/quantity.h"
 
@@ -89,8 +89,8 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "optimizer_bytes_per_param" << Value << format_number(m.optimizer_bytes_per_param);
   out << EndMap;
 
-  out << Key << "parallelism" << Value << BeginMap << Key << "ep" << Value << s.parallelism.ep << Key << "dp" << Value
-      << s.parallelism.dp << EndMap;
+  out << Key << "parallelism" << Value << BeginMap << Key << "ep" << Value << s.parallelism.ep << Key << "dp" << Value << s.parallelism.dp
+      << EndMap;
   out << Key << "training" << Value << BeginMap;
   out << Key << "tokens_per_step" << Value << s.training.tokens_per_step;
   out << Key << "seq_len" << Value << s.training.seq_len;
@@ -114,7 +114,8 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "policies" << Value << YAML::BeginSeq;
   for (const auto& p : s.policies) emit_policy(out, p);
   out << YAML::EndSeq;
-  if (s.cost.gpu_hour > 0) out << Key << "cost" << Value << BeginMap << Key << "gpu_hour" << Value << format_number(s.cost.gpu_hour) << EndMap;
+  if (s.cost.gpu_hour > 0)
+    out << Key << "cost" << Value << BeginMap << Key << "gpu_hour" << Value << format_number(s.cost.gpu_hour) << EndMap;
   out << Key << "output" << Value << BeginMap << Key << "dir" << Value << s.output_dir << EndMap;
   out << EndMap;
   return std::string(out.c_str()) + "\n";

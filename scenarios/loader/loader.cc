@@ -61,8 +61,8 @@ void apply_override(YAML::Node& root, const std::string& text, const std::string
         throw ScenarioError(where, path, "'" + key + "' indexes a list: expected a number");
       }
       if (index >= cur.size()) {
-        throw ScenarioError(where, path, "list index " + key + " is out of range (the list has " +
-                                                      std::to_string(cur.size()) + " entries)");
+        throw ScenarioError(where, path,
+                            "list index " + key + " is out of range (the list has " + std::to_string(cur.size()) + " entries)");
       }
       if (last) {
         cur[index] = value;
@@ -114,14 +114,15 @@ hardware::ClusterSpec read_cluster(MapReader r) {
                         : fabric == "pcie"   ? hardware::IntraNodeFabric::kPcie
                                              : hardware::IntraNodeFabric::kHccs;
   // NVSwitch joins all GPUs of a node unless told otherwise.
-  const int default_group = c.intra_node.fabric == hardware::IntraNodeFabric::kNvSwitch ? c.gpus_per_node
-                                                                                      : std::min(c.intra_node.group_size, c.gpus_per_node);
+  const int default_group =
+      c.intra_node.fabric == hardware::IntraNodeFabric::kNvSwitch ? c.gpus_per_node : std::min(c.intra_node.group_size, c.gpus_per_node);
   c.intra_node.group_size = static_cast<int>(intra.get_int("group_size", default_group, 1, 1024));
   c.intra_node.link.bandwidth = intra.get_bandwidth("bandwidth", c.intra_node.link.bandwidth);
   c.intra_node.link.efficiency = intra.get_double("efficiency", c.intra_node.link.efficiency, 0, 1, false);
   c.intra_node.link.latency = intra.get_duration("latency", c.intra_node.link.latency);
   c.intra_node.cross_group_link.bandwidth = intra.get_bandwidth("cross_group_bandwidth", c.intra_node.cross_group_link.bandwidth);
-  c.intra_node.cross_group_link.efficiency = intra.get_double("cross_group_efficiency", c.intra_node.cross_group_link.efficiency, 0, 1, false);
+  c.intra_node.cross_group_link.efficiency =
+      intra.get_double("cross_group_efficiency", c.intra_node.cross_group_link.efficiency, 0, 1, false);
   c.intra_node.cross_group_link.latency = intra.get_duration("cross_group_latency", c.intra_node.cross_group_link.latency);
   intra.finish();
 
@@ -272,8 +273,7 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   return s;
 }
 
-Scenario load(const std::string& text, const std::string& origin, const std::string& default_name,
-              const std::vector<Override>& overrides) {
+Scenario load(const std::string& text, const std::string& origin, const std::string& default_name, const std::vector<Override>& overrides) {
   SourceMap sources(origin);
   YAML::Node root;
   try {

@@ -21,8 +21,7 @@ struct Override {
 };
 Scenario load_scenario_file(const std::string& path, const std::vector<Override>& overrides);
 // The same, from text; `origin` names it in messages.
-Scenario load_scenario_text(const std::string& text, const std::string& origin,
-                            const std::vector<std::string>& overrides = {});
+Scenario load_scenario_text(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides = {});
 
 // The fully resolved scenario (presets expanded, every field explicit) as YAML that loads back
 // to the same Scenario.

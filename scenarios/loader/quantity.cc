@@ -31,15 +31,23 @@ std::optional<double> parse_scaled(std::string_view text, std::initializer_list<
 }  // namespace
 
 std::optional<Bandwidth> parse_bandwidth(std::string_view text) {
-  auto v = parse_scaled(text, {{"B/s", 1}, {"KB/s", 1e3}, {"MB/s", 1e6}, {"GB/s", 1e9}, {"TB/s", 1e12},
-                               {"Mb/s", 1e6 / 8}, {"Gb/s", 1e9 / 8}, {"Tb/s", 1e12 / 8}});
+  auto v = parse_scaled(
+      text,
+      {{"B/s", 1}, {"KB/s", 1e3}, {"MB/s", 1e6}, {"GB/s", 1e9}, {"TB/s", 1e12}, {"Mb/s", 1e6 / 8}, {"Gb/s", 1e9 / 8}, {"Tb/s", 1e12 / 8}});
   if (!v) return std::nullopt;
   return Bandwidth::BytesPerSecond(*v);
 }
 
 std::optional<Bytes> parse_bytes(std::string_view text) {
-  auto v = parse_scaled(text, {{"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-                               {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}});
+  auto v = parse_scaled(text, {{"B", 1},
+                               {"KB", 1e3},
+                               {"MB", 1e6},
+                               {"GB", 1e9},
+                               {"TB", 1e12},
+                               {"KiB", 1024.0},
+                               {"MiB", 1048576.0},
+                               {"GiB", 1073741824.0},
+                               {"TiB", 1099511627776.0}});
   if (!v) return std::nullopt;
   return Bytes(*v);
 }

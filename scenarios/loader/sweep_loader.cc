@@ -35,7 +35,9 @@ std::vector<Axis> read_axes(const YAML::Node& root, const char* section, const S
   std::vector<Axis> out;
   const YAML::Node node = root[section];
   if (!node) return out;
-  if (!node.IsMap()) throw ScenarioError(sources.location(node.Mark()), section, "expected a mapping of key paths to lists of values, got " + describe(node));
+  if (!node.IsMap())
+    throw ScenarioError(sources.location(node.Mark()), section,
+                        "expected a mapping of key paths to lists of values, got " + describe(node));
   for (const auto& entry : node) {
     const std::string key = entry.first.Scalar();
     const std::string path = std::string(section) + "." + key;
@@ -58,7 +60,8 @@ std::vector<Override> read_set(const YAML::Node& root, const SourceMap& sources)
   std::vector<Override> out;
   const YAML::Node node = root["set"];
   if (!node) return out;
-  if (!node.IsMap()) throw ScenarioError(sources.location(node.Mark()), "set", "expected a mapping of key paths to values, got " + describe(node));
+  if (!node.IsMap())
+    throw ScenarioError(sources.location(node.Mark()), "set", "expected a mapping of key paths to values, got " + describe(node));
   for (const auto& entry : node) {
     out.push_back({entry.first.Scalar() + "=" + value_text(entry.second), sources.location(entry.second.Mark())});
   }
@@ -91,7 +94,8 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
   } catch (const YAML::ParserException& e) {
     throw ScenarioError(sources.location(e.mark), "", "YAML syntax error: " + e.msg);
   }
-  if (!root.IsMap()) throw ScenarioError(sources.location(root.Mark()), "", "expected a mapping of keys at the top level, got " + describe(root));
+  if (!root.IsMap())
+    throw ScenarioError(sources.location(root.Mark()), "", "expected a mapping of keys at the top level, got " + describe(root));
   check_document(root, sources);
   reject_duplicate_keys(root, sources);
   for (const auto& entry : root) {
@@ -114,7 +118,9 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
   if (const YAML::Node out = root["output"]) {
     if (!out.IsMap()) throw ScenarioError(sources.location(out.Mark()), "output", "expected a mapping with dir, got " + describe(out));
     for (const auto& entry : out) {
-      if (entry.first.Scalar() != "dir") throw ScenarioError(sources.location(entry.first.Mark()), "output." + entry.first.Scalar(), "unknown key; a sweep's output has only dir");
+      if (entry.first.Scalar() != "dir")
+        throw ScenarioError(sources.location(entry.first.Mark()), "output." + entry.first.Scalar(),
+                            "unknown key; a sweep's output has only dir");
     }
     if (out["dir"]) out_dir = scalar(out, "dir", sources);
   }
@@ -138,7 +144,8 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
   for (const auto& o : fixed) seen.insert(o.text.substr(0, o.text.find('=')));
   for (const auto& a : axes) {
     if (a.axis.key == "output.dir" || a.axis.key == "output") {
-      throw ScenarioError(a.origins.front(), a.axis.key, "the sweep gives every point its own output directory; set the sweep's output.dir instead");
+      throw ScenarioError(a.origins.front(), a.axis.key,
+                          "the sweep gives every point its own output directory; set the sweep's output.dir instead");
     }
     if (!seen.insert(a.axis.key).second) throw ScenarioError(a.origins.front(), a.axis.key, "is swept or set twice");
     sweep.axes.push_back(a.axis);
@@ -156,8 +163,9 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
   if (points > kMaxSweepPoints) {
     char n[32];
     std::snprintf(n, sizeof n, "%.4g", points);
-    throw ScenarioError(path, "grid", "has " + std::string(n) + " points (" + factors + "), more than the " + std::to_string(kMaxSweepPoints) +
-                                          " one sweep may hold; split it into several sweep files");
+    throw ScenarioError(path, "grid",
+                        "has " + std::string(n) + " points (" + factors + "), more than the " + std::to_string(kMaxSweepPoints) +
+                            " one sweep may hold; split it into several sweep files");
   }
   const size_t count = static_cast<size_t>(points);
   for (size_t index = 0; index < count; ++index) {
@@ -176,11 +184,13 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
     std::vector<Override> point_overrides = fixed;
     for (size_t a = 0; a < axes.size(); ++a) {
       point.values.push_back(axes[a].axis.values[at[a]]);
-      point_overrides.push_back({axes[a].axis.key + "=" + axes[a].axis.values[at[a]], axes[a].origins[at[a]] + ", point " + std::to_string(index)});
+      point_overrides.push_back(
+          {axes[a].axis.key + "=" + axes[a].axis.values[at[a]], axes[a].origins[at[a]] + ", point " + std::to_string(index)});
     }
     char dir[32];
     std::snprintf(dir, sizeof dir, "%04zu", index);
-    point_overrides.push_back({"output.dir=" + (std::filesystem::path(sweep.output_dir) / "points" / dir).string(), "the sweep's output.dir"});
+    point_overrides.push_back(
+        {"output.dir=" + (std::filesystem::path(sweep.output_dir) / "points" / dir).string(), "the sweep's output.dir"});
     point.scenario = load_scenario_file(sweep.base, point_overrides);
     point.resolved_yaml = resolved_yaml(point.scenario);
     sweep.points.push_back(std::move(point));

@@ -6,10 +6,10 @@
 #include <sstream>
 
 #include "hardware/topology.h"
-#include "policies/placement/registry.h"
 #include "models/gating/capacity.h"
 #include "models/gating/routing/routing_rule.h"
 #include "models/gating/source_registry.h"
+#include "policies/placement/registry.h"
 
 namespace moesim::scenarios {
 namespace {
@@ -30,8 +30,8 @@ std::string str(int64_t v) { return std::to_string(v); }
 void validate_fabric(const hardware::ClusterSpec& cl, const Checker& c) {
   const auto& f = cl.fabric;
   c.require(f.kind != hardware::FabricKind::kFatTree || f.leaf_ports >= cl.nic.count, "cluster.fabric.leaf_ports",
-            "expected at least nic.count (" + str(cl.nic.count) +
-                ") ports, so that a node's NICs fit on its top-of-rack leaf, got " + str(f.leaf_ports));
+            "expected at least nic.count (" + str(cl.nic.count) + ") ports, so that a node's NICs fit on its top-of-rack leaf, got " +
+                str(f.leaf_ports));
   c.require(cl.network.model != hardware::NetworkModel::kFlow || cl.network.all_to_all != hardware::AllToAllAlgorithm::kPairwise,
             "cluster.network.all_to_all",
             "expected flat or hierarchical with network.model flow (pairwise runs n-1 rounds, which only the analytic "
@@ -39,9 +39,9 @@ void validate_fabric(const hardware::ClusterSpec& cl, const Checker& c) {
   // Counted, not built: the topology of a scenario too large to run must not be allocated here.
   const hardware::FabricLayout layout = hardware::fabric_layout(cl);
   c.require(layout.connected, "cluster.fabric.spines",
-            "expected a connected topology, but its " + str(layout.leaves) + " leaf switches are joined by " +
-                str(layout.spines) + " spines (" + str(f.spines) + " per " +
-                (f.kind == hardware::FabricKind::kMultiPlane ? "plane" : "fabric") + "), so some GPUs cannot reach others");
+            "expected a connected topology, but its " + str(layout.leaves) + " leaf switches are joined by " + str(layout.spines) +
+                " spines (" + str(f.spines) + " per " + (f.kind == hardware::FabricKind::kMultiPlane ? "plane" : "fabric") +
+                "), so some GPUs cannot reach others");
 }
 
 void validate_routing(const Scenario& s, const Checker& c) {
@@ -121,12 +121,9 @@ void validate(const Scenario& s, const SourceMap& sources) {
 
   c.require(m.first_moe_layer < m.layers, "model.first_moe_layer",
             "expected a layer index below layers (" + str(m.layers) + "), got " + str(m.first_moe_layer));
-  c.require(m.hidden % m.heads == 0, "model.heads",
-            "expected a divisor of hidden (" + str(m.hidden) + "), got " + str(m.heads));
-  c.require(m.heads % m.kv_heads == 0, "model.kv_heads",
-            "expected a divisor of heads (" + str(m.heads) + "), got " + str(m.kv_heads));
-  c.require(m.top_k <= m.experts, "model.top_k",
-            "expected at most the number of experts (" + str(m.experts) + "), got " + str(m.top_k));
+  c.require(m.hidden % m.heads == 0, "model.heads", "expected a divisor of hidden (" + str(m.hidden) + "), got " + str(m.heads));
+  c.require(m.heads % m.kv_heads == 0, "model.kv_heads", "expected a divisor of heads (" + str(m.heads) + "), got " + str(m.kv_heads));
+  c.require(m.top_k <= m.experts, "model.top_k", "expected at most the number of experts (" + str(m.experts) + "), got " + str(m.top_k));
   c.require(m.dtype != models::Dtype::kFp8 || cl.gpu.fp8_peak.per_second() > 0, "model.dtype",
             "fp8 needs a GPU with FP8 tensor cores, but cluster.gpu.fp8_peak of " + cl.gpu.name + " is 0");
 
@@ -135,8 +132,9 @@ void validate(const Scenario& s, const SourceMap& sources) {
                 " (dense layers are data-parallel over every GPU; tensor/pipeline parallelism are not modelled), got " + str(p.dp));
   c.require(p.dp % p.ep == 0, "parallelism.ep",
             "expected a divisor of dp (" + str(p.dp) + ") so that EP groups tile the GPUs, got " + str(p.ep));
-  c.require(m.experts % p.ep == 0, "parallelism.ep",
-            "expected a divisor of model.experts (" + str(m.experts) + ") so that every GPU holds the same number of experts, got " + str(p.ep));
+  c.require(
+      m.experts % p.ep == 0, "parallelism.ep",
+      "expected a divisor of model.experts (" + str(m.experts) + ") so that every GPU holds the same number of experts, got " + str(p.ep));
 
   const int64_t sequences = s.training.tokens_per_step / s.training.seq_len;
   c.require(s.training.tokens_per_step % s.training.seq_len == 0, "training.tokens_per_step",
@@ -146,8 +144,8 @@ void validate(const Scenario& s, const SourceMap& sources) {
                 " sequences is not a multiple of dp = " + str(p.dp));
   validate_routing(s, c);
   validate_policies(s, c);
-  const gating::SourceContext context{{m.moe_layer_count(), p.dp, m.experts, m.top_k, s.training.tokens_per_rank(p)}, s.seed, s.steps,
-                                      s.gating.routing, m.capacity_factor};
+  const gating::SourceContext context{
+      {m.moe_layer_count(), p.dp, m.experts, m.top_k, s.training.tokens_per_rank(p)}, s.seed, s.steps, s.gating.routing, m.capacity_factor};
   if (const auto problem = s.gating.source->check(context)) c.require(false, "gating." + problem->key, problem->message);
   if (s.dispatch.dedup != Dedup::kNone) {
     const std::string got = std::string("got ") + to_string(s.dispatch.dedup);
@@ -157,7 +155,8 @@ void validate(const Scenario& s, const SourceMap& sources) {
     c.require(m.top_k == 1 || source.gate_scores, "dispatch.dedup",
               "expected none with gating.source " + std::string(source.name) +
                   ": deduplicating needs to know which experts each token chose together, which only gating.source learned "
-                  "tracks (or top_k 1), " + got);
+                  "tracks (or top_k 1), " +
+                  got);
   }
   c.require(s.training.tokens_per_rank(p) * m.top_k < (int64_t{1} << 31), "training.tokens_per_step",
             "expected at most 2^31 token assignments per GPU per layer, got " + str(s.training.tokens_per_rank(p) * m.top_k));

@@ -136,8 +136,7 @@ std::string MapReader::get_string(const std::string& key, std::optional<std::str
   return *fallback;
 }
 
-std::string MapReader::get_choice(const std::string& key, const std::vector<std::string>& choices,
-                                  std::optional<std::string> fallback) {
+std::string MapReader::get_choice(const std::string& key, const std::vector<std::string>& choices, std::optional<std::string> fallback) {
   std::string list;
   for (const auto& c : choices) list += (list.empty() ? "" : " | ") + c;
   auto s = scalar(key, "one of " + list);
@@ -169,8 +168,8 @@ int64_t MapReader::get_int(const std::string& key, int64_t fallback, int64_t min
 }
 
 double MapReader::get_double(const std::string& key, double fallback, double min, double max, bool min_inclusive) {
-  const std::string expected = "a number in " + std::string(min_inclusive ? "[" : "(") + format_number(min) + ", " +
-                               format_number(max) + "]";
+  const std::string expected =
+      "a number in " + std::string(min_inclusive ? "[" : "(") + format_number(min) + ", " + format_number(max) + "]";
   auto s = scalar(key, expected);
   if (!s) return fallback;
   double v = 0;
@@ -191,8 +190,8 @@ bool MapReader::get_bool(const std::string& key, bool fallback) {
 }
 
 template <typename T>
-T MapReader::get_quantity(const std::string& key, T fallback, std::optional<T> (*parse)(std::string_view),
-                          const std::string& expected, T min, T max, bool allow_zero) {
+T MapReader::get_quantity(const std::string& key, T fallback, std::optional<T> (*parse)(std::string_view), const std::string& expected,
+                          T min, T max, bool allow_zero) {
   auto s = scalar(key, expected);
   if (!s) return fallback;
   auto v = parse(*s);
@@ -212,14 +211,14 @@ Bytes MapReader::get_bytes(const std::string& key, Bytes fallback) {
   return get_quantity<Bytes>(key, fallback, parse_bytes, "a size from 1 B to 1 PB like '80 GB' or '512 MiB'", Bytes(1), Bytes(1e15), false);
 }
 Duration MapReader::get_duration(const std::string& key, Duration fallback) {
-  return get_quantity<Duration>(key, fallback, parse_duration, "a duration from 0 to 1 s like '2 us' or '600 ns'",
-                                Duration(), Duration::FromSeconds(1), true);
+  return get_quantity<Duration>(key, fallback, parse_duration, "a duration from 0 to 1 s like '2 us' or '600 ns'", Duration(),
+                                Duration::FromSeconds(1), true);
 }
 FlopRate MapReader::get_flop_rate(const std::string& key, FlopRate fallback, bool allow_zero) {
-  return get_quantity<FlopRate>(key, fallback, parse_flop_rate,
-                                std::string("a rate from 1 GFLOP/s to 1 EFLOP/s like '989.4 TFLOP/s'") +
-                                    (allow_zero ? " (0 TFLOP/s: unsupported)" : ""),
-                                FlopRate::PerSecond(1e9), FlopRate::PerSecond(1e18), allow_zero);
+  return get_quantity<FlopRate>(
+      key, fallback, parse_flop_rate,
+      std::string("a rate from 1 GFLOP/s to 1 EFLOP/s like '989.4 TFLOP/s'") + (allow_zero ? " (0 TFLOP/s: unsupported)" : ""),
+      FlopRate::PerSecond(1e9), FlopRate::PerSecond(1e18), allow_zero);
 }
 
 MapReader MapReader::child(const std::string& key) {
@@ -248,8 +247,14 @@ void MapReader::finish() const {
     const std::string key = kv.first.as<std::string>();
     if (used_.count(key)) continue;
     std::string msg = "unknown key";
-    if (auto near = closest_match(key, known); !near.empty()) msg += " (did you mean '" + near + "'?)";
-    else msg += " (expected one of: " + [&] { std::string l; for (auto& k : known) l += (l.empty() ? "" : ", ") + k; return l; }() + ")";
+    if (auto near = closest_match(key, known); !near.empty())
+      msg += " (did you mean '" + near + "'?)";
+    else
+      msg += " (expected one of: " + [&] {
+        std::string l;
+        for (auto& k : known) l += (l.empty() ? "" : ", ") + k;
+        return l;
+      }() + ")";
     const std::string path = key_path(key);
     throw ScenarioError(sources_.overridden(path) ? sources_.location(path) : sources_.location(kv.first.Mark()), path, msg);
   }
@@ -267,8 +272,7 @@ void ParamsReader::text(std::string_view key, std::string& value, std::string_vi
   value = reader_.get_string(std::string(key), value.empty() ? std::nullopt : std::optional<std::string>(value));
 }
 
-void ParamsReader::choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
-                          std::string_view) {
+void ParamsReader::choice(std::string_view key, std::string& value, std::span<const std::string_view> choices, std::string_view) {
   value = reader_.get_choice(std::string(key), std::vector<std::string>(choices.begin(), choices.end()), value);
 }
 

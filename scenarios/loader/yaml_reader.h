@@ -47,8 +47,7 @@ class MapReader {
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;
 
   std::string get_string(const std::string& key, std::optional<std::string> fallback);
-  std::string get_choice(const std::string& key, const std::vector<std::string>& choices,
-                         std::optional<std::string> fallback);
+  std::string get_choice(const std::string& key, const std::vector<std::string>& choices, std::optional<std::string> fallback);
   int64_t get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max = INT64_MAX);
   double get_double(const std::string& key, double fallback, double min, double max, bool min_inclusive = true);
   bool get_bool(const std::string& key, bool fallback);
@@ -69,8 +68,8 @@ class MapReader {
  private:
   std::optional<std::string> scalar(const std::string& key, const std::string& expected);
   template <typename T>
-  T get_quantity(const std::string& key, T fallback, std::optional<T> (*parse)(std::string_view),
-                 const std::string& expected, T min, T max, bool allow_zero);
+  T get_quantity(const std::string& key, T fallback, std::optional<T> (*parse)(std::string_view), const std::string& expected, T min, T max,
+                 bool allow_zero);
 
   SourceMap& sources_;
   YAML::Node node_;
@@ -86,8 +85,7 @@ class ParamsReader final : public params::Visitor {
   void count(std::string_view key, int& value, int64_t min, int64_t max, std::string_view doc) override;
   void real(std::string_view key, double& value, params::Range range, std::string_view doc) override;
   void text(std::string_view key, std::string& value, std::string_view doc) override;
-  void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
-              std::string_view doc) override;
+  void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices, std::string_view doc) override;
 
  private:
   MapReader& reader_;

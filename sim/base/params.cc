@@ -36,9 +36,7 @@ void ValueWriter::real(std::string_view key, double& value, Range, std::string_v
   values.push_back({std::string(key), format_number(value)});
 }
 
-void ValueWriter::text(std::string_view key, std::string& value, std::string_view) {
-  values.push_back({std::string(key), value});
-}
+void ValueWriter::text(std::string_view key, std::string& value, std::string_view) { values.push_back({std::string(key), value}); }
 
 void ValueWriter::choice(std::string_view key, std::string& value, std::span<const std::string_view>, std::string_view) {
   values.push_back({std::string(key), value});
@@ -56,8 +54,7 @@ void DocWriter::text(std::string_view key, std::string& value, std::string_view 
   docs.push_back({std::string(key), "text", value.empty() ? "(required)" : value, std::string(doc)});
 }
 
-void DocWriter::choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
-                       std::string_view doc) {
+void DocWriter::choice(std::string_view key, std::string& value, std::span<const std::string_view> choices, std::string_view doc) {
   docs.push_back({std::string(key), join(choices, " | "), value, std::string(doc)});
 }
 

@@ -37,8 +37,7 @@ class Visitor {
   // Free text; an empty default means the key is required.
   virtual void text(std::string_view key, std::string& value, std::string_view doc) = 0;
   // One of `choices`.
-  virtual void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
-                      std::string_view doc) = 0;
+  virtual void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices, std::string_view doc) = 0;
 };
 
 // The settings of an entry that has no keys.
@@ -71,7 +70,7 @@ std::vector<KeyValue> values_of(const Describable& params);
 // What a listing shows of one key: its name, the values it takes, its default and what it does.
 struct KeyDoc {
   std::string key;
-  std::string accepts;       // "1 .. 1000000", "topk | hash", "(0, 1]"
+  std::string accepts;  // "1 .. 1000000", "topk | hash", "(0, 1]"
   std::string default_value;
   std::string doc;
 };
@@ -104,8 +103,7 @@ class DocWriter final : public Visitor {
   void count(std::string_view key, int& value, int64_t min, int64_t max, std::string_view doc) override;
   void text(std::string_view key, std::string& value, std::string_view doc) override;
   void real(std::string_view key, double& value, Range range, std::string_view doc) override;
-  void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
-              std::string_view doc) override;
+  void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices, std::string_view doc) override;
   std::vector<KeyDoc> docs;
 };
 
@@ -115,8 +113,7 @@ class Assigner final : public Visitor {
   void count(std::string_view key, int& value, int64_t min, int64_t max, std::string_view) override;
   void real(std::string_view key, double& value, Range range, std::string_view) override;
   void text(std::string_view key, std::string& value, std::string_view) override;
-  void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices,
-              std::string_view) override;
+  void choice(std::string_view key, std::string& value, std::span<const std::string_view> choices, std::string_view) override;
   bool found = false;
 
  private:

@@ -19,8 +19,7 @@ class Rng {
     for (auto& s : state_) s = splitmix64(x);
   }
   // Stream `stream` of the component (e.g. one per step), independent of the others.
-  Rng(uint64_t seed, std::string_view component, uint64_t stream)
-      : Rng(seed + 0xD1B54A32D192ED03ull * (stream + 1), component) {}
+  Rng(uint64_t seed, std::string_view component, uint64_t stream) : Rng(seed + 0xD1B54A32D192ED03ull * (stream + 1), component) {}
 
   // xoshiro256** (Blackman & Vigna).
   uint64_t next() {

@@ -54,9 +54,7 @@ class Duration {
     return Duration(ps);
   }
   Duration operator*(double k) const { return FromSeconds(seconds() * k); }
-  constexpr double operator/(Duration o) const {
-    return static_cast<double>(ps_) / static_cast<double>(o.ps_);
-  }
+  constexpr double operator/(Duration o) const { return static_cast<double>(ps_) / static_cast<double>(o.ps_); }
   constexpr auto operator<=>(const Duration&) const = default;
 
  private:
@@ -94,7 +92,10 @@ class Bytes {
   constexpr double count() const { return n_; }
   constexpr Bytes operator+(Bytes o) const { return Bytes(n_ + o.n_); }
   constexpr Bytes operator-(Bytes o) const { return Bytes(n_ - o.n_); }
-  constexpr Bytes& operator+=(Bytes o) { n_ += o.n_; return *this; }
+  constexpr Bytes& operator+=(Bytes o) {
+    n_ += o.n_;
+    return *this;
+  }
   constexpr Bytes operator*(double k) const { return Bytes(n_ * k); }
   constexpr double operator/(Bytes o) const { return n_ / o.n_; }
   constexpr auto operator<=>(const Bytes&) const = default;
@@ -132,9 +133,7 @@ constexpr Bandwidth TBps(double n) { return Bandwidth::BytesPerSecond(n * 1e12);
 constexpr Bandwidth Gbps(double n) { return Bandwidth::BytesPerSecond(n * 1e9 / 8.0); }
 constexpr Bandwidth Min(Bandwidth a, Bandwidth b) { return a < b ? a : b; }
 
-inline Duration operator/(Bytes b, Bandwidth bw) {
-  return Duration::FromSeconds(b.count() / bw.bytes_per_second());
-}
+inline Duration operator/(Bytes b, Bandwidth bw) { return Duration::FromSeconds(b.count() / bw.bytes_per_second()); }
 
 // A count of floating-point operations, and a rate of them.
 class Flops {
@@ -143,7 +142,10 @@ class Flops {
   constexpr explicit Flops(double n) : n_(n) {}
   constexpr double count() const { return n_; }
   constexpr Flops operator+(Flops o) const { return Flops(n_ + o.n_); }
-  constexpr Flops& operator+=(Flops o) { n_ += o.n_; return *this; }
+  constexpr Flops& operator+=(Flops o) {
+    n_ += o.n_;
+    return *this;
+  }
   constexpr Flops operator*(double k) const { return Flops(n_ * k); }
   constexpr auto operator<=>(const Flops&) const = default;
 
@@ -166,8 +168,6 @@ class FlopRate {
 
 constexpr FlopRate TFLOPS(double n) { return FlopRate::PerSecond(n * 1e12); }
 
-inline Duration operator/(Flops f, FlopRate r) {
-  return Duration::FromSeconds(f.count() / r.per_second());
-}
+inline Duration operator/(Flops f, FlopRate r) { return Duration::FromSeconds(f.count() / r.per_second()); }
 
 }  // namespace moesim

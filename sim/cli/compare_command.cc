@@ -7,16 +7,16 @@
 #include <mutex>
 #include <thread>
 
+#include "results/compare_csv.h"
+#include "results/table.h"
 #include "scenarios/loader/loader.h"
 #include "scenarios/loader/sweep_loader.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
 #include "sim/compare.h"
-#include "sim/parallel.h"
 #include "sim/files/output_file.h"
-#include "results/compare_csv.h"
-#include "results/table.h"
+#include "sim/parallel.h"
 #include "sim/runner.h"
 #include "sim/summary.h"
 
@@ -38,8 +38,9 @@ std::string title(const scenarios::Scenario& s) {
 std::pair<scenarios::Scenario, scenarios::Scenario> what_if(const std::string& path, const std::vector<std::string>& overrides) {
   const scenarios::Sweep sweep = scenarios::load_sweep_file(path, std::nullopt, overrides);
   if (sweep.points.size() != 2) {
-    throw scenarios::ScenarioError(path, "grid", "a what-if file varies its base in two points (e.g. one axis of two values); this one has " +
-                                                     std::to_string(sweep.points.size()));
+    throw scenarios::ScenarioError(
+        path, "grid",
+        "a what-if file varies its base in two points (e.g. one axis of two values); this one has " + std::to_string(sweep.points.size()));
   }
   return {sweep.points[0].scenario, sweep.points[1].scenario};
 }
@@ -53,15 +54,15 @@ std::vector<PolicySummary> simulate(const scenarios::Scenario& s) {
 
 int cmd_compare(const std::vector<std::string>& args) {
   po::options_description o("moesim compare options");
-  o.add_options()("help,h", "show this help")
-      ("set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"),
-       "the variant: BASE with this override (repeatable; applied to VARIANT.yaml when one is given)")
-      ("seeds", po::value<int>()->default_value(3)->value_name("N"),
-       "run each side with N seeds (the scenario's seed and the N-1 after it) to tell differences from noise")
-      ("steps", po::value<int>()->value_name("N"), "simulate N steps on both sides (same as --set steps=N on both)")
-      ("jobs,j", po::value<int>()->value_name("N"), "runs at once (default: all cores)")
-      ("csv", po::value<std::string>()->value_name("FILE"), "also write the comparison, one row per policy and metric, to FILE")
-      ("quiet,q", "no progress bar");
+  o.add_options()("help,h", "show this help")(
+      "set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"),
+      "the variant: BASE with this override (repeatable; applied to VARIANT.yaml when one is given)")(
+      "seeds", po::value<int>()->default_value(3)->value_name("N"),
+      "run each side with N seeds (the scenario's seed and the N-1 after it) to tell differences from noise")(
+      "steps", po::value<int>()->value_name("N"), "simulate N steps on both sides (same as --set steps=N on both)")(
+      "jobs,j", po::value<int>()->value_name("N"), "runs at once (default: all cores)")(
+      "csv", po::value<std::string>()->value_name("FILE"), "also write the comparison, one row per policy and metric, to FILE")(
+      "quiet,q", "no progress bar");
   o.add(memory_options());
   po::options_description all = o;
   all.add_options()("files", po::value<std::vector<std::string>>());
@@ -98,9 +99,10 @@ int cmd_compare(const std::vector<std::string>& args) {
   if (vm.count("steps")) common.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
   std::vector<std::string> variant_overrides = common;
   variant_overrides.insert(variant_overrides.end(), sets.begin(), sets.end());
-  const auto [base, variant] = question ? what_if(files[0], common)
-                                        : std::pair{scenarios::load_scenario_file(files[0], common),
-                                                    scenarios::load_scenario_file(files.size() > 1 ? files[1] : files[0], variant_overrides)};
+  const auto [base, variant] = question
+                                   ? what_if(files[0], common)
+                                   : std::pair{scenarios::load_scenario_file(files[0], common),
+                                               scenarios::load_scenario_file(files.size() > 1 ? files[1] : files[0], variant_overrides)};
 
   const auto base_memory = estimate_run_memory(base), variant_memory = estimate_run_memory(variant);
   const bool base_larger = total_bytes(base_memory) >= total_bytes(variant_memory);
@@ -118,7 +120,9 @@ int cmd_compare(const std::vector<std::string>& args) {
   std::cout << "moesim compare, " << seeds << (seeds == 1 ? " seed" : " seeds") << " from " << base.seed << " on each side\n"
             << "  base     " << title(base) << "\n  variant  " << title(variant) << "\n";
   const auto changed = scenarios::differences(base, variant);
-  std::cout << "  differs in " << (changed.empty() ? "nothing but its name" : std::to_string(changed.size()) + (changed.size() == 1 ? " value:" : " values:")) << "\n";
+  std::cout << "  differs in "
+            << (changed.empty() ? "nothing but its name" : std::to_string(changed.size()) + (changed.size() == 1 ? " value:" : " values:"))
+            << "\n";
   for (const auto& line : changed) std::cout << "    " << line << "\n";
   if (gating_shape(base) != gating_shape(variant)) {
     std::cout << "  the variant routes a different shape (ranks, experts, layers, top-k or tokens per rank), so its gating is\n"

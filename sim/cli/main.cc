@@ -13,20 +13,21 @@
 #include "hardware/presets.h"
 #include "models/gating/trace_h5.h"
 #include "models/presets.h"
+#include "results/run_outputs.h"
+#include "results/table.h"
 #include "scenarios/loader/loader.h"
 #include "sim/cli/command_line.h"
 #include "sim/cli/compare_command.h"
-#include "sim/cli/trace_commands.h"
 #include "sim/cli/predict_command.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/sweep_command.h"
 #include "sim/cli/topo_command.h"
+#include "sim/cli/registry_listing.h"
+#include "sim/cli/trace_commands.h"
 #include "sim/cli/usage_error.h"
 #include "sim/files/cleanup.h"
 #include "sim/files/output_file.h"
-#include "results/run_outputs.h"
-#include "results/table.h"
 #include "sim/resources.h"
 #include "sim/runner.h"
 #include "sim/summary.h"
@@ -38,12 +39,12 @@ namespace {
 
 constexpr int kBadInput = 2;
 
-using cli::Progress;
-using cli::ScenarioArgs;
-using cli::UsageError;
 using cli::parse;
+using cli::Progress;
 using cli::scenario_args;
 using cli::scenario_options;
+using cli::ScenarioArgs;
+using cli::UsageError;
 
 const char* kUsage =
     "moesim: a discrete-event simulator of Mixture-of-Experts training clusters\n"
@@ -55,7 +56,7 @@ const char* kUsage =
     "  sweep SWEEP         run a grid of scenario variations on all cores (or MPI ranks), resumable\n"
     "  compare BASE [VAR]  what-if: BASE against a variant (a file or --set), with deltas beyond seed noise\n"
     "  validate SCENARIO   check a scenario without running it\n"
-    "  presets             list the cluster and model presets\n"
+    "  presets             list the presets, and every source, routing mode, policy and predictor with its keys\n"
     "  topo SCENARIO       summarize a scenario's cluster topology (and write it as Graphviz DOT)\n"
     "  trace ...           record (generate), inspect (info) and convert routing traces\n"
     "  predict TRACE       score the expert-load predictors on a trace\n"
@@ -66,11 +67,9 @@ std::string describe(const scenarios::Scenario& s) {
   const auto& c = s.cluster;
   const auto& m = s.model;
   char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "%s: %d x %s (%d GPUs), %s (%d layers, %d MoE x %d experts, top-%d), EP %d x DP %d, %d steps, %s",
-                s.name.c_str(), c.nodes, c.preset.c_str(), c.gpu_count(), m.preset.c_str(), m.layers,
-                m.moe_layer_count(), m.experts, m.top_k, s.parallelism.ep, s.parallelism.dp, s.steps,
-                scenarios::to_string(s.training.expert_execution));
+  std::snprintf(buf, sizeof buf, "%s: %d x %s (%d GPUs), %s (%d layers, %d MoE x %d experts, top-%d), EP %d x DP %d, %d steps, %s",
+                s.name.c_str(), c.nodes, c.preset.c_str(), c.gpu_count(), m.preset.c_str(), m.layers, m.moe_layer_count(), m.experts,
+                m.top_k, s.parallelism.ep, s.parallelism.dp, s.steps, scenarios::to_string(s.training.expert_execution));
   return buf;
 }
 
@@ -103,16 +102,15 @@ TimelineSteps timeline_steps(const std::string& text, int steps) {
 
 int cmd_run(const std::vector<std::string>& args) {
   po::options_description o("moesim run options");
-  o.add_options()("help,h", "show this help")
-      ("steps", po::value<int>()->value_name("N"), "simulate N steps (same as --set steps=N)")
-      ("out", po::value<std::string>()->value_name("DIR"), "output directory (same as --set output.dir=DIR)")
-      ("quiet,q", "no progress bar")
-      ("timeline", "also write timeline.json (Chrome trace events, for Perfetto) with every task of the last step")
-      ("timeline-steps", po::value<std::string>()->value_name("STEPS"),
-       "the steps of the timeline instead: a step or FIRST:LAST, counted from 0 (implies --timeline)");
+  o.add_options()("help,h", "show this help")("steps", po::value<int>()->value_name("N"), "simulate N steps (same as --set steps=N)")(
+      "out", po::value<std::string>()->value_name("DIR"), "output directory (same as --set output.dir=DIR)")("quiet,q", "no progress bar")(
+      "timeline", "also write timeline.json (Chrome trace events, for Perfetto) with every task of the last step")(
+      "timeline-steps", po::value<std::string>()->value_name("STEPS"),
+      "the steps of the timeline instead: a step or FIRST:LAST, counted from 0 (implies --timeline)");
   o.add(scenario_options()).add(cli::memory_options());
   bool help = false;
-  const auto vm = parse(args, o, "usage: moesim run SCENARIO [--set key.path=value]... [--steps N] [--out DIR] [--timeline] [--timeline-steps STEPS]", help);
+  const auto vm = parse(
+      args, o, "usage: moesim run SCENARIO [--set key.path=value]... [--steps N] [--out DIR] [--timeline] [--timeline-steps STEPS]", help);
   if (help) return 0;
   ScenarioArgs a = scenario_args(vm, "run");
   if (vm.count("steps")) a.overrides.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
@@ -122,18 +120,23 @@ int cmd_run(const std::vector<std::string>& args) {
   require_memory(estimate_run_memory(s), 1, cli::memory_limit(vm), "the run");
 
   std::optional<TimelineSteps> timeline;
-  if (vm.count("timeline-steps")) timeline = timeline_steps(vm["timeline-steps"].as<std::string>(), s.steps);
-  else if (vm.count("timeline")) timeline = TimelineSteps{s.steps - 1, s.steps - 1};
+  if (vm.count("timeline-steps"))
+    timeline = timeline_steps(vm["timeline-steps"].as<std::string>(), s.steps);
+  else if (vm.count("timeline"))
+    timeline = TimelineSteps{s.steps - 1, s.steps - 1};
 
   results::RunOutputs outputs(s, timeline ? timeline->last - timeline->first + 1 : 0, files::DirectoryLock::Wait::kNo,
                               cli::scenario_inputs(a.path, s));
 
   const auto source = make_gating_source(s);
-  std::cout << "moesim run " << describe(s) << "\n" << "gating: " << source->describe() << "\n\n";
+  std::cout << "moesim run " << describe(s) << "\n"
+            << "gating: " << source->describe() << "\n\n";
   Progress progress(!vm.count("quiet"), "steps");
   TimelineSink sink;
-  if (auto* writer = outputs.timeline()) sink = [writer](int policy, const std::vector<TimelineSpan>& spans) { writer->add(policy, spans); };
-  const RunResult run = run_scenario(s, *source, [&](int64_t done, int64_t total) { progress(done, total); }, timeline, sink);
+  if (auto* writer = outputs.timeline())
+    sink = [writer](int policy, const std::vector<TimelineSpan>& spans) { writer->add(policy, spans); };
+  const RunResult run = run_scenario(
+      s, *source, [&](int64_t done, int64_t total) { progress(done, total); }, timeline, sink);
   const auto summary = summarize(s, run);
   std::cout << results::summary_table(summary, cli::emphasis()) << "\n";
 
@@ -155,18 +158,24 @@ int cmd_validate(const std::vector<std::string>& args) {
   const scenarios::Scenario s = scenarios::load_scenario_file(a.path, a.overrides);
   const auto memory = estimate_run_memory(s);
   require_memory(memory, 1, cli::memory_limit(vm), "the run");
-  if (vm.count("print")) std::cout << scenarios::resolved_yaml(s);
-  else std::cout << "ok: " << describe(s) << "\n    a run needs about " << format_bytes(total_bytes(memory)) << " of memory\n";
+  if (vm.count("print"))
+    std::cout << scenarios::resolved_yaml(s);
+  else
+    std::cout << "ok: " << describe(s) << "\n    a run needs about " << format_bytes(total_bytes(memory)) << " of memory\n";
   return 0;
 }
 
 int cmd_presets(const std::vector<std::string>& args) {
   po::options_description o("moesim presets options");
-  o.add_options()("help,h", "show this help");
+  o.add_options()("help,h", "show this help")("markdown", "only the registry entries and their keys, as a Markdown table");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(o).run(), vm);
   if (vm.count("help")) {
-    std::cout << "usage: moesim presets\n\n" << o;
+    std::cout << "usage: moesim presets [--markdown]\n\n" << o;
+    return 0;
+  }
+  if (vm.count("markdown")) {
+    std::cout << cli::registry_listing(true);
     return 0;
   }
   std::cout << "cluster presets (cluster.preset; one node each, scale with cluster.nodes):\n";
@@ -178,6 +187,7 @@ int cmd_presets(const std::vector<std::string>& args) {
                "  intra-node fabrics (cluster.intra_node.fabric): nvswitch, pcie, hccs (groups of cluster.intra_node.group_size)\n";
   std::cout << "\nmodel presets (model.preset):\n";
   for (const auto& p : models::model_presets()) std::printf("  %-14s %s\n", p.name.c_str(), p.description.c_str());
+  std::cout << "\nwhat a scenario picks by name, and the keys of each:\n" << cli::registry_listing(false);
   return 0;
 }
 

@@ -12,12 +12,12 @@
 #include "models/gating/trace_proportions.h"
 #include "policies/predictors/lstm.h"
 #include "policies/predictors/registry.h"
+#include "results/prediction_csv.h"
 #include "sim/cli/command_line.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
 #include "sim/files/output_file.h"
-#include "results/prediction_csv.h"
 
 namespace po = boost::program_options;
 
@@ -81,8 +81,9 @@ struct TrainedOn {
 void require_trace_memory(const std::string& path, const MemoryLimit& limit) {
   const gating::TraceInfo info = gating::TraceReader(path).info();
   const double bytes = 3.0 * info.steps * info.moe_layers * info.experts * sizeof(float);
-  require_memory({{bytes, "load shares, " + std::to_string(info.steps) + " steps x " + std::to_string(info.moe_layers) + " MoE layers x " +
-                              std::to_string(info.experts) + " experts",
+  require_memory({{bytes,
+                   "load shares, " + std::to_string(info.steps) + " steps x " + std::to_string(info.moe_layers) + " MoE layers x " +
+                       std::to_string(info.experts) + " experts",
                    "the trace's steps"}},
                  1, limit, "predicting on " + path);
 }
@@ -95,7 +96,8 @@ TrainedOn train(const po::variables_map& vm, bool show_progress) {
   if (training.hidden < 1 || training.hidden > 1024) {
     throw OptionError("--lstm-hidden: expected 1 to 1024 units, got " + std::to_string(training.hidden));
   }
-  if (training.iterations < 1) throw OptionError("--lstm-iterations: expected a positive count, got " + std::to_string(training.iterations));
+  if (training.iterations < 1)
+    throw OptionError("--lstm-iterations: expected a positive count, got " + std::to_string(training.iterations));
   const std::string path = vm["train"].as<std::string>();
   require_trace_memory(path, memory_limit(vm));
   const gating::TraceProportions trace = gating::load_proportions(path);
@@ -113,9 +115,9 @@ TrainedOn train(const po::variables_map& vm, bool show_progress) {
       "lstm: %d hidden units, trained on %s (%d steps x %d MoE layers x %d experts) for %d Adam steps;\n"
       "      loss on held windows %.4g untrained (= last value), %.4g trained\n";
   std::string report(512 + path.size(), '\0');
-  report.resize(static_cast<size_t>(std::snprintf(report.data(), report.size(), format, training.hidden, path.c_str(), trace.info.steps,
-                                                  shape.layers, shape.experts, training.iterations, model->loss_before,
-                                                  model->loss_after)));
+  report.resize(
+      static_cast<size_t>(std::snprintf(report.data(), report.size(), format, training.hidden, path.c_str(), trace.info.steps, shape.layers,
+                                        shape.experts, training.iterations, model->loss_before, model->loss_after)));
   return {model, report};
 }
 
@@ -192,23 +194,24 @@ std::vector<std::unique_ptr<policies::PredictorConfig>> predictor_configs(const 
 
 int cmd_predict(const std::vector<std::string>& args) {
   po::options_description o("moesim predict options");
-  o.add_options()("help,h", "show this help")
-      ("predictors", po::value<std::string>()->default_value("last_value,sw_avg,ema,holt,arima,oracle"),
-       ("comma-separated, of: " + joined_names() + " (oracle is the upper bound: it reads the future); "
-        "lstm joins the default list when --train is given").c_str())
-      ("horizons", po::value<std::string>()->default_value("1,100,1000"), "comma-separated steps ahead")
-      ("stride", po::value<int>()->default_value(100), "steps between forecast origins")
-      ("window", po::value<int>()->default_value(100), "window of sw_avg and median, in steps")
-      ("arima", po::value<std::string>()->default_value("5,1,5"), "ARIMA order p,d,q")
-      ("param", po::value<std::vector<std::string>>()->composing(), "a predictor's setting, NAME.KEY=VALUE (repeatable), e.g. ema.alpha=0.1")
-      ("train", po::value<std::string>(), "trace of another run that the lstm learns from")
-      ("lstm-hidden", po::value<int>()->default_value(16), "lstm hidden units")
-      ("lstm-iterations", po::value<int>()->default_value(1000), "lstm training: Adam steps")
-      ("phase-window", po::value<int>()->default_value(100), "window of the phase detector's variance")
-      ("phase-threshold", po::value<double>()->default_value(0.1, "0.1"),
-       "stable once the windowed variance stays below this share of its peak")
-      ("csv", po::value<std::string>(), "write every origin's error per layer (for plots) to this CSV")
-      ("quiet,q", "no progress bar");
+  o.add_options()("help,h", "show this help")(
+      "predictors", po::value<std::string>()->default_value("last_value,sw_avg,ema,holt,arima,oracle"),
+      ("comma-separated, of: " + joined_names() +
+       " (oracle is the upper bound: it reads the future); "
+       "lstm joins the default list when --train is given")
+          .c_str())("horizons", po::value<std::string>()->default_value("1,100,1000"), "comma-separated steps ahead")(
+      "stride", po::value<int>()->default_value(100), "steps between forecast origins")("window", po::value<int>()->default_value(100),
+                                                                                        "window of sw_avg and median, in steps")(
+      "arima", po::value<std::string>()->default_value("5,1,5"), "ARIMA order p,d,q")(
+      "param", po::value<std::vector<std::string>>()->composing(),
+      "a predictor's setting, NAME.KEY=VALUE (repeatable), e.g. ema.alpha=0.1")("train", po::value<std::string>(),
+                                                                                "trace of another run that the lstm learns from")(
+      "lstm-hidden", po::value<int>()->default_value(16), "lstm hidden units")("lstm-iterations", po::value<int>()->default_value(1000),
+                                                                               "lstm training: Adam steps")(
+      "phase-window", po::value<int>()->default_value(100), "window of the phase detector's variance")(
+      "phase-threshold", po::value<double>()->default_value(0.1, "0.1"),
+      "stable once the windowed variance stays below this share of its peak")(
+      "csv", po::value<std::string>(), "write every origin's error per layer (for plots) to this CSV")("quiet,q", "no progress bar");
   o.add(memory_options());
   const po::variables_map vm = parse_with_file(args, o, "trace");
   if (vm.count("help")) {
@@ -229,7 +232,8 @@ int cmd_predict(const std::vector<std::string>& args) {
   if (window < 1) throw OptionError("--window: expected a positive step count, got " + std::to_string(window));
   if (phase_window < 2) throw OptionError("--phase-window: expected at least 2 steps, got " + std::to_string(phase_window));
   const double threshold = vm["phase-threshold"].as<double>();
-  if (!(threshold > 0 && threshold < 1)) throw OptionError("--phase-threshold: expected a share in (0, 1), got " + std::to_string(threshold));
+  if (!(threshold > 0 && threshold < 1))
+    throw OptionError("--phase-threshold: expected a share in (0, 1), got " + std::to_string(threshold));
 
   const std::string path = vm["trace"].as<std::string>();
   // Every output is checked before the work that would fill it.
@@ -247,8 +251,8 @@ int cmd_predict(const std::vector<std::string>& args) {
   const int first_origin = std::max(window, phase_window) - 1;
   if (steps < first_origin + 1 + longest) {
     throw OptionError(path + " has " + std::to_string(steps) + " steps: a window of " + std::to_string(first_origin + 1) +
-                     " steps of history and the longest horizon, " + std::to_string(longest) + " steps, need " +
-                     std::to_string(first_origin + 1 + longest));
+                      " steps of history and the longest horizon, " + std::to_string(longest) + " steps, need " +
+                      std::to_string(first_origin + 1 + longest));
   }
   const auto configs = predictor_configs(names, vm);
 
@@ -258,13 +262,15 @@ int cmd_predict(const std::vector<std::string>& args) {
   if (lstm) inputs.lstm = (trained = train(vm, !vm.count("quiet"))).model;
 
   const auto phases = policies::detect_phases(trace.steps, shape, {phase_window, threshold});
-  std::printf("moesim predict %s: %d steps x %d MoE layers x %d experts, forecast origins every %d steps from step %d\n",
-              path.c_str(), steps, shape.layers, shape.experts, stride, first_origin);
-  std::printf("phases (variance of load proportion over %d-step windows; stable once it stays below %.0f %% of its peak):\n",
-              phase_window, 100 * threshold);
+  std::printf("moesim predict %s: %d steps x %d MoE layers x %d experts, forecast origins every %d steps from step %d\n", path.c_str(),
+              steps, shape.layers, shape.experts, stride, first_origin);
+  std::printf("phases (variance of load proportion over %d-step windows; stable once it stays below %.0f %% of its peak):\n", phase_window,
+              100 * threshold);
   for (int l = 0; l < shape.layers; ++l) {
-    if (phases[l].stable_from >= 0) std::printf("  MoE layer %2d  stable from step %d\n", l, phases[l].stable_from);
-    else std::printf("  MoE layer %2d  never settles\n", l);
+    if (phases[l].stable_from >= 0)
+      std::printf("  MoE layer %2d  stable from step %d\n", l, phases[l].stable_from);
+    else
+      std::printf("  MoE layer %2d  never settles\n", l);
   }
 
   if (lstm) std::printf("\n%s", trained.report.c_str());
@@ -274,22 +280,23 @@ int cmd_predict(const std::vector<std::string>& args) {
     const auto predictor = configs[i]->make(shape, inputs);
     Progress progress(!vm.count("quiet"), "origins, " + names[i]);
     evaluations.push_back({names[i], policies::evaluate(*predictor, trace.steps, shape, phases, options,
-                                                         [&](int done, int total) { progress(done, total); })});
+                                                        [&](int done, int total) { progress(done, total); })});
   }
 
   std::printf("\nmean absolute error of the predicted load proportion, percentage points:\n");
   std::printf("  %-22s %8s %10s %10s %10s\n", "predictor", "horizon", "transient", "stable", "all");
   for (const auto& e : evaluations) {
     for (const auto& h : e.evaluation.horizons) {
-      std::printf("  %-22s %8d %10s %10s %10s\n", label(e.predictor).c_str(), h.horizon, pp(h.transient).c_str(),
-                  pp(h.stable).c_str(), pp(h.overall).c_str());
+      std::printf("  %-22s %8d %10s %10s %10s\n", label(e.predictor).c_str(), h.horizon, pp(h.transient).c_str(), pp(h.stable).c_str(),
+                  pp(h.overall).c_str());
     }
   }
   std::printf("\nper MoE layer, horizon %d (all origins):\n  %-22s", longest, "predictor");
   for (int l = 0; l < shape.layers; ++l) std::printf(" %7s%-2d", "layer ", l);
   std::printf("\n");
   for (const auto& e : evaluations) {
-    const auto& h = *std::find_if(e.evaluation.horizons.begin(), e.evaluation.horizons.end(), [&](const auto& x) { return x.horizon == longest; });
+    const auto& h =
+        *std::find_if(e.evaluation.horizons.begin(), e.evaluation.horizons.end(), [&](const auto& x) { return x.horizon == longest; });
     std::printf("  %-22s", label(e.predictor).c_str());
     for (double v : h.per_layer) std::printf(" %9s", pp(v).c_str());
     std::printf("\n");

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace moesim::cli {
@@ -30,8 +30,8 @@ class Progress {
     const int filled = percent * 30 / 100;
     const std::string left = done > 0 ? clock(elapsed * static_cast<double>(total - done) / static_cast<double>(done)) : "?";
     std::fprintf(stderr, "\r  [%s%s] %3d%% (%lld/%lld %s)  elapsed %s  ETA %s ", std::string(filled, '#').c_str(),
-                 std::string(30 - filled, ' ').c_str(), percent, static_cast<long long>(done), static_cast<long long>(total),
-                 unit_.c_str(), clock(elapsed).c_str(), left.c_str());
+                 std::string(30 - filled, ' ').c_str(), percent, static_cast<long long>(done), static_cast<long long>(total), unit_.c_str(),
+                 clock(elapsed).c_str(), left.c_str());
     if (done == total) std::fprintf(stderr, "\r%100s\r", "");
   }
 
@@ -39,8 +39,10 @@ class Progress {
   static std::string clock(double seconds) {
     const auto s = static_cast<long long>(seconds + 0.5);
     char buf[32];
-    if (s >= 3600) std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-    else std::snprintf(buf, sizeof buf, "%lld:%02lld", s / 60, s % 60);
+    if (s >= 3600)
+      std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+    else
+      std::snprintf(buf, sizeof buf, "%lld:%02lld", s / 60, s % 60);
     return buf;
   }
   bool enabled_;

@@ -36,8 +36,7 @@ MemoryLimit memory_limit(const po::variables_map& vm) {
   return {bytes->count(), "--max-memory " + text};
 }
 
-po::variables_map parse(const std::vector<std::string>& args, const po::options_description& visible,
-                        const char* usage_line, bool& help) {
+po::variables_map parse(const std::vector<std::string>& args, const po::options_description& visible, const char* usage_line, bool& help) {
   const po::variables_map vm = parse_with_file(args, visible, "scenario");
   help = vm.count("help") > 0;
   if (help) std::cout << usage_line << "\n\n" << visible;
@@ -61,8 +60,9 @@ void require_output_dir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (!std::filesystem::is_directory(dir)) {
-    throw scenarios::ScenarioError("", "output.dir", "cannot use '" + dir + "' as a directory: " +
-                                                        (ec ? ec.message() : std::string("it exists and is not a directory")));
+    throw scenarios::ScenarioError(
+        "", "output.dir",
+        "cannot use '" + dir + "' as a directory: " + (ec ? ec.message() : std::string("it exists and is not a directory")));
   }
   try {
     const files::Temporary probe((std::filesystem::path(dir) / "probe").string());
@@ -71,8 +71,7 @@ void require_output_dir(const std::string& dir) {
   }
 }
 
-void require_output_file(const std::string& option, const std::string& path, files::Target target,
-                         const std::vector<std::string>& inputs) {
+void require_output_file(const std::string& option, const std::string& path, files::Target target, const std::vector<std::string>& inputs) {
   try {
     files::require_not_input(path, inputs);
     files::require_writable(path, target);

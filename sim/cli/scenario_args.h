@@ -27,8 +27,7 @@ MemoryLimit memory_limit(const boost::program_options::variables_map& vm);
 // Parses `args` with the scenario file as the positional argument; prints `usage_line` and the
 // options and sets `help` when --help was given.
 boost::program_options::variables_map parse(const std::vector<std::string>& args,
-                                            const boost::program_options::options_description& visible,
-                                            const char* usage_line, bool& help);
+                                            const boost::program_options::options_description& visible, const char* usage_line, bool& help);
 
 // The scenario file and overrides; a UsageError naming `command` if no file was given.
 ScenarioArgs scenario_args(const boost::program_options::variables_map& vm, const char* command);
@@ -43,7 +42,6 @@ void require_output_dir(const std::string& dir);
 // An output file named by an option (`option` is "--csv", "--dot", "--out", ...), checked before
 // any work: it is none of `inputs`, and it can be written as `target` allows
 // (sim/files/output_file.h). Throws OptionError naming the option.
-void require_output_file(const std::string& option, const std::string& path, files::Target target,
-                         const std::vector<std::string>& inputs);
+void require_output_file(const std::string& option, const std::string& path, files::Target target, const std::vector<std::string>& inputs);
 
 }  // namespace moesim::cli

@@ -7,6 +7,9 @@
 #include <mutex>
 #include <thread>
 
+#include "results/run_outputs.h"
+#include "results/sweep_points.h"
+#include "results/table.h"
 #include "scenarios/loader/sweep_loader.h"
 #include "sim/cli/command_line.h"
 #include "sim/cli/process_group.h"
@@ -14,9 +17,6 @@
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
 #include "sim/files/output_file.h"
-#include "results/run_outputs.h"
-#include "results/sweep_points.h"
-#include "results/table.h"
 #include "sim/sweep.h"
 
 namespace po = boost::program_options;
@@ -127,11 +127,13 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
     if (group.size() > 1) std::cout << "rank 0 of " << group.size() << ", ";
     const int threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), std::max<size_t>(1, mine.size())));
     std::cout << "running " << points(static_cast<int>(mine.size())) << " here on " << threads << (threads == 1 ? " thread" : " threads")
-              << "\n\n" << std::flush;
+              << "\n\n"
+              << std::flush;
   }
 
   Progress progress(lead && !vm.count("quiet"), "points");
-  const SweepRunStats stats = run_sweep_points(sweep, mine, jobs, results::directory_point_runner(), [&](int done, int total) { progress(done, total); });
+  const SweepRunStats stats =
+      run_sweep_points(sweep, mine, jobs, results::directory_point_runner(), [&](int done, int total) { progress(done, total); });
 
   // Rank 0 gathers every rank's points' summaries; points of other shards are read from disk.
   std::vector<int> all(static_cast<size_t>(count));
@@ -155,7 +157,8 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
   } catch (const files::FileError& e) {
     throw scenarios::ScenarioError("", "output.dir", e.what());
   }
-  std::cout << "\n" << results::sweep_table(table, emphasis()) << "\nwrote " << (dir / "sweep.csv").string() << ", " << (dir / "sweep.h5").string()
+  std::cout << "\n"
+            << results::sweep_table(table, emphasis()) << "\nwrote " << (dir / "sweep.csv").string() << ", " << (dir / "sweep.h5").string()
             << " and a directory per point under " << (dir / "points").string() << "\n";
   return 0;
 }
@@ -164,15 +167,14 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
 
 int cmd_sweep(const std::vector<std::string>& args) {
   po::options_description o("moesim sweep options");
-  o.add_options()("help,h", "show this help")
-      ("jobs,j", po::value<int>()->value_name("N"), "points run at once on this machine (default: all cores)")
-      ("out", po::value<std::string>()->value_name("DIR"), "output directory (instead of the sweep's output.dir)")
-      ("shard", po::value<std::string>()->value_name("I/N"),
-       "run only every N-th point from the I-th (1 <= I <= N), e.g. one job of a Slurm array")
-      ("set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"),
-       "override a value of every point (repeatable), e.g. --set steps=50")
-      ("list", "list the points and whether each is done, and run nothing")
-      ("quiet,q", "no progress bar");
+  o.add_options()("help,h", "show this help")("jobs,j", po::value<int>()->value_name("N"),
+                                              "points run at once on this machine (default: all cores)")(
+      "out", po::value<std::string>()->value_name("DIR"), "output directory (instead of the sweep's output.dir)")(
+      "shard", po::value<std::string>()->value_name("I/N"),
+      "run only every N-th point from the I-th (1 <= I <= N), e.g. one job of a Slurm array")(
+      "set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"),
+      "override a value of every point (repeatable), e.g. --set steps=50")(
+      "list", "list the points and whether each is done, and run nothing")("quiet,q", "no progress bar");
   o.add(memory_options());
   const auto vm = parse_with_file(args, o, "sweep");
   if (vm.count("help")) {

@@ -88,8 +88,10 @@ void print_trace(const std::string& path) {
     for (int l = 0; l < info.moe_layers; ++l) {
       const double early = gating::windowed_variance(prop[l], 0, tenth, window);
       const double late = gating::windowed_variance(prop[l], info.steps - tenth, info.steps, window);
-      if (late > 0) std::printf("    %9d   %11.3g   %11.3g   %9.1fx\n", l, early, late, early / late);
-      else std::printf("    %9d   %11.3g   %11.3g         n/a\n", l, early, late);
+      if (late > 0)
+        std::printf("    %9d   %11.3g   %11.3g   %9.1fx\n", l, early, late, early / late);
+      else
+        std::printf("    %9d   %11.3g   %11.3g         n/a\n", l, early, late);
     }
   }
 
@@ -113,9 +115,9 @@ void print_trace(const std::string& path) {
 
 int generate(const std::vector<std::string>& args) {
   po::options_description o("moesim trace generate options");
-  o.add_options()("help,h", "show this help")("out", po::value<std::string>()->value_name("FILE.h5"), "trace to write (required)")
-      ("steps", po::value<int>()->value_name("N"), "record N steps (same as --set steps=N)")
-      ("set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"), "override a scenario value");
+  o.add_options()("help,h", "show this help")("out", po::value<std::string>()->value_name("FILE.h5"), "trace to write (required)")(
+      "steps", po::value<int>()->value_name("N"), "record N steps (same as --set steps=N)")(
+      "set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"), "override a scenario value");
   o.add(memory_options());
   const po::variables_map vm = parse_with_file(args, o, "scenario");
   if (vm.count("help")) {

@@ -52,15 +52,16 @@ class EventQueue {
   bool empty() const { return heap_.empty(); }
   size_t size() const { return heap_.size(); }
   void reserve(size_t n) { heap_.reserve(n); }
-  void clear() { heap_.clear(); next_sequence_ = 0; }
+  void clear() {
+    heap_.clear();
+    next_sequence_ = 0;
+  }
 
  private:
   // A 4-ary heap: shallower than a binary heap, and a node's children share a cache line.
   static constexpr size_t kArity = 4;
 
-  static bool before(const Event& a, const Event& b) {
-    return a.time < b.time || (a.time == b.time && a.sequence < b.sequence);
-  }
+  static bool before(const Event& a, const Event& b) { return a.time < b.time || (a.time == b.time && a.sequence < b.sequence); }
 
   void sift_up(size_t i) {
     Event moving = std::move(heap_[i]);

@@ -5,8 +5,7 @@
 
 namespace moesim::engine {
 
-TaskId TaskGraph::add_task(Duration duration, std::span<const ResourceId> resources,
-                           int32_t priority, uint32_t tag) {
+TaskId TaskGraph::add_task(Duration duration, std::span<const ResourceId> resources, int32_t priority, uint32_t tag) {
   assert(duration >= Duration());
   const auto id = static_cast<TaskId>(durations_.size());
   durations_.push_back(duration);
@@ -132,8 +131,7 @@ void TaskGraphExecutor::make_ready(const TaskGraph& graph, TaskId t, SimTime now
   }
 }
 
-void TaskGraphExecutor::try_start(const TaskGraph& graph, ResourceId r, SimTime now,
-                                  Schedule& out) {
+void TaskGraphExecutor::try_start(const TaskGraph& graph, ResourceId r, SimTime now, Schedule& out) {
   if (resource_busy_[r] || lines_[r].empty()) return;
   const TaskId head = lines_[r].front().task;
   for (ResourceId other : graph.resources(head)) {

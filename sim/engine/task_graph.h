@@ -23,8 +23,8 @@
 #include <span>
 #include <vector>
 
-#include "sim/engine/event_queue.h"
 #include "sim/base/units.h"
+#include "sim/engine/event_queue.h"
 
 namespace moesim::engine {
 
@@ -39,8 +39,7 @@ class TaskGraph {
   size_t task_count() const { return durations_.size(); }
 
   // Adds a task; returns its id (ids are dense, in insertion order).
-  TaskId add_task(Duration duration, std::span<const ResourceId> resources, int32_t priority = 0,
-                  uint32_t tag = 0);
+  TaskId add_task(Duration duration, std::span<const ResourceId> resources, int32_t priority = 0, uint32_t tag = 0);
   TaskId add_task(Duration duration, ResourceId resource, int32_t priority = 0, uint32_t tag = 0) {
     return add_task(duration, std::span<const ResourceId>(&resource, 1), priority, tag);
   }

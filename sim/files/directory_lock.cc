@@ -25,8 +25,7 @@ DirectoryLock::DirectoryLock(const std::string& dir, Wait wait) {
   }
   if (fd_ < 0) throw FileError("cannot lock '" + dir + "': " + std::strerror(errno));
   int rc = 0;
-  while ((rc = ::flock(fd_, LOCK_EX | (wait == Wait::kNo ? LOCK_NB : 0))) != 0 && errno == EINTR) {
-  }
+  while ((rc = ::flock(fd_, LOCK_EX | (wait == Wait::kNo ? LOCK_NB : 0))) != 0 && errno == EINTR) {}
   if (rc != 0) {
     const int err = errno;
     char owner[32] = {};

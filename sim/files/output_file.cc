@@ -65,7 +65,8 @@ void write_all(int fd, const std::string& contents, const std::string& path) {
 
 void write_through(const std::string& path, const std::string& contents) {
   if (const int own = own_descriptor(path); own >= 0) {
-    if (::fcntl(own, F_GETFD) < 0) throw FileError("cannot write " + in_quotes(path) + ": descriptor " + std::to_string(own) + " is not open");
+    if (::fcntl(own, F_GETFD) < 0)
+      throw FileError("cannot write " + in_quotes(path) + ": descriptor " + std::to_string(own) + " is not open");
     write_all(own, contents, path);
     return;
   }
@@ -158,7 +159,8 @@ Temporary::Temporary(const std::string& target) : target_(target) {
     }
     const int err = errno;
     if (err != EEXIST || attempt == 8) {
-      throw FileError("cannot write " + in_quotes(target) + ": cannot create a file in " + in_quotes(dir.string()) + ": " + error_text(err));
+      throw FileError("cannot write " + in_quotes(target) + ": cannot create a file in " + in_quotes(dir.string()) + ": " +
+                      error_text(err));
     }
   }
 }

@@ -66,8 +66,7 @@ AllToAllCost transfers_time(const AnalyticNetwork& net, std::span<const int> gpu
   const double nic_bw = c.nic.link.effective().bytes_per_second();
   double slowest = 0;  // seconds
   for (size_t i = 0; i < n; ++i) {
-    slowest = std::max({slowest, same_send[i] / intra_bw, same_recv[i] / intra_bw, cross_send[i] / cross_bw,
-                        cross_recv[i] / cross_bw});
+    slowest = std::max({slowest, same_send[i] / intra_bw, same_recv[i] / intra_bw, cross_send[i] / cross_bw, cross_recv[i] / cross_bw});
   }
   for (size_t i = 0; i < nic_send.size(); ++i) slowest = std::max({slowest, nic_send[i] / nic_bw, nic_recv[i] / nic_bw});
   Duration latency;

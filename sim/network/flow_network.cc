@@ -23,8 +23,7 @@ FlowDemand compact(std::vector<double>& scratch, std::vector<hardware::LinkId>& 
   return d;
 }
 
-void add_route(hardware::Router& router, int a, int b, double bytes, std::vector<double>& scratch,
-               std::vector<hardware::LinkId>& touched) {
+void add_route(hardware::Router& router, int a, int b, double bytes, std::vector<double>& scratch, std::vector<hardware::LinkId>& touched) {
   for (const hardware::RouteHop& hop : router.route(a, b)) {
     if (scratch[hop.link] == 0) touched.push_back(hop.link);
     scratch[hop.link] += bytes * hop.share;
@@ -46,8 +45,8 @@ FlowDemand route_traffic(hardware::Router& router, const TrafficMatrix& traffic,
   return compact(scratch, touched);
 }
 
-FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardware::ClusterSpec& cluster, std::span<const int> gpus,
-                                  Bytes bytes, std::vector<double>& scratch) {
+FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardware::ClusterSpec& cluster, std::span<const int> gpus, Bytes bytes,
+                                  std::vector<double>& scratch) {
   scratch.resize(router.link_count(), 0.0);
   std::vector<hardware::LinkId> touched;
   const size_t n = gpus.size();

@@ -42,8 +42,8 @@ FlowDemand route_traffic(hardware::Router& router, const TrafficMatrix& traffic,
 
 // Ring all-reduce of `bytes` per participant over `gpus` as NCCL runs it: one ring per NIC in
 // use in a node, each carrying its share; every hop moves 2(n-1)/n of its ring's share.
-FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardware::ClusterSpec& cluster,
-                                  std::span<const int> gpus, Bytes bytes, std::vector<double>& scratch);
+FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardware::ClusterSpec& cluster, std::span<const int> gpus, Bytes bytes,
+                                  std::vector<double>& scratch);
 
 class FlowNetwork : public engine::SharedCapacity {
  public:
@@ -65,7 +65,7 @@ class FlowNetwork : public engine::SharedCapacity {
     engine::TaskId task;
     std::span<const FlowDemand> phases;
     size_t phase = 0;
-    double busiest = 0;    // bytes on the phase's busiest link
+    double busiest = 0;  // bytes on the phase's busiest link
     const std::vector<std::pair<hardware::LinkId, double>>& links() const { return phases[phase].links; }
     double remaining = 1;  // fraction of its bytes still to send
     double rate = 0;       // fraction per second

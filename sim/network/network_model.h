@@ -21,8 +21,8 @@ namespace moesim::network {
 
 // One collective as a network model costs it.
 struct CollectiveCost {
-  Duration time;                  // alone on the network (the analytic model's time, under both)
-  Bytes intra_node, inter_node;   // all-to-all bytes that stay inside a node / cross the fabric
+  Duration time;                 // alone on the network (the analytic model's time, under both)
+  Bytes intra_node, inter_node;  // all-to-all bytes that stay inside a node / cross the fabric
   // Flow model: each phase's demand on the links, run one after the other, then each phase's fixed
   // tail (latency, message overhead).
   std::vector<FlowDemand> demand;

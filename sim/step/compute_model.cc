@@ -16,9 +16,7 @@ FlopRate peak_rate(const hardware::GpuSpec& gpu, models::Dtype dtype) {
 namespace {
 double body_seconds(const hardware::GpuSpec& gpu, models::Dtype dtype, const KernelWork& w) {
   if (w.flops.count() <= 0 && w.bytes.count() <= 0) return 0;
-  const double compute = w.flops.count() > 0
-                             ? w.flops.count() / (peak_rate(gpu, dtype).per_second() * gemm_efficiency(gpu, w.rows))
-                             : 0.0;
+  const double compute = w.flops.count() > 0 ? w.flops.count() / (peak_rate(gpu, dtype).per_second() * gemm_efficiency(gpu, w.rows)) : 0.0;
   const double memory = w.bytes.count() / (gpu.hbm_bandwidth.bytes_per_second() * gpu.memory_efficiency);
   return std::max(compute, memory);
 }

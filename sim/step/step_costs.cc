@@ -50,11 +50,12 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.attention_fwd = time(flops.attention_projections + flops.attention_core, params.attention_per_layer, 6 * h);
   c.dense_ffn_fwd = time(flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden);
   c.gate_fwd = time(flops.gate, params.gate_per_moe_layer, h + m.experts);
-  c.shared_fwd = m.shared_experts > 0 ? time(flops.shared_experts, params.shared_per_moe_layer,
-                                             m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden))
-                                      : Duration();
+  c.shared_fwd = m.shared_experts > 0
+                     ? time(flops.shared_experts, params.shared_per_moe_layer, m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden))
+                     : Duration();
   // Forward and backward of the LM head (tied embedding): 3x the forward work.
-  c.lm_head = kernel_time(gpu, m.dtype, scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding * w + rows * (h + m.vocab) * act), rows}, 3));
+  c.lm_head = kernel_time(gpu, m.dtype,
+                          scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding * w + rows * (h + m.vocab) * act), rows}, 3));
 
   // Adam reads weight, gradient, master weight and moments and writes all but the gradient.
   const int experts_per_gpu = m.experts / c.ep + s.spare_slots;
@@ -68,8 +69,8 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   std::iota(all.begin(), all.end(), 0);
   c.dense_grad_bytes.resize(m.layers);
   for (int l = 0; l < m.layers; ++l) {
-    double p = params.attention_per_layer + (m.is_moe_layer(l) ? params.gate_per_moe_layer + params.shared_per_moe_layer
-                                                              : params.dense_ffn_per_layer);
+    double p = params.attention_per_layer +
+               (m.is_moe_layer(l) ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
     if (l == 0) p += params.embedding;
     c.dense_grad_bytes[l] = p * m.grad_bytes_per_param;
     c.dense_grad.push_back(network.all_reduce(all, Bytes(c.dense_grad_bytes[l])));

@@ -12,8 +12,8 @@
 namespace moesim {
 
 struct StepCosts {
-  int gpus = 1, ep = 1, groups = 1;   // GPUs, EP group size, EP groups
-  std::vector<int> layer_to_moe;      // model layer -> MoE layer index, or -1
+  int gpus = 1, ep = 1, groups = 1;          // GPUs, EP group size, EP groups
+  std::vector<int> layer_to_moe;             // model layer -> MoE layer index, or -1
   std::vector<std::vector<int>> ep_groups;   // GPUs of each EP group
   std::vector<std::vector<int>> edp_groups;  // GPUs holding each EP rank's experts
 
@@ -22,8 +22,8 @@ struct StepCosts {
   double expert_params = 0, expert_flops_per_token = 0, expert_state_bytes = 0;
   // Forward kernel times per GPU (backward: twice these); the LM head forward and backward.
   Duration attention_fwd, dense_ffn_fwd, gate_fwd, shared_fwd, lm_head, optimizer;
-  std::vector<network::CollectiveCost> dense_grad;  // per layer (layer 0 also carries the embedding)
-  std::vector<double> dense_grad_bytes;             // per layer
+  std::vector<network::CollectiveCost> dense_grad;   // per layer (layer 0 also carries the embedding)
+  std::vector<double> dense_grad_bytes;              // per layer
   std::vector<network::CollectiveCost> expert_grad;  // per EP rank, over its expert-data-parallel group
   double expert_grad_bytes = 0;                      // per GPU
 };

@@ -13,10 +13,16 @@ constexpr int32_t kAllToAllPriority = 2, kAllReducePriority = 1;
 // Adds tasks in program order, each GPU's computations one after the other.
 class DagBuilder {
  public:
-  DagBuilder(const StepConfig& config, const StepCosts& costs, const std::vector<LayerTraffic>& layers,
-             const MigrationTraffic& migration, network::NetworkModel& network, engine::TaskGraph& graph)
-      : config_(config), costs_(costs), layers_(layers), migration_(migration), network_(network), graph_(graph),
-        last_(costs.gpus), has_last_(costs.gpus, false) {}
+  DagBuilder(const StepConfig& config, const StepCosts& costs, const std::vector<LayerTraffic>& layers, const MigrationTraffic& migration,
+             network::NetworkModel& network, engine::TaskGraph& graph)
+      : config_(config),
+        costs_(costs),
+        layers_(layers),
+        migration_(migration),
+        network_(network),
+        graph_(graph),
+        last_(costs.gpus),
+        has_last_(costs.gpus, false) {}
 
   StepTasks build() {
     graph_.reset(static_cast<uint32_t>(2 * costs_.gpus));
@@ -129,8 +135,8 @@ class DagBuilder {
         if (costs_.groups > 1) {
           for (int r = 0; r < costs_.ep; ++r) {
             // Each member's last task is its expert backward; the all-reduce overlaps what follows.
-            const TaskId ar = collective(costs_.edp_groups[r], costs_.expert_grad[r], TaskKind::kExpertGradAllReduce, l,
-                                         kAllReducePriority, false);
+            const TaskId ar =
+                collective(costs_.edp_groups[r], costs_.expert_grad[r], TaskKind::kExpertGradAllReduce, l, kAllReducePriority, false);
             for (int g : costs_.edp_groups[r]) grad_reduces[g].push_back(ar);
           }
         }

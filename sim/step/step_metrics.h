@@ -16,11 +16,11 @@ struct StepResult {
   Duration all_to_all_time;            // sum over all-to-all phases of the slowest EP group
   Bytes a2a_intra_node;
   Bytes a2a_inter_node;
-  double imbalance = 1;                // mean over MoE layers of max/mean expert tokens per GPU
-  int64_t dropped = 0;                 // token assignments dropped over capacity
-  int64_t assignments = 0;             // token assignments routed (before drops)
-  Bytes migration_bytes;               // expert state moved for this step's placement, all EP groups
-  Duration migration_time;             // the slowest EP group's migration
+  double imbalance = 1;     // mean over MoE layers of max/mean expert tokens per GPU
+  int64_t dropped = 0;      // token assignments dropped over capacity
+  int64_t assignments = 0;  // token assignments routed (before drops)
+  Bytes migration_bytes;    // expert state moved for this step's placement, all EP groups
+  Duration migration_time;  // the slowest EP group's migration
 };
 
 // Reads the times of `step`'s finished tasks into `result`: the step time, all-to-all and

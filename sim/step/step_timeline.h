@@ -18,11 +18,11 @@ struct TimelineSpan {
   bool comm = false;      // on the communication stream (else the compute stream)
   bool backward = false;  // in the backward pass (the optimizer step counts as backward)
   TaskKind kind = TaskKind::kAttention;
-  int layer = 0;          // model layer; the LM head and the optimizer step: the layer count
-  Duration start;         // from the start of the run
+  int layer = 0;   // model layer; the LM head and the optimizer step: the layer count
+  Duration start;  // from the start of the run
   Duration duration;
-  double tokens = 0;      // token rows this GPU computes on, or sends in an all-to-all
-  double bytes = 0;       // bytes this GPU sends (all-to-all, migration) or reduces (all-reduce)
+  double tokens = 0;  // token rows this GPU computes on, or sends in an all-to-all
+  double bytes = 0;   // bytes this GPU sends (all-to-all, migration) or reduces (all-reduce)
 };
 
 // Appends `executed`'s tasks as step `step`, with `offset` added to their times (where the step

@@ -6,8 +6,18 @@
 namespace moesim {
 
 enum class TaskKind : uint8_t {
-  kAttention, kDenseFfn, kGate, kSharedExperts, kExperts, kDispatch, kCombine,
-  kLmHead, kDenseGradAllReduce, kExpertGradAllReduce, kOptimizer, kMigration,
+  kAttention,
+  kDenseFfn,
+  kGate,
+  kSharedExperts,
+  kExperts,
+  kDispatch,
+  kCombine,
+  kLmHead,
+  kDenseGradAllReduce,
+  kExpertGradAllReduce,
+  kOptimizer,
+  kMigration,
 };
 
 // The name of a task kind, as timelines show it.

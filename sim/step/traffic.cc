@@ -35,8 +35,10 @@ void node_dedup(const StepConfig& config, const std::vector<int>& gpus, const ga
       if (n == node) continue;
       traffic.at(i, j) = 0;
       const int entry = entry_of_node[n];
-      if (j == entry) traffic.at(i, entry) += node_sends[j] * token_bytes;
-      else forward[static_cast<size_t>(entry) * ep + j] += sends[j] * token_bytes;
+      if (j == entry)
+        traffic.at(i, entry) += node_sends[j] * token_bytes;
+      else
+        forward[static_cast<size_t>(entry) * ep + j] += sends[j] * token_bytes;
     }
   }
   for (int e = 0; e < ep; ++e)
@@ -77,9 +79,8 @@ network::TrafficMatrix group_traffic(const StepConfig& config, const StepCosts& 
 
 }  // namespace
 
-void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network,
-                   const gating::RoutingMatrix& routing, const policies::LayerPlacement& placement, int l, LayerTraffic& t,
-                   StepResult& result) {
+void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
+                   const policies::LayerPlacement& placement, int l, LayerTraffic& t, StepResult& result) {
   const auto& m = config.model;
   const int experts = m.experts, gpus = costs.gpus, ep = config.ep;
   t.a2a.resize(costs.groups);

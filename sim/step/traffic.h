@@ -26,9 +26,8 @@ struct LayerTraffic {
 
 // MoE layer `moe_layer`'s traffic; adds its all-to-all bytes (all four all-to-alls) and its
 // imbalance to `result`.
-void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network,
-                   const gating::RoutingMatrix& routing, const policies::LayerPlacement& placement, int moe_layer,
-                   LayerTraffic& out, StepResult& result);
+void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
+                   const policies::LayerPlacement& placement, int moe_layer, LayerTraffic& out, StepResult& result);
 
 struct MigrationTraffic {
   std::vector<network::CollectiveCost> groups;  // per EP group

@@ -19,8 +19,7 @@ namespace {
 struct Fixture {
   std::vector<float> gate, centers, cdf;
   RouterProblem p;
-  Fixture(int tokens, int ranks, int d, int experts, int top_k, int topics, float noise, uint64_t seed,
-          float center_scale = 1.0f) {
+  Fixture(int tokens, int ranks, int d, int experts, int top_k, int topics, float noise, uint64_t seed, float center_scale = 1.0f) {
     Rng rng(seed, "router-test");
     gate.resize(static_cast<size_t>(experts) * d);
     centers.resize(static_cast<size_t>(topics) * d);
@@ -28,8 +27,7 @@ struct Fixture {
     for (auto& c : centers) c = static_cast<float>(rng.normal() * center_scale);
     cdf.resize(topics);
     for (int t = 0; t < topics; ++t) cdf[t] = static_cast<float>(t + 1) / static_cast<float>(topics);
-    p = RouterProblem{tokens, ranks, d, experts, top_k, topics, gate.data(), centers.data(), cdf.data(), noise, 0,
-                      TokenKey{seed, 3, 1}};
+    p = RouterProblem{tokens, ranks, d, experts, top_k, topics, gate.data(), centers.data(), cdf.data(), noise, 0, TokenKey{seed, 3, 1}};
   }
 };
 

@@ -23,9 +23,9 @@ TEST(WgmmaLayout, StageOffsetsFillTheStageOnce) {
 // where stage_offset() put it.
 TEST(WgmmaLayout, DescriptorFindsEveryElementWhereTheStageHoldsIt) {
   const int leading = field(kDescriptorOffsets, 16, 14) * 16, stride = field(kDescriptorOffsets, 32, 14) * 16;
-  EXPECT_EQ(field(kDescriptorOffsets, 0, 14), 0);   // the start address is added per step
-  EXPECT_EQ(field(kDescriptorOffsets, 49, 3), 0);   // base offset
-  EXPECT_EQ(field(kDescriptorOffsets, 62, 2), 0);   // no swizzle
+  EXPECT_EQ(field(kDescriptorOffsets, 0, 14), 0);  // the start address is added per step
+  EXPECT_EQ(field(kDescriptorOffsets, 49, 3), 0);  // base offset
+  EXPECT_EQ(field(kDescriptorOffsets, 62, 2), 0);  // no swizzle
   for (int q = 0; q < kStageDims / 16; ++q) {
     const int start = q * kStepElems * 2;
     for (int n = 0; n < kExperts; ++n)

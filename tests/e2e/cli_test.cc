@@ -43,8 +43,8 @@ TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
   EXPECT_LE(v[4], 1);
   EXPECT_GT(v[5], 0);
   EXPECT_LE(v[5], v[4]);  // the least busy GPU is at most as busy as the mean
-  EXPECT_GE(v[6], 1);  // imbalance max/mean
-  EXPECT_GT(v[8], 0);  // 4 nodes: some all-to-all crosses nodes
+  EXPECT_GE(v[6], 1);     // imbalance max/mean
+  EXPECT_GT(v[8], 0);     // 4 nodes: some all-to-all crosses nodes
   EXPECT_EQ(v[11], 1.0);  // static is its own baseline
   EXPECT_EQ(v[12], 0.0);  // and never migrates
   EXPECT_TRUE(fs::exists(out / "scenario.yaml"));
@@ -110,16 +110,18 @@ TEST_F(Cli, MissingScenarioFileExitsTwo) {
 TEST_F(Cli, PresetsListsClustersAndModels) {
   const Result r = moesim("presets");
   ASSERT_EQ(r.status, 0);
-  for (const char* name : {"h100-dgx", "a100-dgx", "h800-dgx", "ascend-910b", "gpt3-125m-moe", "gpt3-350m-moe", "mixtral-8x7b", "deepseek-v3",
-                           "rail_optimized", "fat_tree", "multi_plane", "hccs"}) {
+  for (const char* name : {"h100-dgx", "a100-dgx", "h800-dgx", "ascend-910b", "gpt3-125m-moe", "gpt3-350m-moe", "mixtral-8x7b",
+                           "deepseek-v3", "rail_optimized", "fat_tree", "multi_plane", "hccs"}) {
     EXPECT_NE(r.out.find(name), std::string::npos) << name;
   }
 }
 
 TEST_F(Cli, TopoSummarizesTheFabricAndWritesDot) {
   const std::string dot = (dir_ / "t.dot").string();
-  const Result r = moesim("topo " + quickstart() + " --set cluster.fabric.kind=fat_tree --set cluster.fabric.oversubscription=2 "
-                          "--set cluster.fabric.leaf_ports=16 --dot " + dot);
+  const Result r = moesim("topo " + quickstart() +
+                          " --set cluster.fabric.kind=fat_tree --set cluster.fabric.oversubscription=2 "
+                          "--set cluster.fabric.leaf_ports=16 --dot " +
+                          dot);
   ASSERT_EQ(r.status, 0) << r.err;
   // Four nodes, two per top-of-rack leaf: 16 NICs of 50 GB/s face the other half, halved by 2:1.
   EXPECT_NE(r.out.find("fat_tree"), std::string::npos) << r.out;
@@ -174,12 +176,13 @@ TEST_F(Cli, TraceReplayReproducesTheGeneratingRun) {
 TEST_F(Cli, BadTracesExitTwoNamingFileAndDataset) {
   const std::string trace = (dir_ / "q.h5").string();
   ASSERT_EQ(moesim("trace generate " + quickstart() + " --steps 5 --out " + trace).status, 0);
-  const Result too_short = moesim("run " + quickstart() + " --steps 6 --out " + (dir_ / "o").string() +
-                                  " --set 'gating={source: trace, path: " + trace + "}'");
+  const Result too_short =
+      moesim("run " + quickstart() + " --steps 6 --out " + (dir_ / "o").string() + " --set 'gating={source: trace, path: " + trace + "}'");
   EXPECT_EQ(too_short.status, 2);
   EXPECT_NE(too_short.err.find(trace + ":/rank_counts: has 5 steps, the scenario asks for 6"), std::string::npos) << too_short.err;
   EXPECT_FALSE(fs::exists(dir_ / "o"));
-  const Result wrong_model = moesim("validate " + quickstart() + " --set model.experts=64 --set 'gating={source: trace, path: " + trace + "}'");
+  const Result wrong_model =
+      moesim("validate " + quickstart() + " --set model.experts=64 --set 'gating={source: trace, path: " + trace + "}'");
   EXPECT_EQ(wrong_model.status, 2);
   EXPECT_NE(wrong_model.err.find("has 128 experts per layer, the model has 64"), std::string::npos) << wrong_model.err;
   const Result missing = moesim("trace info " + (dir_ / "none.h5").string());
@@ -196,14 +199,15 @@ TEST_F(Cli, ConvertedCsvTracesReplayByShare) {
   std::string csv = "step,layer,expert,tokens\n";
   for (int step = 0; step < 4; ++step)
     for (int layer = 0; layer < 6; ++layer)
-      for (int expert = 0; expert < 16; ++expert) csv += std::to_string(step) + "," + std::to_string(layer) + "," +
-                                                         std::to_string(expert) + "," + std::to_string(100 + expert * 10) + "\n";
+      for (int expert = 0; expert < 16; ++expert)
+        csv += std::to_string(step) + "," + std::to_string(layer) + "," + std::to_string(expert) + "," + std::to_string(100 + expert * 10) +
+               "\n";
   const fs::path in = write("t.csv", csv);
   const std::string h5 = (dir_ / "t.h5").string();
   ASSERT_EQ(moesim("trace convert " + in.string() + " " + h5).status, 0);
   const std::string scenario = std::string(MOESIM_SOURCE_DIR) + "/scenarios/learned_gpt3_125m.yaml";
-  const Result r = moesim("run " + scenario + " --steps 4 -q --out " + (dir_ / "r").string() +
-                          " --set 'gating={source: trace, path: " + h5 + "}'");
+  const Result r =
+      moesim("run " + scenario + " --steps 4 -q --out " + (dir_ / "r").string() + " --set 'gating={source: trace, path: " + h5 + "}'");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("per-expert totals"), std::string::npos);
 }
@@ -222,7 +226,8 @@ TEST_F(Cli, EveryRoutingModeHasAScenarioThatRuns) {
 TEST_F(Cli, QuickstartRunsUnderEveryRoutingMode) {
   for (const std::string mode : {"topk", "hash", "locmoe", "c2r"}) {
     const std::string top_k = mode == "c2r" ? " --set model.top_k=2 --set gating.c2r.warmup_steps=2" : "";
-    const Result r = moesim("run " + quickstart() + " --set gating.routing=" + mode + top_k + " --steps 3 -q --out " + (dir_ / mode).string());
+    const Result r =
+        moesim("run " + quickstart() + " --set gating.routing=" + mode + top_k + " --steps 3 -q --out " + (dir_ / mode).string());
     ASSERT_EQ(r.status, 0) << mode << ": " << r.err;
     EXPECT_NE(r.out.find("oracle"), std::string::npos) << r.out;
   }
@@ -249,8 +254,8 @@ TEST_F(Cli, LocMoeTraceReplaysTheRoutingItRecorded) {
   ASSERT_EQ(gen.status, 0) << gen.err;
   EXPECT_NE(gen.out.find("routed under the placement of policy `static`"), std::string::npos) << gen.out;
   ASSERT_EQ(moesim("run " + scenario + " --steps 20 -q --out " + (dir_ / "a").string()).status, 0);
-  const Result replay = moesim("run " + scenario + " --steps 20 -q --out " + (dir_ / "b").string() +
-                               " --set 'gating={source: trace, path: " + trace + "}'");
+  const Result replay =
+      moesim("run " + scenario + " --steps 20 -q --out " + (dir_ / "b").string() + " --set 'gating={source: trace, path: " + trace + "}'");
   ASSERT_EQ(replay.status, 0) << replay.err;
   EXPECT_EQ(slurp(dir_ / "a" / "summary.csv"), slurp(dir_ / "b" / "summary.csv"));
 }

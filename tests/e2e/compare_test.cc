@@ -23,7 +23,10 @@ TEST_F(Cli, CompareShowsEachPolicysMetricsSideBySideWithDeltas) {
   EXPECT_NE(row.find("yes, better"), std::string::npos) << row;
   // The same comparison as CSV, one row per policy and metric.
   const std::string table = slurp(csv);
-  EXPECT_EQ(table.rfind("policy,metric,seeds,base_mean,base_sd,variant_mean,variant_sd,delta,relative,noise,beyond_noise\nstatic,step time,2,", 0), 0u) << table;
+  EXPECT_EQ(table.rfind(
+                "policy,metric,seeds,base_mean,base_sd,variant_mean,variant_sd,delta,relative,noise,beyond_noise\nstatic,step time,2,", 0),
+            0u)
+      << table;
   const size_t at = table.find("\nstatic,step time,");
   const std::string step_row = table.substr(at + 1, table.find('\n', at + 1) - at - 1);
   EXPECT_EQ(step_row.substr(step_row.rfind(',')), ",yes") << step_row;

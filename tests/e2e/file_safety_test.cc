@@ -99,7 +99,7 @@ TEST_F(FileSafety, SpecialTargetsAreWrittenThroughOrRefusedNeverReplaced) {
   // A file where a directory is expected: a user error (exit 2), not an internal one.
   write("plain", "user");
   for (const std::string& command : {"run " + tiny.string() + " --steps 2 -q --out " + (dir_ / "plain" / "sub").string(),
-                                    "run " + tiny.string() + " --steps 2 -q --out " + (dir_ / "plain").string()}) {
+                                     "run " + tiny.string() + " --steps 2 -q --out " + (dir_ / "plain").string()}) {
     const Result r = moesim(command);
     EXPECT_EQ(r.status, 2) << command << "\n" << r.err;
     EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;

@@ -5,15 +5,13 @@ namespace moesim::e2e {
 namespace {
 
 // plot.py's interpreter: Debian's python3 with python3-h5py and python3-matplotlib.
-bool python_has_plot_modules() {
-  return std::system("/usr/bin/python3 -c 'import h5py, matplotlib, numpy' >/dev/null 2>&1") == 0;
-}
+bool python_has_plot_modules() { return std::system("/usr/bin/python3 -c 'import h5py, matplotlib, numpy' >/dev/null 2>&1") == 0; }
 
 bool is_png(const fs::path& p) { return slurp(p).rfind("\x89PNG\r\n", 0) == 0; }
 
-
 TEST_F(Cli, PlotDrawsEveryFigureOfARunAndOfASweep) {
-  if (!python_has_plot_modules()) GTEST_SKIP() << "/usr/bin/python3 lacks h5py, matplotlib or numpy (scripts/install-deps.sh installs them)";
+  if (!python_has_plot_modules())
+    GTEST_SKIP() << "/usr/bin/python3 lacks h5py, matplotlib or numpy (scripts/install-deps.sh installs them)";
   const std::string plot = "/usr/bin/python3 " + std::string(MOESIM_SOURCE_DIR) + "/results/plot.py ";
   const fs::path base = write("base.yaml", kTinyScenario);
   const fs::path run = dir_ / "run";
@@ -26,10 +24,13 @@ TEST_F(Cli, PlotDrawsEveryFigureOfARunAndOfASweep) {
   // With moesim predict's CSV beside run.h5, the forecast figure is error against horizon.
   const std::string trace = (dir_ / "trace.h5").string();
   ASSERT_EQ(moesim("trace generate " + base.string() + " --steps 130 --out " + trace).status, 0);
-  ASSERT_EQ(moesim("predict " + trace + " --predictors sw_avg,last_value --horizons 1,10 --csv " + (run / "prediction_errors.csv").string()).status, 0);
+  ASSERT_EQ(moesim("predict " + trace + " --predictors sw_avg,last_value --horizons 1,10 --csv " + (run / "prediction_errors.csv").string())
+                .status,
+            0);
   const std::string printed = (dir_ / "plot.txt").string();
   ASSERT_EQ(std::system((plot + run.string() + " >" + printed).c_str()), 0);
-  EXPECT_NE(slurp(printed).find("forecast_error.png (against the horizon, from prediction_errors.csv)"), std::string::npos) << slurp(printed);
+  EXPECT_NE(slurp(printed).find("forecast_error.png (against the horizon, from prediction_errors.csv)"), std::string::npos)
+      << slurp(printed);
 
   const fs::path sweep = write("sweep.yaml", "base: base.yaml\ngrid:\n  cluster.nodes: [1, 2]\n  gating.routing: [topk, hash]\n");
   const fs::path out = dir_ / "sweep";

@@ -22,7 +22,8 @@ TEST_F(Cli, PredictScoresPredictorsOnATrace) {
 
   // Bad input: exit 2, one line, nothing written.
   const std::string none = (dir_ / "none.csv").string();
-  const std::vector<std::string> bad_options = {"--horizons 1,400", "--horizons 0", "--horizons 1,x", "--predictors sw_avg,prophet",
+  const std::vector<std::string> bad_options = {"--horizons 1,400",  "--horizons 0",
+                                                "--horizons 1,x",    "--predictors sw_avg,prophet",
                                                 "--predictors lstm", "--train " + trace + " --lstm-hidden 0"};
   for (const std::string& args : bad_options) {
     const Result bad = moesim("predict " + trace + " " + args + " --csv " + none);
@@ -77,14 +78,16 @@ TEST_F(Cli, PaperShapedRunsSettleAndPredictorsErrLessOnceStable) {
   const std::string t125 = (dir_ / "t125.h5").string(), t350 = (dir_ / "t350.h5").string();
   ASSERT_EQ(moesim("trace generate " + scenarios + "learned_gpt3_125m.yaml --steps 1000 --out " + t125).status, 0);
   // Fewer probe tokens keep the 128-expert run quick; the shape stays the paper's.
-  ASSERT_EQ(moesim("trace generate " + scenarios + "learned_gpt3_350m.yaml --steps 1000 --set gating.probe_tokens=256 --out " + t350).status, 0);
+  ASSERT_EQ(
+      moesim("trace generate " + scenarios + "learned_gpt3_350m.yaml --steps 1000 --set gating.probe_tokens=256 --out " + t350).status, 0);
   struct Case {
     std::string trace, train;
     int layers;
   };
   for (const Case& c : {Case{t125, t350, 6}, Case{t350, t125, 12}}) {
     const std::string csv = (dir_ / "errors.csv").string();
-    const Result r = moesim("predict " + c.trace + " --train " + c.train + " --lstm-iterations 200 --horizons 1,100 --stride 50 --csv " + csv);
+    const Result r =
+        moesim("predict " + c.trace + " --train " + c.train + " --lstm-iterations 200 --horizons 1,100 --stride 50 --csv " + csv);
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out.find("never settles"), std::string::npos) << r.out;
     for (int l = 0; l < c.layers; ++l) {

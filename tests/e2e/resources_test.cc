@@ -35,7 +35,8 @@ TEST_F(Cli, ScenariosTooLargeForMemoryAreRefusedNamingTheKey) {
   for (const auto& c : cases) {
     for (const std::string command : {"validate", "run"}) {
       // A fixed limit, so that the test means the same on any machine.
-      const Result r = moesim(command + " " + q + " " + c.sets + " --max-memory 16GB" + (command == "run" ? " --out " + (dir_ / "out").string() : ""));
+      const Result r =
+          moesim(command + " " + q + " " + c.sets + " --max-memory 16GB" + (command == "run" ? " --out " + (dir_ / "out").string() : ""));
       EXPECT_EQ(r.status, 2) << command << " " << c.sets << "\n" << r.err;
       EXPECT_NE(r.err.find("of memory, more than the"), std::string::npos) << r.err;
       EXPECT_NE(r.err.find("(driven by " + c.key + ")"), std::string::npos) << r.err;
@@ -57,8 +58,10 @@ TEST_F(Cli, ScenariosTooLargeForMemoryAreRefusedNamingTheKey) {
 TEST_F(Cli, SweepGridsBeyondTheLimitAreRefusedNotOverflowed) {
   write("tiny.yaml", kTinyScenario);
   std::string grid = "base: tiny.yaml\ngrid:\n";
-  for (const char* key : {"seed", "steps", "cluster.nodes", "cost.gpu_hour"}) grid += std::string("  ") + key + ": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]\n";
-  for (int i = 0; i < 12; ++i) grid += "  gating.skewed_axis_" + std::to_string(i) + ": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]\n";
+  for (const char* key : {"seed", "steps", "cluster.nodes", "cost.gpu_hour"})
+    grid += std::string("  ") + key + ": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]\n";
+  for (int i = 0; i < 12; ++i)
+    grid += "  gating.skewed_axis_" + std::to_string(i) + ": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]\n";
   write("huge.yaml", grid);  // 16^16 = 2^64 points: overflowed to 0 in 64 bits
   const Result r = moesim("sweep " + (dir_ / "huge.yaml").string() + " -q");
   EXPECT_EQ(r.status, 2);
@@ -73,9 +76,9 @@ TEST_F(Cli, EstimatesBoundTheMeasuredPeak) {
 #endif
   const std::string q = quickstart();
   for (const std::string& sets : {std::string("--set steps=20"), std::string("--set steps=2 --set gating.probe_tokens=32768"),
-                                 std::string("--set steps=2 --set cluster.fabric.spines=16384"),
-                                 std::string("--set steps=2 --set cluster.nodes=64 --set parallelism.dp=512 --set parallelism.ep=128 "
-                                             "--set training.tokens_per_step=1048576")}) {
+                                  std::string("--set steps=2 --set cluster.fabric.spines=16384"),
+                                  std::string("--set steps=2 --set cluster.nodes=64 --set parallelism.dp=512 --set parallelism.ep=128 "
+                                              "--set training.tokens_per_step=1048576")}) {
     const double estimate = estimate_of(moesim("validate " + q + " " + sets).out);
     ASSERT_GT(estimate, 0) << sets;
     std::vector<std::string> args = {"run", q, "-q", "--out", (dir_ / "out").string()};

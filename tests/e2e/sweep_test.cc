@@ -26,11 +26,14 @@ class Sweep : public Cli {
 };
 
 TEST_F(Sweep, WritesAPointDirectoryEachAndCombinedCsvAndH5) {
-  const fs::path sweep = sweep_file("grid:\n  cluster.nodes: [1, 2]\n  cluster.fabric.oversubscription: [1, 2]\nzip:\n  seed: [1, 2]\n  gating.routing: [topk, hash]\n");
+  const fs::path sweep = sweep_file(
+      "grid:\n  cluster.nodes: [1, 2]\n  cluster.fabric.oversubscription: [1, 2]\nzip:\n  seed: [1, 2]\n  gating.routing: [topk, hash]\n");
   const fs::path out = dir_ / "out";
   const Result r = moesim("sweep " + sweep.string() + " --out " + out.string() + " --jobs 2");
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("8 points over cluster.nodes (2), cluster.fabric.oversubscription (2), seed (2), gating.routing (2)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("8 points over cluster.nodes (2), cluster.fabric.oversubscription (2), seed (2), gating.routing (2)"),
+            std::string::npos)
+      << r.out;
   for (int p = 0; p < 8; ++p) {
     const fs::path point = out / "points" / ("000" + std::to_string(p));
     for (const char* f : {"summary.csv", "run.h5", "scenario.yaml"}) EXPECT_TRUE(fs::exists(point / f)) << point / f;
@@ -133,8 +136,9 @@ TEST_F(Sweep, TwoMpiRanksGiveTheSingleProcessCsv) {
   // checks are off for the ranks only: Open MPI keeps what its initialization allocates (and its
   // plugins are unloaded before LeakSanitizer could name them); the single-process sweep tests
   // check moesim's own code for leaks.
-  const std::string launcher = std::string("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" ") +
-                               MOESIM_MPIEXEC + " -n 2 --oversubscribe ";
+  const std::string launcher =
+      std::string("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" ") +
+      MOESIM_MPIEXEC + " -n 2 --oversubscribe ";
   const fs::path err = dir_ / "mpi-stderr.txt";
   if (std::system((launcher + "true >/dev/null 2>" + err.string()).c_str()) != 0) {
     GTEST_SKIP() << "mpirun cannot start 2 ranks on this machine:\n" << slurp(err);
@@ -157,10 +161,13 @@ TEST_F(Sweep, BadSweepsExitTwoBeforeAnyPointRuns) {
     std::string axes, message;
   };
   const Case cases[] = {
-      {"grid: {cluster.nodez: [1, 2]}", "`cluster.nodez`: unknown key (did you mean 'nodes'?) (" + (dir_ / "sweep.yaml").string() + ":3:24, point 0)"},
+      {"grid: {cluster.nodez: [1, 2]}",
+       "`cluster.nodez`: unknown key (did you mean 'nodes'?) (" + (dir_ / "sweep.yaml").string() + ":3:24, point 0)"},
       {"grid: {cluster.nodes: []}", "`grid.cluster.nodes`: expected at least one value, got an empty list"},
-      {"zip: {seed: [1, 2, 3], steps: [5, 6]}", "`zip.steps`: 2 values, but `zip.seed` has 3: zip axes advance together and need the same length"},
-      {"grid: {cluster.nodes: [1, -3]}", "`cluster.nodes`: expected a positive integer (at most 1048576), got '-3' (" + (dir_ / "sweep.yaml").string() + ":3:27, point 1)"},
+      {"zip: {seed: [1, 2, 3], steps: [5, 6]}",
+       "`zip.steps`: 2 values, but `zip.seed` has 3: zip axes advance together and need the same length"},
+      {"grid: {cluster.nodes: [1, -3]}",
+       "`cluster.nodes`: expected a positive integer (at most 1048576), got '-3' (" + (dir_ / "sweep.yaml").string() + ":3:27, point 1)"},
       {"grid: {seed: 4}", "`grid.seed`: expected a list of values to sweep, got '4'"},
       {"grdi: {seed: [1]}", "`grdi`: unknown key in a sweep file; did you mean `grid`?"},
       {"grid: {output.dir: [a, b]}", "`output.dir`: the sweep gives every point its own output directory"},

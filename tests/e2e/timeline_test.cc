@@ -81,7 +81,8 @@ TEST_F(Cli, TimelineMemoryDoesNotGrowWithTheStepsRecorded) {
 #endif
   const fs::path tiny = write("tiny.yaml", kTinyScenario);
   const auto peak_of = [&](const std::string& steps) {
-    const pid_t pid = spawn({"run", tiny.string(), "-q", "--set", "steps=400", "--timeline-steps", steps, "--out", (dir_ / steps).string()});
+    const pid_t pid =
+        spawn({"run", tiny.string(), "-q", "--set", "steps=400", "--timeline-steps", steps, "--out", (dir_ / steps).string()});
     int status = 0;
     struct rusage usage {};
     ::wait4(pid, &status, 0, &usage);

@@ -129,7 +129,8 @@ TEST(TaskGraph, SameGraphGivesSameScheduleAndExecutorIsReusable) {
   for (TaskId x = 0; x < g.task_count(); ++x) {
     for (TaskId y = x + 1; y < g.task_count(); ++y) {
       bool shared = false;
-      for (auto rx : g.resources(x)) for (auto ry : g.resources(y)) shared |= rx == ry;
+      for (auto rx : g.resources(x))
+        for (auto ry : g.resources(y)) shared |= rx == ry;
       if (shared) {
         EXPECT_TRUE(first.tasks[x].end <= first.tasks[y].start || first.tasks[y].end <= first.tasks[x].start);
       }

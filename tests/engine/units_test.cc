@@ -11,13 +11,9 @@ TEST(Units, BytesOverBandwidthIsADuration) {
   EXPECT_DOUBLE_EQ(t / Milliseconds(1), 20.0);
 }
 
-TEST(Units, BitsAndBytesPerSecond) {
-  EXPECT_DOUBLE_EQ(Gbps(400).bytes_per_second(), GBps(50).bytes_per_second());
-}
+TEST(Units, BitsAndBytesPerSecond) { EXPECT_DOUBLE_EQ(Gbps(400).bytes_per_second(), GBps(50).bytes_per_second()); }
 
-TEST(Units, FlopsOverRateIsADuration) {
-  EXPECT_EQ(Flops(989.4e12) / TFLOPS(989.4), Seconds(1));
-}
+TEST(Units, FlopsOverRateIsADuration) { EXPECT_EQ(Flops(989.4e12) / TFLOPS(989.4), Seconds(1)); }
 
 TEST(Units, TimePointsAndSpans) {
   const SimTime a = SimTime::Zero() + Microseconds(3);

@@ -23,7 +23,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   try {
     moesim::scenarios::load_scenario_text(input.substr(0, split), "fuzz.yaml", overrides);
-  } catch (const moesim::scenarios::ScenarioError&) {
-  }
+  } catch (const moesim::scenarios::ScenarioError&) {}
   return 0;
 }

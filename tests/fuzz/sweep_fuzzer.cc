@@ -26,7 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   moesim::fuzz::write_file(file, data, size);
   try {
     moesim::scenarios::load_sweep_file(file.string());
-  } catch (const moesim::scenarios::ScenarioError&) {
-  }
+  } catch (const moesim::scenarios::ScenarioError&) {}
   return 0;
 }

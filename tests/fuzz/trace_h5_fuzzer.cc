@@ -54,7 +54,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     TraceSource source(file.string(), GatingShape{info.moe_layers, ranks, info.experts, top_k, tokens}, std::min(info.steps, 64));
     RoutingMatrix m(info.moe_layers, ranks, info.experts);
     for (int s = 0; s < std::min(info.steps, 64); ++s) source.next(s, m);
-  } catch (const TraceError&) {
-  }
+  } catch (const TraceError&) {}
   return 0;
 }

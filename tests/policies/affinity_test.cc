@@ -6,9 +6,9 @@
 #include <numeric>
 
 #include "policies/placement/affinity.h"
+#include "policies/placement/affinity_policy.h"
 #include "policies/placement/graph_partition.h"
 #include "policies/placement/packing.h"
-#include "policies/placement/affinity_policy.h"
 #include "policies/placement/static_placement.h"
 #include "policies/predictors/smoothing.h"
 #include "sim/base/random.h"
@@ -76,8 +76,14 @@ int node(int rank) { return rank / 2; }
 
 TEST(Affinity, PairsShareAGpuAndPairsOfPairsANode) {
   // Pairs {0, 5}, {1, 6}, {2, 7}, {3, 4}; the first two pairs meet often, the last two too.
-  const auto graph = coactivation_graph(pairs(8, {{0, 5, 1.0}, {1, 6, 1.0}, {2, 7, 1.0}, {3, 4, 1.0},  //
-                                                  {0, 1, 0.3}, {5, 6, 0.3}, {2, 3, 0.3}, {7, 4, 0.3}}),
+  const auto graph = coactivation_graph(pairs(8, {{0, 5, 1.0},
+                                                  {1, 6, 1.0},
+                                                  {2, 7, 1.0},
+                                                  {3, 4, 1.0},  //
+                                                  {0, 1, 0.3},
+                                                  {5, 6, 0.3},
+                                                  {2, 3, 0.3},
+                                                  {7, 4, 0.3}}),
                                         8);
   const std::vector<double> loads(8, 1.0);
   const auto rank_of = affinity_pack(loads, graph, AffinityShape{4, 2, 1.1}, {});

@@ -4,9 +4,9 @@
 #include <numbers>
 
 #include "policies/predictors/evaluation.h"
-#include "policies/predictors/registry.h"
 #include "policies/predictors/lstm.h"
 #include "policies/predictors/phase.h"
+#include "policies/predictors/registry.h"
 #include "sim/base/random.h"
 
 namespace moesim::policies {

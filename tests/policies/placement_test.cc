@@ -5,12 +5,12 @@
 #include <numeric>
 
 #include "policies/placement/migration.h"
-#include "policies/placement/packing.h"
 #include "policies/placement/oracle_policy.h"
+#include "policies/placement/packing.h"
 #include "policies/placement/predictive_policy.h"
 #include "policies/placement/replicated_policy.h"
-#include "policies/placement/static_placement.h"
 #include "policies/placement/replication.h"
+#include "policies/placement/static_placement.h"
 #include "policies/predictors/online_phase.h"
 #include "policies/predictors/smoothing.h"
 #include "sim/base/random.h"
@@ -225,7 +225,8 @@ TEST(PhaseAwarePolicy, ReservesReplicasForVolatileExperts) {
     const ReplicationShape replication{4, 4, 3, 1};
     std::unique_ptr<PlacementPolicy> owned =
         phase_aware ? std::make_unique<PhaseAwarePolicy>(shape, initial, settings, std::move(predictor), replication, 10, 0.1)
-                    : std::unique_ptr<PlacementPolicy>(std::make_unique<ReplicatedPolicy>(shape, initial, settings, std::move(predictor), replication));
+                    : std::unique_ptr<PlacementPolicy>(
+                          std::make_unique<ReplicatedPolicy>(shape, initial, settings, std::move(predictor), replication));
     PlacementPolicy& policy = *owned;
     for (int step = 0; step < 20; ++step) {
       policy.placement_for(step);

@@ -6,8 +6,8 @@
 #include "policies/predictors/arima.h"
 #include "policies/predictors/evaluation.h"
 #include "policies/predictors/median.h"
-#include "policies/predictors/registry.h"
 #include "policies/predictors/phase.h"
+#include "policies/predictors/registry.h"
 #include "policies/predictors/smoothing.h"
 #include "sim/base/random.h"
 
@@ -60,9 +60,9 @@ TEST(Predictors, SlidingWindowAppendsItsPredictions) {
   for (float v : {5.0f, 1.0f, 2.0f, 3.0f}) p.observe(std::vector<float>{v});
   std::vector<float> out(3);
   p.forecast(3, out);
-  EXPECT_FLOAT_EQ(out[0], 2.0f);             // (1 + 2 + 3) / 3
-  EXPECT_FLOAT_EQ(out[1], 7.0f / 3);         // (2 + 3 + 2) / 3
-  EXPECT_FLOAT_EQ(out[2], 22.0f / 9);        // (3 + 2 + 7/3) / 3
+  EXPECT_FLOAT_EQ(out[0], 2.0f);       // (1 + 2 + 3) / 3
+  EXPECT_FLOAT_EQ(out[1], 7.0f / 3);   // (2 + 3 + 2) / 3
+  EXPECT_FLOAT_EQ(out[2], 22.0f / 9);  // (3 + 2 + 7/3) / 3
 }
 
 TEST(Predictors, MedianIgnoresABurstAndAveragesAnEvenWindow) {

@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "policies/placement/placement.h"
-#include "policies/placement/registry.h"
 #include "models/gating/routing/routing_rule.h"
 #include "models/gating/source_registry.h"
+#include "policies/placement/placement.h"
+#include "policies/placement/registry.h"
 #include "policies/predictors/registry.h"
 
 namespace moesim::scenarios {
@@ -31,7 +31,8 @@ TEST(Loader, PresetsExpandAndFieldsOverride) {
   const Scenario s = load_scenario_text(std::string(kMinimal) + R"(
 policies:
   - {placement: static, layout: round_robin, label: rr}
-)", "t.yaml", {"cluster.nic.bandwidth=200 Gb/s", "model.top_k=2"});
+)",
+                                        "t.yaml", {"cluster.nic.bandwidth=200 Gb/s", "model.top_k=2"});
   EXPECT_EQ(s.cluster.gpu_count(), 16);
   EXPECT_DOUBLE_EQ(s.cluster.gpu.bf16_peak.per_second(), 989.4e12);
   EXPECT_DOUBLE_EQ(s.cluster.nic.link.bandwidth.bytes_per_second(), 25e9);
@@ -44,7 +45,8 @@ policies:
 }
 
 TEST(Loader, DefaultsFillTheRest) {
-  const Scenario s = load_scenario_text("cluster: {preset: a100-dgx}\nmodel: {preset: gpt3-125m-moe}\ntraining: {tokens_per_step: 16384}\n", "d.yaml");
+  const Scenario s =
+      load_scenario_text("cluster: {preset: a100-dgx}\nmodel: {preset: gpt3-125m-moe}\ntraining: {tokens_per_step: 16384}\n", "d.yaml");
   EXPECT_EQ(s.parallelism.dp, 8);
   EXPECT_EQ(s.parallelism.ep, 8);
   EXPECT_EQ(s.policies.size(), 1u);
@@ -59,8 +61,8 @@ TEST(Loader, SetCanIndexListsAndReplaceWholeValues) {
 }
 
 TEST(Loader, ResolvedYamlLoadsBackToTheSameScenario) {
-  const Scenario s = load_scenario_text(std::string(kMinimal) + "gating: {source: skewed, distribution: dirichlet, dirichlet_alpha: 0.3}\n", "t.yaml",
-                                        {"cluster.intra_node.latency=1.5 us"});
+  const Scenario s = load_scenario_text(std::string(kMinimal) + "gating: {source: skewed, distribution: dirichlet, dirichlet_alpha: 0.3}\n",
+                                        "t.yaml", {"cluster.intra_node.latency=1.5 us"});
   const std::string yaml = resolved_yaml(s);
   const Scenario again = load_scenario_text(yaml, "resolved.yaml");
   EXPECT_EQ(resolved_yaml(again), yaml);
@@ -70,8 +72,9 @@ TEST(Loader, ResolvedYamlLoadsBackToTheSameScenario) {
 }
 
 TEST(Loader, AffinityPolicyRoundTrips) {
-  const Scenario s = load_scenario_text(std::string(kMinimal) + "dispatch: {dedup: gpu}\npolicies:\n  - {placement: affinity, max_imbalance: 1.3}\n",
-                                        "t.yaml", {"model.top_k=2"});
+  const Scenario s =
+      load_scenario_text(std::string(kMinimal) + "dispatch: {dedup: gpu}\npolicies:\n  - {placement: affinity, max_imbalance: 1.3}\n",
+                         "t.yaml", {"model.top_k=2"});
   ASSERT_EQ(s.policies.size(), 1u);
   EXPECT_EQ(s.policies[0].placement_name(), "affinity");
   EXPECT_EQ(s.policies[0].label, "affinity");
@@ -87,7 +90,8 @@ policies:
   - {placement: predictive, predictor: {name: sw_avg, window: 200}}
   - {placement: replicated, predictor: {name: ema, alpha: 0.2}, horizon: 50}
   - {placement: predictive, predictor: median}
-)", "t.yaml");
+)",
+                                        "t.yaml");
   ASSERT_EQ(s.policies.size(), 3u);
   EXPECT_EQ(s.policies[0].label, "predictive-sw_avg");
   EXPECT_EQ(value_of(s.policies[0].predictor->values(), "window"), "200");
@@ -111,9 +115,10 @@ TEST(Loader, APredictorsSettingsCanBeSetFromTheCommandLine) {
 
 TEST(Loader, RoutingSettingsRoundTrip) {
   for (const char* routing : {"locmoe", "c2r"}) {
-    const Scenario s = load_scenario_text(std::string(kMinimal) + "steps: 300\n", "t.yaml",
-                                          {std::string("gating.routing=") + routing, "model.top_k=" + std::string(routing == std::string("c2r") ? "2" : "1"),
-                                           "gating.locmoe.locality=0.25", "gating.c2r.groups=fixed", "gating.c2r.group_size=4"});
+    const Scenario s = load_scenario_text(
+        std::string(kMinimal) + "steps: 300\n", "t.yaml",
+        {std::string("gating.routing=") + routing, "model.top_k=" + std::string(routing == std::string("c2r") ? "2" : "1"),
+         "gating.locmoe.locality=0.25", "gating.c2r.groups=fixed", "gating.c2r.group_size=4"});
     const std::string yaml = resolved_yaml(s);
     const Scenario again = load_scenario_text(yaml, "resolved.yaml");
     EXPECT_EQ(resolved_yaml(again), yaml);
@@ -162,8 +167,8 @@ TEST(Loader, KeysOfTheOtherGatingSourceAreRejected) {
     load_scenario_text(std::string(kMinimal) + "gating: {source: learned, zipf_s: 1.2}\n", "t.yaml");
     FAIL();
   } catch (const ScenarioError& e) {
-    EXPECT_NE(std::string(e.what()).find("`gating.zipf_s`: applies to gating.source skewed, not learned (t.yaml:7:35)"),
-              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("`gating.zipf_s`: applies to gating.source skewed, not learned (t.yaml:7:35)"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -60,7 +60,7 @@ TEST_F(SweepLoader, AnAxisValueErrorNamesTheSweepFileAndThePoint) {
     EXPECT_EQ(e.key_path(), "cluster.nodes");
     EXPECT_EQ(e.location(), (dir_ / "s.yaml").string() + ":4:22, point 1");
   }
-  EXPECT_THROW(load_sweep_file(sweep("grid: {seed: [1]}\n")), ScenarioError);  // no base
+  EXPECT_THROW(load_sweep_file(sweep("grid: {seed: [1]}\n")), ScenarioError);    // no base
   EXPECT_THROW(load_sweep_file(sweep("base: sub/base.yaml\n")), ScenarioError);  // no axis
   EXPECT_THROW(load_sweep_file(sweep("base: missing.yaml\ngrid: {seed: [1]}\n")), ScenarioError);
   EXPECT_THROW(load_sweep_file(sweep("base: sub/base.yaml\ngrid: [seed]\n")), ScenarioError);

@@ -73,8 +73,7 @@ TEST(AllToAllAlphaBeta, HccsGroupsUseTheSlowerCrossGroupLink) {
   t.at(0, 1) = 1e9;  // same HCCS group
   t.at(0, 4) = 1e9;  // other group, over PCIe
   const auto& in = net.cluster.intra_node;
-  const double expected = std::max(1e9 / in.link.effective().bytes_per_second(),
-                                   1e9 / in.cross_group_link.effective().bytes_per_second());
+  const double expected = std::max(1e9 / in.link.effective().bytes_per_second(), 1e9 / in.cross_group_link.effective().bytes_per_second());
   EXPECT_EQ(all_to_all_time(net, t).time, Seconds(expected) + net.cross_group_latency);
 }
 

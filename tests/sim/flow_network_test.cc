@@ -8,13 +8,13 @@
 #include <numeric>
 
 #include "hardware/presets.h"
-#include "tests/sim/uniform_traffic.h"
 #include "models/gating/routing_matrix.h"
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
 #include "sim/network/analytic_network.h"
 #include "sim/runner.h"
 #include "sim/step/step_simulator.h"
+#include "tests/sim/uniform_traffic.h"
 
 namespace moesim::network {
 namespace {
@@ -197,7 +197,8 @@ cluster: {preset: h100-dgx, nodes: 4, fabric: {kind: fat_tree, leaf_ports: 8, ro
 model: {preset: gpt3-125m-moe, layers: 4}
 parallelism: {ep: 16, dp: 32}
 training: {tokens_per_step: 262144, seq_len: 2048}
-)", "four-nodes.yaml", overrides);
+)",
+                                       "four-nodes.yaml", overrides);
 }
 
 TEST(FlowNetwork, StepUnderTheFlowModelMatchesAnalyticWhenNonBlockingAndSlowsWhenOversubscribed) {
@@ -208,8 +209,8 @@ TEST(FlowNetwork, StepUnderTheFlowModelMatchesAnalyticWhenNonBlockingAndSlowsWhe
   auto step = [&](const std::vector<std::string>& overrides) {
     const scenarios::Scenario s = four_nodes(overrides);
     StepSimulator sim(step_config(s));
-    const auto placement = policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep},
-                                                      policies::StaticLayout::kContiguous);
+    const auto placement =
+        policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
     return sim.simulate(routing, placement);
   };
   const StepResult analytic = step({});

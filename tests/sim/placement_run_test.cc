@@ -68,11 +68,13 @@ std::vector<PolicySummary> run_top_two(const std::string& routing) {
       "parallelism: {ep: 16, dp: 16}\n"
       "training: {tokens_per_step: 262144, seq_len: 2048}\n"
       "dispatch: {dedup: gpu}\n"
-      "gating: {source: learned, routing: " + routing + ", probe_tokens: 512, topics: 256, learn_tokens: 1024}\n"
-      "policies:\n"
-      "  - {placement: static}\n"
-      "  - {placement: predictive, predictor: sw_avg, rebalance_every: 50, horizon: 50, warmup: 50}\n"
-      "  - {placement: affinity, predictor: sw_avg, rebalance_every: 50, horizon: 50, warmup: 50}\n",
+      "gating: {source: learned, routing: " +
+          routing +
+          ", probe_tokens: 512, topics: 256, learn_tokens: 1024}\n"
+          "policies:\n"
+          "  - {placement: static}\n"
+          "  - {placement: predictive, predictor: sw_avg, rebalance_every: 50, horizon: 50, warmup: 50}\n"
+          "  - {placement: affinity, predictor: sw_avg, rebalance_every: 50, horizon: 50, warmup: 50}\n",
       "test.yaml", {});
   auto source = make_gating_source(s);
   return summarize(s, run_scenario(s, *source));

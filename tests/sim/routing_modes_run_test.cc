@@ -48,8 +48,7 @@ TEST(RoutingModes, HashBalancesButDoesNotLocalize) {
 TEST(RoutingModes, C2RGroupsOnOneGpuCutBytesOnlyWithDedup) {
   // 32 experts top-2 on 16 GPUs: fixed groups of two are exactly the experts of one GPU under the
   // contiguous layout.
-  const std::vector<std::string> shape = {"model.experts=32", "model.top_k=2", "gating.c2r.groups=fixed",
-                                          "gating.c2r.group_size=2"};
+  const std::vector<std::string> shape = {"model.experts=32", "model.top_k=2", "gating.c2r.groups=fixed", "gating.c2r.group_size=2"};
   auto with = [&](std::vector<std::string> more) {
     more.insert(more.end(), shape.begin(), shape.end());
     const auto summaries = run(more);
@@ -58,8 +57,8 @@ TEST(RoutingModes, C2RGroupsOnOneGpuCutBytesOnlyWithDedup) {
   const double topk = with({"gating.routing=topk"}), c2r = with({"gating.routing=c2r"});
   const double topk_dedup = with({"gating.routing=topk", "dispatch.dedup=gpu"});
   const double c2r_dedup = with({"gating.routing=c2r", "dispatch.dedup=gpu"});
-  EXPECT_NEAR(c2r, topk, 0.01 * topk);  // one send per expert: co-location does not matter
-  EXPECT_LT(topk_dedup, topk);   // the odd token whose two experts share a GPU anyway
+  EXPECT_NEAR(c2r, topk, 0.01 * topk);              // one send per expert: co-location does not matter
+  EXPECT_LT(topk_dedup, topk);                      // the odd token whose two experts share a GPU anyway
   EXPECT_NEAR(c2r_dedup, 0.5 * topk, 0.01 * topk);  // every token's two experts share a GPU
 }
 

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <filesystem>
 
-#include "scenarios/loader/loader.h"
 #include "results/run_h5.h"
 #include "results/sweep_outputs.h"
+#include "scenarios/loader/loader.h"
 #include "sim/runner.h"
 #include "tests/sim/policy_summary.h"
 

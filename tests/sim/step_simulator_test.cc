@@ -1,5 +1,5 @@
-#include "sim/runner.h"
 #include "sim/step/step_simulator.h"
+#include "sim/runner.h"
 
 #include <gtest/gtest.h>
 
@@ -19,7 +19,8 @@ cluster: {preset: h100-dgx, nodes: 1, gpus_per_node: 2, nic: {count: 2}}
 model: {preset: gpt3-125m-moe, layers: 1, first_moe_layer: 0, moe_every: 1, experts: 2, top_k: 1}
 parallelism: {ep: 2, dp: 2}
 training: {tokens_per_step: 8192, seq_len: 2048}
-)", "tiny.yaml", overrides);
+)",
+                                       "tiny.yaml", overrides);
 }
 
 gating::RoutingMatrix routing(int layers, int ranks, int experts, std::vector<int32_t> per_rank_row) {
@@ -31,8 +32,7 @@ gating::RoutingMatrix routing(int layers, int ranks, int experts, std::vector<in
 }
 
 policies::Placement contiguous(const scenarios::Scenario& s) {
-  return policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep},
-                                    policies::StaticLayout::kContiguous);
+  return policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
 }
 
 TaskKind kind_of(uint32_t tag) { return static_cast<TaskKind>(tag & 0xff); }
@@ -147,7 +147,8 @@ cluster: {preset: h100-dgx, nodes: 2}
 model: {preset: gpt3-125m-moe}
 parallelism: {ep: 8, dp: 16}
 training: {tokens_per_step: 65536, seq_len: 2048}
-)", "two-nodes.yaml");
+)",
+                                               "two-nodes.yaml");
   StepSimulator a(step_config(s)), b(step_config(s));
   auto r = routing(6, 16, 16, {512, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256});
   const StepResult x = a.simulate(r, contiguous(s));
@@ -156,8 +157,7 @@ training: {tokens_per_step: 65536, seq_len: 2048}
   EXPECT_EQ(x.compute_busy, y.compute_busy);
   // Expert gradients are all-reduced over the two EP groups: one per EP rank and MoE layer.
   int expert_reduces = 0;
-  for (engine::TaskId t = 0; t < a.graph().task_count(); ++t)
-    expert_reduces += kind_of(a.graph().tag(t)) == TaskKind::kExpertGradAllReduce;
+  for (engine::TaskId t = 0; t < a.graph().task_count(); ++t) expert_reduces += kind_of(a.graph().tag(t)) == TaskKind::kExpertGradAllReduce;
   EXPECT_EQ(expert_reduces, 8 * 6);
 }
 

@@ -25,7 +25,7 @@ TEST(Summary, RatesAndSharesFromStepRecords) {
   p.label = "x";
   for (int i = 1; i <= 2; ++i) {
     StepResult r;
-    r.step_time = Milliseconds(10 * i);          // 10 ms, 20 ms
+    r.step_time = Milliseconds(10 * i);                            // 10 ms, 20 ms
     r.compute_busy = {Milliseconds(5 * i), Milliseconds(10 * i)};  // 50 % and 100 %
     r.all_to_all_time = Milliseconds(3 * i);
     r.imbalance = 1.5;

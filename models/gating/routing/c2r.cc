@@ -70,8 +70,10 @@ void C2RRule::choose(const RankedProbes& probes, std::span<int32_t> chosen, std:
   const int k = shape_.top_k;
   share_choices(probes, k, chosen, shares, [&](int t, std::span<int32_t> pick) {
     const std::span<const int32_t> candidates = probes.ranked.subspan(static_cast<size_t>(t) * probes.candidates, probes.candidates);
-    if (constrained) c2r_choose(candidates, collaborators_[l][candidates[0]], pick);
-    else std::copy_n(candidates.begin(), k, pick.begin());
+    if (constrained)
+      c2r_choose(candidates, collaborators_[l][candidates[0]], pick);
+    else
+      std::copy_n(candidates.begin(), k, pick.begin());
     if (measuring) coactivation_[l].add(pick, probes.weights[t]);
   });
 }
@@ -79,11 +81,13 @@ void C2RRule::choose(const RankedProbes& probes, std::span<int32_t> chosen, std:
 std::optional<RoutingProblem> check(const C2RParams& p, const RoutingFacts& f) {
   const auto str = [](int64_t v) { return std::to_string(v); };
   if (f.top_k < 2) {
-    return RoutingProblem{"model.top_k", "expected at least 2 with gating.routing c2r (it constrains the experts after the first), got " + str(f.top_k)};
+    return RoutingProblem{"model.top_k",
+                          "expected at least 2 with gating.routing c2r (it constrains the experts after the first), got " + str(f.top_k)};
   }
   if (p.group_size < f.top_k || p.group_size > f.experts) {
-    return RoutingProblem{"gating.c2r.group_size", "expected between model.top_k (" + str(f.top_k) + ") and model.experts (" + str(f.experts) +
-                                                       "): an expert's group must hold all of a token's experts, got " + str(p.group_size)};
+    return RoutingProblem{"gating.c2r.group_size", "expected between model.top_k (" + str(f.top_k) + ") and model.experts (" +
+                                                       str(f.experts) + "): an expert's group must hold all of a token's experts, got " +
+                                                       str(p.group_size)};
   }
   if (p.groups == C2RGroups::kFixed && f.experts % p.group_size != 0) {
     return RoutingProblem{"gating.c2r.group_size",
@@ -91,7 +95,8 @@ std::optional<RoutingProblem> check(const C2RParams& p, const RoutingFacts& f) {
   }
   if (p.groups == C2RGroups::kMeasured && p.warmup_steps >= f.steps) {
     return RoutingProblem{"gating.c2r.warmup_steps", "expected fewer than steps (" + str(f.steps) +
-                                                         "): groups are measured over the warm-up and used after it, got " + str(p.warmup_steps)};
+                                                         "): groups are measured over the warm-up and used after it, got " +
+                                                         str(p.warmup_steps)};
   }
   return std::nullopt;
 }

@@ -25,10 +25,9 @@ const RoutingEntry& routing_entry_hash() {
       .name = "hash",
       .summary = "a hash of the token picks its experts: balanced, blind to content",
       .defaults = [](const RoutingDefaults&) -> std::unique_ptr<RoutingConfig> {
-        return std::make_unique<Config>("hash", params::NoParams{}, nullptr,
-                                        [](const params::NoParams&, const RoutingContext&) -> std::unique_ptr<RoutingRule> {
-                                          return std::make_unique<HashRule>();
-                                        });
+        return std::make_unique<Config>(
+            "hash", params::NoParams{}, nullptr,
+            [](const params::NoParams&, const RoutingContext&) -> std::unique_ptr<RoutingRule> { return std::make_unique<HashRule>(); });
       },
   };
   return entry;

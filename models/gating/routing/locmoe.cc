@@ -85,14 +85,15 @@ void LocMoeRule::local_shares(const RankedProbes& probes, std::span<const uint8_
 
 std::optional<RoutingProblem> check(const LocMoeParams& p, const RoutingFacts& f) {
   if (f.top_k != 1) {
-    return RoutingProblem{"model.top_k", "expected 1 with gating.routing locmoe (LocMoE is a top-1 router), got " + std::to_string(f.top_k)};
+    return RoutingProblem{"model.top_k",
+                          "expected 1 with gating.routing locmoe (LocMoE is a top-1 router), got " + std::to_string(f.top_k)};
   }
   const double minimum = locmoe_min_capacity(f.hidden, f.experts, p.angular_deviation);
   if (static_cast<double>(f.capacity) >= std::ceil(minimum)) return std::nullopt;
   std::ostringstream message;
-  message << "expected an expert capacity of at least " << std::ceil(minimum) << " tokens, LocMoE's minimum for hidden " << f.hidden
-          << ", " << f.experts << " experts and angular deviation " << p.angular_deviation << ", got " << f.capacity_factor << " ("
-          << f.capacity << " tokens per rank and expert)";
+  message << "expected an expert capacity of at least " << std::ceil(minimum) << " tokens, LocMoE's minimum for hidden " << f.hidden << ", "
+          << f.experts << " experts and angular deviation " << p.angular_deviation << ", got " << f.capacity_factor << " (" << f.capacity
+          << " tokens per rank and expert)";
   return RoutingProblem{"model.capacity_factor", message.str()};
 }
 

@@ -49,8 +49,7 @@ class RoutingRule {
   virtual void choose(const RankedProbes& probes, std::span<int32_t> chosen, std::vector<double>& shares) = 0;
   // Placement-aware rules: the expert shares of tokens sent from a node where the experts with
   // local[e] != 0 live.
-  virtual void local_shares(const RankedProbes& /*probes*/, std::span<const uint8_t> /*local*/,
-                            std::vector<double>& /*shares*/) const {}
+  virtual void local_shares(const RankedProbes& /*probes*/, std::span<const uint8_t> /*local*/, std::vector<double>& /*shares*/) const {}
 };
 
 // What a rule is made for.
@@ -115,15 +114,13 @@ class RoutingConfigOf final : public RoutingConfig {
  public:
   using Check = std::optional<RoutingProblem> (*)(const Params&, const RoutingFacts&);
   using Make = std::unique_ptr<RoutingRule> (*)(const Params&, const RoutingContext&);
-  RoutingConfigOf(std::string_view name, Params params, Check check, Make make)
-      : name_(name), params_(params), check_(check), make_(make) {}
+  RoutingConfigOf(std::string_view name, Params params, Check checker, Make maker)
+      : name_(name), params_(params), check_(checker), make_(maker) {}
   std::string_view name() const override { return name_; }
   void describe(params::Visitor& v) override { params_.describe(v); }
   std::vector<params::KeyValue> values() const override { return params::values_of(params_); }
   std::unique_ptr<RoutingConfig> clone() const override { return std::make_unique<RoutingConfigOf>(*this); }
-  std::optional<RoutingProblem> check(const RoutingFacts& facts) const override {
-    return check_ ? check_(params_, facts) : std::nullopt;
-  }
+  std::optional<RoutingProblem> check(const RoutingFacts& facts) const override { return check_ ? check_(params_, facts) : std::nullopt; }
   std::unique_ptr<RoutingRule> make(const RoutingContext& context) const override { return make_(params_, context); }
 
  private:

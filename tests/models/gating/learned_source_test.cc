@@ -66,9 +66,10 @@ TEST(LearnedSource, LoadsGoFromFluctuatingToStableShallowLayersMost) {
     const double first_tenth = windowed_variance(prop[layer], 0, steps / 10, 100);
     const double last_tenth = windowed_variance(prop[layer], steps - steps / 10, steps, 100);
     const double first_third = windowed_variance(prop[layer], 0, steps / 3, 100);
-    std::printf("[ info ] MoE layer %d: sliding-window variance of load proportion, first tenth %.3g, last tenth %.3g (%.0fx); "
-                "first third %.3g\n",
-                layer, first_tenth, last_tenth, first_tenth / last_tenth, first_third);
+    std::printf(
+        "[ info ] MoE layer %d: sliding-window variance of load proportion, first tenth %.3g, last tenth %.3g (%.0fx); "
+        "first third %.3g\n",
+        layer, first_tenth, last_tenth, first_tenth / last_tenth, first_third);
     EXPECT_GT(first_tenth, 10 * last_tenth) << "layer " << layer;
     (layer < layers / 2 ? shallow : deep) += first_third / (layers / 2);
   }

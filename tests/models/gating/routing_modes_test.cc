@@ -108,9 +108,9 @@ TEST(LocMoeRouting, LocalityKeepsTokensOnTheirNode) {
     LearnedSource source(p, router::make_cpu_router());
     local.push_back(local_fraction(run(source, view, 50), view));
   }
-  EXPECT_NEAR(local[0], 0.5, 0.15);   // two nodes, no preference
+  EXPECT_NEAR(local[0], 0.5, 0.15);  // two nodes, no preference
   EXPECT_GT(local[1], local[0] + 0.15);
-  EXPECT_GT(local[2], 0.99);          // every token has a local expert among its 16 candidates
+  EXPECT_GT(local[2], 0.99);  // every token has a local expert among its 16 candidates
 }
 
 TEST(LocMoeRouting, CapacityBoundsTheShift) {
@@ -181,8 +181,10 @@ TEST(C2RRouting, MeasuredGroupsApplyAfterTheWarmUp) {
         same = same && std::ranges::equal(a.row(l, r), b.row(l, r));
         EXPECT_EQ(std::accumulate(a.row(l, r).begin(), a.row(l, r).end(), int64_t{0}), 2 * 4096);
       }
-    if (s < 10) EXPECT_TRUE(same) << "step " << s << ": the warm-up routes freely";
-    else differs_after = differs_after || !same;
+    if (s < 10)
+      EXPECT_TRUE(same) << "step " << s << ": the warm-up routes freely";
+    else
+      differs_after = differs_after || !same;
   }
   EXPECT_TRUE(differs_after);
 }
