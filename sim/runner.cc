@@ -61,83 +61,125 @@ policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing) {
   return loads;
 }
 
-RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, const ProgressFn& progress,
-                       std::optional<TimelineSteps> timeline, const TimelineSink& sink) {
-  const int64_t total = static_cast<int64_t>(s.steps) * static_cast<int64_t>(s.policies.size());
-  int64_t done = 0;
-  const bool capacity_mode = s.training.expert_execution == scenarios::ExpertExecution::kCapacity;
-  const int64_t capacity =
-      gating::expert_capacity(s.model.capacity_factor, s.training.tokens_per_rank(s.parallelism), s.model.top_k, s.model.experts);
-  // Policies advance in lockstep: each step's routing is drawn once and every policy simulates it.
-  struct PolicyState {
-    std::unique_ptr<policies::PlacementPolicy> policy;
-    std::unique_ptr<StepSimulator> simulator;
-    Duration elapsed;  // simulated time before the current step
-  };
+namespace {
+
+// Policies advance in lockstep: each step's routing is drawn once and every policy simulates it.
+struct PolicyState {
+  std::unique_ptr<policies::PlacementPolicy> policy;
+  std::unique_ptr<StepSimulator> simulator;
+  Duration elapsed;  // simulated time before the current step
+};
+
+// A source's routing of one step, capacity applied where it applies.
+class StepRouter {
+ public:
+  StepRouter(const scenarios::Scenario& s, gating::Source& source)
+      : source_(source),
+        routing_(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts),
+        capacity_mode_(s.training.expert_execution == scenarios::ExpertExecution::kCapacity),
+        capacity_(
+            gating::expert_capacity(s.model.capacity_factor, s.training.tokens_per_rank(s.parallelism), s.model.top_k, s.model.experts)) {}
+  // Routes `step` under `view`; its loads are appended to `record`, [MoE layer][expert].
+  const policies::ExpertLoads& route(int step, const gating::RoutingView& view, std::vector<int32_t>* record = nullptr) {
+    source_.route(step, view, routing_);
+    if (capacity_mode_) gating::apply_capacity(routing_, capacity_);
+    loads_ = expert_loads(routing_);
+    if (record) {
+      for (const auto& layer : loads_) {
+        for (double tokens : layer) record->push_back(static_cast<int32_t>(tokens));
+      }
+    }
+    return loads_;
+  }
+  gating::RoutingMatrix& routing() { return routing_; }
+  const policies::ExpertLoads& loads() const { return loads_; }
+
+ private:
+  gating::Source& source_;
+  gating::RoutingMatrix routing_;
+  bool capacity_mode_;
+  int64_t capacity_;
+  policies::ExpertLoads loads_;
+};
+
+// The oracle's view of the coming steps: a second source with the same seed, run ahead. Under
+// placement-aware routing it routes under the static contiguous placement: the routing under the
+// oracle's own placement would need its plan before it makes it.
+class LookAhead {
+ public:
+  LookAhead(const scenarios::Scenario& s, int steps_ahead)
+      : steps_(s.steps), ahead_(steps_ahead), source_(make_gating_source(s)), router_(s, *source_) {
+    if (source_->placement_aware()) {
+      const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
+      view_ = routing_view(s, policies::static_placement(shape, policies::StaticLayout::kContiguous));
+    }
+  }
+  // Shows the policies that ask for it every step up to `step` + lookahead not yet shown.
+  void show(int step, std::vector<PolicyState>& states) {
+    for (; foreseen_ < std::min(steps_, step + ahead_); ++foreseen_) {
+      const auto& future = router_.route(foreseen_, view_);
+      for (auto& state : states) {
+        if (state.policy->observations().lookahead > 0) state.policy->foresee({foreseen_, future});
+      }
+    }
+  }
+
+ private:
+  int steps_, ahead_, foreseen_ = 0;
+  std::unique_ptr<gating::Source> source_;
+  StepRouter router_;
+  gating::RoutingView view_;
+};
+
+std::vector<PolicyState> policy_states(const scenarios::Scenario& s, RunResult& result) {
   std::vector<PolicyState> states;
-  RunResult result;
-  int lookahead = 0;
   for (const auto& spec : s.policies) {
     states.push_back(
         {make_placement_policy(s, spec), std::make_unique<StepSimulator>(step_config(s, spec.migration, spec.spare_slots)), Duration()});
     states.back().policy->set_costs(states.back().simulator->placement_costs());
-    lookahead = std::max(lookahead, states.back().policy->observations().lookahead);
     result.policies.emplace_back().label = spec.label;
     result.policies.back().steps.reserve(s.steps);
   }
-  gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
+  return states;
+}
+
+}  // namespace
+
+RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, const ProgressFn& progress,
+                       std::optional<TimelineSteps> timeline, const TimelineSink& sink) {
+  const int64_t total = static_cast<int64_t>(s.steps) * static_cast<int64_t>(s.policies.size());
+  int64_t done = 0;
+  RunResult result;
+  std::vector<PolicyState> states = policy_states(s, result);
+  int lookahead = 0;
+  for (const auto& state : states) lookahead = std::max(lookahead, state.policy->observations().lookahead);
+  StepRouter router(s, source);
   if (std::any_of(states.begin(), states.end(), [](const PolicyState& state) { return state.policy->observations().coactivation; })) {
-    routing.enable_coactivation();
+    router.routing().enable_coactivation();
   }
   // Per-token destinations (RoutingMatrix::sends) depend on the placement too.
   const bool per_placement = source.placement_aware() || s.dispatch.dedup != scenarios::Dedup::kNone;
-  policies::ExpertLoads loads;
-  auto route = [&](int step, const gating::RoutingView& view, std::vector<int32_t>& record) {
-    source.route(step, view, routing);
-    if (capacity_mode) gating::apply_capacity(routing, capacity);
-    loads = expert_loads(routing);
-    for (const auto& layer : loads) {
-      for (double tokens : layer) record.push_back(static_cast<int32_t>(tokens));
-    }
-  };
-  // The oracle's view of the coming steps: a second source with the same seed, run ahead. Under
-  // placement-aware routing it routes under the static contiguous placement: the routing under
-  // the oracle's own placement would need its plan before it makes it.
-  std::unique_ptr<gating::Source> ahead;
-  gating::RoutingMatrix ahead_routing(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts);
-  int foreseen = 0;
-  gating::RoutingView ahead_view;
-  if (lookahead > 0) {
-    ahead = make_gating_source(s);
-    if (ahead->placement_aware()) {
-      const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
-      ahead_view = routing_view(s, policies::static_placement(shape, policies::StaticLayout::kContiguous));
-    }
-  }
+  std::optional<LookAhead> ahead;
+  if (lookahead > 0) ahead.emplace(s, lookahead);
   std::vector<TimelineSpan> spans;
   for (int step = 0; step < s.steps; ++step) {
-    for (; ahead && foreseen < std::min(s.steps, step + lookahead); ++foreseen) {
-      ahead->route(foreseen, ahead_view, ahead_routing);
-      if (capacity_mode) gating::apply_capacity(ahead_routing, capacity);
-      const auto future = expert_loads(ahead_routing);
-      for (auto& state : states) {
-        if (state.policy->observations().lookahead > 0) state.policy->foresee({foreseen, future});
-      }
-    }
-    if (!per_placement) route(step, gating::RoutingView{}, result.expert_loads);
+    if (ahead) ahead->show(step, states);
+    if (!per_placement) router.route(step, gating::RoutingView{}, &result.expert_loads);
     for (size_t i = 0; i < states.size(); ++i) {
-      const policies::Placement& placement = states[i].policy->placement_for(step);
-      if (per_placement) route(step, routing_view(s, placement), result.policies[i].expert_loads);
-      result.policies[i].steps.push_back(states[i].simulator->simulate(routing, placement));
+      PolicyState& state = states[i];
+      PolicyRun& run = result.policies[i];
+      const policies::Placement& placement = state.policy->placement_for(step);
+      if (per_placement) router.route(step, routing_view(s, placement), &run.expert_loads);
+      run.steps.push_back(state.simulator->simulate(router.routing(), placement));
       if (sink && timeline && step >= timeline->first && step <= timeline->last) {
         spans.clear();
-        states[i].simulator->append_timeline(step, states[i].elapsed, spans);
+        state.simulator->append_timeline(step, state.elapsed, spans);
         sink(static_cast<int>(i), spans);
       }
-      states[i].elapsed += result.policies[i].steps.back().step_time;
-      if (states[i].simulator->placement_changed()) result.policies[i].placements.emplace_back(step, placement);
-      const bool coactivation = states[i].policy->observations().coactivation;
-      states[i].policy->observe({step, loads, coactivation ? routing.coactivation() : std::span<const double>()});
+      state.elapsed += run.steps.back().step_time;
+      if (state.simulator->placement_changed()) run.placements.emplace_back(step, placement);
+      const bool coactivation = state.policy->observations().coactivation;
+      state.policy->observe({step, router.loads(), coactivation ? router.routing().coactivation() : std::span<const double>()});
       if (progress) progress(++done, total);
     }
   }

@@ -57,14 +57,14 @@ struct LearnedSourceParams {
   int warmup_steps = 100;
   int decay_steps = 2000;  // cosine decay ends here (usually the run's length)
   double min_lr_ratio = 0.1;
-  double pull = 1.0;                                                 // specialization strength
-  double aux = 0.05;                                                 // auxiliary load-balancing coefficient
-  double layer_volatility = 3.0;                                     // the first MoE layer learns from a (1 + v) times smaller minibatch
-  int probe_tokens = 2048;                                           // per layer, fixed: they measure the loads
-  int learn_tokens = 256;                                            // per layer and step, fresh: the minibatch the gate learns from
-  std::shared_ptr<const RoutingConfig> routing = default_routing();  // routing/routing_rule.h
-  double capacity_factor = 1.0;                                      // locmoe: a local expert takes moved tokens up to its capacity
-  void describe(params::Visitor& v);                                 // the keys under gating: (source: learned)
+  double pull = 1.0;                                              // specialization strength
+  double aux = 0.05;                                              // auxiliary load-balancing coefficient
+  double layer_volatility = 3.0;                                  // the first MoE layer learns from a (1 + v) times smaller minibatch
+  int probe_tokens = 2048;                                        // per layer, fixed: they measure the loads
+  int learn_tokens = 256;                                         // per layer and step, fresh: the minibatch the gate learns from
+  std::shared_ptr<const RoutingConfig> routing = topk_routing();  // routing/routing_rule.h
+  double capacity_factor = 1.0;                                   // locmoe: a local expert takes moved tokens up to its capacity
+  void describe(params::Visitor& v);                              // the keys under gating: (source: learned)
 };
 
 class LearnedSource final : public Source {

@@ -30,7 +30,7 @@ struct SkewedSourceParams {
   uint64_t seed = 1;
   // topk or hash: the rules that act on each token's gate scores need a gate, which this source
   // does not have.
-  std::shared_ptr<const RoutingConfig> routing = default_routing();
+  std::shared_ptr<const RoutingConfig> routing = topk_routing();
   void describe(params::Visitor& v);  // the keys under gating: (source: skewed)
 };
 

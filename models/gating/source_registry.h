@@ -24,7 +24,7 @@ struct SourceContext {
   GatingShape shape;
   uint64_t seed = 1;
   int steps = 1;
-  std::shared_ptr<const RoutingConfig> routing = default_routing();
+  std::shared_ptr<const RoutingConfig> routing = topk_routing();
   double capacity_factor = 1.0;
 };
 

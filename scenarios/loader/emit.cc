@@ -16,42 +16,23 @@ void emit_link(YAML::Emitter& out, const char* prefix, const hardware::LinkSpec&
   out << YAML::Key << p + "latency" << YAML::Value << format_duration(l.latency);
 }
 
-}  // namespace
+using YAML::BeginMap, YAML::EndMap, YAML::Key, YAML::Value;
 
-std::string resolved_yaml(const Scenario& s) {
-  using YAML::Key, YAML::Value, YAML::BeginMap, YAML::EndMap;
-  YAML::Emitter out;
-  out << BeginMap;
-  out << Key << "name" << Value << s.name;
-  out << Key << "seed" << Value << s.seed;
-  out << Key << "steps" << Value << s.steps;
-
-  const auto& c = s.cluster;
-  out << Key << "cluster" << Value << BeginMap;
-  out << Key << "preset" << Value << c.preset;
-  out << Key << "nodes" << Value << c.nodes;
-  out << Key << "gpus_per_node" << Value << c.gpus_per_node;
+void emit_gpu(YAML::Emitter& out, const hardware::GpuSpec& g) {
   out << Key << "gpu" << Value << BeginMap;
-  out << Key << "name" << Value << c.gpu.name;
-  out << Key << "bf16_peak" << Value << format_flop_rate(c.gpu.bf16_peak);
-  out << Key << "fp8_peak" << Value << format_flop_rate(c.gpu.fp8_peak);
-  out << Key << "hbm_capacity" << Value << format_bytes(c.gpu.hbm_capacity);
-  out << Key << "hbm_bandwidth" << Value << format_bandwidth(c.gpu.hbm_bandwidth);
-  out << Key << "gemm_efficiency" << Value << format_number(c.gpu.gemm_efficiency);
-  out << Key << "gemm_half_rows" << Value << format_number(c.gpu.gemm_half_rows);
-  out << Key << "memory_efficiency" << Value << format_number(c.gpu.memory_efficiency);
-  out << Key << "kernel_launch" << Value << format_duration(c.gpu.kernel_launch);
+  out << Key << "name" << Value << g.name;
+  out << Key << "bf16_peak" << Value << format_flop_rate(g.bf16_peak);
+  out << Key << "fp8_peak" << Value << format_flop_rate(g.fp8_peak);
+  out << Key << "hbm_capacity" << Value << format_bytes(g.hbm_capacity);
+  out << Key << "hbm_bandwidth" << Value << format_bandwidth(g.hbm_bandwidth);
+  out << Key << "gemm_efficiency" << Value << format_number(g.gemm_efficiency);
+  out << Key << "gemm_half_rows" << Value << format_number(g.gemm_half_rows);
+  out << Key << "memory_efficiency" << Value << format_number(g.memory_efficiency);
+  out << Key << "kernel_launch" << Value << format_duration(g.kernel_launch);
   out << EndMap;
-  out << Key << "intra_node" << Value << BeginMap;
-  out << Key << "fabric" << Value << hardware::to_string(c.intra_node.fabric);
-  out << Key << "group_size" << Value << c.intra_node.group_size;
-  emit_link(out, "", c.intra_node.link);
-  emit_link(out, "cross_group_", c.intra_node.cross_group_link);
-  out << EndMap;
-  out << Key << "nic" << Value << BeginMap;
-  out << Key << "count" << Value << c.nic.count;
-  emit_link(out, "", c.nic.link);
-  out << EndMap;
+}
+
+void emit_fabrics(YAML::Emitter& out, const hardware::ClusterSpec& c) {
   out << Key << "fabric" << Value << BeginMap;
   out << Key << "kind" << Value << hardware::to_string(c.fabric.kind);
   out << Key << "leaf_ports" << Value << c.fabric.leaf_ports;
@@ -65,9 +46,29 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "all_to_all" << Value << hardware::to_string(c.network.all_to_all);
   out << Key << "message_overhead" << Value << format_duration(c.network.message_overhead);
   out << EndMap;
-  out << EndMap;
+}
 
-  const auto& m = s.model;
+void emit_cluster(YAML::Emitter& out, const hardware::ClusterSpec& c) {
+  out << Key << "cluster" << Value << BeginMap;
+  out << Key << "preset" << Value << c.preset;
+  out << Key << "nodes" << Value << c.nodes;
+  out << Key << "gpus_per_node" << Value << c.gpus_per_node;
+  emit_gpu(out, c.gpu);
+  out << Key << "intra_node" << Value << BeginMap;
+  out << Key << "fabric" << Value << hardware::to_string(c.intra_node.fabric);
+  out << Key << "group_size" << Value << c.intra_node.group_size;
+  emit_link(out, "", c.intra_node.link);
+  emit_link(out, "cross_group_", c.intra_node.cross_group_link);
+  out << EndMap;
+  out << Key << "nic" << Value << BeginMap;
+  out << Key << "count" << Value << c.nic.count;
+  emit_link(out, "", c.nic.link);
+  out << EndMap;
+  emit_fabrics(out, c);
+  out << EndMap;
+}
+
+void emit_model(YAML::Emitter& out, const models::MoeModel& m) {
   out << Key << "model" << Value << BeginMap;
   out << Key << "preset" << Value << m.preset;
   out << Key << "layers" << Value << m.layers;
@@ -88,7 +89,34 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "grad_bytes_per_param" << Value << format_number(m.grad_bytes_per_param);
   out << Key << "optimizer_bytes_per_param" << Value << format_number(m.optimizer_bytes_per_param);
   out << EndMap;
+}
 
+// The source and the routing mode by name, then the mode's keys under its name, then the source's
+// keys beside them.
+void emit_gating(YAML::Emitter& out, const GatingSpec& g) {
+  out << Key << "gating" << Value << BeginMap;
+  out << Key << "source" << Value << std::string(g.source->name());
+  const auto& routing = *g.routing;
+  out << Key << "routing" << Value << std::string(routing.name());
+  if (const auto values = routing.values(); !values.empty()) {
+    out << Key << std::string(routing.name()) << Value << YAML::Flow << BeginMap;
+    for (const auto& [key, value] : values) out << Key << key << Value << value;
+    out << EndMap;
+  }
+  for (const auto& [key, value] : g.source->values()) out << Key << key << Value << value;
+  out << EndMap;
+}
+
+}  // namespace
+
+std::string resolved_yaml(const Scenario& s) {
+  YAML::Emitter out;
+  out << BeginMap;
+  out << Key << "name" << Value << s.name;
+  out << Key << "seed" << Value << s.seed;
+  out << Key << "steps" << Value << s.steps;
+  emit_cluster(out, s.cluster);
+  emit_model(out, s.model);
   out << Key << "parallelism" << Value << BeginMap << Key << "ep" << Value << s.parallelism.ep << Key << "dp" << Value << s.parallelism.dp
       << EndMap;
   out << Key << "training" << Value << BeginMap;
@@ -96,21 +124,8 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "seq_len" << Value << s.training.seq_len;
   out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
   out << EndMap;
-
   out << Key << "dispatch" << Value << BeginMap << Key << "dedup" << Value << to_string(s.dispatch.dedup) << EndMap;
-
-  out << Key << "gating" << Value << BeginMap;
-  out << Key << "source" << Value << std::string(s.gating.source->name());
-  const auto& routing = *s.gating.routing;
-  out << Key << "routing" << Value << std::string(routing.name());
-  if (const auto values = routing.values(); !values.empty()) {
-    out << Key << std::string(routing.name()) << Value << YAML::Flow << BeginMap;
-    for (const auto& [key, value] : values) out << Key << key << Value << value;
-    out << EndMap;
-  }
-  for (const auto& [key, value] : s.gating.source->values()) out << Key << key << Value << value;
-  out << EndMap;
-
+  emit_gating(out, s.gating);
   out << Key << "policies" << Value << YAML::BeginSeq;
   for (const auto& p : s.policies) emit_policy(out, p);
   out << YAML::EndSeq;

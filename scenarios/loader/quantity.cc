@@ -64,12 +64,6 @@ std::optional<FlopRate> parse_flop_rate(std::string_view text) {
   return FlopRate::PerSecond(*v);
 }
 
-std::string format_number(double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, end);
-}
-
 std::string format_bandwidth(Bandwidth b) { return format_number(b.bytes_per_second() / 1e9) + " GB/s"; }
 std::string format_bytes(Bytes b) { return format_number(b.count() / 1e9) + " GB"; }
 std::string format_duration(Duration d) { return format_number(static_cast<double>(d.picoseconds()) / 1e3) + " ns"; }

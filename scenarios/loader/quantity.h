@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "sim/base/params.h"
 #include "sim/base/units.h"
 
 namespace moesim::scenarios {
@@ -20,6 +21,6 @@ std::string format_bandwidth(Bandwidth b);  // in GB/s
 std::string format_bytes(Bytes b);          // in GB
 std::string format_duration(Duration d);    // in ns
 std::string format_flop_rate(FlopRate f);   // in TFLOP/s
-std::string format_number(double v);
+using params::format_number;                // sim/base/params.h
 
 }  // namespace moesim::scenarios

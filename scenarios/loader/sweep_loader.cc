@@ -85,8 +85,10 @@ bool is_sweep_file(const std::string& path) {
   }
 }
 
-Sweep load_sweep_file(const std::string& path, const std::optional<std::string>& output_dir, const std::vector<std::string>& overrides) {
-  SourceMap sources(path);
+namespace {
+
+// The sweep file's YAML, with only a sweep's keys at its top level.
+YAML::Node read_sweep_root(const std::string& path, SourceMap& sources) {
   YAML::Node root;
   const std::string text = read_document(path, "sweep file");
   try {
@@ -106,15 +108,12 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
                         "unknown key in a sweep file" + (guess.empty() ? std::string() : "; did you mean `" + guess + "`?") +
                             " (a sweep has name, base, set, grid, zip and output)");
   }
+  return root;
+}
 
-  Sweep sweep;
-  sweep.source_file = path;
-  sweep.name = root["name"] ? scalar(root, "name", sources) : std::filesystem::path(path).stem().string();
-  if (!root["base"]) throw ScenarioError(path, "base", "missing: the scenario file the sweep varies, relative to the sweep file");
-  const std::filesystem::path base(scalar(root, "base", sources));
-  sweep.base = (base.is_absolute() ? base : std::filesystem::path(path).parent_path() / base).lexically_normal().string();
-
-  std::string out_dir = "results/runs/" + sweep.name;
+// output.dir of the sweep file, or results/runs/<name>.
+std::string read_output_dir(const YAML::Node& root, const SourceMap& sources, const std::string& name) {
+  std::string out_dir = "results/runs/" + name;
   if (const YAML::Node out = root["output"]) {
     if (!out.IsMap()) throw ScenarioError(sources.location(out.Mark()), "output", "expected a mapping with dir, got " + describe(out));
     for (const auto& entry : out) {
@@ -124,12 +123,12 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
     }
     if (out["dir"]) out_dir = scalar(out, "dir", sources);
   }
-  sweep.output_dir = output_dir.value_or(out_dir);
+  return out_dir;
+}
 
-  std::vector<Override> fixed = read_set(root, sources);
-  for (const auto& o : overrides) fixed.push_back({o, ""});
-  std::vector<Axis> grid = read_axes(root, "grid", sources);
-  std::vector<Axis> zip = read_axes(root, "zip", sources);
+// The grid axes, then the zip axes; each key swept once and never set as well.
+std::vector<Axis> combined_axes(const std::vector<Axis>& grid, const std::vector<Axis>& zip, const std::vector<Override>& fixed,
+                                const std::string& path) {
   if (grid.empty() && zip.empty()) throw ScenarioError(path, "grid", "a sweep needs at least one axis, under grid or zip");
   for (size_t i = 1; i < zip.size(); ++i) {
     if (zip[i].axis.values.size() != zip[0].axis.values.size()) {
@@ -148,12 +147,13 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
                           "the sweep gives every point its own output directory; set the sweep's output.dir instead");
     }
     if (!seen.insert(a.axis.key).second) throw ScenarioError(a.origins.front(), a.axis.key, "is swept or set twice");
-    sweep.axes.push_back(a.axis);
   }
+  return axes;
+}
 
-  // Points: the grid's cartesian product, grid axes in file order with the last varying fastest,
-  // times the zip axes' common positions.
-  // Counted in double: 16 axes of 16 values overflow 64 bits.
+// Points: the grid's cartesian product times the zip axes' common positions, at most
+// kMaxSweepPoints. Counted in double: 16 axes of 16 values overflow 64 bits.
+size_t point_count(const std::vector<Axis>& grid, const std::vector<Axis>& zip, const std::string& path) {
   double points = zip.empty() ? 1 : static_cast<double>(zip[0].axis.values.size());
   std::string factors = zip.empty() ? "" : std::to_string(zip[0].axis.values.size()) + " zip positions";
   for (const auto& a : grid) {
@@ -167,34 +167,60 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
                         "has " + std::string(n) + " points (" + factors + "), more than the " + std::to_string(kMaxSweepPoints) +
                             " one sweep may hold; split it into several sweep files");
   }
-  const size_t count = static_cast<size_t>(points);
-  for (size_t index = 0; index < count; ++index) {
-    std::vector<size_t> at(axes.size());
-    size_t rest = index;
-    const size_t zip_at = zip.empty() ? 0 : rest % zip[0].axis.values.size();
-    if (!zip.empty()) rest /= zip[0].axis.values.size();
-    for (size_t g = grid.size(); g-- > 0;) {
-      at[g] = rest % grid[g].axis.values.size();
-      rest /= grid[g].axis.values.size();
-    }
-    for (size_t z = 0; z < zip.size(); ++z) at[grid.size() + z] = zip_at;
+  return static_cast<size_t>(points);
+}
 
-    SweepPoint point;
-    point.index = static_cast<int>(index);
-    std::vector<Override> point_overrides = fixed;
-    for (size_t a = 0; a < axes.size(); ++a) {
-      point.values.push_back(axes[a].axis.values[at[a]]);
-      point_overrides.push_back(
-          {axes[a].axis.key + "=" + axes[a].axis.values[at[a]], axes[a].origins[at[a]] + ", point " + std::to_string(index)});
-    }
-    char dir[32];
-    std::snprintf(dir, sizeof dir, "%04zu", index);
-    point_overrides.push_back(
-        {"output.dir=" + (std::filesystem::path(sweep.output_dir) / "points" / dir).string(), "the sweep's output.dir"});
-    point.scenario = load_scenario_file(sweep.base, point_overrides);
-    point.resolved_yaml = resolved_yaml(point.scenario);
-    sweep.points.push_back(std::move(point));
+// Point `index`: grid axes in file order with the last varying fastest, the zip axes together.
+SweepPoint make_point(const Sweep& sweep, size_t index, const std::vector<Axis>& grid, const std::vector<Axis>& zip,
+                      const std::vector<Axis>& axes, const std::vector<Override>& fixed) {
+  std::vector<size_t> at(axes.size());
+  size_t rest = index;
+  const size_t zip_at = zip.empty() ? 0 : rest % zip[0].axis.values.size();
+  if (!zip.empty()) rest /= zip[0].axis.values.size();
+  for (size_t g = grid.size(); g-- > 0;) {
+    at[g] = rest % grid[g].axis.values.size();
+    rest /= grid[g].axis.values.size();
   }
+  for (size_t z = 0; z < zip.size(); ++z) at[grid.size() + z] = zip_at;
+
+  SweepPoint point;
+  point.index = static_cast<int>(index);
+  std::vector<Override> point_overrides = fixed;
+  for (size_t a = 0; a < axes.size(); ++a) {
+    point.values.push_back(axes[a].axis.values[at[a]]);
+    point_overrides.push_back(
+        {axes[a].axis.key + "=" + axes[a].axis.values[at[a]], axes[a].origins[at[a]] + ", point " + std::to_string(index)});
+  }
+  char dir[32];
+  std::snprintf(dir, sizeof dir, "%04zu", index);
+  point_overrides.push_back(
+      {"output.dir=" + (std::filesystem::path(sweep.output_dir) / "points" / dir).string(), "the sweep's output.dir"});
+  point.scenario = load_scenario_file(sweep.base, point_overrides);
+  point.resolved_yaml = resolved_yaml(point.scenario);
+  return point;
+}
+
+}  // namespace
+
+Sweep load_sweep_file(const std::string& path, const std::optional<std::string>& output_dir, const std::vector<std::string>& overrides) {
+  SourceMap sources(path);
+  const YAML::Node root = read_sweep_root(path, sources);
+  Sweep sweep;
+  sweep.source_file = path;
+  sweep.name = root["name"] ? scalar(root, "name", sources) : std::filesystem::path(path).stem().string();
+  if (!root["base"]) throw ScenarioError(path, "base", "missing: the scenario file the sweep varies, relative to the sweep file");
+  const std::filesystem::path base(scalar(root, "base", sources));
+  sweep.base = (base.is_absolute() ? base : std::filesystem::path(path).parent_path() / base).lexically_normal().string();
+  sweep.output_dir = output_dir.value_or(read_output_dir(root, sources, sweep.name));
+
+  std::vector<Override> fixed = read_set(root, sources);
+  for (const auto& o : overrides) fixed.push_back({o, ""});
+  const std::vector<Axis> grid = read_axes(root, "grid", sources);
+  const std::vector<Axis> zip = read_axes(root, "zip", sources);
+  const std::vector<Axis> axes = combined_axes(grid, zip, fixed, path);
+  for (const auto& a : axes) sweep.axes.push_back(a.axis);
+  const size_t count = point_count(grid, zip, path);
+  for (size_t index = 0; index < count; ++index) sweep.points.push_back(make_point(sweep, index, grid, zip, axes, fixed));
   return sweep;
 }
 

@@ -50,6 +50,59 @@ std::vector<PolicySummary> simulate(const scenarios::Scenario& s) {
   return summarize(s, run_scenario(s, *source));
 }
 
+// The runs of both sides, seed by seed: [0, seeds) the base's, [seeds, 2 seeds) the variant's.
+std::vector<scenarios::Scenario> seeded_runs(const scenarios::Scenario& base, const scenarios::Scenario& variant, int seeds) {
+  std::vector<scenarios::Scenario> runs;
+  for (const auto* side : {&base, &variant}) {
+    for (int k = 0; k < seeds; ++k) {
+      runs.push_back(*side);
+      runs.back().seed = base.seed + static_cast<uint64_t>(k);
+    }
+  }
+  return runs;
+}
+
+// What is compared with what, before anything runs.
+void print_heading(const scenarios::Scenario& base, const scenarios::Scenario& variant, int seeds) {
+  std::cout << "moesim compare, " << seeds << (seeds == 1 ? " seed" : " seeds") << " from " << base.seed << " on each side\n"
+            << "  base     " << title(base) << "\n  variant  " << title(variant) << "\n";
+  const auto changed = scenarios::differences(base, variant);
+  std::cout << "  differs in "
+            << (changed.empty() ? "nothing but its name" : std::to_string(changed.size()) + (changed.size() == 1 ? " value:" : " values:"))
+            << "\n";
+  for (const auto& line : changed) std::cout << "    " << line << "\n";
+  if (gating_shape(base) != gating_shape(variant)) {
+    std::cout << "  the variant routes a different shape (ranks, experts, layers, top-k or tokens per rank), so its gating is\n"
+                 "  drawn afresh from the same seeds: compare the totals, not the runs step by step\n";
+  }
+  std::cout << "\n" << std::flush;
+}
+
+// Every run's summary, `jobs` at a time.
+std::vector<std::vector<PolicySummary>> simulate_all(const std::vector<scenarios::Scenario>& runs, int jobs, bool quiet) {
+  std::vector<std::vector<PolicySummary>> summaries(runs.size());
+  Progress progress(!quiet, "runs");
+  std::mutex lock;
+  int done = 0;
+  parallel_for(runs.size(), jobs, [&](size_t i) {
+    summaries[i] = simulate(runs[i]);
+    const std::lock_guard<std::mutex> guard(lock);
+    progress(++done, static_cast<int>(runs.size()));
+  });
+  return summaries;
+}
+
+void print_comparison(const std::vector<PolicyComparison>& comparison, const std::vector<std::string>& unmatched) {
+  std::cout << results::compare_table(comparison);
+  if (!unmatched.empty()) {
+    std::cout << "not compared (no policy of that label on the other side):";
+    for (const auto& u : unmatched) std::cout << " " << u;
+    std::cout << "\n";
+  }
+  std::cout << "delta = variant - base; a difference is beyond seed noise when it exceeds twice the standard error of\n"
+               "the difference of the means over the seeds (about 95 % confidence)\n";
+}
+
 }  // namespace
 
 int cmd_compare(const std::vector<std::string>& args) {
@@ -109,36 +162,9 @@ int cmd_compare(const std::vector<std::string>& args) {
   require_memory(base_larger ? base_memory : variant_memory, std::min(jobs, 2 * seeds), memory_limit(vm),
                  base_larger ? "the base" : "the variant");
 
-  // Side by side: [0, seeds) the base's runs, [seeds, 2 seeds) the variant's, seed by seed.
-  std::vector<scenarios::Scenario> runs;
-  for (const auto* side : {&base, &variant}) {
-    for (int k = 0; k < seeds; ++k) {
-      runs.push_back(*side);
-      runs.back().seed = base.seed + static_cast<uint64_t>(k);
-    }
-  }
-  std::cout << "moesim compare, " << seeds << (seeds == 1 ? " seed" : " seeds") << " from " << base.seed << " on each side\n"
-            << "  base     " << title(base) << "\n  variant  " << title(variant) << "\n";
-  const auto changed = scenarios::differences(base, variant);
-  std::cout << "  differs in "
-            << (changed.empty() ? "nothing but its name" : std::to_string(changed.size()) + (changed.size() == 1 ? " value:" : " values:"))
-            << "\n";
-  for (const auto& line : changed) std::cout << "    " << line << "\n";
-  if (gating_shape(base) != gating_shape(variant)) {
-    std::cout << "  the variant routes a different shape (ranks, experts, layers, top-k or tokens per rank), so its gating is\n"
-                 "  drawn afresh from the same seeds: compare the totals, not the runs step by step\n";
-  }
-  std::cout << "\n" << std::flush;
-
-  std::vector<std::vector<PolicySummary>> summaries(runs.size());
-  Progress progress(!vm.count("quiet"), "runs");
-  std::mutex lock;
-  int done = 0;
-  parallel_for(runs.size(), jobs, [&](size_t i) {
-    summaries[i] = simulate(runs[i]);
-    const std::lock_guard<std::mutex> guard(lock);
-    progress(++done, static_cast<int>(runs.size()));
-  });
+  const std::vector<scenarios::Scenario> runs = seeded_runs(base, variant, seeds);
+  print_heading(base, variant, seeds);
+  const auto summaries = simulate_all(runs, jobs, vm.count("quiet") > 0);
   const std::vector<std::vector<PolicySummary>> base_runs(summaries.begin(), summaries.begin() + seeds);
   const std::vector<std::vector<PolicySummary>> variant_runs(summaries.begin() + seeds, summaries.end());
   std::vector<std::string> unmatched;
@@ -150,14 +176,7 @@ int cmd_compare(const std::vector<std::string>& args) {
       throw OptionError(std::string("--csv: ") + e.what());
     }
   }
-  std::cout << results::compare_table(comparison);
-  if (!unmatched.empty()) {
-    std::cout << "not compared (no policy of that label on the other side):";
-    for (const auto& u : unmatched) std::cout << " " << u;
-    std::cout << "\n";
-  }
-  std::cout << "delta = variant - base; a difference is beyond seed noise when it exceeds twice the standard error of\n"
-               "the difference of the means over the seeds (about 95 % confidence)\n";
+  print_comparison(comparison, unmatched);
   if (vm.count("csv")) std::cout << "wrote " << vm["csv"].as<std::string>() << "\n";
   return 0;
 }

@@ -190,29 +190,68 @@ std::vector<std::unique_ptr<policies::PredictorConfig>> predictor_configs(const 
   return configs;
 }
 
+po::options_description predict_options() {
+  po::options_description o("moesim predict options");
+  auto add = o.add_options();
+  add("help,h", "show this help");
+  add("predictors", po::value<std::string>()->default_value("last_value,sw_avg,ema,holt,arima,oracle"),
+      ("comma-separated, of: " + joined_names() +
+       " (oracle is the upper bound: it reads the future); lstm joins the default list when --train is given")
+          .c_str());
+  add("horizons", po::value<std::string>()->default_value("1,100,1000"), "comma-separated steps ahead");
+  add("stride", po::value<int>()->default_value(100), "steps between forecast origins");
+  add("window", po::value<int>()->default_value(100), "window of sw_avg and median, in steps");
+  add("arima", po::value<std::string>()->default_value("5,1,5"), "ARIMA order p,d,q");
+  add("param", po::value<std::vector<std::string>>()->composing(),
+      "a predictor's setting, NAME.KEY=VALUE (repeatable), e.g. ema.alpha=0.1");
+  add("train", po::value<std::string>(), "trace of another run that the lstm learns from");
+  add("lstm-hidden", po::value<int>()->default_value(16), "lstm hidden units");
+  add("lstm-iterations", po::value<int>()->default_value(1000), "lstm training: Adam steps");
+  add("phase-window", po::value<int>()->default_value(100), "window of the phase detector's variance");
+  add("phase-threshold", po::value<double>()->default_value(0.1, "0.1"),
+      "stable once the windowed variance stays below this share of its peak");
+  add("csv", po::value<std::string>(), "write every origin's error per layer (for plots) to this CSV");
+  add("quiet,q", "no progress bar");
+  o.add(memory_options());
+  return o;
+}
+
+void print_phases(const std::vector<policies::LayerPhase>& phases, int phase_window, double threshold) {
+  std::printf("phases (variance of load proportion over %d-step windows; stable once it stays below %.0f %% of its peak):\n", phase_window,
+              100 * threshold);
+  for (size_t l = 0; l < phases.size(); ++l) {
+    if (phases[l].stable_from >= 0)
+      std::printf("  MoE layer %2zu  stable from step %d\n", l, phases[l].stable_from);
+    else
+      std::printf("  MoE layer %2zu  never settles\n", l);
+  }
+}
+
+void print_errors(const std::vector<results::PredictorEvaluation>& evaluations, int longest, int layers) {
+  std::printf("\nmean absolute error of the predicted load proportion, percentage points:\n");
+  std::printf("  %-22s %8s %10s %10s %10s\n", "predictor", "horizon", "transient", "stable", "all");
+  for (const auto& e : evaluations) {
+    for (const auto& h : e.evaluation.horizons) {
+      std::printf("  %-22s %8d %10s %10s %10s\n", label(e.predictor).c_str(), h.horizon, pp(h.transient).c_str(), pp(h.stable).c_str(),
+                  pp(h.overall).c_str());
+    }
+  }
+  std::printf("\nper MoE layer, horizon %d (all origins):\n  %-22s", longest, "predictor");
+  for (int l = 0; l < layers; ++l) std::printf(" %7s%-2d", "layer ", l);
+  std::printf("\n");
+  for (const auto& e : evaluations) {
+    const auto& h =
+        *std::find_if(e.evaluation.horizons.begin(), e.evaluation.horizons.end(), [&](const auto& x) { return x.horizon == longest; });
+    std::printf("  %-22s", label(e.predictor).c_str());
+    for (double v : h.per_layer) std::printf(" %9s", pp(v).c_str());
+    std::printf("\n");
+  }
+}
+
 }  // namespace
 
 int cmd_predict(const std::vector<std::string>& args) {
-  po::options_description o("moesim predict options");
-  o.add_options()("help,h", "show this help")(
-      "predictors", po::value<std::string>()->default_value("last_value,sw_avg,ema,holt,arima,oracle"),
-      ("comma-separated, of: " + joined_names() +
-       " (oracle is the upper bound: it reads the future); "
-       "lstm joins the default list when --train is given")
-          .c_str())("horizons", po::value<std::string>()->default_value("1,100,1000"), "comma-separated steps ahead")(
-      "stride", po::value<int>()->default_value(100), "steps between forecast origins")("window", po::value<int>()->default_value(100),
-                                                                                        "window of sw_avg and median, in steps")(
-      "arima", po::value<std::string>()->default_value("5,1,5"), "ARIMA order p,d,q")(
-      "param", po::value<std::vector<std::string>>()->composing(),
-      "a predictor's setting, NAME.KEY=VALUE (repeatable), e.g. ema.alpha=0.1")("train", po::value<std::string>(),
-                                                                                "trace of another run that the lstm learns from")(
-      "lstm-hidden", po::value<int>()->default_value(16), "lstm hidden units")("lstm-iterations", po::value<int>()->default_value(1000),
-                                                                               "lstm training: Adam steps")(
-      "phase-window", po::value<int>()->default_value(100), "window of the phase detector's variance")(
-      "phase-threshold", po::value<double>()->default_value(0.1, "0.1"),
-      "stable once the windowed variance stays below this share of its peak")(
-      "csv", po::value<std::string>(), "write every origin's error per layer (for plots) to this CSV")("quiet,q", "no progress bar");
-  o.add(memory_options());
+  const po::options_description o = predict_options();
   const po::variables_map vm = parse_with_file(args, o, "trace");
   if (vm.count("help")) {
     std::cout << kUsage << "\n" << o << "\n" << predictor_listing();
@@ -264,14 +303,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   const auto phases = policies::detect_phases(trace.steps, shape, {phase_window, threshold});
   std::printf("moesim predict %s: %d steps x %d MoE layers x %d experts, forecast origins every %d steps from step %d\n", path.c_str(),
               steps, shape.layers, shape.experts, stride, first_origin);
-  std::printf("phases (variance of load proportion over %d-step windows; stable once it stays below %.0f %% of its peak):\n", phase_window,
-              100 * threshold);
-  for (int l = 0; l < shape.layers; ++l) {
-    if (phases[l].stable_from >= 0)
-      std::printf("  MoE layer %2d  stable from step %d\n", l, phases[l].stable_from);
-    else
-      std::printf("  MoE layer %2d  never settles\n", l);
-  }
+  print_phases(phases, phase_window, threshold);
 
   if (lstm) std::printf("\n%s", trained.report.c_str());
   policies::EvaluationOptions options{horizons, stride, first_origin};
@@ -283,24 +315,7 @@ int cmd_predict(const std::vector<std::string>& args) {
                                                         [&](int done, int total) { progress(done, total); })});
   }
 
-  std::printf("\nmean absolute error of the predicted load proportion, percentage points:\n");
-  std::printf("  %-22s %8s %10s %10s %10s\n", "predictor", "horizon", "transient", "stable", "all");
-  for (const auto& e : evaluations) {
-    for (const auto& h : e.evaluation.horizons) {
-      std::printf("  %-22s %8d %10s %10s %10s\n", label(e.predictor).c_str(), h.horizon, pp(h.transient).c_str(), pp(h.stable).c_str(),
-                  pp(h.overall).c_str());
-    }
-  }
-  std::printf("\nper MoE layer, horizon %d (all origins):\n  %-22s", longest, "predictor");
-  for (int l = 0; l < shape.layers; ++l) std::printf(" %7s%-2d", "layer ", l);
-  std::printf("\n");
-  for (const auto& e : evaluations) {
-    const auto& h =
-        *std::find_if(e.evaluation.horizons.begin(), e.evaluation.horizons.end(), [&](const auto& x) { return x.horizon == longest; });
-    std::printf("  %-22s", label(e.predictor).c_str());
-    for (double v : h.per_layer) std::printf(" %9s", pp(v).c_str());
-    std::printf("\n");
-  }
+  print_errors(evaluations, longest, shape.layers);
   if (vm.count("csv")) {
     const std::string csv = vm["csv"].as<std::string>();
     try {

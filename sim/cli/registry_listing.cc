@@ -15,7 +15,7 @@ struct Row {
   std::string what;     // "gating.source: learned"
   std::string summary;  // the entry's one line
   std::vector<params::KeyDoc> keys;
-  std::string prefix;   // where its keys sit: "gating.", "gating.locmoe.", "policies[]."
+  std::string prefix;  // where its keys sit: "gating.", "gating.locmoe.", "policies[]."
 };
 
 std::vector<Row> rows() {

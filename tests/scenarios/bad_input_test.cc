@@ -20,7 +20,8 @@ const std::string kGood =
     "parallelism: {ep: 16, dp: 16}\n"
     "training: {tokens_per_step: 65536, seq_len: 2048}\n";
 
-std::vector<BadCase> cases() {
+// Syntax, unknown keys, overrides and the cluster.
+std::vector<BadCase> syntax_and_cluster_cases() {
   return {
       {"NegativeNodes",
        "cluster:\n  preset: h100-dgx\n  nodes: -2\nmodel: {preset: gpt3-125m-moe}\n",
@@ -89,6 +90,12 @@ std::vector<BadCase> cases() {
        {"cluster.nic.bandwidth=0 Gb/s"},
        {"`cluster.nic.bandwidth`", "a bandwidth from 1 MB/s to 1 PB/s", "got '0 Gb/s'"}},
       {"NegativeBandwidth", kGood + "", {"cluster.intra_node.bandwidth=-450 GB/s"}, {"`cluster.intra_node.bandwidth`", "got '-450 GB/s'"}},
+  };
+}
+
+// Quantities, the model, training and policies.
+std::vector<BadCase> quantity_and_model_cases() {
+  return {
       {"BandwidthWithoutUnit",
        "cluster:\n  preset: h100-dgx\n  nodes: 2\n  nic: {bandwidth: 400}\nmodel: {preset: gpt3-125m-moe}\n",
        {},
@@ -165,6 +172,12 @@ std::vector<BadCase> cases() {
       {"LatencyNegative", kGood, {"cluster.nic.latency=-1 us"}, {"`cluster.nic.latency`", "a duration from 0 to 1 s"}},
       {"YamlSyntax", "cluster: {preset: h100-dgx\nmodel: x\n", {}, {"YAML syntax error", "bad.yaml:"}},
       {"TopLevelList", "- a\n- b\n", {}, {"expected a mapping", "bad.yaml:1:1"}},
+  };
+}
+
+// Gating and routing.
+std::vector<BadCase> gating_cases() {
+  return {
       {"SetWithoutEquals", kGood, {"cluster.nodes"}, {"expected key.path=value", "--set cluster.nodes"}},
       {"SetListIndexOutOfRange",
        kGood + "policies: [{placement: static}]\n",
@@ -209,6 +222,12 @@ std::vector<BadCase> cases() {
        kGood + "steps: 50\ngating: {source: learned, routing: c2r, c2r: {warmup_steps: 50}}\n",
        {"model.top_k=2"},
        {"`gating.c2r.warmup_steps`", "fewer than steps (50)", "got 50"}},
+  };
+}
+
+// The fabric, the network and the dispatch.
+std::vector<BadCase> fabric_and_network_cases() {
+  return {
       {"DedupWithCapacity",
        kGood + "dispatch: {dedup: gpu}\n",
        {"training.expert_execution=capacity"},
@@ -256,6 +275,14 @@ std::vector<BadCase> cases() {
        {"`cluster.network.all_to_all`", "expected flat or hierarchical with network.model flow", "got pairwise"}},
       {"UnknownDedup", kGood + "dispatch: {dedup: rack}\n", {}, {"`dispatch.dedup`", "none | gpu | node", "got 'rack'"}},
   };
+}
+
+std::vector<BadCase> cases() {
+  std::vector<BadCase> all;
+  for (auto part : {syntax_and_cluster_cases(), quantity_and_model_cases(), gating_cases(), fabric_and_network_cases()}) {
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  return all;
 }
 
 void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }

@@ -24,6 +24,11 @@ std::shared_ptr<const RoutingConfig> default_routing(std::string_view name, cons
   throw std::invalid_argument("unknown routing mode '" + std::string(name) + "'");
 }
 
+const std::shared_ptr<const RoutingConfig>& topk_routing() {
+  static const std::shared_ptr<const RoutingConfig> topk = default_routing("topk", {});
+  return topk;
+}
+
 void share_choices(const RankedProbes& probes, int k, std::span<int32_t> chosen, std::vector<double>& shares,
                    const std::function<void(int probe, std::span<int32_t> pick)>& pick) {
   std::fill(shares.begin(), shares.end(), 0.0);

@@ -107,7 +107,10 @@ std::vector<std::string> routing_names();
 
 // `name` at its defaults (topk when nothing else is said); throws std::invalid_argument for an
 // unknown name.
-std::shared_ptr<const RoutingConfig> default_routing(std::string_view name = "topk", const RoutingDefaults& defaults = {});
+std::shared_ptr<const RoutingConfig> default_routing(std::string_view name, const RoutingDefaults& defaults);
+
+// topk at its defaults, made once: what a source routes by when it is told nothing.
+const std::shared_ptr<const RoutingConfig>& topk_routing();
 
 template <typename Params>
 class RoutingConfigOf final : public RoutingConfig {
