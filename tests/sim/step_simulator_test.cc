@@ -1,26 +1,37 @@
 #include "sim/step/step_simulator.h"
-#include "sim/runner.h"
 
 #include <gtest/gtest.h>
 
+#include "hardware/presets.h"
 #include "models/gating/capacity.h"
+#include "models/presets.h"
 #include "policies/placement/static_placement.h"
-#include "scenarios/loader/loader.h"
 
 namespace moesim {
 namespace {
 
-// Two GPUs on one node, one MoE layer with two experts (one per GPU), 4096 tokens per GPU.
-scenarios::Scenario tiny(const std::vector<std::string>& overrides = {}) {
-  return scenarios::load_scenario_text(R"(
-name: tiny
-steps: 1
-cluster: {preset: h100-dgx, nodes: 1, gpus_per_node: 2, nic: {count: 2}}
-model: {preset: gpt3-125m-moe, layers: 1, first_moe_layer: 0, moe_every: 1, experts: 2, top_k: 1}
-parallelism: {ep: 2, dp: 2}
-training: {tokens_per_step: 8192, seq_len: 2048}
-)",
-                                       "tiny.yaml", overrides);
+// Two GPUs on one node, one MoE layer with two experts (one per GPU), 4096 tokens per GPU: plain
+// data, as the step model takes it.
+StepConfig tiny(ExpertExecution execution = ExpertExecution::kDropless) {
+  StepConfig c;
+  c.cluster = *hardware::cluster_preset("h100-dgx");
+  c.cluster.nodes = 1;
+  c.cluster.gpus_per_node = 2;
+  c.cluster.intra_node.group_size = 2;  // NVSwitch joins the node's GPUs
+  c.cluster.nic.count = 2;
+  c.cluster.fabric.spines = 2;  // one per rail
+  c.model = *models::model_preset("gpt3-125m-moe");
+  c.model.layers = 1;
+  c.model.first_moe_layer = 0;
+  c.model.moe_every = 1;
+  c.model.experts = 2;
+  c.model.top_k = 1;
+  c.ep = 2;
+  c.dp = 2;
+  c.tokens_per_rank = 4096;
+  c.seq_len = 2048;
+  c.expert_execution = execution;
+  return c;
 }
 
 gating::RoutingMatrix routing(int layers, int ranks, int experts, std::vector<int32_t> per_rank_row) {
@@ -31,8 +42,8 @@ gating::RoutingMatrix routing(int layers, int ranks, int experts, std::vector<in
   return m;
 }
 
-policies::Placement contiguous(const scenarios::Scenario& s) {
-  return policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
+policies::Placement contiguous(const StepConfig& c) {
+  return policies::static_placement({c.model.moe_layer_count(), c.model.experts, c.ep}, policies::StaticLayout::kContiguous);
 }
 
 TaskKind kind_of(uint32_t tag) { return static_cast<TaskKind>(tag & 0xff); }
@@ -42,7 +53,7 @@ TEST(StepSimulator, CriticalPathOfTheLoadedGpuOnATinyCluster) {
   // work), so the step is GPU 0's compute, every all-to-all and the gradient all-reduce
   // back to back.
   const auto s = tiny();
-  StepSimulator sim(step_config(s));
+  StepSimulator sim(s);
   const StepResult r = sim.simulate(routing(1, 2, 2, {4096, 0}), contiguous(s));
   const auto& g = sim.graph();
   Duration gpu0_compute, collectives;
@@ -67,7 +78,7 @@ TEST(StepSimulator, CriticalPathOfTheLoadedGpuOnATinyCluster) {
 
 TEST(StepSimulator, TasksNeverOverlapOnAStreamAndRespectDependencies) {
   const auto s = tiny();
-  StepSimulator sim(step_config(s));
+  StepSimulator sim(s);
   sim.simulate(routing(1, 2, 2, {3000, 1096}), contiguous(s));
   const auto& g = sim.graph();
   const auto& sch = sim.schedule();
@@ -84,7 +95,7 @@ TEST(StepSimulator, TasksNeverOverlapOnAStreamAndRespectDependencies) {
 TEST(StepSimulator, TimelineSpansEveryTaskOnEveryStreamItOccupies) {
   // Every token goes to expert 0 on GPU 0: GPU 1 sends all its tokens, GPU 0 computes on all.
   const auto s = tiny();
-  StepSimulator sim(step_config(s));
+  StepSimulator sim(s);
   const StepResult r = sim.simulate(routing(1, 2, 2, {4096, 0}), contiguous(s));
   std::vector<TimelineSpan> spans;
   sim.append_timeline(7, Milliseconds(5), spans);
@@ -117,7 +128,7 @@ TEST(StepSimulator, TimelineSpansEveryTaskOnEveryStreamItOccupies) {
 
 TEST(StepSimulator, SkewMakesTheLoadedGpuTheStraggler) {
   const auto s = tiny();
-  StepSimulator sim(step_config(s));
+  StepSimulator sim(s);
   const StepResult balanced = sim.simulate(routing(1, 2, 2, {2048, 2048}), contiguous(s));
   const StepResult skewed = sim.simulate(routing(1, 2, 2, {3500, 596}), contiguous(s));
   EXPECT_GT(skewed.step_time, balanced.step_time);
@@ -126,9 +137,9 @@ TEST(StepSimulator, SkewMakesTheLoadedGpuTheStraggler) {
 }
 
 TEST(StepSimulator, CapacityModePadsSoSkewOnlyDropsTokens) {
-  const auto s = tiny({"training.expert_execution=capacity"});
-  ASSERT_EQ(s.training.expert_execution, scenarios::ExpertExecution::kCapacity);
-  StepSimulator sim(step_config(s));
+  const auto s = tiny(ExpertExecution::kCapacity);
+  ASSERT_EQ(s.expert_execution, ExpertExecution::kCapacity);
+  StepSimulator sim(s);
   auto balanced = routing(1, 2, 2, {2048, 2048});
   auto skewed = routing(1, 2, 2, {3500, 596});
   const int64_t capacity = gating::expert_capacity(s.model.capacity_factor, 4096, 1, 2);  // 2560
@@ -142,14 +153,17 @@ TEST(StepSimulator, CapacityModePadsSoSkewOnlyDropsTokens) {
 }
 
 TEST(StepSimulator, SameInputsSameResult) {
-  const auto s = scenarios::load_scenario_text(R"(
-cluster: {preset: h100-dgx, nodes: 2}
-model: {preset: gpt3-125m-moe}
-parallelism: {ep: 8, dp: 16}
-training: {tokens_per_step: 65536, seq_len: 2048}
-)",
-                                               "two-nodes.yaml");
-  StepSimulator a(step_config(s)), b(step_config(s));
+  // Two nodes, 16 GPUs, the whole GPT-3 125M MoE model, two EP groups of 8.
+  StepConfig s = tiny();
+  s.cluster.gpus_per_node = 8;
+  s.cluster.nodes = 2;
+  s.cluster.intra_node.group_size = 8;
+  s.cluster.nic.count = 8;
+  s.cluster.fabric.spines = 8;
+  s.model = *models::model_preset("gpt3-125m-moe");
+  s.ep = 8;
+  s.dp = 16;
+  StepSimulator a(s), b(s);
   auto r = routing(6, 16, 16, {512, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256});
   const StepResult x = a.simulate(r, contiguous(s));
   const StepResult y = b.simulate(r, contiguous(s));
