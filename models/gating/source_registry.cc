@@ -1,18 +1,11 @@
 #include "models/gating/source_registry.h"
 
+#include "sim/base/registry.h"
+
 namespace moesim::gating {
 
-const SourceEntry* find_source(std::string_view name) {
-  for (const SourceEntry* entry : source_entries()) {
-    if (entry->name == name) return entry;
-  }
-  return nullptr;
-}
+const SourceEntry* find_source(std::string_view name) { return registry::find(source_entries(), name); }
 
-std::vector<std::string> source_names() {
-  std::vector<std::string> names;
-  for (const SourceEntry* entry : source_entries()) names.emplace_back(entry->name);
-  return names;
-}
+std::vector<std::string> source_names() { return registry::names(source_entries()); }
 
 }  // namespace moesim::gating

@@ -1,19 +1,12 @@
 #include "policies/placement/registry.h"
 
+#include "sim/base/registry.h"
+
 namespace moesim::policies {
 
-const PlacementEntry* find_placement(std::string_view name) {
-  for (const PlacementEntry* entry : placement_entries()) {
-    if (entry->name == name) return entry;
-  }
-  return nullptr;
-}
+const PlacementEntry* find_placement(std::string_view name) { return registry::find(placement_entries(), name); }
 
-std::vector<std::string> placement_names() {
-  std::vector<std::string> names;
-  for (const PlacementEntry* entry : placement_entries()) names.emplace_back(entry->name);
-  return names;
-}
+std::vector<std::string> placement_names() { return registry::names(placement_entries()); }
 
 std::optional<PlacementProblem> check_node_by_node(std::string_view policy, const PlacementFacts& facts) {
   const int nodes = facts.ep / facts.ranks_per_node;

@@ -2,20 +2,13 @@
 
 #include <stdexcept>
 
+#include "sim/base/registry.h"
+
 namespace moesim::policies {
 
-const PredictorEntry* find_predictor(std::string_view name) {
-  for (const PredictorEntry* entry : predictor_entries()) {
-    if (entry->name == name) return entry;
-  }
-  return nullptr;
-}
+const PredictorEntry* find_predictor(std::string_view name) { return registry::find(predictor_entries(), name); }
 
-std::vector<std::string> predictor_names() {
-  std::vector<std::string> names;
-  for (const PredictorEntry* entry : predictor_entries()) names.emplace_back(entry->name);
-  return names;
-}
+std::vector<std::string> predictor_names() { return registry::names(predictor_entries()); }
 
 std::unique_ptr<PredictorConfig> default_predictor(std::string_view name) {
   if (const PredictorEntry* entry = find_predictor(name)) return entry->defaults();

@@ -3,21 +3,13 @@
 #include <stdexcept>
 
 #include "models/gating/rank_sampling.h"
+#include "sim/base/registry.h"
 
 namespace moesim::gating {
 
-const RoutingEntry* find_routing(std::string_view name) {
-  for (const RoutingEntry* entry : routing_entries()) {
-    if (entry->name == name) return entry;
-  }
-  return nullptr;
-}
+const RoutingEntry* find_routing(std::string_view name) { return registry::find(routing_entries(), name); }
 
-std::vector<std::string> routing_names() {
-  std::vector<std::string> names;
-  for (const RoutingEntry* entry : routing_entries()) names.emplace_back(entry->name);
-  return names;
-}
+std::vector<std::string> routing_names() { return registry::names(routing_entries()); }
 
 std::shared_ptr<const RoutingConfig> default_routing(std::string_view name, const RoutingDefaults& defaults) {
   if (const RoutingEntry* entry = find_routing(name)) return entry->defaults(defaults);
