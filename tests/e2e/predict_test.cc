@@ -22,9 +22,11 @@ TEST_F(Cli, PredictScoresPredictorsOnATrace) {
 
   // Bad input: exit 2, one line, nothing written.
   const std::string none = (dir_ / "none.csv").string();
-  const std::vector<std::string> bad_options = {"--horizons 1,400",  "--horizons 0",
-                                                "--horizons 1,x",    "--predictors sw_avg,prophet",
-                                                "--predictors lstm", "--train " + trace + " --lstm-hidden 0"};
+  const std::vector<std::string> bad_options = {"--horizons 1,400",         "--horizons 0",
+                                                "--horizons 1,x",           "--predictors sw_avg,prophet",
+                                                "--predictors lstm",        "--train " + trace + " --lstm-hidden 0",
+                                                "--param ema.alpha=0",      "--param ema.window=3",
+                                                "--param median.window=20", "--param sw_avg"};
   for (const std::string& args : bad_options) {
     const Result bad = moesim("predict " + trace + " " + args + " --csv " + none);
     EXPECT_EQ(bad.status, 2) << args;
@@ -43,6 +45,37 @@ TEST_F(Cli, PredictScoresPredictorsOnATrace) {
     EXPECT_NE(early.err.find("--csv: "), std::string::npos) << early.err;
   }
   EXPECT_TRUE(fs::is_regular_file(trace));
+}
+
+TEST_F(Cli, PredictTakesEveryPredictorsSettings) {
+  const std::string scenario = std::string(MOESIM_SOURCE_DIR) + "/scenarios/learned_gpt3_125m.yaml";
+  const std::string trace = (dir_ / "t.h5").string();
+  ASSERT_EQ(moesim("trace generate " + scenario + " --steps 300 --out " + trace).status, 0);
+  // The median, added as a registry entry, and a predictor's setting changing what it forecasts.
+  const std::string base = "predict " + trace + " --horizons 1 --stride 25 --predictors median,ema";
+  const Result defaults = moesim(base);
+  const Result tuned = moesim(base + " --param ema.alpha=0.5");
+  ASSERT_EQ(defaults.status, 0) << defaults.err;
+  ASSERT_EQ(tuned.status, 0) << tuned.err;
+  EXPECT_NE(defaults.out.find("median"), std::string::npos) << defaults.out;
+  EXPECT_NE(defaults.out, tuned.out);
+  // --help lists every predictor's keys from the registry.
+  const Result help = moesim("predict --help");
+  for (const char* key : {"sw_avg.window", "median.window", "ema.alpha", "holt.beta", "arima.refit_every"})
+    EXPECT_NE(help.out.find(key), std::string::npos) << key;
+}
+
+TEST_F(Cli, PresetsListEveryRegistryEntryWithItsKeys) {
+  const Result text = moesim("presets");
+  ASSERT_EQ(text.status, 0) << text.err;
+  for (const char* line : {"gating.source: learned", "gating.routing: c2r", "gating.c2r.group_size", "policies[].placement: affinity",
+                           "policies[].max_imbalance", "policies[].predictor: median", "policies[].predictor.window"})
+    EXPECT_NE(text.out.find(line), std::string::npos) << line;
+  const Result markdown = moesim("presets --markdown");
+  ASSERT_EQ(markdown.status, 0);
+  EXPECT_EQ(markdown.out.rfind("| entry | what it is |", 0), 0u) << markdown.out;
+  // A '|' inside a cell would end it: choices are escaped.
+  EXPECT_NE(markdown.out.find("interval \\| gain"), std::string::npos);
 }
 
 // Mean error per (predictor, horizon, phase) from predict's CSV.

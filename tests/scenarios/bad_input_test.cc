@@ -277,9 +277,32 @@ std::vector<BadCase> fabric_and_network_cases() {
   };
 }
 
+// A policy's predictor and its settings.
+std::vector<BadCase> predictor_cases() {
+  return {
+      {"PredictorWithoutName",
+       kGood + "policies:\n  - {placement: predictive, predictor: {window: 200}}\n",
+       {},
+       {"`policies.0.predictor.name`", "is required", "sw_avg"}},
+      {"PredictorSettingOutOfRange",
+       kGood + "policies:\n  - {placement: predictive, predictor: {name: sw_avg, window: 0}}\n",
+       {},
+       {"`policies.0.predictor.window`", "expected a positive integer", "got '0'"}},
+      {"PredictorSettingOfAnother",
+       kGood + "policies:\n  - {placement: predictive, predictor: {name: ema, window: 20}}\n",
+       {},
+       {"`policies.0.predictor.window`", "unknown key"}},
+      {"PredictorSettingFromTheCommandLine",
+       kGood + "policies:\n  - {placement: predictive, predictor: {name: holt}}\n",
+       {"policies.0.predictor.beta=2"},
+       {"`policies.0.predictor.beta`", "expected a number in [0, 1]", "got '2'", "--set policies.0.predictor.beta=2"}},
+  };
+}
+
 std::vector<BadCase> cases() {
   std::vector<BadCase> all;
-  for (auto part : {syntax_and_cluster_cases(), quantity_and_model_cases(), gating_cases(), fabric_and_network_cases()}) {
+  for (auto part :
+       {syntax_and_cluster_cases(), quantity_and_model_cases(), gating_cases(), fabric_and_network_cases(), predictor_cases()}) {
     all.insert(all.end(), part.begin(), part.end());
   }
   return all;
