@@ -137,14 +137,6 @@ const char* to_string(FabricRouting r) {
   return "?";
 }
 
-const char* to_string(NetworkModel m) {
-  switch (m) {
-    case NetworkModel::kAnalytic: return "analytic";
-    case NetworkModel::kFlow: return "flow";
-  }
-  return "?";
-}
-
 const char* to_string(AllToAllAlgorithm a) {
   switch (a) {
     case AllToAllAlgorithm::kFlat: return "flat";

@@ -77,15 +77,12 @@ struct FabricSpec {
   int nodes_per_leaf(int nics_per_node) const { return kind == FabricKind::kFatTree ? leaf_ports / nics_per_node : leaf_ports; }
 };
 
-// analytic: hierarchical alpha-beta per collective (sim/network/analytic_network.h).
-// flow: collectives as flows over the topology's routes, max-min fair (sim/network/flow_network.h).
-enum class NetworkModel { kAnalytic, kFlow };
-
 // How an all-to-all moves its bytes (sim/network/all_to_all.h).
 enum class AllToAllAlgorithm { kFlat, kHierarchical, kPairwise };
 
 struct NetworkSpec {
-  NetworkModel model = NetworkModel::kAnalytic;
+  // A network model by name: a registry entry of sim/network/network_model.h (analytic, flow).
+  std::string model = "analytic";
   AllToAllAlgorithm all_to_all = AllToAllAlgorithm::kFlat;
   // What each further peer a GPU sends to in one all-to-all step adds (posting a send, its
   // handshake): the term that makes flat all-to-alls of many small messages slow. No published
@@ -115,7 +112,6 @@ struct ClusterSpec {
 const char* to_string(IntraNodeFabric f);
 const char* to_string(FabricKind k);
 const char* to_string(FabricRouting r);
-const char* to_string(NetworkModel m);
 const char* to_string(AllToAllAlgorithm a);
 
 }  // namespace moesim::hardware

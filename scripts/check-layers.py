@@ -31,7 +31,7 @@ LAYERS = {
     # 5. orchestration
     "sim": BASE | {"sim/engine", "sim/files", "sim/network", "sim/step", "hardware", "models", "policies", "scenarios", "cuda"},
     # 6. edges
-    "scenarios/loader": BASE | {"sim/engine", "hardware", "models", "policies", "sim/step", "scenarios", "cuda"},
+    "scenarios/loader": BASE | {"sim/engine", "hardware", "models", "policies", "sim/network", "sim/step", "scenarios", "cuda"},
     "results": BASE | {"sim/engine", "sim/files", "sim/network", "sim/step", "hardware", "models", "policies", "scenarios", "sim", "cuda"},
     "sim/cli": None,  # the top: anything
 }

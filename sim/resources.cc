@@ -8,6 +8,7 @@
 #include "hardware/topology.h"
 #include "models/gating/source_registry.h"
 #include "policies/placement/registry.h"
+#include "sim/network/network_model.h"
 #include "sim/runner.h"
 
 namespace moesim {
@@ -61,9 +62,9 @@ std::vector<MemoryPart> estimate_run_memory(const scenarios::Scenario& s) {
   parts.push_back({256 * (gpus * 4 + uplinks),
                    "topology, " + times({{gpus, "GPUs"}, {static_cast<double>(fabric.spines), "spines"}, {uplinks, "leaf-spine links"}}),
                    uplinks > gpus * 4 ? "cluster.fabric.spines" : "cluster.nodes"});
-  if (s.cluster.network.model == hardware::NetworkModel::kFlow) {
-    // Routes between every pair of GPUs, a few links each.
-    parts.push_back({gpus * gpus * 16, "flow model routes, " + times({{gpus, "GPUs"}, {gpus, "GPUs"}}), "cluster.network.model"});
+  if (const double routes = network::find_network_model(s.cluster.network.model)->memory(s.cluster); routes > 0) {
+    parts.push_back(
+        {routes, s.cluster.network.model + " model routes, " + times({{gpus, "GPUs"}, {gpus, "GPUs"}}), "cluster.network.model"});
   }
   std::sort(parts.begin(), parts.end(), [](const MemoryPart& a, const MemoryPart& b) { return a.bytes > b.bytes; });
   return parts;

@@ -42,7 +42,7 @@ void emit_fabrics(YAML::Emitter& out, const hardware::ClusterSpec& c) {
   out << Key << "routing" << Value << hardware::to_string(c.fabric.routing);
   out << EndMap;
   out << Key << "network" << Value << BeginMap;
-  out << Key << "model" << Value << hardware::to_string(c.network.model);
+  out << Key << "model" << Value << c.network.model;
   out << Key << "all_to_all" << Value << hardware::to_string(c.network.all_to_all);
   out << Key << "message_overhead" << Value << format_duration(c.network.message_overhead);
   out << EndMap;

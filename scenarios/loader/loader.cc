@@ -12,6 +12,7 @@
 #include "scenarios/loader/policy_keys.h"
 #include "scenarios/loader/validate.h"
 #include "scenarios/loader/yaml_reader.h"
+#include "sim/network/network_model.h"
 
 namespace moesim::scenarios {
 namespace {
@@ -150,8 +151,7 @@ hardware::ClusterSpec read_cluster(MapReader r) {
   fabric_r.finish();
 
   MapReader network = r.child("network");
-  const std::string model = network.get_choice("model", {"analytic", "flow"}, hardware::to_string(c.network.model));
-  c.network.model = model == "flow" ? hardware::NetworkModel::kFlow : hardware::NetworkModel::kAnalytic;
+  c.network.model = network.get_choice("model", network::network_model_names(), c.network.model);
   const std::string a2a = network.get_choice("all_to_all", {"flat", "hierarchical", "pairwise"}, hardware::to_string(c.network.all_to_all));
   c.network.all_to_all = a2a == "flat"           ? hardware::AllToAllAlgorithm::kFlat
                          : a2a == "hierarchical" ? hardware::AllToAllAlgorithm::kHierarchical

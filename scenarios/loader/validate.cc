@@ -10,6 +10,7 @@
 #include "models/gating/routing/routing_rule.h"
 #include "models/gating/source_registry.h"
 #include "policies/placement/registry.h"
+#include "sim/network/network_model.h"
 
 namespace moesim::scenarios {
 namespace {
@@ -32,10 +33,11 @@ void validate_fabric(const hardware::ClusterSpec& cl, const Checker& c) {
   c.require(f.kind != hardware::FabricKind::kFatTree || f.leaf_ports >= cl.nic.count, "cluster.fabric.leaf_ports",
             "expected at least nic.count (" + str(cl.nic.count) + ") ports, so that a node's NICs fit on its top-of-rack leaf, got " +
                 str(f.leaf_ports));
-  c.require(cl.network.model != hardware::NetworkModel::kFlow || cl.network.all_to_all != hardware::AllToAllAlgorithm::kPairwise,
+  c.require(!network::find_network_model(cl.network.model)->shares_links || cl.network.all_to_all != hardware::AllToAllAlgorithm::kPairwise,
             "cluster.network.all_to_all",
-            "expected flat or hierarchical with network.model flow (pairwise runs n-1 rounds, which only the analytic "
-            "model costs), got pairwise");
+            "expected flat or hierarchical with network.model " + cl.network.model +
+                " (pairwise runs n-1 rounds, which only the analytic "
+                "model costs), got pairwise");
   // Counted, not built: the topology of a scenario too large to run must not be allocated here.
   const hardware::FabricLayout layout = hardware::fabric_layout(cl);
   c.require(layout.connected, "cluster.fabric.spines",

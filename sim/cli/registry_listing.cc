@@ -7,6 +7,7 @@
 #include "models/gating/source_registry.h"
 #include "policies/placement/registry.h"
 #include "policies/predictors/registry.h"
+#include "sim/network/network_model.h"
 
 namespace moesim::cli {
 namespace {
@@ -23,6 +24,9 @@ std::vector<Row> rows() {
   for (const auto* e : gating::source_entries()) {
     auto config = e->defaults({});
     out.push_back({"gating.source: " + std::string(e->name), std::string(e->summary), params::docs_of(*config), "gating."});
+  }
+  for (const auto* e : network::network_model_entries()) {
+    out.push_back({"cluster.network.model: " + std::string(e->name), std::string(e->summary), {}, "cluster.network."});
   }
   for (const auto* e : gating::routing_entries()) {
     auto config = e->defaults({});

@@ -70,7 +70,7 @@ int cmd_topo(const std::vector<std::string>& args) {
     if (c.nodes > 1) std::printf(", %s to the last node", us(*hardware::path_latency(topology, 0, c.gpu_count() - 1)).c_str());
     std::printf("\n");
   }
-  std::printf("  network       %s model, %s all-to-all\n", hardware::to_string(c.network.model), hardware::to_string(c.network.all_to_all));
+  std::printf("  network       %s model, %s all-to-all\n", c.network.model.c_str(), hardware::to_string(c.network.all_to_all));
   if (vm.count("dot")) std::printf("wrote %s\n", vm["dot"].as<std::string>().c_str());
   return 0;
 }

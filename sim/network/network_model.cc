@@ -1,95 +1,19 @@
 #include "sim/network/network_model.h"
 
-#include "hardware/routing.h"
-#include "hardware/topology.h"
-#include "sim/network/all_to_all.h"
-#include "sim/network/analytic_network.h"
+#include <stdexcept>
+
+#include "sim/base/registry.h"
 
 namespace moesim::network {
-namespace {
 
-class AnalyticModel : public NetworkModel {
- public:
-  explicit AnalyticModel(const hardware::ClusterSpec& cluster) : net_(make_analytic_network(cluster)) {}
-  CollectiveCost all_to_all(const TrafficMatrix& traffic) override {
-    const AllToAllCost cost = all_to_all_cost(net_, traffic);
-    return {cost.time, cost.intra_node, cost.inter_node, {}, {}};
-  }
-  CollectiveCost transfers(const TrafficMatrix& traffic) override {
-    const AllToAllCost cost = all_to_all_time(net_, traffic);
-    return {cost.time, cost.intra_node, cost.inter_node, {}, {}};
-  }
-  CollectiveCost all_reduce(std::span<const int> gpus, Bytes bytes) override {
-    return {ring_all_reduce_time(net_, gpus, bytes), {}, {}, {}, {}};
-  }
-  engine::TaskId add_task(engine::TaskGraph& graph, const CollectiveCost& cost, std::span<const engine::ResourceId> streams,
-                          int32_t priority, uint32_t tag) override {
-    return graph.add_task(cost.time, streams, priority, tag);
-  }
-  engine::SharedCapacity* begin_step() override { return nullptr; }
+const NetworkModelEntry* find_network_model(std::string_view name) { return registry::find(network_model_entries(), name); }
 
- protected:
-  AnalyticNetwork net_;
-};
-
-// The analytic costs still give each collective's bytes and time alone; the flow network decides
-// how long it takes among the others.
-class FlowModel final : public AnalyticModel {
- public:
-  explicit FlowModel(const hardware::ClusterSpec& cluster)
-      : AnalyticModel(cluster),
-        topology_(std::make_unique<hardware::Topology>(hardware::build_topology(cluster))),
-        router_(std::make_unique<hardware::Router>(*topology_, cluster.fabric.routing)) {
-    std::vector<double> capacity(router_->link_count());
-    for (hardware::LinkId l = 0; l < capacity.size(); ++l) capacity[l] = router_->capacity(l);
-    flows_ = std::make_unique<FlowNetwork>(std::move(capacity));
-  }
-  CollectiveCost all_to_all(const TrafficMatrix& traffic) override {
-    CollectiveCost cost = AnalyticModel::all_to_all(traffic);
-    const auto& c = net_.cluster;
-    for (const auto& phase : all_to_all_phases(c.network.all_to_all, c, traffic)) {
-      cost.demand.push_back(route_traffic(*router_, phase, scratch_));
-      cost.tail.push_back(fixed_cost(all_to_all_time(net_, phase), c.network.message_overhead));
-    }
-    return cost;
-  }
-  CollectiveCost transfers(const TrafficMatrix& traffic) override {
-    CollectiveCost cost = AnalyticModel::transfers(traffic);
-    cost.demand.push_back(route_traffic(*router_, traffic, scratch_));
-    cost.tail.push_back(all_to_all_time(net_, traffic).latency);
-    return cost;
-  }
-  CollectiveCost all_reduce(std::span<const int> gpus, Bytes bytes) override {
-    CollectiveCost cost = AnalyticModel::all_reduce(gpus, bytes);
-    cost.demand.push_back(ring_all_reduce_demand(*router_, net_.cluster, gpus, bytes, scratch_));
-    cost.tail.push_back(ring_all_reduce_latency(net_, gpus));
-    return cost;
-  }
-  engine::TaskId add_task(engine::TaskGraph& graph, const CollectiveCost& cost, std::span<const engine::ResourceId> streams,
-                          int32_t priority, uint32_t tag) override {
-    Duration tail;
-    for (Duration d : cost.tail) tail += d;
-    const engine::TaskId t = graph.add_shared_task(tail, streams, priority, tag);
-    flows_->set_demand(t, cost.demand);
-    return t;
-  }
-  engine::SharedCapacity* begin_step() override {
-    flows_->reset();
-    return flows_.get();
-  }
-
- private:
-  std::unique_ptr<hardware::Topology> topology_;
-  std::unique_ptr<hardware::Router> router_;
-  std::unique_ptr<FlowNetwork> flows_;
-  std::vector<double> scratch_;
-};
-
-}  // namespace
+std::vector<std::string> network_model_names() { return registry::names(network_model_entries()); }
 
 std::unique_ptr<NetworkModel> make_network_model(const hardware::ClusterSpec& cluster) {
-  if (cluster.network.model == hardware::NetworkModel::kFlow) return std::make_unique<FlowModel>(cluster);
-  return std::make_unique<AnalyticModel>(cluster);
+  const NetworkModelEntry* entry = find_network_model(cluster.network.model);
+  if (!entry) throw std::invalid_argument("unknown network model '" + cluster.network.model + "'");
+  return entry->make(cluster);
 }
 
 }  // namespace moesim::network

@@ -1,0 +1,82 @@
+// The flow network model: collectives' bytes routed over the topology, sharing links max-min
+// fairly with whatever else runs (flow_network.h). The analytic costs still give each
+// collective's bytes and its time alone.
+#include <memory>
+
+#include "hardware/routing.h"
+#include "hardware/topology.h"
+#include "sim/network/all_to_all.h"
+#include "sim/network/analytic_model.h"
+
+namespace moesim::network {
+namespace {
+
+class FlowModel final : public AnalyticModel {
+ public:
+  explicit FlowModel(const hardware::ClusterSpec& cluster)
+      : AnalyticModel(cluster),
+        topology_(std::make_unique<hardware::Topology>(hardware::build_topology(cluster))),
+        router_(std::make_unique<hardware::Router>(*topology_, cluster.fabric.routing)) {
+    std::vector<double> capacity(router_->link_count());
+    for (hardware::LinkId l = 0; l < capacity.size(); ++l) capacity[l] = router_->capacity(l);
+    flows_ = std::make_unique<FlowNetwork>(std::move(capacity));
+  }
+  CollectiveCost all_to_all(const TrafficMatrix& traffic) override {
+    CollectiveCost cost = AnalyticModel::all_to_all(traffic);
+    const auto& c = net_.cluster;
+    for (const auto& phase : all_to_all_phases(c.network.all_to_all, c, traffic)) {
+      cost.demand.push_back(route_traffic(*router_, phase, scratch_));
+      cost.tail.push_back(fixed_cost(all_to_all_time(net_, phase), c.network.message_overhead));
+    }
+    return cost;
+  }
+  CollectiveCost transfers(const TrafficMatrix& traffic) override {
+    CollectiveCost cost = AnalyticModel::transfers(traffic);
+    cost.demand.push_back(route_traffic(*router_, traffic, scratch_));
+    cost.tail.push_back(all_to_all_time(net_, traffic).latency);
+    return cost;
+  }
+  CollectiveCost all_reduce(std::span<const int> gpus, Bytes bytes) override {
+    CollectiveCost cost = AnalyticModel::all_reduce(gpus, bytes);
+    cost.demand.push_back(ring_all_reduce_demand(*router_, net_.cluster, gpus, bytes, scratch_));
+    cost.tail.push_back(ring_all_reduce_latency(net_, gpus));
+    return cost;
+  }
+  engine::TaskId add_task(engine::TaskGraph& graph, const CollectiveCost& cost, std::span<const engine::ResourceId> streams,
+                          int32_t priority, uint32_t tag) override {
+    Duration tail;
+    for (Duration d : cost.tail) tail += d;
+    const engine::TaskId t = graph.add_shared_task(tail, streams, priority, tag);
+    flows_->set_demand(t, cost.demand);
+    return t;
+  }
+  engine::SharedCapacity* begin_step() override {
+    flows_->reset();
+    return flows_.get();
+  }
+
+ private:
+  std::unique_ptr<hardware::Topology> topology_;
+  std::unique_ptr<hardware::Router> router_;
+  std::unique_ptr<FlowNetwork> flows_;
+  std::vector<double> scratch_;
+};
+
+}  // namespace
+
+const NetworkModelEntry& network_model_entry_flow() {
+  static const NetworkModelEntry entry{
+      .name = "flow",
+      .summary = "max-min fair flows over the topology: collectives share links",
+      .shares_links = true,
+      .make = [](const hardware::ClusterSpec& cluster) -> std::unique_ptr<NetworkModel> { return std::make_unique<FlowModel>(cluster); },
+      // Routes between every pair of GPUs, a few links each.
+      .memory = [](const hardware::ClusterSpec& cluster) {
+        const double gpus = cluster.gpu_count();
+        return gpus * gpus * 16;
+      },
+  };
+  return entry;
+}
+
+}  // namespace moesim::network
