@@ -10,8 +10,4 @@ const char* to_string(Dedup d) { return d == Dedup::kNone ? "none" : d == Dedup:
 
 std::string_view PolicySpec::placement_name() const { return placement->name(); }
 
-const char* to_string(MigrationMode m) { return m == MigrationMode::kBlocking ? "blocking" : "overlapped"; }
-
-const char* to_string(policies::StaticLayout l) { return l == policies::StaticLayout::kContiguous ? "contiguous" : "round_robin"; }
-
 }  // namespace moesim::scenarios

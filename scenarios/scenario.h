@@ -94,7 +94,5 @@ struct Scenario {
 
 const char* to_string(ExpertExecution e);
 const char* to_string(Dedup d);
-const char* to_string(MigrationMode m);
-const char* to_string(policies::StaticLayout l);
 
 }  // namespace moesim::scenarios
