@@ -120,15 +120,6 @@ const char* to_string(IntraNodeFabric f) {
   return "?";
 }
 
-const char* to_string(FabricKind k) {
-  switch (k) {
-    case FabricKind::kRailOptimized: return "rail_optimized";
-    case FabricKind::kFatTree: return "fat_tree";
-    case FabricKind::kMultiPlane: return "multi_plane";
-  }
-  return "?";
-}
-
 const char* to_string(FabricRouting r) {
   switch (r) {
     case FabricRouting::kEcmp: return "ecmp";

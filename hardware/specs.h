@@ -50,14 +50,6 @@ struct NicSpec {
   LinkSpec link;
 };
 
-// How nodes' NICs reach each other.
-//   rail_optimized: NIC i of every node of a pod on rail leaf i; all leaves joined by spines.
-//   fat_tree: all NICs of a node on one top-of-rack leaf; leaves joined by spines.
-//   multi_plane: rail i is a plane of its own (its own leaves and spines); traffic between rails
-//     crosses over NVLink to the GPU on the destination's rail (as in DeepSeek's multi-plane
-//     fat-tree).
-enum class FabricKind { kRailOptimized, kFatTree, kMultiPlane };
-
 // How switches pick among equal-cost paths. ecmp: one path per (source, destination) pair by
 // hashing, so pairs can collide on a link; adaptive: each pair's bytes spread evenly over all of
 // them (adaptive routing / packet spraying, as InfiniBand AR and Spectrum-X do).
@@ -66,15 +58,14 @@ enum class FabricRouting { kEcmp, kAdaptive };
 // Two-tier leaf/spine fabric. A leaf's uplinks carry 1/oversubscription of what its node-facing
 // ports can; `switch_latency` is added per switch hop.
 struct FabricSpec {
-  FabricKind kind = FabricKind::kRailOptimized;
+  // How nodes' NICs reach each other, by name: a registry entry of hardware/fabric.h
+  // (rail_optimized, fat_tree, multi_plane).
+  std::string kind = "rail_optimized";
   int leaf_ports = 64;            // node-facing ports per leaf switch
   double oversubscription = 1.0;  // leaf downlink : uplink bandwidth, at least 1
   int spines = 8;                 // per plane (multi_plane) or in all; 0 leaves leaves unjoined
   FabricRouting routing = FabricRouting::kEcmp;
   Duration switch_latency = Nanoseconds(600);
-
-  // Nodes under one leaf: a port per node on a rail leaf, a port per NIC on a top-of-rack leaf.
-  int nodes_per_leaf(int nics_per_node) const { return kind == FabricKind::kFatTree ? leaf_ports / nics_per_node : leaf_ports; }
 };
 
 // How an all-to-all moves its bytes (sim/network/all_to_all.h).
@@ -110,7 +101,6 @@ struct ClusterSpec {
 };
 
 const char* to_string(IntraNodeFabric f);
-const char* to_string(FabricKind k);
 const char* to_string(FabricRouting r);
 const char* to_string(AllToAllAlgorithm a);
 

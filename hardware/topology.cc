@@ -1,5 +1,7 @@
 #include "hardware/topology.h"
 
+#include "hardware/fabric.h"
+
 #include <boost/graph/connected_components.hpp>
 #include <boost/graph/dijkstra_shortest_paths.hpp>
 #include <boost/graph/graphviz.hpp>
@@ -32,12 +34,13 @@ Duration half(Duration d) { return Duration::FromPicoseconds(d.picoseconds() / 2
 FabricLayout fabric_layout(const ClusterSpec& spec) {
   const FabricSpec& fabric = spec.fabric;
   const int64_t rails = spec.nic.count;
-  const int64_t per_leaf = std::max(1, fabric.nodes_per_leaf(spec.nic.count));
+  const FabricEntry& kind = fabric_of(spec);
+  const int64_t per_leaf = std::max(1, nodes_per_leaf(spec));
   const int64_t pods = (spec.nodes + per_leaf - 1) / per_leaf;
   FabricLayout l;
   // Leaves: one per pod (top-of-rack) or one per pod and rail; planes: leaves that share spines.
-  l.leaves = pods * (fabric.kind == FabricKind::kFatTree ? 1 : rails);
-  l.planes = fabric.kind == FabricKind::kMultiPlane ? rails : 1;
+  l.leaves = pods * (kind.top_of_rack ? 1 : rails);
+  l.planes = kind.plane_per_rail ? rails : 1;
   l.leaves_per_plane = l.leaves / l.planes;
   if (spec.nodes > 1 && l.leaves_per_plane > 1) {
     l.spines = l.planes * fabric.spines;
@@ -53,15 +56,15 @@ Topology build_topology(const ClusterSpec& spec) {
   const FabricSpec& fabric = spec.fabric;
   const int rails = spec.nic.count;
   const int groups_per_node = (spec.gpus_per_node + spec.intra_node.group_size - 1) / spec.intra_node.group_size;
-  const int per_leaf = std::max(1, fabric.nodes_per_leaf(rails));
-  const bool top_of_rack = fabric.kind == FabricKind::kFatTree;
+  const int per_leaf = std::max(1, nodes_per_leaf(spec));
+  const bool top_of_rack = fabric_of(spec).top_of_rack;
   const LinkSpec& nic = spec.nic.link;
   const FabricLayout layout = fabric_layout(spec);
 
   const int leaves_per_pod = top_of_rack ? 1 : rails;
   std::vector<TopologyVertex> leaves;  // [pod * leaves_per_pod + rail]
   for (int64_t i = 0; i < layout.leaves; ++i) leaves.push_back(b.vertex(VertexKind::kLeaf, static_cast<int>(i)));
-  const bool plane_per_rail = fabric.kind == FabricKind::kMultiPlane;
+  const bool plane_per_rail = fabric_of(spec).plane_per_rail;
   const int planes = static_cast<int>(layout.planes);
   if (layout.spines > 0) {
     const Bandwidth downlink = nic.bandwidth * static_cast<double>(fabric.leaf_ports);

@@ -57,7 +57,7 @@ struct FabricLayout {
 };
 FabricLayout fabric_layout(const ClusterSpec& spec);
 
-// Builds the graph for `spec` (see FabricKind for the wiring). A fabric whose leaves have no
+// Builds the graph for `spec` (fabric.h: where NICs meet leaves, which leaves share spines). A fabric whose leaves have no
 // spine to meet at (fabric.spines 0) comes out disconnected; summarize() says so.
 Topology build_topology(const ClusterSpec& spec);
 TopologySummary summarize(const Topology& topology);

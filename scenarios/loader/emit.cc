@@ -34,7 +34,7 @@ void emit_gpu(YAML::Emitter& out, const hardware::GpuSpec& g) {
 
 void emit_fabrics(YAML::Emitter& out, const hardware::ClusterSpec& c) {
   out << Key << "fabric" << Value << BeginMap;
-  out << Key << "kind" << Value << hardware::to_string(c.fabric.kind);
+  out << Key << "kind" << Value << c.fabric.kind;
   out << Key << "leaf_ports" << Value << c.fabric.leaf_ports;
   out << Key << "oversubscription" << Value << format_number(c.fabric.oversubscription);
   out << Key << "spines" << Value << c.fabric.spines;

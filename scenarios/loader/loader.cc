@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "hardware/fabric.h"
 #include "hardware/presets.h"
 #include "models/gating/source_registry.h"
 #include "models/presets.h"
@@ -135,14 +136,11 @@ hardware::ClusterSpec read_cluster(MapReader r) {
   nic.finish();
 
   MapReader fabric_r = r.child("fabric");
-  const std::string kind = fabric_r.get_choice("kind", {"rail_optimized", "fat_tree", "multi_plane"}, hardware::to_string(c.fabric.kind));
-  c.fabric.kind = kind == "rail_optimized" ? hardware::FabricKind::kRailOptimized
-                  : kind == "fat_tree"     ? hardware::FabricKind::kFatTree
-                                           : hardware::FabricKind::kMultiPlane;
+  c.fabric.kind = fabric_r.get_choice("kind", hardware::fabric_names(), c.fabric.kind);
   c.fabric.leaf_ports = static_cast<int>(fabric_r.get_int("leaf_ports", c.fabric.leaf_ports, 1, 1 << 20));
   c.fabric.oversubscription = fabric_r.get_double("oversubscription", c.fabric.oversubscription, 1, 1e6);
   // A spine per rail, or one per plane where every rail is a plane of its own.
-  const int default_spines = c.fabric.kind == hardware::FabricKind::kMultiPlane ? 1 : c.nic.count;
+  const int default_spines = hardware::default_spines(c);
   c.fabric.spines = static_cast<int>(fabric_r.get_int("spines", default_spines, 0, 1 << 16));
   c.fabric.switch_latency = fabric_r.get_duration("switch_latency", c.fabric.switch_latency);
   c.fabric.routing = fabric_r.get_choice("routing", {"ecmp", "adaptive"}, hardware::to_string(c.fabric.routing)) == "ecmp"

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "hardware/fabric.h"
 #include "hardware/topology.h"
 #include "models/gating/capacity.h"
 #include "models/gating/routing/routing_rule.h"
@@ -30,7 +31,8 @@ std::string str(int64_t v) { return std::to_string(v); }
 
 void validate_fabric(const hardware::ClusterSpec& cl, const Checker& c) {
   const auto& f = cl.fabric;
-  c.require(f.kind != hardware::FabricKind::kFatTree || f.leaf_ports >= cl.nic.count, "cluster.fabric.leaf_ports",
+  const hardware::FabricEntry& kind = hardware::fabric_of(cl);
+  c.require(!kind.top_of_rack || f.leaf_ports >= cl.nic.count, "cluster.fabric.leaf_ports",
             "expected at least nic.count (" + str(cl.nic.count) + ") ports, so that a node's NICs fit on its top-of-rack leaf, got " +
                 str(f.leaf_ports));
   c.require(!network::find_network_model(cl.network.model)->shares_links || cl.network.all_to_all != hardware::AllToAllAlgorithm::kPairwise,
@@ -42,8 +44,7 @@ void validate_fabric(const hardware::ClusterSpec& cl, const Checker& c) {
   const hardware::FabricLayout layout = hardware::fabric_layout(cl);
   c.require(layout.connected, "cluster.fabric.spines",
             "expected a connected topology, but its " + str(layout.leaves) + " leaf switches are joined by " + str(layout.spines) +
-                " spines (" + str(f.spines) + " per " + (f.kind == hardware::FabricKind::kMultiPlane ? "plane" : "fabric") +
-                "), so some GPUs cannot reach others");
+                " spines (" + str(f.spines) + " per " + (kind.plane_per_rail ? "plane" : "fabric") + "), so some GPUs cannot reach others");
 }
 
 void validate_routing(const Scenario& s, const Checker& c) {

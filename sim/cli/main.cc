@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include "hardware/fabric.h"
 #include "hardware/presets.h"
 #include "models/gating/trace_h5.h"
 #include "models/presets.h"
@@ -180,11 +181,10 @@ int cmd_presets(const std::vector<std::string>& args) {
   }
   std::cout << "cluster presets (cluster.preset; one node each, scale with cluster.nodes):\n";
   for (const auto& p : hardware::cluster_presets()) std::printf("  %-14s %s\n", p.name.c_str(), p.description.c_str());
-  std::cout << "\nfabrics (cluster.fabric.kind; see `moesim topo SCENARIO`):\n"
-               "  rail_optimized NIC i of every node on rail leaf i, leaves joined by spines (DGX SuperPOD style)\n"
-               "  fat_tree       all NICs of a node on one top-of-rack leaf; two-tier leaf/spine, cluster.fabric.oversubscription\n"
-               "  multi_plane    every rail its own leaves and spines; cross-rail traffic forwarded over NVLink\n"
-               "  intra-node fabrics (cluster.intra_node.fabric): nvswitch, pcie, hccs (groups of cluster.intra_node.group_size)\n";
+  std::cout << "\nfabrics (cluster.fabric.kind; see `moesim topo SCENARIO`):\n";
+  for (const auto* f : hardware::fabric_entries())
+    std::printf("  %-14s %s\n", std::string(f->name).c_str(), std::string(f->summary).c_str());
+  std::cout << "  intra-node fabrics (cluster.intra_node.fabric): nvswitch, pcie, hccs (groups of cluster.intra_node.group_size)\n";
   std::cout << "\nmodel presets (model.preset):\n";
   for (const auto& p : models::model_presets()) std::printf("  %-14s %s\n", p.name.c_str(), p.description.c_str());
   std::cout << "\nwhat a scenario picks by name, and the keys of each:\n" << cli::registry_listing(false);

@@ -3,6 +3,7 @@
 #include <sstream>
 #include <vector>
 
+#include "hardware/fabric.h"
 #include "models/gating/routing/routing_rule.h"
 #include "models/gating/source_registry.h"
 #include "policies/placement/registry.h"
@@ -24,6 +25,9 @@ std::vector<Row> rows() {
   for (const auto* e : gating::source_entries()) {
     auto config = e->defaults({});
     out.push_back({"gating.source: " + std::string(e->name), std::string(e->summary), params::docs_of(*config), "gating."});
+  }
+  for (const auto* e : hardware::fabric_entries()) {
+    out.push_back({"cluster.fabric.kind: " + std::string(e->name), std::string(e->summary), {}, "cluster.fabric."});
   }
   for (const auto* e : network::network_model_entries()) {
     out.push_back({"cluster.network.model: " + std::string(e->name), std::string(e->summary), {}, "cluster.network."});

@@ -1,4 +1,4 @@
-// Every registry entry a scenario can name (gating sources, network models, routing modes,
+// Every registry entry a scenario can name (fabrics, gating sources, network models, routing modes,
 // placement policies, predictors) with its keys, read from the entries' own descriptions: what `moesim presets` lists
 // and the README's key table shows.
 #pragma once

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "hardware/fabric.h"
 #include "hardware/topology.h"
 #include "scenarios/loader/loader.h"
 #include "sim/cli/scenario_args.h"
@@ -55,9 +56,9 @@ int cmd_topo(const std::vector<std::string>& args) {
     }
   }
   std::printf("topology of %s: %d x %s, %d GPUs\n", s.name.c_str(), c.nodes, c.preset.c_str(), c.gpu_count());
-  std::printf("  fabric        %s, %d node-facing ports per leaf, %d spine%s%s, oversubscription %g:1\n",
-              hardware::to_string(c.fabric.kind), c.fabric.leaf_ports, c.fabric.spines, c.fabric.spines == 1 ? "" : "s",
-              c.fabric.kind == hardware::FabricKind::kMultiPlane ? " per plane" : "", c.fabric.oversubscription);
+  std::printf("  fabric        %s, %d node-facing ports per leaf, %d spine%s%s, oversubscription %g:1\n", c.fabric.kind.c_str(),
+              c.fabric.leaf_ports, c.fabric.spines, c.fabric.spines == 1 ? "" : "s",
+              hardware::fabric_of(c).plane_per_rail ? " per plane" : "", c.fabric.oversubscription);
   std::printf("  switches      %d intra-node (%s), %d PCIe, %d leaves, %d spines\n", t.intra_switches,
               hardware::to_string(c.intra_node.fabric), t.pcie_switches, t.leaves, t.spines);
   std::printf("  endpoints     %d GPUs, %d NICs of %s\n", t.gpus, t.nics, gb_per_s(c.nic.link.bandwidth).c_str());

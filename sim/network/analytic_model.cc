@@ -29,7 +29,9 @@ const NetworkModelEntry& network_model_entry_analytic() {
   static const NetworkModelEntry entry{
       .name = "analytic",
       .summary = "hierarchical alpha-beta: each collective its busiest port plus latency",
-      .make = [](const hardware::ClusterSpec& cluster) -> std::unique_ptr<NetworkModel> { return std::make_unique<AnalyticModel>(cluster); },
+      .make = [](const hardware::ClusterSpec& cluster) -> std::unique_ptr<NetworkModel> {
+        return std::make_unique<AnalyticModel>(cluster);
+      },
       .memory = [](const hardware::ClusterSpec&) { return 0.0; },
   };
   return entry;

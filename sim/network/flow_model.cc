@@ -71,10 +71,11 @@ const NetworkModelEntry& network_model_entry_flow() {
       .shares_links = true,
       .make = [](const hardware::ClusterSpec& cluster) -> std::unique_ptr<NetworkModel> { return std::make_unique<FlowModel>(cluster); },
       // Routes between every pair of GPUs, a few links each.
-      .memory = [](const hardware::ClusterSpec& cluster) {
-        const double gpus = cluster.gpu_count();
-        return gpus * gpus * 16;
-      },
+      .memory =
+          [](const hardware::ClusterSpec& cluster) {
+            const double gpus = cluster.gpu_count();
+            return gpus * gpus * 16;
+          },
   };
   return entry;
 }
