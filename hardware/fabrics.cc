@@ -10,9 +10,8 @@ const FabricEntry& fabric_entry_rail_optimized() {
 }
 
 const FabricEntry& fabric_entry_fat_tree() {
-  static const FabricEntry entry{.name = "fat_tree",
-                                 .summary = "all NICs of a node on one top-of-rack leaf, leaves joined by spines",
-                                 .top_of_rack = true};
+  static const FabricEntry entry{
+      .name = "fat_tree", .summary = "all NICs of a node on one top-of-rack leaf, leaves joined by spines", .top_of_rack = true};
   return entry;
 }
 

@@ -3,7 +3,7 @@
 # files that are not formatted and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files '*.cc' '*.h' '*.cu' '*.cuh')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.cc' '*.h' '*.cu' '*.cuh')
 if [[ "${1:-}" == --check ]]; then
   bad=()
   for f in "${files[@]}"; do
