@@ -47,7 +47,6 @@ class SourceConfig {
   virtual std::string_view name() const = 0;
   virtual void describe(params::Visitor& v) = 0;
   virtual std::vector<params::KeyValue> values() const = 0;
-  virtual std::unique_ptr<SourceConfig> clone() const = 0;
   // Checks what can be checked before a run, reading input files where the source has them.
   virtual std::optional<SourceProblem> check(const SourceContext& context) const = 0;
   // The files the source reads (a trace): a run must not write over them.
@@ -79,7 +78,7 @@ std::vector<std::string> source_names();
 
 // A SourceConfig for a Params struct with describe(); the hooks a source does not need stay null.
 template <typename Params>
-class SourceConfigOf final : public SourceConfig {
+class SourceConfigOf final : public params::Described<SourceConfig, Params> {
  public:
   struct Hooks {
     std::unique_ptr<Source> (*make)(const Params&, const SourceContext&) = nullptr;
@@ -87,23 +86,20 @@ class SourceConfigOf final : public SourceConfig {
     std::vector<std::string> (*inputs)(const Params&) = nullptr;
     std::optional<SourceMemory> (*memory)(const Params&, const SourceContext&, double copies) = nullptr;
   };
-  SourceConfigOf(std::string_view name, Params params, Hooks hooks) : name_(name), params_(params), hooks_(hooks) {}
-  std::string_view name() const override { return name_; }
-  void describe(params::Visitor& v) override { params_.describe(v); }
-  std::vector<params::KeyValue> values() const override { return params::values_of(params_); }
-  std::unique_ptr<SourceConfig> clone() const override { return std::make_unique<SourceConfigOf>(*this); }
+  SourceConfigOf(std::string_view name, Params params, Hooks hooks)
+      : params::Described<SourceConfig, Params>(name, params), hooks_(hooks) {}
   std::optional<SourceProblem> check(const SourceContext& c) const override {
-    return hooks_.check ? hooks_.check(params_, c) : std::nullopt;
+    return hooks_.check ? hooks_.check(this->params(), c) : std::nullopt;
   }
-  std::vector<std::string> input_files() const override { return hooks_.inputs ? hooks_.inputs(params_) : std::vector<std::string>{}; }
+  std::vector<std::string> input_files() const override {
+    return hooks_.inputs ? hooks_.inputs(this->params()) : std::vector<std::string>{};
+  }
   std::optional<SourceMemory> memory(const SourceContext& c, double copies) const override {
-    return hooks_.memory ? hooks_.memory(params_, c, copies) : std::nullopt;
+    return hooks_.memory ? hooks_.memory(this->params(), c, copies) : std::nullopt;
   }
-  std::unique_ptr<Source> make(const SourceContext& c) const override { return hooks_.make(params_, c); }
+  std::unique_ptr<Source> make(const SourceContext& c) const override { return hooks_.make(this->params(), c); }
 
  private:
-  std::string_view name_;
-  Params params_;
   Hooks hooks_;
 };
 

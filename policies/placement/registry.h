@@ -53,7 +53,6 @@ class PlacementConfig {
   // Visits the policy's own keys (reading, writing or listing them).
   virtual void describe(params::Visitor& v) = 0;
   virtual std::vector<params::KeyValue> values() const = 0;
-  virtual std::unique_ptr<PlacementConfig> clone() const = 0;
   virtual std::optional<PlacementProblem> check(const PlacementFacts& facts) const = 0;
   virtual std::unique_ptr<PlacementPolicy> make(const PlacementContext& context) const = 0;
 };
@@ -87,24 +86,18 @@ std::vector<std::string> placement_names();
 // A PlacementConfig for a Params struct with describe(), a check against the scenario and a
 // function that makes the policy.
 template <typename Params>
-class PlacementConfigOf final : public PlacementConfig {
+class PlacementConfigOf final : public params::Described<PlacementConfig, Params> {
  public:
   using Check = std::optional<PlacementProblem> (*)(const Params&, const PlacementFacts&);
   using Make = std::unique_ptr<PlacementPolicy> (*)(const Params&, const PlacementContext&);
   PlacementConfigOf(std::string_view name, Params params, Check checker, Make maker)
-      : name_(name), params_(params), check_(checker), make_(maker) {}
-  std::string_view name() const override { return name_; }
-  void describe(params::Visitor& v) override { params_.describe(v); }
-  std::vector<params::KeyValue> values() const override { return params::values_of(params_); }
-  std::unique_ptr<PlacementConfig> clone() const override { return std::make_unique<PlacementConfigOf>(*this); }
+      : params::Described<PlacementConfig, Params>(name, params), check_(checker), make_(maker) {}
   std::optional<PlacementProblem> check(const PlacementFacts& facts) const override {
-    return check_ ? check_(params_, facts) : std::nullopt;
+    return check_ ? check_(this->params(), facts) : std::nullopt;
   }
-  std::unique_ptr<PlacementPolicy> make(const PlacementContext& context) const override { return make_(params_, context); }
+  std::unique_ptr<PlacementPolicy> make(const PlacementContext& context) const override { return make_(this->params(), context); }
 
  private:
-  std::string_view name_;
-  Params params_;
   Check check_;
   Make make_;
 };

@@ -35,7 +35,6 @@ class PredictorConfig {
   // Visits the settings' keys (reading, writing or listing them).
   virtual void describe(params::Visitor& v) = 0;
   virtual std::vector<params::KeyValue> values() const = 0;
-  virtual std::unique_ptr<PredictorConfig> clone() const = 0;
   // Throws std::invalid_argument when an input it needs is missing.
   virtual std::unique_ptr<Predictor> make(const SeriesShape& shape, const PredictorInputs& inputs) const = 0;
 };
@@ -69,22 +68,16 @@ std::unique_ptr<Predictor> make_predictor(std::string_view name, const SeriesSha
 
 // A PredictorConfig for a Params struct (with describe()) and a function that makes the predictor.
 template <typename Params>
-class PredictorConfigOf final : public PredictorConfig {
+class PredictorConfigOf final : public params::Described<PredictorConfig, Params> {
  public:
   using Make = std::unique_ptr<Predictor> (*)(const Params&, const SeriesShape&, const PredictorInputs&);
-  PredictorConfigOf(std::string_view name, Make maker, Params params = {}) : name_(name), make_(maker), params_(params) {}
-  std::string_view name() const override { return name_; }
-  void describe(params::Visitor& v) override { params_.describe(v); }
-  std::vector<params::KeyValue> values() const override { return params::values_of(params_); }
-  std::unique_ptr<PredictorConfig> clone() const override { return std::make_unique<PredictorConfigOf>(*this); }
+  PredictorConfigOf(std::string_view name, Make maker) : params::Described<PredictorConfig, Params>(name, Params{}), make_(maker) {}
   std::unique_ptr<Predictor> make(const SeriesShape& shape, const PredictorInputs& inputs) const override {
-    return make_(params_, shape, inputs);
+    return make_(this->params(), shape, inputs);
   }
 
  private:
-  std::string_view name_;
   Make make_;
-  Params params_;
 };
 
 // The entry of a predictor whose settings are `Params`.

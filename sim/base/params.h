@@ -55,7 +55,6 @@ void enumeration(Visitor& v, std::string_view key, E& value, const std::string_v
   }
 }
 
-// One key as text, as the resolved YAML writes it.
 struct KeyValue {
   std::string key;
   std::string value;
@@ -141,5 +140,23 @@ bool assign(Describable& params, std::string_view key, std::string_view text) {
   params.describe(assigner);
   return assigner.found;
 }
+
+// What every registry entry's config shares: its name and its Params, visited by describe() and
+// written by values(). `Interface` declares the three (and what the entry itself makes).
+template <typename Interface, typename Params>
+class Described : public Interface {
+ public:
+  Described(std::string_view name, Params params) : name_(name), params_(params) {}
+  std::string_view name() const override { return name_; }
+  void describe(Visitor& v) override { params_.describe(v); }
+  std::vector<KeyValue> values() const override { return values_of(params_); }
+
+ protected:
+  const Params& params() const { return params_; }
+
+ private:
+  std::string_view name_;
+  Params params_;
+};
 
 }  // namespace moesim::params

@@ -80,7 +80,6 @@ class RoutingConfig {
   virtual std::string_view name() const = 0;
   virtual void describe(params::Visitor& v) = 0;
   virtual std::vector<params::KeyValue> values() const = 0;
-  virtual std::unique_ptr<RoutingConfig> clone() const = 0;
   virtual std::optional<RoutingProblem> check(const RoutingFacts& facts) const = 0;
   virtual std::unique_ptr<RoutingRule> make(const RoutingContext& context) const = 0;
 };
@@ -113,22 +112,18 @@ std::shared_ptr<const RoutingConfig> default_routing(std::string_view name, cons
 const std::shared_ptr<const RoutingConfig>& topk_routing();
 
 template <typename Params>
-class RoutingConfigOf final : public RoutingConfig {
+class RoutingConfigOf final : public params::Described<RoutingConfig, Params> {
  public:
   using Check = std::optional<RoutingProblem> (*)(const Params&, const RoutingFacts&);
   using Make = std::unique_ptr<RoutingRule> (*)(const Params&, const RoutingContext&);
   RoutingConfigOf(std::string_view name, Params params, Check checker, Make maker)
-      : name_(name), params_(params), check_(checker), make_(maker) {}
-  std::string_view name() const override { return name_; }
-  void describe(params::Visitor& v) override { params_.describe(v); }
-  std::vector<params::KeyValue> values() const override { return params::values_of(params_); }
-  std::unique_ptr<RoutingConfig> clone() const override { return std::make_unique<RoutingConfigOf>(*this); }
-  std::optional<RoutingProblem> check(const RoutingFacts& facts) const override { return check_ ? check_(params_, facts) : std::nullopt; }
-  std::unique_ptr<RoutingRule> make(const RoutingContext& context) const override { return make_(params_, context); }
+      : params::Described<RoutingConfig, Params>(name, params), check_(checker), make_(maker) {}
+  std::optional<RoutingProblem> check(const RoutingFacts& facts) const override {
+    return check_ ? check_(this->params(), facts) : std::nullopt;
+  }
+  std::unique_ptr<RoutingRule> make(const RoutingContext& context) const override { return make_(this->params(), context); }
 
  private:
-  std::string_view name_;
-  Params params_;
   Check check_;
   Make make_;
 };
