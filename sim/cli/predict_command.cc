@@ -137,7 +137,7 @@ std::string predictor_listing() {
     out << "  " << entry->name << ": " << entry->summary << "\n";
     auto config = entry->defaults();
     for (const auto& doc : params::docs_of(*config)) {
-      out << "      " << entry->name << "." << doc.key << " (" << doc.accepts << ", default " << doc.default_value << "): " << doc.doc
+      out << "      " << entry->name << "." << doc.key << " (default " << doc.default_value << "; " << doc.accepts << "): " << doc.doc
           << "\n";
     }
   }
