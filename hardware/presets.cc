@@ -56,6 +56,7 @@ ClusterSpec a100_dgx() {
   GpuSpec g{
       .name = "A100-SXM4-80GB", .bf16_peak = TFLOPS(312), .fp8_peak = FlopRate(), .hbm_capacity = GB(80), .hbm_bandwidth = TBps(2.039)};
   g.gemm_half_rows = 128;
+  g.sms = 108;
   return dgx("a100-dgx", g, GBps(300), kNvlinkEfficiency, Gbps(200));
 }
 
@@ -70,6 +71,7 @@ ClusterSpec ascend_910b() {
   c.gpu =
       GpuSpec{.name = "Ascend-910B", .bf16_peak = TFLOPS(320), .fp8_peak = FlopRate(), .hbm_capacity = GB(64), .hbm_bandwidth = TBps(1.6)};
   c.gpu.gemm_efficiency = 0.6;
+  c.gpu.sms = 24;  // AI cores
   c.intra_node.fabric = IntraNodeFabric::kHccs;
   c.intra_node.group_size = 4;
   c.intra_node.link = LinkSpec{GBps(90), 0.8, Microseconds(5)};

@@ -21,6 +21,7 @@ struct GpuSpec {
   // Achievable fraction of HBM bandwidth for streaming kernels.
   double memory_efficiency = 0.85;
   Duration kernel_launch = Microseconds(4);
+  int sms = 132;  // streaming multiprocessors (or AI cores): what a communication kernel takes SMs of
 };
 
 // A link or port: line rate per direction, achievable fraction after protocol overhead, and

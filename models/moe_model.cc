@@ -1,8 +1,20 @@
 #include "models/moe_model.h"
 
+#include <algorithm>
+
 namespace moesim::models {
 
 const char* to_string(Dtype d) { return d == Dtype::kFp8 ? "fp8" : "bf16"; }
+const char* to_string(Attention a) { return a == Attention::kMla ? "mla" : "gqa"; }
+
+int MoeModel::query_dim() const {
+  return attention == Attention::kMla ? heads * (mla.qk_nope_head_dim + mla.qk_rope_head_dim) : heads * gqa_head_dim();
+}
+int MoeModel::value_dim() const { return attention == Attention::kMla ? heads * mla.v_head_dim : heads * gqa_head_dim(); }
+int MoeModel::key_value_dim() const {
+  // MLA trains with the up-projected keys and values (the latent cache is an inference trick).
+  return attention == Attention::kMla ? query_dim() + value_dim() : 2 * kv_heads * gqa_head_dim();
+}
 
 int MoeModel::moe_layer_count() const { return static_cast<int>(moe_layer_indices().size()); }
 
@@ -19,32 +31,63 @@ TokenFlops token_flops(const MoeModel& m, int seq_len) {
   TokenFlops f;
   // A GEMM costs 2 FLOPs per weight per token.
   f.attention_projections = Flops(2.0 * p.attention_per_layer);
-  // Scores and weighted sum: 2 * seq * hidden each; causal masking halves the useful work.
-  f.attention_core = Flops(2.0 * 2.0 * seq_len * m.hidden * 0.5);
+  // Scores (2 * query_dim per key) and weighted sum (2 * value_dim per key), over the keys a causal
+  // query sees on average: half the sequence, or the window where it is shorter.
+  const double full = seq_len * 0.5;
+  const double windowed = m.sliding_window > 0 ? std::min<double>(m.sliding_window, full) : full;
+  const double windowed_layers = m.sliding_window > 0 ? (m.layers + 1) / 2 : 0;
+  const double keys = (windowed * windowed_layers + full * (m.layers - windowed_layers)) / m.layers;
+  f.attention_core = Flops(2.0 * (m.query_dim() + m.value_dim()) * keys);
   f.dense_ffn = Flops(2.0 * p.dense_ffn_per_layer);
   f.gate = Flops(2.0 * p.gate_per_moe_layer);
   f.expert = Flops(2.0 * p.expert);
   f.shared_experts = Flops(2.0 * p.shared_per_moe_layer);
-  f.lm_head = Flops(2.0 * p.embedding);
+  f.lm_head = Flops(2.0 * static_cast<double>(m.vocab) * m.hidden);
   return f;
 }
 
 ParamCounts param_counts(const MoeModel& m) {
   ParamCounts p;
   const double h = m.hidden;
-  const double kv = static_cast<double>(m.kv_heads) * m.head_dim();
-  p.attention_per_layer = h * (h + 2 * kv) + h * h;
+  if (m.attention == Attention::kMla) {
+    const MlaSpec& a = m.mla;
+    const double q_head = a.qk_nope_head_dim + a.qk_rope_head_dim;
+    const double q = a.q_lora_rank > 0 ? h * a.q_lora_rank + static_cast<double>(a.q_lora_rank) * m.heads * q_head : h * m.heads * q_head;
+    const double kv = h * (a.kv_lora_rank + a.qk_rope_head_dim) +
+                      static_cast<double>(a.kv_lora_rank) * m.heads * (a.qk_nope_head_dim + a.v_head_dim);
+    p.attention_per_layer = q + kv + static_cast<double>(m.value_dim()) * h;
+  } else {
+    const double kv = static_cast<double>(m.kv_heads) * m.gqa_head_dim();
+    p.attention_per_layer = h * (m.query_dim() + 2 * kv) + static_cast<double>(m.value_dim()) * h;
+  }
   p.dense_ffn_per_layer = m.ffn_matrices() * h * m.ffn_hidden;
   p.gate_per_moe_layer = h * m.experts;
   p.expert = m.ffn_matrices() * h * m.expert_ffn_hidden;
   p.shared_per_moe_layer = m.shared_experts * p.expert;
   p.embedding = static_cast<double>(m.vocab) * h;
+  p.lm_head = m.tied_embeddings ? 0 : p.embedding;
   const int moe = m.moe_layer_count();
   const int dense = m.layers - moe;
   p.dense_total = m.layers * p.attention_per_layer + dense * p.dense_ffn_per_layer + moe * (p.gate_per_moe_layer + p.shared_per_moe_layer) +
-                  p.embedding;
+                  p.embedding + p.lm_head;
   p.total = p.dense_total + moe * m.experts * p.expert;
   return p;
+}
+
+ElementwiseBytes elementwise_bytes(const MoeModel& m) {
+  const double a = m.activation_bytes(), h = m.hidden;
+  // A cast to FP8 reads the BF16 input and writes one byte per element.
+  const double cast = m.dtype == Dtype::kFp8 ? 3.0 : 0.0;
+  const double norm = 2 * h * a, residual = 3 * h * a;
+  ElementwiseBytes b;
+  b.attention = Bytes(norm + residual + 2.0 * (m.query_dim() + m.key_value_dim() / 2.0) * a + cast * (h + m.value_dim()));
+  const double ffn_act = (m.gated_ffn ? 3.0 : 2.0) * m.ffn_hidden * a;
+  b.dense_ffn = Bytes(norm + residual + ffn_act + cast * (h + m.ffn_hidden));
+  // Router logits in FP32, read by the softmax and again by the top-k.
+  b.router = Bytes(norm + residual + 3.0 * 4 * m.experts);
+  const double expert_act = (m.gated_ffn ? 3.0 : 2.0) * m.expert_ffn_hidden * a;
+  b.expert = Bytes(2 * 2 * h * a + expert_act + cast * (h + m.expert_ffn_hidden));
+  return b;
 }
 
 Bytes expert_state_bytes(const MoeModel& m) {

@@ -1,8 +1,9 @@
 // An MoE transformer as plain numbers, and what it costs in FLOPs and bytes.
 //
 // Layer l is an MoE layer when l >= first_moe_layer and (l - first_moe_layer) % moe_every == 0;
-// the others have a dense FFN. Attention is modelled as multi-head / grouped-query attention
-// (DeepSeek's MLA is approximated by MHA of the same hidden size: within ~10 % of its parameters).
+// the others have a dense FFN. Attention is multi-head or grouped-query (kv_heads < heads), or
+// DeepSeek's multi-head latent attention (MLA: low-rank query and key-value projections, and
+// decoupled RoPE dimensions shared by all heads).
 #pragma once
 
 #include <string>
@@ -15,6 +16,21 @@ namespace moesim::models {
 enum class Dtype { kBf16, kFp8 };
 const char* to_string(Dtype d);
 
+enum class Attention { kGqa, kMla };
+const char* to_string(Attention a);
+
+// DeepSeek-V2/V3's multi-head latent attention: queries through a rank-q_lora_rank bottleneck
+// (none when 0), keys and values through a shared rank-kv_lora_rank latent; each head's query and
+// key have qk_nope_head_dim dimensions plus qk_rope_head_dim rotary ones (the rotary key is shared
+// by all heads); values have v_head_dim.
+struct MlaSpec {
+  int q_lora_rank = 1536;
+  int kv_lora_rank = 512;
+  int qk_nope_head_dim = 128;
+  int qk_rope_head_dim = 64;
+  int v_head_dim = 128;
+};
+
 struct MoeModel {
   std::string preset;
   int layers = 12;
@@ -23,12 +39,23 @@ struct MoeModel {
   int hidden = 768;
   int heads = 12;
   int kv_heads = 12;
+  int head_dim = 0;  // per head, GQA; 0: hidden / heads
+  Attention attention = Attention::kGqa;
+  MlaSpec mla;
+  // Every other layer, from layer 0, attends only to the last sliding_window tokens (gpt-oss);
+  // 0: every layer attends to the whole causal prefix.
+  int sliding_window = 0;
   int ffn_hidden = 3072;         // dense FFN layers
   int expert_ffn_hidden = 3072;  // each routed or shared expert
   int experts = 16;              // routed experts per MoE layer
   int shared_experts = 0;        // always-active experts, computed where the token is
   int top_k = 1;
   int vocab = 50257;
+  bool tied_embeddings = true;  // the LM head reuses the embedding matrix
+  // Group-limited routing (DeepSeek-V3): the experts form expert_groups groups; a token picks its
+  // top-k experts among the topk_groups groups of highest score. 1 and 1: no limit.
+  int expert_groups = 1;
+  int topk_groups = 1;
   double capacity_factor = 1.25;
   Dtype dtype = Dtype::kBf16;  // activations and GEMM precision
   bool gated_ffn = false;      // SwiGLU: three weight matrices instead of two
@@ -43,13 +70,16 @@ struct MoeModel {
   int ffn_matrices() const { return gated_ffn ? 3 : 2; }
   double activation_bytes() const { return dtype == Dtype::kFp8 ? 1.0 : 2.0; }
   static constexpr double kWeightBytes = 2.0;  // weights are kept in BF16
-  int head_dim() const { return hidden / heads; }
+  int gqa_head_dim() const { return head_dim > 0 ? head_dim : hidden / heads; }
+  int query_dim() const;  // all heads' query (and key) width
+  int value_dim() const;  // all heads' value (and attention output) width
+  int key_value_dim() const;  // what one token's keys and values take together in the KV cache
 };
 
 // Forward FLOPs per token (backward is taken as 2x forward by the step builder).
 struct TokenFlops {
   Flops attention_projections;
-  Flops attention_core;  // QK^T and AV for causal attention at this sequence length
+  Flops attention_core;  // QK^T and AV, causal, averaged over layers (sliding windows included), FlashAttention's count
   Flops dense_ffn;
   Flops gate;
   Flops expert;          // one routed expert, one token
@@ -58,6 +88,17 @@ struct TokenFlops {
 };
 TokenFlops token_flops(const MoeModel& m, int seq_len);
 
+// HBM traffic per token of the memory-bound kernels around the GEMMs, forward (backward: about
+// twice): RMSNorms, rotary embeddings, residual adds, the FFN activation, the router's softmax and
+// top-k, the permute and unpermute of dispatched tokens, and the casts to FP8 before FP8 GEMMs.
+struct ElementwiseBytes {
+  Bytes attention;  // per token and layer: norm, rotary, residual, casts
+  Bytes dense_ffn;  // per token and dense layer: norm, activation, residual, casts
+  Bytes router;     // per token and MoE layer: norm, router softmax and top-k, residual
+  Bytes expert;     // per routed (token, expert) pair: permute, activation, unpermute, casts
+};
+ElementwiseBytes elementwise_bytes(const MoeModel& m);
+
 // Parameter counts.
 struct ParamCounts {
   double attention_per_layer = 0;
@@ -65,7 +106,8 @@ struct ParamCounts {
   double gate_per_moe_layer = 0;
   double expert = 0;  // one routed expert
   double shared_per_moe_layer = 0;
-  double embedding = 0;
+  double embedding = 0;  // the input embedding; the LM head is as large again unless tied
+  double lm_head = 0;
   // Everything replicated on every data-parallel rank (all but routed experts).
   double dense_total = 0;
   double total = 0;

@@ -24,29 +24,36 @@ enum class StaticLayout;
 
 namespace moesim::scenarios {
 
-// Expert parallelism (EP) splits each MoE layer's experts over `ep` GPUs; data parallelism (DP)
-// replicates dense layers over `dp` GPUs. Tensor and pipeline parallelism are not modelled, so
-// dp is the GPU count, and each expert has dp / ep replicas (expert-data-parallel degree).
-struct ParallelismSpec {
-  int ep = 1;
-  int dp = 1;
-  int edp() const { return dp / ep; }
-};
-
 // The step model's vocabulary (sim/step/step_config.h), named here as the scenario names it.
 using moesim::Dedup;
 using moesim::ExpertExecution;
 using moesim::MigrationMode;
+using moesim::Recompute;
+
+// Tensor, pipeline, context, expert and data parallelism with ZeRO and recomputation, in
+// Megatron's terms (sim/step/step_config.h: Parallelism; the rank layout: parallel_layout.h).
+// The routing's ranks are the GPUs of one pipeline stage, tp x cp x dp: each routes its own
+// sequence-parallel shard of the tokens.
+using ParallelismSpec = moesim::Parallelism;
 
 struct TrainingSpec {
-  int64_t tokens_per_step = 524288;
+  int64_t tokens_per_step = 524288;  // global_batch x seq_len
   int seq_len = 2048;
+  int64_t micro_batch = 0;           // sequences per micro-batch and data-parallel rank
   ExpertExecution expert_execution = ExpertExecution::kDropless;
-  int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.dp; }
+  std::string schedule = "1f1b";     // a pipeline schedule (sim/step/schedule.h)
+  int64_t global_batch() const { return tokens_per_step / seq_len; }
+  // Tokens each GPU of a stage routes per step, and micro-batches per data-parallel rank.
+  int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.stage_gpus(); }
+  int64_t micro_batches(const ParallelismSpec& p) const { return global_batch() / p.dp / micro_batch; }
 };
 
 struct DispatchSpec {
   Dedup dedup = Dedup::kNone;
+  // What the dispatch all-to-all sends per element: bf16, or fp8 with one FP32 scale per 128
+  // elements (DeepEP); the combine is always BF16.
+  models::Dtype dtype = models::Dtype::kBf16;
+  int comm_sms = 20;  // SMs a communication kernel holds (DeepEP: 20 of 132), slowing compute beside it
 };
 
 // Where each step's routing comes from and how tokens choose experts: registry entries with their
@@ -94,5 +101,10 @@ struct Scenario {
 
 const char* to_string(ExpertExecution e);
 const char* to_string(Dedup d);
+const char* to_string(Recompute r);
+
+// What the step model needs of the scenario, for a policy that moves experts as `migration` says
+// and has `spare_slots` extra expert slots per GPU.
+StepConfig step_config(const Scenario& scenario, MigrationMode migration = MigrationMode::kOverlapped, int spare_slots = 0);
 
 }  // namespace moesim::scenarios

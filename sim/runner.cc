@@ -9,20 +9,7 @@
 
 namespace moesim {
 gating::GatingShape gating_shape(const scenarios::Scenario& s) {
-  return {s.model.moe_layer_count(), s.parallelism.dp, s.model.experts, s.model.top_k, s.training.tokens_per_rank(s.parallelism)};
-}
-
-StepConfig step_config(const scenarios::Scenario& s, MigrationMode migration, int spare_slots) {
-  return {s.cluster,
-          s.model,
-          s.parallelism.ep,
-          s.parallelism.dp,
-          s.training.tokens_per_rank(s.parallelism),
-          s.training.seq_len,
-          s.training.expert_execution,
-          s.dispatch.dedup,
-          migration,
-          spare_slots};
+  return {s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts, s.model.top_k, s.training.tokens_per_rank(s.parallelism)};
 }
 
 gating::SourceContext source_context(const scenarios::Scenario& s) {
@@ -34,7 +21,8 @@ std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& s)
 gating::RoutingView routing_view(const scenarios::Scenario& s, const policies::Placement& placement) {
   gating::RoutingView view;
   view.ep = s.parallelism.ep;
-  for (int r = 0; r < s.parallelism.dp; ++r) view.node_of_rank.push_back(s.cluster.node_of(r));
+  // Routing ranks are the GPUs of a stage; every stage is laid out as the first.
+  for (int r = 0; r < s.parallelism.stage_gpus(); ++r) view.node_of_rank.push_back(s.cluster.node_of(r));
   for (const auto& layer : placement.layers) {
     auto& hosts = view.hosts.emplace_back();
     for (const auto& replicas : layer.replicas) {
@@ -75,7 +63,7 @@ class StepRouter {
  public:
   StepRouter(const scenarios::Scenario& s, gating::Source& source)
       : source_(source),
-        routing_(s.model.moe_layer_count(), s.parallelism.dp, s.model.experts),
+        routing_(s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts),
         capacity_mode_(s.training.expert_execution == scenarios::ExpertExecution::kCapacity),
         capacity_(
             gating::expert_capacity(s.model.capacity_factor, s.training.tokens_per_rank(s.parallelism), s.model.top_k, s.model.experts)) {}

@@ -51,9 +51,7 @@ using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 // The routing shape of a scenario: its MoE layers, data-parallel ranks, experts, top-k, tokens.
 gating::GatingShape gating_shape(const scenarios::Scenario& scenario);
 
-// What the step model needs of the scenario, for a policy that moves experts as `migration` says
-// and has `spare_slots` extra expert slots per GPU.
-StepConfig step_config(const scenarios::Scenario& scenario, MigrationMode migration = MigrationMode::kOverlapped, int spare_slots = 0);
+using scenarios::step_config;  // scenarios/scenario.h
 
 // What the scenario's gating source is made for: its shape, seed, steps and routing.
 gating::SourceContext source_context(const scenarios::Scenario& scenario);

@@ -29,6 +29,7 @@ void emit_gpu(YAML::Emitter& out, const hardware::GpuSpec& g) {
   out << Key << "gemm_half_rows" << Value << format_number(g.gemm_half_rows);
   out << Key << "memory_efficiency" << Value << format_number(g.memory_efficiency);
   out << Key << "kernel_launch" << Value << format_duration(g.kernel_launch);
+  out << Key << "sms" << Value << g.sms;
   out << EndMap;
 }
 
@@ -77,12 +78,24 @@ void emit_model(YAML::Emitter& out, const models::MoeModel& m) {
   out << Key << "hidden" << Value << m.hidden;
   out << Key << "heads" << Value << m.heads;
   out << Key << "kv_heads" << Value << m.kv_heads;
+  out << Key << "head_dim" << Value << m.head_dim;
+  out << Key << "attention" << Value << models::to_string(m.attention);
+  if (m.attention == models::Attention::kMla) {
+    out << Key << "mla" << Value << YAML::Flow << BeginMap;
+    out << Key << "q_lora_rank" << Value << m.mla.q_lora_rank << Key << "kv_lora_rank" << Value << m.mla.kv_lora_rank;
+    out << Key << "qk_nope_head_dim" << Value << m.mla.qk_nope_head_dim << Key << "qk_rope_head_dim" << Value << m.mla.qk_rope_head_dim;
+    out << Key << "v_head_dim" << Value << m.mla.v_head_dim << EndMap;
+  }
+  out << Key << "sliding_window" << Value << m.sliding_window;
   out << Key << "ffn_hidden" << Value << m.ffn_hidden;
   out << Key << "expert_ffn_hidden" << Value << m.expert_ffn_hidden;
   out << Key << "experts" << Value << m.experts;
   out << Key << "shared_experts" << Value << m.shared_experts;
   out << Key << "top_k" << Value << m.top_k;
   out << Key << "vocab" << Value << m.vocab;
+  out << Key << "tied_embeddings" << Value << m.tied_embeddings;
+  out << Key << "expert_groups" << Value << m.expert_groups;
+  out << Key << "topk_groups" << Value << m.topk_groups;
   out << Key << "capacity_factor" << Value << format_number(m.capacity_factor);
   out << Key << "dtype" << Value << models::to_string(m.dtype);
   out << Key << "gated_ffn" << Value << m.gated_ffn;
@@ -117,14 +130,22 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "steps" << Value << s.steps;
   emit_cluster(out, s.cluster);
   emit_model(out, s.model);
-  out << Key << "parallelism" << Value << BeginMap << Key << "ep" << Value << s.parallelism.ep << Key << "dp" << Value << s.parallelism.dp
-      << EndMap;
+  const ParallelismSpec& p = s.parallelism;
+  out << Key << "parallelism" << Value << BeginMap;
+  for (const auto& [key, value] : {std::pair{"tp", p.tp}, {"pp", p.pp}, {"vp", p.vp}, {"cp", p.cp}, {"ep", p.ep}, {"etp", p.etp}, {"dp", p.dp}})
+    out << Key << key << Value << value;
+  out << Key << "zero" << Value << p.zero;
+  out << Key << "recompute" << Value << to_string(p.recompute);
+  out << EndMap;
+  out << Key << "schedule" << Value << s.training.schedule;
   out << Key << "training" << Value << BeginMap;
-  out << Key << "tokens_per_step" << Value << s.training.tokens_per_step;
+  out << Key << "global_batch" << Value << s.training.global_batch();
+  out << Key << "micro_batch" << Value << s.training.micro_batch;
   out << Key << "seq_len" << Value << s.training.seq_len;
   out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
   out << EndMap;
-  out << Key << "dispatch" << Value << BeginMap << Key << "dedup" << Value << to_string(s.dispatch.dedup) << EndMap;
+  out << Key << "dispatch" << Value << BeginMap << Key << "dedup" << Value << to_string(s.dispatch.dedup);
+  out << Key << "dtype" << Value << models::to_string(s.dispatch.dtype) << Key << "comm_sms" << Value << s.dispatch.comm_sms << EndMap;
   emit_gating(out, s.gating);
   out << Key << "policies" << Value << YAML::BeginSeq;
   for (const auto& p : s.policies) emit_policy(out, p);

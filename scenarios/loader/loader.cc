@@ -14,6 +14,7 @@
 #include "scenarios/loader/validate.h"
 #include "scenarios/loader/yaml_reader.h"
 #include "sim/network/network_model.h"
+#include "sim/step/schedule.h"
 
 namespace moesim::scenarios {
 namespace {
@@ -95,6 +96,7 @@ void read_gpu(MapReader r, hardware::GpuSpec& g) {
   g.gemm_half_rows = r.get_double("gemm_half_rows", g.gemm_half_rows, 0, 1e9);
   g.memory_efficiency = r.get_double("memory_efficiency", g.memory_efficiency, 0, 1, false);
   g.kernel_launch = r.get_duration("kernel_launch", g.kernel_launch);
+  g.sms = static_cast<int>(r.get_int("sms", g.sms, 1, 1 << 16));
   r.finish();
 }
 
@@ -170,12 +172,27 @@ models::MoeModel read_model(MapReader r) {
   count("hidden", m.hidden, 1);
   count("heads", m.heads, 1);
   count("kv_heads", m.kv_heads, 1);
+  count("head_dim", m.head_dim, 0);
+  m.attention = r.get_choice("attention", {"gqa", "mla"}, models::to_string(m.attention)) == "mla" ? models::Attention::kMla
+                                                                                                   : models::Attention::kGqa;
+  MapReader mla = r.child("mla");
+  auto mla_count = [&](const char* key, int& field, int min) { field = static_cast<int>(mla.get_int(key, field, min, 1 << 20)); };
+  mla_count("q_lora_rank", m.mla.q_lora_rank, 0);
+  mla_count("kv_lora_rank", m.mla.kv_lora_rank, 1);
+  mla_count("qk_nope_head_dim", m.mla.qk_nope_head_dim, 0);
+  mla_count("qk_rope_head_dim", m.mla.qk_rope_head_dim, 0);
+  mla_count("v_head_dim", m.mla.v_head_dim, 1);
+  mla.finish();
+  count("sliding_window", m.sliding_window, 0);
   count("ffn_hidden", m.ffn_hidden, 1);
   count("expert_ffn_hidden", m.expert_ffn_hidden, 1);
   count("experts", m.experts, 1);
   count("shared_experts", m.shared_experts, 0);
   count("top_k", m.top_k, 1);
   count("vocab", m.vocab, 1);
+  m.tied_embeddings = r.get_bool("tied_embeddings", m.tied_embeddings);
+  count("expert_groups", m.expert_groups, 1);
+  count("topk_groups", m.topk_groups, 1);
   m.capacity_factor = r.get_double("capacity_factor", m.capacity_factor, 0, 1000, false);
   m.dtype = r.get_choice("dtype", {"bf16", "fp8"}, models::to_string(m.dtype)) == "fp8" ? models::Dtype::kFp8 : models::Dtype::kBf16;
   m.gated_ffn = r.get_bool("gated_ffn", m.gated_ffn);
@@ -183,6 +200,47 @@ models::MoeModel read_model(MapReader r) {
   m.optimizer_bytes_per_param = r.get_double("optimizer_bytes_per_param", m.optimizer_bytes_per_param, 0, 64);
   r.finish();
   return m;
+}
+
+// Degrees default to 1 except dp, which is what the GPUs leave: GPUs / (tp x pp x cp). A dp that
+// is given must equal that (validate.cc says so, naming the product).
+ParallelismSpec read_parallelism(MapReader par, int gpus, int experts) {
+  ParallelismSpec p;
+  auto degree = [&](const char* key, int& field) { field = static_cast<int>(par.get_int(key, field, 1, 1 << 24)); };
+  degree("tp", p.tp);
+  degree("pp", p.pp);
+  degree("vp", p.vp);
+  degree("cp", p.cp);
+  const int model_parallel = p.tp * p.pp * p.cp;
+  p.dp = std::max(1, gpus / model_parallel);
+  degree("dp", p.dp);
+  degree("etp", p.etp);
+  p.ep = std::max(1, std::min(p.stage_gpus() / p.etp, experts));
+  degree("ep", p.ep);
+  const std::string zero = par.get_choice("zero", {"0", "1", "2", "3", "fsdp"}, "0");
+  p.zero = zero == "fsdp" ? 3 : std::stoi(zero);
+  const std::string recompute = par.get_choice("recompute", {"none", "selective", "full"}, "none");
+  p.recompute = recompute == "none" ? Recompute::kNone : recompute == "selective" ? Recompute::kSelective : Recompute::kFull;
+  par.finish();
+  return p;
+}
+
+// The batch as sequences (global_batch, micro_batch) or, as before, tokens_per_step; the micro-batch
+// defaults to the whole of a data-parallel rank's share (one micro-batch per step).
+TrainingSpec read_training(MapReader tr, const ParallelismSpec& p) {
+  TrainingSpec t;
+  t.seq_len = static_cast<int>(tr.get_int("seq_len", t.seq_len, 1, 1 << 24));
+  if (tr.has("global_batch")) {
+    if (tr.has("tokens_per_step")) tr.fail("tokens_per_step", "give global_batch (sequences) or tokens_per_step, not both");
+    t.tokens_per_step = tr.get_int("global_batch", 1, 1, int64_t{1} << 40) * t.seq_len;
+  } else {
+    t.tokens_per_step = tr.get_int("tokens_per_step", t.tokens_per_step, 1);
+  }
+  t.micro_batch = tr.get_int("micro_batch", std::max<int64_t>(1, t.global_batch() / p.dp), 1, int64_t{1} << 40);
+  t.expert_execution =
+      tr.get_choice("expert_execution", {"dropless", "capacity"}, "dropless") == "dropless" ? ExpertExecution::kDropless : ExpertExecution::kCapacity;
+  tr.finish();
+  return t;
 }
 
 // gating.routing names a mode; gating.<mode> holds its settings. Every mode's settings may be
@@ -236,22 +294,16 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   s.cluster = read_cluster(r.child("cluster"));
   s.model = read_model(r.child("model"));
 
-  MapReader par = r.child("parallelism");
-  s.parallelism.dp = static_cast<int>(par.get_int("dp", s.cluster.gpu_count(), 1, 1 << 24));
-  s.parallelism.ep = static_cast<int>(par.get_int("ep", std::min(s.parallelism.dp, s.model.experts), 1, 1 << 24));
-  par.finish();
-
-  MapReader tr = r.child("training");
-  s.training.tokens_per_step = tr.get_int("tokens_per_step", s.training.tokens_per_step, 1);
-  s.training.seq_len = static_cast<int>(tr.get_int("seq_len", s.training.seq_len, 1, 1 << 24));
-  s.training.expert_execution = tr.get_choice("expert_execution", {"dropless", "capacity"}, "dropless") == "dropless"
-                                    ? ExpertExecution::kDropless
-                                    : ExpertExecution::kCapacity;
-  tr.finish();
+  s.parallelism = read_parallelism(r.child("parallelism"), s.cluster.gpu_count(), s.model.experts);
+  s.training = read_training(r.child("training"), s.parallelism);
+  s.training.schedule = r.get_choice("schedule", schedule_names(), s.parallelism.vp > 1 ? "interleaved" : "1f1b");
 
   MapReader dispatch = r.child("dispatch");
   const std::string dedup = dispatch.get_choice("dedup", {"none", "gpu", "node"}, "none");
   s.dispatch.dedup = dedup == "none" ? Dedup::kNone : dedup == "gpu" ? Dedup::kGpu : Dedup::kNode;
+  s.dispatch.dtype = dispatch.get_choice("dtype", {"bf16", "fp8"}, models::to_string(s.model.dtype)) == "fp8" ? models::Dtype::kFp8
+                                                                                                           : models::Dtype::kBf16;
+  s.dispatch.comm_sms = static_cast<int>(dispatch.get_int("comm_sms", s.dispatch.comm_sms, 0, 1 << 16));
   dispatch.finish();
 
   s.gating = read_gating(r.child("gating"), s.steps, {s.model.top_k, s.model.experts, s.parallelism.ep});

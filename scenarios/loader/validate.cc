@@ -16,17 +16,6 @@
 namespace moesim::scenarios {
 namespace {
 
-class Checker {
- public:
-  explicit Checker(const SourceMap& sources) : sources_(sources) {}
-  void require(bool ok, const std::string& key, const std::string& message) const {
-    if (!ok) throw ScenarioError(sources_.location(key), key, message);
-  }
-
- private:
-  const SourceMap& sources_;
-};
-
 std::string str(int64_t v) { return std::to_string(v); }
 
 void validate_fabric(const hardware::ClusterSpec& cl, const Checker& c) {
@@ -72,35 +61,17 @@ void validate_routing(const Scenario& s, const Checker& c) {
   if (const auto problem = routing.check(facts)) c.require(false, problem->key, problem->message);
 }
 
-std::string gb(double bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
-  return buf;
-}
 
-// Spare slots and replicas, and whether each GPU's share of the model fits in its memory.
+// Spare slots and replicas.
 void validate_policies(const Scenario& s, const Checker& c) {
   const auto& m = s.model;
   const int ep = s.parallelism.ep;
-  const auto params = models::param_counts(m);
-  const double state = models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param;
   const int ranks_per_node = std::min(ep, s.cluster.gpus_per_node);
   for (size_t i = 0; i < s.policies.size(); ++i) {
     const PolicySpec& p = s.policies[i];
     const std::string key = "policies." + std::to_string(i) + ".";
     const policies::PlacementFacts facts{ep, ranks_per_node, m.experts, m.top_k, p.spare_slots, to_string(s.dispatch.dedup)};
     if (const auto problem = p.placement->check(facts)) c.require(false, key + problem->key, problem->message);
-    // The expert slots' weights, gradients and optimizer state. Dense layers and activations are
-    // not counted: real runs shard them (tensor or pipeline parallelism, ZeRO), which the
-    // simulator does not model.
-    const int slots = m.experts / ep + p.spare_slots;
-    const double need = static_cast<double>(slots) * m.moe_layer_count() * params.expert * state;
-    c.require(need <= s.cluster.gpu.hbm_capacity.count(), key + (p.spare_slots > 0 ? "spare_slots" : "placement"),
-              "expected expert slots that fit in GPU memory: " + str(slots) + " expert slots x " + str(m.moe_layer_count()) +
-                  " MoE layers need " + gb(need) + " per GPU for weights, gradients and optimizer state, more than " + s.cluster.gpu.name +
-                  "'s " + gb(s.cluster.gpu.hbm_capacity.count()) +
-                  " (use more GPUs for expert parallelism, or lower model.optimizer_bytes_per_param for sharded optimizer state), got " +
-                  std::string(p.placement_name()) + (p.spare_slots > 0 ? " with " + str(p.spare_slots) + " spare slots" : ""));
   }
 }
 
@@ -124,31 +95,25 @@ void validate(const Scenario& s, const SourceMap& sources) {
 
   c.require(m.first_moe_layer < m.layers, "model.first_moe_layer",
             "expected a layer index below layers (" + str(m.layers) + "), got " + str(m.first_moe_layer));
-  c.require(m.hidden % m.heads == 0, "model.heads", "expected a divisor of hidden (" + str(m.hidden) + "), got " + str(m.heads));
+  c.require(m.head_dim > 0 || m.attention == models::Attention::kMla || m.hidden % m.heads == 0, "model.heads",
+            "expected a divisor of hidden (" + str(m.hidden) + ") when model.head_dim is 0, got " + str(m.heads));
   c.require(m.heads % m.kv_heads == 0, "model.kv_heads", "expected a divisor of heads (" + str(m.heads) + "), got " + str(m.kv_heads));
   c.require(m.top_k <= m.experts, "model.top_k", "expected at most the number of experts (" + str(m.experts) + "), got " + str(m.top_k));
+  c.require(m.experts % m.expert_groups == 0, "model.expert_groups",
+            "expected a divisor of model.experts (" + str(m.experts) + "), got " + str(m.expert_groups));
+  c.require(m.topk_groups <= m.expert_groups, "model.topk_groups",
+            "expected at most model.expert_groups (" + str(m.expert_groups) + "), got " + str(m.topk_groups));
+  c.require(static_cast<int64_t>(m.topk_groups) * (m.experts / m.expert_groups) >= m.top_k, "model.topk_groups",
+            "expected groups that hold top_k (" + str(m.top_k) + ") experts: topk_groups x experts / expert_groups = " +
+                str(static_cast<int64_t>(m.topk_groups) * (m.experts / m.expert_groups)) + ", got topk_groups " + str(m.topk_groups));
   c.require(m.dtype != models::Dtype::kFp8 || cl.gpu.fp8_peak.per_second() > 0, "model.dtype",
             "fp8 needs a GPU with FP8 tensor cores, but cluster.gpu.fp8_peak of " + cl.gpu.name + " is 0");
 
-  c.require(p.dp == gpus, "parallelism.dp",
-            "expected the GPU count, nodes x gpus_per_node = " + str(gpus) +
-                " (dense layers are data-parallel over every GPU; tensor/pipeline parallelism are not modelled), got " + str(p.dp));
-  c.require(p.dp % p.ep == 0, "parallelism.ep",
-            "expected a divisor of dp (" + str(p.dp) + ") so that EP groups tile the GPUs, got " + str(p.ep));
-  c.require(
-      m.experts % p.ep == 0, "parallelism.ep",
-      "expected a divisor of model.experts (" + str(m.experts) + ") so that every GPU holds the same number of experts, got " + str(p.ep));
-
-  const int64_t sequences = s.training.tokens_per_step / s.training.seq_len;
-  c.require(s.training.tokens_per_step % s.training.seq_len == 0, "training.tokens_per_step",
-            "expected a multiple of seq_len (" + str(s.training.seq_len) + "), got " + str(s.training.tokens_per_step));
-  c.require(sequences % p.dp == 0, "training.tokens_per_step",
-            "expected whole sequences on every data-parallel rank: tokens_per_step / seq_len = " + str(sequences) +
-                " sequences is not a multiple of dp = " + str(p.dp));
+  validate_parallelism(s, c);
   validate_routing(s, c);
   validate_policies(s, c);
   const gating::SourceContext context{
-      {m.moe_layer_count(), p.dp, m.experts, m.top_k, s.training.tokens_per_rank(p)}, s.seed, s.steps, s.gating.routing, m.capacity_factor};
+      {m.moe_layer_count(), p.stage_gpus(), m.experts, m.top_k, s.training.tokens_per_rank(p)}, s.seed, s.steps, s.gating.routing, m.capacity_factor};
   if (const auto problem = s.gating.source->check(context)) c.require(false, "gating." + problem->key, problem->message);
   if (s.dispatch.dedup != Dedup::kNone) {
     const std::string got = std::string("got ") + to_string(s.dispatch.dedup);

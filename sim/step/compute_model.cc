@@ -41,4 +41,9 @@ Duration streaming_time(const hardware::GpuSpec& gpu, Bytes bytes) {
   return gpu.kernel_launch + bytes / (gpu.hbm_bandwidth * gpu.memory_efficiency);
 }
 
+Duration elementwise_time(const hardware::GpuSpec& gpu, Bytes bytes, int kernels) {
+  if (bytes.count() <= 0) return Duration();
+  return gpu.kernel_launch * kernels + bytes / (gpu.hbm_bandwidth * gpu.memory_efficiency);
+}
+
 }  // namespace moesim

@@ -28,5 +28,7 @@ Duration kernel_time(const hardware::GpuSpec& gpu, models::Dtype dtype, const Ke
 Duration grouped_kernel_time(const hardware::GpuSpec& gpu, models::Dtype dtype, std::span<const KernelWork> groups);
 // A memory-bound kernel streaming `bytes` (optimizer step).
 Duration streaming_time(const hardware::GpuSpec& gpu, Bytes bytes);
+// `kernels` memory-bound kernels streaming `bytes` together (norms, activations, casts).
+Duration elementwise_time(const hardware::GpuSpec& gpu, Bytes bytes, int kernels);
 
 }  // namespace moesim

@@ -7,6 +7,7 @@
 #include "sim/engine/task_graph.h"
 #include "sim/step/step_config.h"
 #include "sim/step/step_costs.h"
+#include "sim/step/lanes.h"
 #include "sim/step/step_dag.h"
 #include "sim/step/traffic.h"
 
@@ -15,6 +16,7 @@ namespace moesim {
 struct ExecutedStep {
   const StepConfig& config;
   const StepCosts& costs;
+  const Lanes& lanes;
   const std::vector<LayerTraffic>& layers;  // per MoE layer
   const MigrationTraffic& migration;
   const engine::TaskGraph& graph;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "hardware/specs.h"
 #include "models/moe_model.h"
@@ -26,15 +27,44 @@ enum class Dedup { kNone, kGpu, kNode };
 // alongside the step's first layers, needed only by the first MoE layer's experts (overlapped).
 enum class MigrationMode { kBlocking, kOverlapped };
 
+// What the backward pass recomputes instead of keeping from the forward pass: nothing; the
+// attention core (selective, Megatron's default); or each layer from its input (full).
+enum class Recompute { kNone, kSelective, kFull };
+
+// How the GPUs split the work, in Megatron's terms. A pipeline stage's GPUs are tp x cp x dp for
+// the dense layers (tensor-, context- and data-parallel) and, folded onto the same GPUs,
+// etp x ep x expert-data-parallel for the MoE layers (parallel_layout.h).
+struct Parallelism {
+  int tp = 1;   // tensor parallel, with sequence parallelism
+  int pp = 1;   // pipeline stages
+  int vp = 1;   // virtual stages (model chunks) per GPU, for the interleaved schedule
+  int cp = 1;   // context parallel: each sequence split over cp GPUs
+  int ep = 1;   // expert parallel
+  int etp = 1;  // expert tensor parallel
+  int dp = 1;   // data parallel: GPUs / (tp x pp x cp)
+  // ZeRO stage of the data-parallel sharding: 0 none; 1 optimizer state (Megatron's distributed
+  // optimizer); 2 and gradients; 3 and weights (FSDP).
+  int zero = 0;
+  Recompute recompute = Recompute::kNone;
+  int stage_gpus() const { return tp * cp * dp; }
+  int gpus() const { return stage_gpus() * pp; }
+  int expert_dp() const { return stage_gpus() / (ep * etp); }
+};
+
 struct StepConfig {
   hardware::ClusterSpec cluster;
   models::MoeModel model;
-  int ep = 1;                   // GPUs an MoE layer's experts are split over
-  int dp = 1;                   // data-parallel GPUs: all of them
-  int64_t tokens_per_rank = 0;  // tokens per GPU and step
+  Parallelism parallel;
+  int64_t tokens_per_rank = 0;  // tokens per GPU of a pipeline stage and step, all micro-batches
   int seq_len = 2048;
+  int micro_batches = 1;        // per data-parallel rank and step
+  std::string schedule = "1f1b";  // a pipeline schedule's name (schedule.h)
   ExpertExecution expert_execution = ExpertExecution::kDropless;
   Dedup dedup = Dedup::kNone;
+  // Bytes per element the dispatch all-to-all moves (FP8 with one FP32 scale per 128 elements:
+  // 1.03125) and the combine all-to-all (BF16: 2).
+  double dispatch_bytes = 2, combine_bytes = 2;
+  int comm_sms = 0;  // SMs a communication kernel holds while compute runs beside it
   MigrationMode migration = MigrationMode::kOverlapped;
   int spare_slots = 0;  // expert slots per GPU beyond experts / ep: their weights also take optimizer steps
 };

@@ -1,6 +1,6 @@
 #include "sim/step/step_costs.h"
 
-#include <numeric>
+#include <algorithm>
 
 #include "sim/step/compute_model.h"
 
@@ -9,88 +9,164 @@ namespace {
 
 KernelWork scaled(KernelWork w, double k) { return KernelWork{w.flops * k, w.bytes * k, w.rows}; }
 
-void layout_groups(StepCosts& c) {
+void layout_groups(StepCosts& c, const Parallelism& p) {
   c.ep_groups.resize(c.groups);
   for (int g = 0; g < c.groups; ++g) {
-    for (int r = 0; r < c.ep; ++r) c.ep_groups[g].push_back(g * c.ep + r);
+    for (int gpu : c.layout.ep_group(0, g)) c.ep_groups[g].push_back(c.layout.local_of(gpu));
   }
-  c.edp_groups.resize(c.ep);
-  for (int r = 0; r < c.ep; ++r) {
-    for (int g = 0; g < c.groups; ++g) c.edp_groups[r].push_back(g * c.ep + r);
+  c.edp_groups.resize(p.ep);
+  for (int r = 0; r < p.ep; ++r) {
+    for (int gpu : c.layout.expert_dp_group(0, r)) c.edp_groups[r].push_back(c.layout.local_of(gpu));
   }
+}
+
+// A ring all-gather or reduce-scatter of a `bytes` buffer moves half an all-reduce's bytes.
+network::CollectiveCost gather(network::NetworkModel& network, const std::vector<int>& gpus, double bytes) {
+  return network.all_reduce(gpus, Bytes(bytes / 2));
+}
+
+double layer_dense_params(const models::MoeModel& m, const models::ParamCounts& params, int layer) {
+  return params.attention_per_layer +
+         (m.is_moe_layer(layer) ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
+}
+
+// The parameters a GPU of `stage` holds and updates: its layers' dense weights (split over TP),
+// its experts (split over ETP), the embedding on the first stage and the LM head on the last.
+double stage_params(const StepConfig& s, const StepCosts& c, const models::ParamCounts& params, int stage) {
+  const auto& m = s.model;
+  const auto& p = s.parallel;
+  double dense = 0, experts = 0;
+  for (int l = 0; l < m.layers; ++l) {
+    if (c.stage_of_layer[l] != stage) continue;
+    dense += layer_dense_params(m, params, l);
+    if (m.is_moe_layer(l)) experts += (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
+  }
+  if (stage == 0) dense += params.embedding;
+  if (stage == p.pp - 1) dense += m.tied_embeddings && p.pp > 1 ? params.embedding : params.lm_head;
+  const double dense_shard = s.parallel.zero >= 1 ? p.dp * p.cp : 1, expert_shard = s.parallel.zero >= 1 ? p.expert_dp() : 1;
+  return dense / p.tp / dense_shard + experts / expert_shard;
+}
+
+void compute_costs(const StepConfig& s, StepCosts& c) {
+  const auto& m = s.model;
+  const auto& gpu = s.cluster.gpu;
+  const auto& p = s.parallel;
+  const auto params = models::param_counts(m);
+  const auto flops = models::token_flops(m, s.seq_len);
+  const auto elementwise = models::elementwise_bytes(m);
+  const double rows = c.rows, gemm_rows = rows * p.tp;  // TP splits the weights, not the tokens
+  const double act = m.activation_bytes(), w = models::MoeModel::kWeightBytes, h = m.hidden;
+  auto time = [&](models::Dtype dtype, Flops f, double weight_params, double activations_per_row) {
+    return kernel_time(gpu, dtype, KernelWork{f * rows, Bytes(weight_params / p.tp * w + rows * activations_per_row * act), gemm_rows});
+  };
+  auto memory = [&](Bytes per_row, int kernels) { return elementwise_time(gpu, per_row * rows, kernels); };
+  const Duration core = time(models::Dtype::kBf16, flops.attention_core, 0, 2.0 * (m.query_dim() + m.key_value_dim()));
+  c.attention_fwd = time(m.dtype, flops.attention_projections, params.attention_per_layer, 2 * h + m.query_dim() + m.value_dim()) + core +
+                    memory(elementwise.attention, 4);
+  c.dense_ffn_fwd = time(m.dtype, flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden) + memory(elementwise.dense_ffn, 4);
+  c.gate_fwd = kernel_time(gpu, models::Dtype::kBf16, KernelWork{flops.gate * rows, Bytes(params.gate_per_moe_layer * w + rows * (h + m.experts) * act), rows}) +
+               memory(elementwise.router, 4);
+  c.shared_fwd = m.shared_experts > 0 ? time(m.dtype, flops.shared_experts, params.shared_per_moe_layer,
+                                             m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden)) +
+                                            memory(elementwise.expert * m.shared_experts, 2)
+                                      : Duration();
+  // Forward and backward of the LM head: 3x the forward work, vocabulary split over TP.
+  c.lm_head = kernel_time(gpu, models::Dtype::kBf16,
+                          scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding / p.tp * w + rows * (h + m.vocab / p.tp) * act), gemm_rows}, 3));
+  switch (p.recompute) {
+    case Recompute::kNone: break;
+    case Recompute::kSelective: c.attention_recompute = core; break;
+    case Recompute::kFull:
+      c.attention_recompute = c.attention_fwd;
+      c.dense_ffn_recompute = c.dense_ffn_fwd;
+      c.moe_recompute = c.gate_fwd + c.shared_fwd;
+      break;
+  }
+  if (s.comm_sms > 0 && s.comm_sms < gpu.sms) c.comm_slowdown = static_cast<double>(gpu.sms) / (gpu.sms - s.comm_sms);
+}
+
+void communication_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& network) {
+  const auto& m = s.model;
+  const auto& p = s.parallel;
+  const auto params = models::param_counts(m);
+  const double h = m.hidden, rows = c.rows;
+  const int first = c.layout.gpu(0, 0);
+  c.tp_collective = gather(network, c.layout.tp_group(first), rows * p.tp * h * 2);
+  c.cp_exchange = gather(network, c.layout.cp_group(first), rows * p.tp * p.cp * m.key_value_dim() / p.tp * 2.0);
+  if (p.pp > 1) {
+    network::TrafficMatrix send(std::vector<int>{first, c.layout.gpu(1, 0)});
+    send.at(0, 1) = rows * h * 2;
+    c.pipeline_send = network.transfers(send);
+  }
+  const std::vector<int> dp_group = c.layout.dense_dp_group(first);
+  const double reduce = p.zero >= 1 ? 0.5 : 1.0;  // reduce-scatter instead of all-reduce
+  c.dense_grad_bytes.resize(m.layers);
+  for (int l = 0; l < m.layers; ++l) {
+    double weights = layer_dense_params(m, params, l) / p.tp;
+    if (l == 0) weights += params.embedding / p.tp;
+    if (l == m.layers - 1) weights += params.lm_head / p.tp;
+    c.dense_grad_bytes[l] = weights * m.grad_bytes_per_param;
+    c.dense_grad.push_back(network.all_reduce(dp_group, Bytes(c.dense_grad_bytes[l] * reduce)));
+    c.param_gather.push_back(p.zero >= 1 ? gather(network, dp_group, weights * models::MoeModel::kWeightBytes) : network::CollectiveCost{});
+  }
+  const double expert_weights = (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
+  c.expert_grad_bytes = expert_weights * m.grad_bytes_per_param;
+  const std::vector<int> edp_group = c.layout.expert_dp_group(0, 0);
+  c.expert_grad = network.all_reduce(edp_group, Bytes(c.expert_grad_bytes * reduce));
+  if (p.zero >= 1) c.expert_gather = gather(network, edp_group, expert_weights * models::MoeModel::kWeightBytes);
 }
 
 }  // namespace
 
 StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
-  StepCosts c;
   const auto& m = s.model;
-  const auto& gpu = s.cluster.gpu;
-  c.gpus = s.cluster.gpu_count();
-  c.ep = s.ep;
-  c.groups = s.dp / s.ep;
+  const auto& p = s.parallel;
+  StepCosts c(p);
+  c.gpus = p.gpus();
+  c.stage_gpus = p.stage_gpus();
+  c.ep = p.ep;
+  c.groups = c.layout.ep_groups();
+  c.pp = p.pp;
+  c.vp = p.vp;
+  c.micro_batches = s.micro_batches;
+  c.rows = static_cast<double>(s.tokens_per_rank) / s.micro_batches;
   const auto params = models::param_counts(m);
-  const auto flops = models::token_flops(m, s.seq_len);
-  const double rows = static_cast<double>(s.tokens_per_rank);
-  const double act = m.activation_bytes();
-  const double w = models::MoeModel::kWeightBytes;
-  const double h = m.hidden;
-
   c.expert_params = params.expert;
-  c.expert_flops_per_token = flops.expert.count();
+  c.expert_flops_per_token = models::token_flops(m, s.seq_len).expert.count();
+  c.expert_elementwise_bytes = models::elementwise_bytes(m).expert;
+  c.expert_state_bytes = params.expert * (models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param);
   c.layer_to_moe.assign(m.layers, -1);
-  int moe = 0;
-  for (int l = 0; l < m.layers; ++l) {
-    if (m.is_moe_layer(l)) c.layer_to_moe[l] = moe++;
+  c.moe_layers = m.moe_layer_indices();
+  for (size_t i = 0; i < c.moe_layers.size(); ++i) c.layer_to_moe[c.moe_layers[i]] = static_cast<int>(i);
+  c.virtual_stages = split_layers(m.layers, p.pp * p.vp);
+  c.stage_of_layer.assign(m.layers, 0);
+  for (int v = 0; v < p.pp * p.vp; ++v) {
+    for (int l : c.virtual_stages[v]) c.stage_of_layer[l] = v % p.pp;
   }
-
-  auto time = [&](Flops f, double weight_params, double activations_per_row) {
-    return kernel_time(gpu, m.dtype, KernelWork{f * rows, Bytes(weight_params * w + rows * activations_per_row * act), rows});
-  };
-  c.attention_fwd = time(flops.attention_projections + flops.attention_core, params.attention_per_layer, 6 * h);
-  c.dense_ffn_fwd = time(flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden);
-  c.gate_fwd = time(flops.gate, params.gate_per_moe_layer, h + m.experts);
-  c.shared_fwd = m.shared_experts > 0
-                     ? time(flops.shared_experts, params.shared_per_moe_layer, m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden))
-                     : Duration();
-  // Forward and backward of the LM head (tied embedding): 3x the forward work.
-  c.lm_head = kernel_time(gpu, m.dtype,
-                          scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding * w + rows * (h + m.vocab) * act), rows}, 3));
+  layout_groups(c, p);
+  compute_costs(s, c);
+  communication_costs(s, c, network);
 
   // Adam reads weight, gradient, master weight and moments and writes all but the gradient.
-  const int experts_per_gpu = m.experts / c.ep + s.spare_slots;
-  const double local_params = params.dense_total + static_cast<double>(experts_per_gpu) * m.moe_layer_count() * params.expert;
   const double state_per_param = models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param;
-  c.optimizer = streaming_time(gpu, Bytes(local_params * (2 * state_per_param - m.grad_bytes_per_param)));
-  c.expert_state_bytes = params.expert * state_per_param;
-
-  layout_groups(c);
-  std::vector<int> all(c.gpus);
-  std::iota(all.begin(), all.end(), 0);
-  c.dense_grad_bytes.resize(m.layers);
-  for (int l = 0; l < m.layers; ++l) {
-    double p = params.attention_per_layer +
-               (m.is_moe_layer(l) ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
-    if (l == 0) p += params.embedding;
-    c.dense_grad_bytes[l] = p * m.grad_bytes_per_param;
-    c.dense_grad.push_back(network.all_reduce(all, Bytes(c.dense_grad_bytes[l])));
+  for (int stage = 0; stage < p.pp; ++stage) {
+    c.optimizer.push_back(
+        streaming_time(s.cluster.gpu, Bytes(stage_params(s, c, params, stage) * (2 * state_per_param - m.grad_bytes_per_param))));
   }
-  c.expert_grad_bytes = experts_per_gpu * params.expert * m.grad_bytes_per_param;
-  for (int r = 0; r < c.ep; ++r) c.expert_grad.push_back(network.all_reduce(c.edp_groups[r], Bytes(c.expert_grad_bytes)));
   return c;
 }
 
 policies::PlacementCosts placement_costs(const StepConfig& s, const StepCosts& costs) {
   const auto& m = s.model;
-  const double rows = static_cast<double>(s.tokens_per_rank) * s.ep * m.top_k;
+  const double rows = static_cast<double>(s.tokens_per_rank) * s.parallel.ep * m.top_k;
   const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden) * m.activation_bytes();
   const Duration compute = kernel_time(s.cluster.gpu, m.dtype,
                                        KernelWork{Flops(rows * costs.expert_flops_per_token),
                                                   Bytes(costs.expert_params * models::MoeModel::kWeightBytes + rows * row_bytes), rows});
   const auto& c = s.cluster;
-  const bool crosses_nodes = s.ep > c.gpus_per_node;
+  const bool crosses_nodes = s.parallel.ep > c.gpus_per_node;
   const double link = (crosses_nodes ? c.nic.link : c.intra_node.link).effective().bytes_per_second();
-  const double token_bytes = m.hidden * m.activation_bytes();
+  const double token_bytes = m.hidden * s.dispatch_bytes;
   const double a2a = 4 * rows * token_bytes / link;
   // A token whose experts share a GPU is sent there once, in each of the four all-to-alls.
   const double kept = 4 * static_cast<double>(s.tokens_per_rank) * token_bytes / link;

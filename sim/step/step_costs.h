@@ -1,31 +1,54 @@
-// The cost model of a step's parts that do not depend on routing or placement: every kernel's
-// time (compute_model.h), the gradient all-reduces, the optimizer step, and what moving an expert
-// weighs. Computed once per run.
+// The cost model of a step's parts that do not depend on routing or placement: every kernel's time
+// per micro-batch (compute_model.h), the tensor-, context- and pipeline-parallel transfers, the
+// gradient reductions and weight gathers of data parallelism, the optimizer step, and what moving
+// an expert weighs. Computed once per run.
 #pragma once
 
 #include <vector>
 
 #include "policies/placement/placement.h"
 #include "sim/network/network_model.h"
+#include "sim/step/parallel_layout.h"
 #include "sim/step/step_config.h"
 
 namespace moesim {
 
 struct StepCosts {
-  int gpus = 1, ep = 1, groups = 1;          // GPUs, EP group size, EP groups
-  std::vector<int> layer_to_moe;             // model layer -> MoE layer index, or -1
-  std::vector<std::vector<int>> ep_groups;   // GPUs of each EP group
-  std::vector<std::vector<int>> edp_groups;  // GPUs holding each EP rank's experts
+  explicit StepCosts(const Parallelism& p) : layout(p) {}
 
+  ParallelLayout layout;
+  int gpus = 1, stage_gpus = 1, ep = 1, groups = 1;  // GPUs, GPUs per stage, EP group size, EP groups per stage
+  int pp = 1, vp = 1, micro_batches = 1;
+  std::vector<int> layer_to_moe;                  // model layer -> MoE layer index, or -1
+  std::vector<int> moe_layers;                    // MoE layer index -> model layer
+  std::vector<std::vector<int>> virtual_stages;   // [chunk x pp + stage] -> its layers, in order
+  std::vector<int> stage_of_layer;                // model layer -> pipeline stage
+  std::vector<std::vector<int>> ep_groups;        // [group] -> local indices of its GPUs in a stage
+  std::vector<std::vector<int>> edp_groups;       // [ep rank] -> local indices of the GPUs holding its experts
+
+  double rows = 0;  // tokens per GPU and micro-batch entering an MoE layer (sequence-parallel shard)
   // Per routed expert: weight parameters, forward FLOPs per token, and the bytes of its state
   // (weights, gradients, optimizer state) that a move carries.
   double expert_params = 0, expert_flops_per_token = 0, expert_state_bytes = 0;
-  // Forward kernel times per GPU (backward: twice these); the LM head forward and backward.
-  Duration attention_fwd, dense_ffn_fwd, gate_fwd, shared_fwd, lm_head, optimizer;
-  std::vector<network::CollectiveCost> dense_grad;   // per layer (layer 0 also carries the embedding)
-  std::vector<double> dense_grad_bytes;              // per layer
-  std::vector<network::CollectiveCost> expert_grad;  // per EP rank, over its expert-data-parallel group
-  double expert_grad_bytes = 0;                      // per GPU
+  Bytes expert_elementwise_bytes;  // per routed token row: permute, activation, unpermute, casts
+
+  // Forward times per GPU and micro-batch (backward: twice these), norms and other memory-bound
+  // kernels included; the LM head's forward and backward.
+  Duration attention_fwd, dense_ffn_fwd, gate_fwd, shared_fwd, lm_head;
+  // What the backward pass recomputes per layer (recompute: selective or full), besides the above.
+  Duration attention_recompute, dense_ffn_recompute, moe_recompute;
+  std::vector<Duration> optimizer;  // per stage
+
+  // Per micro-batch and layer: one sequence-parallel all-gather or reduce-scatter in a TP group (2
+  // per MoE layer, 4 per dense layer, each way), the CP exchange of keys and values, and the
+  // activations a stage sends the next.
+  network::CollectiveCost tp_collective, cp_exchange, pipeline_send;
+  std::vector<network::CollectiveCost> dense_grad;    // per layer, over its data-parallel group
+  std::vector<double> dense_grad_bytes;               // per layer
+  std::vector<network::CollectiveCost> param_gather;  // per layer: its weights gathered (ZeRO >= 1)
+  network::CollectiveCost expert_grad, expert_gather; // per MoE layer, over the expert-data-parallel group
+  double expert_grad_bytes = 0;                       // per GPU and MoE layer
+  double comm_slowdown = 1;  // compute time under a resident communication kernel (schedule overlap)
 };
 
 StepCosts step_costs(const StepConfig& config, network::NetworkModel& network);

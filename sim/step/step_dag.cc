@@ -1,179 +1,381 @@
 #include "sim/step/step_dag.h"
 
-#include <numeric>
+#include <limits>
+#include <stdexcept>
 
+#include "sim/step/schedule.h"
 #include "sim/step/task_kind.h"
 
 namespace moesim {
 namespace {
 
 using engine::TaskId;
+constexpr TaskId kNone = std::numeric_limits<TaskId>::max();
 constexpr int32_t kAllToAllPriority = 2, kAllReducePriority = 1;
 
-// Adds tasks in program order, each GPU's computations one after the other.
+// Adds tasks in program order: each lane's tasks of one pipeline pass chained one after the other.
 class DagBuilder {
  public:
-  DagBuilder(const StepConfig& config, const StepCosts& costs, const std::vector<LayerTraffic>& layers, const MigrationTraffic& migration,
-             network::NetworkModel& network, engine::TaskGraph& graph)
-      : config_(config),
-        costs_(costs),
-        layers_(layers),
-        migration_(migration),
-        network_(network),
-        graph_(graph),
-        last_(costs.gpus),
-        has_last_(costs.gpus, false) {}
+  DagBuilder(const StepConfig& config, const StepCosts& costs, const Lanes& lanes, const std::vector<LayerTraffic>& layers,
+             const MigrationTraffic& migration, network::NetworkModel& network, engine::TaskGraph& graph)
+      : config_(config), costs_(costs), lanes_(lanes), layers_(layers), migration_(migration), network_(network), graph_(graph) {}
 
   StepTasks build() {
-    graph_.reset(static_cast<uint32_t>(2 * costs_.gpus));
+    const int n = lanes_.count();
+    graph_.reset(static_cast<uint32_t>(2 * n));
+    cur_.assign(n, kNone);
+    entry_.assign(n, {});
+    join_.assign(n, {});
+    ends_.assign(n, {});
+    grads_.assign(n, {});
+    slowdown_ = find_schedule(config_.schedule)->overlaps ? costs_.comm_slowdown : 1.0;
+    group_lanes();
     migrate();
-    forward();
-    tasks_.first_backward = static_cast<TaskId>(graph_.task_count());
-    backward();
+    gather_weights();
+    run_pipeline();
+    for (int lane = 0; lane < n; ++lane) {
+      begin(lane, ends_[lane]);
+      const TaskId opt = compute(lane, costs_.optimizer[stage_of(lane)], TaskKind::kOptimizer, config_.model.layers, 0, true);
+      for (TaskId g : grads_[lane]) graph_.add_dependency(g, opt);
+    }
     return std::move(tasks_);
   }
 
  private:
-  // A computation on `gpu`'s compute stream after its last task.
-  TaskId compute(int gpu, Duration d, TaskKind kind, int layer) {
-    const TaskId t = graph_.add_task(d, compute_stream(gpu), 0, task_tag(kind, layer));
-    if (has_last_[gpu]) graph_.add_dependency(last_[gpu], t);
-    last_[gpu] = t;
-    has_last_[gpu] = true;
-    return t;
-  }
+  int stage_of(int lane) const { return costs_.layout.stage_of(lanes_.gpu[lane]); }
+  int local_of(int lane) const { return costs_.layout.local_of(lanes_.gpu[lane]); }
 
-  // A collective on the members' communication streams, after each member's last task. It becomes
-  // the members' last task if it `advances` them.
-  TaskId collective(const std::vector<int>& members, const network::CollectiveCost& cost, TaskKind kind, int layer, int32_t priority,
-                    bool advances) {
-    streams_.clear();
-    for (int g : members) streams_.push_back(comm_stream(g));
-    const TaskId t = network_.add_task(graph_, cost, streams_, priority, task_tag(kind, layer));
-    for (int g : members) {
-      if (has_last_[g]) graph_.add_dependency(last_[g], t);
-      if (advances) {
-        last_[g] = t;
-        has_last_[g] = true;
+  // The lanes of each stage's EP groups, and of its expert-data-parallel groups (by EP rank).
+  void group_lanes() {
+    std::vector<int> group_of(costs_.stage_gpus), rank_of(costs_.stage_gpus);
+    for (int g = 0; g < costs_.groups; ++g) {
+      for (size_t i = 0; i < costs_.ep_groups[g].size(); ++i) {
+        group_of[costs_.ep_groups[g][i]] = g;
+        rank_of[costs_.ep_groups[g][i]] = static_cast<int>(i);
       }
     }
+    ep_lanes_.assign(static_cast<size_t>(costs_.pp) * costs_.groups, {});
+    edp_lanes_.assign(static_cast<size_t>(costs_.pp) * costs_.ep, {});
+    group_.assign(lanes_.count(), 0);
+    for (int lane = 0; lane < lanes_.count(); ++lane) {
+      const int s = stage_of(lane), local = local_of(lane);
+      group_[lane] = group_of[local];
+      ep_lanes_[static_cast<size_t>(s) * costs_.groups + group_of[local]].push_back(lane);
+      edp_lanes_[static_cast<size_t>(s) * costs_.ep + rank_of[local]].push_back(lane);
+    }
+  }
+
+  // The lane's next task waits for `deps` (and no earlier task of its chain).
+  void begin(int lane, const std::vector<TaskId>& deps) {
+    cur_[lane] = kNone;
+    entry_[lane] = deps;
+  }
+  void depend(int lane, TaskId t, bool advances) {
+    if (cur_[lane] != kNone) graph_.add_dependency(cur_[lane], t);
+    for (TaskId d : entry_[lane]) graph_.add_dependency(d, t);
+    if (advances) {
+      entry_[lane].clear();
+      cur_[lane] = t;
+    }
+  }
+
+  TaskId compute(int lane, Duration d, TaskKind kind, int layer, int mb, bool backward) {
+    const TaskId t = graph_.add_task(slowdown_ == 1.0 ? d : d * slowdown_, compute_stream(lane), 0, task_tag(kind, layer, mb, backward));
+    depend(lane, t, true);
     return t;
   }
 
-  // Blocking: the step starts once the experts have arrived. Overlapped: the move shares the
-  // communication streams with the first layers; the first MoE layer's experts wait for it.
+  // A collective on the lanes' communication streams, after each one's chain; it becomes their
+  // chain's last task if it `advances` them.
+  TaskId collective(const std::vector<int>& lanes, const network::CollectiveCost& cost, uint32_t tag, int32_t priority, bool advances) {
+    streams_.clear();
+    for (int lane : lanes) streams_.push_back(comm_stream(lane));
+    const TaskId t = network_.add_task(graph_, cost, streams_, priority, tag);
+    for (int lane : lanes) depend(lane, t, advances);
+    return t;
+  }
+  void own(int lane, const network::CollectiveCost& cost, TaskKind kind, int layer, int mb, bool backward) {
+    one_[0] = lane;
+    collective(one_, cost, task_tag(kind, layer, mb, backward), 0, true);
+  }
+
   void migrate() {
     const bool blocking = config_.migration == MigrationMode::kBlocking;
-    migration_task_.assign(costs_.groups, 0);
-    migrating_.assign(costs_.groups, false);
-    for (int g = 0; g < costs_.groups; ++g) {
-      if (migration_.groups[g].time <= Duration()) continue;
-      migration_task_[g] = collective(costs_.ep_groups[g], migration_.groups[g], TaskKind::kMigration, 0, kAllToAllPriority, blocking);
-      tasks_.migrations.push_back(migration_task_[g]);
-      migrating_[g] = true;
-    }
-  }
-
-  void wait_for_migration(int gpu, TaskId experts) {
-    const int g = gpu / costs_.ep;
-    if (config_.migration != MigrationMode::kBlocking && migrating_[g]) graph_.add_dependency(migration_task_[g], experts);
-  }
-
-  void all_to_all(int moe_layer, TaskKind kind, int layer) {
-    const LayerTraffic& t = layers_[moe_layer];
-    auto& tasks = tasks_.all_to_alls.emplace_back();
-    for (int g = 0; g < costs_.groups; ++g) {
-      tasks.push_back(collective(costs_.ep_groups[g], t.a2a[g], kind, layer, kAllToAllPriority, true));
-    }
-  }
-
-  void forward() {
-    const int gpus = costs_.gpus;
-    for (int l = 0; l < config_.model.layers; ++l) {
-      const int moe = costs_.layer_to_moe[l];
-      for (int g = 0; g < gpus; ++g) compute(g, costs_.attention_fwd, TaskKind::kAttention, l);
-      if (moe < 0) {
-        for (int g = 0; g < gpus; ++g) compute(g, costs_.dense_ffn_fwd, TaskKind::kDenseFfn, l);
-        continue;
+    migration_task_.assign(migration_.groups.size(), kNone);
+    for (size_t i = 0; i < migration_.groups.size(); ++i) {
+      if (migration_.groups[i].time <= Duration() || ep_lanes_[i].empty()) continue;
+      migration_task_[i] = collective(ep_lanes_[i], migration_.groups[i], task_tag(TaskKind::kMigration, 0), kAllToAllPriority, false);
+      tasks_.migrations.push_back(migration_task_[i]);
+      if (blocking) {
+        for (int lane : ep_lanes_[i]) ends_[lane].push_back(migration_task_[i]);
       }
-      std::vector<TaskId> gate(gpus);
-      for (int g = 0; g < gpus; ++g) gate[g] = compute(g, costs_.gate_fwd, TaskKind::kGate, l);
-      all_to_all(moe, TaskKind::kDispatch, l);
-      for (int g = 0; g < gpus; ++g) {
-        // Shared experts need only the gate's input, so they run while the dispatch is in flight.
-        if (costs_.shared_fwd > Duration()) {
-          const TaskId s = graph_.add_task(costs_.shared_fwd, compute_stream(g), 0, task_tag(TaskKind::kSharedExperts, l));
-          graph_.add_dependency(gate[g], s);
-          const TaskId e = compute(g, layers_[moe].experts_forward[g], TaskKind::kExperts, l);
-          graph_.add_dependency(s, e);
-          if (moe == 0) wait_for_migration(g, e);
-        } else {
-          const TaskId e = compute(g, layers_[moe].experts_forward[g], TaskKind::kExperts, l);
-          if (moe == 0) wait_for_migration(g, e);
+    }
+  }
+
+  // ZeRO 1 and 2: each model chunk's weights, updated in shards by the last step's optimizer, are
+  // gathered before its first forward (Megatron overlaps this with the forward pass).
+  void gather_weights() {
+    chunk_gather_.assign(static_cast<size_t>(lanes_.count()) * costs_.vp, kNone);
+    if (config_.parallel.zero < 1 || config_.parallel.zero > 2) return;
+    for (int lane = 0; lane < lanes_.count(); ++lane) {
+      for (int chunk = 0; chunk < costs_.vp; ++chunk) {
+        network::CollectiveCost cost;
+        for (int l : costs_.virtual_stages[chunk * costs_.pp + stage_of(lane)]) {
+          cost.time += costs_.param_gather[l].time;
+          if (costs_.layer_to_moe[l] >= 0) cost.time += costs_.expert_gather.time;
         }
+        if (cost.time <= Duration()) continue;
+        begin(lane, {});
+        one_[0] = lane;
+        chunk_gather_[static_cast<size_t>(lane) * costs_.vp + chunk] =
+            collective(one_, cost, task_tag(TaskKind::kParamAllGather, 0), kAllReducePriority, false);
       }
-      all_to_all(moe, TaskKind::kCombine, l);
     }
-    for (int g = 0; g < gpus; ++g) compute(g, costs_.lm_head, TaskKind::kLmHead, config_.model.layers);
   }
 
-  void backward() {
-    const int gpus = costs_.gpus, layers = config_.model.layers;
-    std::vector<std::vector<TaskId>> grad_reduces(gpus);
-    std::vector<int> all(gpus);
-    std::iota(all.begin(), all.end(), 0);
-    for (int l = layers - 1; l >= 0; --l) {
-      const int moe = costs_.layer_to_moe[l];
-      if (moe < 0) {
-        for (int g = 0; g < gpus; ++g) compute(g, costs_.dense_ffn_fwd * 2, TaskKind::kDenseFfn, l);
-      } else {
-        all_to_all(moe, TaskKind::kCombine, l);
-        for (int g = 0; g < gpus; ++g) {
-          if (costs_.shared_fwd > Duration()) compute(g, costs_.shared_fwd * 2, TaskKind::kSharedExperts, l);
-          compute(g, layers_[moe].experts_forward[g] * 2, TaskKind::kExperts, l);
-        }
-        if (costs_.groups > 1) {
-          for (int r = 0; r < costs_.ep; ++r) {
-            // Each member's last task is its expert backward; the all-reduce overlaps what follows.
-            const TaskId ar =
-                collective(costs_.edp_groups[r], costs_.expert_grad[r], TaskKind::kExpertGradAllReduce, l, kAllReducePriority, false);
-            for (int g : costs_.edp_groups[r]) grad_reduces[g].push_back(ar);
-          }
-        }
-        all_to_all(moe, TaskKind::kDispatch, l);
-        for (int g = 0; g < gpus; ++g) compute(g, costs_.gate_fwd * 2, TaskKind::kGate, l);
-      }
-      for (int g = 0; g < gpus; ++g) compute(g, costs_.attention_fwd * 2, TaskKind::kAttention, l);
-      if (gpus > 1) {
-        const TaskId ar = collective(all, costs_.dense_grad[l], TaskKind::kDenseGradAllReduce, l, kAllReducePriority, false);
-        for (int g = 0; g < gpus; ++g) grad_reduces[g].push_back(ar);
-      }
-    }
-    for (int g = 0; g < gpus; ++g) {
-      const TaskId opt = compute(g, costs_.optimizer, TaskKind::kOptimizer, layers);
-      for (TaskId ar : grad_reduces[g]) graph_.add_dependency(ar, opt);
-    }
-  }
+  void run_pipeline();
+  void run_op(int stage, const PipelineOp& op, bool last_backward);
+  void layer_forward(int stage, int layer, int mb);
+  void layer_backward(int stage, int layer, int mb, bool last_backward);
+  void moe_forward(int stage, int layer, int mb);
+  void moe_backward(int stage, int layer, int mb, bool last_backward);
+  void all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward);
+  void tensor_parallel(int lane, int layer, int mb, bool backward);
+  void zero3_gather(int stage, int layer, int mb, bool backward);
+  void send(int stage, int v, int mb, bool backward);
+  int first_moe_layer(int stage) const;
 
   const StepConfig& config_;
   const StepCosts& costs_;
+  const Lanes& lanes_;
   const std::vector<LayerTraffic>& layers_;
   const MigrationTraffic& migration_;
   network::NetworkModel& network_;
   engine::TaskGraph& graph_;
-  std::vector<TaskId> last_;  // the task each GPU's next computation must wait for
-  std::vector<bool> has_last_;
+  double slowdown_ = 1;
+  std::vector<TaskId> cur_;                  // per lane: the task its next one waits for
+  std::vector<std::vector<TaskId>> entry_;   // per lane: what its next task also waits for
+  std::vector<std::vector<TaskId>> join_;    // per lane: what its latest pass started after
+  std::vector<std::vector<TaskId>> ends_;    // per lane: the last tasks of passes not yet joined
+  std::vector<std::vector<TaskId>> grads_;   // per lane: gradient reductions the optimizer waits for
+  std::vector<int> group_;                   // per lane: its EP group
+  std::vector<std::vector<int>> ep_lanes_;   // [stage x groups + group]
+  std::vector<std::vector<int>> edp_lanes_;  // [stage x ep + ep rank]
+  std::vector<TaskId> migration_task_;       // [stage x groups + group]
+  std::vector<TaskId> chunk_gather_;         // [lane x vp + chunk]
+  std::vector<std::vector<std::pair<int, TaskId>>> received_;  // [(pass, virtual stage, mb)]: (lane, send)
+  std::vector<bool> sent_;                                     // likewise: whether that pass has run
   std::vector<engine::ResourceId> streams_;
-  std::vector<TaskId> migration_task_;  // per EP group
-  std::vector<bool> migrating_;
+  std::vector<int> one_ = {0};
   StepTasks tasks_;
 };
 
+
+// Emits each stage's passes in its schedule's order, a stage waiting while the pass it is at needs
+// another stage's pass not yet emitted (the schedules are deadlock-free, so all are emitted).
+void DagBuilder::run_pipeline() {
+  const int pp = costs_.pp, vp = costs_.vp, mbs = costs_.micro_batches, v_count = pp * vp;
+  const ScheduleEntry& schedule = *find_schedule(config_.schedule);
+  std::vector<std::vector<PipelineOp>> orders;
+  for (int s = 0; s < pp; ++s) orders.push_back(pipeline_order(schedule, s, pp, vp, mbs));
+  received_.assign(2 * static_cast<size_t>(v_count) * mbs, {});
+  sent_.assign(received_.size(), false);
+  auto index = [&](bool backward, int v, int mb) { return (static_cast<size_t>(backward) * v_count + v) * mbs + mb; };
+  std::vector<size_t> next(pp, 0);
+  std::vector<int> backwards(static_cast<size_t>(pp) * vp, 0);  // per (stage, chunk): backward passes emitted
+  size_t remaining = 0;
+  for (const auto& order : orders) remaining += order.size();
+  while (remaining > 0) {
+    bool progress = false;
+    for (int s = 0; s < pp; ++s) {
+      for (; next[s] < orders[s].size(); ++next[s], --remaining, progress = true) {
+        const PipelineOp& op = orders[s][next[s]];
+        const int v = op.chunk * pp + s;
+        const bool waits = op.backward ? v + 1 < v_count && !sent_[index(true, v + 1, op.micro_batch)]
+                                       : v > 0 && !sent_[index(false, v - 1, op.micro_batch)];
+        if (waits) break;
+        const bool last_backward = op.backward && ++backwards[static_cast<size_t>(s) * vp + op.chunk] == mbs;
+        run_op(s, op, last_backward);
+        sent_[index(op.backward, v, op.micro_batch)] = true;
+      }
+    }
+    if (!progress) throw std::logic_error("pipeline schedule " + config_.schedule + " deadlocks");
+  }
+}
+
+void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_backward) {
+  const int pp = costs_.pp, v = op.chunk * pp + stage, v_count = pp * costs_.vp, mbs = costs_.micro_batches;
+  const size_t from = ((static_cast<size_t>(op.backward) * v_count) + (op.backward ? v + 1 : v - 1)) * mbs + op.micro_batch;
+  const bool receives = op.backward ? v + 1 < v_count : v > 0;
+  for (int lane : lanes_.of_stage[stage]) {
+    std::vector<TaskId> deps = op.overlaps_previous ? join_[lane] : ends_[lane];
+    if (!op.overlaps_previous) {
+      join_[lane] = deps;
+      ends_[lane].clear();
+    }
+    const TaskId gather = chunk_gather_[static_cast<size_t>(lane) * costs_.vp + op.chunk];
+    if (!op.backward && gather != kNone) deps.push_back(gather);
+    begin(lane, deps);
+  }
+  if (receives) {
+    for (const auto& [lane, task] : received_[from]) entry_[lane].push_back(task);
+  }
+  const auto& layers = costs_.virtual_stages[v];
+  if (!op.backward) {
+    for (int l : layers) layer_forward(stage, l, op.micro_batch);
+    if (v + 1 == v_count) {
+      for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.lm_head, TaskKind::kLmHead, config_.model.layers, op.micro_batch, false);
+    }
+  } else {
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) layer_backward(stage, *it, op.micro_batch, last_backward);
+  }
+  if (op.backward ? v > 0 : v + 1 < v_count) send(stage, v, op.micro_batch, op.backward);
+  for (int lane : lanes_.of_stage[stage]) {
+    if (cur_[lane] != kNone) ends_[lane].push_back(cur_[lane]);
+  }
+}
+
+// The activations (or their gradients) of each lane's GPU to the GPU with the same local index in
+// the neighbouring stage; on one GPU (pp 1, interleaved chunks) only the order.
+void DagBuilder::send(int stage, int v, int mb, bool backward) {
+  const int pp = costs_.pp, v_count = pp * costs_.vp, to_stage = ((backward ? v - 1 : v + 1) % pp + pp) % pp;
+  auto& received = received_[(static_cast<size_t>(backward) * v_count + v) * costs_.micro_batches + mb];
+  for (int lane : lanes_.of_stage[stage]) {
+    const int to = lanes_.of_gpu[costs_.layout.gpu(to_stage, local_of(lane))];
+    if (to == lane) {
+      received.emplace_back(to, cur_[lane]);
+      continue;
+    }
+    const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(to)};
+    const TaskId t = network_.add_task(graph_, costs_.pipeline_send, streams, kAllToAllPriority,
+                                       task_tag(TaskKind::kPipelineSend, costs_.virtual_stages[v].front(), mb, backward));
+    depend(lane, t, false);
+    received.emplace_back(to, t);
+  }
+}
+
+void DagBuilder::tensor_parallel(int lane, int layer, int mb, bool backward) {
+  if (config_.parallel.tp > 1) own(lane, costs_.tp_collective, TaskKind::kTensorParallel, layer, mb, backward);
+}
+
+void DagBuilder::zero3_gather(int stage, int layer, int mb, bool backward) {
+  if (config_.parallel.zero < 3) return;
+  network::CollectiveCost cost = costs_.param_gather[layer];
+  if (costs_.layer_to_moe[layer] >= 0) cost.time += costs_.expert_gather.time;
+  for (int lane : lanes_.of_stage[stage]) own(lane, cost, TaskKind::kParamAllGather, layer, mb, backward);
+}
+
+void DagBuilder::layer_forward(int stage, int layer, int mb) {
+  zero3_gather(stage, layer, mb, false);
+  for (int lane : lanes_.of_stage[stage]) {
+    tensor_parallel(lane, layer, mb, false);
+    if (config_.parallel.cp > 1) own(lane, costs_.cp_exchange, TaskKind::kContextParallel, layer, mb, false);
+    compute(lane, costs_.attention_fwd, TaskKind::kAttention, layer, mb, false);
+    tensor_parallel(lane, layer, mb, false);
+  }
+  if (costs_.layer_to_moe[layer] >= 0) return moe_forward(stage, layer, mb);
+  for (int lane : lanes_.of_stage[stage]) {
+    tensor_parallel(lane, layer, mb, false);
+    compute(lane, costs_.dense_ffn_fwd, TaskKind::kDenseFfn, layer, mb, false);
+    tensor_parallel(lane, layer, mb, false);
+  }
+}
+
+void DagBuilder::all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward) {
+  const LayerTraffic& t = layers_[costs_.layer_to_moe[layer]];
+  // Forward dispatch and backward combine move tokens out; the other two bring them back.
+  const bool out = (kind == TaskKind::kDispatch) != backward;
+  auto& tasks = tasks_.all_to_alls.emplace_back();
+  tasks_.all_to_all_stage.push_back(stage);
+  for (int g = 0; g < costs_.groups; ++g) {
+    const auto& lanes = ep_lanes_[static_cast<size_t>(stage) * costs_.groups + g];
+    if (lanes.empty()) continue;
+    tasks.push_back(collective(lanes, out ? t.a2a[g] : t.a2a_combine[g], task_tag(kind, layer, mb, backward), kAllToAllPriority, true));
+  }
+}
+
+void DagBuilder::moe_forward(int stage, int layer, int mb) {
+  const LayerTraffic& t = layers_[costs_.layer_to_moe[layer]];
+  const auto& lanes = lanes_.of_stage[stage];
+  std::vector<TaskId> gate(lanes.size());
+  for (size_t i = 0; i < lanes.size(); ++i) gate[i] = compute(lanes[i], costs_.gate_fwd, TaskKind::kGate, layer, mb, false);
+  all_to_all(stage, layer, mb, TaskKind::kDispatch, false);
+  const bool first_moe = layer == first_moe_layer(stage);
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    const int lane = lanes[i];
+    TaskId shared = kNone;
+    if (costs_.shared_fwd > Duration()) {
+      // Shared experts need only the gate's input, so they run while the dispatch is in flight.
+      shared = graph_.add_task(costs_.shared_fwd * slowdown_, compute_stream(lane), 0, task_tag(TaskKind::kSharedExperts, layer, mb));
+      graph_.add_dependency(gate[i], shared);
+    }
+    const TaskId experts = compute(lane, t.experts_forward[local_of(lane)], TaskKind::kExperts, layer, mb, false);
+    if (shared != kNone) graph_.add_dependency(shared, experts);
+    const TaskId moving = migration_task_[static_cast<size_t>(stage) * costs_.groups + group_[lane]];
+    if (first_moe && config_.migration != MigrationMode::kBlocking && moving != kNone) graph_.add_dependency(moving, experts);
+  }
+  all_to_all(stage, layer, mb, TaskKind::kCombine, false);
+}
+
+int DagBuilder::first_moe_layer(int stage) const {
+  for (int l = 0; l < config_.model.layers; ++l) {
+    if (costs_.stage_of_layer[l] == stage && costs_.layer_to_moe[l] >= 0) return l;
+  }
+  return -1;
+}
+
+void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_backward) {
+  const LayerTraffic& t = layers_[costs_.layer_to_moe[layer]];
+  const bool full = config_.parallel.recompute == Recompute::kFull;
+  all_to_all(stage, layer, mb, TaskKind::kCombine, true);
+  for (int lane : lanes_.of_stage[stage]) {
+    if (costs_.moe_recompute > Duration()) compute(lane, costs_.moe_recompute, TaskKind::kGate, layer, mb, true);
+    if (costs_.shared_fwd > Duration()) compute(lane, costs_.shared_fwd * 2, TaskKind::kSharedExperts, layer, mb, true);
+    const Duration experts = t.experts_forward[local_of(lane)];
+    compute(lane, full ? experts * 3 : experts * 2, TaskKind::kExperts, layer, mb, true);
+  }
+  if (last_backward && config_.parallel.expert_dp() > 1) {
+    for (int r = 0; r < costs_.ep; ++r) {
+      const auto& lanes = edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r];
+      if (lanes.empty()) continue;
+      // Each member's last task is its expert backward; the reduction overlaps what follows.
+      const TaskId reduce = collective(lanes, costs_.expert_grad, task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false);
+      for (int lane : lanes) grads_[lane].push_back(reduce);
+    }
+  }
+  all_to_all(stage, layer, mb, TaskKind::kDispatch, true);
+  for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.gate_fwd * 2, TaskKind::kGate, layer, mb, true);
+}
+
+void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_backward) {
+  zero3_gather(stage, layer, mb, true);
+  if (costs_.layer_to_moe[layer] >= 0) {
+    moe_backward(stage, layer, mb, last_backward);
+  } else {
+    for (int lane : lanes_.of_stage[stage]) {
+      tensor_parallel(lane, layer, mb, true);
+      compute(lane, costs_.dense_ffn_fwd * 2 + costs_.dense_ffn_recompute, TaskKind::kDenseFfn, layer, mb, true);
+      tensor_parallel(lane, layer, mb, true);
+    }
+  }
+  for (int lane : lanes_.of_stage[stage]) {
+    tensor_parallel(lane, layer, mb, true);
+    compute(lane, costs_.attention_fwd * 2 + costs_.attention_recompute, TaskKind::kAttention, layer, mb, true);
+    if (config_.parallel.cp > 1) own(lane, costs_.cp_exchange, TaskKind::kContextParallel, layer, mb, true);
+    tensor_parallel(lane, layer, mb, true);
+  }
+  if (last_backward && config_.parallel.dp * config_.parallel.cp > 1) {
+    const auto& lanes = lanes_.of_stage[stage];
+    const TaskId reduce = collective(lanes, costs_.dense_grad[layer], task_tag(TaskKind::kDenseGradAllReduce, layer, mb, true), kAllReducePriority, false);
+    for (int lane : lanes) grads_[lane].push_back(reduce);
+  }
+}
+
 }  // namespace
 
-StepTasks build_step_dag(const StepConfig& config, const StepCosts& costs, const std::vector<LayerTraffic>& layers,
+StepTasks build_step_dag(const StepConfig& config, const StepCosts& costs, const Lanes& lanes, const std::vector<LayerTraffic>& layers,
                          const MigrationTraffic& migration, network::NetworkModel& network, engine::TaskGraph& graph) {
-  return DagBuilder(config, costs, layers, migration, network, graph).build();
+  return DagBuilder(config, costs, lanes, layers, migration, network, graph).build();
 }
 
 }  // namespace moesim

@@ -1,37 +1,43 @@
-// The DAG builder: one synchronous training step as tasks on every GPU's compute and
-// communication streams (engine/task_graph.h).
+// The DAG builder: one synchronous training step as tasks on the compute and communication
+// streams of every simulated GPU (lanes.h; engine/task_graph.h).
 //
-// For every layer, forward: attention -> (dense FFN | gate -> dispatch all-to-all -> expert FFN
-// on exactly the tokens each GPU's experts received -> combine all-to-all), shared experts
-// overlapping the dispatch; then the LM head; then backward in reverse (2x forward FLOPs), with
-// each layer's gradient all-reduce (dense parameters over all data-parallel GPUs, expert
-// parameters over the expert-data-parallel group) on the communication stream, overlapping the
-// rest of the backward pass; finally the optimizer step. A change of placement first moves expert
-// state: before the step (blocking) or beside its first layers (overlapped).
+// Each pipeline stage runs its micro-batches' forward and backward passes in its schedule's order
+// (schedule.h), chained on its compute stream; a pass waits for the previous stage's activations
+// (or the next stage's gradients) sent over the network. A layer's forward is: sequence-parallel
+// all-gather (TP) -> attention, keys and values exchanged first under CP -> reduce-scatter (TP) ->
+// (dense FFN between another gather and scatter | gate -> dispatch all-to-all -> shared experts
+// beside the dispatch -> expert FFN on exactly the tokens each GPU's experts received -> combine
+// all-to-all); the last stage adds the LM head. Backward runs in reverse at twice the forward
+// FLOPs, plus what it recomputes. After a layer's last micro-batch, its gradient reduction
+// (all-reduce, or reduce-scatter under ZeRO) overlaps the rest of the backward pass; under ZeRO the
+// sharded weights are gathered before their first use (every use under ZeRO-3). The optimizer step
+// ends the step. A change of placement first moves expert state: before the step (blocking) or
+// beside its first layers (overlapped).
 #pragma once
 
 #include <vector>
 
 #include "sim/engine/task_graph.h"
 #include "sim/network/network_model.h"
+#include "sim/step/lanes.h"
 #include "sim/step/step_config.h"
 #include "sim/step/step_costs.h"
 #include "sim/step/traffic.h"
 
 namespace moesim {
 
-inline engine::ResourceId compute_stream(int gpu) { return static_cast<engine::ResourceId>(2 * gpu); }
-inline engine::ResourceId comm_stream(int gpu) { return static_cast<engine::ResourceId>(2 * gpu + 1); }
+inline engine::ResourceId compute_stream(int lane) { return static_cast<engine::ResourceId>(2 * lane); }
+inline engine::ResourceId comm_stream(int lane) { return static_cast<engine::ResourceId>(2 * lane + 1); }
 
 // The tasks that step metrics read beside the schedule.
 struct StepTasks {
   std::vector<std::vector<engine::TaskId>> all_to_alls;  // each all-to-all's task per EP group
+  std::vector<int> all_to_all_stage;                     // the stage of each
   std::vector<engine::TaskId> migrations;                // per EP group that moves experts
-  engine::TaskId first_backward = 0;                     // tasks from this id on belong to the backward pass
 };
 
-// Fills `graph` (reset first) with the step's tasks.
-StepTasks build_step_dag(const StepConfig& config, const StepCosts& costs, const std::vector<LayerTraffic>& layers,
+// Fills `graph` (reset first) with the step's tasks on `lanes`.
+StepTasks build_step_dag(const StepConfig& config, const StepCosts& costs, const Lanes& lanes, const std::vector<LayerTraffic>& layers,
                          const MigrationTraffic& migration, network::NetworkModel& network, engine::TaskGraph& graph);
 
 }  // namespace moesim

@@ -21,10 +21,16 @@ struct StepResult {
   int64_t assignments = 0;  // token assignments routed (before drops)
   Bytes migration_bytes;    // expert state moved for this step's placement, all EP groups
   Duration migration_time;  // the slowest EP group's migration
+  // Per GPU, averaged over GPUs: time its communication stream works while its compute stream
+  // idles (exposed communication), and time both idle (pipeline bubble, waiting on other GPUs).
+  // With compute_busy they add up to the step time.
+  Duration exposed_comm;
+  Duration bubble;
 };
 
-// Reads the times of `step`'s finished tasks into `result`: the step time, all-to-all and
-// migration time, each GPU's busy compute time.
+// Reads the times of `step`'s finished tasks into `result`: the step time, all-to-all time (the
+// slowest EP group's, summed over the all-to-alls of the stage where that is longest), migration
+// time, each GPU's busy compute time, its exposed communication and its idle time.
 void record_times(const ExecutedStep& step, StepResult& result);
 
 }  // namespace moesim

@@ -5,7 +5,10 @@
 namespace moesim {
 
 StepSimulator::StepSimulator(const StepConfig& config)
-    : config_(config), network_(network::make_network_model(config.cluster)), costs_(step_costs(config_, *network_)) {
+    : config_(config),
+      network_(network::make_network_model(config.cluster)),
+      costs_(step_costs(config_, *network_)),
+      shares_links_(network::find_network_model(config.cluster.network.model)->shares_links) {
   layers_.resize(config.model.moe_layer_count());
 }
 
@@ -33,7 +36,8 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   migration_traffic(costs_, *network_, moves, migration_, result);
 
   engine::SharedCapacity* shared = network_->begin_step();
-  tasks_ = build_step_dag(config_, costs_, layers_, migration_, *network_, graph_);
+  lanes_ = shares_links_ ? every_gpu(costs_) : identical_gpus(costs_, layers_, migration_);
+  tasks_ = build_step_dag(config_, costs_, lanes_, layers_, migration_, *network_, graph_);
   executor_.execute(graph_, schedule_, shared);
   record_times(executed(), result);
   return result;

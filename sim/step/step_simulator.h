@@ -50,16 +50,18 @@ class StepSimulator {
     moesim::append_timeline(executed(), step, offset, out);
   }
 
-  // The DAG of the last simulated step and its schedule (for tests and the timeline).
+  // The DAG of the last simulated step, the GPUs it simulated and its schedule (for tests and the
+  // timeline).
   const engine::TaskGraph& graph() const { return graph_; }
+  const Lanes& lanes() const { return lanes_; }
   const engine::Schedule& schedule() const { return schedule_; }
   int gpu_count() const { return costs_.gpus; }
 
-  static engine::ResourceId compute_stream(int gpu) { return moesim::compute_stream(gpu); }
-  static engine::ResourceId comm_stream(int gpu) { return moesim::comm_stream(gpu); }
+  static engine::ResourceId compute_stream(int lane) { return moesim::compute_stream(lane); }
+  static engine::ResourceId comm_stream(int lane) { return moesim::comm_stream(lane); }
 
  private:
-  ExecutedStep executed() const { return {config_, costs_, layers_, migration_, graph_, schedule_, tasks_}; }
+  ExecutedStep executed() const { return {config_, costs_, lanes_, layers_, migration_, graph_, schedule_, tasks_}; }
 
   StepConfig config_;
   std::unique_ptr<network::NetworkModel> network_;
@@ -68,6 +70,8 @@ class StepSimulator {
   bool placement_changed_ = false;
   std::vector<LayerTraffic> layers_;  // per MoE layer, for the step being simulated
   MigrationTraffic migration_;
+  bool shares_links_ = false;  // the network model's collectives share links: every GPU is simulated
+  Lanes lanes_;
   engine::TaskGraph graph_;
   StepTasks tasks_;
   engine::TaskGraphExecutor executor_;

@@ -16,6 +16,10 @@ const char* to_string(TaskKind kind) {
     case TaskKind::kExpertGradAllReduce: return "expert grad all-reduce";
     case TaskKind::kOptimizer: return "optimizer";
     case TaskKind::kMigration: return "migration";
+    case TaskKind::kTensorParallel: return "TP gather/scatter";
+    case TaskKind::kContextParallel: return "CP exchange";
+    case TaskKind::kPipelineSend: return "pipeline send";
+    case TaskKind::kParamAllGather: return "weight all-gather";
   }
   return "?";
 }
@@ -24,31 +28,41 @@ void append_timeline(const ExecutedStep& executed, int step, Duration offset, st
   const auto& graph = executed.graph;
   const auto& schedule = executed.schedule;
   const auto& layer_to_moe = executed.costs.layer_to_moe;
-  const double token_bytes = executed.config.model.hidden * executed.config.model.activation_bytes();
+  const double token_bytes = executed.config.model.hidden * executed.config.dispatch_bytes / executed.costs.micro_batches;
+  const auto& layout = executed.costs.layout;
   for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
     TimelineSpan span;
     span.step = step;
-    span.backward = t >= executed.tasks.first_backward;
     span.kind = tag_kind(graph.tag(t));
+    span.backward = tag_backward(graph.tag(t));
     span.layer = tag_layer(graph.tag(t));
+    span.micro_batch = tag_micro_batch(graph.tag(t));
     span.start = offset + schedule.tasks[t].start.since_start();
     span.duration = schedule.tasks[t].end - schedule.tasks[t].start;
     const int moe = span.layer < static_cast<int>(layer_to_moe.size()) ? layer_to_moe[span.layer] : -1;
     for (engine::ResourceId r : graph.resources(t)) {
-      span.gpu = static_cast<int>(r / 2);
+      span.gpu = executed.lanes.gpu[r / 2];
+      span.stage = layout.stage_of(span.gpu);
       span.comm = r % 2 == 1;
+      const int local = layout.local_of(span.gpu);
+      span.tokens = 0;
+      span.bytes = 0;
       switch (span.kind) {
         case TaskKind::kDispatch:
         case TaskKind::kCombine:
-          span.bytes = executed.layers[moe].sent[span.gpu];
+          span.bytes = executed.layers[moe].sent[local];
           span.tokens = span.bytes / token_bytes;
           break;
-        case TaskKind::kExperts: span.tokens = executed.layers[moe].rows[span.gpu]; break;
+        case TaskKind::kExperts: span.tokens = executed.layers[moe].rows[local]; break;
         case TaskKind::kDenseGradAllReduce: span.bytes = executed.costs.dense_grad_bytes[span.layer]; break;
         case TaskKind::kExpertGradAllReduce: span.bytes = executed.costs.expert_grad_bytes; break;
-        case TaskKind::kMigration: span.bytes = executed.migration.sent[span.gpu]; break;
-        case TaskKind::kOptimizer: break;
-        default: span.tokens = static_cast<double>(executed.config.tokens_per_rank);
+        case TaskKind::kMigration: span.bytes = executed.migration.sent[static_cast<size_t>(span.stage) * layout.stage_gpus() + local]; break;
+        case TaskKind::kOptimizer:
+        case TaskKind::kTensorParallel:
+        case TaskKind::kContextParallel:
+        case TaskKind::kPipelineSend:
+        case TaskKind::kParamAllGather: break;
+        default: span.tokens = executed.costs.rows;
       }
       out.push_back(span);
     }

@@ -11,7 +11,8 @@
 namespace moesim {
 
 // One task of a simulated step on one GPU stream: a timeline entry. A collective gives one span
-// per GPU it occupies.
+// per GPU it occupies. Only simulated GPUs appear (lanes.h): each stands for the GPUs that do the
+// same work.
 struct TimelineSpan {
   int step = 0;
   int gpu = 0;
@@ -19,6 +20,8 @@ struct TimelineSpan {
   bool backward = false;  // in the backward pass (the optimizer step counts as backward)
   TaskKind kind = TaskKind::kAttention;
   int layer = 0;   // model layer; the LM head and the optimizer step: the layer count
+  int micro_batch = 0;
+  int stage = 0;   // pipeline stage of the GPU
   Duration start;  // from the start of the run
   Duration duration;
   double tokens = 0;  // token rows this GPU computes on, or sends in an all-to-all

@@ -13,14 +13,14 @@ namespace {
 // other nodes become one network send per node, to the GPU there with the sender's local index
 // (or the node's first EP rank), which forwards over NVLink to each GPU of its node that holds the
 // token's experts. Sends inside the sender's node stay per GPU.
-void node_dedup(const StepConfig& config, const std::vector<int>& gpus, const gating::RoutingMatrix& routing, int l, int g,
-                double token_bytes, network::TrafficMatrix& traffic) {
+void node_dedup(const StepConfig& config, const std::vector<int>& ranks, const std::vector<int>& gpus, const gating::RoutingMatrix& routing,
+                int l, double token_bytes, network::TrafficMatrix& traffic) {
   const auto& cluster = config.cluster;
-  const int ep = config.ep;
+  const int ep = config.parallel.ep;
   std::vector<double> forward(static_cast<size_t>(ep) * ep, 0.0);  // [entry][destination]
   std::vector<int> entry_of_node(cluster.nodes, -1);
   for (int i = 0; i < ep; ++i) {
-    const int src = g * ep + i;
+    const int src = ranks[i];
     const auto sends = routing.sends_row(l, src);
     const auto node_sends = routing.node_sends_row(l, src);
     const int node = cluster.node_of(gpus[i]), local = cluster.local_index(gpus[i]);
@@ -45,17 +45,21 @@ void node_dedup(const StepConfig& config, const std::vector<int>& gpus, const ga
     for (int j = 0; j < ep; ++j) traffic.at(e, j) += forward[static_cast<size_t>(e) * ep + j];
 }
 
-// EP group g's dispatch traffic, and the tokens its GPUs' experts process.
+// EP group g's dispatch traffic per micro-batch, and the tokens its GPUs' experts process.
 network::TrafficMatrix group_traffic(const StepConfig& config, const StepCosts& costs, const gating::RoutingMatrix& routing,
                                      const policies::LayerPlacement& placement, int l, int g, LayerTraffic& t) {
   const auto& m = config.model;
-  const int experts = m.experts, ep = config.ep;
+  const int experts = m.experts, ep = config.parallel.ep;
+  const double per_micro_batch = 1.0 / costs.micro_batches;
   const bool capacity_mode = config.expert_execution == ExpertExecution::kCapacity;
   const int64_t capacity = gating::expert_capacity(m.capacity_factor, config.tokens_per_rank, m.top_k, experts);
-  const double token_bytes = m.hidden * m.activation_bytes();
-  network::TrafficMatrix traffic(costs.ep_groups[g]);
+  const double token_bytes = m.hidden * config.dispatch_bytes * per_micro_batch;
+  const std::vector<int>& ranks = costs.ep_groups[g];
+  std::vector<int> gpus;
+  for (int local : ranks) gpus.push_back(costs.layout.gpu(t.stage, local));
+  network::TrafficMatrix traffic(gpus);
   for (int i = 0; i < ep; ++i) {
-    const int src = g * ep + i;
+    const int src = ranks[i];
     const auto row = routing.row(l, src);
     for (int e = 0; e < experts; ++e) {
       // With capacity, buffers are padded: every (source, expert) slot costs full capacity.
@@ -63,7 +67,7 @@ network::TrafficMatrix group_traffic(const StepConfig& config, const StepCosts& 
       for (const auto& replica : placement.replicas[e]) {
         const double share = tokens * replica.share;
         traffic.at(i, replica.ep_rank) += share * token_bytes;
-        t.expert_rows[static_cast<size_t>(g * ep + replica.ep_rank) * experts + e] += share;
+        t.expert_rows[static_cast<size_t>(ranks[replica.ep_rank]) * experts + e] += share * per_micro_batch;
       }
     }
     if (config.dedup != Dedup::kNone && routing.has_sends()) {
@@ -73,7 +77,7 @@ network::TrafficMatrix group_traffic(const StepConfig& config, const StepCosts& 
       for (int j = 0; j < ep; ++j) traffic.at(i, j) = sends[j] * token_bytes;
     }
   }
-  if (config.dedup == Dedup::kNode && routing.has_sends()) node_dedup(config, costs.ep_groups[g], routing, l, g, token_bytes, traffic);
+  if (config.dedup == Dedup::kNode && routing.has_sends()) node_dedup(config, ranks, gpus, routing, l, token_bytes, traffic);
   return traffic;
 }
 
@@ -82,36 +86,51 @@ network::TrafficMatrix group_traffic(const StepConfig& config, const StepCosts& 
 void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
                    const policies::LayerPlacement& placement, int l, LayerTraffic& t, StepResult& result) {
   const auto& m = config.model;
-  const int experts = m.experts, gpus = costs.gpus, ep = config.ep;
+  const int experts = m.experts, gpus = costs.stage_gpus, ep = config.parallel.ep;
+  t.stage = costs.stage_of_layer[costs.moe_layers[l]];
   t.a2a.resize(costs.groups);
+  t.a2a_combine.resize(costs.groups);
   t.expert_rows.assign(static_cast<size_t>(gpus) * experts, 0.0);
   t.experts_forward.assign(gpus, Duration());
   t.rows.assign(gpus, 0.0);
   t.sent.assign(gpus, 0.0);
 
+  const double micro_batches = costs.micro_batches;
   for (int g = 0; g < costs.groups; ++g) {
-    const network::TrafficMatrix traffic = group_traffic(config, costs, routing, placement, l, g, t);
+    network::TrafficMatrix traffic = group_traffic(config, costs, routing, placement, l, g, t);
     for (int i = 0; i < ep; ++i) {
-      for (int j = 0; j < ep; ++j) t.sent[g * ep + i] += i == j ? 0.0 : traffic.at(i, j);
+      for (int j = 0; j < ep; ++j) t.sent[costs.ep_groups[g][i]] += i == j ? 0.0 : traffic.at(i, j);
     }
     t.a2a[g] = network.all_to_all(traffic);
-    // Dispatch and combine, forward and backward, move the same bytes.
-    result.a2a_intra_node += t.a2a[g].intra_node * 4;
-    result.a2a_inter_node += t.a2a[g].inter_node * 4;
+    if (config.combine_bytes == config.dispatch_bytes) {
+      t.a2a_combine[g] = t.a2a[g];
+    } else {
+      // The combine returns each dispatched row, in its own precision.
+      const double k = config.combine_bytes / config.dispatch_bytes;
+      for (int i = 0; i < ep; ++i) {
+        for (int j = 0; j < ep; ++j) traffic.at(i, j) *= k;
+      }
+      t.a2a_combine[g] = network.all_to_all(traffic);
+    }
+    // Dispatch and combine, forward and backward, of every micro-batch.
+    result.a2a_intra_node += (t.a2a[g].intra_node + t.a2a_combine[g].intra_node) * (2 * micro_batches);
+    result.a2a_inter_node += (t.a2a[g].inter_node + t.a2a_combine[g].inter_node) * (2 * micro_batches);
   }
 
   const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden) * m.activation_bytes();
+  const double etp = config.parallel.etp;
   std::vector<KernelWork> groups(experts);
   double max_rows = 0, total_rows = 0;
   for (int gpu = 0; gpu < gpus; ++gpu) {
     double gpu_rows = 0;
     for (int e = 0; e < experts; ++e) {
       const double rows = t.expert_rows[static_cast<size_t>(gpu) * experts + e];
-      groups[e] = KernelWork{Flops(rows * costs.expert_flops_per_token),
-                             Bytes(costs.expert_params * models::MoeModel::kWeightBytes + rows * row_bytes), rows};
+      groups[e] = KernelWork{Flops(rows * costs.expert_flops_per_token / etp),
+                             Bytes(costs.expert_params / etp * models::MoeModel::kWeightBytes + rows * row_bytes), rows};
       gpu_rows += rows;
     }
-    t.experts_forward[gpu] = grouped_kernel_time(config.cluster.gpu, m.dtype, groups);
+    t.experts_forward[gpu] = grouped_kernel_time(config.cluster.gpu, m.dtype, groups) +
+                             elementwise_time(config.cluster.gpu, costs.expert_elementwise_bytes * gpu_rows, 3);
     t.rows[gpu] = gpu_rows;
     max_rows = std::max(max_rows, gpu_rows);
     total_rows += gpu_rows;
@@ -121,17 +140,26 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
 
 void migration_traffic(const StepCosts& costs, network::NetworkModel& network, const std::vector<policies::ExpertMove>& moves,
                        MigrationTraffic& out, StepResult& result) {
-  out.groups.assign(costs.groups, network::CollectiveCost{});
-  out.sent.assign(costs.gpus, 0.0);
+  const int stages = costs.pp;
+  out.groups.assign(static_cast<size_t>(stages) * costs.groups, network::CollectiveCost{});
+  out.sent.assign(static_cast<size_t>(stages) * costs.stage_gpus, 0.0);
   if (moves.empty()) return;
-  for (int g = 0; g < costs.groups; ++g) {
-    network::TrafficMatrix traffic(costs.ep_groups[g]);
-    for (const auto& move : moves) {
-      traffic.at(move.from_rank, move.to_rank) += costs.expert_state_bytes;
-      out.sent[g * costs.ep + move.from_rank] += costs.expert_state_bytes;
+  for (int stage = 0; stage < stages; ++stage) {
+    for (int g = 0; g < costs.groups; ++g) {
+      std::vector<int> gpus;
+      for (int local : costs.ep_groups[g]) gpus.push_back(costs.layout.gpu(stage, local));
+      network::TrafficMatrix traffic(gpus);
+      int moved = 0;
+      for (const auto& move : moves) {
+        if (costs.stage_of_layer[costs.moe_layers[move.layer]] != stage) continue;
+        traffic.at(move.from_rank, move.to_rank) += costs.expert_state_bytes;
+        out.sent[static_cast<size_t>(stage) * costs.stage_gpus + costs.ep_groups[g][move.from_rank]] += costs.expert_state_bytes;
+        ++moved;
+      }
+      if (moved == 0) continue;
+      out.groups[static_cast<size_t>(stage) * costs.groups + g] = network.transfers(traffic);
+      result.migration_bytes += Bytes(costs.expert_state_bytes * moved);
     }
-    out.groups[g] = network.transfers(traffic);
-    result.migration_bytes += Bytes(costs.expert_state_bytes * static_cast<double>(moves.size()));
   }
 }
 

@@ -16,22 +16,26 @@ namespace moesim {
 
 struct StepResult;
 
+// One MoE layer, per micro-batch (the step's routing split evenly over its micro-batches), on the
+// GPUs of the pipeline stage that holds it: vectors per GPU are indexed by its local index there.
 struct LayerTraffic {
-  std::vector<network::CollectiveCost> a2a;  // per EP group
-  std::vector<double> expert_rows;           // [gpu * experts + expert]: tokens processed
-  std::vector<Duration> experts_forward;     // per GPU
-  std::vector<double> rows;                  // per GPU: token rows its experts process
-  std::vector<double> sent;                  // per GPU: bytes it sends to other GPUs per all-to-all
+  int stage = 0;
+  std::vector<network::CollectiveCost> a2a;          // per EP group: the dispatch
+  std::vector<network::CollectiveCost> a2a_combine;  // per EP group: the combine (other bytes per element)
+  std::vector<double> expert_rows;                   // [local gpu * experts + expert]: tokens processed
+  std::vector<Duration> experts_forward;             // per local GPU
+  std::vector<double> rows;                          // per local GPU: token rows its experts process
+  std::vector<double> sent;                          // per local GPU: bytes it sends to other GPUs per dispatch
 };
 
-// MoE layer `moe_layer`'s traffic; adds its all-to-all bytes (all four all-to-alls) and its
-// imbalance to `result`.
+// MoE layer `moe_layer`'s traffic; adds its all-to-all bytes (all four all-to-alls of every
+// micro-batch) and its imbalance to `result`.
 void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
                    const policies::LayerPlacement& placement, int moe_layer, LayerTraffic& out, StepResult& result);
 
 struct MigrationTraffic {
   std::vector<network::CollectiveCost> groups;  // per EP group
-  std::vector<double> sent;                     // per GPU: bytes of expert state it sends
+  std::vector<double> sent;                     // per GPU of a stage: bytes of expert state it sends
 };
 
 // The expert state `moves` carry in every EP group; adds the bytes to `result`.

@@ -26,8 +26,8 @@ StepConfig tiny(ExpertExecution execution = ExpertExecution::kDropless) {
   c.model.moe_every = 1;
   c.model.experts = 2;
   c.model.top_k = 1;
-  c.ep = 2;
-  c.dp = 2;
+  c.parallel.ep = 2;
+  c.parallel.dp = 2;
   c.tokens_per_rank = 4096;
   c.seq_len = 2048;
   c.expert_execution = execution;
@@ -43,7 +43,7 @@ gating::RoutingMatrix routing(int layers, int ranks, int experts, std::vector<in
 }
 
 policies::Placement contiguous(const StepConfig& c) {
-  return policies::static_placement({c.model.moe_layer_count(), c.model.experts, c.ep}, policies::StaticLayout::kContiguous);
+  return policies::static_placement({c.model.moe_layer_count(), c.model.experts, c.parallel.ep}, policies::StaticLayout::kContiguous);
 }
 
 TaskKind kind_of(uint32_t tag) { return static_cast<TaskKind>(tag & 0xff); }
@@ -161,8 +161,8 @@ TEST(StepSimulator, SameInputsSameResult) {
   s.cluster.nic.count = 8;
   s.cluster.fabric.spines = 8;
   s.model = *models::model_preset("gpt3-125m-moe");
-  s.ep = 8;
-  s.dp = 16;
+  s.parallel.ep = 8;
+  s.parallel.dp = 16;
   StepSimulator a(s), b(s);
   auto r = routing(6, 16, 16, {512, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256});
   const StepResult x = a.simulate(r, contiguous(s));

@@ -1,0 +1,106 @@
+#include <algorithm>
+#include <cstdio>
+
+#include "scenarios/loader/validate.h"
+#include "sim/step/memory_model.h"
+#include "sim/step/schedule.h"
+#include "sim/step/task_kind.h"
+
+namespace moesim::scenarios {
+namespace {
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+std::string gb(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
+  return buf;
+}
+
+void validate_degrees(const Scenario& s, const Checker& c) {
+  const auto& p = s.parallelism;
+  const auto& m = s.model;
+  const int gpus = s.cluster.gpu_count(), model_parallel = p.tp * p.pp * p.cp;
+  c.require(gpus % model_parallel == 0, "parallelism",
+            "expected tp x pp x cp = " + str(p.tp) + " x " + str(p.pp) + " x " + str(p.cp) + " = " + str(model_parallel) +
+                " to divide the GPU count " + str(gpus) + ", so that the rest is data parallelism");
+  c.require(p.dp * model_parallel == gpus, "parallelism.dp",
+            "expected GPUs / (tp x pp x cp) = " + str(gpus) + " / " + str(model_parallel) + " = " + str(gpus / model_parallel) + ", got " +
+                str(p.dp));
+  c.require(p.stage_gpus() % (p.ep * p.etp) == 0, "parallelism.ep",
+            "expected ep x etp to divide tp x cp x dp = " + str(p.stage_gpus()) +
+                " (MoE layers fold onto the GPUs of a pipeline stage), got ep " + str(p.ep) + " x etp " + str(p.etp) + " = " +
+                str(p.ep * p.etp));
+  c.require(m.experts % p.ep == 0, "parallelism.ep",
+            "expected a divisor of model.experts (" + str(m.experts) + ") so that every GPU holds the same number of experts, got " +
+                str(p.ep));
+  c.require(p.etp == 1, "parallelism.etp",
+            "expected 1: expert tensor parallelism is not modelled by the step model yet (it splits each expert's GEMMs), got " +
+                str(p.etp));
+  c.require(p.vp == 1 || p.pp > 1, "parallelism.vp", "expected 1 with pp 1 (virtual stages split a pipeline), got " + str(p.vp));
+  c.require(static_cast<int64_t>(p.pp) * p.vp <= m.layers, "parallelism.pp",
+            "expected pp x vp at most model.layers (" + str(m.layers) + "), so that every virtual stage holds a layer, got " + str(p.pp) +
+                " x " + str(p.vp));
+  c.require(m.layers < kMaxTagLayers, "model.layers", "expected fewer than " + str(kMaxTagLayers) + " layers, got " + str(m.layers));
+}
+
+void validate_batch(const Scenario& s, const Checker& c) {
+  const auto& p = s.parallelism;
+  const auto& t = s.training;
+  const std::string batch_key = "training.global_batch";
+  c.require(t.tokens_per_step % t.seq_len == 0, "training.tokens_per_step",
+            "expected a multiple of seq_len (" + str(t.seq_len) + "), got " + str(t.tokens_per_step));
+  const int64_t batch = t.global_batch();
+  c.require(batch % p.dp == 0, batch_key,
+            "expected whole sequences on every data-parallel rank: a multiple of dp = " + str(p.dp) + " sequences, got " + str(batch));
+  c.require((batch / p.dp) % t.micro_batch == 0, "training.micro_batch",
+            "expected a divisor of global_batch / dp = " + str(batch) + " / " + str(p.dp) + " = " + str(batch / p.dp) +
+                " sequences per data-parallel rank, got " + str(t.micro_batch));
+  const int64_t micro_batches = t.micro_batches(p);
+  c.require(micro_batches < kMaxTagMicroBatches, "training.micro_batch",
+            "expected fewer than " + str(kMaxTagMicroBatches) + " micro-batches per step, got " + str(micro_batches));
+  c.require(t.seq_len % p.cp == 0, "training.seq_len", "expected a multiple of parallelism.cp (" + str(p.cp) + "), got " + str(t.seq_len));
+  c.require((t.micro_batch * t.seq_len / p.cp) % p.tp == 0, "training.seq_len",
+            "expected micro_batch x seq_len / cp tokens to split evenly over tp = " + str(p.tp) + " (sequence parallelism), got " +
+                str(t.micro_batch * t.seq_len / p.cp));
+  const ScheduleEntry& schedule = *find_schedule(t.schedule);
+  const std::string got = "got " + t.schedule + " with vp " + str(p.vp);
+  if (schedule.interleaved) c.require(p.vp > 1, "parallelism.vp", "expected more than 1 with schedule interleaved, " + got);
+  if (!schedule.interleaved && !schedule.any_vp) {
+    c.require(p.vp == 1, "schedule", "expected interleaved or overlap with parallelism.vp " + str(p.vp) + " (" + t.schedule + " runs one chunk per GPU), " + got);
+  }
+  if (p.vp > 1) {
+    c.require(micro_batches % p.pp == 0, "training.micro_batch",
+              "expected micro-batches per step (" + str(micro_batches) + ") to be a multiple of pp (" + str(p.pp) +
+                  "): the interleaved schedule runs them in groups of pp");
+  }
+}
+
+// Each policy's GPUs, with its spare expert slots, must hold their peak.
+void validate_memory(const Scenario& s, const Checker& c, const std::vector<StepConfig>& configs) {
+  const double capacity = s.cluster.gpu.hbm_capacity.count();
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const GpuMemory memory = gpu_memory(configs[i]);
+    const StageMemory& peak = memory.peak();
+    if (peak.total() <= capacity) continue;
+    const MemoryTerm& largest = *std::max_element(peak.terms.begin(), peak.terms.end(), [](const auto& a, const auto& b) { return a.bytes < b.bytes; });
+    const int spare = s.policies[i].spare_slots;
+    const std::string key = spare > 0 ? "policies." + std::to_string(i) + ".spare_slots" : "parallelism";
+    c.require(false, key,
+              "expected a model share that fits in GPU memory: stage " + str(peak.stage) + "'s GPUs need " + gb(peak.total()) + ", more than " +
+                  s.cluster.gpu.name + "'s " + gb(capacity) + "; the largest part is " + largest.what + ", " + gb(largest.bytes) +
+                  " (shrink it with " + largest.shrink + ")" + (spare > 0 ? ", with " + str(spare) + " spare slots" : ""));
+  }
+}
+
+}  // namespace
+
+void validate_parallelism(const Scenario& s, const Checker& c) {
+  validate_degrees(s, c);
+  validate_batch(s, c);
+  std::vector<StepConfig> configs;
+  for (const auto& policy : s.policies) configs.push_back(step_config(s, policy.migration, policy.spare_slots));
+  validate_memory(s, c, configs);
+}
+
+}  // namespace moesim::scenarios

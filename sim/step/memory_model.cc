@@ -1,0 +1,85 @@
+#include "sim/step/memory_model.h"
+
+#include <algorithm>
+
+#include "sim/step/schedule.h"
+#include "sim/step/parallel_layout.h"
+
+namespace moesim {
+namespace {
+
+// Bytes per token and layer kept for the backward pass (BF16; the router's logits in FP32), per
+// GPU under tensor and sequence parallelism (each keeps its 1/tp share of every tensor).
+double attention_activations(const models::MoeModel& m, Recompute r) {
+  const double h = m.hidden;
+  // Norm input and output, queries, keys and values, the attention output (recomputed under
+  // selective recomputation from the queries, keys and values).
+  const double core_out = r == Recompute::kSelective ? 0 : m.value_dim();
+  return 2 * (2 * h + m.query_dim() + m.key_value_dim() + core_out);
+}
+
+double ffn_activations(const models::MoeModel& m, bool moe) {
+  const double h = m.hidden;
+  const double norms = 2 * (2 * h);
+  auto ffn = [&](double width) { return 2 * (h + (m.gated_ffn ? 2 : 1) * width + width + h); };
+  if (!moe) return norms + ffn(m.ffn_hidden);
+  return norms + 4.0 * m.experts + m.top_k * ffn(m.expert_ffn_hidden) + m.shared_experts * ffn(m.expert_ffn_hidden);
+}
+
+}  // namespace
+
+double StageMemory::total() const {
+  double sum = 0;
+  for (const auto& t : terms) sum += t.bytes;
+  return sum;
+}
+
+const StageMemory& GpuMemory::peak() const {
+  return *std::max_element(stages.begin(), stages.end(), [](const auto& a, const auto& b) { return a.total() < b.total(); });
+}
+
+GpuMemory gpu_memory(const StepConfig& s) {
+  const auto& m = s.model;
+  const auto& p = s.parallel;
+  const auto params = models::param_counts(m);
+  const ScheduleEntry* schedule = find_schedule(s.schedule);
+  const double rows = static_cast<double>(s.tokens_per_rank) / s.micro_batches;  // per micro-batch
+  const double dense_shard = p.dp * p.cp, expert_shard = p.expert_dp();
+  const int virtual_stages = p.pp * p.vp;
+  const auto chunks = split_layers(m.layers, virtual_stages);
+  GpuMemory out;
+  for (int stage = 0; stage < p.pp; ++stage) {
+    double dense = 0, experts = 0, activations = 0, biggest_chunk = 0;
+    for (int v = stage; v < virtual_stages; v += p.pp) {
+      double chunk = 0;
+      for (int l : chunks[v]) {
+        const bool moe = m.is_moe_layer(l);
+        dense += params.attention_per_layer + (moe ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
+        if (moe) experts += (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
+        chunk += p.recompute == Recompute::kFull ? 2.0 * m.hidden : attention_activations(m, p.recompute) + ffn_activations(m, moe);
+      }
+      biggest_chunk = std::max(biggest_chunk, chunk * rows);
+    }
+    if (stage == 0) dense += params.embedding;
+    if (stage == p.pp - 1) dense += m.tied_embeddings && p.pp > 1 ? params.embedding : params.lm_head;
+    dense /= p.tp;
+    StageMemory mem;
+    mem.stage = stage;
+    mem.in_flight = peak_in_flight(pipeline_order(*schedule, stage, p.pp, p.vp, s.micro_batches));
+    activations = biggest_chunk * mem.in_flight;
+    auto sharded = [&](double per_param, int from_stage) {
+      return per_param * (dense / (p.zero >= from_stage ? dense_shard : 1) + experts / (p.zero >= from_stage ? expert_shard : 1));
+    };
+    mem.terms.push_back({"weights", sharded(models::MoeModel::kWeightBytes, 3), "parallelism.pp, parallelism.ep, parallelism.tp, parallelism.zero: 3"});
+    mem.terms.push_back({"gradients", sharded(m.grad_bytes_per_param, 2), "parallelism.zero: 2, parallelism.pp, parallelism.ep"});
+    mem.terms.push_back({"optimizer state", sharded(m.optimizer_bytes_per_param, 1), "parallelism.zero: 1, parallelism.pp, parallelism.ep"});
+    mem.terms.push_back({"activations", activations, "parallelism.recompute, training.micro_batch, parallelism.tp, parallelism.cp"});
+    if (stage == p.pp - 1) mem.terms.push_back({"LM head logits", rows * m.vocab * 6.0, "training.micro_batch, parallelism.tp"});
+    mem.terms.push_back({"all-to-all buffers", 2 * rows * m.top_k * m.hidden * s.dispatch_bytes, "training.micro_batch"});
+    mem.terms.push_back({"runtime", kRuntimeBytes, ""});
+    out.stages.push_back(std::move(mem));
+  }
+  return out;
+}
+
+}  // namespace moesim

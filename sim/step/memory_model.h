@@ -1,0 +1,39 @@
+// What a GPU holds at its peak, per pipeline stage: weights, gradients and optimizer state after
+// ZeRO sharding; the activations of the micro-batches its schedule keeps in flight, after
+// recomputation; the LM head's logits on the last stage; all-to-all buffers; and a fixed runtime
+// share. The step model's configuration in, bytes out: the scenario validator rejects what does
+// not fit, and the summary reports the peak.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sim/step/step_config.h"
+
+namespace moesim {
+
+struct MemoryTerm {
+  std::string what;    // "optimizer state"
+  double bytes = 0;
+  std::string shrink;  // the keys that would shrink it: "parallelism.zero, parallelism.ep"
+};
+
+struct StageMemory {
+  int stage = 0;
+  int in_flight = 0;  // micro-batch chunks whose activations are held at once
+  std::vector<MemoryTerm> terms;
+  double total() const;
+};
+
+// Every stage's memory per GPU, and the stage with the largest total.
+struct GpuMemory {
+  std::vector<StageMemory> stages;
+  const StageMemory& peak() const;
+};
+
+// CUDA context, library workspaces and communication library buffers: a fixed estimate.
+constexpr double kRuntimeBytes = 2e9;
+
+GpuMemory gpu_memory(const StepConfig& config);
+
+}  // namespace moesim

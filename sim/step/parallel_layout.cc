@@ -1,0 +1,70 @@
+#include "sim/step/parallel_layout.h"
+
+namespace moesim {
+
+std::vector<std::vector<int>> split_layers(int layers, int virtual_stages) {
+  std::vector<int> count(virtual_stages, layers / virtual_stages);
+  int extra = layers % virtual_stages;
+  for (int v = 1; v + 1 < virtual_stages && extra > 0; ++v, --extra) ++count[v];
+  for (int v : {0, virtual_stages - 1}) {
+    if (extra > 0 && (v != virtual_stages - 1 || virtual_stages > 1)) ++count[v], --extra;
+  }
+  std::vector<std::vector<int>> out(virtual_stages);
+  int next = 0;
+  for (int v = 0; v < virtual_stages; ++v) {
+    for (int i = 0; i < count[v]; ++i) out[v].push_back(next++);
+  }
+  return out;
+}
+
+
+RankCoordinates ParallelLayout::coordinates(int gpu) const {
+  RankCoordinates c;
+  c.pp = stage_of(gpu);
+  const int local = local_of(gpu);
+  c.tp = local % p_.tp;
+  c.cp = local / p_.tp % p_.cp;
+  c.dp = local / (p_.tp * p_.cp);
+  c.etp = local % p_.etp;
+  c.ep = local / p_.etp % p_.ep;
+  c.edp = local / (p_.etp * p_.ep);
+  return c;
+}
+
+std::vector<int> ParallelLayout::ep_group(int stage, int group) const {
+  const int etp_rank = group % p_.etp, edp = group / p_.etp;
+  std::vector<int> out;
+  for (int e = 0; e < p_.ep; ++e) out.push_back(gpu(stage, etp_rank + p_.etp * (e + p_.ep * edp)));
+  return out;
+}
+
+std::vector<int> ParallelLayout::expert_dp_group(int stage, int ep_rank, int etp_rank) const {
+  std::vector<int> out;
+  for (int d = 0; d < p_.expert_dp(); ++d) out.push_back(gpu(stage, etp_rank + p_.etp * (ep_rank + p_.ep * d)));
+  return out;
+}
+
+std::vector<int> ParallelLayout::dense_dp_group(int g) const {
+  const RankCoordinates c = coordinates(g);
+  std::vector<int> out;
+  for (int d = 0; d < p_.dp; ++d) {
+    for (int x = 0; x < p_.cp; ++x) out.push_back(gpu(c.pp, c.tp + p_.tp * (x + p_.cp * d)));
+  }
+  return out;
+}
+
+std::vector<int> ParallelLayout::tp_group(int g) const {
+  const int first = g - coordinates(g).tp;
+  std::vector<int> out;
+  for (int t = 0; t < p_.tp; ++t) out.push_back(first + t);
+  return out;
+}
+
+std::vector<int> ParallelLayout::cp_group(int g) const {
+  const RankCoordinates c = coordinates(g);
+  std::vector<int> out;
+  for (int x = 0; x < p_.cp; ++x) out.push_back(gpu(c.pp, c.tp + p_.tp * (x + p_.cp * c.dp)));
+  return out;
+}
+
+}  // namespace moesim

@@ -1,0 +1,54 @@
+// Which GPU holds which coordinate of the parallel layout, in Megatron-Core's default order.
+//
+// Dense layers: rank = tp + TP * (cp + CP * (dp + DP * pp)): tensor parallelism innermost, so a
+// TP group sits inside a node where it fits, then context, then data parallelism, then the
+// pipeline stage outermost. A stage's GPUs are the `stage_gpus` = tp x cp x dp consecutive ranks.
+//
+// MoE layers fold onto the same GPUs of a stage (Megatron's "MoE parallel folding"): its local
+// index = etp + ETP * (ep + EP * edp), so expert tensor parallelism is innermost, then expert
+// parallelism, then the expert-data-parallel replicas. This needs ep x etp to divide tp x cp x dp,
+// and puts an EP group inside a node where ep x etp GPUs fit in one.
+#pragma once
+
+#include <vector>
+
+#include "sim/step/step_config.h"
+
+namespace moesim {
+
+struct RankCoordinates {
+  int tp = 0, cp = 0, dp = 0, pp = 0;  // dense layers
+  int etp = 0, ep = 0, edp = 0;        // MoE layers
+};
+
+class ParallelLayout {
+ public:
+  explicit ParallelLayout(const Parallelism& p) : p_(p) {}
+
+  int gpus() const { return p_.gpus(); }
+  int stage_gpus() const { return p_.stage_gpus(); }
+  int gpu(int stage, int local) const { return stage * p_.stage_gpus() + local; }
+  int stage_of(int gpu) const { return gpu / p_.stage_gpus(); }
+  int local_of(int gpu) const { return gpu % p_.stage_gpus(); }
+  RankCoordinates coordinates(int gpu) const;
+
+  // EP groups of a stage: each holds every expert once (with etp = 1, `ep` consecutive GPUs).
+  int ep_groups() const { return p_.expert_dp() * p_.etp; }
+  std::vector<int> ep_group(int stage, int group) const;
+  // The GPUs of a stage that hold the same experts (the same ep and etp coordinates).
+  std::vector<int> expert_dp_group(int stage, int ep_rank, int etp_rank = 0) const;
+  // The GPUs that reduce a dense gradient together: same stage and tp coordinate, every cp and dp.
+  std::vector<int> dense_dp_group(int gpu) const;
+  std::vector<int> tp_group(int gpu) const;
+  std::vector<int> cp_group(int gpu) const;
+
+ private:
+  Parallelism p_;
+};
+
+// The model's layers in contiguous runs over pp x vp virtual stages, as evenly as they divide; the
+// first and last virtual stages, which also hold the embedding and the LM head, are the last to get
+// a remainder layer.
+std::vector<std::vector<int>> split_layers(int layers, int virtual_stages);
+
+}  // namespace moesim

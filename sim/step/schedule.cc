@@ -1,0 +1,70 @@
+#include "sim/step/schedule.h"
+
+#include <algorithm>
+
+#include "sim/base/registry.h"
+
+namespace moesim {
+
+const ScheduleEntry& schedule_entry_1f1b() {
+  static const ScheduleEntry entry{.name = "1f1b", .summary = "one forward, one backward (PipeDream-Flush, Megatron's default)"};
+  return entry;
+}
+
+const ScheduleEntry& schedule_entry_interleaved() {
+  static const ScheduleEntry entry{
+      .name = "interleaved", .summary = "1F1B over parallelism.vp model chunks per GPU (Megatron's virtual pipeline)", .interleaved = true};
+  return entry;
+}
+
+const ScheduleEntry& schedule_entry_overlap() {
+  static const ScheduleEntry entry{
+      .name = "overlap",
+      .summary = "1F1B (interleaved with vp > 1) whose steady-state forward and backward run together, each one's all-to-all behind "
+                 "the other's compute (Megatron's 1F1B all-to-all overlap)",
+      .any_vp = true,
+      .overlaps = true};
+  return entry;
+}
+
+const ScheduleEntry* find_schedule(std::string_view name) { return registry::find(schedule_entries(), name); }
+std::vector<std::string> schedule_names() { return registry::names(schedule_entries()); }
+
+std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches) {
+  const int total = micro_batches * vp;
+  // Megatron-Core: forward k of the interleaved schedule runs micro-batch group k / (pp x vp),
+  // chunk (k / pp) % vp; backwards walk the chunks in reverse.
+  auto op = [&](int k, bool backward) {
+    const int group = vp > 1 ? k / (pp * vp) : 0, in_group = vp > 1 ? k % (pp * vp) : k;
+    const int chunk = vp > 1 ? in_group / pp : 0;
+    const int micro_batch = vp > 1 ? group * pp + in_group % pp : k;
+    return PipelineOp{micro_batch, backward ? vp - 1 - chunk : chunk, backward, false};
+  };
+  int warmup = vp > 1 ? (pp - stage - 1) * 2 + (vp - 1) * pp : pp - stage - 1;
+  if (vp > 1 && micro_batches == pp) warmup = total;
+  warmup = std::min(warmup, total);
+  std::vector<PipelineOp> order;
+  order.reserve(2 * static_cast<size_t>(total));
+  for (int k = 0; k < warmup; ++k) order.push_back(op(k, false));
+  for (int k = 0; k < total - warmup; ++k) {
+    order.push_back(op(k + warmup, false));
+    order.push_back(op(k, true));
+    // A backward cannot run beside its own micro-batch's forward (the last stage of plain 1F1B).
+    const PipelineOp& forward = order[order.size() - 2];
+    order.back().overlaps_previous =
+        schedule.overlaps && (forward.micro_batch != order.back().micro_batch || forward.chunk != order.back().chunk);
+  }
+  for (int k = total - warmup; k < total; ++k) order.push_back(op(k, true));
+  return order;
+}
+
+int peak_in_flight(const std::vector<PipelineOp>& order) {
+  int now = 0, peak = 0;
+  for (const PipelineOp& op : order) {
+    now += op.backward ? -1 : 1;
+    peak = std::max(peak, now);
+  }
+  return peak;
+}
+
+}  // namespace moesim

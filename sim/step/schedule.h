@@ -1,0 +1,48 @@
+// Pipeline schedules: the order in which a pipeline stage runs the forward and backward passes of
+// its micro-batches and model chunks. The bubble is not a formula here: the step DAG chains each
+// stage's passes in this order, and the idle time comes out of the dependencies between stages.
+//
+// Schedules are registry entries (sim/step/CMakeLists.txt, moesim_registry), picked by the
+// scenario's `schedule:` key.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moesim {
+
+// One pass of one micro-batch through one model chunk on a stage. Virtual stage chunk x pp +
+// stage holds the chunk's layers.
+struct PipelineOp {
+  int micro_batch = 0;
+  int chunk = 0;
+  bool backward = false;
+  // Runs together with the op before it (a forward and a backward of different micro-batches):
+  // each waits only for its own inputs, so one's all-to-all hides behind the other's compute.
+  bool overlaps_previous = false;
+};
+
+struct ScheduleEntry {
+  std::string_view name;
+  std::string_view summary;
+  bool interleaved = false;  // needs parallelism.vp > 1
+  bool any_vp = false;       // runs with vp 1 (as 1F1B) or vp > 1 (as interleaved)
+  bool overlaps = false;     // pairs steady-state forwards and backwards (PipelineOp::overlaps_previous)
+};
+
+std::span<const ScheduleEntry* const> schedule_entries();
+const ScheduleEntry* find_schedule(std::string_view name);
+std::vector<std::string> schedule_names();
+
+// Stage `stage`'s passes in program order: Megatron-Core's 1F1B order (warm-up forwards, then one
+// forward and one backward at a time, then the remaining backwards), over model chunks as its
+// interleaved schedule orders them when vp > 1 (micro-batches in groups of pp).
+std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches);
+
+// The most micro-batch chunks whose forward has run and backward has not, at any point of `order`:
+// whose activations the stage holds at once.
+int peak_in_flight(const std::vector<PipelineOp>& order);
+
+}  // namespace moesim
