@@ -233,6 +233,7 @@ TrainingSpec read_training(MapReader tr, const ParallelismSpec& p) {
   if (tr.has("global_batch")) {
     if (tr.has("tokens_per_step")) tr.fail("tokens_per_step", "give global_batch (sequences) or tokens_per_step, not both");
     t.tokens_per_step = tr.get_int("global_batch", 1, 1, int64_t{1} << 40) * t.seq_len;
+    t.in_sequences = true;
   } else {
     t.tokens_per_step = tr.get_int("tokens_per_step", t.tokens_per_step, 1);
   }

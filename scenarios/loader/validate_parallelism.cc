@@ -28,9 +28,8 @@ void validate_degrees(const Scenario& s, const Checker& c) {
             "expected GPUs / (tp x pp x cp) = " + str(gpus) + " / " + str(model_parallel) + " = " + str(gpus / model_parallel) + ", got " +
                 str(p.dp));
   c.require(p.stage_gpus() % (p.ep * p.etp) == 0, "parallelism.ep",
-            "expected ep x etp to divide tp x cp x dp = " + str(p.stage_gpus()) +
-                " (MoE layers fold onto the GPUs of a pipeline stage), got ep " + str(p.ep) + " x etp " + str(p.etp) + " = " +
-                str(p.ep * p.etp));
+            "expected a divisor of tp x cp x dp / etp = " + str(p.stage_gpus()) + " / " + str(p.etp) +
+                " (MoE layers fold onto the GPUs of a pipeline stage, ep x etp of them per EP group), got " + str(p.ep));
   c.require(m.experts % p.ep == 0, "parallelism.ep",
             "expected a divisor of model.experts (" + str(m.experts) + ") so that every GPU holds the same number of experts, got " +
                 str(p.ep));
@@ -47,12 +46,13 @@ void validate_degrees(const Scenario& s, const Checker& c) {
 void validate_batch(const Scenario& s, const Checker& c) {
   const auto& p = s.parallelism;
   const auto& t = s.training;
-  const std::string batch_key = "training.global_batch";
+  const std::string batch_key = t.in_sequences ? "training.global_batch" : "training.tokens_per_step";
   c.require(t.tokens_per_step % t.seq_len == 0, "training.tokens_per_step",
             "expected a multiple of seq_len (" + str(t.seq_len) + "), got " + str(t.tokens_per_step));
   const int64_t batch = t.global_batch();
   c.require(batch % p.dp == 0, batch_key,
-            "expected whole sequences on every data-parallel rank: a multiple of dp = " + str(p.dp) + " sequences, got " + str(batch));
+            "expected whole sequences on every data-parallel rank: " + (t.in_sequences ? std::string() : "tokens_per_step / seq_len = ") +
+                str(batch) + " sequences is not a multiple of dp = " + str(p.dp));
   c.require((batch / p.dp) % t.micro_batch == 0, "training.micro_batch",
             "expected a divisor of global_batch / dp = " + str(batch) + " / " + str(p.dp) + " = " + str(batch / p.dp) +
                 " sequences per data-parallel rank, got " + str(t.micro_batch));

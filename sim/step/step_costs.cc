@@ -85,35 +85,57 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   if (s.comm_sms > 0 && s.comm_sms < gpu.sms) c.comm_slowdown = static_cast<double>(gpu.sms) / (gpu.sms - s.comm_sms);
 }
 
-void communication_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& network) {
+// Sends between the GPU with local index `local` on `stage` and on `to_stage`.
+network::CollectiveCost send(network::NetworkModel& network, const StepCosts& c, int stage, int to_stage, int local, double bytes) {
+  network::TrafficMatrix traffic(std::vector<int>{c.layout.gpu(stage, local), c.layout.gpu(to_stage, local)});
+  traffic.at(0, 1) = bytes;
+  return network.transfers(traffic);
+}
+
+void parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& network) {
+  const auto& m = s.model;
+  const auto& p = s.parallel;
+  const double h = m.hidden, rows = c.rows;
+  const int gpus = c.per_group ? c.gpus : 1;
+  for (int g = 0; g < gpus; ++g) {
+    if (p.tp > 1) c.tp_collective.push_back(gather(network, c.layout.tp_group(g), rows * p.tp * h * 2));
+    if (p.cp > 1) c.cp_exchange.push_back(gather(network, c.layout.cp_group(g), rows * p.cp * m.key_value_dim() * 2.0));
+    if (p.pp > 1) {
+      const int stage = c.layout.stage_of(g), local = c.layout.local_of(g);
+      c.send_forward.push_back(send(network, c, stage, (stage + 1) % p.pp, local, rows * h * 2));
+      c.send_backward.push_back(send(network, c, stage, (stage + p.pp - 1) % p.pp, local, rows * h * 2));
+    }
+  }
+}
+
+void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& network) {
   const auto& m = s.model;
   const auto& p = s.parallel;
   const auto params = models::param_counts(m);
-  const double h = m.hidden, rows = c.rows;
-  const int first = c.layout.gpu(0, 0);
-  c.tp_collective = gather(network, c.layout.tp_group(first), rows * p.tp * h * 2);
-  c.cp_exchange = gather(network, c.layout.cp_group(first), rows * p.tp * p.cp * m.key_value_dim() / p.tp * 2.0);
-  if (p.pp > 1) {
-    network::TrafficMatrix send(std::vector<int>{first, c.layout.gpu(1, 0)});
-    send.at(0, 1) = rows * h * 2;
-    c.pipeline_send = network.transfers(send);
-  }
-  const std::vector<int> dp_group = c.layout.dense_dp_group(first);
   const double reduce = p.zero >= 1 ? 0.5 : 1.0;  // reduce-scatter instead of all-reduce
+  const int tp_ranks = c.per_group ? p.tp : 1;
   c.dense_grad_bytes.resize(m.layers);
+  c.dense_grad.resize(m.layers);
+  c.param_gather.resize(m.layers);
   for (int l = 0; l < m.layers; ++l) {
     double weights = layer_dense_params(m, params, l) / p.tp;
     if (l == 0) weights += params.embedding / p.tp;
     if (l == m.layers - 1) weights += params.lm_head / p.tp;
     c.dense_grad_bytes[l] = weights * m.grad_bytes_per_param;
-    c.dense_grad.push_back(network.all_reduce(dp_group, Bytes(c.dense_grad_bytes[l] * reduce)));
-    c.param_gather.push_back(p.zero >= 1 ? gather(network, dp_group, weights * models::MoeModel::kWeightBytes) : network::CollectiveCost{});
+    for (int t = 0; t < tp_ranks; ++t) {
+      const std::vector<int> group = c.layout.dense_dp_group(c.layout.gpu(c.stage_of_layer[l], t));
+      c.dense_grad[l].push_back(network.all_reduce(group, Bytes(c.dense_grad_bytes[l] * reduce)));
+      c.param_gather[l].push_back(p.zero >= 1 ? gather(network, group, weights * models::MoeModel::kWeightBytes) : network::CollectiveCost{});
+    }
   }
   const double expert_weights = (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
   c.expert_grad_bytes = expert_weights * m.grad_bytes_per_param;
-  const std::vector<int> edp_group = c.layout.expert_dp_group(0, 0);
-  c.expert_grad = network.all_reduce(edp_group, Bytes(c.expert_grad_bytes * reduce));
-  if (p.zero >= 1) c.expert_gather = gather(network, edp_group, expert_weights * models::MoeModel::kWeightBytes);
+  const int groups = c.per_group ? p.pp * p.ep : 1;
+  for (int i = 0; i < groups; ++i) {
+    const std::vector<int> group = c.layout.expert_dp_group(i / p.ep, i % p.ep);
+    c.expert_grad.push_back(network.all_reduce(group, Bytes(c.expert_grad_bytes * reduce)));
+    c.expert_gather.push_back(p.zero >= 1 ? gather(network, group, expert_weights * models::MoeModel::kWeightBytes) : network::CollectiveCost{});
+  }
 }
 
 }  // namespace
@@ -145,7 +167,9 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   }
   layout_groups(c, p);
   compute_costs(s, c);
-  communication_costs(s, c, network);
+  c.per_group = network::find_network_model(s.cluster.network.model)->shares_links;
+  parallel_costs(s, c, network);
+  data_parallel_costs(s, c, network);
 
   // Adam reads weight, gradient, master weight and moments and writes all but the gradient.
   const double state_per_param = models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param;

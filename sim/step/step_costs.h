@@ -39,16 +39,27 @@ struct StepCosts {
   Duration attention_recompute, dense_ffn_recompute, moe_recompute;
   std::vector<Duration> optimizer;  // per stage
 
-  // Per micro-batch and layer: one sequence-parallel all-gather or reduce-scatter in a TP group (2
-  // per MoE layer, 4 per dense layer, each way), the CP exchange of keys and values, and the
-  // activations a stage sends the next.
-  network::CollectiveCost tp_collective, cp_exchange, pipeline_send;
-  std::vector<network::CollectiveCost> dense_grad;    // per layer, over its data-parallel group
-  std::vector<double> dense_grad_bytes;               // per layer
-  std::vector<network::CollectiveCost> param_gather;  // per layer: its weights gathered (ZeRO >= 1)
-  network::CollectiveCost expert_grad, expert_gather; // per MoE layer, over the expert-data-parallel group
-  double expert_grad_bytes = 0;                       // per GPU and MoE layer
-  double comm_slowdown = 1;  // compute time under a resident communication kernel (schedule overlap)
+  // Collectives of groups that differ only in which GPUs they join. Under a network model whose
+  // collectives share links each group has its own (its flows take its links); otherwise one
+  // serves every group (`per_group` false), and the accessors below return it.
+  bool per_group = false;
+  // Per micro-batch and layer, by GPU: one sequence-parallel all-gather or reduce-scatter in its
+  // TP group (2 per MoE layer, 4 per dense layer, each way), the CP exchange of keys and values,
+  // and the activations (forward) or gradients (backward) it sends the neighbouring stage.
+  std::vector<network::CollectiveCost> tp_collective, cp_exchange, send_forward, send_backward;
+  // Per layer and TP rank: the dense gradients' reduction over the data-parallel group, and the
+  // gather of their weights (ZeRO >= 1).
+  std::vector<std::vector<network::CollectiveCost>> dense_grad, param_gather;
+  std::vector<double> dense_grad_bytes;  // per layer
+  // Per stage x ep + EP rank: an MoE layer's expert gradients reduced, and its weights gathered,
+  // over the expert-data-parallel group.
+  std::vector<network::CollectiveCost> expert_grad, expert_gather;
+  double expert_grad_bytes = 0;  // per GPU and MoE layer
+  double comm_slowdown = 1;      // compute time under a resident communication kernel (schedule overlap)
+
+  size_t by_gpu(int gpu) const { return per_group ? static_cast<size_t>(gpu) : 0; }
+  size_t by_tp_rank(int gpu) const { return per_group ? static_cast<size_t>(layout.coordinates(gpu).tp) : 0; }
+  size_t by_ep_rank(int stage, int ep_rank) const { return per_group ? static_cast<size_t>(stage) * ep + ep_rank : 0; }
 };
 
 StepCosts step_costs(const StepConfig& config, network::NetworkModel& network);

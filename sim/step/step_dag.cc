@@ -57,11 +57,13 @@ class DagBuilder {
     ep_lanes_.assign(static_cast<size_t>(costs_.pp) * costs_.groups, {});
     edp_lanes_.assign(static_cast<size_t>(costs_.pp) * costs_.ep, {});
     group_.assign(lanes_.count(), 0);
+    tp_lanes_.assign(static_cast<size_t>(costs_.pp) * config_.parallel.tp, {});
     for (int lane = 0; lane < lanes_.count(); ++lane) {
       const int s = stage_of(lane), local = local_of(lane);
       group_[lane] = group_of[local];
       ep_lanes_[static_cast<size_t>(s) * costs_.groups + group_of[local]].push_back(lane);
       edp_lanes_[static_cast<size_t>(s) * costs_.ep + rank_of[local]].push_back(lane);
+      tp_lanes_[static_cast<size_t>(s) * config_.parallel.tp + costs_.layout.coordinates(lanes_.gpu[lane]).tp].push_back(lane);
     }
   }
 
@@ -115,22 +117,29 @@ class DagBuilder {
   // ZeRO 1 and 2: each model chunk's weights, updated in shards by the last step's optimizer, are
   // gathered before its first forward (Megatron overlaps this with the forward pass).
   void gather_weights() {
-    chunk_gather_.assign(static_cast<size_t>(lanes_.count()) * costs_.vp, kNone);
+    chunk_gathers_.assign(static_cast<size_t>(lanes_.count()) * costs_.vp, {});
     if (config_.parallel.zero < 1 || config_.parallel.zero > 2) return;
     for (int lane = 0; lane < lanes_.count(); ++lane) {
       for (int chunk = 0; chunk < costs_.vp; ++chunk) {
-        network::CollectiveCost cost;
-        for (int l : costs_.virtual_stages[chunk * costs_.pp + stage_of(lane)]) {
-          cost.time += costs_.param_gather[l].time;
-          if (costs_.layer_to_moe[l] >= 0) cost.time += costs_.expert_gather.time;
-        }
-        if (cost.time <= Duration()) continue;
         begin(lane, {});
-        one_[0] = lane;
-        chunk_gather_[static_cast<size_t>(lane) * costs_.vp + chunk] =
-            collective(one_, cost, task_tag(TaskKind::kParamAllGather, 0), kAllReducePriority, false);
+        for (int l : costs_.virtual_stages[chunk * costs_.pp + stage_of(lane)]) {
+          for (TaskId t : gather_layer(lane, l, 0, false, false)) chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + chunk].push_back(t);
+        }
       }
     }
+  }
+
+  // Layer `layer`'s weight shards gathered on `lane`: its dense weights, then its experts'.
+  std::vector<TaskId> gather_layer(int lane, int layer, int mb, bool backward, bool advances) {
+    std::vector<TaskId> out;
+    one_[0] = lane;
+    const uint32_t tag = task_tag(TaskKind::kParamAllGather, layer, mb, backward);
+    out.push_back(collective(one_, costs_.param_gather[layer][costs_.by_tp_rank(lanes_.gpu[lane])], tag, kAllReducePriority, advances));
+    if (costs_.layer_to_moe[layer] >= 0) {
+      const RankCoordinates c = costs_.layout.coordinates(lanes_.gpu[lane]);
+      out.push_back(collective(one_, costs_.expert_gather[costs_.by_ep_rank(c.pp, c.ep)], tag, kAllReducePriority, advances));
+    }
+    return out;
   }
 
   void run_pipeline();
@@ -161,8 +170,9 @@ class DagBuilder {
   std::vector<int> group_;                   // per lane: its EP group
   std::vector<std::vector<int>> ep_lanes_;   // [stage x groups + group]
   std::vector<std::vector<int>> edp_lanes_;  // [stage x ep + ep rank]
+  std::vector<std::vector<int>> tp_lanes_;   // [stage x tp + tp rank]
   std::vector<TaskId> migration_task_;       // [stage x groups + group]
-  std::vector<TaskId> chunk_gather_;         // [lane x vp + chunk]
+  std::vector<std::vector<TaskId>> chunk_gathers_;  // [lane x vp + chunk]
   std::vector<std::vector<std::pair<int, TaskId>>> received_;  // [(pass, virtual stage, mb)]: (lane, send)
   std::vector<bool> sent_;                                     // likewise: whether that pass has run
   std::vector<engine::ResourceId> streams_;
@@ -213,8 +223,11 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_backward) {
       join_[lane] = deps;
       ends_[lane].clear();
     }
-    const TaskId gather = chunk_gather_[static_cast<size_t>(lane) * costs_.vp + op.chunk];
-    if (!op.backward && gather != kNone) deps.push_back(gather);
+    if (!op.backward) {
+      auto& gathers = chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + op.chunk];
+      deps.insert(deps.end(), gathers.begin(), gathers.end());
+      gathers.clear();  // the first forward of the chunk waits; the later ones follow it
+    }
     begin(lane, deps);
   }
   if (receives) {
@@ -247,7 +260,8 @@ void DagBuilder::send(int stage, int v, int mb, bool backward) {
       continue;
     }
     const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(to)};
-    const TaskId t = network_.add_task(graph_, costs_.pipeline_send, streams, kAllToAllPriority,
+    const auto& cost = (backward ? costs_.send_backward : costs_.send_forward)[costs_.by_gpu(lanes_.gpu[lane])];
+    const TaskId t = network_.add_task(graph_, cost, streams, kAllToAllPriority,
                                        task_tag(TaskKind::kPipelineSend, costs_.virtual_stages[v].front(), mb, backward));
     depend(lane, t, false);
     received.emplace_back(to, t);
@@ -255,21 +269,19 @@ void DagBuilder::send(int stage, int v, int mb, bool backward) {
 }
 
 void DagBuilder::tensor_parallel(int lane, int layer, int mb, bool backward) {
-  if (config_.parallel.tp > 1) own(lane, costs_.tp_collective, TaskKind::kTensorParallel, layer, mb, backward);
+  if (config_.parallel.tp > 1) own(lane, costs_.tp_collective[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kTensorParallel, layer, mb, backward);
 }
 
 void DagBuilder::zero3_gather(int stage, int layer, int mb, bool backward) {
   if (config_.parallel.zero < 3) return;
-  network::CollectiveCost cost = costs_.param_gather[layer];
-  if (costs_.layer_to_moe[layer] >= 0) cost.time += costs_.expert_gather.time;
-  for (int lane : lanes_.of_stage[stage]) own(lane, cost, TaskKind::kParamAllGather, layer, mb, backward);
+  for (int lane : lanes_.of_stage[stage]) gather_layer(lane, layer, mb, backward, true);
 }
 
 void DagBuilder::layer_forward(int stage, int layer, int mb) {
   zero3_gather(stage, layer, mb, false);
   for (int lane : lanes_.of_stage[stage]) {
     tensor_parallel(lane, layer, mb, false);
-    if (config_.parallel.cp > 1) own(lane, costs_.cp_exchange, TaskKind::kContextParallel, layer, mb, false);
+    if (config_.parallel.cp > 1) own(lane, costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kContextParallel, layer, mb, false);
     compute(lane, costs_.attention_fwd, TaskKind::kAttention, layer, mb, false);
     tensor_parallel(lane, layer, mb, false);
   }
@@ -339,7 +351,7 @@ void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_backward) 
       const auto& lanes = edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r];
       if (lanes.empty()) continue;
       // Each member's last task is its expert backward; the reduction overlaps what follows.
-      const TaskId reduce = collective(lanes, costs_.expert_grad, task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false);
+      const TaskId reduce = collective(lanes, costs_.expert_grad[costs_.by_ep_rank(stage, r)], task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false);
       for (int lane : lanes) grads_[lane].push_back(reduce);
     }
   }
@@ -361,13 +373,17 @@ void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_backward
   for (int lane : lanes_.of_stage[stage]) {
     tensor_parallel(lane, layer, mb, true);
     compute(lane, costs_.attention_fwd * 2 + costs_.attention_recompute, TaskKind::kAttention, layer, mb, true);
-    if (config_.parallel.cp > 1) own(lane, costs_.cp_exchange, TaskKind::kContextParallel, layer, mb, true);
+    if (config_.parallel.cp > 1) own(lane, costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kContextParallel, layer, mb, true);
     tensor_parallel(lane, layer, mb, true);
   }
   if (last_backward && config_.parallel.dp * config_.parallel.cp > 1) {
-    const auto& lanes = lanes_.of_stage[stage];
-    const TaskId reduce = collective(lanes, costs_.dense_grad[layer], task_tag(TaskKind::kDenseGradAllReduce, layer, mb, true), kAllReducePriority, false);
-    for (int lane : lanes) grads_[lane].push_back(reduce);
+    for (int t = 0; t < config_.parallel.tp; ++t) {
+      const auto& lanes = tp_lanes_[static_cast<size_t>(stage) * config_.parallel.tp + t];
+      if (lanes.empty()) continue;
+      const auto& cost = costs_.dense_grad[layer][costs_.per_group ? t : 0];
+      const TaskId reduce = collective(lanes, cost, task_tag(TaskKind::kDenseGradAllReduce, layer, mb, true), kAllReducePriority, false);
+      for (int lane : lanes) grads_[lane].push_back(reduce);
+    }
   }
 }
 

@@ -46,7 +46,7 @@ policies::Placement contiguous(const StepConfig& c) {
   return policies::static_placement({c.model.moe_layer_count(), c.model.experts, c.parallel.ep}, policies::StaticLayout::kContiguous);
 }
 
-TaskKind kind_of(uint32_t tag) { return static_cast<TaskKind>(tag & 0xff); }
+TaskKind kind_of(uint32_t tag) { return tag_kind(tag); }
 
 TEST(StepSimulator, CriticalPathOfTheLoadedGpuOnATinyCluster) {
   // Every token goes to expert 0 on GPU 0. GPU 0 never waits for GPU 1 (which has no expert
@@ -169,10 +169,15 @@ TEST(StepSimulator, SameInputsSameResult) {
   const StepResult y = b.simulate(r, contiguous(s));
   EXPECT_EQ(x.step_time, y.step_time);
   EXPECT_EQ(x.compute_busy, y.compute_busy);
-  // Expert gradients are all-reduced over the two EP groups: one per EP rank and MoE layer.
+  // The GPUs holding expert 0 (one per EP group) do the same work, and so do all the others: two
+  // lanes stand for the 16 GPUs.
+  ASSERT_EQ(a.lanes().count(), 2);
+  EXPECT_EQ(a.lanes().of_gpu[0], a.lanes().of_gpu[8]);
+  EXPECT_EQ(x.compute_busy[1], x.compute_busy[15]);
+  // Expert gradients are all-reduced over the two EP groups: one per simulated EP rank and MoE layer.
   int expert_reduces = 0;
   for (engine::TaskId t = 0; t < a.graph().task_count(); ++t) expert_reduces += kind_of(a.graph().tag(t)) == TaskKind::kExpertGradAllReduce;
-  EXPECT_EQ(expert_reduces, 8 * 6);
+  EXPECT_EQ(expert_reduces, 2 * 6);
 }
 
 }  // namespace
