@@ -9,7 +9,7 @@ namespace moesim::bench {
 inline gating::RoutingMatrix skewed_routing(const scenarios::Scenario& s) {
   gating::SkewedSourceParams p;
   p.shape.moe_layers = s.model.moe_layer_count();
-  p.shape.ranks = s.parallelism.dp;
+  p.shape.ranks = s.parallelism.stage_gpus();
   p.shape.experts = s.model.experts;
   p.shape.top_k = s.model.top_k;
   p.shape.tokens_per_rank = s.training.tokens_per_rank(s.parallelism);

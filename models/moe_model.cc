@@ -74,6 +74,14 @@ ParamCounts param_counts(const MoeModel& m) {
   return p;
 }
 
+Flops training_flops_per_token(const MoeModel& m, int seq_len) {
+  const TokenFlops f = token_flops(m, seq_len);
+  const double moe = m.moe_layer_count(), dense = m.layers - moe;
+  const Flops forward = (f.attention_projections + f.attention_core) * static_cast<double>(m.layers) + f.dense_ffn * dense +
+                        (f.gate + f.expert * static_cast<double>(m.top_k) + f.shared_experts) * moe + f.lm_head;
+  return forward * 3.0;
+}
+
 ElementwiseBytes elementwise_bytes(const MoeModel& m) {
   const double a = m.activation_bytes(), h = m.hidden;
   // A cast to FP8 reads the BF16 input and writes one byte per element.

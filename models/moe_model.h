@@ -99,6 +99,12 @@ struct ElementwiseBytes {
 };
 ElementwiseBytes elementwise_bytes(const MoeModel& m);
 
+// Training FLOPs per token of the model as the frameworks count "model TFLOP/s" (Megatron's
+// num_floating_point_operations, without recomputation): 3 x the forward FLOPs (backward = 2x
+// forward) of every GEMM a token passes (attention projections, dense FFNs, router, its top-k
+// routed experts and the shared ones, LM head) plus the causal attention core.
+Flops training_flops_per_token(const MoeModel& m, int seq_len);
+
 // Parameter counts.
 struct ParamCounts {
   double attention_per_layer = 0;

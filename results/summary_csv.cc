@@ -19,8 +19,9 @@ std::string optional_num(const std::optional<double>& v, int decimals) { return 
 constexpr const char* kHeader =
     "policy,step_ms_mean,step_ms_p50,step_ms_p99,tokens_per_s,gpu_util_mean,gpu_util_min,imbalance_max_mean,"
     "a2a_share,a2a_inter_node_gb_per_step,a2a_intra_node_gb_per_step,dropped_fraction,speedup_vs_static,"
-    "migration_gb_per_step,migration_ms_per_step,forecast_error_pp,cost_per_mtok";
-constexpr size_t kColumns = 17;
+    "migration_gb_per_step,migration_ms_per_step,forecast_error_pp,cost_per_mtok,tokens_per_s_per_gpu,model_tflops_per_gpu,mfu,"
+    "bubble_share,exposed_comm_share,peak_memory_gb";
+constexpr size_t kColumns = 23;
 
 // The fields of one CSV line (RFC 4180 quoting, no line ends inside fields).
 std::vector<std::string> fields(const std::string& line) {
@@ -62,7 +63,9 @@ std::string summary_csv_row(const PolicySummary& r) {
          num(r.tokens_per_second, 1) + "," + num(r.gpu_utilization, 6) + "," + num(r.gpu_utilization_min, 6) + "," + num(r.imbalance, 6) +
          "," + num(r.all_to_all_share, 6) + "," + num(r.inter_node_a2a_gb, 6) + "," + num(r.intra_node_a2a_gb, 6) + "," +
          num(r.dropped_fraction, 6) + "," + num(r.speedup, 6) + "," + num(r.migration_gb, 6) + "," + num(r.migration_ms, 6) + "," +
-         optional_num(r.forecast_error_pp, 6) + "," + optional_num(r.cost_per_mtok, 6);
+         optional_num(r.forecast_error_pp, 6) + "," + optional_num(r.cost_per_mtok, 6) + "," + num(r.tokens_per_gpu, 2) + "," +
+         num(r.model_tflops, 3) + "," + num(r.mfu, 6) + "," + num(r.bubble_share, 6) + "," + num(r.exposed_comm_share, 6) + "," +
+         num(r.peak_memory_gb, 3);
 }
 
 std::string summary_csv(const std::vector<PolicySummary>& rows) {
@@ -121,6 +124,12 @@ std::vector<PolicySummary> parse_summary_csv(const std::string& text) {
     r.migration_ms = number();
     r.forecast_error_pp = optional_number();
     r.cost_per_mtok = optional_number();
+    r.tokens_per_gpu = number();
+    r.model_tflops = number();
+    r.mfu = number();
+    r.bubble_share = number();
+    r.exposed_comm_share = number();
+    r.peak_memory_gb = number();
     out.push_back(r);
   }
   return out;

@@ -88,6 +88,12 @@ void write_table(H5::H5File& file, const SweepTable& t) {
   column("migration_ms_per_step", [](const auto& r) { return r.migration_ms; });
   column("forecast_error_pp", [&](const auto& r) { return or_nan(r.forecast_error_pp); });
   column("cost_per_mtok", [&](const auto& r) { return or_nan(r.cost_per_mtok); });
+  column("tokens_per_s_per_gpu", [](const auto& r) { return r.tokens_per_gpu; });
+  column("model_tflops_per_gpu", [](const auto& r) { return r.model_tflops; });
+  column("mfu", [](const auto& r) { return r.mfu; });
+  column("bubble_share", [](const auto& r) { return r.bubble_share; });
+  column("exposed_comm_share", [](const auto& r) { return r.exposed_comm_share; });
+  column("peak_memory_gb", [](const auto& r) { return r.peak_memory_gb; });
 }
 
 }  // namespace

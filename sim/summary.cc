@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/step/memory_model.h"
+
 namespace moesim {
 
 double quantile(std::vector<double> values, double q) {
@@ -20,7 +22,7 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
     sum.forecast_error_pp = policy.forecast_error_pp;
     const double n = static_cast<double>(policy.steps.size());
     std::vector<double> ms;
-    double seconds = 0, util = 0, util_min = 0, a2a = 0, dropped = 0, routed = 0;
+    double seconds = 0, util = 0, util_min = 0, a2a = 0, dropped = 0, routed = 0, bubble = 0, exposed = 0;
     for (const auto& st : policy.steps) {
       ms.push_back(st.step_time / Milliseconds(1));
       seconds += st.step_time.seconds();
@@ -33,6 +35,8 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
       util_min += least;
       sum.imbalance += st.imbalance / n;
       a2a += st.all_to_all_time.seconds();
+      bubble += st.bubble.seconds();
+      exposed += st.exposed_comm.seconds();
       sum.inter_node_a2a_gb += st.a2a_inter_node.count() / 1e9 / n;
       sum.intra_node_a2a_gb += st.a2a_intra_node.count() / 1e9 / n;
       sum.migration_gb += st.migration_bytes.count() / 1e9 / n;
@@ -48,6 +52,14 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
     sum.gpu_utilization_min = util_min / n;
     sum.all_to_all_share = a2a / seconds;
     sum.dropped_fraction = routed > 0 ? dropped / routed : 0;
+    const double gpus = s.cluster.gpu_count();
+    sum.tokens_per_gpu = sum.tokens_per_second / gpus;
+    sum.model_tflops = sum.tokens_per_gpu * models::training_flops_per_token(s.model, s.training.seq_len).count() / 1e12;
+    sum.mfu = sum.model_tflops * 1e12 / s.cluster.gpu.bf16_peak.per_second();
+    sum.bubble_share = bubble / seconds;
+    sum.exposed_comm_share = exposed / seconds;
+    const auto& spec = s.policies[out.size()];
+    sum.peak_memory_gb = gpu_memory(step_config(s, spec.migration, spec.spare_slots)).peak().total() / 1e9;
     if (s.cost.gpu_hour > 0) sum.cost_per_mtok = s.cluster.gpu_count() * s.cost.gpu_hour / 3600 / sum.tokens_per_second * 1e6;
     out.push_back(sum);
   }

@@ -26,6 +26,12 @@ struct PolicySummary {
   double migration_ms = 0;                  // per step
   std::optional<double> forecast_error_pp;  // of the forecasts the policy planned from
   std::optional<double> cost_per_mtok;      // GPU rent per million tokens, when the scenario gives cost.gpu_hour
+  double tokens_per_gpu = 0;                // tokens/s per GPU
+  double model_tflops = 0;                  // per GPU: training FLOPs of the model (models::training_flops_per_token) per second
+  double mfu = 0;                           // model_tflops over the GPU's dense BF16 peak
+  double bubble_share = 0;                  // per GPU, mean: time both streams idle (pipeline bubble) / step time
+  double exposed_comm_share = 0;            // per GPU, mean: communication not hidden behind compute / step time
+  double peak_memory_gb = 0;                // the fullest GPU's memory at its peak (sim/step/memory_model.h)
 };
 
 std::vector<PolicySummary> summarize(const scenarios::Scenario& scenario, const RunResult& run);

@@ -37,9 +37,10 @@ void validate_degrees(const Scenario& s, const Checker& c) {
             "expected 1: expert tensor parallelism is not modelled by the step model yet (it splits each expert's GEMMs), got " +
                 str(p.etp));
   c.require(p.vp == 1 || p.pp > 1, "parallelism.vp", "expected 1 with pp 1 (virtual stages split a pipeline), got " + str(p.vp));
-  c.require(static_cast<int64_t>(p.pp) * p.vp <= m.layers, "parallelism.pp",
-            "expected pp x vp at most model.layers (" + str(m.layers) + "), so that every virtual stage holds a layer, got " + str(p.pp) +
-                " x " + str(p.vp));
+  c.require(static_cast<int64_t>(p.pp) * p.vp <= m.layers + 2, "parallelism.pp",
+            "expected pp x vp at most model.layers + 2 (" + str(m.layers + 2) +
+                "): every virtual stage holds a layer, but the first and last may hold only the embedding and the LM head; got " +
+                str(p.pp) + " x " + str(p.vp));
   c.require(m.layers < kMaxTagLayers, "model.layers", "expected fewer than " + str(kMaxTagLayers) + " layers, got " + str(m.layers));
 }
 

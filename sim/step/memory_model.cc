@@ -10,18 +10,22 @@ namespace {
 
 // Bytes per token and layer kept for the backward pass (BF16; the router's logits in FP32), per
 // GPU under tensor and sequence parallelism (each keeps its 1/tp share of every tensor).
+// Selective recomputation drops what it recomputes: the norms' outputs, the attention output and
+// the FFN activation's output.
 double attention_activations(const models::MoeModel& m, Recompute r) {
   const double h = m.hidden;
-  // Norm input and output, queries, keys and values, the attention output (recomputed under
-  // selective recomputation from the queries, keys and values).
-  const double core_out = r == Recompute::kSelective ? 0 : m.value_dim();
-  return 2 * (2 * h + m.query_dim() + m.key_value_dim() + core_out);
+  const bool selective = r == Recompute::kSelective;
+  // Norm input and output, queries, keys and values, the attention output.
+  return 2 * ((selective ? 1 : 2) * h + m.query_dim() + m.key_value_dim() + (selective ? 0 : m.value_dim()));
 }
 
-double ffn_activations(const models::MoeModel& m, bool moe) {
+double ffn_activations(const models::MoeModel& m, bool moe, Recompute r) {
   const double h = m.hidden;
-  const double norms = 2 * (2 * h);
-  auto ffn = [&](double width) { return 2 * (h + (m.gated_ffn ? 2 : 1) * width + width + h); };
+  const bool selective = r == Recompute::kSelective;
+  const double norms = 2 * (selective ? 1 : 2) * h;
+  // Per token through one FFN: its input, the first GEMM's output, the activation's output, the
+  // FFN's output (which the weighted combine of routed experts needs).
+  auto ffn = [&](double width) { return 2 * (h + (m.gated_ffn ? 2 : 1) * width + (selective ? 0 : width) + h); };
   if (!moe) return norms + ffn(m.ffn_hidden);
   return norms + 4.0 * m.experts + m.top_k * ffn(m.expert_ffn_hidden) + m.shared_experts * ffn(m.expert_ffn_hidden);
 }
@@ -56,7 +60,7 @@ GpuMemory gpu_memory(const StepConfig& s) {
         const bool moe = m.is_moe_layer(l);
         dense += params.attention_per_layer + (moe ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
         if (moe) experts += (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
-        chunk += p.recompute == Recompute::kFull ? 2.0 * m.hidden : attention_activations(m, p.recompute) + ffn_activations(m, moe);
+        chunk += p.recompute == Recompute::kFull ? 2.0 * m.hidden : attention_activations(m, p.recompute) + ffn_activations(m, moe, p.recompute);
       }
       biggest_chunk = std::max(biggest_chunk, chunk * rows);
     }

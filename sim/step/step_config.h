@@ -28,7 +28,8 @@ enum class Dedup { kNone, kGpu, kNode };
 enum class MigrationMode { kBlocking, kOverlapped };
 
 // What the backward pass recomputes instead of keeping from the forward pass: nothing; the
-// attention core (selective, Megatron's default); or each layer from its input (full).
+// attention core, the norms and the FFN activation function (selective: Megatron's core_attn,
+// layernorm and moe_act recompute modules); or each layer from its input (full).
 enum class Recompute { kNone, kSelective, kFull };
 
 // How the GPUs split the work, in Megatron's terms. A pipeline stage's GPUs are tp x cp x dp for

@@ -75,7 +75,11 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
                           scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding / p.tp * w + rows * (h + m.vocab / p.tp) * act), gemm_rows}, 3));
   switch (p.recompute) {
     case Recompute::kNone: break;
-    case Recompute::kSelective: c.attention_recompute = core; break;
+    case Recompute::kSelective:
+      c.attention_recompute = core + memory(elementwise.attention, 2);
+      c.dense_ffn_recompute = memory(elementwise.dense_ffn, 2);
+      c.moe_recompute = memory(elementwise.router, 1);
+      break;
     case Recompute::kFull:
       c.attention_recompute = c.attention_fwd;
       c.dense_ffn_recompute = c.dense_ffn_fwd;

@@ -253,6 +253,9 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_backward) {
 void DagBuilder::send(int stage, int v, int mb, bool backward) {
   const int pp = costs_.pp, v_count = pp * costs_.vp, to_stage = ((backward ? v - 1 : v + 1) % pp + pp) % pp;
   auto& received = received_[(static_cast<size_t>(backward) * v_count + v) * costs_.micro_batches + mb];
+  // A virtual stage may hold only the embedding (the first) or the LM head (the last).
+  const auto& chunk = costs_.virtual_stages[v];
+  const int layer = chunk.empty() ? (v == 0 ? 0 : config_.model.layers) : (backward ? chunk.front() : chunk.back());
   for (int lane : lanes_.of_stage[stage]) {
     const int to = lanes_.of_gpu[costs_.layout.gpu(to_stage, local_of(lane))];
     if (to == lane) {
@@ -262,7 +265,7 @@ void DagBuilder::send(int stage, int v, int mb, bool backward) {
     const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(to)};
     const auto& cost = (backward ? costs_.send_backward : costs_.send_forward)[costs_.by_gpu(lanes_.gpu[lane])];
     const TaskId t = network_.add_task(graph_, cost, streams, kAllToAllPriority,
-                                       task_tag(TaskKind::kPipelineSend, costs_.virtual_stages[v].front(), mb, backward));
+                                       task_tag(TaskKind::kPipelineSend, layer, mb, backward));
     depend(lane, t, false);
     received.emplace_back(to, t);
   }
