@@ -27,7 +27,8 @@ TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
   EXPECT_EQ(header,
             "policy,step_ms_mean,step_ms_p50,step_ms_p99,tokens_per_s,gpu_util_mean,gpu_util_min,imbalance_max_mean,a2a_share,"
             "a2a_inter_node_gb_per_step,a2a_intra_node_gb_per_step,dropped_fraction,speedup_vs_static,migration_gb_per_step,"
-            "migration_ms_per_step,forecast_error_pp,cost_per_mtok");
+            "migration_ms_per_step,forecast_error_pp,cost_per_mtok,tokens_per_s_per_gpu,model_tflops_per_gpu,mfu,bubble_share,"
+            "exposed_comm_share,peak_memory_gb");
   EXPECT_EQ(first.rfind("static,", 0), 0u);
   EXPECT_EQ(second.rfind("predictive-sw_avg,", 0), 0u);
   // Columns are numbers in their ranges: 15 fields, positive step time, utilization in (0, 1].
@@ -35,8 +36,17 @@ TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
   std::istringstream fields(first.substr(first.find(',') + 1));
   for (std::string f; v.size() < 14 && std::getline(fields, f, ',');) v.push_back(std::stod(f));
   ASSERT_EQ(v.size(), 14u);
-  // Static forecasts nothing and the scenario gives no GPU price: both last fields are empty.
-  EXPECT_EQ(first.substr(first.size() - 2), ",,");
+  // Static forecasts nothing and the scenario gives no GPU price: both fields are empty.
+  EXPECT_NE(first.find(",,,"), std::string::npos);
+  // Per GPU: tokens/s is the total over 32 GPUs; MFU in (0, 1); no pipeline, so next to no bubble.
+  std::vector<std::string> all;
+  std::istringstream every(first);
+  for (std::string f; std::getline(every, f, ',');) all.push_back(f);
+  ASSERT_EQ(all.size(), 23u);
+  EXPECT_NEAR(std::stod(all[17]) * 32, std::stod(all[4]), 0.01 * std::stod(all[4]));
+  EXPECT_GT(std::stod(all[19]), 0);
+  EXPECT_LT(std::stod(all[19]), 1);
+  EXPECT_GT(std::stod(all[22]), 0);  // peak memory, GB
   EXPECT_GT(v[0], 0);
   EXPECT_LE(v[1], v[2]);  // p50 <= p99
   EXPECT_GT(v[4], 0);

@@ -1,0 +1,86 @@
+// The keys of parallelism, schedules, batches and attention: every inconsistency rejected in one
+// line naming the key, what was expected and what was found.
+#include <gtest/gtest.h>
+
+#include "scenarios/loader/loader.h"
+
+namespace moesim::scenarios {
+namespace {
+
+struct BadCase {
+  const char* name;
+  std::vector<std::string> overrides;
+  std::vector<std::string> expected_fragments;  // all must appear in the message
+};
+
+// 4 nodes x 8 H100, Qwen3-30B-A3B cut to 8 layers, TP2 PP2 EP8: dp 8.
+const std::string kGood =
+    "cluster: {preset: h100-dgx, nodes: 4}\n"
+    "model: {preset: qwen3-30b-a3b, layers: 8}\n"
+    "parallelism: {tp: 2, pp: 2, ep: 8}\n"
+    "training: {global_batch: 64, micro_batch: 1, seq_len: 4096}\n"
+    "gating: {source: balanced}\n";
+
+std::vector<BadCase> cases() {
+  return {
+      {"DegreesNotDividingGpus", {"parallelism.tp=3"}, {"`parallelism`", "tp x pp x cp = 3 x 2 x 1 = 6", "divide the GPU count 32"}},
+      {"DpNotWhatIsLeft", {"parallelism.dp=4"}, {"`parallelism.dp`", "GPUs / (tp x pp x cp) = 32 / 4 = 8", "got 4", "--set parallelism.dp=4"}},
+      {"EpNotFoldingOntoAStage", {"parallelism.ep=32"}, {"`parallelism.ep`", "divisor of tp x cp x dp / etp = 16 / 1", "got 32"}},
+      {"ExpertTensorParallel", {"parallelism.etp=2"}, {"`parallelism.etp`", "expected 1", "got 2"}},
+      {"ZeroStage", {"parallelism.zero=4"}, {"`parallelism.zero`", "0 | 1 | 2 | 3 | fsdp", "got '4'"}},
+      {"Recompute", {"parallelism.recompute=some"}, {"`parallelism.recompute`", "none | selective | full", "got 'some'"}},
+      {"VirtualStagesWithoutPipeline", {"parallelism.pp=1", "parallelism.vp=2"}, {"`parallelism.vp`", "expected 1 with pp 1", "got 2"}},
+      {"TooManyVirtualStages", {"parallelism.vp=6"}, {"`parallelism.pp`", "at most model.layers + 2 (10)", "got 2 x 6"}},
+      {"InterleavedWithoutVp", {"schedule=interleaved"}, {"`parallelism.vp`", "more than 1 with schedule interleaved", "got interleaved with vp 1"}},
+      {"OneChunkScheduleWithVp", {"parallelism.vp=2", "schedule=1f1b"}, {"`schedule`", "expected interleaved or overlap", "got 1f1b with vp 2"}},
+      {"UnknownSchedule", {"schedule=zigzag"}, {"`schedule`", "1f1b | interleaved | overlap", "got 'zigzag'"}},
+      {"MicroBatchNotDividingTheRankShare",
+       {"training.micro_batch=3"},
+       {"`training.micro_batch`", "divisor of global_batch / dp = 64 / 8 = 8", "got 3"}},
+      {"InterleavedMicroBatchesInGroupsOfPp",
+       {"parallelism.vp=2", "training.micro_batch=8"},
+       {"`training.micro_batch`", "micro-batches per step (1)", "multiple of pp (2)"}},
+      {"BatchNotSplittingOverDp", {"training.global_batch=60"}, {"`training.global_batch`", "60 sequences is not a multiple of dp = 8"}},
+      {"BothBatchKeys", {"training.tokens_per_step=262144"}, {"`training.tokens_per_step`", "global_batch (sequences) or tokens_per_step, not both"}},
+      {"SequenceNotSplittingOverCp", {"parallelism.tp=1", "parallelism.cp=3", "parallelism.ep=4", "cluster.nodes=3", "training.seq_len=4000", "training.global_batch=48"},
+       {"`training.seq_len`", "multiple of parallelism.cp (3)", "got 4000"}},
+      {"ExpertGroups", {"model.expert_groups=3"}, {"`model.expert_groups`", "divisor of model.experts (128)", "got 3"}},
+      {"TooFewGroupsForTopK",
+       {"model.expert_groups=64", "model.topk_groups=2"},
+       {"`model.topk_groups`", "top_k (8)", "topk_groups x experts / expert_groups = 4"}},
+      {"Attention", {"model.attention=linear"}, {"`model.attention`", "gqa | mla", "got 'linear'"}},
+      {"DoesNotFit",
+       {"parallelism.pp=1", "training.micro_batch=4", "model.layers=48"},
+       {"`parallelism`", "fits in GPU memory", "the largest part is activations", "parallelism.recompute"}},
+  };
+}
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+class BadParallelism : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadParallelism, IsRejectedWithAClearMessage) {
+  const BadCase& c = GetParam();
+  try {
+    load_scenario_text(kGood, "bad.yaml", c.overrides);
+    FAIL() << "accepted bad input";
+  } catch (const ScenarioError& e) {
+    const std::string msg = e.what();
+    for (const auto& fragment : c.expected_fragments)
+      EXPECT_NE(msg.find(fragment), std::string::npos) << "'" << fragment << "' not in: " << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
+  }
+}
+
+TEST(BadParallelism, TheGoodScenarioLoads) {
+  const Scenario s = load_scenario_text(kGood, "good.yaml");
+  EXPECT_EQ(s.parallelism.dp, 8);
+  EXPECT_EQ(s.training.micro_batches(s.parallelism), 8);
+  EXPECT_EQ(s.training.schedule, "1f1b");
+}
+
+INSTANTIATE_TEST_SUITE_P(Scenarios, BadParallelism, ::testing::ValuesIn(cases()),
+                         [](const auto& param_info) { return std::string(param_info.param.name); });
+
+}  // namespace
+}  // namespace moesim::scenarios

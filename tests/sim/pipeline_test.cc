@@ -1,0 +1,221 @@
+// Parallel layouts, pipeline schedules and what they do to a step: the bubble comes out of the DAG
+// and matches the textbook fractions where those are exact; overlapping hides all-to-alls;
+// simulating one GPU per set of identical GPUs changes nothing; the memory model shards and
+// recomputes as the keys say.
+#include <gtest/gtest.h>
+
+#include "policies/placement/static_placement.h"
+#include "scenarios/loader/loader.h"
+#include "sim/runner.h"
+#include "sim/step/lanes.h"
+#include "sim/step/memory_model.h"
+#include "sim/step/parallel_layout.h"
+#include "sim/step/schedule.h"
+#include "sim/step/step_dag.h"
+#include "sim/step/step_metrics.h"
+#include "sim/step/step_simulator.h"
+#include "sim/step/task_kind.h"
+
+namespace moesim {
+namespace {
+
+TEST(ParallelLayout, MegatronOrderTensorInnermostThenContextDataPipeline) {
+  Parallelism p;
+  p.tp = 2, p.pp = 2, p.dp = 4, p.ep = 4;
+  const ParallelLayout layout(p);
+  EXPECT_EQ(layout.gpus(), 16);
+  EXPECT_EQ(layout.stage_of(9), 1);
+  EXPECT_EQ(layout.tp_group(3), (std::vector<int>{2, 3}));
+  EXPECT_EQ(layout.dense_dp_group(1), (std::vector<int>{1, 3, 5, 7}));
+  // MoE layers fold onto a stage's 8 GPUs: EP groups of 4 consecutive GPUs, 2 of them.
+  EXPECT_EQ(layout.ep_groups(), 2);
+  EXPECT_EQ(layout.ep_group(1, 1), (std::vector<int>{12, 13, 14, 15}));
+  EXPECT_EQ(layout.expert_dp_group(0, 1), (std::vector<int>{1, 5}));
+  const RankCoordinates c = layout.coordinates(13);
+  EXPECT_EQ(c.pp, 1);
+  EXPECT_EQ(c.tp, 1);
+  EXPECT_EQ(c.dp, 2);
+  EXPECT_EQ(c.ep, 1);
+  EXPECT_EQ(c.edp, 1);
+}
+
+TEST(ParallelLayout, LayersSplitEvenlyWithTheRemainderInTheMiddle) {
+  EXPECT_EQ(split_layers(8, 4), (std::vector<std::vector<int>>{{0, 1}, {2, 3}, {4, 5}, {6, 7}}));
+  const auto split = split_layers(94, 96);  // Megatron's account for embedding and loss
+  EXPECT_TRUE(split.front().empty());
+  EXPECT_TRUE(split.back().empty());
+  EXPECT_EQ(split[1], std::vector<int>{0});
+}
+
+TEST(Schedule, OneForwardOneBackwardAfterTheWarmUp) {
+  const ScheduleEntry& s = *find_schedule("1f1b");
+  const auto first = pipeline_order(s, 0, 4, 1, 8);
+  ASSERT_EQ(first.size(), 16u);
+  for (int k = 0; k < 3; ++k) EXPECT_FALSE(first[k].backward);  // pp - 1 warm-up forwards
+  EXPECT_FALSE(first[3].backward);
+  EXPECT_TRUE(first[4].backward);
+  EXPECT_EQ(first[4].micro_batch, 0);
+  EXPECT_EQ(peak_in_flight(first), 4);
+  EXPECT_EQ(peak_in_flight(pipeline_order(s, 3, 4, 1, 8)), 1);
+}
+
+TEST(Schedule, InterleavedRunsEveryChunkOfEveryMicroBatchOnceEachWay) {
+  const auto order = pipeline_order(*find_schedule("interleaved"), 0, 2, 2, 4);
+  ASSERT_EQ(order.size(), 16u);
+  int forward[4][2] = {}, backward[4][2] = {};
+  for (const auto& op : order) (op.backward ? backward : forward)[op.micro_batch][op.chunk]++;
+  for (int mb = 0; mb < 4; ++mb)
+    for (int chunk = 0; chunk < 2; ++chunk) EXPECT_EQ(forward[mb][chunk] + 10 * backward[mb][chunk], 11);
+  // Megatron's warm-up on the first stage: (pp - 1) x 2 + (vp - 1) x pp forwards, then one more.
+  EXPECT_EQ(peak_in_flight(order), 5);
+}
+
+TEST(Schedule, OverlapPairsForwardsWithBackwardsOfOtherMicroBatches) {
+  const auto order = pipeline_order(*find_schedule("overlap"), 0, 4, 1, 8);
+  int pairs = 0;
+  for (size_t i = 1; i < order.size(); ++i) {
+    if (!order[i].overlaps_previous) continue;
+    ++pairs;
+    EXPECT_TRUE(order[i].backward);
+    EXPECT_FALSE(order[i - 1].backward);
+    EXPECT_NE(order[i].micro_batch, order[i - 1].micro_batch);
+  }
+  EXPECT_EQ(pairs, 5);  // the steady state: 8 - 3 pairs
+  // The last stage's steady forward and backward are of one micro-batch: they cannot overlap.
+  for (const auto& op : pipeline_order(*find_schedule("overlap"), 3, 4, 1, 8)) EXPECT_FALSE(op.overlaps_previous);
+}
+
+TEST(TaskTag, KeepsKindPassLayerAndMicroBatch) {
+  const uint32_t tag = task_tag(TaskKind::kCombine, 4000, 4095, true);
+  EXPECT_EQ(tag_kind(tag), TaskKind::kCombine);
+  EXPECT_TRUE(tag_backward(tag));
+  EXPECT_EQ(tag_layer(tag), 4000);
+  EXPECT_EQ(tag_micro_batch(tag), 4095);
+}
+
+// 4 H100 in a node, GPT-3 125M MoE cut to 8 layers with one expert (no all-to-all) and an 8-word
+// vocabulary (no LM head to speak of): each pipeline stage does the same work.
+scenarios::Scenario pipeline(const std::vector<std::string>& overrides) {
+  return scenarios::load_scenario_text(R"(
+cluster: {preset: h100-dgx, nodes: 1, gpus_per_node: 4, nic: {count: 4}, intra_node: {group_size: 4}}
+model: {preset: gpt3-125m-moe, layers: 8, first_moe_layer: 0, moe_every: 1, experts: 1, vocab: 8}
+parallelism: {pp: 4, ep: 1}
+training: {global_batch: 8, micro_batch: 1, seq_len: 2048}
+gating: {source: balanced}
+)",
+                                       "pipeline.yaml", overrides);
+}
+
+StepResult run_step(const scenarios::Scenario& s) {
+  gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts);
+  auto source = make_gating_source(s);
+  source->next(0, routing);
+  StepSimulator sim(step_config(s));
+  return sim.simulate(routing, policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep},
+                                                          policies::StaticLayout::kContiguous));
+}
+
+TEST(PipelineStep, OneForwardOneBackwardBubbleIsPMinusOneOverMPlusPMinusOne) {
+  const StepResult r = run_step(pipeline({}));
+  EXPECT_NEAR(r.bubble / r.step_time, 3.0 / (8 + 3), 0.02);
+  // Nothing to hide: the sends between stages are all the communication there is.
+  EXPECT_LT(r.exposed_comm / r.step_time, 0.02);
+}
+
+TEST(PipelineStep, InterleavingShrinksTheBubbleByTheVirtualStages) {
+  const StepResult plain = run_step(pipeline({}));
+  const StepResult interleaved = run_step(pipeline({"parallelism.vp=2"}));
+  // Megatron: the bubble's time divided by vp, so its share (p - 1) / vp / (m + (p - 1) / vp).
+  EXPECT_NEAR(interleaved.bubble / interleaved.step_time, 1.5 / (8 + 1.5), 0.03);
+  EXPECT_LT(interleaved.step_time, plain.step_time);
+}
+
+// Qwen3-30B-A3B cut to 8 layers on 4 nodes: PP2, EP16 over two nodes per stage.
+scenarios::Scenario all_to_all_heavy(const std::string& schedule, const std::vector<std::string>& overrides = {}) {
+  return scenarios::load_scenario_text(
+      "cluster: {preset: h100-dgx, nodes: 4}\nmodel: {preset: qwen3-30b-a3b, layers: 8}\n"
+      "parallelism: {pp: 2, ep: 16, zero: 1}\ntraining: {global_batch: 64, micro_batch: 1, seq_len: 4096}\n"
+      "dispatch: {comm_sms: 0}\ngating: {source: balanced}\nschedule: " +
+          schedule + "\n",
+      "heavy.yaml", overrides);
+}
+
+TEST(PipelineStep, OverlapHidesAllToAllsBehindTheOtherMicroBatchsCompute) {
+  // With model chunks a stage has a forward and a backward of different micro-batches ready at
+  // once; with one chunk per GPU 1F1B's dependencies leave them little to overlap.
+  const StepResult plain = run_step(all_to_all_heavy("interleaved", {"parallelism.vp=2"}));
+  const StepResult overlapped = run_step(all_to_all_heavy("overlap", {"parallelism.vp=2"}));
+  EXPECT_GT(plain.exposed_comm / plain.step_time, 0.2);
+  EXPECT_LT(overlapped.exposed_comm, plain.exposed_comm * 0.9);
+  EXPECT_LT(overlapped.step_time, plain.step_time * 0.97);
+}
+
+TEST(PipelineStep, ComputeBubbleAndExposedCommunicationAddUpToTheStep) {
+  const StepResult r = run_step(all_to_all_heavy("1f1b"));
+  double busy = 0;
+  for (Duration d : r.compute_busy) busy += d.seconds();
+  busy /= static_cast<double>(r.compute_busy.size());
+  EXPECT_NEAR(busy + r.bubble.seconds() + r.exposed_comm.seconds(), r.step_time.seconds(), 1e-9);
+}
+
+// Schedules one step's DAG on `lanes`; its makespan.
+Duration makespan(const StepConfig& c, const gating::RoutingMatrix& routing, bool every) {
+  auto network = network::make_network_model(c.cluster);
+  const StepCosts costs = step_costs(c, *network);
+  const auto placement =
+      policies::static_placement({c.model.moe_layer_count(), c.model.experts, c.parallel.ep}, policies::StaticLayout::kContiguous);
+  StepResult result;
+  std::vector<LayerTraffic> layers(c.model.moe_layer_count());
+  for (int l = 0; l < c.model.moe_layer_count(); ++l) layer_traffic(c, costs, *network, routing, placement.layers[l], l, layers[l], result);
+  MigrationTraffic migration;
+  migration_traffic(costs, *network, {}, migration, result);
+  const Lanes lanes = every ? every_gpu(costs) : identical_gpus(costs, layers, migration);
+  EXPECT_EQ(lanes.count() < costs.gpus, !every);
+  engine::TaskGraph graph;
+  build_step_dag(c, costs, lanes, layers, migration, *network, graph);
+  engine::TaskGraphExecutor executor;
+  engine::Schedule schedule;
+  executor.execute(graph, schedule);
+  return schedule.makespan.since_start();
+}
+
+TEST(Lanes, SimulatingOneOfEachSetOfIdenticalGpusChangesNothing) {
+  const StepConfig c = step_config(all_to_all_heavy("1f1b", {"parallelism.ep=8"}));
+  // Skewed loads that differ per rank within an EP group, the two EP groups of a stage alike.
+  gating::RoutingMatrix routing(c.model.moe_layer_count(), c.parallel.stage_gpus(), c.model.experts);
+  for (int l = 0; l < routing.layers(); ++l)
+    for (int r = 0; r < routing.ranks(); ++r)
+      for (int e = 0; e < routing.experts(); ++e) routing.row(l, r)[e] = 100 + (e * 7 + (r % 8) * 13 + l) % 200;
+  EXPECT_EQ(makespan(c, routing, true), makespan(c, routing, false));
+}
+
+TEST(MemoryModel, ShardsAsZeroSaysAndRecomputationShrinksActivations) {
+  auto term = [](const GpuMemory& m, const std::string& what) {
+    for (const auto& t : m.stages[0].terms)
+      if (t.what == what) return t.bytes;
+    return -1.0;
+  };
+  const auto at = [](const std::vector<std::string>& overrides) {
+    auto s = scenarios::load_scenario_text(
+        "cluster: {preset: h100-dgx, nodes: 4}\nmodel: {preset: qwen3-30b-a3b, layers: 8}\nparallelism: {pp: 2, ep: 16}\n"
+        "training: {global_batch: 64, micro_batch: 1, seq_len: 4096}\n",
+        "memory.yaml", overrides);
+    return gpu_memory(step_config(s));
+  };
+  const GpuMemory plain = at({}), zero1 = at({"parallelism.zero=1"}), zero3 = at({"parallelism.zero=3"}), full = at({"parallelism.recompute=full"});
+  // ZeRO-1 shards the optimizer state only; the experts' over their expert-data-parallel group,
+  // which is 1 here (dp 16, ep 16), so only the dense part shrinks.
+  EXPECT_LT(term(zero1, "optimizer state"), term(plain, "optimizer state"));
+  EXPECT_GT(term(zero1, "optimizer state"), term(plain, "optimizer state") / 16);
+  EXPECT_EQ(term(zero1, "weights"), term(plain, "weights"));
+  EXPECT_EQ(term(zero1, "gradients"), term(plain, "gradients"));
+  EXPECT_LT(term(zero3, "gradients"), term(plain, "gradients"));
+  EXPECT_LT(term(zero3, "weights"), term(plain, "weights"));
+  EXPECT_LT(term(full, "activations"), term(plain, "activations") / 10);
+  // 1F1B: the first of two stages holds two micro-batches in flight, the last one.
+  EXPECT_EQ(plain.stages[0].in_flight, 2);
+  EXPECT_EQ(plain.stages[1].in_flight, 1);
+}
+
+}  // namespace
+}  // namespace moesim
