@@ -36,7 +36,7 @@ void write_policy(H5::Group& g, const scenarios::Scenario& s, const PolicyRun& p
   text_attribute(g, "label", p.label);
   const hsize_t steps = p.steps.size();
   const int gpus = s.cluster.gpu_count();
-  std::vector<double> step_ms, busy_ms, imbalance, migration_gb, migration_ms, a2a_ms, a2a_intra_gb, a2a_inter_gb;
+  std::vector<double> step_ms, busy_ms, imbalance, migration_gb, migration_ms, a2a_ms, a2a_intra_gb, a2a_inter_gb, bubble_ms, exposed_ms;
   std::vector<int64_t> dropped, assignments;
   for (const StepResult& r : p.steps) {
     step_ms.push_back(r.step_time / Milliseconds(1));
@@ -45,6 +45,8 @@ void write_policy(H5::Group& g, const scenarios::Scenario& s, const PolicyRun& p
     migration_gb.push_back(r.migration_bytes.count() / 1e9);
     migration_ms.push_back(r.migration_time / Milliseconds(1));
     a2a_ms.push_back(r.all_to_all_time / Milliseconds(1));
+    bubble_ms.push_back(r.bubble / Milliseconds(1));
+    exposed_ms.push_back(r.exposed_comm / Milliseconds(1));
     a2a_intra_gb.push_back(r.a2a_intra_node.count() / 1e9);
     a2a_inter_gb.push_back(r.a2a_inter_node.count() / 1e9);
     dropped.push_back(r.dropped);
@@ -56,6 +58,8 @@ void write_policy(H5::Group& g, const scenarios::Scenario& s, const PolicyRun& p
   write(g, "gpu_busy_ms", busy_ms, {steps, hsize_t(gpus)}, f64);
   write(g, "imbalance", imbalance, {steps}, f64);
   write(g, "all_to_all_ms", a2a_ms, {steps}, f64);
+  write(g, "bubble_ms", bubble_ms, {steps}, f64);
+  write(g, "exposed_comm_ms", exposed_ms, {steps}, f64);
   write(g, "a2a_intra_node_gb", a2a_intra_gb, {steps}, f64);
   write(g, "a2a_inter_node_gb", a2a_inter_gb, {steps}, f64);
   write(g, "dropped", dropped, {steps}, i64);
@@ -106,7 +110,7 @@ void write_run_h5(const std::string& path, const scenarios::Scenario& s, const R
 void fill_run_h5(H5::H5File& file, const scenarios::Scenario& s, const RunResult& run, const std::string& resolved_yaml) {
   H5::Group root = file.openGroup("/");
   text_attribute(root, "format", std::string("moesim-run"));
-  int_attribute(root, "version", 2);
+  int_attribute(root, "version", 3);
   text_attribute(root, "moesim_version", std::string(MOESIM_VERSION));
   text_attribute(root, "scenario", s.name);
   text_attribute(root, "scenario_yaml", resolved_yaml);

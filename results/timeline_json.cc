@@ -44,7 +44,8 @@ TimelineWriter::TimelineWriter(const std::string& path, const scenarios::Scenari
     for (int g = 0; g < gpus; ++g) {
       for (bool comm : {false, true}) {
         const int tid = thread_id(g, comm);
-        event(metadata("thread_name", pid, tid, {{"name", "GPU " + std::to_string(g) + (comm ? " comm" : " compute")}}).dump());
+        const std::string stage = s.parallelism.pp > 1 ? " (stage " + std::to_string(g / s.parallelism.stage_gpus()) + ")" : "";
+        event(metadata("thread_name", pid, tid, {{"name", "GPU " + std::to_string(g) + stage + (comm ? " comm" : " compute")}}).dump());
         event(metadata("thread_sort_index", pid, tid, {{"sort_index", tid}}).dump());
       }
     }
@@ -60,7 +61,11 @@ void TimelineWriter::event(const std::string& text) {
 void TimelineWriter::add(int policy, const std::vector<TimelineSpan>& spans) {
   const std::streamoff before = out_.tellp();
   for (const TimelineSpan& span : spans) {
-    json args = {{"step", span.step}, {"layer", span.layer}, {"pass", span.backward ? "backward" : "forward"}};
+    json args = {{"step", span.step},
+                 {"layer", span.layer},
+                 {"micro_batch", span.micro_batch},
+                 {"stage", span.stage},
+                 {"pass", span.backward ? "backward" : "forward"}};
     if (span.tokens > 0) args["tokens"] = span.tokens;
     if (span.bytes > 0) args["bytes"] = span.bytes;
     event(json{{"name", std::string(to_string(span.kind)) + (span.backward && span.kind != TaskKind::kOptimizer ? " bwd" : "")},

@@ -31,6 +31,7 @@
 #include "sim/files/output_file.h"
 #include "sim/resources.h"
 #include "sim/runner.h"
+#include "sim/cli/layout_report.h"
 #include "sim/summary.h"
 
 namespace po = boost::program_options;
@@ -68,9 +69,14 @@ std::string describe(const scenarios::Scenario& s) {
   const auto& c = s.cluster;
   const auto& m = s.model;
   char buf[512];
-  std::snprintf(buf, sizeof buf, "%s: %d x %s (%d GPUs), %s (%d layers, %d MoE x %d experts, top-%d), EP %d x DP %d, %d steps, %s",
+  const auto& p = s.parallelism;
+  std::string degrees;
+  for (const auto& [name, degree] : {std::pair{"TP", p.tp}, {"PP", p.pp}, {"CP", p.cp}}) {
+    if (degree > 1) degrees += std::string(name) + " " + std::to_string(degree) + " x ";
+  }
+  std::snprintf(buf, sizeof buf, "%s: %d x %s (%d GPUs), %s (%d layers, %d MoE x %d experts, top-%d), %sEP %d x DP %d, %d steps, %s",
                 s.name.c_str(), c.nodes, c.preset.c_str(), c.gpu_count(), m.preset.c_str(), m.layers, m.moe_layer_count(), m.experts,
-                m.top_k, s.parallelism.ep, s.parallelism.dp, s.steps, scenarios::to_string(s.training.expert_execution));
+                m.top_k, degrees.c_str(), p.ep, p.dp, s.steps, scenarios::to_string(s.training.expert_execution));
   return buf;
 }
 
@@ -160,9 +166,10 @@ int cmd_validate(const std::vector<std::string>& args) {
   const auto memory = estimate_run_memory(s);
   require_memory(memory, 1, cli::memory_limit(vm), "the run");
   if (vm.count("print"))
-    std::cout << scenarios::resolved_yaml(s);
+    std::cout << scenarios::resolved_yaml(s) << cli::layout_report(s, "# ") << cli::memory_report(s, "# ");
   else
-    std::cout << "ok: " << describe(s) << "\n    a run needs about " << format_bytes(total_bytes(memory)) << " of memory\n";
+    std::cout << "ok: " << describe(s) << "\n    a run needs about " << format_bytes(total_bytes(memory)) << " of memory\n"
+              << cli::layout_report(s, "    ") << cli::memory_report(s, "    ");
   return 0;
 }
 

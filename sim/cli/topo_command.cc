@@ -7,6 +7,7 @@
 #include "hardware/fabric.h"
 #include "hardware/topology.h"
 #include "scenarios/loader/loader.h"
+#include "sim/cli/layout_report.h"
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
 #include "sim/files/output_file.h"
@@ -72,6 +73,7 @@ int cmd_topo(const std::vector<std::string>& args) {
     std::printf("\n");
   }
   std::printf("  network       %s model, %s all-to-all\n", c.network.model.c_str(), hardware::to_string(c.network.all_to_all));
+  std::fputs(layout_report(s, "  ").c_str(), stdout);
   if (vm.count("dot")) std::printf("wrote %s\n", vm["dot"].as<std::string>().c_str());
   return 0;
 }
