@@ -33,9 +33,6 @@ void validate_degrees(const Scenario& s, const Checker& c) {
   c.require(m.experts % p.ep == 0, "parallelism.ep",
             "expected a divisor of model.experts (" + str(m.experts) + ") so that every GPU holds the same number of experts, got " +
                 str(p.ep));
-  c.require(p.etp == 1, "parallelism.etp",
-            "expected 1: expert tensor parallelism is not modelled by the step model yet (it splits each expert's GEMMs), got " +
-                str(p.etp));
   c.require(p.vp == 1 || p.pp > 1, "parallelism.vp", "expected 1 with pp 1 (virtual stages split a pipeline), got " + str(p.vp));
   c.require(static_cast<int64_t>(p.pp) * p.vp <= m.layers + 2, "parallelism.pp",
             "expected pp x vp at most model.layers + 2 (" + str(m.layers + 2) +

@@ -193,7 +193,7 @@ int cmd_presets(const std::vector<std::string>& args) {
     std::printf("  %-14s %s\n", std::string(f->name).c_str(), std::string(f->summary).c_str());
   std::cout << "  intra-node fabrics (cluster.intra_node.fabric): nvswitch, pcie, hccs (groups of cluster.intra_node.group_size)\n";
   std::cout << "\nmodel presets (model.preset):\n";
-  for (const auto& p : models::model_presets()) std::printf("  %-14s %s\n", p.name.c_str(), p.description.c_str());
+  for (const auto& p : models::model_presets()) std::printf("  %-16s %s\n", p.name.c_str(), p.description.c_str());
   std::cout << "\nwhat a scenario picks by name, and the keys of each:\n" << cli::registry_listing(false);
   return 0;
 }

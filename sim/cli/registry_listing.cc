@@ -9,6 +9,7 @@
 #include "policies/placement/registry.h"
 #include "policies/predictors/registry.h"
 #include "sim/network/network_model.h"
+#include "sim/step/schedule.h"
 
 namespace moesim::cli {
 namespace {
@@ -31,6 +32,11 @@ std::vector<Row> rows() {
   }
   for (const auto* e : network::network_model_entries()) {
     out.push_back({"cluster.network.model: " + std::string(e->name), std::string(e->summary), {}, "cluster.network."});
+  }
+  for (const auto* e : schedule_entries()) {
+    std::string summary(e->summary);
+    if (e->interleaved) summary += "; needs parallelism.vp > 1";
+    out.push_back({"schedule: " + std::string(e->name), summary, {}, ""});
   }
   for (const auto* e : gating::routing_entries()) {
     auto config = e->defaults({});

@@ -60,6 +60,13 @@ std::vector<int> ParallelLayout::tp_group(int g) const {
   return out;
 }
 
+std::vector<int> ParallelLayout::etp_group(int g) const {
+  const int first = g - coordinates(g).etp;
+  std::vector<int> out;
+  for (int t = 0; t < p_.etp; ++t) out.push_back(first + t);
+  return out;
+}
+
 std::vector<int> ParallelLayout::cp_group(int g) const {
   const RankCoordinates c = coordinates(g);
   std::vector<int> out;

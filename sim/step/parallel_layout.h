@@ -40,6 +40,8 @@ class ParallelLayout {
   // The GPUs that reduce a dense gradient together: same stage and tp coordinate, every cp and dp.
   std::vector<int> dense_dp_group(int gpu) const;
   std::vector<int> tp_group(int gpu) const;
+  // The GPUs that split each of the same experts' GEMMs (same stage, ep and expert-dp coordinates).
+  std::vector<int> etp_group(int gpu) const;
   std::vector<int> cp_group(int gpu) const;
 
  private:

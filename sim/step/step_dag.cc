@@ -150,6 +150,7 @@ class DagBuilder {
   void moe_backward(int stage, int layer, int mb, bool last_backward);
   void all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward);
   void tensor_parallel(int lane, int layer, int mb, bool backward);
+  void expert_tensor_parallel(int lane, const LayerTraffic& t, bool gather, int layer, int mb, bool backward);
   void zero3_gather(int stage, int layer, int mb, bool backward);
   void send(int stage, int v, int mb, bool backward);
   int first_moe_layer(int stage) const;
@@ -275,6 +276,12 @@ void DagBuilder::tensor_parallel(int lane, int layer, int mb, bool backward) {
   if (config_.parallel.tp > 1) own(lane, costs_.tp_collective[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kTensorParallel, layer, mb, backward);
 }
 
+void DagBuilder::expert_tensor_parallel(int lane, const LayerTraffic& t, bool gather, int layer, int mb, bool backward) {
+  if (config_.parallel.etp == 1) return;
+  const size_t group = static_cast<size_t>(local_of(lane) / config_.parallel.etp);
+  own(lane, (gather ? t.etp_gather : t.etp_scatter)[group], TaskKind::kExpertTensorParallel, layer, mb, backward);
+}
+
 void DagBuilder::zero3_gather(int stage, int layer, int mb, bool backward) {
   if (config_.parallel.zero < 3) return;
   for (int lane : lanes_.of_stage[stage]) gather_layer(lane, layer, mb, backward, true);
@@ -324,10 +331,12 @@ void DagBuilder::moe_forward(int stage, int layer, int mb) {
       shared = graph_.add_task(costs_.shared_fwd * slowdown_, compute_stream(lane), 0, task_tag(TaskKind::kSharedExperts, layer, mb));
       graph_.add_dependency(gate[i], shared);
     }
+    expert_tensor_parallel(lane, t, true, layer, mb, false);
     const TaskId experts = compute(lane, t.experts_forward[local_of(lane)], TaskKind::kExperts, layer, mb, false);
     if (shared != kNone) graph_.add_dependency(shared, experts);
     const TaskId moving = migration_task_[static_cast<size_t>(stage) * costs_.groups + group_[lane]];
     if (first_moe && config_.migration != MigrationMode::kBlocking && moving != kNone) graph_.add_dependency(moving, experts);
+    expert_tensor_parallel(lane, t, false, layer, mb, false);
   }
   all_to_all(stage, layer, mb, TaskKind::kCombine, false);
 }
@@ -347,7 +356,10 @@ void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_backward) 
     if (costs_.moe_recompute > Duration()) compute(lane, costs_.moe_recompute, TaskKind::kGate, layer, mb, true);
     if (costs_.shared_fwd > Duration()) compute(lane, costs_.shared_fwd * 2, TaskKind::kSharedExperts, layer, mb, true);
     const Duration experts = t.experts_forward[local_of(lane)];
+    // Backward, the gradients take the gather's way in reverse and the other way round.
+    expert_tensor_parallel(lane, t, false, layer, mb, true);
     compute(lane, full ? experts * 3 : experts * 2, TaskKind::kExperts, layer, mb, true);
+    expert_tensor_parallel(lane, t, true, layer, mb, true);
   }
   if (last_backward && config_.parallel.expert_dp() > 1) {
     for (int r = 0; r < costs_.ep; ++r) {

@@ -20,6 +20,7 @@ const char* to_string(TaskKind kind) {
     case TaskKind::kContextParallel: return "CP exchange";
     case TaskKind::kPipelineSend: return "pipeline send";
     case TaskKind::kParamAllGather: return "weight all-gather";
+    case TaskKind::kExpertTensorParallel: return "ETP gather/scatter";
   }
   return "?";
 }
@@ -61,7 +62,8 @@ void append_timeline(const ExecutedStep& executed, int step, Duration offset, st
         case TaskKind::kTensorParallel:
         case TaskKind::kContextParallel:
         case TaskKind::kPipelineSend:
-        case TaskKind::kParamAllGather: break;
+        case TaskKind::kParamAllGather:
+        case TaskKind::kExpertTensorParallel: break;
         default: span.tokens = executed.costs.rows;
       }
       out.push_back(span);

@@ -23,6 +23,7 @@ enum class TaskKind : uint8_t {
   kContextParallel,  // keys and values exchanged in a CP group
   kPipelineSend,     // activations (forward) or their gradients (backward) to the next stage
   kParamAllGather,   // sharded weights gathered before use (ZeRO)
+  kExpertTensorParallel,  // dispatched tokens gathered, or expert outputs scattered, in an ETP group
 };
 
 // The name of a task kind, as timelines show it.

@@ -81,6 +81,29 @@ network::TrafficMatrix group_traffic(const StepConfig& config, const StepCosts& 
   return traffic;
 }
 
+// ETP: every GPU of an ETP group computes its 1/etp slice of each expert for the tokens that all
+// of the group received: the group's rows, gathered before the experts and scattered after.
+void expert_tensor_parallel(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, LayerTraffic& t) {
+  const int experts = config.model.experts, etp = config.parallel.etp, groups = costs.stage_gpus / etp;
+  const double hidden = config.model.hidden;
+  t.etp_gather.assign(groups, network::CollectiveCost{});
+  t.etp_scatter.assign(groups, network::CollectiveCost{});
+  for (int group = 0; group < groups; ++group) {
+    std::vector<double> rows(experts, 0.0);
+    for (int i = 0; i < etp; ++i) {
+      for (int e = 0; e < experts; ++e) rows[e] += t.expert_rows[static_cast<size_t>(group * etp + i) * experts + e];
+    }
+    double total = 0;
+    for (int i = 0; i < etp; ++i) {
+      for (int e = 0; e < experts; ++e) t.expert_rows[static_cast<size_t>(group * etp + i) * experts + e] = rows[e];
+    }
+    for (double r : rows) total += r;
+    const std::vector<int> members = costs.layout.etp_group(costs.layout.gpu(t.stage, group * etp));
+    t.etp_gather[group] = network.all_reduce(members, Bytes(total * hidden * config.dispatch_bytes / 2));
+    t.etp_scatter[group] = network.all_reduce(members, Bytes(total * hidden * config.combine_bytes / 2));
+  }
+}
+
 }  // namespace
 
 void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
@@ -117,8 +140,10 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     result.a2a_inter_node += (t.a2a[g].inter_node + t.a2a_combine[g].inter_node) * (2 * micro_batches);
   }
 
-  const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden) * m.activation_bytes();
-  const double etp = config.parallel.etp;
+  const int etp = config.parallel.etp;
+  if (etp > 1) expert_tensor_parallel(config, costs, network, t);
+  // Under ETP a GPU sees the group's rows, each at 1/etp of the expert's width.
+  const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden / etp) * m.activation_bytes();
   std::vector<KernelWork> groups(experts);
   double max_rows = 0, total_rows = 0;
   for (int gpu = 0; gpu < gpus; ++gpu) {
@@ -130,7 +155,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
       gpu_rows += rows;
     }
     t.experts_forward[gpu] = grouped_kernel_time(config.cluster.gpu, m.dtype, groups) +
-                             elementwise_time(config.cluster.gpu, costs.expert_elementwise_bytes * gpu_rows, 3);
+                             elementwise_time(config.cluster.gpu, costs.expert_elementwise_bytes * (gpu_rows / etp), 3);
     t.rows[gpu] = gpu_rows;
     max_rows = std::max(max_rows, gpu_rows);
     total_rows += gpu_rows;

@@ -26,6 +26,10 @@ struct LayerTraffic {
   std::vector<Duration> experts_forward;             // per local GPU
   std::vector<double> rows;                          // per local GPU: token rows its experts process
   std::vector<double> sent;                          // per local GPU: bytes it sends to other GPUs per dispatch
+  // Expert tensor parallelism (etp > 1), per ETP group of the stage (local index / etp): the
+  // dispatched tokens gathered within the group before the experts, and their outputs
+  // reduce-scattered after.
+  std::vector<network::CollectiveCost> etp_gather, etp_scatter;
 };
 
 // MoE layer `moe_layer`'s traffic; adds its all-to-all bytes (all four all-to-alls of every

@@ -26,7 +26,7 @@ std::vector<BadCase> cases() {
       {"DegreesNotDividingGpus", {"parallelism.tp=3"}, {"`parallelism`", "tp x pp x cp = 3 x 2 x 1 = 6", "divide the GPU count 32"}},
       {"DpNotWhatIsLeft", {"parallelism.dp=4"}, {"`parallelism.dp`", "GPUs / (tp x pp x cp) = 32 / 4 = 8", "got 4", "--set parallelism.dp=4"}},
       {"EpNotFoldingOntoAStage", {"parallelism.ep=32"}, {"`parallelism.ep`", "divisor of tp x cp x dp / etp = 16 / 1", "got 32"}},
-      {"ExpertTensorParallel", {"parallelism.etp=2"}, {"`parallelism.etp`", "expected 1", "got 2"}},
+      {"ExpertTensorParallelNotFolding", {"parallelism.etp=3"}, {"`parallelism.ep`", "divisor of tp x cp x dp / etp = 16 / 3", "got 8"}},
       {"ZeroStage", {"parallelism.zero=4"}, {"`parallelism.zero`", "0 | 1 | 2 | 3 | fsdp", "got '4'"}},
       {"Recompute", {"parallelism.recompute=some"}, {"`parallelism.recompute`", "none | selective | full", "got 'some'"}},
       {"VirtualStagesWithoutPipeline", {"parallelism.pp=1", "parallelism.vp=2"}, {"`parallelism.vp`", "expected 1 with pp 1", "got 2"}},
