@@ -119,4 +119,8 @@ void int_attribute(H5::H5Object& o, const char* name, int64_t v) {
   o.createAttribute(name, H5::PredType::NATIVE_INT64, H5::DataSpace()).write(H5::PredType::NATIVE_INT64, &v);
 }
 
+void double_attribute(H5::H5Object& o, const char* name, double v) {
+  o.createAttribute(name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace()).write(H5::PredType::NATIVE_DOUBLE, &v);
+}
+
 }  // namespace moesim::results

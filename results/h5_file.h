@@ -28,5 +28,6 @@ H5::Group untimed_group(H5::Group& parent, const std::string& name);
 
 void text_attribute(H5::H5Object& o, const char* name, const std::string& value);
 void int_attribute(H5::H5Object& o, const char* name, int64_t value);
+void double_attribute(H5::H5Object& o, const char* name, double value);
 
 }  // namespace moesim::results

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "results/h5_file.h"
+#include "sim/step/memory_model.h"
 
 namespace moesim::results {
 namespace {
@@ -32,8 +33,9 @@ void write_loads(H5::Group& g, const scenarios::Scenario& s, const std::vector<i
   write(g, "expert_loads", loads, {loads.size() / (layers * experts), layers, experts}, H5::PredType::NATIVE_INT32);
 }
 
-void write_policy(H5::Group& g, const scenarios::Scenario& s, const PolicyRun& p) {
+void write_policy(H5::Group& g, const scenarios::Scenario& s, const scenarios::PolicySpec& spec, const PolicyRun& p) {
   text_attribute(g, "label", p.label);
+  double_attribute(g, "peak_memory_bytes", gpu_memory(step_config(s, spec.migration, spec.spare_slots)).peak().total());
   const hsize_t steps = p.steps.size();
   const int gpus = s.cluster.gpu_count();
   std::vector<double> step_ms, busy_ms, imbalance, migration_gb, migration_ms, a2a_ms, a2a_intra_gb, a2a_inter_gb, bubble_ms, exposed_ms;
@@ -118,11 +120,13 @@ void fill_run_h5(H5::H5File& file, const scenarios::Scenario& s, const RunResult
   int_attribute(root, "gpus", static_cast<int64_t>(s.cluster.gpu_count()));
   int_attribute(root, "gpus_per_node", static_cast<int64_t>(s.cluster.gpus_per_node));
   int_attribute(root, "tokens_per_step", s.training.tokens_per_step);
+  double_attribute(root, "model_flops_per_token", models::training_flops_per_token(s.model, s.training.seq_len).count());
+  double_attribute(root, "bf16_peak_flops", s.cluster.gpu.bf16_peak.per_second());
   if (!run.expert_loads.empty()) write_loads(root, s, run.expert_loads);
   H5::Group policies = untimed_group(root, "policies");
   for (size_t i = 0; i < run.policies.size(); ++i) {
     H5::Group g = untimed_group(policies, std::to_string(i));
-    write_policy(g, s, run.policies[i]);
+    write_policy(g, s, s.policies[i], run.policies[i]);
   }
 }
 
