@@ -8,26 +8,27 @@
 namespace moesim {
 namespace {
 
-// Bytes per token and layer kept for the backward pass (BF16; the router's logits in FP32), per
-// GPU under tensor and sequence parallelism (each keeps its 1/tp share of every tensor).
+// Bytes per token and layer kept for the backward pass, per GPU under tensor and sequence
+// parallelism (each keeps its 1/tp share of every tensor): BF16, the router's logits FP32, and a
+// GEMM's input in the recipe's precision (FP8 recipes keep FP8 copies for the backward GEMMs).
 // Selective recomputation drops what it recomputes: the norms' outputs, the attention output and
 // the FFN activation's output.
 double attention_activations(const models::MoeModel& m, Recompute r) {
-  const double h = m.hidden;
+  const double h = m.hidden, gemm_input = m.activation_bytes();
   const bool selective = r == Recompute::kSelective;
   // Norm input and output, queries, keys and values, the attention output.
-  return 2 * ((selective ? 1 : 2) * h + m.query_dim() + m.key_value_dim() + (selective ? 0 : m.value_dim()));
+  return 2 * h + (selective ? 0 : gemm_input * h) + 2.0 * (m.query_dim() + m.key_value_dim()) + (selective ? 0 : gemm_input * m.value_dim());
 }
 
 double ffn_activations(const models::MoeModel& m, bool moe, Recompute r) {
-  const double h = m.hidden;
+  const double h = m.hidden, gemm_input = m.activation_bytes();
   const bool selective = r == Recompute::kSelective;
-  const double norms = 2 * (selective ? 1 : 2) * h;
+  const double norm = 2 * h + (selective ? 0 : gemm_input * h);
   // Per token through one FFN: its input, the first GEMM's output, the activation's output, the
   // FFN's output (which the weighted combine of routed experts needs).
-  auto ffn = [&](double width) { return 2 * (h + (m.gated_ffn ? 2 : 1) * width + (selective ? 0 : width) + h); };
-  if (!moe) return norms + ffn(m.ffn_hidden);
-  return norms + 4.0 * m.experts + m.top_k * ffn(m.expert_ffn_hidden) + m.shared_experts * ffn(m.expert_ffn_hidden);
+  auto ffn = [&](double width) { return gemm_input * h + 2.0 * (m.gated_ffn ? 2 : 1) * width + (selective ? 0 : gemm_input * width) + 2 * h; };
+  if (!moe) return norm + ffn(m.ffn_hidden);
+  return norm + 4.0 * m.experts + m.top_k * ffn(m.expert_ffn_hidden) + m.shared_experts * ffn(m.expert_ffn_hidden);
 }
 
 }  // namespace
