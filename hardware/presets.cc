@@ -10,7 +10,8 @@ namespace {
 // for everything a whole step loses that the model does not price: achieved grouped-GEMM
 // efficiency, kernel gaps, framework overhead.
 GpuSpec h100_sxm() {
-  GpuSpec g{.name = "H100-SXM5", .bf16_peak = TFLOPS(989.4), .fp8_peak = TFLOPS(1978.9), .hbm_capacity = GB(80), .hbm_bandwidth = TBps(3.35)};
+  GpuSpec g{
+      .name = "H100-SXM5", .bf16_peak = TFLOPS(989.4), .fp8_peak = TFLOPS(1978.9), .hbm_capacity = GB(80), .hbm_bandwidth = TBps(3.35)};
   g.gemm_efficiency = 0.45;
   return g;
 }

@@ -53,8 +53,8 @@ ParamCounts param_counts(const MoeModel& m) {
     const MlaSpec& a = m.mla;
     const double q_head = a.qk_nope_head_dim + a.qk_rope_head_dim;
     const double q = a.q_lora_rank > 0 ? h * a.q_lora_rank + static_cast<double>(a.q_lora_rank) * m.heads * q_head : h * m.heads * q_head;
-    const double kv = h * (a.kv_lora_rank + a.qk_rope_head_dim) +
-                      static_cast<double>(a.kv_lora_rank) * m.heads * (a.qk_nope_head_dim + a.v_head_dim);
+    const double kv =
+        h * (a.kv_lora_rank + a.qk_rope_head_dim) + static_cast<double>(a.kv_lora_rank) * m.heads * (a.qk_nope_head_dim + a.v_head_dim);
     p.attention_per_layer = q + kv + static_cast<double>(m.value_dim()) * h;
   } else {
     const double kv = static_cast<double>(m.kv_heads) * m.gqa_head_dim();

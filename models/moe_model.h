@@ -71,8 +71,8 @@ struct MoeModel {
   double activation_bytes() const { return dtype == Dtype::kFp8 ? 1.0 : 2.0; }
   static constexpr double kWeightBytes = 2.0;  // weights are kept in BF16
   int gqa_head_dim() const { return head_dim > 0 ? head_dim : hidden / heads; }
-  int query_dim() const;  // all heads' query (and key) width
-  int value_dim() const;  // all heads' value (and attention output) width
+  int query_dim() const;      // all heads' query (and key) width
+  int value_dim() const;      // all heads' value (and attention output) width
   int key_value_dim() const;  // what one token's keys and values take together in the KV cache
 };
 

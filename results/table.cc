@@ -46,10 +46,9 @@ std::string aligned_table(const std::vector<std::string>& header, const std::vec
 }
 
 std::string summary_table(const std::vector<PolicySummary>& rows, bool bold) {
-  std::vector<std::string> header = {"  policy",  "step mean", "vs static", "p50",          "p99",
-                                     "tokens/s",  "tok/s/GPU", "TFLOP/s/GPU", "MFU", "bubble", "exposed comm", "peak mem",
-                                     "GPU util",  "min util",  "imbalance",    "a2a share",
-                                     "a2a intra", "a2a inter", "migration", "forecast err", "dropped"};
+  std::vector<std::string> header = {"  policy",    "step mean", "vs static", "p50",          "p99",       "tokens/s",     "tok/s/GPU",
+                                     "TFLOP/s/GPU", "MFU",       "bubble",    "exposed comm", "peak mem",  "GPU util",     "min util",
+                                     "imbalance",   "a2a share", "a2a intra", "a2a inter",    "migration", "forecast err", "dropped"};
   // The price column only when the scenario gives one (cost.gpu_hour).
   const bool priced = std::any_of(rows.begin(), rows.end(), [](const PolicySummary& r) { return r.cost_per_mtok.has_value(); });
   if (priced) header.push_back("cost/M tok");
@@ -60,15 +59,27 @@ std::string summary_table(const std::vector<PolicySummary>& rows, bool bold) {
   std::vector<std::vector<std::string>> cells;
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    cells.push_back({(rows.size() > 1 && i == best ? "* " : "  ") + r.label, format("%.2f ms", r.step_ms_mean),
-                     r.speedup > 0 ? format("%.3fx", r.speedup) : "-", format("%.2f ms", r.step_ms_p50), format("%.2f ms", r.step_ms_p99),
-                     tokens_rate(r.tokens_per_second), format("%.0f", r.tokens_per_gpu), format("%.1f", r.model_tflops),
-                     format("%.1f %%", 100 * r.mfu), format("%.1f %%", 100 * r.bubble_share), format("%.1f %%", 100 * r.exposed_comm_share),
-                     format("%.1f GB", r.peak_memory_gb), format("%.1f %%", 100 * r.gpu_utilization),
-                     format("%.1f %%", 100 * r.gpu_utilization_min), format("%.2f", r.imbalance),
-                     format("%.1f %%", 100 * r.all_to_all_share), format("%.2f GB/step", r.intra_node_a2a_gb),
-                     format("%.2f GB/step", r.inter_node_a2a_gb), format("%.3f ms/step", r.migration_ms),
-                     r.forecast_error_pp ? format("%.3f pp", *r.forecast_error_pp) : "-", format("%.2f %%", 100 * r.dropped_fraction)});
+    cells.push_back({(rows.size() > 1 && i == best ? "* " : "  ") + r.label,
+                     format("%.2f ms", r.step_ms_mean),
+                     r.speedup > 0 ? format("%.3fx", r.speedup) : "-",
+                     format("%.2f ms", r.step_ms_p50),
+                     format("%.2f ms", r.step_ms_p99),
+                     tokens_rate(r.tokens_per_second),
+                     format("%.0f", r.tokens_per_gpu),
+                     format("%.1f", r.model_tflops),
+                     format("%.1f %%", 100 * r.mfu),
+                     format("%.1f %%", 100 * r.bubble_share),
+                     format("%.1f %%", 100 * r.exposed_comm_share),
+                     format("%.1f GB", r.peak_memory_gb),
+                     format("%.1f %%", 100 * r.gpu_utilization),
+                     format("%.1f %%", 100 * r.gpu_utilization_min),
+                     format("%.2f", r.imbalance),
+                     format("%.1f %%", 100 * r.all_to_all_share),
+                     format("%.2f GB/step", r.intra_node_a2a_gb),
+                     format("%.2f GB/step", r.inter_node_a2a_gb),
+                     format("%.3f ms/step", r.migration_ms),
+                     r.forecast_error_pp ? format("%.3f pp", *r.forecast_error_pp) : "-",
+                     format("%.2f %%", 100 * r.dropped_fraction)});
     if (priced) cells.back().push_back(r.cost_per_mtok ? format("%.4f", *r.cost_per_mtok) : "-");
   }
   std::string out = aligned_table(header, cells, 1, SIZE_MAX, bold && rows.size() > 1 ? std::vector<size_t>{best} : std::vector<size_t>{});

@@ -31,5 +31,4 @@ StepConfig step_config(const Scenario& s, MigrationMode migration, int spare_slo
   return c;
 }
 
-
 }  // namespace moesim::scenarios

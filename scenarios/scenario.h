@@ -39,10 +39,10 @@ using ParallelismSpec = moesim::Parallelism;
 struct TrainingSpec {
   int64_t tokens_per_step = 524288;  // global_batch x seq_len
   int seq_len = 2048;
-  int64_t micro_batch = 0;           // sequences per micro-batch and data-parallel rank
-  bool in_sequences = false;         // the scenario gave global_batch (else tokens_per_step)
+  int64_t micro_batch = 0;    // sequences per micro-batch and data-parallel rank
+  bool in_sequences = false;  // the scenario gave global_batch (else tokens_per_step)
   ExpertExecution expert_execution = ExpertExecution::kDropless;
-  std::string schedule = "1f1b";     // a pipeline schedule (sim/step/schedule.h)
+  std::string schedule = "1f1b";  // a pipeline schedule (sim/step/schedule.h)
   int64_t global_batch() const { return tokens_per_step / seq_len; }
   // Tokens each GPU of a stage routes per step, and micro-batches per data-parallel rank.
   int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.stage_gpus(); }

@@ -44,10 +44,11 @@ const SourceEntry& source_entry_balanced() {
       .name = "balanced",
       .summary = "every expert gets the same tokens from every rank, every step (forced balance, as benchmarks run)",
       .defaults = [](const SourceDefaults&) -> std::unique_ptr<SourceConfig> {
-        return std::make_unique<Config>("balanced", params::NoParams{},
-                                        Config::Hooks{.make = [](const params::NoParams&, const SourceContext& c) -> std::unique_ptr<Source> {
-                                          return std::make_unique<BalancedSource>(c.shape);
-                                        }});
+        return std::make_unique<Config>(
+            "balanced", params::NoParams{},
+            Config::Hooks{.make = [](const params::NoParams&, const SourceContext& c) -> std::unique_ptr<Source> {
+              return std::make_unique<BalancedSource>(c.shape);
+            }});
       },
   };
   return entry;

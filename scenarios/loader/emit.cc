@@ -132,7 +132,8 @@ std::string resolved_yaml(const Scenario& s) {
   emit_model(out, s.model);
   const ParallelismSpec& p = s.parallelism;
   out << Key << "parallelism" << Value << BeginMap;
-  for (const auto& [key, value] : {std::pair{"tp", p.tp}, {"pp", p.pp}, {"vp", p.vp}, {"cp", p.cp}, {"ep", p.ep}, {"etp", p.etp}, {"dp", p.dp}})
+  for (const auto& [key, value] :
+       {std::pair{"tp", p.tp}, {"pp", p.pp}, {"vp", p.vp}, {"cp", p.cp}, {"ep", p.ep}, {"etp", p.etp}, {"dp", p.dp}})
     out << Key << key << Value << value;
   out << Key << "zero" << Value << p.zero;
   out << Key << "recompute" << Value << to_string(p.recompute);

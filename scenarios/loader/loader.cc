@@ -238,8 +238,8 @@ TrainingSpec read_training(MapReader tr, const ParallelismSpec& p) {
     t.tokens_per_step = tr.get_int("tokens_per_step", t.tokens_per_step, 1);
   }
   t.micro_batch = tr.get_int("micro_batch", std::max<int64_t>(1, t.global_batch() / p.dp), 1, int64_t{1} << 40);
-  t.expert_execution =
-      tr.get_choice("expert_execution", {"dropless", "capacity"}, "dropless") == "dropless" ? ExpertExecution::kDropless : ExpertExecution::kCapacity;
+  t.expert_execution = tr.get_choice("expert_execution", {"dropless", "capacity"}, "dropless") == "dropless" ? ExpertExecution::kDropless
+                                                                                                             : ExpertExecution::kCapacity;
   tr.finish();
   return t;
 }
@@ -302,8 +302,8 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   MapReader dispatch = r.child("dispatch");
   const std::string dedup = dispatch.get_choice("dedup", {"none", "gpu", "node"}, "none");
   s.dispatch.dedup = dedup == "none" ? Dedup::kNone : dedup == "gpu" ? Dedup::kGpu : Dedup::kNode;
-  s.dispatch.dtype = dispatch.get_choice("dtype", {"bf16", "fp8"}, models::to_string(s.model.dtype)) == "fp8" ? models::Dtype::kFp8
-                                                                                                           : models::Dtype::kBf16;
+  s.dispatch.dtype =
+      dispatch.get_choice("dtype", {"bf16", "fp8"}, models::to_string(s.model.dtype)) == "fp8" ? models::Dtype::kFp8 : models::Dtype::kBf16;
   s.dispatch.comm_sms = static_cast<int>(dispatch.get_int("comm_sms", s.dispatch.comm_sms, 0, 1 << 16));
   dispatch.finish();
 

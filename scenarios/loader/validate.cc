@@ -61,7 +61,6 @@ void validate_routing(const Scenario& s, const Checker& c) {
   if (const auto problem = routing.check(facts)) c.require(false, problem->key, problem->message);
 }
 
-
 // Spare slots and replicas.
 void validate_policies(const Scenario& s, const Checker& c) {
   const auto& m = s.model;
@@ -112,8 +111,11 @@ void validate(const Scenario& s, const SourceMap& sources) {
   validate_parallelism(s, c);
   validate_routing(s, c);
   validate_policies(s, c);
-  const gating::SourceContext context{
-      {m.moe_layer_count(), p.stage_gpus(), m.experts, m.top_k, s.training.tokens_per_rank(p)}, s.seed, s.steps, s.gating.routing, m.capacity_factor};
+  const gating::SourceContext context{{m.moe_layer_count(), p.stage_gpus(), m.experts, m.top_k, s.training.tokens_per_rank(p)},
+                                      s.seed,
+                                      s.steps,
+                                      s.gating.routing,
+                                      m.capacity_factor};
   if (const auto problem = s.gating.source->check(context)) c.require(false, "gating." + problem->key, problem->message);
   if (s.dispatch.dedup != Dedup::kNone) {
     const std::string got = std::string("got ") + to_string(s.dispatch.dedup);

@@ -30,9 +30,9 @@ void validate_degrees(const Scenario& s, const Checker& c) {
   c.require(p.stage_gpus() % (p.ep * p.etp) == 0, "parallelism.ep",
             "expected a divisor of tp x cp x dp / etp = " + str(p.stage_gpus()) + " / " + str(p.etp) +
                 " (MoE layers fold onto the GPUs of a pipeline stage, ep x etp of them per EP group), got " + str(p.ep));
-  c.require(m.experts % p.ep == 0, "parallelism.ep",
-            "expected a divisor of model.experts (" + str(m.experts) + ") so that every GPU holds the same number of experts, got " +
-                str(p.ep));
+  c.require(
+      m.experts % p.ep == 0, "parallelism.ep",
+      "expected a divisor of model.experts (" + str(m.experts) + ") so that every GPU holds the same number of experts, got " + str(p.ep));
   c.require(p.vp == 1 || p.pp > 1, "parallelism.vp", "expected 1 with pp 1 (virtual stages split a pipeline), got " + str(p.vp));
   c.require(static_cast<int64_t>(p.pp) * p.vp <= m.layers + 2, "parallelism.pp",
             "expected pp x vp at most model.layers + 2 (" + str(m.layers + 2) +
@@ -65,7 +65,8 @@ void validate_batch(const Scenario& s, const Checker& c) {
   const std::string got = "got " + t.schedule + " with vp " + str(p.vp);
   if (schedule.interleaved) c.require(p.vp > 1, "parallelism.vp", "expected more than 1 with schedule interleaved, " + got);
   if (!schedule.interleaved && !schedule.any_vp) {
-    c.require(p.vp == 1, "schedule", "expected interleaved or overlap with parallelism.vp " + str(p.vp) + " (" + t.schedule + " runs one chunk per GPU), " + got);
+    c.require(p.vp == 1, "schedule",
+              "expected interleaved or overlap with parallelism.vp " + str(p.vp) + " (" + t.schedule + " runs one chunk per GPU), " + got);
   }
   if (p.vp > 1) {
     c.require(micro_batches % p.pp == 0, "training.micro_batch",
@@ -81,13 +82,15 @@ void validate_memory(const Scenario& s, const Checker& c, const std::vector<Step
     const GpuMemory memory = gpu_memory(configs[i]);
     const StageMemory& peak = memory.peak();
     if (peak.total() <= capacity) continue;
-    const MemoryTerm& largest = *std::max_element(peak.terms.begin(), peak.terms.end(), [](const auto& a, const auto& b) { return a.bytes < b.bytes; });
+    const MemoryTerm& largest =
+        *std::max_element(peak.terms.begin(), peak.terms.end(), [](const auto& a, const auto& b) { return a.bytes < b.bytes; });
     const int spare = s.policies[i].spare_slots;
     const std::string key = spare > 0 ? "policies." + std::to_string(i) + ".spare_slots" : "parallelism";
     c.require(false, key,
-              "expected a model share that fits in GPU memory: stage " + str(peak.stage) + "'s GPUs need " + gb(peak.total()) + ", more than " +
-                  s.cluster.gpu.name + "'s " + gb(capacity) + "; the largest part is " + largest.what + ", " + gb(largest.bytes) +
-                  " (shrink it with " + largest.shrink + ")" + (spare > 0 ? ", with " + str(spare) + " spare slots" : ""));
+              "expected a model share that fits in GPU memory: stage " + str(peak.stage) + "'s GPUs need " + gb(peak.total()) +
+                  ", more than " + s.cluster.gpu.name + "'s " + gb(capacity) + "; the largest part is " + largest.what + ", " +
+                  gb(largest.bytes) + " (shrink it with " + largest.shrink + ")" +
+                  (spare > 0 ? ", with " + str(spare) + " spare slots" : ""));
   }
 }
 

@@ -47,9 +47,10 @@ std::string short_name(const std::string& what) {
 std::string layout_report(const scenarios::Scenario& s, const std::string& prefix) {
   const auto& p = s.parallelism;
   const ParallelLayout layout(p);
-  std::string out = prefix + format("parallel layout: TP %d x CP %d x DP %d in each of PP %d stages (VP %d), Megatron's order "
-                                    "(tp innermost, then cp, dp, pp)\n",
-                                    p.tp, p.cp, p.dp, p.pp, p.vp);
+  std::string out = prefix + format(
+                                 "parallel layout: TP %d x CP %d x DP %d in each of PP %d stages (VP %d), Megatron's order "
+                                 "(tp innermost, then cp, dp, pp)\n",
+                                 p.tp, p.cp, p.dp, p.pp, p.vp);
   out += prefix + format("  MoE layers fold onto each stage's %d GPUs as ETP %d x EP %d x expert-DP %d\n", p.stage_gpus(), p.etp, p.ep,
                          p.expert_dp());
   for (int stage = 0; stage < p.pp; ++stage) {
@@ -73,7 +74,8 @@ std::string layout_report(const scenarios::Scenario& s, const std::string& prefi
 
 std::string memory_report(const scenarios::Scenario& s, const std::string& prefix) {
   const GpuMemory memory = gpu_memory(step_config(s));
-  std::string out = prefix + format("memory per GPU and stage (of %s), with the first policy's expert slots:\n", gb(s.cluster.gpu.hbm_capacity.count()).c_str());
+  std::string out = prefix + format("memory per GPU and stage (of %s), with the first policy's expert slots:\n",
+                                    gb(s.cluster.gpu.hbm_capacity.count()).c_str());
   std::string header = prefix + "  stage  in flight";
   for (const auto& t : memory.stages.back().terms) header += format("  %12s", short_name(t.what).c_str());
   out += header + format("  %12s\n", "total");

@@ -19,6 +19,7 @@
 #include "scenarios/loader/loader.h"
 #include "sim/cli/command_line.h"
 #include "sim/cli/compare_command.h"
+#include "sim/cli/layout_report.h"
 #include "sim/cli/predict_command.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/registry_listing.h"
@@ -31,7 +32,6 @@
 #include "sim/files/output_file.h"
 #include "sim/resources.h"
 #include "sim/runner.h"
-#include "sim/cli/layout_report.h"
 #include "sim/summary.h"
 
 namespace po = boost::program_options;

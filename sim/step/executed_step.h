@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "sim/engine/task_graph.h"
+#include "sim/step/lanes.h"
 #include "sim/step/step_config.h"
 #include "sim/step/step_costs.h"
-#include "sim/step/lanes.h"
 #include "sim/step/step_dag.h"
 #include "sim/step/traffic.h"
 

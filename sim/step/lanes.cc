@@ -36,7 +36,8 @@ Lanes identical_gpus(const StepCosts& costs, const std::vector<LayerTraffic>& la
         work.push_back(t.experts_forward[local].picoseconds());
         work.push_back(t.a2a[g].time.picoseconds());
         work.push_back(t.a2a_combine[g].time.picoseconds());
-        if (!t.etp_gather.empty()) work.push_back(t.etp_gather[local / (costs.stage_gpus / static_cast<int>(t.etp_gather.size()))].time.picoseconds());
+        if (!t.etp_gather.empty())
+          work.push_back(t.etp_gather[local / (costs.stage_gpus / static_cast<int>(t.etp_gather.size()))].time.picoseconds());
       }
       work.push_back(migration.groups[static_cast<size_t>(stage) * costs.groups + g].time.picoseconds());
       const int gpu = costs.layout.gpu(stage, local);

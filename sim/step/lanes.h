@@ -14,9 +14,9 @@
 namespace moesim {
 
 struct Lanes {
-  std::vector<int> gpu;                     // lane -> the GPU it simulates
-  std::vector<int> of_gpu;                  // GPU -> the lane that stands for it
-  std::vector<std::vector<int>> of_stage;   // stage -> its lanes
+  std::vector<int> gpu;                    // lane -> the GPU it simulates
+  std::vector<int> of_gpu;                 // GPU -> the lane that stands for it
+  std::vector<std::vector<int>> of_stage;  // stage -> its lanes
   int count() const { return static_cast<int>(gpu.size()); }
 };
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "sim/step/schedule.h"
 #include "sim/step/parallel_layout.h"
+#include "sim/step/schedule.h"
 
 namespace moesim {
 namespace {
@@ -17,7 +17,8 @@ double attention_activations(const models::MoeModel& m, Recompute r) {
   const double h = m.hidden, gemm_input = m.activation_bytes();
   const bool selective = r == Recompute::kSelective;
   // Norm input and output, queries, keys and values, the attention output.
-  return 2 * h + (selective ? 0 : gemm_input * h) + 2.0 * (m.query_dim() + m.key_value_dim()) + (selective ? 0 : gemm_input * m.value_dim());
+  return 2 * h + (selective ? 0 : gemm_input * h) + 2.0 * (m.query_dim() + m.key_value_dim()) +
+         (selective ? 0 : gemm_input * m.value_dim());
 }
 
 double ffn_activations(const models::MoeModel& m, bool moe, Recompute r) {
@@ -26,7 +27,9 @@ double ffn_activations(const models::MoeModel& m, bool moe, Recompute r) {
   const double norm = 2 * h + (selective ? 0 : gemm_input * h);
   // Per token through one FFN: its input, the first GEMM's output, the activation's output, the
   // FFN's output (which the weighted combine of routed experts needs).
-  auto ffn = [&](double width) { return gemm_input * h + 2.0 * (m.gated_ffn ? 2 : 1) * width + (selective ? 0 : gemm_input * width) + 2 * h; };
+  auto ffn = [&](double width) {
+    return gemm_input * h + 2.0 * (m.gated_ffn ? 2 : 1) * width + (selective ? 0 : gemm_input * width) + 2 * h;
+  };
   if (!moe) return norm + ffn(m.ffn_hidden);
   return norm + 4.0 * m.experts + m.top_k * ffn(m.expert_ffn_hidden) + m.shared_experts * ffn(m.expert_ffn_hidden);
 }
@@ -61,7 +64,8 @@ GpuMemory gpu_memory(const StepConfig& s) {
         const bool moe = m.is_moe_layer(l);
         dense += params.attention_per_layer + (moe ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
         if (moe) experts += (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
-        chunk += p.recompute == Recompute::kFull ? 2.0 * m.hidden : attention_activations(m, p.recompute) + ffn_activations(m, moe, p.recompute);
+        chunk +=
+            p.recompute == Recompute::kFull ? 2.0 * m.hidden : attention_activations(m, p.recompute) + ffn_activations(m, moe, p.recompute);
       }
       biggest_chunk = std::max(biggest_chunk, chunk * rows);
     }
@@ -75,9 +79,11 @@ GpuMemory gpu_memory(const StepConfig& s) {
     auto sharded = [&](double per_param, int from_stage) {
       return per_param * (dense / (p.zero >= from_stage ? dense_shard : 1) + experts / (p.zero >= from_stage ? expert_shard : 1));
     };
-    mem.terms.push_back({"weights", sharded(models::MoeModel::kWeightBytes, 3), "parallelism.pp, parallelism.ep, parallelism.tp, parallelism.zero: 3"});
+    mem.terms.push_back(
+        {"weights", sharded(models::MoeModel::kWeightBytes, 3), "parallelism.pp, parallelism.ep, parallelism.tp, parallelism.zero: 3"});
     mem.terms.push_back({"gradients", sharded(m.grad_bytes_per_param, 2), "parallelism.zero: 2, parallelism.pp, parallelism.ep"});
-    mem.terms.push_back({"optimizer state", sharded(m.optimizer_bytes_per_param, 1), "parallelism.zero: 1, parallelism.pp, parallelism.ep"});
+    mem.terms.push_back(
+        {"optimizer state", sharded(m.optimizer_bytes_per_param, 1), "parallelism.zero: 1, parallelism.pp, parallelism.ep"});
     mem.terms.push_back({"activations", activations, "parallelism.recompute, training.micro_batch, parallelism.tp, parallelism.cp"});
     if (stage == p.pp - 1) mem.terms.push_back({"LM head logits", rows * m.vocab * 6.0, "training.micro_batch, parallelism.tp"});
     mem.terms.push_back({"all-to-all buffers", 2 * rows * m.top_k * m.hidden * s.dispatch_bytes, "training.micro_batch"});

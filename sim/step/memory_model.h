@@ -13,7 +13,7 @@
 namespace moesim {
 
 struct MemoryTerm {
-  std::string what;    // "optimizer state"
+  std::string what;  // "optimizer state"
   double bytes = 0;
   std::string shrink;  // the keys that would shrink it: "parallelism.zero, parallelism.ep"
 };

@@ -17,7 +17,6 @@ std::vector<std::vector<int>> split_layers(int layers, int virtual_stages) {
   return out;
 }
 
-
 RankCoordinates ParallelLayout::coordinates(int gpu) const {
   RankCoordinates c;
   c.pp = stage_of(gpu);

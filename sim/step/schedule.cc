@@ -20,9 +20,10 @@ const ScheduleEntry& schedule_entry_interleaved() {
 const ScheduleEntry& schedule_entry_overlap() {
   static const ScheduleEntry entry{
       .name = "overlap",
-      .summary = "1F1B (interleaved with vp > 1) whose steady-state forward and backward run together, each one's all-to-all behind "
-                 "the other's compute (Megatron's 1F1B all-to-all overlap; with vp 1 the pipeline's own dependencies leave little to "
-                 "overlap, and DualPipe's two-way feed is not modelled)",
+      .summary =
+          "1F1B (interleaved with vp > 1) whose steady-state forward and backward run together, each one's all-to-all behind "
+          "the other's compute (Megatron's 1F1B all-to-all overlap; with vp 1 the pipeline's own dependencies leave little to "
+          "overlap, and DualPipe's two-way feed is not modelled)",
       .any_vp = true,
       .overlaps = true};
   return entry;

@@ -58,7 +58,7 @@ struct StepConfig {
   Parallelism parallel;
   int64_t tokens_per_rank = 0;  // tokens per GPU of a pipeline stage and step, all micro-batches
   int seq_len = 2048;
-  int micro_batches = 1;        // per data-parallel rank and step
+  int micro_batches = 1;          // per data-parallel rank and step
   std::string schedule = "1f1b";  // a pipeline schedule's name (schedule.h)
   ExpertExecution expert_execution = ExpertExecution::kDropless;
   Dedup dedup = Dedup::kNone;

@@ -63,16 +63,19 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   const Duration core = time(models::Dtype::kBf16, flops.attention_core, 0, 2.0 * (m.query_dim() + m.key_value_dim()));
   c.attention_fwd = time(m.dtype, flops.attention_projections, params.attention_per_layer, 2 * h + m.query_dim() + m.value_dim()) + core +
                     memory(elementwise.attention, 4);
-  c.dense_ffn_fwd = time(m.dtype, flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden) + memory(elementwise.dense_ffn, 4);
-  c.gate_fwd = kernel_time(gpu, models::Dtype::kBf16, KernelWork{flops.gate * rows, Bytes(params.gate_per_moe_layer * w + rows * (h + m.experts) * act), rows}) +
+  c.dense_ffn_fwd =
+      time(m.dtype, flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden) + memory(elementwise.dense_ffn, 4);
+  c.gate_fwd = kernel_time(gpu, models::Dtype::kBf16,
+                           KernelWork{flops.gate * rows, Bytes(params.gate_per_moe_layer * w + rows * (h + m.experts) * act), rows}) +
                memory(elementwise.router, 4);
   c.shared_fwd = m.shared_experts > 0 ? time(m.dtype, flops.shared_experts, params.shared_per_moe_layer,
                                              m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden)) +
                                             memory(elementwise.expert * m.shared_experts, 2)
                                       : Duration();
   // Forward and backward of the LM head: 3x the forward work, vocabulary split over TP.
-  c.lm_head = kernel_time(gpu, models::Dtype::kBf16,
-                          scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding / p.tp * w + rows * (h + m.vocab / p.tp) * act), gemm_rows}, 3));
+  c.lm_head = kernel_time(
+      gpu, models::Dtype::kBf16,
+      scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding / p.tp * w + rows * (h + m.vocab / p.tp) * act), gemm_rows}, 3));
   switch (p.recompute) {
     case Recompute::kNone: break;
     case Recompute::kSelective:
@@ -129,7 +132,8 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
     for (int t = 0; t < tp_ranks; ++t) {
       const std::vector<int> group = c.layout.dense_dp_group(c.layout.gpu(c.stage_of_layer[l], t));
       c.dense_grad[l].push_back(network.all_reduce(group, Bytes(c.dense_grad_bytes[l] * reduce)));
-      c.param_gather[l].push_back(p.zero >= 1 ? gather(network, group, weights * models::MoeModel::kWeightBytes) : network::CollectiveCost{});
+      c.param_gather[l].push_back(p.zero >= 1 ? gather(network, group, weights * models::MoeModel::kWeightBytes)
+                                              : network::CollectiveCost{});
     }
   }
   const double expert_weights = (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
@@ -138,7 +142,8 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   for (int i = 0; i < groups; ++i) {
     const std::vector<int> group = c.layout.expert_dp_group(i / p.ep, i % p.ep);
     c.expert_grad.push_back(network.all_reduce(group, Bytes(c.expert_grad_bytes * reduce)));
-    c.expert_gather.push_back(p.zero >= 1 ? gather(network, group, expert_weights * models::MoeModel::kWeightBytes) : network::CollectiveCost{});
+    c.expert_gather.push_back(p.zero >= 1 ? gather(network, group, expert_weights * models::MoeModel::kWeightBytes)
+                                          : network::CollectiveCost{});
   }
 }
 

@@ -19,12 +19,12 @@ struct StepCosts {
   ParallelLayout layout;
   int gpus = 1, stage_gpus = 1, ep = 1, groups = 1;  // GPUs, GPUs per stage, EP group size, EP groups per stage
   int pp = 1, vp = 1, micro_batches = 1;
-  std::vector<int> layer_to_moe;                  // model layer -> MoE layer index, or -1
-  std::vector<int> moe_layers;                    // MoE layer index -> model layer
-  std::vector<std::vector<int>> virtual_stages;   // [chunk x pp + stage] -> its layers, in order
-  std::vector<int> stage_of_layer;                // model layer -> pipeline stage
-  std::vector<std::vector<int>> ep_groups;        // [group] -> local indices of its GPUs in a stage
-  std::vector<std::vector<int>> edp_groups;       // [ep rank] -> local indices of the GPUs holding its experts
+  std::vector<int> layer_to_moe;                 // model layer -> MoE layer index, or -1
+  std::vector<int> moe_layers;                   // MoE layer index -> model layer
+  std::vector<std::vector<int>> virtual_stages;  // [chunk x pp + stage] -> its layers, in order
+  std::vector<int> stage_of_layer;               // model layer -> pipeline stage
+  std::vector<std::vector<int>> ep_groups;       // [group] -> local indices of its GPUs in a stage
+  std::vector<std::vector<int>> edp_groups;      // [ep rank] -> local indices of the GPUs holding its experts
 
   double rows = 0;  // tokens per GPU and micro-batch entering an MoE layer (sequence-parallel shard)
   // Per routed expert: weight parameters, forward FLOPs per token, and the bytes of its state

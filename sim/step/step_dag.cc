@@ -123,7 +123,8 @@ class DagBuilder {
       for (int chunk = 0; chunk < costs_.vp; ++chunk) {
         begin(lane, {});
         for (int l : costs_.virtual_stages[chunk * costs_.pp + stage_of(lane)]) {
-          for (TaskId t : gather_layer(lane, l, 0, false, false)) chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + chunk].push_back(t);
+          for (TaskId t : gather_layer(lane, l, 0, false, false))
+            chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + chunk].push_back(t);
         }
       }
     }
@@ -163,24 +164,23 @@ class DagBuilder {
   network::NetworkModel& network_;
   engine::TaskGraph& graph_;
   double slowdown_ = 1;
-  std::vector<TaskId> cur_;                  // per lane: the task its next one waits for
-  std::vector<std::vector<TaskId>> entry_;   // per lane: what its next task also waits for
-  std::vector<std::vector<TaskId>> join_;    // per lane: what its latest pass started after
-  std::vector<std::vector<TaskId>> ends_;    // per lane: the last tasks of passes not yet joined
-  std::vector<std::vector<TaskId>> grads_;   // per lane: gradient reductions the optimizer waits for
-  std::vector<int> group_;                   // per lane: its EP group
-  std::vector<std::vector<int>> ep_lanes_;   // [stage x groups + group]
-  std::vector<std::vector<int>> edp_lanes_;  // [stage x ep + ep rank]
-  std::vector<std::vector<int>> tp_lanes_;   // [stage x tp + tp rank]
-  std::vector<TaskId> migration_task_;       // [stage x groups + group]
-  std::vector<std::vector<TaskId>> chunk_gathers_;  // [lane x vp + chunk]
+  std::vector<TaskId> cur_;                                    // per lane: the task its next one waits for
+  std::vector<std::vector<TaskId>> entry_;                     // per lane: what its next task also waits for
+  std::vector<std::vector<TaskId>> join_;                      // per lane: what its latest pass started after
+  std::vector<std::vector<TaskId>> ends_;                      // per lane: the last tasks of passes not yet joined
+  std::vector<std::vector<TaskId>> grads_;                     // per lane: gradient reductions the optimizer waits for
+  std::vector<int> group_;                                     // per lane: its EP group
+  std::vector<std::vector<int>> ep_lanes_;                     // [stage x groups + group]
+  std::vector<std::vector<int>> edp_lanes_;                    // [stage x ep + ep rank]
+  std::vector<std::vector<int>> tp_lanes_;                     // [stage x tp + tp rank]
+  std::vector<TaskId> migration_task_;                         // [stage x groups + group]
+  std::vector<std::vector<TaskId>> chunk_gathers_;             // [lane x vp + chunk]
   std::vector<std::vector<std::pair<int, TaskId>>> received_;  // [(pass, virtual stage, mb)]: (lane, send)
   std::vector<bool> sent_;                                     // likewise: whether that pass has run
   std::vector<engine::ResourceId> streams_;
   std::vector<int> one_ = {0};
   StepTasks tasks_;
 };
-
 
 // Emits each stage's passes in its schedule's order, a stage waiting while the pass it is at needs
 // another stage's pass not yet emitted (the schedules are deadlock-free, so all are emitted).
@@ -265,15 +265,15 @@ void DagBuilder::send(int stage, int v, int mb, bool backward) {
     }
     const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(to)};
     const auto& cost = (backward ? costs_.send_backward : costs_.send_forward)[costs_.by_gpu(lanes_.gpu[lane])];
-    const TaskId t = network_.add_task(graph_, cost, streams, kAllToAllPriority,
-                                       task_tag(TaskKind::kPipelineSend, layer, mb, backward));
+    const TaskId t = network_.add_task(graph_, cost, streams, kAllToAllPriority, task_tag(TaskKind::kPipelineSend, layer, mb, backward));
     depend(lane, t, false);
     received.emplace_back(to, t);
   }
 }
 
 void DagBuilder::tensor_parallel(int lane, int layer, int mb, bool backward) {
-  if (config_.parallel.tp > 1) own(lane, costs_.tp_collective[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kTensorParallel, layer, mb, backward);
+  if (config_.parallel.tp > 1)
+    own(lane, costs_.tp_collective[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kTensorParallel, layer, mb, backward);
 }
 
 void DagBuilder::expert_tensor_parallel(int lane, const LayerTraffic& t, bool gather, int layer, int mb, bool backward) {
@@ -291,7 +291,8 @@ void DagBuilder::layer_forward(int stage, int layer, int mb) {
   zero3_gather(stage, layer, mb, false);
   for (int lane : lanes_.of_stage[stage]) {
     tensor_parallel(lane, layer, mb, false);
-    if (config_.parallel.cp > 1) own(lane, costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kContextParallel, layer, mb, false);
+    if (config_.parallel.cp > 1)
+      own(lane, costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kContextParallel, layer, mb, false);
     compute(lane, costs_.attention_fwd, TaskKind::kAttention, layer, mb, false);
     tensor_parallel(lane, layer, mb, false);
   }
@@ -366,7 +367,8 @@ void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_backward) 
       const auto& lanes = edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r];
       if (lanes.empty()) continue;
       // Each member's last task is its expert backward; the reduction overlaps what follows.
-      const TaskId reduce = collective(lanes, costs_.expert_grad[costs_.by_ep_rank(stage, r)], task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false);
+      const TaskId reduce = collective(lanes, costs_.expert_grad[costs_.by_ep_rank(stage, r)],
+                                       task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false);
       for (int lane : lanes) grads_[lane].push_back(reduce);
     }
   }
@@ -388,7 +390,8 @@ void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_backward
   for (int lane : lanes_.of_stage[stage]) {
     tensor_parallel(lane, layer, mb, true);
     compute(lane, costs_.attention_fwd * 2 + costs_.attention_recompute, TaskKind::kAttention, layer, mb, true);
-    if (config_.parallel.cp > 1) own(lane, costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kContextParallel, layer, mb, true);
+    if (config_.parallel.cp > 1)
+      own(lane, costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kContextParallel, layer, mb, true);
     tensor_parallel(lane, layer, mb, true);
   }
   if (last_backward && config_.parallel.dp * config_.parallel.cp > 1) {

@@ -57,7 +57,9 @@ void append_timeline(const ExecutedStep& executed, int step, Duration offset, st
         case TaskKind::kExperts: span.tokens = executed.layers[moe].rows[local]; break;
         case TaskKind::kDenseGradAllReduce: span.bytes = executed.costs.dense_grad_bytes[span.layer]; break;
         case TaskKind::kExpertGradAllReduce: span.bytes = executed.costs.expert_grad_bytes; break;
-        case TaskKind::kMigration: span.bytes = executed.migration.sent[static_cast<size_t>(span.stage) * layout.stage_gpus() + local]; break;
+        case TaskKind::kMigration:
+          span.bytes = executed.migration.sent[static_cast<size_t>(span.stage) * layout.stage_gpus() + local];
+          break;
         case TaskKind::kOptimizer:
         case TaskKind::kTensorParallel:
         case TaskKind::kContextParallel:

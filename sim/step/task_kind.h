@@ -19,10 +19,10 @@ enum class TaskKind : uint8_t {
   kExpertGradAllReduce,  // likewise, over the expert-data-parallel group
   kOptimizer,
   kMigration,
-  kTensorParallel,   // sequence-parallel all-gather or reduce-scatter in a TP group
-  kContextParallel,  // keys and values exchanged in a CP group
-  kPipelineSend,     // activations (forward) or their gradients (backward) to the next stage
-  kParamAllGather,   // sharded weights gathered before use (ZeRO)
+  kTensorParallel,        // sequence-parallel all-gather or reduce-scatter in a TP group
+  kContextParallel,       // keys and values exchanged in a CP group
+  kPipelineSend,          // activations (forward) or their gradients (backward) to the next stage
+  kParamAllGather,        // sharded weights gathered before use (ZeRO)
   kExpertTensorParallel,  // dispatched tokens gathered, or expert outputs scattered, in an ETP group
 };
 

@@ -7,7 +7,6 @@
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
 #include "sim/runner.h"
-#include "sim/summary.h"
 #include "sim/step/lanes.h"
 #include "sim/step/memory_model.h"
 #include "sim/step/parallel_layout.h"
@@ -16,6 +15,7 @@
 #include "sim/step/step_metrics.h"
 #include "sim/step/step_simulator.h"
 #include "sim/step/task_kind.h"
+#include "sim/summary.h"
 
 namespace moesim {
 namespace {
@@ -200,7 +200,8 @@ TEST(PipelineStep, ExpertTensorParallelismSplitsEachExpertOverItsGroup) {
   for (int l = 0; l < routing.layers(); ++l)
     for (int r = 0; r < routing.ranks(); ++r)
       for (int e = 0; e < routing.experts(); ++e) routing.row(l, r)[e] = static_cast<int32_t>(each);
-  const auto placement = policies::static_placement({plain.model.moe_layer_count(), plain.model.experts, 8}, policies::StaticLayout::kContiguous);
+  const auto placement =
+      policies::static_placement({plain.model.moe_layer_count(), plain.model.experts, 8}, policies::StaticLayout::kContiguous);
   StepSimulator a(plain), b(split);
   a.simulate(routing, placement);
   b.simulate(routing, placement);
@@ -208,7 +209,8 @@ TEST(PipelineStep, ExpertTensorParallelismSplitsEachExpertOverItsGroup) {
     int n = 0;
     Duration total;
     for (engine::TaskId t = 0; t < sim.graph().task_count(); ++t) {
-      if (tag_kind(sim.graph().tag(t)) == kind && sim.graph().resources(t)[0] == StepSimulator::compute_stream(0)) ++n, total += sim.graph().duration(t);
+      if (tag_kind(sim.graph().tag(t)) == kind && sim.graph().resources(t)[0] == StepSimulator::compute_stream(0))
+        ++n, total += sim.graph().duration(t);
     }
     return std::pair{n, total};
   };
@@ -239,7 +241,8 @@ TEST(MemoryModel, ShardsAsZeroSaysAndRecomputationShrinksActivations) {
         "memory.yaml", overrides);
     return gpu_memory(step_config(s));
   };
-  const GpuMemory plain = at({}), zero1 = at({"parallelism.zero=1"}), zero3 = at({"parallelism.zero=3"}), full = at({"parallelism.recompute=full"});
+  const GpuMemory plain = at({}), zero1 = at({"parallelism.zero=1"}), zero3 = at({"parallelism.zero=3"}),
+                  full = at({"parallelism.recompute=full"});
   // ZeRO-1 shards the optimizer state only; the experts' over their expert-data-parallel group,
   // which is 1 here (dp 16, ep 16), so only the dense part shrinks.
   EXPECT_LT(term(zero1, "optimizer state"), term(plain, "optimizer state"));
