@@ -13,9 +13,8 @@
 namespace moesim {
 namespace {
 
-void BM_QuickstartStep(benchmark::State& state) {
-  const auto s = scenarios::load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/quickstart.yaml");
-  const gating::RoutingMatrix routing = bench::skewed_routing(s);
+// Simulates `routing` under the static contiguous placement, once per iteration.
+void simulate_steps(benchmark::State& state, const scenarios::Scenario& s, const gating::RoutingMatrix& routing) {
   const auto placement =
       policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
   StepSimulator sim(step_config(s));
@@ -24,6 +23,12 @@ void BM_QuickstartStep(benchmark::State& state) {
     benchmark::DoNotOptimize(r.step_time);
   }
   state.counters["tasks"] = static_cast<double>(sim.graph().task_count());
+  state.counters["simulated_gpus"] = sim.lanes().count();
+}
+
+void BM_QuickstartStep(benchmark::State& state) {
+  const auto s = scenarios::load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/quickstart.yaml");
+  simulate_steps(state, s, bench::skewed_routing(s));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_QuickstartStep)->Unit(benchmark::kMicrosecond);
@@ -51,15 +56,7 @@ void deepseek_step(benchmark::State& state, bool skewed) {
       for (int r = 0; r < routing.ranks(); ++r)
         for (int e = 0; e < routing.experts(); ++e) routing.row(l, r)[e] = static_cast<int32_t>(each);
   }
-  const auto placement =
-      policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
-  StepSimulator sim(step_config(s));
-  for (auto _ : state) {
-    const StepResult r = sim.simulate(routing, placement);
-    benchmark::DoNotOptimize(r.step_time);
-  }
-  state.counters["tasks"] = static_cast<double>(sim.graph().task_count());
-  state.counters["simulated_gpus"] = sim.lanes().count();
+  simulate_steps(state, s, routing);
 }
 void BM_DeepSeekV3Step(benchmark::State& state) { deepseek_step(state, false); }
 void BM_DeepSeekV3StepSkewed(benchmark::State& state) { deepseek_step(state, true); }
