@@ -374,6 +374,7 @@ const SourceEntry& source_entry_learned() {
       .name = "learned",
       .summary = "a gate that learns: loads go from fluctuating to stable",
       .gate_scores = true,
+      .token_destinations = true,
       .defaults = [](const SourceDefaults& d) -> std::unique_ptr<SourceConfig> {
         LearnedSourceParams params;
         params.decay_steps = d.steps;

@@ -66,6 +66,9 @@ struct SourceEntry {
   std::string_view summary;
   // Has each token's gate scores, which routing rules that act per token need.
   bool gate_scores = false;
+  // Knows which experts each token chose together, so where its copies go (RoutingMatrix::sends):
+  // what a deduplicating dispatch needs when top_k > 1.
+  bool token_destinations = false;
   // Replays recorded routing: only the recording's rule (topk) applies.
   bool replays = false;
   std::function<std::unique_ptr<SourceConfig>(const SourceDefaults&)> defaults;

@@ -122,7 +122,7 @@ void validate(const Scenario& s, const SourceMap& sources) {
     c.require(s.training.expert_execution == ExpertExecution::kDropless, "dispatch.dedup",
               "expected none with training.expert_execution capacity (padded buffers move full capacity), " + got);
     const gating::SourceEntry& source = *gating::find_source(s.gating.source->name());
-    c.require(m.top_k == 1 || source.gate_scores, "dispatch.dedup",
+    c.require(m.top_k == 1 || source.token_destinations, "dispatch.dedup",
               "expected none with gating.source " + std::string(source.name) +
                   ": deduplicating needs to know which experts each token chose together, which only gating.source learned "
                   "tracks (or top_k 1), " +
