@@ -38,8 +38,9 @@ MemoryLimit physical_memory_limit() {
 }
 
 std::vector<MemoryPart> estimate_run_memory(const scenarios::Scenario& s) {
-  const double gpus = s.cluster.gpu_count(), ranks = s.parallelism.dp, experts = s.model.experts;
+  const double gpus = s.cluster.gpu_count(), ranks = s.parallelism.stage_gpus(), experts = s.model.experts;
   const double moe_layers = s.model.moe_layer_count(), layers = s.model.layers, steps = s.steps;
+  const double micro_batches = static_cast<double>(s.training.micro_batches(s.parallelism));
   const double policies = static_cast<double>(s.policies.size());
   // The oracle runs a second gating source ahead of the first.
   const double sources = has_oracle(s) ? 2 : 1;
@@ -47,11 +48,12 @@ std::vector<MemoryPart> estimate_run_memory(const scenarios::Scenario& s) {
   // Token counts, per-peer sends and drops: three int32 per (layer, rank, expert).
   parts.push_back({sources * moe_layers * ranks * experts * 12,
                    "routing matrices, " + times({{moe_layers, "MoE layers"}, {ranks, "ranks"}, {experts, "experts"}}), "cluster.nodes"});
-  // Each policy's step model: rows per (GPU, expert) of every MoE layer, and the task graph (about
-  // 16 tasks per GPU and layer, 64 bytes each, with their schedule).
-  parts.push_back({policies * gpus * (moe_layers * experts * 8 + layers * 16 * 64),
-                   "step model, " + times({{policies, "policies"}, {gpus, "GPUs"}, {moe_layers, "MoE layers"}, {experts, "experts"}}),
-                   "cluster.nodes"});
+  // Each policy's step model: rows per (GPU of a stage, expert) of every MoE layer, and the task
+  // graph at its largest, every GPU simulated: about 12 tasks per layer, micro-batch and pass on
+  // each GPU of its stage, 64 bytes each with their schedule.
+  parts.push_back({policies * (ranks * moe_layers * experts * 8 + gpus / s.parallelism.pp * layers * micro_batches * 24 * 64),
+                   "step model, " + times({{policies, "policies"}, {gpus, "GPUs"}, {layers, "layers"}, {micro_batches, "micro-batches"}}),
+                   micro_batches > 1 ? "training.micro_batch" : "cluster.nodes"});
   // Per step and policy: each GPU's busy time, and the expert loads.
   parts.push_back({policies * steps * (gpus * 8 + moe_layers * experts * 4),
                    "per-step results, " + times({{policies, "policies"}, {steps, "steps"}, {gpus, "GPUs"}}), "steps"});
