@@ -58,8 +58,10 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
     sum.mfu = sum.model_tflops * 1e12 / s.cluster.gpu.bf16_peak.per_second();
     sum.bubble_share = bubble / seconds;
     sum.exposed_comm_share = exposed / seconds;
-    const auto& spec = s.policies[out.size()];
-    sum.peak_memory_gb = gpu_memory(step_config(s, spec.migration, spec.spare_slots)).peak().total() / 1e9;
+    if (out.size() < s.policies.size()) {
+      const auto& spec = s.policies[out.size()];
+      sum.peak_memory_gb = gpu_memory(step_config(s, spec.migration, spec.spare_slots)).peak().total() / 1e9;
+    }
     if (s.cost.gpu_hour > 0) sum.cost_per_mtok = s.cluster.gpu_count() * s.cost.gpu_hour / 3600 / sum.tokens_per_second * 1e6;
     out.push_back(sum);
   }

@@ -1,6 +1,8 @@
 #include "sim/step/step_dag.h"
 
+#include <algorithm>
 #include <limits>
+#include <type_traits>
 #include <stdexcept>
 
 #include "sim/step/schedule.h"
@@ -65,6 +67,33 @@ class DagBuilder {
       edp_lanes_[static_cast<size_t>(s) * costs_.ep + rank_of[local]].push_back(lane);
       tp_lanes_[static_cast<size_t>(s) * config_.parallel.tp + costs_.layout.coordinates(lanes_.gpu[lane]).tp].push_back(lane);
     }
+    const ParallelLayout& layout = costs_.layout;
+    tp_groups_ = lanes_by(config_.parallel.tp > 1, [&](int gpu) { return layout.tp_group(gpu).front(); });
+    cp_groups_ = lanes_by(config_.parallel.cp > 1, [&](int gpu) { return layout.cp_group(gpu).front(); });
+    etp_groups_ = lanes_by(config_.parallel.etp > 1, [&](int gpu) { return layout.etp_group(gpu).front(); });
+  }
+
+  // Per stage, the simulated lanes of each group `first_of` names (by the group's first GPU): a
+  // collective of the group runs on them; a lane's GPU stands for others only where they do the
+  // same work, so their groups' collectives take the same time. Empty unless `wanted`.
+  template <typename FirstOf>
+  std::vector<std::vector<std::vector<int>>> lanes_by(bool wanted, FirstOf first_of) const {
+    std::vector<std::vector<std::vector<int>>> out(costs_.pp);
+    if (!wanted) return out;
+    for (int s = 0; s < costs_.pp; ++s) {
+      std::vector<int> keys;
+      for (int lane : lanes_.of_stage[s]) {
+        const int key = first_of(lanes_.gpu[lane]);
+        const auto at = std::find(keys.begin(), keys.end(), key);
+        if (at == keys.end()) {
+          keys.push_back(key);
+          out[s].push_back({lane});
+        } else {
+          out[s][static_cast<size_t>(at - keys.begin())].push_back(lane);
+        }
+      }
+    }
+    return out;
   }
 
   // The lane's next task waits for `deps` (and no earlier task of its chain).
@@ -96,10 +125,6 @@ class DagBuilder {
     for (int lane : lanes) depend(lane, t, advances);
     return t;
   }
-  void own(int lane, const network::CollectiveCost& cost, TaskKind kind, int layer, int mb, bool backward) {
-    one_[0] = lane;
-    collective(one_, cost, task_tag(kind, layer, mb, backward), 0, true);
-  }
 
   void migrate() {
     const bool blocking = config_.migration == MigrationMode::kBlocking;
@@ -119,28 +144,37 @@ class DagBuilder {
   void gather_weights() {
     chunk_gathers_.assign(static_cast<size_t>(lanes_.count()) * costs_.vp, {});
     if (config_.parallel.zero < 1 || config_.parallel.zero > 2) return;
-    for (int lane = 0; lane < lanes_.count(); ++lane) {
+    for (int stage = 0; stage < costs_.pp; ++stage) {
+      for (int lane : lanes_.of_stage[stage]) begin(lane, {});
       for (int chunk = 0; chunk < costs_.vp; ++chunk) {
-        begin(lane, {});
-        for (int l : costs_.virtual_stages[chunk * costs_.pp + stage_of(lane)]) {
-          for (TaskId t : gather_layer(lane, l, 0, false, false))
-            chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + chunk].push_back(t);
+        for (int l : costs_.virtual_stages[chunk * costs_.pp + stage]) {
+          gather_layer(stage, l, 0, false, [&](int lane, TaskId t) { chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + chunk].push_back(t); });
         }
       }
     }
   }
 
-  // Layer `layer`'s weight shards gathered on `lane`: its dense weights, then its experts'.
-  std::vector<TaskId> gather_layer(int lane, int layer, int mb, bool backward, bool advances) {
-    std::vector<TaskId> out;
-    one_[0] = lane;
+  // Layer `layer`'s weight shards gathered on `stage`: its dense weights over each data-parallel
+  // group, its experts' over each expert-data-parallel group. `use(lane, task)` takes each lane's
+  // gathers; without it they advance the lanes' chains.
+  template <typename Use>
+  void gather_layer(int stage, int layer, int mb, bool backward, Use use) {
     const uint32_t tag = task_tag(TaskKind::kParamAllGather, layer, mb, backward);
-    out.push_back(collective(one_, costs_.param_gather[layer][costs_.by_tp_rank(lanes_.gpu[lane])], tag, kAllReducePriority, advances));
-    if (costs_.layer_to_moe[layer] >= 0) {
-      const RankCoordinates c = costs_.layout.coordinates(lanes_.gpu[lane]);
-      out.push_back(collective(one_, costs_.expert_gather[costs_.by_ep_rank(c.pp, c.ep)], tag, kAllReducePriority, advances));
+    const bool advances = std::is_same_v<Use, std::nullptr_t>;
+    auto gather = [&](const std::vector<int>& lanes, const network::CollectiveCost& cost) {
+      if (lanes.empty()) return;
+      const TaskId t = collective(lanes, cost, tag, kAllReducePriority, advances);
+      if constexpr (!std::is_same_v<Use, std::nullptr_t>) {
+        for (int lane : lanes) use(lane, t);
+      }
+    };
+    for (int t = 0; t < config_.parallel.tp; ++t) {
+      gather(tp_lanes_[static_cast<size_t>(stage) * config_.parallel.tp + t], costs_.param_gather[layer][costs_.per_group ? t : 0]);
     }
-    return out;
+    if (costs_.layer_to_moe[layer] < 0) return;
+    for (int r = 0; r < costs_.ep; ++r) {
+      gather(edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r], costs_.expert_gather[costs_.by_ep_rank(stage, r)]);
+    }
   }
 
   void run_pipeline();
@@ -150,8 +184,9 @@ class DagBuilder {
   void moe_forward(int stage, int layer, int mb);
   void moe_backward(int stage, int layer, int mb, bool last_backward);
   void all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward);
-  void tensor_parallel(int lane, int layer, int mb, bool backward);
-  void expert_tensor_parallel(int lane, const LayerTraffic& t, bool gather, int layer, int mb, bool backward);
+  void tensor_parallel(int stage, int layer, int mb, bool backward);
+  void context_parallel(int stage, int layer, int mb, bool backward);
+  void expert_tensor_parallel(int stage, const LayerTraffic& t, bool gather, int layer, int mb, bool backward);
   void zero3_gather(int stage, int layer, int mb, bool backward);
   void send(int stage, int v, int mb, bool backward);
   int first_moe_layer(int stage) const;
@@ -172,13 +207,13 @@ class DagBuilder {
   std::vector<int> group_;                                     // per lane: its EP group
   std::vector<std::vector<int>> ep_lanes_;                     // [stage x groups + group]
   std::vector<std::vector<int>> edp_lanes_;                    // [stage x ep + ep rank]
-  std::vector<std::vector<int>> tp_lanes_;                     // [stage x tp + tp rank]
+  std::vector<std::vector<int>> tp_lanes_;                     // [stage x tp + tp rank]: a data-parallel group
+  std::vector<std::vector<std::vector<int>>> tp_groups_, cp_groups_, etp_groups_;  // [stage][group]: its lanes
   std::vector<TaskId> migration_task_;                         // [stage x groups + group]
   std::vector<std::vector<TaskId>> chunk_gathers_;             // [lane x vp + chunk]
   std::vector<std::vector<std::pair<int, TaskId>>> received_;  // [(pass, virtual stage, mb)]: (lane, send)
   std::vector<bool> sent_;                                     // likewise: whether that pass has run
   std::vector<engine::ResourceId> streams_;
-  std::vector<int> one_ = {0};
   StepTasks tasks_;
 };
 
@@ -271,37 +306,42 @@ void DagBuilder::send(int stage, int v, int mb, bool backward) {
   }
 }
 
-void DagBuilder::tensor_parallel(int lane, int layer, int mb, bool backward) {
-  if (config_.parallel.tp > 1)
-    own(lane, costs_.tp_collective[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kTensorParallel, layer, mb, backward);
+void DagBuilder::tensor_parallel(int stage, int layer, int mb, bool backward) {
+  for (const auto& lanes : tp_groups_[stage]) {
+    const auto& cost = costs_.tp_collective[costs_.by_gpu(lanes_.gpu[lanes.front()])];
+    collective(lanes, cost, task_tag(TaskKind::kTensorParallel, layer, mb, backward), 0, true);
+  }
 }
 
-void DagBuilder::expert_tensor_parallel(int lane, const LayerTraffic& t, bool gather, int layer, int mb, bool backward) {
-  if (config_.parallel.etp == 1) return;
-  const size_t group = static_cast<size_t>(local_of(lane) / config_.parallel.etp);
-  own(lane, (gather ? t.etp_gather : t.etp_scatter)[group], TaskKind::kExpertTensorParallel, layer, mb, backward);
+void DagBuilder::context_parallel(int stage, int layer, int mb, bool backward) {
+  for (const auto& lanes : cp_groups_[stage]) {
+    const auto& cost = costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lanes.front()])];
+    collective(lanes, cost, task_tag(TaskKind::kContextParallel, layer, mb, backward), 0, true);
+  }
+}
+
+void DagBuilder::expert_tensor_parallel(int stage, const LayerTraffic& t, bool gather, int layer, int mb, bool backward) {
+  for (const auto& lanes : etp_groups_[stage]) {
+    const size_t group = static_cast<size_t>(local_of(lanes.front()) / config_.parallel.etp);
+    collective(lanes, (gather ? t.etp_gather : t.etp_scatter)[group], task_tag(TaskKind::kExpertTensorParallel, layer, mb, backward), 0, true);
+  }
 }
 
 void DagBuilder::zero3_gather(int stage, int layer, int mb, bool backward) {
-  if (config_.parallel.zero < 3) return;
-  for (int lane : lanes_.of_stage[stage]) gather_layer(lane, layer, mb, backward, true);
+  if (config_.parallel.zero >= 3) gather_layer(stage, layer, mb, backward, nullptr);
 }
 
 void DagBuilder::layer_forward(int stage, int layer, int mb) {
+  const auto& lanes = lanes_.of_stage[stage];
   zero3_gather(stage, layer, mb, false);
-  for (int lane : lanes_.of_stage[stage]) {
-    tensor_parallel(lane, layer, mb, false);
-    if (config_.parallel.cp > 1)
-      own(lane, costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kContextParallel, layer, mb, false);
-    compute(lane, costs_.attention_fwd, TaskKind::kAttention, layer, mb, false);
-    tensor_parallel(lane, layer, mb, false);
-  }
+  tensor_parallel(stage, layer, mb, false);
+  context_parallel(stage, layer, mb, false);
+  for (int lane : lanes) compute(lane, costs_.attention_fwd, TaskKind::kAttention, layer, mb, false);
+  tensor_parallel(stage, layer, mb, false);
   if (costs_.layer_to_moe[layer] >= 0) return moe_forward(stage, layer, mb);
-  for (int lane : lanes_.of_stage[stage]) {
-    tensor_parallel(lane, layer, mb, false);
-    compute(lane, costs_.dense_ffn_fwd, TaskKind::kDenseFfn, layer, mb, false);
-    tensor_parallel(lane, layer, mb, false);
-  }
+  tensor_parallel(stage, layer, mb, false);
+  for (int lane : lanes) compute(lane, costs_.dense_ffn_fwd, TaskKind::kDenseFfn, layer, mb, false);
+  tensor_parallel(stage, layer, mb, false);
 }
 
 void DagBuilder::all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward) {
@@ -323,6 +363,7 @@ void DagBuilder::moe_forward(int stage, int layer, int mb) {
   std::vector<TaskId> gate(lanes.size());
   for (size_t i = 0; i < lanes.size(); ++i) gate[i] = compute(lanes[i], costs_.gate_fwd, TaskKind::kGate, layer, mb, false);
   all_to_all(stage, layer, mb, TaskKind::kDispatch, false);
+  expert_tensor_parallel(stage, t, true, layer, mb, false);
   const bool first_moe = layer == first_moe_layer(stage);
   for (size_t i = 0; i < lanes.size(); ++i) {
     const int lane = lanes[i];
@@ -332,13 +373,12 @@ void DagBuilder::moe_forward(int stage, int layer, int mb) {
       shared = graph_.add_task(costs_.shared_fwd * slowdown_, compute_stream(lane), 0, task_tag(TaskKind::kSharedExperts, layer, mb));
       graph_.add_dependency(gate[i], shared);
     }
-    expert_tensor_parallel(lane, t, true, layer, mb, false);
     const TaskId experts = compute(lane, t.experts_forward[local_of(lane)], TaskKind::kExperts, layer, mb, false);
     if (shared != kNone) graph_.add_dependency(shared, experts);
     const TaskId moving = migration_task_[static_cast<size_t>(stage) * costs_.groups + group_[lane]];
     if (first_moe && config_.migration != MigrationMode::kBlocking && moving != kNone) graph_.add_dependency(moving, experts);
-    expert_tensor_parallel(lane, t, false, layer, mb, false);
   }
+  expert_tensor_parallel(stage, t, false, layer, mb, false);
   all_to_all(stage, layer, mb, TaskKind::kCombine, false);
 }
 
@@ -356,12 +396,14 @@ void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_backward) 
   for (int lane : lanes_.of_stage[stage]) {
     if (costs_.moe_recompute > Duration()) compute(lane, costs_.moe_recompute, TaskKind::kGate, layer, mb, true);
     if (costs_.shared_fwd > Duration()) compute(lane, costs_.shared_fwd * 2, TaskKind::kSharedExperts, layer, mb, true);
-    const Duration experts = t.experts_forward[local_of(lane)];
-    // Backward, the gradients take the gather's way in reverse and the other way round.
-    expert_tensor_parallel(lane, t, false, layer, mb, true);
-    compute(lane, full ? experts * 3 : experts * 2, TaskKind::kExperts, layer, mb, true);
-    expert_tensor_parallel(lane, t, true, layer, mb, true);
   }
+  // Backward, the gradients take the gather's way in reverse and the other way round.
+  expert_tensor_parallel(stage, t, false, layer, mb, true);
+  for (int lane : lanes_.of_stage[stage]) {
+    const Duration experts = t.experts_forward[local_of(lane)];
+    compute(lane, full ? experts * 3 : experts * 2, TaskKind::kExperts, layer, mb, true);
+  }
+  expert_tensor_parallel(stage, t, true, layer, mb, true);
   if (last_backward && config_.parallel.expert_dp() > 1) {
     for (int r = 0; r < costs_.ep; ++r) {
       const auto& lanes = edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r];
@@ -381,19 +423,18 @@ void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_backward
   if (costs_.layer_to_moe[layer] >= 0) {
     moe_backward(stage, layer, mb, last_backward);
   } else {
+    tensor_parallel(stage, layer, mb, true);
     for (int lane : lanes_.of_stage[stage]) {
-      tensor_parallel(lane, layer, mb, true);
       compute(lane, costs_.dense_ffn_fwd * 2 + costs_.dense_ffn_recompute, TaskKind::kDenseFfn, layer, mb, true);
-      tensor_parallel(lane, layer, mb, true);
     }
+    tensor_parallel(stage, layer, mb, true);
   }
+  tensor_parallel(stage, layer, mb, true);
   for (int lane : lanes_.of_stage[stage]) {
-    tensor_parallel(lane, layer, mb, true);
     compute(lane, costs_.attention_fwd * 2 + costs_.attention_recompute, TaskKind::kAttention, layer, mb, true);
-    if (config_.parallel.cp > 1)
-      own(lane, costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lane])], TaskKind::kContextParallel, layer, mb, true);
-    tensor_parallel(lane, layer, mb, true);
   }
+  context_parallel(stage, layer, mb, true);
+  tensor_parallel(stage, layer, mb, true);
   if (last_backward && config_.parallel.dp * config_.parallel.cp > 1) {
     for (int t = 0; t < config_.parallel.tp; ++t) {
       const auto& lanes = tp_lanes_[static_cast<size_t>(stage) * config_.parallel.tp + t];
