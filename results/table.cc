@@ -136,7 +136,8 @@ std::string value(MetricUnit unit, double v) {
     case MetricUnit::kTokensPerSecond: return tokens_rate(v);
     case MetricUnit::kFraction: return format("%.1f %%", 100 * v);
     case MetricUnit::kRatio: return format("%.3f", v);
-    case MetricUnit::kGigabytes: return format("%.2f GB/step", v);
+    case MetricUnit::kGigabytesPerStep: return format("%.2f GB/step", v);
+    case MetricUnit::kGigabytes: return format("%.2f GB", v);
     case MetricUnit::kMoney: return format("%.4f", v);
   }
   return format("%g", v);

@@ -35,8 +35,8 @@ const std::vector<Metric>& metrics() {
       {"GPU utilization", MetricUnit::kFraction, false, [](const PolicySummary& s) { return s.gpu_utilization; }},
       {"expert imbalance", MetricUnit::kRatio, true, [](const PolicySummary& s) { return s.imbalance; }},
       {"all-to-all share", MetricUnit::kFraction, true, [](const PolicySummary& s) { return s.all_to_all_share; }},
-      {"all-to-all inter-node", MetricUnit::kGigabytes, true, [](const PolicySummary& s) { return s.inter_node_a2a_gb; }},
-      {"all-to-all intra-node", MetricUnit::kGigabytes, true, [](const PolicySummary& s) { return s.intra_node_a2a_gb; }},
+      {"all-to-all inter-node", MetricUnit::kGigabytesPerStep, true, [](const PolicySummary& s) { return s.inter_node_a2a_gb; }},
+      {"all-to-all intra-node", MetricUnit::kGigabytesPerStep, true, [](const PolicySummary& s) { return s.intra_node_a2a_gb; }},
       {"migration", MetricUnit::kMilliseconds, true, [](const PolicySummary& s) { return s.migration_ms; }},
       {"cost per M tokens", MetricUnit::kMoney, true, [](const PolicySummary& s) { return s.cost_per_mtok; }},
   };

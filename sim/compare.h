@@ -19,7 +19,8 @@ struct SeedStats {
 
 SeedStats seed_stats(const std::vector<double>& values);
 
-enum class MetricUnit { kMilliseconds, kTokensPerSecond, kFraction, kRatio, kGigabytes, kMoney };
+// kGigabytesPerStep: bytes moved per step; kGigabytes: bytes held.
+enum class MetricUnit { kMilliseconds, kTokensPerSecond, kFraction, kRatio, kGigabytesPerStep, kGigabytes, kMoney };
 
 struct MetricComparison {
   std::string metric;

@@ -55,7 +55,7 @@ struct StepCosts {
   // over the expert-data-parallel group.
   std::vector<network::CollectiveCost> expert_grad, expert_gather;
   double expert_grad_bytes = 0;  // per GPU and MoE layer
-  double comm_slowdown = 1;      // compute time under a resident communication kernel (schedule overlap)
+  double comm_slowdown = 1;      // compute time while a communication kernel holds dispatch.comm_sms SMs
 
   size_t by_gpu(int gpu) const { return per_group ? static_cast<size_t>(gpu) : 0; }
   size_t by_tp_rank(int gpu) const { return per_group ? static_cast<size_t>(layout.coordinates(gpu).tp) : 0; }

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <limits>
-#include <type_traits>
 #include <stdexcept>
+#include <type_traits>
 
 #include "sim/step/schedule.h"
 #include "sim/step/task_kind.h"
@@ -30,8 +30,8 @@ class DagBuilder {
     join_.assign(n, {});
     ends_.assign(n, {});
     grads_.assign(n, {});
-    slowdown_ = find_schedule(config_.schedule)->overlaps ? costs_.comm_slowdown : 1.0;
     group_lanes();
+    contention();
     migrate();
     gather_weights();
     run_pipeline();
@@ -96,6 +96,33 @@ class DagBuilder {
     return out;
   }
 
+  // While two passes run together (schedule overlap), one's communication kernels hold SMs
+  // (dispatch.comm_sms) and slow the other's compute, for the share of the pass they run: per
+  // lane, its stage's all-to-all time per micro-batch over its compute time, at most 1.
+  void contention() {
+    lane_slowdown_.assign(lanes_.count(), 1.0);
+    if (costs_.comm_slowdown <= 1.0) return;
+    for (int lane = 0; lane < lanes_.count(); ++lane) {
+      const int local = local_of(lane), stage = stage_of(lane);
+      double comm = 0, compute = 0;
+      for (int l = 0; l < config_.model.layers; ++l) {
+        if (costs_.stage_of_layer[l] != stage) continue;
+        compute += costs_.attention_fwd.seconds();
+        const int moe = costs_.layer_to_moe[l];
+        if (moe < 0) {
+          compute += costs_.dense_ffn_fwd.seconds();
+          continue;
+        }
+        const LayerTraffic& t = layers_[moe];
+        compute += (costs_.gate_fwd + costs_.shared_fwd + t.experts_forward[local]).seconds();
+        comm += (t.a2a[group_[lane]].time + t.a2a_combine[group_[lane]].time).seconds();
+      }
+      // Forward and backward: the all-to-alls twice, the compute three times.
+      const double active = compute > 0 ? std::min(1.0, 2 * comm / (3 * compute)) : 0.0;
+      lane_slowdown_[lane] = 1 + (costs_.comm_slowdown - 1) * active;
+    }
+  }
+
   // The lane's next task waits for `deps` (and no earlier task of its chain).
   void begin(int lane, const std::vector<TaskId>& deps) {
     cur_[lane] = kNone;
@@ -110,8 +137,10 @@ class DagBuilder {
     }
   }
 
+  Duration slowed(int lane, Duration d) const { return paired_ && lane_slowdown_[lane] != 1.0 ? d * lane_slowdown_[lane] : d; }
+
   TaskId compute(int lane, Duration d, TaskKind kind, int layer, int mb, bool backward) {
-    const TaskId t = graph_.add_task(slowdown_ == 1.0 ? d : d * slowdown_, compute_stream(lane), 0, task_tag(kind, layer, mb, backward));
+    const TaskId t = graph_.add_task(slowed(lane, d), compute_stream(lane), 0, task_tag(kind, layer, mb, backward));
     depend(lane, t, true);
     return t;
   }
@@ -148,7 +177,8 @@ class DagBuilder {
       for (int lane : lanes_.of_stage[stage]) begin(lane, {});
       for (int chunk = 0; chunk < costs_.vp; ++chunk) {
         for (int l : costs_.virtual_stages[chunk * costs_.pp + stage]) {
-          gather_layer(stage, l, 0, false, [&](int lane, TaskId t) { chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + chunk].push_back(t); });
+          gather_layer(stage, l, 0, false,
+                       [&](int lane, TaskId t) { chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + chunk].push_back(t); });
         }
       }
     }
@@ -198,21 +228,22 @@ class DagBuilder {
   const MigrationTraffic& migration_;
   network::NetworkModel& network_;
   engine::TaskGraph& graph_;
-  double slowdown_ = 1;
-  std::vector<TaskId> cur_;                                    // per lane: the task its next one waits for
-  std::vector<std::vector<TaskId>> entry_;                     // per lane: what its next task also waits for
-  std::vector<std::vector<TaskId>> join_;                      // per lane: what its latest pass started after
-  std::vector<std::vector<TaskId>> ends_;                      // per lane: the last tasks of passes not yet joined
-  std::vector<std::vector<TaskId>> grads_;                     // per lane: gradient reductions the optimizer waits for
-  std::vector<int> group_;                                     // per lane: its EP group
-  std::vector<std::vector<int>> ep_lanes_;                     // [stage x groups + group]
-  std::vector<std::vector<int>> edp_lanes_;                    // [stage x ep + ep rank]
-  std::vector<std::vector<int>> tp_lanes_;                     // [stage x tp + tp rank]: a data-parallel group
+  std::vector<double> lane_slowdown_;        // per lane: its compute's slowdown while another pass communicates
+  bool paired_ = false;                      // the pass being emitted runs together with another
+  std::vector<TaskId> cur_;                  // per lane: the task its next one waits for
+  std::vector<std::vector<TaskId>> entry_;   // per lane: what its next task also waits for
+  std::vector<std::vector<TaskId>> join_;    // per lane: what its latest pass started after
+  std::vector<std::vector<TaskId>> ends_;    // per lane: the last tasks of passes not yet joined
+  std::vector<std::vector<TaskId>> grads_;   // per lane: gradient reductions the optimizer waits for
+  std::vector<int> group_;                   // per lane: its EP group
+  std::vector<std::vector<int>> ep_lanes_;   // [stage x groups + group]
+  std::vector<std::vector<int>> edp_lanes_;  // [stage x ep + ep rank]
+  std::vector<std::vector<int>> tp_lanes_;   // [stage x tp + tp rank]: a data-parallel group
   std::vector<std::vector<std::vector<int>>> tp_groups_, cp_groups_, etp_groups_;  // [stage][group]: its lanes
-  std::vector<TaskId> migration_task_;                         // [stage x groups + group]
-  std::vector<std::vector<TaskId>> chunk_gathers_;             // [lane x vp + chunk]
-  std::vector<std::vector<std::pair<int, TaskId>>> received_;  // [(pass, virtual stage, mb)]: (lane, send)
-  std::vector<bool> sent_;                                     // likewise: whether that pass has run
+  std::vector<TaskId> migration_task_;                                             // [stage x groups + group]
+  std::vector<std::vector<TaskId>> chunk_gathers_;                                 // [lane x vp + chunk]
+  std::vector<std::vector<std::pair<int, TaskId>>> received_;                      // [(pass, virtual stage, mb)]: (lane, send)
+  std::vector<bool> sent_;                                                         // likewise: whether that pass has run
   std::vector<engine::ResourceId> streams_;
   StepTasks tasks_;
 };
@@ -241,6 +272,7 @@ void DagBuilder::run_pipeline() {
                                        : v > 0 && !sent_[index(false, v - 1, op.micro_batch)];
         if (waits) break;
         const bool last_backward = op.backward && ++backwards[static_cast<size_t>(s) * vp + op.chunk] == mbs;
+        paired_ = op.overlaps_previous || (next[s] + 1 < orders[s].size() && orders[s][next[s] + 1].overlaps_previous);
         run_op(s, op, last_backward);
         sent_[index(op.backward, v, op.micro_batch)] = true;
       }
@@ -323,7 +355,8 @@ void DagBuilder::context_parallel(int stage, int layer, int mb, bool backward) {
 void DagBuilder::expert_tensor_parallel(int stage, const LayerTraffic& t, bool gather, int layer, int mb, bool backward) {
   for (const auto& lanes : etp_groups_[stage]) {
     const size_t group = static_cast<size_t>(local_of(lanes.front()) / config_.parallel.etp);
-    collective(lanes, (gather ? t.etp_gather : t.etp_scatter)[group], task_tag(TaskKind::kExpertTensorParallel, layer, mb, backward), 0, true);
+    collective(lanes, (gather ? t.etp_gather : t.etp_scatter)[group], task_tag(TaskKind::kExpertTensorParallel, layer, mb, backward), 0,
+               true);
   }
 }
 
@@ -370,7 +403,7 @@ void DagBuilder::moe_forward(int stage, int layer, int mb) {
     TaskId shared = kNone;
     if (costs_.shared_fwd > Duration()) {
       // Shared experts need only the gate's input, so they run while the dispatch is in flight.
-      shared = graph_.add_task(costs_.shared_fwd * slowdown_, compute_stream(lane), 0, task_tag(TaskKind::kSharedExperts, layer, mb));
+      shared = graph_.add_task(slowed(lane, costs_.shared_fwd), compute_stream(lane), 0, task_tag(TaskKind::kSharedExperts, layer, mb));
       graph_.add_dependency(gate[i], shared);
     }
     const TaskId experts = compute(lane, t.experts_forward[local_of(lane)], TaskKind::kExperts, layer, mb, false);

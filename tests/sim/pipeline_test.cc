@@ -149,6 +149,10 @@ TEST(PipelineStep, OverlapHidesAllToAllsBehindTheOtherMicroBatchsCompute) {
   EXPECT_GT(plain.exposed_comm / plain.step_time, 0.2);
   EXPECT_LT(overlapped.exposed_comm, plain.exposed_comm * 0.9);
   EXPECT_LT(overlapped.step_time, plain.step_time * 0.97);
+  // The communication kernels' SMs slow the compute they run beside, and only that.
+  const StepResult contended = run_step(all_to_all_heavy("overlap", {"parallelism.vp=2", "dispatch.comm_sms=20"}));
+  EXPECT_GT(contended.step_time, overlapped.step_time);
+  EXPECT_EQ(run_step(all_to_all_heavy("interleaved", {"parallelism.vp=2", "dispatch.comm_sms=20"})).step_time, plain.step_time);
 }
 
 TEST(PipelineStep, ComputeBubbleAndExposedCommunicationAddUpToTheStep) {
