@@ -185,8 +185,8 @@ nothing and concentrate load. Placing them together is the `affinity` policy's j
 `--set gating.c2r.groups=measured --set 'policies=[{{placement: static}}, {{placement: affinity, warmup: 100, rebalance_every: 100}}]'`
 gives {ms(aff['affinity'])}/step and {gb(aff['affinity'])} inter-node ({float(aff['affinity']['speedup_vs_static']):.2f}× over static). The C2R paper reports
 20–30 % time savings over MegaBlocks. Against top-2 routing under static placement, here fixed groups
-placed together save {100 * fixed_saving:.0f} %, with loads that the constraint makes less even (imbalance
-{float(c2r['imbalance_max_mean']):.2f} against {float(topk2['imbalance_max_mean']):.2f}), and measured groups placed by `affinity` {100 * affinity_saving:.0f} %."""
+placed together {"save" if fixed_saving >= 0 else "cost"} {abs(100 * fixed_saving):.0f} %{"" if fixed_saving >= 0 else " more time"}, with loads that the constraint makes less even (imbalance
+{float(c2r['imbalance_max_mean']):.2f} against {float(topk2['imbalance_max_mean']):.2f}), and measured groups placed by `affinity` {"save" if affinity_saving >= 0 else "cost"} {abs(100 * affinity_saving):.0f} %."""
 
 
 # ---- placement -------------------------------------------------------------------------------
