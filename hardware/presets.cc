@@ -5,8 +5,8 @@ namespace {
 
 // NVIDIA H100 SXM5 datasheet: 989.4 TFLOP/s dense BF16, 1,978.9 dense FP8, 80 GB HBM3 at
 // 3.35 TB/s, NVLink4 900 GB/s total = 450 GB/s per direction.
-// GEMM efficiency 0.375: fitted on 6 of the 13 published training runs in scenarios/published/
-// (scripts/published.py; README "Checked against published runs"), the other 7 held out. It stands
+// GEMM efficiency 0.375: fitted on 6 of the 14 published training runs in scenarios/published/
+// (scripts/published.py; README "Checked against published runs"), the other 8 held out. It stands
 // for everything a whole step loses that the model does not price: achieved grouped-GEMM
 // efficiency, kernel gaps, framework overhead.
 GpuSpec h100_sxm() {
