@@ -425,6 +425,11 @@ int DagBuilder::first_moe_layer(int stage) const {
 void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_backward) {
   const LayerTraffic& t = layers_[costs_.layer_to_moe[layer]];
   const bool full = config_.parallel.recompute == Recompute::kFull;
+  if (full) {
+    // Recomputing the layer from its input runs its forward all-to-alls again.
+    all_to_all(stage, layer, mb, TaskKind::kDispatch, false);
+    all_to_all(stage, layer, mb, TaskKind::kCombine, false);
+  }
   all_to_all(stage, layer, mb, TaskKind::kCombine, true);
   for (int lane : lanes_.of_stage[stage]) {
     if (costs_.moe_recompute > Duration()) compute(lane, costs_.moe_recompute, TaskKind::kGate, layer, mb, true);

@@ -135,9 +135,11 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
       }
       t.a2a_combine[g] = network.all_to_all(traffic);
     }
-    // Dispatch and combine, forward and backward, of every micro-batch.
-    result.a2a_intra_node += (t.a2a[g].intra_node + t.a2a_combine[g].intra_node) * (2 * micro_batches);
-    result.a2a_inter_node += (t.a2a[g].inter_node + t.a2a_combine[g].inter_node) * (2 * micro_batches);
+    // Dispatch and combine, forward and backward (and forward again under full recomputation), of
+    // every micro-batch.
+    const double passes = config.parallel.recompute == Recompute::kFull ? 3 : 2;
+    result.a2a_intra_node += (t.a2a[g].intra_node + t.a2a_combine[g].intra_node) * (passes * micro_batches);
+    result.a2a_inter_node += (t.a2a[g].inter_node + t.a2a_combine[g].inter_node) * (passes * micro_batches);
   }
 
   const int etp = config.parallel.etp;

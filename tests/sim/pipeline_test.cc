@@ -155,6 +155,24 @@ TEST(PipelineStep, OverlapHidesAllToAllsBehindTheOtherMicroBatchsCompute) {
   EXPECT_EQ(run_step(all_to_all_heavy("interleaved", {"parallelism.vp=2", "dispatch.comm_sms=20"})).step_time, plain.step_time);
 }
 
+TEST(PipelineStep, FullRecomputationRunsTheForwardAllToAllsAgain) {
+  auto dispatches = [](const std::vector<std::string>& overrides) {
+    const scenarios::Scenario s = all_to_all_heavy("1f1b", overrides);
+    gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts);
+    make_gating_source(s)->next(0, routing);
+    StepSimulator sim(step_config(s));
+    const StepResult r = sim.simulate(routing, policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep},
+                                                                          policies::StaticLayout::kContiguous));
+    int n = 0;
+    for (engine::TaskId t = 0; t < sim.graph().task_count(); ++t) n += tag_kind(sim.graph().tag(t)) == TaskKind::kDispatch;
+    return std::pair{n, r.a2a_inter_node.count()};
+  };
+  const auto [kept, kept_bytes] = dispatches({});
+  const auto [full, full_bytes] = dispatches({"parallelism.recompute=full"});
+  EXPECT_EQ(full * 2, kept * 3);
+  EXPECT_DOUBLE_EQ(full_bytes * 2, kept_bytes * 3);
+}
+
 TEST(PipelineStep, ComputeBubbleAndExposedCommunicationAddUpToTheStep) {
   const StepResult r = run_step(all_to_all_heavy("1f1b"));
   double busy = 0;
