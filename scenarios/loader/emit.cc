@@ -104,6 +104,16 @@ void emit_model(YAML::Emitter& out, const models::MoeModel& m) {
   out << EndMap;
 }
 
+void emit_parallelism(YAML::Emitter& out, const ParallelismSpec& p) {
+  out << Key << "parallelism" << Value << BeginMap;
+  for (const auto& [key, value] :
+       {std::pair{"tp", p.tp}, {"pp", p.pp}, {"vp", p.vp}, {"cp", p.cp}, {"ep", p.ep}, {"etp", p.etp}, {"dp", p.dp}})
+    out << Key << key << Value << value;
+  out << Key << "zero" << Value << p.zero;
+  out << Key << "recompute" << Value << to_string(p.recompute);
+  out << EndMap;
+}
+
 // The source and the routing mode by name, then the mode's keys under its name, then the source's
 // keys beside them.
 void emit_gating(YAML::Emitter& out, const GatingSpec& g) {
@@ -130,14 +140,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "steps" << Value << s.steps;
   emit_cluster(out, s.cluster);
   emit_model(out, s.model);
-  const ParallelismSpec& p = s.parallelism;
-  out << Key << "parallelism" << Value << BeginMap;
-  for (const auto& [key, value] :
-       {std::pair{"tp", p.tp}, {"pp", p.pp}, {"vp", p.vp}, {"cp", p.cp}, {"ep", p.ep}, {"etp", p.etp}, {"dp", p.dp}})
-    out << Key << key << Value << value;
-  out << Key << "zero" << Value << p.zero;
-  out << Key << "recompute" << Value << to_string(p.recompute);
-  out << EndMap;
+  emit_parallelism(out, s.parallelism);
   out << Key << "schedule" << Value << s.training.schedule;
   out << Key << "training" << Value << BeginMap;
   out << Key << "global_batch" << Value << s.training.global_batch();
