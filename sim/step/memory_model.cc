@@ -57,15 +57,22 @@ GpuMemory gpu_memory(const StepConfig& s) {
   const auto chunks = split_layers(m.layers, virtual_stages);
   GpuMemory out;
   for (int stage = 0; stage < p.pp; ++stage) {
-    double dense = 0, experts = 0, activations = 0, biggest_chunk = 0;
+    // Under full recomputation a layer keeps only its input, but the one being recomputed holds
+    // all of its activations for its backward pass: the largest such layer is counted once.
+    double dense = 0, experts = 0, activations = 0, biggest_chunk = 0, recomputed_layer = 0;
     for (int v = stage; v < virtual_stages; v += p.pp) {
       double chunk = 0;
       for (int l : chunks[v]) {
         const bool moe = m.is_moe_layer(l);
         dense += params.attention_per_layer + (moe ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
         if (moe) experts += (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
-        chunk +=
-            p.recompute == Recompute::kFull ? 2.0 * m.hidden : attention_activations(m, p.recompute) + ffn_activations(m, moe, p.recompute);
+        const double kept = attention_activations(m, Recompute::kNone) + ffn_activations(m, moe, Recompute::kNone);
+        if (p.recompute == Recompute::kFull) {
+          chunk += 2.0 * m.hidden;
+          recomputed_layer = std::max(recomputed_layer, kept * rows);
+        } else {
+          chunk += attention_activations(m, p.recompute) + ffn_activations(m, moe, p.recompute);
+        }
       }
       biggest_chunk = std::max(biggest_chunk, chunk * rows);
     }
@@ -75,7 +82,7 @@ GpuMemory gpu_memory(const StepConfig& s) {
     StageMemory mem;
     mem.stage = stage;
     mem.in_flight = peak_in_flight(pipeline_order(*schedule, stage, p.pp, p.vp, s.micro_batches));
-    activations = biggest_chunk * mem.in_flight;
+    activations = biggest_chunk * mem.in_flight + recomputed_layer;
     auto sharded = [&](double per_param, int from_stage) {
       return per_param * (dense / (p.zero >= from_stage ? dense_shard : 1) + experts / (p.zero >= from_stage ? expert_shard : 1));
     };
