@@ -273,7 +273,10 @@ TEST(MemoryModel, ShardsAsZeroSaysAndRecomputationShrinksActivations) {
   EXPECT_EQ(term(zero1, "gradients"), term(plain, "gradients"));
   EXPECT_LT(term(zero3, "gradients"), term(plain, "gradients"));
   EXPECT_LT(term(zero3, "weights"), term(plain, "weights"));
-  EXPECT_LT(term(full, "activations"), term(plain, "activations") / 10);
+  // Full recomputation keeps each layer's input and one layer's activations at a time, against
+  // 2 micro-batches x 4 layers' worth.
+  EXPECT_LT(term(full, "activations"), term(plain, "activations") / 5);
+  EXPECT_GT(term(full, "activations"), term(plain, "activations") / 8);
   // 1F1B: the first of two stages holds two micro-batches in flight, the last one.
   EXPECT_EQ(plain.stages[0].in_flight, 2);
   EXPECT_EQ(plain.stages[1].in_flight, 1);
