@@ -48,7 +48,8 @@ struct RunResult {
 // Called after every simulated step with (steps done, steps in total over all policies).
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
-// The routing shape of a scenario: its MoE layers, data-parallel ranks, experts, top-k, tokens.
+// The routing shape of a scenario: its MoE layers, ranks (the GPUs of a pipeline stage, each routing
+// its own share of the tokens), experts, top-k, tokens per rank.
 gating::GatingShape gating_shape(const scenarios::Scenario& scenario);
 
 using scenarios::step_config;  // scenarios/scenario.h

@@ -138,7 +138,7 @@ int generate(const std::vector<std::string>& args) {
   info.steps = s.steps;
   info.moe_layers = s.model.moe_layer_count();
   info.experts = s.model.experts;
-  info.ranks = s.parallelism.dp;
+  info.ranks = s.parallelism.stage_gpus();  // the routing ranks: every GPU of a pipeline stage
   info.top_k = s.model.top_k;
   info.tokens_per_step = s.training.tokens_per_step;
   info.seed = s.seed;
