@@ -47,10 +47,9 @@ std::string short_name(const std::string& what) {
 std::string layout_report(const scenarios::Scenario& s, const std::string& prefix) {
   const auto& p = s.parallelism;
   const ParallelLayout layout(p);
-  std::string out = prefix + format(
-                                 "parallel layout: TP %d x CP %d x DP %d in each of PP %d stages (VP %d), Megatron's order "
-                                 "(tp innermost, then cp, dp, pp)\n",
-                                 p.tp, p.cp, p.dp, p.pp, p.vp);
+  const std::string stages = p.pp == 1 ? "one pipeline stage" : format("each of PP %d pipeline stages (VP %d)", p.pp, p.vp);
+  std::string out = prefix + format("parallel layout: TP %d x CP %d x DP %d in %s, Megatron's order (tp innermost, then cp, dp, pp)\n",
+                                    p.tp, p.cp, p.dp, stages.c_str());
   out += prefix + format("  MoE layers fold onto each stage's %d GPUs as ETP %d x EP %d x expert-DP %d\n", p.stage_gpus(), p.etp, p.ep,
                          p.expert_dp());
   for (int stage = 0; stage < p.pp; ++stage) {
