@@ -46,10 +46,29 @@ const StageMemory& GpuMemory::peak() const {
   return *std::max_element(stages.begin(), stages.end(), [](const auto& a, const auto& b) { return a.total() < b.total(); });
 }
 
-GpuMemory gpu_memory(const StepConfig& s) {
+StageParams stage_params(const StepConfig& s, int stage) {
   const auto& m = s.model;
   const auto& p = s.parallel;
   const auto params = models::param_counts(m);
+  const auto chunks = split_layers(m.layers, p.pp * p.vp);
+  StageParams out;
+  for (int v = stage; v < p.pp * p.vp; v += p.pp) {
+    for (int l : chunks[v]) {
+      const bool moe = m.is_moe_layer(l);
+      out.dense +=
+          params.attention_per_layer + (moe ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
+      if (moe) out.experts += (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
+    }
+  }
+  if (stage == 0) out.dense += params.embedding;
+  if (stage == p.pp - 1) out.dense += m.tied_embeddings && p.pp > 1 ? params.embedding : params.lm_head;
+  out.dense /= p.tp;
+  return out;
+}
+
+GpuMemory gpu_memory(const StepConfig& s) {
+  const auto& m = s.model;
+  const auto& p = s.parallel;
   const ScheduleEntry* schedule = find_schedule(s.schedule);
   const double rows = static_cast<double>(s.tokens_per_rank) / s.micro_batches;  // per micro-batch
   const double dense_shard = p.dp * p.cp, expert_shard = p.expert_dp();
@@ -59,13 +78,11 @@ GpuMemory gpu_memory(const StepConfig& s) {
   for (int stage = 0; stage < p.pp; ++stage) {
     // Under full recomputation a layer keeps only its input, but the one being recomputed holds
     // all of its activations for its backward pass: the largest such layer is counted once.
-    double dense = 0, experts = 0, activations = 0, biggest_chunk = 0, recomputed_layer = 0;
+    double activations = 0, biggest_chunk = 0, recomputed_layer = 0;
     for (int v = stage; v < virtual_stages; v += p.pp) {
       double chunk = 0;
       for (int l : chunks[v]) {
         const bool moe = m.is_moe_layer(l);
-        dense += params.attention_per_layer + (moe ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
-        if (moe) experts += (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
         const double kept = attention_activations(m, Recompute::kNone) + ffn_activations(m, moe, Recompute::kNone);
         if (p.recompute == Recompute::kFull) {
           chunk += 2.0 * m.hidden;
@@ -76,9 +93,7 @@ GpuMemory gpu_memory(const StepConfig& s) {
       }
       biggest_chunk = std::max(biggest_chunk, chunk * rows);
     }
-    if (stage == 0) dense += params.embedding;
-    if (stage == p.pp - 1) dense += m.tied_embeddings && p.pp > 1 ? params.embedding : params.lm_head;
-    dense /= p.tp;
+    const auto [dense, experts] = stage_params(s, stage);
     StageMemory mem;
     mem.stage = stage;
     mem.in_flight = peak_in_flight(pipeline_order(*schedule, stage, p.pp, p.vp, s.micro_batches));

@@ -31,6 +31,15 @@ struct GpuMemory {
   const StageMemory& peak() const;
 };
 
+// The parameters a GPU of `stage` holds and updates, before ZeRO shards them: its layers' dense
+// weights, the embedding on the first stage and the LM head on the last (split over TP); its
+// experts, spare slots included (split over ETP).
+struct StageParams {
+  double dense = 0;
+  double experts = 0;
+};
+StageParams stage_params(const StepConfig& config, int stage);
+
 // CUDA context, library workspaces and communication library buffers: a fixed estimate.
 constexpr double kRuntimeBytes = 2e9;
 

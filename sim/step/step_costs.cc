@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "sim/step/compute_model.h"
+#include "sim/step/memory_model.h"
 
 namespace moesim {
 namespace {
@@ -30,21 +31,11 @@ double layer_dense_params(const models::MoeModel& m, const models::ParamCounts& 
          (m.is_moe_layer(layer) ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
 }
 
-// The parameters a GPU of `stage` holds and updates: its layers' dense weights (split over TP),
-// its experts (split over ETP), the embedding on the first stage and the LM head on the last.
-double stage_params(const StepConfig& s, const StepCosts& c, const models::ParamCounts& params, int stage) {
-  const auto& m = s.model;
+// The parameters a GPU of `stage` updates: its share after ZeRO shards the optimizer state.
+double updated_params(const StepConfig& s, int stage) {
   const auto& p = s.parallel;
-  double dense = 0, experts = 0;
-  for (int l = 0; l < m.layers; ++l) {
-    if (c.stage_of_layer[l] != stage) continue;
-    dense += layer_dense_params(m, params, l);
-    if (m.is_moe_layer(l)) experts += (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
-  }
-  if (stage == 0) dense += params.embedding;
-  if (stage == p.pp - 1) dense += m.tied_embeddings && p.pp > 1 ? params.embedding : params.lm_head;
-  const double dense_shard = s.parallel.zero >= 1 ? p.dp * p.cp : 1, expert_shard = s.parallel.zero >= 1 ? p.expert_dp() : 1;
-  return dense / p.tp / dense_shard + experts / expert_shard;
+  const StageParams held = stage_params(s, stage);
+  return p.zero >= 1 ? held.dense / (p.dp * p.cp) + held.experts / p.expert_dp() : held.dense + held.experts;
 }
 
 void compute_costs(const StepConfig& s, StepCosts& c) {
@@ -183,8 +174,7 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   // Adam reads weight, gradient, master weight and moments and writes all but the gradient.
   const double state_per_param = models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param;
   for (int stage = 0; stage < p.pp; ++stage) {
-    c.optimizer.push_back(
-        streaming_time(s.cluster.gpu, Bytes(stage_params(s, c, params, stage) * (2 * state_per_param - m.grad_bytes_per_param))));
+    c.optimizer.push_back(streaming_time(s.cluster.gpu, Bytes(updated_params(s, stage) * (2 * state_per_param - m.grad_bytes_per_param))));
   }
   return c;
 }
