@@ -93,13 +93,14 @@ GpuMemory gpu_memory(const StepConfig& s) {
       }
       biggest_chunk = std::max(biggest_chunk, chunk * rows);
     }
-    const auto [dense, experts] = stage_params(s, stage);
+    const StageParams params = stage_params(s, stage);
     StageMemory mem;
     mem.stage = stage;
     mem.in_flight = peak_in_flight(pipeline_order(*schedule, stage, p.pp, p.vp, s.micro_batches));
     activations = biggest_chunk * mem.in_flight + recomputed_layer;
     auto sharded = [&](double per_param, int from_stage) {
-      return per_param * (dense / (p.zero >= from_stage ? dense_shard : 1) + experts / (p.zero >= from_stage ? expert_shard : 1));
+      const bool shard = p.zero >= from_stage;
+      return per_param * (params.dense / (shard ? dense_shard : 1) + params.experts / (shard ? expert_shard : 1));
     };
     mem.terms.push_back(
         {"weights", sharded(models::MoeModel::kWeightBytes, 3), "parallelism.pp, parallelism.ep, parallelism.tp, parallelism.zero: 3"});
