@@ -2,6 +2,12 @@
 // place (token_embedding.h), logits = X·Wᵀ with BF16 inputs and FP32 accumulation, top-k per token
 // (ties: the lower expert index wins), per (source rank, expert) counts, then capacity.
 //
+// Group-limited routing (DeepSeek-V3): the experts form `expert_groups` groups of consecutive
+// experts; a group scores the sum of its two best sigmoid affinities (its one best when groups
+// hold one expert), and a token's top-k is taken only among the `topk_groups` groups scoring
+// best (ties: the lower group index wins). Experts of one group are usually placed on one node,
+// which bounds the nodes a token is sent to.
+//
 // One interface, two implementations: the CPU reference (always built) and the CUDA kernel (built
 // when a CUDA compiler is found, used when a GPU is present). Both draw identical tokens; their
 // logits differ only in FP32 summation order, so assignments agree except at near-ties.
@@ -29,6 +35,9 @@ struct RouterProblem {
   float noise = 0;                   // half-width of the uniform per-dimension noise
   int64_t capacity = 0;              // per (rank, expert); 0: no capacity (dropless)
   TokenKey key{};
+  int expert_groups = 1;  // must divide experts; 1: no limit
+  int topk_groups = 1;    // groups a token may use; with them top_k must fit: topk_groups * experts / expert_groups >= top_k
+  bool grouped() const { return expert_groups > 1 && topk_groups < expert_groups; }
 };
 
 struct RouterResult {
@@ -44,6 +53,8 @@ class Router {
   // std::runtime_error for a device failure.
   virtual void route(const RouterProblem& p, RouterResult& out, bool want_assignments) = 0;
   virtual std::string name() const = 0;
+  // False when route() refuses group-limited problems (the CUDA kernel does not implement them).
+  virtual bool routes_groups() const { return true; }
 };
 
 // The CUDA router's kernels. mma_sync runs on every GPU since Ampere. wgmma (Hopper's warp-group
@@ -56,11 +67,15 @@ std::unique_ptr<Router> make_cpu_router();
 // The CUDA router; null when moesim was built without CUDA, no GPU is present, or the GPU cannot
 // run `kernel`.
 std::unique_ptr<Router> make_cuda_router(CudaKernel kernel = CudaKernel::mma_sync);
-// The CUDA router when it can run, else the CPU reference.
-std::unique_ptr<Router> make_router();
+// The CUDA router when it can run (and, for `grouped` problems, route them), else the CPU
+// reference.
+std::unique_ptr<Router> make_router(bool grouped = false);
 
 // Checks the problem's shape; throws std::invalid_argument naming the field.
 void check_problem(const RouterProblem& p);
+// Group-limited routing: clears allowed[e] (sized experts) for the experts outside the token's
+// topk_groups best groups, given its logits.
+void allowed_experts(const RouterProblem& p, const float* logits, std::vector<uint8_t>& allowed);
 // Applies capacity to raw per-(rank, expert) counts in out.counts, filling out.dropped.
 void apply_capacity(const RouterProblem& p, RouterResult& out);
 

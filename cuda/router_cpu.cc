@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "cuda/router.h"
@@ -13,6 +15,36 @@ void check_problem(const RouterProblem& p) {
   require(p.top_k >= 1 && p.top_k <= p.experts && p.top_k <= 16, "top_k must be in [1, min(experts, 16)]");
   require(p.gate && p.centers && p.topic_cdf, "gate, centers and topic_cdf are required");
   require(p.capacity >= 0, "capacity must be non-negative");
+  require(p.expert_groups >= 1 && p.experts % p.expert_groups == 0, "expert_groups must divide experts");
+  require(p.topk_groups >= 1 && p.topk_groups <= p.expert_groups, "topk_groups must be in [1, expert_groups]");
+  require(static_cast<int64_t>(p.topk_groups) * (p.experts / p.expert_groups) >= p.top_k,
+          "topk_groups groups must hold top_k experts");
+}
+
+void allowed_experts(const RouterProblem& p, const float* logits, std::vector<uint8_t>& allowed) {
+  allowed.assign(p.experts, 1);
+  if (!p.grouped()) return;
+  const int size = p.experts / p.expert_groups;
+  auto sigmoid = [](float x) { return 1.0 / (1.0 + std::exp(-static_cast<double>(x))); };
+  std::vector<double> score(p.expert_groups);
+  for (int g = 0; g < p.expert_groups; ++g) {
+    double first = 0, second = 0;  // affinities are in (0, 1)
+    for (int e = g * size; e < (g + 1) * size; ++e) {
+      const double a = sigmoid(logits[e]);
+      if (a > first) {
+        second = first;
+        first = a;
+      } else {
+        second = std::max(second, a);
+      }
+    }
+    score[g] = first + (size > 1 ? second : 0);
+  }
+  for (int g = 0; g < p.expert_groups; ++g) {
+    int better = 0;  // groups ranked above g
+    for (int h = 0; h < p.expert_groups; ++h) better += score[h] > score[g] || (score[h] == score[g] && h < g);
+    if (better >= p.topk_groups) std::fill_n(allowed.begin() + g * size, size, uint8_t{0});
+  }
 }
 
 void apply_capacity(const RouterProblem& p, RouterResult& out) {
@@ -62,10 +94,12 @@ class CpuRouter final : public Router {
       const float* center_part = center_logits_.data() + static_cast<size_t>(topic) * e_count;
       for (int e = 0; e < e_count; ++e)
         logits_[e] = combine_logit(center_part[e], p.noise, dot(u_.data(), gate_.data() + static_cast<size_t>(e) * d, d));
+      allowed_experts(p, logits_.data(), allowed_);
       // Top-k by insertion; strict comparison keeps the lower index first on ties.
       int best[16];
       int found = 0;
       for (int e = 0; e < e_count; ++e) {
+        if (!allowed_[e]) continue;
         int pos = found < k ? found : k;
         while (pos > 0 && logits_[e] > logits_[best[pos - 1]]) --pos;
         if (pos >= k) continue;
@@ -85,6 +119,7 @@ class CpuRouter final : public Router {
 
  private:
   std::vector<float> gate_, center_logits_, u_, logits_;
+  std::vector<uint8_t> allowed_;
 };
 
 }  // namespace

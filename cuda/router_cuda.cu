@@ -212,6 +212,7 @@ class CudaRouter final : public Router {
   void route(const RouterProblem& p, RouterResult& out, bool want_assignments) override {
     check_problem(p);
     if (p.experts > kMaxExperts) throw std::invalid_argument("CUDA router: at most 256 experts");
+    if (p.grouped()) throw std::invalid_argument("CUDA router: group-limited routing runs on the CPU reference");
     const int experts_padded = padded_experts(p.experts), d_padded = round_up(p.d_model, kChunk);
     gate_f_.reserve(static_cast<size_t>(p.experts) * p.d_model);
     gate_.reserve(static_cast<size_t>(experts_padded) * d_padded);
@@ -266,6 +267,7 @@ class CudaRouter final : public Router {
     }
     apply_capacity(p, out);
   }
+  bool routes_groups() const override { return false; }
   std::string name() const override {
     cudaDeviceProp prop{};
     cudaGetDeviceProperties(&prop, 0);

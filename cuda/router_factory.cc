@@ -8,8 +8,8 @@ namespace moesim::router {
 std::unique_ptr<Router> make_cuda_router(CudaKernel) { return nullptr; }
 #endif
 
-std::unique_ptr<Router> make_router() {
-  if (auto gpu = make_cuda_router()) return gpu;
+std::unique_ptr<Router> make_router(bool grouped) {
+  if (auto gpu = make_cuda_router(); gpu && (!grouped || gpu->routes_groups())) return gpu;
   return make_cpu_router();
 }
 

@@ -53,7 +53,8 @@ struct MoeModel {
   int vocab = 50257;
   bool tied_embeddings = true;  // the LM head reuses the embedding matrix
   // Group-limited routing (DeepSeek-V3): the experts form expert_groups groups; a token picks its
-  // top-k experts among the topk_groups groups of highest score. 1 and 1: no limit.
+  // top-k experts among the topk_groups groups of highest score. 1 and 1: no limit. Applied by the
+  // sources that route tokens (learned, balanced; models/gating/README.md).
   int expert_groups = 1;
   int topk_groups = 1;
   double capacity_factor = 1.25;

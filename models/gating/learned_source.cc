@@ -15,7 +15,7 @@ namespace moesim::gating {
 
 LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<router::Router> router)
     : p_(params),
-      router_(router ? std::move(router) : router::make_router()),
+      router_(router ? std::move(router) : router::make_router(params.shape.topk_groups < params.shape.expert_groups)),
       rng_(params.seed, "gating.learned"),
       rule_(params.routing->make({params.shape, params.capacity_factor})) {
   const int d = p_.d;
@@ -35,7 +35,8 @@ LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<
   mix_cdf_.resize(p_.topics);
 
   const int layers = p_.shape.moe_layers, experts = p_.shape.experts;
-  candidates_ = rule_->candidates();
+  // Group-limited routing ranks only the experts of a token's best groups.
+  candidates_ = std::min(rule_->candidates(), p_.shape.topk_groups * (p_.shape.experts / p_.shape.expert_groups));
   probe_candidates_.resize(layers);
   chosen_.resize(layers);
   layer_shares_.assign(layers, std::vector<double>(experts, 1.0 / experts));
@@ -110,7 +111,9 @@ void LearnedSource::route_probes(int l) {
                                      uniform_cdf_.data(),
                                      static_cast<float>(p_.noise),
                                      0,
-                                     router::TokenKey{p_.seed, 0, static_cast<uint32_t>(l)}};
+                                     router::TokenKey{p_.seed, 0, static_cast<uint32_t>(l)},
+                                     p_.shape.expert_groups,
+                                     p_.shape.topk_groups};
   router_->route(probes, routed_, /*want_assignments=*/true);
   probe_candidates_[l].swap(routed_.assignments);
   if (rule_->placement_aware()) return;  // chosen per sender node, in fill()
@@ -286,7 +289,9 @@ void LearnedSource::learn(int layer, int step) {
                                     mix_cdf_.data(),
                                     static_cast<float>(p_.noise),
                                     0,
-                                    key};
+                                    key,
+                                    p_.shape.expert_groups,
+                                    p_.shape.topk_groups};
   router_->route(batch, routed_, /*want_assignments=*/true);
 
   sums_.assign(static_cast<size_t>(experts + 1) * d, 0.0);  // last row: the mean token

@@ -17,6 +17,10 @@ struct GatingShape {
   int experts = 1;
   int top_k = 1;
   int64_t tokens_per_rank = 1;
+  // Group-limited routing (cuda/router.h): a token's experts come from its topk_groups best of
+  // expert_groups groups of consecutive experts. 1 and 1: no limit.
+  int expert_groups = 1;
+  int topk_groups = 1;
   bool operator==(const GatingShape&) const = default;
 };
 

@@ -184,6 +184,55 @@ TEST(CpuRouter, RejectsInconsistentProblems) {
   EXPECT_THROW(make_cpu_router()->route(f.p, r, false), std::invalid_argument);
 }
 
+// One dimension, no noise, one topic at 1: every token's logits are the gate's values.
+TEST(CpuRouter, GroupLimitedRoutingKeepsTheBestGroupsBySumOfTwoAffinities) {
+  std::vector<float> gate = {5, -5, 4, 3.875f, 1, 1, 0, 0}, center = {1}, cdf = {1};
+  RouterProblem p{4, 1, 1, 8, 3, 1, gate.data(), center.data(), cdf.data(), 0, 0, TokenKey{1, 0, 0}};
+  RouterResult r;
+  make_cpu_router()->route(p, r, true);
+  EXPECT_EQ(std::vector<int32_t>(r.assignments.begin(), r.assignments.begin() + 3), (std::vector<int32_t>{0, 2, 3}));
+  // Groups of two: {0, 1} scores σ(5) + σ(-5) = 1.0, below {2, 3} (1.96) and {4, 5} (1.46).
+  p.expert_groups = 4;
+  p.topk_groups = 2;
+  make_cpu_router()->route(p, r, true);
+  EXPECT_EQ(std::vector<int32_t>(r.assignments.begin(), r.assignments.begin() + 3), (std::vector<int32_t>{2, 3, 4}));
+  // Groups of one score their single affinity: the plain top-k again.
+  p.expert_groups = 8;
+  p.topk_groups = 3;
+  make_cpu_router()->route(p, r, true);
+  EXPECT_EQ(std::vector<int32_t>(r.assignments.begin(), r.assignments.begin() + 3), (std::vector<int32_t>{0, 2, 3}));
+  p.topk_groups = 2;  // two groups cannot hold three experts
+  EXPECT_THROW(make_cpu_router()->route(p, r, false), std::invalid_argument);
+}
+
+TEST(CpuRouter, GroupLimitedTokensUseAtMostTopkGroupsAndTheirBestExperts) {
+  Fixture f(1000, 2, 32, 64, 8, 6, 0.8f, 17);
+  f.p.expert_groups = 8;
+  f.p.topk_groups = 3;
+  RouterResult r;
+  make_cpu_router()->route(f.p, r, true);
+  f.p.top_k = 64;  // the naive full ranking of every expert
+  const auto ranking = naive(f.p);
+  int spread = 0, compared = 0;
+  for (int t = 0; t < f.p.tokens; ++t) {
+    std::vector<int> groups;
+    for (int q = 0; q < 8; ++q) groups.push_back(r.assignments[t * 8 + q] / 8);
+    std::sort(groups.begin(), groups.end());
+    const auto used = std::unique(groups.begin(), groups.end()) - groups.begin();
+    EXPECT_LE(used, 3) << "token " << t;
+    spread += used == 3;
+    // The chosen experts are the best of their groups, in order (near-ties aside).
+    if (ranking[t].second < 1e-5) continue;
+    ++compared;
+    std::vector<int> expected;
+    for (int e : ranking[t].first)
+      if (std::binary_search(groups.begin(), groups.begin() + used, e / 8) && expected.size() < 8) expected.push_back(e);
+    for (int q = 0; q < 8; ++q) EXPECT_EQ(r.assignments[t * 8 + q], expected[q]) << "token " << t;
+  }
+  EXPECT_GT(spread, 500);  // most tokens use all three groups: the limit binds
+  EXPECT_GT(compared, 300);
+}
+
 // Each CUDA kernel against the CPU reference, where this GPU can run it.
 class GpuRouter : public ::testing::TestWithParam<CudaKernel> {
  protected:
