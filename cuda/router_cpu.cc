@@ -17,8 +17,7 @@ void check_problem(const RouterProblem& p) {
   require(p.capacity >= 0, "capacity must be non-negative");
   require(p.expert_groups >= 1 && p.experts % p.expert_groups == 0, "expert_groups must divide experts");
   require(p.topk_groups >= 1 && p.topk_groups <= p.expert_groups, "topk_groups must be in [1, expert_groups]");
-  require(static_cast<int64_t>(p.topk_groups) * (p.experts / p.expert_groups) >= p.top_k,
-          "topk_groups groups must hold top_k experts");
+  require(static_cast<int64_t>(p.topk_groups) * (p.experts / p.expert_groups) >= p.top_k, "topk_groups groups must hold top_k experts");
 }
 
 void allowed_experts(const RouterProblem& p, const float* logits, std::vector<uint8_t>& allowed) {

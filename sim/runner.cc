@@ -9,8 +9,8 @@
 
 namespace moesim {
 gating::GatingShape gating_shape(const scenarios::Scenario& s) {
-  return {s.model.moe_layer_count(),        s.parallelism.stage_gpus(), s.model.experts, s.model.top_k,
-          s.training.tokens_per_rank(s.parallelism), s.model.expert_groups,     s.model.topk_groups};
+  return {s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts, s.model.top_k, s.training.tokens_per_rank(s.parallelism),
+          s.model.expert_groups,     s.model.topk_groups};
 }
 
 gating::SourceContext source_context(const scenarios::Scenario& s) {

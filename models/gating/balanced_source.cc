@@ -15,10 +15,10 @@
 // experts per group), averaged over every rotation of the groups.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <string>
-#include <map>
 #include <vector>
 
 #include "cuda/router.h"

@@ -64,11 +64,17 @@ void validate_batch(const Scenario& s, const Checker& c) {
   const ScheduleEntry& schedule = *find_schedule(t.schedule);
   const std::string got = "got " + t.schedule + " with vp " + str(p.vp);
   if (schedule.interleaved) c.require(p.vp > 1, "parallelism.vp", "expected more than 1 with schedule interleaved, " + got);
-  if (!schedule.interleaved && !schedule.any_vp) {
+  if (schedule.v_shape) {
+    c.require(p.vp == 2, "parallelism.vp", "expected 2 with schedule " + t.schedule + " (two chunks per GPU in a V), " + got);
+    c.require(micro_batches >= 2 * p.pp, "training.micro_batch",
+              "expected at least 2 x pp = " + str(2 * p.pp) + " micro-batches per step with schedule " + t.schedule + ", got " +
+                  str(micro_batches));
+  } else if (!schedule.interleaved && !schedule.any_vp) {
     c.require(p.vp == 1, "schedule",
-              "expected interleaved or overlap with parallelism.vp " + str(p.vp) + " (" + t.schedule + " runs one chunk per GPU), " + got);
+              "expected interleaved, overlap or dualpipev with parallelism.vp " + str(p.vp) + " (" + t.schedule +
+                  " runs one chunk per GPU), " + got);
   }
-  if (p.vp > 1) {
+  if (p.vp > 1 && !schedule.v_shape) {
     c.require(micro_batches % p.pp == 0, "training.micro_batch",
               "expected micro-batches per step (" + str(micro_batches) + ") to be a multiple of pp (" + str(p.pp) +
                   "): the interleaved schedule runs them in groups of pp");

@@ -51,17 +51,20 @@ StageParams stage_params(const StepConfig& s, int stage) {
   const auto& p = s.parallel;
   const auto params = models::param_counts(m);
   const auto chunks = split_layers(m.layers, p.pp * p.vp);
+  const VirtualStages where = virtual_stages(s.schedule, p.pp, p.vp);
   StageParams out;
-  for (int v = stage; v < p.pp * p.vp; v += p.pp) {
-    for (int l : chunks[v]) {
+  for (int chunk = 0; chunk < p.vp; ++chunk) {
+    for (int l : chunks[where.virtual_stage(stage, chunk)]) {
       const bool moe = m.is_moe_layer(l);
       out.dense +=
           params.attention_per_layer + (moe ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
       if (moe) out.experts += (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
     }
   }
-  if (stage == 0) out.dense += params.embedding;
-  if (stage == p.pp - 1) out.dense += m.tied_embeddings && p.pp > 1 ? params.embedding : params.lm_head;
+  // Tied embeddings on two stages keep a copy each (Megatron); on one stage, one matrix.
+  const int first = where.stage_of(0), last = where.stage_of(where.count() - 1);
+  if (stage == first) out.dense += params.embedding;
+  if (stage == last) out.dense += m.tied_embeddings && first != last ? params.embedding : params.lm_head;
   out.dense /= p.tp;
   return out;
 }
@@ -72,16 +75,16 @@ GpuMemory gpu_memory(const StepConfig& s) {
   const ScheduleEntry* schedule = find_schedule(s.schedule);
   const double rows = static_cast<double>(s.tokens_per_rank) / s.micro_batches;  // per micro-batch
   const double dense_shard = p.dp * p.cp, expert_shard = p.expert_dp();
-  const int virtual_stages = p.pp * p.vp;
-  const auto chunks = split_layers(m.layers, virtual_stages);
+  const auto chunks = split_layers(m.layers, p.pp * p.vp);
+  const VirtualStages where = virtual_stages(*schedule, p.pp, p.vp);
   GpuMemory out;
   for (int stage = 0; stage < p.pp; ++stage) {
     // Under full recomputation a layer keeps only its input, but the one being recomputed holds
     // all of its activations for its backward pass: the largest such layer is counted once.
     double activations = 0, biggest_chunk = 0, recomputed_layer = 0;
-    for (int v = stage; v < virtual_stages; v += p.pp) {
+    for (int c = 0; c < p.vp; ++c) {
       double chunk = 0;
-      for (int l : chunks[v]) {
+      for (int l : chunks[where.virtual_stage(stage, c)]) {
         const bool moe = m.is_moe_layer(l);
         const double kept = attention_activations(m, Recompute::kNone) + ffn_activations(m, moe, Recompute::kNone);
         if (p.recompute == Recompute::kFull) {
@@ -108,7 +111,8 @@ GpuMemory gpu_memory(const StepConfig& s) {
     mem.terms.push_back(
         {"optimizer state", sharded(m.optimizer_bytes_per_param, 1), "parallelism.zero: 1, parallelism.pp, parallelism.ep"});
     mem.terms.push_back({"activations", activations, "parallelism.recompute, training.micro_batch, parallelism.tp, parallelism.cp"});
-    if (stage == p.pp - 1) mem.terms.push_back({"LM head logits", rows * m.vocab * 6.0, "training.micro_batch, parallelism.tp"});
+    if (stage == where.stage_of(where.count() - 1))
+      mem.terms.push_back({"LM head logits", rows * m.vocab * 6.0, "training.micro_batch, parallelism.tp"});
     mem.terms.push_back({"all-to-all buffers", 2 * rows * m.top_k * m.hidden * s.dispatch_bytes, "training.micro_batch"});
     mem.terms.push_back({"runtime", kRuntimeBytes, ""});
     out.stages.push_back(std::move(mem));

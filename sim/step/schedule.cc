@@ -23,16 +23,59 @@ const ScheduleEntry& schedule_entry_overlap() {
       .summary =
           "1F1B (interleaved with vp > 1) whose steady-state forward and backward run together, each one's all-to-all behind "
           "the other's compute (Megatron's 1F1B all-to-all overlap; with vp 1 the pipeline's own dependencies leave little to "
-          "overlap, and DualPipe's two-way feed is not modelled)",
+          "overlap)",
       .any_vp = true,
       .overlaps = true};
+  return entry;
+}
+
+const ScheduleEntry& schedule_entry_dualpipev() {
+  static const ScheduleEntry entry{
+      .name = "dualpipev",
+      .summary =
+          "DualPipeV (DeepSeek's DualPipe cut in half): two chunks per GPU in a V, micro-batches fed from stage 0 only, "
+          "steady-state forward and backward of different chunks run together, each one's all-to-all behind the other's "
+          "compute (backward passes are not split into input and weight gradients)",
+      .overlaps = true,
+      .v_shape = true};
   return entry;
 }
 
 const ScheduleEntry* find_schedule(std::string_view name) { return registry::find(schedule_entries(), name); }
 std::vector<std::string> schedule_names() { return registry::names(schedule_entries()); }
 
+VirtualStages virtual_stages(const ScheduleEntry& schedule, int pp, int vp) { return {pp, vp, schedule.v_shape}; }
+VirtualStages virtual_stages(std::string_view schedule, int pp, int vp) { return virtual_stages(*find_schedule(schedule), pp, vp); }
+
+namespace {
+
+// DualPipeV's eight phases (deepseek-ai/DualPipe, dualpipev.py) for stage `stage` of pp and n >=
+// 2pp micro-batches, chunk 0 down the V and chunk 1 back up. Its weight-gradient passes are folded
+// into their backward passes, so its phases 7 and 8 (weights only) reduce to phase 7's backwards.
+std::vector<PipelineOp> dualpipev_order(int stage, int pp, int n) {
+  std::vector<PipelineOp> order;
+  int next[2][2] = {{0, 0}, {0, 0}};  // [chunk][backward]: the next micro-batch
+  auto pass = [&](int chunk, bool backward, bool overlaps_previous = false) {
+    order.push_back({next[chunk][backward]++, chunk, backward, overlaps_previous});
+  };
+  const int tail = pp - stage - 1;
+  for (int i = 0; i < 2 * tail; ++i) pass(0, false);
+  for (int i = 0; i <= stage; ++i) pass(0, false), pass(1, false);
+  for (int i = 0; i < tail; ++i) pass(1, true), pass(1, false);
+  for (int i = 0; i < n - 2 * pp + stage + 1; ++i) {
+    pass(0, false), pass(1, true, true);
+    pass(1, false), pass(0, true, true);
+  }
+  for (int i = 0; i < tail; ++i) pass(1, true), pass(1, false), pass(0, true, true);
+  for (int i = 0; i <= stage; ++i) pass(1, true), pass(0, true);
+  for (int i = 0; i < tail; ++i) pass(0, true);
+  return order;
+}
+
+}  // namespace
+
 std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches) {
+  if (schedule.v_shape) return dualpipev_order(stage, pp, micro_batches);
   const int total = micro_batches * vp;
   // Megatron-Core: forward k of the interleaved schedule runs micro-batch group k / (pp x vp),
   // chunk (k / pp) % vp; backwards walk the chunks in reverse.

@@ -30,7 +30,26 @@ struct ScheduleEntry {
   bool interleaved = false;  // needs parallelism.vp > 1
   bool any_vp = false;       // runs with vp 1 (as 1F1B) or vp > 1 (as interleaved)
   bool overlaps = false;     // pairs steady-state forwards and backwards (PipelineOp::overlaps_previous)
+  bool v_shape = false;      // two chunks per GPU in a V (VirtualStages); needs vp 2 and 2 x pp micro-batches
 };
+
+// Where the model's virtual stages (its layers split in pp x vp consecutive runs) live: virtual
+// stage v runs on pipeline stage stage_of(v) as its model chunk chunk_of(v). Megatron's chunks
+// loop over the stages (v = chunk x pp + stage); a V shape (DualPipeV) goes down the stages and
+// back up (stage s holds v = s and v = 2pp - 1 - s), so the embedding and the LM head share stage
+// 0 and the turn at stage pp - 1 needs no transfer.
+struct VirtualStages {
+  int pp = 1;
+  int vp = 1;
+  bool v_shape = false;
+  int count() const { return pp * vp; }
+  int virtual_stage(int stage, int chunk) const { return v_shape && chunk == 1 ? 2 * pp - 1 - stage : chunk * pp + stage; }
+  int stage_of(int v) const { return v_shape && v >= pp ? 2 * pp - 1 - v : v % pp; }
+  int chunk_of(int v) const { return v / pp; }
+};
+VirtualStages virtual_stages(const ScheduleEntry& schedule, int pp, int vp);
+// By the schedule's name, which must be registered.
+VirtualStages virtual_stages(std::string_view schedule, int pp, int vp);
 
 std::span<const ScheduleEntry* const> schedule_entries();
 const ScheduleEntry* find_schedule(std::string_view name);
@@ -38,7 +57,8 @@ std::vector<std::string> schedule_names();
 
 // Stage `stage`'s passes in program order: Megatron-Core's 1F1B order (warm-up forwards, then one
 // forward and one backward at a time, then the remaining backwards), over model chunks as its
-// interleaved schedule orders them when vp > 1 (micro-batches in groups of pp).
+// interleaved schedule orders them when vp > 1 (micro-batches in groups of pp); DualPipeV's order
+// for a V-shaped schedule.
 std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches);
 
 // The most micro-batch chunks whose forward has run and backward has not, at any point of `order`:

@@ -100,8 +100,8 @@ void parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& ne
     if (p.cp > 1) c.cp_exchange.push_back(gather(network, c.layout.cp_group(g), rows * p.cp * m.key_value_dim() * 2.0));
     if (p.pp > 1) {
       const int stage = c.layout.stage_of(g), local = c.layout.local_of(g);
-      c.send_forward.push_back(send(network, c, stage, (stage + 1) % p.pp, local, rows * h * 2));
-      c.send_backward.push_back(send(network, c, stage, (stage + p.pp - 1) % p.pp, local, rows * h * 2));
+      c.send_next.push_back(send(network, c, stage, (stage + 1) % p.pp, local, rows * h * 2));
+      c.send_previous.push_back(send(network, c, stage, (stage + p.pp - 1) % p.pp, local, rows * h * 2));
     }
   }
 }
@@ -160,10 +160,11 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.layer_to_moe.assign(m.layers, -1);
   c.moe_layers = m.moe_layer_indices();
   for (size_t i = 0; i < c.moe_layers.size(); ++i) c.layer_to_moe[c.moe_layers[i]] = static_cast<int>(i);
+  c.virtual_layout = virtual_stages(s.schedule, p.pp, p.vp);
   c.virtual_stages = split_layers(m.layers, p.pp * p.vp);
   c.stage_of_layer.assign(m.layers, 0);
   for (int v = 0; v < p.pp * p.vp; ++v) {
-    for (int l : c.virtual_stages[v]) c.stage_of_layer[l] = v % p.pp;
+    for (int l : c.virtual_stages[v]) c.stage_of_layer[l] = c.virtual_layout.stage_of(v);
   }
   layout_groups(c, p);
   compute_costs(s, c);

@@ -9,6 +9,7 @@
 #include "policies/placement/placement.h"
 #include "sim/network/network_model.h"
 #include "sim/step/parallel_layout.h"
+#include "sim/step/schedule.h"
 #include "sim/step/step_config.h"
 
 namespace moesim {
@@ -21,7 +22,8 @@ struct StepCosts {
   int pp = 1, vp = 1, micro_batches = 1;
   std::vector<int> layer_to_moe;                 // model layer -> MoE layer index, or -1
   std::vector<int> moe_layers;                   // MoE layer index -> model layer
-  std::vector<std::vector<int>> virtual_stages;  // [chunk x pp + stage] -> its layers, in order
+  VirtualStages virtual_layout;                  // which stage and chunk runs each virtual stage
+  std::vector<std::vector<int>> virtual_stages;  // [virtual stage] -> its layers, in order
   std::vector<int> stage_of_layer;               // model layer -> pipeline stage
   std::vector<std::vector<int>> ep_groups;       // [group] -> local indices of its GPUs in a stage
   std::vector<std::vector<int>> edp_groups;      // [ep rank] -> local indices of the GPUs holding its experts
@@ -46,7 +48,7 @@ struct StepCosts {
   // Per micro-batch and layer, by GPU: one sequence-parallel all-gather or reduce-scatter in its
   // TP group (2 per MoE layer, 4 per dense layer, each way), the CP exchange of keys and values,
   // and the activations (forward) or gradients (backward) it sends the neighbouring stage.
-  std::vector<network::CollectiveCost> tp_collective, cp_exchange, send_forward, send_backward;
+  std::vector<network::CollectiveCost> tp_collective, cp_exchange, send_next, send_previous;  // sends to stage + 1, stage - 1 (mod pp)
   // Per layer and TP rank: the dense gradients' reduction over the data-parallel group, and the
   // gather of their weights (ZeRO >= 1).
   std::vector<std::vector<network::CollectiveCost>> dense_grad, param_gather;

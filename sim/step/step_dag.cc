@@ -176,7 +176,7 @@ class DagBuilder {
     for (int stage = 0; stage < costs_.pp; ++stage) {
       for (int lane : lanes_.of_stage[stage]) begin(lane, {});
       for (int chunk = 0; chunk < costs_.vp; ++chunk) {
-        for (int l : costs_.virtual_stages[chunk * costs_.pp + stage]) {
+        for (int l : costs_.virtual_stages[costs_.virtual_layout.virtual_stage(stage, chunk)]) {
           gather_layer(stage, l, 0, false,
                        [&](int lane, TaskId t) { chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + chunk].push_back(t); });
         }
@@ -267,7 +267,7 @@ void DagBuilder::run_pipeline() {
     for (int s = 0; s < pp; ++s) {
       for (; next[s] < orders[s].size(); ++next[s], --remaining, progress = true) {
         const PipelineOp& op = orders[s][next[s]];
-        const int v = op.chunk * pp + s;
+        const int v = costs_.virtual_layout.virtual_stage(s, op.chunk);
         const bool waits = op.backward ? v + 1 < v_count && !sent_[index(true, v + 1, op.micro_batch)]
                                        : v > 0 && !sent_[index(false, v - 1, op.micro_batch)];
         if (waits) break;
@@ -282,7 +282,7 @@ void DagBuilder::run_pipeline() {
 }
 
 void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_backward) {
-  const int pp = costs_.pp, v = op.chunk * pp + stage, v_count = pp * costs_.vp, mbs = costs_.micro_batches;
+  const int v = costs_.virtual_layout.virtual_stage(stage, op.chunk), v_count = costs_.virtual_layout.count(), mbs = costs_.micro_batches;
   const size_t from = ((static_cast<size_t>(op.backward) * v_count) + (op.backward ? v + 1 : v - 1)) * mbs + op.micro_batch;
   const bool receives = op.backward ? v + 1 < v_count : v > 0;
   for (int lane : lanes_.of_stage[stage]) {
@@ -317,9 +317,10 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_backward) {
 }
 
 // The activations (or their gradients) of each lane's GPU to the GPU with the same local index in
-// the neighbouring stage; on one GPU (pp 1, interleaved chunks) only the order.
+// the stage of the next virtual stage; on the same GPU (pp 1 interleaved, the turn of a V) only
+// the order.
 void DagBuilder::send(int stage, int v, int mb, bool backward) {
-  const int pp = costs_.pp, v_count = pp * costs_.vp, to_stage = ((backward ? v - 1 : v + 1) % pp + pp) % pp;
+  const int pp = costs_.pp, v_count = costs_.virtual_layout.count(), to_stage = costs_.virtual_layout.stage_of(backward ? v - 1 : v + 1);
   auto& received = received_[(static_cast<size_t>(backward) * v_count + v) * costs_.micro_batches + mb];
   // A virtual stage may hold only the embedding (the first) or the LM head (the last).
   const auto& chunk = costs_.virtual_stages[v];
@@ -331,7 +332,7 @@ void DagBuilder::send(int stage, int v, int mb, bool backward) {
       continue;
     }
     const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(to)};
-    const auto& cost = (backward ? costs_.send_backward : costs_.send_forward)[costs_.by_gpu(lanes_.gpu[lane])];
+    const auto& cost = (to_stage == (stage + 1) % pp ? costs_.send_next : costs_.send_previous)[costs_.by_gpu(lanes_.gpu[lane])];
     const TaskId t = network_.add_task(graph_, cost, streams, kAllToAllPriority, task_tag(TaskKind::kPipelineSend, layer, mb, backward));
     depend(lane, t, false);
     received.emplace_back(to, t);
