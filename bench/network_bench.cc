@@ -11,6 +11,7 @@
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
 #include "sim/network/all_to_all.h"
+#include "sim/network/collective_bench.h"
 #include "sim/runner.h"
 #include "sim/step/step_simulator.h"
 
@@ -89,6 +90,23 @@ void BM_AllToAllAlgorithm(benchmark::State& state) {
   }
   state.counters["sim_us"] = time.seconds() * 1e6;
 }
+// `moesim bench collective` over 30 sizes (1 KiB to 512 GiB) on 512 GPUs, analytic.
+void BM_BenchCollective512(benchmark::State& state) {
+  hardware::ClusterSpec c = *hardware::cluster_preset("h100-dgx");
+  c.nodes = 64;
+  const auto op = static_cast<network::CollectiveOp>(state.range(0));
+  std::vector<int> ids(c.gpu_count());
+  for (int i = 0; i < c.gpu_count(); ++i) ids[i] = i;
+  const auto sizes = network::collective_sizes(1 << 10, int64_t{512} << 30, 2);
+  auto net = network::make_network_model(c);
+  for (auto _ : state) benchmark::DoNotOptimize(network::bench_collective(*net, op, ids, sizes));
+  state.counters["sizes"] = static_cast<double>(sizes.size());
+}
+BENCHMARK(BM_BenchCollective512)
+    ->Arg(static_cast<int>(network::CollectiveOp::kAllReduce))
+    ->Arg(static_cast<int>(network::CollectiveOp::kAllToAll))
+    ->Unit(benchmark::kMillisecond);
+
 BENCHMARK(BM_AllToAllAlgorithm)->ArgsProduct({{1, 4, 16, 64}, {4 << 10, 256 << 10, 4 << 20}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
 
 BENCHMARK(BM_A2aHeavy256_Analytic)->Unit(benchmark::kMillisecond);

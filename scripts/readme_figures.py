@@ -245,13 +245,27 @@ $ moesim compare scenarios/whatif/nic_400g_vs_800g.yaml
 ```"""
 
 
+# ---- nccl-tests' benchmarks on a simulated cluster -------------------------------------------
+
+def bench(run):
+    args = ["bench", "collective", scenario("quickstart.yaml")]
+    a2a = run(*args, "--op", "all_to_all", "--sizes", "1M:1G:4")
+    reduce = run(*args, "--op", "all_reduce", "--gpus", "8", "--sizes", "64M:1G:4")
+    return f"""```
+$ moesim bench collective scenarios/quickstart.yaml --op all_to_all --sizes 1M:1G:4
+{a2a.rstrip()}
+$ moesim bench collective scenarios/quickstart.yaml --op all_reduce --gpus 8 --sizes 64M:1G:4
+{reduce.rstrip()}
+```"""
+
+
 # ---- the keys of the registry entries -----------------------------------------------------------
 
 def keys(run):
     return run("presets", "--markdown").rstrip()
 
 
-FIGURES = {"keys": keys, "quickstart": quickstart, "predictors": predictors, "routing": routing, "placement": placement, "whatif": whatif}
+FIGURES = {"keys": keys, "bench": bench, "quickstart": quickstart, "predictors": predictors, "routing": routing, "placement": placement, "whatif": whatif}
 BLOCK = re.compile(r"(<!-- figure (\w+)[^>]*-->\n)(.*?)(\n<!-- end figure \2 -->)", re.DOTALL)
 
 

@@ -324,8 +324,8 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   return s;
 }
 
-Scenario load(const std::string& text, const std::string& origin, const std::string& default_name, const std::vector<Override>& overrides) {
-  SourceMap sources(origin);
+// The document's root mapping, every override applied.
+YAML::Node parse(const std::string& text, SourceMap& sources, const std::vector<Override>& overrides) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -343,6 +343,12 @@ Scenario load(const std::string& text, const std::string& origin, const std::str
     apply_override(root, o.text, where);
     sources.add_override(o.text.substr(0, o.text.find('=')), where);
   }
+  return root;
+}
+
+Scenario load(const std::string& text, const std::string& origin, const std::string& default_name, const std::vector<Override>& overrides) {
+  SourceMap sources(origin);
+  const YAML::Node root = parse(text, sources, overrides);
   Scenario s = read_scenario(root, sources, default_name);
   s.source_file = origin;
   return s;
@@ -366,6 +372,17 @@ Scenario load_scenario_file(const std::string& path, const std::vector<std::stri
 
 Scenario load_scenario_text(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides) {
   return load(text, origin, "scenario", from_set(overrides));
+}
+
+ClusterFile load_cluster_file(const std::string& path, const std::vector<std::string>& overrides) {
+  SourceMap sources(path);
+  const YAML::Node root = parse(read_document(path, "cluster file"), sources, from_set(overrides));
+  MapReader r(sources, root, "");
+  ClusterFile out;
+  out.name = r.get_string("name", std::filesystem::path(path).stem().string());
+  out.cluster = read_cluster(r.child("cluster"));
+  validate_cluster(out.cluster, Checker(sources));
+  return out;
 }
 
 }  // namespace moesim::scenarios

@@ -23,6 +23,14 @@ Scenario load_scenario_file(const std::string& path, const std::vector<Override>
 // The same, from text; `origin` names it in messages.
 Scenario load_scenario_text(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides = {});
 
+// The `cluster:` section (and `name:`) of a scenario or of a file that holds only those, read and
+// checked as a scenario's; the file's other keys are not read. Throws ScenarioError.
+struct ClusterFile {
+  std::string name;
+  hardware::ClusterSpec cluster;
+};
+ClusterFile load_cluster_file(const std::string& path, const std::vector<std::string>& overrides = {});
+
 // The fully resolved scenario (presets expanded, every field explicit) as YAML that loads back
 // to the same Scenario.
 std::string resolved_yaml(const Scenario& scenario);

@@ -76,13 +76,8 @@ void validate_policies(const Scenario& s, const Checker& c) {
 
 }  // namespace
 
-void validate(const Scenario& s, const SourceMap& sources) {
-  const Checker c(sources);
-  const auto& cl = s.cluster;
-  const auto& m = s.model;
-  const auto& p = s.parallelism;
+void validate_cluster(const hardware::ClusterSpec& cl, const Checker& c) {
   const int gpus = cl.gpu_count();
-
   c.require(cl.gpus == 0 || cl.gpus == gpus, "cluster.gpus",
             "expected nodes x gpus_per_node = " + str(cl.nodes) + " x " + str(cl.gpus_per_node) + " = " + str(gpus) +
                 " (the topology's GPU count), got " + str(cl.gpus));
@@ -91,6 +86,15 @@ void validate(const Scenario& s, const SourceMap& sources) {
   c.require(cl.nic.count <= cl.gpus_per_node && cl.gpus_per_node % cl.nic.count == 0, "cluster.nic.count",
             "expected a divisor of gpus_per_node (" + str(cl.gpus_per_node) + "), got " + str(cl.nic.count));
   validate_fabric(cl, c);
+}
+
+void validate(const Scenario& s, const SourceMap& sources) {
+  const Checker c(sources);
+  const auto& cl = s.cluster;
+  const auto& m = s.model;
+  const auto& p = s.parallelism;
+  const int gpus = cl.gpu_count();
+  validate_cluster(cl, c);
 
   c.require(m.first_moe_layer < m.layers, "model.first_moe_layer",
             "expected a layer index below layers (" + str(m.layers) + "), got " + str(m.first_moe_layer));

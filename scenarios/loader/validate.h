@@ -21,6 +21,9 @@ class Checker {
 // and whether each policy's share of the model fits in a GPU's memory (sim/step/memory_model.h).
 void validate_parallelism(const Scenario& s, const Checker& c);
 
+// The cluster's keys against each other (GPU counts, NICs, the fabric).
+void validate_cluster(const hardware::ClusterSpec& cluster, const Checker& c);
+
 // Checks that values agree with each other (parallelism vs GPU count, experts vs EP, ...).
 // Throws ScenarioError naming the key whose value is inconsistent.
 void validate(const Scenario& s, const SourceMap& sources);

@@ -1,4 +1,4 @@
-// The moesim command line: `moesim run | sweep | compare | validate | presets | topo | trace | predict`. Only this folder knows
+// The moesim command line: `moesim run | sweep | compare | validate | presets | topo | trace | predict | bench`. Only this folder knows
 // Boost.Program_options; bad input of any kind ends with one line on stderr and exit status 2.
 #include <boost/program_options.hpp>
 
@@ -17,6 +17,7 @@
 #include "results/run_outputs.h"
 #include "results/table.h"
 #include "scenarios/loader/loader.h"
+#include "sim/cli/bench_command.h"
 #include "sim/cli/command_line.h"
 #include "sim/cli/compare_command.h"
 #include "sim/cli/layout_report.h"
@@ -62,6 +63,7 @@ const char* kUsage =
     "  topo SCENARIO       summarize a scenario's cluster topology (and write it as Graphviz DOT)\n"
     "  trace ...           record (generate), inspect (info) and convert routing traces\n"
     "  predict TRACE       score the expert-load predictors on a trace\n"
+    "  bench collective S  nccl-tests' collective benchmarks on scenario S's cluster, in their layout\n"
     "\n"
     "Run `moesim <command> --help` for the options of a command.\n";
 
@@ -220,6 +222,7 @@ int main(int argc, char** argv) {
     if (command == "compare") return cli::cmd_compare(args);
     if (command == "trace") return cli::cmd_trace(args);
     if (command == "predict") return cli::cmd_predict(args);
+    if (command == "bench") return cli::cmd_bench(args);
     throw UsageError("unknown command '" + command + "'");
   } catch (const scenarios::ScenarioError& e) {
     std::cerr << "moesim: error: " << e.what() << "\n";

@@ -20,6 +20,10 @@ CollectiveCost AnalyticModel::all_reduce(std::span<const int> gpus, Bytes bytes)
   return {ring_all_reduce_time(net_, gpus, bytes), {}, {}, {}, {}};
 }
 
+CollectiveCost AnalyticModel::all_gather(std::span<const int> gpus, Bytes bytes) {
+  return {ring_time(net_, gpus, bytes, 1), {}, {}, {}, {}};
+}
+
 engine::TaskId AnalyticModel::add_task(engine::TaskGraph& graph, const CollectiveCost& cost, std::span<const engine::ResourceId> streams,
                                        int32_t priority, uint32_t tag) {
   return graph.add_task(cost.time, streams, priority, tag);

@@ -13,6 +13,7 @@ class AnalyticModel : public NetworkModel {
   CollectiveCost all_to_all(const TrafficMatrix& traffic) override;
   CollectiveCost transfers(const TrafficMatrix& traffic) override;
   CollectiveCost all_reduce(std::span<const int> gpus, Bytes bytes) override;
+  CollectiveCost all_gather(std::span<const int> gpus, Bytes bytes) override;
   engine::TaskId add_task(engine::TaskGraph& graph, const CollectiveCost& cost, std::span<const engine::ResourceId> streams,
                           int32_t priority, uint32_t tag) override;
   engine::SharedCapacity* begin_step() override { return nullptr; }

@@ -118,18 +118,18 @@ Ring ring_over(const AnalyticNetwork& net, std::span<const int> gpus) {
 
 }  // namespace
 
-Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes) {
+Duration ring_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes, int passes) {
   const size_t n = gpus.size();
   if (n <= 1 || bytes.count() <= 0) return Duration();
   const Ring ring = ring_over(net, gpus);
-  const double volume = 2.0 * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count();
-  return Seconds(volume / ring.bandwidth) + ring.alpha * static_cast<int64_t>(2 * (n - 1));
+  const double volume = passes * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count();
+  return Seconds(volume / ring.bandwidth) + ring.alpha * static_cast<int64_t>(passes * (n - 1));
 }
 
-Duration ring_all_reduce_latency(const AnalyticNetwork& net, std::span<const int> gpus) {
+Duration ring_latency(const AnalyticNetwork& net, std::span<const int> gpus, int passes) {
   const size_t n = gpus.size();
   if (n <= 1) return Duration();
-  return ring_over(net, gpus).alpha * static_cast<int64_t>(2 * (n - 1));
+  return ring_over(net, gpus).alpha * static_cast<int64_t>(passes * (n - 1));
 }
 
 }  // namespace moesim::network

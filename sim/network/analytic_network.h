@@ -49,9 +49,15 @@ AllToAllCost transfers_time(const AnalyticNetwork& net, std::span<const int> gpu
 // fewest any node has), one within a node.
 size_t ring_count(const hardware::ClusterSpec& cluster, std::span<const int> gpus);
 
-// Ring all-reduce of `bytes` (the buffer size on each participant) over `gpus`.
-Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes);
-// Its latency part: 2(n-1) hops of the ring's slowest class of link.
-Duration ring_all_reduce_latency(const AnalyticNetwork& net, std::span<const int> gpus);
+// A ring collective over `gpus` of `bytes` (the full buffer on each participant) in `passes`
+// passes round the ring, each moving (n-1)/n of it through every GPU: an all-reduce is 2 (a
+// reduce-scatter, then an all-gather), a reduce-scatter or an all-gather 1.
+Duration ring_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes, int passes);
+// Its latency part: passes x (n-1) hops of the ring's slowest class of link.
+Duration ring_latency(const AnalyticNetwork& net, std::span<const int> gpus, int passes);
+inline Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes) {
+  return ring_time(net, gpus, bytes, 2);
+}
+inline Duration ring_all_reduce_latency(const AnalyticNetwork& net, std::span<const int> gpus) { return ring_latency(net, gpus, 2); }
 
 }  // namespace moesim::network

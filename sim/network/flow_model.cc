@@ -42,6 +42,12 @@ class FlowModel final : public AnalyticModel {
     cost.tail.push_back(ring_all_reduce_latency(net_, gpus));
     return cost;
   }
+  CollectiveCost all_gather(std::span<const int> gpus, Bytes bytes) override {
+    CollectiveCost cost = AnalyticModel::all_gather(gpus, bytes);
+    cost.demand.push_back(ring_demand(*router_, net_.cluster, gpus, bytes, 1, scratch_));
+    cost.tail.push_back(ring_latency(net_, gpus, 1));
+    return cost;
+  }
   engine::TaskId add_task(engine::TaskGraph& graph, const CollectiveCost& cost, std::span<const engine::ResourceId> streams,
                           int32_t priority, uint32_t tag) override {
     Duration tail;

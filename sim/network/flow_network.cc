@@ -45,8 +45,8 @@ FlowDemand route_traffic(hardware::Router& router, const TrafficMatrix& traffic,
   return compact(scratch, touched);
 }
 
-FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardware::ClusterSpec& cluster, std::span<const int> gpus, Bytes bytes,
-                                  std::vector<double>& scratch) {
+FlowDemand ring_demand(hardware::Router& router, const hardware::ClusterSpec& cluster, std::span<const int> gpus, Bytes bytes, int passes,
+                       std::vector<double>& scratch) {
   scratch.resize(router.link_count(), 0.0);
   std::vector<hardware::LinkId> touched;
   const size_t n = gpus.size();
@@ -54,7 +54,7 @@ FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardware::Clus
   std::map<int, std::vector<int>> by_node;  // node -> its participants, in the order given
   for (int g : gpus) by_node[cluster.node_of(g)].push_back(g);
   const size_t rings = ring_count(cluster, gpus);
-  const double per_hop = 2.0 * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count() / static_cast<double>(rings);
+  const double per_hop = passes * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count() / static_cast<double>(rings);
   // Ring k enters each node at a different participant, so that rings leave nodes from different
   // GPUs (and so NICs).
   for (size_t k = 0; k < rings; ++k) {

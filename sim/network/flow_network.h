@@ -40,10 +40,15 @@ struct FlowDemand {
 // (sized to the router's link count).
 FlowDemand route_traffic(hardware::Router& router, const TrafficMatrix& traffic, std::vector<double>& scratch);
 
-// Ring all-reduce of `bytes` per participant over `gpus` as NCCL runs it: one ring per NIC in
-// use in a node, each carrying its share; every hop moves 2(n-1)/n of its ring's share.
-FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardware::ClusterSpec& cluster, std::span<const int> gpus, Bytes bytes,
-                                  std::vector<double>& scratch);
+// A ring collective of `bytes` per participant over `gpus` in `passes` passes (analytic_network.h:
+// ring_time) as NCCL runs it: one ring per NIC in use in a node, each carrying its share; every
+// hop moves passes x (n-1)/n of its ring's share.
+FlowDemand ring_demand(hardware::Router& router, const hardware::ClusterSpec& cluster, std::span<const int> gpus, Bytes bytes, int passes,
+                       std::vector<double>& scratch);
+inline FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardware::ClusterSpec& cluster, std::span<const int> gpus,
+                                         Bytes bytes, std::vector<double>& scratch) {
+  return ring_demand(router, cluster, gpus, bytes, 2, scratch);
+}
 
 class FlowNetwork : public engine::SharedCapacity {
  public:

@@ -40,6 +40,9 @@ class NetworkModel {
   virtual CollectiveCost transfers(const TrafficMatrix& traffic) = 0;
   // A ring all-reduce of `bytes` on each of `gpus`.
   virtual CollectiveCost all_reduce(std::span<const int> gpus, Bytes bytes) = 0;
+  // A ring all-gather whose gathered buffer is `bytes` on each of `gpus`; a reduce-scatter of a
+  // `bytes` buffer costs the same.
+  virtual CollectiveCost all_gather(std::span<const int> gpus, Bytes bytes) = 0;
   // Adds `cost` to `graph` as one task on `streams`; its demand must outlive the step.
   virtual engine::TaskId add_task(engine::TaskGraph& graph, const CollectiveCost& cost, std::span<const engine::ResourceId> streams,
                                   int32_t priority, uint32_t tag) = 0;

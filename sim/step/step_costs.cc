@@ -21,9 +21,9 @@ void layout_groups(StepCosts& c, const Parallelism& p) {
   }
 }
 
-// A ring all-gather or reduce-scatter of a `bytes` buffer moves half an all-reduce's bytes.
+// A ring all-gather or reduce-scatter of a `bytes` buffer: one pass round the ring.
 network::CollectiveCost gather(network::NetworkModel& network, const std::vector<int>& gpus, double bytes) {
-  return network.all_reduce(gpus, Bytes(bytes / 2));
+  return network.all_gather(gpus, Bytes(bytes));
 }
 
 double layer_dense_params(const models::MoeModel& m, const models::ParamCounts& params, int layer) {

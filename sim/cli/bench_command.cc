@@ -1,0 +1,142 @@
+#include "sim/cli/bench_command.h"
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <numeric>
+
+#include "scenarios/loader/loader.h"
+#include "sim/cli/scenario_args.h"
+#include "sim/cli/usage_error.h"
+#include "sim/network/collective_bench.h"
+#include "sim/resources.h"
+
+namespace po = boost::program_options;
+
+namespace moesim::cli {
+namespace {
+
+constexpr int64_t kMaxBytes = int64_t{1} << 40;  // 1 TiB per rank: beyond any GPU's memory
+constexpr size_t kMaxSizes = 4096;
+
+int64_t parse_size(const std::string& text, const std::string& whole) {
+  const auto bad = [&]() {
+    return OptionError("--sizes " + whole + ": expected MIN:MAX:FACTOR, sizes in bytes with an optional K, M or G (1024^1..3), got '" +
+                       text + "'");
+  };
+  size_t used = 0;
+  int64_t value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    throw bad();
+  }
+  int64_t scale = 1;
+  if (used + 1 == text.size()) {
+    switch (text[used]) {
+      case 'K':
+      case 'k': scale = int64_t{1} << 10; break;
+      case 'M':
+      case 'm': scale = int64_t{1} << 20; break;
+      case 'G':
+      case 'g': scale = int64_t{1} << 30; break;
+      default: throw bad();
+    }
+  } else if (used != text.size()) {
+    throw bad();
+  }
+  if (value < 1 || value > kMaxBytes / scale)
+    throw OptionError("--sizes " + whole + ": expected sizes from 1 byte to 1T, got '" + text + "'");
+  return value * scale;
+}
+
+// nccl-tests prints a time of 10 ms or more without decimals, of 100 us or more with one.
+std::string format_time(double us) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, us >= 10000 ? "%7.0f" : us >= 100 ? "%7.1f" : "%7.2f", us);
+  return buf;
+}
+
+}  // namespace
+
+std::vector<int64_t> parse_sizes(const std::string& text) {
+  const size_t a = text.find(':'), b = a == std::string::npos ? a : text.find(':', a + 1);
+  if (b == std::string::npos || text.find(':', b + 1) != std::string::npos)
+    throw OptionError("--sizes " + text + ": expected MIN:MAX:FACTOR, as nccl-tests' -b MIN -e MAX -f FACTOR (for example 8:8G:2)");
+  const int64_t min = parse_size(text.substr(0, a), text), max = parse_size(text.substr(a + 1, b - a - 1), text);
+  if (max < min) throw OptionError("--sizes " + text + ": expected MAX at least MIN");
+  double factor = 0;
+  size_t used = 0;
+  const std::string f = text.substr(b + 1);
+  try {
+    factor = std::stod(f, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != f.size() || !(factor > 1) || !std::isfinite(factor))
+    throw OptionError("--sizes " + text + ": expected a FACTOR above 1, got '" + f + "'");
+  const auto sizes = network::collective_sizes(min, max, factor);
+  if (sizes.size() > kMaxSizes)
+    throw OptionError("--sizes " + text + ": expected at most " + std::to_string(kMaxSizes) + " sizes, got " +
+                      std::to_string(sizes.size()));
+  return sizes;
+}
+
+int cmd_bench(const std::vector<std::string>& args) {
+  if (args.empty() || (args.front() != "collective" && args.front() != "--help" && args.front() != "-h"))
+    throw UsageError("moesim bench: expected `moesim bench collective SCENARIO --op OP`");
+  std::string ops;
+  for (const auto& info : network::collective_ops()) ops += (ops.empty() ? "" : " | ") + std::string(info.name);
+  po::options_description o("moesim bench collective options");
+  o.add_options()("help,h", "show this help")("op", po::value<std::string>()->value_name("OP"), ("the collective: " + ops).c_str())(
+      "sizes", po::value<std::string>()->default_value("8:8G:2")->value_name("MIN:MAX:FACTOR"),
+      "buffer sizes per rank, as nccl-tests' -b -e -f (K, M, G: powers of 1024)")(
+      "gpus", po::value<int>()->value_name("N"), "run on the cluster's first N GPUs (default: all of them)");
+  o.add(scenario_options());
+  bool help = false;
+  const std::vector<std::string> rest(args.begin() + (args.front() == "collective" ? 1 : 0), args.end());
+  const auto vm = parse(
+      rest, o, "usage: moesim bench collective CLUSTER_OR_SCENARIO --op OP [--sizes MIN:MAX:FACTOR] [--gpus N] [--set key.path=value]...",
+      help);
+  if (help) return 0;
+  const ScenarioArgs a = scenario_args(vm, "bench collective");
+  if (!vm.count("op")) throw OptionError("bench collective: --op is required (" + ops + ")");
+  const auto* info = network::find_collective_op(vm["op"].as<std::string>());
+  if (!info) throw OptionError("--op: expected " + ops + ", got '" + vm["op"].as<std::string>() + "'");
+  const auto sizes = parse_sizes(vm["sizes"].as<std::string>());
+  const scenarios::ClusterFile s = scenarios::load_cluster_file(a.path, a.overrides);
+  const int all = s.cluster.gpu_count();
+  const int n = vm.count("gpus") ? vm["gpus"].as<int>() : all;
+  if (n < 2 || n > all) throw OptionError("--gpus: expected 2 to the cluster's " + std::to_string(all) + " GPUs, got " + std::to_string(n));
+  std::vector<int> gpus(n);
+  std::iota(gpus.begin(), gpus.end(), 0);
+  // The network model's state, and an all-to-all's traffic matrix.
+  const std::vector<MemoryPart> memory = {
+      {network::find_network_model(s.cluster.network.model)->memory(s.cluster), s.cluster.network.model + " network model",
+       "cluster.nodes"},
+      {8.0 * n * n, "an all-to-all's traffic matrix, " + std::to_string(n) + " x " + std::to_string(n) + " GPUs", "--gpus"}};
+  require_memory(memory, 1, physical_memory_limit(), "the benchmark");
+
+  const auto network = network::make_network_model(s.cluster);
+  const auto samples = network::bench_collective(*network, info->op, gpus, sizes);
+  std::printf("# moesim bench collective: %s simulated on %s: %d x %s, GPUs 0-%d, %s network model, %s all-to-all\n",
+              std::string(info->tool).c_str(), s.name.c_str(), s.cluster.nodes, s.cluster.preset.c_str(), n - 1,
+              s.cluster.network.model.c_str(), hardware::to_string(s.cluster.network.all_to_all));
+  std::printf("# each size: one collective alone on the network; nccl-tests' out-of-place columns (in-place is the same here)\n");
+  std::printf("# busBw = algBw x %s\n#\n", info->op == network::CollectiveOp::kAllReduce ? "2(n-1)/n" : "(n-1)/n");
+  std::printf("#       size         count      type   redop    root     time   algbw   busbw\n");
+  std::printf("#        (B)    (elements)                               (us)  (GB/s)  (GB/s)\n");
+  double sum = 0;
+  for (const auto& r : samples) {
+    std::printf("%12lld  %12lld  %8s  %6s  %6d  %s  %6.2f  %6.2f\n", static_cast<long long>(r.bytes), static_cast<long long>(r.count),
+                "float", std::string(info->redop).c_str(), -1, format_time(r.time.seconds() * 1e6).c_str(), r.algbw, r.busbw);
+    sum += r.busbw;
+  }
+  if (samples.size() < sizes.size())
+    std::printf("# left out: %zu size%s below %d bytes (one float per rank)\n", sizes.size() - samples.size(),
+                sizes.size() - samples.size() == 1 ? "" : "s", network::kElementBytes * (info->count_per_rank ? n : 1));
+  std::printf("# Avg bus bandwidth    : %g\n", samples.empty() ? 0.0 : sum / static_cast<double>(samples.size()));
+  return 0;
+}
+
+}  // namespace moesim::cli

@@ -1,0 +1,99 @@
+// `moesim bench collective`: nccl-tests' layout on a scenario's cluster, and its bad options.
+#include <sstream>
+
+#include "tests/e2e/cli.h"
+
+namespace moesim::e2e {
+namespace {
+
+// The table's rows: size, count, type, redop, root, time, algbw, busbw.
+struct Row {
+  long long size = 0, count = 0;
+  std::string type, redop;
+  int root = 0;
+  double time = 0, algbw = 0, busbw = 0;
+};
+std::vector<Row> rows(const std::string& out) {
+  std::vector<Row> all;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    Row r;
+    std::istringstream(line) >> r.size >> r.count >> r.type >> r.redop >> r.root >> r.time >> r.algbw >> r.busbw;
+    all.push_back(r);
+  }
+  return all;
+}
+
+TEST_F(Cli, BenchCollectivePrintsNcclTestsColumns) {
+  const Result r = moesim("bench collective " + quickstart() + " --op all_to_all --sizes 1K:1G:8");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("alltoall_perf simulated on quickstart: 4 x h100-dgx, GPUs 0-31, analytic network model"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("#       size         count      type   redop    root     time   algbw   busbw"), std::string::npos);
+  const auto table = rows(r.out);
+  ASSERT_EQ(table.size(), 7u);  // 1K, 8K, ..., 256M: sizes at most 1G
+  EXPECT_EQ(table.front().size, 1024);
+  EXPECT_EQ(table.front().count, 1024 / 4 / 32);
+  EXPECT_EQ(table.back().size, 268435456);
+  EXPECT_EQ(table.back().type, "float");
+  EXPECT_EQ(table.back().redop, "none");
+  EXPECT_EQ(table.back().root, -1);
+  // algbw = size / time, busbw = algbw x 31/32, to the printed precision.
+  EXPECT_NEAR(table.back().algbw, table.back().size / table.back().time / 1e3, 0.05);
+  EXPECT_NEAR(table.back().busbw, table.back().algbw * 31 / 32, 0.01);
+  for (size_t i = 1; i < table.size(); ++i) EXPECT_GT(table[i].busbw, table[i - 1].busbw);  // latency fades
+  EXPECT_NE(r.out.find("# Avg bus bandwidth"), std::string::npos);
+}
+
+TEST_F(Cli, BenchCollectiveOnAGroupOfGpusUnderTheFlowModel) {
+  const Result r =
+      moesim("bench collective " + quickstart() + " --op all_reduce --gpus 8 --sizes 1G:1G:2 --set cluster.network.model=flow");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto table = rows(r.out);
+  ASSERT_EQ(table.size(), 1u);
+  EXPECT_EQ(table[0].count, (1LL << 30) / 4);
+  EXPECT_EQ(table[0].redop, "sum");
+  EXPECT_NEAR(table[0].busbw / 370, 1.0, 0.15);  // nccl-tests issue #212, 8 x H100
+  EXPECT_NE(r.out.find("GPUs 0-7, flow network model"), std::string::npos);
+}
+
+TEST_F(Cli, BenchCollectiveReadsAFileWithOnlyACluster) {
+  const fs::path cluster = write("h800.yaml", "name: my-h800\ncluster: {preset: h800-dgx, nodes: 2}\n");
+  const Result r = moesim("bench collective " + cluster.string() + " --op reduce_scatter --sizes 1G:1G:2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("reduce_scatter_perf simulated on my-h800: 2 x h800-dgx, GPUs 0-15"), std::string::npos) << r.out;
+  EXPECT_EQ(rows(r.out).at(0).count, (1LL << 30) / 4 / 16);
+  const fs::path bad = write("bad.yaml", "cluster: {preset: h800-dgx, nodes: 2, nic: {count: 3}}\n");
+  const Result e = moesim("bench collective " + bad.string() + " --op all_reduce");
+  EXPECT_EQ(e.status, 2);
+  EXPECT_NE(e.err.find("`cluster.nic.count`: expected a divisor of gpus_per_node (8), got 3"), std::string::npos) << e.err;
+}
+
+TEST_F(Cli, BenchCollectiveRejectsBadOptionsInOneLine) {
+  const std::string base = "bench collective " + quickstart();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" --op broadcast", "--op: expected all_reduce | all_gather | reduce_scatter | all_to_all, got 'broadcast'"},
+      {"", "--op is required"},
+      {" --op all_reduce --sizes 8:1G", "--sizes 8:1G: expected MIN:MAX:FACTOR"},
+      {" --op all_reduce --sizes 8:1X:2", "--sizes 8:1X:2: expected MIN:MAX:FACTOR, sizes in bytes with an optional K, M or G"},
+      {" --op all_reduce --sizes 1G:8:2", "expected MAX at least MIN"},
+      {" --op all_reduce --sizes 8:1G:1", "expected a FACTOR above 1, got '1'"},
+      {" --op all_reduce --sizes 0:1G:2", "expected sizes from 1 byte to 1T, got '0'"},
+      {" --op all_reduce --sizes 1:1000G:1.001", "expected at most 4096 sizes"},
+      {" --op all_reduce --gpus 64", "--gpus: expected 2 to the cluster's 32 GPUs, got 64"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Result r = moesim(base + args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+    EXPECT_EQ(r.out, "") << args;
+  }
+  const Result usage = moesim("bench latency");
+  EXPECT_EQ(usage.status, 2);
+  EXPECT_NE(usage.err.find("expected `moesim bench collective SCENARIO --op OP`"), std::string::npos) << usage.err;
+}
+
+}  // namespace
+}  // namespace moesim::e2e
