@@ -132,6 +132,14 @@ void emit_gating(YAML::Emitter& out, const GatingSpec& g) {
 
 }  // namespace
 
+std::string cluster_yaml(const std::string& name, const hardware::ClusterSpec& cluster) {
+  YAML::Emitter out;
+  out << BeginMap << Key << "name" << Value << name;
+  emit_cluster(out, cluster);
+  out << EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
 std::string resolved_yaml(const Scenario& s) {
   YAML::Emitter out;
   out << BeginMap;

@@ -31,6 +31,10 @@ struct ClusterFile {
 };
 ClusterFile load_cluster_file(const std::string& path, const std::vector<std::string>& overrides = {});
 
+// A cluster file, every key explicit: load_cluster_file() reads it back to the same cluster, and
+// its cluster: section may replace a scenario's.
+std::string cluster_yaml(const std::string& name, const hardware::ClusterSpec& cluster);
+
 // The fully resolved scenario (presets expanded, every field explicit) as YAML that loads back
 // to the same Scenario.
 std::string resolved_yaml(const Scenario& scenario);

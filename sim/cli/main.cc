@@ -1,5 +1,5 @@
-// The moesim command line: `moesim run | sweep | compare | validate | presets | topo | trace | predict | bench`. Only this folder knows
-// Boost.Program_options; bad input of any kind ends with one line on stderr and exit status 2.
+// The moesim command line: `moesim run | sweep | compare | validate | presets | topo | trace | predict | bench | calibrate`. Only this
+// folder knows Boost.Program_options; bad input of any kind ends with one line on stderr and exit status 2.
 #include <boost/program_options.hpp>
 
 #include <cstdio>
@@ -17,7 +17,9 @@
 #include "results/run_outputs.h"
 #include "results/table.h"
 #include "scenarios/loader/loader.h"
+#include "sim/calibrate/nccl_tests_log.h"
 #include "sim/cli/bench_command.h"
+#include "sim/cli/calibrate_command.h"
 #include "sim/cli/command_line.h"
 #include "sim/cli/compare_command.h"
 #include "sim/cli/layout_report.h"
@@ -63,7 +65,8 @@ const char* kUsage =
     "  topo SCENARIO       summarize a scenario's cluster topology (and write it as Graphviz DOT)\n"
     "  trace ...           record (generate), inspect (info) and convert routing traces\n"
     "  predict TRACE       score the expert-load predictors on a trace\n"
-    "  bench collective S  nccl-tests' collective benchmarks on scenario S's cluster, in their layout\n"
+    "  bench collective F  nccl-tests' collective benchmarks on the cluster of F, in their layout\n"
+    "  calibrate F         fit the cluster of F to nccl-tests logs (--nccl-tests LOG...)\n"
     "\n"
     "Run `moesim <command> --help` for the options of a command.\n";
 
@@ -223,6 +226,7 @@ int main(int argc, char** argv) {
     if (command == "trace") return cli::cmd_trace(args);
     if (command == "predict") return cli::cmd_predict(args);
     if (command == "bench") return cli::cmd_bench(args);
+    if (command == "calibrate") return cli::cmd_calibrate(args);
     throw UsageError("unknown command '" + command + "'");
   } catch (const scenarios::ScenarioError& e) {
     std::cerr << "moesim: error: " << e.what() << "\n";
@@ -231,6 +235,9 @@ int main(int argc, char** argv) {
     std::cerr << "moesim: error: " << e.what() << "\n";
     return kBadInput;
   } catch (const files::FileError& e) {
+    std::cerr << "moesim: error: " << e.what() << "\n";
+    return kBadInput;
+  } catch (const calibrate::LogError& e) {
     std::cerr << "moesim: error: " << e.what() << "\n";
     return kBadInput;
   } catch (const ResourceError& e) {

@@ -95,5 +95,49 @@ TEST_F(Cli, BenchCollectiveRejectsBadOptionsInOneLine) {
   EXPECT_NE(usage.err.find("expected `moesim bench collective SCENARIO --op OP`"), std::string::npos) << usage.err;
 }
 
+std::string log_file() { return std::string(MOESIM_SOURCE_DIR) + "/tests/e2e/data/all_reduce_perf_8xh100.log"; }
+
+TEST_F(Cli, CalibrateFitsTheClusterToAnNcclTestsLogAndWritesIt) {
+  const fs::path out = dir_ / "fitted.yaml";
+  const Result r = moesim("calibrate " + quickstart() + " --nccl-tests " + log_file() + " --out " + out.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("calibration of quickstart (h100-dgx) from 1 nccl-tests log, 6 sizes"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("all_reduce_perf_8xh100.log:18"), std::string::npos);  // a residual per size, by line
+  // The fitted efficiency, as printed, is the one the file holds and bench collective uses.
+  const size_t at = r.out.find("efficiency");
+  std::istringstream fields(r.out.substr(at + 10));
+  double before = 0, fitted = 0;
+  fields >> before >> fitted;
+  EXPECT_DOUBLE_EQ(before, 0.82);
+  EXPECT_GT(fitted, 0.85);
+  EXPECT_LE(fitted, 1.0);
+  const std::string yaml = slurp(out);
+  EXPECT_NE(yaml.find("name: quickstart-calibrated"), std::string::npos);
+  const Result bench = moesim("bench collective " + out.string() + " --op all_reduce --gpus 8 --sizes 1G:1G:2");
+  ASSERT_EQ(bench.status, 0) << bench.err;
+  const auto row = rows(bench.out).at(0);
+  EXPECT_NEAR(row.time, 4590.2, 0.05 * 4590.2);  // the log's 1 GiB time, within the fit's error
+}
+
+TEST_F(Cli, CalibrateRefusesBadLogsInOneLine) {
+  const fs::path truncated = write("all_reduce_perf.log", slurp(log_file()).substr(0, slurp(log_file()).find("     1048576")));
+  const fs::path csv = write("alltoall_perf.csv", "size,time\n8,1.0\n");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "calibrate: --nccl-tests LOG... is required"},
+      {" --nccl-tests " + truncated.string(), "all_reduce_perf.log: no measurements after the header (a truncated log?)"},
+      {" --nccl-tests " + csv.string(), "alltoall_perf.csv:1: not nccl-tests output"},
+      {" --nccl-tests " + (dir_ / "missing.log").string(), "missing.log: expected a readable nccl-tests log file"},
+      {" --nccl-tests " + log_file() + " --out " + log_file(), "--out"},
+      {" --nccl-tests " + log_file() + " --set cluster.gpus_per_node=4 --set cluster.nic.count=4",
+       "8 ranks per host, more than the cluster's 4 GPUs per node"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Result r = moesim("calibrate " + quickstart() + args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace moesim::e2e
