@@ -115,11 +115,12 @@ void validate(const Scenario& s, const SourceMap& sources) {
   validate_parallelism(s, c);
   validate_routing(s, c);
   validate_policies(s, c);
-  const gating::SourceContext context{{m.moe_layer_count(), p.stage_gpus(), m.experts, m.top_k, s.training.tokens_per_rank(p)},
-                                      s.seed,
-                                      s.steps,
-                                      s.gating.routing,
-                                      m.capacity_factor};
+  const gating::SourceContext context{
+      {m.moe_layer_count(), p.stage_gpus(), m.experts, m.top_k, s.training.tokens_per_rank(p), m.expert_groups, m.topk_groups},
+      s.seed,
+      s.steps,
+      s.gating.routing,
+      m.capacity_factor};
   if (const auto problem = s.gating.source->check(context)) c.require(false, "gating." + problem->key, problem->message);
   if (s.dispatch.dedup != Dedup::kNone) {
     const std::string got = std::string("got ") + to_string(s.dispatch.dedup);
@@ -128,9 +129,14 @@ void validate(const Scenario& s, const SourceMap& sources) {
     const gating::SourceEntry& source = *gating::find_source(s.gating.source->name());
     c.require(m.top_k == 1 || source.token_destinations, "dispatch.dedup",
               "expected none with gating.source " + std::string(source.name) +
-                  ": deduplicating needs to know which experts each token chose together, which only gating.source learned "
-                  "tracks (or top_k 1), " +
+                  ": deduplicating needs to know which experts each token chose together, which only the sources that route "
+                  "tokens (learned, balanced) track (or top_k 1), " +
                   got);
+    // Node deduplication forwards inside the destination node itself (DeepEP): 2DH's NVLink phase
+    // on top of it would forward twice.
+    c.require(s.dispatch.dedup != Dedup::kNode || s.cluster.network.all_to_all != hardware::AllToAllAlgorithm::kHierarchical,
+              "cluster.network.all_to_all",
+              "expected flat with dispatch.dedup node (its NVLink forwarding already is the hierarchy), got hierarchical");
   }
   c.require(s.training.tokens_per_rank(p) * m.top_k < (int64_t{1} << 31), "training.tokens_per_step",
             "expected at most 2^31 token assignments per GPU per layer, got " + str(s.training.tokens_per_rank(p) * m.top_k));
