@@ -93,7 +93,6 @@ void validate(const Scenario& s, const SourceMap& sources) {
   const auto& cl = s.cluster;
   const auto& m = s.model;
   const auto& p = s.parallelism;
-  const int gpus = cl.gpu_count();
   validate_cluster(cl, c);
 
   c.require(m.first_moe_layer < m.layers, "model.first_moe_layer",

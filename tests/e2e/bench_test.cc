@@ -40,7 +40,7 @@ TEST_F(Cli, BenchCollectivePrintsNcclTestsColumns) {
   EXPECT_EQ(table.back().redop, "none");
   EXPECT_EQ(table.back().root, -1);
   // algbw = size / time, busbw = algbw x 31/32, to the printed precision.
-  EXPECT_NEAR(table.back().algbw, table.back().size / table.back().time / 1e3, 0.05);
+  EXPECT_NEAR(table.back().algbw, static_cast<double>(table.back().size) / table.back().time / 1e3, 0.05);
   EXPECT_NEAR(table.back().busbw, table.back().algbw * 31 / 32, 0.01);
   for (size_t i = 1; i < table.size(); ++i) EXPECT_GT(table[i].busbw, table[i - 1].busbw);  // latency fades
   EXPECT_NE(r.out.find("# Avg bus bandwidth"), std::string::npos);
