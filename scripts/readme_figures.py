@@ -259,13 +259,43 @@ $ moesim bench collective scenarios/quickstart.yaml --op all_reduce --gpus 8 --s
 ```"""
 
 
+# ---- DeepEP's dispatch and combine -----------------------------------------------------------
+
+# DeepEP's normal kernels on H800 (deepseek-ai/DeepEP README; ../shared/reference/dispatch.md):
+# EP -> (dispatch, combine) bottleneck bandwidth in GB/s, NVLink for EP 8, RDMA above.
+DEEPEP = {8: (153, 158), 16: (43, 43), 32: (58, 57), 64: (51, 50)}
+
+
+def bench_rate(out):
+    row = [line.split() for line in out.splitlines() if line.strip() and not line.startswith("#")][0]
+    return float(row[2]), float(row[3])  # NVL, RDMA
+
+
+def deepep(run):
+    lines = ["| EP (nodes) | DeepEP dispatch | moesim | error | DeepEP combine | moesim | error | nodes per token |",
+             "|---|---|---|---|---|---|---|---|"]
+    for ep, (dispatch, combine) in DEEPEP.items():
+        nodes = ep // 8
+        args = ["bench", "collective", scenario("deepep_dispatch.yaml"), "--set", f"cluster.nodes={nodes}", "--set",
+                f"parallelism.ep={ep}", "--set", f"training.global_batch={ep}", "--set", f"model.expert_groups={nodes}",
+                "--set", f"model.topk_groups={min(nodes, 4)}"]
+        tier = 0 if ep == 8 else 1
+        outs = [run(*args, "--op", op) for op in ("dispatch", "combine")]
+        got = [bench_rate(out)[tier] for out in outs]
+        reach = re.search(r"GPUs on ([0-9.]+) nodes", outs[0]).group(1)
+        unit = "NVL" if tier == 0 else "RDMA"
+        lines.append(f"| {ep} ({nodes}) | {dispatch} GB/s {unit} | {got[0]:.1f} | {100 * (got[0] / dispatch - 1):+.0f} % | "
+                     f"{combine} GB/s {unit} | {got[1]:.1f} | {100 * (got[1] / combine - 1):+.0f} % | {reach} |")
+    return "\n".join(lines)
+
+
 # ---- the keys of the registry entries -----------------------------------------------------------
 
 def keys(run):
     return run("presets", "--markdown").rstrip()
 
 
-FIGURES = {"keys": keys, "bench": bench, "quickstart": quickstart, "predictors": predictors, "routing": routing, "placement": placement, "whatif": whatif}
+FIGURES = {"keys": keys, "bench": bench, "deepep": deepep, "quickstart": quickstart, "predictors": predictors, "routing": routing, "placement": placement, "whatif": whatif}
 BLOCK = re.compile(r"(<!-- figure (\w+)[^>]*-->\n)(.*?)(\n<!-- end figure \2 -->)", re.DOTALL)
 
 

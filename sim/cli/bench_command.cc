@@ -8,6 +8,7 @@
 #include "scenarios/loader/loader.h"
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
+#include "sim/dispatch_bench.h"
 #include "sim/network/collective_bench.h"
 #include "sim/resources.h"
 
@@ -57,6 +58,28 @@ std::string format_time(double us) {
   return buf;
 }
 
+// DeepEP's layout: one MoE layer's dispatch or combine on the scenario's EP group.
+int bench_dispatch_command(const ScenarioArgs& a, bool dispatch) {
+  const scenarios::Scenario s = scenarios::load_scenario_file(a.path, a.overrides);
+  const DispatchBench b = bench_dispatch(s);
+  const auto& m = s.model;
+  std::printf("# moesim bench collective: DeepEP-style %s simulated on %s: EP %d over %d node%s of %s, %s network model (analytic time)\n",
+              dispatch ? "dispatch" : "combine", s.name.c_str(), b.ep, b.nodes, b.nodes == 1 ? "" : "s", s.cluster.preset.c_str(),
+              s.cluster.network.model.c_str());
+  std::printf("# one MoE layer, one micro-batch: %.0f tokens per rank, hidden %d, top-%d of %d experts", b.tokens, m.hidden, m.top_k,
+              m.experts);
+  if (m.topk_groups < m.expert_groups) std::printf(" (%d groups, top %d)", m.expert_groups, m.topk_groups);
+  std::printf(", %.4g bytes per element, dispatch.dedup %s\n", dispatch ? b.dispatch_bytes : b.combine_bytes,
+              scenarios::to_string(s.dispatch.dedup));
+  std::printf("# a token reaches %.2f GPUs on %.2f nodes; the first GPU receives %.0f tokens\n", b.gpus_per_token, b.nodes_per_token,
+              b.received);
+  std::printf("# NVL = received tokens x hidden x bytes / time; RDMA = tokens x nodes per token x hidden x bytes / time (DeepEP's)\n");
+  std::printf("#%8s %10s %12s %12s\n", "op", "time (us)", "NVL (GB/s)", "RDMA (GB/s)");
+  std::printf("%9s %10.1f %12.1f %12.1f\n", dispatch ? "dispatch" : "combine", (dispatch ? b.dispatch : b.combine).seconds() * 1e6,
+              dispatch ? b.nvl_dispatch : b.nvl_combine, dispatch ? b.rdma_dispatch : b.rdma_combine);
+  return 0;
+}
+
 }  // namespace
 
 std::vector<int64_t> parse_sizes(const std::string& text) {
@@ -87,6 +110,7 @@ int cmd_bench(const std::vector<std::string>& args) {
     throw UsageError("moesim bench: expected `moesim bench collective SCENARIO --op OP`");
   std::string ops;
   for (const auto& info : network::collective_ops()) ops += (ops.empty() ? "" : " | ") + std::string(info.name);
+  ops += " | dispatch | combine";
   po::options_description o("moesim bench collective options");
   o.add_options()("help,h", "show this help")("op", po::value<std::string>()->value_name("OP"), ("the collective: " + ops).c_str())(
       "sizes", po::value<std::string>()->default_value("8:8G:2")->value_name("MIN:MAX:FACTOR"),
@@ -101,7 +125,14 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (help) return 0;
   const ScenarioArgs a = scenario_args(vm, "bench collective");
   if (!vm.count("op")) throw OptionError("bench collective: --op is required (" + ops + ")");
-  const auto* info = network::find_collective_op(vm["op"].as<std::string>());
+  const std::string op = vm["op"].as<std::string>();
+  if (op == "dispatch" || op == "combine") {
+    for (const char* option : {"sizes", "gpus"})
+      if (!vm[option].defaulted() && vm.count(option))
+        throw OptionError(std::string("--") + option + ": not with --op " + op + " (the scenario's EP group and micro-batch set them)");
+    return bench_dispatch_command(a, op == "dispatch");
+  }
+  const auto* info = network::find_collective_op(op);
   if (!info) throw OptionError("--op: expected " + ops + ", got '" + vm["op"].as<std::string>() + "'");
   const auto sizes = parse_sizes(vm["sizes"].as<std::string>());
   const scenarios::ClusterFile s = scenarios::load_cluster_file(a.path, a.overrides);

@@ -73,7 +73,7 @@ TEST_F(Cli, BenchCollectiveReadsAFileWithOnlyACluster) {
 TEST_F(Cli, BenchCollectiveRejectsBadOptionsInOneLine) {
   const std::string base = "bench collective " + quickstart();
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {" --op broadcast", "--op: expected all_reduce | all_gather | reduce_scatter | all_to_all, got 'broadcast'"},
+      {" --op broadcast", "--op: expected all_reduce | all_gather | reduce_scatter | all_to_all | dispatch | combine, got 'broadcast'"},
       {"", "--op is required"},
       {" --op all_reduce --sizes 8:1G", "--sizes 8:1G: expected MIN:MAX:FACTOR"},
       {" --op all_reduce --sizes 8:1X:2", "--sizes 8:1X:2: expected MIN:MAX:FACTOR, sizes in bytes with an optional K, M or G"},
@@ -93,6 +93,45 @@ TEST_F(Cli, BenchCollectiveRejectsBadOptionsInOneLine) {
   const Result usage = moesim("bench latency");
   EXPECT_EQ(usage.status, 2);
   EXPECT_NE(usage.err.find("expected `moesim bench collective SCENARIO --op OP`"), std::string::npos) << usage.err;
+}
+
+// DeepSeek-V3's routing on 8 H800 nodes, as DeepEP's internode test runs it: EP64, 4,096 tokens
+// per rank, top-8 of 256 experts in 8 groups of which a token uses 4, FP8 dispatch.
+const char* kDeepEp =
+    "cluster: {preset: h800-dgx, nodes: 8}\n"
+    "model: {preset: deepseek-v3, layers: 2, first_moe_layer: 0}\n"
+    "parallelism: {ep: 64, zero: 1}\n"
+    "training: {global_batch: 64, micro_batch: 1, seq_len: 4096}\n"
+    "dispatch: {dedup: node, dtype: fp8}\n"
+    "gating: {source: balanced}\n";
+
+TEST_F(Cli, BenchDispatchPrintsDeepEpsBandwidths) {
+  const fs::path scenario = write("deepep.yaml", kDeepEp);
+  const Result r = moesim("bench collective " + scenario.string() + " --op dispatch");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("DeepEP-style dispatch simulated on deepep: EP 64 over 8 nodes of h800-dgx"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("4096 tokens per rank, hidden 7168, top-8 of 256 experts (8 groups, top 4), 1.031 bytes per element"),
+            std::string::npos)
+      << r.out;
+  // Group-limited routing: a token reaches at most its 4 groups' nodes.
+  const size_t at = r.out.find("GPUs on ");
+  ASSERT_NE(at, std::string::npos);
+  const double nodes = std::stod(r.out.substr(at + 8));
+  EXPECT_LE(nodes, 4.0);
+  EXPECT_GT(nodes, 3.8);
+  std::istringstream row(r.out.substr(r.out.find("\n dispatch") + 1));
+  std::string op;
+  double time = 0, nvl = 0, rdma = 0;
+  row >> op >> time >> nvl >> rdma;
+  EXPECT_EQ(op, "dispatch");
+  // RDMA = tokens x nodes per token x hidden x bytes per element / time.
+  EXPECT_NEAR(rdma, 4096 * nodes * 7168 * (1 + 4.0 / 128) / (time * 1e3), 0.01 * rdma);
+  const Result combine = moesim("bench collective " + scenario.string() + " --op combine");
+  ASSERT_EQ(combine.status, 0) << combine.err;
+  EXPECT_NE(combine.out.find("2 bytes per element"), std::string::npos) << combine.out;
+  const Result sizes = moesim("bench collective " + scenario.string() + " --op dispatch --sizes 1M:1G:2");
+  EXPECT_EQ(sizes.status, 2);
+  EXPECT_NE(sizes.err.find("--sizes: not with --op dispatch"), std::string::npos) << sizes.err;
 }
 
 std::string log_file() { return std::string(MOESIM_SOURCE_DIR) + "/tests/e2e/data/all_reduce_perf_8xh100.log"; }
