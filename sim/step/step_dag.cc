@@ -27,6 +27,8 @@ class DagBuilder {
     graph_.reset(static_cast<uint32_t>(2 * n));
     cur_.assign(n, kNone);
     entry_.assign(n, {});
+    previous_layer_end_.assign(n, {});
+    prefetch_after_.assign(n, {});
     join_.assign(n, {});
     ends_.assign(n, {});
     grads_.assign(n, {});
@@ -184,17 +186,33 @@ class DagBuilder {
     }
   }
 
+  // ZeRO 3's gather as FSDP prefetches it: it waits for what ended two layers back on each lane
+  // (so that at most two layers' weights are gathered at once), runs while the layer before it
+  // computes, and the layer's next task waits for it.
+  TaskId prefetched(const std::vector<int>& lanes, const network::CollectiveCost& cost, uint32_t tag) {
+    streams_.clear();
+    for (int lane : lanes) streams_.push_back(comm_stream(lane));
+    const TaskId t = network_.add_task(graph_, cost, streams_, kAllReducePriority, tag);
+    for (int lane : lanes) {
+      for (TaskId d : prefetch_after_[lane]) graph_.add_dependency(d, t);
+      entry_[lane].push_back(t);
+    }
+    return t;
+  }
+
   // Layer `layer`'s weight shards gathered on `stage`: its dense weights over each data-parallel
   // group, its experts' over each expert-data-parallel group. `use(lane, task)` takes each lane's
-  // gathers; without it they advance the lanes' chains.
+  // gathers; with `Prefetched` they are ZeRO 3's (prefetched()).
+  struct Prefetched {};
   template <typename Use>
   void gather_layer(int stage, int layer, int mb, bool backward, Use use) {
     const uint32_t tag = task_tag(TaskKind::kParamAllGather, layer, mb, backward);
-    const bool advances = std::is_same_v<Use, std::nullptr_t>;
     auto gather = [&](const std::vector<int>& lanes, const network::CollectiveCost& cost) {
       if (lanes.empty()) return;
-      const TaskId t = collective(lanes, cost, tag, kAllReducePriority, advances);
-      if constexpr (!std::is_same_v<Use, std::nullptr_t>) {
+      if constexpr (std::is_same_v<Use, Prefetched>) {
+        prefetched(lanes, cost, tag);
+      } else {
+        const TaskId t = collective(lanes, cost, tag, kAllReducePriority, false);
         for (int lane : lanes) use(lane, t);
       }
     };
@@ -228,17 +246,19 @@ class DagBuilder {
   const MigrationTraffic& migration_;
   network::NetworkModel& network_;
   engine::TaskGraph& graph_;
-  std::vector<double> lane_slowdown_;        // per lane: its compute's slowdown while another pass communicates
-  bool paired_ = false;                      // the pass being emitted runs together with another
-  std::vector<TaskId> cur_;                  // per lane: the task its next one waits for
-  std::vector<std::vector<TaskId>> entry_;   // per lane: what its next task also waits for
-  std::vector<std::vector<TaskId>> join_;    // per lane: what its latest pass started after
-  std::vector<std::vector<TaskId>> ends_;    // per lane: the last tasks of passes not yet joined
-  std::vector<std::vector<TaskId>> grads_;   // per lane: gradient reductions the optimizer waits for
-  std::vector<int> group_;                   // per lane: its EP group
-  std::vector<std::vector<int>> ep_lanes_;   // [stage x groups + group]
-  std::vector<std::vector<int>> edp_lanes_;  // [stage x ep + ep rank]
-  std::vector<std::vector<int>> tp_lanes_;   // [stage x tp + tp rank]: a data-parallel group
+  std::vector<double> lane_slowdown_;       // per lane: its compute's slowdown while another pass communicates
+  bool paired_ = false;                     // the pass being emitted runs together with another
+  std::vector<TaskId> cur_;                 // per lane: the task its next one waits for
+  std::vector<std::vector<TaskId>> entry_;  // per lane: what its next task also waits for
+  // ZeRO 3, per lane: what ended the previous layer, and the layer before it (prefetched()).
+  std::vector<std::vector<TaskId>> previous_layer_end_, prefetch_after_;
+  std::vector<std::vector<TaskId>> join_;                                          // per lane: what its latest pass started after
+  std::vector<std::vector<TaskId>> ends_;                                          // per lane: the last tasks of passes not yet joined
+  std::vector<std::vector<TaskId>> grads_;                                         // per lane: gradient reductions the optimizer waits for
+  std::vector<int> group_;                                                         // per lane: its EP group
+  std::vector<std::vector<int>> ep_lanes_;                                         // [stage x groups + group]
+  std::vector<std::vector<int>> edp_lanes_;                                        // [stage x ep + ep rank]
+  std::vector<std::vector<int>> tp_lanes_;                                         // [stage x tp + tp rank]: a data-parallel group
   std::vector<std::vector<std::vector<int>>> tp_groups_, cp_groups_, etp_groups_;  // [stage][group]: its lanes
   std::vector<TaskId> migration_task_;                                             // [stage x groups + group]
   std::vector<std::vector<TaskId>> chunk_gathers_;                                 // [lane x vp + chunk]
@@ -362,7 +382,14 @@ void DagBuilder::expert_tensor_parallel(int stage, const LayerTraffic& t, bool g
 }
 
 void DagBuilder::zero3_gather(int stage, int layer, int mb, bool backward) {
-  if (config_.parallel.zero >= 3) gather_layer(stage, layer, mb, backward, nullptr);
+  if (config_.parallel.zero < 3) return;
+  for (int lane : lanes_.of_stage[stage]) {
+    // What ended the layer before the last one, and what ends the last one: the lane's chain, or
+    // at a pass's first layer what the pass waits for.
+    prefetch_after_[lane] = std::move(previous_layer_end_[lane]);
+    previous_layer_end_[lane] = cur_[lane] != kNone ? std::vector<TaskId>{cur_[lane]} : entry_[lane];
+  }
+  gather_layer(stage, layer, mb, backward, Prefetched{});
 }
 
 void DagBuilder::layer_forward(int stage, int layer, int mb) {

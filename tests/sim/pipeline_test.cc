@@ -207,6 +207,23 @@ TEST(PipelineStep, DualPipeVBubbleIsSmallerAndItsOverlapHidesAllToAlls) {
   EXPECT_LT(heavy_v.step_time, heavy.step_time);
 }
 
+TEST(PipelineStep, Zero3PrefetchesEachLayersGatherBehindTheLayerBefore) {
+  // One node, dense gathers over NVLink well shorter than a layer's compute: prefetched, they
+  // hide behind it, and ZeRO 3 costs little more than ZeRO 1; waited for, they would add their
+  // whole time (every layer, every micro-batch, forward and backward).
+  const auto one_node = [](const char* zero) {
+    return run_step(scenarios::load_scenario_text(
+        std::string("cluster: {preset: h100-dgx, nodes: 1}\nmodel: {preset: qwen3-30b-a3b, layers: 8}\n"
+                    "parallelism: {ep: 8, zero: ") +
+            zero + "}\ntraining: {global_batch: 32, micro_batch: 1, seq_len: 4096}\ngating: {source: balanced}\n",
+        "fsdp.yaml"));
+  };
+  const StepResult zero1 = one_node("1"), zero3 = one_node("3");
+  const Duration compute = zero3.compute_busy[0];
+  EXPECT_LT(zero3.step_time, zero1.step_time * 1.05);
+  EXPECT_LT(zero3.exposed_comm, zero1.exposed_comm + compute * 0.03);
+}
+
 TEST(PipelineStep, FullRecomputationRunsTheForwardAllToAllsAgain) {
   auto dispatches = [](const std::vector<std::string>& overrides) {
     const scenarios::Scenario s = all_to_all_heavy("1f1b", overrides);
