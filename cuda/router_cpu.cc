@@ -25,7 +25,8 @@ void allowed_experts(const RouterProblem& p, const float* logits, std::vector<ui
   if (!p.grouped()) return;
   const int size = p.experts / p.expert_groups;
   auto sigmoid = [](float x) { return 1.0 / (1.0 + std::exp(-static_cast<double>(x))); };
-  std::vector<double> score(p.expert_groups);
+  thread_local std::vector<double> score;  // called per token: reuse, do not allocate
+  score.resize(p.expert_groups);
   for (int g = 0; g < p.expert_groups; ++g) {
     double first = 0, second = 0;  // affinities are in (0, 1)
     for (int e = g * size; e < (g + 1) * size; ++e) {
