@@ -1,0 +1,159 @@
+// One layer's forward and backward on a stage's lanes (dag_builder.h).
+#include "sim/step/dag_builder.h"
+
+namespace moesim::dag {
+
+void DagBuilder::tensor_parallel(int stage, int layer, int mb, bool backward) {
+  for (const auto& lanes : tp_groups_[stage]) {
+    const auto& cost = costs_.tp_collective[costs_.by_gpu(lanes_.gpu[lanes.front()])];
+    collective(lanes, cost, task_tag(TaskKind::kTensorParallel, layer, mb, backward), 0, true);
+  }
+}
+
+void DagBuilder::context_parallel(int stage, int layer, int mb, bool backward) {
+  for (const auto& lanes : cp_groups_[stage]) {
+    const auto& cost = costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lanes.front()])];
+    collective(lanes, cost, task_tag(TaskKind::kContextParallel, layer, mb, backward), 0, true);
+  }
+}
+
+void DagBuilder::expert_tensor_parallel(int stage, const LayerTraffic& t, bool gather, int layer, int mb, bool backward) {
+  for (const auto& lanes : etp_groups_[stage]) {
+    const size_t group = static_cast<size_t>(local_of(lanes.front()) / config_.parallel.etp);
+    collective(lanes, (gather ? t.etp_gather : t.etp_scatter)[group], task_tag(TaskKind::kExpertTensorParallel, layer, mb, backward), 0,
+               true);
+  }
+}
+
+void DagBuilder::zero3_gather(int stage, int layer, int mb, bool backward) {
+  if (config_.parallel.zero < 3) return;
+  for (int lane : lanes_.of_stage[stage]) {
+    // What ended the layer before the last one, and what ends the last one: the lane's chain, or
+    // at a pass's first layer what the pass waits for.
+    prefetch_after_[lane] = std::move(previous_layer_end_[lane]);
+    previous_layer_end_[lane] = cur_[lane] != kNone ? std::vector<TaskId>{cur_[lane]} : entry_[lane];
+  }
+  gather_layer(stage, layer, mb, backward, Prefetched{});
+}
+
+void DagBuilder::layer_forward(int stage, int layer, int mb) {
+  const auto& lanes = lanes_.of_stage[stage];
+  zero3_gather(stage, layer, mb, false);
+  tensor_parallel(stage, layer, mb, false);
+  context_parallel(stage, layer, mb, false);
+  for (int lane : lanes) compute(lane, costs_.attention_fwd, TaskKind::kAttention, layer, mb, false);
+  tensor_parallel(stage, layer, mb, false);
+  if (costs_.layer_to_moe[layer] >= 0) return moe_forward(stage, layer, mb);
+  tensor_parallel(stage, layer, mb, false);
+  for (int lane : lanes) compute(lane, costs_.dense_ffn_fwd, TaskKind::kDenseFfn, layer, mb, false);
+  tensor_parallel(stage, layer, mb, false);
+}
+
+void DagBuilder::all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward) {
+  const LayerTraffic& t = layers_[costs_.layer_to_moe[layer]];
+  // Forward dispatch and backward combine move tokens out; the other two bring them back.
+  const bool out = (kind == TaskKind::kDispatch) != backward;
+  auto& tasks = tasks_.all_to_alls.emplace_back();
+  tasks_.all_to_all_stage.push_back(stage);
+  for (int g = 0; g < costs_.groups; ++g) {
+    const auto& lanes = ep_lanes_[static_cast<size_t>(stage) * costs_.groups + g];
+    if (lanes.empty()) continue;
+    tasks.push_back(collective(lanes, out ? t.a2a[g] : t.a2a_combine[g], task_tag(kind, layer, mb, backward), kAllToAllPriority, true));
+  }
+}
+
+void DagBuilder::moe_forward(int stage, int layer, int mb) {
+  const LayerTraffic& t = layers_[costs_.layer_to_moe[layer]];
+  const auto& lanes = lanes_.of_stage[stage];
+  std::vector<TaskId> gate(lanes.size());
+  for (size_t i = 0; i < lanes.size(); ++i) gate[i] = compute(lanes[i], costs_.gate_fwd, TaskKind::kGate, layer, mb, false);
+  all_to_all(stage, layer, mb, TaskKind::kDispatch, false);
+  expert_tensor_parallel(stage, t, true, layer, mb, false);
+  const bool first_moe = layer == first_moe_layer(stage);
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    const int lane = lanes[i];
+    TaskId shared = kNone;
+    if (costs_.shared_fwd > Duration()) {
+      // Shared experts need only the gate's input, so they run while the dispatch is in flight.
+      shared = graph_.add_task(slowed(lane, costs_.shared_fwd), compute_stream(lane), 0, task_tag(TaskKind::kSharedExperts, layer, mb));
+      graph_.add_dependency(gate[i], shared);
+    }
+    const TaskId experts = compute(lane, t.experts_forward[local_of(lane)], TaskKind::kExperts, layer, mb, false);
+    if (shared != kNone) graph_.add_dependency(shared, experts);
+    const TaskId moving = migration_task_[static_cast<size_t>(stage) * costs_.groups + group_[lane]];
+    if (first_moe && config_.migration != MigrationMode::kBlocking && moving != kNone) graph_.add_dependency(moving, experts);
+  }
+  expert_tensor_parallel(stage, t, false, layer, mb, false);
+  all_to_all(stage, layer, mb, TaskKind::kCombine, false);
+}
+
+int DagBuilder::first_moe_layer(int stage) const {
+  for (int l = 0; l < config_.model.layers; ++l) {
+    if (costs_.stage_of_layer[l] == stage && costs_.layer_to_moe[l] >= 0) return l;
+  }
+  return -1;
+}
+
+void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_backward) {
+  const LayerTraffic& t = layers_[costs_.layer_to_moe[layer]];
+  const bool full = config_.parallel.recompute == Recompute::kFull;
+  if (full) {
+    // Recomputing the layer from its input runs its forward all-to-alls again.
+    all_to_all(stage, layer, mb, TaskKind::kDispatch, false);
+    all_to_all(stage, layer, mb, TaskKind::kCombine, false);
+  }
+  all_to_all(stage, layer, mb, TaskKind::kCombine, true);
+  for (int lane : lanes_.of_stage[stage]) {
+    if (costs_.moe_recompute > Duration()) compute(lane, costs_.moe_recompute, TaskKind::kGate, layer, mb, true);
+    if (costs_.shared_fwd > Duration()) compute(lane, costs_.shared_fwd * 2, TaskKind::kSharedExperts, layer, mb, true);
+  }
+  // Backward, the gradients take the gather's way in reverse and the other way round.
+  expert_tensor_parallel(stage, t, false, layer, mb, true);
+  for (int lane : lanes_.of_stage[stage]) {
+    const Duration experts = t.experts_forward[local_of(lane)];
+    compute(lane, full ? experts * 3 : experts * 2, TaskKind::kExperts, layer, mb, true);
+  }
+  expert_tensor_parallel(stage, t, true, layer, mb, true);
+  if (last_backward && config_.parallel.expert_dp() > 1) {
+    for (int r = 0; r < costs_.ep; ++r) {
+      const auto& lanes = edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r];
+      if (lanes.empty()) continue;
+      // Each member's last task is its expert backward; the reduction overlaps what follows.
+      const TaskId reduce = collective(lanes, costs_.expert_grad[costs_.by_ep_rank(stage, r)],
+                                       task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false);
+      for (int lane : lanes) grads_[lane].push_back(reduce);
+    }
+  }
+  all_to_all(stage, layer, mb, TaskKind::kDispatch, true);
+  for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.gate_fwd * 2, TaskKind::kGate, layer, mb, true);
+}
+
+void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_backward) {
+  zero3_gather(stage, layer, mb, true);
+  if (costs_.layer_to_moe[layer] >= 0) {
+    moe_backward(stage, layer, mb, last_backward);
+  } else {
+    tensor_parallel(stage, layer, mb, true);
+    for (int lane : lanes_.of_stage[stage]) {
+      compute(lane, costs_.dense_ffn_fwd * 2 + costs_.dense_ffn_recompute, TaskKind::kDenseFfn, layer, mb, true);
+    }
+    tensor_parallel(stage, layer, mb, true);
+  }
+  tensor_parallel(stage, layer, mb, true);
+  for (int lane : lanes_.of_stage[stage]) {
+    compute(lane, costs_.attention_fwd * 2 + costs_.attention_recompute, TaskKind::kAttention, layer, mb, true);
+  }
+  context_parallel(stage, layer, mb, true);
+  tensor_parallel(stage, layer, mb, true);
+  if (last_backward && config_.parallel.dp * config_.parallel.cp > 1) {
+    for (int t = 0; t < config_.parallel.tp; ++t) {
+      const auto& lanes = tp_lanes_[static_cast<size_t>(stage) * config_.parallel.tp + t];
+      if (lanes.empty()) continue;
+      const auto& cost = costs_.dense_grad[layer][costs_.per_group ? t : 0];
+      const TaskId reduce = collective(lanes, cost, task_tag(TaskKind::kDenseGradAllReduce, layer, mb, true), kAllReducePriority, false);
+      for (int lane : lanes) grads_[lane].push_back(reduce);
+    }
+  }
+}
+
+}  // namespace moesim::dag
