@@ -17,6 +17,7 @@ struct LogRun {
   hardware::ClusterSpec cluster;
   std::vector<int> gpus;
   std::vector<int64_t> sizes;
+  std::vector<double> simulated;  // us per row, with the fitted link (fit_tier)
 };
 
 LogRun log_run(const hardware::ClusterSpec& base, const NcclTestsLog& log) {
@@ -27,7 +28,7 @@ LogRun log_run(const hardware::ClusterSpec& base, const NcclTestsLog& log) {
   if (per_node > base.gpus_per_node)
     throw LogError(log.path + ": " + std::to_string(per_node) + " ranks per host, more than the cluster's " +
                    std::to_string(base.gpus_per_node) + " GPUs per node");
-  LogRun run{&log, base, {}, {}};
+  LogRun run{&log, base, {}, {}, {}};
   run.cluster.nodes = log.nodes;
   run.cluster.gpus = 0;
   for (int node = 0; node < log.nodes; ++node)
@@ -45,9 +46,8 @@ std::vector<double> simulate(std::vector<LogRun>& runs, bool nic, const hardware
     tier_link(run.cluster, nic) = link;
     auto network = network::make_network_model(run.cluster);
     // Sizes are the log's own: nccl-tests already rounded them to whole elements per rank.
-    std::vector<int64_t> sizes;
-    for (int64_t s : run.sizes) sizes.push_back(s);
-    for (const auto& sample : network::bench_collective(*network, run.log->op, run.gpus, sizes)) out.push_back(sample.time.seconds() * 1e6);
+    for (const auto& sample : network::bench_collective(*network, run.log->op, run.gpus, run.sizes))
+      out.push_back(sample.time.seconds() * 1e6);
   }
   return out;
 }
@@ -124,6 +124,11 @@ TierFit fit_tier(std::vector<LogRun>& runs, bool nic, hardware::ClusterSpec& clu
   const std::vector<double> after = simulate(runs, nic, fit.after);
   double sum = 0;
   for (size_t i = 0; i < measured.size(); ++i) sum += std::pow((after[i] - measured[i]) / measured[i], 2);
+  auto row = after.begin();
+  for (auto& run : runs) {
+    run.simulated.assign(row, row + static_cast<ptrdiff_t>(run.sizes.size()));
+    row += static_cast<ptrdiff_t>(run.sizes.size());
+  }
   fit.rms_error = std::sqrt(sum / static_cast<double>(measured.size()));
   return fit;
 }
@@ -133,22 +138,23 @@ TierFit fit_tier(std::vector<LogRun>& runs, bool nic, hardware::ClusterSpec& clu
 Calibration calibrate(const hardware::ClusterSpec& cluster, const std::vector<NcclTestsLog>& logs) {
   Calibration out;
   out.cluster = cluster;
+  std::vector<std::vector<double>> simulated(logs.size());  // per log, from its tier's fit
   for (bool nic : {false, true}) {
     std::vector<LogRun> runs;
-    for (const auto& log : logs)
-      if ((log.nodes > 1) == nic) runs.push_back(log_run(out.cluster, log));
+    std::vector<size_t> index;
+    for (size_t i = 0; i < logs.size(); ++i)
+      if ((logs[i].nodes > 1) == nic) runs.push_back(log_run(out.cluster, logs[i])), index.push_back(i);
     if (runs.empty()) continue;
     // The NIC tier is fitted with the NVLink tier already fitted.
     for (auto& run : runs) run.cluster.intra_node.link = out.cluster.intra_node.link;
     out.tiers.push_back(fit_tier(runs, nic, out.cluster));
+    for (size_t r = 0; r < runs.size(); ++r) simulated[index[r]] = std::move(runs[r].simulated);
   }
-  for (const auto& log : logs) {
-    LogRun run = log_run(out.cluster, log);
-    std::vector<LogRun> one{run};
-    const std::vector<double> simulated = simulate(one, log.nodes > 1, tier_link(run.cluster, log.nodes > 1));
+  for (size_t l = 0; l < logs.size(); ++l) {
+    const NcclTestsLog& log = logs[l];
     for (size_t i = 0; i < log.rows.size(); ++i)
       out.residuals.push_back(
-          {log.path, log.rows[i].line, log.op, log.ranks, log.nodes, log.rows[i].bytes, log.rows[i].time_us, simulated[i]});
+          {log.path, log.rows[i].line, log.op, log.ranks, log.nodes, log.rows[i].bytes, log.rows[i].time_us, simulated[l][i]});
   }
   return out;
 }

@@ -1,5 +1,6 @@
 #include "sim/cli/calibrate_command.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -54,11 +55,13 @@ int cmd_calibrate(const std::vector<std::string>& args) {
                 t.after.latency.seconds() * 1e6);
   }
   std::printf("\nper size: measured and simulated out-of-place time\n");
-  std::printf("  %-32s %-14s %5s %5s %12s %12s %12s %8s\n", "log:line", "collective", "ranks", "nodes", "size (B)", "measured us",
+  const auto where = [](const calibrate::Residual& r) { return r.path + ":" + std::to_string(r.line); };
+  int width = 8;  // "log:line"
+  for (const auto& r : fit.residuals) width = std::max(width, static_cast<int>(where(r).size()));
+  std::printf("  %-*s %-14s %5s %5s %12s %12s %12s %8s\n", width, "log:line", "collective", "ranks", "nodes", "size (B)", "measured us",
               "moesim us", "error");
   for (const auto& r : fit.residuals) {
-    const std::string where = r.path + ":" + std::to_string(r.line);
-    std::printf("  %-32s %-14s %5d %5d %12lld %12.2f %12.2f %+7.1f %%\n", where.c_str(),
+    std::printf("  %-*s %-14s %5d %5d %12lld %12.2f %12.2f %+7.1f %%\n", width, where(r).c_str(),
                 std::string(network::collective_ops()[static_cast<size_t>(r.op)].name).c_str(), r.ranks, r.nodes,
                 static_cast<long long>(r.bytes), r.measured_us, r.simulated_us, 100 * (r.simulated_us / r.measured_us - 1));
   }
