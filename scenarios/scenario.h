@@ -43,6 +43,10 @@ struct TrainingSpec {
   bool in_sequences = false;  // the scenario gave global_batch (else tokens_per_step)
   ExpertExecution expert_execution = ExpertExecution::kDropless;
   std::string schedule = "1f1b";  // a pipeline schedule (sim/step/schedule.h)
+  // What the loss keeps of the LM head's logits for its backward pass: fp32 (upcast, both copies
+  // kept, PyTorch's unfused path) or bf16 (one BF16 tensor: Megatron's and Transformer Engine's
+  // fused cross-entropy, which writes the gradient in place, or a loss without upcast).
+  std::string cross_entropy = "fp32";
   int64_t global_batch() const { return tokens_per_step / seq_len; }
   // Tokens each GPU of a stage routes per step, and micro-batches per data-parallel rank.
   int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.stage_gpus(); }

@@ -155,6 +155,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "micro_batch" << Value << s.training.micro_batch;
   out << Key << "seq_len" << Value << s.training.seq_len;
   out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
+  out << Key << "cross_entropy" << Value << s.training.cross_entropy;
   out << EndMap;
   out << Key << "dispatch" << Value << BeginMap << Key << "dedup" << Value << to_string(s.dispatch.dedup);
   out << Key << "dtype" << Value << models::to_string(s.dispatch.dtype) << Key << "comm_sms" << Value << s.dispatch.comm_sms << EndMap;

@@ -238,6 +238,7 @@ TrainingSpec read_training(MapReader tr, const ParallelismSpec& p) {
     t.tokens_per_step = tr.get_int("tokens_per_step", t.tokens_per_step, 1);
   }
   t.micro_batch = tr.get_int("micro_batch", std::max<int64_t>(1, t.global_batch() / p.dp), 1, int64_t{1} << 40);
+  t.cross_entropy = tr.get_choice("cross_entropy", {"fp32", "bf16"}, t.cross_entropy);
   t.expert_execution = tr.get_choice("expert_execution", {"dropless", "capacity"}, "dropless") == "dropless" ? ExpertExecution::kDropless
                                                                                                              : ExpertExecution::kCapacity;
   tr.finish();

@@ -112,7 +112,8 @@ GpuMemory gpu_memory(const StepConfig& s) {
         {"optimizer state", sharded(m.optimizer_bytes_per_param, 1), "parallelism.zero: 1, parallelism.pp, parallelism.ep"});
     mem.terms.push_back({"activations", activations, "parallelism.recompute, training.micro_batch, parallelism.tp, parallelism.cp"});
     if (stage == where.stage_of(where.count() - 1))
-      mem.terms.push_back({"LM head logits", rows * m.vocab * 6.0, "training.micro_batch, parallelism.tp"});
+      mem.terms.push_back(
+          {"LM head logits", rows * m.vocab * s.logit_bytes, "training.micro_batch, training.cross_entropy, parallelism.tp"});
     mem.terms.push_back({"all-to-all buffers", 2 * rows * m.top_k * m.hidden * s.dispatch_bytes, "training.micro_batch"});
     mem.terms.push_back({"runtime", kRuntimeBytes, ""});
     out.stages.push_back(std::move(mem));

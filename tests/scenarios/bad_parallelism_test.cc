@@ -32,6 +32,7 @@ std::vector<BadCase> cases() {
       {"ExpertTensorParallelNotFolding", {"parallelism.etp=3"}, {"`parallelism.ep`", "divisor of tp x cp x dp / etp = 16 / 3", "got 8"}},
       {"ZeroStage", {"parallelism.zero=4"}, {"`parallelism.zero`", "0 | 1 | 2 | 3 | fsdp", "got '4'"}},
       {"Recompute", {"parallelism.recompute=some"}, {"`parallelism.recompute`", "none | selective | full", "got 'some'"}},
+      {"CrossEntropy", {"training.cross_entropy=fp16"}, {"`training.cross_entropy`", "fp32 | bf16", "got 'fp16'"}},
       {"VirtualStagesWithoutPipeline", {"parallelism.pp=1", "parallelism.vp=2"}, {"`parallelism.vp`", "expected 1 with pp 1", "got 2"}},
       {"TooManyVirtualStages", {"parallelism.vp=6"}, {"`parallelism.pp`", "at most model.layers + 2 (10)", "got 2 x 6"}},
       {"InterleavedWithoutVp",

@@ -351,6 +351,24 @@ TEST(MemoryModel, ShardsAsZeroSaysAndRecomputationShrinksActivations) {
   EXPECT_EQ(plain.stages[1].in_flight, 1);
 }
 
+TEST(MemoryModel, LogitsKeptAsTheLossKeepsThem) {
+  const auto logits = [](const std::string& cross_entropy) {
+    const auto s = scenarios::load_scenario_text(
+        "cluster: {preset: h100-dgx, nodes: 1}\nmodel: {preset: qwen3-30b-a3b, layers: 4}\nparallelism: {tp: 2, pp: 2, ep: 2}\n"
+        "training: {global_batch: 8, micro_batch: 1, seq_len: 4096, cross_entropy: " +
+            cross_entropy + "}\n",
+        "logits.yaml");
+    for (const auto& t : gpu_memory(step_config(s)).stages[1].terms)
+      if (t.what == "LM head logits") return t.bytes;
+    return -1.0;
+  };
+  // One micro-batch of 4,096 tokens, the vocabulary (151,936) split over tp 2: BF16 and FP32
+  // copies (6 bytes each) or one BF16 tensor (2 bytes).
+  const double entries = 4096.0 * 151936 / 2;
+  EXPECT_DOUBLE_EQ(logits("fp32"), entries * 6);
+  EXPECT_DOUBLE_EQ(logits("bf16"), entries * 2);
+}
+
 TEST(PipelineStep, ImbalanceStretchesStagesAndPlacementGainsShowPerGpu) {
   // Skewed routing through a 2-stage pipeline: the hottest GPU of each stage holds up its stage,
   // hence the pipeline; packing experts from the coming loads (oracle) wins it back.
