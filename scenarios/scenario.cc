@@ -23,6 +23,7 @@ StepConfig step_config(const Scenario& s, MigrationMode migration, int spare_slo
   c.schedule = s.training.schedule;
   c.logit_bytes = s.training.cross_entropy == "fp32" ? 6.0 : 2.0;
   c.expert_execution = s.training.expert_execution;
+  c.dispatcher = s.dispatch.kernel;
   c.dedup = s.dispatch.dedup;
   c.dispatch_bytes = s.dispatch.dtype == models::Dtype::kFp8 ? 1.0 + 4.0 / 128 : 2.0;
   c.combine_bytes = 2.0;

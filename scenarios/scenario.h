@@ -54,7 +54,8 @@ struct TrainingSpec {
 };
 
 struct DispatchSpec {
-  Dedup dedup = Dedup::kNone;
+  std::string kernel = "alltoall";  // a dispatcher (sim/step/dispatcher.h)
+  Dedup dedup = Dedup::kNone;       // as the kernel fixes it, or dispatch.dedup for alltoall
   // What the dispatch all-to-all sends per element: bf16, or fp8 with one FP32 scale per 128
   // elements (DeepEP); the combine is always BF16.
   models::Dtype dtype = models::Dtype::kBf16;

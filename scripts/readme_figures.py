@@ -266,26 +266,44 @@ $ moesim bench collective scenarios/quickstart.yaml --op all_reduce --gpus 8 --s
 DEEPEP = {8: (153, 158), 16: (43, 43), 32: (58, 57), 64: (51, 50)}
 
 
-def bench_rate(out):
+def bench_row(out):
     row = [line.split() for line in out.splitlines() if line.strip() and not line.startswith("#")][0]
-    return float(row[2]), float(row[3])  # NVL, RDMA
+    return float(row[1]), float(row[2]), float(row[3])  # time (us), NVL, RDMA
+
+
+# DeepEP's low-latency kernels (README at commit 3b1045d): EP: (dispatch us, combine us).
+DEEPEP_LL = {8: (163, 318), 16: (173, 329), 32: (182, 350), 64: (186, 353), 128: (192, 369), 256: (194, 360)}
 
 
 def deepep(run):
-    lines = ["| EP (nodes) | DeepEP dispatch | moesim | error | DeepEP combine | moesim | error | nodes per token |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["Normal kernels (4,096 tokens per rank, groups = nodes, at most 4 per token; `dispatch.kernel: deepep`):", "",
+             "| EP (nodes) | DeepEP dispatch | moesim | error | DeepEP combine | moesim | error | nodes per token | role |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for ep, (dispatch, combine) in DEEPEP.items():
         nodes = ep // 8
         args = ["bench", "collective", scenario("deepep_dispatch.yaml"), "--set", f"cluster.nodes={nodes}", "--set",
                 f"parallelism.ep={ep}", "--set", f"training.global_batch={ep}", "--set", f"model.expert_groups={nodes}",
                 "--set", f"model.topk_groups={min(nodes, 4)}"]
-        tier = 0 if ep == 8 else 1
+        tier = 1 if ep == 8 else 2
         outs = [run(*args, "--op", op) for op in ("dispatch", "combine")]
-        got = [bench_rate(out)[tier] for out in outs]
+        got = [bench_row(out)[tier] for out in outs]
         reach = re.search(r"GPUs on ([0-9.]+) nodes", outs[0]).group(1)
-        unit = "NVL" if tier == 0 else "RDMA"
+        unit = "NVL" if tier == 1 else "RDMA"
+        role = "dispatch fitted" if ep == 8 else "held out"
         lines.append(f"| {ep} ({nodes}) | {dispatch} GB/s {unit} | {got[0]:.1f} | {100 * (got[0] / dispatch - 1):+.0f} % | "
-                     f"{combine} GB/s {unit} | {got[1]:.1f} | {100 * (got[1] / combine - 1):+.0f} % | {reach} |")
+                     f"{combine} GB/s {unit} | {got[1]:.1f} | {100 * (got[1] / combine - 1):+.0f} % | {reach} | {role} |")
+    lines += ["", "Low-latency kernels (128 tokens per rank, no groups; `dispatch.kernel: deepep_ll`):", "",
+              "| EP (nodes) | DeepEP dispatch | moesim | error | DeepEP combine | moesim | error | role |",
+              "|---|---|---|---|---|---|---|---|"]
+    for ep, (dispatch, combine) in DEEPEP_LL.items():
+        nodes = ep // 8
+        args = ["bench", "collective", scenario("deepep_dispatch.yaml"), "--set", f"cluster.nodes={nodes}", "--set",
+                f"parallelism.ep={ep}", "--set", f"training.global_batch={ep}", "--set", "training.seq_len=128", "--set",
+                "model.expert_groups=1", "--set", "model.topk_groups=1", "--set", "dispatch.kernel=deepep_ll"]
+        got = [bench_row(run(*args, "--op", op))[0] for op in ("dispatch", "combine")]
+        role = "dispatch fitted" if ep in (8, 256) else "held out"
+        lines.append(f"| {ep} ({nodes}) | {dispatch} us | {got[0]:.1f} | {100 * (got[0] / dispatch - 1):+.0f} % | "
+                     f"{combine} us | {got[1]:.1f} | {100 * (got[1] / combine - 1):+.0f} % | {role} |")
     return "\n".join(lines)
 
 

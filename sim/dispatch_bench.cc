@@ -3,6 +3,7 @@
 #include "policies/placement/placement.h"
 #include "sim/network/network_model.h"
 #include "sim/runner.h"
+#include "sim/step/dispatcher.h"
 #include "sim/step/step_costs.h"
 #include "sim/step/step_metrics.h"
 #include "sim/step/traffic.h"
@@ -49,8 +50,11 @@ DispatchBench bench_dispatch(const scenarios::Scenario& s) {
   }
   out.dispatch_bytes = config.dispatch_bytes;
   out.combine_bytes = config.combine_bytes;
-  out.dispatch = traffic.a2a[0].time;
+  out.count_exchange = traffic.count_exchange[0];
+  out.dispatch = traffic.a2a[0].time - out.count_exchange;
   out.combine = traffic.a2a_combine[0].time;
+  out.copy_per_expert = find_dispatcher(s.dispatch.kernel)->through_nic;
+  if (out.copy_per_expert) out.nodes_per_token = m.top_k;
   const auto gbps = [](double bytes, Duration t) { return t > Duration() ? bytes / t.seconds() / 1e9 : 0.0; };
   out.nvl_dispatch = gbps(out.received * m.hidden * out.dispatch_bytes, out.dispatch);
   out.rdma_dispatch = gbps(out.tokens * out.nodes_per_token * m.hidden * out.dispatch_bytes, out.dispatch);

@@ -5,7 +5,10 @@
 //
 // DeepEP's bandwidths are logical: NVL = tokens a GPU receives x hidden x bytes per element /
 // time; RDMA = tokens x distinct destination nodes per token (its own included) x hidden x bytes
-// per element / time. Bytes per element: 1 + 4/128 for FP8 with its scales, 2 for BF16.
+// per element / time; for its low-latency kernels, which send a copy per selected expert, RDMA =
+// tokens x top-k x hidden x bytes per element / time. Bytes per element: 1 + 4/128 for FP8 with
+// its scales, 2 for BF16. The time is the payload's: DeepEP times its notify (the count exchange)
+// apart, and so does this.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +25,9 @@ struct DispatchBench {
   double nodes_per_token = 0;                                                     // distinct destination nodes of a token, its own included
   double received = 0;                                                            // tokens the first GPU receives
   double dispatch_bytes = 0, combine_bytes = 0;                                   // per element
-  Duration dispatch, combine;                                                     // the analytic time of one EP group's all-to-all
+  Duration dispatch, combine;                                                     // one EP group's payload, analytic time
+  Duration count_exchange;                                                        // before the dispatch (the dispatcher's notify)
+  bool copy_per_expert = false;                                                   // RDMA as DeepEP's low-latency kernels count it
   double nvl_dispatch = 0, rdma_dispatch = 0, nvl_combine = 0, rdma_combine = 0;  // GB/s, as DeepEP
 };
 

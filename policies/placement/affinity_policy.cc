@@ -58,7 +58,7 @@ std::optional<PlacementProblem> check_affinity(const AffinityParams&, const Plac
   return PlacementProblem{"placement",
                           "affinity puts experts that tokens choose together on one GPU, which saves all-to-all bytes only when "
                           "tokens choose several experts and go once to each GPU: expected model.top_k >= 2 and dispatch.dedup gpu "
-                          "or node, got top_k " +
+                          "(or dispatch.kernel deepep), got top_k " +
                               std::to_string(f.top_k) + " and dedup " + f.dedup};
 }
 

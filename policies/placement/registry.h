@@ -36,7 +36,7 @@ struct PlacementFacts {
   int experts = 1;
   int top_k = 1;
   int spare_slots = 0;
-  std::string dedup = "none";  // dispatch.dedup: none, or gpu / node (a token sent once per GPU or node)
+  std::string dedup = "none";  // what the dispatch sends per token: none, or gpu / node (once per GPU or node)
 };
 
 // A requirement a scenario does not meet: the key (relative to the policy) and why.

@@ -30,6 +30,7 @@ void emit_gpu(YAML::Emitter& out, const hardware::GpuSpec& g) {
   out << Key << "memory_efficiency" << Value << format_number(g.memory_efficiency);
   out << Key << "kernel_launch" << Value << format_duration(g.kernel_launch);
   out << Key << "sms" << Value << g.sms;
+  out << Key << "comm_sm_bandwidth" << Value << format_bandwidth(g.comm_sm_bandwidth);
   out << EndMap;
 }
 
@@ -157,7 +158,8 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
   out << Key << "cross_entropy" << Value << s.training.cross_entropy;
   out << EndMap;
-  out << Key << "dispatch" << Value << BeginMap << Key << "dedup" << Value << to_string(s.dispatch.dedup);
+  out << Key << "dispatch" << Value << BeginMap << Key << "kernel" << Value << s.dispatch.kernel;
+  out << Key << "dedup" << Value << to_string(s.dispatch.dedup);
   out << Key << "dtype" << Value << models::to_string(s.dispatch.dtype) << Key << "comm_sms" << Value << s.dispatch.comm_sms << EndMap;
   emit_gating(out, s.gating);
   out << Key << "policies" << Value << YAML::BeginSeq;

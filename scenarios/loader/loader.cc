@@ -14,6 +14,7 @@
 #include "scenarios/loader/validate.h"
 #include "scenarios/loader/yaml_reader.h"
 #include "sim/network/network_model.h"
+#include "sim/step/dispatcher.h"
 #include "sim/step/schedule.h"
 
 namespace moesim::scenarios {
@@ -97,6 +98,7 @@ void read_gpu(MapReader r, hardware::GpuSpec& g) {
   g.memory_efficiency = r.get_double("memory_efficiency", g.memory_efficiency, 0, 1, false);
   g.kernel_launch = r.get_duration("kernel_launch", g.kernel_launch);
   g.sms = static_cast<int>(r.get_int("sms", g.sms, 1, 1 << 16));
+  g.comm_sm_bandwidth = r.get_bandwidth("comm_sm_bandwidth", g.comm_sm_bandwidth);
   r.finish();
 }
 
@@ -286,6 +288,25 @@ GatingSpec read_gating(MapReader r, int steps, const gating::RoutingDefaults& ro
   return g;
 }
 
+// What the dispatch sends per token: the alltoall dispatcher's choice (none or gpu); the others fix
+// it themselves (DeepEP's kernels deduplicate per node), and a dispatch.dedup that says otherwise
+// is an error.
+Dedup read_dedup(MapReader& dispatch, const DispatcherEntry& kernel) {
+  const std::string name(kernel.name);
+  if (kernel.dedup) {
+    const std::string fixed = to_string(*kernel.dedup);
+    const std::string given = dispatch.get_choice("dedup", {"none", "gpu", "node"}, fixed);
+    if (given != fixed)
+      dispatch.fail("dedup", "expected " + fixed + " with dispatch.kernel " + name + " (the kernel decides), got " + given);
+    return *kernel.dedup;
+  }
+  const std::string given = dispatch.get_choice("dedup", {"none", "gpu", "node"}, "none");
+  if (given == "node")
+    dispatch.fail("dedup", "expected none or gpu with dispatch.kernel " + name +
+                               " (node deduplication with NVLink forwarding is DeepEP's: dispatch.kernel deepep), got node");
+  return given == "gpu" ? Dedup::kGpu : Dedup::kNone;
+}
+
 Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::string& default_name) {
   if (!root || root.IsNull()) throw ScenarioError(sources.file(), "", "the scenario is empty: expected a mapping of keys");
   MapReader r(sources, root, "");
@@ -301,8 +322,8 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   s.training.schedule = r.get_choice("schedule", schedule_names(), s.parallelism.vp > 1 ? "interleaved" : "1f1b");
 
   MapReader dispatch = r.child("dispatch");
-  const std::string dedup = dispatch.get_choice("dedup", {"none", "gpu", "node"}, "none");
-  s.dispatch.dedup = dedup == "none" ? Dedup::kNone : dedup == "gpu" ? Dedup::kGpu : Dedup::kNode;
+  s.dispatch.kernel = dispatch.get_choice("kernel", dispatcher_names(), s.dispatch.kernel);
+  s.dispatch.dedup = read_dedup(dispatch, *find_dispatcher(s.dispatch.kernel));
   s.dispatch.dtype =
       dispatch.get_choice("dtype", {"bf16", "fp8"}, models::to_string(s.model.dtype)) == "fp8" ? models::Dtype::kFp8 : models::Dtype::kBf16;
   s.dispatch.comm_sms = static_cast<int>(dispatch.get_int("comm_sms", s.dispatch.comm_sms, 0, 1 << 16));

@@ -12,6 +12,7 @@
 #include "models/gating/source_registry.h"
 #include "policies/placement/registry.h"
 #include "sim/network/network_model.h"
+#include "sim/step/dispatcher.h"
 
 namespace moesim::scenarios {
 namespace {
@@ -122,20 +123,25 @@ void validate(const Scenario& s, const SourceMap& sources) {
       m.capacity_factor};
   if (const auto problem = s.gating.source->check(context)) c.require(false, "gating." + problem->key, problem->message);
   if (s.dispatch.dedup != Dedup::kNone) {
-    const std::string got = std::string("got ") + to_string(s.dispatch.dedup);
-    c.require(s.training.expert_execution == ExpertExecution::kDropless, "dispatch.dedup",
+    // Name the key the scenario set: the kernel where it fixes the deduplication.
+    const bool by_kernel = find_dispatcher(s.dispatch.kernel)->dedup.has_value();
+    const std::string key = by_kernel ? "dispatch.kernel" : "dispatch.dedup";
+    const std::string got = by_kernel ? "got " + s.dispatch.kernel + " (" + to_string(s.dispatch.dedup) + " deduplication)"
+                                      : std::string("got ") + to_string(s.dispatch.dedup);
+    c.require(s.training.expert_execution == ExpertExecution::kDropless, key,
               "expected none with training.expert_execution capacity (padded buffers move full capacity), " + got);
     const gating::SourceEntry& source = *gating::find_source(s.gating.source->name());
-    c.require(m.top_k == 1 || source.token_destinations, "dispatch.dedup",
+    c.require(m.top_k == 1 || source.token_destinations, key,
               "expected none with gating.source " + std::string(source.name) +
                   ": deduplicating needs to know which experts each token chose together, which only the sources that route "
                   "tokens (learned, balanced) track (or top_k 1), " +
                   got);
     // Node deduplication forwards inside the destination node itself (DeepEP): 2DH's NVLink phase
     // on top of it would forward twice.
-    c.require(s.dispatch.dedup != Dedup::kNode || s.cluster.network.all_to_all != hardware::AllToAllAlgorithm::kHierarchical,
-              "cluster.network.all_to_all",
-              "expected flat with dispatch.dedup node (its NVLink forwarding already is the hierarchy), got hierarchical");
+    c.require(
+        s.dispatch.dedup != Dedup::kNode || s.cluster.network.all_to_all != hardware::AllToAllAlgorithm::kHierarchical,
+        "cluster.network.all_to_all",
+        "expected flat with dispatch.kernel " + s.dispatch.kernel + " (its NVLink forwarding already is the hierarchy), got hierarchical");
   }
   c.require(s.training.tokens_per_rank(p) * m.top_k < (int64_t{1} << 31), "training.tokens_per_step",
             "expected at most 2^31 token assignments per GPU per layer, got " + str(s.training.tokens_per_rank(p) * m.top_k));

@@ -69,14 +69,18 @@ int bench_dispatch_command(const ScenarioArgs& a, bool dispatch) {
   std::printf("# one MoE layer, one micro-batch: %.0f tokens per rank, hidden %d, top-%d of %d experts", b.tokens, m.hidden, m.top_k,
               m.experts);
   if (m.topk_groups < m.expert_groups) std::printf(" (%d groups, top %d)", m.expert_groups, m.topk_groups);
-  std::printf(", %.4g bytes per element, dispatch.dedup %s\n", dispatch ? b.dispatch_bytes : b.combine_bytes,
-              scenarios::to_string(s.dispatch.dedup));
+  std::printf(", %.4g bytes per element, dispatch.kernel %s (dedup %s)\n", dispatch ? b.dispatch_bytes : b.combine_bytes,
+              s.dispatch.kernel.c_str(), scenarios::to_string(s.dispatch.dedup));
   std::printf("# a token reaches %.2f GPUs on %.2f nodes; the first GPU receives %.0f tokens\n", b.gpus_per_token, b.nodes_per_token,
               b.received);
-  std::printf("# NVL = received tokens x hidden x bytes / time; RDMA = tokens x nodes per token x hidden x bytes / time (DeepEP's)\n");
-  std::printf("#%8s %10s %12s %12s\n", "op", "time (us)", "NVL (GB/s)", "RDMA (GB/s)");
-  std::printf("%9s %10.1f %12.1f %12.1f\n", dispatch ? "dispatch" : "combine", (dispatch ? b.dispatch : b.combine).seconds() * 1e6,
-              dispatch ? b.nvl_dispatch : b.nvl_combine, dispatch ? b.rdma_dispatch : b.rdma_combine);
+  std::printf(
+      "# NVL = received tokens x hidden x bytes / time; RDMA = tokens x %s x hidden x bytes / time (DeepEP's); time without\n"
+      "# the count exchange (DeepEP's notify), shown apart\n",
+      b.copy_per_expert ? "top-k" : "nodes per token");
+  std::printf("#%8s %10s %12s %12s %12s\n", "op", "time (us)", "NVL (GB/s)", "RDMA (GB/s)", "counts (us)");
+  std::printf("%9s %10.1f %12.1f %12.1f %12.1f\n", dispatch ? "dispatch" : "combine", (dispatch ? b.dispatch : b.combine).seconds() * 1e6,
+              dispatch ? b.nvl_dispatch : b.nvl_combine, dispatch ? b.rdma_dispatch : b.rdma_combine,
+              dispatch ? b.count_exchange.seconds() * 1e6 : 0.0);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "policies/placement/registry.h"
 #include "policies/predictors/registry.h"
 #include "sim/network/network_model.h"
+#include "sim/step/dispatcher.h"
 #include "sim/step/schedule.h"
 
 namespace moesim::cli {
@@ -37,6 +38,9 @@ std::vector<Row> rows() {
     std::string summary(e->summary);
     if (e->interleaved) summary += "; needs parallelism.vp > 1";
     out.push_back({"schedule: " + std::string(e->name), summary, {}, ""});
+  }
+  for (const auto* e : dispatcher_entries()) {
+    out.push_back({"dispatch.kernel: " + std::string(e->name), std::string(e->summary), {}, "dispatch."});
   }
   for (const auto* e : gating::routing_entries()) {
     auto config = e->defaults({});

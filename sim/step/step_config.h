@@ -64,7 +64,8 @@ struct StepConfig {
   // upcasts to FP32 and keeps both copies, 2 when it keeps one BF16 tensor (fused cross-entropy).
   double logit_bytes = 6;
   ExpertExecution expert_execution = ExpertExecution::kDropless;
-  Dedup dedup = Dedup::kNone;
+  std::string dispatcher = "alltoall";  // a dispatcher's name (dispatcher.h)
+  Dedup dedup = Dedup::kNone;           // what dispatch.dedup says (the alltoall dispatcher's choice)
   // Bytes per element the dispatch all-to-all moves (FP8 with one FP32 scale per 128 elements:
   // 1.03125) and the combine all-to-all (BF16: 2).
   double dispatch_bytes = 2, combine_bytes = 2;

@@ -29,7 +29,6 @@ void append_timeline(const ExecutedStep& executed, int step, Duration offset, st
   const auto& graph = executed.graph;
   const auto& schedule = executed.schedule;
   const auto& layer_to_moe = executed.costs.layer_to_moe;
-  const double token_bytes = executed.config.model.hidden * executed.config.dispatch_bytes / executed.costs.micro_batches;
   const auto& layout = executed.costs.layout;
   for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
     TimelineSpan span;
@@ -51,8 +50,8 @@ void append_timeline(const ExecutedStep& executed, int step, Duration offset, st
       switch (span.kind) {
         case TaskKind::kDispatch:
         case TaskKind::kCombine:
-          span.bytes = executed.layers[moe].sent[local];
-          span.tokens = span.bytes / token_bytes;
+          span.bytes = (span.kind == TaskKind::kDispatch ? executed.layers[moe].sent : executed.layers[moe].sent_combine)[local];
+          span.tokens = executed.layers[moe].sent_rows[local];
           break;
         case TaskKind::kExperts: span.tokens = executed.layers[moe].rows[local]; break;
         case TaskKind::kDenseGradAllReduce: span.bytes = executed.costs.dense_grad_bytes[span.layer]; break;

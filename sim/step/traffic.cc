@@ -4,20 +4,23 @@
 
 #include "models/gating/capacity.h"
 #include "sim/step/compute_model.h"
+#include "sim/step/dispatch_cost.h"
+#include "sim/step/dispatcher.h"
 #include "sim/step/step_metrics.h"
 
 namespace moesim {
 namespace {
 
-// Rewrites EP group g's dispatch traffic for dispatch.dedup node (see Dedup): per-GPU sends to
-// other nodes become one network send per node, to the GPU there with the sender's local index
+// Rewrites EP group g's dispatch copies for node deduplication (see Dedup): per-GPU copies to
+// other nodes become one network copy per node, to the GPU there with the sender's local index
 // (or the node's first EP rank), which forwards over NVLink to each GPU of its node that holds the
-// token's experts. Sends inside the sender's node stay per GPU.
-void node_dedup(const StepConfig& config, const std::vector<int>& ranks, const std::vector<int>& gpus, const gating::RoutingMatrix& routing,
-                int l, double token_bytes, network::TrafficMatrix& traffic) {
+// token's experts. Copies inside the sender's node stay per GPU. Returns the forwarded copies,
+// [entry * ep + destination], which `copies` leaves out.
+std::vector<double> node_dedup(const StepConfig& config, const std::vector<int>& ranks, const std::vector<int>& gpus,
+                               const gating::RoutingMatrix& routing, int l, double per_micro_batch, network::TrafficMatrix& copies) {
   const auto& cluster = config.cluster;
   const int ep = config.parallel.ep;
-  std::vector<double> forward(static_cast<size_t>(ep) * ep, 0.0);  // [entry][destination]
+  std::vector<double> forward(static_cast<size_t>(ep) * ep, 0.0);
   std::vector<int> entry_of_node(cluster.nodes, -1);
   for (int i = 0; i < ep; ++i) {
     const int src = ranks[i];
@@ -33,31 +36,32 @@ void node_dedup(const StepConfig& config, const std::vector<int>& ranks, const s
     for (int j = 0; j < ep; ++j) {
       const int n = cluster.node_of(gpus[j]);
       if (n == node) continue;
-      traffic.at(i, j) = 0;
+      copies.at(i, j) = 0;
       const int entry = entry_of_node[n];
       if (j == entry)
-        traffic.at(i, entry) += node_sends[j] * token_bytes;
+        copies.at(i, entry) += node_sends[j] * per_micro_batch;
       else
-        forward[static_cast<size_t>(entry) * ep + j] += sends[j] * token_bytes;
+        forward[static_cast<size_t>(entry) * ep + j] += sends[j] * per_micro_batch;
     }
   }
-  for (int e = 0; e < ep; ++e)
-    for (int j = 0; j < ep; ++j) traffic.at(e, j) += forward[static_cast<size_t>(e) * ep + j];
+  return forward;
 }
 
-// EP group g's dispatch traffic per micro-batch, and the tokens its GPUs' experts process.
-network::TrafficMatrix group_traffic(const StepConfig& config, const StepCosts& costs, const gating::RoutingMatrix& routing,
-                                     const policies::LayerPlacement& placement, int l, int g, LayerTraffic& t) {
+// EP group g's dispatch per micro-batch in token copies (each a row of hidden states from one GPU
+// to another), and the tokens its GPUs' experts process.
+network::TrafficMatrix group_copies(const StepConfig& config, const StepCosts& costs, const gating::RoutingMatrix& routing,
+                                    const policies::LayerPlacement& placement, int l, int g, LayerTraffic& t) {
   const auto& m = config.model;
   const int experts = m.experts, ep = config.parallel.ep;
   const double per_micro_batch = 1.0 / costs.micro_batches;
   const bool capacity_mode = config.expert_execution == ExpertExecution::kCapacity;
   const int64_t capacity = gating::expert_capacity(m.capacity_factor, config.tokens_per_rank, m.top_k, experts);
-  const double token_bytes = m.hidden * config.dispatch_bytes * per_micro_batch;
+  const DispatcherEntry& dispatcher = *find_dispatcher(config.dispatcher);
+  const Dedup dedup = dispatch_dedup(config);
   const std::vector<int>& ranks = costs.ep_groups[g];
   std::vector<int> gpus;
   for (int local : ranks) gpus.push_back(costs.layout.gpu(t.stage, local));
-  network::TrafficMatrix traffic(gpus);
+  network::TrafficMatrix copies(gpus);
   for (int i = 0; i < ep; ++i) {
     const int src = ranks[i];
     const auto row = routing.row(l, src);
@@ -66,19 +70,39 @@ network::TrafficMatrix group_traffic(const StepConfig& config, const StepCosts& 
       const double tokens = capacity_mode ? static_cast<double>(capacity) : row[e];
       for (const auto& replica : placement.replicas[e]) {
         const double share = tokens * replica.share;
-        traffic.at(i, replica.ep_rank) += share * token_bytes;
+        copies.at(i, replica.ep_rank) += share * per_micro_batch;
         t.expert_rows[static_cast<size_t>(ranks[replica.ep_rank]) * experts + e] += share * per_micro_batch;
       }
     }
-    if (config.dedup != Dedup::kNone && routing.has_sends()) {
+    if (dispatcher.gathers) {
+      // Every GPU of the group receives all of this GPU's tokens.
+      const double tokens = static_cast<double>(config.tokens_per_rank) * per_micro_batch;
+      for (int j = 0; j < ep; ++j) copies.at(i, j) = tokens;
+    } else if (dedup != Dedup::kNone && routing.has_sends()) {
       // A token goes once to each GPU that holds any of its experts (with top-1, or without
       // per-token data, the expert counts already are that).
       const auto sends = routing.sends_row(l, src);
-      for (int j = 0; j < ep; ++j) traffic.at(i, j) = sends[j] * token_bytes;
+      for (int j = 0; j < ep; ++j) copies.at(i, j) = sends[j] * per_micro_batch;
     }
   }
-  if (config.dedup == Dedup::kNode && routing.has_sends()) node_dedup(config, ranks, gpus, routing, l, token_bytes, traffic);
-  return traffic;
+  std::vector<double> forward;
+  if (dedup == Dedup::kNode && routing.has_sends()) forward = node_dedup(config, ranks, gpus, routing, l, per_micro_batch, copies);
+  // The rows a GPU sends of its own tokens; what it forwards for others is bytes, not its tokens.
+  for (int i = 0; i < ep; ++i)
+    for (int j = 0; j < ep; ++j) t.sent_rows[ranks[i]] += i == j ? 0.0 : copies.at(i, j);
+  if (!forward.empty()) {
+    for (int e = 0; e < ep; ++e)
+      for (int j = 0; j < ep; ++j) copies.at(e, j) += forward[static_cast<size_t>(e) * ep + j];
+  }
+  return copies;
+}
+
+// `copies` at `row_bytes` each.
+network::TrafficMatrix in_bytes(const network::TrafficMatrix& copies, double row_bytes) {
+  network::TrafficMatrix bytes(copies.gpus());
+  for (size_t i = 0; i < copies.size(); ++i)
+    for (size_t j = 0; j < copies.size(); ++j) bytes.at(i, j) = copies.at(i, j) * row_bytes;
+  return bytes;
 }
 
 // ETP: every GPU of an ETP group computes its 1/etp slice of each expert for the tokens that all
@@ -113,28 +137,34 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
   t.stage = costs.stage_of_layer[costs.moe_layers[l]];
   t.a2a.resize(costs.groups);
   t.a2a_combine.resize(costs.groups);
+  t.count_exchange.assign(costs.groups, Duration());
   t.expert_rows.assign(static_cast<size_t>(gpus) * experts, 0.0);
   t.experts_forward.assign(gpus, Duration());
   t.rows.assign(gpus, 0.0);
   t.sent.assign(gpus, 0.0);
+  t.sent_combine.assign(gpus, 0.0);
+  t.sent_rows.assign(gpus, 0.0);
 
   const double micro_batches = costs.micro_batches;
+  const DispatcherEntry& dispatcher = *find_dispatcher(config.dispatcher);
+  // A dispatched row carries its hidden state and the dispatcher's metadata; the combine returns
+  // the hidden state alone, in its own precision.
+  const double dispatch_row = m.hidden * config.dispatch_bytes + dispatcher.metadata_per_copy + m.top_k * dispatcher.metadata_per_top_k +
+                              experts * dispatcher.metadata_per_expert;
+  const double combine_row = m.hidden * config.combine_bytes;
   for (int g = 0; g < costs.groups; ++g) {
-    network::TrafficMatrix traffic = group_traffic(config, costs, routing, placement, l, g, t);
+    const network::TrafficMatrix copies = group_copies(config, costs, routing, placement, l, g, t);
+    const network::TrafficMatrix traffic = in_bytes(copies, dispatch_row), combine = in_bytes(copies, combine_row);
     for (int i = 0; i < ep; ++i) {
-      for (int j = 0; j < ep; ++j) t.sent[costs.ep_groups[g][i]] += i == j ? 0.0 : traffic.at(i, j);
-    }
-    t.a2a[g] = network.all_to_all(traffic);
-    if (config.combine_bytes == config.dispatch_bytes) {
-      t.a2a_combine[g] = t.a2a[g];
-    } else {
-      // The combine returns each dispatched row, in its own precision.
-      const double k = config.combine_bytes / config.dispatch_bytes;
-      for (int i = 0; i < ep; ++i) {
-        for (int j = 0; j < ep; ++j) traffic.at(i, j) *= k;
+      for (int j = 0; j < ep; ++j) {
+        t.sent[costs.ep_groups[g][i]] += i == j ? 0.0 : traffic.at(i, j);
+        t.sent_combine[costs.ep_groups[g][i]] += i == j ? 0.0 : combine.at(i, j);
       }
-      t.a2a_combine[g] = network.all_to_all(traffic);
     }
+    t.a2a[g] = dispatch_payload(config, dispatcher, network, traffic);
+    t.a2a_combine[g] = dispatch_payload(config, dispatcher, network, combine);
+    t.count_exchange[g] = count_exchange(config, dispatcher, network, traffic.gpus()).time;
+    lengthen(t.a2a[g], t.count_exchange[g]);
     // Dispatch and combine, forward and backward (and forward again under full recomputation), of
     // every micro-batch.
     const double passes = config.parallel.recompute == Recompute::kFull ? 3 : 2;

@@ -1,5 +1,5 @@
 // The traffic of one step: each MoE layer's all-to-all per EP group and the tokens each GPU's
-// experts process (from the routing, under the placement and dispatch.dedup), and the expert state
+// experts process (from the routing, under the placement and the dispatcher), and the expert state
 // a change of placement moves.
 #pragma once
 
@@ -20,12 +20,15 @@ struct StepResult;
 // GPUs of the pipeline stage that holds it: vectors per GPU are indexed by its local index there.
 struct LayerTraffic {
   int stage = 0;
-  std::vector<network::CollectiveCost> a2a;          // per EP group: the dispatch
+  std::vector<network::CollectiveCost> a2a;          // per EP group: the dispatch, its count exchange included
   std::vector<network::CollectiveCost> a2a_combine;  // per EP group: the combine (other bytes per element)
+  std::vector<Duration> count_exchange;              // per EP group: the dispatcher's count exchange before the payload
   std::vector<double> expert_rows;                   // [local gpu * experts + expert]: tokens processed
   std::vector<Duration> experts_forward;             // per local GPU
   std::vector<double> rows;                          // per local GPU: token rows its experts process
   std::vector<double> sent;                          // per local GPU: bytes it sends to other GPUs per dispatch
+  std::vector<double> sent_combine;                  // per local GPU: bytes it sends per combine
+  std::vector<double> sent_rows;                     // per local GPU: rows of its own tokens it sends per dispatch
   // Expert tensor parallelism (etp > 1), per ETP group of the stage (local index / etp): the
   // dispatched tokens gathered within the group before the experts, and their outputs
   // reduce-scattered after.

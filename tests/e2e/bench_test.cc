@@ -102,7 +102,7 @@ const char* kDeepEp =
     "model: {preset: deepseek-v3, layers: 2, first_moe_layer: 0}\n"
     "parallelism: {ep: 64, zero: 1}\n"
     "training: {global_batch: 64, micro_batch: 1, seq_len: 4096}\n"
-    "dispatch: {dedup: node, dtype: fp8}\n"
+    "dispatch: {kernel: deepep, dtype: fp8}\n"
     "gating: {source: balanced}\n";
 
 TEST_F(Cli, BenchDispatchPrintsDeepEpsBandwidths) {

@@ -67,14 +67,16 @@ TEST(RoutingModes, NodeDedupSendsATokenOnceToANodeWhoseGpusHoldItsExperts) {
   // deduplicating per GPU saves nothing there, per node halves the network bytes.
   const std::vector<std::string> shape = {"model.experts=32", "model.top_k=2", "gating.routing=c2r", "gating.c2r.groups=fixed",
                                           "gating.c2r.group_size=2"};
-  auto with = [&](const std::string& dedup) {
+  auto with = [&](const std::string& dispatch) {
     auto overrides = shape;
-    overrides.push_back("dispatch.dedup=" + dedup);
+    overrides.push_back(dispatch);
     return run(overrides)[1];
   };
-  const auto none = with("none"), gpu = with("gpu"), node = with("node");
+  const auto none = with("dispatch.dedup=none"), gpu = with("dispatch.dedup=gpu"), node = with("dispatch.kernel=deepep");
   EXPECT_NEAR(gpu.inter_node_a2a_gb, none.inter_node_a2a_gb, 0.01 * none.inter_node_a2a_gb);
-  EXPECT_NEAR(node.inter_node_a2a_gb, 0.5 * gpu.inter_node_a2a_gb, 0.01 * gpu.inter_node_a2a_gb);
+  // DeepEP sends each copy with its two experts' indices and weights (2 x 12 bytes).
+  const double hidden_bytes = 2.0 * scenarios::load_scenario_text(kTwoNodes, "test.yaml").model.hidden;
+  EXPECT_NEAR(node.inter_node_a2a_gb, 0.5 * gpu.inter_node_a2a_gb * (hidden_bytes + 24) / hidden_bytes, 0.01 * gpu.inter_node_a2a_gb);
   // The second copy now crosses NVLink from the receiving GPU instead of the network.
   EXPECT_GT(node.intra_node_a2a_gb, gpu.intra_node_a2a_gb);
   EXPECT_LT(node.step_ms_mean, gpu.step_ms_mean);
@@ -85,7 +87,7 @@ TEST(RoutingModes, NodeDedupNeverSendsMoreOverTheNetworkThanGpuDedup) {
     const std::vector<std::string> shape = {"model.experts=32", "model.top_k=2", std::string("gating.routing=") + routing};
     auto gpu = shape, node = shape;
     gpu.push_back("dispatch.dedup=gpu");
-    node.push_back("dispatch.dedup=node");
+    node.push_back("dispatch.kernel=deepep");
     const auto by_gpu = run(gpu), by_node = run(node);
     for (size_t p = 0; p < by_gpu.size(); ++p) {
       EXPECT_LT(by_node[p].inter_node_a2a_gb, by_gpu[p].inter_node_a2a_gb) << routing << " " << by_gpu[p].label;

@@ -1,0 +1,66 @@
+#include "sim/step/dispatch_cost.h"
+
+#include <algorithm>
+
+namespace moesim {
+namespace {
+
+// The most any participant sends or receives, its own share excluded.
+double busiest_port(const network::TrafficMatrix& bytes) {
+  const size_t n = bytes.size();
+  double most = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double sent = 0, received = 0;
+    for (size_t j = 0; j < n; ++j) {
+      if (i == j) continue;
+      sent += bytes.at(i, j);
+      received += bytes.at(j, i);
+    }
+    most = std::max({most, sent, received});
+  }
+  return most;
+}
+
+// Every copy through the GPU's NIC, the peers of its own node included (DeepEP's low-latency
+// kernels). The flow model sees it as a fixed duration: its bytes do not share the fabric's links.
+network::CollectiveCost through_nic(const StepConfig& config, const DispatcherEntry& dispatcher, const network::TrafficMatrix& bytes) {
+  const auto& nic = config.cluster.nic.link;
+  network::CollectiveCost cost;
+  for (size_t i = 0; i < bytes.size(); ++i)
+    for (size_t j = 0; j < bytes.size(); ++j) cost.inter_node += Bytes(i == j ? 0.0 : bytes.at(i, j));
+  const int peers = static_cast<int>(bytes.size()) - 1;
+  cost.time = Bytes(busiest_port(bytes)) / nic.effective() + nic.latency + dispatcher.call_overhead + dispatcher.peer_overhead * peers;
+  cost.tail.push_back(cost.time);
+  return cost;
+}
+
+}  // namespace
+
+void lengthen(network::CollectiveCost& cost, Duration extra) {
+  if (extra <= Duration()) return;
+  cost.time += extra;
+  cost.tail.push_back(extra);
+}
+
+network::CollectiveCost dispatch_payload(const StepConfig& config, const DispatcherEntry& dispatcher, network::NetworkModel& network,
+                                         const network::TrafficMatrix& bytes) {
+  if (dispatcher.through_nic) return through_nic(config, dispatcher, bytes);
+  network::CollectiveCost cost = network.all_to_all(bytes);
+  if (dispatcher.sm_capped && config.comm_sms > 0) {
+    const Bandwidth sm_rate = config.cluster.gpu.comm_sm_bandwidth * config.comm_sms;
+    lengthen(cost, Bytes(busiest_port(bytes)) / sm_rate - cost.time);
+  }
+  return cost;
+}
+
+network::CollectiveCost count_exchange(const StepConfig& config, const DispatcherEntry& dispatcher, network::NetworkModel& network,
+                                       const std::vector<int>& gpus) {
+  if (!dispatcher.exchanges_counts || gpus.size() < 2) return {};
+  network::TrafficMatrix counts(gpus);
+  const double per_peer = 4.0 * config.model.experts / static_cast<double>(gpus.size());
+  for (size_t i = 0; i < gpus.size(); ++i)
+    for (size_t j = 0; j < gpus.size(); ++j) counts.at(i, j) = i == j ? 0.0 : per_peer;
+  return network.all_to_all(counts);
+}
+
+}  // namespace moesim

@@ -1,0 +1,158 @@
+// The dispatchers (sim/step/dispatcher.h) against DeepEP's published kernel figures, and what each
+// one pays besides its bytes.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "policies/placement/placement.h"
+#include "scenarios/loader/loader.h"
+#include "sim/dispatch_bench.h"
+#include "sim/network/network_model.h"
+#include "sim/runner.h"
+#include "sim/step/step_costs.h"
+#include "sim/step/step_metrics.h"
+#include "sim/step/traffic.h"
+#include "sim/summary.h"
+
+namespace moesim {
+namespace {
+
+// DeepEP's tests on H800 nodes with one 400 Gb/s NIC per GPU: hidden 7,168, top-8 of 256 experts,
+// FP8 dispatch and BF16 combine, random scores (balanced).
+const std::string kDeepEp =
+    "cluster: {preset: h800-dgx, nodes: 1}\n"
+    "model: {preset: deepseek-v3, layers: 2, first_moe_layer: 0}\n"
+    "parallelism: {ep: 8, zero: 1}\n"
+    "training: {global_batch: 8, micro_batch: 1, seq_len: 4096}\n"
+    "dispatch: {kernel: deepep, dtype: fp8}\n"
+    "gating: {source: balanced}\n"
+    "steps: 1\n";
+
+DispatchBench bench(int ep, std::vector<std::string> overrides) {
+  const int nodes = ep / 8;
+  overrides.insert(overrides.end(), {"cluster.nodes=" + std::to_string(nodes), "parallelism.ep=" + std::to_string(ep),
+                                     "training.global_batch=" + std::to_string(ep)});
+  return bench_dispatch(scenarios::load_scenario_text(kDeepEp, "deepep.yaml", overrides));
+}
+
+// The normal kernels, 4,096 tokens per rank, groups = nodes and a token in at most 4 of them
+// (../shared/reference/dispatch.md, "Normal kernels"). gpu.comm_sm_bandwidth was fitted on the EP 8
+// dispatch row; the other seven are held out.
+struct NormalRow {
+  int ep;
+  double dispatch, combine;  // GB/s: NVLink at EP 8, RDMA beyond
+};
+
+class DeepEpNormal : public ::testing::TestWithParam<NormalRow> {};
+
+TEST_P(DeepEpNormal, BottleneckBandwidthWithin15Percent) {
+  const NormalRow row = GetParam();
+  const int nodes = row.ep / 8;
+  const DispatchBench b =
+      bench(row.ep, {"model.expert_groups=" + std::to_string(nodes), "model.topk_groups=" + std::to_string(std::min(nodes, 4))});
+  const bool nvlink = nodes == 1;
+  const double dispatch = nvlink ? b.nvl_dispatch : b.rdma_dispatch, combine = nvlink ? b.nvl_combine : b.rdma_combine;
+  EXPECT_NEAR(dispatch, row.dispatch, 0.15 * row.dispatch) << "EP " << row.ep << " dispatch";
+  EXPECT_NEAR(combine, row.combine, 0.15 * row.combine) << "EP " << row.ep << " combine";
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, DeepEpNormal,
+                         ::testing::Values(NormalRow{8, 153, 158}, NormalRow{16, 43, 43}, NormalRow{32, 58, 57}, NormalRow{64, 51, 50}),
+                         [](const auto& info) { return "Ep" + std::to_string(info.param.ep); });
+
+// The low-latency kernels, 128 tokens per rank, no groups (DeepEP README at commit 3b1045d,
+// "Low-latency kernels with pure RDMA"). The kernel's fixed costs were fitted on the EP 8 and
+// EP 256 dispatch rows; the other ten are held out.
+struct LowLatencyRow {
+  int ep;
+  double dispatch_us, combine_us;
+};
+
+class DeepEpLowLatency : public ::testing::TestWithParam<LowLatencyRow> {};
+
+TEST_P(DeepEpLowLatency, LatencyWithin15Percent) {
+  const LowLatencyRow row = GetParam();
+  const DispatchBench b =
+      bench(row.ep, {"dispatch.kernel=deepep_ll", "model.expert_groups=1", "model.topk_groups=1", "training.seq_len=128"});
+  EXPECT_NEAR(b.dispatch.seconds() * 1e6, row.dispatch_us, 0.15 * row.dispatch_us) << "EP " << row.ep;
+  EXPECT_NEAR(b.combine.seconds() * 1e6, row.combine_us, 0.15 * row.combine_us) << "EP " << row.ep;
+  // A copy per selected expert: DeepEP's bandwidth counts tokens x top-k.
+  EXPECT_NEAR(b.rdma_dispatch, 128.0 * 8 * 7168 * (1 + 4.0 / 128) / b.dispatch.seconds() / 1e9, 1e-6 * b.rdma_dispatch);
+  EXPECT_EQ(b.count_exchange, Duration());
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, DeepEpLowLatency,
+                         ::testing::Values(LowLatencyRow{8, 163, 318}, LowLatencyRow{16, 173, 329}, LowLatencyRow{32, 182, 350},
+                                           LowLatencyRow{64, 186, 353}, LowLatencyRow{128, 192, 369}, LowLatencyRow{256, 194, 360}),
+                         [](const auto& info) { return "Ep" + std::to_string(info.param.ep); });
+
+TEST(Dispatchers, TheSmBudgetCapsDeepEpAndNotNccl) {
+  // EP 8 on NVLink: DeepEP's 20 SMs, not the link, set the rate; 10 SMs halve it. NCCL's
+  // all-to-all does not copy with those SMs.
+  const DispatchBench twenty = bench(8, {}), ten = bench(8, {"dispatch.comm_sms=10"});
+  EXPECT_NEAR(ten.nvl_dispatch, twenty.nvl_dispatch / 2, 0.01 * twenty.nvl_dispatch);
+  const DispatchBench nccl = bench(8, {"dispatch.kernel=alltoall", "dispatch.dedup=gpu"}),
+                      nccl_ten = bench(8, {"dispatch.kernel=alltoall", "dispatch.dedup=gpu", "dispatch.comm_sms=10"});
+  EXPECT_EQ(nccl.dispatch, nccl_ten.dispatch);
+  EXPECT_GT(nccl.nvl_dispatch, twenty.nvl_dispatch);
+}
+
+TEST(Dispatchers, CountExchangeBeforeThePayloadOnlyWhereTheKernelHasOne) {
+  for (const char* kernel : {"alltoall", "deepep"}) {
+    const DispatchBench b = bench(16, {std::string("dispatch.kernel=") + kernel});
+    EXPECT_GT(b.count_exchange, Duration()) << kernel;
+    EXPECT_LT(b.count_exchange, Microseconds(50)) << kernel;  // a few int32 per peer: latency only
+  }
+  for (const char* kernel : {"allgather", "deepep_ll"})
+    EXPECT_EQ(bench(16, {std::string("dispatch.kernel=") + kernel}).count_exchange, Duration()) << kernel;
+}
+
+TEST(Dispatchers, AllGatherMovesEveryTokenToEveryGpuWithItsRoutingMap) {
+  // One node, EP 8: each GPU receives the other seven GPUs' tokens, whatever the routing, with a
+  // bool and a float32 per expert; the combine returns the BF16 rows.
+  const auto s = scenarios::load_scenario_text(kDeepEp, "allgather.yaml", {"dispatch.kernel=allgather", "dispatch.dtype=bf16"});
+  auto source = make_gating_source(s);
+  const auto summary = summarize(s, run_scenario(s, *source));
+  const double tokens = 4096, ep = 8, hidden = 7168, experts = 256, moe_layers = 2;
+  const double dispatch_row = 2 * hidden + 5 * experts, combine_row = 2 * hidden;
+  // Forward and backward passes, one micro-batch.
+  const double expected = moe_layers * 2 * ep * (ep - 1) * tokens * (dispatch_row + combine_row) / 1e9;
+  EXPECT_NEAR(summary.at(0).intra_node_a2a_gb, expected, 1e-6 * expected);
+  EXPECT_EQ(summary.at(0).inter_node_a2a_gb, 0.0);
+}
+
+// The first MoE layer's traffic on two H800 nodes, EP 16, under `kernel`.
+LayerTraffic first_layer(const std::string& kernel, const std::string& dedup) {
+  const auto s = scenarios::load_scenario_text(kDeepEp, "deepep.yaml",
+                                               {"cluster.nodes=2", "parallelism.ep=16", "training.global_batch=16", "model.expert_groups=2",
+                                                "model.topk_groups=2", "dispatch.kernel=" + kernel, "dispatch.dedup=" + dedup});
+  const StepConfig config = step_config(s);
+  auto network = network::make_network_model(s.cluster);
+  const StepCosts costs = step_costs(config, *network);
+  const auto placement = policies::static_placement({s.model.moe_layer_count(), s.model.experts, 16}, policies::StaticLayout::kContiguous);
+  gating::RoutingMatrix routing(s.model.moe_layer_count(), 16, s.model.experts);
+  make_gating_source(s)->route(0, routing_view(s, placement), routing);
+  LayerTraffic traffic;
+  StepResult result;
+  layer_traffic(config, costs, *network, routing, placement.layers[0], 0, traffic, result);
+  return traffic;
+}
+
+TEST(Dispatchers, AGpusDispatchRowsAreItsOwnTokensNotWhatItForwards) {
+  // What the timeline shows as a dispatch's tokens. NCCL with GPU deduplication: every row a GPU
+  // sends is one of its tokens.
+  const LayerTraffic nccl = first_layer("alltoall", "gpu");
+  const double row = 7168 * (1 + 4.0 / 128);
+  EXPECT_NEAR(nccl.sent_rows[0] * row, nccl.sent[0], 1e-9 * nccl.sent[0]);
+  // DeepEP: a GPU also forwards other GPUs' tokens over NVLink; those are its bytes, not its rows.
+  const LayerTraffic deepep = first_layer("deepep", "node");
+  const double deepep_row = row + 8 * 12;
+  EXPECT_LT(deepep.sent_rows[0] * deepep_row, 0.8 * deepep.sent[0]);
+  // Each of its 4,096 tokens crosses to the other node at most once.
+  EXPECT_LT(deepep.sent_rows[0], nccl.sent_rows[0]);
+  EXPECT_GT(deepep.sent_rows[0], 4096.0);
+}
+
+}  // namespace
+}  // namespace moesim
