@@ -24,9 +24,9 @@ struct GpuSpec {
   int sms = 132;  // streaming multiprocessors (or AI cores): what a communication kernel takes SMs of
   // What one SM moves, sent or received, in a communication kernel that copies with its SMs
   // (DeepEP's normal kernels): with dispatch.comm_sms of them, a GPU's dispatch rate cap. Hopper's,
-  // fitted on DeepEP's intranode dispatch (153 GB/s with 20 SMs on H800, tests/sim/dispatcher_test.cc);
-  // GPUs without a measurement keep it.
-  Bandwidth comm_sm_bandwidth = GBps(6.78);
+  // fitted on DeepEP's intranode dispatch (153 GB/s with its tests' 24 SMs on H800,
+  // tests/sim/dispatcher_test.cc); GPUs without a measurement keep it.
+  Bandwidth comm_sm_bandwidth = GBps(5.65);
 };
 
 // A link or port: line rate per direction, achievable fraction after protocol overhead, and

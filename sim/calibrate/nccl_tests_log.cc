@@ -123,15 +123,17 @@ NcclTestsLog parse_nccl_tests_log(const std::string& text, const std::string& pa
   return log;
 }
 
-NcclTestsLog read_nccl_tests_log(const std::string& path) {
+std::string read_log_file(const std::string& path, const std::string& kind) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw LogError(path + ": expected a readable nccl-tests log file");
-  if (std::filesystem::file_size(path, ec) > kMaxLogBytes) throw LogError(path + ": larger than 64 MB, not an nccl-tests log");
+  if (!std::filesystem::is_regular_file(path, ec)) throw LogError(path + ": expected a readable " + kind + " file");
+  if (std::filesystem::file_size(path, ec) > kMaxLogBytes) throw LogError(path + ": larger than 64 MB, not a " + kind);
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
   if (!in && !in.eof()) throw LogError(path + ": cannot be read");
-  return parse_nccl_tests_log(text.str(), path);
+  return text.str();
 }
+
+NcclTestsLog read_nccl_tests_log(const std::string& path) { return parse_nccl_tests_log(read_log_file(path, "nccl-tests log"), path); }
 
 }  // namespace moesim::calibrate

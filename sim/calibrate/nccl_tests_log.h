@@ -34,6 +34,10 @@ struct NcclTestsLog {
   std::vector<NcclTestsRow> rows;
 };
 
+// The whole of a log file, refused with LogError if it is not a readable regular file of at most
+// 64 MB; `kind` names the log in the message ("nccl-tests log").
+std::string read_log_file(const std::string& path, const std::string& kind);
+
 // Reads `text` (the contents of `path`, which messages name). The collective comes from the
 // "# Collective test starting: NAME" line, or else from the file name (alltoall_perf.log); a log
 // that says neither is refused. Throws LogError.

@@ -162,7 +162,7 @@ TEST_F(Cli, CalibrateRefusesBadLogsInOneLine) {
   const fs::path truncated = write("all_reduce_perf.log", slurp(log_file()).substr(0, slurp(log_file()).find("     1048576")));
   const fs::path csv = write("alltoall_perf.csv", "size,time\n8,1.0\n");
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"", "calibrate: --nccl-tests LOG... is required"},
+      {"", "calibrate: expected --nccl-tests LOG... or --deepep LOG... (or both)"},
       {" --nccl-tests " + truncated.string(), "all_reduce_perf.log: no measurements after the header (a truncated log?)"},
       {" --nccl-tests " + csv.string(), "alltoall_perf.csv:1: not nccl-tests output"},
       {" --nccl-tests " + (dir_ / "missing.log").string(), "missing.log: expected a readable nccl-tests log file"},
@@ -172,6 +172,91 @@ TEST_F(Cli, CalibrateRefusesBadLogsInOneLine) {
   };
   for (const auto& [args, message] : cases) {
     const Result r = moesim("calibrate " + quickstart() + args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+  }
+}
+
+std::string deepep_log(const std::string& name) { return std::string(MOESIM_SOURCE_DIR) + "/tests/e2e/data/" + name; }
+
+// H800 nodes, as DeepEP's published runs.
+const char* kH800 = "name: h800\ncluster: {preset: h800-dgx, nodes: 2}\n";
+
+TEST_F(Cli, CalibrateFitsDeepEpsSmRateToItsTestLogs) {
+  // Illustrative logs in DeepEP's format (tests/e2e/data), around its published 153 GB/s (EP 8,
+  // NVLink) and 43 GB/s (EP 16, RDMA) with 24 SMs.
+  const fs::path cluster = write("h800.yaml", kH800), out = dir_ / "h800-fitted.yaml";
+  const Result r = moesim("calibrate " + cluster.string() + " --deepep " + deepep_log("deepep_intranode_h800.log") + " " +
+                          deepep_log("deepep_internode_h800_ep16.log") + " --ep 16 --out " + out.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("from 2 DeepEP logs, 34 tuning lines"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("deepep_intranode_h800.log:28      combine           8   24    NVL"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("deepep_internode_h800_ep16.log:5  dispatch FP8     16   24   RDMA"), std::string::npos) << r.out;
+  const size_t at = r.out.find("cluster.gpu.comm_sm_bandwidth");
+  std::istringstream fields(r.out.substr(at + 30));
+  double before = 0, fitted = 0;
+  std::string unit;
+  fields >> before >> unit >> fitted;
+  EXPECT_DOUBLE_EQ(before, 5.65);
+  EXPECT_GT(fitted, 5.0);
+  EXPECT_LT(fitted, 6.2);
+  // The file holds the fitted rate, and a scenario on it dispatches at that rate.
+  const std::string yaml = slurp(out);
+  EXPECT_NE(yaml.find("comm_sm_bandwidth:"), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("comm_sm_bandwidth: 5.65 GB/s"), std::string::npos) << yaml;
+}
+
+TEST_F(Cli, CalibrateRecoversTheSmRateADeepEpLogWasMadeWith) {
+  // DeepEP's intranode test as moesim simulates it at 4.2 GB/s per SM: a log of those figures
+  // calibrates back to 4.2.
+  const std::string bench = "bench collective " + std::string(MOESIM_SOURCE_DIR) +
+                            "/scenarios/deepep_dispatch.yaml --set cluster.nodes=1 --set parallelism.ep=8 --set training.global_batch=8 "
+                            "--set model.expert_groups=1 --set model.topk_groups=1 --set cluster.gpu.comm_sm_bandwidth=4.2GB/s --op ";
+  const auto nvl = [&](const std::string& op) {
+    const Result r = moesim(bench + op);
+    EXPECT_EQ(r.status, 0) << r.err;
+    std::istringstream row(r.out.substr(r.out.rfind('#')));  // the row follows the last comment line
+    row.ignore(1 << 12, '\n');
+    std::string name;
+    double time = 0, figure = 0;
+    row >> name >> time >> figure;
+    return figure;
+  };
+  char text[512];
+  std::snprintf(text, sizeof text,
+                "[config] num_tokens=4096, hidden=7168, num_topk=8\n"
+                "[tuning] SMs 24, NVL chunk 8: %.2f GB/s (NVL) \n[tuning] Best dispatch (FP8): SMs 24, NVL chunk 8, %.2f GB/s (NVL)\n\n"
+                "[tuning] SMs 24, NVL chunk 4: %.2f GB/s (NVL) \n[tuning] Best combine: SMs 24, NVL chunk 4: %.2f GB/s (NVL)\n",
+                nvl("dispatch"), nvl("dispatch"), nvl("combine"), nvl("combine"));
+  const fs::path log = write("made.log", text), cluster = write("h800.yaml", "name: h800\ncluster: {preset: h800-dgx}\n");
+  const Result r = moesim("calibrate " + cluster.string() + " --deepep " + log.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream fields(r.out.substr(r.out.find("cluster.gpu.comm_sm_bandwidth") + 30));
+  double before = 0, fitted = 0;
+  std::string unit;
+  fields >> before >> unit >> fitted;
+  EXPECT_NEAR(fitted, 4.2, 0.01);
+}
+
+TEST_F(Cli, CalibrateRefusesBadDeepEpLogsInOneLine) {
+  const fs::path cluster = write("h800.yaml", kH800);
+  const std::string intranode = slurp(deepep_log("deepep_intranode_h800.log"));
+  const fs::path truncated = write("truncated.log", intranode.substr(0, intranode.find("[tuning] Best dispatch (BF16)")));
+  const fs::path garbled =
+      write("garbled.log", "[config] num_tokens=4096, hidden=7168, num_topk=8\n[tuning] SMs 24, NVL chunk 4: fast (NVL)\n");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" --deepep " + deepep_log("deepep_internode_h800_ep16.log"), "give --ep N"},
+      {" --deepep " + deepep_log("deepep_internode_h800_ep16.log") + " --ep 20", "expected EP 20 to be two or more whole nodes"},
+      {" --deepep " + deepep_log("deepep_internode_h800_ep16.log") + " --ep 8", "--ep: expected 16 to 256"},
+      {" --deepep " + truncated.string(), "truncated.log: [tuning] lines without the 'Best dispatch' or 'Best combine' line"},
+      {" --deepep " + garbled.string(), "garbled.log:2: expected DeepEP's '[tuning] SMs N"},
+      {" --deepep " + log_file(), "all_reduce_perf_8xh100.log: not a DeepEP test log"},
+      {" --deepep " + deepep_log("deepep_intranode_h800.log") + " --set cluster.gpus_per_node=4 --set cluster.nic.count=4",
+       "expected EP 8 to be one whole node of the cluster's 4 GPUs per node"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Result r = moesim("calibrate " + cluster.string() + args);
     EXPECT_EQ(r.status, 2) << args;
     EXPECT_NE(r.err.find(message), std::string::npos) << args << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
