@@ -59,8 +59,11 @@ std::string format_time(double us) {
 }
 
 // DeepEP's layout: one MoE layer's dispatch or combine on the scenario's EP group.
-int bench_dispatch_command(const ScenarioArgs& a, bool dispatch) {
-  const scenarios::Scenario s = scenarios::load_scenario_file(a.path, a.overrides);
+int bench_dispatch_command(const ScenarioArgs& a, bool dispatch, int ep) {
+  std::vector<scenarios::Override> overrides;
+  for (const auto& o : a.overrides) overrides.push_back({o, ""});
+  if (ep > 0) overrides.push_back({"parallelism.ep=" + std::to_string(ep), "--ep " + std::to_string(ep)});
+  const scenarios::Scenario s = scenarios::load_scenario_file(a.path, overrides);
   const DispatchBench b = bench_dispatch(s);
   const auto& m = s.model;
   std::printf("# moesim bench collective: DeepEP-style %s simulated on %s: EP %d over %d node%s of %s, %s network model (analytic time)\n",
@@ -119,12 +122,14 @@ int cmd_bench(const std::vector<std::string>& args) {
   o.add_options()("help,h", "show this help")("op", po::value<std::string>()->value_name("OP"), ("the collective: " + ops).c_str())(
       "sizes", po::value<std::string>()->default_value("8:8G:2")->value_name("MIN:MAX:FACTOR"),
       "buffer sizes per rank, as nccl-tests' -b -e -f (K, M, G: powers of 1024)")(
-      "gpus", po::value<int>()->value_name("N"), "run on the cluster's first N GPUs (default: all of them)");
+      "gpus", po::value<int>()->value_name("N"), "run on the cluster's first N GPUs (default: all of them)")(
+      "ep", po::value<int>()->value_name("N"), "dispatch and combine: the EP size (default: the scenario's parallelism.ep)");
   o.add(scenario_options());
   bool help = false;
   const std::vector<std::string> rest(args.begin() + (args.front() == "collective" ? 1 : 0), args.end());
   const auto vm = parse(
-      rest, o, "usage: moesim bench collective CLUSTER_OR_SCENARIO --op OP [--sizes MIN:MAX:FACTOR] [--gpus N] [--set key.path=value]...",
+      rest, o,
+      "usage: moesim bench collective CLUSTER_OR_SCENARIO --op OP [--sizes MIN:MAX:FACTOR] [--gpus N] [--ep N] [--set key.path=value]...",
       help);
   if (help) return 0;
   const ScenarioArgs a = scenario_args(vm, "bench collective");
@@ -134,8 +139,11 @@ int cmd_bench(const std::vector<std::string>& args) {
     for (const char* option : {"sizes", "gpus"})
       if (!vm[option].defaulted() && vm.count(option))
         throw OptionError(std::string("--") + option + ": not with --op " + op + " (the scenario's EP group and micro-batch set them)");
-    return bench_dispatch_command(a, op == "dispatch");
+    const int ep = vm.count("ep") ? vm["ep"].as<int>() : 0;
+    if (vm.count("ep") && ep < 1) throw OptionError("--ep: expected 1 or more, got " + std::to_string(ep));
+    return bench_dispatch_command(a, op == "dispatch", ep);
   }
+  if (vm.count("ep")) throw OptionError("--ep: only with --op dispatch or combine (a collective runs on --gpus N)");
   const auto* info = network::find_collective_op(op);
   if (!info) throw OptionError("--op: expected " + ops + ", got '" + vm["op"].as<std::string>() + "'");
   const auto sizes = parse_sizes(vm["sizes"].as<std::string>());

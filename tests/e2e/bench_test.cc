@@ -132,6 +132,17 @@ TEST_F(Cli, BenchDispatchPrintsDeepEpsBandwidths) {
   const Result sizes = moesim("bench collective " + scenario.string() + " --op dispatch --sizes 1M:1G:2");
   EXPECT_EQ(sizes.status, 2);
   EXPECT_NE(sizes.err.find("--sizes: not with --op dispatch"), std::string::npos) << sizes.err;
+  // --ep picks the EP group's size on the same cluster.
+  const Result ep32 = moesim("bench collective " + scenario.string() + " --op dispatch --ep 32");
+  ASSERT_EQ(ep32.status, 0) << ep32.err;
+  EXPECT_NE(ep32.out.find("EP 32 over 4 nodes of h800-dgx"), std::string::npos) << ep32.out;
+  const Result ep48 = moesim("bench collective " + scenario.string() + " --op dispatch --ep 48");
+  EXPECT_EQ(ep48.status, 2);
+  EXPECT_NE(ep48.err.find("`parallelism.ep`: expected a divisor of tp x cp x dp / etp = 64 / 1"), std::string::npos) << ep48.err;
+  EXPECT_NE(ep48.err.find("got 48 (--ep 48)"), std::string::npos) << ep48.err;
+  const Result collective = moesim("bench collective " + scenario.string() + " --op all_reduce --ep 8");
+  EXPECT_EQ(collective.status, 2);
+  EXPECT_NE(collective.err.find("--ep: only with --op dispatch or combine"), std::string::npos) << collective.err;
 }
 
 std::string log_file() { return std::string(MOESIM_SOURCE_DIR) + "/tests/e2e/data/all_reduce_perf_8xh100.log"; }
