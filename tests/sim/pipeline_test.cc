@@ -358,7 +358,8 @@ TEST(MemoryModel, LogitsKeptAsTheLossKeepsThem) {
         "training: {global_batch: 8, micro_batch: 1, seq_len: 4096, cross_entropy: " +
             cross_entropy + "}\n",
         "logits.yaml");
-    for (const auto& t : gpu_memory(step_config(s)).stages[1].terms)
+    const GpuMemory memory = gpu_memory(step_config(s));
+    for (const auto& t : memory.stages[1].terms)
       if (t.what == "LM head logits") return t.bytes;
     return -1.0;
   };
