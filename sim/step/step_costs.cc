@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "sim/step/compute_model.h"
+#include "sim/step/dispatch_cost.h"
+#include "sim/step/dispatcher.h"
 #include "sim/step/memory_model.h"
 
 namespace moesim {
@@ -171,6 +173,14 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.per_group = network::find_network_model(s.cluster.network.model)->shares_links;
   parallel_costs(s, c, network);
   data_parallel_costs(s, c, network);
+  const DispatcherEntry& dispatcher = *find_dispatcher(s.dispatcher);
+  for (int stage = 0; stage < p.pp; ++stage) {
+    for (int g = 0; g < c.groups; ++g) {
+      std::vector<int> gpus;
+      for (int local : c.ep_groups[g]) gpus.push_back(c.layout.gpu(stage, local));
+      c.count_exchange.push_back(count_exchange(s, dispatcher, network, gpus).time);
+    }
+  }
 
   // Adam reads weight, gradient, master weight and moments and writes all but the gradient.
   const double state_per_param = models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param;

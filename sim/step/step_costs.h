@@ -58,6 +58,9 @@ struct StepCosts {
   std::vector<network::CollectiveCost> expert_grad, expert_gather;
   double expert_grad_bytes = 0;  // per GPU and MoE layer
   double comm_slowdown = 1;      // compute time while a communication kernel holds dispatch.comm_sms SMs
+  // Per stage x group: the dispatcher's count exchange before each dispatch (the same for every
+  // MoE layer of the stage).
+  std::vector<Duration> count_exchange;
 
   size_t by_gpu(int gpu) const { return per_group ? static_cast<size_t>(gpu) : 0; }
   size_t by_tp_rank(int gpu) const { return per_group ? static_cast<size_t>(layout.coordinates(gpu).tp) : 0; }

@@ -163,7 +163,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     }
     t.a2a[g] = dispatch_payload(config, dispatcher, network, traffic);
     t.a2a_combine[g] = dispatch_payload(config, dispatcher, network, combine);
-    t.count_exchange[g] = count_exchange(config, dispatcher, network, traffic.gpus()).time;
+    t.count_exchange[g] = costs.count_exchange[static_cast<size_t>(t.stage) * costs.groups + g];
     lengthen(t.a2a[g], t.count_exchange[g]);
     // Dispatch and combine, forward and backward (and forward again under full recomputation), of
     // every micro-batch.
