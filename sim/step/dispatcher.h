@@ -51,8 +51,4 @@ std::span<const DispatcherEntry* const> dispatcher_entries();
 const DispatcherEntry* find_dispatcher(std::string_view name);
 std::vector<std::string> dispatcher_names();
 
-// What the dispatch sends per token copy under `config`: dedup as the kernel fixes it or as the
-// scenario says.
-Dedup dispatch_dedup(const StepConfig& config);
-
 }  // namespace moesim

@@ -67,9 +67,4 @@ const DispatcherEntry& dispatcher_entry_deepep_ll() {
 const DispatcherEntry* find_dispatcher(std::string_view name) { return registry::find(dispatcher_entries(), name); }
 std::vector<std::string> dispatcher_names() { return registry::names(dispatcher_entries()); }
 
-Dedup dispatch_dedup(const StepConfig& config) {
-  const DispatcherEntry* entry = find_dispatcher(config.dispatcher);
-  return entry->dedup.value_or(config.dedup);
-}
-
 }  // namespace moesim

@@ -65,7 +65,7 @@ struct StepConfig {
   double logit_bytes = 6;
   ExpertExecution expert_execution = ExpertExecution::kDropless;
   std::string dispatcher = "alltoall";  // a dispatcher's name (dispatcher.h)
-  Dedup dedup = Dedup::kNone;           // what dispatch.dedup says (the alltoall dispatcher's choice)
+  Dedup dedup = Dedup::kNone;           // what the dispatch sends per token: as the dispatcher fixes it, or dispatch.dedup
   // Bytes per element the dispatch all-to-all moves (FP8 with one FP32 scale per 128 elements:
   // 1.03125) and the combine all-to-all (BF16: 2).
   double dispatch_bytes = 2, combine_bytes = 2;

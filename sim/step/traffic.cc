@@ -49,15 +49,15 @@ std::vector<double> node_dedup(const StepConfig& config, const std::vector<int>&
 
 // EP group g's dispatch per micro-batch in token copies (each a row of hidden states from one GPU
 // to another), and the tokens its GPUs' experts process.
-network::TrafficMatrix group_copies(const StepConfig& config, const StepCosts& costs, const gating::RoutingMatrix& routing,
-                                    const policies::LayerPlacement& placement, int l, int g, LayerTraffic& t) {
+network::TrafficMatrix group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, const StepCosts& costs,
+                                    const gating::RoutingMatrix& routing, const policies::LayerPlacement& placement, int l, int g,
+                                    LayerTraffic& t) {
   const auto& m = config.model;
   const int experts = m.experts, ep = config.parallel.ep;
   const double per_micro_batch = 1.0 / costs.micro_batches;
   const bool capacity_mode = config.expert_execution == ExpertExecution::kCapacity;
   const int64_t capacity = gating::expert_capacity(m.capacity_factor, config.tokens_per_rank, m.top_k, experts);
-  const DispatcherEntry& dispatcher = *find_dispatcher(config.dispatcher);
-  const Dedup dedup = dispatch_dedup(config);
+  const Dedup dedup = config.dedup;
   const std::vector<int>& ranks = costs.ep_groups[g];
   std::vector<int> gpus;
   for (int local : ranks) gpus.push_back(costs.layout.gpu(t.stage, local));
@@ -153,7 +153,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
                               experts * dispatcher.metadata_per_expert;
   const double combine_row = m.hidden * config.combine_bytes;
   for (int g = 0; g < costs.groups; ++g) {
-    const network::TrafficMatrix copies = group_copies(config, costs, routing, placement, l, g, t);
+    const network::TrafficMatrix copies = group_copies(config, dispatcher, costs, routing, placement, l, g, t);
     const network::TrafficMatrix traffic = in_bytes(copies, dispatch_row), combine = in_bytes(copies, combine_row);
     for (int i = 0; i < ep; ++i) {
       for (int j = 0; j < ep; ++j) {
@@ -162,7 +162,8 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
       }
     }
     t.a2a[g] = dispatch_payload(config, dispatcher, network, traffic);
-    t.a2a_combine[g] = dispatch_payload(config, dispatcher, network, combine);
+    // Rows of the same bytes both ways (BF16 without metadata) cost the same.
+    t.a2a_combine[g] = combine_row == dispatch_row ? t.a2a[g] : dispatch_payload(config, dispatcher, network, combine);
     t.count_exchange[g] = costs.count_exchange[static_cast<size_t>(t.stage) * costs.groups + g];
     lengthen(t.a2a[g], t.count_exchange[g]);
     // Dispatch and combine, forward and backward (and forward again under full recomputation), of
