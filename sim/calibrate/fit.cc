@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/calibrate/bounded_least_squares.h"
+
 namespace moesim::calibrate {
 namespace {
 
 constexpr int kRounds = 4;
 // The fit's bounds beyond the physical ones: an efficiency of 1e-4 and a latency of a second are
 // far outside any real link, and keep simulated times of absurd logs finite.
-constexpr double kMaxX = 1e4, kMaxLatencyUs = 1e6;
+constexpr double kMaxX = 1e4, kMaxLatencyUs = 1e6, kMaxOverheadUs = 1e4;
 
 // The cluster a log ran on: its nodes, and on each the first ranks / nodes GPUs.
 struct LogRun {
@@ -39,11 +41,22 @@ LogRun log_run(const hardware::ClusterSpec& base, const NcclTestsLog& log) {
 
 hardware::LinkSpec& tier_link(hardware::ClusterSpec& c, bool nic) { return nic ? c.nic.link : c.intra_node.link; }
 
-// Simulated out-of-place times (us) of every row of `runs`, with the tier's link set to `link`.
-std::vector<double> simulate(std::vector<LogRun>& runs, bool nic, const hardware::LinkSpec& link) {
+// The unknowns of one tier's fit: 1 / efficiency, the link's latency and the network's message
+// overhead (both in us), in that order.
+using Unknowns = std::vector<double>;
+constexpr size_t kInverseEfficiency = 0, kLatency = 1, kOverhead = 2;
+const std::vector<Bounds> kBounds = {{1, kMaxX}, {0, kMaxLatencyUs}, {0, kMaxOverheadUs}};
+
+// Simulated out-of-place times (us) of every row of `runs`, with the tier's link and the
+// network's message overhead set from `p`.
+std::vector<double> simulate(std::vector<LogRun>& runs, bool nic, const hardware::LinkSpec& base, const Unknowns& p) {
+  hardware::LinkSpec link = base;
+  link.efficiency = 1 / p[kInverseEfficiency];
+  link.latency = Seconds(p[kLatency] * 1e-6);
   std::vector<double> out;
   for (auto& run : runs) {
     tier_link(run.cluster, nic) = link;
+    run.cluster.network.message_overhead = Seconds(p[kOverhead] * 1e-6);
     auto network = network::make_network_model(run.cluster);
     // Sizes are the log's own: nccl-tests already rounded them to whole elements per rank.
     for (const auto& sample : network::bench_collective(*network, run.log->op, run.gpus, run.sizes))
@@ -52,39 +65,32 @@ std::vector<double> simulate(std::vector<LogRun>& runs, bool nic, const hardware
   return out;
 }
 
-// Minimises sum ((a + b x + c y - m) / m)^2 over x = 1 / efficiency >= 1 and y = latency >= 0.
-struct Solution {
-  double x = 1, y = 0;
-};
-Solution least_squares(const std::vector<double>& a, const std::vector<double>& b, const std::vector<double>& c,
-                       const std::vector<double>& m) {
-  double bb = 0, bc = 0, cc = 0, br = 0, cr = 0;
-  for (size_t i = 0; i < m.size(); ++i) {
-    const double w = 1 / (m[i] * m[i]), r = m[i] - a[i];
-    bb += w * b[i] * b[i], bc += w * b[i] * c[i], cc += w * c[i] * c[i], br += w * b[i] * r, cr += w * c[i] * r;
+// One round of Gauss-Newton: the simulated times linearised around `p` by moving each of the first
+// `count` unknowns a little, then least squares on the relative error within the bounds. Returns
+// false, leaving `p`, where the data cannot tell those unknowns apart.
+bool refit(std::vector<LogRun>& runs, bool nic, const hardware::LinkSpec& base, const std::vector<double>& measured, size_t count,
+           Unknowns& p) {
+  const std::vector<double> here = simulate(runs, nic, base, p);
+  std::vector<std::vector<double>> columns(count, std::vector<double>(measured.size()));
+  std::vector<double> rhs(measured.size());
+  for (size_t i = 0; i < measured.size(); ++i) rhs[i] = (measured[i] - here[i]) / measured[i];
+  for (size_t k = 0; k < count; ++k) {
+    Unknowns moved = p;
+    moved[k] = k == kInverseEfficiency ? p[k] / 0.9 : std::max(1.5 * p[k], p[k] + 0.1);
+    const std::vector<double> there = simulate(runs, nic, base, moved);
+    for (size_t i = 0; i < measured.size(); ++i) {
+      columns[k][i] = (there[i] - here[i]) / (moved[k] - p[k]) / measured[i];
+      rhs[i] += columns[k][i] * p[k];
+    }
   }
-  const auto only_x = [&](double y) { return bb > 0 ? std::clamp((br - bc * y) / bb, 1.0, kMaxX) : 1.0; };
-  const auto only_y = [&](double x) { return cc > 0 ? std::clamp((cr - bc * x) / cc, 0.0, kMaxLatencyUs) : 0.0; };
-  const double det = bb * cc - bc * bc;
-  if (det > 1e-12 * bb * cc) {
-    const Solution s{(br * cc - cr * bc) / det, (bb * cr - bc * br) / det};
-    if (s.x >= 1 && s.x <= kMaxX && s.y >= 0 && s.y <= kMaxLatencyUs) return s;
-  }
-  // On the boundary: the better of fixing each at its bound and fitting the other.
-  const auto cost = [&](Solution s) {
-    double sum = 0;
-    for (size_t i = 0; i < m.size(); ++i) sum += std::pow((a[i] + b[i] * s.x + c[i] * s.y - m[i]) / m[i], 2);
-    return sum;
-  };
-  const Solution at_x{1, only_y(1)}, at_y{only_x(0), 0};
-  const Solution refined_x{only_x(at_x.y), at_x.y}, refined_y{at_y.x, only_y(at_y.x)};
-  Solution best = at_x;
-  for (const Solution& s : {at_y, refined_x, refined_y})
-    if (cost(s) < cost(best)) best = s;
-  return best;
+  if (!full_column_rank(columns)) return false;
+  const std::vector<Bounds> bounds(kBounds.begin(), kBounds.begin() + static_cast<ptrdiff_t>(count));
+  const BoundedSolution s = bounded_least_squares(columns, rhs, bounds);
+  std::copy(s.x.begin(), s.x.end(), p.begin());
+  return true;
 }
 
-TierFit fit_tier(std::vector<LogRun>& runs, bool nic, hardware::ClusterSpec& cluster) {
+TierFit fit_tier(std::vector<LogRun>& runs, bool nic, hardware::ClusterSpec& cluster, OverheadFit& overhead) {
   TierFit fit;
   fit.tier = nic ? "nic" : "intra_node";
   fit.logs = static_cast<int>(runs.size());
@@ -93,35 +99,30 @@ TierFit fit_tier(std::vector<LogRun>& runs, bool nic, hardware::ClusterSpec& clu
   for (const auto& run : runs)
     for (const auto& row : run.log->rows) measured.push_back(row.time_us);
   fit.sizes = static_cast<int>(measured.size());
-  // t(e, l) = a + b / e + c l near (e, l), measured by moving each a little; the latency term has
-  // a kink where another tier's latency takes over, so the fit is redone around its own answer.
-  hardware::LinkSpec link = fit.before;
-  if (!(link.efficiency > 0)) link.efficiency = 1;
-  if (link.latency <= Duration()) link.latency = Microseconds(1);
-  Solution s{1 / link.efficiency, link.latency.seconds() * 1e6};
+  Unknowns p = {fit.before.efficiency > 0 ? 1 / fit.before.efficiency : 1, std::max(fit.before.latency.seconds() * 1e6, 1.0),
+                cluster.network.message_overhead.seconds() * 1e6};
+  // The message overhead is the network's, not a tier's: the first tier whose logs tell it apart
+  // from the latency fits it, and later tiers keep it.
+  size_t count = overhead.fitted_by.empty() ? 3 : 2;
+  // The latency term has a kink where another tier's latency takes over, so the fit is redone
+  // around its own answer.
   for (int round = 0; round < kRounds; ++round) {
-    const double e = 1 / s.x, l = std::max(s.y, 0.1), e_moved = e * 0.9, l_moved = l * 1.5;
-    link.efficiency = e;
-    link.latency = Seconds(l * 1e-6);
-    const std::vector<double> here = simulate(runs, nic, link);
-    link.efficiency = e_moved;
-    const std::vector<double> slower = simulate(runs, nic, link);
-    link.efficiency = e;
-    link.latency = Seconds(l_moved * 1e-6);
-    const std::vector<double> later = simulate(runs, nic, link);
-    std::vector<double> a(measured.size()), b(measured.size()), c(measured.size());
-    for (size_t i = 0; i < measured.size(); ++i) {
-      b[i] = (slower[i] - here[i]) / (1 / e_moved - 1 / e);
-      c[i] = (later[i] - here[i]) / (l_moved - l);
-      a[i] = here[i] - b[i] / e - c[i] * l;
-    }
-    s = least_squares(a, b, c, measured);
+    if (refit(runs, nic, fit.before, measured, count, p)) continue;
+    count = 2;  // the overhead goes with the latency in these logs
+    p[kOverhead] = cluster.network.message_overhead.seconds() * 1e6;
+    refit(runs, nic, fit.before, measured, count, p);
+  }
+  if (count == 3) {
+    overhead.fitted_by = fit.tier;
+    overhead.after = Seconds(p[kOverhead] * 1e-6);
+    cluster.network.message_overhead = overhead.after;
   }
   fit.after = fit.before;
-  fit.after.efficiency = 1 / s.x;
-  fit.after.latency = Seconds(s.y * 1e-6);
+  fit.after.efficiency = 1 / p[kInverseEfficiency];
+  fit.after.latency = Seconds(p[kLatency] * 1e-6);
   tier_link(cluster, nic) = fit.after;
-  const std::vector<double> after = simulate(runs, nic, fit.after);
+  p[kOverhead] = cluster.network.message_overhead.seconds() * 1e6;
+  const std::vector<double> after = simulate(runs, nic, fit.before, p);
   double sum = 0;
   for (size_t i = 0; i < measured.size(); ++i) sum += std::pow((after[i] - measured[i]) / measured[i], 2);
   auto row = after.begin();
@@ -138,6 +139,7 @@ TierFit fit_tier(std::vector<LogRun>& runs, bool nic, hardware::ClusterSpec& clu
 Calibration calibrate(const hardware::ClusterSpec& cluster, const std::vector<NcclTestsLog>& logs) {
   Calibration out;
   out.cluster = cluster;
+  out.overhead.before = out.overhead.after = cluster.network.message_overhead;
   std::vector<std::vector<double>> simulated(logs.size());  // per log, from its tier's fit
   for (bool nic : {false, true}) {
     std::vector<LogRun> runs;
@@ -147,7 +149,7 @@ Calibration calibrate(const hardware::ClusterSpec& cluster, const std::vector<Nc
     if (runs.empty()) continue;
     // The NIC tier is fitted with the NVLink tier already fitted.
     for (auto& run : runs) run.cluster.intra_node.link = out.cluster.intra_node.link;
-    out.tiers.push_back(fit_tier(runs, nic, out.cluster));
+    out.tiers.push_back(fit_tier(runs, nic, out.cluster, out.overhead));
     for (size_t r = 0; r < runs.size(); ++r) simulated[index[r]] = std::move(runs[r].simulated);
   }
   for (size_t l = 0; l < logs.size(); ++l) {

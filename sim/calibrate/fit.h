@@ -3,10 +3,14 @@
 // efficiency and latency that minimise the squared relative error between each logged
 // out-of-place time and the same collective simulated under the cluster's network model.
 //
-// A ring collective's and an all-to-all's simulated time is a + b / efficiency + c x latency per
-// size while the bottleneck tier stays the same, so three simulations give a, b and c and the fit
-// is linear least squares (efficiency in (0, 1], latency >= 0). The residuals come from simulating
-// again with the fitted values, so where the model is not linear they show it.
+// A ring collective's and an all-to-all's simulated time is a + b / efficiency + c x latency
+// + d x message overhead per size while the bottleneck tier stays the same, so four simulations
+// give a to d and the fit is linear least squares (efficiency in (0, 1], latency and overhead
+// >= 0), redone around its answer. The message overhead (what each further peer of an all-to-all
+// phase costs) is the network's, not a tier's; only logs that tell it from the latency can fit it:
+// all-to-alls at two or more rank counts, or an all-to-all beside a ring collective on the same
+// tier. The residuals come from simulating again with the fitted values, so where the model is not
+// linear they show it.
 #pragma once
 
 #include <string>
@@ -24,6 +28,11 @@ struct TierFit {
   double rms_error = 0;  // relative, over the tier's sizes, after the fit
 };
 
+struct OverheadFit {
+  Duration before, after;
+  std::string fitted_by;  // the tier whose logs fitted it; empty where none could
+};
+
 struct Residual {
   std::string path;
   int line = 0;
@@ -36,6 +45,7 @@ struct Residual {
 struct Calibration {
   hardware::ClusterSpec cluster;  // the input with the fitted links
   std::vector<TierFit> tiers;
+  OverheadFit overhead;
   std::vector<Residual> residuals;  // in the order of the logs and their lines
 };
 

@@ -34,6 +34,10 @@ void print_nccl_fit(const std::vector<calibrate::NcclTestsLog>& logs, const cali
     std::printf("  %-24s %-10s %9.2f us %9.2f us\n", ("  cluster." + t.tier).c_str(), "latency", t.before.latency.seconds() * 1e6,
                 t.after.latency.seconds() * 1e6);
   }
+  const calibrate::OverheadFit& o = fit.overhead;
+  std::printf("  %-24s %-10s %9.2f us %9.2f us  %s\n", "  cluster.network", "overhead", o.before.seconds() * 1e6, o.after.seconds() * 1e6,
+              o.fitted_by.empty() ? "kept: only alltoall_perf at two rank counts, or beside a ring collective, tells it from latency"
+                                  : ("fitted with the " + std::string(tier_name(o.fitted_by)) + " tier").c_str());
   std::printf("\nper size: measured and simulated out-of-place time\n");
   const auto where = [](const calibrate::Residual& r) { return r.path + ":" + std::to_string(r.line); };
   int width = 8;  // "log:line"

@@ -148,6 +148,38 @@ TEST(Calibrate, RecoversTheLinksALogWasMadeWith) {
   for (const auto& r : fit.residuals) EXPECT_NEAR(r.simulated_us / r.measured_us, 1.0, 0.02) << r.path << ":" << r.line;
 }
 
+// All-to-alls on 4 and 8 GPUs of a node pay 2 and 6 further peers' overhead over one latency:
+// together they tell the two apart. One of them alone cannot, and the overhead is kept.
+TEST(Calibrate, FitsTheMessageOverheadWhereTheLogsTellItFromTheLatency) {
+  hardware::ClusterSpec truth = h800(1);
+  truth.intra_node.link.efficiency = 0.7;
+  truth.intra_node.link.latency = Microseconds(5);
+  truth.network.message_overhead = Microseconds(2);
+  const auto a2a = [&](int ranks) {
+    std::vector<int> gpus(static_cast<size_t>(ranks));
+    for (int i = 0; i < ranks; ++i) gpus[static_cast<size_t>(i)] = i;
+    return parse_nccl_tests_log(nccl_tests_log("alltoall_perf", "none", 1, ranks, measure(truth, network::CollectiveOp::kAllToAll, gpus)),
+                                "a2a" + std::to_string(ranks) + ".log");
+  };
+  const Calibration both = calibrate(h800(1), {a2a(4), a2a(8)});
+  EXPECT_EQ(both.overhead.fitted_by, "intra_node");
+  EXPECT_EQ(both.overhead.before, Duration());
+  EXPECT_NEAR(both.overhead.after.seconds() * 1e6, 2, 0.05);
+  EXPECT_NEAR(both.cluster.network.message_overhead.seconds() * 1e6, 2, 0.05);
+  EXPECT_NEAR(both.tiers[0].after.latency.seconds() * 1e6, 5, 0.2);
+  EXPECT_NEAR(both.tiers[0].after.efficiency, 0.7, 0.01);
+  EXPECT_LT(both.tiers[0].rms_error, 0.01);
+
+  hardware::ClusterSpec start = h800(1);
+  start.network.message_overhead = Nanoseconds(300);
+  const Calibration one = calibrate(start, {a2a(8)});
+  EXPECT_EQ(one.overhead.fitted_by, "");
+  EXPECT_EQ(one.overhead.after, Nanoseconds(300));
+  EXPECT_EQ(one.cluster.network.message_overhead, Nanoseconds(300));
+  // The latency takes what the overhead would have: 5 + 6 x (2 - 0.3) us.
+  EXPECT_NEAR(one.tiers[0].after.latency.seconds() * 1e6, 5 + 6 * 1.7, 0.3);
+}
+
 TEST(Calibrate, RefusesALogTheClusterCannotRun) {
   hardware::ClusterSpec c = h800(1);
   c.gpus_per_node = 4;
