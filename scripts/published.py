@@ -50,7 +50,7 @@ KNOWN_MISSES = {
     "modelzoo_qwen3_235b_a22b_deepep": "moesim prices this TP2 EP32 run and the TP4 EP8 one alike (181 TFLOP/s/GPU each) where the ModelZoo measured 245 and 167; the fit splits the difference (at gemm_efficiency 0.45 this row is -18 %, the TP4 row +22 %): what makes TP4 slow is not modelled, and DeepEP's SM cap, fitted on H800's intranode figure, may be too tight on H100's faster NVLink (see README, DeepEP)",
     "modelzoo_qwen3_235b_a22b_deepep_overlap": "as the DeepEP row; the overlap's own gain, +18 % over it, is near the published +12 %",
     "modelzoo_mixtral_8x22b": "Megatron runs this dense-GEMM-heavy model at 47 % MFU; one GEMM efficiency, fitted on fine-grained MoE rows, cannot reach that: GEMM efficiency by shape is not modelled",
-    "automodel_gpt_oss_120b": "its config keeps every activation (no checkpointing), which moesim's memory model puts at 81.2 GB, 1.2 GB over the H100's 80: run with selective recomputation it is -15.1 %; without it (the memory check aside: --set cluster.gpu.hbm_capacity=90GB) -13.5 %",
+    "automodel_gpt_oss_120b": "its config keeps every activation (no checkpointing), which moesim's memory model puts at 84.7 GB (3.5 GB of them FSDP's gathered layers), 4.7 GB over the H100's 80: run with selective recomputation it is -15.1 %; without it (the memory check aside: --set cluster.gpu.hbm_capacity=90GB) -13.5 %",
     "automodel_qwen3_30b_a3b": "its config recomputes every layer (activation_checkpointing), so 277 published model TFLOP/s are 369 of hardware FLOPs, 37 % of peak: more than the fitted gemm_efficiency of 0.375 lets any kernel reach (as Mixtral: GEMM efficiency by shape is not modelled)",
 }
 

@@ -53,18 +53,25 @@ StageParams stage_params(const StepConfig& s, int stage) {
   const auto chunks = split_layers(m.layers, p.pp * p.vp);
   const VirtualStages where = virtual_stages(s.schedule, p.pp, p.vp);
   StageParams out;
+  const bool dense_sharded = p.dp * p.cp > 1, experts_sharded = p.expert_dp() > 1;
   for (int chunk = 0; chunk < p.vp; ++chunk) {
     for (int l : chunks[where.virtual_stage(stage, chunk)]) {
       const bool moe = m.is_moe_layer(l);
-      out.dense +=
+      const double dense =
           params.attention_per_layer + (moe ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
-      if (moe) out.experts += (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
+      const double experts = moe ? (m.experts / p.ep + s.spare_slots) * params.expert / p.etp : 0.0;
+      out.dense += dense;
+      out.experts += experts;
+      out.largest_unit = std::max(out.largest_unit, (dense_sharded ? dense / p.tp : 0.0) + (experts_sharded ? experts : 0.0));
     }
   }
   // Tied embeddings on two stages keep a copy each (Megatron); on one stage, one matrix.
   const int first = where.stage_of(0), last = where.stage_of(where.count() - 1);
+  const double head = m.tied_embeddings && first != last ? params.embedding : params.lm_head;
   if (stage == first) out.dense += params.embedding;
-  if (stage == last) out.dense += m.tied_embeddings && first != last ? params.embedding : params.lm_head;
+  if (stage == last) out.dense += head;
+  if (dense_sharded)
+    out.largest_unit = std::max({out.largest_unit, stage == first ? params.embedding / p.tp : 0.0, stage == last ? head / p.tp : 0.0});
   out.dense /= p.tp;
   return out;
 }
@@ -110,6 +117,12 @@ GpuMemory gpu_memory(const StepConfig& s) {
     mem.terms.push_back({"gradients", sharded(m.grad_bytes_per_param, 2), "parallelism.zero: 2, parallelism.pp, parallelism.ep"});
     mem.terms.push_back(
         {"optimizer state", sharded(m.optimizer_bytes_per_param, 1), "parallelism.zero: 1, parallelism.pp, parallelism.ep"});
+    if (p.zero >= 3) {
+      // ZeRO-3 / FSDP gathers a layer's weights whole for its forward and backward, the next
+      // layer's prefetched beside it, and holds a layer's whole gradient until its reduce-scatter.
+      mem.terms.push_back({"gathered layers", params.largest_unit * (2 * models::MoeModel::kWeightBytes + m.grad_bytes_per_param),
+                           "parallelism.zero, parallelism.tp, parallelism.ep"});
+    }
     mem.terms.push_back({"activations", activations, "parallelism.recompute, training.micro_batch, parallelism.tp, parallelism.cp"});
     if (stage == where.stage_of(where.count() - 1))
       mem.terms.push_back(

@@ -33,10 +33,13 @@ struct GpuMemory {
 
 // The parameters a GPU of `stage` holds and updates, before ZeRO shards them: its layers' dense
 // weights, the embedding on the first stage and the LM head on the last (split over TP); its
-// experts, spare slots included (split over ETP).
+// experts, spare slots included (split over ETP). `largest_unit` is the most of them one layer
+// (or the embedding, or the LM head) holds sharded over more than one GPU: what ZeRO-3 gathers
+// whole for one use.
 struct StageParams {
   double dense = 0;
   double experts = 0;
+  double largest_unit = 0;
 };
 StageParams stage_params(const StepConfig& config, int stage);
 

@@ -4,6 +4,7 @@
 // recomputes as the keys say.
 #include <gtest/gtest.h>
 
+#include "models/presets.h"
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
 #include "sim/runner.h"
@@ -342,6 +343,11 @@ TEST(MemoryModel, ShardsAsZeroSaysAndRecomputationShrinksActivations) {
   EXPECT_EQ(term(zero1, "gradients"), term(plain, "gradients"));
   EXPECT_LT(term(zero3, "gradients"), term(plain, "gradients"));
   EXPECT_LT(term(zero3, "weights"), term(plain, "weights"));
+  // ZeRO-3 gathers one unit whole, the next prefetched beside it, and holds its whole gradient:
+  // here the largest unit is the embedding (151,936 x 2,048), more than a layer with its 8 experts.
+  const double embedding = 151936.0 * 2048, grad = models::model_preset("qwen3-30b-a3b")->grad_bytes_per_param;
+  EXPECT_DOUBLE_EQ(term(zero3, "gathered layers"), embedding * (2 * 2 + grad));
+  EXPECT_EQ(term(zero1, "gathered layers"), -1.0);
   // Full recomputation keeps each layer's input and one layer's activations at a time, against
   // 2 micro-batches x 4 layers' worth.
   EXPECT_LT(term(full, "activations"), term(plain, "activations") / 5);
