@@ -29,6 +29,15 @@ bool has_oracle(const scenarios::Scenario& s) {
                      [](const scenarios::PolicySpec& p) { return policies::find_placement(p.placement_name())->reads_future; });
 }
 
+// As the run decides it (run_scenario): placement-aware routing, or per-token destinations a
+// deduplicating dispatch needs.
+bool routing_depends_on_placement(const scenarios::Scenario& s) {
+  if (s.dispatch.dedup != scenarios::Dedup::kNone) return true;
+  const gating::SourceEntry* source = gating::find_source(s.gating.source->name());
+  return source && source->gate_scores && s.gating.routing &&
+         s.gating.routing->make({gating_shape(s), s.model.capacity_factor})->placement_aware();
+}
+
 }  // namespace
 
 MemoryLimit physical_memory_limit() {
@@ -42,12 +51,15 @@ std::vector<MemoryPart> estimate_run_memory(const scenarios::Scenario& s) {
   const double moe_layers = s.model.moe_layer_count(), layers = s.model.layers, steps = s.steps;
   const double micro_batches = static_cast<double>(s.training.micro_batches(s.parallelism));
   const double policies = static_cast<double>(s.policies.size());
-  // The oracle runs a second gating source ahead of the first.
-  const double sources = has_oracle(s) ? 2 : 1;
+  // The oracle's coming steps: queued from the run's own source, or a second source run ahead.
+  const int lookahead = has_oracle(s) ? run_lookahead(s) : 0;
+  const bool shared = lookahead > 0 && shares_gating_source(s, lookahead, routing_depends_on_placement(s));
+  const double sources = lookahead > 0 && !shared ? 2 : 1, matrices = sources + (shared ? lookahead : 0);
   std::vector<MemoryPart> parts;
   // Token counts, per-peer sends and drops: three int32 per (layer, rank, expert).
-  parts.push_back({sources * moe_layers * ranks * experts * 12,
-                   "routing matrices, " + times({{moe_layers, "MoE layers"}, {ranks, "ranks"}, {experts, "experts"}}), "cluster.nodes"});
+  parts.push_back({matrices * moe_layers * ranks * experts * 12,
+                   "routing matrices, " + times({{matrices, "steps"}, {moe_layers, "MoE layers"}, {ranks, "ranks"}, {experts, "experts"}}),
+                   shared ? "policies (the oracle's horizon)" : "cluster.nodes"});
   // Each policy's step model: rows per (GPU of a stage, expert) of every MoE layer, and the task
   // graph at its largest, every GPU simulated: about 12 tasks per layer, micro-batch and pass on
   // each GPU of its stage, 64 bytes each with their schedule.

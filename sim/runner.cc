@@ -1,6 +1,7 @@
 #include "sim/runner.h"
 
 #include <algorithm>
+#include <deque>
 #include <memory>
 
 #include "models/gating/capacity.h"
@@ -50,6 +51,22 @@ policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing) {
   return loads;
 }
 
+double routing_matrix_bytes(const scenarios::Scenario& s) {
+  const double layers = s.model.moe_layer_count(), experts = s.model.experts;
+  // Counts, drops and sends per (layer, rank, expert); the loads; pair shares where kept.
+  return layers * (s.parallelism.stage_gpus() * experts * 12 + experts * 8 + experts * experts * 8);
+}
+
+bool shares_gating_source(const scenarios::Scenario& s, int lookahead, bool per_placement) {
+  return !per_placement && lookahead * routing_matrix_bytes(s) <= kLookAheadQueueBytes;
+}
+
+int run_lookahead(const scenarios::Scenario& s) {
+  int lookahead = 0;
+  for (const auto& spec : s.policies) lookahead = std::max(lookahead, make_placement_policy(s, spec)->observations().lookahead);
+  return lookahead;
+}
+
 namespace {
 
 // Policies advance in lockstep: each step's routing is drawn once and every policy simulates it.
@@ -59,45 +76,75 @@ struct PolicyState {
   Duration elapsed;  // simulated time before the current step
 };
 
-// A source's routing of one step, capacity applied where it applies.
+// One step's routing, capacity applied where it applies, and its loads.
+struct Routed {
+  gating::RoutingMatrix routing;
+  policies::ExpertLoads loads;
+};
+
+// A source's routing step by step. Steps routed ahead (route_ahead) wait in a queue that route()
+// takes them from, in order.
 class StepRouter {
  public:
   StepRouter(const scenarios::Scenario& s, gating::Source& source)
       : source_(source),
-        routing_(s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts),
+        current_{gating::RoutingMatrix(s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts), {}},
         capacity_mode_(s.training.expert_execution == scenarios::ExpertExecution::kCapacity),
         capacity_(
             gating::expert_capacity(s.model.capacity_factor, s.training.tokens_per_rank(s.parallelism), s.model.top_k, s.model.experts)) {}
-  // Routes `step` under `view`; its loads are appended to `record`, [MoE layer][expert].
+  // Routes `step` under `view`, or takes it from the queue; its loads are appended to `record`,
+  // [MoE layer][expert].
   const policies::ExpertLoads& route(int step, const gating::RoutingView& view, std::vector<int32_t>* record = nullptr) {
-    source_.route(step, view, routing_);
-    if (capacity_mode_) gating::apply_capacity(routing_, capacity_);
-    loads_ = expert_loads(routing_);
+    if (queued_.empty()) {
+      route_into(step, view, current_);
+    } else {
+      std::swap(current_, queued_.front());
+      spare_.push_back(std::move(queued_.front()));
+      queued_.pop_front();
+    }
     if (record) {
-      for (const auto& layer : loads_) {
+      for (const auto& layer : current_.loads) {
         for (double tokens : layer) record->push_back(static_cast<int32_t>(tokens));
       }
     }
-    return loads_;
+    return current_.loads;
   }
-  gating::RoutingMatrix& routing() { return routing_; }
-  const policies::ExpertLoads& loads() const { return loads_; }
+  // Routes the step after the last one routed, without a placement, into the queue.
+  const policies::ExpertLoads& route_ahead(int step) {
+    if (spare_.empty()) spare_.push_back(current_);  // the same shape and coactivation
+    queued_.push_back(std::move(spare_.back()));
+    spare_.pop_back();
+    route_into(step, gating::RoutingView{}, queued_.back());
+    return queued_.back().loads;
+  }
+  gating::RoutingMatrix& routing() { return current_.routing; }
+  const policies::ExpertLoads& loads() const { return current_.loads; }
 
  private:
+  void route_into(int step, const gating::RoutingView& view, Routed& out) {
+    source_.route(step, view, out.routing);
+    if (capacity_mode_) gating::apply_capacity(out.routing, capacity_);
+    out.loads = expert_loads(out.routing);
+  }
+
   gating::Source& source_;
-  gating::RoutingMatrix routing_;
+  Routed current_;
+  std::deque<Routed> queued_;
+  std::vector<Routed> spare_;  // queue entries taken, reused
   bool capacity_mode_;
   int64_t capacity_;
-  policies::ExpertLoads loads_;
 };
 
-// The oracle's view of the coming steps: a second source with the same seed, run ahead. Under
-// placement-aware routing it routes under the static contiguous placement: the routing under the
-// oracle's own placement would need its plan before it makes it.
+// The oracle's view of the coming steps. Where one routing serves every placement and the queue
+// fits, the run's own router routes ahead; otherwise a second source with the same seed runs
+// ahead. Under placement-aware routing that one routes under the static contiguous placement: the
+// routing under the oracle's own placement would need its plan before it makes it.
 class LookAhead {
  public:
-  LookAhead(const scenarios::Scenario& s, int steps_ahead)
-      : steps_(s.steps), ahead_(steps_ahead), source_(make_gating_source(s)), router_(s, *source_) {
+  LookAhead(const scenarios::Scenario& s, int steps_ahead, StepRouter* shared) : steps_(s.steps), ahead_(steps_ahead), shared_(shared) {
+    if (shared_) return;
+    source_ = make_gating_source(s);
+    router_.emplace(s, *source_);
     if (source_->placement_aware()) {
       const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
       view_ = routing_view(s, policies::static_placement(shape, policies::StaticLayout::kContiguous));
@@ -106,7 +153,7 @@ class LookAhead {
   // Shows the policies that ask for it every step up to `step` + lookahead not yet shown.
   void show(int step, std::vector<PolicyState>& states) {
     for (; foreseen_ < std::min(steps_, step + ahead_); ++foreseen_) {
-      const auto& future = router_.route(foreseen_, view_);
+      const auto& future = shared_ ? shared_->route_ahead(foreseen_) : router_->route(foreseen_, view_);
       for (auto& state : states) {
         if (state.policy->observations().lookahead > 0) state.policy->foresee({foreseen_, future});
       }
@@ -115,8 +162,9 @@ class LookAhead {
 
  private:
   int steps_, ahead_, foreseen_ = 0;
+  StepRouter* shared_;
   std::unique_ptr<gating::Source> source_;
-  StepRouter router_;
+  std::optional<StepRouter> router_;
   gating::RoutingView view_;
 };
 
@@ -149,7 +197,7 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   // Per-token destinations (RoutingMatrix::sends) depend on the placement too.
   const bool per_placement = source.placement_aware() || s.dispatch.dedup != scenarios::Dedup::kNone;
   std::optional<LookAhead> ahead;
-  if (lookahead > 0) ahead.emplace(s, lookahead);
+  if (lookahead > 0) ahead.emplace(s, lookahead, shares_gating_source(s, lookahead, per_placement) ? &router : nullptr);
   std::vector<TimelineSpan> spans;
   for (int step = 0; step < s.steps; ++step) {
     if (ahead) ahead->show(step, states);

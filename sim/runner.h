@@ -69,6 +69,17 @@ policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing);
 // What placement-aware routing sees of `placement` on the scenario's cluster.
 gating::RoutingView routing_view(const scenarios::Scenario& scenario, const policies::Placement& placement);
 
+// The most steps ahead any policy of the scenario reads (the oracle's horizon; 0 without one).
+int run_lookahead(const scenarios::Scenario& scenario);
+
+// Whether the run's own gating source routes `lookahead` steps ahead for the oracle, the steps
+// waiting in a queue, rather than a second source with the same seed running ahead: where one
+// routing serves every placement (not `per_placement`) and the queue holds at most
+// kLookAheadQueueBytes of routing matrices (routing_matrix_bytes each).
+constexpr double kLookAheadQueueBytes = 256e6;
+double routing_matrix_bytes(const scenarios::Scenario& scenario);
+bool shares_gating_source(const scenarios::Scenario& scenario, int lookahead, bool per_placement);
+
 // Deterministic: the same scenario gives the same result. Every policy sees the tokens that the
 // same seed produces; under placement-aware routing (locmoe) each is routed under its own
 // placement.
