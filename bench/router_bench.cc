@@ -1,8 +1,10 @@
 // Tokens routed per second for d_model 1024, 128 experts, top-2 (one layer-step per iteration):
 // token generation, logits, top-k and counts. The GPU cases include the per-call gate upload; one
-// per CUDA kernel (mma.sync on any GPU since Ampere, wgmma on Hopper).
+// per CUDA kernel (mma.sync on any GPU since Ampere, wgmma on Hopper). The CPU reference also at
+// the quickstart's shape, and its FLOP rate beside Eigen's single-core SGEMM at the same shapes.
 #include <benchmark/benchmark.h>
 
+#include <Eigen/Dense>
 #include <cmath>
 
 #include "cuda/router.h"
@@ -11,37 +13,68 @@
 namespace moesim::router {
 namespace {
 
+// A router problem: `tokens` tokens of dimension d over `experts` experts.
 struct Shape {
   std::vector<float> gate, centers, cdf;
   RouterProblem p;
-  explicit Shape(int tokens) {
+  Shape(int tokens, int d, int experts, int top_k, int topics) {
     Rng rng(1, "router-bench");
-    gate.resize(128 * 1024);
-    centers.resize(16 * 1024);
-    for (auto& w : gate) w = static_cast<float>(rng.normal() / 32.0);
+    gate.resize(static_cast<size_t>(experts) * d);
+    centers.resize(static_cast<size_t>(topics) * d);
+    for (auto& w : gate) w = static_cast<float>(rng.normal() / std::sqrt(d));
     for (auto& c : centers) c = static_cast<float>(rng.normal());
-    for (int t = 0; t < 16; ++t) cdf.push_back(static_cast<float>(t + 1) / 16.0f);
-    p = RouterProblem{tokens, 8, 1024, 128, 2, 16, gate.data(), centers.data(), cdf.data(), 1.0f, 0, TokenKey{1, 0, 0}};
+    for (int t = 0; t < topics; ++t) cdf.push_back(static_cast<float>(t + 1) / static_cast<float>(topics));
+    p = RouterProblem{tokens, 8, d, experts, top_k, topics, gate.data(), centers.data(), cdf.data(), 1.0f, 0, TokenKey{1, 0, 0}};
   }
+  // Multiply-adds of one call, as a GEMM counts them: the tokens' noise against the gate, and the
+  // centers' logits where the router derives them afresh.
+  double flops(bool centers_kept) const { return 2.0 * p.d_model * p.experts * (p.tokens + (centers_kept ? 0 : p.topics)); }
 };
 
-void run(benchmark::State& state, Router& router, int tokens) {
-  Shape s(tokens);
+void run(benchmark::State& state, Router& router, Shape s) {
   RouterResult r;
   for (auto _ : state) {
     router.route(s.p, r, false);
     benchmark::DoNotOptimize(r.counts.data());
     ++s.p.key.step;
   }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * tokens);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * s.p.tokens);
+  state.counters["flops"] =
+      benchmark::Counter(s.flops(s.p.gate_version != 0) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.SetLabel(router.name());
 }
 
+// The router_bench shape of the GPU cases: d 1024, 128 experts, top-2, 16 topics.
 void BM_RouterCpu(benchmark::State& state) {
   auto router = make_cpu_router();
-  run(state, *router, static_cast<int>(state.range(0)));
+  run(state, *router, Shape(static_cast<int>(state.range(0)), 1024, 128, 2, 16));
 }
 BENCHMARK(BM_RouterCpu)->Arg(8192)->Unit(benchmark::kMillisecond);
+
+// The quickstart's learned gate (d 64, 128 experts, 256 topics): a learning minibatch of 1,024
+// tokens, top-1, the centers' logits kept from the probes' call with the same gate.
+void BM_RouterCpuQuickstart(benchmark::State& state) {
+  auto router = make_cpu_router();
+  Shape s(1024, 64, 128, 1, 256);
+  s.p.gate_version = 1;
+  run(state, *router, s);
+}
+BENCHMARK(BM_RouterCpuQuickstart)->Unit(benchmark::kMicrosecond);
+
+// The reference: Eigen's single-precision GEMM, one core, the tokens' dimensions against the
+// gate's at the same shapes (Eigen without OpenMP runs on the calling thread).
+void BM_EigenSgemm(benchmark::State& state) {
+  const Eigen::Index tokens = state.range(0), d = state.range(1), experts = state.range(2);
+  const Eigen::MatrixXf x = Eigen::MatrixXf::Random(tokens, d), w = Eigen::MatrixXf::Random(experts, d);
+  Eigen::MatrixXf logits(tokens, experts);
+  for (auto _ : state) {
+    logits.noalias() = x * w.transpose();
+    benchmark::DoNotOptimize(logits.data());
+  }
+  state.counters["flops"] = benchmark::Counter(2.0 * static_cast<double>(tokens * d * experts) * static_cast<double>(state.iterations()),
+                                               benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_EigenSgemm)->Args({8192, 1024, 128})->Args({1024, 64, 128})->Unit(benchmark::kMicrosecond);
 
 void BM_RouterGpu(benchmark::State& state, CudaKernel kernel) {
   auto router = make_cuda_router(kernel);
@@ -50,7 +83,7 @@ void BM_RouterGpu(benchmark::State& state, CudaKernel kernel) {
                                                     : "no CUDA GPU (or built without CUDA)");
     return;
   }
-  run(state, *router, static_cast<int>(state.range(0)));
+  run(state, *router, Shape(static_cast<int>(state.range(0)), 1024, 128, 2, 16));
 }
 BENCHMARK_CAPTURE(BM_RouterGpu, mma_sync, CudaKernel::mma_sync)->Arg(1 << 20)->Arg(1 << 23)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_RouterGpu, wgmma, CudaKernel::wgmma)->Arg(1 << 20)->Arg(1 << 23)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -37,6 +37,10 @@ struct RouterProblem {
   TokenKey key{};
   int expert_groups = 1;  // must divide experts; 1: no limit
   int topk_groups = 1;    // groups a token may use; with them top_k must fit: topk_groups * experts / expert_groups >= top_k
+  // Names the contents of `gate` and `centers`: a router may keep what it derived from them
+  // (their BF16 copies, the centers' logits) for the next problem with the same non-zero version
+  // and pointers. 0: derive afresh.
+  uint64_t gate_version = 0;
   bool grouped() const { return expert_groups > 1 && topk_groups < expert_groups; }
 };
 

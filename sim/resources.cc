@@ -54,7 +54,7 @@ std::vector<MemoryPart> estimate_run_memory(const scenarios::Scenario& s) {
   // The oracle's coming steps: queued from the run's own source, or a second source run ahead.
   const int lookahead = has_oracle(s) ? run_lookahead(s) : 0;
   const bool shared = lookahead > 0 && shares_gating_source(s, lookahead, routing_depends_on_placement(s));
-  const double sources = lookahead > 0 && !shared ? 2 : 1, matrices = sources + (shared ? lookahead : 0);
+  const double sources = lookahead > 0 && !shared ? 2 : 1, matrices = sources + (shared ? std::min(lookahead, s.steps) : 0);
   std::vector<MemoryPart> parts;
   // Token counts, per-peer sends and drops: three int32 per (layer, rank, expert).
   parts.push_back({matrices * moe_layers * ranks * experts * 12,

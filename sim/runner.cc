@@ -58,7 +58,7 @@ double routing_matrix_bytes(const scenarios::Scenario& s) {
 }
 
 bool shares_gating_source(const scenarios::Scenario& s, int lookahead, bool per_placement) {
-  return !per_placement && lookahead * routing_matrix_bytes(s) <= kLookAheadQueueBytes;
+  return !per_placement && std::min(lookahead, s.steps) * routing_matrix_bytes(s) <= kLookAheadQueueBytes;
 }
 
 int run_lookahead(const scenarios::Scenario& s) {

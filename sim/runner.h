@@ -74,8 +74,9 @@ int run_lookahead(const scenarios::Scenario& scenario);
 
 // Whether the run's own gating source routes `lookahead` steps ahead for the oracle, the steps
 // waiting in a queue, rather than a second source with the same seed running ahead: where one
-// routing serves every placement (not `per_placement`) and the queue holds at most
-// kLookAheadQueueBytes of routing matrices (routing_matrix_bytes each).
+// routing serves every placement (not `per_placement`) and the queue, at most `lookahead` steps
+// (or the run's steps), holds at most kLookAheadQueueBytes of routing matrices
+// (routing_matrix_bytes each).
 constexpr double kLookAheadQueueBytes = 256e6;
 double routing_matrix_bytes(const scenarios::Scenario& scenario);
 bool shares_gating_source(const scenarios::Scenario& scenario, int lookahead, bool per_placement);

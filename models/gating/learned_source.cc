@@ -37,6 +37,8 @@ LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<
   const int layers = p_.shape.moe_layers, experts = p_.shape.experts;
   // Group-limited routing ranks only the experts of a token's best groups.
   candidates_ = std::min(rule_->candidates(), p_.shape.topk_groups * (p_.shape.experts / p_.shape.expert_groups));
+  // Versions name a gate's contents for the router's caches: unique over every layer.
+  for (int l = 0; l < layers; ++l) gate_versions_.push_back(++last_gate_version_);
   probe_candidates_.resize(layers);
   chosen_.resize(layers);
   layer_shares_.assign(layers, std::vector<double>(experts, 1.0 / experts));
@@ -44,16 +46,12 @@ LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<
   // The probes: drawn once per layer (step 0 of their own key), as the router will draw them.
   probe_topic_.resize(static_cast<size_t>(p_.shape.moe_layers) * p_.probe_tokens);
   probes_per_topic_.assign(static_cast<size_t>(p_.shape.moe_layers) * p_.topics, 0.0);
-  probe_x_.resize(static_cast<size_t>(p_.shape.moe_layers) * p_.probe_tokens * d);
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
     const router::TokenKey key{p_.seed, 0, static_cast<uint32_t>(l)};
     for (int t = 0; t < p_.probe_tokens; ++t) {
       const int topic = router::token_topic(key, static_cast<uint32_t>(t), uniform_cdf_.data(), p_.topics);
       probe_topic_[static_cast<size_t>(l) * p_.probe_tokens + t] = topic;
       probes_per_topic_[static_cast<size_t>(l) * p_.topics + topic] += 1;
-      float* x = probe_x_.data() + (static_cast<size_t>(l) * p_.probe_tokens + t) * d;
-      router::token_embedding(key, static_cast<uint32_t>(t), d, centers_[l].data() + static_cast<size_t>(topic) * d,
-                              static_cast<float>(p_.noise), x);
     }
   }
 }
@@ -113,7 +111,8 @@ void LearnedSource::route_probes(int l) {
                                      0,
                                      router::TokenKey{p_.seed, 0, static_cast<uint32_t>(l)},
                                      p_.shape.expert_groups,
-                                     p_.shape.topk_groups};
+                                     p_.shape.topk_groups,
+                                     gate_versions_[l]};
   router_->route(probes, routed_, /*want_assignments=*/true);
   probe_candidates_[l].swap(routed_.assignments);
   if (rule_->placement_aware()) return;  // chosen per sender node, in fill()
@@ -291,7 +290,8 @@ void LearnedSource::learn(int layer, int step) {
                                     0,
                                     key,
                                     p_.shape.expert_groups,
-                                    p_.shape.topk_groups};
+                                    p_.shape.topk_groups,
+                                    gate_versions_[layer]};
   router_->route(batch, routed_, /*want_assignments=*/true);
 
   sums_.assign(static_cast<size_t>(experts + 1) * d, 0.0);  // last row: the mean token
@@ -312,6 +312,7 @@ void LearnedSource::learn(int layer, int step) {
   }
   const double lr = learning_rate(step);
   auto& w = gates_[layer];
+  gate_versions_[layer] = ++last_gate_version_;
   for (int e = 0; e < experts; ++e) {
     const int row = counts_[e] > 0 ? e : experts;  // an expert with no tokens looks at the mean token
     const double imbalance = p_.aux * experts * (share[e] - 1.0 / experts);
@@ -362,9 +363,10 @@ std::unique_ptr<Source> make_learned(const LearnedSourceParams& p, const SourceC
 }
 
 std::optional<SourceMemory> learned_memory(const LearnedSourceParams& p, const SourceContext& c, double copies) {
-  // Each probe keeps its embedding and candidates per layer; a routing call scores every probe.
+  // Each probe keeps its topic, ranked candidates and chosen experts per layer (int32 each).
   const double experts = c.shape.experts, layers = c.shape.moe_layers;
-  const double per_probe = p.d * 4.0 + 32 + experts * 4;
+  const double candidates = c.routing ? c.routing->make({c.shape, c.capacity_factor})->candidates() : c.shape.top_k;
+  const double per_probe = 4 * (1 + candidates + c.shape.top_k);
   char what[160];
   std::snprintf(what, sizeof what, "learned gate, %.0f sources x %.0f MoE layers x %d probe tokens", copies, layers, p.probe_tokens);
   return SourceMemory{copies * layers * (p.probe_tokens * per_probe + (p.topics + experts) * p.d * 4.0 + experts * experts * 8), what,

@@ -100,7 +100,9 @@ class LearnedSource final : public Source {
   LearnedSourceParams p_;
   std::unique_ptr<router::Router> router_;
   Rng rng_;
-  std::vector<std::vector<float>> gates_;    // [layer][experts * d]
+  std::vector<std::vector<float>> gates_;  // [layer][experts * d]
+  std::vector<uint64_t> gate_versions_;    // [layer]: changes with every update of its gate
+  uint64_t last_gate_version_ = 0;
   std::vector<std::vector<float>> centers_;  // [layer][topics * d]
   std::vector<double> topic_log_weights_, topic_weights_;
   std::vector<float> uniform_cdf_;  // probes are stratified: every topic equally
@@ -114,7 +116,6 @@ class LearnedSource final : public Source {
   std::vector<double> probe_weights_;                   // [probe] of the layer being routed
   std::vector<int> probe_topic_;                        // [layer][probe]
   std::vector<double> probes_per_topic_;                // [layer][topic]
-  std::vector<float> probe_x_;                          // [layer][probe][d], BF16 values as the router saw them
   std::vector<double> shares_, sums_, counts_;
   std::vector<double> pair_shares_;  // [layer][expert][expert], of step pair_shares_step_
   int pair_shares_step_ = -1;

@@ -47,7 +47,21 @@ void RankSampler::sample(std::span<const double> shares, int64_t tokens, int top
     remainders_.emplace_back(v - whole, static_cast<int>(e));
   }
   int64_t missing = static_cast<int64_t>(assignments) - given;
-  std::stable_sort(remainders_.begin(), remainders_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (missing <= 0) return;
+  // Largest remainders first, ties to the lower expert: fewer than `experts` tokens are missing,
+  // and where none of the experts they go to is already at `tokens`, which of them get one does
+  // not depend on their order, so selecting them is enough (O(experts)).
+  const auto larger = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  if (missing <= static_cast<int64_t>(experts)) {
+    const auto chosen = remainders_.begin() + missing;
+    std::nth_element(remainders_.begin(), chosen, remainders_.end(), larger);
+    if (std::none_of(remainders_.begin(), chosen, [&](const auto& r) { return row[r.second] >= tokens; })) {
+      for (auto it = remainders_.begin(); it != chosen; ++it) ++row[it->second];
+      return;
+    }
+  }
+  // Otherwise in order, passing over experts at `tokens`, round again until none is missing.
+  std::sort(remainders_.begin(), remainders_.end(), larger);
   for (size_t i = 0; missing > 0; i = (i + 1) % remainders_.size()) {
     const int e = remainders_[i].second;
     if (row[e] < tokens) {

@@ -68,7 +68,7 @@ struct PlacementEntry {
   std::string_view summary;   // one line, for listings
   bool forecasts = false;     // takes a `predictor`
   bool moves = false;         // re-places experts during the run: takes `migration`
-  bool reads_future = false;  // the oracle: a second gating source runs ahead of the run
+  bool reads_future = false;  // the oracle: the coming steps are routed ahead of the run (sim/runner.h)
   int default_spare_slots = 0;
   std::function<std::unique_ptr<PlacementConfig>(const PlacementDefaults&)> defaults;
   // The label tables show when a policy has none: the name, or more where it tells policies apart.

@@ -140,6 +140,26 @@ TEST(CpuRouter, MatchesANaiveImplementation) {
   EXPECT_EQ(std::accumulate(r.counts.begin(), r.counts.end(), 0), 2000 * 3);
 }
 
+// A gate version lets the router keep the centers' logits between calls; a new version (the
+// gate learned) derives them again: every call routes as a fresh router would.
+TEST(CpuRouter, KeepsWhatItDerivedFromAGateOnlyForItsVersion) {
+  Fixture f(256, 2, 64, 16, 2, 8, 0.5f, 11);
+  auto kept = make_cpu_router();
+  const auto route = [](Router& router, const RouterProblem& p) {
+    RouterResult out;
+    router.route(p, out, true);
+    return out.assignments;
+  };
+  f.p.gate_version = 1;
+  const auto first = route(*kept, f.p);
+  EXPECT_EQ(route(*kept, f.p), first);
+  for (size_t i = 0; i < f.gate.size(); i += 3) f.gate[i] = -f.gate[i];
+  f.p.gate_version = 2;
+  const auto learned = route(*kept, f.p);
+  EXPECT_NE(learned, first);
+  EXPECT_EQ(learned, route(*make_cpu_router(), f.p));
+}
+
 TEST(CpuRouter, TiesGoToTheLowerExpertIndex) {
   Fixture f(300, 1, 16, 6, 2, 2, 0.3f, 5);
   for (int j = 0; j < 16; ++j) f.gate[5 * 16 + j] = f.gate[2 * 16 + j];  // experts 2 and 5 identical
