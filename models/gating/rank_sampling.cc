@@ -48,17 +48,16 @@ void RankSampler::sample(std::span<const double> shares, int64_t tokens, int top
   }
   int64_t missing = static_cast<int64_t>(assignments) - given;
   if (missing <= 0) return;
-  // Largest remainders first, ties to the lower expert: fewer than `experts` tokens are missing,
-  // and where none of the experts they go to is already at `tokens`, which of them get one does
-  // not depend on their order, so selecting them is enough (O(experts)).
+  // Largest remainders first, ties to the lower expert, passing over experts already at `tokens`.
+  // Where enough experts are below it, the first pass hands out every missing token, one each, so
+  // which experts get one does not depend on their order: selecting them is enough (O(experts)).
   const auto larger = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  if (missing <= static_cast<int64_t>(experts)) {
+  const auto open = std::partition(remainders_.begin(), remainders_.end(), [&](const auto& r) { return row[r.second] < tokens; });
+  if (missing <= open - remainders_.begin()) {
     const auto chosen = remainders_.begin() + missing;
-    std::nth_element(remainders_.begin(), chosen, remainders_.end(), larger);
-    if (std::none_of(remainders_.begin(), chosen, [&](const auto& r) { return row[r.second] >= tokens; })) {
-      for (auto it = remainders_.begin(); it != chosen; ++it) ++row[it->second];
-      return;
-    }
+    std::nth_element(remainders_.begin(), chosen, open, larger);
+    for (auto it = remainders_.begin(); it != chosen; ++it) ++row[it->second];
+    return;
   }
   // Otherwise in order, passing over experts at `tokens`, round again until none is missing.
   std::sort(remainders_.begin(), remainders_.end(), larger);
