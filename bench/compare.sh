@@ -7,8 +7,8 @@
 #
 #   bench/compare.sh REV [RUNS] [BENCH_FILTER]     e.g. bench/compare.sh 9505814 3 'Quickstart|DeepSeek'
 #
-# REV is checked out as a git worktree under a fresh temporary directory, removed at the end;
-# its build is kept in bench/.compare-REV (ignored) so that a second comparison does not rebuild.
+# REV's sources (git archive) and build are kept in bench/.compare-REV (ignored), so that a second
+# comparison does not rebuild; run outputs go to a temporary directory, removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $# -ge 1 ]] || { sed -n '2,12p' "$0" >&2; exit 2; }
@@ -18,15 +18,17 @@ filter=${3:-.}
 [[ $runs =~ ^[1-9][0-9]?$ ]] || { echo "compare.sh: RUNS: expected 1 to 99, got '$runs'" >&2; exit 2; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/moesim-compare.XXXXXX")
-cleanup() {
-  git worktree remove --force "$work/src" 2>/dev/null || true
-  rm -rf -- "$work"
-}
-trap cleanup EXIT
-git worktree add --quiet --detach "$work/src" "$rev"
-old_build="$PWD/bench/.compare-$rev"
+trap 'rm -rf -- "$work"' EXIT
+# REV's sources (git archive: nothing registered in the repository) and build, kept for next time.
+cache="$PWD/bench/.compare-$rev"
+old_build="$cache/build"
+if [[ ! -f $cache/src/CMakeLists.txt ]]; then
+  rm -rf -- "$cache/src"
+  mkdir -p "$cache/src"
+  git archive "$rev" | tar -x -C "$cache/src"
+fi
 echo "building $rev in $old_build and the working tree in build/release ..." >&2
-cmake -S "$work/src" -B "$old_build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S "$cache/src" -B "$old_build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$old_build" -j "$(nproc)" >/dev/null
 cmake --preset release >/dev/null
 cmake --build build/release -j "$(nproc)" >/dev/null
