@@ -102,6 +102,33 @@ void dots(const float* x, const float* w, int d, int rows, float* out) {
   for (; r < rows; ++r) out[r] = dot(x, w + static_cast<size_t>(r) * d, d);
 }
 
+// The k best of `logits` (those `allowed`, where given), best first, by insertion; strict
+// comparison keeps the lower index first on ties.
+void top_k(const float* logits, const uint8_t* allowed, int count, int k, int* best) {
+  int found = 0;
+  for (int e = 0; e < count; ++e) {
+    if (allowed && !allowed[e]) continue;
+    if (found == k && !(logits[e] > logits[best[k - 1]])) continue;  // the common case, decided at once
+    int pos = found < k ? found : k;
+    while (pos > 0 && logits[e] > logits[best[pos - 1]]) --pos;
+    for (int q = (found < k ? found : k - 1); q > pos; --q) best[q] = best[q - 1];
+    best[pos] = e;
+    if (found < k) ++found;
+  }
+}
+
+// top_k() for k = 1, without its branches: the first of the largest.
+int arg_max(const float* logits, int count) {
+  int best = 0;
+  float value = logits[0];
+  for (int e = 1; e < count; ++e) {
+    const bool better = logits[e] > value;
+    best = better ? e : best;
+    value = better ? logits[e] : value;
+  }
+  return best;
+}
+
 class CpuRouter final : public Router {
  public:
   void route(const RouterProblem& p, RouterResult& out, bool want_assignments) override {
@@ -121,6 +148,7 @@ class CpuRouter final : public Router {
     out.counts.assign(static_cast<size_t>(p.ranks) * e_count, 0);
     if (want_assignments) out.assignments.assign(static_cast<size_t>(p.tokens) * k, 0);
     const int per_rank = p.tokens / p.ranks;
+    const bool grouped = p.grouped();
 
     for (int t = 0; t < p.tokens; ++t) {
       const int topic = token_topic(p.key, static_cast<uint32_t>(t), p.topic_cdf, p.topics);
@@ -128,18 +156,14 @@ class CpuRouter final : public Router {
       const float* center_part = center_logits_.data() + static_cast<size_t>(topic) * e_count;
       dots(u_.data(), gate_.data(), d, e_count, logits_.data());
       for (int e = 0; e < e_count; ++e) logits_[e] = combine_logit(center_part[e], p.noise, logits_[e]);
-      allowed_experts(p, logits_.data(), allowed_);
-      // Top-k by insertion; strict comparison keeps the lower index first on ties.
       int best[16];
-      int found = 0;
-      for (int e = 0; e < e_count; ++e) {
-        if (!allowed_[e]) continue;
-        int pos = found < k ? found : k;
-        while (pos > 0 && logits_[e] > logits_[best[pos - 1]]) --pos;
-        if (pos >= k) continue;
-        for (int q = (found < k ? found : k - 1); q > pos; --q) best[q] = best[q - 1];
-        best[pos] = e;
-        if (found < k) ++found;
+      if (grouped) {
+        allowed_experts(p, logits_.data(), allowed_);
+        top_k(logits_.data(), allowed_.data(), e_count, k, best);
+      } else if (k == 1) {
+        best[0] = arg_max(logits_.data(), e_count);
+      } else {
+        top_k(logits_.data(), nullptr, e_count, k, best);
       }
       int32_t* counts = out.counts.data() + static_cast<size_t>(t / per_rank) * e_count;
       for (int q = 0; q < k; ++q) {
