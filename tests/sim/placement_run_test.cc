@@ -32,6 +32,24 @@ std::vector<PolicySummary> run(const std::string& gating) {
   return summarize(s, run_scenario(s, *source));
 }
 
+// The oracle's coming steps come from the run's own source, queued, unless routing depends on
+// the placement or the queue would be too large; either way it reads the steps the run then routes
+// (SkewedStationaryLoads: it never does worse than a forecast).
+TEST(PlacementRuns, TheOracleSharesTheGatingSourceWhereOneRoutingServesEveryPlacement) {
+  const auto s = scenarios::load_scenario_text(kCluster + "gating: {source: skewed}\n", "test.yaml", {});
+  EXPECT_EQ(run_lookahead(s), 50);
+  // 12 MoE layers x (16 ranks x 128 experts x 12 + 128 x 8 + 128^2 x 8 bytes) per step.
+  EXPECT_DOUBLE_EQ(routing_matrix_bytes(s), 12.0 * (16 * 128 * 12 + 128 * 8 + 128 * 128 * 8));
+  EXPECT_TRUE(shares_gating_source(s, 50, false));
+  EXPECT_FALSE(shares_gating_source(s, 50, true));  // per-placement routing: a second source
+  const int too_many = static_cast<int>(kLookAheadQueueBytes / routing_matrix_bytes(s)) + 1;
+  ASSERT_LT(too_many, s.steps);
+  EXPECT_FALSE(shares_gating_source(s, too_many, false));
+  auto shorter = s;
+  shorter.steps = 10;
+  EXPECT_TRUE(shares_gating_source(shorter, too_many, false));  // no more steps queued than the run has
+}
+
 TEST(PlacementRuns, UniformLoadsLeaveEveryPolicyAsStatic) {
   const auto r = run("gating: {source: skewed, distribution: uniform, drift: 0}\n");
   for (const auto& p : r) {
