@@ -76,6 +76,7 @@ float dot(const float* x, const float* w, int d) {
 // registers, or one AVX register where the CPU has AVX2); each lane multiplies then adds, as
 // dot() does, never fused (-ffp-contract=off).
 using Lanes = float __attribute__((vector_size(32)));
+using Quad = float __attribute__((vector_size(16)));
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
@@ -94,10 +95,14 @@ void dots(const float* x, const float* w, int d, int rows, float* out) {
         partial[b] += xj * wj;
       }
     }
-    for (int b = 0; b < kBlock; ++b) {
-      const Lanes& p = partial[b];
-      out[r + b] = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-    }
+    // dot()'s sum tree for the four rows at once: lane pairs, then pairs of pairs, then the halves.
+    const Lanes ab = __builtin_shufflevector(partial[0], partial[1], 0, 2, 4, 6, 8, 10, 12, 14) +
+                     __builtin_shufflevector(partial[0], partial[1], 1, 3, 5, 7, 9, 11, 13, 15);
+    const Lanes cd = __builtin_shufflevector(partial[2], partial[3], 0, 2, 4, 6, 8, 10, 12, 14) +
+                     __builtin_shufflevector(partial[2], partial[3], 1, 3, 5, 7, 9, 11, 13, 15);
+    const Lanes quads = __builtin_shufflevector(ab, cd, 0, 2, 4, 6, 8, 10, 12, 14) + __builtin_shufflevector(ab, cd, 1, 3, 5, 7, 9, 11, 13, 15);
+    const Quad sums = __builtin_shufflevector(quads, quads, 0, 2, 4, 6) + __builtin_shufflevector(quads, quads, 1, 3, 5, 7);
+    __builtin_memcpy(out + r, &sums, sizeof sums);
   }
   for (; r < rows; ++r) out[r] = dot(x, w + static_cast<size_t>(r) * d, d);
 }
