@@ -41,6 +41,9 @@ struct RouterProblem {
   // (their BF16 copies, the centers' logits) for the next problem with the same non-zero version
   // and pointers. 0: derive afresh.
   uint64_t gate_version = 0;
+  // Every token's noise u as token_noise() draws it ([tokens][d_model]), where the caller already
+  // has it: a router may read it instead of drawing it again (the same values either way).
+  const float* token_noise = nullptr;
   bool grouped() const { return expert_groups > 1 && topk_groups < expert_groups; }
 };
 

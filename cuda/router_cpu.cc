@@ -100,7 +100,8 @@ void dots(const float* x, const float* w, int d, int rows, float* out) {
                      __builtin_shufflevector(partial[0], partial[1], 1, 3, 5, 7, 9, 11, 13, 15);
     const Lanes cd = __builtin_shufflevector(partial[2], partial[3], 0, 2, 4, 6, 8, 10, 12, 14) +
                      __builtin_shufflevector(partial[2], partial[3], 1, 3, 5, 7, 9, 11, 13, 15);
-    const Lanes quads = __builtin_shufflevector(ab, cd, 0, 2, 4, 6, 8, 10, 12, 14) + __builtin_shufflevector(ab, cd, 1, 3, 5, 7, 9, 11, 13, 15);
+    const Lanes quads =
+        __builtin_shufflevector(ab, cd, 0, 2, 4, 6, 8, 10, 12, 14) + __builtin_shufflevector(ab, cd, 1, 3, 5, 7, 9, 11, 13, 15);
     const Quad sums = __builtin_shufflevector(quads, quads, 0, 2, 4, 6) + __builtin_shufflevector(quads, quads, 1, 3, 5, 7);
     __builtin_memcpy(out + r, &sums, sizeof sums);
   }
@@ -157,9 +158,10 @@ class CpuRouter final : public Router {
 
     for (int t = 0; t < p.tokens; ++t) {
       const int topic = token_topic(p.key, static_cast<uint32_t>(t), p.topic_cdf, p.topics);
-      token_noise(p.key, static_cast<uint32_t>(t), d, u_.data());
+      const float* u = p.token_noise ? p.token_noise + static_cast<size_t>(t) * d : u_.data();
+      if (!p.token_noise) token_noise(p.key, static_cast<uint32_t>(t), d, u_.data());
       const float* center_part = center_logits_.data() + static_cast<size_t>(topic) * e_count;
-      dots(u_.data(), gate_.data(), d, e_count, logits_.data());
+      dots(u, gate_.data(), d, e_count, logits_.data());
       for (int e = 0; e < e_count; ++e) logits_[e] = combine_logit(center_part[e], p.noise, logits_[e]);
       int best[16];
       if (grouped) {

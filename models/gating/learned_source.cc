@@ -46,12 +46,14 @@ LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<
   // The probes: drawn once per layer (step 0 of their own key), as the router will draw them.
   probe_topic_.resize(static_cast<size_t>(p_.shape.moe_layers) * p_.probe_tokens);
   probes_per_topic_.assign(static_cast<size_t>(p_.shape.moe_layers) * p_.topics, 0.0);
+  probe_noise_.resize(static_cast<size_t>(p_.shape.moe_layers) * p_.probe_tokens * d);
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
     const router::TokenKey key{p_.seed, 0, static_cast<uint32_t>(l)};
     for (int t = 0; t < p_.probe_tokens; ++t) {
       const int topic = router::token_topic(key, static_cast<uint32_t>(t), uniform_cdf_.data(), p_.topics);
       probe_topic_[static_cast<size_t>(l) * p_.probe_tokens + t] = topic;
       probes_per_topic_[static_cast<size_t>(l) * p_.topics + topic] += 1;
+      router::token_noise(key, static_cast<uint32_t>(t), d, probe_noise_.data() + (static_cast<size_t>(l) * p_.probe_tokens + t) * d);
     }
   }
 }
@@ -112,7 +114,8 @@ void LearnedSource::route_probes(int l) {
                                      router::TokenKey{p_.seed, 0, static_cast<uint32_t>(l)},
                                      p_.shape.expert_groups,
                                      p_.shape.topk_groups,
-                                     gate_versions_[l]};
+                                     gate_versions_[l],
+                                     probe_noise_.data() + static_cast<size_t>(l) * p_.probe_tokens * p_.d};
   router_->route(probes, routed_, /*want_assignments=*/true);
   probe_candidates_[l].swap(routed_.assignments);
   if (rule_->placement_aware()) return;  // chosen per sender node, in fill()
@@ -277,6 +280,9 @@ void LearnedSource::learn(int layer, int step) {
   }
   mix_cdf_.back() = 1.0f;
   const router::TokenKey key{p_.seed ^ 0x9E3779B97F4A7C15ull, static_cast<uint32_t>(step), static_cast<uint32_t>(layer)};
+  // The batch's noise, drawn once for the router and for the gradient below.
+  learn_noise_.resize(static_cast<size_t>(n) * d);
+  for (int t = 0; t < n; ++t) router::token_noise(key, static_cast<uint32_t>(t), d, learn_noise_.data() + static_cast<size_t>(t) * d);
   const router::RouterProblem batch{n,
                                     1,
                                     d,
@@ -291,17 +297,21 @@ void LearnedSource::learn(int layer, int step) {
                                     key,
                                     p_.shape.expert_groups,
                                     p_.shape.topk_groups,
-                                    gate_versions_[layer]};
+                                    gate_versions_[layer],
+                                    learn_noise_.data()};
   router_->route(batch, routed_, /*want_assignments=*/true);
 
   sums_.assign(static_cast<size_t>(experts + 1) * d, 0.0);  // last row: the mean token
   counts_.assign(experts + 1, 0.0);
   std::vector<double> share(experts, 0.0);
   std::vector<float> x(d);
+  const float noise = static_cast<float>(p_.noise);
   for (int t = 0; t < n; ++t) {
     const int topic = router::token_topic(key, static_cast<uint32_t>(t), mix_cdf_.data(), p_.topics);
-    router::token_embedding(key, static_cast<uint32_t>(t), d, centers_[layer].data() + static_cast<size_t>(topic) * d,
-                            static_cast<float>(p_.noise), x.data());
+    // The token's embedding, as router::token_embedding() makes it.
+    const float* center = centers_[layer].data() + static_cast<size_t>(topic) * d;
+    const float* u = learn_noise_.data() + static_cast<size_t>(t) * d;
+    for (int j = 0; j < d; ++j) x[j] = center[j] + noise * u[j];
     const int first = routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k];
     for (int q = 0; q < p_.shape.top_k; ++q)
       share[routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k + q]] += 1.0 / (n * p_.shape.top_k);
@@ -363,10 +373,11 @@ std::unique_ptr<Source> make_learned(const LearnedSourceParams& p, const SourceC
 }
 
 std::optional<SourceMemory> learned_memory(const LearnedSourceParams& p, const SourceContext& c, double copies) {
-  // Each probe keeps its topic, ranked candidates and chosen experts per layer (int32 each).
+  // Each probe keeps its topic, ranked candidates and chosen experts per layer (int32 each), and
+  // its noise (d floats).
   const double experts = c.shape.experts, layers = c.shape.moe_layers;
   const double candidates = c.routing ? c.routing->make({c.shape, c.capacity_factor})->candidates() : c.shape.top_k;
-  const double per_probe = 4 * (1 + candidates + c.shape.top_k);
+  const double per_probe = 4 * (1 + candidates + c.shape.top_k + p.d);
   char what[160];
   std::snprintf(what, sizeof what, "learned gate, %.0f sources x %.0f MoE layers x %d probe tokens", copies, layers, p.probe_tokens);
   return SourceMemory{copies * layers * (p.probe_tokens * per_probe + (p.topics + experts) * p.d * 4.0 + experts * experts * 8), what,

@@ -115,6 +115,8 @@ class LearnedSource final : public Source {
   std::vector<std::vector<double>> layer_shares_;       // [layer][expert] (all but placement-aware rules)
   std::vector<double> probe_weights_;                   // [probe] of the layer being routed
   std::vector<int> probe_topic_;                        // [layer][probe]
+  std::vector<float> probe_noise_;                      // [layer][probe][d]: the probes' u, drawn once
+  std::vector<float> learn_noise_;                      // [token][d]: the learning batch's u, this layer
   std::vector<double> probes_per_topic_;                // [layer][topic]
   std::vector<double> shares_, sums_, counts_;
   std::vector<double> pair_shares_;  // [layer][expert][expert], of step pair_shares_step_
