@@ -71,7 +71,8 @@ network::TrafficMatrix group_copies(const StepConfig& config, const DispatcherEn
       for (const auto& replica : placement.replicas[e]) {
         const double share = tokens * replica.share;
         copies.at(i, replica.ep_rank) += share * per_micro_batch;
-        t.expert_rows[static_cast<size_t>(ranks[replica.ep_rank]) * experts + e] += share * per_micro_batch;
+        t.expert_rows[t.slot_begin[ranks[replica.ep_rank]] + t.slot_of_rank[static_cast<size_t>(replica.ep_rank) * experts + e]] +=
+            share * per_micro_batch;
       }
     }
     if (dispatcher.gathers) {
@@ -128,6 +129,45 @@ void expert_tensor_parallel(const StepConfig& config, const StepCosts& costs, ne
   }
 }
 
+// The slots of t.expert_rows: each GPU's experts under `placement` (each EP group holds them
+// alike), or every expert on every GPU under ETP, whose groups pool their GPUs' rows.
+void lay_out_slots(const StepConfig& config, const StepCosts& costs, const policies::LayerPlacement& placement, LayerTraffic& t) {
+  const int experts = config.model.experts, ep = config.parallel.ep, gpus = costs.stage_gpus;
+  const bool every = config.parallel.etp > 1;
+  // Per EP rank, its experts in increasing order: their slot offsets, then the experts themselves.
+  t.slot_of_rank.assign(static_cast<size_t>(ep) * experts, -1);
+  t.rank_begin.assign(ep + 1, 0);
+  for (int e = 0; e < experts; ++e) {
+    for (int r = 0; r < ep && every; ++r) t.slot_of_rank[static_cast<size_t>(r) * experts + e] = t.rank_begin[r + 1]++;
+    for (const auto& replica : placement.replicas[e]) {
+      int& slot = t.slot_of_rank[static_cast<size_t>(replica.ep_rank) * experts + e];
+      if (slot < 0) slot = t.rank_begin[replica.ep_rank + 1]++;
+    }
+  }
+  for (int r = 0; r < ep; ++r) t.rank_begin[r + 1] += t.rank_begin[r];
+  t.rank_expert.assign(t.rank_begin[ep], 0);
+  for (int r = 0; r < ep; ++r)
+    for (int e = 0; e < experts; ++e)
+      if (const int slot = t.slot_of_rank[static_cast<size_t>(r) * experts + e]; slot >= 0) t.rank_expert[t.rank_begin[r] + slot] = e;
+  t.slot_begin.assign(gpus + 1, 0);
+  t.slot_expert.clear();
+  for (int g = 0; g < costs.groups; ++g) {
+    for (int r = 0; r < ep; ++r) {
+      const int gpu = costs.ep_groups[g][r];
+      t.slot_begin[gpu + 1] = t.rank_begin[r + 1] - t.rank_begin[r];
+    }
+  }
+  for (int gpu = 0; gpu < gpus; ++gpu) t.slot_begin[gpu + 1] += t.slot_begin[gpu];
+  t.slot_expert.assign(t.slot_begin[gpus], 0);
+  for (int g = 0; g < costs.groups; ++g) {
+    for (int r = 0; r < ep; ++r) {
+      std::copy(t.rank_expert.begin() + t.rank_begin[r], t.rank_expert.begin() + t.rank_begin[r + 1],
+                t.slot_expert.begin() + t.slot_begin[costs.ep_groups[g][r]]);
+    }
+  }
+  t.expert_rows.assign(t.slot_expert.size(), 0.0);
+}
+
 }  // namespace
 
 void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
@@ -138,7 +178,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
   t.a2a.resize(costs.groups);
   t.a2a_combine.resize(costs.groups);
   t.count_exchange.assign(costs.groups, Duration());
-  t.expert_rows.assign(static_cast<size_t>(gpus) * experts, 0.0);
+  lay_out_slots(config, costs, placement, t);
   t.experts_forward.assign(gpus, Duration());
   t.rows.assign(gpus, 0.0);
   t.sent.assign(gpus, 0.0);
@@ -177,14 +217,16 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
   if (etp > 1) expert_tensor_parallel(config, costs, network, t);
   // Under ETP a GPU sees the group's rows, each at 1/etp of the expert's width.
   const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden / etp) * m.activation_bytes();
-  std::vector<KernelWork> groups(experts);
+  std::vector<KernelWork> groups;  // the GPU's experts, in increasing order
+  groups.reserve(experts);
   double max_rows = 0, total_rows = 0;
   for (int gpu = 0; gpu < gpus; ++gpu) {
     double gpu_rows = 0;
-    for (int e = 0; e < experts; ++e) {
-      const double rows = t.expert_rows[static_cast<size_t>(gpu) * experts + e];
-      groups[e] = KernelWork{Flops(rows * costs.expert_flops_per_token / etp),
-                             Bytes(costs.expert_params / etp * models::MoeModel::kWeightBytes + rows * row_bytes), rows};
+    groups.clear();
+    for (int slot = t.slot_begin[gpu]; slot < t.slot_begin[gpu + 1]; ++slot) {
+      const double rows = t.expert_rows[slot];
+      groups.push_back(KernelWork{Flops(rows * costs.expert_flops_per_token / etp),
+                                  Bytes(costs.expert_params / etp * models::MoeModel::kWeightBytes + rows * row_bytes), rows});
       gpu_rows += rows;
     }
     t.experts_forward[gpu] = grouped_kernel_time(config.cluster.gpu, m.dtype, groups) +

@@ -23,12 +23,17 @@ struct LayerTraffic {
   std::vector<network::CollectiveCost> a2a;          // per EP group: the dispatch, its count exchange included
   std::vector<network::CollectiveCost> a2a_combine;  // per EP group: the combine (other bytes per element)
   std::vector<Duration> count_exchange;              // per EP group: the dispatcher's count exchange before the payload
-  std::vector<double> expert_rows;                   // [local gpu * experts + expert]: tokens processed
-  std::vector<Duration> experts_forward;             // per local GPU
-  std::vector<double> rows;                          // per local GPU: token rows its experts process
-  std::vector<double> sent;                          // per local GPU: bytes it sends to other GPUs per dispatch
-  std::vector<double> sent_combine;                  // per local GPU: bytes it sends per combine
-  std::vector<double> sent_rows;                     // per local GPU: rows of its own tokens it sends per dispatch
+  // Tokens each GPU's experts process, per slot: GPU i's slots are slot_begin[i] .. slot_begin[i + 1],
+  // one per expert it holds (every expert under ETP), in increasing expert order (slot_expert).
+  std::vector<int> slot_begin, slot_expert;
+  std::vector<double> expert_rows;
+  std::vector<int> slot_of_rank;             // [EP rank * experts + expert]: the slot's offset in that rank's GPUs, -1 if not held
+  std::vector<int> rank_begin, rank_expert;  // each EP rank's experts, in increasing order
+  std::vector<Duration> experts_forward;     // per local GPU
+  std::vector<double> rows;                  // per local GPU: token rows its experts process
+  std::vector<double> sent;                  // per local GPU: bytes it sends to other GPUs per dispatch
+  std::vector<double> sent_combine;          // per local GPU: bytes it sends per combine
+  std::vector<double> sent_rows;             // per local GPU: rows of its own tokens it sends per dispatch
   // Expert tensor parallelism (etp > 1), per ETP group of the stage (local index / etp): the
   // dispatched tokens gathered within the group before the experts, and their outputs
   // reduce-scattered after.
