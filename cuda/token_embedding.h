@@ -81,10 +81,16 @@ inline void token_noise(const TokenKey& key, uint32_t token, int d, float* u) {
   }
 }
 
-// The embedding itself, for code that learns from tokens: x = center + noise * u.
+// The embedding from its noise u (token_noise), for code that learns from tokens:
+// x = center + noise * u. `x` may be `u`.
+inline void embed(const float* u, int d, const float* center, float noise, float* x) {
+  for (int j = 0; j < d; ++j) x[j] = center[j] + noise * u[j];
+}
+
+// The embedding itself, drawn in place.
 inline void token_embedding(const TokenKey& key, uint32_t token, int d, const float* center, float noise, float* x) {
   token_noise(key, token, d, x);
-  for (int j = 0; j < d; ++j) x[j] = center[j] + noise * x[j];
+  embed(x, d, center, noise, x);
 }
 
 // Round to nearest even BF16, returned as the 16-bit pattern.

@@ -305,13 +305,10 @@ void LearnedSource::learn(int layer, int step) {
   counts_.assign(experts + 1, 0.0);
   std::vector<double> share(experts, 0.0);
   std::vector<float> x(d);
-  const float noise = static_cast<float>(p_.noise);
   for (int t = 0; t < n; ++t) {
     const int topic = router::token_topic(key, static_cast<uint32_t>(t), mix_cdf_.data(), p_.topics);
-    // The token's embedding, as router::token_embedding() makes it.
-    const float* center = centers_[layer].data() + static_cast<size_t>(topic) * d;
-    const float* u = learn_noise_.data() + static_cast<size_t>(t) * d;
-    for (int j = 0; j < d; ++j) x[j] = center[j] + noise * u[j];
+    router::embed(learn_noise_.data() + static_cast<size_t>(t) * d, d, centers_[layer].data() + static_cast<size_t>(topic) * d,
+                  static_cast<float>(p_.noise), x.data());
     const int first = routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k];
     for (int q = 0; q < p_.shape.top_k; ++q)
       share[routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k + q]] += 1.0 / (n * p_.shape.top_k);

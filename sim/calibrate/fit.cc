@@ -107,7 +107,7 @@ TierFit fit_tier(std::vector<LogRun>& runs, bool nic, hardware::ClusterSpec& clu
   // The latency term has a kink where another tier's latency takes over, so the fit is redone
   // around its own answer.
   for (int round = 0; round < kRounds; ++round) {
-    if (refit(runs, nic, fit.before, measured, count, p)) continue;
+    if (refit(runs, nic, fit.before, measured, count, p) || count == 2) continue;
     count = 2;  // the overhead goes with the latency in these logs
     p[kOverhead] = cluster.network.message_overhead.seconds() * 1e6;
     refit(runs, nic, fit.before, measured, count, p);

@@ -150,7 +150,6 @@ void lay_out_slots(const StepConfig& config, const StepCosts& costs, const polic
     for (int e = 0; e < experts; ++e)
       if (const int slot = t.slot_of_rank[static_cast<size_t>(r) * experts + e]; slot >= 0) t.rank_expert[t.rank_begin[r] + slot] = e;
   t.slot_begin.assign(gpus + 1, 0);
-  t.slot_expert.clear();
   for (int g = 0; g < costs.groups; ++g) {
     for (int r = 0; r < ep; ++r) {
       const int gpu = costs.ep_groups[g][r];
