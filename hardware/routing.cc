@@ -1,6 +1,9 @@
 #include "hardware/routing.h"
 
 #include <algorithm>
+#include <boost/graph/connected_components.hpp>
+#include <boost/graph/dijkstra_shortest_paths.hpp>
+#include <boost/graph/filtered_graph.hpp>
 
 namespace moesim::hardware {
 namespace {
@@ -12,6 +15,19 @@ uint64_t mix(uint64_t x) {  // splitmix64 finalizer
   return x ^ (x >> 31);
 }
 
+bool is_switch_layer(VertexKind kind) { return kind == VertexKind::kLeaf || kind == VertexKind::kSpine; }
+
+// Vertices of the islands: all but leaves and spines (a filtered_graph predicate: default-constructible).
+struct InIsland {
+  const TopologyGraph* graph = nullptr;
+  bool operator()(TopologyVertex v) const { return !is_switch_layer((*graph)[v].kind); }
+};
+
+// A destination's island and its boundary leaves as a small graph of their own, the leaves joined
+// by their latencies through the rest of the cluster.
+using IslandGraph =
+    boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, boost::no_property, boost::property<boost::edge_weight_t, int64_t>>;
+
 }  // namespace
 
 Router::Router(const Topology& topology, FabricRouting routing) : topology_(topology), routing_(routing) {
@@ -20,71 +36,162 @@ Router::Router(const Topology& topology, FabricRouting routing) : topology_(topo
   for (auto e : boost::make_iterator_range(boost::edges(g))) {
     capacity_[2 * g[e].id] = capacity_[2 * g[e].id + 1] = g[e].effective().bytes_per_second();
   }
-  distance_.resize(topology.gpu_vertex.size());
+  const size_t vertices = boost::num_vertices(g);
+  island_.assign(vertices, -1);
+  const InIsland in_island{&g};
+  const boost::filtered_graph<TopologyGraph, boost::keep_all, InIsland> islands(g, boost::keep_all(), in_island);
+  std::vector<int> component(vertices, -1);
+  const int count = boost::connected_components(islands, component.data());
+  island_vertices_.resize(count);
+  island_boundary_.resize(count);
+  island_position_.assign(vertices, -1);
+  leaf_slot_.assign(vertices, -1);
+  for (TopologyVertex v = 0; v < vertices; ++v) {
+    if (!in_island(v)) {
+      if (g[v].kind == VertexKind::kLeaf) leaf_slot_[v] = static_cast<int>(leaf_count_++);
+      continue;
+    }
+    island_[v] = component[v];
+    island_position_[v] = static_cast<int>(island_vertices_[component[v]].size());
+    island_vertices_[component[v]].push_back(v);
+    for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
+      const auto u = boost::target(e, g);
+      if (!in_island(u)) island_boundary_[component[v]].push_back(u);
+    }
+  }
+  for (auto& boundary : island_boundary_) {
+    std::sort(boundary.begin(), boundary.end());
+    boundary.erase(std::unique(boundary.begin(), boundary.end()), boundary.end());
+  }
+  destinations_.resize(topology.gpu_vertex.size());
 }
 
-const std::vector<int64_t>& Router::distances_to(int gpu) {
-  // The graph is undirected: latencies from the destination are latencies to it.
-  auto& dist = distance_[gpu];
-  if (dist.empty()) dist = latencies_from(topology_, gpu);
-  return dist;
+void Router::compute_leaf_latencies() {
+  const size_t vertices = island_.size();
+  leaf_latency_.resize(vertices * leaf_count_);
+  for (TopologyVertex leaf = 0; leaf < vertices; ++leaf) {
+    if (leaf_slot_[leaf] < 0) continue;
+    const std::vector<int64_t> from = latencies_from_vertex(topology_, leaf);
+    for (TopologyVertex v = 0; v < vertices; ++v) leaf_latency_[v * leaf_count_ + leaf_slot_[leaf]] = from[v];
+  }
+}
+
+const Router::Destination& Router::destination(int gpu) {
+  Destination& d = destinations_[gpu];
+  if (d.island >= 0) return d;
+  if (leaf_latency_.empty() && leaf_count_ > 0) compute_leaf_latencies();
+  const auto& g = topology_.graph;
+  const TopologyVertex target = topology_.gpu_vertex[gpu];
+  const int island = island_[target];
+  const auto& inside = island_vertices_[island];
+  const auto& boundary = island_boundary_[island];
+  const size_t n = inside.size();
+  auto position = [&](TopologyVertex v) -> size_t {
+    if (island_[v] == island) return island_position_[v];
+    return n + (std::lower_bound(boundary.begin(), boundary.end(), v) - boundary.begin());
+  };
+  IslandGraph small(n + boundary.size());
+  // Every edge of the island and to its leaves, both ways: undirected links.
+  for (TopologyVertex v : inside) {
+    for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
+      const auto u = boost::target(e, g);
+      const int64_t latency = g[e].latency.picoseconds();
+      boost::add_edge(position(v), position(u), latency, small);
+      if (island_[u] != island) boost::add_edge(position(u), position(v), latency, small);
+    }
+  }
+  for (size_t i = 0; i < boundary.size(); ++i) {
+    for (size_t j = 0; j < boundary.size(); ++j) {
+      const int64_t between = leaf_latency(boundary[i], leaf_slot_[boundary[j]]);
+      if (i != j && between != kUnreachable) boost::add_edge(n + i, n + j, between, small);
+    }
+  }
+  std::vector<int64_t> latency(n + boundary.size());
+  boost::dijkstra_shortest_paths(small, position(target), boost::distance_map(latency.data()).distance_inf(kUnreachable));
+  d.inside.assign(latency.begin(), latency.begin() + static_cast<std::ptrdiff_t>(n));
+  d.boundary.assign(latency.begin() + static_cast<std::ptrdiff_t>(n), latency.end());
+  d.island = island;
+  return d;
+}
+
+int64_t Router::latency_to(int gpu, TopologyVertex v) { return latency_to(destination(gpu), v); }
+
+int64_t Router::latency_to(const Destination& d, TopologyVertex v) const {
+  if (island_[v] == d.island) return d.inside[island_position_[v]];
+  const auto& boundary = island_boundary_[d.island];
+  int64_t best = kUnreachable;
+  for (size_t i = 0; i < boundary.size(); ++i) {
+    const int64_t to_leaf = leaf_latency(v, leaf_slot_[boundary[i]]);
+    if (to_leaf != kUnreachable && d.boundary[i] != kUnreachable) best = std::min(best, to_leaf + d.boundary[i]);
+  }
+  return best;
 }
 
 std::span<const RouteHop> Router::route(int a, int b) {
-  const size_t gpus = topology_.gpu_vertex.size();
-  if (route_begin_.empty()) {
-    route_begin_.assign(gpus * gpus, 0);
-    route_length_.assign(gpus * gpus, 0);
-  }
-  const size_t pair = static_cast<size_t>(a) * gpus + b;
-  if (route_begin_[pair] == 0) {
-    route_begin_[pair] = static_cast<uint32_t>(route_links_.size()) + 1;
+  const uint64_t pair = static_cast<uint64_t>(a) * topology_.gpu_vertex.size() + static_cast<uint64_t>(b);
+  const auto [it, fresh] = routes_.try_emplace(pair, static_cast<uint32_t>(route_links_.size()), 0);
+  if (fresh) {
     const auto& g = topology_.graph;
-    const auto& dist = distances_to(b);
     const auto source = topology_.gpu_vertex[a], target = topology_.gpu_vertex[b];
-    if (a != b && dist[source] != kUnreachable) {
+    const Destination& to_b = destination(b);
+    const auto dist = [&](TopologyVertex v) { return latency_to(to_b, v); };
+    const int64_t from_source = a != b ? dist(source) : kUnreachable;
+    if (from_source != kUnreachable) {
       const uint64_t flow_hash = mix(pair);
       // The shortest-path DAG, walked from the farthest vertex down, so that all of a vertex's
       // share has arrived before it is passed on.
-      std::vector<std::pair<int64_t, TopologyVertex>> queue{{dist[source], source}};
+      std::vector<std::pair<int64_t, TopologyVertex>> queue{{from_source, source}};
       std::vector<std::pair<TopologyVertex, double>> share{{source, 1.0}};
       std::vector<std::pair<TopologyVertex, LinkId>> next;  // equal-cost next hops
+      std::vector<int64_t> next_latency;
       while (!queue.empty()) {
         std::pop_heap(queue.begin(), queue.end());
-        const TopologyVertex v = queue.back().second;
+        const auto [to_target, v] = queue.back();
         queue.pop_back();
         if (v == target) continue;
         double mass = 0;
         for (const auto& [u, m] : share) mass += u == v ? m : 0;
         next.clear();
+        next_latency.clear();
         bool forwards = false;
         for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
           const auto u = boost::target(e, g);
-          if (dist[u] == kUnreachable || dist[u] + g[e].latency.picoseconds() != dist[v]) continue;
+          const int64_t from_u = dist(u);
+          if (from_u == kUnreachable || from_u + g[e].latency.picoseconds() != to_target) continue;
           next.emplace_back(u, 2 * static_cast<LinkId>(g[e].id) + (v < u ? 0 : 1));
+          next_latency.push_back(from_u);
           forwards |= g[v].kind == VertexKind::kGpu && g[u].kind == VertexKind::kIntraSwitch;
         }
         if (forwards) {
-          std::erase_if(next, [&](const auto& hop) { return g[hop.first].kind != VertexKind::kIntraSwitch; });
+          for (size_t i = next.size(); i-- > 0;) {
+            if (g[next[i].first].kind == VertexKind::kIntraSwitch) continue;
+            next.erase(next.begin() + static_cast<std::ptrdiff_t>(i));
+            next_latency.erase(next_latency.begin() + static_cast<std::ptrdiff_t>(i));
+          }
         }
-        if (routing_ == FabricRouting::kEcmp) next = {next[mix(flow_hash ^ v) % next.size()]};
+        if (routing_ == FabricRouting::kEcmp) {
+          const size_t pick = mix(flow_hash ^ v) % next.size();
+          next = {next[pick]};
+          next_latency = {next_latency[pick]};
+        }
         const double each = mass / static_cast<double>(next.size());
-        for (const auto& [u, link] : next) {
+        for (size_t i = 0; i < next.size(); ++i) {
+          const auto [u, link] = next[i];
           route_links_.push_back({link, each});
-          auto it = std::find_if(share.begin(), share.end(), [u = u](const auto& s) { return s.first == u; });
-          if (it == share.end()) {
+          auto found = std::find_if(share.begin(), share.end(), [u = u](const auto& s) { return s.first == u; });
+          if (found == share.end()) {
             share.emplace_back(u, each);
-            queue.emplace_back(dist[u], u);
+            queue.emplace_back(next_latency[i], u);
             std::push_heap(queue.begin(), queue.end());
           } else {
-            it->second += each;
+            found->second += each;
           }
         }
       }
     }
-    route_length_[pair] = static_cast<uint32_t>(route_links_.size() + 1 - route_begin_[pair]);
+    it->second.second = static_cast<uint32_t>(route_links_.size()) - it->second.first;
   }
-  return {route_links_.data() + route_begin_[pair] - 1, route_length_[pair]};
+  return {route_links_.data() + it->second.first, it->second.second};
 }
 
 }  // namespace moesim::hardware

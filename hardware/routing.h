@@ -6,13 +6,22 @@
 // PXN does; multi-plane fabrics need it).
 //
 // Links are directed: graph edge `id` is link 2*id from its lower-numbered vertex to the higher
-// one, and link 2*id+1 back. Distances to a destination are computed on first use (one Dijkstra
-// per destination GPU, O(V log V)) and routes are cached per pair: memory O(G^2 x hops), so the
-// router serves clusters of up to a few thousand GPUs. Not thread-safe.
+// one, and link 2*id+1 back.
+//
+// Latencies to a destination come from the fabric's shape rather than a search per GPU: a node's
+// GPUs, NVLink switches and NICs (an "island": what is left connected once leaves and spines are
+// taken out) meet the rest of the cluster only at the leaves their NICs plug into. So the latency
+// from any vertex outside the island to a GPU in it is the least, over those leaves, of the
+// vertex's latency to the leaf plus the leaf's to the GPU: one Dijkstra per leaf over the whole
+// graph (leaves are fewer than GPUs by the nodes a leaf serves) and one per destination over its
+// island, its leaves and the leaves' latencies between each other. Exact (integer picoseconds),
+// so routes are the ones a Dijkstra per destination would give. Routes are cached per pair that
+// asked for one (a hash map, not a GPU x GPU table). Not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "hardware/topology.h"
@@ -37,16 +46,36 @@ class Router {
   // The links from GPU `a` to GPU `b`, from the source on; empty for a == b or where no path
   // exists.
   std::span<const RouteHop> route(int a, int b);
+  // Lowest latency from vertex `v` to GPU `gpu`, in picoseconds; kUnreachable where there is no path.
+  int64_t latency_to(int gpu, TopologyVertex v);
 
  private:
-  const std::vector<int64_t>& distances_to(int gpu);
+  // What a destination GPU's latencies need beyond the leaves': its island's and its leaves'.
+  struct Destination {
+    int island = -1;
+    std::vector<int64_t> inside;    // by position in the island (island_position_)
+    std::vector<int64_t> boundary;  // by position in the island's boundary leaves
+  };
+  const Destination& destination(int gpu);
+  int64_t latency_to(const Destination& d, TopologyVertex v) const;
+  // Latency from vertex `v` to the leaf in slot `slot`.
+  int64_t leaf_latency(TopologyVertex v, int slot) const { return leaf_latency_[v * leaf_count_ + slot]; }
+  void compute_leaf_latencies();
 
   const Topology& topology_;
   FabricRouting routing_;
   std::vector<double> capacity_;
-  std::vector<std::vector<int64_t>> distance_;  // [destination GPU][vertex], ps; empty until used
-  std::vector<uint32_t> route_begin_;           // [a * gpus + b]: offset into route_links_, +1; 0: not yet
-  std::vector<uint32_t> route_length_;
+  std::vector<int> island_;             // by vertex; -1 for leaves and spines
+  std::vector<int> island_position_;    // by vertex: its index in its island's vertex list
+  std::vector<std::vector<TopologyVertex>> island_vertices_;
+  std::vector<std::vector<TopologyVertex>> island_boundary_;  // leaves the island's NICs plug into
+  std::vector<int> leaf_slot_;  // by vertex: leaves numbered in vertex order (a pod's are adjacent); -1 for others
+  size_t leaf_count_ = 0;
+  // [vertex * leaf_count_ + slot]: a vertex's latencies to all leaves side by side, so that those
+  // to one island's leaves share a cache line. Filled on first use.
+  std::vector<int64_t> leaf_latency_;
+  std::vector<Destination> destinations_;                     // by GPU; island -1 until computed
+  std::unordered_map<uint64_t, std::pair<uint32_t, uint32_t>> routes_;  // pair -> (offset, length)
   std::vector<RouteHop> route_links_;
 };
 

@@ -173,6 +173,39 @@ TEST(Router, AdaptiveRoutingSpreadsAPairOverEverySpine) {
   EXPECT_DOUBLE_EQ(up, 2.0);
 }
 
+// The router composes latencies from its leaves' and each destination island's; they must be a
+// full Dijkstra's, vertex by vertex, on every fabric kind (spines cut off included).
+TEST(Router, LatenciesAreThoseOfADijkstraPerDestination) {
+  std::vector<ClusterSpec> clusters;
+  for (const char* kind : {"rail_optimized", "fat_tree", "multi_plane"}) {
+    ClusterSpec c = h100(6);
+    c.fabric.kind = kind;
+    c.fabric.leaf_ports = c.fabric.kind == "fat_tree" ? 16 : 2;  // several pods
+    c.fabric.spines = 2;
+    clusters.push_back(c);
+  }
+  clusters.push_back(clusters.front());
+  clusters.back().fabric.spines = 0;  // pods cut off from each other
+  ClusterSpec ascend = *cluster_preset("ascend-910b");
+  ascend.nodes = 3;
+  ascend.fabric.leaf_ports = 2;
+  clusters.push_back(ascend);
+  for (const ClusterSpec& c : clusters) {
+    SCOPED_TRACE(c.fabric.kind + " with " + std::to_string(c.fabric.spines) + " spines on " + c.preset);
+    const Topology t = build_topology(c);
+    Router router(t);
+    int unreachable = 0;
+    for (int gpu = 0; gpu < c.gpu_count(); ++gpu) {
+      const std::vector<int64_t> expected = latencies_from(t, gpu);
+      for (TopologyVertex v = 0; v < expected.size(); ++v) {
+        ASSERT_EQ(router.latency_to(gpu, v), expected[v]) << "GPU " << gpu << ", vertex " << v;
+        unreachable += expected[v] == kUnreachable;
+      }
+    }
+    EXPECT_EQ(unreachable > 0, c.fabric.spines == 0);
+  }
+}
+
 TEST(Topology, HccsGroupsAreJoinedOverPcie) {
   const ClusterSpec c = *cluster_preset("ascend-910b");
   const Topology t = build_topology(c);
