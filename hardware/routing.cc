@@ -127,71 +127,110 @@ int64_t Router::latency_to(const Destination& d, TopologyVertex v) const {
   return best;
 }
 
+uint64_t Router::pair_key(int a, int b) const {
+  return static_cast<uint64_t>(a) * topology_.gpu_vertex.size() + static_cast<uint64_t>(b);
+}
+
 std::span<const RouteHop> Router::route(int a, int b) {
-  const uint64_t pair = static_cast<uint64_t>(a) * topology_.gpu_vertex.size() + static_cast<uint64_t>(b);
-  const auto [it, fresh] = routes_.try_emplace(pair, static_cast<uint32_t>(route_links_.size()), 0);
+  const auto [it, fresh] = routes_.try_emplace(pair_key(a, b), static_cast<uint32_t>(route_links_.size()), 0);
   if (fresh) {
-    const auto& g = topology_.graph;
-    const auto source = topology_.gpu_vertex[a], target = topology_.gpu_vertex[b];
     const Destination& to_b = destination(b);
-    const auto dist = [&](TopologyVertex v) { return latency_to(to_b, v); };
-    const int64_t from_source = a != b ? dist(source) : kUnreachable;
-    if (from_source != kUnreachable) {
-      const uint64_t flow_hash = mix(pair);
-      // The shortest-path DAG, walked from the farthest vertex down, so that all of a vertex's
-      // share has arrived before it is passed on.
-      std::vector<std::pair<int64_t, TopologyVertex>> queue{{from_source, source}};
-      std::vector<std::pair<TopologyVertex, double>> share{{source, 1.0}};
-      std::vector<std::pair<TopologyVertex, LinkId>> next;  // equal-cost next hops
-      std::vector<int64_t> next_latency;
-      while (!queue.empty()) {
-        std::pop_heap(queue.begin(), queue.end());
-        const auto [to_target, v] = queue.back();
-        queue.pop_back();
-        if (v == target) continue;
-        double mass = 0;
-        for (const auto& [u, m] : share) mass += u == v ? m : 0;
-        next.clear();
-        next_latency.clear();
-        bool forwards = false;
-        for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
-          const auto u = boost::target(e, g);
-          const int64_t from_u = dist(u);
-          if (from_u == kUnreachable || from_u + g[e].latency.picoseconds() != to_target) continue;
-          next.emplace_back(u, 2 * static_cast<LinkId>(g[e].id) + (v < u ? 0 : 1));
-          next_latency.push_back(from_u);
-          forwards |= g[v].kind == VertexKind::kGpu && g[u].kind == VertexKind::kIntraSwitch;
-        }
-        if (forwards) {
-          for (size_t i = next.size(); i-- > 0;) {
-            if (g[next[i].first].kind == VertexKind::kIntraSwitch) continue;
-            next.erase(next.begin() + static_cast<std::ptrdiff_t>(i));
-            next_latency.erase(next_latency.begin() + static_cast<std::ptrdiff_t>(i));
-          }
-        }
-        if (routing_ == FabricRouting::kEcmp) {
-          const size_t pick = mix(flow_hash ^ v) % next.size();
-          next = {next[pick]};
-          next_latency = {next_latency[pick]};
-        }
-        const double each = mass / static_cast<double>(next.size());
-        for (size_t i = 0; i < next.size(); ++i) {
-          const auto [u, link] = next[i];
-          route_links_.push_back({link, each});
-          auto found = std::find_if(share.begin(), share.end(), [u = u](const auto& s) { return s.first == u; });
-          if (found == share.end()) {
-            share.emplace_back(u, each);
-            queue.emplace_back(next_latency[i], u);
-            std::push_heap(queue.begin(), queue.end());
-          } else {
-            found->second += each;
-          }
-        }
-      }
-    }
+    walk(a, b, [&](TopologyVertex v) { return latency_to(to_b, v); });
     it->second.second = static_cast<uint32_t>(route_links_.size()) - it->second.first;
   }
   return {route_links_.data() + it->second.first, it->second.second};
+}
+
+const Router::Table& Router::table(std::span<const int> gpus) {
+  const auto [found, fresh] = tables_.try_emplace(std::vector<int>(gpus.begin(), gpus.end()));
+  Table& t = found->second;
+  if (!fresh) return t;
+  t.size_ = gpus.size();
+  t.routes_.assign(t.size_ * t.size_, {0, 0});
+  t.links_ = &route_links_;
+  latency_scratch_.resize(island_.size());
+  latency_stamp_.resize(island_.size());
+  for (size_t to = 0; to < t.size_; ++to) {
+    const int b = gpus[to];
+    const Destination& to_b = destination(b);
+    ++stamp_;  // forgets the last destination's latencies
+    const auto latency = [&](TopologyVertex v) {
+      if (latency_stamp_[v] != stamp_) {
+        latency_stamp_[v] = stamp_;
+        latency_scratch_[v] = latency_to(to_b, v);
+      }
+      return latency_scratch_[v];
+    };
+    for (size_t from = 0; from < t.size_; ++from) {
+      const int a = gpus[from];
+      const auto [it, fresh_pair] = routes_.try_emplace(pair_key(a, b), static_cast<uint32_t>(route_links_.size()), 0);
+      if (fresh_pair) {
+        walk(a, b, latency);
+        it->second.second = static_cast<uint32_t>(route_links_.size()) - it->second.first;
+      }
+      t.routes_[from * t.size_ + to] = it->second;
+    }
+  }
+  return t;
+}
+
+template <class Latency>
+void Router::walk(int a, int b, Latency dist) {
+  const auto& g = topology_.graph;
+  const auto source = topology_.gpu_vertex[a], target = topology_.gpu_vertex[b];
+  const int64_t from_source = a != b ? dist(source) : kUnreachable;
+  if (from_source == kUnreachable) return;
+  const uint64_t flow_hash = mix(pair_key(a, b));
+  // The shortest-path DAG, walked from the farthest vertex down, so that all of a vertex's share
+  // has arrived before it is passed on.
+  std::vector<std::pair<int64_t, TopologyVertex>> queue{{from_source, source}};
+  std::vector<std::pair<TopologyVertex, double>> share{{source, 1.0}};
+  std::vector<std::pair<TopologyVertex, LinkId>> next;  // equal-cost next hops
+  std::vector<int64_t> next_latency;
+  while (!queue.empty()) {
+    std::pop_heap(queue.begin(), queue.end());
+    const auto [to_target, v] = queue.back();
+    queue.pop_back();
+    if (v == target) continue;
+    double mass = 0;
+    for (const auto& [u, m] : share) mass += u == v ? m : 0;
+    next.clear();
+    next_latency.clear();
+    bool forwards = false;
+    for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
+      const auto u = boost::target(e, g);
+      const int64_t from_u = dist(u);
+      if (from_u == kUnreachable || from_u + g[e].latency.picoseconds() != to_target) continue;
+      next.emplace_back(u, 2 * static_cast<LinkId>(g[e].id) + (v < u ? 0 : 1));
+      next_latency.push_back(from_u);
+      forwards |= g[v].kind == VertexKind::kGpu && g[u].kind == VertexKind::kIntraSwitch;
+    }
+    if (forwards) {
+      for (size_t i = next.size(); i-- > 0;) {
+        if (g[next[i].first].kind == VertexKind::kIntraSwitch) continue;
+        next.erase(next.begin() + static_cast<std::ptrdiff_t>(i));
+        next_latency.erase(next_latency.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    }
+    if (routing_ == FabricRouting::kEcmp) {
+      const size_t pick = mix(flow_hash ^ v) % next.size();
+      next = {next[pick]};
+      next_latency = {next_latency[pick]};
+    }
+    const double each = mass / static_cast<double>(next.size());
+    for (size_t i = 0; i < next.size(); ++i) {
+      const auto [u, link] = next[i];
+      route_links_.push_back({link, each});
+      auto found = std::find_if(share.begin(), share.end(), [u = u](const auto& s) { return s.first == u; });
+      if (found == share.end()) {
+        share.emplace_back(u, each);
+        queue.emplace_back(next_latency[i], u);
+        std::push_heap(queue.begin(), queue.end());
+      } else {
+        found->second += each;
+      }
+    }
+  }
 }
 
 }  // namespace moesim::hardware

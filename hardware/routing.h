@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -48,6 +49,25 @@ class Router {
   std::span<const RouteHop> route(int a, int b);
   // Lowest latency from vertex `v` to GPU `gpu`, in picoseconds; kUnreachable where there is no path.
   int64_t latency_to(int gpu, TopologyVertex v);
+  // The routes between every ordered pair of a set of GPUs (the GPUs of an all-to-all), looked up
+  // by position in the set rather than hashed pair by pair.
+  class Table {
+   public:
+    std::span<const RouteHop> route(size_t from, size_t to) const {
+      const auto [offset, length] = routes_[from * size_ + to];
+      return {links_->data() + offset, length};
+    }
+
+   private:
+    friend class Router;
+    size_t size_ = 0;
+    std::vector<std::pair<uint32_t, uint32_t>> routes_;  // (offset, length) into links_
+    const std::vector<RouteHop>* links_ = nullptr;
+  };
+  // The table of `gpus`, routed on first use destination by destination (each destination's
+  // latencies worked out once per vertex for all sources) and kept: the routes route() gives. A
+  // reference valid as long as the router.
+  const Table& table(std::span<const int> gpus);
 
  private:
   // What a destination GPU's latencies need beyond the leaves': its island's and its leaves'.
@@ -57,7 +77,11 @@ class Router {
     std::vector<int64_t> boundary;  // by position in the island's boundary leaves
   };
   const Destination& destination(int gpu);
+  uint64_t pair_key(int a, int b) const;
   int64_t latency_to(const Destination& d, TopologyVertex v) const;
+  // Appends the route from `a` to `b` to route_links_, with `latency(v)` that of vertex v to `b`.
+  template <class Latency>
+  void walk(int a, int b, Latency latency);
   // Latency from vertex `v` to the leaf in slot `slot`.
   int64_t leaf_latency(TopologyVertex v, int slot) const { return leaf_latency_[v * leaf_count_ + slot]; }
   void compute_leaf_latencies();
@@ -76,6 +100,11 @@ class Router {
   std::vector<int64_t> leaf_latency_;
   std::vector<Destination> destinations_;                     // by GPU; island -1 until computed
   std::unordered_map<uint64_t, std::pair<uint32_t, uint32_t>> routes_;  // pair -> (offset, length)
+  std::map<std::vector<int>, Table> tables_;
+  // route_all's latencies to its current destination, by vertex, valid where the stamp is stamp_.
+  std::vector<int64_t> latency_scratch_;
+  std::vector<uint64_t> latency_stamp_;
+  uint64_t stamp_ = 0;
   std::vector<RouteHop> route_links_;
 };
 

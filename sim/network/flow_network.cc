@@ -23,8 +23,9 @@ FlowDemand compact(std::vector<double>& scratch, std::vector<hardware::LinkId>& 
   return d;
 }
 
-void add_route(hardware::Router& router, int a, int b, double bytes, std::vector<double>& scratch, std::vector<hardware::LinkId>& touched) {
-  for (const hardware::RouteHop& hop : router.route(a, b)) {
+void add_hops(std::span<const hardware::RouteHop> route, double bytes, std::vector<double>& scratch,
+              std::vector<hardware::LinkId>& touched) {
+  for (const hardware::RouteHop& hop : route) {
     if (scratch[hop.link] == 0) touched.push_back(hop.link);
     scratch[hop.link] += bytes * hop.share;
   }
@@ -35,11 +36,11 @@ void add_route(hardware::Router& router, int a, int b, double bytes, std::vector
 FlowDemand route_traffic(hardware::Router& router, const TrafficMatrix& traffic, std::vector<double>& scratch) {
   scratch.resize(router.link_count(), 0.0);
   std::vector<hardware::LinkId> touched;
-  const auto& gpus = traffic.gpus();
+  const hardware::Router::Table& routes = router.table(traffic.gpus());
   for (size_t s = 0; s < traffic.size(); ++s) {
     for (size_t d = 0; d < traffic.size(); ++d) {
       const double b = traffic.at(s, d);
-      if (s != d && b > 0) add_route(router, gpus[s], gpus[d], b, scratch, touched);
+      if (s != d && b > 0) add_hops(routes.route(s, d), b, scratch, touched);
     }
   }
   return compact(scratch, touched);
@@ -65,7 +66,7 @@ FlowDemand ring_demand(hardware::Router& router, const hardware::ClusterSpec& cl
       const size_t first = (k * c / rings + node_index++) % c;
       for (size_t i = 0; i < c; ++i) order.push_back(members[(first + i) % c]);
     }
-    for (size_t i = 0; i < n; ++i) add_route(router, order[i], order[(i + 1) % n], per_hop, scratch, touched);
+    for (size_t i = 0; i < n; ++i) add_hops(router.route(order[i], order[(i + 1) % n]), per_hop, scratch, touched);
   }
   return compact(scratch, touched);
 }

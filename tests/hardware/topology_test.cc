@@ -206,6 +206,33 @@ TEST(Router, LatenciesAreThoseOfADijkstraPerDestination) {
   }
 }
 
+// A set's table, routed destination by destination, holds the routes route() gives pair by pair.
+TEST(Router, ATableHoldsTheRoutesOfItsPairs) {
+  ClusterSpec c = h100(6);
+  c.fabric.leaf_ports = 2;
+  c.fabric.spines = 3;
+  const Topology t = build_topology(c);
+  for (FabricRouting routing : {FabricRouting::kEcmp, FabricRouting::kAdaptive}) {
+    Router by_pair(t, routing), by_table(t, routing);
+    by_table.route(9, 40);  // a pair already routed is reused
+    const std::vector<int> gpus{0, 9, 17, 40, 41, 47};
+    const Router::Table& table = by_table.table(gpus);
+    EXPECT_EQ(&by_table.table(gpus), &table);
+    for (size_t a = 0; a < gpus.size(); ++a) {
+      for (size_t b = 0; b < gpus.size(); ++b) {
+        const auto expected = by_pair.route(gpus[a], gpus[b]);
+        const auto got = table.route(a, b);
+        ASSERT_EQ(got.size(), expected.size()) << gpus[a] << " -> " << gpus[b];
+        EXPECT_EQ(got.empty(), a == b);
+        for (size_t i = 0; i < got.size(); ++i) {
+          EXPECT_EQ(got[i].link, expected[i].link);
+          EXPECT_EQ(got[i].share, expected[i].share);
+        }
+      }
+    }
+  }
+}
+
 TEST(Topology, HccsGroupsAreJoinedOverPcie) {
   const ClusterSpec c = *cluster_preset("ascend-910b");
   const Topology t = build_topology(c);
