@@ -76,9 +76,10 @@ std::vector<MemoryPart> estimate_run_memory(const scenarios::Scenario& s) {
   parts.push_back({256 * (gpus * 4 + uplinks),
                    "topology, " + times({{gpus, "GPUs"}, {static_cast<double>(fabric.spines), "spines"}, {uplinks, "leaf-spine links"}}),
                    uplinks > gpus * 4 ? "cluster.fabric.spines" : "cluster.nodes"});
-  if (const double routes = network::find_network_model(s.cluster.network.model)->memory(s.cluster); routes > 0) {
-    parts.push_back(
-        {routes, s.cluster.network.model + " model routes, " + times({{gpus, "GPUs"}, {gpus, "GPUs"}}), "cluster.network.model"});
+  const int peers = s.parallelism.ep * s.parallelism.etp;
+  if (const double routes = network::find_network_model(s.cluster.network.model)->memory(s.cluster, peers); routes > 0) {
+    parts.push_back({routes, s.cluster.network.model + " model routes, " + times({{gpus, "GPUs"}, {static_cast<double>(peers), "peers"}}),
+                     "cluster.network.model"});
   }
   std::sort(parts.begin(), parts.end(), [](const MemoryPart& a, const MemoryPart& b) { return a.bytes > b.bytes; });
   return parts;

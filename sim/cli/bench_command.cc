@@ -155,7 +155,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   std::iota(gpus.begin(), gpus.end(), 0);
   // The network model's state, and an all-to-all's traffic matrix.
   const std::vector<MemoryPart> memory = {
-      {network::find_network_model(s.cluster.network.model)->memory(s.cluster), s.cluster.network.model + " network model",
+      {network::find_network_model(s.cluster.network.model)->memory(s.cluster, n), s.cluster.network.model + " network model",
        "cluster.nodes"},
       {8.0 * n * n, "an all-to-all's traffic matrix, " + std::to_string(n) + " x " + std::to_string(n) + " GPUs", "--gpus"}};
   require_memory(memory, 1, physical_memory_limit(), "the benchmark");

@@ -36,7 +36,7 @@ const NetworkModelEntry& network_model_entry_analytic() {
       .make = [](const hardware::ClusterSpec& cluster) -> std::unique_ptr<NetworkModel> {
         return std::make_unique<AnalyticModel>(cluster);
       },
-      .memory = [](const hardware::ClusterSpec&) { return 0.0; },
+      .memory = [](const hardware::ClusterSpec&, int) { return 0.0; },
   };
   return entry;
 }

@@ -1,6 +1,7 @@
 // The flow network model: collectives' bytes routed over the topology, sharing links max-min
 // fairly with whatever else runs (flow_network.h). The analytic costs still give each
 // collective's bytes and its time alone.
+#include <algorithm>
 #include <memory>
 
 #include "hardware/routing.h"
@@ -76,11 +77,14 @@ const NetworkModelEntry& network_model_entry_flow() {
       .summary = "max-min fair flows over the topology: collectives share links",
       .shares_links = true,
       .make = [](const hardware::ClusterSpec& cluster) -> std::unique_ptr<NetworkModel> { return std::make_unique<FlowModel>(cluster); },
-      // Routes between every pair of GPUs, a few links each.
+      // Every vertex's latency to every leaf (hardware/routing.h), and the routes of each group's
+      // pairs: a few links each, plus their place in the pair map and the group's table.
       .memory =
-          [](const hardware::ClusterSpec& cluster) {
+          [](const hardware::ClusterSpec& cluster, int group_gpus) {
             const double gpus = cluster.gpu_count();
-            return gpus * gpus * 16;
+            const hardware::FabricLayout fabric = hardware::fabric_layout(cluster);
+            const double vertices = 2 * gpus + 2.0 * cluster.nodes + static_cast<double>(fabric.leaves + fabric.spines);
+            return vertices * static_cast<double>(fabric.leaves) * 8 + gpus * std::max(group_gpus, 1) * 160;
           },
   };
   return entry;

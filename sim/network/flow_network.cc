@@ -71,14 +71,22 @@ FlowDemand ring_demand(hardware::Router& router, const hardware::ClusterSpec& cl
   return compact(scratch, touched);
 }
 
+// A link counts as one that can fill from this share of its capacity on: far below what rounding
+// leaves (below 1e-12 of capacity is full), so that no link that fills is left out.
+constexpr double kCanFill = 1 - 1e-6;
+
 FlowNetwork::FlowNetwork(std::vector<double> capacity)
-    : capacity_(std::move(capacity)), residual_(capacity_.size(), 0.0), weight_(capacity_.size(), 0.0) {}
+    : capacity_(std::move(capacity)),
+      potential_(capacity_.size(), 0.0),
+      residual_(capacity_.size(), 0.0),
+      weight_(capacity_.size(), 0.0) {}
 
 void FlowNetwork::reset() {
   demand_.clear();
   flows_.clear();
   now_ = SimTime::Zero();
   next_finish_.reset();
+  std::fill(potential_.begin(), potential_.end(), 0.0);
 }
 
 void FlowNetwork::set_demand(engine::TaskId t, std::span<const FlowDemand> phases) {
@@ -92,11 +100,18 @@ bool FlowNetwork::next_phase(Flow& f) {
     for (const auto& [link, bytes] : f.links()) f.busiest = std::max(f.busiest, bytes);
     if (f.busiest > 0) {
       f.remaining = 1;
+      f.solo_level = std::numeric_limits<double>::infinity();
+      for (const auto& [link, bytes] : f.links()) f.solo_level = std::min(f.solo_level, capacity_[link] * f.busiest / bytes);
+      add_potential(f, 1);
       return true;
     }
   }
   f.remaining = 0;
   return false;
+}
+
+void FlowNetwork::add_potential(const Flow& f, double sign) {
+  for (const auto& [link, bytes] : f.links()) potential_[link] += sign * f.solo_level * bytes / f.busiest;
 }
 
 void FlowNetwork::start(engine::TaskId t, SimTime now) {
@@ -113,6 +128,7 @@ std::optional<engine::TaskId> FlowNetwork::finish(SimTime now) {
   Flow& f = flows_[next_index_];
   // The phases of a collective follow each other without a gap; their latencies come as the
   // task's tail.
+  if (f.phase < f.phases.size()) add_potential(f, -1);  // a flow that sends nothing has none
   ++f.phase;
   std::optional<engine::TaskId> done;
   if (!next_phase(f)) {
@@ -135,6 +151,8 @@ void FlowNetwork::allocate() {
   // Progressive filling on each flow's bandwidth at its busiest link: a flow at level x puts
   // x * bytes_l / busiest on link l.
   used_.clear();
+  can_fill_.clear();
+  can_fill_end_.assign(flows_.size(), 0);
   size_t unfrozen = 0;
   frozen_.assign(flows_.size(), 0);
   level_.assign(flows_.size(), 0.0);
@@ -142,17 +160,23 @@ void FlowNetwork::allocate() {
     const Flow& f = flows_[i];
     if (f.remaining <= 0) {
       frozen_[i] = 1;
-      continue;
-    }
-    ++unfrozen;
-    for (const auto& [link, bytes] : f.links()) {
-      if (weight_[link] == 0) {
-        used_.push_back(link);
-        residual_[link] = capacity_[link];
+    } else {
+      ++unfrozen;
+      for (const auto& [link, bytes] : f.links()) {
+        if (potential_[link] < capacity_[link] * kCanFill) continue;
+        if (weight_[link] == 0) {
+          used_.push_back(link);
+          residual_[link] = capacity_[link];
+        }
+        weight_[link] += bytes / f.busiest;
+        can_fill_.emplace_back(link, bytes / f.busiest);
       }
-      weight_[link] += bytes / f.busiest;
     }
+    can_fill_end_[i] = can_fill_.size();
   }
+  const auto links_that_can_fill = [&](size_t i) {
+    return std::span(can_fill_).subspan(i == 0 ? 0 : can_fill_end_[i - 1], can_fill_end_[i] - (i == 0 ? 0 : can_fill_end_[i - 1]));
+  };
   while (unfrozen > 0) {
     double step = std::numeric_limits<double>::infinity();
     for (hardware::LinkId l : used_) {
@@ -164,11 +188,11 @@ void FlowNetwork::allocate() {
       if (frozen_[i]) continue;
       level_[i] += step;
       bool full = false;
-      for (const auto& [link, bytes] : flows_[i].links()) full |= residual_[link] <= capacity_[link] * 1e-12;
+      for (const auto& [link, weight] : links_that_can_fill(i)) full |= residual_[link] <= capacity_[link] * 1e-12;
       if (!full) continue;
       frozen_[i] = 1;
       --unfrozen;
-      for (const auto& [link, bytes] : flows_[i].links()) weight_[link] -= bytes / flows_[i].busiest;
+      for (const auto& [link, weight] : links_that_can_fill(i)) weight_[link] -= weight;
     }
   }
   for (hardware::LinkId l : used_) weight_[l] = 0;

@@ -74,11 +74,14 @@ class FlowNetwork : public engine::SharedCapacity {
     const std::vector<std::pair<hardware::LinkId, double>>& links() const { return phases[phase].links; }
     double remaining = 1;  // fraction of its bytes still to send
     double rate = 0;       // fraction per second
+    double solo_level = 0;  // the most its level can reach: alone on the network
   };
   void advance(SimTime now);
   void allocate();
   // Moves `f` to its next phase that sends anything; false if none is left.
-  static bool next_phase(Flow& f);
+  bool next_phase(Flow& f);
+  // Adds (sign 1) or takes back (-1) what `f`'s phase could put on each of its links.
+  void add_potential(const Flow& f, double sign);
 
   std::vector<double> capacity_;
   std::vector<std::span<const FlowDemand>> demand_;  // by task
@@ -86,10 +89,16 @@ class FlowNetwork : public engine::SharedCapacity {
   SimTime now_ = SimTime::Zero();
   std::optional<SimTime> next_finish_;
   size_t next_index_ = 0;
-  // Scratch for allocate().
+  // By link: the most all current flows could put on it, each at its solo level. Links where that
+  // stays below capacity can never fill, so progressive filling leaves them out: they never set a
+  // round's step or freeze a flow, which keeps the rates exactly those of filling every link.
+  std::vector<double> potential_;
+  // Scratch for allocate(): by link, by flow, and each flow's links that can fill.
   std::vector<double> residual_, weight_, level_;
   std::vector<uint8_t> frozen_;
   std::vector<hardware::LinkId> used_;
+  std::vector<std::pair<hardware::LinkId, double>> can_fill_;
+  std::vector<size_t> can_fill_end_;
 };
 
 }  // namespace moesim::network

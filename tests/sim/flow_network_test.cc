@@ -102,6 +102,27 @@ TEST(FlowNetwork, MaxMinFairnessGivesTheUnconstrainedFlowTheRest) {
   EXPECT_EQ(net.next_finish()->since_start(), Microseconds(10));  // both: 40 / 4 = 60 / 6 = 10 us
 }
 
+// Link 0 (10/us) is shared by flows a and b, each also on a link of its own. Where their own links
+// cap them below 10/us together, link 0 cannot fill and each runs at its own cap; where they could
+// fill it, it is split between them. A flow that sends nothing finishes at once beside them.
+TEST(FlowNetwork, ASharedLinkFillsOnlyWhereTheFlowsCanFillIt) {
+  for (const double own_cap : {4e6, 6e6}) {
+    SCOPED_TRACE(own_cap);
+    FlowNetwork net({10e6, own_cap, own_cap});
+    const FlowDemand a{{{0, 60}, {1, 60}}}, b{{{0, 60}, {2, 60}}}, nothing{};
+    net.set_demand(0, std::span<const FlowDemand>(&a, 1));
+    net.set_demand(1, std::span<const FlowDemand>(&b, 1));
+    net.set_demand(2, std::span<const FlowDemand>(&nothing, 1));
+    net.start(0, SimTime::Zero());
+    net.start(1, SimTime::Zero());
+    net.start(2, SimTime::Zero());
+    EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(2));
+    EXPECT_EQ(net.next_finish()->since_start(), Microseconds(own_cap < 5e6 ? 15 : 12));  // 60 / 4, or 60 / 5
+    net.finish(*net.next_finish());
+    EXPECT_EQ(net.next_finish()->since_start(), Microseconds(own_cap < 5e6 ? 15 : 12));
+  }
+}
+
 TEST(FlowNetwork, AgreesWithTheAnalyticModelOnNonBlockingFabricsUnderUniformTraffic) {
   // Where the analytic model is exact: the busiest port decides. Within 5 %. Adaptive routing,
   // so that a non-blocking fabric is non-blocking (see the next test for ECMP).
