@@ -132,13 +132,14 @@ uint64_t Router::pair_key(int a, int b) const {
 }
 
 std::span<const RouteHop> Router::route(int a, int b) {
-  const auto [it, fresh] = routes_.try_emplace(pair_key(a, b), static_cast<uint32_t>(route_links_.size()), 0);
+  const auto [it, fresh] = routes_.try_emplace(pair_key(a, b));
   if (fresh) {
     const Destination& to_b = destination(b);
-    walk(a, b, [&](TopologyVertex v) { return latency_to(to_b, v); });
-    it->second.second = static_cast<uint32_t>(route_links_.size()) - it->second.first;
+    walk(a, b, [&](TopologyVertex v) { return latency_to(to_b, v); }, hops_);
+    it->second = store(hops_);
   }
-  return {route_links_.data() + it->second.first, it->second.second};
+  if (it->second.length == 0) return {};
+  return {blocks_[it->second.block].data() + it->second.offset, it->second.length};
 }
 
 const Router::Table& Router::table(std::span<const int> gpus) {
@@ -146,13 +147,12 @@ const Router::Table& Router::table(std::span<const int> gpus) {
   Table& t = found->second;
   if (!fresh) return t;
   t.size_ = gpus.size();
-  t.routes_.assign(t.size_ * t.size_, {0, 0});
-  t.links_ = &route_links_;
+  t.routes_.assign(t.size_ * t.size_, RouteRef{});
+  t.blocks_ = &blocks_;
   latency_scratch_.resize(island_.size());
   latency_stamp_.resize(island_.size());
   for (size_t to = 0; to < t.size_; ++to) {
-    const int b = gpus[to];
-    const Destination& to_b = destination(b);
+    const Destination& to_b = destination(gpus[to]);
     ++stamp_;  // forgets the last destination's latencies
     const auto latency = [&](TopologyVertex v) {
       if (latency_stamp_[v] != stamp_) {
@@ -162,20 +162,28 @@ const Router::Table& Router::table(std::span<const int> gpus) {
       return latency_scratch_[v];
     };
     for (size_t from = 0; from < t.size_; ++from) {
-      const int a = gpus[from];
-      const auto [it, fresh_pair] = routes_.try_emplace(pair_key(a, b), static_cast<uint32_t>(route_links_.size()), 0);
-      if (fresh_pair) {
-        walk(a, b, latency);
-        it->second.second = static_cast<uint32_t>(route_links_.size()) - it->second.first;
-      }
-      t.routes_[from * t.size_ + to] = it->second;
+      walk(gpus[from], gpus[to], latency, hops_);
+      t.routes_[from * t.size_ + to] = store(hops_);
     }
   }
   return t;
 }
 
+Router::RouteRef Router::store(std::span<const RouteHop> hops) {
+  constexpr size_t kBlockHops = size_t{1} << 16;
+  if (hops.empty()) return {};
+  if (blocks_.empty() || blocks_.back().size() + hops.size() > blocks_.back().capacity()) {
+    blocks_.emplace_back().reserve(std::max(kBlockHops, hops.size()));
+  }
+  auto& block = blocks_.back();
+  const RouteRef ref{static_cast<uint32_t>(blocks_.size() - 1), static_cast<uint32_t>(block.size()), static_cast<uint32_t>(hops.size())};
+  block.insert(block.end(), hops.begin(), hops.end());
+  return ref;
+}
+
 template <class Latency>
-void Router::walk(int a, int b, Latency dist) {
+void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops) {
+  hops.clear();
   const auto& g = topology_.graph;
   const auto source = topology_.gpu_vertex[a], target = topology_.gpu_vertex[b];
   const int64_t from_source = a != b ? dist(source) : kUnreachable;
@@ -220,7 +228,7 @@ void Router::walk(int a, int b, Latency dist) {
     const double each = mass / static_cast<double>(next.size());
     for (size_t i = 0; i < next.size(); ++i) {
       const auto [u, link] = next[i];
-      route_links_.push_back({link, each});
+      hops.push_back({link, each});
       auto found = std::find_if(share.begin(), share.end(), [u = u](const auto& s) { return s.first == u; });
       if (found == share.end()) {
         share.emplace_back(u, each);

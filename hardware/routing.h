@@ -49,24 +49,26 @@ class Router {
   std::span<const RouteHop> route(int a, int b);
   // Lowest latency from vertex `v` to GPU `gpu`, in picoseconds; kUnreachable where there is no path.
   int64_t latency_to(int gpu, TopologyVertex v);
+  // Where a route's links are kept: a block of the router's and a run of it.
+  struct RouteRef {
+    uint32_t block = 0, offset = 0, length = 0;
+  };
   // The routes between every ordered pair of a set of GPUs (the GPUs of an all-to-all), looked up
   // by position in the set rather than hashed pair by pair.
   class Table {
    public:
     std::span<const RouteHop> route(size_t from, size_t to) const {
-      const auto [offset, length] = routes_[from * size_ + to];
-      return {links_->data() + offset, length};
+      const RouteRef r = routes_[from * size_ + to];
+      if (r.length == 0) return {};
+      return {(*blocks_)[r.block].data() + r.offset, r.length};
     }
 
    private:
     friend class Router;
     size_t size_ = 0;
-    std::vector<std::pair<uint32_t, uint32_t>> routes_;  // (offset, length) into links_
-    const std::vector<RouteHop>* links_ = nullptr;
+    std::vector<RouteRef> routes_;
+    const std::vector<std::vector<RouteHop>>* blocks_ = nullptr;
   };
-  // The table of `gpus`, routed on first use destination by destination (each destination's
-  // latencies worked out once per vertex for all sources) and kept: the routes route() gives. A
-  // reference valid as long as the router.
   const Table& table(std::span<const int> gpus);
 
  private:
@@ -79,9 +81,12 @@ class Router {
   const Destination& destination(int gpu);
   uint64_t pair_key(int a, int b) const;
   int64_t latency_to(const Destination& d, TopologyVertex v) const;
-  // Appends the route from `a` to `b` to route_links_, with `latency(v)` that of vertex v to `b`.
+  // The route from `a` to `b` into `hops`, with `latency(v)` that of vertex v to `b`.
   template <class Latency>
-  void walk(int a, int b, Latency latency);
+  void walk(int a, int b, Latency latency, std::vector<RouteHop>& hops);
+  // Keeps a route in the blocks, which never move once filled (no copy of all routes as a
+  // growing array would make).
+  RouteRef store(std::span<const RouteHop> hops);
   // Latency from vertex `v` to the leaf in slot `slot`.
   int64_t leaf_latency(TopologyVertex v, int slot) const { return leaf_latency_[v * leaf_count_ + slot]; }
   void compute_leaf_latencies();
@@ -99,13 +104,14 @@ class Router {
   // to one island's leaves share a cache line. Filled on first use.
   std::vector<int64_t> leaf_latency_;
   std::vector<Destination> destinations_;                     // by GPU; island -1 until computed
-  std::unordered_map<uint64_t, std::pair<uint32_t, uint32_t>> routes_;  // pair -> (offset, length)
-  std::map<std::vector<int>, Table> tables_;
+  std::unordered_map<uint64_t, RouteRef> routes_;  // route()'s, by pair
+  std::map<std::vector<int>, Table> tables_;        // a pair in several sets is routed in each
   // route_all's latencies to its current destination, by vertex, valid where the stamp is stamp_.
   std::vector<int64_t> latency_scratch_;
   std::vector<uint64_t> latency_stamp_;
   uint64_t stamp_ = 0;
-  std::vector<RouteHop> route_links_;
+  std::vector<RouteHop> hops_;  // the route being worked out
+  std::vector<std::vector<RouteHop>> blocks_;
 };
 
 }  // namespace moesim::hardware

@@ -56,8 +56,9 @@ std::vector<MemoryPart> estimate_run_memory(const scenarios::Scenario& s) {
   const bool shared = lookahead > 0 && shares_gating_source(s, lookahead, routing_depends_on_placement(s));
   const double sources = lookahead > 0 && !shared ? 2 : 1, matrices = sources + (shared ? std::min(lookahead, s.steps) : 0);
   std::vector<MemoryPart> parts;
-  // Token counts, per-peer sends and drops: three int32 per (layer, rank, expert).
-  parts.push_back({matrices * moe_layers * ranks * experts * 12,
+  // Token counts and per-peer sends, and drops where capacity applies: int32 per (layer, rank, expert).
+  const double per_entry = s.training.expert_execution == scenarios::ExpertExecution::kCapacity ? 12 : 8;
+  parts.push_back({matrices * moe_layers * ranks * experts * per_entry,
                    "routing matrices, " + times({{matrices, "steps"}, {moe_layers, "MoE layers"}, {ranks, "ranks"}, {experts, "experts"}}),
                    shared ? "policies (the oracle's horizon)" : "cluster.nodes"});
   // Each policy's step model: rows per (GPU of a stage, expert) of every MoE layer, and the task

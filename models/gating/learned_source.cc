@@ -241,6 +241,7 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
     out.resize_sends(view.ep);
   else
     out.clear_sends();
+  out.clear_drops();
   std::vector<double> shares;
   std::map<std::pair<int, int>, std::vector<double>> node_shares;  // locmoe: (EP group, node) -> shares
   std::vector<uint8_t> local(p_.shape.experts);
@@ -261,8 +262,6 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
         rank_shares = &it->second;
       }
       sampler_.sample(*rank_shares, p_.shape.tokens_per_rank, p_.shape.top_k, rng, out.row(l, r));
-      auto dropped = out.dropped_row(l, r);
-      std::fill(dropped.begin(), dropped.end(), 0);
     }
     if (view.has_placement()) fill_sends(l, view, out);
   }

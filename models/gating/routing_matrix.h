@@ -17,7 +17,8 @@ class RoutingMatrix {
     ranks_ = ranks;
     experts_ = experts;
     tokens_.assign(static_cast<size_t>(layers) * ranks * experts, 0);
-    dropped_.assign(static_cast<size_t>(layers) * ranks * experts, 0);
+    no_drops_.assign(experts, 0);
+    dropped_.clear();
     sends_ep_ = 0;
     sends_.clear();
     node_sends_.clear();
@@ -71,11 +72,18 @@ class RoutingMatrix {
   // Token assignments from `rank` to each expert of MoE layer `layer` (after drops).
   std::span<int32_t> row(int layer, int rank) { return {tokens_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
   std::span<const int32_t> row(int layer, int rank) const { return {tokens_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
-  // Assignments from `rank` to each expert that were over capacity and dropped.
-  std::span<int32_t> dropped_row(int layer, int rank) { return {dropped_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
-  std::span<const int32_t> dropped_row(int layer, int rank) const {
+  // Assignments from `rank` to each expert that were over capacity and dropped. Kept only once a
+  // row is written (dropless runs never do): until then every row reads zero.
+  std::span<int32_t> dropped_row(int layer, int rank) {
+    if (dropped_.empty()) dropped_.assign(tokens_.size(), 0);
     return {dropped_.data() + offset(layer, rank), static_cast<size_t>(experts_)};
   }
+  std::span<const int32_t> dropped_row(int layer, int rank) const {
+    if (dropped_.empty()) return no_drops_;
+    return {dropped_.data() + offset(layer, rank), static_cast<size_t>(experts_)};
+  }
+  // Every dropped count back to zero.
+  void clear_drops() { dropped_.clear(); }
 
   // Tokens each expert of `layer` receives from all ranks.
   std::vector<int64_t> expert_loads(int layer) const {
@@ -92,7 +100,8 @@ class RoutingMatrix {
   int layers_ = 0, ranks_ = 0, experts_ = 0, sends_ep_ = 0;
   std::vector<int32_t> tokens_;
   std::vector<int32_t> node_sends_;
-  std::vector<int32_t> dropped_;
+  std::vector<int32_t> dropped_;   // empty: none dropped
+  std::vector<int32_t> no_drops_;  // a row of zeros
   std::vector<int32_t> sends_;  // [layer][rank][ep peer]
   std::vector<double> pair_shares_;
 };
