@@ -1,8 +1,10 @@
 #include "hardware/routing.h"
 
 #include <algorithm>
+#include <boost/graph/compressed_sparse_row_graph.hpp>
 #include <boost/graph/connected_components.hpp>
 #include <boost/graph/dijkstra_shortest_paths.hpp>
+#include <boost/graph/dijkstra_shortest_paths_no_color_map.hpp>
 #include <boost/graph/filtered_graph.hpp>
 
 namespace moesim::hardware {
@@ -37,6 +39,17 @@ Router::Router(const Topology& topology, FabricRouting routing) : topology_(topo
     capacity_[2 * g[e].id] = capacity_[2 * g[e].id + 1] = g[e].effective().bytes_per_second();
   }
   const size_t vertices = boost::num_vertices(g);
+  arc_begin_.reserve(vertices + 1);
+  kind_.reserve(vertices);
+  for (TopologyVertex v = 0; v < vertices; ++v) {
+    arc_begin_.push_back(arcs_.size());
+    kind_.push_back(g[v].kind);
+    for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
+      const auto u = boost::target(e, g);
+      arcs_.push_back({u, g[e].latency.picoseconds(), 2 * static_cast<LinkId>(g[e].id) + (v < u ? 0 : 1)});
+    }
+  }
+  arc_begin_.push_back(arcs_.size());
   island_.assign(vertices, -1);
   const InIsland in_island{&g};
   const boost::filtered_graph<TopologyGraph, boost::keep_all, InIsland> islands(g, boost::keep_all(), in_island);
@@ -69,9 +82,26 @@ Router::Router(const Topology& topology, FabricRouting routing) : topology_(topo
 void Router::compute_leaf_latencies() {
   const size_t vertices = island_.size();
   leaf_latency_.resize(vertices * leaf_count_);
+  // The arcs as Boost's compressed sparse rows: one Dijkstra per leaf over contiguous arrays
+  // rather than the topology's linked edge lists.
+  std::vector<std::pair<size_t, size_t>> ends;
+  std::vector<int64_t> latency;
+  ends.reserve(arcs_.size());
+  latency.reserve(arcs_.size());
+  for (TopologyVertex v = 0; v < vertices; ++v) {
+    for (const Arc& arc : arcs(v)) {
+      ends.emplace_back(v, arc.to);
+      latency.push_back(arc.latency);
+    }
+  }
+  using Csr = boost::compressed_sparse_row_graph<boost::directedS, boost::no_property, boost::no_property>;
+  const Csr csr(boost::edges_are_sorted, ends.begin(), ends.end(), vertices);
+  const auto weight = boost::make_iterator_property_map(latency.begin(), boost::get(boost::edge_index, csr));
+  std::vector<int64_t> from(vertices);
   for (TopologyVertex leaf = 0; leaf < vertices; ++leaf) {
     if (leaf_slot_[leaf] < 0) continue;
-    const std::vector<int64_t> from = latencies_from_vertex(topology_, leaf);
+    const auto distance = boost::make_iterator_property_map(from.begin(), boost::get(boost::vertex_index, csr));
+    boost::dijkstra_shortest_paths_no_color_map(csr, leaf, boost::distance_map(distance).weight_map(weight).distance_inf(kUnreachable));
     for (TopologyVertex v = 0; v < vertices; ++v) leaf_latency_[v * leaf_count_ + leaf_slot_[leaf]] = from[v];
   }
 }
@@ -107,7 +137,8 @@ const Router::Destination& Router::destination(int gpu) {
     }
   }
   std::vector<int64_t> latency(n + boundary.size());
-  boost::dijkstra_shortest_paths(small, position(target), boost::distance_map(latency.data()).distance_inf(kUnreachable));
+  const auto distance = boost::make_iterator_property_map(latency.begin(), boost::get(boost::vertex_index, small));
+  boost::dijkstra_shortest_paths(small, position(target), boost::distance_map(distance).distance_inf(kUnreachable));
   d.inside.assign(latency.begin(), latency.begin() + static_cast<std::ptrdiff_t>(n));
   d.boundary.assign(latency.begin() + static_cast<std::ptrdiff_t>(n), latency.end());
   d.island = island;
@@ -184,17 +215,17 @@ Router::RouteRef Router::store(std::span<const RouteHop> hops) {
 template <class Latency>
 void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops) {
   hops.clear();
-  const auto& g = topology_.graph;
   const auto source = topology_.gpu_vertex[a], target = topology_.gpu_vertex[b];
   const int64_t from_source = a != b ? dist(source) : kUnreachable;
   if (from_source == kUnreachable) return;
   const uint64_t flow_hash = mix(pair_key(a, b));
   // The shortest-path DAG, walked from the farthest vertex down, so that all of a vertex's share
   // has arrived before it is passed on.
-  std::vector<std::pair<int64_t, TopologyVertex>> queue{{from_source, source}};
-  std::vector<std::pair<TopologyVertex, double>> share{{source, 1.0}};
-  std::vector<std::pair<TopologyVertex, LinkId>> next;  // equal-cost next hops
-  std::vector<int64_t> next_latency;
+  auto& queue = walk_queue_;
+  auto& share = walk_share_;
+  auto& next = walk_next_;  // equal-cost next hops, with their latency to the target
+  queue.assign(1, {from_source, source});
+  share.assign(1, {source, 1.0});
   while (!queue.empty()) {
     std::pop_heap(queue.begin(), queue.end());
     const auto [to_target, v] = queue.back();
@@ -203,36 +234,22 @@ void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops) {
     double mass = 0;
     for (const auto& [u, m] : share) mass += u == v ? m : 0;
     next.clear();
-    next_latency.clear();
     bool forwards = false;
-    for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
-      const auto u = boost::target(e, g);
-      const int64_t from_u = dist(u);
-      if (from_u == kUnreachable || from_u + g[e].latency.picoseconds() != to_target) continue;
-      next.emplace_back(u, 2 * static_cast<LinkId>(g[e].id) + (v < u ? 0 : 1));
-      next_latency.push_back(from_u);
-      forwards |= g[v].kind == VertexKind::kGpu && g[u].kind == VertexKind::kIntraSwitch;
+    for (const Arc& arc : arcs(v)) {
+      const int64_t from_u = dist(arc.to);
+      if (from_u == kUnreachable || from_u + arc.latency != to_target) continue;
+      next.emplace_back(arc, from_u);
+      forwards |= kind_[v] == VertexKind::kGpu && kind_[arc.to] == VertexKind::kIntraSwitch;
     }
-    if (forwards) {
-      for (size_t i = next.size(); i-- > 0;) {
-        if (g[next[i].first].kind == VertexKind::kIntraSwitch) continue;
-        next.erase(next.begin() + static_cast<std::ptrdiff_t>(i));
-        next_latency.erase(next_latency.begin() + static_cast<std::ptrdiff_t>(i));
-      }
-    }
-    if (routing_ == FabricRouting::kEcmp) {
-      const size_t pick = mix(flow_hash ^ v) % next.size();
-      next = {next[pick]};
-      next_latency = {next_latency[pick]};
-    }
+    if (forwards) std::erase_if(next, [&](const auto& hop) { return kind_[hop.first.to] != VertexKind::kIntraSwitch; });
+    if (routing_ == FabricRouting::kEcmp) next = {next[mix(flow_hash ^ v) % next.size()]};
     const double each = mass / static_cast<double>(next.size());
-    for (size_t i = 0; i < next.size(); ++i) {
-      const auto [u, link] = next[i];
-      hops.push_back({link, each});
-      auto found = std::find_if(share.begin(), share.end(), [u = u](const auto& s) { return s.first == u; });
+    for (const auto& [arc, from_u] : next) {
+      hops.push_back({arc.link, each});
+      auto found = std::find_if(share.begin(), share.end(), [u = arc.to](const auto& s) { return s.first == u; });
       if (found == share.end()) {
-        share.emplace_back(u, each);
-        queue.emplace_back(next_latency[i], u);
+        share.emplace_back(arc.to, each);
+        queue.emplace_back(from_u, arc.to);
         std::push_heap(queue.begin(), queue.end());
       } else {
         found->second += each;

@@ -91,9 +91,21 @@ class Router {
   int64_t leaf_latency(TopologyVertex v, int slot) const { return leaf_latency_[v * leaf_count_ + slot]; }
   void compute_leaf_latencies();
 
+  // A vertex's links in the graph's own order (the order ECMP's hash picks from): compact, as
+  // walking routes reads them over and over.
+  struct Arc {
+    TopologyVertex to;
+    int64_t latency;  // ps
+    LinkId link;      // directed, from this vertex
+  };
+  std::span<const Arc> arcs(TopologyVertex v) const { return {arcs_.data() + arc_begin_[v], arc_begin_[v + 1] - arc_begin_[v]}; }
+
   const Topology& topology_;
   FabricRouting routing_;
   std::vector<double> capacity_;
+  std::vector<Arc> arcs_;
+  std::vector<size_t> arc_begin_;  // by vertex, and one past the last
+  std::vector<VertexKind> kind_;   // by vertex
   std::vector<int> island_;             // by vertex; -1 for leaves and spines
   std::vector<int> island_position_;    // by vertex: its index in its island's vertex list
   std::vector<std::vector<TopologyVertex>> island_vertices_;
@@ -110,7 +122,10 @@ class Router {
   std::vector<int64_t> latency_scratch_;
   std::vector<uint64_t> latency_stamp_;
   uint64_t stamp_ = 0;
-  std::vector<RouteHop> hops_;  // the route being worked out
+  std::vector<RouteHop> hops_;  // the route being worked out, and walk()'s scratch
+  std::vector<std::pair<int64_t, TopologyVertex>> walk_queue_;
+  std::vector<std::pair<TopologyVertex, double>> walk_share_;
+  std::vector<std::pair<Arc, int64_t>> walk_next_;
   std::vector<std::vector<RouteHop>> blocks_;
 };
 
