@@ -65,6 +65,40 @@ void run_step(benchmark::State& state, const char* yaml, const std::string& mode
   state.counters["sim_a2a_ms"] = r.all_to_all_time.seconds() * 1e3;
 }
 
+// The 8,192-GPU scenario cut to state.range(0) nodes (EP 128, the same tokens per GPU), under the
+// flow model: how its set-up and its step grow with GPUs.
+scenarios::Scenario flow_at(int64_t nodes) {
+  const int64_t gpus = nodes * 8;
+  return scenarios::load_scenario_text(kAnalytic8192, "bench.yaml",
+                                       {"cluster.network.model=flow", "cluster.nodes=" + std::to_string(nodes),
+                                        "parallelism.dp=" + std::to_string(gpus), "training.tokens_per_step=" + std::to_string(gpus * 2048)});
+}
+
+// Set-up: the topology, the router's latencies and every EP group's routes (the first step
+// routes them), with that first step. BM_FlowStep's time is what the step itself takes.
+void BM_FlowSetup(benchmark::State& state) {
+  const auto s = flow_at(state.range(0));
+  const gating::RoutingMatrix routing = bench::skewed_routing(s);
+  const auto placement =
+      policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
+  for (auto _ : state) {
+    StepSimulator sim(step_config(s));
+    benchmark::DoNotOptimize(sim.simulate(routing, placement).step_time);
+  }
+  state.counters["gpus"] = s.cluster.gpu_count();
+}
+
+void BM_FlowStep(benchmark::State& state) {
+  const auto s = flow_at(state.range(0));
+  const gating::RoutingMatrix routing = bench::skewed_routing(s);
+  const auto placement =
+      policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
+  StepSimulator sim(step_config(s));
+  benchmark::DoNotOptimize(sim.simulate(routing, placement).step_time);
+  for (auto _ : state) benchmark::DoNotOptimize(sim.simulate(routing, placement).step_time);
+  state.counters["gpus"] = s.cluster.gpu_count();
+}
+
 void BM_A2aHeavy256_Analytic(benchmark::State& state) { run_step(state, kA2aHeavy256, "analytic"); }
 void BM_A2aHeavy256_Flow(benchmark::State& state) { run_step(state, kA2aHeavy256, "flow"); }
 void BM_Analytic8192(benchmark::State& state) { run_step(state, kAnalytic8192, "analytic"); }
@@ -114,6 +148,8 @@ BENCHMARK(BM_A2aHeavy256_Analytic)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_A2aHeavy256_Flow)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Analytic8192)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DeepSeekV3_2048_Analytic)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FlowSetup)->RangeMultiplier(2)->Range(128, 1024)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FlowStep)->RangeMultiplier(2)->Range(128, 1024)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace moesim

@@ -166,7 +166,7 @@ std::span<const RouteHop> Router::route(int a, int b) {
   const auto [it, fresh] = routes_.try_emplace(pair_key(a, b));
   if (fresh) {
     const Destination& to_b = destination(b);
-    walk(a, b, [&](TopologyVertex v) { return latency_to(to_b, v); }, hops_);
+    walk(a, b, [&](TopologyVertex v) { return latency_to(to_b, v); }, hops_, false);
     it->second = store(hops_);
   }
   if (it->second.length == 0) return {};
@@ -182,6 +182,8 @@ const Router::Table& Router::table(std::span<const int> gpus) {
   t.blocks_ = &blocks_;
   latency_scratch_.resize(island_.size());
   latency_stamp_.resize(island_.size());
+  next_memo_.resize(island_.size());
+  next_stamp_.resize(island_.size());
   for (size_t to = 0; to < t.size_; ++to) {
     const Destination& to_b = destination(gpus[to]);
     ++stamp_;  // forgets the last destination's latencies
@@ -193,7 +195,7 @@ const Router::Table& Router::table(std::span<const int> gpus) {
       return latency_scratch_[v];
     };
     for (size_t from = 0; from < t.size_; ++from) {
-      walk(gpus[from], gpus[to], latency, hops_);
+      walk(gpus[from], gpus[to], latency, hops_, true);
       t.routes_[from * t.size_ + to] = store(hops_);
     }
   }
@@ -213,7 +215,7 @@ Router::RouteRef Router::store(std::span<const RouteHop> hops) {
 }
 
 template <class Latency>
-void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops) {
+void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops, bool remember) {
   hops.clear();
   const auto source = topology_.gpu_vertex[a], target = topology_.gpu_vertex[b];
   const int64_t from_source = a != b ? dist(source) : kUnreachable;
@@ -233,15 +235,23 @@ void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops) {
     if (v == target) continue;
     double mass = 0;
     for (const auto& [u, m] : share) mass += u == v ? m : 0;
-    next.clear();
-    bool forwards = false;
-    for (const Arc& arc : arcs(v)) {
-      const int64_t from_u = dist(arc.to);
-      if (from_u == kUnreachable || from_u + arc.latency != to_target) continue;
-      next.emplace_back(arc, from_u);
-      forwards |= kind_[v] == VertexKind::kGpu && kind_[arc.to] == VertexKind::kIntraSwitch;
+    if (remember && next_stamp_[v] == stamp_) {
+      next.assign(next_memo_[v].begin(), next_memo_[v].end());
+    } else {
+      next.clear();
+      bool forwards = false;
+      for (const Arc& arc : arcs(v)) {
+        const int64_t from_u = dist(arc.to);
+        if (from_u == kUnreachable || from_u + arc.latency != to_target) continue;
+        next.emplace_back(arc, from_u);
+        forwards |= kind_[v] == VertexKind::kGpu && kind_[arc.to] == VertexKind::kIntraSwitch;
+      }
+      if (forwards) std::erase_if(next, [&](const auto& hop) { return kind_[hop.first.to] != VertexKind::kIntraSwitch; });
+      if (remember) {
+        next_stamp_[v] = stamp_;
+        next_memo_[v].assign(next.begin(), next.end());
+      }
     }
-    if (forwards) std::erase_if(next, [&](const auto& hop) { return kind_[hop.first.to] != VertexKind::kIntraSwitch; });
     if (routing_ == FabricRouting::kEcmp) next = {next[mix(flow_hash ^ v) % next.size()]};
     const double each = mass / static_cast<double>(next.size());
     for (const auto& [arc, from_u] : next) {

@@ -81,9 +81,11 @@ class Router {
   const Destination& destination(int gpu);
   uint64_t pair_key(int a, int b) const;
   int64_t latency_to(const Destination& d, TopologyVertex v) const;
-  // The route from `a` to `b` into `hops`, with `latency(v)` that of vertex v to `b`.
+  // The route from `a` to `b` into `hops`, with `latency(v)` that of vertex v to `b`. With
+  // `remember`, each vertex's equal-cost next hops are kept for the next walk to `b` (until
+  // stamp_ changes): they do not depend on the source, only the hash's pick among them does.
   template <class Latency>
-  void walk(int a, int b, Latency latency, std::vector<RouteHop>& hops);
+  void walk(int a, int b, Latency latency, std::vector<RouteHop>& hops, bool remember);
   // Keeps a route in the blocks, which never move once filled (no copy of all routes as a
   // growing array would make).
   RouteRef store(std::span<const RouteHop> hops);
@@ -126,6 +128,8 @@ class Router {
   std::vector<std::pair<int64_t, TopologyVertex>> walk_queue_;
   std::vector<std::pair<TopologyVertex, double>> walk_share_;
   std::vector<std::pair<Arc, int64_t>> walk_next_;
+  std::vector<std::vector<std::pair<Arc, int64_t>>> next_memo_;  // by vertex, valid where next_stamp_ is stamp_
+  std::vector<uint64_t> next_stamp_;
   std::vector<std::vector<RouteHop>> blocks_;
 };
 
