@@ -15,8 +15,10 @@
 // vertex's latency to the leaf plus the leaf's to the GPU: one Dijkstra per leaf over the whole
 // graph (leaves are fewer than GPUs by the nodes a leaf serves) and one per destination over its
 // island, its leaves and the leaves' latencies between each other. Exact (integer picoseconds),
-// so routes are the ones a Dijkstra per destination would give. Routes are cached per pair that
-// asked for one (a hash map, not a GPU x GPU table). Not thread-safe.
+// so routes are the ones a Dijkstra per destination would give. Routes are kept per pair that
+// asked for one (a hash map, not a GPU x GPU table) and per set of GPUs that exchange with each
+// other (an all-to-all's: a table by position, routed destination by destination). Memory: a
+// latency per (vertex, leaf) and the routes asked for. Not thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -15,8 +15,9 @@
 // the analytic model's busiest port. Not modelled inside a flow: unfairness between its own
 // transfers (a skewed all-to-all finishes with its busiest port, as in the analytic model).
 //
-// Cost: routing a collective of P pairs over h hops is O(P h); each recomputation is
-// O(I x R) for I (flow, link) incidences and R <= flows rounds of filling.
+// Cost: routing a collective of P pairs over h hops is O(P h); each recomputation is O(I + F x R)
+// for I (flow, link) incidences, F of them on links the current flows could fill, and R <= flows
+// rounds of filling.
 #pragma once
 
 #include <optional>
