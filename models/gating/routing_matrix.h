@@ -62,6 +62,7 @@ class RoutingMatrix {
   // that see single tokens (the learned gate); zero otherwise.
   bool has_coactivation() const { return !pair_shares_.empty(); }
   void enable_coactivation() { pair_shares_.assign(static_cast<size_t>(layers_) * experts_ * experts_, 0.0); }
+  void clear_coactivation() { pair_shares_.clear(); }
   std::span<double> coactivation() { return pair_shares_; }
   std::span<const double> coactivation() const { return pair_shares_; }
 

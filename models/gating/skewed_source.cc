@@ -10,7 +10,7 @@
 namespace moesim::gating {
 
 SkewedSource::SkewedSource(const SkewedSourceParams& params)
-    : p_(params), rng_(params.seed, "gating.skewed"), routing_(p_.shape.moe_layers, p_.shape.ranks, p_.shape.experts) {
+    : p_(params), rng_(params.seed, "gating.skewed"), sampling_rng_(rng_) {
   if (find_routing(p_.routing->name())->per_token) {
     throw std::invalid_argument(std::string(p_.routing->name()) + " routing acts on gate scores, which the skewed source does not have");
   }
@@ -57,15 +57,25 @@ void SkewedSource::advance(int step) {
     }
     update_shares();
   }
+  sampling_rng_ = rng_;
+  sampled_ = false;
+}
+
+void SkewedSource::fill(const RoutingView&, RoutingMatrix& out) {
+  Rng rng = sampling_rng_;
   const std::vector<double> uniform(p_.shape.experts, 1.0 / p_.shape.experts);
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
     // A hash router ignores popularity: every expert is equally likely.
     const auto& shares = gated_ ? shares_[l] : uniform;
-    for (int r = 0; r < p_.shape.ranks; ++r) sampler_.sample(shares, p_.shape.tokens_per_rank, p_.shape.top_k, rng_, routing_.row(l, r));
+    for (int r = 0; r < p_.shape.ranks; ++r) sampler_.sample(shares, p_.shape.tokens_per_rank, p_.shape.top_k, rng, out.row(l, r));
   }
+  // Token counts only, as a source that does not see single tokens gives.
+  out.clear_sends();
+  out.clear_drops();
+  out.clear_coactivation();
+  if (!sampled_) rng_ = rng;
+  sampled_ = true;
 }
-
-void SkewedSource::fill(const RoutingView&, RoutingMatrix& out) { out = routing_; }
 
 std::string SkewedSource::describe() const {
   std::ostringstream os;
