@@ -58,6 +58,28 @@ TEST(SkewedSource, SameSeedSameRoutingOtherSeedOtherRouting) {
   EXPECT_TRUE(differs);
 }
 
+// A step may be asked for once per placement: every ask gives the same routing, and asking
+// again does not change the steps after it.
+TEST(SkewedSource, AskingForAStepAgainGivesTheSameRoutingAndLeavesTheNextStepsAlone) {
+  SkewedSource once(params(SkewDistribution::kZipf)), twice(params(SkewDistribution::kZipf));
+  RoutingMatrix a(3, 4, 16), b(3, 4, 16), again(3, 4, 16);
+  for (int step = 0; step < 4; ++step) {
+    once.next(step, a);
+    twice.next(step, b);
+    again.enable_coactivation();  // a source of counts only leaves none
+    twice.next(step, again);
+    EXPECT_FALSE(again.has_coactivation());
+    for (int l = 0; l < 3; ++l) {
+      for (int r = 0; r < 4; ++r) {
+        for (int e = 0; e < 16; ++e) {
+          EXPECT_EQ(a.row(l, r)[e], b.row(l, r)[e]) << "step " << step;
+          EXPECT_EQ(b.row(l, r)[e], again.row(l, r)[e]) << "step " << step;
+        }
+      }
+    }
+  }
+}
+
 TEST(SkewedSource, ZipfSkewMakesTheHottestExpertCarryTheZipfShare) {
   auto p = params(SkewDistribution::kZipf);
   p.shape.top_k = 1;
