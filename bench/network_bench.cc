@@ -69,9 +69,10 @@ void run_step(benchmark::State& state, const char* yaml, const std::string& mode
 // flow model: how its set-up and its step grow with GPUs.
 scenarios::Scenario flow_at(int64_t nodes) {
   const int64_t gpus = nodes * 8;
-  return scenarios::load_scenario_text(kAnalytic8192, "bench.yaml",
-                                       {"cluster.network.model=flow", "cluster.nodes=" + std::to_string(nodes),
-                                        "parallelism.dp=" + std::to_string(gpus), "training.tokens_per_step=" + std::to_string(gpus * 2048)});
+  return scenarios::load_scenario_text(
+      kAnalytic8192, "bench.yaml",
+      {"cluster.network.model=flow", "cluster.nodes=" + std::to_string(nodes), "parallelism.dp=" + std::to_string(gpus),
+       "training.tokens_per_step=" + std::to_string(gpus * 2048)});
 }
 
 // Set-up: the topology, the router's latencies and every EP group's routes (the first step

@@ -158,15 +158,14 @@ int64_t Router::latency_to(const Destination& d, TopologyVertex v) const {
   return best;
 }
 
-uint64_t Router::pair_key(int a, int b) const {
-  return static_cast<uint64_t>(a) * topology_.gpu_vertex.size() + static_cast<uint64_t>(b);
-}
+uint64_t Router::pair_key(int a, int b) const { return static_cast<uint64_t>(a) * topology_.gpu_vertex.size() + static_cast<uint64_t>(b); }
 
 std::span<const RouteHop> Router::route(int a, int b) {
   const auto [it, fresh] = routes_.try_emplace(pair_key(a, b));
   if (fresh) {
     const Destination& to_b = destination(b);
-    walk(a, b, [&](TopologyVertex v) { return latency_to(to_b, v); }, hops_, false);
+    const auto latency = [&](TopologyVertex v) { return latency_to(to_b, v); };
+    walk(a, b, latency, hops_, false);
     it->second = store(hops_);
   }
   if (it->second.length == 0) return {};

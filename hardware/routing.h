@@ -108,10 +108,10 @@ class Router {
   FabricRouting routing_;
   std::vector<double> capacity_;
   std::vector<Arc> arcs_;
-  std::vector<size_t> arc_begin_;  // by vertex, and one past the last
-  std::vector<VertexKind> kind_;   // by vertex
-  std::vector<int> island_;             // by vertex; -1 for leaves and spines
-  std::vector<int> island_position_;    // by vertex: its index in its island's vertex list
+  std::vector<size_t> arc_begin_;     // by vertex, and one past the last
+  std::vector<VertexKind> kind_;      // by vertex
+  std::vector<int> island_;           // by vertex; -1 for leaves and spines
+  std::vector<int> island_position_;  // by vertex: its index in its island's vertex list
   std::vector<std::vector<TopologyVertex>> island_vertices_;
   std::vector<std::vector<TopologyVertex>> island_boundary_;  // leaves the island's NICs plug into
   std::vector<int> leaf_slot_;  // by vertex: leaves numbered in vertex order (a pod's are adjacent); -1 for others
@@ -119,9 +119,9 @@ class Router {
   // [vertex * leaf_count_ + slot]: a vertex's latencies to all leaves side by side, so that those
   // to one island's leaves share a cache line. Filled on first use.
   std::vector<int64_t> leaf_latency_;
-  std::vector<Destination> destinations_;                     // by GPU; island -1 until computed
+  std::vector<Destination> destinations_;          // by GPU; island -1 until computed
   std::unordered_map<uint64_t, RouteRef> routes_;  // route()'s, by pair
-  std::map<std::vector<int>, Table> tables_;        // a pair in several sets is routed in each
+  std::map<std::vector<int>, Table> tables_;       // a pair in several sets is routed in each
   // route_all's latencies to its current destination, by vertex, valid where the stamp is stamp_.
   std::vector<int64_t> latency_scratch_;
   std::vector<uint64_t> latency_stamp_;

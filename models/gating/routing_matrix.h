@@ -103,7 +103,7 @@ class RoutingMatrix {
   std::vector<int32_t> node_sends_;
   std::vector<int32_t> dropped_;   // empty: none dropped
   std::vector<int32_t> no_drops_;  // a row of zeros
-  std::vector<int32_t> sends_;  // [layer][rank][ep peer]
+  std::vector<int32_t> sends_;     // [layer][rank][ep peer]
   std::vector<double> pair_shares_;
 };
 

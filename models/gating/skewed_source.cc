@@ -9,8 +9,7 @@
 
 namespace moesim::gating {
 
-SkewedSource::SkewedSource(const SkewedSourceParams& params)
-    : p_(params), rng_(params.seed, "gating.skewed"), sampling_rng_(rng_) {
+SkewedSource::SkewedSource(const SkewedSourceParams& params) : p_(params), rng_(params.seed, "gating.skewed"), sampling_rng_(rng_) {
   if (find_routing(p_.routing->name())->per_token) {
     throw std::invalid_argument(std::string(p_.routing->name()) + " routing acts on gate scores, which the skewed source does not have");
   }

@@ -76,10 +76,7 @@ FlowDemand ring_demand(hardware::Router& router, const hardware::ClusterSpec& cl
 constexpr double kCanFill = 1 - 1e-6;
 
 FlowNetwork::FlowNetwork(std::vector<double> capacity)
-    : capacity_(std::move(capacity)),
-      potential_(capacity_.size(), 0.0),
-      residual_(capacity_.size(), 0.0),
-      weight_(capacity_.size(), 0.0) {}
+    : capacity_(std::move(capacity)), potential_(capacity_.size(), 0.0), residual_(capacity_.size(), 0.0), weight_(capacity_.size(), 0.0) {}
 
 void FlowNetwork::reset() {
   demand_.clear();

@@ -73,8 +73,8 @@ class FlowNetwork : public engine::SharedCapacity {
     size_t phase = 0;
     double busiest = 0;  // bytes on the phase's busiest link
     const std::vector<std::pair<hardware::LinkId, double>>& links() const { return phases[phase].links; }
-    double remaining = 1;  // fraction of its bytes still to send
-    double rate = 0;       // fraction per second
+    double remaining = 1;   // fraction of its bytes still to send
+    double rate = 0;        // fraction per second
     double solo_level = 0;  // the most its level can reach: alone on the network
   };
   void advance(SimTime now);
