@@ -42,6 +42,9 @@ struct RouteHop {
 class Router {
  public:
   Router(const Topology& topology, FabricRouting routing = FabricRouting::kEcmp);
+  // Tables point into the router's blocks: it stays where it was built.
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
 
   size_t link_count() const { return capacity_.size(); }
   // Bytes per second a link carries in its direction, after protocol efficiency.
