@@ -110,7 +110,6 @@ const Router::Destination& Router::destination(int gpu) {
   Destination& d = destinations_[gpu];
   if (d.island >= 0) return d;
   if (leaf_latency_.empty() && leaf_count_ > 0) compute_leaf_latencies();
-  const auto& g = topology_.graph;
   const TopologyVertex target = topology_.gpu_vertex[gpu];
   const int island = island_[target];
   const auto& inside = island_vertices_[island];
@@ -123,11 +122,9 @@ const Router::Destination& Router::destination(int gpu) {
   IslandGraph small(n + boundary.size());
   // Every edge of the island and to its leaves, both ways: undirected links.
   for (TopologyVertex v : inside) {
-    for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
-      const auto u = boost::target(e, g);
-      const int64_t latency = g[e].latency.picoseconds();
-      boost::add_edge(position(v), position(u), latency, small);
-      if (island_[u] != island) boost::add_edge(position(u), position(v), latency, small);
+    for (const Arc& arc : arcs(v)) {
+      boost::add_edge(position(v), position(arc.to), arc.latency, small);
+      if (island_[arc.to] != island) boost::add_edge(position(arc.to), position(v), arc.latency, small);
     }
   }
   for (size_t i = 0; i < boundary.size(); ++i) {

@@ -132,12 +132,10 @@ TopologySummary summarize(const Topology& t) {
   return s;
 }
 
-std::vector<int64_t> latencies_from(const Topology& t, int gpu) { return latencies_from_vertex(t, t.gpu_vertex.at(gpu)); }
-
-std::vector<int64_t> latencies_from_vertex(const Topology& t, TopologyVertex from) {
+std::vector<int64_t> latencies_from(const Topology& t, int gpu) {
   std::vector<int64_t> dist(boost::num_vertices(t.graph));
   boost::dijkstra_shortest_paths(
-      t.graph, from,
+      t.graph, t.gpu_vertex.at(gpu),
       boost::distance_map(dist.data())
           .weight_map(boost::make_transform_value_property_map([](const EdgeProps& e) { return e.latency.picoseconds(); },
                                                                boost::get(boost::edge_bundle, t.graph)))

@@ -66,8 +66,6 @@ TopologySummary summarize(const Topology& topology);
 // kUnreachable where there is none.
 inline constexpr int64_t kUnreachable = std::numeric_limits<int64_t>::max();
 std::vector<int64_t> latencies_from(const Topology& topology, int gpu);
-// The same from any vertex (a leaf, say).
-std::vector<int64_t> latencies_from_vertex(const Topology& topology, TopologyVertex from);
 
 // One-way latency of the lowest-latency path between two GPUs; empty if none exists.
 std::optional<Duration> path_latency(const Topology& topology, int gpu_a, int gpu_b);
