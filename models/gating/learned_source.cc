@@ -247,6 +247,7 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
   std::vector<uint8_t> local(p_.shape.experts);
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
     node_shares.clear();
+    const std::vector<double>* prepared = nullptr;
     for (int r = 0; r < p_.shape.ranks; ++r) {
       const std::vector<double>* rank_shares = &layer_shares_[l];
       if (rule_->placement_aware()) {
@@ -261,7 +262,9 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
         }
         rank_shares = &it->second;
       }
-      sampler_.sample(*rank_shares, p_.shape.tokens_per_rank, p_.shape.top_k, rng, out.row(l, r));
+      if (rank_shares != prepared) sampler_.prepare(*rank_shares, p_.shape.tokens_per_rank, p_.shape.top_k);
+      prepared = rank_shares;
+      sampler_.sample(rng, out.row(l, r));
     }
     if (view.has_placement()) fill_sends(l, view, out);
   }

@@ -10,15 +10,26 @@
 
 namespace moesim::gating {
 
-// Fills `row` with a rank's assignments to each expert: tokens * top_k in total, each expert at
+// Fills rows with a rank's assignments to each expert: tokens * top_k in total, each expert at
 // most `tokens` (a token picks an expert once), around tokens * top_k * shares[e] with the noise
-// of a multinomial draw (normal approximation, then largest-remainder rounding so the row sums
-// exactly). `shares` sum to 1 and are at most 1 / top_k each.
+// of a multinomial draw (normal approximations of Poisson counts, scaled and rounded so the row sums
+// exactly). `shares`
+// sum to 1 and are at most 1 / top_k each. Every rank of a layer usually has the same shares, so
+// they are set once (`prepare`) and rows sampled from them many times.
 class RankSampler {
  public:
-  void sample(std::span<const double> shares, int64_t tokens, int top_k, Rng& rng, std::span<int32_t> row);
+  void prepare(std::span<const double> shares, int64_t tokens, int top_k);
+  void sample(Rng& rng, std::span<int32_t> row);
 
  private:
+  // Scales draws_ to sum to the assignments, none above the tokens.
+  void scale_to_assignments();
+  // Largest remainders first: the exact rounding, for the rare row systematic rounding cannot give.
+  void round_by_remainders(std::span<int32_t> row);
+
+  int64_t tokens_ = 0;
+  int64_t assignments_ = 0;
+  std::vector<double> mean_, sd_;
   std::vector<double> draws_;
   std::vector<std::pair<double, int>> remainders_;
 };

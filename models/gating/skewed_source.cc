@@ -66,7 +66,8 @@ void SkewedSource::fill(const RoutingView&, RoutingMatrix& out) {
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
     // A hash router ignores popularity: every expert is equally likely.
     const auto& shares = gated_ ? shares_[l] : uniform;
-    for (int r = 0; r < p_.shape.ranks; ++r) sampler_.sample(shares, p_.shape.tokens_per_rank, p_.shape.top_k, rng, out.row(l, r));
+    sampler_.prepare(shares, p_.shape.tokens_per_rank, p_.shape.top_k);
+    for (int r = 0; r < p_.shape.ranks; ++r) sampler_.sample(rng, out.row(l, r));
   }
   // Token counts only, as a source that does not see single tokens gives.
   out.clear_sends();

@@ -80,8 +80,10 @@ TEST(HashRouting, IsBalancedWhateverTheGate) {
   const RoutingView view = contiguous_view(small(mode("hash"), 1).shape);
   const RoutingMatrix h = run(hash, view, 5), t = run(topk, view, 5);
   for (int l = 0; l < 2; ++l) {
-    EXPECT_LT(max_over_mean(h, l), 1.05);  // multinomial noise of 32,768 tokens only
-    EXPECT_GT(max_over_mean(t, l), 1.3);   // the untrained gate is skewed
+    // Multinomial noise of 32,768 tokens only: each expert's load is 2,048 ± 43.8, so the
+    // largest of 16 stays within five standard deviations.
+    EXPECT_LT(max_over_mean(h, l), 1 + 5 * 43.8 / 2048);
+    EXPECT_GT(max_over_mean(t, l), 1.3);  // the untrained gate is skewed
   }
 }
 
