@@ -32,24 +32,37 @@ AllToAllCost transfers_time(const AnalyticNetwork& net, std::span<const int> gpu
   const hardware::ClusterSpec& c = net.cluster;
   const size_t n = gpu.size();
   AllToAllCost cost;
+  // Per participant: its node, intra-node group and NIC (numbered among the participants' NICs,
+  // in increasing global order), worked out once rather than per transfer.
+  std::vector<int> node(n), group(n), nic(n);
+  std::vector<std::pair<int, int>> nics(n);  // (global NIC id, participant)
+  for (size_t i = 0; i < n; ++i) {
+    node[i] = c.node_of(gpu[i]);
+    group[i] = c.intra_group_of(gpu[i]);
+    nics[i] = {node[i] * c.nic.count + c.nic_of(gpu[i]), static_cast<int>(i)};
+  }
+  std::sort(nics.begin(), nics.end());
+  int nic_count = 0;
+  for (size_t k = 0; k < n; ++k) {
+    if (k > 0 && nics[k].first != nics[k - 1].first) ++nic_count;
+    nic[nics[k].second] = nic_count;
+  }
   // Per participant: bytes to / from the same intra-node group and other groups of the node.
   std::vector<double> same_send(n, 0), same_recv(n, 0), cross_send(n, 0), cross_recv(n, 0);
   std::vector<int> messages(n, 0);
-  std::vector<double> nic_send(static_cast<size_t>(c.nodes) * c.nic.count, 0.0);  // by global NIC id
-  std::vector<double> nic_recv(nic_send.size(), 0.0);
+  std::vector<double> nic_send(n, 0.0), nic_recv(n, 0.0);  // by the participants' NIC numbers
   bool any_same = false, any_cross = false, any_inter = false;
   for (const Transfer& tr : transfers) {
     const size_t s = tr.src, d = tr.dst;
     const double b = tr.bytes;
     if (s == d || b <= 0) continue;
     cost.messages = std::max(cost.messages, ++messages[s]);
-    const int gs = gpu[s], gd = gpu[d];
-    if (c.node_of(gs) != c.node_of(gd)) {
-      nic_send[c.node_of(gs) * c.nic.count + c.nic_of(gs)] += b;
-      nic_recv[c.node_of(gd) * c.nic.count + c.nic_of(gd)] += b;
+    if (node[s] != node[d]) {
+      nic_send[nic[s]] += b;
+      nic_recv[nic[d]] += b;
       cost.inter_node += Bytes(b);
       any_inter = true;
-    } else if (c.intra_group_of(gs) == c.intra_group_of(gd)) {
+    } else if (group[s] == group[d]) {
       same_send[s] += b;
       same_recv[d] += b;
       cost.intra_node += Bytes(b);

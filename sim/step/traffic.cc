@@ -50,8 +50,7 @@ std::vector<double> node_dedup(const StepConfig& config, const std::vector<int>&
 // EP group g's dispatch per micro-batch in token copies (each a row of hidden states from one GPU
 // to another), and the tokens its GPUs' experts process.
 network::TrafficMatrix group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, const StepCosts& costs,
-                                    const gating::RoutingMatrix& routing, const policies::LayerPlacement& placement, int l, int g,
-                                    LayerTraffic& t) {
+                                    const gating::RoutingMatrix& routing, int l, int g, LayerTraffic& t) {
   const auto& m = config.model;
   const int experts = m.experts, ep = config.parallel.ep;
   const double per_micro_batch = 1.0 / costs.micro_batches;
@@ -62,18 +61,19 @@ network::TrafficMatrix group_copies(const StepConfig& config, const DispatcherEn
   std::vector<int> gpus;
   for (int local : ranks) gpus.push_back(costs.layout.gpu(t.stage, local));
   network::TrafficMatrix copies(gpus);
+  // Each replica's rows from the group's GPUs, summed in rank order into its slot at the end.
+  std::vector<double> replica_rows(t.replica_slots.size(), 0.0);
   for (int i = 0; i < ep; ++i) {
     const int src = ranks[i];
     const auto row = routing.row(l, src);
-    for (int e = 0; e < experts; ++e) {
+    double* to = &copies.at(i, 0);
+    for (size_t k = 0; k < t.replica_slots.size(); ++k) {
+      const auto& replica = t.replica_slots[k];
       // With capacity, buffers are padded: every (source, expert) slot costs full capacity.
-      const double tokens = capacity_mode ? static_cast<double>(capacity) : row[e];
-      for (const auto& replica : placement.replicas[e]) {
-        const double share = tokens * replica.share;
-        copies.at(i, replica.ep_rank) += share * per_micro_batch;
-        t.expert_rows[t.slot_begin[ranks[replica.ep_rank]] + t.slot_of_rank[static_cast<size_t>(replica.ep_rank) * experts + e]] +=
-            share * per_micro_batch;
-      }
+      const double tokens = capacity_mode ? static_cast<double>(capacity) : row[replica.expert];
+      const double rows = tokens * replica.share * per_micro_batch;
+      to[replica.ep_rank] += rows;
+      replica_rows[k] += rows;
     }
     if (dispatcher.gathers) {
       // Every GPU of the group receives all of this GPU's tokens.
@@ -85,6 +85,10 @@ network::TrafficMatrix group_copies(const StepConfig& config, const DispatcherEn
       const auto sends = routing.sends_row(l, src);
       for (int j = 0; j < ep; ++j) copies.at(i, j) = sends[j] * per_micro_batch;
     }
+  }
+  for (size_t k = 0; k < t.replica_slots.size(); ++k) {
+    const auto& replica = t.replica_slots[k];
+    t.expert_rows[t.slot_begin[ranks[replica.ep_rank]] + replica.slot] += replica_rows[k];
   }
   std::vector<double> forward;
   if (dedup == Dedup::kNode && routing.has_sends()) forward = node_dedup(config, ranks, gpus, routing, l, per_micro_batch, copies);
@@ -165,6 +169,10 @@ void lay_out_slots(const StepConfig& config, const StepCosts& costs, const polic
     }
   }
   t.expert_rows.assign(t.slot_expert.size(), 0.0);
+  t.replica_slots.clear();
+  for (int e = 0; e < experts; ++e)
+    for (const auto& replica : placement.replicas[e])
+      t.replica_slots.push_back({e, replica.ep_rank, t.slot_of_rank[static_cast<size_t>(replica.ep_rank) * experts + e], replica.share});
 }
 
 }  // namespace
@@ -192,7 +200,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
                               experts * dispatcher.metadata_per_expert;
   const double combine_row = m.hidden * config.combine_bytes;
   for (int g = 0; g < costs.groups; ++g) {
-    const network::TrafficMatrix copies = group_copies(config, dispatcher, costs, routing, placement, l, g, t);
+    const network::TrafficMatrix copies = group_copies(config, dispatcher, costs, routing, l, g, t);
     const network::TrafficMatrix traffic = in_bytes(copies, dispatch_row), combine = in_bytes(copies, combine_row);
     for (int i = 0; i < ep; ++i) {
       for (int j = 0; j < ep; ++j) {

@@ -29,11 +29,17 @@ struct LayerTraffic {
   std::vector<double> expert_rows;
   std::vector<int> slot_of_rank;             // [EP rank * experts + expert]: the slot's offset in that rank's GPUs, -1 if not held
   std::vector<int> rank_begin, rank_expert;  // each EP rank's experts, in increasing order
-  std::vector<Duration> experts_forward;     // per local GPU
-  std::vector<double> rows;                  // per local GPU: token rows its experts process
-  std::vector<double> sent;                  // per local GPU: bytes it sends to other GPUs per dispatch
-  std::vector<double> sent_combine;          // per local GPU: bytes it sends per combine
-  std::vector<double> sent_rows;             // per local GPU: rows of its own tokens it sends per dispatch
+  // The placement's replicas in expert order, each with its slot's offset in its rank's slots.
+  struct ReplicaSlot {
+    int expert, ep_rank, slot;
+    double share;
+  };
+  std::vector<ReplicaSlot> replica_slots;
+  std::vector<Duration> experts_forward;  // per local GPU
+  std::vector<double> rows;               // per local GPU: token rows its experts process
+  std::vector<double> sent;               // per local GPU: bytes it sends to other GPUs per dispatch
+  std::vector<double> sent_combine;       // per local GPU: bytes it sends per combine
+  std::vector<double> sent_rows;          // per local GPU: rows of its own tokens it sends per dispatch
   // Expert tensor parallelism (etp > 1), per ETP group of the stage (local index / etp): the
   // dispatched tokens gathered within the group before the experts, and their outputs
   // reduce-scattered after.
