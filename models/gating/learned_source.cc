@@ -242,7 +242,6 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
   else
     out.clear_sends();
   out.clear_drops();
-  std::vector<double> shares;
   std::map<std::pair<int, int>, std::vector<double>> node_shares;  // locmoe: (EP group, node) -> shares
   std::vector<uint8_t> local(p_.shape.experts);
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
