@@ -1,6 +1,7 @@
 #include "results/run_h5.h"
 
 #include <H5Cpp.h>
+#include <zlib.h>
 
 #include <vector>
 
@@ -10,22 +11,51 @@
 namespace moesim::results {
 namespace {
 
-// Without timestamps. Placements (4 dimensions, mostly zeros) are compressed, one change per chunk.
+constexpr int kDeflateLevel = 4;
+
+// Loads and placements (3 or 4 dimensions, mostly repeats and zeros) are compressed, a step or a
+// change per chunk.
+bool compressed(const std::vector<hsize_t>& dims) { return dims.size() >= 3 && dims[0] > 0; }
+
+// Without timestamps.
 H5::DSetCreatPropList properties(const std::vector<hsize_t>& dims) {
   H5::DSetCreatPropList props = untimed_properties();
-  if (dims.size() >= 3 && dims[0] > 0) {
+  if (compressed(dims)) {
     std::vector<hsize_t> chunk = dims;
     chunk[0] = 1;
     props.setChunk(static_cast<int>(chunk.size()), chunk.data());
-    props.setDeflate(4);
+    props.setDeflate(kDeflateLevel);
   }
   return props;
+}
+
+// Each chunk deflated here, as HDF5's filter would (zlib's compress2 at the same level), and
+// written as it is: the library is built thread-safe with one lock for every call, so a sweep's
+// threads would otherwise take turns compressing.
+template <typename T>
+void write_chunks(const H5::DataSet& ds, const std::vector<T>& values, const std::vector<hsize_t>& dims) {
+  const size_t chunk_values = values.size() / dims[0], chunk_bytes = chunk_values * sizeof(T);
+  std::vector<Bytef> deflated(compressBound(static_cast<uLong>(chunk_bytes)));
+  std::vector<hsize_t> offset(dims.size(), 0);
+  for (hsize_t i = 0; i < dims[0]; ++i) {
+    uLongf size = static_cast<uLongf>(deflated.size());
+    if (compress2(deflated.data(), &size, reinterpret_cast<const Bytef*>(values.data() + i * chunk_values), static_cast<uLong>(chunk_bytes),
+                  kDeflateLevel) != Z_OK)
+      throw H5::DataSetIException("write_chunks", "zlib could not deflate a chunk");
+    offset[0] = i;
+    if (H5Dwrite_chunk(ds.getId(), H5P_DEFAULT, 0, offset.data(), size, deflated.data()) < 0)
+      throw H5::DataSetIException("write_chunks", "H5Dwrite_chunk failed");
+  }
 }
 
 template <typename T>
 void write(H5::Group& g, const char* name, const std::vector<T>& values, std::vector<hsize_t> dims, const H5::PredType& type) {
   const H5::DataSet ds = g.createDataSet(name, type, H5::DataSpace(static_cast<int>(dims.size()), dims.data()), properties(dims));
-  if (!values.empty()) ds.write(values.data(), type);
+  if (values.empty()) return;
+  if (compressed(dims))
+    write_chunks(ds, values, dims);
+  else
+    ds.write(values.data(), type);
 }
 
 void write_loads(H5::Group& g, const scenarios::Scenario& s, const std::vector<int32_t>& loads) {
