@@ -20,7 +20,8 @@ void BM_SweepPoints(benchmark::State& state) {
   const auto dir = std::filesystem::temp_directory_path() / ("moesim-sweep-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const int jobs = static_cast<int>(state.range(0)), steps = static_cast<int>(state.range(1));
-  std::ofstream(dir / "base.yaml") << "steps: " << steps << "\ncluster: {preset: h100-dgx, nodes: 2, gpus_per_node: 4, nic: {count: 4}}\n"
+  std::ofstream(dir / "base.yaml") << "steps: " << steps
+                                   << "\ncluster: {preset: h100-dgx, nodes: 2, gpus_per_node: 4, nic: {count: 4}}\n"
                                       "model: {preset: gpt3-125m-moe}\ntraining: {tokens_per_step: 65536}\ngating: {source: skewed}\n"
                                       "policies: [{placement: static}, {placement: predictive, rebalance_every: 20, horizon: 10}]\n";
   std::ofstream(dir / "sweep.yaml") << "base: base.yaml\ngrid:\n  seed: [1, 2, 3, 4]\n  gating.routing: [topk, hash]\n";

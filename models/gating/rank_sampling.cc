@@ -62,73 +62,79 @@ void RankSampler::sample(Rng& rng, std::span<int32_t> row) {
   // vector conditioned on its sum is multinomial, so each count keeps n·p·(1 − p) (with the
   // multinomial's own variance here, scaling would shrink it, by a quarter at p = 0.3).
   draws_.resize(experts);
-  for (size_t e = 0; e < experts; ++e) draws_[e] = std::clamp(mean_[e] + sd_[e] * normal(engine), 0.0, cap);
-  scale_to_assignments();
-  // Rounded systematically: one uniform offset, each expert's count the integers its stretch of
-  // the running sum crosses. Each count is its value rounded down or up, up with the probability
-  // of its fraction, and the row sums exactly.
-  double running = rng.uniform();
-  int64_t given = 0;
-  bool over = false;
-  for (size_t e = 0; e + 1 < experts; ++e) {
-    running += draws_[e];
-    const auto reached = static_cast<int64_t>(running);
-    row[e] = static_cast<int32_t>(reached - given);
-    over |= row[e] > tokens_;
-    given = reached;
-  }
-  const int64_t last = assignments_ - given;
-  row[experts - 1] = static_cast<int32_t>(last);
-  if (over || last < 0 || last > tokens_) round_by_remainders(row);
-}
-
-void RankSampler::scale_to_assignments() {
-  const double cap = static_cast<double>(tokens_);
-  // Water-filling: those scaled past the cap stay there and the others scale again.
-  for (size_t pass = 0; pass < draws_.size(); ++pass) {
-    double pinned = 0, free = 0;
-    for (double d : draws_) (d >= cap ? pinned : free) += d;
-    if (!(free > 0)) {
-      if (pinned == 0) std::fill(draws_.begin(), draws_.end(), static_cast<double>(assignments_) / static_cast<double>(draws_.size()));
-      return;
-    }
-    const double scale = (static_cast<double>(assignments_) - pinned) / free;
-    bool capped = false;
-    for (double& d : draws_) {
-      if (d < cap) {
-        d *= scale;
-        if (d >= cap) {
-          d = cap;
-          capped = true;
-        }
-      }
-    }
-    if (!capped) return;
-  }
-}
-
-void RankSampler::round_by_remainders(std::span<int32_t> row) {
-  const size_t experts = draws_.size();
-  int64_t given = 0;
-  remainders_.clear();
+  int at_cap = 0;
   for (size_t e = 0; e < experts; ++e) {
-    const double whole = std::min(std::floor(draws_[e]), static_cast<double>(tokens_));
-    row[e] = static_cast<int32_t>(whole);
-    given += row[e];
-    remainders_.emplace_back(draws_[e] - whole, static_cast<int>(e));
+    draws_[e] = std::clamp(mean_[e] + sd_[e] * normal(engine), 0.0, cap);
+    at_cap += draws_[e] >= cap;
   }
-  int64_t missing = assignments_ - given;
-  if (missing <= 0) return;
-  // Largest remainders first, ties to the lower expert, passing over experts already at `tokens`,
-  // round again until none is missing.
-  const auto larger = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  std::sort(remainders_.begin(), remainders_.end(), larger);
-  for (size_t i = 0; missing > 0; i = (i + 1) % remainders_.size()) {
-    const int e = remainders_[i].second;
-    if (row[e] < tokens_) {
-      ++row[e];
-      --missing;
+  scale_to_assignments(at_cap);
+  round_systematically(rng.next(), row);
+}
+
+double RankSampler::sum_below_cap() const {
+  // Four running sums: one would wait on each addition's latency.
+  const double cap = static_cast<double>(tokens_);
+  double sum[4] = {0, 0, 0, 0};
+  for (size_t e = 0; e < draws_.size(); ++e) sum[e % 4] += draws_[e] < cap ? draws_[e] : 0.0;
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
+void RankSampler::scale_to_assignments(int at_cap) {
+  const double cap = static_cast<double>(tokens_), assignments = static_cast<double>(assignments_);
+  double pinned = at_cap * cap, free = sum_below_cap();
+  if (pinned + free <= 0) {
+    std::fill(draws_.begin(), draws_.end(), assignments / static_cast<double>(draws_.size()));
+    return;
+  }
+  if (pinned >= assignments || !(free > 0)) {
+    // More experts at the cap than the row holds (or none below it): all scale alike.
+    const double scale = assignments / (pinned + free);
+    for (double& d : draws_) d = std::min(d * scale, cap);
+    return;
+  }
+  // Water-filling: those scaled past the cap stay there and the others scale again.
+  for (size_t pass = 0; pass < draws_.size() && free > 0; ++pass) {
+    const double scale = (assignments - pinned) / free;
+    int capped = 0;
+    for (double& d : draws_) {
+      if (d >= cap) continue;
+      d = std::min(d * scale, cap);
+      capped += d >= cap;
     }
+    if (capped == 0) return;
+    pinned += capped * cap;
+    free = sum_below_cap();
+  }
+}
+
+void RankSampler::round_systematically(uint64_t random, std::span<int32_t> row) {
+  // In fixed point (kFractionBits below the token), so the running sum is exact: one uniform
+  // offset, and each expert's count is the number of whole tokens its stretch of the running sum
+  // crosses. Each count is its value rounded down or up, up with the probability of its fraction,
+  // none above the cap, and the row sums exactly.
+  constexpr int kFractionBits = 24;
+  constexpr double kOne = 1 << kFractionBits;
+  const size_t experts = draws_.size();
+  const int64_t cap = tokens_ << kFractionBits;
+  fixed_.resize(experts);
+  int64_t missing = assignments_ << kFractionBits;
+  for (size_t e = 0; e < experts; ++e) {
+    fixed_[e] = std::min(cap, static_cast<int64_t>(draws_[e] * kOne + 0.5));
+    missing -= fixed_[e];
+  }
+  // What the scaling's rounding left (a few units of 2^-24 tokens per expert) goes to the
+  // first experts with room for it.
+  for (size_t e = 0; missing != 0 && e < experts; ++e) {
+    const int64_t take = missing > 0 ? std::min(missing, cap - fixed_[e]) : std::max(missing, -fixed_[e]);
+    fixed_[e] += take;
+    missing -= take;
+  }
+  int64_t running = static_cast<int64_t>(random >> (64 - kFractionBits)), crossed = 0;
+  for (size_t e = 0; e < experts; ++e) {
+    running += fixed_[e];
+    const int64_t reached = running >> kFractionBits;
+    row[e] = static_cast<int32_t>(reached - crossed);
+    crossed = reached;
   }
 }
 

@@ -3,7 +3,6 @@
 
 #include <cstdint>
 #include <span>
-#include <utility>
 #include <vector>
 
 #include "sim/base/random.h"
@@ -12,9 +11,8 @@ namespace moesim::gating {
 
 // Fills rows with a rank's assignments to each expert: tokens * top_k in total, each expert at
 // most `tokens` (a token picks an expert once), around tokens * top_k * shares[e] with the noise
-// of a multinomial draw (normal approximations of Poisson counts, scaled and rounded so the row sums
-// exactly). `shares`
-// sum to 1 and are at most 1 / top_k each. Every rank of a layer usually has the same shares, so
+// of a multinomial draw (normal approximations of Poisson counts, scaled and rounded so the row
+// sums exactly). `shares` sum to 1 and are at most 1 / top_k each. Every rank of a layer usually has the same shares, so
 // they are set once (`prepare`) and rows sampled from them many times.
 class RankSampler {
  public:
@@ -22,16 +20,17 @@ class RankSampler {
   void sample(Rng& rng, std::span<int32_t> row);
 
  private:
-  // Scales draws_ to sum to the assignments, none above the tokens.
-  void scale_to_assignments();
-  // Largest remainders first: the exact rounding, for the rare row systematic rounding cannot give.
-  void round_by_remainders(std::span<int32_t> row);
+  // Scales draws_ to sum to the assignments, none above the tokens (`at_cap` of them are there).
+  void scale_to_assignments(int at_cap);
+  double sum_below_cap() const;
+  // Rounds draws_ into `row`, summing exactly to the assignments.
+  void round_systematically(uint64_t random, std::span<int32_t> row);
 
   int64_t tokens_ = 0;
   int64_t assignments_ = 0;
   std::vector<double> mean_, sd_;
   std::vector<double> draws_;
-  std::vector<std::pair<double, int>> remainders_;
+  std::vector<int64_t> fixed_;
 };
 
 // Caps each share at 1/top_k and renormalises, giving the excess to the others in proportion to

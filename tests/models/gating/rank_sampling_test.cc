@@ -56,6 +56,24 @@ TEST(RankSampler, NoExpertGetsMoreThanTheTokens) {
   }
 }
 
+// Nine experts at 8/9 of the cap each, top-8 of one token: now and then all nine draws reach the
+// cap, more than the row can hold, and then all scale down alike.
+TEST(RankSampler, MoreExpertsAtTheCapThanTheRowHolds) {
+  const std::vector<double> shares(9, 1.0 / 9);
+  RankSampler sampler;
+  sampler.prepare(shares, 1, 8);
+  Rng rng(5, "test");
+  std::vector<int32_t> row(shares.size());
+  for (int i = 0; i < 20000; ++i) {
+    sampler.sample(rng, row);
+    ASSERT_EQ(std::accumulate(row.begin(), row.end(), 0), 8);
+    for (int32_t v : row) {
+      ASSERT_GE(v, 0);
+      ASSERT_LE(v, 1);
+    }
+  }
+}
+
 TEST(RankSampler, TheSameGeneratorStateGivesTheSameRow) {
   const std::vector<double> shares(64, 1.0 / 64);
   RankSampler sampler;
