@@ -9,32 +9,18 @@
 #include <tuple>
 #include <vector>
 
+#include "models/gating/csv_lines.h"
 #include "models/gating/trace_h5.h"
 
 namespace moesim::gating {
 namespace {
 
-// A line of at most kMaxLine characters: a longer one (a binary file, /dev/zero) is not a CSV
-// trace, and is reported as soon as it is seen rather than after reading it whole.
-constexpr size_t kMaxLine = 4096;
+constexpr const char* kWhat = "a CSV trace of step,layer,expert,tokens";
 // Omitted counts are zeros, so a few lines can describe a vast dense trace, which would take
 // minutes and gigabytes to write: a CSV may describe at most 1,024 counts per line it gives (a
 // real trace gives most of its counts) or 2^22 in all, whichever is more.
 constexpr double kCountsPerLine = 1024;
 constexpr double kMinCountLimit = double(1 << 22);
-
-bool read_line(std::istream& in, std::string& line, const std::string& path, int number) {
-  line.clear();
-  for (int c; (c = in.get()) != std::char_traits<char>::eof();) {
-    if (c == '\n') return true;
-    line.push_back(static_cast<char>(c));
-    if (line.size() > kMaxLine) {
-      throw TraceError(path, "line " + std::to_string(number),
-                       "longer than " + std::to_string(kMaxLine) + " characters: not a CSV trace of step,layer,expert,tokens");
-    }
-  }
-  return !line.empty();
-}
 
 }  // namespace
 
@@ -43,17 +29,15 @@ void convert_csv_trace(const std::string& csv_path, const std::string& h5_path) 
   std::ifstream in(csv_path, std::ios::binary);
   if (!in) throw TraceError(csv_path, "", "cannot open the file");
   std::string line;
-  if (!read_line(in, line, csv_path, 1))
+  if (!read_csv_line(in, line, csv_path, 1, kWhat))
     throw TraceError(csv_path, "line 1", "the file is empty: expected the header step,layer,expert,tokens");
-  if (!line.empty() && line.back() == '\r') line.pop_back();
   if (line != "step,layer,expert,tokens") {
     throw TraceError(csv_path, "line 1", "expected the header step,layer,expert,tokens, got '" + line + "'");
   }
   std::map<std::tuple<int, int, int>, int64_t> cells;
   int steps = 0, layers = 0, experts = 0;
   int64_t lines = 0;
-  for (int number = 2; read_line(in, line, csv_path, number); ++number) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  for (int number = 2; read_csv_line(in, line, csv_path, number, kWhat); ++number) {
     if (line.empty()) continue;
     int64_t v[4];
     const char* p = line.data();

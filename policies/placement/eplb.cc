@@ -78,7 +78,8 @@ void plan_layer(const std::vector<float>& weight, const EplbShape& shape, int la
   const Packing groups = balanced_packing(group_load, nodes);
   std::vector<int> log2mlog(experts);
   for (int g = 0; g < shape.groups; ++g)
-    for (int j = 0; j < group_size; ++j) log2mlog[g * group_size + j] = (groups.pack[g] * groups_per_node + groups.rank[g]) * group_size + j;
+    for (int j = 0; j < group_size; ++j)
+      log2mlog[g * group_size + j] = (groups.pack[g] * groups_per_node + groups.rank[g]) * group_size + j;
   const std::vector<int> mlog2log = inverse(log2mlog);
   std::vector<int> mlog_count(experts);
   for (int n = 0; n < nodes; ++n) {
@@ -121,7 +122,8 @@ std::string eplb_shape_problem(int experts, const EplbShape& s, EplbMode mode) {
   if (mode == EplbMode::kHierarchical) {
     if (experts % s.groups != 0) return "the expert groups (" + n(s.groups) + ") must divide the experts (" + n(experts) + ")";
     if (s.groups % s.nodes != 0)
-      return "hierarchical mode needs the nodes (" + n(s.nodes) + ") to divide the expert groups (" + n(s.groups) + "); global mode does not";
+      return "hierarchical mode needs the nodes (" + n(s.nodes) + ") to divide the expert groups (" + n(s.groups) +
+             "); global mode does not";
   }
   return "";
 }

@@ -23,7 +23,7 @@ struct EplbShape {
   int physical = 1;  // physical expert slots in all (EPLB's num_replicas), a multiple of `gpus`
   int groups = 1;    // expert groups (num_groups)
   int nodes = 1;
-  int gpus = 1;      // a multiple of `nodes`
+  int gpus = 1;  // a multiple of `nodes`
 };
 
 // EPLB's choice: hierarchical where the nodes divide the groups.
@@ -34,11 +34,11 @@ std::string eplb_shape_problem(int experts, const EplbShape& shape, EplbMode mod
 
 struct EplbPlan {
   int layers = 0, experts = 0, physical = 0;
-  int max_count = 0;               // the most replicas of one expert, over every layer
-  std::vector<int> phy2log;        // [layer][slot]: the expert in physical slot `slot` (GPU slot / per GPU)
-  std::vector<int> replica;        // [layer][slot]: which of its expert's replicas that slot is
-  std::vector<int> log2phy;        // [layer][expert][max_count]: the expert's slots, then -1
-  std::vector<int> logcnt;         // [layer][expert]: its number of replicas
+  int max_count = 0;         // the most replicas of one expert, over every layer
+  std::vector<int> phy2log;  // [layer][slot]: the expert in physical slot `slot` (GPU slot / per GPU)
+  std::vector<int> replica;  // [layer][slot]: which of its expert's replicas that slot is
+  std::vector<int> log2phy;  // [layer][expert][max_count]: the expert's slots, then -1
+  std::vector<int> logcnt;   // [layer][expert]: its number of replicas
   int slot_expert(int layer, int slot) const { return phy2log[static_cast<size_t>(layer) * physical + slot]; }
 };
 

@@ -1,5 +1,5 @@
-// The moesim command line: `moesim run | sweep | compare | validate | presets | topo | trace | predict | bench | calibrate`. Only this
-// folder knows Boost.Program_options; bad input of any kind ends with one line on stderr and exit status 2.
+// The moesim command line: `moesim run | sweep | compare | validate | presets | topo | trace | predict | place | bench | calibrate`. Only
+// this folder knows Boost.Program_options; bad input of any kind ends with one line on stderr and exit status 2.
 #include <boost/program_options.hpp>
 
 #include <cstdio>
@@ -23,6 +23,7 @@
 #include "sim/cli/command_line.h"
 #include "sim/cli/compare_command.h"
 #include "sim/cli/layout_report.h"
+#include "sim/cli/place_command.h"
 #include "sim/cli/predict_command.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/registry_listing.h"
@@ -65,6 +66,7 @@ const char* kUsage =
     "  topo SCENARIO       summarize a scenario's cluster topology (and write it as Graphviz DOT)\n"
     "  trace ...           record (generate), inspect (info) and convert routing traces\n"
     "  predict TRACE       score the expert-load predictors on a trace\n"
+    "  place LOADS         plan replicated experts from a load table or trace, as DeepSeek's EPLB does\n"
     "  bench collective F  nccl-tests' collective benchmarks on the cluster of F, in their layout\n"
     "  calibrate F         fit the cluster of F to nccl-tests logs (--nccl-tests LOG...)\n"
     "\n"
@@ -225,6 +227,7 @@ int main(int argc, char** argv) {
     if (command == "compare") return cli::cmd_compare(args);
     if (command == "trace") return cli::cmd_trace(args);
     if (command == "predict") return cli::cmd_predict(args);
+    if (command == "place") return cli::cmd_place(args);
     if (command == "bench") return cli::cmd_bench(args);
     if (command == "calibrate") return cli::cmd_calibrate(args);
     throw UsageError("unknown command '" + command + "'");

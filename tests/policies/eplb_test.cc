@@ -20,8 +20,8 @@ TEST(Eplb, GivesItsReadmesPlan) {
   const EplbShape shape{16, 4, 2, 8};
   ASSERT_EQ(eplb_default_mode(shape), EplbMode::kHierarchical);
   const EplbPlan plan = rebalance_experts(kReadmeLoads, shape, EplbMode::kHierarchical);
-  const std::vector<int> expected = {5, 6, 5, 7, 8, 4, 3, 4, 10, 9, 10, 2, 0, 1, 11, 1,  //
-                                     7, 10, 6, 8, 6, 11, 8, 9, 2, 4, 5, 1, 5, 0, 3, 1};
+  const std::vector<int> expected = {5, 6,  5, 7, 8, 4,  3, 4, 10, 9, 10, 2, 0, 1, 11, 1,  //
+                                     7, 10, 6, 8, 6, 11, 8, 9, 2,  4, 5,  1, 5, 0, 3,  1};
   EXPECT_EQ(plan.phy2log, expected);
   // logcnt and log2phy follow from phy2log: each expert's slots in replica order.
   for (int l = 0; l < 2; ++l) {
@@ -91,7 +91,8 @@ std::vector<int> reference_phy2log(const std::vector<double>& loads, const EplbS
       size_t best = 0;
       for (size_t i = 1; i < members.size(); ++i)
         if (static_cast<float>(loads[members[i]]) / static_cast<float>(count[i]) >
-            static_cast<float>(loads[members[best]]) / static_cast<float>(count[best])) best = i;
+            static_cast<float>(loads[members[best]]) / static_cast<float>(count[best]))
+          best = i;
       ++count[best];
       physical.push_back(static_cast<int>(best));
     }
@@ -112,15 +113,15 @@ std::vector<int> reference_phy2log(const std::vector<double>& loads, const EplbS
 TEST(Eplb, AgreesWithAPlainReimplementationOnRandomLoads) {
   Rng rng(3, "eplb");
   // Whole loads from a small range, so that ties (and their breaking) are common.
-  for (const EplbShape& shape : {EplbShape{16, 4, 2, 8}, EplbShape{64, 8, 4, 16}, EplbShape{48, 4, 2, 8}, EplbShape{32, 8, 1, 8},
-                                 EplbShape{40, 1, 1, 8}}) {
+  for (const EplbShape& shape :
+       {EplbShape{16, 4, 2, 8}, EplbShape{64, 8, 4, 16}, EplbShape{48, 4, 2, 8}, EplbShape{32, 8, 1, 8}, EplbShape{40, 1, 1, 8}}) {
     for (int trial = 0; trial < 20; ++trial) {
       const int experts = shape.physical == 40 ? 30 : shape.physical * 3 / 4;
       std::vector<double> loads(experts);
       for (double& v : loads) v = static_cast<double>(rng.below(trial % 2 ? 8 : 1000));
       const EplbPlan plan = rebalance_experts({loads}, shape, EplbMode::kHierarchical);
-      EXPECT_EQ(plan.phy2log, reference_phy2log(loads, shape)) << "shape " << shape.physical << "/" << shape.groups << "/" << shape.nodes
-                                                               << "/" << shape.gpus << " trial " << trial;
+      EXPECT_EQ(plan.phy2log, reference_phy2log(loads, shape))
+          << "shape " << shape.physical << "/" << shape.groups << "/" << shape.nodes << "/" << shape.gpus << " trial " << trial;
     }
   }
 }
