@@ -3,6 +3,7 @@
 #include <H5Cpp.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "results/h5_file.h"
@@ -131,6 +132,30 @@ void write_policy(H5::Group& g, const scenarios::Scenario& s, const scenarios::P
   const hsize_t changes = at.size();
   write(g, "placement_steps", at, {changes}, H5::PredType::NATIVE_INT32);
   write(g, "placement_share", share, {changes, hsize_t(layers), hsize_t(experts), hsize_t(ep)}, H5::PredType::NATIVE_FLOAT);
+  // The same plans in slot form, as EPLB's phy2log: each EP rank's experts in increasing order,
+  // -1 for a slot it leaves empty (an expert it holds twice shows once).
+  int width = experts / ep + spec.spare_slots;
+  for (const auto& [step, placement] : p.placements) {
+    for (const auto& layer : placement.layers) {
+      std::vector<int> held(ep, 0);
+      for (const auto& replicas : layer.replicas)
+        for (const auto& r : replicas) width = std::max(width, ++held[r.ep_rank]);
+    }
+  }
+  std::vector<int32_t> slots(static_cast<size_t>(changes) * layers * ep * width, -1);
+  size_t change = 0;
+  for (const auto& [step, placement] : p.placements) {
+    for (int l = 0; l < layers; ++l) {
+      std::vector<int> filled(ep, 0);
+      for (int e = 0; e < experts; ++e) {
+        for (const auto& r : placement.layers[l].replicas[e]) {
+          slots[((change * layers + l) * ep + r.ep_rank) * width + filled[r.ep_rank]++] = e;
+        }
+      }
+    }
+    ++change;
+  }
+  write(g, "placement_slots", slots, {changes, hsize_t(layers), hsize_t(ep), hsize_t(width)}, H5::PredType::NATIVE_INT32);
 }
 
 }  // namespace

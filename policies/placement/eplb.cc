@@ -159,4 +159,23 @@ EplbPlan rebalance_experts(const std::vector<std::vector<double>>& loads, const 
   return plan;
 }
 
+LayerPlacement layer_placement(const EplbPlan& plan, int layer, int gpus) {
+  const int per_gpu = plan.physical / gpus;
+  LayerPlacement out;
+  out.replicas.resize(plan.experts);
+  for (int s = 0; s < plan.physical; ++s) {
+    const int e = plan.slot_expert(layer, s), rank = s / per_gpu;
+    const double share = 1.0 / plan.logcnt[static_cast<size_t>(layer) * plan.experts + e];
+    auto& replicas = out.replicas[e];
+    const auto same = std::find_if(replicas.begin(), replicas.end(), [&](const Replica& r) { return r.ep_rank == rank; });
+    if (same != replicas.end())
+      same->share += share;
+    else
+      replicas.push_back({rank, share});
+  }
+  for (auto& replicas : out.replicas)
+    std::sort(replicas.begin(), replicas.end(), [](const Replica& a, const Replica& b) { return a.ep_rank < b.ep_rank; });
+  return out;
+}
+
 }  // namespace moesim::policies

@@ -11,8 +11,11 @@
 // CPU sort, stable at these sizes).
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
+
+#include "policies/placement/placement.h"
 
 namespace moesim::policies {
 
@@ -45,5 +48,9 @@ struct EplbPlan {
 // Plans every layer of `loads` ([layer][expert], each expert's load). Throws
 // std::invalid_argument with eplb_shape_problem's reason.
 EplbPlan rebalance_experts(const std::vector<std::vector<double>>& loads, const EplbShape& shape, EplbMode mode);
+
+// Layer `layer` of `plan` as a placement over `gpus` EP ranks: each slot a replica with 1 / count
+// of its expert's tokens (two slots of an expert on one GPU: one replica with both shares).
+LayerPlacement layer_placement(const EplbPlan& plan, int layer, int gpus);
 
 }  // namespace moesim::policies

@@ -16,6 +16,8 @@ namespace moesim::policies {
 struct ReplicatedParams {
   int replicas = 0;  // extra replicas per MoE layer, at most ep x spare_slots
   PlanningParams planning;
+  ReplicationMode mode = ReplicationMode::kNodeByNode;
+  int groups = 1;  // expert groups (hierarchical mode)
   void describe(params::Visitor& v);
 };
 

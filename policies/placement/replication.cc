@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "policies/placement/eplb.h"
 #include "policies/placement/packing.h"
 
 namespace moesim::policies {
@@ -17,6 +18,11 @@ double max_rank_load(std::span<const double> loads, const LayerPlacement& placem
 }
 
 LayerPlacement replicate_layer(std::span<const double> loads, const ReplicationShape& shape) {
+  if (shape.mode != ReplicationMode::kNodeByNode) {
+    const EplbShape eplb{shape.ranks * shape.slots, shape.groups, shape.ranks / shape.ranks_per_node, shape.ranks};
+    const EplbMode mode = shape.mode == ReplicationMode::kHierarchical ? EplbMode::kHierarchical : EplbMode::kGlobal;
+    return layer_placement(rebalance_experts({std::vector<double>(loads.begin(), loads.end())}, eplb, mode), 0, shape.ranks);
+  }
   const int experts = static_cast<int>(loads.size());
   const int nodes = shape.ranks / shape.ranks_per_node;
   if (nodes < 1 || shape.ranks % shape.ranks_per_node != 0 || experts % nodes != 0 || shape.replicas < 0 ||

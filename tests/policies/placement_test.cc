@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "policies/placement/eplb.h"
 #include "policies/placement/migration.h"
 #include "policies/placement/oracle_policy.h"
 #include "policies/placement/packing.h"
@@ -129,6 +130,31 @@ TEST(Replication, SharesOfEveryExpertSumToOne) {
   }
   EXPECT_LE(replicas, 64 + 16);
   for (int u : used) EXPECT_LE(u, 5);
+}
+
+// In EPLB's modes a layer is EPLB's plan: every slot filled, each slot a replica with 1 / count of
+// its expert; hierarchical keeps a group's replicas on the node the group went to.
+TEST(Replication, EplbModesAreEplbsPlan) {
+  const auto loads = random_loads(64, 2);
+  for (const auto mode : {ReplicationMode::kHierarchical, ReplicationMode::kGlobal}) {
+    const LayerPlacement p = replicate_layer(loads, ReplicationShape{16, 8, 5, 16, mode, 8});
+    const EplbPlan plan =
+        rebalance_experts({loads}, {80, 8, 2, 16}, mode == ReplicationMode::kHierarchical ? EplbMode::kHierarchical : EplbMode::kGlobal);
+    EXPECT_EQ(p, layer_placement(plan, 0, 16));
+    std::vector<double> slots(16, 0.0);
+    for (int e = 0; e < 64; ++e) {
+      double share = 0;
+      for (const Replica& r : p.replicas[e]) {
+        share += r.share;
+        slots[r.ep_rank] += r.share * plan.logcnt[e];  // the slots this replica fills
+        if (mode == ReplicationMode::kHierarchical) {
+          EXPECT_EQ(r.ep_rank / 8, p.replicas[e].front().ep_rank / 8) << "expert " << e;
+        }
+      }
+      EXPECT_NEAR(share, 1.0, 1e-12);
+    }
+    for (double filled : slots) EXPECT_NEAR(filled, 5.0, 1e-9);
+  }
 }
 
 // DeepSeek's EPLB as published, written out plainly: replicate_experts gives each extra slot to

@@ -66,6 +66,22 @@ TEST(RunH5, HoldsStepSeriesAndPlacementChanges) {
     for (int r = 0; r < 4; ++r) sum += share[expert * 4 + r];
     EXPECT_NEAR(sum, 1.0f, 1e-6f);
   }
+  // The same plans in slot form: each rank's experts in increasing order, its spare slot -1 or an
+  // expert it replicates; every expert on the ranks its shares say.
+  const auto slots = read<int32_t>(moving, "placement_slots", H5::PredType::NATIVE_INT32, dims);
+  ASSERT_EQ(dims, (std::vector<hsize_t>{steps.size(), 6, 4, 5}));
+  for (size_t layer = 0; layer < steps.size() * 6; ++layer) {
+    for (int r = 0; r < 4; ++r) {
+      int previous = -1;
+      for (int k = 0; k < 5; ++k) {
+        const int e = slots[(layer * 4 + r) * 5 + k];
+        if (e < 0) continue;
+        EXPECT_GT(e, previous);
+        EXPECT_GT(share[(layer * 16 + e) * 4 + r], 0.0f) << "expert " << e << " on rank " << r;
+        previous = e;
+      }
+    }
+  }
   const auto migration = read<double>(moving, "migration_gb", H5::PredType::NATIVE_DOUBLE, dims);
   EXPECT_GT(migration[5], 0.0);
   EXPECT_EQ(migration[4], 0.0);
