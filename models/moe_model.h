@@ -33,6 +33,10 @@ struct MlaSpec {
 
 struct MoeModel {
   std::string preset;
+  // Where a model read from a Hugging Face config.json came from, and the config's fields it
+  // does not model (scenarios/loader/hf_config.h); both empty for a preset.
+  std::string config;
+  std::vector<std::string> config_unmodelled;
   int layers = 12;
   int first_moe_layer = 1;
   int moe_every = 2;
@@ -65,6 +69,8 @@ struct MoeModel {
   double grad_bytes_per_param = 2;
   double optimizer_bytes_per_param = 12;
 
+  // The preset's name, or the config's path for a model read from one.
+  const std::string& name() const { return preset.empty() ? config : preset; }
   bool is_moe_layer(int layer) const { return layer >= first_moe_layer && (layer - first_moe_layer) % moe_every == 0; }
   int moe_layer_count() const;
   std::vector<int> moe_layer_indices() const;

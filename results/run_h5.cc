@@ -64,6 +64,52 @@ void write_loads(H5::Group& g, const scenarios::Scenario& s, const std::vector<i
   write(g, "expert_loads", loads, {loads.size() / (layers * experts), layers, experts}, H5::PredType::NATIVE_INT32);
 }
 
+// Placements when they change: the step, and each (layer, expert, EP rank)'s token share.
+void write_placements(H5::Group& g, const scenarios::Scenario& s, const scenarios::PolicySpec& spec, const PolicyRun& p) {
+  const int layers = s.model.moe_layer_count(), experts = s.model.experts, ep = s.parallelism.ep;
+  std::vector<int32_t> at;
+  std::vector<float> share;
+  for (const auto& [step, placement] : p.placements) {
+    at.push_back(step);
+    const size_t first = share.size();
+    share.resize(first + static_cast<size_t>(layers) * experts * ep, 0.0f);
+    for (int l = 0; l < layers; ++l) {
+      for (int e = 0; e < experts; ++e) {
+        for (const auto& r : placement.layers[l].replicas[e]) {
+          share[first + (static_cast<size_t>(l) * experts + e) * ep + r.ep_rank] += static_cast<float>(r.share);
+        }
+      }
+    }
+  }
+  const hsize_t changes = at.size();
+  write(g, "placement_steps", at, {changes}, H5::PredType::NATIVE_INT32);
+  write(g, "placement_share", share, {changes, hsize_t(layers), hsize_t(experts), hsize_t(ep)}, H5::PredType::NATIVE_FLOAT);
+  // The same plans in slot form, as EPLB's phy2log: each EP rank's experts in increasing order,
+  // -1 for a slot it leaves empty (an expert it holds twice shows once).
+  int width = experts / ep + spec.spare_slots;
+  for (const auto& [step, placement] : p.placements) {
+    for (const auto& layer : placement.layers) {
+      std::vector<int> held(ep, 0);
+      for (const auto& replicas : layer.replicas)
+        for (const auto& r : replicas) width = std::max(width, ++held[r.ep_rank]);
+    }
+  }
+  std::vector<int32_t> slots(static_cast<size_t>(changes) * layers * ep * width, -1);
+  size_t change = 0;
+  for (const auto& [step, placement] : p.placements) {
+    for (int l = 0; l < layers; ++l) {
+      std::vector<int> filled(ep, 0);
+      for (int e = 0; e < experts; ++e) {
+        for (const auto& r : placement.layers[l].replicas[e]) {
+          slots[((change * layers + l) * ep + r.ep_rank) * width + filled[r.ep_rank]++] = e;
+        }
+      }
+    }
+    ++change;
+  }
+  write(g, "placement_slots", slots, {changes, hsize_t(layers), hsize_t(ep), hsize_t(width)}, H5::PredType::NATIVE_INT32);
+}
+
 void write_policy(H5::Group& g, const scenarios::Scenario& s, const scenarios::PolicySpec& spec, const PolicyRun& p) {
   text_attribute(g, "label", p.label);
   double_attribute(g, "peak_memory_bytes", gpu_memory(step_config(s, spec.migration, spec.spare_slots)).peak().total());
@@ -113,49 +159,7 @@ void write_policy(H5::Group& g, const scenarios::Scenario& s, const scenarios::P
   write(g, "forecast_error_pp", plan_error, {plans}, f64);
   if (!p.expert_loads.empty()) write_loads(g, s, p.expert_loads);
 
-  // Placements when they change: the step, and each (layer, expert, EP rank)'s token share.
-  const int layers = s.model.moe_layer_count(), experts = s.model.experts, ep = s.parallelism.ep;
-  std::vector<int32_t> at;
-  std::vector<float> share;
-  for (const auto& [step, placement] : p.placements) {
-    at.push_back(step);
-    const size_t first = share.size();
-    share.resize(first + static_cast<size_t>(layers) * experts * ep, 0.0f);
-    for (int l = 0; l < layers; ++l) {
-      for (int e = 0; e < experts; ++e) {
-        for (const auto& r : placement.layers[l].replicas[e]) {
-          share[first + (static_cast<size_t>(l) * experts + e) * ep + r.ep_rank] += static_cast<float>(r.share);
-        }
-      }
-    }
-  }
-  const hsize_t changes = at.size();
-  write(g, "placement_steps", at, {changes}, H5::PredType::NATIVE_INT32);
-  write(g, "placement_share", share, {changes, hsize_t(layers), hsize_t(experts), hsize_t(ep)}, H5::PredType::NATIVE_FLOAT);
-  // The same plans in slot form, as EPLB's phy2log: each EP rank's experts in increasing order,
-  // -1 for a slot it leaves empty (an expert it holds twice shows once).
-  int width = experts / ep + spec.spare_slots;
-  for (const auto& [step, placement] : p.placements) {
-    for (const auto& layer : placement.layers) {
-      std::vector<int> held(ep, 0);
-      for (const auto& replicas : layer.replicas)
-        for (const auto& r : replicas) width = std::max(width, ++held[r.ep_rank]);
-    }
-  }
-  std::vector<int32_t> slots(static_cast<size_t>(changes) * layers * ep * width, -1);
-  size_t change = 0;
-  for (const auto& [step, placement] : p.placements) {
-    for (int l = 0; l < layers; ++l) {
-      std::vector<int> filled(ep, 0);
-      for (int e = 0; e < experts; ++e) {
-        for (const auto& r : placement.layers[l].replicas[e]) {
-          slots[((change * layers + l) * ep + r.ep_rank) * width + filled[r.ep_rank]++] = e;
-        }
-      }
-    }
-    ++change;
-  }
-  write(g, "placement_slots", slots, {changes, hsize_t(layers), hsize_t(ep), hsize_t(width)}, H5::PredType::NATIVE_INT32);
+  write_placements(g, s, spec, p);
 }
 
 }  // namespace

@@ -72,7 +72,14 @@ void emit_cluster(YAML::Emitter& out, const hardware::ClusterSpec& c) {
 
 void emit_model(YAML::Emitter& out, const models::MoeModel& m) {
   out << Key << "model" << Value << BeginMap;
-  out << Key << "preset" << Value << m.preset;
+  if (m.config.empty()) {
+    out << Key << "preset" << Value << m.preset;
+  } else {
+    out << Key << "config" << Value << m.config;
+    std::string unmodelled;
+    for (const auto& key : m.config_unmodelled) unmodelled += (unmodelled.empty() ? "" : ", ") + key;
+    out << YAML::Comment("not modelled from it: " + (unmodelled.empty() ? std::string("none") : unmodelled));
+  }
   out << Key << "layers" << Value << m.layers;
   out << Key << "first_moe_layer" << Value << m.first_moe_layer;
   out << Key << "moe_every" << Value << m.moe_every;

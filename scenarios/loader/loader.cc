@@ -1,5 +1,7 @@
 #include "scenarios/loader/loader.h"
 
+#include "scenarios/loader/hf_config.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -164,9 +166,20 @@ hardware::ClusterSpec read_cluster(MapReader r) {
   return c;
 }
 
-models::MoeModel read_model(MapReader r) {
-  const std::string preset = r.get_choice("preset", names_of(models::model_presets()), std::nullopt);
-  models::MoeModel m = *models::model_preset(preset);
+// A preset or a Hugging Face config.json (relative to the scenario's file), then the keys given.
+models::MoeModel read_model(MapReader r, const std::string& scenario_file) {
+  models::MoeModel m;
+  if (r.has("config")) {
+    if (r.has("preset")) r.fail("config", "give model.preset or model.config, not both");
+    std::filesystem::path config = r.get_string("config", std::nullopt);
+    if (config.is_relative() && !scenario_file.empty()) config = std::filesystem::path(scenario_file).parent_path() / config;
+    // Absolute, so that the resolved scenario (scenario.yaml of a run) finds it from anywhere.
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(config, ec);
+    m = read_hf_config((ec ? config : absolute).lexically_normal().string());
+  } else {
+    m = *models::model_preset(r.get_choice("preset", names_of(models::model_presets()), std::nullopt));
+  }
   auto count = [&](const char* key, int& field, int min) { field = static_cast<int>(r.get_int(key, field, min, 1 << 24)); };
   count("layers", m.layers, 1);
   count("first_moe_layer", m.first_moe_layer, 0);
@@ -315,7 +328,7 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   s.seed = static_cast<uint64_t>(r.get_int("seed", 1, 0));
   s.steps = static_cast<int>(r.get_int("steps", 100, 1, 10'000'000));
   s.cluster = read_cluster(r.child("cluster"));
-  s.model = read_model(r.child("model"));
+  s.model = read_model(r.child("model"), sources.file());
 
   s.parallelism = read_parallelism(r.child("parallelism"), s.cluster.gpu_count(), s.model.experts);
   s.training = read_training(r.child("training"), s.parallelism);

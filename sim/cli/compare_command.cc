@@ -31,7 +31,7 @@ constexpr const char* kUsage =
 
 std::string title(const scenarios::Scenario& s) {
   return s.name + " (" + std::to_string(s.cluster.nodes) + " x " + s.cluster.preset + ", " + std::to_string(s.cluster.gpu_count()) +
-         " GPUs, " + s.model.preset + " with " + std::to_string(s.model.experts) + " experts)";
+         " GPUs, " + s.model.name() + " with " + std::to_string(s.model.experts) + " experts)";
 }
 
 // A what-if file: a sweep file of exactly two points, the base and the variant.

@@ -82,7 +82,7 @@ std::string describe(const scenarios::Scenario& s) {
     if (degree > 1) degrees += std::string(name) + " " + std::to_string(degree) + " x ";
   }
   std::snprintf(buf, sizeof buf, "%s: %d x %s (%d GPUs), %s (%d layers, %d MoE x %d experts, top-%d), %sEP %d x DP %d, %d steps, %s",
-                s.name.c_str(), c.nodes, c.preset.c_str(), c.gpu_count(), m.preset.c_str(), m.layers, m.moe_layer_count(), m.experts,
+                s.name.c_str(), c.nodes, c.preset.c_str(), c.gpu_count(), m.name().c_str(), m.layers, m.moe_layer_count(), m.experts,
                 m.top_k, degrees.c_str(), p.ep, p.dp, s.steps, scenarios::to_string(s.training.expert_execution));
   return buf;
 }

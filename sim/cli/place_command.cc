@@ -86,57 +86,38 @@ double max_over_mean(const std::vector<double>& v) {
   return mean > 0 ? *std::max_element(v.begin(), v.end()) / mean : 1.0;
 }
 
-}  // namespace
-
-int cmd_place(const std::vector<std::string>& args) {
-  const po::options_description o = place_options();
-  const po::variables_map vm = parse_with_file(args, o, "loads");
-  if (vm.count("help")) {
-    std::cout << kUsage << "\n" << o;
-    return 0;
-  }
-  if (!vm.count("loads")) throw UsageError("`moesim place` needs a load table (CSV) or a trace (.h5)");
-  const std::string path = vm["loads"].as<std::string>();
+// The EPLB shape and mode the options give.
+struct PlaceRequest {
   policies::EplbShape shape;
-  shape.gpus = positive(vm, "gpus");
-  const int slots = positive(vm, "slots");
-  shape.nodes = positive(vm, "nodes");
-  shape.groups = positive(vm, "groups");
-  if (static_cast<int64_t>(shape.gpus) * slots > 1 << 24) throw OptionError("--slots: more than 2^24 physical experts");
-  shape.physical = shape.gpus * slots;
-  policies::EplbMode mode = policies::eplb_default_mode(shape);
+  int slots = 1;
+  policies::EplbMode mode = policies::EplbMode::kHierarchical;
+};
+
+PlaceRequest place_request(const po::variables_map& vm) {
+  PlaceRequest r;
+  r.shape.gpus = positive(vm, "gpus");
+  r.slots = positive(vm, "slots");
+  r.shape.nodes = positive(vm, "nodes");
+  r.shape.groups = positive(vm, "groups");
+  if (static_cast<int64_t>(r.shape.gpus) * r.slots > 1 << 24) throw OptionError("--slots: more than 2^24 physical experts");
+  r.shape.physical = r.shape.gpus * r.slots;
+  r.mode = policies::eplb_default_mode(r.shape);
   if (vm.count("mode")) {
     const std::string name = vm["mode"].as<std::string>();
     const auto* found = std::find(std::begin(policies::kEplbModeNames), std::end(policies::kEplbModeNames), name);
     if (found == std::end(policies::kEplbModeNames)) throw OptionError("--mode: expected hierarchical or global, got '" + name + "'");
-    mode = static_cast<policies::EplbMode>(found - std::begin(policies::kEplbModeNames));
+    r.mode = static_cast<policies::EplbMode>(found - std::begin(policies::kEplbModeNames));
   }
-  // Every output is checked before the work that would fill it.
-  std::string out_dir;
-  if (vm.count("out")) {
-    out_dir = vm["out"].as<std::string>();
-    if (std::filesystem::exists(std::filesystem::symlink_status(out_dir)) && !std::filesystem::is_directory(out_dir))
-      throw OptionError("--out: " + out_dir + " exists and is not a directory");
-  }
-  const gating::ExpertLoadTable table = read_loads(path, vm);
-  if (const std::string problem = policies::eplb_shape_problem(table.experts, shape, mode); !problem.empty()) {
-    throw OptionError(std::to_string(table.experts) + " experts on " + std::to_string(shape.gpus) + " GPUs x " + std::to_string(slots) +
-                      " slots: " + problem);
-  }
-  if (!out_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
-    if (ec) throw OptionError("--out: cannot create " + out_dir + ": " + ec.message());
-    for (const char* name : {"phy2log.csv", "log2phy.csv", "logcnt.csv", "gpu_loads.csv", "eplb.json"})
-      require_output_file("--out", (std::filesystem::path(out_dir) / name).string(), files::Target::kFile, {path});
-  }
+  return r;
+}
 
-  const policies::EplbPlan plan = policies::rebalance_experts(table.loads, shape, mode);
-  const auto gpu_loads = results::eplb_gpu_loads(plan, shape.gpus, table.loads);
+void print_plan(const gating::ExpertLoadTable& table, const PlaceRequest& r, const policies::EplbPlan& plan,
+                const std::vector<std::vector<double>>& gpu_loads) {
+  const auto& shape = r.shape;
   std::printf(
       "moesim place %s: %d MoE layers x %d experts on %d GPUs (%d nodes) x %d slots = %d physical experts (%d replicas beyond one each)\n",
-      table.source.c_str(), table.layers, table.experts, shape.gpus, shape.nodes, slots, shape.physical, shape.physical - table.experts);
-  if (mode == policies::EplbMode::kHierarchical)
+      table.source.c_str(), table.layers, table.experts, shape.gpus, shape.nodes, r.slots, shape.physical, shape.physical - table.experts);
+  if (r.mode == policies::EplbMode::kHierarchical)
     std::printf("EPLB hierarchical: %d expert groups packed onto %d nodes, replicas inside each node, then onto its GPUs\n", shape.groups,
                 shape.nodes);
   else
@@ -167,18 +148,53 @@ int cmd_place(const std::vector<std::string>& args) {
     for (double v : gpu_loads[l]) std::printf(" %.6g", v);
     std::printf("\n");
   }
-  if (!out_dir.empty()) {
-    const auto files_out = results::eplb_output_files(plan, shape, mode, gpu_loads);
-    std::vector<std::unique_ptr<files::Temporary>> written;
-    for (const auto& [name, contents] : files_out) {
-      written.push_back(std::make_unique<files::Temporary>((std::filesystem::path(out_dir) / name).string()));
-      written.back()->write(contents);
-    }
-    for (auto& t : written) t->commit();
-    std::printf("\nwrote");
-    for (const auto& [name, contents] : files_out) std::printf(" %s", (std::filesystem::path(out_dir) / name).c_str());
-    std::printf("\n");
+}
+
+// Every file written whole to a temporary first, then all renamed: none or all of them.
+void write_plan(const std::string& out_dir, const std::vector<std::pair<std::string, std::string>>& files_out) {
+  std::vector<std::unique_ptr<files::Temporary>> written;
+  for (const auto& [name, contents] : files_out) {
+    written.push_back(std::make_unique<files::Temporary>((std::filesystem::path(out_dir) / name).string()));
+    written.back()->write(contents);
   }
+  for (auto& t : written) t->commit();
+  std::printf("\nwrote");
+  for (const auto& [name, contents] : files_out) std::printf(" %s", (std::filesystem::path(out_dir) / name).c_str());
+  std::printf("\n");
+}
+
+}  // namespace
+
+int cmd_place(const std::vector<std::string>& args) {
+  const po::options_description o = place_options();
+  const po::variables_map vm = parse_with_file(args, o, "loads");
+  if (vm.count("help")) {
+    std::cout << kUsage << "\n" << o;
+    return 0;
+  }
+  if (!vm.count("loads")) throw UsageError("`moesim place` needs a load table (CSV) or a trace (.h5)");
+  const std::string path = vm["loads"].as<std::string>();
+  const PlaceRequest request = place_request(vm);
+  // Every output is checked before the work that would fill it.
+  const std::string out_dir = vm.count("out") ? vm["out"].as<std::string>() : "";
+  if (!out_dir.empty() && std::filesystem::exists(std::filesystem::symlink_status(out_dir)) && !std::filesystem::is_directory(out_dir))
+    throw OptionError("--out: " + out_dir + " exists and is not a directory");
+  const gating::ExpertLoadTable table = read_loads(path, vm);
+  if (const std::string problem = policies::eplb_shape_problem(table.experts, request.shape, request.mode); !problem.empty()) {
+    throw OptionError(std::to_string(table.experts) + " experts on " + std::to_string(request.shape.gpus) + " GPUs x " +
+                      std::to_string(request.slots) + " slots: " + problem);
+  }
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) throw OptionError("--out: cannot create " + out_dir + ": " + ec.message());
+    for (const char* name : {"phy2log.csv", "log2phy.csv", "logcnt.csv", "gpu_loads.csv", "eplb.json"})
+      require_output_file("--out", (std::filesystem::path(out_dir) / name).string(), files::Target::kFile, {path});
+  }
+  const policies::EplbPlan plan = policies::rebalance_experts(table.loads, request.shape, request.mode);
+  const auto gpu_loads = results::eplb_gpu_loads(plan, request.shape.gpus, table.loads);
+  print_plan(table, request, plan, gpu_loads);
+  if (!out_dir.empty()) write_plan(out_dir, results::eplb_output_files(plan, request.shape, request.mode, gpu_loads));
   return 0;
 }
 

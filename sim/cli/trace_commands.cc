@@ -142,7 +142,7 @@ int generate(const std::vector<std::string>& args) {
   info.top_k = s.model.top_k;
   info.tokens_per_step = s.training.tokens_per_step;
   info.seed = s.seed;
-  info.model = s.model.preset;
+  info.model = s.model.name();
   info.generator = source->describe();
   info.scenario = scenarios::resolved_yaml(s);
   gating::TraceWriter writer(out, info);

@@ -136,22 +136,6 @@ std::vector<BadCase> quantity_and_model_cases() {
        kGood + "policies:\n  - {placement: replicated, spare_slots: 1, replicas: 17}\n",
        {},
        {"`policies.0.replicas`", "at most the spare slots", "16 x 1 = 16", "got 17"}},
-      {"EplbModeWithFewerReplicas",
-       kGood + "policies:\n  - {placement: replicated, spare_slots: 1, replicas: 3, mode: global}\n",
-       {},
-       {"`policies.0.replicas`", "fills every spare slot", "expected ep x spare_slots = 16", "got 3"}},
-      {"EplbGroupsNotDividingTheExperts",
-       kGood + "policies:\n  - {placement: replicated, mode: hierarchical, groups: 3}\n",
-       {},
-       {"`policies.0.groups`", "the expert groups (3) must divide the experts"}},
-      {"GroupsWithoutHierarchicalMode",
-       kGood + "policies:\n  - {placement: phase_aware, groups: 4}\n",
-       {},
-       {"`policies.0.groups`", "expected 1", "for mode hierarchical", "got 4"}},
-      {"UnknownReplicationMode",
-       kGood + "policies:\n  - {placement: replicated, mode: best}\n",
-       {},
-       {"`policies.0.mode`", "node_by_node", "got 'best'"}},
       {"PlacementBeyondGpuMemory",
        kGood + "policies:\n  - {placement: replicated, spare_slots: 4000}\n",
        {},
@@ -311,6 +295,26 @@ std::vector<BadCase> fabric_and_network_cases() {
 }
 
 // A policy's predictor and its settings.
+// The replicated policies' EPLB modes.
+std::vector<BadCase> replication_cases() {
+  return {{"EplbModeWithFewerReplicas",
+           kGood + "policies:\n  - {placement: replicated, spare_slots: 1, replicas: 3, mode: global}\n",
+           {},
+           {"`policies.0.replicas`", "fills every spare slot", "expected ep x spare_slots = 16", "got 3"}},
+          {"EplbGroupsNotDividingTheExperts",
+           kGood + "policies:\n  - {placement: replicated, mode: hierarchical, groups: 3}\n",
+           {},
+           {"`policies.0.groups`", "the expert groups (3) must divide the experts"}},
+          {"GroupsWithoutHierarchicalMode",
+           kGood + "policies:\n  - {placement: phase_aware, groups: 4}\n",
+           {},
+           {"`policies.0.groups`", "expected 1", "for mode hierarchical", "got 4"}},
+          {"UnknownReplicationMode",
+           kGood + "policies:\n  - {placement: replicated, mode: best}\n",
+           {},
+           {"`policies.0.mode`", "node_by_node", "got 'best'"}}};
+}
+
 std::vector<BadCase> predictor_cases() {
   return {
       {"PredictorWithoutName",
@@ -334,8 +338,8 @@ std::vector<BadCase> predictor_cases() {
 
 std::vector<BadCase> cases() {
   std::vector<BadCase> all;
-  for (auto part :
-       {syntax_and_cluster_cases(), quantity_and_model_cases(), gating_cases(), fabric_and_network_cases(), predictor_cases()}) {
+  for (auto part : {syntax_and_cluster_cases(), quantity_and_model_cases(), gating_cases(), fabric_and_network_cases(), predictor_cases(),
+                    replication_cases()}) {
     all.insert(all.end(), part.begin(), part.end());
   }
   return all;
