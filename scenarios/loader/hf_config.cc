@@ -174,7 +174,7 @@ models::MoeModel deepseek(Fields& f) {
   m.topk_groups = f.count_or("topk_group", 1, 1);
   if (f.has("quantization_config")) {
     const json& q = f.value("quantization_config");
-    if (q.is_object() && q.value("quant_method", "") == "fp8") m.dtype = models::Dtype::kFp8;
+    if (q.is_object() && q.contains("quant_method") && q["quant_method"] == "fp8") m.dtype = models::Dtype::kFp8;
   }
   return m;
 }

@@ -248,6 +248,25 @@ void print_errors(const std::vector<results::PredictorEvaluation>& evaluations, 
   }
 }
 
+// Why a trace is too short for the options, and which of them to change.
+std::string short_trace_advice(const std::string& path, int steps, int window, int phase_window, int longest) {
+  const int history = std::max(window, phase_window), need = history + longest;
+  std::string advice = path + " has " + std::to_string(steps) + " steps: " + std::to_string(history) +
+                       " steps of history (--window " + std::to_string(window) + ", --phase-window " + std::to_string(phase_window) +
+                       ") and the longest horizon (" + std::to_string(longest) + " steps, --horizons) need " + std::to_string(need) + ": ";
+  if (steps - history >= 1)
+    advice += "give horizons of at most " + std::to_string(steps - history) + " steps, ";
+  if (steps - longest >= 2)
+    advice += "shorten --window and --phase-window to at most " + std::to_string(steps - longest) + " steps (the phase window at least 2), ";
+  if (steps - history < 1 && steps - longest < 2 && steps >= 3) {
+    const int w = std::max(2, steps / 2), h = steps - w;
+    advice += "shorten both, the windows and the longest horizon adding up to at most " + std::to_string(steps) + " (e.g. --window " +
+              std::to_string(w) + " --phase-window " + std::to_string(w) + " --horizons 1," + std::to_string(h) + "), ";
+  }
+  return advice + "or record a trace of at least " + std::to_string(need) + " steps (moesim trace generate SCENARIO --steps " +
+         std::to_string(need) + " --out FILE.h5)";
+}
+
 }  // namespace
 
 int cmd_predict(const std::vector<std::string>& args) {
@@ -288,11 +307,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   const int longest = *std::max_element(horizons.begin(), horizons.end());
   // The first forecast comes after a full window of history.
   const int first_origin = std::max(window, phase_window) - 1;
-  if (steps < first_origin + 1 + longest) {
-    throw OptionError(path + " has " + std::to_string(steps) + " steps: a window of " + std::to_string(first_origin + 1) +
-                      " steps of history and the longest horizon, " + std::to_string(longest) + " steps, need " +
-                      std::to_string(first_origin + 1 + longest));
-  }
+  if (steps < first_origin + 1 + longest) throw OptionError(short_trace_advice(path, steps, window, phase_window, longest));
   const auto configs = predictor_configs(names, vm);
 
   // Trained before anything is printed: a bad training trace is an error with no partial table.

@@ -34,6 +34,12 @@ TEST_F(Cli, PredictScoresPredictorsOnATrace) {
     EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
     EXPECT_FALSE(fs::exists(none));
   }
+  // A trace too short for the options says which to change.
+  const Result too_short = moesim("predict " + trace + " --horizons 1,400");
+  EXPECT_EQ(too_short.status, 2);
+  for (const char* advice : {"has 400 steps: 100 steps of history (--window 100, --phase-window 100)", "give horizons of at most 300 steps",
+                             "or record a trace of at least 500 steps (moesim trace generate SCENARIO --steps 500"})
+    EXPECT_NE(too_short.err.find(advice), std::string::npos) << advice << " in " << too_short.err;
   const Result missing = moesim("predict " + (dir_ / "nope.h5").string());
   EXPECT_EQ(missing.status, 2);
   EXPECT_NE(missing.err.find("nope.h5"), std::string::npos) << missing.err;
