@@ -307,13 +307,35 @@ def deepep(run):
     return "\n".join(lines)
 
 
+# ---- trace info on the learned 125M trace ------------------------------------------------------
+
+def traceinfo(run):
+    steps = ["--steps", "200"] if run.short else []
+    run("trace", "generate", scenario("learned_gpt3_125m.yaml"), *steps, "--out", "t125.h5", record=False)
+    out = run("trace", "info", "t125.h5", "--ep", "8").splitlines()
+    start = next(i for i, line in enumerate(out) if line.startswith("  imbalance over training"))
+    # The imbalance, the phase table's first six layers, and the two busiest experts.
+    shown, layers, experts = [], 0, 0
+    for line in out[start:]:
+        if re.match(r"\s+\d+\s+[\d.e-]+\s", line):
+            layers += 1
+            if layers > 6:
+                continue
+        if line.startswith("    expert "):
+            experts += 1
+            if experts > 2:
+                continue
+        shown.append(line)
+    return "```\n$ moesim trace info t125.h5 --ep 8\n  ...\n" + "\n".join(shown).rstrip() + "\n```"
+
+
 # ---- the keys of the registry entries -----------------------------------------------------------
 
 def keys(run):
     return run("presets", "--markdown").rstrip()
 
 
-FIGURES = {"keys": keys, "bench": bench, "deepep": deepep, "quickstart": quickstart, "predictors": predictors, "routing": routing, "placement": placement, "whatif": whatif}
+FIGURES = {"keys": keys, "bench": bench, "deepep": deepep, "quickstart": quickstart, "predictors": predictors, "routing": routing, "placement": placement, "whatif": whatif, "traceinfo": traceinfo}
 BLOCK = re.compile(r"(<!-- figure (\w+)[^>]*-->\n)(.*?)(\n<!-- end figure \2 -->)", re.DOTALL)
 
 

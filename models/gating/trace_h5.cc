@@ -204,6 +204,8 @@ TraceWriter::TraceWriter(const std::string& path, const TraceInfo& info) {
     write_attr(impl_->file, "seed", static_cast<int64_t>(info.seed));
     write_attr(impl_->file, "generator", info.generator);
     write_attr(impl_->file, "scenario", info.scenario);
+    write_attr(impl_->file, "stride", int64_t{info.stride});
+    write_attr(impl_->file, "first_step", info.first_step);
   } catch (const H5::Exception& e) {
     throw TraceError(path, "", "cannot create the trace (" + e.getDetailMsg() + ")");
   }
@@ -381,6 +383,13 @@ TraceReader::TraceReader(const std::string& path) : impl_(std::make_unique<Impl>
     t.info.model = read_str_attr(t.file, "model");
     t.info.generator = read_str_attr(t.file, "generator");
     t.info.scenario = read_str_attr(t.file, "scenario");
+    const int64_t stride = read_int_attr(t.file, "stride").value_or(1);
+    if (stride < 1 || stride > (int64_t{1} << 24))
+      throw TraceError(path, "stride", "expected 1 to 2^24 training steps between records, got " + std::to_string(stride));
+    t.info.stride = static_cast<int>(stride);
+    t.info.first_step = read_int_attr(t.file, "first_step").value_or(0);
+    if (t.info.first_step < 0 || t.info.first_step > (int64_t{1} << 40))
+      throw TraceError(path, "first_step", "expected a training step from 0 to 2^40, got " + std::to_string(t.info.first_step));
   } catch (const H5::Exception& e) {
     throw TraceError(path, "", "cannot read the trace (" + e.getDetailMsg() + ")");
   }

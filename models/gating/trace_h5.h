@@ -5,8 +5,9 @@
 //   /expert_counts  int32 [steps][moe_layers][experts]         per expert, summed over ranks
 // A trace has at least one of the two; a replay is exact with rank_counts and scaled from
 // expert_counts otherwise. Counts are routed assignments before capacity. Root attributes:
-// format ("moesim-trace"), version (1), model, top_k, tokens_per_step, seed, generator, and
-// scenario (the generating scenario, resolved, when moesim wrote it).
+// format ("moesim-trace"), version (1), model, top_k, tokens_per_step, seed, generator,
+// scenario (the generating scenario, resolved, when moesim wrote it), and stride and first_step
+// (record i is training step first_step + i * stride; a trace without them has stride 1 from 0).
 #pragma once
 
 #include <memory>
@@ -33,6 +34,9 @@ struct TraceInfo {
   int top_k = 0;                // 0: unknown
   int64_t tokens_per_step = 0;  // 0: unknown
   uint64_t seed = 0;
+  // Record i holds training step first_step + i * stride: a run logged every 10th step has stride 10.
+  int stride = 1;
+  int64_t first_step = 0;
   std::string model, generator, scenario;
 };
 

@@ -251,13 +251,13 @@ void print_errors(const std::vector<results::PredictorEvaluation>& evaluations, 
 // Why a trace is too short for the options, and which of them to change.
 std::string short_trace_advice(const std::string& path, int steps, int window, int phase_window, int longest) {
   const int history = std::max(window, phase_window), need = history + longest;
-  std::string advice = path + " has " + std::to_string(steps) + " steps: " + std::to_string(history) +
-                       " steps of history (--window " + std::to_string(window) + ", --phase-window " + std::to_string(phase_window) +
-                       ") and the longest horizon (" + std::to_string(longest) + " steps, --horizons) need " + std::to_string(need) + ": ";
-  if (steps - history >= 1)
-    advice += "give horizons of at most " + std::to_string(steps - history) + " steps, ";
+  std::string advice = path + " has " + std::to_string(steps) + " steps: " + std::to_string(history) + " steps of history (--window " +
+                       std::to_string(window) + ", --phase-window " + std::to_string(phase_window) + ") and the longest horizon (" +
+                       std::to_string(longest) + " steps, --horizons) need " + std::to_string(need) + ": ";
+  if (steps - history >= 1) advice += "give horizons of at most " + std::to_string(steps - history) + " steps, ";
   if (steps - longest >= 2)
-    advice += "shorten --window and --phase-window to at most " + std::to_string(steps - longest) + " steps (the phase window at least 2), ";
+    advice +=
+        "shorten --window and --phase-window to at most " + std::to_string(steps - longest) + " steps (the phase window at least 2), ";
   if (steps - history < 1 && steps - longest < 2 && steps >= 3) {
     const int w = std::max(2, steps / 2), h = steps - w;
     advice += "shorten both, the windows and the longest horizon adding up to at most " + std::to_string(steps) + " (e.g. --window " +

@@ -5,10 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
-#include <numeric>
 #include <stdexcept>
 
-#include "models/gating/load_statistics.h"
 #include "models/gating/trace_csv.h"
 #include "models/gating/trace_h5.h"
 #include "scenarios/loader/loader.h"
@@ -24,94 +22,9 @@ namespace {
 
 const char* kTraceUsage =
     "usage: moesim trace generate SCENARIO --out FILE.h5 [--set key.path=value]... [--steps N]\n"
-    "       moesim trace info FILE.h5\n"
-    "       moesim trace convert IN.csv OUT.h5\n";
-
-// Proportions [layer][step][expert] from the per-expert totals of every step.
-std::vector<std::vector<std::vector<double>>> proportions(const gating::TraceReader& reader) {
-  const auto& info = reader.info();
-  std::vector<std::vector<std::vector<double>>> out(info.moe_layers);
-  for (int s = 0; s < info.steps; ++s) {
-    const auto counts = reader.read_expert_counts(s);
-    for (int l = 0; l < info.moe_layers; ++l) {
-      const auto first = counts.begin() + static_cast<std::ptrdiff_t>(l) * info.experts;
-      const double total = static_cast<double>(std::accumulate(first, first + info.experts, int64_t{0}));
-      std::vector<double> row(info.experts, 0.0);
-      for (int e = 0; e < info.experts; ++e) row[e] = total > 0 ? static_cast<double>(first[e]) / total : 0.0;
-      out[l].push_back(std::move(row));
-    }
-  }
-  return out;
-}
-
-// A row of block characters, one per bucket of steps, scaled between the series' min and max.
-std::string sparkline(const std::vector<double>& series, int width) {
-  static const char* kLevels[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
-  const int n = static_cast<int>(series.size());
-  width = std::min(width, n);
-  std::vector<double> bucket(width, 0.0);
-  for (int b = 0; b < width; ++b) {
-    const int from = b * n / width, to = (b + 1) * n / width;
-    for (int i = from; i < to; ++i) bucket[b] += series[i] / (to - from);
-  }
-  const auto [lo, hi] = std::minmax_element(bucket.begin(), bucket.end());
-  std::string out;
-  for (double v : bucket) {
-    const int level = *hi > *lo ? static_cast<int>((v - *lo) / (*hi - *lo) * 7.999) : 0;
-    out += kLevels[level];
-  }
-  return out;
-}
-
-void print_trace(const std::string& path) {
-  const gating::TraceReader reader(path);
-  const auto& info = reader.info();
-  std::printf("trace %s\n", path.c_str());
-  std::printf("  shape      %d steps x %d MoE layers x %d experts, %s\n", info.steps, info.moe_layers, info.experts,
-              info.ranks > 0 ? ("per-rank counts for " + std::to_string(info.ranks) + " ranks").c_str() : "per-expert totals only");
-  if (!info.model.empty() || info.top_k > 0) {
-    std::printf("  recorded   model %s, top-%d, %lld tokens per step, seed %llu\n", info.model.c_str(), info.top_k,
-                static_cast<long long>(info.tokens_per_step), static_cast<unsigned long long>(info.seed));
-  }
-  if (!info.generator.empty()) std::printf("  generator  %s\n", info.generator.c_str());
-
-  const auto prop = proportions(reader);
-  // Windows of 100 steps need at least 1,000 steps to fit in a tenth; shorter traces use
-  // windows of a tenth, and below 50 steps the statistic says nothing.
-  const int tenth = info.steps / 10;
-  const int window = std::min(100, tenth);
-  if (info.steps < 50) {
-    std::printf("\n  (%d steps: too few for the phase statistics, which compare the first and last tenth)\n", info.steps);
-  } else {
-    std::printf("\n  variance of load proportion in windows of %d steps (the prediction paper's statistic):\n", window);
-    std::printf("    MoE layer   first tenth    last tenth   first/last\n");
-    for (int l = 0; l < info.moe_layers; ++l) {
-      const double early = gating::windowed_variance(prop[l], 0, tenth, window);
-      const double late = gating::windowed_variance(prop[l], info.steps - tenth, info.steps, window);
-      if (late > 0)
-        std::printf("    %9d   %11.3g   %11.3g   %9.1fx\n", l, early, late, early / late);
-      else
-        std::printf("    %9d   %11.3g   %11.3g         n/a\n", l, early, late);
-    }
-  }
-
-  // The four experts of layer 0 with the largest mean share.
-  const int show = std::min(4, info.experts);
-  std::vector<double> mean(info.experts, 0.0);
-  for (const auto& row : prop[0])
-    for (int e = 0; e < info.experts; ++e) mean[e] += row[e] / info.steps;
-  std::vector<int> order(info.experts);
-  std::iota(order.begin(), order.end(), 0);
-  std::partial_sort(order.begin(), order.begin() + show, order.end(), [&](int a, int b) { return mean[a] > mean[b]; });
-  std::printf("\n  load share over training, MoE layer 0, busiest experts (each line scaled to its own range):\n");
-  for (int i = 0; i < show; ++i) {
-    const int e = order[i];
-    std::vector<double> series;
-    for (const auto& row : prop[0]) series.push_back(row[e]);
-    std::printf("    expert %3d  %s  %5.2f%% .. %5.2f%%\n", e, sparkline(series, 60).c_str(),
-                100 * *std::min_element(series.begin(), series.end()), 100 * *std::max_element(series.begin(), series.end()));
-  }
-}
+    "       moesim trace info FILE.h5 [--ep N]\n"
+    "       moesim trace convert IN.csv OUT.h5\n"
+    "       moesim trace import FORMAT INPUT... --out TRACE.h5 [--top-k K] [--tokens-per-step T] [--stride N]\n";
 
 int generate(const std::vector<std::string>& args) {
   po::options_description o("moesim trace generate options");
@@ -165,24 +78,36 @@ int generate(const std::vector<std::string>& args) {
   return 0;
 }
 
+int info(const std::vector<std::string>& args) {
+  po::options_description o("moesim trace info options");
+  o.add_options()("help,h", "show this help")("ep", po::value<int>()->value_name("N"),
+                                              "GPUs whose imbalance to show (default: the trace's ranks, where they divide its experts)");
+  const po::variables_map vm = parse_with_file(args, o, "trace");
+  if (vm.count("help")) {
+    std::cout << kTraceUsage << "\n" << o;
+    return 0;
+  }
+  if (!vm.count("trace")) throw UsageError("`moesim trace info` takes one trace file");
+  const int ep = vm.count("ep") ? vm["ep"].as<int>() : 0;
+  if (vm.count("ep") && (ep < 1 || ep > 65536)) throw OptionError("--ep must be from 1 to 65536, got " + std::to_string(ep));
+  print_trace(vm["trace"].as<std::string>(), ep);
+  return 0;
+}
+
 }  // namespace
 
 int cmd_trace(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << kTraceUsage;
-    if (args.empty()) throw UsageError("`moesim trace` needs generate, info or convert");
+    if (args.empty()) throw UsageError("`moesim trace` needs generate, info, convert or import");
     return 0;
   }
   const std::string verb = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   const bool help = std::find(rest.begin(), rest.end(), "--help") != rest.end();
   if (verb == "generate") return generate(rest);
-  if (verb == "info") {
-    if (help) return std::cout << kTraceUsage, 0;
-    if (rest.size() != 1) throw UsageError("`moesim trace info` takes one trace file");
-    print_trace(rest[0]);
-    return 0;
-  }
+  if (verb == "import") return trace_import(rest);
+  if (verb == "info") return info(rest);
   if (verb == "convert") {
     if (help) return std::cout << kTraceUsage, 0;
     if (rest.size() != 2) throw UsageError("`moesim trace convert` takes IN.csv and OUT.h5");
@@ -192,7 +117,7 @@ int cmd_trace(const std::vector<std::string>& args) {
     print_trace(rest[1]);
     return 0;
   }
-  throw UsageError("unknown trace command '" + verb + "' (generate, info or convert)");
+  throw UsageError("unknown trace command '" + verb + "' (generate, info, convert or import)");
 }
 
 }  // namespace moesim::cli

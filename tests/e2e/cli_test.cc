@@ -180,7 +180,7 @@ TEST_F(Cli, TraceReplayReproducesTheGeneratingRun) {
   EXPECT_EQ(slurp(dir_ / "a" / "summary.csv"), slurp(dir_ / "b" / "summary.csv"));
   const Result info = moesim("trace info " + trace);
   EXPECT_EQ(info.status, 0);
-  EXPECT_NE(info.out.find("60 steps x 12 MoE layers x 128 experts"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("60 records x 12 MoE layers x 128 experts"), std::string::npos) << info.out;
 }
 
 TEST_F(Cli, BadTracesExitTwoNamingFileAndDataset) {

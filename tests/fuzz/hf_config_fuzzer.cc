@@ -19,7 +19,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   moesim::fuzz::write_file(json, data, size);
   try {
     moesim::scenarios::read_hf_config(json.string());
-  } catch (const moesim::scenarios::ScenarioError&) {
-  }
+  } catch (const moesim::scenarios::ScenarioError&) {}
   return 0;
 }

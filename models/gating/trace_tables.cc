@@ -1,0 +1,265 @@
+#include "models/gating/trace_tables.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <tuple>
+
+#include "models/gating/trace_h5.h"
+
+namespace fs = std::filesystem;
+
+namespace moesim::gating {
+namespace {
+
+// A table file larger than this is not a table of counts.
+constexpr uintmax_t kMaxTableBytes = uintmax_t{1} << 30;
+
+struct TableFile {
+  int64_t step;
+  int rank;
+  std::string path;
+};
+
+void check_pattern(const std::string& pattern) {
+  const auto count = [&](const char* field) {
+    size_t n = 0;
+    for (size_t at = pattern.find(field); at != std::string::npos; at = pattern.find(field, at + 1)) ++n;
+    return n;
+  };
+  const size_t braces = std::count(pattern.begin(), pattern.end(), '{');
+  if (count("{step}") != 1 || count("{rank}") != 1 || braces != 2 || pattern.find('/') != std::string::npos) {
+    throw TraceError(pattern, "--pattern",
+                     "expected a file name with {step} and {rank} once each and no other braces or folders, "
+                     "such as table_iter{step}_rank{rank}.log");
+  }
+}
+
+// The step and rank in `name` if it matches `pattern` (each field one or more digits).
+std::optional<std::pair<int64_t, int>> match(const std::string& pattern, const std::string& name) {
+  int64_t step = -1, rank = -1;
+  size_t p = 0, n = 0;
+  while (p < pattern.size()) {
+    const bool is_step = pattern.compare(p, 6, "{step}") == 0, is_rank = pattern.compare(p, 6, "{rank}") == 0;
+    if (is_step || is_rank) {
+      const size_t from = n;
+      int64_t v = 0;
+      while (n < name.size() && name[n] >= '0' && name[n] <= '9' && n - from < 12) v = v * 10 + (name[n++] - '0');
+      if (n == from) return std::nullopt;
+      (is_step ? step : rank) = v;
+      p += 6;
+    } else {
+      if (n >= name.size() || name[n] != pattern[p]) return std::nullopt;
+      ++n, ++p;
+    }
+  }
+  if (n != name.size() || rank > 65535 || step > (int64_t{1} << 40)) return std::nullopt;
+  return std::make_pair(step, static_cast<int>(rank));
+}
+
+std::string name_for(const std::string& pattern, int64_t step, int rank) {
+  std::string out = pattern;
+  out.replace(out.find("{step}"), 6, std::to_string(step));
+  out.replace(out.find("{rank}"), 6, std::to_string(rank));
+  return out;
+}
+
+std::vector<TableFile> find_tables(const std::vector<std::string>& inputs, const std::string& pattern) {
+  check_pattern(pattern);
+  std::vector<TableFile> files;
+  for (const std::string& input : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(input, ec)) {
+      for (const auto& entry : fs::directory_iterator(input, ec)) {
+        const auto m = match(pattern, entry.path().filename().string());
+        if (m && entry.is_regular_file(ec)) files.push_back({m->first, m->second, entry.path().string()});
+      }
+      if (ec) throw TraceError(input, "", "cannot list the folder (" + ec.message() + ")");
+      continue;
+    }
+    if (!fs::exists(input, ec)) throw TraceError(input, "", "no such file or folder");
+    const auto m = match(pattern, fs::path(input).filename().string());
+    if (!m) throw TraceError(input, "", "its name does not match --pattern " + pattern + " ({step} and {rank} are digits)");
+    files.push_back({m->first, m->second, input});
+  }
+  if (files.empty()) throw TraceError(inputs.empty() ? "" : inputs.front(), "", "no file named as --pattern " + pattern + " says");
+  std::sort(files.begin(), files.end(),
+            [](const TableFile& a, const TableFile& b) { return std::tie(a.step, a.rank) < std::tie(b.step, b.rank); });
+  for (size_t i = 1; i < files.size(); ++i)
+    if (files[i].step == files[i - 1].step && files[i].rank == files[i - 1].rank)
+      throw TraceError(files[i].path, "", "the same iteration and rank as " + files[i - 1].path);
+  return files;
+}
+
+// One layer's line: the sum of its micro-batches' counts into `sum` (sized on the first line).
+class LineParser {
+ public:
+  LineParser(const std::string& path, int number, std::string_view line) : path_(path), number_(number), line_(line) {}
+
+  // Returns the number of micro-batches.
+  int parse(std::vector<int64_t>& sum, int& experts) {
+    size_t at = line_.find('[');
+    if (at == std::string_view::npos) fail(0, "expected the counts of each micro-batch as a bracketed list, got '" + excerpt(0) + "'");
+    int depth = 0, microbatches = 0;
+    bool holds_lists[3] = {false, false, false};
+    std::vector<int64_t> current;
+    for (; at < line_.size(); ++at) {
+      const char c = line_[at];
+      if (c == '[') {
+        if (depth == 2) fail(at, "lists nested deeper than micro-batches of experts");
+        if (depth > 0 && !current.empty()) fail(at, "a list next to counts: a list holds counts or lists, not both");
+        if (depth > 0) holds_lists[depth] = true;
+        holds_lists[++depth] = false;
+      } else if (c == ']') {
+        if (depth == 0) fail(at, "a ']' with no '[' before it");
+        if (!holds_lists[depth]) {
+          if (current.empty()) fail(at, "an empty list");
+          if (experts == 0) experts = static_cast<int>(current.size()), sum.assign(current.size(), 0);
+          if (static_cast<int>(current.size()) != experts)
+            fail(at, "a micro-batch of " + std::to_string(current.size()) + " counts where the first has " + std::to_string(experts) +
+                         " (one per expert)");
+          for (size_t e = 0; e < current.size(); ++e) sum[e] += current[e];
+          current.clear();
+          ++microbatches;
+        }
+        --depth;
+      } else if (c == ',' || c == ' ' || c == '\t' || c == '\r') {
+        continue;
+      } else if (depth == 0) {
+        fail(at, "unexpected text after the counts: '" + excerpt(at) + "'");
+      } else {
+        if (holds_lists[depth]) fail(at, "counts next to a list: a list holds counts or lists, not both");
+        size_t end = at;
+        while (end < line_.size() && std::string_view(",[] \t\r").find(line_[end]) == std::string_view::npos) ++end;
+        current.push_back(count(at, end));
+        at = end - 1;
+      }
+    }
+    if (depth != 0) fail(line_.size(), "a '[' that is never closed");
+    return microbatches;
+  }
+
+ private:
+  int64_t count(size_t from, size_t to) {
+    const std::string text(line_.substr(from, to - from));
+    int64_t v = 0;
+    if (!parse_whole_number(text.data(), text.data() + text.size(), v)) {
+      double d = 0;
+      const bool fraction = std::sscanf(text.c_str(), "%lf", &d) == 1 && text.find_first_not_of("+-0123456789.eE") == std::string::npos;
+      fail(from, fraction ? "the count " + text + " is not a whole number of tokens" : "expected a count, got '" + text + "'");
+    }
+    if (v < 0 || v > INT32_MAX) fail(from, "the count " + text + " is outside 0 to 2^31");
+    return v;
+  }
+  std::string excerpt(size_t from) const {
+    std::string s(line_.substr(from, 40));
+    return from + 40 < line_.size() ? s + "..." : s;
+  }
+  [[noreturn]] void fail(size_t column, const std::string& what) const {
+    throw TraceError(path_, "line " + std::to_string(number_) + ", column " + std::to_string(column + 1), what);
+  }
+
+  const std::string& path_;
+  int number_;
+  std::string_view line_;
+};
+
+std::string read_whole(const std::string& path) {
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(path, ec);
+  if (ec) throw TraceError(path, "", "cannot read the file (" + ec.message() + ")");
+  if (size > kMaxTableBytes) throw TraceError(path, "", "larger than 1 GiB: not a table of counts");
+  std::ifstream in(path, std::ios::binary);
+  std::string text(size, '\0');
+  if (!in || !in.read(text.data(), static_cast<std::streamsize>(size))) throw TraceError(path, "", "cannot read the file");
+  return text;
+}
+
+// Reads one table: per layer, the summed counts (appended to `rows`) and the line it is on.
+void read_table(const std::string& path, std::vector<std::vector<int64_t>>& rows, std::vector<int>& lines, int& experts) {
+  const std::string text = read_whole(path);
+  int number = 0, microbatches = -1, microbatch_line = 0;
+  for (size_t from = 0; from < text.size();) {
+    size_t end = text.find('\n', from);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + from, end - from);
+    ++number;
+    from = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    std::vector<int64_t> sum;
+    if (experts > 0) sum.assign(experts, 0);
+    const int n = LineParser(path, number, line).parse(sum, experts);
+    if (microbatches >= 0 && n != microbatches) {
+      throw TraceError(path, "line " + std::to_string(number),
+                       std::to_string(n) + " micro-batches where line " + std::to_string(microbatch_line) + " has " +
+                           std::to_string(microbatches) + ": every MoE layer sees the same micro-batches");
+    }
+    microbatches = n, microbatch_line = number;
+    rows.push_back(std::move(sum));
+    lines.push_back(number);
+  }
+  if (rows.empty()) throw TraceError(path, "", "no counts: expected a line per MoE layer");
+}
+
+}  // namespace
+
+ImportedCounts read_count_tables(const std::vector<std::string>& inputs, const std::string& pattern) {
+  const std::vector<TableFile> files = find_tables(inputs, pattern);
+  std::vector<int64_t> steps;
+  int ranks = 0;
+  for (const TableFile& f : files) {
+    if (steps.empty() || steps.back() != f.step) steps.push_back(f.step);
+    ranks = std::max(ranks, f.rank + 1);
+  }
+  // Every rank at every iteration: the first missing file is named.
+  for (size_t i = 0, s = 0; s < steps.size(); ++s)
+    for (int r = 0; r < ranks; ++r, ++i) {
+      if (i >= files.size() || files[i].step != steps[s] || files[i].rank != r) {
+        const std::string folder = fs::path(files.front().path).parent_path().string();
+        throw TraceError((folder.empty() ? "" : folder + "/") + name_for(pattern, steps[s], r), "",
+                         "missing: every rank (0 to " + std::to_string(ranks - 1) + ") needs a table for every logged iteration");
+      }
+    }
+
+  ImportedCounts out;
+  out.source = inputs.size() == 1 ? inputs.front() : files.front().path;
+  out.generator = "imported from " + std::to_string(files.size()) + " count tables (" + pattern + ") in " +
+                  (fs::path(files.front().path).has_parent_path() ? fs::path(files.front().path).parent_path().string() : std::string("."));
+  out.steps = steps;
+  int layers = 0, experts = 0;
+  auto lines = std::make_shared<std::vector<int>>();
+  auto names = std::make_shared<std::vector<std::string>>();
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::vector<std::vector<int64_t>> rows;
+    std::vector<int> row_lines;
+    read_table(files[i].path, rows, row_lines, experts);
+    if (i == 0) {
+      layers = static_cast<int>(rows.size());
+      const double total = static_cast<double>(files.size()) * layers * experts;
+      if (total > kMaxImportedCounts)
+        throw TraceError(files[i].path, "", "the tables hold more than 2^26 counts: import fewer iterations at a time");
+      out.resize(static_cast<int>(steps.size()), layers, ranks, experts);
+    } else if (static_cast<int>(rows.size()) != layers) {
+      throw TraceError(files[i].path, "",
+                       std::to_string(rows.size()) + " lines of counts where " + files[0].path + " has " + std::to_string(layers) +
+                           ": one per MoE layer");
+    }
+    const int record = static_cast<int>(i) / ranks, rank = files[i].rank;
+    for (int l = 0; l < layers; ++l)
+      for (int e = 0; e < experts; ++e) out.at(record, l, rank, e) = rows[l][e];
+    lines->insert(lines->end(), row_lines.begin(), row_lines.end());
+    names->push_back(fs::path(files[i].path).filename().string());
+  }
+  out.locate = [lines, names, ranks, layers](int record, int layer, int rank) {
+    const size_t file = static_cast<size_t>(record) * ranks + rank;
+    return (*names)[file] + ": line " + std::to_string((*lines)[file * layers + layer]);
+  };
+  return out;
+}
+
+}  // namespace moesim::gating
