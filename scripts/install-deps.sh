@@ -8,6 +8,7 @@ packages=(
   libhdf5-dev                                       # traces and results (C and C++ API)
   libeigen3-dev                                     # the LSTM load predictor's matrix algebra
   nlohmann-json3-dev                                # timeline.json
+  libzip-dev                                        # PyTorch .pt files (zip archives): SGLang and HF routing dumps
   libopenmpi-dev openmpi-bin                        # sweeps over MPI ranks (optional at build time)
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
   clang libclang-rt-14-dev                          # libFuzzer targets (scripts/fuzz.sh)

@@ -329,13 +329,51 @@ def traceinfo(run):
     return "```\n$ moesim trace info t125.h5 --ep 8\n  ...\n" + "\n".join(shown).rstrip() + "\n```"
 
 
+# ---- Megatron-LM's token-imbalance workloads ----------------------------------------------------
+
+WORKLOADS = ["balanced", "hot_expert_set", "hot_rank", "spread_hot_experts", "source_ragged", "zero_expert_rank",
+             "rotating_hotspot", "burst"]
+# NVIDIA/Megatron-LM pull request #7488, benchmarks/moe/token_imbalance/README.md: expert max/mean at
+# EP 4, 8 experts, (128 tokens per rank, top-2) and (512, top-4).
+WORKLOADS_PUBLISHED = {"balanced": (1.000, 1.000), "hot_expert_set": (3.312, 1.781), "hot_rank": (3.219, 1.770),
+                       "spread_hot_experts": (1.281, 1.047), "source_ragged": (1.281, 1.086), "zero_expert_rank": (2.156, 2.000),
+                       "rotating_hotspot": (3.312, 1.770), "burst": (1.219, 1.066)}
+
+
+def workloads(run):
+    base = scenario("workload_imbalance.yaml")
+    lines = ["| workload | 128 tokens, top-2: published | moesim | expected | 512 tokens, top-4: published | moesim | expected | "
+             "moesim step time, static (EP 4 H100, 128 tokens) |", "|---|---|---|---|---|---|---|---|"]
+    for i, w in enumerate(WORKLOADS):
+        cells = []
+        for tokens, k in ((512, 2), (2048, 4)):
+            out = run("trace", "generate", base, "--steps", "1", "--set", f"gating.workload={w}", "--set", f"training.tokens_per_step={tokens}",
+                      "--set", f"model.top_k={k}", "--out", f"w{i}_{k}.h5")
+            first = float(re.search(r"experts +\S+ +first ([0-9.]+)", out).group(1))
+            cells.append(first)
+        steps = "4" if run.short else "12"
+        run("run", base, "--steps", steps, "-q", "--set", f"gating.workload={w}", "--set", "policies=[{placement: static}]", "--out", f"r{i}")
+        step_ms = ms(run.rows(f"r{i}/summary.csv")[0])
+        pub = WORKLOADS_PUBLISHED[w]
+        expected = EXPECTED_FIRST[w]
+        lines.append(f"| W{i} {w} | {pub[0]:.3f} | {cells[0]:.2f} | {expected[0]} | {pub[1]:.3f} | {cells[1]:.2f} | {expected[1]} | {step_ms} |")
+    return "\n".join(lines)
+
+
+# What each definition implies for the busiest expert's mean load over mean (before sampling noise
+# at step 0), worked out in tests/sim/workload_source_test.cc.
+EXPECTED_FIRST = {"balanced": ("1.000", "1.000"), "hot_expert_set": ("3.25", "1.75"), "hot_rank": ("3.25", "1.75"),
+                  "spread_hot_experts": ("1.75", "1.75"), "source_ragged": ("1 + noise", "1 + noise"),
+                  "zero_expert_rank": ("2 + noise", "2.000"), "rotating_hotspot": ("3.25", "1.75"), "burst": ("1 + noise", "1 + noise")}
+
+
 # ---- the keys of the registry entries -----------------------------------------------------------
 
 def keys(run):
     return run("presets", "--markdown").rstrip()
 
 
-FIGURES = {"keys": keys, "bench": bench, "deepep": deepep, "quickstart": quickstart, "predictors": predictors, "routing": routing, "placement": placement, "whatif": whatif, "traceinfo": traceinfo}
+FIGURES = {"keys": keys, "bench": bench, "deepep": deepep, "quickstart": quickstart, "predictors": predictors, "routing": routing, "placement": placement, "whatif": whatif, "traceinfo": traceinfo, "workloads": workloads}
 BLOCK = re.compile(r"(<!-- figure (\w+)[^>]*-->\n)(.*?)(\n<!-- end figure \2 -->)", re.DOTALL)
 
 

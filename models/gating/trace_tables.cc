@@ -4,12 +4,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string_view>
-#include <tuple>
 
+#include "models/gating/logged_files.h"
 #include "models/gating/trace_h5.h"
 
 namespace fs = std::filesystem;
@@ -19,82 +17,6 @@ namespace {
 
 // A table file larger than this is not a table of counts.
 constexpr uintmax_t kMaxTableBytes = uintmax_t{1} << 30;
-
-struct TableFile {
-  int64_t step;
-  int rank;
-  std::string path;
-};
-
-void check_pattern(const std::string& pattern) {
-  const auto count = [&](const char* field) {
-    size_t n = 0;
-    for (size_t at = pattern.find(field); at != std::string::npos; at = pattern.find(field, at + 1)) ++n;
-    return n;
-  };
-  const size_t braces = std::count(pattern.begin(), pattern.end(), '{');
-  if (count("{step}") != 1 || count("{rank}") != 1 || braces != 2 || pattern.find('/') != std::string::npos) {
-    throw TraceError(pattern, "--pattern",
-                     "expected a file name with {step} and {rank} once each and no other braces or folders, "
-                     "such as table_iter{step}_rank{rank}.log");
-  }
-}
-
-// The step and rank in `name` if it matches `pattern` (each field one or more digits).
-std::optional<std::pair<int64_t, int>> match(const std::string& pattern, const std::string& name) {
-  int64_t step = -1, rank = -1;
-  size_t p = 0, n = 0;
-  while (p < pattern.size()) {
-    const bool is_step = pattern.compare(p, 6, "{step}") == 0, is_rank = pattern.compare(p, 6, "{rank}") == 0;
-    if (is_step || is_rank) {
-      const size_t from = n;
-      int64_t v = 0;
-      while (n < name.size() && name[n] >= '0' && name[n] <= '9' && n - from < 12) v = v * 10 + (name[n++] - '0');
-      if (n == from) return std::nullopt;
-      (is_step ? step : rank) = v;
-      p += 6;
-    } else {
-      if (n >= name.size() || name[n] != pattern[p]) return std::nullopt;
-      ++n, ++p;
-    }
-  }
-  if (n != name.size() || rank > 65535 || step > (int64_t{1} << 40)) return std::nullopt;
-  return std::make_pair(step, static_cast<int>(rank));
-}
-
-std::string name_for(const std::string& pattern, int64_t step, int rank) {
-  std::string out = pattern;
-  out.replace(out.find("{step}"), 6, std::to_string(step));
-  out.replace(out.find("{rank}"), 6, std::to_string(rank));
-  return out;
-}
-
-std::vector<TableFile> find_tables(const std::vector<std::string>& inputs, const std::string& pattern) {
-  check_pattern(pattern);
-  std::vector<TableFile> files;
-  for (const std::string& input : inputs) {
-    std::error_code ec;
-    if (fs::is_directory(input, ec)) {
-      for (const auto& entry : fs::directory_iterator(input, ec)) {
-        const auto m = match(pattern, entry.path().filename().string());
-        if (m && entry.is_regular_file(ec)) files.push_back({m->first, m->second, entry.path().string()});
-      }
-      if (ec) throw TraceError(input, "", "cannot list the folder (" + ec.message() + ")");
-      continue;
-    }
-    if (!fs::exists(input, ec)) throw TraceError(input, "", "no such file or folder");
-    const auto m = match(pattern, fs::path(input).filename().string());
-    if (!m) throw TraceError(input, "", "its name does not match --pattern " + pattern + " ({step} and {rank} are digits)");
-    files.push_back({m->first, m->second, input});
-  }
-  if (files.empty()) throw TraceError(inputs.empty() ? "" : inputs.front(), "", "no file named as --pattern " + pattern + " says");
-  std::sort(files.begin(), files.end(),
-            [](const TableFile& a, const TableFile& b) { return std::tie(a.step, a.rank) < std::tie(b.step, b.rank); });
-  for (size_t i = 1; i < files.size(); ++i)
-    if (files[i].step == files[i - 1].step && files[i].rank == files[i - 1].rank)
-      throw TraceError(files[i].path, "", "the same iteration and rank as " + files[i - 1].path);
-  return files;
-}
 
 // One layer's line: the sum of its micro-batches' counts into `sum` (sized on the first line).
 class LineParser {
@@ -209,23 +131,10 @@ void read_table(const std::string& path, std::vector<std::vector<int64_t>>& rows
 }  // namespace
 
 ImportedCounts read_count_tables(const std::vector<std::string>& inputs, const std::string& pattern) {
-  const std::vector<TableFile> files = find_tables(inputs, pattern);
-  std::vector<int64_t> steps;
-  int ranks = 0;
-  for (const TableFile& f : files) {
-    if (steps.empty() || steps.back() != f.step) steps.push_back(f.step);
-    ranks = std::max(ranks, f.rank + 1);
-  }
-  // Every rank at every iteration: the first missing file is named.
-  for (size_t i = 0, s = 0; s < steps.size(); ++s)
-    for (int r = 0; r < ranks; ++r, ++i) {
-      if (i >= files.size() || files[i].step != steps[s] || files[i].rank != r) {
-        const std::string folder = fs::path(files.front().path).parent_path().string();
-        throw TraceError((folder.empty() ? "" : folder + "/") + name_for(pattern, steps[s], r), "",
-                         "missing: every rank (0 to " + std::to_string(ranks - 1) + ") needs a table for every logged iteration");
-      }
-    }
-
+  const LoggedFiles logged = find_logged_files(inputs, pattern, true);
+  const std::vector<LoggedFile>& files = logged.files;
+  const std::vector<int64_t>& steps = logged.steps;
+  const int ranks = logged.ranks;
   ImportedCounts out;
   out.source = inputs.size() == 1 ? inputs.front() : files.front().path;
   out.generator = "imported from " + std::to_string(files.size()) + " count tables (" + pattern + ") in " +

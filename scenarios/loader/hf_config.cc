@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -231,6 +232,10 @@ models::MoeModel read_hf_config(const std::string& path) {
     const size_t line_start = text.rfind('\n', at == 0 ? 0 : at - 1);
     const size_t column = at - (line_start == std::string::npos || at == 0 ? 0 : line_start + 1) + 1;
     throw ScenarioError(path + ":" + std::to_string(line) + ":" + std::to_string(column), "model.config", "not valid JSON");
+  } catch (const json::exception& e) {
+    // A number past double's range (1e1000), found by fuzzing: nlohmann reports it without a position.
+    throw ScenarioError(path, "model.config",
+                        std::string("not valid JSON: ") + (std::strstr(e.what(), "overflow") ? "a number out of range" : "unreadable"));
   }
   if (!root.is_object()) throw ScenarioError(path, "model.config", "expected a JSON object (a Hugging Face config.json)");
   Fields fields(path, text, root);

@@ -44,8 +44,11 @@ void validate_routing(const Scenario& s, const Checker& c) {
   const gating::SourceEntry& source = *gating::find_source(s.gating.source->name());
   const std::string source_name(source.name);
   if (source.replays) {
-    c.require(mode == "topk", "gating.routing",
-              "expected topk with gating.source " + source_name + " (a trace replays the routing it recorded), got " + mode);
+    c.require(
+        mode == "topk", "gating.routing",
+        "expected topk with gating.source " + source_name +
+            " (it sets each token's experts itself: a trace replays what it recorded, a workload draws them by its definition), got " +
+            mode);
   }
   if (!source.gate_scores && !source.replays) {
     std::string gateless, per_token;

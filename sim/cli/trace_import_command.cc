@@ -5,6 +5,7 @@
 #include "models/gating/trace_csv.h"
 #include "models/gating/trace_import.h"
 #include "models/gating/trace_tables.h"
+#include "models/gating/trace_torch.h"
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/trace_commands.h"
 #include "sim/cli/usage_error.h"
@@ -17,8 +18,14 @@ const char* const kTraceImportFormats =
     "formats:\n"
     "  csv      one CSV with the header step,layer,expert,tokens in any order, rank and microbatch\n"
     "           optional; counts may be integral floats (5.0); the steps are the logged training steps\n"
-    "  tables   one text file per logged iteration and rank (--pattern), a line per MoE layer with a\n"
-    "           bracketed list of counts per micro-batch: [[5.0, 0.0, ...], [...]]\n";
+    "  tables   one text file per logged iteration and rank (--pattern, default\n"
+    "           table_iter{step}_rank{rank}.log), a line per MoE layer with a bracketed list of counts\n"
+    "           per micro-batch: [[5.0, 0.0, ...], [...]]\n"
+    "  sglang   SGLang's expert distribution recorder dumps, stat mode (expert_distribution_recorder_*.pt):\n"
+    "           each forward pass a record, dense layers dropped\n"
+    "  hf-router-logits\n"
+    "           Hugging Face router logits saved with torch.save(outputs.router_logits, ...), a file per\n"
+    "           logged step (--pattern, default router_logits_step{step}.pt, {rank} optional); needs --top-k\n";
 
 int trace_import(const std::vector<std::string>& args) {
   po::options_description o("moesim trace import options");
@@ -26,8 +33,8 @@ int trace_import(const std::vector<std::string>& args) {
       "top-k", po::value<int>()->value_name("K"), "experts per token: checked against every total, recorded")(
       "tokens-per-step", po::value<int64_t>()->value_name("T"), "tokens of one training step, all ranks: checked with --top-k, recorded")(
       "stride", po::value<int>()->value_name("N"), "training steps between records (default: the records' own spacing)")(
-      "pattern", po::value<std::string>()->value_name("NAME")->default_value(gating::kDefaultTablePattern),
-      "tables: file name with {step} and {rank}")("model", po::value<std::string>()->value_name("NAME"), "model name to record");
+      "pattern", po::value<std::string>()->value_name("NAME"), "tables, hf-router-logits: file names, with {step} and {rank}")(
+      "model", po::value<std::string>()->value_name("NAME"), "model name to record");
   po::options_description all = o;
   all.add_options()("format", po::value<std::string>())("input", po::value<std::vector<std::string>>());
   po::positional_options_description positional;
@@ -40,7 +47,7 @@ int trace_import(const std::vector<std::string>& args) {
     return 0;
   }
   if (!vm.count("format") || !vm.count("input") || !vm.count("out"))
-    throw UsageError("`moesim trace import` needs a format (csv or tables), its inputs and --out TRACE.h5");
+    throw UsageError("`moesim trace import` needs a format (csv, tables, sglang or hf-router-logits), its inputs and --out TRACE.h5");
   const std::string format = vm["format"].as<std::string>(), out = vm["out"].as<std::string>();
   const auto inputs = vm["input"].as<std::vector<std::string>>();
   gating::ImportOptions options;
@@ -56,6 +63,7 @@ int trace_import(const std::vector<std::string>& args) {
   options.stride = static_cast<int>(positive("stride", 1 << 24));
   if (vm.count("model")) options.model = vm["model"].as<std::string>();
 
+  const auto pattern = [&](const char* fallback) { return vm.count("pattern") ? vm["pattern"].as<std::string>() : std::string(fallback); };
   gating::ImportedCounts counts;
   if (format == "csv") {
     if (inputs.size() != 1) throw UsageError("`moesim trace import csv` takes one CSV file");
@@ -63,9 +71,16 @@ int trace_import(const std::vector<std::string>& args) {
     counts = gating::read_csv_counts(inputs[0], gating::CsvSteps::kAsLogged);
   } else if (format == "tables") {
     require_output_file("--out", out, files::Target::kFile, inputs);
-    counts = gating::read_count_tables(inputs, vm["pattern"].as<std::string>());
+    counts = gating::read_count_tables(inputs, pattern(gating::kDefaultTablePattern));
+  } else if (format == "sglang") {
+    require_output_file("--out", out, files::Target::kFile, inputs);
+    counts = gating::read_sglang_dumps(inputs);
+  } else if (format == "hf-router-logits") {
+    if (!options.top_k) throw OptionError("hf-router-logits needs --top-k: the experts each token takes");
+    require_output_file("--out", out, files::Target::kFile, inputs);
+    counts = gating::read_router_logits(inputs, pattern(gating::kDefaultRouterLogitsPattern), options.top_k);
   } else {
-    throw OptionError("unknown trace format '" + format + "' (csv or tables)");
+    throw OptionError("unknown trace format '" + format + "' (csv, tables, sglang or hf-router-logits)");
   }
   gating::write_imported_trace(counts, options, out);
   std::printf("imported %d records to %s\n\n", static_cast<int>(counts.steps.size()), out.c_str());

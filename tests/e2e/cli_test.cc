@@ -298,7 +298,14 @@ TEST_F(Cli, FuzzFindingsAreOneLineErrors) {
       fs::remove(out);
       continue;
     }
-    const Result r = moesim(csv ? "trace convert " + entry.path().string() + " " + out.string() : "trace info " + entry.path().string());
+    std::string command = csv ? "trace convert " + entry.path().string() + " " + out.string() : "trace info " + entry.path().string();
+    if (entry.path().extension() == ".json") {  // a Hugging Face config.json, read as model.config
+      std::string scenario = kTinyScenario;
+      scenario.replace(scenario.find("model: {preset: gpt3-125m-moe}"), 30, "model: {config: " + entry.path().string() + "}");
+      command = "validate " + write("config_scenario.yaml", scenario).string();
+    }
+    if (entry.path().extension() == ".pt") command = "trace import sglang " + entry.path().string() + " --out " + out.string();
+    const Result r = moesim(command);
     EXPECT_FALSE(fs::exists(out));
     EXPECT_EQ(r.status, 2) << entry.path() << "\n" << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -56,9 +56,10 @@ TEST_F(Cli, BadImportsExitTwoWithOneLineAndNoTrace) {
       {"tables " + (dir_ / "tables").string(), "table_iter20_rank1.log:line 1, column 8: the count 2.5 is not a whole number of tokens"},
       {"csv " + write("b.csv", "step,layer,expert,tokens\n0,0,0,1\n0,0,0,1\n").string(), "b.csv:line 3: repeats the count of line 2"},
       {"csv " + write("e.csv", "").string(), "e.csv:line 1: the file is empty"},
-      {"parquet x", "unknown trace format 'parquet' (csv or tables)"},
+      {"parquet x", "unknown trace format 'parquet' (csv, tables, sglang or hf-router-logits)"},
       {"tables " + (dir_ / "tables").string() + " --top-k 0", "--top-k must be from 1 to 65536, got 0"},
-      {"tables " + (dir_ / "tables").string() + " --pattern 'iter{step}.log'", "--pattern: expected a file name with {step} and {rank}"},
+      {"tables " + (dir_ / "tables").string() + " --pattern 'iter{step}.log'",
+       "--pattern: expected a file name with {step} once and {rank} once"},
   };
   for (const auto& c : cases) {
     const Result r = moesim("trace import " + c.args + " --out " + out);
@@ -67,6 +68,28 @@ TEST_F(Cli, BadImportsExitTwoWithOneLineAndNoTrace) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_FALSE(fs::exists(out)) << c.args;
   }
+}
+
+TEST_F(Cli, TraceImportReadsSglangAndHuggingFaceDumps) {
+  const std::string fixtures = std::string(MOESIM_SOURCE_DIR) + "/tests/models/gating/torch_fixtures/";
+  const std::string out = (dir_ / "s.h5").string();
+  const Result sglang = moesim("trace import sglang " + fixtures + "expert_distribution_recorder_1764547200.5.pt --out " + out);
+  ASSERT_EQ(sglang.status, 0) << sglang.err;
+  for (const char* expected : {"4 records x 3 MoE layers x 4 experts", "per-expert totals", "SGLang expert distribution dump"})
+    EXPECT_NE(sglang.out.find(expected), std::string::npos) << expected << " in " << sglang.out;
+  const std::string hf = (dir_ / "h.h5").string();
+  const Result logits = moesim("trace import hf-router-logits " + fixtures + "router_logits_step100.pt " + fixtures +
+                               "router_logits_step110.pt --top-k 2 --out " + hf);
+  ASSERT_EQ(logits.status, 0) << logits.err;
+  EXPECT_NE(logits.out.find("training steps 100 to 110, one record every 10 (stride 10)"), std::string::npos) << logits.out;
+  const Result no_k = moesim("trace import hf-router-logits " + fixtures + "router_logits_step100.pt --out " + (dir_ / "k.h5").string());
+  EXPECT_EQ(no_k.status, 2);
+  EXPECT_NE(no_k.err.find("needs --top-k"), std::string::npos) << no_k.err;
+  const Result detail =
+      moesim("trace import sglang " + fixtures + "expert_distribution_recorder_detail.pt --out " + (dir_ / "d.h5").string());
+  EXPECT_EQ(detail.status, 2);
+  EXPECT_NE(detail.err.find("record with --expert-distribution-recorder-mode stat"), std::string::npos) << detail.err;
+  EXPECT_FALSE(fs::exists(dir_ / "d.h5"));
 }
 
 }  // namespace
