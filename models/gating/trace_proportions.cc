@@ -27,4 +27,22 @@ TraceProportions load_proportions(const std::string& path) {
   return result;
 }
 
+void expand_to_training_steps(TraceProportions& trace, Between between) {
+  const int stride = trace.info.stride, records = static_cast<int>(trace.steps.size());
+  if (stride == 1 || records == 0) return;
+  std::vector<std::vector<float>> steps;
+  const int count = (records - 1) * stride + 1;
+  steps.reserve(static_cast<size_t>(count));
+  for (int t = 0; t < count; ++t) {
+    const RecordPosition p = record_at(t, stride, records, between);
+    std::vector<float> row = trace.steps[static_cast<size_t>(p.before)];
+    if (p.after != p.before) {
+      const auto& next = trace.steps[static_cast<size_t>(p.after)];
+      for (size_t i = 0; i < row.size(); ++i) row[i] = static_cast<float>((1 - p.weight) * row[i] + p.weight * next[i]);
+    }
+    steps.push_back(std::move(row));
+  }
+  trace.steps = std::move(steps);
+}
+
 }  // namespace moesim::gating

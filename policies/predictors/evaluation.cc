@@ -12,6 +12,10 @@ Evaluation evaluate(Predictor& predictor, const std::vector<std::vector<float>>&
                     const std::function<void(int, int)>& progress) {
   if (options.horizons.empty()) throw std::invalid_argument("no horizons to evaluate");
   if (options.stride < 1 || options.first_origin < 0) throw std::invalid_argument("stride must be positive, first origin non-negative");
+  const int every = options.scored_every;
+  if (every < 1 || options.stride % every || options.first_origin % every) throw std::invalid_argument("origins must fall on scored steps");
+  for (int h : options.horizons)
+    if (h % every) throw std::invalid_argument("horizons must be multiples of the scored steps' spacing");
   const int steps = static_cast<int>(proportions.size());
   const int longest = *std::max_element(options.horizons.begin(), options.horizons.end());
   const int series = shape.series(), layers = shape.layers;
@@ -40,7 +44,7 @@ Evaluation evaluate(Predictor& predictor, const std::vector<std::vector<float>>&
     // Running sums over the horizon of the per-layer mean absolute error.
     std::fill(cumulative.begin(), cumulative.end(), 0.0);
     size_t next_horizon = 0;
-    for (int h = 1; h <= reach && next_horizon < order.size(); ++h) {
+    for (int h = every; h <= reach && next_horizon < order.size(); h += every) {
       const auto& actual = proportions[origin + h];
       const float* predicted = forecast.data() + static_cast<size_t>(h - 1) * series;
       for (int l = 0; l < layers; ++l) {
@@ -52,7 +56,7 @@ Evaluation evaluate(Predictor& predictor, const std::vector<std::vector<float>>&
         const size_t i = order[next_horizon++];
         ErrorPoint point{origin, h, std::vector<double>(layers)};
         for (int l = 0; l < layers; ++l) {
-          const double e = 100.0 * cumulative[l] / h;
+          const double e = 100.0 * cumulative[l] / (h / every);
           point.per_layer[l] = e;
           auto& s = sums[i];
           s.layer[l] += e;

@@ -15,6 +15,9 @@ struct EvaluationOptions {
   std::vector<int> horizons = {1, 100, 1000};
   int stride = 100;       // steps between forecast origins
   int first_origin = 99;  // the first origin (the predictor has seen steps 0..first_origin)
+  // A series filled in between recorded steps (a trace logged every N steps): only every
+  // scored_every-th step after an origin is scored, and the horizons are multiples of it.
+  int scored_every = 1;
 };
 
 struct HorizonError {

@@ -88,6 +88,12 @@ void require_trace_memory(const std::string& path, const MemoryLimit& limit) {
                  1, limit, "predicting on " + path);
 }
 
+gating::Between between_of(const po::variables_map& vm) {
+  const std::string b = vm["between"].as<std::string>();
+  if (b != "hold" && b != "linear") throw OptionError("--between: expected hold or linear, got '" + b + "'");
+  return b == "hold" ? gating::Between::kHold : gating::Between::kLinear;
+}
+
 // Trains the lstm on the --train trace.
 TrainedOn train(const po::variables_map& vm, bool show_progress) {
   policies::LstmTraining training;
@@ -100,7 +106,8 @@ TrainedOn train(const po::variables_map& vm, bool show_progress) {
     throw OptionError("--lstm-iterations: expected a positive count, got " + std::to_string(training.iterations));
   const std::string path = vm["train"].as<std::string>();
   require_trace_memory(path, memory_limit(vm));
-  const gating::TraceProportions trace = gating::load_proportions(path);
+  gating::TraceProportions trace = gating::load_proportions(path);
+  gating::expand_to_training_steps(trace, between_of(vm));
   const policies::SeriesShape shape{trace.info.moe_layers, trace.info.experts};
   std::shared_ptr<const policies::TrainedLstm> model;
   {
@@ -198,8 +205,10 @@ po::options_description predict_options() {
       ("comma-separated, of: " + joined_names() +
        " (oracle is the upper bound: it reads the future); lstm joins the default list when --train is given")
           .c_str());
-  add("horizons", po::value<std::string>()->default_value("1,100,1000"), "comma-separated steps ahead");
-  add("stride", po::value<int>()->default_value(100), "steps between forecast origins");
+  add("horizons", po::value<std::string>()->default_value("1,100,1000"), "comma-separated training steps ahead");
+  add("stride", po::value<int>()->default_value(100), "training steps between forecast origins");
+  add("between", po::value<std::string>()->default_value("hold"),
+      "a trace logged every N steps: hold each record for N steps or blend (linear) the two around a step");
   add("window", po::value<int>()->default_value(100), "window of sw_avg and median, in steps");
   add("arima", po::value<std::string>()->default_value("5,1,5"), "ARIMA order p,d,q");
   add("param", po::value<std::vector<std::string>>()->composing(),
@@ -246,6 +255,18 @@ void print_errors(const std::vector<results::PredictorEvaluation>& evaluations, 
     for (double v : h.per_layer) std::printf(" %9s", pp(v).c_str());
     std::printf("\n");
   }
+}
+
+// On a trace logged every `every` training steps, forecasts are scored on recorded steps: the
+// horizons and the spacing of origins must land on them.
+void require_record_multiples(const std::vector<int>& horizons, int stride, int every) {
+  for (int h : horizons)
+    if (h % every)
+      throw OptionError("--horizons: the trace records every " + std::to_string(every) + " training steps, so horizons are multiples of " +
+                        std::to_string(every) + ", got " + std::to_string(h));
+  if (stride % every)
+    throw OptionError("--stride: the trace records every " + std::to_string(every) + " training steps, so origins are multiples of " +
+                      std::to_string(every) + " apart, got " + std::to_string(stride));
 }
 
 // Why a trace is too short for the options, and which of them to change.
@@ -301,12 +322,16 @@ int cmd_predict(const std::vector<std::string>& args) {
     require_output_file("--csv", vm["csv"].as<std::string>(), files::Target::kStream, inputs);
   }
   require_trace_memory(path, memory_limit(vm));
-  const gating::TraceProportions trace = gating::load_proportions(path);
+  gating::TraceProportions trace = gating::load_proportions(path);
+  // A trace logged every N training steps is filled in between and scored on its records only.
+  const int every = trace.info.stride;
+  gating::expand_to_training_steps(trace, between_of(vm));
   const policies::SeriesShape shape{trace.info.moe_layers, trace.info.experts};
-  const int steps = trace.info.steps;
+  const int steps = static_cast<int>(trace.steps.size());
   const int longest = *std::max_element(horizons.begin(), horizons.end());
-  // The first forecast comes after a full window of history.
-  const int first_origin = std::max(window, phase_window) - 1;
+  if (every > 1) require_record_multiples(horizons, stride, every);
+  // The first forecast comes after a full window of history, on a recorded step.
+  const int first_origin = (std::max(window, phase_window) - 1 + every - 1) / every * every;
   if (steps < first_origin + 1 + longest) throw OptionError(short_trace_advice(path, steps, window, phase_window, longest));
   const auto configs = predictor_configs(names, vm);
 
@@ -318,10 +343,13 @@ int cmd_predict(const std::vector<std::string>& args) {
   const auto phases = policies::detect_phases(trace.steps, shape, {phase_window, threshold});
   std::printf("moesim predict %s: %d steps x %d MoE layers x %d experts, forecast origins every %d steps from step %d\n", path.c_str(),
               steps, shape.layers, shape.experts, stride, first_origin);
+  if (every > 1)
+    std::printf("(a record every %d training steps, %s between records; forecasts are scored on recorded steps only)\n", every,
+                vm["between"].as<std::string>() == "hold" ? "held" : "blended linearly");
   print_phases(phases, phase_window, threshold);
 
   if (lstm) std::printf("\n%s", trained.report.c_str());
-  policies::EvaluationOptions options{horizons, stride, first_origin};
+  policies::EvaluationOptions options{horizons, stride, first_origin, every};
   std::vector<results::PredictorEvaluation> evaluations;
   for (size_t i = 0; i < names.size(); ++i) {
     const auto predictor = configs[i]->make(shape, inputs);

@@ -147,5 +147,34 @@ TEST_F(Cli, PaperShapedRunsSettleAndPredictorsErrLessOnceStable) {
   }
 }
 
+// A trace logged every 10th training step: horizons and origins are in training steps, forecasts
+// are scored on the recorded steps, and the last-value forecast of a step function is exact
+// except across its one jump.
+TEST_F(Cli, PredictWorksInTrainingStepsOnAStridedTrace) {
+  std::string csv = "step,layer,expert,tokens\n";
+  for (int record = 0; record < 300; ++record)
+    for (int e = 0; e < 4; ++e)
+      csv +=
+          std::to_string(10 * record) + ",0," + std::to_string(e) + "," + std::to_string(record < 150 ? 100 + 50 * e : 250 - 50 * e) + "\n";
+  const std::string trace = (dir_ / "s.h5").string();
+  ASSERT_EQ(moesim("trace import csv " + write("s.csv", csv).string() + " --out " + trace).status, 0);
+  const Result r = moesim("predict " + trace + " --predictors last_value,oracle --horizons 10,100 --stride 50 -q");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* expected :
+       {"2991 steps x 1 MoE layers x 4 experts, forecast origins every 50 steps from step 100",
+        "a record every 10 training steps, held between records; forecasts are scored on recorded steps only", "horizon 100"})
+    EXPECT_NE(r.out.find(expected), std::string::npos) << expected << " in " << r.out;
+  for (const std::string& args :
+       {std::string("--horizons 1,100"), std::string("--horizons 10 --stride 25"), std::string("--between cubic")}) {
+    const Result bad = moesim("predict " + trace + " " + args);
+    EXPECT_EQ(bad.status, 2) << args;
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  }
+  const Result horizons = moesim("predict " + trace + " --horizons 1,100");
+  EXPECT_NE(horizons.err.find("--horizons: the trace records every 10 training steps, so horizons are multiples of 10, got 1"),
+            std::string::npos)
+      << horizons.err;
+}
+
 }  // namespace
 }  // namespace moesim::e2e

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <optional>
 
 #include "models/gating/skewed_source.h"
@@ -96,6 +97,57 @@ TEST_F(Trace, TotalsOnlyTracesAreSplitOverRanksByShare) {
     EXPECT_EQ(m.row(0, r)[2], 0);
     EXPECT_EQ(m.row(0, r)[3], 600);
     EXPECT_EQ(m.row(1, r)[1], 250);
+  }
+}
+
+// A trace logged every 10th training step replays in training steps: each record held for 10
+// steps, or blended linearly between two records (rounded so each rank keeps its total).
+TEST_F(Trace, StridedTracesReplayInTrainingSteps) {
+  TraceInfo info = small_info(3);
+  info.stride = 10;
+  info.first_step = 100;
+  TraceWriter writer(path("strided.h5"), info);
+  RoutingMatrix step(2, 3, 4);
+  for (int record = 0; record < 3; ++record) {
+    for (int l = 0; l < 2; ++l)
+      for (int r = 0; r < 3; ++r) {
+        auto row = step.row(l, r);
+        std::fill(row.begin(), row.end(), 0);
+        row[record] = 100;  // record i sends every token to expert i
+      }
+    writer.write_step(step);
+  }
+  writer.finish();
+  const GatingShape shape{2, 3, 4, 1, 100};
+  RoutingMatrix m(2, 3, 4);
+  TraceSource hold(path("strided.h5"), shape, 25);
+  for (int t = 0; t < 25; ++t) {
+    hold.next(t, m);
+    EXPECT_EQ(m.row(1, 2)[t / 10], 100) << t;
+  }
+  EXPECT_NE(hold.describe().find("a record every 10 training steps, held between records"), std::string::npos) << hold.describe();
+  TraceSource linear(path("strided.h5"), shape, 25, Between::kLinear);
+  for (int t = 0; t < 25; ++t) {
+    linear.next(t, m);
+    const auto row = m.row(0, 1);
+    EXPECT_EQ(std::accumulate(row.begin(), row.end(), 0), 100) << t;
+    const std::vector<int32_t> got(row.begin(), row.end());
+    if (t == 3) {
+      EXPECT_EQ(got, (std::vector<int32_t>{70, 30, 0, 0}));
+    } else if (t == 15) {
+      EXPECT_EQ(got, (std::vector<int32_t>{0, 50, 50, 0}));
+    } else if (t >= 20) {
+      EXPECT_EQ(got[2], 100) << t;  // past the last record: held
+    }
+  }
+  // 3 records at stride 10 cover 30 training steps; 31 need a fourth.
+  EXPECT_NO_THROW(TraceSource(path("strided.h5"), shape, 30));
+  try {
+    TraceSource(path("strided.h5"), shape, 31);
+    FAIL();
+  } catch (const TraceError& e) {
+    EXPECT_NE(std::string(e.what()).find("has 3 records, one every 10 training steps; the scenario's 31 steps need 4"), std::string::npos)
+        << e.what();
   }
 }
 
