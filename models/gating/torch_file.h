@@ -3,8 +3,8 @@
 // PyTorch, for the routing dumps that PyTorch programs write (SGLang's expert distribution
 // recorder, Hugging Face router logits): the pickle's plain values (None, bools, integers, floats,
 // strings, tuples, lists, dicts) and tensors (`torch._utils._rebuild_tensor_v2` on a storage of
-// one of the dtypes below); anything else in the pickle reads as an opaque value. Nothing in the
-// file is executed.
+// one of the dtypes below; the pickle is read by pickle_reader.h); anything else in the pickle
+// reads as an opaque value. Nothing in the file is executed.
 #pragma once
 
 #include <cstdint>
