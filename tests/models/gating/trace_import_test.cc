@@ -200,6 +200,14 @@ TEST_F(TraceImport, TablesMustCoverEveryRankAndIterationEvenly) {
   std::ofstream(path("table_iter20_rank1.log")) << "[[1, 1, 1]]\n";
   EXPECT_NE(error_of([&] { read_count_tables({dir}, kDefaultTablePattern); }).find("1 lines of counts where"), std::string::npos);
   EXPECT_NE(error_of([&] { read_count_tables({dir}, "table_{step}.log"); }).find("--pattern"), std::string::npos);
+  // Two tiny tables whose names put a billion steps between them: refused before anything is written.
+  const fs::path far = dir_ / "far";
+  fs::create_directories(far);
+  std::ofstream(far / "table_iter0_rank0.log") << "[[1]]\n";
+  std::ofstream(far / "table_iter1000000000_rank0.log") << "[[1]]\n";
+  EXPECT_NE(error_of([&] { write_imported_trace(read_count_tables({far.string()}, kDefaultTablePattern), {}, path("out.h5")); })
+                .find("records 1000000000 training steps apart: expected at most 2^24"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { read_count_tables({path("other.log")}, kDefaultTablePattern); }).find("no such file"), std::string::npos);
   std::ofstream(path("other.log")) << "[[1]]\n";
   EXPECT_NE(error_of([&] { read_count_tables({path("other.log")}, kDefaultTablePattern); }).find("does not match --pattern"),
