@@ -63,6 +63,8 @@ int trace_import(const std::vector<std::string>& args) {
   options.stride = static_cast<int>(positive("stride", 1 << 24));
   if (vm.count("model")) options.model = vm["model"].as<std::string>();
 
+  if (vm.count("pattern") && format != "tables" && format != "hf-router-logits")
+    throw OptionError("--pattern names the files of tables and hf-router-logits, not of " + format);
   const auto pattern = [&](const char* fallback) { return vm.count("pattern") ? vm["pattern"].as<std::string>() : std::string(fallback); };
   gating::ImportedCounts counts;
   if (format == "csv") {

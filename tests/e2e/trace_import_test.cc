@@ -58,6 +58,7 @@ TEST_F(Cli, BadImportsExitTwoWithOneLineAndNoTrace) {
       {"csv " + write("e.csv", "").string(), "e.csv:line 1: the file is empty"},
       {"parquet x", "unknown trace format 'parquet' (csv, tables, sglang or hf-router-logits)"},
       {"tables " + (dir_ / "tables").string() + " --top-k 0", "--top-k must be from 1 to 65536, got 0"},
+      {"sglang x.pt --pattern 'a{step}'", "--pattern names the files of tables and hf-router-logits, not of sglang"},
       {"tables " + (dir_ / "tables").string() + " --pattern 'iter{step}.log'",
        "--pattern: expected a file name with {step} once and {rank} once"},
   };
