@@ -74,7 +74,8 @@ struct GatingSpec {
 // predictive, replicated, phase_aware, affinity, oracle) with its own settings, and the keys all
 // policies share.
 struct PolicySpec {
-  std::string label;  // shown in tables; the entry's label unless given
+  std::string label;  // shown in tables; the entry's label unless given (numbered _2, _3, ... where two coincide)
+  bool label_given = false;
   std::shared_ptr<const policies::PlacementConfig> placement;
   policies::StaticLayout layout{};                             // static: where experts stay; the others: where they start
   std::shared_ptr<const policies::PredictorConfig> predictor;  // the policies that forecast

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "hardware/fabric.h"
@@ -320,6 +322,31 @@ Dedup read_dedup(MapReader& dispatch, const DispatcherEntry& kernel) {
   return given == "gpu" ? Dedup::kGpu : Dedup::kNone;
 }
 
+// Labels name the rows of every table and file: two policies whose default labels coincide (two
+// `replicated` with different spare slots) are numbered in order, replicated, replicated_2, ...,
+// past any label given. A label given twice is an error (validate.cc).
+void number_default_labels(std::vector<PolicySpec>& policies) {
+  std::set<std::string> taken;
+  for (const PolicySpec& p : policies)
+    if (p.label_given) taken.insert(p.label);
+  std::map<std::string, int> seen;
+  for (PolicySpec& p : policies) {
+    if (p.label_given) continue;
+    const std::string base = p.label;
+    if (++seen[base] == 1 && !taken.count(base)) {
+      taken.insert(base);
+      continue;
+    }
+    for (int n = std::max(2, seen[base]);; ++n) {
+      const std::string candidate = base + "_" + std::to_string(n);
+      if (taken.insert(candidate).second) {
+        p.label = candidate;
+        break;
+      }
+    }
+  }
+}
+
 Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::string& default_name) {
   if (!root || root.IsNull()) throw ScenarioError(sources.file(), "", "the scenario is empty: expected a mapping of keys");
   MapReader r(sources, root, "");
@@ -346,6 +373,7 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   auto policy_readers = r.children("policies");
   for (auto& p : policy_readers) s.policies.push_back(read_policy(std::move(p), s.parallelism.ep));
   if (s.policies.empty()) s.policies.push_back(default_policy());
+  number_default_labels(s.policies);
 
   MapReader cost = r.child("cost");
   s.cost.gpu_hour = cost.get_double("gpu_hour", 0, 0, 1e6);

@@ -55,6 +55,7 @@ PolicySpec read_policy(MapReader r, int ep) {
   auto config = entry.defaults({ep, p.spare_slots});
   config->describe(keys);
   if (entry.moves) params::enumeration(keys, "migration", p.migration, kMigrations, "");
+  p.label_given = r.has("label");
   p.label = r.get_string("label", entry.label(p.layout, p.predictor ? p.predictor->name() : ""));
   p.placement = std::move(config);
   r.finish();

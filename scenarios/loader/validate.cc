@@ -75,6 +75,10 @@ void validate_policies(const Scenario& s, const Checker& c) {
     const std::string key = "policies." + std::to_string(i) + ".";
     const policies::PlacementFacts facts{ep, ranks_per_node, m.experts, m.top_k, p.spare_slots, to_string(s.dispatch.dedup)};
     if (const auto problem = p.placement->check(facts)) c.require(false, key + problem->key, problem->message);
+    for (size_t j = 0; j < i; ++j) {
+      c.require(s.policies[j].label != p.label, key + "label",
+                "'" + p.label + "' is also policies." + std::to_string(j) + "'s label: labels name the rows of every table and file, so each policy needs its own");
+    }
   }
 }
 

@@ -172,5 +172,31 @@ TEST(Loader, KeysOfTheOtherGatingSourceAreRejected) {
   }
 }
 
+// Labels name the rows of every result: coinciding default labels are numbered, past any given
+// label; a label given twice is an error naming the second.
+TEST(Loader, PolicyLabelsAreUnique) {
+  const Scenario s = load_scenario_text(std::string(kMinimal) +
+                                            "policies:\n"
+                                            "  - {placement: replicated, spare_slots: 1}\n"
+                                            "  - {placement: replicated, spare_slots: 2}\n"
+                                            "  - {placement: static, label: replicated_2}\n"
+                                            "  - {placement: replicated, spare_slots: 3}\n",
+                                        "t.yaml");
+  ASSERT_EQ(s.policies.size(), 4u);
+  EXPECT_EQ(s.policies[0].label, "replicated");
+  EXPECT_EQ(s.policies[1].label, "replicated_3");
+  EXPECT_EQ(s.policies[2].label, "replicated_2");
+  EXPECT_EQ(s.policies[3].label, "replicated_4");
+  const Scenario again = load_scenario_text(resolved_yaml(s), "resolved.yaml");
+  EXPECT_EQ(resolved_yaml(again), resolved_yaml(s));
+  try {
+    load_scenario_text(std::string(kMinimal) + "policies: [{placement: static, label: a}, {placement: replicated, spare_slots: 1, label: a}]\n",
+                       "t.yaml");
+    FAIL();
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("`policies.1.label`: 'a' is also policies.0's label"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace moesim::scenarios
