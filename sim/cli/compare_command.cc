@@ -63,14 +63,21 @@ std::vector<scenarios::Scenario> seeded_runs(const scenarios::Scenario& base, co
 }
 
 // What is compared with what, before anything runs.
-void print_heading(const scenarios::Scenario& base, const scenarios::Scenario& variant, int seeds) {
+// `sets` are the --set overrides, applied to the variant only: the values they changed say so.
+void print_heading(const scenarios::Scenario& base, const scenarios::Scenario& variant, int seeds, const std::vector<std::string>& sets) {
   std::cout << "moesim compare, " << seeds << (seeds == 1 ? " seed" : " seeds") << " from " << base.seed << " on each side\n"
             << "  base     " << title(base) << "\n  variant  " << title(variant) << "\n";
   const auto changed = scenarios::differences(base, variant);
   std::cout << "  differs in "
             << (changed.empty() ? "nothing but its name" : std::to_string(changed.size()) + (changed.size() == 1 ? " value:" : " values:"))
             << "\n";
-  for (const auto& line : changed) std::cout << "    " << line << "\n";
+  for (const auto& line : changed) {
+    const bool set = std::any_of(sets.begin(), sets.end(), [&](const std::string& o) {
+      const std::string key = o.substr(0, o.find('='));
+      return line.rfind(key, 0) == 0 && (line.size() == key.size() || line[key.size()] == ':' || line[key.size()] == '.');
+    });
+    std::cout << "    " << line << (set ? "   (--set, on the variant only)" : "") << "\n";
+  }
   if (gating_shape(base) != gating_shape(variant)) {
     std::cout << "  the variant routes a different shape (ranks, experts, layers, top-k or tokens per rank), so its gating is\n"
                  "  drawn afresh from the same seeds: compare the totals, not the runs step by step\n";
@@ -109,7 +116,7 @@ int cmd_compare(const std::vector<std::string>& args) {
   po::options_description o("moesim compare options");
   o.add_options()("help,h", "show this help")(
       "set", po::value<std::vector<std::string>>()->composing()->value_name("KEY.PATH=VALUE"),
-      "the variant: BASE with this override (repeatable; applied to VARIANT.yaml when one is given)")(
+      "the variant: BASE with this override (repeatable; applied to VARIANT.yaml when one is given; never to BASE)")(
       "seeds", po::value<int>()->default_value(3)->value_name("N"),
       "run each side with N seeds (the scenario's seed and the N-1 after it) to tell differences from noise")(
       "steps", po::value<int>()->value_name("N"), "simulate N steps on both sides (same as --set steps=N on both)")(
@@ -163,7 +170,7 @@ int cmd_compare(const std::vector<std::string>& args) {
                  base_larger ? "the base" : "the variant");
 
   const std::vector<scenarios::Scenario> runs = seeded_runs(base, variant, seeds);
-  print_heading(base, variant, seeds);
+  print_heading(base, variant, seeds, question ? std::vector<std::string>{} : sets);
   const auto summaries = simulate_all(runs, jobs, vm.count("quiet") > 0);
   const std::vector<std::vector<PolicySummary>> base_runs(summaries.begin(), summaries.begin() + seeds);
   const std::vector<std::vector<PolicySummary>> variant_runs(summaries.begin() + seeds, summaries.end());
