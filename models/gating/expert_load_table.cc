@@ -1,5 +1,7 @@
 #include "models/gating/expert_load_table.h"
 
+#include <algorithm>
+
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -89,23 +91,33 @@ ExpertLoadTable read_expert_load_csv(const std::string& path) {
 ExpertLoadTable trace_expert_loads(const std::string& path, int first, int last) {
   const TraceReader reader(path);
   const TraceInfo& info = reader.info();
-  if (last < 0) last = info.steps;
-  if (first < 0 || last > info.steps || first >= last) {
-    throw TraceError(path, "",
-                     "steps " + std::to_string(first) + ":" + std::to_string(last) + " are not a range of its " +
-                         std::to_string(info.steps) +
-                         " steps (FIRST:LAST, FIRST included, LAST not, 0 <= FIRST < LAST <= " + std::to_string(info.steps) + ")");
+  // FIRST and LAST are training steps: the records logged in [FIRST, LAST) are summed.
+  const int64_t end_step = info.first_step + static_cast<int64_t>(info.steps) * info.stride;
+  const int64_t from = first, to = last < 0 ? end_step : last;
+  const auto record_of = [&](int64_t step) {  // the first record at or after `step`
+    const int64_t r = (step - info.first_step + info.stride - 1) / info.stride;
+    return static_cast<int>(std::clamp<int64_t>(step <= info.first_step ? 0 : r, 0, info.steps));
+  };
+  const int begin = record_of(from), end = record_of(to);
+  if (from < 0 || from >= to || begin >= end) {
+    const std::string held =
+        info.stride == 1 && info.first_step == 0
+            ? "its " + std::to_string(info.steps) +
+                  " steps (FIRST:LAST, FIRST included, LAST not, 0 <= FIRST < LAST <= " + std::to_string(info.steps) + ")"
+            : "its records, at training steps " + std::to_string(info.first_step) + " to " + std::to_string(end_step - info.stride) +
+                  " every " + std::to_string(info.stride) + " (FIRST included, LAST not)";
+    throw TraceError(path, "", "steps " + std::to_string(from) + ":" + std::to_string(to) + " hold none of " + held);
   }
   ExpertLoadTable table;
   table.layers = info.moe_layers;
   table.experts = info.experts;
   table.loads.assign(table.layers, std::vector<double>(table.experts, 0.0));
-  for (int s = first; s < last; ++s) {
+  for (int s = begin; s < end; ++s) {
     const std::vector<int64_t> counts = reader.read_expert_counts(s);
     for (int l = 0; l < table.layers; ++l)
       for (int e = 0; e < table.experts; ++e) table.loads[l][e] += static_cast<double>(counts[static_cast<size_t>(l) * table.experts + e]);
   }
-  table.source = path + " steps " + std::to_string(first) + ":" + std::to_string(last);
+  table.source = path + " steps " + std::to_string(from) + ":" + std::to_string(to);
   return table;
 }
 

@@ -19,8 +19,8 @@ struct ExpertLoadTable {
 // Throws TraceError naming the file and the first bad line.
 ExpertLoadTable read_expert_load_csv(const std::string& path);
 
-// The expert counts of a trace's steps [first, last), summed (last < 0: to its end). Throws
-// TraceError.
+// The expert counts of a trace's records logged at training steps [first, last), summed (last < 0:
+// to its end; a trace of stride 1 from step 0 has a record per step). Throws TraceError.
 ExpertLoadTable trace_expert_loads(const std::string& path, int first, int last);
 
 }  // namespace moesim::gating

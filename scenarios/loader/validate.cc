@@ -77,7 +77,8 @@ void validate_policies(const Scenario& s, const Checker& c) {
     if (const auto problem = p.placement->check(facts)) c.require(false, key + problem->key, problem->message);
     for (size_t j = 0; j < i; ++j) {
       c.require(s.policies[j].label != p.label, key + "label",
-                "'" + p.label + "' is also policies." + std::to_string(j) + "'s label: labels name the rows of every table and file, so each policy needs its own");
+                "'" + p.label + "' is also policies." + std::to_string(j) +
+                    "'s label: labels name the rows of every table and file, so each policy needs its own");
     }
   }
 }

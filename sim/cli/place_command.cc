@@ -44,7 +44,7 @@ po::options_description place_options() {
       "nodes", po::value<int>()->default_value(1), "nodes (num_nodes); GPUs must be a multiple")(
       "groups", po::value<int>()->default_value(1), "expert groups (num_groups), dividing the experts")(
       "mode", po::value<std::string>(), "hierarchical or global (default: hierarchical where the nodes divide the groups)")(
-      "steps", po::value<std::string>(), "FIRST:LAST, the trace steps to sum (FIRST included, LAST not; default all)")(
+      "steps", po::value<std::string>(), "FIRST:LAST, the training steps whose records to sum (FIRST included, LAST not; default all)")(
       "out", po::value<std::string>(), "a directory for the plan's files (created if missing)");
   return o;
 }

@@ -12,7 +12,8 @@ TEST_F(Cli, CompareShowsEachPolicysMetricsSideBySideWithDeltas) {
   const Result r = moesim("compare " + base.string() + " --set gating.routing=hash --seeds 2 --quiet --csv " + csv.string());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("2 seeds from 1 on each side"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("differs in 1 value:\n    gating.routing: topk -> hash   (--set, on the variant only)\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("differs in 1 value:\n    gating.routing: topk -> hash   (--set, on the variant only)\n"), std::string::npos)
+      << r.out;
   for (const char* line : {"\nstatic\n", "\npredictive-sw_avg\n", "  step time ", "  tokens/s ", "  GPU utilization ",
                            "  all-to-all inter-node ", "  cost per M tokens ", "beyond seed noise"}) {
     EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;

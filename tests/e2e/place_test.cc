@@ -47,6 +47,20 @@ TEST_F(Cli, PlaceSumsATracesSteps) {
   const Result r = moesim("place " + trace + " --gpus 8 --slots 3 --steps 5:20");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("t.h5 steps 5:20: 6 MoE layers x 16 experts on 8 GPUs"), std::string::npos) << r.out;
+  // A trace logged every 10th step: --steps are training steps, and a range holding no record is an error.
+  std::string csv = "step,layer,expert,tokens\n";
+  for (int step : {100, 110, 120})
+    for (int e = 0; e < 16; ++e)
+      csv += std::to_string(step) + ",0," + std::to_string(e) + "," + std::to_string(step == 110 ? 100 * (e == 3) + 1 : 1) + "\n";
+  const std::string strided = (dir_ / "s.h5").string();
+  ASSERT_EQ(moesim("trace import csv " + write("s.csv", csv).string() + " --out " + strided).status, 0);
+  const Result one = moesim("place " + strided + " --gpus 8 --slots 3 --steps 105:115");
+  ASSERT_EQ(one.status, 0) << one.err;
+  EXPECT_NE(one.out.find("s.h5 steps 105:115"), std::string::npos) << one.out;
+  EXPECT_NE(one.out.find("3 (9)"), std::string::npos) << one.out;  // the record at step 110: hot expert 3 takes every spare slot
+  const Result none = moesim("place " + strided + " --gpus 8 --slots 3 --steps 101:109");
+  EXPECT_EQ(none.status, 2);
+  EXPECT_NE(none.err.find("steps 101:109 hold none of its records, at training steps 100 to 120 every 10"), std::string::npos) << none.err;
   EXPECT_NE(r.out.find("without replicas"), std::string::npos) << r.out;
 }
 

@@ -190,8 +190,8 @@ TEST(Loader, PolicyLabelsAreUnique) {
   const Scenario again = load_scenario_text(resolved_yaml(s), "resolved.yaml");
   EXPECT_EQ(resolved_yaml(again), resolved_yaml(s));
   try {
-    load_scenario_text(std::string(kMinimal) + "policies: [{placement: static, label: a}, {placement: replicated, spare_slots: 1, label: a}]\n",
-                       "t.yaml");
+    load_scenario_text(
+        std::string(kMinimal) + "policies: [{placement: static, label: a}, {placement: replicated, spare_slots: 1, label: a}]\n", "t.yaml");
     FAIL();
   } catch (const ScenarioError& e) {
     EXPECT_NE(std::string(e.what()).find("`policies.1.label`: 'a' is also policies.0's label"), std::string::npos) << e.what();

@@ -205,8 +205,9 @@ TEST_F(TraceImport, TablesMustCoverEveryRankAndIterationEvenly) {
   fs::create_directories(far);
   std::ofstream(far / "table_iter0_rank0.log") << "[[1]]\n";
   std::ofstream(far / "table_iter1000000000_rank0.log") << "[[1]]\n";
-  EXPECT_NE(error_of([&] { write_imported_trace(read_count_tables({far.string()}, kDefaultTablePattern), {}, path("out.h5")); })
-                .find("records 1000000000 training steps apart: expected at most 2^24"),
+  EXPECT_NE(error_of([&] {
+              write_imported_trace(read_count_tables({far.string()}, kDefaultTablePattern), {}, path("out.h5"));
+            }).find("records 1000000000 training steps apart: expected at most 2^24"),
             std::string::npos);
   EXPECT_NE(error_of([&] { read_count_tables({path("other.log")}, kDefaultTablePattern); }).find("no such file"), std::string::npos);
   std::ofstream(path("other.log")) << "[[1]]\n";
