@@ -77,12 +77,16 @@ def save(obj, path):
     buf = io.BytesIO()
     Pickler(buf, protocol=2).dump(obj)
     archive = path.stem
+
+    def entry(name):  # a fixed date, as torch.save writes: the fixtures are the same bytes every time
+        return zipfile.ZipInfo(f"{archive}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(f"{archive}/data.pkl", buf.getvalue())
-        z.writestr(f"{archive}/byteorder", "little")
+        z.writestr(entry("data.pkl"), buf.getvalue())
+        z.writestr(entry("byteorder"), "little")
         for i, s in enumerate(storages):
-            z.writestr(f"{archive}/data/{i}", s.raw())
-        z.writestr(f"{archive}/version", "3\n")
+            z.writestr(entry(f"data/{i}"), s.raw())
+        z.writestr(entry("version"), "3\n")
 
 
 def main(out):
