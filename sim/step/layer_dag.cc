@@ -114,6 +114,16 @@ void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_backward) 
     compute(lane, full ? experts * 3 : experts * 2, TaskKind::kExperts, layer, mb, true);
   }
   expert_tensor_parallel(stage, t, true, layer, mb, true);
+  if (last_backward && !t.replica_grad.empty()) {
+    for (int g = 0; g < costs_.groups; ++g) {
+      const auto& lanes = ep_lanes_[static_cast<size_t>(stage) * costs_.groups + g];
+      if (lanes.empty() || t.replica_grad[g].time <= Duration()) continue;
+      // The replicas' gradients are summed before the optimizer reads them.
+      const TaskId reduce =
+          collective(lanes, t.replica_grad[g], task_tag(TaskKind::kReplicaGradReduce, layer, mb, true), kAllReducePriority, false);
+      for (int lane : lanes) grads_[lane].push_back(reduce);
+    }
+  }
   if (last_backward && config_.parallel.expert_dp() > 1) {
     for (int r = 0; r < costs_.ep; ++r) {
       const auto& lanes = edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r];

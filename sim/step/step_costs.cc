@@ -131,6 +131,7 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   }
   const double expert_weights = (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
   c.expert_grad_bytes = expert_weights * m.grad_bytes_per_param;
+  c.expert_copy_grad_bytes = params.expert / p.etp * m.grad_bytes_per_param;
   const int groups = c.per_group ? p.pp * p.ep : 1;
   for (int i = 0; i < groups; ++i) {
     const std::vector<int> group = c.layout.expert_dp_group(i / p.ep, i % p.ep);

@@ -56,8 +56,9 @@ struct StepCosts {
   // Per stage x ep + EP rank: an MoE layer's expert gradients reduced, and its weights gathered,
   // over the expert-data-parallel group.
   std::vector<network::CollectiveCost> expert_grad, expert_gather;
-  double expert_grad_bytes = 0;  // per GPU and MoE layer
-  double comm_slowdown = 1;      // compute time while a communication kernel holds dispatch.comm_sms SMs
+  double expert_grad_bytes = 0;       // per GPU and MoE layer
+  double expert_copy_grad_bytes = 0;  // one expert's gradient on one GPU (a copy's, which its replicas reduce)
+  double comm_slowdown = 1;           // compute time while a communication kernel holds dispatch.comm_sms SMs
   // Per stage x group: the dispatcher's count exchange before each dispatch (the same for every
   // MoE layer of the stage).
   std::vector<Duration> count_exchange;

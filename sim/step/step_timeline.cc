@@ -14,6 +14,7 @@ const char* to_string(TaskKind kind) {
     case TaskKind::kLmHead: return "LM head";
     case TaskKind::kDenseGradAllReduce: return "dense grad all-reduce";
     case TaskKind::kExpertGradAllReduce: return "expert grad all-reduce";
+    case TaskKind::kReplicaGradReduce: return "replica grad reduce";
     case TaskKind::kOptimizer: return "optimizer";
     case TaskKind::kMigration: return "migration";
     case TaskKind::kTensorParallel: return "TP gather/scatter";
@@ -56,6 +57,7 @@ void append_timeline(const ExecutedStep& executed, int step, Duration offset, st
         case TaskKind::kExperts: span.tokens = executed.layers[moe].rows[local]; break;
         case TaskKind::kDenseGradAllReduce: span.bytes = executed.costs.dense_grad_bytes[span.layer]; break;
         case TaskKind::kExpertGradAllReduce: span.bytes = executed.costs.expert_grad_bytes; break;
+        case TaskKind::kReplicaGradReduce: span.bytes = executed.layers[moe].replica_grad_sent[local]; break;
         case TaskKind::kMigration:
           span.bytes = executed.migration.sent[static_cast<size_t>(span.stage) * layout.stage_gpus() + local];
           break;

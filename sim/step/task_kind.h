@@ -24,6 +24,7 @@ enum class TaskKind : uint8_t {
   kPipelineSend,          // activations (forward) or their gradients (backward) to the next stage
   kParamAllGather,        // sharded weights gathered before use (ZeRO)
   kExpertTensorParallel,  // dispatched tokens gathered, or expert outputs scattered, in an ETP group
+  kReplicaGradReduce,     // a replicated expert's copies reduce their gradients among themselves
 };
 
 // The name of a task kind, as timelines show it.

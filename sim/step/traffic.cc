@@ -175,6 +175,33 @@ void lay_out_slots(const StepConfig& config, const StepCosts& costs, const polic
       t.replica_slots.push_back({e, replica.ep_rank, t.slot_of_rank[static_cast<size_t>(replica.ep_rank) * experts + e], replica.share});
 }
 
+// The copies of a replicated expert sum their gradients every step, as data-parallel replicas do:
+// a ring all-reduce among the EP ranks holding one, in which each sends 2 (c - 1) / c of the
+// gradient to the next; all the layer's replicated experts at once, as one set of transfers per EP
+// group on the network model.
+void replica_gradients(const StepCosts& costs, network::NetworkModel& network, const policies::LayerPlacement& placement, LayerTraffic& t) {
+  t.replica_grad.assign(costs.groups, network::CollectiveCost{});
+  t.replica_grad_sent.assign(costs.stage_gpus, 0.0);
+  bool any = false;
+  for (const auto& copies : placement.replicas) any = any || copies.size() > 1;
+  if (!any) return;
+  for (int g = 0; g < costs.groups; ++g) {
+    std::vector<int> gpus;
+    for (int local : costs.ep_groups[g]) gpus.push_back(costs.layout.gpu(t.stage, local));
+    network::TrafficMatrix traffic(gpus);
+    for (const auto& copies : placement.replicas) {
+      const size_t c = copies.size();
+      if (c < 2) continue;
+      const double bytes = 2.0 * static_cast<double>(c - 1) / static_cast<double>(c) * costs.expert_copy_grad_bytes;
+      for (size_t i = 0; i < c; ++i) {
+        traffic.at(copies[i].ep_rank, copies[(i + 1) % c].ep_rank) += bytes;
+        t.replica_grad_sent[costs.ep_groups[g][copies[i].ep_rank]] += bytes;
+      }
+    }
+    t.replica_grad[g] = network.transfers(traffic);
+  }
+}
+
 }  // namespace
 
 void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
@@ -186,6 +213,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
   t.a2a_combine.resize(costs.groups);
   t.count_exchange.assign(costs.groups, Duration());
   lay_out_slots(config, costs, placement, t);
+  replica_gradients(costs, network, placement, t);
   t.experts_forward.assign(gpus, Duration());
   t.rows.assign(gpus, 0.0);
   t.sent.assign(gpus, 0.0);

@@ -44,6 +44,10 @@ struct LayerTraffic {
   // dispatched tokens gathered within the group before the experts, and their outputs
   // reduce-scattered after.
   std::vector<network::CollectiveCost> etp_gather, etp_scatter;
+  // Per EP group: the copies of each replicated expert reduce their gradients after the last
+  // backward (a ring all-reduce among its holders, every expert's at once); none without replicas.
+  std::vector<network::CollectiveCost> replica_grad;
+  std::vector<double> replica_grad_sent;  // per local GPU: the bytes it sends in that reduction
 };
 
 // MoE layer `moe_layer`'s traffic; adds its all-to-all bytes (all four all-to-alls of every

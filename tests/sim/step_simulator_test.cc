@@ -76,6 +76,42 @@ TEST(StepSimulator, CriticalPathOfTheLoadedGpuOnATinyCluster) {
   EXPECT_DOUBLE_EQ(r.a2a_intra_node.count(), 4 * 4096 * 768 * 2.0);
 }
 
+// A replicated expert's copies sum their gradients after the backward, on the network: with
+// expert 0 on both GPUs, each sends the other 2 (2 - 1) / 2 = 1 copy of its gradient. Without a
+// replica there is no such task.
+TEST(StepSimulator, ReplicasReduceTheirGradients) {
+  auto s = tiny();
+  s.spare_slots = 1;
+  policies::Placement replicated = contiguous(s);
+  replicated.layers[0].replicas[0] = {{0, 0.5}, {1, 0.5}};
+  StepSimulator sim(s);
+  const gating::RoutingMatrix hot = routing(1, 2, 2, {4096, 0});
+  const StepResult r = sim.simulate(hot, replicated);
+  const auto& g = sim.graph();
+  int reductions = 0;
+  Duration reduce_time;
+  for (engine::TaskId t = 0; t < g.task_count(); ++t)
+    if (kind_of(g.tag(t)) == TaskKind::kReplicaGradReduce) ++reductions, reduce_time = g.duration(t);
+  EXPECT_EQ(reductions, 1);
+  const double grad = models::param_counts(s.model).expert * s.model.grad_bytes_per_param;
+  const double nvlink = s.cluster.intra_node.link.effective().bytes_per_second();
+  EXPECT_GE(reduce_time.seconds(), grad / nvlink);  // each GPU sends one gradient over its NVLink
+  std::vector<TimelineSpan> spans;
+  sim.append_timeline(0, Duration(), spans);
+  int shown = 0;
+  for (const auto& span : spans) {
+    if (span.kind != TaskKind::kReplicaGradReduce) continue;
+    ++shown;
+    EXPECT_DOUBLE_EQ(span.bytes, grad);
+  }
+  EXPECT_GE(shown, 1);
+  EXPECT_GT(r.step_time, Duration());
+
+  StepSimulator plain(s);
+  plain.simulate(hot, contiguous(s));
+  for (engine::TaskId t = 0; t < plain.graph().task_count(); ++t) EXPECT_NE(kind_of(plain.graph().tag(t)), TaskKind::kReplicaGradReduce);
+}
+
 TEST(StepSimulator, TasksNeverOverlapOnAStreamAndRespectDependencies) {
   const auto s = tiny();
   StepSimulator sim(s);
