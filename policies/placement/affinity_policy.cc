@@ -80,7 +80,7 @@ const PlacementEntry& placement_entry_affinity() {
                                               AffinityShape{c.shape.ep, c.ranks_per_node, p.max_imbalance});
                                         });
       },
-      .label = [](StaticLayout, std::string_view) { return std::string("affinity"); },
+      .label = [](StaticLayout, std::string_view, int) { return std::string("affinity"); },
   };
   return entry;
 }

@@ -29,16 +29,31 @@ const PlacementEntry& placement_entry_oracle() {
   using Config = PlacementConfigOf<PlanningParams>;
   static const PlacementEntry entry{
       .name = "oracle",
-      .summary = "packs from the true loads of the coming steps: the upper bound",
+      .summary = "plans from the true loads of the coming steps: the upper bound (packs; with spare slots, replicates into all of them)",
       .moves = true,
       .reads_future = true,
       .defaults = [](const PlacementDefaults&) -> std::unique_ptr<PlacementConfig> {
-        return std::make_unique<Config>("oracle", PlanningParams{}, nullptr,
-                                        [](const PlanningParams& p, const PlacementContext& c) -> std::unique_ptr<PlacementPolicy> {
-                                          return std::make_unique<OraclePolicy>(c.shape, static_placement(c.shape, c.layout), p);
-                                        });
+        return std::make_unique<Config>(
+            "oracle", PlanningParams{},
+            [](const PlanningParams&, const PlacementFacts& f) -> std::optional<PlacementProblem> {
+              // With spare slots it replicates, node by node.
+              return f.spare_slots > 0 ? check_node_by_node("oracle", f) : std::nullopt;
+            },
+            [](const PlanningParams& p, const PlacementContext& c) -> std::unique_ptr<PlacementPolicy> {
+              std::optional<ReplicationShape> replication;
+              if (c.spare_slots > 0)
+                replication = ReplicationShape{c.shape.ep,
+                                               c.ranks_per_node,
+                                               c.shape.experts / c.shape.ep + c.spare_slots,
+                                               c.shape.ep * c.spare_slots,
+                                               ReplicationMode::kNodeByNode,
+                                               1};
+              return std::make_unique<OraclePolicy>(c.shape, static_placement(c.shape, c.layout), p, replication);
+            });
       },
-      .label = [](StaticLayout, std::string_view) { return std::string("oracle"); },
+      // Which policies it bounds: packing ones, or with spare slots the replicating ones.
+      .label = [](StaticLayout, std::string_view,
+                  int spare_slots) { return std::string(spare_slots > 0 ? "oracle-replicated" : "oracle"); },
   };
   return entry;
 }

@@ -18,7 +18,7 @@ const PlacementEntry& placement_entry_predictive() {
                                                                                     make_context_predictor(c.predictor, c.shape));
                                         });
       },
-      .label = [](StaticLayout, std::string_view predictor) { return "predictive-" + std::string(predictor); },
+      .label = [](StaticLayout, std::string_view predictor, int) { return "predictive-" + std::string(predictor); },
   };
   return entry;
 }

@@ -99,7 +99,7 @@ const PlacementEntry& placement_entry_replicated() {
                                                         make_context_predictor(c.predictor, c.shape), replication_shape(p, c));
             });
       },
-      .label = [](StaticLayout, std::string_view) { return std::string("replicated"); },
+      .label = [](StaticLayout, std::string_view, int) { return std::string("replicated"); },
   };
   return entry;
 }
@@ -122,7 +122,7 @@ const PlacementEntry& placement_entry_phase_aware() {
                                                         p.phase_window, p.phase_threshold);
             });
       },
-      .label = [](StaticLayout, std::string_view) { return std::string("phase_aware"); },
+      .label = [](StaticLayout, std::string_view, int) { return std::string("phase_aware"); },
   };
   return entry;
 }

@@ -31,8 +31,8 @@ const PlacementEntry& placement_entry_static() {
                                           return std::make_unique<StaticPolicy>(c.shape, c.layout);
                                         });
       },
-      .label = [](StaticLayout layout,
-                  std::string_view) { return std::string(layout == StaticLayout::kRoundRobin ? "static-rr" : "static"); },
+      .label = [](StaticLayout layout, std::string_view,
+                  int) { return std::string(layout == StaticLayout::kRoundRobin ? "static-rr" : "static"); },
   };
   return entry;
 }

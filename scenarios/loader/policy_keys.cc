@@ -56,7 +56,7 @@ PolicySpec read_policy(MapReader r, int ep) {
   config->describe(keys);
   if (entry.moves) params::enumeration(keys, "migration", p.migration, kMigrations, "");
   p.label_given = r.has("label");
-  p.label = r.get_string("label", entry.label(p.layout, p.predictor ? p.predictor->name() : ""));
+  p.label = r.get_string("label", entry.label(p.layout, p.predictor ? p.predictor->name() : "", p.spare_slots));
   p.placement = std::move(config);
   r.finish();
   return p;
@@ -66,7 +66,7 @@ PolicySpec default_policy() {
   PolicySpec p;
   const policies::PlacementEntry& entry = *policies::find_placement("static");
   p.placement = entry.defaults({});
-  p.label = entry.label(p.layout, "");
+  p.label = entry.label(p.layout, "", 0);
   return p;
 }
 

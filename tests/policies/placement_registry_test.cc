@@ -23,7 +23,7 @@ TEST(PlacementRegistry, EveryEntryListsItsKeysAndMakesAPolicy) {
     for (const auto& [key, value] : values) EXPECT_TRUE(params::assign(*config, key, value)) << entry->name << "." << key;
     EXPECT_EQ(config->values(), values) << entry->name;
     EXPECT_EQ(params::docs_of(*config).size(), values.size()) << entry->name;
-    EXPECT_FALSE(entry->label(StaticLayout::kContiguous, "sw_avg").empty());
+    EXPECT_FALSE(entry->label(StaticLayout::kContiguous, "sw_avg", 0).empty());
 
     const PlacementContext context{shape, 2, StaticLayout::kContiguous, entry->default_spare_slots,
                                    entry->forecasts ? predictor.get() : nullptr};

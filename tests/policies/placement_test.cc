@@ -99,6 +99,23 @@ TEST(PredictivePolicy, OraclePlacesFromTheLoadsItIsShown) {
   EXPECT_DOUBLE_EQ(max_rank_load(std::vector<double>{8, 7, 6, 5, 4, 3, 2, 1}, rank_of, 2), 18.0);
 }
 
+// With spare slots the oracle replicates, as replicated does, from the true loads: an expert taking
+// most of the tokens gets a copy on both EP ranks (a packing oracle would leave the slots empty).
+TEST(PredictivePolicy, OracleWithSpareSlotsReplicates) {
+  const ReplicationShape replication{kShape.ep, kShape.ep, kShape.experts / kShape.ep + 1, kShape.ep, ReplicationMode::kNodeByNode, 1};
+  OraclePolicy oracle(kShape, static_placement(kShape, StaticLayout::kContiguous), PlanningParams{100, 2, 1, 0.02}, replication);
+  const ExpertLoads hot = {{30, 1, 1, 1, 1, 1, 1, 1}};
+  oracle.observe({0, hot});
+  oracle.foresee({1, hot});
+  oracle.foresee({2, hot});
+  const auto& copies = oracle.placement_for(1).layers[0].replicas[0];
+  ASSERT_EQ(copies.size(), 2u);  // one copy per rank, the most two ranks hold
+  EXPECT_NE(copies[0].ep_rank, copies[1].ep_rank);
+  double shares = 0;
+  for (const auto& c : copies) shares += c.share;
+  EXPECT_DOUBLE_EQ(shares, 1.0);
+}
+
 }  // namespace
 }  // namespace moesim::policies
 
