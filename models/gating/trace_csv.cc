@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -66,37 +67,38 @@ std::array<int, kColumns> read_header(const std::string& path, const std::string
 }
 
 Cell read_row(const std::string& path, const std::string& line, int number, const std::array<int, kColumns>& at, int fields) {
-  std::vector<std::pair<const char*, const char*>> field;
-  for (const char *p = line.data(), *end = line.data() + line.size();;) {
-    const char* comma = std::find(p, end, ',');
-    field.emplace_back(p, comma);
-    if (comma == end) break;
-    p = comma + 1;
+  // Field boundaries, without allocating: a trace may have millions of rows.
+  std::array<std::string_view, kColumns> field{};
+  int count = 0;
+  for (size_t from = 0;; ++count) {
+    const size_t comma = line.find(',', from);
+    const std::string_view text(line.data() + from, (comma == std::string::npos ? line.size() : comma) - from);
+    for (int c = 0; c < kColumns; ++c)
+      if (at[c] == count) field[c] = text;
+    if (comma == std::string::npos) break;
+    from = comma + 1;
   }
-  if (static_cast<int>(field.size()) != fields) {
+  ++count;
+  if (count != fields) {
     throw TraceError(
         path, at_line(number),
-        "expected " + std::to_string(fields) + " fields as the header has, got " + std::to_string(field.size()) + " in '" + line + "'");
+        "expected " + std::to_string(fields) + " fields as the header has, got " + std::to_string(count) + " in '" + line + "'");
   }
+  const auto got = [&](int c) { return ", got '" + std::string(field[c]) + "' in '" + line + "'"; };
   std::array<int64_t, kColumns> v{};
   for (int c = 0; c < kColumns; ++c) {
     if (at[c] < 0) continue;
-    const auto [first, last] = field[at[c]];
-    const std::string text(first, last);
+    const char *first = field[c].data(), *last = first + field[c].size();
     if (c == kTokens) {
-      if (!parse_whole_number(first, last, v[c])) {
-        throw TraceError(path, at_line(number), "expected a whole number of tokens (5 or 5.0), got '" + text + "' in '" + line + "'");
-      }
+      if (!parse_whole_number(first, last, v[c]))
+        throw TraceError(path, at_line(number), "expected a whole number of tokens (5 or 5.0)" + got(c));
     } else {
       auto [end, ec] = std::from_chars(first, last, v[c]);
       if (ec != std::errc() || end != last || first == last)
-        throw TraceError(path, at_line(number), "expected an integer " + std::string(kNames[c]) + ", got '" + text + "' in '" + line + "'");
+        throw TraceError(path, at_line(number), "expected an integer " + std::string(kNames[c]) + got(c));
     }
-    if (v[c] < 0 || v[c] > kMax[c]) {
-      throw TraceError(
-          path, at_line(number),
-          "expected " + std::string(kNames[c]) + " from 0 to " + std::to_string(kMax[c]) + ", got '" + text + "' in '" + line + "'");
-    }
+    if (v[c] < 0 || v[c] > kMax[c])
+      throw TraceError(path, at_line(number), "expected " + std::string(kNames[c]) + " from 0 to " + std::to_string(kMax[c]) + got(c));
   }
   return {v[kStep], int(v[kLayer]), int(v[kRank]), int(v[kMicrobatch]), int(v[kExpert]), v[kTokens], number};
 }

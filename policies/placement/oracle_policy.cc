@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "policies/placement/registry.h"
+#include "policies/placement/replicated_policy.h"
 
 namespace moesim::policies {
 
@@ -41,13 +42,7 @@ const PlacementEntry& placement_entry_oracle() {
             },
             [](const PlanningParams& p, const PlacementContext& c) -> std::unique_ptr<PlacementPolicy> {
               std::optional<ReplicationShape> replication;
-              if (c.spare_slots > 0)
-                replication = ReplicationShape{c.shape.ep,
-                                               c.ranks_per_node,
-                                               c.shape.experts / c.shape.ep + c.spare_slots,
-                                               c.shape.ep * c.spare_slots,
-                                               ReplicationMode::kNodeByNode,
-                                               1};
+              if (c.spare_slots > 0) replication = replication_shape({c.shape.ep * c.spare_slots, p}, c);
               return std::make_unique<OraclePolicy>(c.shape, static_placement(c.shape, c.layout), p, replication);
             });
       },

@@ -31,6 +31,10 @@ void PhaseAwareParams::describe(params::Visitor& v) {
   replicated.planning.describe(v);
 }
 
+ReplicationShape replication_shape(const ReplicatedParams& p, const PlacementContext& c) {
+  return {c.shape.ep, c.ranks_per_node, c.shape.experts / c.shape.ep + c.spare_slots, p.replicas, p.mode, p.groups};
+}
+
 ReplicatedPolicy::ReplicatedPolicy(const PlacementShape& shape, Placement initial, const PlanningParams& params,
                                    std::unique_ptr<Predictor> predictor, const ReplicationShape& replication)
     : ForecastingPolicy(shape, std::move(initial), params, std::move(predictor)), replication_(replication) {}
@@ -51,10 +55,6 @@ std::span<const double> PhaseAwarePolicy::planning_loads(int layer, const std::v
 }
 
 namespace {
-
-ReplicationShape replication_shape(const ReplicatedParams& p, const PlacementContext& c) {
-  return {c.shape.ep, c.ranks_per_node, c.shape.experts / c.shape.ep + c.spare_slots, p.replicas, p.mode, p.groups};
-}
 
 std::optional<PlacementProblem> check_replicas(std::string_view policy, const ReplicatedParams& p, const PlacementFacts& f) {
   const int spare = f.ep * f.spare_slots;

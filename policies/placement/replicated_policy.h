@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "policies/placement/planning_policy.h"
+#include "policies/placement/registry.h"
 #include "policies/placement/replication.h"
 #include "policies/predictors/online_phase.h"
 
@@ -27,6 +28,9 @@ struct PhaseAwareParams {
   double phase_threshold = 0.1;
   void describe(params::Visitor& v);
 };
+
+// The replication a policy with these settings plans in `context`'s EP group and spare slots.
+ReplicationShape replication_shape(const ReplicatedParams& params, const PlacementContext& context);
 
 class ReplicatedPolicy : public ForecastingPolicy {
  public:

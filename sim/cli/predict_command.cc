@@ -90,8 +90,9 @@ void require_trace_memory(const std::string& path, const MemoryLimit& limit) {
 
 gating::Between between_of(const po::variables_map& vm) {
   const std::string b = vm["between"].as<std::string>();
-  if (b != "hold" && b != "linear") throw OptionError("--between: expected hold or linear, got '" + b + "'");
-  return b == "hold" ? gating::Between::kHold : gating::Between::kLinear;
+  for (size_t i = 0; i < std::size(gating::kBetweenNames); ++i)
+    if (gating::kBetweenNames[i] == b) return static_cast<gating::Between>(i);
+  throw OptionError("--between: expected hold or linear, got '" + b + "'");
 }
 
 // Trains the lstm on the --train trace.
@@ -345,7 +346,7 @@ int cmd_predict(const std::vector<std::string>& args) {
               steps, shape.layers, shape.experts, stride, first_origin);
   if (every > 1)
     std::printf("(a record every %d training steps, %s between records; forecasts are scored on recorded steps only)\n", every,
-                vm["between"].as<std::string>() == "hold" ? "held" : "blended linearly");
+                between_of(vm) == gating::Between::kHold ? "held" : "blended linearly");
   print_phases(phases, phase_window, threshold);
 
   if (lstm) std::printf("\n%s", trained.report.c_str());

@@ -30,9 +30,9 @@ const char* const kTraceImportFormats =
 int trace_import(const std::vector<std::string>& args) {
   po::options_description o("moesim trace import options");
   o.add_options()("help,h", "show this help")("out", po::value<std::string>()->value_name("TRACE.h5"), "trace to write (required)")(
-      "top-k", po::value<int>()->value_name("K"), "experts per token: checked against every total, recorded")(
+      "top-k", po::value<int64_t>()->value_name("K"), "experts per token: checked against every total, recorded")(
       "tokens-per-step", po::value<int64_t>()->value_name("T"), "tokens of one training step, all ranks: checked with --top-k, recorded")(
-      "stride", po::value<int>()->value_name("N"), "training steps between records (default: the records' own spacing)")(
+      "stride", po::value<int64_t>()->value_name("N"), "training steps between records (default: the records' own spacing)")(
       "pattern", po::value<std::string>()->value_name("NAME"), "tables, hf-router-logits: file names, with {step} and {rank}")(
       "model", po::value<std::string>()->value_name("NAME"), "model name to record");
   po::options_description all = o;
@@ -53,7 +53,7 @@ int trace_import(const std::vector<std::string>& args) {
   gating::ImportOptions options;
   const auto positive = [&](const char* name, int64_t max) -> int64_t {
     if (!vm.count(name)) return 0;
-    const int64_t v = std::string(name) == "tokens-per-step" ? vm[name].as<int64_t>() : vm[name].as<int>();
+    const int64_t v = vm[name].as<int64_t>();
     if (v < 1 || v > max)
       throw OptionError("--" + std::string(name) + " must be from 1 to " + std::to_string(max) + ", got " + std::to_string(v));
     return v;
@@ -66,23 +66,20 @@ int trace_import(const std::vector<std::string>& args) {
   if (vm.count("pattern") && format != "tables" && format != "hf-router-logits")
     throw OptionError("--pattern names the files of tables and hf-router-logits, not of " + format);
   const auto pattern = [&](const char* fallback) { return vm.count("pattern") ? vm["pattern"].as<std::string>() : std::string(fallback); };
+  const bool known = format == "csv" || format == "tables" || format == "sglang" || format == "hf-router-logits";
+  if (!known) throw OptionError("unknown trace format '" + format + "' (csv, tables, sglang or hf-router-logits)");
+  if (format == "csv" && inputs.size() != 1) throw UsageError("`moesim trace import csv` takes one CSV file");
+  if (format == "hf-router-logits" && !options.top_k) throw OptionError("hf-router-logits needs --top-k: the experts each token takes");
+  require_output_file("--out", out, files::Target::kFile, inputs);
   gating::ImportedCounts counts;
   if (format == "csv") {
-    if (inputs.size() != 1) throw UsageError("`moesim trace import csv` takes one CSV file");
-    require_output_file("--out", out, files::Target::kFile, inputs);
     counts = gating::read_csv_counts(inputs[0], gating::CsvSteps::kAsLogged);
   } else if (format == "tables") {
-    require_output_file("--out", out, files::Target::kFile, inputs);
     counts = gating::read_count_tables(inputs, pattern(gating::kDefaultTablePattern));
   } else if (format == "sglang") {
-    require_output_file("--out", out, files::Target::kFile, inputs);
     counts = gating::read_sglang_dumps(inputs);
-  } else if (format == "hf-router-logits") {
-    if (!options.top_k) throw OptionError("hf-router-logits needs --top-k: the experts each token takes");
-    require_output_file("--out", out, files::Target::kFile, inputs);
-    counts = gating::read_router_logits(inputs, pattern(gating::kDefaultRouterLogitsPattern), options.top_k);
   } else {
-    throw OptionError("unknown trace format '" + format + "' (csv, tables, sglang or hf-router-logits)");
+    counts = gating::read_router_logits(inputs, pattern(gating::kDefaultRouterLogitsPattern), options.top_k);
   }
   gating::write_imported_trace(counts, options, out);
   std::printf("imported %d records to %s\n\n", static_cast<int>(counts.steps.size()), out.c_str());
