@@ -144,6 +144,8 @@ class DagBuilder {
   }
 
   Duration slowed(int lane, Duration d) const { return paired_ && lane_slowdown_[lane] != 1.0 ? d * lane_slowdown_[lane] : d; }
+  // A backward kernel's time, less its weight gradients' share where they are deferred.
+  Duration input_grad(Duration backward, Duration wgrad) const { return deferring_ ? backward - wgrad : backward; }
 
   TaskId compute(int lane, Duration d, TaskKind kind, int layer, int mb, bool backward) {
     const TaskId t = graph_.add_task(slowed(lane, d), compute_stream(lane), 0, task_tag(kind, layer, mb, backward));
@@ -232,9 +234,12 @@ class DagBuilder {
   void run_pipeline();
   void run_op(int stage, const PipelineOp& op, bool last_backward);
   void layer_forward(int stage, int layer, int mb);
-  void layer_backward(int stage, int layer, int mb, bool last_backward);
+  void layer_backward(int stage, int layer, int mb, bool last_weights);
+  void layer_weights(int stage, int layer, int mb, bool last_weights);
+  void reduce_dense_grads(int stage, int layer, int mb);
+  void reduce_expert_grads(int stage, int layer, int mb);
   void moe_forward(int stage, int layer, int mb);
-  void moe_backward(int stage, int layer, int mb, bool last_backward);
+  void moe_backward(int stage, int layer, int mb, bool last_weights);
   void all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward);
   void tensor_parallel(int stage, int layer, int mb, bool backward);
   void context_parallel(int stage, int layer, int mb, bool backward);
@@ -252,6 +257,7 @@ class DagBuilder {
   engine::TaskGraph& graph_;
   std::vector<double> lane_slowdown_;       // per lane: its compute's slowdown while another pass communicates
   bool paired_ = false;                     // the pass being emitted runs together with another
+  bool deferring_ = false;                  // the backward being emitted leaves its weight gradients to a later pass
   std::vector<TaskId> cur_;                 // per lane: the task its next one waits for
   std::vector<std::vector<TaskId>> entry_;  // per lane: what its next task also waits for
   // ZeRO 3, per lane: what ended the previous layer, and the layer before it (prefetched()).

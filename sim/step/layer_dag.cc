@@ -94,7 +94,7 @@ int DagBuilder::first_moe_layer(int stage) const {
   return -1;
 }
 
-void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_backward) {
+void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_weights) {
   const LayerTraffic& t = layers_[costs_.layer_to_moe[layer]];
   const bool full = config_.parallel.recompute == Recompute::kFull;
   if (full) {
@@ -105,16 +105,27 @@ void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_backward) 
   all_to_all(stage, layer, mb, TaskKind::kCombine, true);
   for (int lane : lanes_.of_stage[stage]) {
     if (costs_.moe_recompute > Duration()) compute(lane, costs_.moe_recompute, TaskKind::kGate, layer, mb, true);
-    if (costs_.shared_fwd > Duration()) compute(lane, costs_.shared_fwd * 2, TaskKind::kSharedExperts, layer, mb, true);
+    if (costs_.shared_fwd > Duration()) {
+      compute(lane, input_grad(costs_.shared_fwd * 2, costs_.shared_wgrad), TaskKind::kSharedExperts, layer, mb, true);
+    }
   }
   // Backward, the gradients take the gather's way in reverse and the other way round.
   expert_tensor_parallel(stage, t, false, layer, mb, true);
   for (int lane : lanes_.of_stage[stage]) {
     const Duration experts = t.experts_forward[local_of(lane)];
-    compute(lane, full ? experts * 3 : experts * 2, TaskKind::kExperts, layer, mb, true);
+    compute(lane, input_grad(full ? experts * 3 : experts * 2, t.experts_wgrad[local_of(lane)]), TaskKind::kExperts, layer, mb, true);
   }
   expert_tensor_parallel(stage, t, true, layer, mb, true);
-  if (last_backward && !t.replica_grad.empty()) {
+  if (last_weights) reduce_expert_grads(stage, layer, mb);
+  all_to_all(stage, layer, mb, TaskKind::kDispatch, true);
+  for (int lane : lanes_.of_stage[stage]) {
+    compute(lane, input_grad(costs_.gate_fwd * 2, costs_.gate_wgrad), TaskKind::kGate, layer, mb, true);
+  }
+}
+
+void DagBuilder::reduce_expert_grads(int stage, int layer, int mb) {
+  const LayerTraffic& t = layers_[costs_.layer_to_moe[layer]];
+  if (!t.replica_grad.empty()) {
     for (int g = 0; g < costs_.groups; ++g) {
       const auto& lanes = ep_lanes_[static_cast<size_t>(stage) * costs_.groups + g];
       if (lanes.empty() || t.replica_grad[g].time <= Duration()) continue;
@@ -124,38 +135,56 @@ void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_backward) 
       for (int lane : lanes) grads_[lane].push_back(reduce);
     }
   }
-  if (last_backward && config_.parallel.expert_dp() > 1) {
+  if (config_.parallel.expert_dp() > 1) {
     for (int r = 0; r < costs_.ep; ++r) {
       const auto& lanes = edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r];
       if (lanes.empty()) continue;
-      // Each member's last task is its expert backward; the reduction overlaps what follows.
+      // Each member's last task computed the experts' weight gradients; the reduction overlaps what follows.
       const TaskId reduce = collective(lanes, costs_.expert_grad[costs_.by_ep_rank(stage, r)],
                                        task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false);
       for (int lane : lanes) grads_[lane].push_back(reduce);
     }
   }
-  all_to_all(stage, layer, mb, TaskKind::kDispatch, true);
-  for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.gate_fwd * 2, TaskKind::kGate, layer, mb, true);
 }
 
-void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_backward) {
+void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_weights) {
   zero3_gather(stage, layer, mb, true);
   if (costs_.layer_to_moe[layer] >= 0) {
-    moe_backward(stage, layer, mb, last_backward);
+    moe_backward(stage, layer, mb, last_weights);
   } else {
     tensor_parallel(stage, layer, mb, true);
     for (int lane : lanes_.of_stage[stage]) {
-      compute(lane, costs_.dense_ffn_fwd * 2 + costs_.dense_ffn_recompute, TaskKind::kDenseFfn, layer, mb, true);
+      compute(lane, input_grad(costs_.dense_ffn_fwd * 2 + costs_.dense_ffn_recompute, costs_.dense_ffn_wgrad), TaskKind::kDenseFfn, layer,
+              mb, true);
     }
     tensor_parallel(stage, layer, mb, true);
   }
   tensor_parallel(stage, layer, mb, true);
   for (int lane : lanes_.of_stage[stage]) {
-    compute(lane, costs_.attention_fwd * 2 + costs_.attention_recompute, TaskKind::kAttention, layer, mb, true);
+    compute(lane, input_grad(costs_.attention_fwd * 2 + costs_.attention_recompute, costs_.attention_wgrad), TaskKind::kAttention, layer,
+            mb, true);
   }
   context_parallel(stage, layer, mb, true);
   tensor_parallel(stage, layer, mb, true);
-  if (last_backward && config_.parallel.dp * config_.parallel.cp > 1) {
+  if (last_weights) reduce_dense_grads(stage, layer, mb);
+}
+
+// A deferred backward's weight gradients, one task per layer and GPU; after the chunk's last
+// micro-batch, the layer's gradient reductions start as they would after its backward.
+void DagBuilder::layer_weights(int stage, int layer, int mb, bool last_weights) {
+  const int moe = costs_.layer_to_moe[layer];
+  for (int lane : lanes_.of_stage[stage]) {
+    const Duration ffn =
+        moe < 0 ? costs_.dense_ffn_wgrad : costs_.gate_wgrad + costs_.shared_wgrad + layers_[moe].experts_wgrad[local_of(lane)];
+    compute(lane, costs_.attention_wgrad + ffn, TaskKind::kWeightGrad, layer, mb, true);
+  }
+  if (!last_weights) return;
+  if (moe >= 0) reduce_expert_grads(stage, layer, mb);
+  reduce_dense_grads(stage, layer, mb);
+}
+
+void DagBuilder::reduce_dense_grads(int stage, int layer, int mb) {
+  if (config_.parallel.dp * config_.parallel.cp > 1) {
     for (int t = 0; t < config_.parallel.tp; ++t) {
       const auto& lanes = tp_lanes_[static_cast<size_t>(stage) * config_.parallel.tp + t];
       if (lanes.empty()) continue;

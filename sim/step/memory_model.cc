@@ -106,7 +106,7 @@ GpuMemory gpu_memory(const StepConfig& s) {
     const StageParams params = stage_params(s, stage);
     StageMemory mem;
     mem.stage = stage;
-    mem.in_flight = peak_in_flight(pipeline_order(*schedule, stage, p.pp, p.vp, s.micro_batches));
+    mem.in_flight = peak_in_flight(pipeline_order(*schedule, stage, p.pp, p.vp, s.micro_batches, s.split_weights));
     activations = biggest_chunk * mem.in_flight + recomputed_layer;
     auto sharded = [&](double per_param, int from_stage) {
       const bool shard = p.zero >= from_stage;

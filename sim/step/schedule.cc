@@ -35,7 +35,7 @@ const ScheduleEntry& schedule_entry_dualpipev() {
       .summary =
           "DualPipeV (DeepSeek's DualPipe cut in half): two chunks per GPU in a V, micro-batches fed from stage 0 only, "
           "steady-state forward and backward of different chunks run together, each one's all-to-all behind the other's "
-          "compute (backward passes are not split into input and weight gradients)",
+          "compute; some backwards leave their weight gradients to fill the bubbles (zero bubble)",
       .overlaps = true,
       .v_shape = true};
   return entry;
@@ -50,32 +50,48 @@ VirtualStages virtual_stages(std::string_view schedule, int pp, int vp) { return
 namespace {
 
 // DualPipeV's eight phases (deepseek-ai/DualPipe, dualpipev.py) for stage `stage` of pp and n >=
-// 2pp micro-batches, chunk 0 down the V and chunk 1 back up. Its weight-gradient passes are folded
-// into their backward passes, so its phases 7 and 8 (weights only) reduce to phase 7's backwards.
-std::vector<PipelineOp> dualpipev_order(int stage, int pp, int n) {
+// 2pp micro-batches, chunk 0 down the V and chunk 1 back up. As there, some backwards defer their
+// weight gradients (zero bubble), which run in queue order where the stage would wait: between a
+// backward and the forward it makes room for (phase 3), and in the cool-down (phases 7 and 8).
+std::vector<PipelineOp> dualpipev_order(int stage, int pp, int n, bool split_weights) {
   std::vector<PipelineOp> order;
+  std::vector<PipelineOp> deferred;  // weight passes queued, oldest first
+  size_t next_weights = 0;
   int next[2][2] = {{0, 0}, {0, 0}};  // [chunk][backward]: the next micro-batch
-  auto pass = [&](int chunk, bool backward, bool overlaps_previous = false) {
-    order.push_back({next[chunk][backward]++, chunk, backward, overlaps_previous});
+  auto pass = [&](int chunk, bool backward, bool overlaps_previous = false, bool defers_weights = false) {
+    defers_weights = defers_weights && split_weights;
+    order.push_back({next[chunk][backward]++, chunk, backward, overlaps_previous, defers_weights});
+    if (defers_weights) deferred.push_back({order.back().micro_batch, chunk, false, false, false, true});
+  };
+  auto weights = [&] {
+    if (split_weights) order.push_back(deferred.at(next_weights++));
   };
   const int tail = pp - stage - 1;
   for (int i = 0; i < 2 * tail; ++i) pass(0, false);
   for (int i = 0; i <= stage; ++i) pass(0, false), pass(1, false);
-  for (int i = 0; i < tail; ++i) pass(1, true), pass(1, false);
+  for (int i = 0; i < tail; ++i) pass(1, true, false, true), weights(), pass(1, false);
   for (int i = 0; i < n - 2 * pp + stage + 1; ++i) {
-    pass(0, false), pass(1, true, true);
+    // The turn's first forward and backward run one after the other, to shorten the bubble.
+    pass(0, false), pass(1, true, !(i == 0 && stage == pp - 1));
     pass(1, false), pass(0, true, true);
   }
   for (int i = 0; i < tail; ++i) pass(1, true), pass(1, false), pass(0, true, true);
-  for (int i = 0; i <= stage; ++i) pass(1, true), pass(0, true);
-  for (int i = 0; i < tail; ++i) pass(0, true);
+  // Phase 6 defers from its middle on: odd stages from the middle pair's first backward, even
+  // stages from its second.
+  const int cool = stage + 1;
+  for (int i = 0; i < cool; ++i) {
+    const bool middle = i == cool / 2, later = i > cool / 2;
+    pass(1, true, false, later || (middle && stage % 2 == 1));
+    pass(0, true, false, later || middle);
+  }
+  for (int i = 0; i < tail; ++i) weights(), pass(0, true, false, true);
+  while (next_weights < deferred.size()) weights();
   return order;
 }
-
 }  // namespace
 
-std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches) {
-  if (schedule.v_shape) return dualpipev_order(stage, pp, micro_batches);
+std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches, bool split_weights) {
+  if (schedule.v_shape) return dualpipev_order(stage, pp, micro_batches, split_weights);
   const int total = micro_batches * vp;
   // Megatron-Core: forward k of the interleaved schedule runs micro-batch group k / (pp x vp),
   // chunk (k / pp) % vp; backwards walk the chunks in reverse.
@@ -106,7 +122,8 @@ std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage,
 int peak_in_flight(const std::vector<PipelineOp>& order) {
   int now = 0, peak = 0;
   for (const PipelineOp& op : order) {
-    now += op.backward ? -1 : 1;
+    if (op.backward && op.defers_weights) continue;
+    now += op.backward || op.weights ? -1 : 1;
     peak = std::max(peak, now);
   }
   return peak;

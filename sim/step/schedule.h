@@ -22,6 +22,13 @@ struct PipelineOp {
   // Runs together with the op before it (a forward and a backward of different micro-batches):
   // each waits only for its own inputs, so one's all-to-all hides behind the other's compute.
   bool overlaps_previous = false;
+  // Zero bubble's split of a backward (Qi et al. 2023, as DualPipe uses it): this backward computes
+  // only the gradients of its inputs, which the stage before waits for, and leaves those of its
+  // weights to a later `weights` op of the same micro-batch and chunk.
+  bool defers_weights = false;
+  // The weight gradients a backward deferred: compute only, waiting for no other stage, placed
+  // where the stage would otherwise idle. Its activations are freed here, not at the backward.
+  bool weights = false;
 };
 
 struct ScheduleEntry {
@@ -59,10 +66,12 @@ std::vector<std::string> schedule_names();
 // forward and one backward at a time, then the remaining backwards), over model chunks as its
 // interleaved schedule orders them when vp > 1 (micro-batches in groups of pp); DualPipeV's order
 // for a V-shaped schedule.
-std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches);
+// Without `split_weights` no backward defers its weight gradients.
+std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches,
+                                       bool split_weights = true);
 
-// The most micro-batch chunks whose forward has run and backward has not, at any point of `order`:
-// whose activations the stage holds at once.
+// The most micro-batch chunks whose forward has run and whose backward (or deferred weight
+// gradients) has not, at any point of `order`: whose activations the stage holds at once.
 int peak_in_flight(const std::vector<PipelineOp>& order);
 
 }  // namespace moesim

@@ -60,6 +60,9 @@ struct StepConfig {
   int seq_len = 2048;
   int micro_batches = 1;          // per data-parallel rank and step
   std::string schedule = "1f1b";  // a pipeline schedule's name (schedule.h)
+  // Whether a schedule that splits backwards into input and weight gradients (zero bubble) does;
+  // off, each backward runs whole where the schedule puts it (what the split gains).
+  bool split_weights = true;
   // Bytes per logit (token x vocabulary entry) the loss keeps for its backward pass: 6 when it
   // upcasts to FP32 and keeps both copies, 2 when it keeps one BF16 tensor (fused cross-entropy).
   double logit_bytes = 6;

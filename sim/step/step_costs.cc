@@ -54,17 +54,18 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   };
   auto memory = [&](Bytes per_row, int kernels) { return elementwise_time(gpu, per_row * rows, kernels); };
   const Duration core = time(models::Dtype::kBf16, flops.attention_core, 0, 2.0 * (m.query_dim() + m.key_value_dim()));
-  c.attention_fwd = time(m.dtype, flops.attention_projections, params.attention_per_layer, 2 * h + m.query_dim() + m.value_dim()) + core +
-                    memory(elementwise.attention, 4);
-  c.dense_ffn_fwd =
-      time(m.dtype, flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden) + memory(elementwise.dense_ffn, 4);
-  c.gate_fwd = kernel_time(gpu, models::Dtype::kBf16,
-                           KernelWork{flops.gate * rows, Bytes(params.gate_per_moe_layer * w + rows * (h + m.experts) * act), rows}) +
-               memory(elementwise.router, 4);
-  c.shared_fwd = m.shared_experts > 0 ? time(m.dtype, flops.shared_experts, params.shared_per_moe_layer,
-                                             m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden)) +
-                                            memory(elementwise.expert * m.shared_experts, 2)
-                                      : Duration();
+  c.attention_wgrad = time(m.dtype, flops.attention_projections, params.attention_per_layer, 2 * h + m.query_dim() + m.value_dim());
+  c.attention_fwd = c.attention_wgrad + core + memory(elementwise.attention, 4);
+  c.dense_ffn_wgrad = time(m.dtype, flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden);
+  c.dense_ffn_fwd = c.dense_ffn_wgrad + memory(elementwise.dense_ffn, 4);
+  c.gate_wgrad = kernel_time(gpu, models::Dtype::kBf16,
+                             KernelWork{flops.gate * rows, Bytes(params.gate_per_moe_layer * w + rows * (h + m.experts) * act), rows});
+  c.gate_fwd = c.gate_wgrad + memory(elementwise.router, 4);
+  if (m.shared_experts > 0) {
+    c.shared_wgrad =
+        time(m.dtype, flops.shared_experts, params.shared_per_moe_layer, m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden));
+    c.shared_fwd = c.shared_wgrad + memory(elementwise.expert * m.shared_experts, 2);
+  }
   // Forward and backward of the LM head: 3x the forward work, vocabulary split over TP.
   c.lm_head = kernel_time(
       gpu, models::Dtype::kBf16,

@@ -37,6 +37,9 @@ struct StepCosts {
   // Forward times per GPU and micro-batch (backward: twice these), norms and other memory-bound
   // kernels included; the LM head's forward and backward.
   Duration attention_fwd, dense_ffn_fwd, gate_fwd, shared_fwd, lm_head;
+  // Their weight gradients' share of the backward (a weight's gradient takes its forward GEMM's
+  // FLOPs), which a zero-bubble schedule runs apart (PipelineOp::weights).
+  Duration attention_wgrad, dense_ffn_wgrad, gate_wgrad, shared_wgrad;
   // What the backward pass recomputes per layer (recompute: selective or full), besides the above.
   Duration attention_recompute, dense_ffn_recompute, moe_recompute;
   std::vector<Duration> optimizer;  // per stage

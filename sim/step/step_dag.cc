@@ -13,12 +13,12 @@ void DagBuilder::run_pipeline() {
   const int pp = costs_.pp, vp = costs_.vp, mbs = costs_.micro_batches, v_count = pp * vp;
   const ScheduleEntry& schedule = *find_schedule(config_.schedule);
   std::vector<std::vector<PipelineOp>> orders;
-  for (int s = 0; s < pp; ++s) orders.push_back(pipeline_order(schedule, s, pp, vp, mbs));
+  for (int s = 0; s < pp; ++s) orders.push_back(pipeline_order(schedule, s, pp, vp, mbs, config_.split_weights));
   received_.assign(2 * static_cast<size_t>(v_count) * mbs, {});
   sent_.assign(received_.size(), false);
   auto index = [&](bool backward, int v, int mb) { return (static_cast<size_t>(backward) * v_count + v) * mbs + mb; };
   std::vector<size_t> next(pp, 0);
-  std::vector<int> backwards(static_cast<size_t>(pp) * vp, 0);  // per (stage, chunk): backward passes emitted
+  std::vector<int> weight_passes(static_cast<size_t>(pp) * vp, 0);  // per (stage, chunk): passes that computed weight gradients
   size_t remaining = 0;
   for (const auto& order : orders) remaining += order.size();
   while (remaining > 0) {
@@ -27,30 +27,35 @@ void DagBuilder::run_pipeline() {
       for (; next[s] < orders[s].size(); ++next[s], --remaining, progress = true) {
         const PipelineOp& op = orders[s][next[s]];
         const int v = costs_.virtual_layout.virtual_stage(s, op.chunk);
-        const bool waits = op.backward ? v + 1 < v_count && !sent_[index(true, v + 1, op.micro_batch)]
-                                       : v > 0 && !sent_[index(false, v - 1, op.micro_batch)];
+        const bool waits = op.weights    ? false
+                           : op.backward ? v + 1 < v_count && !sent_[index(true, v + 1, op.micro_batch)]
+                                         : v > 0 && !sent_[index(false, v - 1, op.micro_batch)];
         if (waits) break;
-        const bool last_backward = op.backward && ++backwards[static_cast<size_t>(s) * vp + op.chunk] == mbs;
+        const bool computes_weights = op.weights || (op.backward && !op.defers_weights);
+        const bool last_weights = computes_weights && ++weight_passes[static_cast<size_t>(s) * vp + op.chunk] == mbs;
         paired_ = op.overlaps_previous || (next[s] + 1 < orders[s].size() && orders[s][next[s] + 1].overlaps_previous);
-        run_op(s, op, last_backward);
-        sent_[index(op.backward, v, op.micro_batch)] = true;
+        deferring_ = op.defers_weights;
+        run_op(s, op, last_weights);
+        if (!op.weights) sent_[index(op.backward, v, op.micro_batch)] = true;
       }
     }
     if (!progress) throw std::logic_error("pipeline schedule " + config_.schedule + " deadlocks");
   }
 }
 
-void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_backward) {
+// `last_weights`: the op computes the last weight gradients of its chunk, which the gradient
+// reductions wait for.
+void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
   const int v = costs_.virtual_layout.virtual_stage(stage, op.chunk), v_count = costs_.virtual_layout.count(), mbs = costs_.micro_batches;
   const size_t from = ((static_cast<size_t>(op.backward) * v_count) + (op.backward ? v + 1 : v - 1)) * mbs + op.micro_batch;
-  const bool receives = op.backward ? v + 1 < v_count : v > 0;
+  const bool receives = !op.weights && (op.backward ? v + 1 < v_count : v > 0);
   for (int lane : lanes_.of_stage[stage]) {
     std::vector<TaskId> deps = op.overlaps_previous ? join_[lane] : ends_[lane];
     if (!op.overlaps_previous) {
       join_[lane] = deps;
       ends_[lane].clear();
     }
-    if (!op.backward) {
+    if (!op.backward && !op.weights) {
       auto& gathers = chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + op.chunk];
       deps.insert(deps.end(), gathers.begin(), gathers.end());
       gathers.clear();  // the first forward of the chunk waits; the later ones follow it
@@ -61,15 +66,17 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_backward) {
     for (const auto& [lane, task] : received_[from]) entry_[lane].push_back(task);
   }
   const auto& layers = costs_.virtual_stages[v];
-  if (!op.backward) {
+  if (op.weights) {
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) layer_weights(stage, *it, op.micro_batch, last_weights);
+  } else if (!op.backward) {
     for (int l : layers) layer_forward(stage, l, op.micro_batch);
     if (v + 1 == v_count) {
       for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.lm_head, TaskKind::kLmHead, config_.model.layers, op.micro_batch, false);
     }
   } else {
-    for (auto it = layers.rbegin(); it != layers.rend(); ++it) layer_backward(stage, *it, op.micro_batch, last_backward);
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) layer_backward(stage, *it, op.micro_batch, last_weights);
   }
-  if (op.backward ? v > 0 : v + 1 < v_count) send(stage, v, op.micro_batch, op.backward);
+  if (!op.weights && (op.backward ? v > 0 : v + 1 < v_count)) send(stage, v, op.micro_batch, op.backward);
   for (int lane : lanes_.of_stage[stage]) {
     if (cur_[lane] != kNone) ends_[lane].push_back(cur_[lane]);
   }

@@ -22,6 +22,7 @@ const char* to_string(TaskKind kind) {
     case TaskKind::kPipelineSend: return "pipeline send";
     case TaskKind::kParamAllGather: return "weight all-gather";
     case TaskKind::kExpertTensorParallel: return "ETP gather/scatter";
+    case TaskKind::kWeightGrad: return "weight grad";
   }
   return "?";
 }

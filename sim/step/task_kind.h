@@ -25,6 +25,7 @@ enum class TaskKind : uint8_t {
   kParamAllGather,        // sharded weights gathered before use (ZeRO)
   kExpertTensorParallel,  // dispatched tokens gathered, or expert outputs scattered, in an ETP group
   kReplicaGradReduce,     // a replicated expert's copies reduce their gradients among themselves
+  kWeightGrad,            // a layer's weight gradients, run apart from its backward (zero bubble)
 };
 
 // The name of a task kind, as timelines show it.

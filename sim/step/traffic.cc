@@ -215,6 +215,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
   lay_out_slots(config, costs, placement, t);
   replica_gradients(costs, network, placement, t);
   t.experts_forward.assign(gpus, Duration());
+  t.experts_wgrad.assign(gpus, Duration());
   t.rows.assign(gpus, 0.0);
   t.sent.assign(gpus, 0.0);
   t.sent_combine.assign(gpus, 0.0);
@@ -264,8 +265,10 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
                                   Bytes(costs.expert_params / etp * models::MoeModel::kWeightBytes + rows * row_bytes), rows});
       gpu_rows += rows;
     }
-    t.experts_forward[gpu] = grouped_kernel_time(config.cluster.gpu, m.dtype, groups) +
-                             elementwise_time(config.cluster.gpu, costs.expert_elementwise_bytes * (gpu_rows / etp), 3);
+    // A weight's gradient (rows x in)^T (rows x out) takes the FLOPs of the forward GEMM.
+    t.experts_wgrad[gpu] = grouped_kernel_time(config.cluster.gpu, m.dtype, groups);
+    t.experts_forward[gpu] =
+        t.experts_wgrad[gpu] + elementwise_time(config.cluster.gpu, costs.expert_elementwise_bytes * (gpu_rows / etp), 3);
     t.rows[gpu] = gpu_rows;
     max_rows = std::max(max_rows, gpu_rows);
     total_rows += gpu_rows;

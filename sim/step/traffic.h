@@ -36,6 +36,7 @@ struct LayerTraffic {
   };
   std::vector<ReplicaSlot> replica_slots;
   std::vector<Duration> experts_forward;  // per local GPU
+  std::vector<Duration> experts_wgrad;    // per local GPU: its grouped GEMM, the weight gradients' part of the backward
   std::vector<double> rows;               // per local GPU: token rows its experts process
   std::vector<double> sent;               // per local GPU: bytes it sends to other GPUs per dispatch
   std::vector<double> sent_combine;       // per local GPU: bytes it sends per combine
