@@ -76,11 +76,19 @@ FlowDemand ring_demand(hardware::Router& router, const hardware::ClusterSpec& cl
 constexpr double kCanFill = 1 - 1e-6;
 
 FlowNetwork::FlowNetwork(std::vector<double> capacity)
-    : capacity_(std::move(capacity)), potential_(capacity_.size(), 0.0), residual_(capacity_.size(), 0.0), weight_(capacity_.size(), 0.0) {}
+    : capacity_(std::move(capacity)),
+      on_link_(capacity_.size()),
+      potential_(capacity_.size(), 0.0),
+      residual_(capacity_.size(), 0.0),
+      weight_(capacity_.size(), 0.0) {}
 
 void FlowNetwork::reset() {
   demand_.clear();
   flows_.clear();
+  free_.clear();
+  active_.clear();
+  for (auto& flows : on_link_) flows.clear();
+  started_ = 0;
   now_ = SimTime::Zero();
   next_finish_.reset();
   std::fill(potential_.begin(), potential_.end(), 0.0);
@@ -91,7 +99,10 @@ void FlowNetwork::set_demand(engine::TaskId t, std::span<const FlowDemand> phase
   demand_[t] = phases;
 }
 
-bool FlowNetwork::next_phase(Flow& f) {
+bool FlowNetwork::can_fill(hardware::LinkId l) const { return potential_[l] >= capacity_[l] * kCanFill; }
+
+bool FlowNetwork::next_phase(Slot slot) {
+  Flow& f = flows_[slot];
   for (; f.phase < f.phases.size(); ++f.phase) {
     f.busiest = 0;
     for (const auto& [link, bytes] : f.links()) f.busiest = std::max(f.busiest, bytes);
@@ -99,7 +110,7 @@ bool FlowNetwork::next_phase(Flow& f) {
       f.remaining = 1;
       f.solo_level = std::numeric_limits<double>::infinity();
       for (const auto& [link, bytes] : f.links()) f.solo_level = std::min(f.solo_level, capacity_[link] * f.busiest / bytes);
-      add_potential(f, 1);
+      enter_phase(slot, 1);
       return true;
     }
   }
@@ -107,60 +118,129 @@ bool FlowNetwork::next_phase(Flow& f) {
   return false;
 }
 
-void FlowNetwork::add_potential(const Flow& f, double sign) {
-  for (const auto& [link, bytes] : f.links()) potential_[link] += sign * f.solo_level * bytes / f.busiest;
+void FlowNetwork::enter_phase(Slot slot, double sign) {
+  const Flow& f = flows_[slot];
+  for (const auto& [link, bytes] : f.links()) {
+    potential_[link] += sign * f.solo_level * bytes / f.busiest;
+    auto& flows = on_link_[link];
+    if (sign > 0) {
+      flows.push_back(slot);
+    } else {
+      *std::find(flows.begin(), flows.end(), slot) = flows.back();
+      flows.pop_back();
+    }
+  }
+}
+
+void FlowNetwork::seed_from(Slot slot) {
+  const Flow& f = flows_[slot];
+  if (f.phase >= f.phases.size()) return;
+  for (const auto& [link, bytes] : f.links()) seeds_.insert(seeds_.end(), on_link_[link].begin(), on_link_[link].end());
 }
 
 void FlowNetwork::start(engine::TaskId t, SimTime now) {
   advance(now);
-  Flow f{t, t < demand_.size() ? demand_[t] : std::span<const FlowDemand>()};
-  next_phase(f);
-  flows_.push_back(f);
-  allocate();
+  Slot slot;
+  if (free_.empty()) {
+    slot = static_cast<Slot>(flows_.size());
+    flows_.emplace_back();
+  } else {
+    slot = free_.back();
+    free_.pop_back();
+  }
+  flows_[slot] = Flow{t, t < demand_.size() ? demand_[t] : std::span<const FlowDemand>(), started_++};
+  active_.push_back(slot);
+  seeds_.assign(1, slot);
+  if (next_phase(slot)) seed_from(slot);
+  reallocate();
 }
 
 std::optional<engine::TaskId> FlowNetwork::finish(SimTime now) {
   assert(next_finish_ && now == *next_finish_);
   advance(now);
-  Flow& f = flows_[next_index_];
+  const Slot slot = next_;
+  Flow& f = flows_[slot];
+  seeds_.clear();
   // The phases of a collective follow each other without a gap; their latencies come as the
   // task's tail.
-  if (f.phase < f.phases.size()) add_potential(f, -1);  // a flow that sends nothing has none
+  if (f.phase < f.phases.size()) {  // a flow that sends nothing has no links
+    seed_from(slot);
+    enter_phase(slot, -1);
+  }
   ++f.phase;
   std::optional<engine::TaskId> done;
-  if (!next_phase(f)) {
+  if (next_phase(slot)) {
+    seed_from(slot);
+  } else {
     done = f.task;
-    flows_.erase(flows_.begin() + static_cast<std::ptrdiff_t>(next_index_));
+    active_.erase(std::find(active_.begin(), active_.end(), slot));
+    free_.push_back(slot);
   }
-  allocate();
+  std::erase(seeds_, slot);
+  if (!done) seeds_.push_back(slot);
+  reallocate();
   return done;
 }
 
 void FlowNetwork::advance(SimTime now) {
   const double dt = (now - now_).seconds();
   if (dt > 0) {
-    for (Flow& f : flows_) f.remaining = std::max(0.0, f.remaining - f.rate * dt);
+    for (Slot slot : active_) flows_[slot].remaining = std::max(0.0, flows_[slot].remaining - flows_[slot].rate * dt);
   }
   now_ = now;
 }
 
-void FlowNetwork::allocate() {
+void FlowNetwork::reallocate() {
+  // The group: every flow reachable from the seeds over links that can fill (the seeds' own
+  // links changed potential, so the flows on them are seeds whatever their links now are).
+  seen_.resize(flows_.size(), 0);
+  ++epoch_;
+  group_.clear();
+  auto visit = [&](Slot slot) {
+    if (seen_[slot] == epoch_) return;
+    seen_[slot] = epoch_;
+    group_.push_back(slot);
+  };
+  for (Slot slot : seeds_) visit(slot);
+  for (size_t i = 0; i < group_.size(); ++i) {
+    const Flow& f = flows_[group_[i]];
+    if (f.remaining <= 0) continue;
+    for (const auto& [link, bytes] : f.links()) {
+      if (!can_fill(link)) continue;
+      for (Slot other : on_link_[link]) visit(other);
+    }
+  }
+  std::sort(group_.begin(), group_.end(), [&](Slot a, Slot b) { return flows_[a].started < flows_[b].started; });
+  fill(group_);
+
+  next_finish_.reset();
+  for (Slot slot : active_) {
+    const Flow& f = flows_[slot];
+    const SimTime done = f.remaining > 0 ? now_ + Seconds(f.remaining / f.rate) : now_;
+    if (!next_finish_ || done < *next_finish_) {
+      next_finish_ = done;
+      next_ = slot;
+    }
+  }
+}
+
+void FlowNetwork::fill(std::span<const Slot> group) {
   // Progressive filling on each flow's bandwidth at its busiest link: a flow at level x puts
   // x * bytes_l / busiest on link l.
   used_.clear();
   can_fill_.clear();
-  can_fill_end_.assign(flows_.size(), 0);
+  can_fill_end_.assign(group.size(), 0);
   size_t unfrozen = 0;
-  frozen_.assign(flows_.size(), 0);
-  level_.assign(flows_.size(), 0.0);
-  for (size_t i = 0; i < flows_.size(); ++i) {
-    const Flow& f = flows_[i];
+  frozen_.assign(group.size(), 0);
+  level_.assign(group.size(), 0.0);
+  for (size_t i = 0; i < group.size(); ++i) {
+    const Flow& f = flows_[group[i]];
     if (f.remaining <= 0) {
       frozen_[i] = 1;
     } else {
       ++unfrozen;
       for (const auto& [link, bytes] : f.links()) {
-        if (potential_[link] < capacity_[link] * kCanFill) continue;
+        if (!can_fill(link)) continue;
         if (weight_[link] == 0) {
           used_.push_back(link);
           residual_[link] = capacity_[link];
@@ -181,7 +261,7 @@ void FlowNetwork::allocate() {
     }
     assert(std::isfinite(step));
     for (hardware::LinkId l : used_) residual_[l] -= step * weight_[l];
-    for (size_t i = 0; i < flows_.size(); ++i) {
+    for (size_t i = 0; i < group.size(); ++i) {
       if (frozen_[i]) continue;
       level_[i] += step;
       bool full = false;
@@ -193,16 +273,9 @@ void FlowNetwork::allocate() {
     }
   }
   for (hardware::LinkId l : used_) weight_[l] = 0;
-
-  next_finish_.reset();
-  for (size_t i = 0; i < flows_.size(); ++i) {
-    Flow& f = flows_[i];
+  for (size_t i = 0; i < group.size(); ++i) {
+    Flow& f = flows_[group[i]];
     f.rate = f.remaining > 0 ? level_[i] / f.busiest : 0;
-    const SimTime done = f.remaining > 0 ? now_ + Seconds(f.remaining / f.rate) : now_;
-    if (!next_finish_ || done < *next_finish_) {
-      next_finish_ = done;
-      next_index_ = i;
-    }
   }
 }
 

@@ -15,11 +15,14 @@
 // the analytic model's busiest port. Not modelled inside a flow: unfairness between its own
 // transfers (a skewed all-to-all finishes with its busiest port, as in the analytic model).
 //
-// Cost: routing a collective of P pairs over h hops is O(P h); each recomputation is O(I + F x R)
-// for I (flow, link) incidences, F of them on links the current flows could fill, and R <= flows
-// rounds of filling.
+// Cost: routing a collective of P pairs over h hops is O(P h). A flow's start or end re-fills
+// only the flows it shares links with, and those that share links that can fill with them
+// (max-min fairness splits into such groups): O(I + F x R) for I (flow, link) incidences in the
+// group, F of them on links that can fill, and R <= flows rounds of filling; then O(flows) to
+// find the next to finish.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <utility>
@@ -70,6 +73,7 @@ class FlowNetwork : public engine::SharedCapacity {
   struct Flow {
     engine::TaskId task;
     std::span<const FlowDemand> phases;
+    uint64_t started = 0;  // start order: flows are filled, and ties broken, in it
     size_t phase = 0;
     double busiest = 0;  // bytes on the phase's busiest link
     const std::vector<std::pair<hardware::LinkId, double>>& links() const { return phases[phase].links; }
@@ -77,24 +81,39 @@ class FlowNetwork : public engine::SharedCapacity {
     double rate = 0;        // fraction per second
     double solo_level = 0;  // the most its level can reach: alone on the network
   };
+  using Slot = uint32_t;
   void advance(SimTime now);
-  void allocate();
+  // Re-fills the flows that share, through links that can fill, a link with the flows in `seeds_`:
+  // max-min fairness splits into such groups, so the others keep their rates.
+  void reallocate();
+  void fill(std::span<const Slot> group);
   // Moves `f` to its next phase that sends anything; false if none is left.
-  bool next_phase(Flow& f);
-  // Adds (sign 1) or takes back (-1) what `f`'s phase could put on each of its links.
-  void add_potential(const Flow& f, double sign);
+  bool next_phase(Slot f);
+  // Adds (sign 1) or takes back (-1) what `f`'s phase could put on each of its links, and lists
+  // it on them (or not).
+  void enter_phase(Slot f, double sign);
+  // The flows on `f`'s current links join seeds_.
+  void seed_from(Slot f);
+  bool can_fill(hardware::LinkId l) const;
 
   std::vector<double> capacity_;
   std::vector<std::span<const FlowDemand>> demand_;  // by task
-  std::vector<Flow> flows_;
+  std::vector<Flow> flows_;                          // by slot
+  std::vector<Slot> free_, active_;                  // slots free, and in use in start order
+  std::vector<std::vector<Slot>> on_link_;           // by link: the flows whose phase sends on it
+  uint64_t started_ = 0;
   SimTime now_ = SimTime::Zero();
   std::optional<SimTime> next_finish_;
-  size_t next_index_ = 0;
+  Slot next_ = 0;
   // By link: the most all current flows could put on it, each at its solo level. Links where that
   // stays below capacity can never fill, so progressive filling leaves them out: they never set a
   // round's step or freeze a flow, which keeps the rates exactly those of filling every link.
   std::vector<double> potential_;
-  // Scratch for allocate(): by link, by flow, and each flow's links that can fill.
+  // Scratch for reallocate() and fill(): the flows to re-fill; by link; by slot; per flow of
+  // the group, its links that can fill.
+  std::vector<Slot> seeds_, group_;
+  std::vector<uint64_t> seen_;
+  uint64_t epoch_ = 0;
   std::vector<double> residual_, weight_, level_;
   std::vector<uint8_t> frozen_;
   std::vector<hardware::LinkId> used_;

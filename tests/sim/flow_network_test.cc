@@ -4,13 +4,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <numeric>
 
 #include "hardware/presets.h"
 #include "models/gating/routing_matrix.h"
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
+#include "sim/base/random.h"
 #include "sim/network/analytic_network.h"
 #include "sim/runner.h"
 #include "sim/step/step_simulator.h"
@@ -121,6 +124,107 @@ TEST(FlowNetwork, ASharedLinkFillsOnlyWhereTheFlowsCanFillIt) {
     net.finish(*net.next_finish());
     EXPECT_EQ(net.next_finish()->since_start(), Microseconds(own_cap < 5e6 ? 15 : 12));
   }
+}
+
+// Max-min fair rates over every current flow, by progressive filling of every link (what the
+// network computes for only the flows a start or an end can affect).
+void reference_rates(const std::vector<const FlowDemand*>& flows, const std::vector<double>& remaining, const std::vector<double>& capacity,
+                     std::vector<double>& rate) {
+  const size_t n = flows.size();
+  std::vector<double> residual = capacity, level(n, 0.0), busiest(n, 0.0);
+  std::vector<bool> frozen(n);
+  size_t unfrozen = 0;
+  for (size_t i = 0; i < n; ++i) {
+    for (const auto& [link, bytes] : flows[i]->links) busiest[i] = std::max(busiest[i], bytes);
+    frozen[i] = remaining[i] <= 0;
+    unfrozen += !frozen[i];
+  }
+  while (unfrozen > 0) {
+    std::vector<double> weight(capacity.size(), 0.0);
+    for (size_t i = 0; i < n; ++i)
+      for (const auto& [link, bytes] : flows[i]->links) weight[link] += frozen[i] ? 0.0 : bytes / busiest[i];
+    double step = std::numeric_limits<double>::infinity();
+    for (size_t l = 0; l < capacity.size(); ++l)
+      if (weight[l] > 0) step = std::min(step, residual[l] / weight[l]);
+    for (size_t l = 0; l < capacity.size(); ++l) residual[l] -= step * weight[l];
+    for (size_t i = 0; i < n; ++i) {
+      if (frozen[i]) continue;
+      level[i] += step;
+      for (const auto& [link, bytes] : flows[i]->links) frozen[i] = frozen[i] || residual[link] <= capacity[link] * 1e-9;
+      unfrozen -= frozen[i];
+    }
+  }
+  rate.resize(n);
+  for (size_t i = 0; i < n; ++i) rate[i] = remaining[i] > 0 ? level[i] / busiest[i] : 0.0;
+}
+
+TEST(FlowNetwork, RatesStayMaxMinFairOverEveryFlowThoughOnlyTheAffectedAreRefilled) {
+  // 40 flows over 24 links in 6 neighbourhoods of 4, each flow on 1 to 3 links of one
+  // neighbourhood and now and then one of another, starting over 30 us: groups of flows that
+  // share links form, merge and split as flows come and go.
+  Rng rng(11, "flow-network-test");
+  std::vector<double> capacity(24);
+  for (double& c : capacity) c = 1e6 * (1 + rng.below(9));
+  std::vector<FlowDemand> demands(40);
+  std::vector<double> starts(40);
+  for (size_t f = 0; f < demands.size(); ++f) {
+    const int home = static_cast<int>(rng.below(6)) * 4, links = 1 + static_cast<int>(rng.below(3));
+    std::vector<hardware::LinkId> chosen;
+    for (int k = 0; k < links; ++k) chosen.push_back(static_cast<hardware::LinkId>(home + rng.below(4)));
+    if (rng.below(4) == 0) chosen.push_back(static_cast<hardware::LinkId>(rng.below(24)));
+    std::sort(chosen.begin(), chosen.end());
+    chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
+    for (hardware::LinkId l : chosen) demands[f].links.emplace_back(l, 1.0 + static_cast<double>(rng.below(100)));
+    starts[f] = 1e-6 * static_cast<double>(rng.below(30));
+  }
+  // The network, driven as the engine drives it.
+  FlowNetwork net(capacity);
+  for (size_t f = 0; f < demands.size(); ++f) net.set_demand(static_cast<TaskId>(f), std::span<const FlowDemand>(&demands[f], 1));
+  std::vector<size_t> order(demands.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return starts[a] < starts[b]; });
+  std::vector<double> finished(demands.size(), -1);
+  size_t next_start = 0;
+  while (next_start < order.size() || net.next_finish()) {
+    const bool starts_first =
+        next_start < order.size() && (!net.next_finish() || Seconds(starts[order[next_start]]) <= net.next_finish()->since_start());
+    if (starts_first) {
+      const size_t f = order[next_start++];
+      net.start(static_cast<TaskId>(f), SimTime::Zero() + Seconds(starts[f]));
+    } else {
+      const SimTime at = *net.next_finish();
+      if (auto done = net.finish(at)) finished[*done] = at.since_start().seconds();
+    }
+  }
+  // The reference: every rate recomputed from scratch at every start and end.
+  std::vector<double> expected(demands.size(), -1), remaining, rate;
+  std::vector<size_t> active;
+  std::vector<const FlowDemand*> flows;
+  double now = 0;
+  next_start = 0;
+  while (next_start < order.size() || !active.empty()) {
+    flows.clear();
+    for (size_t f : active) flows.push_back(&demands[f]);
+    reference_rates(flows, remaining, capacity, rate);
+    double end = std::numeric_limits<double>::infinity();
+    size_t ending = 0;
+    for (size_t i = 0; i < active.size(); ++i) {
+      if (rate[i] > 0 && now + remaining[i] / rate[i] < end) end = now + remaining[i] / rate[i], ending = i;
+    }
+    const bool starts_first = next_start < order.size() && starts[order[next_start]] <= end;
+    const double at = starts_first ? starts[order[next_start]] : end;
+    for (size_t i = 0; i < active.size(); ++i) remaining[i] -= rate[i] * (at - now);
+    now = at;
+    if (starts_first) {
+      active.push_back(order[next_start++]);
+      remaining.push_back(1.0);
+    } else {
+      expected[active[ending]] = now;
+      active.erase(active.begin() + static_cast<std::ptrdiff_t>(ending));
+      remaining.erase(remaining.begin() + static_cast<std::ptrdiff_t>(ending));
+    }
+  }
+  for (size_t f = 0; f < demands.size(); ++f) EXPECT_NEAR(finished[f], expected[f], 1e-6 * expected[f] + 2e-12) << "flow " << f;
 }
 
 TEST(FlowNetwork, AgreesWithTheAnalyticModelOnNonBlockingFabricsUnderUniformTraffic) {
