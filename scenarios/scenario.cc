@@ -21,6 +21,7 @@ StepConfig step_config(const Scenario& s, MigrationMode migration, int spare_slo
   c.seq_len = s.training.seq_len;
   c.micro_batches = static_cast<int>(s.training.micro_batches(s.parallelism));
   c.schedule = s.training.schedule;
+  c.delay_wgrad = s.training.delay_wgrad;
   c.logit_bytes = s.training.cross_entropy == "fp32" ? 6.0 : 2.0;
   c.expert_execution = s.training.expert_execution;
   c.dispatcher = s.dispatch.kernel;

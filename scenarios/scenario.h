@@ -47,6 +47,9 @@ struct TrainingSpec {
   // kept, PyTorch's unfused path) or bf16 (one BF16 tensor: Megatron's and Transformer Engine's
   // fused cross-entropy, which writes the gradient in place, or a loss without upcast).
   std::string cross_entropy = "fp32";
+  // Megatron's --delay-wgrad-compute (schedule overlap only): a layer's weight gradients run after
+  // the all-to-all that needs only its input gradients has started, hiding it.
+  bool delay_wgrad = false;
   int64_t global_batch() const { return tokens_per_step / seq_len; }
   // Tokens each GPU of a stage routes per step, and micro-batches per data-parallel rank.
   int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.stage_gpus(); }

@@ -164,6 +164,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "seq_len" << Value << s.training.seq_len;
   out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
   out << Key << "cross_entropy" << Value << s.training.cross_entropy;
+  out << Key << "delay_wgrad" << Value << s.training.delay_wgrad;
   out << EndMap;
   out << Key << "dispatch" << Value << BeginMap << Key << "kernel" << Value << s.dispatch.kernel;
   out << Key << "dedup" << Value << to_string(s.dispatch.dedup);

@@ -74,6 +74,9 @@ void validate_batch(const Scenario& s, const Checker& c) {
               "expected interleaved, overlap or dualpipev with parallelism.vp " + str(p.vp) + " (" + t.schedule +
                   " runs one chunk per GPU), " + got);
   }
+  c.require(
+      !t.delay_wgrad || (schedule.overlaps && !schedule.v_shape), "training.delay_wgrad",
+      "expected schedule overlap (Megatron's --delay-wgrad-compute runs inside its 1F1B all-to-all overlap), got schedule " + t.schedule);
   if (p.vp > 1 && !schedule.v_shape) {
     c.require(micro_batches % p.pp == 0, "training.micro_batch",
               "expected micro-batches per step (" + str(micro_batches) + ") to be a multiple of pp (" + str(p.pp) +

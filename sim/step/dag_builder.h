@@ -36,6 +36,7 @@ class DagBuilder {
     join_.assign(n, {});
     ends_.assign(n, {});
     grads_.assign(n, {});
+    side_.assign(n, {});
     group_lanes();
     contention();
     migrate();
@@ -144,13 +145,29 @@ class DagBuilder {
   }
 
   Duration slowed(int lane, Duration d) const { return paired_ && lane_slowdown_[lane] != 1.0 ? d * lane_slowdown_[lane] : d; }
-  // A backward kernel's time, less its weight gradients' share where they are deferred.
-  Duration input_grad(Duration backward, Duration wgrad) const { return deferring_ ? backward - wgrad : backward; }
+  // A backward kernel's time, less its weight gradients' share where they run apart: deferred to
+  // a later pass (zero bubble) or beside what follows (delay_wgrad, side()).
+  Duration input_grad(Duration backward, Duration wgrad) const { return deferring_ || config_.delay_wgrad ? backward - wgrad : backward; }
 
   TaskId compute(int lane, Duration d, TaskKind kind, int layer, int mb, bool backward) {
     const TaskId t = graph_.add_task(slowed(lane, d), compute_stream(lane), 0, task_tag(kind, layer, mb, backward));
     depend(lane, t, true);
+    wait_for_side(lane, t);
     return t;
+  }
+
+  // Under delay_wgrad, weight gradients that run beside the lane's chain: after its last task, with
+  // nothing but the next compute task (and the pass's end, and the gradient reductions) waiting
+  // for them, so that the collective after them starts at once.
+  void side(int lane, Duration d, int layer, int mb) {
+    if (!config_.delay_wgrad || d <= Duration()) return;
+    const TaskId t = graph_.add_task(slowed(lane, d), compute_stream(lane), 0, task_tag(TaskKind::kWeightGrad, layer, mb, true));
+    depend(lane, t, false);
+    side_[lane].push_back(t);
+  }
+  void wait_for_side(int lane, TaskId t) {
+    for (TaskId s : side_[lane]) graph_.add_dependency(s, t);
+    side_[lane].clear();
   }
 
   // A collective on the lanes' communication streams, after each one's chain; it becomes their
@@ -237,6 +254,7 @@ class DagBuilder {
   void layer_backward(int stage, int layer, int mb, bool last_weights);
   void layer_weights(int stage, int layer, int mb, bool last_weights);
   void reduce_dense_grads(int stage, int layer, int mb);
+  void after_weights(const std::vector<int>& lanes, TaskId reduce);
   void reduce_expert_grads(int stage, int layer, int mb);
   void moe_forward(int stage, int layer, int mb);
   void moe_backward(int stage, int layer, int mb, bool last_weights);
@@ -265,6 +283,7 @@ class DagBuilder {
   std::vector<std::vector<TaskId>> join_;                                          // per lane: what its latest pass started after
   std::vector<std::vector<TaskId>> ends_;                                          // per lane: the last tasks of passes not yet joined
   std::vector<std::vector<TaskId>> grads_;                                         // per lane: gradient reductions the optimizer waits for
+  std::vector<std::vector<TaskId>> side_;                                          // per lane: weight gradients beside its chain (side())
   std::vector<int> group_;                                                         // per lane: its EP group
   std::vector<std::vector<int>> ep_lanes_;                                         // [stage x groups + group]
   std::vector<std::vector<int>> edp_lanes_;                                        // [stage x ep + ep rank]

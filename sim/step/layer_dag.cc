@@ -3,6 +3,15 @@
 
 namespace moesim::dag {
 
+// A gradient reduction: after the weight gradients it reduces (also those beside the chain), and
+// before the optimizer.
+void DagBuilder::after_weights(const std::vector<int>& lanes, TaskId reduce) {
+  for (int lane : lanes) {
+    for (TaskId s : side_[lane]) graph_.add_dependency(s, reduce);
+    grads_[lane].push_back(reduce);
+  }
+}
+
 void DagBuilder::tensor_parallel(int stage, int layer, int mb, bool backward) {
   for (const auto& lanes : tp_groups_[stage]) {
     const auto& cost = costs_.tp_collective[costs_.by_gpu(lanes_.gpu[lanes.front()])];
@@ -112,14 +121,17 @@ void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_weights) {
   // Backward, the gradients take the gather's way in reverse and the other way round.
   expert_tensor_parallel(stage, t, false, layer, mb, true);
   for (int lane : lanes_.of_stage[stage]) {
-    const Duration experts = t.experts_forward[local_of(lane)];
-    compute(lane, input_grad(full ? experts * 3 : experts * 2, t.experts_wgrad[local_of(lane)]), TaskKind::kExperts, layer, mb, true);
+    const Duration experts = t.experts_forward[local_of(lane)], wgrad = t.experts_wgrad[local_of(lane)];
+    compute(lane, input_grad(full ? experts * 3 : experts * 2, wgrad), TaskKind::kExperts, layer, mb, true);
+    // Megatron's MoE layer computes its experts' and shared experts' weight gradients together.
+    side(lane, wgrad + costs_.shared_wgrad, layer, mb);
   }
   expert_tensor_parallel(stage, t, true, layer, mb, true);
   if (last_weights) reduce_expert_grads(stage, layer, mb);
   all_to_all(stage, layer, mb, TaskKind::kDispatch, true);
   for (int lane : lanes_.of_stage[stage]) {
-    compute(lane, input_grad(costs_.gate_fwd * 2, costs_.gate_wgrad), TaskKind::kGate, layer, mb, true);
+    // The router's weights are a plain linear layer's: Megatron does not delay their gradients.
+    compute(lane, deferring_ ? costs_.gate_fwd * 2 - costs_.gate_wgrad : costs_.gate_fwd * 2, TaskKind::kGate, layer, mb, true);
   }
 }
 
@@ -132,7 +144,7 @@ void DagBuilder::reduce_expert_grads(int stage, int layer, int mb) {
       // The replicas' gradients are summed before the optimizer reads them.
       const TaskId reduce =
           collective(lanes, t.replica_grad[g], task_tag(TaskKind::kReplicaGradReduce, layer, mb, true), kAllReducePriority, false);
-      for (int lane : lanes) grads_[lane].push_back(reduce);
+      after_weights(lanes, reduce);
     }
   }
   if (config_.parallel.expert_dp() > 1) {
@@ -142,7 +154,7 @@ void DagBuilder::reduce_expert_grads(int stage, int layer, int mb) {
       // Each member's last task computed the experts' weight gradients; the reduction overlaps what follows.
       const TaskId reduce = collective(lanes, costs_.expert_grad[costs_.by_ep_rank(stage, r)],
                                        task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false);
-      for (int lane : lanes) grads_[lane].push_back(reduce);
+      after_weights(lanes, reduce);
     }
   }
 }
@@ -156,6 +168,7 @@ void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_weights)
     for (int lane : lanes_.of_stage[stage]) {
       compute(lane, input_grad(costs_.dense_ffn_fwd * 2 + costs_.dense_ffn_recompute, costs_.dense_ffn_wgrad), TaskKind::kDenseFfn, layer,
               mb, true);
+      side(lane, costs_.dense_ffn_wgrad, layer, mb);
     }
     tensor_parallel(stage, layer, mb, true);
   }
@@ -163,6 +176,7 @@ void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_weights)
   for (int lane : lanes_.of_stage[stage]) {
     compute(lane, input_grad(costs_.attention_fwd * 2 + costs_.attention_recompute, costs_.attention_wgrad), TaskKind::kAttention, layer,
             mb, true);
+    side(lane, costs_.attention_wgrad, layer, mb);
   }
   context_parallel(stage, layer, mb, true);
   tensor_parallel(stage, layer, mb, true);
@@ -190,7 +204,7 @@ void DagBuilder::reduce_dense_grads(int stage, int layer, int mb) {
       if (lanes.empty()) continue;
       const auto& cost = costs_.dense_grad[layer][costs_.per_group ? t : 0];
       const TaskId reduce = collective(lanes, cost, task_tag(TaskKind::kDenseGradAllReduce, layer, mb, true), kAllReducePriority, false);
-      for (int lane : lanes) grads_[lane].push_back(reduce);
+      after_weights(lanes, reduce);
     }
   }
 }

@@ -63,6 +63,9 @@ struct StepConfig {
   // Whether a schedule that splits backwards into input and weight gradients (zero bubble) does;
   // off, each backward runs whole where the schedule puts it (what the split gains).
   bool split_weights = true;
+  // Megatron's --delay-wgrad-compute: each layer's weight gradients run beside the all-to-all (or
+  // the next layer's) that waits only for its input gradients (schedule overlap).
+  bool delay_wgrad = false;
   // Bytes per logit (token x vocabulary entry) the loss keeps for its backward pass: 6 when it
   // upcasts to FP32 and keeps both copies, 2 when it keeps one BF16 tensor (fused cross-entropy).
   double logit_bytes = 6;

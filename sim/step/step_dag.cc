@@ -79,6 +79,8 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
   if (!op.weights && (op.backward ? v > 0 : v + 1 < v_count)) send(stage, v, op.micro_batch, op.backward);
   for (int lane : lanes_.of_stage[stage]) {
     if (cur_[lane] != kNone) ends_[lane].push_back(cur_[lane]);
+    ends_[lane].insert(ends_[lane].end(), side_[lane].begin(), side_[lane].end());
+    side_[lane].clear();
   }
 }
 

@@ -17,6 +17,7 @@
 #include "sim/step/step_simulator.h"
 #include "sim/step/task_kind.h"
 #include "sim/summary.h"
+#include "tests/sim/pipeline_scenarios.h"
 
 namespace moesim {
 namespace {
@@ -148,28 +149,6 @@ TEST(TaskTag, KeepsKindPassLayerAndMicroBatch) {
   EXPECT_EQ(tag_micro_batch(tag), 4095);
 }
 
-// 4 H100 in a node, GPT-3 125M MoE cut to 8 layers with one expert (no all-to-all) and an 8-word
-// vocabulary (no LM head to speak of): each pipeline stage does the same work.
-scenarios::Scenario pipeline(const std::vector<std::string>& overrides) {
-  return scenarios::load_scenario_text(R"(
-cluster: {preset: h100-dgx, nodes: 1, gpus_per_node: 4, nic: {count: 4}, intra_node: {group_size: 4}}
-model: {preset: gpt3-125m-moe, layers: 8, first_moe_layer: 0, moe_every: 1, experts: 1, vocab: 8}
-parallelism: {pp: 4, ep: 1}
-training: {global_batch: 8, micro_batch: 1, seq_len: 2048}
-gating: {source: balanced}
-)",
-                                       "pipeline.yaml", overrides);
-}
-
-StepResult run_step(const scenarios::Scenario& s) {
-  gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts);
-  auto source = make_gating_source(s);
-  source->next(0, routing);
-  StepSimulator sim(step_config(s));
-  return sim.simulate(routing, policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep},
-                                                          policies::StaticLayout::kContiguous));
-}
-
 TEST(PipelineStep, OneForwardOneBackwardBubbleIsPMinusOneOverMPlusPMinusOne) {
   const StepResult r = run_step(pipeline({}));
   EXPECT_NEAR(r.bubble / r.step_time, 3.0 / (8 + 3), 0.02);
@@ -183,16 +162,6 @@ TEST(PipelineStep, InterleavingShrinksTheBubbleByTheVirtualStages) {
   // Megatron: the bubble's time divided by vp, so its share (p - 1) / vp / (m + (p - 1) / vp).
   EXPECT_NEAR(interleaved.bubble / interleaved.step_time, 1.5 / (8 + 1.5), 0.03);
   EXPECT_LT(interleaved.step_time, plain.step_time);
-}
-
-// Qwen3-30B-A3B cut to 8 layers on 4 nodes: PP2, EP16 over two nodes per stage.
-scenarios::Scenario all_to_all_heavy(const std::string& schedule, const std::vector<std::string>& overrides = {}) {
-  return scenarios::load_scenario_text(
-      "cluster: {preset: h100-dgx, nodes: 4}\nmodel: {preset: qwen3-30b-a3b, layers: 8}\n"
-      "parallelism: {pp: 2, ep: 16, zero: 1}\ntraining: {global_batch: 64, micro_batch: 1, seq_len: 4096}\n"
-      "dispatch: {comm_sms: 0}\ngating: {source: balanced}\nschedule: " +
-          schedule + "\n",
-      "heavy.yaml", overrides);
 }
 
 TEST(PipelineStep, OverlapHidesAllToAllsBehindTheOtherMicroBatchsCompute) {
@@ -222,33 +191,6 @@ TEST(PipelineStep, DualPipeVBubbleIsSmallerAndItsOverlapHidesAllToAlls) {
   const StepResult heavy_v = run_step(all_to_all_heavy("dualpipev", {"parallelism.vp=2"}));
   EXPECT_LT(heavy_v.exposed_comm, heavy.exposed_comm * 0.8);
   EXPECT_LT(heavy_v.step_time, heavy.step_time);
-}
-
-TEST(PipelineStep, DualPipeVWeightSplitSavesDeepSeeksThreeWPerPairOfStages) {
-  // DualPipe's published bubble, (PP/2 - 1)(F&B + B - 3W) for PP stages: leaving weight gradients
-  // to fill bubbles saves 3W per pair of stages beyond the first. Here PP/2 - 1 = pp - 1 = 3 with
-  // one-layer chunks of equal cost; the GPUs compute the same either way, only the idle differs.
-  const scenarios::Scenario s = pipeline({"schedule=dualpipev", "parallelism.vp=2"});
-  auto run = [&](bool split, Duration& weights) {
-    gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts);
-    make_gating_source(s)->next(0, routing);
-    StepConfig config = step_config(s);
-    config.split_weights = split;
-    StepSimulator sim(config);
-    const StepResult r = sim.simulate(routing, policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep},
-                                                                          policies::StaticLayout::kContiguous));
-    for (engine::TaskId t = 0; t < sim.graph().task_count(); ++t) {
-      if (tag_kind(sim.graph().tag(t)) == TaskKind::kWeightGrad)
-        weights = Max(weights, sim.schedule().tasks[t].end - sim.schedule().tasks[t].start);
-    }
-    return r;
-  };
-  Duration w, none;
-  const StepResult split = run(true, w), whole = run(false, none);
-  EXPECT_EQ(none, Duration());
-  ASSERT_GT(w, Duration());
-  for (int g = 0; g < 4; ++g) EXPECT_EQ(split.compute_busy[g], whole.compute_busy[g]);
-  EXPECT_NEAR((whole.step_time - split.step_time) / (w * 9.0), 1.0, 0.02);
 }
 
 TEST(PipelineStep, Zero3PrefetchesEachLayersGatherBehindTheLayerBefore) {
