@@ -45,6 +45,40 @@ std::string aligned_table(const std::vector<std::string>& header, const std::vec
   return out;
 }
 
+namespace {
+
+// Which policies each oracle bounds (those that plan as it does, from forecasts where it reads the
+// future), and which none of the run's oracles bound. Nothing without an oracle.
+std::string bounds_note(const std::vector<PolicySummary>& rows) {
+  if (std::none_of(rows.begin(), rows.end(), [](const PolicySummary& r) { return r.bound; })) return "";
+  std::string out;
+  std::vector<std::string> unbounded;
+  for (const auto& r : rows) {
+    if (r.bound || r.family.empty()) continue;
+    const bool has_oracle = std::any_of(rows.begin(), rows.end(), [&](const PolicySummary& o) { return o.bound && o.family == r.family; });
+    if (!has_oracle) unbounded.push_back(r.label);
+  }
+  for (const auto& o : rows) {
+    if (!o.bound) continue;
+    std::string bounded;
+    for (const auto& r : rows) {
+      if (!r.bound && r.family == o.family) bounded += (bounded.empty() ? "" : ", ") + r.label;
+    }
+    out += o.label +
+           (bounded.empty() ? ": plans " + o.family + " from the true coming loads; no other policy here does"
+                            : ": upper bound of " + bounded + " (" + o.family + ", planned from the true coming loads)") +
+           "\n";
+  }
+  if (!unbounded.empty()) {
+    std::string list;
+    for (const auto& label : unbounded) list += (list.empty() ? "" : ", ") + label;
+    out += "no oracle here bounds " + list + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string summary_table(const std::vector<PolicySummary>& rows, bool bold) {
   std::vector<std::string> header = {"  policy",    "step mean", "vs static", "p50",          "p99",       "tokens/s",     "tok/s/GPU",
                                      "TFLOP/s/GPU", "MFU",       "bubble",    "exposed comm", "peak mem",  "GPU util",     "min util",
@@ -84,7 +118,7 @@ std::string summary_table(const std::vector<PolicySummary>& rows, bool bold) {
   }
   std::string out = aligned_table(header, cells, 1, SIZE_MAX, bold && rows.size() > 1 ? std::vector<size_t>{best} : std::vector<size_t>{});
   if (rows.size() > 1) out += "* fastest mean step time\n";
-  return out;
+  return out + bounds_note(rows);
 }
 
 std::string sweep_table(const SweepTable& t, bool bold, size_t max_rows) {

@@ -80,10 +80,11 @@ computing ({pct(static['gpu_util_min'])} on the least busy GPU). Packing experts
 steps brings the imbalance to {float(sw['imbalance_max_mean']):.2f} and the step to {float(sw['speedup_vs_static']):.3f}x the
 speed of static, after paying for the moves (the `migration` column: expert weights, gradients
 and optimizer state sent over the network). The oracle, which knows the coming loads, is the
-upper bound: {float(oracle['speedup_vs_static']):.3f}x. The `forecast err` column scores each plan's forecast
+upper bound of packing: {float(oracle['speedup_vs_static']):.3f}x. The `forecast err` column scores each plan's forecast
 against the loads that followed. Replicating hot experts into a spare slot per GPU balances to
 {float(rep['imbalance_max_mean']):.2f} but pays for the spare slots' optimizer work and more moves
-({float(rep['speedup_vs_static']):.3f}x). See [Placement](#placement)."""
+({float(rep['speedup_vs_static']):.3f}x); the lines under the table say which oracle bounds which policies (here none
+bounds replication: `oracle` with `spare_slots: 1` would). See [Placement](#placement)."""
 
 
 # ---- load prediction -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "policies/placement/registry.h"
 #include "sim/step/memory_model.h"
 
 namespace moesim {
@@ -61,6 +62,9 @@ std::vector<PolicySummary> summarize(const scenarios::Scenario& s, const RunResu
     if (out.size() < s.policies.size()) {
       const auto& spec = s.policies[out.size()];
       sum.peak_memory_gb = gpu_memory(step_config(s, spec.migration, spec.spare_slots)).peak().total() / 1e9;
+      const policies::PlacementEntry& entry = *policies::find_placement(spec.placement_name());
+      if (entry.family) sum.family = entry.family(spec.spare_slots);
+      sum.bound = entry.reads_future;
     }
     if (s.cost.gpu_hour > 0) sum.cost_per_mtok = s.cluster.gpu_count() * s.cost.gpu_hour / 3600 / sum.tokens_per_second * 1e6;
     out.push_back(sum);

@@ -12,6 +12,10 @@ namespace moesim {
 
 struct PolicySummary {
   std::string label;
+  // The kind of plan it makes (PlacementEntry::family; empty for static), and whether it is an
+  // oracle, the upper bound of the policies of that kind.
+  std::string family;
+  bool bound = false;
   double step_ms_mean = 0, step_ms_p50 = 0, step_ms_p99 = 0;
   double tokens_per_second = 0;
   double gpu_utilization = 0;               // mean over steps and GPUs of compute-busy / step time

@@ -81,6 +81,7 @@ const PlacementEntry& placement_entry_affinity() {
                                         });
       },
       .label = [](StaticLayout, std::string_view, int) { return std::string("affinity"); },
+      .family = [](int) -> std::string_view { return "affinity"; },
   };
   return entry;
 }

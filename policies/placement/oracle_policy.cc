@@ -49,6 +49,7 @@ const PlacementEntry& placement_entry_oracle() {
       // Which policies it bounds: packing ones, or with spare slots the replicating ones.
       .label = [](StaticLayout, std::string_view,
                   int spare_slots) { return std::string(spare_slots > 0 ? "oracle-replicated" : "oracle"); },
+      .family = [](int spare_slots) -> std::string_view { return spare_slots > 0 ? "replication" : "packing"; },
   };
   return entry;
 }

@@ -19,6 +19,7 @@ const PlacementEntry& placement_entry_predictive() {
                                         });
       },
       .label = [](StaticLayout, std::string_view predictor, int) { return "predictive-" + std::string(predictor); },
+      .family = [](int) -> std::string_view { return "packing"; },
   };
   return entry;
 }

@@ -100,6 +100,7 @@ const PlacementEntry& placement_entry_replicated() {
             });
       },
       .label = [](StaticLayout, std::string_view, int) { return std::string("replicated"); },
+      .family = [](int) -> std::string_view { return "replication"; },
   };
   return entry;
 }
@@ -123,6 +124,7 @@ const PlacementEntry& placement_entry_phase_aware() {
             });
       },
       .label = [](StaticLayout, std::string_view, int) { return std::string("phase_aware"); },
+      .family = [](int) -> std::string_view { return "replication"; },
   };
   return entry;
 }

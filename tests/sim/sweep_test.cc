@@ -78,5 +78,26 @@ TEST(Tables, AlignColumnsMarkTheFastestAndEmboldenItOnlyWhenAsked) {
   EXPECT_NE(sweep.find("... 1 more row in sweep.csv"), std::string::npos) << sweep;
 }
 
+TEST(Tables, SayWhichPoliciesEachOracleBoundsAndWhichNoneDoes) {
+  auto row = [](const char* label, const char* family, bool bound) {
+    PolicySummary r = test::policy_summary(label, 100);
+    r.family = family;
+    r.bound = bound;
+    return r;
+  };
+  const PolicySummary fixed = row("static", "", false), packing = row("predictive-sw_avg", "packing", false),
+                      replicating = row("replicated", "replication", false), affinity = row("affinity", "affinity", false),
+                      oracle = row("oracle", "packing", true), replicating_oracle = row("oracle-replicated", "replication", true);
+  // Without an oracle the table says nothing of bounds.
+  EXPECT_EQ(results::summary_table({fixed, packing, replicating}).find("bound"), std::string::npos);
+  const std::string one = results::summary_table({fixed, packing, replicating, affinity, oracle});
+  EXPECT_NE(one.find("oracle: upper bound of predictive-sw_avg (packing, planned from the true coming loads)\n"), std::string::npos) << one;
+  EXPECT_NE(one.find("no oracle here bounds replicated, affinity\n"), std::string::npos) << one;
+  const std::string two = results::summary_table({replicating, replicating_oracle, oracle});
+  EXPECT_NE(two.find("oracle-replicated: upper bound of replicated (replication"), std::string::npos) << two;
+  EXPECT_NE(two.find("oracle: plans packing from the true coming loads; no other policy here does\n"), std::string::npos) << two;
+  EXPECT_EQ(two.find("no oracle here bounds"), std::string::npos) << two;
+}
+
 }  // namespace
 }  // namespace moesim
