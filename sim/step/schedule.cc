@@ -23,7 +23,7 @@ const ScheduleEntry& schedule_entry_overlap() {
       .summary =
           "1F1B (interleaved with vp > 1) whose steady-state forward and backward run together, each one's all-to-all behind "
           "the other's compute (Megatron's 1F1B all-to-all overlap; with vp 1 the pipeline's own dependencies leave little to "
-          "overlap)",
+          "overlap); training.delay_wgrad adds Megatron's delayed weight gradients",
       .any_vp = true,
       .overlaps = true};
   return entry;

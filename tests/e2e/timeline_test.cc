@@ -53,6 +53,36 @@ TEST_F(Cli, TimelineIsTraceEventsThatNeverOverlapOnATrack) {
   }
 }
 
+// Weight gradients run apart from their backward: under the overlap with Megatron's delayed
+// weight gradients, and under DualPipeV's zero-bubble weight passes; they take the compute track
+// like any kernel, never beside another.
+TEST_F(Cli, TimelineShowsWeightGradientsRunApart) {
+  const fs::path scenario = dir_ / "pipelined.yaml";
+  std::ofstream(scenario) << "cluster: {preset: h100-dgx, nodes: 2}\nmodel: {preset: qwen3-30b-a3b, layers: 4}\n"
+                             "parallelism: {pp: 2, vp: 2, ep: 8}\ntraining: {global_batch: 32, micro_batch: 1, seq_len: 1024}\n"
+                             "gating: {source: balanced}\n";
+  for (const std::string schedule : {"overlap --set training.delay_wgrad=true", "dualpipev"}) {
+    SCOPED_TRACE(schedule);
+    const fs::path out = dir_ / (schedule.substr(0, 7));
+    const Result r = moesim("run " + scenario.string() + " --steps 1 --timeline -q --out " + out.string() + " --set schedule=" + schedule);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const json doc = json::parse(slurp(out / "timeline.json"));
+    int weight_grads = 0;
+    std::map<std::pair<int, int>, std::vector<std::pair<double, double>>> tracks;
+    for (const json& e : doc.at("traceEvents")) {
+      if (e.at("ph") != "X") continue;
+      const double ts = e.at("ts").get<double>();
+      tracks[{e.at("pid").get<int>(), e.at("tid").get<int>()}].emplace_back(ts, ts + e.at("dur").get<double>());
+      weight_grads += e.at("name") == "weight grad bwd";
+    }
+    EXPECT_GT(weight_grads, 0);
+    for (auto& [track, spans] : tracks) {
+      std::sort(spans.begin(), spans.end());
+      for (size_t i = 1; i < spans.size(); ++i) EXPECT_LE(spans[i - 1].second, spans[i].first + 1e-6);
+    }
+  }
+}
+
 TEST_F(Cli, PlainTimelineIsTheLastStep) {
   const Result r = moesim("run --timeline " + quickstart() + " --steps 2 -q --out " + dir_.string());
   ASSERT_EQ(r.status, 0) << r.err;
