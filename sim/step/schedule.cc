@@ -23,7 +23,8 @@ const ScheduleEntry& schedule_entry_overlap() {
       .summary =
           "1F1B (interleaved with vp > 1) whose steady-state forward and backward run together, each one's all-to-all behind "
           "the other's compute (Megatron's 1F1B all-to-all overlap; with vp 1 the pipeline's own dependencies leave little to "
-          "overlap); training.delay_wgrad adds Megatron's delayed weight gradients",
+          "overlap; without a pipeline one forward runs ahead, so that each pairs with the backward before it); "
+          "training.delay_wgrad adds Megatron's delayed weight gradients",
       .any_vp = true,
       .overlaps = true};
   return entry;
@@ -103,6 +104,9 @@ std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage,
   };
   int warmup = vp > 1 ? (pp - stage - 1) * 2 + (vp - 1) * pp : pp - stage - 1;
   if (vp > 1 && micro_batches == pp) warmup = total;
+  // Without a pipeline Megatron's overlap runs one forward ahead, so that micro-batch k + 1's
+  // forward pairs with k's backward (combined_1f1b_schedule_for_no_pipelining).
+  if (schedule.overlaps && pp == 1) warmup = 1;
   warmup = std::min(warmup, total);
   std::vector<PipelineOp> order;
   order.reserve(2 * static_cast<size_t>(total));

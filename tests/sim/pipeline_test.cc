@@ -86,6 +86,18 @@ TEST(Schedule, OverlapPairsForwardsWithBackwardsOfOtherMicroBatches) {
   EXPECT_EQ(pairs, 5);  // the steady state: 8 - 3 pairs
   // The last stage's steady forward and backward are of one micro-batch: they cannot overlap.
   for (const auto& op : pipeline_order(*find_schedule("overlap"), 3, 4, 1, 8)) EXPECT_FALSE(op.overlaps_previous);
+  // Without a pipeline, one forward runs ahead: micro-batch k + 1's forward beside k's backward,
+  // two micro-batches in flight (Megatron's combined 1F1B without pipelining).
+  const auto alone = pipeline_order(*find_schedule("overlap"), 0, 1, 1, 4);
+  ASSERT_EQ(alone.size(), 8u);
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(alone[1 + 2 * k].micro_batch, k + 1);
+    EXPECT_FALSE(alone[1 + 2 * k].backward);
+    EXPECT_EQ(alone[2 + 2 * k].micro_batch, k);
+    EXPECT_TRUE(alone[2 + 2 * k].backward && alone[2 + 2 * k].overlaps_previous);
+  }
+  EXPECT_EQ(peak_in_flight(alone), 2);
+  EXPECT_EQ(peak_in_flight(pipeline_order(*find_schedule("1f1b"), 0, 1, 1, 4)), 1);
 }
 
 TEST(Schedule, DualPipeVRunsBothChunksOfEveryMicroBatchOnceEachWayInAV) {
@@ -191,6 +203,13 @@ TEST(PipelineStep, DualPipeVBubbleIsSmallerAndItsOverlapHidesAllToAlls) {
   const StepResult heavy_v = run_step(all_to_all_heavy("dualpipev", {"parallelism.vp=2"}));
   EXPECT_LT(heavy_v.exposed_comm, heavy.exposed_comm * 0.8);
   EXPECT_LT(heavy_v.step_time, heavy.step_time);
+}
+
+TEST(PipelineStep, OverlapWithoutAPipelineHidesAllToAllsBehindTheNextMicroBatch) {
+  const StepResult plain = run_step(all_to_all_heavy("1f1b", {"parallelism.pp=1"}));
+  const StepResult overlapped = run_step(all_to_all_heavy("overlap", {"parallelism.pp=1"}));
+  EXPECT_LT(overlapped.exposed_comm, plain.exposed_comm * 0.8);
+  EXPECT_LT(overlapped.step_time, plain.step_time);
 }
 
 TEST(PipelineStep, Zero3PrefetchesEachLayersGatherBehindTheLayerBefore) {
