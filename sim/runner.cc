@@ -117,6 +117,8 @@ class StepRouter {
     route_into(step, gating::RoutingView{}, queued_.back());
     return queued_.back().loads;
   }
+  // The routing of the step route_ahead() routed last.
+  const gating::RoutingMatrix& routed_ahead() const { return queued_.back().routing; }
   gating::RoutingMatrix& routing() { return current_.routing; }
   const policies::ExpertLoads& loads() const { return current_.loads; }
 
@@ -141,10 +143,14 @@ class StepRouter {
 // routing under the oracle's own placement would need its plan before it makes it.
 class LookAhead {
  public:
-  LookAhead(const scenarios::Scenario& s, int steps_ahead, StepRouter* shared) : steps_(s.steps), ahead_(steps_ahead), shared_(shared) {
+  // `coactivation`: some policy that looks ahead also sees each coming step's co-activation (the
+  // shared router's matrices already keep it).
+  LookAhead(const scenarios::Scenario& s, int steps_ahead, StepRouter* shared, bool coactivation)
+      : steps_(s.steps), ahead_(steps_ahead), shared_(shared) {
     if (shared_) return;
     source_ = make_gating_source(s);
     router_.emplace(s, *source_);
+    if (coactivation) router_->routing().enable_coactivation();
     if (source_->placement_aware()) {
       const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
       view_ = routing_view(s, policies::static_placement(shape, policies::StaticLayout::kContiguous));
@@ -154,8 +160,11 @@ class LookAhead {
   void show(int step, std::vector<PolicyState>& states) {
     for (; foreseen_ < std::min(steps_, step + ahead_); ++foreseen_) {
       const auto& future = shared_ ? shared_->route_ahead(foreseen_) : router_->route(foreseen_, view_);
+      const gating::RoutingMatrix& routing = shared_ ? shared_->routed_ahead() : router_->routing();
       for (auto& state : states) {
-        if (state.policy->observations().lookahead > 0) state.policy->foresee({foreseen_, future});
+        const policies::Observations wants = state.policy->observations();
+        if (wants.lookahead > 0)
+          state.policy->foresee({foreseen_, future, wants.coactivation ? routing.coactivation() : std::span<const double>()});
       }
     }
   }
@@ -191,13 +200,13 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   int lookahead = 0;
   for (const auto& state : states) lookahead = std::max(lookahead, state.policy->observations().lookahead);
   StepRouter router(s, source);
-  if (std::any_of(states.begin(), states.end(), [](const PolicyState& state) { return state.policy->observations().coactivation; })) {
-    router.routing().enable_coactivation();
-  }
+  const bool coactivation =
+      std::any_of(states.begin(), states.end(), [](const PolicyState& state) { return state.policy->observations().coactivation; });
+  if (coactivation) router.routing().enable_coactivation();
   // Per-token destinations (RoutingMatrix::sends) depend on the placement too.
   const bool per_placement = source.placement_aware() || s.dispatch.dedup != scenarios::Dedup::kNone;
   std::optional<LookAhead> ahead;
-  if (lookahead > 0) ahead.emplace(s, lookahead, shares_gating_source(s, lookahead, per_placement) ? &router : nullptr);
+  if (lookahead > 0) ahead.emplace(s, lookahead, shares_gating_source(s, lookahead, per_placement) ? &router : nullptr, coactivation);
   std::vector<TimelineSpan> spans;
   for (int step = 0; step < s.steps; ++step) {
     if (ahead) ahead->show(step, states);

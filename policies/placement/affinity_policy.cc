@@ -35,31 +35,40 @@ void AffinityPolicy::end_plan() {
   pair_steps_ = 0;
 }
 
-PlanningPolicy::Proposal AffinityPolicy::propose(int layer, std::span<const double> loads, const LayerPlacement& current) {
-  const int experts = shape().experts;
+PlanningPolicy::Proposal affinity_proposal(std::span<const double> pairs, int layer, std::span<const double> loads,
+                                           const LayerPlacement& current, const AffinityShape& affinity, double min_gain) {
+  const int experts = static_cast<int>(loads.size());
   const size_t pairs_per_layer = static_cast<size_t>(experts) * experts;
   const CoactivationGraph graph =
-      pair_sum_.empty() ? CoactivationGraph(experts)
-                        : coactivation_graph(std::span<const double>(pair_sum_).subspan(layer * pairs_per_layer, pairs_per_layer), experts);
+      pairs.empty() ? CoactivationGraph(experts) : coactivation_graph(pairs.subspan(layer * pairs_per_layer, pairs_per_layer), experts);
   const std::vector<int> rank_of = first_ranks(current);
-  const std::vector<int> planned = affinity_pack(loads, graph, affinity_, rank_of);
-  Proposal proposal;
+  const std::vector<int> planned = affinity_pack(loads, graph, affinity, rank_of);
+  PlanningPolicy::Proposal proposal;
   for (int rank : planned) proposal.placement.replicas.push_back({Replica{rank, 1.0}});
   proposal.kept_gain = kept_coactivation(graph, planned) - kept_coactivation(graph, rank_of);
-  proposal.adopt = proposal.kept_gain >= planning().min_gain * total_coactivation(graph) && proposal.kept_gain > 0;
+  proposal.adopt = proposal.kept_gain >= min_gain * total_coactivation(graph) && proposal.kept_gain > 0;
   return proposal;
+}
+
+PlanningPolicy::Proposal AffinityPolicy::propose(int layer, std::span<const double> loads, const LayerPlacement& current) {
+  return affinity_proposal(pair_sum_, layer, loads, current, affinity_, planning().min_gain);
+}
+
+std::optional<PlacementProblem> check_affinity_facts(const std::string& name, const PlacementFacts& f) {
+  if (auto problem = check_node_by_node(name, f)) return problem;
+  if (f.top_k >= 2 && f.dedup != "none") return std::nullopt;
+  return PlacementProblem{"placement",
+                          name +
+                              " puts experts that tokens choose together on one GPU, which saves all-to-all bytes only when "
+                              "tokens choose several experts and go once to each GPU: expected model.top_k >= 2 and dispatch.dedup gpu "
+                              "(or dispatch.kernel deepep), got top_k " +
+                              std::to_string(f.top_k) + " and dedup " + f.dedup};
 }
 
 namespace {
 
 std::optional<PlacementProblem> check_affinity(const AffinityParams&, const PlacementFacts& f) {
-  if (auto problem = check_node_by_node("affinity", f)) return problem;
-  if (f.top_k >= 2 && f.dedup != "none") return std::nullopt;
-  return PlacementProblem{"placement",
-                          "affinity puts experts that tokens choose together on one GPU, which saves all-to-all bytes only when "
-                          "tokens choose several experts and go once to each GPU: expected model.top_k >= 2 and dispatch.dedup gpu "
-                          "(or dispatch.kernel deepep), got top_k " +
-                              std::to_string(f.top_k) + " and dedup " + f.dedup};
+  return check_affinity_facts("affinity", f);
 }
 
 }  // namespace

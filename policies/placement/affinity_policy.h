@@ -7,6 +7,7 @@
 
 #include "policies/placement/affinity.h"
 #include "policies/placement/planning_policy.h"
+#include "policies/placement/registry.h"
 
 namespace moesim::policies {
 
@@ -15,6 +16,14 @@ struct AffinityParams {
   PlanningParams planning;
   void describe(params::Visitor& v);
 };
+
+// Affinity's plan for `layer` from its expected loads and `pairs`, the co-activation of every
+// layer (empty: none seen), adopted as AffinityPolicy adopts it.
+PlanningPolicy::Proposal affinity_proposal(std::span<const double> pairs, int layer, std::span<const double> loads,
+                                           const LayerPlacement& current, const AffinityShape& affinity, double min_gain);
+
+// The affinity check (also the affinity oracle's): several experts per token, sent once per GPU.
+std::optional<PlacementProblem> check_affinity_facts(const std::string& name, const PlacementFacts& facts);
 
 class AffinityPolicy final : public ForecastingPolicy {
  public:

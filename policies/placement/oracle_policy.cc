@@ -1,7 +1,9 @@
 #include "policies/placement/oracle_policy.h"
 
 #include <algorithm>
+#include <stdexcept>
 
+#include "policies/placement/affinity_policy.h"
 #include "policies/placement/registry.h"
 #include "policies/placement/replicated_policy.h"
 
@@ -10,6 +12,23 @@ namespace moesim::policies {
 void OraclePolicy::foresee(const StepLoads& coming) {
   if (future_.empty()) future_first_ = coming.step;
   future_.push_back(load_proportions(coming.loads));
+  if (affinity_) count_pairs(coming.coactivation, 1);
+}
+
+void OraclePolicy::learn(const StepLoads& finished, std::span<const float>) {
+  if (affinity_) count_pairs(finished.coactivation, -1);
+}
+
+void OraclePolicy::count_pairs(std::span<const double> coactivation, double sign) {
+  const size_t size = static_cast<size_t>(shape().moe_layers) * shape().experts * shape().experts;
+  if (coactivation.size() != size) throw std::invalid_argument("oracle_affinity placement: co-activation of the wrong shape");
+  if (coming_pairs_.empty()) coming_pairs_.assign(size, 0.0);
+  for (size_t i = 0; i < size; ++i) coming_pairs_[i] += sign * coactivation[i];
+}
+
+PlanningPolicy::Proposal OraclePolicy::propose(int layer, std::span<const double> loads, const LayerPlacement& current) {
+  if (affinity_) return affinity_proposal(coming_pairs_, layer, loads, current, *affinity_, planning().min_gain);
+  return {replication_ ? replicate_layer(loads, *replication_) : packed_layer(loads, current, shape())};
 }
 
 std::vector<double> OraclePolicy::expected(int step) {
@@ -50,6 +69,28 @@ const PlacementEntry& placement_entry_oracle() {
       .label = [](StaticLayout, std::string_view,
                   int spare_slots) { return std::string(spare_slots > 0 ? "oracle-replicated" : "oracle"); },
       .family = [](int spare_slots) -> std::string_view { return spare_slots > 0 ? "replication" : "packing"; },
+  };
+  return entry;
+}
+
+const PlacementEntry& placement_entry_oracle_affinity() {
+  using Config = PlacementConfigOf<AffinityParams>;
+  static const PlacementEntry entry{
+      .name = "oracle_affinity",
+      .summary = "plans as affinity does from the true loads and co-activation of the coming steps: affinity's upper bound",
+      .moves = true,
+      .reads_future = true,
+      .defaults = [](const PlacementDefaults&) -> std::unique_ptr<PlacementConfig> {
+        return std::make_unique<Config>(
+            "oracle_affinity", AffinityParams{},
+            [](const AffinityParams&, const PlacementFacts& f) { return check_affinity_facts("oracle_affinity", f); },
+            [](const AffinityParams& p, const PlacementContext& c) -> std::unique_ptr<PlacementPolicy> {
+              return std::make_unique<OraclePolicy>(c.shape, static_placement(c.shape, c.layout), p.planning, std::nullopt,
+                                                    AffinityShape{c.shape.ep, c.ranks_per_node, p.max_imbalance});
+            });
+      },
+      .label = [](StaticLayout, std::string_view, int) { return std::string("oracle-affinity"); },
+      .family = [](int) -> std::string_view { return "affinity"; },
   };
   return entry;
 }

@@ -45,7 +45,6 @@ class PlanningPolicy : public PlacementPolicy {
   std::vector<ForecastScore> forecast_scores() const final { return scores_; }
   void set_costs(const PlacementCosts& costs) final { costs_ = costs; }
 
- protected:
   // One layer's plan: its placement, the share of the layer's tokens whose co-activated experts it
   // brings onto one GPU, and whether it is adopted whatever the load gain.
   struct Proposal {
@@ -54,6 +53,7 @@ class PlanningPolicy : public PlacementPolicy {
     bool adopt = false;
   };
 
+ protected:
   // Learns from a finished step (its proportions already computed).
   virtual void learn(const StepLoads& finished, std::span<const float> proportions) = 0;
   // Whether there is anything to plan from.

@@ -141,18 +141,6 @@ std::vector<BadCase> quantity_and_model_cases() {
        {},
        {"`policies.0.spare_slots`", "fits in GPU memory", "80.0 GB", "the largest part is optimizer state", "parallelism.zero",
         "with 4000 spare slots"}},
-      {"AffinityWithoutDeduplication",
-       kGood + "policies:\n  - {placement: affinity}\n",
-       {"model.top_k=2"},
-       {"`policies.0.placement`", "dispatch.dedup gpu (or dispatch.kernel deepep)", "got top_k 2 and dedup none"}},
-      {"AffinityWithTopOne",
-       kGood + "dispatch: {dedup: gpu}\npolicies:\n  - {placement: affinity}\n",
-       {},
-       {"`policies.0.placement`", "model.top_k >= 2", "got top_k 1 and dedup gpu"}},
-      {"AffinityImbalanceBelowOne",
-       kGood + "policies:\n  - {placement: affinity, max_imbalance: 0.9}\n",
-       {},
-       {"`policies.0.max_imbalance`", "got '0.9'"}},
       {"MaxImbalanceOnPredictive",
        kGood + "policies:\n  - {placement: predictive, max_imbalance: 1.2}\n",
        {},
@@ -296,6 +284,27 @@ std::vector<BadCase> fabric_and_network_cases() {
 
 // A policy's predictor and its settings.
 // The replicated policies' EPLB modes.
+std::vector<BadCase> affinity_cases() {
+  return {
+      {"AffinityWithoutDeduplication",
+       kGood + "policies:\n  - {placement: affinity}\n",
+       {"model.top_k=2"},
+       {"`policies.0.placement`", "dispatch.dedup gpu (or dispatch.kernel deepep)", "got top_k 2 and dedup none"}},
+      {"AffinityWithTopOne",
+       kGood + "dispatch: {dedup: gpu}\npolicies:\n  - {placement: affinity}\n",
+       {},
+       {"`policies.0.placement`", "model.top_k >= 2", "got top_k 1 and dedup gpu"}},
+      {"AffinityOracleWithTopOne",
+       kGood + "dispatch: {dedup: gpu}\npolicies:\n  - {placement: oracle_affinity}\n",
+       {},
+       {"`policies.0.placement`", "oracle_affinity puts experts", "model.top_k >= 2", "got top_k 1 and dedup gpu"}},
+      {"AffinityImbalanceBelowOne",
+       kGood + "policies:\n  - {placement: affinity, max_imbalance: 0.9}\n",
+       {},
+       {"`policies.0.max_imbalance`", "got '0.9'"}},
+  };
+}
+
 std::vector<BadCase> replication_cases() {
   return {{"EplbModeWithFewerReplicas",
            kGood + "policies:\n  - {placement: replicated, spare_slots: 1, replicas: 3, mode: global}\n",
@@ -339,7 +348,7 @@ std::vector<BadCase> predictor_cases() {
 std::vector<BadCase> cases() {
   std::vector<BadCase> all;
   for (auto part : {syntax_and_cluster_cases(), quantity_and_model_cases(), gating_cases(), fabric_and_network_cases(), predictor_cases(),
-                    replication_cases()}) {
+                    replication_cases(), affinity_cases()}) {
     all.insert(all.end(), part.begin(), part.end());
   }
   return all;

@@ -137,6 +137,28 @@ TEST(PlacementRuns, AffinityCutsAllToAllBytesUnderDeduplication) {
   EXPECT_GT(affinity.migration_gb, 0.0);
 }
 
+// The affinity oracle plans as affinity does from the true loads and co-activation of the coming
+// steps, which the look-ahead shows it: it bounds affinity, and it is the only oracle that does.
+TEST(PlacementRuns, TheAffinityOracleBoundsAffinity) {
+  const auto s = scenarios::load_scenario_text(
+      "seed: 3\nsteps: 150\ncluster: {preset: h100-dgx, nodes: 2}\nmodel: {preset: gpt3-350m-moe, top_k: 2}\n"
+      "parallelism: {ep: 16, dp: 16}\ntraining: {tokens_per_step: 262144, seq_len: 2048}\ndispatch: {dedup: gpu}\n"
+      "gating: {source: learned, probe_tokens: 512, topics: 256, learn_tokens: 1024}\npolicies:\n"
+      "  - {placement: affinity, predictor: sw_avg, rebalance_every: 50, horizon: 50, warmup: 50}\n"
+      "  - {placement: oracle_affinity, rebalance_every: 50, horizon: 50, warmup: 50}\n",
+      "test.yaml", {});
+  auto source = make_gating_source(s);
+  const auto r = summarize(s, run_scenario(s, *source));
+  ASSERT_EQ(r[1].label, "oracle-affinity");
+  EXPECT_EQ(r[1].family, "affinity");
+  EXPECT_TRUE(r[1].bound);
+  EXPECT_LT(r[1].step_ms_mean, r[0].step_ms_mean);
+  // The coming steps' co-activation keeps more of each token's experts on one GPU than the past
+  // steps' does: fewer bytes sent once per GPU.
+  EXPECT_LT(a2a_gb(r[1]), a2a_gb(r[0]));
+  EXPECT_GT(r[1].migration_gb, 0.0);
+}
+
 TEST(PlacementRuns, UniformCoactivationLeavesAffinityAsStatic) {
   // Hash routing: every expert as loaded, every pair as likely, as any other.
   const auto r = run_top_two("hash");
