@@ -176,8 +176,8 @@ std::optional<engine::TaskId> FlowNetwork::finish(SimTime now) {
     active_.erase(std::find(active_.begin(), active_.end(), slot));
     free_.push_back(slot);
   }
-  std::erase(seeds_, slot);
-  if (!done) seeds_.push_back(slot);
+  // A flow still sending is on its own links, so among the seeds; a finished one must not be.
+  if (done) std::erase(seeds_, slot);
   reallocate();
   return done;
 }
