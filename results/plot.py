@@ -3,6 +3,7 @@
 
     results/plot.py RUN_DIR      # a `moesim run` output directory (run.h5)
     results/plot.py SWEEP_DIR    # a `moesim sweep` output directory (sweep.h5)
+    results/plot.py GATE_DIR     # scripts/gate_sensitivity.py's directory (gate_sensitivity.csv)
 
 A run gives step_time.png (step time over training per policy), gpu_utilization.png (busy share
 of each GPU at each step), expert_load.png (one layer's expert loads over training: the
@@ -10,6 +11,8 @@ transient, then the stable phase), and forecast_error.png (each plan's forecast 
 policy; with prediction_errors.csv from `moesim predict --csv` in the directory, the error
 against the forecast horizon per predictor instead). A sweep gives sweep_<axis>.png for each
 axis: every metric against that axis, one line per policy, averaged over the other axes.
+The learned gate's sensitivity gives gate_sensitivity.png: for each knob, the steps at which the
+first and the last MoE layer settle, and SW_Avg's stable-phase error 1,000 steps ahead.
 
 Uses Debian's python3-h5py, python3-matplotlib and python3-numpy (scripts/install-deps.sh).
 The file layouts are in results/README.md.
@@ -214,17 +217,63 @@ def plot_sweep(directory):
     return written
 
 
+def plot_gate_sensitivity(directory):
+    with open(os.path.join(directory, "gate_sensitivity.csv")) as f:
+        rows = list(csv.DictReader(f))
+    knobs = list(dict.fromkeys(r["knob"] for r in rows))
+    columns = 3
+    fig, grid = plt.subplots((len(knobs) + columns) // columns, columns, figsize=(4.6 * columns, 3.4 * ((len(knobs) + columns) // columns)),
+                             squeeze=False)
+    number = lambda v: float(v) if v != "" else np.nan
+    for ax, knob in zip(grid.flat, knobs):
+        own = [r for r in rows if r["knob"] == knob]
+        x = [float(r["value"]) for r in own]
+        first, last = [number(r["settle_first"]) for r in own], [number(r["settle_last"]) for r in own]
+        ax.fill_between(x, first, last, alpha=0.2, color="C0")
+        ax.plot(x, last, marker="o", color="C0", label="the last MoE layer settles")
+        ax.plot(x, first, marker=".", color="C0", linestyle=":", label="the first MoE layer settles")
+        ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(x)
+        ax.set_xticklabels([r["value"] for r in own], fontsize=8)
+        ax.set_xlabel(knob, fontsize=9)
+        ax.set_ylabel("training step", color="C0", fontsize=9)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        for xi, yi in zip(x, last):
+            if np.isnan(yi):
+                ax.annotate("a layer never settles", (xi, 0), xytext=(0, 12), textcoords="offset points", fontsize=7, ha="center")
+        error = ax.twinx()
+        error.plot(x, [number(r["stable_sw_avg_pp"]) for r in own], marker="s", color="C3", label="SW_Avg error 1,000 steps ahead, stable")
+        error.set_ylabel("stable error (pp)", color="C3", fontsize=9)
+        error.set_ylim(bottom=0)
+    legend = list(grid.flat)[len(knobs)]
+    legend.axis("off")
+    handles = grid.flat[0].get_legend_handles_labels()[0] + fig.axes[-1].get_legend_handles_labels()[0]
+    legend.legend(handles, [h.get_label() for h in handles], loc="center", fontsize=9)
+    for ax in list(grid.flat)[len(knobs) + 1:]:
+        ax.set_visible(False)
+    fig.suptitle("Learned gate, GPT-3 125M x 16 experts: what sets the time to settle and the stable error (one knob moved at a time)")
+    fig.tight_layout()
+    written = []
+    save(fig, directory, "gate_sensitivity.png", written)
+    return written
+
+
 def main():
     parser = argparse.ArgumentParser(description="Figures of a moesim run or sweep directory, written as PNGs into it.")
-    parser.add_argument("directory", help="a `moesim run` output directory (run.h5) or a `moesim sweep` one (sweep.h5)")
+    parser.add_argument("directory", help="a `moesim run` output directory (run.h5), a `moesim sweep` one (sweep.h5), or "
+                        "scripts/gate_sensitivity.py's (gate_sensitivity.csv)")
     parser.add_argument("--layer", type=int, default=0, help="the MoE layer of expert_load.png (default 0)")
     args = parser.parse_args()
     if os.path.exists(os.path.join(args.directory, "sweep.h5")):
         written = plot_sweep(args.directory)
     elif os.path.exists(os.path.join(args.directory, "run.h5")):
         written = plot_run(args.directory, args.layer)
+    elif os.path.exists(os.path.join(args.directory, "gate_sensitivity.csv")):
+        written = plot_gate_sensitivity(args.directory)
     else:
-        sys.exit(f"plot.py: {args.directory} holds neither run.h5 nor sweep.h5")
+        sys.exit(f"plot.py: {args.directory} holds none of run.h5, sweep.h5, gate_sensitivity.csv")
     print("wrote " + ", ".join(written))
 
 

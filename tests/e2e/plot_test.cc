@@ -41,6 +41,26 @@ TEST_F(Cli, PlotDrawsEveryFigureOfARunAndOfASweep) {
   EXPECT_NE(std::system((plot + dir_.string() + " >/dev/null 2>&1").c_str()), 0);  // neither run.h5 nor sweep.h5
 }
 
+TEST_F(Cli, PlotDrawsTheGateSensitivityIncludingALayerThatNeverSettles) {
+  if (!python_has_plot_modules())
+    GTEST_SKIP() << "/usr/bin/python3 lacks h5py, matplotlib or numpy (scripts/install-deps.sh installs them)";
+  // scripts/gate_sensitivity.py's layout; an empty settle_last is a run where a layer never settled.
+  const fs::path gate = dir_ / "gate";
+  fs::create_directories(gate);
+  write("gate/gate_sensitivity.csv",
+        "knob,key,value,steps,settle_first,settle_last,stable_sw_avg_pp\n"
+        "peak learning rate,gating.lr,0.25,1000,100,400,0.2\n"
+        "peak learning rate,gating.lr,1.0,1000,300,,0.3\n"
+        "topic drift per step,gating.topic_drift,0.001,1000,120,500,0.1\n"
+        "topic drift per step,gating.topic_drift,0.004,1000,150,700,0.4\n");
+  const std::string printed = (dir_ / "plot.txt").string();
+  ASSERT_EQ(
+      std::system(("/usr/bin/python3 " + std::string(MOESIM_SOURCE_DIR) + "/results/plot.py " + gate.string() + " >" + printed).c_str()),
+      0);
+  EXPECT_TRUE(is_png(gate / "gate_sensitivity.png"));
+  EXPECT_NE(slurp(printed).find("gate_sensitivity.png"), std::string::npos) << slurp(printed);
+}
+
 TEST_F(Cli, TheWhatIfQuestionsRunAsWritten) {
   // scenarios/whatif/'s questions, on a few steps and one seed: each compares two points.
   const std::string dir = std::string(MOESIM_SOURCE_DIR) + "/scenarios/whatif/";
