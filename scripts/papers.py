@@ -44,15 +44,18 @@ class Row:
 
 ROWS = [
     Row("locmoe", "locmoe_vs_hash_64", "LocMoE vs hash routing, 64 NPUs (step-time ratio)", "1.15×", 1.15, 1.15, "speedup",
-        "moesim's hash router is perfectly balanced (imbalance 1.04) while its learned gate under LocMoE routing stays at 1.86 "
-        "over these 300 steps (and over 2,000): LocMoE's gain needs its own trained balance (the GrAP gate with the locality "
-        "loss), which the learned gate does not model; the inter-node bytes it saves (22 %) are not enough alone", pin=0.969),
+        "moesim's hash router is perfectly balanced (imbalance {hash_imbalance:.2f}) while its learned gate under LocMoE routing "
+        "stays at {locmoe_imbalance:.2f}: LocMoE's gain needs its own trained balance (the GrAP gate with the locality loss), "
+        "which the learned gate does not model; the inter-node bytes it saves ({inter_node_saved}) are not enough alone",
+        pin=0.969),
     Row("locmoe", "locmoe_vs_switch_64", "LocMoE vs Switch (top-1) routing, 64 NPUs", "1.29×", 1.29, 1.29, "speedup",
-        "the same missing balance: LocMoE's imbalance (1.86) is close to top-1's (2.08), so only the moved bytes count", pin=1.049),
+        "the same missing balance: LocMoE's imbalance ({locmoe_imbalance:.2f}) is close to top-1's ({topk_imbalance:.2f}), so only "
+        "the moved bytes count", pin=1.049),
     Row("locmoe", "a2a_share_128", "all-to-all share of the step, hash router, 128 NPUs", "18.10 %", 0.181, 0.181, "value",
         "moesim's share falls as the cluster grows: its EP groups stay on 2 servers, so each GPU's all-to-all keeps its size, "
-        "while the data-parallel gradient all-reduce over 100 GbE grows with the ring (57 % of the step exposed communication "
-        "at 64 NPUs, 75 % at 256); the paper's model (PanGu-Σ-based) is also unstated: here GPT-3 125M's shape", pin=0.0655),
+        "while the data-parallel gradient all-reduce over 100 GbE grows with the ring ({exposed_64} of the step exposed "
+        "communication at 64 NPUs, {exposed_256} at 256); the paper's model (PanGu-Σ-based) is also unstated: here GPT-3 "
+        "125M's shape", pin=0.0655),
     Row("locmoe", "a2a_share_256", "all-to-all share of the step, hash router, 256 NPUs", "28.74 %", 0.2874, 0.2874, "value",
         "the paper's share grows, as when expert-parallel groups spread over more servers with the cluster (its remark that "
         "at 256 NPUs most servers hold no local expert); moesim places an EP group's ranks together and has no layout that "
@@ -60,8 +63,8 @@ ROWS = [
     Row("locmoe", "locmoe_vs_hash_256", "LocMoE vs hash routing, 256 NPUs", "no gain", 1.0, 1.0, "no_gain",
         "agrees for a reason other than the paper's (there, few nodes hold a local expert): moesim's LocMoE never beats hash"),
     Row("c2r", "c2r_vs_megablocks", "C2R vs MegaBlocks-style dropless top-k (time saved)", "20–30 %", 0.20, 0.30, "saving",
-        "on one node the all-to-all is a few percent of the step (NVLink), so sending each token once per GPU can save "
-        "little; the paper's cluster is not stated, and 60 experts divide over at most 4 GPUs, so EP stays in a node",
+        "on one node the all-to-all is {a2a_share} of the baseline's step (NVLink), so sending each token once per GPU can "
+        "save little; the paper's cluster is not stated, and 60 experts divide over at most 4 GPUs, so EP stays in a node",
         pin=0.048),
     Row("prediction_125m", "sw_avg_125m", "SW_Avg error 1,000 steps ahead, 125M × 16 experts, stable (pp)", "≈ 0.25", 0.25, 0.25,
         "value", "the learning-rate schedule is GPT-3's warm-up and a cosine over a 10,000-step run, whose length was fitted "
@@ -73,14 +76,14 @@ ROWS = [
         5000, "value", "fitted: the paper does not state its run's length, and loads settle about halfway through the "
         "learning-rate decay (scripts/gate_sensitivity.py), so the run's length sets this step"),
     Row("prediction_350m", "sw_avg_350m", "SW_Avg error 1,000 steps ahead, 350M × 128 experts, stable (pp)", "≈ 1.3", 1.3, 1.3,
-        "value", "a mean absolute error of 1.3 pp over 128 experts means forecast and truth differ in 83 % of a layer's tokens "
-        "(half the summed error), which no stable phase allows, so the paper's 350M figure is unlikely to be this metric; "
-        "even half of it would mean 42 %. The strongest knob, topic drift, raises the stable error but delays settling "
+        "value", "a mean absolute error of 1.3 pp over 128 experts means forecast and truth differ in {misplaced_sw} of a "
+        "layer's tokens (half the summed error), which no stable phase allows, so the paper's 350M figure is unlikely to be this "
+        "metric; even half of it would mean {misplaced_half}. The strongest knob, topic drift, raises the stable error but delays settling "
         "with it (the figure below)", pin=0.0400),
-    Row("prediction_350m", "arima_350m", "ARIMA(5,1,5) error, same", "≈ 1.4", 1.4, 1.4, "value", "as SW_Avg (90 % of the tokens)",
+    Row("prediction_350m", "arima_350m", "ARIMA(5,1,5) error, same", "≈ 1.4", 1.4, 1.4, "value", "as SW_Avg ({misplaced_arima} of the tokens)",
         pin=0.108),
     Row("prediction_350m", "sw_avg_350m_2000", "SW_Avg error 2,000 steps ahead, same", "≈ 1.7–1.8", 1.7, 1.8, "value",
-        "as SW_Avg at 1,000 steps (more than the whole layer: 1.75 pp × 128 = 224 pp > 200 pp)", pin=0.0580),
+        "as SW_Avg at 1,000 steps (more than the whole layer: 1.75 pp × 128 = {summed_2000:.0f} pp > 200 pp)", pin=0.0580),
 ]
 
 
@@ -93,6 +96,10 @@ def moesim_run(moesim, out, scenario, name, *sets):
         return next(csv.DictReader(f))
 
 
+def pct(share, digits=0):
+    return f"{100 * share:.{digits}f} %"
+
+
 def step_ms(row):
     return float(row["step_ms_mean"])
 
@@ -102,7 +109,12 @@ def measure_locmoe(moesim, out):
                                            f"training.global_batch={16 * nodes}", f"gating.routing={routing}")
     loc, hash_, topk = at(8, "locmoe"), at(8, "hash"), at(8, "topk")
     hash128, hash256, loc256 = at(16, "hash"), at(32, "hash"), at(32, "locmoe")
+    facts = {"hash_imbalance": float(hash_["imbalance_max_mean"]), "locmoe_imbalance": float(loc["imbalance_max_mean"]),
+             "topk_imbalance": float(topk["imbalance_max_mean"]),
+             "inter_node_saved": pct(1 - float(loc["a2a_inter_node_gb_per_step"]) / float(topk["a2a_inter_node_gb_per_step"])),
+             "exposed_64": pct(float(hash_["exposed_comm_share"])), "exposed_256": pct(float(hash256["exposed_comm_share"]))}
     return {
+        "facts": facts,
         "locmoe_vs_hash_64": (step_ms(hash_) / step_ms(loc), None),
         "locmoe_vs_switch_64": (step_ms(topk) / step_ms(loc), None),
         "a2a_share_128": (float(hash128["a2a_share"]), None),
@@ -115,7 +127,7 @@ def measure_c2r(moesim, out):
     c2r = moesim_run(moesim, out, "c2r_qwen15_moe.yaml", "c2r")
     base = moesim_run(moesim, out, "c2r_qwen15_moe.yaml", "topk", "gating.routing=topk", "dispatch.dedup=none",
                       "policies=[{placement: static}]")
-    return {"c2r_vs_megablocks": (1 - step_ms(c2r) / step_ms(base), None)}
+    return {"facts": {"a2a_share": pct(float(base["a2a_share"]), 1)}, "c2r_vs_megablocks": (1 - step_ms(c2r) / step_ms(base), None)}
 
 
 def predict(moesim, out, trace, predictors, horizons, train=None):
@@ -167,7 +179,11 @@ def measure_prediction_125m(moesim, out):
 def measure_prediction_350m(moesim, out):
     path = trace(moesim, out, "learned_gpt3_350m.yaml", 7)
     errors, _ = predict(moesim, out, path, ["sw_avg", "arima"], [1000, 2000])
-    return {"sw_avg_350m": (errors[("sw_avg", 1000)], None), "arima_350m": (errors[("arima", 1000)], None),
+    experts = 128  # the paper's figures, read as mean absolute errors over a layer's experts: half their sum is misplaced
+    misplaced = lambda pp: pct(pp / 100 * experts / 2)
+    facts = {"misplaced_sw": misplaced(1.3), "misplaced_half": misplaced(0.65), "misplaced_arima": misplaced(1.4),
+             "summed_2000": 1.75 * experts}
+    return {"facts": facts, "sw_avg_350m": (errors[("sw_avg", 1000)], None), "arima_350m": (errors[("arima", 1000)], None),
             "sw_avg_350m_2000": (errors[("sw_avg", 2000)], None)}
 
 
@@ -221,7 +237,8 @@ def measure(moesim, setups):
 
 def line(row, results):
     value, text = results[row.setup][row.key]
-    return f"| {row.result} | {row.paper} | {shown(row, value, text)} | {verdict(row, value)} | {row.note} |"
+    note = row.note.format(**results[row.setup].get("facts", {}))
+    return f"| {row.result} | {row.paper} | {shown(row, value, text)} | {verdict(row, value)} | {note} |"
 
 
 def table(results):
