@@ -222,8 +222,8 @@ def plot_gate_sensitivity(directory):
         rows = list(csv.DictReader(f))
     knobs = list(dict.fromkeys(r["knob"] for r in rows))
     columns = 3
-    fig, grid = plt.subplots((len(knobs) + columns) // columns, columns, figsize=(4.6 * columns, 3.4 * ((len(knobs) + columns) // columns)),
-                             squeeze=False)
+    rows_of_panels = (len(knobs) + columns - 1) // columns
+    fig, grid = plt.subplots(rows_of_panels, columns, figsize=(4.6 * columns, 3.4 * rows_of_panels + 0.6), squeeze=False)
     number = lambda v: float(v) if v != "" else np.nan
     for ax, knob in zip(grid.flat, knobs):
         own = [r for r in rows if r["knob"] == knob]
@@ -247,14 +247,12 @@ def plot_gate_sensitivity(directory):
         error.plot(x, [number(r["stable_sw_avg_pp"]) for r in own], marker="s", color="C3", label="SW_Avg error 1,000 steps ahead, stable")
         error.set_ylabel("stable error (pp)", color="C3", fontsize=9)
         error.set_ylim(bottom=0)
-    legend = list(grid.flat)[len(knobs)]
-    legend.axis("off")
     handles = grid.flat[0].get_legend_handles_labels()[0] + fig.axes[-1].get_legend_handles_labels()[0]
-    legend.legend(handles, [h.get_label() for h in handles], loc="center", fontsize=9)
-    for ax in list(grid.flat)[len(knobs) + 1:]:
+    fig.legend(handles, [h.get_label() for h in handles], loc="lower center", ncol=len(handles), fontsize=9)
+    for ax in list(grid.flat)[len(knobs):]:
         ax.set_visible(False)
     fig.suptitle("Learned gate, GPT-3 125M x 16 experts: what sets the time to settle and the stable error (one knob moved at a time)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     written = []
     save(fig, directory, "gate_sensitivity.png", written)
     return written

@@ -13,7 +13,8 @@ settle_first / settle_last: the first and the last MoE layer's `stable from` ste
 never settles); stable_sw_avg_pp: SW_Avg's mean absolute error in the stable phase. The knobs are what
 a user knows of a training recipe: the learning rate's decay length (Megatron's --lr-decay-iters;
 here the run's length, as when it equals --train-iters), its peak, the auxiliary-loss coefficient,
-the batch the gate learns from (its gradient noise), and how fast the data's topic mix drifts.
+the batch the gate learns from (its gradient noise), how fast the data's topic mix drifts, and
+how far tokens scatter around their topic's centre.
 `results/plot.py OUT_DIR` draws gate_sensitivity.png.
 --short: the same knobs on runs ten times shorter (the readme_figures test's fingerprint).
 """
@@ -35,8 +36,10 @@ KNOBS = [
     ("auxiliary-loss coefficient", "gating.aux", [0.01, 0.05, 0.2]),
     ("tokens the gate learns from per step", "gating.learn_tokens", [64, 256, 1024]),
     ("topic drift per step", "gating.topic_drift", [0.0005, 0.002, 0.008]),
+    ("token noise around its topic's centre", "gating.noise", [0.25, 0.5, 1.0]),
 ]
-BASE = {"steps": 10000, "gating.lr": 0.5, "gating.aux": 0.05, "gating.learn_tokens": 256, "gating.topic_drift": 0.002}
+BASE = {"steps": 10000, "gating.lr": 0.5, "gating.aux": 0.05, "gating.learn_tokens": 256, "gating.topic_drift": 0.002,
+        "gating.noise": 0.5}
 
 
 def measure(moesim, work, overrides, short):
