@@ -19,10 +19,12 @@ how far tokens scatter around their topic's centre.
 --short: the same knobs on runs ten times shorter (the readme_figures test's fingerprint).
 """
 import csv
+import os
 import pathlib
 import re
 import subprocess
 import sys
+import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "learned_gpt3_125m.yaml"
@@ -42,7 +44,7 @@ BASE = {"steps": 10000, "gating.lr": 0.5, "gating.aux": 0.05, "gating.learn_toke
         "gating.noise": 0.5}
 
 
-def measure(moesim, work, overrides, short):
+def measure(moesim, overrides, short):
     """(settle_first, settle_last, stable SW_Avg error) of one run of the scenario."""
     steps = overrides["steps"] // 10 if short else overrides["steps"]
     sets = []
@@ -51,14 +53,14 @@ def measure(moesim, work, overrides, short):
             sets += ["--set", f"{key}={value}"]
     if short:
         sets += ["--set", "gating.warmup_steps=72"]
-    trace = work / "trace.h5"
-    trace.unlink(missing_ok=True)
-    subprocess.run([moesim, "trace", "generate", str(SCENARIO), "--steps", str(steps), *sets, "--out", str(trace)],
-                   check=True, capture_output=True)
-    horizon = SHORT_HORIZON if short else HORIZON
-    extra = ["--stride", "20", "--window", "20", "--phase-window", "20"] if short else []
-    out = subprocess.run([moesim, "predict", str(trace), "--predictors", "sw_avg", "--horizons", str(horizon), *extra, "-q"],
-                         check=True, capture_output=True, text=True).stdout
+    with tempfile.TemporaryDirectory(prefix="moesim-gate-") as scratch:
+        trace = str(pathlib.Path(scratch) / "trace.h5")
+        subprocess.run([moesim, "trace", "generate", str(SCENARIO), "--steps", str(steps), *sets, "--out", trace],
+                       check=True, capture_output=True)
+        horizon = SHORT_HORIZON if short else HORIZON
+        extra = ["--stride", "20", "--window", "20", "--phase-window", "20"] if short else []
+        out = subprocess.run([moesim, "predict", trace, "--predictors", "sw_avg", "--horizons", str(horizon), *extra, "-q"],
+                             check=True, capture_output=True, text=True).stdout
     settled = [int(s) for s in re.findall(r"stable from step (\d+)", out)]
     never = len(re.findall(r"never settles", out))
     error = re.search(rf"^\s+sw_avg\s+{horizon}\s+\S+\s+(\S+)\s+\S+$", out, re.M)
@@ -67,8 +69,7 @@ def measure(moesim, work, overrides, short):
     return first, last, (error.group(1) if error and error.group(1) != "-" else None)
 
 
-def rows(moesim, work, short=False):
-    work = pathlib.Path(work)
+def rows(moesim, short=False):
     cache = {}
     result = []
     for knob, key, values in KNOBS:
@@ -76,7 +77,7 @@ def rows(moesim, work, short=False):
             overrides = dict(BASE, **{key: value})
             signature = tuple(sorted(overrides.items()))
             if signature not in cache:
-                cache[signature] = measure(moesim, work, overrides, short)
+                cache[signature] = measure(moesim, overrides, short)
             first, last, error = cache[signature]
             steps = overrides["steps"] // 10 if short else overrides["steps"]
             result.append({"knob": knob, "key": key, "value": value, "steps": steps, "settle_first": first,
@@ -85,23 +86,41 @@ def rows(moesim, work, short=False):
 
 
 def write(path, table):
-    with open(path, "w", newline="") as f:
+    """Writes the table to `path`, which must not exist: a scratch file beside it, linked into place."""
+    with tempfile.NamedTemporaryFile("w", newline="", dir=path.parent, prefix=".gate_sensitivity.", suffix=".tmp",
+                                     delete=False) as f:
+        scratch = f.name
         writer = csv.DictWriter(f, fieldnames=list(table[0]))
         writer.writeheader()
         for row in table:
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(scratch, 0o666 & ~umask)  # as an ordinary file would be, not the scratch file's 0600
+    try:
+        os.link(scratch, path)
+    finally:
+        os.unlink(scratch)
 
 
 def main():
     if len(sys.argv) < 3 or sys.argv[2].startswith("-"):
         sys.exit(__doc__)
     moesim, out = sys.argv[1], pathlib.Path(sys.argv[2])
+    target = out / "gate_sensitivity.csv"
+    if target.exists() or target.is_symlink():
+        print(f"gate_sensitivity.py: {target} already exists; move it away or name another directory", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
-    table = rows(moesim, out, short="--short" in sys.argv[3:])
-    (out / "trace.h5").unlink(missing_ok=True)
-    write(out / "gate_sensitivity.csv", table)
-    print(f"wrote {out / 'gate_sensitivity.csv'}")
+    table = rows(moesim, short="--short" in sys.argv[3:])
+    try:
+        write(target, table)
+    except FileExistsError:
+        print(f"gate_sensitivity.py: {target} appeared while the runs went on; left as it is", file=sys.stderr)
+        return 2
+    print(f"wrote {target}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

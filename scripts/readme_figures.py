@@ -147,7 +147,7 @@ Ranked by stable-phase error {far125:,} steps ahead in the 125M run: {" < ".join
 # ---- the learned gate's sensitivity ----------------------------------------------------------
 
 def gate(run):
-    table = gate_sensitivity.rows(run.moesim, run.work, run.short)
+    table = gate_sensitivity.rows(run.moesim, run.short)
     run.transcript.append(repr(table))
     cell = lambda v: "never" if v is None else f"{v:,}"
     lines = ["| knob (key) | value | first MoE layer settles | last MoE layer settles | SW_Avg error 1,000 steps ahead, stable |",

@@ -59,6 +59,12 @@ TEST_F(Cli, PlotDrawsTheGateSensitivityIncludingALayerThatNeverSettles) {
       0);
   EXPECT_TRUE(is_png(gate / "gate_sensitivity.png"));
   EXPECT_NE(slurp(printed).find("gate_sensitivity.png"), std::string::npos) << slurp(printed);
+  // The sensitivity script leaves a table it did not write as it is, before running anything.
+  const std::string before = slurp(gate / "gate_sensitivity.csv");
+  const std::string script = "python3 " + std::string(MOESIM_SOURCE_DIR) + "/scripts/gate_sensitivity.py " + MOESIM_BINARY + " ";
+  EXPECT_NE(std::system((script + gate.string() + " >/dev/null 2>" + printed).c_str()), 0);
+  EXPECT_NE(slurp(printed).find("already exists"), std::string::npos) << slurp(printed);
+  EXPECT_EQ(slurp(gate / "gate_sensitivity.csv"), before);
 }
 
 TEST_F(Cli, TheWhatIfQuestionsRunAsWritten) {
