@@ -37,7 +37,9 @@ class Row:
     paper: str  # as the paper says it
     low: float  # the paper's figure (or range)
     high: float
-    kind: str  # speedup (time ratio, > 1 faster), saving (share of time), value, bound (paper: below high), no_gain
+    # speedup (time ratio, > 1 faster), saving (share of time saved), share (of the step), value, bound (paper: below
+    # high), no_gain
+    kind: str
     note: str  # what remains different, and why
     pin: float | None = None  # moesim's number where the row does not agree
 
@@ -51,12 +53,12 @@ ROWS = [
     Row("locmoe", "locmoe_vs_switch_64", "LocMoE vs Switch (top-1) routing, 64 NPUs", "1.29×", 1.29, 1.29, "speedup",
         "the same missing balance: LocMoE's imbalance ({locmoe_imbalance:.2f}) is close to top-1's ({topk_imbalance:.2f}), so only "
         "the moved bytes count", pin=1.049),
-    Row("locmoe", "a2a_share_128", "all-to-all share of the step, hash router, 128 NPUs", "18.10 %", 0.181, 0.181, "value",
+    Row("locmoe", "a2a_share_128", "all-to-all share of the step, hash router, 128 NPUs", "18.10 %", 0.181, 0.181, "share",
         "moesim's share falls as the cluster grows: its EP groups stay on 2 servers, so each GPU's all-to-all keeps its size, "
         "while the data-parallel gradient all-reduce over 100 GbE grows with the ring ({exposed_64} of the step exposed "
         "communication at 64 NPUs, {exposed_256} at 256); the paper's model (PanGu-Σ-based) is also unstated: here GPT-3 "
         "125M's shape", pin=0.0655),
-    Row("locmoe", "a2a_share_256", "all-to-all share of the step, hash router, 256 NPUs", "28.74 %", 0.2874, 0.2874, "value",
+    Row("locmoe", "a2a_share_256", "all-to-all share of the step, hash router, 256 NPUs", "28.74 %", 0.2874, 0.2874, "share",
         "the paper's share grows, as when expert-parallel groups spread over more servers with the cluster (its remark that "
         "at 256 NPUs most servers hold no local expert); moesim places an EP group's ranks together and has no layout that "
         "spreads them", pin=0.0428),
@@ -207,7 +209,7 @@ def shown(row, value, text):
         return text
     if row.kind == "speedup" or row.kind == "no_gain":
         return f"{value:.3f}×"
-    if row.kind in ("saving",) or row.key.startswith("a2a_share"):
+    if row.kind in ("saving", "share"):
         return f"{100 * value:.1f} %"
     return f"{value:.4f}" if value < 0.1 else f"{value:.3f}"
 
