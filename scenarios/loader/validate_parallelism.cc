@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "scenarios/loader/validate.h"
+#include "sim/network/network_model.h"
 #include "sim/step/memory_model.h"
 #include "sim/step/schedule.h"
 #include "sim/step/task_kind.h"
@@ -34,10 +35,11 @@ void validate_degrees(const Scenario& s, const Checker& c) {
       m.experts % p.ep == 0, "parallelism.ep",
       "expected a divisor of model.experts (" + str(m.experts) + ") so that every GPU holds the same number of experts, got " + str(p.ep));
   c.require(p.vp == 1 || p.pp > 1, "parallelism.vp", "expected 1 with pp 1 (virtual stages split a pipeline), got " + str(p.vp));
-  c.require(static_cast<int64_t>(p.pp) * p.vp <= m.layers + 2, "parallelism.pp",
-            "expected pp x vp at most model.layers + 2 (" + str(m.layers + 2) +
+  const int virtual_count = virtual_stages(s.training.schedule, p.pp, p.vp).count();
+  c.require(virtual_count <= m.layers + 2, "parallelism.pp",
+            "expected " + std::string(virtual_count == p.pp ? "pp" : "pp x vp") + " at most model.layers + 2 (" + str(m.layers + 2) +
                 "): every virtual stage holds a layer, but the first and last may hold only the embedding and the LM head; got " +
-                str(p.pp) + " x " + str(p.vp));
+                (virtual_count == p.pp ? str(p.pp) : str(p.pp) + " x " + str(p.vp)));
   c.require(m.layers < kMaxTagLayers, "model.layers", "expected fewer than " + str(kMaxTagLayers) + " layers, got " + str(m.layers));
 }
 
@@ -69,15 +71,25 @@ void validate_batch(const Scenario& s, const Checker& c) {
     c.require(micro_batches >= 2 * p.pp, "training.micro_batch",
               "expected at least 2 x pp = " + str(2 * p.pp) + " micro-batches per step with schedule " + t.schedule + ", got " +
                   str(micro_batches));
+  } else if (schedule.bidirectional) {
+    c.require(p.vp == 2, "parallelism.vp", "expected 2 with schedule " + t.schedule + " (each GPU holds a chunk of both copies), " + got);
+    c.require(p.pp >= 2 && p.pp % 2 == 0, "parallelism.pp",
+              "expected an even number with schedule " + t.schedule + " (stages pair with their mirror), got " + str(p.pp));
+    c.require(micro_batches >= 2 * p.pp && micro_batches % 2 == 0, "training.micro_batch",
+              "expected an even number of at least 2 x pp = " + str(2 * p.pp) + " micro-batches per step with schedule " + t.schedule +
+                  " (half enter at each end), got " + str(micro_batches));
+    c.require(!network::find_network_model(s.cluster.network.model)->shares_links, "cluster.network.model",
+              "expected a network model whose collectives do not share links with schedule " + t.schedule +
+                  " (the second copy's all-to-alls are costed on the first copy's GPUs), got " + s.cluster.network.model);
   } else if (!schedule.interleaved && !schedule.any_vp) {
     c.require(p.vp == 1, "schedule",
-              "expected interleaved, overlap or dualpipev with parallelism.vp " + str(p.vp) + " (" + t.schedule +
+              "expected interleaved, overlap, dualpipev or dualpipe with parallelism.vp " + str(p.vp) + " (" + t.schedule +
                   " runs one chunk per GPU), " + got);
   }
   c.require(
-      !t.delay_wgrad || (schedule.overlaps && !schedule.v_shape), "training.delay_wgrad",
+      !t.delay_wgrad || (schedule.overlaps && !schedule.v_shape && !schedule.bidirectional), "training.delay_wgrad",
       "expected schedule overlap (Megatron's --delay-wgrad-compute runs inside its 1F1B all-to-all overlap), got schedule " + t.schedule);
-  if (p.vp > 1 && !schedule.v_shape) {
+  if (p.vp > 1 && !schedule.v_shape && !schedule.bidirectional) {
     c.require(micro_batches % p.pp == 0, "training.micro_batch",
               "expected micro-batches per step (" + str(micro_batches) + ") to be a multiple of pp (" + str(p.pp) +
                   "): the interleaved schedule runs them in groups of pp");

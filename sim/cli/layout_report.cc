@@ -5,6 +5,7 @@
 
 #include "sim/step/memory_model.h"
 #include "sim/step/parallel_layout.h"
+#include "sim/step/schedule.h"
 
 namespace moesim::cli {
 namespace {
@@ -68,6 +69,11 @@ std::string layout_report(const scenarios::Scenario& s, const std::string& prefi
   out += prefix + "    expert parallel   " + gpus(s, layout.ep_group(0, 0)) + "\n";
   out += prefix + "    expert-data-par.  " + gpus(s, layout.expert_dp_group(0, 0)) + "\n";
   if (p.pp > 1) out += prefix + format("    next stage        GPU %d (node %d)\n", layout.gpu(1, 0), s.cluster.node_of(layout.gpu(1, 0)));
+  if (virtual_stages(s.training.schedule, p.pp, p.vp).bidirectional) {
+    const int mirror = layout.gpu(p.pp - 1, 0);
+    out += prefix + format("    mirror (DualPipe) GPU %d (node %d): holds the other copy of its layers; they sum their gradients\n", mirror,
+                           s.cluster.node_of(mirror));
+  }
   return out;
 }
 

@@ -37,6 +37,8 @@ class DagBuilder {
     ends_.assign(n, {});
     grads_.assign(n, {});
     side_.assign(n, {});
+    grads_mark_.assign(n, 0);
+    mirror_waits_.assign(config_.model.layers, {});
     group_lanes();
     contention();
     migrate();
@@ -113,7 +115,7 @@ class DagBuilder {
       const int local = local_of(lane), stage = stage_of(lane);
       double comm = 0, compute = 0;
       for (int l = 0; l < config_.model.layers; ++l) {
-        if (costs_.stage_of_layer[l] != stage) continue;
+        if (!costs_.holds(stage, l)) continue;
         compute += costs_.attention_fwd.seconds();
         const int moe = costs_.layer_to_moe[l];
         if (moe < 0) {
@@ -254,6 +256,8 @@ class DagBuilder {
   void layer_backward(int stage, int layer, int mb, bool last_weights);
   void layer_weights(int stage, int layer, int mb, bool last_weights);
   void reduce_dense_grads(int stage, int layer, int mb);
+  void mark_grads(int stage);
+  void sum_mirror_grads(int stage, int layer, int mb);
   void after_weights(const std::vector<int>& lanes, TaskId reduce);
   void reduce_expert_grads(int stage, int layer, int mb);
   void moe_forward(int stage, int layer, int mb);
@@ -264,7 +268,7 @@ class DagBuilder {
   void expert_tensor_parallel(int stage, const LayerTraffic& t, bool gather, int layer, int mb, bool backward);
   void zero3_gather(int stage, int layer, int mb, bool backward);
   void send(int stage, int v, int mb, bool backward);
-  int first_moe_layer(int stage) const;
+  bool first_moe_of_chunk(int layer) const;
 
   const StepConfig& config_;
   const StepCosts& costs_;
@@ -280,14 +284,16 @@ class DagBuilder {
   std::vector<std::vector<TaskId>> entry_;  // per lane: what its next task also waits for
   // ZeRO 3, per lane: what ended the previous layer, and the layer before it (prefetched()).
   std::vector<std::vector<TaskId>> previous_layer_end_, prefetch_after_;
-  std::vector<std::vector<TaskId>> join_;                                          // per lane: what its latest pass started after
-  std::vector<std::vector<TaskId>> ends_;                                          // per lane: the last tasks of passes not yet joined
-  std::vector<std::vector<TaskId>> grads_;                                         // per lane: gradient reductions the optimizer waits for
-  std::vector<std::vector<TaskId>> side_;                                          // per lane: weight gradients beside its chain (side())
-  std::vector<int> group_;                                                         // per lane: its EP group
-  std::vector<std::vector<int>> ep_lanes_;                                         // [stage x groups + group]
-  std::vector<std::vector<int>> edp_lanes_;                                        // [stage x ep + ep rank]
-  std::vector<std::vector<int>> tp_lanes_;                                         // [stage x tp + tp rank]: a data-parallel group
+  std::vector<std::vector<TaskId>> join_;                       // per lane: what its latest pass started after
+  std::vector<std::vector<TaskId>> ends_;                       // per lane: the last tasks of passes not yet joined
+  std::vector<std::vector<TaskId>> grads_;                      // per lane: gradient reductions the optimizer waits for
+  std::vector<std::vector<TaskId>> side_;                       // per lane: weight gradients beside its chain (side())
+  std::vector<size_t> grads_mark_;                              // per lane: grads_'s size where the layer being finished began
+  std::vector<std::vector<std::vector<TaskId>>> mirror_waits_;  // DualPipe, [layer][lane]: what the sum of its copies waits for
+  std::vector<int> group_;                                      // per lane: its EP group
+  std::vector<std::vector<int>> ep_lanes_;                      // [stage x groups + group]
+  std::vector<std::vector<int>> edp_lanes_;                     // [stage x ep + ep rank]
+  std::vector<std::vector<int>> tp_lanes_;                      // [stage x tp + tp rank]: a data-parallel group
   std::vector<std::vector<std::vector<int>>> tp_groups_, cp_groups_, etp_groups_;  // [stage][group]: its lanes
   std::vector<TaskId> migration_task_;                                             // [stage x groups + group]
   std::vector<std::vector<TaskId>> chunk_gathers_;                                 // [lane x vp + chunk]

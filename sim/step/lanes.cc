@@ -31,8 +31,9 @@ Lanes identical_gpus(const StepCosts& costs, const std::vector<LayerTraffic>& la
     for (int local = 0; local < costs.stage_gpus; ++local) {
       const int g = group_of[local];
       work.clear();
-      for (const LayerTraffic& t : layers) {
-        if (t.stage != stage) continue;
+      for (size_t moe = 0; moe < layers.size(); ++moe) {
+        if (!costs.holds(stage, costs.moe_layers[moe])) continue;
+        const LayerTraffic& t = layers[moe];
         work.push_back(t.experts_forward[local].picoseconds());
         work.push_back(t.a2a[g].time.picoseconds());
         work.push_back(t.a2a_combine[g].time.picoseconds());

@@ -78,7 +78,8 @@ void DagBuilder::moe_forward(int stage, int layer, int mb) {
   for (size_t i = 0; i < lanes.size(); ++i) gate[i] = compute(lanes[i], costs_.gate_fwd, TaskKind::kGate, layer, mb, false);
   all_to_all(stage, layer, mb, TaskKind::kDispatch, false);
   expert_tensor_parallel(stage, t, true, layer, mb, false);
-  const bool first_moe = layer == first_moe_layer(stage);
+  // Moved experts are needed from the first MoE layer a chunk runs (of either copy under DualPipe).
+  const bool first_moe = first_moe_of_chunk(layer);
   for (size_t i = 0; i < lanes.size(); ++i) {
     const int lane = lanes[i];
     TaskId shared = kNone;
@@ -96,11 +97,14 @@ void DagBuilder::moe_forward(int stage, int layer, int mb) {
   all_to_all(stage, layer, mb, TaskKind::kCombine, false);
 }
 
-int DagBuilder::first_moe_layer(int stage) const {
-  for (int l = 0; l < config_.model.layers; ++l) {
-    if (costs_.stage_of_layer[l] == stage && costs_.layer_to_moe[l] >= 0) return l;
+bool DagBuilder::first_moe_of_chunk(int layer) const {
+  for (const auto& chunk : costs_.virtual_stages) {
+    if (std::find(chunk.begin(), chunk.end(), layer) == chunk.end()) continue;
+    for (int l : chunk) {
+      if (costs_.layer_to_moe[l] >= 0) return l == layer;
+    }
   }
-  return -1;
+  return false;
 }
 
 void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_weights) {
@@ -160,6 +164,7 @@ void DagBuilder::reduce_expert_grads(int stage, int layer, int mb) {
 }
 
 void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_weights) {
+  if (last_weights) mark_grads(stage);
   zero3_gather(stage, layer, mb, true);
   if (costs_.layer_to_moe[layer] >= 0) {
     moe_backward(stage, layer, mb, last_weights);
@@ -180,7 +185,9 @@ void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_weights)
   }
   context_parallel(stage, layer, mb, true);
   tensor_parallel(stage, layer, mb, true);
-  if (last_weights) reduce_dense_grads(stage, layer, mb);
+  if (!last_weights) return;
+  reduce_dense_grads(stage, layer, mb);
+  sum_mirror_grads(stage, layer, mb);
 }
 
 // A deferred backward's weight gradients, one task per layer and GPU; after the chunk's last
@@ -193,8 +200,47 @@ void DagBuilder::layer_weights(int stage, int layer, int mb, bool last_weights) 
     compute(lane, costs_.attention_wgrad + ffn, TaskKind::kWeightGrad, layer, mb, true);
   }
   if (!last_weights) return;
+  mark_grads(stage);
   if (moe >= 0) reduce_expert_grads(stage, layer, mb);
   reduce_dense_grads(stage, layer, mb);
+  sum_mirror_grads(stage, layer, mb);
+}
+
+void DagBuilder::mark_grads(int stage) {
+  for (int lane : lanes_.of_stage[stage]) grads_mark_[lane] = grads_[lane].size();
+}
+
+// DualPipe: each GPU and its mirror (stage pp - 1 - stage, the same local index) hold the layer's
+// two copies, whose gradients are summed once both copies have reduced theirs over their
+// data-parallel groups (or finished them, without data parallelism). The first copy to get here
+// leaves what the sum waits for; the second adds it, one task per pair of lanes.
+void DagBuilder::sum_mirror_grads(int stage, int layer, int mb) {
+  if (!costs_.virtual_layout.bidirectional) return;
+  auto& waits = mirror_waits_[layer];  // per lane: what its copy's gradients are final after
+  const bool second = !waits.empty();
+  waits.resize(lanes_.count());
+  for (int lane : lanes_.of_stage[stage]) {
+    auto& w = waits[lane];
+    w.assign(grads_[lane].begin() + static_cast<std::ptrdiff_t>(grads_mark_[lane]), grads_[lane].end());
+    if (cur_[lane] != kNone) w.push_back(cur_[lane]);
+  }
+  if (!second) return;
+  const int mirror = costs_.pp - 1 - stage;
+  std::vector<std::pair<int, int>> pairs;
+  for (int local = 0; local < costs_.stage_gpus; ++local) {
+    pairs.emplace_back(lanes_.of_gpu[costs_.layout.gpu(stage, local)], lanes_.of_gpu[costs_.layout.gpu(mirror, local)]);
+  }
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  for (const auto& [lane, other] : pairs) {
+    const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(other)};
+    const TaskId sum = network_.add_task(graph_, costs_.mirror_grad[layer], streams, kAllReducePriority,
+                                         task_tag(TaskKind::kMirrorGradSum, layer, mb, true));
+    for (int l : {lane, other}) {
+      for (TaskId before : waits[l]) graph_.add_dependency(before, sum);
+      grads_[l].push_back(sum);
+    }
+  }
 }
 
 void DagBuilder::reduce_dense_grads(int stage, int layer, int mb) {

@@ -50,8 +50,8 @@ StageParams stage_params(const StepConfig& s, int stage) {
   const auto& m = s.model;
   const auto& p = s.parallel;
   const auto params = models::param_counts(m);
-  const auto chunks = split_layers(m.layers, p.pp * p.vp);
   const VirtualStages where = virtual_stages(s.schedule, p.pp, p.vp);
+  const auto chunks = split_layers(m.layers, where.count());
   StageParams out;
   const bool dense_sharded = p.dp * p.cp > 1, experts_sharded = p.expert_dp() > 1;
   for (int chunk = 0; chunk < p.vp; ++chunk) {
@@ -65,13 +65,16 @@ StageParams stage_params(const StepConfig& s, int stage) {
       out.largest_unit = std::max(out.largest_unit, (dense_sharded ? dense / p.tp : 0.0) + (experts_sharded ? experts : 0.0));
     }
   }
-  // Tied embeddings on two stages keep a copy each (Megatron); on one stage, one matrix.
-  const int first = where.stage_of(0), last = where.stage_of(where.count() - 1);
-  const double head = m.tied_embeddings && first != last ? params.embedding : params.lm_head;
-  if (stage == first) out.dense += params.embedding;
-  if (stage == last) out.dense += head;
-  if (dense_sharded)
-    out.largest_unit = std::max({out.largest_unit, stage == first ? params.embedding / p.tp : 0.0, stage == last ? head / p.tp : 0.0});
+  // Tied embeddings on two stages keep a copy each (Megatron); on one stage, one matrix. DualPipe's
+  // two copies each have their own, at opposite ends.
+  for (int direction = 0; direction < (where.bidirectional ? 2 : 1); ++direction) {
+    const int first = where.stage_of(0, direction), last = where.stage_of(where.count() - 1, direction);
+    const double head = m.tied_embeddings && first != last ? params.embedding : params.lm_head;
+    if (stage == first) out.dense += params.embedding;
+    if (stage == last) out.dense += head;
+    if (dense_sharded)
+      out.largest_unit = std::max({out.largest_unit, stage == first ? params.embedding / p.tp : 0.0, stage == last ? head / p.tp : 0.0});
+  }
   out.dense /= p.tp;
   return out;
 }
@@ -82,8 +85,8 @@ GpuMemory gpu_memory(const StepConfig& s) {
   const ScheduleEntry* schedule = find_schedule(s.schedule);
   const double rows = static_cast<double>(s.tokens_per_rank) / s.micro_batches;  // per micro-batch
   const double dense_shard = p.dp * p.cp, expert_shard = p.expert_dp();
-  const auto chunks = split_layers(m.layers, p.pp * p.vp);
   const VirtualStages where = virtual_stages(*schedule, p.pp, p.vp);
+  const auto chunks = split_layers(m.layers, where.count());
   GpuMemory out;
   for (int stage = 0; stage < p.pp; ++stage) {
     // Under full recomputation a layer keeps only its input, but the one being recomputed holds
@@ -124,7 +127,7 @@ GpuMemory gpu_memory(const StepConfig& s) {
                            "parallelism.zero, parallelism.tp, parallelism.ep"});
     }
     mem.terms.push_back({"activations", activations, "parallelism.recompute, training.micro_batch, parallelism.tp, parallelism.cp"});
-    if (stage == where.stage_of(where.count() - 1))
+    if (stage == where.stage_of(where.count() - 1) || (where.bidirectional && stage == where.stage_of(where.count() - 1, 1)))
       mem.terms.push_back(
           {"LM head logits", rows * m.vocab * s.logit_bytes, "training.micro_batch, training.cross_entropy, parallelism.tp"});
     mem.terms.push_back({"all-to-all buffers", 2 * rows * m.top_k * m.hidden * s.dispatch_bytes, "training.micro_batch"});

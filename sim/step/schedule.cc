@@ -42,10 +42,23 @@ const ScheduleEntry& schedule_entry_dualpipev() {
   return entry;
 }
 
+const ScheduleEntry& schedule_entry_dualpipe() {
+  static const ScheduleEntry entry{
+      .name = "dualpipe",
+      .summary =
+          "DualPipe (DeepSeek-V3): two copies of the model, half the micro-batches fed from stage 0 and half from stage pp - 1, "
+          "each stage running DualPipeV's order for its pair of chunks; forward and backward of different chunks run together, "
+          "each one's all-to-all behind the other's compute; some backwards leave their weight gradients to fill the bubbles; "
+          "the copies sum their gradients between mirror stages",
+      .overlaps = true,
+      .bidirectional = true};
+  return entry;
+}
+
 const ScheduleEntry* find_schedule(std::string_view name) { return registry::find(schedule_entries(), name); }
 std::vector<std::string> schedule_names() { return registry::names(schedule_entries()); }
 
-VirtualStages virtual_stages(const ScheduleEntry& schedule, int pp, int vp) { return {pp, vp, schedule.v_shape}; }
+VirtualStages virtual_stages(const ScheduleEntry& schedule, int pp, int vp) { return {pp, vp, schedule.v_shape, schedule.bidirectional}; }
 VirtualStages virtual_stages(std::string_view schedule, int pp, int vp) { return virtual_stages(*find_schedule(schedule), pp, vp); }
 
 namespace {
@@ -89,10 +102,27 @@ std::vector<PipelineOp> dualpipev_order(int stage, int pp, int n, bool split_wei
   while (next_weights < deferred.size()) weights();
   return order;
 }
+
+// DualPipe (deepseek-ai/DualPipe, dualpipe.py) is DualPipeV's schedule run by both halves of the
+// pipeline at once: stage s and its mirror pp - 1 - s run DualPipeV's order for stage
+// min(s, pp - 1 - s) of pp / 2 stages, with n / 2 micro-batches a direction. There a stage's
+// chunk 0 is the direction that enters at its own end of the pipeline, so the second half swaps
+// them.
+std::vector<PipelineOp> dualpipe_order(int stage, int pp, int n, bool split_weights) {
+  const int half = pp / 2;
+  const bool second_half = stage >= half;
+  std::vector<PipelineOp> order = dualpipev_order(std::min(stage, pp - 1 - stage), half, n / 2, split_weights);
+  for (PipelineOp& op : order) {
+    op.chunk ^= second_half ? 1 : 0;
+    if (op.chunk == 1) op.micro_batch += n / 2;
+  }
+  return order;
+}
 }  // namespace
 
 std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches, bool split_weights) {
   if (schedule.v_shape) return dualpipev_order(stage, pp, micro_batches, split_weights);
+  if (schedule.bidirectional) return dualpipe_order(stage, pp, micro_batches, split_weights);
   const int total = micro_batches * vp;
   // Megatron-Core: forward k of the interleaved schedule runs micro-batch group k / (pp x vp),
   // chunk (k / pp) % vp; backwards walk the chunks in reverse.

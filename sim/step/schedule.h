@@ -34,25 +34,41 @@ struct PipelineOp {
 struct ScheduleEntry {
   std::string_view name;
   std::string_view summary;
-  bool interleaved = false;  // needs parallelism.vp > 1
-  bool any_vp = false;       // runs with vp 1 (as 1F1B) or vp > 1 (as interleaved)
-  bool overlaps = false;     // pairs steady-state forwards and backwards (PipelineOp::overlaps_previous)
-  bool v_shape = false;      // two chunks per GPU in a V (VirtualStages); needs vp 2 and 2 x pp micro-batches
+  bool interleaved = false;    // needs parallelism.vp > 1
+  bool any_vp = false;         // runs with vp 1 (as 1F1B) or vp > 1 (as interleaved)
+  bool overlaps = false;       // pairs steady-state forwards and backwards (PipelineOp::overlaps_previous)
+  bool v_shape = false;        // two chunks per GPU in a V (VirtualStages); needs vp 2 and 2 x pp micro-batches
+  bool bidirectional = false;  // two copies of the model fed from both ends (VirtualStages); needs vp 2, an even pp and an even
+                               // number of at least 2 x pp micro-batches
 };
 
 // Where the model's virtual stages (its layers split in pp x vp consecutive runs) live: virtual
-// stage v runs on pipeline stage stage_of(v) as its model chunk chunk_of(v). Megatron's chunks
+// stage v runs on pipeline stage stage_of(v), as the chunk c with virtual_stage(stage, c) = v. Megatron's chunks
 // loop over the stages (v = chunk x pp + stage); a V shape (DualPipeV) goes down the stages and
 // back up (stage s holds v = s and v = 2pp - 1 - s), so the embedding and the LM head share stage
-// 0 and the turn at stage pp - 1 needs no transfer.
+// 0 and the turn at stage pp - 1 needs no transfer. DualPipe (bidirectional) splits the model in pp
+// virtual stages and keeps two copies: the first half of the micro-batches enters at stage 0 and
+// runs virtual stage v on stage v (chunk 0), the second half enters at stage pp - 1 and runs it on
+// stage pp - 1 - v (chunk 1), so each stage holds virtual stages s and pp - 1 - s.
 struct VirtualStages {
   int pp = 1;
   int vp = 1;
   bool v_shape = false;
-  int count() const { return pp * vp; }
-  int virtual_stage(int stage, int chunk) const { return v_shape && chunk == 1 ? 2 * pp - 1 - stage : chunk * pp + stage; }
-  int stage_of(int v) const { return v_shape && v >= pp ? 2 * pp - 1 - v : v % pp; }
-  int chunk_of(int v) const { return v / pp; }
+  bool bidirectional = false;
+  int count() const { return bidirectional ? pp : pp * vp; }
+  int virtual_stage(int stage, int chunk) const {
+    if (bidirectional) return chunk == 0 ? stage : pp - 1 - stage;
+    return v_shape && chunk == 1 ? 2 * pp - 1 - stage : chunk * pp + stage;
+  }
+  // The direction a micro-batch runs in: 0, or 1 for DualPipe's second half (from stage pp - 1).
+  int direction(int micro_batch, int micro_batches) const { return bidirectional && 2 * micro_batch >= micro_batches ? 1 : 0; }
+  // The stage that runs virtual stage v for micro-batches of `direction`.
+  int stage_of(int v, int direction = 0) const {
+    if (bidirectional) return direction == 0 ? v : pp - 1 - v;
+    return v_shape && v >= pp ? 2 * pp - 1 - v : v % pp;
+  }
+  // The micro-batches each chunk of a stage runs.
+  int micro_batches_per_chunk(int micro_batches) const { return bidirectional ? micro_batches / 2 : micro_batches; }
 };
 VirtualStages virtual_stages(const ScheduleEntry& schedule, int pp, int vp);
 // By the schedule's name, which must be registered.
@@ -65,7 +81,7 @@ std::vector<std::string> schedule_names();
 // Stage `stage`'s passes in program order: Megatron-Core's 1F1B order (warm-up forwards, then one
 // forward and one backward at a time, then the remaining backwards), over model chunks as its
 // interleaved schedule orders them when vp > 1 (micro-batches in groups of pp); DualPipeV's order
-// for a V-shaped schedule.
+// for a V-shaped schedule; DualPipe's for a bidirectional one.
 // Without `split_weights` no backward defers its weight gradients.
 std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches,
                                        bool split_weights = true);

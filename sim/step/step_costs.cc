@@ -132,6 +132,17 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   }
   const double expert_weights = (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
   c.expert_grad_bytes = expert_weights * m.grad_bytes_per_param;
+  if (c.virtual_layout.bidirectional) {
+    // A GPU and its mirror hold the same shards of a layer: a ring all-reduce of two.
+    const double dense_shard = p.zero >= 1 ? p.dp * p.cp : 1, expert_shard = p.zero >= 1 ? p.expert_dp() : 1;
+    for (int l = 0; l < m.layers; ++l) {
+      const int stage = c.stage_of_layer[l];
+      const std::vector<int> pair{c.layout.gpu(stage, 0), c.layout.gpu(p.pp - 1 - stage, 0)};
+      const double bytes = c.dense_grad_bytes[l] / dense_shard + (m.is_moe_layer(l) ? c.expert_grad_bytes / expert_shard : 0.0);
+      c.mirror_grad.push_back(network.all_reduce(pair, Bytes(bytes)));
+      c.mirror_grad_bytes.push_back(bytes);
+    }
+  }
   c.expert_copy_grad_bytes = params.expert / p.etp * m.grad_bytes_per_param;
   const int groups = c.per_group ? p.pp * p.ep : 1;
   for (int i = 0; i < groups; ++i) {
@@ -165,9 +176,9 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.moe_layers = m.moe_layer_indices();
   for (size_t i = 0; i < c.moe_layers.size(); ++i) c.layer_to_moe[c.moe_layers[i]] = static_cast<int>(i);
   c.virtual_layout = virtual_stages(s.schedule, p.pp, p.vp);
-  c.virtual_stages = split_layers(m.layers, p.pp * p.vp);
+  c.virtual_stages = split_layers(m.layers, c.virtual_layout.count());
   c.stage_of_layer.assign(m.layers, 0);
-  for (int v = 0; v < p.pp * p.vp; ++v) {
+  for (int v = 0; v < c.virtual_layout.count(); ++v) {
     for (int l : c.virtual_stages[v]) c.stage_of_layer[l] = c.virtual_layout.stage_of(v);
   }
   layout_groups(c, p);

@@ -24,7 +24,7 @@ struct StepCosts {
   std::vector<int> moe_layers;                   // MoE layer index -> model layer
   VirtualStages virtual_layout;                  // which stage and chunk runs each virtual stage
   std::vector<std::vector<int>> virtual_stages;  // [virtual stage] -> its layers, in order
-  std::vector<int> stage_of_layer;               // model layer -> pipeline stage
+  std::vector<int> stage_of_layer;               // model layer -> pipeline stage (DualPipe: its first copy's)
   std::vector<std::vector<int>> ep_groups;       // [group] -> local indices of its GPUs in a stage
   std::vector<std::vector<int>> edp_groups;      // [ep rank] -> local indices of the GPUs holding its experts
 
@@ -59,6 +59,10 @@ struct StepCosts {
   // Per stage x ep + EP rank: an MoE layer's expert gradients reduced, and its weights gathered,
   // over the expert-data-parallel group.
   std::vector<network::CollectiveCost> expert_grad, expert_gather;
+  // DualPipe, per layer: the two copies' gradients summed between mirror GPUs (stage s and pp - 1 - s,
+  // the same local index), after each copy's data-parallel reductions, so over their shards.
+  std::vector<network::CollectiveCost> mirror_grad;
+  std::vector<double> mirror_grad_bytes;
   double expert_grad_bytes = 0;       // per GPU and MoE layer
   double expert_copy_grad_bytes = 0;  // one expert's gradient on one GPU (a copy's, which its replicas reduce)
   double comm_slowdown = 1;           // compute time while a communication kernel holds dispatch.comm_sms SMs
@@ -66,6 +70,11 @@ struct StepCosts {
   // MoE layer of the stage).
   std::vector<Duration> count_exchange;
 
+  // Whether `stage` holds `layer` (DualPipe: either copy).
+  bool holds(int stage, int layer) const {
+    const int first = stage_of_layer[layer];
+    return first == stage || (virtual_layout.bidirectional && pp - 1 - first == stage);
+  }
   size_t by_gpu(int gpu) const { return per_group ? static_cast<size_t>(gpu) : 0; }
   size_t by_tp_rank(int gpu) const { return per_group ? static_cast<size_t>(layout.coordinates(gpu).tp) : 0; }
   size_t by_ep_rank(int stage, int ep_rank) const { return per_group ? static_cast<size_t>(stage) * ep + ep_rank : 0; }

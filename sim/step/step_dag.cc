@@ -10,7 +10,7 @@ namespace dag {
 // Emits each stage's passes in its schedule's order, a stage waiting while the pass it is at needs
 // another stage's pass not yet emitted (the schedules are deadlock-free, so all are emitted).
 void DagBuilder::run_pipeline() {
-  const int pp = costs_.pp, vp = costs_.vp, mbs = costs_.micro_batches, v_count = pp * vp;
+  const int pp = costs_.pp, vp = costs_.vp, mbs = costs_.micro_batches, v_count = costs_.virtual_layout.count();
   const ScheduleEntry& schedule = *find_schedule(config_.schedule);
   std::vector<std::vector<PipelineOp>> orders;
   for (int s = 0; s < pp; ++s) orders.push_back(pipeline_order(schedule, s, pp, vp, mbs, config_.split_weights));
@@ -19,6 +19,7 @@ void DagBuilder::run_pipeline() {
   auto index = [&](bool backward, int v, int mb) { return (static_cast<size_t>(backward) * v_count + v) * mbs + mb; };
   std::vector<size_t> next(pp, 0);
   std::vector<int> weight_passes(static_cast<size_t>(pp) * vp, 0);  // per (stage, chunk): passes that computed weight gradients
+  const int per_chunk = costs_.virtual_layout.micro_batches_per_chunk(mbs);
   size_t remaining = 0;
   for (const auto& order : orders) remaining += order.size();
   while (remaining > 0) {
@@ -32,7 +33,7 @@ void DagBuilder::run_pipeline() {
                                          : v > 0 && !sent_[index(false, v - 1, op.micro_batch)];
         if (waits) break;
         const bool computes_weights = op.weights || (op.backward && !op.defers_weights);
-        const bool last_weights = computes_weights && ++weight_passes[static_cast<size_t>(s) * vp + op.chunk] == mbs;
+        const bool last_weights = computes_weights && ++weight_passes[static_cast<size_t>(s) * vp + op.chunk] == per_chunk;
         paired_ = op.overlaps_previous || (next[s] + 1 < orders[s].size() && orders[s][next[s] + 1].overlaps_previous);
         deferring_ = op.defers_weights;
         run_op(s, op, last_weights);
@@ -88,7 +89,9 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
 // the stage of the next virtual stage; on the same GPU (pp 1 interleaved, the turn of a V) only
 // the order.
 void DagBuilder::send(int stage, int v, int mb, bool backward) {
-  const int pp = costs_.pp, v_count = costs_.virtual_layout.count(), to_stage = costs_.virtual_layout.stage_of(backward ? v - 1 : v + 1);
+  const VirtualStages& where = costs_.virtual_layout;
+  const int pp = costs_.pp, v_count = where.count(),
+            to_stage = where.stage_of(backward ? v - 1 : v + 1, where.direction(mb, costs_.micro_batches));
   auto& received = received_[(static_cast<size_t>(backward) * v_count + v) * costs_.micro_batches + mb];
   // A virtual stage may hold only the embedding (the first) or the LM head (the last).
   const auto& chunk = costs_.virtual_stages[v];

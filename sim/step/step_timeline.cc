@@ -23,6 +23,7 @@ const char* to_string(TaskKind kind) {
     case TaskKind::kParamAllGather: return "weight all-gather";
     case TaskKind::kExpertTensorParallel: return "ETP gather/scatter";
     case TaskKind::kWeightGrad: return "weight grad";
+    case TaskKind::kMirrorGradSum: return "copies' grad sum";
   }
   return "?";
 }
@@ -59,6 +60,7 @@ void append_timeline(const ExecutedStep& executed, int step, Duration offset, st
         case TaskKind::kDenseGradAllReduce: span.bytes = executed.costs.dense_grad_bytes[span.layer]; break;
         case TaskKind::kExpertGradAllReduce: span.bytes = executed.costs.expert_grad_bytes; break;
         case TaskKind::kReplicaGradReduce: span.bytes = executed.layers[moe].replica_grad_sent[local]; break;
+        case TaskKind::kMirrorGradSum: span.bytes = executed.costs.mirror_grad_bytes[span.layer]; break;
         case TaskKind::kMigration:
           span.bytes = executed.migration.sent[static_cast<size_t>(span.stage) * layout.stage_gpus() + local];
           break;

@@ -26,6 +26,7 @@ enum class TaskKind : uint8_t {
   kExpertTensorParallel,  // dispatched tokens gathered, or expert outputs scattered, in an ETP group
   kReplicaGradReduce,     // a replicated expert's copies reduce their gradients among themselves
   kWeightGrad,            // a layer's weight gradients, run apart from its backward (zero bubble)
+  kMirrorGradSum,         // DualPipe: a layer's two copies sum their gradients between mirror stages
 };
 
 // The name of a task kind, as timelines show it.

@@ -289,7 +289,7 @@ void migration_traffic(const StepCosts& costs, network::NetworkModel& network, c
       network::TrafficMatrix traffic(gpus);
       int moved = 0;
       for (const auto& move : moves) {
-        if (costs.stage_of_layer[costs.moe_layers[move.layer]] != stage) continue;
+        if (!costs.holds(stage, costs.moe_layers[move.layer])) continue;
         traffic.at(move.from_rank, move.to_rank) += costs.expert_state_bytes;
         out.sent[static_cast<size_t>(stage) * costs.stage_gpus + costs.ep_groups[g][move.from_rank]] += costs.expert_state_bytes;
         ++moved;
