@@ -4,6 +4,8 @@
 // recomputes as the keys say.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "models/presets.h"
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
@@ -291,6 +293,36 @@ TEST(PipelineStep, DualPipeShrinksDualPipeVsBubbleForTwiceTheParameters) {
   }
   EXPECT_EQ(sums, 8);
   EXPECT_EQ(reductions, 0);
+}
+
+TEST(PipelineStep, DualPipeSumsItsCopiesShardsAfterEachCopysDataParallelReduction) {
+  // ZeRO 1 over 16 data-parallel GPUs a stage: each copy reduce-scatters a layer's gradients
+  // first, and the mirror GPUs then sum the shards they hold.
+  const scenarios::Scenario s = all_to_all_heavy("dualpipe", {"parallelism.vp=2"});
+  StepSimulator sim(step_config(s));
+  simulate_step(s, sim);
+  const engine::TaskGraph& graph = sim.graph();
+  const engine::Schedule& schedule = sim.schedule();
+  std::map<std::pair<int, engine::ResourceId>, SimTime> reduced;  // (layer, stream): its reductions' end
+  for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
+    const TaskKind kind = tag_kind(graph.tag(t));
+    if (kind != TaskKind::kDenseGradAllReduce && kind != TaskKind::kExpertGradAllReduce) continue;
+    for (engine::ResourceId r : graph.resources(t)) {
+      SimTime& end = reduced[{tag_layer(graph.tag(t)), r}];
+      end = std::max(end, schedule.tasks[t].end);
+    }
+  }
+  int sums = 0;
+  for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
+    if (tag_kind(graph.tag(t)) != TaskKind::kMirrorGradSum) continue;
+    ++sums;
+    for (engine::ResourceId r : graph.resources(t)) {
+      const auto it = reduced.find({tag_layer(graph.tag(t)), r});
+      ASSERT_NE(it, reduced.end()) << "layer " << tag_layer(graph.tag(t)) << " has no data-parallel reduction";
+      EXPECT_LE(it->second, schedule.tasks[t].start);
+    }
+  }
+  EXPECT_EQ(sums, 8);  // balanced: one simulated GPU a stage, 8 layers
 }
 
 TEST(PipelineStep, OverlapWithoutAPipelineHidesAllToAllsBehindTheNextMicroBatch) {
