@@ -7,6 +7,7 @@
 #include "models/gating/capacity.h"
 #include "models/gating/source_registry.h"
 #include "policies/placement/registry.h"
+#include "sim/step/parallel_layout.h"
 
 namespace moesim {
 gating::GatingShape gating_shape(const scenarios::Scenario& s) {
@@ -23,8 +24,11 @@ std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& s)
 gating::RoutingView routing_view(const scenarios::Scenario& s, const policies::Placement& placement) {
   gating::RoutingView view;
   view.ep = s.parallelism.ep;
-  // Routing ranks are the GPUs of a stage; every stage is laid out as the first.
-  for (int r = 0; r < s.parallelism.stage_gpus(); ++r) view.node_of_rank.push_back(s.cluster.node_of(r));
+  // Routing ranks are the GPUs of a stage by EP group and rank; every stage is laid out as the first.
+  const ParallelLayout layout(s.parallelism);
+  for (int g = 0; g < layout.ep_groups(); ++g) {
+    for (int gpu : layout.ep_group(0, g)) view.node_of_rank.push_back(s.cluster.node_of(gpu));
+  }
   for (const auto& layer : placement.layers) {
     auto& hosts = view.hosts.emplace_back();
     for (const auto& replicas : layer.replicas) {
@@ -39,7 +43,8 @@ gating::RoutingView routing_view(const scenarios::Scenario& s, const policies::P
 
 std::unique_ptr<policies::PlacementPolicy> make_placement_policy(const scenarios::Scenario& s, const scenarios::PolicySpec& spec) {
   const policies::PlacementShape shape{s.model.moe_layer_count(), s.model.experts, s.parallelism.ep};
-  return spec.placement->make({shape, std::min(shape.ep, s.cluster.gpus_per_node), spec.layout, spec.spare_slots, spec.predictor.get()});
+  const int ranks_per_node = ParallelLayout(s.parallelism).ep_ranks_per_node(s.cluster.gpus_per_node);
+  return spec.placement->make({shape, ranks_per_node, spec.layout, spec.spare_slots, spec.predictor.get()});
 }
 
 policies::ExpertLoads expert_loads(const gating::RoutingMatrix& routing) {

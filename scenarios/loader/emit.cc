@@ -119,6 +119,7 @@ void emit_parallelism(YAML::Emitter& out, const ParallelismSpec& p) {
     out << Key << key << Value << value;
   out << Key << "zero" << Value << p.zero;
   out << Key << "recompute" << Value << to_string(p.recompute);
+  out << Key << "ep_layout" << Value << (p.ep_layout == EpLayout::kPacked ? "packed" : "spread");
   out << EndMap;
 }
 

@@ -238,6 +238,7 @@ ParallelismSpec read_parallelism(MapReader par, int gpus, int experts) {
   p.zero = zero == "fsdp" ? 3 : std::stoi(zero);
   const std::string recompute = par.get_choice("recompute", {"none", "selective", "full"}, "none");
   p.recompute = recompute == "none" ? Recompute::kNone : recompute == "selective" ? Recompute::kSelective : Recompute::kFull;
+  p.ep_layout = par.get_choice("ep_layout", {"packed", "spread"}, "packed") == "packed" ? EpLayout::kPacked : EpLayout::kSpread;
   par.finish();
   return p;
 }

@@ -13,6 +13,7 @@
 #include "policies/placement/registry.h"
 #include "sim/network/network_model.h"
 #include "sim/step/dispatcher.h"
+#include "sim/step/parallel_layout.h"
 
 namespace moesim::scenarios {
 namespace {
@@ -69,7 +70,7 @@ void validate_routing(const Scenario& s, const Checker& c) {
 void validate_policies(const Scenario& s, const Checker& c) {
   const auto& m = s.model;
   const int ep = s.parallelism.ep;
-  const int ranks_per_node = std::min(ep, s.cluster.gpus_per_node);
+  const int ranks_per_node = ParallelLayout(s.parallelism).ep_ranks_per_node(s.cluster.gpus_per_node);
   for (size_t i = 0; i < s.policies.size(); ++i) {
     const PolicySpec& p = s.policies[i];
     const std::string key = "policies." + std::to_string(i) + ".";

@@ -34,6 +34,13 @@ void validate_degrees(const Scenario& s, const Checker& c) {
   c.require(
       m.experts % p.ep == 0, "parallelism.ep",
       "expected a divisor of model.experts (" + str(m.experts) + ") so that every GPU holds the same number of experts, got " + str(p.ep));
+  if (p.ep_layout == EpLayout::kSpread && p.stage_gpus() % (p.ep * p.etp) == 0) {
+    const int stride = p.etp * p.expert_dp(), node = s.cluster.gpus_per_node;
+    c.require(stride % node == 0 || node % stride == 0, "parallelism.ep_layout",
+              "expected packed, or an EP group's stride of etp x expert-dp = " + str(p.etp) + " x " + str(p.expert_dp()) + " = " +
+                  str(stride) + " GPUs that divides or is a multiple of cluster.gpus_per_node (" + str(node) +
+                  "), so that every node holds as many of a group's ranks; got spread");
+  }
   c.require(p.vp == 1 || p.pp > 1, "parallelism.vp", "expected 1 with pp 1 (virtual stages split a pipeline), got " + str(p.vp));
   const int virtual_count = virtual_stages(s.training.schedule, p.pp, p.vp).count();
   c.require(virtual_count <= m.layers + 2, "parallelism.pp",

@@ -51,8 +51,13 @@ std::string layout_report(const scenarios::Scenario& s, const std::string& prefi
   const std::string stages = p.pp == 1 ? "one pipeline stage" : format("each of PP %d pipeline stages (VP %d)", p.pp, p.vp);
   std::string out = prefix + format("parallel layout: TP %d x CP %d x DP %d in %s, Megatron's order (tp innermost, then cp, dp, pp)\n",
                                     p.tp, p.cp, p.dp, stages.c_str());
-  out += prefix + format("  MoE layers fold onto each stage's %d GPUs as ETP %d x EP %d x expert-DP %d\n", p.stage_gpus(), p.etp, p.ep,
-                         p.expert_dp());
+  if (p.ep_layout == EpLayout::kPacked) {
+    out += prefix + format("  MoE layers fold onto each stage's %d GPUs as ETP %d x EP %d x expert-DP %d\n", p.stage_gpus(), p.etp, p.ep,
+                           p.expert_dp());
+  } else {
+    out += prefix + format("  MoE layers fold onto each stage's %d GPUs as ETP %d x expert-DP %d x EP %d (ep_layout spread)\n",
+                           p.stage_gpus(), p.etp, p.expert_dp(), p.ep);
+  }
   for (int stage = 0; stage < p.pp; ++stage) {
     if (stage == 3 && p.pp > 5) {
       out += prefix + format("  ... stages 3-%d alike\n", p.pp - 2);

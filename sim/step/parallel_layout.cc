@@ -25,21 +25,37 @@ RankCoordinates ParallelLayout::coordinates(int gpu) const {
   c.cp = local / p_.tp % p_.cp;
   c.dp = local / (p_.tp * p_.cp);
   c.etp = local % p_.etp;
-  c.ep = local / p_.etp % p_.ep;
-  c.edp = local / (p_.etp * p_.ep);
+  if (p_.ep_layout == EpLayout::kPacked) {
+    c.ep = local / p_.etp % p_.ep;
+    c.edp = local / (p_.etp * p_.ep);
+  } else {
+    c.edp = local / p_.etp % p_.expert_dp();
+    c.ep = local / (p_.etp * p_.expert_dp());
+  }
   return c;
+}
+
+int ParallelLayout::expert_local(int etp_rank, int ep_rank, int edp_rank) const {
+  return p_.ep_layout == EpLayout::kPacked ? etp_rank + p_.etp * (ep_rank + p_.ep * edp_rank)
+                                           : etp_rank + p_.etp * (edp_rank + p_.expert_dp() * ep_rank);
 }
 
 std::vector<int> ParallelLayout::ep_group(int stage, int group) const {
   const int etp_rank = group % p_.etp, edp = group / p_.etp;
   std::vector<int> out;
-  for (int e = 0; e < p_.ep; ++e) out.push_back(gpu(stage, etp_rank + p_.etp * (e + p_.ep * edp)));
+  for (int e = 0; e < p_.ep; ++e) out.push_back(gpu(stage, expert_local(etp_rank, e, edp)));
   return out;
+}
+
+int ParallelLayout::ep_ranks_per_node(int gpus_per_node) const {
+  int ranks = 0;
+  for (int e = 0; e < p_.ep; ++e) ranks += expert_local(0, e, 0) < gpus_per_node;
+  return ranks;
 }
 
 std::vector<int> ParallelLayout::expert_dp_group(int stage, int ep_rank, int etp_rank) const {
   std::vector<int> out;
-  for (int d = 0; d < p_.expert_dp(); ++d) out.push_back(gpu(stage, etp_rank + p_.etp * (ep_rank + p_.ep * d)));
+  for (int d = 0; d < p_.expert_dp(); ++d) out.push_back(gpu(stage, expert_local(etp_rank, ep_rank, d)));
   return out;
 }
 

@@ -7,7 +7,12 @@
 // MoE layers fold onto the same GPUs of a stage (Megatron's "MoE parallel folding"): its local
 // index = etp + ETP * (ep + EP * edp), so expert tensor parallelism is innermost, then expert
 // parallelism, then the expert-data-parallel replicas. This needs ep x etp to divide tp x cp x dp,
-// and puts an EP group inside a node where ep x etp GPUs fit in one.
+// and puts an EP group inside a node where ep x etp GPUs fit in one. With ep_layout spread the
+// last two swap, local = etp + ETP * (edp + EDP * ep): an EP group's ranks are ETP x EDP GPUs
+// apart, across nodes, and each expert's replicas sit side by side.
+//
+// Routing ranks (gating::RoutingMatrix rows) are numbered by EP group, then EP rank: rank
+// group x ep + i is GPU ep_group(stage, group)[i]; with ep_layout packed and etp 1, the local index.
 #pragma once
 
 #include <vector>
@@ -31,10 +36,15 @@ class ParallelLayout {
   int stage_of(int gpu) const { return gpu / p_.stage_gpus(); }
   int local_of(int gpu) const { return gpu % p_.stage_gpus(); }
   RankCoordinates coordinates(int gpu) const;
+  // The local index of (etp, ep, edp) coordinates.
+  int expert_local(int etp_rank, int ep_rank, int edp_rank) const;
 
   // EP groups of a stage: each holds every expert once (with etp = 1, `ep` consecutive GPUs).
   int ep_groups() const { return p_.expert_dp() * p_.etp; }
   std::vector<int> ep_group(int stage, int group) const;
+  // How many of an EP group's ranks share a node of `gpus_per_node` GPUs (the first group's, on
+  // the first node: the same for every group where the layout is regular).
+  int ep_ranks_per_node(int gpus_per_node) const;
   // The GPUs of a stage that hold the same experts (the same ep and etp coordinates).
   std::vector<int> expert_dp_group(int stage, int ep_rank, int etp_rank = 0) const;
   // The GPUs that reduce a dense gradient together: same stage and tp coordinate, every cp and dp.

@@ -31,6 +31,10 @@ enum class MigrationMode { kBlocking, kOverlapped };
 // attention core, the norms and the FFN activation function (selective: Megatron's core_attn,
 // layernorm and moe_act recompute modules); or each layer from its input (full).
 enum class Recompute { kNone, kSelective, kFull };
+// Where an EP group's ranks sit among a stage's GPUs: packed on consecutive GPUs (Megatron's
+// order: an EP group inside a node where it fits), or spread one per block of expert-data-parallel
+// replicas (an EP group across nodes, the replicas of its experts side by side).
+enum class EpLayout { kPacked, kSpread };
 
 // How the GPUs split the work, in Megatron's terms. A pipeline stage's GPUs are tp x cp x dp for
 // the dense layers (tensor-, context- and data-parallel) and, folded onto the same GPUs,
@@ -47,6 +51,7 @@ struct Parallelism {
   // optimizer); 2 and gradients; 3 and weights (FSDP).
   int zero = 0;
   Recompute recompute = Recompute::kNone;
+  EpLayout ep_layout = EpLayout::kPacked;
   int stage_gpus() const { return tp * cp * dp; }
   int gpus() const { return stage_gpus() * pp; }
   int expert_dp() const { return stage_gpus() / (ep * etp); }

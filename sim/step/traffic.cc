@@ -16,16 +16,15 @@ namespace {
 // (or the node's first EP rank), which forwards over NVLink to each GPU of its node that holds the
 // token's experts. Copies inside the sender's node stay per GPU. Returns the forwarded copies,
 // [entry * ep + destination], which `copies` leaves out.
-std::vector<double> node_dedup(const StepConfig& config, const std::vector<int>& ranks, const std::vector<int>& gpus,
-                               const gating::RoutingMatrix& routing, int l, double per_micro_batch, network::TrafficMatrix& copies) {
+std::vector<double> node_dedup(const StepConfig& config, int first_rank, const std::vector<int>& gpus, const gating::RoutingMatrix& routing,
+                               int l, double per_micro_batch, network::TrafficMatrix& copies) {
   const auto& cluster = config.cluster;
   const int ep = config.parallel.ep;
   std::vector<double> forward(static_cast<size_t>(ep) * ep, 0.0);
   std::vector<int> entry_of_node(cluster.nodes, -1);
   for (int i = 0; i < ep; ++i) {
-    const int src = ranks[i];
-    const auto sends = routing.sends_row(l, src);
-    const auto node_sends = routing.node_sends_row(l, src);
+    const auto sends = routing.sends_row(l, first_rank + i);
+    const auto node_sends = routing.node_sends_row(l, first_rank + i);
     const int node = cluster.node_of(gpus[i]), local = cluster.local_index(gpus[i]);
     for (int gpu : gpus) entry_of_node[cluster.node_of(gpu)] = -1;  // only the group's nodes, not all
     for (int j = 0; j < ep; ++j) {
@@ -63,8 +62,9 @@ network::TrafficMatrix group_copies(const StepConfig& config, const DispatcherEn
   network::TrafficMatrix copies(gpus);
   // Each replica's rows from the group's GPUs, summed in rank order into its slot at the end.
   std::vector<double> replica_rows(t.replica_slots.size(), 0.0);
+  const int first_rank = g * ep;  // the group's routing ranks (parallel_layout.h)
   for (int i = 0; i < ep; ++i) {
-    const int src = ranks[i];
+    const int src = first_rank + i;
     const auto row = routing.row(l, src);
     double* to = &copies.at(i, 0);
     for (size_t k = 0; k < t.replica_slots.size(); ++k) {
@@ -91,7 +91,7 @@ network::TrafficMatrix group_copies(const StepConfig& config, const DispatcherEn
     t.expert_rows[t.slot_begin[ranks[replica.ep_rank]] + replica.slot] += replica_rows[k];
   }
   std::vector<double> forward;
-  if (dedup == Dedup::kNode && routing.has_sends()) forward = node_dedup(config, ranks, gpus, routing, l, per_micro_batch, copies);
+  if (dedup == Dedup::kNode && routing.has_sends()) forward = node_dedup(config, first_rank, gpus, routing, l, per_micro_batch, copies);
   // The rows a GPU sends of its own tokens; what it forwards for others is bytes, not its tokens.
   for (int i = 0; i < ep; ++i)
     for (int j = 0; j < ep; ++j) t.sent_rows[ranks[i]] += i == j ? 0.0 : copies.at(i, j);

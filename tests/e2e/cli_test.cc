@@ -109,6 +109,16 @@ TEST_F(Cli, ValidatePrintsTheResolvedScenario) {
   const Result r = moesim("validate " + quickstart() + " --print");
   ASSERT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("bf16_peak: 989.4 TFLOP/s"), std::string::npos);
+  EXPECT_NE(r.out.find("ep_layout: packed"), std::string::npos);
+  EXPECT_NE(r.out.find("expert parallel   0-31 (32 GPUs, nodes 0-3)"), std::string::npos) << r.out;
+  // Spread over a larger cluster, an EP group takes every other GPU and each expert's two
+  // replicas sit side by side.
+  const Result spread =
+      moesim("validate " + quickstart() + " --set cluster.nodes=8 --set parallelism.dp=64 --set parallelism.ep_layout=spread --print");
+  ASSERT_EQ(spread.status, 0) << spread.err;
+  EXPECT_NE(spread.out.find("ETP 1 x expert-DP 2 x EP 32 (ep_layout spread)"), std::string::npos) << spread.out;
+  EXPECT_NE(spread.out.find("expert parallel   0, 2, 4, ... 62 (32 GPUs, nodes 0-7)"), std::string::npos) << spread.out;
+  EXPECT_NE(spread.out.find("expert-data-par.  0-1 (2 GPUs, node 0)"), std::string::npos) << spread.out;
 }
 
 TEST_F(Cli, MissingScenarioFileExitsTwo) {
