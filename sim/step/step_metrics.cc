@@ -1,17 +1,16 @@
 #include "sim/step/step_metrics.h"
 
 #include <algorithm>
+#include <span>
 
 namespace moesim {
 namespace {
 
-struct Interval {
-  int64_t start, end;  // picoseconds
-};
+using Interval = MetricsBuffers::Interval;
 
 // Time covered by `comm` and not by `compute`; both are sorted and free of overlaps (each is one
 // stream's tasks).
-int64_t uncovered(const std::vector<Interval>& comm, const std::vector<Interval>& compute) {
+int64_t uncovered(std::span<const Interval> comm, std::span<const Interval> compute) {
   int64_t total = 0;
   size_t j = 0;
   for (const Interval& c : comm) {
@@ -27,27 +26,40 @@ int64_t uncovered(const std::vector<Interval>& comm, const std::vector<Interval>
 }
 
 // Per lane: exposed communication and idle time.
-void record_overlap(const ExecutedStep& step, StepResult& result) {
+void record_overlap(const ExecutedStep& step, StepResult& result, MetricsBuffers& b) {
   const int lanes = step.lanes.count();
-  std::vector<std::vector<Interval>> streams(2 * static_cast<size_t>(lanes));
-  for (engine::TaskId t = 0; t < step.graph.task_count(); ++t) {
-    const auto& timing = step.schedule.tasks[t];
-    for (engine::ResourceId r : step.graph.resources(t)) {
-      streams[r].push_back({timing.start.since_start().picoseconds(), timing.end.since_start().picoseconds()});
-    }
+  const size_t streams = 2 * static_cast<size_t>(lanes);
+  const engine::TaskGraph& graph = step.graph;
+  // Each stream's intervals in one array: counted, then placed (a counting sort by stream).
+  b.stream_begin.assign(streams + 1, 0);
+  for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
+    for (engine::ResourceId r : graph.resources(t)) ++b.stream_begin[r + 1];
   }
-  std::vector<int64_t> exposed(lanes);
+  for (size_t s = 0; s < streams; ++s) b.stream_begin[s + 1] += b.stream_begin[s];
+  b.intervals.resize(b.stream_begin.back());
+  b.fill.assign(b.stream_begin.begin(), b.stream_begin.end() - 1);
+  for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
+    const auto& timing = step.schedule.tasks[t];
+    const Interval interval{timing.start.since_start().picoseconds(), timing.end.since_start().picoseconds()};
+    for (engine::ResourceId r : graph.resources(t)) b.intervals[b.fill[r]++] = interval;
+  }
+  auto stream = [&](engine::ResourceId r) {
+    return std::span<Interval>(b.intervals.data() + b.stream_begin[r], b.stream_begin[r + 1] - b.stream_begin[r]);
+  };
+  const auto earlier = [](const Interval& x, const Interval& y) { return x.start < y.start; };
+  b.exposed.assign(lanes, 0);
   for (int lane = 0; lane < lanes; ++lane) {
-    for (auto* s : {&streams[compute_stream(lane)], &streams[comm_stream(lane)]}) {
-      std::sort(s->begin(), s->end(), [](const Interval& a, const Interval& b) { return a.start < b.start; });
+    // A stream's tasks come in program order, mostly their order in time already.
+    for (const auto s : {stream(compute_stream(lane)), stream(comm_stream(lane))}) {
+      if (!std::is_sorted(s.begin(), s.end(), earlier)) std::sort(s.begin(), s.end(), earlier);
     }
-    exposed[lane] = uncovered(streams[comm_stream(lane)], streams[compute_stream(lane)]);
+    b.exposed[lane] = uncovered(stream(comm_stream(lane)), stream(compute_stream(lane)));
   }
   double exposed_sum = 0, idle_sum = 0;
   const int64_t step_ps = result.step_time.picoseconds();
   for (int lane : step.lanes.of_gpu) {
-    exposed_sum += static_cast<double>(exposed[lane]);
-    idle_sum += static_cast<double>(step_ps - exposed[lane] - step.schedule.resource_busy[compute_stream(lane)].picoseconds());
+    exposed_sum += static_cast<double>(b.exposed[lane]);
+    idle_sum += static_cast<double>(step_ps - b.exposed[lane] - step.schedule.resource_busy[compute_stream(lane)].picoseconds());
   }
   const double gpus = static_cast<double>(step.lanes.of_gpu.size());
   result.exposed_comm = Picoseconds(static_cast<int64_t>(exposed_sum / gpus));
@@ -56,7 +68,7 @@ void record_overlap(const ExecutedStep& step, StepResult& result) {
 
 }  // namespace
 
-void record_times(const ExecutedStep& step, StepResult& result) {
+void record_times(const ExecutedStep& step, StepResult& result, MetricsBuffers& buffers) {
   const engine::Schedule& schedule = step.schedule;
   result.step_time = schedule.makespan.since_start();
   const auto took = [&](engine::TaskId task) { return schedule.tasks[task].end - schedule.tasks[task].start; };
@@ -70,7 +82,7 @@ void record_times(const ExecutedStep& step, StepResult& result) {
   for (engine::TaskId task : step.tasks.migrations) result.migration_time = Max(result.migration_time, took(task));
   result.compute_busy.resize(step.costs.gpus);
   for (int g = 0; g < step.costs.gpus; ++g) result.compute_busy[g] = schedule.resource_busy[compute_stream(step.lanes.of_gpu[g])];
-  record_overlap(step, result);
+  record_overlap(step, result, buffers);
 }
 
 }  // namespace moesim

@@ -28,9 +28,21 @@ struct StepResult {
   Duration bubble;
 };
 
+// What record_times() works in, kept from step to step so that it allocates nothing once warm:
+// every stream's task intervals, stream after stream.
+struct MetricsBuffers {
+  struct Interval {
+    int64_t start, end;  // picoseconds
+  };
+  std::vector<uint32_t> stream_begin;  // [stream]: its first interval; one more entry ends the last
+  std::vector<uint32_t> fill;
+  std::vector<Interval> intervals;
+  std::vector<int64_t> exposed;  // per lane
+};
+
 // Reads the times of `step`'s finished tasks into `result`: the step time, all-to-all time (the
 // slowest EP group's, summed over the all-to-alls of the stage where that is longest), migration
 // time, each GPU's busy compute time, its exposed communication and its idle time.
-void record_times(const ExecutedStep& step, StepResult& result);
+void record_times(const ExecutedStep& step, StepResult& result, MetricsBuffers& buffers);
 
 }  // namespace moesim

@@ -39,7 +39,7 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   lanes_ = shares_links_ ? every_gpu(costs_) : identical_gpus(costs_, layers_, migration_);
   tasks_ = build_step_dag(config_, costs_, lanes_, layers_, migration_, *network_, graph_);
   executor_.execute(graph_, schedule_, shared);
-  record_times(executed(), result);
+  record_times(executed(), result, metrics_);
   return result;
 }
 

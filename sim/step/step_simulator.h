@@ -76,6 +76,7 @@ class StepSimulator {
   StepTasks tasks_;
   engine::TaskGraphExecutor executor_;
   engine::Schedule schedule_;
+  MetricsBuffers metrics_;
 };
 
 }  // namespace moesim
