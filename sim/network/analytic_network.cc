@@ -18,77 +18,107 @@ AnalyticNetwork make_analytic_network(const hardware::ClusterSpec& c) {
   return net;
 }
 
-AllToAllCost all_to_all_time(const AnalyticNetwork& net, const TrafficMatrix& t) {
-  std::vector<Transfer> transfers;
-  for (size_t s = 0; s < t.size(); ++s) {
-    for (size_t d = 0; d < t.size(); ++d) {
-      if (s != d && t.at(s, d) > 0) transfers.push_back({static_cast<uint32_t>(s), static_cast<uint32_t>(d), t.at(s, d)});
+namespace {
+
+// One all-to-all's load on every port: per participant, bytes to and from its own intra-node
+// group, other groups of its node, and through its NIC. A step costs thousands of all-to-alls, so
+// each thread keeps these buffers rather than allocating a dozen vectors per call.
+class PortLoads {
+ public:
+  void reset(const hardware::ClusterSpec& c, std::span<const int> gpu) {
+    const size_t n = gpu.size();
+    node_.resize(n);
+    group_.resize(n);
+    nic_.resize(n);
+    nics_.resize(n);
+    // Each participant's NIC, numbered among the participants' NICs in increasing global order.
+    for (size_t i = 0; i < n; ++i) {
+      node_[i] = c.node_of(gpu[i]);
+      group_[i] = c.intra_group_of(gpu[i]);
+      nics_[i] = {node_[i] * c.nic.count + c.nic_of(gpu[i]), static_cast<int>(i)};
+    }
+    std::sort(nics_.begin(), nics_.end());
+    int nic_count = 0;
+    for (size_t k = 0; k < n; ++k) {
+      if (k > 0 && nics_[k].first != nics_[k - 1].first) ++nic_count;
+      nic_[nics_[k].second] = nic_count;
+    }
+    for (auto* v : {&same_send_, &same_recv_, &cross_send_, &cross_recv_, &nic_send_, &nic_recv_}) v->assign(n, 0.0);
+    messages_.assign(n, 0);
+    cost_ = AllToAllCost{};
+    any_same_ = any_cross_ = any_inter_ = false;
+  }
+
+  void add(size_t s, size_t d, double b) {
+    cost_.messages = std::max(cost_.messages, ++messages_[s]);
+    if (node_[s] != node_[d]) {
+      nic_send_[nic_[s]] += b;
+      nic_recv_[nic_[d]] += b;
+      cost_.inter_node += Bytes(b);
+      any_inter_ = true;
+    } else if (group_[s] == group_[d]) {
+      same_send_[s] += b;
+      same_recv_[d] += b;
+      cost_.intra_node += Bytes(b);
+      any_same_ = true;
+    } else {
+      cross_send_[s] += b;
+      cross_recv_[d] += b;
+      cost_.intra_node += Bytes(b);
+      any_cross_ = true;
     }
   }
-  return transfers_time(net, t.gpus(), transfers);
+
+  // The busiest port's time, plus the latency of the farthest class of peer used.
+  AllToAllCost finish(const AnalyticNetwork& net) const {
+    const hardware::ClusterSpec& c = net.cluster;
+    const double intra_bw = c.intra_node.link.effective().bytes_per_second();
+    const double cross_bw = c.intra_node.cross_group_link.effective().bytes_per_second();
+    const double nic_bw = c.nic.link.effective().bytes_per_second();
+    double slowest = 0;  // seconds
+    for (size_t i = 0; i < node_.size(); ++i) {
+      slowest =
+          std::max({slowest, same_send_[i] / intra_bw, same_recv_[i] / intra_bw, cross_send_[i] / cross_bw, cross_recv_[i] / cross_bw});
+    }
+    for (size_t i = 0; i < nic_send_.size(); ++i) slowest = std::max({slowest, nic_send_[i] / nic_bw, nic_recv_[i] / nic_bw});
+    Duration latency;
+    if (any_same_) latency = Max(latency, net.intra_group_latency);
+    if (any_cross_) latency = Max(latency, net.cross_group_latency);
+    if (any_inter_) latency = Max(latency, net.inter_node_latency);
+    AllToAllCost cost = cost_;
+    cost.latency = latency;
+    cost.time = Seconds(slowest) + latency;
+    return cost;
+  }
+
+ private:
+  std::vector<int> node_, group_, nic_, messages_;
+  std::vector<std::pair<int, int>> nics_;  // (global NIC id, participant)
+  std::vector<double> same_send_, same_recv_, cross_send_, cross_recv_, nic_send_, nic_recv_;
+  AllToAllCost cost_;
+  bool any_same_ = false, any_cross_ = false, any_inter_ = false;
+};
+
+thread_local PortLoads port_loads;
+
+}  // namespace
+
+AllToAllCost all_to_all_time(const AnalyticNetwork& net, const TrafficMatrix& t) {
+  port_loads.reset(net.cluster, t.gpus());
+  for (size_t s = 0; s < t.size(); ++s) {
+    for (size_t d = 0; d < t.size(); ++d) {
+      if (s != d && t.at(s, d) > 0) port_loads.add(s, d, t.at(s, d));
+    }
+  }
+  return port_loads.finish(net);
 }
 
 AllToAllCost transfers_time(const AnalyticNetwork& net, std::span<const int> gpu, std::span<const Transfer> transfers) {
-  const hardware::ClusterSpec& c = net.cluster;
-  const size_t n = gpu.size();
-  AllToAllCost cost;
-  // Per participant: its node, intra-node group and NIC (numbered among the participants' NICs,
-  // in increasing global order), worked out once rather than per transfer.
-  std::vector<int> node(n), group(n), nic(n);
-  std::vector<std::pair<int, int>> nics(n);  // (global NIC id, participant)
-  for (size_t i = 0; i < n; ++i) {
-    node[i] = c.node_of(gpu[i]);
-    group[i] = c.intra_group_of(gpu[i]);
-    nics[i] = {node[i] * c.nic.count + c.nic_of(gpu[i]), static_cast<int>(i)};
-  }
-  std::sort(nics.begin(), nics.end());
-  int nic_count = 0;
-  for (size_t k = 0; k < n; ++k) {
-    if (k > 0 && nics[k].first != nics[k - 1].first) ++nic_count;
-    nic[nics[k].second] = nic_count;
-  }
-  // Per participant: bytes to / from the same intra-node group and other groups of the node.
-  std::vector<double> same_send(n, 0), same_recv(n, 0), cross_send(n, 0), cross_recv(n, 0);
-  std::vector<int> messages(n, 0);
-  std::vector<double> nic_send(n, 0.0), nic_recv(n, 0.0);  // by the participants' NIC numbers
-  bool any_same = false, any_cross = false, any_inter = false;
+  port_loads.reset(net.cluster, gpu);
   for (const Transfer& tr : transfers) {
-    const size_t s = tr.src, d = tr.dst;
-    const double b = tr.bytes;
-    if (s == d || b <= 0) continue;
-    cost.messages = std::max(cost.messages, ++messages[s]);
-    if (node[s] != node[d]) {
-      nic_send[nic[s]] += b;
-      nic_recv[nic[d]] += b;
-      cost.inter_node += Bytes(b);
-      any_inter = true;
-    } else if (group[s] == group[d]) {
-      same_send[s] += b;
-      same_recv[d] += b;
-      cost.intra_node += Bytes(b);
-      any_same = true;
-    } else {
-      cross_send[s] += b;
-      cross_recv[d] += b;
-      cost.intra_node += Bytes(b);
-      any_cross = true;
-    }
+    if (tr.src != tr.dst && tr.bytes > 0) port_loads.add(tr.src, tr.dst, tr.bytes);
   }
-  const double intra_bw = c.intra_node.link.effective().bytes_per_second();
-  const double cross_bw = c.intra_node.cross_group_link.effective().bytes_per_second();
-  const double nic_bw = c.nic.link.effective().bytes_per_second();
-  double slowest = 0;  // seconds
-  for (size_t i = 0; i < n; ++i) {
-    slowest = std::max({slowest, same_send[i] / intra_bw, same_recv[i] / intra_bw, cross_send[i] / cross_bw, cross_recv[i] / cross_bw});
-  }
-  for (size_t i = 0; i < nic_send.size(); ++i) slowest = std::max({slowest, nic_send[i] / nic_bw, nic_recv[i] / nic_bw});
-  Duration latency;
-  if (any_same) latency = Max(latency, net.intra_group_latency);
-  if (any_cross) latency = Max(latency, net.cross_group_latency);
-  if (any_inter) latency = Max(latency, net.inter_node_latency);
-  cost.latency = latency;
-  cost.time = Seconds(slowest) + latency;
-  return cost;
+  return port_loads.finish(net);
 }
 
 size_t ring_count(const hardware::ClusterSpec& c, std::span<const int> gpus) {
