@@ -19,6 +19,11 @@ class TrafficMatrix {
   double& at(size_t src, size_t dst) { return bytes_[src * gpus_.size() + dst]; }
   double at(size_t src, size_t dst) const { return bytes_[src * gpus_.size() + dst]; }
   void fill(double v) { std::fill(bytes_.begin(), bytes_.end(), v); }
+  // Another set of participants, every entry zero, keeping the storage.
+  void reset(std::span<const int> gpus) {
+    gpus_.assign(gpus.begin(), gpus.end());
+    bytes_.assign(gpus_.size() * gpus_.size(), 0.0);
+  }
 
  private:
   std::vector<int> gpus_;

@@ -48,8 +48,8 @@ std::vector<double> node_dedup(const StepConfig& config, int first_rank, const s
 
 // EP group g's dispatch per micro-batch in token copies (each a row of hidden states from one GPU
 // to another), and the tokens its GPUs' experts process.
-network::TrafficMatrix group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, const StepCosts& costs,
-                                    const gating::RoutingMatrix& routing, int l, int g, LayerTraffic& t) {
+void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, const StepCosts& costs, const gating::RoutingMatrix& routing,
+                  int l, int g, LayerTraffic& t, network::TrafficMatrix& copies) {
   const auto& m = config.model;
   const int experts = m.experts, ep = config.parallel.ep;
   const double per_micro_batch = 1.0 / costs.micro_batches;
@@ -57,11 +57,13 @@ network::TrafficMatrix group_copies(const StepConfig& config, const DispatcherEn
   const int64_t capacity = gating::expert_capacity(m.capacity_factor, config.tokens_per_rank, m.top_k, experts);
   const Dedup dedup = config.dedup;
   const std::vector<int>& ranks = costs.ep_groups[g];
-  std::vector<int> gpus;
+  thread_local std::vector<int> gpus;
+  thread_local std::vector<double> replica_rows;
+  gpus.clear();
   for (int local : ranks) gpus.push_back(costs.layout.gpu(t.stage, local));
-  network::TrafficMatrix copies(gpus);
+  copies.reset(gpus);
   // Each replica's rows from the group's GPUs, summed in rank order into its slot at the end.
-  std::vector<double> replica_rows(t.replica_slots.size(), 0.0);
+  replica_rows.assign(t.replica_slots.size(), 0.0);
   const int first_rank = g * ep;  // the group's routing ranks (parallel_layout.h)
   for (int i = 0; i < ep; ++i) {
     const int src = first_rank + i;
@@ -99,15 +101,13 @@ network::TrafficMatrix group_copies(const StepConfig& config, const DispatcherEn
     for (int e = 0; e < ep; ++e)
       for (int j = 0; j < ep; ++j) copies.at(e, j) += forward[static_cast<size_t>(e) * ep + j];
   }
-  return copies;
 }
 
-// `copies` at `row_bytes` each.
-network::TrafficMatrix in_bytes(const network::TrafficMatrix& copies, double row_bytes) {
-  network::TrafficMatrix bytes(copies.gpus());
+// `copies` at `row_bytes` each, into `bytes`.
+void in_bytes(const network::TrafficMatrix& copies, double row_bytes, network::TrafficMatrix& bytes) {
+  bytes.reset(copies.gpus());
   for (size_t i = 0; i < copies.size(); ++i)
     for (size_t j = 0; j < copies.size(); ++j) bytes.at(i, j) = copies.at(i, j) * row_bytes;
-  return bytes;
 }
 
 // ETP: every GPU of an ETP group computes its 1/etp slice of each expert for the tokens that all
@@ -228,9 +228,12 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
   const double dispatch_row = m.hidden * config.dispatch_bytes + dispatcher.metadata_per_copy + m.top_k * dispatcher.metadata_per_top_k +
                               experts * dispatcher.metadata_per_expert;
   const double combine_row = m.hidden * config.combine_bytes;
+  // One EP group's matrices at a time, in storage each thread keeps (a step costs thousands).
+  thread_local network::TrafficMatrix copies, traffic, combine;
   for (int g = 0; g < costs.groups; ++g) {
-    const network::TrafficMatrix copies = group_copies(config, dispatcher, costs, routing, l, g, t);
-    const network::TrafficMatrix traffic = in_bytes(copies, dispatch_row), combine = in_bytes(copies, combine_row);
+    group_copies(config, dispatcher, costs, routing, l, g, t, copies);
+    in_bytes(copies, dispatch_row, traffic);
+    in_bytes(copies, combine_row, combine);
     for (int i = 0; i < ep; ++i) {
       for (int j = 0; j < ep; ++j) {
         t.sent[costs.ep_groups[g][i]] += i == j ? 0.0 : traffic.at(i, j);
