@@ -237,6 +237,7 @@ WHATIFS = [
     ("1:1 vs 2:1 oversubscription", "oversubscription_1_vs_2"),
     ("H100 vs H200", "h100_vs_h200"),
     ("static vs predictive at 64 vs 256 experts", "experts_64_vs_256"),
+    ("EP groups packed in nodes vs spread across them", "ep_packed_vs_spread"),
 ]
 
 
