@@ -268,7 +268,6 @@ class DagBuilder {
   void expert_tensor_parallel(int stage, const LayerTraffic& t, bool gather, int layer, int mb, bool backward);
   void zero3_gather(int stage, int layer, int mb, bool backward);
   void send(int stage, int v, int mb, bool backward);
-  bool first_moe_of_chunk(int layer) const;
 
   const StepConfig& config_;
   const StepCosts& costs_;

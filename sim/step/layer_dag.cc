@@ -79,7 +79,7 @@ void DagBuilder::moe_forward(int stage, int layer, int mb) {
   all_to_all(stage, layer, mb, TaskKind::kDispatch, false);
   expert_tensor_parallel(stage, t, true, layer, mb, false);
   // Moved experts are needed from the first MoE layer a chunk runs (of either copy under DualPipe).
-  const bool first_moe = first_moe_of_chunk(layer);
+  const bool first_moe = costs_.first_moe_of_chunk[layer] != 0;
   for (size_t i = 0; i < lanes.size(); ++i) {
     const int lane = lanes[i];
     TaskId shared = kNone;
@@ -95,16 +95,6 @@ void DagBuilder::moe_forward(int stage, int layer, int mb) {
   }
   expert_tensor_parallel(stage, t, false, layer, mb, false);
   all_to_all(stage, layer, mb, TaskKind::kCombine, false);
-}
-
-bool DagBuilder::first_moe_of_chunk(int layer) const {
-  for (const auto& chunk : costs_.virtual_stages) {
-    if (std::find(chunk.begin(), chunk.end(), layer) == chunk.end()) continue;
-    for (int l : chunk) {
-      if (costs_.layer_to_moe[l] >= 0) return l == layer;
-    }
-  }
-  return false;
 }
 
 void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_weights) {

@@ -178,8 +178,11 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.virtual_layout = virtual_stages(s.schedule, p.pp, p.vp);
   c.virtual_stages = split_layers(m.layers, c.virtual_layout.count());
   c.stage_of_layer.assign(m.layers, 0);
+  c.first_moe_of_chunk.assign(m.layers, 0);
   for (int v = 0; v < c.virtual_layout.count(); ++v) {
     for (int l : c.virtual_stages[v]) c.stage_of_layer[l] = c.virtual_layout.stage_of(v);
+    const auto first = std::find_if(c.virtual_stages[v].begin(), c.virtual_stages[v].end(), [&](int l) { return c.layer_to_moe[l] >= 0; });
+    if (first != c.virtual_stages[v].end()) c.first_moe_of_chunk[*first] = 1;
   }
   layout_groups(c, p);
   compute_costs(s, c);

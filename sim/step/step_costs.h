@@ -4,6 +4,7 @@
 // an expert weighs. Computed once per run.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "policies/placement/placement.h"
@@ -25,6 +26,7 @@ struct StepCosts {
   VirtualStages virtual_layout;                  // which stage and chunk runs each virtual stage
   std::vector<std::vector<int>> virtual_stages;  // [virtual stage] -> its layers, in order
   std::vector<int> stage_of_layer;               // model layer -> pipeline stage (DualPipe: its first copy's)
+  std::vector<uint8_t> first_moe_of_chunk;       // model layer -> whether it is its virtual stage's first MoE layer
   std::vector<std::vector<int>> ep_groups;       // [group] -> local indices of its GPUs in a stage
   std::vector<std::vector<int>> edp_groups;      // [ep rank] -> local indices of the GPUs holding its experts
 
