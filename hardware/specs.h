@@ -14,10 +14,13 @@ struct GpuSpec {
   FlopRate fp8_peak;  // zero where the GPU has no FP8 tensor cores
   Bytes hbm_capacity;
   Bandwidth hbm_bandwidth;
-  // Achievable fraction of peak for large GEMMs, and the number of token rows at which a
-  // GEMM reaches half of that: efficiency(m) = gemm_efficiency * m / (m + gemm_half_rows).
+  // Achievable fraction of peak for large GEMMs; the token rows (M) at which a GEMM reaches half
+  // of that; the output width (N) and reduction depth (K) at which each halves it again, 0 for
+  // no width term: efficiency = gemm_efficiency * m / (m + gemm_half_rows)
+  //                             * n / (n + gemm_half_width) * k / (k + gemm_half_width).
   double gemm_efficiency = 0.7;
   double gemm_half_rows = 256;
+  double gemm_half_width = 0;
   // Achievable fraction of HBM bandwidth for streaming kernels.
   double memory_efficiency = 0.85;
   Duration kernel_launch = Microseconds(4);

@@ -27,6 +27,7 @@ void emit_gpu(YAML::Emitter& out, const hardware::GpuSpec& g) {
   out << Key << "hbm_bandwidth" << Value << format_bandwidth(g.hbm_bandwidth);
   out << Key << "gemm_efficiency" << Value << format_number(g.gemm_efficiency);
   out << Key << "gemm_half_rows" << Value << format_number(g.gemm_half_rows);
+  out << Key << "gemm_half_width" << Value << format_number(g.gemm_half_width);
   out << Key << "memory_efficiency" << Value << format_number(g.memory_efficiency);
   out << Key << "kernel_launch" << Value << format_duration(g.kernel_launch);
   out << Key << "sms" << Value << g.sms;

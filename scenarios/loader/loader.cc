@@ -99,6 +99,7 @@ void read_gpu(MapReader r, hardware::GpuSpec& g) {
   g.hbm_bandwidth = r.get_bandwidth("hbm_bandwidth", g.hbm_bandwidth);
   g.gemm_efficiency = r.get_double("gemm_efficiency", g.gemm_efficiency, 0, 1, false);
   g.gemm_half_rows = r.get_double("gemm_half_rows", g.gemm_half_rows, 0, 1e9);
+  g.gemm_half_width = r.get_double("gemm_half_width", g.gemm_half_width, 0, 1e9);
   g.memory_efficiency = r.get_double("memory_efficiency", g.memory_efficiency, 0, 1, false);
   g.kernel_launch = r.get_duration("kernel_launch", g.kernel_launch);
   g.sms = static_cast<int>(r.get_int("sms", g.sms, 1, 1 << 16));

@@ -9,6 +9,18 @@ double gemm_efficiency(const hardware::GpuSpec& gpu, double rows) {
   return gpu.gemm_efficiency * rows / (rows + gpu.gemm_half_rows);
 }
 
+double width_factor(const hardware::GpuSpec& gpu, std::span<const GemmShape> gemms) {
+  const double half = gpu.gemm_half_width;
+  double flops = 0, time = 0;
+  for (const GemmShape& g : gemms) {
+    const double f = g.cols * g.depth;
+    if (f <= 0) continue;
+    flops += f;
+    time += f / (g.cols / (g.cols + half) * (g.depth / (g.depth + half)));
+  }
+  return time > 0 ? flops / time : 1.0;
+}
+
 FlopRate peak_rate(const hardware::GpuSpec& gpu, models::Dtype dtype) {
   return dtype == models::Dtype::kFp8 ? gpu.fp8_peak : gpu.bf16_peak;
 }
@@ -16,7 +28,8 @@ FlopRate peak_rate(const hardware::GpuSpec& gpu, models::Dtype dtype) {
 namespace {
 double body_seconds(const hardware::GpuSpec& gpu, models::Dtype dtype, const KernelWork& w) {
   if (w.flops.count() <= 0 && w.bytes.count() <= 0) return 0;
-  const double compute = w.flops.count() > 0 ? w.flops.count() / (peak_rate(gpu, dtype).per_second() * gemm_efficiency(gpu, w.rows)) : 0.0;
+  const double compute =
+      w.flops.count() > 0 ? w.flops.count() / (peak_rate(gpu, dtype).per_second() * gemm_efficiency(gpu, w.rows) * w.width) : 0.0;
   const double memory = w.bytes.count() / (gpu.hbm_bandwidth.bytes_per_second() * gpu.memory_efficiency);
   return std::max(compute, memory);
 }

@@ -5,12 +5,13 @@
 #include "sim/step/compute_model.h"
 #include "sim/step/dispatch_cost.h"
 #include "sim/step/dispatcher.h"
+#include "sim/step/gemm_shapes.h"
 #include "sim/step/memory_model.h"
 
 namespace moesim {
 namespace {
 
-KernelWork scaled(KernelWork w, double k) { return KernelWork{w.flops * k, w.bytes * k, w.rows}; }
+KernelWork scaled(KernelWork w, double k) { return KernelWork{w.flops * k, w.bytes * k, w.rows, w.width}; }
 
 void layout_groups(StepCosts& c, const Parallelism& p) {
   c.ep_groups.resize(c.groups);
@@ -49,27 +50,34 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   const auto elementwise = models::elementwise_bytes(m);
   const double rows = c.rows, gemm_rows = rows * p.tp;  // TP splits the weights, not the tokens
   const double act = m.activation_bytes(), w = models::MoeModel::kWeightBytes, h = m.hidden;
-  auto time = [&](models::Dtype dtype, Flops f, double weight_params, double activations_per_row) {
-    return kernel_time(gpu, dtype, KernelWork{f * rows, Bytes(weight_params / p.tp * w + rows * activations_per_row * act), gemm_rows});
+  const LayerGemms gemms = layer_gemms(m, p.tp, p.etp);
+  auto time = [&](models::Dtype dtype, Flops f, double weight_params, double activations_per_row, std::span<const GemmShape> shapes) {
+    return kernel_time(
+        gpu, dtype,
+        KernelWork{f * rows, Bytes(weight_params / p.tp * w + rows * activations_per_row * act), gemm_rows, width_factor(gpu, shapes)});
   };
   auto memory = [&](Bytes per_row, int kernels) { return elementwise_time(gpu, per_row * rows, kernels); };
-  const Duration core = time(models::Dtype::kBf16, flops.attention_core, 0, 2.0 * (m.query_dim() + m.key_value_dim()));
-  c.attention_wgrad = time(m.dtype, flops.attention_projections, params.attention_per_layer, 2 * h + m.query_dim() + m.value_dim());
+  // FlashAttention's core is not a weight GEMM: no width term.
+  const Duration core = time(models::Dtype::kBf16, flops.attention_core, 0, 2.0 * (m.query_dim() + m.key_value_dim()), {});
+  c.attention_wgrad =
+      time(m.dtype, flops.attention_projections, params.attention_per_layer, 2 * h + m.query_dim() + m.value_dim(), gemms.attention);
   c.attention_fwd = c.attention_wgrad + core + memory(elementwise.attention, 4);
-  c.dense_ffn_wgrad = time(m.dtype, flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden);
+  c.dense_ffn_wgrad = time(m.dtype, flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden, gemms.dense_ffn);
   c.dense_ffn_fwd = c.dense_ffn_wgrad + memory(elementwise.dense_ffn, 4);
   c.gate_wgrad = kernel_time(gpu, models::Dtype::kBf16,
-                             KernelWork{flops.gate * rows, Bytes(params.gate_per_moe_layer * w + rows * (h + m.experts) * act), rows});
+                             KernelWork{flops.gate * rows, Bytes(params.gate_per_moe_layer * w + rows * (h + m.experts) * act), rows,
+                                        width_factor(gpu, {&gemms.gate, 1})});
   c.gate_fwd = c.gate_wgrad + memory(elementwise.router, 4);
   if (m.shared_experts > 0) {
-    c.shared_wgrad =
-        time(m.dtype, flops.shared_experts, params.shared_per_moe_layer, m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden));
+    c.shared_wgrad = time(m.dtype, flops.shared_experts, params.shared_per_moe_layer,
+                          m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden), gemms.shared_experts);
     c.shared_fwd = c.shared_wgrad + memory(elementwise.expert * m.shared_experts, 2);
   }
   // Forward and backward of the LM head: 3x the forward work, vocabulary split over TP.
-  c.lm_head = kernel_time(
-      gpu, models::Dtype::kBf16,
-      scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding / p.tp * w + rows * (h + m.vocab / p.tp) * act), gemm_rows}, 3));
+  c.lm_head = kernel_time(gpu, models::Dtype::kBf16,
+                          scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding / p.tp * w + rows * (h + m.vocab / p.tp) * act),
+                                            gemm_rows, width_factor(gpu, {&gemms.lm_head, 1})},
+                                 3));
   switch (p.recompute) {
     case Recompute::kNone: break;
     case Recompute::kSelective:
@@ -170,6 +178,7 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   const auto params = models::param_counts(m);
   c.expert_params = params.expert;
   c.expert_flops_per_token = models::token_flops(m, s.seq_len).expert.count();
+  c.expert_width = width_factor(s.cluster.gpu, layer_gemms(m, p.tp, p.etp).expert);
   c.expert_elementwise_bytes = models::elementwise_bytes(m).expert;
   c.expert_state_bytes = params.expert * (models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param);
   c.layer_to_moe.assign(m.layers, -1);
@@ -210,9 +219,10 @@ policies::PlacementCosts placement_costs(const StepConfig& s, const StepCosts& c
   const auto& m = s.model;
   const double rows = static_cast<double>(s.tokens_per_rank) * s.parallel.ep * m.top_k;
   const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden) * m.activation_bytes();
-  const Duration compute = kernel_time(s.cluster.gpu, m.dtype,
-                                       KernelWork{Flops(rows * costs.expert_flops_per_token),
-                                                  Bytes(costs.expert_params * models::MoeModel::kWeightBytes + rows * row_bytes), rows});
+  const Duration compute =
+      kernel_time(s.cluster.gpu, m.dtype,
+                  KernelWork{Flops(rows * costs.expert_flops_per_token),
+                             Bytes(costs.expert_params * models::MoeModel::kWeightBytes + rows * row_bytes), rows, costs.expert_width});
   const auto& c = s.cluster;
   const bool crosses_nodes = s.parallel.ep > c.gpus_per_node;
   const double link = (crosses_nodes ? c.nic.link : c.intra_node.link).effective().bytes_per_second();

@@ -34,6 +34,7 @@ struct StepCosts {
   // Per routed expert: weight parameters, forward FLOPs per token, and the bytes of its state
   // (weights, gradients, optimizer state) that a move carries.
   double expert_params = 0, expert_flops_per_token = 0, expert_state_bytes = 0;
+  double expert_width = 1;         // the compute model's width term of one routed expert's GEMMs, at ETP
   Bytes expert_elementwise_bytes;  // per routed token row: permute, activation, unpermute, casts
 
   // Forward times per GPU and micro-batch (backward: twice these), norms and other memory-bound

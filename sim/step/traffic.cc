@@ -265,7 +265,8 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     for (int slot = t.slot_begin[gpu]; slot < t.slot_begin[gpu + 1]; ++slot) {
       const double rows = t.expert_rows[slot];
       groups.push_back(KernelWork{Flops(rows * costs.expert_flops_per_token / etp),
-                                  Bytes(costs.expert_params / etp * models::MoeModel::kWeightBytes + rows * row_bytes), rows});
+                                  Bytes(costs.expert_params / etp * models::MoeModel::kWeightBytes + rows * row_bytes), rows,
+                                  costs.expert_width});
       gpu_rows += rows;
     }
     // A weight's gradient (rows x in)^T (rows x out) takes the FLOPs of the forward GEMM.

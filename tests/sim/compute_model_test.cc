@@ -21,7 +21,7 @@ TEST(ComputeModel, LargeGemmIsComputeBoundByHand) {
   // 16384 x 1024 x 4096 BF16 GEMM: 2*16384*1024*4096 FLOPs at 989.4 TFLOP/s * eff * 16384/16640.
   const double rows = 16384;
   const KernelWork w{Flops(2.0 * rows * 1024 * 4096), Bytes(2.0 * 1024 * 4096 + rows * (1024 + 4096) * 2), rows};
-  const double seconds = w.flops.count() / (989.4e12 * h100.gemm_efficiency * rows / (rows + 256));
+  const double seconds = w.flops.count() / (989.4e12 * h100.gemm_efficiency * rows / (rows + h100.gemm_half_rows));
   EXPECT_EQ(kernel_time(h100, models::Dtype::kBf16, w), Microseconds(4) + Seconds(seconds));
 }
 

@@ -116,7 +116,7 @@ TEST(PipelineStep, DualPipeVBubbleIsSmallerAndItsOverlapHidesAllToAlls) {
   const StepResult plain = run_step(pipeline({}));
   const StepResult v = run_step(pipeline({"schedule=dualpipev", "parallelism.vp=2"}));
   EXPECT_LT(v.bubble / v.step_time, 0.5 * (plain.bubble / plain.step_time));
-  EXPECT_GT(v.bubble / v.step_time, 0.1);
+  EXPECT_GT(v.bubble / v.step_time, 0.05);  // but the V has a bubble still
   EXPECT_LT(v.step_time, plain.step_time);
   const StepResult heavy = run_step(all_to_all_heavy("1f1b"));
   const StepResult heavy_v = run_step(all_to_all_heavy("dualpipev", {"parallelism.vp=2"}));

@@ -194,8 +194,10 @@ TEST(Lanes, SimulatingOneOfEachSetOfIdenticalGpusChangesNothing) {
 TEST(PipelineStep, ExpertTensorParallelismSplitsEachExpertOverItsGroup) {
   // 16 GPUs per stage: EP 8 x expert-DP 2, or EP 8 x ETP 2. Either way each GPU computes the FLOPs
   // of the same share of tokens, but ETP gathers the group's tokens and scatters their outputs.
-  const StepConfig plain = step_config(all_to_all_heavy("1f1b", {"parallelism.ep=8"}));
-  const StepConfig split = step_config(all_to_all_heavy("1f1b", {"parallelism.ep=8", "parallelism.etp=2"}));
+  // Without the compute model's width term first: only the rows differ.
+  const StepConfig plain = step_config(all_to_all_heavy("1f1b", {"parallelism.ep=8", "cluster.gpu.gemm_half_width=0"}));
+  const StepConfig split =
+      step_config(all_to_all_heavy("1f1b", {"parallelism.ep=8", "parallelism.etp=2", "cluster.gpu.gemm_half_width=0"}));
   gating::RoutingMatrix routing(plain.model.moe_layer_count(), plain.parallel.stage_gpus(), plain.model.experts);
   const int64_t each = plain.tokens_per_rank * plain.model.top_k / plain.model.experts;
   for (int l = 0; l < routing.layers(); ++l)
@@ -221,6 +223,12 @@ TEST(PipelineStep, ExpertTensorParallelismSplitsEachExpertOverItsGroup) {
   // Twice the rows at half the width each: the same FLOPs, a little more efficient.
   EXPECT_LE(split_time, plain_time);
   EXPECT_GT(split_time.seconds(), plain_time.seconds() * 0.8);
+  // With the width term, this model's narrow experts (2,048 x 768) split in two lose more than the rows gain.
+  StepSimulator wide(step_config(all_to_all_heavy("1f1b", {"parallelism.ep=8"}))),
+      narrow(step_config(all_to_all_heavy("1f1b", {"parallelism.ep=8", "parallelism.etp=2"})));
+  wide.simulate(routing, placement);
+  narrow.simulate(routing, placement);
+  EXPECT_GT(count(narrow, TaskKind::kExperts).second, count(wide, TaskKind::kExperts).second);
   int etp_tasks = 0;
   for (engine::TaskId t = 0; t < b.graph().task_count(); ++t) etp_tasks += tag_kind(b.graph().tag(t)) == TaskKind::kExpertTensorParallel;
   EXPECT_GT(etp_tasks, 0);

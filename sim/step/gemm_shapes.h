@@ -1,0 +1,26 @@
+// The GEMMs behind each kernel the step prices, per GPU after tensor parallelism, for the compute
+// model's width term (compute_model.h). Partitioned as Megatron-Core does: column-parallel
+// projections (QKV, MLA's up-projections, an FFN's fused gate and up) split their output width over
+// TP, row-parallel ones (the attention output, an FFN's down) their depth; MLA's down-projections
+// are replicated; the router is not split.
+#pragma once
+
+#include <vector>
+
+#include "models/moe_model.h"
+#include "sim/step/compute_model.h"
+
+namespace moesim {
+
+struct LayerGemms {
+  std::vector<GemmShape> attention;  // the projections, not the attention core
+  std::vector<GemmShape> dense_ffn;
+  std::vector<GemmShape> shared_experts;  // all of a layer's shared experts, fused
+  std::vector<GemmShape> expert;          // one routed expert, split over ETP
+  GemmShape gate;
+  GemmShape lm_head;
+};
+
+LayerGemms layer_gemms(const models::MoeModel& m, int tp, int etp);
+
+}  // namespace moesim
