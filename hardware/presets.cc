@@ -10,7 +10,7 @@ namespace {
 // efficiency 0.45: then fitted on 6 of the 14 published training runs in scenarios/published/
 // (scripts/published.py; README "Checked against published runs"), the other 8 held out. It stands
 // for everything a whole step loses that the model does not price (kernel gaps, framework
-// overhead) on top of what one kernel reaches (0.85 of peak for DeepGEMM's largest).
+// overhead) on top of what one kernel loses (the kernel fit's own asymptote is 0.85 of peak).
 GpuSpec h100_sxm() {
   GpuSpec g{
       .name = "H100-SXM5", .bf16_peak = TFLOPS(989.4), .fp8_peak = TFLOPS(1978.9), .hbm_capacity = GB(80), .hbm_bandwidth = TBps(3.35)};
