@@ -17,6 +17,8 @@ import pathlib
 import re
 import sys
 
+import readme_section
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PEAK = 1978.9e12            # H800 dense FP8, as hardware/presets.cc
 HBM = 3.35e12 * 0.85        # HBM bandwidth times the presets' memory_efficiency
@@ -60,8 +62,7 @@ def held_out_errors(rows, params, plain):
     return f"{mean_abs(errors(held, *params)):.1f} %", f"{mean_abs(errors(held, *plain)):.1f} %"
 
 
-def table(rows):
-    params, plain = fitted(rows)
+def table(rows, params, plain):
     lines = [f"Fitted: kernel-level efficiency {params[0]:.2f}, `gemm_half_rows` {params[1]}, `gemm_half_width` {params[2]}; "
              f"without the width term the best is {plain[0]:.2f} and {plain[1]} rows.", "",
              "| groups | M | N | K | DeepGEMM TFLOP/s | moesim | error | without the width term | role |",
@@ -87,10 +88,9 @@ def check(rows):
             problems.append(f"hardware/presets.cc does not set {key} = {value}, the fit's")
     with_width, without = held_out_errors(rows, params, plain)
     quoted = f"{with_width} mean error on the other half, {without} without the width term"
-    readme = (ROOT / "README.md").read_text()
-    if quoted not in " ".join(readme.split()):
+    if quoted not in " ".join(readme_section.README.read_text().split()):
         problems.append(f"README.md does not quote the held-out errors: \"{quoted}\"")
-    if f"{BEGIN}\n{table(rows)}{END}" not in readme:
+    if not readme_section.is_current(BEGIN, END, table(rows, params, plain)):
         problems.append("README.md's GEMM kernel table is stale: run scripts/gemm_shape_fit.py update")
     for p in problems:
         print("FAIL:", p, file=sys.stderr)
@@ -98,10 +98,7 @@ def check(rows):
 
 
 def update(rows):
-    path = ROOT / "README.md"
-    readme = path.read_text()
-    begin, end = readme.index(BEGIN), readme.index(END) + len(END)
-    path.write_text(readme[:begin] + f"{BEGIN}\n{table(rows)}{END}" + readme[end:])
+    readme_section.write(BEGIN, END, table(rows, *fitted(rows)))
     return 0
 
 
@@ -113,7 +110,7 @@ def main():
     if len(sys.argv) > 1:
         print(__doc__, file=sys.stderr)
         return 2
-    print(table(rows), end="")
+    print(table(rows, *fitted(rows)), end="")
     return 0
 
 
