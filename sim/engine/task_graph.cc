@@ -68,7 +68,7 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
   fill_.assign(successor_begin_.begin(), successor_begin_.end() - 1);
   for (const auto& [before, after] : graph.edges()) successors_[fill_[before]++] = after;
 
-  ready_time_.assign(n, SimTime::Zero());
+  checked_.assign(n, 0);
   lines_.resize(resource_count);
   for (auto& line : lines_) line.clear();
   resource_busy_.assign(resource_count, 0);
@@ -122,11 +122,13 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
 }
 
 void TaskGraphExecutor::make_ready(const TaskGraph& graph, TaskId t, SimTime now) {
-  ready_time_[t] = now;
   for (ResourceId r : graph.resources(t)) {
     auto& line = lines_[r];
+    const TaskId head = line.empty() ? t : line.front().task;
     line.push_back(Waiting{now, graph.priority(t), t});
     std::push_heap(line.begin(), line.end(), later_in_line);
+    // A task that lost the head of a line it was found first in must be checked again from the start.
+    if (line.front().task != head) checked_[head] = 0;
     touched_.push_back(r);
   }
 }
@@ -134,7 +136,12 @@ void TaskGraphExecutor::make_ready(const TaskGraph& graph, TaskId t, SimTime now
 void TaskGraphExecutor::try_start(const TaskGraph& graph, ResourceId r, SimTime now, Schedule& out) {
   if (resource_busy_[r] || lines_[r].empty()) return;
   const TaskId head = lines_[r].front().task;
-  for (ResourceId other : graph.resources(head)) {
+  // The resources before checked_[head] are free with `head` first in line, and stay so until it
+  // starts (only a line's first task starts, and make_ready resets the count of a task it puts
+  // behind another): a collective on thousands of streams is not rescanned as each one frees.
+  const auto resources = graph.resources(head);
+  for (uint32_t& i = checked_[head]; i < resources.size(); ++i) {
+    const ResourceId other = resources[i];
     if (resource_busy_[other] || lines_[other].front().task != head) return;
   }
   for (ResourceId other : graph.resources(head)) {

@@ -124,7 +124,7 @@ class TaskGraphExecutor {
   std::vector<uint32_t> pending_inputs_;
   std::vector<uint32_t> successor_begin_;
   std::vector<TaskId> successors_;
-  std::vector<SimTime> ready_time_;
+  std::vector<uint32_t> checked_;            // per task: how many of its resources try_start found ready
   std::vector<std::vector<Waiting>> lines_;  // per resource, a heap
   std::vector<uint8_t> resource_busy_;
   std::vector<ResourceId> touched_;

@@ -81,6 +81,24 @@ TEST(TaskGraph, CollectiveStartsWhenEveryParticipantIsReady) {
   EXPECT_EQ(s.resource_busy[3], us(4));
 }
 
+TEST(TaskGraph, CollectiveRechecksAStreamWhereAnotherTaskWentAheadOfIt) {
+  // The collective is first in line on stream 0 and waits for stream 1. A higher-priority task,
+  // ready at the same instant (after a zero-time task), goes ahead of it on stream 0 and holds it
+  // until 10 us: the collective must not start when stream 1 frees at 5 us.
+  TaskGraph g(2);
+  g.add_task(us(5), 1);
+  const std::array<ResourceId, 2> both{0, 1};
+  const TaskId collective = g.add_task(us(4), both);
+  const TaskId instant = g.add_task(us(0), std::span<const ResourceId>());
+  const TaskId urgent = g.add_task(us(10), 0, /*priority=*/1);
+  g.add_dependency(instant, urgent);
+  TaskGraphExecutor ex;
+  Schedule s;
+  ex.execute(g, s);
+  EXPECT_EQ(start_us(s, urgent), 0);
+  EXPECT_EQ(start_us(s, collective), 10);
+}
+
 TEST(TaskGraph, OverlappingCollectivesOnSharedStreamsDoNotDeadlock) {
   // A on streams {0,1}, B on {1,2}, C on {2,0}: a cycle of shared resources, all ready at once.
   TaskGraph g(3);
