@@ -63,12 +63,41 @@ void RankSampler::sample(Rng& rng, std::span<int32_t> row) {
   // multinomial's own variance here, scaling would shrink it, by a quarter at p = 0.3).
   draws_.resize(experts);
   int at_cap = 0;
+  // The sum of the draws below the cap, in four running sums (one would wait on each addition).
+  double below[4] = {0, 0, 0, 0};
   for (size_t e = 0; e < experts; ++e) {
-    draws_[e] = std::clamp(mean_[e] + sd_[e] * normal(engine), 0.0, cap);
-    at_cap += draws_[e] >= cap;
+    const double draw = std::clamp(mean_[e] + sd_[e] * normal(engine), 0.0, cap);
+    draws_[e] = draw;
+    at_cap += draw >= cap;
+    below[e % 4] += draw < cap ? draw : 0.0;
   }
-  scale_to_assignments(at_cap);
+  const double free = (below[0] + below[1]) + (below[2] + below[3]);
+  if (at_cap == 0 && free > 0 && assignments_ > 0) {
+    scale_into_fixed(static_cast<double>(assignments_) / free);
+  } else {
+    scale_to_assignments(at_cap, free);
+    to_fixed();
+  }
   round_systematically(rng.next(), row);
+}
+
+void RankSampler::scale_into_fixed(double scale) {
+  const double cap = static_cast<double>(tokens_);
+  const int64_t cap_fixed = tokens_ << kFractionBits;
+  fixed_.resize(draws_.size());
+  int capped = 0;
+  missing_ = assignments_ << kFractionBits;
+  for (size_t e = 0; e < draws_.size(); ++e) {
+    const double d = std::min(draws_[e] * scale, cap);
+    draws_[e] = d;
+    capped += d >= cap;
+    fixed_[e] = std::min(cap_fixed, static_cast<int64_t>(d * kOne + 0.5));
+    missing_ -= fixed_[e];
+  }
+  if (capped == 0) return;
+  // Carry on from the state after the first pass, as scale_to_assignments would.
+  water_fill(capped * cap, sum_below_cap());
+  to_fixed();
 }
 
 double RankSampler::sum_below_cap() const {
@@ -79,9 +108,9 @@ double RankSampler::sum_below_cap() const {
   return (sum[0] + sum[1]) + (sum[2] + sum[3]);
 }
 
-void RankSampler::scale_to_assignments(int at_cap) {
+void RankSampler::scale_to_assignments(int at_cap, double free) {
   const double cap = static_cast<double>(tokens_), assignments = static_cast<double>(assignments_);
-  double pinned = at_cap * cap, free = sum_below_cap();
+  const double pinned = at_cap * cap;
   if (pinned + free <= 0) {
     std::fill(draws_.begin(), draws_.end(), assignments / static_cast<double>(draws_.size()));
     return;
@@ -92,7 +121,12 @@ void RankSampler::scale_to_assignments(int at_cap) {
     for (double& d : draws_) d = std::min(d * scale, cap);
     return;
   }
-  // Water-filling: those scaled past the cap stay there and the others scale again.
+  water_fill(pinned, free);
+}
+
+void RankSampler::water_fill(double pinned, double free) {
+  // Those scaled past the cap stay there and the others scale again.
+  const double cap = static_cast<double>(tokens_), assignments = static_cast<double>(assignments_);
   for (size_t pass = 0; pass < draws_.size() && free > 0; ++pass) {
     const double scale = (assignments - pinned) / free;
     int capped = 0;
@@ -107,27 +141,29 @@ void RankSampler::scale_to_assignments(int at_cap) {
   }
 }
 
-void RankSampler::round_systematically(uint64_t random, std::span<int32_t> row) {
-  // In fixed point (kFractionBits below the token), so the running sum is exact: one uniform
-  // offset, and each expert's count is the number of whole tokens its stretch of the running sum
-  // crosses. Each count is its value rounded down or up, up with the probability of its fraction,
-  // none above the cap, and the row sums exactly.
-  constexpr int kFractionBits = 24;
-  constexpr double kOne = 1 << kFractionBits;
-  const size_t experts = draws_.size();
+void RankSampler::to_fixed() {
   const int64_t cap = tokens_ << kFractionBits;
-  fixed_.resize(experts);
-  int64_t missing = assignments_ << kFractionBits;
-  for (size_t e = 0; e < experts; ++e) {
+  fixed_.resize(draws_.size());
+  missing_ = assignments_ << kFractionBits;
+  for (size_t e = 0; e < draws_.size(); ++e) {
     fixed_[e] = std::min(cap, static_cast<int64_t>(draws_[e] * kOne + 0.5));
-    missing -= fixed_[e];
+    missing_ -= fixed_[e];
   }
+}
+
+void RankSampler::round_systematically(uint64_t random, std::span<int32_t> row) {
+  // In fixed point (kFractionBits below the token, to_fixed()), so the running sum is exact: one
+  // uniform offset, and each expert's count is the number of whole tokens its stretch of the
+  // running sum crosses. Each count is its value rounded down or up, up with the probability of its
+  // fraction, none above the cap, and the row sums exactly.
+  const size_t experts = fixed_.size();
+  const int64_t cap = tokens_ << kFractionBits;
   // What the scaling's rounding left (a few units of 2^-24 tokens per expert) goes to the
   // first experts with room for it.
-  for (size_t e = 0; missing != 0 && e < experts; ++e) {
-    const int64_t take = missing > 0 ? std::min(missing, cap - fixed_[e]) : std::max(missing, -fixed_[e]);
+  for (size_t e = 0; missing_ != 0 && e < experts; ++e) {
+    const int64_t take = missing_ > 0 ? std::min(missing_, cap - fixed_[e]) : std::max(missing_, -fixed_[e]);
     fixed_[e] += take;
-    missing -= take;
+    missing_ -= take;
   }
   int64_t running = static_cast<int64_t>(random >> (64 - kFractionBits)), crossed = 0;
   for (size_t e = 0; e < experts; ++e) {

@@ -20,10 +20,21 @@ class RankSampler {
   void sample(Rng& rng, std::span<int32_t> row);
 
  private:
-  // Scales draws_ to sum to the assignments, none above the tokens (`at_cap` of them are there).
-  void scale_to_assignments(int at_cap);
+  static constexpr int kFractionBits = 24;  // fixed point for rounding
+  static constexpr double kOne = 1 << kFractionBits;
+
+  // Scales draws_ to sum to the assignments, none above the tokens (`at_cap` of them are there;
+  // the others sum to `free`).
+  void scale_to_assignments(int at_cap, double free);
+  // The rest of scale_to_assignments's water-filling, `pinned` tokens at the cap.
+  void water_fill(double pinned, double free);
+  // scale_to_assignments's first pass, where no draw is at the cap, and to_fixed() in one: all
+  // there is to do unless the scaling takes an expert to the cap (then the water-filling goes on).
+  void scale_into_fixed(double scale);
   double sum_below_cap() const;
-  // Rounds draws_ into `row`, summing exactly to the assignments.
+  // draws_ in fixed point into fixed_, none above the cap, and what they miss of the assignments.
+  void to_fixed();
+  // Rounds fixed_ into `row`, summing exactly to the assignments.
   void round_systematically(uint64_t random, std::span<int32_t> row);
 
   int64_t tokens_ = 0;
@@ -31,6 +42,7 @@ class RankSampler {
   std::vector<double> mean_, sd_;
   std::vector<double> draws_;
   std::vector<int64_t> fixed_;
+  int64_t missing_ = 0;  // in fixed point: the assignments less fixed_'s sum
 };
 
 // Caps each share at 1/top_k and renormalises, giving the excess to the others in proportion to
