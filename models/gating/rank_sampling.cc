@@ -71,74 +71,50 @@ void RankSampler::sample(Rng& rng, std::span<int32_t> row) {
     at_cap += draw >= cap;
     below[e % 4] += draw < cap ? draw : 0.0;
   }
-  const double free = (below[0] + below[1]) + (below[2] + below[3]);
-  if (at_cap == 0 && free > 0 && assignments_ > 0) {
-    scale_into_fixed(static_cast<double>(assignments_) / free);
+  const double free = (below[0] + below[1]) + (below[2] + below[3]), pinned = at_cap * cap;
+  if (free > 0 && pinned < static_cast<double>(assignments_)) {
+    scale_into_fixed(pinned, free);
   } else {
-    scale_to_assignments(at_cap, free);
+    scale_alike(pinned + free);
     to_fixed();
   }
   round_systematically(rng.next(), row);
 }
 
-void RankSampler::scale_into_fixed(double scale) {
-  const double cap = static_cast<double>(tokens_);
+void RankSampler::scale_into_fixed(double pinned, double free) {
+  const double cap = static_cast<double>(tokens_), assignments = static_cast<double>(assignments_);
   const int64_t cap_fixed = tokens_ << kFractionBits;
   fixed_.resize(draws_.size());
-  int capped = 0;
-  missing_ = assignments_ << kFractionBits;
-  for (size_t e = 0; e < draws_.size(); ++e) {
-    const double d = std::min(draws_[e] * scale, cap);
-    draws_[e] = d;
-    capped += d >= cap;
-    fixed_[e] = std::min(cap_fixed, static_cast<int64_t>(d * kOne + 0.5));
-    missing_ -= fixed_[e];
-  }
-  if (capped == 0) return;
-  // Carry on from the state after the first pass, as scale_to_assignments would.
-  water_fill(capped * cap, sum_below_cap());
-  to_fixed();
-}
-
-double RankSampler::sum_below_cap() const {
-  // Four running sums: one would wait on each addition's latency.
-  const double cap = static_cast<double>(tokens_);
-  double sum[4] = {0, 0, 0, 0};
-  for (size_t e = 0; e < draws_.size(); ++e) sum[e % 4] += draws_[e] < cap ? draws_[e] : 0.0;
-  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
-}
-
-void RankSampler::scale_to_assignments(int at_cap, double free) {
-  const double cap = static_cast<double>(tokens_), assignments = static_cast<double>(assignments_);
-  const double pinned = at_cap * cap;
-  if (pinned + free <= 0) {
-    std::fill(draws_.begin(), draws_.end(), assignments / static_cast<double>(draws_.size()));
-    return;
-  }
-  if (pinned >= assignments || !(free > 0)) {
-    // More experts at the cap than the row holds (or none below it): all scale alike.
-    const double scale = assignments / (pinned + free);
-    for (double& d : draws_) d = std::min(d * scale, cap);
-    return;
-  }
-  water_fill(pinned, free);
-}
-
-void RankSampler::water_fill(double pinned, double free) {
-  // Those scaled past the cap stay there and the others scale again.
-  const double cap = static_cast<double>(tokens_), assignments = static_cast<double>(assignments_);
+  // Each pass leaves fixed_ as to_fixed() would, and the sum below the cap for the next.
   for (size_t pass = 0; pass < draws_.size() && free > 0; ++pass) {
     const double scale = (assignments - pinned) / free;
     int capped = 0;
-    for (double& d : draws_) {
-      if (d >= cap) continue;
-      d = std::min(d * scale, cap);
-      capped += d >= cap;
+    double below[4] = {0, 0, 0, 0};
+    missing_ = assignments_ << kFractionBits;
+    for (size_t e = 0; e < draws_.size(); ++e) {
+      double& d = draws_[e];
+      if (d < cap) {
+        d = std::min(d * scale, cap);
+        capped += d >= cap;
+      }
+      below[e % 4] += d < cap ? d : 0.0;
+      fixed_[e] = std::min(cap_fixed, static_cast<int64_t>(d * kOne + 0.5));
+      missing_ -= fixed_[e];
     }
     if (capped == 0) return;
     pinned += capped * cap;
-    free = sum_below_cap();
+    free = (below[0] + below[1]) + (below[2] + below[3]);
   }
+}
+
+void RankSampler::scale_alike(double total) {
+  const double cap = static_cast<double>(tokens_), assignments = static_cast<double>(assignments_);
+  if (total <= 0) {
+    std::fill(draws_.begin(), draws_.end(), assignments / static_cast<double>(draws_.size()));
+    return;
+  }
+  const double scale = assignments / total;
+  for (double& d : draws_) d = std::min(d * scale, cap);
 }
 
 void RankSampler::to_fixed() {

@@ -23,15 +23,14 @@ class RankSampler {
   static constexpr int kFractionBits = 24;  // fixed point for rounding
   static constexpr double kOne = 1 << kFractionBits;
 
-  // Scales draws_ to sum to the assignments, none above the tokens (`at_cap` of them are there;
-  // the others sum to `free`).
-  void scale_to_assignments(int at_cap, double free);
-  // The rest of scale_to_assignments's water-filling, `pinned` tokens at the cap.
-  void water_fill(double pinned, double free);
-  // scale_to_assignments's first pass, where no draw is at the cap, and to_fixed() in one: all
-  // there is to do unless the scaling takes an expert to the cap (then the water-filling goes on).
-  void scale_into_fixed(double scale);
-  double sum_below_cap() const;
+  // Scales draws_ to sum to the assignments, none above the tokens, into fixed_ (to_fixed()):
+  // `pinned` tokens are in draws at the cap, the others sum to `free`, less than the assignments.
+  // Water-filling: the draws below the cap scale alike; those the scaling takes to the cap stay
+  // there and the others scale again (in the usual row, nothing reaches the cap: one pass).
+  void scale_into_fixed(double pinned, double free);
+  // Scales draws_ to sum to the assignments where the cap leaves no room to fill (more experts at
+  // the cap than the row holds, or none below it): all alike, from a sum of `total`.
+  void scale_alike(double total);
   // draws_ in fixed point into fixed_, none above the cap, and what they miss of the assignments.
   void to_fixed();
   // Rounds fixed_ into `row`, summing exactly to the assignments.
