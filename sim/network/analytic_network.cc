@@ -69,6 +69,47 @@ class PortLoads {
     }
   }
 
+  // Every entry of `t` but the diagonal, as add() would add them one by one in row order. The sums
+  // that one row adds to again and again run in registers: as members they would be stored and
+  // reloaded at each addition (the compiler cannot tell them apart from the vectors' doubles), a
+  // chain that set the pace of the whole loop. The order of additions, and so every bit, is add()'s.
+  void add_matrix(const TrafficMatrix& t) {
+    const size_t n = t.size();
+    double inter = cost_.inter_node.count(), intra = cost_.intra_node.count();
+    for (size_t s = 0; s < n; ++s) {
+      double same = same_send_[s], cross = cross_send_[s], nic = nic_send_[nic_[s]];
+      int messages = messages_[s];
+      for (size_t d = 0; d < n; ++d) {
+        const double b = t.at(s, d);
+        if (s == d || !(b > 0)) continue;
+        ++messages;
+        if (node_[s] != node_[d]) {
+          nic += b;
+          nic_recv_[nic_[d]] += b;
+          inter += b;
+          any_inter_ = true;
+        } else if (group_[s] == group_[d]) {
+          same += b;
+          same_recv_[d] += b;
+          intra += b;
+          any_same_ = true;
+        } else {
+          cross += b;
+          cross_recv_[d] += b;
+          intra += b;
+          any_cross_ = true;
+        }
+      }
+      same_send_[s] = same;
+      cross_send_[s] = cross;
+      nic_send_[nic_[s]] = nic;
+      messages_[s] = messages;
+      cost_.messages = std::max(cost_.messages, messages);
+    }
+    cost_.inter_node = Bytes(inter);
+    cost_.intra_node = Bytes(intra);
+  }
+
   // The busiest port's time, plus the latency of the farthest class of peer used.
   AllToAllCost finish(const AnalyticNetwork& net) const {
     const hardware::ClusterSpec& c = net.cluster;
@@ -105,11 +146,7 @@ thread_local PortLoads port_loads;
 
 AllToAllCost all_to_all_time(const AnalyticNetwork& net, const TrafficMatrix& t) {
   port_loads.reset(net.cluster, t.gpus());
-  for (size_t s = 0; s < t.size(); ++s) {
-    for (size_t d = 0; d < t.size(); ++d) {
-      if (s != d && t.at(s, d) > 0) port_loads.add(s, d, t.at(s, d));
-    }
-  }
+  port_loads.add_matrix(t);
   return port_loads.finish(net);
 }
 
