@@ -69,14 +69,24 @@ void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, c
     const int src = first_rank + i;
     const auto row = routing.row(l, src);
     double* to = &copies.at(i, 0);
+    // A destination's rows summed in a register while consecutive replicas go to it (experts come
+    // in order, so a contiguous layout's run is a GPU's experts), in the same order as one by one.
+    int run_rank = -1;
+    double run = 0;
     for (size_t k = 0; k < t.replica_slots.size(); ++k) {
       const auto& replica = t.replica_slots[k];
       // With capacity, buffers are padded: every (source, expert) slot costs full capacity.
       const double tokens = capacity_mode ? static_cast<double>(capacity) : row[replica.expert];
       const double rows = tokens * replica.share * per_micro_batch;
-      to[replica.ep_rank] += rows;
+      if (replica.ep_rank != run_rank) {
+        if (run_rank >= 0) to[run_rank] = run;
+        run_rank = replica.ep_rank;
+        run = to[run_rank];
+      }
+      run += rows;
       replica_rows[k] += rows;
     }
+    if (run_rank >= 0) to[run_rank] = run;
     if (dispatcher.gathers) {
       // Every GPU of the group receives all of this GPU's tokens.
       const double tokens = static_cast<double>(config.tokens_per_rank) * per_micro_batch;
@@ -95,8 +105,11 @@ void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, c
   std::vector<double> forward;
   if (dedup == Dedup::kNode && routing.has_sends()) forward = node_dedup(config, first_rank, gpus, routing, l, per_micro_batch, copies);
   // The rows a GPU sends of its own tokens; what it forwards for others is bytes, not its tokens.
-  for (int i = 0; i < ep; ++i)
-    for (int j = 0; j < ep; ++j) t.sent_rows[ranks[i]] += i == j ? 0.0 : copies.at(i, j);
+  for (int i = 0; i < ep; ++i) {
+    double sent = t.sent_rows[ranks[i]];  // in a register: as an element, each addition waits on a store
+    for (int j = 0; j < ep; ++j) sent += i == j ? 0.0 : copies.at(i, j);
+    t.sent_rows[ranks[i]] = sent;
+  }
   if (!forward.empty()) {
     for (int e = 0; e < ep; ++e)
       for (int j = 0; j < ep; ++j) copies.at(e, j) += forward[static_cast<size_t>(e) * ep + j];
@@ -235,10 +248,14 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     in_bytes(copies, dispatch_row, traffic);
     in_bytes(copies, combine_row, combine);
     for (int i = 0; i < ep; ++i) {
+      // Summed in registers, in the same order: as elements, each addition would wait on a store.
+      double sent = t.sent[costs.ep_groups[g][i]], sent_combine = t.sent_combine[costs.ep_groups[g][i]];
       for (int j = 0; j < ep; ++j) {
-        t.sent[costs.ep_groups[g][i]] += i == j ? 0.0 : traffic.at(i, j);
-        t.sent_combine[costs.ep_groups[g][i]] += i == j ? 0.0 : combine.at(i, j);
+        sent += i == j ? 0.0 : traffic.at(i, j);
+        sent_combine += i == j ? 0.0 : combine.at(i, j);
       }
+      t.sent[costs.ep_groups[g][i]] = sent;
+      t.sent_combine[costs.ep_groups[g][i]] = sent_combine;
     }
     t.a2a[g] = dispatch_payload(config, dispatcher, network, traffic);
     // Rows of the same bytes both ways (BF16 without metadata) cost the same.
