@@ -17,13 +17,14 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   result.imbalance = 0;
   for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
     layer_traffic(config_, costs_, *network_, routing, placement.layers[l], l, layers_[l], result);
+    // Summed in locals: as the result's members, each addition would wait on the last one's store.
+    int64_t assignments = 0, dropped = 0;
     for (int r = 0; r < routing.ranks(); ++r) {
-      for (int32_t v : routing.row(l, r)) result.assignments += v;
-      for (int32_t v : routing.dropped_row(l, r)) {
-        result.assignments += v;
-        result.dropped += v;
-      }
+      for (int32_t v : routing.row(l, r)) assignments += v;
+      for (int32_t v : routing.dropped_row(l, r)) dropped += v;
     }
+    result.assignments += assignments + dropped;
+    result.dropped += dropped;
   }
   result.imbalance = layers_.empty() ? 1.0 : result.imbalance / static_cast<double>(layers_.size());
 
