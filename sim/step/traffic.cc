@@ -225,8 +225,13 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
   t.a2a.resize(costs.groups);
   t.a2a_combine.resize(costs.groups);
   t.count_exchange.assign(costs.groups, Duration());
-  lay_out_slots(config, costs, placement, t);
-  replica_gradients(costs, network, placement, t);
+  if (t.laid_out_for == placement) {
+    std::fill(t.expert_rows.begin(), t.expert_rows.end(), 0.0);
+  } else {
+    lay_out_slots(config, costs, placement, t);
+    replica_gradients(costs, network, placement, t);
+    t.laid_out_for = placement;
+  }
   t.experts_forward.assign(gpus, Duration());
   t.experts_wgrad.assign(gpus, Duration());
   t.rows.assign(gpus, 0.0);

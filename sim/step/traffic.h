@@ -3,6 +3,7 @@
 // a change of placement moves.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "models/gating/routing_matrix.h"
@@ -49,6 +50,9 @@ struct LayerTraffic {
   // backward (a ring all-reduce among its holders, every expert's at once); none without replicas.
   std::vector<network::CollectiveCost> replica_grad;
   std::vector<double> replica_grad_sent;  // per local GPU: the bytes it sends in that reduction
+  // The placement the slots and replica reductions above were worked out for: a step under the same
+  // one reuses them (placements change seldom; the slots cost as much as the traffic).
+  std::optional<policies::LayerPlacement> laid_out_for;
 };
 
 // MoE layer `moe_layer`'s traffic; adds its all-to-all bytes (all four all-to-alls of every
