@@ -5,6 +5,8 @@
 #include <span>
 #include <vector>
 
+#include "sim/base/large_buffer.h"
+
 namespace moesim::gating {
 
 class RoutingMatrix {
@@ -99,12 +101,12 @@ class RoutingMatrix {
  private:
   size_t offset(int layer, int rank) const { return (static_cast<size_t>(layer) * ranks_ + rank) * experts_; }
   int layers_ = 0, ranks_ = 0, experts_ = 0, sends_ep_ = 0;
-  std::vector<int32_t> tokens_;
-  std::vector<int32_t> node_sends_;
-  std::vector<int32_t> dropped_;   // empty: none dropped
+  LargeVector<int32_t> tokens_;
+  LargeVector<int32_t> node_sends_;
+  LargeVector<int32_t> dropped_;   // empty: none dropped
   std::vector<int32_t> no_drops_;  // a row of zeros
-  std::vector<int32_t> sends_;     // [layer][rank][ep peer]
-  std::vector<double> pair_shares_;
+  LargeVector<int32_t> sends_;     // [layer][rank][ep peer]
+  LargeVector<double> pair_shares_;
 };
 
 }  // namespace moesim::gating

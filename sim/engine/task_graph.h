@@ -23,6 +23,7 @@
 #include <span>
 #include <vector>
 
+#include "sim/base/large_buffer.h"
 #include "sim/base/units.h"
 #include "sim/engine/event_queue.h"
 
@@ -59,17 +60,17 @@ class TaskGraph {
   std::span<const ResourceId> resources(TaskId t) const {
     return {resource_ids_.data() + resource_begin_[t], resource_begin_[t + 1] - resource_begin_[t]};
   }
-  const std::vector<std::pair<TaskId, TaskId>>& edges() const { return edges_; }
+  const LargeVector<std::pair<TaskId, TaskId>>& edges() const { return edges_; }
 
  private:
   uint32_t resource_count_;
-  std::vector<Duration> durations_;
-  std::vector<uint8_t> shared_;
-  std::vector<int32_t> priorities_;
-  std::vector<uint32_t> tags_;
-  std::vector<uint32_t> resource_begin_{0};
-  std::vector<ResourceId> resource_ids_;
-  std::vector<std::pair<TaskId, TaskId>> edges_;
+  LargeVector<Duration> durations_;
+  LargeVector<uint8_t> shared_;
+  LargeVector<int32_t> priorities_;
+  LargeVector<uint32_t> tags_;
+  LargeVector<uint32_t> resource_begin_{0};
+  LargeVector<ResourceId> resource_ids_;
+  LargeVector<std::pair<TaskId, TaskId>> edges_;
 };
 
 // Work of shared tasks that progresses at rates set by what runs concurrently. The executor
@@ -93,7 +94,7 @@ struct TaskTiming {
 
 // When every task ran, and how long each resource was busy.
 struct Schedule {
-  std::vector<TaskTiming> tasks;
+  LargeVector<TaskTiming> tasks;
   std::vector<Duration> resource_busy;
   SimTime makespan;
 };
@@ -121,15 +122,15 @@ class TaskGraphExecutor {
   SharedCapacity* shared_ = nullptr;
 
   EventQueue<TaskId> events_;
-  std::vector<uint32_t> pending_inputs_;
-  std::vector<uint32_t> successor_begin_;
-  std::vector<TaskId> successors_;
-  std::vector<uint32_t> checked_;            // per task: how many of its resources try_start found ready
+  LargeVector<uint32_t> pending_inputs_;
+  LargeVector<uint32_t> successor_begin_;
+  LargeVector<TaskId> successors_;
+  LargeVector<uint32_t> checked_;            // per task: how many of its resources try_start found ready
   std::vector<std::vector<Waiting>> lines_;  // per resource, a heap
   std::vector<uint8_t> resource_busy_;
   std::vector<ResourceId> touched_;
   std::vector<TaskId> unconstrained_;
-  std::vector<uint32_t> fill_;
+  LargeVector<uint32_t> fill_;
 };
 
 }  // namespace moesim::engine
