@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "sim/base/large_buffer.h"
 #include "sim/base/units.h"
 #include "sim/step/executed_step.h"
 
@@ -36,7 +37,7 @@ struct MetricsBuffers {
   };
   std::vector<uint32_t> stream_begin;  // [stream]: its first interval; one more entry ends the last
   std::vector<uint32_t> fill;
-  std::vector<Interval> intervals;
+  LargeVector<Interval> intervals;  // every task on every stream it occupies: a million or more
   std::vector<int64_t> exposed;  // per lane
 };
 
