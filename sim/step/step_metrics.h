@@ -38,7 +38,7 @@ struct MetricsBuffers {
   std::vector<uint32_t> stream_begin;  // [stream]: its first interval; one more entry ends the last
   std::vector<uint32_t> fill;
   LargeVector<Interval> intervals;  // every task on every stream it occupies: a million or more
-  std::vector<int64_t> exposed;  // per lane
+  std::vector<int64_t> exposed;     // per lane
 };
 
 // Reads the times of `step`'s finished tasks into `result`: the step time, all-to-all time (the
