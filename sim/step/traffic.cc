@@ -215,6 +215,39 @@ void replica_gradients(const StepCosts& costs, network::NetworkModel& network, c
   }
 }
 
+// Each GPU's grouped GEMM over the rows its experts received (after ETP's gather); returns the
+// layer's imbalance, the most rows on a GPU over the mean.
+double experts_compute(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, LayerTraffic& t) {
+  const auto& m = config.model;
+  const int gpus = costs.stage_gpus;
+  const int etp = config.parallel.etp;
+  if (etp > 1) expert_tensor_parallel(config, costs, network, t);
+  // Under ETP a GPU sees the group's rows, each at 1/etp of the expert's width.
+  const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden / etp) * m.activation_bytes();
+  std::vector<KernelWork> groups;  // the GPU's experts, in increasing order
+  groups.reserve(m.experts);
+  double max_rows = 0, total_rows = 0;
+  for (int gpu = 0; gpu < gpus; ++gpu) {
+    double gpu_rows = 0;
+    groups.clear();
+    for (int slot = t.slot_begin[gpu]; slot < t.slot_begin[gpu + 1]; ++slot) {
+      const double rows = t.expert_rows[slot];
+      groups.push_back(KernelWork{Flops(rows * costs.expert_flops_per_token / etp),
+                                  Bytes(costs.expert_params / etp * models::MoeModel::kWeightBytes + rows * row_bytes), rows,
+                                  costs.expert_width});
+      gpu_rows += rows;
+    }
+    // A weight's gradient (rows x in)^T (rows x out) takes the FLOPs of the forward GEMM.
+    t.experts_wgrad[gpu] = grouped_kernel_time(config.cluster.gpu, m.dtype, groups);
+    t.experts_forward[gpu] =
+        t.experts_wgrad[gpu] + elementwise_time(config.cluster.gpu, costs.expert_elementwise_bytes * (gpu_rows / etp), 3);
+    t.rows[gpu] = gpu_rows;
+    max_rows = std::max(max_rows, gpu_rows);
+    total_rows += gpu_rows;
+  }
+  return total_rows > 0 ? max_rows / (total_rows / gpus) : 1.0;
+}
+
 }  // namespace
 
 void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
@@ -274,32 +307,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     result.a2a_inter_node += (t.a2a[g].inter_node + t.a2a_combine[g].inter_node) * (passes * micro_batches);
   }
 
-  const int etp = config.parallel.etp;
-  if (etp > 1) expert_tensor_parallel(config, costs, network, t);
-  // Under ETP a GPU sees the group's rows, each at 1/etp of the expert's width.
-  const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden / etp) * m.activation_bytes();
-  std::vector<KernelWork> groups;  // the GPU's experts, in increasing order
-  groups.reserve(experts);
-  double max_rows = 0, total_rows = 0;
-  for (int gpu = 0; gpu < gpus; ++gpu) {
-    double gpu_rows = 0;
-    groups.clear();
-    for (int slot = t.slot_begin[gpu]; slot < t.slot_begin[gpu + 1]; ++slot) {
-      const double rows = t.expert_rows[slot];
-      groups.push_back(KernelWork{Flops(rows * costs.expert_flops_per_token / etp),
-                                  Bytes(costs.expert_params / etp * models::MoeModel::kWeightBytes + rows * row_bytes), rows,
-                                  costs.expert_width});
-      gpu_rows += rows;
-    }
-    // A weight's gradient (rows x in)^T (rows x out) takes the FLOPs of the forward GEMM.
-    t.experts_wgrad[gpu] = grouped_kernel_time(config.cluster.gpu, m.dtype, groups);
-    t.experts_forward[gpu] =
-        t.experts_wgrad[gpu] + elementwise_time(config.cluster.gpu, costs.expert_elementwise_bytes * (gpu_rows / etp), 3);
-    t.rows[gpu] = gpu_rows;
-    max_rows = std::max(max_rows, gpu_rows);
-    total_rows += gpu_rows;
-  }
-  result.imbalance += total_rows > 0 ? max_rows / (total_rows / gpus) : 1.0;
+  result.imbalance += experts_compute(config, costs, network, t);
 }
 
 void migration_traffic(const StepCosts& costs, network::NetworkModel& network, const std::vector<policies::ExpertMove>& moves,

@@ -12,6 +12,11 @@ namespace {
 Duration us(int64_t n) { return Microseconds(n); }
 int64_t start_us(const Schedule& s, TaskId t) { return s.tasks[t].start.since_start().picoseconds() / 1'000'000; }
 int64_t end_us(const Schedule& s, TaskId t) { return s.tasks[t].end.since_start().picoseconds() / 1'000'000; }
+Schedule executed(const TaskGraph& g) {
+  Schedule s;
+  TaskGraphExecutor().execute(g, s);
+  return s;
+}
 
 TEST(TaskGraph, ChainRunsBackToBack) {
   TaskGraph g(1);
@@ -92,9 +97,7 @@ TEST(TaskGraph, CollectiveRechecksAStreamWhereAnotherTaskWentAheadOfIt) {
   const TaskId instant = g.add_task(us(0), std::span<const ResourceId>());
   const TaskId urgent = g.add_task(us(10), 0, /*priority=*/1);
   g.add_dependency(instant, urgent);
-  TaskGraphExecutor ex;
-  Schedule s;
-  ex.execute(g, s);
+  const Schedule s = executed(g);
   EXPECT_EQ(start_us(s, urgent), 0);
   EXPECT_EQ(start_us(s, collective), 10);
 }
