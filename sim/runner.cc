@@ -229,8 +229,8 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
       }
       state.elapsed += run.steps.back().step_time;
       if (state.simulator->placement_changed()) run.placements.emplace_back(step, placement);
-      const bool coactivation = state.policy->observations().coactivation;
-      state.policy->observe({step, router.loads(), coactivation ? router.routing().coactivation() : std::span<const double>()});
+      const bool wants_coactivation = state.policy->observations().coactivation;
+      state.policy->observe({step, router.loads(), wants_coactivation ? router.routing().coactivation() : std::span<const double>()});
       if (progress) progress(++done, total);
     }
   }
