@@ -15,7 +15,6 @@ namespace {
 void BM_EventQueueHold(benchmark::State& state) {
   const auto pending = static_cast<size_t>(state.range(0));
   EventQueue<uint32_t> q;
-  q.reserve(pending + 1);
   Rng rng(1, "bench");
   std::vector<int64_t> delays(4096);
   for (auto& d : delays) d = static_cast<int64_t>(rng.below(1'000'000));
