@@ -72,6 +72,7 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
   lines_.resize(resource_count);
   for (auto& line : lines_) line.clear();
   resource_busy_.assign(resource_count, 0);
+  touched_mark_.assign(resource_count, 0);
   events_.clear();
 
   const SimTime zero = SimTime::Zero();
@@ -83,6 +84,7 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
     if (pending_inputs_[t] == 0 && graph.resources(t).empty()) start(graph, t, zero, out);
   }
   for (ResourceId r = 0; r < resource_count; ++r) try_start(graph, r, zero, out);
+  untouch();
 
   while (true) {
     // Shared work done before the next event goes on with its tail.
@@ -94,7 +96,6 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
     auto event = events_.pop();
     if (!event) break;
     const SimTime now = event->time;
-    touched_.clear();
     unconstrained_.clear();
     // Apply every completion at this instant before starting anything.
     for (bool more = true; more;) {
@@ -102,7 +103,7 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
       if (graph.shared(done)) finish_shared(graph, done, now, out);
       for (ResourceId r : graph.resources(done)) {
         resource_busy_[r] = 0;
-        touched_.push_back(r);
+        touch(r);
       }
       for (uint32_t s = successor_begin_[done]; s < successor_begin_[done + 1]; ++s) {
         const TaskId next = successors_[s];
@@ -116,8 +117,8 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
     }
     for (TaskId t : unconstrained_) start(graph, t, now, out);
     std::sort(touched_.begin(), touched_.end());
-    touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
-    for (size_t i = 0; i < touched_.size(); ++i) try_start(graph, touched_[i], now, out);
+    for (ResourceId r : touched_) try_start(graph, r, now, out);
+    untouch();
   }
 }
 
@@ -129,7 +130,7 @@ void TaskGraphExecutor::make_ready(const TaskGraph& graph, TaskId t, SimTime now
     std::push_heap(line.begin(), line.end(), later_in_line);
     // A task that lost the head of a line it was found first in must be checked again from the start.
     if (line.front().task != head) checked_[head] = 0;
-    touched_.push_back(r);
+    touch(r);
   }
 }
 

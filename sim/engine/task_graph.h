@@ -118,6 +118,16 @@ class TaskGraphExecutor {
   void try_start(const TaskGraph& graph, ResourceId r, SimTime now, Schedule& out);
   void start(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out);
   void finish_shared(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out);
+  // Notes that resource r may start a task now (once, however often it is touched).
+  void touch(ResourceId r) {
+    if (touched_mark_[r]) return;
+    touched_mark_[r] = 1;
+    touched_.push_back(r);
+  }
+  void untouch() {
+    for (ResourceId r : touched_) touched_mark_[r] = 0;
+    touched_.clear();
+  }
 
   SharedCapacity* shared_ = nullptr;
 
@@ -128,7 +138,8 @@ class TaskGraphExecutor {
   LargeVector<uint32_t> checked_;            // per task: how many of its resources try_start found ready
   std::vector<std::vector<Waiting>> lines_;  // per resource, a heap
   std::vector<uint8_t> resource_busy_;
-  std::vector<ResourceId> touched_;
+  std::vector<ResourceId> touched_;    // each resource at most once
+  std::vector<uint8_t> touched_mark_;  // per resource: in touched_
   std::vector<TaskId> unconstrained_;
   LargeVector<uint32_t> fill_;
 };
