@@ -44,6 +44,9 @@ struct RouterProblem {
   // Every token's noise u as token_noise() draws it ([tokens][d_model]), where the caller already
   // has it: a router may read it instead of drawing it again (the same values either way).
   const float* token_noise = nullptr;
+  // Every token's topic as token_topic() draws it, where the caller already has it (read as
+  // token_noise is).
+  const int* token_topics = nullptr;
   bool grouped() const { return expert_groups > 1 && topk_groups < expert_groups; }
 };
 

@@ -157,7 +157,7 @@ class CpuRouter final : public Router {
     const bool grouped = p.grouped();
 
     for (int t = 0; t < p.tokens; ++t) {
-      const int topic = token_topic(p.key, static_cast<uint32_t>(t), p.topic_cdf, p.topics);
+      const int topic = p.token_topics ? p.token_topics[t] : token_topic(p.key, static_cast<uint32_t>(t), p.topic_cdf, p.topics);
       const float* u = p.token_noise ? p.token_noise + static_cast<size_t>(t) * d : u_.data();
       if (!p.token_noise) token_noise(p.key, static_cast<uint32_t>(t), d, u_.data());
       const float* center_part = center_logits_.data() + static_cast<size_t>(topic) * e_count;

@@ -115,7 +115,8 @@ void LearnedSource::route_probes(int l) {
                                      p_.shape.expert_groups,
                                      p_.shape.topk_groups,
                                      gate_versions_[l],
-                                     probe_noise_.data() + static_cast<size_t>(l) * p_.probe_tokens * p_.d};
+                                     probe_noise_.data() + static_cast<size_t>(l) * p_.probe_tokens * p_.d,
+                                     probe_topic_.data() + static_cast<size_t>(l) * p_.probe_tokens};
   router_->route(probes, routed_, /*want_assignments=*/true);
   probe_candidates_[l].swap(routed_.assignments);
   if (rule_->placement_aware()) return;  // chosen per sender node, in fill()
@@ -281,9 +282,13 @@ void LearnedSource::learn(int layer, int step) {
   }
   mix_cdf_.back() = 1.0f;
   const router::TokenKey key{p_.seed ^ 0x9E3779B97F4A7C15ull, static_cast<uint32_t>(step), static_cast<uint32_t>(layer)};
-  // The batch's noise, drawn once for the router and for the gradient below.
+  // The batch's topics and noise, drawn once for the router and for the gradient below.
   learn_noise_.resize(static_cast<size_t>(n) * d);
-  for (int t = 0; t < n; ++t) router::token_noise(key, static_cast<uint32_t>(t), d, learn_noise_.data() + static_cast<size_t>(t) * d);
+  learn_topics_.resize(n);
+  for (int t = 0; t < n; ++t) {
+    learn_topics_[t] = router::token_topic(key, static_cast<uint32_t>(t), mix_cdf_.data(), p_.topics);
+    router::token_noise(key, static_cast<uint32_t>(t), d, learn_noise_.data() + static_cast<size_t>(t) * d);
+  }
   const router::RouterProblem batch{n,
                                     1,
                                     d,
@@ -299,7 +304,8 @@ void LearnedSource::learn(int layer, int step) {
                                     p_.shape.expert_groups,
                                     p_.shape.topk_groups,
                                     gate_versions_[layer],
-                                    learn_noise_.data()};
+                                    learn_noise_.data(),
+                                    learn_topics_.data()};
   router_->route(batch, routed_, /*want_assignments=*/true);
 
   sums_.assign(static_cast<size_t>(experts + 1) * d, 0.0);  // last row: the mean token
@@ -307,8 +313,7 @@ void LearnedSource::learn(int layer, int step) {
   std::vector<double> share(experts, 0.0);
   std::vector<float> x(d);
   for (int t = 0; t < n; ++t) {
-    const int topic = router::token_topic(key, static_cast<uint32_t>(t), mix_cdf_.data(), p_.topics);
-    router::embed(learn_noise_.data() + static_cast<size_t>(t) * d, d, centers_[layer].data() + static_cast<size_t>(topic) * d,
+    router::embed(learn_noise_.data() + static_cast<size_t>(t) * d, d, centers_[layer].data() + static_cast<size_t>(learn_topics_[t]) * d,
                   static_cast<float>(p_.noise), x.data());
     const int first = routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k];
     for (int q = 0; q < p_.shape.top_k; ++q)

@@ -117,6 +117,7 @@ class LearnedSource final : public Source {
   std::vector<int> probe_topic_;                        // [layer][probe]
   std::vector<float> probe_noise_;                      // [layer][probe][d]: the probes' u, drawn once
   std::vector<float> learn_noise_;                      // [token][d]: the learning batch's u, this layer
+  std::vector<int> learn_topics_;                       // [token]: the learning batch's topics, this layer
   std::vector<double> probes_per_topic_;                // [layer][topic]
   std::vector<double> shares_, sums_, counts_;
   std::vector<double> pair_shares_;  // [layer][expert][expert], of step pair_shares_step_

@@ -140,6 +140,28 @@ TEST(CpuRouter, MatchesANaiveImplementation) {
   EXPECT_EQ(std::accumulate(r.counts.begin(), r.counts.end(), 0), 2000 * 3);
 }
 
+// A caller that already drew its tokens' noise and topics (the learned gate's probes and batches)
+// hands them over; the router reads them, and routes as it does when it draws them itself.
+TEST(CpuRouter, ReadsTheCallersNoiseAndTopics) {
+  Fixture f(600, 3, 64, 16, 2, 8, 0.5f, 5, 3.0f);
+  RouterResult drawn, given, other;
+  make_cpu_router()->route(f.p, drawn, true);
+  std::vector<float> noise(static_cast<size_t>(f.p.tokens) * f.p.d_model);
+  std::vector<int> topics(f.p.tokens);
+  for (int t = 0; t < f.p.tokens; ++t) {
+    token_noise(f.p.key, static_cast<uint32_t>(t), f.p.d_model, noise.data() + static_cast<size_t>(t) * f.p.d_model);
+    topics[t] = token_topic(f.p.key, static_cast<uint32_t>(t), f.p.topic_cdf, f.p.topics);
+  }
+  f.p.token_noise = noise.data();
+  f.p.token_topics = topics.data();
+  make_cpu_router()->route(f.p, given, true);
+  EXPECT_EQ(given.assignments, drawn.assignments);
+  EXPECT_EQ(given.counts, drawn.counts);
+  for (int& topic : topics) topic = (topic + 1) % f.p.topics;  // read, not drawn again
+  make_cpu_router()->route(f.p, other, true);
+  EXPECT_NE(other.assignments, drawn.assignments);
+}
+
 // A gate version lets the router keep the centers' logits between calls; a new version (the
 // gate learned) derives them again: every call routes as a fresh router would.
 TEST(CpuRouter, KeepsWhatItDerivedFromAGateOnlyForItsVersion) {
