@@ -46,10 +46,10 @@ class EventQueue {
   // The earliest event, removed from the queue; empty when there is none.
   std::optional<Event> pop() {
     if (!settle()) return std::nullopt;
-    auto& earliest = buckets_[0];
-    Event top = std::move(earliest[head_++]);
-    if (head_ == earliest.size()) {
-      earliest.clear();
+    auto& current = buckets_[0];
+    Event top = std::move(current[head_++]);
+    if (head_ == current.size()) {
+      current.clear();
       head_ = 0;
     }
     --size_;
