@@ -123,11 +123,39 @@ void top_k(const float* logits, const uint8_t* allowed, int count, int k, int* b
   }
 }
 
-// top_k() for k = 1, without its branches: the first of the largest.
+// top_k() for k = 1: the first of the largest. Eight lanes each keep the first of their own
+// largest (lane q sees e = q, q + 8, ...), so no comparison waits on the one before; the lanes are
+// then merged, the lower index winning ties, which is the scalar scan's answer.
+using LaneIndex = int32_t __attribute__((vector_size(32)));
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 int arg_max(const float* logits, int count) {
-  int best = 0;
+  int best = 0, e = 1;
   float value = logits[0];
-  for (int e = 1; e < count; ++e) {
+  if (count >= 16) {
+    Lanes values;
+    __builtin_memcpy(&values, logits, sizeof values);
+    LaneIndex index = {0, 1, 2, 3, 4, 5, 6, 7}, at = index;
+    for (e = 8; e + 8 <= count; e += 8) {
+      Lanes next;
+      __builtin_memcpy(&next, logits + e, sizeof next);
+      at += 8;
+      const LaneIndex better = next > values;
+      values = better ? next : values;
+      index = better ? at : index;
+    }
+    value = values[0];
+    best = index[0];
+    for (int q = 1; q < 8; ++q) {
+      if (values[q] > value || (values[q] == value && index[q] < best)) {
+        value = values[q];
+        best = index[q];
+      }
+    }
+  }
+  for (; e < count; ++e) {
     const bool better = logits[e] > value;
     best = better ? e : best;
     value = better ? logits[e] : value;

@@ -196,6 +196,31 @@ TEST(CpuRouter, TiesGoToTheLowerExpertIndex) {
   }
 }
 
+// Top-1 scans its logits in eight lanes (with a tail when the experts are not a multiple of eight)
+// and must still pick the first of the largest: the naive order where logits differ, and among
+// twins in different lanes (4, 13, 22, 36) and the same lane (4, 12) the lowest index.
+TEST(CpuRouter, TopOnePicksTheFirstOfTheLargest) {
+  for (int experts : {16, 37}) {
+    Fixture f(1500, 3, 32, experts, 1, 4, 0.5f, 17);
+    RouterResult r;
+    make_cpu_router()->route(f.p, r, true);
+    const auto expected = naive(f.p);
+    for (int t = 0; t < f.p.tokens; ++t) {
+      if (expected[t].second < 1e-4) continue;  // a float-vs-double near-tie
+      EXPECT_EQ(r.assignments[t], expected[t].first[0]) << experts << " experts, token " << t;
+    }
+    std::vector<int> twins = experts == 37 ? std::vector<int>{13, 22, 36} : std::vector<int>{12, 13};
+    for (int twin : twins) std::copy_n(f.gate.begin() + 4 * 32, 32, f.gate.begin() + twin * 32);
+    make_cpu_router()->route(f.p, r, true);
+    int fours = 0;
+    for (int t = 0; t < f.p.tokens; ++t) {
+      for (int twin : twins) EXPECT_NE(r.assignments[t], twin) << experts << " experts, token " << t;
+      fours += r.assignments[t] == 4;
+    }
+    EXPECT_GT(fours, 0);
+  }
+}
+
 TEST(CpuRouter, CapacityDropsTheExcessPerRankAndExpert) {
   Fixture f(1024, 2, 32, 4, 1, 3, 0.5f, 21);
   RouterResult unlimited, clipped;
