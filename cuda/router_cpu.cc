@@ -96,13 +96,15 @@ void dots(const float* x, const float* w, int d, int rows, float* out) {
       }
     }
     // dot()'s sum tree for the four rows at once: lane pairs, then pairs of pairs, then the halves.
-    const Lanes ab = __builtin_shufflevector(partial[0], partial[1], 0, 2, 4, 6, 8, 10, 12, 14) +
-                     __builtin_shufflevector(partial[0], partial[1], 1, 3, 5, 7, 9, 11, 13, 15);
-    const Lanes cd = __builtin_shufflevector(partial[2], partial[3], 0, 2, 4, 6, 8, 10, 12, 14) +
-                     __builtin_shufflevector(partial[2], partial[3], 1, 3, 5, 7, 9, 11, 13, 15);
+    // Each shuffle stays within a 128-bit half (one cheap vshufps): rows a and b give
+    // [a01 a23 b01 b23 | a45 a67 b45 b67], those with c and d [a0123 b0123 c0123 d0123 | a4567 ...].
+    const Lanes ab = __builtin_shufflevector(partial[0], partial[1], 0, 2, 8, 10, 4, 6, 12, 14) +
+                     __builtin_shufflevector(partial[0], partial[1], 1, 3, 9, 11, 5, 7, 13, 15);
+    const Lanes cd = __builtin_shufflevector(partial[2], partial[3], 0, 2, 8, 10, 4, 6, 12, 14) +
+                     __builtin_shufflevector(partial[2], partial[3], 1, 3, 9, 11, 5, 7, 13, 15);
     const Lanes quads =
-        __builtin_shufflevector(ab, cd, 0, 2, 4, 6, 8, 10, 12, 14) + __builtin_shufflevector(ab, cd, 1, 3, 5, 7, 9, 11, 13, 15);
-    const Quad sums = __builtin_shufflevector(quads, quads, 0, 2, 4, 6) + __builtin_shufflevector(quads, quads, 1, 3, 5, 7);
+        __builtin_shufflevector(ab, cd, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(ab, cd, 1, 3, 9, 11, 5, 7, 13, 15);
+    const Quad sums = __builtin_shufflevector(quads, quads, 0, 1, 2, 3) + __builtin_shufflevector(quads, quads, 4, 5, 6, 7);
     __builtin_memcpy(out + r, &sums, sizeof sums);
   }
   for (; r < rows; ++r) out[r] = dot(x, w + static_cast<size_t>(r) * d, d);
