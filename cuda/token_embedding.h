@@ -30,10 +30,14 @@ MOESIM_HD Philox4 token_draw(const TokenKey& key, uint32_t token, uint32_t block
                        static_cast<uint32_t>(key.seed >> 32));
 }
 
-// The topic of `token`: the first index whose cumulative weight exceeds a uniform draw (the last
+// The uniform in [0, 1) that picks `token`'s topic: 24 bits of its Philox stream.
+MOESIM_HD float topic_uniform(const TokenKey& key, uint32_t token) {
+  return static_cast<float>(token_draw(key, token, 0xFFFFFFFFu).v[0] >> 8) * (1.0f / 16777216.0f);
+}
+
+// The topic a uniform `u` picks: the first index whose cumulative weight exceeds u (the last
 // topic if none does), by binary search over the non-decreasing CDF.
-MOESIM_HD int token_topic(const TokenKey& key, uint32_t token, const float* topic_cdf, int topics) {
-  const float u = static_cast<float>(token_draw(key, token, 0xFFFFFFFFu).v[0] >> 8) * (1.0f / 16777216.0f);
+MOESIM_HD int topic_of(float u, const float* topic_cdf, int topics) {
   int lo = 0, hi = topics - 1;
   while (lo < hi) {
     const int mid = (lo + hi) / 2;
@@ -43,6 +47,11 @@ MOESIM_HD int token_topic(const TokenKey& key, uint32_t token, const float* topi
       lo = mid + 1;
   }
   return lo;
+}
+
+// The topic of `token`.
+MOESIM_HD int token_topic(const TokenKey& key, uint32_t token, const float* topic_cdf, int topics) {
+  return topic_of(topic_uniform(key, token), topic_cdf, topics);
 }
 
 constexpr int kNoiseChunk = 64;     // dimensions per 4 Philox blocks
@@ -79,18 +88,6 @@ inline void token_noise(const TokenKey& key, uint32_t token, int d, float* u) {
           }
     }
   }
-}
-
-// The embedding from its noise u (token_noise), for code that learns from tokens:
-// x = center + noise * u. `x` may be `u`.
-inline void embed(const float* u, int d, const float* center, float noise, float* x) {
-  for (int j = 0; j < d; ++j) x[j] = center[j] + noise * u[j];
-}
-
-// The embedding itself, drawn in place.
-inline void token_embedding(const TokenKey& key, uint32_t token, int d, const float* center, float noise, float* x) {
-  token_noise(key, token, d, x);
-  embed(x, d, center, noise, x);
 }
 
 // Round to nearest even BF16, returned as the 16-bit pattern.

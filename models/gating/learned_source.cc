@@ -271,6 +271,25 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
   if (out.has_coactivation()) fill_coactivation(out);
 }
 
+namespace {
+
+// The token's embedding x = center + noise * u (cuda/token_embedding.h) added to two rows
+// of sums in double: its first expert's and the mean token's. Cloned for AVX2, where it is four
+// doubles a step; each element's additions keep their order, so the sums are the same.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void add_embedding(const float* __restrict u, const float* __restrict center, float noise, int d, double* __restrict expert_row,
+                   double* __restrict mean_row) {
+  for (int j = 0; j < d; ++j) {
+    const float x = center[j] + noise * u[j];
+    expert_row[j] += x;
+    mean_row[j] += x;
+  }
+}
+
+}  // namespace
+
 void LearnedSource::learn(int layer, int step) {
   // A fresh minibatch from the current topic mix (its own key): the gradient noise of real
   // training, which shrinks with the learning rate.
@@ -281,12 +300,13 @@ void LearnedSource::learn(int layer, int step) {
     mix_cdf_[t] = static_cast<float>(acc);
   }
   mix_cdf_.back() = 1.0f;
+  mix_guide_.build(mix_cdf_);
   const router::TokenKey key{p_.seed ^ 0x9E3779B97F4A7C15ull, static_cast<uint32_t>(step), static_cast<uint32_t>(layer)};
   // The batch's topics and noise, drawn once for the router and for the gradient below.
   learn_noise_.resize(static_cast<size_t>(n) * d);
   learn_topics_.resize(n);
   for (int t = 0; t < n; ++t) {
-    learn_topics_[t] = router::token_topic(key, static_cast<uint32_t>(t), mix_cdf_.data(), p_.topics);
+    learn_topics_[t] = mix_guide_.topic(router::topic_uniform(key, static_cast<uint32_t>(t)));
     router::token_noise(key, static_cast<uint32_t>(t), d, learn_noise_.data() + static_cast<size_t>(t) * d);
   }
   const router::RouterProblem batch{n,
@@ -311,17 +331,15 @@ void LearnedSource::learn(int layer, int step) {
   sums_.assign(static_cast<size_t>(experts + 1) * d, 0.0);  // last row: the mean token
   counts_.assign(experts + 1, 0.0);
   std::vector<double> share(experts, 0.0);
-  std::vector<float> x(d);
   for (int t = 0; t < n; ++t) {
-    router::embed(learn_noise_.data() + static_cast<size_t>(t) * d, d, centers_[layer].data() + static_cast<size_t>(learn_topics_[t]) * d,
-                  static_cast<float>(p_.noise), x.data());
     const int first = routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k];
     for (int q = 0; q < p_.shape.top_k; ++q)
       share[routed_.assignments[static_cast<size_t>(t) * p_.shape.top_k + q]] += 1.0 / (n * p_.shape.top_k);
-    for (int row : {first, experts}) {
-      counts_[row] += 1;
-      for (int j = 0; j < d; ++j) sums_[static_cast<size_t>(row) * d + j] += x[j];
-    }
+    counts_[first] += 1;
+    counts_[experts] += 1;
+    add_embedding(learn_noise_.data() + static_cast<size_t>(t) * d, centers_[layer].data() + static_cast<size_t>(learn_topics_[t]) * d,
+                  static_cast<float>(p_.noise), d, sums_.data() + static_cast<size_t>(first) * d,
+                  sums_.data() + static_cast<size_t>(experts) * d);
   }
   const double lr = learning_rate(step);
   auto& w = gates_[layer];

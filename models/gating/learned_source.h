@@ -40,6 +40,7 @@
 #include "models/gating/rank_sampling.h"
 #include "models/gating/routing/routing_rule.h"
 #include "models/gating/source.h"
+#include "models/gating/topic_guide.h"
 #include "sim/base/random.h"
 
 namespace moesim::gating {
@@ -107,6 +108,7 @@ class LearnedSource final : public Source {
   std::vector<double> topic_log_weights_, topic_weights_;
   std::vector<float> uniform_cdf_;  // probes are stratified: every topic equally
   std::vector<float> mix_cdf_;      // the current topic mixture
+  TopicGuide mix_guide_;            // over mix_cdf_
   std::unique_ptr<RoutingRule> rule_;
   router::RouterResult routed_;
   int candidates_ = 1;                                  // per probe: top_k, or 16 for the constrained modes
