@@ -194,6 +194,19 @@ std::vector<PolicyState> policy_states(const scenarios::Scenario& s, RunResult& 
   return states;
 }
 
+// The first policy before `i` whose step this step policy `i` may take (StepSimulator::repeat), or i.
+// Simulators are twins where their policies ask for the same step configuration (runner.h's
+// step_config() reads only these two of a policy's keys).
+size_t find_twin(const std::vector<scenarios::PolicySpec>& specs, const std::vector<PolicyState>& states, size_t i,
+                 const policies::Placement& placement) {
+  for (size_t j = 0; j < i; ++j) {
+    if (specs[j].migration == specs[i].migration && specs[j].spare_slots == specs[i].spare_slots &&
+        states[i].simulator->would_repeat(*states[j].simulator, placement))
+      return j;
+  }
+  return i;
+}
+
 }  // namespace
 
 RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, const ProgressFn& progress,
@@ -221,8 +234,18 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
       PolicyRun& run = result.policies[i];
       const policies::Placement& placement = state.policy->placement_for(step);
       if (per_placement) router.route(step, routing_view(s, placement), &run.expert_loads);
-      run.steps.push_back(state.simulator->simulate(router.routing(), placement));
-      if (sink && timeline && step >= timeline->first && step <= timeline->last) {
+      const bool shown = sink && timeline && step >= timeline->first && step <= timeline->last;
+      // Policies often agree (every one places statically until its warmup ends): a policy whose
+      // simulator is another's twin, on the same routing, from and to the same placements, takes
+      // that one's step rather than simulating it again.
+      const size_t twin = per_placement || shown ? i : find_twin(s.policies, states, i, placement);
+      if (twin < i) {
+        state.simulator->repeat(placement);
+        run.steps.push_back(result.policies[twin].steps.back());
+      } else {
+        run.steps.push_back(state.simulator->simulate(router.routing(), placement));
+      }
+      if (shown) {
         spans.clear();
         state.simulator->append_timeline(step, state.elapsed, spans);
         sink(static_cast<int>(i), spans);

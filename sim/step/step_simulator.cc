@@ -32,6 +32,7 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   std::vector<policies::ExpertMove> moves;
   if (placement_changed_) {
     if (previous_) moves = policies::plan_migration(*previous_, placement);
+    before_change_ = std::move(previous_);
     previous_ = placement;
   }
   migration_traffic(costs_, *network_, moves, migration_, result);
@@ -42,6 +43,20 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   executor_.execute(graph_, schedule_, shared);
   record_times(executed(), result, metrics_);
   return result;
+}
+
+bool StepSimulator::would_repeat(const StepSimulator& twin, const policies::Placement& placement) const {
+  if (!twin.previous_ || !(*twin.previous_ == placement)) return false;  // twin's last step went elsewhere
+  const std::optional<policies::Placement>& twin_started = twin.placement_changed_ ? twin.before_change_ : twin.previous_;
+  return twin_started.has_value() == previous_.has_value() && (!previous_ || *twin_started == *previous_);
+}
+
+void StepSimulator::repeat(const policies::Placement& placement) {
+  placement_changed_ = !previous_ || !(*previous_ == placement);
+  if (placement_changed_) {
+    before_change_ = std::move(previous_);
+    previous_ = placement;
+  }
 }
 
 }  // namespace moesim

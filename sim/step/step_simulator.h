@@ -37,6 +37,16 @@ class StepSimulator {
   // expert, as traffic in every EP group. The first step's placement is where training starts.
   StepResult simulate(const gating::RoutingMatrix& routing, const policies::Placement& placement);
 
+  // Whether simulating `routing` under `placement` now would give `twin`'s last result, so that
+  // repeat() may take it instead: `twin` simulated this same routing last (the caller knows) with a
+  // simulator of this one's configuration (the caller knows), from the placement this one holds
+  // now, into `placement`. The step is then the same function of the same inputs.
+  bool would_repeat(const StepSimulator& twin, const policies::Placement& placement) const;
+  // Takes the step would_repeat() found, without simulating it: the placement moves on as
+  // simulate() would move it; its result is the twin's. The timeline and the DAG accessors below
+  // keep showing the last step this simulator simulated itself.
+  void repeat(const policies::Placement& placement);
+
   // Linear estimates of step-time costs for policies that weigh gains against moves (step_costs.h).
   policies::PlacementCosts placement_costs() const { return moesim::placement_costs(config_, costs_); }
 
@@ -67,6 +77,7 @@ class StepSimulator {
   std::unique_ptr<network::NetworkModel> network_;
   StepCosts costs_;
   std::optional<policies::Placement> previous_;
+  std::optional<policies::Placement> before_change_;  // previous_ before the last step that changed it
   bool placement_changed_ = false;
   std::vector<LayerTraffic> layers_;  // per MoE layer, for the step being simulated
   MigrationTraffic migration_;

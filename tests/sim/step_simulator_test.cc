@@ -225,5 +225,45 @@ TEST(StepSimulator, SameInputsSameResult) {
   EXPECT_EQ(z.bubble, x.bubble);
 }
 
+// The runner lets a policy take a twin simulator's step (same configuration, same routing) where
+// both started from the same placement and go to the same one: repeat() must then leave it where
+// simulating would, and would_repeat() must refuse where the step would differ (another
+// placement before, so another migration; another placement now).
+TEST(StepSimulator, RepeatsATwinsStepOnlyFromTheSamePlacementToTheSame) {
+  const auto s = tiny();
+  const policies::Placement here = contiguous(s);
+  policies::Placement swapped = here;
+  std::swap(swapped.layers[0].replicas[0], swapped.layers[0].replicas[1]);
+  const auto r = routing(1, 2, 2, {3000, 1096});
+  StepSimulator twin(s), copier(s), alone(s);
+  // The first step: neither held a placement.
+  const StepResult first = twin.simulate(r, here);
+  ASSERT_TRUE(copier.would_repeat(twin, here));
+  EXPECT_FALSE(copier.would_repeat(twin, swapped));
+  copier.repeat(here);
+  EXPECT_TRUE(copier.placement_changed());
+  EXPECT_EQ(alone.simulate(r, here).step_time, first.step_time);
+  // A move: the twin migrated from `here`, as the copier would.
+  const StepResult moved = twin.simulate(r, swapped);
+  ASSERT_GT(moved.migration_bytes.count(), 0);
+  ASSERT_TRUE(copier.would_repeat(twin, swapped));
+  copier.repeat(swapped);
+  EXPECT_TRUE(copier.placement_changed());
+  const StepResult moved_alone = alone.simulate(r, swapped);
+  EXPECT_EQ(moved_alone.step_time, moved.step_time);
+  EXPECT_EQ(moved_alone.migration_bytes, moved.migration_bytes);
+  // Staying put: the copier now holds `swapped`, as the twin does; a simulator still at `here`
+  // would migrate, so it may not take the twin's step.
+  twin.simulate(r, swapped);
+  EXPECT_TRUE(copier.would_repeat(twin, swapped));
+  copier.repeat(swapped);
+  EXPECT_FALSE(copier.placement_changed());
+  StepSimulator behind(s);
+  behind.simulate(r, here);
+  EXPECT_FALSE(behind.would_repeat(twin, swapped));
+  // And after repeating, the copier simulates on from where it stands: no migration.
+  EXPECT_EQ(copier.simulate(r, swapped).migration_bytes.count(), 0);
+}
+
 }  // namespace
 }  // namespace moesim
