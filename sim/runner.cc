@@ -194,9 +194,9 @@ std::vector<PolicyState> policy_states(const scenarios::Scenario& s, RunResult& 
   return states;
 }
 
-// The first policy before `i` whose step this step policy `i` may take (StepSimulator::repeat), or i.
-// Simulators are twins where their policies ask for the same step configuration (runner.h's
-// step_config() reads only these two of a policy's keys).
+// The first policy before `i` whose step policy `i` may take this step (StepSimulator::repeat), or
+// i. Simulators are twins where their policies ask for the same step configuration (of a policy's
+// keys, scenarios::step_config() reads only these two).
 size_t find_twin(const std::vector<scenarios::PolicySpec>& specs, const std::vector<PolicyState>& states, size_t i,
                  const policies::Placement& placement) {
   for (size_t j = 0; j < i; ++j) {
