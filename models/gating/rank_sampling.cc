@@ -56,18 +56,24 @@ void RankSampler::prepare(std::span<const double> shares, int64_t tokens, int to
 void RankSampler::sample(Rng& rng, std::span<int32_t> row) {
   const size_t experts = mean_.size();
   const double cap = static_cast<double>(tokens_);
-  Engine engine{rng};
+  // The stream and the arrays in locals: through `rng` and the members, every draw would store
+  // the generator's state and reload the arrays' addresses, since a store to draws_ might alias them.
+  Rng local = rng;
+  Engine engine{local};
   boost::random::normal_distribution<double> normal;
   // Independent Poisson-sized draws (variance = mean), then scaled to the row's total: a Poisson
   // vector conditioned on its sum is multinomial, so each count keeps n·p·(1 − p) (with the
   // multinomial's own variance here, scaling would shrink it, by a quarter at p = 0.3).
   draws_.resize(experts);
+  const double* mean = mean_.data();
+  const double* sd = sd_.data();
+  double* draws = draws_.data();
   int at_cap = 0;
   // The sum of the draws below the cap, in four running sums (one would wait on each addition).
   double below[4] = {0, 0, 0, 0};
   for (size_t e = 0; e < experts; ++e) {
-    const double draw = std::clamp(mean_[e] + sd_[e] * normal(engine), 0.0, cap);
-    draws_[e] = draw;
+    const double draw = std::clamp(mean[e] + sd[e] * normal(engine), 0.0, cap);
+    draws[e] = draw;
     at_cap += draw >= cap;
     below[e % 4] += draw < cap ? draw : 0.0;
   }
@@ -78,29 +84,36 @@ void RankSampler::sample(Rng& rng, std::span<int32_t> row) {
     scale_alike(pinned + free);
     to_fixed();
   }
-  round_systematically(rng.next(), row);
+  round_systematically(local.next(), row);
+  rng = local;
 }
 
 void RankSampler::scale_into_fixed(double pinned, double free) {
   const double cap = static_cast<double>(tokens_), assignments = static_cast<double>(assignments_);
   const int64_t cap_fixed = tokens_ << kFractionBits;
-  fixed_.resize(draws_.size());
+  const size_t experts = draws_.size();
+  fixed_.resize(experts);
+  // In locals: as members, each store to fixed_ might change missing_ and the arrays' addresses.
+  double* draws = draws_.data();
+  int64_t* fixed = fixed_.data();
   // Each pass leaves fixed_ as to_fixed() would, and the sum below the cap for the next.
-  for (size_t pass = 0; pass < draws_.size() && free > 0; ++pass) {
+  for (size_t pass = 0; pass < experts && free > 0; ++pass) {
     const double scale = (assignments - pinned) / free;
     int capped = 0;
     double below[4] = {0, 0, 0, 0};
-    missing_ = assignments_ << kFractionBits;
-    for (size_t e = 0; e < draws_.size(); ++e) {
-      double& d = draws_[e];
+    int64_t missing = assignments_ << kFractionBits;
+    for (size_t e = 0; e < experts; ++e) {
+      double d = draws[e];
       if (d < cap) {
         d = std::min(d * scale, cap);
         capped += d >= cap;
+        draws[e] = d;
       }
       below[e % 4] += d < cap ? d : 0.0;
-      fixed_[e] = std::min(cap_fixed, static_cast<int64_t>(d * kOne + 0.5));
-      missing_ -= fixed_[e];
+      fixed[e] = std::min(cap_fixed, static_cast<int64_t>(d * kOne + 0.5));
+      missing -= fixed[e];
     }
+    missing_ = missing;
     if (capped == 0) return;
     pinned += capped * cap;
     free = (below[0] + below[1]) + (below[2] + below[3]);
