@@ -50,6 +50,35 @@ TEST(PlacementRuns, TheOracleSharesTheGatingSourceWhereOneRoutingServesEveryPlac
   EXPECT_TRUE(shares_gating_source(shorter, too_many, false));  // no more steps queued than the run has
 }
 
+// Policies that agree share a step (StepSimulator::repeat): every policy of a run gets, step by
+// step, exactly the results it gets when it runs alone, before its warmup (when it places as
+// static does) and after (when it moves, and the static policy cannot stand in for it).
+TEST(PlacementRuns, APolicyGetsTheStepsItGetsAlone) {
+  const std::string gating = "gating: {source: skewed}\n";
+  const auto both = scenarios::load_scenario_text(kCluster + gating, "test.yaml", {});
+  auto source = make_gating_source(both);
+  const RunResult together = run_scenario(both, *source);
+  for (size_t i = 1; i < both.policies.size(); ++i) {
+    auto alone = both;
+    alone.policies = {both.policies[i]};
+    auto own_source = make_gating_source(alone);
+    const RunResult solo = run_scenario(alone, *own_source);
+    const auto& shared = together.policies[i].steps;
+    ASSERT_EQ(solo.policies[0].steps.size(), shared.size());
+    int same_as_static = 0;
+    for (size_t step = 0; step < shared.size(); ++step) {
+      const StepResult& a = solo.policies[0].steps[step];
+      const StepResult& b = shared[step];
+      ASSERT_EQ(a.step_time, b.step_time) << both.policies[i].label << ", step " << step;
+      ASSERT_EQ(a.compute_busy, b.compute_busy) << both.policies[i].label << ", step " << step;
+      ASSERT_EQ(a.migration_bytes, b.migration_bytes) << both.policies[i].label << ", step " << step;
+      same_as_static += b.step_time == together.policies[0].steps[step].step_time;
+    }
+    EXPECT_GT(same_as_static, 0) << both.policies[i].label;                                // steps it shared
+    EXPECT_LT(same_as_static, static_cast<int>(shared.size())) << both.policies[i].label;  // and steps of its own
+  }
+}
+
 TEST(PlacementRuns, UniformLoadsLeaveEveryPolicyAsStatic) {
   const auto r = run("gating: {source: skewed, distribution: uniform, drift: 0}\n");
   for (const auto& p : r) {
