@@ -28,13 +28,8 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   }
   result.imbalance = layers_.empty() ? 1.0 : result.imbalance / static_cast<double>(layers_.size());
 
-  placement_changed_ = !previous_ || !(*previous_ == placement);
   std::vector<policies::ExpertMove> moves;
-  if (placement_changed_) {
-    if (previous_) moves = policies::plan_migration(*previous_, placement);
-    before_change_ = std::move(previous_);
-    previous_ = placement;
-  }
+  if (move_to(placement) && before_change_) moves = policies::plan_migration(*before_change_, placement);
   migration_traffic(costs_, *network_, moves, migration_, result);
 
   engine::SharedCapacity* shared = network_->begin_step();
@@ -46,17 +41,19 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
 }
 
 bool StepSimulator::would_repeat(const StepSimulator& twin, const policies::Placement& placement) const {
-  if (!twin.previous_ || !(*twin.previous_ == placement)) return false;  // twin's last step went elsewhere
-  const std::optional<policies::Placement>& twin_started = twin.placement_changed_ ? twin.before_change_ : twin.previous_;
-  return twin_started.has_value() == previous_.has_value() && (!previous_ || *twin_started == *previous_);
+  if (twin.previous_ != placement) return false;  // twin's last step went elsewhere
+  return (twin.placement_changed_ ? twin.before_change_ : twin.previous_) == previous_;
 }
 
-void StepSimulator::repeat(const policies::Placement& placement) {
-  placement_changed_ = !previous_ || !(*previous_ == placement);
+void StepSimulator::repeat(const policies::Placement& placement) { move_to(placement); }
+
+bool StepSimulator::move_to(const policies::Placement& placement) {
+  placement_changed_ = previous_ != placement;
   if (placement_changed_) {
     before_change_ = std::move(previous_);
     previous_ = placement;
   }
+  return placement_changed_;
 }
 
 }  // namespace moesim

@@ -71,6 +71,9 @@ class StepSimulator {
   static engine::ResourceId comm_stream(int lane) { return moesim::comm_stream(lane); }
 
  private:
+  // The placement moves on to `placement`: placement_changed_ says whether it changed, and
+  // before_change_ then holds the one it left. Returns placement_changed_.
+  bool move_to(const policies::Placement& placement);
   ExecutedStep executed() const { return {config_, costs_, lanes_, layers_, migration_, graph_, schedule_, tasks_}; }
 
   StepConfig config_;
