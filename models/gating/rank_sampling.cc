@@ -2,8 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-
-#include <boost/random/normal_distribution.hpp>
+#include <cstring>
 
 namespace moesim::gating {
 
@@ -28,20 +27,6 @@ void cap_shares(std::vector<double>& shares, int top_k) {
   }
 }
 
-namespace {
-
-// Rng as a Boost.Random engine: Boost's ziggurat draws a normal about four times as cheaply as
-// Rng::normal's Box-Muller, and a row takes one per expert.
-struct Engine {
-  using result_type = uint64_t;
-  static constexpr result_type min() { return 0; }
-  static constexpr result_type max() { return ~result_type{0}; }
-  result_type operator()() { return rng.next(); }
-  Rng& rng;
-};
-
-}  // namespace
-
 void RankSampler::prepare(std::span<const double> shares, int64_t tokens, int top_k) {
   tokens_ = tokens;
   assignments_ = tokens * top_k;
@@ -53,30 +38,122 @@ void RankSampler::prepare(std::span<const double> shares, int64_t tokens, int to
   }
 }
 
+namespace {
+
+// Four lanes of GCC's vector extensions: one AVX2 register in the clones for it, two SSE2
+// registers otherwise. Lane i of a sum over experts adds expert e's value for e % 4 == i, in order.
+// The helpers are always inlined into the two functions below, so no vector crosses a call, and
+// GCC's note that such a call's ABI would depend on AVX (given at the end of the file, hence not
+// popped) does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+using Doubles = double __attribute__((vector_size(32)));
+using Integers = int64_t __attribute__((vector_size(32)));
+
+[[gnu::always_inline]] inline Doubles load(const double* p) {
+  Doubles v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+[[gnu::always_inline]] inline void store(double* p, Doubles v) { std::memcpy(p, &v, sizeof v); }
+[[gnu::always_inline]] inline void store(int64_t* p, Integers v) { std::memcpy(p, &v, sizeof v); }
+[[gnu::always_inline]] inline Doubles all(double x) { return Doubles{x, x, x, x}; }
+[[gnu::always_inline]] inline int64_t lane_sum(Integers v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+// std::clamp(draw, 0, cap), as selections that are always made.
+template <class T>
+[[gnu::always_inline]] inline T clamp_to_cap(T draw, T zero, T cap) {
+  draw = draw < zero ? zero : draw;
+  return cap < draw ? cap : draw;
+}
+
+// Poisson-sized draws from standard normals in place, each within [0, cap]: how many reach the
+// cap, and the sum of the others in four running sums (one would wait on each addition), expert
+// e's in sum e % 4.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+int poisson_sized(const double* mean, const double* sd, double cap, double* draws, size_t experts, double* below) {
+  const Doubles zeros = all(0.0), caps = all(cap);
+  Doubles sum = zeros;
+  Integers at_cap = {0, 0, 0, 0};
+  size_t e = 0;
+  for (; e + 4 <= experts; e += 4) {
+    const Doubles draw = clamp_to_cap(load(mean + e) + load(sd + e) * load(draws + e), zeros, caps);
+    store(draws + e, draw);
+    at_cap -= draw >= caps;  // a true comparison is -1
+    sum += draw < caps ? draw : zeros;
+  }
+  for (size_t i = 0; i < 4; ++i) below[i] = sum[i];
+  int capped = static_cast<int>(lane_sum(at_cap));
+  for (size_t i = 0; e < experts; ++e, ++i) {
+    const double draw = clamp_to_cap(mean[e] + sd[e] * draws[e], 0.0, cap);
+    draws[e] = draw;
+    capped += draw >= cap;
+    below[i] += draw < cap ? draw : 0.0;
+  }
+  return capped;
+}
+
+// One pass of RankSampler::scale_into_fixed: the draws below the cap scaled (none beyond it), all
+// of them into fixed point (none above the cap), how many the scaling took to the cap, the sum of
+// those still below it in four running sums (as poisson_sized()'s) and fixed's sum.
+struct ScalePass {
+  int capped;
+  double below[4];
+  int64_t fixed_sum;
+};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+ScalePass
+scale_pass(double scale, double cap, int64_t cap_fixed, double one, double* draws, int64_t* fixed, size_t experts) {
+  const Doubles zeros = all(0.0), caps = all(cap), scales = all(scale), ones = all(one), halves = all(0.5);
+  const Integers caps_fixed = {cap_fixed, cap_fixed, cap_fixed, cap_fixed};
+  Doubles below = zeros;
+  Integers capped = {0, 0, 0, 0}, sum = {0, 0, 0, 0};
+  size_t e = 0;
+  for (; e + 4 <= experts; e += 4) {
+    Doubles draw = load(draws + e);
+    const auto was_below = draw < caps;
+    Doubles scaled = draw * scales;
+    scaled = caps < scaled ? caps : scaled;
+    capped -= was_below & (scaled >= caps);
+    draw = was_below ? scaled : draw;
+    store(draws + e, draw);
+    below += draw < caps ? draw : zeros;
+    Integers point = __builtin_convertvector(draw * ones + halves, Integers);
+    point = point < caps_fixed ? point : caps_fixed;
+    store(fixed + e, point);
+    sum += point;
+  }
+  ScalePass pass{static_cast<int>(lane_sum(capped)), {below[0], below[1], below[2], below[3]}, lane_sum(sum)};
+  for (size_t i = 0; e < experts; ++e, ++i) {
+    double draw = draws[e];
+    if (draw < cap) {
+      draw = std::min(draw * scale, cap);
+      pass.capped += draw >= cap;
+      draws[e] = draw;
+    }
+    pass.below[i] += draw < cap ? draw : 0.0;
+    fixed[e] = std::min(cap_fixed, static_cast<int64_t>(draw * one + 0.5));
+    pass.fixed_sum += fixed[e];
+  }
+  return pass;
+}
+
+}  // namespace
+
 void RankSampler::sample(Rng& rng, std::span<int32_t> row) {
   const size_t experts = mean_.size();
   const double cap = static_cast<double>(tokens_);
-  // The stream and the arrays in locals: through `rng` and the members, every draw would store
-  // the generator's state and reload the arrays' addresses, since a store to draws_ might alias them.
-  Rng local = rng;
-  Engine engine{local};
-  boost::random::normal_distribution<double> normal;
   // Independent Poisson-sized draws (variance = mean), then scaled to the row's total: a Poisson
   // vector conditioned on its sum is multinomial, so each count keeps n·p·(1 − p) (with the
   // multinomial's own variance here, scaling would shrink it, by a quarter at p = 0.3).
   draws_.resize(experts);
-  const double* mean = mean_.data();
-  const double* sd = sd_.data();
-  double* draws = draws_.data();
-  int at_cap = 0;
-  // The sum of the draws below the cap, in four running sums (one would wait on each addition).
-  double below[4] = {0, 0, 0, 0};
-  for (size_t e = 0; e < experts; ++e) {
-    const double draw = std::clamp(mean[e] + sd[e] * normal(engine), 0.0, cap);
-    draws[e] = draw;
-    at_cap += draw >= cap;
-    below[e % 4] += draw < cap ? draw : 0.0;
-  }
+  normals_.draw(rng, draws_);
+  double below[4];
+  const int at_cap = poisson_sized(mean_.data(), sd_.data(), cap, draws_.data(), experts, below);
   const double free = (below[0] + below[1]) + (below[2] + below[3]), pinned = at_cap * cap;
   if (free > 0 && pinned < static_cast<double>(assignments_)) {
     scale_into_fixed(pinned, free);
@@ -84,39 +161,21 @@ void RankSampler::sample(Rng& rng, std::span<int32_t> row) {
     scale_alike(pinned + free);
     to_fixed();
   }
-  round_systematically(local.next(), row);
-  rng = local;
+  round_systematically(rng.next(), row);
 }
 
 void RankSampler::scale_into_fixed(double pinned, double free) {
   const double cap = static_cast<double>(tokens_), assignments = static_cast<double>(assignments_);
-  const int64_t cap_fixed = tokens_ << kFractionBits;
   const size_t experts = draws_.size();
   fixed_.resize(experts);
-  // In locals: as members, each store to fixed_ might change missing_ and the arrays' addresses.
-  double* draws = draws_.data();
-  int64_t* fixed = fixed_.data();
   // Each pass leaves fixed_ as to_fixed() would, and the sum below the cap for the next.
   for (size_t pass = 0; pass < experts && free > 0; ++pass) {
-    const double scale = (assignments - pinned) / free;
-    int capped = 0;
-    double below[4] = {0, 0, 0, 0};
-    int64_t missing = assignments_ << kFractionBits;
-    for (size_t e = 0; e < experts; ++e) {
-      double d = draws[e];
-      if (d < cap) {
-        d = std::min(d * scale, cap);
-        capped += d >= cap;
-        draws[e] = d;
-      }
-      below[e % 4] += d < cap ? d : 0.0;
-      fixed[e] = std::min(cap_fixed, static_cast<int64_t>(d * kOne + 0.5));
-      missing -= fixed[e];
-    }
-    missing_ = missing;
-    if (capped == 0) return;
-    pinned += capped * cap;
-    free = (below[0] + below[1]) + (below[2] + below[3]);
+    const ScalePass done =
+        scale_pass((assignments - pinned) / free, cap, tokens_ << kFractionBits, kOne, draws_.data(), fixed_.data(), experts);
+    missing_ = (assignments_ << kFractionBits) - done.fixed_sum;
+    if (done.capped == 0) return;
+    pinned += done.capped * cap;
+    free = (done.below[0] + done.below[1]) + (done.below[2] + done.below[3]);
   }
 }
 

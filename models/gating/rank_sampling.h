@@ -5,6 +5,7 @@
 #include <span>
 #include <vector>
 
+#include "models/gating/normal_batch.h"
 #include "sim/base/random.h"
 
 namespace moesim::gating {
@@ -39,6 +40,7 @@ class RankSampler {
   int64_t tokens_ = 0;
   int64_t assignments_ = 0;
   std::vector<double> mean_, sd_;
+  NormalBatch normals_;
   std::vector<double> draws_;
   std::vector<int64_t> fixed_;
   int64_t missing_ = 0;  // in fixed point: the assignments less fixed_'s sum

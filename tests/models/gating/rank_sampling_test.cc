@@ -6,8 +6,108 @@
 #include <cmath>
 #include <numeric>
 
+#include <boost/random/normal_distribution.hpp>
+
 namespace moesim::gating {
 namespace {
+
+// The sampler as it was written one expert at a time (Boost's normals drawn one by one, plain
+// loops): the batched, four-lane sampler must give these rows bit for bit, so that every skewed or
+// learned result stays what it was.
+std::vector<int32_t> one_by_one(Rng& rng, const std::vector<double>& shares, int64_t tokens, int top_k) {
+  struct Engine {
+    using result_type = uint64_t;
+    static constexpr result_type min() { return 0; }
+    static constexpr result_type max() { return ~result_type{0}; }
+    result_type operator()() { return rng.next(); }
+    Rng& rng;
+  } engine{rng};
+  boost::random::normal_distribution<double> normal;
+  const size_t experts = shares.size();
+  const int64_t assignments = tokens * top_k, cap_fixed = tokens << 24;
+  const double cap = static_cast<double>(tokens), total = static_cast<double>(assignments);
+  std::vector<double> draws(experts);
+  int at_cap = 0;
+  double below[4] = {0, 0, 0, 0};
+  for (size_t e = 0; e < experts; ++e) {
+    const double mean = total * shares[e];
+    draws[e] = std::clamp(mean + std::sqrt(mean) * normal(engine), 0.0, cap);
+    at_cap += draws[e] >= cap;
+    below[e % 4] += draws[e] < cap ? draws[e] : 0.0;
+  }
+  double free = (below[0] + below[1]) + (below[2] + below[3]), pinned = at_cap * cap;
+  std::vector<int64_t> fixed(experts);
+  int64_t missing = 0;
+  const auto to_fixed = [&] {
+    missing = assignments << 24;
+    for (size_t e = 0; e < experts; ++e) missing -= fixed[e] = std::min(cap_fixed, static_cast<int64_t>(draws[e] * 0x1p24 + 0.5));
+  };
+  if (free > 0 && pinned < total) {
+    for (size_t pass = 0; pass < experts && free > 0; ++pass) {
+      const double scale = (total - pinned) / free;
+      int capped = 0;
+      std::fill(below, below + 4, 0.0);
+      for (size_t e = 0; e < experts; ++e) {
+        if (draws[e] < cap) {
+          draws[e] = std::min(draws[e] * scale, cap);
+          capped += draws[e] >= cap;
+        }
+        below[e % 4] += draws[e] < cap ? draws[e] : 0.0;
+      }
+      to_fixed();
+      if (capped == 0) break;
+      pinned += capped * cap;
+      free = (below[0] + below[1]) + (below[2] + below[3]);
+    }
+  } else {
+    const double scale = total / (pinned + free);
+    for (double& d : draws) d = pinned + free > 0 ? std::min(d * scale, cap) : total / static_cast<double>(experts);
+    to_fixed();
+  }
+  for (size_t e = 0; missing != 0 && e < experts; ++e) {
+    const int64_t take = missing > 0 ? std::min(missing, cap_fixed - fixed[e]) : std::max(missing, -fixed[e]);
+    fixed[e] += take;
+    missing -= take;
+  }
+  std::vector<int32_t> row(experts);
+  int64_t running = static_cast<int64_t>(rng.next() >> 40), crossed = 0;
+  for (size_t e = 0; e < experts; ++e) {
+    running += fixed[e];
+    row[e] = static_cast<int32_t>((running >> 24) - crossed);
+    crossed = running >> 24;
+  }
+  return row;
+}
+
+// Rows of 1 to 70 experts (every tail past the four-lane loop), from shares that are even, skewed
+// and crowded at the cap (so that the scaling passes repeat and, with more experts at the cap than
+// the row holds, the draws scale alike), of one token and of thousands.
+TEST(RankSampler, GivesTheRowsOfTheOneByOneSampler) {
+  Rng batched(17, "test"), single(17, "test"), shape(5, "shape");
+  RankSampler sampler;
+  int scaled_again = 0;
+  for (int experts = 1; experts <= 70; ++experts) {
+    for (int kind = 0; kind < 3; ++kind) {
+      const int top_k = std::min(experts, kind == 2 ? 8 : 2);
+      std::vector<double> shares(experts);
+      for (double& s : shares) s = kind == 0 ? 1.0 : kind == 1 ? std::exp(3 * shape.normal()) : 1.0 + 0.01 * shape.uniform();
+      const double sum = std::accumulate(shares.begin(), shares.end(), 0.0);
+      for (double& s : shares) s /= sum;
+      cap_shares(shares, top_k);
+      for (const int64_t tokens : {int64_t{1}, int64_t{4096}}) {
+        sampler.prepare(shares, tokens, top_k);
+        for (int i = 0; i < 20; ++i) {
+          std::vector<int32_t> row(experts);
+          sampler.sample(batched, row);
+          const std::vector<int32_t> expected = one_by_one(single, shares, tokens, top_k);
+          ASSERT_EQ(row, expected) << experts << " experts, shares of kind " << kind << ", " << tokens << " tokens, row " << i;
+          scaled_again += std::count(row.begin(), row.end(), static_cast<int32_t>(tokens)) > 0;
+        }
+      }
+    }
+  }
+  EXPECT_GT(scaled_again, 100);  // rows with an expert at the cap
+}
 
 // Over many rows of one rank, each expert's count has a multinomial's mean and variance:
 // n·p and n·p·(1 − p), n = tokens · top_k.
