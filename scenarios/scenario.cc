@@ -1,5 +1,7 @@
 #include "scenarios/scenario.h"
 
+#include <algorithm>
+
 #include "policies/placement/registry.h"
 
 namespace moesim::scenarios {
@@ -9,6 +11,27 @@ const char* to_string(ExpertExecution e) { return e == ExpertExecution::kDroples
 const char* to_string(Dedup d) { return d == Dedup::kNone ? "none" : d == Dedup::kGpu ? "gpu" : "node"; }
 
 const char* to_string(Recompute r) { return r == Recompute::kNone ? "none" : r == Recompute::kSelective ? "selective" : "full"; }
+
+const std::vector<std::string>& names_of_recompute_modules() {
+  static const std::vector<std::string> names{"core_attn", "layernorm", "moe_act", "mla_up_proj"};
+  return names;
+}
+
+unsigned recompute_modules_of(const std::vector<std::string>& names) {
+  unsigned bits = 0;
+  const auto& all = names_of_recompute_modules();
+  for (size_t i = 0; i < all.size(); ++i)
+    if (std::find(names.begin(), names.end(), all[i]) != names.end()) bits |= 1u << i;
+  return bits;
+}
+
+std::vector<std::string> recompute_module_names(unsigned modules) {
+  std::vector<std::string> names;
+  const auto& all = names_of_recompute_modules();
+  for (size_t i = 0; i < all.size(); ++i)
+    if (modules & (1u << i)) names.push_back(all[i]);
+  return names;
+}
 
 std::string_view PolicySpec::placement_name() const { return placement->name(); }
 
@@ -23,6 +46,7 @@ StepConfig step_config(const Scenario& s, MigrationMode migration, int spare_slo
   c.schedule = s.training.schedule;
   c.delay_wgrad = s.training.delay_wgrad;
   c.logit_bytes = s.training.cross_entropy == "fp32" ? 6.0 : 2.0;
+  c.fp8_activation_input = s.training.activation_func_fp8_input_store;
   c.expert_execution = s.training.expert_execution;
   c.dispatcher = s.dispatch.kernel;
   c.dedup = s.dispatch.dedup;

@@ -50,6 +50,9 @@ struct TrainingSpec {
   // Megatron's --delay-wgrad-compute (schedule overlap only): a layer's weight gradients run after
   // the all-to-all that needs only its input gradients has started, hiding it.
   bool delay_wgrad = false;
+  // Megatron's --activation-func-fp8-input-store (a gated FFN's activation keeps its input in FP8),
+  // as DeepSeek-V3 caches its SwiGLU inputs.
+  bool activation_func_fp8_input_store = false;
   int64_t global_batch() const { return tokens_per_step / seq_len; }
   // Tokens each GPU of a stage routes per step, and micro-batches per data-parallel rank.
   int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.stage_gpus(); }
@@ -112,6 +115,11 @@ struct Scenario {
 const char* to_string(ExpertExecution e);
 const char* to_string(Dedup d);
 const char* to_string(Recompute r);
+// Megatron's names of the recompute modules (RecomputeModule), in bit order, and the bits of a list
+// of them and back.
+const std::vector<std::string>& names_of_recompute_modules();
+unsigned recompute_modules_of(const std::vector<std::string>& names);
+std::vector<std::string> recompute_module_names(unsigned modules);
 
 // What the step model needs of the scenario, for a policy that moves experts as `migration` says
 // and has `spare_slots` extra expert slots per GPU.

@@ -120,6 +120,8 @@ void emit_parallelism(YAML::Emitter& out, const ParallelismSpec& p) {
     out << Key << key << Value << value;
   out << Key << "zero" << Value << p.zero;
   out << Key << "recompute" << Value << to_string(p.recompute);
+  if (p.recompute == Recompute::kSelective)
+    out << Key << "recompute_modules" << Value << YAML::Flow << recompute_module_names(p.recompute_modules);
   out << Key << "ep_layout" << Value << (p.ep_layout == EpLayout::kPacked ? "packed" : "spread");
   out << EndMap;
 }
@@ -167,6 +169,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
   out << Key << "cross_entropy" << Value << s.training.cross_entropy;
   out << Key << "delay_wgrad" << Value << s.training.delay_wgrad;
+  out << Key << "activation_func_fp8_input_store" << Value << s.training.activation_func_fp8_input_store;
   out << EndMap;
   out << Key << "dispatch" << Value << BeginMap << Key << "kernel" << Value << s.dispatch.kernel;
   out << Key << "dedup" << Value << to_string(s.dispatch.dedup);

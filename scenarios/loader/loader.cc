@@ -239,6 +239,12 @@ ParallelismSpec read_parallelism(MapReader par, int gpus, int experts) {
   p.zero = zero == "fsdp" ? 3 : std::stoi(zero);
   const std::string recompute = par.get_choice("recompute", {"none", "selective", "full"}, "none");
   p.recompute = recompute == "none" ? Recompute::kNone : recompute == "selective" ? Recompute::kSelective : Recompute::kFull;
+  if (par.has("recompute_modules") && p.recompute != Recompute::kSelective)
+    par.fail("recompute_modules", "expected with recompute: selective only (the modules it recomputes), got recompute: " + recompute);
+  const auto modules = par.get_choices("recompute_modules", names_of_recompute_modules(), {});
+  if (par.has("recompute_modules") && modules.empty())
+    par.fail("recompute_modules", "expected at least one module (recompute: none recomputes nothing), got an empty list");
+  if (!modules.empty()) p.recompute_modules = recompute_modules_of(modules);
   p.ep_layout = par.get_choice("ep_layout", {"packed", "spread"}, "packed") == "packed" ? EpLayout::kPacked : EpLayout::kSpread;
   par.finish();
   return p;
@@ -259,6 +265,7 @@ TrainingSpec read_training(MapReader tr, const ParallelismSpec& p) {
   t.micro_batch = tr.get_int("micro_batch", std::max<int64_t>(1, t.global_batch() / p.dp), 1, int64_t{1} << 40);
   t.cross_entropy = tr.get_choice("cross_entropy", {"fp32", "bf16"}, t.cross_entropy);
   t.delay_wgrad = tr.get_bool("delay_wgrad", t.delay_wgrad);
+  t.activation_func_fp8_input_store = tr.get_bool("activation_func_fp8_input_store", t.activation_func_fp8_input_store);
   t.expert_execution = tr.get_choice("expert_execution", {"dropless", "capacity"}, "dropless") == "dropless" ? ExpertExecution::kDropless
                                                                                                              : ExpertExecution::kCapacity;
   tr.finish();

@@ -96,6 +96,12 @@ void validate_batch(const Scenario& s, const Checker& c) {
   c.require(
       !t.delay_wgrad || (schedule.overlaps && !schedule.v_shape && !schedule.bidirectional), "training.delay_wgrad",
       "expected schedule overlap (Megatron's --delay-wgrad-compute runs inside its 1F1B all-to-all overlap), got schedule " + t.schedule);
+  c.require(!p.recomputes(kRecomputeMlaUpProjection) || s.model.attention == models::Attention::kMla, "parallelism.recompute_modules",
+            "expected mla_up_proj only with model.attention mla (it recomputes MLA's queries, keys and values from their latents), got "
+            "attention " +
+                std::string(models::to_string(s.model.attention)));
+  c.require(!t.activation_func_fp8_input_store || s.model.gated_ffn, "training.activation_func_fp8_input_store",
+            "expected a model with a gated FFN (model.gated_ffn: true; the FP8 store is SwiGLU's input), got gated_ffn false");
   if (p.vp > 1 && !schedule.v_shape && !schedule.bidirectional) {
     c.require(micro_batches % p.pp == 0, "training.micro_batch",
               "expected micro-batches per step (" + str(micro_batches) + ") to be a multiple of pp (" + str(p.pp) +

@@ -1,5 +1,6 @@
 #include "scenarios/loader/yaml_reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -150,6 +151,33 @@ std::string MapReader::get_choice(const std::string& key, const std::vector<std:
   std::string msg = "expected one of " + list + ", got '" + *s + "'";
   if (auto near = closest_match(*s, choices); !near.empty()) msg += " (did you mean '" + near + "'?)";
   fail(key, msg);
+}
+
+std::vector<std::string> MapReader::get_choices(const std::string& key, const std::vector<std::string>& choices,
+                                                std::vector<std::string> fallback) {
+  used_.insert(key);
+  const YAML::Node v = node_ ? node_[key] : YAML::Node();
+  if (!v || v.IsNull()) return fallback;
+  std::string list;
+  for (const auto& c : choices) list += (list.empty() ? "" : " | ") + c;
+  if (!v.IsScalar() && !v.IsSequence()) fail(key, "expected a list of " + list + ", got " + describe(v));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < (v.IsScalar() ? 1 : v.size()); ++i) {
+    const YAML::Node item = v.IsScalar() ? v : v[i];
+    const std::string path = v.IsScalar() ? key_path(key) : key_path(key) + "." + std::to_string(i);
+    if (!v.IsScalar()) sources_.remember(path, item.Mark());
+    auto reject = [&](const std::string& message) { throw ScenarioError(sources_.location(path), path, message); };
+    if (!item.IsScalar()) reject("expected one of " + list + ", got " + describe(item));
+    const std::string& s = item.Scalar();
+    if (std::find(choices.begin(), choices.end(), s) == choices.end()) {
+      std::string msg = "expected one of " + list + ", got '" + s + "'";
+      if (auto near = closest_match(s, choices); !near.empty()) msg += " (did you mean '" + near + "'?)";
+      reject(msg);
+    }
+    if (std::find(out.begin(), out.end(), s) != out.end()) reject("'" + s + "' is listed twice");
+    out.push_back(s);
+  }
+  return out;
 }
 
 int64_t MapReader::get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max) {

@@ -48,6 +48,8 @@ class MapReader {
 
   std::string get_string(const std::string& key, std::optional<std::string> fallback);
   std::string get_choice(const std::string& key, const std::vector<std::string>& choices, std::optional<std::string> fallback);
+  // A list of distinct choices (a single choice is a list of one); `fallback` when absent.
+  std::vector<std::string> get_choices(const std::string& key, const std::vector<std::string>& choices, std::vector<std::string> fallback);
   int64_t get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max = INT64_MAX);
   double get_double(const std::string& key, double fallback, double min, double max, bool min_inclusive = true);
   bool get_bool(const std::string& key, bool fallback);

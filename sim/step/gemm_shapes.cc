@@ -37,6 +37,11 @@ std::vector<GemmShape> attention_gemms(const models::MoeModel& m, int tp) {
 LayerGemms layer_gemms(const models::MoeModel& m, int tp, int etp) {
   LayerGemms g;
   g.attention = attention_gemms(m, tp);
+  if (m.attention == models::Attention::kMla) {
+    // The attention GEMMs whose input is a latent: the query's up-projection (or its projection
+    // from the hidden state, without a query latent) and the key-value up-projection.
+    g.mla_up_projection = {g.attention[m.mla.q_lora_rank > 0 ? 1 : 0], g.attention[g.attention.size() - 2]};
+  }
   g.dense_ffn = ffn_gemms(m, m.ffn_hidden, tp);
   if (m.shared_experts > 0) g.shared_experts = ffn_gemms(m, static_cast<double>(m.shared_experts) * m.expert_ffn_hidden, tp);
   g.expert = ffn_gemms(m, m.expert_ffn_hidden, etp);

@@ -13,7 +13,8 @@
 namespace moesim {
 
 struct LayerGemms {
-  std::vector<GemmShape> attention;  // the projections, not the attention core
+  std::vector<GemmShape> attention;          // the projections, not the attention core
+  std::vector<GemmShape> mla_up_projection;  // MLA's query and key-value up-projections (none without MLA)
   std::vector<GemmShape> dense_ffn;
   std::vector<GemmShape> shared_experts;  // all of a layer's shared experts, fused
   std::vector<GemmShape> expert;          // one routed expert, split over ETP

@@ -11,27 +11,47 @@ namespace {
 // Bytes per token and layer kept for the backward pass, per GPU under tensor and sequence
 // parallelism (each keeps its 1/tp share of every tensor): BF16, the router's logits FP32, and a
 // GEMM's input in the recipe's precision (FP8 recipes keep FP8 copies for the backward GEMMs).
-// Selective recomputation drops what it recomputes: the norms' outputs, the attention output and
-// the FFN activation's output.
-double attention_activations(const models::MoeModel& m, Recompute r) {
+// Each tensor is counted once, by what saves it: a norm its input, the GEMMs that read a norm's
+// output that output (the QKV projection; the dense FFN's or the shared experts' first GEMM and the
+// router), MLA's latent norms and up-projections their latents, FlashAttention its queries, keys
+// and values, the output projection the attention output, each FFN its input when it is not a
+// norm's output (a routed expert's dispatched copy), its activation's input and its second GEMM's
+// input. An FFN's output is not kept: a dense or shared FFN's goes into the residual sum, and the
+// routed experts' are weighted by the router's probabilities inside the activation (Megatron's
+// grouped MLP, weighted_bias_swiglu_impl since Megatron Core 0.13; NeMo AutoModel's
+// swiglu_with_probs), whose backward needs the activation's input, not the expert's output.
+// Without dropout and with FlashAttention (no s x s scores), a dense GPT layer keeps 32·h bytes a
+// token: Korthikanti et al.'s 34·s·b·h + 5·a·s²·b a layer (arXiv 2205.05198, equation 1) less its
+// two dropout masks and its s x s terms. `recomputed` holds the RecomputeModule bits whose
+// tensors the backward pass recomputes instead.
+double attention_activations(const models::MoeModel& m, unsigned recomputed) {
   const double h = m.hidden, gemm_input = m.activation_bytes();
-  const bool selective = r == Recompute::kSelective;
-  // Norm input and output, queries, keys and values, the attention output.
-  return 2 * h + (selective ? 0 : gemm_input * h) + 2.0 * (m.query_dim() + m.key_value_dim()) +
-         (selective ? 0 : gemm_input * m.value_dim());
+  const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
+  double bytes =
+      2 * h + (dropped(kRecomputeLayernorm) ? 0 : gemm_input * h) + (dropped(kRecomputeCoreAttention) ? 0 : gemm_input * m.value_dim());
+  if (m.attention == models::Attention::kMla) {
+    // The query latent into its norm (BF16) and out of it (the up-projection's input), the
+    // key-value latent and the shared rotary key into theirs, the key-value latent out of it.
+    const models::MlaSpec& a = m.mla;
+    bytes += (2.0 + gemm_input) * a.q_lora_rank + 2.0 * (a.kv_lora_rank + a.qk_rope_head_dim) + gemm_input * a.kv_lora_rank;
+    if (dropped(kRecomputeMlaUpProjection)) return bytes;
+  }
+  return bytes + 2.0 * (m.query_dim() + m.key_value_dim());
 }
 
-double ffn_activations(const models::MoeModel& m, bool moe, Recompute r) {
+double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed, bool fp8_activation_input) {
   const double h = m.hidden, gemm_input = m.activation_bytes();
-  const bool selective = r == Recompute::kSelective;
-  const double norm = 2 * h + (selective ? 0 : gemm_input * h);
-  // Per token through one FFN: its input, the first GEMM's output, the activation's output, the
-  // FFN's output (which the weighted combine of routed experts needs).
+  const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
+  const double norm = 2 * h + (dropped(kRecomputeLayernorm) ? 0 : gemm_input * h);
+  // Per token through one FFN: the first GEMM's output (the activation's input, FP8 where the
+  // activation stores it so) and the activation's output.
+  const double activation_input = m.gated_ffn && fp8_activation_input ? 1.0 : 2.0;
   auto ffn = [&](double width) {
-    return gemm_input * h + 2.0 * (m.gated_ffn ? 2 : 1) * width + (selective ? 0 : gemm_input * width) + 2 * h;
+    return activation_input * (m.gated_ffn ? 2 : 1) * width + (dropped(kRecomputeMoeActivation) ? 0 : gemm_input * width);
   };
   if (!moe) return norm + ffn(m.ffn_hidden);
-  return norm + 4.0 * m.experts + m.top_k * ffn(m.expert_ffn_hidden) + m.shared_experts * ffn(m.expert_ffn_hidden);
+  // A routed expert's input is the token's dispatched copy, not the norm's output.
+  return norm + 4.0 * m.experts + m.top_k * (gemm_input * h + ffn(m.expert_ffn_hidden)) + m.shared_experts * ffn(m.expert_ffn_hidden);
 }
 
 }  // namespace
@@ -92,16 +112,17 @@ GpuMemory gpu_memory(const StepConfig& s) {
     // Under full recomputation a layer keeps only its input, but the one being recomputed holds
     // all of its activations for its backward pass: the largest such layer is counted once.
     double activations = 0, biggest_chunk = 0, recomputed_layer = 0;
+    const unsigned recomputed = p.recompute == Recompute::kSelective ? p.recompute_modules : 0;
     for (int c = 0; c < p.vp; ++c) {
       double chunk = 0;
       for (int l : chunks[where.virtual_stage(stage, c)]) {
         const bool moe = m.is_moe_layer(l);
-        const double kept = attention_activations(m, Recompute::kNone) + ffn_activations(m, moe, Recompute::kNone);
+        const double kept = attention_activations(m, 0) + ffn_activations(m, moe, 0, s.fp8_activation_input);
         if (p.recompute == Recompute::kFull) {
           chunk += 2.0 * m.hidden;
           recomputed_layer = std::max(recomputed_layer, kept * rows);
         } else {
-          chunk += attention_activations(m, p.recompute) + ffn_activations(m, moe, p.recompute);
+          chunk += attention_activations(m, recomputed) + ffn_activations(m, moe, recomputed, s.fp8_activation_input);
         }
       }
       biggest_chunk = std::max(biggest_chunk, chunk * rows);
@@ -126,7 +147,8 @@ GpuMemory gpu_memory(const StepConfig& s) {
       mem.terms.push_back({"gathered layers", params.largest_unit * (2 * models::MoeModel::kWeightBytes + m.grad_bytes_per_param),
                            "parallelism.zero, parallelism.tp, parallelism.ep"});
     }
-    mem.terms.push_back({"activations", activations, "parallelism.recompute, training.micro_batch, parallelism.tp, parallelism.cp"});
+    mem.terms.push_back({"activations", activations,
+                         "parallelism.recompute, parallelism.recompute_modules, training.micro_batch, parallelism.tp, parallelism.cp"});
     if (stage == where.stage_of(where.count() - 1) || (where.bidirectional && stage == where.stage_of(where.count() - 1, 1)))
       mem.terms.push_back(
           {"LM head logits", rows * m.vocab * s.logit_bytes, "training.micro_batch, training.cross_entropy, parallelism.tp"});

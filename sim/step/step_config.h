@@ -28,9 +28,18 @@ enum class Dedup { kNone, kGpu, kNode };
 enum class MigrationMode { kBlocking, kOverlapped };
 
 // What the backward pass recomputes instead of keeping from the forward pass: nothing; the
-// attention core, the norms and the FFN activation function (selective: Megatron's core_attn,
-// layernorm and moe_act recompute modules); or each layer from its input (full).
+// modules in Parallelism::recompute_modules (selective, Megatron's --recompute-granularity
+// selective with --recompute-modules); or each layer from its input (full).
 enum class Recompute { kNone, kSelective, kFull };
+// Megatron's selective recompute modules, as bits of Parallelism::recompute_modules.
+enum RecomputeModule : unsigned {
+  kRecomputeCoreAttention = 1u << 0,    // core_attn: the attention core (its output is not kept)
+  kRecomputeLayernorm = 1u << 1,        // layernorm: the two norms' outputs before attention and FFN
+  kRecomputeMoeActivation = 1u << 2,    // moe_act: the FFN activation's output (dense FFNs too, as moesim has always)
+  kRecomputeMlaUpProjection = 1u << 3,  // mla_up_proj: MLA's queries, keys and values from their latents
+};
+// Selective recomputation without a list of modules.
+constexpr unsigned kDefaultRecomputeModules = kRecomputeCoreAttention | kRecomputeLayernorm | kRecomputeMoeActivation;
 // Where an EP group's ranks sit among a stage's GPUs: packed on consecutive GPUs (Megatron's
 // order: an EP group inside a node where it fits), or spread one per block of expert-data-parallel
 // replicas (an EP group across nodes, the replicas of its experts side by side).
@@ -51,7 +60,10 @@ struct Parallelism {
   // optimizer); 2 and gradients; 3 and weights (FSDP).
   int zero = 0;
   Recompute recompute = Recompute::kNone;
+  unsigned recompute_modules = kDefaultRecomputeModules;  // RecomputeModule bits, under selective recomputation
   EpLayout ep_layout = EpLayout::kPacked;
+  // Whether the backward pass recomputes `module` (selective recomputation that lists it).
+  bool recomputes(RecomputeModule module) const { return recompute == Recompute::kSelective && (recompute_modules & module) != 0; }
   int stage_gpus() const { return tp * cp * dp; }
   int gpus() const { return stage_gpus() * pp; }
   int expert_dp() const { return stage_gpus() / (ep * etp); }
@@ -74,6 +86,9 @@ struct StepConfig {
   // Bytes per logit (token x vocabulary entry) the loss keeps for its backward pass: 6 when it
   // upcasts to FP32 and keeps both copies, 2 when it keeps one BF16 tensor (fused cross-entropy).
   double logit_bytes = 6;
+  // Megatron's --activation-func-fp8-input-store: a gated FFN's activation keeps its input (the
+  // first GEMM's output) in FP8 for the backward pass, not BF16.
+  bool fp8_activation_input = false;
   ExpertExecution expert_execution = ExpertExecution::kDropless;
   std::string dispatcher = "alltoall";  // a dispatcher's name (dispatcher.h)
   Dedup dedup = Dedup::kNone;           // what the dispatch sends per token: as the dispatcher fixes it, or dispatch.dedup

@@ -80,11 +80,24 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
                                  3));
   switch (p.recompute) {
     case Recompute::kNone: break;
-    case Recompute::kSelective:
-      c.attention_recompute = core + memory(elementwise.attention, 2);
-      c.dense_ffn_recompute = memory(elementwise.dense_ffn, 2);
-      c.moe_recompute = memory(elementwise.router, 1);
+    case Recompute::kSelective: {
+      // The norms' and the activation's elementwise kernels again (one each over the FFN's
+      // bytes, the attention block's norm two), the attention core, MLA's up-projections.
+      const bool norms = p.recomputes(kRecomputeLayernorm), activation = p.recomputes(kRecomputeMoeActivation);
+      if (p.recomputes(kRecomputeCoreAttention)) c.attention_recompute += core;
+      if (norms) c.attention_recompute += memory(elementwise.attention, 2);
+      if (p.recomputes(kRecomputeMlaUpProjection) && !gemms.mla_up_projection.empty()) {
+        double up = 0, latents = 0;  // parameters (at full width) and each token's inputs and outputs
+        for (const GemmShape& g : gemms.mla_up_projection) {
+          up += g.cols * p.tp * g.depth;
+          latents += g.depth + g.cols * p.tp;
+        }
+        c.attention_recompute += time(m.dtype, Flops(2 * up), up, latents, gemms.mla_up_projection);
+      }
+      if (norms || activation) c.dense_ffn_recompute = memory(elementwise.dense_ffn, (norms ? 1 : 0) + (activation ? 1 : 0));
+      if (norms) c.moe_recompute = memory(elementwise.router, 1);
       break;
+    }
     case Recompute::kFull:
       c.attention_recompute = c.attention_fwd;
       c.dense_ffn_recompute = c.dense_ffn_fwd;

@@ -22,8 +22,36 @@ const std::string kGood =
     "training: {global_batch: 64, micro_batch: 1, seq_len: 4096}\n"
     "gating: {source: balanced}\n";
 
-std::vector<BadCase> cases() {
+// What the backward pass recomputes, and what it keeps in FP8.
+std::vector<BadCase> recompute_cases() {
   return {
+      {"RecomputeModulesWithoutSelective",
+       {"parallelism.recompute_modules=[layernorm]"},
+       {"`parallelism.recompute_modules`", "with recompute: selective only", "got recompute: none"}},
+      {"UnknownRecomputeModule",
+       {"parallelism.recompute=selective", "parallelism.recompute_modules=[layernorm, moe_actt]"},
+       {"`parallelism.recompute_modules.1`", "core_attn | layernorm | moe_act | mla_up_proj", "got 'moe_actt'", "did you mean 'moe_act'"}},
+      {"RecomputeModuleTwice",
+       {"parallelism.recompute=selective", "parallelism.recompute_modules=[moe_act, moe_act]"},
+       {"`parallelism.recompute_modules.1`", "'moe_act' is listed twice"}},
+      {"RecomputeModulesAMapping",
+       {"parallelism.recompute=selective", "parallelism.recompute_modules={moe_act: 1}"},
+       {"`parallelism.recompute_modules`", "expected a list of core_attn | layernorm", "got a mapping"}},
+      {"NoRecomputeModules",
+       {"parallelism.recompute=selective", "parallelism.recompute_modules=[]"},
+       {"`parallelism.recompute_modules`", "at least one module", "got an empty list"}},
+      {"MlaUpProjectionWithoutMla",
+       {"parallelism.recompute=selective", "parallelism.recompute_modules=mla_up_proj"},
+       {"`parallelism.recompute_modules`", "mla_up_proj only with model.attention mla", "got attention gqa"}},
+      {"Fp8ActivationInputWithoutAGatedFfn",
+       {"training.activation_func_fp8_input_store=true", "model.gated_ffn=false"},
+       {"`training.activation_func_fp8_input_store`", "gated FFN", "got gated_ffn false"}},
+  };
+}
+
+std::vector<BadCase> cases() {
+  std::vector<BadCase> all = recompute_cases();
+  const std::vector<BadCase> rest = {
       {"DegreesNotDividingGpus", {"parallelism.tp=3"}, {"`parallelism`", "tp x pp x cp = 3 x 2 x 1 = 6", "divide the GPU count 32"}},
       {"DpNotWhatIsLeft",
        {"parallelism.dp=4"},
@@ -93,9 +121,11 @@ std::vector<BadCase> cases() {
        {"`model.topk_groups`", "top_k (8)", "topk_groups x experts / expert_groups = 4"}},
       {"Attention", {"model.attention=linear"}, {"`model.attention`", "gqa | mla", "got 'linear'"}},
       {"DoesNotFit",
-       {"parallelism.pp=1", "training.micro_batch=4", "model.layers=48"},
+       {"parallelism.pp=1", "training.global_batch=128", "training.micro_batch=8", "model.layers=48"},
        {"`parallelism`", "fits in GPU memory", "the largest part is activations", "parallelism.recompute"}},
   };
+  all.insert(all.end(), rest.begin(), rest.end());
+  return all;
 }
 
 void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }

@@ -274,6 +274,32 @@ TEST(MemoryModel, ShardsAsZeroSaysAndRecomputationShrinksActivations) {
   EXPECT_EQ(plain.stages[1].in_flight, 1);
 }
 
+// Every tensor counted once, by what saves it. A dense GPT layer (multi-head attention, a 4h
+// GELU FFN, BF16) keeps 32 h bytes a token: Korthikanti et al.'s 34 s b h + 5 a s² b a layer
+// (arXiv 2205.05198, equation 1) without its two dropout masks and, under FlashAttention, its
+// s x s scores. An MoE layer keeps the same attention and norms, the router's FP32 logits, and
+// per routed expert the token's dispatched copy and its FFN's inner tensors, not its output.
+TEST(MemoryModel, ActivationsAsEachTensorIsSaved) {
+  const auto s = scenarios::load_scenario_text(
+      "cluster: {preset: h100-dgx, nodes: 1}\n"
+      "model: {preset: gpt3-125m-moe, layers: 2, first_moe_layer: 1, moe_every: 1, hidden: 1024, heads: 16, kv_heads: 16,\n"
+      "        ffn_hidden: 4096, gated_ffn: false, expert_ffn_hidden: 512, experts: 8, top_k: 2, shared_experts: 0}\n"
+      "parallelism: {ep: 8}\ntraining: {global_batch: 8, micro_batch: 1, seq_len: 1024}\n",
+      "activations.yaml");
+  const GpuMemory memory = gpu_memory(step_config(s));
+  ASSERT_EQ(memory.stages.size(), 1u);
+  EXPECT_EQ(memory.stages[0].in_flight, 1);
+  double activations = -1;
+  for (const auto& t : memory.stages[0].terms)
+    if (t.what == "activations") activations = t.bytes;
+  const double h = 1024, rows = 1024;
+  const double dense_layer = 32 * h;
+  // Attention and both norms as the dense layer's (16 h), 8 FP32 logits, and per expert its input
+  // (2 h), its GELU's input and output (2 x 512 each).
+  const double moe_layer = 16 * h + 4 * 8 + 2 * (2 * h + 2 * 512 + 2 * 512);
+  EXPECT_DOUBLE_EQ(activations, rows * (dense_layer + moe_layer));
+}
+
 TEST(MemoryModel, LogitsKeptAsTheLossKeepsThem) {
   const auto logits = [](const std::string& cross_entropy) {
     const auto s = scenarios::load_scenario_text(

@@ -1,0 +1,68 @@
+// Megatron's selective recompute modules and DeepSeek-V3's FP8 store of SwiGLU's inputs: what each
+// takes out of the activations kept for the backward pass, and what recomputing costs.
+#include <gtest/gtest.h>
+
+#include "scenarios/loader/loader.h"
+#include "sim/network/network_model.h"
+#include "sim/step/memory_model.h"
+#include "sim/step/step_costs.h"
+
+namespace moesim {
+namespace {
+
+// DeepSeek-V3's layers (MLA, FP8, a dense layer then an MoE layer with one shared expert) on 8
+// GPUs, one sequence of 4,096 tokens per GPU.
+scenarios::Scenario deepseek_layers(const std::vector<std::string>& overrides) {
+  return scenarios::load_scenario_text(
+      "cluster: {preset: h800-dgx, nodes: 1}\nmodel: {preset: deepseek-v3, layers: 2, first_moe_layer: 1}\n"
+      "parallelism: {ep: 8, recompute: selective}\ntraining: {global_batch: 8, micro_batch: 1, seq_len: 4096}\n",
+      "deepseek_layers.yaml", overrides);
+}
+
+double activations(const scenarios::Scenario& s) {
+  const GpuMemory memory = gpu_memory(scenarios::step_config(s));
+  for (const auto& t : memory.stages[0].terms)
+    if (t.what == "activations") return t.bytes;
+  return -1;
+}
+
+TEST(Recompute, TheModulesDropWhatTheyRecompute) {
+  const models::MoeModel m = deepseek_layers({}).model;
+  const double tokens = 4096, layers = 2;
+  const double plain = activations(deepseek_layers({}));  // core_attn, layernorm, moe_act
+  // Without core_attn the attention output stays (FP8, the output projection's input); with
+  // mla_up_proj the BF16 queries, keys and values go, their latents staying.
+  const double up = activations(deepseek_layers({"parallelism.recompute_modules=[layernorm, moe_act, mla_up_proj]"}));
+  EXPECT_DOUBLE_EQ(up - plain, tokens * layers * (1.0 * m.value_dim() - 2.0 * (m.query_dim() + m.key_value_dim())));
+  // Without moe_act each FFN's activation output stays: the dense FFN's, the shared expert's and
+  // the 8 routed experts', in FP8.
+  const double kept_activation = activations(deepseek_layers({"parallelism.recompute_modules=[core_attn, layernorm]"}));
+  EXPECT_DOUBLE_EQ(kept_activation - plain, tokens * (1.0 * m.ffn_hidden + (1 + 8) * 1.0 * m.expert_ffn_hidden));
+  // SwiGLU's inputs (gate and up, twice the width) in FP8 instead of BF16: one byte less each.
+  const double fp8 = activations(deepseek_layers({"training.activation_func_fp8_input_store=true"}));
+  EXPECT_DOUBLE_EQ(plain - fp8, tokens * (2.0 * m.ffn_hidden + (1 + 8) * 2.0 * m.expert_ffn_hidden));
+}
+
+TEST(Recompute, MlaUpProjectionsCostTheirGemmsAgain) {
+  const auto costs = [](const std::vector<std::string>& overrides) {
+    const StepConfig c = scenarios::step_config(deepseek_layers(overrides));
+    auto network = network::make_network_model(c.cluster);
+    return step_costs(c, *network);
+  };
+  const StepCosts plain = costs({"parallelism.recompute_modules=[layernorm, moe_act]"});
+  const StepCosts up = costs({"parallelism.recompute_modules=[layernorm, moe_act, mla_up_proj]"});
+  const StepCosts none = costs({"parallelism.recompute=none"});
+  // The up-projections are two of the attention's five GEMMs, 29 % of its projection FLOPs
+  // (1,536 x 24,576 and 512 x 32,768 of the 187 M weights a token multiplies).
+  const Duration extra = up.attention_recompute - plain.attention_recompute;
+  EXPECT_GT(extra, Duration());
+  EXPECT_LT(extra, plain.attention_wgrad);
+  EXPECT_GT(extra.seconds(), 0.2 * plain.attention_wgrad.seconds());
+  // Nothing else recomputes more, and without recomputation nothing recomputes.
+  EXPECT_EQ(up.dense_ffn_recompute, plain.dense_ffn_recompute);
+  EXPECT_EQ(up.moe_recompute, plain.moe_recompute);
+  EXPECT_EQ(none.attention_recompute, Duration());
+}
+
+}  // namespace
+}  // namespace moesim
