@@ -169,9 +169,13 @@ size_t ring_count(const hardware::ClusterSpec& c, std::span<const int> gpus) {
 
 namespace {
 
+// A ring's latency follows NCCL's own cost model (src/graph/tuning.cc, the ring case): of each
+// pass's n - 1 steps, the nodes - 1 that cross to another node pay the network's latency and the
+// others an intra-node hop's. The ring goes through each node's GPUs group by group, so a node
+// whose participants sit in k intra-node groups (HCCS) has k - 1 steps across groups.
 struct Ring {
   double bandwidth = 0;  // bytes per second
-  Duration alpha;        // per hop
+  Duration per_pass;     // latency of one pass round the ring
 };
 
 Ring ring_over(const AnalyticNetwork& net, std::span<const int> gpus) {
@@ -182,18 +186,21 @@ Ring ring_over(const AnalyticNetwork& net, std::span<const int> gpus) {
     ++per_node[c.node_of(g)];
     groups.insert(c.node_of(g) * 1'000'000 + c.intra_group_of(g));
   }
-  if (per_node.size() == 1) {
+  const int64_t nodes = static_cast<int64_t>(per_node.size()), n = static_cast<int64_t>(gpus.size());
+  const int64_t cross_steps = static_cast<int64_t>(groups.size()) - nodes, inter_steps = nodes - 1;
+  const Duration per_pass =
+      net.intra_group_latency * (n - nodes - cross_steps) + net.cross_group_latency * cross_steps + net.inter_node_latency * inter_steps;
+  if (nodes == 1) {
     const bool one_group = groups.size() == 1;
-    return {(one_group ? c.intra_node.link : c.intra_node.cross_group_link).effective().bytes_per_second(),
-            one_group ? net.intra_group_latency : net.cross_group_latency};
+    return {(one_group ? c.intra_node.link : c.intra_node.cross_group_link).effective().bytes_per_second(), per_pass};
   }
   const size_t rings = ring_count(c, gpus);
   int most_per_node = 0;
   for (const auto& [node, count] : per_node) most_per_node = std::max(most_per_node, count);
   // Inside a node the ring hops over the intra-node link (the cross-group one if it spans groups).
-  const auto& hop = groups.size() > per_node.size() ? c.intra_node.cross_group_link : c.intra_node.link;
+  const auto& hop = static_cast<int64_t>(groups.size()) > nodes ? c.intra_node.cross_group_link : c.intra_node.link;
   const double intra = most_per_node > 1 ? hop.effective().bytes_per_second() : std::numeric_limits<double>::infinity();
-  return {std::min(intra, static_cast<double>(rings) * c.nic.link.effective().bytes_per_second()), net.inter_node_latency};
+  return {std::min(intra, static_cast<double>(rings) * c.nic.link.effective().bytes_per_second()), per_pass};
 }
 
 }  // namespace
@@ -203,13 +210,13 @@ Duration ring_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes 
   if (n <= 1 || bytes.count() <= 0) return Duration();
   const Ring ring = ring_over(net, gpus);
   const double volume = passes * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count();
-  return Seconds(volume / ring.bandwidth) + ring.alpha * static_cast<int64_t>(passes * (n - 1));
+  return Seconds(volume / ring.bandwidth) + ring.per_pass * static_cast<int64_t>(passes);
 }
 
 Duration ring_latency(const AnalyticNetwork& net, std::span<const int> gpus, int passes) {
   const size_t n = gpus.size();
   if (n <= 1) return Duration();
-  return ring_over(net, gpus).alpha * static_cast<int64_t>(passes * (n - 1));
+  return ring_over(net, gpus).per_pass * static_cast<int64_t>(passes);
 }
 
 }  // namespace moesim::network

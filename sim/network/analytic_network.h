@@ -53,7 +53,9 @@ size_t ring_count(const hardware::ClusterSpec& cluster, std::span<const int> gpu
 // passes round the ring, each moving (n-1)/n of it through every GPU: an all-reduce is 2 (a
 // reduce-scatter, then an all-gather), a reduce-scatter or an all-gather 1.
 Duration ring_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes, int passes);
-// Its latency part: passes x (n-1) hops of the ring's slowest class of link.
+// Its latency part, as NCCL's cost model has it: of each pass's n - 1 steps, the nodes - 1 that
+// cross nodes take the network's latency, the rest an intra-node hop's (across HCCS groups where
+// the ring changes group).
 Duration ring_latency(const AnalyticNetwork& net, std::span<const int> gpus, int passes);
 inline Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes) {
   return ring_time(net, gpus, bytes, 2);
