@@ -45,6 +45,7 @@ StepConfig step_config(const Scenario& s, MigrationMode migration, int spare_slo
   c.micro_batches = static_cast<int>(s.training.micro_batches(s.parallelism));
   c.schedule = s.training.schedule;
   c.delay_wgrad = s.training.delay_wgrad;
+  c.ddp_bucket_params = static_cast<double>(s.training.ddp_bucket_size);
   c.logit_bytes = s.training.cross_entropy == "fp32" ? 6.0 : 2.0;
   c.fp8_activation_input = s.training.activation_func_fp8_input_store;
   c.expert_execution = s.training.expert_execution;

@@ -50,6 +50,9 @@ struct TrainingSpec {
   // Megatron's --delay-wgrad-compute (schedule overlap only): a layer's weight gradients run after
   // the all-to-all that needs only its input gradients has started, hiding it.
   bool delay_wgrad = false;
+  // Megatron's --ddp-bucket-size: parameters per gradient bucket; by default Megatron's
+  // max(40M, 1M x the data-parallel group's size).
+  int64_t ddp_bucket_size = 40'000'000;
   // Megatron's --activation-func-fp8-input-store (a gated FFN's activation keeps its input in FP8),
   // as DeepSeek-V3 caches its SwiGLU inputs.
   bool activation_func_fp8_input_store = false;

@@ -51,19 +51,19 @@ ROWS = [
         "moesim's hash router is perfectly balanced (imbalance {hash_imbalance:.2f}) while its learned gate under LocMoE routing "
         "stays at {locmoe_imbalance:.2f}: LocMoE's gain needs its own trained balance (the GrAP gate with the locality loss), "
         "which the learned gate does not model; the inter-node bytes it saves ({inter_node_saved}) are not enough alone",
-        pin=0.858),
+        pin=0.790),
     Row("locmoe", "locmoe_vs_switch_64", "LocMoE vs Switch (top-1) routing, 64 NPUs", "1.29×", 1.29, 1.29, "speedup",
         "the same missing balance: LocMoE's imbalance ({locmoe_imbalance:.2f}) is close to top-1's ({topk_imbalance:.2f}), so only "
-        "the moved bytes count", pin=1.016),
+        "the moved bytes count", pin=1.027),
     Row("locmoe", "a2a_share_128", "all-to-all share of the step, hash router, 128 NPUs", "18.10 %", 0.181, 0.181, "share",
         "an EP group's 16 ranks spread over the servers (ep_layout spread, as the paper's remark on 256 NPUs implies: one "
         "rank a server here), so nearly all of the all-to-all crosses the fat tree; the paper's model (PanGu-Σ-based) is "
         "unstated: here GPT-3 125M's shape"),
     Row("locmoe", "a2a_share_256", "all-to-all share of the step, hash router, 256 NPUs", "28.74 %", 0.2874, 0.2874, "share",
-        "moesim's share falls from 128 NPUs ({share_128}) where the paper's grows: each GPU's all-to-all keeps its size while "
-        "the data-parallel gradient all-reduce over 100 GbE, exposed, grows with the cluster ({exposed_64} of the step "
-        "exposed communication at 64 NPUs, {exposed_256} at 256); the paper states neither its model's size nor how its "
-        "gradient reduction overlaps the backward", pin=0.129),
+        "moesim's share still falls a little from 128 NPUs ({share_128}) where the paper's grows: each GPU's "
+        "all-to-all keeps its size while the data-parallel gradient all-reduce over 100 GbE (in Megatron's buckets, one a step "
+        "here) takes more steps round a larger ring ({exposed_64} of the step exposed communication at 64 NPUs, {exposed_256} "
+        "at 256); the paper states neither its model's size nor how its gradient reduction overlaps the backward"),
     Row("locmoe", "locmoe_vs_hash_256", "LocMoE vs hash routing, 256 NPUs", "no gain", 1.0, 1.0, "no_gain",
         "agrees, though not only for the paper's reason (with the EP group spread, half of the 32 servers hold none of its "
         "experts, as there): moesim's LocMoE does not beat hash at 64 NPUs either"),

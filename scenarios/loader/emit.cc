@@ -169,6 +169,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
   out << Key << "cross_entropy" << Value << s.training.cross_entropy;
   out << Key << "delay_wgrad" << Value << s.training.delay_wgrad;
+  out << Key << "ddp_bucket_size" << Value << s.training.ddp_bucket_size;
   out << Key << "activation_func_fp8_input_store" << Value << s.training.activation_func_fp8_input_store;
   out << EndMap;
   out << Key << "dispatch" << Value << BeginMap << Key << "kernel" << Value << s.dispatch.kernel;

@@ -265,6 +265,7 @@ TrainingSpec read_training(MapReader tr, const ParallelismSpec& p) {
   t.micro_batch = tr.get_int("micro_batch", std::max<int64_t>(1, t.global_batch() / p.dp), 1, int64_t{1} << 40);
   t.cross_entropy = tr.get_choice("cross_entropy", {"fp32", "bf16"}, t.cross_entropy);
   t.delay_wgrad = tr.get_bool("delay_wgrad", t.delay_wgrad);
+  t.ddp_bucket_size = tr.get_int("ddp_bucket_size", std::max<int64_t>(40'000'000, int64_t{1'000'000} * p.dp * p.cp), 1, int64_t{1} << 50);
   t.activation_func_fp8_input_store = tr.get_bool("activation_func_fp8_input_store", t.activation_func_fp8_input_store);
   t.expert_execution = tr.get_choice("expert_execution", {"dropless", "capacity"}, "dropless") == "dropless" ? ExpertExecution::kDropless
                                                                                                              : ExpertExecution::kCapacity;

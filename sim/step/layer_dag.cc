@@ -234,7 +234,8 @@ void DagBuilder::sum_mirror_grads(int stage, int layer, int mb) {
 }
 
 void DagBuilder::reduce_dense_grads(int stage, int layer, int mb) {
-  if (config_.parallel.dp * config_.parallel.cp > 1) {
+  // A gradient bucket's reduction starts after its last layer's backward (grad_buckets.h).
+  if (config_.parallel.dp * config_.parallel.cp > 1 && !costs_.dense_grad[layer].empty()) {
     for (int t = 0; t < config_.parallel.tp; ++t) {
       const auto& lanes = tp_lanes_[static_cast<size_t>(stage) * config_.parallel.tp + t];
       if (lanes.empty()) continue;

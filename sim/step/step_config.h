@@ -83,6 +83,9 @@ struct StepConfig {
   // Megatron's --delay-wgrad-compute: each layer's weight gradients run beside the all-to-all (or
   // the next layer's) that waits only for its input gradients (schedule overlap).
   bool delay_wgrad = false;
+  // Megatron's --ddp-bucket-size: parameters per gradient bucket of the data-parallel reduction
+  // (grad_buckets.h); ZeRO-3 (FSDP) and DualPipe reduce each layer on its own.
+  double ddp_bucket_params = 40e6;
   // Bytes per logit (token x vocabulary entry) the loss keeps for its backward pass: 6 when it
   // upcasts to FP32 and keeps both copies, 2 when it keeps one BF16 tensor (fused cross-entropy).
   double logit_bytes = 6;

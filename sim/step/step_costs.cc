@@ -6,6 +6,7 @@
 #include "sim/step/dispatch_cost.h"
 #include "sim/step/dispatcher.h"
 #include "sim/step/gemm_shapes.h"
+#include "sim/step/grad_buckets.h"
 #include "sim/step/memory_model.h"
 
 namespace moesim {
@@ -139,15 +140,24 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   c.dense_grad_bytes.resize(m.layers);
   c.dense_grad.resize(m.layers);
   c.param_gather.resize(m.layers);
+  std::vector<double> weights(m.layers);
   for (int l = 0; l < m.layers; ++l) {
-    double weights = layer_dense_params(m, params, l) / p.tp;
-    if (l == 0) weights += params.embedding / p.tp;
-    if (l == m.layers - 1) weights += params.lm_head / p.tp;
-    c.dense_grad_bytes[l] = weights * m.grad_bytes_per_param;
+    weights[l] = layer_dense_params(m, params, l) / p.tp;
+    if (l == 0) weights[l] += params.embedding / p.tp;
+    if (l == m.layers - 1) weights[l] += params.lm_head / p.tp;
+    c.dense_grad_bytes[l] = weights[l] * m.grad_bytes_per_param;
+  }
+  // Megatron's DDP reduces in buckets; FSDP reduces each layer's unit, and DualPipe's mirrors sum
+  // each layer's two copies after their reductions.
+  const bool bucketed = p.zero < 3 && !c.virtual_layout.bidirectional;
+  const std::vector<double> buckets = bucketed ? grad_buckets(c.virtual_stages, weights, s.ddp_bucket_params) : weights;
+  c.dense_bucket_bytes.resize(m.layers);
+  for (int l = 0; l < m.layers; ++l) {
+    c.dense_bucket_bytes[l] = buckets[l] * m.grad_bytes_per_param;
     for (int t = 0; t < tp_ranks; ++t) {
       const std::vector<int> group = c.layout.dense_dp_group(c.layout.gpu(c.stage_of_layer[l], t));
-      c.dense_grad[l].push_back(network.all_reduce(group, Bytes(c.dense_grad_bytes[l] * reduce)));
-      c.param_gather[l].push_back(p.zero >= 1 ? gather(network, group, weights * models::MoeModel::kWeightBytes)
+      if (buckets[l] > 0) c.dense_grad[l].push_back(network.all_reduce(group, Bytes(c.dense_bucket_bytes[l] * reduce)));
+      c.param_gather[l].push_back(p.zero >= 1 ? gather(network, group, weights[l] * models::MoeModel::kWeightBytes)
                                               : network::CollectiveCost{});
     }
   }

@@ -59,6 +59,9 @@ struct StepCosts {
   // gather of their weights (ZeRO >= 1).
   std::vector<std::vector<network::CollectiveCost>> dense_grad, param_gather;
   std::vector<double> dense_grad_bytes;  // per layer
+  // Per layer, the bytes of the gradient bucket whose reduction starts after its backward (0: none;
+  // dense_grad holds no cost there).
+  std::vector<double> dense_bucket_bytes;
   // Per stage x ep + EP rank: an MoE layer's expert gradients reduced, and its weights gathered,
   // over the expert-data-parallel group.
   std::vector<network::CollectiveCost> expert_grad, expert_gather;

@@ -9,10 +9,10 @@
 // beside the dispatch -> expert FFN on exactly the tokens each GPU's experts received -> combine
 // all-to-all); the last stage adds the LM head. Backward runs in reverse at twice the forward
 // FLOPs, plus what it recomputes (under full recomputation, an MoE layer's forward all-to-alls too); its weight gradients may run apart
-// (a zero-bubble schedule's weight passes, or beside the next all-to-all under delay_wgrad). After a layer's last micro-batch, its
-// gradient reduction (all-reduce, or reduce-scatter under ZeRO) overlaps the rest of the backward pass; under ZeRO the sharded weights are
-// gathered before their first use (every use under ZeRO-3). The optimizer step ends the step. A change of placement first moves expert
-// state: before the step (blocking) or beside its first layers (overlapped).
+// (a zero-bubble schedule's weight passes, or beside the next all-to-all under delay_wgrad). After a layer's last micro-batch, the
+// reduction of the gradient bucket it closes (grad_buckets.h; all-reduce, or reduce-scatter under ZeRO) overlaps the rest of the backward
+// pass; under ZeRO the sharded weights are gathered before their first use (every use under ZeRO-3). The optimizer step ends the step. A
+// change of placement first moves expert state: before the step (blocking) or beside its first layers (overlapped).
 #pragma once
 
 #include <vector>

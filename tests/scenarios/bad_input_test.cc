@@ -58,6 +58,7 @@ std::vector<BadCase> syntax_and_cluster_cases() {
        kGood,
        {"cluster.gpu.gemm_half_width=-3"},
        {"`cluster.gpu.gemm_half_width`", "expected a number in [0, 1e+09]", "got '-3'"}},
+      {"ZeroDdpBucket", kGood, {"training.ddp_bucket_size=0"}, {"`training.ddp_bucket_size`", "expected a positive integer", "got '0'"}},
       {"CenturyLatency", kGood, {"cluster.nic.latency=3e9 s"}, {"`cluster.nic.latency`", "from 0 to 1 s"}},
       {"EmptySetValue", kGood, {"steps="}, {"`steps`", "the value is empty", "--set steps="}},
       {"BlankSetValue", kGood, {"cluster.nodes=  "}, {"`cluster.nodes`", "the value is empty"}},

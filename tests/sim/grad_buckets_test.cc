@@ -1,0 +1,54 @@
+#include "sim/step/grad_buckets.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/sim/pipeline_scenarios.h"
+
+namespace moesim {
+namespace {
+
+TEST(GradBuckets, TheFirstChunkSplitsInBackwardOrderTheOthersAreOneBucket) {
+  // Chunk 0 holds layers 0-3 (10 parameters each), chunk 1 layers 4-5. Backward order, buckets of
+  // at least 25: layers 3, 2, 1 close one after layer 1 (30); layer 0 closes the chunk's last (10).
+  // Chunk 1 is one bucket, its reduction after its first layer.
+  const std::vector<std::vector<int>> chunks{{0, 1, 2, 3}, {4, 5}};
+  const std::vector<double> params{10, 10, 10, 10, 7, 8};
+  EXPECT_EQ(grad_buckets(chunks, params, 25), (std::vector<double>{10, 30, 0, 0, 15, 0}));
+  // A bucket of one parameter is a layer; one larger than the model is the whole chunk.
+  EXPECT_EQ(grad_buckets(chunks, params, 1), (std::vector<double>{10, 10, 10, 10, 15, 0}));
+  EXPECT_EQ(grad_buckets(chunks, params, 1e9), (std::vector<double>{40, 0, 0, 0, 15, 0}));
+}
+
+struct Reductions {
+  int count = 0;
+  double bytes = 0;
+};
+
+// GPU 0's dense-gradient reductions in one step of the 8-layer pipeline scenario run as 4-way data
+// parallelism, with gradient buckets of `bucket_params` parameters.
+Reductions reductions(const std::string& bucket_params) {
+  const scenarios::Scenario s = pipeline({"parallelism.pp=1", "training.ddp_bucket_size=" + bucket_params});
+  StepSimulator sim(step_config(s));
+  simulate_step(s, sim);
+  std::vector<TimelineSpan> spans;
+  sim.append_timeline(0, Duration(), spans);
+  Reductions r;
+  for (const auto& span : spans) {
+    if (span.kind != TaskKind::kDenseGradAllReduce || span.gpu != 0) continue;
+    ++r.count;
+    r.bytes += span.bytes;
+  }
+  return r;
+}
+
+TEST(GradBuckets, OneBucketReducesTheWholeModelOnceAndAOneParameterBucketEachLayer) {
+  const Reductions per_layer = reductions("1");
+  const Reductions whole = reductions("1000000000000");
+  EXPECT_EQ(per_layer.count, 8);
+  EXPECT_EQ(whole.count, 1);
+  EXPECT_DOUBLE_EQ(whole.bytes, per_layer.bytes);  // the same gradients, in one reduction
+  EXPECT_GT(whole.bytes, 0);
+}
+
+}  // namespace
+}  // namespace moesim
