@@ -191,14 +191,13 @@ Ring ring_over(const AnalyticNetwork& net, std::span<const int> gpus) {
   const Duration per_pass =
       net.intra_group_latency * (n - nodes - cross_steps) + net.cross_group_latency * cross_steps + net.inter_node_latency * inter_steps;
   if (nodes == 1) {
-    const bool one_group = groups.size() == 1;
-    return {(one_group ? c.intra_node.link : c.intra_node.cross_group_link).effective().bytes_per_second(), per_pass};
+    return {(cross_steps == 0 ? c.intra_node.link : c.intra_node.cross_group_link).effective().bytes_per_second(), per_pass};
   }
   const size_t rings = ring_count(c, gpus);
   int most_per_node = 0;
   for (const auto& [node, count] : per_node) most_per_node = std::max(most_per_node, count);
   // Inside a node the ring hops over the intra-node link (the cross-group one if it spans groups).
-  const auto& hop = static_cast<int64_t>(groups.size()) > nodes ? c.intra_node.cross_group_link : c.intra_node.link;
+  const auto& hop = cross_steps > 0 ? c.intra_node.cross_group_link : c.intra_node.link;
   const double intra = most_per_node > 1 ? hop.effective().bytes_per_second() : std::numeric_limits<double>::infinity();
   return {std::min(intra, static_cast<double>(rings) * c.nic.link.effective().bytes_per_second()), per_pass};
 }
