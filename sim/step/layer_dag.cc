@@ -141,12 +141,13 @@ void DagBuilder::reduce_expert_grads(int stage, int layer, int mb) {
       after_weights(lanes, reduce);
     }
   }
-  if (config_.parallel.expert_dp() > 1) {
+  if (config_.parallel.expert_dp() > 1 && !costs_.expert_grad[layer].empty()) {
+    // An expert gradient bucket's reduction starts after its lowest layer's backward (grad_buckets.h).
     for (int r = 0; r < costs_.ep; ++r) {
       const auto& lanes = edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r];
       if (lanes.empty()) continue;
       // Each member's last task computed the experts' weight gradients; the reduction overlaps what follows.
-      const TaskId reduce = collective(lanes, costs_.expert_grad[costs_.by_ep_rank(stage, r)],
+      const TaskId reduce = collective(lanes, costs_.expert_grad[layer][costs_.by_ep_rank(stage, r)],
                                        task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false);
       after_weights(lanes, reduce);
     }

@@ -163,6 +163,19 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   }
   const double expert_weights = (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
   c.expert_grad_bytes = expert_weights * m.grad_bytes_per_param;
+  // Megatron keeps the experts' gradients in buffers of their own, bucketed alike (bucket_size and
+  // the first chunk's split are the dense buffers'), each bucket reduced over the expert-data-parallel
+  // group once its lowest MoE layer's gradients are done.
+  std::vector<double> expert_params(m.layers, 0.0);
+  std::vector<std::vector<int>> moe_chunks(c.virtual_stages.size());
+  for (size_t v = 0; v < c.virtual_stages.size(); ++v) {
+    for (int l : c.virtual_stages[v]) {
+      if (!m.is_moe_layer(l)) continue;
+      moe_chunks[v].push_back(l);
+      expert_params[l] = expert_weights;
+    }
+  }
+  const std::vector<double> expert_buckets = bucketed ? grad_buckets(moe_chunks, expert_params, s.ddp_bucket_params) : expert_params;
   if (c.virtual_layout.bidirectional) {
     // A GPU and its mirror hold the same shards of a layer: a ring all-reduce of two.
     const double dense_shard = p.zero >= 1 ? p.dp * p.cp : 1, expert_shard = p.zero >= 1 ? p.expert_dp() : 1;
@@ -176,9 +189,20 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   }
   c.expert_copy_grad_bytes = params.expert / p.etp * m.grad_bytes_per_param;
   const int groups = c.per_group ? p.pp * p.ep : 1;
+  c.expert_bucket_bytes.resize(m.layers);
+  c.expert_grad.resize(m.layers);
+  for (int l = 0; l < m.layers; ++l) {
+    c.expert_bucket_bytes[l] = expert_buckets[l] * m.grad_bytes_per_param;
+    if (expert_buckets[l] <= 0) continue;
+    c.expert_grad[l].resize(groups);
+    for (int i = 0; i < groups; ++i) {
+      if (c.per_group && !c.holds(i / p.ep, l)) continue;
+      const std::vector<int> group = c.layout.expert_dp_group(i / p.ep, i % p.ep);
+      c.expert_grad[l][i] = network.all_reduce(group, Bytes(c.expert_bucket_bytes[l] * reduce));
+    }
+  }
   for (int i = 0; i < groups; ++i) {
     const std::vector<int> group = c.layout.expert_dp_group(i / p.ep, i % p.ep);
-    c.expert_grad.push_back(network.all_reduce(group, Bytes(c.expert_grad_bytes * reduce)));
     c.expert_gather.push_back(p.zero >= 1 ? gather(network, group, expert_weights * models::MoeModel::kWeightBytes)
                                           : network::CollectiveCost{});
   }

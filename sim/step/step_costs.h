@@ -62,9 +62,13 @@ struct StepCosts {
   // Per layer, the bytes of the gradient bucket whose reduction starts after its backward (0: none;
   // dense_grad holds no cost there).
   std::vector<double> dense_bucket_bytes;
-  // Per stage x ep + EP rank: an MoE layer's expert gradients reduced, and its weights gathered,
-  // over the expert-data-parallel group.
-  std::vector<network::CollectiveCost> expert_grad, expert_gather;
+  // Per layer, then stage x ep + EP rank: the expert gradient bucket whose reduction over the
+  // expert-data-parallel group starts after that layer's backward (none where the layer closes no
+  // bucket, or its stage does not hold it).
+  std::vector<std::vector<network::CollectiveCost>> expert_grad;
+  std::vector<double> expert_bucket_bytes;  // per layer, as dense_bucket_bytes
+  // Per stage x ep + EP rank: an MoE layer's expert weights gathered over the expert-data-parallel group.
+  std::vector<network::CollectiveCost> expert_gather;
   // DualPipe, per layer: the two copies' gradients summed between mirror GPUs (stage s and pp - 1 - s,
   // the same local index), after each copy's data-parallel reductions, so over their shards.
   std::vector<network::CollectiveCost> mirror_grad;

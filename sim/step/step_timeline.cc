@@ -58,7 +58,7 @@ void append_timeline(const ExecutedStep& executed, int step, Duration offset, st
           break;
         case TaskKind::kExperts: span.tokens = executed.layers[moe].rows[local]; break;
         case TaskKind::kDenseGradAllReduce: span.bytes = executed.costs.dense_bucket_bytes[span.layer]; break;
-        case TaskKind::kExpertGradAllReduce: span.bytes = executed.costs.expert_grad_bytes; break;
+        case TaskKind::kExpertGradAllReduce: span.bytes = executed.costs.expert_bucket_bytes[span.layer]; break;
         case TaskKind::kReplicaGradReduce: span.bytes = executed.layers[moe].replica_grad_sent[local]; break;
         case TaskKind::kMirrorGradSum: span.bytes = executed.costs.mirror_grad_bytes[span.layer]; break;
         case TaskKind::kMigration:

@@ -24,9 +24,10 @@ struct Reductions {
   double bytes = 0;
 };
 
-// GPU 0's dense-gradient reductions in one step of the 8-layer pipeline scenario run as 4-way data
-// parallelism, with gradient buckets of `bucket_params` parameters.
-Reductions reductions(const std::string& bucket_params) {
+// GPU 0's gradient reductions of `kind` (dense or expert) in one step of the 8-layer pipeline
+// scenario run as 4-way data parallelism (every layer an MoE layer of one expert, so 4-way expert
+// data parallelism too), with gradient buckets of `bucket_params` parameters.
+Reductions reductions(const std::string& bucket_params, TaskKind kind) {
   const scenarios::Scenario s = pipeline({"parallelism.pp=1", "training.ddp_bucket_size=" + bucket_params});
   StepSimulator sim(step_config(s));
   simulate_step(s, sim);
@@ -34,7 +35,7 @@ Reductions reductions(const std::string& bucket_params) {
   sim.append_timeline(0, Duration(), spans);
   Reductions r;
   for (const auto& span : spans) {
-    if (span.kind != TaskKind::kDenseGradAllReduce || span.gpu != 0) continue;
+    if (span.kind != kind || span.gpu != 0) continue;
     ++r.count;
     r.bytes += span.bytes;
   }
@@ -42,12 +43,16 @@ Reductions reductions(const std::string& bucket_params) {
 }
 
 TEST(GradBuckets, OneBucketReducesTheWholeModelOnceAndAOneParameterBucketEachLayer) {
-  const Reductions per_layer = reductions("1");
-  const Reductions whole = reductions("1000000000000");
-  EXPECT_EQ(per_layer.count, 8);
-  EXPECT_EQ(whole.count, 1);
-  EXPECT_DOUBLE_EQ(whole.bytes, per_layer.bytes);  // the same gradients, in one reduction
-  EXPECT_GT(whole.bytes, 0);
+  // The experts' gradients are bucketed in buffers of their own, as the dense ones.
+  for (TaskKind kind : {TaskKind::kDenseGradAllReduce, TaskKind::kExpertGradAllReduce}) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    const Reductions per_layer = reductions("1", kind);
+    const Reductions whole = reductions("1000000000000", kind);
+    EXPECT_EQ(per_layer.count, 8);
+    EXPECT_EQ(whole.count, 1);
+    EXPECT_DOUBLE_EQ(whole.bytes, per_layer.bytes);  // the same gradients, in one reduction
+    EXPECT_GT(whole.bytes, 0);
+  }
 }
 
 }  // namespace
