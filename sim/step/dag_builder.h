@@ -195,21 +195,23 @@ class DagBuilder {
     }
   }
 
-  // ZeRO 1 and 2: each model chunk's weights, updated in shards by the last step's optimizer, are
-  // gathered before its first forward (Megatron overlaps this with the forward pass).
+  // ZeRO 1 and 2: the weights, updated in shards by the last step's optimizer, are gathered in the
+  // gradient buckets (Megatron's overlapped parameter gather), in forward order; a layer's first
+  // forward waits for the gather of the bucket it is the lowest layer of, so the later buckets'
+  // gathers run under the earlier layers' forwards.
   void gather_weights() {
-    chunk_gathers_.assign(static_cast<size_t>(lanes_.count()) * costs_.vp, {});
+    layer_gathers_.assign(static_cast<size_t>(lanes_.count()) * config_.model.layers, {});
     if (config_.parallel.zero < 1 || config_.parallel.zero > 2) return;
     for (int stage = 0; stage < costs_.pp; ++stage) {
       for (int lane : lanes_.of_stage[stage]) begin(lane, {});
       for (int chunk = 0; chunk < costs_.vp; ++chunk) {
         for (int l : costs_.virtual_stages[costs_.virtual_layout.virtual_stage(stage, chunk)]) {
-          gather_layer(stage, l, 0, false,
-                       [&](int lane, TaskId t) { chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + chunk].push_back(t); });
+          gather_layer(stage, l, 0, false, [&](int lane, TaskId t) { layer_gathers_[gathers_of(lane, l)].push_back(t); });
         }
       }
     }
   }
+  size_t gathers_of(int lane, int layer) const { return static_cast<size_t>(lane) * config_.model.layers + layer; }
 
   // ZeRO 3's gather as FSDP prefetches it: it waits for what ended two layers back on each lane
   // (so that at most two layers' weights are gathered at once), runs while the layer before it
@@ -241,12 +243,14 @@ class DagBuilder {
         for (int lane : lanes) use(lane, t);
       }
     };
-    for (int t = 0; t < config_.parallel.tp; ++t) {
-      gather(tp_lanes_[static_cast<size_t>(stage) * config_.parallel.tp + t], costs_.param_gather[layer][costs_.per_group ? t : 0]);
+    if (!costs_.param_gather[layer].empty()) {
+      for (int t = 0; t < config_.parallel.tp; ++t) {
+        gather(tp_lanes_[static_cast<size_t>(stage) * config_.parallel.tp + t], costs_.param_gather[layer][costs_.per_group ? t : 0]);
+      }
     }
-    if (costs_.layer_to_moe[layer] < 0) return;
+    if (costs_.expert_gather[layer].empty()) return;
     for (int r = 0; r < costs_.ep; ++r) {
-      gather(edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r], costs_.expert_gather[costs_.by_ep_rank(stage, r)]);
+      gather(edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r], costs_.expert_gather[layer][costs_.by_ep_rank(stage, r)]);
     }
   }
 
@@ -295,7 +299,7 @@ class DagBuilder {
   std::vector<std::vector<int>> tp_lanes_;                      // [stage x tp + tp rank]: a data-parallel group
   std::vector<std::vector<std::vector<int>>> tp_groups_, cp_groups_, etp_groups_;  // [stage][group]: its lanes
   std::vector<TaskId> migration_task_;                                             // [stage x groups + group]
-  std::vector<std::vector<TaskId>> chunk_gathers_;                                 // [lane x vp + chunk]
+  std::vector<std::vector<TaskId>> layer_gathers_;                                 // [gathers_of(lane, layer)]
   std::vector<std::vector<std::pair<int, TaskId>>> received_;                      // [(pass, virtual stage, mb)]: (lane, send)
   std::vector<bool> sent_;                                                         // likewise: whether that pass has run
   std::vector<engine::ResourceId> streams_;

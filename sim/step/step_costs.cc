@@ -147,18 +147,19 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
     if (l == m.layers - 1) weights[l] += params.lm_head / p.tp;
     c.dense_grad_bytes[l] = weights[l] * m.grad_bytes_per_param;
   }
-  // Megatron's DDP reduces in buckets; FSDP reduces each layer's unit, and DualPipe's mirrors sum
-  // each layer's two copies after their reductions.
+  // Megatron's DDP reduces in buckets, and its distributed optimizer gathers the updated weights in
+  // the same buckets; FSDP reduces and gathers each layer's unit, and DualPipe's mirrors sum each
+  // layer's two copies after their reductions.
   const bool bucketed = p.zero < 3 && !c.virtual_layout.bidirectional;
   const std::vector<double> buckets = bucketed ? grad_buckets(c.virtual_stages, weights, s.ddp_bucket_params) : weights;
   c.dense_bucket_bytes.resize(m.layers);
   for (int l = 0; l < m.layers; ++l) {
     c.dense_bucket_bytes[l] = buckets[l] * m.grad_bytes_per_param;
+    if (buckets[l] <= 0) continue;
     for (int t = 0; t < tp_ranks; ++t) {
       const std::vector<int> group = c.layout.dense_dp_group(c.layout.gpu(c.stage_of_layer[l], t));
-      if (buckets[l] > 0) c.dense_grad[l].push_back(network.all_reduce(group, Bytes(c.dense_bucket_bytes[l] * reduce)));
-      c.param_gather[l].push_back(p.zero >= 1 ? gather(network, group, weights[l] * models::MoeModel::kWeightBytes)
-                                              : network::CollectiveCost{});
+      c.dense_grad[l].push_back(network.all_reduce(group, Bytes(c.dense_bucket_bytes[l] * reduce)));
+      if (p.zero >= 1) c.param_gather[l].push_back(gather(network, group, buckets[l] * models::MoeModel::kWeightBytes));
     }
   }
   const double expert_weights = (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
@@ -191,20 +192,18 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   const int groups = c.per_group ? p.pp * p.ep : 1;
   c.expert_bucket_bytes.resize(m.layers);
   c.expert_grad.resize(m.layers);
+  c.expert_gather.resize(m.layers);
   for (int l = 0; l < m.layers; ++l) {
     c.expert_bucket_bytes[l] = expert_buckets[l] * m.grad_bytes_per_param;
     if (expert_buckets[l] <= 0) continue;
     c.expert_grad[l].resize(groups);
+    if (p.zero >= 1) c.expert_gather[l].resize(groups);
     for (int i = 0; i < groups; ++i) {
       if (c.per_group && !c.holds(i / p.ep, l)) continue;
       const std::vector<int> group = c.layout.expert_dp_group(i / p.ep, i % p.ep);
       c.expert_grad[l][i] = network.all_reduce(group, Bytes(c.expert_bucket_bytes[l] * reduce));
+      if (p.zero >= 1) c.expert_gather[l][i] = gather(network, group, expert_buckets[l] * models::MoeModel::kWeightBytes);
     }
-  }
-  for (int i = 0; i < groups; ++i) {
-    const std::vector<int> group = c.layout.expert_dp_group(i / p.ep, i % p.ep);
-    c.expert_gather.push_back(p.zero >= 1 ? gather(network, group, expert_weights * models::MoeModel::kWeightBytes)
-                                          : network::CollectiveCost{});
   }
 }
 

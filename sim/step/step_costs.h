@@ -55,20 +55,19 @@ struct StepCosts {
   // TP group (2 per MoE layer, 4 per dense layer, each way), the CP exchange of keys and values,
   // and the activations (forward) or gradients (backward) it sends the neighbouring stage.
   std::vector<network::CollectiveCost> tp_collective, cp_exchange, send_next, send_previous;  // sends to stage + 1, stage - 1 (mod pp)
-  // Per layer and TP rank: the dense gradients' reduction over the data-parallel group, and the
-  // gather of their weights (ZeRO >= 1).
+  // Per layer and TP rank: the dense gradient bucket's reduction over the data-parallel group, and
+  // the gather of its weights (ZeRO >= 1), where the layer is the bucket's lowest (none elsewhere).
   std::vector<std::vector<network::CollectiveCost>> dense_grad, param_gather;
   std::vector<double> dense_grad_bytes;  // per layer
   // Per layer, the bytes of the gradient bucket whose reduction starts after its backward (0: none;
   // dense_grad holds no cost there).
   std::vector<double> dense_bucket_bytes;
   // Per layer, then stage x ep + EP rank: the expert gradient bucket whose reduction over the
-  // expert-data-parallel group starts after that layer's backward (none where the layer closes no
-  // bucket, or its stage does not hold it).
-  std::vector<std::vector<network::CollectiveCost>> expert_grad;
+  // expert-data-parallel group starts after that layer's backward, and the gather of its weights
+  // (ZeRO >= 1) before that layer's forward (none where the layer is no bucket's lowest, or its
+  // stage does not hold it).
+  std::vector<std::vector<network::CollectiveCost>> expert_grad, expert_gather;
   std::vector<double> expert_bucket_bytes;  // per layer, as dense_bucket_bytes
-  // Per stage x ep + EP rank: an MoE layer's expert weights gathered over the expert-data-parallel group.
-  std::vector<network::CollectiveCost> expert_gather;
   // DualPipe, per layer: the two copies' gradients summed between mirror GPUs (stage s and pp - 1 - s,
   // the same local index), after each copy's data-parallel reductions, so over their shards.
   std::vector<network::CollectiveCost> mirror_grad;

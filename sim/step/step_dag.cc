@@ -56,11 +56,6 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
       join_[lane] = deps;
       ends_[lane].clear();
     }
-    if (!op.backward && !op.weights) {
-      auto& gathers = chunk_gathers_[static_cast<size_t>(lane) * costs_.vp + op.chunk];
-      deps.insert(deps.end(), gathers.begin(), gathers.end());
-      gathers.clear();  // the first forward of the chunk waits; the later ones follow it
-    }
     begin(lane, deps);
   }
   if (receives) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "tests/sim/pipeline_scenarios.h"
 
 namespace moesim {
@@ -27,12 +30,17 @@ struct Reductions {
 // GPU 0's gradient reductions of `kind` (dense or expert) in one step of the 8-layer pipeline
 // scenario run as 4-way data parallelism (every layer an MoE layer of one expert, so 4-way expert
 // data parallelism too), with gradient buckets of `bucket_params` parameters.
-Reductions reductions(const std::string& bucket_params, TaskKind kind) {
-  const scenarios::Scenario s = pipeline({"parallelism.pp=1", "training.ddp_bucket_size=" + bucket_params});
+std::vector<TimelineSpan> gpu_spans(const std::string& bucket_params, const std::string& zero = "0") {
+  const scenarios::Scenario s = pipeline({"parallelism.pp=1", "parallelism.zero=" + zero, "training.ddp_bucket_size=" + bucket_params});
   StepSimulator sim(step_config(s));
   simulate_step(s, sim);
   std::vector<TimelineSpan> spans;
   sim.append_timeline(0, Duration(), spans);
+  return spans;
+}
+
+Reductions reductions(const std::string& bucket_params, TaskKind kind) {
+  const std::vector<TimelineSpan> spans = gpu_spans(bucket_params);
   Reductions r;
   for (const auto& span : spans) {
     if (span.kind != kind || span.gpu != 0) continue;
@@ -52,6 +60,32 @@ TEST(GradBuckets, OneBucketReducesTheWholeModelOnceAndAOneParameterBucketEachLay
     EXPECT_EQ(whole.count, 1);
     EXPECT_DOUBLE_EQ(whole.bytes, per_layer.bytes);  // the same gradients, in one reduction
     EXPECT_GT(whole.bytes, 0);
+  }
+}
+
+TEST(GradBuckets, TheDistributedOptimizerGathersWeightsInTheSameBucketsEachBeforeItsLowestLayer) {
+  // ZeRO 1: the updated weights are gathered per bucket (dense and expert alike), in forward order.
+  // With a bucket per layer, layer 0's first forward waits only for its own gathers, and the later
+  // layers' gathers run under it; with one bucket, it waits for the whole model's two gathers.
+  for (const std::string bucket : {"1", "1000000000000"}) {
+    SCOPED_TRACE(bucket);
+    const std::vector<TimelineSpan> spans = gpu_spans(bucket, "1");
+    std::vector<TimelineSpan> gathers;
+    Duration first_forward = Duration::FromPicoseconds(std::numeric_limits<int64_t>::max());
+    for (const auto& span : spans) {
+      if (span.gpu != 0) continue;
+      if (span.kind == TaskKind::kParamAllGather) gathers.push_back(span);
+      if (span.kind == TaskKind::kAttention && !span.backward) first_forward = std::min(first_forward, span.start);
+    }
+    Duration last_gather_end;
+    for (const auto& g : gathers) last_gather_end = std::max(last_gather_end, g.start + g.duration);
+    if (bucket == "1") {
+      EXPECT_EQ(gathers.size(), 16u);  // 8 layers, each a dense and an expert bucket
+      EXPECT_LT(first_forward, last_gather_end);
+    } else {
+      EXPECT_EQ(gathers.size(), 2u);
+      EXPECT_GE(first_forward, last_gather_end);
+    }
   }
 }
 
