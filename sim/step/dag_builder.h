@@ -200,8 +200,9 @@ class DagBuilder {
   // forward waits for the gather of the bucket it is the lowest layer of, so the later buckets'
   // gathers run under the earlier layers' forwards.
   void gather_weights() {
-    layer_gathers_.assign(static_cast<size_t>(lanes_.count()) * config_.model.layers, {});
+    layer_gathers_.clear();
     if (config_.parallel.zero < 1 || config_.parallel.zero > 2) return;
+    layer_gathers_.resize(static_cast<size_t>(lanes_.count()) * config_.model.layers);
     for (int stage = 0; stage < costs_.pp; ++stage) {
       for (int lane : lanes_.of_stage[stage]) begin(lane, {});
       for (int chunk = 0; chunk < costs_.vp; ++chunk) {

@@ -47,11 +47,13 @@ void DagBuilder::zero3_gather(int stage, int layer, int mb, bool backward) {
 
 void DagBuilder::layer_forward(int stage, int layer, int mb) {
   const auto& lanes = lanes_.of_stage[stage];
-  for (int lane : lanes) {
+  if (!layer_gathers_.empty()) {
     // ZeRO 1 and 2: the layer's first forward waits for its bucket's gather; the later ones follow it.
-    auto& gathers = layer_gathers_[gathers_of(lane, layer)];
-    entry_[lane].insert(entry_[lane].end(), gathers.begin(), gathers.end());
-    gathers.clear();
+    for (int lane : lanes) {
+      auto& gathers = layer_gathers_[gathers_of(lane, layer)];
+      entry_[lane].insert(entry_[lane].end(), gathers.begin(), gathers.end());
+      gathers.clear();
+    }
   }
   zero3_gather(stage, layer, mb, false);
   tensor_parallel(stage, layer, mb, false);
