@@ -58,35 +58,62 @@ void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, c
   const Dedup dedup = config.dedup;
   const std::vector<int>& ranks = costs.ep_groups[g];
   thread_local std::vector<int> gpus;
-  thread_local std::vector<double> replica_rows;
+  thread_local std::vector<double> replica_rows, rows;
   gpus.clear();
   for (int local : ranks) gpus.push_back(costs.layout.gpu(t.stage, local));
   copies.reset(gpus);
   // Each replica's rows from the group's GPUs, summed in rank order into its slot at the end.
-  replica_rows.assign(t.replica_slots.size(), 0.0);
+  const size_t replicas = t.replica_slots.size();
+  replica_rows.assign(replicas, 0.0);
+  rows.resize(replicas);
   const int first_rank = g * ep;  // the group's routing ranks (parallel_layout.h)
   for (int i = 0; i < ep; ++i) {
     const int src = first_rank + i;
     const auto row = routing.row(l, src);
-    double* to = &copies.at(i, 0);
-    // A destination's rows summed in a register while consecutive replicas go to it (experts come
-    // in order, so a contiguous layout's run is a GPU's experts), in the same order as one by one.
-    int run_rank = -1;
-    double run = 0;
-    for (size_t k = 0; k < t.replica_slots.size(); ++k) {
-      const auto& replica = t.replica_slots[k];
+    // The rows this source sends each replica, in passes that vectorize: with one copy of each
+    // expert, replica k reads the row's element k.
+    double* sent = rows.data();
+    const double* share = t.replica_share.data();
+    if (capacity_mode) {
       // With capacity, buffers are padded: every (source, expert) slot costs full capacity.
-      const double tokens = capacity_mode ? static_cast<double>(capacity) : row[replica.expert];
-      const double rows = tokens * replica.share * per_micro_batch;
-      if (replica.ep_rank != run_rank) {
-        if (run_rank >= 0) to[run_rank] = run;
-        run_rank = replica.ep_rank;
-        run = to[run_rank];
-      }
-      run += rows;
-      replica_rows[k] += rows;
+      for (size_t k = 0; k < replicas; ++k) sent[k] = static_cast<double>(capacity) * share[k] * per_micro_batch;
+    } else if (t.one_replica_per_expert) {
+      const int32_t* tokens = row.data();
+      for (size_t k = 0; k < replicas; ++k) sent[k] = tokens[k] * share[k] * per_micro_batch;
+    } else {
+      for (size_t k = 0; k < replicas; ++k) sent[k] = row[t.replica_slots[k].expert] * share[k] * per_micro_batch;
     }
-    if (run_rank >= 0) to[run_rank] = run;
+    double* summed = replica_rows.data();
+    for (size_t k = 0; k < replicas; ++k) summed[k] += sent[k];
+    // A destination's rows summed in a register over a run, in the same order as one by one.
+    double* to = &copies.at(i, 0);
+    if (const size_t n = t.run_length; n > 0) {
+      // Four ranks' runs side by side: each sum's additions wait on the one before, so one run at
+      // a time would wait on every addition.
+      size_t r = 0;
+      for (; r + 4 <= t.replica_runs.size(); r += 4) {
+        double a = to[r], b = to[r + 1], c = to[r + 2], d = to[r + 3];
+        const double* s = sent + r * n;
+        for (size_t k = 0; k < n; ++k) {
+          a += s[k];
+          b += s[n + k];
+          c += s[2 * n + k];
+          d += s[3 * n + k];
+        }
+        to[r] = a, to[r + 1] = b, to[r + 2] = c, to[r + 3] = d;
+      }
+      for (; r < t.replica_runs.size(); ++r) {
+        double sum = to[r];
+        for (size_t k = r * n; k < (r + 1) * n; ++k) sum += sent[k];
+        to[r] = sum;
+      }
+    } else {
+      for (const auto& run : t.replica_runs) {
+        double sum = to[run.ep_rank];
+        for (size_t k = run.begin; k < run.end; ++k) sum += sent[k];
+        to[run.ep_rank] = sum;
+      }
+    }
     if (dispatcher.gathers) {
       // Every GPU of the group receives all of this GPU's tokens.
       const double tokens = static_cast<double>(config.tokens_per_rank) * per_micro_batch;
@@ -183,9 +210,23 @@ void lay_out_slots(const StepConfig& config, const StepCosts& costs, const polic
   }
   t.expert_rows.assign(t.slot_expert.size(), 0.0);
   t.replica_slots.clear();
-  for (int e = 0; e < experts; ++e)
-    for (const auto& replica : placement.replicas[e])
+  t.replica_share.clear();
+  t.replica_runs.clear();
+  for (int e = 0; e < experts; ++e) {
+    for (const auto& replica : placement.replicas[e]) {
+      const size_t k = t.replica_slots.size();
       t.replica_slots.push_back({e, replica.ep_rank, t.slot_of_rank[static_cast<size_t>(replica.ep_rank) * experts + e], replica.share});
+      t.replica_share.push_back(replica.share);
+      if (t.replica_runs.empty() || t.replica_runs.back().ep_rank != replica.ep_rank) t.replica_runs.push_back({replica.ep_rank, k, k});
+      ++t.replica_runs.back().end;
+    }
+  }
+  t.one_replica_per_expert = t.replica_slots.size() == static_cast<size_t>(experts);
+  t.run_length = t.replica_runs.empty() ? 0 : t.replica_runs[0].end - t.replica_runs[0].begin;
+  for (size_t r = 0; r < t.replica_runs.size(); ++r) {
+    const auto& run = t.replica_runs[r];
+    if (run.ep_rank != static_cast<int>(r) || run.begin != r * t.run_length || run.end - run.begin != t.run_length) t.run_length = 0;
+  }
 }
 
 // The copies of a replicated expert sum their gradients every step, as data-parallel replicas do:

@@ -36,6 +36,16 @@ struct LayerTraffic {
     double share;
   };
   std::vector<ReplicaSlot> replica_slots;
+  // The same replicas' shares in one array, and the runs of consecutive replicas on one EP rank (a
+  // contiguous layout's run is a GPU's experts): what the per-source loop over a group reads.
+  struct ReplicaRun {
+    int ep_rank;
+    size_t begin, end;
+  };
+  std::vector<double> replica_share;
+  std::vector<ReplicaRun> replica_runs;
+  bool one_replica_per_expert = false;    // replica k is expert k's only copy
+  size_t run_length = 0;                  // where run r is EP rank r's and all are this long (a contiguous layout), else 0
   std::vector<Duration> experts_forward;  // per local GPU
   std::vector<Duration> experts_wgrad;    // per local GPU: its grouped GEMM, the weight gradients' part of the backward
   std::vector<double> rows;               // per local GPU: token rows its experts process
