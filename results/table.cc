@@ -179,9 +179,10 @@ std::string value(MetricUnit unit, double v) {
 
 // Differences of fractions in percentage points; the others in the metric's unit, signed.
 std::string difference(MetricUnit unit, double d) {
-  const char* sign = d > 0 ? "+" : d < 0 ? "-" : "";
-  if (unit == MetricUnit::kFraction) return sign + format("%.1f pp", 100 * std::abs(d));
-  return sign + value(unit, std::abs(d));
+  std::string out = d > 0 ? "+" : d < 0 ? "-" : "";
+  // Appended, not `sign + string`: GCC 12 warns (-Wrestrict) on that form's inlined insert at the front.
+  out += unit == MetricUnit::kFraction ? format("%.1f pp", 100 * std::abs(d)) : value(unit, std::abs(d));
+  return out;
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ TEST_P(DeepEpNormal, BottleneckBandwidthWithin15Percent) {
 
 INSTANTIATE_TEST_SUITE_P(Rows, DeepEpNormal,
                          ::testing::Values(NormalRow{8, 153, 158}, NormalRow{16, 43, 43}, NormalRow{32, 58, 57}, NormalRow{64, 51, 50}),
-                         [](const auto& info) { return "Ep" + std::to_string(info.param.ep); });
+                         [](const auto& test) { return "Ep" + std::to_string(test.param.ep); });
 
 // The low-latency kernels, 128 tokens per rank, no groups (DeepEP README at commit 3b1045d,
 // "Low-latency kernels with pure RDMA"). The kernel's fixed costs were fitted on the EP 8 and
@@ -86,7 +86,7 @@ TEST_P(DeepEpLowLatency, LatencyWithin15Percent) {
 INSTANTIATE_TEST_SUITE_P(Rows, DeepEpLowLatency,
                          ::testing::Values(LowLatencyRow{8, 163, 318}, LowLatencyRow{16, 173, 329}, LowLatencyRow{32, 182, 350},
                                            LowLatencyRow{64, 186, 353}, LowLatencyRow{128, 192, 369}, LowLatencyRow{256, 194, 360}),
-                         [](const auto& info) { return "Ep" + std::to_string(info.param.ep); });
+                         [](const auto& test) { return "Ep" + std::to_string(test.param.ep); });
 
 TEST(Dispatchers, TheSmBudgetCapsDeepEpAndNotNccl) {
   // EP 8 on NVLink: DeepEP's 24 SMs, not the link, set the rate; 12 SMs halve it. NCCL's

@@ -164,7 +164,9 @@ TEST(PipelineStep, DualPipeShrinksDualPipeVsBubbleForTwiceTheParameters) {
       const auto on = graph.resources(u);
       if (on.size() != 1 || tag_layer(graph.tag(u)) != layer || !tag_backward(graph.tag(u))) continue;
       for (int lane : pair) {
-        if (on[0] == StepSimulator::compute_stream(lane)) EXPECT_LE(schedule.tasks[u].end, schedule.tasks[t].start) << "layer " << layer;
+        if (on[0] == StepSimulator::compute_stream(lane)) {
+          EXPECT_LE(schedule.tasks[u].end, schedule.tasks[t].start) << "layer " << layer;
+        }
       }
     }
   }

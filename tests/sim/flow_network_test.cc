@@ -164,7 +164,7 @@ TEST(FlowNetwork, RatesStayMaxMinFairOverEveryFlowThoughOnlyTheAffectedAreRefill
   // share links form, merge and split as flows come and go.
   Rng rng(11, "flow-network-test");
   std::vector<double> capacity(24);
-  for (double& c : capacity) c = 1e6 * (1 + rng.below(9));
+  for (double& c : capacity) c = 1e6 * static_cast<double>(1 + rng.below(9));
   std::vector<FlowDemand> demands(40);
   std::vector<double> starts(40);
   for (size_t f = 0; f < demands.size(); ++f) {
