@@ -221,7 +221,8 @@ void lay_out_slots(const StepConfig& config, const StepCosts& costs, const polic
       ++t.replica_runs.back().end;
     }
   }
-  t.one_replica_per_expert = t.replica_slots.size() == static_cast<size_t>(experts);
+  t.one_replica_per_expert = true;
+  for (size_t k = 0; k < t.replica_slots.size(); ++k) t.one_replica_per_expert &= t.replica_slots[k].expert == static_cast<int>(k);
   t.run_length = t.replica_runs.empty() ? 0 : t.replica_runs[0].end - t.replica_runs[0].begin;
   for (size_t r = 0; r < t.replica_runs.size(); ++r) {
     const auto& run = t.replica_runs[r];
