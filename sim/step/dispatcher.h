@@ -32,7 +32,7 @@ struct DispatcherEntry {
   std::string_view name;
   std::string_view summary;
   // What crosses the network per token when the kernel fixes it; unset: dispatch.dedup chooses.
-  std::optional<Dedup> dedup;
+  std::optional<Dedup> dedup{};
   bool gathers = false;          // all-gather / reduce-scatter of every token of the EP group
   bool exchanges_counts = true;  // a small count/layout exchange precedes the payload
   bool sm_capped = false;        // dispatch.comm_sms x the GPU's comm_sm_bandwidth caps its sends and receives
@@ -43,8 +43,8 @@ struct DispatcherEntry {
   double metadata_per_top_k = 0;
   double metadata_per_expert = 0;
   // Fixed cost of one call, and per peer GPU (deepep_ll: measured, see dispatchers.cc).
-  Duration call_overhead;
-  Duration peer_overhead;
+  Duration call_overhead{};
+  Duration peer_overhead{};
 };
 
 std::span<const DispatcherEntry* const> dispatcher_entries();

@@ -72,8 +72,17 @@ std::vector<BadCase> syntax_and_cluster_cases() {
        [] {
          std::string y = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
          for (int i = 1; i < 9; ++i) {
-           y += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
-           for (int k = 0; k < 10; ++k) y += (k ? ", *a" : "*a") + std::to_string(i - 1);
+           // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on "literal" + std::string here.
+           const std::string name = std::to_string(i), previous = std::to_string(i - 1);
+           y += "a";
+           y += name;
+           y += ": &a";
+           y += name;
+           y += " [";
+           for (int k = 0; k < 10; ++k) {
+             y += k ? ", *a" : "*a";
+             y += previous;
+           }
            y += "]\n";
          }
          return kGood + y;
