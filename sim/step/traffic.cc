@@ -46,6 +46,39 @@ std::vector<double> node_dedup(const StepConfig& config, int first_rank, const s
   return forward;
 }
 
+// Adds a source's rows to each replica (`sent`) into its row of copies (`to`, per destination EP
+// rank), a run of replicas on one rank at a time, each destination's sum in a register and in
+// replica order.
+void add_runs(const LayerTraffic& t, const double* sent, double* to) {
+  if (const size_t n = t.run_length; n > 0) {
+    // Four ranks' runs side by side: each sum's additions wait on the one before, so one run at a
+    // time would wait on every addition.
+    size_t r = 0;
+    for (; r + 4 <= t.replica_runs.size(); r += 4) {
+      double a = to[r], b = to[r + 1], c = to[r + 2], d = to[r + 3];
+      const double* s = sent + r * n;
+      for (size_t k = 0; k < n; ++k) {
+        a += s[k];
+        b += s[n + k];
+        c += s[2 * n + k];
+        d += s[3 * n + k];
+      }
+      to[r] = a, to[r + 1] = b, to[r + 2] = c, to[r + 3] = d;
+    }
+    for (; r < t.replica_runs.size(); ++r) {
+      double sum = to[r];
+      for (size_t k = r * n; k < (r + 1) * n; ++k) sum += sent[k];
+      to[r] = sum;
+    }
+    return;
+  }
+  for (const auto& run : t.replica_runs) {
+    double sum = to[run.ep_rank];
+    for (size_t k = run.begin; k < run.end; ++k) sum += sent[k];
+    to[run.ep_rank] = sum;
+  }
+}
+
 // EP group g's dispatch per micro-batch in token copies (each a row of hidden states from one GPU
 // to another), and the tokens its GPUs' experts process.
 void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, const StepCosts& costs, const gating::RoutingMatrix& routing,
@@ -85,35 +118,7 @@ void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, c
     }
     double* summed = replica_rows.data();
     for (size_t k = 0; k < replicas; ++k) summed[k] += sent[k];
-    // A destination's rows summed in a register over a run, in the same order as one by one.
-    double* to = &copies.at(i, 0);
-    if (const size_t n = t.run_length; n > 0) {
-      // Four ranks' runs side by side: each sum's additions wait on the one before, so one run at
-      // a time would wait on every addition.
-      size_t r = 0;
-      for (; r + 4 <= t.replica_runs.size(); r += 4) {
-        double a = to[r], b = to[r + 1], c = to[r + 2], d = to[r + 3];
-        const double* s = sent + r * n;
-        for (size_t k = 0; k < n; ++k) {
-          a += s[k];
-          b += s[n + k];
-          c += s[2 * n + k];
-          d += s[3 * n + k];
-        }
-        to[r] = a, to[r + 1] = b, to[r + 2] = c, to[r + 3] = d;
-      }
-      for (; r < t.replica_runs.size(); ++r) {
-        double sum = to[r];
-        for (size_t k = r * n; k < (r + 1) * n; ++k) sum += sent[k];
-        to[r] = sum;
-      }
-    } else {
-      for (const auto& run : t.replica_runs) {
-        double sum = to[run.ep_rank];
-        for (size_t k = run.begin; k < run.end; ++k) sum += sent[k];
-        to[run.ep_rank] = sum;
-      }
-    }
+    add_runs(t, sent, &copies.at(i, 0));
     if (dispatcher.gathers) {
       // Every GPU of the group receives all of this GPU's tokens.
       const double tokens = static_cast<double>(config.tokens_per_rank) * per_micro_batch;

@@ -21,6 +21,26 @@ const std::string kGood =
     "parallelism: {ep: 16, dp: 16}\n"
     "training: {tokens_per_step: 65536, seq_len: 2048}\n";
 
+// Nine anchors, each a list of ten aliases of the one before: 10^9 values once expanded.
+std::string alias_bomb() {
+  std::string y = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on "literal" + std::string here.
+    const std::string name = std::to_string(i), previous = std::to_string(i - 1);
+    y += "a";
+    y += name;
+    y += ": &a";
+    y += name;
+    y += " [";
+    for (int k = 0; k < 10; ++k) {
+      y += k ? ", *a" : "*a";
+      y += previous;
+    }
+    y += "]\n";
+  }
+  return y;
+}
+
 // Syntax, unknown keys, overrides and the cluster.
 std::vector<BadCase> syntax_and_cluster_cases() {
   return {
@@ -68,27 +88,7 @@ std::vector<BadCase> syntax_and_cluster_cases() {
        {},
        {"`cluster`", "got a list as a key"}},
       {"MappingAsKeyInSet", kGood, {"steps={a: 1}: 2"}, {"`steps`", "--set steps={a: 1}: 2"}},
-      {"AliasBomb",
-       [] {
-         std::string y = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
-         for (int i = 1; i < 9; ++i) {
-           // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on "literal" + std::string here.
-           const std::string name = std::to_string(i), previous = std::to_string(i - 1);
-           y += "a";
-           y += name;
-           y += ": &a";
-           y += name;
-           y += " [";
-           for (int k = 0; k < 10; ++k) {
-             y += k ? ", *a" : "*a";
-             y += previous;
-           }
-           y += "]\n";
-         }
-         return kGood + y;
-       }(),
-       {},
-       {"more than 100000 values once its aliases are expanded"}},
+      {"AliasBomb", kGood + alias_bomb(), {}, {"more than 100000 values once its aliases are expanded"}},
       {"UnknownClusterPreset",
        "cluster: {preset: h100}\nmodel: {preset: gpt3-125m-moe}\n",
        {},
