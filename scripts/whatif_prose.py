@@ -14,6 +14,8 @@ import pathlib
 import re
 import sys
 
+import readme_figures  # scripts/: the README's figure blocks
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 PROSE = ROOT / "scenarios" / "whatif" / "README.md"
@@ -30,15 +32,14 @@ CLAIMS = [
     ("here that trade wins", "ep_packed_vs_spread", lambda r: r < 0, "shorter"),
 ]
 
-FIGURE = re.compile(r"<!-- figure whatif[^>]*-->\n(.*?)\n<!-- end figure whatif -->", re.DOTALL)
 ROW = re.compile(r"\| `(\w+)\.yaml` \| [\d.]+ → [\d.]+ ms \(([+-]?[\d.]+) %")
 
 
 def step_changes(readme):
-    figure = FIGURE.search(readme)
-    if not figure:
+    figure = readme_figures.blocks(readme).get("whatif")
+    if figure is None:
         raise SystemExit(f"{README.relative_to(ROOT)}: no what-if figure (<!-- figure whatif --> ... <!-- end figure whatif -->)")
-    return {m.group(1): float(m.group(2)) / 100 for m in ROW.finditer(figure.group(1))}
+    return {m.group(1): float(m.group(2)) / 100 for m in ROW.finditer(figure)}
 
 
 def check():
