@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_scenario fuzz_sweep fuzz_trace_csv fuzz_trace_h5 fuzz_nccl_tests_log fuzz_deepep_log fuzz_expert_loads fuzz_hf_config fuzz_trace_tables fuzz_torch_dump)
+((${#targets[@]})) || targets=(fuzz_scenario fuzz_run fuzz_sweep fuzz_trace_csv fuzz_trace_h5 fuzz_nccl_tests_log fuzz_deepep_log fuzz_expert_loads fuzz_hf_config fuzz_trace_tables fuzz_torch_dump)
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"
 mkdir -p build/fuzz/findings

@@ -75,7 +75,9 @@ void emit_policy(YAML::Emitter& out, const PolicySpec& p) {
   const policies::PlacementEntry& entry = *policies::find_placement(p.placement_name());
   out << YAML::Flow << YAML::BeginMap << Key << "label" << Value << p.label << Key << "placement" << Value
       << std::string(p.placement_name()) << Key << "layout" << Value << std::string(kLayouts[static_cast<size_t>(p.layout)]);
-  if (p.spare_slots > 0) out << Key << "spare_slots" << Value << p.spare_slots;
+  // Written where it is not the plain 0, or where the placement's own default is not 0 (replicated
+  // holds one spare slot unless told otherwise).
+  if (p.spare_slots != 0 || entry.default_spare_slots != 0) out << Key << "spare_slots" << Value << p.spare_slots;
   if (p.predictor) emit_predictor(out, *p.predictor);
   for (const auto& [key, value] : p.placement->values()) out << Key << key << Value << value;
   if (entry.moves) out << Key << "migration" << Value << std::string(kMigrations[static_cast<size_t>(p.migration)]);

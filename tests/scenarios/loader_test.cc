@@ -84,6 +84,21 @@ TEST(Loader, AffinityPolicyRoundTrips) {
   EXPECT_EQ(value_of(again.policies[0].placement->values(), "max_imbalance"), "1.3");
 }
 
+TEST(Loader, SpareSlotsRoundTripWhereThePolicysDefaultIsNotZero) {
+  // replicated holds one spare slot unless told otherwise: the resolved scenario (what a run writes
+  // as its scenario.yaml) must keep an explicit 0 (found by fuzz_run).
+  const Scenario s = load_scenario_text(
+      std::string(kMinimal) + "policies:\n  - {placement: replicated, spare_slots: 0}\n  - {placement: replicated}\n", "t.yaml");
+  ASSERT_EQ(s.policies.size(), 2u);
+  EXPECT_EQ(s.policies[0].spare_slots, 0);
+  EXPECT_EQ(s.policies[1].spare_slots, 1);
+  const std::string yaml = resolved_yaml(s);
+  const Scenario again = load_scenario_text(yaml, "resolved.yaml");
+  EXPECT_EQ(again.policies[0].spare_slots, 0);
+  EXPECT_EQ(again.policies[1].spare_slots, 1);
+  EXPECT_EQ(resolved_yaml(again), yaml);
+}
+
 TEST(Loader, APredictorsSettingsAreScenarioKeys) {
   const Scenario s = load_scenario_text(std::string(kMinimal) + R"(
 policies:
