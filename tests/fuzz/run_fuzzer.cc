@@ -3,8 +3,9 @@
 // runs it, all policies, without writing files; `validate`'s reports and the summary table are
 // made too. A scenario may fail only with the errors `moesim run` reports as bad input (exit
 // status 2): a value the loader accepts must not crash the step model, the gating sources, the
-// placement policies or the reports. And what a run writes as its scenario.yaml (the resolved
-// scenario) must load again, to the same resolved text.
+// placement policies or the reports. What a run writes as its scenario.yaml (the resolved
+// scenario) must load again, to the same resolved text; and a second run of the same scenario
+// must give the same results, step by step, to the last bit.
 //
 // Runs past a size gate are skipped, so that one input takes milliseconds, not minutes: the
 // gate's bounds are far above the hand-checked tiny clusters where the interesting cases live.
@@ -59,6 +60,38 @@ double learned_gate_work(const Scenario& s) {
   return d * tokens * s.model.experts * s.model.moe_layer_count();
 }
 
+bool same_steps(const std::vector<moesim::StepResult>& a, const std::vector<moesim::StepResult>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const moesim::StepResult &x = a[i], &y = b[i];
+    if (x.step_time != y.step_time || x.compute_busy != y.compute_busy || x.all_to_all_time != y.all_to_all_time ||
+        x.a2a_intra_node != y.a2a_intra_node || x.a2a_inter_node != y.a2a_inter_node || x.imbalance != y.imbalance ||
+        x.dropped != y.dropped || x.assignments != y.assignments || x.migration_bytes != y.migration_bytes ||
+        x.migration_time != y.migration_time || x.exposed_comm != y.exposed_comm || x.bubble != y.bubble)
+      return false;
+  }
+  return true;
+}
+
+// Runs `s` as `moesim run` does, less the files.
+moesim::RunResult run(const Scenario& s) {
+  const auto source = moesim::make_gating_source(s);
+  return moesim::run_scenario(s, *source);
+}
+
+// The same scenario run again gives the same steps and loads; anything else is a finding.
+void check_repeats(const Scenario& s, const moesim::RunResult& first) {
+  const moesim::RunResult again = run(s);
+  bool same = again.expert_loads == first.expert_loads && again.policies.size() == first.policies.size();
+  for (size_t p = 0; same && p < first.policies.size(); ++p) {
+    same = same_steps(first.policies[p].steps, again.policies[p].steps) && first.policies[p].expert_loads == again.policies[p].expert_loads;
+  }
+  if (!same) {
+    std::fprintf(stderr, "a second run of the scenario gave other results:\n%s", moesim::scenarios::resolved_yaml(s).c_str());
+    std::abort();
+  }
+}
+
 bool small_enough(const Scenario& s) {
   if (learned_gate_work(s) > 2e7) return false;
   if (s.cluster.gpu_count() > 128 || s.model.layers > 32 || s.model.experts > 256) return false;
@@ -95,9 +128,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!small_enough(s)) return 0;
     moesim::cli::layout_report(s, "  ");
     moesim::cli::memory_report(s, "  ");
-    const auto source = moesim::make_gating_source(s);
-    const moesim::RunResult run = moesim::run_scenario(s, *source);
-    moesim::results::summary_table(moesim::summarize(s, run));
+    const moesim::RunResult first = run(s);
+    moesim::results::summary_table(moesim::summarize(s, first));
+    check_repeats(s, first);
   } catch (const moesim::scenarios::ScenarioError&) {
   } catch (const moesim::gating::TraceError&) {
   } catch (const moesim::files::FileError&) {
