@@ -5,18 +5,27 @@
 // status 2): a value the loader accepts must not crash the step model, the gating sources, the
 // placement policies or the reports. What a run writes as its scenario.yaml (the resolved
 // scenario) must load again, to the same resolved text; and a second run of the same scenario
-// must give the same results, step by step, to the last bit.
+// (the first with the last step's timeline, the second without) must give the same results, step
+// by step, to the last bit.
+//
+// Replays are run too: the token @TRACE_RANKS@ or @TRACE_TOTALS@ in an input stands for the path
+// of a small trace (with per-rank counts, or per-expert totals only) written at start-up in the
+// shape of the trace seeds' scenario.
 //
 // Runs past a size gate are skipped, so that one input takes milliseconds, not minutes: the
 // gate's bounds are far above the hand-checked tiny clusters where the interesting cases live.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "models/gating/routing_matrix.h"
 #include "models/gating/trace_h5.h"
 #include "results/table.h"
 #include "scenarios/loader/loader.h"
@@ -73,15 +82,20 @@ bool same_steps(const std::vector<moesim::StepResult>& a, const std::vector<moes
   return true;
 }
 
-// Runs `s` as `moesim run` does, less the files.
-moesim::RunResult run(const Scenario& s) {
+// Runs `s` as `moesim run` does, less the files; with `timeline`, the last step's tasks are made
+// into spans as for timeline.json, and counted.
+moesim::RunResult run(const Scenario& s, bool timeline) {
   const auto source = moesim::make_gating_source(s);
-  return moesim::run_scenario(s, *source);
+  if (!timeline) return moesim::run_scenario(s, *source);
+  size_t spans = 0;
+  const moesim::TimelineSink sink = [&spans](int, const std::vector<moesim::TimelineSpan>& step) { spans += step.size(); };
+  return moesim::run_scenario(s, *source, nullptr, moesim::TimelineSteps{s.steps - 1, s.steps - 1}, sink);
 }
 
-// The same scenario run again gives the same steps and loads; anything else is a finding.
+// The same scenario run again, without the timeline, gives the same steps and loads; anything
+// else is a finding.
 void check_repeats(const Scenario& s, const moesim::RunResult& first) {
-  const moesim::RunResult again = run(s);
+  const moesim::RunResult again = run(s, false);
   bool same = again.expert_loads == first.expert_loads && again.policies.size() == first.policies.size();
   for (size_t p = 0; same && p < first.policies.size(); ++p) {
     same = same_steps(first.policies[p].steps, again.policies[p].steps) && first.policies[p].expert_loads == again.policies[p].expert_loads;
@@ -106,15 +120,82 @@ bool small_enough(const Scenario& s) {
   return true;
 }
 
+// The trace seeds: a scenario small enough to replay many times a second.
+constexpr const char* kTraceScenario = R"(name: replay
+cluster: {preset: h100-dgx, nodes: 1, gpus_per_node: 4, nic: {count: 4}}
+model: {preset: gpt3-125m-moe, layers: 4}
+parallelism: {ep: 4}
+training: {tokens_per_step: 4096, seq_len: 1024}
+policies: [{placement: static}, {placement: replicated, rebalance_every: 2, warmup: 2, horizon: 2}]
+)";
+
+std::string trace_path(bool per_rank) { return (moesim::fuzz::scratch() / (per_rank ? "ranks.h5" : "totals.h5")).string(); }
+
+// Four steps of the trace seeds' shape: each rank's tokens on two experts that move with the step.
+void write_trace(bool per_rank) {
+  const moesim::gating::GatingShape shape = moesim::gating_shape(moesim::scenarios::load_scenario_text(kTraceScenario, "seed.yaml", {}));
+  moesim::gating::TraceInfo info;
+  info.steps = 4;
+  info.moe_layers = shape.moe_layers;
+  info.experts = shape.experts;
+  info.ranks = per_rank ? shape.ranks : 0;
+  info.top_k = shape.top_k;
+  info.tokens_per_step = shape.tokens_per_rank * shape.ranks;
+  info.model = "fuzz";
+  moesim::gating::TraceWriter writer(trace_path(per_rank), info);
+  for (int step = 0; step < info.steps; ++step) {
+    moesim::gating::RoutingMatrix m(shape.moe_layers, shape.ranks, shape.experts);
+    for (int l = 0; l < shape.moe_layers; ++l) {
+      for (int r = 0; r < shape.ranks; ++r) {
+        const int64_t assignments = shape.tokens_per_rank * shape.top_k, first = assignments / 3;
+        m.row(l, r)[(step + r) % shape.experts] += static_cast<int32_t>(first);
+        m.row(l, r)[(step + 2 * r + 1) % shape.experts] += static_cast<int32_t>(assignments - first);
+      }
+    }
+    if (per_rank) {
+      writer.write_step(m);
+    } else {
+      std::vector<int32_t> totals(static_cast<size_t>(shape.moe_layers) * shape.experts, 0);
+      for (int l = 0; l < shape.moe_layers; ++l) {
+        for (int r = 0; r < shape.ranks; ++r) {
+          for (int e = 0; e < shape.experts; ++e) totals[static_cast<size_t>(l) * shape.experts + e] += m.row(l, r)[e];
+        }
+      }
+      writer.write_step_totals(totals);
+    }
+  }
+  writer.finish();
+}
+
+// `text` with each trace token replaced by its trace's path.
+std::string with_trace_paths(std::string text) {
+  for (const bool per_rank : {true, false}) {
+    const std::string token = per_rank ? "@TRACE_RANKS@" : "@TRACE_TOTALS@", path = trace_path(per_rank);
+    for (size_t at = text.find(token); at != std::string::npos; at = text.find(token, at + path.size()))
+      text.replace(at, token.size(), path);
+  }
+  return text;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
-  moesim::fuzz::seed_from(moesim::fuzz::corpus_dirs(*argc, *argv), MOESIM_SOURCE_DIR "/scenarios", ".yaml");
+  const auto corpora = moesim::fuzz::corpus_dirs(*argc, *argv);
+  moesim::fuzz::seed_from(corpora, MOESIM_SOURCE_DIR "/scenarios", ".yaml");
+  // The replay seeds join any corpus that lacks them, so that an older corpus replays too.
+  for (const auto& corpus : corpora) {
+    for (const auto& [file, token] : {std::pair{"replay-ranks.yaml", "@TRACE_RANKS@"}, std::pair{"replay-totals.yaml", "@TRACE_TOTALS@"}}) {
+      if (std::filesystem::exists(corpus / file)) continue;
+      std::ofstream(corpus / file) << kTraceScenario << "gating: {source: trace, path: " << token << "}\n";
+    }
+  }
+  write_trace(true);
+  write_trace(false);
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string input(reinterpret_cast<const char*>(data), size);
+  const std::string input = with_trace_paths(std::string(reinterpret_cast<const char*>(data), size));
   const size_t split = input.find("\n--set\n");
   std::vector<std::string> overrides;
   if (split != std::string::npos) {
@@ -128,7 +209,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!small_enough(s)) return 0;
     moesim::cli::layout_report(s, "  ");
     moesim::cli::memory_report(s, "  ");
-    const moesim::RunResult first = run(s);
+    const moesim::RunResult first = run(s, true);
     moesim::results::summary_table(moesim::summarize(s, first));
     check_repeats(s, first);
   } catch (const moesim::scenarios::ScenarioError&) {
