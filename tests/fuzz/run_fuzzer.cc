@@ -1,12 +1,11 @@
 // Whole runs: the input is a scenario as for fuzz_scenario (YAML, then optionally "--set" and one
-// override per line), cut to two steps, and every scenario that loads is run as `moesim run`
-// runs it, all policies, without writing files; `validate`'s reports and the summary table are
-// made too. A scenario may fail only with the errors `moesim run` reports as bad input (exit
-// status 2): a value the loader accepts must not crash the step model, the gating sources, the
-// placement policies or the reports. What a run writes as its scenario.yaml (the resolved
-// scenario) must load again, to the same resolved text; and a second run of the same scenario
-// (the first with the last step's timeline, the second without) must give the same results, step
-// by step, to the last bit.
+// override per line), cut to two steps, and every scenario that loads is run as `moesim run
+// --timeline` runs it, all policies, its files written into the fuzzer's scratch directory
+// (output.dir is overridden); `validate`'s reports and the summary table are made too. A scenario may fail only with the errors `moesim
+// run` reports as bad input (exit status 2): a value the loader accepts must not crash the step model, the gating sources, the placement
+// policies or the reports. What a run writes as its scenario.yaml (the resolved scenario) must load again, to the same resolved text; and a
+// second run of the same scenario (the first with the last step's timeline, the second without) must give the same results, step by step,
+// to the last bit.
 //
 // Replays are run too: the token @TRACE_RANKS@ or @TRACE_TOTALS@ in an input stands for the path
 // of a small trace (with per-rank counts, or per-expert totals only) written at start-up in the
@@ -27,6 +26,7 @@
 
 #include "models/gating/routing_matrix.h"
 #include "models/gating/trace_h5.h"
+#include "results/run_outputs.h"
 #include "results/table.h"
 #include "scenarios/loader/loader.h"
 #include "sim/base/units.h"
@@ -82,20 +82,31 @@ bool same_steps(const std::vector<moesim::StepResult>& a, const std::vector<moes
   return true;
 }
 
-// Runs `s` as `moesim run` does, less the files; with `timeline`, the last step's tasks are made
-// into spans as for timeline.json, and counted.
-moesim::RunResult run(const Scenario& s, bool timeline) {
+// Runs `s` as `moesim run` does.
+moesim::RunResult run(const Scenario& s) {
   const auto source = moesim::make_gating_source(s);
-  if (!timeline) return moesim::run_scenario(s, *source);
-  size_t spans = 0;
-  const moesim::TimelineSink sink = [&spans](int, const std::vector<moesim::TimelineSpan>& step) { spans += step.size(); };
-  return moesim::run_scenario(s, *source, nullptr, moesim::TimelineSteps{s.steps - 1, s.steps - 1}, sink);
+  return moesim::run_scenario(s, *source);
+}
+
+// Runs `s` as `moesim run --timeline` does, into the fuzzer's own output directory (the input's
+// output.dir is overridden), and makes the summary table.
+moesim::RunResult run_and_write(const Scenario& s) {
+  moesim::results::RunOutputs outputs(s, 1, moesim::files::DirectoryLock::Wait::kNo);
+  const auto source = moesim::make_gating_source(s);
+  const moesim::TimelineSink sink = [&outputs](int policy, const std::vector<moesim::TimelineSpan>& spans) {
+    outputs.timeline()->add(policy, spans);
+  };
+  moesim::RunResult result = moesim::run_scenario(s, *source, nullptr, moesim::TimelineSteps{s.steps - 1, s.steps - 1}, sink);
+  const auto summary = moesim::summarize(s, result);
+  moesim::results::summary_table(summary);
+  outputs.commit(moesim::scenarios::resolved_yaml(s), summary, result);
+  return result;
 }
 
 // The same scenario run again, without the timeline, gives the same steps and loads; anything
 // else is a finding.
 void check_repeats(const Scenario& s, const moesim::RunResult& first) {
-  const moesim::RunResult again = run(s, false);
+  const moesim::RunResult again = run(s);
   bool same = again.expert_loads == first.expert_loads && again.policies.size() == first.policies.size();
   for (size_t p = 0; same && p < first.policies.size(); ++p) {
     same = same_steps(first.policies[p].steps, again.policies[p].steps) && first.policies[p].expert_loads == again.policies[p].expert_loads;
@@ -203,14 +214,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (std::string line; std::getline(lines, line);) overrides.push_back(line);
   }
   overrides.push_back("steps=2");
+  overrides.push_back("output.dir=" + (moesim::fuzz::scratch() / "out").string());
   try {
     const Scenario s = moesim::scenarios::load_scenario_text(input.substr(0, split), "fuzz.yaml", overrides);
     check_round_trip(s);
     if (!small_enough(s)) return 0;
     moesim::cli::layout_report(s, "  ");
     moesim::cli::memory_report(s, "  ");
-    const moesim::RunResult first = run(s, true);
-    moesim::results::summary_table(moesim::summarize(s, first));
+    const moesim::RunResult first = run_and_write(s);
     check_repeats(s, first);
   } catch (const moesim::scenarios::ScenarioError&) {
   } catch (const moesim::gating::TraceError&) {
