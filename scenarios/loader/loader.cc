@@ -363,6 +363,10 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   MapReader r(sources, root, "");
   Scenario s;
   s.name = r.get_string("name", default_name);
+  if (const auto at = invalid_utf8_at(s.name)) {  // a value in the file was checked with the document
+    throw ScenarioError(sources.file(), "name",
+                        not_utf8_message(s.name, *at, "the file's name, which names the scenario when `name` is not given (set it)"));
+  }
   s.seed = static_cast<uint64_t>(r.get_int("seed", 1, 0));
   s.steps = static_cast<int>(r.get_int("steps", 100, 1, 10'000'000));
   s.cluster = read_cluster(r.child("cluster"));

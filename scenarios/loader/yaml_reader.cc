@@ -4,9 +4,12 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include <boost/locale/utf.hpp>
 
 #include "scenarios/loader/quantity.h"
 #include "scenarios/loader/suggest.h"
@@ -53,6 +56,31 @@ std::string read_document(const std::string& path, const std::string& what) {
   return text;
 }
 
+std::optional<size_t> invalid_utf8_at(std::string_view text) {
+  using Utf8 = boost::locale::utf::utf_traits<char>;
+  for (auto p = text.begin(); p != text.end();) {
+    const auto start = p;
+    const boost::locale::utf::code_point c = Utf8::decode(p, text.end());
+    if (c == boost::locale::utf::illegal || c == boost::locale::utf::incomplete) return static_cast<size_t>(start - text.begin());
+  }
+  return std::nullopt;
+}
+
+std::string not_utf8_message(std::string_view text, size_t at, const std::string& what) {
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[at]));
+  return std::string("expected UTF-8 text, found the byte ") + byte + " at byte " + std::to_string(at + 1) + " of " + what;
+}
+
+namespace {
+
+void require_utf8(const YAML::Node& scalar, const SourceMap& sources, const std::string& path, const std::string& what) {
+  if (const auto at = invalid_utf8_at(scalar.Scalar()))
+    throw ScenarioError(sources.location(scalar.Mark()), path, not_utf8_message(scalar.Scalar(), *at, what));
+}
+
+}  // namespace
+
 void check_document(const YAML::Node& root, const SourceMap& sources, const std::string& root_path) {
   struct Pending {
     YAML::Node node;
@@ -69,7 +97,9 @@ void check_document(const YAML::Node& root, const SourceMap& sources, const std:
                           "the document holds more than " + std::to_string(kMaxDocumentValues) +
                               " values once its aliases are expanded (a scenario holds a few hundred); refusing to read it");
     }
-    if (p.node.IsSequence()) {
+    if (p.node.IsScalar()) {
+      require_utf8(p.node, sources, p.path, "the value");
+    } else if (p.node.IsSequence()) {
       for (size_t i = 0; i < p.node.size(); ++i) stack.push_back({p.node[i], join(p.path, std::to_string(i))});
     } else if (p.node.IsMap()) {
       for (const auto& kv : p.node) {
@@ -77,6 +107,7 @@ void check_document(const YAML::Node& root, const SourceMap& sources, const std:
           throw ScenarioError(sources.location(kv.first.Mark()), p.path,
                               "expected a plain key (a name), got " + describe(kv.first) + " as a key");
         }
+        require_utf8(kv.first, sources, p.path, "a key");
         stack.push_back({kv.second, join(p.path, kv.first.Scalar())});
       }
     }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -101,9 +102,19 @@ std::string read_document(const std::string& path, const std::string& what);
 // scenario or sweep document: a real one holds a few hundred.
 constexpr int64_t kMaxDocumentValues = 100000;
 
+// The 0-based offset of the first byte of `text` that does not begin a whole, valid UTF-8
+// sequence (Boost.Locale's decoder: no overlong forms, surrogates or code points past U+10FFFF).
+std::optional<size_t> invalid_utf8_at(std::string_view text);
+
+// "expected UTF-8 text, found the byte 0xF5 at byte 4 of `what`" for the offset invalid_utf8_at
+// gave.
+std::string not_utf8_message(std::string_view text, size_t at, const std::string& what);
+
 // Throws, before anything walks `node`, for a document that expands beyond kMaxDocumentValues
-// (an alias bomb: aliases share nodes, so a walk would visit each one once per reference) and for
-// a mapping key that is not a plain scalar. `path` names the node in errors.
+// (an alias bomb: aliases share nodes, so a walk would visit each one once per reference), for
+// a mapping key that is not a plain scalar, and for a key or value that is not UTF-8 text (YAML
+// is Unicode, and what a scenario names reaches timeline.json, whose JSON must be UTF-8, while
+// yaml-cpp passes any bytes through). `path` names the node in errors.
 void check_document(const YAML::Node& node, const SourceMap& sources, const std::string& path = "");
 
 // Throws for a key written twice in one mapping, anywhere in `node`: YAML forbids it, and

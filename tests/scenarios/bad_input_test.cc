@@ -1,6 +1,10 @@
 // Every malformed scenario is rejected with one message that names where (file:line:col or the
 // --set), the key path, what was expected and what was found.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "scenarios/loader/loader.h"
 #include "tests/scenarios/rejection.h"
@@ -89,6 +93,14 @@ std::vector<BadCase> syntax_and_cluster_cases() {
        {"`cluster`", "got a list as a key"}},
       {"MappingAsKeyInSet", kGood, {"steps={a: 1}: 2"}, {"`steps`", "--set steps={a: 1}: 2"}},
       {"AliasBomb", kGood + alias_bomb(), {}, {"more than 100000 values once its aliases are expanded"}},
+      // Names reach timeline.json, whose JSON must be UTF-8 (found by fuzz_run: an internal error
+      // after the whole run).
+      {"NameNotUtf8", kGood + "name: run\xf5\xff\n", {}, {"`name`", "expected UTF-8 text", "byte 0xF5", "bad.yaml:5:7"}},
+      {"LabelNotUtf8InSet",
+       kGood + "policies: [{placement: static}]\n",
+       {"policies.0.label=st\xc3"},
+       {"`policies.0.label`", "expected UTF-8 text", "byte 0xC3", "--set policies.0.label="}},
+      {"KeyNotUtf8", kGood + "caf\xe9: 1\n", {}, {"expected UTF-8 text", "a key", "byte 0xE9", "bad.yaml:5:1"}},
       {"UnknownClusterPreset",
        "cluster: {preset: h100}\nmodel: {preset: gpt3-125m-moe}\n",
        {},
@@ -387,6 +399,23 @@ TEST(BadInputFile, MissingFileIsNamed) {
   } catch (const ScenarioError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/x.yaml"), std::string::npos);
   }
+}
+
+TEST(BadInputFile, AFileNameThatIsNotUtf8MustBeGivenAName) {
+  // The file's stem names a scenario without `name`, and that name reaches timeline.json.
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("moesim-bad-input-" + std::to_string(::getpid()) + "-caf\xe9.yaml");
+  std::ofstream(path) << kGood;
+  try {
+    load_scenario_file(path.string());
+    ADD_FAILURE() << "loaded";
+  } catch (const ScenarioError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("`name`: expected UTF-8 text, found the byte 0xE9"), std::string::npos) << message;
+    EXPECT_NE(message.find("the file's name"), std::string::npos) << message;
+  }
+  EXPECT_EQ(load_scenario_file(path.string(), std::vector<std::string>{"name=cafe"}).name, "cafe");
+  std::filesystem::remove(path);
 }
 
 TEST(BadInputFile, ADirectoryOrAnEndlessFileSaysSo) {
