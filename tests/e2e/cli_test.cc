@@ -292,8 +292,9 @@ TEST_F(Cli, LearnedGatingRunSaysWhichRouterItUses) {
   EXPECT_TRUE(fs::exists(dir_ / "l" / "summary.csv"));
 }
 
-// What fuzzing found (tests/fuzz/regressions): each one a clean error, never a crash or a leak;
-// a timeout on a valid input (named *-accepted.*) is converted, and its test has a deadline.
+// What fuzzing found (tests/fuzz/regressions; a scenario is run with its timeline): each one a
+// clean error, never a crash or a leak; a timeout on a valid input (named *-accepted.*) is
+// converted, and its test has a deadline.
 TEST_F(Cli, FuzzFindingsAreOneLineErrors) {
   int files = 0;
   for (const auto& entry : fs::directory_iterator(std::string(MOESIM_SOURCE_DIR) + "/tests/fuzz/regressions")) {
@@ -315,8 +316,12 @@ TEST_F(Cli, FuzzFindingsAreOneLineErrors) {
       command = "validate " + write("config_scenario.yaml", scenario).string();
     }
     if (entry.path().extension() == ".pt") command = "trace import sglang " + entry.path().string() + " --out " + out.string();
+    if (entry.path().extension() == ".yaml") {  // a scenario, run as fuzz_run runs it
+      command = "run " + entry.path().string() + " --timeline -q --out " + (dir_ / "run").string();
+    }
     const Result r = moesim(command);
     EXPECT_FALSE(fs::exists(out));
+    EXPECT_FALSE(fs::exists(dir_ / "run"));
     EXPECT_EQ(r.status, 2) << entry.path() << "\n" << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_NE(r.err.find(entry.path().string()), std::string::npos) << r.err;
