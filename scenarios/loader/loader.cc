@@ -363,7 +363,8 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   MapReader r(sources, root, "");
   Scenario s;
   s.name = r.get_string("name", default_name);
-  if (const auto at = invalid_utf8_at(s.name)) {  // a value in the file was checked with the document
+  // A `name` written in the document was checked with it; the default, the file's name, was not.
+  if (const auto at = invalid_utf8_at(s.name)) {
     throw ScenarioError(sources.file(), "name",
                         not_utf8_message(s.name, *at, "the file's name, which names the scenario when `name` is not given (set it)"));
   }
