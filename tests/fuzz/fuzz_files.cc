@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 namespace moesim::fuzz {
 
@@ -47,6 +48,16 @@ void seed_from(const std::vector<std::filesystem::path>& corpora, const std::fil
       }
     }
   }
+}
+
+ScenarioInput split_scenario_input(const std::string& input) {
+  const size_t split = input.find("\n--set\n");
+  ScenarioInput out{input.substr(0, split), {}};
+  if (split != std::string::npos) {
+    std::istringstream lines(input.substr(split + 7));
+    for (std::string line; std::getline(lines, line);) out.overrides.push_back(line);
+  }
+  return out;
 }
 
 }  // namespace moesim::fuzz

@@ -7,6 +7,13 @@
 
 namespace moesim::fuzz {
 
+// A scenario input: YAML, then optionally a line "--set" followed by one override per line.
+struct ScenarioInput {
+  std::string yaml;
+  std::vector<std::string> overrides;
+};
+ScenarioInput split_scenario_input(const std::string& input);
+
 // A new directory for this process (mkdtemp), removed at exit.
 const std::filesystem::path& scratch();
 

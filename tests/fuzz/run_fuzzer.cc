@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -206,17 +205,11 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string input = with_trace_paths(std::string(reinterpret_cast<const char*>(data), size));
-  const size_t split = input.find("\n--set\n");
-  std::vector<std::string> overrides;
-  if (split != std::string::npos) {
-    std::istringstream lines(input.substr(split + 7));
-    for (std::string line; std::getline(lines, line);) overrides.push_back(line);
-  }
-  overrides.push_back("steps=2");
-  overrides.push_back("output.dir=" + (moesim::fuzz::scratch() / "out").string());
+  auto input = moesim::fuzz::split_scenario_input(with_trace_paths(std::string(reinterpret_cast<const char*>(data), size)));
+  input.overrides.push_back("steps=2");
+  input.overrides.push_back("output.dir=" + (moesim::fuzz::scratch() / "out").string());
   try {
-    const Scenario s = moesim::scenarios::load_scenario_text(input.substr(0, split), "fuzz.yaml", overrides);
+    const Scenario s = moesim::scenarios::load_scenario_text(input.yaml, "fuzz.yaml", input.overrides);
     check_round_trip(s);
     if (!small_enough(s)) return 0;
     moesim::cli::layout_report(s, "  ");
