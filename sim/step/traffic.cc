@@ -173,8 +173,10 @@ void expert_tensor_parallel(const StepConfig& config, const StepCosts& costs, ne
     }
     for (double r : rows) total += r;
     const std::vector<int> members = costs.layout.etp_group(costs.layout.gpu(t.stage, group * etp));
-    t.etp_gather[group] = network.all_reduce(members, Bytes(total * hidden * config.dispatch_bytes / 2));
-    t.etp_scatter[group] = network.all_reduce(members, Bytes(total * hidden * config.combine_bytes / 2));
+    // An all-gather of the group's dispatched rows, and a reduce-scatter of their outputs (which
+    // costs the same): each one pass round the group's ring.
+    t.etp_gather[group] = network.all_gather(members, Bytes(total * hidden * config.dispatch_bytes));
+    t.etp_scatter[group] = network.all_gather(members, Bytes(total * hidden * config.combine_bytes));
   }
 }
 

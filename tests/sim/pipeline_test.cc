@@ -237,6 +237,26 @@ TEST(PipelineStep, ExpertTensorParallelismSplitsEachExpertOverItsGroup) {
   EXPECT_LT(weights(split), weights(plain));
 }
 
+TEST(PipelineStep, AnExpertTensorParallelGatherPaysOnePassOfLatencyRoundItsGroup) {
+  // An ETP group of 2 GPUs in one node gathers its rows as a ring all-gather: one pass of one
+  // intra-node hop. Raising the NVLink latency by 2 us lengthens each gather by exactly 2 us (an
+  // all-reduce of half the bytes, two passes, would take 4 us more for the same bandwidth). Not by
+  // much more: past about 7 us, the shortest path between two GPUs of a node goes through the NICs.
+  const auto gather_time = [](const char* latency) {
+    const scenarios::Scenario s =
+        all_to_all_heavy("1f1b", {"parallelism.ep=8", "parallelism.etp=2", std::string("cluster.intra_node.latency=") + latency});
+    StepSimulator sim(step_config(s));
+    simulate_step(s, sim);
+    for (engine::TaskId t = 0; t < sim.graph().task_count(); ++t) {
+      if (tag_kind(sim.graph().tag(t)) == TaskKind::kExpertTensorParallel) return sim.graph().duration(t);
+    }
+    return Duration();
+  };
+  const Duration fast = gather_time("2 us"), slow = gather_time("4 us");
+  ASSERT_GT(fast, Duration());
+  EXPECT_EQ(slow - fast, Microseconds(2));
+}
+
 TEST(MemoryModel, ShardsAsZeroSaysAndRecomputationShrinksActivations) {
   auto term = [](const GpuMemory& m, const std::string& what) {
     for (const auto& t : m.stages[0].terms)
