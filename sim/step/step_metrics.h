@@ -27,6 +27,8 @@ struct StepResult {
   // With compute_busy they add up to the step time.
   Duration exposed_comm;
   Duration bubble;
+
+  bool operator==(const StepResult&) const = default;
 };
 
 // What record_times() works in, kept from step to step so that it allocates nothing once warm:

@@ -5,7 +5,7 @@
 // run` reports as bad input (exit status 2): a value the loader accepts must not crash the step model, the gating sources, the placement
 // policies or the reports. What a run writes as its scenario.yaml (the resolved scenario) must load again, to the same resolved text; and a
 // second run of the same scenario (the first with the last step's timeline, the second without) must give the same results, step by step,
-// to the last bit.
+// to the last bit, and `moesim compare` of the two runs finds no difference.
 //
 // Replays are run too: the token @TRACE_RANKS@ or @TRACE_TOTALS@ in an input stands for the path
 // of a small trace (with per-rank counts, or per-expert totals only) written at start-up in the
@@ -25,11 +25,13 @@
 
 #include "models/gating/routing_matrix.h"
 #include "models/gating/trace_h5.h"
+#include "results/compare_csv.h"
 #include "results/run_outputs.h"
 #include "results/table.h"
 #include "scenarios/loader/loader.h"
 #include "sim/base/units.h"
 #include "sim/cli/layout_report.h"
+#include "sim/compare.h"
 #include "sim/files/output_file.h"
 #include "sim/resources.h"
 #include "sim/runner.h"
@@ -68,19 +70,6 @@ double learned_gate_work(const Scenario& s) {
   return d * tokens * s.model.experts * s.model.moe_layer_count();
 }
 
-bool same_steps(const std::vector<moesim::StepResult>& a, const std::vector<moesim::StepResult>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const moesim::StepResult &x = a[i], &y = b[i];
-    if (x.step_time != y.step_time || x.compute_busy != y.compute_busy || x.all_to_all_time != y.all_to_all_time ||
-        x.a2a_intra_node != y.a2a_intra_node || x.a2a_inter_node != y.a2a_inter_node || x.imbalance != y.imbalance ||
-        x.dropped != y.dropped || x.assignments != y.assignments || x.migration_bytes != y.migration_bytes ||
-        x.migration_time != y.migration_time || x.exposed_comm != y.exposed_comm || x.bubble != y.bubble)
-      return false;
-  }
-  return true;
-}
-
 // Runs `s` as `moesim run` does.
 moesim::RunResult run(const Scenario& s) {
   const auto source = moesim::make_gating_source(s);
@@ -102,18 +91,38 @@ moesim::RunResult run_and_write(const Scenario& s) {
   return result;
 }
 
+// `moesim compare` of a scenario with itself, its two runs standing for two seeds on each side:
+// nothing differs, every delta is zero and none is beyond seed noise; the table and compare.csv are
+// made. Anything else is a finding.
+void check_comparison(const Scenario& s, const std::vector<moesim::PolicySummary>& first, const std::vector<moesim::PolicySummary>& again) {
+  const std::vector<std::vector<moesim::PolicySummary>> base{first, again}, variant{again, first};
+  std::vector<std::string> unmatched;
+  const auto comparison = moesim::compare_runs(base, variant, &unmatched);
+  bool same = unmatched.empty() && moesim::scenarios::differences(s, s).empty() && comparison.size() == first.size();
+  for (const auto& policy : comparison) {
+    for (const auto& m : policy.metrics) same = same && m.delta == 0 && !m.significant();
+  }
+  moesim::results::compare_table(comparison);
+  moesim::results::compare_csv(comparison);
+  if (!same) {
+    std::fprintf(stderr, "the scenario compared with itself differs:\n%s", moesim::scenarios::resolved_yaml(s).c_str());
+    std::abort();
+  }
+}
+
 // The same scenario run again, without the timeline, gives the same steps and loads; anything
 // else is a finding.
 void check_repeats(const Scenario& s, const moesim::RunResult& first) {
   const moesim::RunResult again = run(s);
   bool same = again.expert_loads == first.expert_loads && again.policies.size() == first.policies.size();
   for (size_t p = 0; same && p < first.policies.size(); ++p) {
-    same = same_steps(first.policies[p].steps, again.policies[p].steps) && first.policies[p].expert_loads == again.policies[p].expert_loads;
+    same = first.policies[p].steps == again.policies[p].steps && first.policies[p].expert_loads == again.policies[p].expert_loads;
   }
   if (!same) {
     std::fprintf(stderr, "a second run of the scenario gave other results:\n%s", moesim::scenarios::resolved_yaml(s).c_str());
     std::abort();
   }
+  check_comparison(s, moesim::summarize(s, first), moesim::summarize(s, again));
 }
 
 bool small_enough(const Scenario& s) {
