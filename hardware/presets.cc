@@ -25,6 +25,10 @@ GpuSpec h100_sxm() {
 constexpr double kNvlinkEfficiency = 0.82;
 // InfiniBand NDR 400 Gb/s = 50 GB/s line; ~48-49 GB/s achievable per CX-7 NIC (nccl-tests #267).
 constexpr double kIbEfficiency = 0.97;
+// Third-generation NVSwitch (Hopper) reduces in the switch (NVLink SHARP). Fitted on 8x H100's
+// all-reduce with it, ~480 GB/s busBw (nccl-tests #212): the buffer once each way at 480 / 1.75
+// = 274 GB/s of the 450 line rate. H800's ~215 GB/s (NCCL #1374) is held out.
+constexpr double kNvlsEfficiency = 0.61;
 
 ClusterSpec dgx(std::string name, GpuSpec gpu, Bandwidth nvlink_per_direction, double nvlink_eff, Bandwidth nic_rate) {
   ClusterSpec c;
@@ -41,7 +45,13 @@ ClusterSpec dgx(std::string name, GpuSpec gpu, Bandwidth nvlink_per_direction, d
   return c;
 }
 
-ClusterSpec h100_dgx() { return dgx("h100-dgx", h100_sxm(), GBps(450), kNvlinkEfficiency, Gbps(400)); }
+ClusterSpec hopper_dgx(std::string name, GpuSpec gpu, Bandwidth nvlink_per_direction, double nvlink_eff) {
+  ClusterSpec c = dgx(std::move(name), std::move(gpu), nvlink_per_direction, nvlink_eff, Gbps(400));
+  c.intra_node.nvls_efficiency = kNvlsEfficiency;
+  return c;
+}
+
+ClusterSpec h100_dgx() { return hopper_dgx("h100-dgx", h100_sxm(), GBps(450), kNvlinkEfficiency); }
 
 // H200 SXM datasheet: same compute as H100, 141 GB HBM3e at 4.8 TB/s, NVLink 900 GB/s.
 ClusterSpec h200_dgx() {
@@ -49,7 +59,7 @@ ClusterSpec h200_dgx() {
   g.name = "H200-SXM";
   g.hbm_capacity = GB(141);
   g.hbm_bandwidth = TBps(4.8);
-  return dgx("h200-dgx", g, GBps(450), kNvlinkEfficiency, Gbps(400));
+  return hopper_dgx("h200-dgx", g, GBps(450), kNvlinkEfficiency);
 }
 
 // H800 SXM5: H100 compute and memory, NVLink cut to 400 GB/s total (200 per direction);
@@ -57,7 +67,7 @@ ClusterSpec h200_dgx() {
 ClusterSpec h800_dgx() {
   GpuSpec g = h100_sxm();
   g.name = "H800-SXM5";
-  return dgx("h800-dgx", g, GBps(200), 0.80, Gbps(400));
+  return hopper_dgx("h800-dgx", g, GBps(200), 0.80);
 }
 
 // NVIDIA A100 SXM4 80GB datasheet: 312 TFLOP/s dense BF16, no FP8, 2.039 TB/s HBM2e,

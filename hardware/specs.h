@@ -51,6 +51,11 @@ struct IntraNodeSpec {
   int group_size = 8;
   LinkSpec link;
   LinkSpec cross_group_link;
+  // NVLink SHARP (NCCL's NVLS): the switch reduces, so an all-reduce among GPUs of one node moves
+  // the buffer once each way over each GPU's link instead of a ring's 2(n-1)/n, at this fraction of
+  // the link's line rate. 0: the switch cannot (NVSwitch before its third generation, PCIe, HCCS).
+  double nvls_efficiency = 0;
+  bool nvls = false;  // NCCL may use it: it takes NVLS or the ring, whichever its cost model finds faster
 };
 
 // NICs of a node; GPU i uses NIC i * count / gpus_per_node (rail-optimized wiring).

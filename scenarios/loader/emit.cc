@@ -62,6 +62,8 @@ void emit_cluster(YAML::Emitter& out, const hardware::ClusterSpec& c) {
   out << Key << "group_size" << Value << c.intra_node.group_size;
   emit_link(out, "", c.intra_node.link);
   emit_link(out, "cross_group_", c.intra_node.cross_group_link);
+  out << Key << "nvls_efficiency" << Value << format_number(c.intra_node.nvls_efficiency);
+  out << Key << "nvls" << Value << c.intra_node.nvls;
   out << EndMap;
   out << Key << "nic" << Value << BeginMap;
   out << Key << "count" << Value << c.nic.count;

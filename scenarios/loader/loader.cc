@@ -135,6 +135,10 @@ hardware::ClusterSpec read_cluster(MapReader r) {
   c.intra_node.cross_group_link.efficiency =
       intra.get_double("cross_group_efficiency", c.intra_node.cross_group_link.efficiency, 0, 1, false);
   c.intra_node.cross_group_link.latency = intra.get_duration("cross_group_latency", c.intra_node.cross_group_link.latency);
+  // Only NVSwitch reduces in the switch: another fabric on a Hopper preset leaves NVLS out.
+  const double default_nvls = c.intra_node.fabric == hardware::IntraNodeFabric::kNvSwitch ? c.intra_node.nvls_efficiency : 0.0;
+  c.intra_node.nvls_efficiency = intra.get_double("nvls_efficiency", default_nvls, 0, 1);
+  c.intra_node.nvls = intra.get_bool("nvls", c.intra_node.nvls);
   intra.finish();
 
   MapReader nic = r.child("nic");

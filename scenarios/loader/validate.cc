@@ -11,6 +11,7 @@
 #include "models/gating/routing/routing_rule.h"
 #include "models/gating/source_registry.h"
 #include "policies/placement/registry.h"
+#include "sim/base/params.h"
 #include "sim/network/network_model.h"
 #include "sim/step/dispatcher.h"
 #include "sim/step/parallel_layout.h"
@@ -93,6 +94,13 @@ void validate_cluster(const hardware::ClusterSpec& cl, const Checker& c) {
                 " (the topology's GPU count), got " + str(cl.gpus));
   c.require(cl.gpus_per_node % cl.intra_node.group_size == 0, "cluster.intra_node.group_size",
             "expected a divisor of gpus_per_node (" + str(cl.gpus_per_node) + "), got " + str(cl.intra_node.group_size));
+  c.require(cl.intra_node.nvls_efficiency == 0 || cl.intra_node.fabric == hardware::IntraNodeFabric::kNvSwitch,
+            "cluster.intra_node.nvls_efficiency",
+            std::string("expected 0 on a ") + hardware::to_string(cl.intra_node.fabric) +
+                " fabric (only NVSwitch reduces in the switch), got " + params::format_number(cl.intra_node.nvls_efficiency));
+  c.require(!cl.intra_node.nvls || cl.intra_node.nvls_efficiency > 0, "cluster.intra_node.nvls",
+            std::string("expected false: this cluster's intra-node fabric (") + hardware::to_string(cl.intra_node.fabric) +
+                ", nvls_efficiency 0) has no NVLink SHARP, got true");
   c.require(cl.nic.count <= cl.gpus_per_node && cl.gpus_per_node % cl.nic.count == 0, "cluster.nic.count",
             "expected a divisor of gpus_per_node (" + str(cl.gpus_per_node) + "), got " + str(cl.nic.count));
   validate_fabric(cl, c);

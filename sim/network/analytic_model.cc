@@ -1,5 +1,7 @@
 #include "sim/network/analytic_model.h"
 
+#include <algorithm>
+
 #include "sim/network/all_to_all.h"
 
 namespace moesim::network {
@@ -17,7 +19,8 @@ CollectiveCost AnalyticModel::transfers(const TrafficMatrix& traffic) {
 }
 
 CollectiveCost AnalyticModel::all_reduce(std::span<const int> gpus, Bytes bytes) {
-  return {ring_all_reduce_time(net_, gpus, bytes), {}, {}, {}, {}};
+  const Duration ring = ring_all_reduce_time(net_, gpus, bytes);
+  return {std::min(ring, nvls_all_reduce_time(net_, gpus, bytes).value_or(ring)), {}, {}, {}, {}};
 }
 
 CollectiveCost AnalyticModel::all_gather(std::span<const int> gpus, Bytes bytes) {

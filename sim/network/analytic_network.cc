@@ -218,4 +218,18 @@ Duration ring_latency(const AnalyticNetwork& net, std::span<const int> gpus, int
   return ring_over(net, gpus).per_pass * static_cast<int64_t>(passes);
 }
 
+std::optional<Duration> nvls_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes) {
+  const hardware::ClusterSpec& c = net.cluster;
+  if (!c.intra_node.nvls || c.intra_node.nvls_efficiency <= 0 || gpus.size() <= 1 || bytes.count() <= 0) return std::nullopt;
+  const int node = c.node_of(gpus.front());
+  if (!std::all_of(gpus.begin(), gpus.end(), [&](int g) { return c.node_of(g) == node; })) return std::nullopt;
+  const double rate = c.intra_node.link.bandwidth.bytes_per_second() * c.intra_node.nvls_efficiency;
+  return Seconds(bytes.count() / rate) + nvls_all_reduce_latency(net);
+}
+
+bool nvls_all_reduce_wins(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes) {
+  const auto nvls = nvls_all_reduce_time(net, gpus, bytes);
+  return nvls && *nvls < ring_all_reduce_time(net, gpus, bytes);
+}
+
 }  // namespace moesim::network

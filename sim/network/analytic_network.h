@@ -11,6 +11,7 @@
 // NIC in use, so across nodes the ring bandwidth is min(intra-node link, rings x NIC).
 #pragma once
 
+#include <optional>
 #include <span>
 
 #include "hardware/specs.h"
@@ -61,5 +62,14 @@ inline Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const
   return ring_time(net, gpus, bytes, 2);
 }
 inline Duration ring_all_reduce_latency(const AnalyticNetwork& net, std::span<const int> gpus) { return ring_latency(net, gpus, 2); }
+
+// An NVLink SHARP (NCCL's NVLS) all-reduce over `gpus`, where the cluster allows one (all of them
+// in one NVSwitch node, cluster.intra_node.nvls): the switch reduces what the GPUs write and
+// multicasts the sums, so each GPU's link carries the buffer once each way, at nvls_efficiency of
+// its line rate, in one pass through the switch and back (latency: two hops). Empty where it does
+// not apply; NCCL takes it only where it is faster than the ring (nvls_all_reduce_wins).
+std::optional<Duration> nvls_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes);
+inline Duration nvls_all_reduce_latency(const AnalyticNetwork& net) { return net.intra_group_latency * 2; }
+bool nvls_all_reduce_wins(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes);
 
 }  // namespace moesim::network

@@ -39,6 +39,17 @@ class FlowModel final : public AnalyticModel {
   }
   CollectiveCost all_reduce(std::span<const int> gpus, Bytes bytes) override {
     CollectiveCost cost = AnalyticModel::all_reduce(gpus, bytes);
+    if (nvls_all_reduce_wins(net_, gpus, bytes)) {
+      // NVLS loads each GPU's NVLink port with the buffer once each way, at its own efficiency:
+      // as flows, one pass round a ring of the GPUs (each port then carries (n-1)/n of the bytes),
+      // of the bytes that take as long at the link's efficiency.
+      const auto& intra = net_.cluster.intra_node;
+      const double n = static_cast<double>(gpus.size());
+      const double equivalent = bytes.count() * n / (n - 1) * intra.link.efficiency / intra.nvls_efficiency;
+      cost.demand.push_back(ring_demand(*router_, net_.cluster, gpus, Bytes(equivalent), 1, scratch_));
+      cost.tail.push_back(nvls_all_reduce_latency(net_));
+      return cost;
+    }
     cost.demand.push_back(ring_all_reduce_demand(*router_, net_.cluster, gpus, bytes, scratch_));
     cost.tail.push_back(ring_all_reduce_latency(net_, gpus));
     return cost;

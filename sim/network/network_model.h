@@ -38,7 +38,8 @@ class NetworkModel {
   virtual CollectiveCost all_to_all(const TrafficMatrix& traffic) = 0;
   // Point-to-point transfers, all at once (moving expert state).
   virtual CollectiveCost transfers(const TrafficMatrix& traffic) = 0;
-  // A ring all-reduce of `bytes` on each of `gpus`.
+  // An all-reduce of `bytes` on each of `gpus`: a ring, or NVLink SHARP where the cluster allows it
+  // and it is the faster (analytic_network.h).
   virtual CollectiveCost all_reduce(std::span<const int> gpus, Bytes bytes) = 0;
   // A ring all-gather whose gathered buffer is `bytes` on each of `gpus`; a reduce-scatter of a
   // `bytes` buffer costs the same.

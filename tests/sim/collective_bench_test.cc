@@ -86,5 +86,25 @@ TEST(CollectiveBench, FlowModelAgreesWithTheAnalyticOneOnAQuietNetwork) {
   }
 }
 
+TEST(CollectiveBench, NvlsAllReduceRunsAsFastUnderBothModels) {
+  // One node with NVLink SHARP: about 480 GB/s busBw (nccl-tests #212) under both models, where
+  // the ring gives about 370; its latency is two hops through the switch.
+  auto with_nvls = [](const char* model) {
+    hardware::ClusterSpec c = h100(1, model);
+    c.intra_node.nvls = true;
+    return make_network_model(c);
+  };
+  auto analytic = with_nvls("analytic"), flow = with_nvls("flow");
+  const std::vector<int> gpus = first(8);
+  const std::vector<int64_t> sizes = {8 * 4, int64_t{1} << 30};
+  const auto a = bench_collective(*analytic, CollectiveOp::kAllReduce, gpus, sizes);
+  const auto f = bench_collective(*flow, CollectiveOp::kAllReduce, gpus, sizes);
+  EXPECT_NEAR(a[1].busbw / 480, 1.0, 0.02);
+  EXPECT_NEAR(f[1].busbw / a[1].busbw, 1.0, 0.01);
+  const AnalyticNetwork net = make_analytic_network(h100(1));
+  EXPECT_NEAR(a[0].time.seconds(), 2 * net.intra_group_latency.seconds(), 1e-9);
+  EXPECT_NEAR(f[0].time.seconds(), a[0].time.seconds(), 1e-9);
+}
+
 }  // namespace
 }  // namespace moesim::network
