@@ -221,8 +221,9 @@ Duration ring_latency(const AnalyticNetwork& net, std::span<const int> gpus, int
 std::optional<Duration> nvls_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes) {
   const hardware::ClusterSpec& c = net.cluster;
   if (!c.intra_node.nvls || c.intra_node.nvls_efficiency <= 0 || gpus.size() <= 1 || bytes.count() <= 0) return std::nullopt;
-  const int node = c.node_of(gpus.front());
-  if (!std::all_of(gpus.begin(), gpus.end(), [&](int g) { return c.node_of(g) == node; })) return std::nullopt;
+  const int node = c.node_of(gpus.front()), group = c.intra_group_of(gpus.front());
+  const auto on_the_switch = [&](int g) { return c.node_of(g) == node && c.intra_group_of(g) == group; };
+  if (!std::all_of(gpus.begin(), gpus.end(), on_the_switch)) return std::nullopt;
   const double rate = c.intra_node.link.bandwidth.bytes_per_second() * c.intra_node.nvls_efficiency;
   return Seconds(bytes.count() / rate) + nvls_all_reduce_latency(net);
 }

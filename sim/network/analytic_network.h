@@ -64,7 +64,7 @@ inline Duration ring_all_reduce_time(const AnalyticNetwork& net, std::span<const
 inline Duration ring_all_reduce_latency(const AnalyticNetwork& net, std::span<const int> gpus) { return ring_latency(net, gpus, 2); }
 
 // An NVLink SHARP (NCCL's NVLS) all-reduce over `gpus`, where the cluster allows one (all of them
-// in one NVSwitch node, cluster.intra_node.nvls): the switch reduces what the GPUs write and
+// on one NVSwitch of one node, cluster.intra_node.nvls): the switch reduces what the GPUs write and
 // multicasts the sums, so each GPU's link carries the buffer once each way, at nvls_efficiency of
 // its line rate, in one pass through the switch and back (latency: two hops). Empty where it does
 // not apply; NCCL takes it only where it is faster than the ring (nvls_all_reduce_wins).

@@ -118,6 +118,8 @@ TEST(Calibration, NvlsIsTakenOnlyWhereItBeatsTheRing) {
   EXPECT_FALSE(nvls_all_reduce_wins(on, two, large));
   // NVLS reduces in one node's switch only.
   EXPECT_FALSE(nvls_all_reduce_time(on, across, large));
+  c.intra_node.group_size = 4;
+  EXPECT_FALSE(nvls_all_reduce_time(make_analytic_network(c), eight, large));
   // A small buffer is the latency's: two hops through the switch against the ring's 14.
   EXPECT_TRUE(nvls_all_reduce_wins(on, eight, Bytes(1024)));
 }
