@@ -138,7 +138,9 @@ TierFit fit_tier(std::vector<LogRun>& runs, bool nic, hardware::ClusterSpec& clu
 
 Calibration calibrate(const hardware::ClusterSpec& cluster, const std::vector<NcclTestsLog>& logs) {
   Calibration out;
+  // The links are fitted on rings: an NVLS all-reduce's time does not depend on them.
   out.cluster = cluster;
+  out.cluster.intra_node.nvls = false;
   out.overhead.before = out.overhead.after = cluster.network.message_overhead;
   std::vector<std::vector<double>> simulated(logs.size());  // per log, from its tier's fit
   for (bool nic : {false, true}) {
@@ -158,6 +160,7 @@ Calibration calibrate(const hardware::ClusterSpec& cluster, const std::vector<Nc
       out.residuals.push_back(
           {log.path, log.rows[i].line, log.op, log.ranks, log.nodes, log.rows[i].bytes, log.rows[i].time_us, simulated[l][i]});
   }
+  out.cluster.intra_node.nvls = cluster.intra_node.nvls;
   return out;
 }
 

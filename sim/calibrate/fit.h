@@ -10,7 +10,9 @@
 // phase costs) is the network's, not a tier's; only logs that tell it from the latency can fit it:
 // all-to-alls at two or more rank counts, or an all-to-all beside a ring collective on the same
 // tier. The residuals come from simulating again with the fitted values, so where the model is not
-// linear they show it.
+// linear they show it. All-reduces are simulated as rings, whatever cluster.intra_node.nvls says:
+// an all-reduce log taken with NVLink SHARP (NCCL_NVLS_ENABLE=0 turns it off) would fit a faster
+// link than the ring's.
 #pragma once
 
 #include <string>

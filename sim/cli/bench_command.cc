@@ -162,9 +162,10 @@ int cmd_bench(const std::vector<std::string>& args) {
 
   const auto network = network::make_network_model(s.cluster);
   const auto samples = network::bench_collective(*network, info->op, gpus, sizes);
-  std::printf("# moesim bench collective: %s simulated on %s: %d x %s, GPUs 0-%d, %s network model, %s all-to-all\n",
+  std::printf("# moesim bench collective: %s simulated on %s: %d x %s, GPUs 0-%d, %s network model, %s all-to-all%s\n",
               std::string(info->tool).c_str(), s.name.c_str(), s.cluster.nodes, s.cluster.preset.c_str(), n - 1,
-              s.cluster.network.model.c_str(), hardware::to_string(s.cluster.network.all_to_all));
+              s.cluster.network.model.c_str(), hardware::to_string(s.cluster.network.all_to_all),
+              s.cluster.intra_node.nvls ? ", NVLink SHARP all-reduce where it beats the ring" : "");
   std::printf("# each size: one collective alone on the network; nccl-tests' out-of-place columns (in-place is the same here)\n");
   std::printf("# busBw = algBw x %s\n#\n", info->op == network::CollectiveOp::kAllReduce ? "2(n-1)/n" : "(n-1)/n");
   std::printf("#       size         count      type   redop    root     time   algbw   busbw\n");

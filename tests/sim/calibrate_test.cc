@@ -148,6 +148,22 @@ TEST(Calibrate, RecoversTheLinksALogWasMadeWith) {
   for (const auto& r : fit.residuals) EXPECT_NEAR(r.simulated_us / r.measured_us, 1.0, 0.02) << r.path << ":" << r.line;
 }
 
+// A cluster that allows NVLink SHARP still has its NVLink fitted on the ring, which a log taken
+// without NVLS measures, and keeps NVLS allowed.
+TEST(Calibrate, FitsTheRingOnAClusterThatAllowsNvls) {
+  hardware::ClusterSpec truth = h800(1);
+  truth.intra_node.link.efficiency = 0.6;
+  const std::vector<NcclTestsLog> logs = {parse_nccl_tests_log(
+      nccl_tests_log("all_reduce_perf", "sum", 1, 8, measure(truth, network::CollectiveOp::kAllReduce, {0, 1, 2, 3, 4, 5, 6, 7})),
+      "ar.log")};
+  hardware::ClusterSpec start = h800(1);
+  start.intra_node.nvls = true;
+  const Calibration fit = calibrate(start, logs);
+  ASSERT_EQ(fit.tiers.size(), 1u);
+  EXPECT_NEAR(fit.tiers[0].after.efficiency, 0.6, 0.01);
+  EXPECT_TRUE(fit.cluster.intra_node.nvls);
+}
+
 // All-to-alls on 4 and 8 GPUs of a node pay 2 and 6 further peers' overhead over one latency:
 // together they tell the two apart. One of them alone cannot, and the overhead is kept.
 TEST(Calibrate, FitsTheMessageOverheadWhereTheLogsTellItFromTheLatency) {
