@@ -1,7 +1,5 @@
 #include "sim/network/analytic_model.h"
 
-#include <algorithm>
-
 #include "sim/network/all_to_all.h"
 
 namespace moesim::network {
@@ -19,8 +17,7 @@ CollectiveCost AnalyticModel::transfers(const TrafficMatrix& traffic) {
 }
 
 CollectiveCost AnalyticModel::all_reduce(std::span<const int> gpus, Bytes bytes) {
-  const Duration ring = ring_all_reduce_time(net_, gpus, bytes);
-  return {std::min(ring, nvls_all_reduce_time(net_, gpus, bytes).value_or(ring)), {}, {}, {}, {}};
+  return {all_reduce_choice(net_, gpus, bytes).time, {}, {}, {}, {}};
 }
 
 CollectiveCost AnalyticModel::all_gather(std::span<const int> gpus, Bytes bytes) {

@@ -228,9 +228,10 @@ std::optional<Duration> nvls_all_reduce_time(const AnalyticNetwork& net, std::sp
   return Seconds(bytes.count() / rate) + nvls_all_reduce_latency(net);
 }
 
-bool nvls_all_reduce_wins(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes) {
+AllReduceChoice all_reduce_choice(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes) {
+  const Duration ring = ring_all_reduce_time(net, gpus, bytes);
   const auto nvls = nvls_all_reduce_time(net, gpus, bytes);
-  return nvls && *nvls < ring_all_reduce_time(net, gpus, bytes);
+  return nvls && *nvls < ring ? AllReduceChoice{*nvls, true} : AllReduceChoice{ring, false};
 }
 
 }  // namespace moesim::network

@@ -67,9 +67,15 @@ inline Duration ring_all_reduce_latency(const AnalyticNetwork& net, std::span<co
 // on one NVSwitch of one node, cluster.intra_node.nvls): the switch reduces what the GPUs write and
 // multicasts the sums, so each GPU's link carries the buffer once each way, at nvls_efficiency of
 // its line rate, in one pass through the switch and back (latency: two hops). Empty where it does
-// not apply; NCCL takes it only where it is faster than the ring (nvls_all_reduce_wins).
+// not apply.
 std::optional<Duration> nvls_all_reduce_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes);
 inline Duration nvls_all_reduce_latency(const AnalyticNetwork& net) { return net.intra_group_latency * 2; }
-bool nvls_all_reduce_wins(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes);
+
+// An all-reduce as NCCL runs it: NVLS where it applies and is faster than the ring, else the ring.
+struct AllReduceChoice {
+  Duration time;
+  bool nvls = false;
+};
+AllReduceChoice all_reduce_choice(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes);
 
 }  // namespace moesim::network

@@ -38,8 +38,9 @@ class FlowModel final : public AnalyticModel {
     return cost;
   }
   CollectiveCost all_reduce(std::span<const int> gpus, Bytes bytes) override {
-    CollectiveCost cost = AnalyticModel::all_reduce(gpus, bytes);
-    if (nvls_all_reduce_wins(net_, gpus, bytes)) {
+    const AllReduceChoice choice = all_reduce_choice(net_, gpus, bytes);
+    CollectiveCost cost{choice.time, {}, {}, {}, {}};
+    if (choice.nvls) {
       // NVLS loads each GPU's NVLink port with the buffer once each way, at its own efficiency:
       // as flows, one pass round a ring of the GPUs (each port then carries (n-1)/n of the bytes),
       // of the bytes that take as long at the link's efficiency.

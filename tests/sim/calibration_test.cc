@@ -86,7 +86,7 @@ double nvls_all_reduce_bus_bw(hardware::ClusterSpec c) {
   std::vector<int> ids(n);
   std::iota(ids.begin(), ids.end(), 0);
   const AnalyticNetwork net = make_analytic_network(c);
-  EXPECT_TRUE(nvls_all_reduce_wins(net, ids, Bytes(kBytesPerGpu)));
+  EXPECT_TRUE(all_reduce_choice(net, ids, Bytes(kBytesPerGpu)).nvls);
   return kBytesPerGpu / nvls_all_reduce_time(net, ids, Bytes(kBytesPerGpu))->seconds() * 2 * (n - 1) / n / 1e9;
 }
 
@@ -113,15 +113,15 @@ TEST(Calibration, NvlsIsTakenOnlyWhereItBeatsTheRing) {
   const Bytes large(kBytesPerGpu);
   // Eight GPUs: the ring moves 1.75 buffers at 82 % of the line rate, NVLS one at 61 %.
   EXPECT_FALSE(nvls_all_reduce_time(off, eight, large));
-  EXPECT_TRUE(nvls_all_reduce_wins(on, eight, large));
+  EXPECT_TRUE(all_reduce_choice(on, eight, large).nvls);
   // Two GPUs: the ring moves one buffer too, at the link's better efficiency.
-  EXPECT_FALSE(nvls_all_reduce_wins(on, two, large));
+  EXPECT_FALSE(all_reduce_choice(on, two, large).nvls);
   // NVLS reduces in one node's switch only.
   EXPECT_FALSE(nvls_all_reduce_time(on, across, large));
   c.intra_node.group_size = 4;
   EXPECT_FALSE(nvls_all_reduce_time(make_analytic_network(c), eight, large));
   // A small buffer is the latency's: two hops through the switch against the ring's 14.
-  EXPECT_TRUE(nvls_all_reduce_wins(on, eight, Bytes(1024)));
+  EXPECT_TRUE(all_reduce_choice(on, eight, Bytes(1024)).nvls);
 }
 
 }  // namespace
