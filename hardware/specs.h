@@ -26,10 +26,16 @@ struct GpuSpec {
   Duration kernel_launch = Microseconds(4);
   int sms = 132;  // streaming multiprocessors (or AI cores): what a communication kernel takes SMs of
   // What one SM moves, sent or received, in a communication kernel that copies with its SMs
-  // (DeepEP's normal kernels): with dispatch.comm_sms of them, a GPU's dispatch rate cap. Hopper's,
-  // fitted on DeepEP's intranode dispatch (153 GB/s with its tests' 24 SMs on H800,
-  // tests/sim/dispatcher_test.cc); GPUs without a measurement keep it.
-  Bandwidth comm_sm_bandwidth = GBps(5.65);
+  // (DeepEP's normal kernels): with dispatch.comm_sms of them, a cap on a GPU's dispatch rate.
+  // DeepEP has two such kernels and their SMs move different amounts: the internode one (RDMA
+  // sends, and NVLink forwarding of what arrives) and the intranode one (an EP group within one
+  // node: NVLink stores, half its SMs sending and half receiving). Hopper's, from DeepEP's figures
+  // (tests/sim/dispatcher_test.cc): internode fitted on the EP 32 dispatch (58 GB/s RDMA on H800
+  // with 24 SMs); intranode the least rate that H20's 337 GB/s NVL with 24 SMs allows (DeepEP issue
+  // #16; H800's 153 GB/s is bound by its narrower NVLink, sim/step/dispatchers.cc). GPUs without a
+  // measurement keep them.
+  Bandwidth comm_sm_bandwidth = GBps(6.14);
+  Bandwidth comm_sm_bandwidth_intranode = GBps(12.46);
 };
 
 // A link or port: line rate per direction, achievable fraction after protocol overhead, and

@@ -298,6 +298,22 @@ def bench_row(out):
     return float(row[1]), float(row[2]), float(row[3])  # time (us), NVL, RDMA
 
 
+# DeepEP's normal kernels elsewhere: (machine and kernel, source, EP, --set, op, figure: 1 NVL or 2 RDMA,
+# published GB/s, role). H20's NVLink is the H100's (450 GB/s a direction); EP 2 runs 2 GPUs of a node.
+DEEPEP_ELSEWHERE = [
+    ("H20, intranode dispatch", "DeepEP #16", 8, ["cluster.preset=h100-dgx"], "dispatch", 1, 337.35,
+     "fitted (the least intranode SM rate it allows)"),
+    ("H800, intranode BF16 dispatch", "pplx-kernels #10", 8, ["dispatch.dtype=bf16"], "dispatch", 1, 160.46, "held out"),
+    ("H200, 2 nodes, FP8 dispatch", "DeepEP #493", 16, ["cluster.preset=h200-dgx"], "dispatch", 2, 38.19, "held out"),
+    ("H200, 2 nodes, BF16 dispatch", "DeepEP #493", 16, ["cluster.preset=h200-dgx", "dispatch.dtype=bf16"], "dispatch", 2, 40.89,
+     "held out"),
+    ("H200, 2 nodes, combine", "DeepEP #493", 16, ["cluster.preset=h200-dgx"], "combine", 2, 44.37, "held out"),
+    ("H100, 2 GPUs, 100 SMs, best line", "DeepEP #633", 2,
+     ["cluster.preset=h100-dgx", "cluster.gpu.hbm_capacity=1TB", "dispatch.comm_sms=100", "dispatch.dtype=bf16"], "dispatch", 1,
+     461.04, "held out: outside, see below"),
+]
+
+
 # DeepEP's low-latency kernels (README at commit 3b1045d): EP: (dispatch us, combine us).
 DEEPEP_LL = {8: (163, 318), 16: (173, 329), 32: (182, 350), 64: (186, 353), 128: (192, 369), 256: (194, 360)}
 
@@ -316,9 +332,21 @@ def deepep(run):
         got = [bench_row(out)[tier] for out in outs]
         reach = re.search(r"GPUs on ([0-9.]+) nodes", outs[0]).group(1)
         unit = "NVL" if tier == 1 else "RDMA"
-        role = "dispatch fitted" if ep == 8 else "held out"
+        role = {8: "dispatch fitted (NVLink share)", 32: "dispatch fitted (internode SM rate)"}.get(ep, "held out")
         lines.append(f"| {ep} ({nodes}) | {dispatch} GB/s {unit} | {got[0]:.1f} | {100 * (got[0] / dispatch - 1):+.0f} % | "
                      f"{combine} GB/s {unit} | {got[1]:.1f} | {100 * (got[1] / combine - 1):+.0f} % | {reach} | {role} |")
+    lines += ["", "The same kernels on other machines, from issue threads (24 SMs unless stated):", "",
+              "| machine, kernel | source | published | moesim | error | role |", "|---|---|---|---|---|---|"]
+    for what, source, ep, sets, op, tier, published, role in DEEPEP_ELSEWHERE:
+        nodes = ep // 8
+        args = ["bench", "collective", scenario("deepep_dispatch.yaml"), "--set", f"cluster.nodes={max(nodes, 1)}", "--set",
+                f"parallelism.ep={ep}", "--set", f"training.global_batch={max(ep, 8)}", "--set",
+                f"model.expert_groups={max(nodes, 1)}", "--set", f"model.topk_groups={max(nodes, 1)}"]
+        for s in sets:
+            args += ["--set", s]
+        got = bench_row(run(*args, "--op", op))[tier]
+        unit = "NVL" if tier == 1 else "RDMA"
+        lines.append(f"| {what} | {source} | {published} GB/s {unit} | {got:.1f} | {100 * (got / published - 1):+.0f} % | {role} |")
     lines += ["", "Low-latency kernels (128 tokens per rank, no groups; `dispatch.kernel: deepep_ll`):", "",
               "| EP (nodes) | DeepEP dispatch | moesim | error | DeepEP combine | moesim | error | role |",
               "|---|---|---|---|---|---|---|---|"]

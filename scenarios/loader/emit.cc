@@ -32,6 +32,7 @@ void emit_gpu(YAML::Emitter& out, const hardware::GpuSpec& g) {
   out << Key << "kernel_launch" << Value << format_duration(g.kernel_launch);
   out << Key << "sms" << Value << g.sms;
   out << Key << "comm_sm_bandwidth" << Value << format_bandwidth(g.comm_sm_bandwidth);
+  out << Key << "comm_sm_bandwidth_intranode" << Value << format_bandwidth(g.comm_sm_bandwidth_intranode);
   out << EndMap;
 }
 

@@ -104,6 +104,7 @@ void read_gpu(MapReader r, hardware::GpuSpec& g) {
   g.kernel_launch = r.get_duration("kernel_launch", g.kernel_launch);
   g.sms = static_cast<int>(r.get_int("sms", g.sms, 1, 1 << 16));
   g.comm_sm_bandwidth = r.get_bandwidth("comm_sm_bandwidth", g.comm_sm_bandwidth);
+  g.comm_sm_bandwidth_intranode = r.get_bandwidth("comm_sm_bandwidth_intranode", g.comm_sm_bandwidth_intranode);
   r.finish();
 }
 

@@ -1,11 +1,17 @@
-// What one SM of DeepEP's normal kernels moves (cluster.gpu.comm_sm_bandwidth), fitted to DeepEP's
-// own test logs (deepep_log.h): each [tuning] line is the kernel at one SM count, and the same
-// dispatch or combine simulated with `dispatch.kernel: deepep` on the cluster gives its bandwidth
-// by DeepEP's definition (sim/dispatch_bench.h).
+// What one SM of DeepEP's normal kernels moves, fitted to DeepEP's own test logs (deepep_log.h):
+// each [tuning] line is a kernel at one SM count, and the same dispatch or combine simulated with
+// `dispatch.kernel: deepep` on the cluster gives its bandwidth by DeepEP's definition
+// (sim/dispatch_bench.h). Intranode logs fit the intranode kernel's rate
+// (cluster.gpu.comm_sm_bandwidth_intranode), internode logs the internode kernel's
+// (cluster.gpu.comm_sm_bandwidth).
 //
-// Under the model a line's time is max(network time, busiest GPU's bytes / (SMs x rate)), so two
-// simulations per line (without the SM cap, and with it binding) give it in closed form for any
-// rate; the fit minimises the squared log ratio of simulated to measured bandwidth over all lines.
+// Under the model a line's time is max(its time without the SM cap, busiest GPU's bytes / (SMs x
+// rate)), so two simulations per line (without the SM cap, and with it binding) give it in closed
+// form for any rate; each fit minimises the squared log ratio of simulated to measured bandwidth
+// over the best line of each block (one kernel, precision and SM count: its lines differ only in
+// chunk sizes, which moesim does not model). Where the blocks fit as well with no SM cap at all
+// (DeepEP's intranode test on H800, whose NVLink binds), they say only that the rate is high
+// enough: it is kept.
 #pragma once
 
 #include <string>
@@ -25,10 +31,18 @@ struct DeepEpResidual {
   double measured_gbps = 0, simulated_gbps = 0;
 };
 
-struct DeepEpCalibration {
-  hardware::ClusterSpec cluster;  // the input with the fitted SM rate
+// One kernel's SM rate: before, after, and whether its lines bound it (else after = before).
+struct SmRateFit {
   Bandwidth before, after;
-  double rms_error = 0;  // relative, over every line, after the fit
+  size_t blocks = 0;  // its blocks of lines (one kernel, precision and SM count in a log)
+  bool bound = false;
+};
+
+struct DeepEpCalibration {
+  hardware::ClusterSpec cluster;  // the input with the fitted SM rates
+  SmRateFit intranode, internode;
+  double rms_error = 0;  // relative, over each block's best line (the ones fitted), after the fit
+  size_t blocks = 0;     // blocks of lines (a kernel, precision and SM count in one log)
   std::vector<DeepEpResidual> residuals;
 };
 

@@ -56,11 +56,20 @@ void print_deepep_fit(const std::vector<calibrate::DeepEpLog>& logs, const calib
                       const std::string& preset) {
   std::printf(
       "calibration of %s (%s) from %zu DeepEP log%s, %zu tuning lines; bandwidths as DeepEP defines them, least squares on "
-      "their log ratio\n",
+      "the log ratio of each block's best line\n",
       name.c_str(), preset.c_str(), logs.size(), logs.size() == 1 ? "" : "s", fit.residuals.size());
-  std::printf("  %-32s %12s %12s  %s\n", "parameter (cluster key)", "before", "fitted", "rms error after");
-  std::printf("  %-32s %7.2f GB/s %7.2f GB/s  %.1f %% over %zu lines\n", "cluster.gpu.comm_sm_bandwidth",
-              fit.before.bytes_per_second() / 1e9, fit.after.bytes_per_second() / 1e9, 100 * fit.rms_error, fit.residuals.size());
+  std::printf("  %-40s %12s %12s  %s\n", "parameter (cluster key)", "before", "fitted", "from");
+  const auto rate = [](const char* key, const calibrate::SmRateFit& f) {
+    const std::string from = f.blocks == 0 ? "kept: no log of this kernel"
+                             : f.bound     ? "fitted on " + std::to_string(f.blocks) + " blocks"
+                                           : "kept: its " + std::to_string(f.blocks) + " blocks fit as well without an SM cap";
+    std::printf("  %-40s %7.2f GB/s %7.2f GB/s  %s\n", key, f.before.bytes_per_second() / 1e9, f.after.bytes_per_second() / 1e9,
+                from.c_str());
+  };
+  rate("cluster.gpu.comm_sm_bandwidth_intranode", fit.intranode);
+  rate("cluster.gpu.comm_sm_bandwidth", fit.internode);
+  std::printf("  rms error after: %.1f %% over the best line of each of %zu blocks (a kernel, precision and SM count)\n",
+              100 * fit.rms_error, fit.blocks);
   std::printf("\nper tuning line: measured and simulated bandwidth\n");
   const auto where = [](const calibrate::DeepEpResidual& r) { return r.path + ":" + std::to_string(r.line); };
   int width = 8;

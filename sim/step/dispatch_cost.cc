@@ -21,6 +21,13 @@ double busiest_port(const network::TrafficMatrix& bytes) {
   return most;
 }
 
+// Whether every participant is a GPU of one node: DeepEP then runs its intranode kernel.
+bool within_one_node(const StepConfig& config, const network::TrafficMatrix& bytes) {
+  const int per_node = config.cluster.gpus_per_node;
+  const auto& gpus = bytes.gpus();
+  return std::all_of(gpus.begin(), gpus.end(), [&](int g) { return g / per_node == gpus.front() / per_node; });
+}
+
 // Every copy through the GPU's NIC, the peers of its own node included (DeepEP's low-latency
 // kernels). The flow model sees it as a fixed duration: its bytes do not share the fabric's links.
 network::CollectiveCost through_nic(const StepConfig& config, const DispatcherEntry& dispatcher, const network::TrafficMatrix& bytes) {
@@ -46,9 +53,16 @@ network::CollectiveCost dispatch_payload(const StepConfig& config, const Dispatc
                                          const network::TrafficMatrix& bytes) {
   if (dispatcher.through_nic) return through_nic(config, dispatcher, bytes);
   network::CollectiveCost cost = network.all_to_all(bytes);
-  if (dispatcher.sm_capped && config.comm_sms > 0) {
-    const Bandwidth sm_rate = config.cluster.gpu.comm_sm_bandwidth * config.comm_sms;
-    lengthen(cost, Bytes(busiest_port(bytes)) / sm_rate - cost.time);
+  if (!dispatcher.sm_capped) return cost;
+  const Bytes busiest(busiest_port(bytes));
+  const bool intranode = within_one_node(config, bytes);
+  // DeepEP's intranode kernel copies with its SMs' stores, which reach less of NVLink than NCCL.
+  if (intranode && dispatcher.nvlink_share > 0)
+    lengthen(cost, busiest / (config.cluster.intra_node.link.effective() * dispatcher.nvlink_share) - cost.time);
+  if (config.comm_sms > 0) {
+    const auto& gpu = config.cluster.gpu;
+    const Bandwidth sm_rate = (intranode ? gpu.comm_sm_bandwidth_intranode : gpu.comm_sm_bandwidth) * config.comm_sms;
+    lengthen(cost, busiest / sm_rate - cost.time);
   }
   return cost;
 }

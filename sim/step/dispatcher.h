@@ -35,13 +35,18 @@ struct DispatcherEntry {
   std::optional<Dedup> dedup{};
   bool gathers = false;          // all-gather / reduce-scatter of every token of the EP group
   bool exchanges_counts = true;  // a small count/layout exchange precedes the payload
-  bool sm_capped = false;        // dispatch.comm_sms x the GPU's comm_sm_bandwidth caps its sends and receives
-  bool through_nic = false;      // every copy goes through the NIC, the GPU's own node included
+  // dispatch.comm_sms x the GPU's comm_sm_bandwidth (comm_sm_bandwidth_intranode for an EP group
+  // within one node) caps its sends and receives.
+  bool sm_capped = false;
+  bool through_nic = false;  // every copy goes through the NIC, the GPU's own node included
   // Bytes the dispatch sends with each token copy besides its hidden state: a fixed header, so
   // much per top-k slot of the token, so much per expert of the model.
   double metadata_per_copy = 0;
   double metadata_per_top_k = 0;
   double metadata_per_expert = 0;
+  // Within one node, the share of NVLink's effective rate (the rate NCCL reaches) that the
+  // kernel's own SM copies reach; 0: the network model's rate (deepep: fitted, dispatchers.cc).
+  double nvlink_share = 0;
   // Fixed cost of one call, and per peer GPU (deepep_ll: measured, see dispatchers.cc).
   Duration call_overhead{};
   Duration peer_overhead{};

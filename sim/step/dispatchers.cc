@@ -26,10 +26,13 @@ const DispatcherEntry& dispatcher_entry_allgather() {
   return entry;
 }
 
-// DeepEP's normal kernels (deepseek-ai/DeepEP, csrc/kernels/internode.cu): each token travels with
-// its top-k expert indices (int64) and weights (float32). What one SM of the kernel moves,
-// gpu.comm_sm_bandwidth, is fitted on the intranode dispatch row of DeepEP's table
-// (hardware/presets.cc).
+// DeepEP's normal kernels (deepseek-ai/DeepEP, csrc/kernels/internode.cu and intranode.cu): each
+// token travels with its top-k expert indices (int64) and weights (float32). What one SM of each
+// kernel moves is the GPU's (hardware/specs.h). Within one node the intranode kernel's NVLink
+// stores reach a share of what NCCL reaches over the same links, fitted on DeepEP's EP 8 dispatch on
+// H800 (153 GB/s NVL with 24 SMs, where the link binds); on H20's twice wider NVLink the same share
+// would give 344 GB/s against the 337 measured (DeepEP issue #16), where its 24 SMs bind instead
+// (tests/sim/dispatcher_test.cc).
 const DispatcherEntry& dispatcher_entry_deepep() {
   static const DispatcherEntry entry{
       .name = "deepep",
@@ -39,6 +42,7 @@ const DispatcherEntry& dispatcher_entry_deepep() {
       .dedup = Dedup::kNode,
       .sm_capped = true,
       .metadata_per_top_k = 8 + 4,
+      .nvlink_share = 0.848,
   };
   return entry;
 }

@@ -198,7 +198,18 @@ std::string deepep_log(const std::string& name) { return std::string(MOESIM_SOUR
 // H800 nodes, as DeepEP's published runs.
 const char* kH800 = "name: h800\ncluster: {preset: h800-dgx, nodes: 2}\n";
 
-TEST_F(Cli, CalibrateFitsDeepEpsSmRateToItsTestLogs) {
+// The "before" and "fitted" rates on a parameter's line of `calibrate --deepep`'s table.
+std::pair<double, double> sm_rates(const std::string& out, const std::string& key) {
+  const size_t at = out.find("  " + key + " ");
+  EXPECT_NE(at, std::string::npos) << out;
+  std::istringstream fields(out.substr(at + key.size() + 2));
+  double before = 0, fitted = 0;
+  std::string unit;
+  fields >> before >> unit >> fitted;
+  return {before, fitted};
+}
+
+TEST_F(Cli, CalibrateFitsDeepEpsSmRatesToItsTestLogs) {
   // Illustrative logs in DeepEP's format (tests/e2e/data), around its published 153 GB/s (EP 8,
   // NVLink) and 43 GB/s (EP 16, RDMA) with 24 SMs.
   const fs::path cluster = write("h800.yaml", kH800), out = dir_ / "h800-fitted.yaml";
@@ -208,26 +219,31 @@ TEST_F(Cli, CalibrateFitsDeepEpsSmRateToItsTestLogs) {
   EXPECT_NE(r.out.find("from 2 DeepEP logs, 34 tuning lines"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("deepep_intranode_h800.log:28      combine           8   24    NVL"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("deepep_internode_h800_ep16.log:5  dispatch FP8     16   24   RDMA"), std::string::npos) << r.out;
-  const size_t at = r.out.find("cluster.gpu.comm_sm_bandwidth");
-  std::istringstream fields(r.out.substr(at + 30));
-  double before = 0, fitted = 0;
-  std::string unit;
-  fields >> before >> unit >> fitted;
-  EXPECT_DOUBLE_EQ(before, 5.65);
-  EXPECT_GT(fitted, 5.0);
-  EXPECT_LT(fitted, 6.2);
+  // H800's NVLink, not the intranode kernel's SMs, binds its EP 8 lines: they leave that rate.
+  const auto [intra_before, intra_fitted] = sm_rates(r.out, "cluster.gpu.comm_sm_bandwidth_intranode");
+  EXPECT_DOUBLE_EQ(intra_before, 12.46);
+  EXPECT_DOUBLE_EQ(intra_fitted, 12.46);
+  EXPECT_NE(r.out.find("kept: its 3 blocks fit as well without an SM cap"), std::string::npos) << r.out;
+  // The EP 16 lines bind the internode kernel's SMs.
+  const auto [before, fitted] = sm_rates(r.out, "cluster.gpu.comm_sm_bandwidth");
+  EXPECT_DOUBLE_EQ(before, 6.14);
+  EXPECT_GT(fitted, 5.5);
+  EXPECT_LT(fitted, 6.8);
+  EXPECT_NE(fitted, before);
   // The file holds the fitted rate, and a scenario on it dispatches at that rate.
   const std::string yaml = slurp(out);
   EXPECT_NE(yaml.find("comm_sm_bandwidth:"), std::string::npos) << yaml;
-  EXPECT_EQ(yaml.find("comm_sm_bandwidth: 5.65 GB/s"), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("comm_sm_bandwidth: 6.14 GB/s"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("comm_sm_bandwidth_intranode: 12.46 GB/s"), std::string::npos) << yaml;
 }
 
 TEST_F(Cli, CalibrateRecoversTheSmRateADeepEpLogWasMadeWith) {
-  // DeepEP's intranode test as moesim simulates it at 4.2 GB/s per SM: a log of those figures
-  // calibrates back to 4.2.
+  // DeepEP's intranode test as moesim simulates it at 4.2 GB/s per SM of the intranode kernel
+  // (where those SMs bind, not H800's NVLink): a log of those figures calibrates back to 4.2.
   const std::string bench = "bench collective " + std::string(MOESIM_SOURCE_DIR) +
                             "/scenarios/deepep_dispatch.yaml --set cluster.nodes=1 --set parallelism.ep=8 --set training.global_batch=8 "
-                            "--set model.expert_groups=1 --set model.topk_groups=1 --set cluster.gpu.comm_sm_bandwidth=4.2GB/s --op ";
+                            "--set model.expert_groups=1 --set model.topk_groups=1 --set cluster.gpu.comm_sm_bandwidth_intranode=4.2GB/s "
+                            "--op ";
   const auto nvl = [&](const std::string& op) {
     const Result r = moesim(bench + op);
     EXPECT_EQ(r.status, 0) << r.err;
@@ -247,11 +263,8 @@ TEST_F(Cli, CalibrateRecoversTheSmRateADeepEpLogWasMadeWith) {
   const fs::path log = write("made.log", text), cluster = write("h800.yaml", "name: h800\ncluster: {preset: h800-dgx}\n");
   const Result r = moesim("calibrate " + cluster.string() + " --deepep " + log.string());
   ASSERT_EQ(r.status, 0) << r.err;
-  std::istringstream fields(r.out.substr(r.out.find("cluster.gpu.comm_sm_bandwidth") + 30));
-  double before = 0, fitted = 0;
-  std::string unit;
-  fields >> before >> unit >> fitted;
-  EXPECT_NEAR(fitted, 4.2, 0.01);
+  EXPECT_NEAR(sm_rates(r.out, "cluster.gpu.comm_sm_bandwidth_intranode").second, 4.2, 0.01);
+  EXPECT_NE(r.out.find("kept: no log of this kernel"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, CalibrateRefusesBadDeepEpLogsInOneLine) {
