@@ -11,6 +11,7 @@
 #include "sim/dispatch_bench.h"
 #include "sim/network/collective_bench.h"
 #include "sim/resources.h"
+#include "sim/step/dispatcher.h"
 
 namespace po = boost::program_options;
 
@@ -76,6 +77,20 @@ int bench_dispatch_command(const ScenarioArgs& a, bool dispatch, int ep) {
               s.dispatch.kernel.c_str(), scenarios::to_string(s.dispatch.dedup));
   std::printf("# a token reaches %.2f GPUs on %.2f nodes; the first GPU receives %.0f tokens\n", b.gpus_per_token, b.nodes_per_token,
               b.received);
+  const DispatcherEntry& kernel = *find_dispatcher(s.dispatch.kernel);
+  if (kernel.sm_capped) {
+    // Which of DeepEP's kernels runs, and the bounds it adds to the network's.
+    const auto& gpu = s.cluster.gpu;
+    const bool intranode = b.nodes == 1;
+    std::printf("# DeepEP's %s kernel: ", intranode ? "intranode" : "internode");
+    if (s.dispatch.comm_sms > 0)
+      std::printf("%d SMs at %.2f GB/s each", s.dispatch.comm_sms,
+                  (intranode ? gpu.comm_sm_bandwidth_intranode : gpu.comm_sm_bandwidth).bytes_per_second() / 1e9);
+    else
+      std::printf("no SM cap (dispatch.comm_sms 0)");
+    if (intranode && kernel.nvlink_share > 0) std::printf(", NVLink at %.3g of its effective rate", kernel.nvlink_share);
+    std::printf("\n");
+  }
   std::printf(
       "# NVL = received tokens x hidden x bytes / time; RDMA = tokens x %s x hidden x bytes / time (DeepEP's); time without\n"
       "# the count exchange (DeepEP's notify), shown apart\n",

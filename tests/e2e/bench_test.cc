@@ -113,6 +113,12 @@ TEST_F(Cli, BenchDispatchPrintsDeepEpsBandwidths) {
   EXPECT_NE(r.out.find("4096 tokens per rank, hidden 7168, top-8 of 256 experts (8 groups, top 4), 1.031 bytes per element"),
             std::string::npos)
       << r.out;
+  // Across nodes DeepEP runs its internode kernel, at that kernel's SM rate.
+  EXPECT_NE(r.out.find("# DeepEP's internode kernel: 20 SMs at 6.14 GB/s each\n"), std::string::npos) << r.out;
+  const Result one_node = moesim("bench collective " + scenario.string() + " --op dispatch --ep 8");
+  EXPECT_NE(one_node.out.find("# DeepEP's intranode kernel: 20 SMs at 12.46 GB/s each, NVLink at 0.848 of its effective rate\n"),
+            std::string::npos)
+      << one_node.out << one_node.err;
   // Group-limited routing: a token reaches at most its 4 groups' nodes.
   const size_t at = r.out.find("GPUs on ");
   ASSERT_NE(at, std::string::npos);
