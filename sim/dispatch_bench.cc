@@ -3,6 +3,7 @@
 #include "policies/placement/placement.h"
 #include "sim/network/network_model.h"
 #include "sim/runner.h"
+#include "sim/step/dispatch_cost.h"
 #include "sim/step/dispatcher.h"
 #include "sim/step/step_costs.h"
 #include "sim/step/step_metrics.h"
@@ -27,8 +28,10 @@ DispatchBench bench_dispatch(const scenarios::Scenario& s) {
   DispatchBench out;
   out.ep = s.parallelism.ep;
   const std::vector<int>& group = costs.ep_groups[0];
-  std::vector<int> nodes;
-  for (int local : group) nodes.push_back(s.cluster.node_of(costs.layout.gpu(0, local)));
+  std::vector<int> gpus, nodes;
+  for (int local : group) gpus.push_back(costs.layout.gpu(0, local));
+  for (int g : gpus) nodes.push_back(s.cluster.node_of(g));
+  out.intranode = within_one_node(s.cluster, gpus);
   out.nodes = 0;
   for (size_t i = 0; i < nodes.size(); ++i) out.nodes += i == 0 || nodes[i] != nodes[i - 1];
   out.tokens = static_cast<double>(s.training.tokens_per_rank(s.parallelism)) / costs.micro_batches;

@@ -20,6 +20,7 @@ namespace moesim {
 
 struct DispatchBench {
   int ep = 1, nodes = 1;                                                          // the EP group and the nodes it spans
+  bool intranode = true;                                                          // DeepEP would run its intranode kernel
   double tokens = 0;                                                              // per rank, in one micro-batch
   double gpus_per_token = 0;                                                      // distinct destination GPUs of a token
   double nodes_per_token = 0;                                                     // distinct destination nodes of a token, its own included

@@ -11,6 +11,7 @@
 #include "sim/dispatch_bench.h"
 #include "sim/network/collective_bench.h"
 #include "sim/resources.h"
+#include "sim/step/dispatch_cost.h"
 #include "sim/step/dispatcher.h"
 
 namespace po = boost::program_options;
@@ -80,15 +81,12 @@ int bench_dispatch_command(const ScenarioArgs& a, bool dispatch, int ep) {
   const DispatcherEntry& kernel = *find_dispatcher(s.dispatch.kernel);
   if (kernel.sm_capped) {
     // Which of DeepEP's kernels runs, and the bounds it adds to the network's.
-    const auto& gpu = s.cluster.gpu;
-    const bool intranode = b.nodes == 1;
-    std::printf("# DeepEP's %s kernel: ", intranode ? "intranode" : "internode");
+    std::printf("# DeepEP's %s kernel: ", b.intranode ? "intranode" : "internode");
     if (s.dispatch.comm_sms > 0)
-      std::printf("%d SMs at %.2f GB/s each", s.dispatch.comm_sms,
-                  (intranode ? gpu.comm_sm_bandwidth_intranode : gpu.comm_sm_bandwidth).bytes_per_second() / 1e9);
+      std::printf("%d SMs at %.2f GB/s each", s.dispatch.comm_sms, comm_sm_rate(s.cluster.gpu, b.intranode).bytes_per_second() / 1e9);
     else
       std::printf("no SM cap (dispatch.comm_sms 0)");
-    if (intranode && kernel.nvlink_share > 0) std::printf(", NVLink at %.3g of its effective rate", kernel.nvlink_share);
+    if (b.intranode && kernel.nvlink_share > 0) std::printf(", NVLink at %.3g of its effective rate", kernel.nvlink_share);
     std::printf("\n");
   }
   std::printf(

@@ -21,13 +21,6 @@ double busiest_port(const network::TrafficMatrix& bytes) {
   return most;
 }
 
-// Whether every participant is a GPU of one node: DeepEP then runs its intranode kernel.
-bool within_one_node(const StepConfig& config, const network::TrafficMatrix& bytes) {
-  const int per_node = config.cluster.gpus_per_node;
-  const auto& gpus = bytes.gpus();
-  return std::all_of(gpus.begin(), gpus.end(), [&](int g) { return g / per_node == gpus.front() / per_node; });
-}
-
 // Every copy through the GPU's NIC, the peers of its own node included (DeepEP's low-latency
 // kernels). The flow model sees it as a fixed duration: its bytes do not share the fabric's links.
 network::CollectiveCost through_nic(const StepConfig& config, const DispatcherEntry& dispatcher, const network::TrafficMatrix& bytes) {
@@ -43,6 +36,14 @@ network::CollectiveCost through_nic(const StepConfig& config, const DispatcherEn
 
 }  // namespace
 
+bool within_one_node(const hardware::ClusterSpec& cluster, std::span<const int> gpus) {
+  return std::all_of(gpus.begin(), gpus.end(), [&](int g) { return cluster.node_of(g) == cluster.node_of(gpus.front()); });
+}
+
+Bandwidth comm_sm_rate(const hardware::GpuSpec& gpu, bool intranode) {
+  return intranode ? gpu.comm_sm_bandwidth_intranode : gpu.comm_sm_bandwidth;
+}
+
 void lengthen(network::CollectiveCost& cost, Duration extra) {
   if (extra <= Duration()) return;
   cost.time += extra;
@@ -55,15 +56,11 @@ network::CollectiveCost dispatch_payload(const StepConfig& config, const Dispatc
   network::CollectiveCost cost = network.all_to_all(bytes);
   if (!dispatcher.sm_capped) return cost;
   const Bytes busiest(busiest_port(bytes));
-  const bool intranode = within_one_node(config, bytes);
+  const bool intranode = within_one_node(config.cluster, bytes.gpus());
   // DeepEP's intranode kernel copies with its SMs' stores, which reach less of NVLink than NCCL.
   if (intranode && dispatcher.nvlink_share > 0)
     lengthen(cost, busiest / (config.cluster.intra_node.link.effective() * dispatcher.nvlink_share) - cost.time);
-  if (config.comm_sms > 0) {
-    const auto& gpu = config.cluster.gpu;
-    const Bandwidth sm_rate = (intranode ? gpu.comm_sm_bandwidth_intranode : gpu.comm_sm_bandwidth) * config.comm_sms;
-    lengthen(cost, busiest / sm_rate - cost.time);
-  }
+  if (config.comm_sms > 0) lengthen(cost, busiest / (comm_sm_rate(config.cluster.gpu, intranode) * config.comm_sms) - cost.time);
   return cost;
 }
 

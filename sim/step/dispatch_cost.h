@@ -2,6 +2,9 @@
 // the network model, held to the dispatcher's own limits, and the count exchange before it.
 #pragma once
 
+#include <span>
+
+#include "hardware/specs.h"
 #include "sim/network/network_model.h"
 #include "sim/network/traffic_matrix.h"
 #include "sim/step/dispatcher.h"
@@ -19,6 +22,11 @@ network::CollectiveCost dispatch_payload(const StepConfig& config, const Dispatc
 // latency-bound; free for a dispatcher that exchanges nothing.
 network::CollectiveCost count_exchange(const StepConfig& config, const DispatcherEntry& dispatcher, network::NetworkModel& network,
                                        const std::vector<int>& gpus);
+
+// DeepEP's normal kernels (sm_capped): the intranode kernel runs where every GPU of the EP group
+// is on one node, the internode kernel otherwise; each moves comm_sm_rate() per SM.
+bool within_one_node(const hardware::ClusterSpec& cluster, std::span<const int> gpus);
+Bandwidth comm_sm_rate(const hardware::GpuSpec& gpu, bool intranode);
 
 // `cost` taking `extra` longer, under the analytic and the flow model alike.
 void lengthen(network::CollectiveCost& cost, Duration extra);
