@@ -143,6 +143,19 @@ const Router::Destination& Router::destination(int gpu) {
   boost::dijkstra_shortest_paths(small, position(target), boost::distance_map(distance).distance_inf(kUnreachable));
   d.inside.assign(latency.begin(), latency.begin() + static_cast<std::ptrdiff_t>(n));
   d.boundary.assign(latency.begin() + static_cast<std::ptrdiff_t>(n), latency.end());
+  // The same over the node fabric alone.
+  IslandGraph fabric(n);
+  for (TopologyVertex v : inside) {
+    if (!in_node_fabric(kind_[v])) continue;
+    for (const Arc& arc : arcs(v)) {
+      if (island_[arc.to] == island && in_node_fabric(kind_[arc.to])) boost::add_edge(position(v), position(arc.to), arc.latency, fabric);
+    }
+  }
+  d.fabric.assign(n, kUnreachable);
+  boost::dijkstra_shortest_paths(
+      fabric, position(target),
+      boost::distance_map(boost::make_iterator_property_map(d.fabric.begin(), boost::get(boost::vertex_index, fabric)))
+          .distance_inf(kUnreachable));
   d.island = island;
   return d;
 }
@@ -166,8 +179,13 @@ std::span<const RouteHop> Router::route(int a, int b) {
   const auto [it, fresh] = routes_.try_emplace(pair_key(a, b));
   if (fresh) {
     const Destination& to_b = destination(b);
-    const auto latency = [&](TopologyVertex v) { return latency_to(to_b, v); };
-    walk(a, b, latency, hops_, false);
+    if (fabric_latency_to(to_b, topology_.gpu_vertex[a]) != kUnreachable) {
+      walk(
+          a, b, [&](TopologyVertex v) { return fabric_latency_to(to_b, v); }, hops_, false);
+    } else {
+      walk(
+          a, b, [&](TopologyVertex v) { return latency_to(to_b, v); }, hops_, false);
+    }
     it->second = store(hops_);
   }
   if (it->second.length == 0) return {};
@@ -196,7 +214,14 @@ const Router::Table& Router::table(std::span<const int> gpus) {
       return latency_scratch_[v];
     };
     for (size_t from = 0; from < t.size_; ++from) {
-      walk(gpus[from], gpus[to], latency, hops_, true);
+      // Within the node, over its fabric; not remembered: those next hops need not be the
+      // lowest-latency ones that the other sources' walks keep.
+      if (fabric_latency_to(to_b, topology_.gpu_vertex[gpus[from]]) != kUnreachable) {
+        walk(
+            gpus[from], gpus[to], [&](TopologyVertex v) { return fabric_latency_to(to_b, v); }, hops_, false);
+      } else {
+        walk(gpus[from], gpus[to], latency, hops_, true);
+      }
       t.routes_[from * t.size_ + to] = store(hops_);
     }
   }

@@ -3,7 +3,9 @@
 // pair always takes the same path, different pairs spread over the spines but may collide), with
 // adaptive the bytes split evenly at every hop over all of them. A GPU that can reach the
 // destination as fast by forwarding over NVLink does so, onto the destination's rail (as NCCL's
-// PXN does; multi-plane fabrics need it).
+// PXN does; multi-plane fabrics need it). Two GPUs that their node's own interconnect joins
+// (NVLink, HCCS and the PCIe switch between HCCS groups) talk over it, never out through a NIC
+// and back in, whatever the latencies: NCCL's peer-to-peer transport.
 //
 // Links are directed: graph edge `id` is link 2*id from its lower-numbered vertex to the higher
 // one, and link 2*id+1 back.
@@ -82,7 +84,14 @@ class Router {
     int island = -1;
     std::vector<int64_t> inside;    // by position in the island (island_position_)
     std::vector<int64_t> boundary;  // by position in the island's boundary leaves
+    // By position in the island, over its node fabric only (topology.h: in_node_fabric):
+    // kUnreachable for its NICs.
+    std::vector<int64_t> fabric;
   };
+  // Latency from `v` to the destination over its node fabric; kUnreachable outside it.
+  int64_t fabric_latency_to(const Destination& d, TopologyVertex v) const {
+    return island_[v] == d.island ? d.fabric[island_position_[v]] : kUnreachable;
+  }
   const Destination& destination(int gpu);
   uint64_t pair_key(int a, int b) const;
   int64_t latency_to(const Destination& d, TopologyVertex v) const;

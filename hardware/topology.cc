@@ -4,10 +4,12 @@
 
 #include <boost/graph/connected_components.hpp>
 #include <boost/graph/dijkstra_shortest_paths.hpp>
+#include <boost/graph/filtered_graph.hpp>
 #include <boost/graph/graphviz.hpp>
 #include <boost/graph/push_relabel_max_flow.hpp>
 #include <boost/property_map/transform_value_property_map.hpp>
 #include <cmath>
+#include <functional>
 #include <iomanip>
 #include <sstream>
 
@@ -143,7 +145,28 @@ std::vector<int64_t> latencies_from(const Topology& t, int gpu) {
   return dist;
 }
 
+bool in_node_fabric(VertexKind kind) {
+  return kind == VertexKind::kGpu || kind == VertexKind::kIntraSwitch || kind == VertexKind::kPcieSwitch;
+}
+
+std::vector<int64_t> node_fabric_latencies_from(const Topology& t, int gpu) {
+  const auto in_fabric = [&t](TopologyVertex v) { return in_node_fabric(t.graph[v].kind); };
+  const boost::filtered_graph<TopologyGraph, boost::keep_all, std::function<bool(TopologyVertex)>> fabric(t.graph, boost::keep_all(),
+                                                                                                          in_fabric);
+  std::vector<int64_t> dist(boost::num_vertices(t.graph), kUnreachable);
+  boost::dijkstra_shortest_paths(
+      fabric, t.gpu_vertex.at(gpu),
+      boost::distance_map(dist.data())
+          .weight_map(boost::make_transform_value_property_map([](const EdgeProps& e) { return e.latency.picoseconds(); },
+                                                               boost::get(boost::edge_bundle, t.graph)))
+          .vertex_index_map(boost::get(boost::vertex_index, t.graph))
+          .distance_inf(kUnreachable));
+  return dist;
+}
+
 std::optional<Duration> path_latency(const Topology& t, int gpu_a, int gpu_b) {
+  const int64_t within = node_fabric_latencies_from(t, gpu_a)[t.gpu_vertex.at(gpu_b)];
+  if (within != kUnreachable) return Duration::FromPicoseconds(within);
   const int64_t d = latencies_from(t, gpu_a)[t.gpu_vertex.at(gpu_b)];
   if (d == kUnreachable) return std::nullopt;
   return Duration::FromPicoseconds(d);

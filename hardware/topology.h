@@ -67,7 +67,17 @@ TopologySummary summarize(const Topology& topology);
 inline constexpr int64_t kUnreachable = std::numeric_limits<int64_t>::max();
 std::vector<int64_t> latencies_from(const Topology& topology, int gpu);
 
-// One-way latency of the lowest-latency path between two GPUs; empty if none exists.
+// Vertices of a node's own GPU interconnect: GPUs, NVLink switches or HCCS hubs, and the PCIe
+// switch between hubs. Not its NICs.
+bool in_node_fabric(VertexKind kind);
+
+// As latencies_from, over the node fabric of `gpu`'s node only: kUnreachable for every vertex
+// outside it.
+std::vector<int64_t> node_fabric_latencies_from(const Topology& topology, int gpu);
+
+// One-way latency of the path between two GPUs that traffic takes: over their node's own
+// interconnect where it joins them (NCCL's peer-to-peer transport, never out through a NIC and
+// back in, whatever the latencies), else the lowest-latency path; empty if none exists.
 std::optional<Duration> path_latency(const Topology& topology, int gpu_a, int gpu_b);
 
 // Line-rate bandwidth per direction between the first and the second half of the GPUs by id (two

@@ -50,6 +50,48 @@ TEST(Topology, LatenciesFollowThePath) {
   EXPECT_EQ(*path_latency(pods, 0, 24), c.nic.link.latency * 2 + c.fabric.switch_latency * 4);
 }
 
+// With an NVLink latency above a NIC round trip's, the lowest-latency path between two GPUs of a
+// node runs out through their NICs and a leaf; traffic still takes NVLink, as NCCL's
+// peer-to-peer transport does. Between HCCS groups it takes the PCIe switch, not the NICs.
+TEST(Topology, GpusOfANodeTalkOverItsOwnInterconnectWhateverTheLatencies) {
+  for (const char* preset : {"h100-dgx", "ascend-910b"}) {
+    SCOPED_TRACE(preset);
+    ClusterSpec c = *cluster_preset(preset);
+    c.nodes = 2;
+    c.intra_node.link.latency = Microseconds(20);
+    c.intra_node.cross_group_link.latency = Microseconds(30);
+    const Topology t = build_topology(c);
+    const int last = c.gpus_per_node - 1;  // in another HCCS group on Ascend
+    const Duration across = c.intra_node.group_size < c.gpus_per_node ? Microseconds(20 + 30) : Microseconds(20);
+    ASSERT_LT(c.nic.link.latency * 2 + c.fabric.switch_latency * 2, Microseconds(20));
+    EXPECT_EQ(*path_latency(t, 0, 1), Microseconds(20));
+    EXPECT_EQ(*path_latency(t, 0, last), across);
+    // The other node is still reached through the NICs.
+    EXPECT_EQ(*path_latency(t, 0, c.gpus_per_node), c.nic.link.latency * 2 + c.fabric.switch_latency * 2);
+
+    std::vector<bool> fabric_link(2 * boost::num_edges(t.graph));
+    for (auto e : boost::make_iterator_range(boost::edges(t.graph))) {
+      const bool inside =
+          in_node_fabric(t.graph[boost::source(e, t.graph)].kind) && in_node_fabric(t.graph[boost::target(e, t.graph)].kind);
+      fabric_link[2 * t.graph[e].id] = fabric_link[2 * t.graph[e].id + 1] = inside;
+    }
+    for (FabricRouting routing : {FabricRouting::kEcmp, FabricRouting::kAdaptive}) {
+      Router by_pair(t, routing), by_table(t, routing);
+      const std::vector<int> gpus{0, 1, last, c.gpus_per_node};
+      const Router::Table& table = by_table.table(gpus);
+      for (size_t a = 0; a < gpus.size(); ++a) {
+        for (size_t b = 0; b < gpus.size(); ++b) {
+          const bool same_node = (gpus[a] < c.gpus_per_node) == (gpus[b] < c.gpus_per_node);
+          for (const auto& route : {by_pair.route(gpus[a], gpus[b]), table.route(a, b)}) {
+            EXPECT_EQ(route.empty(), a == b);
+            for (const RouteHop& hop : route) EXPECT_EQ(fabric_link[hop.link], same_node) << gpus[a] << " -> " << gpus[b];
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Topology, TopOfRackFatTreeHasALeafPerRackOfNodes) {
   ClusterSpec c = h100(8);
   c.fabric.kind = "fat_tree";
