@@ -6,6 +6,14 @@ namespace moesim::models {
 
 const char* to_string(Dtype d) { return d == Dtype::kFp8 ? "fp8" : "bf16"; }
 const char* to_string(Attention a) { return a == Attention::kMla ? "mla" : "gqa"; }
+const char* to_string(Fp8Recipe r) {
+  switch (r) {
+    case Fp8Recipe::kTensorwise: return "tensorwise";
+    case Fp8Recipe::kDelayed: return "delayed";
+    case Fp8Recipe::kBlockwise: return "blockwise";
+  }
+  return "?";
+}
 
 int MoeModel::query_dim() const {
   return attention == Attention::kMla ? heads * (mla.qk_nope_head_dim + mla.qk_rope_head_dim) : heads * gqa_head_dim();
@@ -83,19 +91,26 @@ Flops training_flops_per_token(const MoeModel& m, int seq_len) {
 }
 
 ElementwiseBytes elementwise_bytes(const MoeModel& m) {
-  const double a = m.activation_bytes(), h = m.hidden;
-  // A cast to FP8 reads the BF16 input and writes one byte per element.
-  const double cast = m.dtype == Dtype::kFp8 ? 3.0 : 0.0;
+  const double a = 2.0, h = m.hidden;  // BF16
   const double norm = 2 * h * a, residual = 3 * h * a;
   ElementwiseBytes b;
-  b.attention = Bytes(norm + residual + 2.0 * (m.query_dim() + m.key_value_dim() / 2.0) * a + cast * (h + m.value_dim()));
+  b.attention = Bytes(norm + residual + 2.0 * (m.query_dim() + m.key_value_dim() / 2.0) * a);
   const double ffn_act = (m.gated_ffn ? 3.0 : 2.0) * m.ffn_hidden * a;
-  b.dense_ffn = Bytes(norm + residual + ffn_act + cast * (h + m.ffn_hidden));
+  b.dense_ffn = Bytes(norm + residual + ffn_act);
   // Router logits in FP32, read by the softmax and again by the top-k.
   b.router = Bytes(norm + residual + 3.0 * 4 * m.experts);
   const double expert_act = (m.gated_ffn ? 3.0 : 2.0) * m.expert_ffn_hidden * a;
-  b.expert = Bytes(2 * 2 * h * a + expert_act + cast * (h + m.expert_ffn_hidden));
+  b.expert = Bytes(2 * 2 * h * a + expert_act);
   return b;
+}
+
+Fp8Quantization fp8_quantization(const MoeModel& m) {
+  if (m.dtype != Dtype::kFp8) return {};
+  // Transformer Engine's Float8CurrentScalingQuantizer runs compute_amax (a read of the tensor),
+  // compute_scale_from_amax, then the cast; delayed scaling takes its scale from earlier steps'
+  // maxima and blockwise scaling computes each tile's as the cast reads it: one kernel.
+  const bool current = m.fp8_recipe == Fp8Recipe::kTensorwise;
+  return {2.0 + 1.0 + 1.0 + (current ? 2.0 : 0.0), current ? 3 : 1};
 }
 
 Bytes expert_state_bytes(const MoeModel& m) {

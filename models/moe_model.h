@@ -16,6 +16,14 @@ namespace moesim::models {
 enum class Dtype { kBf16, kFp8 };
 const char* to_string(Dtype d);
 
+// How an FP8 GEMM's operands are scaled, which sets what quantizing them costs (fp8_quantization).
+// tensorwise: one scale per tensor from its current maximum (Transformer Engine's
+// Float8CurrentScaling, Megatron's --fp8-recipe tensorwise); delayed: from the maxima of earlier
+// steps (DelayedScaling); blockwise: per 1x128 tile of activations and 128x128 block of weights
+// (DeepSeek-V3, Float8BlockScaling).
+enum class Fp8Recipe { kTensorwise, kDelayed, kBlockwise };
+const char* to_string(Fp8Recipe r);
+
 enum class Attention { kGqa, kMla };
 const char* to_string(Attention a);
 
@@ -62,8 +70,9 @@ struct MoeModel {
   int expert_groups = 1;
   int topk_groups = 1;
   double capacity_factor = 1.25;
-  Dtype dtype = Dtype::kBf16;  // activations and GEMM precision
-  bool gated_ffn = false;      // SwiGLU: three weight matrices instead of two
+  Dtype dtype = Dtype::kBf16;  // GEMM precision (activations between GEMMs stay BF16)
+  Fp8Recipe fp8_recipe = Fp8Recipe::kTensorwise;
+  bool gated_ffn = false;  // SwiGLU: three weight matrices instead of two
   // Bytes per parameter besides the BF16 weight itself: a BF16 gradient (2) + FP32 master
   // weight and two Adam moments (12).
   double grad_bytes_per_param = 2;
@@ -97,14 +106,26 @@ TokenFlops token_flops(const MoeModel& m, int seq_len);
 
 // HBM traffic per token of the memory-bound kernels around the GEMMs, forward (backward: about
 // twice): RMSNorms, rotary embeddings, residual adds, the FFN activation, the router's softmax and
-// top-k, the permute and unpermute of dispatched tokens, and the casts to FP8 before FP8 GEMMs.
+// top-k, the permute and unpermute of dispatched tokens. All in BF16, FP8 GEMMs or not: FP8
+// training quantizes a GEMM's operands, not the activations between GEMMs (fp8_quantization).
 struct ElementwiseBytes {
-  Bytes attention;  // per token and layer: norm, rotary, residual, casts
-  Bytes dense_ffn;  // per token and dense layer: norm, activation, residual, casts
+  Bytes attention;  // per token and layer: norm, rotary, residual
+  Bytes dense_ffn;  // per token and dense layer: norm, activation, residual
   Bytes router;     // per token and MoE layer: norm, router softmax and top-k, residual
-  Bytes expert;     // per routed (token, expert) pair: permute, activation, unpermute, casts
+  Bytes expert;     // per routed (token, expert) pair: permute, activation, unpermute
 };
 ElementwiseBytes elementwise_bytes(const MoeModel& m);
+
+// What quantizing one BF16 tensor for FP8 GEMMs costs, per element and in kernels: read it,
+// write its two FP8 layouts (row-wise for one GEMM, column-wise for the weight gradient's, as
+// Hopper's FP8 GEMMs take only one), and for the tensorwise recipe first read it whole for its
+// maximum. Zero for a BF16 model. The step builder applies it to each GEMM's input (forward) and
+// output gradient (backward).
+struct Fp8Quantization {
+  double bytes_per_element = 0;
+  int kernels_per_tensor = 0;
+};
+Fp8Quantization fp8_quantization(const MoeModel& m);
 
 // Training FLOPs per token of the model as the frameworks count "model TFLOP/s" (Megatron's
 // num_floating_point_operations, without recomputation): 3 x the forward FLOPs (backward = 2x

@@ -157,6 +157,7 @@ MoeModel deepseek_v3() {
   m.tied_embeddings = false;
   m.gated_ffn = true;
   m.dtype = Dtype::kFp8;
+  m.fp8_recipe = Fp8Recipe::kBlockwise;  // 1x128 activation tiles, 128x128 weight blocks (arXiv 2412.19437)
   return m;
 }
 

@@ -110,6 +110,7 @@ void emit_model(YAML::Emitter& out, const models::MoeModel& m) {
   out << Key << "topk_groups" << Value << m.topk_groups;
   out << Key << "capacity_factor" << Value << format_number(m.capacity_factor);
   out << Key << "dtype" << Value << models::to_string(m.dtype);
+  out << Key << "fp8_recipe" << Value << models::to_string(m.fp8_recipe);
   out << Key << "gated_ffn" << Value << m.gated_ffn;
   out << Key << "grad_bytes_per_param" << Value << format_number(m.grad_bytes_per_param);
   out << Key << "optimizer_bytes_per_param" << Value << format_number(m.optimizer_bytes_per_param);

@@ -218,6 +218,10 @@ models::MoeModel read_model(MapReader r, const std::string& scenario_file) {
   count("topk_groups", m.topk_groups, 1);
   m.capacity_factor = r.get_double("capacity_factor", m.capacity_factor, 0, 1000, false);
   m.dtype = r.get_choice("dtype", {"bf16", "fp8"}, models::to_string(m.dtype)) == "fp8" ? models::Dtype::kFp8 : models::Dtype::kBf16;
+  const std::string recipe = r.get_choice("fp8_recipe", {"tensorwise", "delayed", "blockwise"}, models::to_string(m.fp8_recipe));
+  m.fp8_recipe = recipe == "delayed"     ? models::Fp8Recipe::kDelayed
+                 : recipe == "blockwise" ? models::Fp8Recipe::kBlockwise
+                                         : models::Fp8Recipe::kTensorwise;
   m.gated_ffn = r.get_bool("gated_ffn", m.gated_ffn);
   m.grad_bytes_per_param = r.get_double("grad_bytes_per_param", m.grad_bytes_per_param, 0, 64);
   m.optimizer_bytes_per_param = r.get_double("optimizer_bytes_per_param", m.optimizer_bytes_per_param, 0, 64);

@@ -50,4 +50,10 @@ LayerGemms layer_gemms(const models::MoeModel& m, int tp, int etp) {
   return g;
 }
 
+double quantized_elements(std::span<const GemmShape> gemms, bool backward) {
+  double elements = 0;
+  for (const GemmShape& g : gemms) elements += backward ? g.cols : g.depth;
+  return elements;
+}
+
 }  // namespace moesim

@@ -5,6 +5,7 @@
 // are replicated; the router is not split.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "models/moe_model.h"
@@ -23,5 +24,9 @@ struct LayerGemms {
 };
 
 LayerGemms layer_gemms(const models::MoeModel& m, int tp, int etp);
+
+// Elements per token that FP8 training quantizes around `gemms`: each one's input (its depth)
+// forward, its output gradient (its width) backward.
+double quantized_elements(std::span<const GemmShape> gemms, bool backward);
 
 }  // namespace moesim

@@ -117,14 +117,15 @@ void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_weights) {
   for (int lane : lanes_.of_stage[stage]) {
     if (costs_.moe_recompute > Duration()) compute(lane, costs_.moe_recompute, TaskKind::kGate, layer, mb, true);
     if (costs_.shared_fwd > Duration()) {
-      compute(lane, input_grad(costs_.shared_fwd * 2, costs_.shared_wgrad), TaskKind::kSharedExperts, layer, mb, true);
+      compute(lane, input_grad(costs_.shared_bwd, costs_.shared_wgrad), TaskKind::kSharedExperts, layer, mb, true);
     }
   }
   // Backward, the gradients take the gather's way in reverse and the other way round.
   expert_tensor_parallel(stage, t, false, layer, mb, true);
   for (int lane : lanes_.of_stage[stage]) {
-    const Duration experts = t.experts_forward[local_of(lane)], wgrad = t.experts_wgrad[local_of(lane)];
-    compute(lane, input_grad(full ? experts * 3 : experts * 2, wgrad), TaskKind::kExperts, layer, mb, true);
+    const int local = local_of(lane);
+    const Duration backward = t.experts_backward[local], wgrad = t.experts_wgrad[local];
+    compute(lane, input_grad(full ? backward + t.experts_forward[local] : backward, wgrad), TaskKind::kExperts, layer, mb, true);
     // Megatron's MoE layer computes its experts' and shared experts' weight gradients together.
     side(lane, wgrad + costs_.shared_wgrad, layer, mb);
   }
@@ -170,16 +171,16 @@ void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_weights)
   } else {
     tensor_parallel(stage, layer, mb, true);
     for (int lane : lanes_.of_stage[stage]) {
-      compute(lane, input_grad(costs_.dense_ffn_fwd * 2 + costs_.dense_ffn_recompute, costs_.dense_ffn_wgrad), TaskKind::kDenseFfn, layer,
-              mb, true);
+      compute(lane, input_grad(costs_.dense_ffn_bwd + costs_.dense_ffn_recompute, costs_.dense_ffn_wgrad), TaskKind::kDenseFfn, layer, mb,
+              true);
       side(lane, costs_.dense_ffn_wgrad, layer, mb);
     }
     tensor_parallel(stage, layer, mb, true);
   }
   tensor_parallel(stage, layer, mb, true);
   for (int lane : lanes_.of_stage[stage]) {
-    compute(lane, input_grad(costs_.attention_fwd * 2 + costs_.attention_recompute, costs_.attention_wgrad), TaskKind::kAttention, layer,
-            mb, true);
+    compute(lane, input_grad(costs_.attention_bwd + costs_.attention_recompute, costs_.attention_wgrad), TaskKind::kAttention, layer, mb,
+            true);
     side(lane, costs_.attention_wgrad, layer, mb);
   }
   context_parallel(stage, layer, mb, true);

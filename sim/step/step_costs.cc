@@ -58,13 +58,25 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
         KernelWork{f * rows, Bytes(weight_params / p.tp * w + rows * activations_per_row * act), gemm_rows, width_factor(gpu, shapes)});
   };
   auto memory = [&](Bytes per_row, int kernels) { return elementwise_time(gpu, per_row * rows, kernels); };
+  // Each GPU quantizes its own rows at the GEMMs' whole widths: a column-parallel GEMM's input
+  // before the sequence-parallel gather, a row-parallel one's in TP slices of all the rows.
+  const models::Fp8Quantization fp8 = models::fp8_quantization(m);
+  const LayerGemms whole = layer_gemms(m, 1, p.etp);
+  auto quantize = [&](std::span<const GemmShape> shapes, bool backward) {
+    return elementwise_time(gpu, Bytes(fp8.bytes_per_element * rows * quantized_elements(shapes, backward)),
+                            fp8.kernels_per_tensor * static_cast<int>(shapes.size()));
+  };
   // FlashAttention's core is not a weight GEMM: no width term.
   const Duration core = time(models::Dtype::kBf16, flops.attention_core, 0, 2.0 * (m.query_dim() + m.key_value_dim()), {});
   c.attention_wgrad =
       time(m.dtype, flops.attention_projections, params.attention_per_layer, 2 * h + m.query_dim() + m.value_dim(), gemms.attention);
-  c.attention_fwd = c.attention_wgrad + core + memory(elementwise.attention, 4);
+  const Duration attention = c.attention_wgrad + core + memory(elementwise.attention, 4);
+  c.attention_fwd = attention + quantize(whole.attention, false);
+  c.attention_bwd = attention * 2 + quantize(whole.attention, true);
   c.dense_ffn_wgrad = time(m.dtype, flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden, gemms.dense_ffn);
-  c.dense_ffn_fwd = c.dense_ffn_wgrad + memory(elementwise.dense_ffn, 4);
+  const Duration dense_ffn = c.dense_ffn_wgrad + memory(elementwise.dense_ffn, 4);
+  c.dense_ffn_fwd = dense_ffn + quantize(whole.dense_ffn, false);
+  c.dense_ffn_bwd = dense_ffn * 2 + quantize(whole.dense_ffn, true);
   c.gate_wgrad = kernel_time(gpu, models::Dtype::kBf16,
                              KernelWork{flops.gate * rows, Bytes(params.gate_per_moe_layer * w + rows * (h + m.experts) * act), rows,
                                         width_factor(gpu, {&gemms.gate, 1})});
@@ -72,7 +84,9 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   if (m.shared_experts > 0) {
     c.shared_wgrad = time(m.dtype, flops.shared_experts, params.shared_per_moe_layer,
                           m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden), gemms.shared_experts);
-    c.shared_fwd = c.shared_wgrad + memory(elementwise.expert * m.shared_experts, 2);
+    const Duration shared = c.shared_wgrad + memory(elementwise.expert * m.shared_experts, 2);
+    c.shared_fwd = shared + quantize(whole.shared_experts, false);
+    c.shared_bwd = shared * 2 + quantize(whole.shared_experts, true);
   }
   // Forward and backward of the LM head: 3x the forward work, vocabulary split over TP.
   c.lm_head = kernel_time(gpu, models::Dtype::kBf16,
@@ -226,6 +240,11 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.expert_flops_per_token = models::token_flops(m, s.seq_len).expert.count();
   c.expert_width = width_factor(s.cluster.gpu, layer_gemms(m, p.tp, p.etp).expert);
   c.expert_elementwise_bytes = models::elementwise_bytes(m).expert;
+  const models::Fp8Quantization fp8 = models::fp8_quantization(m);
+  const std::vector<GemmShape> expert = layer_gemms(m, 1, p.etp).expert;
+  c.expert_quantize_forward = Bytes(fp8.bytes_per_element * quantized_elements(expert, false));
+  c.expert_quantize_backward = Bytes(fp8.bytes_per_element * quantized_elements(expert, true));
+  c.expert_quantize_kernels = fp8.kernels_per_tensor * static_cast<int>(expert.size());
   c.expert_state_bytes = params.expert * (models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param);
   c.layer_to_moe.assign(m.layers, -1);
   c.moe_layers = m.moe_layer_indices();

@@ -35,11 +35,18 @@ struct StepCosts {
   // (weights, gradients, optimizer state) that a move carries.
   double expert_params = 0, expert_flops_per_token = 0, expert_state_bytes = 0;
   double expert_width = 1;         // the compute model's width term of one routed expert's GEMMs, at ETP
-  Bytes expert_elementwise_bytes;  // per routed token row: permute, activation, unpermute, casts
+  Bytes expert_elementwise_bytes;  // per routed token row: permute, activation, unpermute
+  // Per routed token row, quantizing the experts' GEMM inputs (forward) and output gradients
+  // (backward) for FP8, and the kernels that takes each way (models::fp8_quantization).
+  Bytes expert_quantize_forward, expert_quantize_backward;
+  int expert_quantize_kernels = 0;
 
-  // Forward times per GPU and micro-batch (backward: twice these), norms and other memory-bound
-  // kernels included; the LM head's forward and backward.
+  // Forward times per GPU and micro-batch, norms, other memory-bound kernels and FP8 casts
+  // included; the LM head's forward and backward.
   Duration attention_fwd, dense_ffn_fwd, gate_fwd, shared_fwd, lm_head;
+  // Backward times (input and weight gradients): twice the forward's GEMMs and memory-bound
+  // kernels, with the output gradients' FP8 casts in place of the inputs'.
+  Duration attention_bwd, dense_ffn_bwd, shared_bwd;
   // Their weight gradients' share of the backward (a weight's gradient takes its forward GEMM's
   // FLOPs), which a zero-bubble schedule runs apart (PipelineOp::weights).
   Duration attention_wgrad, dense_ffn_wgrad, gate_wgrad, shared_wgrad;

@@ -288,8 +288,13 @@ double experts_compute(const StepConfig& config, const StepCosts& costs, network
     }
     // A weight's gradient (rows x in)^T (rows x out) takes the FLOPs of the forward GEMM.
     t.experts_wgrad[gpu] = grouped_kernel_time(config.cluster.gpu, m.dtype, groups);
-    t.experts_forward[gpu] =
+    const Duration experts =
         t.experts_wgrad[gpu] + elementwise_time(config.cluster.gpu, costs.expert_elementwise_bytes * (gpu_rows / etp), 3);
+    const auto quantize = [&](Bytes per_row) {
+      return elementwise_time(config.cluster.gpu, per_row * gpu_rows, costs.expert_quantize_kernels);
+    };
+    t.experts_forward[gpu] = experts + quantize(costs.expert_quantize_forward);
+    t.experts_backward[gpu] = experts * 2 + quantize(costs.expert_quantize_backward);
     t.rows[gpu] = gpu_rows;
     max_rows = std::max(max_rows, gpu_rows);
     total_rows += gpu_rows;
@@ -315,6 +320,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     t.laid_out_for = placement;
   }
   t.experts_forward.assign(gpus, Duration());
+  t.experts_backward.assign(gpus, Duration());
   t.experts_wgrad.assign(gpus, Duration());
   t.rows.assign(gpus, 0.0);
   t.sent.assign(gpus, 0.0);

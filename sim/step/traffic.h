@@ -44,14 +44,15 @@ struct LayerTraffic {
   };
   std::vector<double> replica_share;
   std::vector<ReplicaRun> replica_runs;
-  bool one_replica_per_expert = false;    // replica k is expert k's only copy
-  size_t run_length = 0;                  // where run r is EP rank r's and all are this long (a contiguous layout), else 0
-  std::vector<Duration> experts_forward;  // per local GPU
-  std::vector<Duration> experts_wgrad;    // per local GPU: its grouped GEMM, the weight gradients' part of the backward
-  std::vector<double> rows;               // per local GPU: token rows its experts process
-  std::vector<double> sent;               // per local GPU: bytes it sends to other GPUs per dispatch
-  std::vector<double> sent_combine;       // per local GPU: bytes it sends per combine
-  std::vector<double> sent_rows;          // per local GPU: rows of its own tokens it sends per dispatch
+  bool one_replica_per_expert = false;     // replica k is expert k's only copy
+  size_t run_length = 0;                   // where run r is EP rank r's and all are this long (a contiguous layout), else 0
+  std::vector<Duration> experts_forward;   // per local GPU
+  std::vector<Duration> experts_backward;  // per local GPU: input and weight gradients
+  std::vector<Duration> experts_wgrad;     // per local GPU: its grouped GEMM, the weight gradients' part of the backward
+  std::vector<double> rows;                // per local GPU: token rows its experts process
+  std::vector<double> sent;                // per local GPU: bytes it sends to other GPUs per dispatch
+  std::vector<double> sent_combine;        // per local GPU: bytes it sends per combine
+  std::vector<double> sent_rows;           // per local GPU: rows of its own tokens it sends per dispatch
   // Expert tensor parallelism (etp > 1), per ETP group of the stage (local index / etp): the
   // dispatched tokens gathered within the group before the experts, and their outputs
   // reduce-scattered after.

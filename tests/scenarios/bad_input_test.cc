@@ -135,6 +135,7 @@ std::vector<BadCase> quantity_and_model_cases() {
       {"EfficiencyAboveOne", kGood, {"cluster.nic.efficiency=1.5"}, {"`cluster.nic.efficiency`", "(0, 1]", "got '1.5'"}},
       {"ZeroCapacityFactor", kGood, {"model.capacity_factor=0"}, {"`model.capacity_factor`", "got '0'"}},
       {"BadDtype", kGood, {"model.dtype=fp4"}, {"`model.dtype`", "bf16 | fp8", "got 'fp4'"}},
+      {"BadFp8Recipe", kGood, {"model.fp8_recipe=mxfp8"}, {"`model.fp8_recipe`", "tensorwise | delayed | blockwise", "got 'mxfp8'"}},
       {"Fp8OnA100",
        "cluster: {preset: a100-dgx}\nmodel: {preset: gpt3-125m-moe, dtype: fp8}\ntraining: {tokens_per_step: 16384}\n",
        {},
