@@ -107,7 +107,9 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
           up += g.cols * p.tp * g.depth;
           latents += g.depth + g.cols * p.tp;
         }
-        c.attention_recompute += time(m.dtype, Flops(2 * up), up, latents, gemms.mla_up_projection);
+        // Their latent inputs are quantized again for FP8 GEMMs.
+        c.attention_recompute +=
+            time(m.dtype, Flops(2 * up), up, latents, gemms.mla_up_projection) + quantize(whole.mla_up_projection, false);
       }
       if (norms || activation) c.dense_ffn_recompute = memory(elementwise.dense_ffn, (norms ? 1 : 0) + (activation ? 1 : 0));
       if (norms) c.moe_recompute = memory(elementwise.router, 1);

@@ -87,5 +87,23 @@ TEST(Fp8Quantization, ForwardCastsEachGemmsInputAndBackwardEachOutputGradient) {
   EXPECT_EQ(delayed.expert_quantize_kernels, 2);
 }
 
+// Recomputing MLA's up-projections in the backward pass quantizes their latent inputs again.
+TEST(Fp8Quantization, RecomputedUpProjectionsQuantizeTheirLatentsAgain) {
+  const auto recompute = [](const char* recipe) {
+    const StepConfig c = scenarios::step_config(
+        scenarios::load_scenario_text("cluster: {preset: h800-dgx, nodes: 1}\nmodel: {preset: deepseek-v3, layers: 2, first_moe_layer: 1}\n"
+                                      "parallelism: {ep: 8, recompute: selective, recompute_modules: [mla_up_proj]}\n"
+                                      "training: {global_batch: 8, micro_batch: 1, seq_len: 4096}\n",
+                                      "deepseek_layers.yaml", {std::string("model.fp8_recipe=") + recipe}));
+    auto network = network::make_network_model(c.cluster);
+    return std::pair{step_costs(c, *network).attention_recompute, c.cluster.gpu};
+  };
+  const auto [tensorwise, gpu] = recompute("tensorwise");
+  const models::MlaSpec mla;  // DeepSeek-V3's ranks are the defaults
+  const double latents = 4096.0 * (mla.q_lora_rank + mla.kv_lora_rank);
+  const double per_byte = 1.0 / (gpu.hbm_bandwidth.bytes_per_second() * gpu.memory_efficiency);
+  EXPECT_NEAR((tensorwise - recompute("blockwise").first).seconds(), 2 * latents * per_byte + 2 * 2 * gpu.kernel_launch.seconds(), 2e-12);
+}
+
 }  // namespace
 }  // namespace moesim
