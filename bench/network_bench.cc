@@ -45,6 +45,7 @@ cluster: {preset: h800-dgx, nodes: 256, gpu: {hbm_capacity: 256GB}}
 model: {preset: deepseek-v3, optimizer_bytes_per_param: 0.5}
 parallelism: {ep: 64, dp: 2048}
 training: {tokens_per_step: 8388608, seq_len: 4096}
+dispatch: {dtype: fp8}
 )";
 
 void run_step(benchmark::State& state, const char* yaml, const std::string& model) {

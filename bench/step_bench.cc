@@ -41,7 +41,7 @@ scenarios::Scenario deepseek_v3(int nodes, int batch, int layers) {
                                            "}\nmodel: {preset: deepseek-v3, layers: " + std::to_string(layers) +
                                            "}\nparallelism: {pp: 16, ep: 64, zero: 1, recompute: full}\n"
                                            "training: {global_batch: " +
-                                           std::to_string(batch) + ", micro_batch: 1, seq_len: 4096}\n",
+                                           std::to_string(batch) + ", micro_batch: 1, seq_len: 4096}\ndispatch: {dtype: fp8}\n",
                                        "deepseek-v3.yaml");
 }
 

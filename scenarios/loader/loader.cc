@@ -389,8 +389,9 @@ Scenario read_scenario(const YAML::Node& root, SourceMap& sources, const std::st
   MapReader dispatch = r.child("dispatch");
   s.dispatch.kernel = dispatch.get_choice("kernel", dispatcher_names(), s.dispatch.kernel);
   s.dispatch.dedup = read_dedup(dispatch, *find_dispatcher(s.dispatch.kernel));
-  s.dispatch.dtype =
-      dispatch.get_choice("dtype", {"bf16", "fp8"}, models::to_string(s.model.dtype)) == "fp8" ? models::Dtype::kFp8 : models::Dtype::kBf16;
+  // BF16 whatever the GEMMs' precision: Megatron-Core's dispatchers move the hidden states as they
+  // are and quantize after (fused_a2a.py dispatches them as given); FP8 dispatch is DeepSeek's.
+  s.dispatch.dtype = dispatch.get_choice("dtype", {"bf16", "fp8"}, "bf16") == "fp8" ? models::Dtype::kFp8 : models::Dtype::kBf16;
   s.dispatch.comm_sms = static_cast<int>(dispatch.get_int("comm_sms", s.dispatch.comm_sms, 0, 1 << 16));
   dispatch.finish();
 

@@ -4,6 +4,7 @@
 
 #include "models/gating/routing/routing_rule.h"
 #include "models/gating/source_registry.h"
+#include "models/presets.h"
 #include "policies/placement/placement.h"
 #include "policies/placement/registry.h"
 #include "policies/predictors/registry.h"
@@ -51,6 +52,18 @@ TEST(Loader, DefaultsFillTheRest) {
   EXPECT_EQ(s.parallelism.ep, 8);
   EXPECT_EQ(s.policies.size(), 1u);
   EXPECT_EQ(s.steps, 100);
+}
+
+// Megatron-Core dispatches BF16 hidden states whatever the GEMMs' precision; FP8 dispatch (DeepEP's,
+// as DeepSeek-V3 trains) is asked for. The FP8 recipe defaults to current (tensorwise) scaling.
+TEST(Loader, AnFp8ModelDispatchesBf16UnlessAskedAndScalesTensorwise) {
+  const Scenario fp8 = load_scenario_text(kMinimal, "t.yaml", {"model.dtype=fp8"});
+  EXPECT_EQ(fp8.dispatch.dtype, models::Dtype::kBf16);
+  EXPECT_EQ(fp8.model.fp8_recipe, models::Fp8Recipe::kTensorwise);
+  const Scenario asked = load_scenario_text(kMinimal, "t.yaml", {"model.dtype=fp8", "dispatch.dtype=fp8", "model.fp8_recipe=delayed"});
+  EXPECT_EQ(asked.dispatch.dtype, models::Dtype::kFp8);
+  EXPECT_EQ(asked.model.fp8_recipe, models::Fp8Recipe::kDelayed);
+  EXPECT_EQ(models::model_preset("deepseek-v3")->fp8_recipe, models::Fp8Recipe::kBlockwise);
 }
 
 TEST(Loader, SetCanIndexListsAndReplaceWholeValues) {

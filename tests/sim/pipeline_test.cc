@@ -372,6 +372,7 @@ cluster: {preset: h800-dgx, nodes: 8}
 model: {preset: deepseek-v3, layers: 4, first_moe_layer: 0}
 parallelism: {ep: 64}
 training: {global_batch: 64, micro_batch: 1, seq_len: 4096}
+dispatch: {dtype: fp8}
 gating: {source: balanced}
 )",
                                                "deepseek-v3-chunk.yaml");
