@@ -84,6 +84,8 @@ struct MoeModel {
   int moe_layer_count() const;
   std::vector<int> moe_layer_indices() const;
   int ffn_matrices() const { return gated_ffn ? 3 : 2; }
+  // A GEMM operand's bytes per element (an FP8 GEMM reads FP8 inputs, which the backward pass
+  // keeps); the activations between GEMMs are BF16 either way.
   double activation_bytes() const { return dtype == Dtype::kFp8 ? 1.0 : 2.0; }
   static constexpr double kWeightBytes = 2.0;  // weights are kept in BF16
   int gqa_head_dim() const { return head_dim > 0 ? head_dim : hidden / heads; }
