@@ -124,7 +124,7 @@ std::vector<BadCase> syntax_and_cluster_cases() {
   };
 }
 
-// Quantities, the model, training and policies.
+// Quantities, the model and training.
 std::vector<BadCase> quantity_and_model_cases() {
   return {
       {"BandwidthWithoutUnit",
@@ -142,6 +142,39 @@ std::vector<BadCase> quantity_and_model_cases() {
        {"`model.dtype`", "FP8", "A100"}},
       {"TokensNotWholeSequences", kGood, {"training.tokens_per_step=65537"}, {"`training.tokens_per_step`", "multiple of seq_len"}},
       {"SequencesNotDivisibleByDp", kGood, {"training.tokens_per_step=2048"}, {"`training.tokens_per_step`", "not a multiple of dp = 16"}},
+      {"ClusterNotAMapping",
+       "cluster: h100-dgx\nmodel: {preset: gpt3-125m-moe}\n",
+       {},
+       {"`cluster`", "expected a mapping", "got 'h100-dgx'"}},
+      {"StepsZero", kGood + "steps: 0\n", {}, {"`steps`", "positive integer", "got '0'"}},
+      {"FirstMoeLayerPastTheEnd", kGood, {"model.first_moe_layer=12"}, {"`model.first_moe_layer`", "below layers (12)"}},
+      {"HeadsNotDividingHidden", kGood, {"model.heads=7"}, {"`model.heads`", "divisor of hidden (768)"}},
+      {"GroupSizeNotDividingNode",
+       kGood,
+       {"cluster.intra_node.group_size=3"},
+       {"`cluster.intra_node.group_size`", "divisor of gpus_per_node"}},
+      {"NvlsEfficiencyAboveOne",
+       kGood,
+       {"cluster.intra_node.nvls_efficiency=1.5"},
+       {"`cluster.intra_node.nvls_efficiency`", "[0, 1]", "got '1.5'"}},
+      {"NvlsEfficiencyOnPcie",
+       kGood,
+       {"cluster.intra_node.fabric=pcie", "cluster.intra_node.nvls_efficiency=0.6"},
+       {"`cluster.intra_node.nvls_efficiency`", "expected 0 on a pcie fabric", "only NVSwitch", "got 0.6"}},
+      {"NvlsWithoutSharp",
+       "cluster: {preset: a100-dgx, intra_node: {nvls: true}}\nmodel: {preset: gpt3-125m-moe}\n",
+       {},
+       {"`cluster.intra_node.nvls`", "expected false", "nvswitch, nvls_efficiency 0", "got true"}},
+      {"NvlsNotABoolean", kGood, {"cluster.intra_node.nvls=yes please"}, {"`cluster.intra_node.nvls`", "got 'yes please'"}},
+      {"LatencyNegative", kGood, {"cluster.nic.latency=-1 us"}, {"`cluster.nic.latency`", "a duration from 0 to 1 s"}},
+      {"YamlSyntax", "cluster: {preset: h100-dgx\nmodel: x\n", {}, {"YAML syntax error", "bad.yaml:"}},
+      {"TopLevelList", "- a\n- b\n", {}, {"expected a mapping", "bad.yaml:1:1"}},
+  };
+}
+
+// Placement policies and their predictors.
+std::vector<BadCase> policy_cases() {
+  return {
       {"UnknownPolicy", kGood + "policies:\n  - {placement: magic}\n", {}, {"`policies.0.placement`", "got 'magic'", "bad.yaml:6:17"}},
       {"UnknownPredictor",
        kGood + "policies:\n  - {placement: predictive, predictor: prophet}\n",
@@ -178,33 +211,6 @@ std::vector<BadCase> quantity_and_model_cases() {
        {"`policies.0.max_imbalance`", "unknown key"}},
       {"PolicyMissingPlacement", kGood + "policies:\n  - {layout: contiguous}\n", {}, {"`policies.0.placement`", "is required"}},
       {"PoliciesNotAList", kGood + "policies: static\n", {}, {"`policies`", "expected a list", "got 'static'"}},
-      {"ClusterNotAMapping",
-       "cluster: h100-dgx\nmodel: {preset: gpt3-125m-moe}\n",
-       {},
-       {"`cluster`", "expected a mapping", "got 'h100-dgx'"}},
-      {"StepsZero", kGood + "steps: 0\n", {}, {"`steps`", "positive integer", "got '0'"}},
-      {"FirstMoeLayerPastTheEnd", kGood, {"model.first_moe_layer=12"}, {"`model.first_moe_layer`", "below layers (12)"}},
-      {"HeadsNotDividingHidden", kGood, {"model.heads=7"}, {"`model.heads`", "divisor of hidden (768)"}},
-      {"GroupSizeNotDividingNode",
-       kGood,
-       {"cluster.intra_node.group_size=3"},
-       {"`cluster.intra_node.group_size`", "divisor of gpus_per_node"}},
-      {"NvlsEfficiencyAboveOne",
-       kGood,
-       {"cluster.intra_node.nvls_efficiency=1.5"},
-       {"`cluster.intra_node.nvls_efficiency`", "[0, 1]", "got '1.5'"}},
-      {"NvlsEfficiencyOnPcie",
-       kGood,
-       {"cluster.intra_node.fabric=pcie", "cluster.intra_node.nvls_efficiency=0.6"},
-       {"`cluster.intra_node.nvls_efficiency`", "expected 0 on a pcie fabric", "only NVSwitch", "got 0.6"}},
-      {"NvlsWithoutSharp",
-       "cluster: {preset: a100-dgx, intra_node: {nvls: true}}\nmodel: {preset: gpt3-125m-moe}\n",
-       {},
-       {"`cluster.intra_node.nvls`", "expected false", "nvswitch, nvls_efficiency 0", "got true"}},
-      {"NvlsNotABoolean", kGood, {"cluster.intra_node.nvls=yes please"}, {"`cluster.intra_node.nvls`", "got 'yes please'"}},
-      {"LatencyNegative", kGood, {"cluster.nic.latency=-1 us"}, {"`cluster.nic.latency`", "a duration from 0 to 1 s"}},
-      {"YamlSyntax", "cluster: {preset: h100-dgx\nmodel: x\n", {}, {"YAML syntax error", "bad.yaml:"}},
-      {"TopLevelList", "- a\n- b\n", {}, {"expected a mapping", "bad.yaml:1:1"}},
   };
 }
 
@@ -391,8 +397,8 @@ std::vector<BadCase> predictor_cases() {
 
 std::vector<BadCase> cases() {
   std::vector<BadCase> all;
-  for (auto part : {syntax_and_cluster_cases(), quantity_and_model_cases(), gating_cases(), fabric_and_network_cases(), predictor_cases(),
-                    replication_cases(), affinity_cases()}) {
+  for (auto part : {syntax_and_cluster_cases(), quantity_and_model_cases(), policy_cases(), gating_cases(), fabric_and_network_cases(),
+                    predictor_cases(), replication_cases(), affinity_cases()}) {
     all.insert(all.end(), part.begin(), part.end());
   }
   return all;
