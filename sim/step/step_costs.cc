@@ -66,10 +66,6 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
     return elementwise_time(gpu, Bytes(fp8.bytes_per_element * rows * quantized_elements(shapes, backward)),
                             fp8.kernels_per_tensor * static_cast<int>(shapes.size()));
   };
-  // A routed expert's, per row: the step's traffic prices them GPU by GPU.
-  c.expert_quantize_forward = Bytes(fp8.bytes_per_element * quantized_elements(whole.expert, false));
-  c.expert_quantize_backward = Bytes(fp8.bytes_per_element * quantized_elements(whole.expert, true));
-  c.expert_quantize_kernels = fp8.kernels_per_tensor * static_cast<int>(whole.expert.size());
   // FlashAttention's core is not a weight GEMM: no width term.
   const Duration core = time(models::Dtype::kBf16, flops.attention_core, 0, 2.0 * (m.query_dim() + m.key_value_dim()), {});
   c.attention_wgrad =
@@ -246,6 +242,11 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.expert_flops_per_token = models::token_flops(m, s.seq_len).expert.count();
   c.expert_width = width_factor(s.cluster.gpu, layer_gemms(m, p.tp, p.etp).expert);
   c.expert_elementwise_bytes = models::elementwise_bytes(m).expert;
+  const models::Fp8Quantization fp8 = models::fp8_quantization(m);
+  const std::vector<GemmShape> expert = layer_gemms(m, 1, p.etp).expert;
+  c.expert_quantize_forward = Bytes(fp8.bytes_per_element * quantized_elements(expert, false));
+  c.expert_quantize_backward = Bytes(fp8.bytes_per_element * quantized_elements(expert, true));
+  c.expert_quantize_kernels = fp8.kernels_per_tensor * static_cast<int>(expert.size());
   c.expert_state_bytes = params.expert * (models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param);
   c.layer_to_moe.assign(m.layers, -1);
   c.moe_layers = m.moe_layer_indices();
