@@ -15,6 +15,7 @@ namespace moesim::models {
 
 enum class Dtype { kBf16, kFp8 };
 const char* to_string(Dtype d);
+inline double bytes_per_element(Dtype d) { return d == Dtype::kFp8 ? 1.0 : 2.0; }
 
 // How an FP8 GEMM's operands are scaled, which sets what quantizing them costs (fp8_quantization).
 // tensorwise: one scale per tensor from its current maximum (Transformer Engine's
@@ -84,9 +85,9 @@ struct MoeModel {
   int moe_layer_count() const;
   std::vector<int> moe_layer_indices() const;
   int ffn_matrices() const { return gated_ffn ? 3 : 2; }
-  // A GEMM operand's bytes per element (an FP8 GEMM reads FP8 inputs, which the backward pass
-  // keeps); the activations between GEMMs are BF16 either way.
-  double activation_bytes() const { return dtype == Dtype::kFp8 ? 1.0 : 2.0; }
+  // A GEMM input's bytes per element (an FP8 GEMM reads FP8 inputs, which the backward pass
+  // keeps); GEMM outputs and the activations between GEMMs are BF16 either way.
+  double gemm_input_bytes() const { return bytes_per_element(dtype); }
   static constexpr double kWeightBytes = 2.0;  // weights are kept in BF16
   int gqa_head_dim() const { return head_dim > 0 ? head_dim : hidden / heads; }
   int query_dim() const;      // all heads' query (and key) width

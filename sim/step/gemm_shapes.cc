@@ -50,6 +50,16 @@ LayerGemms layer_gemms(const models::MoeModel& m, int tp, int etp) {
   return g;
 }
 
+GemmTraffic gemm_traffic(std::span<const GemmShape> gemms, models::Dtype dtype) {
+  const double operand = models::bytes_per_element(dtype), output = models::bytes_per_element(models::Dtype::kBf16);
+  GemmTraffic t;
+  for (const GemmShape& g : gemms) {
+    t.weight_bytes += g.cols * g.depth * operand;
+    t.bytes_per_row += g.depth * operand + g.cols * output;
+  }
+  return t;
+}
+
 double quantized_elements(std::span<const GemmShape> gemms, bool backward) {
   double elements = 0;
   for (const GemmShape& g : gemms) elements += backward ? g.cols : g.depth;

@@ -25,6 +25,17 @@ struct LayerGemms {
 
 LayerGemms layer_gemms(const models::MoeModel& m, int tp, int etp);
 
+// What GEMMs over the same rows move through HBM, linear in the rows: each reads its weight and
+// its input rows and writes its output rows. A GEMM in `dtype` FP8 reads FP8 weights (Transformer
+// Engine casts them once a step and keeps them across micro-batches) and FP8 inputs; outputs are
+// BF16 either way.
+struct GemmTraffic {
+  double weight_bytes = 0;
+  double bytes_per_row = 0;
+  Bytes at(double rows) const { return Bytes(weight_bytes + rows * bytes_per_row); }
+};
+GemmTraffic gemm_traffic(std::span<const GemmShape> gemms, models::Dtype dtype);
+
 // Elements per token that FP8 training quantizes around `gemms`: each one's input (its depth)
 // forward, its output gradient (its width) backward.
 double quantized_elements(std::span<const GemmShape> gemms, bool backward);

@@ -25,7 +25,7 @@ namespace {
 // two dropout masks and its s x s terms. `recomputed` holds the RecomputeModule bits whose
 // tensors the backward pass recomputes instead.
 double attention_activations(const models::MoeModel& m, unsigned recomputed) {
-  const double h = m.hidden, gemm_input = m.activation_bytes();
+  const double h = m.hidden, gemm_input = m.gemm_input_bytes();
   const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
   double bytes =
       2 * h + (dropped(kRecomputeLayernorm) ? 0 : gemm_input * h) + (dropped(kRecomputeCoreAttention) ? 0 : gemm_input * m.value_dim());
@@ -40,7 +40,7 @@ double attention_activations(const models::MoeModel& m, unsigned recomputed) {
 }
 
 double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed, bool fp8_activation_input) {
-  const double h = m.hidden, gemm_input = m.activation_bytes();
+  const double h = m.hidden, gemm_input = m.gemm_input_bytes();
   const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
   const double norm = 2 * h + (dropped(kRecomputeLayernorm) ? 0 : gemm_input * h);
   // Per token through one FFN: the first GEMM's output (the activation's input, FP8 where the

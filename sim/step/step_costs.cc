@@ -46,16 +46,14 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   const auto& m = s.model;
   const auto& gpu = s.cluster.gpu;
   const auto& p = s.parallel;
-  const auto params = models::param_counts(m);
   const auto flops = models::token_flops(m, s.seq_len);
   const auto elementwise = models::elementwise_bytes(m);
   const double rows = c.rows, gemm_rows = rows * p.tp;  // TP splits the weights, not the tokens
-  const double act = m.activation_bytes(), w = models::MoeModel::kWeightBytes, h = m.hidden;
   const LayerGemms gemms = layer_gemms(m, p.tp, p.etp);
-  auto time = [&](models::Dtype dtype, Flops f, double weight_params, double activations_per_row, std::span<const GemmShape> shapes) {
-    return kernel_time(
-        gpu, dtype,
-        KernelWork{f * rows, Bytes(weight_params / p.tp * w + rows * activations_per_row * act), gemm_rows, width_factor(gpu, shapes)});
+  // `f` FLOPs a token, over the GEMMs `shapes` (gemm_rows of them: under sequence parallelism each
+  // GPU's GEMMs take the TP group's gathered rows).
+  auto time = [&](models::Dtype dtype, Flops f, std::span<const GemmShape> shapes, double shape_rows) {
+    return kernel_time(gpu, dtype, KernelWork{f * rows, gemm_traffic(shapes, dtype).at(shape_rows), shape_rows, width_factor(gpu, shapes)});
   };
   auto memory = [&](Bytes per_row, int kernels) { return elementwise_time(gpu, per_row * rows, kernels); };
   // Each GPU quantizes its own rows at the GEMMs' whole widths: a column-parallel GEMM's input
@@ -66,31 +64,31 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
     return elementwise_time(gpu, Bytes(fp8.bytes_per_element * rows * quantized_elements(shapes, backward)),
                             fp8.kernels_per_tensor * static_cast<int>(shapes.size()));
   };
-  // FlashAttention's core is not a weight GEMM: no width term.
-  const Duration core = time(models::Dtype::kBf16, flops.attention_core, 0, 2.0 * (m.query_dim() + m.key_value_dim()), {});
-  c.attention_wgrad =
-      time(m.dtype, flops.attention_projections, params.attention_per_layer, 2 * h + m.query_dim() + m.value_dim(), gemms.attention);
+  // FlashAttention's core is not a weight GEMM, and runs in BF16: no width term; it reads the
+  // queries, keys and values and writes the output.
+  const Duration core = kernel_time(
+      gpu, models::Dtype::kBf16,
+      KernelWork{flops.attention_core * rows,
+                 Bytes(rows * 2.0 * (m.query_dim() + m.key_value_dim()) * models::bytes_per_element(models::Dtype::kBf16)), gemm_rows});
+  c.attention_wgrad = time(m.dtype, flops.attention_projections, gemms.attention, gemm_rows);
   const Duration attention = c.attention_wgrad + core + memory(elementwise.attention, 4);
   c.attention_fwd = attention + quantize(whole.attention, false);
   c.attention_bwd = attention * 2 + quantize(whole.attention, true);
-  c.dense_ffn_wgrad = time(m.dtype, flops.dense_ffn, params.dense_ffn_per_layer, 2 * h + 2.0 * m.ffn_hidden, gemms.dense_ffn);
+  c.dense_ffn_wgrad = time(m.dtype, flops.dense_ffn, gemms.dense_ffn, gemm_rows);
   const Duration dense_ffn = c.dense_ffn_wgrad + memory(elementwise.dense_ffn, 4);
   c.dense_ffn_fwd = dense_ffn + quantize(whole.dense_ffn, false);
   c.dense_ffn_bwd = dense_ffn * 2 + quantize(whole.dense_ffn, true);
-  c.gate_wgrad = kernel_time(gpu, models::Dtype::kBf16,
-                             KernelWork{flops.gate * rows, Bytes(params.gate_per_moe_layer * w + rows * (h + m.experts) * act), rows,
-                                        width_factor(gpu, {&gemms.gate, 1})});
+  c.gate_wgrad = time(models::Dtype::kBf16, flops.gate, {&gemms.gate, 1}, rows);
   c.gate_fwd = c.gate_wgrad + memory(elementwise.router, 4);
   if (m.shared_experts > 0) {
-    c.shared_wgrad = time(m.dtype, flops.shared_experts, params.shared_per_moe_layer,
-                          m.shared_experts * (2 * h + 2.0 * m.expert_ffn_hidden), gemms.shared_experts);
+    c.shared_wgrad = time(m.dtype, flops.shared_experts, gemms.shared_experts, gemm_rows);
     const Duration shared = c.shared_wgrad + memory(elementwise.expert * m.shared_experts, 2);
     c.shared_fwd = shared + quantize(whole.shared_experts, false);
     c.shared_bwd = shared * 2 + quantize(whole.shared_experts, true);
   }
   // Forward and backward of the LM head: 3x the forward work, vocabulary split over TP.
   c.lm_head = kernel_time(gpu, models::Dtype::kBf16,
-                          scaled(KernelWork{flops.lm_head * rows, Bytes(params.embedding / p.tp * w + rows * (h + m.vocab / p.tp) * act),
+                          scaled(KernelWork{flops.lm_head * rows, gemm_traffic({&gemms.lm_head, 1}, models::Dtype::kBf16).at(gemm_rows),
                                             gemm_rows, width_factor(gpu, {&gemms.lm_head, 1})},
                                  3));
   switch (p.recompute) {
@@ -102,14 +100,11 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
       if (p.recomputes(kRecomputeCoreAttention)) c.attention_recompute += core;
       if (norms) c.attention_recompute += memory(elementwise.attention, 2);
       if (p.recomputes(kRecomputeMlaUpProjection) && !gemms.mla_up_projection.empty()) {
-        double up = 0, latents = 0;  // parameters (at full width) and each token's inputs and outputs
-        for (const GemmShape& g : gemms.mla_up_projection) {
-          up += g.cols * p.tp * g.depth;
-          latents += g.depth + g.cols * p.tp;
-        }
+        double up = 0;  // parameters at full width
+        for (const GemmShape& g : gemms.mla_up_projection) up += g.cols * p.tp * g.depth;
         // Their latent inputs are quantized again for FP8 GEMMs.
         c.attention_recompute +=
-            time(m.dtype, Flops(2 * up), up, latents, gemms.mla_up_projection) + quantize(whole.mla_up_projection, false);
+            time(m.dtype, Flops(2 * up), gemms.mla_up_projection, gemm_rows) + quantize(whole.mla_up_projection, false);
       }
       if (norms || activation) c.dense_ffn_recompute = memory(elementwise.dense_ffn, (norms ? 1 : 0) + (activation ? 1 : 0));
       if (norms) c.moe_recompute = memory(elementwise.router, 1);
@@ -238,9 +233,10 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.micro_batches = s.micro_batches;
   c.rows = static_cast<double>(s.tokens_per_rank) / s.micro_batches;
   const auto params = models::param_counts(m);
-  c.expert_params = params.expert;
   c.expert_flops_per_token = models::token_flops(m, s.seq_len).expert.count();
-  c.expert_width = width_factor(s.cluster.gpu, layer_gemms(m, p.tp, p.etp).expert);
+  const std::vector<GemmShape> expert_slice = layer_gemms(m, p.tp, p.etp).expert;
+  c.expert_traffic = gemm_traffic(expert_slice, m.dtype);
+  c.expert_width = width_factor(s.cluster.gpu, expert_slice);
   c.expert_elementwise_bytes = models::elementwise_bytes(m).expert;
   const models::Fp8Quantization fp8 = models::fp8_quantization(m);
   const std::vector<GemmShape> expert = layer_gemms(m, 1, p.etp).expert;
@@ -285,11 +281,10 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
 policies::PlacementCosts placement_costs(const StepConfig& s, const StepCosts& costs) {
   const auto& m = s.model;
   const double rows = static_cast<double>(s.tokens_per_rank) * s.parallel.ep * m.top_k;
-  const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden) * m.activation_bytes();
-  const Duration compute =
-      kernel_time(s.cluster.gpu, m.dtype,
-                  KernelWork{Flops(rows * costs.expert_flops_per_token),
-                             Bytes(costs.expert_params * models::MoeModel::kWeightBytes + rows * row_bytes), rows, costs.expert_width});
+  const std::vector<GemmShape> expert = layer_gemms(m, 1, 1).expert;
+  const Duration compute = kernel_time(s.cluster.gpu, m.dtype,
+                                       KernelWork{Flops(rows * costs.expert_flops_per_token), gemm_traffic(expert, m.dtype).at(rows), rows,
+                                                  width_factor(s.cluster.gpu, expert)});
   const auto& c = s.cluster;
   const bool crosses_nodes = s.parallel.ep > c.gpus_per_node;
   const double link = (crosses_nodes ? c.nic.link : c.intra_node.link).effective().bytes_per_second();

@@ -9,6 +9,7 @@
 
 #include "policies/placement/placement.h"
 #include "sim/network/network_model.h"
+#include "sim/step/gemm_shapes.h"
 #include "sim/step/parallel_layout.h"
 #include "sim/step/schedule.h"
 #include "sim/step/step_config.h"
@@ -31,10 +32,13 @@ struct StepCosts {
   std::vector<std::vector<int>> edp_groups;      // [ep rank] -> local indices of the GPUs holding its experts
 
   double rows = 0;  // tokens per GPU and micro-batch entering an MoE layer (sequence-parallel shard)
-  // Per routed expert: weight parameters, forward FLOPs per token, and the bytes of its state
-  // (weights, gradients, optimizer state) that a move carries.
-  double expert_params = 0, expert_flops_per_token = 0, expert_state_bytes = 0;
-  double expert_width = 1;         // the compute model's width term of one routed expert's GEMMs, at ETP
+  // Per routed expert: forward FLOPs per token, and the bytes of its state (weights, gradients,
+  // optimizer state) that a move carries.
+  double expert_flops_per_token = 0, expert_state_bytes = 0;
+  // One routed expert's GEMMs on a GPU (its 1/etp slice): their HBM traffic and the compute
+  // model's width term.
+  GemmTraffic expert_traffic;
+  double expert_width = 1;
   Bytes expert_elementwise_bytes;  // per routed token row: permute, activation, unpermute
   // Per routed token row, quantizing the experts' GEMM inputs (forward) and output gradients
   // (backward) for FP8, and the kernels that takes each way (models::fp8_quantization).

@@ -272,7 +272,6 @@ double experts_compute(const StepConfig& config, const StepCosts& costs, network
   const int etp = config.parallel.etp;
   if (etp > 1) expert_tensor_parallel(config, costs, network, t);
   // Under ETP a GPU sees the group's rows, each at 1/etp of the expert's width.
-  const double row_bytes = (2.0 * m.hidden + 2.0 * m.expert_ffn_hidden / etp) * m.activation_bytes();
   std::vector<KernelWork> groups;  // the GPU's experts, in increasing order
   groups.reserve(m.experts);
   double max_rows = 0, total_rows = 0;
@@ -282,8 +281,7 @@ double experts_compute(const StepConfig& config, const StepCosts& costs, network
     for (int slot = t.slot_begin[gpu]; slot < t.slot_begin[gpu + 1]; ++slot) {
       const double rows = t.expert_rows[slot];
       groups.push_back(KernelWork{Flops(rows * costs.expert_flops_per_token / etp),
-                                  Bytes(costs.expert_params / etp * models::MoeModel::kWeightBytes + rows * row_bytes), rows,
-                                  costs.expert_width});
+                                  costs.expert_traffic.at(rows), rows, costs.expert_width});
       gpu_rows += rows;
     }
     // A weight's gradient (rows x in)^T (rows x out) takes the FLOPs of the forward GEMM.

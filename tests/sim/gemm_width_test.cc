@@ -114,6 +114,38 @@ double model_tflops(hardware::GpuSpec gpu, const DeepGemmRow& r) {
 
 // The Hopper presets' half-points were fitted on the "fit" rows (scripts/gemm_shape_fit.py, which
 // prints this kernel-level efficiency too); the held-out rows check them.
+TEST(GemmShapes, TheirTrafficIsWeightsOnceAndEachRowsInputAndOutput) {
+  // An FFN 3,000 wide on hidden 1,000, SwiGLU: gate and up (6,000 x 1,000), then down (1,000 x 3,000).
+  const std::vector<GemmShape> ffn{{6000, 1000}, {1000, 3000}};
+  const GemmTraffic bf16 = gemm_traffic(ffn, models::Dtype::kBf16);
+  EXPECT_DOUBLE_EQ(bf16.weight_bytes, 2.0 * (6000 * 1000 + 1000 * 3000));
+  EXPECT_DOUBLE_EQ(bf16.bytes_per_row, 2.0 * (1000 + 6000) + 2.0 * (3000 + 1000));
+  EXPECT_DOUBLE_EQ(bf16.at(10).count(), bf16.weight_bytes + 10 * bf16.bytes_per_row);
+  // FP8 GEMMs read FP8 weights and inputs, and write BF16 outputs.
+  const GemmTraffic fp8 = gemm_traffic(ffn, models::Dtype::kFp8);
+  EXPECT_DOUBLE_EQ(fp8.weight_bytes, bf16.weight_bytes / 2);
+  EXPECT_DOUBLE_EQ(fp8.bytes_per_row, 1.0 * (1000 + 3000) + 2.0 * (6000 + 1000));
+}
+
+TEST(GemmShapes, AnExpertWithFewRowsIsPricedAtItsWeightsAndAnFp8OneReadsHalfOfThem) {
+  // With one row, a routed expert of Qwen3-30B-A3B reads its 4.7 M weights and does next to no
+  // arithmetic: HBM-bound once the small-GEMM penalty on rows (which the compute roof has) is off.
+  hardware::GpuSpec gpu = hopper();
+  gpu.gemm_half_rows = 0;
+  models::MoeModel m = *models::model_preset("qwen3-30b-a3b");
+  auto expert_time = [&](models::Dtype dtype) {
+    m.dtype = dtype;
+    const LayerGemms g = layer_gemms(m, 1, 1);
+    const double flops = 2 * total(g.expert);
+    return kernel_time(gpu, dtype, KernelWork{Flops(flops), gemm_traffic(g.expert, dtype).at(1), 1, width_factor(gpu, g.expert)}) -
+           gpu.kernel_launch;
+  };
+  const double weights = 3.0 * 2048 * 768;
+  const double hbm = gpu.hbm_bandwidth.bytes_per_second() * gpu.memory_efficiency;
+  EXPECT_NEAR(expert_time(models::Dtype::kBf16).seconds(), (2 * weights + 2 * (2048 + 1536) + 2 * (768 + 2048)) / hbm, 1e-11);
+  EXPECT_NEAR(expert_time(models::Dtype::kFp8).seconds(), (weights + (2048 + 768) + 2 * (1536 + 2048)) / hbm, 1e-11);
+}
+
 TEST(GemmWidth, HopperHalfPointsMatchDeepGemmsHeldOutKernels) {
   hardware::GpuSpec gpu = hopper();
   gpu.gemm_efficiency = 0.85;
