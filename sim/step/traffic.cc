@@ -280,8 +280,8 @@ double experts_compute(const StepConfig& config, const StepCosts& costs, network
     groups.clear();
     for (int slot = t.slot_begin[gpu]; slot < t.slot_begin[gpu + 1]; ++slot) {
       const double rows = t.expert_rows[slot];
-      groups.push_back(KernelWork{Flops(rows * costs.expert_flops_per_token / etp),
-                                  costs.expert_traffic.at(rows), rows, costs.expert_width});
+      groups.push_back(
+          KernelWork{Flops(rows * costs.expert_flops_per_token / etp), costs.expert_traffic.at(rows), rows, costs.expert_width});
       gpu_rows += rows;
     }
     // A weight's gradient (rows x in)^T (rows x out) takes the FLOPs of the forward GEMM.
