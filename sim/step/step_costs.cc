@@ -234,12 +234,11 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.rows = static_cast<double>(s.tokens_per_rank) / s.micro_batches;
   const auto params = models::param_counts(m);
   c.expert_flops_per_token = models::token_flops(m, s.seq_len).expert.count();
-  const std::vector<GemmShape> expert_slice = layer_gemms(m, p.tp, p.etp).expert;
-  c.expert_traffic = gemm_traffic(expert_slice, m.dtype);
-  c.expert_width = width_factor(s.cluster.gpu, expert_slice);
+  const std::vector<GemmShape> expert = layer_gemms(m, p.tp, p.etp).expert;  // split over ETP only
+  c.expert_traffic = gemm_traffic(expert, m.dtype);
+  c.expert_width = width_factor(s.cluster.gpu, expert);
   c.expert_elementwise_bytes = models::elementwise_bytes(m).expert;
   const models::Fp8Quantization fp8 = models::fp8_quantization(m);
-  const std::vector<GemmShape> expert = layer_gemms(m, 1, p.etp).expert;
   c.expert_quantize_forward = Bytes(fp8.bytes_per_element * quantized_elements(expert, false));
   c.expert_quantize_backward = Bytes(fp8.bytes_per_element * quantized_elements(expert, true));
   c.expert_quantize_kernels = fp8.kernels_per_tensor * static_cast<int>(expert.size());
