@@ -13,7 +13,7 @@ TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
   const Result r = moesim("run " + quickstart() + " --steps 20 --quiet --out " + out.string());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("step mean"), std::string::npos);
-  for (const char* policy : {"predictive-sw_avg", "predictive-last_value", "replicated", "phase_aware", "oracle"}) {
+  for (const char* policy : {"predictive-sw_avg", "predictive-last_value", "replicated", "phase_aware", "oracle", "oracle-replicated"}) {
     EXPECT_NE(r.out.find(policy), std::string::npos) << policy;
   }
   const std::string csv = slurp(out / "summary.csv");
@@ -22,7 +22,7 @@ TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
   std::getline(lines, header);
   std::getline(lines, first);
   std::getline(lines, second);
-  for (int row = 3; row <= 6; ++row) EXPECT_TRUE(std::getline(lines, extra)) << "row " << row;
+  for (int row = 3; row <= 7; ++row) EXPECT_TRUE(std::getline(lines, extra)) << "row " << row;
   EXPECT_FALSE(std::getline(lines, extra));
   EXPECT_EQ(header,
             "policy,step_ms_mean,step_ms_p50,step_ms_p99,tokens_per_s,gpu_util_mean,gpu_util_min,imbalance_max_mean,a2a_share,"

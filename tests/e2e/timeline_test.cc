@@ -37,13 +37,13 @@ TEST_F(Cli, TimelineIsTraceEventsThatNeverOverlapOnATrack) {
     steps.insert(e.at("args").at("step").get<int>());
     EXPECT_TRUE(e.at("args").contains("layer"));
   }
-  EXPECT_EQ(policies.size(), 6u);  // the quickstart's policies
+  EXPECT_EQ(policies.size(), 7u);  // the quickstart's policies
   EXPECT_EQ(steps, (std::set<int>{1, 2}));
   for (const char* kind : {"attention", "gate", "dispatch", "experts", "combine", "LM head", "experts bwd", "dispatch bwd",
                            "dense grad all-reduce bwd", "optimizer"}) {
     EXPECT_TRUE(names.count(kind)) << kind;
   }
-  EXPECT_EQ(tracks.size(), 6u * 32 * 2);  // every policy, every GPU, compute and communication
+  EXPECT_EQ(tracks.size(), 7u * 32 * 2);  // every policy, every GPU, compute and communication
   for (auto& [track, spans] : tracks) {
     std::sort(spans.begin(), spans.end());
     for (size_t i = 1; i < spans.size(); ++i) {
