@@ -1,8 +1,8 @@
 // The GEMMs behind each kernel the step prices, per GPU after tensor parallelism, for the compute
-// model's width term (compute_model.h), their HBM traffic and their FP8 casts. Partitioned as Megatron-Core does: column-parallel
-// projections (QKV, MLA's up-projections, an FFN's fused gate and up) split their output width over
-// TP, row-parallel ones (the attention output, an FFN's down) their depth; MLA's down-projections
-// are replicated; the router is not split.
+// model's width term (compute_model.h), their HBM traffic and their FP8 casts. Partitioned as
+// Megatron-Core does: column-parallel projections (QKV, MLA's up-projections, an FFN's fused gate
+// and up) split their output width over TP, row-parallel ones (the attention output, an FFN's
+// down) their depth; MLA's down-projections are replicated; the router is not split.
 #pragma once
 
 #include <span>
