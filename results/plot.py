@@ -29,6 +29,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 SWEEP_METRICS = [
     ("step_ms_mean", "step time (ms)"),
@@ -72,6 +73,7 @@ def plot_step_time(run, directory, written):
         steps, mean = moving_mean(step_ms, window)
         ax.plot(steps, mean, color=line.get_color(), linewidth=1.6, label=f"{label} (mean {step_ms.mean():.1f} ms)")
     ax.set_xlabel("training step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("step time (ms)")
     ax.set_title(f"Step time over training: {text(run.attrs['scenario'])} (faint: every step; solid: moving mean)")
     ax.grid(alpha=0.3)
@@ -81,7 +83,10 @@ def plot_step_time(run, directory, written):
 
 def plot_gpu_utilization(run, directory, written):
     groups = policies(run)
-    fig, axes = plt.subplots(len(groups), 1, figsize=(9, 1.9 * len(groups) + 0.8), sharex=True, squeeze=False)
+    height = 1.9 * len(groups) + 0.8
+    fig, axes = plt.subplots(len(groups), 1, figsize=(9, height), sharex=True, squeeze=False)
+    # The default top margin is a share of the height: on a tall figure, inches of blank under the title.
+    fig.subplots_adjust(top=1 - 0.55 / height)
     image = None
     for ax, (label, group) in zip(axes[:, 0], groups):
         utilization = group["gpu_busy_ms"][:] / group["step_ms"][:][:, None]
@@ -89,7 +94,8 @@ def plot_gpu_utilization(run, directory, written):
         ax.set_ylabel("GPU")
         ax.set_title(f"{label}: mean {utilization.mean() * 100:.1f} %", fontsize=9, loc="left")
     axes[-1, 0].set_xlabel("training step")
-    fig.suptitle("GPU utilization (compute-busy share of each step)")
+    axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle("GPU utilization (compute-busy share of each step)", y=1 - 0.15 / height)
     fig.colorbar(image, ax=axes[:, 0].tolist(), fraction=0.03, pad=0.02, label="busy share")
     save(fig, directory, "gpu_utilization.png", written)
 
@@ -118,6 +124,7 @@ def plot_expert_load(run, directory, layer, written):
     ratio.plot(steps + 1, mean, linewidth=1.4)
     ratio.set_ylabel("load moved\nfrom the step\nbefore (%)", fontsize=8)
     ratio.set_xlabel("training step")
+    ratio.xaxis.set_major_locator(MaxNLocator(integer=True))
     ratio.grid(alpha=0.3)
     save(fig, directory, "expert_load.png", written)
 
@@ -137,6 +144,7 @@ def plot_forecast_error(run, directory, written):
                     linestyle="-" if phase == "stable" else "--", label=f"{predictor}, {phase}")
         ax.set_xscale("log")
         ax.set_xlabel("forecast horizon (steps)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title("Predictor error against horizon (from prediction_errors.csv)")
     else:
         plotted = False
