@@ -29,7 +29,7 @@ const std::vector<Metric>& metrics() {
       {"tokens/s", MetricUnit::kTokensPerSecond, false, [](const PolicySummary& s) { return s.tokens_per_second; }},
       {"tokens/s per GPU", MetricUnit::kTokensPerSecond, false, [](const PolicySummary& s) { return s.tokens_per_gpu; }},
       {"MFU", MetricUnit::kFraction, false, [](const PolicySummary& s) { return s.mfu; }},
-      {"pipeline bubble share", MetricUnit::kFraction, true, [](const PolicySummary& s) { return s.bubble_share; }},
+      {"bubble (both idle)", MetricUnit::kFraction, true, [](const PolicySummary& s) { return s.bubble_share; }},
       {"exposed communication", MetricUnit::kFraction, true, [](const PolicySummary& s) { return s.exposed_comm_share; }},
       {"peak memory per GPU", MetricUnit::kGigabytes, true, [](const PolicySummary& s) { return s.peak_memory_gb; }},
       {"GPU utilization", MetricUnit::kFraction, false, [](const PolicySummary& s) { return s.gpu_utilization; }},
