@@ -144,7 +144,6 @@ def plot_forecast_error(run, directory, written):
                     linestyle="-" if phase == "stable" else "--", label=f"{predictor}, {phase}")
         ax.set_xscale("log")
         ax.set_xlabel("forecast horizon (steps)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title("Predictor error against horizon (from prediction_errors.csv)")
     else:
         plotted = False

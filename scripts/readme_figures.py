@@ -220,8 +220,8 @@ placed together {"save" if fixed_saving >= 0 else "cost"} {abs(100 * fixed_savin
 # ---- placement -------------------------------------------------------------------------------
 
 def placement(run):
-    short = ["--steps", "60", "--set", "policies.1.warmup=20", "--set", "policies.2.warmup=20", "--set", "policies.3.warmup=20",
-             "--set", "policies.4.warmup=20"] if run.short else []
+    warmups = [arg for i in range(1, 5) for arg in ("--set", f"policies.{i}.warmup=20")]  # every policy but static
+    short = ["--steps", "60", *warmups] if run.short else []
     run("run", scenario("affinity_top2.yaml"), *short, "--out", "affinity", "-q", record=False)
     rows = run.rows("affinity/summary.csv")
     lines = ["| policy | step mean | imbalance | a2a inter-node | a2a intra-node |", "|---|---|---|---|---|"]
