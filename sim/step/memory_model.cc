@@ -13,22 +13,27 @@ namespace {
 // GEMM's input in the recipe's precision (FP8 recipes keep FP8 copies for the backward GEMMs).
 // Each tensor is counted once, by what saves it: a norm its input, the GEMMs that read a norm's
 // output that output (the QKV projection; the dense FFN's or the shared experts' first GEMM and the
-// router), MLA's latent norms and up-projections their latents, FlashAttention its queries, keys
-// and values, the output projection the attention output, each FFN its input when it is not a
+// router), MLA's latent norms and up-projections their latents, FlashAttention its queries, keys,
+// values, output (BF16) and softmax log-sum-exp (FP32, one a head), the output projection the
+// attention output (FlashAttention's own output tensor in BF16, an FP8 copy under an FP8 recipe),
+// each FFN its input when it is not a
 // norm's output (a routed expert's dispatched copy), its activation's input and its second GEMM's
 // input. An FFN's output is not kept: a dense or shared FFN's goes into the residual sum, and the
 // routed experts' are weighted by the router's probabilities inside the activation (Megatron's
 // grouped MLP, weighted_bias_swiglu_impl since Megatron Core 0.13; NeMo AutoModel's
 // swiglu_with_probs), whose backward needs the activation's input, not the expert's output.
-// Without dropout and with FlashAttention (no s x s scores), a dense GPT layer keeps 32·h bytes a
-// token: Korthikanti et al.'s 34·s·b·h + 5·a·s²·b a layer (arXiv 2205.05198, equation 1) less its
-// two dropout masks and its s x s terms. `recomputed` holds the RecomputeModule bits whose
-// tensors the backward pass recomputes instead.
+// Without dropout and with FlashAttention (no s x s scores), a dense GPT layer keeps 32·h + 4·a
+// bytes a token: Korthikanti et al.'s 34·s·b·h + 5·a·s²·b a layer (arXiv 2205.05198, equation 1)
+// less its two dropout masks and its s x s terms, plus FlashAttention's log-sum-exp. `recomputed`
+// holds the RecomputeModule bits whose tensors the backward pass recomputes instead. core_attn
+// (Megatron's checkpointed attention core) drops only what FlashAttention keeps for itself: the
+// checkpoint keeps its queries, keys and values, and the output projection keeps its input.
 double attention_activations(const models::MoeModel& m, unsigned recomputed) {
   const double h = m.hidden, gemm_input = m.gemm_input_bytes();
   const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
-  double bytes =
-      2 * h + (dropped(kRecomputeLayernorm) ? 0 : gemm_input * h) + (dropped(kRecomputeCoreAttention) ? 0 : gemm_input * m.value_dim());
+  const double v = m.value_dim();
+  double bytes = 2 * h + (dropped(kRecomputeLayernorm) ? 0 : gemm_input * h) + gemm_input * v;
+  if (!dropped(kRecomputeCoreAttention)) bytes += (gemm_input < 2 ? 2 * v : 0) + 4.0 * m.heads;
   if (m.attention == models::Attention::kMla) {
     // The query latent into its norm (BF16) and out of it (the up-projection's input), the
     // key-value latent and the shared rotary key into theirs, the key-value latent out of it.

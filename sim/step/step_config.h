@@ -33,7 +33,7 @@ enum class MigrationMode { kBlocking, kOverlapped };
 enum class Recompute { kNone, kSelective, kFull };
 // Megatron's selective recompute modules, as bits of Parallelism::recompute_modules.
 enum RecomputeModule : unsigned {
-  kRecomputeCoreAttention = 1u << 0,    // core_attn: the attention core (its output is not kept)
+  kRecomputeCoreAttention = 1u << 0,    // core_attn: the attention core (FlashAttention's own saved tensors)
   kRecomputeLayernorm = 1u << 1,        // layernorm: the two norms' outputs before attention and FFN
   kRecomputeMoeActivation = 1u << 2,    // moe_act: the FFN activation's output (dense FFNs too, as moesim has always)
   kRecomputeMlaUpProjection = 1u << 3,  // mla_up_proj: MLA's queries, keys and values from their latents

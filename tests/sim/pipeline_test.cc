@@ -295,10 +295,11 @@ TEST(MemoryModel, ShardsAsZeroSaysAndRecomputationShrinksActivations) {
 }
 
 // Every tensor counted once, by what saves it. A dense GPT layer (multi-head attention, a 4h
-// GELU FFN, BF16) keeps 32 h bytes a token: Korthikanti et al.'s 34 s b h + 5 a s² b a layer
+// GELU FFN, BF16) keeps 32 h + 4 a bytes a token: Korthikanti et al.'s 34 s b h + 5 a s² b a layer
 // (arXiv 2205.05198, equation 1) without its two dropout masks and, under FlashAttention, its
-// s x s scores. An MoE layer keeps the same attention and norms, the router's FP32 logits, and
-// per routed expert the token's dispatched copy and its FFN's inner tensors, not its output.
+// s x s scores, whose softmax FlashAttention keeps as one FP32 log-sum-exp a head. An MoE layer
+// keeps the same attention and norms, the router's FP32 logits, and per routed expert the token's
+// dispatched copy and its FFN's inner tensors, not its output.
 TEST(MemoryModel, ActivationsAsEachTensorIsSaved) {
   const auto s = scenarios::load_scenario_text(
       "cluster: {preset: h100-dgx, nodes: 1}\n"
@@ -313,10 +314,10 @@ TEST(MemoryModel, ActivationsAsEachTensorIsSaved) {
   for (const auto& t : memory.stages[0].terms)
     if (t.what == "activations") activations = t.bytes;
   const double h = 1024, rows = 1024;
-  const double dense_layer = 32 * h;
-  // Attention and both norms as the dense layer's (16 h), 8 FP32 logits, and per expert its input
-  // (2 h), its GELU's input and output (2 x 512 each).
-  const double moe_layer = 16 * h + 4 * 8 + 2 * (2 * h + 2 * 512 + 2 * 512);
+  const double heads = 16, dense_layer = 32 * h + 4 * heads;
+  // Attention and both norms as the dense layer's (16 h + 4 a), 8 FP32 logits, and per expert its
+  // input (2 h), its GELU's input and output (2 x 512 each).
+  const double moe_layer = 16 * h + 4 * heads + 4 * 8 + 2 * (2 * h + 2 * 512 + 2 * 512);
   EXPECT_DOUBLE_EQ(activations, rows * (dense_layer + moe_layer));
 }
 

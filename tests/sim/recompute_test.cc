@@ -30,10 +30,10 @@ TEST(Recompute, TheModulesDropWhatTheyRecompute) {
   const models::MoeModel m = deepseek_layers({}).model;
   const double tokens = 4096, layers = 2;
   const double plain = activations(deepseek_layers({}));  // core_attn, layernorm, moe_act
-  // Without core_attn the attention output stays (FP8, the output projection's input); with
-  // mla_up_proj the BF16 queries, keys and values go, their latents staying.
+  // Without core_attn FlashAttention's BF16 output and log-sum-exp stay; with mla_up_proj the
+  // BF16 queries, keys and values go, their latents staying.
   const double up = activations(deepseek_layers({"parallelism.recompute_modules=[layernorm, moe_act, mla_up_proj]"}));
-  EXPECT_DOUBLE_EQ(up - plain, tokens * layers * (1.0 * m.value_dim() - 2.0 * (m.query_dim() + m.key_value_dim())));
+  EXPECT_DOUBLE_EQ(up - plain, tokens * layers * (2.0 * m.value_dim() + 4.0 * m.heads - 2.0 * (m.query_dim() + m.key_value_dim())));
   // Without moe_act each FFN's activation output stays: the dense FFN's, the shared expert's and
   // the 8 routed experts', in FP8.
   const double kept_activation = activations(deepseek_layers({"parallelism.recompute_modules=[core_attn, layernorm]"}));
@@ -41,6 +41,23 @@ TEST(Recompute, TheModulesDropWhatTheyRecompute) {
   // SwiGLU's inputs (gate and up, twice the width) in FP8 instead of BF16: one byte less each.
   const double fp8 = activations(deepseek_layers({"training.activation_func_fp8_input_store=true"}));
   EXPECT_DOUBLE_EQ(plain - fp8, tokens * (2.0 * m.ffn_hidden + (1 + 8) * 2.0 * m.expert_ffn_hidden));
+}
+
+// Megatron's checkpointed attention core keeps its inputs (the queries, keys and values) and the
+// output projection keeps its own input, so with FlashAttention core_attn frees only what
+// FlashAttention saves for itself: the softmax's log-sum-exp (FP32, one a head) and, where the
+// output projection keeps an FP8 copy of the attention output, FlashAttention's BF16 one.
+TEST(Recompute, CoreAttentionFreesOnlyWhatFlashAttentionKeepsForItself) {
+  const double tokens = 4096, layers = 2;
+  for (const std::string dtype : {"bf16", "fp8"}) {
+    SCOPED_TRACE(dtype);
+    const auto with = [&](const std::string& modules) {
+      return activations(deepseek_layers({"model.dtype=" + dtype, "parallelism.recompute_modules=[" + modules + "]"}));
+    };
+    const models::MoeModel m = deepseek_layers({"model.dtype=" + dtype}).model;
+    const double flash_output = dtype == "fp8" ? 2.0 * m.value_dim() : 0.0;
+    EXPECT_DOUBLE_EQ(with("layernorm") - with("layernorm, core_attn"), tokens * layers * (flash_output + 4.0 * m.heads));
+  }
 }
 
 TEST(Recompute, MlaUpProjectionsCostTheirGemmsAgain) {
