@@ -25,14 +25,16 @@ namespace {
 // Without dropout and with FlashAttention (no s x s scores), a dense GPT layer keeps 32·h + 4·a
 // bytes a token: Korthikanti et al.'s 34·s·b·h + 5·a·s²·b a layer (arXiv 2205.05198, equation 1)
 // less its two dropout masks and its s x s terms, plus FlashAttention's log-sum-exp. `recomputed`
-// holds the RecomputeModule bits whose tensors the backward pass recomputes instead. core_attn
+// holds the RecomputeModule bits whose tensors the backward pass recomputes instead. layernorm
+// recomputes only the norms that stand alone (norm_stands_alone()). core_attn
 // (Megatron's checkpointed attention core) drops only what FlashAttention keeps for itself: the
 // checkpoint keeps its queries, keys and values, and the output projection keeps its input.
 double attention_activations(const models::MoeModel& m, unsigned recomputed) {
   const double h = m.hidden, gemm_input = m.gemm_input_bytes();
   const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
   const double v = m.value_dim();
-  double bytes = 2 * h + (dropped(kRecomputeLayernorm) ? 0 : gemm_input * h) + gemm_input * v;
+  const bool norm_dropped = dropped(kRecomputeLayernorm) && norm_stands_alone(m, NormSite::kAttention);
+  double bytes = 2 * h + (norm_dropped ? 0 : gemm_input * h) + gemm_input * v;
   if (!dropped(kRecomputeCoreAttention)) bytes += (gemm_input < 2 ? 2 * v : 0) + 4.0 * m.heads;
   if (m.attention == models::Attention::kMla) {
     // The query latent into its norm (BF16) and out of it (the up-projection's input), the
@@ -47,7 +49,8 @@ double attention_activations(const models::MoeModel& m, unsigned recomputed) {
 double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed, bool fp8_activation_input) {
   const double h = m.hidden, gemm_input = m.gemm_input_bytes();
   const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
-  const double norm = 2 * h + (dropped(kRecomputeLayernorm) ? 0 : gemm_input * h);
+  const bool norm_dropped = dropped(kRecomputeLayernorm) && norm_stands_alone(m, moe ? NormSite::kMoe : NormSite::kDenseFfn);
+  const double norm = 2 * h + (norm_dropped ? 0 : gemm_input * h);
   // Per token through one FFN: the first GEMM's output (the activation's input, FP8 where the
   // activation stores it so) and the activation's output.
   const double activation_input = m.gated_ffn && fp8_activation_input ? 1.0 : 2.0;

@@ -34,12 +34,22 @@ enum class Recompute { kNone, kSelective, kFull };
 // Megatron's selective recompute modules, as bits of Parallelism::recompute_modules.
 enum RecomputeModule : unsigned {
   kRecomputeCoreAttention = 1u << 0,    // core_attn: the attention core (FlashAttention's own saved tensors)
-  kRecomputeLayernorm = 1u << 1,        // layernorm: the two norms' outputs before attention and FFN
+  kRecomputeLayernorm = 1u << 1,        // layernorm: the outputs of the norms that stand alone (norm_stands_alone())
   kRecomputeMoeActivation = 1u << 2,    // moe_act: the FFN activation's output (dense FFNs too, as moesim has always)
   kRecomputeMlaUpProjection = 1u << 3,  // mla_up_proj: MLA's queries, keys and values from their latents
 };
 // Selective recomputation without a list of modules.
 constexpr unsigned kDefaultRecomputeModules = kRecomputeCoreAttention | kRecomputeLayernorm | kRecomputeMoeActivation;
+// The norm before attention, before a dense FFN, and before an MoE layer's router and experts.
+enum class NormSite { kAttention, kDenseFfn, kMoe };
+// Whether the norm at `site` is a module of its own, which Megatron's layernorm recompute can
+// recompute. Megatron's Transformer Engine layers fuse a norm into the one GEMM that reads it
+// (LayerNormLinear, which keeps the norm's output for the weight gradient): the QKV projection of
+// multi-head and grouped-query attention, a dense FFN's first GEMM. MLA's input norm feeds two
+// down-projections, and an MoE layer's the router and the shared experts: those stand alone.
+inline bool norm_stands_alone(const models::MoeModel& m, NormSite site) {
+  return site == NormSite::kMoe || (site == NormSite::kAttention && m.attention == models::Attention::kMla);
+}
 // Where an EP group's ranks sit among a stage's GPUs: packed on consecutive GPUs (Megatron's
 // order: an EP group inside a node where it fits), or spread one per block of expert-data-parallel
 // replicas (an EP group across nodes, the replicas of its experts side by side).

@@ -95,10 +95,11 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
     case Recompute::kNone: break;
     case Recompute::kSelective: {
       // The norms' and the activation's elementwise kernels again (one each over the FFN's
-      // bytes, the attention block's norm two), the attention core, MLA's up-projections.
+      // bytes, the attention block's norm two), the attention core, MLA's up-projections. Only
+      // the norms that stand alone are recomputed (norm_stands_alone()).
       const bool norms = p.recomputes(kRecomputeLayernorm), activation = p.recomputes(kRecomputeMoeActivation);
       if (p.recomputes(kRecomputeCoreAttention)) c.attention_recompute += core;
-      if (norms) c.attention_recompute += memory(elementwise.attention, 2);
+      if (norms && norm_stands_alone(m, NormSite::kAttention)) c.attention_recompute += memory(elementwise.attention, 2);
       if (p.recomputes(kRecomputeMlaUpProjection) && !gemms.mla_up_projection.empty()) {
         double up = 0;  // parameters at full width
         for (const GemmShape& g : gemms.mla_up_projection) up += g.cols * p.tp * g.depth;
@@ -106,7 +107,8 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
         c.attention_recompute +=
             time(m.dtype, Flops(2 * up), gemms.mla_up_projection, gemm_rows) + quantize(whole.mla_up_projection, false);
       }
-      if (norms || activation) c.dense_ffn_recompute = memory(elementwise.dense_ffn, (norms ? 1 : 0) + (activation ? 1 : 0));
+      const int dense_ffn_kernels = (norms && norm_stands_alone(m, NormSite::kDenseFfn) ? 1 : 0) + (activation ? 1 : 0);
+      if (dense_ffn_kernels > 0) c.dense_ffn_recompute = memory(elementwise.dense_ffn, dense_ffn_kernels);
       if (norms) c.moe_recompute = memory(elementwise.router, 1);
       break;
     }

@@ -60,6 +60,28 @@ TEST(Recompute, CoreAttentionFreesOnlyWhatFlashAttentionKeepsForItself) {
   }
 }
 
+// Megatron's layernorm recomputes only a norm that stands alone: Transformer Engine fuses the
+// norm before a grouped-query attention's QKV projection and before a dense FFN into that GEMM
+// (LayerNormLinear), which keeps the norm's output. MLA's input norm and an MoE layer's stand
+// alone, and their outputs (each GEMM's input, FP8 here) go.
+TEST(Recompute, LayernormDropsTheOutputsOfTheNormsThatStandAlone) {
+  const double tokens = 4096, h_mla = deepseek_layers({}).model.hidden;
+  const double mla = activations(deepseek_layers({"parallelism.recompute_modules=[core_attn, moe_act]"})) -
+                     activations(deepseek_layers({"parallelism.recompute_modules=[core_attn, layernorm, moe_act]"}));
+  // Both layers' attention norms and the MoE layer's; not the dense FFN's.
+  EXPECT_DOUBLE_EQ(mla, tokens * 3 * 1.0 * h_mla);
+  const auto qwen = [](const std::string& modules) {
+    return scenarios::load_scenario_text(
+        "cluster: {preset: h100-dgx, nodes: 1}\nmodel: {preset: qwen3-30b-a3b, layers: 2, dtype: bf16}\n"
+        "parallelism: {ep: 8, recompute: selective, recompute_modules: [" +
+            modules + "]}\ntraining: {global_batch: 8, micro_batch: 1, seq_len: 4096}\n",
+        "qwen_layers.yaml");
+  };
+  const double h_gqa = qwen("core_attn").model.hidden;
+  // Two MoE layers: their pre-FFN norms only (BF16).
+  EXPECT_DOUBLE_EQ(activations(qwen("core_attn")) - activations(qwen("core_attn, layernorm")), tokens * 2 * 2.0 * h_gqa);
+}
+
 TEST(Recompute, MlaUpProjectionsCostTheirGemmsAgain) {
   const auto costs = [](const std::vector<std::string>& overrides) {
     const StepConfig c = scenarios::step_config(deepseek_layers(overrides));
