@@ -54,12 +54,15 @@ double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed,
   // Per token through one FFN: the first GEMM's output (the activation's input, FP8 where the
   // activation stores it so) and the activation's output.
   const double activation_input = m.gated_ffn && fp8_activation_input ? 1.0 : 2.0;
-  auto ffn = [&](double width) {
-    return activation_input * (m.gated_ffn ? 2 : 1) * width + (dropped(kRecomputeMoeActivation) ? 0 : gemm_input * width);
+  // moe_act recomputes the routed experts' activation only (Megatron's grouped MLP); a dense FFN
+  // and the shared experts keep theirs.
+  auto ffn = [&](double width, bool routed) {
+    return activation_input * (m.gated_ffn ? 2 : 1) * width + (routed && dropped(kRecomputeMoeActivation) ? 0 : gemm_input * width);
   };
-  if (!moe) return norm + ffn(m.ffn_hidden);
+  if (!moe) return norm + ffn(m.ffn_hidden, false);
   // A routed expert's input is the token's dispatched copy, not the norm's output.
-  return norm + 4.0 * m.experts + m.top_k * (gemm_input * h + ffn(m.expert_ffn_hidden)) + m.shared_experts * ffn(m.expert_ffn_hidden);
+  return norm + 4.0 * m.experts + m.top_k * (gemm_input * h + ffn(m.expert_ffn_hidden, true)) +
+         m.shared_experts * ffn(m.expert_ffn_hidden, false);
 }
 
 }  // namespace

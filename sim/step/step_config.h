@@ -35,7 +35,7 @@ enum class Recompute { kNone, kSelective, kFull };
 enum RecomputeModule : unsigned {
   kRecomputeCoreAttention = 1u << 0,    // core_attn: the attention core (FlashAttention's own saved tensors)
   kRecomputeLayernorm = 1u << 1,        // layernorm: the outputs of the norms that stand alone (norm_stands_alone())
-  kRecomputeMoeActivation = 1u << 2,    // moe_act: the FFN activation's output (dense FFNs too, as moesim has always)
+  kRecomputeMoeActivation = 1u << 2,    // moe_act: the routed experts' activation output
   kRecomputeMlaUpProjection = 1u << 3,  // mla_up_proj: MLA's queries, keys and values from their latents
 };
 // Selective recomputation without a list of modules.

@@ -94,10 +94,10 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   switch (p.recompute) {
     case Recompute::kNone: break;
     case Recompute::kSelective: {
-      // The norms' and the activation's elementwise kernels again (one each over the FFN's
-      // bytes, the attention block's norm two), the attention core, MLA's up-projections. Only
-      // the norms that stand alone are recomputed (norm_stands_alone()).
-      const bool norms = p.recomputes(kRecomputeLayernorm), activation = p.recomputes(kRecomputeMoeActivation);
+      // The norms' elementwise kernels again (the attention block's norm two), the attention
+      // core, MLA's up-projections. Only the norms that stand alone are recomputed
+      // (norm_stands_alone()).
+      const bool norms = p.recomputes(kRecomputeLayernorm);
       if (p.recomputes(kRecomputeCoreAttention)) c.attention_recompute += core;
       if (norms && norm_stands_alone(m, NormSite::kAttention)) c.attention_recompute += memory(elementwise.attention, 2);
       if (p.recomputes(kRecomputeMlaUpProjection) && !gemms.mla_up_projection.empty()) {
@@ -107,8 +107,8 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
         c.attention_recompute +=
             time(m.dtype, Flops(2 * up), gemms.mla_up_projection, gemm_rows) + quantize(whole.mla_up_projection, false);
       }
-      const int dense_ffn_kernels = (norms && norm_stands_alone(m, NormSite::kDenseFfn) ? 1 : 0) + (activation ? 1 : 0);
-      if (dense_ffn_kernels > 0) c.dense_ffn_recompute = memory(elementwise.dense_ffn, dense_ffn_kernels);
+      // moe_act is the routed experts' (expert_recompute_bytes), not a dense FFN's.
+      if (norms && norm_stands_alone(m, NormSite::kDenseFfn)) c.dense_ffn_recompute = memory(elementwise.dense_ffn, 1);
       if (norms) c.moe_recompute = memory(elementwise.router, 1);
       break;
     }
@@ -244,6 +244,12 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.expert_quantize_forward = Bytes(fp8.bytes_per_element * quantized_elements(expert, false));
   c.expert_quantize_backward = Bytes(fp8.bytes_per_element * quantized_elements(expert, true));
   c.expert_quantize_kernels = fp8.kernels_per_tensor * static_cast<int>(expert.size());
+  if (p.recomputes(kRecomputeMoeActivation)) {
+    const double inner = expert.back().depth;  // the activation's output width on this GPU: the second GEMM's depth
+    const double activation = (m.gated_ffn ? 3.0 : 2.0) * inner * models::bytes_per_element(models::Dtype::kBf16);
+    c.expert_recompute_bytes = Bytes(activation + fp8.bytes_per_element * inner);
+    c.expert_recompute_kernels = 1 + fp8.kernels_per_tensor;
+  }
   c.expert_state_bytes = params.expert * (models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param);
   c.layer_to_moe.assign(m.layers, -1);
   c.moe_layers = m.moe_layer_indices();

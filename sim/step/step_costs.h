@@ -44,6 +44,11 @@ struct StepCosts {
   // (backward) for FP8, and the kernels that takes each way (models::fp8_quantization).
   Bytes expert_quantize_forward, expert_quantize_backward;
   int expert_quantize_kernels = 0;
+  // Per routed token row on a GPU, what the backward pass does again under moe_act (selective
+  // recompute): the activation, and under FP8 the second GEMM's input cast again for its weight
+  // gradient (Megatron keeps that input unquantized so that it can be freed and recomputed).
+  Bytes expert_recompute_bytes;
+  int expert_recompute_kernels = 0;
 
   // Forward times per GPU and micro-batch, norms, other memory-bound kernels and FP8 casts
   // included; the LM head's forward and backward.

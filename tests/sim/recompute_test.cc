@@ -2,10 +2,15 @@
 // takes out of the activations kept for the backward pass, and what recomputing costs.
 #include <gtest/gtest.h>
 
+#include "policies/placement/placement.h"
 #include "scenarios/loader/loader.h"
 #include "sim/network/network_model.h"
+#include "sim/runner.h"
+#include "sim/step/compute_model.h"
 #include "sim/step/memory_model.h"
 #include "sim/step/step_costs.h"
+#include "sim/step/step_metrics.h"
+#include "sim/step/traffic.h"
 
 namespace moesim {
 namespace {
@@ -34,10 +39,10 @@ TEST(Recompute, TheModulesDropWhatTheyRecompute) {
   // BF16 queries, keys and values go, their latents staying.
   const double up = activations(deepseek_layers({"parallelism.recompute_modules=[layernorm, moe_act, mla_up_proj]"}));
   EXPECT_DOUBLE_EQ(up - plain, tokens * layers * (2.0 * m.value_dim() + 4.0 * m.heads - 2.0 * (m.query_dim() + m.key_value_dim())));
-  // Without moe_act each FFN's activation output stays: the dense FFN's, the shared expert's and
-  // the 8 routed experts', in FP8.
+  // Without moe_act the 8 routed experts' activation outputs stay, in FP8 (the dense FFN and the
+  // shared expert keep theirs either way).
   const double kept_activation = activations(deepseek_layers({"parallelism.recompute_modules=[core_attn, layernorm]"}));
-  EXPECT_DOUBLE_EQ(kept_activation - plain, tokens * (1.0 * m.ffn_hidden + (1 + 8) * 1.0 * m.expert_ffn_hidden));
+  EXPECT_DOUBLE_EQ(kept_activation - plain, tokens * 8 * 1.0 * m.expert_ffn_hidden);
   // SwiGLU's inputs (gate and up, twice the width) in FP8 instead of BF16: one byte less each.
   const double fp8 = activations(deepseek_layers({"training.activation_func_fp8_input_store=true"}));
   EXPECT_DOUBLE_EQ(plain - fp8, tokens * (2.0 * m.ffn_hidden + (1 + 8) * 2.0 * m.expert_ffn_hidden));
@@ -80,6 +85,49 @@ TEST(Recompute, LayernormDropsTheOutputsOfTheNormsThatStandAlone) {
   const double h_gqa = qwen("core_attn").model.hidden;
   // Two MoE layers: their pre-FFN norms only (BF16).
   EXPECT_DOUBLE_EQ(activations(qwen("core_attn")) - activations(qwen("core_attn, layernorm")), tokens * 2 * 2.0 * h_gqa);
+}
+
+// moe_act runs the routed experts' activation again before their backward (reading the gate and
+// up projections, writing the output, BF16) and casts its output again for the second GEMM's
+// weight gradient under FP8: per row on a GPU. A dense FFN recomputes nothing under it.
+TEST(Recompute, MoeActivationCostsTheRoutedExpertsActivationAgain) {
+  const auto costs = [](const std::vector<std::string>& overrides) {
+    const StepConfig c = scenarios::step_config(deepseek_layers(overrides));
+    auto network = network::make_network_model(c.cluster);
+    return step_costs(c, *network);
+  };
+  const models::MoeModel m = deepseek_layers({}).model;
+  const StepCosts with = costs({"parallelism.recompute_modules=[moe_act]"});
+  const StepCosts without = costs({"parallelism.recompute_modules=[core_attn]"});
+  const double inner = m.expert_ffn_hidden;  // ETP 1
+  const models::Fp8Quantization fp8 = models::fp8_quantization(m);
+  EXPECT_DOUBLE_EQ(with.expert_recompute_bytes.count(), 3 * inner * 2 + fp8.bytes_per_element * inner);
+  EXPECT_EQ(with.expert_recompute_kernels, 1 + fp8.kernels_per_tensor);
+  EXPECT_EQ(without.expert_recompute_kernels, 0);
+  EXPECT_EQ(with.dense_ffn_recompute, Duration());
+  // Each GPU's experts' backward takes it over the rows they received.
+  const auto backward = [](const std::vector<std::string>& overrides) {
+    const scenarios::Scenario s = deepseek_layers(overrides);
+    const StepConfig config = scenarios::step_config(s);
+    auto network = network::make_network_model(config.cluster);
+    const StepCosts layer_costs = step_costs(config, *network);
+    const auto placement = policies::static_placement({s.model.moe_layer_count(), s.model.experts, 8}, policies::StaticLayout::kContiguous);
+    gating::RoutingMatrix routing(s.model.moe_layer_count(), 8, s.model.experts);
+    make_gating_source(s)->route(0, routing_view(s, placement), routing);
+    LayerTraffic traffic;
+    StepResult result;
+    layer_traffic(config, layer_costs, *network, routing, placement.layers[0], 0, traffic, result);
+    return traffic;
+  };
+  const LayerTraffic recomputed = backward({"parallelism.recompute_modules=[moe_act]"});
+  const LayerTraffic kept = backward({"parallelism.recompute_modules=[core_attn]"});
+  const hardware::GpuSpec gpu = deepseek_layers({}).cluster.gpu;
+  for (size_t g = 0; g < 8; ++g) {
+    ASSERT_GT(recomputed.rows[g], 0.0);
+    EXPECT_EQ(recomputed.experts_backward[g] - kept.experts_backward[g],
+              elementwise_time(gpu, with.expert_recompute_bytes * recomputed.rows[g], with.expert_recompute_kernels));
+    EXPECT_EQ(recomputed.experts_forward[g], kept.experts_forward[g]);
+  }
 }
 
 TEST(Recompute, MlaUpProjectionsCostTheirGemmsAgain) {
