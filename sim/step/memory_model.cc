@@ -16,9 +16,8 @@ namespace {
 // router), MLA's latent norms and up-projections their latents, FlashAttention its queries, keys,
 // values, output (BF16) and softmax log-sum-exp (FP32, one a head), the output projection the
 // attention output (FlashAttention's own output tensor in BF16, an FP8 copy under an FP8 recipe),
-// each FFN its input when it is not a
-// norm's output (a routed expert's dispatched copy), its activation's input and its second GEMM's
-// input. An FFN's output is not kept: a dense or shared FFN's goes into the residual sum, and the
+// each FFN its input when it is not a norm's output (a routed expert's dispatched copy), its
+// activation's input and its second GEMM's input. An FFN's output is not kept: a dense or shared FFN's goes into the residual sum, and the
 // routed experts' are weighted by the router's probabilities inside the activation (Megatron's
 // grouped MLP, weighted_bias_swiglu_impl since Megatron Core 0.13; NeMo AutoModel's
 // swiglu_with_probs), whose backward needs the activation's input, not the expert's output.
@@ -26,16 +25,18 @@ namespace {
 // bytes a token: Korthikanti et al.'s 34·s·b·h + 5·a·s²·b a layer (arXiv 2205.05198, equation 1)
 // less its two dropout masks and its s x s terms, plus FlashAttention's log-sum-exp. `recomputed`
 // holds the RecomputeModule bits whose tensors the backward pass recomputes instead. layernorm
-// recomputes only the norms that stand alone (norm_stands_alone()). core_attn
-// (Megatron's checkpointed attention core) drops only what FlashAttention keeps for itself: the
-// checkpoint keeps its queries, keys and values, and the output projection keeps its input.
+// recomputes only the norms that stand alone (norm_stands_alone()). core_attn (Megatron's
+// checkpointed attention core) drops only what FlashAttention keeps for itself: the checkpoint
+// keeps its queries, keys and values, and the output projection keeps its input.
 double attention_activations(const models::MoeModel& m, unsigned recomputed) {
   const double h = m.hidden, gemm_input = m.gemm_input_bytes();
   const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
   const double v = m.value_dim();
   const bool norm_dropped = dropped(kRecomputeLayernorm) && norm_stands_alone(m, NormSite::kAttention);
   double bytes = 2 * h + (norm_dropped ? 0 : gemm_input * h) + gemm_input * v;
-  if (!dropped(kRecomputeCoreAttention)) bytes += (gemm_input < 2 ? 2 * v : 0) + 4.0 * m.heads;
+  // FlashAttention's own: its BF16 output where the projection keeps a copy in another precision.
+  const double bf16 = models::bytes_per_element(models::Dtype::kBf16);
+  if (!dropped(kRecomputeCoreAttention)) bytes += (gemm_input != bf16 ? bf16 * v : 0) + 4.0 * m.heads;
   if (m.attention == models::Attention::kMla) {
     // The query latent into its norm (BF16) and out of it (the up-projection's input), the
     // key-value latent and the shared rotary key into theirs, the key-value latent out of it.
