@@ -15,6 +15,7 @@
 #include "sim/step/step_metrics.h"
 #include "sim/step/traffic.h"
 #include "sim/summary.h"
+#include "tests/sim/first_layer_traffic.h"
 
 namespace moesim {
 namespace {
@@ -193,16 +194,7 @@ LayerTraffic first_layer(const std::string& kernel, const std::string& dedup) {
   const auto s = scenarios::load_scenario_text(kDeepEp, "deepep.yaml",
                                                {"cluster.nodes=2", "parallelism.ep=16", "training.global_batch=16", "model.expert_groups=2",
                                                 "model.topk_groups=2", "dispatch.kernel=" + kernel, "dispatch.dedup=" + dedup});
-  const StepConfig config = step_config(s);
-  auto network = network::make_network_model(s.cluster);
-  const StepCosts costs = step_costs(config, *network);
-  const auto placement = policies::static_placement({s.model.moe_layer_count(), s.model.experts, 16}, policies::StaticLayout::kContiguous);
-  gating::RoutingMatrix routing(s.model.moe_layer_count(), 16, s.model.experts);
-  make_gating_source(s)->route(0, routing_view(s, placement), routing);
-  LayerTraffic traffic;
-  StepResult result;
-  layer_traffic(config, costs, *network, routing, placement.layers[0], 0, traffic, result);
-  return traffic;
+  return first_layer_traffic(s);
 }
 
 TEST(Dispatchers, AGpusDispatchRowsAreItsOwnTokensNotWhatItForwards) {

@@ -2,15 +2,12 @@
 // takes out of the activations kept for the backward pass, and what recomputing costs.
 #include <gtest/gtest.h>
 
-#include "policies/placement/placement.h"
 #include "scenarios/loader/loader.h"
 #include "sim/network/network_model.h"
-#include "sim/runner.h"
 #include "sim/step/compute_model.h"
 #include "sim/step/memory_model.h"
 #include "sim/step/step_costs.h"
-#include "sim/step/step_metrics.h"
-#include "sim/step/traffic.h"
+#include "tests/sim/first_layer_traffic.h"
 
 namespace moesim {
 namespace {
@@ -106,21 +103,8 @@ TEST(Recompute, MoeActivationCostsTheRoutedExpertsActivationAgain) {
   EXPECT_EQ(without.expert_recompute_kernels, 0);
   EXPECT_EQ(with.dense_ffn_recompute, Duration());
   // Each GPU's experts' backward takes it over the rows they received.
-  const auto backward = [](const std::vector<std::string>& overrides) {
-    const scenarios::Scenario s = deepseek_layers(overrides);
-    const StepConfig config = scenarios::step_config(s);
-    auto network = network::make_network_model(config.cluster);
-    const StepCosts layer_costs = step_costs(config, *network);
-    const auto placement = policies::static_placement({s.model.moe_layer_count(), s.model.experts, 8}, policies::StaticLayout::kContiguous);
-    gating::RoutingMatrix routing(s.model.moe_layer_count(), 8, s.model.experts);
-    make_gating_source(s)->route(0, routing_view(s, placement), routing);
-    LayerTraffic traffic;
-    StepResult result;
-    layer_traffic(config, layer_costs, *network, routing, placement.layers[0], 0, traffic, result);
-    return traffic;
-  };
-  const LayerTraffic recomputed = backward({"parallelism.recompute_modules=[moe_act]"});
-  const LayerTraffic kept = backward({"parallelism.recompute_modules=[core_attn]"});
+  const LayerTraffic recomputed = first_layer_traffic(deepseek_layers({"parallelism.recompute_modules=[moe_act]"}));
+  const LayerTraffic kept = first_layer_traffic(deepseek_layers({"parallelism.recompute_modules=[core_attn]"}));
   const hardware::GpuSpec gpu = deepseek_layers({}).cluster.gpu;
   for (size_t g = 0; g < 8; ++g) {
     ASSERT_GT(recomputed.rows[g], 0.0);
