@@ -292,10 +292,9 @@ double experts_compute(const StepConfig& config, const StepCosts& costs, network
       return elementwise_time(config.cluster.gpu, per_row * gpu_rows, costs.expert_quantize_kernels);
     };
     t.experts_forward[gpu] = experts + quantize(costs.expert_quantize_forward);
+    // Zero bytes (no moe_act) cost nothing.
     const Duration recompute =
-        costs.expert_recompute_kernels > 0
-            ? elementwise_time(config.cluster.gpu, costs.expert_recompute_bytes * gpu_rows, costs.expert_recompute_kernels)
-            : Duration();
+        elementwise_time(config.cluster.gpu, costs.expert_recompute_bytes * gpu_rows, costs.expert_recompute_kernels);
     t.experts_backward[gpu] = experts * 2 + quantize(costs.expert_quantize_backward) + recompute;
     t.rows[gpu] = gpu_rows;
     max_rows = std::max(max_rows, gpu_rows);

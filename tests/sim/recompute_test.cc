@@ -21,6 +21,12 @@ scenarios::Scenario deepseek_layers(const std::vector<std::string>& overrides) {
       "deepseek_layers.yaml", overrides);
 }
 
+StepCosts costs(const std::vector<std::string>& overrides) {
+  const StepConfig c = scenarios::step_config(deepseek_layers(overrides));
+  auto network = network::make_network_model(c.cluster);
+  return step_costs(c, *network);
+}
+
 double activations(const scenarios::Scenario& s) {
   const GpuMemory memory = gpu_memory(scenarios::step_config(s));
   for (const auto& t : memory.stages[0].terms)
@@ -88,11 +94,6 @@ TEST(Recompute, LayernormDropsTheOutputsOfTheNormsThatStandAlone) {
 // up projections, writing the output, BF16) and casts its output again for the second GEMM's
 // weight gradient under FP8: per row on a GPU. A dense FFN recomputes nothing under it.
 TEST(Recompute, MoeActivationCostsTheRoutedExpertsActivationAgain) {
-  const auto costs = [](const std::vector<std::string>& overrides) {
-    const StepConfig c = scenarios::step_config(deepseek_layers(overrides));
-    auto network = network::make_network_model(c.cluster);
-    return step_costs(c, *network);
-  };
   const models::MoeModel m = deepseek_layers({}).model;
   const StepCosts with = costs({"parallelism.recompute_modules=[moe_act]"});
   const StepCosts without = costs({"parallelism.recompute_modules=[core_attn]"});
@@ -115,11 +116,6 @@ TEST(Recompute, MoeActivationCostsTheRoutedExpertsActivationAgain) {
 }
 
 TEST(Recompute, MlaUpProjectionsCostTheirGemmsAgain) {
-  const auto costs = [](const std::vector<std::string>& overrides) {
-    const StepConfig c = scenarios::step_config(deepseek_layers(overrides));
-    auto network = network::make_network_model(c.cluster);
-    return step_costs(c, *network);
-  };
   const StepCosts plain = costs({"parallelism.recompute_modules=[layernorm, moe_act]"});
   const StepCosts up = costs({"parallelism.recompute_modules=[layernorm, moe_act, mla_up_proj]"});
   const StepCosts none = costs({"parallelism.recompute=none"});
