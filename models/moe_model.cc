@@ -94,7 +94,10 @@ ElementwiseBytes elementwise_bytes(const MoeModel& m) {
   const double a = 2.0, h = m.hidden;  // BF16
   const double norm = 2 * h * a, residual = 3 * h * a;
   ElementwiseBytes b;
-  b.attention = Bytes(norm + residual + 2.0 * (m.query_dim() + m.key_value_dim() / 2.0) * a);
+  // Rotary embedding: the queries and keys read and written; so does a query-key norm.
+  const double queries_keys = 2.0 * (m.query_dim() + m.key_value_dim() / 2.0) * a;
+  b.attention = Bytes(norm + residual + queries_keys);
+  if (m.qk_norm) b.qk_norm = Bytes(queries_keys);
   const double ffn_act = (m.gated_ffn ? 3.0 : 2.0) * m.ffn_hidden * a;
   b.dense_ffn = Bytes(norm + residual + ffn_act);
   // Router logits in FP32, read by the softmax and again by the top-k.

@@ -58,6 +58,9 @@ struct MoeModel {
   // Every other layer, from layer 0, attends only to the last sliding_window tokens (gpt-oss);
   // 0: every layer attends to the whole causal prefix.
   int sliding_window = 0;
+  // An RMSNorm on each head's query and key, after the QKV projection and before the rotary
+  // embedding (Qwen3; Megatron's qk_layernorm). Multi-head and grouped-query attention only.
+  bool qk_norm = false;
   int ffn_hidden = 3072;         // dense FFN layers
   int expert_ffn_hidden = 3072;  // each routed or shared expert
   int experts = 16;              // routed experts per MoE layer
@@ -113,6 +116,7 @@ TokenFlops token_flops(const MoeModel& m, int seq_len);
 // training quantizes a GEMM's operands, not the activations between GEMMs (fp8_quantization).
 struct ElementwiseBytes {
   Bytes attention;  // per token and layer: norm, rotary, residual
+  Bytes qk_norm;    // per token and layer: the query and key norms (two kernels), zero without them
   Bytes dense_ffn;  // per token and dense layer: norm, activation, residual
   Bytes router;     // per token and MoE layer: norm, router softmax and top-k, residual
   Bytes expert;     // per routed (token, expert) pair: permute, activation, unpermute

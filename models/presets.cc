@@ -72,8 +72,8 @@ MoeModel mixtral_8x22b() {
 }
 
 // Qwen3-30B-A3B (config.json of Qwen/Qwen3-30B-A3B): 48 layers all MoE, hidden 2048, 32 heads
-// with 4 KV heads of 128, 128 SwiGLU experts of 768, top-8, no shared expert, vocabulary 151936,
-// untied embeddings.
+// with 4 KV heads of 128 (each head's query and key RMS-normed: q_norm, k_norm), 128 SwiGLU experts
+// of 768, top-8, no shared expert, vocabulary 151936, untied embeddings.
 MoeModel qwen3_30b_a3b() {
   MoeModel m;
   m.preset = "qwen3-30b-a3b";
@@ -84,6 +84,7 @@ MoeModel qwen3_30b_a3b() {
   m.heads = 32;
   m.kv_heads = 4;
   m.head_dim = 128;
+  m.qk_norm = true;
   m.ffn_hidden = 6144;
   m.expert_ffn_hidden = 768;
   m.experts = 128;

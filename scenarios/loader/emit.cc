@@ -99,6 +99,7 @@ void emit_model(YAML::Emitter& out, const models::MoeModel& m) {
     out << Key << "v_head_dim" << Value << m.mla.v_head_dim << EndMap;
   }
   out << Key << "sliding_window" << Value << m.sliding_window;
+  out << Key << "qk_norm" << Value << m.qk_norm;
   out << Key << "ffn_hidden" << Value << m.ffn_hidden;
   out << Key << "expert_ffn_hidden" << Value << m.expert_ffn_hidden;
   out << Key << "experts" << Value << m.experts;

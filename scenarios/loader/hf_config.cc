@@ -205,10 +205,20 @@ const std::vector<Mapping>& mappings() {
   static const std::vector<Mapping> all = {
       {"MixtralForCausalLM", [](Fields& f) { return every_layer_moe(f, "num_local_experts"); }},
       {"Qwen2MoeForCausalLM", [](Fields& f) { return qwen_moe(f, true); }},
-      {"Qwen3MoeForCausalLM", [](Fields& f) { return qwen_moe(f, false); }},
+      {"Qwen3MoeForCausalLM",
+       [](Fields& f) {
+         models::MoeModel m = qwen_moe(f, false);
+         m.qk_norm = true;  // Qwen3's attention norms each head's query and key (q_norm, k_norm)
+         return m;
+       }},
       {"DeepseekV2ForCausalLM", deepseek},
       {"DeepseekV3ForCausalLM", deepseek},
-      {"OlmoeForCausalLM", [](Fields& f) { return every_layer_moe(f, "num_experts"); }},
+      {"OlmoeForCausalLM",
+       [](Fields& f) {
+         models::MoeModel m = every_layer_moe(f, "num_experts");
+         m.qk_norm = true;  // OLMoE norms its queries and keys (q_norm, k_norm)
+         return m;
+       }},
       {"GptOssForCausalLM", gpt_oss},
   };
   return all;

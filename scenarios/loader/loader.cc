@@ -207,6 +207,7 @@ models::MoeModel read_model(MapReader r, const std::string& scenario_file) {
   mla_count("v_head_dim", m.mla.v_head_dim, 1);
   mla.finish();
   count("sliding_window", m.sliding_window, 0);
+  m.qk_norm = r.get_bool("qk_norm", m.qk_norm);
   count("ffn_hidden", m.ffn_hidden, 1);
   count("expert_ffn_hidden", m.expert_ffn_hidden, 1);
   count("experts", m.experts, 1);

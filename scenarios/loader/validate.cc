@@ -117,6 +117,8 @@ void validate(const Scenario& s, const SourceMap& sources) {
             "expected a layer index below layers (" + str(m.layers) + "), got " + str(m.first_moe_layer));
   c.require(m.head_dim > 0 || m.attention == models::Attention::kMla || m.hidden % m.heads == 0, "model.heads",
             "expected a divisor of hidden (" + str(m.hidden) + ") when model.head_dim is 0, got " + str(m.heads));
+  c.require(!m.qk_norm || m.attention != models::Attention::kMla, "model.qk_norm",
+            "expected false with model.attention mla (MLA norms its latents, not each head's query and key), got true");
   c.require(m.heads % m.kv_heads == 0, "model.kv_heads", "expected a divisor of heads (" + str(m.heads) + "), got " + str(m.kv_heads));
   c.require(m.top_k <= m.experts, "model.top_k", "expected at most the number of experts (" + str(m.experts) + "), got " + str(m.top_k));
   c.require(m.experts % m.expert_groups == 0, "model.expert_groups",

@@ -44,6 +44,9 @@ double attention_activations(const models::MoeModel& m, unsigned recomputed) {
     bytes += (2.0 + gemm_input) * a.q_lora_rank + 2.0 * (a.kv_lora_rank + a.qk_rope_head_dim) + gemm_input * a.kv_lora_rank;
     if (dropped(kRecomputeMlaUpProjection)) return bytes;
   }
+  // A query-key norm keeps its inputs (BF16), the queries and keys before it, and an FP32 inverse
+  // RMS per head; Megatron's layernorm recompute does not cover it.
+  if (m.qk_norm) bytes += 2.0 * (m.query_dim() + m.key_value_dim() / 2.0) + 4.0 * (m.heads + m.kv_heads);
   return bytes + 2.0 * (m.query_dim() + m.key_value_dim());
 }
 

@@ -71,7 +71,7 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
       KernelWork{flops.attention_core * rows,
                  Bytes(rows * 2.0 * (m.query_dim() + m.key_value_dim()) * models::bytes_per_element(models::Dtype::kBf16)), gemm_rows});
   c.attention_wgrad = time(m.dtype, flops.attention_projections, gemms.attention, gemm_rows);
-  const Duration attention = c.attention_wgrad + core + memory(elementwise.attention, 4);
+  const Duration attention = c.attention_wgrad + core + memory(elementwise.attention, 4) + memory(elementwise.qk_norm, 2);
   c.attention_fwd = attention + quantize(whole.attention, false);
   c.attention_bwd = attention * 2 + quantize(whole.attention, true);
   c.dense_ffn_wgrad = time(m.dtype, flops.dense_ffn, gemms.dense_ffn, gemm_rows);

@@ -120,6 +120,8 @@ std::vector<BadCase> cases() {
        {"model.expert_groups=64", "model.topk_groups=2"},
        {"`model.topk_groups`", "top_k (8)", "topk_groups x experts / expert_groups = 4"}},
       {"Attention", {"model.attention=linear"}, {"`model.attention`", "gqa | mla", "got 'linear'"}},
+      {"QueryKeyNormWithMla", {"model.attention=mla"}, {"`model.qk_norm`", "expected false with model.attention mla", "got true"}},
+      {"QueryKeyNormNotABool", {"model.qk_norm=sometimes"}, {"`model.qk_norm`", "got 'sometimes'"}},
       {"DoesNotFit",
        {"parallelism.pp=1", "training.global_batch=128", "training.micro_batch=8", "model.layers=48"},
        {"`parallelism`", "fits in GPU memory", "the largest part is activations", "parallelism.recompute"}},

@@ -36,6 +36,7 @@ void expect_same_model(const models::MoeModel& a, const models::MoeModel& b, con
     EXPECT_EQ(a.mla.v_head_dim, b.mla.v_head_dim);
   }
   EXPECT_EQ(a.sliding_window, b.sliding_window);
+  EXPECT_EQ(a.qk_norm, b.qk_norm);
   EXPECT_EQ(a.ffn_hidden, b.ffn_hidden);
   EXPECT_EQ(a.expert_ffn_hidden, b.expert_ffn_hidden);
   EXPECT_EQ(a.experts, b.experts);
@@ -63,6 +64,7 @@ TEST(HfConfig, MapsEachArchitecturesOwnFields) {
   EXPECT_EQ(qwen2.expert_ffn_hidden, 1408);
   EXPECT_EQ(qwen2.shared_experts, 4);
   EXPECT_EQ(qwen2.moe_layer_count(), 24);
+  EXPECT_FALSE(qwen2.qk_norm);  // Qwen1.5 has no query-key norm; Qwen3 (compared with its preset above) has
   // DeepSeek-V2-Lite: no query compression, the first layer dense, two shared experts.
   const models::MoeModel lite = read_hf_config(fixture("deepseek-v2-lite"));
   EXPECT_EQ(lite.attention, models::Attention::kMla);
@@ -72,12 +74,13 @@ TEST(HfConfig, MapsEachArchitecturesOwnFields) {
   EXPECT_EQ(lite.shared_experts, 2);
   EXPECT_EQ(lite.top_k, 6);
   EXPECT_EQ(lite.dtype, models::Dtype::kBf16);
-  // OLMoE: every layer MoE, 64 experts of 1024, top-8.
+  // OLMoE: every layer MoE, 64 experts of 1024, top-8, its queries and keys normed.
   const models::MoeModel olmoe = read_hf_config(fixture("olmoe-1b-7b"));
   EXPECT_EQ(olmoe.moe_layer_count(), 16);
   EXPECT_EQ(olmoe.experts, 64);
   EXPECT_EQ(olmoe.expert_ffn_hidden, 1024);
   EXPECT_EQ(olmoe.top_k, 8);
+  EXPECT_TRUE(olmoe.qk_norm);
 }
 
 TEST(HfConfig, ListsTheFieldsItDoesNotModel) {
