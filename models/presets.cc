@@ -173,8 +173,8 @@ constexpr Entry kPresets[] = {
     {"gpt3-350m-moe", "24 layers (12 MoE), hidden 1024, 128 experts, top-1 (expert-load prediction paper)", gpt3_350m_moe},
     {"mixtral-8x7b", "32 MoE layers, hidden 4096, 8 SwiGLU experts, top-2, GQA 32/8", mixtral_8x7b},
     {"mixtral-8x22b", "56 MoE layers, hidden 6144, 8 SwiGLU experts, top-2, GQA 48/8", mixtral_8x22b},
-    {"qwen3-30b-a3b", "48 MoE layers, hidden 2048, 128 experts of 768, top-8, GQA 32/4", qwen3_30b_a3b},
-    {"qwen3-235b-a22b", "94 MoE layers, hidden 4096, 128 experts of 1536, top-8, GQA 64/4", qwen3_235b_a22b},
+    {"qwen3-30b-a3b", "48 MoE layers, hidden 2048, 128 experts of 768, top-8, GQA 32/4 with query-key norm", qwen3_30b_a3b},
+    {"qwen3-235b-a22b", "94 MoE layers, hidden 4096, 128 experts of 1536, top-8, GQA 64/4 with query-key norm", qwen3_235b_a22b},
     {"gpt-oss-120b", "36 MoE layers, hidden 2880, 128 experts, top-4, GQA 64/8, 128-token window on alternate layers", gpt_oss_120b},
     {"deepseek-v3", "61 layers (58 MoE), MLA, 256 routed + 1 shared expert, top-8 in 4 of 8 groups, FP8", deepseek_v3},
 };
