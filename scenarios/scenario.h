@@ -56,6 +56,9 @@ struct TrainingSpec {
   // Megatron's --activation-func-fp8-input-store (a gated FFN's activation keeps its input in FP8),
   // as DeepSeek-V3 caches its SwiGLU inputs.
   bool activation_func_fp8_input_store = false;
+  // DeepSeek-V3's cache of the attention output (arXiv 2412.19437, section 3.3.2): one copy in its
+  // 12-bit E5M6 format serves both the attention's backward pass and the output projection's.
+  bool attention_output_e5m6 = false;
   int64_t global_batch() const { return tokens_per_step / seq_len; }
   // Tokens each GPU of a stage routes per step, and micro-batches per data-parallel rank.
   int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.stage_gpus(); }

@@ -176,6 +176,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "delay_wgrad" << Value << s.training.delay_wgrad;
   out << Key << "ddp_bucket_size" << Value << s.training.ddp_bucket_size;
   out << Key << "activation_func_fp8_input_store" << Value << s.training.activation_func_fp8_input_store;
+  out << Key << "attention_output_e5m6" << Value << s.training.attention_output_e5m6;
   out << EndMap;
   out << Key << "dispatch" << Value << BeginMap << Key << "kernel" << Value << s.dispatch.kernel;
   out << Key << "dedup" << Value << to_string(s.dispatch.dedup);

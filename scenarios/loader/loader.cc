@@ -277,6 +277,7 @@ TrainingSpec read_training(MapReader tr, const ParallelismSpec& p) {
   t.delay_wgrad = tr.get_bool("delay_wgrad", t.delay_wgrad);
   t.ddp_bucket_size = tr.get_int("ddp_bucket_size", std::max<int64_t>(40'000'000, int64_t{1'000'000} * p.dp * p.cp), 1, int64_t{1} << 50);
   t.activation_func_fp8_input_store = tr.get_bool("activation_func_fp8_input_store", t.activation_func_fp8_input_store);
+  t.attention_output_e5m6 = tr.get_bool("attention_output_e5m6", t.attention_output_e5m6);
   t.expert_execution = tr.get_choice("expert_execution", {"dropless", "capacity"}, "dropless") == "dropless" ? ExpertExecution::kDropless
                                                                                                              : ExpertExecution::kCapacity;
   tr.finish();

@@ -28,15 +28,16 @@ namespace {
 // recomputes only the norms that stand alone (norm_stands_alone()). core_attn (Megatron's
 // checkpointed attention core) drops only what FlashAttention keeps for itself: the checkpoint
 // keeps its queries, keys and values, and the output projection keeps its input.
-double attention_activations(const models::MoeModel& m, unsigned recomputed) {
+double attention_activations(const models::MoeModel& m, unsigned recomputed, bool e5m6_output) {
   const double h = m.hidden, gemm_input = m.gemm_input_bytes();
   const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
   const double v = m.value_dim();
   const bool norm_dropped = dropped(kRecomputeLayernorm) && norm_stands_alone(m, NormSite::kAttention);
-  double bytes = 2 * h + (norm_dropped ? 0 : gemm_input * h) + gemm_input * v;
+  // The attention output: the projection's input, or DeepSeek-V3's one E5M6 copy for both.
+  double bytes = 2 * h + (norm_dropped ? 0 : gemm_input * h) + (e5m6_output ? StepConfig::kE5m6Bytes : gemm_input) * v;
   // FlashAttention's own: its BF16 output where the projection keeps a copy in another precision.
   const double bf16 = models::bytes_per_element(models::Dtype::kBf16);
-  if (!dropped(kRecomputeCoreAttention)) bytes += (gemm_input != bf16 ? bf16 * v : 0) + 4.0 * m.heads;
+  if (!dropped(kRecomputeCoreAttention)) bytes += (gemm_input != bf16 && !e5m6_output ? bf16 * v : 0) + 4.0 * m.heads;
   if (m.attention == models::Attention::kMla) {
     // The query latent into its norm (BF16) and out of it (the up-projection's input), the
     // key-value latent and the shared rotary key into theirs, the key-value latent out of it.
@@ -132,12 +133,13 @@ GpuMemory gpu_memory(const StepConfig& s) {
       double chunk = 0;
       for (int l : chunks[where.virtual_stage(stage, c)]) {
         const bool moe = m.is_moe_layer(l);
-        const double kept = attention_activations(m, 0) + ffn_activations(m, moe, 0, s.fp8_activation_input);
+        const double kept = attention_activations(m, 0, s.e5m6_attention_output) + ffn_activations(m, moe, 0, s.fp8_activation_input);
         if (p.recompute == Recompute::kFull) {
           chunk += 2.0 * m.hidden;
           recomputed_layer = std::max(recomputed_layer, kept * rows);
         } else {
-          chunk += attention_activations(m, recomputed) + ffn_activations(m, moe, recomputed, s.fp8_activation_input);
+          chunk +=
+              attention_activations(m, recomputed, s.e5m6_attention_output) + ffn_activations(m, moe, recomputed, s.fp8_activation_input);
         }
       }
       biggest_chunk = std::max(biggest_chunk, chunk * rows);

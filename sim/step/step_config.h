@@ -102,6 +102,12 @@ struct StepConfig {
   // Megatron's --activation-func-fp8-input-store: a gated FFN's activation keeps its input (the
   // first GEMM's output) in FP8 for the backward pass, not BF16.
   bool fp8_activation_input = false;
+  // The attention output kept once, in DeepSeek-V3's 12-bit E5M6 (1.5 bytes an element), for
+  // FlashAttention's backward and the output projection's weight gradient, instead of Transformer
+  // Engine's copies (the projection's input in the GEMMs' precision, and FlashAttention's BF16
+  // output beside an FP8 one); a cast to it forward and back from it backward.
+  bool e5m6_attention_output = false;
+  static constexpr double kE5m6Bytes = 1.5;
   ExpertExecution expert_execution = ExpertExecution::kDropless;
   std::string dispatcher = "alltoall";  // a dispatcher's name (dispatcher.h)
   Dedup dedup = Dedup::kNone;           // what the dispatch sends per token: as the dispatcher fixes it, or dispatch.dedup

@@ -74,6 +74,12 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   const Duration attention = c.attention_wgrad + core + memory(elementwise.attention, 4) + memory(elementwise.qk_norm, 2);
   c.attention_fwd = attention + quantize(whole.attention, false);
   c.attention_bwd = attention * 2 + quantize(whole.attention, true);
+  if (s.e5m6_attention_output) {
+    // The output cast to E5M6 (BF16 read, 12 bits written) forward, and back to BF16 backward.
+    const Duration cast = memory(Bytes((models::bytes_per_element(models::Dtype::kBf16) + StepConfig::kE5m6Bytes) * m.value_dim()), 1);
+    c.attention_fwd += cast;
+    c.attention_bwd += cast;
+  }
   c.dense_ffn_wgrad = time(m.dtype, flops.dense_ffn, gemms.dense_ffn, gemm_rows);
   const Duration dense_ffn = c.dense_ffn_wgrad + memory(elementwise.dense_ffn, 4);
   c.dense_ffn_fwd = dense_ffn + quantize(whole.dense_ffn, false);

@@ -101,6 +101,7 @@ std::vector<BadCase> cases() {
        {"training.delay_wgrad=true"},
        {"`training.delay_wgrad`", "expected schedule overlap", "got schedule 1f1b"}},
       {"DelayedWeightGradientsNotABool", {"training.delay_wgrad=later"}, {"`training.delay_wgrad`", "later"}},
+      {"E5m6AttentionOutputNotABool", {"training.attention_output_e5m6=12"}, {"`training.attention_output_e5m6`", "got '12'"}},
       {"UnknownSchedule", {"schedule=zigzag"}, {"`schedule`", "1f1b | interleaved | overlap", "got 'zigzag'"}},
       {"MicroBatchNotDividingTheRankShare",
        {"training.micro_batch=3"},

@@ -1,5 +1,6 @@
-// Megatron's selective recompute modules and DeepSeek-V3's FP8 store of SwiGLU's inputs: what each
-// takes out of the activations kept for the backward pass, and what recomputing costs.
+// Megatron's selective recompute modules and DeepSeek-V3's caches (SwiGLU's inputs in FP8, the
+// attention output in E5M6): what each takes out of the activations kept for the backward pass,
+// and what recomputing or casting costs.
 #include <gtest/gtest.h>
 
 #include "scenarios/loader/loader.h"
@@ -113,6 +114,27 @@ TEST(Recompute, MoeActivationCostsTheRoutedExpertsActivationAgain) {
               elementwise_time(gpu, with.expert_recompute_bytes * recomputed.rows[g], with.expert_recompute_kernels));
     EXPECT_EQ(recomputed.experts_forward[g], kept.experts_forward[g]);
   }
+}
+
+// DeepSeek-V3 keeps the attention output once, in 12-bit E5M6, for FlashAttention's backward and
+// the output projection's weight gradient, where Transformer Engine keeps the projection's FP8
+// input and, unless core_attn recomputes it, FlashAttention's BF16 output.
+TEST(Recompute, E5m6AttentionOutputIsOneCopyForBothBackwardPasses) {
+  const models::MoeModel m = deepseek_layers({}).model;
+  const double tokens = 4096, layers = 2, v = m.value_dim();
+  const auto kept = [&](const std::string& modules, bool e5m6) {
+    return activations(deepseek_layers(
+        {"parallelism.recompute_modules=[" + modules + "]", std::string("training.attention_output_e5m6=") + (e5m6 ? "true" : "false")}));
+  };
+  // FP8 copy (1 byte) and FlashAttention's BF16 output (2) against one E5M6 copy (1.5).
+  EXPECT_DOUBLE_EQ(kept("layernorm", false) - kept("layernorm", true), tokens * layers * (1.0 + 2.0 - 1.5) * v);
+  // core_attn already drops FlashAttention's copy: the FP8 one against the E5M6 one.
+  EXPECT_DOUBLE_EQ(kept("layernorm, core_attn", true) - kept("layernorm, core_attn", false), tokens * layers * (1.5 - 1.0) * v);
+  // A cast to E5M6 forward (BF16 read, 1.5 bytes written) and back backward, one kernel each.
+  const StepCosts plain = costs({}), e5m6 = costs({"training.attention_output_e5m6=true"});
+  const Duration cast = elementwise_time(deepseek_layers({}).cluster.gpu, Bytes(tokens * 3.5 * v), 1);
+  EXPECT_EQ(e5m6.attention_fwd - plain.attention_fwd, cast);
+  EXPECT_EQ(e5m6.attention_bwd - plain.attention_bwd, cast);
 }
 
 TEST(Recompute, MlaUpProjectionsCostTheirGemmsAgain) {
