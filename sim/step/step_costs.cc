@@ -42,6 +42,14 @@ double updated_params(const StepConfig& s, int stage) {
   return p.zero >= 1 ? held.dense / (p.dp * p.cp) + held.experts / p.expert_dp() : held.dense + held.experts;
 }
 
+// DeepSeek-V3's cache of the attention output: cast to E5M6 forward (BF16 read, 12 bits written)
+// and back to BF16 backward, one kernel each way; nothing without it.
+Duration attention_output_cast(const StepConfig& s, double rows) {
+  if (!s.e5m6_attention_output) return Duration();
+  const double per_row = (models::bytes_per_element(models::Dtype::kBf16) + StepConfig::kE5m6Bytes) * s.model.value_dim();
+  return elementwise_time(s.cluster.gpu, Bytes(per_row * rows), 1);
+}
+
 void compute_costs(const StepConfig& s, StepCosts& c) {
   const auto& m = s.model;
   const auto& gpu = s.cluster.gpu;
@@ -72,14 +80,9 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
                  Bytes(rows * 2.0 * (m.query_dim() + m.key_value_dim()) * models::bytes_per_element(models::Dtype::kBf16)), gemm_rows});
   c.attention_wgrad = time(m.dtype, flops.attention_projections, gemms.attention, gemm_rows);
   const Duration attention = c.attention_wgrad + core + memory(elementwise.attention, 4) + memory(elementwise.qk_norm, 2);
-  c.attention_fwd = attention + quantize(whole.attention, false);
-  c.attention_bwd = attention * 2 + quantize(whole.attention, true);
-  if (s.e5m6_attention_output) {
-    // The output cast to E5M6 (BF16 read, 12 bits written) forward, and back to BF16 backward.
-    const Duration cast = memory(Bytes((models::bytes_per_element(models::Dtype::kBf16) + StepConfig::kE5m6Bytes) * m.value_dim()), 1);
-    c.attention_fwd += cast;
-    c.attention_bwd += cast;
-  }
+  const Duration output_cast = attention_output_cast(s, rows);
+  c.attention_fwd = attention + quantize(whole.attention, false) + output_cast;
+  c.attention_bwd = attention * 2 + quantize(whole.attention, true) + output_cast;
   c.dense_ffn_wgrad = time(m.dtype, flops.dense_ffn, gemms.dense_ffn, gemm_rows);
   const Duration dense_ffn = c.dense_ffn_wgrad + memory(elementwise.dense_ffn, 4);
   c.dense_ffn_fwd = dense_ffn + quantize(whole.dense_ffn, false);
