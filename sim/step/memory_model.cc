@@ -15,7 +15,8 @@ namespace {
 // output that output (the QKV projection; the dense FFN's or the shared experts' first GEMM and the
 // router), MLA's latent norms and up-projections their latents, FlashAttention its queries, keys,
 // values, output (BF16) and softmax log-sum-exp (FP32, one a head), the output projection the
-// attention output (FlashAttention's own output tensor in BF16, an FP8 copy under an FP8 recipe),
+// attention output (FlashAttention's own output tensor in BF16, an FP8 copy under an FP8 recipe;
+// DeepSeek-V3's one E5M6 copy for both with attention_output_e5m6),
 // each FFN its input when it is not a norm's output (a routed expert's dispatched copy), its
 // activation's input and its second GEMM's input. An FFN's output is not kept: a dense or shared FFN's goes into the residual sum, and the
 // routed experts' are weighted by the router's probabilities inside the activation (Megatron's
