@@ -79,6 +79,11 @@ double StageMemory::total() const {
   return sum;
 }
 
+double StageMemory::bytes_of(std::string_view what) const {
+  const auto it = std::find_if(terms.begin(), terms.end(), [&](const MemoryTerm& t) { return t.what == what; });
+  return it == terms.end() ? 0 : it->bytes;
+}
+
 const StageMemory& GpuMemory::peak() const {
   return *std::max_element(stages.begin(), stages.end(), [](const auto& a, const auto& b) { return a.total() < b.total(); });
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/step/step_config.h"
@@ -23,6 +24,7 @@ struct StageMemory {
   int in_flight = 0;  // micro-batch chunks whose activations are held at once
   std::vector<MemoryTerm> terms;
   double total() const;
+  double bytes_of(std::string_view what) const;  // the term named `what`; 0 where the stage has none
 };
 
 // Every stage's memory per GPU, and the stage with the largest total.

@@ -310,9 +310,7 @@ TEST(MemoryModel, ActivationsAsEachTensorIsSaved) {
   const GpuMemory memory = gpu_memory(step_config(s));
   ASSERT_EQ(memory.stages.size(), 1u);
   EXPECT_EQ(memory.stages[0].in_flight, 1);
-  double activations = -1;
-  for (const auto& t : memory.stages[0].terms)
-    if (t.what == "activations") activations = t.bytes;
+  const double activations = memory.stages[0].bytes_of("activations");
   const double h = 1024, rows = 1024;
   const double heads = 16, dense_layer = 32 * h + 4 * heads;
   // Attention and both norms as the dense layer's (16 h + 4 a), 8 FP32 logits, and per expert its
@@ -328,10 +326,7 @@ TEST(MemoryModel, LogitsKeptAsTheLossKeepsThem) {
         "training: {global_batch: 8, micro_batch: 1, seq_len: 4096, cross_entropy: " +
             cross_entropy + "}\n",
         "logits.yaml");
-    const GpuMemory memory = gpu_memory(step_config(s));
-    for (const auto& t : memory.stages[1].terms)
-      if (t.what == "LM head logits") return t.bytes;
-    return -1.0;
+    return gpu_memory(step_config(s)).stages[1].bytes_of("LM head logits");
   };
   // One micro-batch of 4,096 tokens, the vocabulary (151,936) split over tp 2: BF16 and FP32
   // copies (6 bytes each) or one BF16 tensor (2 bytes).

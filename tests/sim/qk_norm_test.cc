@@ -45,10 +45,7 @@ TEST(QueryKeyNorm, ReadsAndWritesTheQueriesAndKeysEachWay) {
 
 TEST(QueryKeyNorm, KeepsTheQueriesAndKeysBeforeIt) {
   const auto activations = [](bool qk_norm) {
-    const GpuMemory memory = gpu_memory(scenarios::step_config(qwen_layers(qk_norm)));
-    for (const auto& t : memory.stages[0].terms)
-      if (t.what == "activations") return t.bytes;
-    return -1.0;
+    return gpu_memory(scenarios::step_config(qwen_layers(qk_norm))).stages[0].bytes_of("activations");
   };
   // Per token and layer, each GPU of the TP pair keeping half: the 32 queries and 4 keys of 128
   // before the norm (BF16) and an FP32 inverse RMS for each of those 36 heads.

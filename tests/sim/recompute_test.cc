@@ -28,12 +28,7 @@ StepCosts costs(const std::vector<std::string>& overrides) {
   return step_costs(c, *network);
 }
 
-double activations(const scenarios::Scenario& s) {
-  const GpuMemory memory = gpu_memory(scenarios::step_config(s));
-  for (const auto& t : memory.stages[0].terms)
-    if (t.what == "activations") return t.bytes;
-  return -1;
-}
+double activations(const scenarios::Scenario& s) { return gpu_memory(scenarios::step_config(s)).stages[0].bytes_of("activations"); }
 
 TEST(Recompute, TheModulesDropWhatTheyRecompute) {
   const models::MoeModel m = deepseek_layers({}).model;
