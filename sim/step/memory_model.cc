@@ -13,7 +13,7 @@ namespace {
 // GEMM's input in the recipe's precision (FP8 recipes keep FP8 copies for the backward GEMMs).
 // Each tensor is counted once, by what saves it: a norm its input, the GEMMs that read a norm's
 // output that output (the QKV projection; the dense FFN's or the shared experts' first GEMM and the
-// router), MLA's latent norms and up-projections their latents, FlashAttention its queries, keys,
+// router), MLA's fused latent norms and up-projections their latents and the norms' outputs, FlashAttention its queries, keys,
 // values, output (BF16) and softmax log-sum-exp (FP32, one a head), the output projection the
 // attention output (FlashAttention's own output tensor in BF16, an FP8 copy under an FP8 recipe;
 // DeepSeek-V3's one E5M6 copy for both with attention_output_e5m6),
@@ -40,11 +40,14 @@ double attention_activations(const models::MoeModel& m, unsigned recomputed, boo
   const double bf16 = models::bytes_per_element(models::Dtype::kBf16);
   if (!dropped(kRecomputeCoreAttention)) bytes += (gemm_input != bf16 && !e5m6_output ? bf16 * v : 0) + 4.0 * m.heads;
   if (m.attention == models::Attention::kMla) {
-    // The query latent into its norm (BF16) and out of it (the up-projection's input), the
-    // key-value latent and the shared rotary key into theirs, the key-value latent out of it.
+    // The query latent into its norm (BF16), the key-value latent and the shared rotary key into
+    // theirs. Transformer Engine fuses each latent norm into its up-projection (LayerNormLinear),
+    // which keeps the norm's output for its weight gradient; mla_up_proj checkpoints the fused
+    // modules from the latents, so those outputs go with the queries, keys and values.
     const models::MlaSpec& a = m.mla;
-    bytes += (2.0 + gemm_input) * a.q_lora_rank + 2.0 * (a.kv_lora_rank + a.qk_rope_head_dim) + gemm_input * a.kv_lora_rank;
+    bytes += 2.0 * (a.q_lora_rank + a.kv_lora_rank + a.qk_rope_head_dim);
     if (dropped(kRecomputeMlaUpProjection)) return bytes;
+    bytes += gemm_input * (a.q_lora_rank + a.kv_lora_rank);
   }
   // A query-key norm keeps its inputs (BF16), the queries and keys before it, and an FP32 inverse
   // RMS per head; Megatron's layernorm recompute does not cover it.

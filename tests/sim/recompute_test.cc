@@ -35,9 +35,12 @@ TEST(Recompute, TheModulesDropWhatTheyRecompute) {
   const double tokens = 4096, layers = 2;
   const double plain = activations(deepseek_layers({}));  // core_attn, layernorm, moe_act
   // Without core_attn FlashAttention's BF16 output and log-sum-exp stay; with mla_up_proj the
-  // BF16 queries, keys and values go, their latents staying.
+  // BF16 queries, keys and values go, and so do the latent norms' outputs (the up-projections'
+  // FP8 inputs, inside the checkpoint with them), the latents staying.
   const double up = activations(deepseek_layers({"parallelism.recompute_modules=[layernorm, moe_act, mla_up_proj]"}));
-  EXPECT_DOUBLE_EQ(up - plain, tokens * layers * (2.0 * m.value_dim() + 4.0 * m.heads - 2.0 * (m.query_dim() + m.key_value_dim())));
+  EXPECT_DOUBLE_EQ(up - plain, tokens * layers *
+                                   (2.0 * m.value_dim() + 4.0 * m.heads - 2.0 * (m.query_dim() + m.key_value_dim()) -
+                                    1.0 * (m.mla.q_lora_rank + m.mla.kv_lora_rank)));
   // Without moe_act the 8 routed experts' activation outputs stay, in FP8 (the dense FFN and the
   // shared expert keep theirs either way).
   const double kept_activation = activations(deepseek_layers({"parallelism.recompute_modules=[core_attn, layernorm]"}));
