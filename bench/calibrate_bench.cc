@@ -50,12 +50,11 @@ void BM_CalibrateDeepEp(benchmark::State& state) {
   const auto internode = calibrate::read_deepep_log(data + "deepep_internode_h800_ep16.log");
   const auto scenario = [&](const calibrate::DeepEpLog& log, int ep) {
     const int nodes = ep / 8;
-    const std::string text =
-        "cluster: {preset: h800-dgx, nodes: " + std::to_string(nodes) +
-        "}\nmodel: {preset: deepseek-v3, layers: 2, first_moe_layer: 0, expert_groups: " + std::to_string(log.internode ? nodes : 1) +
-        ", topk_groups: " + std::to_string(log.internode ? nodes : 1) + "}\nparallelism: {ep: " + std::to_string(ep) +
-        ", zero: 1}\ntraining: {global_batch: " + std::to_string(ep) +
-        ", micro_batch: 1, seq_len: 4096}\ndispatch: {kernel: deepep}\ngating: {source: balanced}\nsteps: 1\n";
+    const std::string text = "cluster: {preset: h800-dgx, nodes: " + std::to_string(nodes) +
+                             "}\nmodel: {preset: deepseek-v3, layers: 2, mtp_layers: 0, first_moe_layer: 0, expert_groups: " +
+                             std::to_string(log.internode ? nodes : 1) + ", topk_groups: " + std::to_string(log.internode ? nodes : 1) +
+                             "}\nparallelism: {ep: " + std::to_string(ep) + ", zero: 1}\ntraining: {global_batch: " + std::to_string(ep) +
+                             ", micro_batch: 1, seq_len: 4096}\ndispatch: {kernel: deepep}\ngating: {source: balanced}\nsteps: 1\n";
     return calibrate::DeepEpCase{&log, ep, scenarios::load_scenario_text(text, "bench.yaml")};
   };
   const std::vector<calibrate::DeepEpCase> cases = {scenario(intranode, 8), scenario(internode, 16)};

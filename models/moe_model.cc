@@ -28,7 +28,7 @@ int MoeModel::moe_layer_count() const { return static_cast<int>(moe_layer_indice
 
 std::vector<int> MoeModel::moe_layer_indices() const {
   std::vector<int> out;
-  for (int l = 0; l < layers; ++l) {
+  for (int l = 0; l < transformer_layers(); ++l) {
     if (is_moe_layer(l)) out.push_back(l);
   }
   return out;
@@ -51,6 +51,7 @@ TokenFlops token_flops(const MoeModel& m, int seq_len) {
   f.expert = Flops(2.0 * p.expert);
   f.shared_experts = Flops(2.0 * p.shared_per_moe_layer);
   f.lm_head = Flops(2.0 * static_cast<double>(m.vocab) * m.hidden);
+  f.mtp_projection = Flops(2.0 * p.mtp_projection);
   return f;
 }
 
@@ -74,19 +75,21 @@ ParamCounts param_counts(const MoeModel& m) {
   p.shared_per_moe_layer = m.shared_experts * p.expert;
   p.embedding = static_cast<double>(m.vocab) * h;
   p.lm_head = m.tied_embeddings ? 0 : p.embedding;
+  p.mtp_projection = 2 * h * h;
   const int moe = m.moe_layer_count();
-  const int dense = m.layers - moe;
-  p.dense_total = m.layers * p.attention_per_layer + dense * p.dense_ffn_per_layer + moe * (p.gate_per_moe_layer + p.shared_per_moe_layer) +
-                  p.embedding + p.lm_head;
+  const int dense = m.transformer_layers() - moe;
+  p.dense_total = m.transformer_layers() * p.attention_per_layer + dense * p.dense_ffn_per_layer +
+                  moe * (p.gate_per_moe_layer + p.shared_per_moe_layer) + m.mtp_layers * p.mtp_projection + p.embedding + p.lm_head;
   p.total = p.dense_total + moe * m.experts * p.expert;
   return p;
 }
 
 Flops training_flops_per_token(const MoeModel& m, int seq_len) {
   const TokenFlops f = token_flops(m, seq_len);
-  const double moe = m.moe_layer_count(), dense = m.layers - moe;
-  const Flops forward = (f.attention_projections + f.attention_core) * static_cast<double>(m.layers) + f.dense_ffn * dense +
-                        (f.gate + f.expert * static_cast<double>(m.top_k) + f.shared_experts) * moe + f.lm_head;
+  const double moe = m.moe_layer_count(), layers = m.transformer_layers(), dense = layers - moe, mtp = m.mtp_layers;
+  const Flops forward = (f.attention_projections + f.attention_core) * layers + f.dense_ffn * dense +
+                        (f.gate + f.expert * static_cast<double>(m.top_k) + f.shared_experts) * moe + f.mtp_projection * mtp +
+                        f.lm_head * (1 + mtp);
   return forward * 3.0;
 }
 
@@ -104,6 +107,9 @@ ElementwiseBytes elementwise_bytes(const MoeModel& m) {
   b.router = Bytes(norm + residual + 3.0 * 4 * m.experts);
   const double expert_act = (m.gated_ffn ? 3.0 : 2.0) * m.expert_ffn_hidden * a;
   b.expert = Bytes(2 * 2 * h * a + expert_act);
+  // A prediction module: the hidden state and the next token's embedding each through a norm,
+  // concatenated (read and written, 2·hidden wide), and its layer's output through a final norm.
+  if (m.mtp_layers > 0) b.mtp = Bytes(3 * norm + 2 * 2 * h * a);
   return b;
 }
 

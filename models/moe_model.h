@@ -6,6 +6,7 @@
 // decoupled RoPE dimensions shared by all heads).
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,12 @@ struct MoeModel {
   std::string config;
   std::vector<std::string> config_unmodelled;
   int layers = 12;
+  // Multi-token prediction (DeepSeek-V3; Megatron's mtp_num_layers): after the last layer, each
+  // module norms the hidden state and the embedding of the token one further ahead, projects the
+  // two concatenated (2·hidden -> hidden), runs one more transformer layer (MoE where the last
+  // layer is) and predicts through the shared LM head, with a loss of its own. Its layers are
+  // numbered from `layers` on and run on the last pipeline stage.
+  int mtp_layers = 0;
   int first_moe_layer = 1;
   int moe_every = 2;
   int hidden = 768;
@@ -84,7 +91,14 @@ struct MoeModel {
 
   // The preset's name, or the config's path for a model read from one.
   const std::string& name() const { return preset.empty() ? config : preset; }
-  bool is_moe_layer(int layer) const { return layer >= first_moe_layer && (layer - first_moe_layer) % moe_every == 0; }
+  // Every layer a token passes: the model's, then the prediction modules'.
+  int transformer_layers() const { return layers + mtp_layers; }
+  bool is_mtp_layer(int layer) const { return layer >= layers; }
+  // A prediction module's layer is built as the last layer is (Megatron).
+  bool is_moe_layer(int layer) const {
+    const int l = std::min(layer, layers - 1);
+    return l >= first_moe_layer && (l - first_moe_layer) % moe_every == 0;
+  }
   int moe_layer_count() const;
   std::vector<int> moe_layer_indices() const;
   int ffn_matrices() const { return gated_ffn ? 3 : 2; }
@@ -107,6 +121,7 @@ struct TokenFlops {
   Flops expert;          // one routed expert, one token
   Flops shared_experts;  // all shared experts, one token
   Flops lm_head;
+  Flops mtp_projection;  // a prediction module's projection of the hidden state and the next embedding
 };
 TokenFlops token_flops(const MoeModel& m, int seq_len);
 
@@ -120,6 +135,7 @@ struct ElementwiseBytes {
   Bytes dense_ffn;  // per token and dense layer: norm, activation, residual
   Bytes router;     // per token and MoE layer: norm, router softmax and top-k, residual
   Bytes expert;     // per routed (token, expert) pair: permute, activation, unpermute
+  Bytes mtp;        // per token and prediction module: its two input norms, the concatenation, its final norm
 };
 ElementwiseBytes elementwise_bytes(const MoeModel& m);
 
@@ -137,7 +153,8 @@ Fp8Quantization fp8_quantization(const MoeModel& m);
 // Training FLOPs per token of the model as the frameworks count "model TFLOP/s" (Megatron's
 // num_floating_point_operations, without recomputation): 3 x the forward FLOPs (backward = 2x
 // forward) of every GEMM a token passes (attention projections, dense FFNs, router, its top-k
-// routed experts and the shared ones, LM head) plus the causal attention core.
+// routed experts and the shared ones, LM head; a prediction module's projection, layer and LM
+// head pass) plus the causal attention core.
 Flops training_flops_per_token(const MoeModel& m, int seq_len);
 
 // Parameter counts.
@@ -149,6 +166,7 @@ struct ParamCounts {
   double shared_per_moe_layer = 0;
   double embedding = 0;  // the input embedding; the LM head is as large again unless tied
   double lm_head = 0;
+  double mtp_projection = 0;  // per prediction module, besides its layer
   // Everything replicated on every data-parallel rank (all but routed experts).
   double dense_total = 0;
   double total = 0;

@@ -136,11 +136,13 @@ MoeModel gpt_oss_120b() {
 // DeepSeek-V3 (arXiv 2412.19437; config.json of deepseek-ai/DeepSeek-V3): 61 layers, the first 3
 // dense (FFN 18432), then MoE with 256 routed + 1 shared SwiGLU experts of 2048, top-8 limited to
 // 4 of 8 expert groups; hidden 7168; MLA with 128 heads (query rank 1536, key-value rank 512,
-// 128 + 64 rotary query/key dimensions, 128 value dimensions); vocabulary 129280, untied; FP8.
+// 128 + 64 rotary query/key dimensions, 128 value dimensions); vocabulary 129280, untied; FP8;
+// one multi-token prediction module (num_nextn_predict_layers), as it was trained.
 MoeModel deepseek_v3() {
   MoeModel m;
   m.preset = "deepseek-v3";
   m.layers = 61;
+  m.mtp_layers = 1;
   m.first_moe_layer = 3;
   m.moe_every = 1;
   m.hidden = 7168;
@@ -176,7 +178,7 @@ constexpr Entry kPresets[] = {
     {"qwen3-30b-a3b", "48 MoE layers, hidden 2048, 128 experts of 768, top-8, GQA 32/4 with query-key norm", qwen3_30b_a3b},
     {"qwen3-235b-a22b", "94 MoE layers, hidden 4096, 128 experts of 1536, top-8, GQA 64/4 with query-key norm", qwen3_235b_a22b},
     {"gpt-oss-120b", "36 MoE layers, hidden 2880, 128 experts, top-4, GQA 64/8, 128-token window on alternate layers", gpt_oss_120b},
-    {"deepseek-v3", "61 layers (58 MoE), MLA, 256 routed + 1 shared expert, top-8 in 4 of 8 groups, FP8", deepseek_v3},
+    {"deepseek-v3", "61 layers (58 MoE) and one MTP module, MLA, 256 routed + 1 shared expert, top-8 in 4 of 8 groups, FP8", deepseek_v3},
 };
 
 }  // namespace

@@ -85,6 +85,7 @@ void emit_model(YAML::Emitter& out, const models::MoeModel& m) {
     out << YAML::Comment("not modelled from it: " + (unmodelled.empty() ? std::string("none") : unmodelled));
   }
   out << Key << "layers" << Value << m.layers;
+  out << Key << "mtp_layers" << Value << m.mtp_layers;
   out << Key << "first_moe_layer" << Value << m.first_moe_layer;
   out << Key << "moe_every" << Value << m.moe_every;
   out << Key << "hidden" << Value << m.hidden;

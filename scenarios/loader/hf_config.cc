@@ -173,6 +173,7 @@ models::MoeModel deepseek(Fields& f) {
            "expected a divisor of first_k_dense_replace (" + std::to_string(m.first_moe_layer) + "), got " + std::to_string(m.moe_every));
   m.expert_groups = f.count_or("n_group", 1, 1);
   m.topk_groups = f.count_or("topk_group", 1, 1);
+  m.mtp_layers = f.count_or("num_nextn_predict_layers", 0, 0);  // DeepSeek-V3's multi-token prediction modules
   if (f.has("quantization_config")) {
     const json& q = f.value("quantization_config");
     if (q.is_object() && q.contains("quant_method") && q["quant_method"] == "fp8") m.dtype = models::Dtype::kFp8;

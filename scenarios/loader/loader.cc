@@ -190,6 +190,7 @@ models::MoeModel read_model(MapReader r, const std::string& scenario_file) {
   }
   auto count = [&](const char* key, int& field, int min) { field = static_cast<int>(r.get_int(key, field, min, 1 << 24)); };
   count("layers", m.layers, 1);
+  count("mtp_layers", m.mtp_layers, 0);
   count("first_moe_layer", m.first_moe_layer, 0);
   count("moe_every", m.moe_every, 1);
   count("hidden", m.hidden, 1);

@@ -48,6 +48,9 @@ void validate_degrees(const Scenario& s, const Checker& c) {
                 "): every virtual stage holds a layer, but the first and last may hold only the embedding and the LM head; got " +
                 (virtual_count == p.pp ? str(p.pp) : str(p.pp) + " x " + str(p.vp)));
   c.require(m.layers < kMaxTagLayers, "model.layers", "expected fewer than " + str(kMaxTagLayers) + " layers, got " + str(m.layers));
+  c.require(m.layers >= kMaxTagLayers || m.transformer_layers() < kMaxTagLayers, "model.mtp_layers",
+            "expected fewer than " + str(kMaxTagLayers - m.layers) + " (with model.layers " + str(m.layers) + ", fewer than " +
+                str(kMaxTagLayers) + " layers in all), got " + str(m.mtp_layers));
 }
 
 void validate_batch(const Scenario& s, const Checker& c) {

@@ -99,7 +99,7 @@ calibrate::DeepEpCase deepep_case(const hardware::ClusterSpec& cluster, const ca
   const int nodes = ranks / per_node;
   std::string text = scenarios::cluster_yaml("deepep-" + std::to_string(ranks), cluster);
   // As DeepEP's tests: 256 experts rounded down to a multiple of the ranks, groups = nodes.
-  text += "model: {preset: deepseek-v3, layers: 2, first_moe_layer: 0, hidden: " + std::to_string(log.hidden) +
+  text += "model: {preset: deepseek-v3, layers: 2, mtp_layers: 0, first_moe_layer: 0, hidden: " + std::to_string(log.hidden) +
           ", top_k: " + std::to_string(log.top_k) + ", experts: " + std::to_string((256 / ranks) * ranks) +
           ", expert_groups: " + std::to_string(log.internode ? nodes : 1) +
           ", topk_groups: " + std::to_string(log.internode ? std::min(log.topk_groups, nodes) : 1) + "}\n";

@@ -38,7 +38,7 @@ class DagBuilder {
     grads_.assign(n, {});
     side_.assign(n, {});
     grads_mark_.assign(n, 0);
-    mirror_waits_.assign(config_.model.layers, {});
+    mirror_waits_.assign(config_.model.transformer_layers(), {});
     group_lanes();
     contention();
     migrate();
@@ -46,7 +46,7 @@ class DagBuilder {
     run_pipeline();
     for (int lane = 0; lane < n; ++lane) {
       begin(lane, ends_[lane]);
-      const TaskId opt = compute(lane, costs_.optimizer[stage_of(lane)], TaskKind::kOptimizer, config_.model.layers, 0, true);
+      const TaskId opt = compute(lane, costs_.optimizer[stage_of(lane)], TaskKind::kOptimizer, config_.model.transformer_layers(), 0, true);
       for (TaskId g : grads_[lane]) graph_.add_dependency(g, opt);
     }
     return std::move(tasks_);
@@ -114,7 +114,7 @@ class DagBuilder {
     for (int lane = 0; lane < lanes_.count(); ++lane) {
       const int local = local_of(lane), stage = stage_of(lane);
       double comm = 0, compute = 0;
-      for (int l = 0; l < config_.model.layers; ++l) {
+      for (int l = 0; l < config_.model.transformer_layers(); ++l) {
         if (!costs_.holds(stage, l)) continue;
         compute += costs_.attention_fwd.seconds();
         const int moe = costs_.layer_to_moe[l];
@@ -202,7 +202,7 @@ class DagBuilder {
   void gather_weights() {
     layer_gathers_.clear();
     if (config_.parallel.zero < 1 || config_.parallel.zero > 2) return;
-    layer_gathers_.resize(static_cast<size_t>(lanes_.count()) * config_.model.layers);
+    layer_gathers_.resize(static_cast<size_t>(lanes_.count()) * config_.model.transformer_layers());
     for (int stage = 0; stage < costs_.pp; ++stage) {
       for (int lane : lanes_.of_stage[stage]) begin(lane, {});
       for (int chunk = 0; chunk < costs_.vp; ++chunk) {
@@ -212,7 +212,7 @@ class DagBuilder {
       }
     }
   }
-  size_t gathers_of(int lane, int layer) const { return static_cast<size_t>(lane) * config_.model.layers + layer; }
+  size_t gathers_of(int lane, int layer) const { return static_cast<size_t>(lane) * config_.model.transformer_layers() + layer; }
 
   // ZeRO 3's gather as FSDP prefetches it: it waits for what ended two layers back on each lane
   // (so that at most two layers' weights are gathered at once), runs while the layer before it
@@ -266,6 +266,8 @@ class DagBuilder {
   void after_weights(const std::vector<int>& lanes, TaskId reduce);
   void reduce_expert_grads(int stage, int layer, int mb);
   void moe_forward(int stage, int layer, int mb);
+  void mtp_forward(int stage, int layer, int mb);
+  void mtp_backward(int stage, int layer, int mb);
   void moe_backward(int stage, int layer, int mb, bool last_weights);
   void all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward);
   void tensor_parallel(int stage, int layer, int mb, bool backward);

@@ -47,6 +47,7 @@ LayerGemms layer_gemms(const models::MoeModel& m, int tp, int etp) {
   g.expert = ffn_gemms(m, m.expert_ffn_hidden, etp);
   g.gate = GemmShape{static_cast<double>(m.experts), static_cast<double>(m.hidden)};
   g.lm_head = GemmShape{static_cast<double>(m.vocab) / tp, static_cast<double>(m.hidden)};
+  g.mtp_projection = GemmShape{static_cast<double>(m.hidden) / tp, 2.0 * m.hidden};
   return g;
 }
 

@@ -21,6 +21,7 @@ struct LayerGemms {
   std::vector<GemmShape> expert;          // one routed expert, split over ETP
   GemmShape gate;
   GemmShape lm_head;
+  GemmShape mtp_projection;  // a prediction module's 2·hidden -> hidden projection, column-parallel
 };
 
 LayerGemms layer_gemms(const models::MoeModel& m, int tp, int etp);

@@ -56,6 +56,7 @@ void DagBuilder::layer_forward(int stage, int layer, int mb) {
     }
   }
   zero3_gather(stage, layer, mb, false);
+  if (config_.model.is_mtp_layer(layer)) mtp_forward(stage, layer, mb);
   tensor_parallel(stage, layer, mb, false);
   context_parallel(stage, layer, mb, false);
   for (int lane : lanes) compute(lane, costs_.attention_fwd, TaskKind::kAttention, layer, mb, false);
@@ -64,6 +65,26 @@ void DagBuilder::layer_forward(int stage, int layer, int mb) {
   tensor_parallel(stage, layer, mb, false);
   for (int lane : lanes) compute(lane, costs_.dense_ffn_fwd, TaskKind::kDenseFfn, layer, mb, false);
   tensor_parallel(stage, layer, mb, false);
+}
+
+// A prediction module's norms and projection: under sequence parallelism the projection's input is
+// gathered over the TP group (twice a layer's width) and its output, split by columns, gathered and
+// scattered back to the sequence shards (Megatron's eh_proj): three TP collectives each way.
+void DagBuilder::mtp_forward(int stage, int layer, int mb) {
+  tensor_parallel(stage, layer, mb, false);
+  tensor_parallel(stage, layer, mb, false);
+  for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.mtp_fwd, TaskKind::kMtpProjection, layer, mb, false);
+  tensor_parallel(stage, layer, mb, false);
+}
+
+void DagBuilder::mtp_backward(int stage, int layer, int mb) {
+  tensor_parallel(stage, layer, mb, true);
+  for (int lane : lanes_.of_stage[stage]) {
+    compute(lane, input_grad(costs_.mtp_bwd, costs_.mtp_wgrad), TaskKind::kMtpProjection, layer, mb, true);
+    side(lane, costs_.mtp_wgrad, layer, mb);
+  }
+  tensor_parallel(stage, layer, mb, true);
+  tensor_parallel(stage, layer, mb, true);
 }
 
 void DagBuilder::all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward) {
@@ -185,6 +206,7 @@ void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_weights)
   }
   context_parallel(stage, layer, mb, true);
   tensor_parallel(stage, layer, mb, true);
+  if (config_.model.is_mtp_layer(layer)) mtp_backward(stage, layer, mb);
   if (!last_weights) return;
   reduce_dense_grads(stage, layer, mb);
   sum_mirror_grads(stage, layer, mb);
@@ -197,7 +219,8 @@ void DagBuilder::layer_weights(int stage, int layer, int mb, bool last_weights) 
   for (int lane : lanes_.of_stage[stage]) {
     const Duration ffn =
         moe < 0 ? costs_.dense_ffn_wgrad : costs_.gate_wgrad + costs_.shared_wgrad + layers_[moe].experts_wgrad[local_of(lane)];
-    compute(lane, costs_.attention_wgrad + ffn, TaskKind::kWeightGrad, layer, mb, true);
+    const Duration mtp = config_.model.is_mtp_layer(layer) ? costs_.mtp_wgrad : Duration();
+    compute(lane, costs_.attention_wgrad + ffn + mtp, TaskKind::kWeightGrad, layer, mb, true);
   }
   if (!last_weights) return;
   mark_grads(stage);

@@ -74,6 +74,11 @@ double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed,
          m.shared_experts * ffn(m.expert_ffn_hidden, false);
 }
 
+// A prediction module before its layer, per token: the inputs of its two norms (the hidden state
+// and the next token's embedding, BF16), their concatenation (the projection's input, in the
+// GEMM's precision), and its final norm's input (BF16).
+double mtp_activations(const models::MoeModel& m) { return (3 * 2.0 + 2 * m.gemm_input_bytes()) * m.hidden; }
+
 }  // namespace
 
 double StageMemory::total() const {
@@ -96,14 +101,14 @@ StageParams stage_params(const StepConfig& s, int stage) {
   const auto& p = s.parallel;
   const auto params = models::param_counts(m);
   const VirtualStages where = virtual_stages(s.schedule, p.pp, p.vp);
-  const auto chunks = split_layers(m.layers, where.count());
+  const auto chunks = split_layers(m.layers, where.count(), m.mtp_layers);
   StageParams out;
   const bool dense_sharded = p.dp * p.cp > 1, experts_sharded = p.expert_dp() > 1;
   for (int chunk = 0; chunk < p.vp; ++chunk) {
     for (int l : chunks[where.virtual_stage(stage, chunk)]) {
       const bool moe = m.is_moe_layer(l);
-      const double dense =
-          params.attention_per_layer + (moe ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
+      const double dense = params.attention_per_layer + (m.is_mtp_layer(l) ? params.mtp_projection : 0.0) +
+                           (moe ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
       const double experts = moe ? (m.experts / p.ep + s.spare_slots) * params.expert / p.etp : 0.0;
       out.dense += dense;
       out.experts += experts;
@@ -114,7 +119,7 @@ StageParams stage_params(const StepConfig& s, int stage) {
   // two copies each have their own, at opposite ends.
   for (int direction = 0; direction < (where.bidirectional ? 2 : 1); ++direction) {
     const int first = where.stage_of(0, direction), last = where.stage_of(where.count() - 1, direction);
-    const double head = m.tied_embeddings && first != last ? params.embedding : params.lm_head;
+    const double head = (m.tied_embeddings && first != last ? params.embedding : params.lm_head) + last_stage_embedding(s, params);
     if (stage == first) out.dense += params.embedding;
     if (stage == last) out.dense += head;
     if (dense_sharded)
@@ -124,6 +129,13 @@ StageParams stage_params(const StepConfig& s, int stage) {
   return out;
 }
 
+double last_stage_embedding(const StepConfig& s, const models::ParamCounts& params) {
+  // DualPipe's last stage of one copy is the first of the other, and shares its embedding (DeepSeek-V3
+  // report, "Shared Embedding and Output Head for Multi-Token Prediction").
+  const bool shared = virtual_stages(s.schedule, s.parallel.pp, s.parallel.vp).bidirectional;
+  return s.model.mtp_layers > 0 && !s.model.tied_embeddings && s.parallel.pp > 1 && !shared ? params.embedding : 0.0;
+}
+
 GpuMemory gpu_memory(const StepConfig& s) {
   const auto& m = s.model;
   const auto& p = s.parallel;
@@ -131,33 +143,37 @@ GpuMemory gpu_memory(const StepConfig& s) {
   const double rows = static_cast<double>(s.tokens_per_rank) / s.micro_batches;  // per micro-batch
   const double dense_shard = p.dp * p.cp, expert_shard = p.expert_dp();
   const VirtualStages where = virtual_stages(*schedule, p.pp, p.vp);
-  const auto chunks = split_layers(m.layers, where.count());
+  const auto chunks = split_layers(m.layers, where.count(), m.mtp_layers);
   GpuMemory out;
   for (int stage = 0; stage < p.pp; ++stage) {
     // Under full recomputation a layer keeps only its input, but the one being recomputed holds
     // all of its activations for its backward pass: the largest such layer is counted once.
-    double activations = 0, biggest_chunk = 0, recomputed_layer = 0;
+    double recomputed_layer = 0;
+    std::vector<double> chunk_bytes(p.vp);
     const unsigned recomputed = p.recompute == Recompute::kSelective ? p.recompute_modules : 0;
     for (int c = 0; c < p.vp; ++c) {
       double chunk = 0;
       for (int l : chunks[where.virtual_stage(stage, c)]) {
         const bool moe = m.is_moe_layer(l);
-        const double kept = attention_activations(m, 0, s.e5m6_attention_output) + ffn_activations(m, moe, 0, s.fp8_activation_input);
+        const double mtp = m.is_mtp_layer(l) ? mtp_activations(m) : 0.0;
+        const double kept = mtp + attention_activations(m, 0, s.e5m6_attention_output) + ffn_activations(m, moe, 0, s.fp8_activation_input);
         if (p.recompute == Recompute::kFull) {
-          chunk += 2.0 * m.hidden;
+          // A prediction module's checkpoint keeps the next token's embedding beside its input.
+          chunk += (m.is_mtp_layer(l) ? 4.0 : 2.0) * m.hidden;
           recomputed_layer = std::max(recomputed_layer, kept * rows);
         } else {
-          chunk +=
-              attention_activations(m, recomputed, s.e5m6_attention_output) + ffn_activations(m, moe, recomputed, s.fp8_activation_input);
+          chunk += mtp + attention_activations(m, recomputed, s.e5m6_attention_output) +
+                   ffn_activations(m, moe, recomputed, s.fp8_activation_input);
         }
       }
-      biggest_chunk = std::max(biggest_chunk, chunk * rows);
+      chunk_bytes[c] = chunk * rows;
     }
     const StageParams params = stage_params(s, stage);
     StageMemory mem;
     mem.stage = stage;
-    mem.in_flight = peak_in_flight(pipeline_order(*schedule, stage, p.pp, p.vp, s.micro_batches, s.split_weights));
-    activations = biggest_chunk * mem.in_flight + recomputed_layer;
+    const auto order = pipeline_order(*schedule, stage, p.pp, p.vp, s.micro_batches, s.split_weights);
+    mem.in_flight = peak_in_flight(order);
+    const double activations = peak_in_flight_bytes(order, chunk_bytes) + recomputed_layer;
     auto sharded = [&](double per_param, int from_stage) {
       const bool shard = p.zero >= from_stage;
       return per_param * (params.dense / (shard ? dense_shard : 1) + params.experts / (shard ? expert_shard : 1));
@@ -176,8 +192,8 @@ GpuMemory gpu_memory(const StepConfig& s) {
     mem.terms.push_back({"activations", activations,
                          "parallelism.recompute, parallelism.recompute_modules, training.micro_batch, parallelism.tp, parallelism.cp"});
     if (stage == where.stage_of(where.count() - 1) || (where.bidirectional && stage == where.stage_of(where.count() - 1, 1)))
-      mem.terms.push_back(
-          {"LM head logits", rows * m.vocab * s.logit_bytes, "training.micro_batch, training.cross_entropy, parallelism.tp"});
+      mem.terms.push_back({"LM head logits", (1 + m.mtp_layers) * rows * m.vocab * s.logit_bytes,
+                           "training.micro_batch, training.cross_entropy, parallelism.tp, model.mtp_layers"});
     mem.terms.push_back({"all-to-all buffers", 2 * rows * m.top_k * m.hidden * s.dispatch_bytes, "training.micro_batch"});
     mem.terms.push_back({"runtime", kRuntimeBytes, ""});
     out.stages.push_back(std::move(mem));

@@ -2,7 +2,8 @@
 
 namespace moesim {
 
-std::vector<std::vector<int>> split_layers(int layers, int virtual_stages) {
+std::vector<std::vector<int>> split_layers(int model_layers, int virtual_stages, int mtp_layers) {
+  const int layers = model_layers + mtp_layers;
   std::vector<int> count(virtual_stages, layers / virtual_stages);
   int extra = layers % virtual_stages;
   for (int v = 1; v + 1 < virtual_stages && extra > 0; ++v, --extra) ++count[v];
@@ -13,6 +14,14 @@ std::vector<std::vector<int>> split_layers(int layers, int virtual_stages) {
   int next = 0;
   for (int v = 0; v < virtual_stages; ++v) {
     for (int i = 0; i < count[v]; ++i) out[v].push_back(next++);
+  }
+  // The prediction modules run after the model's last layer and before the LM head: all of them on
+  // the last virtual stage, in order.
+  for (int v = virtual_stages - 2; v >= 0; --v) {
+    while (!out[v].empty() && out[v].back() >= model_layers) {
+      out.back().insert(out.back().begin(), out[v].back());
+      out[v].pop_back();
+    }
   }
   return out;
 }

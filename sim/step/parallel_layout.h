@@ -60,7 +60,10 @@ class ParallelLayout {
 
 // The model's layers in contiguous runs over pp x vp virtual stages, as evenly as they divide; the
 // first and last virtual stages, which also hold the embedding and the LM head, are the last to get
-// a remainder layer.
-std::vector<std::vector<int>> split_layers(int layers, int virtual_stages);
+// a remainder layer. The `mtp_layers` prediction modules' layers (numbered from `model_layers` on)
+// count in the split and all sit on the last virtual stage: DeepSeek-V3's 61 layers and one module
+// over 32 virtual stages give Megatron-Bridge's layout for it, Et|(tt|)*30mL (the embedding and
+// one layer, thirty runs of two, the module and the loss).
+std::vector<std::vector<int>> split_layers(int model_layers, int virtual_stages, int mtp_layers = 0);
 
 }  // namespace moesim

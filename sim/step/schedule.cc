@@ -163,4 +163,18 @@ int peak_in_flight(const std::vector<PipelineOp>& order) {
   return peak;
 }
 
+double peak_in_flight_bytes(const std::vector<PipelineOp>& order, std::span<const double> chunk_bytes) {
+  // Summed in whole counts per chunk, so that a chunk freed leaves no rounding behind.
+  std::vector<int> held(chunk_bytes.size(), 0);
+  double peak = 0;
+  for (const PipelineOp& op : order) {
+    if (op.backward && op.defers_weights) continue;
+    held[op.chunk] += op.backward || op.weights ? -1 : 1;
+    double now = 0;
+    for (size_t c = 0; c < held.size(); ++c) now += held[c] * chunk_bytes[c];
+    peak = std::max(peak, now);
+  }
+  return peak;
+}
+
 }  // namespace moesim

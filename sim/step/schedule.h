@@ -89,5 +89,8 @@ std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage,
 // The most micro-batch chunks whose forward has run and whose backward (or deferred weight
 // gradients) has not, at any point of `order`: whose activations the stage holds at once.
 int peak_in_flight(const std::vector<PipelineOp>& order);
+// The same peak in bytes, each chunk's micro-batch holding `chunk_bytes[op.chunk]`: what the
+// stage's activations reach where its chunks differ (the last holding the prediction modules).
+double peak_in_flight_bytes(const std::vector<PipelineOp>& order, std::span<const double> chunk_bytes);
 
 }  // namespace moesim

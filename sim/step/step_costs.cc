@@ -31,7 +31,7 @@ network::CollectiveCost gather(network::NetworkModel& network, const std::vector
 }
 
 double layer_dense_params(const models::MoeModel& m, const models::ParamCounts& params, int layer) {
-  return params.attention_per_layer +
+  return params.attention_per_layer + (m.is_mtp_layer(layer) ? params.mtp_projection : 0.0) +
          (m.is_moe_layer(layer) ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
 }
 
@@ -130,6 +130,29 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   if (s.comm_sms > 0 && s.comm_sms < gpu.sms) c.comm_slowdown = static_cast<double>(gpu.sms) / (gpu.sms - s.comm_sms);
 }
 
+// A prediction module's part before its layer: its norms and concatenation (four memory-bound
+// kernels) and its projection, a column-parallel GEMM like the layers' own; under full
+// recomputation its backward runs its forward again first, as Megatron checkpoints the module.
+void mtp_costs(const StepConfig& s, StepCosts& c) {
+  const auto& m = s.model;
+  if (m.mtp_layers == 0) return;
+  const auto& gpu = s.cluster.gpu;
+  const auto& p = s.parallel;
+  const double rows = c.rows, gemm_rows = rows * p.tp;
+  const GemmShape projection = layer_gemms(m, p.tp, p.etp).mtp_projection, whole = layer_gemms(m, 1, p.etp).mtp_projection;
+  c.mtp_wgrad =
+      kernel_time(gpu, m.dtype,
+                  KernelWork{models::token_flops(m, s.seq_len).mtp_projection * rows, gemm_traffic({&projection, 1}, m.dtype).at(gemm_rows),
+                             gemm_rows, width_factor(gpu, {&projection, 1})});
+  const Duration mtp = c.mtp_wgrad + elementwise_time(gpu, models::elementwise_bytes(m).mtp * rows, 4);
+  const models::Fp8Quantization fp8 = models::fp8_quantization(m);
+  auto quantize = [&](bool backward) {
+    return elementwise_time(gpu, Bytes(fp8.bytes_per_element * rows * quantized_elements({&whole, 1}, backward)), fp8.kernels_per_tensor);
+  };
+  c.mtp_fwd = mtp + quantize(false);
+  c.mtp_bwd = mtp * 2 + quantize(true) + (p.recompute == Recompute::kFull ? c.mtp_fwd : Duration());
+}
+
 // Sends between the GPU with local index `local` on `stage` and on `to_stage`.
 network::CollectiveCost send(network::NetworkModel& network, const StepCosts& c, int stage, int to_stage, int local, double bytes) {
   network::TrafficMatrix traffic(std::vector<int>{c.layout.gpu(stage, local), c.layout.gpu(to_stage, local)});
@@ -159,14 +182,15 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   const auto params = models::param_counts(m);
   const double reduce = p.zero >= 1 ? 0.5 : 1.0;  // reduce-scatter instead of all-reduce
   const int tp_ranks = c.per_group ? p.tp : 1;
-  c.dense_grad_bytes.resize(m.layers);
-  c.dense_grad.resize(m.layers);
-  c.param_gather.resize(m.layers);
-  std::vector<double> weights(m.layers);
-  for (int l = 0; l < m.layers; ++l) {
+  const int layers = m.transformer_layers();
+  c.dense_grad_bytes.resize(layers);
+  c.dense_grad.resize(layers);
+  c.param_gather.resize(layers);
+  std::vector<double> weights(layers);
+  for (int l = 0; l < layers; ++l) {
     weights[l] = layer_dense_params(m, params, l) / p.tp;
     if (l == 0) weights[l] += params.embedding / p.tp;
-    if (l == m.layers - 1) weights[l] += params.lm_head / p.tp;
+    if (l == layers - 1) weights[l] += (params.lm_head + last_stage_embedding(s, params)) / p.tp;
     c.dense_grad_bytes[l] = weights[l] * m.grad_bytes_per_param;
   }
   // Megatron's DDP reduces in buckets, and its distributed optimizer gathers the updated weights in
@@ -174,8 +198,8 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   // layer's two copies after their reductions.
   const bool bucketed = p.zero < 3 && !c.virtual_layout.bidirectional;
   const std::vector<double> buckets = bucketed ? grad_buckets(c.virtual_stages, weights, s.ddp_bucket_params) : weights;
-  c.dense_bucket_bytes.resize(m.layers);
-  for (int l = 0; l < m.layers; ++l) {
+  c.dense_bucket_bytes.resize(layers);
+  for (int l = 0; l < layers; ++l) {
     c.dense_bucket_bytes[l] = buckets[l] * m.grad_bytes_per_param;
     if (buckets[l] <= 0) continue;
     for (int t = 0; t < tp_ranks; ++t) {
@@ -189,7 +213,7 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   // Megatron keeps the experts' gradients in buffers of their own, bucketed alike (bucket_size and
   // the first chunk's split are the dense buffers'), each bucket reduced over the expert-data-parallel
   // group once its lowest MoE layer's gradients are done.
-  std::vector<double> expert_params(m.layers, 0.0);
+  std::vector<double> expert_params(layers, 0.0);
   std::vector<std::vector<int>> moe_chunks(c.virtual_stages.size());
   for (size_t v = 0; v < c.virtual_stages.size(); ++v) {
     for (int l : c.virtual_stages[v]) {
@@ -202,7 +226,7 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   if (c.virtual_layout.bidirectional) {
     // A GPU and its mirror hold the same shards of a layer: a ring all-reduce of two.
     const double dense_shard = p.zero >= 1 ? p.dp * p.cp : 1, expert_shard = p.zero >= 1 ? p.expert_dp() : 1;
-    for (int l = 0; l < m.layers; ++l) {
+    for (int l = 0; l < layers; ++l) {
       const int stage = c.stage_of_layer[l];
       const std::vector<int> pair{c.layout.gpu(stage, 0), c.layout.gpu(p.pp - 1 - stage, 0)};
       const double bytes = c.dense_grad_bytes[l] / dense_shard + (m.is_moe_layer(l) ? c.expert_grad_bytes / expert_shard : 0.0);
@@ -212,10 +236,10 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   }
   c.expert_copy_grad_bytes = params.expert / p.etp * m.grad_bytes_per_param;
   const int groups = c.per_group ? p.pp * p.ep : 1;
-  c.expert_bucket_bytes.resize(m.layers);
-  c.expert_grad.resize(m.layers);
-  c.expert_gather.resize(m.layers);
-  for (int l = 0; l < m.layers; ++l) {
+  c.expert_bucket_bytes.resize(layers);
+  c.expert_grad.resize(layers);
+  c.expert_gather.resize(layers);
+  for (int l = 0; l < layers; ++l) {
     c.expert_bucket_bytes[l] = expert_buckets[l] * m.grad_bytes_per_param;
     if (expert_buckets[l] <= 0) continue;
     c.expert_grad[l].resize(groups);
@@ -260,13 +284,13 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
     c.expert_recompute_kernels = 1 + fp8.kernels_per_tensor;
   }
   c.expert_state_bytes = params.expert * (models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param);
-  c.layer_to_moe.assign(m.layers, -1);
+  c.layer_to_moe.assign(m.transformer_layers(), -1);
   c.moe_layers = m.moe_layer_indices();
   for (size_t i = 0; i < c.moe_layers.size(); ++i) c.layer_to_moe[c.moe_layers[i]] = static_cast<int>(i);
   c.virtual_layout = virtual_stages(s.schedule, p.pp, p.vp);
-  c.virtual_stages = split_layers(m.layers, c.virtual_layout.count());
-  c.stage_of_layer.assign(m.layers, 0);
-  c.first_moe_of_chunk.assign(m.layers, 0);
+  c.virtual_stages = split_layers(m.layers, c.virtual_layout.count(), m.mtp_layers);
+  c.stage_of_layer.assign(m.transformer_layers(), 0);
+  c.first_moe_of_chunk.assign(m.transformer_layers(), 0);
   for (int v = 0; v < c.virtual_layout.count(); ++v) {
     for (int l : c.virtual_stages[v]) c.stage_of_layer[l] = c.virtual_layout.stage_of(v);
     const auto first = std::find_if(c.virtual_stages[v].begin(), c.virtual_stages[v].end(), [&](int l) { return c.layer_to_moe[l] >= 0; });
@@ -274,6 +298,7 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   }
   layout_groups(c, p);
   compute_costs(s, c);
+  mtp_costs(s, c);
   c.per_group = network::find_network_model(s.cluster.network.model)->shares_links;
   parallel_costs(s, c, network);
   data_parallel_costs(s, c, network);

@@ -61,6 +61,10 @@ struct StepCosts {
   Duration attention_wgrad, dense_ffn_wgrad, gate_wgrad, shared_wgrad;
   // What the backward pass recomputes per layer (recompute: selective or full), besides the above.
   Duration attention_recompute, dense_ffn_recompute, moe_recompute;
+  // A prediction module's own part before its layer (its norms, concatenation and projection),
+  // forward, backward (with what full recomputation runs again) and its weight gradient; zero
+  // without prediction modules. Their LM head passes are `lm_head` each.
+  Duration mtp_fwd, mtp_bwd, mtp_wgrad;
   std::vector<Duration> optimizer;  // per stage
 
   // Collectives of groups that differ only in which GPUs they join. Under a network model whose

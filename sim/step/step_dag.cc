@@ -67,7 +67,13 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
   } else if (!op.backward) {
     for (int l : layers) layer_forward(stage, l, op.micro_batch);
     if (v + 1 == v_count) {
-      for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.lm_head, TaskKind::kLmHead, config_.model.layers, op.micro_batch, false);
+      // The model's LM head pass, then each prediction module's through the same weights.
+      const models::MoeModel& m = config_.model;
+      for (int lane : lanes_.of_stage[stage])
+        compute(lane, costs_.lm_head, TaskKind::kLmHead, m.transformer_layers(), op.micro_batch, false);
+      for (int l = m.layers; l < m.transformer_layers(); ++l) {
+        for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.lm_head, TaskKind::kLmHead, l, op.micro_batch, false);
+      }
     }
   } else {
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) layer_backward(stage, *it, op.micro_batch, last_weights);
@@ -90,7 +96,7 @@ void DagBuilder::send(int stage, int v, int mb, bool backward) {
   auto& received = received_[(static_cast<size_t>(backward) * v_count + v) * costs_.micro_batches + mb];
   // A virtual stage may hold only the embedding (the first) or the LM head (the last).
   const auto& chunk = costs_.virtual_stages[v];
-  const int layer = chunk.empty() ? (v == 0 ? 0 : config_.model.layers) : (backward ? chunk.front() : chunk.back());
+  const int layer = chunk.empty() ? (v == 0 ? 0 : config_.model.transformer_layers()) : (backward ? chunk.front() : chunk.back());
   for (int lane : lanes_.of_stage[stage]) {
     const int to = lanes_.of_gpu[costs_.layout.gpu(to_stage, local_of(lane))];
     if (to == lane) {

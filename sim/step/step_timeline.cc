@@ -24,6 +24,7 @@ const char* to_string(TaskKind kind) {
     case TaskKind::kExpertTensorParallel: return "ETP gather/scatter";
     case TaskKind::kWeightGrad: return "weight grad";
     case TaskKind::kMirrorGradSum: return "copies' grad sum";
+    case TaskKind::kMtpProjection: return "MTP projection";
   }
   return "?";
 }

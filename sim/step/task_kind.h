@@ -27,6 +27,7 @@ enum class TaskKind : uint8_t {
   kReplicaGradReduce,     // a replicated expert's copies reduce their gradients among themselves
   kWeightGrad,            // a layer's weight gradients, run apart from its backward (zero bubble)
   kMirrorGradSum,         // DualPipe: a layer's two copies sum their gradients between mirror stages
+  kMtpProjection,         // a prediction module's norms and projection, before its layer
 };
 
 // The name of a task kind, as timelines show it.

@@ -99,7 +99,7 @@ TEST_F(Cli, BenchCollectiveRejectsBadOptionsInOneLine) {
 // per rank, top-8 of 256 experts in 8 groups of which a token uses 4, FP8 dispatch.
 const char* kDeepEp =
     "cluster: {preset: h800-dgx, nodes: 8}\n"
-    "model: {preset: deepseek-v3, layers: 2, first_moe_layer: 0}\n"
+    "model: {preset: deepseek-v3, layers: 2, mtp_layers: 0, first_moe_layer: 0}\n"
     "parallelism: {ep: 64, zero: 1}\n"
     "training: {global_batch: 64, micro_batch: 1, seq_len: 4096}\n"
     "dispatch: {kernel: deepep, dtype: fp8}\n"

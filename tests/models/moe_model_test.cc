@@ -27,15 +27,36 @@ TEST(MoeModel, Gpt3350mParameterCountsByHand) {
 }
 
 TEST(MoeModel, PublishedTotalsAreReproduced) {
-  // Mixtral-8x7B: 46.7B parameters (Mixtral paper); DeepSeek-V3: 671B (technical report).
-  // Differences: untied embeddings, norms and MLA projections are not counted.
+  // Mixtral-8x7B: 46.7B parameters (Mixtral paper); DeepSeek-V3: 671B in the main model and 685B
+  // with its multi-token prediction module (technical report, model card), which shares the
+  // embedding and the LM head (counted once here). Differences: norms are not counted.
   EXPECT_NEAR(param_counts(*model_preset("mixtral-8x7b")).total / 46.7e9, 1.0, 0.01);
-  EXPECT_NEAR(param_counts(*model_preset("deepseek-v3")).total / 671e9, 1.0, 0.02);
-  const MoeModel dsv3 = *model_preset("deepseek-v3");
+  MoeModel dsv3 = *model_preset("deepseek-v3");
+  EXPECT_NEAR(param_counts(dsv3).total / 685e9, 1.0, 0.02);
   EXPECT_EQ(dsv3.experts, 256);
   EXPECT_EQ(dsv3.shared_experts, 1);
   EXPECT_EQ(dsv3.top_k, 8);
+  EXPECT_EQ(dsv3.moe_layer_count(), 59);  // 58 and the prediction module's
+  dsv3.mtp_layers = 0;
+  EXPECT_NEAR(param_counts(dsv3).total / 671e9, 1.0, 0.02);
   EXPECT_EQ(dsv3.moe_layer_count(), 58);
+}
+
+// A prediction module adds one layer built as the last one, its 2·hidden -> hidden projection
+// and one more LM head pass to the model FLOPs (Megatron's num_floating_point_operations).
+TEST(MoeModel, PredictionModuleAddsALayerAProjectionAndAnLmHeadPass) {
+  MoeModel with = *model_preset("deepseek-v3");
+  MoeModel without = with;
+  without.mtp_layers = 0;
+  const TokenFlops f = token_flops(with, 4096);
+  const double h = with.hidden;
+  const double layer = (f.attention_projections + f.attention_core + f.gate + f.expert * with.top_k + f.shared_experts).count();
+  EXPECT_DOUBLE_EQ(f.mtp_projection.count(), 2 * 2 * h * h);
+  EXPECT_NEAR(training_flops_per_token(with, 4096).count() - training_flops_per_token(without, 4096).count(),
+              3 * (layer + 4 * h * h + f.lm_head.count()), 1e-6 * training_flops_per_token(with, 4096).count());
+  EXPECT_TRUE(with.is_moe_layer(61));
+  EXPECT_TRUE(with.is_mtp_layer(61));
+  EXPECT_FALSE(with.is_mtp_layer(60));
 }
 
 TEST(MoeModel, FlopsPerTokenAreTwicePerWeight) {

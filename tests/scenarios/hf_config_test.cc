@@ -48,6 +48,7 @@ void expect_same_model(const models::MoeModel& a, const models::MoeModel& b, con
   EXPECT_EQ(a.topk_groups, b.topk_groups);
   EXPECT_EQ(a.dtype, b.dtype);
   EXPECT_EQ(a.gated_ffn, b.gated_ffn);
+  EXPECT_EQ(a.mtp_layers, b.mtp_layers);
 }
 
 // The presets were written from the same published configs: each mapping must give them back.

@@ -25,7 +25,7 @@ namespace {
 // test_internode.py at commit 3b1045d run their kernels with 24, not the library's default 20).
 const std::string kDeepEp =
     "cluster: {preset: h800-dgx, nodes: 1}\n"
-    "model: {preset: deepseek-v3, layers: 2, first_moe_layer: 0}\n"
+    "model: {preset: deepseek-v3, layers: 2, mtp_layers: 0, first_moe_layer: 0}\n"
     "parallelism: {ep: 8, zero: 1}\n"
     "training: {global_batch: 8, micro_batch: 1, seq_len: 4096}\n"
     "dispatch: {kernel: deepep, dtype: fp8, comm_sms: 24}\n"

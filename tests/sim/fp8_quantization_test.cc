@@ -90,11 +90,11 @@ TEST(Fp8Quantization, ForwardCastsEachGemmsInputAndBackwardEachOutputGradient) {
 // Recomputing MLA's up-projections in the backward pass quantizes their latent inputs again.
 TEST(Fp8Quantization, RecomputedUpProjectionsQuantizeTheirLatentsAgain) {
   const auto recompute = [](const char* recipe) {
-    const StepConfig c = scenarios::step_config(
-        scenarios::load_scenario_text("cluster: {preset: h800-dgx, nodes: 1}\nmodel: {preset: deepseek-v3, layers: 2, first_moe_layer: 1}\n"
-                                      "parallelism: {ep: 8, recompute: selective, recompute_modules: [mla_up_proj]}\n"
-                                      "training: {global_batch: 8, micro_batch: 1, seq_len: 4096}\n",
-                                      "deepseek_layers.yaml", {std::string("model.fp8_recipe=") + recipe}));
+    const StepConfig c = scenarios::step_config(scenarios::load_scenario_text(
+        "cluster: {preset: h800-dgx, nodes: 1}\nmodel: {preset: deepseek-v3, layers: 2, mtp_layers: 0, first_moe_layer: 1}\n"
+        "parallelism: {ep: 8, recompute: selective, recompute_modules: [mla_up_proj]}\n"
+        "training: {global_batch: 8, micro_batch: 1, seq_len: 4096}\n",
+        "deepseek_layers.yaml", {std::string("model.fp8_recipe=") + recipe}));
     auto network = network::make_network_model(c.cluster);
     return std::pair{step_costs(c, *network).attention_recompute, c.cluster.gpu};
   };

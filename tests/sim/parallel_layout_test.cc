@@ -83,5 +83,17 @@ TEST(ParallelLayout, LayersSplitEvenlyWithTheRemainderInTheMiddle) {
   EXPECT_EQ(split[1], std::vector<int>{0});
 }
 
+// DeepSeek-V3's 61 layers and its prediction module (layer 61) over 32 virtual stages: Megatron-
+// Bridge's layout Et|(tt|)*30mL. Modules that the even split would spread move to the last stage.
+TEST(ParallelLayout, PredictionModulesCountInTheSplitAndSitOnTheLastStage) {
+  const auto deepseek = split_layers(61, 32, 1);
+  EXPECT_EQ(deepseek.front(), std::vector<int>{0});
+  for (int v = 1; v <= 30; ++v) EXPECT_EQ(deepseek[v], (std::vector<int>{2 * v - 1, 2 * v})) << v;
+  EXPECT_EQ(deepseek.back(), std::vector<int>{61});
+  EXPECT_EQ(split_layers(6, 3, 3), (std::vector<std::vector<int>>{{0, 1, 2}, {3, 4, 5}, {6, 7, 8}}));
+  EXPECT_EQ(split_layers(5, 3, 3), (std::vector<std::vector<int>>{{0, 1, 2}, {3, 4}, {5, 6, 7}}));
+  EXPECT_EQ(split_layers(4, 4, 2), (std::vector<std::vector<int>>{{0}, {1, 2}, {3}, {4, 5}}));
+}
+
 }  // namespace
 }  // namespace moesim

@@ -365,7 +365,7 @@ TEST(PipelineStep, DeepSeekV3ChunkAgainstDeepSeeksOwnProfile) {
   // overlaps them; here they are summed per stream, which does not depend on the schedule).
   const auto s = scenarios::load_scenario_text(R"(
 cluster: {preset: h800-dgx, nodes: 8}
-model: {preset: deepseek-v3, layers: 4, first_moe_layer: 0}
+model: {preset: deepseek-v3, layers: 4, mtp_layers: 0, first_moe_layer: 0}
 parallelism: {ep: 64}
 training: {global_batch: 64, micro_batch: 1, seq_len: 4096}
 dispatch: {dtype: fp8}

@@ -17,7 +17,7 @@ namespace {
 // GPUs, one sequence of 4,096 tokens per GPU.
 scenarios::Scenario deepseek_layers(const std::vector<std::string>& overrides) {
   return scenarios::load_scenario_text(
-      "cluster: {preset: h800-dgx, nodes: 1}\nmodel: {preset: deepseek-v3, layers: 2, first_moe_layer: 1}\n"
+      "cluster: {preset: h800-dgx, nodes: 1}\nmodel: {preset: deepseek-v3, layers: 2, mtp_layers: 0, first_moe_layer: 1}\n"
       "parallelism: {ep: 8, recompute: selective}\ntraining: {global_batch: 8, micro_batch: 1, seq_len: 4096}\n",
       "deepseek_layers.yaml", overrides);
 }
