@@ -49,8 +49,26 @@ std::vector<BadCase> recompute_cases() {
   };
 }
 
+// The model's routing groups, attention and prediction modules.
+std::vector<BadCase> model_cases() {
+  return {
+      {"ExpertGroups", {"model.expert_groups=3"}, {"`model.expert_groups`", "divisor of model.experts (128)", "got 3"}},
+      {"TooFewGroupsForTopK",
+       {"model.expert_groups=64", "model.topk_groups=2"},
+       {"`model.topk_groups`", "top_k (8)", "topk_groups x experts / expert_groups = 4"}},
+      {"Attention", {"model.attention=linear"}, {"`model.attention`", "gqa | mla", "got 'linear'"}},
+      {"QueryKeyNormWithMla", {"model.attention=mla"}, {"`model.qk_norm`", "expected false with model.attention mla", "got true"}},
+      {"QueryKeyNormNotABool", {"model.qk_norm=sometimes"}, {"`model.qk_norm`", "got 'sometimes'"}},
+      {"MtpLayersNegative", {"model.mtp_layers=-1"}, {"`model.mtp_layers`", "non-negative integer", "got '-1'"}},
+      {"MtpLayersNotAnInteger", {"model.mtp_layers=one"}, {"`model.mtp_layers`", "got 'one'"}},
+      {"MtpLayersPastTheTaskTags", {"model.mtp_layers=4090"}, {"`model.mtp_layers`", "expected fewer than 4088", "got 4090"}},
+  };
+}
+
 std::vector<BadCase> cases() {
   std::vector<BadCase> all = recompute_cases();
+  const std::vector<BadCase> model = model_cases();
+  all.insert(all.end(), model.begin(), model.end());
   const std::vector<BadCase> rest = {
       {"DegreesNotDividingGpus", {"parallelism.tp=3"}, {"`parallelism`", "tp x pp x cp = 3 x 2 x 1 = 6", "divide the GPU count 32"}},
       {"DpNotWhatIsLeft",
@@ -116,16 +134,6 @@ std::vector<BadCase> cases() {
       {"SequenceNotSplittingOverCp",
        {"parallelism.tp=1", "parallelism.cp=3", "parallelism.ep=4", "cluster.nodes=3", "training.seq_len=4000", "training.global_batch=48"},
        {"`training.seq_len`", "multiple of parallelism.cp (3)", "got 4000"}},
-      {"ExpertGroups", {"model.expert_groups=3"}, {"`model.expert_groups`", "divisor of model.experts (128)", "got 3"}},
-      {"TooFewGroupsForTopK",
-       {"model.expert_groups=64", "model.topk_groups=2"},
-       {"`model.topk_groups`", "top_k (8)", "topk_groups x experts / expert_groups = 4"}},
-      {"Attention", {"model.attention=linear"}, {"`model.attention`", "gqa | mla", "got 'linear'"}},
-      {"QueryKeyNormWithMla", {"model.attention=mla"}, {"`model.qk_norm`", "expected false with model.attention mla", "got true"}},
-      {"QueryKeyNormNotABool", {"model.qk_norm=sometimes"}, {"`model.qk_norm`", "got 'sometimes'"}},
-      {"MtpLayersNegative", {"model.mtp_layers=-1"}, {"`model.mtp_layers`", "non-negative integer", "got '-1'"}},
-      {"MtpLayersNotAnInteger", {"model.mtp_layers=one"}, {"`model.mtp_layers`", "got 'one'"}},
-      {"MtpLayersPastTheTaskTags", {"model.mtp_layers=4090"}, {"`model.mtp_layers`", "expected fewer than 4088", "got 4090"}},
       {"DoesNotFit",
        {"parallelism.pp=1", "training.global_batch=128", "training.micro_batch=8", "model.layers=48"},
        {"`parallelism`", "fits in GPU memory", "the largest part is activations", "parallelism.recompute"}},

@@ -46,6 +46,23 @@ TEST(Schedule, InterleavedRunsEveryChunkOfEveryMicroBatchOnceEachWay) {
   EXPECT_EQ(peak_in_flight(order), 5);
 }
 
+// What a stage holds at once, chunk by chunk: a light chunk (1) and a heavy one (10). The count's
+// peak (3 chunks) times the heavier chunk would be 30; the chunks in flight at the peak hold 12. A
+// backward that defers its weight gradients frees nothing until they run.
+TEST(Schedule, ActivationsPeakChunkByChunk) {
+  auto op = [](int mb, int chunk, bool backward, bool defers = false, bool weights = false) {
+    PipelineOp o;
+    o.micro_batch = mb, o.chunk = chunk, o.backward = backward, o.defers_weights = defers, o.weights = weights;
+    return o;
+  };
+  const std::vector<PipelineOp> order{op(0, 0, false), op(0, 1, false), op(1, 0, false), op(0, 1, true), op(0, 0, true), op(1, 0, true)};
+  const std::vector<double> bytes{1, 10};
+  EXPECT_EQ(peak_in_flight(order), 3);
+  EXPECT_DOUBLE_EQ(peak_in_flight_bytes(order, bytes), 12);
+  const std::vector<PipelineOp> deferred{op(0, 1, false), op(0, 1, true, true), op(1, 1, false), op(0, 1, false, false, true)};
+  EXPECT_DOUBLE_EQ(peak_in_flight_bytes(deferred, bytes), 20);
+}
+
 TEST(Schedule, OverlapPairsForwardsWithBackwardsOfOtherMicroBatches) {
   const auto order = pipeline_order(*find_schedule("overlap"), 0, 4, 1, 8);
   int pairs = 0;
