@@ -48,7 +48,7 @@ MemoryLimit physical_memory_limit() {
 
 std::vector<MemoryPart> estimate_run_memory(const scenarios::Scenario& s) {
   const double gpus = s.cluster.gpu_count(), ranks = s.parallelism.stage_gpus(), experts = s.model.experts;
-  const double moe_layers = s.model.moe_layer_count(), layers = s.model.layers, steps = s.steps;
+  const double moe_layers = s.model.moe_layer_count(), layers = s.model.transformer_layers(), steps = s.steps;
   const double micro_batches = static_cast<double>(s.training.micro_batches(s.parallelism));
   const double policies = static_cast<double>(s.policies.size());
   // The oracle's coming steps: queued from the run's own source, or a second source run ahead.
