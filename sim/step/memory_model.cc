@@ -13,22 +13,23 @@ namespace {
 // GEMM's input in the recipe's precision (FP8 recipes keep FP8 copies for the backward GEMMs).
 // Each tensor is counted once, by what saves it: a norm its input, the GEMMs that read a norm's
 // output that output (the QKV projection; the dense FFN's or the shared experts' first GEMM and the
-// router), MLA's fused latent norms and up-projections their latents and the norms' outputs, FlashAttention its queries, keys,
-// values, output (BF16) and softmax log-sum-exp (FP32, one a head), the output projection the
-// attention output (FlashAttention's own output tensor in BF16, an FP8 copy under an FP8 recipe;
-// DeepSeek-V3's one E5M6 copy for both with attention_output_e5m6),
+// router), MLA's fused latent norms and up-projections their latents and the norms' outputs,
+// FlashAttention its queries, keys, values, output (BF16) and softmax log-sum-exp (FP32, one a
+// head), the output projection the attention output (FlashAttention's own output tensor in BF16, an
+// FP8 copy under an FP8 recipe; DeepSeek-V3's one E5M6 copy for both with attention_output_e5m6),
 // each FFN its input when it is not a norm's output (a routed expert's dispatched copy), its
-// activation's input and its second GEMM's input. An FFN's output is not kept: a dense or shared FFN's goes into the residual sum, and the
-// routed experts' are weighted by the router's probabilities inside the activation (Megatron's
-// grouped MLP, weighted_bias_swiglu_impl since Megatron Core 0.13; NeMo AutoModel's
-// swiglu_with_probs), whose backward needs the activation's input, not the expert's output.
-// Without dropout and with FlashAttention (no s x s scores), a dense GPT layer keeps 32·h + 4·a
-// bytes a token: Korthikanti et al.'s 34·s·b·h + 5·a·s²·b a layer (arXiv 2205.05198, equation 1)
-// less its two dropout masks and its s x s terms, plus FlashAttention's log-sum-exp. `recomputed`
-// holds the RecomputeModule bits whose tensors the backward pass recomputes instead. layernorm
-// recomputes only the norms that stand alone (norm_stands_alone()). core_attn (Megatron's
-// checkpointed attention core) drops only what FlashAttention keeps for itself: the checkpoint
-// keeps its queries, keys and values, and the output projection keeps its input.
+// activation's input and its second GEMM's input. An FFN's output is not kept: a dense or shared
+// FFN's goes into the residual sum, and the routed experts' are weighted by the router's
+// probabilities inside the activation (Megatron's grouped MLP, weighted_bias_swiglu_impl since
+// Megatron Core 0.13; NeMo AutoModel's swiglu_with_probs), whose backward needs the activation's
+// input, not the expert's output. Without dropout and with FlashAttention (no s x s scores), a
+// dense GPT layer keeps 32·h + 4·a bytes a token: Korthikanti et al.'s 34·s·b·h + 5·a·s²·b a layer
+// (arXiv 2205.05198, equation 1) less its two dropout masks and its s x s terms, plus
+// FlashAttention's log-sum-exp. `recomputed` holds the RecomputeModule bits whose tensors the
+// backward pass recomputes instead. layernorm recomputes only the norms that stand alone
+// (norm_stands_alone()). core_attn (Megatron's checkpointed attention core) drops only what
+// FlashAttention keeps for itself: the checkpoint keeps its queries, keys and values, and the
+// output projection keeps its input.
 double attention_activations(const models::MoeModel& m, unsigned recomputed, bool e5m6_output) {
   const double h = m.hidden, gemm_input = m.gemm_input_bytes();
   const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
@@ -130,10 +131,12 @@ StageParams stage_params(const StepConfig& s, int stage) {
 }
 
 double last_stage_embedding(const StepConfig& s, const models::ParamCounts& params) {
-  // DualPipe's last stage of one copy is the first of the other, and shares its embedding (DeepSeek-V3
-  // report, "Shared Embedding and Output Head for Multi-Token Prediction").
-  const bool shared = virtual_stages(s.schedule, s.parallel.pp, s.parallel.vp).bidirectional;
-  return s.model.mtp_layers > 0 && !s.model.tied_embeddings && s.parallel.pp > 1 && !shared ? params.embedding : 0.0;
+  // DualPipeV's last virtual stage is on the first GPU; DualPipe's last stage of one copy is the
+  // first of the other, and shares its embedding (DeepSeek-V3 report, "Shared Embedding and Output
+  // Head for Multi-Token Prediction").
+  const VirtualStages where = virtual_stages(s.schedule, s.parallel.pp, s.parallel.vp);
+  const bool elsewhere = where.stage_of(where.count() - 1) != where.stage_of(0) && !where.bidirectional;
+  return s.model.mtp_layers > 0 && !s.model.tied_embeddings && elsewhere ? params.embedding : 0.0;
 }
 
 GpuMemory gpu_memory(const StepConfig& s) {

@@ -47,8 +47,8 @@ StageParams stage_params(const StepConfig& config, int stage);
 
 // The embedding that the last pipeline stage keeps for the prediction modules' lookups of the next
 // tokens (Megatron builds it there with them) where the first stage holds the model's own and the
-// LM head is not a copy of it (tied), nor a DualPipe stage that holds both ends: its parameter
-// count, 0 otherwise.
+// LM head is not a copy of it (tied), and the last virtual stage is on another GPU than the first
+// (not DualPipeV's) and not a DualPipe stage that holds both ends: its parameter count, 0 otherwise.
 double last_stage_embedding(const StepConfig& config, const models::ParamCounts& params);
 
 // CUDA context, library workspaces and communication library buffers: a fixed estimate.

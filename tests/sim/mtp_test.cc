@@ -98,5 +98,23 @@ TEST(PredictionModule, HoldsItsProjectionEmbeddingActivationsAndLogitsOnTheLastS
   EXPECT_DOUBLE_EQ(with.stages[1].bytes_of("LM head logits"), 2 * without.stages[1].bytes_of("LM head logits"));
 }
 
+// The module looks up the next tokens' embeddings where it runs: a copy on the last stage, unless
+// that stage holds the embedding already (one stage; DualPipeV's V; DualPipe, whose last stage of
+// one copy is the other's first) or the LM head is the embedding (tied).
+TEST(PredictionModule, KeepsAnEmbeddingCopyOnlyWhereTheLastStageLacksOne) {
+  const models::ParamCounts params = models::param_counts(step_config(pipeline({"model.tied_embeddings=false"})).model);
+  auto copy = [&](const std::vector<std::string>& overrides) {
+    std::vector<std::string> all{"model.mtp_layers=1", "model.tied_embeddings=false"};
+    all.insert(all.end(), overrides.begin(), overrides.end());
+    return last_stage_embedding(step_config(pipeline(all)), params);
+  };
+  EXPECT_EQ(copy({}), params.embedding);
+  EXPECT_EQ(copy({"schedule=interleaved", "parallelism.vp=2"}), params.embedding);
+  EXPECT_EQ(copy({"parallelism.pp=1"}), 0);
+  EXPECT_EQ(copy({"schedule=dualpipev", "parallelism.vp=2"}), 0);
+  EXPECT_EQ(copy({"schedule=dualpipe", "parallelism.vp=2"}), 0);
+  EXPECT_EQ(copy({"model.tied_embeddings=true"}), 0);
+}
+
 }  // namespace
 }  // namespace moesim
