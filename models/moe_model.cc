@@ -84,6 +84,11 @@ ParamCounts param_counts(const MoeModel& m) {
   return p;
 }
 
+double layer_dense_params(const MoeModel& m, const ParamCounts& params, int layer) {
+  return params.attention_per_layer + (m.is_mtp_layer(layer) ? params.mtp_projection : 0.0) +
+         (m.is_moe_layer(layer) ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
+}
+
 Flops training_flops_per_token(const MoeModel& m, int seq_len) {
   const TokenFlops f = token_flops(m, seq_len);
   const double moe = m.moe_layer_count(), layers = m.transformer_layers(), dense = layers - moe, mtp = m.mtp_layers;

@@ -172,6 +172,9 @@ struct ParamCounts {
   double total = 0;
 };
 ParamCounts param_counts(const MoeModel& m);
+// One layer's parameters besides its routed experts: attention, and the dense FFN or the router and
+// shared experts, and a prediction module's projection.
+double layer_dense_params(const MoeModel& m, const ParamCounts& params, int layer);
 
 // Bytes of weights, gradients and optimizer state of one routed expert (what a migration moves).
 Bytes expert_state_bytes(const MoeModel& m);

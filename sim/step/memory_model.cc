@@ -108,8 +108,7 @@ StageParams stage_params(const StepConfig& s, int stage) {
   for (int chunk = 0; chunk < p.vp; ++chunk) {
     for (int l : chunks[where.virtual_stage(stage, chunk)]) {
       const bool moe = m.is_moe_layer(l);
-      const double dense = params.attention_per_layer + (m.is_mtp_layer(l) ? params.mtp_projection : 0.0) +
-                           (moe ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
+      const double dense = models::layer_dense_params(m, params, l);
       const double experts = moe ? (m.experts / p.ep + s.spare_slots) * params.expert / p.etp : 0.0;
       out.dense += dense;
       out.experts += experts;

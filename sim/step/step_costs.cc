@@ -30,11 +30,6 @@ network::CollectiveCost gather(network::NetworkModel& network, const std::vector
   return network.all_gather(gpus, Bytes(bytes));
 }
 
-double layer_dense_params(const models::MoeModel& m, const models::ParamCounts& params, int layer) {
-  return params.attention_per_layer + (m.is_mtp_layer(layer) ? params.mtp_projection : 0.0) +
-         (m.is_moe_layer(layer) ? params.gate_per_moe_layer + params.shared_per_moe_layer : params.dense_ffn_per_layer);
-}
-
 // The parameters a GPU of `stage` updates: its share after ZeRO shards the optimizer state.
 double updated_params(const StepConfig& s, int stage) {
   const auto& p = s.parallel;
@@ -50,6 +45,23 @@ Duration attention_output_cast(const StepConfig& s, double rows) {
   return elementwise_time(s.cluster.gpu, Bytes(per_row * rows), 1);
 }
 
+// `f` FLOPs for each of a GPU's `rows` tokens, over the GEMMs `shapes` (shape_rows of them: under
+// sequence parallelism each GPU's GEMMs take the TP group's gathered rows).
+Duration gemm_time(const hardware::GpuSpec& gpu, models::Dtype dtype, Flops f, double rows, std::span<const GemmShape> shapes,
+                   double shape_rows) {
+  return kernel_time(gpu, dtype, KernelWork{f * rows, gemm_traffic(shapes, dtype).at(shape_rows), shape_rows, width_factor(gpu, shapes)});
+}
+
+// Quantizing a GPU's `rows` rows for the FP8 GEMMs `whole` (at their whole widths: a
+// column-parallel GEMM's input before the sequence-parallel gather, a row-parallel one's in TP
+// slices of all the rows): their inputs forward, their output gradients backward.
+Duration fp8_cast_time(const hardware::GpuSpec& gpu, const models::MoeModel& m, double rows, std::span<const GemmShape> whole,
+                       bool backward) {
+  const models::Fp8Quantization fp8 = models::fp8_quantization(m);
+  return elementwise_time(gpu, Bytes(fp8.bytes_per_element * rows * quantized_elements(whole, backward)),
+                          fp8.kernels_per_tensor * static_cast<int>(whole.size()));
+}
+
 void compute_costs(const StepConfig& s, StepCosts& c) {
   const auto& m = s.model;
   const auto& gpu = s.cluster.gpu;
@@ -58,20 +70,12 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   const auto elementwise = models::elementwise_bytes(m);
   const double rows = c.rows, gemm_rows = rows * p.tp;  // TP splits the weights, not the tokens
   const LayerGemms gemms = layer_gemms(m, p.tp, p.etp);
-  // `f` FLOPs a token, over the GEMMs `shapes` (gemm_rows of them: under sequence parallelism each
-  // GPU's GEMMs take the TP group's gathered rows).
   auto time = [&](models::Dtype dtype, Flops f, std::span<const GemmShape> shapes, double shape_rows) {
-    return kernel_time(gpu, dtype, KernelWork{f * rows, gemm_traffic(shapes, dtype).at(shape_rows), shape_rows, width_factor(gpu, shapes)});
+    return gemm_time(gpu, dtype, f, rows, shapes, shape_rows);
   };
   auto memory = [&](Bytes per_row, int kernels) { return elementwise_time(gpu, per_row * rows, kernels); };
-  // Each GPU quantizes its own rows at the GEMMs' whole widths: a column-parallel GEMM's input
-  // before the sequence-parallel gather, a row-parallel one's in TP slices of all the rows.
-  const models::Fp8Quantization fp8 = models::fp8_quantization(m);
   const LayerGemms whole = layer_gemms(m, 1, p.etp);
-  auto quantize = [&](std::span<const GemmShape> shapes, bool backward) {
-    return elementwise_time(gpu, Bytes(fp8.bytes_per_element * rows * quantized_elements(shapes, backward)),
-                            fp8.kernels_per_tensor * static_cast<int>(shapes.size()));
-  };
+  auto quantize = [&](std::span<const GemmShape> shapes, bool backward) { return fp8_cast_time(gpu, m, rows, shapes, backward); };
   // FlashAttention's core is not a weight GEMM, and runs in BF16: no width term; it reads the
   // queries, keys and values and writes the output.
   const Duration core = kernel_time(
@@ -140,17 +144,10 @@ void mtp_costs(const StepConfig& s, StepCosts& c) {
   const auto& p = s.parallel;
   const double rows = c.rows, gemm_rows = rows * p.tp;
   const GemmShape projection = layer_gemms(m, p.tp, p.etp).mtp_projection, whole = layer_gemms(m, 1, p.etp).mtp_projection;
-  c.mtp_wgrad =
-      kernel_time(gpu, m.dtype,
-                  KernelWork{models::token_flops(m, s.seq_len).mtp_projection * rows, gemm_traffic({&projection, 1}, m.dtype).at(gemm_rows),
-                             gemm_rows, width_factor(gpu, {&projection, 1})});
+  c.mtp_wgrad = gemm_time(gpu, m.dtype, models::token_flops(m, s.seq_len).mtp_projection, rows, {&projection, 1}, gemm_rows);
   const Duration mtp = c.mtp_wgrad + elementwise_time(gpu, models::elementwise_bytes(m).mtp * rows, 4);
-  const models::Fp8Quantization fp8 = models::fp8_quantization(m);
-  auto quantize = [&](bool backward) {
-    return elementwise_time(gpu, Bytes(fp8.bytes_per_element * rows * quantized_elements({&whole, 1}, backward)), fp8.kernels_per_tensor);
-  };
-  c.mtp_fwd = mtp + quantize(false);
-  c.mtp_bwd = mtp * 2 + quantize(true) + (p.recompute == Recompute::kFull ? c.mtp_fwd : Duration());
+  c.mtp_fwd = mtp + fp8_cast_time(gpu, m, rows, {&whole, 1}, false);
+  c.mtp_bwd = mtp * 2 + fp8_cast_time(gpu, m, rows, {&whole, 1}, true) + (p.recompute == Recompute::kFull ? c.mtp_fwd : Duration());
 }
 
 // Sends between the GPU with local index `local` on `stage` and on `to_stage`.
@@ -188,7 +185,7 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   c.param_gather.resize(layers);
   std::vector<double> weights(layers);
   for (int l = 0; l < layers; ++l) {
-    weights[l] = layer_dense_params(m, params, l) / p.tp;
+    weights[l] = models::layer_dense_params(m, params, l) / p.tp;
     if (l == 0) weights[l] += params.embedding / p.tp;
     if (l == layers - 1) weights[l] += (params.lm_head + last_stage_embedding(s, params)) / p.tp;
     c.dense_grad_bytes[l] = weights[l] * m.grad_bytes_per_param;
