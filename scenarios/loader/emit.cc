@@ -5,6 +5,7 @@
 #include "scenarios/loader/loader.h"
 #include "scenarios/loader/policy_keys.h"
 #include "scenarios/loader/quantity.h"
+#include "sim/step/pipeline_layout.h"
 
 namespace moesim::scenarios {
 namespace {
@@ -129,6 +130,7 @@ void emit_parallelism(YAML::Emitter& out, const ParallelismSpec& p) {
   if (p.recompute == Recompute::kSelective)
     out << Key << "recompute_modules" << Value << YAML::Flow << recompute_module_names(p.recompute_modules);
   out << Key << "ep_layout" << Value << (p.ep_layout == EpLayout::kPacked ? "packed" : "spread");
+  if (!p.pipeline_layout.empty()) out << Key << "pipeline_layout" << Value << format_pipeline_layout(p.pipeline_layout);
   out << EndMap;
 }
 

@@ -19,6 +19,7 @@
 #include "scenarios/loader/yaml_reader.h"
 #include "sim/network/network_model.h"
 #include "sim/step/dispatcher.h"
+#include "sim/step/pipeline_layout.h"
 #include "sim/step/schedule.h"
 
 namespace moesim::scenarios {
@@ -257,6 +258,14 @@ ParallelismSpec read_parallelism(MapReader par, int gpus, int experts) {
     par.fail("recompute_modules", "expected at least one module (recompute: none recomputes nothing), got an empty list");
   if (!modules.empty()) p.recompute_modules = recompute_modules_of(modules);
   p.ep_layout = par.get_choice("ep_layout", {"packed", "spread"}, "packed") == "packed" ? EpLayout::kPacked : EpLayout::kSpread;
+  if (par.has("pipeline_layout")) {
+    const std::string text = par.get_string("pipeline_layout", std::nullopt);
+    auto parsed = parse_pipeline_layout(text);
+    if (const auto* error = std::get_if<PipelineLayoutSyntaxError>(&parsed))
+      par.fail("pipeline_layout", "expected Megatron's layout notation (e.g. \"Et|(tt|)*30mL\"), got \"" + text + "\": at character " +
+                                      std::to_string(error->column) + ", " + error->message);
+    p.pipeline_layout = std::move(std::get<std::vector<std::string>>(parsed));
+  }
   par.finish();
   return p;
 }

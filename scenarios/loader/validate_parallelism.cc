@@ -4,6 +4,7 @@
 #include "scenarios/loader/validate.h"
 #include "sim/network/network_model.h"
 #include "sim/step/memory_model.h"
+#include "sim/step/pipeline_layout.h"
 #include "sim/step/schedule.h"
 #include "sim/step/task_kind.h"
 
@@ -43,8 +44,16 @@ void validate_degrees(const Scenario& s, const Checker& c) {
   }
   c.require(p.vp == 1 || p.pp > 1, "parallelism.vp", "expected 1 with pp 1 (virtual stages split a pipeline), got " + str(p.vp));
   const int virtual_count = virtual_stages(s.training.schedule, p.pp, p.vp).count();
+  const std::string count_of = virtual_count == p.pp ? "pp" : "pp x vp";
+  if (!p.pipeline_layout.empty()) {
+    c.require(static_cast<int>(p.pipeline_layout.size()) == virtual_count, "parallelism.pipeline_layout",
+              "expected " + count_of + " = " + str(virtual_count) + " virtual stages under schedule " + s.training.schedule +
+                  ", split by '|', got " + str(static_cast<int64_t>(p.pipeline_layout.size())));
+    const auto problem = check_pipeline_layout(p.pipeline_layout, virtual_count, m.layers, m.mtp_layers);
+    c.require(!problem, "parallelism.pipeline_layout", problem.value_or(""));
+  }
   c.require(virtual_count <= m.layers + 2, "parallelism.pp",
-            "expected " + std::string(virtual_count == p.pp ? "pp" : "pp x vp") + " at most model.layers + 2 (" + str(m.layers + 2) +
+            "expected " + count_of + " at most model.layers + 2 (" + str(m.layers + 2) +
                 "): every virtual stage holds a layer, but the first and last may hold only the embedding and the LM head; got " +
                 (virtual_count == p.pp ? str(p.pp) : str(p.pp) + " x " + str(p.vp)));
   c.require(m.layers < kMaxTagLayers, "model.layers", "expected fewer than " + str(kMaxTagLayers) + " layers, got " + str(m.layers));

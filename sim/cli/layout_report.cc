@@ -5,6 +5,7 @@
 
 #include "sim/step/memory_model.h"
 #include "sim/step/parallel_layout.h"
+#include "sim/step/pipeline_layout.h"
 #include "sim/step/schedule.h"
 
 namespace moesim::cli {
@@ -66,6 +67,13 @@ std::string layout_report(const scenarios::Scenario& s, const std::string& prefi
     std::vector<int> all(p.stage_gpus());
     for (int i = 0; i < p.stage_gpus(); ++i) all[i] = layout.gpu(stage, i);
     out += prefix + format("  stage %-3d GPUs %s\n", stage, gpus(s, all).c_str());
+  }
+  if (p.pp > 1) {
+    const int count = virtual_stages(s.training.schedule, p.pp, p.vp).count();
+    const std::string split = format_pipeline_layout(layout_of_split(stage_layers(s.model, p, count), s.model.layers));
+    out +=
+        prefix + "  layers over the " + std::to_string(count) + " virtual stages: " + split +
+        (p.pipeline_layout.empty() ? " (the even split; parallelism.pipeline_layout sets another)\n" : " (parallelism.pipeline_layout)\n");
   }
   out += prefix + "  groups of GPU 0:\n";
   out += prefix + "    tensor parallel   " + gpus(s, layout.tp_group(0)) + "\n";

@@ -102,7 +102,7 @@ StageParams stage_params(const StepConfig& s, int stage) {
   const auto& p = s.parallel;
   const auto params = models::param_counts(m);
   const VirtualStages where = virtual_stages(s.schedule, p.pp, p.vp);
-  const auto chunks = split_layers(m.layers, where.count(), m.mtp_layers);
+  const auto chunks = stage_layers(m, p, where.count());
   StageParams out;
   const bool dense_sharded = p.dp * p.cp > 1, experts_sharded = p.expert_dp() > 1;
   for (int chunk = 0; chunk < p.vp; ++chunk) {
@@ -145,7 +145,7 @@ GpuMemory gpu_memory(const StepConfig& s) {
   const double rows = static_cast<double>(s.tokens_per_rank) / s.micro_batches;  // per micro-batch
   const double dense_shard = p.dp * p.cp, expert_shard = p.expert_dp();
   const VirtualStages where = virtual_stages(*schedule, p.pp, p.vp);
-  const auto chunks = split_layers(m.layers, where.count(), m.mtp_layers);
+  const auto chunks = stage_layers(m, p, where.count());
   GpuMemory out;
   for (int stage = 0; stage < p.pp; ++stage) {
     // Under full recomputation a layer keeps only its input, but the one being recomputed holds

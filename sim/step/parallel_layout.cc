@@ -1,5 +1,7 @@
 #include "sim/step/parallel_layout.h"
 
+#include "sim/step/pipeline_layout.h"
+
 namespace moesim {
 
 std::vector<std::vector<int>> split_layers(int model_layers, int virtual_stages, int mtp_layers) {
@@ -24,6 +26,10 @@ std::vector<std::vector<int>> split_layers(int model_layers, int virtual_stages,
     }
   }
   return out;
+}
+
+std::vector<std::vector<int>> stage_layers(const models::MoeModel& m, const Parallelism& p, int virtual_stages) {
+  return p.pipeline_layout.empty() ? split_layers(m.layers, virtual_stages, m.mtp_layers) : split_of_layout(p.pipeline_layout);
 }
 
 RankCoordinates ParallelLayout::coordinates(int gpu) const {

@@ -66,4 +66,8 @@ class ParallelLayout {
 // one layer, thirty runs of two, the module and the loss).
 std::vector<std::vector<int>> split_layers(int model_layers, int virtual_stages, int mtp_layers = 0);
 
+// The layers of each of `virtual_stages` virtual stages: the explicit layout where the parallelism
+// gives one (checked against the model by check_pipeline_layout), else the even split above.
+std::vector<std::vector<int>> stage_layers(const models::MoeModel& m, const Parallelism& p, int virtual_stages);
+
 }  // namespace moesim

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "hardware/specs.h"
 #include "models/moe_model.h"
@@ -72,6 +73,9 @@ struct Parallelism {
   Recompute recompute = Recompute::kNone;
   unsigned recompute_modules = kDefaultRecomputeModules;  // RecomputeModule bits, under selective recomputation
   EpLayout ep_layout = EpLayout::kPacked;
+  // Layers per virtual stage in Megatron's layout notation, unrolled (pipeline_layout.h): one string
+  // of symbols per virtual stage; empty for the even split (split_layers).
+  std::vector<std::string> pipeline_layout;
   // Whether the backward pass recomputes `module` (selective recomputation that lists it).
   bool recomputes(RecomputeModule module) const { return recompute == Recompute::kSelective && (recompute_modules & module) != 0; }
   int stage_gpus() const { return tp * cp * dp; }

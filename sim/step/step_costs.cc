@@ -285,7 +285,7 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.moe_layers = m.moe_layer_indices();
   for (size_t i = 0; i < c.moe_layers.size(); ++i) c.layer_to_moe[c.moe_layers[i]] = static_cast<int>(i);
   c.virtual_layout = virtual_stages(s.schedule, p.pp, p.vp);
-  c.virtual_stages = split_layers(m.layers, c.virtual_layout.count(), m.mtp_layers);
+  c.virtual_stages = stage_layers(m, p, c.virtual_layout.count());
   c.stage_of_layer.assign(m.transformer_layers(), 0);
   c.first_moe_of_chunk.assign(m.transformer_layers(), 0);
   for (int v = 0; v < c.virtual_layout.count(); ++v) {

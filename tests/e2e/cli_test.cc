@@ -121,6 +121,21 @@ TEST_F(Cli, ValidatePrintsTheResolvedScenario) {
   EXPECT_NE(spread.out.find("expert-data-par.  0-1 (2 GPUs, node 0)"), std::string::npos) << spread.out;
 }
 
+TEST_F(Cli, ValidatePrintsThePipelineSplitAndTakesAnotherInMegatronsNotation) {
+  const std::string pipelined = "validate " + quickstart() + " --set parallelism.pp=2 --set parallelism.dp=16 --set parallelism.ep=16";
+  const Result even = moesim(pipelined + " --print");
+  ASSERT_EQ(even.status, 0) << even.err;
+  EXPECT_NE(even.out.find("layers over the 2 virtual stages: Et*12|t*12L (the even split"), std::string::npos) << even.out;
+  const Result given = moesim(pipelined + " --set 'parallelism.pipeline_layout=Et*10,|t*14L' --print");
+  ASSERT_EQ(given.status, 0) << given.err;
+  EXPECT_NE(given.out.find("pipeline_layout: Et*10|t*14L"), std::string::npos) << given.out;
+  EXPECT_NE(given.out.find("layers over the 2 virtual stages: Et*10|t*14L (parallelism.pipeline_layout)"), std::string::npos) << given.out;
+  const Result bad = moesim(pipelined + " --set 'parallelism.pipeline_layout=Et*10|t*13L'");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("`parallelism.pipeline_layout`: expected 24 transformer layers 't' (model.layers), got 23"), std::string::npos)
+      << bad.err;
+}
+
 TEST_F(Cli, MissingScenarioFileExitsTwo) {
   const Result r = moesim("run " + (dir_ / "nope.yaml").string());
   EXPECT_EQ(r.status, 2);

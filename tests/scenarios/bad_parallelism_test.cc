@@ -65,10 +65,47 @@ std::vector<BadCase> model_cases() {
   };
 }
 
+// An explicit pipeline split in Megatron's notation: its syntax, then against the model and the
+// schedule's virtual stages (two here, or four with vp 2).
+std::vector<BadCase> pipeline_layout_cases() {
+  const std::string key = "parallelism.pipeline_layout=";
+  return {
+      {"PipelineLayoutUnknownSymbol",
+       {key + "Et*4|t*4x"},
+       {"`parallelism.pipeline_layout`", "Megatron's layout notation", "got \"Et*4|t*4x\": at character 9", "got 'x'"}},
+      {"PipelineLayoutUnclosedGroup", {key + "Et|(tt|*2L"}, {"at character 4", "expected a ')' to close this '('"}},
+      {"PipelineLayoutGroupWithoutACount", {key + "E(t*4|)t*4L"}, {"at character 7", "expected '*' and a count after ')'"}},
+      {"PipelineLayoutStrayParenthesis", {key + "Et*4)|t*4L"}, {"at character 5", "expected a '(' before this ')'"}},
+      {"PipelineLayoutCountWithoutDigits", {key + "Et*|t*4L"}, {"at character 3", "expected a count (digits) after '*'"}},
+      {"PipelineLayoutTooLong", {key + "(((t*1000)*1000)*1000)"}, {"at most 1048576 symbols once repetitions are unrolled"}},
+      {"PipelineLayoutNotAString", {key + "{E: t}"}, {"`parallelism.pipeline_layout`", "got a mapping"}},
+      {"PipelineLayoutStageCount",
+       {key + "Et*8L"},
+       {"`parallelism.pipeline_layout`", "expected pp = 2 virtual stages under schedule 1f1b, split by '|', got 1"}},
+      {"PipelineLayoutInterleavedStageCount",
+       {"parallelism.vp=2", key + "Et*4|t*4L"},
+       {"expected pp x vp = 4 virtual stages under schedule interleaved", "got 2"}},
+      {"PipelineLayoutLayerCount", {key + "Et*4|t*3L"}, {"expected 8 transformer layers 't' (model.layers), got 7"}},
+      {"PipelineLayoutModuleCount", {key + "Et*4|t*4mL"}, {"expected 0 prediction module layers 'm' (model.mtp_layers), got 1"}},
+      {"PipelineLayoutEmbeddingNotFirst",
+       {key + "tEt*3|t*4L"},
+       {"expected one embedding 'E', first in the first virtual stage", "\"tEttt\""}},
+      {"PipelineLayoutLossNotLast", {key + "Et*4|t*3Lt"}, {"expected one loss 'L', last in the last virtual stage", "\"tttLt\""}},
+      {"PipelineLayoutStandaloneModule",
+       {"model.mtp_layers=1", "parallelism.vp=2", key + "Ett|ttt|ttm|tL"},
+       {"expected every 'm' in the last virtual stage", "standalone MTP stage", "got one in virtual stage 2"}},
+      {"PipelineLayoutLayerAfterTheModules",
+       {"model.mtp_layers=1", key + "Et*4|t*3mtL"},
+       {"expected every 't' before the prediction modules' 'm'", "in virtual stage 1"}},
+      {"PipelineLayoutEmptyStage",
+       {"parallelism.vp=2", key + "Et*4|t*4||L"},
+       {"expected a layer in every virtual stage but the first and the last", "got virtual stage 2 empty"}},
+  };
+}
+
 std::vector<BadCase> cases() {
   std::vector<BadCase> all = recompute_cases();
-  const std::vector<BadCase> model = model_cases();
-  all.insert(all.end(), model.begin(), model.end());
+  for (const auto& more : {model_cases(), pipeline_layout_cases()}) all.insert(all.end(), more.begin(), more.end());
   const std::vector<BadCase> rest = {
       {"DegreesNotDividingGpus", {"parallelism.tp=3"}, {"`parallelism`", "tp x pp x cp = 3 x 2 x 1 = 6", "divide the GPU count 32"}},
       {"DpNotWhatIsLeft",
