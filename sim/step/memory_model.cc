@@ -116,26 +116,40 @@ StageParams stage_params(const StepConfig& s, int stage) {
     }
   }
   // Tied embeddings on two stages keep a copy each (Megatron); on one stage, one matrix. DualPipe's
-  // two copies each have their own, at opposite ends.
+  // two copies each have their own, at opposite ends. The prediction modules' embedding copy counts
+  // with the LM head where they share a stage.
+  const int modules = mtp_stage(s);
+  const double copy = mtp_embedding_copy(s, params);
   for (int direction = 0; direction < (where.bidirectional ? 2 : 1); ++direction) {
     const int first = where.stage_of(0, direction), last = where.stage_of(where.count() - 1, direction);
-    const double head = (m.tied_embeddings && first != last ? params.embedding : params.lm_head) + last_stage_embedding(s, params);
+    const double head = (m.tied_embeddings && first != last ? params.embedding : params.lm_head) + (modules == last ? copy : 0.0);
     if (stage == first) out.dense += params.embedding;
     if (stage == last) out.dense += head;
     if (dense_sharded)
       out.largest_unit = std::max({out.largest_unit, stage == first ? params.embedding / p.tp : 0.0, stage == last ? head / p.tp : 0.0});
   }
+  if (stage == modules && modules != where.stage_of(where.count() - 1)) {
+    out.dense += copy;
+    if (dense_sharded) out.largest_unit = std::max(out.largest_unit, copy / p.tp);
+  }
   out.dense /= p.tp;
   return out;
 }
 
-double last_stage_embedding(const StepConfig& s, const models::ParamCounts& params) {
+int mtp_stage(const StepConfig& s) {
+  const VirtualStages where = virtual_stages(s.schedule, s.parallel.pp, s.parallel.vp);
+  const int v = mtp_virtual_stage(s.model, stage_layers(s.model, s.parallel, where.count()));
+  return v < 0 ? -1 : where.stage_of(v);
+}
+
+double mtp_embedding_copy(const StepConfig& s, const models::ParamCounts& params) {
   // DualPipeV's last virtual stage is on the first GPU; DualPipe's last stage of one copy is the
   // first of the other, and shares its embedding (DeepSeek-V3 report, "Shared Embedding and Output
   // Head for Multi-Token Prediction").
   const VirtualStages where = virtual_stages(s.schedule, s.parallel.pp, s.parallel.vp);
-  const bool elsewhere = where.stage_of(where.count() - 1) != where.stage_of(0) && !where.bidirectional;
-  return s.model.mtp_layers > 0 && !s.model.tied_embeddings && elsewhere ? params.embedding : 0.0;
+  const int modules = mtp_stage(s);
+  const bool elsewhere = modules >= 0 && modules != where.stage_of(0) && !where.bidirectional;
+  return !s.model.tied_embeddings && elsewhere ? params.embedding : 0.0;
 }
 
 GpuMemory gpu_memory(const StepConfig& s) {

@@ -45,11 +45,14 @@ struct StageParams {
 };
 StageParams stage_params(const StepConfig& config, int stage);
 
-// The embedding that the last pipeline stage keeps for the prediction modules' lookups of the next
-// tokens (Megatron builds it there with them) where the first stage holds the model's own and the
-// LM head is not a copy of it (tied), and the last virtual stage is on another GPU than the first
-// (not DualPipeV's) and not a DualPipe stage that holds both ends: its parameter count, 0 otherwise.
-double last_stage_embedding(const StepConfig& config, const models::ParamCounts& params);
+// The pipeline stage (GPU) that runs the prediction modules, or -1 without them.
+int mtp_stage(const StepConfig& config);
+
+// The embedding that the modules' stage keeps for their lookups of the next tokens (Megatron builds
+// it there with them) where the first stage holds the model's own and the LM head is not a copy of
+// it (tied), and the modules run on another GPU than the first (not DualPipeV's last virtual stage)
+// and not on a DualPipe stage that holds both ends: its parameter count, 0 otherwise.
+double mtp_embedding_copy(const StepConfig& config, const models::ParamCounts& params);
 
 // CUDA context, library workspaces and communication library buffers: a fixed estimate.
 constexpr double kRuntimeBytes = 2e9;

@@ -1,5 +1,7 @@
 #include "sim/step/parallel_layout.h"
 
+#include <algorithm>
+
 #include "sim/step/pipeline_layout.h"
 
 namespace moesim {
@@ -30,6 +32,14 @@ std::vector<std::vector<int>> split_layers(int model_layers, int virtual_stages,
 
 std::vector<std::vector<int>> stage_layers(const models::MoeModel& m, const Parallelism& p, int virtual_stages) {
   return p.pipeline_layout.empty() ? split_layers(m.layers, virtual_stages, m.mtp_layers) : split_of_layout(p.pipeline_layout);
+}
+
+int mtp_virtual_stage(const models::MoeModel& m, const std::vector<std::vector<int>>& stages) {
+  if (m.mtp_layers == 0) return -1;
+  for (size_t v = 0; v < stages.size(); ++v) {
+    if (std::find(stages[v].begin(), stages[v].end(), m.layers) != stages[v].end()) return static_cast<int>(v);
+  }
+  return -1;
 }
 
 RankCoordinates ParallelLayout::coordinates(int gpu) const {

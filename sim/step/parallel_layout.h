@@ -70,4 +70,8 @@ std::vector<std::vector<int>> split_layers(int model_layers, int virtual_stages,
 // gives one (checked against the model by check_pipeline_layout), else the even split above.
 std::vector<std::vector<int>> stage_layers(const models::MoeModel& m, const Parallelism& p, int virtual_stages);
 
+// The virtual stage that holds the prediction modules (all on one: pipeline_layout.h), or -1
+// without them. The last, unless a layout gives them a stage of their own before the loss's.
+int mtp_virtual_stage(const models::MoeModel& m, const std::vector<std::vector<int>>& stages);
+
 }  // namespace moesim

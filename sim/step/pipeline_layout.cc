@@ -182,10 +182,10 @@ std::optional<std::string> check_pipeline_layout(const std::vector<std::string>&
   bool module_seen = false;
   for (size_t v = 0; v < n; ++v) {
     const std::string& s = stages[v];
-    if (s.find('m') != std::string::npos && v + 1 != n)
-      return "expected every 'm' in the last virtual stage, with the loss (moesim does not model Megatron's standalone MTP stage), got one "
-             "in " +
-             nth(v);
+    const auto modules = static_cast<size_t>(std::count(s.begin(), s.end(), 'm'));
+    if (modules != 0 && modules != static_cast<size_t>(mtp_layers))
+      return "expected every 'm' in one virtual stage (Megatron's rule), got " + std::to_string(modules) + " of " +
+             std::to_string(mtp_layers) + " in " + nth(v);
     for (size_t i = 0; i < s.size(); ++i) {
       if (s[i] == 't' && module_seen) return "expected every 't' before the prediction modules' 'm', got one after them in " + nth(v);
       module_seen = module_seen || s[i] == 'm';

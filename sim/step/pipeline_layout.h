@@ -39,9 +39,9 @@ std::vector<std::vector<int>> split_of_layout(const std::vector<std::string>& st
 
 // What moesim's step model needs of a layout against the model and the schedule's virtual stages:
 // the first problem as "expected ..., got ...", or nothing. Megatron's own rules (one embedding
-// first, one loss last, every layer once, the modules after the model's layers) and moesim's: the
-// embedding on the first virtual stage, the loss on the last with every prediction module (moesim
-// does not model Megatron's standalone MTP stage), a layer on every other virtual stage.
+// first, one loss last, every layer once, the modules after the model's layers and all on one
+// virtual stage: the loss's, or one of their own before it) and moesim's: the embedding on the
+// first virtual stage, the loss on the last, a layer on every other virtual stage.
 std::optional<std::string> check_pipeline_layout(const std::vector<std::string>& stages, int virtual_stages, int layers, int mtp_layers);
 
 }  // namespace moesim

@@ -169,6 +169,13 @@ void parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& ne
       const int stage = c.layout.stage_of(g), local = c.layout.local_of(g);
       c.send_next.push_back(send(network, c, stage, (stage + 1) % p.pp, local, rows * h * 2));
       c.send_previous.push_back(send(network, c, stage, (stage + p.pp - 1) % p.pp, local, rows * h * 2));
+      if (c.mtp_virtual_stage >= 0 && c.mtp_virtual_stage + 1 < c.virtual_layout.count()) {
+        // From the modules' own stage on, the hidden states travel with the modules' (Megatron
+        // concatenates them for the loss's stage).
+        const double wide = rows * h * 2 * (1 + m.mtp_layers);
+        c.send_next_wide.push_back(send(network, c, stage, (stage + 1) % p.pp, local, wide));
+        c.send_previous_wide.push_back(send(network, c, stage, (stage + p.pp - 1) % p.pp, local, wide));
+      }
     }
   }
 }
@@ -187,7 +194,9 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   for (int l = 0; l < layers; ++l) {
     weights[l] = models::layer_dense_params(m, params, l) / p.tp;
     if (l == 0) weights[l] += params.embedding / p.tp;
-    if (l == layers - 1) weights[l] += (params.lm_head + last_stage_embedding(s, params)) / p.tp;
+    // The LM head's gradients with the last layer's; the modules' embedding copy's with their first.
+    const double copy = l == m.layers ? mtp_embedding_copy(s, params) : 0.0;
+    if (l == layers - 1 || copy > 0) weights[l] += ((l == layers - 1 ? params.lm_head : 0.0) + copy) / p.tp;
     c.dense_grad_bytes[l] = weights[l] * m.grad_bytes_per_param;
   }
   // Megatron's DDP reduces in buckets, and its distributed optimizer gathers the updated weights in
@@ -286,6 +295,7 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   for (size_t i = 0; i < c.moe_layers.size(); ++i) c.layer_to_moe[c.moe_layers[i]] = static_cast<int>(i);
   c.virtual_layout = virtual_stages(s.schedule, p.pp, p.vp);
   c.virtual_stages = stage_layers(m, p, c.virtual_layout.count());
+  c.mtp_virtual_stage = mtp_virtual_stage(m, c.virtual_stages);
   c.stage_of_layer.assign(m.transformer_layers(), 0);
   c.first_moe_of_chunk.assign(m.transformer_layers(), 0);
   for (int v = 0; v < c.virtual_layout.count(); ++v) {

@@ -26,6 +26,7 @@ struct StepCosts {
   std::vector<int> moe_layers;                   // MoE layer index -> model layer
   VirtualStages virtual_layout;                  // which stage and chunk runs each virtual stage
   std::vector<std::vector<int>> virtual_stages;  // [virtual stage] -> its layers, in order
+  int mtp_virtual_stage = -1;                    // the one that holds the prediction modules, or -1
   std::vector<int> stage_of_layer;               // model layer -> pipeline stage (DualPipe: its first copy's)
   std::vector<uint8_t> first_moe_of_chunk;       // model layer -> whether it is its virtual stage's first MoE layer
   std::vector<std::vector<int>> ep_groups;       // [group] -> local indices of its GPUs in a stage
@@ -75,6 +76,9 @@ struct StepCosts {
   // TP group (2 per MoE layer, 4 per dense layer, each way), the CP exchange of keys and values,
   // and the activations (forward) or gradients (backward) it sends the neighbouring stage.
   std::vector<network::CollectiveCost> tp_collective, cp_exchange, send_next, send_previous;  // sends to stage + 1, stage - 1 (mod pp)
+  // The same sends from the prediction modules' virtual stage on, where it is not the last: the
+  // hidden states with the modules'. Empty otherwise.
+  std::vector<network::CollectiveCost> send_next_wide, send_previous_wide;
   // Per layer and TP rank: the dense gradient bucket's reduction over the data-parallel group, and
   // the gather of its weights (ZeRO >= 1), where the layer is the bucket's lowest (none elsewhere).
   std::vector<std::vector<network::CollectiveCost>> dense_grad, param_gather;

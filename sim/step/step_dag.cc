@@ -104,7 +104,10 @@ void DagBuilder::send(int stage, int v, int mb, bool backward) {
       continue;
     }
     const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(to)};
-    const auto& cost = (to_stage == (stage + 1) % pp ? costs_.send_next : costs_.send_previous)[costs_.by_gpu(lanes_.gpu[lane])];
+    const bool wide = !costs_.send_next_wide.empty() && (backward ? v - 1 : v) >= costs_.mtp_virtual_stage;
+    const auto& sends = to_stage == (stage + 1) % pp ? (wide ? costs_.send_next_wide : costs_.send_next)
+                                                     : (wide ? costs_.send_previous_wide : costs_.send_previous);
+    const auto& cost = sends[costs_.by_gpu(lanes_.gpu[lane])];
     const TaskId t = network_.add_task(graph_, cost, streams, kAllToAllPriority, task_tag(TaskKind::kPipelineSend, layer, mb, backward));
     depend(lane, t, false);
     received.emplace_back(to, t);

@@ -1,6 +1,7 @@
 // DeepSeek-V3's multi-token prediction modules (model.mtp_layers): each a projection of the last
-// hidden state and the next token's embedding, one more layer and one more LM head pass, all on
-// the last pipeline stage, with their weights, activations and logits there.
+// hidden state and the next token's embedding, one more layer and one more LM head pass, on the
+// last virtual stage (or one of their own before it, where parallelism.pipeline_layout says so),
+// with their weights, activations and logits there.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -13,6 +14,7 @@
 #include "sim/step/lanes.h"
 #include "sim/step/memory_model.h"
 #include "sim/step/step_costs.h"
+#include "sim/step/step_simulator.h"
 #include "sim/step/task_kind.h"
 #include "tests/sim/pipeline_scenarios.h"
 
@@ -98,15 +100,56 @@ TEST(PredictionModule, HoldsItsProjectionEmbeddingActivationsAndLogitsOnTheLastS
   EXPECT_DOUBLE_EQ(with.stages[1].bytes_of("LM head logits"), 2 * without.stages[1].bytes_of("LM head logits"));
 }
 
-// The module looks up the next tokens' embeddings where it runs: a copy on the last stage, unless
-// that stage holds the embedding already (one stage; DualPipeV's V; DualPipe, whose last stage of
-// one copy is the other's first) or the LM head is the embedding (tied).
-TEST(PredictionModule, KeepsAnEmbeddingCopyOnlyWhereTheLastStageLacksOne) {
+// Megatron's standalone MTP stage: the module on a stage of its own (the third of PP 4), the loss
+// alone on the last. The projection runs where the module is, with the embedding copy; the LM
+// head's two passes on the last stage; from the module's stage on, the hidden states travel with
+// the module's, twice the bytes, both ways.
+TEST(PredictionModule, RunsOnAStageOfItsOwnWhereTheLayoutPutsIt) {
+  const scenarios::Scenario s =
+      pipeline({"model.mtp_layers=1", "model.tied_embeddings=false", "parallelism.pipeline_layout=Et*3|t*3|t*2m|L"});
+  const StepConfig c = step_config(s);
+  StepSimulator sim(c);
+  simulate_step(s, sim);
+  const engine::TaskGraph& graph = sim.graph();
+  const engine::Schedule& schedule = sim.schedule();
+  std::map<std::pair<int, TaskKind>, int> tasks;   // by (stage, kind)
+  std::map<std::pair<int, bool>, Duration> sends;  // the longest by (layer it follows, backward)
+  for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
+    const uint32_t tag = graph.tag(t);
+    const int stage = sim.lanes().gpu[graph.resources(t)[0] / 2];
+    ++tasks[{stage, tag_kind(tag)}];
+    if (tag_kind(tag) == TaskKind::kPipelineSend) {
+      Duration& longest = sends[{tag_layer(tag), tag_backward(tag)}];
+      longest = std::max(longest, schedule.tasks[t].end - schedule.tasks[t].start);
+    }
+  }
+  const int micro_batches = 8;
+  EXPECT_EQ((tasks[{2, TaskKind::kMtpProjection}]), 2 * micro_batches);
+  EXPECT_EQ((tasks[{3, TaskKind::kMtpProjection}]), 0);
+  EXPECT_EQ((tasks[{3, TaskKind::kLmHead}]), 2 * micro_batches);
+  // Forward sends are tagged with the last layer of the chunk they leave, backward ones with the first.
+  const Duration plain = sends.at({5, false}), wide = sends.at({8, false});
+  EXPECT_GT(wide, plain);
+  EXPECT_EQ(sends.at({6, true}), plain);
+  EXPECT_EQ(sends.at({9, true}), wide);  // from the loss's stage, which holds no layer (tagged past the last)
+  const models::ParamCounts params = models::param_counts(c.model);
+  EXPECT_EQ(mtp_stage(c), 2);
+  EXPECT_EQ(mtp_embedding_copy(c, params), params.embedding);
+  double modules_stage = params.embedding;
+  for (int l : {6, 7, 8}) modules_stage += models::layer_dense_params(c.model, params, l);
+  EXPECT_DOUBLE_EQ(stage_params(c, 2).dense, modules_stage);
+  EXPECT_DOUBLE_EQ(stage_params(c, 3).dense, params.lm_head);
+}
+
+// The module looks up the next tokens' embeddings where it runs: a copy on its stage, unless that
+// stage holds the embedding already (one stage; DualPipeV's V; DualPipe, whose last stage of one
+// copy is the other's first) or the LM head is the embedding (tied).
+TEST(PredictionModule, KeepsAnEmbeddingCopyOnlyWhereItsStageLacksOne) {
   const models::ParamCounts params = models::param_counts(step_config(pipeline({"model.tied_embeddings=false"})).model);
   auto copy = [&](const std::vector<std::string>& overrides) {
     std::vector<std::string> all{"model.mtp_layers=1", "model.tied_embeddings=false"};
     all.insert(all.end(), overrides.begin(), overrides.end());
-    return last_stage_embedding(step_config(pipeline(all)), params);
+    return mtp_embedding_copy(step_config(pipeline(all)), params);
   };
   EXPECT_EQ(copy({}), params.embedding);
   EXPECT_EQ(copy({"schedule=interleaved", "parallelism.vp=2"}), params.embedding);

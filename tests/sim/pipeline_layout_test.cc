@@ -92,7 +92,9 @@ TEST(PipelineLayout, ChecksWhatTheStepModelNeeds) {
   EXPECT_EQ(problem("Et|tL|", 3, 2, 0), "expected one loss 'L', last in the last virtual stage, got 1 and the last stage \"\"");
   EXPECT_EQ(problem("Et|ttL", 2, 2, 0), "expected 2 transformer layers 't' (model.layers), got 3");
   EXPECT_EQ(problem("Et|tmL", 2, 2, 2), "expected 2 prediction module layers 'm' (model.mtp_layers), got 1");
-  EXPECT_NE(problem("Et|m|tL", 3, 2, 1).find("every 'm' in the last virtual stage"), std::string::npos);
+  EXPECT_FALSE(check_pipeline_layout(parsed("Et|tm|L"), 3, 2, 1));  // Megatron's standalone MTP stage
+  EXPECT_EQ(problem("Et|tm|mL", 3, 2, 2), "expected every 'm' in one virtual stage (Megatron's rule), got 1 of 2 in virtual stage 1");
+  EXPECT_NE(problem("Et|m|tL", 3, 2, 1).find("every 't' before the prediction modules' 'm'"), std::string::npos);
   EXPECT_NE(problem("Et|mtL", 2, 2, 1).find("every 't' before the prediction modules' 'm'"), std::string::npos);
   EXPECT_NE(problem("Et||tL", 3, 2, 0).find("got virtual stage 1 empty"), std::string::npos);
 }
