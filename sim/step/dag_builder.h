@@ -44,6 +44,7 @@ class DagBuilder {
     migrate();
     gather_weights();
     run_pipeline();
+    sum_embedding_grads();
     for (int lane = 0; lane < n; ++lane) {
       begin(lane, ends_[lane]);
       const TaskId opt = compute(lane, costs_.optimizer[stage_of(lane)], TaskKind::kOptimizer, config_.model.transformer_layers(), 0, true);
@@ -263,6 +264,7 @@ class DagBuilder {
   void reduce_dense_grads(int stage, int layer, int mb);
   void mark_grads(int stage);
   void sum_mirror_grads(int stage, int layer, int mb);
+  void sum_embedding_grads();
   void after_weights(const std::vector<int>& lanes, TaskId reduce);
   void reduce_expert_grads(int stage, int layer, int mb);
   void moe_forward(int stage, int layer, int mb);

@@ -1,6 +1,8 @@
 // One layer's forward and backward on a stage's lanes (dag_builder.h).
 #include "sim/step/dag_builder.h"
 
+#include <algorithm>
+
 namespace moesim::dag {
 
 // A gradient reduction: after the weight gradients it reduces (also those beside the chain), and
@@ -263,6 +265,32 @@ void DagBuilder::sum_mirror_grads(int stage, int layer, int mb) {
       for (TaskId before : waits[l]) graph_.add_dependency(before, sum);
       grads_[l].push_back(sum);
     }
+  }
+}
+
+// Megatron's embedding group: each GPU of one stage that holds the word embedding and the GPU with
+// the same local index on the other sum its gradient once each has finished its backward and its
+// data-parallel reductions; the optimizer waits for the sum.
+void DagBuilder::sum_embedding_grads() {
+  const int first = costs_.embedding_group[0], other = costs_.embedding_group[1];
+  if (first < 0) return;
+  std::vector<std::pair<int, int>> pairs;
+  for (int local = 0; local < costs_.stage_gpus; ++local) {
+    pairs.emplace_back(lanes_.of_gpu[costs_.layout.gpu(first, local)], lanes_.of_gpu[costs_.layout.gpu(other, local)]);
+  }
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  for (const auto& [lane, peer] : pairs) {
+    if (lane == peer) continue;
+    const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(peer)};
+    const TaskId sum =
+        network_.add_task(graph_, costs_.embedding_grad, streams, kAllReducePriority, task_tag(TaskKind::kEmbeddingGradSum, 0, 0, true));
+    for (int l : {lane, peer}) {
+      for (TaskId before : grads_[l]) graph_.add_dependency(before, sum);
+      for (TaskId before : ends_[l]) graph_.add_dependency(before, sum);
+      if (cur_[l] != kNone) graph_.add_dependency(cur_[l], sum);
+    }
+    for (int l : {lane, peer}) grads_[l].push_back(sum);
   }
 }
 

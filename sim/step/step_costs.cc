@@ -261,6 +261,22 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
 
 }  // namespace
 
+void embedding_group_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& network) {
+  const auto& m = s.model;
+  const VirtualStages& where = c.virtual_layout;
+  if (where.bidirectional) return;  // DualPipe: the stage that holds both ends keeps one matrix
+  const auto params = models::param_counts(m);
+  const int first = where.stage_of(0);
+  const int other = mtp_embedding_copy(s, params) > 0                                 ? where.stage_of(c.mtp_virtual_stage)
+                    : m.tied_embeddings && where.stage_of(where.count() - 1) != first ? where.stage_of(where.count() - 1)
+                                                                                      : -1;
+  if (other < 0) return;
+  c.embedding_group[0] = first;
+  c.embedding_group[1] = other;
+  c.embedding_grad_bytes = params.embedding / s.parallel.tp * m.grad_bytes_per_param;
+  c.embedding_grad = network.all_reduce(std::vector<int>{c.layout.gpu(first, 0), c.layout.gpu(other, 0)}, Bytes(c.embedding_grad_bytes));
+}
+
 StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   const auto& m = s.model;
   const auto& p = s.parallel;
@@ -309,6 +325,7 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.per_group = network::find_network_model(s.cluster.network.model)->shares_links;
   parallel_costs(s, c, network);
   data_parallel_costs(s, c, network);
+  embedding_group_costs(s, c, network);
   const DispatcherEntry& dispatcher = *find_dispatcher(s.dispatcher);
   for (int stage = 0; stage < p.pp; ++stage) {
     for (int g = 0; g < c.groups; ++g) {

@@ -96,6 +96,13 @@ struct StepCosts {
   // the same local index), after each copy's data-parallel reductions, so over their shards.
   std::vector<network::CollectiveCost> mirror_grad;
   std::vector<double> mirror_grad_bytes;
+  // Megatron's embedding group: where the word embedding's gradient lives on two pipeline stages (an
+  // LM head tied to it on another stage, or the prediction modules' copy), the two sum it, whole, after
+  // every data-parallel reduction and before the optimizer (finalize_model_grads). The two stages
+  // (-1: no group), the sum's cost between one pair of their GPUs, its bytes.
+  int embedding_group[2] = {-1, -1};
+  network::CollectiveCost embedding_grad;
+  double embedding_grad_bytes = 0;
   double expert_grad_bytes = 0;       // per GPU and MoE layer
   double expert_copy_grad_bytes = 0;  // one expert's gradient on one GPU (a copy's, which its replicas reduce)
   double comm_slowdown = 1;           // compute time while a communication kernel holds dispatch.comm_sms SMs

@@ -25,6 +25,7 @@ const char* to_string(TaskKind kind) {
     case TaskKind::kWeightGrad: return "weight grad";
     case TaskKind::kMirrorGradSum: return "copies' grad sum";
     case TaskKind::kMtpProjection: return "MTP projection";
+    case TaskKind::kEmbeddingGradSum: return "embedding grad sum";
   }
   return "?";
 }
@@ -62,6 +63,7 @@ void append_timeline(const ExecutedStep& executed, int step, Duration offset, st
         case TaskKind::kExpertGradAllReduce: span.bytes = executed.costs.expert_bucket_bytes[span.layer]; break;
         case TaskKind::kReplicaGradReduce: span.bytes = executed.layers[moe].replica_grad_sent[local]; break;
         case TaskKind::kMirrorGradSum: span.bytes = executed.costs.mirror_grad_bytes[span.layer]; break;
+        case TaskKind::kEmbeddingGradSum: span.bytes = executed.costs.embedding_grad_bytes; break;
         case TaskKind::kMigration:
           span.bytes = executed.migration.sent[static_cast<size_t>(span.stage) * layout.stage_gpus() + local];
           break;

@@ -28,6 +28,7 @@ enum class TaskKind : uint8_t {
   kWeightGrad,            // a layer's weight gradients, run apart from its backward (zero bubble)
   kMirrorGradSum,         // DualPipe: a layer's two copies sum their gradients between mirror stages
   kMtpProjection,         // a prediction module's norms and projection, before its layer
+  kEmbeddingGradSum,      // the word embedding's gradient summed between the two stages that hold it
 };
 
 // The name of a task kind, as timelines show it.
