@@ -265,6 +265,7 @@ class DagBuilder {
   void mark_grads(int stage);
   void sum_mirror_grads(int stage, int layer, int mb);
   void sum_embedding_grads();
+  std::vector<std::pair<int, int>> lane_pairs(int stage, int other) const;
   void after_weights(const std::vector<int>& lanes, TaskId reduce);
   void reduce_expert_grads(int stage, int layer, int mb);
   void moe_forward(int stage, int layer, int mb);

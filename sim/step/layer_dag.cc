@@ -235,6 +235,18 @@ void DagBuilder::mark_grads(int stage) {
   for (int lane : lanes_.of_stage[stage]) grads_mark_[lane] = grads_[lane].size();
 }
 
+// The GPUs with the same local index on two stages, as pairs of lanes, each pair once.
+std::vector<std::pair<int, int>> DagBuilder::lane_pairs(int stage, int other) const {
+  std::vector<std::pair<int, int>> pairs;
+  for (int local = 0; local < costs_.stage_gpus; ++local) {
+    const int a = lanes_.of_gpu[costs_.layout.gpu(stage, local)], b = lanes_.of_gpu[costs_.layout.gpu(other, local)];
+    if (a != b) pairs.emplace_back(a, b);
+  }
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  return pairs;
+}
+
 // DualPipe: each GPU and its mirror (stage pp - 1 - stage, the same local index) hold the layer's
 // two copies, whose gradients are summed once both copies have reduced theirs over their
 // data-parallel groups (or finished them, without data parallelism). The first copy to get here
@@ -250,14 +262,7 @@ void DagBuilder::sum_mirror_grads(int stage, int layer, int mb) {
     if (cur_[lane] != kNone) w.push_back(cur_[lane]);
   }
   if (!second) return;
-  const int mirror = costs_.pp - 1 - stage;
-  std::vector<std::pair<int, int>> pairs;
-  for (int local = 0; local < costs_.stage_gpus; ++local) {
-    pairs.emplace_back(lanes_.of_gpu[costs_.layout.gpu(stage, local)], lanes_.of_gpu[costs_.layout.gpu(mirror, local)]);
-  }
-  std::sort(pairs.begin(), pairs.end());
-  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
-  for (const auto& [lane, other] : pairs) {
+  for (const auto& [lane, other] : lane_pairs(stage, costs_.pp - 1 - stage)) {
     const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(other)};
     const TaskId sum = network_.add_task(graph_, costs_.mirror_grad[layer], streams, kAllReducePriority,
                                          task_tag(TaskKind::kMirrorGradSum, layer, mb, true));
@@ -272,16 +277,8 @@ void DagBuilder::sum_mirror_grads(int stage, int layer, int mb) {
 // the same local index on the other sum its gradient once each has finished its backward and its
 // data-parallel reductions; the optimizer waits for the sum.
 void DagBuilder::sum_embedding_grads() {
-  const int first = costs_.embedding_group[0], other = costs_.embedding_group[1];
-  if (first < 0) return;
-  std::vector<std::pair<int, int>> pairs;
-  for (int local = 0; local < costs_.stage_gpus; ++local) {
-    pairs.emplace_back(lanes_.of_gpu[costs_.layout.gpu(first, local)], lanes_.of_gpu[costs_.layout.gpu(other, local)]);
-  }
-  std::sort(pairs.begin(), pairs.end());
-  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
-  for (const auto& [lane, peer] : pairs) {
-    if (lane == peer) continue;
+  if (costs_.embedding_group[0] < 0) return;
+  for (const auto& [lane, peer] : lane_pairs(costs_.embedding_group[0], costs_.embedding_group[1])) {
     const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(peer)};
     const TaskId sum =
         network_.add_task(graph_, costs_.embedding_grad, streams, kAllReducePriority, task_tag(TaskKind::kEmbeddingGradSum, 0, 0, true));
