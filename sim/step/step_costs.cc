@@ -259,8 +259,6 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   }
 }
 
-}  // namespace
-
 void embedding_group_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& network) {
   const auto& m = s.model;
   const VirtualStages& where = c.virtual_layout;
@@ -276,6 +274,8 @@ void embedding_group_costs(const StepConfig& s, StepCosts& c, network::NetworkMo
   c.embedding_grad_bytes = params.embedding / s.parallel.tp * m.grad_bytes_per_param;
   c.embedding_grad = network.all_reduce(std::vector<int>{c.layout.gpu(first, 0), c.layout.gpu(other, 0)}, Bytes(c.embedding_grad_bytes));
 }
+
+}  // namespace
 
 StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   const auto& m = s.model;
