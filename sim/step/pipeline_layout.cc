@@ -23,14 +23,16 @@ class LayoutParser {
  public:
   explicit LayoutParser(std::string_view text) : text_(text) {}
 
-  std::string sequence(size_t opened) {
+  // The items up to the end, or to the ')' that closes a group `depth` deep (0: the whole text).
+  std::string sequence(int depth) {
     std::string out;
     while (pos_ < text_.size() && text_[pos_] != ')') {
       const size_t start = pos_;
       std::string item;
       if (text_[pos_] == '(') {
+        if (depth == kMaxDepth) throw SyntaxError{start, "expected groups nested at most " + std::to_string(kMaxDepth) + " deep"};
         ++pos_;
-        item = sequence(start);
+        item = sequence(depth + 1);
         if (pos_ == text_.size()) throw SyntaxError{start, "expected a ')' to close this '('"};
         ++pos_;
         if (pos_ == text_.size() || text_[pos_] != '*')
@@ -38,17 +40,17 @@ class LayoutParser {
       } else if (std::string_view("EtmL|").find(text_[pos_]) != std::string_view::npos) {
         item.assign(1, text_[pos_++]);
       } else {
-        throw SyntaxError{pos_, "expected one of E t m L | ( ) * (and cosmetic commas), got " + shown(text_[pos_])};
+        throw SyntaxError{pos_, "expected one of E t m L | (, got " + shown(text_[pos_])};
       }
       append(out, item, repetitions(), start);
     }
-    if (pos_ < text_.size() && opened == kTop) throw SyntaxError{pos_, "expected a '(' before this ')'"};
+    if (pos_ < text_.size() && depth == 0) throw SyntaxError{pos_, "expected a '(' before this ')'"};
     return out;
   }
 
-  static constexpr size_t kTop = static_cast<size_t>(-1);
-
  private:
+  static constexpr int kMaxDepth = 64;  // a recursion this deep, no deeper, whatever the text
+
   // "*n" after an item, or 1 without it.
   size_t repetitions() {
     if (pos_ == text_.size() || text_[pos_] != '*') return 1;
@@ -105,7 +107,7 @@ std::variant<std::vector<std::string>, PipelineLayoutSyntaxError> parse_pipeline
   columns.push_back(text.size() + 1);
   std::string symbols;
   try {
-    symbols = LayoutParser(cleaned).sequence(LayoutParser::kTop);
+    symbols = LayoutParser(cleaned).sequence(0);
   } catch (const SyntaxError& e) {
     return PipelineLayoutSyntaxError{columns[e.at], e.message};
   }

@@ -21,8 +21,8 @@ struct PipelineLayoutSyntaxError {
   std::string message;
 };
 
-// The stages the text describes, or its first syntax error. Repetitions may nest; the unrolled
-// layout is capped at kMaxPipelineLayoutSymbols symbols.
+// The stages the text describes, or its first syntax error. Repetitions may nest, 64 deep; the
+// unrolled layout is capped at kMaxPipelineLayoutSymbols symbols.
 inline constexpr size_t kMaxPipelineLayoutSymbols = size_t{1} << 20;
 std::variant<std::vector<std::string>, PipelineLayoutSyntaxError> parse_pipeline_layout(std::string_view text);
 

@@ -53,6 +53,12 @@ TEST(PipelineLayout, SyntaxErrorsNameTheirColumnInTheTextAsGiven) {
   EXPECT_NE(syntax_error("Et\x01|L").message.find("byte 0x01"), std::string::npos);
   EXPECT_NE(syntax_error("t*99999999999999999999").message.find("count of at most"), std::string::npos);
   EXPECT_NE(syntax_error("((t*1024)*1024)*2").message.find("at most 1048576 symbols"), std::string::npos);
+  EXPECT_NE(syntax_error("*3").message.find("expected one of E t m L | (, got '*'"), std::string::npos);
+  // Nesting is bounded before it can exhaust the stack: a million open groups fail at the 65th.
+  EXPECT_EQ(syntax_error(std::string(1'000'000, '(')).column, 65u);
+  std::string deepest = std::string(64, '(') + "t";
+  for (int i = 0; i < 64; ++i) deepest += ")*1";
+  EXPECT_EQ(parsed(deepest), (std::vector<std::string>{"t"}));
 }
 
 TEST(PipelineLayout, WritesTheShortFormBack) {
