@@ -4,6 +4,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -232,6 +234,14 @@ models::MoeModel read_model(MapReader r, const std::string& scenario_file) {
   return m;
 }
 
+// A value as an error quotes it: on one line, and short (what is wrong is named by its column).
+std::string one_line_excerpt(const std::string& text) {
+  constexpr size_t kShown = 80;
+  std::string out;
+  for (size_t i = 0; i < std::min(text.size(), kShown); ++i) out += std::isprint(static_cast<unsigned char>(text[i])) ? text[i] : '?';
+  return text.size() > kShown ? out + "..." : out;
+}
+
 // Degrees default to 1 except dp, which is what the GPUs leave: GPUs / (tp x pp x cp). A dp that
 // is given must equal that (validate.cc says so, naming the product).
 ParallelismSpec read_parallelism(MapReader par, int gpus, int experts) {
@@ -262,8 +272,8 @@ ParallelismSpec read_parallelism(MapReader par, int gpus, int experts) {
     const std::string text = par.get_string("pipeline_layout", std::nullopt);
     auto parsed = parse_pipeline_layout(text);
     if (const auto* error = std::get_if<PipelineLayoutSyntaxError>(&parsed))
-      par.fail("pipeline_layout", "expected Megatron's layout notation (e.g. \"Et|(tt|)*30mL\"), got \"" + text + "\": at character " +
-                                      std::to_string(error->column) + ", " + error->message);
+      par.fail("pipeline_layout", "expected Megatron's layout notation (e.g. \"Et|(tt|)*30mL\"), got \"" + one_line_excerpt(text) +
+                                      "\": at character " + std::to_string(error->column) + ", " + error->message);
     p.pipeline_layout = std::move(std::get<std::vector<std::string>>(parsed));
   }
   par.finish();

@@ -78,6 +78,9 @@ std::vector<BadCase> pipeline_layout_cases() {
       {"PipelineLayoutStrayParenthesis", {key + "Et*4)|t*4L"}, {"at character 5", "expected a '(' before this ')'"}},
       {"PipelineLayoutCountWithoutDigits", {key + "Et*|t*4L"}, {"at character 3", "expected a count (digits) after '*'"}},
       {"PipelineLayoutTooLong", {key + "(((t*1000)*1000)*1000)"}, {"at most 1048576 symbols once repetitions are unrolled"}},
+      {"PipelineLayoutQuotedShort",
+       {key + "Et*4|" + std::string(200, 't') + "xL"},
+       {"got \"Et*4|" + std::string(75, 't') + "...\": at character 206", "got 'x'"}},  // 80 characters of it
       {"PipelineLayoutNotAString", {key + "{E: t}"}, {"`parallelism.pipeline_layout`", "got a mapping"}},
       {"PipelineLayoutStageCount",
        {key + "Et*8L"},
