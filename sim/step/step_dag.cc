@@ -97,6 +97,10 @@ void DagBuilder::send(int stage, int v, int mb, bool backward) {
   // A virtual stage may hold only the embedding (the first) or the LM head (the last).
   const auto& chunk = costs_.virtual_stages[v];
   const int layer = chunk.empty() ? (v == 0 ? 0 : config_.model.transformer_layers()) : (backward ? chunk.front() : chunk.back());
+  // From the prediction modules' own virtual stage on, the sends carry their hidden states too.
+  const bool wide = !costs_.send_next_wide.empty() && (backward ? v - 1 : v) >= costs_.mtp_virtual_stage;
+  const auto& sends = to_stage == (stage + 1) % pp ? (wide ? costs_.send_next_wide : costs_.send_next)
+                                                   : (wide ? costs_.send_previous_wide : costs_.send_previous);
   for (int lane : lanes_.of_stage[stage]) {
     const int to = lanes_.of_gpu[costs_.layout.gpu(to_stage, local_of(lane))];
     if (to == lane) {
@@ -104,9 +108,6 @@ void DagBuilder::send(int stage, int v, int mb, bool backward) {
       continue;
     }
     const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(to)};
-    const bool wide = !costs_.send_next_wide.empty() && (backward ? v - 1 : v) >= costs_.mtp_virtual_stage;
-    const auto& sends = to_stage == (stage + 1) % pp ? (wide ? costs_.send_next_wide : costs_.send_next)
-                                                     : (wide ? costs_.send_previous_wide : costs_.send_previous);
     const auto& cost = sends[costs_.by_gpu(lanes_.gpu[lane])];
     const TaskId t = network_.add_task(graph_, cost, streams, kAllToAllPriority, task_tag(TaskKind::kPipelineSend, layer, mb, backward));
     depend(lane, t, false);
