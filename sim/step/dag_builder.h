@@ -38,7 +38,7 @@ class DagBuilder {
     grads_.assign(n, {});
     side_.assign(n, {});
     grads_mark_.assign(n, 0);
-    mirror_waits_.assign(config_.model.transformer_layers(), {});
+    mirror_waits_.assign(costs_.units(), {});
     group_lanes();
     contention();
     migrate();
@@ -203,17 +203,30 @@ class DagBuilder {
   void gather_weights() {
     layer_gathers_.clear();
     if (config_.parallel.zero < 1 || config_.parallel.zero > 2) return;
-    layer_gathers_.resize(static_cast<size_t>(lanes_.count()) * config_.model.transformer_layers());
+    layer_gathers_.resize(static_cast<size_t>(lanes_.count()) * costs_.units());
     for (int stage = 0; stage < costs_.pp; ++stage) {
       for (int lane : lanes_.of_stage[stage]) begin(lane, {});
       for (int chunk = 0; chunk < costs_.vp; ++chunk) {
-        for (int l : costs_.virtual_stages[costs_.virtual_layout.virtual_stage(stage, chunk)]) {
-          gather_layer(stage, l, 0, false, [&](int lane, TaskId t) { layer_gathers_[gathers_of(lane, l)].push_back(t); });
+        const int v = costs_.virtual_layout.virtual_stage(stage, chunk);
+        const int end = costs_.end_unit_of(v);
+        for (int u : end >= 0 ? std::vector<int>{end} : costs_.virtual_stages[v]) {
+          gather_layer(stage, u, 0, false, [&](int lane, TaskId t) { layer_gathers_[gathers_of(lane, u)].push_back(t); });
         }
       }
     }
   }
-  size_t gathers_of(int lane, int layer) const { return static_cast<size_t>(lane) * config_.model.transformer_layers() + layer; }
+  size_t gathers_of(int lane, int unit) const { return static_cast<size_t>(lane) * costs_.units() + unit; }
+  // ZeRO 1 and 2: a layer's first forward waits for its bucket's gather, and the later ones follow
+  // it; an end's own chunk (`every`), which computes nothing that later forwards would follow,
+  // waits at every forward.
+  void wait_for_gathers(int stage, int unit, bool every = false) {
+    if (layer_gathers_.empty()) return;
+    for (int lane : lanes_.of_stage[stage]) {
+      auto& gathers = layer_gathers_[gathers_of(lane, unit)];
+      entry_[lane].insert(entry_[lane].end(), gathers.begin(), gathers.end());
+      if (!every) gathers.clear();
+    }
+  }
 
   // ZeRO 3's gather as FSDP prefetches it: it waits for what ended two layers back on each lane
   // (so that at most two layers' weights are gathered at once), runs while the layer before it
@@ -260,6 +273,7 @@ class DagBuilder {
   void run_op(int stage, const PipelineOp& op, bool last_backward);
   void layer_forward(int stage, int layer, int mb);
   void layer_backward(int stage, int layer, int mb, bool last_weights);
+  void end_grads(int stage, int unit, int mb);
   void layer_weights(int stage, int layer, int mb, bool last_weights);
   void reduce_dense_grads(int stage, int layer, int mb);
   void mark_grads(int stage);

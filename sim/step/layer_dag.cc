@@ -49,14 +49,7 @@ void DagBuilder::zero3_gather(int stage, int layer, int mb, bool backward) {
 
 void DagBuilder::layer_forward(int stage, int layer, int mb) {
   const auto& lanes = lanes_.of_stage[stage];
-  if (!layer_gathers_.empty()) {
-    // ZeRO 1 and 2: the layer's first forward waits for its bucket's gather; the later ones follow it.
-    for (int lane : lanes) {
-      auto& gathers = layer_gathers_[gathers_of(lane, layer)];
-      entry_[lane].insert(entry_[lane].end(), gathers.begin(), gathers.end());
-      gathers.clear();
-    }
-  }
+  wait_for_gathers(stage, layer);
   zero3_gather(stage, layer, mb, false);
   if (config_.model.is_mtp_layer(layer)) mtp_forward(stage, layer, mb);
   tensor_parallel(stage, layer, mb, false);
@@ -229,6 +222,14 @@ void DagBuilder::layer_weights(int stage, int layer, int mb, bool last_weights) 
   if (moe >= 0) reduce_expert_grads(stage, layer, mb);
   reduce_dense_grads(stage, layer, mb);
   sum_mirror_grads(stage, layer, mb);
+}
+
+// The gradients of an end's own chunk (StepCosts::end_unit), its embedding's or its LM head's,
+// reduced as a layer's are once the chunk's last backward is done.
+void DagBuilder::end_grads(int stage, int unit, int mb) {
+  mark_grads(stage);
+  reduce_dense_grads(stage, unit, mb);
+  sum_mirror_grads(stage, unit, mb);
 }
 
 void DagBuilder::mark_grads(int stage) {

@@ -194,11 +194,14 @@ GpuMemory gpu_memory(const StepConfig& s) {
       const bool shard = p.zero >= from_stage;
       return per_param * (params.dense / (shard ? dense_shard : 1) + params.experts / (shard ? expert_shard : 1));
     };
+    // The ZeRO stage that would shard a term, where the scenario's does not yet.
+    auto zero = [&](int from_stage) {
+      return p.zero < from_stage ? "parallelism.zero: " + std::to_string(from_stage) + ", " : std::string();
+    };
     mem.terms.push_back(
-        {"weights", sharded(models::MoeModel::kWeightBytes, 3), "parallelism.pp, parallelism.ep, parallelism.tp, parallelism.zero: 3"});
-    mem.terms.push_back({"gradients", sharded(m.grad_bytes_per_param, 2), "parallelism.zero: 2, parallelism.pp, parallelism.ep"});
-    mem.terms.push_back(
-        {"optimizer state", sharded(m.optimizer_bytes_per_param, 1), "parallelism.zero: 1, parallelism.pp, parallelism.ep"});
+        {"weights", sharded(models::MoeModel::kWeightBytes, 3), zero(3) + "parallelism.pp, parallelism.ep, parallelism.tp"});
+    mem.terms.push_back({"gradients", sharded(m.grad_bytes_per_param, 2), zero(2) + "parallelism.pp, parallelism.ep"});
+    mem.terms.push_back({"optimizer state", sharded(m.optimizer_bytes_per_param, 1), zero(1) + "parallelism.pp, parallelism.ep"});
     if (p.zero >= 3) {
       // ZeRO-3 / FSDP gathers a layer's weights whole for its forward and backward, the next
       // layer's prefetched beside it, and holds a layer's whole gradient until its reduce-scatter.

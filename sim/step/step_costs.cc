@@ -180,38 +180,57 @@ void parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& ne
   }
 }
 
+// The dense weights per GPU whose gradients each unit (StepCosts::end_unit) reduces: a layer's own,
+// the word embedding's with the first layer or in its own unit, the LM head's with the last or in
+// its own, and the prediction modules' embedding copy with their first layer.
+std::vector<double> unit_weights(const StepConfig& s, const StepCosts& c, const models::ParamCounts& params) {
+  const auto& m = s.model;
+  const auto& p = s.parallel;
+  const int layers = m.transformer_layers();
+  const int embedding = c.end_unit[0] >= 0 ? c.end_unit[0] : 0, head = c.end_unit[1] >= 0 ? c.end_unit[1] : layers - 1;
+  std::vector<double> weights(c.units(), 0.0);
+  for (int u = 0; u < c.units(); ++u) {
+    if (u < layers) weights[u] = models::layer_dense_params(m, params, u) / p.tp;
+    if (u == embedding) weights[u] += params.embedding / p.tp;
+    const double copy = u == m.layers && m.mtp_layers > 0 ? mtp_embedding_copy(s, params) : 0.0;
+    if (u == head || copy > 0) weights[u] += ((u == head ? params.lm_head : 0.0) + copy) / p.tp;
+  }
+  return weights;
+}
+
+// The model chunks' gradient units in forward order: their layers, or an end's own unit.
+std::vector<std::vector<int>> chunk_units(const StepCosts& c) {
+  std::vector<std::vector<int>> chunks = c.virtual_stages;
+  if (c.end_unit[0] >= 0) chunks.front() = {c.end_unit[0]};
+  if (c.end_unit[1] >= 0) chunks.back() = {c.end_unit[1]};
+  return chunks;
+}
+
 void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& network) {
   const auto& m = s.model;
   const auto& p = s.parallel;
   const auto params = models::param_counts(m);
   const double reduce = p.zero >= 1 ? 0.5 : 1.0;  // reduce-scatter instead of all-reduce
   const int tp_ranks = c.per_group ? p.tp : 1;
-  const int layers = m.transformer_layers();
-  c.dense_grad_bytes.resize(layers);
-  c.dense_grad.resize(layers);
-  c.param_gather.resize(layers);
-  std::vector<double> weights(layers);
-  for (int l = 0; l < layers; ++l) {
-    weights[l] = models::layer_dense_params(m, params, l) / p.tp;
-    if (l == 0) weights[l] += params.embedding / p.tp;
-    // The LM head's gradients with the last layer's; the modules' embedding copy's with their first.
-    const double copy = l == m.layers ? mtp_embedding_copy(s, params) : 0.0;
-    if (l == layers - 1 || copy > 0) weights[l] += ((l == layers - 1 ? params.lm_head : 0.0) + copy) / p.tp;
-    c.dense_grad_bytes[l] = weights[l] * m.grad_bytes_per_param;
-  }
+  const int units = c.units();
+  const std::vector<double> weights = unit_weights(s, c, params);
+  c.dense_grad_bytes.resize(units);
+  for (int u = 0; u < units; ++u) c.dense_grad_bytes[u] = weights[u] * m.grad_bytes_per_param;
+  c.dense_grad.resize(units);
+  c.param_gather.resize(units);
   // Megatron's DDP reduces in buckets, and its distributed optimizer gathers the updated weights in
   // the same buckets; FSDP reduces and gathers each layer's unit, and DualPipe's mirrors sum each
   // layer's two copies after their reductions.
   const bool bucketed = p.zero < 3 && !c.virtual_layout.bidirectional;
-  const std::vector<double> buckets = bucketed ? grad_buckets(c.virtual_stages, weights, s.ddp_bucket_params) : weights;
-  c.dense_bucket_bytes.resize(layers);
-  for (int l = 0; l < layers; ++l) {
-    c.dense_bucket_bytes[l] = buckets[l] * m.grad_bytes_per_param;
-    if (buckets[l] <= 0) continue;
+  const std::vector<double> buckets = bucketed ? grad_buckets(chunk_units(c), weights, s.ddp_bucket_params) : weights;
+  c.dense_bucket_bytes.resize(units);
+  for (int u = 0; u < units; ++u) {
+    c.dense_bucket_bytes[u] = buckets[u] * m.grad_bytes_per_param;
+    if (buckets[u] <= 0) continue;
     for (int t = 0; t < tp_ranks; ++t) {
-      const std::vector<int> group = c.layout.dense_dp_group(c.layout.gpu(c.stage_of_layer[l], t));
-      c.dense_grad[l].push_back(network.all_reduce(group, Bytes(c.dense_bucket_bytes[l] * reduce)));
-      if (p.zero >= 1) c.param_gather[l].push_back(gather(network, group, buckets[l] * models::MoeModel::kWeightBytes));
+      const std::vector<int> group = c.layout.dense_dp_group(c.layout.gpu(c.stage_of_unit(u), t));
+      c.dense_grad[u].push_back(network.all_reduce(group, Bytes(c.dense_bucket_bytes[u] * reduce)));
+      if (p.zero >= 1) c.param_gather[u].push_back(gather(network, group, buckets[u] * models::MoeModel::kWeightBytes));
     }
   }
   const double expert_weights = (m.experts / p.ep + s.spare_slots) * params.expert / p.etp;
@@ -219,7 +238,7 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   // Megatron keeps the experts' gradients in buffers of their own, bucketed alike (bucket_size and
   // the first chunk's split are the dense buffers'), each bucket reduced over the expert-data-parallel
   // group once its lowest MoE layer's gradients are done.
-  std::vector<double> expert_params(layers, 0.0);
+  std::vector<double> expert_params(units, 0.0);
   std::vector<std::vector<int>> moe_chunks(c.virtual_stages.size());
   for (size_t v = 0; v < c.virtual_stages.size(); ++v) {
     for (int l : c.virtual_stages[v]) {
@@ -230,22 +249,25 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   }
   const std::vector<double> expert_buckets = bucketed ? grad_buckets(moe_chunks, expert_params, s.ddp_bucket_params) : expert_params;
   if (c.virtual_layout.bidirectional) {
-    // A GPU and its mirror hold the same shards of a layer: a ring all-reduce of two.
+    // A GPU and its mirror hold the same shards of a unit: a ring all-reduce of two.
     const double dense_shard = p.zero >= 1 ? p.dp * p.cp : 1, expert_shard = p.zero >= 1 ? p.expert_dp() : 1;
-    for (int l = 0; l < layers; ++l) {
-      const int stage = c.stage_of_layer[l];
+    c.mirror_grad.resize(units);
+    c.mirror_grad_bytes.assign(units, 0.0);
+    for (int u = 0; u < units; ++u) {
+      if (weights[u] <= 0 && expert_params[u] <= 0) continue;
+      const int stage = c.stage_of_unit(u);
       const std::vector<int> pair{c.layout.gpu(stage, 0), c.layout.gpu(p.pp - 1 - stage, 0)};
-      const double bytes = c.dense_grad_bytes[l] / dense_shard + (m.is_moe_layer(l) ? c.expert_grad_bytes / expert_shard : 0.0);
-      c.mirror_grad.push_back(network.all_reduce(pair, Bytes(bytes)));
-      c.mirror_grad_bytes.push_back(bytes);
+      const double bytes = c.dense_grad_bytes[u] / dense_shard + (expert_params[u] > 0 ? c.expert_grad_bytes / expert_shard : 0.0);
+      c.mirror_grad[u] = network.all_reduce(pair, Bytes(bytes));
+      c.mirror_grad_bytes[u] = bytes;
     }
   }
   c.expert_copy_grad_bytes = params.expert / p.etp * m.grad_bytes_per_param;
   const int groups = c.per_group ? p.pp * p.ep : 1;
-  c.expert_bucket_bytes.resize(layers);
-  c.expert_grad.resize(layers);
-  c.expert_gather.resize(layers);
-  for (int l = 0; l < layers; ++l) {
+  c.expert_bucket_bytes.resize(units);
+  c.expert_grad.resize(units);
+  c.expert_gather.resize(units);
+  for (int l = 0; l < units; ++l) {
     c.expert_bucket_bytes[l] = expert_buckets[l] * m.grad_bytes_per_param;
     if (expert_buckets[l] <= 0) continue;
     c.expert_grad[l].resize(groups);
@@ -313,6 +335,8 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.virtual_stages = stage_layers(m, p, c.virtual_layout.count());
   c.mtp_virtual_stage = mtp_virtual_stage(m, c.virtual_stages);
   c.stage_of_layer.assign(m.transformer_layers(), 0);
+  if (c.virtual_stages.front().empty()) c.end_unit[0] = m.transformer_layers() + 1;
+  if (c.virtual_stages.back().empty()) c.end_unit[1] = m.transformer_layers();  // the LM head's tag
   c.first_moe_of_chunk.assign(m.transformer_layers(), 0);
   for (int v = 0; v < c.virtual_layout.count(); ++v) {
     for (int l : c.virtual_stages[v]) c.stage_of_layer[l] = c.virtual_layout.stage_of(v);

@@ -28,9 +28,14 @@ struct StepCosts {
   std::vector<std::vector<int>> virtual_stages;  // [virtual stage] -> its layers, in order
   int mtp_virtual_stage = -1;                    // the one that holds the prediction modules, or -1
   std::vector<int> stage_of_layer;               // model layer -> pipeline stage (DualPipe: its first copy's)
-  std::vector<uint8_t> first_moe_of_chunk;       // model layer -> whether it is its virtual stage's first MoE layer
-  std::vector<std::vector<int>> ep_groups;       // [group] -> local indices of its GPUs in a stage
-  std::vector<std::vector<int>> edp_groups;      // [ep rank] -> local indices of the GPUs holding its experts
+  // Gradient units: the model's layers by index, then the LM head's and the word embedding's where
+  // their virtual stage holds no layer (layouts "...|L" and "E|..."): such a chunk's gradients are
+  // its own GPUs' to reduce. The embedding's unit and the LM head's (the layer count, as the LM
+  // head's tasks are tagged), or -1 where it counts with the first or the last layer.
+  int end_unit[2] = {-1, -1};
+  std::vector<uint8_t> first_moe_of_chunk;   // model layer -> whether it is its virtual stage's first MoE layer
+  std::vector<std::vector<int>> ep_groups;   // [group] -> local indices of its GPUs in a stage
+  std::vector<std::vector<int>> edp_groups;  // [ep rank] -> local indices of the GPUs holding its experts
 
   double rows = 0;  // tokens per GPU and micro-batch entering an MoE layer (sequence-parallel shard)
   // Per routed expert: forward FLOPs per token, and the bytes of its state (weights, gradients,
@@ -79,20 +84,21 @@ struct StepCosts {
   // The same sends from the prediction modules' virtual stage on, where it is not the last: the
   // hidden states with the modules'. Empty otherwise.
   std::vector<network::CollectiveCost> send_next_wide, send_previous_wide;
-  // Per layer and TP rank: the dense gradient bucket's reduction over the data-parallel group, and
-  // the gather of its weights (ZeRO >= 1), where the layer is the bucket's lowest (none elsewhere).
+  // Per gradient unit (a layer, or an end's own chunk) and TP rank: the dense gradient bucket's
+  // reduction over the data-parallel group, and the gather of its weights (ZeRO >= 1), where the
+  // unit is the bucket's lowest (none elsewhere).
   std::vector<std::vector<network::CollectiveCost>> dense_grad, param_gather;
-  std::vector<double> dense_grad_bytes;  // per layer
-  // Per layer, the bytes of the gradient bucket whose reduction starts after its backward (0: none;
+  std::vector<double> dense_grad_bytes;  // per unit
+  // Per unit, the bytes of the gradient bucket whose reduction starts after its backward (0: none;
   // dense_grad holds no cost there).
   std::vector<double> dense_bucket_bytes;
-  // Per layer, then stage x ep + EP rank: the expert gradient bucket whose reduction over the
+  // Per unit, then stage x ep + EP rank: the expert gradient bucket whose reduction over the
   // expert-data-parallel group starts after that layer's backward, and the gather of its weights
   // (ZeRO >= 1) before that layer's forward (none where the layer is no bucket's lowest, or its
   // stage does not hold it).
   std::vector<std::vector<network::CollectiveCost>> expert_grad, expert_gather;
-  std::vector<double> expert_bucket_bytes;  // per layer, as dense_bucket_bytes
-  // DualPipe, per layer: the two copies' gradients summed between mirror GPUs (stage s and pp - 1 - s,
+  std::vector<double> expert_bucket_bytes;  // per unit, as dense_bucket_bytes
+  // DualPipe, per unit: the two copies' gradients summed between mirror GPUs (stage s and pp - 1 - s,
   // the same local index), after each copy's data-parallel reductions, so over their shards.
   std::vector<network::CollectiveCost> mirror_grad;
   std::vector<double> mirror_grad_bytes;
@@ -109,6 +115,15 @@ struct StepCosts {
   // Per stage x group: the dispatcher's count exchange before each dispatch (the same for every
   // MoE layer of the stage).
   std::vector<Duration> count_exchange;
+
+  int units() const { return static_cast<int>(stage_of_layer.size()) + 2; }
+  // The stage of a gradient unit (DualPipe: its first copy's).
+  int stage_of_unit(int unit) const {
+    if (unit < static_cast<int>(stage_of_layer.size())) return stage_of_layer[unit];
+    return virtual_layout.stage_of(unit == end_unit[0] ? 0 : virtual_layout.count() - 1);
+  }
+  // The unit of an end's own virtual stage `v` (holding no layer), or -1.
+  int end_unit_of(int v) const { return v == 0 ? end_unit[0] : v + 1 == virtual_layout.count() ? end_unit[1] : -1; }
 
   // Whether `stage` holds `layer` (DualPipe: either copy).
   bool holds(int stage, int layer) const {

@@ -62,9 +62,14 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
     for (const auto& [lane, task] : received_[from]) entry_[lane].push_back(task);
   }
   const auto& layers = costs_.virtual_stages[v];
+  const int end = costs_.end_unit_of(v);  // the embedding's or the LM head's own chunk
   if (op.weights) {
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) layer_weights(stage, *it, op.micro_batch, last_weights);
   } else if (!op.backward) {
+    if (end >= 0) {
+      wait_for_gathers(stage, end, true);
+      zero3_gather(stage, end, op.micro_batch, false);
+    }
     for (int l : layers) layer_forward(stage, l, op.micro_batch);
     if (v + 1 == v_count) {
       // The model's LM head pass, then each prediction module's through the same weights.
@@ -78,6 +83,7 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
   } else {
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) layer_backward(stage, *it, op.micro_batch, last_weights);
   }
+  if (end >= 0 && last_weights) end_grads(stage, end, op.micro_batch);
   if (!op.weights && (op.backward ? v > 0 : v + 1 < v_count)) send(stage, v, op.micro_batch, op.backward);
   for (int lane : lanes_.of_stage[stage]) {
     if (cur_[lane] != kNone) ends_[lane].push_back(cur_[lane]);

@@ -19,7 +19,7 @@ struct TimelineSpan {
   bool comm = false;      // on the communication stream (else the compute stream)
   bool backward = false;  // in the backward pass (the optimizer step counts as backward)
   TaskKind kind = TaskKind::kAttention;
-  int layer = 0;  // model layer; the LM head and the optimizer step: the layer count
+  int layer = 0;  // model layer; the LM head and the optimizer step: the layer count (StepCosts::end_unit)
   int micro_batch = 0;
   int stage = 0;   // pipeline stage of the GPU
   Duration start;  // from the start of the run

@@ -191,6 +191,21 @@ TEST_P(BadParallelism, IsRejectedWithAClearMessage) {
   expect_rejected(kGood, c.overrides, c.expected_fragments);
 }
 
+// On one node, EP 8 leaves each expert's optimizer state on one GPU, whatever ZeRO shards: the
+// message names what would shrink it, not the ZeRO stage the scenario already has.
+TEST(BadParallelism, DoesNotFitSuggestsNoZeroStageAlreadySet) {
+  const std::vector<std::string> full{"cluster.nodes=1", "parallelism.pp=1", "parallelism.tp=1", "model.layers=48",
+                                      "training.global_batch=32"};
+  auto with = [&](const std::string& zero) {
+    std::vector<std::string> overrides = full;
+    overrides.push_back("parallelism.zero=" + zero);
+    return overrides;
+  };
+  expect_rejected(kGood, with("0"),
+                  {"the largest part is optimizer state", "(shrink it with parallelism.zero: 1, parallelism.pp, parallelism.ep)"});
+  expect_rejected(kGood, with("1"), {"the largest part is optimizer state", "(shrink it with parallelism.pp, parallelism.ep)"});
+}
+
 TEST(BadParallelism, TheGoodScenarioLoads) {
   const Scenario s = load_scenario_text(kGood, "good.yaml");
   EXPECT_EQ(s.parallelism.dp, 8);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 
 #include "tests/sim/pipeline_scenarios.h"
 
@@ -87,6 +88,66 @@ TEST(GradBuckets, TheDistributedOptimizerGathersWeightsInTheSameBucketsEachBefor
       EXPECT_GE(first_forward, last_gather_end);
     }
   }
+}
+
+// The pipeline scenario on 8 GPUs (PP 4 x DP 2) with an untied 32,000-word embedding, the first and
+// the last stage holding only the embedding and the LM head. Their gradients are reduced, and their
+// updated weights gathered, by their own stages' GPUs: the embedding's after the backward that
+// reaches stage 0 last, the LM head's after its last pass; stages 1 and 2 reduce only their layers.
+TEST(GradBuckets, AStageHoldingOnlyTheEmbeddingOrTheLmHeadReducesAndGathersItsOwn) {
+  const std::vector<std::string> wider{"cluster.gpus_per_node=8",  "cluster.nic.count=8", "cluster.intra_node.group_size=8",
+                                       "training.global_batch=16", "model.vocab=32000",   "model.tied_embeddings=false",
+                                       "parallelism.zero=1"};
+  auto with = [&](const std::string& layout) {
+    std::vector<std::string> overrides = wider;
+    overrides.push_back("parallelism.pipeline_layout=" + layout);
+    const scenarios::Scenario s = pipeline(overrides);
+    StepSimulator sim(step_config(s));
+    simulate_step(s, sim);
+    std::vector<TimelineSpan> spans;
+    sim.append_timeline(0, Duration(), spans);
+    return std::make_pair(s, spans);
+  };
+  const auto [s, spans] = with("E|t*4|t*4|L");
+  const int layers = s.model.layers, embedding = layers + 1, head = layers;
+  const double matrix_bytes = s.model.vocab * s.model.hidden * s.model.grad_bytes_per_param;
+  std::map<int, double> reduced;  // per stage, GPU 0 of its DP group's dense gradient bytes
+  Duration last_backward_into_0, last_lm_head, first_send_from_0 = Duration::FromPicoseconds(std::numeric_limits<int64_t>::max());
+  std::map<int, Duration> reduce_start, gather_end;  // the ends' units, on their stages
+  for (const auto& span : spans) {
+    if (span.gpu % 2 != 0) continue;  // one GPU per stage
+    const Duration end = span.start + span.duration;
+    if (span.kind == TaskKind::kDenseGradAllReduce) {
+      reduced[span.stage] += span.bytes;
+      if (span.layer >= layers) {
+        EXPECT_EQ(span.stage, span.layer == embedding ? 0 : 3);
+        EXPECT_DOUBLE_EQ(span.bytes, matrix_bytes);
+        reduce_start[span.layer] = span.start;
+      }
+    }
+    if (span.kind == TaskKind::kParamAllGather && span.layer >= layers) {
+      EXPECT_EQ(span.stage, span.layer == embedding ? 0 : 3);
+      gather_end[span.layer] = end;
+    }
+    if (span.kind == TaskKind::kPipelineSend && span.stage == 0) {
+      if (span.backward) last_backward_into_0 = std::max(last_backward_into_0, end);
+      if (!span.backward) first_send_from_0 = std::min(first_send_from_0, span.start);
+    }
+    if (span.kind == TaskKind::kLmHead) last_lm_head = std::max(last_lm_head, end);
+  }
+  ASSERT_EQ(reduce_start.size(), 2u);
+  ASSERT_EQ(gather_end.size(), 2u);
+  EXPECT_DOUBLE_EQ(reduced[0], matrix_bytes);
+  EXPECT_DOUBLE_EQ(reduced[3], matrix_bytes);
+  EXPECT_GE(reduce_start[embedding], last_backward_into_0);
+  EXPECT_GE(reduce_start[head], last_lm_head);
+  EXPECT_GE(first_send_from_0, gather_end[embedding]);
+  // The same gradients are reduced whatever the split.
+  double even = 0;
+  for (const auto& span : with("Et*2|t*2|t*2|t*2L").second) {
+    if (span.gpu % 2 == 0 && span.kind == TaskKind::kDenseGradAllReduce) even += span.bytes;
+  }
+  EXPECT_DOUBLE_EQ(reduced[0] + reduced[1] + reduced[2] + reduced[3], even);
 }
 
 }  // namespace

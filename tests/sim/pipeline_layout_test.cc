@@ -103,6 +103,11 @@ TEST(PipelineLayout, ChecksWhatTheStepModelNeeds) {
   EXPECT_NE(problem("Et|m|tL", 3, 2, 1).find("every 't' before the prediction modules' 'm'"), std::string::npos);
   EXPECT_NE(problem("Et|mtL", 2, 2, 1).find("every 't' before the prediction modules' 'm'"), std::string::npos);
   EXPECT_NE(problem("Et||tL", 3, 2, 0).find("got virtual stage 1 empty"), std::string::npos);
+  // Megatron also builds the modules only in a stage's last model chunk (virtual stage v >= pp on
+  // PP 2 x VP 2). That follows from the rules above: a chunk after the modules' would need a layer.
+  EXPECT_NE(problem("Et|tm|t|L", 4, 3, 1).find("every 't' before the prediction modules' 'm'"), std::string::npos);
+  EXPECT_NE(problem("Et|tm|m|L", 4, 2, 2).find("every 'm' in one virtual stage"), std::string::npos);
+  EXPECT_FALSE(check_pipeline_layout(parsed("Et|t|tm|L"), 4, 3, 1));
 }
 
 // Eight equal layers on PP 4 (pipeline_scenarios.h): written out, the even split changes nothing;
