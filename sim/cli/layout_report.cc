@@ -39,7 +39,6 @@ std::string gb(double bytes) { return format("%.1f GB", bytes / 1e9); }
 // A memory term's name in a column of 12.
 std::string short_name(const std::string& what) {
   if (what == "optimizer state") return "optimizer";
-  if (what == "LM head logits") return "logits";
   if (what == "all-to-all buffers") return "a2a buffers";
   return what;
 }

@@ -210,9 +210,14 @@ GpuMemory gpu_memory(const StepConfig& s) {
     }
     mem.terms.push_back({"activations", activations,
                          "parallelism.recompute, parallelism.recompute_modules, training.micro_batch, parallelism.tp, parallelism.cp"});
-    if (stage == where.stage_of(where.count() - 1) || (where.bidirectional && stage == where.stage_of(where.count() - 1, 1)))
-      mem.terms.push_back({"LM head logits", (1 + m.mtp_layers) * rows * m.vocab * s.logit_bytes,
+    if (stage == where.stage_of(where.count() - 1) || (where.bidirectional && stage == where.stage_of(where.count() - 1, 1))) {
+      // Each LM head pass keeps, for one micro-batch, its logits as the loss keeps them, and the
+      // inputs of the final norm and of the head (BF16, the sequence shard): received from the
+      // stage before where the loss has a stage of its own.
+      const double inputs = 2 * m.hidden * models::bytes_per_element(models::Dtype::kBf16);
+      mem.terms.push_back({"LM head", (1 + m.mtp_layers) * rows * (m.vocab * s.logit_bytes + inputs),
                            "training.micro_batch, training.cross_entropy, parallelism.tp, model.mtp_layers"});
+    }
     mem.terms.push_back({"all-to-all buffers", 2 * rows * m.top_k * m.hidden * s.dispatch_bytes, "training.micro_batch"});
     mem.terms.push_back({"runtime", kRuntimeBytes, ""});
     out.stages.push_back(std::move(mem));

@@ -92,12 +92,12 @@ TEST(PredictionModule, HoldsItsProjectionEmbeddingActivationsAndLogitsOnTheLastS
   const GpuMemory with = memory({"model.layers=3", "model.mtp_layers=1"}), without = memory({"model.layers=4"});
   const StepConfig c = step_config(pipeline({"model.layers=3", "model.mtp_layers=1", "model.tied_embeddings=false", "parallelism.pp=2"}));
   const double h = c.model.hidden, vocab = c.model.vocab, rows = static_cast<double>(c.tokens_per_rank) / c.micro_batches;
-  for (const char* term : {"weights", "activations", "LM head logits"})
+  for (const char* term : {"weights", "activations", "LM head"})
     EXPECT_EQ(with.stages[0].bytes_of(term), without.stages[0].bytes_of(term)) << term;
   EXPECT_DOUBLE_EQ(with.stages[1].bytes_of("weights") - without.stages[1].bytes_of("weights"), 2.0 * (2 * h * h + vocab * h));
   EXPECT_EQ(with.stages[1].in_flight, 1);
   EXPECT_DOUBLE_EQ(with.stages[1].bytes_of("activations") - without.stages[1].bytes_of("activations"), 10 * h * rows);
-  EXPECT_DOUBLE_EQ(with.stages[1].bytes_of("LM head logits"), 2 * without.stages[1].bytes_of("LM head logits"));
+  EXPECT_DOUBLE_EQ(with.stages[1].bytes_of("LM head"), 2 * without.stages[1].bytes_of("LM head"));
 }
 
 // Megatron's standalone MTP stage: the module on a stage of its own (the third of PP 4), the loss
