@@ -24,7 +24,10 @@ const std::string* SourceMap::override_of(const std::string& path) const {
     if (dot == std::string::npos) break;
     p.resize(dot);
   }
-  // An override of a key inside it, which created the mapping (`--set a.b.c=1` makes `a`).
+  // An override of a key inside a mapping that the file does not have, which the override created
+  // (`--set a.b.c=1` makes `a`). Where the file has the mapping, its place says more than one of
+  // the keys set inside it.
+  if (auto it = marks_.find(path); it != marks_.end() && !it->second.is_null()) return nullptr;
   if (auto it = overrides_.lower_bound(path + "."); it != overrides_.end() && it->first.rfind(path + ".", 0) == 0) return &it->second;
   return nullptr;
 }

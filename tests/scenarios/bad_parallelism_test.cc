@@ -192,7 +192,8 @@ TEST_P(BadParallelism, IsRejectedWithAClearMessage) {
 }
 
 // On one node, EP 8 leaves each expert's optimizer state on one GPU, whatever ZeRO shards: the
-// message names what would shrink it, not the ZeRO stage the scenario already has.
+// message names what would shrink it, not the ZeRO stage the scenario already has. The whole
+// mapping is at fault, so the error points at the file's `parallelism`, not at one --set in it.
 TEST(BadParallelism, DoesNotFitSuggestsNoZeroStageAlreadySet) {
   const std::vector<std::string> full{"cluster.nodes=1", "parallelism.pp=1", "parallelism.tp=1", "model.layers=48",
                                       "training.global_batch=32"};
