@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 #include <type_traits>
 #include <vector>
 
@@ -209,7 +210,8 @@ class DagBuilder {
       for (int chunk = 0; chunk < costs_.vp; ++chunk) {
         const int v = costs_.virtual_layout.virtual_stage(stage, chunk);
         const int end = costs_.end_unit_of(v);
-        for (int u : end >= 0 ? std::vector<int>{end} : costs_.virtual_stages[v]) {
+        const auto units = end >= 0 ? std::span<const int>(&end, 1) : std::span<const int>(costs_.virtual_stages[v]);
+        for (int u : units) {
           gather_layer(stage, u, 0, false, [&](int lane, TaskId t) { layer_gathers_[gathers_of(lane, u)].push_back(t); });
         }
       }

@@ -267,16 +267,16 @@ void data_parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkMode
   c.expert_bucket_bytes.resize(units);
   c.expert_grad.resize(units);
   c.expert_gather.resize(units);
-  for (int l = 0; l < units; ++l) {
-    c.expert_bucket_bytes[l] = expert_buckets[l] * m.grad_bytes_per_param;
-    if (expert_buckets[l] <= 0) continue;
-    c.expert_grad[l].resize(groups);
-    if (p.zero >= 1) c.expert_gather[l].resize(groups);
+  for (int u = 0; u < units; ++u) {
+    c.expert_bucket_bytes[u] = expert_buckets[u] * m.grad_bytes_per_param;
+    if (expert_buckets[u] <= 0) continue;
+    c.expert_grad[u].resize(groups);
+    if (p.zero >= 1) c.expert_gather[u].resize(groups);
     for (int i = 0; i < groups; ++i) {
-      if (c.per_group && !c.holds(i / p.ep, l)) continue;
+      if (c.per_group && !c.holds(i / p.ep, u)) continue;
       const std::vector<int> group = c.layout.expert_dp_group(i / p.ep, i % p.ep);
-      c.expert_grad[l][i] = network.all_reduce(group, Bytes(c.expert_bucket_bytes[l] * reduce));
-      if (p.zero >= 1) c.expert_gather[l][i] = gather(network, group, expert_buckets[l] * models::MoeModel::kWeightBytes);
+      c.expert_grad[u][i] = network.all_reduce(group, Bytes(c.expert_bucket_bytes[u] * reduce));
+      if (p.zero >= 1) c.expert_gather[u][i] = gather(network, group, expert_buckets[u] * models::MoeModel::kWeightBytes);
     }
   }
 }
