@@ -28,16 +28,20 @@ struct Reductions {
   double bytes = 0;
 };
 
-// GPU 0's gradient reductions of `kind` (dense or expert) in one step of the 8-layer pipeline
-// scenario run as 4-way data parallelism (every layer an MoE layer of one expert, so 4-way expert
-// data parallelism too), with gradient buckets of `bucket_params` parameters.
-std::vector<TimelineSpan> gpu_spans(const std::string& bucket_params, const std::string& zero = "0") {
-  const scenarios::Scenario s = pipeline({"parallelism.pp=1", "parallelism.zero=" + zero, "training.ddp_bucket_size=" + bucket_params});
+// Every task of one step of `s`, as the timeline shows it.
+std::vector<TimelineSpan> spans_of(const scenarios::Scenario& s) {
   StepSimulator sim(step_config(s));
   simulate_step(s, sim);
   std::vector<TimelineSpan> spans;
   sim.append_timeline(0, Duration(), spans);
   return spans;
+}
+
+// GPU 0's gradient reductions of `kind` (dense or expert) in one step of the 8-layer pipeline
+// scenario run as 4-way data parallelism (every layer an MoE layer of one expert, so 4-way expert
+// data parallelism too), with gradient buckets of `bucket_params` parameters.
+std::vector<TimelineSpan> gpu_spans(const std::string& bucket_params, const std::string& zero = "0") {
+  return spans_of(pipeline({"parallelism.pp=1", "parallelism.zero=" + zero, "training.ddp_bucket_size=" + bucket_params}));
 }
 
 Reductions reductions(const std::string& bucket_params, TaskKind kind) {
@@ -101,14 +105,10 @@ TEST(GradBuckets, AStageHoldingOnlyTheEmbeddingOrTheLmHeadReducesAndGathersItsOw
   auto with = [&](const std::string& layout) {
     std::vector<std::string> overrides = wider;
     overrides.push_back("parallelism.pipeline_layout=" + layout);
-    const scenarios::Scenario s = pipeline(overrides);
-    StepSimulator sim(step_config(s));
-    simulate_step(s, sim);
-    std::vector<TimelineSpan> spans;
-    sim.append_timeline(0, Duration(), spans);
-    return std::make_pair(s, spans);
+    return pipeline(overrides);
   };
-  const auto [s, spans] = with("E|t*4|t*4|L");
+  const scenarios::Scenario s = with("E|t*4|t*4|L");
+  const std::vector<TimelineSpan> spans = spans_of(s);
   const int layers = s.model.layers, embedding = layers + 1, head = layers;
   const double matrix_bytes = s.model.vocab * s.model.hidden * s.model.grad_bytes_per_param;
   std::map<int, double> reduced;  // per stage, GPU 0 of its DP group's dense gradient bytes
@@ -144,7 +144,7 @@ TEST(GradBuckets, AStageHoldingOnlyTheEmbeddingOrTheLmHeadReducesAndGathersItsOw
   EXPECT_GE(first_send_from_0, gather_end[embedding]);
   // The same gradients are reduced whatever the split.
   double even = 0;
-  for (const auto& span : with("Et*2|t*2|t*2|t*2L").second) {
+  for (const auto& span : spans_of(with("Et*2|t*2|t*2|t*2L"))) {
     if (span.gpu % 2 == 0 && span.kind == TaskKind::kDenseGradAllReduce) even += span.bytes;
   }
   EXPECT_DOUBLE_EQ(reduced[0] + reduced[1] + reduced[2] + reduced[3], even);
