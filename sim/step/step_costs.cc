@@ -180,20 +180,28 @@ void parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& ne
   }
 }
 
+// An LM head tied to the embedding but on another stage keeps a copy of the matrix there (Megatron),
+// which that stage's data parallelism reduces before the embedding group sums the two. Under
+// DualPipe each end stage keeps one matrix for both roles.
+bool tied_head_copy(const StepConfig& s, const VirtualStages& where) {
+  return s.model.tied_embeddings && !where.bidirectional && where.stage_of(where.count() - 1) != where.stage_of(0);
+}
+
 // The dense weights per GPU whose gradients each unit (StepCosts::end_unit) reduces: a layer's own,
-// the word embedding's with the first layer or in its own unit, the LM head's with the last or in
-// its own, and the prediction modules' embedding copy with their first layer.
+// the word embedding's with the first layer or in its own unit, the LM head's (or its tied copy)
+// with the last or in its own, and the prediction modules' embedding copy with their first layer.
 std::vector<double> unit_weights(const StepConfig& s, const StepCosts& c, const models::ParamCounts& params) {
   const auto& m = s.model;
   const auto& p = s.parallel;
   const int layers = m.transformer_layers();
   const int embedding = c.end_unit[0] >= 0 ? c.end_unit[0] : 0, head = c.end_unit[1] >= 0 ? c.end_unit[1] : layers - 1;
+  const double head_params = tied_head_copy(s, c.virtual_layout) ? params.embedding : params.lm_head;
   std::vector<double> weights(c.units(), 0.0);
   for (int u = 0; u < c.units(); ++u) {
     if (u < layers) weights[u] = models::layer_dense_params(m, params, u) / p.tp;
     if (u == embedding) weights[u] += params.embedding / p.tp;
     const double copy = u == m.layers && m.mtp_layers > 0 ? mtp_embedding_copy(s, params) : 0.0;
-    if (u == head || copy > 0) weights[u] += ((u == head ? params.lm_head : 0.0) + copy) / p.tp;
+    if (u == head || copy > 0) weights[u] += ((u == head ? head_params : 0.0) + copy) / p.tp;
   }
   return weights;
 }
@@ -287,9 +295,9 @@ void embedding_group_costs(const StepConfig& s, StepCosts& c, network::NetworkMo
   if (where.bidirectional) return;  // DualPipe: the stage that holds both ends keeps one matrix
   const auto params = models::param_counts(m);
   const int first = where.stage_of(0);
-  const int other = mtp_embedding_copy(s, params) > 0                                 ? where.stage_of(c.mtp_virtual_stage)
-                    : m.tied_embeddings && where.stage_of(where.count() - 1) != first ? where.stage_of(where.count() - 1)
-                                                                                      : -1;
+  const int other = mtp_embedding_copy(s, params) > 0 ? where.stage_of(c.mtp_virtual_stage)
+                    : tied_head_copy(s, where)        ? where.stage_of(where.count() - 1)
+                                                      : -1;
   if (other < 0) return;
   c.embedding_group[0] = first;
   c.embedding_group[1] = other;

@@ -150,5 +150,22 @@ TEST(GradBuckets, AStageHoldingOnlyTheEmbeddingOrTheLmHeadReducesAndGathersItsOw
   EXPECT_DOUBLE_EQ(reduced[0] + reduced[1] + reduced[2] + reduced[3], even);
 }
 
+// On PP 4 x DP 2 an LM head tied to the embedding keeps a copy on the last stage (Megatron), whose
+// gradient that stage's data parallelism reduces as an untied head's would be, before the
+// embedding group sums the two copies.
+TEST(GradBuckets, TheLastStageReducesItsCopyOfATiedEmbedding) {
+  auto reduced = [](const std::string& tied) {
+    std::map<int, double> per_stage;  // one GPU of each stage
+    for (const auto& span : spans_of(pipeline({"cluster.gpus_per_node=8", "cluster.nic.count=8", "cluster.intra_node.group_size=8",
+                                               "training.global_batch=16", "model.vocab=32000", "model.tied_embeddings=" + tied}))) {
+      if (span.gpu % 2 == 0 && span.kind == TaskKind::kDenseGradAllReduce) per_stage[span.stage] += span.bytes;
+    }
+    return per_stage;
+  };
+  const std::map<int, double> tied = reduced("true"), untied = reduced("false");
+  ASSERT_EQ(tied.size(), 4u);
+  for (int stage = 0; stage < 4; ++stage) EXPECT_DOUBLE_EQ(tied.at(stage), untied.at(stage)) << stage;
+}
+
 }  // namespace
 }  // namespace moesim
