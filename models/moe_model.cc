@@ -115,6 +115,7 @@ ElementwiseBytes elementwise_bytes(const MoeModel& m) {
   // A prediction module: the hidden state and the next token's embedding each through a norm,
   // concatenated (read and written, 2·hidden wide), and its layer's output through a final norm.
   if (m.mtp_layers > 0) b.mtp = Bytes(3 * norm + 2 * 2 * h * a);
+  b.final_norm = Bytes(norm);
   return b;
 }
 

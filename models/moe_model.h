@@ -130,12 +130,13 @@ TokenFlops token_flops(const MoeModel& m, int seq_len);
 // top-k, the permute and unpermute of dispatched tokens. All in BF16, FP8 GEMMs or not: FP8
 // training quantizes a GEMM's operands, not the activations between GEMMs (fp8_quantization).
 struct ElementwiseBytes {
-  Bytes attention;  // per token and layer: norm, rotary, residual
-  Bytes qk_norm;    // per token and layer: the query and key norms (two kernels), zero without them
-  Bytes dense_ffn;  // per token and dense layer: norm, activation, residual
-  Bytes router;     // per token and MoE layer: norm, router softmax and top-k, residual
-  Bytes expert;     // per routed (token, expert) pair: permute, activation, unpermute
-  Bytes mtp;        // per token and prediction module: its two input norms, the concatenation, its final norm
+  Bytes attention;   // per token and layer: norm, rotary, residual
+  Bytes qk_norm;     // per token and layer: the query and key norms (two kernels), zero without them
+  Bytes dense_ffn;   // per token and dense layer: norm, activation, residual
+  Bytes router;      // per token and MoE layer: norm, router softmax and top-k, residual
+  Bytes expert;      // per routed (token, expert) pair: permute, activation, unpermute
+  Bytes mtp;         // per token and prediction module: its two input norms, the concatenation, its final norm
+  Bytes final_norm;  // per token: the model's final norm, before the LM head
 };
 ElementwiseBytes elementwise_bytes(const MoeModel& m);
 

@@ -51,6 +51,9 @@ void DagBuilder::layer_forward(int stage, int layer, int mb) {
   const auto& lanes = lanes_.of_stage[stage];
   wait_for_gathers(stage, layer);
   zero3_gather(stage, layer, mb, false);
+  // The embedding counts with the first layer where it shares its virtual stage (its weights are
+  // that layer's to gather).
+  if (layer == 0 && costs_.end_unit[0] < 0) embedding_forward(stage, embedding_tag(), mb);
   if (config_.model.is_mtp_layer(layer)) mtp_forward(stage, layer, mb);
   tensor_parallel(stage, layer, mb, false);
   context_parallel(stage, layer, mb, false);
@@ -66,6 +69,7 @@ void DagBuilder::layer_forward(int stage, int layer, int mb) {
 // gathered over the TP group (twice a layer's width) and its output, split by columns, gathered and
 // scattered back to the sequence shards (Megatron's eh_proj): three TP collectives each way.
 void DagBuilder::mtp_forward(int stage, int layer, int mb) {
+  embedding_forward(stage, layer, mb);  // the next tokens' embeddings
   tensor_parallel(stage, layer, mb, false);
   tensor_parallel(stage, layer, mb, false);
   for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.mtp_fwd, TaskKind::kMtpProjection, layer, mb, false);
@@ -79,6 +83,27 @@ void DagBuilder::mtp_backward(int stage, int layer, int mb) {
     side(lane, costs_.mtp_wgrad, layer, mb);
   }
   tensor_parallel(stage, layer, mb, true);
+  tensor_parallel(stage, layer, mb, true);
+  embedding_backward(stage, layer, mb);
+}
+
+// The lookup, then under sequence parallelism its partial sums reduce-scattered to the sequence
+// shards (Megatron's reduce_scatter_to_sequence_parallel_region).
+void DagBuilder::embedding_forward(int stage, int layer, int mb) {
+  for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.embedding_fwd, TaskKind::kEmbedding, layer, mb, false);
+  tensor_parallel(stage, layer, mb, false);
+}
+
+void DagBuilder::embedding_backward(int stage, int layer, int mb) {
+  tensor_parallel(stage, layer, mb, true);
+  for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.embedding_bwd, TaskKind::kEmbedding, layer, mb, true);
+}
+
+// One pass through the LM head and the loss (`before`: what runs on the sequence shard first, the
+// final norm), its input gathered over the TP group and its input gradient scattered back.
+void DagBuilder::lm_head(int stage, int layer, int mb, Duration before) {
+  tensor_parallel(stage, layer, mb, false);
+  for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.lm_head + before, TaskKind::kLmHead, layer, mb, false);
   tensor_parallel(stage, layer, mb, true);
 }
 
@@ -202,6 +227,7 @@ void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_weights)
   context_parallel(stage, layer, mb, true);
   tensor_parallel(stage, layer, mb, true);
   if (config_.model.is_mtp_layer(layer)) mtp_backward(stage, layer, mb);
+  if (layer == 0 && costs_.end_unit[0] < 0) embedding_backward(stage, embedding_tag(), mb);
   if (!last_weights) return;
   reduce_dense_grads(stage, layer, mb);
   sum_mirror_grads(stage, layer, mb);

@@ -215,7 +215,7 @@ GpuMemory gpu_memory(const StepConfig& s) {
       // inputs of the final norm and of the head (BF16, the sequence shard): received from the
       // stage before where the loss has a stage of its own.
       const double inputs = 2 * m.hidden * models::bytes_per_element(models::Dtype::kBf16);
-      mem.terms.push_back({"LM head", (1 + m.mtp_layers) * rows * (m.vocab * s.logit_bytes + inputs),
+      mem.terms.push_back({"LM head", (1 + m.mtp_layers) * rows * (m.vocab * s.logit_bytes() + inputs),
                            "training.micro_batch, training.cross_entropy, parallelism.tp, model.mtp_layers"});
     }
     mem.terms.push_back({"all-to-all buffers", 2 * rows * m.top_k * m.hidden * s.dispatch_bytes, "training.micro_batch"});

@@ -100,9 +100,12 @@ struct StepConfig {
   // Megatron's --ddp-bucket-size: parameters per gradient bucket of the data-parallel reduction
   // (grad_buckets.h); ZeRO-3 (FSDP) and DualPipe reduce each layer on its own.
   double ddp_bucket_params = 40e6;
+  // The loss: Megatron's vocab-parallel cross-entropy, which upcasts the logits to FP32, or a fused
+  // kernel over the BF16 logits (Transformer Engine's or Megatron's fused cross-entropy).
+  bool loss_upcast = true;
   // Bytes per logit (token x vocabulary entry) the loss keeps for its backward pass: 6 when it
-  // upcasts to FP32 and keeps both copies, 2 when it keeps one BF16 tensor (fused cross-entropy).
-  double logit_bytes = 6;
+  // upcasts to FP32 and keeps both copies, 2 when it keeps one BF16 tensor.
+  double logit_bytes() const { return loss_upcast ? 6.0 : 2.0; }
   // Megatron's --activation-func-fp8-input-store: a gated FFN's activation keeps its input (the
   // first GEMM's output) in FP8 for the backward pass, not BF16.
   bool fp8_activation_input = false;

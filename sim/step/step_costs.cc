@@ -62,6 +62,25 @@ Duration fp8_cast_time(const hardware::GpuSpec& gpu, const models::MoeModel& m, 
                           fp8.kernels_per_tensor * static_cast<int>(whole.size()));
 }
 
+// What the loss moves through HBM per logit (token x vocabulary entry of the GPU's shard), forward
+// and backward, and in how many kernels.
+struct LossTraffic {
+  double bytes_per_logit;
+  int kernels;
+};
+
+LossTraffic loss_traffic(bool upcast) {
+  // Megatron's VocabParallelCrossEntropy: forward the upcast (BF16 read, FP32 written), the
+  // maximum (a read), its subtraction and the exponent in place (a read and a write each), the sum
+  // (a read) and the normalisation in place (a read and a write); backward the product with the
+  // output gradient in place and the cast back to BF16 for the LM head.
+  if (upcast) return {(2 + 4) + 4 + 8 + 8 + 4 + 8 + 8 + (4 + 2), 9};
+  // A fused kernel (Transformer Engine's): the BF16 logits read for their softmax's running
+  // maximum and sum, read again for the loss with their gradient written in their place; backward
+  // that gradient scaled in place.
+  return {2 + (2 + 2) + (2 + 2), 3};
+}
+
 void compute_costs(const StepConfig& s, StepCosts& c) {
   const auto& m = s.model;
   const auto& gpu = s.cluster.gpu;
@@ -99,11 +118,15 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
     c.shared_fwd = shared + quantize(whole.shared_experts, false);
     c.shared_bwd = shared * 2 + quantize(whole.shared_experts, true);
   }
-  // Forward and backward of the LM head: 3x the forward work, vocabulary split over TP.
+  // Forward and backward of the LM head: 3x the forward work, vocabulary split over TP; then the
+  // loss over each of the gathered rows' vocabulary shard.
+  const LossTraffic loss = loss_traffic(s.loss_upcast);
   c.lm_head = kernel_time(gpu, models::Dtype::kBf16,
                           scaled(KernelWork{flops.lm_head * rows, gemm_traffic({&gemms.lm_head, 1}, models::Dtype::kBf16).at(gemm_rows),
                                             gemm_rows, width_factor(gpu, {&gemms.lm_head, 1})},
-                                 3));
+                                 3)) +
+              elementwise_time(gpu, Bytes(loss.bytes_per_logit * gemm_rows * m.vocab / p.tp), loss.kernels);
+  c.final_norm = memory(elementwise.final_norm, 1) * 3;  // backward twice the forward, as the layers' norms
   switch (p.recompute) {
     case Recompute::kNone: break;
     case Recompute::kSelective: {
@@ -148,6 +171,21 @@ void mtp_costs(const StepConfig& s, StepCosts& c) {
   const Duration mtp = c.mtp_wgrad + elementwise_time(gpu, models::elementwise_bytes(m).mtp * rows, 4);
   c.mtp_fwd = mtp + fp8_cast_time(gpu, m, rows, {&whole, 1}, false);
   c.mtp_bwd = mtp * 2 + fp8_cast_time(gpu, m, rows, {&whole, 1}, true) + (p.recompute == Recompute::kFull ? c.mtp_fwd : Duration());
+}
+
+// The word embedding per GPU and micro-batch, as Megatron's VocabParallelEmbedding runs it: each
+// TP rank looks up the whole sequence in its vocabulary shard (the rows of its shard read, every
+// row written, the others zeroed), a sum over the TP group following; backward, the others'
+// gradients zeroed, the shard's dense gradient (zeroed, then each row's gradient read and summed
+// into it) and its addition to the main gradient (read, with the main gradient read and written).
+void embedding_costs(const StepConfig& s, StepCosts& c) {
+  const auto& m = s.model;
+  const int tp = s.parallel.tp;
+  const double row = m.hidden * models::bytes_per_element(models::Dtype::kBf16), sequence = c.rows * tp;
+  const double shard = static_cast<double>(m.vocab) / tp * m.hidden;
+  c.embedding_fwd = elementwise_time(s.cluster.gpu, Bytes(2 * sequence * row), tp > 1 ? 2 : 1);
+  const double dense_grad = shard * (2 * models::bytes_per_element(models::Dtype::kBf16) + 2 * m.grad_bytes_per_param);
+  c.embedding_bwd = elementwise_time(s.cluster.gpu, Bytes(2 * sequence * row + dense_grad), tp > 1 ? 4 : 3);
 }
 
 // Sends between the GPU with local index `local` on `stage` and on `to_stage`.
@@ -353,6 +391,7 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   }
   layout_groups(c, p);
   compute_costs(s, c);
+  embedding_costs(s, c);
   mtp_costs(s, c);
   c.per_group = network::find_network_model(s.cluster.network.model)->shares_links;
   parallel_costs(s, c, network);

@@ -57,8 +57,12 @@ struct StepCosts {
   int expert_recompute_kernels = 0;
 
   // Forward times per GPU and micro-batch, norms, other memory-bound kernels and FP8 casts
-  // included; the LM head's forward and backward.
+  // included; the LM head's forward and backward with the loss's (each pass through it).
   Duration attention_fwd, dense_ffn_fwd, gate_fwd, shared_fwd, lm_head;
+  // The model's final norm before its LM head, forward and backward; the word embedding's lookup
+  // (forward) and weight gradient (backward), on its stage and, for each prediction module's
+  // lookup of the next tokens, on the modules'.
+  Duration final_norm, embedding_fwd, embedding_bwd;
   // Backward times (input and weight gradients): twice the forward's GEMMs and memory-bound
   // kernels, with the output gradients' FP8 casts in place of the inputs'.
   Duration attention_bwd, dense_ffn_bwd, shared_bwd;

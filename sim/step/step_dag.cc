@@ -69,19 +69,19 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
     if (end >= 0) {
       wait_for_gathers(stage, end, true);
       zero3_gather(stage, end, op.micro_batch, false);
+      if (v == 0) embedding_forward(stage, embedding_tag(), op.micro_batch);
     }
     for (int l : layers) layer_forward(stage, l, op.micro_batch);
     if (v + 1 == v_count) {
-      // The model's LM head pass, then each prediction module's through the same weights.
+      // The model's LM head pass, after its final norm, then each prediction module's through the
+      // same weights (a module's final norm is its own).
       const models::MoeModel& m = config_.model;
-      for (int lane : lanes_.of_stage[stage])
-        compute(lane, costs_.lm_head, TaskKind::kLmHead, m.transformer_layers(), op.micro_batch, false);
-      for (int l = m.layers; l < m.transformer_layers(); ++l) {
-        for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.lm_head, TaskKind::kLmHead, l, op.micro_batch, false);
-      }
+      lm_head(stage, m.transformer_layers(), op.micro_batch, costs_.final_norm);
+      for (int l = m.layers; l < m.transformer_layers(); ++l) lm_head(stage, l, op.micro_batch, Duration());
     }
   } else {
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) layer_backward(stage, *it, op.micro_batch, last_weights);
+    if (end >= 0 && v == 0) embedding_backward(stage, embedding_tag(), op.micro_batch);
   }
   if (end >= 0 && last_weights) end_grads(stage, end, op.micro_batch);
   if (!op.weights && (op.backward ? v > 0 : v + 1 < v_count)) send(stage, v, op.micro_batch, op.backward);

@@ -26,6 +26,7 @@ const char* to_string(TaskKind kind) {
     case TaskKind::kMirrorGradSum: return "copies' grad sum";
     case TaskKind::kMtpProjection: return "MTP projection";
     case TaskKind::kEmbeddingGradSum: return "embedding grad sum";
+    case TaskKind::kEmbedding: return "embedding";
   }
   return "?";
 }

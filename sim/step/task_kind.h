@@ -29,6 +29,7 @@ enum class TaskKind : uint8_t {
   kMirrorGradSum,         // DualPipe: a layer's two copies sum their gradients between mirror stages
   kMtpProjection,         // a prediction module's norms and projection, before its layer
   kEmbeddingGradSum,      // the word embedding's gradient summed between the two stages that hold it
+  kEmbedding,             // the word embedding's lookup (forward) or its weight gradient (backward)
 };
 
 // The name of a task kind, as timelines show it.

@@ -65,7 +65,7 @@ TEST(StepSimulator, CriticalPathOfTheLoadedGpuOnATinyCluster) {
     if (k == TaskKind::kDispatch || k == TaskKind::kCombine) ++all_to_alls, collectives += g.duration(t);
     if (k == TaskKind::kDenseGradAllReduce) ++all_reduces, collectives += g.duration(t);
   }
-  EXPECT_EQ(g.task_count(), 21u);  // 8 compute tasks per GPU, 4 all-to-alls, 1 all-reduce
+  EXPECT_EQ(g.task_count(), 25u);  // 10 compute tasks per GPU, 4 all-to-alls, 1 all-reduce
   EXPECT_EQ(all_to_alls, 4);
   EXPECT_EQ(all_reduces, 1);
   EXPECT_EQ(r.step_time, gpu0_compute + collectives);
@@ -135,7 +135,7 @@ TEST(StepSimulator, TimelineSpansEveryTaskOnEveryStreamItOccupies) {
   const StepResult r = sim.simulate(routing(1, 2, 2, {4096, 0}), contiguous(s));
   std::vector<TimelineSpan> spans;
   sim.append_timeline(7, Milliseconds(5), spans);
-  EXPECT_EQ(spans.size(), 8u * 2 + 5 * 2);  // compute tasks once, collectives on both GPUs
+  EXPECT_EQ(spans.size(), 10u * 2 + 5 * 2);  // compute tasks once, collectives on both GPUs
   Duration busy0, busy1;
   int backward = 0;
   for (const auto& span : spans) {
@@ -157,7 +157,7 @@ TEST(StepSimulator, TimelineSpansEveryTaskOnEveryStreamItOccupies) {
     }
     backward += span.backward;
   }
-  EXPECT_EQ(backward, (4 + 3) * 2);  // experts, gate, attention, optimizer; combine, dispatch, all-reduce
+  EXPECT_EQ(backward, (5 + 3) * 2);  // experts, gate, attention, embedding, optimizer; combine, dispatch, all-reduce
   EXPECT_EQ(busy0, r.compute_busy[0]);
   EXPECT_EQ(busy1, r.compute_busy[1]);
 }
