@@ -115,14 +115,13 @@ StageParams stage_params(const StepConfig& s, int stage) {
       out.largest_unit = std::max(out.largest_unit, (dense_sharded ? dense / p.tp : 0.0) + (experts_sharded ? experts : 0.0));
     }
   }
-  // Tied embeddings on two stages keep a copy each (Megatron); on one stage, one matrix. DualPipe's
-  // two copies each have their own, at opposite ends. The prediction modules' embedding copy counts
-  // with the LM head where they share a stage.
+  // Tied embeddings: tied_head_copy(). DualPipe's two copies each have their own ends, at opposite
+  // stages. The prediction modules' embedding copy counts with the LM head where they share a stage.
   const int modules = mtp_stage(s);
   const double copy = mtp_embedding_copy(s, params);
   for (int direction = 0; direction < (where.bidirectional ? 2 : 1); ++direction) {
     const int first = where.stage_of(0, direction), last = where.stage_of(where.count() - 1, direction);
-    const double head = (m.tied_embeddings && first != last ? params.embedding : params.lm_head) + (modules == last ? copy : 0.0);
+    const double head = (tied_head_copy(s, where) ? params.embedding : params.lm_head) + (modules == last ? copy : 0.0);
     if (stage == first) out.dense += params.embedding;
     if (stage == last) out.dense += head;
     if (dense_sharded)
@@ -140,6 +139,10 @@ int mtp_stage(const StepConfig& s) {
   const VirtualStages where = virtual_stages(s.schedule, s.parallel.pp, s.parallel.vp);
   const int v = mtp_virtual_stage(s.model, stage_layers(s.model, s.parallel, where.count()));
   return v < 0 ? -1 : where.stage_of(v);
+}
+
+bool tied_head_copy(const StepConfig& s, const VirtualStages& where) {
+  return s.model.tied_embeddings && !where.bidirectional && where.stage_of(where.count() - 1) != where.stage_of(0);
 }
 
 double mtp_embedding_copy(const StepConfig& s, const models::ParamCounts& params) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sim/step/schedule.h"
 #include "sim/step/step_config.h"
 
 namespace moesim {
@@ -53,6 +54,12 @@ int mtp_stage(const StepConfig& config);
 // it (tied), and the modules run on another GPU than the first (not DualPipeV's last virtual stage)
 // and not on a DualPipe stage that holds both ends: its parameter count, 0 otherwise.
 double mtp_embedding_copy(const StepConfig& config, const models::ParamCounts& params);
+
+// Whether an LM head tied to the embedding keeps a copy of the matrix on its own stage (Megatron,
+// where the two ends are on different stages), which that stage's data parallelism reduces before
+// the embedding group sums the two. Under DualPipe each end stage holds one copy's embedding and
+// the other copy's LM head, one matrix for both roles; on one stage there is one matrix.
+bool tied_head_copy(const StepConfig& config, const VirtualStages& where);
 
 // CUDA context, library workspaces and communication library buffers: a fixed estimate.
 constexpr double kRuntimeBytes = 2e9;

@@ -218,13 +218,6 @@ void parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& ne
   }
 }
 
-// An LM head tied to the embedding but on another stage keeps a copy of the matrix there (Megatron),
-// which that stage's data parallelism reduces before the embedding group sums the two. Under
-// DualPipe each end stage keeps one matrix for both roles.
-bool tied_head_copy(const StepConfig& s, const VirtualStages& where) {
-  return s.model.tied_embeddings && !where.bidirectional && where.stage_of(where.count() - 1) != where.stage_of(0);
-}
-
 // The dense weights per GPU whose gradients each unit (StepCosts::end_unit) reduces: a layer's own,
 // the word embedding's with the first layer or in its own unit, the LM head's (or its tied copy)
 // with the last or in its own, and the prediction modules' embedding copy with their first layer.

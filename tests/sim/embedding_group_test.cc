@@ -6,6 +6,7 @@
 #include <map>
 
 #include "sim/network/network_model.h"
+#include "sim/step/memory_model.h"
 #include "sim/step/step_costs.h"
 #include "sim/step/task_kind.h"
 #include "tests/sim/pipeline_scenarios.h"
@@ -63,6 +64,23 @@ TEST(EmbeddingGroup, NoneWhereOneGpuHoldsBothEndsOrNothingIsShared) {
   EXPECT_TRUE(sums_of(pipeline({"model.tied_embeddings=false"})).stages.empty());
   EXPECT_TRUE(sums_of(pipeline({"schedule=dualpipev", "parallelism.vp=2"})).stages.empty());
   EXPECT_TRUE(sums_of(pipeline({"parallelism.pp=1"})).stages.empty());
+}
+
+// Under DualPipe on PP 4 the first stage holds one copy's embedding and the other copy's LM head
+// (the last stage the reverse): untied, two matrices; tied, one for both roles, as the gradient
+// model keeps it (no embedding group, no copy reduced apart), its layers the same either way.
+TEST(EmbeddingGroup, ADualPipeEndStageKeepsOneTiedMatrixForBothRoles) {
+  const std::vector<std::string> dualpipe{"schedule=dualpipe", "parallelism.vp=2"};
+  auto params = [&](const char* tied, int stage) {
+    auto overrides = dualpipe;
+    overrides.push_back(std::string("model.tied_embeddings=") + tied);
+    return stage_params(step_config(pipeline(overrides)), stage).dense;
+  };
+  const scenarios::Scenario s = pipeline(dualpipe);
+  const double matrix = static_cast<double>(s.model.vocab) * s.model.hidden;
+  for (int stage : {0, 3}) EXPECT_DOUBLE_EQ(params("false", stage) - params("true", stage), matrix) << stage;
+  for (int stage : {1, 2}) EXPECT_DOUBLE_EQ(params("false", stage), params("true", stage)) << stage;
+  EXPECT_TRUE(sums_of(s).stages.empty());
 }
 
 // Untied, the prediction module's copy pairs with the first stage's embedding, wherever the module is.
