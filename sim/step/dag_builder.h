@@ -290,8 +290,6 @@ class DagBuilder {
   void embedding_forward(int stage, int layer, int mb);
   void embedding_backward(int stage, int layer, int mb);
   void lm_head(int stage, int layer, int mb, Duration before);
-  // The tag layer of the model's embedding tasks: its gradient unit's (StepCosts::end_unit).
-  int embedding_tag() const { return config_.model.transformer_layers() + 1; }
   void moe_backward(int stage, int layer, int mb, bool last_weights);
   void all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward);
   void tensor_parallel(int stage, int layer, int mb, bool backward);

@@ -51,9 +51,8 @@ void DagBuilder::layer_forward(int stage, int layer, int mb) {
   const auto& lanes = lanes_.of_stage[stage];
   wait_for_gathers(stage, layer);
   zero3_gather(stage, layer, mb, false);
-  // The embedding counts with the first layer where it shares its virtual stage (its weights are
-  // that layer's to gather).
-  if (layer == 0 && costs_.end_unit[0] < 0) embedding_forward(stage, embedding_tag(), mb);
+  // Where the embedding shares the first layer's virtual stage, its weights are that layer's to gather.
+  if (costs_.embeds_with(layer)) embedding_forward(stage, costs_.embedding_unit(), mb);
   if (config_.model.is_mtp_layer(layer)) mtp_forward(stage, layer, mb);
   tensor_parallel(stage, layer, mb, false);
   context_parallel(stage, layer, mb, false);
@@ -227,7 +226,7 @@ void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_weights)
   context_parallel(stage, layer, mb, true);
   tensor_parallel(stage, layer, mb, true);
   if (config_.model.is_mtp_layer(layer)) mtp_backward(stage, layer, mb);
-  if (layer == 0 && costs_.end_unit[0] < 0) embedding_backward(stage, embedding_tag(), mb);
+  if (costs_.embeds_with(layer)) embedding_backward(stage, costs_.embedding_unit(), mb);
   if (!last_weights) return;
   reduce_dense_grads(stage, layer, mb);
   sum_mirror_grads(stage, layer, mb);

@@ -374,7 +374,7 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.virtual_stages = stage_layers(m, p, c.virtual_layout.count());
   c.mtp_virtual_stage = mtp_virtual_stage(m, c.virtual_stages);
   c.stage_of_layer.assign(m.transformer_layers(), 0);
-  if (c.virtual_stages.front().empty()) c.end_unit[0] = m.transformer_layers() + 1;
+  if (c.virtual_stages.front().empty()) c.end_unit[0] = c.embedding_unit();
   if (c.virtual_stages.back().empty()) c.end_unit[1] = m.transformer_layers();  // the LM head's tag
   c.first_moe_of_chunk.assign(m.transformer_layers(), 0);
   for (int v = 0; v < c.virtual_layout.count(); ++v) {

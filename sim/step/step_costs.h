@@ -121,6 +121,11 @@ struct StepCosts {
   std::vector<Duration> count_exchange;
 
   int units() const { return static_cast<int>(stage_of_layer.size()) + 2; }
+  // The word embedding's tag layer (its tasks') and, where it has a virtual stage of its own, its
+  // gradient unit: the layer count plus one.
+  int embedding_unit() const { return static_cast<int>(stage_of_layer.size()) + 1; }
+  // Whether the embedding runs with `layer`, the first, in the virtual stage they share.
+  bool embeds_with(int layer) const { return layer == 0 && end_unit[0] < 0; }
   // The stage of a gradient unit (DualPipe: its first copy's).
   int stage_of_unit(int unit) const {
     if (unit < static_cast<int>(stage_of_layer.size())) return stage_of_layer[unit];

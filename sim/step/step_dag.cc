@@ -69,7 +69,7 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
     if (end >= 0) {
       wait_for_gathers(stage, end, true);
       zero3_gather(stage, end, op.micro_batch, false);
-      if (v == 0) embedding_forward(stage, embedding_tag(), op.micro_batch);
+      if (v == 0) embedding_forward(stage, costs_.embedding_unit(), op.micro_batch);
     }
     for (int l : layers) layer_forward(stage, l, op.micro_batch);
     if (v + 1 == v_count) {
@@ -81,7 +81,7 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
     }
   } else {
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) layer_backward(stage, *it, op.micro_batch, last_weights);
-    if (end >= 0 && v == 0) embedding_backward(stage, embedding_tag(), op.micro_batch);
+    if (end >= 0 && v == 0) embedding_backward(stage, costs_.embedding_unit(), op.micro_batch);
   }
   if (end >= 0 && last_weights) end_grads(stage, end, op.micro_batch);
   if (!op.weights && (op.backward ? v > 0 : v + 1 < v_count)) send(stage, v, op.micro_batch, op.backward);
