@@ -40,7 +40,21 @@ std::string gb(double bytes) { return format("%.1f GB", bytes / 1e9); }
 std::string short_name(const std::string& what) {
   if (what == "optimizer state") return "optimizer";
   if (what == "all-to-all buffers") return "a2a buffers";
+  if (what == "embedding gradient") return "embed. grad";
   return what;
+}
+
+// Every term any stage has, each after the terms that come before it in a stage that has it.
+std::vector<std::string> term_columns(const GpuMemory& memory) {
+  std::vector<std::string> columns;
+  for (const StageMemory& stage : memory.stages) {
+    auto next = columns.begin();
+    for (const MemoryTerm& t : stage.terms) {
+      const auto found = std::find(columns.begin(), columns.end(), t.what);
+      next = found != columns.end() ? found + 1 : columns.insert(next, t.what) + 1;
+    }
+  }
+  return columns;
 }
 
 }  // namespace
@@ -94,12 +108,13 @@ std::string memory_report(const scenarios::Scenario& s, const std::string& prefi
   std::string out = prefix + format("memory per GPU and stage (of %s), with the first policy's expert slots:\n",
                                     gb(s.cluster.gpu.hbm_capacity.count()).c_str());
   std::string header = prefix + "  stage  in flight";
-  for (const auto& t : memory.stages.back().terms) header += format("  %12s", short_name(t.what).c_str());
+  const std::vector<std::string> columns = term_columns(memory);
+  for (const std::string& what : columns) header += format("  %12s", short_name(what).c_str());
   out += header + format("  %12s\n", "total");
   for (const StageMemory& stage : memory.stages) {
     std::string line = prefix + format("  %-5d  %9d", stage.stage, stage.in_flight);
-    for (const auto& t : memory.stages.back().terms) {
-      const auto it = std::find_if(stage.terms.begin(), stage.terms.end(), [&](const MemoryTerm& m) { return m.what == t.what; });
+    for (const std::string& what : columns) {
+      const auto it = std::find_if(stage.terms.begin(), stage.terms.end(), [&](const MemoryTerm& m) { return m.what == what; });
       line += format("  %12s", it == stage.terms.end() ? "-" : gb(it->bytes).c_str());
     }
     out += line + format("  %12s%s\n", gb(stage.total()).c_str(), &stage == &memory.peak() ? "  peak" : "");

@@ -80,6 +80,29 @@ double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed,
 // GEMM's precision), and its final norm's input (BF16).
 double mtp_activations(const models::MoeModel& m) { return (3 * 2.0 + 2 * m.gemm_input_bytes()) * m.hidden; }
 
+// The embedding's dense gradient (BF16, the vocabulary shard) that a stage forms in its backward
+// passes: PyTorch's embedding backward writes all of it, and Megatron's gradient hook adds it to the
+// main gradient and drops it. Each counts beyond what is freed by then. The first virtual stage
+// forms it at the end of its backward, its activations freed, and its logits too where one chunk
+// runs the whole model. The prediction modules form theirs (one sum over the modules) after their
+// LM head's backward, its logits freed, the rest of the chunk still held. Under ZeRO-3 the
+// "gathered layers" term already holds a unit's whole gradient.
+std::vector<BackwardTransient> embedding_gradients(const StepConfig& s, const VirtualStages& where,
+                                                   const std::vector<std::vector<int>>& chunks, int stage, double rows) {
+  const auto& m = s.model;
+  std::vector<BackwardTransient> out;
+  if (s.parallel.zero >= 3) return out;
+  const double gradient = static_cast<double>(m.vocab) / s.parallel.tp * m.hidden * models::bytes_per_element(models::Dtype::kBf16);
+  const double logits = rows * m.vocab * s.logit_bytes();
+  for (int c = 0; c < s.parallel.vp; ++c) {
+    const int v = where.virtual_stage(stage, c);
+    const bool modules = std::ranges::any_of(chunks[v], [&](int l) { return m.is_mtp_layer(l); });
+    if (v == 0) out.push_back({c, std::max(0.0, gradient - (where.count() == 1 ? (1 + m.mtp_layers) * logits : 0.0)), false});
+    if (modules) out.push_back({c, std::max(0.0, gradient - logits), true});
+  }
+  return out;
+}
+
 }  // namespace
 
 double StageMemory::total() const {
@@ -193,6 +216,8 @@ GpuMemory gpu_memory(const StepConfig& s) {
     const auto order = pipeline_order(*schedule, stage, p.pp, p.vp, s.micro_batches, s.split_weights);
     mem.in_flight = peak_in_flight(order);
     const double activations = peak_in_flight_bytes(order, chunk_bytes) + recomputed_layer;
+    const auto gradients = embedding_gradients(s, where, chunks, stage, rows);
+    const double embedding_gradient = std::max(0.0, peak_in_flight_bytes(order, chunk_bytes, gradients) - activations);
     auto sharded = [&](double per_param, int from_stage) {
       const bool shard = p.zero >= from_stage;
       return per_param * (params.dense / (shard ? dense_shard : 1) + params.experts / (shard ? expert_shard : 1));
@@ -213,6 +238,7 @@ GpuMemory gpu_memory(const StepConfig& s) {
     }
     mem.terms.push_back({"activations", activations,
                          "parallelism.recompute, parallelism.recompute_modules, training.micro_batch, parallelism.tp, parallelism.cp"});
+    if (embedding_gradient > 0) mem.terms.push_back({"embedding gradient", embedding_gradient, "parallelism.tp"});
     if (stage == where.stage_of(where.count() - 1) || (where.bidirectional && stage == where.stage_of(where.count() - 1, 1))) {
       // Each LM head pass keeps, for one micro-batch, its logits as the loss keeps them, and the
       // inputs of the final norm and of the head (BF16, the sequence shard): received from the

@@ -163,16 +163,26 @@ int peak_in_flight(const std::vector<PipelineOp>& order) {
   return peak;
 }
 
-double peak_in_flight_bytes(const std::vector<PipelineOp>& order, std::span<const double> chunk_bytes) {
+double peak_in_flight_bytes(const std::vector<PipelineOp>& order, std::span<const double> chunk_bytes,
+                            std::span<const BackwardTransient> transients) {
   // Summed in whole counts per chunk, so that a chunk freed leaves no rounding behind.
   std::vector<int> held(chunk_bytes.size(), 0);
+  auto now = [&] {
+    double bytes = 0;
+    for (size_t c = 0; c < held.size(); ++c) bytes += held[c] * chunk_bytes[c];
+    return bytes;
+  };
   double peak = 0;
   for (const PipelineOp& op : order) {
     if (op.backward && op.defers_weights) continue;
-    held[op.chunk] += op.backward || op.weights ? -1 : 1;
-    double now = 0;
-    for (size_t c = 0; c < held.size(); ++c) now += held[c] * chunk_bytes[c];
-    peak = std::max(peak, now);
+    const bool frees = op.backward || op.weights;
+    const double before = now();
+    held[op.chunk] += frees ? -1 : 1;
+    const double after = now();
+    peak = std::max(peak, after);
+    for (const BackwardTransient& t : transients) {
+      if (frees && t.chunk == op.chunk) peak = std::max(peak, (t.at_start ? before : after) + t.bytes);
+    }
   }
   return peak;
 }

@@ -89,8 +89,19 @@ std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage,
 // The most micro-batch chunks whose forward has run and whose backward (or deferred weight
 // gradients) has not, at any point of `order`: whose activations the stage holds at once.
 int peak_in_flight(const std::vector<PipelineOp>& order);
+// A buffer that a stage holds for a moment in every backward pass of one chunk (or in its deferred
+// weight gradients, which free the chunk): at the pass's start, beside all the activations held
+// before it, or at its end, after the chunk's activations are freed. An embedding's dense gradient.
+struct BackwardTransient {
+  int chunk = 0;
+  double bytes = 0;
+  bool at_start = false;
+};
+
 // The same peak in bytes, each chunk's micro-batch holding `chunk_bytes[op.chunk]`: what the
-// stage's activations reach where its chunks differ (the last holding the prediction modules).
-double peak_in_flight_bytes(const std::vector<PipelineOp>& order, std::span<const double> chunk_bytes);
+// stage's activations reach where its chunks differ (the last holding the prediction modules);
+// with `transients`, the most that activations and a transient reach together.
+double peak_in_flight_bytes(const std::vector<PipelineOp>& order, std::span<const double> chunk_bytes,
+                            std::span<const BackwardTransient> transients = {});
 
 }  // namespace moesim

@@ -1,6 +1,7 @@
 // End-to-end tests of the moesim binary: exit codes, messages, and the files a run writes.
 #include <algorithm>
 #include <chrono>
+#include <sstream>
 #include <string>
 
 #include "tests/e2e/cli.h"
@@ -134,6 +135,28 @@ TEST_F(Cli, ValidatePrintsThePipelineSplitAndTakesAnotherInMegatronsNotation) {
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("`parallelism.pipeline_layout`: expected 24 transformer layers 't' (model.layers), got 23"), std::string::npos)
       << bad.err;
+}
+
+// The memory table has a column for every term of any stage: here the embedding's gradient on the
+// first stage (400,000 words x 1,024 in BF16, 64-token micro-batches) and the logits on the last.
+TEST_F(Cli, ValidatePrintsEveryStagesMemoryTerms) {
+  const Result r = moesim("validate " + quickstart() +
+                          " --set parallelism.pp=2 --set parallelism.dp=16 --set parallelism.ep=16 --set parallelism.recompute=full"
+                          " --set model.vocab=400000 --set training.seq_len=64 --set training.micro_batch=1"
+                          " --set training.cross_entropy=bf16 --print");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream table(r.out.substr(r.out.find("memory per GPU")));
+  std::string title, header, first, last;
+  std::getline(table, title), std::getline(table, header), std::getline(table, first), std::getline(table, last);
+  const size_t gradient = header.find("embed. grad"), logits = header.find("LM head");
+  ASSERT_NE(gradient, std::string::npos) << r.out;
+  ASSERT_NE(logits, std::string::npos) << r.out;
+  // Each value ends where its column's name does.
+  const auto cell = [](const std::string& line, size_t end) { return line.substr(end - 7, 7); };
+  EXPECT_EQ(cell(first, gradient + 11), " 0.8 GB") << r.out;
+  EXPECT_EQ(cell(last, gradient + 11).back(), '-') << r.out;
+  EXPECT_EQ(cell(first, logits + 7).back(), '-') << r.out;
+  EXPECT_EQ(cell(last, logits + 7), " 0.1 GB") << r.out;
 }
 
 TEST_F(Cli, MissingScenarioFileExitsTwo) {

@@ -8,6 +8,7 @@
 
 #include "sim/network/network_model.h"
 #include "sim/step/compute_model.h"
+#include "sim/step/memory_model.h"
 #include "sim/step/step_costs.h"
 #include "sim/step/step_simulator.h"
 #include "sim/step/task_kind.h"
@@ -127,6 +128,30 @@ TEST(ModelEnds, TheEmbeddingRunsBeforeTheFirstLayerAndItsGradientAfter) {
     EXPECT_LE(schedule.tasks[embedding.at({mb, false})].end, schedule.tasks[attention.at({mb, false})].start) << mb;
     EXPECT_LE(schedule.tasks[attention.at({mb, true})].end, schedule.tasks[embedding.at({mb, true})].start) << mb;
   }
+}
+
+// The embedding's backward writes a dense BF16 gradient of its vocabulary shard before Megatron's
+// hook adds it to the main gradient: 400,000 / 2 words x 768 = 307 MB here, against 128 tokens a
+// GPU (256 a sequence on TP 2) whose BF16 logits take 102 MB. On one stage it comes at the end of
+// the backward, the activations and the logits freed: the peak grows by what the gradient exceeds
+// them by. The prediction module forms its lookup's gradient after its own LM head's backward,
+// every activation still held, its logits freed: the peak grows by the gradient less those logits.
+// Under ZeRO-3 the gathered-layers term holds it.
+TEST(ModelEnds, TheEmbeddingsDenseGradientRaisesThePeakWhereItExceedsWhatIsFreed) {
+  auto memory = [](const std::vector<std::string>& changes) {
+    std::vector<std::string> overrides{"parallelism.pp=1", "parallelism.tp=2", "model.vocab=400000", "training.seq_len=256",
+                                       "training.cross_entropy=bf16"};
+    overrides.insert(overrides.end(), changes.begin(), changes.end());
+    return gpu_memory(step_config(pipeline(overrides))).stages.at(0);
+  };
+  const double vocab = 400000, gradient = vocab / 2 * 768 * 2, logits = 128 * vocab * 2;
+  const StageMemory full = memory({"parallelism.recompute=full"});
+  ASSERT_GT(full.bytes_of("embedding gradient"), 0.0);
+  EXPECT_DOUBLE_EQ(full.bytes_of("embedding gradient"), gradient - logits - full.bytes_of("activations"));
+  EXPECT_DOUBLE_EQ(memory({"model.mtp_layers=1"}).bytes_of("embedding gradient"), gradient - logits);
+  EXPECT_EQ(memory({"parallelism.recompute=full", "parallelism.zero=3"}).bytes_of("embedding gradient"), 0.0);
+  EXPECT_GT(memory({}).bytes_of("embedding gradient"), 0.0);
+  EXPECT_EQ(memory({"training.seq_len=2048"}).bytes_of("embedding gradient"), 0.0);  // 819 MB of logits
 }
 
 }  // namespace

@@ -61,6 +61,15 @@ TEST(Schedule, ActivationsPeakChunkByChunk) {
   EXPECT_DOUBLE_EQ(peak_in_flight_bytes(order, bytes), 12);
   const std::vector<PipelineOp> deferred{op(0, 1, false), op(0, 1, true, true), op(1, 1, false), op(0, 1, false, false, true)};
   EXPECT_DOUBLE_EQ(peak_in_flight_bytes(deferred, bytes), 20);
+  // A transient of the light chunk's backward: after it frees (1 held, then none), or before.
+  const auto with = [&](const std::vector<PipelineOp>& o, BackwardTransient t) { return peak_in_flight_bytes(o, bytes, {&t, 1}); };
+  EXPECT_DOUBLE_EQ(with(order, {0, 5, false}), 12);
+  EXPECT_DOUBLE_EQ(with(order, {0, 15, false}), 16);
+  EXPECT_DOUBLE_EQ(with(order, {0, 15, true}), 17);
+  EXPECT_DOUBLE_EQ(with(order, {1, 5, true}), 17);
+  // Deferred, it comes with the weight gradients, which free the chunk.
+  EXPECT_DOUBLE_EQ(with(deferred, {1, 3, false}), 20);
+  EXPECT_DOUBLE_EQ(with(deferred, {1, 3, true}), 23);
 }
 
 TEST(Schedule, OverlapPairsForwardsWithBackwardsOfOtherMicroBatches) {
