@@ -293,6 +293,7 @@ class DagBuilder {
   void moe_backward(int stage, int layer, int mb, bool last_weights);
   void all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward);
   void tensor_parallel(int stage, int layer, int mb, bool backward);
+  void loss_all_reduce(int stage, int layer, int mb);
   void context_parallel(int stage, int layer, int mb, bool backward);
   void expert_tensor_parallel(int stage, const LayerTraffic& t, bool gather, int layer, int mb, bool backward);
   void zero3_gather(int stage, int layer, int mb, bool backward);

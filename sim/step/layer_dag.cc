@@ -21,6 +21,13 @@ void DagBuilder::tensor_parallel(int stage, int layer, int mb, bool backward) {
   }
 }
 
+void DagBuilder::loss_all_reduce(int stage, int layer, int mb) {
+  for (const auto& lanes : tp_groups_[stage]) {
+    const auto& cost = costs_.loss_all_reduce[costs_.by_gpu(lanes_.gpu[lanes.front()])];
+    collective(lanes, cost, task_tag(TaskKind::kLossAllReduce, layer, mb), 0, true);
+  }
+}
+
 void DagBuilder::context_parallel(int stage, int layer, int mb, bool backward) {
   for (const auto& lanes : cp_groups_[stage]) {
     const auto& cost = costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lanes.front()])];
@@ -99,10 +106,12 @@ void DagBuilder::embedding_backward(int stage, int layer, int mb) {
 }
 
 // One pass through the LM head and the loss (`before`: what runs on the sequence shard first, the
-// final norm), its input gathered over the TP group and its input gradient scattered back.
+// final norm), its input gathered over the TP group, the loss's all-reduces, and its input gradient
+// scattered back.
 void DagBuilder::lm_head(int stage, int layer, int mb, Duration before) {
   tensor_parallel(stage, layer, mb, false);
   for (int lane : lanes_.of_stage[stage]) compute(lane, costs_.lm_head + before, TaskKind::kLmHead, layer, mb, false);
+  loss_all_reduce(stage, layer, mb);
   tensor_parallel(stage, layer, mb, true);
 }
 

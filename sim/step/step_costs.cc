@@ -188,6 +188,22 @@ void embedding_costs(const StepConfig& s, StepCosts& c) {
   c.embedding_bwd = elementwise_time(s.cluster.gpu, Bytes(2 * sequence * row + dense_grad), tp > 1 ? 4 : 3);
 }
 
+// Megatron's vocabulary-parallel cross-entropy, over each token's vocabulary shards: three
+// all-reduces in the TP group of one FP32 number a token, one after another (the logits' maximum,
+// then the target's logit and the sum of the exponentials; tensor_parallel/cross_entropy.py).
+network::CollectiveCost loss_all_reduce(network::NetworkModel& network, const std::vector<int>& gpus, double tokens) {
+  const network::CollectiveCost one = network.all_reduce(gpus, Bytes(4 * tokens));
+  network::CollectiveCost three;
+  for (int i = 0; i < 3; ++i) {
+    three.time += one.time;
+    three.intra_node += one.intra_node;
+    three.inter_node += one.inter_node;
+    three.demand.insert(three.demand.end(), one.demand.begin(), one.demand.end());
+    three.tail.insert(three.tail.end(), one.tail.begin(), one.tail.end());
+  }
+  return three;
+}
+
 // Sends between the GPU with local index `local` on `stage` and on `to_stage`.
 network::CollectiveCost send(network::NetworkModel& network, const StepCosts& c, int stage, int to_stage, int local, double bytes) {
   network::TrafficMatrix traffic(std::vector<int>{c.layout.gpu(stage, local), c.layout.gpu(to_stage, local)});
@@ -201,7 +217,10 @@ void parallel_costs(const StepConfig& s, StepCosts& c, network::NetworkModel& ne
   const double h = m.hidden, rows = c.rows;
   const int gpus = c.per_group ? c.gpus : 1;
   for (int g = 0; g < gpus; ++g) {
-    if (p.tp > 1) c.tp_collective.push_back(gather(network, c.layout.tp_group(g), rows * p.tp * h * 2));
+    if (p.tp > 1) {
+      c.tp_collective.push_back(gather(network, c.layout.tp_group(g), rows * p.tp * h * 2));
+      c.loss_all_reduce.push_back(loss_all_reduce(network, c.layout.tp_group(g), rows * p.tp));
+    }
     if (p.cp > 1) c.cp_exchange.push_back(gather(network, c.layout.cp_group(g), rows * p.cp * m.key_value_dim() * 2.0));
     if (p.pp > 1) {
       const int stage = c.layout.stage_of(g), local = c.layout.local_of(g);

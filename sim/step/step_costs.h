@@ -85,6 +85,8 @@ struct StepCosts {
   // TP group (2 per MoE layer, 4 per dense layer, each way), the CP exchange of keys and values,
   // and the activations (forward) or gradients (backward) it sends the neighbouring stage.
   std::vector<network::CollectiveCost> tp_collective, cp_exchange, send_next, send_previous;  // sends to stage + 1, stage - 1 (mod pp)
+  // Per LM head pass, by GPU: the vocabulary-parallel loss's all-reduces in its TP group.
+  std::vector<network::CollectiveCost> loss_all_reduce;
   // The same sends from the prediction modules' virtual stage on, where it is not the last: the
   // hidden states with the modules'. Empty otherwise.
   std::vector<network::CollectiveCost> send_next_wide, send_previous_wide;

@@ -27,6 +27,7 @@ const char* to_string(TaskKind kind) {
     case TaskKind::kMtpProjection: return "MTP projection";
     case TaskKind::kEmbeddingGradSum: return "embedding grad sum";
     case TaskKind::kEmbedding: return "embedding";
+    case TaskKind::kLossAllReduce: return "loss all-reduce";
   }
   return "?";
 }
@@ -70,6 +71,7 @@ void append_timeline(const ExecutedStep& executed, int step, Duration offset, st
           break;
         case TaskKind::kOptimizer:
         case TaskKind::kTensorParallel:
+        case TaskKind::kLossAllReduce:
         case TaskKind::kContextParallel:
         case TaskKind::kPipelineSend:
         case TaskKind::kParamAllGather:

@@ -30,6 +30,7 @@ enum class TaskKind : uint8_t {
   kMtpProjection,         // a prediction module's norms and projection, before its layer
   kEmbeddingGradSum,      // the word embedding's gradient summed between the two stages that hold it
   kEmbedding,             // the word embedding's lookup (forward) or its weight gradient (backward)
+  kLossAllReduce,         // the vocabulary-parallel loss's all-reduces in a TP group
 };
 
 // The name of a task kind, as timelines show it.

@@ -69,7 +69,8 @@ std::map<Key, int> ends_of(const scenarios::Scenario& s) {
   for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
     const uint32_t tag = graph.tag(t);
     const TaskKind kind = tag_kind(tag);
-    if (kind != TaskKind::kEmbedding && kind != TaskKind::kLmHead && kind != TaskKind::kTensorParallel) continue;
+    if (kind != TaskKind::kEmbedding && kind != TaskKind::kLmHead && kind != TaskKind::kTensorParallel && kind != TaskKind::kLossAllReduce)
+      continue;
     if (kind == TaskKind::kTensorParallel && tag_layer(tag) < layers) continue;  // the layers' own
     ++out[{sim.lanes().gpu[graph.resources(t)[0] / 2] / 2, kind, tag_layer(tag), tag_backward(tag)}];
   }
@@ -78,8 +79,8 @@ std::map<Key, int> ends_of(const scenarios::Scenario& s) {
 
 // The first stage looks the embedding up and computes its gradient once a micro-batch (one lane
 // for its TP group, whose GPUs do the same), and its TP group reduce-scatters the lookup and
-// gathers its gradient; the last stage's TP group gathers the LM head's input and scatters its
-// gradient. The tags: the LM head's layer (the layer count) and the embedding's (one more), on
+// gathers its gradient; the last stage's TP group gathers the LM head's input, all-reduces the
+// loss's sums and scatters its gradient. The tags: the LM head's layer (the layer count) and the embedding's (one more), on
 // whichever stage holds them.
 TEST(ModelEnds, RunOnTheirStagesWithTheirSequenceParallelCollectives) {
   const int mbs = 8, head = 8, embedding = 9;
@@ -89,6 +90,7 @@ TEST(ModelEnds, RunOnTheirStagesWithTheirSequenceParallelCollectives) {
       {{0, TaskKind::kTensorParallel, embedding, false}, mbs},
       {{0, TaskKind::kTensorParallel, embedding, true}, mbs},
       {{1, TaskKind::kLmHead, head, false}, mbs},
+      {{1, TaskKind::kLossAllReduce, head, false}, mbs},
       {{1, TaskKind::kTensorParallel, head, false}, mbs},
       {{1, TaskKind::kTensorParallel, head, true}, mbs},
   };
@@ -106,7 +108,39 @@ TEST(ModelEnds, APredictionModuleLooksUpItsOwnTokens) {
   const int mbs = 8, module = 8;
   EXPECT_EQ((ends.at({1, TaskKind::kEmbedding, module, false})), mbs);
   EXPECT_EQ((ends.at({1, TaskKind::kEmbedding, module, true})), mbs);
+  EXPECT_EQ((ends.at({1, TaskKind::kLossAllReduce, module, false})), mbs);  // its own loss
   EXPECT_EQ((ends.at({0, TaskKind::kEmbedding, module + 2, false})), mbs);  // the model's own, as before
+}
+
+// The vocabulary-parallel loss all-reduces over the TP group three FP32 numbers a token, one
+// after another: 3 x the network's all-reduce of 4 bytes x the sequence's 2,048 tokens, after the
+// LM head's logits and before its input gradient is scattered back.
+TEST(ModelEnds, TheLossAllReducesItsSumsInTheTensorParallelGroup) {
+  const scenarios::Scenario s = pipeline({"parallelism.tp=2", "parallelism.pp=2"});
+  const StepConfig c = step_config(s);
+  auto network = network::make_network_model(c.cluster);
+  const StepCosts costs = step_costs(c, *network);
+  const std::vector<int> group{2, 3};  // the last stage's TP group
+  ASSERT_EQ(costs.layout.tp_group(2), group);
+  EXPECT_EQ(costs.loss_all_reduce.at(costs.by_gpu(2)).time, network->all_reduce(group, Bytes(4 * 2048.0)).time * 3);
+  StepSimulator sim(c);
+  simulate_step(s, sim);
+  const engine::TaskGraph& graph = sim.graph();
+  const engine::Schedule& schedule = sim.schedule();
+  std::map<std::pair<TaskKind, bool>, std::map<int, engine::TaskId>> head;  // by (kind, backward), then micro-batch
+  for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
+    const uint32_t tag = graph.tag(t);
+    if (tag_layer(tag) == c.model.layers) head[{tag_kind(tag), tag_backward(tag)}][tag_micro_batch(tag)] = t;
+  }
+  const auto& reduce = head[(std::pair{TaskKind::kLossAllReduce, false})];
+  const auto& logits = head[(std::pair{TaskKind::kLmHead, false})];
+  const auto& scatter = head[(std::pair{TaskKind::kTensorParallel, true})];
+  ASSERT_EQ(reduce.size(), 8u);
+  for (const auto& [mb, t] : reduce) {
+    EXPECT_EQ(schedule.tasks[t].end - schedule.tasks[t].start, costs.loss_all_reduce[costs.by_gpu(2)].time) << mb;
+    EXPECT_LE(schedule.tasks[logits.at(mb)].end, schedule.tasks[t].start) << mb;
+    EXPECT_LE(schedule.tasks[t].end, schedule.tasks[scatter.at(mb)].start) << mb;
+  }
 }
 
 // The lookup precedes the first layer's attention and its gradient follows that attention's
