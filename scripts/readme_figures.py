@@ -194,9 +194,10 @@ moesim run scenarios/routing_hash.yaml      # static {ms(loc['hash'])}/step, imb
 moesim run scenarios/routing_locmoe.yaml    # static {ms(loc['locmoe'])}/step, imbalance {float(loc['locmoe']['imbalance_max_mean']):.2f}, {gb(loc['locmoe'])} inter-node
 ```
 
-LocMoE keeps {100 * moved:.0f} % of top-k's inter-node bytes inside the servers. The paper reports 1.15× over
-hash at 64 NPUs; that gap depends on how balanced its trained gate was, which these dynamics do
-not claim to match.
+LocMoE keeps {100 * moved:.0f} % of top-k's inter-node bytes inside the servers, routing over the learned gate
+as the other modes do. With LocMoE's own gate, GrAP (`gating.locmoe.gate: grap`: fixed, every
+expert a token's best equally often), its loads balance as hash routing's do; the paper's setup
+runs it ([The seed papers, on their own setups](#the-seed-papers-on-their-own-setups)).
 
 C2R needs a deduplicating dispatch (`dispatch.dedup: gpu`) to pay off: with groups that sit on
 one GPU each, a token's two experts share a GPU and it is sent once (GPT-3 350M, 128 experts,

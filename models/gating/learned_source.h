@@ -28,8 +28,9 @@
 // 16): topk takes the first k; c2r takes the first, then the best among its collaborators;
 // locmoe moves a share of the probes whose best expert is remote to their best candidate on the
 // sender's node (none among the 16: the token stays remote). The gate learns from its own top-k
-// choices in every mode; a mode changes where tokens go, not how the gate learns. Under hash the
-// gate plays no part: experts are uniform.
+// choices in every mode; a mode changes where tokens go, not how the gate learns. Under hash, and
+// under locmoe with LocMoE's own gate (gating.locmoe.gate: grap), the learned gate plays no part:
+// experts are uniform.
 #pragma once
 
 #include <memory>

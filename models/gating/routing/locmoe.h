@@ -1,7 +1,9 @@
 // locmoe: LocMoE (arXiv 2401.13920), top-1: a share `locality` of the tokens whose best expert is
 // on another node go to their best-scoring expert on their own node instead, as far as that
 // expert's capacity allows. LocMoE trains this preference in with a locality loss; here it is
-// applied to the gate's scores directly.
+// applied to the gate's scores directly. gating.locmoe.gate: grap takes LocMoE's own gate, fixed
+// and orthogonal, under which every expert is a token's best equally often (the paper's Lemma 2):
+// balanced as hash routing is, with the move to local experts in closed form.
 #pragma once
 
 namespace moesim::gating {
