@@ -87,18 +87,22 @@ TEST(HashRouting, IsBalancedWhateverTheGate) {
   }
 }
 
+// Two sources give the same rows, step after step.
+void expect_same_rows(LearnedSource& a, LearnedSource& b, const RoutingView& view, int steps) {
+  RoutingMatrix x(2, 8, 16), y(2, 8, 16);
+  for (int s = 0; s < steps; ++s) {
+    a.route(s, view, x);
+    b.route(s, view, y);
+    for (int l = 0; l < 2; ++l)
+      for (int r = 0; r < 8; ++r) ASSERT_TRUE(std::ranges::equal(x.row(l, r), y.row(l, r))) << "step " << s;
+  }
+}
+
 TEST(LocMoeRouting, WithoutLocalityIsTopK) {
   auto p = small(mode("locmoe", {{"locality", "0"}}), 1);
   LearnedSource loc(p, router::make_cpu_router());
   LearnedSource topk(small(mode("topk"), 1), router::make_cpu_router());
-  const RoutingView view = contiguous_view(p.shape);
-  RoutingMatrix a(2, 8, 16), b(2, 8, 16);
-  for (int s = 0; s < 20; ++s) {
-    loc.route(s, view, a);
-    topk.route(s, view, b);
-    for (int l = 0; l < 2; ++l)
-      for (int r = 0; r < 8; ++r) ASSERT_TRUE(std::ranges::equal(a.row(l, r), b.row(l, r))) << "step " << s;
-  }
+  expect_same_rows(loc, topk, contiguous_view(p.shape), 20);
 }
 
 TEST(LocMoeRouting, LocalityKeepsTokensOnTheirNode) {
@@ -161,14 +165,7 @@ TEST(LocMoeRouting, TheGrapGateWithoutLocalityIsHash) {
   auto p = small(mode("locmoe", {{"locality", "0"}, {"gate", "grap"}}), 1);
   LearnedSource loc(p, router::make_cpu_router()), hash(small(mode("hash"), 1), router::make_cpu_router());
   EXPECT_FALSE(loc.describe().find("GrAP gate") == std::string::npos) << loc.describe();
-  const RoutingView view = contiguous_view(p.shape);
-  RoutingMatrix a(2, 8, 16), b(2, 8, 16);
-  for (int s = 0; s < 5; ++s) {
-    loc.route(s, view, a);
-    hash.route(s, view, b);
-    for (int l = 0; l < 2; ++l)
-      for (int r = 0; r < 8; ++r) ASSERT_TRUE(std::ranges::equal(a.row(l, r), b.row(l, r))) << "step " << s;
-  }
+  expect_same_rows(loc, hash, contiguous_view(p.shape), 5);
 }
 
 // Each node holds 8 of the 16 experts. A token's best expert is remote for half of them; locality
