@@ -48,7 +48,7 @@ class Row:
 
 ROWS = [
     Row("locmoe", "locmoe_vs_hash_64", "LocMoE vs hash routing, 64 NPUs (step-time ratio)", "1.15×", 1.15, 1.15, "speedup",
-        "LocMoE's GrAP gate balances as hash does (imbalance {locmoe_imbalance:.2f} and {hash_imbalance:.2f}), so only locality "
+        "LocMoE's GrAP gate balances as hash does (imbalance {locmoe_imbalance:.2f}, hash's {hash_imbalance:.2f}), so only locality "
         "is left: {inter_node_saved_hash} fewer inter-node bytes than hash, as a local expert has room for moved tokens only "
         "up to capacity (factor 1.25). The rest of the paper's gain is in "
         "what this dropless setup does not run: MindSpore's all-to-all padded to capacity, with LocMoE training at the "
