@@ -292,6 +292,8 @@ class DagBuilder {
   void lm_head(int stage, int layer, int mb, Duration before);
   void moe_backward(int stage, int layer, int mb, bool last_weights);
   void all_to_all(int stage, int layer, int mb, TaskKind kind, bool backward);
+  // One collective in each of a stage's TP or CP `groups`, at the cost of its first GPU.
+  void group_collectives(const std::vector<std::vector<int>>& groups, const std::vector<network::CollectiveCost>& costs, uint32_t tag);
   void tensor_parallel(int stage, int layer, int mb, bool backward);
   void loss_all_reduce(int stage, int layer, int mb);
   void context_parallel(int stage, int layer, int mb, bool backward);

@@ -14,25 +14,21 @@ void DagBuilder::after_weights(const std::vector<int>& lanes, TaskId reduce) {
   }
 }
 
+void DagBuilder::group_collectives(const std::vector<std::vector<int>>& groups, const std::vector<network::CollectiveCost>& costs,
+                                   uint32_t tag) {
+  for (const auto& lanes : groups) collective(lanes, costs[costs_.by_gpu(lanes_.gpu[lanes.front()])], tag, 0, true);
+}
+
 void DagBuilder::tensor_parallel(int stage, int layer, int mb, bool backward) {
-  for (const auto& lanes : tp_groups_[stage]) {
-    const auto& cost = costs_.tp_collective[costs_.by_gpu(lanes_.gpu[lanes.front()])];
-    collective(lanes, cost, task_tag(TaskKind::kTensorParallel, layer, mb, backward), 0, true);
-  }
+  group_collectives(tp_groups_[stage], costs_.tp_collective, task_tag(TaskKind::kTensorParallel, layer, mb, backward));
 }
 
 void DagBuilder::loss_all_reduce(int stage, int layer, int mb) {
-  for (const auto& lanes : tp_groups_[stage]) {
-    const auto& cost = costs_.loss_all_reduce[costs_.by_gpu(lanes_.gpu[lanes.front()])];
-    collective(lanes, cost, task_tag(TaskKind::kLossAllReduce, layer, mb), 0, true);
-  }
+  group_collectives(tp_groups_[stage], costs_.loss_all_reduce, task_tag(TaskKind::kLossAllReduce, layer, mb));
 }
 
 void DagBuilder::context_parallel(int stage, int layer, int mb, bool backward) {
-  for (const auto& lanes : cp_groups_[stage]) {
-    const auto& cost = costs_.cp_exchange[costs_.by_gpu(lanes_.gpu[lanes.front()])];
-    collective(lanes, cost, task_tag(TaskKind::kContextParallel, layer, mb, backward), 0, true);
-  }
+  group_collectives(cp_groups_[stage], costs_.cp_exchange, task_tag(TaskKind::kContextParallel, layer, mb, backward));
 }
 
 void DagBuilder::expert_tensor_parallel(int stage, const LayerTraffic& t, bool gather, int layer, int mb, bool backward) {
