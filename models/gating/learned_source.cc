@@ -358,6 +358,11 @@ void LearnedSource::learn(int layer, int step) {
 
 std::string LearnedSource::describe() const {
   std::ostringstream os;
+  if (!rule_->gated()) {
+    // Content-blind routing: naming the router would suggest a gate that plays no part.
+    os << "synthetic gating, " << rule_->describe() << " (content-blind: the learned gate neither routes nor learns)";
+    return os.str();
+  }
   os << "learned-gate synthetic gating, " << rule_->describe();
   os << " (router: " << router_->name() << "; d " << p_.d << ", " << p_.topics << " topics, " << p_.probe_tokens
      << " probe tokens per layer)";

@@ -330,6 +330,17 @@ TEST_F(Cli, LearnedGatingRunSaysWhichRouterItUses) {
   EXPECT_TRUE(fs::exists(dir_ / "l" / "summary.csv"));
 }
 
+TEST_F(Cli, ContentBlindRoutingDoesNotNameTheUnusedRouter) {
+  const std::string scenario = std::string(MOESIM_SOURCE_DIR) + "/scenarios/papers/locmoe_64npu.yaml";
+  for (const char* routing : {"gating.locmoe.gate=grap", "gating.routing=hash"}) {
+    const Result r = moesim("run " + scenario + " --steps 2 -q --set " + routing + " --out " + (dir_ / "g").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("(content-blind: the learned gate neither routes nor learns)"), std::string::npos) << routing << r.out;
+    EXPECT_EQ(r.out.find("router:"), std::string::npos) << routing << r.out;
+    fs::remove_all(dir_ / "g");
+  }
+}
+
 // What fuzzing found (tests/fuzz/regressions; a scenario is run with its timeline): each one a
 // clean error, never a crash or a leak; a timeout on a valid input (named *-accepted.*) is
 // converted, and its test has a deadline.
