@@ -16,9 +16,11 @@ using nlohmann::json;
 
 double microseconds(Duration d) { return d.seconds() * 1e6; }
 
-// Thread ids: the compute stream of GPU g is 2g, its communication stream 2g + 1, so that a GPU's
-// two streams sit together.
-int thread_id(int gpu, bool comm) { return 2 * gpu + (comm ? 1 : 0); }
+// Thread ids: GPU g's streams are 3g (compute), 3g + 1 (communication) and 3g + 2 (the
+// data-parallel groups' communication), so that a GPU's streams sit together.
+constexpr LaneStream kStreams[] = {LaneStream::kCompute, LaneStream::kComm, LaneStream::kDataParallel};
+constexpr const char* kStreamNames[] = {" compute", " comm", " data-parallel comm"};
+int thread_id(int gpu, LaneStream stream) { return kStreamsPerLane * gpu + static_cast<int>(stream); }
 
 json metadata(const char* name, int pid, std::optional<int> tid, json args) {
   json e = {{"name", name}, {"ph", "M"}, {"pid", pid}, {"args", std::move(args)}};
@@ -42,10 +44,11 @@ TimelineWriter::TimelineWriter(const std::string& path, const scenarios::Scenari
     event(metadata("process_name", pid, std::nullopt, {{"name", s.policies[p].label}}).dump());
     event(metadata("process_sort_index", pid, std::nullopt, {{"sort_index", pid}}).dump());
     for (int g = 0; g < gpus; ++g) {
-      for (bool comm : {false, true}) {
-        const int tid = thread_id(g, comm);
+      for (LaneStream stream : kStreams) {
+        const int tid = thread_id(g, stream);
         const std::string stage = s.parallelism.pp > 1 ? " (stage " + std::to_string(g / s.parallelism.stage_gpus()) + ")" : "";
-        event(metadata("thread_name", pid, tid, {{"name", "GPU " + std::to_string(g) + stage + (comm ? " comm" : " compute")}}).dump());
+        const char* name = kStreamNames[static_cast<int>(stream)];
+        event(metadata("thread_name", pid, tid, {{"name", "GPU " + std::to_string(g) + stage + name}}).dump());
         event(metadata("thread_sort_index", pid, tid, {{"sort_index", tid}}).dump());
       }
     }
@@ -69,10 +72,10 @@ void TimelineWriter::add(int policy, const std::vector<TimelineSpan>& spans) {
     if (span.tokens > 0) args["tokens"] = span.tokens;
     if (span.bytes > 0) args["bytes"] = span.bytes;
     event(json{{"name", std::string(to_string(span.kind)) + (span.backward && span.kind != TaskKind::kOptimizer ? " bwd" : "")},
-               {"cat", span.comm ? "communication" : "compute"},
+               {"cat", span.stream == LaneStream::kCompute ? "compute" : "communication"},
                {"ph", "X"},
                {"pid", policy},
-               {"tid", thread_id(span.gpu, span.comm)},
+               {"tid", thread_id(span.gpu, span.stream)},
                {"ts", microseconds(span.start)},
                {"dur", microseconds(span.duration)},
                {"args", std::move(args)}}

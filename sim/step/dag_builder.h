@@ -29,7 +29,7 @@ class DagBuilder {
 
   StepTasks build() {
     const int n = lanes_.count();
-    graph_.reset(static_cast<uint32_t>(2 * n));
+    graph_.reset(static_cast<uint32_t>(kStreamsPerLane * n));
     cur_.assign(n, kNone);
     entry_.assign(n, {});
     previous_layer_end_.assign(n, {});
@@ -174,11 +174,12 @@ class DagBuilder {
     side_[lane].clear();
   }
 
-  // A collective on the lanes' communication streams, after each one's chain; it becomes their
-  // chain's last task if it `advances` them.
-  TaskId collective(const std::vector<int>& lanes, const network::CollectiveCost& cost, uint32_t tag, int32_t priority, bool advances) {
+  // A collective on the lanes' communication streams (`stream`), after each one's chain; it
+  // becomes their chain's last task if it `advances` them.
+  TaskId collective(const std::vector<int>& lanes, const network::CollectiveCost& cost, uint32_t tag, int32_t priority, bool advances,
+                    LaneStream stream = LaneStream::kComm) {
     streams_.clear();
-    for (int lane : lanes) streams_.push_back(comm_stream(lane));
+    for (int lane : lanes) streams_.push_back(lane_stream(lane, stream));
     const TaskId t = network_.add_task(graph_, cost, streams_, priority, tag);
     for (int lane : lanes) depend(lane, t, advances);
     return t;
@@ -235,7 +236,7 @@ class DagBuilder {
   // computes, and the layer's next task waits for it.
   TaskId prefetched(const std::vector<int>& lanes, const network::CollectiveCost& cost, uint32_t tag) {
     streams_.clear();
-    for (int lane : lanes) streams_.push_back(comm_stream(lane));
+    for (int lane : lanes) streams_.push_back(data_parallel_stream(lane));
     const TaskId t = network_.add_task(graph_, cost, streams_, kAllReducePriority, tag);
     for (int lane : lanes) {
       for (TaskId d : prefetch_after_[lane]) graph_.add_dependency(d, t);
@@ -256,7 +257,7 @@ class DagBuilder {
       if constexpr (std::is_same_v<Use, Prefetched>) {
         prefetched(lanes, cost, tag);
       } else {
-        const TaskId t = collective(lanes, cost, tag, kAllReducePriority, false);
+        const TaskId t = collective(lanes, cost, tag, kAllReducePriority, false, LaneStream::kDataParallel);
         for (int lane : lanes) use(lane, t);
       }
     };

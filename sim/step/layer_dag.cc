@@ -191,7 +191,7 @@ void DagBuilder::reduce_expert_grads(int stage, int layer, int mb) {
       if (lanes.empty() || t.replica_grad[g].time <= Duration()) continue;
       // The replicas' gradients are summed before the optimizer reads them.
       const TaskId reduce =
-          collective(lanes, t.replica_grad[g], task_tag(TaskKind::kReplicaGradReduce, layer, mb, true), kAllReducePriority, false);
+          collective(lanes, t.replica_grad[g], task_tag(TaskKind::kReplicaGradReduce, layer, mb, true), kAllReducePriority, false, LaneStream::kDataParallel);
       after_weights(lanes, reduce);
     }
   }
@@ -202,7 +202,7 @@ void DagBuilder::reduce_expert_grads(int stage, int layer, int mb) {
       if (lanes.empty()) continue;
       // Each member's last task computed the experts' weight gradients; the reduction overlaps what follows.
       const TaskId reduce = collective(lanes, costs_.expert_grad[layer][costs_.by_ep_rank(stage, r)],
-                                       task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false);
+                                       task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false, LaneStream::kDataParallel);
       after_weights(lanes, reduce);
     }
   }
@@ -294,7 +294,7 @@ void DagBuilder::sum_mirror_grads(int stage, int layer, int mb) {
   }
   if (!second) return;
   for (const auto& [lane, other] : lane_pairs(stage, costs_.pp - 1 - stage)) {
-    const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(other)};
+    const engine::ResourceId streams[] = {data_parallel_stream(lane), data_parallel_stream(other)};
     const TaskId sum = network_.add_task(graph_, costs_.mirror_grad[layer], streams, kAllReducePriority,
                                          task_tag(TaskKind::kMirrorGradSum, layer, mb, true));
     for (int l : {lane, other}) {
@@ -310,7 +310,7 @@ void DagBuilder::sum_mirror_grads(int stage, int layer, int mb) {
 void DagBuilder::sum_embedding_grads() {
   if (costs_.embedding_group[0] < 0) return;
   for (const auto& [lane, peer] : lane_pairs(costs_.embedding_group[0], costs_.embedding_group[1])) {
-    const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(peer)};
+    const engine::ResourceId streams[] = {data_parallel_stream(lane), data_parallel_stream(peer)};
     const TaskId sum =
         network_.add_task(graph_, costs_.embedding_grad, streams, kAllReducePriority, task_tag(TaskKind::kEmbeddingGradSum, 0, 0, true));
     for (int l : {lane, peer}) {
@@ -329,7 +329,7 @@ void DagBuilder::reduce_dense_grads(int stage, int layer, int mb) {
       const auto& lanes = tp_lanes_[static_cast<size_t>(stage) * config_.parallel.tp + t];
       if (lanes.empty()) continue;
       const auto& cost = costs_.dense_grad[layer][costs_.per_group ? t : 0];
-      const TaskId reduce = collective(lanes, cost, task_tag(TaskKind::kDenseGradAllReduce, layer, mb, true), kAllReducePriority, false);
+      const TaskId reduce = collective(lanes, cost, task_tag(TaskKind::kDenseGradAllReduce, layer, mb, true), kAllReducePriority, false, LaneStream::kDataParallel);
       after_weights(lanes, reduce);
     }
   }

@@ -26,8 +26,20 @@
 
 namespace moesim {
 
-inline engine::ResourceId compute_stream(int lane) { return static_cast<engine::ResourceId>(2 * lane); }
-inline engine::ResourceId comm_stream(int lane) { return static_cast<engine::ResourceId>(2 * lane + 1); }
+// Each lane has three streams. The data-parallel groups' collectives (ZeRO's weight gathers, the
+// gradient reductions) have one of their own: PyTorch runs each process group's NCCL kernels on
+// that group's stream, so they run beside the EP group's all-to-alls, TP and pipeline transfers
+// instead of queueing behind them (a prefetched FSDP gather does not hold up a combine).
+inline constexpr int kStreamsPerLane = 3;
+enum class LaneStream : uint8_t { kCompute, kComm, kDataParallel };
+inline engine::ResourceId lane_stream(int lane, LaneStream s) {
+  return static_cast<engine::ResourceId>(kStreamsPerLane * lane + static_cast<int>(s));
+}
+inline engine::ResourceId compute_stream(int lane) { return lane_stream(lane, LaneStream::kCompute); }
+inline engine::ResourceId comm_stream(int lane) { return lane_stream(lane, LaneStream::kComm); }
+inline engine::ResourceId data_parallel_stream(int lane) { return lane_stream(lane, LaneStream::kDataParallel); }
+inline int lane_of_stream(engine::ResourceId r) { return static_cast<int>(r / kStreamsPerLane); }
+inline LaneStream stream_kind(engine::ResourceId r) { return static_cast<LaneStream>(r % kStreamsPerLane); }
 
 // The tasks that step metrics read beside the schedule.
 struct StepTasks {

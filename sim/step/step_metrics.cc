@@ -25,10 +25,25 @@ int64_t uncovered(std::span<const Interval> comm, std::span<const Interval> comp
   return total;
 }
 
+// The union of two streams' intervals (each sorted and free of overlaps) into `out`, sorted and
+// free of overlaps.
+void merge_streams(std::span<const Interval> a, std::span<const Interval> b, std::vector<Interval>& out) {
+  out.clear();
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    const Interval next = j == b.size() || (i < a.size() && a[i].start <= b[j].start) ? a[i++] : b[j++];
+    if (!out.empty() && next.start <= out.back().end) {
+      out.back().end = std::max(out.back().end, next.end);
+    } else {
+      out.push_back(next);
+    }
+  }
+}
+
 // Per lane: exposed communication and idle time.
 void record_overlap(const ExecutedStep& step, StepResult& result, MetricsBuffers& b) {
   const int lanes = step.lanes.count();
-  const size_t streams = 2 * static_cast<size_t>(lanes);
+  const size_t streams = kStreamsPerLane * static_cast<size_t>(lanes);
   const engine::TaskGraph& graph = step.graph;
   // Each stream's intervals in one array: counted, then placed (a counting sort by stream).
   b.stream_begin.assign(streams + 1, 0);
@@ -50,10 +65,11 @@ void record_overlap(const ExecutedStep& step, StepResult& result, MetricsBuffers
   b.exposed.assign(lanes, 0);
   for (int lane = 0; lane < lanes; ++lane) {
     // A stream's tasks come in program order, mostly their order in time already.
-    for (const auto s : {stream(compute_stream(lane)), stream(comm_stream(lane))}) {
+    for (const auto s : {stream(compute_stream(lane)), stream(comm_stream(lane)), stream(data_parallel_stream(lane))}) {
       if (!std::is_sorted(s.begin(), s.end(), earlier)) std::sort(s.begin(), s.end(), earlier);
     }
-    b.exposed[lane] = uncovered(stream(comm_stream(lane)), stream(compute_stream(lane)));
+    merge_streams(stream(comm_stream(lane)), stream(data_parallel_stream(lane)), b.comm);
+    b.exposed[lane] = uncovered(b.comm, stream(compute_stream(lane)));
   }
   double exposed_sum = 0, idle_sum = 0;
   const int64_t step_ps = result.step_time.picoseconds();

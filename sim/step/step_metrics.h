@@ -22,8 +22,8 @@ struct StepResult {
   int64_t assignments = 0;  // token assignments routed (before drops)
   Bytes migration_bytes;    // expert state moved for this step's placement, all EP groups
   Duration migration_time;  // the slowest EP group's migration
-  // Per GPU, averaged over GPUs: time its communication stream works while its compute stream
-  // idles (exposed communication), and time both idle (pipeline bubble, waiting on other GPUs).
+  // Per GPU, averaged over GPUs: time one of its communication streams works while its compute
+  // stream idles (exposed communication), and time both idle (pipeline bubble, waiting on other GPUs).
   // With compute_busy they add up to the step time.
   Duration exposed_comm;
   Duration bubble;
@@ -41,6 +41,7 @@ struct MetricsBuffers {
   std::vector<uint32_t> fill;
   LargeVector<Interval> intervals;  // every task on every stream it occupies: a million or more
   std::vector<int64_t> exposed;     // per lane
+  std::vector<Interval> comm;       // a lane's two communication streams' intervals, merged
 };
 
 // Reads the times of `step`'s finished tasks into `result`: the step time, all-to-all time (the

@@ -48,9 +48,9 @@ void append_timeline(const ExecutedStep& executed, int step, Duration offset, st
     span.duration = schedule.tasks[t].end - schedule.tasks[t].start;
     const int moe = span.layer < static_cast<int>(layer_to_moe.size()) ? layer_to_moe[span.layer] : -1;
     for (engine::ResourceId r : graph.resources(t)) {
-      span.gpu = executed.lanes.gpu[r / 2];
+      span.gpu = executed.lanes.gpu[lane_of_stream(r)];
       span.stage = layout.stage_of(span.gpu);
-      span.comm = r % 2 == 1;
+      span.stream = stream_kind(r);
       const int local = layout.local_of(span.gpu);
       span.tokens = 0;
       span.bytes = 0;

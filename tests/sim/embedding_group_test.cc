@@ -31,7 +31,7 @@ GroupSums sums_of(const scenarios::Scenario& s) {
     const TaskKind kind = tag_kind(graph.tag(t));
     const Duration start = schedule.tasks[t].start.since_start(), end = schedule.tasks[t].end.since_start();
     for (engine::ResourceId r : graph.resources(t)) {
-      const int stage = sim.lanes().gpu[r / 2];
+      const int stage = sim.lanes().gpu[lane_of_stream(r)];
       if (kind == TaskKind::kEmbeddingGradSum) {
         out.stages.push_back(stage);
       } else if (kind == TaskKind::kOptimizer) {

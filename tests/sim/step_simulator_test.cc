@@ -142,7 +142,7 @@ TEST(StepSimulator, TimelineSpansEveryTaskOnEveryStreamItOccupies) {
     EXPECT_EQ(span.step, 7);
     EXPECT_GE(span.start, Milliseconds(5));
     EXPECT_LE(span.start + span.duration, Milliseconds(5) + r.step_time);
-    if (!span.comm) (span.gpu == 0 ? busy0 : busy1) += span.duration;
+    if (span.stream == LaneStream::kCompute) (span.gpu == 0 ? busy0 : busy1) += span.duration;
     if (span.kind == TaskKind::kExperts) {
       EXPECT_DOUBLE_EQ(span.tokens, span.gpu == 0 ? 8192 : 0);
     }
