@@ -17,7 +17,7 @@ struct TimelineSpan {
   int step = 0;
   int gpu = 0;
   LaneStream stream = LaneStream::kCompute;  // which of the GPU's streams (step_dag.h)
-  bool backward = false;  // in the backward pass (the optimizer step counts as backward)
+  bool backward = false;                     // in the backward pass (the optimizer step counts as backward)
   TaskKind kind = TaskKind::kAttention;
   int layer = 0;  // model layer; the LM head and the optimizer step: the layer count (StepCosts::end_unit)
   int micro_batch = 0;

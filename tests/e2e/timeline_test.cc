@@ -43,7 +43,7 @@ TEST_F(Cli, TimelineIsTraceEventsThatNeverOverlapOnATrack) {
                            "dense grad all-reduce bwd", "optimizer"}) {
     EXPECT_TRUE(names.count(kind)) << kind;
   }
-  EXPECT_EQ(tracks.size(), 7u * 32 * 2);  // every policy, every GPU, compute and communication
+  EXPECT_EQ(tracks.size(), 7u * 32 * 3);  // every policy, every GPU, compute and both communication streams
   for (auto& [track, spans] : tracks) {
     std::sort(spans.begin(), spans.end());
     for (size_t i = 1; i < spans.size(); ++i) {

@@ -155,7 +155,7 @@ TEST(PipelineStep, DualPipeShrinksDualPipeVsBubbleForTwiceTheParameters) {
     std::vector<int> pair, stages;
     for (engine::ResourceId r : streams) {
       for (int lane = 0; lane < lanes.count(); ++lane) {
-        if (StepSimulator::comm_stream(lane) == r) pair.push_back(lane), stages.push_back(lanes.gpu[lane]);  // one GPU per stage
+        if (data_parallel_stream(lane) == r) pair.push_back(lane), stages.push_back(lanes.gpu[lane]);  // one GPU per stage
       }
     }
     ASSERT_EQ(stages.size(), 2u);

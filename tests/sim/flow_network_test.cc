@@ -340,12 +340,18 @@ TEST(FlowNetwork, StepUnderTheFlowModelMatchesAnalyticWhenNonBlockingAndSlowsWhe
   const StepResult analytic = step({});
   const StepResult flow = step({"cluster.network.model=flow"});
   EXPECT_NEAR(flow.step_time.seconds() / analytic.step_time.seconds(), 1.0, 0.05);
-  EXPECT_NEAR(flow.all_to_all_time.seconds() / analytic.all_to_all_time.seconds(), 1.0, 0.05);
+  // The expert gradients' reduction (on the data-parallel stream) starts beside the last layer's
+  // backward dispatch and shares its NICs: the flow model charges that, the analytic model, which
+  // prices each collective alone, does not. Nothing else differs.
+  const auto a2a_ratio = [](const StepResult& f, const StepResult& a) { return f.all_to_all_time.seconds() / a.all_to_all_time.seconds(); };
+  EXPECT_GE(a2a_ratio(flow, analytic), 0.99);
+  EXPECT_LE(a2a_ratio(flow, analytic), 1.15);
   // The hierarchical all-to-all runs as two phases under both models.
   const StepResult analytic_2dh = step({"cluster.network.all_to_all=hierarchical"});
   const StepResult flow_2dh = step({"cluster.network.model=flow", "cluster.network.all_to_all=hierarchical"});
   EXPECT_NE(analytic_2dh.all_to_all_time, analytic.all_to_all_time);
-  EXPECT_NEAR(flow_2dh.all_to_all_time.seconds() / analytic_2dh.all_to_all_time.seconds(), 1.0, 0.05);
+  EXPECT_GE(a2a_ratio(flow_2dh, analytic_2dh), 0.99);
+  EXPECT_LE(a2a_ratio(flow_2dh, analytic_2dh), 1.15);
   // One node per leaf, so every EP group's all-to-all crosses the 4:1 spine.
   const StepResult oversubscribed = step({"cluster.network.model=flow", "cluster.fabric.oversubscription=4"});
   EXPECT_GT(oversubscribed.all_to_all_time.seconds(), 1.5 * flow.all_to_all_time.seconds());

@@ -72,7 +72,7 @@ std::map<Key, int> ends_of(const scenarios::Scenario& s) {
     if (kind != TaskKind::kEmbedding && kind != TaskKind::kLmHead && kind != TaskKind::kTensorParallel && kind != TaskKind::kLossAllReduce)
       continue;
     if (kind == TaskKind::kTensorParallel && tag_layer(tag) < layers) continue;  // the layers' own
-    ++out[{sim.lanes().gpu[graph.resources(t)[0] / 2] / 2, kind, tag_layer(tag), tag_backward(tag)}];
+    ++out[{sim.lanes().gpu[lane_of_stream(graph.resources(t)[0])] / 2, kind, tag_layer(tag), tag_backward(tag)}];
   }
   return out;
 }

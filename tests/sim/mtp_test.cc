@@ -61,7 +61,7 @@ TEST(PredictionModule, RunsOnTheLastStageWithASecondLmHeadPass) {
   std::map<int, Duration> projected, attended;             // micro-batch -> when the module's projection ends, its layer's attention starts
   for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
     const uint32_t tag = graph.tag(t);
-    const int stage = lanes.gpu[graph.resources(t)[0] / 2];  // one GPU per stage
+    const int stage = lanes.gpu[lane_of_stream(graph.resources(t)[0])];  // one GPU per stage
     if (tag_kind(tag) == TaskKind::kMtpProjection) {
       ++projections[{stage, tag_backward(tag)}];
       EXPECT_EQ(tag_layer(tag), 8);
@@ -116,7 +116,7 @@ TEST(PredictionModule, RunsOnAStageOfItsOwnWhereTheLayoutPutsIt) {
   std::map<std::pair<int, bool>, Duration> sends;  // the longest by (layer it follows, backward)
   for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
     const uint32_t tag = graph.tag(t);
-    const int stage = sim.lanes().gpu[graph.resources(t)[0] / 2];
+    const int stage = sim.lanes().gpu[lane_of_stream(graph.resources(t)[0])];
     ++tasks[{stage, tag_kind(tag)}];
     if (tag_kind(tag) == TaskKind::kPipelineSend) {
       Duration& longest = sends[{tag_layer(tag), tag_backward(tag)}];
