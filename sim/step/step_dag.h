@@ -26,10 +26,11 @@
 
 namespace moesim {
 
-// Each lane has three streams. The data-parallel groups' collectives (ZeRO's weight gathers, the
-// gradient reductions) have one of their own: PyTorch runs each process group's NCCL kernels on
-// that group's stream, so they run beside the EP group's all-to-alls, TP and pipeline transfers
-// instead of queueing behind them (a prefetched FSDP gather does not hold up a combine).
+// Each lane has three streams. ZeRO's weight gathers and the gradient reductions (over the
+// data-parallel and expert-data-parallel groups, the embedding group's sum, DualPipe's mirror sums)
+// have one of their own: PyTorch runs each process group's NCCL kernels on that group's stream, so
+// they run beside the EP group's all-to-alls, TP and pipeline transfers instead of queueing behind
+// them (a prefetched FSDP gather does not hold up a combine).
 inline constexpr int kStreamsPerLane = 3;
 enum class LaneStream : uint8_t { kCompute, kComm, kDataParallel };
 inline engine::ResourceId lane_stream(int lane, LaneStream s) {
