@@ -184,6 +184,11 @@ class DagBuilder {
     for (int lane : lanes) depend(lane, t, advances);
     return t;
   }
+  // A weight gather or gradient reduction: on the lanes' data-parallel streams, after each one's
+  // chain, which goes on without waiting for it.
+  TaskId data_parallel(const std::vector<int>& lanes, const network::CollectiveCost& cost, uint32_t tag) {
+    return collective(lanes, cost, tag, kAllReducePriority, false, LaneStream::kDataParallel);
+  }
 
   void migrate() {
     const bool blocking = config_.migration == MigrationMode::kBlocking;
@@ -257,7 +262,7 @@ class DagBuilder {
       if constexpr (std::is_same_v<Use, Prefetched>) {
         prefetched(lanes, cost, tag);
       } else {
-        const TaskId t = collective(lanes, cost, tag, kAllReducePriority, false, LaneStream::kDataParallel);
+        const TaskId t = data_parallel(lanes, cost, tag);
         for (int lane : lanes) use(lane, t);
       }
     };

@@ -190,8 +190,7 @@ void DagBuilder::reduce_expert_grads(int stage, int layer, int mb) {
       const auto& lanes = ep_lanes_[static_cast<size_t>(stage) * costs_.groups + g];
       if (lanes.empty() || t.replica_grad[g].time <= Duration()) continue;
       // The replicas' gradients are summed before the optimizer reads them.
-      const TaskId reduce = collective(lanes, t.replica_grad[g], task_tag(TaskKind::kReplicaGradReduce, layer, mb, true),
-                                       kAllReducePriority, false, LaneStream::kDataParallel);
+      const TaskId reduce = data_parallel(lanes, t.replica_grad[g], task_tag(TaskKind::kReplicaGradReduce, layer, mb, true));
       after_weights(lanes, reduce);
     }
   }
@@ -201,9 +200,8 @@ void DagBuilder::reduce_expert_grads(int stage, int layer, int mb) {
       const auto& lanes = edp_lanes_[static_cast<size_t>(stage) * costs_.ep + r];
       if (lanes.empty()) continue;
       // Each member's last task computed the experts' weight gradients; the reduction overlaps what follows.
-      const TaskId reduce =
-          collective(lanes, costs_.expert_grad[layer][costs_.by_ep_rank(stage, r)],
-                     task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true), kAllReducePriority, false, LaneStream::kDataParallel);
+      const TaskId reduce = data_parallel(lanes, costs_.expert_grad[layer][costs_.by_ep_rank(stage, r)],
+                                          task_tag(TaskKind::kExpertGradAllReduce, layer, mb, true));
       after_weights(lanes, reduce);
     }
   }
@@ -330,8 +328,7 @@ void DagBuilder::reduce_dense_grads(int stage, int layer, int mb) {
       const auto& lanes = tp_lanes_[static_cast<size_t>(stage) * config_.parallel.tp + t];
       if (lanes.empty()) continue;
       const auto& cost = costs_.dense_grad[layer][costs_.per_group ? t : 0];
-      const TaskId reduce = collective(lanes, cost, task_tag(TaskKind::kDenseGradAllReduce, layer, mb, true), kAllReducePriority, false,
-                                       LaneStream::kDataParallel);
+      const TaskId reduce = data_parallel(lanes, cost, task_tag(TaskKind::kDenseGradAllReduce, layer, mb, true));
       after_weights(lanes, reduce);
     }
   }
