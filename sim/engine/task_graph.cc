@@ -50,23 +50,83 @@ bool TaskGraphExecutor::later_in_line(const Waiting& a, const Waiting& b) {
 
 void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCapacity* shared) {
   shared_ = shared;
+  link_successors(graph);
+  retimed_ = shared == nullptr && retime(graph, out);
+  if (retimed_) return;
+  count_inputs(graph);
+  run_events(graph, out);
+}
+
+void TaskGraphExecutor::link_successors(const TaskGraph& graph) {
+  // Successor lists in compressed form, by counting sort on the predecessor.
+  const size_t n = graph.task_count();
+  successor_begin_.assign(n + 1, 0);
+  for (const auto& [before, after] : graph.edges()) ++successor_begin_[before + 1];
+  for (size_t i = 0; i < n; ++i) successor_begin_[i + 1] += successor_begin_[i];
+  successors_.resize(graph.edges().size());
+  fill_.assign(successor_begin_.begin(), successor_begin_.end() - 1);
+  for (const auto& [before, after] : graph.edges()) successors_[fill_[before]++] = after;
+}
+
+void TaskGraphExecutor::count_inputs(const TaskGraph& graph) {
+  pending_inputs_.assign(graph.task_count(), 0);
+  for (const auto& edge : graph.edges()) ++pending_inputs_[edge.second];
+}
+
+bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
+  const size_t n = graph.task_count();
+  if (order_.size() != n) return false;
+  constexpr TaskId kNone = ~TaskId{0};
+  constexpr uint32_t kTimed = ~uint32_t{0};
+  count_inputs(graph);
+  ready_.assign(n, SimTime::Zero());
+  line_last_.assign(graph.resource_count(), kNone);
+  out.tasks.resize(n);
+  out.resource_busy.assign(graph.resource_count(), Duration());
+  out.makespan = SimTime::Zero();
+  for (const TaskId t : order_) {
+    // Not yet timed, and every input timed before it: otherwise the order is not topological.
+    if (t >= n || pending_inputs_[t] != 0) return false;
+    pending_inputs_[t] = kTimed;
+    // A task of zero time that others wait for makes them ready after its instant's other tasks
+    // may have started, out of line order (task_graph.h).
+    const Duration d = graph.duration(t);
+    if (graph.shared(t) || (d == Duration() && successor_begin_[t] != successor_begin_[t + 1])) return false;
+    const SimTime ready = ready_[t];
+    const int32_t priority = graph.priority(t);
+    SimTime start = ready;
+    for (const ResourceId r : graph.resources(t)) {
+      const TaskId last = line_last_[r];
+      if (last != kNone) {
+        // `last` must be ahead of t in line (Waiting's order: ready time, higher priority, id).
+        const SimTime last_ready = ready_[last];
+        const int32_t last_priority = graph.priority(last);
+        if (last_ready > ready || (last_ready == ready && (last_priority < priority || (last_priority == priority && last > t))))
+          return false;
+        start = std::max(start, out.tasks[last].end);
+      }
+      line_last_[r] = t;
+    }
+    const SimTime end = start + d;
+    out.tasks[t] = TaskTiming{start, end};
+    for (const ResourceId r : graph.resources(t)) out.resource_busy[r] += d;
+    out.makespan = std::max(out.makespan, end);
+    for (uint32_t s = successor_begin_[t]; s < successor_begin_[t + 1]; ++s) {
+      const TaskId next = successors_[s];
+      ready_[next] = std::max(ready_[next], end);
+      --pending_inputs_[next];
+    }
+  }
+  return true;
+}
+
+void TaskGraphExecutor::start_events(const TaskGraph& graph, Schedule& out) {
   const size_t n = graph.task_count();
   const uint32_t resource_count = graph.resource_count();
   out.tasks.assign(n, TaskTiming{});
   out.resource_busy.assign(resource_count, Duration());
   out.makespan = SimTime::Zero();
-
-  // Successor lists in compressed form, by counting sort on the predecessor.
-  pending_inputs_.assign(n, 0);
-  successor_begin_.assign(n + 1, 0);
-  for (const auto& [before, after] : graph.edges()) {
-    ++successor_begin_[before + 1];
-    ++pending_inputs_[after];
-  }
-  for (size_t i = 0; i < n; ++i) successor_begin_[i + 1] += successor_begin_[i];
-  successors_.resize(graph.edges().size());
-  fill_.assign(successor_begin_.begin(), successor_begin_.end() - 1);
-  for (const auto& [before, after] : graph.edges()) successors_[fill_[before]++] = after;
+  started_.clear();
 
   checked_.assign(n, 0);
   lines_.resize(resource_count);
@@ -85,7 +145,10 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
   }
   for (ResourceId r = 0; r < resource_count; ++r) try_start(graph, r, zero, out);
   untouch();
+}
 
+void TaskGraphExecutor::run_events(const TaskGraph& graph, Schedule& out) {
+  start_events(graph, out);
   while (true) {
     // Shared work done before the next event goes on with its tail.
     while (shared_) {
@@ -119,6 +182,12 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
     std::sort(touched_.begin(), touched_.end());
     for (ResourceId r : touched_) try_start(graph, r, now, out);
     untouch();
+  }
+  // Only a graph timed without shared work can be re-timed.
+  if (shared_ == nullptr) {
+    order_.swap(started_);
+  } else {
+    order_.clear();
   }
 }
 
@@ -167,6 +236,7 @@ void TaskGraphExecutor::start(const TaskGraph& graph, TaskId t, SimTime now, Sch
     shared_->start(t, now);
     return;
   }
+  started_.push_back(t);
   const Duration d = graph.duration(t);
   for (ResourceId r : graph.resources(t)) {
     resource_busy_[r] = 1;

@@ -10,6 +10,15 @@
 // of its resources, so gang-scheduled tasks never deadlock. Events at the same instant are all
 // applied before any task starts, so priority decides among tasks that become ready together.
 //
+// Per resource, the tasks therefore start in line order, and each starts when it is ready and the
+// task before it in line has ended on every one of its resources: where no task that others wait
+// for takes zero time (so every instant's readiness is known before it), the schedule is the one
+// that satisfies these two rules. The executor uses this to skip the events when it can: it keeps the order in which
+// the last graph's tasks started, times the next graph in that order in one pass, and keeps the
+// result if that order is a topological one in which each resource's tasks come in line order;
+// otherwise (or with shared tasks, or a task of zero time that others wait for) it runs the events. A simulation that
+// builds the same graph every step with new durations mostly skips them.
+//
 // A shared task's work runs at a rate that depends on what else runs at the same time (a fluid
 // model, e.g. flows sharing network links): a SharedCapacity says when its work is done; its own
 // duration is a fixed tail after that (e.g. latency). It holds its resources throughout.
@@ -106,6 +115,8 @@ class TaskGraphExecutor {
   // Executes `graph` from time zero. Fills `out` (resized as needed). `shared` times the work of
   // shared tasks; it must be given if the graph has any.
   void execute(const TaskGraph& graph, Schedule& out, SharedCapacity* shared = nullptr);
+  // Whether the last execute() timed the graph in the order kept from the run before it.
+  bool retimed() const { return retimed_; }
 
  private:
   struct Waiting {
@@ -114,6 +125,14 @@ class TaskGraphExecutor {
     TaskId task;
   };
   static bool later_in_line(const Waiting& a, const Waiting& b);
+  void link_successors(const TaskGraph& graph);
+  void count_inputs(const TaskGraph& graph);
+  // Times the graph in order_ into `out`; false (and `out` unfinished) where that order is not
+  // the one the events would give.
+  bool retime(const TaskGraph& graph, Schedule& out);
+  // Times the graph by its events, from the tasks ready at time zero.
+  void run_events(const TaskGraph& graph, Schedule& out);
+  void start_events(const TaskGraph& graph, Schedule& out);
   void make_ready(const TaskGraph& graph, TaskId t, SimTime now);
   void try_start(const TaskGraph& graph, ResourceId r, SimTime now, Schedule& out);
   void start(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out);
@@ -142,6 +161,11 @@ class TaskGraphExecutor {
   std::vector<uint8_t> touched_mark_;  // per resource: in touched_
   std::vector<TaskId> unconstrained_;
   LargeVector<uint32_t> fill_;
+  LargeVector<TaskId> order_;      // the last run's tasks in the order they started
+  LargeVector<TaskId> started_;    // this run's, as they start
+  LargeVector<SimTime> ready_;     // retime(): per task, when its inputs are done
+  std::vector<TaskId> line_last_;  // retime(): per resource, the last task timed on it
+  bool retimed_ = false;
 };
 
 }  // namespace moesim::engine
