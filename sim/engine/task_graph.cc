@@ -79,9 +79,10 @@ bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
   constexpr TaskId kNone = ~TaskId{0};
   constexpr uint32_t kTimed = ~uint32_t{0};
   count_inputs(graph);
-  ready_.assign(n, SimTime::Zero());
   line_last_.assign(graph.resource_count(), kNone);
-  out.tasks.resize(n);
+  line_last_ready_.resize(graph.resource_count());
+  // A task's start holds its ready time until it is timed.
+  out.tasks.assign(n, TaskTiming{});
   out.resource_busy.assign(graph.resource_count(), Duration());
   out.makespan = SimTime::Zero();
   for (const TaskId t : order_) {
@@ -92,20 +93,21 @@ bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
     // may have started, out of line order (task_graph.h).
     const Duration d = graph.duration(t);
     if (graph.shared(t) || (d == Duration() && successor_begin_[t] != successor_begin_[t + 1])) return false;
-    const SimTime ready = ready_[t];
+    const SimTime ready = out.tasks[t].start;
     const int32_t priority = graph.priority(t);
     SimTime start = ready;
     for (const ResourceId r : graph.resources(t)) {
       const TaskId last = line_last_[r];
       if (last != kNone) {
         // `last` must be ahead of t in line (Waiting's order: ready time, higher priority, id).
-        const SimTime last_ready = ready_[last];
+        const SimTime last_ready = line_last_ready_[r];
         const int32_t last_priority = graph.priority(last);
         if (last_ready > ready || (last_ready == ready && (last_priority < priority || (last_priority == priority && last > t))))
           return false;
         start = std::max(start, out.tasks[last].end);
       }
       line_last_[r] = t;
+      line_last_ready_[r] = ready;
     }
     const SimTime end = start + d;
     out.tasks[t] = TaskTiming{start, end};
@@ -113,7 +115,7 @@ bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
     out.makespan = std::max(out.makespan, end);
     for (uint32_t s = successor_begin_[t]; s < successor_begin_[t + 1]; ++s) {
       const TaskId next = successors_[s];
-      ready_[next] = std::max(ready_[next], end);
+      out.tasks[next].start = std::max(out.tasks[next].start, end);
       --pending_inputs_[next];
     }
   }
@@ -126,7 +128,8 @@ void TaskGraphExecutor::start_events(const TaskGraph& graph, Schedule& out) {
   out.tasks.assign(n, TaskTiming{});
   out.resource_busy.assign(resource_count, Duration());
   out.makespan = SimTime::Zero();
-  started_.clear();
+  order_.clear();
+  order_.reserve(n);
 
   checked_.assign(n, 0);
   lines_.resize(resource_count);
@@ -184,11 +187,7 @@ void TaskGraphExecutor::run_events(const TaskGraph& graph, Schedule& out) {
     untouch();
   }
   // Only a graph timed without shared work can be re-timed.
-  if (shared_ == nullptr) {
-    order_.swap(started_);
-  } else {
-    order_.clear();
-  }
+  if (shared_ != nullptr) order_.clear();
 }
 
 void TaskGraphExecutor::make_ready(const TaskGraph& graph, TaskId t, SimTime now) {
@@ -236,7 +235,7 @@ void TaskGraphExecutor::start(const TaskGraph& graph, TaskId t, SimTime now, Sch
     shared_->start(t, now);
     return;
   }
-  started_.push_back(t);
+  order_.push_back(t);
   const Duration d = graph.duration(t);
   for (ResourceId r : graph.resources(t)) {
     resource_busy_[r] = 1;

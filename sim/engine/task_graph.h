@@ -161,10 +161,9 @@ class TaskGraphExecutor {
   std::vector<uint8_t> touched_mark_;  // per resource: in touched_
   std::vector<TaskId> unconstrained_;
   LargeVector<uint32_t> fill_;
-  LargeVector<TaskId> order_;      // the last run's tasks in the order they started
-  LargeVector<TaskId> started_;    // this run's, as they start
-  LargeVector<SimTime> ready_;     // retime(): per task, when its inputs are done
-  std::vector<TaskId> line_last_;  // retime(): per resource, the last task timed on it
+  LargeVector<TaskId> order_;             // the tasks in the order they started, as the events ran
+  std::vector<TaskId> line_last_;         // retime(): per resource, the last task timed on it
+  std::vector<SimTime> line_last_ready_;  // and when that task was ready
   bool retimed_ = false;
 };
 
