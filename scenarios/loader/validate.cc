@@ -147,11 +147,21 @@ void validate(const Scenario& s, const SourceMap& sources) {
     const std::string key = by_kernel ? "dispatch.kernel" : "dispatch.dedup";
     const std::string got = by_kernel ? "got " + s.dispatch.kernel + " (" + to_string(s.dispatch.dedup) + " deduplication)"
                                       : std::string("got ") + to_string(s.dispatch.dedup);
+    // What to write instead: no deduplication, or a kernel that does none.
+    std::string instead = "none";
+    if (by_kernel) {
+      instead.clear();
+      for (const DispatcherEntry* d : dispatcher_entries()) {
+        if (d->dedup.value_or(Dedup::kNone) != Dedup::kNone) continue;
+        instead += (instead.empty() ? "" : " | ") + std::string(d->name);
+      }
+      instead = "a kernel that does not deduplicate (" + instead + ")";
+    }
     c.require(s.training.expert_execution == ExpertExecution::kDropless, key,
-              "expected none with training.expert_execution capacity (padded buffers move full capacity), " + got);
+              "expected " + instead + " with training.expert_execution capacity (padded buffers move full capacity), " + got);
     const gating::SourceEntry& source = *gating::find_source(s.gating.source->name());
     c.require(m.top_k == 1 || source.token_destinations, key,
-              "expected none with gating.source " + std::string(source.name) +
+              "expected " + instead + " with gating.source " + std::string(source.name) +
                   ": deduplicating needs to know which experts each token chose together, which only the sources that route "
                   "tokens (learned, balanced) track (or top_k 1), " +
                   got);
