@@ -79,8 +79,10 @@ bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
   constexpr TaskId kNone = ~TaskId{0};
   constexpr uint32_t kTimed = ~uint32_t{0};
   count_inputs(graph);
+  late_.assign(n, 0);
   line_last_.assign(graph.resource_count(), kNone);
   line_last_ready_.resize(graph.resource_count());
+  line_last_late_.resize(graph.resource_count());
   // A task's start holds its ready time until it is timed.
   out.tasks.assign(n, TaskTiming{});
   out.resource_busy.assign(graph.resource_count(), Duration());
@@ -89,11 +91,10 @@ bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
     // Not yet timed, and every input timed before it: otherwise the order is not topological.
     if (t >= n || pending_inputs_[t] != 0) return false;
     pending_inputs_[t] = kTimed;
-    // A task of zero time that others wait for makes them ready after its instant's other tasks
-    // may have started, out of line order (task_graph.h).
     const Duration d = graph.duration(t);
-    if (graph.shared(t) || (d == Duration() && successor_begin_[t] != successor_begin_[t + 1])) return false;
+    if (graph.shared(t)) return false;
     const SimTime ready = out.tasks[t].start;
+    const bool late = late_[t] != 0;
     const int32_t priority = graph.priority(t);
     SimTime start = ready;
     for (const ResourceId r : graph.resources(t)) {
@@ -104,10 +105,14 @@ bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
         const int32_t last_priority = graph.priority(last);
         if (last_ready > ready || (last_ready == ready && (last_priority < priority || (last_priority == priority && last > t))))
           return false;
+        // `last` became ready only once a task of zero time had ended at that instant, after the
+        // instant's first starts: t, ready then too, may have started before it (task_graph.h).
+        if (line_last_late_[r] && last_ready == ready) return false;
         start = std::max(start, out.tasks[last].end);
       }
       line_last_[r] = t;
       line_last_ready_[r] = ready;
+      line_last_late_[r] = late;
     }
     const SimTime end = start + d;
     out.tasks[t] = TaskTiming{start, end};
@@ -115,7 +120,13 @@ bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
     out.makespan = std::max(out.makespan, end);
     for (uint32_t s = successor_begin_[t]; s < successor_begin_[t + 1]; ++s) {
       const TaskId next = successors_[s];
-      out.tasks[next].start = std::max(out.tasks[next].start, end);
+      SimTime& next_ready = out.tasks[next].start;
+      if (end > next_ready) {
+        next_ready = end;
+        late_[next] = d == Duration();
+      } else if (end == next_ready) {
+        late_[next] |= d == Duration();
+      }
       --pending_inputs_[next];
     }
   }

@@ -11,13 +11,15 @@
 // applied before any task starts, so priority decides among tasks that become ready together.
 //
 // Per resource, the tasks therefore start in line order, and each starts when it is ready and the
-// task before it in line has ended on every one of its resources: where no task that others wait
-// for takes zero time (so every instant's readiness is known before it), the schedule is the one
-// that satisfies these two rules. The executor uses this to skip the events when it can: it keeps the order in which
-// the last graph's tasks started, times the next graph in that order in one pass, and keeps the
-// result if that order is a topological one in which each resource's tasks come in line order;
-// otherwise (or with shared tasks, or a task of zero time that others wait for) it runs the events. A simulation that
-// builds the same graph every step with new durations mostly skips them.
+// task before it in line has ended on every one of its resources; the schedule is the one that
+// satisfies these two rules. One exception: a task of zero time ends at the instant it starts, so
+// what waits for it becomes ready after that instant's first starts, and a task behind it in line
+// that was ready at the same instant may have gone first. The executor uses this to skip the
+// events when it can: it keeps the order in which the last graph's tasks started, times the next
+// graph in that order in one pass, and keeps the result if that order is a topological one in
+// which each resource's tasks come in line order, and no task made ready late in that way has a
+// task ready at the same instant after it in line; otherwise (or with shared tasks) it runs the
+// events. A simulation that builds the same graph every step with new durations mostly skips them.
 //
 // A shared task's work runs at a rate that depends on what else runs at the same time (a fluid
 // model, e.g. flows sharing network links): a SharedCapacity says when its work is done; its own
@@ -164,6 +166,10 @@ class TaskGraphExecutor {
   LargeVector<TaskId> order_;             // the tasks in the order they started, as the events ran
   std::vector<TaskId> line_last_;         // retime(): per resource, the last task timed on it
   std::vector<SimTime> line_last_ready_;  // and when that task was ready
+  std::vector<uint8_t> line_last_late_;   // and whether it was late (late_)
+  // retime(): per task, whether it became ready as a task of zero time ended, which the events
+  // apply after the starts of that instant
+  LargeVector<uint8_t> late_;
   bool retimed_ = false;
 };
 

@@ -88,6 +88,37 @@ TEST(TaskGraphRetime, ATaskOfZeroTimeRunsTheEvents) {
   EXPECT_EQ(start_us(s, ahead), 5);
 }
 
+// `urgent` (higher priority) waits for a task of zero time behind a gate; `plain` for a gate of
+// 2 µs; both then take stream 0.
+TaskGraph zero_time_race(int64_t urgent_gate_us) {
+  TaskGraph g(3);
+  const TaskId gate = g.add_task(us(urgent_gate_us), 1);
+  const TaskId zero = g.add_task(Duration(), 1);
+  const TaskId plain_gate = g.add_task(us(2), 2);
+  const TaskId plain = g.add_task(us(3), 0, /*priority=*/0);
+  const TaskId urgent = g.add_task(us(3), 0, /*priority=*/1);
+  g.add_dependency(gate, zero);
+  g.add_dependency(zero, urgent);
+  g.add_dependency(plain_gate, plain);
+  return g;
+}
+
+TEST(TaskGraphRetime, ATaskMadeReadyByAZeroTimeTaskComesAfterOneThatStartedAtThatInstant) {
+  TaskGraphExecutor ex;
+  Schedule s;
+  ex.execute(zero_time_race(1), s);  // urgent ready at 1, then plain at 2
+  ex.execute(zero_time_race(1), s);
+  EXPECT_TRUE(ex.retimed());  // a task of zero time alone does not stop the re-timing
+  // Both ready at 2: in line, urgent first, but it becomes ready only once the task of zero time
+  // has ended, after plain started at 2.
+  const TaskGraph race = zero_time_race(2);
+  ex.execute(race, s);
+  EXPECT_FALSE(ex.retimed());
+  EXPECT_EQ(start_us(s, 3), 2);
+  EXPECT_EQ(start_us(s, 4), 5);
+  expect_same(s, by_events(race));
+}
+
 TEST(TaskGraphRetime, AGraphOfAnotherSizeRunsTheEvents) {
   TaskGraphExecutor ex;
   Schedule s;
