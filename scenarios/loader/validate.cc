@@ -150,12 +150,11 @@ void validate(const Scenario& s, const SourceMap& sources) {
     // What to write instead: no deduplication, or a kernel that does none.
     std::string instead = "none";
     if (by_kernel) {
-      instead.clear();
+      std::string kernels;
       for (const DispatcherEntry* d : dispatcher_entries()) {
-        if (d->dedup.value_or(Dedup::kNone) != Dedup::kNone) continue;
-        instead += (instead.empty() ? "" : " | ") + std::string(d->name);
+        if (d->dedup.value_or(Dedup::kNone) == Dedup::kNone) kernels += (kernels.empty() ? "" : " | ") + std::string(d->name);
       }
-      instead = "a kernel that does not deduplicate (" + instead + ")";
+      instead = "a kernel that does not deduplicate (" + kernels + ")";
     }
     c.require(s.training.expert_execution == ExpertExecution::kDropless, key,
               "expected " + instead + " with training.expert_execution capacity (padded buffers move full capacity), " + got);
