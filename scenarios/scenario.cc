@@ -13,7 +13,7 @@ const char* to_string(Dedup d) { return d == Dedup::kNone ? "none" : d == Dedup:
 const char* to_string(Recompute r) { return r == Recompute::kNone ? "none" : r == Recompute::kSelective ? "selective" : "full"; }
 
 const std::vector<std::string>& names_of_recompute_modules() {
-  static const std::vector<std::string> names{"core_attn", "layernorm", "moe_act", "mla_up_proj"};
+  static const std::vector<std::string> names{"core_attn", "layernorm", "moe_act", "mla_up_proj", "mlp", "moe", "shared_experts"};
   return names;
 }
 

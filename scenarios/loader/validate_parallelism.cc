@@ -112,6 +112,14 @@ void validate_batch(const Scenario& s, const Checker& c) {
             "expected mla_up_proj only with model.attention mla (it recomputes MLA's queries, keys and values from their latents), got "
             "attention " +
                 std::string(models::to_string(s.model.attention)));
+  const models::MoeModel& m = s.model;
+  int dense_ffns = 0;
+  for (int l = 0; l < m.transformer_layers(); ++l) dense_ffns += m.is_moe_layer(l) ? 0 : 1;
+  c.require(!p.recomputes(kRecomputeDenseMlp) || dense_ffns > 0, "parallelism.recompute_modules",
+            "expected mlp only with dense FFN layers (it recomputes a dense FFN), got a model whose " + str(m.transformer_layers()) +
+                " layers are all MoE layers");
+  c.require(!p.recomputes(kRecomputeSharedExperts) || m.shared_experts > 0, "parallelism.recompute_modules",
+            "expected shared_experts only with model.shared_experts above 0 (it recomputes them), got 0");
   c.require(!t.activation_func_fp8_input_store || s.model.gated_ffn, "training.activation_func_fp8_input_store",
             "expected a model with a gated FFN (model.gated_ffn: true; the FP8 store is SwiGLU's input), got gated_ffn false");
   if (p.vp > 1 && !schedule.v_shape && !schedule.bidirectional) {

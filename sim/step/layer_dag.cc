@@ -152,8 +152,8 @@ void DagBuilder::moe_forward(int stage, int layer, int mb) {
 
 void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_weights) {
   const LayerTraffic& t = layers_[costs_.layer_to_moe[layer]];
-  const bool full = config_.parallel.recompute == Recompute::kFull;
-  if (full) {
+  const bool rerun = config_.parallel.reruns_moe_layer();
+  if (rerun) {
     // Recomputing the layer from its input runs its forward all-to-alls again.
     all_to_all(stage, layer, mb, TaskKind::kDispatch, false);
     all_to_all(stage, layer, mb, TaskKind::kCombine, false);
@@ -170,7 +170,7 @@ void DagBuilder::moe_backward(int stage, int layer, int mb, bool last_weights) {
   for (int lane : lanes_.of_stage[stage]) {
     const int local = local_of(lane);
     const Duration backward = t.experts_backward[local], wgrad = t.experts_wgrad[local];
-    compute(lane, input_grad(full ? backward + t.experts_forward[local] : backward, wgrad), TaskKind::kExperts, layer, mb, true);
+    compute(lane, input_grad(rerun ? backward + t.experts_forward[local] : backward, wgrad), TaskKind::kExperts, layer, mb, true);
     // Megatron's MoE layer computes its experts' and shared experts' weight gradients together.
     side(lane, wgrad + costs_.shared_wgrad, layer, mb);
   }

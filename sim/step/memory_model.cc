@@ -60,6 +60,11 @@ double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed,
   const double h = m.hidden, gemm_input = m.gemm_input_bytes();
   const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
   const bool norm_dropped = dropped(kRecomputeLayernorm) && norm_stands_alone(m, moe ? NormSite::kMoe : NormSite::kDenseFfn);
+  // A checkpointed dense FFN keeps its input, which is the input of the norm fused into its first
+  // GEMM; a checkpointed MoE layer keeps its input, the norm's BF16 output, unless layernorm
+  // recomputes that too.
+  if (!moe && dropped(kRecomputeDenseMlp)) return 2 * h;
+  if (moe && dropped(kRecomputeMoeLayer)) return 2 * h + (norm_dropped ? 0 : 2 * h);
   const double norm = 2 * h + (norm_dropped ? 0 : gemm_input * h);
   // Per token through one FFN: the first GEMM's output (the activation's input, FP8 where the
   // activation stores it so) and the activation's output.
@@ -71,8 +76,9 @@ double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed,
   };
   if (!moe) return norm + ffn(m.ffn_hidden, false);
   // A routed expert's input is the token's dispatched copy, not the norm's output.
-  return norm + 4.0 * m.experts + m.top_k * (gemm_input * h + ffn(m.expert_ffn_hidden, true)) +
-         m.shared_experts * ffn(m.expert_ffn_hidden, false);
+  // Checkpointed shared experts keep only their input, the norm's output kept anyway.
+  const double shared = dropped(kRecomputeSharedExperts) ? 0.0 : m.shared_experts * ffn(m.expert_ffn_hidden, false);
+  return norm + 4.0 * m.experts + m.top_k * (gemm_input * h + ffn(m.expert_ffn_hidden, true)) + shared;
 }
 
 // A prediction module before its layer, per token: the inputs of its two norms (the hidden state
@@ -189,7 +195,8 @@ GpuMemory gpu_memory(const StepConfig& s) {
   GpuMemory out;
   for (int stage = 0; stage < p.pp; ++stage) {
     // Under full recomputation a layer keeps only its input, but the one being recomputed holds
-    // all of its activations for its backward pass: the largest such layer is counted once.
+    // all of its activations for its backward pass: the largest such layer is counted once. So
+    // does a checkpointed module (kCheckpointedModules) during its backward.
     double recomputed_layer = 0;
     std::vector<double> chunk_bytes(p.vp);
     const unsigned recomputed = p.recompute == Recompute::kSelective ? p.recompute_modules : 0;
@@ -204,8 +211,10 @@ GpuMemory gpu_memory(const StepConfig& s) {
           chunk += (m.is_mtp_layer(l) ? 4.0 : 2.0) * m.hidden;
           recomputed_layer = std::max(recomputed_layer, kept * rows);
         } else {
-          chunk += mtp + attention_activations(m, recomputed, s.e5m6_attention_output) +
-                   ffn_activations(m, moe, recomputed, s.fp8_activation_input);
+          const double ffn = ffn_activations(m, moe, recomputed, s.fp8_activation_input);
+          chunk += mtp + attention_activations(m, recomputed, s.e5m6_attention_output) + ffn;
+          const double unchecked = ffn_activations(m, moe, recomputed & ~kCheckpointedModules, s.fp8_activation_input);
+          recomputed_layer = std::max(recomputed_layer, (unchecked - ffn) * rows);
         }
       }
       chunk_bytes[c] = chunk * rows;

@@ -38,7 +38,15 @@ enum RecomputeModule : unsigned {
   kRecomputeLayernorm = 1u << 1,        // layernorm: the outputs of the norms that stand alone (norm_stands_alone())
   kRecomputeMoeActivation = 1u << 2,    // moe_act: the routed experts' activation output
   kRecomputeMlaUpProjection = 1u << 3,  // mla_up_proj: MLA's queries, keys and values from their latents
+  // Megatron's checkpointed modules (normal checkpointing: each keeps only its input and runs its
+  // whole forward again before its backward).
+  kRecomputeDenseMlp = 1u << 4,       // mlp: a dense FFN, with the norm Transformer Engine fuses into it
+  kRecomputeMoeLayer = 1u << 5,       // moe: the MoE layer: router, shared experts, dispatch, experts, combine
+  kRecomputeSharedExperts = 1u << 6,  // shared_experts: the MoE layer's shared experts
 };
+// The modules whose checkpoint keeps only their input, so that the one whose backward runs holds
+// its recomputed activations meanwhile.
+constexpr unsigned kCheckpointedModules = kRecomputeDenseMlp | kRecomputeMoeLayer | kRecomputeSharedExperts;
 // Selective recomputation without a list of modules.
 constexpr unsigned kDefaultRecomputeModules = kRecomputeCoreAttention | kRecomputeLayernorm | kRecomputeMoeActivation;
 // The norm before attention, before a dense FFN, and before an MoE layer's router and experts.
@@ -78,6 +86,8 @@ struct Parallelism {
   std::vector<std::string> pipeline_layout;
   // Whether the backward pass recomputes `module` (selective recomputation that lists it).
   bool recomputes(RecomputeModule module) const { return recompute == Recompute::kSelective && (recompute_modules & module) != 0; }
+  // Whether an MoE layer's backward runs its forward again first, all-to-alls and experts included.
+  bool reruns_moe_layer() const { return recompute == Recompute::kFull || recomputes(kRecomputeMoeLayer); }
   int stage_gpus() const { return tp * cp * dp; }
   int gpus() const { return stage_gpus() * pp; }
   int expert_dp() const { return stage_gpus() / (ep * etp); }

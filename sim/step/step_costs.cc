@@ -146,6 +146,12 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
       // moe_act is the routed experts' (expert_recompute_bytes), not a dense FFN's.
       if (norms && norm_stands_alone(m, NormSite::kDenseFfn)) c.dense_ffn_recompute = memory(elementwise.dense_ffn, 1);
       if (norms) c.moe_recompute = memory(elementwise.router, 1);
+      // The checkpointed modules run their forward again; an MoE layer's experts and all-to-alls
+      // are rerun where they run (reruns_moe_layer()). Each checkpoint inside another runs again
+      // in its own backward, as Megatron nests them.
+      if (p.recomputes(kRecomputeDenseMlp)) c.dense_ffn_recompute += c.dense_ffn_fwd;
+      if (p.recomputes(kRecomputeMoeLayer)) c.moe_recompute += c.gate_fwd + c.shared_fwd;
+      if (p.recomputes(kRecomputeSharedExperts)) c.moe_recompute += c.shared_fwd;
       break;
     }
     case Recompute::kFull:

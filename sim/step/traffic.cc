@@ -358,7 +358,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     lengthen(t.a2a[g], t.count_exchange[g]);
     // Dispatch and combine, forward and backward (and forward again under full recomputation), of
     // every micro-batch.
-    const double passes = config.parallel.recompute == Recompute::kFull ? 3 : 2;
+    const double passes = config.parallel.reruns_moe_layer() ? 3 : 2;
     result.a2a_intra_node += (t.a2a[g].intra_node + t.a2a_combine[g].intra_node) * (passes * micro_batches);
     result.a2a_inter_node += (t.a2a[g].inter_node + t.a2a_combine[g].inter_node) * (passes * micro_batches);
   }

@@ -176,6 +176,14 @@ TEST(PipelineStep, FullRecomputationRunsTheForwardAllToAllsAgain) {
   const auto [full, full_bytes] = dispatches({"parallelism.recompute=full"});
   EXPECT_EQ(full * 2, kept * 3);
   EXPECT_DOUBLE_EQ(full_bytes * 2, kept_bytes * 3);
+  // So does Megatron's checkpointed MoE layer (recompute module moe), and no other module.
+  const auto [moe, moe_bytes] = dispatches({"parallelism.recompute=selective", "parallelism.recompute_modules=[moe]"});
+  EXPECT_EQ(moe * 2, kept * 3);
+  EXPECT_DOUBLE_EQ(moe_bytes * 2, kept_bytes * 3);
+  const auto [others, others_bytes] =
+      dispatches({"parallelism.recompute=selective", "parallelism.recompute_modules=[core_attn, layernorm, moe_act]"});
+  EXPECT_EQ(others, kept);
+  EXPECT_DOUBLE_EQ(others_bytes, kept_bytes);
 }
 
 TEST(PipelineStep, ComputeBubbleAndExposedCommunicationAddUpToTheStep) {

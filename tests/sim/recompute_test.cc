@@ -135,6 +135,60 @@ TEST(Recompute, E5m6AttentionOutputIsOneCopyForBothBackwardPasses) {
   EXPECT_EQ(e5m6.attention_bwd - plain.attention_bwd, cast);
 }
 
+// Megatron's checkpointed modules keep only their input; the one whose backward runs holds its
+// recomputed activations meanwhile, so with one micro-batch in flight a stage saves all but the
+// largest such layer's. DeepSeek-V3's layers here: `dense` dense layers, then `moe` MoE layers.
+scenarios::Scenario deepseek_stack(int dense, int moe, const std::string& modules) {
+  return deepseek_layers({"model.layers=" + std::to_string(dense + moe), "model.first_moe_layer=" + std::to_string(dense),
+                          "cluster.gpu.hbm_capacity=1000GB", "parallelism.recompute_modules=[" + modules + "]"});
+}
+
+TEST(Recompute, CheckpointedModulesKeepTheirInputAndOneLayerAtATime) {
+  const models::MoeModel m = deepseek_layers({}).model;
+  const double tokens = 4096, h = m.hidden, w = m.expert_ffn_hidden;
+  const double fp8 = 1.0;  // the GEMMs' inputs under DeepSeek-V3's FP8 recipe
+  // A routed expert keeps its dispatched input and SwiGLU's two BF16 inputs (moe_act drops the
+  // output); a shared expert the two inputs and its second GEMM's input.
+  const double routed = fp8 * h + 2.0 * 2 * w, shared = 2.0 * 2 * w + fp8 * w;
+  const std::string base = "core_attn, layernorm, moe_act";
+  // moe: the router's FP32 logits, the routed and the shared experts go; the layer keeps the
+  // norm's input (its output is dropped by layernorm either way). Three MoE layers, one held.
+  EXPECT_DOUBLE_EQ(activations(deepseek_stack(1, 3, base)) - activations(deepseek_stack(1, 3, base + ", moe")),
+                   tokens * 2 * (4.0 * m.experts + m.top_k * routed + m.shared_experts * shared));
+  // Without layernorm the checkpoint keeps the norm's output in BF16, where the GEMMs kept FP8.
+  EXPECT_DOUBLE_EQ(activations(deepseek_stack(1, 3, "core_attn, moe_act")) - activations(deepseek_stack(1, 3, "core_attn, moe_act, moe")),
+                   tokens * 2 * (4.0 * m.experts + m.top_k * routed + m.shared_experts * shared + fp8 * h - 2.0 * h));
+  // shared_experts: the shared expert's activations only.
+  EXPECT_DOUBLE_EQ(activations(deepseek_stack(1, 3, base)) - activations(deepseek_stack(1, 3, base + ", shared_experts")),
+                   tokens * 2 * m.shared_experts * shared);
+  // mlp: a dense FFN keeps its input, which is its fused norm's: the norm's FP8 output and the
+  // FFN's activations go. Two dense layers, one held.
+  const double dense = fp8 * h + 2.0 * 2 * m.ffn_hidden + fp8 * m.ffn_hidden;
+  EXPECT_DOUBLE_EQ(activations(deepseek_stack(2, 1, base)) - activations(deepseek_stack(2, 1, base + ", mlp")), tokens * 1 * dense);
+  // One layer of a kind: the one being recomputed holds what it dropped, and nothing is saved.
+  EXPECT_DOUBLE_EQ(activations(deepseek_stack(1, 1, base)), activations(deepseek_stack(1, 1, base + ", moe")));
+}
+
+TEST(Recompute, CheckpointedModulesRunTheirForwardAgain) {
+  const StepCosts plain = costs({"parallelism.recompute_modules=[core_attn]"});
+  const StepCosts mlp = costs({"parallelism.recompute_modules=[core_attn, mlp]"});
+  const StepCosts moe = costs({"parallelism.recompute_modules=[core_attn, moe]"});
+  const StepCosts shared = costs({"parallelism.recompute_modules=[core_attn, shared_experts]"});
+  const StepCosts both = costs({"parallelism.recompute_modules=[core_attn, moe, shared_experts]"});
+  EXPECT_EQ(mlp.dense_ffn_recompute, plain.dense_ffn_recompute + plain.dense_ffn_fwd);
+  EXPECT_EQ(mlp.moe_recompute, plain.moe_recompute);
+  // The router and the shared experts; the routed experts' forward is added to their backward.
+  EXPECT_EQ(moe.moe_recompute, plain.moe_recompute + plain.gate_fwd + plain.shared_fwd);
+  EXPECT_EQ(shared.moe_recompute, plain.moe_recompute + plain.shared_fwd);
+  // Nested, as Megatron runs them: the layer's recompute runs the shared experts once more, and
+  // their own checkpoint again in their backward.
+  EXPECT_EQ(both.moe_recompute, plain.moe_recompute + plain.gate_fwd + plain.shared_fwd * 2);
+  EXPECT_EQ(moe.attention_recompute, plain.attention_recompute);
+  const LayerTraffic rerun = first_layer_traffic(deepseek_layers({"parallelism.recompute_modules=[moe]"}));
+  const LayerTraffic kept = first_layer_traffic(deepseek_layers({"parallelism.recompute_modules=[core_attn]"}));
+  EXPECT_EQ(rerun.experts_forward, kept.experts_forward);
+}
+
 TEST(Recompute, MlaUpProjectionsCostTheirGemmsAgain) {
   const StepCosts plain = costs({"parallelism.recompute_modules=[layernorm, moe_act]"});
   const StepCosts up = costs({"parallelism.recompute_modules=[layernorm, moe_act, mla_up_proj]"});
