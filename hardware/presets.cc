@@ -7,8 +7,8 @@ namespace {
 // 3.35 TB/s, NVLink4 900 GB/s total = 450 GB/s per direction.
 // GEMM shape terms (half-points 128 rows, 575 wide and deep): fitted on 8 of DeepGEMM's published
 // H800 kernel figures (scripts/gemm_shape_fit.py), 4.6 % mean error on the 8 held out. GEMM
-// efficiency 0.500: then fitted on 6 of the 16 published training runs in scenarios/published/
-// (scripts/published.py; README "Checked against published runs"), the other 10 held out. It stands
+// efficiency 0.500: then fitted on 6 of the 20 published training runs in scenarios/published/
+// (scripts/published.py; README "Checked against published runs"), the other 14 held out. It stands
 // for everything a whole step loses that the model does not price (kernel gaps, framework
 // overhead) on top of what one kernel loses (the kernel fit's own asymptote is 0.85 of peak).
 GpuSpec h100_sxm() {
