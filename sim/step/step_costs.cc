@@ -97,15 +97,19 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   auto quantize = [&](std::span<const GemmShape> shapes, bool backward) { return fp8_cast_time(gpu, m, rows, shapes, backward); };
   // FlashAttention's core is not a weight GEMM, and runs in BF16: no width term; it reads the
   // queries, keys and values and writes the output.
-  const Duration core = kernel_time(
-      gpu, models::Dtype::kBf16,
-      KernelWork{flops.attention_core * rows,
-                 Bytes(rows * 2.0 * (m.query_dim() + m.key_value_dim()) * models::bytes_per_element(models::Dtype::kBf16)), gemm_rows});
+  const KernelWork core_work{flops.attention_core * rows,
+                             Bytes(rows * 2.0 * (m.query_dim() + m.key_value_dim()) * models::bytes_per_element(models::Dtype::kBf16)),
+                             gemm_rows};
+  const Duration core = kernel_time(gpu, models::Dtype::kBf16, core_work);
+  // FlashAttention's backward computes the scores again before its four products: 2.5 times its
+  // forward's FLOPs, as its own benchmarks count them, where a weight GEMM's backward is twice its
+  // forward.
+  const Duration core_backward = kernel_time(gpu, models::Dtype::kBf16, scaled(core_work, 2.5));
   c.attention_wgrad = time(m.dtype, flops.attention_projections, gemms.attention, gemm_rows);
   const Duration attention = c.attention_wgrad + core + memory(elementwise.attention, 4) + memory(elementwise.qk_norm, 2);
   const Duration output_cast = attention_output_cast(s, rows);
   c.attention_fwd = attention + quantize(whole.attention, false) + output_cast;
-  c.attention_bwd = attention * 2 + quantize(whole.attention, true) + output_cast;
+  c.attention_bwd = (attention - core) * 2 + core_backward + quantize(whole.attention, true) + output_cast;
   c.dense_ffn_wgrad = time(m.dtype, flops.dense_ffn, gemms.dense_ffn, gemm_rows);
   const Duration dense_ffn = c.dense_ffn_wgrad + memory(elementwise.dense_ffn, 4);
   c.dense_ffn_fwd = dense_ffn + quantize(whole.dense_ffn, false);

@@ -356,7 +356,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     t.a2a_combine[g] = combine_row == dispatch_row ? t.a2a[g] : dispatch_payload(config, dispatcher, network, combine);
     t.count_exchange[g] = costs.count_exchange[static_cast<size_t>(t.stage) * costs.groups + g];
     lengthen(t.a2a[g], t.count_exchange[g]);
-    // Dispatch and combine, forward and backward (and forward again under full recomputation), of
+    // Dispatch and combine, forward and backward (and forward again where the layer is recomputed), of
     // every micro-batch.
     const double passes = config.parallel.reruns_moe_layer() ? 3 : 2;
     result.a2a_intra_node += (t.a2a[g].intra_node + t.a2a_combine[g].intra_node) * (passes * micro_batches);
