@@ -81,6 +81,21 @@ LossTraffic loss_traffic(bool upcast) {
   return {2 + (2 + 2) + (2 + 2), 3};
 }
 
+// FlashAttention's core per micro-batch. It is not a weight GEMM, and runs in BF16: no width term;
+// it reads the queries, keys and values and writes the output. Its backward computes the scores
+// again before its four products: 2.5 times the forward's FLOPs, as FlashAttention's own
+// benchmarks count them, where a weight GEMM's backward is twice its forward.
+struct CoreAttention {
+  Duration forward, backward;
+};
+
+CoreAttention core_attention(const StepConfig& s, Flops per_token, double rows, double gemm_rows) {
+  const auto& m = s.model;
+  const double bytes = rows * 2.0 * (m.query_dim() + m.key_value_dim()) * models::bytes_per_element(models::Dtype::kBf16);
+  const KernelWork work{per_token * rows, Bytes(bytes), gemm_rows};
+  return {kernel_time(s.cluster.gpu, models::Dtype::kBf16, work), kernel_time(s.cluster.gpu, models::Dtype::kBf16, scaled(work, 2.5))};
+}
+
 void compute_costs(const StepConfig& s, StepCosts& c) {
   const auto& m = s.model;
   const auto& gpu = s.cluster.gpu;
@@ -95,21 +110,12 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   auto memory = [&](Bytes per_row, int kernels) { return elementwise_time(gpu, per_row * rows, kernels); };
   const LayerGemms whole = layer_gemms(m, 1, p.etp);
   auto quantize = [&](std::span<const GemmShape> shapes, bool backward) { return fp8_cast_time(gpu, m, rows, shapes, backward); };
-  // FlashAttention's core is not a weight GEMM, and runs in BF16: no width term; it reads the
-  // queries, keys and values and writes the output.
-  const KernelWork core_work{flops.attention_core * rows,
-                             Bytes(rows * 2.0 * (m.query_dim() + m.key_value_dim()) * models::bytes_per_element(models::Dtype::kBf16)),
-                             gemm_rows};
-  const Duration core = kernel_time(gpu, models::Dtype::kBf16, core_work);
-  // FlashAttention's backward computes the scores again before its four products: 2.5 times its
-  // forward's FLOPs, as its own benchmarks count them, where a weight GEMM's backward is twice its
-  // forward.
-  const Duration core_backward = kernel_time(gpu, models::Dtype::kBf16, scaled(core_work, 2.5));
+  const CoreAttention core = core_attention(s, flops.attention_core, rows, gemm_rows);
   c.attention_wgrad = time(m.dtype, flops.attention_projections, gemms.attention, gemm_rows);
-  const Duration attention = c.attention_wgrad + core + memory(elementwise.attention, 4) + memory(elementwise.qk_norm, 2);
+  const Duration attention = c.attention_wgrad + core.forward + memory(elementwise.attention, 4) + memory(elementwise.qk_norm, 2);
   const Duration output_cast = attention_output_cast(s, rows);
   c.attention_fwd = attention + quantize(whole.attention, false) + output_cast;
-  c.attention_bwd = (attention - core) * 2 + core_backward + quantize(whole.attention, true) + output_cast;
+  c.attention_bwd = (attention - core.forward) * 2 + core.backward + quantize(whole.attention, true) + output_cast;
   c.dense_ffn_wgrad = time(m.dtype, flops.dense_ffn, gemms.dense_ffn, gemm_rows);
   const Duration dense_ffn = c.dense_ffn_wgrad + memory(elementwise.dense_ffn, 4);
   c.dense_ffn_fwd = dense_ffn + quantize(whole.dense_ffn, false);
@@ -138,7 +144,7 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
       // core, MLA's up-projections. Only the norms that stand alone are recomputed
       // (norm_stands_alone()).
       const bool norms = p.recomputes(kRecomputeLayernorm);
-      if (p.recomputes(kRecomputeCoreAttention)) c.attention_recompute += core;
+      if (p.recomputes(kRecomputeCoreAttention)) c.attention_recompute += core.forward;
       if (norms && norm_stands_alone(m, NormSite::kAttention)) c.attention_recompute += memory(elementwise.attention, 2);
       if (p.recomputes(kRecomputeMlaUpProjection) && !gemms.mla_up_projection.empty()) {
         double up = 0;  // parameters at full width
