@@ -113,9 +113,7 @@ void validate_batch(const Scenario& s, const Checker& c) {
             "attention " +
                 std::string(models::to_string(s.model.attention)));
   const models::MoeModel& m = s.model;
-  int dense_ffns = 0;
-  for (int l = 0; l < m.transformer_layers(); ++l) dense_ffns += m.is_moe_layer(l) ? 0 : 1;
-  c.require(!p.recomputes(kRecomputeDenseMlp) || dense_ffns > 0, "parallelism.recompute_modules",
+  c.require(!p.recomputes(kRecomputeDenseMlp) || m.moe_layer_count() < m.transformer_layers(), "parallelism.recompute_modules",
             "expected mlp only with dense FFN layers (it recomputes a dense FFN), got a model whose " + str(m.transformer_layers()) +
                 " layers are all MoE layers");
   c.require(!p.recomputes(kRecomputeSharedExperts) || m.shared_experts > 0, "parallelism.recompute_modules",
