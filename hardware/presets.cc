@@ -14,12 +14,20 @@ namespace {
 // that the model does not price, on top of what one kernel loses: the part paid per GEMM (one GEMM
 // per local expert as Transformer Engine's grouped linear runs them, a small GEMM's last partial
 // wave on the SMs, the gaps between kernels) weighs most on the GEMMs with few rows.
+// The attention core: the fused kernel Transformer Engine runs on Hopper (cuDNN's), its forward and
+// backward curves, with the causal mask and without, fitted on half of the lengths
+// FlashAttention-3's paper measured it at (scripts/attention_fit.py), checked on DeepSeek-V3's own
+// training profile (MLA, H800).
 GpuSpec h100_sxm() {
   GpuSpec g{
       .name = "H100-SXM5", .bf16_peak = TFLOPS(989.4), .fp8_peak = TFLOPS(1978.9), .hbm_capacity = GB(80), .hbm_bandwidth = TBps(3.35)};
   g.gemm_efficiency = 0.675;
   g.gemm_half_rows = 1024;
   g.gemm_half_width = 575;
+  g.attention.forward = {.efficiency = 0.57, .half_seq = 400};
+  g.attention.backward = {.efficiency = 0.51, .half_seq = 820};
+  g.attention.unmasked_forward = {.efficiency = 0.635, .half_seq = 130};
+  g.attention.unmasked_backward = {.efficiency = 0.555, .half_seq = 410};
   return g;
 }
 

@@ -7,6 +7,21 @@
 
 namespace moesim::hardware {
 
+// One attention kernel's curve: its fraction of the BF16 peak on long sequences, and the sequence
+// length at which it reaches half of that: efficiency * s / (s + half_seq). Zero: no curve.
+struct AttentionCurve {
+  double efficiency = 0;
+  double half_seq = 0;
+};
+
+// The attention core, one fused kernel in BF16, forward and backward, with the causal mask and
+// without (context parallelism's blocks of another rank's keys, which every query sees whole).
+// Without a causal curve it is priced as a GEMM over the micro-batch's rows; without an unmasked
+// one, on the causal curve.
+struct AttentionSpec {
+  AttentionCurve forward, backward, unmasked_forward, unmasked_backward;
+};
+
 // One accelerator. Peak rates are dense (no sparsity).
 struct GpuSpec {
   std::string name;
@@ -21,6 +36,7 @@ struct GpuSpec {
   double gemm_efficiency = 0.7;
   double gemm_half_rows = 256;
   double gemm_half_width = 0;
+  AttentionSpec attention = {};
   // Achievable fraction of HBM bandwidth for streaming kernels.
   double memory_efficiency = 0.85;
   Duration kernel_launch = Microseconds(4);

@@ -1,5 +1,7 @@
 #include <yaml-cpp/yaml.h>
 
+#include <utility>
+
 #include "models/gating/routing/routing_rule.h"
 #include "models/gating/source_registry.h"
 #include "scenarios/loader/loader.h"
@@ -19,6 +21,19 @@ void emit_link(YAML::Emitter& out, const char* prefix, const hardware::LinkSpec&
 
 using YAML::BeginMap, YAML::EndMap, YAML::Key, YAML::Value;
 
+void emit_attention(YAML::Emitter& out, const hardware::AttentionSpec& a) {
+  out << Key << "attention" << Value << BeginMap;
+  const std::pair<const char*, const hardware::AttentionCurve*> curves[] = {
+      {"forward", &a.forward}, {"backward", &a.backward}, {"unmasked_forward", &a.unmasked_forward}, {"unmasked_backward", &a.unmasked_backward}};
+  for (const auto& [key, curve] : curves) {
+    out << Key << key << Value << YAML::Flow << BeginMap;
+    out << Key << "efficiency" << Value << format_number(curve->efficiency);
+    out << Key << "half_seq" << Value << format_number(curve->half_seq);
+    out << EndMap;
+  }
+  out << EndMap;
+}
+
 void emit_gpu(YAML::Emitter& out, const hardware::GpuSpec& g) {
   out << Key << "gpu" << Value << BeginMap;
   out << Key << "name" << Value << g.name;
@@ -29,6 +44,7 @@ void emit_gpu(YAML::Emitter& out, const hardware::GpuSpec& g) {
   out << Key << "gemm_efficiency" << Value << format_number(g.gemm_efficiency);
   out << Key << "gemm_half_rows" << Value << format_number(g.gemm_half_rows);
   out << Key << "gemm_half_width" << Value << format_number(g.gemm_half_width);
+  emit_attention(out, g.attention);
   out << Key << "memory_efficiency" << Value << format_number(g.memory_efficiency);
   out << Key << "kernel_launch" << Value << format_duration(g.kernel_launch);
   out << Key << "sms" << Value << g.sms;

@@ -94,6 +94,20 @@ void apply_override(YAML::Node& root, const std::string& text, const std::string
   }
 }
 
+void read_attention_curve(MapReader r, hardware::AttentionCurve& c) {
+  c.efficiency = r.get_double("efficiency", c.efficiency, 0, 1);
+  c.half_seq = r.get_double("half_seq", c.half_seq, 0, 1e9);
+  r.finish();
+}
+
+void read_attention(MapReader r, hardware::AttentionSpec& a) {
+  read_attention_curve(r.child("forward"), a.forward);
+  read_attention_curve(r.child("backward"), a.backward);
+  read_attention_curve(r.child("unmasked_forward"), a.unmasked_forward);
+  read_attention_curve(r.child("unmasked_backward"), a.unmasked_backward);
+  r.finish();
+}
+
 void read_gpu(MapReader r, hardware::GpuSpec& g) {
   g.name = r.get_string("name", g.name);
   g.bf16_peak = r.get_flop_rate("bf16_peak", g.bf16_peak);
@@ -103,6 +117,7 @@ void read_gpu(MapReader r, hardware::GpuSpec& g) {
   g.gemm_efficiency = r.get_double("gemm_efficiency", g.gemm_efficiency, 0, 1, false);
   g.gemm_half_rows = r.get_double("gemm_half_rows", g.gemm_half_rows, 0, 1e9);
   g.gemm_half_width = r.get_double("gemm_half_width", g.gemm_half_width, 0, 1e9);
+  read_attention(r.child("attention"), g.attention);
   g.memory_efficiency = r.get_double("memory_efficiency", g.memory_efficiency, 0, 1, false);
   g.kernel_launch = r.get_duration("kernel_launch", g.kernel_launch);
   g.sms = static_cast<int>(r.get_int("sms", g.sms, 1, 1 << 16));

@@ -50,6 +50,20 @@ Duration grouped_kernel_time(const hardware::GpuSpec& gpu, models::Dtype dtype, 
   return any ? gpu.kernel_launch + Seconds(seconds) : Duration();
 }
 
+const hardware::AttentionCurve& attention_curve(const hardware::GpuSpec& gpu, bool backward, bool causal) {
+  const hardware::AttentionSpec& a = gpu.attention;
+  const hardware::AttentionCurve& masked = backward ? a.backward : a.forward;
+  const hardware::AttentionCurve& unmasked = backward ? a.unmasked_backward : a.unmasked_forward;
+  return causal || unmasked.efficiency <= 0 ? masked : unmasked;
+}
+
+Duration attention_time(const hardware::GpuSpec& gpu, const KernelWork& work, double seq, const hardware::AttentionCurve& curve) {
+  if (curve.efficiency <= 0) return kernel_time(gpu, models::Dtype::kBf16, work);
+  const double compute = work.flops.count() / (gpu.bf16_peak.per_second() * curve.efficiency * seq / (seq + curve.half_seq));
+  const double memory = work.bytes.count() / (gpu.hbm_bandwidth.bytes_per_second() * gpu.memory_efficiency);
+  return gpu.kernel_launch + Seconds(std::max(compute, memory));
+}
+
 Duration streaming_time(const hardware::GpuSpec& gpu, Bytes bytes) {
   return gpu.kernel_launch + bytes / (gpu.hbm_bandwidth * gpu.memory_efficiency);
 }

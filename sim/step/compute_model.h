@@ -45,6 +45,13 @@ FlopRate peak_rate(const hardware::GpuSpec& gpu, models::Dtype dtype);
 Duration kernel_time(const hardware::GpuSpec& gpu, models::Dtype dtype, const KernelWork& work);
 // A grouped GEMM: one launch, then each group at its own efficiency (empty groups are skipped).
 Duration grouped_kernel_time(const hardware::GpuSpec& gpu, models::Dtype dtype, std::span<const KernelWork> groups);
+// The GPU's attention curve for a forward or backward kernel, with the causal mask or without (the
+// causal one where the GPU has no unmasked curve).
+const hardware::AttentionCurve& attention_curve(const hardware::GpuSpec& gpu, bool backward, bool causal);
+// An attention kernel (work.flops as FlashAttention counts them) over sequences of `seq` tokens,
+// in BF16, on `curve`; without one (zero efficiency), kernel_time() prices it as a GEMM over
+// work.rows.
+Duration attention_time(const hardware::GpuSpec& gpu, const KernelWork& work, double seq, const hardware::AttentionCurve& curve);
 // A memory-bound kernel streaming `bytes` (optimizer step).
 Duration streaming_time(const hardware::GpuSpec& gpu, Bytes bytes);
 // `kernels` memory-bound kernels streaming `bytes` together (norms, activations, casts).

@@ -81,10 +81,11 @@ LossTraffic loss_traffic(bool upcast) {
   return {2 + (2 + 2) + (2 + 2), 3};
 }
 
-// FlashAttention's core per micro-batch. It is not a weight GEMM, and runs in BF16: no width term;
-// it reads the queries, keys and values and writes the output. Its backward computes the scores
-// again before its four products: 2.5 times the forward's FLOPs, as FlashAttention's own
-// benchmarks count them, where a weight GEMM's backward is twice its forward.
+// FlashAttention's core per micro-batch. It is not a weight GEMM, and runs in BF16 at the fused
+// kernel's own efficiency for its sequence length (the GPU's attention curve); it reads the
+// queries, keys and values and writes the output. Its backward computes the scores again before
+// its four products: 2.5 times the forward's FLOPs, as FlashAttention's own benchmarks count them,
+// where a weight GEMM's backward is twice its forward.
 struct CoreAttention {
   Duration forward, backward;
 };
@@ -93,7 +94,18 @@ CoreAttention core_attention(const StepConfig& s, Flops per_token, double rows, 
   const auto& m = s.model;
   const double bytes = rows * 2.0 * (m.query_dim() + m.key_value_dim()) * models::bytes_per_element(models::Dtype::kBf16);
   const KernelWork work{per_token * rows, Bytes(bytes), gemm_rows};
-  return {kernel_time(s.cluster.gpu, models::Dtype::kBf16, work), kernel_time(s.cluster.gpu, models::Dtype::kBf16, scaled(work, 2.5))};
+  const auto& gpu = s.cluster.gpu;
+  // Under context parallelism a rank's queries meet the sequence's keys in a ring of cp steps: its
+  // own chunks under the causal mask, and cp - 1 blocks of other ranks' keys, which they see whole.
+  // Each kernel covers the rank's share of the sequence.
+  const double cp = s.parallel.cp, seq = static_cast<double>(s.seq_len) / cp;
+  auto pass = [&](const KernelWork& w, bool backward) {
+    const hardware::AttentionCurve& causal = attention_curve(gpu, backward, true);
+    if (causal.efficiency <= 0 || cp == 1) return attention_time(gpu, w, seq, causal);
+    return attention_time(gpu, scaled(w, 1 / cp), seq, causal) +
+           attention_time(gpu, scaled(w, (cp - 1) / cp), seq, attention_curve(gpu, backward, false));
+  };
+  return {pass(work, false), pass(scaled(work, 2.5), true)};
 }
 
 void compute_costs(const StepConfig& s, StepCosts& c) {

@@ -33,8 +33,9 @@ double core_beyond_twice(const StepConfig& c) {
   const double rows = 4096, bytes = rows * 2.0 * (m.query_dim() + m.key_value_dim()) * 2;
   const Flops flops = models::token_flops(m, c.seq_len).attention_core * rows;
   const hardware::GpuSpec& gpu = c.cluster.gpu;
-  return kernel_time(gpu, models::Dtype::kBf16, KernelWork{flops * 2.5, Bytes(bytes * 2.5), rows}).seconds() -
-         2 * kernel_time(gpu, models::Dtype::kBf16, KernelWork{flops, Bytes(bytes), rows}).seconds();
+  const double seq = c.seq_len;  // one CP rank: the whole sequence, under the causal mask
+  return attention_time(gpu, KernelWork{flops * 2.5, Bytes(bytes * 2.5), rows}, seq, attention_curve(gpu, true, true)).seconds() -
+         2 * attention_time(gpu, KernelWork{flops, Bytes(bytes), rows}, seq, attention_curve(gpu, false, true)).seconds();
 }
 
 TEST(Fp8Quantization, EachRecipeMovesWhatItsKernelsRead) {
