@@ -83,7 +83,8 @@ def table(points, fits):
         for name in CURVES:
             measured = points[name][i][1]
             got = model_tflops(seq, *fits[name])
-            cells.append(f"{measured:.0f}, {got:.0f}, {100 * (got / measured - 1):+.1f} %")
+            error = round(100 * (got / measured - 1), 1) + 0.0  # no "-0.0"
+            cells.append(f"{measured:.0f}, {got:.0f}, {error:+.1f} %")
         lines.append(f"| {seq:,} | " + " | ".join(cells) + f" | {role} |")
     lines += ["", profile_line(fits)]
     return "\n".join(lines) + "\n"
