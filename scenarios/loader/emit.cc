@@ -23,8 +23,10 @@ using YAML::BeginMap, YAML::EndMap, YAML::Key, YAML::Value;
 
 void emit_attention(YAML::Emitter& out, const hardware::AttentionSpec& a) {
   out << Key << "attention" << Value << BeginMap;
-  const std::pair<const char*, const hardware::AttentionCurve*> curves[] = {
-      {"forward", &a.forward}, {"backward", &a.backward}, {"unmasked_forward", &a.unmasked_forward}, {"unmasked_backward", &a.unmasked_backward}};
+  const std::pair<const char*, const hardware::AttentionCurve*> curves[] = {{"forward", &a.forward},
+                                                                            {"backward", &a.backward},
+                                                                            {"unmasked_forward", &a.unmasked_forward},
+                                                                            {"unmasked_backward", &a.unmasked_backward}};
   for (const auto& [key, curve] : curves) {
     out << Key << key << Value << YAML::Flow << BeginMap;
     out << Key << "efficiency" << Value << format_number(curve->efficiency);

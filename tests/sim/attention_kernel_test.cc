@@ -29,7 +29,9 @@ TEST(AttentionKernel, EachPassRunsOnItsOwnCurveByHand) {
   }
   // Longer sequences run nearer the top of a curve; the backward below the forward, the mask
   // below none.
-  const auto at = [&](double seq, bool backward, bool causal) { return attention_time(h100, work, seq, attention_curve(h100, backward, causal)); };
+  const auto at = [&](double seq, bool backward, bool causal) {
+    return attention_time(h100, work, seq, attention_curve(h100, backward, causal));
+  };
   EXPECT_LT(at(16384, false, true), at(1024, false, true));
   EXPECT_GT(at(4096, true, true), at(4096, false, true));
   EXPECT_GT(at(4096, false, true), at(4096, false, false));
