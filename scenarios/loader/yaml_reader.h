@@ -19,6 +19,13 @@
 
 namespace moesim::scenarios {
 
+// The names of a list of presets (anything with a `name`), for a choice's expected values.
+std::vector<std::string> names_of(const auto& presets) {
+  std::vector<std::string> out;
+  for (const auto& p : presets) out.push_back(p.name);
+  return out;
+}
+
 // Where each key path came from: a file position, or the override (--set, sweep axis) that wrote it.
 class SourceMap {
  public:
