@@ -86,14 +86,6 @@ std::vector<BadCase> syntax_and_cluster_cases() {
        kGood,
        {"cluster.gpu.gemm_half_width=-3"},
        {"`cluster.gpu.gemm_half_width`", "expected a number in [0, 1e+09]", "got '-3'"}},
-      {"AttentionAbovePeak",
-       kGood,
-       {"cluster.gpu.attention.forward.efficiency=1.5"},
-       {"`cluster.gpu.attention.forward.efficiency`", "expected a number in [0, 1]", "got '1.5'"}},
-      {"NegativeAttentionHalfSeq",
-       kGood,
-       {"cluster.gpu.attention.unmasked_backward.half_seq=-1"},
-       {"`cluster.gpu.attention.unmasked_backward.half_seq`", "expected a number in [0, 1e+09]", "got '-1'"}},
       {"ZeroDdpBucket", kGood, {"training.ddp_bucket_size=0"}, {"`training.ddp_bucket_size`", "expected a positive integer", "got '0'"}},
       {"CenturyLatency", kGood, {"cluster.nic.latency=3e9 s"}, {"`cluster.nic.latency`", "from 0 to 1 s"}},
       {"EmptySetValue", kGood, {"steps="}, {"`steps`", "the value is empty", "--set steps="}},
@@ -348,6 +340,20 @@ std::vector<BadCase> fabric_and_network_cases() {
 
 // A policy's predictor and its settings.
 // The replicated policies' EPLB modes.
+// The attention core's kernel curves (cluster.gpu.attention).
+std::vector<BadCase> attention_cases() {
+  return {
+      {"AttentionAbovePeak",
+       kGood,
+       {"cluster.gpu.attention.forward.efficiency=1.5"},
+       {"`cluster.gpu.attention.forward.efficiency`", "expected a number in [0, 1]", "got '1.5'"}},
+      {"NegativeAttentionHalfSeq",
+       kGood,
+       {"cluster.gpu.attention.unmasked_backward.half_seq=-1"},
+       {"`cluster.gpu.attention.unmasked_backward.half_seq`", "expected a number in [0, 1e+09]", "got '-1'"}},
+  };
+}
+
 std::vector<BadCase> affinity_cases() {
   return {
       {"AffinityWithoutDeduplication",
@@ -412,7 +418,7 @@ std::vector<BadCase> predictor_cases() {
 std::vector<BadCase> cases() {
   std::vector<BadCase> all;
   for (auto part : {syntax_and_cluster_cases(), quantity_and_model_cases(), policy_cases(), gating_cases(), fabric_and_network_cases(),
-                    predictor_cases(), replication_cases(), affinity_cases()}) {
+                    predictor_cases(), replication_cases(), affinity_cases(), attention_cases()}) {
     all.insert(all.end(), part.begin(), part.end());
   }
   return all;
