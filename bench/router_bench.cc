@@ -1,7 +1,8 @@
 // Tokens routed per second for d_model 1024, 128 experts, top-2 (one layer-step per iteration):
 // token generation, logits, top-k and counts. The GPU cases include the per-call gate upload; one
 // per CUDA kernel (mma.sync on any GPU since Ampere, wgmma on Hopper). The CPU reference also at
-// the quickstart's shape, and its FLOP rate beside Eigen's single-core SGEMM at the same shapes.
+// the quickstart's shape, and its FLOP rate beside Eigen's single-core SGEMM at the same shapes;
+// the mma.sync kernel at DeepSeek-V3's shape with and without its group limit.
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Dense>
@@ -87,6 +88,29 @@ void BM_RouterGpu(benchmark::State& state, CudaKernel kernel) {
 }
 BENCHMARK_CAPTURE(BM_RouterGpu, mma_sync, CudaKernel::mma_sync)->Arg(1 << 20)->Arg(1 << 23)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_RouterGpu, wgmma, CudaKernel::wgmma)->Arg(1 << 20)->Arg(1 << 23)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// DeepSeek-V3's router shape (d 7168, 256 experts, top-8), plain and group-limited (8 groups, a
+// token's top 4): what the group limit costs the mma.sync kernel. 2^20 tokens are 256 H800s'
+// 4,096-token micro-batches of one layer.
+void BM_RouterGpuDeepSeek(benchmark::State& state) {
+  auto router = make_cuda_router(CudaKernel::mma_sync);
+  if (!router) {
+    state.SkipWithError("no CUDA GPU (or built without CUDA)");
+    return;
+  }
+  Shape s(static_cast<int>(state.range(0)), 7168, 256, 8, 16);
+  if (state.range(1)) {
+    s.p.expert_groups = 8;
+    s.p.topk_groups = 4;
+  }
+  run(state, *router, s);
+}
+BENCHMARK(BM_RouterGpuDeepSeek)
+    ->ArgNames({"tokens", "grouped"})
+    ->Args({1 << 20, 0})
+    ->Args({1 << 20, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace moesim::router

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,23 +64,25 @@ class Router {
   // std::runtime_error for a device failure.
   virtual void route(const RouterProblem& p, RouterResult& out, bool want_assignments) = 0;
   virtual std::string name() const = 0;
-  // False when route() refuses group-limited problems (the CUDA kernel does not implement them).
-  virtual bool routes_groups() const { return true; }
+  // The most expert groups of a group-limited problem that route() takes (the CUDA kernels keep
+  // each group's score in registers).
+  virtual int max_expert_groups() const { return std::numeric_limits<int>::max(); }
 };
 
 // The CUDA router's kernels. mma_sync runs on every GPU since Ampere. wgmma (Hopper's warp-group
 // MMA) runs only on compute capability 9.0 and serves 65 to 128 experts; other expert counts
-// fall back to mma_sync. wgmma has not been run on a GPU yet (cuda/README.md), so nothing
-// chooses it by default.
+// fall back to mma_sync. make_router() prefers wgmma where the GPU has it (cuda/README.md: it
+// agrees with the CPU reference and routes 22 % more tokens a second on an H200).
 enum class CudaKernel { mma_sync, wgmma };
 
 std::unique_ptr<Router> make_cpu_router();
 // The CUDA router; null when moesim was built without CUDA, no GPU is present, or the GPU cannot
 // run `kernel`.
 std::unique_ptr<Router> make_cuda_router(CudaKernel kernel = CudaKernel::mma_sync);
-// The CUDA router when it can run (and, for `grouped` problems, route them), else the CPU
+// The CUDA router when it can run (and route a model whose group-limited routing has
+// `expert_groups` groups; 1: not group-limited), with wgmma where the GPU has it; else the CPU
 // reference.
-std::unique_ptr<Router> make_router(bool grouped = false);
+std::unique_ptr<Router> make_router(int expert_groups = 1);
 
 // Checks the problem's shape; throws std::invalid_argument naming the field.
 void check_problem(const RouterProblem& p);

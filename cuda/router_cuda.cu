@@ -212,7 +212,8 @@ class CudaRouter final : public Router {
   void route(const RouterProblem& p, RouterResult& out, bool want_assignments) override {
     check_problem(p);
     if (p.experts > kMaxExperts) throw std::invalid_argument("CUDA router: at most 256 experts");
-    if (p.grouped()) throw std::invalid_argument("CUDA router: group-limited routing runs on the CPU reference");
+    if (p.grouped() && p.expert_groups > kMaxGroups)
+      throw std::invalid_argument("CUDA router: group-limited routing over more than 8 groups runs on the CPU reference");
     const int experts_padded = padded_experts(p.experts), d_padded = round_up(p.d_model, kChunk);
     gate_f_.reserve(static_cast<size_t>(p.experts) * p.d_model);
     gate_.reserve(static_cast<size_t>(experts_padded) * d_padded);
@@ -246,7 +247,9 @@ class CudaRouter final : public Router {
                        p.noise,
                        p.key,
                        counts_.ptr,
-                       want_assignments ? assignments_.ptr : nullptr};
+                       want_assignments ? assignments_.ptr : nullptr,
+                       p.grouped() ? p.expert_groups : 1,
+                       p.grouped() ? p.topk_groups : 1};
     if (kernel_ == CudaKernel::wgmma && experts_padded == 128) {
       gate_tiled_.reserve(wgmma_gate_elems(d_padded));
       launch_wgmma(a, gate_tiled_.ptr);
@@ -267,11 +270,13 @@ class CudaRouter final : public Router {
     }
     apply_capacity(p, out);
   }
-  bool routes_groups() const override { return false; }
+  int max_expert_groups() const override { return kMaxGroups; }
   std::string name() const override {
     cudaDeviceProp prop{};
     cudaGetDeviceProperties(&prop, 0);
-    return std::string(kernel_ == CudaKernel::wgmma ? "CUDA wgmma kernel on " : "CUDA kernel on ") + prop.name;
+    return std::string(kernel_ == CudaKernel::wgmma
+                           ? "CUDA kernel on " + std::string(prop.name) + " (wgmma at 65-128 experts, else mma.sync)"
+                           : "CUDA mma.sync kernel on " + std::string(prop.name));
   }
 
  private:

@@ -16,6 +16,9 @@
 namespace moesim::router::kernel {
 
 constexpr int kMaxExperts = 256;
+// Group-limited routing keeps each group's score in registers: at most this many groups (more
+// route on the CPU reference; DeepSeek-V3 has 8).
+constexpr int kMaxGroups = 8;
 
 inline void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA router: ") + what + ": " + cudaGetErrorString(e));
@@ -28,8 +31,9 @@ struct KernelArgs {
   int tokens, tokens_per_rank, d_padded, experts, experts_padded, top_k, topics;
   float noise;
   TokenKey key;
-  int32_t* counts;       // [ranks][experts]
-  int32_t* assignments;  // [tokens][top_k] or null
+  int32_t* counts;                 // [ranks][experts]
+  int32_t* assignments;            // [tokens][top_k] or null
+  int expert_groups, topk_groups;  // group-limited routing when topk_groups < expert_groups
 };
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* global) {
@@ -65,6 +69,54 @@ __device__ __forceinline__ void noise_operand(uint32_t (&frag)[4], uint32_t row_
 // (a block spanning more ranks) go straight to global memory.
 using BlockHistogram = int[2][kMaxExperts];
 
+// Group-limited routing (router.h), for the row whose slots this lane holds: the mask of slots
+// whose experts lie outside the row's topk_groups best groups, which the top-k then skips as if
+// taken. A group scores the sigmoids of its two best logits (sigmoid is increasing, so these are
+// its two best affinities), summed in double as the CPU reference does. Groups are consecutive
+// experts, and a lane's slots hold its experts in increasing order, so each group is a range of
+// the lane's slots.
+template <int kSlots>
+__device__ __forceinline__ uint64_t outside_best_groups(const KernelArgs& a, const float (&v)[kSlots], int s) {
+  const int size = a.experts / a.expert_groups;
+  double score[kMaxGroups];
+#pragma unroll
+  for (int group = 0; group < kMaxGroups; ++group) {
+    score[group] = 0;
+    if (group >= a.expert_groups) continue;  // the same for every lane: the shuffles stay converged
+    const int first_slot = lane_slots_below(group * size, s), end_slot = lane_slots_below((group + 1) * size, s);
+    float first = -INFINITY, second = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < kSlots; ++i) {
+      if (i < first_slot || i >= end_slot) continue;
+      second = fmaxf(second, fminf(first, v[i]));
+      first = fmaxf(first, v[i]);
+    }
+    // The two best of the row's four lanes.
+#pragma unroll
+    for (int off = 1; off <= 2; off *= 2) {
+      const float other_first = __shfl_xor_sync(0xFFFFFFFFu, first, off);
+      const float other_second = __shfl_xor_sync(0xFFFFFFFFu, second, off);
+      second = fmaxf(fminf(first, other_first), fmaxf(second, other_second));
+      first = fmaxf(first, other_first);
+    }
+    auto sigmoid = [](float x) { return 1.0 / (1.0 + exp(-static_cast<double>(x))); };
+    score[group] = sigmoid(first) + (size > 1 ? sigmoid(second) : 0.0);
+  }
+  uint64_t outside = 0;
+#pragma unroll
+  for (int group = 0; group < kMaxGroups; ++group) {
+    if (group >= a.expert_groups) continue;
+    int better = 0;  // groups ranked above this one (ties: the lower index)
+#pragma unroll
+    for (int other = 0; other < kMaxGroups; ++other)
+      better += other < a.expert_groups && (score[other] > score[group] || (score[other] == score[group] && other < group));
+    if (better < a.topk_groups) continue;
+    const int first_slot = lane_slots_below(group * size, s), end_slot = lane_slots_below((group + 1) * size, s);
+    outside |= (end_slot >= 64 ? ~0ull : (1ull << end_slot) - 1) & ~((1ull << first_slot) - 1);
+  }
+  return outside;
+}
+
 // Top-k of token t and its count. Lane (g, s) holds, in acc[n][2h + b], expert 8n + 2s + b of
 // row h (g or g + 8) of its 16-row slice: the m16n8 accumulator layout of both mma.sync and
 // wgmma. All four lanes of the row take part (shuffles).
@@ -86,7 +138,7 @@ __device__ __forceinline__ void count_top_k(const KernelArgs& a, const float (&a
     v[2 * n] = e < a.experts ? combine_logit(center.x, a.noise, acc[n][2 * h]) : -INFINITY;
     v[2 * n + 1] = e + 1 < a.experts ? combine_logit(center.y, a.noise, acc[n][2 * h + 1]) : -INFINITY;
   }
-  uint64_t taken = 0;
+  uint64_t taken = a.topk_groups < a.expert_groups ? outside_best_groups<kSlots>(a, v, s) : 0;
   for (int r = 0; r < a.top_k; ++r) {
     // The lane's best slot, then the best of the four lanes that share the row.
     float top;

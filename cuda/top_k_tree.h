@@ -5,7 +5,8 @@
 // nodes 2j and 2j + 1) so that every loop has a constant trip count and, once unrolled, every
 // index is a constant: the arrays then stay in registers. (The first version reduced in place,
 // level after level; its inner loop's trip count depended on the level, and the compiler kept the
-// arrays in local memory.) Host code runs it in the tests.
+// arrays in local memory.) Host code runs it in the tests, as it does lane_slots_below(), which
+// finds an expert group's slots among a lane's.
 #pragma once
 
 #include <cmath>
@@ -39,6 +40,15 @@ MOESIM_HD int best_untaken(const float (&v)[N], uint64_t taken, float& best_valu
   }
   best_value = best[2 * kLeaves - 2];
   return slot[2 * kLeaves - 2];
+}
+
+// How many of lane s's slots hold experts below x, where slot i = 2n + b holds expert 8n + 2s + b
+// (the m16n8 accumulator layout): two for each full eight experts, and those of the lane's own pair
+// in the last, partial eight. A group of consecutive experts [lo, hi) is then the lane's slots
+// [lane_slots_below(lo, s), lane_slots_below(hi, s)).
+MOESIM_HD int lane_slots_below(int x, int s) {
+  const int in_last_eight = x % 8 - 2 * s;
+  return 2 * (x / 8) + (in_last_eight < 0 ? 0 : in_last_eight > 2 ? 2 : in_last_eight);
 }
 
 }  // namespace moesim::router

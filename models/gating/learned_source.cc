@@ -15,7 +15,8 @@ namespace moesim::gating {
 
 LearnedSource::LearnedSource(const LearnedSourceParams& params, std::unique_ptr<router::Router> router)
     : p_(params),
-      router_(router ? std::move(router) : router::make_router(params.shape.topk_groups < params.shape.expert_groups)),
+      router_(router ? std::move(router)
+                     : router::make_router(params.shape.topk_groups < params.shape.expert_groups ? params.shape.expert_groups : 1)),
       rng_(params.seed, "gating.learned"),
       rule_(params.routing->make({params.shape, params.capacity_factor})) {
   const int d = p_.d;

@@ -341,6 +341,50 @@ TEST_P(GpuRouter, AgreesOnAtLeast999PerMilleOfAssignments) {
   }
 }
 
+// Group-limited routing on the GPU: DeepSeek-V3's shape (256 experts, 8 groups, top 4, top-8),
+// 64 experts in 8 groups of 8, and 100 experts (the wgmma kernel's shape) in 4 groups of 25, whose
+// edges split a lane's pair of experts. Every token keeps within its groups, and the kernel agrees
+// with the CPU reference as the plain top-k does.
+TEST_P(GpuRouter, GroupLimitedRoutingAgreesWithTheCpuReference) {
+  struct Shape {
+    int experts, groups, topk_groups, top_k;
+  };
+  for (const Shape shape : {Shape{256, 8, 4, 8}, Shape{64, 8, 3, 6}, Shape{100, 4, 2, 8}}) {
+    Fixture f(1 << 15, 4, 1024, shape.experts, shape.top_k, 16, 1.0f, 31 + shape.experts);
+    f.p.expert_groups = shape.groups;
+    f.p.topk_groups = shape.topk_groups;
+    RouterResult cpu, gpu;
+    make_cpu_router()->route(f.p, cpu, true);
+    gpu_->route(f.p, gpu, true);
+    const int size = shape.experts / shape.groups;
+    size_t same = 0, spread = 0;
+    for (int t = 0; t < f.p.tokens; ++t) {
+      uint32_t groups = 0;
+      for (int q = 0; q < shape.top_k; ++q) {
+        const size_t i = static_cast<size_t>(t) * shape.top_k + q;
+        same += cpu.assignments[i] == gpu.assignments[i];
+        groups |= 1u << (gpu.assignments[i] / size);
+      }
+      ASSERT_LE(__builtin_popcount(groups), shape.topk_groups) << shape.experts << " experts, token " << t;
+      spread += __builtin_popcount(groups) == shape.topk_groups;
+    }
+    const double agreement = static_cast<double>(same) / static_cast<double>(cpu.assignments.size());
+    EXPECT_GE(agreement, 0.999) << shape.experts << " experts in " << shape.groups << " groups";
+    EXPECT_GT(spread, f.p.tokens / 2) << "the limit should bind for most tokens";
+    std::printf("[ info ] %d experts in %d groups (top %d), top-%d: %.5f of assignments identical on %s\n", shape.experts, shape.groups,
+                shape.topk_groups, shape.top_k, agreement, gpu_->name().c_str());
+  }
+}
+
+TEST_P(GpuRouter, TakesAtMostEightGroups) {
+  Fixture f(1 << 10, 1, 64, 32, 2, 4, 1.0f, 3);
+  f.p.expert_groups = 16;
+  f.p.topk_groups = 4;
+  RouterResult out;
+  EXPECT_THROW(gpu_->route(f.p, out, false), std::invalid_argument);
+  EXPECT_EQ(gpu_->max_expert_groups(), 8);
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, GpuRouter, ::testing::Values(CudaKernel::mma_sync, CudaKernel::wgmma),
                          [](const ::testing::TestParamInfo<CudaKernel>& kernel) { return ::testing::PrintToString(kernel.param); });
 

@@ -61,5 +61,21 @@ TEST(TopKTree, TiesGoToTheLowerSlotAndTakenSlotsAreSkipped) {
   EXPECT_EQ(value, 3.0f);
 }
 
+// Against a count of the slots themselves, at every boundary up to 256 experts: group edges that
+// split a lane's pair (25, 75) included.
+TEST(TopKTree, LaneSlotsBelowCountTheLanesExpertsBelowTheBoundary) {
+  for (int s = 0; s < 4; ++s)
+    for (int x = 0; x <= 256; ++x) {
+      int below = 0;
+      for (int i = 0; i < 64; ++i) below += 8 * (i / 2) + 2 * s + i % 2 < x;
+      EXPECT_EQ(lane_slots_below(x, s), below) << "lane " << s << ", experts below " << x;
+    }
+  // Lane 0 holds experts 0, 1, 8, 9, 16, 17, 24, 25, ...: a group edge at 25 splits its pair.
+  EXPECT_EQ(lane_slots_below(24, 0), 6);
+  EXPECT_EQ(lane_slots_below(25, 0), 7);
+  EXPECT_EQ(lane_slots_below(26, 0), 8);
+  EXPECT_EQ(lane_slots_below(25, 1), 6);  // lane 1: 2, 3, 10, 11, 18, 19, then 26
+}
+
 }  // namespace
 }  // namespace moesim::router
