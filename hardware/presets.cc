@@ -8,7 +8,7 @@ namespace {
 // GEMM shape terms: the width's half-point (575 wide and deep) fitted on 8 of DeepGEMM's published
 // H800 kernel figures (scripts/gemm_shape_fit.py), 4.6 % mean error on the 8 held out, with the
 // kernels' own efficiency (0.85) and rows' half-point (128). A training step reaches less, and
-// loses more on small GEMMs: GEMM efficiency 0.675 and half of it at 1,024 rows, fitted together on
+// loses more on small GEMMs: GEMM efficiency 0.7 and half of it at 1,024 rows, fitted together on
 // 6 of the 20 published training runs in scenarios/published/ (scripts/published.py; README
 // "Checked against published runs"), the other 14 held out. They stand for what a whole step loses
 // that the model does not price, on top of what one kernel loses: the part paid per GEMM (one GEMM
@@ -17,17 +17,18 @@ namespace {
 // The attention core: the fused kernel Transformer Engine runs on Hopper (cuDNN's), its forward and
 // backward curves, with the causal mask and without, fitted on half of the lengths
 // FlashAttention-3's paper measured it at (scripts/attention_fit.py), checked on DeepSeek-V3's own
-// training profile (MLA, H800).
+// training profile (MLA, H800); what a 64-wide head loses against a 128-wide one, fitted on cuDNN
+// measured on an H200 (the same script).
 GpuSpec h100_sxm() {
   GpuSpec g{
       .name = "H100-SXM5", .bf16_peak = TFLOPS(989.4), .fp8_peak = TFLOPS(1978.9), .hbm_capacity = GB(80), .hbm_bandwidth = TBps(3.35)};
-  g.gemm_efficiency = 0.675;
+  g.gemm_efficiency = 0.7;
   g.gemm_half_rows = 1024;
   g.gemm_half_width = 575;
-  g.attention.forward = {.efficiency = 0.57, .half_seq = 400};
-  g.attention.backward = {.efficiency = 0.51, .half_seq = 820};
-  g.attention.unmasked_forward = {.efficiency = 0.635, .half_seq = 130};
-  g.attention.unmasked_backward = {.efficiency = 0.555, .half_seq = 410};
+  g.attention.forward = {.efficiency = 0.57, .half_seq = 400, .half_head_dim = 80};
+  g.attention.backward = {.efficiency = 0.51, .half_seq = 820, .half_head_dim = 41};
+  g.attention.unmasked_forward = {.efficiency = 0.635, .half_seq = 130, .half_head_dim = 80};
+  g.attention.unmasked_backward = {.efficiency = 0.555, .half_seq = 410, .half_head_dim = 41};
   return g;
 }
 

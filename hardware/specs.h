@@ -8,10 +8,14 @@
 namespace moesim::hardware {
 
 // One attention kernel's curve: its fraction of the BF16 peak on long sequences, and the sequence
-// length at which it reaches half of that: efficiency * s / (s + half_seq). Zero: no curve.
+// length at which it reaches half of that: efficiency * s / (s + half_seq), at head dimension 128.
+// A smaller head dimension d reaches less, d / (d + half_head_dim) against 128's
+// 128 / (128 + half_head_dim) (zero: the same at every head dimension); above 128, 128's. Zero
+// efficiency: no curve.
 struct AttentionCurve {
   double efficiency = 0;
   double half_seq = 0;
+  double half_head_dim = 0;
 };
 
 // The attention core, one fused kernel in BF16, forward and backward, with the causal mask and

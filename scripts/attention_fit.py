@@ -11,6 +11,12 @@ The paper gives the backward without the mask only. The mask is taken to cost th
 costs the forward at the same length: a causal backward point is the unmasked backward times the
 forward's causal-to-unmasked ratio at that length.
 
+The paper measured head dimension 128 (and 64, without figures for the causal backward). How much
+a narrower head loses is fitted on cuDNN's kernels measured here on an H200 at head dims 64 and 128
+(tests/sim/data/attention_h200.csv, scripts/kernel_measure.py): the ratio of the two at the same
+length, d / (d + half_head_dim) against 128 / (128 + half_head_dim), one half_head_dim for the
+forward curves and one for the backward ones (each over both masks), on the same lengths as above.
+
   attention_fit.py           print the fit and each length, moesim's curve beside the figures
   attention_fit.py update    write that table into README.md between the attention-kernels markers
   attention_fit.py check     fail unless the Hopper presets (hardware/presets.cc) carry the fit,
@@ -32,9 +38,13 @@ CURVES = {"forward": "forward, causal", "backward": "backward, causal (derived)"
           "unmasked_backward": "backward, unmasked"}
 
 
-def load():
+def load_rows():
     with open(ROOT / "tests/sim/data/attention_h100.csv") as f:
-        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+
+
+def load():
+    rows = load_rows()
     figure = {(r["pass"], r["mask"], int(r["seq"])): float(r["tflops"]) for r in rows}
     roles = {int(r["seq"]): r["role"] for r in rows}
     points = {name: [] for name in CURVES}
@@ -86,7 +96,12 @@ def table(points, fits):
             error = round(100 * (got / measured - 1), 1) + 0.0  # no "-0.0"
             cells.append(f"{measured:.0f}, {got:.0f}, {error:+.1f} %")
         lines.append(f"| {seq:,} | " + " | ".join(cells) + f" | {role} |")
-    lines += ["", profile_line(fits)]
+    heads = head_dim_fit(head_dim_ratios())
+    lines += ["", profile_line(fits), "",
+              f"Head dimension (cuDNN on an H200, 64 against 128): `half_head_dim` {heads['forward'][0]} for the forward curves and "
+              f"{heads['backward'][0]} for the backward ones, so a 64-wide head runs at {100 * narrow_ratio(heads['forward'][0]):.0f} % "
+              f"and {100 * narrow_ratio(heads['backward'][0]):.0f} % of a 128-wide one's rate; mean errors on the held-out lengths "
+              f"{heads['forward'][1]:.1f} % and {heads['backward'][1]:.1f} %."]
     return "\n".join(lines) + "\n"
 
 
@@ -118,6 +133,32 @@ def profile_line(fits):
             f"GEMM at the presets' step efficiency, as before the curve, {mla_ms(as_gemm, 1):.2f} and {mla_ms(as_gemm, 2.5):.2f}.")
 
 
+def head_dim_ratios():
+    """(pass, seq, role, head-dim-64 TFLOP/s over head-dim-128's) for cuDNN on the H200, both masks."""
+    with open(ROOT / "tests/sim/data/attention_h200.csv") as f:
+        rows = [r for r in csv.DictReader(line for line in f if not line.startswith("#")) if r["backend"] == "cudnn"]
+    rate = {(r["pass"], r["causal"], int(r["seq"]), int(r["head_dim"])): float(r["tflops"]) for r in rows}
+    roles = {int(r["seq"]): r["role"] for r in load_rows()}
+    return [(p, seq, roles[seq], rate[(p, causal, seq, 64)] / rate[(p, causal, seq, 128)])
+            for (p, causal, seq, d) in rate if d == 128]
+
+
+def narrow_ratio(half_head_dim, d=64):
+    return d / (d + half_head_dim) * (128 + half_head_dim) / 128
+
+
+def head_dim_fit(ratios):
+    """half_head_dim per pass: least squares of the ratio's relative error on the fit lengths, and
+    the mean absolute error on the held-out ones."""
+    result = {}
+    for p in ("forward", "backward"):
+        fit = [r for q, _, role, r in ratios if q == p and role == "fit"]
+        held = [r for q, _, role, r in ratios if q == p and role == "held"]
+        h = min(range(0, 1001), key=lambda h: sum((narrow_ratio(h) / r - 1) ** 2 for r in fit))
+        result[p] = (h, mean_abs([narrow_ratio(h) / r - 1 for r in held]))
+    return result
+
+
 def fit_all(points):
     return {name: fitted(p) for name, p in points.items()}
 
@@ -126,8 +167,11 @@ def check(points):
     fits = fit_all(points)
     problems = []
     presets = (ROOT / "hardware/presets.cc").read_text()
+    heads = head_dim_fit(head_dim_ratios())
     for name in CURVES:
-        line = f"g.attention.{name} = {{.efficiency = {fits[name][0]:g}, .half_seq = {fits[name][1]}}};"
+        half_head_dim = heads["backward" if "backward" in name else "forward"][0]
+        line = (f"g.attention.{name} = {{.efficiency = {fits[name][0]:g}, .half_seq = {fits[name][1]}, "
+                f".half_head_dim = {half_head_dim}}};")
         if line not in presets:
             problems.append(f"hardware/presets.cc does not set the fit's {name} curve: {line}")
     quoted = quote(fits, points)

@@ -45,7 +45,7 @@ def preset():
     launch = float(re.search(r"kernel_launch = Microseconds\(([0-9.]+)\)", (ROOT / "hardware/specs.h").read_text()).group(1))
     curves = {}
     for name in CURVES.values():
-        m = re.search(rf"g\.attention\.{name} = {{\.efficiency = ([0-9.]+), \.half_seq = ([0-9]+)}};", h100)
+        m = re.search(rf"g\.attention\.{name} = {{\.efficiency = ([0-9.]+), \.half_seq = ([0-9]+),", h100)
         curves[name] = (float(m.group(1)), float(m.group(2)))
     return {"efficiency": value("gemm_efficiency"), "half_rows": value("gemm_half_rows"), "half_width": value("gemm_half_width"),
             "launch_ms": launch / 1000, "attention": curves}

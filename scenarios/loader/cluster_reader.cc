@@ -13,6 +13,7 @@ namespace {
 void read_attention_curve(MapReader r, hardware::AttentionCurve& c) {
   c.efficiency = r.get_double("efficiency", c.efficiency, 0, 1);
   c.half_seq = r.get_double("half_seq", c.half_seq, 0, 1e9);
+  c.half_head_dim = r.get_double("half_head_dim", c.half_head_dim, 0, 1e9);
   r.finish();
 }
 

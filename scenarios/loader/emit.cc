@@ -31,6 +31,7 @@ void emit_attention(YAML::Emitter& out, const hardware::AttentionSpec& a) {
     out << Key << key << Value << YAML::Flow << BeginMap;
     out << Key << "efficiency" << Value << format_number(curve->efficiency);
     out << Key << "half_seq" << Value << format_number(curve->half_seq);
+    out << Key << "half_head_dim" << Value << format_number(curve->half_head_dim);
     out << EndMap;
   }
   out << EndMap;

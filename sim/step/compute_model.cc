@@ -57,9 +57,16 @@ const hardware::AttentionCurve& attention_curve(const hardware::GpuSpec& gpu, bo
   return causal || unmasked.efficiency <= 0 ? masked : unmasked;
 }
 
-Duration attention_time(const hardware::GpuSpec& gpu, const KernelWork& work, double seq, const hardware::AttentionCurve& curve) {
+Duration attention_time(const hardware::GpuSpec& gpu, const KernelWork& work, double seq, double head_dim,
+                        const hardware::AttentionCurve& curve) {
   if (curve.efficiency <= 0) return kernel_time(gpu, models::Dtype::kBf16, work);
-  const double compute = work.flops.count() / (gpu.bf16_peak.per_second() * curve.efficiency * seq / (seq + curve.half_seq));
+  // The curve is its kernel's at head dimension 128; narrower heads do less work per load of a
+  // tile (measured down to 64), wider ones are not measured and keep 128's.
+  constexpr double kReference = 128;
+  const double h = curve.half_head_dim, d = std::min(head_dim, kReference);
+  const double width = h > 0 && d > 0 ? d / (d + h) * ((kReference + h) / kReference) : 1.0;
+  const double efficiency = curve.efficiency * seq / (seq + curve.half_seq) * width;
+  const double compute = work.flops.count() / (gpu.bf16_peak.per_second() * efficiency);
   const double memory = work.bytes.count() / (gpu.hbm_bandwidth.bytes_per_second() * gpu.memory_efficiency);
   return gpu.kernel_launch + Seconds(std::max(compute, memory));
 }

@@ -48,10 +48,11 @@ Duration grouped_kernel_time(const hardware::GpuSpec& gpu, models::Dtype dtype, 
 // The GPU's attention curve for a forward or backward kernel, with the causal mask or without (the
 // causal one where the GPU has no unmasked curve).
 const hardware::AttentionCurve& attention_curve(const hardware::GpuSpec& gpu, bool backward, bool causal);
-// An attention kernel (work.flops as FlashAttention counts them) over sequences of `seq` tokens,
-// in BF16, on `curve`; without one (zero efficiency), kernel_time() prices it as a GEMM over
-// work.rows.
-Duration attention_time(const hardware::GpuSpec& gpu, const KernelWork& work, double seq, const hardware::AttentionCurve& curve);
+// An attention kernel (work.flops as FlashAttention counts them) over sequences of `seq` tokens
+// and heads `head_dim` wide, in BF16, on `curve`; without one (zero efficiency), kernel_time()
+// prices it as a GEMM over work.rows.
+Duration attention_time(const hardware::GpuSpec& gpu, const KernelWork& work, double seq, double head_dim,
+                        const hardware::AttentionCurve& curve);
 // A memory-bound kernel streaming `bytes` (optimizer step).
 Duration streaming_time(const hardware::GpuSpec& gpu, Bytes bytes);
 // `kernels` memory-bound kernels streaming `bytes` together (norms, activations, casts).

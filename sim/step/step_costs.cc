@@ -99,11 +99,13 @@ CoreAttention core_attention(const StepConfig& s, Flops per_token, double rows, 
   // own chunks under the causal mask, and cp - 1 blocks of other ranks' keys, which they see whole.
   // Each kernel covers the rank's share of the sequence.
   const double cp = s.parallel.cp, seq = static_cast<double>(s.seq_len) / cp;
+  // MLA's heads are 192 wide for queries and keys and 128 for values: 128's curve.
+  const double head_dim = m.attention == models::Attention::kMla ? 128.0 : m.gqa_head_dim();
   auto pass = [&](const KernelWork& w, bool backward) {
     const hardware::AttentionCurve& causal = attention_curve(gpu, backward, true);
-    if (causal.efficiency <= 0 || cp == 1) return attention_time(gpu, w, seq, causal);
-    return attention_time(gpu, scaled(w, 1 / cp), seq, causal) +
-           attention_time(gpu, scaled(w, (cp - 1) / cp), seq, attention_curve(gpu, backward, false));
+    if (causal.efficiency <= 0 || cp == 1) return attention_time(gpu, w, seq, head_dim, causal);
+    return attention_time(gpu, scaled(w, 1 / cp), seq, head_dim, causal) +
+           attention_time(gpu, scaled(w, (cp - 1) / cp), seq, head_dim, attention_curve(gpu, backward, false));
   };
   return {pass(work, false), pass(scaled(work, 2.5), true)};
 }

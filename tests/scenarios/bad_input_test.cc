@@ -351,6 +351,10 @@ std::vector<BadCase> attention_cases() {
        kGood,
        {"cluster.gpu.attention.unmasked_backward.half_seq=-1"},
        {"`cluster.gpu.attention.unmasked_backward.half_seq`", "expected a number in [0, 1e+09]", "got '-1'"}},
+      {"AttentionHalfHeadDimNotANumber",
+       kGood,
+       {"cluster.gpu.attention.backward.half_head_dim=wide"},
+       {"`cluster.gpu.attention.backward.half_head_dim`", "expected a number in [0, 1e+09]", "got 'wide'"}},
   };
 }
 

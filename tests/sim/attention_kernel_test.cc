@@ -24,24 +24,43 @@ TEST(AttentionKernel, EachPassRunsOnItsOwnCurveByHand) {
       const hardware::AttentionCurve& curve = attention_curve(h100, backward, causal);
       EXPECT_EQ(&curve, causal ? (backward ? &h100.attention.backward : &h100.attention.forward)
                                : (backward ? &h100.attention.unmasked_backward : &h100.attention.unmasked_forward));
-      EXPECT_EQ(attention_time(h100, work, 4096, curve), by_hand(curve, 1e12, 4096));
+      EXPECT_EQ(attention_time(h100, work, 4096, 128, curve), by_hand(curve, 1e12, 4096));
     }
   }
   // Longer sequences run nearer the top of a curve; the backward below the forward, the mask
   // below none.
   const auto at = [&](double seq, bool backward, bool causal) {
-    return attention_time(h100, work, seq, attention_curve(h100, backward, causal));
+    return attention_time(h100, work, seq, 128, attention_curve(h100, backward, causal));
   };
   EXPECT_LT(at(16384, false, true), at(1024, false, true));
   EXPECT_GT(at(4096, true, true), at(4096, false, true));
   EXPECT_GT(at(4096, false, true), at(4096, false, false));
 }
 
+TEST(AttentionKernel, NarrowHeadsRunSlowerByHandAndWideOnesAsAt128) {
+  const KernelWork work{Flops(1e12), Bytes(1e6), 4096};
+  for (const bool backward : {false, true}) {
+    const hardware::AttentionCurve& curve = attention_curve(h100, backward, true);
+    const double h = curve.half_head_dim;
+    ASSERT_GT(h, 0);
+    // At 64 the rate is 64 / (64 + h) against 128's 128 / (128 + h): the compute part scales by the inverse.
+    const Duration at_128 = attention_time(h100, work, 4096, 128, curve);
+    const Duration at_64 = attention_time(h100, work, 4096, 64, curve);
+    const double slower = (128 / (128 + h)) / (64 / (64 + h));
+    EXPECT_NEAR((at_64 - h100.kernel_launch).seconds(), (at_128 - h100.kernel_launch).seconds() * slower, 1e-12);
+    EXPECT_EQ(attention_time(h100, work, 4096, 192, curve), at_128);
+  }
+  // Without a head-dimension term every width runs at the curve's rate.
+  hardware::GpuSpec flat = h100;
+  flat.attention.forward.half_head_dim = 0;
+  EXPECT_EQ(attention_time(flat, work, 4096, 64, flat.attention.forward), attention_time(flat, work, 4096, 128, flat.attention.forward));
+}
+
 TEST(AttentionKernel, WithoutCurvesItIsPricedAsAGemmOverItsRows) {
   hardware::GpuSpec gpu = h100;
   gpu.attention = {};
   const KernelWork work{Flops(1e12), Bytes(1e6), 4096};
-  EXPECT_EQ(attention_time(gpu, work, 4096, attention_curve(gpu, false, true)), kernel_time(gpu, models::Dtype::kBf16, work));
+  EXPECT_EQ(attention_time(gpu, work, 4096, 128, attention_curve(gpu, false, true)), kernel_time(gpu, models::Dtype::kBf16, work));
   // Without an unmasked curve, the unmasked blocks run on the causal one.
   gpu.attention.forward = h100.attention.forward;
   EXPECT_EQ(&attention_curve(gpu, false, false), &gpu.attention.forward);
@@ -83,9 +102,10 @@ TEST(AttentionKernel, DeepSeekV3sMlaAgainstItsOwnTrainingProfile) {
   const models::MoeModel m = *models::model_preset("deepseek-v3");
   const double tokens = 4096;
   const KernelWork work{models::token_flops(m, 4096).attention_core * tokens, Bytes(0), tokens};
-  const double forward = attention_time(h800, work, 4096, attention_curve(h800, false, true)) / Milliseconds(1);
+  const double forward = attention_time(h800, work, 4096, 128, attention_curve(h800, false, true)) / Milliseconds(1);
   const double backward =
-      attention_time(h800, KernelWork{work.flops * 2.5, work.bytes, tokens}, 4096, attention_curve(h800, true, true)) / Milliseconds(1);
+      attention_time(h800, KernelWork{work.flops * 2.5, work.bytes, tokens}, 4096, 128, attention_curve(h800, true, true)) /
+      Milliseconds(1);
   EXPECT_NEAR(forward, 1.237, 1.237 * 0.1);
   EXPECT_NEAR(backward, 4.254, 4.254 * 0.1);
 }

@@ -34,8 +34,8 @@ double core_beyond_twice(const StepConfig& c) {
   const Flops flops = models::token_flops(m, c.seq_len).attention_core * rows;
   const hardware::GpuSpec& gpu = c.cluster.gpu;
   const double seq = c.seq_len;  // one CP rank: the whole sequence, under the causal mask
-  return attention_time(gpu, KernelWork{flops * 2.5, Bytes(bytes * 2.5), rows}, seq, attention_curve(gpu, true, true)).seconds() -
-         2 * attention_time(gpu, KernelWork{flops, Bytes(bytes), rows}, seq, attention_curve(gpu, false, true)).seconds();
+  return attention_time(gpu, KernelWork{flops * 2.5, Bytes(bytes * 2.5), rows}, seq, 128, attention_curve(gpu, true, true)).seconds() -
+         2 * attention_time(gpu, KernelWork{flops, Bytes(bytes), rows}, seq, 128, attention_curve(gpu, false, true)).seconds();
 }
 
 TEST(Fp8Quantization, EachRecipeMovesWhatItsKernelsRead) {
