@@ -10,10 +10,10 @@ namespace {
 // kernels' own efficiency (0.85) and rows' half-point (128). A training step reaches less, and
 // loses more on small GEMMs: GEMM efficiency 0.7 and half of it at 1,024 rows, fitted together on
 // 6 of the 20 published training runs in scenarios/published/ (scripts/published.py; README
-// "Checked against published runs"), the other 14 held out. They stand for what a whole step loses
-// that the model does not price, on top of what one kernel loses: the part paid per GEMM (one GEMM
-// per local expert as Transformer Engine's grouped linear runs them, a small GEMM's last partial
-// wave on the SMs, the gaps between kernels) weighs most on the GEMMs with few rows.
+// "Checked against published runs"), the other 14 held out. They are an effective rate: they stand
+// for what a whole step loses that the model does not price, on top of what one kernel loses, and
+// lay it on the GEMMs with few rows. The kernels themselves, measured on an H200 at the presets'
+// expert shapes, lose far less there (scripts/kernel_check.py).
 // The attention core: the fused kernel Transformer Engine runs on Hopper (cuDNN's), its forward and
 // backward curves, with the causal mask and without, fitted on half of the lengths
 // FlashAttention-3's paper measured it at (scripts/attention_fit.py), checked on DeepSeek-V3's own
