@@ -70,45 +70,75 @@ float dot(const float* x, const float* w, int d) {
   return ((partial[0] + partial[1]) + (partial[2] + partial[3])) + ((partial[4] + partial[5]) + (partial[6] + partial[7]));
 }
 
-// dot(x, w[r]) for the `rows` rows of w (each d long) into out: four rows at a time, so that x is
-// loaded once for four, each with dot()'s partial sums in dot()'s order (bit-identical results).
-// The eight partial sums are one 8-lane vector (GCC and Clang vector extensions: two SSE
-// registers, or one AVX register where the CPU has AVX2); each lane multiplies then adds, as
-// dot() does, never fused (-ffp-contract=off).
 using Lanes = float __attribute__((vector_size(32)));
 using Quad = float __attribute__((vector_size(16)));
 
+// dot()'s sum tree for four rows' partial sums at once: lane pairs, then pairs of pairs, then the
+// halves. Each shuffle stays within a 128-bit half (one cheap vshufps): rows a and b give
+// [a01 a23 b01 b23 | a45 a67 b45 b67], those with c and d [a0123 b0123 c0123 d0123 | a4567 ...].
+[[gnu::always_inline]] inline Quad sum_four(const Lanes (&partial)[4]) {
+  const Lanes ab = __builtin_shufflevector(partial[0], partial[1], 0, 2, 8, 10, 4, 6, 12, 14) +
+                   __builtin_shufflevector(partial[0], partial[1], 1, 3, 9, 11, 5, 7, 13, 15);
+  const Lanes cd = __builtin_shufflevector(partial[2], partial[3], 0, 2, 8, 10, 4, 6, 12, 14) +
+                   __builtin_shufflevector(partial[2], partial[3], 1, 3, 9, 11, 5, 7, 13, 15);
+  const Lanes quads =
+      __builtin_shufflevector(ab, cd, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(ab, cd, 1, 3, 9, 11, 5, 7, 13, 15);
+  return __builtin_shufflevector(quads, quads, 0, 1, 2, 3) + __builtin_shufflevector(quads, quads, 4, 5, 6, 7);
+}
+
+// dot(x[i], w[r]) for each of `tokens` (1 or 2) tokens x[i] and the `rows` rows of w (each d long)
+// into out[i]: four rows and both tokens at a time, so that a row's load serves both tokens and
+// eight sums are in flight (four left the adds waiting on each other's latency). Each sum keeps
+// dot()'s partial sums in dot()'s order (bit-identical results). The eight partial sums are one
+// 8-lane vector (GCC and Clang vector extensions: two SSE registers, or one AVX register where the
+// CPU has AVX2); each lane multiplies then adds, as dot() does, never fused (-ffp-contract=off).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-void dots(const float* x, const float* w, int d, int rows, float* out) {
+void dots(const float* const* x, int tokens, const float* w, int d, int rows, float* const* out) {
   constexpr int kBlock = 4;
   int r = 0;
-  for (; r + kBlock <= rows && d % 8 == 0; r += kBlock) {
-    const float* wr = w + static_cast<size_t>(r) * d;
-    Lanes partial[kBlock] = {};
-    for (int j = 0; j < d; j += 8) {
-      Lanes xj, wj;  // unaligned loads
-      __builtin_memcpy(&xj, x + j, sizeof xj);
-      for (int b = 0; b < kBlock; ++b) {
-        __builtin_memcpy(&wj, wr + static_cast<size_t>(b) * d + j, sizeof wj);
-        partial[b] += xj * wj;
+  if (tokens == 2) {
+    for (; r + kBlock <= rows && d % 8 == 0; r += kBlock) {
+      const float* wr = w + static_cast<size_t>(r) * d;
+      Lanes first[kBlock] = {}, second[kBlock] = {};
+      for (int j = 0; j < d; j += 8) {
+        Lanes x0, x1, wj;  // unaligned loads
+        __builtin_memcpy(&x0, x[0] + j, sizeof x0);
+        __builtin_memcpy(&x1, x[1] + j, sizeof x1);
+        for (int b = 0; b < kBlock; ++b) {
+          __builtin_memcpy(&wj, wr + static_cast<size_t>(b) * d + j, sizeof wj);
+          first[b] += x0 * wj;
+          second[b] += x1 * wj;
+        }
       }
+      const Quad a = sum_four(first), b = sum_four(second);
+      __builtin_memcpy(out[0] + r, &a, sizeof a);
+      __builtin_memcpy(out[1] + r, &b, sizeof b);
     }
-    // dot()'s sum tree for the four rows at once: lane pairs, then pairs of pairs, then the halves.
-    // Each shuffle stays within a 128-bit half (one cheap vshufps): rows a and b give
-    // [a01 a23 b01 b23 | a45 a67 b45 b67], those with c and d [a0123 b0123 c0123 d0123 | a4567 ...].
-    const Lanes ab = __builtin_shufflevector(partial[0], partial[1], 0, 2, 8, 10, 4, 6, 12, 14) +
-                     __builtin_shufflevector(partial[0], partial[1], 1, 3, 9, 11, 5, 7, 13, 15);
-    const Lanes cd = __builtin_shufflevector(partial[2], partial[3], 0, 2, 8, 10, 4, 6, 12, 14) +
-                     __builtin_shufflevector(partial[2], partial[3], 1, 3, 9, 11, 5, 7, 13, 15);
-    const Lanes quads =
-        __builtin_shufflevector(ab, cd, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(ab, cd, 1, 3, 9, 11, 5, 7, 13, 15);
-    const Quad sums = __builtin_shufflevector(quads, quads, 0, 1, 2, 3) + __builtin_shufflevector(quads, quads, 4, 5, 6, 7);
-    __builtin_memcpy(out + r, &sums, sizeof sums);
+  } else {
+    for (; r + kBlock <= rows && d % 8 == 0; r += kBlock) {
+      const float* wr = w + static_cast<size_t>(r) * d;
+      Lanes partial[kBlock] = {};
+      for (int j = 0; j < d; j += 8) {
+        Lanes xj, wj;
+        __builtin_memcpy(&xj, x[0] + j, sizeof xj);
+        for (int b = 0; b < kBlock; ++b) {
+          __builtin_memcpy(&wj, wr + static_cast<size_t>(b) * d + j, sizeof wj);
+          partial[b] += xj * wj;
+        }
+      }
+      const Quad sums = sum_four(partial);
+      __builtin_memcpy(out[0] + r, &sums, sizeof sums);
+    }
   }
-  for (; r < rows; ++r) out[r] = dot(x, w + static_cast<size_t>(r) * d, d);
+  for (; r < rows; ++r) {
+    for (int i = 0; i < tokens; ++i) out[i][r] = dot(x[i], w + static_cast<size_t>(r) * d, d);
+  }
 }
+
+// The same for one token.
+void dots(const float* x, const float* w, int d, int rows, float* out) { dots(&x, 1, w, d, rows, &out); }
 
 // The k best of `logits` (those `allowed`, where given), best first, by insertion; strict
 // comparison keeps the lower index first on ties.
@@ -179,33 +209,45 @@ class CpuRouter final : public Router {
         dots(p.centers + static_cast<size_t>(c) * d, gate_.data(), d, e_count, center_logits_.data() + static_cast<size_t>(c) * e_count);
       derived_ = derived;
     }
-    u_.resize(d);
-    logits_.resize(e_count);
+    u_.resize(2 * static_cast<size_t>(d));
+    logits_.resize(2 * static_cast<size_t>(e_count));
     out.counts.assign(static_cast<size_t>(p.ranks) * e_count, 0);
     if (want_assignments) out.assignments.assign(static_cast<size_t>(p.tokens) * k, 0);
     const int per_rank = p.tokens / p.ranks;
     const bool grouped = p.grouped();
 
-    for (int t = 0; t < p.tokens; ++t) {
-      const int topic = p.token_topics ? p.token_topics[t] : token_topic(p.key, static_cast<uint32_t>(t), p.topic_cdf, p.topics);
-      const float* u = p.token_noise ? p.token_noise + static_cast<size_t>(t) * d : u_.data();
-      if (!p.token_noise) token_noise(p.key, static_cast<uint32_t>(t), d, u_.data());
-      const float* center_part = center_logits_.data() + static_cast<size_t>(topic) * e_count;
-      dots(u, gate_.data(), d, e_count, logits_.data());
-      for (int e = 0; e < e_count; ++e) logits_[e] = combine_logit(center_part[e], p.noise, logits_[e]);
-      int best[16];
-      if (grouped) {
-        allowed_experts(p, logits_.data(), allowed_);
-        top_k(logits_.data(), allowed_.data(), e_count, k, best);
-      } else if (k == 1) {
-        best[0] = arg_max(logits_.data(), e_count);
-      } else {
-        top_k(logits_.data(), nullptr, e_count, k, best);
+    // Two tokens at a time: dots() shares each gate row's load between them.
+    for (int first = 0; first < p.tokens; first += 2) {
+      const int pair = std::min(2, p.tokens - first);
+      const float* u[2];
+      float* logits[2] = {logits_.data(), logits_.data() + e_count};
+      for (int i = 0; i < pair; ++i) {
+        const int t = first + i;
+        float* own = u_.data() + static_cast<size_t>(i) * d;
+        u[i] = p.token_noise ? p.token_noise + static_cast<size_t>(t) * d : own;
+        if (!p.token_noise) token_noise(p.key, static_cast<uint32_t>(t), d, own);
       }
-      int32_t* counts = out.counts.data() + static_cast<size_t>(t / per_rank) * e_count;
-      for (int q = 0; q < k; ++q) {
-        ++counts[best[q]];
-        if (want_assignments) out.assignments[static_cast<size_t>(t) * k + q] = best[q];
+      dots(u, pair, gate_.data(), d, e_count, logits);
+      for (int i = 0; i < pair; ++i) {
+        const int t = first + i;
+        const int topic = p.token_topics ? p.token_topics[t] : token_topic(p.key, static_cast<uint32_t>(t), p.topic_cdf, p.topics);
+        const float* center_part = center_logits_.data() + static_cast<size_t>(topic) * e_count;
+        float* row = logits[i];
+        for (int e = 0; e < e_count; ++e) row[e] = combine_logit(center_part[e], p.noise, row[e]);
+        int best[16];
+        if (grouped) {
+          allowed_experts(p, row, allowed_);
+          top_k(row, allowed_.data(), e_count, k, best);
+        } else if (k == 1) {
+          best[0] = arg_max(row, e_count);
+        } else {
+          top_k(row, nullptr, e_count, k, best);
+        }
+        int32_t* counts = out.counts.data() + static_cast<size_t>(t / per_rank) * e_count;
+        for (int q = 0; q < k; ++q) {
+          ++counts[best[q]];
+          if (want_assignments) out.assignments[static_cast<size_t>(t) * k + q] = best[q];
+        }
       }
     }
     apply_capacity(p, out);
