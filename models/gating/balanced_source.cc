@@ -4,15 +4,25 @@
 // tokens x top_k assignments that do not divide evenly go one each to the experts after the
 // rank's own offset, so that over a stage the remainders spread too.
 //
-// Megatron balances by routing on random logits, so each token's top-k is a uniformly random set
-// of k experts: a deduplicating dispatch sends it once to each GPU (node) holding one of them, and
-// a GPU holding n of E experts receives a given token with probability 1 - C(E - n, k) / C(E, k).
-// Under group-limited routing the groups are scored by their best affinities, so a chosen group
-// usually, not always, receives one of the k: how many experts a token takes from each group has
-// no closed form. The source samples it once, kGroupSamples tokens of random logits routed as the
-// router does (cuda/router.h), and by the groups' symmetry a GPU holding h_g experts of group g is
-// missed with probability E[prod_g C(n - h_g, c_g) / C(n, c_g)] over the sampled counts c (n
-// experts per group), averaged over every rotation of the groups.
+// Which k experts a token takes matters to a deduplicating dispatch, which sends it once to each
+// GPU (node) holding one of them. Two benchmarks balance differently (`expert_sets`):
+//
+// random: Megatron balances by routing on random logits, so each token's top-k is a uniformly
+// random set of k experts, and a GPU holding n of E experts receives a given token with
+// probability 1 - C(E - n, k) / C(E, k). Under group-limited routing the groups are scored by
+// their best affinities, so a chosen group usually, not always, receives one of the k: how many
+// experts a token takes from each group has no closed form. The source samples it once,
+// kGroupSamples tokens of random logits routed as the router does (cuda/router.h), and by the
+// groups' symmetry a GPU holding h_g experts of group g is missed with probability
+// E[prod_g C(n - h_g, c_g) / C(n, c_g)] over the sampled counts c (n experts per group), averaged
+// over every rotation of the groups.
+//
+// consecutive: NeMo AutoModel's FakeBalancedGate (fake_balanced_gate, noise 0) gives the t-th
+// token of a GPU's micro-batch experts k*t .. k*t + k - 1 (mod E), ignoring expert groups. The
+// first expert k*t mod E runs through the multiples of gcd(k, E), each as often, so a GPU (node)
+// receives the share of those starts whose k experts include one it holds. Where a GPU's experts
+// are consecutive and a multiple of k, that is one GPU per token: Qwen3-30B-A3B's 8 of 128 experts
+// on EP 8 all sit on one GPU.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -30,9 +40,24 @@ namespace {
 
 constexpr int kGroupSamples = 16384;
 
+enum class ExpertSets { kRandom, kConsecutive };
+constexpr std::string_view kExpertSetsNames[] = {"random", "consecutive"};
+
+struct BalancedParams {
+  ExpertSets sets = ExpertSets::kRandom;
+  void describe(params::Visitor& v) {
+    params::enumeration(v, "expert_sets", sets, kExpertSetsNames,
+                        "which k experts a token takes, which sets what a deduplicating dispatch sends: random: a uniformly random "
+                        "set (Megatron's --moe-router-force-load-balancing, random logits); consecutive: the t-th token of a GPU's "
+                        "micro-batch takes experts k*t .. k*t + k - 1 (mod experts), ignoring expert groups (NeMo AutoModel's "
+                        "fake_balanced_gate)");
+  }
+};
+
 class BalancedSource final : public Source {
  public:
-  BalancedSource(const GatingShape& shape, uint64_t seed) : shape_(shape), routing_(shape.moe_layers, shape.ranks, shape.experts) {
+  BalancedSource(const GatingShape& shape, ExpertSets sets, uint64_t seed)
+      : shape_(shape), sets_(sets), routing_(shape.moe_layers, shape.ranks, shape.experts) {
     if (groups() > 1) sample_group_counts(seed);
     const int64_t assignments = shape.tokens_per_rank * shape.top_k;
     const int64_t each = assignments / shape.experts, rest = assignments % shape.experts;
@@ -46,7 +71,10 @@ class BalancedSource final : public Source {
       }
     }
   }
-  std::string describe() const override { return "balanced gating (every expert gets the same tokens, as forced balance)"; }
+  std::string describe() const override {
+    return sets_ == ExpertSets::kConsecutive ? "balanced gating (every expert gets the same tokens, each token k consecutive experts)"
+                                             : "balanced gating (every expert gets the same tokens, as forced balance)";
+  }
 
  protected:
   void advance(int) override {}
@@ -56,7 +84,8 @@ class BalancedSource final : public Source {
   }
 
  private:
-  int groups() const { return shape_.topk_groups < shape_.expert_groups ? shape_.expert_groups : 1; }
+  // Expert groups that shape which experts a token takes (the consecutive sets ignore them).
+  int groups() const { return sets_ == ExpertSets::kRandom && shape_.topk_groups < shape_.expert_groups ? shape_.expert_groups : 1; }
 
   // The experts each of kGroupSamples tokens takes from each group, its logits drawn at random.
   void sample_group_counts(uint64_t seed) {
@@ -111,31 +140,59 @@ class BalancedSource final : public Source {
     return p;
   }
 
+  // The share of tokens whose k consecutive experts include one that `held` marks.
+  double consecutive_share(const std::vector<uint8_t>& held) const {
+    const int experts = shape_.experts, k = shape_.top_k, step = std::gcd(k, experts);
+    int visited = 0;
+    for (int first = 0; first < experts; first += step) {
+      bool hit = false;
+      for (int q = 0; q < k && !hit; ++q) hit = held[(first + q) % experts] != 0;
+      visited += hit ? 1 : 0;
+    }
+    return static_cast<double>(visited) / (experts / step);
+  }
+
+  // The share of tokens a GPU (node) receives in layer l: at least one of a token's experts is on
+  // an EP rank that `on` marks (the GPU's own, or every rank on its node).
+  double share(const RoutingView& view, int l, const std::vector<uint8_t>& on) const {
+    const int group_size = shape_.experts / groups();
+    if (sets_ == ExpertSets::kConsecutive) {
+      thread_local std::vector<uint8_t> held;
+      held.assign(shape_.experts, 0);
+      for (int e = 0; e < shape_.experts; ++e) held[e] = on[view.host(l, e)];
+      return consecutive_share(held);
+    }
+    std::vector<int> hosted(groups(), 0);
+    for (int e = 0; e < shape_.experts; ++e) hosted[e / group_size] += on[view.host(l, e)];
+    return visit_share(std::move(hosted));
+  }
+
+  // Every EP group sends alike but for where its ranks' nodes are: each group's shares are found
+  // once and copied to its ranks.
   void fill_sends(const RoutingView& view, RoutingMatrix& out) const {
     const int ep = view.ep;
     out.resize_sends(ep);
     const double tokens = static_cast<double>(shape_.tokens_per_rank);
+    std::vector<int32_t> sends(ep), node_sends(ep);
+    std::vector<uint8_t> on(ep);  // [EP rank]: counted as a destination
     for (int l = 0; l < shape_.moe_layers; ++l) {
-      const int group_size = shape_.experts / groups();
-      std::vector<std::vector<int>> hosted(ep, std::vector<int>(groups(), 0));  // [EP rank][group]
-      for (int e = 0; e < shape_.experts; ++e) ++hosted[view.host(l, e)][e / group_size];
-      for (int r = 0; r < shape_.ranks; ++r) {
-        const int first = r / ep * ep;
-        auto sends = out.sends_row(l, r);
-        auto node_sends = out.node_sends_row(l, r);
+      for (int first = 0; first < shape_.ranks; first += ep) {
         for (int j = 0; j < ep; ++j) {
-          std::vector<int> on_node(groups(), 0);
-          for (int i = 0; i < ep; ++i)
-            if (view.node_of_rank[first + i] == view.node_of_rank[first + j])
-              for (int g = 0; g < groups(); ++g) on_node[g] += hosted[i][g];
-          sends[j] = static_cast<int32_t>(std::lround(visit_share(hosted[j]) * tokens));
-          node_sends[j] = static_cast<int32_t>(std::lround(visit_share(on_node) * tokens));
+          for (int i = 0; i < ep; ++i) on[i] = i == j ? 1 : 0;
+          sends[j] = static_cast<int32_t>(std::lround(share(view, l, on) * tokens));
+          for (int i = 0; i < ep; ++i) on[i] = view.node_of_rank[first + i] == view.node_of_rank[first + j] ? 1 : 0;
+          node_sends[j] = static_cast<int32_t>(std::lround(share(view, l, on) * tokens));
+        }
+        for (int r = first; r < first + ep; ++r) {
+          std::copy(sends.begin(), sends.end(), out.sends_row(l, r).begin());
+          std::copy(node_sends.begin(), node_sends.end(), out.node_sends_row(l, r).begin());
         }
       }
     }
   }
 
   GatingShape shape_;
+  ExpertSets sets_;
   RoutingMatrix routing_;
   std::vector<uint8_t> group_counts_;  // [sample][group]: experts taken
   mutable std::map<std::vector<int>, double> visit_cache_;
@@ -144,16 +201,16 @@ class BalancedSource final : public Source {
 }  // namespace
 
 const SourceEntry& source_entry_balanced() {
-  using Config = SourceConfigOf<params::NoParams>;
+  using Config = SourceConfigOf<BalancedParams>;
   static const SourceEntry entry{
       .name = "balanced",
       .summary = "every expert gets the same tokens from every rank, every step (forced balance, as benchmarks run)",
       .token_destinations = true,
       .defaults = [](const SourceDefaults&) -> std::unique_ptr<SourceConfig> {
         return std::make_unique<Config>(
-            "balanced", params::NoParams{},
-            Config::Hooks{.make = [](const params::NoParams&, const SourceContext& c) -> std::unique_ptr<Source> {
-              return std::make_unique<BalancedSource>(c.shape, c.seed);
+            "balanced", BalancedParams{},
+            Config::Hooks{.make = [](const BalancedParams& p, const SourceContext& c) -> std::unique_ptr<Source> {
+              return std::make_unique<BalancedSource>(c.shape, p.sets, c.seed);
             }});
       },
   };

@@ -212,5 +212,24 @@ TEST(Dispatchers, AGpusDispatchRowsAreItsOwnTokensNotWhatItForwards) {
   EXPECT_GT(deepep.sent_rows[0], 4096.0);
 }
 
+// NeMo AutoModel's fake balanced gate: the t-th token takes experts 8t .. 8t + 7 (mod 256). With
+// 32 consecutive experts a GPU (EP 8), each token's eight sit on one GPU, an eighth of the time
+// the sender's own: a deduplicating dispatch sends 7/8 of a GPU's 4,096 tokens once. Laid out
+// round robin, every GPU holds one of any eight consecutive experts: every token to all 7 others.
+// Random sets (Megatron's forced balance) land between.
+TEST(Dispatchers, ConsecutiveExpertSetsReachAsManyGpusAsTheLayoutSpreadsThem) {
+  using policies::StaticLayout;
+  auto sent = [](const std::string& sets, StaticLayout layout) {
+    const auto s = scenarios::load_scenario_text(kDeepEp, "deepep.yaml",
+                                                 {"dispatch.kernel=alltoall", "dispatch.dedup=gpu", "gating.expert_sets=" + sets});
+    return first_layer_traffic(s, layout).sent_rows[0];
+  };
+  EXPECT_DOUBLE_EQ(sent("consecutive", StaticLayout::kContiguous), 4096.0 * 7 / 8);
+  EXPECT_DOUBLE_EQ(sent("consecutive", StaticLayout::kRoundRobin), 4096.0 * 7);
+  const double random = sent("random", StaticLayout::kContiguous);
+  EXPECT_GT(random, 2 * 4096.0);
+  EXPECT_LT(random, 7 * 4096.0);
+}
+
 }  // namespace
 }  // namespace moesim

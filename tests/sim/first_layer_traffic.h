@@ -1,5 +1,5 @@
-// Test helper: the first MoE layer's traffic and expert times at step 0, under static contiguous
-// placement, routed by the scenario's own gating source.
+// Test helper: the first MoE layer's traffic and expert times at step 0, under static placement
+// (contiguous unless `layout` says otherwise), routed by the scenario's own gating source.
 #pragma once
 
 #include "policies/placement/placement.h"
@@ -12,12 +12,11 @@
 
 namespace moesim {
 
-inline LayerTraffic first_layer_traffic(const scenarios::Scenario& s) {
+inline LayerTraffic first_layer_traffic(const scenarios::Scenario& s, policies::StaticLayout layout = policies::StaticLayout::kContiguous) {
   const StepConfig config = scenarios::step_config(s);
   auto network = network::make_network_model(s.cluster);
   const StepCosts costs = step_costs(config, *network);
-  const auto placement =
-      policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
+  const auto placement = policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, layout);
   gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts);
   make_gating_source(s)->route(0, routing_view(s, placement), routing);
   LayerTraffic traffic;
