@@ -219,9 +219,10 @@ TEST(Dispatchers, AGpusDispatchRowsAreItsOwnTokensNotWhatItForwards) {
 // Random sets (Megatron's forced balance) land between.
 TEST(Dispatchers, ConsecutiveExpertSetsReachAsManyGpusAsTheLayoutSpreadsThem) {
   using policies::StaticLayout;
-  auto sent = [](const std::string& sets, StaticLayout layout) {
-    const auto s = scenarios::load_scenario_text(kDeepEp, "deepep.yaml",
-                                                 {"dispatch.kernel=alltoall", "dispatch.dedup=gpu", "gating.expert_sets=" + sets});
+  auto sent = [](const std::string& sets, StaticLayout layout, int top_k = 8) {
+    const auto s = scenarios::load_scenario_text(
+        kDeepEp, "deepep.yaml",
+        {"dispatch.kernel=alltoall", "dispatch.dedup=gpu", "gating.expert_sets=" + sets, "model.top_k=" + std::to_string(top_k)});
     return first_layer_traffic(s, layout).sent_rows[0];
   };
   EXPECT_DOUBLE_EQ(sent("consecutive", StaticLayout::kContiguous), 4096.0 * 7 / 8);
@@ -229,6 +230,9 @@ TEST(Dispatchers, ConsecutiveExpertSetsReachAsManyGpusAsTheLayoutSpreadsThem) {
   const double random = sent("random", StaticLayout::kContiguous);
   EXPECT_GT(random, 2 * 4096.0);
   EXPECT_LT(random, 7 * 4096.0);
+  // Top-3: a token's first expert runs through all 256 (gcd(3, 256) = 1), and its three reach a
+  // GPU's 32 experts from 34 of the 256 starts (two of them on the GPU before).
+  EXPECT_DOUBLE_EQ(sent("consecutive", StaticLayout::kContiguous, 3), 4096.0 * 7 * 34 / 256);
 }
 
 }  // namespace
