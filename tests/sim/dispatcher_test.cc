@@ -233,6 +233,12 @@ TEST(Dispatchers, ConsecutiveExpertSetsReachAsManyGpusAsTheLayoutSpreadsThem) {
   // Top-3: a token's first expert runs through all 256 (gcd(3, 256) = 1), and its three reach a
   // GPU's 32 experts from 34 of the 256 starts (two of them on the GPU before).
   EXPECT_DOUBLE_EQ(sent("consecutive", StaticLayout::kContiguous, 3), 4096.0 * 7 * 34 / 256);
+  // DeepEP on two nodes (EP 16, 16 experts a GPU): each token's eight on one GPU, the sender's node
+  // half the time. A GPU's rows: over NVLink to the 7 other GPUs of its node (7/16 of its tokens),
+  // and once to the other node (8/16), where its peer forwards them.
+  const auto two_nodes = scenarios::load_scenario_text(
+      kDeepEp, "deepep.yaml", {"cluster.nodes=2", "parallelism.ep=16", "training.global_batch=16", "gating.expert_sets=consecutive"});
+  EXPECT_DOUBLE_EQ(first_layer_traffic(two_nodes).sent_rows[0], 4096.0 * 15 / 16);
 }
 
 }  // namespace
