@@ -57,6 +57,10 @@ AllToAllCost all_to_all_cost(const AnalyticNetwork& net, const TrafficMatrix& tr
   const hardware::ClusterSpec& c = net.cluster;
   const Duration overhead = c.network.message_overhead;
   AllToAllCost total;
+  if (c.network.all_to_all == hardware::AllToAllAlgorithm::kFlat) {  // one phase: the traffic itself, not a copy
+    add(total, with_overhead(all_to_all_time(net, traffic), overhead));
+    return total;
+  }
   if (c.network.all_to_all != hardware::AllToAllAlgorithm::kPairwise) {
     for (const TrafficMatrix& phase : all_to_all_phases(c.network.all_to_all, c, traffic)) {
       add(total, with_overhead(all_to_all_time(net, phase), overhead));

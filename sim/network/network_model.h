@@ -8,6 +8,7 @@
 // know which model it has.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <memory>
 #include <span>
 #include <string>
@@ -26,9 +27,10 @@ struct CollectiveCost {
   Duration time;                 // alone on the network (the analytic model's time, under both)
   Bytes intra_node, inter_node;  // all-to-all bytes that stay inside a node / cross the fabric
   // Flow model: each phase's demand on the links, run one after the other, then each phase's fixed
-  // tail (latency, message overhead).
+  // tail (latency, message overhead), and what a dispatcher adds (dispatch_cost.h). In place up to
+  // six: a step costs thousands of collectives, and they may not allocate.
   std::vector<FlowDemand> demand;
-  std::vector<Duration> tail;
+  boost::container::small_vector<Duration, 6> tail;
 };
 
 class NetworkModel {

@@ -14,14 +14,15 @@ namespace {
 // Rewrites EP group g's dispatch copies for node deduplication (see Dedup): per-GPU copies to
 // other nodes become one network copy per node, to the GPU there with the sender's local index
 // (or the node's first EP rank), which forwards over NVLink to each GPU of its node that holds the
-// token's experts. Copies inside the sender's node stay per GPU. Returns the forwarded copies,
-// [entry * ep + destination], which `copies` leaves out.
-std::vector<double> node_dedup(const StepConfig& config, int first_rank, const std::vector<int>& gpus, const gating::RoutingMatrix& routing,
-                               int l, double per_micro_batch, network::TrafficMatrix& copies) {
+// token's experts. Copies inside the sender's node stay per GPU. Fills `forward` with the forwarded
+// copies, [entry * ep + destination], which `copies` leaves out.
+void node_dedup(const StepConfig& config, int first_rank, const std::vector<int>& gpus, const gating::RoutingMatrix& routing, int l,
+                double per_micro_batch, network::TrafficMatrix& copies, std::vector<double>& forward) {
   const auto& cluster = config.cluster;
   const int ep = config.parallel.ep;
-  std::vector<double> forward(static_cast<size_t>(ep) * ep, 0.0);
-  std::vector<int> entry_of_node(cluster.nodes, -1);
+  forward.assign(static_cast<size_t>(ep) * ep, 0.0);
+  thread_local std::vector<int> entry_of_node;  // per layer and EP group: kept, not allocated
+  entry_of_node.assign(cluster.nodes, -1);
   for (int i = 0; i < ep; ++i) {
     const auto sends = routing.sends_row(l, first_rank + i);
     const auto node_sends = routing.node_sends_row(l, first_rank + i);
@@ -43,7 +44,6 @@ std::vector<double> node_dedup(const StepConfig& config, int first_rank, const s
         forward[static_cast<size_t>(entry) * ep + j] += sends[j] * per_micro_batch;
     }
   }
-  return forward;
 }
 
 // Adds a source's rows to each replica (`sent`) into its row of copies (`to`, per destination EP
@@ -134,8 +134,9 @@ void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, c
     const auto& replica = t.replica_slots[k];
     t.expert_rows[t.slot_begin[ranks[replica.ep_rank]] + replica.slot] += replica_rows[k];
   }
-  std::vector<double> forward;
-  if (dedup == Dedup::kNode && routing.has_sends()) forward = node_dedup(config, first_rank, gpus, routing, l, per_micro_batch, copies);
+  thread_local std::vector<double> forward;
+  forward.clear();
+  if (dedup == Dedup::kNode && routing.has_sends()) node_dedup(config, first_rank, gpus, routing, l, per_micro_batch, copies, forward);
   // The rows a GPU sends of its own tokens; what it forwards for others is bytes, not its tokens.
   for (int i = 0; i < ep; ++i) {
     double sent = t.sent_rows[ranks[i]];  // in a register: as an element, each addition waits on a store
@@ -272,8 +273,7 @@ double experts_compute(const StepConfig& config, const StepCosts& costs, network
   const int etp = config.parallel.etp;
   if (etp > 1) expert_tensor_parallel(config, costs, network, t);
   // Under ETP a GPU sees the group's rows, each at 1/etp of the expert's width.
-  std::vector<KernelWork> groups;  // the GPU's experts, in increasing order
-  groups.reserve(m.experts);
+  thread_local std::vector<KernelWork> groups;  // the GPU's experts, in increasing order
   double max_rows = 0, total_rows = 0;
   for (int gpu = 0; gpu < gpus; ++gpu) {
     double gpu_rows = 0;

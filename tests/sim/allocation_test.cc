@@ -1,6 +1,6 @@
-// Allocations in the step's inner loops: a step costs thousands of all-to-alls, and none of them
-// may allocate once the thread's buffers are warm. This executable replaces the global operator
-// new with one that counts (nothing else runs in it).
+// Allocations in the step's inner loops: a step costs thousands of all-to-alls and a layer's
+// traffic per MoE layer, and none of them may allocate once the thread's buffers are warm. This
+// executable replaces the global operator new with one that counts (nothing else runs in it).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +8,12 @@
 #include <new>
 
 #include "hardware/presets.h"
+#include "policies/placement/placement.h"
+#include "scenarios/loader/loader.h"
 #include "sim/network/analytic_network.h"
+#include "sim/runner.h"
+#include "sim/step/step_costs.h"
+#include "sim/step/traffic.h"
 
 namespace {
 std::atomic<long> allocations{0};
@@ -52,3 +57,38 @@ TEST(Allocations, AnAllToAllsCostAllocatesNothingOnceWarm) {
 
 }  // namespace
 }  // namespace moesim::network
+
+namespace moesim {
+namespace {
+
+// DeepEP on two H800 nodes, EP 16 (node deduplication: the copies to the other node are rewritten
+// into forwarded ones), with AutoModel's consecutive expert sets.
+TEST(Allocations, ALayersTrafficAllocatesNothingOnceWarm) {
+  const auto s = scenarios::load_scenario_text(
+      "cluster: {preset: h800-dgx, nodes: 2}\n"
+      "model: {preset: deepseek-v3, layers: 2, mtp_layers: 0, first_moe_layer: 0}\n"
+      "parallelism: {ep: 16, zero: 1}\n"
+      "training: {global_batch: 16, micro_batch: 1, seq_len: 4096}\n"
+      "dispatch: {kernel: deepep}\n"
+      "gating: {source: balanced, expert_sets: consecutive}\n"
+      "steps: 1\n",
+      "allocation.yaml");
+  const StepConfig config = scenarios::step_config(s);
+  auto network = network::make_network_model(s.cluster);
+  const StepCosts costs = step_costs(config, *network);
+  const auto placement =
+      policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
+  gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts);
+  make_gating_source(s)->route(0, routing_view(s, placement), routing);
+  LayerTraffic traffic;
+  StepResult result;
+  layer_traffic(config, costs, *network, routing, placement.layers[0], 0, traffic, result);
+  const double rows = traffic.sent_rows[0];
+  const long before = allocations.load();
+  for (int i = 0; i < 10; ++i) layer_traffic(config, costs, *network, routing, placement.layers[0], 0, traffic, result);
+  EXPECT_EQ(allocations.load() - before, 0);
+  EXPECT_EQ(traffic.sent_rows[0], rows);
+}
+
+}  // namespace
+}  // namespace moesim
