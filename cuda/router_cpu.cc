@@ -86,51 +86,43 @@ using Quad = float __attribute__((vector_size(16)));
   return __builtin_shufflevector(quads, quads, 0, 1, 2, 3) + __builtin_shufflevector(quads, quads, 4, 5, 6, 7);
 }
 
+// Rows r .. r + 3 of w against kTokens tokens x[i] into out[i] + r: a row's load serves every
+// token, and 4 * kTokens sums are in flight (four alone leave the adds waiting on each other's
+// latency). Each sum keeps dot()'s partial sums in dot()'s order (bit-identical results). The
+// eight partial sums are one 8-lane vector (GCC and Clang vector extensions: two SSE registers, or
+// one AVX register where the CPU has AVX2); each lane multiplies then adds, as dot() does, never
+// fused (-ffp-contract=off). Always inlined into dots(), so it is compiled for dots()'s target.
+template <int kTokens>
+[[gnu::always_inline]] inline void dot_four_rows(const float* const* x, const float* w, int d, int r, float* const* out) {
+  constexpr int kBlock = 4;
+  const float* wr = w + static_cast<size_t>(r) * d;
+  Lanes partial[kTokens][kBlock] = {};
+  for (int j = 0; j < d; j += 8) {
+    Lanes xj[kTokens], wj;  // unaligned loads
+    for (int i = 0; i < kTokens; ++i) __builtin_memcpy(&xj[i], x[i] + j, sizeof xj[i]);
+    for (int b = 0; b < kBlock; ++b) {
+      __builtin_memcpy(&wj, wr + static_cast<size_t>(b) * d + j, sizeof wj);
+      for (int i = 0; i < kTokens; ++i) partial[i][b] += xj[i] * wj;
+    }
+  }
+  for (int i = 0; i < kTokens; ++i) {
+    const Quad sums = sum_four(partial[i]);
+    __builtin_memcpy(out[i] + r, &sums, sizeof sums);
+  }
+}
+
 // dot(x[i], w[r]) for each of `tokens` (1 or 2) tokens x[i] and the `rows` rows of w (each d long)
-// into out[i]: four rows and both tokens at a time, so that a row's load serves both tokens and
-// eight sums are in flight (four left the adds waiting on each other's latency). Each sum keeps
-// dot()'s partial sums in dot()'s order (bit-identical results). The eight partial sums are one
-// 8-lane vector (GCC and Clang vector extensions: two SSE registers, or one AVX register where the
-// CPU has AVX2); each lane multiplies then adds, as dot() does, never fused (-ffp-contract=off).
+// into out[i], four rows at a time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 void dots(const float* const* x, int tokens, const float* w, int d, int rows, float* const* out) {
-  constexpr int kBlock = 4;
   int r = 0;
-  if (tokens == 2) {
-    for (; r + kBlock <= rows && d % 8 == 0; r += kBlock) {
-      const float* wr = w + static_cast<size_t>(r) * d;
-      Lanes first[kBlock] = {}, second[kBlock] = {};
-      for (int j = 0; j < d; j += 8) {
-        Lanes x0, x1, wj;  // unaligned loads
-        __builtin_memcpy(&x0, x[0] + j, sizeof x0);
-        __builtin_memcpy(&x1, x[1] + j, sizeof x1);
-        for (int b = 0; b < kBlock; ++b) {
-          __builtin_memcpy(&wj, wr + static_cast<size_t>(b) * d + j, sizeof wj);
-          first[b] += x0 * wj;
-          second[b] += x1 * wj;
-        }
-      }
-      const Quad a = sum_four(first), b = sum_four(second);
-      __builtin_memcpy(out[0] + r, &a, sizeof a);
-      __builtin_memcpy(out[1] + r, &b, sizeof b);
-    }
-  } else {
-    for (; r + kBlock <= rows && d % 8 == 0; r += kBlock) {
-      const float* wr = w + static_cast<size_t>(r) * d;
-      Lanes partial[kBlock] = {};
-      for (int j = 0; j < d; j += 8) {
-        Lanes xj, wj;
-        __builtin_memcpy(&xj, x[0] + j, sizeof xj);
-        for (int b = 0; b < kBlock; ++b) {
-          __builtin_memcpy(&wj, wr + static_cast<size_t>(b) * d + j, sizeof wj);
-          partial[b] += xj * wj;
-        }
-      }
-      const Quad sums = sum_four(partial);
-      __builtin_memcpy(out[0] + r, &sums, sizeof sums);
-    }
+  for (; r + 4 <= rows && d % 8 == 0; r += 4) {
+    if (tokens == 2)
+      dot_four_rows<2>(x, w, d, r, out);
+    else
+      dot_four_rows<1>(x, w, d, r, out);
   }
   for (; r < rows; ++r) {
     for (int i = 0; i < tokens; ++i) out[i][r] = dot(x[i], w + static_cast<size_t>(r) * d, d);

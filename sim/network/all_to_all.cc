@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <vector>
 
 namespace moesim::network {
 namespace {
@@ -32,12 +33,10 @@ Duration fixed_cost(const AllToAllCost& phase, Duration message_overhead) {
   return phase.latency + (phase.messages > 1 ? message_overhead * static_cast<int64_t>(phase.messages - 1) : Duration());
 }
 
-std::vector<TrafficMatrix> all_to_all_phases(hardware::AllToAllAlgorithm algorithm, const hardware::ClusterSpec& c,
-                                             const TrafficMatrix& traffic) {
-  if (algorithm != hardware::AllToAllAlgorithm::kHierarchical) return {traffic};
+HierarchicalPhases hierarchical_phases(const hardware::ClusterSpec& c, const TrafficMatrix& traffic) {
   const auto& gpus = traffic.gpus();
   const auto position = index_by_position(c, gpus);
-  TrafficMatrix gather(gpus), exchange(gpus);
+  HierarchicalPhases phases{TrafficMatrix(gpus), TrafficMatrix(gpus)};
   for (size_t s = 0; s < traffic.size(); ++s) {
     for (size_t d = 0; d < traffic.size(); ++d) {
       const double b = traffic.at(s, d);
@@ -46,25 +45,20 @@ std::vector<TrafficMatrix> all_to_all_phases(hardware::AllToAllAlgorithm algorit
       // GPU does not take part, the sender sends directly.
       const auto proxy = position.find({c.node_of(gpus[s]), c.local_index(gpus[d])});
       const size_t p = proxy == position.end() ? s : static_cast<size_t>(proxy->second);
-      if (p != s) gather.at(s, p) += b;
-      if (p != d) exchange.at(p, d) += b;
+      if (p != s) phases.gather.at(s, p) += b;
+      if (p != d) phases.exchange.at(p, d) += b;
     }
   }
-  return {gather, exchange};
+  return phases;
 }
 
 AllToAllCost all_to_all_cost(const AnalyticNetwork& net, const TrafficMatrix& traffic) {
   const hardware::ClusterSpec& c = net.cluster;
   const Duration overhead = c.network.message_overhead;
   AllToAllCost total;
-  if (c.network.all_to_all == hardware::AllToAllAlgorithm::kFlat) {  // one phase: the traffic itself, not a copy
-    add(total, with_overhead(all_to_all_time(net, traffic), overhead));
-    return total;
-  }
   if (c.network.all_to_all != hardware::AllToAllAlgorithm::kPairwise) {
-    for (const TrafficMatrix& phase : all_to_all_phases(c.network.all_to_all, c, traffic)) {
-      add(total, with_overhead(all_to_all_time(net, phase), overhead));
-    }
+    for_each_phase(c.network.all_to_all, c, traffic,
+                   [&](const TrafficMatrix& phase) { add(total, with_overhead(all_to_all_time(net, phase), overhead)); });
     return total;
   }
   const size_t n = traffic.size();

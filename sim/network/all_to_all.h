@@ -11,18 +11,31 @@
 // and message size (README, All-to-all algorithms).
 #pragma once
 
-#include <vector>
-
 #include "hardware/specs.h"
 #include "sim/network/analytic_network.h"
 #include "sim/network/traffic_matrix.h"
 
 namespace moesim::network {
 
-// The phases of flat (the traffic itself) or hierarchical. Pairwise has n-1 permutations; its
-// cost comes from all_to_all_cost directly.
-std::vector<TrafficMatrix> all_to_all_phases(hardware::AllToAllAlgorithm algorithm, const hardware::ClusterSpec& cluster,
-                                             const TrafficMatrix& traffic);
+// Hierarchical's two phases: the intra-node gather, then the exchange between peers.
+struct HierarchicalPhases {
+  TrafficMatrix gather, exchange;
+};
+HierarchicalPhases hierarchical_phases(const hardware::ClusterSpec& cluster, const TrafficMatrix& traffic);
+
+// Calls fn on each phase of flat (the traffic itself, not a copy: a step costs thousands of
+// all-to-alls) or hierarchical, in order. Pairwise has n-1 permutations; its cost comes from
+// all_to_all_cost directly.
+template <class Fn>
+void for_each_phase(hardware::AllToAllAlgorithm algorithm, const hardware::ClusterSpec& cluster, const TrafficMatrix& traffic, Fn&& fn) {
+  if (algorithm != hardware::AllToAllAlgorithm::kHierarchical) {
+    fn(traffic);
+    return;
+  }
+  const HierarchicalPhases phases = hierarchical_phases(cluster, traffic);
+  fn(phases.gather);
+  fn(phases.exchange);
+}
 
 // What a phase costs beyond moving its bytes: its latency, and the message overhead for every
 // peer beyond the first that its busiest sender posts to.

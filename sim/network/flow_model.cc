@@ -25,10 +25,10 @@ class FlowModel final : public AnalyticModel {
   CollectiveCost all_to_all(const TrafficMatrix& traffic) override {
     CollectiveCost cost = AnalyticModel::all_to_all(traffic);
     const auto& c = net_.cluster;
-    for (const auto& phase : all_to_all_phases(c.network.all_to_all, c, traffic)) {
+    for_each_phase(c.network.all_to_all, c, traffic, [&](const TrafficMatrix& phase) {
       cost.demand.push_back(route_traffic(*router_, phase, scratch_));
       cost.tail.push_back(fixed_cost(all_to_all_time(net_, phase), c.network.message_overhead));
-    }
+    });
     return cost;
   }
   CollectiveCost transfers(const TrafficMatrix& traffic) override {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <vector>
 
 #include "hardware/presets.h"
 #include "tests/sim/uniform_traffic.h"
@@ -31,7 +32,8 @@ double total(const TrafficMatrix& t) {
 TEST(AllToAllAlgorithms, HierarchicalGathersInsideNodesThenExchangesBetweenPeers) {
   const auto c = h100(4, AllToAllAlgorithm::kHierarchical);
   const TrafficMatrix t = uniform_traffic(32, 1e6);
-  const auto phases = all_to_all_phases(c.network.all_to_all, c, t);
+  std::vector<TrafficMatrix> phases;
+  for_each_phase(c.network.all_to_all, c, t, [&](const TrafficMatrix& phase) { phases.push_back(phase); });
   ASSERT_EQ(phases.size(), 2u);
   const TrafficMatrix& gather = phases[0];
   const TrafficMatrix& exchange = phases[1];

@@ -8,12 +8,8 @@
 #include <new>
 
 #include "hardware/presets.h"
-#include "policies/placement/placement.h"
-#include "scenarios/loader/loader.h"
 #include "sim/network/analytic_network.h"
-#include "sim/runner.h"
-#include "sim/step/step_costs.h"
-#include "sim/step/traffic.h"
+#include "tests/sim/first_layer_traffic.h"
 
 namespace {
 std::atomic<long> allocations{0};
@@ -73,19 +69,12 @@ TEST(Allocations, ALayersTrafficAllocatesNothingOnceWarm) {
       "gating: {source: balanced, expert_sets: consecutive}\n"
       "steps: 1\n",
       "allocation.yaml");
-  const StepConfig config = scenarios::step_config(s);
-  auto network = network::make_network_model(s.cluster);
-  const StepCosts costs = step_costs(config, *network);
-  const auto placement =
-      policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
-  gating::RoutingMatrix routing(s.model.moe_layer_count(), s.parallelism.stage_gpus(), s.model.experts);
-  make_gating_source(s)->route(0, routing_view(s, placement), routing);
+  FirstLayer layer(s);
   LayerTraffic traffic;
-  StepResult result;
-  layer_traffic(config, costs, *network, routing, placement.layers[0], 0, traffic, result);
+  layer.traffic(traffic);
   const double rows = traffic.sent_rows[0];
   const long before = allocations.load();
-  for (int i = 0; i < 10; ++i) layer_traffic(config, costs, *network, routing, placement.layers[0], 0, traffic, result);
+  for (int i = 0; i < 10; ++i) layer.traffic(traffic);
   EXPECT_EQ(allocations.load() - before, 0);
   EXPECT_EQ(traffic.sent_rows[0], rows);
 }
