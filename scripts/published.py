@@ -3,7 +3,8 @@
 ../shared/reference/training-throughput.md, rows of the ModelZoo's own tables that it leaves out, and
 DeepSeek-V3's pre-training as its report gives it).
 
-  published.py table MOESIM    print the side-by-side table (Markdown)
+  published.py table MOESIM    print the side-by-side table (Markdown), with the GEMM efficiency that
+                               matches each row alone (each row run over a grid of efficiencies)
   published.py update MOESIM   write it into README.md between the published-runs markers
   published.py fit MOESIM      the GEMM efficiency and rows' half-point of the H100 preset that fit the
                                rows marked "fit" best (mean absolute error of tokens/s/GPU over a grid)
@@ -16,7 +17,10 @@ The hardware parameters were fitted on the rows marked "fit" (6 of 20); the othe
 shape terms and the attention core's curve were fitted before, on kernel figures alone (scripts/gemm_shape_fit.py,
 scripts/attention_fit.py).
 """
+import concurrent.futures
 import csv
+import math
+import os
 import pathlib
 import re
 import subprocess
@@ -88,6 +92,84 @@ def results(moesim):
         return {name: run(moesim, name, out) for name in ROWS}
 
 
+# The GEMM efficiencies (cluster.gpu.gemm_efficiency, at the preset's rows' half-point) over which
+# each row is run alone to find the efficiency that matches it.
+EFFICIENCY_GRID = [round(0.3 + 0.05 * i, 2) for i in range(15)]  # 0.30 .. 1.00
+
+
+def matching_efficiencies(moesim):
+    """Per row, the GEMM efficiency at which moesim's figure is 15 % below, equal to and 15 % above
+    the published one: {target error: efficiency}, +inf where even the grid's top leaves moesim
+    below the target, -inf where even its bottom leaves it above; None for a rejected row. A step's
+    time is close to a + b / efficiency, so it is interpolated linearly in 1 / efficiency."""
+    def one(name, out):
+        points = []
+        for efficiency in EFFICIENCY_GRID:
+            row, _ = run(moesim, name, out, [f"cluster.gpu.gemm_efficiency={efficiency:.2f}"])
+            if row is None:
+                return name, None
+            points.append((1 / efficiency, 1 / (1 + error_of(row, name))))  # moesim's time over the published
+        found = {}
+        for target in (-TOLERANCE, 0.0, TOLERANCE):
+            want = 1 / (1 + target)
+            if points[-1][1] > want:
+                found[target] = math.inf
+            elif points[0][1] < want:
+                found[target] = -math.inf
+            else:
+                (x1, y1), (x2, y2) = next((a, b) for a, b in zip(points, points[1:]) if b[1] <= want <= a[1])
+                found[target] = 1 / (x1 + (x2 - x1) * (want - y1) / (y2 - y1)) if y1 != y2 else 1 / x1
+        return name, found
+
+    with tempfile.TemporaryDirectory() as out, concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        return dict(pool.map(lambda name: one(name, out), ROWS))
+
+
+def efficiency_text(efficiency):
+    if efficiency == math.inf:
+        return f"> {EFFICIENCY_GRID[-1]:.2f}"
+    if efficiency == -math.inf:
+        return f"< {EFFICIENCY_GRID[0]:.2f}"
+    return f"{efficiency:.2f}"
+
+
+def matching_lines(matched):
+    """What the matching efficiencies say: their range, and whether one value brings every row, and
+    every row of each source, within +-15 % (between its efficiencies at -15 % and at +15 %)."""
+    ran = {name: found for name, found in matched.items() if found is not None}
+    if not ran:
+        return []
+    label = lambda name: ROWS[name][0]
+    low = min(ran, key=lambda name: ran[name][0.0])
+    high = max(ran, key=lambda name: ran[name][0.0])
+    text = (f"Matched alone (the last column: the `gemm_efficiency` at which a row agrees with its source, everything else as "
+            f"fitted, over a grid from {EFFICIENCY_GRID[0]:.2f} to {EFFICIENCY_GRID[-1]:.2f}), the rows need from "
+            f"{efficiency_text(ran[low][0.0])} ({label(low)}) to {efficiency_text(ran[high][0.0])} ({label(high)}).")
+
+    def conflict(names):
+        floor = max(names, key=lambda name: ran[name][-TOLERANCE])
+        ceiling = min(names, key=lambda name: ran[name][TOLERANCE])
+        return (floor, ceiling) if ran[floor][-TOLERANCE] > ran[ceiling][TOLERANCE] else None
+
+    def needs(pair):
+        floor, ceiling = pair
+        return (f"{label(floor)} needs at least {efficiency_text(ran[floor][-TOLERANCE])}, {label(ceiling)} at most "
+                f"{efficiency_text(ran[ceiling][TOLERANCE])}")
+
+    every = conflict(list(ran))
+    if every is None:
+        text += f" One value brings every row within +-{100 * TOLERANCE:.0f} %."
+        return ["", text]
+    text += f" No one value brings every row within +-{100 * TOLERANCE:.0f} %: {needs(every)}."
+    sources = {}
+    for name in ran:
+        sources.setdefault(label(name).split()[0], []).append(name)
+    within = [needs(pair) for names in sources.values() if (pair := conflict(names))]
+    if within:
+        text += " Nor does one within a source: " + "; ".join(within) + "."
+    return ["", text]
+
+
 def error_of(row, name):
     """moesim against the published figure: tokens/s/GPU, or model TFLOP/s/GPU where that is all."""
     if row is None:
@@ -96,16 +178,16 @@ def error_of(row, name):
     return float(row["tokens_per_s_per_gpu"]) / tokens - 1 if tokens else float(row["model_tflops_per_gpu"]) / tflops - 1
 
 
-def table(res):
-    lines = ["| published run | tokens/s/GPU published | moesim | error | TFLOP/s/GPU published | moesim (FLOPs as stated) | MFU | bubble | exposed comm | peak memory | role |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+def table(res, matched):
+    lines = ["| published run | tokens/s/GPU published | moesim | error | TFLOP/s/GPU published | moesim (FLOPs as stated) | MFU | bubble | exposed comm | peak memory | role | GEMM efficiency matching it alone |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     errors = {True: [], False: []}
     for name, (what, tokens, tflops, fit) in ROWS.items():
         row, message = res[name]
         role = "fit" if fit else "held out"
         if row is None:
-            lines.append(f"| {what} | {tokens:,} | rejected | – | {tflops or '–'} | – | – | – | – | – | {role} |" if tokens else
-                         f"| {what} | – | rejected | – | {tflops or '–'} | – | – | – | – | – | {role} |")
+            lines.append(f"| {what} | {tokens:,} | rejected | – | {tflops or '–'} | – | – | – | – | – | {role} | – |" if tokens else
+                         f"| {what} | – | rejected | – | {tflops or '–'} | – | – | – | – | – | {role} | – |")
             continue
         err = error_of(row, name)
         errors[fit].append(abs(err))
@@ -113,12 +195,13 @@ def table(res):
         published = f"{tokens:,}" if tokens else "–"
         lines.append(f"| {what} | {published} | {float(row['tokens_per_s_per_gpu']):,.0f} | {100 * err:+.1f} % | {tflops or '–'} | "
                      f"{float(row['model_tflops_per_gpu']):.0f} | {pct('mfu')} | {pct('bubble_share')} | {pct('exposed_comm_share')} | "
-                     f"{float(row['peak_memory_gb']):.1f} GB | {role} |")
+                     f"{float(row['peak_memory_gb']):.1f} GB | {role} | {efficiency_text(matched[name][0.0]) if matched[name] else '–'} |")
     mean = lambda v: 100 * sum(v) / len(v) if v else float("nan")
     lines.append("")
     lines.append(f"Mean absolute error (of tokens/s/GPU, or TFLOP/s where that is all a source gives): {mean(errors[True]):.1f} % on the "
                  f"{len(errors[True])} fitted rows that ran, {mean(errors[False]):.1f} % on the {len(errors[False])} held-out rows that ran.")
     lines += long_context_lines(res)
+    lines += matching_lines(matched)
     return "\n".join(lines) + "\n"
 
 
@@ -179,7 +262,7 @@ def check(moesim):
             problems.append(f"{name}: {shown}, outside +-{100 * TOLERANCE:.0f} % of {figure}")
         if within and name in KNOWN_MISSES:
             problems.append(f"{name}: now within +-{100 * TOLERANCE:.0f} % ({shown}): take it off KNOWN_MISSES")
-    if not readme_section.is_current(BEGIN, END, table(res)):
+    if not readme_section.is_current(BEGIN, END, table(res, matching_efficiencies(moesim))):
         problems.append("README.md's published-runs table is stale: run scripts/published.py update MOESIM")
     for p in problems:
         print("FAIL:", p, file=sys.stderr)
@@ -211,7 +294,7 @@ def fit(moesim):
 
 
 def update(moesim):
-    readme_section.write(BEGIN, END, table(results(moesim)))
+    readme_section.write(BEGIN, END, table(results(moesim), matching_efficiencies(moesim)))
     return 0
 
 
@@ -221,7 +304,7 @@ def main():
         return 2
     command, moesim = sys.argv[1], sys.argv[2]
     if command == "table":
-        print(table(results(moesim)), end="")
+        print(table(results(moesim), matching_efficiencies(moesim)), end="")
         return 0
     if command == "fit":
         return fit(moesim)
