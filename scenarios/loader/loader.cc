@@ -179,6 +179,7 @@ ParallelismSpec read_parallelism(MapReader par, int gpus, int experts) {
     par.fail("recompute_modules", "expected at least one module (recompute: none recomputes nothing), got an empty list");
   if (!modules.empty()) p.recompute_modules = recompute_modules_of(modules);
   p.ep_layout = par.get_choice("ep_layout", {"packed", "spread"}, "packed") == "packed" ? EpLayout::kPacked : EpLayout::kSpread;
+  p.tp_comm_overlap = par.get_bool("tp_comm_overlap", p.tp_comm_overlap);
   if (par.has("pipeline_layout")) {
     const std::string text = par.get_string("pipeline_layout", std::nullopt);
     auto parsed = parse_pipeline_layout(text);

@@ -116,6 +116,8 @@ void validate_batch(const Scenario& s, const Checker& c) {
   c.require(!p.recomputes(kRecomputeDenseMlp) || m.moe_layer_count() < m.transformer_layers(), "parallelism.recompute_modules",
             "expected mlp only with dense FFN layers (it recomputes a dense FFN), got a model whose " + str(m.transformer_layers()) +
                 " layers are all MoE layers");
+  c.require(!p.tp_comm_overlap || p.tp > 1, "parallelism.tp_comm_overlap",
+            "expected parallelism.tp above 1 (it overlaps the tensor-parallel collectives), got tp " + str(p.tp));
   c.require(!p.recomputes(kRecomputeSharedExperts) || m.shared_experts > 0, "parallelism.recompute_modules",
             "expected shared_experts only with model.shared_experts above 0 (it recomputes them), got 0");
   c.require(!t.activation_func_fp8_input_store || s.model.gated_ffn, "training.activation_func_fp8_input_store",

@@ -301,6 +301,10 @@ class DagBuilder {
   // One collective in each of a stage's TP or CP `groups`, at the cost of its first GPU.
   void group_collectives(const std::vector<std::vector<int>>& groups, const std::vector<network::CollectiveCost>& costs, uint32_t tag);
   void tensor_parallel(int stage, int layer, int mb, bool backward);
+  // A block of compute between its TP collectives: the gather of its input before it, the scatter of
+  // its output after it, or both beside it under parallelism.tp_comm_overlap (layer_dag.cc).
+  template <class Block>
+  void tp_block(int stage, int layer, int mb, bool backward, Block&& block);
   void loss_all_reduce(int stage, int layer, int mb);
   void context_parallel(int stage, int layer, int mb, bool backward);
   void expert_tensor_parallel(int stage, const LayerTraffic& t, bool gather, int layer, int mb, bool backward);

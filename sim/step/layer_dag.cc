@@ -23,6 +23,46 @@ void DagBuilder::tensor_parallel(int stage, int layer, int mb, bool backward) {
   group_collectives(tp_groups_[stage], costs_.tp_collective, task_tag(TaskKind::kTensorParallel, layer, mb, backward));
 }
 
+// Transformer Engine's userbuffers pipeline a block's input gather with its first GEMM and its
+// output scatter with its last: both start when the block does (after what it waits for), and
+// what follows the block waits for them. On a lane's communication stream they keep their order
+// with what the block itself sends (context parallelism's exchange).
+template <class Block>
+void DagBuilder::tp_block(int stage, int layer, int mb, bool backward, Block&& block) {
+  if (!config_.parallel.tp_comm_overlap) {
+    tensor_parallel(stage, layer, mb, backward);
+    block();
+    tensor_parallel(stage, layer, mb, backward);
+    return;
+  }
+  const uint32_t tag = task_tag(TaskKind::kTensorParallel, layer, mb, backward);
+  const auto& groups = tp_groups_[stage];
+  // Per TP group, what its lanes' block waits for, and its gather and scatter.
+  std::vector<std::vector<TaskId>> before(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (int lane : groups[g]) {
+      if (cur_[lane] != kNone) before[g].push_back(cur_[lane]);
+      before[g].insert(before[g].end(), entry_[lane].begin(), entry_[lane].end());
+    }
+  }
+  std::vector<TaskId> made;
+  auto collectives = [&] {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      streams_.clear();
+      for (int lane : groups[g]) streams_.push_back(lane_stream(lane, LaneStream::kComm));
+      const TaskId t = network_.add_task(graph_, costs_.tp_collective[costs_.by_gpu(lanes_.gpu[groups[g].front()])], streams_, 0, tag);
+      for (TaskId d : before[g]) graph_.add_dependency(d, t);
+      made.push_back(t);
+    }
+  };
+  collectives();  // the gathers
+  block();
+  collectives();  // the scatters
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (int lane : groups[g]) entry_[lane].insert(entry_[lane].end(), {made[g], made[groups.size() + g]});
+  }
+}
+
 void DagBuilder::loss_all_reduce(int stage, int layer, int mb) {
   group_collectives(tp_groups_[stage], costs_.loss_all_reduce, task_tag(TaskKind::kLossAllReduce, layer, mb));
 }
@@ -57,14 +97,14 @@ void DagBuilder::layer_forward(int stage, int layer, int mb) {
   // Where the embedding shares the first layer's virtual stage, its weights are that layer's to gather.
   if (costs_.embeds_with(layer)) embedding_forward(stage, costs_.embedding_unit(), mb);
   if (config_.model.is_mtp_layer(layer)) mtp_forward(stage, layer, mb);
-  tensor_parallel(stage, layer, mb, false);
-  context_parallel(stage, layer, mb, false);
-  for (int lane : lanes) compute(lane, costs_.attention_fwd, TaskKind::kAttention, layer, mb, false);
-  tensor_parallel(stage, layer, mb, false);
+  tp_block(stage, layer, mb, false, [&] {
+    context_parallel(stage, layer, mb, false);
+    for (int lane : lanes) compute(lane, costs_.attention_fwd, TaskKind::kAttention, layer, mb, false);
+  });
   if (costs_.layer_to_moe[layer] >= 0) return moe_forward(stage, layer, mb);
-  tensor_parallel(stage, layer, mb, false);
-  for (int lane : lanes) compute(lane, costs_.dense_ffn_fwd, TaskKind::kDenseFfn, layer, mb, false);
-  tensor_parallel(stage, layer, mb, false);
+  tp_block(stage, layer, mb, false, [&] {
+    for (int lane : lanes) compute(lane, costs_.dense_ffn_fwd, TaskKind::kDenseFfn, layer, mb, false);
+  });
 }
 
 // A prediction module's norms and projection: under sequence parallelism the projection's input is
@@ -213,22 +253,22 @@ void DagBuilder::layer_backward(int stage, int layer, int mb, bool last_weights)
   if (costs_.layer_to_moe[layer] >= 0) {
     moe_backward(stage, layer, mb, last_weights);
   } else {
-    tensor_parallel(stage, layer, mb, true);
+    tp_block(stage, layer, mb, true, [&] {
+      for (int lane : lanes_.of_stage[stage]) {
+        compute(lane, input_grad(costs_.dense_ffn_bwd + costs_.dense_ffn_recompute, costs_.dense_ffn_wgrad), TaskKind::kDenseFfn, layer, mb,
+                true);
+        side(lane, costs_.dense_ffn_wgrad, layer, mb);
+      }
+    });
+  }
+  tp_block(stage, layer, mb, true, [&] {
     for (int lane : lanes_.of_stage[stage]) {
-      compute(lane, input_grad(costs_.dense_ffn_bwd + costs_.dense_ffn_recompute, costs_.dense_ffn_wgrad), TaskKind::kDenseFfn, layer, mb,
+      compute(lane, input_grad(costs_.attention_bwd + costs_.attention_recompute, costs_.attention_wgrad), TaskKind::kAttention, layer, mb,
               true);
-      side(lane, costs_.dense_ffn_wgrad, layer, mb);
+      side(lane, costs_.attention_wgrad, layer, mb);
     }
-    tensor_parallel(stage, layer, mb, true);
-  }
-  tensor_parallel(stage, layer, mb, true);
-  for (int lane : lanes_.of_stage[stage]) {
-    compute(lane, input_grad(costs_.attention_bwd + costs_.attention_recompute, costs_.attention_wgrad), TaskKind::kAttention, layer, mb,
-            true);
-    side(lane, costs_.attention_wgrad, layer, mb);
-  }
-  context_parallel(stage, layer, mb, true);
-  tensor_parallel(stage, layer, mb, true);
+    context_parallel(stage, layer, mb, true);
+  });
   if (config_.model.is_mtp_layer(layer)) mtp_backward(stage, layer, mb);
   if (costs_.embeds_with(layer)) embedding_backward(stage, costs_.embedding_unit(), mb);
   if (!last_weights) return;

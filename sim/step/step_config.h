@@ -81,6 +81,9 @@ struct Parallelism {
   Recompute recompute = Recompute::kNone;
   unsigned recompute_modules = kDefaultRecomputeModules;  // RecomputeModule bits, under selective recomputation
   EpLayout ep_layout = EpLayout::kPacked;
+  // Megatron's --tp-comm-overlap (Transformer Engine's userbuffers): a block's TP gather runs beside
+  // its first GEMM and its scatter beside its last, instead of before and after the block.
+  bool tp_comm_overlap = false;
   // Layers per virtual stage in Megatron's layout notation, unrolled (pipeline_layout.h): one string
   // of symbols per virtual stage; empty for the even split (split_layers).
   std::vector<std::string> pipeline_layout;
