@@ -160,14 +160,16 @@ def matching_lines(matched):
     if every is None:
         text += f" One value brings every row within +-{100 * TOLERANCE:.0f} %."
         return ["", text]
-    text += f" No one value brings every row within +-{100 * TOLERANCE:.0f} %: {needs(every)}."
     sources = {}
     for name in ran:
         sources.setdefault(label(name).split()[0], []).append(name)
-    within = [needs(pair) for names in sources.values() if (pair := conflict(names))]
+    within = [pair for names in sources.values() if (pair := conflict(names))]
+    text += f" No one value brings every row within +-{100 * TOLERANCE:.0f} %"
+    if every not in within:
+        text += f": {needs(every)}"
     if within:
-        text += " Nor does one within a source: " + "; ".join(within) + "."
-    return ["", text]
+        text += (", nor" if every in within else ". Nor") + " every row of one source: " + "; ".join(map(needs, within))
+    return ["", text + "."]
 
 
 def error_of(row, name):
