@@ -37,7 +37,7 @@ void DagBuilder::tp_block(int stage, int layer, int mb, bool backward, Block&& b
   }
   const uint32_t tag = task_tag(TaskKind::kTensorParallel, layer, mb, backward);
   const auto& groups = tp_groups_[stage];
-  // Per TP group, what its lanes' block waits for, and its gather and scatter.
+  // Per TP group, what its lanes' block waits for.
   std::vector<std::vector<TaskId>> before(groups.size());
   for (size_t g = 0; g < groups.size(); ++g) {
     for (int lane : groups[g]) {
@@ -45,8 +45,9 @@ void DagBuilder::tp_block(int stage, int layer, int mb, bool backward, Block&& b
       before[g].insert(before[g].end(), entry_[lane].begin(), entry_[lane].end());
     }
   }
-  std::vector<TaskId> made;
+  // One collective per TP group, after what the block waits for.
   auto collectives = [&] {
+    std::vector<TaskId> made;
     for (size_t g = 0; g < groups.size(); ++g) {
       streams_.clear();
       for (int lane : groups[g]) streams_.push_back(lane_stream(lane, LaneStream::kComm));
@@ -54,12 +55,13 @@ void DagBuilder::tp_block(int stage, int layer, int mb, bool backward, Block&& b
       for (TaskId d : before[g]) graph_.add_dependency(d, t);
       made.push_back(t);
     }
+    return made;
   };
-  collectives();  // the gathers
+  const std::vector<TaskId> gathers = collectives();
   block();
-  collectives();  // the scatters
+  const std::vector<TaskId> scatters = collectives();
   for (size_t g = 0; g < groups.size(); ++g) {
-    for (int lane : groups[g]) entry_[lane].insert(entry_[lane].end(), {made[g], made[groups.size() + g]});
+    for (int lane : groups[g]) entry_[lane].insert(entry_[lane].end(), {gathers[g], scatters[g]});
   }
 }
 
