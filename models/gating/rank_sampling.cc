@@ -1,6 +1,7 @@
 #include "models/gating/rank_sampling.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -108,12 +109,16 @@ __attribute__((target_clones("avx2", "default")))
 #endif
 ScalePass
 scale_pass(double scale, double cap, int64_t cap_fixed, double one, double* draws, int64_t* fixed, size_t experts) {
-  const Doubles zeros = all(0.0), caps = all(cap), scales = all(scale), ones = all(one), halves = all(0.5);
-  const Integers caps_fixed = {cap_fixed, cap_fixed, cap_fixed, cap_fixed};
+  const Doubles zeros = all(0.0), caps = all(cap), scales = all(scale), ones = all(one), halves = all(0.5), magics = all(0x1p52);
+  constexpr int64_t kMagicBits = std::bit_cast<int64_t>(0x1p52);
+  const Integers caps_fixed = {cap_fixed, cap_fixed, cap_fixed, cap_fixed}, magic_bits = {kMagicBits, kMagicBits, kMagicBits, kMagicBits};
   Doubles below = zeros;
   Integers capped = {0, 0, 0, 0}, sum = {0, 0, 0, 0};
   size_t e = 0;
-  for (; e + 4 <= experts; e += 4) {
+  // The vector's truncation needs the fixed-point values below 2^51 (fewer than 2^27 tokens a
+  // rank); past that, the scalar loop does all.
+  const size_t vector_end = cap_fixed < (int64_t{1} << 51) ? experts : 0;
+  for (; e + 4 <= vector_end; e += 4) {
     Doubles draw = load(draws + e);
     const auto was_below = draw < caps;
     Doubles scaled = draw * scales;
@@ -122,7 +127,12 @@ scale_pass(double scale, double cap, int64_t cap_fixed, double one, double* draw
     draw = was_below ? scaled : draw;
     store(draws + e, draw);
     below += draw < caps ? draw : zeros;
-    Integers point = __builtin_convertvector(draw * ones + halves, Integers);
+    // Truncated to an integer as the scalar tail's cast truncates, but in the vector: adding 2^52
+    // rounds the (non-negative, below 2^51) value to the nearest integer and leaves it in the
+    // mantissa's bits; one less where that rounded up.
+    const Doubles point_to_round = draw * ones + halves, rounded = point_to_round + magics;
+    Integers point = std::bit_cast<Integers>(rounded) - magic_bits;
+    point += (rounded - magics) > point_to_round;  // a true comparison is -1
     point = point < caps_fixed ? point : caps_fixed;
     store(fixed + e, point);
     sum += point;
