@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "cuda/router.h"
+#include "sim/base/cache_aligned.h"
 
 namespace moesim::router {
 
@@ -256,7 +257,7 @@ class CpuRouter final : public Router {
     bool operator==(const Derived&) const = default;
   };
   Derived derived_;
-  std::vector<float> gate_, center_logits_, u_, logits_;
+  CacheAlignedVector<float> gate_, center_logits_, u_, logits_;
   std::vector<uint8_t> allowed_;
 };
 

@@ -42,6 +42,7 @@
 #include "models/gating/routing/routing_rule.h"
 #include "models/gating/source.h"
 #include "models/gating/topic_guide.h"
+#include "sim/base/cache_aligned.h"
 #include "sim/base/random.h"
 
 namespace moesim::gating {
@@ -118,8 +119,8 @@ class LearnedSource final : public Source {
   std::vector<std::vector<double>> layer_shares_;       // [layer][expert] (all but placement-aware rules)
   std::vector<double> probe_weights_;                   // [probe] of the layer being routed
   std::vector<int> probe_topic_;                        // [layer][probe]
-  std::vector<float> probe_noise_;                      // [layer][probe][d]: the probes' u, drawn once
-  std::vector<float> learn_noise_;                      // [token][d]: the learning batch's u, this layer
+  CacheAlignedVector<float> probe_noise_;               // [layer][probe][d]: the probes' u, drawn once
+  CacheAlignedVector<float> learn_noise_;               // [token][d]: the learning batch's u, this layer
   std::vector<int> learn_topics_;                       // [token]: the learning batch's topics, this layer
   std::vector<double> probes_per_topic_;                // [layer][topic]
   std::vector<double> shares_, sums_, counts_;
