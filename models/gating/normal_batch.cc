@@ -1,84 +1,108 @@
 #include "models/gating/normal_batch.h"
 
 #include <bit>
-#include <cmath>
-#include <limits>
-
-#include <boost/random/normal_distribution.hpp>
+#include <cstdint>
+#include <cstring>
 
 namespace moesim::gating {
 
 namespace {
 
-// The batch's draws, then the live stream: Boost redoes a failed first try from here.
-struct BufferedEngine {
-  using result_type = uint64_t;
-  static constexpr result_type min() { return 0; }
-  static constexpr result_type max() { return ~result_type{0}; }
-  result_type operator()() { return position < bits.size() ? bits[position++] : (++position, rng.next()); }
-  std::span<const uint64_t> bits;
-  size_t position;
-  Rng& rng;
+// Eight lanes of GCC's vector extensions: one AVX2 register in the clone for it, two SSE2
+// registers otherwise, the same operations either way. Always inlined into box_muller(), so no
+// vector crosses a call (GCC's note on the ABI of such calls, given at the end of the file, does
+// not apply).
+#pragma GCC diagnostic ignored "-Wpsabi"
+using Floats = float __attribute__((vector_size(32)));
+using Ints = int32_t __attribute__((vector_size(32)));
+using Words = uint32_t __attribute__((vector_size(32)));
+
+[[gnu::always_inline]] inline Floats all(float x) { return Floats{x, x, x, x, x, x, x, x}; }
+[[gnu::always_inline]] inline Ints all_ints(int32_t x) { return Ints{x, x, x, x, x, x, x, x}; }
+[[gnu::always_inline]] inline Words rotl(Words x, int k) { return (x << k) | (x >> (32 - k)); }
+
+// A uniform in (0, 1) from a word's top 23 bits: the middle of one of 2^23 equal slices.
+[[gnu::always_inline]] inline Floats open_unit(Words x) {
+  return (__builtin_convertvector(std::bit_cast<Ints>(x >> 9), Floats) + all(0.5f)) * all(0x1p-23f);
+}
+
+// log(u) for u in (0, 1): u = 2^e * m with m in [sqrt(1/2), sqrt(2)), and log(m) = 2 atanh(s),
+// s = (m - 1) / (m + 1), |s| < 0.172, by its series up to s^9 (the next term is below 1e-9).
+[[gnu::always_inline]] inline Floats log_unit(Floats u) {
+  const Ints bits = std::bit_cast<Ints>(u);
+  Ints exponent = (bits >> 23) - all_ints(127);
+  Floats m = std::bit_cast<Floats>((bits & all_ints(0x007FFFFF)) | all_ints(0x3F800000));
+  const Ints halve = m > all(1.41421356f);  // true is -1
+  m = halve ? m * all(0.5f) : m;
+  exponent -= halve;
+  const Floats s = (m - all(1.0f)) / (m + all(1.0f)), z = s * s;
+  const Floats series = all(1.0f) + z * (all(1.0f / 3) + z * (all(1.0f / 5) + z * (all(1.0f / 7) + z * all(1.0f / 9))));
+  return __builtin_convertvector(exponent, Floats) * all(0.693147181f) + (s + s) * series;
+}
+
+// Eight lanes of xoshiro128++ (Blackman & Vigna), state word k of lane i in state[k][i].
+struct Streams {
+  Words s0, s1, s2, s3;
+  [[gnu::always_inline]] Words next() {
+    const Words result = rotl(s0 + s3, 7) + s0;
+    const Words t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl(s3, 11);
+    return result;
+  }
 };
 
-// Each draw's first try, as Boost 1.74's ziggurat makes it from a 64-bit engine
-// (detail::generate_int_float_pair<double, 8> and unit_normal_distribution): the low 8 bits pick
-// the sign and one of 128 layers, bits 8 to 63 (less bit 11, which Boost clears) a fraction r in
-// [0, 1); x = r * table_x[layer] is accepted if below table_x[layer + 1]. Accepted, the normal is
-// ±x, plus the normal_distribution's mean of 0 (which makes -0 into +0); otherwise NaN.
+// `passes` x 16 normals into `out`. Each lane's pair: radius sqrt(-2 log u) from one word; the
+// angle uniform on the circle from another, as an angle phi uniform in [0, pi/4) (its sine and
+// cosine by their series up to phi^9 and phi^10, the next terms below 1e-9) moved into one of the
+// circle's eight octants by the symmetries of the square (swap the coordinates, negate either),
+// chosen by the word's three low bits: each octant is the image of [0, pi/4) under exactly one.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-void first_tries(const uint64_t* __restrict bits, double* __restrict out, size_t n) {
-  constexpr uint64_t kTwoTo52 = std::bit_cast<uint64_t>(0x1p52);
-  constexpr uint64_t kNaN = std::bit_cast<uint64_t>(std::numeric_limits<double>::quiet_NaN());
-  const double* table_x = boost::random::detail::normal_table<double>::table_x;
-  for (size_t k = 0; k < n; ++k) {
-    const uint64_t u = bits[k];
-    const uint64_t fraction = (u & ~(uint64_t{1} << 11)) >> 8;  // 56 bits
-    // The fraction as a double, rounded once as a 64-bit conversion rounds it: two halves of 28
-    // bits, each made exact by placing it in the mantissa of 2^52 and subtracting 2^52 (so that
-    // every lane stays 64 bits wide and vectorizes), and one rounding addition.
-    const double high = std::bit_cast<double>(kTwoTo52 | (fraction >> 28)) - 0x1p52;
-    const double low = std::bit_cast<double>(kTwoTo52 | (fraction & 0xFFFFFFF)) - 0x1p52;
-    const double r = (high * 0x1p28 + low) * 0x1p-56;
-    const uint64_t layer = (u & 0xFF) >> 1;
-    const double x = r * table_x[layer];
-    // Branch-free (the sign is a coin toss): the sign bit set for an even draw, and the rejected
-    // replaced by NaN through a mask.
-    const double signed_x = std::bit_cast<double>(std::bit_cast<uint64_t>(x) ^ ((~u & 1) << 63)) + 0.0;
-    const uint64_t accepted = uint64_t{0} - static_cast<uint64_t>(x < table_x[layer + 1]);
-    out[k] = std::bit_cast<double>((std::bit_cast<uint64_t>(signed_x) & accepted) | (kNaN & ~accepted));
+void box_muller(Streams& streams, float* out, size_t passes) {
+  Streams local = streams;  // in registers through the loop
+  for (size_t p = 0; p < passes; ++p) {
+    const Words radius_bits = local.next(), angle_bits = local.next();
+    const Floats minus_two_log = all(-2.0f) * log_unit(open_unit(radius_bits));
+    Floats radius;
+    for (size_t i = 0; i < NormalBatch::kLanes; ++i) radius[i] = __builtin_sqrtf(minus_two_log[i]);
+    const Floats phi = open_unit(angle_bits) * all(0.785398163f), q = phi * phi;
+    const Floats sine = phi * (all(1.0f) + q * (all(-1.0f / 6) + q * (all(1.0f / 120) + q * (all(-1.0f / 5040) + q * all(1.0f / 362880)))));
+    const Floats cosine =
+        all(1.0f) + q * (all(-0.5f) + q * (all(1.0f / 24) + q * (all(-1.0f / 720) + q * (all(1.0f / 40320) + q * all(-1.0f / 3628800)))));
+    const Ints swap = std::bit_cast<Ints>((angle_bits & 1u) != 0u);
+    const Words x = std::bit_cast<Words>(swap ? sine : cosine) ^ ((angle_bits & 2u) << 30);
+    const Words y = std::bit_cast<Words>(swap ? cosine : sine) ^ ((angle_bits & 4u) << 29);
+    const Floats first = radius * std::bit_cast<Floats>(x), second = radius * std::bit_cast<Floats>(y);
+    std::memcpy(out + p * NormalBatch::kPerPass, &first, sizeof first);
+    std::memcpy(out + p * NormalBatch::kPerPass + NormalBatch::kLanes, &second, sizeof second);
   }
+  streams = local;
 }
 
 }  // namespace
 
-void NormalBatch::draw(Rng& rng, std::span<double> out) {
-  const size_t n = out.size();
-  bits_.resize(n);
-  first_try_.resize(n);
-  // Every normal takes at least one draw, so all n are used; the stream is held in a local so
-  // that the loop keeps its state in registers.
-  Rng local = rng;
-  uint64_t* bits = bits_.data();
-  for (size_t k = 0; k < n; ++k) bits[k] = local.next();
-  first_tries(bits, first_try_.data(), n);
-  boost::random::normal_distribution<double> normal;
-  // In locals: through the members, each store to `out` might move the batch's arrays.
-  const double* first_try = first_try_.data();
-  double* normals = out.data();
-  size_t k = 0;  // the next draw
-  for (size_t j = 0; j < n; ++j) {
-    if (k < n && !std::isnan(first_try[k])) {
-      normals[j] = first_try[k++];
-      continue;
-    }
-    BufferedEngine engine{bits_, k, local};
-    normals[j] = normal(engine);
-    k = engine.position;
+std::span<const float> NormalBatch::draw(Rng& rng, size_t n) {
+  uint32_t seeds[4 * kLanes];
+  for (size_t k = 0; k < 2 * kLanes; ++k) {
+    const uint64_t draw = rng.next();
+    seeds[2 * k] = static_cast<uint32_t>(draw);
+    seeds[2 * k + 1] = static_cast<uint32_t>(draw >> 32);
   }
-  rng = local;
+  Streams streams;
+  std::memcpy(&streams, seeds, sizeof seeds);
+  // An all-zero state would stay zero (a chance of 2^-128 a lane, but a seed must never break it).
+  for (size_t i = 0; i < kLanes; ++i)
+    if ((streams.s0[i] | streams.s1[i] | streams.s2[i] | streams.s3[i]) == 0) streams.s0[i] = 1;
+  const size_t passes = (n + kPerPass - 1) / kPerPass;
+  normals_.resize(passes * kPerPass);
+  box_muller(streams, normals_.data(), passes);
+  return {normals_.data(), n};
 }
 
 }  // namespace moesim::gating

@@ -49,11 +49,17 @@ namespace {
 #pragma GCC diagnostic ignored "-Wpsabi"
 using Doubles = double __attribute__((vector_size(32)));
 using Integers = int64_t __attribute__((vector_size(32)));
+using Floats = float __attribute__((vector_size(16)));
 
 [[gnu::always_inline]] inline Doubles load(const double* p) {
   Doubles v;
   std::memcpy(&v, p, sizeof v);
   return v;
+}
+[[gnu::always_inline]] inline Doubles load_widened(const float* p) {
+  Floats v;
+  std::memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, Doubles);
 }
 [[gnu::always_inline]] inline void store(double* p, Doubles v) { std::memcpy(p, &v, sizeof v); }
 [[gnu::always_inline]] inline void store(int64_t* p, Integers v) { std::memcpy(p, &v, sizeof v); }
@@ -67,19 +73,19 @@ template <class T>
   return cap < draw ? cap : draw;
 }
 
-// Poisson-sized draws from standard normals in place, each within [0, cap]: how many reach the
-// cap, and the sum of the others in four running sums (one would wait on each addition), expert
-// e's in sum e % 4.
+// Poisson-sized draws from standard normals, each within [0, cap]: how many reach the cap, and
+// the sum of the others in four running sums (one would wait on each addition), expert e's in sum
+// e % 4.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-int poisson_sized(const double* mean, const double* sd, double cap, double* draws, size_t experts, double* below) {
+int poisson_sized(const double* mean, const double* sd, const float* normals, double cap, double* draws, size_t experts, double* below) {
   const Doubles zeros = all(0.0), caps = all(cap);
   Doubles sum = zeros;
   Integers at_cap = {0, 0, 0, 0};
   size_t e = 0;
   for (; e + 4 <= experts; e += 4) {
-    const Doubles draw = clamp_to_cap(load(mean + e) + load(sd + e) * load(draws + e), zeros, caps);
+    const Doubles draw = clamp_to_cap(load(mean + e) + load(sd + e) * load_widened(normals + e), zeros, caps);
     store(draws + e, draw);
     at_cap -= draw >= caps;  // a true comparison is -1
     sum += draw < caps ? draw : zeros;
@@ -87,7 +93,7 @@ int poisson_sized(const double* mean, const double* sd, double cap, double* draw
   for (size_t i = 0; i < 4; ++i) below[i] = sum[i];
   int capped = static_cast<int>(lane_sum(at_cap));
   for (size_t i = 0; e < experts; ++e, ++i) {
-    const double draw = clamp_to_cap(mean[e] + sd[e] * draws[e], 0.0, cap);
+    const double draw = clamp_to_cap(mean[e] + sd[e] * static_cast<double>(normals[e]), 0.0, cap);
     draws[e] = draw;
     capped += draw >= cap;
     below[i] += draw < cap ? draw : 0.0;
@@ -161,9 +167,9 @@ void RankSampler::sample(Rng& rng, std::span<int32_t> row) {
   // vector conditioned on its sum is multinomial, so each count keeps n·p·(1 − p) (with the
   // multinomial's own variance here, scaling would shrink it, by a quarter at p = 0.3).
   draws_.resize(experts);
-  normals_.draw(rng, draws_);
+  const std::span<const float> normals = normals_.draw(rng, experts);
   double below[4];
-  const int at_cap = poisson_sized(mean_.data(), sd_.data(), cap, draws_.data(), experts, below);
+  const int at_cap = poisson_sized(mean_.data(), sd_.data(), normals.data(), cap, draws_.data(), experts, below);
   const double free = (below[0] + below[1]) + (below[2] + below[3]), pinned = at_cap * cap;
   if (free > 0 && pinned < static_cast<double>(assignments_)) {
     scale_into_fixed(pinned, free);

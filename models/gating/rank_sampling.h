@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "models/gating/normal_batch.h"
+#include "sim/base/cache_aligned.h"
 #include "sim/base/random.h"
 
 namespace moesim::gating {
@@ -39,10 +40,10 @@ class RankSampler {
 
   int64_t tokens_ = 0;
   int64_t assignments_ = 0;
-  std::vector<double> mean_, sd_;
+  CacheAlignedVector<double> mean_, sd_;
   NormalBatch normals_;
-  std::vector<double> draws_;
-  std::vector<int64_t> fixed_;
+  CacheAlignedVector<double> draws_;
+  CacheAlignedVector<int64_t> fixed_;
   int64_t missing_ = 0;  // in fixed point: the assignments less fixed_'s sum
 };
 

@@ -6,23 +6,14 @@
 #include <cmath>
 #include <numeric>
 
-#include <boost/random/normal_distribution.hpp>
-
 namespace moesim::gating {
 namespace {
 
-// The sampler as it was written one expert at a time (Boost's normals drawn one by one, plain
-// loops): the batched, four-lane sampler must give these rows bit for bit, so that every skewed or
-// learned result stays what it was.
+// The sampler written one expert at a time (plain loops, the normals taken from a batch, which
+// normal_batch_test checks on its own): the four-lane sampler must give these rows bit for bit.
 std::vector<int32_t> one_by_one(Rng& rng, const std::vector<double>& shares, int64_t tokens, int top_k) {
-  struct Engine {
-    using result_type = uint64_t;
-    static constexpr result_type min() { return 0; }
-    static constexpr result_type max() { return ~result_type{0}; }
-    result_type operator()() { return rng.next(); }
-    Rng& rng;
-  } engine{rng};
-  boost::random::normal_distribution<double> normal;
+  NormalBatch batch;
+  const std::span<const float> normals = batch.draw(rng, shares.size());
   const size_t experts = shares.size();
   const int64_t assignments = tokens * top_k, cap_fixed = tokens << 24;
   const double cap = static_cast<double>(tokens), total = static_cast<double>(assignments);
@@ -31,7 +22,7 @@ std::vector<int32_t> one_by_one(Rng& rng, const std::vector<double>& shares, int
   double below[4] = {0, 0, 0, 0};
   for (size_t e = 0; e < experts; ++e) {
     const double mean = total * shares[e];
-    draws[e] = std::clamp(mean + std::sqrt(mean) * normal(engine), 0.0, cap);
+    draws[e] = std::clamp(mean + std::sqrt(mean) * static_cast<double>(normals[e]), 0.0, cap);
     at_cap += draws[e] >= cap;
     below[e % 4] += draws[e] < cap ? draws[e] : 0.0;
   }
