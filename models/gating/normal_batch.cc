@@ -1,6 +1,5 @@
 #include "models/gating/normal_batch.h"
 
-#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -11,7 +10,9 @@ namespace {
 // Eight lanes of GCC's vector extensions: one AVX2 register in the clone for it, two SSE2
 // registers otherwise, the same operations either way. Always inlined into box_muller(), so no
 // vector crosses a call (GCC's note on the ABI of such calls, given at the end of the file, does
-// not apply).
+// not apply); for the same reason vectors are reinterpreted with __builtin_bit_cast, not
+// std::bit_cast, a function that an unoptimized build calls from the AVX2 clone with the
+// baseline's ABI (and gets garbage).
 #pragma GCC diagnostic ignored "-Wpsabi"
 using Floats = float __attribute__((vector_size(32)));
 using Ints = int32_t __attribute__((vector_size(32)));
@@ -23,15 +24,15 @@ using Words = uint32_t __attribute__((vector_size(32)));
 
 // A uniform in (0, 1) from a word's top 23 bits: the middle of one of 2^23 equal slices.
 [[gnu::always_inline]] inline Floats open_unit(Words x) {
-  return (__builtin_convertvector(std::bit_cast<Ints>(x >> 9), Floats) + all(0.5f)) * all(0x1p-23f);
+  return (__builtin_convertvector(__builtin_bit_cast(Ints, x >> 9), Floats) + all(0.5f)) * all(0x1p-23f);
 }
 
 // log(u) for u in (0, 1): u = 2^e * m with m in [sqrt(1/2), sqrt(2)), and log(m) = 2 atanh(s),
 // s = (m - 1) / (m + 1), |s| < 0.172, by its series up to s^9 (the next term is below 1e-9).
 [[gnu::always_inline]] inline Floats log_unit(Floats u) {
-  const Ints bits = std::bit_cast<Ints>(u);
+  const Ints bits = __builtin_bit_cast(Ints, u);
   Ints exponent = (bits >> 23) - all_ints(127);
-  Floats m = std::bit_cast<Floats>((bits & all_ints(0x007FFFFF)) | all_ints(0x3F800000));
+  Floats m = __builtin_bit_cast(Floats, (bits & all_ints(0x007FFFFF)) | all_ints(0x3F800000));
   const Ints halve = m > all(1.41421356f);  // true is -1
   m = halve ? m * all(0.5f) : m;
   exponent -= halve;
@@ -75,10 +76,10 @@ void box_muller(Streams& streams, float* out, size_t passes) {
     const Floats sine = phi * (all(1.0f) + q * (all(-1.0f / 6) + q * (all(1.0f / 120) + q * (all(-1.0f / 5040) + q * all(1.0f / 362880)))));
     const Floats cosine =
         all(1.0f) + q * (all(-0.5f) + q * (all(1.0f / 24) + q * (all(-1.0f / 720) + q * (all(1.0f / 40320) + q * all(-1.0f / 3628800)))));
-    const Ints swap = std::bit_cast<Ints>((angle_bits & 1u) != 0u);
-    const Words x = std::bit_cast<Words>(swap ? sine : cosine) ^ ((angle_bits & 2u) << 30);
-    const Words y = std::bit_cast<Words>(swap ? cosine : sine) ^ ((angle_bits & 4u) << 29);
-    const Floats first = radius * std::bit_cast<Floats>(x), second = radius * std::bit_cast<Floats>(y);
+    const Ints swap = __builtin_bit_cast(Ints, (angle_bits & 1u) != 0u);
+    const Words x = __builtin_bit_cast(Words, swap ? sine : cosine) ^ ((angle_bits & 2u) << 30);
+    const Words y = __builtin_bit_cast(Words, swap ? cosine : sine) ^ ((angle_bits & 4u) << 29);
+    const Floats first = radius * __builtin_bit_cast(Floats, x), second = radius * __builtin_bit_cast(Floats, y);
     std::memcpy(out + p * NormalBatch::kPerPass, &first, sizeof first);
     std::memcpy(out + p * NormalBatch::kPerPass + NormalBatch::kLanes, &second, sizeof second);
   }

@@ -137,7 +137,7 @@ scale_pass(double scale, double cap, int64_t cap_fixed, double one, double* draw
     // rounds the (non-negative, below 2^51) value to the nearest integer and leaves it in the
     // mantissa's bits; one less where that rounded up.
     const Doubles point_to_round = draw * ones + halves, rounded = point_to_round + magics;
-    Integers point = std::bit_cast<Integers>(rounded) - magic_bits;
+    Integers point = __builtin_bit_cast(Integers, rounded) - magic_bits;
     point += (rounded - magics) > point_to_round;  // a true comparison is -1
     point = point < caps_fixed ? point : caps_fixed;
     store(fixed + e, point);
