@@ -1,15 +1,47 @@
 #include "sim/engine/task_graph.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 
 namespace moesim::engine {
 
+uint64_t TaskGraph::new_shape() {
+  static std::atomic<uint64_t> last{0};
+  return ++last;
+}
+
 TaskId TaskGraph::add_task(Duration duration, std::span<const ResourceId> resources, int32_t priority, uint32_t tag) {
+  return add(duration, resources, priority, tag, 0);
+}
+
+TaskId TaskGraph::add_shared_task(Duration tail, std::span<const ResourceId> resources, int32_t priority, uint32_t tag) {
+  return add(tail, resources, priority, tag, 1);
+}
+
+bool TaskGraph::repeats(std::span<const ResourceId> resources, int32_t priority, uint32_t tag, uint8_t shared) const {
+  if (tasks_ == durations_.size() || shared_[tasks_] != shared || priorities_[tasks_] != priority || tags_[tasks_] != tag) return false;
+  const uint32_t begin = resource_begin_[tasks_];
+  if (resource_begin_[tasks_ + 1] - begin != resources.size()) return false;
+  // Mostly one resource: a loop, not std::equal's call to memcmp.
+  const ResourceId* old = resource_ids_.data() + begin;
+  for (size_t i = 0; i < resources.size(); ++i)
+    if (old[i] != resources[i]) return false;
+  return true;
+}
+
+TaskId TaskGraph::add(Duration duration, std::span<const ResourceId> resources, int32_t priority, uint32_t tag, uint8_t shared) {
   assert(duration >= Duration());
-  const auto id = static_cast<TaskId>(durations_.size());
+  const auto id = static_cast<TaskId>(tasks_);
+  if (repeating_) {
+    if (repeats(resources, priority, tag, shared)) {
+      durations_[tasks_++] = duration;
+      return id;
+    }
+    diverge();
+  }
   durations_.push_back(duration);
-  shared_.push_back(0);
+  shared_.push_back(shared);
   priorities_.push_back(priority);
   tags_.push_back(tag);
   for (ResourceId r : resources) {
@@ -17,22 +49,41 @@ TaskId TaskGraph::add_task(Duration duration, std::span<const ResourceId> resour
     resource_ids_.push_back(r);
   }
   resource_begin_.push_back(static_cast<uint32_t>(resource_ids_.size()));
-  return id;
-}
-
-TaskId TaskGraph::add_shared_task(Duration tail, std::span<const ResourceId> resources, int32_t priority, uint32_t tag) {
-  const TaskId id = add_task(tail, resources, priority, tag);
-  shared_[id] = 1;
+  ++tasks_;
   return id;
 }
 
 void TaskGraph::add_dependency(TaskId before, TaskId after) {
-  assert(before < after && after < durations_.size());
+  assert(before < after && after < tasks_);
+  if (repeating_) {
+    if (edge_count_ < edges_.size() && edges_[edge_count_] == std::pair(before, after)) {
+      ++edge_count_;
+      return;
+    }
+    diverge();
+  }
   edges_.emplace_back(before, after);
+  ++edge_count_;
+}
+
+void TaskGraph::diverge() {
+  repeating_ = false;
+  shape_ = new_shape();
+  durations_.resize(tasks_);
+  shared_.resize(tasks_);
+  priorities_.resize(tasks_);
+  tags_.resize(tasks_);
+  resource_begin_.resize(tasks_ + 1);
+  resource_ids_.resize(resource_begin_.back());
+  edges_.resize(edge_count_);
 }
 
 void TaskGraph::reset(uint32_t resource_count) {
   resource_count_ = resource_count;
+  tasks_ = 0;
+  edge_count_ = 0;
+  repeating_ = false;
+  shape_ = new_shape();
   durations_.clear();
   shared_.clear();
   priorities_.clear();
@@ -41,6 +92,17 @@ void TaskGraph::reset(uint32_t resource_count) {
   resource_ids_.clear();
   edges_.clear();
 }
+
+void TaskGraph::rebuild(uint32_t resource_count) {
+  // The last build, if it repeated only part of the graph before it, is a shape of its own.
+  if (repeating_ && (tasks_ < durations_.size() || edge_count_ < edges_.size())) diverge();
+  if (resource_count != resource_count_) return reset(resource_count);
+  tasks_ = 0;
+  edge_count_ = 0;
+  repeating_ = true;
+}
+
+uint64_t TaskGraph::shape() const { return repeating_ && (tasks_ < durations_.size() || edge_count_ < edges_.size()) ? 0 : shape_; }
 
 bool TaskGraphExecutor::later_in_line(const Waiting& a, const Waiting& b) {
   if (a.ready != b.ready) return a.ready > b.ready;
@@ -53,11 +115,14 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
   link_successors(graph);
   retimed_ = shared == nullptr && retime(graph, out);
   if (retimed_) return;
-  count_inputs(graph);
+  count_inputs();
   run_events(graph, out);
 }
 
 void TaskGraphExecutor::link_successors(const TaskGraph& graph) {
+  const uint64_t shape = graph.shape();
+  if (shape != 0 && shape == linked_shape_) return;
+  linked_shape_ = shape;
   // Successor lists in compressed form, by counting sort on the predecessor.
   const size_t n = graph.task_count();
   successor_begin_.assign(n + 1, 0);
@@ -66,19 +131,21 @@ void TaskGraphExecutor::link_successors(const TaskGraph& graph) {
   successors_.resize(graph.edges().size());
   fill_.assign(successor_begin_.begin(), successor_begin_.end() - 1);
   for (const auto& [before, after] : graph.edges()) successors_[fill_[before]++] = after;
+  inputs_.assign(n, 0);
+  for (const auto& edge : graph.edges()) ++inputs_[edge.second];
 }
 
-void TaskGraphExecutor::count_inputs(const TaskGraph& graph) {
-  pending_inputs_.assign(graph.task_count(), 0);
-  for (const auto& edge : graph.edges()) ++pending_inputs_[edge.second];
-}
+void TaskGraphExecutor::count_inputs() { pending_inputs_ = inputs_; }
 
 bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
   const size_t n = graph.task_count();
   if (order_.size() != n) return false;
   constexpr TaskId kNone = ~TaskId{0};
   constexpr uint32_t kTimed = ~uint32_t{0};
-  count_inputs(graph);
+  // An order kept for this very shape is topological (the events started each task after its
+  // inputs, or an earlier pass checked it): only the lines need checking.
+  const bool topological = graph.shape() != 0 && graph.shape() == ordered_shape_;
+  if (!topological) count_inputs();
   late_.assign(n, 0);
   line_last_.assign(graph.resource_count(), kNone);
   line_last_ready_.resize(graph.resource_count());
@@ -89,8 +156,10 @@ bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
   out.makespan = SimTime::Zero();
   for (const TaskId t : order_) {
     // Not yet timed, and every input timed before it: otherwise the order is not topological.
-    if (t >= n || pending_inputs_[t] != 0) return false;
-    pending_inputs_[t] = kTimed;
+    if (!topological) {
+      if (t >= n || pending_inputs_[t] != 0) return false;
+      pending_inputs_[t] = kTimed;
+    }
     const Duration d = graph.duration(t);
     if (graph.shared(t)) return false;
     const SimTime ready = out.tasks[t].start;
@@ -127,9 +196,10 @@ bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
       } else if (end == next_ready) {
         late_[next] |= d == Duration();
       }
-      --pending_inputs_[next];
+      if (!topological) --pending_inputs_[next];
     }
   }
+  ordered_shape_ = graph.shape();
   return true;
 }
 
@@ -199,6 +269,7 @@ void TaskGraphExecutor::run_events(const TaskGraph& graph, Schedule& out) {
   }
   // Only a graph timed without shared work can be re-timed.
   if (shared_ != nullptr) order_.clear();
+  ordered_shape_ = graph.shape();
 }
 
 void TaskGraphExecutor::make_ready(const TaskGraph& graph, TaskId t, SimTime now) {

@@ -19,7 +19,9 @@
 // graph in that order in one pass, and keeps the result if that order is a topological one in
 // which each resource's tasks come in line order, and no task made ready late in that way has a
 // task ready at the same instant after it in line; otherwise (or with shared tasks) it runs the
-// events. A simulation that builds the same graph every step with new durations mostly skips them.
+// events. A simulation that builds the same graph every step with new durations mostly skips them,
+// and, rebuilding it in place (rebuild()), also the successor lists and the order's topological
+// check, which the executor keeps per shape of graph.
 //
 // A shared task's work runs at a rate that depends on what else runs at the same time (a fluid
 // model, e.g. flows sharing network links): a SharedCapacity says when its work is done; its own
@@ -45,10 +47,10 @@ using ResourceId = uint32_t;
 
 class TaskGraph {
  public:
-  explicit TaskGraph(uint32_t resource_count = 0) : resource_count_(resource_count) {}
+  explicit TaskGraph(uint32_t resource_count = 0) : resource_count_(resource_count), shape_(new_shape()) {}
 
   uint32_t resource_count() const { return resource_count_; }
-  size_t task_count() const { return durations_.size(); }
+  size_t task_count() const { return tasks_; }
 
   // Adds a task; returns its id (ids are dense, in insertion order).
   TaskId add_task(Duration duration, std::span<const ResourceId> resources, int32_t priority = 0, uint32_t tag = 0);
@@ -63,6 +65,16 @@ class TaskGraph {
 
   // Removes all tasks, keeping capacity, and sets the number of resources.
   void reset(uint32_t resource_count);
+  // Builds the graph again, expecting the last build's tasks and dependencies, added in the same
+  // order: while they come again, only their durations are written (a simulation's graph mostly
+  // keeps its shape from step to step, and comparing costs less than storing). The first task or
+  // dependency that differs drops what is left of the old graph, and building goes on as after
+  // reset().
+  void rebuild(uint32_t resource_count);
+  // The graph's shape, all but its durations: two states (of any graphs) with the same nonzero
+  // shape have the same resource count, tasks and dependencies; 0 where a rebuild has so far
+  // repeated only the start of the old graph (an executor can tell nothing from it).
+  uint64_t shape() const;
 
   Duration duration(TaskId t) const { return durations_[t]; }
   bool shared(TaskId t) const { return shared_[t] != 0; }
@@ -71,10 +83,23 @@ class TaskGraph {
   std::span<const ResourceId> resources(TaskId t) const {
     return {resource_ids_.data() + resource_begin_[t], resource_begin_[t + 1] - resource_begin_[t]};
   }
-  const LargeVector<std::pair<TaskId, TaskId>>& edges() const { return edges_; }
+  std::span<const std::pair<TaskId, TaskId>> edges() const { return {edges_.data(), edge_count_}; }
 
  private:
+  static uint64_t new_shape();  // never the same twice in a process, never 0
+  TaskId add(Duration duration, std::span<const ResourceId> resources, int32_t priority, uint32_t tag, uint8_t shared);
+  // Whether the task being added is the old graph's task `tasks_` again, durations aside.
+  bool repeats(std::span<const ResourceId> resources, int32_t priority, uint32_t tag, uint8_t shared) const;
+  // Ends a rebuild's repetition: drops the old graph's tasks and dependencies not yet repeated,
+  // and gives the graph a new shape.
+  void diverge();
+
   uint32_t resource_count_;
+  // Tasks and dependencies added since the last reset() or rebuild(); during a rebuild that has
+  // repeated the old graph so far, the vectors still hold the old graph's rest beyond them.
+  size_t tasks_ = 0, edge_count_ = 0;
+  bool repeating_ = false;
+  uint64_t shape_;
   LargeVector<Duration> durations_;
   LargeVector<uint8_t> shared_;
   LargeVector<int32_t> priorities_;
@@ -127,8 +152,10 @@ class TaskGraphExecutor {
     TaskId task;
   };
   static bool later_in_line(const Waiting& a, const Waiting& b);
+  // The successor lists and input counts, unless they are those of the graph's shape already.
   void link_successors(const TaskGraph& graph);
-  void count_inputs(const TaskGraph& graph);
+  // Each task's inputs not yet done: all of them.
+  void count_inputs();
   // Times the graph in order_ into `out`; false (and `out` unfinished) where that order is not
   // the one the events would give.
   bool retime(const TaskGraph& graph, Schedule& out);
@@ -154,8 +181,11 @@ class TaskGraphExecutor {
 
   EventQueue<TaskId> events_;
   LargeVector<uint32_t> pending_inputs_;
+  // Of the graph whose shape is linked_shape_: each task's successors, and its number of inputs.
+  uint64_t linked_shape_ = 0;
   LargeVector<uint32_t> successor_begin_;
   LargeVector<TaskId> successors_;
+  LargeVector<uint32_t> inputs_;
   LargeVector<uint32_t> checked_;            // per task: how many of its resources try_start found ready
   std::vector<std::vector<Waiting>> lines_;  // per resource, a heap
   std::vector<uint8_t> resource_busy_;
@@ -164,6 +194,7 @@ class TaskGraphExecutor {
   std::vector<TaskId> unconstrained_;
   LargeVector<uint32_t> fill_;
   LargeVector<TaskId> order_;             // the tasks in the order they started, as the events ran
+  uint64_t ordered_shape_ = 0;            // the shape of the graph order_ was last found topological for
   std::vector<TaskId> line_last_;         // retime(): per resource, the last task timed on it
   std::vector<SimTime> line_last_ready_;  // and when that task was ready
   std::vector<uint8_t> line_last_late_;   // and whether it was late (late_)

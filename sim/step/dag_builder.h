@@ -29,7 +29,7 @@ class DagBuilder {
 
   StepTasks build() {
     const int n = lanes_.count();
-    graph_.reset(static_cast<uint32_t>(kStreamsPerLane * n));
+    graph_.rebuild(static_cast<uint32_t>(kStreamsPerLane * n));
     cur_.assign(n, kNone);
     entry_.assign(n, {});
     previous_layer_end_.assign(n, {});

@@ -45,13 +45,17 @@ void record_overlap(const ExecutedStep& step, StepResult& result, MetricsBuffers
   const int lanes = step.lanes.count();
   const size_t streams = kStreamsPerLane * static_cast<size_t>(lanes);
   const engine::TaskGraph& graph = step.graph;
-  // Each stream's intervals in one array: counted, then placed (a counting sort by stream).
-  b.stream_begin.assign(streams + 1, 0);
-  for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
-    for (engine::ResourceId r : graph.resources(t)) ++b.stream_begin[r + 1];
+  // Each stream's intervals in one array: counted (once per shape of graph), then placed (a
+  // counting sort by stream).
+  if (graph.shape() == 0 || graph.shape() != b.counted_shape) {
+    b.counted_shape = graph.shape();
+    b.stream_begin.assign(streams + 1, 0);
+    for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
+      for (engine::ResourceId r : graph.resources(t)) ++b.stream_begin[r + 1];
+    }
+    for (size_t s = 0; s < streams; ++s) b.stream_begin[s + 1] += b.stream_begin[s];
+    b.intervals.resize(b.stream_begin.back());
   }
-  for (size_t s = 0; s < streams; ++s) b.stream_begin[s + 1] += b.stream_begin[s];
-  b.intervals.resize(b.stream_begin.back());
   b.fill.assign(b.stream_begin.begin(), b.stream_begin.end() - 1);
   for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
     const auto& timing = step.schedule.tasks[t];

@@ -38,6 +38,7 @@ struct MetricsBuffers {
     int64_t start, end;  // picoseconds
   };
   std::vector<uint32_t> stream_begin;  // [stream]: its first interval; one more entry ends the last
+  uint64_t counted_shape = 0;          // the task graph's shape stream_begin was counted for
   std::vector<uint32_t> fill;
   LargeVector<Interval> intervals;  // every task on every stream it occupies: a million or more
   std::vector<int64_t> exposed;     // per lane

@@ -79,6 +79,28 @@ void add_runs(const LayerTraffic& t, const double* sent, double* to) {
   }
 }
 
+// Adds each row of `m` but its diagonal entry, in column order, to totals[gpus[row]]: four rows
+// at a time, in registers, as each row's additions wait on the one before.
+void add_row_sums(const network::TrafficMatrix& m, const std::vector<int>& gpus, std::vector<double>& totals) {
+  const size_t n = m.size();
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    double a = totals[gpus[i]], b = totals[gpus[i + 1]], c = totals[gpus[i + 2]], d = totals[gpus[i + 3]];
+    for (size_t j = 0; j < n; ++j) {
+      a += i == j ? 0.0 : m.at(i, j);
+      b += i + 1 == j ? 0.0 : m.at(i + 1, j);
+      c += i + 2 == j ? 0.0 : m.at(i + 2, j);
+      d += i + 3 == j ? 0.0 : m.at(i + 3, j);
+    }
+    totals[gpus[i]] = a, totals[gpus[i + 1]] = b, totals[gpus[i + 2]] = c, totals[gpus[i + 3]] = d;
+  }
+  for (; i < n; ++i) {
+    double sum = totals[gpus[i]];
+    for (size_t j = 0; j < n; ++j) sum += i == j ? 0.0 : m.at(i, j);
+    totals[gpus[i]] = sum;
+  }
+}
+
 // EP group g's dispatch per micro-batch in token copies (each a row of hidden states from one GPU
 // to another), and the tokens its GPUs' experts process.
 void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, const StepCosts& costs, const gating::RoutingMatrix& routing,
@@ -107,17 +129,17 @@ void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, c
     // expert, replica k reads the row's element k.
     double* sent = rows.data();
     const double* share = t.replica_share.data();
+    // Each replica's sum in the same pass (one load and store of it, not two).
+    double* summed = replica_rows.data();
     if (capacity_mode) {
       // With capacity, buffers are padded: every (source, expert) slot costs full capacity.
-      for (size_t k = 0; k < replicas; ++k) sent[k] = static_cast<double>(capacity) * share[k] * per_micro_batch;
+      for (size_t k = 0; k < replicas; ++k) summed[k] += sent[k] = static_cast<double>(capacity) * share[k] * per_micro_batch;
     } else if (t.one_replica_per_expert) {
       const int32_t* tokens = row.data();
-      for (size_t k = 0; k < replicas; ++k) sent[k] = tokens[k] * share[k] * per_micro_batch;
+      for (size_t k = 0; k < replicas; ++k) summed[k] += sent[k] = tokens[k] * share[k] * per_micro_batch;
     } else {
-      for (size_t k = 0; k < replicas; ++k) sent[k] = row[t.replica_slots[k].expert] * share[k] * per_micro_batch;
+      for (size_t k = 0; k < replicas; ++k) summed[k] += sent[k] = row[t.replica_slots[k].expert] * share[k] * per_micro_batch;
     }
-    double* summed = replica_rows.data();
-    for (size_t k = 0; k < replicas; ++k) summed[k] += sent[k];
     add_runs(t, sent, &copies.at(i, 0));
     if (dispatcher.gathers) {
       // Every GPU of the group receives all of this GPU's tokens.
@@ -138,11 +160,7 @@ void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, c
   forward.clear();
   if (dedup == Dedup::kNode && routing.has_sends()) node_dedup(config, first_rank, gpus, routing, l, per_micro_batch, copies, forward);
   // The rows a GPU sends of its own tokens; what it forwards for others is bytes, not its tokens.
-  for (int i = 0; i < ep; ++i) {
-    double sent = t.sent_rows[ranks[i]];  // in a register: as an element, each addition waits on a store
-    for (int j = 0; j < ep; ++j) sent += i == j ? 0.0 : copies.at(i, j);
-    t.sent_rows[ranks[i]] = sent;
-  }
+  add_row_sums(copies, ranks, t.sent_rows);
   if (!forward.empty()) {
     for (int e = 0; e < ep; ++e)
       for (int j = 0; j < ep; ++j) copies.at(e, j) += forward[static_cast<size_t>(e) * ep + j];
@@ -308,7 +326,7 @@ double experts_compute(const StepConfig& config, const StepCosts& costs, network
 void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
                    const policies::LayerPlacement& placement, int l, LayerTraffic& t, StepResult& result) {
   const auto& m = config.model;
-  const int experts = m.experts, gpus = costs.stage_gpus, ep = config.parallel.ep;
+  const int experts = m.experts, gpus = costs.stage_gpus;
   t.stage = costs.stage_of_layer[costs.moe_layers[l]];
   t.a2a.resize(costs.groups);
   t.a2a_combine.resize(costs.groups);
@@ -341,16 +359,8 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     group_copies(config, dispatcher, costs, routing, l, g, t, copies);
     in_bytes(copies, dispatch_row, traffic);
     in_bytes(copies, combine_row, combine);
-    for (int i = 0; i < ep; ++i) {
-      // Summed in registers, in the same order: as elements, each addition would wait on a store.
-      double sent = t.sent[costs.ep_groups[g][i]], sent_combine = t.sent_combine[costs.ep_groups[g][i]];
-      for (int j = 0; j < ep; ++j) {
-        sent += i == j ? 0.0 : traffic.at(i, j);
-        sent_combine += i == j ? 0.0 : combine.at(i, j);
-      }
-      t.sent[costs.ep_groups[g][i]] = sent;
-      t.sent_combine[costs.ep_groups[g][i]] = sent_combine;
-    }
+    add_row_sums(traffic, costs.ep_groups[g], t.sent);
+    add_row_sums(combine, costs.ep_groups[g], t.sent_combine);
     t.a2a[g] = dispatch_payload(config, dispatcher, network, traffic);
     // Rows of the same bytes both ways (BF16 without metadata) cost the same.
     t.a2a_combine[g] = combine_row == dispatch_row ? t.a2a[g] : dispatch_payload(config, dispatcher, network, combine);

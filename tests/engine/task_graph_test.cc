@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace moesim::engine {
@@ -191,6 +193,104 @@ class SharedPipe : public SharedCapacity {
   std::vector<std::pair<TaskId, double>> running_;
   SimTime now_ = SimTime::Zero();
 };
+
+// A small graph as a list of what to add, so that one description can be built afresh or rebuilt.
+struct Described {
+  uint32_t resources = 3;
+  struct Task {
+    int64_t duration_us;
+    std::vector<ResourceId> uses;
+    int32_t priority;
+    uint32_t tag;
+    bool shared;
+  };
+  std::vector<Task> tasks = {{1, {0}, 0, 7, false}, {2, {0, 1}, 2, 8, false}, {3, {2}, 0, 9, true}, {4, {}, 1, 10, false}};
+  std::vector<std::pair<TaskId, TaskId>> edges = {{0, 1}, {1, 2}, {0, 3}};
+
+  void add_to(TaskGraph& g) const {
+    size_t next_edge = 0;
+    for (size_t t = 0; t < tasks.size(); ++t) {
+      const Task& task = tasks[t];
+      if (task.shared)
+        g.add_shared_task(us(task.duration_us), task.uses, task.priority, task.tag);
+      else
+        g.add_task(us(task.duration_us), task.uses, task.priority, task.tag);
+      for (; next_edge < edges.size() && edges[next_edge].second == t; ++next_edge) g.add_dependency(edges[next_edge].first, t);
+    }
+  }
+  TaskGraph fresh() const {
+    TaskGraph g(resources);
+    add_to(g);
+    return g;
+  }
+};
+
+void expect_same_graph(const TaskGraph& a, const TaskGraph& b) {
+  ASSERT_EQ(a.task_count(), b.task_count());
+  EXPECT_EQ(a.resource_count(), b.resource_count());
+  for (TaskId t = 0; t < a.task_count(); ++t) {
+    EXPECT_EQ(a.duration(t), b.duration(t)) << "task " << t;
+    EXPECT_EQ(a.shared(t), b.shared(t)) << "task " << t;
+    EXPECT_EQ(a.priority(t), b.priority(t)) << "task " << t;
+    EXPECT_EQ(a.tag(t), b.tag(t)) << "task " << t;
+    EXPECT_TRUE(std::ranges::equal(a.resources(t), b.resources(t))) << "task " << t;
+  }
+  EXPECT_TRUE(std::ranges::equal(a.edges(), b.edges()));
+}
+
+TEST(TaskGraph, ARebuildThatRepeatsTheGraphKeepsItsShapeAndTakesTheNewDurations) {
+  Described d;
+  TaskGraph g = d.fresh();
+  const uint64_t shape = g.shape();
+  EXPECT_NE(shape, 0u);
+  for (auto& task : d.tasks) task.duration_us += 10;
+  g.rebuild(d.resources);
+  d.add_to(g);
+  EXPECT_EQ(g.shape(), shape);
+  expect_same_graph(g, d.fresh());
+  EXPECT_NE(d.fresh().shape(), shape);  // another graph built alike has a shape of its own
+}
+
+TEST(TaskGraph, ARebuildThatDiffersIsTheGraphBuiltAfreshWithANewShape) {
+  const Described base;
+  std::vector<std::pair<std::string, Described>> variants;
+  auto variant = [&](const std::string& name, auto change) {
+    Described d = base;
+    change(d);
+    variants.emplace_back(name, d);
+  };
+  variant("a resource", [](Described& d) { d.tasks[1].uses = {0, 2}; });
+  variant("a resource fewer", [](Described& d) { d.tasks[1].uses = {0}; });
+  variant("a priority", [](Described& d) { d.tasks[2].priority = 1; });
+  variant("a tag", [](Described& d) { d.tasks[3].tag = 11; });
+  variant("shared", [](Described& d) { d.tasks[0].shared = true; });
+  variant("a dependency", [](Described& d) { d.edges[1] = {0, 2}; });
+  variant("a dependency more", [](Described& d) { d.edges.emplace_back(2, 3); });
+  variant("a dependency fewer", [](Described& d) { d.edges.pop_back(); });
+  variant("a task more", [](Described& d) { d.tasks.push_back({5, {1}, 0, 12, false}); });
+  variant("a task fewer", [](Described& d) {
+    d.tasks.pop_back();
+    d.edges.pop_back();
+  });
+  variant("the resource count", [](Described& d) { d.resources = 4; });
+  for (const auto& [name, d] : variants) {
+    SCOPED_TRACE(name);
+    TaskGraph g = base.fresh();
+    const uint64_t old_shape = g.shape();
+    g.rebuild(d.resources);
+    d.add_to(g);
+    expect_same_graph(g, d.fresh());
+    // Where the rebuild repeated all it was given, the shape is unknown (0) until the next one.
+    const uint64_t shape = g.shape();
+    EXPECT_NE(shape, old_shape);
+    g.rebuild(d.resources);
+    d.add_to(g);
+    expect_same_graph(g, d.fresh());
+    EXPECT_NE(g.shape(), 0u);
+    EXPECT_NE(g.shape(), old_shape);
+    if (shape != 0) EXPECT_EQ(g.shape(), shape);
+  }
+}
 
 TEST(TaskGraph, SharedTasksSplitTheCapacityAndThenRunTheirTail) {
   TaskGraph g(3);
