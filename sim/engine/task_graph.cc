@@ -11,6 +11,24 @@ uint64_t TaskGraph::new_shape() {
   return ++last;
 }
 
+TaskGraph& TaskGraph::operator=(TaskGraph&& other) noexcept {
+  if (this == &other) return *this;
+  resource_count_ = other.resource_count_;
+  tasks_ = std::exchange(other.tasks_, 0);
+  edge_count_ = std::exchange(other.edge_count_, 0);
+  repeating_ = std::exchange(other.repeating_, false);
+  shape_ = std::exchange(other.shape_, new_shape());
+  durations_ = std::move(other.durations_);
+  shared_ = std::move(other.shared_);
+  priorities_ = std::move(other.priorities_);
+  tags_ = std::move(other.tags_);
+  resource_begin_ = std::move(other.resource_begin_);
+  resource_ids_ = std::move(other.resource_ids_);
+  edges_ = std::move(other.edges_);
+  other.reset(other.resource_count_);
+  return *this;
+}
+
 TaskId TaskGraph::add_task(Duration duration, std::span<const ResourceId> resources, int32_t priority, uint32_t tag) {
   return add(duration, resources, priority, tag, 0);
 }

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "sim/base/large_buffer.h"
@@ -48,6 +49,12 @@ using ResourceId = uint32_t;
 class TaskGraph {
  public:
   explicit TaskGraph(uint32_t resource_count = 0) : resource_count_(resource_count), shape_(new_shape()) {}
+  TaskGraph(const TaskGraph&) = default;
+  TaskGraph& operator=(const TaskGraph&) = default;
+  // A moved-from graph is left empty, as reset() leaves it.
+  TaskGraph(TaskGraph&& other) noexcept : TaskGraph(other.resource_count_) { *this = std::move(other); }
+  TaskGraph& operator=(TaskGraph&& other) noexcept;
+  ~TaskGraph() = default;
 
   uint32_t resource_count() const { return resource_count_; }
   size_t task_count() const { return tasks_; }

@@ -257,7 +257,9 @@ TEST(TaskGraphRetime, ARebuiltGraphIsTimedAsAFreshOne) {
         if (random.pick(4) == 0) d = random.duration();
       RandomGraphs::rebuild(shape, durations, g);
       // (A build that repeated only the start of the one before has no known shape: 0.)
-      if (again > 0 && !change && before != 0) EXPECT_EQ(g.shape(), before);
+      if (again > 0 && !change && before != 0) {
+        EXPECT_EQ(g.shape(), before);
+      }
       changed += g.shape() != before;
       ex.execute(g, s);
       retimed += ex.retimed();
