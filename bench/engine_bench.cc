@@ -31,8 +31,7 @@ BENCHMARK(BM_EventQueueHold)->Arg(64)->Arg(1024)->Arg(16384)->Arg(262144);
 
 // A step-shaped DAG: `range(0)` GPUs, each a chain of 400 compute tasks, with a collective over
 // all GPUs' communication streams every 4 tasks, and `extra` tasks after the last one.
-TaskGraph step_shaped(int gpus, int extra) {
-  TaskGraph g(static_cast<uint32_t>(2 * gpus));
+void add_step_shaped(TaskGraph& g, int gpus, int extra) {
   std::vector<TaskId> last(gpus);
   std::vector<ResourceId> comm;
   for (int gpu = 0; gpu < gpus; ++gpu) comm.push_back(static_cast<ResourceId>(2 * gpu + 1));
@@ -51,6 +50,10 @@ TaskGraph step_shaped(int gpus, int extra) {
     }
   }
   for (int k = 0; k < extra; ++k) g.add_dependency(last[0], g.add_task(Microseconds(1), 0));
+}
+TaskGraph step_shaped(int gpus, int extra) {
+  TaskGraph g(static_cast<uint32_t>(2 * gpus));
+  add_step_shaped(g, gpus, extra);
   return g;
 }
 
@@ -71,6 +74,30 @@ void BM_TaskGraphExecute(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * (g.task_count() + other.task_count())));
 }
 BENCHMARK(BM_TaskGraphExecute)->ArgNames({"gpus", "retimed"})->ArgsProduct({{32, 256}, {0, 1}});
+
+// A simulation's step: the graph built and executed. range(1) = 1: rebuilt in place (the shape
+// kept, so the executor reuses its successor lists and skips the order's topological check); 0:
+// built anew after reset(). Both re-time the order kept from the step before. One item = one task.
+void BM_TaskGraphBuildAndExecute(benchmark::State& state) {
+  const int gpus = static_cast<int>(state.range(0));
+  const bool in_place = state.range(1) != 0;
+  TaskGraph g(static_cast<uint32_t>(2 * gpus));
+  TaskGraphExecutor ex;
+  Schedule s;
+  add_step_shaped(g, gpus, 0);
+  ex.execute(g, s);  // the first step runs the events; the steps after it re-time their order
+  for (auto _ : state) {
+    if (in_place)
+      g.rebuild(static_cast<uint32_t>(2 * gpus));
+    else
+      g.reset(static_cast<uint32_t>(2 * gpus));
+    add_step_shaped(g, gpus, 0);
+    ex.execute(g, s);
+    benchmark::DoNotOptimize(s.makespan);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * g.task_count()));
+}
+BENCHMARK(BM_TaskGraphBuildAndExecute)->ArgNames({"gpus", "in_place"})->ArgsProduct({{256, 2048}, {0, 1}});
 
 }  // namespace
 }  // namespace moesim::engine
