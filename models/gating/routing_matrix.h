@@ -87,15 +87,14 @@ class RoutingMatrix {
   }
   // Every dropped count back to zero.
   void clear_drops() { dropped_.clear(); }
-  // Whether any row of drops has been written (else every dropped count is zero).
-  bool has_drops() const { return !dropped_.empty(); }
 
-  // All of a layer's rows, rank after rank (ranks() * experts() counts): its assignments, and
-  // with has_drops() its drops.
+  // All of a layer's rows, rank after rank (ranks() * experts() counts).
   std::span<const int32_t> layer_rows(int layer) const {
     return {tokens_.data() + offset(layer, 0), static_cast<size_t>(ranks_) * experts_};
   }
+  // Likewise its dropped counts; empty where no row of drops was written (all of them zero).
   std::span<const int32_t> layer_dropped_rows(int layer) const {
+    if (dropped_.empty()) return {};
     return {dropped_.data() + offset(layer, 0), static_cast<size_t>(ranks_) * experts_};
   }
 

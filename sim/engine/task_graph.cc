@@ -113,14 +113,16 @@ void TaskGraph::reset(uint32_t resource_count) {
 
 void TaskGraph::rebuild(uint32_t resource_count) {
   // The last build, if it repeated only part of the graph before it, is a shape of its own.
-  if (repeating_ && (tasks_ < durations_.size() || edge_count_ < edges_.size())) diverge();
+  if (repeated_a_part()) diverge();
   if (resource_count != resource_count_) return reset(resource_count);
   tasks_ = 0;
   edge_count_ = 0;
   repeating_ = true;
 }
 
-uint64_t TaskGraph::shape() const { return repeating_ && (tasks_ < durations_.size() || edge_count_ < edges_.size()) ? 0 : shape_; }
+uint64_t TaskGraph::shape() const { return repeated_a_part() ? 0 : shape_; }
+
+bool TaskGraph::repeated_a_part() const { return repeating_ && (tasks_ < durations_.size() || edge_count_ < edges_.size()); }
 
 bool TaskGraphExecutor::later_in_line(const Waiting& a, const Waiting& b) {
   if (a.ready != b.ready) return a.ready > b.ready;

@@ -97,6 +97,8 @@ class TaskGraph {
   TaskId add(Duration duration, std::span<const ResourceId> resources, int32_t priority, uint32_t tag, uint8_t shared);
   // Whether the task being added is the old graph's task `tasks_` again, durations aside.
   bool repeats(std::span<const ResourceId> resources, int32_t priority, uint32_t tag, uint8_t shared) const;
+  // Whether a rebuild has so far repeated only the start of the old graph.
+  bool repeated_a_part() const;
   // Ends a rebuild's repetition: drops the old graph's tasks and dependencies not yet repeated,
   // and gives the graph a new shape.
   void diverge();

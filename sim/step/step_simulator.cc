@@ -31,7 +31,7 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   result.imbalance = 0;
   for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
     layer_traffic(config_, costs_, *network_, routing, placement.layers[l], l, layers_[l], result);
-    const int64_t assignments = sum(routing.layer_rows(l)), dropped = routing.has_drops() ? sum(routing.layer_dropped_rows(l)) : 0;
+    const int64_t assignments = sum(routing.layer_rows(l)), dropped = sum(routing.layer_dropped_rows(l));
     result.assignments += assignments + dropped;
     result.dropped += dropped;
   }
