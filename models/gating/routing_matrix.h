@@ -9,6 +9,9 @@
 
 namespace moesim::gating {
 
+// The sum of token counts (a row, a layer's rows), in 64 bits.
+int64_t count_total(std::span<const int32_t> counts);
+
 class RoutingMatrix {
  public:
   RoutingMatrix() = default;

@@ -3,20 +3,6 @@
 #include "policies/placement/migration.h"
 
 namespace moesim {
-namespace {
-
-// A layer's counts (half a million at DeepSeek-V3's size) in vectors of four 64-bit sums.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-int64_t
-sum(std::span<const int32_t> counts) {
-  int64_t total = 0;
-  for (int32_t c : counts) total += c;
-  return total;
-}
-
-}  // namespace
 
 StepSimulator::StepSimulator(const StepConfig& config)
     : config_(config),
@@ -31,7 +17,7 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
   result.imbalance = 0;
   for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
     layer_traffic(config_, costs_, *network_, routing, placement.layers[l], l, layers_[l], result);
-    const int64_t assignments = sum(routing.layer_rows(l)), dropped = sum(routing.layer_dropped_rows(l));
+    const int64_t assignments = layers_[l].assignments, dropped = gating::count_total(routing.layer_dropped_rows(l));
     result.assignments += assignments + dropped;
     result.dropped += dropped;
   }

@@ -125,6 +125,8 @@ void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, c
   for (int i = 0; i < ep; ++i) {
     const int src = first_rank + i;
     const auto row = routing.row(l, src);
+    // The row's assignments, in the pass that first reads it (the step's routing is read once).
+    t.assignments += gating::count_total(row);
     // The rows this source sends each replica, in passes that vectorize: with one copy of each
     // expert, replica k reads the row's element k.
     double* sent = rows.data();
@@ -345,6 +347,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
   t.sent.assign(gpus, 0.0);
   t.sent_combine.assign(gpus, 0.0);
   t.sent_rows.assign(gpus, 0.0);
+  t.assignments = 0;
 
   const double micro_batches = costs.micro_batches;
   const DispatcherEntry& dispatcher = *find_dispatcher(config.dispatcher);
@@ -358,12 +361,17 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
   for (int g = 0; g < costs.groups; ++g) {
     group_copies(config, dispatcher, costs, routing, l, g, t, copies);
     in_bytes(copies, dispatch_row, traffic);
-    in_bytes(copies, combine_row, combine);
     add_row_sums(traffic, costs.ep_groups[g], t.sent);
-    add_row_sums(combine, costs.ep_groups[g], t.sent_combine);
     t.a2a[g] = dispatch_payload(config, dispatcher, network, traffic);
-    // Rows of the same bytes both ways (BF16 without metadata) cost the same.
-    t.a2a_combine[g] = combine_row == dispatch_row ? t.a2a[g] : dispatch_payload(config, dispatcher, network, combine);
+    // Rows of the same bytes both ways (BF16 without metadata) cost the same, and each GPU sends
+    // as much in the combine as in the dispatch (copied after the groups).
+    if (combine_row == dispatch_row) {
+      t.a2a_combine[g] = t.a2a[g];
+    } else {
+      in_bytes(copies, combine_row, combine);
+      add_row_sums(combine, costs.ep_groups[g], t.sent_combine);
+      t.a2a_combine[g] = dispatch_payload(config, dispatcher, network, combine);
+    }
     t.count_exchange[g] = costs.count_exchange[static_cast<size_t>(t.stage) * costs.groups + g];
     lengthen(t.a2a[g], t.count_exchange[g]);
     // Dispatch and combine, forward and backward (and forward again where the layer is recomputed), of
@@ -372,6 +380,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     result.a2a_intra_node += (t.a2a[g].intra_node + t.a2a_combine[g].intra_node) * (passes * micro_batches);
     result.a2a_inter_node += (t.a2a[g].inter_node + t.a2a_combine[g].inter_node) * (passes * micro_batches);
   }
+  if (combine_row == dispatch_row) t.sent_combine = t.sent;
 
   result.imbalance += experts_compute(config, costs, network, t);
 }

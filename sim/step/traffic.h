@@ -53,6 +53,7 @@ struct LayerTraffic {
   std::vector<double> sent;                // per local GPU: bytes it sends to other GPUs per dispatch
   std::vector<double> sent_combine;        // per local GPU: bytes it sends per combine
   std::vector<double> sent_rows;           // per local GPU: rows of its own tokens it sends per dispatch
+  int64_t assignments = 0;                 // the layer's (token, expert) assignments over the step, all ranks, after drops
   // Expert tensor parallelism (etp > 1), per ETP group of the stage (local index / etp): the
   // dispatched tokens gathered within the group before the experts, and their outputs
   // reduce-scattered after.
