@@ -125,7 +125,7 @@ void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, c
   for (int i = 0; i < ep; ++i) {
     const int src = first_rank + i;
     const auto row = routing.row(l, src);
-    // The row's assignments, in the pass that first reads it (the step's routing is read once).
+    // The row's assignments, counted in this pass over it rather than in a pass of their own.
     t.assignments += gating::count_total(row);
     // The rows this source sends each replica, in passes that vectorize: with one copy of each
     // expert, replica k reads the row's element k.
