@@ -123,8 +123,9 @@ def attention_lines(p):
             f"{100 * max(errors[64]):+.1f} %)."]
 
 
-# Host costs per kernel (cluster.gpu.kernel_launch, microseconds) run with the kernel-only curve.
-HOST_COSTS_US = [4, 25, 50, 75, 100, 125, 150, 200]
+# Host costs per kernel (cluster.gpu.kernel_launch, microseconds) run with the kernel-only curve,
+# after the presets' own.
+HOST_COSTS_US = [25, 50, 75, 100, 125, 150, 200]
 
 
 def published_errors(moesim, overrides_list):
@@ -151,26 +152,27 @@ def outside(errors):
     return ", ".join(f"{name} {100 * e:+.1f} %" for name, e in errors.items() if e is not None and abs(e) > published.TOLERANCE)
 
 
-def probe_lines(moesim, fit):
+def probe_lines(moesim, fit, preset_launch_us):
     curve = [f"cluster.gpu.gemm_efficiency={fit[0]:.3f}", f"cluster.gpu.gemm_half_rows={fit[1]}", f"cluster.gpu.gemm_half_width={fit[2]}"]
-    runs = published_errors(moesim, [[], curve] + [curve + [f"cluster.gpu.kernel_launch={us}us"] for us in HOST_COSTS_US])
+    costs = [preset_launch_us] + HOST_COSTS_US
+    runs = published_errors(moesim, [[], curve] + [curve + [f"cluster.gpu.kernel_launch={us:g}us"] for us in costs])
     now, probe, hosts = runs[0], runs[1], runs[2:]
     lines = [f"The published rows with the kernel-only curve in place of the preset's: mean error {mae(probe, True):.1f} % on the fit rows "
              f"and {mae(probe, False):.1f} % on the held-out ones (the preset: {mae(now, True):.1f} and {mae(now, False):.1f} %); "
              f"{within(probe)} of {len(probe)} rows within ±15 % (the preset: {within(now)}). Outside: {outside(probe)}.", ""]
     # What the effective curve carries, put instead as a host cost per kernel (a launch the GPU waits
     # for, on every compute task and each of its memory-bound kernels), over a range of costs.
-    best = min(range(len(HOST_COSTS_US)), key=lambda i: mae(hosts[i], True))
-    lines += ["With the kernel-only curve and a host cost per kernel (`cluster.gpu.kernel_launch`, 4 µs in the presets) in place of "
-              "what the effective curve carries:", "",
+    best = min(range(len(costs)), key=lambda i: mae(hosts[i], True))
+    lines += [f"With the kernel-only curve and a host cost per kernel (`cluster.gpu.kernel_launch`, {preset_launch_us:g} µs in the "
+              "presets) in place of what the effective curve carries:", "",
               "| host cost a kernel | mean error, fit rows | mean error, held-out rows | rows within ±15 % | outside |", "|---|---|---|---|---|"]
-    for us, errors in zip(HOST_COSTS_US, hosts):
-        lines.append(f"| {us} µs | {mae(errors, True):.1f} % | {mae(errors, False):.1f} % | {within(errors)} of {len(errors)} | "
+    for us, errors in zip(costs, hosts):
+        lines.append(f"| {us:g} µs | {mae(errors, True):.1f} % | {mae(errors, False):.1f} % | {within(errors)} of {len(errors)} | "
                      f"{outside(errors) or 'none'} |")
     never = [name for name in published.ROWS if all(h[name] is not None and abs(h[name]) > published.TOLERANCE for h in hosts)]
-    misses = [name for name in published.KNOWN_MISSES]
+    misses = list(published.KNOWN_MISSES)
     reached = [name for name in misses if name not in never]
-    lines += ["", f"Fitted on the fit rows, the host cost would be {HOST_COSTS_US[best]} µs a kernel (fit rows {mae(hosts[best], True):.1f} %, "
+    lines += ["", f"Fitted on the fit rows, the host cost would be {costs[best]:g} µs a kernel (fit rows {mae(hosts[best], True):.1f} %, "
                   f"held-out {mae(hosts[best], False):.1f} %, {within(hosts[best])} rows within, against the preset's "
                   f"{mae(now, True):.1f} %, {mae(now, False):.1f} % and {within(now)}). No cost in the range brings within ±15 %: "
                   f"{', '.join(never) or 'none'}. Of the preset's {len(misses)} known misses (scripts/published.py), {len(reached)} come "
@@ -195,7 +197,7 @@ def section(moesim):
              f"`gemm_half_rows` {fit[1]}, `gemm_half_width` {fit[2]} (fitted on rows 128, 512, 2,048 and 8,192), "
              f"{mean_abs(relative_errors([q for q in points if q[4] == 'held'], fit, p['launch_ms'])):.1f} % mean error on the "
              f"held-out rows 256, 1,024, 4,096 and 16,384.", ""]
-    lines += gemm_table(points, p, fit) + [""] + probe_lines(moesim, fit) + [""] + attention_lines(p)
+    lines += gemm_table(points, p, fit) + [""] + probe_lines(moesim, fit, p["launch_ms"] * 1000) + [""] + attention_lines(p)
     return "\n".join(lines) + "\n"
 
 
