@@ -91,11 +91,8 @@ class RoutingMatrix {
   // Every dropped count back to zero.
   void clear_drops() { dropped_.clear(); }
 
-  // All of a layer's rows, rank after rank (ranks() * experts() counts).
-  std::span<const int32_t> layer_rows(int layer) const {
-    return {tokens_.data() + offset(layer, 0), static_cast<size_t>(ranks_) * experts_};
-  }
-  // Likewise its dropped counts; empty where no row of drops was written (all of them zero).
+  // All of a layer's dropped counts, rank after rank (ranks() * experts()); empty where no row of
+  // drops was written (all of them zero).
   std::span<const int32_t> layer_dropped_rows(int layer) const {
     if (dropped_.empty()) return {};
     return {dropped_.data() + offset(layer, 0), static_cast<size_t>(ranks_) * experts_};

@@ -356,6 +356,9 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
   const double dispatch_row = m.hidden * config.dispatch_bytes + dispatcher.metadata_per_copy + m.top_k * dispatcher.metadata_per_top_k +
                               experts * dispatcher.metadata_per_expert;
   const double combine_row = m.hidden * config.combine_bytes;
+  // Rows of the same bytes both ways (BF16 without metadata) cost the same, and each GPU sends as
+  // much in the combine as in the dispatch.
+  const bool combine_as_dispatch = combine_row == dispatch_row;
   // One EP group's matrices at a time, in storage each thread keeps (a step costs thousands).
   thread_local network::TrafficMatrix copies, traffic, combine;
   for (int g = 0; g < costs.groups; ++g) {
@@ -363,9 +366,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     in_bytes(copies, dispatch_row, traffic);
     add_row_sums(traffic, costs.ep_groups[g], t.sent);
     t.a2a[g] = dispatch_payload(config, dispatcher, network, traffic);
-    // Rows of the same bytes both ways (BF16 without metadata) cost the same, and each GPU sends
-    // as much in the combine as in the dispatch (copied after the groups).
-    if (combine_row == dispatch_row) {
+    if (combine_as_dispatch) {
       t.a2a_combine[g] = t.a2a[g];
     } else {
       in_bytes(copies, combine_row, combine);
@@ -380,7 +381,7 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
     result.a2a_intra_node += (t.a2a[g].intra_node + t.a2a_combine[g].intra_node) * (passes * micro_batches);
     result.a2a_inter_node += (t.a2a[g].inter_node + t.a2a_combine[g].inter_node) * (passes * micro_batches);
   }
-  if (combine_row == dispatch_row) t.sent_combine = t.sent;
+  if (combine_as_dispatch) t.sent_combine = t.sent;
 
   result.imbalance += experts_compute(config, costs, network, t);
 }
