@@ -6,6 +6,8 @@
 #include <boost/graph/dijkstra_shortest_paths.hpp>
 #include <boost/graph/dijkstra_shortest_paths_no_color_map.hpp>
 #include <boost/graph/filtered_graph.hpp>
+#include <limits>
+#include <stdexcept>
 
 namespace moesim::hardware {
 namespace {
@@ -225,7 +227,41 @@ const Router::Table& Router::table(std::span<const int> gpus) {
       t.routes_[from * t.size_ + to] = store(hops_);
     }
   }
+  t.index_links(link_count());
   return t;
+}
+
+void Router::Table::index_links(size_t link_count) {
+  if (size_ * size_ > std::numeric_limits<uint32_t>::max()) throw std::length_error("a set of GPUs too large to route as one table");
+  std::vector<size_t> crossing(link_count, 0);
+  bool all_whole = true;
+  for (size_t pair = 0; pair < routes_.size(); ++pair) {
+    for (const RouteHop& hop : route(pair / size_, pair % size_)) {
+      ++crossing[hop.link];
+      all_whole &= hop.share == 1.0;
+    }
+  }
+  std::vector<size_t> fill(link_count, 0);  // where a link's next pair goes
+  links_.clear();
+  pair_begin_.assign(1, 0);
+  for (LinkId l = 0; l < link_count; ++l) {
+    if (crossing[l] == 0) continue;
+    fill[l] = pair_begin_.back();
+    links_.push_back(l);
+    pair_begin_.push_back(pair_begin_.back() + crossing[l]);
+  }
+  pairs_.resize(pair_begin_.back());
+  shares_.assign(all_whole ? 0 : pairs_.size(), 0.0);
+  for (size_t pair = 0; pair < routes_.size(); ++pair) {
+    for (const RouteHop& hop : route(pair / size_, pair % size_)) {
+      if (!all_whole) shares_[fill[hop.link]] = hop.share;
+      pairs_[fill[hop.link]++] = static_cast<uint32_t>(pair);
+    }
+  }
+  by_pairs_.resize(links_.size());
+  for (uint32_t i = 0; i < by_pairs_.size(); ++i) by_pairs_[i] = i;
+  std::stable_sort(by_pairs_.begin(), by_pairs_.end(),
+                   [&](uint32_t a, uint32_t b) { return pair_begin_[a + 1] - pair_begin_[a] > pair_begin_[b + 1] - pair_begin_[b]; });
 }
 
 Router::RouteRef Router::store(std::span<const RouteHop> hops) {

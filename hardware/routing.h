@@ -69,12 +69,32 @@ class Router {
       if (r.length == 0) return {};
       return {(*blocks_)[r.block].data() + r.offset, r.length};
     }
+    // The same routes link by link, for summing a set's bytes per link in one pass per link: the
+    // links some route crosses, ascending; the pairs (from * size + to) whose routes cross the
+    // i-th of them, ascending; and the shares of those pairs' bytes it carries, side by side with
+    // them (empty where every share is 1, as under ecmp).
+    std::span<const LinkId> links() const { return links_; }
+    std::span<const uint32_t> pairs_across(size_t i) const { return {pairs_.data() + pair_begin_[i], pair_begin_[i + 1] - pair_begin_[i]}; }
+    std::span<const double> shares_across(size_t i) const {
+      if (shares_.empty()) return {};
+      return {shares_.data() + pair_begin_[i], pair_begin_[i + 1] - pair_begin_[i]};
+    }
+    // Positions in links(), the links crossed by the most pairs first.
+    std::span<const uint32_t> links_by_pairs() const { return by_pairs_; }
 
    private:
     friend class Router;
+    // Fills the link-by-link lists from routes_.
+    void index_links(size_t link_count);
+
     size_t size_ = 0;
     std::vector<RouteRef> routes_;
     const std::vector<std::vector<RouteHop>>* blocks_ = nullptr;
+    std::vector<LinkId> links_;
+    std::vector<size_t> pair_begin_;  // by position in links_, and one past the last
+    std::vector<uint32_t> pairs_;
+    std::vector<double> shares_;
+    std::vector<uint32_t> by_pairs_;
   };
   const Table& table(std::span<const int> gpus);
 

@@ -52,15 +52,21 @@ HierarchicalPhases hierarchical_phases(const hardware::ClusterSpec& c, const Tra
   return phases;
 }
 
-AllToAllCost all_to_all_cost(const AnalyticNetwork& net, const TrafficMatrix& traffic) {
+AllToAllCost all_to_all_cost(const AnalyticNetwork& net, const TrafficMatrix& traffic) { return all_to_all_cost(net, traffic, {}); }
+
+AllToAllCost all_to_all_cost(const AnalyticNetwork& net, const TrafficMatrix& traffic, const PhaseVisitor& visit) {
   const hardware::ClusterSpec& c = net.cluster;
   const Duration overhead = c.network.message_overhead;
   AllToAllCost total;
   if (c.network.all_to_all != hardware::AllToAllAlgorithm::kPairwise) {
-    for_each_phase(c.network.all_to_all, c, traffic,
-                   [&](const TrafficMatrix& phase) { add(total, with_overhead(all_to_all_time(net, phase), overhead)); });
+    for_each_phase(c.network.all_to_all, c, traffic, [&](const TrafficMatrix& phase) {
+      const AllToAllCost alone = all_to_all_time(net, phase);
+      if (visit) visit(phase, alone);
+      add(total, with_overhead(alone, overhead));
+    });
     return total;
   }
+  if (visit) visit(traffic, all_to_all_time(net, traffic));
   const size_t n = traffic.size();
   std::vector<Transfer> round;
   for (size_t k = 1; k < n; ++k) {

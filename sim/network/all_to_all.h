@@ -11,6 +11,8 @@
 // and message size (README, All-to-all algorithms).
 #pragma once
 
+#include <functional>
+
 #include "hardware/specs.h"
 #include "sim/network/analytic_network.h"
 #include "sim/network/traffic_matrix.h"
@@ -44,5 +46,11 @@ Duration fixed_cost(const AllToAllCost& phase, Duration message_overhead);
 // The analytic cost of `traffic` under the cluster's all-to-all algorithm: the phases' times
 // summed, bytes summed over phases (hierarchical moves some twice).
 AllToAllCost all_to_all_cost(const AnalyticNetwork& net, const TrafficMatrix& traffic);
+
+// The same, handing each phase of for_each_phase() to `phase` with its cost alone (before the
+// message overhead) as it goes, so that a model that prices the phases again does not cost them
+// twice. Pairwise's one phase is the whole matrix, costed for this.
+using PhaseVisitor = std::function<void(const TrafficMatrix& phase, const AllToAllCost& alone)>;
+AllToAllCost all_to_all_cost(const AnalyticNetwork& net, const TrafficMatrix& traffic, const PhaseVisitor& phase);
 
 }  // namespace moesim::network

@@ -23,12 +23,14 @@ class FlowModel final : public AnalyticModel {
     flows_ = std::make_unique<FlowNetwork>(std::move(capacity));
   }
   CollectiveCost all_to_all(const TrafficMatrix& traffic) override {
-    CollectiveCost cost = AnalyticModel::all_to_all(traffic);
-    const auto& c = net_.cluster;
-    for_each_phase(c.network.all_to_all, c, traffic, [&](const TrafficMatrix& phase) {
+    CollectiveCost cost;
+    const AllToAllCost alone = all_to_all_cost(net_, traffic, [&](const TrafficMatrix& phase, const AllToAllCost& phase_alone) {
       cost.demand.push_back(route_traffic(*router_, phase, scratch_));
-      cost.tail.push_back(fixed_cost(all_to_all_time(net_, phase), c.network.message_overhead));
+      cost.tail.push_back(fixed_cost(phase_alone, net_.cluster.network.message_overhead));
     });
+    cost.time = alone.time;
+    cost.intra_node = alone.intra_node;
+    cost.inter_node = alone.inter_node;
     return cost;
   }
   CollectiveCost transfers(const TrafficMatrix& traffic) override {

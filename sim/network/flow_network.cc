@@ -33,17 +33,60 @@ void add_hops(std::span<const hardware::RouteHop> route, double bytes, std::vect
 
 }  // namespace
 
-FlowDemand route_traffic(hardware::Router& router, const TrafficMatrix& traffic, std::vector<double>& scratch) {
-  scratch.resize(router.link_count(), 0.0);
-  std::vector<hardware::LinkId> touched;
-  const hardware::Router::Table& routes = router.table(traffic.gpus());
-  for (size_t s = 0; s < traffic.size(); ++s) {
-    for (size_t d = 0; d < traffic.size(); ++d) {
-      const double b = traffic.at(s, d);
-      if (s != d && b > 0) add_hops(routes.route(s, d), b, scratch, touched);
-    }
+namespace {
+
+// A pair's bytes, where it sends any: a route carries only positive bytes.
+inline double sent(std::span<const double> bytes, uint32_t pair) { return bytes[pair] > 0 ? bytes[pair] : 0.0; }
+
+// The sum over `pairs` of sent() times `shares` (1 where empty), pair by pair in order.
+double link_sum(std::span<const double> bytes, std::span<const uint32_t> pairs, std::span<const double> shares, size_t from, double sum) {
+  if (shares.empty()) {
+    for (size_t k = from; k < pairs.size(); ++k) sum += sent(bytes, pairs[k]);
+  } else {
+    for (size_t k = from; k < pairs.size(); ++k) sum += sent(bytes, pairs[k]) * shares[k];
   }
-  return compact(scratch, touched);
+  return sum;
+}
+
+}  // namespace
+
+FlowDemand route_traffic(hardware::Router& router, const TrafficMatrix& traffic, std::vector<double>& scratch) {
+  const hardware::Router::Table& routes = router.table(traffic.gpus());
+  const std::span<const double> bytes = traffic.bytes();
+  const std::span<const hardware::LinkId> links = routes.links();
+  // Each link's bytes added pair by pair in the order of the pairs, as routing pair after pair and
+  // adding each route's bytes to its links gave; but four links at a time, so that four additions
+  // are in flight, not one waiting on the last (links crossed by alike many pairs go together).
+  std::vector<double>& sums = scratch;
+  sums.assign(links.size(), 0.0);
+  const std::span<const uint32_t> order = routes.links_by_pairs();
+  size_t i = 0;
+  for (; i + 4 <= order.size(); i += 4) {
+    const uint32_t at[4] = {order[i], order[i + 1], order[i + 2], order[i + 3]};
+    const std::span<const uint32_t> pairs[4] = {routes.pairs_across(at[0]), routes.pairs_across(at[1]), routes.pairs_across(at[2]),
+                                                routes.pairs_across(at[3])};
+    const size_t together = pairs[3].size();  // the shortest of the four
+    double sum[4] = {0, 0, 0, 0};
+    if (routes.shares_across(at[0]).empty()) {
+      for (size_t k = 0; k < together; ++k) {
+        for (int j = 0; j < 4; ++j) sum[j] += sent(bytes, pairs[j][k]);
+      }
+    } else {
+      const std::span<const double> shares[4] = {routes.shares_across(at[0]), routes.shares_across(at[1]), routes.shares_across(at[2]),
+                                                 routes.shares_across(at[3])};
+      for (size_t k = 0; k < together; ++k) {
+        for (int j = 0; j < 4; ++j) sum[j] += sent(bytes, pairs[j][k]) * shares[j][k];
+      }
+    }
+    for (int j = 0; j < 4; ++j) sums[at[j]] = link_sum(bytes, pairs[j], routes.shares_across(at[j]), together, sum[j]);
+  }
+  for (; i < order.size(); ++i) sums[order[i]] = link_sum(bytes, routes.pairs_across(order[i]), routes.shares_across(order[i]), 0, 0.0);
+  FlowDemand d;
+  d.links.reserve(links.size());
+  for (size_t l = 0; l < links.size(); ++l) {
+    if (sums[l] > 0) d.links.emplace_back(links[l], sums[l]);
+  }
+  return d;
 }
 
 FlowDemand ring_demand(hardware::Router& router, const hardware::ClusterSpec& cluster, std::span<const int> gpus, Bytes bytes, int passes,

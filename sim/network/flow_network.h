@@ -40,8 +40,8 @@ struct FlowDemand {
   bool empty() const { return links.empty(); }
 };
 
-// Routes every pair of `traffic` and sums the bytes per link. `scratch` is reused between calls
-// (sized to the router's link count).
+// Routes every pair of `traffic` and sums the bytes per link (the router's table for its GPUs,
+// link by link). `scratch` is reused between calls.
 FlowDemand route_traffic(hardware::Router& router, const TrafficMatrix& traffic, std::vector<double>& scratch);
 
 // A ring collective of `bytes` per participant over `gpus` in `passes` passes (analytic_network.h:

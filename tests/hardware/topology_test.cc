@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -270,6 +271,58 @@ TEST(Router, ATableHoldsTheRoutesOfItsPairs) {
           EXPECT_EQ(got[i].link, expected[i].link);
           EXPECT_EQ(got[i].share, expected[i].share);
         }
+      }
+    }
+  }
+}
+
+// A table's links, link by link, are its routes pair by pair turned round: each link lists exactly
+// the pairs whose routes cross it, in order, with their shares (none kept where all are 1).
+TEST(Router, ATablesLinksListThePairsThatCrossThem) {
+  ClusterSpec c = h100(6);
+  c.fabric.leaf_ports = 2;
+  c.fabric.spines = 3;
+  const Topology t = build_topology(c);
+  for (FabricRouting routing : {FabricRouting::kEcmp, FabricRouting::kAdaptive}) {
+    Router router(t, routing);
+    const std::vector<int> gpus{0, 3, 9, 17, 40, 41, 47};
+    const Router::Table& table = router.table(gpus);
+    const size_t n = gpus.size();
+    std::map<LinkId, std::vector<std::pair<uint32_t, double>>> expected;  // link -> (pair, share)
+    bool split = false;
+    for (uint32_t pair = 0; pair < n * n; ++pair) {
+      for (const RouteHop& hop : table.route(pair / n, pair % n)) {
+        expected[hop.link].emplace_back(pair, hop.share);
+        split |= hop.share != 1.0;
+      }
+    }
+    EXPECT_EQ(split, routing == FabricRouting::kAdaptive);
+    ASSERT_EQ(table.links().size(), expected.size());
+    size_t i = 0;
+    for (const auto& [link, crossings] : expected) {
+      EXPECT_EQ(table.links()[i], link);
+      const auto pairs = table.pairs_across(i);
+      const auto shares = table.shares_across(i);
+      ASSERT_EQ(pairs.size(), crossings.size()) << link;
+      EXPECT_EQ(shares.size(), split ? pairs.size() : 0u);
+      for (size_t k = 0; k < pairs.size(); ++k) {
+        EXPECT_EQ(pairs[k], crossings[k].first);
+        if (split) {
+          EXPECT_EQ(shares[k], crossings[k].second);
+        }
+      }
+      ++i;
+    }
+    // The positions by how many pairs cross them, most first, each once.
+    const auto order = table.links_by_pairs();
+    ASSERT_EQ(order.size(), table.links().size());
+    std::vector<bool> seen(order.size(), false);
+    for (size_t k = 0; k < order.size(); ++k) {
+      ASSERT_LT(order[k], order.size());
+      EXPECT_FALSE(seen[order[k]]);
+      seen[order[k]] = true;
+      if (k > 0) {
+        EXPECT_GE(table.pairs_across(order[k - 1]).size(), table.pairs_across(order[k]).size());
       }
     }
   }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -225,6 +226,43 @@ TEST(FlowNetwork, RatesStayMaxMinFairOverEveryFlowThoughOnlyTheAffectedAreRefill
     }
   }
   for (size_t f = 0; f < demands.size(); ++f) EXPECT_NEAR(finished[f], expected[f], 1e-6 * expected[f] + 2e-12) << "flow " << f;
+}
+
+// A matrix's bytes per link are what adding each pair's bytes to its route's links, pair after pair,
+// gives, to the bit: the per-link sums keep that order (pairs that send nothing add nothing).
+TEST(FlowNetwork, RoutedTrafficIsEachRoutesBytesAddedPairByPair) {
+  for (hardware::FabricRouting routing : {hardware::FabricRouting::kEcmp, hardware::FabricRouting::kAdaptive}) {
+    hardware::ClusterSpec c = fat_tree(4, 2.0);
+    c.fabric.routing = routing;
+    const hardware::Topology topology = hardware::build_topology(c);
+    hardware::Router router(topology, routing);
+    // Nodes taking part with 8, 5, 2 and 1 GPUs: links crossed by unlike numbers of pairs.
+    std::vector<int> gpus{0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 13, 14, 19, 22, 29};
+    TrafficMatrix traffic(gpus);
+    Rng rng(7, "routed traffic");
+    // Sizes over six orders of magnitude, so that sums in another order round otherwise.
+    for (size_t s = 0; s < gpus.size(); ++s) {
+      for (size_t d = 0; d < gpus.size(); ++d) traffic.at(s, d) = rng.next() % 4 == 0 ? 0.0 : std::pow(10.0, 6 * rng.uniform()) / 3.0;
+    }
+    std::vector<double> expected(router.link_count(), 0.0), scratch;
+    for (size_t s = 0; s < gpus.size(); ++s) {
+      for (size_t d = 0; d < gpus.size(); ++d) {
+        if (s == d || traffic.at(s, d) <= 0) continue;
+        for (const hardware::RouteHop& hop : router.route(gpus[s], gpus[d])) expected[hop.link] += traffic.at(s, d) * hop.share;
+      }
+    }
+    const FlowDemand demand = route_traffic(router, traffic, scratch);
+    size_t used = 0;
+    for (hardware::LinkId l = 0; l < expected.size(); ++l) used += expected[l] > 0;
+    ASSERT_EQ(demand.links.size(), used);
+    for (size_t i = 0; i < demand.links.size(); ++i) {
+      const auto [link, bytes] = demand.links[i];
+      if (i > 0) {
+        EXPECT_LT(demand.links[i - 1].first, link);
+      }
+      EXPECT_EQ(bytes, expected[link]) << link;  // exactly
+    }
+  }
 }
 
 TEST(FlowNetwork, AgreesWithTheAnalyticModelOnNonBlockingFabricsUnderUniformTraffic) {
