@@ -198,14 +198,16 @@ const Router::Table& Router::table(std::span<const int> gpus) {
   const auto [found, fresh] = tables_.try_emplace(std::vector<int>(gpus.begin(), gpus.end()));
   Table& t = found->second;
   if (!fresh) return t;
-  t.size_ = gpus.size();
-  t.routes_.assign(t.size_ * t.size_, RouteRef{});
-  t.blocks_ = &blocks_;
+  const size_t n = gpus.size();
+  if (n * n > std::numeric_limits<uint32_t>::max()) throw std::length_error("a set of GPUs too large to route as one table");
+  // Every pair's route, destination by destination, kept only until the table is indexed.
+  std::vector<RouteHop> hops;
+  std::vector<size_t> route_at(n * n, 0), route_length(n * n, 0);
   latency_scratch_.resize(island_.size());
   latency_stamp_.resize(island_.size());
   next_memo_.resize(island_.size());
   next_stamp_.resize(island_.size());
-  for (size_t to = 0; to < t.size_; ++to) {
+  for (size_t to = 0; to < n; ++to) {
     const Destination& to_b = destination(gpus[to]);
     ++stamp_;  // forgets the last destination's latencies
     const auto latency = [&](TopologyVertex v) {
@@ -215,7 +217,7 @@ const Router::Table& Router::table(std::span<const int> gpus) {
       }
       return latency_scratch_[v];
     };
-    for (size_t from = 0; from < t.size_; ++from) {
+    for (size_t from = 0; from < n; ++from) {
       // Within the node, over its fabric; not remembered: those next hops need not be the
       // lowest-latency ones that the other sources' walks keep.
       if (fabric_latency_to(to_b, topology_.gpu_vertex[gpus[from]]) != kUnreachable) {
@@ -224,25 +226,24 @@ const Router::Table& Router::table(std::span<const int> gpus) {
       } else {
         walk(gpus[from], gpus[to], latency, hops_, true);
       }
-      t.routes_[from * t.size_ + to] = store(hops_);
+      route_at[from * n + to] = hops.size();
+      route_length[from * n + to] = hops_.size();
+      hops.insert(hops.end(), hops_.begin(), hops_.end());
     }
   }
-  t.index_links(link_count());
+  t.index_links(link_count(), hops, route_at, route_length);
   return t;
 }
 
-void Router::Table::index_links(size_t link_count) {
-  if (size_ * size_ > std::numeric_limits<uint32_t>::max()) throw std::length_error("a set of GPUs too large to route as one table");
+void Router::Table::index_links(size_t link_count, std::span<const RouteHop> hops, std::span<const size_t> route_at,
+                                std::span<const size_t> route_length) {
   std::vector<size_t> crossing(link_count, 0);
   bool all_whole = true;
-  for (size_t pair = 0; pair < routes_.size(); ++pair) {
-    for (const RouteHop& hop : route(pair / size_, pair % size_)) {
-      ++crossing[hop.link];
-      all_whole &= hop.share == 1.0;
-    }
+  for (const RouteHop& hop : hops) {
+    ++crossing[hop.link];
+    all_whole &= hop.share == 1.0;
   }
   std::vector<size_t> fill(link_count, 0);  // where a link's next pair goes
-  links_.clear();
   pair_begin_.assign(1, 0);
   for (LinkId l = 0; l < link_count; ++l) {
     if (crossing[l] == 0) continue;
@@ -252,10 +253,10 @@ void Router::Table::index_links(size_t link_count) {
   }
   pairs_.resize(pair_begin_.back());
   shares_.assign(all_whole ? 0 : pairs_.size(), 0.0);
-  for (size_t pair = 0; pair < routes_.size(); ++pair) {
-    for (const RouteHop& hop : route(pair / size_, pair % size_)) {
-      if (!all_whole) shares_[fill[hop.link]] = hop.share;
-      pairs_[fill[hop.link]++] = static_cast<uint32_t>(pair);
+  for (size_t pair = 0; pair < route_at.size(); ++pair) {
+    for (size_t h = route_at[pair]; h < route_at[pair] + route_length[pair]; ++h) {
+      if (!all_whole) shares_[fill[hops[h].link]] = hops[h].share;
+      pairs_[fill[hops[h].link]++] = static_cast<uint32_t>(pair);
     }
   }
   by_pairs_.resize(links_.size());

@@ -60,19 +60,13 @@ class Router {
   struct RouteRef {
     uint32_t block = 0, offset = 0, length = 0;
   };
-  // The routes between every ordered pair of a set of GPUs (the GPUs of an all-to-all), looked up
-  // by position in the set rather than hashed pair by pair.
+  // The routes between every ordered pair of a set of GPUs (the GPUs of an all-to-all), kept link
+  // by link, for summing a set's bytes per link in one pass per link: the links some route
+  // crosses, ascending; the pairs (from * size + to, by position in the set) whose routes cross
+  // the i-th of them, ascending; and the shares of those pairs' bytes it carries, side by side
+  // with them (empty where every share is 1, as under ecmp).
   class Table {
    public:
-    std::span<const RouteHop> route(size_t from, size_t to) const {
-      const RouteRef r = routes_[from * size_ + to];
-      if (r.length == 0) return {};
-      return {(*blocks_)[r.block].data() + r.offset, r.length};
-    }
-    // The same routes link by link, for summing a set's bytes per link in one pass per link: the
-    // links some route crosses, ascending; the pairs (from * size + to) whose routes cross the
-    // i-th of them, ascending; and the shares of those pairs' bytes it carries, side by side with
-    // them (empty where every share is 1, as under ecmp).
     std::span<const LinkId> links() const { return links_; }
     std::span<const uint32_t> pairs_across(size_t i) const { return {pairs_.data() + pair_begin_[i], pair_begin_[i + 1] - pair_begin_[i]}; }
     std::span<const double> shares_across(size_t i) const {
@@ -84,12 +78,10 @@ class Router {
 
    private:
     friend class Router;
-    // Fills the link-by-link lists from routes_.
-    void index_links(size_t link_count);
+    // Fills the lists from every pair's route: route_length[p] hops of `hops` from route_at[p].
+    void index_links(size_t link_count, std::span<const RouteHop> hops, std::span<const size_t> route_at,
+                     std::span<const size_t> route_length);
 
-    size_t size_ = 0;
-    std::vector<RouteRef> routes_;
-    const std::vector<std::vector<RouteHop>>* blocks_ = nullptr;
     std::vector<LinkId> links_;
     std::vector<size_t> pair_begin_;  // by position in links_, and one past the last
     std::vector<uint32_t> pairs_;
