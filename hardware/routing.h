@@ -19,8 +19,9 @@
 // island, its leaves and the leaves' latencies between each other. Exact (integer picoseconds),
 // so routes are the ones a Dijkstra per destination would give. Routes are kept per pair that
 // asked for one (a hash map, not a GPU x GPU table) and per set of GPUs that exchange with each
-// other (an all-to-all's: a table by position, routed destination by destination). Memory: a
-// latency per (vertex, leaf) and the routes asked for. Not thread-safe.
+// other (an all-to-all's: routed destination by destination, kept link by link as the pairs that
+// cross each link, which is how a set's bytes are summed per link). Memory: a latency per
+// (vertex, leaf), the routes asked for, and 4 bytes per hop of a set's routes. Not thread-safe.
 #pragma once
 
 #include <cstdint>
