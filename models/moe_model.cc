@@ -98,7 +98,7 @@ Flops training_flops_per_token(const MoeModel& m, int seq_len) {
   return forward * 3.0;
 }
 
-ElementwiseBytes elementwise_bytes(const MoeModel& m) {
+ElementwiseBytes elementwise_bytes(const MoeModel& m, bool glu_clamps_apart) {
   const double a = 2.0, h = m.hidden;  // BF16
   const double norm = 2 * h * a, residual = 3 * h * a;
   ElementwiseBytes b;
@@ -106,12 +106,18 @@ ElementwiseBytes elementwise_bytes(const MoeModel& m) {
   const double queries_keys = 2.0 * (m.query_dim() + m.key_value_dim() / 2.0) * a;
   b.attention = Bytes(norm + residual + queries_keys);
   if (m.qk_norm) b.qk_norm = Bytes(queries_keys);
-  const double ffn_act = (m.gated_ffn ? 3.0 : 2.0) * m.ffn_hidden * a;
+  // A clamped GLU's clamps apart: forward, each half clamped (read and written) and the two
+  // concatenated (4 widths); backward, each clamp's gradient (the gradient and the input read, the
+  // result written) and the halves' gradients concatenated again (4): 18 widths in all, which as
+  // forward bytes (the backward priced at twice the forward) are 6.
+  const double clamp_widths = m.gated_ffn && m.glu_clamp > 0 && glu_clamps_apart ? 6.0 : 0.0;
+  const double ffn_act = ((m.gated_ffn ? 3.0 : 2.0) + clamp_widths) * m.ffn_hidden * a;
   b.dense_ffn = Bytes(norm + residual + ffn_act);
   // Router logits in FP32, read by the softmax and again by the top-k.
   b.router = Bytes(norm + residual + 3.0 * 4 * m.experts);
-  const double expert_act = (m.gated_ffn ? 3.0 : 2.0) * m.expert_ffn_hidden * a;
+  const double expert_act = ((m.gated_ffn ? 3.0 : 2.0) + clamp_widths) * m.expert_ffn_hidden * a;
   b.expert = Bytes(2 * 2 * h * a + expert_act);
+  b.expert_kernels = clamp_widths > 0 ? 6 : 3;  // the two clamps and the concatenation
   // A prediction module: the hidden state and the next token's embedding each through a norm,
   // concatenated (read and written, 2·hidden wide), and its layer's output through a final norm.
   if (m.mtp_layers > 0) b.mtp = Bytes(3 * norm + 2 * 2 * h * a);

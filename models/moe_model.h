@@ -84,6 +84,15 @@ struct MoeModel {
   Dtype dtype = Dtype::kBf16;  // GEMM precision (activations between GEMMs stay BF16)
   Fp8Recipe fp8_recipe = Fp8Recipe::kTensorwise;
   bool gated_ffn = false;  // SwiGLU: three weight matrices instead of two
+  // A gated FFN's two halves clamped before the activation, the gate's from above and the linear
+  // half's both ways, at this value (gpt-oss's swiglu_limit, 7); 0: no clamp. What it costs is the
+  // framework's (StepConfig::glu_clamps_apart): Megatron (weighted_bias_quick_geglu_impl) clamps
+  // each half and concatenates them again in kernels of their own before its fused activation;
+  // a compiled activation (AutoModel's torch.compile'd one) clamps inside it, for nothing more.
+  double glu_clamp = 0;
+  // The experts' GEMMs add a bias (gpt-oss). Where it is added is the framework's
+  // (StepConfig::expert_bias_apart): in the grouped GEMM's epilogue it costs nothing apart.
+  bool expert_bias = false;
   // Bytes per parameter besides the BF16 weight itself: a BF16 gradient (2) + FP32 master
   // weight and two Adam moments (12).
   double grad_bytes_per_param = 2;
@@ -130,15 +139,17 @@ TokenFlops token_flops(const MoeModel& m, int seq_len);
 // top-k, the permute and unpermute of dispatched tokens. All in BF16, FP8 GEMMs or not: FP8
 // training quantizes a GEMM's operands, not the activations between GEMMs (fp8_quantization).
 struct ElementwiseBytes {
-  Bytes attention;   // per token and layer: norm, rotary, residual
-  Bytes qk_norm;     // per token and layer: the query and key norms (two kernels), zero without them
-  Bytes dense_ffn;   // per token and dense layer: norm, activation, residual
-  Bytes router;      // per token and MoE layer: norm, router softmax and top-k, residual
-  Bytes expert;      // per routed (token, expert) pair: permute, activation, unpermute
-  Bytes mtp;         // per token and prediction module: its two input norms, the concatenation, its final norm
-  Bytes final_norm;  // per token: the model's final norm, before the LM head
+  Bytes attention;         // per token and layer: norm, rotary, residual
+  Bytes qk_norm;           // per token and layer: the query and key norms (two kernels), zero without them
+  Bytes dense_ffn;         // per token and dense layer: norm, activation, residual
+  Bytes router;            // per token and MoE layer: norm, router softmax and top-k, residual
+  Bytes expert;            // per routed (token, expert) pair: permute, activation, unpermute
+  int expert_kernels = 3;  // the kernels that move `expert`, forward
+  Bytes mtp;               // per token and prediction module: its two input norms, the concatenation, its final norm
+  Bytes final_norm;        // per token: the model's final norm, before the LM head
 };
-ElementwiseBytes elementwise_bytes(const MoeModel& m);
+// `glu_clamps_apart`: a clamped GLU's clamps run as kernels of their own (MoeModel::glu_clamp).
+ElementwiseBytes elementwise_bytes(const MoeModel& m, bool glu_clamps_apart);
 
 // What quantizing one BF16 tensor for FP8 GEMMs costs, per element and in kernels: read it,
 // write its two FP8 layouts (row-wise for one GEMM, column-wise for the weight gradient's, as

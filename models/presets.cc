@@ -110,8 +110,8 @@ MoeModel qwen3_235b_a22b() {
 
 // gpt-oss-120b (config.json of openai/gpt-oss-120b): 36 layers all MoE, hidden 2880, 64 heads with
 // 8 KV heads of 64, every other layer (from the first) on a 128-token sliding window, 128 SwiGLU
-// experts of 2880, top-4, vocabulary 201088, untied embeddings. Biases, attention sinks and
-// MXFP4 weights (an inference format) are left out.
+// experts of 2880 (their halves clamped at 7, and biased), top-4, vocabulary 201088, untied
+// embeddings. The attention's biases and sinks and MXFP4 weights (an inference format) are left out.
 MoeModel gpt_oss_120b() {
   MoeModel m;
   m.preset = "gpt-oss-120b";
@@ -130,6 +130,8 @@ MoeModel gpt_oss_120b() {
   m.vocab = 201088;
   m.tied_embeddings = false;
   m.gated_ffn = true;
+  m.glu_clamp = 7;  // swiglu_limit
+  m.expert_bias = true;
   return m;
 }
 

@@ -47,6 +47,8 @@ StepConfig step_config(const Scenario& s, MigrationMode migration, int spare_slo
   c.delay_wgrad = s.training.delay_wgrad;
   c.ddp_bucket_params = static_cast<double>(s.training.ddp_bucket_size);
   c.loss_upcast = s.training.cross_entropy == "fp32";
+  c.expert_bias_apart = s.training.expert_bias_add == "apart";
+  c.glu_clamps_apart = s.training.glu_clamp == "apart";
   c.fp8_activation_input = s.training.activation_func_fp8_input_store;
   c.e5m6_attention_output = s.training.attention_output_e5m6;
   c.expert_execution = s.training.expert_execution;

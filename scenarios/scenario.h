@@ -47,6 +47,14 @@ struct TrainingSpec {
   // kept, PyTorch's unfused path) or bf16 (one BF16 tensor: Megatron's and Transformer Engine's
   // fused cross-entropy, which writes the gradient in place, or a loss without upcast).
   std::string cross_entropy = "fp32";
+  // Where the experts' biases are added, for a model with them: gemm (the grouped GEMM's epilogue,
+  // Transformer Engine's GroupedLinear) or apart (after it, expert by expert, as AutoModel's
+  // torch._grouped_mm path).
+  std::string expert_bias_add = "gemm";
+  // Where a clamped GLU's clamps run, for a model with them: apart (kernels of their own, and the
+  // activation's input kept for them: Megatron's weighted_bias_quick_geglu_impl) or fused (inside
+  // a compiled activation: AutoModel's torch.compile'd swiglu_oai).
+  std::string glu_clamp = "apart";
   // Megatron's --delay-wgrad-compute (schedule overlap only): a layer's weight gradients run after
   // the all-to-all that needs only its input gradients has started, hiding it.
   bool delay_wgrad = false;

@@ -121,6 +121,8 @@ void emit_model(YAML::Emitter& out, const models::MoeModel& m) {
   }
   out << Key << "sliding_window" << Value << m.sliding_window;
   out << Key << "qk_norm" << Value << m.qk_norm;
+  out << Key << "glu_clamp" << Value << m.glu_clamp;
+  out << Key << "expert_bias" << Value << m.expert_bias;
   out << Key << "ffn_hidden" << Value << m.ffn_hidden;
   out << Key << "expert_ffn_hidden" << Value << m.expert_ffn_hidden;
   out << Key << "experts" << Value << m.experts;
@@ -196,6 +198,8 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "seq_len" << Value << s.training.seq_len;
   out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
   out << Key << "cross_entropy" << Value << s.training.cross_entropy;
+  out << Key << "expert_bias_add" << Value << s.training.expert_bias_add;
+  out << Key << "glu_clamp" << Value << s.training.glu_clamp;
   out << Key << "delay_wgrad" << Value << s.training.delay_wgrad;
   out << Key << "ddp_bucket_size" << Value << s.training.ddp_bucket_size;
   out << Key << "activation_func_fp8_input_store" << Value << s.training.activation_func_fp8_input_store;

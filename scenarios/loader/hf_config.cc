@@ -42,6 +42,13 @@ class Fields {
     if (!root_[key].is_boolean()) fail(key, "expected true or false, got " + root_[key].dump());
     return root_[key].get<bool>();
   }
+  double number_or(const std::string& key, double fallback, double min) {
+    used_.insert(key);
+    if (!has(key)) return fallback;
+    if (!root_[key].is_number() || root_[key].get<double>() < min)
+      fail(key, "expected a number >= " + std::to_string(static_cast<int>(min)) + ", got " + root_[key].dump());
+    return root_[key].get<double>();
+  }
   std::string text_or(const std::string& key, const std::string& fallback) {
     used_.insert(key);
     if (!has(key)) return fallback;
@@ -183,6 +190,8 @@ models::MoeModel deepseek(Fields& f) {
 
 models::MoeModel gpt_oss(Fields& f) {
   models::MoeModel m = every_layer_moe(f, "num_local_experts");
+  m.glu_clamp = f.number_or("swiglu_limit", 0, 0);
+  m.expert_bias = true;  // gpt-oss's experts have biases; its config has no field for them
   m.sliding_window = f.count_or("sliding_window", 0, 1);
   // moesim's window covers every other layer from layer 0, as gpt-oss's layer_types alternate.
   const json& types = f.value("layer_types");

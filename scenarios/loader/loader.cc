@@ -123,6 +123,8 @@ models::MoeModel read_model(MapReader r, const std::string& scenario_file) {
   mla.finish();
   count("sliding_window", m.sliding_window, 0);
   m.qk_norm = r.get_bool("qk_norm", m.qk_norm);
+  m.glu_clamp = r.get_double("glu_clamp", m.glu_clamp, 0, 1e6);
+  m.expert_bias = r.get_bool("expert_bias", m.expert_bias);
   count("ffn_hidden", m.ffn_hidden, 1);
   count("expert_ffn_hidden", m.expert_ffn_hidden, 1);
   count("experts", m.experts, 1);
@@ -206,6 +208,8 @@ TrainingSpec read_training(MapReader tr, const ParallelismSpec& p) {
   }
   t.micro_batch = tr.get_int("micro_batch", std::max<int64_t>(1, t.global_batch() / p.dp), 1, int64_t{1} << 40);
   t.cross_entropy = tr.get_choice("cross_entropy", {"fp32", "bf16"}, t.cross_entropy);
+  t.expert_bias_add = tr.get_choice("expert_bias_add", {"gemm", "apart"}, t.expert_bias_add);
+  t.glu_clamp = tr.get_choice("glu_clamp", {"apart", "fused"}, t.glu_clamp);
   t.delay_wgrad = tr.get_bool("delay_wgrad", t.delay_wgrad);
   t.ddp_bucket_size = tr.get_int("ddp_bucket_size", std::max<int64_t>(40'000'000, int64_t{1'000'000} * p.dp * p.cp), 1, int64_t{1} << 50);
   t.activation_func_fp8_input_store = tr.get_bool("activation_func_fp8_input_store", t.activation_func_fp8_input_store);

@@ -56,7 +56,7 @@ double attention_activations(const models::MoeModel& m, unsigned recomputed, boo
   return bytes + 2.0 * (m.query_dim() + m.key_value_dim());
 }
 
-double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed, bool fp8_activation_input) {
+double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed, bool fp8_activation_input, bool glu_clamps_apart) {
   const double h = m.hidden, gemm_input = m.gemm_input_bytes();
   const auto dropped = [&](RecomputeModule module) { return (recomputed & module) != 0; };
   const bool norm_dropped = dropped(kRecomputeLayernorm) && norm_stands_alone(m, moe ? NormSite::kMoe : NormSite::kDenseFfn);
@@ -70,9 +70,15 @@ double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed,
   // activation stores it so) and the activation's output.
   const double activation_input = m.gated_ffn && fp8_activation_input ? 1.0 : 2.0;
   // moe_act recomputes the routed experts' activation only (Megatron's grouped MLP); a dense FFN
-  // and the shared experts keep theirs.
+  // and the shared experts keep theirs. A clamped GLU's clamps apart keep their inputs (the first
+  // GEMM's output, above) for their backward pass and the activation keeps the clamped,
+  // concatenated copy besides, both halves in BF16, unless moe_act recomputes it all from the
+  // first GEMM's output.
+  const bool clamped = m.gated_ffn && m.glu_clamp > 0 && glu_clamps_apart;
   auto ffn = [&](double width, bool routed) {
-    return activation_input * (m.gated_ffn ? 2 : 1) * width + (routed && dropped(kRecomputeMoeActivation) ? 0 : gemm_input * width);
+    const bool recomputed_activation = routed && dropped(kRecomputeMoeActivation);
+    return activation_input * (m.gated_ffn ? 2 : 1) * width + (recomputed_activation ? 0 : gemm_input * width) +
+           (clamped && !recomputed_activation ? 2.0 * 2 * width : 0.0);
   };
   if (!moe) return norm + ffn(m.ffn_hidden, false);
   // A routed expert's input is the token's dispatched copy, not the norm's output.
@@ -205,15 +211,16 @@ GpuMemory gpu_memory(const StepConfig& s) {
       for (int l : chunks[where.virtual_stage(stage, c)]) {
         const bool moe = m.is_moe_layer(l);
         const double mtp = m.is_mtp_layer(l) ? mtp_activations(m) : 0.0;
-        const double kept = mtp + attention_activations(m, 0, s.e5m6_attention_output) + ffn_activations(m, moe, 0, s.fp8_activation_input);
+        const double kept = mtp + attention_activations(m, 0, s.e5m6_attention_output) +
+                            ffn_activations(m, moe, 0, s.fp8_activation_input, s.glu_clamps_apart);
         if (p.recompute == Recompute::kFull) {
           // A prediction module's checkpoint keeps the next token's embedding beside its input.
           chunk += (m.is_mtp_layer(l) ? 4.0 : 2.0) * m.hidden;
           recomputed_layer = std::max(recomputed_layer, kept * rows);
         } else {
-          const double ffn = ffn_activations(m, moe, recomputed, s.fp8_activation_input);
+          const double ffn = ffn_activations(m, moe, recomputed, s.fp8_activation_input, s.glu_clamps_apart);
           chunk += mtp + attention_activations(m, recomputed, s.e5m6_attention_output) + ffn;
-          const double unchecked = ffn_activations(m, moe, recomputed & ~kCheckpointedModules, s.fp8_activation_input);
+          const double unchecked = ffn_activations(m, moe, recomputed & ~kCheckpointedModules, s.fp8_activation_input, s.glu_clamps_apart);
           recomputed_layer = std::max(recomputed_layer, (unchecked - ffn) * rows);
         }
       }

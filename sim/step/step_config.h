@@ -116,6 +116,13 @@ struct StepConfig {
   // The loss: Megatron's vocab-parallel cross-entropy, which upcasts the logits to FP32, or a fused
   // kernel over the BF16 logits (Transformer Engine's or Megatron's fused cross-entropy).
   bool loss_upcast = true;
+  // Where the experts' biases are added (a model with them, models::MoeModel::expert_bias): in the
+  // grouped GEMM's epilogue (Transformer Engine's GroupedLinear), free, or apart (AutoModel's
+  // torch._grouped_mm path, which has no bias): an add per expert and a concatenation.
+  bool expert_bias_apart = false;
+  // A clamped GLU's clamps (models::MoeModel::glu_clamp) as kernels of their own, their inputs
+  // kept for the backward pass (Megatron), or inside a compiled activation (AutoModel).
+  bool glu_clamps_apart = true;
   // Bytes per logit (token x vocabulary entry) the loss keeps for its backward pass: 6 when it
   // upcasts to FP32 and keeps both copies, 2 when it keeps one BF16 tensor.
   double logit_bytes() const { return loss_upcast ? 6.0 : 2.0; }

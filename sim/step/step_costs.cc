@@ -115,7 +115,7 @@ void compute_costs(const StepConfig& s, StepCosts& c) {
   const auto& gpu = s.cluster.gpu;
   const auto& p = s.parallel;
   const auto flops = models::token_flops(m, s.seq_len);
-  const auto elementwise = models::elementwise_bytes(m);
+  const auto elementwise = models::elementwise_bytes(m, s.glu_clamps_apart);
   const double rows = c.rows, gemm_rows = rows * p.tp;  // TP splits the weights, not the tokens
   const LayerGemms gemms = layer_gemms(m, p.tp, p.etp);
   auto time = [&](models::Dtype dtype, Flops f, std::span<const GemmShape> shapes, double shape_rows) {
@@ -198,7 +198,7 @@ void mtp_costs(const StepConfig& s, StepCosts& c) {
   const double rows = c.rows, gemm_rows = rows * p.tp;
   const GemmShape projection = layer_gemms(m, p.tp, p.etp).mtp_projection, whole = layer_gemms(m, 1, p.etp).mtp_projection;
   c.mtp_wgrad = gemm_time(gpu, m.dtype, models::token_flops(m, s.seq_len).mtp_projection, rows, {&projection, 1}, gemm_rows);
-  const Duration mtp = c.mtp_wgrad + elementwise_time(gpu, models::elementwise_bytes(m).mtp * rows, 4);
+  const Duration mtp = c.mtp_wgrad + elementwise_time(gpu, models::elementwise_bytes(m, s.glu_clamps_apart).mtp * rows, 4);
   c.mtp_fwd = mtp + fp8_cast_time(gpu, m, rows, {&whole, 1}, false);
   c.mtp_bwd = mtp * 2 + fp8_cast_time(gpu, m, rows, {&whole, 1}, true) + (p.recompute == Recompute::kFull ? c.mtp_fwd : Duration());
 }
@@ -385,6 +385,44 @@ void embedding_group_costs(const StepConfig& s, StepCosts& c, network::NetworkMo
   c.embedding_grad = network.all_reduce(std::vector<int>{c.layout.gpu(first, 0), c.layout.gpu(other, 0)}, Bytes(c.embedding_grad_bytes));
 }
 
+// A routed expert's per-row work on its GPU: its GEMMs, the memory-bound kernels around them, FP8
+// casts, and what moe_act recomputes.
+void routed_expert_costs(const StepConfig& s, StepCosts& c) {
+  const auto& m = s.model;
+  const auto& p = s.parallel;
+  c.expert_flops_per_token = models::token_flops(m, s.seq_len).expert.count();
+  const std::vector<GemmShape> expert = layer_gemms(m, p.tp, p.etp).expert;  // split over ETP only
+  c.expert_traffic = gemm_traffic(expert, m.dtype);
+  c.expert_width = width_factor(s.cluster.gpu, expert);
+  const models::ElementwiseBytes elementwise = models::elementwise_bytes(m, s.glu_clamps_apart);
+  c.expert_elementwise_bytes = elementwise.expert;
+  c.expert_elementwise_kernels = elementwise.expert_kernels;
+  if (m.expert_bias && s.expert_bias_apart) {
+    // Each GEMM's bias added after it, expert by expert, and the experts' outputs concatenated
+    // (AutoModel's _apply_bias): forward, the adds and the concatenation each read and write the
+    // GEMM's output (4 widths); backward, the experts' gradients concatenated (2) and each bias's
+    // gradient summed over the rows (1), and for the second GEMM, whose bias the routing weight
+    // scales, the output's gradient read once more for the weight's (1). 7 widths of the first
+    // GEMM's output and 8 of the second's, a third of that as forward bytes (the backward priced
+    // at twice the forward).
+    const double first = (m.gated_ffn ? 2.0 : 1.0) * m.expert_ffn_hidden, second = m.hidden;
+    c.expert_elementwise_bytes += Bytes((7 * first + 8 * second) / 3 * models::bytes_per_element(models::Dtype::kBf16));
+    c.expert_elementwise_kernels += 2 + 2 * std::max(1, m.experts / p.ep);  // the concatenations, an add per expert and GEMM
+  }
+  const models::Fp8Quantization fp8 = models::fp8_quantization(m);
+  c.expert_quantize_forward = Bytes(fp8.bytes_per_element * quantized_elements(expert, false));
+  c.expert_quantize_backward = Bytes(fp8.bytes_per_element * quantized_elements(expert, true));
+  c.expert_quantize_kernels = fp8.kernels_per_tensor * static_cast<int>(expert.size());
+  if (p.recomputes(kRecomputeMoeActivation)) {
+    const double inner = expert.back().depth;  // the activation's output width on this GPU: the second GEMM's depth
+    // A clamped GLU clamps and concatenates its halves again first (8 widths, three kernels).
+    const bool clamped = m.gated_ffn && m.glu_clamp > 0 && s.glu_clamps_apart;
+    const double activation = ((m.gated_ffn ? 3.0 : 2.0) + (clamped ? 8.0 : 0.0)) * inner * models::bytes_per_element(models::Dtype::kBf16);
+    c.expert_recompute_bytes = Bytes(activation + fp8.bytes_per_element * inner);
+    c.expert_recompute_kernels = 1 + (clamped ? 3 : 0) + fp8.kernels_per_tensor;
+  }
+}
+
 }  // namespace
 
 StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
@@ -400,21 +438,7 @@ StepCosts step_costs(const StepConfig& s, network::NetworkModel& network) {
   c.micro_batches = s.micro_batches;
   c.rows = static_cast<double>(s.tokens_per_rank) / s.micro_batches;
   const auto params = models::param_counts(m);
-  c.expert_flops_per_token = models::token_flops(m, s.seq_len).expert.count();
-  const std::vector<GemmShape> expert = layer_gemms(m, p.tp, p.etp).expert;  // split over ETP only
-  c.expert_traffic = gemm_traffic(expert, m.dtype);
-  c.expert_width = width_factor(s.cluster.gpu, expert);
-  c.expert_elementwise_bytes = models::elementwise_bytes(m).expert;
-  const models::Fp8Quantization fp8 = models::fp8_quantization(m);
-  c.expert_quantize_forward = Bytes(fp8.bytes_per_element * quantized_elements(expert, false));
-  c.expert_quantize_backward = Bytes(fp8.bytes_per_element * quantized_elements(expert, true));
-  c.expert_quantize_kernels = fp8.kernels_per_tensor * static_cast<int>(expert.size());
-  if (p.recomputes(kRecomputeMoeActivation)) {
-    const double inner = expert.back().depth;  // the activation's output width on this GPU: the second GEMM's depth
-    const double activation = (m.gated_ffn ? 3.0 : 2.0) * inner * models::bytes_per_element(models::Dtype::kBf16);
-    c.expert_recompute_bytes = Bytes(activation + fp8.bytes_per_element * inner);
-    c.expert_recompute_kernels = 1 + fp8.kernels_per_tensor;
-  }
+  routed_expert_costs(s, c);
   c.expert_state_bytes = params.expert * (models::MoeModel::kWeightBytes + m.grad_bytes_per_param + m.optimizer_bytes_per_param);
   c.layer_to_moe.assign(m.transformer_layers(), -1);
   c.moe_layers = m.moe_layer_indices();

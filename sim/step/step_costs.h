@@ -45,7 +45,8 @@ struct StepCosts {
   // model's width term.
   GemmTraffic expert_traffic;
   double expert_width = 1;
-  Bytes expert_elementwise_bytes;  // per routed token row: permute, activation, unpermute
+  Bytes expert_elementwise_bytes;      // per routed token row: permute, activation, unpermute, biases added apart
+  int expert_elementwise_kernels = 3;  // the kernels that move it, forward
   // Per routed token row, quantizing the experts' GEMM inputs (forward) and output gradients
   // (backward) for FP8, and the kernels that takes each way (models::fp8_quantization).
   Bytes expert_quantize_forward, expert_quantize_backward;

@@ -306,8 +306,8 @@ double experts_compute(const StepConfig& config, const StepCosts& costs, network
     }
     // A weight's gradient (rows x in)^T (rows x out) takes the FLOPs of the forward GEMM.
     t.experts_wgrad[gpu] = grouped_kernel_time(config.cluster.gpu, m.dtype, groups);
-    const Duration experts =
-        t.experts_wgrad[gpu] + elementwise_time(config.cluster.gpu, costs.expert_elementwise_bytes * (gpu_rows / etp), 3);
+    const Duration experts = t.experts_wgrad[gpu] + elementwise_time(config.cluster.gpu, costs.expert_elementwise_bytes * (gpu_rows / etp),
+                                                                     costs.expert_elementwise_kernels);
     const auto quantize = [&](Bytes per_row) {
       return elementwise_time(config.cluster.gpu, per_row * gpu_rows, costs.expert_quantize_kernels);
     };

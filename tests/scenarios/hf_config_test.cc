@@ -48,6 +48,8 @@ void expect_same_model(const models::MoeModel& a, const models::MoeModel& b, con
   EXPECT_EQ(a.topk_groups, b.topk_groups);
   EXPECT_EQ(a.dtype, b.dtype);
   EXPECT_EQ(a.gated_ffn, b.gated_ffn);
+  EXPECT_EQ(a.glu_clamp, b.glu_clamp);
+  EXPECT_EQ(a.expert_bias, b.expert_bias);
   EXPECT_EQ(a.mtp_layers, b.mtp_layers);
 }
 
@@ -136,6 +138,10 @@ TEST_F(HfConfigFile, BadConfigsNameTheFieldAndWhere) {
  "num_attention_heads": 4, "vocab_size": 100, "intermediate_size": 128, "moe_intermediate_size": 32, "num_experts": 8,
  "num_experts_per_tok": 2, "mlp_only_layers": [1, 3]})");
   EXPECT_NE(layers.find("`model.config: mlp_only_layers`: moesim's dense layers are the first ones"), std::string::npos) << layers;
+  const std::string clamp = error(R"({"architectures": ["GptOssForCausalLM"], "num_hidden_layers": 2, "hidden_size": 64,
+ "num_attention_heads": 4, "vocab_size": 100, "intermediate_size": 64, "num_local_experts": 8, "num_experts_per_tok": 2,
+ "swiglu_limit": "seven"})");
+  EXPECT_NE(clamp.find("`model.config: swiglu_limit`: expected a number >= 0, got \"seven\""), std::string::npos) << clamp;
 }
 
 TEST(HfConfig, AScenarioTakesItAndPrintsIt) {

@@ -56,7 +56,7 @@ TEST(Fp8Quantization, EachRecipeMovesWhatItsKernelsRead) {
 TEST(Fp8Quantization, ActivationsBetweenGemmsStayBf16) {
   models::MoeModel bf16 = qwen_layers({}).model, fp8 = bf16;
   fp8.dtype = models::Dtype::kFp8;
-  const models::ElementwiseBytes a = models::elementwise_bytes(bf16), b = models::elementwise_bytes(fp8);
+  const models::ElementwiseBytes a = models::elementwise_bytes(bf16, true), b = models::elementwise_bytes(fp8, true);
   EXPECT_EQ(a.attention, b.attention);
   EXPECT_EQ(a.dense_ffn, b.dense_ffn);
   EXPECT_EQ(a.router, b.router);
