@@ -31,10 +31,6 @@ void add_hops(std::span<const hardware::RouteHop> route, double bytes, std::vect
   }
 }
 
-}  // namespace
-
-namespace {
-
 // A pair's bytes, where it sends any: a route carries only positive bytes.
 inline double sent(std::span<const double> bytes, uint32_t pair) { return bytes[pair] > 0 ? bytes[pair] : 0.0; }
 
