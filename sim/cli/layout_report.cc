@@ -17,7 +17,7 @@ std::string format(const char* f, auto... args) {
   return buf;
 }
 
-// "0-31", "0, 2, 4, ... 30" or "5": a group's GPUs, and the nodes they span.
+// "0-31", "0, 16", "0, 2, 4, ... 30" or "5": a group's GPUs, and the nodes they span.
 std::string gpus(const scenarios::Scenario& s, const std::vector<int>& group) {
   std::string list;
   const bool consecutive = group.back() - group.front() + 1 == static_cast<int>(group.size());
@@ -26,7 +26,9 @@ std::string gpus(const scenarios::Scenario& s, const std::vector<int>& group) {
   } else if (consecutive) {
     list = format("%d-%d", group.front(), group.back());
   } else {
-    for (size_t i = 0; i < std::min<size_t>(group.size(), 3); ++i) list += std::to_string(group[i]) + ", ";
+    // All of a short group; the first three and the last of a longer one.
+    const size_t shown = group.size() <= 4 ? group.size() - 1 : 3;
+    for (size_t i = 0; i < shown; ++i) list += std::to_string(group[i]) + ", ";
     list += (group.size() > 4 ? "... " : "") + std::to_string(group.back());
   }
   const int first = s.cluster.node_of(group.front()), last = s.cluster.node_of(group.back());

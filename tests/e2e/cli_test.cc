@@ -120,6 +120,10 @@ TEST_F(Cli, ValidatePrintsTheResolvedScenario) {
   EXPECT_NE(spread.out.find("ETP 1 x expert-DP 2 x EP 32 (ep_layout spread)"), std::string::npos) << spread.out;
   EXPECT_NE(spread.out.find("expert parallel   0, 2, 4, ... 62 (32 GPUs, nodes 0-7)"), std::string::npos) << spread.out;
   EXPECT_NE(spread.out.find("expert-data-par.  0-1 (2 GPUs, node 0)"), std::string::npos) << spread.out;
+  // Packed, a group of a few GPUs apart lists each of them once.
+  const Result packed = moesim("validate " + quickstart() + " --set parallelism.ep=16 --print");
+  ASSERT_EQ(packed.status, 0) << packed.err;
+  EXPECT_NE(packed.out.find("expert-data-par.  0, 16 (2 GPUs, nodes 0-2)\n"), std::string::npos) << packed.out;
 }
 
 TEST_F(Cli, ValidatePrintsThePipelineSplitAndTakesAnotherInMegatronsNotation) {
