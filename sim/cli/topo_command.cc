@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <string>
 
 #include "hardware/fabric.h"
 #include "hardware/topology.h"
@@ -60,8 +61,10 @@ int cmd_topo(const std::vector<std::string>& args) {
   std::printf("  fabric        %s, %d node-facing ports per leaf, %d spine%s%s, oversubscription %g:1\n", c.fabric.kind.c_str(),
               c.fabric.leaf_ports, c.fabric.spines, c.fabric.spines == 1 ? "" : "s",
               hardware::fabric_of(c).plane_per_rail ? " per plane" : "", c.fabric.oversubscription);
-  std::printf("  switches      %d intra-node (%s), %d PCIe, %d leaves, %d spines\n", t.intra_switches,
-              hardware::to_string(c.intra_node.fabric), t.pcie_switches, t.leaves, t.spines);
+  // The PCIe switches that join a node's groups (HCCS), where it has several.
+  const std::string between_groups = t.pcie_switches > 0 ? ", " + std::to_string(t.pcie_switches) + " PCIe between groups" : "";
+  std::printf("  switches      %d intra-node (%s)%s, %d leaves, %d spines\n", t.intra_switches, hardware::to_string(c.intra_node.fabric),
+              between_groups.c_str(), t.leaves, t.spines);
   std::printf("  endpoints     %d GPUs, %d NICs of %s\n", t.gpus, t.nics, gb_per_s(c.nic.link.bandwidth).c_str());
   std::printf("  links         %d\n", t.links);
   if (c.gpu_count() > 1) {

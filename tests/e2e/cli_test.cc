@@ -187,9 +187,13 @@ TEST_F(Cli, TopoSummarizesTheFabricAndWritesDot) {
   ASSERT_EQ(r.status, 0) << r.err;
   // Four nodes, two per top-of-rack leaf: 16 NICs of 50 GB/s face the other half, halved by 2:1.
   EXPECT_NE(r.out.find("fat_tree"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("2 leaves, 8 spines"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("switches      4 intra-node (nvswitch), 2 leaves, 8 spines"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bisection     400.0 GB/s per direction"), std::string::npos) << r.out;
   EXPECT_EQ(slurp(dot).rfind("graph G {", 0), 0u);
+  // Ascend's servers join their two HCCS groups of four through PCIe.
+  const Result ascend = moesim("topo " + quickstart() + " --set cluster.preset=ascend-910b");
+  ASSERT_EQ(ascend.status, 0) << ascend.err;
+  EXPECT_NE(ascend.out.find("switches      8 intra-node (hccs), 4 PCIe between groups,"), std::string::npos) << ascend.out;
   const Result bad = moesim("topo " + quickstart() + " --set cluster.fabric.leaf_ports=1 --set cluster.fabric.spines=0 --dot " +
                             (dir_ / "bad.dot").string());
   EXPECT_EQ(bad.status, 2);
