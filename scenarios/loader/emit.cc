@@ -151,7 +151,7 @@ void emit_parallelism(YAML::Emitter& out, const ParallelismSpec& p) {
   if (p.recompute == Recompute::kSelective)
     out << Key << "recompute_modules" << Value << YAML::Flow << recompute_module_names(p.recompute_modules);
   out << Key << "ep_layout" << Value << (p.ep_layout == EpLayout::kPacked ? "packed" : "spread");
-  if (p.tp_comm_overlap) out << Key << "tp_comm_overlap" << Value << true;
+  out << Key << "tp_comm_overlap" << Value << p.tp_comm_overlap;
   if (!p.pipeline_layout.empty()) out << Key << "pipeline_layout" << Value << format_pipeline_layout(p.pipeline_layout);
   out << EndMap;
 }

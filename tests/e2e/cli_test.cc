@@ -111,6 +111,8 @@ TEST_F(Cli, ValidatePrintsTheResolvedScenario) {
   ASSERT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("bf16_peak: 989.4 TFLOP/s"), std::string::npos);
   EXPECT_NE(r.out.find("ep_layout: packed"), std::string::npos);
+  // Every resolved value, a default false among them (compare's list of differences reads it).
+  EXPECT_NE(r.out.find("tp_comm_overlap: false"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("expert parallel   0-31 (32 GPUs, nodes 0-3)"), std::string::npos) << r.out;
   // Spread over a larger cluster, an EP group takes every other GPU and each expert's two
   // replicas sit side by side.
