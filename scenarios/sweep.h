@@ -13,6 +13,7 @@ namespace moesim::scenarios {
 struct SweepAxis {
   std::string key;                  // a key path, as with --set
   std::vector<std::string> values;  // each a YAML value, as text ("8", "[{placement: static}]")
+  bool zipped = false;              // a `zip` axis
 };
 
 struct SweepPoint {

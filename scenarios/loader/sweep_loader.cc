@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <string_view>
 
 #include "scenarios/loader/loader.h"
 #include "scenarios/loader/suggest.h"
@@ -46,7 +47,7 @@ std::vector<Axis> read_axes(const YAML::Node& root, const char* section, const S
       throw ScenarioError(sources.location(values.Mark()), path, "expected a list of values to sweep, got " + describe(values));
     }
     if (values.size() == 0) throw ScenarioError(sources.location(values.Mark()), path, "expected at least one value, got an empty list");
-    Axis a{{key, {}}, {}};
+    Axis a{{key, {}, std::string_view(section) == "zip"}, {}};
     for (const auto& v : values) {
       a.axis.values.push_back(value_text(v));
       a.origins.push_back(sources.location(v.Mark()));

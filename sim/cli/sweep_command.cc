@@ -52,12 +52,22 @@ Shard parse_shard(const std::string& text) {
 
 std::string points(int n) { return std::to_string(n) + (n == 1 ? " point" : " points"); }
 
+// "cluster.nodes (2), seed (3)": each grid axis and its values; the zip axes, which advance together,
+// as one: "cluster.nodes and parallelism together (3)".
 std::string axes_line(const scenarios::Sweep& sweep) {
-  std::string out;
+  std::string out, zipped;
+  size_t zip_values = 0;
   for (const auto& a : sweep.axes) {
-    out += (out.empty() ? "" : ", ") + a.key + " (" + std::to_string(a.values.size()) + ")";
+    if (a.zipped) {
+      zipped += (zipped.empty() ? "" : " and ") + a.key;
+      zip_values = a.values.size();
+    } else {
+      out += (out.empty() ? "" : ", ") + a.key + " (" + std::to_string(a.values.size()) + ")";
+    }
   }
-  return out;
+  if (zipped.empty()) return out;
+  const bool together = zipped.find(" and ") != std::string::npos;
+  return out + (out.empty() ? "" : ", ") + zipped + (together ? " together (" : " (") + std::to_string(zip_values) + ")";
 }
 
 // Point summaries as one message for MPI: "INDEX BYTES\n" then the bytes, repeated.

@@ -31,7 +31,7 @@ TEST_F(Sweep, WritesAPointDirectoryEachAndCombinedCsvAndH5) {
   const fs::path out = dir_ / "out";
   const Result r = moesim("sweep " + sweep.string() + " --out " + out.string() + " --jobs 2");
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("8 points over cluster.nodes (2), cluster.fabric.oversubscription (2), seed (2), gating.routing (2)"),
+  EXPECT_NE(r.out.find("8 points over cluster.nodes (2), cluster.fabric.oversubscription (2), seed and gating.routing together (2)"),
             std::string::npos)
       << r.out;
   for (int p = 0; p < 8; ++p) {
