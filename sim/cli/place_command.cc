@@ -7,6 +7,7 @@
 #include <memory>
 #include <numeric>
 #include <stdexcept>
+#include <string>
 
 #include "models/gating/expert_load_table.h"
 #include "policies/placement/eplb.h"
@@ -111,15 +112,29 @@ PlaceRequest place_request(const po::variables_map& vm) {
   return r;
 }
 
+// "1 node", "2 nodes".
+std::string count(int n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); }
+
+// A GPU's load: whole tokens as an integer however large, a replica's share of one to a tenth
+// ("121.5", "1310610"), never in exponent notation.
+std::string load_text(double load) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.1f", load);
+  std::string text = b;
+  if (text.size() > 2 && text.compare(text.size() - 2, 2, ".0") == 0) text.resize(text.size() - 2);
+  return text;
+}
+
 void print_plan(const gating::ExpertLoadTable& table, const PlaceRequest& r, const policies::EplbPlan& plan,
                 const std::vector<std::vector<double>>& gpu_loads) {
   const auto& shape = r.shape;
   std::printf(
-      "moesim place %s: %d MoE layers x %d experts on %d GPUs (%d nodes) x %d slots = %d physical experts (%d replicas beyond one each)\n",
-      table.source.c_str(), table.layers, table.experts, shape.gpus, shape.nodes, r.slots, shape.physical, shape.physical - table.experts);
+      "moesim place %s: %d MoE layers x %d experts on %d GPUs (%s) x %d slots = %d physical experts (%d replicas beyond one each)\n",
+      table.source.c_str(), table.layers, table.experts, shape.gpus, count(shape.nodes, "node").c_str(), r.slots, shape.physical,
+      shape.physical - table.experts);
   if (r.mode == policies::EplbMode::kHierarchical)
-    std::printf("EPLB hierarchical: %d expert groups packed onto %d nodes, replicas inside each node, then onto its GPUs\n", shape.groups,
-                shape.nodes);
+    std::printf("EPLB hierarchical: %s packed onto %s, replicas inside each node, then onto its GPUs\n",
+                count(shape.groups, "expert group").c_str(), count(shape.nodes, "node").c_str());
   else
     std::printf("EPLB global: replicas anywhere, packed onto the GPUs (expert groups and nodes not used)\n");
   const bool contiguous = table.experts % shape.gpus == 0;
@@ -143,9 +158,10 @@ void print_plan(const gating::ExpertLoadTable& table, const PlaceRequest& r, con
                 replicated.empty() ? "none" : replicated.c_str());
   }
   std::printf("\nload per GPU (each replica takes its expert's load over its count):\n");
+  const int digits = static_cast<int>(std::to_string(std::max(table.layers - 1, 0)).size());
   for (int l = 0; l < table.layers; ++l) {
-    std::printf("  layer %d:", l);
-    for (double v : gpu_loads[l]) std::printf(" %.6g", v);
+    std::printf("  layer %*d:", digits, l);
+    for (double v : gpu_loads[l]) std::printf(" %s", load_text(v).c_str());
     std::printf("\n");
   }
 }

@@ -46,7 +46,10 @@ TEST_F(Cli, PlaceSumsATracesSteps) {
       moesim("trace generate " + std::string(MOESIM_SOURCE_DIR) + "/scenarios/learned_gpt3_125m.yaml --steps 20 --out " + trace).status, 0);
   const Result r = moesim("place " + trace + " --gpus 8 --slots 3 --steps 5:20");
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("t.h5 steps 5:20: 6 MoE layers x 16 experts on 8 GPUs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("t.h5 steps 5:20: 6 MoE layers x 16 experts on 8 GPUs (1 node) x 3 slots"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 expert group packed onto 1 node,"), std::string::npos) << r.out;
+  // A trace's summed loads are large: written out in full, never as 1.31e+06.
+  EXPECT_EQ(r.out.find("e+0"), std::string::npos) << r.out;
   // A trace logged every 10th step: --steps are training steps, and a range holding no record is an error.
   std::string csv = "step,layer,expert,tokens\n";
   for (int step : {100, 110, 120})
