@@ -10,7 +10,8 @@ of each GPU at each step), expert_load.png (one layer's expert loads over traini
 transient, then the stable phase), and forecast_error.png (each plan's forecast error per
 policy; with prediction_errors.csv from `moesim predict --csv` in the directory, the error
 against the forecast horizon per predictor instead). A sweep gives sweep_<axis>.png for each
-axis: every metric against that axis, one line per policy, averaged over the other axes.
+axis: every metric against that axis, one line per policy, averaged over the other axes (axes
+that advance together, a sweep's zip, share one figure, sweep_<axis>_and_<axis>.png).
 The learned gate's sensitivity gives gate_sensitivity.png: for each knob, the steps at which the
 first and the last MoE layer settle, and SW_Avg's stable-phase error 1,000 steps ahead.
 
@@ -186,15 +187,36 @@ def axis_positions(values):
         return [order.index(v) for v in values], order
 
 
+def tied_axes(axes, values):
+    """The axes in groups that move together: a sweep's zip axes (each value of one goes with one
+    value of the other at every point), each grid axis alone. Averaging over an axis tied to the
+    one plotted would average over nothing."""
+    groups = []
+    for axis in axes:
+        for group in groups:
+            pairs = set(zip(values[group[0]], values[axis]))
+            if len(pairs) == len(set(values[group[0]])) == len(set(values[axis])):
+                group.append(axis)
+                break
+        else:
+            groups.append([axis])
+    return groups
+
+
 def plot_sweep(directory):
     written = []
     with h5py.File(os.path.join(directory, "sweep.h5"), "r") as sweep:
         axes = [text(a) for a in sweep["axes"][:]]
         labels = [text(p) for p in sweep["policy"][:]]
         metrics = {name: sweep["metrics"][name][:] for name, _ in SWEEP_METRICS}
-        for axis in axes:
-            values = [text(v) for v in sweep["axis"][axis][:]]
-            x, categories = axis_positions(values)
+        axis_values = {axis: [text(v) for v in sweep["axis"][axis][:]] for axis in axes}
+        for group in tied_axes(axes, axis_values):
+            axis = " and ".join(group)
+            x, categories = axis_positions(axis_values[group[0]])
+            if len(group) > 1:  # ticks that name each tied axis's value
+                ticks = {xi: " / ".join(axis_values[a][i] for a in group) for i, xi in enumerate(x)}
+                categories = [ticks[xi] for xi in sorted(ticks)]
+                x = [sorted(ticks).index(xi) for xi in x]
             shown = [(name, title) for name, title in SWEEP_METRICS if not np.all(np.isnan(metrics[name]))]
             columns = 3
             rows = (len(shown) + columns - 1) // columns
@@ -216,11 +238,12 @@ def plot_sweep(directory):
             for ax in list(grid.flat)[len(shown):]:
                 ax.set_visible(False)
             grid.flat[0].legend(fontsize=7)
-            others = [a for a in axes if a != axis]
-            fig.suptitle(f"{text(sweep.attrs['name'])}: metrics against {axis}"
+            others = [a for a in axes if a not in group]
+            fig.suptitle(f"{text(sweep.attrs['name'])}: metrics against {axis}" + (" together" if len(group) > 1 else "")
                          + (f" (mean over {', '.join(others)})" if others else ""))
             fig.tight_layout()
-            save(fig, directory, "sweep_" + "".join(c if c.isalnum() or c in "._-" else "_" for c in axis) + ".png", written)
+            name = "_and_".join(group)
+            save(fig, directory, "sweep_" + "".join(c if c.isalnum() or c in "._-" else "_" for c in name) + ".png", written)
     return written
 
 

@@ -32,12 +32,16 @@ TEST_F(Cli, PlotDrawsEveryFigureOfARunAndOfASweep) {
   EXPECT_NE(slurp(printed).find("forecast_error.png (against the horizon, from prediction_errors.csv)"), std::string::npos)
       << slurp(printed);
 
-  const fs::path sweep = write("sweep.yaml", "base: base.yaml\ngrid:\n  cluster.nodes: [1, 2]\n  gating.routing: [topk, hash]\n");
+  // Axes that advance together (a zip) share a figure; a grid axis has its own.
+  const fs::path sweep =
+      write("sweep.yaml", "base: base.yaml\ngrid:\n  gating.routing: [topk, hash]\nzip:\n  cluster.nodes: [1, 2]\n  seed: [3, 4]\n");
   const fs::path out = dir_ / "sweep";
   ASSERT_EQ(moesim("sweep " + sweep.string() + " --quiet --out " + out.string()).status, 0);
   ASSERT_EQ(std::system((plot + out.string() + " >/dev/null").c_str()), 0);
-  EXPECT_TRUE(is_png(out / "sweep_cluster.nodes.png"));
   EXPECT_TRUE(is_png(out / "sweep_gating.routing.png"));
+  EXPECT_TRUE(is_png(out / "sweep_cluster.nodes_and_seed.png"));
+  EXPECT_FALSE(fs::exists(out / "sweep_cluster.nodes.png"));
+  EXPECT_FALSE(fs::exists(out / "sweep_seed.png"));
   EXPECT_NE(std::system((plot + dir_.string() + " >/dev/null 2>&1").c_str()), 0);  // neither run.h5 nor sweep.h5
 }
 
