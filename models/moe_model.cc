@@ -110,7 +110,7 @@ ElementwiseBytes elementwise_bytes(const MoeModel& m, bool glu_clamps_apart) {
   // concatenated (4 widths); backward, each clamp's gradient (the gradient and the input read, the
   // result written) and the halves' gradients concatenated again (4): 18 widths in all, which as
   // forward bytes (the backward priced at twice the forward) are 6.
-  const double clamp_widths = m.gated_ffn && m.glu_clamp > 0 && glu_clamps_apart ? 6.0 : 0.0;
+  const double clamp_widths = m.clamps_glu() && glu_clamps_apart ? 6.0 : 0.0;
   const double ffn_act = ((m.gated_ffn ? 3.0 : 2.0) + clamp_widths) * m.ffn_hidden * a;
   b.dense_ffn = Bytes(norm + residual + ffn_act);
   // Router logits in FP32, read by the softmax and again by the top-k.

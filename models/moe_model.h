@@ -90,6 +90,7 @@ struct MoeModel {
   // each half and concatenates them again in kernels of their own before its fused activation;
   // a compiled activation (AutoModel's torch.compile'd one) clamps inside it, for nothing more.
   double glu_clamp = 0;
+  bool clamps_glu() const { return gated_ffn && glu_clamp > 0; }
   // The experts' GEMMs add a bias (gpt-oss). Where it is added is the framework's
   // (StepConfig::expert_bias_apart): in the grouped GEMM's epilogue it costs nothing apart.
   bool expert_bias = false;

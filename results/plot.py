@@ -215,8 +215,9 @@ def plot_sweep(directory):
             x, categories = axis_positions(axis_values[group[0]])
             if len(group) > 1:  # ticks that name each tied axis's value
                 ticks = {xi: " / ".join(axis_values[a][i] for a in group) for i, xi in enumerate(x)}
-                categories = [ticks[xi] for xi in sorted(ticks)]
-                x = [sorted(ticks).index(xi) for xi in x]
+                order = sorted(ticks)
+                categories = [ticks[xi] for xi in order]
+                x = [order.index(xi) for xi in x]
             shown = [(name, title) for name, title in SWEEP_METRICS if not np.all(np.isnan(metrics[name]))]
             columns = 3
             rows = (len(shown) + columns - 1) // columns

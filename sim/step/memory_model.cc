@@ -74,7 +74,7 @@ double ffn_activations(const models::MoeModel& m, bool moe, unsigned recomputed,
   // GEMM's output, above) for their backward pass and the activation keeps the clamped,
   // concatenated copy besides, both halves in BF16, unless moe_act recomputes it all from the
   // first GEMM's output.
-  const bool clamped = m.gated_ffn && m.glu_clamp > 0 && glu_clamps_apart;
+  const bool clamped = m.clamps_glu() && glu_clamps_apart;
   auto ffn = [&](double width, bool routed) {
     const bool recomputed_activation = routed && dropped(kRecomputeMoeActivation);
     return activation_input * (m.gated_ffn ? 2 : 1) * width + (recomputed_activation ? 0 : gemm_input * width) +

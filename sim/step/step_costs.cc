@@ -416,7 +416,7 @@ void routed_expert_costs(const StepConfig& s, StepCosts& c) {
   if (p.recomputes(kRecomputeMoeActivation)) {
     const double inner = expert.back().depth;  // the activation's output width on this GPU: the second GEMM's depth
     // A clamped GLU clamps and concatenates its halves again first (8 widths, three kernels).
-    const bool clamped = m.gated_ffn && m.glu_clamp > 0 && s.glu_clamps_apart;
+    const bool clamped = m.clamps_glu() && s.glu_clamps_apart;
     const double activation = ((m.gated_ffn ? 3.0 : 2.0) + (clamped ? 8.0 : 0.0)) * inner * models::bytes_per_element(models::Dtype::kBf16);
     c.expert_recompute_bytes = Bytes(activation + fp8.bytes_per_element * inner);
     c.expert_recompute_kernels = 1 + (clamped ? 3 : 0) + fp8.kernels_per_tensor;
