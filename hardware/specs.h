@@ -44,6 +44,11 @@ struct GpuSpec {
   // Achievable fraction of HBM bandwidth for streaming kernels.
   double memory_efficiency = 0.85;
   Duration kernel_launch = Microseconds(4);
+  // Whether the host issues the next kernel while the GPU runs one, so that a kernel takes the
+  // longer of kernel_launch and its own time (the launch shows only behind short kernels, and
+  // the host never gets further ahead than one kernel: as after a synchronization); false: the
+  // GPU waits on every launch, and the two add.
+  bool launch_hidden = false;
   int sms = 132;  // streaming multiprocessors (or AI cores): what a communication kernel takes SMs of
   // What one SM moves, sent or received, in a communication kernel that copies with its SMs
   // (DeepEP's normal kernels): with dispatch.comm_sms of them, a cap on a GPU's dispatch rate.

@@ -37,6 +37,7 @@ void read_gpu(MapReader r, hardware::GpuSpec& g) {
   read_attention(r.child("attention"), g.attention);
   g.memory_efficiency = r.get_double("memory_efficiency", g.memory_efficiency, 0, 1, false);
   g.kernel_launch = r.get_duration("kernel_launch", g.kernel_launch);
+  g.launch_hidden = r.get_bool("launch_hidden", g.launch_hidden);
   g.sms = static_cast<int>(r.get_int("sms", g.sms, 1, 1 << 16));
   g.comm_sm_bandwidth = r.get_bandwidth("comm_sm_bandwidth", g.comm_sm_bandwidth);
   g.comm_sm_bandwidth_intranode = r.get_bandwidth("comm_sm_bandwidth_intranode", g.comm_sm_bandwidth_intranode);

@@ -50,6 +50,7 @@ void emit_gpu(YAML::Emitter& out, const hardware::GpuSpec& g) {
   emit_attention(out, g.attention);
   out << Key << "memory_efficiency" << Value << format_number(g.memory_efficiency);
   out << Key << "kernel_launch" << Value << format_duration(g.kernel_launch);
+  out << Key << "launch_hidden" << Value << g.launch_hidden;
   out << Key << "sms" << Value << g.sms;
   out << Key << "comm_sm_bandwidth" << Value << format_bandwidth(g.comm_sm_bandwidth);
   out << Key << "comm_sm_bandwidth_intranode" << Value << format_bandwidth(g.comm_sm_bandwidth_intranode);

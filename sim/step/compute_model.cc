@@ -3,6 +3,12 @@
 #include <algorithm>
 
 namespace moesim {
+namespace {
+// A kernel's time from its launch (or its kernels' launches) and its body.
+Duration launched(const hardware::GpuSpec& gpu, Duration launch, Duration body) {
+  return gpu.launch_hidden ? std::max(launch, body) : launch + body;
+}
+}  // namespace
 
 double gemm_efficiency(const hardware::GpuSpec& gpu, double rows) {
   if (rows <= 0) return 0;
@@ -36,7 +42,7 @@ double body_seconds(const hardware::GpuSpec& gpu, models::Dtype dtype, const Ker
 }  // namespace
 
 Duration kernel_time(const hardware::GpuSpec& gpu, models::Dtype dtype, const KernelWork& work) {
-  return gpu.kernel_launch + Seconds(body_seconds(gpu, dtype, work));
+  return launched(gpu, gpu.kernel_launch, Seconds(body_seconds(gpu, dtype, work)));
 }
 
 Duration grouped_kernel_time(const hardware::GpuSpec& gpu, models::Dtype dtype, std::span<const KernelWork> groups) {
@@ -47,7 +53,7 @@ Duration grouped_kernel_time(const hardware::GpuSpec& gpu, models::Dtype dtype, 
     seconds += body_seconds(gpu, dtype, w);
     any = true;
   }
-  return any ? gpu.kernel_launch + Seconds(seconds) : Duration();
+  return any ? launched(gpu, gpu.kernel_launch, Seconds(seconds)) : Duration();
 }
 
 const hardware::AttentionCurve& attention_curve(const hardware::GpuSpec& gpu, bool backward, bool causal) {
@@ -68,16 +74,16 @@ Duration attention_time(const hardware::GpuSpec& gpu, const KernelWork& work, do
   const double efficiency = curve.efficiency * seq / (seq + curve.half_seq) * width;
   const double compute = work.flops.count() / (gpu.bf16_peak.per_second() * efficiency);
   const double memory = work.bytes.count() / (gpu.hbm_bandwidth.bytes_per_second() * gpu.memory_efficiency);
-  return gpu.kernel_launch + Seconds(std::max(compute, memory));
+  return launched(gpu, gpu.kernel_launch, Seconds(std::max(compute, memory)));
 }
 
 Duration streaming_time(const hardware::GpuSpec& gpu, Bytes bytes) {
-  return gpu.kernel_launch + bytes / (gpu.hbm_bandwidth * gpu.memory_efficiency);
+  return launched(gpu, gpu.kernel_launch, bytes / (gpu.hbm_bandwidth * gpu.memory_efficiency));
 }
 
 Duration elementwise_time(const hardware::GpuSpec& gpu, Bytes bytes, int kernels) {
   if (bytes.count() <= 0) return Duration();
-  return gpu.kernel_launch * kernels + bytes / (gpu.hbm_bandwidth * gpu.memory_efficiency);
+  return launched(gpu, gpu.kernel_launch * kernels, bytes / (gpu.hbm_bandwidth * gpu.memory_efficiency));
 }
 
 }  // namespace moesim

@@ -4,6 +4,7 @@
 // tensor-parallel slice reaches less of the peak than a wide dense layer.
 //
 //   time = launch + max(flops / (peak * eff),  bytes / (hbm * memory_efficiency))
+//          (with cluster.gpu.launch_hidden, the longer of the launch and that max)
 //   eff  = gemm_efficiency * m / (m + gemm_half_rows) * width
 //   width of one GEMM = n / (n + gemm_half_width) * k / (k + gemm_half_width)
 //
@@ -55,7 +56,8 @@ Duration attention_time(const hardware::GpuSpec& gpu, const KernelWork& work, do
                         const hardware::AttentionCurve& curve);
 // A memory-bound kernel streaming `bytes` (optimizer step).
 Duration streaming_time(const hardware::GpuSpec& gpu, Bytes bytes);
-// `kernels` memory-bound kernels streaming `bytes` together (norms, activations, casts).
+// `kernels` memory-bound kernels streaming `bytes` together (norms, activations, casts); with
+// launch_hidden, the longer of their launches and their streaming, as if each were alike.
 Duration elementwise_time(const hardware::GpuSpec& gpu, Bytes bytes, int kernels);
 
 }  // namespace moesim

@@ -75,11 +75,12 @@ TEST(Loader, SetCanIndexListsAndReplaceWholeValues) {
 
 TEST(Loader, ResolvedYamlLoadsBackToTheSameScenario) {
   const Scenario s = load_scenario_text(std::string(kMinimal) + "gating: {source: skewed, distribution: dirichlet, dirichlet_alpha: 0.3}\n",
-                                        "t.yaml", {"cluster.intra_node.latency=1.5 us"});
+                                        "t.yaml", {"cluster.intra_node.latency=1.5 us", "cluster.gpu.launch_hidden=true"});
   const std::string yaml = resolved_yaml(s);
   const Scenario again = load_scenario_text(yaml, "resolved.yaml");
   EXPECT_EQ(resolved_yaml(again), yaml);
   EXPECT_EQ(again.cluster.intra_node.link.latency, Nanoseconds(1500));
+  EXPECT_TRUE(again.cluster.gpu.launch_hidden);
   EXPECT_EQ(again.gating.source->name(), "skewed");
   EXPECT_EQ(value_of(again.gating.source->values(), "dirichlet_alpha"), "0.3");
 }

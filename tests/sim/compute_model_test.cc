@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <vector>
 
 #include "hardware/presets.h"
 
@@ -51,6 +52,31 @@ TEST(ComputeModel, Fp8UsesTheFp8Peak) {
   const Duration bf16 = kernel_time(h100, models::Dtype::kBf16, w) - h100.kernel_launch;
   const Duration fp8 = kernel_time(h100, models::Dtype::kFp8, w) - h100.kernel_launch;
   EXPECT_NEAR(bf16 / fp8, 1978.9 / 989.4, 1e-6);
+}
+
+TEST(ComputeModel, AHiddenLaunchShowsOnlyBehindAShorterKernel) {
+  hardware::GpuSpec added = h100;
+  added.kernel_launch = Microseconds(100);
+  hardware::GpuSpec hidden = added;
+  hidden.launch_hidden = true;
+  // A GEMM of 2e12 FLOPs at 989.4 TFLOP/s * 0.575 * 16384 / (16384 + 768): 3.69 ms, far longer than its launch.
+  const double rows = 16384;
+  const KernelWork large{Flops(2e12), Bytes(1), rows};
+  const Duration body = kernel_time(hidden, models::Dtype::kBf16, large);
+  EXPECT_NEAR(body.seconds(), 2e12 / (989.4e12 * 0.575 * rows / (rows + 768)), 1e-9);
+  EXPECT_EQ(kernel_time(added, models::Dtype::kBf16, large), Microseconds(100) + body);
+  // One token's GEMM reads 8 MiB of weights in about 3 us: the GPU waits on the launch.
+  const KernelWork small{Flops(2.0 * 1024 * 4096), Bytes(2.0 * 1024 * 4096), 1};
+  EXPECT_EQ(kernel_time(hidden, models::Dtype::kBf16, small), Microseconds(100));
+  EXPECT_GT(kernel_time(added, models::Dtype::kBf16, small), Microseconds(102));
+  // Three norms streaming 1.7 GB together (0.6 ms) hide their three launches; 1.7 MB does not.
+  const Duration streamed = Bytes(1.7e9) / (hidden.hbm_bandwidth * hidden.memory_efficiency);
+  EXPECT_EQ(elementwise_time(hidden, Bytes(1.7e9), 3), streamed);
+  EXPECT_EQ(elementwise_time(added, Bytes(1.7e9), 3), Microseconds(300) + streamed);
+  EXPECT_EQ(elementwise_time(hidden, Bytes(1.7e6), 3), Microseconds(300));
+  EXPECT_EQ(streaming_time(hidden, Bytes(1.7e6)), Microseconds(100));
+  const std::vector<KernelWork> groups{small, small};
+  EXPECT_EQ(grouped_kernel_time(hidden, models::Dtype::kBf16, groups), Microseconds(100));
 }
 
 }  // namespace
