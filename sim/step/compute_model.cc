@@ -3,13 +3,6 @@
 #include <algorithm>
 
 namespace moesim {
-namespace {
-// A kernel's time from its launch (or its kernels' launches) and its body.
-Duration launched(const hardware::GpuSpec& gpu, Duration launch, Duration body) {
-  return gpu.launch_hidden ? std::max(launch, body) : launch + body;
-}
-}  // namespace
-
 double gemm_efficiency(const hardware::GpuSpec& gpu, double rows) {
   if (rows <= 0) return 0;
   return gpu.gemm_efficiency * rows / (rows + gpu.gemm_half_rows);
@@ -38,6 +31,11 @@ double body_seconds(const hardware::GpuSpec& gpu, models::Dtype dtype, const Ker
       w.flops.count() > 0 ? w.flops.count() / (peak_rate(gpu, dtype).per_second() * gemm_efficiency(gpu, w.rows) * w.width) : 0.0;
   const double memory = w.bytes.count() / (gpu.hbm_bandwidth.bytes_per_second() * gpu.memory_efficiency);
   return std::max(compute, memory);
+}
+
+// A kernel's time from its launch (or its kernels' launches) and its body.
+Duration launched(const hardware::GpuSpec& gpu, Duration launch, Duration body) {
+  return gpu.launch_hidden ? std::max(launch, body) : launch + body;
 }
 }  // namespace
 
