@@ -57,6 +57,8 @@ TEST(ComputeModel, Fp8UsesTheFp8Peak) {
 TEST(ComputeModel, AHiddenLaunchShowsOnlyBehindAShorterKernel) {
   hardware::GpuSpec added = h100;
   added.kernel_launch = Microseconds(100);
+  added.gemm_efficiency = 0.575;  // the curve set here, not the preset's fit
+  added.gemm_half_rows = 768;
   hardware::GpuSpec hidden = added;
   hidden.launch_hidden = true;
   // A GEMM of 2e12 FLOPs at 989.4 TFLOP/s * 0.575 * 16384 / (16384 + 768): 3.69 ms, far longer than its launch.
