@@ -7,10 +7,10 @@ namespace {
 // 3.35 TB/s, NVLink4 900 GB/s total = 450 GB/s per direction.
 // GEMM shape terms: the width's half-point (575 wide and deep) fitted on 8 of DeepGEMM's published
 // H800 kernel figures (scripts/gemm_shape_fit.py), 4.6 % mean error on the 8 held out, with the
-// kernels' own efficiency (0.85) and rows' half-point (128). A training step reaches less, and
-// loses more on small GEMMs: GEMM efficiency 0.575 and half of it at 768 rows, fitted together on
-// 6 of the 20 published training runs in scenarios/published/ (scripts/published.py; README
-// "Checked against published runs"), the other 14 held out. They are an effective rate: they stand
+// kernels' own efficiency (0.85) and rows' half-point (128). A training step loses more on small
+// GEMMs: GEMM efficiency 0.85 and half of it at 1,536 rows, fitted together on 10 of the 20
+// published training runs in scenarios/published/ (every other row; scripts/published.py, README
+// "Checked against published runs"), the other 10 held out. They are an effective rate: they stand
 // for what a whole step loses that the model does not price, on top of what one kernel loses, and
 // lay it on the GEMMs with few rows. The kernels themselves, measured on an H200 at the presets'
 // expert shapes, lose far less there (scripts/kernel_check.py).
@@ -22,8 +22,8 @@ namespace {
 GpuSpec h100_sxm() {
   GpuSpec g{
       .name = "H100-SXM5", .bf16_peak = TFLOPS(989.4), .fp8_peak = TFLOPS(1978.9), .hbm_capacity = GB(80), .hbm_bandwidth = TBps(3.35)};
-  g.gemm_efficiency = 0.575;
-  g.gemm_half_rows = 768;
+  g.gemm_efficiency = 0.85;
+  g.gemm_half_rows = 1536;
   g.gemm_half_width = 575;
   g.attention.forward = {.efficiency = 0.57, .half_seq = 400, .half_head_dim = 80};
   g.attention.backward = {.efficiency = 0.51, .half_seq = 820, .half_head_dim = 41};

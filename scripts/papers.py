@@ -73,7 +73,7 @@ ROWS = [
     Row("c2r", "c2r_vs_megablocks", "C2R vs MegaBlocks-style dropless top-k (time saved)", "20–30 %", 0.20, 0.30, "saving",
         "on one node the all-to-all is {a2a_share} of the baseline's step (NVLink), so sending each token once per GPU can "
         "save little; the paper's cluster is not stated, and 60 experts divide over at most 4 GPUs, so EP stays in a node (the next row: the same runs on a PCIe node)",
-        pin=0.0490),
+        pin=0.0515),
     Row("c2r", "c2r_vs_megablocks_pcie", "the same on a node joined by PCIe (a what-if: 8 A100s, 25 GB/s a GPU each way)",
         "20–30 %", 0.20, 0.30, "saving",
         "the interconnect the paper does not state, as an academic cluster's PCIe server might have it (each GPU's PCIe Gen4 "
