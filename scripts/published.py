@@ -9,6 +9,8 @@ DeepSeek-V3's pre-training as its report gives it).
   published.py fit MOESIM      the GEMM efficiency and rows' half-point of the H100 preset that fit
                                FIT_ROWS best (mean absolute error of tokens/s/GPU over a grid), and
                                those that fit HELD_OUT best (CROSS_FIT, the check the other way round)
+  published.py row MOESIM NAME fail unless the row of scenarios/published/NAME.yaml is within +-15 % of
+                               its source, or a known miss that is not (the test of one row)
   published.py check MOESIM    fail unless every row is within +-15 % of its published tokens/s/GPU
                                (or TFLOP/s where that is all a source gives) or is a known miss below (with its reason), no known miss has come
                                within +-15 % (then take it off the list), the preset's curve and
@@ -312,22 +314,42 @@ def quoted_fit():
     return f"gives an efficiency of {efficiency} and half of it at {half_rows} rows"
 
 
+def row_problems(name, row, message):
+    """One row against its source: within +-15 %, or a known miss (and then not within)."""
+    _, tokens, tflops = ROWS[name]
+    err = error_of(row, name)
+    within = err is not None and abs(err) <= TOLERANCE
+    shown = message if row is None else f"{100 * err:+.1f} %"
+    print(f"{name:42s} {shown}")
+    if not within and name not in KNOWN_MISSES:
+        figure = f"{tokens} tokens/s/GPU" if tokens else f"{tflops} TFLOP/s/GPU"
+        return [f"{name}: {shown}, outside +-{100 * TOLERANCE:.0f} % of {figure}"]
+    if within and name in KNOWN_MISSES:
+        return [f"{name}: now within +-{100 * TOLERANCE:.0f} % ({shown}): take it off KNOWN_MISSES"]
+    return []
+
+
+def check_row(moesim, name):
+    """The test of one published row (a scenario of scenarios/published/)."""
+    if name not in ROWS:
+        problems = [f"{name}: scenarios/published/{name}.yaml is in no row of ROWS"]
+    else:
+        with tempfile.TemporaryDirectory() as out:
+            problems = row_problems(name, *run(moesim, name, out))
+    for p in problems:
+        print("FAIL:", p, file=sys.stderr)
+    if name in KNOWN_MISSES and not problems:
+        print(f"known miss: {KNOWN_MISSES[name]}")
+    return 1 if problems else 0
+
+
 def check(moesim):
     res = results(moesim)
     problems = bookkeeping()
     if quoted_fit() not in " ".join(readme_section.README.read_text().split()):
         problems.append(f"README.md does not quote the H100 preset's fit: \"{quoted_fit()}\"")
-    for name, (what, tokens, tflops) in ROWS.items():
-        row, message = res[name]
-        err = error_of(row, name)
-        within = err is not None and abs(err) <= TOLERANCE
-        shown = message if row is None else f"{100 * err:+.1f} %"
-        print(f"{name:42s} {shown}")
-        if not within and name not in KNOWN_MISSES:
-            figure = f"{tokens} tokens/s/GPU" if tokens else f"{tflops} TFLOP/s/GPU"
-            problems.append(f"{name}: {shown}, outside +-{100 * TOLERANCE:.0f} % of {figure}")
-        if within and name in KNOWN_MISSES:
-            problems.append(f"{name}: now within +-{100 * TOLERANCE:.0f} % ({shown}): take it off KNOWN_MISSES")
+    for name in ROWS:
+        problems += row_problems(name, *res[name])
     matched = matching_efficiencies(moesim)
     fitted = float(preset_fit()[0])
     for name, found in matched.items():
@@ -405,6 +427,8 @@ def update(moesim):
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "row":
+        return check_row(sys.argv[2], sys.argv[3])
     if len(sys.argv) != 3 or sys.argv[1] not in ("table", "update", "check", "fit"):
         print(__doc__, file=sys.stderr)
         return 2
