@@ -144,7 +144,7 @@ def published_errors(moesim, overrides_list):
 
 
 def mae(errors, used):
-    return mean_abs([e for name, e in errors.items() if (name in published.FIT_ROWS) == used and e is not None])
+    return published.mean_error(errors, published.FIT_ROWS if used else published.HELD_OUT)
 
 
 def within(errors):

@@ -357,8 +357,8 @@ def check(moesim):
         err = error_of(res[name][0], name)
         if found is not None and err is not None and abs(err) > 0.005 and (found[0.0] > fitted) != (err < 0):
             problems.append(f"{name}: {100 * err:+.1f} % at the fitted efficiency {fitted}, yet matched at {efficiency_text(found[0.0])}")
-    problems += fit_problems(moesim)
-    cross = grid_errors(moesim, [CROSS_FIT], FIT_ROWS)[CROSS_FIT]
+    cross = cross_errors(moesim)
+    problems += fit_problems(moesim, {name: error_of(res[name][0], name) for name in ROWS}, cross)
     if not readme_section.is_current(BEGIN, END, table(res, matched, without_recompute(moesim), cross)):
         problems.append("README.md's published-runs table is stale: run scripts/published.py update MOESIM")
     for p in problems:
@@ -396,15 +396,22 @@ def neighbours(point):
             if (de, dh) != (0, 0) and 0 < efficiency + de * step_e <= 1 and half_rows + dh * step_h > 0]
 
 
-def fit_problems(moesim):
+def cross_errors(moesim):
+    """Each row's error at CROSS_FIT."""
+    return grid_errors(moesim, [CROSS_FIT], list(ROWS))[CROSS_FIT]
+
+
+def fit_problems(moesim, at_preset, at_cross):
     """The preset's curve and CROSS_FIT must each be the best of their grid neighbourhood on their
-    own rows (the whole grid is `fit`'s, too long for a test)."""
+    own rows (the whole grid is `fit`'s, too long for a test); `at_preset` and `at_cross` hold each
+    row's error at the two."""
     problems = []
-    for point, names, what in ((preset_point(), FIT_ROWS, "the H100 preset's curve"), (CROSS_FIT, HELD_OUT, "CROSS_FIT")):
-        errors = grid_errors(moesim, [point] + neighbours(point), names)
-        better = [p for p in neighbours(point) if mean_error(errors[p], names) < mean_error(errors[point], names)]
+    for point, centre, names, what in ((preset_point(), at_preset, FIT_ROWS, "the H100 preset's curve"),
+                                       (CROSS_FIT, at_cross, HELD_OUT, "CROSS_FIT")):
+        errors = grid_errors(moesim, neighbours(point), names)
+        better = [p for p in neighbours(point) if mean_error(errors[p], names) < mean_error(centre, names)]
         if better:
-            problems.append(f"{what} {point} is not the best fit near it on its rows ({mean_error(errors[point], names):.2f} %): "
+            problems.append(f"{what} {point} is not the best fit near it on its rows ({mean_error(centre, names):.2f} %): "
                             f"{better[0]} gives {mean_error(errors[better[0]], names):.2f} %; run published.py fit")
     return problems
 
@@ -421,8 +428,7 @@ def fit(moesim):
 
 
 def update(moesim):
-    cross = grid_errors(moesim, [CROSS_FIT], FIT_ROWS)[CROSS_FIT]
-    readme_section.write(BEGIN, END, table(results(moesim), matching_efficiencies(moesim), without_recompute(moesim), cross))
+    readme_section.write(BEGIN, END, table(results(moesim), matching_efficiencies(moesim), without_recompute(moesim), cross_errors(moesim)))
     return 0
 
 
@@ -434,8 +440,7 @@ def main():
         return 2
     command, moesim = sys.argv[1], sys.argv[2]
     if command == "table":
-        cross = grid_errors(moesim, [CROSS_FIT], FIT_ROWS)[CROSS_FIT]
-        print(table(results(moesim), matching_efficiencies(moesim), without_recompute(moesim), cross), end="")
+        print(table(results(moesim), matching_efficiencies(moesim), without_recompute(moesim), cross_errors(moesim)), end="")
         return 0
     if command == "fit":
         return fit(moesim)
