@@ -246,6 +246,7 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
   out.clear_drops();
   std::map<std::pair<int, int>, std::vector<double>> node_shares;  // locmoe: (EP group, node) -> shares
   std::vector<uint8_t> local(p_.shape.experts);
+  loads_.assign(static_cast<size_t>(p_.shape.moe_layers) * p_.shape.experts, 0);
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
     node_shares.clear();
     const std::vector<double>* prepared = nullptr;
@@ -265,11 +266,14 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
       }
       if (rank_shares != prepared) sampler_.prepare(*rank_shares, p_.shape.tokens_per_rank, p_.shape.top_k);
       prepared = rank_shares;
-      sampler_.sample(rng, out.row(l, r));
+      const std::span<int32_t> row = out.row(l, r);
+      sampler_.sample(rng, row);
+      add_counts(row, std::span<int64_t>(loads_.data() + static_cast<size_t>(l) * p_.shape.experts, p_.shape.experts));
     }
     if (view.has_placement()) fill_sends(l, view, out);
   }
   if (out.has_coactivation()) fill_coactivation(out);
+  out.set_expert_loads(loads_);
 }
 
 namespace {

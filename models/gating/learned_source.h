@@ -127,6 +127,7 @@ class LearnedSource final : public Source {
   std::vector<double> pair_shares_;  // [layer][expert][expert], of step pair_shares_step_
   int pair_shares_step_ = -1;
   RankSampler sampler_;
+  std::vector<int64_t> loads_;  // [layer * experts + expert], summed as the rows are sampled
 };
 
 }  // namespace moesim::gating

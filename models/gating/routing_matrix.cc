@@ -1,5 +1,8 @@
 #include "models/gating/routing_matrix.h"
 
+#include <algorithm>
+#include <stdexcept>
+
 namespace moesim::gating {
 
 // A step's counts are read once or twice a layer (half a million at DeepSeek-V3's size): in
@@ -12,6 +15,34 @@ count_total(std::span<const int32_t> counts) {
   int64_t total = 0;
   for (const int32_t c : counts) total += c;
   return total;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void add_counts(std::span<const int32_t> counts, std::span<int64_t> sums) {
+  const int32_t* __restrict from = counts.data();
+  int64_t* __restrict to = sums.data();
+  for (size_t e = 0; e < counts.size(); ++e) to[e] += from[e];
+}
+
+std::vector<int64_t> RoutingMatrix::expert_loads(int layer) const {
+  if (!known_loads_.empty()) {
+    const auto first = known_loads_.begin() + static_cast<ptrdiff_t>(layer) * experts_;
+    return {first, first + experts_};
+  }
+  std::vector<int64_t> loads(experts_, 0);
+  for (int r = 0; r < ranks_; ++r) {
+    auto x = row(layer, r);
+    for (int e = 0; e < experts_; ++e) loads[e] += x[e];
+  }
+  return loads;
+}
+
+void RoutingMatrix::set_expert_loads(std::span<const int64_t> loads) {
+  if (loads.size() != static_cast<size_t>(layers_) * experts_)
+    throw std::logic_error("set_expert_loads: not one load per layer and expert");
+  known_loads_.assign(loads.begin(), loads.end());
 }
 
 }  // namespace moesim::gating

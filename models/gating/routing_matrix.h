@@ -11,6 +11,8 @@ namespace moesim::gating {
 
 // The sum of token counts (a row, a layer's rows), in 64 bits.
 int64_t count_total(std::span<const int32_t> counts);
+// Adds each count to its sum: sums[e] += counts[e].
+void add_counts(std::span<const int32_t> counts, std::span<int64_t> sums);
 
 class RoutingMatrix {
  public:
@@ -28,6 +30,7 @@ class RoutingMatrix {
     sends_.clear();
     node_sends_.clear();
     pair_shares_.clear();
+    known_loads_.clear();
   }
 
   // Tokens each rank sends to each peer of its expert-parallel group, counting a token once per
@@ -75,12 +78,17 @@ class RoutingMatrix {
   int ranks() const { return ranks_; }
   int experts() const { return experts_; }
 
-  // Token assignments from `rank` to each expert of MoE layer `layer` (after drops).
-  std::span<int32_t> row(int layer, int rank) { return {tokens_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
+  // Token assignments from `rank` to each expert of MoE layer `layer` (after drops). Writing access
+  // forgets loads set by set_expert_loads().
+  std::span<int32_t> row(int layer, int rank) {
+    known_loads_.clear();
+    return {tokens_.data() + offset(layer, rank), static_cast<size_t>(experts_)};
+  }
   std::span<const int32_t> row(int layer, int rank) const { return {tokens_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
   // Assignments from `rank` to each expert that were over capacity and dropped. Kept only once a
   // row is written (dropless runs never do): until then every row reads zero.
   std::span<int32_t> dropped_row(int layer, int rank) {
+    known_loads_.clear();
     if (dropped_.empty()) dropped_.assign(tokens_.size(), 0);
     return {dropped_.data() + offset(layer, rank), static_cast<size_t>(experts_)};
   }
@@ -98,15 +106,15 @@ class RoutingMatrix {
     return {dropped_.data() + offset(layer, 0), static_cast<size_t>(ranks_) * experts_};
   }
 
-  // Tokens each expert of `layer` receives from all ranks.
-  std::vector<int64_t> expert_loads(int layer) const {
-    std::vector<int64_t> loads(experts_, 0);
-    for (int r = 0; r < ranks_; ++r) {
-      auto x = row(layer, r);
-      for (int e = 0; e < experts_; ++e) loads[e] += x[e];
-    }
-    return loads;
-  }
+  // Tokens each expert of `layer` receives from all ranks: summed from its rows, or as a writer set
+  // them.
+  std::vector<int64_t> expert_loads(int layer) const;
+  // For a writer that sums each expert's tokens as it writes the rows, while they are in cache (a
+  // step's rows are far more than the caches hold, and a pass over them costs as much as writing
+  // them): every layer's loads, [layer * experts + expert], given after the last write. A writing
+  // access to a row or dropped row after this forgets them, so a row written through a span taken
+  // before this call must not change after it.
+  void set_expert_loads(std::span<const int64_t> loads);
 
  private:
   size_t offset(int layer, int rank) const { return (static_cast<size_t>(layer) * ranks_ + rank) * experts_; }
@@ -117,6 +125,7 @@ class RoutingMatrix {
   std::vector<int32_t> no_drops_;  // a row of zeros
   LargeVector<int32_t> sends_;     // [layer][rank][ep peer]
   LargeVector<double> pair_shares_;
+  std::vector<int64_t> known_loads_;  // set_expert_loads(); empty: sum the rows
 };
 
 }  // namespace moesim::gating

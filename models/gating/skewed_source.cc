@@ -63,16 +63,24 @@ void SkewedSource::advance(int step) {
 void SkewedSource::fill(const RoutingView&, RoutingMatrix& out) {
   Rng rng = sampling_rng_;
   const std::vector<double> uniform(p_.shape.experts, 1.0 / p_.shape.experts);
+  const size_t experts = p_.shape.experts;
+  loads_.assign(p_.shape.moe_layers * experts, 0);
   for (int l = 0; l < p_.shape.moe_layers; ++l) {
     // A hash router ignores popularity: every expert is equally likely.
     const auto& shares = gated_ ? shares_[l] : uniform;
     sampler_.prepare(shares, p_.shape.tokens_per_rank, p_.shape.top_k);
-    for (int r = 0; r < p_.shape.ranks; ++r) sampler_.sample(rng, out.row(l, r));
+    const std::span<int64_t> layer_loads(loads_.data() + l * experts, experts);
+    for (int r = 0; r < p_.shape.ranks; ++r) {
+      const std::span<int32_t> row = out.row(l, r);
+      sampler_.sample(rng, row);
+      add_counts(row, layer_loads);
+    }
   }
   // Token counts only, as a source that does not see single tokens gives.
   out.clear_sends();
   out.clear_drops();
   out.clear_coactivation();
+  out.set_expert_loads(loads_);
   if (!sampled_) rng_ = rng;
   sampled_ = true;
 }

@@ -55,6 +55,7 @@ class SkewedSource final : public Source {
   std::vector<std::vector<double>> log_;       // [layer][expert]
   std::vector<std::vector<double>> shares_;    // [layer][expert]
   RankSampler sampler_;
+  std::vector<int64_t> loads_;  // [layer * experts + expert], summed as the rows are sampled
   // The generator as the current step's sampling starts: every fill of the step samples from it
   // (so each gives the same routing, and no copy of a whole routing is kept); the first one leaves
   // rng_ where that sampling ends, as if advance() had sampled.

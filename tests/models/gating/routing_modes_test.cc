@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "models/gating/learned_source.h"
 
@@ -309,6 +310,23 @@ TEST(Coactivation, HashPairsAreUniform) {
   source.route(0, contiguous_view(small(mode("hash"), 2).shape), m);
   EXPECT_DOUBLE_EQ(m.coactivation()[1], 2.0 / (16 * 15));
   EXPECT_EQ(m.coactivation()[0], 0.0);
+}
+
+// The loads the source hands over with its rows are the rows' sums, where it also fills each row's
+// sends (top-1 reads the rows for them), top-1 and top-2.
+TEST(LearnedSource, SetsTheLoadsOfTheRowsItSampled) {
+  for (const int top_k : {1, 2}) {
+    const auto p = small(mode("topk"), top_k);
+    LearnedSource source(p, router::make_cpu_router());
+    RoutingMatrix m(p.shape.moe_layers, p.shape.ranks, p.shape.experts);
+    source.route(0, contiguous_view(p.shape), m);
+    for (int l = 0; l < m.layers(); ++l) {
+      std::vector<int64_t> summed(m.experts(), 0);
+      for (int r = 0; r < m.ranks(); ++r)
+        for (int e = 0; e < m.experts(); ++e) summed[e] += std::as_const(m).row(l, r)[e];
+      EXPECT_EQ(m.expert_loads(l), summed) << "top-" << top_k << ", layer " << l;
+    }
+  }
 }
 
 }  // namespace

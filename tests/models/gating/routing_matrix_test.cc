@@ -1,0 +1,68 @@
+#include "models/gating/routing_matrix.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "models/gating/skewed_source.h"
+
+namespace moesim::gating {
+namespace {
+
+// Loads summed from the rows, whatever the matrix was told.
+std::vector<int64_t> summed(const RoutingMatrix& m, int layer) {
+  std::vector<int64_t> loads(m.experts(), 0);
+  for (int r = 0; r < m.ranks(); ++r)
+    for (int e = 0; e < m.experts(); ++e) loads[e] += m.row(layer, r)[e];
+  return loads;
+}
+
+TEST(RoutingMatrix, SumsTheRowsIntoLoads) {
+  RoutingMatrix m(2, 3, 4);
+  for (int r = 0; r < 3; ++r)
+    for (int e = 0; e < 4; ++e) m.row(1, r)[e] = 10 * r + e;
+  EXPECT_EQ(m.expert_loads(1), (std::vector<int64_t>{30, 33, 36, 39}));
+  EXPECT_EQ(m.expert_loads(0), (std::vector<int64_t>(4, 0)));
+}
+
+TEST(RoutingMatrix, GivesTheLoadsAWriterSetUntilARowIsWrittenAgain) {
+  RoutingMatrix m(2, 3, 4);
+  m.row(0, 0)[2] = 5;
+  const std::vector<int64_t> told{1, 2, 3, 4, 5, 6, 7, 8};
+  m.set_expert_loads(told);
+  EXPECT_EQ(m.expert_loads(1), (std::vector<int64_t>{5, 6, 7, 8}));
+  const RoutingMatrix copy = m;
+  EXPECT_EQ(copy.expert_loads(0), (std::vector<int64_t>{1, 2, 3, 4}));
+  m.row(0, 1)[0] = 7;  // a write forgets them
+  EXPECT_EQ(m.expert_loads(0), (std::vector<int64_t>{7, 0, 5, 0}));
+  m.set_expert_loads(told);
+  m.dropped_row(1, 0)[3] = 2;  // so does writing drops (capacity rewrites the rows with them)
+  EXPECT_EQ(m.expert_loads(1), (std::vector<int64_t>(4, 0)));
+  m.set_expert_loads(told);
+  m.resize(2, 3, 4);
+  EXPECT_EQ(m.expert_loads(0), (std::vector<int64_t>(4, 0)));
+  EXPECT_THROW(m.set_expert_loads(std::vector<int64_t>(7, 0)), std::logic_error);
+}
+
+TEST(RoutingMatrix, AddsCountsToSums) {
+  std::vector<int32_t> counts(37);
+  std::vector<int64_t> sums(37, int64_t{1} << 40);
+  for (int e = 0; e < 37; ++e) counts[e] = 1000 * e - 7;
+  add_counts(counts, sums);
+  for (int e = 0; e < 37; ++e) EXPECT_EQ(sums[e], (int64_t{1} << 40) + 1000 * e - 7);
+}
+
+TEST(SkewedSource, SetsTheLoadsOfTheRowsItSampled) {
+  SkewedSourceParams p;
+  p.shape = {.moe_layers = 3, .ranks = 5, .experts = 24, .top_k = 2, .tokens_per_rank = 300};
+  p.seed = 4;
+  SkewedSource src(p);
+  RoutingMatrix m(3, 5, 24);
+  for (int step = 0; step < 2; ++step) {
+    src.next(step, m);
+    for (int l = 0; l < 3; ++l) EXPECT_EQ(m.expert_loads(l), summed(m, l)) << "step " << step << " layer " << l;
+  }
+}
+
+}  // namespace
+}  // namespace moesim::gating
