@@ -15,11 +15,13 @@ gating::GatingShape gating_shape(const scenarios::Scenario& s) {
           s.model.expert_groups,     s.model.topk_groups};
 }
 
-gating::SourceContext source_context(const scenarios::Scenario& s) {
-  return {gating_shape(s), s.seed, s.steps, s.gating.routing, s.model.capacity_factor};
+gating::SourceContext source_context(const scenarios::Scenario& s, int threads) {
+  return {gating_shape(s), s.seed, s.steps, s.gating.routing, s.model.capacity_factor, threads};
 }
 
-std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& s) { return s.gating.source->make(source_context(s)); }
+std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& s, int threads) {
+  return s.gating.source->make(source_context(s, threads));
+}
 
 gating::RoutingView routing_view(const scenarios::Scenario& s, const policies::Placement& placement) {
   gating::RoutingView view;

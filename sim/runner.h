@@ -54,11 +54,14 @@ gating::GatingShape gating_shape(const scenarios::Scenario& scenario);
 
 using scenarios::step_config;  // scenarios/scenario.h
 
-// What the scenario's gating source is made for: its shape, seed, steps and routing.
-gating::SourceContext source_context(const scenarios::Scenario& scenario);
+// What the scenario's gating source is made for: its shape, seed, steps and routing, and the
+// threads it may sample on.
+gating::SourceContext source_context(const scenarios::Scenario& scenario, int threads = 1);
 
-// The scenario's gating source (skewed, learned or trace replay).
-std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& scenario);
+// The scenario's gating source (skewed, learned or trace replay), sampling on up to `threads`
+// threads where it can (the skewed source, a step of a million counts or more); its routing is the
+// same however many.
+std::unique_ptr<gating::Source> make_gating_source(const scenarios::Scenario& scenario, int threads = 1);
 
 // The placement policy a policy spec describes.
 std::unique_ptr<policies::PlacementPolicy> make_placement_policy(const scenarios::Scenario& scenario, const scenarios::PolicySpec& spec);

@@ -2,7 +2,7 @@
 
 #include <mutex>
 
-#include "sim/parallel.h"
+#include "sim/base/parallel.h"
 
 namespace moesim {
 

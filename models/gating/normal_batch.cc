@@ -89,8 +89,9 @@ void box_muller(Streams& streams, float* out, size_t passes) {
 }  // namespace
 
 std::span<const float> NormalBatch::draw(Rng& rng, size_t n) {
+  static_assert(kSeedDraws == 2 * kLanes, "each lane's four words from two draws");
   uint32_t seeds[4 * kLanes];
-  for (size_t k = 0; k < 2 * kLanes; ++k) {
+  for (size_t k = 0; k < kSeedDraws; ++k) {
     const uint64_t draw = rng.next();
     seeds[2 * k] = static_cast<uint32_t>(draw);
     seeds[2 * k + 1] = static_cast<uint32_t>(draw >> 32);

@@ -19,10 +19,13 @@ namespace moesim::gating {
 // (the standard normal does with probability 8e-9).
 class NormalBatch {
  public:
-  // The next n normals, taking 16 draws of `rng` (the eight streams' seeds) whatever n is. The
+  // The next n normals, taking kSeedDraws draws of `rng` (the eight streams' seeds) whatever n is. The
   // span is valid until the next call. Drawn from the same state, a batch of n is the first n of
   // any longer batch.
   std::span<const float> draw(Rng& rng, size_t n);
+
+  // The draws of the caller's stream that each batch takes.
+  static constexpr int kSeedDraws = 16;
 
   static constexpr size_t kLanes = 8;
   // Each pass gives every lane a pair: the first normals of the lanes' pairs, then the second.

@@ -180,6 +180,11 @@ void RankSampler::sample(Rng& rng, std::span<int32_t> row) {
   round_systematically(rng.next(), row);
 }
 
+void RankSampler::skip(Rng& rng, int64_t rows) {
+  // The normals' seeds, then the offset of the rounding (sample()).
+  for (int64_t draw = 0; draw < rows * (NormalBatch::kSeedDraws + 1); ++draw) rng.next();
+}
+
 void RankSampler::scale_into_fixed(double pinned, double free) {
   const double cap = static_cast<double>(tokens_), assignments = static_cast<double>(assignments_);
   const size_t experts = draws_.size();

@@ -20,6 +20,9 @@ class RankSampler {
  public:
   void prepare(std::span<const double> shares, int64_t tokens, int top_k);
   void sample(Rng& rng, std::span<int32_t> row);
+  // Advances `rng` as sampling `rows` rows would, whatever their shares and size (every row takes
+  // the same draws): rows can be sampled in parts, each part from its own place in the stream.
+  static void skip(Rng& rng, int64_t rows);
 
  private:
   static constexpr int kFractionBits = 24;  // fixed point for rounding

@@ -85,6 +85,12 @@ class RoutingMatrix {
     return {tokens_.data() + offset(layer, rank), static_cast<size_t>(experts_)};
   }
   std::span<const int32_t> row(int layer, int rank) const { return {tokens_.data() + offset(layer, rank), static_cast<size_t>(experts_)}; }
+  // All of a layer's rows, rank after rank (ranks() * experts()), for a writer; forgets loads set
+  // as row() does.
+  std::span<int32_t> layer_rows(int layer) {
+    known_loads_.clear();
+    return {tokens_.data() + offset(layer, 0), static_cast<size_t>(ranks_) * experts_};
+  }
   // Assignments from `rank` to each expert that were over capacity and dropped. Kept only once a
   // row is written (dropless runs never do): until then every row reads zero.
   std::span<int32_t> dropped_row(int layer, int rank) {

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 #include "models/gating/source_registry.h"
+#include "sim/base/parallel.h"
 
 namespace moesim::gating {
 
@@ -61,27 +62,42 @@ void SkewedSource::advance(int step) {
 }
 
 void SkewedSource::fill(const RoutingView&, RoutingMatrix& out) {
-  Rng rng = sampling_rng_;
-  const std::vector<double> uniform(p_.shape.experts, 1.0 / p_.shape.experts);
+  const int layers = p_.shape.moe_layers, ranks = p_.shape.ranks;
   const size_t experts = p_.shape.experts;
-  loads_.assign(p_.shape.moe_layers * experts, 0);
-  for (int l = 0; l < p_.shape.moe_layers; ++l) {
-    // A hash router ignores popularity: every expert is equally likely.
-    const auto& shares = gated_ ? shares_[l] : uniform;
-    sampler_.prepare(shares, p_.shape.tokens_per_rank, p_.shape.top_k);
-    const std::span<int64_t> layer_loads(loads_.data() + l * experts, experts);
-    for (int r = 0; r < p_.shape.ranks; ++r) {
-      const std::span<int32_t> row = out.row(l, r);
-      sampler_.sample(rng, row);
-      add_counts(row, layer_loads);
+  const std::vector<double> uniform(experts, 1.0 / static_cast<double>(experts));
+  loads_.assign(layers * experts, 0);
+  std::vector<std::span<int32_t>> layer_rows;
+  for (int l = 0; l < layers; ++l) layer_rows.push_back(out.layer_rows(l));
+  // Whole layers to each thread, each sampled from its own place in the one stream (as many rows
+  // in as come before it), so the rows are the same however many threads sample them. A thread
+  // costs tens of microseconds to start: it takes a million counts or more.
+  const int64_t counts = int64_t{layers} * ranks * static_cast<int64_t>(experts);
+  const int parts = static_cast<int>(std::clamp<int64_t>(std::min<int64_t>(p_.threads, counts >> 20), 1, layers));
+  samplers_.resize(parts);
+  Rng end = sampling_rng_;
+  parallel_for(parts, parts, [&](size_t part) {
+    const int first = static_cast<int>(layers * part / parts), last = static_cast<int>(layers * (part + 1) / parts);
+    Rng rng = sampling_rng_;
+    RankSampler::skip(rng, int64_t{first} * ranks);
+    RankSampler& sampler = samplers_[part];
+    for (int l = first; l < last; ++l) {
+      // A hash router ignores popularity: every expert is equally likely.
+      sampler.prepare(gated_ ? shares_[l] : uniform, p_.shape.tokens_per_rank, p_.shape.top_k);
+      const std::span<int64_t> layer_loads(loads_.data() + l * experts, experts);
+      for (int r = 0; r < ranks; ++r) {
+        const std::span<int32_t> row = layer_rows[l].subspan(r * experts, experts);
+        sampler.sample(rng, row);
+        add_counts(row, layer_loads);
+      }
     }
-  }
+    if (last == layers) end = rng;
+  });
   // Token counts only, as a source that does not see single tokens gives.
   out.clear_sends();
   out.clear_drops();
   out.clear_coactivation();
   out.set_expert_loads(loads_);
-  if (!sampled_) rng_ = rng;
+  if (!sampled_) rng_ = end;
   sampled_ = true;
 }
 
@@ -118,6 +134,7 @@ const SourceEntry& source_entry_skewed() {
               params.shape = c.shape;
               params.seed = c.seed;
               params.routing = c.routing;
+              params.threads = c.threads;
               return std::make_unique<SkewedSource>(params);
             }});
       },

@@ -31,6 +31,7 @@ struct SkewedSourceParams {
   // topk or hash: the rules that act on each token's gate scores need a gate, which this source
   // does not have.
   std::shared_ptr<const RoutingConfig> routing = topk_routing();
+  int threads = 1;                    // SourceContext::threads, not a key
   void describe(params::Visitor& v);  // the keys under gating: (source: skewed)
 };
 
@@ -54,8 +55,8 @@ class SkewedSource final : public Source {
   std::vector<std::vector<double>> base_log_;  // [layer][expert]
   std::vector<std::vector<double>> log_;       // [layer][expert]
   std::vector<std::vector<double>> shares_;    // [layer][expert]
-  RankSampler sampler_;
-  std::vector<int64_t> loads_;  // [layer * experts + expert], summed as the rows are sampled
+  std::vector<RankSampler> samplers_;          // one per thread
+  std::vector<int64_t> loads_;                 // [layer * experts + expert], summed as the rows are sampled
   // The generator as the current step's sampling starts: every fill of the step samples from it
   // (so each gives the same routing, and no copy of a whole routing is kept); the first one leaves
   // rng_ where that sampling ends, as if advance() had sampled.

@@ -26,6 +26,8 @@ struct SourceContext {
   int steps = 1;
   std::shared_ptr<const RoutingConfig> routing = topk_routing();
   double capacity_factor = 1.0;
+  // Threads a source may sample on: its routing is the same however many.
+  int threads = 1;
 };
 
 // A requirement not met, or a bad input file: the key at fault (under gating.) and why.

@@ -11,12 +11,12 @@
 #include "results/table.h"
 #include "scenarios/loader/loader.h"
 #include "scenarios/loader/sweep_loader.h"
+#include "sim/base/parallel.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
 #include "sim/compare.h"
 #include "sim/files/output_file.h"
-#include "sim/parallel.h"
 #include "sim/runner.h"
 #include "sim/summary.h"
 

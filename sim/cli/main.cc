@@ -6,6 +6,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -121,12 +122,19 @@ int cmd_run(const std::vector<std::string>& args) {
       "out", po::value<std::string>()->value_name("DIR"), "output directory (same as --set output.dir=DIR)")("quiet,q", "no progress bar")(
       "timeline", "also write timeline.json (Chrome trace events, for Perfetto) with every task of the last step")(
       "timeline-steps", po::value<std::string>()->value_name("STEPS"),
-      "the steps of the timeline instead: a step or FIRST:LAST, counted from 0 (implies --timeline)");
+      "the steps of the timeline instead: a step or FIRST:LAST, counted from 0 (implies --timeline)")(
+      "threads", po::value<int>()->value_name("N"),
+      "sample skewed gating on up to N threads (default: all cores; the results are the same for any N)");
   o.add(scenario_options()).add(cli::memory_options());
   bool help = false;
-  const auto vm = parse(
-      args, o, "usage: moesim run SCENARIO [--set key.path=value]... [--steps N] [--out DIR] [--timeline] [--timeline-steps STEPS]", help);
+  const auto vm =
+      parse(args, o,
+            "usage: moesim run SCENARIO [--set key.path=value]... [--steps N] [--out DIR] [--timeline] [--timeline-steps STEPS] "
+            "[--threads N]",
+            help);
   if (help) return 0;
+  const int threads = vm.count("threads") ? vm["threads"].as<int>() : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads < 1) throw cli::OptionError("--threads " + std::to_string(threads) + ": expected at least 1");
   ScenarioArgs a = scenario_args(vm, "run");
   if (vm.count("steps")) a.overrides.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
   if (vm.count("out")) a.overrides.push_back("output.dir=" + vm["out"].as<std::string>());
@@ -143,7 +151,7 @@ int cmd_run(const std::vector<std::string>& args) {
   results::RunOutputs outputs(s, timeline ? timeline->last - timeline->first + 1 : 0, files::DirectoryLock::Wait::kNo,
                               cli::scenario_inputs(a.path, s));
 
-  const auto source = make_gating_source(s);
+  const auto source = make_gating_source(s, threads);
   std::cout << "moesim run " << describe(s) << "\n"
             << "gating: " << source->describe() << "\n\n";
   Progress progress(!vm.count("quiet"), "steps");

@@ -75,6 +75,29 @@ TEST_F(Cli, SameScenarioAndSeedGiveByteIdenticalOutputs) {
   EXPECT_TRUE(h5 != slurp(dir_ / "a" / "run.h5"));
 }
 
+TEST_F(Cli, ARunGivesTheSameOutputsOnAnyNumberOfThreads) {
+  // Skewed gating of 3.1 M counts a step: sampled in three parts on three threads.
+  const fs::path scenario = write("threads.yaml", R"(name: threads
+steps: 2
+cluster: {preset: h100-dgx, nodes: 256}
+model: {preset: gpt3-350m-moe}
+parallelism: {ep: 128, dp: 2048}
+training: {tokens_per_step: 4194304}
+gating: {source: skewed}
+policies:
+  - {placement: static}
+)");
+  const std::string args = "run " + scenario.string() + " --quiet --out " + (dir_ / "a").string();
+  ASSERT_EQ(moesim(args + " --threads 1").status, 0);
+  const std::string csv = slurp(dir_ / "a" / "summary.csv"), h5 = slurp(dir_ / "a" / "run.h5");
+  ASSERT_EQ(moesim(args + " --threads 3").status, 0);
+  EXPECT_TRUE(csv == slurp(dir_ / "a" / "summary.csv"));
+  EXPECT_TRUE(h5 == slurp(dir_ / "a" / "run.h5"));
+  const Result bad = moesim(args + " --threads 0");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("--threads 0: expected at least 1"), std::string::npos) << bad.err;
+}
+
 TEST_F(Cli, TheResolvedScenarioReproducesTheRun) {
   ASSERT_EQ(moesim("run " + quickstart() + " --steps 10 --quiet --out " + (dir_ / "a").string()).status, 0);
   const Result again = moesim("run " + (dir_ / "a" / "scenario.yaml").string() + " --quiet --out " + (dir_ / "b").string());

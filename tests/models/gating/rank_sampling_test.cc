@@ -178,5 +178,30 @@ TEST(RankSampler, TheSameGeneratorStateGivesTheSameRow) {
   EXPECT_NE(x, y);
 }
 
+// skip() moves the generator as far as sampling the same number of rows, whatever their size,
+// shares and tokens (capped rows included).
+TEST(RankSampler, SkippingRowsTakesTheDrawsSamplingThemTakes) {
+  Rng shape(9, "shape");
+  RankSampler sampler;
+  for (const int experts : {1, 3, 16, 257}) {
+    for (const int64_t tokens : {int64_t{1}, int64_t{4096}}) {
+      std::vector<double> shares(experts);
+      for (double& s : shares) s = std::exp(3 * shape.normal());
+      const double sum = std::accumulate(shares.begin(), shares.end(), 0.0);
+      for (double& s : shares) s /= sum;
+      const int top_k = std::min(experts, 2);
+      cap_shares(shares, top_k);
+      sampler.prepare(shares, tokens, top_k);
+      for (const int rows : {0, 1, 5}) {
+        Rng sampled(3, "rows"), skipped(3, "rows");
+        std::vector<int32_t> row(experts);
+        for (int i = 0; i < rows; ++i) sampler.sample(sampled, row);
+        RankSampler::skip(skipped, rows);
+        EXPECT_EQ(sampled.next(), skipped.next()) << experts << " experts, " << tokens << " tokens, " << rows << " rows";
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace moesim::gating

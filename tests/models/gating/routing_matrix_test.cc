@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "models/gating/skewed_source.h"
@@ -61,6 +63,34 @@ TEST(SkewedSource, SetsTheLoadsOfTheRowsItSampled) {
   for (int step = 0; step < 2; ++step) {
     src.next(step, m);
     for (int l = 0; l < 3; ++l) EXPECT_EQ(m.expert_loads(l), summed(m, l)) << "step " << step << " layer " << l;
+  }
+}
+
+// Threads sample whole layers, each from its own place in the stream: the routing, its loads and
+// the next step's are the same however many threads there are (at 3.7 M counts a step, up to three
+// parts, of uneven numbers of layers).
+TEST(SkewedSource, SamplesTheSameRowsOnAnyNumberOfThreads) {
+  SkewedSourceParams p;
+  p.shape = {.moe_layers = 7, .ranks = 2048, .experts = 256, .top_k = 4, .tokens_per_rank = 512};
+  p.seed = 12;
+  std::vector<RoutingMatrix> steps;
+  for (const int threads : {1, 2, 3, 8}) {
+    p.threads = threads;
+    SkewedSource src(p);
+    for (int step = 0; step < 2; ++step) {
+      RoutingMatrix m(7, 2048, 256);
+      src.next(step, m);
+      if (threads == 1) {
+        steps.push_back(m);
+        continue;
+      }
+      for (int l = 0; l < 7; ++l) {
+        EXPECT_EQ(m.expert_loads(l), steps[step].expert_loads(l)) << threads << " threads, step " << step << ", layer " << l;
+        for (int r = 0; r < 2048; ++r)
+          ASSERT_TRUE(std::ranges::equal(std::as_const(m).row(l, r), std::as_const(steps[step]).row(l, r)))
+              << threads << " threads, step " << step << ", layer " << l << ", rank " << r;
+      }
+    }
   }
 }
 

@@ -11,9 +11,9 @@
 
 namespace moesim {
 
-// Calls work(i) for i in [0, count) on up to `jobs` threads, each index once, in no fixed order.
-// After a call throws, no new index starts; the first exception is rethrown once the running
-// calls finish.
+// Calls work(i) for i in [0, count) on up to `jobs` threads, each index once, in no fixed order
+// (on the calling thread where one would do). After a call throws, no new index starts; the first
+// exception is rethrown once the running calls finish.
 inline void parallel_for(size_t count, int jobs, const std::function<void(size_t)>& work) {
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
@@ -30,9 +30,11 @@ inline void parallel_for(size_t count, int jobs, const std::function<void(size_t
       }
     }
   };
-  {
+  const size_t threads = std::clamp<size_t>(static_cast<size_t>(std::max(jobs, 1)), 1, std::max<size_t>(count, 1));
+  if (threads == 1) {
+    worker();
+  } else {
     std::vector<std::jthread> pool;
-    const size_t threads = std::clamp<size_t>(static_cast<size_t>(std::max(jobs, 1)), 1, std::max<size_t>(count, 1));
     for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
   }
   if (error) std::rethrow_exception(error);
