@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <future>
 #include <memory>
+#include <stdexcept>
 
 #include "models/gating/capacity.h"
 #include "models/gating/source_registry.h"
@@ -102,7 +104,11 @@ class StepRouter {
   // Routes `step` under `view`, or takes it from the queue; its loads are appended to `record`,
   // [MoE layer][expert].
   const policies::ExpertLoads& route(int step, const gating::RoutingView& view, std::vector<int32_t>* record = nullptr) {
-    if (queued_.empty()) {
+    if (prerouted_) {
+      if (prerouted_->step != step) throw std::logic_error("routed a step other than the one prerouted");
+      std::swap(current_.loads, prerouted_->loads);
+      prerouted_.reset();
+    } else if (queued_.empty()) {
       route_into(step, view, current_);
     } else {
       std::swap(current_, queued_.front());
@@ -124,6 +130,15 @@ class StepRouter {
     route_into(step, gating::RoutingView{}, queued_.back());
     return queued_.back().loads;
   }
+  // Routes `step` (without a placement, the queue empty) into the routing matrix while the loads
+  // of the step before stay what loads() gives: the step before's simulation may still run, once it
+  // no longer reads the routing. The next route() takes it.
+  void preroute(int step) {
+    prerouted_.emplace(Prerouted{step, {}});
+    source_.route(step, gating::RoutingView{}, current_.routing);
+    if (capacity_mode_) gating::apply_capacity(current_.routing, capacity_);
+    prerouted_->loads = expert_loads(current_.routing);
+  }
   // The routing of the step route_ahead() routed last.
   const gating::RoutingMatrix& routed_ahead() const { return queued_.back().routing; }
   gating::RoutingMatrix& routing() { return current_.routing; }
@@ -136,8 +151,13 @@ class StepRouter {
     out.loads = expert_loads(out.routing);
   }
 
+  struct Prerouted {
+    int step;
+    policies::ExpertLoads loads;
+  };
   gating::Source& source_;
   Routed current_;
+  std::optional<Prerouted> prerouted_;
   std::deque<Routed> queued_;
   std::vector<Routed> spare_;  // queue entries taken, reused
   bool capacity_mode_;
@@ -212,7 +232,7 @@ size_t find_twin(const std::vector<scenarios::PolicySpec>& specs, const std::vec
 }  // namespace
 
 RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, const ProgressFn& progress,
-                       std::optional<TimelineSteps> timeline, const TimelineSink& sink) {
+                       std::optional<TimelineSteps> timeline, const TimelineSink& sink, int threads) {
   const int64_t total = static_cast<int64_t>(s.steps) * static_cast<int64_t>(s.policies.size());
   int64_t done = 0;
   RunResult result;
@@ -227,10 +247,19 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
   const bool per_placement = source.placement_aware() || s.dispatch.dedup != scenarios::Dedup::kNone;
   std::optional<LookAhead> ahead;
   if (lookahead > 0) ahead.emplace(s, lookahead, shares_gating_source(s, lookahead, per_placement) ? &router : nullptr, coactivation);
+  // With a second thread, the next step's routing is drawn while the last policy's step is
+  // simulated, from the moment it has read the routing: where one routing serves every policy and
+  // no policy reads anything of it beyond the loads (no look-ahead, no co-activation). The source is
+  // called as it would be otherwise, in order, so nothing changes but when.
+  const bool pipelined = threads > 1 && !per_placement && !ahead && !coactivation;
+  std::future<void> next_routing;
   std::vector<TimelineSpan> spans;
   for (int step = 0; step < s.steps; ++step) {
     if (ahead) ahead->show(step, states);
+    if (next_routing.valid()) next_routing.get();
     if (!per_placement) router.route(step, gating::RoutingView{}, &result.expert_loads);
+    const bool route_next = pipelined && step + 1 < s.steps;
+    const auto start_next = [&] { next_routing = std::async(std::launch::async, [&router, step] { router.preroute(step + 1); }); };
     for (size_t i = 0; i < states.size(); ++i) {
       PolicyState& state = states[i];
       PolicyRun& run = result.policies[i];
@@ -244,6 +273,8 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
       if (twin < i) {
         state.simulator->repeat(placement);
         run.steps.push_back(result.policies[twin].steps.back());
+      } else if (route_next && i + 1 == states.size()) {
+        run.steps.push_back(state.simulator->simulate(router.routing(), placement, start_next));
       } else {
         run.steps.push_back(state.simulator->simulate(router.routing(), placement));
       }
@@ -258,7 +289,10 @@ RunResult run_scenario(const scenarios::Scenario& s, gating::Source& source, con
       state.policy->observe({step, router.loads(), wants_coactivation ? router.routing().coactivation() : std::span<const double>()});
       if (progress) progress(++done, total);
     }
+    // The last policy took a twin's step: nothing overlaps, but the next step is routed the same way.
+    if (route_next && !next_routing.valid()) start_next();
   }
+  if (next_routing.valid()) next_routing.get();
   for (size_t i = 0; i < states.size(); ++i) {
     result.policies[i].forecast_error_pp = states[i].policy->forecast_error_pp();
     result.policies[i].forecast_scores = states[i].policy->forecast_scores();

@@ -88,8 +88,9 @@ bool shares_gating_source(const scenarios::Scenario& scenario, int lookahead, bo
 // same seed produces; under placement-aware routing (locmoe) each is routed under its own
 // placement.
 // `source` is the scenario's, fresh from make_gating_source(scenario): it is advanced from step 0.
-// With `timeline`, the tasks of its steps go to `sink`.
+// With `timeline`, the tasks of its steps go to `sink`. With `threads` above 1, the next step's
+// routing may be drawn on another thread while a step is simulated (the result is the same).
 RunResult run_scenario(const scenarios::Scenario& scenario, gating::Source& source, const ProgressFn& progress = nullptr,
-                       std::optional<TimelineSteps> timeline = std::nullopt, const TimelineSink& sink = nullptr);
+                       std::optional<TimelineSteps> timeline = std::nullopt, const TimelineSink& sink = nullptr, int threads = 1);
 
 }  // namespace moesim

@@ -159,7 +159,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (auto* writer = outputs.timeline())
     sink = [writer](int policy, const std::vector<TimelineSpan>& spans) { writer->add(policy, spans); };
   const RunResult run = run_scenario(
-      s, *source, [&](int64_t done, int64_t total) { progress(done, total); }, timeline, sink);
+      s, *source, [&](int64_t done, int64_t total) { progress(done, total); }, timeline, sink, threads);
   const auto summary = summarize(s, run);
   std::cout << results::summary_table(summary, cli::emphasis()) << "\n";
 

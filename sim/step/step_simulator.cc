@@ -12,7 +12,8 @@ StepSimulator::StepSimulator(const StepConfig& config)
   layers_.resize(config.model.moe_layer_count());
 }
 
-StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const policies::Placement& placement) {
+StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const policies::Placement& placement,
+                                   const std::function<void()>& routing_read) {
   StepResult result;
   result.imbalance = 0;
   for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
@@ -22,6 +23,7 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
     result.dropped += dropped;
   }
   result.imbalance = layers_.empty() ? 1.0 : result.imbalance / static_cast<double>(layers_.size());
+  if (routing_read) routing_read();
 
   std::vector<policies::ExpertMove> moves;
   if (move_to(placement) && before_change_) moves = policies::plan_migration(*before_change_, placement);

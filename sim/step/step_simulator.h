@@ -8,6 +8,8 @@
 // Step-invariant costs are computed once at construction. Not thread-safe.
 #pragma once
 
+#include <functional>
+
 #include <memory>
 #include <optional>
 #include <vector>
@@ -35,7 +37,11 @@ class StepSimulator {
   // When the placement differs from the previous step's, the step first migrates expert state
   // (policies/placement/migration.h): parameters, gradients and optimizer state of every moved
   // expert, as traffic in every EP group. The first step's placement is where training starts.
-  StepResult simulate(const gating::RoutingMatrix& routing, const policies::Placement& placement);
+  // `routing_read`, if given, is called once the routing has been read for the last time in the
+  // step: the rest (the task graph) reads only what was drawn from it, and the caller may write the
+  // next step's routing meanwhile.
+  StepResult simulate(const gating::RoutingMatrix& routing, const policies::Placement& placement,
+                      const std::function<void()>& routing_read = nullptr);
 
   // Whether simulating `routing` under `placement` now would give `twin`'s last result, so that
   // repeat() may take it instead: `twin` simulated this same routing last (the caller knows) with a

@@ -2,6 +2,10 @@
 // experts costs.
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <thread>
+#include <vector>
+
 #include "models/moe_model.h"
 #include "policies/placement/static_placement.h"
 #include "scenarios/loader/loader.h"
@@ -76,6 +80,59 @@ TEST(PlacementRuns, APolicyGetsTheStepsItGetsAlone) {
     }
     EXPECT_GT(same_as_static, 0) << both.policies[i].label;                                // steps it shared
     EXPECT_LT(same_as_static, static_cast<int>(shared.size())) << both.policies[i].label;  // and steps of its own
+  }
+}
+
+// The run's source, noting the thread each step is routed on.
+class ThreadNoting final : public gating::Source {
+ public:
+  explicit ThreadNoting(std::unique_ptr<gating::Source> inner) : inner_(std::move(inner)) {}
+  std::string describe() const override { return inner_->describe(); }
+  std::vector<std::thread::id> threads;  // per step routed
+
+ protected:
+  void advance(int) override {}
+  void fill(const gating::RoutingView& view, gating::RoutingMatrix& out) override {
+    threads.push_back(std::this_thread::get_id());
+    inner_->route(current_step(), view, out);
+  }
+
+ private:
+  std::unique_ptr<gating::Source> inner_;
+};
+
+// With two threads the next step is routed on the second while the last policy's step is simulated
+// (whether that policy simulates it, or takes a twin's step), and the run is the same, step by step.
+TEST(PlacementRuns, ARunRoutingTheNextStepMeanwhileIsTheSameRun) {
+  const std::string policies[] = {
+      "  - {placement: static}\n  - {placement: predictive, predictor: ema, rebalance_every: 20, horizon: 10, warmup: 5}\n",
+      "  - {placement: static}\n  - {placement: predictive, predictor: sw_avg, rebalance_every: 20, horizon: 10, warmup: 5}\n"
+      "  - {placement: static, label: again}\n",
+  };
+  for (const std::string& listed : policies) {
+    for (const std::string execution : {"dropless", "capacity"}) {
+      const std::string text =
+          "seed: 5\nsteps: 45\ncluster: {preset: h100-dgx, nodes: 2}\nmodel: {preset: gpt3-350m-moe}\n"
+          "parallelism: {ep: 16, dp: 16}\ntraining: {tokens_per_step: 262144, seq_len: 2048, expert_execution: " +
+          execution + "}\ngating: {source: skewed, drift: 0.2}\npolicies:\n" + listed;
+      const auto s = scenarios::load_scenario_text(text, "test.yaml", {});
+      auto one = make_gating_source(s);
+      const RunResult alone = run_scenario(s, *one);
+      ThreadNoting two(make_gating_source(s));
+      const RunResult meanwhile = run_scenario(s, two, nullptr, std::nullopt, nullptr, 2);
+      ASSERT_EQ(two.threads.size(), 45u);
+      EXPECT_EQ(two.threads[0], std::this_thread::get_id());
+      for (size_t step = 1; step < 45; ++step) EXPECT_NE(two.threads[step], std::this_thread::get_id()) << "step " << step;
+      EXPECT_EQ(meanwhile.expert_loads, alone.expert_loads) << execution;
+      for (size_t i = 0; i < s.policies.size(); ++i) {
+        const auto& a = alone.policies[i];
+        const auto& b = meanwhile.policies[i];
+        EXPECT_TRUE(a.steps == b.steps) << s.policies[i].label << ", " << execution;
+        EXPECT_EQ(a.forecast_error_pp, b.forecast_error_pp) << s.policies[i].label << ", " << execution;
+        ASSERT_EQ(a.placements.size(), b.placements.size()) << s.policies[i].label << ", " << execution;
+        EXPECT_GT(a.placements.size(), i == 1 ? 1u : 0u) << s.policies[i].label << ", " << execution;  // the predictive policy moves
+      }
+    }
   }
 }
 
