@@ -9,7 +9,21 @@
 #include <thread>
 #include <vector>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 namespace moesim {
+
+// The cores this process may run on (its CPU affinity, as taskset or a container's cpuset set it),
+// at least 1.
+inline int available_cores() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 // Calls work(i) for i in [0, count) on up to `jobs` threads, each index once, in no fixed order
 // (on the calling thread where one would do). After a call throws, no new index starts; the first

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
-#include <thread>
 
 #include "results/compare_csv.h"
 #include "results/table.h"
@@ -120,7 +119,7 @@ int cmd_compare(const std::vector<std::string>& args) {
       "seeds", po::value<int>()->default_value(3)->value_name("N"),
       "run each side with N seeds (the scenario's seed and the N-1 after it) to tell differences from noise")(
       "steps", po::value<int>()->value_name("N"), "simulate N steps on both sides (same as --set steps=N on both)")(
-      "jobs,j", po::value<int>()->value_name("N"), "runs at once (default: all cores)")(
+      "jobs,j", po::value<int>()->value_name("N"), "runs at once (default: the cores it may run on)")(
       "csv", po::value<std::string>()->value_name("FILE"), "also write the comparison, one row per policy and metric, to FILE")(
       "quiet,q", "no progress bar");
   o.add(memory_options());
@@ -149,7 +148,7 @@ int cmd_compare(const std::vector<std::string>& args) {
   }
   const int seeds = vm["seeds"].as<int>();
   if (seeds < 1 || seeds > 1000) throw OptionError("--seeds " + std::to_string(seeds) + ": expected 1 to 1000");
-  const int jobs = vm.count("jobs") ? vm["jobs"].as<int>() : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int jobs = vm.count("jobs") ? vm["jobs"].as<int>() : available_cores();
   if (jobs < 1) throw OptionError("--jobs " + std::to_string(jobs) + ": expected at least 1");
 
   // A --csv that cannot be written fails before anything runs.

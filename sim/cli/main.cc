@@ -6,7 +6,6 @@
 #include <iostream>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include "results/run_outputs.h"
 #include "results/table.h"
 #include "scenarios/loader/loader.h"
+#include "sim/base/parallel.h"
 #include "sim/calibrate/nccl_tests_log.h"
 #include "sim/cli/bench_command.h"
 #include "sim/cli/calibrate_command.h"
@@ -124,7 +124,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "timeline-steps", po::value<std::string>()->value_name("STEPS"),
       "the steps of the timeline instead: a step or FIRST:LAST, counted from 0 (implies --timeline)")(
       "threads", po::value<int>()->value_name("N"),
-      "sample skewed gating on up to N threads (default: all cores; the results are the same for any N)");
+      "route the next step while a step is simulated, and sample skewed gating, on up to N threads (default: the cores it may run on; the "
+      "results are the same for any N)");
   o.add(scenario_options()).add(cli::memory_options());
   bool help = false;
   const auto vm =
@@ -133,7 +134,7 @@ int cmd_run(const std::vector<std::string>& args) {
             "[--threads N]",
             help);
   if (help) return 0;
-  const int threads = vm.count("threads") ? vm["threads"].as<int>() : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = vm.count("threads") ? vm["threads"].as<int>() : available_cores();
   if (threads < 1) throw cli::OptionError("--threads " + std::to_string(threads) + ": expected at least 1");
   ScenarioArgs a = scenario_args(vm, "run");
   if (vm.count("steps")) a.overrides.push_back("steps=" + std::to_string(vm["steps"].as<int>()));

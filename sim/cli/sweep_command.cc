@@ -5,12 +5,12 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
-#include <thread>
 
 #include "results/run_outputs.h"
 #include "results/sweep_points.h"
 #include "results/table.h"
 #include "scenarios/loader/sweep_loader.h"
+#include "sim/base/parallel.h"
 #include "sim/cli/command_line.h"
 #include "sim/cli/process_group.h"
 #include "sim/cli/progress.h"
@@ -109,7 +109,7 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
   std::optional<std::string> out;
   if (vm.count("out")) out = vm["out"].as<std::string>();
   const Shard shard = vm.count("shard") ? parse_shard(vm["shard"].as<std::string>()) : Shard{};
-  const int jobs = vm.count("jobs") ? vm["jobs"].as<int>() : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int jobs = vm.count("jobs") ? vm["jobs"].as<int>() : available_cores();
   if (jobs < 1) throw OptionError("--jobs " + std::to_string(jobs) + ": expected at least 1");
 
   const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
@@ -178,7 +178,7 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
 int cmd_sweep(const std::vector<std::string>& args) {
   po::options_description o("moesim sweep options");
   o.add_options()("help,h", "show this help")("jobs,j", po::value<int>()->value_name("N"),
-                                              "points run at once on this machine (default: all cores)")(
+                                              "points run at once on this machine (default: the cores it may run on)")(
       "out", po::value<std::string>()->value_name("DIR"), "output directory (instead of the sweep's output.dir)")(
       "shard", po::value<std::string>()->value_name("I/N"),
       "run only every N-th point from the I-th (1 <= I <= N), e.g. one job of a Slurm array")(

@@ -40,5 +40,24 @@ TEST(ParallelFor, RethrowsTheFirstExceptionAndStartsNoMoreIndices) {
   }
 }
 
+#if defined(__linux__)
+// A thread bound to one core (as taskset binds a process) counts one.
+TEST(AvailableCores, CountsTheCoresTheThreadMayRunOn) {
+  EXPECT_GE(available_cores(), 1);
+  int bound = 0;
+  std::thread([&] {
+    cpu_set_t set;
+    ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+    int first = 0;
+    while (!CPU_ISSET(first, &set)) ++first;
+    CPU_ZERO(&set);
+    CPU_SET(first, &set);
+    ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
+    bound = available_cores();
+  }).join();
+  EXPECT_EQ(bound, 1);
+}
+#endif
+
 }  // namespace
 }  // namespace moesim
