@@ -24,7 +24,8 @@ struct GatingShape {
   bool operator==(const GatingShape&) const = default;
 };
 
-// Produces the routing of successive training steps. Not thread-safe; one instance per run.
+// Produces the routing of successive training steps. Not thread-safe; one instance per run, called
+// by one thread at a time (a run may route its next step on another thread, run_scenario()).
 //
 // Some routing modes depend on where experts live (LocMoE prefers experts on the sender's node),
 // so routing is asked for per placement: route() may be called several times for one step, once
