@@ -26,8 +26,9 @@ inline int available_cores() {
 }
 
 // Calls work(i) for i in [0, count) on up to `jobs` threads, each index once, in no fixed order
-// (on the calling thread where one would do). After a call throws, no new index starts; the first
-// exception is rethrown once the running calls finish.
+// (on the calling thread where one would do). After a call throws, each thread starts no new index
+// once it sees that (one between indices may already have taken its next); the first exception is
+// rethrown once the running calls finish.
 inline void parallel_for(size_t count, int jobs, const std::function<void(size_t)>& work) {
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
