@@ -133,22 +133,19 @@ class StepRouter {
   // Routes `step` (without a placement, the queue empty) into the routing matrix while the loads
   // of the step before stay what loads() gives: the step before's simulation may still run, once it
   // no longer reads the routing. The next route() takes it.
-  void preroute(int step) {
-    prerouted_.emplace(Prerouted{step, {}});
-    source_.route(step, gating::RoutingView{}, current_.routing);
-    if (capacity_mode_) gating::apply_capacity(current_.routing, capacity_);
-    prerouted_->loads = expert_loads(current_.routing);
-  }
+  void preroute(int step) { prerouted_.emplace(Prerouted{step, route_loads(step, gating::RoutingView{}, current_.routing)}); }
   // The routing of the step route_ahead() routed last.
   const gating::RoutingMatrix& routed_ahead() const { return queued_.back().routing; }
   gating::RoutingMatrix& routing() { return current_.routing; }
   const policies::ExpertLoads& loads() const { return current_.loads; }
 
  private:
-  void route_into(int step, const gating::RoutingView& view, Routed& out) {
-    source_.route(step, view, out.routing);
-    if (capacity_mode_) gating::apply_capacity(out.routing, capacity_);
-    out.loads = expert_loads(out.routing);
+  void route_into(int step, const gating::RoutingView& view, Routed& out) { out.loads = route_loads(step, view, out.routing); }
+  // Routes `step` into `routing`, capacity applied, and returns its loads.
+  policies::ExpertLoads route_loads(int step, const gating::RoutingView& view, gating::RoutingMatrix& routing) {
+    source_.route(step, view, routing);
+    if (capacity_mode_) gating::apply_capacity(routing, capacity_);
+    return expert_loads(routing);
   }
 
   struct Prerouted {

@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "sim/base/parallel.h"
+#include "sim/cli/usage_error.h"
+
 namespace moesim::cli {
 
 // `visible` are the options --help shows; the file is stored under `file_key`.
@@ -22,6 +25,13 @@ inline boost::program_options::variables_map parse_with_file(const std::vector<s
   po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
   po::notify(vm);
   return vm;
+}
+
+// A count of threads or runs at once, `--NAME N`: N, at least 1, or the cores the process may run on.
+inline int cores_option(const boost::program_options::variables_map& vm, const std::string& name) {
+  const int n = vm.count(name) ? vm[name].as<int>() : available_cores();
+  if (n < 1) throw OptionError("--" + name + " " + std::to_string(n) + ": expected at least 1");
+  return n;
 }
 
 }  // namespace moesim::cli

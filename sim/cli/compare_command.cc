@@ -11,6 +11,7 @@
 #include "scenarios/loader/loader.h"
 #include "scenarios/loader/sweep_loader.h"
 #include "sim/base/parallel.h"
+#include "sim/cli/command_line.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/scenario_args.h"
 #include "sim/cli/usage_error.h"
@@ -148,8 +149,7 @@ int cmd_compare(const std::vector<std::string>& args) {
   }
   const int seeds = vm["seeds"].as<int>();
   if (seeds < 1 || seeds > 1000) throw OptionError("--seeds " + std::to_string(seeds) + ": expected 1 to 1000");
-  const int jobs = vm.count("jobs") ? vm["jobs"].as<int>() : available_cores();
-  if (jobs < 1) throw OptionError("--jobs " + std::to_string(jobs) + ": expected at least 1");
+  const int jobs = cores_option(vm, "jobs");
 
   // A --csv that cannot be written fails before anything runs.
   if (vm.count("csv")) require_output_file("--csv", vm["csv"].as<std::string>(), files::Target::kStream, files);

@@ -17,7 +17,6 @@
 #include "results/run_outputs.h"
 #include "results/table.h"
 #include "scenarios/loader/loader.h"
-#include "sim/base/parallel.h"
 #include "sim/calibrate/nccl_tests_log.h"
 #include "sim/cli/bench_command.h"
 #include "sim/cli/calibrate_command.h"
@@ -134,8 +133,7 @@ int cmd_run(const std::vector<std::string>& args) {
             "[--threads N]",
             help);
   if (help) return 0;
-  const int threads = vm.count("threads") ? vm["threads"].as<int>() : available_cores();
-  if (threads < 1) throw cli::OptionError("--threads " + std::to_string(threads) + ": expected at least 1");
+  const int threads = cli::cores_option(vm, "threads");
   ScenarioArgs a = scenario_args(vm, "run");
   if (vm.count("steps")) a.overrides.push_back("steps=" + std::to_string(vm["steps"].as<int>()));
   if (vm.count("out")) a.overrides.push_back("output.dir=" + vm["out"].as<std::string>());

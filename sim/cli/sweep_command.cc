@@ -10,7 +10,6 @@
 #include "results/sweep_points.h"
 #include "results/table.h"
 #include "scenarios/loader/sweep_loader.h"
-#include "sim/base/parallel.h"
 #include "sim/cli/command_line.h"
 #include "sim/cli/process_group.h"
 #include "sim/cli/progress.h"
@@ -109,8 +108,7 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
   std::optional<std::string> out;
   if (vm.count("out")) out = vm["out"].as<std::string>();
   const Shard shard = vm.count("shard") ? parse_shard(vm["shard"].as<std::string>()) : Shard{};
-  const int jobs = vm.count("jobs") ? vm["jobs"].as<int>() : available_cores();
-  if (jobs < 1) throw OptionError("--jobs " + std::to_string(jobs) + ": expected at least 1");
+  const int jobs = cores_option(vm, "jobs");
 
   const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   const scenarios::Sweep sweep = scenarios::load_sweep_file(path, out, sets);
