@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 
 #include "sim/network/analytic_network.h"
 
@@ -114,12 +116,15 @@ FlowDemand ring_demand(hardware::Router& router, const hardware::ClusterSpec& cl
 // leaves (below 1e-12 of capacity is full), so that no link that fills is left out.
 constexpr double kCanFill = 1 - 1e-6;
 
-FlowNetwork::FlowNetwork(std::vector<double> capacity)
+FlowNetwork::FlowNetwork(std::vector<double> capacity, Refill refill)
     : capacity_(std::move(capacity)),
+      refill_(refill),
       on_link_(capacity_.size()),
       potential_(capacity_.size(), 0.0),
-      residual_(capacity_.size(), 0.0),
-      weight_(capacity_.size(), 0.0) {}
+      load_(capacity_.size(), 0.0),
+      saturated_(capacity_.size(), 0),
+      link_seen_(capacity_.size(), 0),
+      on_used_(capacity_.size(), kNotUsed) {}
 
 void FlowNetwork::reset() {
   demand_.clear();
@@ -131,6 +136,8 @@ void FlowNetwork::reset() {
   now_ = SimTime::Zero();
   next_finish_.reset();
   std::fill(potential_.begin(), potential_.end(), 0.0);
+  std::fill(load_.begin(), load_.end(), 0.0);
+  std::fill(saturated_.begin(), saturated_.end(), 0);
 }
 
 void FlowNetwork::set_demand(engine::TaskId t, std::span<const FlowDemand> phases) {
@@ -142,6 +149,7 @@ bool FlowNetwork::can_fill(hardware::LinkId l) const { return potential_[l] >= c
 
 bool FlowNetwork::next_phase(Slot slot) {
   Flow& f = flows_[slot];
+  f.rate = 0;
   for (; f.phase < f.phases.size(); ++f.phase) {
     f.busiest = 0;
     for (const auto& [link, bytes] : f.links()) f.busiest = std::max(f.busiest, bytes);
@@ -164,17 +172,21 @@ void FlowNetwork::enter_phase(Slot slot, double sign) {
     auto& flows = on_link_[link];
     if (sign > 0) {
       flows.push_back(slot);
-    } else {
-      *std::find(flows.begin(), flows.end(), slot) = flows.back();
-      flows.pop_back();
+      continue;
     }
+    *std::find(flows.begin(), flows.end(), slot) = flows.back();
+    flows.pop_back();
+    load_[link] -= f.rate * bytes;
+    // Sums of rates round: an empty link starts again from nothing.
+    if (flows.empty()) load_[link] = 0, saturated_[link] = 0;
   }
 }
 
 void FlowNetwork::seed_from(Slot slot) {
   const Flow& f = flows_[slot];
-  if (f.phase >= f.phases.size()) return;
-  for (const auto& [link, bytes] : f.links()) seeds_.insert(seeds_.end(), on_link_[link].begin(), on_link_[link].end());
+  for (const auto& [link, bytes] : f.links()) {
+    if (saturated_[link]) seeds_.insert(seeds_.end(), on_link_[link].begin(), on_link_[link].end());
+  }
 }
 
 void FlowNetwork::start(engine::TaskId t, SimTime now) {
@@ -189,8 +201,8 @@ void FlowNetwork::start(engine::TaskId t, SimTime now) {
   }
   flows_[slot] = Flow{t, t < demand_.size() ? demand_[t] : std::span<const FlowDemand>(), started_++};
   active_.push_back(slot);
+  next_phase(slot);
   seeds_.assign(1, slot);
-  if (next_phase(slot)) seed_from(slot);
   reallocate();
 }
 
@@ -209,13 +221,13 @@ std::optional<engine::TaskId> FlowNetwork::finish(SimTime now) {
   ++f.phase;
   std::optional<engine::TaskId> done;
   if (next_phase(slot)) {
-    seed_from(slot);
+    seeds_.push_back(slot);
   } else {
     done = f.task;
     active_.erase(std::find(active_.begin(), active_.end(), slot));
     free_.push_back(slot);
   }
-  // A flow still sending is on its own links, so among the seeds; a finished one must not be.
+  // The flow has left the links it seeded from; a finished one must not be filled.
   if (done) std::erase(seeds_, slot);
   reallocate();
   return done;
@@ -230,27 +242,52 @@ void FlowNetwork::advance(SimTime now) {
 }
 
 void FlowNetwork::reallocate() {
-  // The group: every flow reachable from the seeds over links that can fill (the seeds' own
-  // links changed potential, so the flows on them are seeds whatever their links now are).
+  // The group: the seeds and every flow that shares a saturated link with one in it. Flows
+  // outside it keep their rates and their use of each link; where the group's new rates fill a
+  // link that outside flows cross, they join and the group is filled again. Then every flow
+  // still has a bottleneck (a full link on which none has a higher level): outside flows the
+  // one they had, which no group flow crosses, and group flows one that only group flows cross.
   seen_.resize(flows_.size(), 0);
   ++epoch_;
   group_.clear();
-  auto visit = [&](Slot slot) {
+  const auto visit = [&](Slot slot) {
     if (seen_[slot] == epoch_) return;
     seen_[slot] = epoch_;
     group_.push_back(slot);
   };
-  for (Slot slot : seeds_) visit(slot);
-  for (size_t i = 0; i < group_.size(); ++i) {
-    const Flow& f = flows_[group_[i]];
-    if (f.remaining <= 0) continue;
-    for (const auto& [link, bytes] : f.links()) {
-      if (!can_fill(link)) continue;
-      for (Slot other : on_link_[link]) visit(other);
+  const auto join_flows_on = [&](hardware::LinkId link) {
+    if (link_seen_[link] == epoch_) return;
+    link_seen_[link] = epoch_;
+    for (Slot other : on_link_[link]) visit(other);
+  };
+  for (Slot slot : refill_ == Refill::kEvery ? std::span<const Slot>(active_) : std::span<const Slot>(seeds_)) visit(slot);
+  for (size_t closed = 0;;) {
+    for (; closed < group_.size(); ++closed) {
+      // A flow done sending (its finish comes at this instant) gives back what it had.
+      const Flow& f = flows_[group_[closed]];
+      if (f.phase >= f.phases.size()) continue;
+      for (const auto& [link, bytes] : f.links()) {
+        if (saturated_[link]) join_flows_on(link);
+      }
     }
+    std::sort(group_.begin(), group_.end(), [&](Slot a, Slot b) { return flows_[a].started < flows_[b].started; });
+    fill(group_);
+    for (uint32_t j : filled_) join_flows_on(used_[j]);
+    if (group_.size() == closed) break;
   }
-  std::sort(group_.begin(), group_.end(), [&](Slot a, Slot b) { return flows_[a].started < flows_[b].started; });
-  fill(group_);
+  // Commit: each flow's use of its links moves from its old rate to its new one.
+  for (size_t i = 0; i < group_.size(); ++i) {
+    Flow& f = flows_[group_[i]];
+    const double rate = f.remaining > 0 ? level_[i] / f.busiest : 0;
+    if (f.phase < f.phases.size()) {
+      for (const auto& [link, bytes] : f.links()) load_[link] += (rate - f.rate) * bytes;
+    }
+    f.rate = rate;
+  }
+  // Every flow on a link the fill took in is in the group, so the fill tells which are full.
+  for (hardware::LinkId l : used_) saturated_[l] = 0;
+  for (uint32_t j : filled_) saturated_[used_[j]] = 1;
+  for (hardware::LinkId l : used_) on_used_[l] = kNotUsed;
 
   next_finish_.reset();
   for (Slot slot : active_) {
@@ -265,11 +302,16 @@ void FlowNetwork::reallocate() {
 
 void FlowNetwork::fill(std::span<const Slot> group) {
   // Progressive filling on each flow's bandwidth at its busiest link: a flow at level x puts
-  // x * bytes_l / busiest on link l.
+  // x * bytes_l / busiest on link l, on top of what flows outside the group put there. Every
+  // unfrozen flow is at the same level, so each link fills at a level known in advance (what is
+  // left of it over what rises on it) until a flow on it freezes: links wait in a heap keyed by
+  // a level they cannot fill before, re-keyed when they come to the top. O(I log L) for I (flow,
+  // link) entries over L links, where filling round by round, every link and flow each round,
+  // costs O((I + L) x rounds).
+  for (hardware::LinkId l : used_) on_used_[l] = kNotUsed;
   used_.clear();
   can_fill_.clear();
   can_fill_end_.assign(group.size(), 0);
-  size_t unfrozen = 0;
   frozen_.assign(group.size(), 0);
   level_.assign(group.size(), 0.0);
   for (size_t i = 0; i < group.size(); ++i) {
@@ -277,44 +319,110 @@ void FlowNetwork::fill(std::span<const Slot> group) {
     if (f.remaining <= 0) {
       frozen_[i] = 1;
     } else {
-      ++unfrozen;
       for (const auto& [link, bytes] : f.links()) {
         if (!can_fill(link)) continue;
-        if (weight_[link] == 0) {
+        if (on_used_[link] == kNotUsed) {
+          on_used_[link] = static_cast<uint32_t>(used_.size());
           used_.push_back(link);
-          residual_[link] = capacity_[link];
         }
-        weight_[link] += bytes / f.busiest;
-        can_fill_.emplace_back(link, bytes / f.busiest);
+        can_fill_.push_back({on_used_[link], bytes / f.busiest});
       }
     }
     can_fill_end_[i] = can_fill_.size();
   }
-  const auto links_that_can_fill = [&](size_t i) {
-    return std::span(can_fill_).subspan(i == 0 ? 0 : can_fill_end_[i - 1], can_fill_end_[i] - (i == 0 ? 0 : can_fill_end_[i - 1]));
-  };
-  while (unfrozen > 0) {
-    double step = std::numeric_limits<double>::infinity();
-    for (hardware::LinkId l : used_) {
-      if (weight_[l] > 1e-12) step = std::min(step, residual_[l] / weight_[l]);
-    }
-    assert(std::isfinite(step));
-    for (hardware::LinkId l : used_) residual_[l] -= step * weight_[l];
-    for (size_t i = 0; i < group.size(); ++i) {
-      if (frozen_[i]) continue;
-      level_[i] += step;
-      bool full = false;
-      for (const auto& [link, weight] : links_that_can_fill(i)) full |= residual_[link] <= capacity_[link] * 1e-12;
-      if (!full) continue;
-      frozen_[i] = 1;
-      --unfrozen;
-      for (const auto& [link, weight] : links_that_can_fill(i)) weight_[link] -= weight;
+  const size_t links = used_.size();
+  // By used link: what rises on it, what is left of it at level `since`, and its flows (CSR).
+  weight_.assign(links, 0.0);
+  residual_.resize(links);
+  since_.assign(links, 0.0);
+  fills_at_.resize(links);
+  flows_on_begin_.assign(links + 1, 0);
+  for (const auto& [link, weight] : can_fill_) {
+    weight_[link] += weight;
+    ++flows_on_begin_[link + 1];
+  }
+  for (size_t j = 0; j < links; ++j) {
+    residual_[j] = capacity_[used_[j]] - load_[used_[j]];
+    flows_on_begin_[j + 1] += flows_on_begin_[j];
+  }
+  // What the group's flows put there now is theirs to share again (finished ones' too).
+  for (Slot slot : group) {
+    const Flow& f = flows_[slot];
+    if (f.rate == 0) continue;
+    for (const auto& [link, bytes] : f.links()) {
+      if (on_used_[link] != kNotUsed) residual_[on_used_[link]] += f.rate * bytes;
     }
   }
-  for (hardware::LinkId l : used_) weight_[l] = 0;
-  for (size_t i = 0; i < group.size(); ++i) {
-    Flow& f = flows_[group[i]];
-    f.rate = f.remaining > 0 ? level_[i] / f.busiest : 0;
+  flows_on_.resize(can_fill_.size());
+  {
+    std::vector<uint32_t>& next = links_scratch_;
+    next.assign(flows_on_begin_.begin(), flows_on_begin_.end() - 1);
+    for (size_t i = 0; i < group.size(); ++i) {
+      for (size_t e = i == 0 ? 0 : can_fill_end_[i - 1]; e < can_fill_end_[i]; ++e)
+        flows_on_[next[can_fill_[e].first]++] = static_cast<uint32_t>(i);
+    }
+  }
+  const auto fills_at = [&](uint32_t j) {
+    // A link with nothing (left) rising on it never fills.
+    return weight_[j] > 1e-12 ? since_[j] + std::max(0.0, residual_[j]) / weight_[j] : std::numeric_limits<double>::infinity();
+  };
+  heap_.clear();
+  for (uint32_t j = 0; j < links; ++j) {
+    fills_at_[j] = fills_at(j);
+    if (std::isfinite(fills_at_[j])) heap_.emplace_back(fills_at_[j], j);
+  }
+  const auto later = std::greater<>();
+  std::make_heap(heap_.begin(), heap_.end(), later);
+  // The link on top once it is keyed by the level it fills at (nullopt when none is left).
+  const auto earliest = [&]() -> std::optional<std::pair<double, uint32_t>> {
+    while (!heap_.empty()) {
+      if (heap_.front().first == fills_at_[heap_.front().second]) return heap_.front();
+      std::pop_heap(heap_.begin(), heap_.end(), later);
+      const uint32_t j = heap_.back().second;
+      if (std::isfinite(fills_at_[j])) {
+        heap_.back().first = fills_at_[j];
+        std::push_heap(heap_.begin(), heap_.end(), later);
+      } else {
+        heap_.pop_back();
+      }
+    }
+    return std::nullopt;
+  };
+  filled_.clear();
+  const auto take = [&]() {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    const uint32_t j = heap_.back().second;
+    heap_.pop_back();
+    fills_at_[j] = std::numeric_limits<double>::infinity();
+    filled_.push_back(j);
+  };
+  const auto left_at = [&](uint32_t j, double level) { return residual_[j] - (level - since_[j]) * weight_[j]; };
+  size_t unfrozen = static_cast<size_t>(std::count(frozen_.begin(), frozen_.end(), 0));
+  while (unfrozen > 0) {
+    const auto top = earliest();
+    assert(top);
+    const double level = top->first;
+    // Every link full at this level (within rounding) freezes its flows.
+    const size_t first = filled_.size();
+    take();
+    for (auto next = earliest(); next && left_at(next->second, level) <= capacity_[used_[next->second]] * 1e-12; next = earliest()) take();
+    for (size_t n = first; n < filled_.size(); ++n) {
+      const uint32_t j = filled_[n];
+      for (uint32_t k = flows_on_begin_[j]; k < flows_on_begin_[j + 1]; ++k) {
+        const uint32_t i = flows_on_[k];
+        if (frozen_[i]) continue;
+        frozen_[i] = 1;
+        --unfrozen;
+        level_[i] = level;
+        for (size_t e = i == 0 ? 0 : can_fill_end_[i - 1]; e < can_fill_end_[i]; ++e) {
+          const auto [l, weight] = can_fill_[e];
+          residual_[l] = left_at(l, level);
+          since_[l] = level;
+          weight_[l] -= weight;
+          if (std::isfinite(fills_at_[l])) fills_at_[l] = fills_at(l);
+        }
+      }
+    }
   }
 }
 

@@ -16,10 +16,11 @@
 // transfers (a skewed all-to-all finishes with its busiest port, as in the analytic model).
 //
 // Cost: routing a collective of P pairs over h hops is O(P h). A flow's start or end re-fills
-// only the flows it shares links with, and those that share links that can fill with them
-// (max-min fairness splits into such groups): O(I + F x R) for I (flow, link) incidences in the
-// group, F of them on links that can fill, and R <= flows rounds of filling; then O(flows) to
-// find the next to finish.
+// only the flows whose rates it can change: those reached from it over links that were full (a
+// flow bottlenecked elsewhere keeps its rate), and those on links the new rates fill. A fill of I
+// (flow, link) incidences over L links that can fill costs O(I + L log L); then O(flows) to find
+// the next to finish. A ring that fills every link it crosses (one over all GPUs does) ties every
+// collective that shares a link with it into one group while it runs.
 #pragma once
 
 #include <cstdint>
@@ -54,10 +55,14 @@ inline FlowDemand ring_all_reduce_demand(hardware::Router& router, const hardwar
   return ring_demand(router, cluster, gpus, bytes, 2, scratch);
 }
 
+// Which flows a start or an end re-fills: those whose rates it can change, or (the reference
+// the first is tested against) every flow.
+enum class Refill { kAffected, kEvery };
+
 class FlowNetwork : public engine::SharedCapacity {
  public:
   // Bytes per second each link carries.
-  explicit FlowNetwork(std::vector<double> capacity);
+  explicit FlowNetwork(std::vector<double> capacity, Refill refill = Refill::kAffected);
 
   // Forgets all flows and demands and returns to time zero.
   void reset();
@@ -83,20 +88,23 @@ class FlowNetwork : public engine::SharedCapacity {
   };
   using Slot = uint32_t;
   void advance(SimTime now);
-  // Re-fills the flows that share, through links that can fill, a link with the flows in `seeds_`:
-  // max-min fairness splits into such groups, so the others keep their rates.
+  // Re-fills the flows in `seeds_` and those whose rates theirs can change (see the .cc), and
+  // finds the next to finish.
   void reallocate();
+  // Progressive filling of `group` around the flows outside it: level_ by flow of the group,
+  // filled_ the links that filled.
   void fill(std::span<const Slot> group);
   // Moves `f` to its next phase that sends anything; false if none is left.
   bool next_phase(Slot f);
   // Adds (sign 1) or takes back (-1) what `f`'s phase could put on each of its links, and lists
   // it on them (or not).
   void enter_phase(Slot f, double sign);
-  // The flows on `f`'s current links join seeds_.
+  // The flows on `f`'s current links that are full join seeds_.
   void seed_from(Slot f);
   bool can_fill(hardware::LinkId l) const;
 
   std::vector<double> capacity_;
+  Refill refill_;
   std::vector<std::span<const FlowDemand>> demand_;  // by task
   std::vector<Flow> flows_;                          // by slot
   std::vector<Slot> free_, active_;                  // slots free, and in use in start order
@@ -109,16 +117,31 @@ class FlowNetwork : public engine::SharedCapacity {
   // stays below capacity can never fill, so progressive filling leaves them out: they never set a
   // round's step or freeze a flow, which keeps the rates exactly those of filling every link.
   std::vector<double> potential_;
-  // Scratch for reallocate() and fill(): the flows to re-fill; by link; by slot; per flow of
-  // the group, its links that can fill.
+  // By link: what its flows put on it at their rates (bytes per second), and whether it was full
+  // when last filled (so that the flows on it are bottlenecked there or elsewhere at its level).
+  std::vector<double> load_;
+  std::vector<uint8_t> saturated_;
+  // Scratch for reallocate(): the flows to re-fill; by slot and by link, the last epoch that
+  // visited it.
   std::vector<Slot> seeds_, group_;
-  std::vector<uint64_t> seen_;
+  std::vector<uint64_t> seen_, link_seen_;
   uint64_t epoch_ = 0;
-  std::vector<double> residual_, weight_, level_;
+  // Scratch for fill(). By flow of the group: its level, whether frozen, and its links that can
+  // fill (their index among used_, and what rises on each as the flow's level does).
+  std::vector<double> level_;
   std::vector<uint8_t> frozen_;
-  std::vector<hardware::LinkId> used_;
-  std::vector<std::pair<hardware::LinkId, double>> can_fill_;
+  std::vector<std::pair<uint32_t, double>> can_fill_;
   std::vector<size_t> can_fill_end_;
+  // The links the group's flows can fill; by link, its index among them (or kNotUsed).
+  static constexpr uint32_t kNotUsed = UINT32_MAX;
+  std::vector<hardware::LinkId> used_;
+  std::vector<uint32_t> on_used_;
+  // By used link: what rises on it, what is left of it at level since_, the level it fills at,
+  // and the group's flows on it (flows_on_ from flows_on_begin_). filled_: the used links that
+  // filled, in the order they did.
+  std::vector<double> weight_, residual_, since_, fills_at_;
+  std::vector<uint32_t> flows_on_begin_, flows_on_, links_scratch_, filled_;
+  std::vector<std::pair<double, uint32_t>> heap_;  // (fills at, used link), earliest on top
 };
 
 }  // namespace moesim::network
