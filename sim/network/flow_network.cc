@@ -300,14 +300,7 @@ void FlowNetwork::reallocate() {
   }
 }
 
-void FlowNetwork::fill(std::span<const Slot> group) {
-  // Progressive filling on each flow's bandwidth at its busiest link: a flow at level x puts
-  // x * bytes_l / busiest on link l, on top of what flows outside the group put there. Every
-  // unfrozen flow is at the same level, so each link fills at a level known in advance (what is
-  // left of it over what rises on it) until a flow on it freezes: links wait in a heap keyed by
-  // a level they cannot fill before, re-keyed when they come to the top. O(I log L) for I (flow,
-  // link) entries over L links, where filling round by round, every link and flow each round,
-  // costs O((I + L) x rounds).
+void FlowNetwork::index_links(std::span<const Slot> group) {
   for (hardware::LinkId l : used_) on_used_[l] = kNotUsed;
   used_.clear();
   can_fill_.clear();
@@ -362,6 +355,18 @@ void FlowNetwork::fill(std::span<const Slot> group) {
         flows_on_[next[can_fill_[e].first]++] = static_cast<uint32_t>(i);
     }
   }
+}
+
+void FlowNetwork::fill(std::span<const Slot> group) {
+  // Progressive filling on each flow's bandwidth at its busiest link: a flow at level x puts
+  // x * bytes_l / busiest on link l, on top of what flows outside the group put there. Every
+  // unfrozen flow is at the same level, so each link fills at a level known in advance (what is
+  // left of it over what rises on it) until a flow on it freezes: links wait in a heap keyed by
+  // a level they cannot fill before, re-keyed when they come to the top. O(I log L) for I (flow,
+  // link) entries over L links, where filling round by round, every link and flow each round,
+  // costs O((I + L) x rounds).
+  index_links(group);
+  const size_t links = used_.size();
   const auto fills_at = [&](uint32_t j) {
     // A link with nothing (left) rising on it never fills.
     return weight_[j] > 1e-12 ? since_[j] + std::max(0.0, residual_[j]) / weight_[j] : std::numeric_limits<double>::infinity();

@@ -94,6 +94,9 @@ class FlowNetwork : public engine::SharedCapacity {
   // Progressive filling of `group` around the flows outside it: level_ by flow of the group,
   // filled_ the links that filled.
   void fill(std::span<const Slot> group);
+  // For fill(): the group's links that can fill and, by each, what rises on it, what is left of
+  // it and the group's flows on it.
+  void index_links(std::span<const Slot> group);
   // Moves `f` to its next phase that sends anything; false if none is left.
   bool next_phase(Slot f);
   // Adds (sign 1) or takes back (-1) what `f`'s phase could put on each of its links, and lists
