@@ -287,7 +287,6 @@ void FlowNetwork::reallocate() {
   // Every flow on a link the fill took in is in the group, so the fill tells which are full.
   for (hardware::LinkId l : used_) saturated_[l] = 0;
   for (uint32_t j : filled_) saturated_[used_[j]] = 1;
-  for (hardware::LinkId l : used_) on_used_[l] = kNotUsed;
 
   next_finish_.reset();
   for (Slot slot : active_) {
@@ -304,7 +303,7 @@ void FlowNetwork::index_links(std::span<const Slot> group) {
   for (hardware::LinkId l : used_) on_used_[l] = kNotUsed;
   used_.clear();
   can_fill_.clear();
-  can_fill_end_.assign(group.size(), 0);
+  can_fill_begin_.assign(group.size() + 1, 0);
   frozen_.assign(group.size(), 0);
   level_.assign(group.size(), 0.0);
   for (size_t i = 0; i < group.size(); ++i) {
@@ -321,7 +320,7 @@ void FlowNetwork::index_links(std::span<const Slot> group) {
         can_fill_.push_back({on_used_[link], bytes / f.busiest});
       }
     }
-    can_fill_end_[i] = can_fill_.size();
+    can_fill_begin_[i + 1] = can_fill_.size();
   }
   const size_t links = used_.size();
   // By used link: what rises on it, what is left of it at level `since`, and its flows (CSR).
@@ -351,8 +350,7 @@ void FlowNetwork::index_links(std::span<const Slot> group) {
     std::vector<uint32_t>& next = links_scratch_;
     next.assign(flows_on_begin_.begin(), flows_on_begin_.end() - 1);
     for (size_t i = 0; i < group.size(); ++i) {
-      for (size_t e = i == 0 ? 0 : can_fill_end_[i - 1]; e < can_fill_end_[i]; ++e)
-        flows_on_[next[can_fill_[e].first]++] = static_cast<uint32_t>(i);
+      for (size_t e = can_fill_begin_[i]; e < can_fill_begin_[i + 1]; ++e) flows_on_[next[can_fill_[e].first]++] = static_cast<uint32_t>(i);
     }
   }
 }
@@ -362,8 +360,8 @@ void FlowNetwork::fill(std::span<const Slot> group) {
   // x * bytes_l / busiest on link l, on top of what flows outside the group put there. Every
   // unfrozen flow is at the same level, so each link fills at a level known in advance (what is
   // left of it over what rises on it) until a flow on it freezes: links wait in a heap keyed by
-  // a level they cannot fill before, re-keyed when they come to the top. O(I log L) for I (flow,
-  // link) entries over L links, where filling round by round, every link and flow each round,
+  // a level they cannot fill before, re-keyed when they come to the top. O(I + L log L) for I
+  // (flow, link) entries over L links, where filling round by round, every link and flow each round,
   // costs O((I + L) x rounds).
   index_links(group);
   const size_t links = used_.size();
@@ -419,7 +417,7 @@ void FlowNetwork::fill(std::span<const Slot> group) {
         frozen_[i] = 1;
         --unfrozen;
         level_[i] = level;
-        for (size_t e = i == 0 ? 0 : can_fill_end_[i - 1]; e < can_fill_end_[i]; ++e) {
+        for (size_t e = can_fill_begin_[i]; e < can_fill_begin_[i + 1]; ++e) {
           const auto [l, weight] = can_fill_[e];
           residual_[l] = left_at(l, level);
           since_[l] = level;

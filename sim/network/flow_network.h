@@ -134,7 +134,7 @@ class FlowNetwork : public engine::SharedCapacity {
   std::vector<double> level_;
   std::vector<uint8_t> frozen_;
   std::vector<std::pair<uint32_t, double>> can_fill_;
-  std::vector<size_t> can_fill_end_;
+  std::vector<size_t> can_fill_begin_;  // flow i's from can_fill_begin_[i] to [i + 1]
   // The links the group's flows can fill; by link, its index among them (or kNotUsed).
   static constexpr uint32_t kNotUsed = UINT32_MAX;
   std::vector<hardware::LinkId> used_;
