@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "cuda/router.h"
+#include "sim/base/avx2_clones.h"
 #include "sim/base/cache_aligned.h"
 
 namespace moesim::router {
@@ -114,9 +115,7 @@ template <int kTokens>
 
 // dot(x[i], w[r]) for each of `tokens` (1 or 2) tokens x[i] and the `rows` rows of w (each d long)
 // into out[i], four rows at a time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+MOESIM_AVX2_CLONES
 void dots(const float* const* x, int tokens, const float* w, int d, int rows, float* const* out) {
   int r = 0;
   for (; r + 4 <= rows && d % 8 == 0; r += 4) {
@@ -153,9 +152,7 @@ void top_k(const float* logits, const uint8_t* allowed, int count, int k, int* b
 // then merged, the lower index winning ties, which is the scalar scan's answer.
 using LaneIndex = int32_t __attribute__((vector_size(32)));
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+MOESIM_AVX2_CLONES
 int arg_max(const float* logits, int count) {
   int best = 0, e = 1;
   float value = logits[0];

@@ -10,6 +10,7 @@
 
 #include "models/gating/capacity.h"
 #include "models/gating/source_registry.h"
+#include "sim/base/avx2_clones.h"
 
 namespace moesim::gating {
 
@@ -281,9 +282,7 @@ namespace {
 // The token's embedding x = center + noise * u (cuda/token_embedding.h) added to two rows
 // of sums in double: its first expert's and the mean token's. Cloned for AVX2, where it is four
 // doubles a step; each element's additions keep their order, so the sums are the same.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+MOESIM_AVX2_CLONES
 void add_embedding(const float* __restrict u, const float* __restrict center, float noise, int d, double* __restrict expert_row,
                    double* __restrict mean_row) {
   for (int j = 0; j < d; ++j) {

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "sim/base/avx2_clones.h"
+
 namespace moesim::gating {
 
 namespace {
@@ -62,9 +64,7 @@ struct Streams {
 // cosine by their series up to phi^9 and phi^10, the next terms below 1e-9) moved into one of the
 // circle's eight octants by the symmetries of the square (swap the coordinates, negate either),
 // chosen by the word's three low bits: each octant is the image of [0, pi/4) under exactly one.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+MOESIM_AVX2_CLONES
 void box_muller(Streams& streams, float* out, size_t passes) {
   Streams local = streams;  // in registers through the loop
   for (size_t p = 0; p < passes; ++p) {

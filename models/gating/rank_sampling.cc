@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "sim/base/avx2_clones.h"
+
 namespace moesim::gating {
 
 void cap_shares(std::vector<double>& shares, int top_k) {
@@ -76,9 +78,7 @@ template <class T>
 // Poisson-sized draws from standard normals, each within [0, cap]: how many reach the cap, and
 // the sum of the others in four running sums (one would wait on each addition), expert e's in sum
 // e % 4.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+MOESIM_AVX2_CLONES
 int poisson_sized(const double* mean, const double* sd, const float* normals, double cap, double* draws, size_t experts, double* below) {
   const Doubles zeros = all(0.0), caps = all(cap);
   Doubles sum = zeros;
@@ -110,11 +110,8 @@ struct ScalePass {
   int64_t fixed_sum;
 };
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-ScalePass
-scale_pass(double scale, double cap, int64_t cap_fixed, double one, double* draws, int64_t* fixed, size_t experts) {
+MOESIM_AVX2_CLONES
+ScalePass scale_pass(double scale, double cap, int64_t cap_fixed, double one, double* draws, int64_t* fixed, size_t experts) {
   const Doubles zeros = all(0.0), caps = all(cap), scales = all(scale), ones = all(one), halves = all(0.5), magics = all(0x1p52);
   constexpr int64_t kMagicBits = std::bit_cast<int64_t>(0x1p52);
   const Integers caps_fixed = {cap_fixed, cap_fixed, cap_fixed, cap_fixed}, magic_bits = {kMagicBits, kMagicBits, kMagicBits, kMagicBits};

@@ -73,7 +73,7 @@ TEST_F(Cli, SweepGridsBeyondTheLimitAreRefusedNotOverflowed) {
 // Each estimate is at least what the run uses and at most a few times as much.
 TEST_F(Cli, EstimatesBoundTheMeasuredPeak) {
 #ifdef MOESIM_SANITIZED
-  GTEST_SKIP() << "under AddressSanitizer the peak is mostly shadow memory and quarantine, not the program's";
+  GTEST_SKIP() << "under a sanitizer the peak is mostly shadow memory (and AddressSanitizer's quarantine), not the program's";
 #endif
   const std::string q = quickstart();
   for (const std::string& sets : {std::string("--set steps=20"), std::string("--set steps=2 --set gating.probe_tokens=32768"),

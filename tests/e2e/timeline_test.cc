@@ -107,7 +107,7 @@ TEST_F(Cli, TimelineStepsOutsideTheRunExitTwo) {
 // a few (it used to buffer the JSON, gigabytes for the quickstart's 300 steps).
 TEST_F(Cli, TimelineMemoryDoesNotGrowWithTheStepsRecorded) {
 #ifdef MOESIM_SANITIZED
-  GTEST_SKIP() << "under AddressSanitizer the peak grows with its quarantine of freed memory, not the program's";
+  GTEST_SKIP() << "under a sanitizer the peak grows with its shadow memory (and AddressSanitizer's quarantine), not the program's";
 #endif
   const fs::path tiny = write("tiny.yaml", kTinyScenario);
   const auto peak_of = [&](const std::string& steps) {
