@@ -7,15 +7,21 @@
 #
 #   bench/compare.sh REV [RUNS] [BENCH_FILTER]     e.g. bench/compare.sh 9505814 3 'Quickstart|DeepSeek'
 #
+# With STEPS=N in the environment it also prints each scenario's cost of a step: in each of RUNS
+# rounds, each side runs it at 1 and at N steps in turn, and a step costs the difference over N - 1
+# (start-up, the first touch of memory and the output files cancel).
+#
 # REV's sources (git archive) and build are kept in bench/.compare-REV (ignored), so that a second
 # comparison does not rebuild; run outputs go to a temporary directory, removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ $# -ge 1 ]] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '2,16p' "$0" >&2; exit 2; }
 rev=$(git rev-parse --short "$1^{commit}") || { echo "compare.sh: not a commit: $1" >&2; exit 2; }
 runs=${2:-3}
 filter=${3:-.}
 [[ $runs =~ ^[1-9][0-9]?$ ]] || { echo "compare.sh: RUNS: expected 1 to 99, got '$runs'" >&2; exit 2; }
+steps=${STEPS:-}
+[[ -z $steps || $steps =~ ^([2-9]|[1-9][0-9]+)$ ]] || { echo "compare.sh: STEPS: expected a whole number from 2, got '$steps'" >&2; exit 2; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/moesim-compare.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
@@ -74,6 +80,32 @@ for scenario in bench/scenarios/*.yaml; do
     echo "  summary.csv: $same"
   fi
 done
+
+if [[ -n $steps ]]; then
+  echo
+  echo "## a step (wall seconds at $steps steps less at 1, over $((steps - 1)); each round runs both sides in turn)"
+  printf '%-28s %20s %20s %8s\n' scenario "$rev min/median" "now min/median" ratio
+  for scenario in bench/scenarios/*.yaml; do
+    name=$(basename "$scenario" .yaml)
+    : >"$work/old.step" && : >"$work/new.step"
+    for ((i = 0; i < runs; i++)); do
+      for side in old new; do
+        binary=$([[ $side == old ]] && echo "$old_build/moesim" || echo build/release/moesim)
+        for n in 1 "$steps"; do
+          rm -rf -- "$work/out-$side"
+          taskset -c 0 /usr/bin/time -f '%e' -o "$work/time-$n" "$binary" run "$scenario" --set "steps=$n" \
+            --set "output.dir=$work/out-$side" >/dev/null 2>"$work/err" || { echo "$name: the $side build cannot run it" >&2; continue 4; }
+        done
+        awk -v a="$(cat "$work/time-1")" -v b="$(cat "$work/time-$steps")" -v n="$steps" 'BEGIN {printf "%.4f\n", (b - a) / (n - 1)}' \
+          >>"$work/$side.step"
+      done
+    done
+    read -r old_min old_median <<<"$(stats <"$work/old.step")"
+    read -r new_min new_median <<<"$(stats <"$work/new.step")"
+    awk -v n="$name" -v om="$old_min" -v od="$old_median" -v nm="$new_min" -v nd="$new_median" \
+      'BEGIN {printf "%-28s %9s / %-8s %9s / %-8s %7.2fx\n", n, om, od, nm, nd, om / (nm > 0 ? nm : 0.0001)}'
+  done
+fi
 
 echo
 echo "## Google Benchmark (real time per iteration; cases whose names both builds have)"
