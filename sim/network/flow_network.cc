@@ -122,8 +122,8 @@ FlowNetwork::FlowNetwork(std::vector<double> capacity, Refill refill)
       on_link_(capacity_.size()),
       potential_(capacity_.size(), 0.0),
       load_(capacity_.size(), 0.0),
-      saturated_(capacity_.size(), 0),
-      link_seen_(capacity_.size(), 0),
+      bottlenecked_(capacity_.size(), 0),
+      link_listed_(capacity_.size(), 0),
       on_used_(capacity_.size(), kNotUsed) {}
 
 void FlowNetwork::reset() {
@@ -137,7 +137,7 @@ void FlowNetwork::reset() {
   next_finish_.reset();
   std::fill(potential_.begin(), potential_.end(), 0.0);
   std::fill(load_.begin(), load_.end(), 0.0);
-  std::fill(saturated_.begin(), saturated_.end(), 0);
+  std::fill(bottlenecked_.begin(), bottlenecked_.end(), 0);
 }
 
 void FlowNetwork::set_demand(engine::TaskId t, std::span<const FlowDemand> phases) {
@@ -178,14 +178,22 @@ void FlowNetwork::enter_phase(Slot slot, double sign) {
     flows.pop_back();
     load_[link] -= f.rate * bytes;
     // Sums of rates round: an empty link starts again from nothing.
-    if (flows.empty()) load_[link] = 0, saturated_[link] = 0;
+    if (flows.empty()) load_[link] = 0;
   }
+}
+
+void FlowNetwork::set_bottleneck(Flow& f, hardware::LinkId link) {
+  if (f.bottleneck != kNoLink) --bottlenecked_[f.bottleneck];
+  f.bottleneck = link;
+  if (link != kNoLink) ++bottlenecked_[link];
 }
 
 void FlowNetwork::seed_from(Slot slot) {
   const Flow& f = flows_[slot];
   for (const auto& [link, bytes] : f.links()) {
-    if (saturated_[link]) seeds_.insert(seeds_.end(), on_link_[link].begin(), on_link_[link].end());
+    for (Slot other : on_link_[link]) {
+      if (other != slot && flows_[other].bottleneck == link) seeds_.push_back(other);
+    }
   }
 }
 
@@ -218,6 +226,7 @@ std::optional<engine::TaskId> FlowNetwork::finish(SimTime now) {
     seed_from(slot);
     enter_phase(slot, -1);
   }
+  set_bottleneck(f, kNoLink);
   ++f.phase;
   std::optional<engine::TaskId> done;
   if (next_phase(slot)) {
@@ -242,59 +251,87 @@ void FlowNetwork::advance(SimTime now) {
 }
 
 void FlowNetwork::reallocate() {
-  // The group: the seeds and every flow that shares a saturated link with one in it. Flows
-  // outside it keep their rates and their use of each link; where the group's new rates fill a
-  // link that outside flows cross, they join and the group is filled again. Then every flow
-  // still has a bottleneck (a full link on which none has a higher level): outside flows the
-  // one they had, which no group flow crosses, and group flows one that only group flows cross.
+  // The group: the seeds (a flow that starts or enters a phase, and the flows whose bottleneck a
+  // flow that leaves its links was on). Flows outside it keep their rates and their use of each
+  // link. Where the group's new rates leave one of them without a bottleneck (a full link on
+  // which none has a higher level), it joins and the group is filled again. Then every flow has
+  // one: group flows the link each froze on, outside flows the one they had.
   seen_.resize(flows_.size(), 0);
   ++epoch_;
   group_.clear();
-  const auto visit = [&](Slot slot) {
+  const auto join = [&](Slot slot) {
     if (seen_[slot] == epoch_) return;
     seen_[slot] = epoch_;
     group_.push_back(slot);
   };
-  const auto join_flows_on = [&](hardware::LinkId link) {
-    if (link_seen_[link] == epoch_) return;
-    link_seen_[link] = epoch_;
-    for (Slot other : on_link_[link]) visit(other);
-  };
-  for (Slot slot : refill_ == Refill::kEvery ? std::span<const Slot>(active_) : std::span<const Slot>(seeds_)) visit(slot);
-  for (size_t closed = 0;;) {
-    for (; closed < group_.size(); ++closed) {
-      // A flow done sending (its finish comes at this instant) gives back what it had.
-      const Flow& f = flows_[group_[closed]];
-      if (f.phase >= f.phases.size()) continue;
-      for (const auto& [link, bytes] : f.links()) {
-        if (saturated_[link]) join_flows_on(link);
-      }
-    }
+  for (Slot slot : refill_ == Refill::kEvery ? std::span<const Slot>(active_) : std::span<const Slot>(seeds_)) join(slot);
+  for (;;) {
     std::sort(group_.begin(), group_.end(), [&](Slot a, Slot b) { return flows_[a].started < flows_[b].started; });
     fill(group_);
-    for (uint32_t j : filled_) join_flows_on(used_[j]);
-    if (group_.size() == closed) break;
+    const size_t filled = group_.size();
+    join_unbottlenecked(join);
+    if (group_.size() == filled) break;
   }
   // Commit: each flow's use of its links moves from its old rate to its new one.
   for (size_t i = 0; i < group_.size(); ++i) {
     Flow& f = flows_[group_[i]];
-    const double rate = f.remaining > 0 ? level_[i] / f.busiest : 0;
+    const bool sends = f.remaining > 0;
+    const double rate = sends ? level_[i] / f.busiest : 0;
     if (f.phase < f.phases.size()) {
       for (const auto& [link, bytes] : f.links()) load_[link] += (rate - f.rate) * bytes;
     }
     f.rate = rate;
+    f.level = sends ? level_[i] : 0;
+    set_bottleneck(f, sends ? used_[froze_on_[i]] : kNoLink);
   }
-  // Every flow on a link the fill took in is in the group, so the fill tells which are full.
-  for (hardware::LinkId l : used_) saturated_[l] = 0;
-  for (uint32_t j : filled_) saturated_[used_[j]] = 1;
 
   next_finish_.reset();
   for (Slot slot : active_) {
     const Flow& f = flows_[slot];
+    // Held back, for this instant, by a flow done sending whose end comes next: its bottleneck.
+    if (f.remaining > 0 && f.rate <= 0) continue;
     const SimTime done = f.remaining > 0 ? now_ + Seconds(f.remaining / f.rate) : now_;
     if (!next_finish_ || done < *next_finish_) {
       next_finish_ = done;
       next_ = slot;
+    }
+  }
+}
+
+// Levels that differ by less than this share are one level: each fill sums the same rates in its
+// own order.
+constexpr double kSameLevel = 1e-10;
+
+template <class Join>
+void FlowNetwork::join_unbottlenecked(const Join& join) {
+  // Only where a group flow froze, or its rate changed, can an outside flow's bottleneck have
+  // gone: the links that filled, and those on which a group flow's rate changed.
+  ++check_;
+  changed_.clear();
+  const auto list = [&](hardware::LinkId link) {
+    if (link_listed_[link] == check_) return;
+    link_listed_[link] = check_;
+    changed_.push_back(link);
+  };
+  for (uint32_t j : filled_) list(used_[j]);
+  for (size_t i = 0; i < group_.size(); ++i) {
+    const Flow& f = flows_[group_[i]];
+    if (f.phase >= f.phases.size() || (f.remaining > 0 ? level_[i] / f.busiest : 0) == f.rate) continue;
+    for (const auto& [link, bytes] : f.links()) list(link);
+  }
+  for (hardware::LinkId link : changed_) {
+    const uint32_t j = on_used_[link];
+    const double level = j == kNotUsed ? std::numeric_limits<double>::infinity() : filled_level_[j];
+    const bool full = std::isfinite(level);
+    if (!full && bottlenecked_[link] == 0) continue;
+    for (Slot other : on_link_[link]) {
+      const Flow& o = flows_[other];
+      if (seen_[other] == epoch_ || o.remaining <= 0) continue;
+      // A group flow froze here below it (so that flow has no bottleneck); or this link was its
+      // bottleneck, and is no longer full, or a group flow has a higher level on it now.
+      const bool above = full && o.level > level * (1 + kSameLevel);
+      const bool lost = o.bottleneck == link && (!full || o.level < level * (1 - kSameLevel));
+      if (above || lost) join(other);
     }
   }
 }
@@ -328,6 +365,8 @@ void FlowNetwork::index_links(std::span<const Slot> group) {
   residual_.resize(links);
   since_.assign(links, 0.0);
   fills_at_.resize(links);
+  filled_level_.assign(links, std::numeric_limits<double>::infinity());
+  froze_on_.assign(group.size(), 0);
   flows_on_begin_.assign(links + 1, 0);
   for (const auto& [link, weight] : can_fill_) {
     weight_[link] += weight;
@@ -411,12 +450,14 @@ void FlowNetwork::fill(std::span<const Slot> group) {
     for (auto next = earliest(); next && left_at(next->second, level) <= capacity_[used_[next->second]] * 1e-12; next = earliest()) take();
     for (size_t n = first; n < filled_.size(); ++n) {
       const uint32_t j = filled_[n];
+      filled_level_[j] = level;
       for (uint32_t k = flows_on_begin_[j]; k < flows_on_begin_[j + 1]; ++k) {
         const uint32_t i = flows_on_[k];
         if (frozen_[i]) continue;
         frozen_[i] = 1;
         --unfrozen;
         level_[i] = level;
+        froze_on_[i] = j;
         for (size_t e = can_fill_begin_[i]; e < can_fill_begin_[i + 1]; ++e) {
           const auto [l, weight] = can_fill_[e];
           residual_[l] = left_at(l, level);

@@ -15,12 +15,15 @@
 // the analytic model's busiest port. Not modelled inside a flow: unfairness between its own
 // transfers (a skewed all-to-all finishes with its busiest port, as in the analytic model).
 //
-// Cost: routing a collective of P pairs over h hops is O(P h). A flow's start or end re-fills
-// only the flows whose rates it can change: those reached from it over links that were full (a
-// flow bottlenecked elsewhere keeps its rate), and those on links the new rates fill. A fill of I
-// (flow, link) incidences over L links that can fill costs O(I + L log L); then O(flows) to find
-// the next to finish. A ring that fills every link it crosses (one over all GPUs does) ties every
-// collective that shares a link with it into one group while it runs.
+// Cost: routing a collective of P pairs over h hops is O(P h). Each flow keeps its bottleneck (a
+// full link on which no flow has a higher level: max-min fair rates are those that give every
+// flow one). A start re-fills the flow that starts, an end the flows whose bottleneck the leaving
+// flow was on, around the kept rates of the others; an outside flow that the new rates leave
+// without a bottleneck joins and the group is filled again. So a flow bottlenecked elsewhere is
+// not re-filled, though it shares a full link: a ring whose every link is full stays out of the
+// re-fills of the all-to-alls beside it until its own bottleneck changes. A fill of I (flow, link)
+// incidences over L links that can fill costs O(I + L log L); then O(flows) to find the next to
+// finish.
 #pragma once
 
 #include <cstdint>
@@ -75,6 +78,7 @@ class FlowNetwork : public engine::SharedCapacity {
   std::optional<engine::TaskId> finish(SimTime now) override;
 
  private:
+  static constexpr hardware::LinkId kNoLink = UINT32_MAX;
   struct Flow {
     engine::TaskId task;
     std::span<const FlowDemand> phases;
@@ -84,13 +88,20 @@ class FlowNetwork : public engine::SharedCapacity {
     const std::vector<std::pair<hardware::LinkId, double>>& links() const { return phases[phase].links; }
     double remaining = 1;   // fraction of its bytes still to send
     double rate = 0;        // fraction per second
+    double level = 0;       // bytes per second on its busiest link: rate x busiest
     double solo_level = 0;  // the most its level can reach: alone on the network
+    // Where the last fill froze it: a full link on which no flow has a higher level.
+    hardware::LinkId bottleneck = kNoLink;
   };
   using Slot = uint32_t;
   void advance(SimTime now);
   // Re-fills the flows in `seeds_` and those whose rates theirs can change (see the .cc), and
   // finds the next to finish.
   void reallocate();
+  // After a fill of group_: the flows outside it that the new rates leave without a bottleneck
+  // join it (through `join`).
+  template <class Join>
+  void join_unbottlenecked(const Join& join);
   // Progressive filling of `group` around the flows outside it: level_ by flow of the group,
   // filled_ the links that filled.
   void fill(std::span<const Slot> group);
@@ -102,8 +113,9 @@ class FlowNetwork : public engine::SharedCapacity {
   // Adds (sign 1) or takes back (-1) what `f`'s phase could put on each of its links, and lists
   // it on them (or not).
   void enter_phase(Slot f, double sign);
-  // The flows on `f`'s current links that are full join seeds_.
+  // The flows whose bottleneck is one of `f`'s current links join seeds_.
   void seed_from(Slot f);
+  void set_bottleneck(Flow& f, hardware::LinkId link);
   bool can_fill(hardware::LinkId l) const;
 
   std::vector<double> capacity_;
@@ -120,15 +132,16 @@ class FlowNetwork : public engine::SharedCapacity {
   // stays below capacity can never fill, so progressive filling leaves them out: they never set a
   // round's step or freeze a flow, which keeps the rates exactly those of filling every link.
   std::vector<double> potential_;
-  // By link: what its flows put on it at their rates (bytes per second), and whether it was full
-  // when last filled (so that the flows on it are bottlenecked there or elsewhere at its level).
+  // By link: what its flows put on it at their rates (bytes per second), and how many have it as
+  // their bottleneck.
   std::vector<double> load_;
-  std::vector<uint8_t> saturated_;
-  // Scratch for reallocate(): the flows to re-fill; by slot and by link, the last epoch that
-  // visited it.
+  std::vector<uint32_t> bottlenecked_;
+  // Scratch for reallocate(): the flows to re-fill; by slot, the last epoch that took it in; the
+  // links on which the group's rates changed (by link, the last check that listed it).
   std::vector<Slot> seeds_, group_;
-  std::vector<uint64_t> seen_, link_seen_;
-  uint64_t epoch_ = 0;
+  std::vector<uint64_t> seen_, link_listed_;
+  uint64_t epoch_ = 0, check_ = 0;
+  std::vector<hardware::LinkId> changed_;
   // Scratch for fill(). By flow of the group: its level, whether frozen, and its links that can
   // fill (their index among used_, and what rises on each as the flow's level does).
   std::vector<double> level_;
@@ -139,10 +152,12 @@ class FlowNetwork : public engine::SharedCapacity {
   static constexpr uint32_t kNotUsed = UINT32_MAX;
   std::vector<hardware::LinkId> used_;
   std::vector<uint32_t> on_used_;
-  // By used link: what rises on it, what is left of it at level since_, the level it fills at,
-  // and the group's flows on it (flows_on_ from flows_on_begin_). filled_: the used links that
-  // filled, in the order they did.
-  std::vector<double> weight_, residual_, since_, fills_at_;
+  // By used link: what rises on it, what is left of it at level since_, the level it fills at
+  // (then the level it filled at, in filled_level_), and the group's flows on it (flows_on_ from
+  // flows_on_begin_). filled_: the used links that filled, in the order they did. By flow of the
+  // group: the used link it froze on.
+  std::vector<double> weight_, residual_, since_, fills_at_, filled_level_;
+  std::vector<uint32_t> froze_on_;
   std::vector<uint32_t> flows_on_begin_, flows_on_, links_scratch_, filled_;
   std::vector<std::pair<double, uint32_t>> heap_;  // (fills at, used link), earliest on top
 };
