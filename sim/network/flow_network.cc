@@ -182,6 +182,11 @@ void FlowNetwork::enter_phase(Slot slot, double sign) {
   }
 }
 
+double FlowNetwork::filled_rate(size_t i) const {
+  const Flow& f = flows_[group_[i]];
+  return f.remaining > 0 ? level_[i] / f.busiest : 0;
+}
+
 void FlowNetwork::set_bottleneck(Flow& f, hardware::LinkId link) {
   if (f.bottleneck != kNoLink) --bottlenecked_[f.bottleneck];
   f.bottleneck = link;
@@ -191,6 +196,7 @@ void FlowNetwork::set_bottleneck(Flow& f, hardware::LinkId link) {
 void FlowNetwork::seed_from(Slot slot) {
   const Flow& f = flows_[slot];
   for (const auto& [link, bytes] : f.links()) {
+    if (bottlenecked_[link] == 0) continue;
     for (Slot other : on_link_[link]) {
       if (other != slot && flows_[other].bottleneck == link) seeds_.push_back(other);
     }
@@ -276,7 +282,7 @@ void FlowNetwork::reallocate() {
   for (size_t i = 0; i < group_.size(); ++i) {
     Flow& f = flows_[group_[i]];
     const bool sends = f.remaining > 0;
-    const double rate = sends ? level_[i] / f.busiest : 0;
+    const double rate = filled_rate(i);
     if (f.phase < f.phases.size()) {
       for (const auto& [link, bytes] : f.links()) load_[link] += (rate - f.rate) * bytes;
     }
@@ -316,7 +322,7 @@ void FlowNetwork::join_unbottlenecked(const Join& join) {
   for (uint32_t j : filled_) list(used_[j]);
   for (size_t i = 0; i < group_.size(); ++i) {
     const Flow& f = flows_[group_[i]];
-    if (f.phase >= f.phases.size() || (f.remaining > 0 ? level_[i] / f.busiest : 0) == f.rate) continue;
+    if (f.phase >= f.phases.size() || filled_rate(i) == f.rate) continue;
     for (const auto& [link, bytes] : f.links()) list(link);
   }
   for (hardware::LinkId link : changed_) {

@@ -116,6 +116,8 @@ class FlowNetwork : public engine::SharedCapacity {
   // The flows whose bottleneck is one of `f`'s current links join seeds_.
   void seed_from(Slot f);
   void set_bottleneck(Flow& f, hardware::LinkId link);
+  // The rate the last fill gives group_[i] (none once it is done sending).
+  double filled_rate(size_t i) const;
   bool can_fill(hardware::LinkId l) const;
 
   std::vector<double> capacity_;
