@@ -314,6 +314,7 @@ void FlowNetwork::join_unbottlenecked(const Join& join) {
   // gone: the links that filled, and those on which a group flow's rate changed.
   ++check_;
   changed_.clear();
+  const size_t before = group_.size();
   const auto list = [&](hardware::LinkId link) {
     if (link_listed_[link] == check_) return;
     link_listed_[link] = check_;
@@ -338,6 +339,20 @@ void FlowNetwork::join_unbottlenecked(const Join& join) {
       const bool above = full && o.level > level * (1 + kSameLevel);
       const bool lost = o.bottleneck == link && (!full || o.level < level * (1 - kSameLevel));
       if (above || lost) join(other);
+    }
+  }
+  // A flow that joins usually lowers the group's levels, and then the outsiders above a group
+  // flow on one of its links lose their bottleneck one fill at a time (a new all-to-all freezing
+  // under a hundred gradient rings). Joining them now makes that cascade one fill.
+  if (group_.size() == before) return;
+  for (size_t i = 0; i < before; ++i) {
+    const Flow& f = flows_[group_[i]];
+    if (f.phase >= f.phases.size() || f.remaining <= 0) continue;
+    for (const auto& [link, bytes] : f.links()) {
+      for (Slot other : on_link_[link]) {
+        const Flow& o = flows_[other];
+        if (seen_[other] != epoch_ && o.remaining > 0 && o.level > level_[i] * (1 + kSameLevel)) join(other);
+      }
     }
   }
 }
