@@ -112,6 +112,13 @@ FlowDemand ring_demand(hardware::Router& router, const hardware::ClusterSpec& cl
   return compact(scratch, touched);
 }
 
+// Levels that differ by less than this share are one level: each fill sums the same rates in its
+// own order.
+constexpr double kSameLevel = 1e-10;
+
+// Whether outside flow `o` is above `level`: on a link that fills there, it must come down to it.
+bool above(const auto& o, double level) { return o.remaining > 0 && o.level > level * (1 + kSameLevel); }
+
 // A link counts as one that can fill from this share of its capacity on: far below what rounding
 // leaves (below 1e-12 of capacity is full), so that no link that fills is left out.
 constexpr double kCanFill = 1 - 1e-6;
@@ -273,7 +280,7 @@ void FlowNetwork::reallocate() {
   for (Slot slot : refill_ == Refill::kEvery ? std::span<const Slot>(active_) : std::span<const Slot>(seeds_)) join(slot);
   for (;;) {
     std::sort(group_.begin(), group_.end(), [&](Slot a, Slot b) { return flows_[a].started < flows_[b].started; });
-    fill(group_);
+    fill();
     const size_t filled = group_.size();
     join_unbottlenecked(join);
     if (group_.size() == filled) break;
@@ -304,17 +311,13 @@ void FlowNetwork::reallocate() {
   }
 }
 
-// Levels that differ by less than this share are one level: each fill sums the same rates in its
-// own order.
-constexpr double kSameLevel = 1e-10;
-
 template <class Join>
 void FlowNetwork::join_unbottlenecked(const Join& join) {
   // Only where a group flow froze, or its rate changed, can an outside flow's bottleneck have
-  // gone: the links that filled, and those on which a group flow's rate changed.
+  // gone: the links that filled, and those on which a group flow's rate changed. (An outside flow
+  // above the level a link filled at was admitted by the fill.)
   ++check_;
   changed_.clear();
-  const size_t before = group_.size();
   const auto list = [&](hardware::LinkId link) {
     if (link_listed_[link] == check_) return;
     link_listed_[link] = check_;
@@ -334,30 +337,16 @@ void FlowNetwork::join_unbottlenecked(const Join& join) {
     for (Slot other : on_link_[link]) {
       const Flow& o = flows_[other];
       if (seen_[other] == epoch_ || o.remaining <= 0) continue;
-      // A group flow froze here below it (so that flow has no bottleneck); or this link was its
-      // bottleneck, and is no longer full, or a group flow has a higher level on it now.
-      const bool above = full && o.level > level * (1 + kSameLevel);
-      const bool lost = o.bottleneck == link && (!full || o.level < level * (1 - kSameLevel));
-      if (above || lost) join(other);
-    }
-  }
-  // A flow that joins usually lowers the group's levels, and then the outsiders above a group
-  // flow on one of its links lose their bottleneck one fill at a time (a new all-to-all freezing
-  // under a hundred gradient rings). Joining them now makes that cascade one fill.
-  if (group_.size() == before) return;
-  for (size_t i = 0; i < before; ++i) {
-    const Flow& f = flows_[group_[i]];
-    if (f.phase >= f.phases.size() || f.remaining <= 0) continue;
-    for (const auto& [link, bytes] : f.links()) {
-      for (Slot other : on_link_[link]) {
-        const Flow& o = flows_[other];
-        if (seen_[other] != epoch_ && o.remaining > 0 && o.level > level_[i] * (1 + kSameLevel)) join(other);
-      }
+      // This link was its bottleneck, and is no longer full, or a group flow has a higher level
+      // on it now.
+      assert(!(full && above(o, level)));
+      if (o.bottleneck == link && (!full || o.level < level * (1 - kSameLevel))) join(other);
     }
   }
 }
 
-void FlowNetwork::index_links(std::span<const Slot> group) {
+void FlowNetwork::index_links() {
+  const std::span<const Slot> group = group_;
   for (hardware::LinkId l : used_) on_used_[l] = kNotUsed;
   used_.clear();
   can_fill_.clear();
@@ -366,17 +355,17 @@ void FlowNetwork::index_links(std::span<const Slot> group) {
   level_.assign(group.size(), 0.0);
   for (size_t i = 0; i < group.size(); ++i) {
     const Flow& f = flows_[group[i]];
-    if (f.remaining <= 0) {
-      frozen_[i] = 1;
-    } else {
-      for (const auto& [link, bytes] : f.links()) {
-        if (!can_fill(link)) continue;
-        if (on_used_[link] == kNotUsed) {
-          on_used_[link] = static_cast<uint32_t>(used_.size());
-          used_.push_back(link);
-        }
-        can_fill_.push_back({on_used_[link], bytes / f.busiest});
+    // One done sending rises nowhere, but its links are indexed all the same: it gives back its use
+    // of them.
+    frozen_[i] = f.remaining <= 0;
+    for (size_t e = 0; f.phase < f.phases.size() && e < f.links().size(); ++e) {
+      const auto [link, bytes] = f.links()[e];
+      if (!can_fill(link)) continue;
+      if (on_used_[link] == kNotUsed) {
+        on_used_[link] = static_cast<uint32_t>(used_.size());
+        used_.push_back(link);
       }
+      if (!frozen_[i]) can_fill_.push_back({on_used_[link], bytes / f.busiest});
     }
     can_fill_begin_[i + 1] = can_fill_.size();
   }
@@ -387,6 +376,8 @@ void FlowNetwork::index_links(std::span<const Slot> group) {
   since_.assign(links, 0.0);
   fills_at_.resize(links);
   filled_level_.assign(links, std::numeric_limits<double>::infinity());
+  admitted_on_.assign(links, kNone);
+  admitted_.clear();
   froze_on_.assign(group.size(), 0);
   flows_on_begin_.assign(links + 1, 0);
   for (const auto& [link, weight] : can_fill_) {
@@ -415,7 +406,95 @@ void FlowNetwork::index_links(std::span<const Slot> group) {
   }
 }
 
-void FlowNetwork::fill(std::span<const Slot> group) {
+double FlowNetwork::fills_at(uint32_t j) const {
+  // A link with nothing (left) rising on it never fills.
+  return weight_[j] > 1e-12 ? since_[j] + std::max(0.0, residual_[j]) / weight_[j] : std::numeric_limits<double>::infinity();
+}
+
+double FlowNetwork::left_at(uint32_t j, double level) const { return residual_[j] - (level - since_[j]) * weight_[j]; }
+
+void FlowNetwork::rekey(uint32_t j) {
+  const double before = fills_at_[j];
+  fills_at_[j] = fills_at(j);
+  // A heap entry is a level the link cannot fill before: one that now fills later is re-keyed
+  // when it comes to the top; one that fills sooner needs an entry that says so (an admitted flow
+  // can rise past the level it had, and then it takes more of the link than before).
+  if (fills_at_[j] < before) {
+    heap_.emplace_back(fills_at_[j], j);
+    std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
+  }
+}
+
+uint32_t FlowNetwork::use_link(hardware::LinkId link, double level) {
+  const auto j = static_cast<uint32_t>(used_.size());
+  on_used_[link] = j;
+  used_.push_back(link);
+  // No other flow of the group is on it (it would be indexed): the flow being admitted gives back
+  // its own use.
+  weight_.push_back(0);
+  residual_.push_back(capacity_[link] - load_[link]);
+  since_.push_back(level);
+  fills_at_.push_back(std::numeric_limits<double>::infinity());
+  filled_level_.push_back(std::numeric_limits<double>::infinity());
+  admitted_on_.push_back(kNone);
+  flows_on_begin_.push_back(flows_on_begin_.back());
+  return j;
+}
+
+void FlowNetwork::admit(Slot slot, double level) {
+  const Flow& f = flows_[slot];
+  seen_[slot] = epoch_;
+  const auto i = static_cast<uint32_t>(group_.size());
+  group_.push_back(slot);
+  level_.push_back(0);
+  frozen_.push_back(0);
+  froze_on_.push_back(0);
+  ++unfrozen_;
+  for (const auto& [link, bytes] : f.links()) {
+    if (!can_fill(link)) continue;
+    const uint32_t j = on_used_[link] == kNotUsed ? use_link(link, level) : on_used_[link];
+    // Never on a link that filled: it would have been admitted there, at a lower level.
+    assert(!std::isfinite(filled_level_[j]));
+    // What it put there is free again, and from here on it rises with the group.
+    const double weight = bytes / f.busiest;
+    residual_[j] = left_at(j, level) + f.rate * bytes - level * weight;
+    since_[j] = level;
+    weight_[j] += weight;
+    can_fill_.push_back({j, weight});
+    admitted_.push_back({i, admitted_on_[j]});
+    admitted_on_[j] = static_cast<uint32_t>(admitted_.size() - 1);
+    rekey(j);
+  }
+  can_fill_begin_.push_back(can_fill_.size());
+}
+
+bool FlowNetwork::admit_above(uint32_t j, double level) {
+  bool admitted = false;
+  for (Slot other : on_link_[used_[j]]) {
+    if (seen_[other] != epoch_ && above(flows_[other], level)) {
+      admit(other, level);
+      admitted = true;
+    }
+  }
+  return admitted;
+}
+
+void FlowNetwork::freeze(uint32_t i, uint32_t j, double level) {
+  if (frozen_[i]) return;
+  frozen_[i] = 1;
+  --unfrozen_;
+  level_[i] = level;
+  froze_on_[i] = j;
+  for (size_t e = can_fill_begin_[i]; e < can_fill_begin_[i + 1]; ++e) {
+    const auto [l, weight] = can_fill_[e];
+    residual_[l] = left_at(l, level);
+    since_[l] = level;
+    weight_[l] -= weight;
+    if (std::isfinite(fills_at_[l])) fills_at_[l] = fills_at(l);
+  }
+}
+
+void FlowNetwork::fill() {
   // Progressive filling on each flow's bandwidth at its busiest link: a flow at level x puts
   // x * bytes_l / busiest on link l, on top of what flows outside the group put there. Every
   // unfrozen flow is at the same level, so each link fills at a level known in advance (what is
@@ -423,12 +502,13 @@ void FlowNetwork::fill(std::span<const Slot> group) {
   // a level they cannot fill before, re-keyed when they come to the top. O(I + L log L) for I
   // (flow, link) entries over L links, where filling round by round, every link and flow each round,
   // costs O((I + L) x rounds).
-  index_links(group);
+  //
+  // An outside flow above the level at which one of its links is about to fill could not keep its
+  // rate: it joins there, as if it had been in the group from the start (none of its links filled
+  // below that level, so it would have risen to it), and the link fills later if at all. So the
+  // outside flows that a new flow pushes down join in this fill, not one fill after another.
+  index_links();
   const size_t links = used_.size();
-  const auto fills_at = [&](uint32_t j) {
-    // A link with nothing (left) rising on it never fills.
-    return weight_[j] > 1e-12 ? since_[j] + std::max(0.0, residual_[j]) / weight_[j] : std::numeric_limits<double>::infinity();
-  };
   heap_.clear();
   for (uint32_t j = 0; j < links; ++j) {
     fills_at_[j] = fills_at(j);
@@ -459,34 +539,24 @@ void FlowNetwork::fill(std::span<const Slot> group) {
     fills_at_[j] = std::numeric_limits<double>::infinity();
     filled_.push_back(j);
   };
-  const auto left_at = [&](uint32_t j, double level) { return residual_[j] - (level - since_[j]) * weight_[j]; };
-  size_t unfrozen = static_cast<size_t>(std::count(frozen_.begin(), frozen_.end(), 0));
-  while (unfrozen > 0) {
+  unfrozen_ = static_cast<size_t>(std::count(frozen_.begin(), frozen_.end(), 0));
+  while (unfrozen_ > 0) {
     const auto top = earliest();
     assert(top);
     const double level = top->first;
+    if (admit_above(top->second, level)) continue;
     // Every link full at this level (within rounding) freezes its flows.
     const size_t first = filled_.size();
     take();
-    for (auto next = earliest(); next && left_at(next->second, level) <= capacity_[used_[next->second]] * 1e-12; next = earliest()) take();
+    for (auto next = earliest(); next && left_at(next->second, level) <= capacity_[used_[next->second]] * 1e-12; next = earliest()) {
+      if (admit_above(next->second, level)) continue;
+      take();
+    }
     for (size_t n = first; n < filled_.size(); ++n) {
       const uint32_t j = filled_[n];
       filled_level_[j] = level;
-      for (uint32_t k = flows_on_begin_[j]; k < flows_on_begin_[j + 1]; ++k) {
-        const uint32_t i = flows_on_[k];
-        if (frozen_[i]) continue;
-        frozen_[i] = 1;
-        --unfrozen;
-        level_[i] = level;
-        froze_on_[i] = j;
-        for (size_t e = can_fill_begin_[i]; e < can_fill_begin_[i + 1]; ++e) {
-          const auto [l, weight] = can_fill_[e];
-          residual_[l] = left_at(l, level);
-          since_[l] = level;
-          weight_[l] -= weight;
-          if (std::isfinite(fills_at_[l])) fills_at_[l] = fills_at(l);
-        }
-      }
+      for (uint32_t k = flows_on_begin_[j]; k < flows_on_begin_[j + 1]; ++k) freeze(flows_on_[k], j, level);
+      for (uint32_t a = admitted_on_[j]; a != kNone; a = admitted_[a].second) freeze(admitted_[a].first, j, level);
     }
   }
 }

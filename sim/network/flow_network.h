@@ -18,12 +18,14 @@
 // Cost: routing a collective of P pairs over h hops is O(P h). Each flow keeps its bottleneck (a
 // full link on which no flow has a higher level: max-min fair rates are those that give every
 // flow one). A start re-fills the flow that starts, an end the flows whose bottleneck the leaving
-// flow was on, around the kept rates of the others; an outside flow that the new rates leave
-// without a bottleneck joins and the group is filled again. So a flow bottlenecked elsewhere is
-// not re-filled, though it shares a full link: a ring whose every link is full stays out of the
-// re-fills of the all-to-alls beside it until its own bottleneck changes. A fill of I (flow, link)
-// incidences over L links that can fill costs O(I + L log L); then O(flows) to find the next to
-// finish.
+// flow was on, around the kept rates of the others. An outside flow above the level at which one
+// of its links fills joins that fill there (it must come down to that level); one whose bottleneck
+// the new rates take away (the link is no longer full, or no longer its) joins and the group is
+// filled again. So a flow bottlenecked elsewhere is not re-filled, though it shares a full link: a
+// ring whose every link is full stays out of the re-fills of the all-to-alls beside it until its
+// own bottleneck changes or a new flow pushes it down. A fill of I (flow, link) incidences over L
+// links that can fill costs O(I + L log L), plus the flows on the links that fill; then O(flows) to
+// find the next to finish.
 #pragma once
 
 #include <cstdint>
@@ -102,12 +104,25 @@ class FlowNetwork : public engine::SharedCapacity {
   // join it (through `join`).
   template <class Join>
   void join_unbottlenecked(const Join& join);
-  // Progressive filling of `group` around the flows outside it: level_ by flow of the group,
-  // filled_ the links that filled.
-  void fill(std::span<const Slot> group);
+  // Progressive filling of group_ around the flows outside it, admitting those that could not
+  // keep their rates: level_ by flow of the group, filled_ the links that filled.
+  void fill();
   // For fill(): the group's links that can fill and, by each, what rises on it, what is left of
   // it and the group's flows on it.
-  void index_links(std::span<const Slot> group);
+  void index_links();
+  // For fill(), by used link j: the level it fills at, and what is left of it at `level`.
+  double fills_at(uint32_t j) const;
+  double left_at(uint32_t j, double level) const;
+  // Re-keys used link j in the heap after what rises on it or is left of it changed.
+  void rekey(uint32_t j);
+  // Indexes `link` as a used link at `level`; returns its index.
+  uint32_t use_link(hardware::LinkId link, double level);
+  // The outside flows above `level` on used link j join the group, rising from `level`; whether
+  // any did.
+  bool admit_above(uint32_t j, double level);
+  void admit(Slot f, double level);
+  // Freezes group flow i (if it is not yet) at `level` on used link j.
+  void freeze(uint32_t i, uint32_t j, double level);
   // Moves `f` to its next phase that sends anything; false if none is left.
   bool next_phase(Slot f);
   // Adds (sign 1) or takes back (-1) what `f`'s phase could put on each of its links, and lists
@@ -160,6 +175,12 @@ class FlowNetwork : public engine::SharedCapacity {
   // group: the used link it froze on.
   std::vector<double> weight_, residual_, since_, fills_at_, filled_level_;
   std::vector<uint32_t> froze_on_;
+  // The flows admitted during the fill, by used link: (flow of the group, next on the link) from
+  // admitted_on_ (kNone ends a list). flows_on_ is laid out before the fill.
+  static constexpr uint32_t kNone = UINT32_MAX;
+  std::vector<uint32_t> admitted_on_;
+  std::vector<std::pair<uint32_t, uint32_t>> admitted_;
+  size_t unfrozen_ = 0;
   std::vector<uint32_t> flows_on_begin_, flows_on_, links_scratch_, filled_;
   std::vector<std::pair<double, uint32_t>> heap_;  // (fills at, used link), earliest on top
 };
