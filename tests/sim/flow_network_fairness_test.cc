@@ -230,6 +230,14 @@ TEST(FlowNetwork, RatesStayMaxMinFairWhereFlowsFinishTogetherAndOthersFollow) {
   }
 }
 
+// An outside flow that joins a fill where it must come down can then rise past the rate it had
+// (the group's flows left its old bottleneck room): the links it crosses fill sooner than the fill
+// had them waiting for. Four rings and twins; this seed fails when a link's wait is never brought
+// forward.
+TEST(FlowNetwork, RatesStayMaxMinFairWhereAFlowJoiningAFillRisesPastItsOldRate) {
+  expect_max_min_fair_throughout(random_flows({.flows = 120, .links = 48, .rings = 4, .twins = true, .seed = 1158}));
+}
+
 TEST(FlowNetwork, RatesStayMaxMinFairForCollectivesOnAnOversubscribedFatTree) {
   for (uint64_t seed = 1; seed <= 10; ++seed) {
     SCOPED_TRACE(seed);
