@@ -16,8 +16,15 @@ StepResult StepSimulator::simulate(const gating::RoutingMatrix& routing, const p
                                    const std::function<void()>& routing_read) {
   StepResult result;
   result.imbalance = 0;
-  for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
-    layer_traffic(config_, costs_, *network_, routing, placement.layers[l], l, layers_[l], result);
+  const int layers = static_cast<int>(layers_.size());
+  for (int l = 0; l < layers; ++l) begin_layer_traffic(config_, costs_, *network_, placement.layers[l], l, layers_[l]);
+  // Group by group: a group's routes (under the flow model, hundreds of kilobytes) are read by each
+  // of its layers while they are still in cache.
+  for (int g = 0; g < costs_.groups; ++g) {
+    for (int l = 0; l < layers; ++l) group_traffic(config_, costs_, *network_, routing, l, g, layers_[l]);
+  }
+  for (int l = 0; l < layers; ++l) {
+    end_layer_traffic(config_, costs_, *network_, layers_[l], result);
     const int64_t assignments = layers_[l].assignments, dropped = gating::count_total(routing.layer_dropped_rows(l));
     result.assignments += assignments + dropped;
     result.dropped += dropped;

@@ -323,12 +323,26 @@ double experts_compute(const StepConfig& config, const StepCosts& costs, network
   return total_rows > 0 ? max_rows / (total_rows / gpus) : 1.0;
 }
 
+// A dispatched row carries its hidden state and the dispatcher's metadata; the combine returns
+// the hidden state alone, in its own precision.
+struct RowBytes {
+  double dispatch, combine;
+  // Rows of the same bytes both ways (BF16 without metadata) cost the same, and each GPU sends as
+  // much in the combine as in the dispatch.
+  bool alike() const { return combine == dispatch; }
+};
+RowBytes row_bytes(const StepConfig& config, const DispatcherEntry& dispatcher) {
+  const auto& m = config.model;
+  return {m.hidden * config.dispatch_bytes + dispatcher.metadata_per_copy + m.top_k * dispatcher.metadata_per_top_k +
+              m.experts * dispatcher.metadata_per_expert,
+          m.hidden * config.combine_bytes};
+}
+
 }  // namespace
 
-void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
-                   const policies::LayerPlacement& placement, int l, LayerTraffic& t, StepResult& result) {
-  const auto& m = config.model;
-  const int experts = m.experts, gpus = costs.stage_gpus;
+void begin_layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network,
+                         const policies::LayerPlacement& placement, int l, LayerTraffic& t) {
+  const int gpus = costs.stage_gpus;
   t.stage = costs.stage_of_layer[costs.moe_layers[l]];
   t.a2a.resize(costs.groups);
   t.a2a_combine.resize(costs.groups);
@@ -348,42 +362,47 @@ void layer_traffic(const StepConfig& config, const StepCosts& costs, network::Ne
   t.sent_combine.assign(gpus, 0.0);
   t.sent_rows.assign(gpus, 0.0);
   t.assignments = 0;
+}
 
-  const double micro_batches = costs.micro_batches;
+void group_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
+                   int l, int g, LayerTraffic& t) {
   const DispatcherEntry& dispatcher = *find_dispatcher(config.dispatcher);
-  // A dispatched row carries its hidden state and the dispatcher's metadata; the combine returns
-  // the hidden state alone, in its own precision.
-  const double dispatch_row = m.hidden * config.dispatch_bytes + dispatcher.metadata_per_copy + m.top_k * dispatcher.metadata_per_top_k +
-                              experts * dispatcher.metadata_per_expert;
-  const double combine_row = m.hidden * config.combine_bytes;
-  // Rows of the same bytes both ways (BF16 without metadata) cost the same, and each GPU sends as
-  // much in the combine as in the dispatch.
-  const bool combine_as_dispatch = combine_row == dispatch_row;
+  const RowBytes row = row_bytes(config, dispatcher);
   // One EP group's matrices at a time, in storage each thread keeps (a step costs thousands).
   thread_local network::TrafficMatrix copies, traffic, combine;
-  for (int g = 0; g < costs.groups; ++g) {
-    group_copies(config, dispatcher, costs, routing, l, g, t, copies);
-    in_bytes(copies, dispatch_row, traffic);
-    add_row_sums(traffic, costs.ep_groups[g], t.sent);
-    t.a2a[g] = dispatch_payload(config, dispatcher, network, traffic);
-    if (combine_as_dispatch) {
-      t.a2a_combine[g] = t.a2a[g];
-    } else {
-      in_bytes(copies, combine_row, combine);
-      add_row_sums(combine, costs.ep_groups[g], t.sent_combine);
-      t.a2a_combine[g] = dispatch_payload(config, dispatcher, network, combine);
-    }
-    t.count_exchange[g] = costs.count_exchange[static_cast<size_t>(t.stage) * costs.groups + g];
-    lengthen(t.a2a[g], t.count_exchange[g]);
-    // Dispatch and combine, forward and backward (and forward again where the layer is recomputed), of
-    // every micro-batch.
-    const double passes = config.parallel.reruns_moe_layer() ? 3 : 2;
-    result.a2a_intra_node += (t.a2a[g].intra_node + t.a2a_combine[g].intra_node) * (passes * micro_batches);
-    result.a2a_inter_node += (t.a2a[g].inter_node + t.a2a_combine[g].inter_node) * (passes * micro_batches);
+  group_copies(config, dispatcher, costs, routing, l, g, t, copies);
+  in_bytes(copies, row.dispatch, traffic);
+  add_row_sums(traffic, costs.ep_groups[g], t.sent);
+  t.a2a[g] = dispatch_payload(config, dispatcher, network, traffic);
+  if (row.alike()) {  // end_layer_traffic copies what each GPU sends
+    t.a2a_combine[g] = t.a2a[g];
+  } else {
+    in_bytes(copies, row.combine, combine);
+    add_row_sums(combine, costs.ep_groups[g], t.sent_combine);
+    t.a2a_combine[g] = dispatch_payload(config, dispatcher, network, combine);
   }
-  if (combine_as_dispatch) t.sent_combine = t.sent;
+  t.count_exchange[g] = costs.count_exchange[static_cast<size_t>(t.stage) * costs.groups + g];
+  lengthen(t.a2a[g], t.count_exchange[g]);
+}
 
+void end_layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, LayerTraffic& t,
+                       StepResult& result) {
+  if (row_bytes(config, *find_dispatcher(config.dispatcher)).alike()) t.sent_combine = t.sent;
+  // Dispatch and combine, forward and backward (and forward again where the layer is recomputed),
+  // of every micro-batch.
+  const double passes = (config.parallel.reruns_moe_layer() ? 3 : 2) * costs.micro_batches;
+  for (int g = 0; g < costs.groups; ++g) {
+    result.a2a_intra_node += (t.a2a[g].intra_node + t.a2a_combine[g].intra_node) * passes;
+    result.a2a_inter_node += (t.a2a[g].inter_node + t.a2a_combine[g].inter_node) * passes;
+  }
   result.imbalance += experts_compute(config, costs, network, t);
+}
+
+void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
+                   const policies::LayerPlacement& placement, int l, LayerTraffic& t, StepResult& result) {
+  begin_layer_traffic(config, costs, network, placement, l, t);
+  for (int g = 0; g < costs.groups; ++g) group_traffic(config, costs, network, routing, l, g, t);
+  end_layer_traffic(config, costs, network, t, result);
 }
 
 void migration_traffic(const StepCosts& costs, network::NetworkModel& network, const std::vector<policies::ExpertMove>& moves,

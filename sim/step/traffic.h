@@ -68,7 +68,15 @@ struct LayerTraffic {
 };
 
 // MoE layer `moe_layer`'s traffic; adds its all-to-all bytes (all four all-to-alls of every
-// micro-batch) and its imbalance to `result`.
+// micro-batch) and its imbalance to `result`. The same in three parts, so that a step can take
+// every layer of one EP group together (its routes stay in cache between its layers): begin each
+// layer, then each (layer, group) in any order, then end each layer.
+void begin_layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network,
+                         const policies::LayerPlacement& placement, int moe_layer, LayerTraffic& out);
+void group_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
+                   int moe_layer, int group, LayerTraffic& out);
+void end_layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, LayerTraffic& out,
+                       StepResult& result);
 void layer_traffic(const StepConfig& config, const StepCosts& costs, network::NetworkModel& network, const gating::RoutingMatrix& routing,
                    const policies::LayerPlacement& placement, int moe_layer, LayerTraffic& out, StepResult& result);
 
