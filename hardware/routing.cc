@@ -49,6 +49,7 @@ Router::Router(const Topology& topology, FabricRouting routing) : topology_(topo
     for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
       const auto u = boost::target(e, g);
       arcs_.push_back({u, g[e].latency.picoseconds(), 2 * static_cast<LinkId>(g[e].id) + (v < u ? 0 : 1)});
+      positive_latencies_ &= arcs_.back().latency > 0;
     }
   }
   arc_begin_.push_back(arcs_.size());
@@ -74,9 +75,12 @@ Router::Router(const Topology& topology, FabricRouting routing) : topology_(topo
       if (!in_island(u)) island_boundary_[component[v]].push_back(u);
     }
   }
-  for (auto& boundary : island_boundary_) {
+  island_boundary_slots_.resize(count);
+  for (int island = 0; island < count; ++island) {
+    auto& boundary = island_boundary_[island];
     std::sort(boundary.begin(), boundary.end());
     boundary.erase(std::unique(boundary.begin(), boundary.end()), boundary.end());
+    for (TopologyVertex leaf : boundary) island_boundary_slots_[island].push_back(leaf_slot_[leaf]);
   }
   destinations_.resize(topology.gpu_vertex.size());
 }
@@ -113,12 +117,20 @@ void Router::compute_leaf_latencies() {
   }
 }
 
-const Router::Destination& Router::destination(int gpu) {
-  Destination& d = destinations_[gpu];
-  if (d.island >= 0) return d;
-  if (leaf_latency_.empty() && leaf_count_ > 0) compute_leaf_latencies();
-  const TopologyVertex target = topology_.gpu_vertex[gpu];
-  const int island = island_[target];
+// An island's graphs, the same for each of its GPUs as a destination: kept for the island last
+// asked for, as destinations come GPU by GPU.
+struct Router::IslandGraphs {
+  int island = -1;
+  IslandGraph whole;   // the island and its boundary leaves, the leaves joined through the cluster
+  IslandGraph fabric;  // the island's node fabric alone
+};
+
+Router::~Router() = default;
+
+const Router::IslandGraphs& Router::island_graphs(int island) {
+  if (!island_graphs_) island_graphs_ = std::make_unique<IslandGraphs>();
+  IslandGraphs& graphs = *island_graphs_;
+  if (graphs.island == island) return graphs;
   const auto& inside = island_vertices_[island];
   const auto& boundary = island_boundary_[island];
   const size_t n = inside.size();
@@ -126,37 +138,53 @@ const Router::Destination& Router::destination(int gpu) {
     if (island_[v] == island) return island_position_[v];
     return n + (std::lower_bound(boundary.begin(), boundary.end(), v) - boundary.begin());
   };
-  IslandGraph small(n + boundary.size());
+  graphs.whole = IslandGraph(n + boundary.size());
   // Every edge of the island and to its leaves, both ways: undirected links.
   for (TopologyVertex v : inside) {
     for (const Arc& arc : arcs(v)) {
-      boost::add_edge(position(v), position(arc.to), arc.latency, small);
-      if (island_[arc.to] != island) boost::add_edge(position(arc.to), position(v), arc.latency, small);
+      boost::add_edge(position(v), position(arc.to), arc.latency, graphs.whole);
+      if (island_[arc.to] != island) boost::add_edge(position(arc.to), position(v), arc.latency, graphs.whole);
     }
   }
   for (size_t i = 0; i < boundary.size(); ++i) {
     for (size_t j = 0; j < boundary.size(); ++j) {
       const int64_t between = leaf_latency(boundary[i], leaf_slot_[boundary[j]]);
-      if (i != j && between != kUnreachable) boost::add_edge(n + i, n + j, between, small);
+      if (i != j && between != kUnreachable) boost::add_edge(n + i, n + j, between, graphs.whole);
     }
   }
-  std::vector<int64_t> latency(n + boundary.size());
-  const auto distance = boost::make_iterator_property_map(latency.begin(), boost::get(boost::vertex_index, small));
-  boost::dijkstra_shortest_paths(small, position(target), boost::distance_map(distance).distance_inf(kUnreachable));
-  d.inside.assign(latency.begin(), latency.begin() + static_cast<std::ptrdiff_t>(n));
-  d.boundary.assign(latency.begin() + static_cast<std::ptrdiff_t>(n), latency.end());
-  // The same over the node fabric alone.
-  IslandGraph fabric(n);
+  graphs.fabric = IslandGraph(n);
   for (TopologyVertex v : inside) {
     if (!in_node_fabric(kind_[v])) continue;
     for (const Arc& arc : arcs(v)) {
-      if (island_[arc.to] == island && in_node_fabric(kind_[arc.to])) boost::add_edge(position(v), position(arc.to), arc.latency, fabric);
+      if (island_[arc.to] == island && in_node_fabric(kind_[arc.to])) {
+        boost::add_edge(position(v), position(arc.to), arc.latency, graphs.fabric);
+      }
     }
   }
+  graphs.island = island;
+  return graphs;
+}
+
+const Router::Destination& Router::destination(int gpu) {
+  Destination& d = destinations_[gpu];
+  if (d.island >= 0) return d;
+  if (leaf_latency_.empty() && leaf_count_ > 0) compute_leaf_latencies();
+  const TopologyVertex target = topology_.gpu_vertex[gpu];
+  const int island = island_[target];
+  const IslandGraphs& graphs = island_graphs(island);
+  const size_t n = island_vertices_[island].size();
+  const size_t from = island_position_[target];
+  std::vector<int64_t> latency(boost::num_vertices(graphs.whole));
+  boost::dijkstra_shortest_paths(
+      graphs.whole, from,
+      boost::distance_map(boost::make_iterator_property_map(latency.begin(), boost::get(boost::vertex_index, graphs.whole)))
+          .distance_inf(kUnreachable));
+  d.inside.assign(latency.begin(), latency.begin() + static_cast<std::ptrdiff_t>(n));
+  d.boundary.assign(latency.begin() + static_cast<std::ptrdiff_t>(n), latency.end());
   d.fabric.assign(n, kUnreachable);
   boost::dijkstra_shortest_paths(
-      fabric, position(target),
-      boost::distance_map(boost::make_iterator_property_map(d.fabric.begin(), boost::get(boost::vertex_index, fabric)))
+      graphs.fabric, from,
+      boost::distance_map(boost::make_iterator_property_map(d.fabric.begin(), boost::get(boost::vertex_index, graphs.fabric)))
           .distance_inf(kUnreachable));
   d.island = island;
   return d;
@@ -166,11 +194,12 @@ int64_t Router::latency_to(int gpu, TopologyVertex v) { return latency_to(destin
 
 int64_t Router::latency_to(const Destination& d, TopologyVertex v) const {
   if (island_[v] == d.island) return d.inside[island_position_[v]];
-  const auto& boundary = island_boundary_[d.island];
+  const int64_t* to_leaves = leaf_latency_.data() + v * leaf_count_;
+  const std::vector<int>& slots = island_boundary_slots_[d.island];
   int64_t best = kUnreachable;
-  for (size_t i = 0; i < boundary.size(); ++i) {
-    const int64_t to_leaf = leaf_latency(v, leaf_slot_[boundary[i]]);
-    if (to_leaf != kUnreachable && d.boundary[i] != kUnreachable) best = std::min(best, to_leaf + d.boundary[i]);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const int64_t to_leaf = to_leaves[slots[i]], from_leaf = d.boundary[i];
+    if (to_leaf != kUnreachable && from_leaf != kUnreachable) best = std::min(best, to_leaf + from_leaf);
   }
   return best;
 }
@@ -278,19 +307,52 @@ Router::RouteRef Router::store(std::span<const RouteHop> hops) {
 }
 
 template <class Latency>
+std::span<const std::pair<Router::Arc, int64_t>> Router::next_hops(TopologyVertex v, int64_t to_target, Latency dist, bool remember) {
+  if (remember && next_stamp_[v] == stamp_) return next_memo_[v];
+  auto& next = walk_next_;
+  next.clear();
+  bool forwards = false;
+  for (const Arc& arc : arcs(v)) {
+    const int64_t from_u = dist(arc.to);
+    if (from_u == kUnreachable || from_u + arc.latency != to_target) continue;
+    next.emplace_back(arc, from_u);
+    forwards |= kind_[v] == VertexKind::kGpu && kind_[arc.to] == VertexKind::kIntraSwitch;
+  }
+  if (forwards) std::erase_if(next, [&](const auto& hop) { return kind_[hop.first.to] != VertexKind::kIntraSwitch; });
+  if (!remember) return next;
+  next_stamp_[v] = stamp_;
+  next_memo_[v].assign(next.begin(), next.end());
+  return next_memo_[v];
+}
+
+template <class Latency>
 void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops, bool remember) {
   hops.clear();
   const auto source = topology_.gpu_vertex[a], target = topology_.gpu_vertex[b];
   const int64_t from_source = a != b ? dist(source) : kUnreachable;
   if (from_source == kUnreachable) return;
   const uint64_t flow_hash = mix(pair_key(a, b));
+  if (routing_ == FabricRouting::kEcmp && positive_latencies_) {
+    // The hash sends all of the flow one way at each vertex, and every hop brings it strictly
+    // nearer: a single path, followed without the spreading below (which gives the same hops).
+    TopologyVertex v = source;
+    int64_t to_target = from_source;
+    while (v != target) {
+      const auto next = next_hops(v, to_target, dist, remember);
+      const auto& [arc, from_u] = next[mix(flow_hash ^ v) % next.size()];
+      hops.push_back({arc.link, 1.0});
+      v = arc.to;
+      to_target = from_u;
+    }
+    return;
+  }
   // The shortest-path DAG, walked from the farthest vertex down, so that all of a vertex's share
   // has arrived before it is passed on.
   auto& queue = walk_queue_;
   auto& share = walk_share_;
-  auto& next = walk_next_;  // equal-cost next hops, with their latency to the target
   queue.assign(1, {from_source, source});
   share.assign(1, {source, 1.0});
+  std::pair<Arc, int64_t> picked;
   while (!queue.empty()) {
     std::pop_heap(queue.begin(), queue.end());
     const auto [to_target, v] = queue.back();
@@ -298,24 +360,11 @@ void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops, bool 
     if (v == target) continue;
     double mass = 0;
     for (const auto& [u, m] : share) mass += u == v ? m : 0;
-    if (remember && next_stamp_[v] == stamp_) {
-      next.assign(next_memo_[v].begin(), next_memo_[v].end());
-    } else {
-      next.clear();
-      bool forwards = false;
-      for (const Arc& arc : arcs(v)) {
-        const int64_t from_u = dist(arc.to);
-        if (from_u == kUnreachable || from_u + arc.latency != to_target) continue;
-        next.emplace_back(arc, from_u);
-        forwards |= kind_[v] == VertexKind::kGpu && kind_[arc.to] == VertexKind::kIntraSwitch;
-      }
-      if (forwards) std::erase_if(next, [&](const auto& hop) { return kind_[hop.first.to] != VertexKind::kIntraSwitch; });
-      if (remember) {
-        next_stamp_[v] = stamp_;
-        next_memo_[v].assign(next.begin(), next.end());
-      }
+    std::span<const std::pair<Arc, int64_t>> next = next_hops(v, to_target, dist, remember);
+    if (routing_ == FabricRouting::kEcmp) {
+      picked = next[mix(flow_hash ^ v) % next.size()];
+      next = {&picked, 1};
     }
-    if (routing_ == FabricRouting::kEcmp) next = {next[mix(flow_hash ^ v) % next.size()]};
     const double each = mass / static_cast<double>(next.size());
     for (const auto& [arc, from_u] : next) {
       hops.push_back({arc.link, each});

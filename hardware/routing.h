@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -48,6 +49,7 @@ class Router {
   // Tables point into the router's blocks: it stays where it was built.
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
+  ~Router();
 
   size_t link_count() const { return capacity_.size(); }
   // Bytes per second a link carries in its direction, after protocol efficiency.
@@ -106,6 +108,8 @@ class Router {
     return island_[v] == d.island ? d.fabric[island_position_[v]] : kUnreachable;
   }
   const Destination& destination(int gpu);
+  struct IslandGraphs;
+  const IslandGraphs& island_graphs(int island);
   uint64_t pair_key(int a, int b) const;
   int64_t latency_to(const Destination& d, TopologyVertex v) const;
   // The route from `a` to `b` into `hops`, with `latency(v)` that of vertex v to `b`. With
@@ -128,23 +132,30 @@ class Router {
     LinkId link;      // directed, from this vertex
   };
   std::span<const Arc> arcs(TopologyVertex v) const { return {arcs_.data() + arc_begin_[v], arc_begin_[v + 1] - arc_begin_[v]}; }
+  // The arcs out of `v` on a shortest path to the walk's target (`to_target` away), with their
+  // heads' latency to it; with `remember`, kept for the next walk to the same target.
+  template <class Latency>
+  std::span<const std::pair<Arc, int64_t>> next_hops(TopologyVertex v, int64_t to_target, Latency latency, bool remember);
 
   const Topology& topology_;
   FabricRouting routing_;
   std::vector<double> capacity_;
   std::vector<Arc> arcs_;
+  bool positive_latencies_ = true;    // every arc's: a shortest path then never revisits a vertex
   std::vector<size_t> arc_begin_;     // by vertex, and one past the last
   std::vector<VertexKind> kind_;      // by vertex
   std::vector<int> island_;           // by vertex; -1 for leaves and spines
   std::vector<int> island_position_;  // by vertex: its index in its island's vertex list
   std::vector<std::vector<TopologyVertex>> island_vertices_;
   std::vector<std::vector<TopologyVertex>> island_boundary_;  // leaves the island's NICs plug into
+  std::vector<std::vector<int>> island_boundary_slots_;       // their slots, side by side
   std::vector<int> leaf_slot_;  // by vertex: leaves numbered in vertex order (a pod's are adjacent); -1 for others
   size_t leaf_count_ = 0;
   // [vertex * leaf_count_ + slot]: a vertex's latencies to all leaves side by side, so that those
   // to one island's leaves share a cache line. Filled on first use.
   std::vector<int64_t> leaf_latency_;
-  std::vector<Destination> destinations_;          // by GPU; island -1 until computed
+  std::vector<Destination> destinations_;  // by GPU; island -1 until computed
+  std::unique_ptr<IslandGraphs> island_graphs_;
   std::unordered_map<uint64_t, RouteRef> routes_;  // route()'s, by pair
   std::map<std::vector<int>, Table> tables_;       // a pair in several sets is routed in each
   // route_all's latencies to its current destination, by vertex, valid where the stamp is stamp_.
