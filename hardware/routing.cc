@@ -48,8 +48,11 @@ Router::Router(const Topology& topology, FabricRouting routing) : topology_(topo
     kind_.push_back(g[v].kind);
     for (auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
       const auto u = boost::target(e, g);
-      arcs_.push_back({u, g[e].latency.picoseconds(), 2 * static_cast<LinkId>(g[e].id) + (v < u ? 0 : 1)});
-      positive_latencies_ &= arcs_.back().latency > 0;
+      // A link at zero latency still costs its hop 1 ps here, where routes are chosen: among
+      // equal latencies a path would otherwise run in circles. Every hop then brings a route
+      // strictly nearer, and a path's latency is off its true one by at most 1 ps a hop.
+      const int64_t latency = std::max<int64_t>(g[e].latency.picoseconds(), 1);
+      arcs_.push_back({u, latency, 2 * static_cast<LinkId>(g[e].id) + (v < u ? 0 : 1)});
     }
   }
   arc_begin_.push_back(arcs_.size());
@@ -332,9 +335,9 @@ void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops, bool 
   const int64_t from_source = a != b ? dist(source) : kUnreachable;
   if (from_source == kUnreachable) return;
   const uint64_t flow_hash = mix(pair_key(a, b));
-  if (routing_ == FabricRouting::kEcmp && positive_latencies_) {
+  if (routing_ == FabricRouting::kEcmp) {
     // The hash sends all of the flow one way at each vertex, and every hop brings it strictly
-    // nearer: a single path, followed without the spreading below (which gives the same hops).
+    // nearer (every arc's latency is positive): a single path.
     TopologyVertex v = source;
     int64_t to_target = from_source;
     while (v != target) {
@@ -346,13 +349,12 @@ void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops, bool 
     }
     return;
   }
-  // The shortest-path DAG, walked from the farthest vertex down, so that all of a vertex's share
-  // has arrived before it is passed on.
+  // Adaptive: the whole shortest-path DAG, walked from the farthest vertex down, so that all of a
+  // vertex's share has arrived before it is passed on.
   auto& queue = walk_queue_;
   auto& share = walk_share_;
   queue.assign(1, {from_source, source});
   share.assign(1, {source, 1.0});
-  std::pair<Arc, int64_t> picked;
   while (!queue.empty()) {
     std::pop_heap(queue.begin(), queue.end());
     const auto [to_target, v] = queue.back();
@@ -360,11 +362,7 @@ void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops, bool 
     if (v == target) continue;
     double mass = 0;
     for (const auto& [u, m] : share) mass += u == v ? m : 0;
-    std::span<const std::pair<Arc, int64_t>> next = next_hops(v, to_target, dist, remember);
-    if (routing_ == FabricRouting::kEcmp) {
-      picked = next[mix(flow_hash ^ v) % next.size()];
-      next = {&picked, 1};
-    }
+    const std::span<const std::pair<Arc, int64_t>> next = next_hops(v, to_target, dist, remember);
     const double each = mass / static_cast<double>(next.size());
     for (const auto& [arc, from_u] : next) {
       hops.push_back({arc.link, each});

@@ -57,7 +57,8 @@ class Router {
   // The links from GPU `a` to GPU `b`, from the source on; empty for a == b or where no path
   // exists.
   std::span<const RouteHop> route(int a, int b);
-  // Lowest latency from vertex `v` to GPU `gpu`, in picoseconds; kUnreachable where there is no path.
+  // Lowest latency from vertex `v` to GPU `gpu`, in picoseconds, each link counted at 1 ps at
+  // least (as routes are chosen); kUnreachable where there is no path.
   int64_t latency_to(int gpu, TopologyVertex v);
   // Where a route's links are kept: a block of the router's and a run of it.
   struct RouteRef {
@@ -128,7 +129,7 @@ class Router {
   // walking routes reads them over and over.
   struct Arc {
     TopologyVertex to;
-    int64_t latency;  // ps
+    int64_t latency;  // ps, at least 1
     LinkId link;      // directed, from this vertex
   };
   std::span<const Arc> arcs(TopologyVertex v) const { return {arcs_.data() + arc_begin_[v], arc_begin_[v + 1] - arc_begin_[v]}; }
@@ -141,7 +142,6 @@ class Router {
   FabricRouting routing_;
   std::vector<double> capacity_;
   std::vector<Arc> arcs_;
-  bool positive_latencies_ = true;    // every arc's: a shortest path then never revisits a vertex
   std::vector<size_t> arc_begin_;     // by vertex, and one past the last
   std::vector<VertexKind> kind_;      // by vertex
   std::vector<int> island_;           // by vertex; -1 for leaves and spines

@@ -254,6 +254,51 @@ TEST(Router, LatenciesAreThoseOfADijkstraPerDestination) {
   }
 }
 
+// Under ECMP a route is one path: each hop leaves where the last one arrived, every share is 1,
+// and the links' latencies add up to the pair's lowest latency; with switch hops at zero latency,
+// to within the 1 ps a hop the router counts a link at least, and never in circles.
+TEST(Router, EcmpRoutesAreLowestLatencyPathsFromSourceToDestination) {
+  for (const char* kind : {"rail_optimized", "fat_tree", "multi_plane"}) {
+    for (const bool zero_switch_latency : {false, true}) {
+      ClusterSpec c = h100(6);
+      c.fabric.kind = kind;
+      c.fabric.leaf_ports = c.fabric.kind == "fat_tree" ? 16 : 2;
+      c.fabric.spines = 2;
+      if (zero_switch_latency) c.fabric.switch_latency = Duration();
+      SCOPED_TRACE(std::string(kind) + (zero_switch_latency ? ", switches at zero latency" : ""));
+      const Topology t = build_topology(c);
+      std::map<LinkId, std::pair<TopologyVertex, TopologyVertex>> ends;  // a directed link's tail and head
+      std::map<LinkId, int64_t> latency;
+      for (auto e : boost::make_iterator_range(boost::edges(t.graph))) {
+        const auto u = boost::source(e, t.graph), v = boost::target(e, t.graph);
+        const LinkId up = 2 * static_cast<LinkId>(t.graph[e].id);
+        ends[up + (u < v ? 0 : 1)] = {u, v};
+        ends[up + (u < v ? 1 : 0)] = {v, u};
+        latency[up] = latency[up + 1] = t.graph[e].latency.picoseconds();
+      }
+      Router router(t);
+      for (int b = 0; b < c.gpu_count(); ++b) {
+        const std::vector<int64_t> lowest = latencies_from(t, b);
+        for (int a = 0; a < c.gpu_count(); ++a) {
+          if (a == b) continue;
+          TopologyVertex at = t.gpu_vertex[a];
+          int64_t total = 0;
+          const auto route = router.route(a, b);
+          for (const RouteHop& hop : route) {
+            ASSERT_EQ(hop.share, 1.0) << a << " -> " << b;
+            ASSERT_EQ(ends.at(hop.link).first, at) << a << " -> " << b;
+            at = ends.at(hop.link).second;
+            total += latency.at(hop.link);
+          }
+          ASSERT_EQ(at, t.gpu_vertex[b]) << a << " -> " << b;
+          ASSERT_GE(total, lowest[t.gpu_vertex[a]]) << a << " -> " << b;
+          ASSERT_LE(total, lowest[t.gpu_vertex[a]] + (zero_switch_latency ? static_cast<int64_t>(route.size()) : 0)) << a << " -> " << b;
+        }
+      }
+    }
+  }
+}
+
 // A set's table, routed destination by destination and kept link by link, holds the routes that
 // route() gives pair by pair, turned round: each link lists exactly the pairs whose routes cross
 // it, in order, with their shares (none kept where all are 1).
