@@ -256,8 +256,9 @@ TEST(Router, LatenciesAreThoseOfADijkstraPerDestination) {
 
 // Under ECMP a route is one path: each hop leaves where the last one arrived, every share is 1,
 // and the links' latencies add up to the pair's lowest latency; with switch hops at zero latency,
-// to within the 1 ps a hop the router counts a link at least, and never in circles.
-TEST(Router, EcmpRoutesAreLowestLatencyPathsFromSourceToDestination) {
+// to within the 1 ps a hop the router counts a link at least, and never in circles. Adaptive
+// routing's spread of a pair arrives whole.
+TEST(Router, RoutesAreLowestLatencyPathsThatReachTheirDestination) {
   for (const char* kind : {"rail_optimized", "fat_tree", "multi_plane"}) {
     for (const bool zero_switch_latency : {false, true}) {
       ClusterSpec c = h100(6);
@@ -293,6 +294,16 @@ TEST(Router, EcmpRoutesAreLowestLatencyPathsFromSourceToDestination) {
           ASSERT_EQ(at, t.gpu_vertex[b]) << a << " -> " << b;
           ASSERT_GE(total, lowest[t.gpu_vertex[a]]) << a << " -> " << b;
           ASSERT_LE(total, lowest[t.gpu_vertex[a]] + (zero_switch_latency ? static_cast<int64_t>(route.size()) : 0)) << a << " -> " << b;
+        }
+      }
+      // Adaptive routing spreads a pair over the same lowest-latency paths: all of it arrives.
+      Router adaptive(t, FabricRouting::kAdaptive);
+      for (int a = 0; a < c.gpu_count(); ++a) {
+        for (int b = 0; b < c.gpu_count(); ++b) {
+          if (a == b) continue;
+          double arrived = 0;
+          for (const RouteHop& hop : adaptive.route(a, b)) arrived += ends.at(hop.link).second == t.gpu_vertex[b] ? hop.share : 0;
+          ASSERT_NEAR(arrived, 1.0, 1e-12) << a << " -> " << b;
         }
       }
     }
