@@ -52,9 +52,10 @@ void lengthen(network::CollectiveCost& cost, Duration extra) {
 
 network::CollectiveCost dispatch_payload(const StepConfig& config, const DispatcherEntry& dispatcher, network::NetworkModel& network,
                                          const network::TrafficMatrix& bytes) {
-  if (dispatcher.through_nic) return through_nic(config, dispatcher, bytes);
-  network::CollectiveCost cost = network.all_to_all(bytes);
-  if (!dispatcher.sm_capped) return cost;
+  // Every path returns this one object, so it is built in place, never moved (GCC 12 warns falsely
+  // on moving the small_vector inside).
+  network::CollectiveCost cost = dispatcher.through_nic ? through_nic(config, dispatcher, bytes) : network.all_to_all(bytes);
+  if (dispatcher.through_nic || !dispatcher.sm_capped) return cost;
   const Bytes busiest(busiest_port(bytes));
   const bool intranode = within_one_node(config.cluster, bytes.gpus());
   // DeepEP's intranode kernel copies with its SMs' stores, which reach less of NVLink than NCCL.
