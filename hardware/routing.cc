@@ -7,6 +7,7 @@
 #include <boost/graph/dijkstra_shortest_paths_no_color_map.hpp>
 #include <boost/graph/filtered_graph.hpp>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 namespace moesim::hardware {
@@ -124,8 +125,8 @@ void Router::compute_leaf_latencies() {
 // asked for, as destinations come GPU by GPU.
 struct Router::IslandGraphs {
   int island = -1;
-  IslandGraph whole;   // the island and its boundary leaves, the leaves joined through the cluster
-  IslandGraph fabric;  // the island's node fabric alone
+  std::optional<IslandGraph> whole;   // the island and its boundary leaves, the leaves joined through the cluster
+  std::optional<IslandGraph> fabric;  // the island's node fabric alone
 };
 
 Router::~Router() = default;
@@ -141,27 +142,26 @@ const Router::IslandGraphs& Router::island_graphs(int island) {
     if (island_[v] == island) return island_position_[v];
     return n + (std::lower_bound(boundary.begin(), boundary.end(), v) - boundary.begin());
   };
-  graphs.whole = IslandGraph(n + boundary.size());
+  // Built in place: adjacency_list has no move assignment, and GCC 12 warns falsely on its copy.
+  IslandGraph& whole = graphs.whole.emplace(n + boundary.size());
   // Every edge of the island and to its leaves, both ways: undirected links.
   for (TopologyVertex v : inside) {
     for (const Arc& arc : arcs(v)) {
-      boost::add_edge(position(v), position(arc.to), arc.latency, graphs.whole);
-      if (island_[arc.to] != island) boost::add_edge(position(arc.to), position(v), arc.latency, graphs.whole);
+      boost::add_edge(position(v), position(arc.to), arc.latency, whole);
+      if (island_[arc.to] != island) boost::add_edge(position(arc.to), position(v), arc.latency, whole);
     }
   }
   for (size_t i = 0; i < boundary.size(); ++i) {
     for (size_t j = 0; j < boundary.size(); ++j) {
       const int64_t between = leaf_latency(boundary[i], leaf_slot_[boundary[j]]);
-      if (i != j && between != kUnreachable) boost::add_edge(n + i, n + j, between, graphs.whole);
+      if (i != j && between != kUnreachable) boost::add_edge(n + i, n + j, between, whole);
     }
   }
-  graphs.fabric = IslandGraph(n);
+  IslandGraph& fabric = graphs.fabric.emplace(n);
   for (TopologyVertex v : inside) {
     if (!in_node_fabric(kind_[v])) continue;
     for (const Arc& arc : arcs(v)) {
-      if (island_[arc.to] == island && in_node_fabric(kind_[arc.to])) {
-        boost::add_edge(position(v), position(arc.to), arc.latency, graphs.fabric);
-      }
+      if (island_[arc.to] == island && in_node_fabric(kind_[arc.to])) boost::add_edge(position(v), position(arc.to), arc.latency, fabric);
     }
   }
   graphs.island = island;
@@ -177,17 +177,17 @@ const Router::Destination& Router::destination(int gpu) {
   const IslandGraphs& graphs = island_graphs(island);
   const size_t n = island_vertices_[island].size();
   const size_t from = island_position_[target];
-  std::vector<int64_t> latency(boost::num_vertices(graphs.whole));
+  std::vector<int64_t> latency(boost::num_vertices(*graphs.whole));
   boost::dijkstra_shortest_paths(
-      graphs.whole, from,
-      boost::distance_map(boost::make_iterator_property_map(latency.begin(), boost::get(boost::vertex_index, graphs.whole)))
+      *graphs.whole, from,
+      boost::distance_map(boost::make_iterator_property_map(latency.begin(), boost::get(boost::vertex_index, *graphs.whole)))
           .distance_inf(kUnreachable));
   d.inside.assign(latency.begin(), latency.begin() + static_cast<std::ptrdiff_t>(n));
   d.boundary.assign(latency.begin() + static_cast<std::ptrdiff_t>(n), latency.end());
   d.fabric.assign(n, kUnreachable);
   boost::dijkstra_shortest_paths(
-      graphs.fabric, from,
-      boost::distance_map(boost::make_iterator_property_map(d.fabric.begin(), boost::get(boost::vertex_index, graphs.fabric)))
+      *graphs.fabric, from,
+      boost::distance_map(boost::make_iterator_property_map(d.fabric.begin(), boost::get(boost::vertex_index, *graphs.fabric)))
           .distance_inf(kUnreachable));
   d.island = island;
   return d;

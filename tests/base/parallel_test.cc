@@ -38,7 +38,9 @@ TEST(ParallelFor, RethrowsTheFirstExceptionAndStartsNoMoreIndices) {
                                 if (i == 3) throw std::runtime_error("three");
                               }),
                  std::runtime_error);
-    if (jobs == 1) EXPECT_EQ(started, 4);
+    if (jobs == 1) {
+      EXPECT_EQ(started, 4);
+    }
   }
 }
 
