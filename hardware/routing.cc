@@ -35,6 +35,16 @@ using IslandGraph =
 
 }  // namespace
 
+// An island's graphs, the same for each of its GPUs as a destination: kept for the island last
+// asked for, as destinations come GPU by GPU.
+struct Router::IslandGraphs {
+  int island = -1;
+  std::optional<IslandGraph> whole;   // the island and its boundary leaves, the leaves joined through the cluster
+  std::optional<IslandGraph> fabric;  // the island's node fabric alone
+};
+
+Router::~Router() = default;
+
 Router::Router(const Topology& topology, FabricRouting routing) : topology_(topology), routing_(routing) {
   const auto& g = topology.graph;
   capacity_.resize(2 * boost::num_edges(g));
@@ -87,6 +97,7 @@ Router::Router(const Topology& topology, FabricRouting routing) : topology_(topo
     for (TopologyVertex leaf : boundary) island_boundary_slots_[island].push_back(leaf_slot_[leaf]);
   }
   destinations_.resize(topology.gpu_vertex.size());
+  island_graphs_ = std::make_unique<IslandGraphs>();
 }
 
 void Router::compute_leaf_latencies() {
@@ -121,18 +132,7 @@ void Router::compute_leaf_latencies() {
   }
 }
 
-// An island's graphs, the same for each of its GPUs as a destination: kept for the island last
-// asked for, as destinations come GPU by GPU.
-struct Router::IslandGraphs {
-  int island = -1;
-  std::optional<IslandGraph> whole;   // the island and its boundary leaves, the leaves joined through the cluster
-  std::optional<IslandGraph> fabric;  // the island's node fabric alone
-};
-
-Router::~Router() = default;
-
 const Router::IslandGraphs& Router::island_graphs(int island) {
-  if (!island_graphs_) island_graphs_ = std::make_unique<IslandGraphs>();
   IslandGraphs& graphs = *island_graphs_;
   if (graphs.island == island) return graphs;
   const auto& inside = island_vertices_[island];
@@ -334,10 +334,10 @@ void Router::walk(int a, int b, Latency dist, std::vector<RouteHop>& hops, bool 
   const auto source = topology_.gpu_vertex[a], target = topology_.gpu_vertex[b];
   const int64_t from_source = a != b ? dist(source) : kUnreachable;
   if (from_source == kUnreachable) return;
-  const uint64_t flow_hash = mix(pair_key(a, b));
   if (routing_ == FabricRouting::kEcmp) {
     // The hash sends all of the flow one way at each vertex, and every hop brings it strictly
     // nearer (every arc's latency is positive): a single path.
+    const uint64_t flow_hash = mix(pair_key(a, b));
     TopologyVertex v = source;
     int64_t to_target = from_source;
     while (v != target) {

@@ -3,6 +3,7 @@
 // give the same traffic, bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "scenarios/loader/loader.h"
