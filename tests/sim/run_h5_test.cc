@@ -110,6 +110,35 @@ TEST(RunH5, HoldsStepSeriesAndPlacementChanges) {
   std::filesystem::remove(path);
 }
 
+// Loads are stored in chunks of whole steps of about 256 KiB (GPT-3 125M: 6 x 16 int32 a step,
+// 682 steps a chunk), the last chunk only partly filled: every value reads back as the run made it.
+TEST(RunH5, LoadsReadBackWholeAcrossChunksOfManySteps) {
+  const auto s = scenarios::load_scenario_text(
+      "steps: 1500\n"
+      "cluster: {preset: h100-dgx, nodes: 1, gpus_per_node: 4, nic: {count: 4}}\n"
+      "model: {preset: gpt3-125m-moe}\n"
+      "parallelism: {ep: 4, dp: 4}\n"
+      "training: {tokens_per_step: 8192, seq_len: 2048}\n"
+      "gating: {source: skewed}\n"
+      "policies: [{placement: static}]\n",
+      "t.yaml", {});
+  auto source = make_gating_source(s);
+  const RunResult run = run_scenario(s, *source);
+  const auto path = (std::filesystem::temp_directory_path() / ("run_h5_chunks_test_" + std::to_string(::getpid()) + ".h5")).string();
+  results::write_run_h5(path, s, run, "resolved: yaml\n");
+
+  H5::H5File file(path, H5F_ACC_RDONLY);
+  std::vector<hsize_t> dims;
+  EXPECT_EQ(read<int32_t>(file.openGroup("/"), "expert_loads", H5::PredType::NATIVE_INT32, dims), run.expert_loads);
+  EXPECT_EQ(dims, (std::vector<hsize_t>{1500, 6, 16}));
+  hsize_t chunk[3] = {};
+  ASSERT_EQ(file.openDataSet("expert_loads").getCreatePlist().getChunk(3, chunk), 3);
+  EXPECT_EQ(chunk[0], 682u);
+  EXPECT_EQ(chunk[2], 16u);
+  file.close();
+  std::filesystem::remove(path);
+}
+
 std::vector<std::string> read_strings(const H5::Group& g, const std::string& name) {
   const H5::DataSet ds = g.openDataSet(name);
   hsize_t n = 0;
