@@ -37,8 +37,11 @@ RunOutputs::RunOutputs(const scenarios::Scenario& s, int timeline_steps, files::
   const std::filesystem::path d(dir_);
   for (const char* name : {kSummary, kRunH5, kTimeline, kScenario}) {
     files::require_not_input((d / name).string(), inputs);
-    files::require_writable((d / name).string(), files::Target::kFile);
+    files::check_target((d / name).string(), files::Target::kFile);
   }
+  // Every output is made in dir_ as a temporary beside its target: one made and removed there
+  // shows that the directory takes them all, before the run spends any time.
+  files::require_writable((d / kSummary).string(), files::Target::kFile);
   if (timeline_steps > 0) {
     timeline_file_ = std::make_unique<files::Temporary>((d / kTimeline).string());
     timeline_ = std::make_unique<TimelineWriter>(timeline_file_->path(), s, timeline_steps);
