@@ -26,8 +26,24 @@ std::vector<T> read(const H5::Group& g, const char* name, const H5::PredType& ty
   return values;
 }
 
+// A scenario's run, written to a run.h5 of its own in the temporary directory.
+struct WrittenRun {
+  scenarios::Scenario scenario;
+  RunResult run;
+  std::string path;
+};
+
+WrittenRun write_run(const std::string& yaml, const std::string& name) {
+  WrittenRun w{scenarios::load_scenario_text(yaml, "t.yaml", {}), {}, {}};
+  auto source = make_gating_source(w.scenario);
+  w.run = run_scenario(w.scenario, *source);
+  w.path = (std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()) + ".h5")).string();
+  results::write_run_h5(w.path, w.scenario, w.run, "resolved: yaml\n");
+  return w;
+}
+
 TEST(RunH5, HoldsStepSeriesAndPlacementChanges) {
-  const auto s = scenarios::load_scenario_text(
+  const auto [s, run, path] = write_run(
       "steps: 30\n"
       "cluster: {preset: h100-dgx, nodes: 1, gpus_per_node: 4, nic: {count: 4}}\n"
       "model: {preset: gpt3-125m-moe}\n"
@@ -37,11 +53,7 @@ TEST(RunH5, HoldsStepSeriesAndPlacementChanges) {
       "policies:\n"
       "  - {placement: static}\n"
       "  - {placement: replicated, rebalance_every: 10, horizon: 5, warmup: 5}\n",
-      "t.yaml", {});
-  auto source = make_gating_source(s);
-  const RunResult run = run_scenario(s, *source);
-  const auto path = (std::filesystem::temp_directory_path() / ("run_h5_test_" + std::to_string(::getpid()) + ".h5")).string();
-  results::write_run_h5(path, s, run, "resolved: yaml\n");
+      "run_h5_test");
 
   H5::H5File file(path, H5F_ACC_RDONLY);
   std::vector<hsize_t> dims;
@@ -113,7 +125,7 @@ TEST(RunH5, HoldsStepSeriesAndPlacementChanges) {
 // Loads are stored in chunks of whole steps of about 256 KiB (GPT-3 125M: 6 x 16 int32 a step,
 // 682 steps a chunk), the last chunk only partly filled: every value reads back as the run made it.
 TEST(RunH5, LoadsReadBackWholeAcrossChunksOfManySteps) {
-  const auto s = scenarios::load_scenario_text(
+  const auto [s, run, path] = write_run(
       "steps: 1500\n"
       "cluster: {preset: h100-dgx, nodes: 1, gpus_per_node: 4, nic: {count: 4}}\n"
       "model: {preset: gpt3-125m-moe}\n"
@@ -121,11 +133,7 @@ TEST(RunH5, LoadsReadBackWholeAcrossChunksOfManySteps) {
       "training: {tokens_per_step: 8192, seq_len: 2048}\n"
       "gating: {source: skewed}\n"
       "policies: [{placement: static}]\n",
-      "t.yaml", {});
-  auto source = make_gating_source(s);
-  const RunResult run = run_scenario(s, *source);
-  const auto path = (std::filesystem::temp_directory_path() / ("run_h5_chunks_test_" + std::to_string(::getpid()) + ".h5")).string();
-  results::write_run_h5(path, s, run, "resolved: yaml\n");
+      "run_h5_chunks_test");
 
   H5::H5File file(path, H5F_ACC_RDONLY);
   std::vector<hsize_t> dims;
