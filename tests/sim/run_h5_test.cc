@@ -122,8 +122,9 @@ TEST(RunH5, HoldsStepSeriesAndPlacementChanges) {
   std::filesystem::remove(path);
 }
 
-// Loads are stored in chunks of whole steps of about 256 KiB (GPT-3 125M: 6 x 16 int32 a step,
-// 682 steps a chunk), the last chunk only partly filled: every value reads back as the run made it.
+// Loads are stored shuffled and deflated in chunks of whole steps of about 256 KiB (GPT-3 125M: 6 x
+// 16 int32 a step, 682 steps a chunk), the last chunk only partly filled: every value reads back
+// as the run made it.
 TEST(RunH5, LoadsReadBackWholeAcrossChunksOfManySteps) {
   const auto [s, run, path] = write_run(
       "steps: 1500\n"
@@ -143,6 +144,17 @@ TEST(RunH5, LoadsReadBackWholeAcrossChunksOfManySteps) {
   ASSERT_EQ(file.openDataSet("expert_loads").getCreatePlist().getChunk(3, chunk), 3);
   EXPECT_EQ(chunk[0], 682u);
   EXPECT_EQ(chunk[2], 16u);
+  // Shuffled before deflating, so a reader unshuffles after inflating.
+  const H5::DSetCreatPropList props = file.openDataSet("expert_loads").getCreatePlist();
+  ASSERT_EQ(props.getNfilters(), 2);
+  auto filter = [&](int i) {
+    unsigned flags = 0, config = 0, values[4] = {};
+    size_t count = std::size(values);
+    char name[64] = {};
+    return props.getFilter(i, flags, count, values, sizeof name, name, config);
+  };
+  EXPECT_EQ(filter(0), H5Z_FILTER_SHUFFLE);
+  EXPECT_EQ(filter(1), H5Z_FILTER_DEFLATE);
   file.close();
   std::filesystem::remove(path);
 }
