@@ -135,6 +135,16 @@ MoeModel gpt_oss_120b() {
   return m;
 }
 
+// gpt-oss-20b (config.json of openai/gpt-oss-20b): gpt-oss-120b's layers, 24 of them, each with 32
+// experts.
+MoeModel gpt_oss_20b() {
+  MoeModel m = gpt_oss_120b();
+  m.preset = "gpt-oss-20b";
+  m.layers = 24;
+  m.experts = 32;
+  return m;
+}
+
 // DeepSeek-V3 (arXiv 2412.19437; config.json of deepseek-ai/DeepSeek-V3): 61 layers, the first 3
 // dense (FFN 18432), then MoE with 256 routed + 1 shared SwiGLU experts of 2048, top-8 limited to
 // 4 of 8 expert groups; hidden 7168; MLA with 128 heads (query rank 1536, key-value rank 512,
@@ -179,6 +189,7 @@ constexpr Entry kPresets[] = {
     {"mixtral-8x22b", "56 MoE layers, hidden 6144, 8 SwiGLU experts, top-2, GQA 48/8", mixtral_8x22b},
     {"qwen3-30b-a3b", "48 MoE layers, hidden 2048, 128 experts of 768, top-8, GQA 32/4 with query-key norm", qwen3_30b_a3b},
     {"qwen3-235b-a22b", "94 MoE layers, hidden 4096, 128 experts of 1536, top-8, GQA 64/4 with query-key norm", qwen3_235b_a22b},
+    {"gpt-oss-20b", "24 MoE layers, hidden 2880, 32 experts, top-4, GQA 64/8, 128-token window on alternate layers", gpt_oss_20b},
     {"gpt-oss-120b", "36 MoE layers, hidden 2880, 128 experts, top-4, GQA 64/8, 128-token window on alternate layers", gpt_oss_120b},
     {"deepseek-v3", "61 layers (58 MoE) and one MTP module, MLA, 256 routed + 1 shared expert, top-8 in 4 of 8 groups, FP8", deepseek_v3},
 };

@@ -40,6 +40,10 @@ TEST(MoeModel, PublishedTotalsAreReproduced) {
   dsv3.mtp_layers = 0;
   EXPECT_NEAR(param_counts(dsv3).total / 671e9, 1.0, 0.02);
   EXPECT_EQ(dsv3.moe_layer_count(), 58);
+  // gpt-oss (model card): 116.8B and 20.9B parameters, the attention's biases and sinks included,
+  // which are not counted here.
+  EXPECT_NEAR(param_counts(*model_preset("gpt-oss-120b")).total / 116.8e9, 1.0, 0.01);
+  EXPECT_NEAR(param_counts(*model_preset("gpt-oss-20b")).total / 20.9e9, 1.0, 0.02);
 }
 
 // A prediction module adds one layer built as the last one, its 2·hidden -> hidden projection
