@@ -43,6 +43,7 @@ StepConfig step_config(const Scenario& s, MigrationMode migration, int spare_slo
   c.tokens_per_rank = s.training.tokens_per_rank(s.parallelism);
   c.seq_len = s.training.seq_len;
   c.micro_batches = static_cast<int>(s.training.micro_batches(s.parallelism));
+  c.pipeline_runs = static_cast<int>(s.training.pipeline_runs(s.parallelism));
   c.schedule = s.training.schedule;
   c.delay_wgrad = s.training.delay_wgrad;
   c.ddp_bucket_params = static_cast<double>(s.training.ddp_bucket_size);

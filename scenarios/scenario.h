@@ -39,7 +39,12 @@ using ParallelismSpec = moesim::Parallelism;
 struct TrainingSpec {
   int64_t tokens_per_step = 524288;  // global_batch x seq_len
   int seq_len = 2048;
-  int64_t micro_batch = 0;    // sequences per micro-batch and data-parallel rank
+  int64_t micro_batch = 0;  // sequences per micro-batch and data-parallel rank
+  // Sequences per data-parallel rank in one run of the pipeline schedule (AutoModel's and
+  // torchtitan's local_batch_size): gradient accumulation runs the schedule again for each share of
+  // the rank's batch, each run filling and draining the pipeline. Megatron runs every micro-batch
+  // of a step in one schedule: the whole share (the default).
+  int64_t local_batch = 0;
   bool in_sequences = false;  // the scenario gave global_batch (else tokens_per_step)
   ExpertExecution expert_execution = ExpertExecution::kDropless;
   std::string schedule = "1f1b";  // a pipeline schedule (sim/step/schedule.h)
@@ -71,6 +76,7 @@ struct TrainingSpec {
   // Tokens each GPU of a stage routes per step, and micro-batches per data-parallel rank.
   int64_t tokens_per_rank(const ParallelismSpec& p) const { return tokens_per_step / p.stage_gpus(); }
   int64_t micro_batches(const ParallelismSpec& p) const { return global_batch() / p.dp / micro_batch; }
+  int64_t pipeline_runs(const ParallelismSpec& p) const { return global_batch() / p.dp / local_batch; }
 };
 
 struct DispatchSpec {

@@ -196,6 +196,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "training" << Value << BeginMap;
   out << Key << "global_batch" << Value << s.training.global_batch();
   out << Key << "micro_batch" << Value << s.training.micro_batch;
+  out << Key << "local_batch" << Value << s.training.local_batch;
   out << Key << "seq_len" << Value << s.training.seq_len;
   out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
   out << Key << "cross_entropy" << Value << s.training.cross_entropy;

@@ -75,9 +75,15 @@ void validate_batch(const Scenario& s, const Checker& c) {
   c.require((batch / p.dp) % t.micro_batch == 0, "training.micro_batch",
             "expected a divisor of global_batch / dp = " + str(batch) + " / " + str(p.dp) + " = " + str(batch / p.dp) +
                 " sequences per data-parallel rank, got " + str(t.micro_batch));
-  const int64_t micro_batches = t.micro_batches(p);
-  c.require(micro_batches < kMaxTagMicroBatches, "training.micro_batch",
-            "expected fewer than " + str(kMaxTagMicroBatches) + " micro-batches per step, got " + str(micro_batches));
+  c.require((batch / p.dp) % t.local_batch == 0 && t.local_batch % t.micro_batch == 0, "training.local_batch",
+            "expected a divisor of global_batch / dp = " + str(batch / p.dp) +
+                " sequences per data-parallel rank and a multiple of "
+                "micro_batch = " +
+                str(t.micro_batch) + ", got " + str(t.local_batch));
+  c.require(t.micro_batches(p) < kMaxTagMicroBatches, "training.micro_batch",
+            "expected fewer than " + str(kMaxTagMicroBatches) + " micro-batches per step, got " + str(t.micro_batches(p)));
+  // The schedule's constraints hold for each run of it.
+  const int64_t micro_batches = t.micro_batches(p) / t.pipeline_runs(p);
   c.require(t.seq_len % p.cp == 0, "training.seq_len", "expected a multiple of parallelism.cp (" + str(p.cp) + "), got " + str(t.seq_len));
   c.require((t.micro_batch * t.seq_len / p.cp) % p.tp == 0, "training.seq_len",
             "expected micro_batch x seq_len / cp tokens to split evenly over tp = " + str(p.tp) + " (sequence parallelism), got " +
@@ -85,6 +91,9 @@ void validate_batch(const Scenario& s, const Checker& c) {
   const ScheduleEntry& schedule = *find_schedule(t.schedule);
   const std::string got = "got " + t.schedule + " with vp " + str(p.vp);
   if (schedule.interleaved) c.require(p.vp > 1, "parallelism.vp", "expected more than 1 with schedule interleaved, " + got);
+  c.require(t.pipeline_runs(p) == 1 || (!schedule.v_shape && !schedule.bidirectional), "training.local_batch",
+            "expected global_batch / dp = " + str(batch / p.dp) + " (one run of the schedule a step) with schedule " + t.schedule +
+                ", got " + str(t.local_batch));
   if (schedule.v_shape) {
     c.require(p.vp == 2, "parallelism.vp", "expected 2 with schedule " + t.schedule + " (two chunks per GPU in a V), " + got);
     c.require(micro_batches >= 2 * p.pp, "training.micro_batch",
@@ -124,7 +133,7 @@ void validate_batch(const Scenario& s, const Checker& c) {
             "expected a model with a gated FFN (model.gated_ffn: true; the FP8 store is SwiGLU's input), got gated_ffn false");
   if (p.vp > 1 && !schedule.v_shape && !schedule.bidirectional) {
     c.require(micro_batches % p.pp == 0, "training.micro_batch",
-              "expected micro-batches per step (" + str(micro_batches) + ") to be a multiple of pp (" + str(p.pp) +
+              "expected micro-batches per run of the schedule (" + str(micro_batches) + ") to be a multiple of pp (" + str(p.pp) +
                   "): the interleaved schedule runs them in groups of pp");
   }
 }

@@ -229,7 +229,7 @@ GpuMemory gpu_memory(const StepConfig& s) {
     const StageParams params = stage_params(s, stage);
     StageMemory mem;
     mem.stage = stage;
-    const auto order = pipeline_order(*schedule, stage, p.pp, p.vp, s.micro_batches, s.split_weights);
+    const auto order = repeated_pipeline_order(*schedule, stage, p.pp, p.vp, s.micro_batches, s.pipeline_runs, s.split_weights);
     mem.in_flight = peak_in_flight(order);
     const double activations = peak_in_flight_bytes(order, chunk_bytes) + recomputed_layer;
     const auto gradients = embedding_gradients(s, where, chunks, stage, rows);

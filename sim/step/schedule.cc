@@ -120,6 +120,21 @@ std::vector<PipelineOp> dualpipe_order(int stage, int pp, int n, bool split_weig
 }
 }  // namespace
 
+std::vector<PipelineOp> repeated_pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches, int runs,
+                                                bool split_weights) {
+  const int per_run = micro_batches / runs;
+  const std::vector<PipelineOp> run = pipeline_order(schedule, stage, pp, vp, per_run, split_weights);
+  std::vector<PipelineOp> order;
+  order.reserve(run.size() * runs);
+  for (int r = 0; r < runs; ++r) {
+    for (PipelineOp op : run) {
+      op.micro_batch += r * per_run;
+      order.push_back(op);
+    }
+  }
+  return order;
+}
+
 std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches, bool split_weights) {
   if (schedule.v_shape) return dualpipev_order(stage, pp, micro_batches, split_weights);
   if (schedule.bidirectional) return dualpipe_order(stage, pp, micro_batches, split_weights);

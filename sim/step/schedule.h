@@ -86,6 +86,12 @@ std::vector<std::string> schedule_names();
 std::vector<PipelineOp> pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches,
                                        bool split_weights = true);
 
+// Gradient accumulation as PyTorch's pipelining runs it (AutoModel, torchtitan): the stage's
+// order for micro_batches / runs micro-batches, run `runs` times over successive micro-batches.
+// Each run ends with the stage's last backward, so the next fills the pipeline again.
+std::vector<PipelineOp> repeated_pipeline_order(const ScheduleEntry& schedule, int stage, int pp, int vp, int micro_batches, int runs,
+                                                bool split_weights = true);
+
 // The most micro-batch chunks whose forward has run and whose backward (or deferred weight
 // gradients) has not, at any point of `order`: whose activations the stage holds at once.
 int peak_in_flight(const std::vector<PipelineOp>& order);

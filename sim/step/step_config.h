@@ -103,6 +103,7 @@ struct StepConfig {
   int64_t tokens_per_rank = 0;  // tokens per GPU of a pipeline stage and step, all micro-batches
   int seq_len = 2048;
   int micro_batches = 1;          // per data-parallel rank and step
+  int pipeline_runs = 1;          // runs of the pipeline schedule a step, each over micro_batches / pipeline_runs
   std::string schedule = "1f1b";  // a pipeline schedule's name (schedule.h)
   // Whether a schedule that splits backwards into input and weight gradients (zero bubble) does;
   // off, each backward runs whole where the schedule puts it (what the split gains).

@@ -13,7 +13,8 @@ void DagBuilder::run_pipeline() {
   const int pp = costs_.pp, vp = costs_.vp, mbs = costs_.micro_batches, v_count = costs_.virtual_layout.count();
   const ScheduleEntry& schedule = *find_schedule(config_.schedule);
   std::vector<std::vector<PipelineOp>> orders;
-  for (int s = 0; s < pp; ++s) orders.push_back(pipeline_order(schedule, s, pp, vp, mbs, config_.split_weights));
+  for (int s = 0; s < pp; ++s)
+    orders.push_back(repeated_pipeline_order(schedule, s, pp, vp, mbs, config_.pipeline_runs, config_.split_weights));
   received_.assign(2 * static_cast<size_t>(v_count) * mbs, {});
   sent_.assign(received_.size(), false);
   auto index = [&](bool backward, int v, int mb) { return (static_cast<size_t>(backward) * v_count + v) * mbs + mb; };

@@ -35,6 +35,22 @@ TEST(Schedule, OneForwardOneBackwardAfterTheWarmUp) {
   EXPECT_EQ(peak_in_flight(pipeline_order(s, 3, 4, 1, 8)), 1);
 }
 
+// Gradient accumulation as PyTorch runs it: the schedule over 2 micro-batches, four times over. The
+// first stage holds 2 micro-batches at most, where one run over all 8 holds pp = 4.
+TEST(Schedule, RepeatedRunsEachFillAndDrainThePipeline) {
+  const ScheduleEntry& s = *find_schedule("1f1b");
+  const auto order = repeated_pipeline_order(s, 0, 4, 1, 8, 4);
+  const auto run = pipeline_order(s, 0, 4, 1, 2);
+  ASSERT_EQ(order.size(), 4 * run.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    const PipelineOp& op = order[i];
+    EXPECT_EQ(op.micro_batch, run[i % run.size()].micro_batch + 2 * static_cast<int>(i / run.size()));
+    EXPECT_EQ(op.backward, run[i % run.size()].backward);
+  }
+  EXPECT_EQ(peak_in_flight(order), 2);
+  EXPECT_EQ(peak_in_flight(repeated_pipeline_order(s, 0, 4, 1, 8, 1)), 4);
+}
+
 TEST(Schedule, InterleavedRunsEveryChunkOfEveryMicroBatchOnceEachWay) {
   const auto order = pipeline_order(*find_schedule("interleaved"), 0, 2, 2, 4);
   ASSERT_EQ(order.size(), 16u);
@@ -120,6 +136,18 @@ TEST(PipelineStep, InterleavingShrinksTheBubbleByTheVirtualStages) {
   // Megatron: the bubble's time divided by vp, so its share (p - 1) / vp / (m + (p - 1) / vp).
   EXPECT_NEAR(interleaved.bubble / interleaved.step_time, 1.5 / (8 + 1.5), 0.03);
   EXPECT_LT(interleaved.step_time, plain.step_time);
+}
+
+// Two runs of the schedule over 4 micro-batches each: each fills and drains the 4 stages, so the
+// step takes 2 x (4 + 3) micro-batch times where one run over 8 takes 8 + 3. Without a pipeline
+// the runs change nothing.
+TEST(PipelineStep, EachRunOfTheScheduleFillsThePipelineAgain) {
+  const StepResult one = run_step(pipeline({}));
+  const StepResult two = run_step(pipeline({"training.local_batch=4"}));
+  EXPECT_NEAR(two.bubble / two.step_time, 6.0 / 14, 0.02);
+  EXPECT_NEAR(two.step_time / one.step_time, 14.0 / 11, 0.02);
+  const StepResult flat = run_step(pipeline({"parallelism.pp=1"}));
+  EXPECT_EQ(run_step(pipeline({"parallelism.pp=1", "training.local_batch=1"})).step_time, flat.step_time);
 }
 
 TEST(PipelineStep, OverlapHidesAllToAllsBehindTheOtherMicroBatchsCompute) {
