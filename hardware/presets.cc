@@ -8,9 +8,9 @@ namespace {
 // GEMM shape terms: the width's half-point (575 wide and deep) fitted on 8 of DeepGEMM's published
 // H800 kernel figures (scripts/gemm_shape_fit.py), 4.6 % mean error on the 8 held out, with the
 // kernels' own efficiency (0.85) and rows' half-point (128). A training step loses more on small
-// GEMMs: GEMM efficiency 0.85 and half of it at 1,536 rows, fitted together on 11 of the 21
+// GEMMs: GEMM efficiency 0.85 and half of it at 1,536 rows, fitted together on 12 of the 24
 // published training runs in scenarios/published/ (every other row; scripts/published.py, README
-// "Checked against published runs"), the other 10 held out. They are an effective rate: they stand
+// "Checked against published runs"), the other 12 held out. They are an effective rate: they stand
 // for what a whole step loses that the model does not price, on top of what one kernel loses, and
 // lay it on the GEMMs with few rows. The kernels themselves, measured on an H200 at the presets'
 // expert shapes, lose far less there (scripts/kernel_check.py).

@@ -176,6 +176,26 @@ MoeModel deepseek_v3() {
   return m;
 }
 
+// Kimi K2 (config.json of moonshotai/Kimi-K2-Base): DeepSeek-V3's architecture with 64 heads, 384
+// routed experts and one dense layer; MLA as DeepSeek-V3's; vocabulary 163840, untied; no
+// multi-token prediction module. Trained in BF16 here (the released FP8 weights are an inference
+// format).
+MoeModel kimi_k2() {
+  MoeModel m = deepseek_v3();
+  m.preset = "kimi-k2";
+  m.mtp_layers = 0;
+  m.first_moe_layer = 1;
+  m.heads = 64;
+  m.kv_heads = 64;
+  m.experts = 384;
+  m.expert_groups = 1;
+  m.topk_groups = 1;
+  m.vocab = 163840;
+  m.dtype = Dtype::kBf16;
+  m.fp8_recipe = MoeModel{}.fp8_recipe;
+  return m;
+}
+
 struct Entry {
   const char* name;
   const char* description;
@@ -191,6 +211,7 @@ constexpr Entry kPresets[] = {
     {"qwen3-235b-a22b", "94 MoE layers, hidden 4096, 128 experts of 1536, top-8, GQA 64/4 with query-key norm", qwen3_235b_a22b},
     {"gpt-oss-20b", "24 MoE layers, hidden 2880, 32 experts, top-4, GQA 64/8, 128-token window on alternate layers", gpt_oss_20b},
     {"gpt-oss-120b", "36 MoE layers, hidden 2880, 128 experts, top-4, GQA 64/8, 128-token window on alternate layers", gpt_oss_120b},
+    {"kimi-k2", "61 layers (60 MoE), MLA with 64 heads, 384 routed + 1 shared expert, top-8", kimi_k2},
     {"deepseek-v3", "61 layers (58 MoE) and one MTP module, MLA, 256 routed + 1 shared expert, top-8 in 4 of 8 groups, FP8", deepseek_v3},
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """moesim against published MoE training runs (scenarios/published/, one per row of
-../shared/reference/training-throughput.md, rows of the ModelZoo's own tables that it leaves out, and
-DeepSeek-V3's pre-training as its report gives it).
+../shared/reference/training-throughput.md, rows of the ModelZoo's and AutoModel's own tables that it
+leaves out, and DeepSeek-V3's pre-training as its report gives it).
 
   published.py table MOESIM    print the side-by-side table (Markdown), with the GEMM efficiency that
                                matches each row alone (each row run over a grid of efficiencies)
@@ -60,8 +60,12 @@ ROWS = {
     "modelzoo_qwen3_235b_a22b_long_32k": ("ModelZoo Qwen3-235B-A22B seq 32k TP4 CP2 EP8 PP8 VP4 (TFLOP/s only)", None, 335),
     "modelzoo_qwen3_235b_a22b_long_64k": ("ModelZoo Qwen3-235B-A22B seq 64k TP4 CP4 EP8 PP8 VP4 (TFLOP/s only)", None, 368),
     "modelzoo_qwen3_235b_a22b_long_128k": ("ModelZoo Qwen3-235B-A22B seq 128k TP4 CP8 EP8 PP8 VP4 (TFLOP/s only)", None, 389),
+    # AutoModel's performance summary, in its order: training-throughput.md gives only its Qwen3-30B-A3B
+    # and GPT-OSS-120B rows. Its Nemotron (Mamba layers) and dense Llama rows moesim cannot express.
+    "automodel_deepseek_v3_1024": ("AutoModel DeepSeek-V3 PP4 VP8 EP64 FSDP256, 4 pipeline runs a step, 1,024 GPUs", 865, 216),
+    "automodel_deepseek_v3_256": ("AutoModel DeepSeek-V3 PP4 VP8 EP64 FSDP64, 256 GPUs", 1002, 250),
+    "automodel_kimi_k2": ("AutoModel Kimi K2 PP8 VP4 EP32 FSDP32, 2 pipeline runs a step, 256 GPUs", 924, 189),
     "automodel_qwen3_30b_a3b": ("AutoModel Qwen3-30B-A3B FSDP8 EP8, 8 GPUs", 12040, 277),
-    # AutoModel's performance summary also gives this row, which training-throughput.md leaves out.
     "automodel_gpt_oss_20b": ("AutoModel GPT-OSS-20B FSDP8 EP8, full recompute, 8 GPUs", 13058, 279),
     "automodel_gpt_oss_120b": ("AutoModel GPT-OSS-120B FSDP64, 64 GPUs", 7626, 231),
     # arXiv 2412.19437: 180K H800 GPU hours per trillion tokens; no TFLOP/s published.
@@ -78,11 +82,12 @@ HELD_OUT = list(ROWS)[1::2]
 # The fit's grid, every point run on every row (`fit`: about ten minutes on two cores).
 FIT_EFFICIENCIES = [round(0.55 + 0.025 * i, 3) for i in range(19)]  # 0.550 .. 1.000
 FIT_HALF_ROWS = [256 * i for i in range(1, 13)]  # 256 .. 3,072
-CROSS_FIT = (0.85, 1792)
+CROSS_FIT = (0.875, 1792)
 
 # Rows outside +-15 %, and why; `check` fails if one of them comes within it (take it off then).
 KNOWN_MISSES = {
-    "automodel_gpt_oss_120b": "too fast, run as the configuration that matches the row column for column (AutoModel 2c236e08, 2025-10-08), which recomputes nothing: the one row the fitted curve leaves outside, and the one that needs a lower GEMM efficiency than any other (the last column). The same summary's GPT-OSS-20B row, whose configuration of the same commit runs the same kernels (FlexAttention, grouped_gemm's gmm, DeepEP, the fake balanced gate) but checkpoints every block, agrees; so does this row with every block recomputed (the line under the table), at a memory far below the 80 GB the committed configuration nearly fills. So its kernels do not set it apart: either the published run recomputed, against its committed configuration, or what a run without recomputation loses this close to the memory's limit is not priced here",
+    "automodel_gpt_oss_120b": "too fast, run as the configuration that matches the row column for column (AutoModel 2c236e08, 2025-10-08), which recomputes nothing: the row that needs a lower GEMM efficiency than any other (the last column). The same summary's GPT-OSS-20B row, whose configuration of the same commit runs the same kernels (FlexAttention, grouped_gemm's gmm, DeepEP, the fake balanced gate) but checkpoints every block, agrees; so does this row with every block recomputed (the line under the table), at a memory far below the 80 GB the committed configuration nearly fills. So its kernels do not set it apart: either the published run recomputed, against its committed configuration, or what a run without recomputation loses this close to the memory's limit is not priced here",
+    "automodel_deepseek_v3_1024": "too fast: the same setup on 256 GPUs (the row above, one run of the schedule a step, experts unsharded) agrees within +-15 %, yet the published throughput a GPU falls by 14 % from it to 1,024 GPUs where moesim's stays nearly flat; the four runs of the schedule a step, each filling the pipeline, cost moesim a few per cent. What else changes, data parallelism over 256 ranks with each expert sharded over its 4 copies (FSDP), is priced, but not what the source loses to it; not identified here",
 }
 
 
@@ -114,6 +119,9 @@ RECOMPUTED = {
     "modelzoo_qwen3_235b_a22b_long_128k": ["parallelism.recompute_modules=[layernorm]"],
     "automodel_qwen3_30b_a3b": ["parallelism.recompute=none"],
     "automodel_gpt_oss_20b": ["parallelism.recompute=none"],
+    "automodel_deepseek_v3_1024": ["parallelism.recompute=none"],
+    "automodel_deepseek_v3_256": ["parallelism.recompute=none"],
+    "automodel_kimi_k2": ["parallelism.recompute=none"],
 }
 UNLIMITED_MEMORY = "cluster.gpu.hbm_capacity=1TB"
 

@@ -44,6 +44,10 @@ TEST(MoeModel, PublishedTotalsAreReproduced) {
   // which are not counted here.
   EXPECT_NEAR(param_counts(*model_preset("gpt-oss-120b")).total / 116.8e9, 1.0, 0.01);
   EXPECT_NEAR(param_counts(*model_preset("gpt-oss-20b")).total / 20.9e9, 1.0, 0.02);
+  // Kimi K2 (model card): a trillion parameters, 384 experts in 60 MoE layers.
+  const MoeModel kimi = *model_preset("kimi-k2");
+  EXPECT_NEAR(param_counts(kimi).total / 1e12, 1.0, 0.03);
+  EXPECT_EQ(kimi.moe_layer_count(), 60);
 }
 
 // A prediction module adds one layer built as the last one, its 2·hidden -> hidden projection
