@@ -77,9 +77,7 @@ void validate_batch(const Scenario& s, const Checker& c) {
                 " sequences per data-parallel rank, got " + str(t.micro_batch));
   c.require((batch / p.dp) % t.local_batch == 0 && t.local_batch % t.micro_batch == 0, "training.local_batch",
             "expected a divisor of global_batch / dp = " + str(batch / p.dp) +
-                " sequences per data-parallel rank and a multiple of "
-                "micro_batch = " +
-                str(t.micro_batch) + ", got " + str(t.local_batch));
+                " sequences per data-parallel rank and a multiple of micro_batch = " + str(t.micro_batch) + ", got " + str(t.local_batch));
   c.require(t.micro_batches(p) < kMaxTagMicroBatches, "training.micro_batch",
             "expected fewer than " + str(kMaxTagMicroBatches) + " micro-batches per step, got " + str(t.micro_batches(p)));
   // The schedule's constraints hold for each run of it.

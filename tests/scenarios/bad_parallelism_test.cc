@@ -117,9 +117,34 @@ std::vector<BadCase> pipeline_layout_cases() {
   };
 }
 
+// The batch against the degrees and the schedule: micro-batches and runs of the schedule.
+std::vector<BadCase> batch_cases() {
+  return {
+      {"MicroBatchNotDividingTheRankShare",
+       {"training.micro_batch=3"},
+       {"`training.micro_batch`", "divisor of global_batch / dp = 64 / 8 = 8", "got 3"}},
+      {"InterleavedMicroBatchesInGroupsOfPp",
+       {"parallelism.vp=2", "training.micro_batch=8"},
+       {"`training.micro_batch`", "micro-batches per run of the schedule (1)", "multiple of pp (2)"}},
+      {"InterleavedRunsInGroupsOfPp",
+       {"parallelism.vp=2", "training.local_batch=1"},
+       {"`training.micro_batch`", "micro-batches per run of the schedule (1)", "multiple of pp (2)"}},
+      {"LocalBatchNotDividingTheRankShare",
+       {"training.local_batch=3"},
+       {"`training.local_batch`", "divisor of global_batch / dp = 8 sequences per data-parallel rank", "got 3"}},
+      {"LocalBatchNotAMultipleOfTheMicroBatch",
+       {"training.micro_batch=2", "training.local_batch=1"},
+       {"`training.local_batch`", "a multiple of micro_batch = 2", "got 1"}},
+      {"LocalBatchWithDualPipe",
+       {"schedule=dualpipe", "parallelism.vp=2", "training.local_batch=4"},
+       {"`training.local_batch`", "expected global_batch / dp = 8 (one run of the schedule a step) with schedule dualpipe", "got 4"}},
+      {"LocalBatchNotANumber", {"training.local_batch=all"}, {"`training.local_batch`", "got 'all'"}},
+  };
+}
+
 std::vector<BadCase> cases() {
   std::vector<BadCase> all = recompute_cases();
-  for (const auto& more : {model_cases(), pipeline_layout_cases()}) all.insert(all.end(), more.begin(), more.end());
+  for (const auto& more : {model_cases(), pipeline_layout_cases(), batch_cases()}) all.insert(all.end(), more.begin(), more.end());
   const std::vector<BadCase> rest = {
       {"DegreesNotDividingGpus", {"parallelism.tp=3"}, {"`parallelism`", "tp x pp x cp = 3 x 2 x 1 = 6", "divide the GPU count 32"}},
       {"DpNotWhatIsLeft",
@@ -176,25 +201,6 @@ std::vector<BadCase> cases() {
       {"DelayedWeightGradientsNotABool", {"training.delay_wgrad=later"}, {"`training.delay_wgrad`", "later"}},
       {"E5m6AttentionOutputNotABool", {"training.attention_output_e5m6=12"}, {"`training.attention_output_e5m6`", "got '12'"}},
       {"UnknownSchedule", {"schedule=zigzag"}, {"`schedule`", "1f1b | interleaved | overlap", "got 'zigzag'"}},
-      {"MicroBatchNotDividingTheRankShare",
-       {"training.micro_batch=3"},
-       {"`training.micro_batch`", "divisor of global_batch / dp = 64 / 8 = 8", "got 3"}},
-      {"InterleavedMicroBatchesInGroupsOfPp",
-       {"parallelism.vp=2", "training.micro_batch=8"},
-       {"`training.micro_batch`", "micro-batches per run of the schedule (1)", "multiple of pp (2)"}},
-      {"InterleavedRunsInGroupsOfPp",
-       {"parallelism.vp=2", "training.local_batch=1"},
-       {"`training.micro_batch`", "micro-batches per run of the schedule (1)", "multiple of pp (2)"}},
-      {"LocalBatchNotDividingTheRankShare",
-       {"training.local_batch=3"},
-       {"`training.local_batch`", "divisor of global_batch / dp = 8 sequences per data-parallel rank", "got 3"}},
-      {"LocalBatchNotAMultipleOfTheMicroBatch",
-       {"training.micro_batch=2", "training.local_batch=1"},
-       {"`training.local_batch`", "a multiple of micro_batch = 2", "got 1"}},
-      {"LocalBatchWithDualPipe",
-       {"schedule=dualpipe", "parallelism.vp=2", "training.local_batch=4"},
-       {"`training.local_batch`", "expected global_batch / dp = 8 (one run of the schedule a step) with schedule dualpipe", "got 4"}},
-      {"LocalBatchNotANumber", {"training.local_batch=all"}, {"`training.local_batch`", "got 'all'"}},
       {"BatchNotSplittingOverDp", {"training.global_batch=60"}, {"`training.global_batch`", "60 sequences is not a multiple of dp = 8"}},
       {"BothBatchKeys",
        {"training.tokens_per_step=262144"},
