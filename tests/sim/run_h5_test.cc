@@ -140,12 +140,12 @@ TEST(RunH5, LoadsReadBackWholeAcrossChunksOfManySteps) {
   std::vector<hsize_t> dims;
   EXPECT_EQ(read<int32_t>(file.openGroup("/"), "expert_loads", H5::PredType::NATIVE_INT32, dims), run.expert_loads);
   EXPECT_EQ(dims, (std::vector<hsize_t>{1500, 6, 16}));
+  const H5::DSetCreatPropList props = file.openDataSet("expert_loads").getCreatePlist();
   hsize_t chunk[3] = {};
-  ASSERT_EQ(file.openDataSet("expert_loads").getCreatePlist().getChunk(3, chunk), 3);
+  ASSERT_EQ(props.getChunk(3, chunk), 3);
   EXPECT_EQ(chunk[0], 682u);
   EXPECT_EQ(chunk[2], 16u);
   // Shuffled before deflating, so a reader unshuffles after inflating.
-  const H5::DSetCreatPropList props = file.openDataSet("expert_loads").getCreatePlist();
   ASSERT_EQ(props.getNfilters(), 2);
   auto filter = [&](int i) {
     unsigned flags = 0, config = 0, values[4] = {};
