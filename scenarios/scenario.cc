@@ -44,6 +44,7 @@ StepConfig step_config(const Scenario& s, MigrationMode migration, int spare_slo
   c.seq_len = s.training.seq_len;
   c.micro_batches = static_cast<int>(s.training.micro_batches(s.parallelism));
   c.pipeline_runs = static_cast<int>(s.training.pipeline_runs(s.parallelism));
+  c.grad_sync = s.training.grad_sync == "step" ? GradSync::kStep : s.training.grad_sync == "run" ? GradSync::kRun : GradSync::kMicroBatch;
   c.schedule = s.training.schedule;
   c.delay_wgrad = s.training.delay_wgrad;
   c.ddp_bucket_params = static_cast<double>(s.training.ddp_bucket_size);

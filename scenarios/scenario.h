@@ -45,6 +45,13 @@ struct TrainingSpec {
   // the rank's batch, each run filling and draining the pipeline. Megatron runs every micro-batch
   // of a step in one schedule: the whole share (the default).
   int64_t local_batch = 0;
+  // When the data-parallel gradient reductions run: step (once an optimizer step, after the last
+  // run of the schedule: Megatron, and AutoModel's MoE models since its FSDP patch of 2025-10-08),
+  // run (at the end of every run of the schedule: torch.distributed.pipelining's own handling of a
+  // stage that is an FSDP or DDP module) or micro_batch (after every backward pass: FSDP's defaults,
+  // where the pipeline stage is not itself an FSDP module and nothing defers the reductions, as in
+  // AutoModel's MoE models before that patch).
+  std::string grad_sync = "step";
   bool in_sequences = false;  // the scenario gave global_batch (else tokens_per_step)
   ExpertExecution expert_execution = ExpertExecution::kDropless;
   std::string schedule = "1f1b";  // a pipeline schedule (sim/step/schedule.h)

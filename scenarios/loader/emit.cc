@@ -197,6 +197,7 @@ std::string resolved_yaml(const Scenario& s) {
   out << Key << "global_batch" << Value << s.training.global_batch();
   out << Key << "micro_batch" << Value << s.training.micro_batch;
   out << Key << "local_batch" << Value << s.training.local_batch;
+  out << Key << "grad_sync" << Value << s.training.grad_sync;
   out << Key << "seq_len" << Value << s.training.seq_len;
   out << Key << "expert_execution" << Value << to_string(s.training.expert_execution);
   out << Key << "cross_entropy" << Value << s.training.cross_entropy;

@@ -208,6 +208,7 @@ TrainingSpec read_training(MapReader tr, const ParallelismSpec& p) {
   }
   t.micro_batch = tr.get_int("micro_batch", std::max<int64_t>(1, t.global_batch() / p.dp), 1, int64_t{1} << 40);
   t.local_batch = tr.get_int("local_batch", std::max<int64_t>(1, t.global_batch() / p.dp), 1, int64_t{1} << 40);
+  t.grad_sync = tr.get_choice("grad_sync", {"step", "run", "micro_batch"}, t.grad_sync);
   t.cross_entropy = tr.get_choice("cross_entropy", {"fp32", "bf16"}, t.cross_entropy);
   t.expert_bias_add = tr.get_choice("expert_bias_add", {"gemm", "apart"}, t.expert_bias_add);
   t.glu_clamp = tr.get_choice("glu_clamp", {"apart", "fused"}, t.glu_clamp);

@@ -329,6 +329,7 @@ class DagBuilder {
   std::vector<std::vector<TaskId>> ends_;                       // per lane: the last tasks of passes not yet joined
   std::vector<std::vector<TaskId>> grads_;                      // per lane: gradient reductions the optimizer waits for
   std::vector<std::vector<TaskId>> side_;                       // per lane: weight gradients beside its chain (side())
+  std::vector<size_t> chunk_grads_from_;                        // per lane: grads_'s size where a backward that reduces and waits began
   std::vector<size_t> grads_mark_;                              // per lane: grads_'s size where the layer being finished began
   std::vector<std::vector<std::vector<TaskId>>> mirror_waits_;  // DualPipe, [layer][lane]: what the sum of its copies waits for
   std::vector<int> group_;                                      // per lane: its EP group

@@ -96,14 +96,21 @@ struct Parallelism {
   int expert_dp() const { return stage_gpus() / (ep * etp); }
 };
 
+// When gradients are reduced over the data-parallel ranks (training.grad_sync).
+enum class GradSync { kStep, kRun, kMicroBatch };
+
 struct StepConfig {
   hardware::ClusterSpec cluster;
   models::MoeModel model;
   Parallelism parallel;
   int64_t tokens_per_rank = 0;  // tokens per GPU of a pipeline stage and step, all micro-batches
   int seq_len = 2048;
-  int micro_batches = 1;          // per data-parallel rank and step
-  int pipeline_runs = 1;          // runs of the pipeline schedule a step, each over micro_batches / pipeline_runs
+  int micro_batches = 1;  // per data-parallel rank and step
+  int pipeline_runs = 1;  // runs of the pipeline schedule a step, each over micro_batches / pipeline_runs
+  // When the data-parallel gradient reductions run: once a step, at the end of each run of the
+  // schedule, or after every backward pass; but once a step, the stage's compute waits for them
+  // before it goes on (PyTorch's FSDP and DDP finish their reductions at the end of a backward).
+  GradSync grad_sync = GradSync::kStep;
   std::string schedule = "1f1b";  // a pipeline schedule's name (schedule.h)
   // Whether a schedule that splits backwards into input and weight gradients (zero bubble) does;
   // off, each backward runs whole where the schedule puts it (what the split gains).

@@ -1,5 +1,6 @@
 #include "sim/step/step_dag.h"
 
+#include <span>
 #include <stdexcept>
 
 #include "sim/step/dag_builder.h"
@@ -20,7 +21,11 @@ void DagBuilder::run_pipeline() {
   auto index = [&](bool backward, int v, int mb) { return (static_cast<size_t>(backward) * v_count + v) * mbs + mb; };
   std::vector<size_t> next(pp, 0);
   std::vector<int> weight_passes(static_cast<size_t>(pp) * vp, 0);  // per (stage, chunk): passes that computed weight gradients
-  const int per_chunk = costs_.virtual_layout.micro_batches_per_chunk(mbs);
+  // Weight passes of a chunk between its gradient reductions: the step's, one run's, or each.
+  const int per_step = costs_.virtual_layout.micro_batches_per_chunk(mbs);
+  const int per_chunk = config_.grad_sync == GradSync::kStep  ? per_step
+                        : config_.grad_sync == GradSync::kRun ? per_step / config_.pipeline_runs
+                                                              : 1;
   size_t remaining = 0;
   for (const auto& order : orders) remaining += order.size();
   while (remaining > 0) {
@@ -34,7 +39,7 @@ void DagBuilder::run_pipeline() {
                                          : v > 0 && !sent_[index(false, v - 1, op.micro_batch)];
         if (waits) break;
         const bool computes_weights = op.weights || (op.backward && !op.defers_weights);
-        const bool last_weights = computes_weights && ++weight_passes[static_cast<size_t>(s) * vp + op.chunk] == per_chunk;
+        const bool last_weights = computes_weights && ++weight_passes[static_cast<size_t>(s) * vp + op.chunk] % per_chunk == 0;
         paired_ = op.overlaps_previous || (next[s] + 1 < orders[s].size() && orders[s][next[s] + 1].overlaps_previous);
         deferring_ = op.defers_weights;
         run_op(s, op, last_weights);
@@ -62,6 +67,15 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
   if (receives) {
     for (const auto& [lane, task] : received_[from]) entry_[lane].push_back(task);
   }
+  // Where gradients are reduced before the step's end, PyTorch's FSDP waits on the compute stream
+  // for the chunk's reduce-scatters at the end of the backward that reduces them (the
+  // post-backward's final callback; DDP likewise): what follows on the lane, its send included,
+  // waits for them.
+  const bool waits_for_grads = last_weights && config_.grad_sync != GradSync::kStep;
+  if (waits_for_grads) {
+    chunk_grads_from_.resize(grads_.size());
+    for (int lane : lanes_.of_stage[stage]) chunk_grads_from_[lane] = grads_[lane].size();
+  }
   const auto& layers = costs_.virtual_stages[v];
   const int end = costs_.end_unit_of(v);  // the embedding's or the LM head's own chunk
   if (op.weights) {
@@ -85,11 +99,16 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
     if (end >= 0 && v == 0) embedding_backward(stage, costs_.embedding_unit(), op.micro_batch);
   }
   if (end >= 0 && last_weights) end_grads(stage, end, op.micro_batch);
+  auto chunk_grads = [&](int lane) { return std::span(grads_[lane]).subspan(chunk_grads_from_[lane]); };
+  if (waits_for_grads) {
+    for (int lane : lanes_.of_stage[stage]) entry_[lane].insert(entry_[lane].end(), chunk_grads(lane).begin(), chunk_grads(lane).end());
+  }
   if (!op.weights && (op.backward ? v > 0 : v + 1 < v_count)) send(stage, v, op.micro_batch, op.backward);
   for (int lane : lanes_.of_stage[stage]) {
     if (cur_[lane] != kNone) ends_[lane].push_back(cur_[lane]);
     ends_[lane].insert(ends_[lane].end(), side_[lane].begin(), side_[lane].end());
     side_[lane].clear();
+    if (waits_for_grads) ends_[lane].insert(ends_[lane].end(), chunk_grads(lane).begin(), chunk_grads(lane).end());
   }
 }
 

@@ -139,6 +139,9 @@ std::vector<BadCase> batch_cases() {
        {"schedule=dualpipe", "parallelism.vp=2", "training.local_batch=4"},
        {"`training.local_batch`", "expected global_batch / dp = 8 (one run of the schedule a step) with schedule dualpipe", "got 4"}},
       {"LocalBatchNotANumber", {"training.local_batch=all"}, {"`training.local_batch`", "got 'all'"}},
+      {"GradSyncUnknown",
+       {"training.grad_sync=every"},
+       {"`training.grad_sync`", "expected one of step | run | micro_batch", "got 'every'"}},
   };
 }
 

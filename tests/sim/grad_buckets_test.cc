@@ -167,5 +167,54 @@ TEST(GradBuckets, TheLastStageReducesItsCopyOfATiedEmbedding) {
   for (int stage = 0; stage < 4; ++stage) EXPECT_DOUBLE_EQ(tied.at(stage), untied.at(stage)) << stage;
 }
 
+// FSDP over two data-parallel GPUs a stage, each rank's 8 sequences in two runs of the schedule.
+// Megatron's way (step) reduces every layer's gradients once, after its backward of micro-batch 7;
+// PyTorch's pipelining (run) at the end of each run, after micro-batch 3's and 7's; FSDP left to
+// itself (micro_batch) after every backward. Each reduction moves the same bytes, and where a run
+// reduces its own, the stage's next run starts once they are done (FSDP's post-backward waits for
+// its reduce-scatters).
+TEST(GradBuckets, PyTorchsPipeliningReducesTheGradientsAfterEveryRunOfTheSchedule) {
+  const std::map<std::string, std::vector<int>> reduced_after{{"step", {7}}, {"run", {3, 7}}, {"micro_batch", {0, 1, 2, 3, 4, 5, 6, 7}}};
+  std::map<std::string, double> bytes;  // GPU 0's reduced bytes, per grad_sync
+  for (const auto& [sync, after] : reduced_after) {
+    const std::vector<TimelineSpan> spans =
+        spans_of(pipeline({"cluster.gpus_per_node=8", "cluster.nic.count=8", "cluster.intra_node.group_size=8", "training.global_batch=16",
+                           "training.local_batch=4", "parallelism.zero=fsdp", "training.grad_sync=" + sync}));
+    std::map<int, std::vector<std::pair<Duration, Duration>>> reduced;                     // layer: GPU 0's reductions of it, (start, end)
+    std::map<std::pair<int, int>, Duration> backward_end;                                  // (layer, micro-batch): GPU 0's backward of it
+    Duration second_run = Duration::FromPicoseconds(std::numeric_limits<int64_t>::max());  // GPU 0's first forward of micro-batch 4
+    for (const auto& span : spans) {
+      if (span.gpu != 0) continue;
+      if (span.kind == TaskKind::kDenseGradAllReduce) {
+        reduced[span.layer].emplace_back(span.start, span.start + span.duration);
+        bytes[sync] += span.bytes;
+      }
+      if (span.stream != LaneStream::kCompute || span.kind == TaskKind::kOptimizer) continue;
+      if (span.backward) {
+        Duration& end = backward_end[{span.layer, span.micro_batch}];
+        end = std::max(end, span.start + span.duration);
+      } else if (span.micro_batch == 4) {
+        second_run = std::min(second_run, span.start);
+      }
+    }
+    ASSERT_EQ(reduced.size(), 2u) << sync;  // stage 0's two layers
+    for (auto& [layer, at] : reduced) {
+      std::sort(at.begin(), at.end());
+      ASSERT_EQ(at.size(), after.size()) << sync << " layer " << layer;
+      for (size_t i = 0; i < at.size(); ++i) {
+        EXPECT_GE(at[i].first, backward_end.at({layer, after[i]})) << sync << " layer " << layer;
+        if (after[i] == 3) {
+          EXPECT_LE(at[i].second, second_run) << sync << " layer " << layer;
+        }
+      }
+      if (sync == "step") {
+        EXPECT_GT(at[0].first, second_run) << "layer " << layer;
+      }
+    }
+  }
+  EXPECT_DOUBLE_EQ(bytes["run"], 2 * bytes["step"]);
+  EXPECT_DOUBLE_EQ(bytes["micro_batch"], 8 * bytes["step"]);
+}
+
 }  // namespace
 }  // namespace moesim
