@@ -92,6 +92,8 @@ void validate_batch(const Scenario& s, const Checker& c) {
   c.require(t.pipeline_runs(p) == 1 || (!schedule.v_shape && !schedule.bidirectional), "training.local_batch",
             "expected global_batch / dp = " + str(batch / p.dp) + " (one run of the schedule a step) with schedule " + t.schedule +
                 ", got " + str(t.local_batch));
+  c.require(t.grad_sync == "step" || !schedule.bidirectional, "training.grad_sync",
+            "expected step with schedule " + t.schedule + " (each layer's two copies sum their gradients once a step), got " + t.grad_sync);
   if (schedule.v_shape) {
     c.require(p.vp == 2, "parallelism.vp", "expected 2 with schedule " + t.schedule + " (two chunks per GPU in a V), " + got);
     c.require(micro_batches >= 2 * p.pp, "training.micro_batch",

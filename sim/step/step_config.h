@@ -108,8 +108,8 @@ struct StepConfig {
   int micro_batches = 1;  // per data-parallel rank and step
   int pipeline_runs = 1;  // runs of the pipeline schedule a step, each over micro_batches / pipeline_runs
   // When the data-parallel gradient reductions run: once a step, at the end of each run of the
-  // schedule, or after every backward pass; but once a step, the stage's compute waits for them
-  // before it goes on (PyTorch's FSDP and DDP finish their reductions at the end of a backward).
+  // schedule, or after every backward pass. Reduced before the step's end, they hold up the stage's
+  // compute until they are done (PyTorch's FSDP and DDP finish their reductions with the backward).
   GradSync grad_sync = GradSync::kStep;
   std::string schedule = "1f1b";  // a pipeline schedule's name (schedule.h)
   // Whether a schedule that splits backwards into input and weight gradients (zero bubble) does;
