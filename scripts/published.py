@@ -132,11 +132,12 @@ UNLIMITED_MEMORY = "cluster.gpu.hbm_capacity=1TB"
 # DeepSeek-V3 rows, whose gradient reductions run every micro-batch beside DeepEP's all-to-all,
 # under the flow network model, which shares each NIC between them (too slow at 1,024 GPUs for the
 # fit's grid, so the table runs every row under the analytic model).
+UNDER_FLOW = (["cluster.network.model=flow"], "under the flow network model (`cluster.network.model: flow`)")
 VARIANTS = [
     ("automodel_gpt_oss_120b", ["parallelism.recompute=full"],
      "with every block recomputed (`parallelism.recompute: full`, as the GPT-OSS-20B row's configuration of the same commit has it)"),
-    ("automodel_deepseek_v3_256", ["cluster.network.model=flow"], "under the flow network model (`cluster.network.model: flow`)"),
-    ("automodel_deepseek_v3_1024", ["cluster.network.model=flow"], "under the flow network model (`cluster.network.model: flow`)"),
+    ("automodel_deepseek_v3_256", *UNDER_FLOW),
+    ("automodel_deepseek_v3_1024", *UNDER_FLOW),
 ]
 
 

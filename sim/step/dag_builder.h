@@ -39,6 +39,7 @@ class DagBuilder {
     grads_.assign(n, {});
     side_.assign(n, {});
     grads_mark_.assign(n, 0);
+    chunk_grads_from_.assign(n, 0);
     mirror_waits_.assign(costs_.units(), {});
     group_lanes();
     contention();

@@ -73,7 +73,6 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
   // waits for them.
   const bool waits_for_grads = last_weights && config_.grad_sync != GradSync::kStep;
   if (waits_for_grads) {
-    chunk_grads_from_.resize(grads_.size());
     for (int lane : lanes_.of_stage[stage]) chunk_grads_from_[lane] = grads_[lane].size();
   }
   const auto& layers = costs_.virtual_stages[v];
