@@ -148,6 +148,7 @@ void emit_parallelism(YAML::Emitter& out, const ParallelismSpec& p) {
        {std::pair{"tp", p.tp}, {"pp", p.pp}, {"vp", p.vp}, {"cp", p.cp}, {"ep", p.ep}, {"etp", p.etp}, {"dp", p.dp}})
     out << Key << key << Value << value;
   out << Key << "zero" << Value << p.zero;
+  if (p.zero >= 3) out << Key << "reshard_after_forward" << Value << p.reshard_after_forward;
   out << Key << "recompute" << Value << to_string(p.recompute);
   if (p.recompute == Recompute::kSelective)
     out << Key << "recompute_modules" << Value << YAML::Flow << recompute_module_names(p.recompute_modules);

@@ -172,6 +172,9 @@ ParallelismSpec read_parallelism(MapReader par, int gpus, int experts) {
   degree("ep", p.ep);
   const std::string zero = par.get_choice("zero", {"0", "1", "2", "3", "fsdp"}, "0");
   p.zero = zero == "fsdp" ? 3 : std::stoi(zero);
+  if (par.has("reshard_after_forward") && p.zero < 3)
+    par.fail("reshard_after_forward", "expected with zero: 3 or fsdp only (the weights it gathers), got zero: " + zero);
+  p.reshard_after_forward = par.get_bool("reshard_after_forward", p.reshard_after_forward);
   const std::string recompute = par.get_choice("recompute", {"none", "selective", "full"}, "none");
   p.recompute = recompute == "none" ? Recompute::kNone : recompute == "selective" ? Recompute::kSelective : Recompute::kFull;
   if (par.has("recompute_modules") && p.recompute != Recompute::kSelective)

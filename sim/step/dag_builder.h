@@ -40,6 +40,7 @@ class DagBuilder {
     side_.assign(n, {});
     grads_mark_.assign(n, 0);
     chunk_grads_from_.assign(n, 0);
+    kept_gathered_.assign(static_cast<size_t>(costs_.pp) * costs_.units(), false);
     mirror_waits_.assign(costs_.units(), {});
     group_lanes();
     contention();
@@ -310,6 +311,8 @@ class DagBuilder {
   void context_parallel(int stage, int layer, int mb, bool backward);
   void expert_tensor_parallel(int stage, const LayerTraffic& t, bool gather, int layer, int mb, bool backward);
   void zero3_gather(int stage, int layer, int mb, bool backward);
+  // A unit's backward is done: FSDP drops the weights it kept gathered since the forward.
+  void reshard(int stage, int unit) { kept_gathered_[static_cast<size_t>(stage) * costs_.units() + unit] = false; }
   void send(int stage, int v, int mb, bool backward);
 
   const StepConfig& config_;
@@ -338,10 +341,11 @@ class DagBuilder {
   std::vector<std::vector<int>> edp_lanes_;                     // [stage x ep + ep rank]
   std::vector<std::vector<int>> tp_lanes_;                      // [stage x tp + tp rank]: a data-parallel group
   std::vector<std::vector<std::vector<int>>> tp_groups_, cp_groups_, etp_groups_;  // [stage][group]: its lanes
-  std::vector<TaskId> migration_task_;                                             // [stage x groups + group]
-  std::vector<std::vector<TaskId>> layer_gathers_;                                 // [gathers_of(lane, layer)]
-  std::vector<std::vector<std::pair<int, TaskId>>> received_;                      // [(pass, virtual stage, mb)]: (lane, send)
-  std::vector<bool> sent_;                                                         // likewise: whether that pass has run
+  std::vector<bool> kept_gathered_;     // ZeRO 3, [stage x units + unit]: its weights still gathered (reshard_after_forward false)
+  std::vector<TaskId> migration_task_;  // [stage x groups + group]
+  std::vector<std::vector<TaskId>> layer_gathers_;             // [gathers_of(lane, layer)]
+  std::vector<std::vector<std::pair<int, TaskId>>> received_;  // [(pass, virtual stage, mb)]: (lane, send)
+  std::vector<bool> sent_;                                     // likewise: whether that pass has run
   std::vector<engine::ResourceId> streams_;
   StepTasks tasks_;
 };

@@ -89,7 +89,13 @@ void DagBuilder::zero3_gather(int stage, int layer, int mb, bool backward) {
     prefetch_after_[lane] = std::move(previous_layer_end_[lane]);
     previous_layer_end_[lane] = cur_[lane] != kNone ? std::vector<TaskId>{cur_[lane]} : entry_[lane];
   }
-  gather_layer(stage, layer, mb, backward, Prefetched{});
+  // Without resharding after the forward, the weights a forward gathered serve every later pass
+  // of the unit up to and including the next backward, which drops them: in 1F1B's steady state a
+  // forward and a backward share one gather.
+  const size_t unit = static_cast<size_t>(stage) * costs_.units() + layer;
+  const bool gathered = kept_gathered_[unit];
+  kept_gathered_[unit] = !backward && !config_.parallel.reshard_after_forward;
+  if (!gathered) gather_layer(stage, layer, mb, backward, Prefetched{});
 }
 
 void DagBuilder::layer_forward(int stage, int layer, int mb) {

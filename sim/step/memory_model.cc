@@ -115,6 +115,19 @@ std::vector<BackwardTransient> embedding_gradients(const StepConfig& s, const Vi
   return out;
 }
 
+// What ZeRO-3 / FSDP holds gathered at once. Resharding after each forward, it gathers a layer's
+// weights whole for its forward and backward, the next layer's prefetched beside it, and holds a
+// layer's whole gradient until its reduce-scatter. Kept from each forward to its backward, every
+// unit's weights are gathered at once when the last forward before the first backward ends (the
+// activations' peak too).
+MemoryTerm gathered_layers(const StepConfig& s, const StageParams& params) {
+  const double weight = models::MoeModel::kWeightBytes, grad = s.model.grad_bytes_per_param;
+  if (s.parallel.reshard_after_forward)
+    return {"gathered layers", params.largest_unit * (2 * weight + grad), "parallelism.zero, parallelism.tp, parallelism.ep"};
+  return {"gathered layers", params.all_units * weight + params.largest_unit * grad,
+          "parallelism.reshard_after_forward, parallelism.pp, parallelism.tp, parallelism.ep"};
+}
+
 }  // namespace
 
 double StageMemory::total() const {
@@ -147,7 +160,9 @@ StageParams stage_params(const StepConfig& s, int stage) {
       const double experts = moe ? (m.experts / p.ep + s.spare_slots) * params.expert / p.etp : 0.0;
       out.dense += dense;
       out.experts += experts;
-      out.largest_unit = std::max(out.largest_unit, (dense_sharded ? dense / p.tp : 0.0) + (experts_sharded ? experts : 0.0));
+      const double unit = (dense_sharded ? dense / p.tp : 0.0) + (experts_sharded ? experts : 0.0);
+      out.largest_unit = std::max(out.largest_unit, unit);
+      out.all_units += unit;
     }
   }
   // Tied embeddings: tied_head_copy(). DualPipe's two copies each have their own ends, at opposite
@@ -159,12 +174,18 @@ StageParams stage_params(const StepConfig& s, int stage) {
     const double head = (tied_head_copy(s, where) ? params.embedding : params.lm_head) + (modules == last ? copy : 0.0);
     if (stage == first) out.dense += params.embedding;
     if (stage == last) out.dense += head;
-    if (dense_sharded)
-      out.largest_unit = std::max({out.largest_unit, stage == first ? params.embedding / p.tp : 0.0, stage == last ? head / p.tp : 0.0});
+    if (dense_sharded) {
+      const double embedding = stage == first ? params.embedding / p.tp : 0.0, lm_head = stage == last ? head / p.tp : 0.0;
+      out.largest_unit = std::max({out.largest_unit, embedding, lm_head});
+      out.all_units += embedding + lm_head;
+    }
   }
   if (stage == modules && modules != where.stage_of(where.count() - 1)) {
     out.dense += copy;
-    if (dense_sharded) out.largest_unit = std::max(out.largest_unit, copy / p.tp);
+    if (dense_sharded) {
+      out.largest_unit = std::max(out.largest_unit, copy / p.tp);
+      out.all_units += copy / p.tp;
+    }
   }
   out.dense /= p.tp;
   return out;
@@ -246,12 +267,7 @@ GpuMemory gpu_memory(const StepConfig& s) {
         {"weights", sharded(models::MoeModel::kWeightBytes, 3), zero(3) + "parallelism.pp, parallelism.ep, parallelism.tp"});
     mem.terms.push_back({"gradients", sharded(m.grad_bytes_per_param, 2), zero(2) + "parallelism.pp, parallelism.ep"});
     mem.terms.push_back({"optimizer state", sharded(m.optimizer_bytes_per_param, 1), zero(1) + "parallelism.pp, parallelism.ep"});
-    if (p.zero >= 3) {
-      // ZeRO-3 / FSDP gathers a layer's weights whole for its forward and backward, the next
-      // layer's prefetched beside it, and holds a layer's whole gradient until its reduce-scatter.
-      mem.terms.push_back({"gathered layers", params.largest_unit * (2 * models::MoeModel::kWeightBytes + m.grad_bytes_per_param),
-                           "parallelism.zero, parallelism.tp, parallelism.ep"});
-    }
+    if (p.zero >= 3) mem.terms.push_back(gathered_layers(s, params));
     mem.terms.push_back({"activations", activations,
                          "parallelism.recompute, parallelism.recompute_modules, training.micro_batch, parallelism.tp, parallelism.cp"});
     if (embedding_gradient > 0) mem.terms.push_back({"embedding gradient", embedding_gradient, "parallelism.tp"});

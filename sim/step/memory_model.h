@@ -38,11 +38,13 @@ struct GpuMemory {
 // weights, the embedding on the first stage and the LM head on the last (split over TP); its
 // experts, spare slots included (split over ETP). `largest_unit` is the most of them one layer
 // (or the embedding, or the LM head) holds sharded over more than one GPU: what ZeRO-3 gathers
-// whole for one use.
+// whole for one use; `all_units` the sum over them: what it holds gathered when every unit keeps
+// its weights from its forward to its backward (parallelism.reshard_after_forward false).
 struct StageParams {
   double dense = 0;
   double experts = 0;
   double largest_unit = 0;
+  double all_units = 0;
 };
 StageParams stage_params(const StepConfig& config, int stage);
 

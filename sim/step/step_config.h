@@ -78,6 +78,10 @@ struct Parallelism {
   // ZeRO stage of the data-parallel sharding: 0 none; 1 optimizer state (Megatron's distributed
   // optimizer); 2 and gradients; 3 and weights (FSDP).
   int zero = 0;
+  // ZeRO 3: whether a unit's gathered weights are dropped after its forward and gathered again for
+  // its backward (FSDP's reshard_after_forward, its default), or kept from the forward to the
+  // backward, which drops them (false: torchtitan's and AutoModel's choice under pipelining).
+  bool reshard_after_forward = true;
   Recompute recompute = Recompute::kNone;
   unsigned recompute_modules = kDefaultRecomputeModules;  // RecomputeModule bits, under selective recomputation
   EpLayout ep_layout = EpLayout::kPacked;

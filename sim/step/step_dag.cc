@@ -96,6 +96,7 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
   } else {
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) layer_backward(stage, *it, op.micro_batch, last_weights);
     if (end >= 0 && v == 0) embedding_backward(stage, costs_.embedding_unit(), op.micro_batch);
+    if (end >= 0) reshard(stage, end);
   }
   if (end >= 0 && last_weights) end_grads(stage, end, op.micro_batch);
   auto chunk_grads = [&](int lane) { return std::span(grads_[lane]).subspan(chunk_grads_from_[lane]); };

@@ -145,6 +145,12 @@ std::vector<BadCase> batch_cases() {
       {"GradSyncUnknown",
        {"training.grad_sync=every"},
        {"`training.grad_sync`", "expected one of step | run | micro_batch", "got 'every'"}},
+      {"ReshardAfterForwardWithoutZero3",
+       {"parallelism.zero=1", "parallelism.reshard_after_forward=false"},
+       {"`parallelism.reshard_after_forward`", "expected with zero: 3 or fsdp only", "got zero: 1"}},
+      {"ReshardAfterForwardNotABool",
+       {"parallelism.zero=fsdp", "parallelism.reshard_after_forward=never"},
+       {"`parallelism.reshard_after_forward`", "got 'never'"}},
   };
 }
 
