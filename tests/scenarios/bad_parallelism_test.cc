@@ -253,6 +253,18 @@ TEST(BadParallelism, DoesNotFitSuggestsNoZeroStageAlreadySet) {
   expect_rejected(kGood, with("1"), {"the largest part is optimizer state", "(shrink it with parallelism.pp, parallelism.ep)"});
 }
 
+// FSDP keeping every layer's gathered weights from its forward to its backward holds the whole
+// model gathered where EP 1 gives each GPU every expert: 30 billion parameters in BF16. Resharded
+// after each forward, the same mapping fits.
+TEST(BadParallelism, KeptGatheredWeightsThatDoNotFitNameTheKeyThatDropsThem) {
+  std::vector<std::string> overrides{"model.layers=48", "parallelism.tp=1", "parallelism.pp=1", "parallelism.ep=1",
+                                     "parallelism.zero=fsdp"};
+  EXPECT_NO_THROW(load_scenario_text(kGood, "good.yaml", overrides));
+  overrides.push_back("parallelism.reshard_after_forward=false");
+  expect_rejected(kGood, overrides,
+                  {"the largest part is gathered layers", "(shrink it with parallelism.reshard_after_forward, parallelism.pp"});
+}
+
 TEST(BadParallelism, TheGoodScenarioLoads) {
   const Scenario s = load_scenario_text(kGood, "good.yaml");
   EXPECT_EQ(s.parallelism.dp, 8);
