@@ -15,7 +15,8 @@ leaves out, and DeepSeek-V3's pre-training as its report gives it).
                                (or TFLOP/s where that is all a source gives) or is a known miss below (with its reason), no known miss has come
                                within +-15 % (then take it off the list), the preset's curve and
                                CROSS_FIT are each the best of their grid neighbours on their rows,
-                               and README.md's table is what this run prints
+                               and README.md's table is what this run prints (every row also run
+                               under the flow network model: about a minute more)
 
 The hardware parameters were fitted on FIT_ROWS (every other row); the others are held out. The GEMM
 shape terms and the attention core's curve were fitted before, on kernel figures alone (scripts/gemm_shape_fit.py,
@@ -128,17 +129,19 @@ UNLIMITED_MEMORY = "cluster.gpu.hbm_capacity=1TB"
 
 # Rows also run another way, each with the words that say how (a line under the table each): a row
 # whose configuration recomputes nothing, run as its sibling configuration of the same commit does
-# (the GPT-OSS-20B row's checkpoints every block), the known miss read the other way; and the
-# DeepSeek-V3 rows, whose gradient reductions run every micro-batch beside DeepEP's all-to-all,
-# under the flow network model, which shares each NIC between them (too slow at 1,024 GPUs for the
-# fit's grid, so the table runs every row under the analytic model).
-UNDER_FLOW = (["cluster.network.model=flow"], "under the flow network model (`cluster.network.model: flow`)")
+# (the GPT-OSS-20B row's checkpoints every block), the known miss read the other way.
 VARIANTS = [
     ("automodel_gpt_oss_120b", ["parallelism.recompute=full"],
      "with every block recomputed (`parallelism.recompute: full`, as the GPT-OSS-20B row's configuration of the same commit has it)"),
-    ("automodel_deepseek_v3_256", *UNDER_FLOW),
-    ("automodel_deepseek_v3_1024", *UNDER_FLOW),
 ]
+
+# Every row is also run under the flow network model, which shares each link between the
+# collectives that overlap on it; the table runs the analytic model, which prices each apart,
+# because the flow model takes seconds a run at 1,024 GPUs, too slow for the fit's grid. The
+# DeepSeek-V3 rows, whose gradient reductions run every micro-batch beside DeepEP's all-to-all on
+# the same NICs, get a line each; the others one line for all.
+FLOW = ["cluster.network.model=flow"]
+FLOW_SHOWN = ["automodel_deepseek_v3_256", "automodel_deepseek_v3_1024"]
 
 
 def recomputes_layers(name):
@@ -150,6 +153,11 @@ def recomputes_layers(name):
 def without_recompute(moesim):
     with tempfile.TemporaryDirectory() as out:
         return {name: run(moesim, name, out, overrides + [UNLIMITED_MEMORY]) for name, overrides in RECOMPUTED.items()}
+
+
+def under_flow(moesim):
+    with tempfile.TemporaryDirectory() as out:
+        return {name: run(moesim, name, out, FLOW) for name in ROWS}
 
 
 def variants(moesim):
@@ -245,7 +253,7 @@ def error_of(row, name):
     return float(row["tokens_per_s_per_gpu"]) / tokens - 1 if tokens else float(row["model_tflops_per_gpu"]) / tflops - 1
 
 
-def table(res, matched, free, cross, alternatives):
+def table(res, matched, free, cross, alternatives, flow):
     lines = ["| published run | tokens/s/GPU published | moesim | error | TFLOP/s/GPU published | moesim (FLOPs as stated) | MFU | bubble | exposed comm | peak memory | role | GEMM efficiency matching it alone |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     errors = {}
@@ -275,6 +283,7 @@ def table(res, matched, free, cross, alternatives):
     lines += long_context_lines(res)
     lines += recompute_lines(res, free)
     lines += variant_lines(res, alternatives)
+    lines += flow_lines(res, flow)
     lines += matching_lines(matched)
     return "\n".join(lines) + "\n"
 
@@ -325,6 +334,28 @@ def variant_lines(res, alternatives):
                   if alt["peak_memory_gb"] != row["peak_memory_gb"] else "")
         lines += ["", f"{ROWS[name][0]} {how}: {float(alt['tokens_per_s_per_gpu']):,.0f} tokens/s/GPU, {100 * error_of(alt, name):+.1f} % "
                       f"(as configured: {100 * error_of(row, name):+.1f} %){memory}."]
+    return lines
+
+
+def flow_lines(res, flow):
+    """FLOW_SHOWN's rows under the flow network model, then how much it moves the others."""
+    lines = []
+    for name in FLOW_SHOWN:
+        row, alt = res[name][0], flow[name][0]
+        if row is not None and alt is not None:
+            lines += ["", f"{ROWS[name][0]} under the flow network model (`cluster.network.model: flow`): "
+                          f"{float(alt['tokens_per_s_per_gpu']):,.0f} tokens/s/GPU, {100 * error_of(alt, name):+.1f} % "
+                          f"(as configured: {100 * error_of(row, name):+.1f} %)."]
+    moved = {name: float(flow[name][0]["tokens_per_s_per_gpu"]) / float(res[name][0]["tokens_per_s_per_gpu"]) - 1
+             for name in ROWS if name not in FLOW_SHOWN and res[name][0] is not None and flow[name][0] is not None}
+    if not moved:
+        return lines
+    most = max(moved, key=lambda name: abs(moved[name]))
+    reason = lambda message: re.sub(r" \(--set [^)]*\)$", "", message.removeprefix("moesim: error: "))
+    refused = [f"{ROWS[name][0]}: {reason(flow[name][1])}" for name in ROWS if flow[name][0] is None]
+    lines += ["", f"Under the flow model the other {len(moved)} rows' tokens/s/GPU move by {100 * sum(abs(v) for v in moved.values()) / len(moved):.1f} % "
+                  f"on average, at most {100 * moved[most]:+.1f} % ({ROWS[most][0]})."
+                  + (f" It refuses {'; '.join(refused)}." if refused else "")]
     return lines
 
 
@@ -405,7 +436,7 @@ def check(moesim):
             problems.append(f"{name}: {100 * err:+.1f} % at the fitted efficiency {fitted}, yet matched at {efficiency_text(found[0.0])}")
     cross = cross_errors(moesim)
     problems += fit_problems(moesim, {name: error_of(res[name][0], name) for name in ROWS}, cross)
-    if not readme_section.is_current(BEGIN, END, table(res, matched, without_recompute(moesim), cross, variants(moesim))):
+    if not readme_section.is_current(BEGIN, END, table(res, matched, without_recompute(moesim), cross, variants(moesim), under_flow(moesim))):
         problems.append("README.md's published-runs table is stale: run scripts/published.py update MOESIM")
     for p in problems:
         print("FAIL:", p, file=sys.stderr)
@@ -475,7 +506,7 @@ def fit(moesim):
 
 def update(moesim):
     readme_section.write(BEGIN, END, table(results(moesim), matching_efficiencies(moesim), without_recompute(moesim), cross_errors(moesim),
-                                           variants(moesim)))
+                                           variants(moesim), under_flow(moesim)))
     return 0
 
 
@@ -487,8 +518,8 @@ def main():
         return 2
     command, moesim = sys.argv[1], sys.argv[2]
     if command == "table":
-        print(table(results(moesim), matching_efficiencies(moesim), without_recompute(moesim), cross_errors(moesim), variants(moesim)),
-              end="")
+        print(table(results(moesim), matching_efficiencies(moesim), without_recompute(moesim), cross_errors(moesim), variants(moesim),
+                    under_flow(moesim)), end="")
         return 0
     if command == "fit":
         return fit(moesim)
