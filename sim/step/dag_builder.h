@@ -325,6 +325,7 @@ class DagBuilder {
   std::vector<double> lane_slowdown_;       // per lane: its compute's slowdown while another pass communicates
   bool paired_ = false;                     // the pass being emitted runs together with another
   bool deferring_ = false;                  // the backward being emitted leaves its weight gradients to a later pass
+  bool drops_weights_ = true;               // ZeRO 3: the backward being emitted drops its units' gathered weights
   std::vector<TaskId> cur_;                 // per lane: the task its next one waits for
   std::vector<std::vector<TaskId>> entry_;  // per lane: what its next task also waits for
   // ZeRO 3, per lane: what ended the previous layer, and the layer before it (prefetched()).

@@ -90,11 +90,11 @@ void DagBuilder::zero3_gather(int stage, int layer, int mb, bool backward) {
     previous_layer_end_[lane] = cur_[lane] != kNone ? std::vector<TaskId>{cur_[lane]} : entry_[lane];
   }
   // Without resharding after the forward, the weights a forward gathered serve every later pass
-  // of the unit up to and including the next backward, which drops them: in 1F1B's steady state a
-  // forward and a backward share one gather.
+  // of the unit up to and including the next backward, which drops them (in 1F1B's steady state a
+  // forward and a backward share one gather), or under PyTorch's pipelining the run's last.
   const size_t unit = static_cast<size_t>(stage) * costs_.units() + layer;
   const bool gathered = kept_gathered_[unit];
-  kept_gathered_[unit] = !backward && !config_.parallel.reshard_after_forward;
+  kept_gathered_[unit] = backward ? !drops_weights_ : !config_.parallel.reshard_after_forward;
   if (!gathered) gather_layer(stage, layer, mb, backward, Prefetched{});
 }
 

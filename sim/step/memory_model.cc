@@ -119,9 +119,12 @@ std::vector<BackwardTransient> embedding_gradients(const StepConfig& s, const Vi
 // weights whole for its forward and backward, the next layer's prefetched beside it, and holds a
 // layer's whole gradient until its reduce-scatter. Kept from each forward to its backward, every
 // unit's weights are gathered at once when the last forward before the first backward ends (the
-// activations' peak too).
+// activations' peak too). PyTorch's pipelining (grad_sync run) keeps them from a run's first
+// backward to its last, beside every unit's whole gradient, accumulated until the run's end.
 MemoryTerm gathered_layers(const StepConfig& s, const StageParams& params) {
   const double weight = models::MoeModel::kWeightBytes, grad = s.model.grad_bytes_per_param;
+  if (s.grad_sync == GradSync::kRun)
+    return {"gathered layers", params.all_units * (weight + grad), "training.grad_sync, parallelism.pp, parallelism.tp, parallelism.ep"};
   if (s.parallel.reshard_after_forward)
     return {"gathered layers", params.largest_unit * (2 * weight + grad), "parallelism.zero, parallelism.tp, parallelism.ep"};
   return {"gathered layers", params.all_units * weight + params.largest_unit * grad,

@@ -21,6 +21,7 @@ void DagBuilder::run_pipeline() {
   auto index = [&](bool backward, int v, int mb) { return (static_cast<size_t>(backward) * v_count + v) * mbs + mb; };
   std::vector<size_t> next(pp, 0);
   std::vector<int> weight_passes(static_cast<size_t>(pp) * vp, 0);  // per (stage, chunk): passes that computed weight gradients
+  std::vector<int> backwards(static_cast<size_t>(pp) * vp, 0);      // per (stage, chunk): its backward passes
   // Weight passes of a chunk between its gradient reductions: the step's, one run's, or each.
   const int per_step = costs_.virtual_layout.micro_batches_per_chunk(mbs);
   const int per_chunk = config_.grad_sync == GradSync::kStep  ? per_step
@@ -40,6 +41,10 @@ void DagBuilder::run_pipeline() {
         if (waits) break;
         const bool computes_weights = op.weights || (op.backward && !op.defers_weights);
         const bool last_weights = computes_weights && ++weight_passes[static_cast<size_t>(s) * vp + op.chunk] % per_chunk == 0;
+        // PyTorch's pipelining keeps an FSDP stage's weights gathered from one backward to the next,
+        // up to the run's last (set_reshard_after_backward(False)).
+        drops_weights_ = op.backward && !op.weights &&
+                         (config_.grad_sync != GradSync::kRun || ++backwards[static_cast<size_t>(s) * vp + op.chunk] % per_chunk == 0);
         paired_ = op.overlaps_previous || (next[s] + 1 < orders[s].size() && orders[s][next[s] + 1].overlaps_previous);
         deferring_ = op.defers_weights;
         run_op(s, op, last_weights);
@@ -96,7 +101,7 @@ void DagBuilder::run_op(int stage, const PipelineOp& op, bool last_weights) {
   } else {
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) layer_backward(stage, *it, op.micro_batch, last_weights);
     if (end >= 0 && v == 0) embedding_backward(stage, costs_.embedding_unit(), op.micro_batch);
-    if (end >= 0) reshard(stage, end);
+    if (end >= 0 && drops_weights_) reshard(stage, end);
   }
   if (end >= 0 && last_weights) end_grads(stage, end, op.micro_batch);
   auto chunk_grads = [&](int lane) { return std::span(grads_[lane]).subspan(chunk_grads_from_[lane]); };

@@ -18,8 +18,10 @@ using Pass = std::tuple<int, bool>;  // (micro-batch, backward)
 
 // Per stage, the passes of its second layer that gather that layer's weights on the stage's first
 // GPU, in one step of the 8-layer pipeline on PP 2 x DP 2 (4 micro-batches a rank, 1F1B).
-std::map<int, std::set<Pass>> gathering_passes(const std::string& reshard) {
-  const auto s = pipeline({"parallelism.pp=2", "parallelism.zero=fsdp", "parallelism.reshard_after_forward=" + reshard});
+std::map<int, std::set<Pass>> gathering_passes(const std::string& reshard, const std::vector<std::string>& more = {}) {
+  std::vector<std::string> overrides{"parallelism.pp=2", "parallelism.zero=fsdp", "parallelism.reshard_after_forward=" + reshard};
+  overrides.insert(overrides.end(), more.begin(), more.end());
+  const auto s = pipeline(overrides);
   StepSimulator sim(step_config(s));
   simulate_step(s, sim);
   std::vector<TimelineSpan> spans;
@@ -45,6 +47,21 @@ TEST(FsdpReshard, KeptWeightsServeTheForwardsAndTheBackwardAfterThem) {
   for (int stage : {0, 1}) EXPECT_EQ(resharded.at(stage).size(), 8u) << stage;
 }
 
+// PyTorch's pipelining (grad_sync run) keeps an FSDP stage's weights gathered from backward to
+// backward, up to the run's last: two runs of 4 micro-batches, stage 0 running F0 F1 B0 F2 B1 F3 B2
+// B3, then F4 .. B7. Kept after the forwards too, each run gathers once, at its first forward.
+// Resharded after each forward, F0 and F1 gather; B0 gathers and keeps them for F2, which drops
+// them; B1 gathers for F3, B2 for B3, the run's last, which drops them.
+TEST(FsdpReshard, PyTorchsPipeliningKeepsTheWeightsToTheRunsLastBackward) {
+  const std::vector<std::string> runs{"training.global_batch=16", "training.local_batch=4", "training.grad_sync=run"};
+  const auto kept = gathering_passes("false", runs);
+  for (int stage : {0, 1}) EXPECT_EQ(kept.at(stage), (std::set<Pass>{{0, false}, {4, false}})) << stage;
+  const auto resharded = gathering_passes("true", runs);
+  std::set<Pass> stage0;
+  for (int run : {0, 4}) stage0.insert({{run, false}, {run + 1, false}, {run, true}, {run + 1, true}, {run + 2, true}});
+  EXPECT_EQ(resharded.at(0), stage0);
+}
+
 // The embedding in a virtual stage of its own: the backward of that chunk drops its weights too.
 // Stage 0's first chunk (the embedding) runs, in Megatron's interleaved order with 8 micro-batches
 // a rank, F0 F1 F2 F3 B0 B1 F4 F5 B2 B3 F6 F7 B4 ... B7: kept, it gathers at F0, F4 and F6.
@@ -67,11 +84,11 @@ TEST(FsdpReshard, AnEndInAChunkOfItsOwnDropsItsWeightsAfterItsBackward) {
 // the experts are not sharded (one copy each), so a layer's unit is its dense weights; stage 0's
 // four layers and the embedding, against the embedding (its largest unit) twice.
 TEST(FsdpReshard, KeptWeightsHoldEveryUnitOfTheStageGathered) {
-  const auto memory = [](const std::string& reshard) {
+  const auto memory = [](const std::string& reshard, const std::string& grad_sync = "step") {
     const auto s = scenarios::load_scenario_text(
         "cluster: {preset: h100-dgx, nodes: 4}\nmodel: {preset: qwen3-30b-a3b, layers: 8}\n"
-        "parallelism: {pp: 2, ep: 16, zero: fsdp}\ntraining: {global_batch: 64, micro_batch: 1, seq_len: 4096}\n",
-        "memory.yaml", {"parallelism.reshard_after_forward=" + reshard});
+        "parallelism: {pp: 2, ep: 16, zero: fsdp}\ntraining: {global_batch: 64, micro_batch: 1, local_batch: 2, seq_len: 4096}\n",
+        "memory.yaml", {"parallelism.reshard_after_forward=" + reshard, "training.grad_sync=" + grad_sync});
     return gpu_memory(step_config(s)).stages[0].bytes_of("gathered layers");
   };
   const models::MoeModel m = *models::model_preset("qwen3-30b-a3b");
@@ -79,6 +96,8 @@ TEST(FsdpReshard, KeptWeightsHoldEveryUnitOfTheStageGathered) {
   const double embedding = 151936.0 * 2048, layer = models::layer_dense_params(m, params, 0), grad = m.grad_bytes_per_param;
   EXPECT_DOUBLE_EQ(memory("true"), embedding * (2 * 2 + grad));
   EXPECT_DOUBLE_EQ(memory("false"), (embedding + 4 * layer) * 2 + embedding * grad);
+  // PyTorch's pipelining holds every unit's weights and its whole gradient, accumulated over the run.
+  for (const char* reshard : {"true", "false"}) EXPECT_DOUBLE_EQ(memory(reshard, "run"), (embedding + 4 * layer) * (2 + grad)) << reshard;
 }
 
 }  // namespace
