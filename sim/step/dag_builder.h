@@ -311,7 +311,7 @@ class DagBuilder {
   void context_parallel(int stage, int layer, int mb, bool backward);
   void expert_tensor_parallel(int stage, const LayerTraffic& t, bool gather, int layer, int mb, bool backward);
   void zero3_gather(int stage, int layer, int mb, bool backward);
-  // A unit's backward is done: FSDP drops the weights it kept gathered since the forward.
+  // FSDP drops the gathered weights a unit kept (its reshard after a backward).
   void reshard(int stage, int unit) { kept_gathered_[static_cast<size_t>(stage) * costs_.units() + unit] = false; }
   void send(int stage, int v, int mb, bool backward);
 
@@ -330,6 +330,9 @@ class DagBuilder {
   std::vector<std::vector<TaskId>> entry_;  // per lane: what its next task also waits for
   // ZeRO 3, per lane: what ended the previous layer, and the layer before it (prefetched()).
   std::vector<std::vector<TaskId>> previous_layer_end_, prefetch_after_;
+  // ZeRO 3, [stage x units + unit]: whether its weights are still gathered, kept after a forward
+  // (reshard_after_forward false) or a backward (PyTorch's pipelining, before the run's last).
+  std::vector<bool> kept_gathered_;
   std::vector<std::vector<TaskId>> join_;                       // per lane: what its latest pass started after
   std::vector<std::vector<TaskId>> ends_;                       // per lane: the last tasks of passes not yet joined
   std::vector<std::vector<TaskId>> grads_;                      // per lane: gradient reductions the optimizer waits for
@@ -342,11 +345,10 @@ class DagBuilder {
   std::vector<std::vector<int>> edp_lanes_;                     // [stage x ep + ep rank]
   std::vector<std::vector<int>> tp_lanes_;                      // [stage x tp + tp rank]: a data-parallel group
   std::vector<std::vector<std::vector<int>>> tp_groups_, cp_groups_, etp_groups_;  // [stage][group]: its lanes
-  std::vector<bool> kept_gathered_;     // ZeRO 3, [stage x units + unit]: its weights still gathered (reshard_after_forward false)
-  std::vector<TaskId> migration_task_;  // [stage x groups + group]
-  std::vector<std::vector<TaskId>> layer_gathers_;             // [gathers_of(lane, layer)]
-  std::vector<std::vector<std::pair<int, TaskId>>> received_;  // [(pass, virtual stage, mb)]: (lane, send)
-  std::vector<bool> sent_;                                     // likewise: whether that pass has run
+  std::vector<TaskId> migration_task_;                                             // [stage x groups + group]
+  std::vector<std::vector<TaskId>> layer_gathers_;                                 // [gathers_of(lane, layer)]
+  std::vector<std::vector<std::pair<int, TaskId>>> received_;                      // [(pass, virtual stage, mb)]: (lane, send)
+  std::vector<bool> sent_;                                                         // likewise: whether that pass has run
   std::vector<engine::ResourceId> streams_;
   StepTasks tasks_;
 };
