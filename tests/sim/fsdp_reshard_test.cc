@@ -21,13 +21,8 @@ using Pass = std::tuple<int, bool>;  // (micro-batch, backward)
 std::map<int, std::set<Pass>> gathering_passes(const std::string& reshard, const std::vector<std::string>& more = {}) {
   std::vector<std::string> overrides{"parallelism.pp=2", "parallelism.zero=fsdp", "parallelism.reshard_after_forward=" + reshard};
   overrides.insert(overrides.end(), more.begin(), more.end());
-  const auto s = pipeline(overrides);
-  StepSimulator sim(step_config(s));
-  simulate_step(s, sim);
-  std::vector<TimelineSpan> spans;
-  sim.append_timeline(0, Duration(), spans);
   std::map<int, std::set<Pass>> out;
-  for (const auto& span : spans) {
+  for (const auto& span : spans_of(pipeline(overrides))) {
     if (span.kind != TaskKind::kParamAllGather || span.gpu % 2 != 0 || span.layer != 4 * span.stage + 1) continue;
     out[span.stage].insert({span.micro_batch, span.backward});  // its dense weights' gather and its expert's
   }
@@ -68,12 +63,8 @@ TEST(FsdpReshard, PyTorchsPipeliningKeepsTheWeightsToTheRunsLastBackward) {
 TEST(FsdpReshard, AnEndInAChunkOfItsOwnDropsItsWeightsAfterItsBackward) {
   const auto s = pipeline({"parallelism.pp=2", "parallelism.vp=2", "parallelism.pipeline_layout=E|t*4|t*4|L", "schedule=interleaved",
                            "training.global_batch=16", "parallelism.zero=fsdp", "parallelism.reshard_after_forward=false"});
-  StepSimulator sim(step_config(s));
-  simulate_step(s, sim);
-  std::vector<TimelineSpan> spans;
-  sim.append_timeline(0, Duration(), spans);
   std::set<Pass> gathered;
-  for (const auto& span : spans) {
+  for (const auto& span : spans_of(s)) {
     if (span.kind == TaskKind::kParamAllGather && span.gpu == 0 && span.layer >= 8) gathered.insert({span.micro_batch, span.backward});
   }
   EXPECT_EQ(gathered, (std::set<Pass>{{0, false}, {4, false}, {6, false}}));

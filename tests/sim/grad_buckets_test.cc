@@ -28,15 +28,6 @@ struct Reductions {
   double bytes = 0;
 };
 
-// Every task of one step of `s`, as the timeline shows it.
-std::vector<TimelineSpan> spans_of(const scenarios::Scenario& s) {
-  StepSimulator sim(step_config(s));
-  simulate_step(s, sim);
-  std::vector<TimelineSpan> spans;
-  sim.append_timeline(0, Duration(), spans);
-  return spans;
-}
-
 // GPU 0's gradient reductions of `kind` (dense or expert) in one step of the 8-layer pipeline
 // scenario run as 4-way data parallelism (every layer an MoE layer of one expert, so 4-way expert
 // data parallelism too), with gradient buckets of `bucket_params` parameters.

@@ -43,6 +43,15 @@ inline StepResult simulate_step(const scenarios::Scenario& s, StepSimulator& sim
                                                           policies::StaticLayout::kContiguous));
 }
 
+// Every task of one step of `s`, as the timeline shows it.
+inline std::vector<TimelineSpan> spans_of(const scenarios::Scenario& s) {
+  StepSimulator sim(step_config(s));
+  simulate_step(s, sim);
+  std::vector<TimelineSpan> spans;
+  sim.append_timeline(0, Duration(), spans);
+  return spans;
+}
+
 inline StepResult run_step(const scenarios::Scenario& s) {
   StepSimulator sim(step_config(s));
   return simulate_step(s, sim);
