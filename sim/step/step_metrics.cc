@@ -45,10 +45,8 @@ void record_overlap(const ExecutedStep& step, StepResult& result, MetricsBuffers
   const int lanes = step.lanes.count();
   const size_t streams = kStreamsPerLane * static_cast<size_t>(lanes);
   const engine::TaskGraph& graph = step.graph;
-  // Each stream's tasks in one array, in id order (a counting sort by stream), once per shape of
-  // graph. A step then reads each stream's times where the schedule holds them, a lane at a time,
-  // rather than writing every task's interval out and reading it back: at a million tasks those
-  // passes no longer fit in the cache.
+  // Each stream's intervals in one array: counted (once per shape of graph), then placed (a
+  // counting sort by stream).
   if (graph.shape() == 0 || graph.shape() != b.counted_shape) {
     b.counted_shape = graph.shape();
     b.stream_begin.assign(streams + 1, 0);
@@ -56,30 +54,26 @@ void record_overlap(const ExecutedStep& step, StepResult& result, MetricsBuffers
       for (engine::ResourceId r : graph.resources(t)) ++b.stream_begin[r + 1];
     }
     for (size_t s = 0; s < streams; ++s) b.stream_begin[s + 1] += b.stream_begin[s];
-    b.stream_tasks.resize(b.stream_begin.back());
-    b.fill.assign(b.stream_begin.begin(), b.stream_begin.end() - 1);
-    for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
-      for (engine::ResourceId r : graph.resources(t)) b.stream_tasks[b.fill[r]++] = t;
-    }
+    b.intervals.resize(b.stream_begin.back());
   }
-  const auto earlier = [](const Interval& x, const Interval& y) { return x.start < y.start; };
-  // A stream's intervals, sorted by start: its tasks come in program order, mostly their order in
-  // time already.
-  const auto intervals = [&](engine::ResourceId r, std::vector<Interval>& out) {
-    out.clear();
-    for (uint32_t k = b.stream_begin[r]; k < b.stream_begin[r + 1]; ++k) {
-      const engine::TaskTiming& timing = step.schedule.tasks[b.stream_tasks[k]];
-      out.push_back({timing.start.since_start().picoseconds(), timing.end.since_start().picoseconds()});
-    }
-    if (!std::is_sorted(out.begin(), out.end(), earlier)) std::sort(out.begin(), out.end(), earlier);
+  b.fill.assign(b.stream_begin.begin(), b.stream_begin.end() - 1);
+  for (engine::TaskId t = 0; t < graph.task_count(); ++t) {
+    const auto& timing = step.schedule.tasks[t];
+    const Interval interval{timing.start.since_start().picoseconds(), timing.end.since_start().picoseconds()};
+    for (engine::ResourceId r : graph.resources(t)) b.intervals[b.fill[r]++] = interval;
+  }
+  auto stream = [&](engine::ResourceId r) {
+    return std::span<Interval>(b.intervals.data() + b.stream_begin[r], b.stream_begin[r + 1] - b.stream_begin[r]);
   };
+  const auto earlier = [](const Interval& x, const Interval& y) { return x.start < y.start; };
   b.exposed.assign(lanes, 0);
   for (int lane = 0; lane < lanes; ++lane) {
-    intervals(compute_stream(lane), b.compute);
-    intervals(comm_stream(lane), b.comm_stream);
-    intervals(data_parallel_stream(lane), b.data_parallel);
-    merge_streams(b.comm_stream, b.data_parallel, b.comm);
-    b.exposed[lane] = uncovered(b.comm, b.compute);
+    // A stream's tasks come in program order, mostly their order in time already.
+    for (const auto s : {stream(compute_stream(lane)), stream(comm_stream(lane)), stream(data_parallel_stream(lane))}) {
+      if (!std::is_sorted(s.begin(), s.end(), earlier)) std::sort(s.begin(), s.end(), earlier);
+    }
+    merge_streams(stream(comm_stream(lane)), stream(data_parallel_stream(lane)), b.comm);
+    b.exposed[lane] = uncovered(b.comm, stream(compute_stream(lane)));
   }
   double exposed_sum = 0, idle_sum = 0;
   const int64_t step_ps = result.step_time.picoseconds();

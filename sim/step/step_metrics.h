@@ -32,19 +32,17 @@ struct StepResult {
 };
 
 // What record_times() works in, kept from step to step so that it allocates nothing once warm:
-// every stream's tasks, stream after stream (for the task graph's shape), and one lane's intervals.
+// every stream's task intervals, stream after stream.
 struct MetricsBuffers {
   struct Interval {
     int64_t start, end;  // picoseconds
   };
-  std::vector<uint32_t> stream_begin;  // [stream]: its first task in stream_tasks; one more entry ends the last
-  uint64_t counted_shape = 0;          // the task graph's shape stream_tasks was laid out for
+  std::vector<uint32_t> stream_begin;  // [stream]: its first interval; one more entry ends the last
+  uint64_t counted_shape = 0;          // the task graph's shape stream_begin was counted for
   std::vector<uint32_t> fill;
-  LargeVector<engine::TaskId> stream_tasks;  // every task on every stream it occupies: a million or more
-  std::vector<int64_t> exposed;              // per lane
-  // A lane's streams' intervals (compute, expert-parallel and data-parallel communication), and
-  // its two communication streams' merged.
-  std::vector<Interval> compute, comm_stream, data_parallel, comm;
+  LargeVector<Interval> intervals;  // every task on every stream it occupies: a million or more
+  std::vector<int64_t> exposed;     // per lane
+  std::vector<Interval> comm;       // a lane's two communication streams' intervals, merged
 };
 
 // Reads the times of `step`'s finished tasks into `result`: the step time, all-to-all time (the
