@@ -25,7 +25,9 @@
 // ring whose every link is full stays out of the re-fills of the all-to-alls beside it until its
 // own bottleneck changes or a new flow pushes it down. A fill of I (flow, link) incidences over L
 // links that can fill costs O(I + L log L), plus the flows on the links that fill; then O(flows) to
-// find the next to finish.
+// find the next to finish. Where one flow of the group rises (most starts and ends: the others are
+// done sending or there are none), it freezes where its first link fills, found in one pass
+// without the heap (sim/network/flow_fill.cc).
 #pragma once
 
 #include <cstdint>
@@ -76,6 +78,11 @@ class FlowNetwork : public engine::SharedCapacity {
     hardware::LinkId bottleneck = kNoLink;
   };
   using Slot = uint32_t;
+  // Levels that differ by less than this share are one level: each fill sums the same rates in
+  // its own order.
+  static constexpr double kSameLevel = 1e-10;
+  // Whether outside flow `o` is above `level`: on a link that fills there, it must come down to it.
+  static bool above(const Flow& o, double level) { return o.remaining > 0 && o.level > level * (1 + kSameLevel); }
   void advance(SimTime now);
   // Re-fills the flows in `seeds_` and those whose rates theirs can change (see the .cc), and
   // finds the next to finish.
@@ -88,8 +95,12 @@ class FlowNetwork : public engine::SharedCapacity {
   // keep their rates: level_ by flow of the group, filled_ the links that filled.
   void fill();
   // For fill(): the group's links that can fill and, by each, what rises on it, what is left of
-  // it and the group's flows on it.
+  // it and the level it fills at; then (index_flows_on) the group's flows on it.
   void index_links();
+  void index_flows_on();
+  // For fill(), where one flow of the group rises: its fill without the heap, unless an outside
+  // flow must join (false, and nothing changed).
+  bool fill_alone();
   // For fill(), by used link j: the level it fills at, and what is left of it at `level`.
   double fills_at(uint32_t j) const;
   double left_at(uint32_t j, double level) const;

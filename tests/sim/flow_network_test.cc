@@ -92,6 +92,43 @@ TEST(FlowNetwork, MaxMinFairnessGivesTheUnconstrainedFlowTheRest) {
   EXPECT_EQ(net.next_finish()->since_start(), Microseconds(10));  // both: 40 / 4 = 60 / 6 = 10 us
 }
 
+// A flow rising alone is held by its narrowest link, not its busiest: a sends 40 bytes on link 0
+// (10/us), 20 on link 1 (4/us) and 10 on link 2 (2/us), so links 1 and 2 fill together and it takes
+// 5 us. Flow b, 10 bytes on link 2 alone, starts beside it: a is above the level at which link 2
+// would fill for b, so it comes down and they fill together. Levels (bytes per second on each one's
+// busiest link) rise equally: link 2 carries x / 4 + x = 2/us at x = 1.6/us, so b takes 6.25 us and
+// a sends 0.4/us there, a quarter of its bytes by then; alone again, its 7.5 bytes left on link 2
+// take 3.75 us more: 10 us.
+TEST(FlowNetwork, AFlowAloneRunsAtItsNarrowestLinkAndComesDownForOneThatJoins) {
+  FlowNetwork net({10e6, 4e6, 2e6});
+  const FlowDemand a{{{0, 40}, {1, 20}, {2, 10}}}, b{{{2, 10}}};
+  net.set_demand(0, std::span<const FlowDemand>(&a, 1));
+  net.set_demand(1, std::span<const FlowDemand>(&b, 1));
+  net.start(0, SimTime::Zero());
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(5));
+  net.start(1, SimTime::Zero());
+  EXPECT_EQ(net.next_finish()->since_start(), Nanoseconds(6250));
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(1));
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(10));
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(0));
+}
+
+// A flow that starts rises alone, around what the others keep: c, held at 1/us by link 3, keeps
+// 1/us of link 1 (5/us). a then sends 40 bytes on link 0 (10/us), 20 on link 1 and 8 on link 2
+// (2/us): links 0 and 2 would let it finish in 4 us, but link 1 has 4/us left, so 5 us.
+TEST(FlowNetwork, AFlowStartingBesideOthersIsHeldWhereTheirUseLeavesLeast) {
+  FlowNetwork net({10e6, 5e6, 2e6, 1e6});
+  const FlowDemand c{{{1, 10}, {3, 10}}}, a{{{0, 40}, {1, 20}, {2, 8}}};
+  net.set_demand(0, std::span<const FlowDemand>(&c, 1));
+  net.set_demand(1, std::span<const FlowDemand>(&a, 1));
+  net.start(0, SimTime::Zero());
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(10));
+  net.start(1, SimTime::Zero());
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(5));
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(1));
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(10));
+}
+
 // Link 0 (10/us) is shared by flows a and b, each also on a link of its own. Where their own links
 // cap them below 10/us together, link 0 cannot fill and each runs at its own cap; where they could
 // fill it, it is split between them. A flow that sends nothing finishes at once beside them.
