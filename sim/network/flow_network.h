@@ -25,7 +25,7 @@
 // ring whose every link is full stays out of the re-fills of the all-to-alls beside it until its
 // own bottleneck changes or a new flow pushes it down. A fill of I (flow, link) incidences over L
 // links that can fill costs O(I + L log L), plus the flows on the links that fill; then O(flows) to
-// find the next to finish. Where one flow of the group rises (most starts and ends: the others are
+// find the next to finish. Where one flow of the group rises (many starts and ends: the others are
 // done sending or there are none), it freezes where its first link fills, found in one pass
 // without the heap (sim/network/flow_fill.cc).
 #pragma once
