@@ -92,7 +92,7 @@ bool FlowNetwork::fill_alone() {
   uint32_t stop = kNotUsed;
   for (uint32_t j = 0; j < links; ++j) {
     if (j == top || !std::isfinite(fills_at_[j])) continue;
-    if (left_at(j, level) <= capacity_[used_[j]] * 1e-12) {
+    if (full_at(j, level)) {
       taken.push_back(j);
     } else if (stop == kNotUsed || earlier(j, stop)) {
       stop = j;
@@ -124,6 +124,8 @@ double FlowNetwork::fills_at(uint32_t j) const {
 }
 
 double FlowNetwork::left_at(uint32_t j, double level) const { return residual_[j] - (level - since_[j]) * weight_[j]; }
+
+bool FlowNetwork::full_at(uint32_t j, double level) const { return left_at(j, level) <= capacity_[used_[j]] * 1e-12; }
 
 void FlowNetwork::rekey(uint32_t j) {
   const double before = fills_at_[j];
@@ -262,7 +264,7 @@ void FlowNetwork::fill() {
     // Every link full at this level (within rounding) freezes its flows.
     const size_t first = filled_.size();
     take();
-    for (auto next = earliest(); next && left_at(next->second, level) <= capacity_[used_[next->second]] * 1e-12; next = earliest()) {
+    for (auto next = earliest(); next && full_at(next->second, level); next = earliest()) {
       if (admit_above(next->second, level)) continue;
       take();
     }

@@ -104,6 +104,8 @@ class FlowNetwork : public engine::SharedCapacity {
   // For fill(), by used link j: the level it fills at, and what is left of it at `level`.
   double fills_at(uint32_t j) const;
   double left_at(uint32_t j, double level) const;
+  // Whether used link j is full at `level`, within rounding (what is left below 1e-12 of it).
+  bool full_at(uint32_t j, double level) const;
   // Re-keys used link j in the heap after what rises on it or is left of it changed.
   void rekey(uint32_t j);
   // Indexes `link` as a used link at `level`; returns its index.
