@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <optional>
 
@@ -24,6 +25,7 @@ FlowNetwork::FlowNetwork(std::vector<double> capacity, Refill refill)
 
 void FlowNetwork::reset() {
   demand_.clear();
+  demand_sorted_ = true;
   flows_.clear();
   free_.clear();
   active_.clear();
@@ -37,8 +39,18 @@ void FlowNetwork::reset() {
 }
 
 void FlowNetwork::set_demand(engine::TaskId t, std::span<const FlowDemand> phases) {
-  if (demand_.size() <= t) demand_.resize(t + 1);
-  demand_[t] = phases;
+  if (!demand_.empty() && t < demand_.back().first) demand_sorted_ = false;
+  demand_.emplace_back(t, phases);
+}
+
+std::span<const FlowDemand> FlowNetwork::demand_of(engine::TaskId t) {
+  const auto by_task = [](const auto& a, const auto& b) { return a.first < b.first; };
+  if (!demand_sorted_) {
+    std::stable_sort(demand_.begin(), demand_.end(), by_task);  // the last set for a task stays last
+    demand_sorted_ = true;
+  }
+  const auto after = std::upper_bound(demand_.begin(), demand_.end(), std::pair{t, std::span<const FlowDemand>()}, by_task);
+  return after != demand_.begin() && std::prev(after)->first == t ? std::prev(after)->second : std::span<const FlowDemand>();
 }
 
 bool FlowNetwork::can_fill(hardware::LinkId l) const { return potential_[l] >= capacity_[l] * kCanFill; }
@@ -109,7 +121,7 @@ void FlowNetwork::start(engine::TaskId t, SimTime now) {
     slot = free_.back();
     free_.pop_back();
   }
-  flows_[slot] = Flow{t, t < demand_.size() ? demand_[t] : std::span<const FlowDemand>(), started_++};
+  flows_[slot] = Flow{t, demand_of(t), started_++};
   active_.push_back(slot);
   next_phase(slot);
   seeds_.assign(1, slot);

@@ -54,7 +54,8 @@ class FlowNetwork : public engine::SharedCapacity {
   // Forgets all flows and demands and returns to time zero.
   void reset();
   // What task `t` sends when it starts: phases that run one after the other; they must outlive
-  // the run. A task without any sends nothing.
+  // the run. Tasks may come in any order; given again, a task sends the last. A task without any
+  // sends nothing.
   void set_demand(engine::TaskId t, std::span<const FlowDemand> phases);
 
   void start(engine::TaskId t, SimTime now) override;
@@ -130,10 +131,15 @@ class FlowNetwork : public engine::SharedCapacity {
 
   std::vector<double> capacity_;
   Refill refill_;
-  std::vector<std::span<const FlowDemand>> demand_;  // by task
-  std::vector<Flow> flows_;                          // by slot
-  std::vector<Slot> free_, active_;                  // slots free, and in use in start order
-  std::vector<std::vector<Slot>> on_link_;           // by link: the flows whose phase sends on it
+  // What set_demand was given, by task in the order given: only collectives have a demand, so a
+  // table over every task of a step held mostly nothing (70 of the 914 MB of a 1,024-GPU
+  // DeepSeek-V3 run). Sorted when first looked up if tasks did not come in order.
+  std::vector<std::pair<engine::TaskId, std::span<const FlowDemand>>> demand_;
+  bool demand_sorted_ = true;
+  std::span<const FlowDemand> demand_of(engine::TaskId t);
+  std::vector<Flow> flows_;                 // by slot
+  std::vector<Slot> free_, active_;         // slots free, and in use in start order
+  std::vector<std::vector<Slot>> on_link_;  // by link: the flows whose phase sends on it
   uint64_t started_ = 0;
   SimTime now_ = SimTime::Zero();
   std::optional<SimTime> next_finish_;

@@ -80,6 +80,30 @@ TEST(FlowNetwork, PhasesRunOneAfterTheOther) {
   EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(0));
 }
 
+// Demands are kept for the tasks given them only, in any order; the last given for a task holds,
+// a task given none sends nothing, and reset() forgets them all.
+TEST(FlowNetwork, EachTaskSendsTheDemandLastGivenItWhateverTheOrder) {
+  FlowNetwork net({10e6, 10e6});
+  const FlowDemand on_0{{{0, 10}}}, on_1{{{1, 30}}}, replaced{{{0, 99}}};
+  net.set_demand(7, std::span<const FlowDemand>(&on_1, 1));
+  net.set_demand(2, std::span<const FlowDemand>(&replaced, 1));
+  net.set_demand(2, std::span<const FlowDemand>(&on_0, 1));
+  net.start(2, SimTime::Zero());
+  net.start(5, SimTime::Zero());  // no demand: done at once
+  net.start(7, SimTime::Zero());
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(0));
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(5));
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(1));  // 10 bytes on link 0, not 99
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(2));
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(3));  // 30 bytes on link 1 beside it
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(7));
+
+  net.reset();
+  net.start(7, SimTime::Zero());
+  EXPECT_EQ(net.next_finish()->since_start(), Microseconds(0));
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(7));
+}
+
 TEST(FlowNetwork, MaxMinFairnessGivesTheUnconstrainedFlowTheRest) {
   // Links 0 (10/us) and 1 (4/us). Flow a uses both, flow b only link 0. Link 1 caps a at 4/us,
   // so b gets the remaining 6/us of link 0 (max-min fair, not an equal split).
