@@ -82,9 +82,10 @@ std::string describe(const scenarios::Scenario& s) {
     if (degree > 1) degrees += std::string(name) + " " + std::to_string(degree) + " x ";
   }
   const std::string mtp = m.mtp_layers > 0 ? " and " + std::to_string(m.mtp_layers) + " MTP" : "";
-  std::snprintf(buf, sizeof buf, "%s: %d x %s (%d GPUs), %s (%d layers%s, %d MoE x %d experts, top-%d), %sEP %d x DP %d, %d steps, %s",
+  std::snprintf(buf, sizeof buf, "%s: %d x %s (%d GPUs), %s (%d layers%s, %d MoE x %d experts, top-%d), %sEP %d x DP %d, %d step%s, %s",
                 s.name.c_str(), c.nodes, c.preset.c_str(), c.gpu_count(), m.name().c_str(), m.layers, mtp.c_str(), m.moe_layer_count(),
-                m.experts, m.top_k, degrees.c_str(), p.ep, p.dp, s.steps, scenarios::to_string(s.training.expert_execution));
+                m.experts, m.top_k, degrees.c_str(), p.ep, p.dp, s.steps, s.steps == 1 ? "" : "s",
+                scenarios::to_string(s.training.expert_execution));
   return buf;
 }
 

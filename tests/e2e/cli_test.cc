@@ -9,6 +9,15 @@
 namespace moesim::e2e {
 namespace {
 
+TEST_F(Cli, RunSaysHowManyStepsInItsFirstLine) {
+  const fs::path tiny = write("tiny.yaml", kTinyScenario);
+  for (const auto& [steps, words] : {std::pair{"1", ", 1 step, "}, {"2", ", 2 steps, "}}) {
+    const Result r = moesim("run " + tiny.string() + " --steps " + steps + " --out " + (dir_ / steps).string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.substr(0, r.out.find('\n')).find(words), std::string::npos) << r.out;
+  }
+}
+
 TEST_F(Cli, RunQuickstartPrintsATableAndWritesSummaryCsv) {
   const fs::path out = dir_ / "run";
   const Result r = moesim("run " + quickstart() + " --steps 20 --quiet --out " + out.string());
