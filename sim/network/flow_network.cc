@@ -9,10 +9,6 @@
 
 namespace moesim::network {
 
-// A link counts as one that can fill from this share of its capacity on: far below what rounding
-// leaves (below 1e-12 of capacity is full), so that no link that fills is left out.
-constexpr double kCanFill = 1 - 1e-6;
-
 FlowNetwork::FlowNetwork(std::vector<double> capacity, Refill refill)
     : capacity_(std::move(capacity)),
       refill_(refill),
@@ -52,8 +48,6 @@ std::span<const FlowDemand> FlowNetwork::demand_of(engine::TaskId t) {
   const auto after = std::upper_bound(demand_.begin(), demand_.end(), std::pair{t, std::span<const FlowDemand>()}, by_task);
   return after != demand_.begin() && std::prev(after)->first == t ? std::prev(after)->second : std::span<const FlowDemand>();
 }
-
-bool FlowNetwork::can_fill(hardware::LinkId l) const { return potential_[l] >= capacity_[l] * kCanFill; }
 
 bool FlowNetwork::next_phase(Slot slot) {
   Flow& f = flows_[slot];
@@ -200,14 +194,24 @@ void FlowNetwork::reallocate() {
   }
 
   next_finish_.reset();
+  // A flow ends round(x) picoseconds from now, x its time left (Duration::FromSeconds); with R
+  // those of the first to end so far, round(x) < R exactly when x < R - 0.5, so a flow that
+  // cannot end first is passed over before rounding (unless rounding would overflow and throw).
+  double cannot_beat = std::numeric_limits<double>::infinity();
   for (Slot slot : active_) {
     const Flow& f = flows_[slot];
     // Held back, for this instant, by a flow done sending whose end comes next: its bottleneck.
     if (f.remaining > 0 && f.rate <= 0) continue;
+    if (f.remaining > 0) {
+      const double ps = f.remaining / f.rate * 1e12;
+      if (ps >= cannot_beat && ps < 9e18) continue;
+    }
     const SimTime done = f.remaining > 0 ? now_ + Seconds(f.remaining / f.rate) : now_;
     if (!next_finish_ || done < *next_finish_) {
       next_finish_ = done;
       next_ = slot;
+      const int64_t first = (done - now_).picoseconds();
+      cannot_beat = first < (int64_t{1} << 52) ? static_cast<double>(first) - 0.5 : std::numeric_limits<double>::infinity();
     }
   }
 }

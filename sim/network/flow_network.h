@@ -127,7 +127,11 @@ class FlowNetwork : public engine::SharedCapacity {
   void set_bottleneck(Flow& f, hardware::LinkId link);
   // The rate the last fill gives group_[i] (none once it is done sending).
   double filled_rate(size_t i) const;
-  bool can_fill(hardware::LinkId l) const;
+  // A link counts as one that can fill from this share of its capacity on: far below what rounding
+  // leaves (below 1e-12 of capacity is full), so that no link that fills is left out.
+  static constexpr double kCanFill = 1 - 1e-6;
+  // Here, not in the .cc: the fill (flow_fill.cc) asks it of every link of every flow it indexes.
+  bool can_fill(hardware::LinkId l) const { return potential_[l] >= capacity_[l] * kCanFill; }
 
   std::vector<double> capacity_;
   Refill refill_;
