@@ -104,6 +104,23 @@ TEST(FlowNetwork, EachTaskSendsTheDemandLastGivenItWhateverTheOrder) {
   EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(7));
 }
 
+// The next to end is found to the picosecond: on links of a byte a picosecond, a flow of 1,000,000
+// bytes started after one of 1,000,001 ends first, and one that ends with another ends after it.
+TEST(FlowNetwork, TheNextToEndIsFoundToThePicosecond) {
+  FlowNetwork net({1e12, 1e12, 1e12});
+  const FlowDemand longer{{{0, 1000001}}}, shorter{{{1, 1000000}}}, tied{{{2, 1000000}}};
+  net.set_demand(0, std::span<const FlowDemand>(&longer, 1));
+  net.set_demand(1, std::span<const FlowDemand>(&shorter, 1));
+  net.set_demand(2, std::span<const FlowDemand>(&tied, 1));
+  for (TaskId t : {0, 1, 2}) net.start(t, SimTime::Zero());
+  EXPECT_EQ(net.next_finish()->since_start(), Picoseconds(1000000));
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(1));
+  EXPECT_EQ(net.next_finish()->since_start(), Picoseconds(1000000));
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(2));
+  EXPECT_EQ(net.next_finish()->since_start(), Picoseconds(1000001));
+  EXPECT_EQ(net.finish(*net.next_finish()), std::optional<TaskId>(0));
+}
+
 TEST(FlowNetwork, MaxMinFairnessGivesTheUnconstrainedFlowTheRest) {
   // Links 0 (10/us) and 1 (4/us). Flow a uses both, flow b only link 0. Link 1 caps a at 4/us,
   // so b gets the remaining 6/us of link 0 (max-min fair, not an equal split).
