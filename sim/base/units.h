@@ -26,10 +26,14 @@ class Duration {
  public:
   constexpr Duration() = default;
   static constexpr Duration FromPicoseconds(int64_t ps) { return Duration(ps); }
+  // The clock's range in picoseconds, a little inside int64's.
+  static constexpr double kRangePicoseconds = 9.2e18;
+  // `s` in picoseconds before FromSeconds rounds it.
+  static double UnroundedPicoseconds(double s) { return s * 1e12; }
   // Rounds to the nearest picosecond; ClockOverflow beyond the clock's range (or for NaN).
   static Duration FromSeconds(double s) {
-    const double ps = std::round(s * 1e12);
-    if (!(ps < 9.2e18 && ps > -9.2e18)) throw ClockOverflow();
+    const double ps = std::round(UnroundedPicoseconds(s));
+    if (!(ps < kRangePicoseconds && ps > -kRangePicoseconds)) throw ClockOverflow();
     return Duration(static_cast<int64_t>(ps));
   }
   constexpr int64_t picoseconds() const { return ps_; }

@@ -196,17 +196,17 @@ void FlowNetwork::reallocate() {
   next_finish_.reset();
   // A flow ends round(x) picoseconds from now, x its time left (Duration::FromSeconds); with R
   // those of the first to end so far, round(x) < R exactly when x < R - 0.5, so a flow that
-  // cannot end first is passed over before rounding (unless rounding would overflow and throw).
+  // cannot end first is passed over before rounding (unless its end would overflow the clock and
+  // throw).
   double cannot_beat = std::numeric_limits<double>::infinity();
+  const double in_range = Duration::kRangePicoseconds - static_cast<double>(now_.since_start().picoseconds());
   for (Slot slot : active_) {
     const Flow& f = flows_[slot];
     // Held back, for this instant, by a flow done sending whose end comes next: its bottleneck.
     if (f.remaining > 0 && f.rate <= 0) continue;
-    if (f.remaining > 0) {
-      const double ps = f.remaining / f.rate * 1e12;
-      if (ps >= cannot_beat && ps < 9e18) continue;
-    }
-    const SimTime done = f.remaining > 0 ? now_ + Seconds(f.remaining / f.rate) : now_;
+    const double left = f.remaining > 0 ? f.remaining / f.rate : 0;
+    if (const double ps = Duration::UnroundedPicoseconds(left); ps >= cannot_beat && ps < in_range) continue;
+    const SimTime done = f.remaining > 0 ? now_ + Seconds(left) : now_;
     if (!next_finish_ || done < *next_finish_) {
       next_finish_ = done;
       next_ = slot;
