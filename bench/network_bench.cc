@@ -48,8 +48,9 @@ training: {tokens_per_step: 8388608, seq_len: 4096}
 dispatch: {dtype: fp8}
 )";
 
-void run_step(benchmark::State& state, const char* yaml, const std::string& model) {
-  const auto s = scenarios::load_scenario_text(yaml, "bench.yaml", {"cluster.network.model=" + model});
+void run_step(benchmark::State& state, const char* yaml, const std::string& model, bool share_nics = true) {
+  const auto s = scenarios::load_scenario_text(
+      yaml, "bench.yaml", {"cluster.network.model=" + model, std::string("cluster.network.share_nics=") + (share_nics ? "true" : "false")});
   const gating::RoutingMatrix routing = bench::skewed_routing(s);
   const auto placement =
       policies::static_placement({s.model.moe_layer_count(), s.model.experts, s.parallelism.ep}, policies::StaticLayout::kContiguous);
@@ -105,6 +106,10 @@ void BM_A2aHeavy256_Analytic(benchmark::State& state) { run_step(state, kA2aHeav
 void BM_A2aHeavy256_Flow(benchmark::State& state) { run_step(state, kA2aHeavy256, "flow"); }
 void BM_Analytic8192(benchmark::State& state) { run_step(state, kAnalytic8192, "analytic"); }
 void BM_DeepSeekV3_2048_Analytic(benchmark::State& state) { run_step(state, kDeepSeekV3, "analytic"); }
+// The same with each collective priced alone, its NICs not shared (the analytic model before it
+// shared them): what sharing costs.
+void BM_Analytic8192_NicsApart(benchmark::State& state) { run_step(state, kAnalytic8192, "analytic", false); }
+void BM_DeepSeekV3_2048_AnalyticNicsApart(benchmark::State& state) { run_step(state, kDeepSeekV3, "analytic", false); }
 
 // One uniform all-to-all under each algorithm (analytic, 1 us per extra peer message): the
 // counter sim_us is the simulated time, for the README's table of which algorithm wins where.
@@ -150,6 +155,8 @@ BENCHMARK(BM_A2aHeavy256_Analytic)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_A2aHeavy256_Flow)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Analytic8192)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DeepSeekV3_2048_Analytic)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Analytic8192_NicsApart)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DeepSeekV3_2048_AnalyticNicsApart)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FlowSetup)->RangeMultiplier(2)->Range(128, 1024)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FlowStep)->RangeMultiplier(2)->Range(128, 1024)->Unit(benchmark::kMillisecond);
 

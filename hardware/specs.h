@@ -124,6 +124,10 @@ struct NetworkSpec {
   // handshake): the term that makes flat all-to-alls of many small messages slow. No published
   // figure calibrates it, so it is off unless a scenario sets it (README, Calibration).
   Duration message_overhead;
+  // Whether collectives that run at once on a GPU share its NIC under the analytic model (its
+  // all-to-all beside a data-parallel reduction: sim/network/nic_sharing.h). The flow model always
+  // shares every link.
+  bool share_nics = true;
 };
 
 struct ClusterSpec {

@@ -107,6 +107,7 @@ hardware::ClusterSpec read_cluster(MapReader r) {
                          : a2a == "hierarchical" ? hardware::AllToAllAlgorithm::kHierarchical
                                                  : hardware::AllToAllAlgorithm::kPairwise;
   c.network.message_overhead = network.get_duration("message_overhead", c.network.message_overhead);
+  c.network.share_nics = network.get_bool("share_nics", c.network.share_nics);
   network.finish();
   r.finish();
   return c;

@@ -70,6 +70,7 @@ void emit_fabrics(YAML::Emitter& out, const hardware::ClusterSpec& c) {
   out << Key << "model" << Value << c.network.model;
   out << Key << "all_to_all" << Value << hardware::to_string(c.network.all_to_all);
   out << Key << "message_overhead" << Value << format_duration(c.network.message_overhead);
+  out << Key << "share_nics" << Value << c.network.share_nics;
   out << EndMap;
 }
 

@@ -32,6 +32,8 @@ void validate_fabric(const hardware::ClusterSpec& cl, const Checker& c) {
             "expected flat or hierarchical with network.model " + cl.network.model +
                 " (pairwise runs n-1 rounds, which only the analytic "
                 "model costs), got pairwise");
+  c.require(!network::find_network_model(cl.network.model)->shares_links || cl.network.share_nics, "cluster.network.share_nics",
+            "expected true with network.model " + cl.network.model + ", which shares every link, NICs included, got false");
   // Counted, not built: the topology of a scenario too large to run must not be allocated here.
   const hardware::FabricLayout layout = hardware::fabric_layout(cl);
   c.require(layout.connected, "cluster.fabric.spines",

@@ -72,6 +72,7 @@ constexpr Duration Microseconds(int64_t n) { return Duration::FromPicoseconds(n 
 constexpr Duration Milliseconds(int64_t n) { return Duration::FromPicoseconds(n * 1'000'000'000); }
 inline Duration Seconds(double s) { return Duration::FromSeconds(s); }
 constexpr Duration Max(Duration a, Duration b) { return a < b ? b : a; }
+constexpr Duration Min(Duration a, Duration b) { return a < b ? a : b; }
 
 // A point in simulated time, measured from the start of the run (or of a step).
 class SimTime {

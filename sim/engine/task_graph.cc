@@ -124,6 +124,11 @@ uint64_t TaskGraph::shape() const { return repeated_a_part() ? 0 : shape_; }
 
 bool TaskGraph::repeated_a_part() const { return repeating_ && (tasks_ < durations_.size() || edge_count_ < edges_.size()); }
 
+bool TaskGraph::any_shared() const {
+  return std::find(shared_.begin(), shared_.begin() + static_cast<std::ptrdiff_t>(tasks_), uint8_t{1}) !=
+         shared_.begin() + static_cast<std::ptrdiff_t>(tasks_);
+}
+
 bool TaskGraphExecutor::later_in_line(const Waiting& a, const Waiting& b) {
   if (a.ready != b.ready) return a.ready > b.ready;
   if (a.priority != b.priority) return a.priority < b.priority;
@@ -131,9 +136,10 @@ bool TaskGraphExecutor::later_in_line(const Waiting& a, const Waiting& b) {
 }
 
 void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCapacity* shared) {
-  shared_ = shared;
+  // Without shared tasks, the graph may be re-timed in a kept order.
+  shared_ = graph.any_shared() ? shared : nullptr;
   link_successors(graph);
-  retimed_ = shared == nullptr && retime(graph, out);
+  retimed_ = shared_ == nullptr && retime(graph, out);
   if (retimed_) return;
   count_inputs();
   run_events(graph, out);

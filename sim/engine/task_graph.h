@@ -85,6 +85,7 @@ class TaskGraph {
 
   Duration duration(TaskId t) const { return durations_[t]; }
   bool shared(TaskId t) const { return shared_[t] != 0; }
+  bool any_shared() const;
   uint32_t tag(TaskId t) const { return tags_[t]; }
   int32_t priority(TaskId t) const { return priorities_[t]; }
   std::span<const ResourceId> resources(TaskId t) const {

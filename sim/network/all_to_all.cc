@@ -24,6 +24,7 @@ void add(AllToAllCost& total, const AllToAllCost& phase) {
   total.latency += phase.latency;
   total.intra_node += phase.intra_node;
   total.inter_node += phase.inter_node;
+  total.nic_busy += phase.nic_busy;
   total.messages = std::max(total.messages, phase.messages);
 }
 

@@ -1,9 +1,11 @@
-// The analytic network model: each collective takes a fixed time, its busiest port plus latency
-// (analytic_network.h, with the all-to-all algorithms of all_to_all.h).
+// The analytic network model: each collective takes its busiest port plus latency
+// (analytic_network.h, with the all-to-all algorithms of all_to_all.h), and, where
+// cluster.network.share_nics, shares its GPUs' NICs with the collectives beside it (nic_sharing.h).
 #pragma once
 
 #include "sim/network/analytic_network.h"
 #include "sim/network/network_model.h"
+#include "sim/network/nic_sharing.h"
 
 namespace moesim::network {
 
@@ -15,11 +17,15 @@ class AnalyticModel : public NetworkModel {
   CollectiveCost all_reduce(std::span<const int> gpus, Bytes bytes) override;
   CollectiveCost all_gather(std::span<const int> gpus, Bytes bytes) override;
   engine::TaskId add_task(engine::TaskGraph& graph, const CollectiveCost& cost, std::span<const engine::ResourceId> streams,
-                          int32_t priority, uint32_t tag) override;
-  engine::SharedCapacity* begin_step() override { return nullptr; }
+                          std::span<const uint32_t> nics, int32_t priority, uint32_t tag) override;
+  engine::SharedCapacity* begin_step() override;
 
  protected:
   AnalyticNetwork net_;
+
+ private:
+  bool share_nics_;
+  NicSharing nic_sharing_;
 };
 
 }  // namespace moesim::network

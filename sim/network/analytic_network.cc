@@ -121,7 +121,9 @@ class PortLoads {
       slowest =
           std::max({slowest, same_send_[i] / intra_bw, same_recv_[i] / intra_bw, cross_send_[i] / cross_bw, cross_recv_[i] / cross_bw});
     }
-    for (size_t i = 0; i < nic_send_.size(); ++i) slowest = std::max({slowest, nic_send_[i] / nic_bw, nic_recv_[i] / nic_bw});
+    double nic_most = 0;
+    for (size_t i = 0; i < nic_send_.size(); ++i) nic_most = std::max({nic_most, nic_send_[i], nic_recv_[i]});
+    slowest = std::max(slowest, nic_most / nic_bw);
     Duration latency;
     if (any_same_) latency = Max(latency, net.intra_group_latency);
     if (any_cross_) latency = Max(latency, net.cross_group_latency);
@@ -129,6 +131,7 @@ class PortLoads {
     AllToAllCost cost = cost_;
     cost.latency = latency;
     cost.time = Seconds(slowest) + latency;
+    cost.nic_busy = Seconds(nic_most / nic_bw);
     return cost;
   }
 
@@ -210,6 +213,15 @@ Duration ring_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes 
   const Ring ring = ring_over(net, gpus);
   const double volume = passes * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count();
   return Seconds(volume / ring.bandwidth) + ring.per_pass * static_cast<int64_t>(passes);
+}
+
+Duration ring_nic_busy(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes, int passes) {
+  const hardware::ClusterSpec& c = net.cluster;
+  const size_t n = gpus.size();
+  const bool one_node = std::all_of(gpus.begin(), gpus.end(), [&](int g) { return c.node_of(g) == c.node_of(gpus.front()); });
+  if (n <= 1 || bytes.count() <= 0 || one_node) return Duration();
+  const double volume = passes * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count();
+  return Seconds(volume / (static_cast<double>(ring_count(c, gpus)) * c.nic.link.effective().bytes_per_second()));
 }
 
 Duration ring_latency(const AnalyticNetwork& net, std::span<const int> gpus, int passes) {

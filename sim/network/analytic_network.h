@@ -30,11 +30,12 @@ struct AnalyticNetwork {
 AnalyticNetwork make_analytic_network(const hardware::ClusterSpec& cluster);
 
 struct AllToAllCost {
-  Duration time;     // transfer at the busiest port, plus latency
-  Duration latency;  // that of the farthest class of peer used
-  int messages = 0;  // the most peers one participant sends to
-  Bytes intra_node;  // bytes that stay inside a node (excluding a GPU's own tokens)
-  Bytes inter_node;  // bytes that cross the inter-node fabric
+  Duration time;      // transfer at the busiest port, plus latency
+  Duration latency;   // that of the farthest class of peer used
+  int messages = 0;   // the most peers one participant sends to
+  Bytes intra_node;   // bytes that stay inside a node (excluding a GPU's own tokens)
+  Bytes inter_node;   // bytes that cross the inter-node fabric
+  Duration nic_busy;  // the busiest NIC's bytes (either way) at its line rate
 };
 
 AllToAllCost all_to_all_time(const AnalyticNetwork& net, const TrafficMatrix& bytes);
@@ -54,6 +55,9 @@ size_t ring_count(const hardware::ClusterSpec& cluster, std::span<const int> gpu
 // passes round the ring, each moving (n-1)/n of it through every GPU: an all-reduce is 2 (a
 // reduce-scatter, then an all-gather), a reduce-scatter or an all-gather 1.
 Duration ring_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes, int passes);
+// How long each NIC it crosses is busy: its ring's share of the volume at the NIC's line rate; zero
+// within a node.
+Duration ring_nic_busy(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes, int passes);
 // Its latency part, as NCCL's cost model has it: of each pass's n - 1 steps, the nodes - 1 that
 // cross nodes take the network's latency, the rest an intra-node hop's (across HCCS groups where
 // the ring changes group).

@@ -74,7 +74,7 @@ std::vector<CollectiveSample> bench_collective(NetworkModel& network, Collective
     graph.reset(1);
     engine::SharedCapacity* shared = network.begin_step();  // before add_task, which hands the flows their demand
     const engine::ResourceId stream = 0;
-    network.add_task(graph, cost, std::span<const engine::ResourceId>(&stream, 1), 0, 0);
+    network.add_task(graph, cost, std::span<const engine::ResourceId>(&stream, 1), {}, 0, 0);
     executor.execute(graph, schedule, shared);
     s.time = schedule.makespan.since_start();
     const double seconds = s.time.seconds();

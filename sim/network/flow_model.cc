@@ -41,7 +41,7 @@ class FlowModel final : public AnalyticModel {
   }
   CollectiveCost all_reduce(std::span<const int> gpus, Bytes bytes) override {
     const AllReduceChoice choice = all_reduce_choice(net_, gpus, bytes);
-    CollectiveCost cost{choice.time, {}, {}, {}, {}};
+    CollectiveCost cost{choice.time, {}, {}, {}, {}, {}};
     if (choice.nvls) {
       // NVLS loads each GPU's NVLink port with the buffer once each way, at its own efficiency:
       // as flows, one pass round a ring of the GPUs (each port then carries (n-1)/n of the bytes),
@@ -64,7 +64,7 @@ class FlowModel final : public AnalyticModel {
     return cost;
   }
   engine::TaskId add_task(engine::TaskGraph& graph, const CollectiveCost& cost, std::span<const engine::ResourceId> streams,
-                          int32_t priority, uint32_t tag) override {
+                          std::span<const uint32_t>, int32_t priority, uint32_t tag) override {
     Duration tail;
     for (Duration d : cost.tail) tail += d;
     const engine::TaskId t = graph.add_shared_task(tail, streams, priority, tag);

@@ -1,6 +1,6 @@
 // The network behind one interface, chosen per scenario (cluster.network.model):
-//   analytic: each collective takes a fixed time, its busiest port plus latency
-//             (analytic_network.h, all_to_all.h);
+//   analytic: each collective takes its busiest port plus latency (analytic_network.h,
+//             all_to_all.h), stretched where it shares a GPU's NIC with another (nic_sharing.h);
 //   flow:     each collective's bytes are routed over the topology and share links, max-min fairly,
 //             with whatever else runs at the same time (flow_network.h), so its time is known
 //             only once the step is executed.
@@ -26,6 +26,9 @@ namespace moesim::network {
 struct CollectiveCost {
   Duration time;                 // alone on the network (the analytic model's time, under both)
   Bytes intra_node, inter_node;  // all-to-all bytes that stay inside a node / cross the fabric
+  // Of `time`, how long its busiest NIC is busy (bytes at line rate): what the analytic model shares
+  // between collectives on one GPU's NIC at once (nic_sharing.h). Zero within a node.
+  Duration nic_busy;
   // Flow model: each phase's demand on the links, run one after the other, then each phase's fixed
   // tail (latency, message overhead), and what a dispatcher adds (dispatch_cost.h). In place up to
   // six: a step costs thousands of collectives, and they may not allocate.
@@ -46,9 +49,10 @@ class NetworkModel {
   // A ring all-gather whose gathered buffer is `bytes` on each of `gpus`; a reduce-scatter of a
   // `bytes` buffer costs the same.
   virtual CollectiveCost all_gather(std::span<const int> gpus, Bytes bytes) = 0;
-  // Adds `cost` to `graph` as one task on `streams`; its demand must outlive the step.
+  // Adds `cost` to `graph` as one task on `streams`, whose GPUs' NICs are `nics` (numbered by the
+  // caller, one per simulated GPU); its demand must outlive the step.
   virtual engine::TaskId add_task(engine::TaskGraph& graph, const CollectiveCost& cost, std::span<const engine::ResourceId> streams,
-                                  int32_t priority, uint32_t tag) = 0;
+                                  std::span<const uint32_t> nics, int32_t priority, uint32_t tag) = 0;
   // Starts a step: what the executor shares among the collectives running at once (null when
   // nothing is shared).
   virtual engine::SharedCapacity* begin_step() = 0;

@@ -176,13 +176,19 @@ class DagBuilder {
     side_[lane].clear();
   }
 
+  // The lanes' NICs, for the network model: one per lane, numbered as the lanes are.
+  std::span<const uint32_t> nics(const std::vector<int>& lanes) {
+    nics_.assign(lanes.begin(), lanes.end());
+    return nics_;
+  }
+
   // A collective on the lanes' communication streams (`stream`), after each one's chain; it
   // becomes their chain's last task if it `advances` them.
   TaskId collective(const std::vector<int>& lanes, const network::CollectiveCost& cost, uint32_t tag, int32_t priority, bool advances,
                     LaneStream stream = LaneStream::kComm) {
     streams_.clear();
     for (int lane : lanes) streams_.push_back(lane_stream(lane, stream));
-    const TaskId t = network_.add_task(graph_, cost, streams_, priority, tag);
+    const TaskId t = network_.add_task(graph_, cost, streams_, nics(lanes), priority, tag);
     for (int lane : lanes) depend(lane, t, advances);
     return t;
   }
@@ -244,7 +250,7 @@ class DagBuilder {
   TaskId prefetched(const std::vector<int>& lanes, const network::CollectiveCost& cost, uint32_t tag) {
     streams_.clear();
     for (int lane : lanes) streams_.push_back(data_parallel_stream(lane));
-    const TaskId t = network_.add_task(graph_, cost, streams_, kAllReducePriority, tag);
+    const TaskId t = network_.add_task(graph_, cost, streams_, nics(lanes), kAllReducePriority, tag);
     for (int lane : lanes) {
       for (TaskId d : prefetch_after_[lane]) graph_.add_dependency(d, t);
       entry_[lane].push_back(t);
@@ -350,6 +356,7 @@ class DagBuilder {
   std::vector<std::vector<std::pair<int, TaskId>>> received_;                      // [(pass, virtual stage, mb)]: (lane, send)
   std::vector<bool> sent_;                                                         // likewise: whether that pass has run
   std::vector<engine::ResourceId> streams_;
+  std::vector<uint32_t> nics_;
   StepTasks tasks_;
 };
 

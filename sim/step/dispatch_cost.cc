@@ -29,7 +29,8 @@ network::CollectiveCost through_nic(const StepConfig& config, const DispatcherEn
   for (size_t i = 0; i < bytes.size(); ++i)
     for (size_t j = 0; j < bytes.size(); ++j) cost.inter_node += Bytes(i == j ? 0.0 : bytes.at(i, j));
   const int peers = static_cast<int>(bytes.size()) - 1;
-  cost.time = Bytes(busiest_port(bytes)) / nic.effective() + nic.latency + dispatcher.call_overhead + dispatcher.peer_overhead * peers;
+  cost.nic_busy = Bytes(busiest_port(bytes)) / nic.effective();
+  cost.time = cost.nic_busy + nic.latency + dispatcher.call_overhead + dispatcher.peer_overhead * peers;
   cost.tail.push_back(cost.time);
   return cost;
 }

@@ -51,7 +51,8 @@ void DagBuilder::tp_block(int stage, int layer, int mb, bool backward, Block&& b
     for (size_t g = 0; g < groups.size(); ++g) {
       streams_.clear();
       for (int lane : groups[g]) streams_.push_back(lane_stream(lane, LaneStream::kComm));
-      const TaskId t = network_.add_task(graph_, costs_.tp_collective[costs_.by_gpu(lanes_.gpu[groups[g].front()])], streams_, 0, tag);
+      const TaskId t =
+          network_.add_task(graph_, costs_.tp_collective[costs_.by_gpu(lanes_.gpu[groups[g].front()])], streams_, nics(groups[g]), 0, tag);
       for (TaskId d : before[g]) graph_.add_dependency(d, t);
       made.push_back(t);
     }
@@ -342,7 +343,8 @@ void DagBuilder::sum_mirror_grads(int stage, int layer, int mb) {
   if (!second) return;
   for (const auto& [lane, other] : lane_pairs(stage, costs_.pp - 1 - stage)) {
     const engine::ResourceId streams[] = {data_parallel_stream(lane), data_parallel_stream(other)};
-    const TaskId sum = network_.add_task(graph_, costs_.mirror_grad[layer], streams, kAllReducePriority,
+    const uint32_t pair[] = {static_cast<uint32_t>(lane), static_cast<uint32_t>(other)};
+    const TaskId sum = network_.add_task(graph_, costs_.mirror_grad[layer], streams, pair, kAllReducePriority,
                                          task_tag(TaskKind::kMirrorGradSum, layer, mb, true));
     for (int l : {lane, other}) {
       for (TaskId before : waits[l]) graph_.add_dependency(before, sum);
@@ -358,8 +360,9 @@ void DagBuilder::sum_embedding_grads() {
   if (costs_.embedding_group[0] < 0) return;
   for (const auto& [lane, peer] : lane_pairs(costs_.embedding_group[0], costs_.embedding_group[1])) {
     const engine::ResourceId streams[] = {data_parallel_stream(lane), data_parallel_stream(peer)};
-    const TaskId sum =
-        network_.add_task(graph_, costs_.embedding_grad, streams, kAllReducePriority, task_tag(TaskKind::kEmbeddingGradSum, 0, 0, true));
+    const uint32_t pair[] = {static_cast<uint32_t>(lane), static_cast<uint32_t>(peer)};
+    const TaskId sum = network_.add_task(graph_, costs_.embedding_grad, streams, pair, kAllReducePriority,
+                                         task_tag(TaskKind::kEmbeddingGradSum, 0, 0, true));
     for (int l : {lane, peer}) {
       for (TaskId before : grads_[l]) graph_.add_dependency(before, sum);
       for (TaskId before : ends_[l]) graph_.add_dependency(before, sum);

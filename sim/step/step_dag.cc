@@ -139,8 +139,10 @@ void DagBuilder::send(int stage, int v, int mb, bool backward) {
       continue;
     }
     const engine::ResourceId streams[] = {comm_stream(lane), comm_stream(to)};
+    const uint32_t pair[] = {static_cast<uint32_t>(lane), static_cast<uint32_t>(to)};
     const auto& cost = sends[costs_.by_gpu(lanes_.gpu[lane])];
-    const TaskId t = network_.add_task(graph_, cost, streams, kAllToAllPriority, task_tag(TaskKind::kPipelineSend, layer, mb, backward));
+    const TaskId t =
+        network_.add_task(graph_, cost, streams, pair, kAllToAllPriority, task_tag(TaskKind::kPipelineSend, layer, mb, backward));
     depend(lane, t, false);
     received.emplace_back(to, t);
   }

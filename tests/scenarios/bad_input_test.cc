@@ -342,6 +342,11 @@ std::vector<BadCase> fabric_and_network_cases() {
        kGood,
        {"cluster.network.model=flow", "cluster.network.all_to_all=pairwise"},
        {"`cluster.network.all_to_all`", "expected flat or hierarchical with network.model flow", "got pairwise"}},
+      {"NicsApartUnderTheFlowModel",
+       kGood,
+       {"cluster.network.model=flow", "cluster.network.share_nics=false"},
+       {"`cluster.network.share_nics`", "expected true with network.model flow", "got false"}},
+      {"ShareNicsNotABoolean", kGood, {"cluster.network.share_nics=often"}, {"`cluster.network.share_nics`", "got 'often'"}},
       {"UnknownDedup", kGood + "dispatch: {dedup: rack}\n", {}, {"`dispatch.dedup`", "none | gpu | node", "got 'rack'"}},
   };
 }

@@ -425,9 +425,10 @@ TEST(PipelineStep, DeepSeekV3ChunkAgainstDeepSeeksOwnProfile) {
   // ../shared/reference/hardware.md, "Real per-layer timing": DeepSeek-V3 on H800, EP64, 4 MoE
   // layers per chunk, 4,096 tokens per rank, routing forced to balance; one forward and one
   // backward chunk: 118.2 ms of compute kernels, 114.5 ms of communication kernels (DualPipe
-  // overlaps them; here they are summed per stream, which does not depend on the schedule).
+  // overlaps them; here they are summed per stream, which does not depend on the schedule: each
+  // collective's time alone, its NICs not shared with the gradient reductions beside it).
   const auto s = scenarios::load_scenario_text(R"(
-cluster: {preset: h800-dgx, nodes: 8}
+cluster: {preset: h800-dgx, nodes: 8, network: {share_nics: false}}
 model: {preset: deepseek-v3, layers: 4, mtp_layers: 0, first_moe_layer: 0}
 parallelism: {ep: 64}
 training: {global_batch: 64, micro_batch: 1, seq_len: 4096}

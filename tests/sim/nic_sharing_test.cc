@@ -1,0 +1,170 @@
+// Collectives sharing their GPUs' NICs under the analytic model (sim/network/nic_sharing.h): hand-
+// computed shares, then a step whose weight gathers cross nodes beside its all-to-alls.
+#include "sim/network/nic_sharing.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "tests/sim/pipeline_scenarios.h"
+
+namespace moesim {
+namespace {
+
+using engine::ResourceId;
+using engine::TaskId;
+using network::NicSharing;
+
+Duration us(double v) { return Duration::FromSeconds(v * 1e-6); }
+
+struct Collective {
+  double alone_us, nic_busy_us;
+  std::vector<uint32_t> nics;
+  double after_us = 0;  // held back this long by a task before it on its stream
+};
+
+// Each collective on a stream of its own; returns when each ended.
+std::vector<Duration> run(const std::vector<Collective>& collectives) {
+  NicSharing nics;
+  engine::TaskGraph graph(static_cast<uint32_t>(collectives.size()));
+  std::vector<TaskId> ids;
+  for (size_t i = 0; i < collectives.size(); ++i) {
+    const auto stream = static_cast<ResourceId>(i);
+    const Collective& c = collectives[i];
+    const TaskId before = c.after_us > 0 ? graph.add_task(us(c.after_us), stream) : 0;
+    const TaskId t = graph.add_shared_task(Duration(), std::vector<ResourceId>{stream});
+    if (c.after_us > 0) graph.add_dependency(before, t);
+    ids.push_back(t);
+  }
+  for (size_t i = 0; i < collectives.size(); ++i)
+    nics.add(ids[i], us(collectives[i].alone_us), us(collectives[i].nic_busy_us), collectives[i].nics);
+  engine::TaskGraphExecutor executor;
+  engine::Schedule schedule;
+  executor.execute(graph, schedule, &nics);
+  std::vector<Duration> ends;
+  for (TaskId t : ids) ends.push_back(schedule.tasks[t].end.since_start());
+  return ends;
+}
+
+TEST(NicSharing, ACollectiveAloneOnItsNicsTakesItsAnalyticTimeToThePicosecond) {
+  const Duration alone = Duration::FromPicoseconds(12'345'678);
+  NicSharing nics;
+  engine::TaskGraph graph(2);
+  const TaskId a = graph.add_shared_task(Duration(), std::vector<ResourceId>{0});
+  const TaskId b = graph.add_shared_task(Duration(), std::vector<ResourceId>{1});
+  nics.add(a, alone, Duration::FromPicoseconds(4'115'226), std::vector<uint32_t>{0, 1});
+  nics.add(b, alone * 2, alone, std::vector<uint32_t>{2});  // another GPU's NIC
+  engine::TaskGraphExecutor executor;
+  engine::Schedule schedule;
+  executor.execute(graph, schedule, &nics);
+  EXPECT_EQ(schedule.tasks[a].end.since_start(), alone);
+  EXPECT_EQ(schedule.tasks[b].end.since_start(), alone * 2);
+}
+
+TEST(NicSharing, TwoCollectivesThatFillANicHalveItsRateAndTheLastEndsWhenBothWouldInTurn) {
+  // Both keep the NIC busy throughout when alone (10 us each): together each gets half.
+  const auto ends = run({{10, 10, {0}}, {10, 10, {0}}});
+  EXPECT_NEAR(ends[0].seconds() * 1e6, 20, 1e-6);
+  EXPECT_NEAR(ends[1].seconds() * 1e6, 20, 1e-6);
+}
+
+TEST(NicSharing, ANicNamedTwiceByOneCollectiveIsSharedOnce) {
+  // Alone, a collective that names its NIC twice takes its own time, not twice it; beside another
+  // on that NIC, the two share it in halves.
+  EXPECT_NEAR(run({{10, 10, {0, 0}}})[0].seconds() * 1e6, 10, 1e-6);
+  const auto ends = run({{10, 10, {0, 0}}, {10, 10, {0}}});
+  EXPECT_NEAR(ends[0].seconds() * 1e6, 20, 1e-6);
+  EXPECT_NEAR(ends[1].seconds() * 1e6, 20, 1e-6);
+}
+
+TEST(NicSharing, ACollectiveThatUsesHalfTheNicKeepsItsTimeAndTheOtherTakesTheRest) {
+  // The second uses half of the NIC's line rate alone (5 of its 10 us): max-min gives each half, so
+  // the second runs as alone and ends at 10 us; the first has done 5 us of its 10 by then, and ends
+  // 5 us later at the full rate.
+  const auto ends = run({{10, 10, {0}}, {10, 5, {0}}});
+  EXPECT_NEAR(ends[1].seconds() * 1e6, 10, 1e-6);
+  EXPECT_NEAR(ends[0].seconds() * 1e6, 15, 1e-6);
+}
+
+TEST(NicSharing, ACollectiveThatStartsLaterSlowsTheOneRunningFromThen) {
+  // The first runs alone for 4 us (6 left), then both at half: the first ends at 4 + 12 = 16 us,
+  // having left the second 4 us of its 10, which it runs at the full rate: 20 us.
+  const auto ends = run({{10, 10, {0}}, {10, 10, {0}, 4}});
+  EXPECT_NEAR(ends[0].seconds() * 1e6, 16, 1e-6);
+  EXPECT_NEAR(ends[1].seconds() * 1e6, 20, 1e-6);
+}
+
+TEST(NicSharing, ACollectiveOverTwoGpusTakesTheLeastOfItsNicsShares) {
+  // A crosses NICs 0 and 1; B shares NIC 0 and C NIC 1, where it takes a quarter alone. Progressive
+  // filling: C freezes at its quarter; then NIC 0 fills with A and B at a half each (NIC 1 would
+  // give A three quarters). A and B run at half speed, C as alone.
+  NicSharing nics;
+  engine::TaskGraph graph(3);
+  const TaskId a = graph.add_shared_task(Duration(), std::vector<ResourceId>{0});
+  const TaskId b = graph.add_shared_task(Duration(), std::vector<ResourceId>{1});
+  const TaskId c = graph.add_shared_task(Duration(), std::vector<ResourceId>{2});
+  nics.add(a, us(10), us(10), std::vector<uint32_t>{0, 1});
+  nics.add(b, us(10), us(10), std::vector<uint32_t>{0});
+  nics.add(c, us(40), us(10), std::vector<uint32_t>{1});
+  const SimTime zero = SimTime::Zero();
+  nics.start(a, zero);
+  nics.start(b, zero);
+  nics.start(c, zero);
+  EXPECT_DOUBLE_EQ(nics.rate(a), 0.5);
+  EXPECT_DOUBLE_EQ(nics.rate(b), 0.5);
+  EXPECT_DOUBLE_EQ(nics.rate(c), 1.0);
+  // A and B end together at 20 us; C, alone again, at 40.
+  ASSERT_EQ(nics.next_finish(), zero + us(20));
+  nics.finish(zero + us(20));
+  nics.finish(zero + us(20));
+  EXPECT_DOUBLE_EQ(nics.rate(c), 1.0);
+  EXPECT_EQ(nics.next_finish(), zero + us(40));
+}
+
+// The all-to-all-heavy scenario under ZeRO 3: each layer's weights are gathered, and its gradients
+// reduce-scattered, over the 16-way data-parallel group, across nodes, on the data-parallel
+// stream beside the all-to-alls.
+scenarios::Scenario fsdp(bool share_nics) {
+  return all_to_all_heavy("1f1b", {"parallelism.zero=3", "parallelism.recompute=full",
+                                   std::string("cluster.network.share_nics=") + (share_nics ? "true" : "false")});
+}
+
+bool overlap(const TimelineSpan& a, const TimelineSpan& b) { return a.start < b.start + b.duration && b.start < a.start + a.duration; }
+
+TEST(NicSharing, AllToAllsBesideDataParallelTrafficAcrossNodesTakeLongerThanAloneAndTheStepWithThem) {
+  const std::vector<TimelineSpan> shared = spans_of(fsdp(true)), apart = spans_of(fsdp(false));
+  ASSERT_EQ(shared.size(), apart.size());
+  int slowed = 0, kept = 0;
+  for (size_t i = 0; i < shared.size(); ++i) {
+    const TimelineSpan& s = shared[i];
+    if (s.kind != TaskKind::kDispatch && s.kind != TaskKind::kCombine) continue;
+    ASSERT_EQ(apart[i].kind, s.kind);
+    // Beside a weight gather or a gradient reduction of its GPU (every GPU of a stage does the same).
+    const bool beside = std::any_of(shared.begin(), shared.end(), [&](const TimelineSpan& o) {
+      return o.gpu == s.gpu && o.stream == LaneStream::kDataParallel && overlap(o, s);
+    });
+    // Alone on its NICs an all-to-all takes its analytic time exactly; beside one, longer.
+    if (beside) {
+      EXPECT_GT(s.duration, apart[i].duration);
+      ++slowed;
+    } else {
+      EXPECT_EQ(s.duration, apart[i].duration);
+      ++kept;
+    }
+  }
+  EXPECT_GT(slowed, 0);
+  EXPECT_GT(kept, 0);
+  EXPECT_GT(run_step(fsdp(true)).step_time, run_step(fsdp(false)).step_time);
+}
+
+TEST(NicSharing, WithinOneNodeNothingCrossesANicAndTheStepIsTheSame) {
+  const auto one_node = [](bool share) {
+    return pipeline({"parallelism.zero=3", std::string("cluster.network.share_nics=") + (share ? "true" : "false")});
+  };
+  EXPECT_EQ(run_step(one_node(true)).step_time, run_step(one_node(false)).step_time);
+}
+
+}  // namespace
+}  // namespace moesim
