@@ -236,10 +236,11 @@ Duration makespan(const StepConfig& c, const gating::RoutingMatrix& routing, boo
   const Lanes lanes = every ? every_gpu(costs) : identical_gpus(costs, layers, migration);
   EXPECT_EQ(lanes.count() < costs.gpus, !every);
   engine::TaskGraph graph;
+  engine::SharedCapacity* shared = network->begin_step();  // before the DAG hands it its collectives
   build_step_dag(c, costs, lanes, layers, migration, *network, graph);
   engine::TaskGraphExecutor executor;
   engine::Schedule schedule;
-  executor.execute(graph, schedule);
+  executor.execute(graph, schedule, shared);
   return schedule.makespan.since_start();
 }
 
