@@ -75,7 +75,8 @@ int cmd_topo(const std::vector<std::string>& args) {
     if (c.nodes > 1) std::printf(", %s to the last node", us(*hardware::path_latency(topology, 0, c.gpu_count() - 1)).c_str());
     std::printf("\n");
   }
-  std::printf("  network       %s model, %s all-to-all%s\n", c.network.model.c_str(), hardware::to_string(c.network.all_to_all),
+  std::printf("  network       %s model, %s all-to-all%s%s\n", c.network.model.c_str(), hardware::to_string(c.network.all_to_all),
+              c.network.share_nics ? "" : ", each collective priced alone (NICs not shared)",
               c.intra_node.nvls ? ", NVLink SHARP all-reduce within a node where it beats the ring" : "");
   std::fputs(layout_report(s, "  ").c_str(), stdout);
   if (vm.count("dot")) std::printf("wrote %s\n", vm["dot"].as<std::string>().c_str());

@@ -224,6 +224,12 @@ TEST_F(Cli, TopoSummarizesTheFabricAndWritesDot) {
   EXPECT_NE(r.out.find("switches      4 intra-node (nvswitch), 2 leaves, 8 spines"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bisection     400.0 GB/s per direction"), std::string::npos) << r.out;
   EXPECT_EQ(slurp(dot).rfind("graph G {", 0), 0u);
+  EXPECT_EQ(r.out.find("NICs not shared"), std::string::npos) << r.out;
+  const Result apart = moesim("topo " + quickstart() + " --set cluster.network.share_nics=false");
+  ASSERT_EQ(apart.status, 0) << apart.err;
+  EXPECT_NE(apart.out.find("network       analytic model, flat all-to-all, each collective priced alone (NICs not shared)"),
+            std::string::npos)
+      << apart.out;
   // Ascend's servers join their two HCCS groups of four through PCIe.
   const Result ascend = moesim("topo " + quickstart() + " --set cluster.preset=ascend-910b");
   ASSERT_EQ(ascend.status, 0) << ascend.err;
