@@ -181,6 +181,11 @@ struct Ring {
   Duration per_pass;     // latency of one pass round the ring
 };
 
+// Bytes through each GPU of a ring of n: each pass moves (n-1)/n of the buffer.
+double ring_volume(size_t n, Bytes bytes, int passes) {
+  return passes * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count();
+}
+
 Ring ring_over(const AnalyticNetwork& net, std::span<const int> gpus) {
   const hardware::ClusterSpec& c = net.cluster;
   std::map<int, int> per_node;  // node -> participants
@@ -211,8 +216,7 @@ Duration ring_time(const AnalyticNetwork& net, std::span<const int> gpus, Bytes 
   const size_t n = gpus.size();
   if (n <= 1 || bytes.count() <= 0) return Duration();
   const Ring ring = ring_over(net, gpus);
-  const double volume = passes * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count();
-  return Seconds(volume / ring.bandwidth) + ring.per_pass * static_cast<int64_t>(passes);
+  return Seconds(ring_volume(n, bytes, passes) / ring.bandwidth) + ring.per_pass * static_cast<int64_t>(passes);
 }
 
 Duration ring_nic_busy(const AnalyticNetwork& net, std::span<const int> gpus, Bytes bytes, int passes) {
@@ -220,8 +224,7 @@ Duration ring_nic_busy(const AnalyticNetwork& net, std::span<const int> gpus, By
   const size_t n = gpus.size();
   const bool one_node = std::all_of(gpus.begin(), gpus.end(), [&](int g) { return c.node_of(g) == c.node_of(gpus.front()); });
   if (n <= 1 || bytes.count() <= 0 || one_node) return Duration();
-  const double volume = passes * static_cast<double>(n - 1) / static_cast<double>(n) * bytes.count();
-  return Seconds(volume / (static_cast<double>(ring_count(c, gpus)) * c.nic.link.effective().bytes_per_second()));
+  return Seconds(ring_volume(n, bytes, passes) / (static_cast<double>(ring_count(c, gpus)) * c.nic.link.effective().bytes_per_second()));
 }
 
 Duration ring_latency(const AnalyticNetwork& net, std::span<const int> gpus, int passes) {
