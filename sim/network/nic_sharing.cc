@@ -9,10 +9,9 @@ namespace moesim::network {
 void NicSharing::reset() {
   collectives_.clear();
   nic_ids_.clear();
-  running_.clear();
+  ends_.clear();
   for (auto& on : on_nic_) on.clear();
   std::fill(load_.begin(), load_.end(), 0);
-  now_ = SimTime::Zero();
   next_finish_.reset();
 }
 
@@ -34,8 +33,18 @@ void NicSharing::add(engine::TaskId t, Duration alone, Duration nic_busy, std::s
   }
   for (size_t i = begin; i < nic_ids_.size(); ++i) nic_seen_[nic_ids_[i]] = 0;
   const double share = static_cast<double>(nic_busy.picoseconds()) / static_cast<double>(alone.picoseconds());
-  collectives_.push_back({t, share, static_cast<int64_t>(std::ceil(share * static_cast<double>(kWholeNic))), alone.picoseconds(), begin,
-                          static_cast<uint32_t>(nic_ids_.size()), 0, 1, 0});
+  collectives_.push_back({.task = t,
+                          .share = share,
+                          .fixed_share = static_cast<int64_t>(std::ceil(share * static_cast<double>(kWholeNic))),
+                          .alone_ps = alone.picoseconds(),
+                          .nic_begin = begin,
+                          .nic_end = static_cast<uint32_t>(nic_ids_.size()),
+                          .since = SimTime::Zero(),
+                          .remaining_ps = 0,
+                          .rate = 1,
+                          .end = SimTime::Zero(),
+                          .version = 0,
+                          .running = false});
 }
 
 NicSharing::Collective& NicSharing::collective_of(engine::TaskId t) {
@@ -46,51 +55,51 @@ NicSharing::Collective& NicSharing::collective_of(engine::TaskId t) {
 }
 
 double NicSharing::rate(engine::TaskId t) const {
-  for (uint32_t i : running_) {
-    if (collectives_[i].task == t) return collectives_[i].rate;
-  }
-  return 0;
+  const auto it =
+      std::lower_bound(collectives_.begin(), collectives_.end(), t, [](const Collective& c, engine::TaskId id) { return c.task < id; });
+  return it != collectives_.end() && it->task == t && it->running ? it->rate : 0;
 }
 
-void NicSharing::advance(SimTime now) {
-  const auto elapsed = static_cast<double>((now - now_).picoseconds());
-  if (elapsed > 0) {
-    for (uint32_t i : running_) {
-      Collective& c = collectives_[i];
-      c.remaining_ps = std::max(0.0, c.remaining_ps - c.rate * elapsed);
-    }
-  }
-  now_ = now;
+void NicSharing::set_rate(uint32_t i, double rate, SimTime now) {
+  Collective& c = collectives_[i];
+  if (rate == c.rate) return;  // its end stands
+  c.remaining_ps = std::max(0.0, c.remaining_ps - c.rate * static_cast<double>((now - c.since).picoseconds()));
+  c.since = now;
+  c.rate = rate;
+  c.end = now + Duration::FromPicoseconds(static_cast<int64_t>(std::ceil(c.remaining_ps / rate)));
+  ends_.push_back({c.end, i, ++c.version});
+  std::push_heap(ends_.begin(), ends_.end(), later);
 }
 
 // A NIC whose collectives' shares alone sum to at most its line rate limits none of them: a
 // collective that starts where none of its NICs is over-full runs as alone, and one that starts or
 // ends there changes no one's rate.
 void NicSharing::start(engine::TaskId t, SimTime now) {
-  advance(now);
   Collective& c = collective_of(t);
   const auto index = static_cast<uint32_t>(&c - collectives_.data());
+  c.running = true;
+  c.since = now;
   c.remaining_ps = static_cast<double>(c.alone_ps);
   c.rate = 1;
-  c.slot = static_cast<uint32_t>(running_.size());
-  running_.push_back(index);
+  c.end = now + Duration::FromPicoseconds(c.alone_ps);
+  ends_.push_back({c.end, index, ++c.version});
+  std::push_heap(ends_.begin(), ends_.end(), later);
   changed_.clear();
   for (uint32_t n : nics(c)) {
     on_nic_[n].push_back(index);
     if ((load_[n] += c.fixed_share) > kWholeNic) changed_.push_back(n);
   }
-  if (!changed_.empty()) rerate(changed_);
+  if (!changed_.empty()) rerate(changed_, now);
   find_next_finish();
 }
 
 std::optional<engine::TaskId> NicSharing::finish(SimTime now) {
-  if (running_.empty()) return std::nullopt;
-  advance(now);
-  const uint32_t index = next_;
-  const Collective& c = collectives_[index];
-  collectives_[running_.back()].slot = c.slot;
-  running_[c.slot] = running_.back();
-  running_.pop_back();
+  if (!next_finish_) return std::nullopt;
+  const uint32_t index = ends_.front().collective;
+  std::pop_heap(ends_.begin(), ends_.end(), later);
+  ends_.pop_back();
+  Collective& c = collectives_[index];
+  c.running = false;
   changed_.clear();
   for (uint32_t n : nics(c)) {
     if (load_[n] > kWholeNic) changed_.push_back(n);
@@ -99,12 +108,12 @@ std::optional<engine::TaskId> NicSharing::finish(SimTime now) {
     *std::find(on.begin(), on.end(), index) = on.back();
     on.pop_back();
   }
-  if (!changed_.empty()) rerate(changed_);
+  if (!changed_.empty()) rerate(changed_, now);
   find_next_finish();
   return c.task;
 }
 
-void NicSharing::rerate(std::span<const uint32_t> changed) {
+void NicSharing::rerate(std::span<const uint32_t> changed, SimTime now) {
   // Only a NIC whose collectives' shares alone sum to more than its line rate (over-full) can
   // limit one. The group: the collectives on `changed`, and those linked to them through over-full
   // NICs; the others keep their rates.
@@ -152,12 +161,12 @@ void NicSharing::rerate(std::span<const uint32_t> changed) {
     // NICs full at this level, then the collectives that freeze on them or at what they take alone.
     for (uint32_t n : group_nics_) unfrozen_on_[n] = unfrozen_on_[n] > 0 && left_[n] / unfrozen_on_[n] <= at;
     std::erase_if(unfrozen, [&](uint32_t i) {
-      Collective& c = collectives_[i];
+      const Collective& c = collectives_[i];
       const auto these = nics(c);
       if (c.share > at && std::none_of(these.begin(), these.end(), [&](uint32_t n) { return full(n) && unfrozen_on_[n] != 0; }))
         return false;
       const double taken = std::min(c.share, level);
-      c.rate = taken / c.share;
+      set_rate(i, taken / c.share, now);
       for (uint32_t n : these) {
         if (full(n)) left_[n] -= taken;
       }
@@ -167,16 +176,14 @@ void NicSharing::rerate(std::span<const uint32_t> changed) {
 }
 
 void NicSharing::find_next_finish() {
-  next_finish_.reset();
-  for (uint32_t i : running_) {
-    const Collective& c = collectives_[i];
-    const SimTime end = now_ + Duration::FromPicoseconds(static_cast<int64_t>(std::ceil(c.remaining_ps / c.rate)));
-    // Ties go to the collective added first, whatever the order they run in.
-    if (!next_finish_ || end < *next_finish_ || (end == *next_finish_ && i < next_)) {
-      next_finish_ = end;
-      next_ = i;
-    }
+  while (!ends_.empty()) {
+    const End& top = ends_.front();
+    const Collective& c = collectives_[top.collective];
+    if (c.running && c.version == top.version) break;
+    std::pop_heap(ends_.begin(), ends_.end(), later);
+    ends_.pop_back();
   }
+  next_finish_ = ends_.empty() ? std::nullopt : std::optional<SimTime>(ends_.front().time);
 }
 
 }  // namespace moesim::network

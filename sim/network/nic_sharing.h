@@ -15,9 +15,11 @@
 // ends), and GPUs that share one NIC beyond what a single collective's time already includes.
 //
 // Cost: a NIC limits its collectives only when their shares alone sum to more than its line rate
-// (over-full). A start or an end on no over-full NIC costs O(its NICs + the collectives running);
-// otherwise the collectives linked to it through over-full NICs are re-rated by progressive
-// filling, O(rounds x their NICs), rounds at most their count.
+// (over-full). A start or an end on no over-full NIC costs O(its NICs + log of the collectives
+// running); otherwise the collectives linked to it through over-full NICs are re-rated by
+// progressive filling, O(rounds x their NICs), rounds at most their count. A collective's progress
+// is brought up to date only when its rate changes, and the next to end comes from a heap of ends
+// (stale entries skipped), so what runs elsewhere costs nothing.
 #pragma once
 
 #include <cstdint>
@@ -55,27 +57,36 @@ class NicSharing final : public engine::SharedCapacity {
     int64_t fixed_share;  // the same in fixed point
     int64_t alone_ps;
     uint32_t nic_begin, nic_end;
-    // While it runs:
-    double remaining_ps;  // of its time alone
+    // While it runs, since its rate last changed:
+    SimTime since;
+    double remaining_ps;  // of its time alone, at `since`
     double rate;          // of its time alone per unit of time
-    uint32_t slot;        // in running_
+    SimTime end;          // at this rate
+    uint32_t version;     // of `end`: a heap entry of another version is stale
+    bool running;
   };
+  struct End {
+    SimTime time;
+    uint32_t collective, version;
+  };
+  // For std::*_heap, the earliest end (ties: the collective added first) on top.
+  static bool later(const End& a, const End& b) { return a.time > b.time || (a.time == b.time && a.collective > b.collective); }
 
   Collective& collective_of(engine::TaskId t);
   std::span<const uint32_t> nics(const Collective& c) const { return {nic_ids_.data() + c.nic_begin, c.nic_end - c.nic_begin}; }
-  void advance(SimTime now);
+  // Sets running collective `i`'s rate from `now` on, and its end.
+  void set_rate(uint32_t i, double rate, SimTime now);
   // Re-rates the running collectives that share a NIC with `nics`, directly or through others.
-  void rerate(std::span<const uint32_t> nics);
+  void rerate(std::span<const uint32_t> nics, SimTime now);
+  // Drops stale ends from the heap's top and notes the next.
   void find_next_finish();
 
   std::vector<Collective> collectives_;
   std::vector<uint32_t> nic_ids_;
-  std::vector<uint32_t> running_;              // collectives, in no particular order
+  std::vector<End> ends_;                      // a heap, with stale entries
   std::vector<std::vector<uint32_t>> on_nic_;  // per NIC, the running collectives on it
   std::vector<int64_t> load_;                  // per NIC, their shares alone, summed
-  SimTime now_ = SimTime::Zero();
   std::optional<SimTime> next_finish_;
-  uint32_t next_ = 0;  // the collective that ends at next_finish_
   // Scratch for add() and rerate(); the marks are all zero between calls.
   std::vector<uint32_t> changed_, group_, group_nics_;
   std::vector<uint8_t> in_group_, nic_seen_;

@@ -96,6 +96,18 @@ TEST(NicSharing, ACollectiveThatStartsLaterSlowsTheOneRunningFromThen) {
   EXPECT_NEAR(ends[1].seconds() * 1e6, 20, 1e-6);
 }
 
+TEST(NicSharing, RatesThatChangeAsOthersStartAndEndAddUpToEachOnesWorkAndOneElsewhereKeepsItsTime) {
+  // On NIC 0: A alone for 2 us (8 left), with B at halves until 4 us (A 7, B 9 left), then with C at
+  // thirds: A ends 21 us later, at 25, B and C having done 7 each (2 and 3 left); B and C at halves,
+  // B ends at 29 with C 1 us short, which C runs alone: 30. D, on NIC 1 throughout, is timed apart
+  // from all of it and ends at its own time to the picosecond.
+  const auto ends = run({{10, 10, {0}}, {10, 10, {0}, 2}, {10, 10, {0}, 4}, {7, 7, {1}}});
+  EXPECT_NEAR(ends[0].seconds() * 1e6, 25, 1e-6);
+  EXPECT_NEAR(ends[1].seconds() * 1e6, 29, 1e-6);
+  EXPECT_NEAR(ends[2].seconds() * 1e6, 30, 1e-6);
+  EXPECT_EQ(ends[3], us(7));
+}
+
 TEST(NicSharing, ACollectiveOverTwoGpusTakesTheLeastOfItsNicsShares) {
   // A crosses NICs 0 and 1; B shares NIC 0 and C NIC 1, where it takes a quarter alone. Progressive
   // filling: C freezes at its quarter; then NIC 0 fills with A and B at a half each (NIC 1 would
