@@ -244,6 +244,7 @@ void TaskGraphExecutor::start_events(const TaskGraph& graph, Schedule& out) {
   resource_busy_.assign(resource_count, 0);
   touched_mark_.assign(resource_count, 0);
   events_.clear();
+  starting_shared_.clear();
 
   const SimTime zero = SimTime::Zero();
   touched_.clear();
@@ -255,6 +256,7 @@ void TaskGraphExecutor::start_events(const TaskGraph& graph, Schedule& out) {
   }
   for (ResourceId r = 0; r < resource_count; ++r) try_start(graph, r, zero, out);
   untouch();
+  start_shared_work(zero);
 }
 
 void TaskGraphExecutor::run_events(const TaskGraph& graph, Schedule& out) {
@@ -289,9 +291,12 @@ void TaskGraphExecutor::run_events(const TaskGraph& graph, Schedule& out) {
       if (more) event = events_.pop();
     }
     for (TaskId t : unconstrained_) start(graph, t, now, out);
-    std::sort(touched_.begin(), touched_.end());
+    // Which tasks start at an instant does not depend on the order the touched resources are
+    // tried in (each starts that is first in line on all of its free resources); only the shared
+    // work's order could, and start_shared_work fixes it.
     for (ResourceId r : touched_) try_start(graph, r, now, out);
     untouch();
+    start_shared_work(now);
   }
   // Only a graph timed without shared work can be re-timed.
   if (shared_ != nullptr) order_.clear();
@@ -329,6 +334,12 @@ void TaskGraphExecutor::try_start(const TaskGraph& graph, ResourceId r, SimTime 
   start(graph, head, now, out);
 }
 
+void TaskGraphExecutor::start_shared_work(SimTime now) {
+  std::sort(starting_shared_.begin(), starting_shared_.end());
+  for (TaskId t : starting_shared_) shared_->start(t, now);
+  starting_shared_.clear();
+}
+
 void TaskGraphExecutor::finish_shared(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out) {
   out.tasks[t].end = now;
   for (ResourceId r : graph.resources(t)) out.resource_busy[r] += now - out.tasks[t].start;
@@ -340,7 +351,7 @@ void TaskGraphExecutor::start(const TaskGraph& graph, TaskId t, SimTime now, Sch
     assert(shared_ && "a graph with shared tasks needs a SharedCapacity");
     for (ResourceId r : graph.resources(t)) resource_busy_[r] = 1;
     out.tasks[t] = TaskTiming{now, now};
-    shared_->start(t, now);
+    starting_shared_.push_back(t);
     return;
   }
   order_.push_back(t);

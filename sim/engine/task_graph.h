@@ -175,6 +175,9 @@ class TaskGraphExecutor {
   void make_ready(const TaskGraph& graph, TaskId t, SimTime now);
   void try_start(const TaskGraph& graph, ResourceId r, SimTime now, Schedule& out);
   void start(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out);
+  // Hands the shared tasks started at `now` to the SharedCapacity, in the order of their ids, so
+  // that it sees the same calls whatever order the instant's starts came in.
+  void start_shared_work(SimTime now);
   void finish_shared(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out);
   // Notes that resource r may start a task now (once, however often it is touched).
   void touch(ResourceId r) {
@@ -202,6 +205,7 @@ class TaskGraphExecutor {
   std::vector<ResourceId> touched_;    // each resource at most once
   std::vector<uint8_t> touched_mark_;  // per resource: in touched_
   std::vector<TaskId> unconstrained_;
+  std::vector<TaskId> starting_shared_;  // started at this instant, their work not yet handed on
   LargeVector<uint32_t> fill_;
   LargeVector<TaskId> order_;             // the tasks in the order they started, as the events ran
   uint64_t ordered_shape_ = 0;            // the shape of the graph order_ was last found topological for
