@@ -139,8 +139,9 @@ void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCap
   // Without shared tasks, the graph may be re-timed in a kept order.
   shared_ = graph.any_shared() ? shared : nullptr;
   link_successors(graph);
-  retimed_ = shared_ == nullptr && retime(graph, out);
+  retimed_ = shared_ == nullptr ? retime(graph, out) : shared_->rewind() && retime_shared(graph, out);
   if (retimed_) return;
+  if (shared_ != nullptr) shared_->rewind();
   count_inputs();
   run_events(graph, out);
 }
@@ -163,72 +164,6 @@ void TaskGraphExecutor::link_successors(const TaskGraph& graph) {
 
 void TaskGraphExecutor::count_inputs() { pending_inputs_ = inputs_; }
 
-bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
-  const size_t n = graph.task_count();
-  if (order_.size() != n) return false;
-  constexpr TaskId kNone = ~TaskId{0};
-  constexpr uint32_t kTimed = ~uint32_t{0};
-  // An order kept for this very shape is topological (the events started each task after its
-  // inputs, or an earlier pass checked it): only the lines need checking.
-  const bool topological = graph.shape() != 0 && graph.shape() == ordered_shape_;
-  if (!topological) count_inputs();
-  late_.assign(n, 0);
-  line_last_.assign(graph.resource_count(), kNone);
-  line_last_ready_.resize(graph.resource_count());
-  line_last_late_.resize(graph.resource_count());
-  // A task's start holds its ready time until it is timed.
-  out.tasks.assign(n, TaskTiming{});
-  out.resource_busy.assign(graph.resource_count(), Duration());
-  out.makespan = SimTime::Zero();
-  for (const TaskId t : order_) {
-    // Not yet timed, and every input timed before it: otherwise the order is not topological.
-    if (!topological) {
-      if (t >= n || pending_inputs_[t] != 0) return false;
-      pending_inputs_[t] = kTimed;
-    }
-    const Duration d = graph.duration(t);
-    if (graph.shared(t)) return false;
-    const SimTime ready = out.tasks[t].start;
-    const bool late = late_[t] != 0;
-    const int32_t priority = graph.priority(t);
-    SimTime start = ready;
-    for (const ResourceId r : graph.resources(t)) {
-      const TaskId last = line_last_[r];
-      if (last != kNone) {
-        // `last` must be ahead of t in line (Waiting's order: ready time, higher priority, id).
-        const SimTime last_ready = line_last_ready_[r];
-        const int32_t last_priority = graph.priority(last);
-        if (last_ready > ready || (last_ready == ready && (last_priority < priority || (last_priority == priority && last > t))))
-          return false;
-        // `last` became ready only once a task of zero time had ended at that instant, after the
-        // instant's first starts: t, ready then too, may have started before it (task_graph.h).
-        if (line_last_late_[r] && last_ready == ready) return false;
-        start = std::max(start, out.tasks[last].end);
-      }
-      line_last_[r] = t;
-      line_last_ready_[r] = ready;
-      line_last_late_[r] = late;
-    }
-    const SimTime end = start + d;
-    out.tasks[t] = TaskTiming{start, end};
-    for (const ResourceId r : graph.resources(t)) out.resource_busy[r] += d;
-    out.makespan = std::max(out.makespan, end);
-    for (uint32_t s = successor_begin_[t]; s < successor_begin_[t + 1]; ++s) {
-      const TaskId next = successors_[s];
-      SimTime& next_ready = out.tasks[next].start;
-      if (end > next_ready) {
-        next_ready = end;
-        late_[next] = d == Duration();
-      } else if (end == next_ready) {
-        late_[next] |= d == Duration();
-      }
-      if (!topological) --pending_inputs_[next];
-    }
-  }
-  ordered_shape_ = graph.shape();
-  return true;
-}
-
 void TaskGraphExecutor::start_events(const TaskGraph& graph, Schedule& out) {
   const size_t n = graph.task_count();
   const uint32_t resource_count = graph.resource_count();
@@ -237,6 +172,7 @@ void TaskGraphExecutor::start_events(const TaskGraph& graph, Schedule& out) {
   out.makespan = SimTime::Zero();
   order_.clear();
   order_.reserve(n);
+  ++order_run_;
 
   checked_.assign(n, 0);
   lines_.resize(resource_count);
@@ -298,8 +234,6 @@ void TaskGraphExecutor::run_events(const TaskGraph& graph, Schedule& out) {
     untouch();
     start_shared_work(now);
   }
-  // Only a graph timed without shared work can be re-timed.
-  if (shared_ != nullptr) order_.clear();
   ordered_shape_ = graph.shape();
 }
 
@@ -347,6 +281,7 @@ void TaskGraphExecutor::finish_shared(const TaskGraph& graph, TaskId t, SimTime 
 }
 
 void TaskGraphExecutor::start(const TaskGraph& graph, TaskId t, SimTime now, Schedule& out) {
+  order_.push_back(t);
   if (graph.shared(t)) {
     assert(shared_ && "a graph with shared tasks needs a SharedCapacity");
     for (ResourceId r : graph.resources(t)) resource_busy_[r] = 1;
@@ -354,7 +289,6 @@ void TaskGraphExecutor::start(const TaskGraph& graph, TaskId t, SimTime now, Sch
     starting_shared_.push_back(t);
     return;
   }
-  order_.push_back(t);
   const Duration d = graph.duration(t);
   for (ResourceId r : graph.resources(t)) {
     resource_busy_[r] = 1;

@@ -18,14 +18,21 @@
 // events when it can: it keeps the order in which the last graph's tasks started, times the next
 // graph in that order in one pass, and keeps the result if that order is a topological one in
 // which each resource's tasks come in line order, and no task made ready late in that way has a
-// task ready at the same instant after it in line; otherwise (or with shared tasks) it runs the
-// events. A simulation that builds the same graph every step with new durations mostly skips them,
-// and, rebuilding it in place (rebuild()), also the successor lists and the order's topological
-// check, which the executor keeps per shape of graph.
+// task ready at the same instant after it in line; otherwise it runs the events. A simulation that
+// builds the same graph every step with new durations mostly skips them, and, rebuilding it in
+// place (rebuild()), also the successor lists and the order's topological check, which the
+// executor keeps per shape of graph.
 //
 // A shared task's work runs at a rate that depends on what else runs at the same time (a fluid
 // model, e.g. flows sharing network links): a SharedCapacity says when its work is done; its own
-// duration is a fixed tail after that (e.g. latency). It holds its resources throughout.
+// duration is a fixed tail after that (e.g. latency). It holds its resources throughout. What a
+// SharedCapacity sees depends on the order in time of the starts and ends of shared work, which a
+// pass in the kept order does not have; where the capacity can rewind, the executor times each
+// resource's tasks in the kept order as far as the shared work allows, hands that work on in time
+// order (the work done by an instant before the work that starts then, which comes in the order
+// of its tasks' ids, as the events hand it on), and times what waits for a shared task once its
+// work is done. It keeps the result under the same checks, and all tasks timed; otherwise the
+// capacity rewinds and the events run.
 //
 // The graph knows nothing of GPUs or MoE: resources and tasks are numbers, `tag` is the
 // caller's. Not thread-safe.
@@ -131,6 +138,9 @@ class SharedCapacity {
   // Advances to `now`, which is next_finish(). Returns the task whose work is done then, if
   // that is what happened (the model may have events of its own, such as a task's next phase).
   virtual std::optional<TaskId> finish(SimTime now) = 0;
+  // Forgets every task started and returns to time zero, keeping what it was told of the tasks;
+  // false where it cannot, and then the executor runs every graph with shared tasks by its events.
+  virtual bool rewind() { return false; }
 };
 
 struct TaskTiming {
@@ -169,6 +179,23 @@ class TaskGraphExecutor {
   // Times the graph in order_ into `out`; false (and `out` unfinished) where that order is not
   // the one the events would give.
   bool retime(const TaskGraph& graph, Schedule& out);
+  // For retime() and retime_shared(): no task timed yet, each ready at zero.
+  void begin_in_order(const TaskGraph& graph, Schedule& out);
+  // Task t starts after the tasks before it in order_ on each of its resources (timed), when it is
+  // ready; false where one of them is not ahead of t in line, or made ready late at t's instant.
+  bool start_in_line(const TaskGraph& graph, TaskId t, const Schedule& out, SimTime& start);
+  // A task that ends at `end` is an input of `next`.
+  void ready_by(TaskId next, SimTime end, bool zero_time, Schedule& out);
+  // The same for a graph with shared tasks: each resource's tasks in order_'s order, the shared
+  // work handed to the SharedCapacity in time order; false (the capacity used) where that is not
+  // the schedule the events would give.
+  bool retime_shared(const TaskGraph& graph, Schedule& out);
+  void line_up(const TaskGraph& graph);
+  // In retime_shared(): times task t, whose inputs and whose predecessors in order_ on each of its
+  // resources have ended; false where order_ is not the line order.
+  bool time_in_order(const TaskGraph& graph, TaskId t, Schedule& out);
+  // In retime_shared(): task t ends at `end`; what waited for it may be timed.
+  void ended_in_order(const TaskGraph& graph, TaskId t, SimTime end, bool zero_time, Schedule& out);
   // Times the graph by its events, from the tasks ready at time zero.
   void run_events(const TaskGraph& graph, Schedule& out);
   void start_events(const TaskGraph& graph, Schedule& out);
@@ -215,6 +242,17 @@ class TaskGraphExecutor {
   // retime(): per task, whether it became ready as a task of zero time ended, which the events
   // apply after the starts of that instant
   LargeVector<uint8_t> late_;
+  // retime_shared(): per resource, its tasks in order_'s order (lines_begin_ into lines_order_), and
+  // where the last task timed on it stands; per task, what it waits for (its inputs, and the task
+  // before it on each resource) and still waits for; the tasks that wait for nothing; the shared
+  // tasks timed but not yet handed on, a heap by (start, id). The lines and the waits are made by
+  // line_up() once per shape of graph and run of the events (which writes order_).
+  std::vector<uint32_t> lines_begin_, line_at_;
+  LargeVector<TaskId> lines_order_;
+  LargeVector<uint32_t> lined_up_waits_, waits_;
+  uint64_t lined_up_shape_ = 0, order_run_ = 0, lined_up_run_ = 0;
+  std::vector<TaskId> timeable_;
+  std::vector<std::pair<SimTime, TaskId>> shared_starts_;
   bool retimed_ = false;
 };
 

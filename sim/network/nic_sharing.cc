@@ -15,6 +15,20 @@ void NicSharing::reset() {
   next_finish_.reset();
 }
 
+bool NicSharing::rewind() {
+  for (Collective& c : collectives_) {
+    if (!c.running) continue;
+    c.running = false;
+    for (uint32_t n : nics(c)) {
+      on_nic_[n].clear();
+      load_[n] = 0;
+    }
+  }
+  ends_.clear();
+  next_finish_.reset();
+  return true;
+}
+
 void NicSharing::add(engine::TaskId t, Duration alone, Duration nic_busy, std::span<const uint32_t> nics) {
   assert(collectives_.empty() || collectives_.back().task < t);
   assert(nic_busy > Duration() && nic_busy <= alone);

@@ -43,6 +43,7 @@ class NicSharing final : public engine::SharedCapacity {
   void start(engine::TaskId t, SimTime now) override;
   std::optional<SimTime> next_finish() const override { return next_finish_; }
   std::optional<engine::TaskId> finish(SimTime now) override;
+  bool rewind() override;
 
   // The rate at which running task `t` progresses (1: as alone); for tests.
   double rate(engine::TaskId t) const;

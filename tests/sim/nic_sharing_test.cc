@@ -135,6 +135,83 @@ TEST(NicSharing, ACollectiveOverTwoGpusTakesTheLeastOfItsNicsShares) {
   EXPECT_EQ(nics.next_finish(), zero + us(40));
 }
 
+TEST(NicSharing, RewoundItForgetsWhatRanAndTimesWhatStartsAgainAsNew) {
+  NicSharing nics;
+  nics.add(0, us(10), us(10), std::vector<uint32_t>{0});
+  nics.add(1, us(10), us(10), std::vector<uint32_t>{0});
+  const SimTime zero = SimTime::Zero();
+  nics.start(0, zero);
+  nics.start(1, zero + us(2));
+  ASSERT_DOUBLE_EQ(nics.rate(0), 0.5);
+  ASSERT_TRUE(nics.rewind());
+  EXPECT_FALSE(nics.next_finish().has_value());
+  EXPECT_EQ(nics.rate(0), 0);
+  // Alone again, from time zero: its own time to the picosecond; then both at halves.
+  nics.start(1, zero);
+  EXPECT_EQ(nics.next_finish(), zero + us(10));
+  nics.start(0, zero + us(4));
+  EXPECT_DOUBLE_EQ(nics.rate(1), 0.5);
+  EXPECT_EQ(nics.next_finish(), zero + us(16));
+}
+
+// Two GPUs: compute streams 0 and 1, communication streams 2 and 3, data-parallel streams 4 and 5.
+// A collective over both NICs after both computes; one on each GPU's NIC alone after its compute
+// (GPU 0's 100 us long); a task on stream 0 after each of the first two. Run again with other times, the executor times the
+// graph in the first run's order, its NIC sharing rewound and handed the collectives in time
+// order, or, where that order no longer holds, rewinds it again and runs the events; either way
+// it must agree with the events to the picosecond.
+engine::Schedule two_gpus(engine::TaskGraphExecutor& ex, double compute0_us, double compute1_us, double one_us) {
+  engine::TaskGraph graph(6);
+  const TaskId c0 = graph.add_task(us(compute0_us), 0);
+  const TaskId c1 = graph.add_task(us(compute1_us), 1);
+  const TaskId both = graph.add_shared_task(Duration(), std::vector<ResourceId>{2, 3});
+  const TaskId one = graph.add_shared_task(Duration(), std::vector<ResourceId>{4});
+  const TaskId long_one = graph.add_shared_task(Duration(), std::vector<ResourceId>{5});
+  const TaskId after_both = graph.add_task(us(1), 0);
+  const TaskId after_one = graph.add_task(us(1), 0);
+  graph.add_dependency(c0, both);
+  graph.add_dependency(c1, both);
+  graph.add_dependency(c1, one);
+  graph.add_dependency(both, after_both);
+  graph.add_dependency(one, after_one);
+  graph.add_dependency(c0, long_one);
+  NicSharing nics;
+  nics.add(both, us(10), us(10), std::vector<uint32_t>{0, 1});
+  nics.add(one, us(one_us), us(one_us), std::vector<uint32_t>{1});
+  nics.add(long_one, us(100), us(100), std::vector<uint32_t>{0});
+  engine::Schedule schedule;
+  ex.execute(graph, schedule, &nics);
+  return schedule;
+}
+
+void expect_events(const engine::Schedule& s, double compute0_us, double compute1_us, double one_us) {
+  engine::TaskGraphExecutor fresh;
+  const engine::Schedule events = two_gpus(fresh, compute0_us, compute1_us, one_us);
+  EXPECT_FALSE(fresh.retimed());
+  for (size_t t = 0; t < events.tasks.size(); ++t) {
+    EXPECT_EQ(s.tasks[t].start, events.tasks[t].start) << t;
+    EXPECT_EQ(s.tasks[t].end, events.tasks[t].end) << t;
+  }
+}
+
+TEST(NicSharing, AGraphTimedInTheLastOrderSharesItsNicsAsTheEventsDo) {
+  engine::TaskGraphExecutor ex;
+  two_gpus(ex, 3, 2, 6);
+  const engine::Schedule again = two_gpus(ex, 4, 1, 6);
+  EXPECT_TRUE(ex.retimed());
+  expect_events(again, 4, 1, 6);
+  // `one` runs alone from 1 us, 3 of its 6 by 4, when `both` and the long one start: halves on
+  // both NICs, so `one` ends at 10, and `both`, 3 of its 10 done by then and still at half beside
+  // the long one, at 24.
+  EXPECT_EQ(again.tasks[3].end.since_start(), us(10));
+  EXPECT_EQ(again.tasks[2].end.since_start(), us(24));
+  // `one` now ends after `both`: stream 0 takes the task after `both` first, against the order
+  // kept, found while the long one still runs.
+  const engine::Schedule reordered = two_gpus(ex, 4, 1, 40);
+  EXPECT_FALSE(ex.retimed());
+  expect_events(reordered, 4, 1, 40);
+}
+
 // The all-to-all-heavy scenario under ZeRO 3: each layer's weights are gathered, and its gradients
 // reduce-scattered, over the 16-way data-parallel group, across nodes, on the data-parallel
 // stream beside the all-to-alls.
