@@ -242,14 +242,12 @@ class TaskGraphExecutor {
   // retime(): per task, whether it became ready as a task of zero time ended, which the events
   // apply after the starts of that instant
   LargeVector<uint8_t> late_;
-  // retime_shared(): per resource, its tasks in order_'s order (lines_begin_ into lines_order_), and
-  // where the last task timed on it stands; per task, what it waits for (its inputs, and the task
-  // before it on each resource) and still waits for; the tasks that wait for nothing; the shared
-  // tasks timed but not yet handed on, a heap by (start, id). The lines and the waits are made by
-  // line_up() once per shape of graph and run of the events (which writes order_).
+  // retime_shared(): per resource, its tasks in order_'s order (lines_begin_ into lines_order_, made
+  // by line_up() once per shape of graph and run of the events, which writes order_), and where
+  // the last task timed on it stands; the tasks that wait for nothing more; the shared tasks timed
+  // but not yet handed on, a heap by (start, id).
   std::vector<uint32_t> lines_begin_, line_at_;
   LargeVector<TaskId> lines_order_;
-  LargeVector<uint32_t> lined_up_waits_, waits_;
   uint64_t lined_up_shape_ = 0, order_run_ = 0, lined_up_run_ = 0;
   std::vector<TaskId> timeable_;
   std::vector<std::pair<SimTime, TaskId>> shared_starts_;

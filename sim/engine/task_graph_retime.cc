@@ -106,12 +106,8 @@ void TaskGraphExecutor::line_up(const TaskGraph& graph) {
   for (uint32_t r = 0; r < resource_count; ++r) lines_begin_[r + 1] += lines_begin_[r];
   lines_order_.resize(lines_begin_.back());
   line_at_.assign(lines_begin_.begin(), lines_begin_.end() - 1);
-  lined_up_waits_ = inputs_;
   for (const TaskId t : order_) {
-    for (const ResourceId r : graph.resources(t)) {
-      if (line_at_[r] != lines_begin_[r]) ++lined_up_waits_[t];
-      lines_order_[line_at_[r]++] = t;
-    }
+    for (const ResourceId r : graph.resources(t)) lines_order_[line_at_[r]++] = t;
   }
 }
 
@@ -119,13 +115,20 @@ bool TaskGraphExecutor::retime_shared(const TaskGraph& graph, Schedule& out) {
   const size_t n = graph.task_count();
   if (order_.size() != n) return false;
   line_up(graph);
-  waits_ = lined_up_waits_;
+  // What each task waits for: its inputs, and on each of its resources but where it comes first,
+  // the task before it there (pending_inputs_, which the events count again before they run).
+  pending_inputs_.resize(n);
+  for (TaskId t = 0; t < n; ++t) pending_inputs_[t] = inputs_[t] + static_cast<uint32_t>(graph.resources(t).size());
+  const uint32_t resource_count = graph.resource_count();
+  for (uint32_t r = 0; r < resource_count; ++r) {
+    if (lines_begin_[r] != lines_begin_[r + 1]) --pending_inputs_[lines_order_[lines_begin_[r]]];
+  }
   line_at_.assign(lines_begin_.begin(), lines_begin_.end() - 1);
   begin_in_order(graph, out);
   timeable_.clear();
   shared_starts_.clear();
   for (TaskId t = 0; t < n; ++t) {
-    if (waits_[t] == 0) timeable_.push_back(t);
+    if (pending_inputs_[t] == 0) timeable_.push_back(t);
   }
   // The shared work is handed on in time order, as the events would: the work done by an instant
   // before the tasks that start then (which come in the order of their ids). The tasks not yet
@@ -188,14 +191,14 @@ void TaskGraphExecutor::ended_in_order(const TaskGraph& graph, TaskId t, SimTime
   for (uint32_t s = successor_begin_[t]; s < successor_begin_[t + 1]; ++s) {
     const TaskId next = successors_[s];
     ready_by(next, end, zero_time, out);
-    if (--waits_[next] == 0) timeable_.push_back(next);
+    if (--pending_inputs_[next] == 0) timeable_.push_back(next);
   }
   // On each of its resources, the next task in order_ no longer waits for it (t is still the last
   // timed there: the next could not be timed before t ended).
   for (const ResourceId r : graph.resources(t)) {
     if (line_at_[r] == lines_begin_[r + 1]) continue;
     const TaskId next = lines_order_[line_at_[r]];
-    if (--waits_[next] == 0) timeable_.push_back(next);
+    if (--pending_inputs_[next] == 0) timeable_.push_back(next);
   }
 }
 
