@@ -136,7 +136,8 @@ bool TaskGraphExecutor::later_in_line(const Waiting& a, const Waiting& b) {
 }
 
 void TaskGraphExecutor::execute(const TaskGraph& graph, Schedule& out, SharedCapacity* shared) {
-  // Without shared tasks, the graph may be re-timed in a kept order.
+  // The graph may be timed in a kept order; with shared tasks, only where their capacity can rewind
+  // (to hand the events a fresh one if that order fails).
   shared_ = graph.any_shared() ? shared : nullptr;
   link_successors(graph);
   retimed_ = shared_ == nullptr ? retime(graph, out) : shared_->rewind() && retime_shared(graph, out);

@@ -190,6 +190,7 @@ class TaskGraphExecutor {
   // work handed to the SharedCapacity in time order; false (the capacity used) where that is not
   // the schedule the events would give.
   bool retime_shared(const TaskGraph& graph, Schedule& out);
+  // Each resource's tasks in order_'s order, unless they are those of the graph's shape already.
   void line_up(const TaskGraph& graph);
   // In retime_shared(): times task t, whose inputs and whose predecessors in order_ on each of its
   // resources have ended; false where order_ is not the line order.
