@@ -184,6 +184,9 @@ class TaskGraphExecutor {
   // Task t starts after the tasks before it in order_ on each of its resources (timed), when it is
   // ready; false where one of them is not ahead of t in line, or made ready late at t's instant.
   bool start_in_line(const TaskGraph& graph, TaskId t, const Schedule& out, SimTime& start);
+  // Task t, not shared, runs from `start`: its timing, its resources' busy time and the makespan;
+  // returns its end.
+  SimTime run_from(const TaskGraph& graph, TaskId t, SimTime start, Schedule& out);
   // A task that ends at `end` is an input of `next`.
   void ready_by(TaskId next, SimTime end, bool zero_time, Schedule& out);
   // The same for a graph with shared tasks: each resource's tasks in order_'s order, the shared

@@ -51,6 +51,15 @@ bool TaskGraphExecutor::start_in_line(const TaskGraph& graph, TaskId t, const Sc
   return true;
 }
 
+SimTime TaskGraphExecutor::run_from(const TaskGraph& graph, TaskId t, SimTime start, Schedule& out) {
+  const Duration d = graph.duration(t);
+  const SimTime end = start + d;
+  out.tasks[t] = TaskTiming{start, end};
+  for (const ResourceId r : graph.resources(t)) out.resource_busy[r] += d;
+  out.makespan = std::max(out.makespan, end);
+  return end;
+}
+
 void TaskGraphExecutor::ready_by(TaskId next, SimTime end, bool zero_time, Schedule& out) {
   SimTime& next_ready = out.tasks[next].start;
   if (end > next_ready) {
@@ -80,10 +89,7 @@ bool TaskGraphExecutor::retime(const TaskGraph& graph, Schedule& out) {
     SimTime start;
     if (!start_in_line(graph, t, out, start)) return false;
     const Duration d = graph.duration(t);
-    const SimTime end = start + d;
-    out.tasks[t] = TaskTiming{start, end};
-    for (const ResourceId r : graph.resources(t)) out.resource_busy[r] += d;
-    out.makespan = std::max(out.makespan, end);
+    const SimTime end = run_from(graph, t, start, out);
     for (uint32_t s = successor_begin_[t]; s < successor_begin_[t + 1]; ++s) {
       ready_by(successors_[s], end, d == Duration(), out);
       if (!topological) --pending_inputs_[successors_[s]];
@@ -156,9 +162,7 @@ bool TaskGraphExecutor::retime_shared(const TaskGraph& graph, Schedule& out) {
     if (!done) break;
     if (const auto t = shared_->finish(*done)) {
       const SimTime end = *done + graph.duration(*t);
-      out.tasks[*t].end = end;
-      for (const ResourceId r : graph.resources(*t)) out.resource_busy[r] += end - out.tasks[*t].start;
-      out.makespan = std::max(out.makespan, end);
+      finish_shared(graph, *t, end, out);
       // Work done, with no tail, at an instant that work was handed on: the events end its task
       // after that instant's starts, as a task of zero time, and what waits for it is made ready late.
       ended_in_order(graph, *t, end, handed_on == *done && end == *done, out);
@@ -178,12 +182,7 @@ bool TaskGraphExecutor::time_in_order(const TaskGraph& graph, TaskId t, Schedule
     std::push_heap(shared_starts_.begin(), shared_starts_.end(), later_start);
     return true;
   }
-  const Duration d = graph.duration(t);
-  const SimTime end = start + d;
-  out.tasks[t] = TaskTiming{start, end};
-  for (const ResourceId r : graph.resources(t)) out.resource_busy[r] += d;
-  out.makespan = std::max(out.makespan, end);
-  ended_in_order(graph, t, end, d == Duration(), out);
+  ended_in_order(graph, t, run_from(graph, t, start, out), graph.duration(t) == Duration(), out);
   return true;
 }
 
