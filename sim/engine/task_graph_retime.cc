@@ -142,12 +142,11 @@ bool TaskGraphExecutor::retime_shared(const TaskGraph& graph, Schedule& out) {
   size_t timed = 0;
   std::optional<SimTime> handed_on;  // when shared work was last handed on
   while (true) {
-    while (!timeable_.empty()) {
-      const TaskId t = timeable_.back();
-      timeable_.pop_back();
-      if (!time_in_order(graph, t, out)) return false;
+    for (size_t head = 0; head < timeable_.size(); ++head) {
+      if (!time_in_order(graph, timeable_[head], out)) return false;
       ++timed;
     }
+    timeable_.clear();
     const std::optional<SimTime> done = shared_->next_finish();
     if (!shared_starts_.empty() && (!done || shared_starts_.front().first < *done)) {
       const SimTime now = shared_starts_.front().first;
