@@ -20,6 +20,7 @@ class TrafficMatrix {
   double at(size_t src, size_t dst) const { return bytes_[src * gpus_.size() + dst]; }
   // Every entry, source by source: at(src, dst) is bytes()[src * size() + dst].
   std::span<const double> bytes() const { return bytes_; }
+  double* data() { return bytes_.data(); }
   void fill(double v) { std::fill(bytes_.begin(), bytes_.end(), v); }
   // Another set of participants, every entry zero, keeping the storage.
   void reset(std::span<const int> gpus) {
