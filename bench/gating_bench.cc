@@ -23,8 +23,9 @@ void BM_RankSamplerRow(benchmark::State& state) {
   sampler.prepare(shares, 4096, 8);
   Rng rng(1, "gating-bench");
   std::vector<int32_t> row(experts);
+  std::vector<int64_t> loads(experts);
   for (auto _ : state) {
-    sampler.sample(rng, row);
+    sampler.sample(rng, row, loads);
     benchmark::DoNotOptimize(row.data());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * experts);

@@ -268,8 +268,7 @@ void LearnedSource::fill(const RoutingView& view, RoutingMatrix& out) {
       if (rank_shares != prepared) sampler_.prepare(*rank_shares, p_.shape.tokens_per_rank, p_.shape.top_k);
       prepared = rank_shares;
       const std::span<int32_t> row = out.row(l, r);
-      sampler_.sample(rng, row);
-      add_counts(row, std::span<int64_t>(loads_.data() + static_cast<size_t>(l) * p_.shape.experts, p_.shape.experts));
+      sampler_.sample(rng, row, std::span<int64_t>(loads_.data() + static_cast<size_t>(l) * p_.shape.experts, p_.shape.experts));
     }
     if (view.has_placement()) fill_sends(l, view, out);
   }

@@ -155,9 +155,49 @@ ScalePass scale_pass(double scale, double cap, int64_t cap_fixed, double one, do
   return pass;
 }
 
+// RankSampler::round_systematically()'s crossings from `running` on: row[e] is the whole tokens
+// that expert e's stretch of the running sum crosses, added to loads[e] too. Four experts a vector:
+// their stretches' ends (a prefix sum within the vector, then the running sum before it), in whole
+// tokens by a shift (the sums are never negative), less the end before each. The one chain from
+// vector to vector is the running sum's, one addition and one broadcast; one expert at a time, the
+// sum waited on each addition.
+MOESIM_AVX2_CLONES
+void count_crossings(const int64_t* fixed, size_t experts, int64_t running, int fraction_bits, int32_t* row, int64_t* loads) {
+  using Sums = uint64_t __attribute__((vector_size(32)));
+  using Counts = int32_t __attribute__((vector_size(16)));
+  const Sums zeros = {0, 0, 0, 0};
+  Sums before = {static_cast<uint64_t>(running), static_cast<uint64_t>(running), static_cast<uint64_t>(running), static_cast<uint64_t>(running)};
+  Sums crossed = zeros;  // lane 3: the whole tokens crossed so far
+  size_t e = 0;
+  for (; e + 4 <= experts; e += 4) {
+    Sums v;
+    std::memcpy(&v, fixed + e, sizeof v);
+    v += __builtin_shufflevector(zeros, v, 0, 4, 5, 6);
+    v += __builtin_shufflevector(zeros, v, 0, 1, 4, 5);
+    const Sums ends = v + before, reached = ends >> fraction_bits;
+    const Sums counts = reached - __builtin_shufflevector(crossed, reached, 3, 4, 5, 6);
+    const Counts narrow = __builtin_convertvector(counts, Counts);
+    std::memcpy(row + e, &narrow, sizeof narrow);
+    Sums load;
+    std::memcpy(&load, loads + e, sizeof load);
+    load += counts;
+    std::memcpy(loads + e, &load, sizeof load);
+    before = __builtin_shufflevector(ends, ends, 3, 3, 3, 3);
+    crossed = reached;
+  }
+  int64_t at = static_cast<int64_t>(before[0]), whole = static_cast<int64_t>(crossed[3]);
+  for (; e < experts; ++e) {
+    at += fixed[e];
+    const int64_t reached = at >> fraction_bits;
+    row[e] = static_cast<int32_t>(reached - whole);
+    loads[e] += reached - whole;
+    whole = reached;
+  }
+}
+
 }  // namespace
 
-void RankSampler::sample(Rng& rng, std::span<int32_t> row) {
+void RankSampler::sample(Rng& rng, std::span<int32_t> row, std::span<int64_t> loads) {
   const size_t experts = mean_.size();
   const double cap = static_cast<double>(tokens_);
   // Independent Poisson-sized draws (variance = mean), then scaled to the row's total: a Poisson
@@ -174,7 +214,7 @@ void RankSampler::sample(Rng& rng, std::span<int32_t> row) {
     scale_alike(pinned + free);
     to_fixed();
   }
-  round_systematically(rng.next(), row);
+  round_systematically(rng.next(), row, loads);
 }
 
 void RankSampler::skip(Rng& rng, int64_t rows) {
@@ -217,7 +257,7 @@ void RankSampler::to_fixed() {
   }
 }
 
-void RankSampler::round_systematically(uint64_t random, std::span<int32_t> row) {
+void RankSampler::round_systematically(uint64_t random, std::span<int32_t> row, std::span<int64_t> loads) {
   // In fixed point (kFractionBits below the token, to_fixed()), so the running sum is exact: one
   // uniform offset, and each expert's count is the number of whole tokens its stretch of the
   // running sum crosses. Each count is its value rounded down or up, up with the probability of its
@@ -231,13 +271,7 @@ void RankSampler::round_systematically(uint64_t random, std::span<int32_t> row) 
     fixed_[e] += take;
     missing_ -= take;
   }
-  int64_t running = static_cast<int64_t>(random >> (64 - kFractionBits)), crossed = 0;
-  for (size_t e = 0; e < experts; ++e) {
-    running += fixed_[e];
-    const int64_t reached = running >> kFractionBits;
-    row[e] = static_cast<int32_t>(reached - crossed);
-    crossed = reached;
-  }
+  count_crossings(fixed_.data(), experts, static_cast<int64_t>(random >> (64 - kFractionBits)), kFractionBits, row.data(), loads.data());
 }
 
 }  // namespace moesim::gating

@@ -19,7 +19,8 @@ namespace moesim::gating {
 class RankSampler {
  public:
   void prepare(std::span<const double> shares, int64_t tokens, int top_k);
-  void sample(Rng& rng, std::span<int32_t> row);
+  // Fills `row` (one count per expert) and adds it to `loads`.
+  void sample(Rng& rng, std::span<int32_t> row, std::span<int64_t> loads);
   // Advances `rng` as sampling `rows` rows would, whatever their shares and size (every row takes
   // the same draws): rows can be sampled in parts, each part from its own place in the stream.
   static void skip(Rng& rng, int64_t rows);
@@ -38,8 +39,8 @@ class RankSampler {
   void scale_alike(double total);
   // draws_ in fixed point into fixed_, none above the cap, and what they miss of the assignments.
   void to_fixed();
-  // Rounds fixed_ into `row`, summing exactly to the assignments.
-  void round_systematically(uint64_t random, std::span<int32_t> row);
+  // Rounds fixed_ into `row`, summing exactly to the assignments, and adds it to `loads`.
+  void round_systematically(uint64_t random, std::span<int32_t> row, std::span<int64_t> loads);
 
   int64_t tokens_ = 0;
   int64_t assignments_ = 0;

@@ -16,13 +16,6 @@ int64_t count_total(std::span<const int32_t> counts) {
   return total;
 }
 
-MOESIM_AVX2_CLONES
-void add_counts(std::span<const int32_t> counts, std::span<int64_t> sums) {
-  const int32_t* __restrict from = counts.data();
-  int64_t* __restrict to = sums.data();
-  for (size_t e = 0; e < counts.size(); ++e) to[e] += from[e];
-}
-
 std::vector<int64_t> RoutingMatrix::expert_loads(int layer) const {
   if (!known_loads_.empty()) {
     const auto first = known_loads_.begin() + static_cast<ptrdiff_t>(layer) * experts_;

@@ -11,8 +11,6 @@ namespace moesim::gating {
 
 // The sum of token counts (a row, a layer's rows), in 64 bits.
 int64_t count_total(std::span<const int32_t> counts);
-// Adds each count to its sum: sums[e] += counts[e].
-void add_counts(std::span<const int32_t> counts, std::span<int64_t> sums);
 
 class RoutingMatrix {
  public:

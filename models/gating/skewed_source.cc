@@ -86,8 +86,7 @@ void SkewedSource::fill(const RoutingView&, RoutingMatrix& out) {
       const std::span<int64_t> layer_loads(loads_.data() + l * experts, experts);
       for (int r = 0; r < ranks; ++r) {
         const std::span<int32_t> row = layer_rows[l].subspan(r * experts, experts);
-        sampler.sample(rng, row);
-        add_counts(row, layer_loads);
+        sampler.sample(rng, row, layer_loads);
       }
     }
     if (last == layers) end = rng;

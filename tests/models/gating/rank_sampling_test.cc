@@ -87,11 +87,14 @@ TEST(RankSampler, GivesTheRowsOfTheOneByOneSampler) {
       cap_shares(shares, top_k);
       for (const int64_t tokens : {int64_t{1}, int64_t{4096}}) {
         sampler.prepare(shares, tokens, top_k);
+        std::vector<int64_t> loads(experts, 0), expected_loads(experts, 0);
         for (int i = 0; i < 20; ++i) {
           std::vector<int32_t> row(experts);
-          sampler.sample(batched, row);
+          sampler.sample(batched, row, loads);
           const std::vector<int32_t> expected = one_by_one(single, shares, tokens, top_k);
           ASSERT_EQ(row, expected) << experts << " experts, shares of kind " << kind << ", " << tokens << " tokens, row " << i;
+          for (int e = 0; e < experts; ++e) expected_loads[e] += expected[e];
+          ASSERT_EQ(loads, expected_loads) << experts << " experts, shares of kind " << kind << ", " << tokens << " tokens, row " << i;
           scaled_again += std::count(row.begin(), row.end(), static_cast<int32_t>(tokens)) > 0;
         }
       }
@@ -110,9 +113,10 @@ TEST(RankSampler, CountsHaveAMultinomialsMeanAndVariance) {
   sampler.prepare(shares, tokens, top_k);
   Rng rng(7, "test");
   std::vector<int32_t> row(shares.size());
+  std::vector<int64_t> loads(shares.size());
   std::vector<double> sum(shares.size(), 0.0), squares(shares.size(), 0.0);
   for (int i = 0; i < rows; ++i) {
-    sampler.sample(rng, row);
+    sampler.sample(rng, row, loads);
     ASSERT_EQ(std::accumulate(row.begin(), row.end(), int64_t{0}), tokens * top_k);
     for (size_t e = 0; e < shares.size(); ++e) {
       sum[e] += row[e];
@@ -137,8 +141,9 @@ TEST(RankSampler, NoExpertGetsMoreThanTheTokens) {
   sampler.prepare(shares, 1000, 2);
   Rng rng(3, "test");
   std::vector<int32_t> row(shares.size());
+  std::vector<int64_t> loads(shares.size());
   for (int i = 0; i < 5000; ++i) {
-    sampler.sample(rng, row);
+    sampler.sample(rng, row, loads);
     ASSERT_EQ(row[0] + row[1] + row[2], 2000);
     for (int32_t v : row) {
       ASSERT_GE(v, 0);
@@ -155,8 +160,9 @@ TEST(RankSampler, MoreExpertsAtTheCapThanTheRowHolds) {
   sampler.prepare(shares, 1, 8);
   Rng rng(5, "test");
   std::vector<int32_t> row(shares.size());
+  std::vector<int64_t> loads(shares.size());
   for (int i = 0; i < 20000; ++i) {
-    sampler.sample(rng, row);
+    sampler.sample(rng, row, loads);
     ASSERT_EQ(std::accumulate(row.begin(), row.end(), 0), 8);
     for (int32_t v : row) {
       ASSERT_GE(v, 0);
@@ -171,10 +177,11 @@ TEST(RankSampler, TheSameGeneratorStateGivesTheSameRow) {
   sampler.prepare(shares, 4096, 8);
   Rng a(11, "test"), b(11, "test");
   std::vector<int32_t> x(64), y(64);
-  sampler.sample(a, x);
-  sampler.sample(b, y);
+  std::vector<int64_t> loads(64);
+  sampler.sample(a, x, loads);
+  sampler.sample(b, y, loads);
   EXPECT_EQ(x, y);
-  sampler.sample(a, x);
+  sampler.sample(a, x, loads);
   EXPECT_NE(x, y);
 }
 
@@ -195,7 +202,8 @@ TEST(RankSampler, SkippingRowsTakesTheDrawsSamplingThemTakes) {
       for (const int rows : {0, 1, 5}) {
         Rng sampled(3, "rows"), skipped(3, "rows");
         std::vector<int32_t> row(experts);
-        for (int i = 0; i < rows; ++i) sampler.sample(sampled, row);
+        std::vector<int64_t> loads(experts);
+        for (int i = 0; i < rows; ++i) sampler.sample(sampled, row, loads);
         RankSampler::skip(skipped, rows);
         EXPECT_EQ(sampled.next(), skipped.next()) << experts << " experts, " << tokens << " tokens, " << rows << " rows";
       }

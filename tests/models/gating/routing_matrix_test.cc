@@ -46,14 +46,6 @@ TEST(RoutingMatrix, GivesTheLoadsAWriterSetUntilARowIsWrittenAgain) {
   EXPECT_THROW(m.set_expert_loads(std::vector<int64_t>(7, 0)), std::logic_error);
 }
 
-TEST(RoutingMatrix, AddsCountsToSums) {
-  std::vector<int32_t> counts(37);
-  std::vector<int64_t> sums(37, int64_t{1} << 40);
-  for (int e = 0; e < 37; ++e) counts[e] = 1000 * e - 7;
-  add_counts(counts, sums);
-  for (int e = 0; e < 37; ++e) EXPECT_EQ(sums[e], (int64_t{1} << 40) + 1000 * e - 7);
-}
-
 TEST(SkewedSource, SetsTheLoadsOfTheRowsItSampled) {
   SkewedSourceParams p;
   p.shape = {.moe_layers = 3, .ranks = 5, .experts = 24, .top_k = 2, .tokens_per_rank = 300};
