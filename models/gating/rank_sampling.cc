@@ -166,7 +166,8 @@ void count_crossings(const int64_t* fixed, size_t experts, int64_t running, int 
   using Sums = uint64_t __attribute__((vector_size(32)));
   using Counts = int32_t __attribute__((vector_size(16)));
   const Sums zeros = {0, 0, 0, 0};
-  Sums before = {static_cast<uint64_t>(running), static_cast<uint64_t>(running), static_cast<uint64_t>(running), static_cast<uint64_t>(running)};
+  Sums before = {static_cast<uint64_t>(running), static_cast<uint64_t>(running), static_cast<uint64_t>(running),
+                 static_cast<uint64_t>(running)};
   Sums crossed = zeros;  // lane 3: the whole tokens crossed so far
   size_t e = 0;
   for (; e + 4 <= experts; e += 4) {
