@@ -109,13 +109,18 @@ void add_row_sums(const network::TrafficMatrix& m, const std::vector<int>& gpus,
 }
 
 // The rows one source sends each replica (one copy of each expert: replica k reads the row's
-// element k), added to each replica's total in the same pass; four doubles a vector where the CPU
-// has AVX2, as the group's hundreds of thousands of sources a step make this loop a tenth of a
-// DeepSeek-V3 step's traffic.
+// element k), added to each replica's total in the same pass; returns the row's assignments, also
+// counted in that pass. Four doubles a vector where the CPU has AVX2, as the group's hundreds of
+// thousands of sources a step make this loop a tenth of a DeepSeek-V3 step's traffic.
 MOESIM_AVX2_CLONES
-void replica_rows_from(const int32_t* __restrict tokens, const double* __restrict share, double per_micro_batch, double* __restrict sent,
-                       double* __restrict summed, size_t replicas) {
-  for (size_t k = 0; k < replicas; ++k) summed[k] += sent[k] = tokens[k] * share[k] * per_micro_batch;
+int64_t replica_rows_from(const int32_t* __restrict tokens, const double* __restrict share, double per_micro_batch, double* __restrict sent,
+                          double* __restrict summed, size_t replicas) {
+  int64_t assignments = 0;
+  for (size_t k = 0; k < replicas; ++k) {
+    summed[k] += sent[k] = tokens[k] * share[k] * per_micro_batch;
+    assignments += tokens[k];
+  }
+  return assignments;
 }
 
 // EP group g's dispatch per micro-batch in token copies (each a row of hidden states from one GPU
@@ -142,20 +147,20 @@ void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, c
   for (int i = 0; i < ep; ++i) {
     const int src = first_rank + i;
     const auto row = routing.row(l, src);
-    // The row's assignments, counted in this pass over it rather than in a pass of their own.
-    t.assignments += gating::count_total(row);
     // The rows this source sends each replica, in passes that vectorize: with one copy of each
     // expert, replica k reads the row's element k.
     double* sent = rows.data();
     const double* share = t.replica_share.data();
     // Each replica's sum in the same pass (one load and store of it, not two).
     double* summed = replica_rows.data();
-    if (capacity_mode) {
+    if (t.one_replica_per_expert && !capacity_mode) {
+      t.assignments += replica_rows_from(row.data(), share, per_micro_batch, sent, summed, replicas);
+    } else if (capacity_mode) {
       // With capacity, buffers are padded: every (source, expert) slot costs full capacity.
+      t.assignments += gating::count_total(row);
       for (size_t k = 0; k < replicas; ++k) summed[k] += sent[k] = static_cast<double>(capacity) * share[k] * per_micro_batch;
-    } else if (t.one_replica_per_expert) {
-      replica_rows_from(row.data(), share, per_micro_batch, sent, summed, replicas);
     } else {
+      t.assignments += gating::count_total(row);
       for (size_t k = 0; k < replicas; ++k) summed[k] += sent[k] = row[t.replica_slots[k].expert] * share[k] * per_micro_batch;
     }
     add_runs(t, sent, &copies.at(i, 0));
