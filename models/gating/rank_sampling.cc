@@ -158,9 +158,9 @@ ScalePass scale_pass(double scale, double cap, int64_t cap_fixed, double one, do
 // RankSampler::round_systematically()'s crossings from `running` on: row[e] is the whole tokens
 // that expert e's stretch of the running sum crosses, added to loads[e] too. Four experts a vector:
 // their stretches' ends (a prefix sum within the vector, then the running sum before it), in whole
-// tokens by a shift (the sums are never negative), less the end before each. The one chain from
-// vector to vector is the running sum's, one addition and one broadcast; one expert at a time, the
-// sum waited on each addition.
+// tokens by a shift (the sums are never negative), less the end before each. What waits from one
+// vector on the one before is the running sum alone: an addition and a broadcast for four experts,
+// where one expert at a time took an addition each.
 MOESIM_AVX2_CLONES
 void count_crossings(const int64_t* fixed, size_t experts, int64_t running, int fraction_bits, int32_t* row, int64_t* loads) {
   using Sums = uint64_t __attribute__((vector_size(32)));

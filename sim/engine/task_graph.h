@@ -249,8 +249,9 @@ class TaskGraphExecutor {
   // retime_shared(): per resource, its tasks in order_'s order (lines_begin_ into lines_order_, made
   // by line_up() once per shape of graph and run of the events, which writes order_), and where
   // the last task timed on it stands; the tasks that wait for nothing more, timed first come first
-  // (close to time order, and to each other in memory: a third faster than last come first on
-  // DeepSeek-V3's million tasks); the shared tasks timed but not yet handed on, a heap by (start, id).
+  // (close to time order, and to each other in memory: DeepSeek-V3 2,048's step of a million tasks
+  // 156 -> 140 ms against last come first); the shared tasks timed but not yet handed on, a heap by
+  // (start, id).
   std::vector<uint32_t> lines_begin_, line_at_;
   LargeVector<TaskId> lines_order_;
   uint64_t lined_up_shape_ = 0, order_run_ = 0, lined_up_run_ = 0;

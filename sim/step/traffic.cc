@@ -190,6 +190,7 @@ void group_copies(const StepConfig& config, const DispatcherEntry& dispatcher, c
   }
 }
 
+// to[k] = from[k] * by: four a vector where the CPU has AVX2.
 MOESIM_AVX2_CLONES
 void scaled(const double* __restrict from, double by, double* __restrict to, size_t n) {
   for (size_t k = 0; k < n; ++k) to[k] = from[k] * by;
