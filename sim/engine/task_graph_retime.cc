@@ -2,6 +2,7 @@
 // retime() for a graph without shared tasks, in one pass over that order; retime_shared() for one
 // with them, each resource's tasks in that order and the shared work handed on in time order.
 #include <algorithm>
+#include <functional>
 
 #include "sim/engine/task_graph.h"
 
@@ -9,8 +10,6 @@ namespace moesim::engine {
 namespace {
 
 constexpr TaskId kNone = ~TaskId{0};
-
-bool later_start(const std::pair<SimTime, TaskId>& a, const std::pair<SimTime, TaskId>& b) { return a > b; }
 
 }  // namespace
 
@@ -151,7 +150,7 @@ bool TaskGraphExecutor::retime_shared(const TaskGraph& graph, Schedule& out) {
     if (!shared_starts_.empty() && (!done || shared_starts_.front().first < *done)) {
       const SimTime now = shared_starts_.front().first;
       while (!shared_starts_.empty() && shared_starts_.front().first == now) {
-        std::pop_heap(shared_starts_.begin(), shared_starts_.end(), later_start);
+        std::pop_heap(shared_starts_.begin(), shared_starts_.end(), std::greater<>());
         shared_->start(shared_starts_.back().second, now);
         shared_starts_.pop_back();
       }
@@ -178,7 +177,7 @@ bool TaskGraphExecutor::time_in_order(const TaskGraph& graph, TaskId t, Schedule
   if (graph.shared(t)) {
     out.tasks[t] = TaskTiming{start, start};
     shared_starts_.emplace_back(start, t);
-    std::push_heap(shared_starts_.begin(), shared_starts_.end(), later_start);
+    std::push_heap(shared_starts_.begin(), shared_starts_.end(), std::greater<>());
     return true;
   }
   ended_in_order(graph, t, run_from(graph, t, start, out), graph.duration(t) == Duration(), out);
