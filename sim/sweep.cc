@@ -29,4 +29,22 @@ SweepRunStats run_sweep_points(const scenarios::Sweep& sweep, const std::vector<
   return stats;
 }
 
+SweepRunStats run_sweep_points_in_processes(const scenarios::Sweep& sweep, const std::vector<int>& points, int jobs,
+                                            const PointRunner& runner, const SweepProgressFn& progress,
+                                            const std::function<WorkerReport(std::exception_ptr)>& report) {
+  SweepRunStats stats;
+  for_each_in_processes(
+      points.size(), jobs,
+      [&](size_t i) {
+        const auto& point = sweep.points.at(static_cast<size_t>(points[i]));
+        return runner.done(point) || !runner.run(point) ? 0 : 1;
+      },
+      [&](size_t, int ran) {
+        ++(ran != 0 ? stats.ran : stats.skipped);
+        if (progress) progress(stats.ran + stats.skipped, static_cast<int>(points.size()));
+      },
+      report);
+  return stats;
+}
+
 }  // namespace moesim

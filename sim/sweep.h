@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "scenarios/sweep.h"
+#include "sim/worker_processes.h"
 
 namespace moesim {
 
@@ -34,5 +35,13 @@ using SweepProgressFn = std::function<void(int done, int total)>;
 // `progress` is called from one thread at a time.
 SweepRunStats run_sweep_points(const scenarios::Sweep& sweep, const std::vector<int>& points, int jobs, const PointRunner& runner,
                                const SweepProgressFn& progress = nullptr);
+
+// The same on `jobs` worker processes (for_each_in_processes(), which says what the caller must
+// not do): a point's files are written by its worker, its errors reported through `report` and
+// thrown here as WorkerFailure. Points share neither libhdf5's lock nor an address space, which on
+// threads cost a 100-step point's sweep about a tenth of its parallel efficiency (bench/README.md).
+SweepRunStats run_sweep_points_in_processes(const scenarios::Sweep& sweep, const std::vector<int>& points, int jobs,
+                                            const PointRunner& runner, const SweepProgressFn& progress,
+                                            const std::function<WorkerReport(std::exception_ptr)>& report);
 
 }  // namespace moesim

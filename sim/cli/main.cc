@@ -12,16 +12,15 @@
 
 #include "hardware/fabric.h"
 #include "hardware/presets.h"
-#include "models/gating/trace_h5.h"
 #include "models/presets.h"
 #include "results/run_outputs.h"
 #include "results/table.h"
 #include "scenarios/loader/loader.h"
-#include "sim/calibrate/nccl_tests_log.h"
 #include "sim/cli/bench_command.h"
 #include "sim/cli/calibrate_command.h"
 #include "sim/cli/command_line.h"
 #include "sim/cli/compare_command.h"
+#include "sim/cli/error_report.h"
 #include "sim/cli/layout_report.h"
 #include "sim/cli/place_command.h"
 #include "sim/cli/predict_command.h"
@@ -42,8 +41,6 @@ namespace po = boost::program_options;
 using namespace moesim;
 
 namespace {
-
-constexpr int kBadInput = 2;
 
 using cli::parse;
 using cli::Progress;
@@ -240,36 +237,12 @@ int main(int argc, char** argv) {
     if (command == "bench") return cli::cmd_bench(args);
     if (command == "calibrate") return cli::cmd_calibrate(args);
     throw UsageError("unknown command '" + command + "'");
-  } catch (const scenarios::ScenarioError& e) {
-    std::cerr << "moesim: error: " << e.what() << "\n";
-    return kBadInput;
-  } catch (const gating::TraceError& e) {
-    std::cerr << "moesim: error: " << e.what() << "\n";
-    return kBadInput;
-  } catch (const files::FileError& e) {
-    std::cerr << "moesim: error: " << e.what() << "\n";
-    return kBadInput;
-  } catch (const calibrate::LogError& e) {
-    std::cerr << "moesim: error: " << e.what() << "\n";
-    return kBadInput;
-  } catch (const ResourceError& e) {
-    std::cerr << "moesim: error: " << e.what() << "\n";
-    return kBadInput;
-  } catch (const ClockOverflow& e) {
-    std::cerr << "moesim: error: " << e.what()
-              << ": the scenario's bandwidths, rates and sizes make one simulated task longer than that (is one far too small?)\n";
-    return kBadInput;
   } catch (const UsageError& e) {
     std::cerr << "moesim: error: " << e.what() << "\n\n" << kUsage;
-    return kBadInput;
-  } catch (const po::error& e) {
-    std::cerr << "moesim: error: " << e.what() << " (see --help)\n";
-    return kBadInput;
-  } catch (const cli::OptionError& e) {
-    std::cerr << "moesim: error: " << e.what() << "\n";
-    return kBadInput;
-  } catch (const std::exception& e) {
-    std::cerr << "moesim: internal error: " << e.what() << "\n";
-    return 1;
+    return cli::kBadInput;
+  } catch (...) {
+    const WorkerReport report = cli::error_report(std::current_exception());
+    std::cerr << report.text;
+    return report.status;
   }
 }

@@ -11,6 +11,7 @@
 #include "results/table.h"
 #include "scenarios/loader/sweep_loader.h"
 #include "sim/cli/command_line.h"
+#include "sim/cli/error_report.h"
 #include "sim/cli/process_group.h"
 #include "sim/cli/progress.h"
 #include "sim/cli/scenario_args.h"
@@ -129,19 +130,27 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
   const int at_once = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), mine.size()));
   require_memory(largest, std::max(1, at_once), memory_limit(vm), "sweep point " + std::to_string(largest_index));
   const bool lead = group.rank() == 0;
+  const int workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), std::max<size_t>(1, mine.size())));
+  // Points in processes of their own where more than one runs at once; under MPI, threads (a
+  // forked rank's copy of the MPI library is not to be used, and some transports break on fork).
+  const bool processes = workers > 1 && group.size() == 1 && worker_processes_available();
   if (lead) {
     std::cout << "moesim sweep " << sweep.name << ": " << points(count) << " over " << axes_line(sweep) << ", base " << sweep.base << "\n";
     if (shard.count > 1) std::cout << "shard " << shard.index + 1 << "/" << shard.count << ", ";
     if (group.size() > 1) std::cout << "rank 0 of " << group.size() << ", ";
-    const int threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), std::max<size_t>(1, mine.size())));
-    std::cout << "running " << points(static_cast<int>(mine.size())) << " here on " << threads << (threads == 1 ? " thread" : " threads")
+    std::cout << "running " << points(static_cast<int>(mine.size())) << " here on " << workers
+              << (processes      ? " processes"
+                  : workers == 1 ? " thread"
+                                 : " threads")
               << "\n\n"
               << std::flush;
   }
 
   Progress progress(lead && !vm.count("quiet"), "points");
+  const auto progress_of = [&](int done, int total) { progress(done, total); };
   const SweepRunStats stats =
-      run_sweep_points(sweep, mine, jobs, results::directory_point_runner(), [&](int done, int total) { progress(done, total); });
+      processes ? run_sweep_points_in_processes(sweep, mine, jobs, results::directory_point_runner(), progress_of, error_report)
+                : run_sweep_points(sweep, mine, jobs, results::directory_point_runner(), progress_of);
 
   // Rank 0 gathers every rank's points' summaries; points of other shards are read from disk.
   std::vector<int> all(static_cast<size_t>(count));

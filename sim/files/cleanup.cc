@@ -30,6 +30,7 @@ Slot slots[kSlots];
 constexpr uint64_t kExiting = uint64_t{1} << 63;
 std::atomic<uint64_t> gate{0};
 std::atomic<int> pending_signal{0};
+std::atomic<bool> quiet{false};  // quiet_signal_cleanup()
 
 static_assert(std::atomic<int>::is_always_lock_free && std::atomic<uint64_t>::is_always_lock_free);
 
@@ -43,7 +44,9 @@ static_assert(std::atomic<int>::is_always_lock_free && std::atomic<uint64_t>::is
     if (s.state.load() == kLive && s.generation.load() == before) ::unlink(copy);
   }
   const char* message = sig == SIGINT ? "moesim: interrupted\n" : "moesim: terminated\n";
-  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, message, std::strlen(message));
+  if (!quiet.load()) {
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, message, std::strlen(message));
+  }
   ::_exit(128 + sig);
 }
 
@@ -73,6 +76,8 @@ void install_signal_cleanup() {
     sigaction(SIGTERM, &action, nullptr);
   });
 }
+
+void quiet_signal_cleanup() { quiet.store(true); }
 
 void register_temporary(const std::string& path) {
   if (path.size() >= kPathBytes) throw std::runtime_error("temporary path too long: " + path);

@@ -11,6 +11,11 @@ namespace moesim::files {
 // Installs the SIGINT/SIGTERM handler once per process; later calls do nothing.
 void install_signal_cleanup();
 
+// For a worker process whose parent reports for it (sim/worker_processes.h): the handler still
+// removes this process's temporaries and exits, but says nothing, so that one interrupted command
+// prints one line.
+void quiet_signal_cleanup();
+
 // Registers `path` for removal on a signal until forget_temporary(path). Throws
 // std::runtime_error when too many temporaries are live at once (a bug: each run holds a few).
 void register_temporary(const std::string& path);

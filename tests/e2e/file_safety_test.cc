@@ -2,6 +2,7 @@
 // links never followed, special files never replaced, an input never overwritten, concurrent
 // writers kept apart, and SIGINT/SIGTERM leaving no temporary and no half-written result set.
 #include <signal.h>
+#include <sys/file.h>
 
 #include <chrono>
 #include <set>
@@ -149,6 +150,32 @@ TEST_F(FileSafety, SigintAndSigtermRemoveThisProcesssTemporariesAndExit130Or143)
     EXPECT_EQ(slurp(out / "summary.csv"), before);
     EXPECT_EQ(slurp(out / "notes.tmp"), "user");
   }
+}
+
+TEST_F(FileSafety, ASweepStoppedBySigtermTakesItsWorkerProcessesWithIt) {
+  write("base.yaml", slurp(long_scenario()));
+  const fs::path sweep = write("sweep.yaml", "name: s\nbase: base.yaml\ngrid: {seed: [1, 2, 3, 4]}\n");
+  const fs::path out = dir_ / "out";
+  const pid_t parent = spawn({"sweep", sweep.string(), "-q", "--jobs", "2", "--out", out.string()});
+  // Both workers running a point: each holds its point's lock, with its own pid in it.
+  const auto worker_of = [&](const char* point) {
+    const fs::path lock = out / "points" / point / ".moesim.lock";
+    return fs::exists(lock) ? slurp(lock) : std::string();
+  };
+  ASSERT_TRUE(wait_until([&] { return !worker_of("0000").empty() && !worker_of("0001").empty(); })) << "the points never started";
+  EXPECT_NE(worker_of("0000"), std::to_string(parent) + "\n");
+  EXPECT_NE(worker_of("0000"), worker_of("0001"));
+  ::kill(parent, SIGTERM);
+  EXPECT_EQ(WEXITSTATUS(wait_for(parent)), 143);
+  // The workers end too: their locks come free, and they leave no temporary.
+  for (const char* point : {"0000", "0001"}) {
+    const int fd = ::open((out / "points" / point / ".moesim.lock").c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << point;
+    EXPECT_TRUE(wait_until([&] { return ::flock(fd, LOCK_EX | LOCK_NB) == 0; })) << "point " << point << "'s worker still runs";
+    ::close(fd);
+  }
+  EXPECT_FALSE(has_temporary(out));
+  EXPECT_FALSE(fs::exists(out / "points" / "0000" / "summary.csv"));
 }
 
 TEST_F(FileSafety, ASecondRunOnABusyDirectoryRefusesAndASecondSweepWaitsItsTurn) {

@@ -192,6 +192,36 @@ TEST_F(Sweep, BadSweepsExitTwoBeforeAnyPointRuns) {
   EXPECT_EQ(moesim("sweep " + (dir_ / "missing.yaml").string()).status, 2);
 }
 
+TEST_F(Sweep, PointsRunInWorkerProcessesWhoseErrorsReadAsInOneProcess) {
+  const fs::path sweep = sweep_file("grid:\n  seed: [1, 2, 3]\n");
+  const Result whole = moesim("sweep " + sweep.string() + " --jobs 2 --out " + (dir_ / "two").string());
+  ASSERT_EQ(whole.status, 0) << whole.err;
+  EXPECT_NE(whole.out.find("running 3 points here on 2 processes"), std::string::npos) << whole.out;
+  ASSERT_EQ(moesim("sweep " + sweep.string() + " --jobs 1 --out " + (dir_ / "one").string()).status, 0);
+  EXPECT_EQ(slurp(dir_ / "two" / "sweep.csv"), slurp(dir_ / "one" / "sweep.csv"));
+
+  // A point that fails as it runs (its directory a link): the same line and status either way.
+  Result failed[2];
+  for (const int jobs : {1, 2}) {
+    const fs::path out = dir_ / "linked";
+    fs::remove_all(out);
+    fs::create_directories(out / "points");
+    fs::create_directories(dir_ / "elsewhere");
+    fs::create_directory_symlink(dir_ / "elsewhere", out / "points" / "0001");
+    failed[jobs - 1] = moesim("sweep " + sweep.string() + " -q --jobs " + std::to_string(jobs) + " --out " + out.string());
+  }
+  for (const Result& r : failed) {
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("moesim: error: cannot use '" + (dir_ / "linked" / "points" / "0001").string() +
+                         "' for a sweep point: it is a symbolic link"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(lines_of(r.err), "1") << r.err;
+  }
+  EXPECT_EQ(failed[0].err, failed[1].err);
+  EXPECT_TRUE(fs::is_empty(dir_ / "elsewhere"));
+}
+
 TEST_F(Sweep, ListShowsThePointsAndWhichAreDone) {
   const fs::path sweep = sweep_file("grid:\n  seed: [1, 2]\n");
   const std::string out = (dir_ / "out").string();
