@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <set>
 #include <string_view>
@@ -10,6 +11,7 @@
 #include "scenarios/loader/loader.h"
 #include "scenarios/loader/suggest.h"
 #include "scenarios/loader/yaml_reader.h"
+#include "sim/base/parallel.h"
 
 namespace moesim::scenarios {
 namespace {
@@ -203,7 +205,8 @@ SweepPoint make_point(const Sweep& sweep, size_t index, const std::vector<Axis>&
 
 }  // namespace
 
-Sweep load_sweep_file(const std::string& path, const std::optional<std::string>& output_dir, const std::vector<std::string>& overrides) {
+Sweep load_sweep_file(const std::string& path, const std::optional<std::string>& output_dir, const std::vector<std::string>& overrides,
+                      int threads) {
   SourceMap sources(path);
   const YAML::Node root = read_sweep_root(path, sources);
   Sweep sweep;
@@ -221,7 +224,17 @@ Sweep load_sweep_file(const std::string& path, const std::optional<std::string>&
   const std::vector<Axis> axes = combined_axes(grid, zip, fixed, path);
   for (const auto& a : axes) sweep.axes.push_back(a.axis);
   const size_t count = point_count(grid, zip, path);
-  for (size_t index = 0; index < count; ++index) sweep.points.push_back(make_point(sweep, index, grid, zip, axes, fixed));
+  sweep.points.resize(count);
+  std::vector<std::exception_ptr> errors(count);
+  parallel_for(count, threads, [&](size_t index) {
+    try {
+      sweep.points[index] = make_point(sweep, index, grid, zip, axes, fixed);
+    } catch (...) {
+      errors[index] = std::current_exception();
+    }
+  });
+  for (const std::exception_ptr& error : errors)
+    if (error) std::rethrow_exception(error);
   return sweep;
 }
 

@@ -112,7 +112,7 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
   const int jobs = cores_option(vm, "jobs");
 
   const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  const scenarios::Sweep sweep = scenarios::load_sweep_file(path, out, sets);
+  const scenarios::Sweep sweep = scenarios::load_sweep_file(path, out, sets, jobs);
   if (vm.count("list")) {
     if (group.rank() == 0) list_points(sweep);
     return 0;

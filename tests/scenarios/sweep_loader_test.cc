@@ -67,5 +67,28 @@ TEST_F(SweepLoader, AnAxisValueErrorNamesTheSweepFileAndThePoint) {
   EXPECT_THROW(load_sweep_file(sweep("base: sub/base.yaml\ngrid: {seed: [1}\n")), ScenarioError);  // YAML syntax
 }
 
+TEST_F(SweepLoader, PointsResolvedOnThreadsAreThePointsResolvedInTurnAndTheFirstErrorIsThePointsInOrder) {
+  const std::string file = sweep("base: sub/base.yaml\ngrid:\n  seed: [1, 2, 3, 4, 5]\n  gating.routing: [topk, hash]\n");
+  const Sweep one = load_sweep_file(file, (dir_ / "out").string(), {"steps=9"}, 1);
+  const Sweep four = load_sweep_file(file, (dir_ / "out").string(), {"steps=9"}, 4);
+  ASSERT_EQ(one.points.size(), 10u);
+  ASSERT_EQ(four.points.size(), 10u);
+  for (size_t i = 0; i < one.points.size(); ++i) {
+    EXPECT_EQ(four.points[i].index, static_cast<int>(i));
+    EXPECT_EQ(four.points[i].values, one.points[i].values);
+    EXPECT_EQ(four.points[i].resolved_yaml, one.points[i].resolved_yaml) << "point " << i;
+  }
+  // Points 1 and 3 are bad (nodes 0): point 1's error, however the threads take them.
+  const std::string bad = sweep("base: sub/base.yaml\ngrid:\n  cluster.nodes: [2, 0, 2, -1]\n");
+  for (const int threads : {1, 2, 4}) {
+    try {
+      load_sweep_file(bad, std::nullopt, {}, threads);
+      FAIL() << threads << " threads: no error";
+    } catch (const ScenarioError& e) {
+      EXPECT_EQ(e.location(), (dir_ / "s.yaml").string() + ":3:22, point 1") << threads << " threads";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace moesim::scenarios
