@@ -119,6 +119,7 @@ std::string how_it_ended(pid_t pid, int status) {
 void for_each_in_processes(size_t count, int jobs, const std::function<int(size_t)>& work, const std::function<void(size_t, int)>& done,
                            const std::function<WorkerReport(std::exception_ptr)>& report) {
   if (count == 0) return;
+  if (count > UINT32_MAX) throw std::invalid_argument("for_each_in_processes: more indices than a worker's report can name");
   const size_t workers = std::clamp<size_t>(static_cast<size_t>(std::max(jobs, 1)), 1, count);
   void* memory = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) throw std::runtime_error(std::string("cannot map memory for the worker processes: ") + std::strerror(errno));
