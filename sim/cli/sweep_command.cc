@@ -127,10 +127,10 @@ int run(const po::variables_map& vm, const ProcessGroup& group) {
     auto parts = estimate_run_memory(sweep.points[static_cast<size_t>(i)].scenario);
     if (total_bytes(parts) > total_bytes(largest)) largest = std::move(parts), largest_index = i;
   }
-  const int at_once = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), mine.size()));
-  require_memory(largest, std::max(1, at_once), memory_limit(vm), "sweep point " + std::to_string(largest_index));
-  const bool lead = group.rank() == 0;
+  // Points at once here: threads or worker processes.
   const int workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), std::max<size_t>(1, mine.size())));
+  require_memory(largest, workers, memory_limit(vm), "sweep point " + std::to_string(largest_index));
+  const bool lead = group.rank() == 0;
   // Points in processes of their own where more than one runs at once; under MPI, threads (a
   // forked rank's copy of the MPI library is not to be used, and some transports break on fork).
   const bool processes = workers > 1 && group.size() == 1 && worker_processes_available();
