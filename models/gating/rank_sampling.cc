@@ -156,43 +156,48 @@ ScalePass scale_pass(double scale, double cap, int64_t cap_fixed, double one, do
 }
 
 // RankSampler::round_systematically()'s crossings from `running` on: row[e] is the whole tokens
-// that expert e's stretch of the running sum crosses, added to loads[e] too. Four experts a vector:
-// their stretches' ends (a prefix sum within the vector, then the running sum before it), in whole
-// tokens by a shift (the sums are never negative), less the end before each. What waits from one
-// vector on the one before is the running sum alone: an addition and a broadcast for four experts,
-// where one expert at a time took an addition each.
+// that expert e's stretch of the running sum crosses, added to loads[e] too. Eight experts a pass,
+// four a vector: the stretches' ends and starts (a prefix sum within the vector, plus the running
+// sum before it) in whole tokens by a shift (the sums are never negative), one less the other. The
+// running sum goes from one vector to the next in a scalar, so a vector's work waits on nothing
+// else of the one before; the two vectors' counts narrow to 32 bits together, in two shuffles
+// where one vector's alone takes four or five.
 MOESIM_AVX2_CLONES
 void count_crossings(const int64_t* fixed, size_t experts, int64_t running, int fraction_bits, int32_t* row, int64_t* loads) {
   using Sums = uint64_t __attribute__((vector_size(32)));
-  using Counts = int32_t __attribute__((vector_size(16)));
+  using Words = int32_t __attribute__((vector_size(32)));
   const Sums zeros = {0, 0, 0, 0};
-  Sums before = {static_cast<uint64_t>(running), static_cast<uint64_t>(running), static_cast<uint64_t>(running),
-                 static_cast<uint64_t>(running)};
-  Sums crossed = zeros;  // lane 3: the whole tokens crossed so far
-  size_t e = 0;
-  for (; e + 4 <= experts; e += 4) {
+  uint64_t before = static_cast<uint64_t>(running);
+  // Four experts' counts from `before` on, added to their loads; `before` moves past them.
+  const auto four = [&](size_t at) {
     Sums v;
-    std::memcpy(&v, fixed + e, sizeof v);
-    v += __builtin_shufflevector(zeros, v, 0, 4, 5, 6);
-    v += __builtin_shufflevector(zeros, v, 0, 1, 4, 5);
-    const Sums ends = v + before, reached = ends >> fraction_bits;
-    const Sums counts = reached - __builtin_shufflevector(crossed, reached, 3, 4, 5, 6);
-    const Counts narrow = __builtin_convertvector(counts, Counts);
-    std::memcpy(row + e, &narrow, sizeof narrow);
+    std::memcpy(&v, fixed + at, sizeof v);
+    Sums ends = v + __builtin_shufflevector(zeros, v, 0, 4, 5, 6);
+    ends += __builtin_shufflevector(zeros, ends, 0, 1, 4, 5);
+    ends += Sums{before, before, before, before};
+    before += static_cast<uint64_t>(fixed[at] + fixed[at + 1]) + static_cast<uint64_t>(fixed[at + 2] + fixed[at + 3]);
+    const Sums counts = (ends >> fraction_bits) - ((ends - v) >> fraction_bits);
     Sums load;
-    std::memcpy(&load, loads + e, sizeof load);
+    std::memcpy(&load, loads + at, sizeof load);
     load += counts;
-    std::memcpy(loads + e, &load, sizeof load);
-    before = __builtin_shufflevector(ends, ends, 3, 3, 3, 3);
-    crossed = reached;
+    std::memcpy(loads + at, &load, sizeof load);
+    return __builtin_bit_cast(Words, counts);
+  };
+  size_t e = 0;
+  for (; e + 8 <= experts; e += 8) {
+    const Words low = four(e), high = four(e + 4);
+    // Each 128-bit half: the low words of low's two counts there, then high's; then the halves'
+    // middle quarters swapped.
+    const Words mixed = __builtin_shufflevector(low, high, 0, 2, 8, 10, 4, 6, 12, 14);
+    const Words counts = __builtin_shufflevector(mixed, mixed, 0, 1, 4, 5, 2, 3, 6, 7);
+    std::memcpy(row + e, &counts, sizeof counts);
   }
-  int64_t at = static_cast<int64_t>(before[0]), whole = static_cast<int64_t>(crossed[3]);
+  int64_t at = static_cast<int64_t>(before);
   for (; e < experts; ++e) {
+    const int64_t start = at >> fraction_bits;
     at += fixed[e];
-    const int64_t reached = at >> fraction_bits;
-    row[e] = static_cast<int32_t>(reached - whole);
-    loads[e] += reached - whole;
-    whole = reached;
+    row[e] = static_cast<int32_t>((at >> fraction_bits) - start);
+    loads[e] += (at >> fraction_bits) - start;
   }
 }
 
