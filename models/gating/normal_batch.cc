@@ -9,7 +9,7 @@ namespace moesim::gating {
 
 namespace {
 
-// Eight lanes of GCC's vector extensions: one AVX2 register in the clone for it, two SSE2
+// Eight lanes of GCC's vector extensions: one AVX register in the clones for AVX2 and x86-64-v4, two SSE2
 // registers otherwise, the same operations either way. Always inlined into box_muller(), so no
 // vector crosses a call (GCC's note on the ABI of such calls, given at the end of the file, does
 // not apply); for the same reason vectors are reinterpreted with __builtin_bit_cast, not
@@ -64,7 +64,7 @@ struct Streams {
 // cosine by their series up to phi^9 and phi^10, the next terms below 1e-9) moved into one of the
 // circle's eight octants by the symmetries of the square (swap the coordinates, negate either),
 // chosen by the word's three low bits: each octant is the image of [0, pi/4) under exactly one.
-MOESIM_AVX2_CLONES
+MOESIM_AVX512_CLONES
 void box_muller(Streams& streams, float* out, size_t passes) {
   Streams local = streams;  // in registers through the loop
   for (size_t p = 0; p < passes; ++p) {

@@ -43,7 +43,7 @@ void RankSampler::prepare(std::span<const double> shares, int64_t tokens, int to
 
 namespace {
 
-// Four lanes of GCC's vector extensions: one AVX2 register in the clones for it, two SSE2
+// Four lanes of GCC's vector extensions: one AVX register in the clones for AVX2 and x86-64-v4, two SSE2
 // registers otherwise. Lane i of a sum over experts adds expert e's value for e % 4 == i, in order.
 // The helpers are always inlined into the two functions below, so no vector crosses a call, and
 // GCC's note that such a call's ABI would depend on AVX (given at the end of the file, hence not
@@ -78,7 +78,7 @@ template <class T>
 // Poisson-sized draws from standard normals, each within [0, cap]: how many reach the cap, and
 // the sum of the others in four running sums (one would wait on each addition), expert e's in sum
 // e % 4.
-MOESIM_AVX2_CLONES
+MOESIM_AVX512_CLONES
 int poisson_sized(const double* mean, const double* sd, const float* normals, double cap, double* draws, size_t experts, double* below) {
   const Doubles zeros = all(0.0), caps = all(cap);
   Doubles sum = zeros;
@@ -110,7 +110,7 @@ struct ScalePass {
   int64_t fixed_sum;
 };
 
-MOESIM_AVX2_CLONES
+MOESIM_AVX512_CLONES
 ScalePass scale_pass(double scale, double cap, int64_t cap_fixed, double one, double* draws, int64_t* fixed, size_t experts) {
   const Doubles zeros = all(0.0), caps = all(cap), scales = all(scale), ones = all(one), halves = all(0.5), magics = all(0x1p52);
   constexpr int64_t kMagicBits = std::bit_cast<int64_t>(0x1p52);
@@ -162,7 +162,7 @@ ScalePass scale_pass(double scale, double cap, int64_t cap_fixed, double one, do
 // running sum goes from one vector to the next in a scalar, so a vector's work waits on nothing
 // else of the one before; the two vectors' counts narrow to 32 bits together, in two shuffles
 // where one vector's alone takes four or five.
-MOESIM_AVX2_CLONES
+MOESIM_AVX512_CLONES
 void count_crossings(const int64_t* fixed, size_t experts, int64_t running, int fraction_bits, int32_t* row, int64_t* loads) {
   using Sums = uint64_t __attribute__((vector_size(32)));
   using Words = int32_t __attribute__((vector_size(32)));

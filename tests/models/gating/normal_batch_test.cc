@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numbers>
 #include <span>
@@ -55,6 +56,73 @@ std::vector<double> one_by_one(Rng& rng, size_t n) {
   }
   out.resize(n);
   return out;
+}
+
+// The batch's own arithmetic written one normal at a time, in floats and in the same order: the
+// logarithm, sine and cosine by the series normal_batch.cc uses, not the C library's. Every clone
+// of the batch (AVX-512, AVX2, the baseline) must give these bits.
+std::vector<float> one_by_one_in_floats(Rng& rng, size_t n) {
+  uint32_t state[8][4];
+  for (size_t k = 0; k < 16; ++k) {
+    const uint64_t draw = rng.next();
+    state[(2 * k) % 8][(2 * k) / 8] = static_cast<uint32_t>(draw);
+    state[(2 * k + 1) % 8][(2 * k + 1) / 8] = static_cast<uint32_t>(draw >> 32);
+  }
+  const auto next = [](uint32_t* s) {
+    const auto rotl = [](uint32_t x, int k) { return (x << k) | (x >> (32 - k)); };
+    const uint32_t result = rotl(s[0] + s[3], 7) + s[0], t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return result;
+  };
+  const auto open_unit = [](uint32_t x) { return (static_cast<float>(static_cast<int32_t>(x >> 9)) + 0.5f) * 0x1p-23f; };
+  const auto log_unit = [](float u) {
+    const int32_t bits = std::bit_cast<int32_t>(u);
+    int32_t exponent = (bits >> 23) - 127;
+    float m = std::bit_cast<float>((bits & 0x007FFFFF) | 0x3F800000);
+    if (m > 1.41421356f) {
+      m = m * 0.5f;
+      exponent += 1;
+    }
+    const float s = (m - 1.0f) / (m + 1.0f), z = s * s;
+    const float series = 1.0f + z * (1.0f / 3 + z * (1.0f / 5 + z * (1.0f / 7 + z * (1.0f / 9))));
+    return static_cast<float>(exponent) * 0.693147181f + (s + s) * series;
+  };
+  std::vector<float> out;
+  while (out.size() < n) {
+    float pass[16];
+    for (size_t lane = 0; lane < 8; ++lane) {
+      const uint32_t radius_bits = next(state[lane]), angle_bits = next(state[lane]);
+      const float radius = std::sqrt(-2.0f * log_unit(open_unit(radius_bits)));
+      const float phi = open_unit(angle_bits) * 0.785398163f, q = phi * phi;
+      const float sine = phi * (1.0f + q * (-1.0f / 6 + q * (1.0f / 120 + q * (-1.0f / 5040 + q * (1.0f / 362880)))));
+      const float cosine = 1.0f + q * (-0.5f + q * (1.0f / 24 + q * (-1.0f / 720 + q * (1.0f / 40320 + q * (-1.0f / 3628800)))));
+      float x = cosine, y = sine;
+      if (angle_bits & 1) std::swap(x, y);
+      if (angle_bits & 2) x = -x;
+      if (angle_bits & 4) y = -y;
+      pass[lane] = radius * x;
+      pass[8 + lane] = radius * y;
+    }
+    out.insert(out.end(), pass, pass + 16);
+  }
+  out.resize(n);
+  return out;
+}
+
+TEST(NormalBatch, GivesTheBitsOfItsArithmeticOneByOne) {
+  Rng batched(11, "test"), single(11, "test");
+  NormalBatch batch;
+  for (size_t n : {1, 16, 17, 256, 4096}) {
+    const std::span<const float> normals = batch.draw(batched, n);
+    const std::vector<float> expected = one_by_one_in_floats(single, n);
+    for (size_t j = 0; j < n; ++j)
+      ASSERT_EQ(std::bit_cast<uint32_t>(normals[j]), std::bit_cast<uint32_t>(expected[j])) << "batch of " << n << ", normal " << j;
+  }
 }
 
 // Every normal of batches of many sizes is the one-by-one algorithm's within float's precision
