@@ -3,49 +3,59 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <numbers>
 #include <span>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 namespace moesim::gating {
 namespace {
 
-// The batch's algorithm written one normal at a time with the C library's functions in double:
-// the eight lanes' xoshiro128++ streams seeded from 16 draws, each lane's pair from two of its
-// words (radius from the first, angle and octant from the second), the lanes' first normals and
-// then their second ones.
-std::vector<double> one_by_one(Rng& rng, size_t n) {
-  uint32_t state[8][4];
+// The eight lanes' xoshiro128++ states, seeded from 16 draws of `rng` as the batch seeds them.
+using LaneStates = std::array<std::array<uint32_t, 4>, 8>;
+LaneStates seeded_lanes(Rng& rng) {
   uint32_t seeds[32];
   for (size_t k = 0; k < 16; ++k) {
     const uint64_t draw = rng.next();
     seeds[2 * k] = static_cast<uint32_t>(draw);
     seeds[2 * k + 1] = static_cast<uint32_t>(draw >> 32);
   }
+  LaneStates state;
   for (size_t lane = 0; lane < 8; ++lane)
     for (size_t word = 0; word < 4; ++word) state[lane][word] = seeds[word * 8 + lane];
-  const auto next = [](uint32_t* s) {
-    const auto rotl = [](uint32_t x, int k) { return (x << k) | (x >> (32 - k)); };
-    const uint32_t result = rotl(s[0] + s[3], 7) + s[0], t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return result;
-  };
-  std::vector<double> out;
+  return state;
+}
+
+// One lane's next word.
+uint32_t next_word(std::array<uint32_t, 4>& s) {
+  const auto rotl = [](uint32_t x, int k) { return (x << k) | (x >> (32 - k)); };
+  const uint32_t result = rotl(s[0] + s[3], 7) + s[0], t = s[1] << 9;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 11);
+  return result;
+}
+
+// The batch's algorithm one normal at a time: each lane's pair from two of its words, `polar`
+// giving the radius from the first and the angle's cosine and sine from the second, moved to the
+// octant the second's three low bits name; a pass gives the lanes' first normals, then their
+// second ones.
+template <class T, class Polar>
+std::vector<T> one_by_one(Rng& rng, size_t n, Polar polar) {
+  LaneStates state = seeded_lanes(rng);
+  std::vector<T> out;
   while (out.size() < n) {
-    double pass[16];
+    T pass[16];
     for (size_t lane = 0; lane < 8; ++lane) {
-      const uint32_t radius_bits = next(state[lane]), angle_bits = next(state[lane]);
-      const double u = ((radius_bits >> 9) + 0.5) * 0x1p-23, t = ((angle_bits >> 9) + 0.5) * 0x1p-23;
-      const double radius = std::sqrt(-2 * std::log(u)), phi = t * std::numbers::pi / 4;
-      double x = std::cos(phi), y = std::sin(phi);
+      const uint32_t radius_bits = next_word(state[lane]), angle_bits = next_word(state[lane]);
+      auto [radius, x, y] = polar(radius_bits, angle_bits);
       if (angle_bits & 1) std::swap(x, y);
       if (angle_bits & 2) x = -x;
       if (angle_bits & 4) y = -y;
@@ -58,27 +68,19 @@ std::vector<double> one_by_one(Rng& rng, size_t n) {
   return out;
 }
 
-// The batch's own arithmetic written one normal at a time, in floats and in the same order: the
-// logarithm, sine and cosine by the series normal_batch.cc uses, not the C library's. Every clone
-// of the batch (AVX-512, AVX2, the baseline) must give these bits.
+// With the C library's functions in double.
+std::vector<double> one_by_one(Rng& rng, size_t n) {
+  return one_by_one<double>(rng, n, [](uint32_t radius_bits, uint32_t angle_bits) {
+    const double u = ((radius_bits >> 9) + 0.5) * 0x1p-23, t = ((angle_bits >> 9) + 0.5) * 0x1p-23;
+    const double phi = t * std::numbers::pi / 4;
+    return std::tuple{std::sqrt(-2 * std::log(u)), std::cos(phi), std::sin(phi)};
+  });
+}
+
+// With the batch's own arithmetic, in floats and in the same order: the logarithm, sine and
+// cosine by the series normal_batch.cc uses, not the C library's. Every clone of the batch
+// (x86-64-v4, AVX2, the baseline) must give these bits.
 std::vector<float> one_by_one_in_floats(Rng& rng, size_t n) {
-  uint32_t state[8][4];
-  for (size_t k = 0; k < 16; ++k) {
-    const uint64_t draw = rng.next();
-    state[(2 * k) % 8][(2 * k) / 8] = static_cast<uint32_t>(draw);
-    state[(2 * k + 1) % 8][(2 * k + 1) / 8] = static_cast<uint32_t>(draw >> 32);
-  }
-  const auto next = [](uint32_t* s) {
-    const auto rotl = [](uint32_t x, int k) { return (x << k) | (x >> (32 - k)); };
-    const uint32_t result = rotl(s[0] + s[3], 7) + s[0], t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return result;
-  };
   const auto open_unit = [](uint32_t x) { return (static_cast<float>(static_cast<int32_t>(x >> 9)) + 0.5f) * 0x1p-23f; };
   const auto log_unit = [](float u) {
     const int32_t bits = std::bit_cast<int32_t>(u);
@@ -92,26 +94,12 @@ std::vector<float> one_by_one_in_floats(Rng& rng, size_t n) {
     const float series = 1.0f + z * (1.0f / 3 + z * (1.0f / 5 + z * (1.0f / 7 + z * (1.0f / 9))));
     return static_cast<float>(exponent) * 0.693147181f + (s + s) * series;
   };
-  std::vector<float> out;
-  while (out.size() < n) {
-    float pass[16];
-    for (size_t lane = 0; lane < 8; ++lane) {
-      const uint32_t radius_bits = next(state[lane]), angle_bits = next(state[lane]);
-      const float radius = std::sqrt(-2.0f * log_unit(open_unit(radius_bits)));
-      const float phi = open_unit(angle_bits) * 0.785398163f, q = phi * phi;
-      const float sine = phi * (1.0f + q * (-1.0f / 6 + q * (1.0f / 120 + q * (-1.0f / 5040 + q * (1.0f / 362880)))));
-      const float cosine = 1.0f + q * (-0.5f + q * (1.0f / 24 + q * (-1.0f / 720 + q * (1.0f / 40320 + q * (-1.0f / 3628800)))));
-      float x = cosine, y = sine;
-      if (angle_bits & 1) std::swap(x, y);
-      if (angle_bits & 2) x = -x;
-      if (angle_bits & 4) y = -y;
-      pass[lane] = radius * x;
-      pass[8 + lane] = radius * y;
-    }
-    out.insert(out.end(), pass, pass + 16);
-  }
-  out.resize(n);
-  return out;
+  return one_by_one<float>(rng, n, [&](uint32_t radius_bits, uint32_t angle_bits) {
+    const float phi = open_unit(angle_bits) * 0.785398163f, q = phi * phi;
+    const float sine = phi * (1.0f + q * (-1.0f / 6 + q * (1.0f / 120 + q * (-1.0f / 5040 + q * (1.0f / 362880)))));
+    const float cosine = 1.0f + q * (-0.5f + q * (1.0f / 24 + q * (-1.0f / 720 + q * (1.0f / 40320 + q * (-1.0f / 3628800)))));
+    return std::tuple{std::sqrt(-2.0f * log_unit(open_unit(radius_bits))), cosine, sine};
+  });
 }
 
 TEST(NormalBatch, GivesTheBitsOfItsArithmeticOneByOne) {
