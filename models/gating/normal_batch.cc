@@ -9,10 +9,10 @@ namespace moesim::gating {
 
 namespace {
 
-// Eight lanes of GCC's vector extensions: one AVX register in the clones for AVX2 and x86-64-v4, two SSE2
-// registers otherwise, the same operations either way. Always inlined into box_muller(), so no
-// vector crosses a call (GCC's note on the ABI of such calls, given at the end of the file, does
-// not apply); for the same reason vectors are reinterpreted with __builtin_bit_cast, not
+// Eight lanes of GCC's vector extensions: one AVX register in the clones for AVX2 and x86-64-v4,
+// two SSE2 registers otherwise, the same operations either way. Always inlined into box_muller(),
+// so no vector crosses a call (GCC's note on the ABI of such calls, given at the end of the file,
+// does not apply); for the same reason vectors are reinterpreted with __builtin_bit_cast, not
 // std::bit_cast, a function that an unoptimized build calls from the AVX2 clone with the
 // baseline's ABI (and gets garbage).
 #pragma GCC diagnostic ignored "-Wpsabi"

@@ -12,8 +12,9 @@ namespace moesim::gating {
 // Box-Muller over eight xoshiro128++ streams side by side, seeded from the caller's stream. A
 // normal drawn one by one (Boost's ziggurat) waits on its generator's previous draw and branches
 // on its first try; here the eight streams advance together and every step is arithmetic (a
-// logarithm, a square root, a sine and a cosine as series), so a batch runs in vector lanes (AVX2 or
-// AVX-512 where the CPU has it) and, using only IEEE operations, gives the same numbers on every CPU.
+// logarithm, a square root, a sine and a cosine as series), so a batch runs in vector lanes (AVX2
+// or AVX-512 where the CPU has it) and, using only IEEE operations, gives the same numbers on every
+// CPU.
 // Floats: the noise scales counts of at most a few thousand, which float's 24 bits resolve far
 // below one token. The radius comes from a 23-bit uniform, so no draw exceeds 5.77 in magnitude
 // (the standard normal does with probability 8e-9).

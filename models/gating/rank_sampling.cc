@@ -43,11 +43,11 @@ void RankSampler::prepare(std::span<const double> shares, int64_t tokens, int to
 
 namespace {
 
-// Four lanes of GCC's vector extensions: one AVX register in the clones for AVX2 and x86-64-v4, two SSE2
-// registers otherwise. Lane i of a sum over experts adds expert e's value for e % 4 == i, in order.
-// The helpers are always inlined into the two functions below, so no vector crosses a call, and
-// GCC's note that such a call's ABI would depend on AVX (given at the end of the file, hence not
-// popped) does not apply.
+// Four lanes of GCC's vector extensions: one AVX register in the clones for AVX2 and x86-64-v4,
+// two SSE2 registers otherwise. Lane i of a sum over experts adds expert e's value for e % 4 == i,
+// in order. The helpers are always inlined into the functions below, so no vector crosses a call,
+// and GCC's note that such a call's ABI would depend on AVX (given at the end of the file, hence
+// not popped) does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
 using Doubles = double __attribute__((vector_size(32)));
 using Integers = int64_t __attribute__((vector_size(32)));

@@ -3,9 +3,9 @@
 // x86-64-v4 (AVX-512 with its 256-bit forms: the same vectors, with rotations, three-way logic and
 // 32 registers; worth it where a loop's cost is its count of vector operations). The clones give
 // the same bits: their arithmetic is IEEE's, and nothing is contracted into FMA (-ffp-contract=off,
-// CMakeLists.txt). Empty where that cannot be: other compilers,
-// other architectures, and under ThreadSanitizer, whose instrumented resolver the loader would
-// call before the sanitizer's runtime exists (the program crashed before main).
+// CMakeLists.txt). Empty where that cannot be: other compilers, other architectures, and under
+// ThreadSanitizer, whose instrumented resolver the loader would call before the sanitizer's
+// runtime exists (the program crashed before main).
 #pragma once
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
